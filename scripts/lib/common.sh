@@ -1,0 +1,38 @@
+# Shared by scripts/test and scripts/demo: install missing Debian packages, configure builds.
+# Sourced, not run.
+
+# Debian 12 packages the build and the tests need. Keep this the one list.
+DIEMCAU_PACKAGES=(
+  meson ninja-build pkg-config gcc clang libclang-rt-14-dev python3
+  libglib2.0-dev libsrtp2-dev libssl-dev libopus-dev
+)
+
+say() { printf '%s\n' "$*" >&2; }
+
+# Installs whatever in the list is missing; idempotent; works as root or through sudo.
+ensure_packages() {
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { say "error: need root or sudo to install: ${missing[*]}"; return 1; }
+    sudo=(sudo)
+  fi
+  say "Installing missing Debian packages: ${missing[*]}"
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null || return 1
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+    "${missing[@]}" >/dev/null || { say "error: apt-get install failed for: ${missing[*]}"; return 1; }
+}
+
+# configure DIR [meson options...]: sets up DIR once; later runs reuse it (ninja re-runs meson
+# itself when a meson.build changes).
+configure() {
+  local dir=$1; shift
+  if [ ! -f "$dir/build.ninja" ]; then
+    rm -rf "$dir"
+    meson setup "$dir" "$@" >"$dir.setup.log" 2>&1 || { cat "$dir.setup.log" >&2; return 1; }
+  fi
+}
