@@ -16,3 +16,7 @@ const char *dc_status_str(dc_status status) {
   }
   return "unknown status";
 }
+
+#include "media/error.h"
+
+G_DEFINE_QUARK(diemcau-media-error-quark, dc_media_error)
