@@ -3,8 +3,12 @@
 
 # Debian 12 packages the build and the tests need. Keep this the one list.
 DIEMCAU_PACKAGES=(
-  meson ninja-build pkg-config gcc clang libclang-rt-14-dev python3
+  meson ninja-build pkg-config gcc clang libclang-rt-14-dev python3 iproute2
   libglib2.0-dev libsrtp2-dev libssl-dev libopus-dev
+  # real WebRTC peers for the integration tests
+  chromium firefox-esr
+  gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+  gstreamer1.0-plugins-bad gstreamer1.0-nice python3-gi gir1.2-gst-plugins-bad-1.0
 )
 
 say() { printf '%s\n' "$*" >&2; }
