@@ -149,7 +149,7 @@ int main(int argc, char **argv) {
   GOptionEntry entries[] = {
       {"rounds", 0, 0, G_OPTION_ARG_INT, &rounds, "interleaved rounds (best is kept)", "N"},
       {"packets", 0, 0, G_OPTION_ARG_INT, &packets, "packets per loop (at most 65536)", "N"},
-      {NULL}};
+      G_OPTION_ENTRY_NULL};
   GOptionContext *ctx = g_option_context_new("- media core packet-rate benchmark");
   g_option_context_add_main_entries(ctx, entries, NULL);
   if (!g_option_context_parse(ctx, &argc, &argv, NULL) || rounds < 1 || packets < 1 ||
