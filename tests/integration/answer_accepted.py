@@ -99,56 +99,11 @@ def firefox(url):
     return ['firefox-esr', '--headless', '--no-remote', '--profile', profile, url]
 
 
-WEBRTCBIN = r'''
-import sys, subprocess, gi
-gi.require_version('Gst', '1.0'); gi.require_version('GstWebRTC', '1.0'); gi.require_version('GstSdp', '1.0')
-from gi.repository import Gst, GstWebRTC, GstSdp, GLib
-Gst.init(None)
-pipe = Gst.parse_launch(
-    'webrtcbin name=w bundle-policy=max-bundle '
-    'audiotestsrc is-live=true ! opusenc ! rtpopuspay pt=96 ! application/x-rtp,media=audio,encoding-name=OPUS,payload=96 ! w. '
-    'videotestsrc is-live=true ! vp8enc deadline=1 ! rtpvp8pay pt=97 ! application/x-rtp,media=video,encoding-name=VP8,payload=97 ! w.')
-w = pipe.get_by_name('w')
-w.emit('add-transceiver', GstWebRTC.WebRTCRTPTransceiverDirection.RECVONLY,
-       Gst.Caps.from_string('application/x-rtp,media=video,encoding-name=VP8,payload=97,clock-rate=90000'))
-loop = GLib.MainLoop(); out = []
-def finish(msg):
-    out.append(msg); GLib.idle_add(loop.quit)
-def on_remote_set(promise, _):
-    reply = promise.get_reply()
-    if reply and reply.has_field('error'):
-        finish('error ' + reply.get_value('error').message); return
-    dirs = []
-    i = 0
-    while True:
-        t = w.emit('get-transceiver', i)
-        if t is None: break
-        dirs.append(t.get_property('current-direction').value_nick); i += 1
-    finish('ok ' + ','.join(dirs))
-def description(kind, text):
-    # Built from text: the boxed offer in the promise reply must not outlive the reply.
-    ok, msg = GstSdp.SDPMessage.new_from_text(text)
-    return GstWebRTC.WebRTCSessionDescription.new(kind, msg)
-def on_offer(promise, _):
-    reply = promise.get_reply()  # keep the reply alive while its offer is read
-    offer = reply.get_value('offer')
-    offer_text = offer.sdp.as_text()
-    w.emit('set-local-description', description(GstWebRTC.WebRTCSDPType.OFFER, offer_text), None)
-    p = subprocess.run([sys.argv[1]], input=offer_text.encode(), capture_output=True)
-    if p.returncode: finish('error answerer refused: ' + p.stderr.decode()); return
-    answer = description(GstWebRTC.WebRTCSDPType.ANSWER, p.stdout.decode())
-    w.emit('set-remote-description', answer, Gst.Promise.new_with_change_func(on_remote_set, None))
-w.connect('on-negotiation-needed', lambda _: w.emit('create-offer', None, Gst.Promise.new_with_change_func(on_offer, None)))
-pipe.set_state(Gst.State.PLAYING)
-GLib.timeout_add_seconds(30, lambda: finish('error timed out'))
-loop.run()
-pipe.set_state(Gst.State.NULL)
-print(out[0])
-'''
 
 
 def webrtcbin_case():
-    p = subprocess.run(['/usr/bin/python3', '-c', WEBRTCBIN, TOOL], capture_output=True, timeout=60)
+    p = subprocess.run(['/usr/bin/python3', os.path.join(HERE, 'webrtcbin_peer.py'), '--answer-with', TOOL],
+                       capture_output=True, timeout=60)
     outcome = (p.stdout.decode().strip().splitlines() or ['error ' + p.stderr.decode()[-300:]])[-1]
     return outcome == 'ok sendrecv,sendrecv,recvonly', 'webrtcbin: ' + outcome
 
