@@ -37,6 +37,15 @@ static uint8_t *b64url_decode(const char *s, size_t n, size_t *out_len) {
   gsize len;
   uint8_t *out = g_base64_decode(std, &len);
   g_free(std);
+  /* Several spellings decode to the same bytes (the unused low bits of the last
+   * character): accept only the canonical one, so each token has one written form. */
+  char *again = b64url(out, len);
+  bool canonical = strlen(again) == n && memcmp(again, s, n) == 0;
+  g_free(again);
+  if (!canonical) {
+    g_free(out);
+    return NULL;
+  }
   *out_len = len;
   return out;
 }
