@@ -1,0 +1,214 @@
+/* protocol.c — signaling message parsing and writing; see protocol.h and PROTOCOL.md. */
+#include "signaling/protocol.h"
+
+#include <json-glib/json-glib.h>
+#include <string.h>
+
+typedef struct {
+  const char *code;
+  char *message;
+} failure;
+
+static bool fail(failure *f, const char *code, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+static bool fail(failure *f, const char *code, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  f->code = code;
+  f->message = g_strdup_vprintf(fmt, ap);
+  va_end(ap);
+  return false;
+}
+
+/* A string member: required or not, with a length limit. */
+static bool get_string(JsonObject *o, const char *name, bool required, size_t max, char **out,
+                       failure *f) {
+  JsonNode *n = json_object_get_member(o, name);
+  if (!n || JSON_NODE_HOLDS_NULL(n)) {
+    if (required)
+      return fail(f, DC_ERR_CODE_BAD_MESSAGE, "\"%s\" is required", name);
+    *out = NULL;
+    return true;
+  }
+  if (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_STRING)
+    return fail(f, DC_ERR_CODE_BAD_MESSAGE, "\"%s\" must be a string", name);
+  const char *s = json_node_get_string(n);
+  if (strlen(s) > max)
+    return fail(f, DC_ERR_CODE_BAD_MESSAGE, "\"%s\" is longer than %zu characters", name, max);
+  *out = g_strdup(s);
+  return true;
+}
+
+static bool get_int(JsonObject *o, const char *name, int64_t min, int64_t max, int64_t *out,
+                    failure *f) {
+  JsonNode *n = json_object_get_member(o, name);
+  if (!n || !JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_INT64)
+    return fail(f, DC_ERR_CODE_BAD_MESSAGE, "\"%s\" must be a whole number", name);
+  int64_t v = json_node_get_int(n);
+  if (v < min || v > max)
+    return fail(f, DC_ERR_CODE_BAD_MESSAGE, "\"%s\" must be between %" G_GINT64_FORMAT
+                " and %" G_GINT64_FORMAT, name, min, max);
+  *out = v;
+  return true;
+}
+
+static bool parse_join(JsonObject *o, dc_client_msg *m, failure *f) {
+  int64_t slots = 3;
+  if (!get_int(o, "meeting", 1, G_MAXINT64, &m->meeting, f) ||
+      !get_string(o, "token", true, 256, &m->token, f) ||
+      !get_string(o, "name", true, 80, &m->name, f) ||
+      !get_string(o, "profile", false, 16, &m->profile, f))
+    return false;
+  if (json_object_has_member(o, "slots") &&
+      !get_int(o, "slots", 1, DC_PROTOCOL_MAX_SLOTS, &slots, f))
+    return false;
+  m->slots = (int)slots;
+  if (!*g_strstrip(m->name))
+    return fail(f, DC_ERR_CODE_BAD_MESSAGE, "\"name\" must not be empty");
+  if (!g_utf8_validate(m->name, -1, NULL))
+    return fail(f, DC_ERR_CODE_BAD_MESSAGE, "\"name\" must be UTF-8");
+  if (!m->profile)
+    m->profile = g_strdup("standard");
+  if (strcmp(m->profile, "hall") && strcmp(m->profile, "standard") && strcmp(m->profile, "highland"))
+    return fail(f, DC_ERR_CODE_BAD_MESSAGE, "\"profile\" must be hall, standard or highland");
+  return true;
+}
+
+bool dc_protocol_parse(const char *text, size_t len, dc_client_msg *m, const char **code,
+                       char **message) {
+  memset(m, 0, sizeof *m);
+  failure f = {0};
+  bool ok = false;
+  JsonParser *parser = NULL;
+  if (len > DC_PROTOCOL_MAX_MESSAGE) {
+    fail(&f, DC_ERR_CODE_TOO_LARGE, "messages are limited to %d bytes", DC_PROTOCOL_MAX_MESSAGE);
+    goto out;
+  }
+  if (!g_utf8_validate(text, (gssize)len, NULL) || memchr(text, '\0', len)) {
+    fail(&f, DC_ERR_CODE_BAD_MESSAGE, "a message must be UTF-8 JSON text");
+    goto out;
+  }
+  parser = json_parser_new_immutable();
+  GError *err = NULL;
+  if (!json_parser_load_from_data(parser, text, (gssize)len, &err)) {
+    fail(&f, DC_ERR_CODE_BAD_MESSAGE, "not JSON: %s", err->message);
+    g_error_free(err);
+    goto out;
+  }
+  JsonNode *root = json_parser_get_root(parser);
+  if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
+    fail(&f, DC_ERR_CODE_BAD_MESSAGE, "a message must be a JSON object");
+    goto out;
+  }
+  JsonObject *o = json_node_get_object(root);
+  int64_t v;
+  if (!get_int(o, "v", 0, G_MAXINT32, &v, &f))
+    goto out;
+  if (v != DC_PROTOCOL_VERSION) {
+    fail(&f, DC_ERR_CODE_UNSUPPORTED_VERSION, "this bridge speaks version %d, not %" G_GINT64_FORMAT,
+         DC_PROTOCOL_VERSION, v);
+    goto out;
+  }
+  char *type = NULL;
+  if (!get_string(o, "type", true, 32, &type, &f))
+    goto out;
+  if (!strcmp(type, "join")) {
+    m->type = DC_MSG_JOIN;
+    ok = parse_join(o, m, &f);
+  } else if (!strcmp(type, "offer")) {
+    m->type = DC_MSG_OFFER;
+    ok = get_string(o, "sdp", true, DC_PROTOCOL_MAX_MESSAGE, &m->sdp, &f);
+  } else if (!strcmp(type, "candidate")) {
+    m->type = DC_MSG_CANDIDATE;
+    ok = get_string(o, "candidate", true, 512, &m->candidate, &f) &&
+         get_string(o, "mid", false, 32, &m->mid, &f);
+  } else if (!strcmp(type, "mute")) {
+    m->type = DC_MSG_MUTE;
+    JsonNode *n = json_object_get_member(o, "audio");
+    ok = n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_BOOLEAN;
+    if (ok)
+      m->audio_muted = json_node_get_boolean(n);
+    else
+      fail(&f, DC_ERR_CODE_BAD_MESSAGE, "\"audio\" must be true or false");
+  } else if (!strcmp(type, "leave")) {
+    m->type = DC_MSG_LEAVE;
+    ok = true;
+  } else {
+    fail(&f, DC_ERR_CODE_UNKNOWN_TYPE, "unknown message type \"%.32s\"", type);
+  }
+  g_free(type);
+out:
+  if (parser)
+    g_object_unref(parser);
+  if (!ok) {
+    dc_client_msg_clear(m);
+    *code = f.code;
+    *message = f.message;
+  }
+  return ok;
+}
+
+void dc_client_msg_clear(dc_client_msg *m) {
+  g_free(m->token);
+  g_free(m->name);
+  g_free(m->profile);
+  g_free(m->sdp);
+  g_free(m->candidate);
+  g_free(m->mid);
+  memset(m, 0, sizeof *m);
+}
+
+/* ---- writers ---- */
+
+static JsonBuilder *begin(const char *type) {
+  JsonBuilder *b = json_builder_new();
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "v");
+  json_builder_add_int_value(b, DC_PROTOCOL_VERSION);
+  json_builder_set_member_name(b, "type");
+  json_builder_add_string_value(b, type);
+  return b;
+}
+
+static char *finish(JsonBuilder *b) {
+  json_builder_end_object(b);
+  JsonNode *root = json_builder_get_root(b);
+  char *text = json_to_string(root, FALSE);
+  json_node_unref(root);
+  g_object_unref(b);
+  return text;
+}
+
+static void add_string(JsonBuilder *b, const char *name, const char *value) {
+  json_builder_set_member_name(b, name);
+  json_builder_add_string_value(b, value);
+}
+
+char *dc_protocol_error(const char *code, const char *message) {
+  JsonBuilder *b = begin("error");
+  add_string(b, "code", code);
+  add_string(b, "message", message);
+  return finish(b);
+}
+
+char *dc_protocol_joined(int64_t participant, const char *point, const char *role) {
+  JsonBuilder *b = begin("joined");
+  json_builder_set_member_name(b, "participant");
+  json_builder_add_int_value(b, participant);
+  add_string(b, "point", point);
+  add_string(b, "role", role);
+  return finish(b);
+}
+
+char *dc_protocol_answer(const char *sdp) {
+  JsonBuilder *b = begin("answer");
+  add_string(b, "sdp", sdp);
+  return finish(b);
+}
+
+char *dc_protocol_candidate(const char *candidate, const char *mid) {
+  JsonBuilder *b = begin("candidate");
+  add_string(b, "candidate", candidate);
+  if (mid)
+    add_string(b, "mid", mid);
+  return finish(b);
+}

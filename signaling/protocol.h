@@ -1,0 +1,60 @@
+/* protocol.h — the client's signaling messages (JSON over WebSocket), parsed and validated.
+ *
+ * Every message is an object with "v" (protocol version, 1) and "type". This module turns
+ * one text frame into a typed struct or into the error a client should get back
+ * ({"type":"error","code":...,"message":...}); it never half-parses. The message set and
+ * each field's limits are documented in signaling/PROTOCOL.md, which is the contract.
+ * Server-to-client messages are built with the dc_protocol_* writers below so their shape
+ * lives in one place too.
+ */
+#ifndef DC_PROTOCOL_H
+#define DC_PROTOCOL_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define DC_PROTOCOL_VERSION 1
+#define DC_PROTOCOL_MAX_MESSAGE 65536 /* bytes in one frame; an SDP offer fits well */
+#define DC_PROTOCOL_MAX_SLOTS 9
+
+typedef enum {
+  DC_MSG_JOIN,
+  DC_MSG_OFFER,
+  DC_MSG_CANDIDATE,
+  DC_MSG_MUTE,
+  DC_MSG_LEAVE,
+} dc_msg_type;
+
+typedef struct {
+  dc_msg_type type;
+  /* join */
+  int64_t meeting;
+  char *token, *name, *profile; /* profile: "hall", "standard" or "highland" */
+  int slots;                    /* video slots wanted: main + thumbnails, 1..9 */
+  /* offer */
+  char *sdp;
+  /* candidate: an a=candidate value ("candidate:..."), "" for end-of-candidates */
+  char *candidate, *mid;
+  /* mute */
+  bool audio_muted;
+} dc_client_msg;
+
+/* Error codes sent to clients, stable strings they may switch on. */
+#define DC_ERR_CODE_BAD_MESSAGE "bad-message"
+#define DC_ERR_CODE_UNSUPPORTED_VERSION "unsupported-version"
+#define DC_ERR_CODE_UNKNOWN_TYPE "unknown-type"
+#define DC_ERR_CODE_TOO_LARGE "too-large"
+
+/* Returns false and sets *code (one of the DC_ERR_CODE_* strings) and *message. */
+bool dc_protocol_parse(const char *text, size_t len, dc_client_msg *msg, const char **code,
+                       char **message);
+void dc_client_msg_clear(dc_client_msg *msg);
+
+/* Server-to-client messages, as JSON text to send (g_free them). */
+char *dc_protocol_error(const char *code, const char *message);
+char *dc_protocol_joined(int64_t participant, const char *point, const char *role);
+char *dc_protocol_answer(const char *sdp);
+char *dc_protocol_candidate(const char *candidate, const char *mid);
+
+#endif
