@@ -212,3 +212,22 @@ char *dc_protocol_candidate(const char *candidate, const char *mid) {
     add_string(b, "mid", mid);
   return finish(b);
 }
+
+char *dc_protocol_roster(const dc_roster_entry *e, size_t n) {
+  JsonBuilder *b = begin("roster");
+  json_builder_set_member_name(b, "participants");
+  json_builder_begin_array(b);
+  for (size_t i = 0; i < n; i++) {
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "participant");
+    json_builder_add_int_value(b, e[i].participant);
+    add_string(b, "name", e[i].name);
+    add_string(b, "point", e[i].point);
+    add_string(b, "role", e[i].role);
+    json_builder_set_member_name(b, "muted");
+    json_builder_add_boolean_value(b, e[i].muted);
+    json_builder_end_object(b);
+  }
+  json_builder_end_array(b);
+  return finish(b);
+}

@@ -45,6 +45,15 @@ typedef struct {
 #define DC_ERR_CODE_UNSUPPORTED_VERSION "unsupported-version"
 #define DC_ERR_CODE_UNKNOWN_TYPE "unknown-type"
 #define DC_ERR_CODE_TOO_LARGE "too-large"
+/* ...and from the server, once a message parsed: */
+#define DC_ERR_CODE_NOT_JOINED "not-joined"
+#define DC_ERR_CODE_ALREADY_JOINED "already-joined"
+#define DC_ERR_CODE_INVALID_TOKEN "invalid-token"
+#define DC_ERR_CODE_EXPIRED_TOKEN "expired-token"
+#define DC_ERR_CODE_UNKNOWN_MEETING "unknown-meeting"
+#define DC_ERR_CODE_MEETING_ENDED "meeting-ended"
+#define DC_ERR_CODE_BAD_OFFER "bad-offer"
+#define DC_ERR_CODE_SHUTTING_DOWN "shutting-down"
 
 /* Returns false and sets *code (one of the DC_ERR_CODE_* strings) and *message. */
 bool dc_protocol_parse(const char *text, size_t len, dc_client_msg *msg, const char **code,
@@ -56,5 +65,14 @@ char *dc_protocol_error(const char *code, const char *message);
 char *dc_protocol_joined(int64_t participant, const char *point, const char *role);
 char *dc_protocol_answer(const char *sdp);
 char *dc_protocol_candidate(const char *candidate, const char *mid);
+
+typedef struct {
+  int64_t participant;
+  const char *name, *point, *role;
+  bool muted;
+} dc_roster_entry;
+
+/* Everyone in the meeting, in join order (the order video slots are filled in). */
+char *dc_protocol_roster(const dc_roster_entry *entries, size_t n);
 
 #endif

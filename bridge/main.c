@@ -1,0 +1,322 @@
+/* main.c — diemcau-bridge: the daemon a district IT office runs. Parses flags and the
+ * config file, prepares the data directory (store, TLS certificate), starts the media
+ * workers, the bridge and the HTTPS/WSS server, and stops them cleanly on SIGINT/SIGTERM.
+ * --demo adds a demo meeting with two invitations and prints their join links. */
+#include <gio/gio.h>
+#include <glib-unix.h>
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bridge/room.h"
+#include "signaling/server.h"
+#include "signaling/store.h"
+#include "signaling/token.h"
+
+typedef struct {
+  char *config, *listen, *public_address, *data_dir, *tls_cert, *tls_key, *log_level, *stun,
+      *media_ports, *web_dir, **ice_addresses;
+  int port, workers;
+  gboolean demo, plain_http;
+} options;
+
+static GLogLevelFlags log_threshold = G_LOG_LEVEL_MESSAGE;
+
+/* One line per event on stderr, which journald keeps with its level. */
+static GLogWriterOutput write_log(GLogLevelFlags level, const GLogField *fields, gsize n, gpointer user) {
+  if ((level & G_LOG_LEVEL_MASK) > log_threshold)
+    return G_LOG_WRITER_HANDLED;
+  const char *message = "", *domain = NULL;
+  for (gsize i = 0; i < n; i++) {
+    if (!strcmp(fields[i].key, "MESSAGE"))
+      message = fields[i].value;
+    else if (!strcmp(fields[i].key, "GLIB_DOMAIN"))
+      domain = fields[i].value;
+  }
+  const char *tag = level & G_LOG_LEVEL_ERROR      ? "error"
+                    : level & G_LOG_LEVEL_CRITICAL ? "critical"
+                    : level & G_LOG_LEVEL_WARNING  ? "warning"
+                    : level & G_LOG_LEVEL_DEBUG    ? "debug"
+                                                   : "info";
+  fprintf(stderr, "diemcau-bridge %s: %s%s%s\n", tag, domain ? domain : "", domain ? ": " : "", message);
+  return G_LOG_WRITER_HANDLED;
+}
+
+static bool parse_log_level(const char *s) {
+  static const struct {
+    const char *name;
+    GLogLevelFlags level;
+  } levels[] = {{"error", G_LOG_LEVEL_CRITICAL}, {"warning", G_LOG_LEVEL_WARNING},
+                {"info", G_LOG_LEVEL_MESSAGE},   {"debug", G_LOG_LEVEL_DEBUG}};
+  for (size_t i = 0; i < G_N_ELEMENTS(levels); i++)
+    if (!g_ascii_strcasecmp(s, levels[i].name)) {
+      log_threshold = levels[i].level;
+      return true;
+    }
+  return false;
+}
+
+/* Values from [bridge] in the config file, for options not given as flags. */
+static bool read_config(options *o, GError **error) {
+  if (!o->config)
+    return true;
+  GKeyFile *kf = g_key_file_new();
+  if (!g_key_file_load_from_file(kf, o->config, G_KEY_FILE_NONE, error)) {
+    g_prefix_error(error, "config %s: ", o->config);
+    g_key_file_free(kf);
+    return false;
+  }
+#define STR(field, key) \
+  if (!o->field) o->field = g_key_file_get_string(kf, "bridge", key, NULL)
+  STR(listen, "listen");
+  STR(public_address, "public-address");
+  STR(data_dir, "data-dir");
+  STR(tls_cert, "tls-cert");
+  STR(tls_key, "tls-key");
+  STR(log_level, "log-level");
+  STR(stun, "stun");
+  STR(media_ports, "media-ports");
+  STR(web_dir, "web-dir");
+#undef STR
+  if (!o->port && g_key_file_has_key(kf, "bridge", "port", NULL))
+    o->port = g_key_file_get_integer(kf, "bridge", "port", NULL);
+  if (!o->workers && g_key_file_has_key(kf, "bridge", "workers", NULL))
+    o->workers = g_key_file_get_integer(kf, "bridge", "workers", NULL);
+  if (!o->ice_addresses)
+    o->ice_addresses = g_key_file_get_string_list(kf, "bridge", "ice-address", NULL, NULL);
+  g_key_file_free(kf);
+  return true;
+}
+
+/* A self-signed ECDSA certificate for the HTTPS page, made once and kept in the data dir. */
+static bool make_certificate(const char *cert_path, const char *key_path, const char *extra_ip,
+                             GError **error) {
+  EVP_PKEY *key = EVP_EC_gen("P-256");
+  X509 *x = X509_new();
+  bool ok = key && x && X509_set_version(x, 2) && ASN1_INTEGER_set(X509_get_serialNumber(x), (long)g_random_int()) &&
+            X509_gmtime_adj(X509_getm_notBefore(x), -3600) &&
+            X509_gmtime_adj(X509_getm_notAfter(x), 825L * 24 * 3600) &&
+            X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_UTF8,
+                                       (const unsigned char *)"diemcau", -1, -1, 0) &&
+            X509_set_issuer_name(x, X509_get_subject_name(x)) && X509_set_pubkey(x, key);
+  char *san = extra_ip ? g_strdup_printf("DNS:localhost,IP:127.0.0.1,IP:%s", extra_ip)
+                       : g_strdup("DNS:localhost,IP:127.0.0.1");
+  X509V3_CTX ctx;
+  X509V3_set_ctx_nodb(&ctx);
+  X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
+  X509_EXTENSION *ext = ok ? X509V3_EXT_conf_nid(NULL, &ctx, NID_subject_alt_name, san) : NULL;
+  ok = ok && ext && X509_add_ext(x, ext, -1) && X509_sign(x, key, EVP_sha256()) > 0;
+  X509_EXTENSION_free(ext);
+  g_free(san);
+  FILE *cf = ok ? fopen(cert_path, "w") : NULL;
+  ok = cf && PEM_write_X509(cf, x);
+  if (cf)
+    fclose(cf);
+  int fd = ok ? g_open(key_path, O_WRONLY | O_CREAT | O_TRUNC, 0600) : -1;
+  FILE *kf = fd >= 0 ? fdopen(fd, "w") : NULL;
+  ok = kf && PEM_write_PrivateKey(kf, key, NULL, NULL, 0, NULL, NULL);
+  if (kf)
+    fclose(kf);
+  X509_free(x);
+  EVP_PKEY_free(key);
+  if (!ok)
+    g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "could not write a TLS certificate to %s", cert_path);
+  return ok;
+}
+
+static GMainLoop *loop;
+
+static gboolean on_signal(gpointer data) {
+  g_message("stopping (%s)", (const char *)data);
+  g_main_loop_quit(loop);
+  return G_SOURCE_REMOVE;
+}
+
+static void print_demo(dc_store *store, dc_server *server) {
+  GError *err = NULL;
+  int64_t hall = 0, commune = 0;
+  GPtrArray *points = dc_store_list_points(store, &err);
+  for (guint i = 0; points && i < points->len; i++) {
+    dc_point *p = g_ptr_array_index(points, i);
+    if (!strcmp(p->name, "Hội trường UBND huyện"))
+      hall = p->id;
+    if (!strcmp(p->name, "Xã Tà Xùa"))
+      commune = p->id;
+  }
+  if (points)
+    g_ptr_array_unref(points);
+  if (!hall)
+    hall = dc_store_add_point(store, "Hội trường UBND huyện", "hall", "hall", &err);
+  if (!commune)
+    commune = dc_store_add_point(store, "Xã Tà Xùa", "commune", "highland", &err);
+  int64_t now = g_get_real_time() / G_USEC_PER_SEC;
+  int64_t meeting = dc_store_create_meeting(store, "Họp giao ban (demo)", now, now + 4 * 3600, hall, &err);
+  if (!meeting) {
+    g_warning("demo: %s", err ? err->message : "could not create the meeting");
+    g_clear_error(&err);
+    return;
+  }
+  printf("\nDemo meeting %" G_GINT64_FORMAT " \"Họp giao ban (demo)\" is open for 4 hours.\n", meeting);
+  const struct {
+    int64_t point;
+    const char *role, *label;
+  } invites[] = {{hall, "host", "district hall (host)"}, {commune, "participant", "Xã Tà Xùa"}};
+  for (size_t i = 0; i < 2; i++) {
+    int64_t expires = now + 5 * 3600;
+    int64_t inv = dc_store_create_invitation(store, meeting, invites[i].point, invites[i].role, expires, &err);
+    dc_token_claims c = {.invitation_id = inv, .meeting_id = meeting, .point_id = invites[i].point,
+                         .expires_at = expires};
+    g_strlcpy(c.role, invites[i].role, sizeof c.role);
+    char *token = dc_token_sign(dc_store_secret(store), &c);
+    char *link = dc_server_join_link(server, meeting, token);
+    printf("  join link for %s:\n    %s\n", invites[i].label, link);
+    g_free(link);
+    g_free(token);
+  }
+  char *key = dc_store_new_api_key(store, &err);
+  if (key)
+    printf("  operator API key for this demo (shown once): %s\n", key);
+  printf("Open a link in Chromium or Firefox (accept the self-signed certificate once). Ctrl-C stops.\n\n");
+  fflush(stdout);
+  g_free(key);
+}
+
+int main(int argc, char **argv) {
+  options o = {0};
+  GOptionEntry entries[] = {
+      {"config", 'c', 0, G_OPTION_ARG_FILENAME, &o.config, "Config file ([bridge] section, keys named as these flags)", "FILE"},
+      {"listen", 'l', 0, G_OPTION_ARG_STRING, &o.listen, "Address for HTTPS/WSS (default 0.0.0.0)", "ADDR"},
+      {"port", 'p', 0, G_OPTION_ARG_INT, &o.port, "Port for HTTPS/WSS (default 8443)", "PORT"},
+      {"media-ports", 0, 0, G_OPTION_ARG_STRING, &o.media_ports, "UDP port range for media, e.g. 40000-40999 (default: any)", "MIN-MAX"},
+      {"public-address", 0, 0, G_OPTION_ARG_STRING, &o.public_address, "Address to advertise in ICE when behind 1:1 NAT", "IP"},
+      {"ice-address", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.ice_addresses, "Gather ICE candidates only on this local address (repeatable; e.g. 127.0.0.1 for tests)", "IP"},
+      {"stun", 0, 0, G_OPTION_ARG_STRING, &o.stun, "STUN server for server-reflexive candidates", "HOST:PORT"},
+      {"data-dir", 'd', 0, G_OPTION_ARG_FILENAME, &o.data_dir, "Data directory: store, TLS certificate (default ./diemcau-data)", "DIR"},
+      {"tls-cert", 0, 0, G_OPTION_ARG_FILENAME, &o.tls_cert, "TLS certificate (PEM); default: self-signed, made on first start", "FILE"},
+      {"tls-key", 0, 0, G_OPTION_ARG_FILENAME, &o.tls_key, "TLS private key (PEM) for --tls-cert", "FILE"},
+      {"plain-http", 0, 0, G_OPTION_ARG_NONE, &o.plain_http, "Serve plain HTTP/WS (only for tests on loopback)", NULL},
+      {"workers", 'w', 0, G_OPTION_ARG_INT, &o.workers, "Media worker threads (default: one per core)", "N"},
+      {"log-level", 0, 0, G_OPTION_ARG_STRING, &o.log_level, "error, warning, info or debug (default info)", "LEVEL"},
+      {"web-dir", 0, 0, G_OPTION_ARG_FILENAME, &o.web_dir, "Directory of the meeting page", "DIR"},
+      {"demo", 0, 0, G_OPTION_ARG_NONE, &o.demo, "Create a demo meeting with two invitations and print the join links", NULL},
+      G_OPTION_ENTRY_NULL};
+  GOptionContext *ctx = g_option_context_new("- diemcau video-conference bridge");
+  g_option_context_set_summary(ctx, "Serves the meeting page, signaling and media for district-to-commune meetings.");
+  g_option_context_add_main_entries(ctx, entries, NULL);
+  GError *err = NULL;
+  int rc = 1;
+  g_log_set_writer_func(write_log, NULL, NULL);
+  if (!g_option_context_parse(ctx, &argc, &argv, &err) || !read_config(&o, &err)) {
+    fprintf(stderr, "diemcau-bridge: %s\nTry --help.\n", err->message);
+    g_option_context_free(ctx);
+    return 2;
+  }
+  g_option_context_free(ctx);
+  if (o.log_level && !parse_log_level(o.log_level)) {
+    fprintf(stderr, "diemcau-bridge: --log-level must be error, warning, info or debug\n");
+    return 2;
+  }
+  dc_bridge_config bcfg = {.workers = o.workers > 0 ? (unsigned)o.workers : 0};
+  if (o.media_ports && sscanf(o.media_ports, "%u-%u", &bcfg.transport.port_min, &bcfg.transport.port_max) != 2) {
+    fprintf(stderr, "diemcau-bridge: --media-ports wants MIN-MAX, e.g. 40000-40999\n");
+    return 2;
+  }
+  if (o.media_ports && (bcfg.transport.port_min < 1024 || bcfg.transport.port_max > 65535 ||
+                        bcfg.transport.port_min > bcfg.transport.port_max)) {
+    fprintf(stderr, "diemcau-bridge: --media-ports must be a range within 1024-65535\n");
+    return 2;
+  }
+  if (o.stun) {
+    char *colon = strrchr(o.stun, ':');
+    bcfg.transport.stun_host = colon ? g_strndup(o.stun, (gsize)(colon - o.stun)) : g_strdup(o.stun);
+    bcfg.transport.stun_port = colon ? (guint)atoi(colon + 1) : 3478;
+  }
+  bcfg.transport.local_addresses = o.ice_addresses;
+  bcfg.transport.public_address = o.public_address;
+
+  const char *data_dir = o.data_dir ? o.data_dir : "diemcau-data";
+  if (g_mkdir_with_parents(data_dir, 0700) != 0) {
+    g_critical("cannot create the data directory %s: %s", data_dir, g_strerror(errno));
+    return 1;
+  }
+  char *db_path = g_build_filename(data_dir, "diemcau.db", NULL);
+  dc_store *store = dc_store_open(db_path, &err);
+  g_free(db_path);
+  if (!store) {
+    g_critical("%s", err->message);
+    return 1;
+  }
+  if (dc_store_count_api_keys(store) == 0) {
+    char *key = dc_store_new_api_key(store, &err);
+    if (key) /* to stdout, once: the store keeps only its hash */
+      printf("Operator API key (shown once, keep it): %s\n", key);
+    fflush(stdout);
+    g_free(key);
+  }
+  GTlsCertificate *cert = NULL;
+  if (!o.plain_http) {
+    char *cert_path = o.tls_cert ? g_strdup(o.tls_cert) : g_build_filename(data_dir, "tls-cert.pem", NULL);
+    char *key_path = o.tls_key ? g_strdup(o.tls_key) : g_build_filename(data_dir, "tls-key.pem", NULL);
+    if (!o.tls_cert && !g_file_test(cert_path, G_FILE_TEST_EXISTS)) {
+      if (make_certificate(cert_path, key_path, o.public_address, &err))
+        g_message("made a self-signed TLS certificate in %s", cert_path);
+    }
+    if (!err)
+      cert = g_tls_certificate_new_from_files(cert_path, key_path, &err);
+    g_free(cert_path);
+    g_free(key_path);
+    if (!cert) {
+      g_critical("TLS: %s", err->message);
+      goto out_store;
+    }
+  }
+  dc_bridge *bridge = dc_bridge_new(&bcfg, &err);
+  if (!bridge) {
+    g_critical("%s", err->message);
+    goto out_cert;
+  }
+  guint port = o.port > 0 ? (guint)o.port : 8443;
+  char *base = o.public_address ? g_strdup_printf("%s://%s:%u", o.plain_http ? "http" : "https", o.public_address, port) : NULL;
+  dc_server_config scfg = {.listen_address = o.listen, .port = port, .certificate = cert,
+                           .web_dir = o.web_dir ? o.web_dir : DC_WEB_DIR, .public_base_url = base};
+  dc_server *server = dc_server_new(&scfg, store, bridge, &err);
+  g_free(base);
+  if (!server) {
+    g_critical("%s", err->message);
+    dc_bridge_free(bridge);
+    goto out_cert;
+  }
+  g_message("listening on %s://%s:%u with %u media workers", o.plain_http ? "http" : "https",
+            o.listen ? o.listen : "0.0.0.0", dc_server_port(server), bcfg.workers ? bcfg.workers : g_get_num_processors());
+  if (o.demo)
+    print_demo(store, server);
+  loop = g_main_loop_new(NULL, FALSE);
+  g_unix_signal_add(SIGINT, on_signal, "SIGINT");
+  g_unix_signal_add(SIGTERM, on_signal, "SIGTERM");
+  g_main_loop_run(loop);
+  dc_server_shutdown(server);
+  /* let the close frames and DTLS close_notify go out */
+  for (int i = 0; i < 20 && g_main_context_iteration(NULL, FALSE); i++)
+    ;
+  dc_server_free(server);
+  dc_bridge_free(bridge);
+  g_main_loop_unref(loop);
+  rc = 0;
+  g_message("stopped");
+out_cert:
+  g_clear_object(&cert);
+out_store:
+  dc_store_close(store);
+  g_clear_error(&err);
+  g_free(bcfg.transport.stun_host);
+  g_free(o.config), g_free(o.listen), g_free(o.public_address), g_free(o.data_dir);
+  g_free(o.tls_cert), g_free(o.tls_key), g_free(o.log_level), g_free(o.stun);
+  g_free(o.media_ports), g_free(o.web_dir);
+  g_strfreev(o.ice_addresses);
+  return rc;
+}

@@ -1,0 +1,543 @@
+/* room.c — participants, transports and plain forwarding; see room.h. */
+#include "bridge/room.h"
+
+#include <string.h>
+
+#include "media/rtcp.h"
+#include "media/rtp.h"
+#include "media/sdp.h"
+
+#define MAX_SLOTS 9
+#define HIGHEST_LAYER G_MAXINT
+#define PLI_INTERVAL_US 300000 /* a source is asked for a keyframe at most this often */
+
+typedef struct {
+  int section;       /* offer section carrying this slot, -1 when unused */
+  uint32_t ssrc;     /* ours */
+  uint8_t pt;        /* the receiver's payload type for the codec */
+  dc_rtp_ext_ids ext; /* the receiver's extension ids */
+  /* routing: written on the main thread under the room's writer lock */
+  int64_t source;    /* participant feeding the slot, 0 = none */
+  int want_layer;    /* 0 = lowest, HIGHEST_LAYER = highest */
+  /* continuity: the receiver's worker only */
+  bool started;
+  uint32_t from_ssrc;
+  uint16_t seq_delta, last_seq;
+  uint32_t ts_delta, last_ts;
+} slot;
+
+struct dc_participant {
+  gint refs;
+  int64_t id;
+  char *name;
+  dc_room *room;
+  dc_transport *transport;
+  dc_worker *worker;
+  dc_participant_events ev;
+  gpointer user;
+  bool left;   /* main thread */
+  bool closed; /* worker thread: the transport is gone */
+  gint muted;
+  dc_sdp *offer;
+  dc_sdp_negotiation *neg;
+  /* as a source (its own worker) */
+  int audio_pt, video_pt;
+  dc_rtp_ext_ids audio_ext, video_ext;
+  int n_layers;
+  char rids[DC_SDP_MAX_LAYERS][DC_RTP_ID_MAX + 1];
+  uint32_t layer_ssrc[DC_SDP_MAX_LAYERS];
+  int64_t layer_seen_us[DC_SDP_MAX_LAYERS]; /* when each layer last arrived */
+  int64_t last_pli_us;
+  /* as a receiver */
+  slot audio;
+  slot video[MAX_SLOTS];
+  int n_video;
+};
+
+struct dc_room {
+  dc_bridge *bridge;
+  int64_t meeting;
+  GRWLock lock;
+  GPtrArray *members; /* dc_participant*, in join order; main thread writes */
+};
+
+struct dc_bridge {
+  dc_workers *workers;
+  dc_dtls_identity *identity;
+  dc_transport_config transport;
+  GHashTable *rooms;
+  GMainContext *main;
+};
+
+static dc_participant *ref(dc_participant *p) {
+  g_atomic_int_inc(&p->refs);
+  return p;
+}
+
+static void unref(gpointer data) {
+  dc_participant *p = data;
+  if (!g_atomic_int_dec_and_test(&p->refs))
+    return;
+  dc_sdp_negotiation_free(p->neg);
+  dc_sdp_free(p->offer);
+  g_free(p->name);
+  g_free(p);
+}
+
+/* ---- bridge and rooms ---- */
+
+static void free_room(gpointer data) {
+  dc_room *r = data;
+  g_ptr_array_unref(r->members);
+  g_rw_lock_clear(&r->lock);
+  g_free(r);
+}
+
+dc_bridge *dc_bridge_new(const dc_bridge_config *cfg, GError **error) {
+  dc_dtls_identity *id = dc_dtls_identity_new("diemcau-bridge", error);
+  if (!id)
+    return NULL;
+  dc_bridge *b = g_new0(dc_bridge, 1);
+  b->identity = id;
+  b->transport = cfg->transport;
+  b->transport.local_addresses = g_strdupv(cfg->transport.local_addresses);
+  b->transport.stun_host = g_strdup(cfg->transport.stun_host);
+  b->transport.public_address = g_strdup(cfg->transport.public_address);
+  b->workers = dc_workers_new(cfg->workers);
+  b->rooms = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, free_room);
+  b->main = g_main_context_ref_thread_default();
+  return b;
+}
+
+void dc_bridge_free(dc_bridge *b) {
+  if (!b)
+    return;
+  dc_workers_free(b->workers); /* runs pending transport closes before the threads end */
+  g_hash_table_unref(b->rooms);
+  dc_dtls_identity_unref(b->identity);
+  g_strfreev(b->transport.local_addresses);
+  g_free(b->transport.stun_host);
+  g_free(b->transport.public_address);
+  g_main_context_unref(b->main);
+  g_free(b);
+}
+
+const char *dc_bridge_fingerprint(const dc_bridge *b) {
+  return dc_dtls_identity_fingerprint(b->identity);
+}
+
+dc_room *dc_bridge_room(dc_bridge *b, int64_t meeting_id) {
+  dc_room *r = g_hash_table_lookup(b->rooms, &meeting_id);
+  if (!r) {
+    r = g_new0(dc_room, 1);
+    r->bridge = b;
+    r->meeting = meeting_id;
+    g_rw_lock_init(&r->lock);
+    r->members = g_ptr_array_new_with_free_func(unref);
+    g_hash_table_insert(b->rooms, g_memdup2(&meeting_id, sizeof meeting_id), r);
+  }
+  return r;
+}
+
+unsigned dc_room_size(const dc_room *r) { return r->members->len; }
+
+/* Main thread, writer lock held by the caller. */
+static void reroute(dc_room *r) {
+  for (guint i = 0; i < r->members->len; i++) {
+    dc_participant *rcv = g_ptr_array_index(r->members, i);
+    int k = 0;
+    rcv->audio.source = 0;
+    for (int s = 0; s < rcv->n_video; s++)
+      rcv->video[s].source = 0;
+    for (guint j = 0; j < r->members->len; j++) {
+      dc_participant *src = g_ptr_array_index(r->members, j);
+      if (src == rcv || !src->neg)
+        continue;
+      if (!rcv->audio.source)
+        rcv->audio.source = src->id;
+      if (k < rcv->n_video) {
+        rcv->video[k].source = src->id;
+        rcv->video[k].want_layer = k == 0 ? HIGHEST_LAYER : 0;
+        k++;
+      }
+    }
+  }
+}
+
+static dc_participant *find(dc_room *r, int64_t id) {
+  for (guint i = 0; i < r->members->len; i++)
+    if (((dc_participant *)g_ptr_array_index(r->members, i))->id == id)
+      return g_ptr_array_index(r->members, i);
+  return NULL;
+}
+
+/* ---- keyframe requests (the source's worker) ---- */
+
+static gboolean send_pli(gpointer data) {
+  dc_participant *src = data;
+  int64_t now = g_get_monotonic_time();
+  if (src->closed || now - src->last_pli_us < PLI_INTERVAL_US)
+    return G_SOURCE_REMOVE;
+  src->last_pli_us = now;
+  uint8_t buf[DC_TRANSPORT_BUF];
+  dc_rtcp_writer w;
+  dc_rtcp_writer_init(&w, buf, 512);
+  for (int i = 0; i < src->n_layers; i++)
+    if (src->layer_ssrc[i])
+      dc_rtcp_write_pli(&w, 1, src->layer_ssrc[i]);
+  if (w.len)
+    dc_transport_send_rtcp(src->transport, buf, w.len, sizeof buf);
+  return G_SOURCE_REMOVE;
+}
+
+static void request_keyframe(dc_participant *src) {
+  dc_worker_invoke(src->worker, send_pli, ref(src), unref);
+}
+
+/* ---- forwarding ---- */
+
+typedef struct {
+  dc_participant *rcv;
+  slot *slot;
+  dc_rtp_ext_ids src_ext;
+  size_t len;
+  uint8_t buf[DC_TRANSPORT_BUF];
+} delivery;
+
+static void free_delivery(gpointer data) {
+  delivery *d = data;
+  unref(d->rcv);
+  g_free(d);
+}
+
+/* The receiver's worker: make the packet one continuous stream of this slot, and send. */
+static gboolean deliver(gpointer data) {
+  delivery *d = data;
+  slot *s = d->slot;
+  dc_rtp pkt;
+  if (d->rcv->closed || dc_rtp_parse(&pkt, d->buf, d->len) != DC_OK)
+    return G_SOURCE_REMOVE;
+  if (!s->started || s->from_ssrc != pkt.ssrc) {
+    uint16_t next_seq = s->started ? (uint16_t)(s->last_seq + 1) : (uint16_t)g_random_int();
+    uint32_t next_ts = s->started ? s->last_ts + (s == &d->rcv->audio ? 960u : 3000u) : g_random_int();
+    s->seq_delta = (uint16_t)(next_seq - pkt.seq);
+    s->ts_delta = next_ts - pkt.timestamp;
+    s->from_ssrc = pkt.ssrc;
+    s->started = true;
+    s->last_seq = next_seq;
+    s->last_ts = next_ts;
+  }
+  uint16_t seq = (uint16_t)(pkt.seq + s->seq_delta);
+  uint32_t ts = pkt.timestamp + s->ts_delta;
+  if (dc_seq_newer(seq, s->last_seq)) {
+    s->last_seq = seq;
+    s->last_ts = ts;
+  }
+  /* Keep only what the receiver negotiated and what is true on its leg: audio level and
+   * abs-send-time, renumbered. mid/rid would misroute in the receiver; transport-cc
+   * numbers belong to the sender's transport, not the receiver's. */
+  uint8_t map[256] = {0};
+  if (d->src_ext.audio_level)
+    map[d->src_ext.audio_level] = s->ext.audio_level;
+  if (d->src_ext.abs_send_time)
+    map[d->src_ext.abs_send_time] = s->ext.abs_send_time;
+  dc_rtp_ext_remap(d->buf, &pkt, map);
+  dc_rtp_set_ssrc(d->buf, s->ssrc);
+  dc_rtp_set_seq(d->buf, seq);
+  dc_rtp_set_timestamp(d->buf, ts);
+  dc_rtp_set_payload_type(d->buf, s->pt);
+  dc_transport_send_rtp(d->rcv->transport, d->buf, d->len, sizeof d->buf);
+  return G_SOURCE_REMOVE;
+}
+
+static void forward(dc_participant *rcv, slot *s, const dc_rtp_ext_ids *src_ext,
+                    const uint8_t *buf, size_t len) {
+  if (s->section < 0 || len > DC_TRANSPORT_BUF - DC_SRTP_MAX_TRAILER)
+    return;
+  delivery *d = g_malloc(sizeof *d);
+  d->rcv = ref(rcv);
+  d->slot = s;
+  d->src_ext = *src_ext;
+  d->len = len;
+  memcpy(d->buf, buf, len);
+  dc_worker_invoke(rcv->worker, deliver, d, free_delivery);
+}
+
+/* Which simulcast layer a video packet is; -1 while its SSRC is not yet known. */
+static int layer_of(dc_participant *src, const dc_rtp *pkt) {
+  if (src->n_layers <= 1) {
+    src->layer_ssrc[0] = pkt->ssrc;
+    return 0;
+  }
+  for (int i = 0; i < src->n_layers; i++)
+    if (src->layer_ssrc[i] == pkt->ssrc)
+      return i;
+  dc_rtp_ext_values v;
+  dc_rtp_read_exts(pkt, &src->video_ext, &v);
+  for (int i = 0; v.rid_len && i < src->n_layers; i++)
+    if (!strcmp(src->rids[i], v.rid)) {
+      src->layer_ssrc[i] = pkt->ssrc;
+      return i;
+    }
+  return -1;
+}
+
+/* The source's worker. */
+static void on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap) {
+  dc_participant *src = user;
+  dc_rtp pkt;
+  if (dc_rtp_parse(&pkt, buf, len) != DC_OK)
+    return;
+  bool audio = pkt.payload_type == src->audio_pt;
+  if (!audio && pkt.payload_type != src->video_pt)
+    return; /* RTX and anything else: the router issue repairs losses */
+  if (audio && g_atomic_int_get(&src->muted))
+    return;
+  int layer = audio ? 0 : layer_of(src, &pkt);
+  if (layer < 0)
+    return;
+  /* A sender drops its top layers at low resolution or under load: "highest" and "lowest"
+   * mean of the layers arriving now (seen within the last second). */
+  int64_t now = g_get_monotonic_time();
+  int lowest = -1, highest = -1;
+  if (!audio) {
+    src->layer_seen_us[layer] = now;
+    for (int i = 0; i < src->n_layers; i++)
+      if (src->layer_seen_us[i] && now - src->layer_seen_us[i] < G_USEC_PER_SEC) {
+        if (lowest < 0)
+          lowest = i;
+        highest = i;
+      }
+  }
+  dc_room *r = src->room;
+  g_rw_lock_reader_lock(&r->lock);
+  for (guint i = 0; i < r->members->len; i++) {
+    dc_participant *rcv = g_ptr_array_index(r->members, i);
+    if (rcv == src)
+      continue;
+    if (audio) {
+      if (rcv->audio.source == src->id)
+        forward(rcv, &rcv->audio, &src->audio_ext, buf, len);
+      continue;
+    }
+    for (int k = 0; k < rcv->n_video; k++) {
+      slot *s = &rcv->video[k];
+      int want = s->want_layer == HIGHEST_LAYER ? highest : lowest;
+      if (s->source == src->id && layer == want)
+        forward(rcv, s, &src->video_ext, buf, len);
+    }
+  }
+  g_rw_lock_reader_unlock(&r->lock);
+}
+
+/* The receiver's worker: keyframe requests for our slots go to the slot's source. */
+static void on_rtcp(gpointer user, uint8_t *buf, size_t len) {
+  dc_participant *rcv = user;
+  dc_rtcp_iter it;
+  dc_rtcp_pkt pkt;
+  if (dc_rtcp_validate(buf, len) != DC_OK)
+    return;
+  dc_rtcp_iter_init(&it, buf, len);
+  while (dc_rtcp_next(&it, &pkt) == DC_OK) {
+    dc_rtcp_kind kind = dc_rtcp_kind_of(&pkt);
+    dc_rtcp_fb fb;
+    if ((kind != DC_RTCP_PLI && kind != DC_RTCP_FIR) || dc_rtcp_parse_fb(&pkt, &fb) != DC_OK)
+      continue;
+    uint32_t media = fb.media_ssrc;
+    if (kind == DC_RTCP_FIR && dc_rtcp_fir_entries(&fb)) {
+      uint8_t n;
+      dc_rtcp_fir_entry(&fb, 0, &media, &n);
+    }
+    dc_room *r = rcv->room;
+    g_rw_lock_reader_lock(&r->lock);
+    for (int k = 0; k < rcv->n_video; k++) {
+      dc_participant *src = rcv->video[k].ssrc == media ? find(r, rcv->video[k].source) : NULL;
+      if (src)
+        request_keyframe(src);
+    }
+    g_rw_lock_reader_unlock(&r->lock);
+  }
+}
+
+/* ---- transport events, marshalled to the main thread ---- */
+
+typedef struct {
+  dc_participant *p;
+  char *candidate;
+  dc_transport_state state;
+  char *reason;
+} event;
+
+static void free_event(gpointer data) {
+  event *e = data;
+  unref(e->p);
+  g_free(e->candidate);
+  g_free(e->reason);
+  g_free(e);
+}
+
+static gboolean event_on_main(gpointer data) {
+  event *e = data;
+  dc_participant *p = e->p;
+  if (p->left)
+    return G_SOURCE_REMOVE;
+  if (e->candidate)
+    p->ev.candidate(p->user, e->candidate);
+  else
+    p->ev.state(p->user, e->state, e->reason);
+  if (e->state == DC_TRANSPORT_CONNECTED) {
+    /* the receiver can decode only from a keyframe: ask every source it now gets */
+    dc_room *r = p->room;
+    g_rw_lock_reader_lock(&r->lock);
+    for (int k = 0; k < p->n_video; k++) {
+      dc_participant *src = find(r, p->video[k].source);
+      if (src)
+        request_keyframe(src);
+    }
+    g_rw_lock_reader_unlock(&r->lock);
+  }
+  return G_SOURCE_REMOVE;
+}
+
+static void on_candidate(gpointer user, const char *candidate) {
+  dc_participant *p = user;
+  event *e = g_new0(event, 1);
+  e->p = ref(p);
+  e->candidate = g_strdup(candidate);
+  g_main_context_invoke_full(p->room->bridge->main, G_PRIORITY_DEFAULT, event_on_main, e, free_event);
+}
+
+static void on_state(gpointer user, dc_transport_state state, const char *reason) {
+  dc_participant *p = user;
+  if (state != DC_TRANSPORT_NEW && state != DC_TRANSPORT_CONNECTED)
+    p->closed = true; /* failed or closed: no more sends on this worker */
+  event *e = g_new0(event, 1);
+  e->p = ref(p);
+  e->state = state;
+  e->reason = g_strdup(reason);
+  g_main_context_invoke_full(p->room->bridge->main, G_PRIORITY_DEFAULT, event_on_main, e, free_event);
+}
+
+/* ---- membership (main thread) ---- */
+
+dc_participant *dc_room_join(dc_room *r, int64_t id, const char *name,
+                             const dc_participant_events *ev, gpointer user) {
+  dc_participant *p = g_new0(dc_participant, 1);
+  p->refs = 1;
+  p->id = id;
+  p->name = g_strdup(name);
+  p->room = r;
+  p->ev = *ev;
+  p->user = user;
+  p->audio.section = -1;
+  p->audio_pt = p->video_pt = -1;
+  g_rw_lock_writer_lock(&r->lock);
+  g_ptr_array_add(r->members, ref(p));
+  g_rw_lock_writer_unlock(&r->lock);
+  return p; /* the caller's reference, given back by dc_participant_leave */
+}
+
+static void setup_slot(slot *s, int section, const dc_sdp_section *sec) {
+  s->section = section;
+  s->ssrc = g_random_int_range(0x10000, G_MAXINT32);
+  s->pt = (uint8_t)sec->pt;
+  s->ext = sec->ext;
+}
+
+char *dc_participant_offer(dc_participant *p, const char *sdp, GError **error) {
+  if (p->neg) {
+    g_set_error(error, DC_MEDIA_ERROR, DC_MEDIA_ERROR_UNSUPPORTED,
+                "renegotiation is not supported: leave and join again");
+    return NULL;
+  }
+  dc_sdp *offer = dc_sdp_parse(sdp, strlen(sdp), error);
+  dc_sdp_negotiation *neg = offer ? dc_sdp_negotiate(offer, error) : NULL;
+  if (!neg) {
+    dc_sdp_free(offer);
+    return NULL;
+  }
+  dc_bridge *b = p->room->bridge;
+  p->worker = dc_workers_pick(b->workers);
+  dc_transport_callbacks cb = {.candidate = on_candidate, .state = on_state, .rtp = on_rtp,
+                               .rtcp = on_rtcp};
+  p->transport = dc_transport_new(p->worker, b->identity, &b->transport, &cb, ref(p), unref);
+
+  /* Slots are read by other sources' workers: publish them under the writer lock. */
+  dc_room *r = p->room;
+  dc_sdp_send send[64] = {{0}};
+  int first_video = -1;
+  g_rw_lock_writer_lock(&r->lock);
+  for (guint i = 0; i < neg->sections->len && i < 64; i++) {
+    const dc_sdp_section *sec = &g_array_index(neg->sections, dc_sdp_section, i);
+    if (!sec->accepted)
+      continue;
+    if ((int)i == neg->audio) {
+      setup_slot(&p->audio, (int)i, sec);
+      send[i].ssrc = p->audio.ssrc;
+      p->audio_pt = sec->pt;
+      p->audio_ext = sec->ext;
+    } else if (sec->kind == DC_SDP_VIDEO && p->n_video < MAX_SLOTS) {
+      setup_slot(&p->video[p->n_video], (int)i, sec);
+      send[i].ssrc = p->video[p->n_video].ssrc;
+      p->n_video++;
+      bool sends = sec->offered_dir == DC_SDP_SENDRECV || sec->offered_dir == DC_SDP_SENDONLY;
+      if (first_video < 0 && sends) {
+        first_video = (int)i; /* the camera comes up in the first sending video section */
+        p->video_pt = sec->pt;
+        p->video_ext = sec->ext;
+        p->n_layers = sec->n_rids ? sec->n_rids : 1;
+        for (int k = 0; k < sec->n_rids; k++)
+          g_strlcpy(p->rids[k], sec->rids[k]->rid, sizeof p->rids[k]);
+      }
+    }
+  }
+  p->offer = offer;
+  p->neg = neg;
+  reroute(r);
+  g_rw_lock_writer_unlock(&r->lock);
+
+  dc_sdp_answer_params params = {
+      .ice_ufrag = dc_transport_local_ufrag(p->transport),
+      .ice_pwd = dc_transport_local_pwd(p->transport),
+      .fingerprint = dc_bridge_fingerprint(b),
+      .cname = "diemcau",
+      .session_id = (uint64_t)g_get_real_time(),
+      .send = send};
+  char *answer = dc_sdp_write_answer(neg, &params);
+  dc_transport_start(p->transport, neg->ice_ufrag, neg->ice_pwd, neg->fingerprint, neg->dtls_server);
+  /* candidates that came inside the offer (non-trickle clients) */
+  for (guint i = 0; i < offer->media->len; i++) {
+    const dc_sdp_media *m = g_ptr_array_index(offer->media, i);
+    for (guint c = 0; c < m->candidates->len; c++)
+      dc_transport_add_remote_candidate(p->transport, g_array_index(m->candidates, dc_sdp_candidate, c).value);
+  }
+  /* everyone now receiving this newcomer needs a keyframe from it, once it sends */
+  request_keyframe(p);
+  return answer;
+}
+
+void dc_participant_add_candidate(dc_participant *p, const char *candidate) {
+  if (p->transport)
+    dc_transport_add_remote_candidate(p->transport, candidate);
+}
+
+void dc_participant_set_muted(dc_participant *p, bool muted) { g_atomic_int_set(&p->muted, muted); }
+
+static gboolean close_on_worker(gpointer data) {
+  dc_participant *p = data;
+  p->closed = true;
+  dc_transport_close(p->transport); /* runs now: we are on its worker */
+  return G_SOURCE_REMOVE;
+}
+
+void dc_participant_leave(dc_participant *p) {
+  dc_room *r = p->room;
+  p->left = true;
+  g_rw_lock_writer_lock(&r->lock);
+  g_ptr_array_remove(r->members, p);
+  reroute(r);
+  g_rw_lock_writer_unlock(&r->lock);
+  if (p->transport)
+    dc_worker_invoke(p->worker, close_on_worker, ref(p), unref);
+  unref(p);
+}

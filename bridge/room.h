@@ -1,0 +1,58 @@
+/* room.h — the bridge side of a meeting: participants, their transports, and where each
+ * one's media goes. This is the one interface signaling uses (DESIGN.md rule 3): join, give
+ * the offer and get the answer, trickle candidates, mute, leave; events come back through
+ * dc_participant_events on the main thread.
+ *
+ * Media routing here is the plain forwarding that the video router and the audio mixer
+ * replace (issues "video router" and "Opus mixer"): each receiver's audio section carries
+ * the first other participant's audio; its main video slot the first other participant's
+ * camera at the highest simulcast layer; each thumbnail the next one's at the lowest layer.
+ * SSRC, sequence number, timestamp, payload type and header-extension ids are rewritten per
+ * receiver so each slot is one continuous stream; a slot that changes source asks the new
+ * source for a keyframe (PLI), and receivers' PLI/FIR go upstream.
+ *
+ * Threads: room membership changes on the main thread, under a writer lock; packets are
+ * routed on the source's worker under a reader lock, and rewritten, protected and sent on
+ * the receiver's worker, so no lock is held across a send.
+ */
+#ifndef DC_ROOM_H
+#define DC_ROOM_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bridge/transport.h"
+
+typedef struct dc_bridge dc_bridge;
+typedef struct dc_room dc_room;
+typedef struct dc_participant dc_participant;
+
+typedef struct {
+  unsigned workers;  /* 0 = one per core */
+  dc_transport_config transport;
+} dc_bridge_config;
+
+typedef struct {
+  /* On the main thread. */
+  void (*candidate)(gpointer user, const char *candidate);
+  void (*state)(gpointer user, dc_transport_state state, const char *reason);
+} dc_participant_events;
+
+dc_bridge *dc_bridge_new(const dc_bridge_config *cfg, GError **error);
+void dc_bridge_free(dc_bridge *b);
+const char *dc_bridge_fingerprint(const dc_bridge *b);
+dc_room *dc_bridge_room(dc_bridge *b, int64_t meeting_id); /* made on first use */
+unsigned dc_room_size(const dc_room *r);
+
+dc_participant *dc_room_join(dc_room *r, int64_t id, const char *name,
+                             const dc_participant_events *ev, gpointer user);
+/* Negotiates the offer (media/sdp), starts the transport and returns the answer to send,
+ * or NULL with a message fit for the participant. */
+char *dc_participant_offer(dc_participant *p, const char *sdp, GError **error);
+void dc_participant_add_candidate(dc_participant *p, const char *candidate);
+void dc_participant_set_muted(dc_participant *p, bool muted);
+/* Leaves the room; no event arrives for user after this returns. */
+void dc_participant_leave(dc_participant *p);
+
+#endif

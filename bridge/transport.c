@@ -1,0 +1,358 @@
+/* transport.c — libnice + DTLS + SRTP for one participant; see transport.h. */
+#include "bridge/transport.h"
+
+#include <agent.h>
+#include <openssl/rand.h>
+#include <string.h>
+
+#include "media/demux.h"
+#include "media/srtp.h"
+
+struct dc_transport {
+  dc_worker *worker;
+  dc_dtls_identity *identity;
+  dc_transport_config cfg;
+  dc_transport_callbacks cb;
+  gpointer user;
+  GDestroyNotify destroy;
+  char ufrag[9], pwd[25];
+  /* worker-thread state */
+  NiceAgent *agent;
+  guint stream;
+  dc_dtls *dtls;
+  char *remote_fingerprint;
+  bool dtls_server;
+  dc_srtp *srtp_in, *srtp_out;
+  GSource *dtls_timer;
+  dc_transport_state state;
+  GPtrArray *pending_candidates; /* trickled before start */
+  bool closed;
+};
+
+static void random_ice_string(char *out, size_t n) {
+  static const char alphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  uint8_t raw[32];
+  RAND_bytes(raw, (int)n);
+  for (size_t i = 0; i < n; i++)
+    out[i] = alphabet[raw[i] & 63];
+  out[n] = '\0';
+}
+
+dc_transport *dc_transport_new(dc_worker *w, dc_dtls_identity *id, const dc_transport_config *cfg,
+                               const dc_transport_callbacks *cb, gpointer user,
+                               GDestroyNotify destroy) {
+  dc_transport *t = g_new0(dc_transport, 1);
+  t->worker = w;
+  t->identity = dc_dtls_identity_ref(id);
+  t->cfg.local_addresses = g_strdupv(cfg->local_addresses);
+  t->cfg.port_min = cfg->port_min;
+  t->cfg.port_max = cfg->port_max;
+  t->cfg.stun_host = g_strdup(cfg->stun_host);
+  t->cfg.stun_port = cfg->stun_port;
+  t->cfg.public_address = g_strdup(cfg->public_address);
+  t->cb = *cb;
+  t->user = user;
+  t->destroy = destroy;
+  t->pending_candidates = g_ptr_array_new_with_free_func(g_free);
+  random_ice_string(t->ufrag, 8);
+  random_ice_string(t->pwd, 24);
+  return t;
+}
+
+const char *dc_transport_local_ufrag(const dc_transport *t) { return t->ufrag; }
+const char *dc_transport_local_pwd(const dc_transport *t) { return t->pwd; }
+dc_worker *dc_transport_worker(const dc_transport *t) { return t->worker; }
+dc_transport_state dc_transport_get_state(const dc_transport *t) { return t->state; }
+
+static void set_state(dc_transport *t, dc_transport_state s, const char *reason) {
+  if (t->state == s || t->closed)
+    return;
+  t->state = s;
+  t->cb.state(t->user, s, reason);
+}
+
+/* ---- DTLS ---- */
+
+static void flush_dtls(dc_transport *t) {
+  const uint8_t *dg;
+  size_t len;
+  while ((dg = dc_dtls_poll_datagram(t->dtls, &len)))
+    nice_agent_send(t->agent, t->stream, 1, (guint)len, (const gchar *)dg);
+}
+
+static gboolean on_dtls_timer(gpointer data);
+
+static void schedule_dtls_timer(dc_transport *t) {
+  if (t->dtls_timer) {
+    g_source_destroy(t->dtls_timer);
+    g_source_unref(t->dtls_timer);
+    t->dtls_timer = NULL;
+  }
+  uint64_t deadline = dc_dtls_timeout(t->dtls);
+  if (deadline == UINT64_MAX)
+    return;
+  int64_t now = g_get_monotonic_time();
+  guint ms = deadline > (uint64_t)now ? (guint)((deadline - (uint64_t)now + 999) / 1000) : 0;
+  t->dtls_timer = g_timeout_source_new(ms);
+  g_source_set_callback(t->dtls_timer, on_dtls_timer, t, NULL);
+  g_source_attach(t->dtls_timer, dc_worker_context(t->worker));
+}
+
+static void after_dtls(dc_transport *t) {
+  flush_dtls(t);
+  switch (dc_dtls_get_state(t->dtls)) {
+  case DC_DTLS_CONNECTED:
+    if (!t->srtp_in) {
+      dc_dtls_srtp_keys k;
+      if (dc_dtls_srtp_keys_export(t->dtls, &k) == DC_OK) {
+        t->srtp_out = dc_srtp_new(k.profile, k.local_key, k.local_salt, DC_SRTP_OUTBOUND, NULL);
+        t->srtp_in = dc_srtp_new(k.profile, k.remote_key, k.remote_salt, DC_SRTP_INBOUND, NULL);
+      }
+      OPENSSL_cleanse(&k, sizeof k);
+      if (t->srtp_in && t->srtp_out)
+        set_state(t, DC_TRANSPORT_CONNECTED, NULL);
+      else
+        set_state(t, DC_TRANSPORT_FAILED, "could not set up SRTP from the DTLS keys");
+    }
+    break;
+  case DC_DTLS_FAILED: set_state(t, DC_TRANSPORT_FAILED, dc_dtls_error(t->dtls)); break;
+  case DC_DTLS_CLOSED: set_state(t, DC_TRANSPORT_CLOSED, "the peer closed DTLS"); break;
+  case DC_DTLS_HANDSHAKING: break;
+  }
+  schedule_dtls_timer(t);
+}
+
+static gboolean on_dtls_timer(gpointer data) {
+  dc_transport *t = data;
+  g_source_unref(t->dtls_timer);
+  t->dtls_timer = NULL;
+  dc_dtls_handle_timeout(t->dtls, (uint64_t)g_get_monotonic_time());
+  after_dtls(t);
+  return G_SOURCE_REMOVE;
+}
+
+/* ---- receive ---- */
+
+static void on_recv(NiceAgent *agent, guint stream, guint component, guint len, gchar *data,
+                    gpointer user) {
+  dc_transport *t = user;
+  const uint8_t *in = (const uint8_t *)data;
+  if (t->closed)
+    return;
+  switch (dc_demux(in, len)) {
+  case DC_PKT_DTLS:
+    if (t->dtls) {
+      dc_dtls_handle_datagram(t->dtls, in, len, (uint64_t)g_get_monotonic_time());
+      after_dtls(t);
+    }
+    return;
+  case DC_PKT_RTP:
+  case DC_PKT_RTCP: {
+    if (!t->srtp_in || len > DC_TRANSPORT_BUF - DC_SRTP_MAX_TRAILER)
+      return; /* no keys yet: plain RTP is never accepted */
+    uint8_t buf[DC_TRANSPORT_BUF];
+    size_t n = len;
+    memcpy(buf, in, len);
+    if (dc_demux(in, len) == DC_PKT_RTP) {
+      if (dc_srtp_unprotect(t->srtp_in, buf, &n) == DC_OK)
+        t->cb.rtp(t->user, buf, n, sizeof buf);
+    } else if (dc_srtp_unprotect_rtcp(t->srtp_in, buf, &n) == DC_OK) {
+      t->cb.rtcp(t->user, buf, n);
+    }
+    return;
+  }
+  default: return; /* STUN never reaches here (libnice takes it); the rest is noise */
+  }
+}
+
+/* ---- ICE ---- */
+
+static void on_candidate(NiceAgent *agent, NiceCandidate *cand, gpointer user) {
+  dc_transport *t = user;
+  if (t->cfg.public_address && cand->type == NICE_CANDIDATE_TYPE_HOST) {
+    /* Behind 1:1 NAT: advertise the public address with the same port. */
+    guint port = nice_address_get_port(&cand->addr);
+    NiceCandidate *copy = nice_candidate_copy(cand);
+    if (nice_address_set_from_string(&copy->addr, t->cfg.public_address)) {
+      nice_address_set_port(&copy->addr, port);
+      char *sdp = nice_agent_generate_local_candidate_sdp(agent, copy);
+      t->cb.candidate(t->user, sdp + 2); /* drop "a=" */
+      g_free(sdp);
+    }
+    nice_candidate_free(copy);
+    return;
+  }
+  char *sdp = nice_agent_generate_local_candidate_sdp(agent, cand);
+  t->cb.candidate(t->user, g_str_has_prefix(sdp, "a=") ? sdp + 2 : sdp);
+  g_free(sdp);
+}
+
+static void on_gathering_done(NiceAgent *agent, guint stream, gpointer user) {
+  dc_transport *t = user;
+  t->cb.candidate(t->user, "");
+}
+
+static void on_component_state(NiceAgent *agent, guint stream, guint component, guint state,
+                               gpointer user) {
+  dc_transport *t = user;
+  if (state == NICE_COMPONENT_STATE_FAILED)
+    set_state(t, DC_TRANSPORT_FAILED, "ICE found no working path to the participant");
+  else if ((state == NICE_COMPONENT_STATE_CONNECTED || state == NICE_COMPONENT_STATE_READY) &&
+           t->dtls && !t->dtls_server && dc_dtls_get_state(t->dtls) == DC_DTLS_HANDSHAKING)
+    after_dtls(t); /* as client, our ClientHello can go now that there is a path */
+}
+
+static void add_candidate_now(dc_transport *t, const char *candidate) {
+  if (!*candidate) {
+    nice_agent_peer_candidate_gathering_done(t->agent, t->stream);
+    return;
+  }
+  char *line = g_str_has_prefix(candidate, "candidate:") ? g_strconcat("a=", candidate, NULL)
+                                                         : g_strdup(candidate);
+  NiceCandidate *c = nice_agent_parse_remote_candidate_sdp(t->agent, t->stream, line);
+  g_free(line);
+  if (!c)
+    return; /* unparseable or another component: ignore, as JSEP asks */
+  GSList *list = g_slist_append(NULL, c);
+  nice_agent_set_remote_candidates(t->agent, t->stream, 1, list);
+  g_slist_free_full(list, (GDestroyNotify)nice_candidate_free);
+}
+
+typedef struct {
+  dc_transport *t;
+  char *ufrag, *pwd, *fingerprint, *candidate;
+  bool dtls_server;
+} call;
+
+static void free_call(gpointer data) {
+  call *c = data;
+  g_free(c->ufrag);
+  g_free(c->pwd);
+  g_free(c->fingerprint);
+  g_free(c->candidate);
+  g_free(c);
+}
+
+static gboolean start_on_worker(gpointer data) {
+  call *c = data;
+  dc_transport *t = c->t;
+  if (t->closed)
+    return G_SOURCE_REMOVE;
+  t->agent = nice_agent_new_full(dc_worker_context(t->worker), NICE_COMPATIBILITY_RFC5245,
+                                 NICE_AGENT_OPTION_ICE_TRICKLE);
+  g_object_set(t->agent, "controlling-mode", FALSE, "ice-tcp", FALSE, NULL);
+  if (t->cfg.stun_host)
+    g_object_set(t->agent, "stun-server", t->cfg.stun_host, "stun-server-port", t->cfg.stun_port, NULL);
+  for (char **a = t->cfg.local_addresses; a && *a; a++) {
+    NiceAddress addr;
+    if (nice_address_set_from_string(&addr, *a))
+      nice_agent_add_local_address(t->agent, &addr);
+  }
+  g_signal_connect(t->agent, "new-candidate-full", G_CALLBACK(on_candidate), t);
+  g_signal_connect(t->agent, "candidate-gathering-done", G_CALLBACK(on_gathering_done), t);
+  g_signal_connect(t->agent, "component-state-changed", G_CALLBACK(on_component_state), t);
+  t->stream = nice_agent_add_stream(t->agent, 1);
+  if (t->cfg.port_min || t->cfg.port_max)
+    nice_agent_set_port_range(t->agent, t->stream, 1, t->cfg.port_min, t->cfg.port_max);
+  nice_agent_set_local_credentials(t->agent, t->stream, t->ufrag, t->pwd);
+  nice_agent_set_remote_credentials(t->agent, t->stream, c->ufrag, c->pwd);
+  nice_agent_attach_recv(t->agent, t->stream, 1, dc_worker_context(t->worker), on_recv, t);
+  GError *err = NULL;
+  t->dtls_server = c->dtls_server;
+  t->dtls = dc_dtls_new(t->identity, c->dtls_server ? DC_DTLS_SERVER : DC_DTLS_CLIENT,
+                        c->fingerprint, (uint64_t)g_get_monotonic_time(), &err);
+  if (!t->dtls) {
+    set_state(t, DC_TRANSPORT_FAILED, err->message);
+    g_error_free(err);
+    return G_SOURCE_REMOVE;
+  }
+  if (!nice_agent_gather_candidates(t->agent, t->stream)) {
+    set_state(t, DC_TRANSPORT_FAILED, "could not gather ICE candidates (no usable address or port)");
+    return G_SOURCE_REMOVE;
+  }
+  for (guint i = 0; i < t->pending_candidates->len; i++)
+    add_candidate_now(t, g_ptr_array_index(t->pending_candidates, i));
+  g_ptr_array_set_size(t->pending_candidates, 0);
+  return G_SOURCE_REMOVE;
+}
+
+void dc_transport_start(dc_transport *t, const char *ufrag, const char *pwd,
+                        const char *fingerprint, bool dtls_server) {
+  call *c = g_new0(call, 1);
+  c->t = t;
+  c->ufrag = g_strdup(ufrag);
+  c->pwd = g_strdup(pwd);
+  c->fingerprint = g_strdup(fingerprint);
+  c->dtls_server = dtls_server;
+  dc_worker_invoke(t->worker, start_on_worker, c, free_call);
+}
+
+static gboolean candidate_on_worker(gpointer data) {
+  call *c = data;
+  if (c->t->closed)
+    return G_SOURCE_REMOVE;
+  if (!c->t->agent)
+    g_ptr_array_add(c->t->pending_candidates, g_strdup(c->candidate));
+  else
+    add_candidate_now(c->t, c->candidate);
+  return G_SOURCE_REMOVE;
+}
+
+void dc_transport_add_remote_candidate(dc_transport *t, const char *candidate) {
+  call *c = g_new0(call, 1);
+  c->t = t;
+  c->candidate = g_strdup(candidate);
+  dc_worker_invoke(t->worker, candidate_on_worker, c, free_call);
+}
+
+static gboolean close_on_worker(gpointer data) {
+  dc_transport *t = data;
+  t->closed = true;
+  if (t->dtls_timer) {
+    g_source_destroy(t->dtls_timer);
+    g_source_unref(t->dtls_timer);
+  }
+  if (t->dtls && t->agent && dc_dtls_get_state(t->dtls) == DC_DTLS_CONNECTED) {
+    dc_dtls_close(t->dtls); /* tell the peer: close_notify */
+    flush_dtls(t);
+  }
+  if (t->agent) {
+    nice_agent_attach_recv(t->agent, t->stream, 1, dc_worker_context(t->worker), NULL, NULL);
+    g_signal_handlers_disconnect_by_data(t->agent, t);
+    nice_agent_remove_stream(t->agent, t->stream);
+    g_object_unref(t->agent);
+  }
+  dc_dtls_free(t->dtls);
+  dc_srtp_free(t->srtp_in);
+  dc_srtp_free(t->srtp_out);
+  dc_dtls_identity_unref(t->identity);
+  g_strfreev(t->cfg.local_addresses);
+  g_free(t->cfg.stun_host);
+  g_free(t->cfg.public_address);
+  g_ptr_array_unref(t->pending_candidates);
+  if (t->destroy)
+    t->destroy(t->user);
+  g_free(t);
+  return G_SOURCE_REMOVE;
+}
+
+void dc_transport_close(dc_transport *t) { dc_worker_invoke(t->worker, close_on_worker, t, NULL); }
+
+dc_status dc_transport_send_rtp(dc_transport *t, uint8_t *buf, size_t len, size_t cap) {
+  if (!t->srtp_out || t->closed)
+    return DC_ERR_STATE;
+  dc_status st = dc_srtp_protect(t->srtp_out, buf, &len, cap);
+  if (st == DC_OK)
+    nice_agent_send(t->agent, t->stream, 1, (guint)len, (const gchar *)buf);
+  return st;
+}
+
+dc_status dc_transport_send_rtcp(dc_transport *t, uint8_t *buf, size_t len, size_t cap) {
+  if (!t->srtp_out || t->closed)
+    return DC_ERR_STATE;
+  dc_status st = dc_srtp_protect_rtcp(t->srtp_out, buf, &len, cap);
+  if (st == DC_OK)
+    nice_agent_send(t->agent, t->stream, 1, (guint)len, (const gchar *)buf);
+  return st;
+}

@@ -1,0 +1,71 @@
+/* transport.h — one participant's media transport: full ICE (libnice, RFC 8445, trickle
+ * RFC 8838) with one component (BUNDLE + rtcp-mux), DTLS-SRTP (media/dtls, RFC 5764) and
+ * SRTP (media/srtp), demultiplexed by first byte (RFC 7983).
+ *
+ * A transport lives on one worker thread: the libnice agent is attached to that worker's
+ * context, every callback runs there, and dc_transport_send_* must be called there. Plain
+ * RTP is never accepted: until DTLS has produced keys, media datagrams are dropped.
+ *
+ * Left out: TURN relays (the config has the place, libnice does the work), ICE restarts,
+ * consent freshness beyond what libnice does, several components.
+ */
+#ifndef DC_TRANSPORT_H
+#define DC_TRANSPORT_H
+
+#include <glib.h>
+#include <stdbool.h>
+
+#include "bridge/worker.h"
+#include "media/dtls.h"
+
+typedef struct dc_transport dc_transport;
+
+typedef enum {
+  DC_TRANSPORT_NEW,
+  DC_TRANSPORT_CONNECTED, /* ICE ready and DTLS done: media flows */
+  DC_TRANSPORT_FAILED,
+  DC_TRANSPORT_CLOSED,
+} dc_transport_state;
+
+typedef struct {
+  /* On the worker thread. candidate is an a=candidate value, "" once gathering is done. */
+  void (*candidate)(gpointer user, const char *candidate);
+  void (*state)(gpointer user, dc_transport_state state, const char *reason);
+  /* Decrypted RTP / RTCP; buf may be modified in place (cap bytes are writable). */
+  void (*rtp)(gpointer user, uint8_t *buf, size_t len, size_t cap);
+  void (*rtcp)(gpointer user, uint8_t *buf, size_t len);
+} dc_transport_callbacks;
+
+typedef struct {
+  char **local_addresses; /* gather only on these (e.g. 127.0.0.1 in tests); NULL = all */
+  guint port_min, port_max; /* 0, 0 = any */
+  char *stun_host;          /* optional STUN server for server-reflexive candidates */
+  guint stun_port;
+  char *public_address;     /* advertised instead of a host address behind 1:1 NAT */
+} dc_transport_config;
+
+#define DC_TRANSPORT_BUF 2048 /* a receive/send buffer: any UDP payload + SRTP trailer room */
+
+/* Made on the main thread; local ICE credentials are chosen at once so the answer can be
+ * written before the agent exists. user must stay valid until destroy(user) is called. */
+dc_transport *dc_transport_new(dc_worker *w, dc_dtls_identity *id, const dc_transport_config *cfg,
+                               const dc_transport_callbacks *cb, gpointer user,
+                               GDestroyNotify destroy);
+const char *dc_transport_local_ufrag(const dc_transport *t);
+const char *dc_transport_local_pwd(const dc_transport *t);
+dc_worker *dc_transport_worker(const dc_transport *t);
+
+/* From any thread: hand the remote side's details to the worker and start ICE. */
+void dc_transport_start(dc_transport *t, const char *ufrag, const char *pwd,
+                        const char *fingerprint, bool dtls_server);
+/* From any thread: a trickled remote candidate ("candidate:..." or ""). */
+void dc_transport_add_remote_candidate(dc_transport *t, const char *candidate);
+/* From any thread: close; destroy(user) runs on the worker when nothing can call back. */
+void dc_transport_close(dc_transport *t);
+
+/* Worker thread only. buf must have room for the SRTP trailer (cap bytes). */
+dc_status dc_transport_send_rtp(dc_transport *t, uint8_t *buf, size_t len, size_t cap);
+dc_status dc_transport_send_rtcp(dc_transport *t, uint8_t *buf, size_t len, size_t cap);
+dc_transport_state dc_transport_get_state(const dc_transport *t);
+
+#endif

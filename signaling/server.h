@@ -1,0 +1,34 @@
+/* server.h — the HTTPS/WSS front door: the meeting page (static files), the signaling
+ * WebSocket at /ws (PROTOCOL.md) and the operator REST API under /api/ (API.md below in the
+ * README). Runs on the main thread's GMainContext. It knows meetings, people and
+ * permissions; media it hands to the bridge through bridge/room.h alone.
+ */
+#ifndef DC_SERVER_H
+#define DC_SERVER_H
+
+#include <gio/gio.h>
+#include <glib.h>
+
+#include "bridge/room.h"
+#include "signaling/store.h"
+
+typedef struct dc_server dc_server;
+
+typedef struct {
+  const char *listen_address; /* NULL or "0.0.0.0": all */
+  guint port;
+  GTlsCertificate *certificate; /* NULL: plain HTTP (tests on loopback only) */
+  const char *web_dir;
+  const char *public_base_url; /* for join links: "https://host:port" */
+} dc_server_config;
+
+dc_server *dc_server_new(const dc_server_config *cfg, dc_store *store, dc_bridge *bridge,
+                         GError **error);
+/* Tells every connected participant the bridge is stopping and closes their sockets. */
+void dc_server_shutdown(dc_server *s);
+void dc_server_free(dc_server *s);
+guint dc_server_port(dc_server *s);
+/* The join link for an invitation token. */
+char *dc_server_join_link(dc_server *s, int64_t meeting, const char *token);
+
+#endif

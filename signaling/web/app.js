@@ -1,0 +1,144 @@
+// The meeting page: joins with the link's meeting and token, sends the camera in three
+// simulcast layers (lowest first: the bridge picks the highest for the main slot) and
+// receives the main slot plus thumbnails, as signaling/PROTOCOL.md describes.
+'use strict';
+
+const params = new URLSearchParams(location.search);
+const meeting = Number(params.get('meeting'));
+const token = params.get('token');
+const slots = Math.min(9, Math.max(1, Number(params.get('slots') || 3)));
+const profile = params.get('profile') || 'standard';
+const $ = (id) => document.getElementById(id);
+
+// Exposed for tests and for support staff looking at a point's page.
+const diemcau = window.diemcau = { pc: null, ws: null, me: null, roster: [], errors: [] };
+let localStream = null;
+
+function status(text, isError) {
+  $('status').textContent = text;
+  $('status').className = isError ? 'error' : '';
+  if (isError) diemcau.errors.push(text);
+}
+
+function send(message) {
+  if (diemcau.ws && diemcau.ws.readyState === WebSocket.OPEN)
+    diemcau.ws.send(JSON.stringify(Object.assign({ v: 1 }, message)));
+}
+
+function makeThumbs() {
+  for (let i = 1; i < slots; i++) {
+    const fig = document.createElement('figure');
+    fig.className = 'tile';
+    fig.innerHTML = `<video id="slot${i}" autoplay playsinline muted></video><figcaption id="label${i}">—</figcaption>`;
+    $('thumbs').appendChild(fig);
+  }
+}
+
+// Slots are filled with the other points in join order (main first); label them so.
+function labelTiles() {
+  const others = diemcau.roster.filter((p) => !diemcau.me || p.participant !== diemcau.me.participant);
+  for (let i = 0; i < slots; i++) {
+    const label = $('label' + i);
+    if (label) label.textContent = others[i] ? `${others[i].point} — ${others[i].name}` : '—';
+  }
+  $('roster').innerHTML = '';
+  for (const p of diemcau.roster) {
+    const li = document.createElement('li');
+    li.textContent = `${p.point} (${p.name})${p.muted ? ' 🔇' : ''}`;
+    $('roster').appendChild(li);
+  }
+}
+
+async function negotiate() {
+  const pc = diemcau.pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
+  pc.addTransceiver(localStream.getAudioTracks()[0], { direction: 'sendrecv', streams: [localStream] });
+  pc.addTransceiver(localStream.getVideoTracks()[0], {
+    direction: 'sendrecv', streams: [localStream],
+    sendEncodings: [
+      { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150000 },
+      { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500000 },
+      { rid: 'f', maxBitrate: 1500000 },
+    ],
+  });
+  for (let i = 1; i < slots; i++) pc.addTransceiver('video', { direction: 'recvonly' });
+  pc.onicecandidate = (e) => send({ type: 'candidate', candidate: e.candidate ? e.candidate.candidate : '' });
+  pc.ontrack = (e) => {
+    const index = pc.getTransceivers().indexOf(e.transceiver);
+    const stream = new MediaStream([e.track]);
+    if (e.track.kind === 'audio') $('audio').srcObject = stream;
+    else if ($('slot' + (index - 1))) $('slot' + (index - 1)).srcObject = stream;
+  };
+  pc.onconnectionstatechange = () => {
+    if (pc.connectionState === 'connected') status(`Đã kết nối (connected) — ${diemcau.me.point}`);
+    if (pc.connectionState === 'failed') status('Mất kết nối media (media connection failed)', true);
+  };
+  await pc.setLocalDescription(await pc.createOffer());
+  send({ type: 'offer', sdp: pc.localDescription.sdp });
+}
+
+async function onMessage(m) {
+  switch (m.type) {
+    case 'joined':
+      diemcau.me = m;
+      status(`Đã vào họp (joined) as ${m.point}, ${m.role}. Connecting media…`);
+      $('lobby').hidden = true;
+      $('meeting').hidden = false;
+      await negotiate();
+      break;
+    case 'answer':
+      await diemcau.pc.setRemoteDescription({ type: 'answer', sdp: m.sdp });
+      break;
+    case 'candidate':
+      if (diemcau.pc && m.candidate) await diemcau.pc.addIceCandidate({ candidate: m.candidate, sdpMLineIndex: 0 });
+      break;
+    case 'roster':
+      diemcau.roster = m.participants;
+      labelTiles();
+      break;
+    case 'error':
+      status(`${m.message} (${m.code})`, true);
+      break;
+  }
+}
+
+async function join() {
+  if (!meeting || !token) {
+    status('Liên kết thiếu mã cuộc họp (this page needs a join link with a meeting and a token).', true);
+    return;
+  }
+  $('join').disabled = true;
+  try {
+    localStream = await navigator.mediaDevices.getUserMedia({
+      audio: { echoCancellation: true, noiseSuppression: true },
+      video: { width: { ideal: 1280 }, height: { ideal: 720 } },
+    });
+  } catch (e) {
+    status(`Không mở được camera/micro (camera or microphone unavailable): ${e.message}`, true);
+    $('join').disabled = false;
+    return;
+  }
+  $('self').srcObject = localStream;
+  const ws = diemcau.ws = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws');
+  ws.onopen = () => send({ type: 'join', meeting, token, name: $('name').value.trim() || 'Điểm cầu', profile, slots });
+  ws.onmessage = (e) => onMessage(JSON.parse(e.data)).catch((err) => status(String(err), true));
+  ws.onclose = (e) => { if (!diemcau.left) status(`Mất kết nối (disconnected)${e.reason ? ': ' + e.reason : ''}`, true); };
+}
+
+$('join').onclick = join;
+$('mute').onclick = () => {
+  const track = localStream && localStream.getAudioTracks()[0];
+  if (!track) return;
+  track.enabled = !track.enabled;
+  $('mute').textContent = track.enabled ? 'Tắt micro (Mute)' : 'Bật micro (Unmute)';
+  $('mute').classList.toggle('off', !track.enabled);
+  send({ type: 'mute', audio: !track.enabled });
+};
+$('leave').onclick = () => {
+  diemcau.left = true;
+  send({ type: 'leave' });
+  if (diemcau.pc) diemcau.pc.close();
+  if (localStream) localStream.getTracks().forEach((t) => t.stop());
+  status('Đã rời họp (you left the meeting).');
+};
+makeThumbs();
+if (params.get('autojoin') === '1') join();
