@@ -137,7 +137,9 @@ static gboolean on_signal(gpointer data) {
   return G_SOURCE_REMOVE;
 }
 
-static void print_demo(dc_store *store, dc_server *server) {
+/* key_shown: a first-start key was just printed; otherwise the demo makes one to show,
+ * since the store keeps keys only as hashes. */
+static void print_demo(dc_store *store, dc_server *server, bool key_shown) {
   GError *err = NULL;
   int64_t hall = 0, commune = 0;
   GPtrArray *points = dc_store_list_points(store, &err);
@@ -178,7 +180,7 @@ static void print_demo(dc_store *store, dc_server *server) {
     g_free(link);
     g_free(token);
   }
-  char *key = dc_store_new_api_key(store, &err);
+  char *key = key_shown ? NULL : dc_store_new_api_key(store, &err);
   if (key)
     printf("  operator API key for this demo (shown once): %s\n", key);
   printf("Open a link in Chromium or Firefox (accept the self-signed certificate once). Ctrl-C stops.\n\n");
@@ -251,8 +253,10 @@ int main(int argc, char **argv) {
     g_critical("%s", err->message);
     return 1;
   }
+  bool key_shown = false;
   if (dc_store_count_api_keys(store) == 0) {
     char *key = dc_store_new_api_key(store, &err);
+    key_shown = key != NULL;
     if (key) /* to stdout, once: the store keeps only its hash */
       printf("Operator API key (shown once, keep it): %s\n", key);
     fflush(stdout);
@@ -294,7 +298,7 @@ int main(int argc, char **argv) {
   g_message("listening on %s://%s:%u with %u media workers", o.plain_http ? "http" : "https",
             o.listen ? o.listen : "0.0.0.0", dc_server_port(server), bcfg.workers ? bcfg.workers : g_get_num_processors());
   if (o.demo)
-    print_demo(store, server);
+    print_demo(store, server, key_shown);
   loop = g_main_loop_new(NULL, FALSE);
   g_unix_signal_add(SIGINT, on_signal, "SIGINT");
   g_unix_signal_add(SIGTERM, on_signal, "SIGTERM");

@@ -5,7 +5,9 @@
 DIEMCAU_PACKAGES=(
   meson ninja-build pkg-config gcc clang libclang-rt-14-dev python3 iproute2
   libglib2.0-dev libsrtp2-dev libssl-dev libopus-dev
-  # real WebRTC peers for the integration tests
+  libnice-dev libsoup-3.0-dev libjson-glib-dev libsqlite3-dev glib-networking
+  # real WebRTC peers for the integration and browser tests
+  nodejs
   chromium firefox-esr
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-nice python3-gi gir1.2-gst-plugins-bad-1.0
@@ -39,4 +41,20 @@ configure() {
     rm -rf "$dir"
     meson setup "$dir" "$@" >"$dir.setup.log" 2>&1 || { cat "$dir.setup.log" >&2; return 1; }
   fi
+}
+
+# The browser tests' one npm dependency (playwright-core, which drives Debian's chromium and
+# downloads no browser), installed from the committed lock file when missing.
+ensure_browser_deps() {
+  command -v npm >/dev/null || ensure_packages npm || return 1
+  if [ ! -d tests/browser/node_modules/playwright-core ]; then
+    say "Installing playwright-core for the browser tests (npm ci)"
+    npm ci --prefix tests/browser --no-audit --no-fund >/dev/null ||
+      { say "error: npm ci failed in tests/browser"; return 1; }
+  fi
+}
+
+build_normal() {
+  configure build/normal && ninja -C build/normal >build/normal.build.log 2>&1 ||
+    { tail -n 40 build/normal.build.log >&2; return 1; }
 }

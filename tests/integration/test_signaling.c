@@ -1,0 +1,410 @@
+/* Signaling and operator API, end to end in one process: a real server on a loopback port
+ * (plain HTTP), a temporary store, the bridge, and libsoup's client as the participant or
+ * the operator. Every bad input must get its error and leave the server serving. */
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
+#include <string.h>
+
+#include "signaling/protocol.h"
+#include "signaling/server.h"
+#include "signaling/token.h"
+
+static struct {
+  char *dir;
+  dc_store *store;
+  dc_bridge *bridge;
+  dc_server *server;
+  SoupSession *session;
+  char *key, *base;
+  int64_t hall, commune, meeting, ended_meeting;
+} T;
+
+/* ---- tiny synchronous helpers over libsoup's async client ---- */
+
+typedef struct {
+  GMainLoop *loop;
+  GBytes *body;
+  SoupWebsocketConnection *ws;
+  GError *error;
+} wait_t;
+
+static void on_sent(GObject *src, GAsyncResult *res, gpointer data) {
+  wait_t *w = data;
+  w->body = soup_session_send_and_read_finish(SOUP_SESSION(src), res, &w->error);
+  g_main_loop_quit(w->loop);
+}
+
+/* Returns the status; *json is the parsed reply (or NULL). */
+static guint http(const char *method, const char *path, const char *body, const char *auth,
+                  JsonNode **json) {
+  char *url = g_strconcat(T.base, path, NULL);
+  SoupMessage *msg = soup_message_new(method, url);
+  g_free(url);
+  if (auth) {
+    char *h = g_strconcat("Bearer ", auth, NULL);
+    soup_message_headers_replace(soup_message_get_request_headers(msg), "Authorization", h);
+    g_free(h);
+  }
+  if (body) {
+    GBytes *b = g_bytes_new(body, strlen(body));
+    soup_message_set_request_body_from_bytes(msg, "application/json", b);
+    g_bytes_unref(b);
+  }
+  wait_t w = {.loop = g_main_loop_new(NULL, FALSE)};
+  soup_session_send_and_read_async(T.session, msg, G_PRIORITY_DEFAULT, NULL, on_sent, &w);
+  g_main_loop_run(w.loop);
+  g_main_loop_unref(w.loop);
+  g_assert_no_error(w.error);
+  guint status = soup_message_get_status(msg);
+  if (json) {
+    JsonParser *p = json_parser_new();
+    gsize len;
+    const char *data = g_bytes_get_data(w.body, &len);
+    *json = len && json_parser_load_from_data(p, data, (gssize)len, NULL)
+                ? json_node_copy(json_parser_get_root(p)) : NULL;
+    g_object_unref(p);
+  }
+  g_bytes_unref(w.body);
+  g_object_unref(msg);
+  return status;
+}
+
+static const char *member(JsonNode *n, const char *path) {
+  /* "error.code" style lookups into an object */
+  char **parts = g_strsplit(path, ".", -1);
+  JsonNode *cur = n;
+  for (int i = 0; parts[i] && cur && JSON_NODE_HOLDS_OBJECT(cur); i++)
+    cur = json_object_get_member(json_node_get_object(cur), parts[i]);
+  g_strfreev(parts);
+  return cur && JSON_NODE_HOLDS_VALUE(cur) && json_node_get_value_type(cur) == G_TYPE_STRING
+             ? json_node_get_string(cur) : NULL;
+}
+
+static void on_ws_connected(GObject *src, GAsyncResult *res, gpointer data) {
+  wait_t *w = data;
+  w->ws = soup_session_websocket_connect_finish(SOUP_SESSION(src), res, &w->error);
+  g_main_loop_quit(w->loop);
+}
+
+typedef struct {
+  GQueue messages; /* char* */
+  bool closed;
+  gushort close_code;
+  GMainLoop *loop;
+} client;
+
+static void on_client_message(SoupWebsocketConnection *ws, gint type, GBytes *msg, gpointer data) {
+  client *c = data;
+  gsize len;
+  const char *text = g_bytes_get_data(msg, &len);
+  g_queue_push_tail(&c->messages, g_strndup(text, len));
+  if (c->loop)
+    g_main_loop_quit(c->loop);
+}
+
+static void on_client_closed(SoupWebsocketConnection *ws, gpointer data) {
+  client *c = data;
+  c->closed = true;
+  c->close_code = soup_websocket_connection_get_close_code(ws);
+  if (c->loop)
+    g_main_loop_quit(c->loop);
+}
+
+static SoupWebsocketConnection *ws_open(client *c) {
+  memset(c, 0, sizeof *c);
+  char *url = g_strconcat(T.base, "/ws", NULL);
+  SoupMessage *msg = soup_message_new("GET", url);
+  g_free(url);
+  wait_t w = {.loop = g_main_loop_new(NULL, FALSE)};
+  soup_session_websocket_connect_async(T.session, msg, NULL, NULL, G_PRIORITY_DEFAULT, NULL,
+                                       on_ws_connected, &w);
+  g_main_loop_run(w.loop);
+  g_main_loop_unref(w.loop);
+  g_object_unref(msg);
+  g_assert_no_error(w.error);
+  g_signal_connect(w.ws, "message", G_CALLBACK(on_client_message), c);
+  g_signal_connect(w.ws, "closed", G_CALLBACK(on_client_closed), c);
+  return w.ws;
+}
+
+static gboolean quit_loop(gpointer loop) {
+  g_main_loop_quit(loop);
+  return G_SOURCE_REMOVE;
+}
+
+/* Waits (at most 5 s) for the next message, skipping rosters; NULL if the socket closed. */
+static char *ws_next(client *c) {
+  for (;;) {
+    while (!g_queue_is_empty(&c->messages)) {
+      char *m = g_queue_pop_head(&c->messages);
+      if (!strstr(m, "\"type\":\"roster\"") && !strstr(m, "\"type\":\"candidate\""))
+        return m;
+      g_free(m);
+    }
+    if (c->closed)
+      return NULL;
+    c->loop = g_main_loop_new(NULL, FALSE);
+    guint timer = g_timeout_add_seconds(5, quit_loop, c->loop);
+    g_main_loop_run(c->loop);
+    g_source_remove(timer);
+    g_main_loop_unref(c->loop);
+    c->loop = NULL;
+    if (g_queue_is_empty(&c->messages) && !c->closed)
+      g_error("no message from the server within 5 s");
+  }
+}
+
+/* Sends text and expects an error reply with the given code (and words). */
+static void expect_error(SoupWebsocketConnection *ws, client *c, const char *text, const char *code,
+                         const char *words) {
+  soup_websocket_connection_send_text(ws, text);
+  char *reply = ws_next(c);
+  g_assert_nonnull(reply);
+  char *want = g_strdup_printf("\"code\":\"%s\"", code);
+  if (!strstr(reply, "\"type\":\"error\"") || !strstr(reply, want) || (words && !strstr(reply, words)))
+    g_error("for %.60s expected error %s (%s), got %s", text, code, words ? words : "", reply);
+  g_free(want);
+  g_free(reply);
+}
+
+static char *token_for(int64_t invitation, int64_t meeting, int64_t point, int64_t expires) {
+  dc_token_claims c = {.invitation_id = invitation, .meeting_id = meeting, .point_id = point,
+                       .role = "participant", .expires_at = expires};
+  return dc_token_sign(dc_store_secret(T.store), &c);
+}
+
+static char *join_message(int64_t meeting, const char *token) {
+  return g_strdup_printf("{\"v\":1,\"type\":\"join\",\"meeting\":%" G_GINT64_FORMAT
+                         ",\"token\":\"%s\",\"name\":\"Kiểm thử\"}", meeting, token);
+}
+
+/* ---- signaling ---- */
+
+static void test_bad_messages(void) {
+  client c;
+  SoupWebsocketConnection *ws = ws_open(&c);
+  expect_error(ws, &c, "{not json", DC_ERR_CODE_BAD_MESSAGE, "not JSON");
+  expect_error(ws, &c, "{\"v\":1,\"type\":\"sing\"}", DC_ERR_CODE_UNKNOWN_TYPE, "sing");
+  expect_error(ws, &c, "{\"v\":1,\"type\":\"offer\",\"sdp\":\"v=0\"}", DC_ERR_CODE_NOT_JOINED, NULL);
+  expect_error(ws, &c, "{\"v\":7,\"type\":\"join\"}", DC_ERR_CODE_UNSUPPORTED_VERSION, NULL);
+  char *big = g_strnfill(70000, 'x');
+  expect_error(ws, &c, big, DC_ERR_CODE_TOO_LARGE, NULL);
+  g_free(big);
+  /* still usable: a valid join is accepted after the refusals */
+  int64_t inv = dc_store_create_invitation(T.store, T.meeting, T.commune, "participant", 4000000000, NULL);
+  char *tok = token_for(inv, T.meeting, T.commune, 4000000000);
+  char *join = join_message(T.meeting, tok);
+  soup_websocket_connection_send_text(ws, join);
+  char *reply = ws_next(&c);
+  g_assert_nonnull(strstr(reply, "\"type\":\"joined\""));
+  g_assert_nonnull(strstr(reply, "Xã Tà Xùa"));
+  g_free(reply);
+  expect_error(ws, &c, join, DC_ERR_CODE_ALREADY_JOINED, NULL);
+  /* an offer without a fingerprint is refused with what is missing */
+  expect_error(ws, &c,
+               "{\"v\":1,\"type\":\"offer\",\"sdp\":\"v=0\\r\\no=- 1 1 IN IP4 0.0.0.0\\r\\ns=-\\r\\nt=0 0\\r\\n"
+               "a=group:BUNDLE 0\\r\\nm=audio 9 UDP/TLS/RTP/SAVPF 111\\r\\na=mid:0\\r\\n"
+               "a=ice-ufrag:u\\r\\na=ice-pwd:pppppppppppppppppppppp\\r\\na=rtcp-mux\\r\\n"
+               "a=rtpmap:111 opus/48000/2\\r\\n\"}",
+               DC_ERR_CODE_BAD_OFFER, "fingerprint");
+  expect_error(ws, &c, "{\"v\":1,\"type\":\"offer\",\"sdp\":\"hello\"}", DC_ERR_CODE_BAD_OFFER, "SDP");
+  g_free(join);
+  g_free(tok);
+  soup_websocket_connection_close(ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+  while (!c.closed)
+    g_main_context_iteration(NULL, TRUE);
+  g_object_unref(ws);
+}
+
+static void test_bad_joins(void) {
+  client c;
+  SoupWebsocketConnection *ws = ws_open(&c);
+  int64_t inv = dc_store_create_invitation(T.store, T.meeting, T.commune, "participant", 4000000000, NULL);
+  char *tok = token_for(inv, T.meeting, T.commune, 4000000000);
+  char *msg = join_message(T.meeting + 100, tok); /* right token, wrong meeting */
+  expect_error(ws, &c, msg, DC_ERR_CODE_INVALID_TOKEN, NULL);
+  g_free(msg);
+  g_free(tok);
+  tok = token_for(99999, 99999, T.commune, 4000000000); /* signed by us, no such invitation */
+  msg = join_message(99999, tok);
+  expect_error(ws, &c, msg, DC_ERR_CODE_INVALID_TOKEN, NULL);
+  g_free(msg);
+  g_free(tok);
+  int64_t inv_ended = dc_store_create_invitation(T.store, T.ended_meeting, T.commune, "participant", 4000000000, NULL);
+  tok = token_for(inv_ended, T.ended_meeting, T.commune, 4000000000);
+  msg = join_message(T.ended_meeting, tok);
+  expect_error(ws, &c, msg, DC_ERR_CODE_MEETING_ENDED, NULL);
+  g_free(msg);
+  g_free(tok);
+  tok = token_for(inv, T.meeting, T.commune, 1000); /* long expired */
+  msg = join_message(T.meeting, tok);
+  expect_error(ws, &c, msg, DC_ERR_CODE_EXPIRED_TOKEN, NULL);
+  g_free(msg);
+  g_free(tok);
+  soup_websocket_connection_close(ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+  while (!c.closed)
+    g_main_context_iteration(NULL, TRUE);
+  g_object_unref(ws);
+}
+
+static void test_garbage_disconnects(void) {
+  client c;
+  SoupWebsocketConnection *ws = ws_open(&c);
+  for (int i = 0; i < 10 && soup_websocket_connection_get_state(ws) == SOUP_WEBSOCKET_STATE_OPEN; i++) {
+    soup_websocket_connection_send_text(ws, "garbage");
+    g_free(ws_next(&c));
+  }
+  while (!c.closed)
+    g_main_context_iteration(NULL, TRUE);
+  g_assert_cmpuint(c.close_code, ==, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION);
+  g_object_unref(ws);
+  /* and the server still serves others */
+  JsonNode *j;
+  g_assert_cmpuint(http("GET", "/api/meetings", NULL, T.key, &j), ==, 200);
+  json_node_unref(j);
+}
+
+/* ---- operator API ---- */
+
+static void test_api_auth(void) {
+  JsonNode *j;
+  g_assert_cmpuint(http("GET", "/api/meetings", NULL, NULL, &j), ==, 401);
+  g_assert_cmpstr(member(j, "error.code"), ==, "unauthorized");
+  json_node_unref(j);
+  g_assert_cmpuint(http("GET", "/api/meetings", NULL, "not-a-key", &j), ==, 401);
+  json_node_unref(j);
+  g_assert_cmpuint(http("POST", "/api/meetings", "{\"title\":\"x\",\"starts_at\":1,\"ends_at\":2}", NULL, &j), ==, 401);
+  json_node_unref(j);
+}
+
+static guint count_meetings(void) {
+  JsonNode *j;
+  g_assert_cmpuint(http("GET", "/api/meetings", NULL, T.key, &j), ==, 200);
+  guint n = json_array_get_length(json_node_get_array(j));
+  json_node_unref(j);
+  return n;
+}
+
+static void test_api_invalid_input(void) {
+  guint before = count_meetings();
+  static const struct {
+    const char *method, *path, *body;
+    guint status;
+    const char *code;
+  } cases[] = {
+      {"POST", "/api/meetings", "{oops", 400, "bad-json"},
+      {"POST", "/api/meetings", "[1]", 400, "bad-json"},
+      {"POST", "/api/meetings", "{\"starts_at\":1,\"ends_at\":2}", 400, "invalid"},
+      {"POST", "/api/meetings", "{\"title\":\"T\",\"starts_at\":\"soon\",\"ends_at\":2}", 400, "invalid"},
+      {"POST", "/api/meetings", "{\"title\":\"T\",\"starts_at\":5,\"ends_at\":2}", 400, "invalid"},
+      {"POST", "/api/meetings", "{\"title\":\"\",\"starts_at\":1,\"ends_at\":2}", 400, "invalid"},
+      {"POST", "/api/meetings", "{\"title\":\"T\",\"starts_at\":1,\"ends_at\":2,\"host_point_id\":999}", 400, "invalid"},
+      {"POST", "/api/points", "{\"name\":\"P\",\"kind\":\"castle\",\"link_profile\":\"hall\"}", 400, "invalid"},
+      {"POST", "/api/meetings/424242/invitations", "{\"point_id\":1}", 404, "not-found"},
+      {"POST", "/api/meetings/1/invitations", "{\"point_id\":999}", 400, "invalid"},
+      {"POST", "/api/meetings/1/invitations", "{\"point_id\":1,\"role\":\"king\"}", 400, "invalid"},
+      {"DELETE", "/api/meetings", NULL, 405, "method-not-allowed"},
+      {"GET", "/api/nothing", NULL, 404, "not-found"},
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+    JsonNode *j = NULL;
+    guint status = http(cases[i].method, cases[i].path, cases[i].body, T.key, &j);
+    if (status != cases[i].status || !j || g_strcmp0(member(j, "error.code"), cases[i].code) ||
+        !member(j, "error.message"))
+      g_error("%s %s %s: got %u %s", cases[i].method, cases[i].path, cases[i].body ? cases[i].body : "",
+              status, j ? json_to_string(j, FALSE) : "(no JSON)");
+    json_node_unref(j);
+  }
+  char *filler = g_strnfill(70000, 'a');
+  char *huge = g_strdup_printf("{\"title\":\"%s\",\"starts_at\":1,\"ends_at\":2}", filler);
+  g_free(filler);
+  JsonNode *j;
+  g_assert_cmpuint(http("POST", "/api/meetings", huge, T.key, &j), ==, 413);
+  json_node_unref(j);
+  g_free(huge);
+  g_assert_cmpuint(count_meetings(), ==, before); /* nothing half-written */
+}
+
+static void test_api_flow(void) {
+  JsonNode *m, *inv;
+  g_assert_cmpuint(http("POST", "/api/meetings",
+                        "{\"title\":\"Giao ban\",\"starts_at\":1000,\"ends_at\":2000,\"host_point_id\":1}",
+                        T.key, &m), ==, 201);
+  int64_t id = json_object_get_int_member(json_node_get_object(m), "id");
+  char *path = g_strdup_printf("/api/meetings/%" G_GINT64_FORMAT "/invitations", id);
+  g_assert_cmpuint(http("POST", path, "{\"point_id\":2,\"role\":\"participant\",\"expires_at\":4000000000}", T.key, &inv), ==, 201);
+  const char *token = member(inv, "token"), *link = member(inv, "join_link");
+  g_assert_nonnull(strstr(link, "/join?meeting="));
+  g_assert_nonnull(strstr(link, token));
+  dc_token_claims c;
+  g_assert_true(dc_token_verify(dc_store_secret(T.store), token, 1500, &c, NULL));
+  g_assert_cmpint(c.meeting_id, ==, id);
+  g_assert_cmpint(c.point_id, ==, 2);
+  g_free(path);
+  json_node_unref(m);
+  json_node_unref(inv);
+}
+
+static void test_page_served(void) {
+  JsonNode *j = NULL;
+  g_assert_cmpuint(http("GET", "/join?meeting=1&token=x", NULL, NULL, NULL), ==, 200);
+  g_assert_cmpuint(http("GET", "/app.js", NULL, NULL, NULL), ==, 200);
+  g_assert_cmpuint(http("GET", "/../../etc/passwd", NULL, NULL, NULL), ==, 404);
+  g_assert_cmpuint(http("POST", "/", "x", NULL, &j), ==, 405);
+  if (j)
+    json_node_unref(j);
+}
+
+int main(int argc, char **argv) {
+  g_test_init(&argc, &argv, NULL);
+  GError *err = NULL;
+  T.dir = g_dir_make_tmp("diemcau-signaling-XXXXXX", NULL);
+  char *db = g_build_filename(T.dir, "diemcau.db", NULL);
+  T.store = dc_store_open(db, &err);
+  g_assert_no_error(err);
+  T.key = dc_store_new_api_key(T.store, &err);
+  T.hall = dc_store_add_point(T.store, "Hội trường", "hall", "hall", &err);
+  T.commune = dc_store_add_point(T.store, "Xã Tà Xùa", "commune", "highland", &err);
+  T.meeting = dc_store_create_meeting(T.store, "Họp", 1, 4000000000, T.hall, &err);
+  T.ended_meeting = dc_store_create_meeting(T.store, "Đã xong", 1, 2, T.hall, &err);
+  dc_store_set_meeting_state(T.store, T.ended_meeting, "ended", &err);
+  g_assert_no_error(err);
+  char *lo[] = {"127.0.0.1", NULL};
+  dc_bridge_config bc = {.workers = 1, .transport = {.local_addresses = lo}};
+  T.bridge = dc_bridge_new(&bc, &err);
+  g_assert_no_error(err);
+  dc_server_config sc = {.listen_address = "127.0.0.1", .port = 0,
+                         .web_dir = g_getenv("DC_WEB_DIR")};
+  T.server = dc_server_new(&sc, T.store, T.bridge, &err);
+  g_assert_no_error(err);
+  T.base = g_strdup_printf("http://127.0.0.1:%u", dc_server_port(T.server));
+  T.session = soup_session_new();
+
+  g_test_add_func("/signaling/bad-messages", test_bad_messages);
+  g_test_add_func("/signaling/bad-joins", test_bad_joins);
+  g_test_add_func("/signaling/garbage-disconnects", test_garbage_disconnects);
+  g_test_add_func("/api/auth", test_api_auth);
+  g_test_add_func("/api/invalid-input", test_api_invalid_input);
+  g_test_add_func("/api/flow", test_api_flow);
+  g_test_add_func("/api/page-served", test_page_served);
+  int rc = g_test_run();
+
+  g_object_unref(T.session);
+  dc_server_free(T.server);
+  dc_bridge_free(T.bridge);
+  dc_store_close(T.store);
+  const char *files[] = {"diemcau.db", "diemcau.db-wal", "diemcau.db-shm"};
+  for (int i = 0; i < 3; i++) {
+    char *f = g_build_filename(T.dir, files[i], NULL);
+    g_unlink(f);
+    g_free(f);
+  }
+  g_rmdir(T.dir);
+  g_free(T.dir);
+  g_free(db);
+  g_free(T.key);
+  g_free(T.base);
+  return rc;
+}
