@@ -51,6 +51,7 @@ dc_transport *dc_transport_new(dc_worker *w, dc_dtls_identity *id, const dc_tran
   t->cfg.stun_host = g_strdup(cfg->stun_host);
   t->cfg.stun_port = cfg->stun_port;
   t->cfg.public_address = g_strdup(cfg->public_address);
+  t->cfg.controlling = cfg->controlling;
   t->cb = *cb;
   t->user = user;
   t->destroy = destroy;
@@ -241,7 +242,9 @@ static gboolean start_on_worker(gpointer data) {
     return G_SOURCE_REMOVE;
   t->agent = nice_agent_new_full(dc_worker_context(t->worker), NICE_COMPATIBILITY_RFC5245,
                                  NICE_AGENT_OPTION_ICE_TRICKLE);
-  g_object_set(t->agent, "controlling-mode", FALSE, "ice-tcp", FALSE, NULL);
+  /* UPnP is on by default in libnice: every agent would run an HTTP server and multicast
+   * SSDP to find a home router. A bridge has a known address (and --public-address). */
+  g_object_set(t->agent, "controlling-mode", t->cfg.controlling, "ice-tcp", FALSE, "upnp", FALSE, NULL);
   if (t->cfg.stun_host)
     g_object_set(t->agent, "stun-server", t->cfg.stun_host, "stun-server-port", t->cfg.stun_port, NULL);
   for (char **a = t->cfg.local_addresses; a && *a; a++) {

@@ -42,6 +42,7 @@ typedef struct {
   char *stun_host;          /* optional STUN server for server-reflexive candidates */
   guint stun_port;
   char *public_address;     /* advertised instead of a host address behind 1:1 NAT */
+  bool controlling;         /* ICE role: the offerer controls (RFC 8445 §6.1.1); the bridge never does */
 } dc_transport_config;
 
 #define DC_TRANSPORT_BUF 2048 /* a receive/send buffer: any UDP payload + SRTP trailer room */

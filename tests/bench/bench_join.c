@@ -1,0 +1,305 @@
+/* bench_join — join time and idle memory per participant, on loopback, against the real
+ * daemon. Run by hand: build/normal/tests/bench/bench_join build/normal/diemcau-bridge
+ *
+ * A native client (our own transport in the ICE-controlling, DTLS-client role, libsoup for
+ * signaling) joins an audio-only meeting in which one "speaker" client sends a 20 ms Opus-
+ * sized packet stream. Join time is from WebSocket open to the first SRTP packet the new
+ * client decrypts: join, offer, answer, ICE, DTLS, first forwarded packet. 20 joins are
+ * timed one after another; then 30 more join, and the bridge's RSS growth is divided by the
+ * 50 listeners. Targets: p95 join under 300 ms; under 200 KiB per participant.
+ */
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bridge/transport.h"
+#include "media/rtp.h"
+#include "media/sdp.h"
+#include "signaling/store.h"
+#include "signaling/token.h"
+
+#define TIMED_JOINS 20
+#define LISTENERS 50
+#define PORT 18644
+
+typedef struct {
+  int index;
+  char *token;
+  SoupWebsocketConnection *ws;
+  dc_transport *t;
+  gint64 opened_us;
+  gint64 first_rtp_us; /* set on the worker */
+  gint connected;
+  bool sender;
+  GSource *timer;
+  uint16_t seq;
+  uint32_t ts;
+} client;
+
+static struct {
+  SoupSession *session;
+  dc_workers *workers;
+  dc_dtls_identity *id;
+  int64_t meeting;
+  GMainContext *main;
+} B;
+
+static void ws_send(client *c, const char *type, const char *key, const char *value) {
+  JsonBuilder *b = json_builder_new();
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "v");
+  json_builder_add_int_value(b, 1);
+  json_builder_set_member_name(b, "type");
+  json_builder_add_string_value(b, type);
+  if (key) {
+    json_builder_set_member_name(b, key);
+    json_builder_add_string_value(b, value);
+  }
+  if (!strcmp(type, "join")) {
+    json_builder_set_member_name(b, "meeting");
+    json_builder_add_int_value(b, B.meeting);
+    json_builder_set_member_name(b, "name");
+    json_builder_add_string_value(b, "bench");
+    json_builder_set_member_name(b, "slots");
+    json_builder_add_int_value(b, 1);
+  }
+  json_builder_end_object(b);
+  JsonNode *n = json_builder_get_root(b);
+  char *text = json_to_string(n, FALSE);
+  if (soup_websocket_connection_get_state(c->ws) == SOUP_WEBSOCKET_STATE_OPEN)
+    soup_websocket_connection_send_text(c->ws, text);
+  g_free(text);
+  json_node_unref(n);
+  g_object_unref(b);
+}
+
+/* ---- transport callbacks (the client's worker) ---- */
+
+typedef struct {
+  client *c;
+  char *candidate;
+} cand_call;
+
+static gboolean send_candidate_on_main(gpointer data) {
+  cand_call *cc = data;
+  ws_send(cc->c, "candidate", "candidate", cc->candidate);
+  return G_SOURCE_REMOVE;
+}
+
+static void free_cand_call(gpointer data) {
+  cand_call *cc = data;
+  g_free(cc->candidate);
+  g_free(cc);
+}
+
+static void on_candidate(gpointer user, const char *candidate) {
+  cand_call *cc = g_new0(cand_call, 1);
+  cc->c = user;
+  cc->candidate = g_strdup(candidate);
+  g_main_context_invoke_full(B.main, G_PRIORITY_DEFAULT, send_candidate_on_main, cc, free_cand_call);
+}
+
+static gboolean send_audio(gpointer data) {
+  client *c = data;
+  uint8_t buf[DC_TRANSPORT_BUF];
+  dc_rtp_header h = {.payload_type = 111, .seq = c->seq++, .timestamp = c->ts, .ssrc = 0xB0000000u};
+  c->ts += 960;
+  size_t n = dc_rtp_write_header(buf, sizeof buf, &h, NULL, 0);
+  memset(buf + n, 0x5A, 60); /* an Opus frame's size at 24 kbit/s */
+  dc_transport_send_rtp(c->t, buf, n + 60, sizeof buf);
+  return G_SOURCE_CONTINUE;
+}
+
+static void on_state(gpointer user, dc_transport_state state, const char *reason) {
+  client *c = user;
+  if (state == DC_TRANSPORT_CONNECTED) {
+    g_atomic_int_set(&c->connected, 1);
+    if (c->sender) {
+      c->timer = g_timeout_source_new(20);
+      g_source_set_callback(c->timer, send_audio, c, NULL);
+      g_source_attach(c->timer, dc_worker_context(dc_transport_worker(c->t)));
+    }
+  } else if (state == DC_TRANSPORT_FAILED) {
+    g_printerr("client %d: transport failed: %s\n", c->index, reason ? reason : "");
+  }
+}
+
+static void on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap) {
+  client *c = user;
+  if (!c->first_rtp_us)
+    c->first_rtp_us = g_get_monotonic_time();
+}
+
+static void on_rtcp(gpointer user, uint8_t *buf, size_t len) {}
+
+/* ---- signaling (main thread) ---- */
+
+static void on_message(SoupWebsocketConnection *ws, gint type, GBytes *msg, gpointer user) {
+  client *c = user;
+  gsize len;
+  const char *data = g_bytes_get_data(msg, &len);
+  JsonParser *p = json_parser_new();
+  if (!json_parser_load_from_data(p, data, (gssize)len, NULL)) {
+    g_object_unref(p);
+    return;
+  }
+  JsonObject *o = json_node_get_object(json_parser_get_root(p));
+  const char *kind = json_object_get_string_member(o, "type");
+  if (!strcmp(kind, "joined")) {
+    char *lo[] = {"127.0.0.1", NULL};
+    dc_transport_config cfg = {.local_addresses = lo, .controlling = true};
+    dc_transport_callbacks cb = {on_candidate, on_state, on_rtp, on_rtcp};
+    c->t = dc_transport_new(dc_workers_pick(B.workers), B.id, &cfg, &cb, c, NULL);
+    char *offer = g_strdup_printf(
+        "v=0\r\no=- %d 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n"
+        "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=ice-ufrag:%s\r\n"
+        "a=ice-pwd:%s\r\na=ice-options:trickle\r\na=fingerprint:%s\r\na=setup:actpass\r\n"
+        "a=rtcp-mux\r\na=sendrecv\r\na=rtpmap:111 opus/48000/2\r\na=ssrc:%u cname:bench\r\n",
+        c->index, dc_transport_local_ufrag(c->t), dc_transport_local_pwd(c->t),
+        dc_dtls_identity_fingerprint(B.id), 0xB0000000u + (unsigned)c->index);
+    ws_send(c, "offer", "sdp", offer);
+    g_free(offer);
+  } else if (!strcmp(kind, "answer")) {
+    const char *sdp = json_object_get_string_member(o, "sdp");
+    dc_sdp *a = dc_sdp_parse(sdp, strlen(sdp), NULL);
+    const dc_sdp_media *m = a ? g_ptr_array_index(a->media, 0) : NULL;
+    if (m)
+      dc_transport_start(c->t, dc_sdp_media_ice_ufrag(a, m), dc_sdp_media_ice_pwd(a, m),
+                         dc_sdp_media_fingerprint(a, m), false);
+    dc_sdp_free(a);
+  } else if (!strcmp(kind, "candidate")) {
+    dc_transport_add_remote_candidate(c->t, json_object_get_string_member(o, "candidate"));
+  } else if (!strcmp(kind, "error")) {
+    g_printerr("client %d: %s\n", c->index, data);
+  }
+  g_object_unref(p);
+}
+
+static void on_ws(GObject *src, GAsyncResult *res, gpointer user) {
+  client *c = user;
+  GError *err = NULL;
+  c->ws = soup_session_websocket_connect_finish(SOUP_SESSION(src), res, &err);
+  if (!c->ws) {
+    g_printerr("client %d: %s\n", c->index, err->message);
+    g_error_free(err);
+    return;
+  }
+  c->opened_us = g_get_monotonic_time();
+  g_signal_connect(c->ws, "message", G_CALLBACK(on_message), c);
+  ws_send(c, "join", "token", c->token);
+}
+
+static void start_client(client *c) {
+  char *url = g_strdup_printf("ws://127.0.0.1:%d/ws", PORT);
+  SoupMessage *msg = soup_message_new("GET", url);
+  g_free(url);
+  soup_session_websocket_connect_async(B.session, msg, NULL, NULL, G_PRIORITY_DEFAULT, NULL, on_ws, c);
+  g_object_unref(msg);
+}
+
+/* Iterates the main loop until pred() or the timeout. */
+static bool spin(bool (*pred)(client *), client *c, int ms) {
+  gint64 end = g_get_monotonic_time() + ms * 1000;
+  while (!pred(c) && g_get_monotonic_time() < end)
+    g_main_context_iteration(NULL, FALSE), g_usleep(200);
+  return pred(c);
+}
+static bool got_rtp(client *c) { return c->first_rtp_us != 0; }
+static bool is_connected(client *c) { return g_atomic_int_get(&c->connected); }
+
+static long rss_kib(GPid pid) {
+  char *path = g_strdup_printf("/proc/%d/status", pid), *text = NULL;
+  long kib = -1;
+  if (g_file_get_contents(path, &text, NULL, NULL)) {
+    const char *line = strstr(text, "VmRSS:");
+    if (line)
+      kib = strtol(line + 6, NULL, 10);
+  }
+  g_free(path);
+  g_free(text);
+  return kib;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv) {
+  if (argc != 2) {
+    fprintf(stderr, "usage: bench_join PATH/TO/diemcau-bridge\n");
+    return 2;
+  }
+  B.main = g_main_context_default();
+  /* The meeting and invitations go in the store before the daemon opens it. */
+  char *dir = g_dir_make_tmp("diemcau-bench-XXXXXX", NULL);
+  char *db = g_build_filename(dir, "diemcau.db", NULL);
+  GError *err = NULL;
+  dc_store *store = dc_store_open(db, &err);
+  g_assert_no_error(err);
+  int64_t point = dc_store_add_point(store, "Bench", "commune", "standard", &err);
+  B.meeting = dc_store_create_meeting(store, "Bench", 1, 4000000000, point, &err);
+  client *clients = g_new0(client, LISTENERS + 1);
+  for (int i = 0; i <= LISTENERS; i++) {
+    int64_t inv = dc_store_create_invitation(store, B.meeting, point, "participant", 4000000000, &err);
+    dc_token_claims c = {.invitation_id = inv, .meeting_id = B.meeting, .point_id = point,
+                         .role = "participant", .expires_at = 4000000000};
+    clients[i].token = dc_token_sign(dc_store_secret(store), &c);
+    clients[i].index = i;
+  }
+  dc_store_new_api_key(store, &err); /* so the daemon does not print a first-start key */
+  dc_store_close(store);
+
+  char *port = g_strdup_printf("%d", PORT);
+  GSubprocess *bridge = g_subprocess_new(G_SUBPROCESS_FLAGS_STDOUT_SILENCE, &err, argv[1],
+      "--data-dir", dir, "--plain-http", "--listen", "127.0.0.1", "--port", port,
+      "--ice-address", "127.0.0.1", "--log-level", "warning", NULL);
+  g_assert_no_error(err);
+  GPid pid = (GPid)g_ascii_strtoll(g_subprocess_get_identifier(bridge), NULL, 10);
+  g_usleep(500000);
+  B.session = soup_session_new();
+  B.workers = dc_workers_new(1);
+  B.id = dc_dtls_identity_new("bench", &err);
+
+  client *speaker = &clients[0];
+  speaker->sender = true;
+  start_client(speaker);
+  if (!spin(is_connected, speaker, 10000)) {
+    fprintf(stderr, "the speaker could not connect\n");
+    return 1;
+  }
+  g_usleep(300000);
+  long rss_before = rss_kib(pid);
+  double ms[TIMED_JOINS];
+  int timed = 0;
+  for (int i = 1; i <= LISTENERS; i++) {
+    start_client(&clients[i]);
+    bool ok = spin(got_rtp, &clients[i], 5000);
+    if (i <= TIMED_JOINS && ok)
+      ms[timed++] = (clients[i].first_rtp_us - clients[i].opened_us) / 1000.0;
+    if (!ok)
+      fprintf(stderr, "join %d: no media within 5 s\n", i);
+  }
+  for (int k = 0; k < 20; k++) /* let allocations settle */
+    g_main_context_iteration(NULL, FALSE), g_usleep(50000);
+  long rss_after = rss_kib(pid);
+  qsort(ms, (size_t)timed, sizeof ms[0], cmp_double);
+  double p50 = timed ? ms[timed / 2] : 0, p95 = timed ? ms[(timed * 95 + 99) / 100 - 1] : 0;
+  double per = (double)(rss_after - rss_before) / LISTENERS;
+  printf("%-52s %12s\n", "measure (loopback, 2 media workers)", "value");
+  printf("%-52s %9d/%d\n", "timed joins that got media", timed, TIMED_JOINS);
+  printf("%-52s %9.1f ms\n", "join to first SRTP packet, p50", p50);
+  printf("%-52s %9.1f ms  (goal: under 300 ms)\n", "join to first SRTP packet, p95", p95);
+  printf("%-52s %9.1f ms\n", "join to first SRTP packet, max", timed ? ms[timed - 1] : 0);
+  printf("%-52s %9ld KiB\n", "bridge RSS with the speaker alone", rss_before);
+  printf("%-52s %9ld KiB\n", "bridge RSS with 50 more participants", rss_after);
+  printf("%-52s %9.1f KiB  (goal: under 200 KiB)\n", "RSS per connected participant", per);
+  printf("{\"bench\":\"join\",\"joins\":%d,\"p50_ms\":%.1f,\"p95_ms\":%.1f,\"rss_before_kib\":%ld,"
+         "\"rss_after_kib\":%ld,\"kib_per_participant\":%.1f}\n", timed, p50, p95, rss_before, rss_after, per);
+  g_subprocess_send_signal(bridge, SIGTERM);
+  g_subprocess_wait(bridge, NULL, NULL);
+  return timed == TIMED_JOINS ? 0 : 1;
+}
