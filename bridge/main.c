@@ -20,7 +20,7 @@
 
 typedef struct {
   char *config, *listen, *public_address, *data_dir, *tls_cert, *tls_key, *log_level, *stun,
-      *media_ports, *web_dir, **ice_addresses;
+      *media_ports, *web_dir, *turn, **ice_addresses;
   int port, workers;
   gboolean demo, plain_http;
 } options;
@@ -80,6 +80,7 @@ static bool read_config(options *o, GError **error) {
   STR(tls_key, "tls-key");
   STR(log_level, "log-level");
   STR(stun, "stun");
+  STR(turn, "turn");
   STR(media_ports, "media-ports");
   STR(web_dir, "web-dir");
 #undef STR
@@ -198,6 +199,7 @@ int main(int argc, char **argv) {
       {"public-address", 0, 0, G_OPTION_ARG_STRING, &o.public_address, "Address to advertise in ICE when behind 1:1 NAT", "IP"},
       {"ice-address", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.ice_addresses, "Gather ICE candidates only on this local address (repeatable; e.g. 127.0.0.1 for tests)", "IP"},
       {"stun", 0, 0, G_OPTION_ARG_STRING, &o.stun, "STUN server for server-reflexive candidates", "HOST:PORT"},
+      {"turn", 0, 0, G_OPTION_ARG_STRING, &o.turn, "TURN (UDP) relay for participants ICE cannot reach directly", "USER:PASSWORD@HOST:PORT"},
       {"data-dir", 'd', 0, G_OPTION_ARG_FILENAME, &o.data_dir, "Data directory: store, TLS certificate (default ./diemcau-data)", "DIR"},
       {"tls-cert", 0, 0, G_OPTION_ARG_FILENAME, &o.tls_cert, "TLS certificate (PEM); default: self-signed, made on first start", "FILE"},
       {"tls-key", 0, 0, G_OPTION_ARG_FILENAME, &o.tls_key, "TLS private key (PEM) for --tls-cert", "FILE"},
@@ -237,6 +239,27 @@ int main(int argc, char **argv) {
     char *colon = strrchr(o.stun, ':');
     bcfg.transport.stun_host = colon ? g_strndup(o.stun, (gsize)(colon - o.stun)) : g_strdup(o.stun);
     bcfg.transport.stun_port = colon ? (guint)atoi(colon + 1) : 3478;
+  }
+  if (o.turn) {
+    /* USER:PASSWORD@HOST:PORT; the host is resolved once, here (libnice wants an address) */
+    char *at = strrchr(o.turn, '@'), *colon = at ? strchr(o.turn, ':') : NULL;
+    char *port_sep = at ? strrchr(at, ':') : NULL;
+    if (!at || !colon || colon > at || !port_sep) {
+      fprintf(stderr, "diemcau-bridge: --turn wants USER:PASSWORD@HOST:PORT\n");
+      return 2;
+    }
+    bcfg.transport.turn_user = g_strndup(o.turn, (gsize)(colon - o.turn));
+    bcfg.transport.turn_password = g_strndup(colon + 1, (gsize)(at - colon - 1));
+    char *host = g_strndup(at + 1, (gsize)(port_sep - at - 1));
+    bcfg.transport.turn_port = (guint)atoi(port_sep + 1);
+    GList *addrs = g_resolver_lookup_by_name(g_resolver_get_default(), host, NULL, &err);
+    if (!addrs) {
+      fprintf(stderr, "diemcau-bridge: --turn: cannot resolve %s: %s\n", host, err->message);
+      return 2;
+    }
+    bcfg.transport.turn_host = g_inet_address_to_string(addrs->data);
+    g_resolver_free_addresses(addrs);
+    g_free(host);
   }
   bcfg.transport.local_addresses = o.ice_addresses;
   bcfg.transport.public_address = o.public_address;
@@ -318,6 +341,10 @@ out_store:
   dc_store_close(store);
   g_clear_error(&err);
   g_free(bcfg.transport.stun_host);
+  g_free(bcfg.transport.turn_host);
+  g_free(bcfg.transport.turn_user);
+  g_free(bcfg.transport.turn_password);
+  g_free(o.turn);
   g_free(o.config), g_free(o.listen), g_free(o.public_address), g_free(o.data_dir);
   g_free(o.tls_cert), g_free(o.tls_key), g_free(o.log_level), g_free(o.stun);
   g_free(o.media_ports), g_free(o.web_dir);

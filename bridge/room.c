@@ -102,6 +102,9 @@ dc_bridge *dc_bridge_new(const dc_bridge_config *cfg, GError **error) {
   b->transport = cfg->transport;
   b->transport.local_addresses = g_strdupv(cfg->transport.local_addresses);
   b->transport.stun_host = g_strdup(cfg->transport.stun_host);
+  b->transport.turn_host = g_strdup(cfg->transport.turn_host);
+  b->transport.turn_user = g_strdup(cfg->transport.turn_user);
+  b->transport.turn_password = g_strdup(cfg->transport.turn_password);
   b->transport.public_address = g_strdup(cfg->transport.public_address);
   b->workers = dc_workers_new(cfg->workers);
   b->rooms = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, free_room);
@@ -117,6 +120,9 @@ void dc_bridge_free(dc_bridge *b) {
   dc_dtls_identity_unref(b->identity);
   g_strfreev(b->transport.local_addresses);
   g_free(b->transport.stun_host);
+  g_free(b->transport.turn_host);
+  g_free(b->transport.turn_user);
+  g_free(b->transport.turn_password);
   g_free(b->transport.public_address);
   g_main_context_unref(b->main);
   g_free(b);

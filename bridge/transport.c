@@ -50,6 +50,10 @@ dc_transport *dc_transport_new(dc_worker *w, dc_dtls_identity *id, const dc_tran
   t->cfg.port_max = cfg->port_max;
   t->cfg.stun_host = g_strdup(cfg->stun_host);
   t->cfg.stun_port = cfg->stun_port;
+  t->cfg.turn_host = g_strdup(cfg->turn_host);
+  t->cfg.turn_port = cfg->turn_port;
+  t->cfg.turn_user = g_strdup(cfg->turn_user);
+  t->cfg.turn_password = g_strdup(cfg->turn_password);
   t->cfg.public_address = g_strdup(cfg->public_address);
   t->cfg.controlling = cfg->controlling;
   t->cb = *cb;
@@ -258,6 +262,9 @@ static gboolean start_on_worker(gpointer data) {
   t->stream = nice_agent_add_stream(t->agent, 1);
   if (t->cfg.port_min || t->cfg.port_max)
     nice_agent_set_port_range(t->agent, t->stream, 1, t->cfg.port_min, t->cfg.port_max);
+  if (t->cfg.turn_host)
+    nice_agent_set_relay_info(t->agent, t->stream, 1, t->cfg.turn_host, t->cfg.turn_port,
+                              t->cfg.turn_user, t->cfg.turn_password, NICE_RELAY_TYPE_TURN_UDP);
   nice_agent_set_local_credentials(t->agent, t->stream, t->ufrag, t->pwd);
   nice_agent_set_remote_credentials(t->agent, t->stream, c->ufrag, c->pwd);
   nice_agent_attach_recv(t->agent, t->stream, 1, dc_worker_context(t->worker), on_recv, t);
@@ -332,6 +339,9 @@ static gboolean close_on_worker(gpointer data) {
   dc_dtls_identity_unref(t->identity);
   g_strfreev(t->cfg.local_addresses);
   g_free(t->cfg.stun_host);
+  g_free(t->cfg.turn_host);
+  g_free(t->cfg.turn_user);
+  g_free(t->cfg.turn_password);
   g_free(t->cfg.public_address);
   g_ptr_array_unref(t->pending_candidates);
   if (t->destroy)

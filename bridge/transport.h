@@ -6,7 +6,7 @@
  * context, every callback runs there, and dc_transport_send_* must be called there. Plain
  * RTP is never accepted: until DTLS has produced keys, media datagrams are dropped.
  *
- * Left out: TURN relays (the config has the place, libnice does the work), ICE restarts,
+ * Left out: TURN over TCP/TLS (UDP relays only), ICE restarts,
  * consent freshness beyond what libnice does, several components.
  */
 #ifndef DC_TRANSPORT_H
@@ -41,6 +41,9 @@ typedef struct {
   guint port_min, port_max; /* 0, 0 = any */
   char *stun_host;          /* optional STUN server for server-reflexive candidates */
   guint stun_port;
+  char *turn_host;          /* optional TURN (UDP) relay: an IP address, resolved by the caller */
+  guint turn_port;
+  char *turn_user, *turn_password;
   char *public_address;     /* advertised instead of a host address behind 1:1 NAT */
   bool controlling;         /* ICE role: the offerer controls (RFC 8445 §6.1.1); the bridge never does */
 } dc_transport_config;

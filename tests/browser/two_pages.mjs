@@ -43,15 +43,16 @@ function startBridge(dataDir) {
   return new Promise((resolve, reject) => {
     const child = spawn(bridgeExe, ['--data-dir', dataDir, '--listen', '127.0.0.1', '--port', String(PORT),
       '--ice-address', '127.0.0.1', '--workers', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stderr.on('data', (d) => { process.stderr.write(`  [bridge] ${d}`); });
-    child.stdout.on('data', (d) => {
-      out += d;
+    // Ready once it has printed the operator key (stdout) and is listening (stderr log).
+    let out = '', err = '';
+    const ready = () => {
       const m = out.match(/Operator API key \(shown once, keep it\): (\S+)/);
-      if (m) resolve({ child, key: m[1] });
-    });
+      if (m && err.includes('listening on')) resolve({ child, key: m[1] });
+    };
+    child.stderr.on('data', (d) => { err += d; process.stderr.write(`  [bridge] ${d}`); ready(); });
+    child.stdout.on('data', (d) => { out += d; ready(); });
     child.on('exit', (code) => reject(new Error(`bridge exited with ${code}`)));
-    setTimeout(() => reject(new Error('bridge did not start within 15 s')), 15000);
+    setTimeout(() => reject(new Error('bridge did not start within 30 s')), 30000);
   });
 }
 
