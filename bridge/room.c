@@ -10,6 +10,10 @@
 #define MAX_SLOTS 9
 #define HIGHEST_LAYER G_MAXINT
 #define PLI_INTERVAL_US 300000 /* a source is asked for a keyframe at most this often */
+/* Packets waiting for one receiver's worker. A worker that falls this far behind (about a
+ * second of a full meeting's media) drops what comes next, as a lossy link would, rather
+ * than queueing without bound. */
+#define MAX_PENDING 1024
 
 typedef struct {
   int section;       /* offer section carrying this slot, -1 when unused */
@@ -38,6 +42,8 @@ struct dc_participant {
   bool left;   /* main thread */
   bool closed; /* worker thread: the transport is gone */
   gint muted;
+  gint pending;  /* deliveries queued for this receiver's worker */
+  gint dropped;  /* deliveries refused because the queue was full */
   dc_sdp *offer;
   dc_sdp_negotiation *neg;
   /* as a source (its own worker) */
@@ -212,6 +218,7 @@ typedef struct {
 
 static void free_delivery(gpointer data) {
   delivery *d = data;
+  g_atomic_int_add(&d->rcv->pending, -1);
   unref(d->rcv);
   g_free(d);
 }
@@ -260,6 +267,13 @@ static void forward(dc_participant *rcv, slot *s, const dc_rtp_ext_ids *src_ext,
                     const uint8_t *buf, size_t len) {
   if (s->section < 0 || len > DC_TRANSPORT_BUF - DC_SRTP_MAX_TRAILER)
     return;
+  if (g_atomic_int_add(&rcv->pending, 1) >= MAX_PENDING) {
+    g_atomic_int_add(&rcv->pending, -1);
+    if (g_atomic_int_add(&rcv->dropped, 1) % 1000 == 0)
+      g_warning("meeting %" G_GINT64_FORMAT " participant %" G_GINT64_FORMAT
+                ": its media worker is behind; dropping packets", rcv->room->meeting, rcv->id);
+    return;
+  }
   delivery *d = g_malloc(sizeof *d);
   d->rcv = ref(rcv);
   d->slot = s;
