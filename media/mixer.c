@@ -1,0 +1,568 @@
+/* mixer.c — jitter buffers, talker selection, N−1 mixing and per-tier encoding; see mixer.h. */
+#include "media/mixer.h"
+
+#include <math.h>
+#include <opus.h>
+#include <string.h>
+
+#define JB_SLOTS 16
+#define JB_MAX_PAYLOAD 400  /* 160 kbit/s at 20 ms; larger packets are dropped */
+#define VOICE_DBOV 50       /* a level at or above -50 dBov counts as voice */
+#define HOLD_US 600000      /* a talker keeps its place through this much silence */
+#define CANDIDATE_US 100000 /* a candidate must have had voice this recently */
+#define TAKEOVER_DB 6.0f    /* a newcomer must beat the quietest talker by this much */
+#define DOMINANT_DB 3.0f
+#define EXTRA_DECODERS 8    /* for participants whose packets carry no level */
+#define LIMIT_KNEE 16384.0f /* -6 dBFS */
+
+typedef struct {
+  bool used;
+  uint16_t len;
+  uint32_t ts;
+  uint8_t data[JB_MAX_PAYLOAD];
+} jb_entry;
+
+typedef struct {
+  bool active, muted, no_level_ext, playing;
+  dc_tier tier;
+  int dec;    /* decoder pool slot, -1 when not decoding */
+  int talker; /* index in the talker table, -1 when not a talker */
+  jb_entry jb[JB_SLOTS];
+  bool have_transit, have_newest;
+  int64_t last_transit;
+  double jitter; /* samples */
+  uint32_t newest_ts, playout_ts, last_frame;
+  int underruns;
+  float loud; /* smoothed loudness: 127 - dBov, 0 = silence */
+  uint64_t last_packet_us, last_voice_us;
+} part;
+
+typedef struct {
+  OpusEncoder *enc;
+  int16_t acc[DC_MIX_MAX_FRAME];
+  unsigned acc_n, frame;
+  dc_mixer_packet out;
+  bool has_out;
+  uint8_t buf[DC_MIX_MAX_PACKET];
+} stream;
+
+struct dc_mixer {
+  unsigned cap, k, pool_size;
+  part *parts;
+  unsigned tier_members[DC_TIER_COUNT];
+  OpusDecoder **dec;
+  int16_t (*pcm)[DC_MIX_MAX_FRAME + DC_MIX_TICK];
+  unsigned *pcm_n;
+  int *dec_owner;
+  stream tiers[DC_TIER_COUNT];
+  stream talk[DC_MIX_MAX_TALKERS];
+  int talk_slot[DC_MIX_MAX_TALKERS]; /* participant of each talker entry, -1 when free */
+  int dominant;
+  int32_t total[DC_MIX_TICK];
+  int16_t frame[DC_MIX_TICK];
+  dc_mixer_stats stats;
+};
+
+static const struct {
+  const char *name;
+  int bitrate, frame, complexity, fec_loss, dtx;
+} tier_settings[DC_TIER_COUNT] = {
+    {"hall", 48000, 960, 7, 0, 0},
+    {"standard", 32000, 960, 7, 10, 0},
+    {"highland", 14000, 2880, 9, 15, 1},
+};
+
+const char *dc_tier_name(dc_tier tier) {
+  return (unsigned)tier < DC_TIER_COUNT ? tier_settings[tier].name : "unknown";
+}
+
+bool dc_tier_from_name(const char *name, dc_tier *tier) {
+  for (int i = 0; i < DC_TIER_COUNT; i++)
+    if (name && !strcmp(name, tier_settings[i].name)) {
+      *tier = (dc_tier)i;
+      return true;
+    }
+  return false;
+}
+
+static void configure_encoder(OpusEncoder *e, dc_tier t) {
+  opus_encoder_ctl(e, OPUS_RESET_STATE);
+  opus_encoder_ctl(e, OPUS_SET_BITRATE(tier_settings[t].bitrate));
+  opus_encoder_ctl(e, OPUS_SET_COMPLEXITY(tier_settings[t].complexity));
+  opus_encoder_ctl(e, OPUS_SET_INBAND_FEC(tier_settings[t].fec_loss > 0));
+  opus_encoder_ctl(e, OPUS_SET_PACKET_LOSS_PERC(tier_settings[t].fec_loss));
+  opus_encoder_ctl(e, OPUS_SET_DTX(tier_settings[t].dtx));
+  opus_encoder_ctl(e, OPUS_SET_SIGNAL(OPUS_SIGNAL_VOICE));
+}
+
+dc_mixer *dc_mixer_new(const dc_mixer_config *cfg, GError **error) {
+  unsigned k = cfg->talkers ? cfg->talkers : 3;
+  if (k > DC_MIX_MAX_TALKERS || cfg->max_participants == 0) {
+    g_set_error(error, DC_MEDIA_ERROR, DC_MEDIA_ERROR_INVALID,
+                "mixer: talkers must be 1-%d and max_participants at least 1", DC_MIX_MAX_TALKERS);
+    return NULL;
+  }
+  dc_mixer *m = g_new0(dc_mixer, 1);
+  m->cap = cfg->max_participants;
+  m->k = k;
+  m->pool_size = k + EXTRA_DECODERS;
+  m->parts = g_new0(part, m->cap);
+  m->dec = g_new0(OpusDecoder *, m->pool_size);
+  m->pcm = g_malloc0(sizeof *m->pcm * m->pool_size);
+  m->pcm_n = g_new0(unsigned, m->pool_size);
+  m->dec_owner = g_new(int, m->pool_size);
+  m->dominant = -1;
+  int err = OPUS_OK;
+  for (unsigned i = 0; i < m->pool_size && err == OPUS_OK; i++) {
+    m->dec[i] = opus_decoder_create(DC_MIX_RATE, 1, &err);
+    m->dec_owner[i] = -1;
+  }
+  for (int t = 0; t < DC_TIER_COUNT && err == OPUS_OK; t++) {
+    m->tiers[t].enc = opus_encoder_create(DC_MIX_RATE, 1, OPUS_APPLICATION_VOIP, &err);
+    if (err == OPUS_OK) {
+      configure_encoder(m->tiers[t].enc, (dc_tier)t);
+      m->tiers[t].frame = (unsigned)tier_settings[t].frame;
+    }
+  }
+  for (unsigned i = 0; i < k && err == OPUS_OK; i++) {
+    m->talk[i].enc = opus_encoder_create(DC_MIX_RATE, 1, OPUS_APPLICATION_VOIP, &err);
+    m->talk_slot[i] = -1;
+  }
+  if (err != OPUS_OK) {
+    g_set_error(error, DC_MEDIA_ERROR, DC_MEDIA_ERROR_FAILED, "mixer: libopus: %s", opus_strerror(err));
+    dc_mixer_free(m);
+    return NULL;
+  }
+  return m;
+}
+
+void dc_mixer_free(dc_mixer *m) {
+  if (!m)
+    return;
+  for (unsigned i = 0; i < m->pool_size; i++)
+    if (m->dec[i])
+      opus_decoder_destroy(m->dec[i]);
+  for (int t = 0; t < DC_TIER_COUNT; t++)
+    if (m->tiers[t].enc)
+      opus_encoder_destroy(m->tiers[t].enc);
+  for (unsigned i = 0; i < m->k; i++)
+    if (m->talk[i].enc)
+      opus_encoder_destroy(m->talk[i].enc);
+  g_free(m->parts);
+  g_free(m->dec);
+  g_free(m->pcm);
+  g_free(m->pcm_n);
+  g_free(m->dec_owner);
+  g_free(m);
+}
+
+/* ---- membership ---- */
+
+int dc_mixer_add(dc_mixer *m, dc_tier tier) {
+  if ((unsigned)tier >= DC_TIER_COUNT)
+    return -1;
+  for (unsigned i = 0; i < m->cap; i++)
+    if (!m->parts[i].active) {
+      part *p = &m->parts[i];
+      memset(p, 0, sizeof *p);
+      p->active = true;
+      p->tier = tier;
+      p->dec = p->talker = -1;
+      m->tier_members[tier]++;
+      m->stats.participants++;
+      return (int)i;
+    }
+  return -1;
+}
+
+static part *get(const dc_mixer *m, int slot) {
+  return slot >= 0 && (unsigned)slot < m->cap && m->parts[slot].active ? &m->parts[slot] : NULL;
+}
+
+static void release_decoder(dc_mixer *m, part *p) {
+  if (p->dec < 0)
+    return;
+  m->dec_owner[p->dec] = -1;
+  p->dec = -1;
+  p->playing = false;
+}
+
+static bool take_decoder(dc_mixer *m, part *p, int slot) {
+  if (p->dec >= 0)
+    return true;
+  for (unsigned i = 0; i < m->pool_size; i++)
+    if (m->dec_owner[i] < 0) {
+      m->dec_owner[i] = slot;
+      opus_decoder_ctl(m->dec[i], OPUS_RESET_STATE);
+      m->pcm_n[i] = 0;
+      p->dec = (int)i;
+      p->playing = false;
+      return true;
+    }
+  return false;
+}
+
+static void drop_talker(dc_mixer *m, part *p) {
+  if (p->talker < 0)
+    return;
+  m->talk_slot[p->talker] = -1;
+  p->talker = -1;
+  if (!p->no_level_ext)
+    release_decoder(m, p);
+}
+
+void dc_mixer_remove(dc_mixer *m, int slot) {
+  part *p = get(m, slot);
+  if (!p)
+    return;
+  drop_talker(m, p);
+  release_decoder(m, p);
+  if (m->dominant == slot)
+    m->dominant = -1;
+  m->tier_members[p->tier]--;
+  m->stats.participants--;
+  p->active = false;
+}
+
+void dc_mixer_set_muted(dc_mixer *m, int slot, bool muted) {
+  part *p = get(m, slot);
+  if (p)
+    p->muted = muted;
+}
+
+/* ---- input ---- */
+
+static bool ts_after(uint32_t a, uint32_t b) { return (int32_t)(a - b) > 0; }
+
+void dc_mixer_push(dc_mixer *m, int slot, const dc_rtp *pkt, int level_dbov, uint64_t now_us) {
+  part *p = get(m, slot);
+  if (!p || p->muted || pkt->payload_len == 0 || pkt->payload_len > JB_MAX_PAYLOAD)
+    return;
+  const uint8_t *payload = dc_rtp_payload(pkt);
+  int samples = opus_packet_get_nb_samples(payload, (opus_int32)pkt->payload_len, DC_MIX_RATE);
+  if (samples <= 0 || samples > DC_MIX_MAX_FRAME)
+    return; /* not Opus we can play */
+  if (p->playing && !ts_after(pkt->timestamp + (uint32_t)samples, p->playout_ts))
+    return; /* too late: already played out or concealed */
+  /* RFC 3550 §6.4.1 interarrival jitter, in samples */
+  int64_t arrival = (int64_t)(now_us * DC_MIX_RATE / 1000000);
+  int64_t transit = arrival - (int64_t)pkt->timestamp;
+  if (p->have_transit) {
+    int64_t d = transit - p->last_transit;
+    if (d < 0)
+      d = -d;
+    if (d < DC_MIX_RATE) /* a timestamp jump is not jitter */
+      p->jitter += ((double)d - p->jitter) / 16.0;
+  }
+  p->last_transit = transit;
+  p->have_transit = true;
+  if (!p->have_newest || ts_after(pkt->timestamp, p->newest_ts)) {
+    /* an absurd jump forward restarts playout rather than waiting for it */
+    if (p->have_newest && (uint32_t)(pkt->timestamp - p->newest_ts) > 10u * DC_MIX_RATE)
+      p->playing = false;
+    p->newest_ts = pkt->timestamp;
+    p->have_newest = true;
+  }
+  jb_entry *e = &p->jb[pkt->seq % JB_SLOTS];
+  e->used = true;
+  e->ts = pkt->timestamp;
+  e->len = (uint16_t)pkt->payload_len;
+  memcpy(e->data, payload, pkt->payload_len);
+  p->last_packet_us = now_us;
+  if (level_dbov < 0) {
+    p->no_level_ext = true;
+    return;
+  }
+  float loud = 127.0f - (float)level_dbov;
+  p->loud = p->loud * 0.6f + loud * 0.4f;
+  if (level_dbov <= VOICE_DBOV)
+    p->last_voice_us = now_us;
+}
+
+/* ---- playout ---- */
+
+static jb_entry *find(part *p, uint32_t ts) {
+  for (int i = 0; i < JB_SLOTS; i++)
+    if (p->jb[i].used && p->jb[i].ts == ts)
+      return &p->jb[i];
+  return NULL;
+}
+
+static bool any_after(part *p, uint32_t ts) {
+  for (int i = 0; i < JB_SLOTS; i++)
+    if (p->jb[i].used && !ts_after(ts, p->jb[i].ts))
+      return true;
+  return false;
+}
+
+static unsigned target_depth(const part *p) {
+  double frame = p->last_frame ? p->last_frame : DC_MIX_TICK;
+  double t = frame + 2.0 * p->jitter;
+  return (unsigned)CLAMP(t, 960.0, 9600.0); /* 20 .. 200 ms */
+}
+
+/* Chooses where playout starts: about the target depth behind the newest packet. */
+static void start_playout(part *p) {
+  if (!p->have_newest)
+    return;
+  uint32_t want = p->newest_ts - target_depth(p);
+  bool found = false;
+  uint32_t best = 0;
+  for (int i = 0; i < JB_SLOTS; i++) {
+    const jb_entry *e = &p->jb[i];
+    if (e->used && !ts_after(want, e->ts) && (!found || ts_after(best, e->ts))) {
+      best = e->ts;
+      found = true;
+    }
+  }
+  if (!found)
+    return;
+  for (int i = 0; i < JB_SLOTS; i++) /* older packets will never play */
+    if (p->jb[i].used && ts_after(best, p->jb[i].ts))
+      p->jb[i].used = false;
+  p->playout_ts = best;
+  p->playing = true;
+  p->underruns = 0;
+}
+
+/* Produces the next 20 ms of a decoded participant into out. */
+static void play(dc_mixer *m, part *p, int16_t *out) {
+  OpusDecoder *dec = m->dec[p->dec];
+  int16_t *buf = m->pcm[p->dec];
+  unsigned *n = &m->pcm_n[p->dec];
+  if (!p->playing)
+    start_playout(p);
+  for (int guard = 0; *n < DC_MIX_TICK && guard < 4; guard++) {
+    if (!p->playing) {
+      memset(buf + *n, 0, (DC_MIX_TICK - *n) * sizeof *buf);
+      *n = DC_MIX_TICK;
+      break;
+    }
+    jb_entry *e = find(p, p->playout_ts);
+    int got = 0;
+    if (e) {
+      got = opus_decode(dec, e->data, e->len, buf + *n, DC_MIX_MAX_FRAME, 0);
+      e->used = false;
+      if (got > 0)
+        p->last_frame = (uint32_t)got;
+      p->underruns = 0;
+    } else if (any_after(p, p->playout_ts)) {
+      /* A loss: the next packet's in-band FEC carries this frame when the sender used it;
+       * opus_decode with decode_fec conceals by itself when it does not. */
+      int lost = (int)(p->last_frame ? p->last_frame : DC_MIX_TICK);
+      jb_entry *next = find(p, p->playout_ts + (uint32_t)lost);
+      got = next ? opus_decode(dec, next->data, next->len, buf + *n, lost, 1)
+                 : opus_decode(dec, NULL, 0, buf + *n, lost, 0);
+    } else if (p->underruns++ < 3) {
+      got = opus_decode(dec, NULL, 0, buf + *n, DC_MIX_TICK, 0); /* conceal a late packet */
+      p->playout_ts -= (uint32_t)(got > 0 ? got : 0); /* wait for it: do not skip its time */
+    } else {
+      p->playing = false; /* the talker went quiet (DTX): start afresh when it speaks */
+      continue;
+    }
+    m->stats.decodes++;
+    if (got <= 0) { /* a corrupt packet: skip one frame of silence */
+      got = (int)(p->last_frame ? p->last_frame : DC_MIX_TICK);
+      memset(buf + *n, 0, (size_t)got * sizeof *buf);
+    }
+    *n += (unsigned)got;
+    p->playout_ts += (uint32_t)got;
+  }
+  if (*n < DC_MIX_TICK) { /* frames of 2.5 ms (valid Opus, rarely sent) can leave a gap */
+    memset(buf + *n, 0, (DC_MIX_TICK - *n) * sizeof *buf);
+    *n = DC_MIX_TICK;
+  }
+  memcpy(out, buf, DC_MIX_TICK * sizeof *out);
+  *n -= DC_MIX_TICK;
+  memmove(buf, buf + DC_MIX_TICK, *n * sizeof *buf);
+  /* Too deep (the sender's clock is fast, or a burst arrived): drop the oldest frame. The
+   * depth is signed: right after the newest packet played, playout is ahead of it. */
+  int32_t depth = (int32_t)(p->newest_ts - p->playout_ts);
+  if (p->playing && depth > (int32_t)(target_depth(p) + 3 * DC_MIX_TICK)) {
+    jb_entry *e = find(p, p->playout_ts);
+    if (e)
+      e->used = false;
+    p->playout_ts += p->last_frame ? p->last_frame : DC_MIX_TICK;
+  }
+}
+
+static uint8_t level_of(const int16_t *pcm, unsigned n) {
+  double sum = 0;
+  for (unsigned i = 0; i < n; i++)
+    sum += (double)pcm[i] * pcm[i];
+  double rms = sqrt(sum / n) / 32767.0;
+  if (rms < 1e-7)
+    return 127;
+  double dbov = -20.0 * log10(rms);
+  return (uint8_t)CLAMP(dbov, 0.0, 127.0);
+}
+
+/* ---- talkers ---- */
+
+static bool has_voice(const part *p, uint64_t now, uint64_t within) {
+  return !p->muted && p->last_voice_us && now - p->last_voice_us < within;
+}
+
+static void select_talkers(dc_mixer *m, uint64_t now) {
+  for (unsigned k = 0; k < m->k; k++) {
+    part *p = get(m, m->talk_slot[k]);
+    if (p && !has_voice(p, now, HOLD_US))
+      drop_talker(m, p);
+  }
+  /* The loudest candidate that is not talking yet; then it joins or replaces. Repeated, at
+   * most K times, so a meeting that starts with several voices fills up in one tick. */
+  for (unsigned round = 0; round < m->k; round++) {
+    int best = -1;
+    for (unsigned i = 0; i < m->cap; i++) {
+      part *p = &m->parts[i];
+      if (p->active && p->talker < 0 && has_voice(p, now, CANDIDATE_US) &&
+          (best < 0 || p->loud > m->parts[best].loud))
+        best = (int)i;
+    }
+    if (best < 0)
+      return;
+    int free_k = -1, quiet_k = -1;
+    for (unsigned k = 0; k < m->k; k++) {
+      if (m->talk_slot[k] < 0) {
+        if (free_k < 0)
+          free_k = (int)k;
+      } else if (quiet_k < 0 || m->parts[m->talk_slot[k]].loud < m->parts[m->talk_slot[quiet_k]].loud) {
+        quiet_k = (int)k;
+      }
+    }
+    int k = free_k;
+    if (k < 0) {
+      if (m->parts[best].loud < m->parts[m->talk_slot[quiet_k]].loud + TAKEOVER_DB)
+        return;
+      k = quiet_k;
+      drop_talker(m, &m->parts[m->talk_slot[k]]);
+    }
+    part *p = &m->parts[best];
+    if (!take_decoder(m, p, best))
+      return;
+    p->talker = k;
+    m->talk_slot[k] = best;
+    stream *s = &m->talk[k];
+    configure_encoder(s->enc, p->tier);
+    s->frame = (unsigned)tier_settings[p->tier].frame;
+    s->acc_n = m->tiers[p->tier].acc_n; /* in step with its tier's packets, from silence */
+    memset(s->acc, 0, sizeof s->acc);
+  }
+}
+
+static void pick_dominant(dc_mixer *m) {
+  part *cur = get(m, m->dominant);
+  if (cur && cur->talker < 0)
+    cur = NULL, m->dominant = -1;
+  for (unsigned k = 0; k < m->k; k++) {
+    part *p = get(m, m->talk_slot[k]);
+    if (p && (!cur || p->loud > cur->loud + DOMINANT_DB)) {
+      cur = p;
+      m->dominant = m->talk_slot[k];
+    }
+  }
+}
+
+/* ---- mixing and encoding ---- */
+
+static int16_t limit(int32_t x) {
+  float a = (float)(x < 0 ? -x : x);
+  if (a <= LIMIT_KNEE)
+    return (int16_t)x;
+  float room = 32767.0f - LIMIT_KNEE;
+  float y = LIMIT_KNEE + room * tanhf((a - LIMIT_KNEE) / room);
+  return (int16_t)(x < 0 ? -y : y);
+}
+
+static void feed(dc_mixer *m, stream *s, const int16_t *pcm) {
+  memcpy(s->acc + s->acc_n, pcm, DC_MIX_TICK * sizeof *pcm);
+  s->acc_n += DC_MIX_TICK;
+  if (s->acc_n < s->frame)
+    return;
+  s->acc_n = 0;
+  opus_int32 len = opus_encode(s->enc, s->acc, (int)s->frame, s->buf, sizeof s->buf);
+  m->stats.encodes++;
+  if (len <= 0)
+    return;
+  s->out = (dc_mixer_packet){.payload = s->buf, .len = (size_t)len, .samples = s->frame,
+                             .level_dbov = level_of(s->acc, s->frame)};
+  s->has_out = true;
+}
+
+void dc_mixer_tick(dc_mixer *m, uint64_t now_us) {
+  m->stats.decodes = m->stats.encodes = 0;
+  for (int t = 0; t < DC_TIER_COUNT; t++)
+    m->tiers[t].has_out = false;
+  for (unsigned k = 0; k < m->k; k++)
+    m->talk[k].has_out = false;
+
+  /* Participants without a level extension are decoded to be measured. */
+  for (unsigned i = 0; i < m->cap; i++) {
+    part *p = &m->parts[i];
+    if (p->active && p->no_level_ext && !p->muted && now_us - p->last_packet_us < HOLD_US &&
+        take_decoder(m, p, (int)i) && p->talker < 0) {
+      int16_t pcm[DC_MIX_TICK];
+      play(m, p, pcm);
+      uint8_t dbov = level_of(pcm, DC_MIX_TICK);
+      p->loud = p->loud * 0.6f + (127.0f - dbov) * 0.4f;
+      if (dbov <= VOICE_DBOV)
+        p->last_voice_us = now_us;
+    }
+  }
+  select_talkers(m, now_us);
+  pick_dominant(m);
+
+  int16_t talker_pcm[DC_MIX_MAX_TALKERS][DC_MIX_TICK];
+  memset(m->total, 0, sizeof m->total);
+  unsigned listeners[DC_TIER_COUNT];
+  memcpy(listeners, m->tier_members, sizeof listeners);
+  for (unsigned k = 0; k < m->k; k++) {
+    part *p = get(m, m->talk_slot[k]);
+    if (!p)
+      continue;
+    play(m, p, talker_pcm[k]);
+    for (int i = 0; i < DC_MIX_TICK; i++)
+      m->total[i] += talker_pcm[k][i];
+    listeners[p->tier]--;
+  }
+  for (int i = 0; i < DC_MIX_TICK; i++)
+    m->frame[i] = limit(m->total[i]);
+  for (int t = 0; t < DC_TIER_COUNT; t++)
+    if (listeners[t] > 0)
+      feed(m, &m->tiers[t], m->frame);
+    else
+      m->tiers[t].acc_n = (m->tiers[t].acc_n + DC_MIX_TICK) % m->tiers[t].frame; /* keep the beat */
+  for (unsigned k = 0; k < m->k; k++) {
+    if (m->talk_slot[k] < 0)
+      continue;
+    int16_t own[DC_MIX_TICK];
+    for (int i = 0; i < DC_MIX_TICK; i++)
+      own[i] = limit(m->total[i] - talker_pcm[k][i]);
+    feed(m, &m->talk[k], own);
+  }
+}
+
+const dc_mixer_packet *dc_mixer_packet_for(const dc_mixer *m, int slot) {
+  const part *p = get(m, slot);
+  if (!p)
+    return NULL;
+  const stream *s = p->talker >= 0 ? &m->talk[p->talker] : &m->tiers[p->tier];
+  return s->has_out ? &s->out : NULL;
+}
+
+size_t dc_mixer_talkers(const dc_mixer *m, int *slots, size_t cap) {
+  size_t n = 0;
+  for (unsigned k = 0; k < m->k; k++)
+    if (m->talk_slot[k] >= 0 && n < cap)
+      slots[n++] = m->talk_slot[k];
+  for (size_t i = 1; i < n; i++) /* loudest first */
+    for (size_t j = i; j > 0 && m->parts[slots[j]].loud > m->parts[slots[j - 1]].loud; j--) {
+      int t = slots[j];
+      slots[j] = slots[j - 1];
+      slots[j - 1] = t;
+    }
+  return n;
+}
+
+int dc_mixer_dominant(const dc_mixer *m) { return m->dominant; }
+dc_mixer_stats dc_mixer_get_stats(const dc_mixer *m) { return m->stats; }

@@ -1,0 +1,98 @@
+/* mixer.h — the audio mixer's sans-IO core: Opus packets and a 20 ms tick in, one encoded
+ * packet per listener out, with a cost that grows with talkers and tiers, not listeners.
+ *
+ * Per participant: a jitter buffer of 16 packets whose playout depth follows the measured
+ * interarrival jitter (RFC 3550 §6.4.1 estimator; 20–200 ms), frames of 10/20/40/60 ms,
+ * a lost frame recovered from the next packet's in-band FEC when it carries one (RFC 6716
+ * §2.1.7) and concealed by Opus PLC otherwise.
+ *
+ * Talkers: the client-to-mixer audio level (RFC 6464) picks candidates without decoding;
+ * a participant whose packets carry no level is decoded and measured instead. The K
+ * loudest (default 3) are mixed, with hysteresis: a talker keeps its place through 600 ms
+ * of silence, and a newcomer must be 6 dB louder than the quietest talker to take it.
+ * Silent, DTX and muted participants are not decoded.
+ *
+ * Output: one mix of all talkers, encoded once per tier in use, which every listener on
+ * that tier receives; and for each talker its own mix without its voice (N−1), encoded at
+ * its tier. Encodes per tick = tiers in use + talkers. Mixing is in 32 bits with a soft
+ * limiter above −6 dBFS, so the sum of loud talkers never clips.
+ *
+ * Tiers and their Opus encoder settings (application VoIP, mono, 48 kHz):
+ *   hall      48 kbit/s, 20 ms frames, complexity 7
+ *   standard  32 kbit/s, 20 ms frames, in-band FEC (expects 10 % loss), complexity 7
+ *   highland  14 kbit/s, 60 ms frames, in-band FEC (expects 15 % loss), DTX, complexity 9:
+ *             at this rate 60 ms frames cut the 50 B/packet overhead to a third, and the
+ *             encoder's extra effort is spent once per tier, not per listener
+ *
+ * Threads: none; one mixer belongs to one room and is driven by its mix clock.
+ * Left out: stereo, sample rates other than 48 kHz, time-stretching (a buffer that runs
+ * deep drops its oldest frame instead).
+ */
+#ifndef DC_MIXER_H
+#define DC_MIXER_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "media/error.h"
+#include "media/rtp.h"
+
+#define DC_MIX_RATE 48000
+#define DC_MIX_TICK 960        /* samples in one 20 ms tick */
+#define DC_MIX_MAX_FRAME 2880  /* 60 ms */
+#define DC_MIX_MAX_TALKERS 8
+#define DC_MIX_MAX_PACKET 1275 /* RFC 6716 §3.4: the largest Opus packet */
+
+typedef enum { DC_TIER_HALL, DC_TIER_STANDARD, DC_TIER_HIGHLAND, DC_TIER_COUNT } dc_tier;
+
+const char *dc_tier_name(dc_tier tier);
+/* "hall", "standard", "highland" (a join's link profile) to a tier; false if unknown. */
+bool dc_tier_from_name(const char *name, dc_tier *tier);
+
+typedef struct {
+  unsigned max_participants; /* slots allocated up front */
+  unsigned talkers;          /* K, 1..DC_MIX_MAX_TALKERS; 0 = 3 */
+} dc_mixer_config;
+
+typedef struct dc_mixer dc_mixer;
+
+dc_mixer *dc_mixer_new(const dc_mixer_config *cfg, GError **error);
+void dc_mixer_free(dc_mixer *m);
+
+/* Returns the participant's slot, used by every later call, or -1 when full. */
+int dc_mixer_add(dc_mixer *m, dc_tier tier);
+void dc_mixer_remove(dc_mixer *m, int slot);
+void dc_mixer_set_muted(dc_mixer *m, int slot, bool muted);
+
+/* One received Opus packet. level_dbov: the RFC 6464 level (0 loudest .. 127 silent), or -1
+ * when the packet carries none. Packets from muted, removed or unknown slots are ignored,
+ * and so are payloads that are not valid Opus. */
+void dc_mixer_push(dc_mixer *m, int slot, const dc_rtp *pkt, int level_dbov, uint64_t now_us);
+
+typedef struct {
+  const uint8_t *payload;
+  size_t len;
+  uint32_t samples;   /* duration at 48 kHz: 960 or 2880 */
+  uint8_t level_dbov; /* the mix's level, for the RFC 6464 extension on the way out */
+} dc_mixer_packet;
+
+/* Runs one 20 ms tick: plays out, mixes and encodes. */
+void dc_mixer_tick(dc_mixer *m, uint64_t now_us);
+
+/* What to send this participant after this tick: its own mix if it is a talker, else its
+ * tier's; NULL when there is nothing this tick (a 60 ms tier sends every third tick). */
+const dc_mixer_packet *dc_mixer_packet_for(const dc_mixer *m, int slot);
+
+/* Current talkers (slots, loudest first) and the dominant speaker (-1 when nobody talks). */
+size_t dc_mixer_talkers(const dc_mixer *m, int *slots, size_t cap);
+int dc_mixer_dominant(const dc_mixer *m);
+
+typedef struct {
+  unsigned decodes, encodes; /* in the last tick */
+  unsigned participants;
+} dc_mixer_stats;
+dc_mixer_stats dc_mixer_get_stats(const dc_mixer *m);
+
+#endif

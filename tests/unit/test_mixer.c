@@ -1,0 +1,372 @@
+/* Unit tests for media/mixer, by signal: each synthetic participant sends a distinct tone
+ * encoded with libopus; listeners decode what the mixer sends them, and Goertzel filters
+ * tell which tones are in it. */
+#include <glib.h>
+#include <math.h>
+#include <opus.h>
+#include <string.h>
+
+#include "media/mixer.h"
+
+typedef struct {
+  int slot;
+  OpusEncoder *enc;
+  double freq, amp, phase;
+  uint16_t seq;
+  uint32_t ts;
+  int frame; /* samples per packet */
+} sender;
+
+static void sender_init(sender *s, dc_mixer *m, dc_tier tier, double freq, double dbfs, bool fec) {
+  memset(s, 0, sizeof *s);
+  int err;
+  s->enc = opus_encoder_create(48000, 1, OPUS_APPLICATION_VOIP, &err);
+  opus_encoder_ctl(s->enc, OPUS_SET_BITRATE(32000));
+  opus_encoder_ctl(s->enc, OPUS_SET_INBAND_FEC(fec));
+  opus_encoder_ctl(s->enc, OPUS_SET_PACKET_LOSS_PERC(fec ? 20 : 0));
+  s->slot = dc_mixer_add(m, tier);
+  g_assert_cmpint(s->slot, >=, 0);
+  s->freq = freq;
+  s->amp = 32767.0 * pow(10.0, dbfs / 20.0);
+  s->frame = 960;
+  s->seq = (uint16_t)g_random_int();
+  s->ts = g_random_int();
+}
+
+/* Encodes the next frame and pushes it, unless drop; the level extension carries its dBov. */
+static void sender_send(sender *s, dc_mixer *m, uint64_t now, bool drop) {
+  int16_t pcm[2880];
+  for (int i = 0; i < s->frame; i++) {
+    pcm[i] = (int16_t)(s->amp * sin(s->phase));
+    s->phase += 2 * G_PI * s->freq / 48000.0;
+  }
+  uint8_t pkt[1600];
+  dc_rtp_header h = {.payload_type = 111, .seq = s->seq++, .timestamp = s->ts, .ssrc = 1};
+  size_t hl = dc_rtp_write_header(pkt, sizeof pkt, &h, NULL, 0);
+  int n = opus_encode(s->enc, pcm, s->frame, pkt + hl, (opus_int32)(sizeof pkt - hl));
+  s->ts += (uint32_t)s->frame;
+  if (drop)
+    return;
+  dc_rtp r;
+  g_assert_cmpint(dc_rtp_parse(&r, pkt, hl + (size_t)n), ==, DC_OK);
+  int level = s->amp < 1 ? 127 : (int)CLAMP(-20.0 * log10(s->amp / sqrt(2) / 32767.0), 0, 127);
+  dc_mixer_push(m, s->slot, &r, level, now);
+}
+
+typedef struct {
+  int slot;
+  OpusDecoder *dec;
+  GArray *pcm; /* int16 */
+} listener;
+
+static void listener_init(listener *l, int slot) {
+  int err;
+  l->slot = slot;
+  l->dec = opus_decoder_create(48000, 1, &err);
+  l->pcm = g_array_new(FALSE, FALSE, sizeof(int16_t));
+}
+
+static void listener_take(listener *l, dc_mixer *m) {
+  const dc_mixer_packet *p = dc_mixer_packet_for(m, l->slot);
+  if (!p)
+    return;
+  int16_t out[2880];
+  int n = opus_decode(l->dec, p->payload, (opus_int32)p->len, out, 2880, 0);
+  g_assert_cmpint(n, ==, (int)p->samples);
+  g_array_append_vals(l->pcm, out, (guint)n);
+}
+
+static void listener_clear(listener *l) {
+  opus_decoder_destroy(l->dec);
+  g_array_unref(l->pcm);
+}
+
+/* Power of one frequency over pcm[from, from + n), in dB (Goertzel). */
+static double tone_db(const GArray *pcm, guint from, guint n, double freq) {
+  double k = 2 * cos(2 * G_PI * freq / 48000.0), s1 = 0, s2 = 0;
+  for (guint i = from; i < from + n && i < pcm->len; i++) {
+    double s0 = g_array_index(pcm, int16_t, i) + k * s1 - s2;
+    s2 = s1;
+    s1 = s0;
+  }
+  double power = s1 * s1 + s2 * s2 - k * s1 * s2;
+  return 10 * log10(power / n + 1e-9);
+}
+
+static dc_mixer *make_mixer(unsigned k) {
+  dc_mixer_config cfg = {.max_participants = 64, .talkers = k};
+  GError *err = NULL;
+  dc_mixer *m = dc_mixer_new(&cfg, &err);
+  g_assert_no_error(err);
+  return m;
+}
+
+static void test_everyone_hears_talkers_not_themselves(void) {
+  dc_mixer *m = make_mixer(3);
+  const double tones[] = {440, 700, 1100};
+  sender talk[3], quiet[2];
+  for (int i = 0; i < 3; i++)
+    sender_init(&talk[i], m, DC_TIER_STANDARD, tones[i], -12, true);
+  for (int i = 0; i < 2; i++)
+    sender_init(&quiet[i], m, i ? DC_TIER_HALL : DC_TIER_STANDARD, 1500 + 300 * i, -200, false);
+  listener lt[3], lq[2];
+  for (int i = 0; i < 3; i++)
+    listener_init(&lt[i], talk[i].slot);
+  for (int i = 0; i < 2; i++)
+    listener_init(&lq[i], quiet[i].slot);
+  uint64_t now = 1000000;
+  for (int tick = 0; tick < 150; tick++, now += 20000) {
+    for (int i = 0; i < 3; i++)
+      sender_send(&talk[i], m, now, false);
+    for (int i = 0; i < 2; i++)
+      sender_send(&quiet[i], m, now, false);
+    dc_mixer_tick(m, now);
+    for (int i = 0; i < 3; i++)
+      listener_take(&lt[i], m);
+    for (int i = 0; i < 2; i++)
+      listener_take(&lq[i], m);
+  }
+  int slots[8];
+  g_assert_cmpuint(dc_mixer_talkers(m, slots, 8), ==, 3);
+  guint from = 48000, n = 96000; /* the last two seconds, after the buffers settled */
+  for (int q = 0; q < 2; q++) /* listeners hear exactly the three talkers */
+    for (int i = 0; i < 3; i++)
+      g_assert_cmpfloat(tone_db(lq[q].pcm, from, n, tones[i]), >, 60);
+  for (int q = 0; q < 2; q++)
+    g_assert_cmpfloat(tone_db(lq[q].pcm, from, n, 1500 + 300 * q), <, tone_db(lq[q].pcm, from, n, 440) - 40);
+  for (int i = 0; i < 3; i++) { /* a talker hears the others, and itself 40 dB below them */
+    double own = tone_db(lt[i].pcm, from, n, tones[i]);
+    for (int j = 0; j < 3; j++)
+      if (j != i) {
+        double other = tone_db(lt[i].pcm, from, n, tones[j]);
+        g_test_message("talker %d: own tone %.1f dB, another talker's %.1f dB", i, own, other);
+        g_assert_cmpfloat(other, >, own + 40);
+      }
+  }
+  for (int i = 0; i < 3; i++) {
+    opus_encoder_destroy(talk[i].enc);
+    listener_clear(&lt[i]);
+  }
+  for (int i = 0; i < 2; i++) {
+    opus_encoder_destroy(quiet[i].enc);
+    listener_clear(&lq[i]);
+  }
+  dc_mixer_free(m);
+}
+
+static bool is_talker(dc_mixer *m, int slot) {
+  int slots[8];
+  size_t n = dc_mixer_talkers(m, slots, 8);
+  for (size_t i = 0; i < n; i++)
+    if (slots[i] == slot)
+      return true;
+  return false;
+}
+
+static void run_ticks(dc_mixer *m, sender *s, int ns, int ticks, uint64_t *now) {
+  for (int t = 0; t < ticks; t++, *now += 20000) {
+    for (int i = 0; i < ns; i++)
+      sender_send(&s[i], m, *now, false);
+    dc_mixer_tick(m, *now);
+  }
+}
+
+static void test_hysteresis(void) {
+  dc_mixer *m = make_mixer(2);
+  sender s[3];
+  sender_init(&s[0], m, DC_TIER_STANDARD, 440, -10, false); /* A: loud */
+  sender_init(&s[1], m, DC_TIER_STANDARD, 700, -25, false); /* B */
+  sender_init(&s[2], m, DC_TIER_STANDARD, 900, -200, false); /* C: silent for now */
+  uint64_t now = 1000000;
+  run_ticks(m, s, 3, 20, &now);
+  g_assert_true(is_talker(m, s[0].slot) && is_talker(m, s[1].slot));
+  g_assert_cmpint(dc_mixer_dominant(m), ==, s[0].slot);
+  s[2].amp = 32767.0 * pow(10.0, -22 / 20.0); /* C: 3 dB above B: not enough to take over */
+  run_ticks(m, s, 3, 30, &now);
+  g_assert_false(is_talker(m, s[2].slot));
+  g_assert_true(is_talker(m, s[1].slot));
+  s[2].amp = 32767.0 * pow(10.0, -12 / 20.0); /* C: 13 dB above B: takes B's place */
+  run_ticks(m, s, 3, 10, &now);
+  g_assert_true(is_talker(m, s[2].slot));
+  g_assert_false(is_talker(m, s[1].slot));
+  /* A falls silent while B still talks: B, louder than a silent talker, takes A's place. */
+  s[0].amp = 0;
+  run_ticks(m, s, 3, 5, &now);
+  g_assert_true(is_talker(m, s[1].slot));
+  g_assert_false(is_talker(m, s[0].slot));
+  /* With nobody else wanting the place, a silent talker keeps it through the hold time. */
+  s[0].amp = 32767.0 * pow(10.0, -10 / 20.0);
+  s[1].amp = 0;
+  run_ticks(m, s, 3, 20, &now);
+  g_assert_true(is_talker(m, s[0].slot));
+  s[0].amp = 0;
+  run_ticks(m, s, 3, 20, &now);  /* 400 ms */
+  g_assert_true(is_talker(m, s[0].slot));
+  run_ticks(m, s, 3, 20, &now);  /* 800 ms */
+  g_assert_false(is_talker(m, s[0].slot));
+  g_assert_cmpint(dc_mixer_dominant(m), ==, s[2].slot);
+  for (int i = 0; i < 3; i++)
+    opus_encoder_destroy(s[i].enc);
+  dc_mixer_free(m);
+}
+
+/* The tone changes exactly at a lost packet. With in-band FEC the new tone is recovered in
+ * that frame; concealment (no FEC) would continue the old tone there. */
+static int change_frame(bool fec, bool lose) {
+  dc_mixer *m = make_mixer(3);
+  sender s;
+  sender_init(&s, m, DC_TIER_STANDARD, 440, -12, fec);
+  listener l;
+  listener_init(&l, dc_mixer_add(m, DC_TIER_HALL));
+  uint64_t now = 1000000;
+  for (int t = 0; t < 120; t++, now += 20000) {
+    if (t == 60)
+      s.freq = 1200;
+    sender_send(&s, m, now, lose && t == 60);
+    dc_mixer_tick(m, now);
+    listener_take(&l, m);
+  }
+  int first = -1;
+  for (guint f = 0; f + 960 <= l.pcm->len && first < 0; f += 960)
+    if (tone_db(l.pcm, f, 960, 1200) > tone_db(l.pcm, f, 960, 440) + 10)
+      first = (int)(f / 960);
+  opus_encoder_destroy(s.enc);
+  listener_clear(&l);
+  dc_mixer_free(m);
+  return first;
+}
+
+static void test_fec_recovers_a_loss(void) {
+  int clean = change_frame(true, false);
+  int recovered = change_frame(true, true);
+  int concealed = change_frame(false, true);
+  g_test_message("new tone first heard in frame %d (no loss), %d (FEC), %d (PLC)", clean, recovered, concealed);
+  g_assert_cmpint(clean, >, 0);
+  g_assert_cmpint(recovered, ==, clean);
+  g_assert_cmpint(concealed, >, clean);
+}
+
+static void test_highland_60ms(void) {
+  dc_mixer *m = make_mixer(3);
+  sender s;
+  sender_init(&s, m, DC_TIER_STANDARD, 600, -12, false);
+  listener l;
+  listener_init(&l, dc_mixer_add(m, DC_TIER_HIGHLAND));
+  uint64_t now = 1000000;
+  int packets = 0;
+  for (int t = 0; t < 90; t++, now += 20000) {
+    sender_send(&s, m, now, false);
+    dc_mixer_tick(m, now);
+    const dc_mixer_packet *p = dc_mixer_packet_for(m, l.slot);
+    if (p) {
+      g_assert_cmpuint(p->samples, ==, 2880);
+      g_assert_cmpuint(p->len, <, 160); /* ~14 kbit/s */
+      packets++;
+    }
+    listener_take(&l, m);
+  }
+  g_assert_cmpint(packets, ==, 30); /* one per three ticks */
+  g_assert_cmpfloat(tone_db(l.pcm, 48000, 48000, 600), >, 55);
+  opus_encoder_destroy(s.enc);
+  listener_clear(&l);
+  dc_mixer_free(m);
+}
+
+static void test_silence_costs_no_decode(void) {
+  dc_mixer_config cfg = {.max_participants = 64, .talkers = 3};
+  dc_mixer *m = dc_mixer_new(&cfg, NULL);
+  sender s[50];
+  for (int i = 0; i < 50; i++)
+    sender_init(&s[i], m, (dc_tier)(i % 3), 500, -200, false);
+  uint64_t now = 1000000;
+  unsigned decodes = 0, encodes = 0;
+  for (int t = 0; t < 30; t++, now += 20000) {
+    for (int i = 0; i < 50; i++)
+      sender_send(&s[i], m, now, false);
+    dc_mixer_tick(m, now);
+    decodes += dc_mixer_get_stats(m).decodes;
+    encodes += dc_mixer_get_stats(m).encodes;
+  }
+  g_assert_cmpuint(decodes, ==, 0);
+  g_assert_cmpuint(encodes, ==, 30 * 2 + 10); /* hall and standard every tick, highland every third */
+  /* three talk: encodes per tick = tiers in use + talkers, not N */
+  for (int i = 0; i < 3; i++)
+    s[i].amp = 8000;
+  for (int t = 0; t < 10; t++, now += 20000) {
+    for (int i = 0; i < 50; i++)
+      sender_send(&s[i], m, now, false);
+    dc_mixer_tick(m, now);
+  }
+  unsigned e = 0;
+  for (int t = 0; t < 3; t++, now += 20000) {
+    for (int i = 0; i < 50; i++)
+      sender_send(&s[i], m, now, false);
+    dc_mixer_tick(m, now);
+    e += dc_mixer_get_stats(m).encodes;
+    g_assert_cmpuint(dc_mixer_get_stats(m).decodes, <=, 3 * 2);
+  }
+  /* per 3 ticks: hall 3 + standard 3 + highland 1, talkers on hall/standard 2 x 3, highland 1 */
+  g_assert_cmpuint(e, ==, 3 + 3 + 1 + 3 + 3 + 1);
+  for (int i = 0; i < 50; i++)
+    opus_encoder_destroy(s[i].enc);
+  dc_mixer_free(m);
+}
+
+static void test_bad_input(void) {
+  dc_mixer *m = make_mixer(3);
+  sender good;
+  sender_init(&good, m, DC_TIER_STANDARD, 800, -12, false);
+  int bad = dc_mixer_add(m, DC_TIER_STANDARD);
+  listener l;
+  listener_init(&l, dc_mixer_add(m, DC_TIER_STANDARD));
+  uint64_t now = 1000000;
+  uint8_t junk[300];
+  for (int t = 0; t < 100; t++, now += 20000) {
+    sender_send(&good, m, now, false);
+    /* garbage payloads, absurd sequence and timestamp jumps, a flood of them */
+    for (int f = 0; f < 20; f++) {
+      for (size_t b = 0; b < sizeof junk; b++)
+        junk[b] = (uint8_t)g_random_int();
+      dc_rtp_header h = {.payload_type = 111, .seq = (uint16_t)g_random_int(), .timestamp = g_random_int(), .ssrc = 9};
+      size_t hl = dc_rtp_write_header(junk, sizeof junk, &h, NULL, 0);
+      dc_rtp r;
+      if (dc_rtp_parse(&r, junk, hl + 1 + (size_t)(f * 13)) == DC_OK) {
+        dc_mixer_push(m, bad, &r, f % 2 ? 0 : -1, now);
+        dc_mixer_push(m, 12345, &r, 0, now); /* an unknown slot */
+        dc_mixer_push(m, -1, &r, 0, now);
+      }
+    }
+    dc_mixer_tick(m, now);
+    listener_take(&l, m);
+  }
+  g_assert_cmpfloat(tone_db(l.pcm, 48000, 48000, 800), >, 60); /* the meeting's audio flows */
+  dc_mixer_remove(m, bad);
+  dc_mixer_remove(m, bad); /* twice is harmless */
+  dc_mixer_set_muted(m, good.slot, true);
+  for (int t = 0; t < 60; t++, now += 20000) {
+    sender_send(&good, m, now, false);
+    dc_mixer_tick(m, now);
+  }
+  int slots[8];
+  g_assert_cmpuint(dc_mixer_talkers(m, slots, 8), ==, 0); /* muted: not a talker, not decoded */
+  g_assert_cmpuint(dc_mixer_get_stats(m).decodes, ==, 0);
+  opus_encoder_destroy(good.enc);
+  listener_clear(&l);
+  dc_mixer_free(m);
+  dc_mixer_config bad_cfg = {.max_participants = 4, .talkers = 99};
+  GError *err = NULL;
+  g_assert_null(dc_mixer_new(&bad_cfg, &err));
+  g_assert_error(err, DC_MEDIA_ERROR, DC_MEDIA_ERROR_INVALID);
+  g_error_free(err);
+}
+
+int main(int argc, char **argv) {
+  g_test_init(&argc, &argv, NULL);
+  g_test_add_func("/mixer/hear-talkers-not-yourself", test_everyone_hears_talkers_not_themselves);
+  g_test_add_func("/mixer/hysteresis", test_hysteresis);
+  g_test_add_func("/mixer/fec-recovers-a-loss", test_fec_recovers_a_loss);
+  g_test_add_func("/mixer/highland-60ms", test_highland_60ms);
+  g_test_add_func("/mixer/silence-costs-no-decode", test_silence_costs_no_decode);
+  g_test_add_func("/mixer/bad-input", test_bad_input);
+  return g_test_run();
+}
