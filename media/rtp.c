@@ -41,7 +41,7 @@ static bool ext_step(const uint8_t **pos, const uint8_t *end, bool two_byte, uin
   return true;
 }
 
-dc_status dc_rtp_parse(dc_rtp *pkt, const uint8_t *data, size_t len) {
+static dc_status parse(dc_rtp *pkt, const uint8_t *data, size_t len, bool check_padding) {
   if (len < DC_RTP_HEADER_MIN)
     return DC_ERR_TRUNCATED;
   if ((data[0] >> 6) != 2)
@@ -85,7 +85,7 @@ dc_status dc_rtp_parse(dc_rtp *pkt, const uint8_t *data, size_t len) {
     }
   }
   size_t pad = 0;
-  if (pkt->padding) {
+  if (pkt->padding && check_padding) {
     if (len == off)
       return DC_ERR_MALFORMED; /* padding bit with no byte to carry the count */
     pad = data[len - 1];
@@ -96,6 +96,14 @@ dc_status dc_rtp_parse(dc_rtp *pkt, const uint8_t *data, size_t len) {
   pkt->payload_off = off;
   pkt->payload_len = len - off - pad;
   return DC_OK;
+}
+
+dc_status dc_rtp_parse(dc_rtp *pkt, const uint8_t *data, size_t len) {
+  return parse(pkt, data, len, true);
+}
+
+dc_status dc_rtp_parse_header(dc_rtp *pkt, const uint8_t *data, size_t len) {
+  return parse(pkt, data, len, false);
 }
 
 void dc_rtp_ext_iter_init(dc_rtp_ext_iter *it, const dc_rtp *pkt) {

@@ -53,6 +53,10 @@ typedef struct dc_rtp {
  * inside len, and every RFC 8285 element inside its block. On error *pkt is unspecified. */
 dc_status dc_rtp_parse(dc_rtp *pkt, const uint8_t *data, size_t len);
 
+/* The same, but leaving the padding alone: for an SRTP packet, whose padding count is still
+ * encrypted. payload_len then runs to the end and padding_len is 0. */
+dc_status dc_rtp_parse_header(dc_rtp *pkt, const uint8_t *data, size_t len);
+
 static inline const uint8_t *dc_rtp_payload(const dc_rtp *pkt) {
   return pkt->data + pkt->payload_off;
 }

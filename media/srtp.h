@@ -1,4 +1,5 @@
-/* srtp.h — one SRTP/SRTCP session per direction, over libsrtp2.
+/* srtp.h — one SRTP/SRTCP session per direction, on OpenSSL (see srtp.c for why not
+ * Debian's libsrtp2).
  *
  * The bridge keeps two of these per participant: an outbound one that protects what it
  * sends and an inbound one that unprotects what arrives. Each covers every SSRC on the
@@ -21,6 +22,7 @@
 #include <stdint.h>
 
 #include "media/bytes.h"
+#include <glib.h>
 
 typedef enum {
   DC_SRTP_AES128_CM_SHA1_80 = 0x0001, /* RFC 5764 §4.1.2 */
@@ -29,9 +31,8 @@ typedef enum {
 
 typedef enum { DC_SRTP_INBOUND, DC_SRTP_OUTBOUND } dc_srtp_direction;
 
-/* Room a caller must leave after a packet for protect to grow it. Without MKI only the tag
- * and the SRTCP index are written (at most 20 bytes), but libsrtp documents that it may
- * write SRTP_MAX_TRAILER_LEN + 4, and that contract is the one we keep. */
+/* Room a caller must leave after a packet for protect to grow it: at most 20 bytes are
+ * written (tag and SRTCP index); the larger figure keeps room for MKI, as libsrtp asked. */
 #define DC_SRTP_MAX_TRAILER 148
 #define DC_SRTP_MAX_KEY 16
 #define DC_SRTP_MAX_SALT 14

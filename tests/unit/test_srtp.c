@@ -354,6 +354,28 @@ static void test_replay_auth_and_bounds(void) {
   }
 }
 
+/* Found by fuzz_srtp: a padded packet's padding count is encrypted, so unprotect must not
+ * judge the padding before decrypting. */
+static void test_padded_packets(void) {
+  const dc_srtp_profile profiles[] = {DC_SRTP_AES128_CM_SHA1_80, DC_SRTP_AEAD_AES_128_GCM};
+  for (size_t p = 0; p < 2; p++) {
+    uint8_t mk[16] = {3}, ms[14] = {4};
+    dc_srtp *out = dc_srtp_new(profiles[p], mk, ms, DC_SRTP_OUTBOUND, NULL);
+    dc_srtp *in = dc_srtp_new(profiles[p], mk, ms, DC_SRTP_INBOUND, NULL);
+    uint8_t pkt[256], plain[256];
+    size_t len = make_rtp(pkt, 77, 5, 20, 0);
+    pkt[0] |= 0x20; /* padding: the last 4 bytes, count 4 */
+    pkt[len - 1] = 4;
+    memcpy(plain, pkt, len);
+    size_t plain_len = len;
+    g_assert_cmpint(dc_srtp_protect(out, pkt, &len, sizeof pkt), ==, DC_OK);
+    g_assert_cmpint(dc_srtp_unprotect(in, pkt, &len), ==, DC_OK);
+    g_assert_cmpmem(pkt, len, plain, plain_len);
+    dc_srtp_free(out);
+    dc_srtp_free(in);
+  }
+}
+
 static void test_bad_profile(void) {
   uint8_t k[16] = {0};
   dc_status st = DC_OK;
@@ -375,6 +397,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/srtp/rtcp/aes-cm-sha1-80", test_rtcp_cm_matches_reference);
   g_test_add_func("/srtp/rtcp/aead-aes-128-gcm", test_rtcp_gcm_matches_reference);
   g_test_add_func("/srtp/replay-auth-bounds", test_replay_auth_and_bounds);
+  g_test_add_func("/srtp/padded-packets", test_padded_packets);
   g_test_add_func("/srtp/bad-profile", test_bad_profile);
   return g_test_run();
 }
