@@ -2,7 +2,9 @@
 #include "bridge/room.h"
 
 #include <string.h>
+#include <time.h>
 
+#include "media/mixer.h"
 #include "media/rtcp.h"
 #include "media/rtp.h"
 #include "media/sdp.h"
@@ -43,6 +45,8 @@ struct dc_participant {
   bool closed; /* worker thread: the transport is gone */
   gint muted;
   gint pending;  /* deliveries queued for this receiver's worker */
+  dc_tier tier;
+  int mix_slot;  /* in the room's mixer; -1 until the offer is accepted */
   gint dropped;  /* deliveries refused because the queue was full */
   dc_sdp *offer;
   dc_sdp_negotiation *neg;
@@ -60,20 +64,31 @@ struct dc_participant {
   int n_video;
 };
 
+/* Lock order: room lock, then mix_lock. The mixer is not thread-safe: sources' workers
+ * push into it and the clock thread ticks it, each under mix_lock, briefly. */
 struct dc_room {
   dc_bridge *bridge;
   int64_t meeting;
   GRWLock lock;
   GPtrArray *members; /* dc_participant*, in join order; main thread writes */
+  GMutex mix_lock;
+  dc_mixer *mixer;
 };
 
 struct dc_bridge {
   dc_workers *workers;
   dc_dtls_identity *identity;
   dc_transport_config transport;
+  unsigned max_room;
   GHashTable *rooms;
   GMainContext *main;
+  GMutex rooms_lock; /* the clock thread walks room_list */
+  GPtrArray *room_list;
+  GThread *clock;
+  gint stop;
 };
+
+static gpointer mix_clock(gpointer data);
 
 static dc_participant *ref(dc_participant *p) {
   g_atomic_int_inc(&p->refs);
@@ -96,6 +111,8 @@ static void free_room(gpointer data) {
   dc_room *r = data;
   g_ptr_array_unref(r->members);
   g_rw_lock_clear(&r->lock);
+  dc_mixer_free(r->mixer);
+  g_mutex_clear(&r->mix_lock);
   g_free(r);
 }
 
@@ -113,15 +130,23 @@ dc_bridge *dc_bridge_new(const dc_bridge_config *cfg, GError **error) {
   b->transport.turn_password = g_strdup(cfg->transport.turn_password);
   b->transport.public_address = g_strdup(cfg->transport.public_address);
   b->workers = dc_workers_new(cfg->workers);
+  b->max_room = cfg->max_room ? cfg->max_room : 512;
   b->rooms = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, free_room);
   b->main = g_main_context_ref_thread_default();
+  g_mutex_init(&b->rooms_lock);
+  b->room_list = g_ptr_array_new();
+  b->clock = g_thread_new("dc-mix-clock", mix_clock, b);
   return b;
 }
 
 void dc_bridge_free(dc_bridge *b) {
   if (!b)
     return;
+  g_atomic_int_set(&b->stop, 1);
+  g_thread_join(b->clock);
   dc_workers_free(b->workers); /* runs pending transport closes before the threads end */
+  g_ptr_array_unref(b->room_list);
+  g_mutex_clear(&b->rooms_lock);
   g_hash_table_unref(b->rooms);
   dc_dtls_identity_unref(b->identity);
   g_strfreev(b->transport.local_addresses);
@@ -146,7 +171,13 @@ dc_room *dc_bridge_room(dc_bridge *b, int64_t meeting_id) {
     r->meeting = meeting_id;
     g_rw_lock_init(&r->lock);
     r->members = g_ptr_array_new_with_free_func(unref);
+    g_mutex_init(&r->mix_lock);
+    dc_mixer_config mc = {.max_participants = b->max_room, .talkers = 3};
+    r->mixer = dc_mixer_new(&mc, NULL);
     g_hash_table_insert(b->rooms, g_memdup2(&meeting_id, sizeof meeting_id), r);
+    g_mutex_lock(&b->rooms_lock);
+    g_ptr_array_add(b->room_list, r);
+    g_mutex_unlock(&b->rooms_lock);
   }
   return r;
 }
@@ -158,15 +189,12 @@ static void reroute(dc_room *r) {
   for (guint i = 0; i < r->members->len; i++) {
     dc_participant *rcv = g_ptr_array_index(r->members, i);
     int k = 0;
-    rcv->audio.source = 0;
     for (int s = 0; s < rcv->n_video; s++)
       rcv->video[s].source = 0;
     for (guint j = 0; j < r->members->len; j++) {
       dc_participant *src = g_ptr_array_index(r->members, j);
       if (src == rcv || !src->neg)
         continue;
-      if (!rcv->audio.source)
-        rcv->audio.source = src->id;
       if (k < rcv->n_video) {
         rcv->video[k].source = src->id;
         rcv->video[k].want_layer = k == 0 ? HIGHEST_LAYER : 0;
@@ -223,7 +251,7 @@ static void free_delivery(gpointer data) {
   g_free(d);
 }
 
-/* The receiver's worker: make the packet one continuous stream of this slot, and send. */
+/* The receiver's worker: make the video packet one continuous stream of this slot, and send. */
 static gboolean deliver(gpointer data) {
   delivery *d = data;
   slot *s = d->slot;
@@ -232,7 +260,7 @@ static gboolean deliver(gpointer data) {
     return G_SOURCE_REMOVE;
   if (!s->started || s->from_ssrc != pkt.ssrc) {
     uint16_t next_seq = s->started ? (uint16_t)(s->last_seq + 1) : (uint16_t)g_random_int();
-    uint32_t next_ts = s->started ? s->last_ts + (s == &d->rcv->audio ? 960u : 3000u) : g_random_int();
+    uint32_t next_ts = s->started ? s->last_ts + 3000u : g_random_int(); /* a frame at 30 fps */
     s->seq_delta = (uint16_t)(next_seq - pkt.seq);
     s->ts_delta = next_ts - pkt.timestamp;
     s->from_ssrc = pkt.ssrc;
@@ -311,9 +339,19 @@ static void on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap) {
   bool audio = pkt.payload_type == src->audio_pt;
   if (!audio && pkt.payload_type != src->video_pt)
     return; /* RTX and anything else: the router issue repairs losses */
-  if (audio && g_atomic_int_get(&src->muted))
+  if (audio) {
+    if (g_atomic_int_get(&src->muted) || src->mix_slot < 0)
+      return;
+    bool voice;
+    uint8_t dbov;
+    int level = src->audio_ext.audio_level && dc_rtp_audio_level(&pkt, src->audio_ext.audio_level, &voice, &dbov)
+                    ? dbov : -1;
+    g_mutex_lock(&src->room->mix_lock);
+    dc_mixer_push(src->room->mixer, src->mix_slot, &pkt, level, (uint64_t)g_get_monotonic_time());
+    g_mutex_unlock(&src->room->mix_lock);
     return;
-  int layer = audio ? 0 : layer_of(src, &pkt);
+  }
+  int layer = layer_of(src, &pkt);
   if (layer < 0)
     return;
   /* A sender drops its top layers at low resolution or under load: "highest" and "lowest"
@@ -335,11 +373,6 @@ static void on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap) {
     dc_participant *rcv = g_ptr_array_index(r->members, i);
     if (rcv == src)
       continue;
-    if (audio) {
-      if (rcv->audio.source == src->id)
-        forward(rcv, &rcv->audio, &src->audio_ext, buf, len);
-      continue;
-    }
     for (int k = 0; k < rcv->n_video; k++) {
       slot *s = &rcv->video[k];
       int want = s->want_layer == HIGHEST_LAYER ? highest : lowest;
@@ -377,6 +410,98 @@ static void on_rtcp(gpointer user, uint8_t *buf, size_t len) {
     }
     g_rw_lock_reader_unlock(&r->lock);
   }
+}
+
+/* ---- the mix clock ---- */
+
+typedef struct {
+  dc_participant *rcv;
+  uint32_t samples;
+  uint8_t level_dbov;
+  size_t len;
+  uint8_t payload[DC_MIX_MAX_PACKET];
+} mix_delivery;
+
+static void free_mix_delivery(gpointer data) {
+  mix_delivery *d = data;
+  g_atomic_int_add(&d->rcv->pending, -1);
+  unref(d->rcv);
+  g_free(d);
+}
+
+/* The receiver's worker: the mix as one continuous stream of its audio section. */
+static gboolean deliver_audio(gpointer data) {
+  mix_delivery *d = data;
+  slot *s = &d->rcv->audio;
+  if (d->rcv->closed || s->section < 0)
+    return G_SOURCE_REMOVE;
+  if (!s->started) {
+    s->started = true;
+    s->last_seq = (uint16_t)g_random_int();
+    s->last_ts = g_random_int();
+  }
+  s->last_seq++;
+  s->last_ts += d->samples;
+  uint8_t level = (uint8_t)((d->level_dbov < 127 ? 0x80 : 0) | d->level_dbov); /* RFC 6464 */
+  dc_rtp_ext_elem ext = {s->ext.audio_level, 1, &level};
+  dc_rtp_header h = {.payload_type = s->pt, .seq = s->last_seq, .timestamp = s->last_ts, .ssrc = s->ssrc};
+  uint8_t buf[DC_TRANSPORT_BUF];
+  size_t hl = dc_rtp_write_header(buf, sizeof buf, &h, &ext, s->ext.audio_level ? 1 : 0);
+  memcpy(buf + hl, d->payload, d->len);
+  dc_transport_send_rtp(d->rcv->transport, buf, hl + d->len, sizeof buf);
+  return G_SOURCE_REMOVE;
+}
+
+static void tick_room(dc_room *r, uint64_t now) {
+  GPtrArray *out = g_ptr_array_new();
+  g_rw_lock_reader_lock(&r->lock);
+  g_mutex_lock(&r->mix_lock);
+  dc_mixer_tick(r->mixer, now);
+  for (guint i = 0; i < r->members->len; i++) {
+    dc_participant *p = g_ptr_array_index(r->members, i);
+    const dc_mixer_packet *pk = p->mix_slot >= 0 ? dc_mixer_packet_for(r->mixer, p->mix_slot) : NULL;
+    if (!pk || g_atomic_int_add(&p->pending, 1) >= MAX_PENDING) {
+      if (pk)
+        g_atomic_int_add(&p->pending, -1);
+      continue;
+    }
+    mix_delivery *d = g_malloc(sizeof *d);
+    d->rcv = ref(p);
+    d->samples = pk->samples;
+    d->level_dbov = pk->level_dbov;
+    d->len = pk->len;
+    memcpy(d->payload, pk->payload, pk->len);
+    g_ptr_array_add(out, d);
+  }
+  g_mutex_unlock(&r->mix_lock);
+  g_rw_lock_reader_unlock(&r->lock);
+  for (guint i = 0; i < out->len; i++) { /* no lock held while handing over */
+    mix_delivery *d = g_ptr_array_index(out, i);
+    dc_worker_invoke(d->rcv->worker, deliver_audio, d, free_mix_delivery);
+  }
+  g_ptr_array_unref(out);
+}
+
+/* Ticks every room every 20 ms on absolute deadlines, so a late tick does not delay the
+ * next: the mix keeps the sender's pace however long one tick took. */
+static gpointer mix_clock(gpointer data) {
+  dc_bridge *b = data;
+  struct timespec next;
+  clock_gettime(CLOCK_MONOTONIC, &next);
+  while (!g_atomic_int_get(&b->stop)) {
+    next.tv_nsec += 20 * 1000 * 1000;
+    if (next.tv_nsec >= 1000000000) {
+      next.tv_nsec -= 1000000000;
+      next.tv_sec++;
+    }
+    clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
+    uint64_t now = (uint64_t)g_get_monotonic_time();
+    g_mutex_lock(&b->rooms_lock);
+    for (guint i = 0; i < b->room_list->len; i++)
+      tick_room(g_ptr_array_index(b->room_list, i), now);
+    g_mutex_unlock(&b->rooms_lock);
+  }
+  return NULL;
 }
 
 /* ---- transport events, marshalled to the main thread ---- */
@@ -440,9 +565,12 @@ static void on_state(gpointer user, dc_transport_state state, const char *reason
 
 /* ---- membership (main thread) ---- */
 
-dc_participant *dc_room_join(dc_room *r, int64_t id, const char *name,
+dc_participant *dc_room_join(dc_room *r, int64_t id, const char *name, const char *profile,
                              const dc_participant_events *ev, gpointer user) {
   dc_participant *p = g_new0(dc_participant, 1);
+  p->mix_slot = -1;
+  if (!dc_tier_from_name(profile, &p->tier))
+    p->tier = DC_TIER_STANDARD;
   p->refs = 1;
   p->id = id;
   p->name = g_strdup(name);
@@ -513,6 +641,14 @@ char *dc_participant_offer(dc_participant *p, const char *sdp, GError **error) {
   }
   p->offer = offer;
   p->neg = neg;
+  if (p->audio.section >= 0) {
+    g_mutex_lock(&r->mix_lock);
+    p->mix_slot = dc_mixer_add(r->mixer, p->tier);
+    g_mutex_unlock(&r->mix_lock);
+    if (p->mix_slot < 0)
+      g_warning("meeting %" G_GINT64_FORMAT ": the room is full (%u); participant %" G_GINT64_FORMAT
+                " gets no audio", r->meeting, r->bridge->max_room, p->id);
+  }
   reroute(r);
   g_rw_lock_writer_unlock(&r->lock);
 
@@ -541,7 +677,13 @@ void dc_participant_add_candidate(dc_participant *p, const char *candidate) {
     dc_transport_add_remote_candidate(p->transport, candidate);
 }
 
-void dc_participant_set_muted(dc_participant *p, bool muted) { g_atomic_int_set(&p->muted, muted); }
+void dc_participant_set_muted(dc_participant *p, bool muted) {
+  g_atomic_int_set(&p->muted, muted);
+  g_mutex_lock(&p->room->mix_lock);
+  if (p->mix_slot >= 0)
+    dc_mixer_set_muted(p->room->mixer, p->mix_slot, muted);
+  g_mutex_unlock(&p->room->mix_lock);
+}
 
 static gboolean close_on_worker(gpointer data) {
   dc_participant *p = data;
@@ -554,6 +696,11 @@ void dc_participant_leave(dc_participant *p) {
   dc_room *r = p->room;
   p->left = true;
   g_rw_lock_writer_lock(&r->lock);
+  g_mutex_lock(&r->mix_lock);
+  if (p->mix_slot >= 0)
+    dc_mixer_remove(r->mixer, p->mix_slot);
+  p->mix_slot = -1;
+  g_mutex_unlock(&r->mix_lock);
   g_ptr_array_remove(r->members, p);
   reroute(r);
   g_rw_lock_writer_unlock(&r->lock);

@@ -3,9 +3,13 @@
  * the offer and get the answer, trickle candidates, mute, leave; events come back through
  * dc_participant_events on the main thread.
  *
- * Media routing here is the plain forwarding that the video router and the audio mixer
- * replace (issues "video router" and "Opus mixer"): each receiver's audio section carries
- * the first other participant's audio; its main video slot the first other participant's
+ * Audio goes through the room's mixer (media/mixer): a mix clock thread ticks every room
+ * every 20 ms on absolute CLOCK_MONOTONIC deadlines; each participant gets its tier's mix,
+ * or its own mix without its voice while it talks, as one continuous RTP stream with the
+ * audio level extension set.
+ *
+ * Video is the plain forwarding that the video router replaces (issue "video router"): its
+ * main video slot carries the first other participant's
  * camera at the highest simulcast layer; each thumbnail the next one's at the lowest layer.
  * SSRC, sequence number, timestamp, payload type and header-extension ids are rewritten per
  * receiver so each slot is one continuous stream; a slot that changes source asks the new
@@ -30,6 +34,7 @@ typedef struct dc_participant dc_participant;
 
 typedef struct {
   unsigned workers;  /* 0 = one per core */
+  unsigned max_room; /* participants per room, for the mixer; 0 = 512 */
   dc_transport_config transport;
 } dc_bridge_config;
 
@@ -45,7 +50,9 @@ const char *dc_bridge_fingerprint(const dc_bridge *b);
 dc_room *dc_bridge_room(dc_bridge *b, int64_t meeting_id); /* made on first use */
 unsigned dc_room_size(const dc_room *r);
 
-dc_participant *dc_room_join(dc_room *r, int64_t id, const char *name,
+/* profile: the join's link profile ("hall", "standard", "highland"), which picks the audio
+ * tier; anything else means "standard". */
+dc_participant *dc_room_join(dc_room *r, int64_t id, const char *name, const char *profile,
                              const dc_participant_events *ev, gpointer user);
 /* Negotiates the offer (media/sdp), starts the transport and returns the answer to send,
  * or NULL with a message fit for the participant. */

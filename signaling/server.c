@@ -121,7 +121,7 @@ static void handle_join(session *s, const dc_client_msg *m) {
     s->point = g_strdup(point->name);
     s->role = g_strdup(inv->role);
     dc_participant_events ev = {.candidate = on_participant_candidate, .state = on_participant_state};
-    s->participant = dc_room_join(dc_bridge_room(srv->bridge, m->meeting), s->id, s->name, &ev, s);
+    s->participant = dc_room_join(dc_bridge_room(srv->bridge, m->meeting), s->id, s->name, m->profile, &ev, s);
     g_message("meeting %" G_GINT64_FORMAT " participant %" G_GINT64_FORMAT " joined: %s at %s (%s)",
               s->meeting, s->id, s->name, s->point, s->role);
     send_text(s, dc_protocol_joined(s->id, s->point, s->role));

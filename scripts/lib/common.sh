@@ -6,8 +6,8 @@ DIEMCAU_PACKAGES=(
   meson ninja-build pkg-config gcc clang libclang-rt-14-dev python3 iproute2
   libglib2.0-dev libsrtp2-dev libssl-dev libopus-dev
   libnice-dev libsoup-3.0-dev libjson-glib-dev libsqlite3-dev glib-networking
-  # real WebRTC peers for the integration and browser tests
-  nodejs
+  # real WebRTC peers for the integration and browser tests, and their test tones
+  nodejs sox
   chromium firefox-esr
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-nice python3-gi gir1.2-gst-plugins-bad-1.0

@@ -108,8 +108,11 @@ async function join() {
   }
   $('join').disabled = true;
   try {
+    // rawaudio=1 (tests, measurement): no echo cancellation, noise suppression or gain
+    // control, which would treat a steady test tone as noise.
+    const raw = params.get('rawaudio') === '1';
     localStream = await navigator.mediaDevices.getUserMedia({
-      audio: { echoCancellation: true, noiseSuppression: true },
+      audio: { echoCancellation: !raw, noiseSuppression: !raw, autoGainControl: !raw },
       video: { width: { ideal: 1280 }, height: { ideal: 720 } },
     });
   } catch (e) {

@@ -5,64 +5,14 @@
 // makes with only `lo` up (Chromium looks up Google's hosts otherwise), starts the bridge
 // on 127.0.0.1 with loopback-only ICE, sets the meeting up through the operator REST API,
 // and checks each page's getStats(). Prints TAP.
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { BASE, api, enterNetns, launch, openPage, sleep, startBridge, stopBridge, tap } from './harness.mjs';
 
 const bridgeExe = process.argv[2];
-const PORT = 18443;
-const BASE = `https://127.0.0.1:${PORT}`;
-
-if (!process.env.DC_NETNS) {
-  const ns = `dcbrowser${process.pid}`;
-  const run = (args) => spawnSync('ip', args, { stdio: 'inherit' });
-  run(['netns', 'add', ns]);
-  let status = 1;
-  try {
-    run(['-n', ns, 'link', 'set', 'lo', 'up']);
-    mkdirSync(`/etc/netns/${ns}`, { recursive: true });
-    writeFileSync(`/etc/netns/${ns}/resolv.conf`, 'nameserver 127.0.0.1\n');
-    const r = spawnSync('ip', ['netns', 'exec', ns, process.execPath, ...process.argv.slice(1)],
-      { stdio: 'inherit', env: { ...process.env, DC_NETNS: ns } });
-    status = r.status ?? 1;
-  } finally {
-    run(['netns', 'delete', ns]);
-    rmSync(`/etc/netns/${ns}`, { recursive: true, force: true });
-  }
-  process.exit(status);
-}
-
-process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0'; // the bridge's self-signed certificate, on loopback
-const results = [];
-const check = (ok, name, detail = '') => { results.push({ ok, name, detail }); };
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function startBridge(dataDir) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(bridgeExe, ['--data-dir', dataDir, '--listen', '127.0.0.1', '--port', String(PORT),
-      '--ice-address', '127.0.0.1', '--workers', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    // Ready once it has printed the operator key (stdout) and is listening (stderr log).
-    let out = '', err = '';
-    const ready = () => {
-      const m = out.match(/Operator API key \(shown once, keep it\): (\S+)/);
-      if (m && err.includes('listening on')) resolve({ child, key: m[1] });
-    };
-    child.stderr.on('data', (d) => { err += d; process.stderr.write(`  [bridge] ${d}`); ready(); });
-    child.stdout.on('data', (d) => { out += d; ready(); });
-    child.on('exit', (code) => reject(new Error(`bridge exited with ${code}`)));
-    setTimeout(() => reject(new Error('bridge did not start within 30 s')), 30000);
-  });
-}
-
-async function api(key, method, path, body) {
-  const r = await fetch(BASE + path, { method, headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
-    body: body ? JSON.stringify(body) : undefined });
-  const json = await r.json();
-  if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(json)}`);
-  return json;
-}
+enterNetns('dcbrowser');
+const { check, finish } = tap();
 
 // What a page receives, from its own getStats().
 async function stats(page) {
@@ -98,7 +48,7 @@ async function waitFor(page, pred, ms) {
 
 async function main() {
   const dataDir = mkdtempSync(join(tmpdir(), 'diemcau-browser-'));
-  const { child, key } = await startBridge(dataDir);
+  const { child, key } = await startBridge(bridgeExe, dataDir);
   let browser;
   try {
     const hall = await api(key, 'POST', '/api/points', { name: 'Hội trường huyện', kind: 'hall', link_profile: 'hall' });
@@ -110,17 +60,8 @@ async function main() {
     const expired = await api(key, 'POST', `/api/meetings/${meeting.id}/invitations`, { point_id: xa.id, expires_at: now - 60 });
     const link = (inv) => inv.join_link.replace(/^https:\/\/[^/]+/, BASE) + '&autojoin=1&slots=2';
 
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: [
-      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--use-fake-device-for-media-stream',
-      '--use-fake-ui-for-media-stream', '--allow-loopback-in-peer-connection'] });
-    const open = async (url) => {
-      const ctx = await browser.newContext({ ignoreHTTPSErrors: true, permissions: ['camera', 'microphone'] });
-      const page = await ctx.newPage();
-      page.on('console', (m) => { if (m.type() === 'error') process.stderr.write(`  [page] ${m.text()}\n`); });
-      await page.goto(url);
-      return page;
-    };
+    browser = await launch();
+    const open = (url) => openPage(browser, url);
     const a = await open(link(inv1));
     const b = await open(link(inv2));
     const flowing = (s) => s.audioPackets > 50 && s.audioEnergy > 0 && s.videoPackets > 50 && s.framesDecoded > 10;
@@ -152,15 +93,10 @@ async function main() {
         `audio +${after[i].audioPackets - before[i].audioPackets}, frames +${after[i].framesDecoded - before[i].framesDecoded}`);
   } finally {
     if (browser) await browser.close();
-    child.kill('SIGTERM');
-    const code = await new Promise((r) => { child.on('exit', (c, sig) => r(c ?? sig)); setTimeout(() => r('timeout'), 10000); });
+    const code = await stopBridge(child);
     check(code === 0, 'the bridge stops cleanly on SIGTERM', `exit ${code}`);
     rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
-main().catch((e) => check(false, 'the test ran to the end', String(e && e.stack || e))).finally(() => {
-  console.log(`1..${results.length}`);
-  results.forEach((r, i) => console.log(`${r.ok ? 'ok' : 'not ok'} ${i + 1} ${r.name}${r.detail ? ' # ' + r.detail : ''}`));
-  process.exit(results.every((r) => r.ok) ? 0 : 1);
-});
+main().catch((e) => check(false, 'the test ran to the end', String(e && e.stack || e))).finally(finish);

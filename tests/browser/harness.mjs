@@ -1,0 +1,91 @@
+// Shared by the browser tests: run inside a network namespace of our own (only `lo` up,
+// resolv.conf naming 127.0.0.1: Chromium looks up Google's hosts otherwise), start the
+// bridge on loopback with loopback-only ICE, set meetings up through the operator API,
+// launch Debian's chromium, and report TAP.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { chromium } from 'playwright-core';
+
+export const PORT = 18443;
+export const BASE = `https://127.0.0.1:${PORT}`;
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Re-runs this script inside a fresh namespace and exits with its status; returns only in
+// the inner run.
+export function enterNetns(tag) {
+  if (process.env.DC_NETNS) return;
+  const ns = `${tag}${process.pid}`;
+  const run = (args) => spawnSync('ip', args, { stdio: 'inherit' });
+  run(['netns', 'add', ns]);
+  let status = 1;
+  try {
+    run(['-n', ns, 'link', 'set', 'lo', 'up']);
+    mkdirSync(`/etc/netns/${ns}`, { recursive: true });
+    writeFileSync(`/etc/netns/${ns}/resolv.conf`, 'nameserver 127.0.0.1\n');
+    const r = spawnSync('ip', ['netns', 'exec', ns, process.execPath, ...process.argv.slice(1)],
+      { stdio: 'inherit', env: { ...process.env, DC_NETNS: ns } });
+    status = r.status ?? 1;
+  } finally {
+    run(['netns', 'delete', ns]);
+    rmSync(`/etc/netns/${ns}`, { recursive: true, force: true });
+  }
+  process.exit(status);
+}
+
+export function startBridge(exe, dataDir) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(exe, ['--data-dir', dataDir, '--listen', '127.0.0.1', '--port', String(PORT),
+      '--ice-address', '127.0.0.1', '--workers', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Ready once it has printed the operator key (stdout) and is listening (stderr log).
+    let out = '', err = '';
+    const ready = () => {
+      const m = out.match(/Operator API key \(shown once, keep it\): (\S+)/);
+      if (m && err.includes('listening on')) resolve({ child, key: m[1] });
+    };
+    child.stderr.on('data', (d) => { err += d; process.stderr.write(`  [bridge] ${d}`); ready(); });
+    child.stdout.on('data', (d) => { out += d; ready(); });
+    child.on('exit', (code) => reject(new Error(`bridge exited with ${code}`)));
+    setTimeout(() => reject(new Error('bridge did not start within 30 s')), 30000);
+  });
+}
+
+export async function stopBridge(child) {
+  child.kill('SIGTERM');
+  return new Promise((r) => { child.on('exit', (c, sig) => r(c ?? sig)); setTimeout(() => r('timeout'), 10000); });
+}
+
+export async function api(key, method, path, body) {
+  process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0'; // the bridge's self-signed certificate, on loopback
+  const r = await fetch(BASE + path, { method, headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
+    body: body ? JSON.stringify(body) : undefined });
+  const json = await r.json();
+  if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+export function launch(extraArgs = []) {
+  return chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: [
+    '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--use-fake-device-for-media-stream',
+    '--use-fake-ui-for-media-stream', '--allow-loopback-in-peer-connection', ...extraArgs] });
+}
+
+export async function openPage(browser, url) {
+  const ctx = await browser.newContext({ ignoreHTTPSErrors: true, permissions: ['camera', 'microphone'] });
+  const page = await ctx.newPage();
+  page.on('console', (m) => { if (m.type() === 'error') process.stderr.write(`  [page] ${m.text()}\n`); });
+  await page.goto(url);
+  return page;
+}
+
+export function tap() {
+  const results = [];
+  return {
+    check: (ok, name, detail = '') => results.push({ ok, name, detail }),
+    finish: () => {
+      console.log(`1..${results.length}`);
+      results.forEach((r, i) => console.log(`${r.ok ? 'ok' : 'not ok'} ${i + 1} ${r.name}${r.detail ? ' # ' + r.detail : ''}`));
+      process.exit(results.every((r) => r.ok) ? 0 : 1);
+    },
+  };
+}

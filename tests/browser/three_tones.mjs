@@ -1,0 +1,97 @@
+// Browser test for the audio mixer: three Chromium pages, each capturing its own tone from a
+// WAV made here with sox (--use-file-for-fake-audio-capture, so one browser per page). In each
+// page a WebAudio analyser on the received track must find the other two tones and not its
+// own: everyone hears the meeting, nobody hears themselves.
+//
+// Usage: node three_tones.mjs BRIDGE_EXECUTABLE. Prints TAP.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { api, enterNetns, launch, openPage, sleep, startBridge, stopBridge, tap } from './harness.mjs';
+
+const bridgeExe = process.argv[2];
+enterNetns('dctones');
+const { check, finish } = tap();
+const TONES = [400, 750, 1200];
+
+async function received(page) {
+  return page.evaluate(async () => {
+    let n = 0;
+    const report = window.diemcau && window.diemcau.pc ? await window.diemcau.pc.getStats() : new Map();
+    report.forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'audio') n += s.packetsReceived || 0; });
+    return n;
+  });
+}
+
+// Average level (dBFS per FFT bin) at each tone over two seconds of the received audio.
+async function tonesHeard(page) {
+  return page.evaluate(async (tones) => {
+    const pc = window.diemcau.pc;
+    const track = pc.getReceivers().find((r) => r.track && r.track.kind === 'audio').track;
+    const ctx = new AudioContext();
+    await ctx.resume();
+    const analyser = ctx.createAnalyser();
+    analyser.fftSize = 16384;
+    analyser.smoothingTimeConstant = 0;
+    ctx.createMediaStreamSource(new MediaStream([track])).connect(analyser);
+    const data = new Float32Array(analyser.frequencyBinCount);
+    const sums = tones.map(() => 0);
+    const rounds = 20;
+    for (let i = 0; i < rounds; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      analyser.getFloatFrequencyData(data);
+      tones.forEach((f, k) => {
+        const bin = Math.round(f / (ctx.sampleRate / analyser.fftSize));
+        let peak = -200;
+        for (let b = bin - 2; b <= bin + 2; b++) peak = Math.max(peak, data[b]);
+        sums[k] += peak;
+      });
+    }
+    return sums.map((s) => s / rounds);
+  }, TONES);
+}
+
+async function main() {
+  const dir = mkdtempSync(join(tmpdir(), 'diemcau-tones-'));
+  const wavs = TONES.map((f) => {
+    const path = join(dir, `tone-${f}.wav`);
+    const r = spawnSync('sox', ['-n', '-r', '48000', '-c', '1', '-b', '16', path, 'synth', '60', 'sine', String(f), 'vol', '0.3']);
+    if (r.status !== 0) throw new Error(`sox failed: ${r.stderr}`);
+    return path;
+  });
+  const { child, key } = await startBridge(bridgeExe, join(dir, 'data'));
+  const browsers = [];
+  try {
+    const now = Math.floor(Date.now() / 1000);
+    const meeting = await api(key, 'POST', '/api/meetings', { title: 'Ba âm', starts_at: now, ends_at: now + 3600 });
+    const pages = [];
+    for (let i = 0; i < 3; i++) {
+      const point = await api(key, 'POST', '/api/points', { name: `Xã ${i + 1}`, kind: 'commune', link_profile: 'standard' });
+      const inv = await api(key, 'POST', `/api/meetings/${meeting.id}/invitations`, { point_id: point.id });
+      const url = inv.join_link.replace(/^https:\/\/[^/]+/, `https://127.0.0.1:18443`) + '&autojoin=1&slots=1&rawaudio=1';
+      const browser = await launch([`--use-file-for-fake-audio-capture=${wavs[i]}`, '--autoplay-policy=no-user-gesture-required']);
+      browsers.push(browser);
+      pages.push(await openPage(browser, url));
+    }
+    for (let t = 0; t < 60; t++) {
+      const counts = await Promise.all(pages.map(received));
+      if (counts.every((c) => c > 150)) break;
+      await sleep(500);
+    }
+    await sleep(2000); /* let the talker set and the jitter buffers settle */
+    for (let i = 0; i < 3; i++) {
+      const heard = await tonesHeard(pages[i]);
+      const own = heard[i], others = heard.filter((_, k) => k !== i);
+      const detail = TONES.map((f, k) => `${f} Hz ${heard[k].toFixed(1)} dB`).join(', ');
+      check(others.every((d) => d > -70), `page ${i + 1} hears both other tones`, detail);
+      check(others.every((d) => d > own + 20), `page ${i + 1} does not hear its own tone`, detail);
+    }
+  } finally {
+    for (const b of browsers) await b.close();
+    check((await stopBridge(child)) === 0, 'the bridge stops cleanly on SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((e) => check(false, 'the test ran to the end', String(e && e.stack || e))).finally(finish);
