@@ -21,7 +21,7 @@
 typedef struct {
   char *config, *listen, *public_address, *data_dir, *tls_cert, *tls_key, *log_level, *stun,
       *media_ports, *web_dir, *turn, **ice_addresses;
-  int port, workers;
+  int port, workers, talkers;
   gboolean demo, plain_http;
 } options;
 
@@ -131,6 +131,12 @@ static bool make_certificate(const char *cert_path, const char *key_path, const 
 }
 
 static GMainLoop *loop;
+static dc_server *the_server; /* for the bridge's speaker events, which start after it exists */
+
+static void on_speaker(gpointer user, int64_t meeting, int64_t participant) {
+  if (the_server)
+    dc_server_speaker_changed(the_server, meeting, participant);
+}
 
 static gboolean on_signal(gpointer data) {
   g_message("stopping (%s)", (const char *)data);
@@ -205,6 +211,7 @@ int main(int argc, char **argv) {
       {"tls-key", 0, 0, G_OPTION_ARG_FILENAME, &o.tls_key, "TLS private key (PEM) for --tls-cert", "FILE"},
       {"plain-http", 0, 0, G_OPTION_ARG_NONE, &o.plain_http, "Serve plain HTTP/WS (only for tests on loopback)", NULL},
       {"workers", 'w', 0, G_OPTION_ARG_INT, &o.workers, "Media worker threads (default: one per core)", "N"},
+      {"talkers", 0, 0, G_OPTION_ARG_INT, &o.talkers, "Voices mixed at once, 1-8 (default 3)", "K"},
       {"log-level", 0, 0, G_OPTION_ARG_STRING, &o.log_level, "error, warning, info or debug (default info)", "LEVEL"},
       {"web-dir", 0, 0, G_OPTION_ARG_FILENAME, &o.web_dir, "Directory of the meeting page", "DIR"},
       {"demo", 0, 0, G_OPTION_ARG_NONE, &o.demo, "Create a demo meeting with two invitations and print the join links", NULL},
@@ -225,7 +232,12 @@ int main(int argc, char **argv) {
     fprintf(stderr, "diemcau-bridge: --log-level must be error, warning, info or debug\n");
     return 2;
   }
-  dc_bridge_config bcfg = {.workers = o.workers > 0 ? (unsigned)o.workers : 0};
+  if (o.talkers < 0 || o.talkers > 8) {
+    fprintf(stderr, "diemcau-bridge: --talkers must be 1-8\n");
+    return 2;
+  }
+  dc_bridge_config bcfg = {.workers = o.workers > 0 ? (unsigned)o.workers : 0,
+                           .talkers = (unsigned)o.talkers, .on_speaker = on_speaker};
   if (o.media_ports && sscanf(o.media_ports, "%u-%u", &bcfg.transport.port_min, &bcfg.transport.port_max) != 2) {
     fprintf(stderr, "diemcau-bridge: --media-ports wants MIN-MAX, e.g. 40000-40999\n");
     return 2;
@@ -312,6 +324,7 @@ int main(int argc, char **argv) {
   dc_server_config scfg = {.listen_address = o.listen, .port = port, .certificate = cert,
                            .web_dir = o.web_dir ? o.web_dir : DC_WEB_DIR, .public_base_url = base};
   dc_server *server = dc_server_new(&scfg, store, bridge, &err);
+  the_server = server;
   g_free(base);
   if (!server) {
     g_critical("%s", err->message);
@@ -330,6 +343,7 @@ int main(int argc, char **argv) {
   /* let the close frames and DTLS close_notify go out */
   for (int i = 0; i < 20 && g_main_context_iteration(NULL, FALSE); i++)
     ;
+  the_server = NULL;
   dc_server_free(server);
   dc_bridge_free(bridge);
   g_main_loop_unref(loop);

@@ -73,13 +73,16 @@ struct dc_room {
   GPtrArray *members; /* dc_participant*, in join order; main thread writes */
   GMutex mix_lock;
   dc_mixer *mixer;
+  int64_t speaker; /* clock thread: the dominant speaker last reported */
 };
 
 struct dc_bridge {
   dc_workers *workers;
   dc_dtls_identity *identity;
   dc_transport_config transport;
-  unsigned max_room;
+  unsigned max_room, talkers;
+  dc_speaker_fn on_speaker;
+  gpointer speaker_user;
   GHashTable *rooms;
   GMainContext *main;
   GMutex rooms_lock; /* the clock thread walks room_list */
@@ -131,6 +134,9 @@ dc_bridge *dc_bridge_new(const dc_bridge_config *cfg, GError **error) {
   b->transport.public_address = g_strdup(cfg->transport.public_address);
   b->workers = dc_workers_new(cfg->workers);
   b->max_room = cfg->max_room ? cfg->max_room : 512;
+  b->talkers = cfg->talkers ? MIN(cfg->talkers, DC_MIX_MAX_TALKERS) : 3;
+  b->on_speaker = cfg->on_speaker;
+  b->speaker_user = cfg->speaker_user;
   b->rooms = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, free_room);
   b->main = g_main_context_ref_thread_default();
   g_mutex_init(&b->rooms_lock);
@@ -172,7 +178,7 @@ dc_room *dc_bridge_room(dc_bridge *b, int64_t meeting_id) {
     g_rw_lock_init(&r->lock);
     r->members = g_ptr_array_new_with_free_func(unref);
     g_mutex_init(&r->mix_lock);
-    dc_mixer_config mc = {.max_participants = b->max_room, .talkers = 3};
+    dc_mixer_config mc = {.max_participants = b->max_room, .talkers = b->talkers};
     r->mixer = dc_mixer_new(&mc, NULL);
     g_hash_table_insert(b->rooms, g_memdup2(&meeting_id, sizeof meeting_id), r);
     g_mutex_lock(&b->rooms_lock);
@@ -452,11 +458,35 @@ static gboolean deliver_audio(gpointer data) {
   return G_SOURCE_REMOVE;
 }
 
+typedef struct {
+  dc_bridge *bridge;
+  int64_t meeting, participant;
+} speaker_event;
+
+static gboolean speaker_on_main(gpointer data) {
+  speaker_event *e = data;
+  e->bridge->on_speaker(e->bridge->speaker_user, e->meeting, e->participant);
+  return G_SOURCE_REMOVE;
+}
+
 static void tick_room(dc_room *r, uint64_t now) {
   GPtrArray *out = g_ptr_array_new();
   g_rw_lock_reader_lock(&r->lock);
   g_mutex_lock(&r->mix_lock);
   dc_mixer_tick(r->mixer, now);
+  int dominant = dc_mixer_dominant(r->mixer);
+  int64_t speaker = 0;
+  for (guint i = 0; i < r->members->len && dominant >= 0; i++) {
+    dc_participant *p = g_ptr_array_index(r->members, i);
+    if (p->mix_slot == dominant)
+      speaker = p->id;
+  }
+  if (speaker != r->speaker && r->bridge->on_speaker) {
+    r->speaker = speaker;
+    speaker_event *e = g_new(speaker_event, 1);
+    *e = (speaker_event){r->bridge, r->meeting, speaker};
+    g_main_context_invoke_full(r->bridge->main, G_PRIORITY_DEFAULT, speaker_on_main, e, g_free);
+  }
   for (guint i = 0; i < r->members->len; i++) {
     dc_participant *p = g_ptr_array_index(r->members, i);
     const dc_mixer_packet *pk = p->mix_slot >= 0 ? dc_mixer_packet_for(r->mixer, p->mix_slot) : NULL;

@@ -32,9 +32,15 @@ typedef struct dc_bridge dc_bridge;
 typedef struct dc_room dc_room;
 typedef struct dc_participant dc_participant;
 
+/* On the main thread: the room's dominant speaker changed (participant id, 0 = nobody). */
+typedef void (*dc_speaker_fn)(gpointer user, int64_t meeting, int64_t participant);
+
 typedef struct {
   unsigned workers;  /* 0 = one per core */
   unsigned max_room; /* participants per room, for the mixer; 0 = 512 */
+  unsigned talkers;  /* mixed at once, 1..8; 0 = 3 */
+  dc_speaker_fn on_speaker;
+  gpointer speaker_user;
   dc_transport_config transport;
 } dc_bridge_config;
 
@@ -43,6 +49,7 @@ typedef struct {
   void (*candidate)(gpointer user, const char *candidate);
   void (*state)(gpointer user, dc_transport_state state, const char *reason);
 } dc_participant_events;
+
 
 dc_bridge *dc_bridge_new(const dc_bridge_config *cfg, GError **error);
 void dc_bridge_free(dc_bridge *b);

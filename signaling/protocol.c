@@ -231,3 +231,10 @@ char *dc_protocol_roster(const dc_roster_entry *e, size_t n) {
   json_builder_end_array(b);
   return finish(b);
 }
+
+char *dc_protocol_speaker(int64_t participant) {
+  JsonBuilder *b = begin("speaker");
+  json_builder_set_member_name(b, "participant");
+  json_builder_add_int_value(b, participant);
+  return finish(b);
+}

@@ -72,6 +72,9 @@ typedef struct {
   bool muted;
 } dc_roster_entry;
 
+/* The dominant speaker changed; participant 0 means nobody is speaking. */
+char *dc_protocol_speaker(int64_t participant);
+
 /* Everyone in the meeting, in join order (the order video slots are filled in). */
 char *dc_protocol_roster(const dc_roster_entry *entries, size_t n);
 

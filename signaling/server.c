@@ -20,6 +20,7 @@ struct dc_server {
   char *web_dir;
   char *base_url;
   GList *sessions; /* session* */
+  GHashTable *speakers; /* meeting -> its current dominant speaker, for newcomers */
   int64_t next_participant;
   bool shutting_down;
 };
@@ -63,6 +64,19 @@ static void broadcast_roster(dc_server *srv, int64_t meeting) {
   }
   g_free(text);
   g_array_unref(entries);
+}
+
+void dc_server_speaker_changed(gpointer server, int64_t meeting, int64_t participant) {
+  dc_server *srv = server;
+  g_hash_table_insert(srv->speakers, g_memdup2(&meeting, sizeof meeting),
+                      g_memdup2(&participant, sizeof participant));
+  char *text = dc_protocol_speaker(participant);
+  for (GList *l = srv->sessions; l; l = l->next) {
+    session *s = l->data;
+    if (s->participant && s->meeting == meeting)
+      send_text(s, g_strdup(text));
+  }
+  g_free(text);
 }
 
 static void on_participant_candidate(gpointer user, const char *candidate) {
@@ -126,6 +140,9 @@ static void handle_join(session *s, const dc_client_msg *m) {
               s->meeting, s->id, s->name, s->point, s->role);
     send_text(s, dc_protocol_joined(s->id, s->point, s->role));
     broadcast_roster(srv, s->meeting);
+    const int64_t *speaker = g_hash_table_lookup(srv->speakers, &s->meeting);
+    if (speaker && *speaker)
+      send_text(s, dc_protocol_speaker(*speaker));
   }
   dc_point_free(point);
   dc_meeting_free(meeting);
@@ -533,6 +550,7 @@ dc_server *dc_server_new(const dc_server_config *cfg, dc_store *store, dc_bridge
   srv->store = store;
   srv->bridge = bridge;
   srv->web_dir = g_strdup(cfg->web_dir);
+  srv->speakers = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
   srv->soup = cfg->certificate ? soup_server_new("tls-certificate", cfg->certificate, NULL)
                                : soup_server_new(NULL, NULL);
   soup_server_add_websocket_handler(srv->soup, "/ws", NULL, NULL, on_ws, srv, NULL);
@@ -590,6 +608,7 @@ void dc_server_free(dc_server *srv) {
     soup_server_disconnect(srv->soup);
     g_object_unref(srv->soup);
   }
+  g_hash_table_unref(srv->speakers);
   g_free(srv->web_dir);
   g_free(srv->base_url);
   g_free(srv);

@@ -28,6 +28,8 @@ dc_server *dc_server_new(const dc_server_config *cfg, dc_store *store, dc_bridge
 void dc_server_shutdown(dc_server *s);
 void dc_server_free(dc_server *s);
 guint dc_server_port(dc_server *s);
+/* Tells everyone in the meeting who speaks now (a dc_speaker_fn for dc_bridge_config). */
+void dc_server_speaker_changed(gpointer server, int64_t meeting, int64_t participant);
 /* The join link for an invitation token. */
 char *dc_server_join_link(dc_server *s, int64_t meeting, const char *token);
 

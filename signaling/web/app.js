@@ -44,7 +44,8 @@ function labelTiles() {
   $('roster').innerHTML = '';
   for (const p of diemcau.roster) {
     const li = document.createElement('li');
-    li.textContent = `${p.point} (${p.name})${p.muted ? ' 🔇' : ''}`;
+    li.textContent = `${p.point} (${p.name})${p.muted ? ' 🔇' : ''}${p.participant === diemcau.speaker ? ' 🔊' : ''}`;
+    if (p.participant === diemcau.speaker) li.className = 'speaking';
     $('roster').appendChild(li);
   }
 }
@@ -93,6 +94,10 @@ async function onMessage(m) {
       break;
     case 'roster':
       diemcau.roster = m.participants;
+      labelTiles();
+      break;
+    case 'speaker':
+      diemcau.speaker = m.participant;
       labelTiles();
       break;
     case 'error':

@@ -80,6 +80,10 @@ async function main() {
       await sleep(500);
     }
     await sleep(2000); /* let the talker set and the jitter buffers settle */
+    const speakers = await Promise.all(pages.map((p) => p.evaluate(() => window.diemcau.speaker || 0)));
+    const ids = await Promise.all(pages.map((p) => p.evaluate(() => window.diemcau.roster.map((r) => r.participant))));
+    check(speakers.every((s) => s && s === speakers[0]) && ids[0].includes(speakers[0]),
+      'every page is told the same dominant speaker', `speaker ${speakers.join(', ')}`);
     for (let i = 0; i < 3; i++) {
       const heard = await tonesHeard(pages[i]);
       const own = heard[i], others = heard.filter((_, k) => k !== i);
