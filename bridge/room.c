@@ -242,20 +242,32 @@ static void request_keyframe(dc_participant *src) {
 
 /* ---- forwarding ---- */
 
+/* A hand-off to a receiver's worker: video deliveries and mix deliveries both start with
+ * the receiver, so one reserve/release pair bounds them together (MAX_PENDING). */
+static bool reserve(dc_participant *rcv) {
+  if (g_atomic_int_add(&rcv->pending, 1) < MAX_PENDING)
+    return true;
+  g_atomic_int_add(&rcv->pending, -1);
+  if (g_atomic_int_add(&rcv->dropped, 1) % 1000 == 0)
+    g_warning("meeting %" G_GINT64_FORMAT " participant %" G_GINT64_FORMAT
+              ": its media worker is behind; dropping packets", rcv->room->meeting, rcv->id);
+  return false;
+}
+
+static void release(gpointer data) {
+  dc_participant *rcv = *(dc_participant **)data; /* every delivery's first member */
+  g_atomic_int_add(&rcv->pending, -1);
+  unref(rcv);
+  g_free(data);
+}
+
 typedef struct {
-  dc_participant *rcv;
+  dc_participant *rcv; /* first: see release() */
   slot *slot;
   dc_rtp_ext_ids src_ext;
   size_t len;
   uint8_t buf[DC_TRANSPORT_BUF];
 } delivery;
-
-static void free_delivery(gpointer data) {
-  delivery *d = data;
-  g_atomic_int_add(&d->rcv->pending, -1);
-  unref(d->rcv);
-  g_free(d);
-}
 
 /* The receiver's worker: make the video packet one continuous stream of this slot, and send. */
 static gboolean deliver(gpointer data) {
@@ -301,20 +313,15 @@ static void forward(dc_participant *rcv, slot *s, const dc_rtp_ext_ids *src_ext,
                     const uint8_t *buf, size_t len) {
   if (s->section < 0 || len > DC_TRANSPORT_BUF - DC_SRTP_MAX_TRAILER)
     return;
-  if (g_atomic_int_add(&rcv->pending, 1) >= MAX_PENDING) {
-    g_atomic_int_add(&rcv->pending, -1);
-    if (g_atomic_int_add(&rcv->dropped, 1) % 1000 == 0)
-      g_warning("meeting %" G_GINT64_FORMAT " participant %" G_GINT64_FORMAT
-                ": its media worker is behind; dropping packets", rcv->room->meeting, rcv->id);
+  if (!reserve(rcv))
     return;
-  }
   delivery *d = g_malloc(sizeof *d);
   d->rcv = ref(rcv);
   d->slot = s;
   d->src_ext = *src_ext;
   d->len = len;
   memcpy(d->buf, buf, len);
-  dc_worker_invoke(rcv->worker, deliver, d, free_delivery);
+  dc_worker_invoke(rcv->worker, deliver, d, release);
 }
 
 /* Which simulcast layer a video packet is; -1 while its SSRC is not yet known. */
@@ -421,19 +428,12 @@ static void on_rtcp(gpointer user, uint8_t *buf, size_t len) {
 /* ---- the mix clock ---- */
 
 typedef struct {
-  dc_participant *rcv;
+  dc_participant *rcv; /* first: see release() */
   uint32_t samples;
   uint8_t level_dbov;
   size_t len;
   uint8_t payload[DC_MIX_MAX_PACKET];
 } mix_delivery;
-
-static void free_mix_delivery(gpointer data) {
-  mix_delivery *d = data;
-  g_atomic_int_add(&d->rcv->pending, -1);
-  unref(d->rcv);
-  g_free(d);
-}
 
 /* The receiver's worker: the mix as one continuous stream of its audio section. */
 static gboolean deliver_audio(gpointer data) {
@@ -490,11 +490,8 @@ static void tick_room(dc_room *r, uint64_t now) {
   for (guint i = 0; i < r->members->len; i++) {
     dc_participant *p = g_ptr_array_index(r->members, i);
     const dc_mixer_packet *pk = p->mix_slot >= 0 ? dc_mixer_packet_for(r->mixer, p->mix_slot) : NULL;
-    if (!pk || g_atomic_int_add(&p->pending, 1) >= MAX_PENDING) {
-      if (pk)
-        g_atomic_int_add(&p->pending, -1);
+    if (!pk || !reserve(p))
       continue;
-    }
     mix_delivery *d = g_malloc(sizeof *d);
     d->rcv = ref(p);
     d->samples = pk->samples;
@@ -507,7 +504,7 @@ static void tick_room(dc_room *r, uint64_t now) {
   g_rw_lock_reader_unlock(&r->lock);
   for (guint i = 0; i < out->len; i++) { /* no lock held while handing over */
     mix_delivery *d = g_ptr_array_index(out, i);
-    dc_worker_invoke(d->rcv->worker, deliver_audio, d, free_mix_delivery);
+    dc_worker_invoke(d->rcv->worker, deliver_audio, d, release);
   }
   g_ptr_array_unref(out);
 }
