@@ -15,6 +15,7 @@ typedef struct {
   uint16_t seq;
   uint32_t ts;
   int frame; /* samples per packet */
+  bool no_level; /* send without the RFC 6464 level, as some endpoints do */
 } sender;
 
 static void sender_init(sender *s, dc_mixer *m, dc_tier tier, double freq, double dbfs, bool fec) {
@@ -50,7 +51,7 @@ static void sender_send(sender *s, dc_mixer *m, uint64_t now, bool drop) {
   dc_rtp r;
   g_assert_cmpint(dc_rtp_parse(&r, pkt, hl + (size_t)n), ==, DC_OK);
   int level = s->amp < 1 ? 127 : (int)CLAMP(-20.0 * log10(s->amp / sqrt(2) / 32767.0), 0, 127);
-  dc_mixer_push(m, s->slot, &r, level, now);
+  dc_mixer_push(m, s->slot, &r, s->no_level ? -1 : level, now);
 }
 
 typedef struct {
@@ -312,6 +313,44 @@ static void test_silence_costs_no_decode(void) {
   dc_mixer_free(m);
 }
 
+/* Senders of 10, 40 and 60 ms frames, and one whose packets carry no level at all (it must
+ * be decoded and measured to be heard), are all mixed. */
+static void test_frame_sizes_and_no_level(void) {
+  dc_mixer *m = make_mixer(4);
+  const int frames[] = {480, 1920, 2880, 960};
+  const double tones[] = {350, 650, 950, 1250};
+  sender s[4];
+  for (int i = 0; i < 4; i++) {
+    sender_init(&s[i], m, DC_TIER_STANDARD, tones[i], -12, false);
+    s[i].frame = frames[i];
+  }
+  s[3].no_level = true;
+  listener l;
+  listener_init(&l, dc_mixer_add(m, DC_TIER_HALL));
+  int64_t due[4] = {0};
+  uint64_t now = 1000000;
+  for (int t = 0; t < 150; t++, now += 20000) {
+    /* each sender sends whenever its next frame is due */
+    for (int i = 0; i < 4; i++) {
+      while (due[i] <= (int64_t)t * 960) {
+        sender_send(&s[i], m, now, false);
+        due[i] += s[i].frame;
+      }
+    }
+    dc_mixer_tick(m, now);
+    listener_take(&l, m);
+  }
+  for (int i = 0; i < 4; i++) {
+    double db = tone_db(l.pcm, 48000, 96000, tones[i]);
+    g_test_message("%d-sample frames%s: %.1f dB", frames[i], s[i].no_level ? " (no level)" : "", db);
+    g_assert_cmpfloat(db, >, 60);
+  }
+  for (int i = 0; i < 4; i++)
+    opus_encoder_destroy(s[i].enc);
+  listener_clear(&l);
+  dc_mixer_free(m);
+}
+
 static void test_bad_input(void) {
   dc_mixer *m = make_mixer(3);
   sender good;
@@ -367,6 +406,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/mixer/fec-recovers-a-loss", test_fec_recovers_a_loss);
   g_test_add_func("/mixer/highland-60ms", test_highland_60ms);
   g_test_add_func("/mixer/silence-costs-no-decode", test_silence_costs_no_decode);
+  g_test_add_func("/mixer/frame-sizes-and-no-level", test_frame_sizes_and_no_level);
   g_test_add_func("/mixer/bad-input", test_bad_input);
   return g_test_run();
 }
