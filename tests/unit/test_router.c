@@ -1,0 +1,152 @@
+/* Unit tests for media/router on synthetic VP8 RTP: continuity across switches, switching
+ * only at a key frame, real loss kept as a gap, layer changes, the PLI throttle. */
+#include <glib.h>
+#include <string.h>
+
+#include "media/router.h"
+#include "media/rtp.h"
+#include "media/vp8.h"
+
+typedef struct {
+  uint32_t ssrc;
+  uint16_t seq;
+  uint32_t ts;
+  uint16_t pid;
+  uint8_t tl0;
+} src;
+
+/* One packet: a frame of its own, key frame or not, 15-bit PictureID and TL0PICIDX. */
+static size_t packet(src *s, bool key, uint8_t *buf) {
+  dc_rtp_header h = {.payload_type = 96, .seq = s->seq++, .timestamp = s->ts, .ssrc = s->ssrc, .marker = true};
+  size_t n = dc_rtp_write_header(buf, 64, &h, NULL, 0);
+  const uint8_t desc[] = {0x90, 0xC0, (uint8_t)(0x80 | (s->pid >> 8)), (uint8_t)s->pid, s->tl0,
+                          key ? 0x50 : 0x51, 0x9d, 0x01, 0x2a, 1, 2, 3};
+  memcpy(buf + n, desc, sizeof desc);
+  s->pid = (s->pid + 1) & 0x7FFF;
+  s->tl0++;
+  s->ts += 3000;
+  return n + sizeof desc;
+}
+
+typedef struct {
+  uint16_t seq, pid;
+  uint32_t ts, ssrc;
+  uint8_t tl0;
+  uint32_t from; /* which source it came from (test bookkeeping) */
+} out_pkt;
+
+static bool send(dc_slot *slot, int64_t id, int layer, src *s, bool key, uint64_t now, out_pkt *o) {
+  uint8_t buf[128];
+  size_t len = packet(s, key, buf);
+  if (dc_slot_forward(slot, id, layer, buf, len, now) != DC_SLOT_SEND)
+    return false;
+  dc_rtp r;
+  dc_vp8_desc d;
+  g_assert_cmpint(dc_rtp_parse(&r, buf, len), ==, DC_OK);
+  g_assert_cmpint(dc_vp8_parse(dc_rtp_payload(&r), r.payload_len, &d), ==, DC_OK);
+  *o = (out_pkt){r.seq, d.picture_id, r.timestamp, r.ssrc, d.tl0picidx, s->ssrc};
+  g_assert_cmpuint(r.payload_type, ==, 100);
+  return true;
+}
+
+static void test_switch_is_continuous(void) {
+  dc_slot slot;
+  dc_slot_init(&slot, 0xABCD, 100);
+  src a = {.ssrc = 1, .seq = 100, .ts = 5000, .pid = 32760, .tl0 = 250};
+  src b = {.ssrc = 2, .seq = 60000, .ts = 900000, .pid = 7, .tl0 = 3};
+  dc_slot_want(&slot, 1, 0);
+  g_assert_true(dc_slot_needs_keyframe(&slot));
+  out_pkt out[64];
+  int n = 0;
+  uint64_t now = 1000000;
+  g_assert_false(send(&slot, 1, 0, &a, false, now, &out[n])); /* no key frame yet: nothing */
+  for (int i = 0; i < 10; i++, now += 33000)
+    n += send(&slot, 1, 0, &a, i == 0, now, &out[n]);
+  g_assert_false(dc_slot_needs_keyframe(&slot));
+  dc_slot_want(&slot, 2, 0); /* switch to B, which sends three inter frames first */
+  g_assert_true(dc_slot_needs_keyframe(&slot));
+  for (int i = 0; i < 3; i++, now += 33000) {
+    g_assert_false(send(&slot, 2, 0, &b, false, now, &out[n])); /* B waits for its key frame */
+    n += send(&slot, 1, 0, &a, false, now, &out[n]);             /* A keeps flowing */
+  }
+  n += send(&slot, 2, 0, &b, true, now, &out[n]); /* B's key frame: the switch */
+  g_assert_false(send(&slot, 1, 0, &a, false, now, &out[n])); /* A no longer */
+  for (int i = 0; i < 5; i++, now += 33000)
+    n += send(&slot, 2, 0, &b, false, now, &out[n]);
+  g_assert_cmpint(n, ==, 10 + 3 + 1 + 5);
+  g_assert_cmpuint(out[13].from, ==, 2);
+  g_assert_cmpuint(slot.switches, ==, 1);
+  for (int i = 1; i < n; i++) { /* one stream: every field steps by one, time moves on */
+    g_assert_cmpuint(out[i].ssrc, ==, 0xABCD);
+    g_assert_cmpuint((uint16_t)(out[i].seq - out[i - 1].seq), ==, 1);
+    g_assert_cmpuint((out[i].pid - out[i - 1].pid) & 0x7FFF, ==, 1);
+    g_assert_cmpuint((uint8_t)(out[i].tl0 - out[i - 1].tl0), ==, 1);
+    g_assert_cmpint((int32_t)(out[i].ts - out[i - 1].ts), >, 0);
+  }
+}
+
+static void test_loss_stays_a_gap(void) {
+  dc_slot slot;
+  dc_slot_init(&slot, 9, 100);
+  dc_slot_want(&slot, 1, 0);
+  src a = {.ssrc = 1, .seq = 10, .ts = 0, .pid = 1};
+  out_pkt o1, o2, o3;
+  g_assert_true(send(&slot, 1, 0, &a, true, 0, &o1));
+  g_assert_true(send(&slot, 1, 0, &a, false, 33000, &o2));
+  uint8_t lost[128];
+  packet(&a, false, lost); /* lost on the way in: never given to the slot */
+  g_assert_true(send(&slot, 1, 0, &a, false, 99000, &o3));
+  g_assert_cmpuint((uint16_t)(o3.seq - o2.seq), ==, 2); /* the receiver can NACK it */
+  g_assert_cmpuint((o3.pid - o2.pid) & 0x7FFF, ==, 2);
+}
+
+static void test_layer_change(void) {
+  dc_slot slot;
+  dc_slot_init(&slot, 9, 100);
+  src low = {.ssrc = 11, .seq = 1, .pid = 100}, high = {.ssrc = 13, .seq = 500, .pid = 100};
+  dc_slot_want(&slot, 1, 0);
+  out_pkt o;
+  g_assert_true(send(&slot, 1, 0, &low, true, 0, &o));
+  dc_slot_want(&slot, 1, 2); /* same source, the highest layer */
+  g_assert_false(send(&slot, 1, 2, &high, false, 33000, &o));
+  g_assert_true(send(&slot, 1, 0, &low, false, 33000, &o));
+  g_assert_true(send(&slot, 1, 2, &high, true, 66000, &o));
+  g_assert_cmpuint(o.from, ==, 13);
+  g_assert_false(send(&slot, 1, 0, &low, false, 66000, &o));
+  dc_slot_want(&slot, DC_SLOT_NONE, 0); /* stop: nothing more */
+  g_assert_false(send(&slot, 1, 2, &high, true, 99000, &o));
+  g_assert_false(dc_slot_needs_keyframe(&slot));
+}
+
+static void test_invalid(void) {
+  dc_slot slot;
+  dc_slot_init(&slot, 9, 100);
+  dc_slot_want(&slot, 1, 0);
+  uint8_t buf[64];
+  dc_rtp_header h = {.payload_type = 96, .seq = 1, .timestamp = 1, .ssrc = 1};
+  size_t n = dc_rtp_write_header(buf, sizeof buf, &h, NULL, 0);
+  buf[n] = 0x80; /* X=1 and nothing after: a truncated descriptor */
+  g_assert_cmpint(dc_slot_forward(&slot, 1, 0, buf, n + 1, 0), ==, DC_SLOT_INVALID);
+  g_assert_cmpint(dc_slot_forward(&slot, 1, 0, buf, 5, 0), ==, DC_SLOT_INVALID);
+}
+
+static void test_pli_throttle(void) {
+  dc_pli_throttle t = {.interval_us = 300000};
+  int sent = 0;
+  /* thirty receivers switch to the same source within 100 ms: one request */
+  for (int i = 0; i < 30; i++)
+    sent += dc_pli_allow(&t, 1000000 + (uint64_t)i * 3000);
+  g_assert_cmpint(sent, ==, 1);
+  g_assert_false(dc_pli_allow(&t, 1299999));
+  g_assert_true(dc_pli_allow(&t, 1300000));
+}
+
+int main(int argc, char **argv) {
+  g_test_init(&argc, &argv, NULL);
+  g_test_add_func("/router/switch-is-continuous", test_switch_is_continuous);
+  g_test_add_func("/router/loss-stays-a-gap", test_loss_stays_a_gap);
+  g_test_add_func("/router/layer-change", test_layer_change);
+  g_test_add_func("/router/invalid", test_invalid);
+  g_test_add_func("/router/pli-throttle", test_pli_throttle);
+  return g_test_run();
+}
