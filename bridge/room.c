@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "media/mixer.h"
+#include "media/router.h"
 #include "media/rtcp.h"
 #include "media/rtp.h"
 #include "media/sdp.h"
@@ -25,11 +26,15 @@ typedef struct {
   /* routing: written on the main thread under the room's writer lock */
   int64_t source;    /* participant feeding the slot, 0 = none */
   int want_layer;    /* 0 = lowest, HIGHEST_LAYER = highest */
-  /* continuity: the receiver's worker only */
+  /* audio continuity: the receiver's worker only */
   bool started;
-  uint32_t from_ssrc;
-  uint16_t seq_delta, last_seq;
-  uint32_t ts_delta, last_ts;
+  uint16_t last_seq;
+  uint32_t last_ts;
+  /* video: continuity and key-frame switching (media/router), the receiver's worker only;
+   * what it plays now is published for the sources' workers (atomics) */
+  dc_slot core;
+  gpointer playing_source; /* participant id, as a pointer-sized atomic */
+  gint playing_layer;
 } slot;
 
 struct dc_participant {
@@ -263,65 +268,67 @@ static void release(gpointer data) {
 
 typedef struct {
   dc_participant *rcv; /* first: see release() */
+  dc_participant *src;
   slot *slot;
+  int layer, want_layer; /* this packet's layer; the layer the source wants the slot on */
+  bool routed;           /* the slot is routed to this source (not only still playing it) */
   dc_rtp_ext_ids src_ext;
   size_t len;
   uint8_t buf[DC_TRANSPORT_BUF];
 } delivery;
 
-/* The receiver's worker: make the video packet one continuous stream of this slot, and send. */
+static void release_video(gpointer data) {
+  delivery *d = data;
+  unref(d->src);
+  release(d);
+}
+
+/* The receiver's worker: the slot (media/router) decides whether the packet goes out and
+ * makes it one continuous stream; keep only the header extensions the receiver negotiated
+ * and that are true on its leg: abs-send-time, renumbered. mid/rid would misroute in the
+ * receiver; transport-cc numbers belong to the sender's transport. */
 static gboolean deliver(gpointer data) {
   delivery *d = data;
   slot *s = d->slot;
-  dc_rtp pkt;
-  if (d->rcv->closed || dc_rtp_parse(&pkt, d->buf, d->len) != DC_OK)
+  if (d->rcv->closed)
     return G_SOURCE_REMOVE;
-  if (!s->started || s->from_ssrc != pkt.ssrc) {
-    uint16_t next_seq = s->started ? (uint16_t)(s->last_seq + 1) : (uint16_t)g_random_int();
-    uint32_t next_ts = s->started ? s->last_ts + 3000u : g_random_int(); /* a frame at 30 fps */
-    s->seq_delta = (uint16_t)(next_seq - pkt.seq);
-    s->ts_delta = next_ts - pkt.timestamp;
-    s->from_ssrc = pkt.ssrc;
-    s->started = true;
-    s->last_seq = next_seq;
-    s->last_ts = next_ts;
-  }
-  uint16_t seq = (uint16_t)(pkt.seq + s->seq_delta);
-  uint32_t ts = pkt.timestamp + s->ts_delta;
-  if (dc_seq_newer(seq, s->last_seq)) {
-    s->last_seq = seq;
-    s->last_ts = ts;
-  }
-  /* Keep only what the receiver negotiated and what is true on its leg: audio level and
-   * abs-send-time, renumbered. mid/rid would misroute in the receiver; transport-cc
-   * numbers belong to the sender's transport, not the receiver's. */
+  if (d->routed && (s->core.want_source != d->src->id || s->core.want_layer != d->want_layer))
+    dc_slot_want(&s->core, d->src->id, d->want_layer);
+  dc_rtp pkt;
+  if (dc_rtp_parse(&pkt, d->buf, d->len) != DC_OK)
+    return G_SOURCE_REMOVE;
   uint8_t map[256] = {0};
-  if (d->src_ext.audio_level)
-    map[d->src_ext.audio_level] = s->ext.audio_level;
   if (d->src_ext.abs_send_time)
     map[d->src_ext.abs_send_time] = s->ext.abs_send_time;
   dc_rtp_ext_remap(d->buf, &pkt, map);
-  dc_rtp_set_ssrc(d->buf, s->ssrc);
-  dc_rtp_set_seq(d->buf, seq);
-  dc_rtp_set_timestamp(d->buf, ts);
-  dc_rtp_set_payload_type(d->buf, s->pt);
-  dc_transport_send_rtp(d->rcv->transport, d->buf, d->len, sizeof d->buf);
+  uint64_t now = (uint64_t)g_get_monotonic_time();
+  if (dc_slot_forward(&s->core, d->src->id, d->layer, d->buf, d->len, now) == DC_SLOT_SEND)
+    dc_transport_send_rtp(d->rcv->transport, d->buf, d->len, sizeof d->buf);
+  g_atomic_pointer_set(&s->playing_source, (gpointer)(gintptr)s->core.source);
+  g_atomic_int_set(&s->playing_layer, s->core.layer);
+  if (dc_slot_needs_keyframe(&s->core) && d->routed)
+    request_keyframe(d->src); /* throttled on the source's worker */
   return G_SOURCE_REMOVE;
 }
 
-static void forward(dc_participant *rcv, slot *s, const dc_rtp_ext_ids *src_ext,
-                    const uint8_t *buf, size_t len) {
+static void forward(dc_participant *rcv, dc_participant *src, slot *s, int layer, int want_layer,
+                    bool routed, const uint8_t *buf, size_t len) {
+  const dc_rtp_ext_ids *src_ext = &src->video_ext;
   if (s->section < 0 || len > DC_TRANSPORT_BUF - DC_SRTP_MAX_TRAILER)
     return;
   if (!reserve(rcv))
     return;
   delivery *d = g_malloc(sizeof *d);
   d->rcv = ref(rcv);
+  d->src = ref(src);
   d->slot = s;
+  d->layer = layer;
+  d->want_layer = want_layer;
+  d->routed = routed;
   d->src_ext = *src_ext;
   d->len = len;
   memcpy(d->buf, buf, len);
-  dc_worker_invoke(rcv->worker, deliver, d, release);
+  dc_worker_invoke(rcv->worker, deliver, d, release_video);
 }
 
 /* Which simulcast layer a video packet is; -1 while its SSRC is not yet known. */
@@ -389,8 +396,13 @@ static void on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap) {
     for (int k = 0; k < rcv->n_video; k++) {
       slot *s = &rcv->video[k];
       int want = s->want_layer == HIGHEST_LAYER ? highest : lowest;
-      if (s->source == src->id && layer == want)
-        forward(rcv, s, &src->video_ext, buf, len);
+      bool routed = s->source == src->id && layer == want;
+      /* until the slot has switched, what it plays now keeps flowing */
+      bool playing = s->source != 0 &&
+                     (gintptr)g_atomic_pointer_get(&s->playing_source) == src->id &&
+                     g_atomic_int_get(&s->playing_layer) == layer;
+      if (routed || playing)
+        forward(rcv, src, s, layer, want, s->source == src->id, buf, len);
     }
   }
   g_rw_lock_reader_unlock(&r->lock);
@@ -614,9 +626,11 @@ dc_participant *dc_room_join(dc_room *r, int64_t id, const char *name, const cha
 
 static void setup_slot(slot *s, int section, const dc_sdp_section *sec) {
   s->section = section;
-  s->ssrc = g_random_int_range(0x10000, G_MAXINT32);
+  s->ssrc = (uint32_t)g_random_int_range(0x10000, G_MAXINT32);
   s->pt = (uint8_t)sec->pt;
   s->ext = sec->ext;
+  dc_slot_init(&s->core, s->ssrc, s->pt);
+  s->playing_source = (gpointer)(gintptr)DC_SLOT_NONE;
 }
 
 char *dc_participant_offer(dc_participant *p, const char *sdp, GError **error) {
