@@ -8,12 +8,12 @@
  * or its own mix without its voice while it talks, as one continuous RTP stream with the
  * audio level extension set.
  *
- * Video is the plain forwarding that the video router replaces (issue "video router"): its
- * main video slot carries the first other participant's
- * camera at the highest simulcast layer; each thumbnail the next one's at the lowest layer.
- * SSRC, sequence number, timestamp, payload type and header-extension ids are rewritten per
- * receiver so each slot is one continuous stream; a slot that changes source asks the new
- * source for a keyframe (PLI), and receivers' PLI/FIR go upstream.
+ * Video: each receiver's main slot carries the first other participant's camera at the
+ * highest simulcast layer arriving, each thumbnail the next one's at the lowest (the router
+ * issue replaces this choice with the dominant speaker, pins and bandwidth estimates). Each
+ * slot is a media/router dc_slot: one continuous stream that switches source or layer only
+ * at a key frame, asked for with a throttled PLI, while the old one keeps flowing; header
+ * extension ids are renumbered per receiver, and receivers' PLI/FIR go upstream.
  *
  * Threads: room membership changes on the main thread, under a writer lock; packets are
  * routed on the source's worker under a reader lock, and rewritten, protected and sent on
