@@ -47,6 +47,7 @@ struct dc_participant {
   dc_participant_events ev;
   gpointer user;
   bool left;   /* main thread */
+  int64_t last_spoke_us; /* main thread: when the mixer last named it the dominant speaker */
   bool closed; /* worker thread: the transport is gone */
   gint muted;
   gint pending;  /* deliveries queued for this receiver's worker */
@@ -80,6 +81,8 @@ struct dc_room {
   dc_mixer *mixer;
   int64_t speaker; /* clock thread: the dominant speaker last reported */
 };
+
+static void reroute_and_tell(dc_room *r);
 
 struct dc_bridge {
   dc_workers *workers;
@@ -195,24 +198,35 @@ dc_room *dc_bridge_room(dc_bridge *b, int64_t meeting_id) {
 
 unsigned dc_room_size(const dc_room *r) { return r->members->len; }
 
-/* Main thread, writer lock held by the caller. */
-static void reroute(dc_room *r) {
+/* Order of the other participants for a receiver's slots: most recent speaker first (the
+ * dominant one has the newest time), never-speakers after, in join order. */
+static int by_recent_speech(gconstpointer a, gconstpointer b) {
+  const dc_participant *x = *(dc_participant *const *)a, *y = *(dc_participant *const *)b;
+  return x->last_spoke_us == y->last_spoke_us ? 0 : x->last_spoke_us > y->last_spoke_us ? -1 : 1;
+}
+
+/* Main thread, writer lock held by the caller. Returns whether any slot changed. */
+static bool reroute(dc_room *r) {
+  bool changed = false;
+  GPtrArray *others = g_ptr_array_new();
   for (guint i = 0; i < r->members->len; i++) {
     dc_participant *rcv = g_ptr_array_index(r->members, i);
-    int k = 0;
-    for (int s = 0; s < rcv->n_video; s++)
-      rcv->video[s].source = 0;
+    g_ptr_array_set_size(others, 0);
     for (guint j = 0; j < r->members->len; j++) {
       dc_participant *src = g_ptr_array_index(r->members, j);
-      if (src == rcv || !src->neg)
-        continue;
-      if (k < rcv->n_video) {
-        rcv->video[k].source = src->id;
-        rcv->video[k].want_layer = k == 0 ? HIGHEST_LAYER : 0;
-        k++;
-      }
+      if (src != rcv && src->neg)
+        g_ptr_array_add(others, src);
+    }
+    g_ptr_array_sort(others, by_recent_speech); /* stable: join order among equals */
+    for (int k = 0; k < rcv->n_video; k++) {
+      int64_t source = k < (int)others->len ? ((dc_participant *)g_ptr_array_index(others, k))->id : 0;
+      changed |= rcv->video[k].source != source;
+      rcv->video[k].source = source;
+      rcv->video[k].want_layer = k == 0 ? HIGHEST_LAYER : 0;
     }
   }
+  g_ptr_array_unref(others);
+  return changed;
 }
 
 static dc_participant *find(dc_room *r, int64_t id) {
@@ -477,7 +491,14 @@ typedef struct {
 
 static gboolean speaker_on_main(gpointer data) {
   speaker_event *e = data;
-  e->bridge->on_speaker(e->bridge->speaker_user, e->meeting, e->participant);
+  dc_room *r = g_hash_table_lookup(e->bridge->rooms, &e->meeting);
+  dc_participant *p = r ? find(r, e->participant) : NULL;
+  if (p) {
+    p->last_spoke_us = g_get_monotonic_time();
+    reroute_and_tell(r);
+  }
+  if (e->bridge->on_speaker)
+    e->bridge->on_speaker(e->bridge->speaker_user, e->meeting, e->participant);
   return G_SOURCE_REMOVE;
 }
 
@@ -493,7 +514,7 @@ static void tick_room(dc_room *r, uint64_t now) {
     if (p->mix_slot == dominant)
       speaker = p->id;
   }
-  if (speaker != r->speaker && r->bridge->on_speaker) {
+  if (speaker != r->speaker) {
     r->speaker = speaker;
     speaker_event *e = g_new(speaker_event, 1);
     *e = (speaker_event){r->bridge, r->meeting, speaker};
@@ -604,6 +625,30 @@ static void on_state(gpointer user, dc_transport_state state, const char *reason
 
 /* ---- membership (main thread) ---- */
 
+static gpointer ref_copy(gconstpointer p, gpointer unused) {
+  (void)unused;
+  return ref((dc_participant *)p);
+}
+
+/* Recomputes every slot and tells each participant who fills its slots now. */
+static void reroute_and_tell(dc_room *r) {
+  g_rw_lock_writer_lock(&r->lock);
+  reroute(r);
+  /* a referenced copy: the callbacks run unlocked. The copy keeps r->members' free
+   * function (unref), which gives the references back. */
+  GPtrArray *members = g_ptr_array_copy(r->members, ref_copy, NULL);
+  g_rw_lock_writer_unlock(&r->lock);
+  for (guint i = 0; i < members->len; i++) {
+    dc_participant *p = g_ptr_array_index(members, i);
+    int64_t sources[MAX_SLOTS];
+    for (int k = 0; k < p->n_video; k++)
+      sources[k] = p->video[k].source;
+    if (!p->left && p->neg && p->ev.slots)
+      p->ev.slots(p->user, sources, p->n_video);
+  }
+  g_ptr_array_unref(members);
+}
+
 dc_participant *dc_room_join(dc_room *r, int64_t id, const char *name, const char *profile,
                              const dc_participant_events *ev, gpointer user) {
   dc_participant *p = g_new0(dc_participant, 1);
@@ -690,8 +735,8 @@ char *dc_participant_offer(dc_participant *p, const char *sdp, GError **error) {
       g_warning("meeting %" G_GINT64_FORMAT ": the room is full (%u); participant %" G_GINT64_FORMAT
                 " gets no audio", r->meeting, r->bridge->max_room, p->id);
   }
-  reroute(r);
   g_rw_lock_writer_unlock(&r->lock);
+  reroute_and_tell(r);
 
   dc_sdp_answer_params params = {
       .ice_ufrag = dc_transport_local_ufrag(p->transport),
@@ -743,8 +788,8 @@ void dc_participant_leave(dc_participant *p) {
   p->mix_slot = -1;
   g_mutex_unlock(&r->mix_lock);
   g_ptr_array_remove(r->members, p);
-  reroute(r);
   g_rw_lock_writer_unlock(&r->lock);
+  reroute_and_tell(r);
   if (p->transport)
     dc_worker_invoke(p->worker, close_on_worker, ref(p), unref);
   unref(p);

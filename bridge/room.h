@@ -8,9 +8,11 @@
  * or its own mix without its voice while it talks, as one continuous RTP stream with the
  * audio level extension set.
  *
- * Video: each receiver's main slot carries the first other participant's camera at the
- * highest simulcast layer arriving, each thumbnail the next one's at the lowest (the router
- * issue replaces this choice with the dominant speaker, pins and bandwidth estimates). Each
+ * Video: each receiver's main slot carries the dominant speaker's camera (the mixer says
+ * who), or, while the receiver itself speaks, whoever spoke before; thumbnails carry the
+ * others by most recent speech (last-N), then in join order. The main slot takes the
+ * highest simulcast layer arriving, thumbnails the lowest (the router issue adds pins and
+ * bandwidth estimates). Each
  * slot is a media/router dc_slot: one continuous stream that switches source or layer only
  * at a key frame, asked for with a throttled PLI, while the old one keeps flowing; header
  * extension ids are renumbered per receiver, and receivers' PLI/FIR go upstream.
@@ -48,6 +50,9 @@ typedef struct {
   /* On the main thread. */
   void (*candidate)(gpointer user, const char *candidate);
   void (*state)(gpointer user, dc_transport_state state, const char *reason);
+  /* Who fills the participant's video slots now: sources[k] is a participant id, 0 when
+   * the slot is empty. Sent on every change, so a page can label its tiles. */
+  void (*slots)(gpointer user, const int64_t *sources, int n);
 } dc_participant_events;
 
 

@@ -238,3 +238,13 @@ char *dc_protocol_speaker(int64_t participant) {
   json_builder_add_int_value(b, participant);
   return finish(b);
 }
+
+char *dc_protocol_slots(const int64_t *sources, int n) {
+  JsonBuilder *b = begin("slots");
+  json_builder_set_member_name(b, "slots");
+  json_builder_begin_array(b);
+  for (int i = 0; i < n; i++)
+    json_builder_add_int_value(b, sources[i]);
+  json_builder_end_array(b);
+  return finish(b);
+}

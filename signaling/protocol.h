@@ -72,6 +72,9 @@ typedef struct {
   bool muted;
 } dc_roster_entry;
 
+/* Who fills this participant's video slots (main first); 0 for an empty slot. */
+char *dc_protocol_slots(const int64_t *sources, int n);
+
 /* The dominant speaker changed; participant 0 means nobody is speaking. */
 char *dc_protocol_speaker(int64_t participant);
 

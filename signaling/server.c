@@ -84,6 +84,11 @@ static void on_participant_candidate(gpointer user, const char *candidate) {
   send_text(s, dc_protocol_candidate(candidate, NULL));
 }
 
+static void on_participant_slots(gpointer user, const int64_t *sources, int n) {
+  session *s = user;
+  send_text(s, dc_protocol_slots(sources, n));
+}
+
 static void on_participant_state(gpointer user, dc_transport_state state, const char *reason) {
   session *s = user;
   static const char *const names[] = {"new", "connected", "failed", "closed"};
@@ -134,7 +139,8 @@ static void handle_join(session *s, const dc_client_msg *m) {
     s->name = g_strdup(m->name);
     s->point = g_strdup(point->name);
     s->role = g_strdup(inv->role);
-    dc_participant_events ev = {.candidate = on_participant_candidate, .state = on_participant_state};
+    dc_participant_events ev = {.candidate = on_participant_candidate, .state = on_participant_state,
+                                .slots = on_participant_slots};
     s->participant = dc_room_join(dc_bridge_room(srv->bridge, m->meeting), s->id, s->name, m->profile, &ev, s);
     g_message("meeting %" G_GINT64_FORMAT " participant %" G_GINT64_FORMAT " joined: %s at %s (%s)",
               s->meeting, s->id, s->name, s->point, s->role);

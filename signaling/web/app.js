@@ -34,12 +34,13 @@ function makeThumbs() {
   }
 }
 
-// Slots are filled with the other points in join order (main first); label them so.
+// The bridge says who fills each slot ('slots'); the roster gives their point names.
 function labelTiles() {
-  const others = diemcau.roster.filter((p) => !diemcau.me || p.participant !== diemcau.me.participant);
+  const byId = new Map(diemcau.roster.map((p) => [p.participant, p]));
   for (let i = 0; i < slots; i++) {
     const label = $('label' + i);
-    if (label) label.textContent = others[i] ? `${others[i].point} — ${others[i].name}` : '—';
+    const who = byId.get((diemcau.slots || [])[i]);
+    if (label) label.textContent = who ? `${who.point} — ${who.name}` : '—';
   }
   $('roster').innerHTML = '';
   for (const p of diemcau.roster) {
@@ -94,6 +95,10 @@ async function onMessage(m) {
       break;
     case 'roster':
       diemcau.roster = m.participants;
+      labelTiles();
+      break;
+    case 'slots':
+      diemcau.slots = m.slots;
       labelTiles();
       break;
     case 'speaker':

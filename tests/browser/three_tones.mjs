@@ -84,6 +84,9 @@ async function main() {
     const ids = await Promise.all(pages.map((p) => p.evaluate(() => window.diemcau.roster.map((r) => r.participant))));
     check(speakers.every((s) => s && s === speakers[0]) && ids[0].includes(speakers[0]),
       'every page is told the same dominant speaker', `speaker ${speakers.join(', ')}`);
+    const maps = await Promise.all(pages.map((p) => p.evaluate(() => ({ me: window.diemcau.me.participant, slots: window.diemcau.slots || [] }))));
+    check(maps.every((m) => m.me === speakers[0] ? m.slots[0] && m.slots[0] !== m.me : m.slots[0] === speakers[0]),
+      "the main slot shows the dominant speaker (to everyone but the speaker)", JSON.stringify(maps));
     for (let i = 0; i < 3; i++) {
       const heard = await tonesHeard(pages[i]);
       const own = heard[i], others = heard.filter((_, k) => k !== i);
