@@ -80,6 +80,7 @@ struct dc_room {
   GMutex mix_lock;
   dc_mixer *mixer;
   int64_t speaker; /* clock thread: the dominant speaker last reported */
+  int64_t pinned;  /* main thread: the host's pin, 0 for none */
 };
 
 static void reroute_and_tell(dc_room *r);
@@ -218,6 +219,11 @@ static bool reroute(dc_room *r) {
         g_ptr_array_add(others, src);
     }
     g_ptr_array_sort(others, by_recent_speech); /* stable: join order among equals */
+    for (guint j = 1; j < others->len; j++) /* the host's pin goes first */
+      if (((dc_participant *)g_ptr_array_index(others, j))->id == r->pinned) {
+        gpointer pin = g_ptr_array_steal_index(others, j);
+        g_ptr_array_insert(others, 0, pin);
+      }
     for (int k = 0; k < rcv->n_video; k++) {
       int64_t source = k < (int)others->len ? ((dc_participant *)g_ptr_array_index(others, k))->id : 0;
       changed |= rcv->video[k].source != source;
@@ -758,6 +764,14 @@ char *dc_participant_offer(dc_participant *p, const char *sdp, GError **error) {
   return answer;
 }
 
+bool dc_room_pin(dc_room *r, int64_t participant) {
+  if (participant && !find(r, participant))
+    return false;
+  r->pinned = participant;
+  reroute_and_tell(r);
+  return true;
+}
+
 void dc_participant_add_candidate(dc_participant *p, const char *candidate) {
   if (p->transport)
     dc_transport_add_remote_candidate(p->transport, candidate);
@@ -788,6 +802,8 @@ void dc_participant_leave(dc_participant *p) {
   p->mix_slot = -1;
   g_mutex_unlock(&r->mix_lock);
   g_ptr_array_remove(r->members, p);
+  if (r->pinned == p->id)
+    r->pinned = 0;
   g_rw_lock_writer_unlock(&r->lock);
   reroute_and_tell(r);
   if (p->transport)

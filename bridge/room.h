@@ -8,7 +8,8 @@
  * or its own mix without its voice while it talks, as one continuous RTP stream with the
  * audio level extension set.
  *
- * Video: each receiver's main slot carries the dominant speaker's camera (the mixer says
+ * Video: each receiver's main slot carries the participant the host pinned, else the
+ * dominant speaker's camera (the mixer says
  * who), or, while the receiver itself speaks, whoever spoke before; thumbnails carry the
  * others by most recent speech (last-N), then in join order. The main slot takes the
  * highest simulcast layer arriving, thumbnails the lowest (the router issue adds pins and
@@ -71,6 +72,10 @@ dc_participant *dc_room_join(dc_room *r, int64_t id, const char *name, const cha
 char *dc_participant_offer(dc_participant *p, const char *sdp, GError **error);
 void dc_participant_add_candidate(dc_participant *p, const char *candidate);
 void dc_participant_set_muted(dc_participant *p, bool muted);
+/* Pins a participant to everyone's main slot (the pinned one sees the next in order);
+ * 0 unpins. False when no such participant is in the room. */
+bool dc_room_pin(dc_room *r, int64_t participant);
+
 /* Leaves the room; no event arrives for user after this returns. */
 void dc_participant_leave(dc_participant *p);
 

@@ -132,6 +132,12 @@ bool dc_protocol_parse(const char *text, size_t len, dc_client_msg *m, const cha
   } else if (!strcmp(type, "leave")) {
     m->type = DC_MSG_LEAVE;
     ok = true;
+  } else if (!strcmp(type, "pin")) {
+    m->type = DC_MSG_PIN;
+    ok = get_int(o, "participant", 1, G_MAXINT64, &m->participant, &f);
+  } else if (!strcmp(type, "unpin")) {
+    m->type = DC_MSG_UNPIN;
+    ok = true;
   } else {
     fail(&f, DC_ERR_CODE_UNKNOWN_TYPE, "unknown message type \"%.32s\"", type);
   }

@@ -24,6 +24,8 @@ typedef enum {
   DC_MSG_CANDIDATE,
   DC_MSG_MUTE,
   DC_MSG_LEAVE,
+  DC_MSG_PIN,   /* host only */
+  DC_MSG_UNPIN, /* host only */
 } dc_msg_type;
 
 typedef struct {
@@ -38,6 +40,8 @@ typedef struct {
   char *candidate, *mid;
   /* mute */
   bool audio_muted;
+  /* pin */
+  int64_t participant;
 } dc_client_msg;
 
 /* Error codes sent to clients, stable strings they may switch on. */
@@ -54,6 +58,8 @@ typedef struct {
 #define DC_ERR_CODE_MEETING_ENDED "meeting-ended"
 #define DC_ERR_CODE_BAD_OFFER "bad-offer"
 #define DC_ERR_CODE_SHUTTING_DOWN "shutting-down"
+#define DC_ERR_CODE_NOT_ALLOWED "not-allowed"
+#define DC_ERR_CODE_UNKNOWN_PARTICIPANT "unknown-participant"
 
 /* Returns false and sets *code (one of the DC_ERR_CODE_* strings) and *message. */
 bool dc_protocol_parse(const char *text, size_t len, dc_client_msg *msg, const char **code,

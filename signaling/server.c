@@ -185,6 +185,19 @@ static void handle(session *s, const dc_client_msg *m) {
     dc_participant_set_muted(s->participant, m->audio_muted);
     broadcast_roster(s->server, s->meeting);
     return;
+  case DC_MSG_PIN:
+  case DC_MSG_UNPIN:
+    if (strcmp(s->role, "host")) {
+      send_error(s, DC_ERR_CODE_NOT_ALLOWED, "only the meeting's host can pin a point");
+      return;
+    }
+    if (!dc_room_pin(dc_bridge_room(s->server->bridge, s->meeting), m->type == DC_MSG_PIN ? m->participant : 0)) {
+      send_error(s, DC_ERR_CODE_UNKNOWN_PARTICIPANT, "no such participant in this meeting");
+      return;
+    }
+    g_message("meeting %" G_GINT64_FORMAT ": host %" G_GINT64_FORMAT " %s %" G_GINT64_FORMAT, s->meeting,
+              s->id, m->type == DC_MSG_PIN ? "pinned" : "unpinned", m->participant);
+    return;
   case DC_MSG_LEAVE:
     leave(s);
     soup_websocket_connection_close(s->conn, SOUP_WEBSOCKET_CLOSE_NORMAL, "left");

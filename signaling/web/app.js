@@ -47,6 +47,17 @@ function labelTiles() {
     const li = document.createElement('li');
     li.textContent = `${p.point} (${p.name})${p.muted ? ' 🔇' : ''}${p.participant === diemcau.speaker ? ' 🔊' : ''}`;
     if (p.participant === diemcau.speaker) li.className = 'speaking';
+    if (diemcau.me && diemcau.me.role === 'host' && p.participant !== diemcau.me.participant) {
+      const pin = document.createElement('button');
+      const pinned = diemcau.pinned === p.participant;
+      pin.textContent = pinned ? 'Bỏ ghim (unpin)' : 'Ghim (pin)';
+      pin.onclick = () => {
+        diemcau.pinned = pinned ? 0 : p.participant;
+        send(pinned ? { type: 'unpin' } : { type: 'pin', participant: p.participant });
+        labelTiles();
+      };
+      li.appendChild(pin);
+    }
     $('roster').appendChild(li);
   }
 }

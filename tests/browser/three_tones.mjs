@@ -68,7 +68,8 @@ async function main() {
     const pages = [];
     for (let i = 0; i < 3; i++) {
       const point = await api(key, 'POST', '/api/points', { name: `Xã ${i + 1}`, kind: 'commune', link_profile: 'standard' });
-      const inv = await api(key, 'POST', `/api/meetings/${meeting.id}/invitations`, { point_id: point.id });
+      const role = i === 0 ? 'host' : 'participant'; /* page 1 hosts: it may pin */
+      const inv = await api(key, 'POST', `/api/meetings/${meeting.id}/invitations`, { point_id: point.id, role });
       const url = inv.join_link.replace(/^https:\/\/[^/]+/, `https://127.0.0.1:18443`) + '&autojoin=1&slots=1&rawaudio=1';
       const browser = await launch([`--use-file-for-fake-audio-capture=${wavs[i]}`, '--autoplay-policy=no-user-gesture-required']);
       browsers.push(browser);
@@ -87,6 +88,34 @@ async function main() {
     const maps = await Promise.all(pages.map((p) => p.evaluate(() => ({ me: window.diemcau.me.participant, slots: window.diemcau.slots || [] }))));
     check(maps.every((m) => m.me === speakers[0] ? m.slots[0] && m.slots[0] !== m.me : m.slots[0] === speakers[0]),
       "the main slot shows the dominant speaker (to everyone but the speaker)", JSON.stringify(maps));
+    // The host pins page 3's point: every main slot shows it (page 3 sees another), and
+    // video keeps decoding across the switch; unpinning gives the speaker back.
+    const me = maps.map((m) => m.me);
+    const frames = () => Promise.all(pages.map((p) => p.evaluate(async () => {
+      let n = 0;
+      (await window.diemcau.pc.getStats()).forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'video') n += s.framesDecoded || 0; });
+      return n;
+    })));
+    await pages[0].evaluate((id) => window.diemcau.ws.send(JSON.stringify({ v: 1, type: 'pin', participant: id })), me[2]);
+    await sleep(1500);
+    const before = await frames();
+    await sleep(2000);
+    const after = await frames();
+    const pinned = await Promise.all(pages.map((p) => p.evaluate(() => window.diemcau.slots[0])));
+    check(pinned[0] === me[2] && pinned[1] === me[2] && pinned[2] !== me[2] && pinned[2],
+      "pinning puts the pinned point in every main slot", `main slots ${pinned.join(', ')}, pinned ${me[2]}`);
+    check(after.every((f, i) => f > before[i] + 10), 'video keeps decoding after the switch',
+      `frames +${after.map((f, i) => f - before[i]).join(', +')}`);
+    await pages[1].evaluate(() => window.diemcau.ws.send(JSON.stringify({ v: 1, type: 'pin', participant: 1 })));
+    await sleep(500);
+    const refused = await pages[1].evaluate(() => window.diemcau.errors.join(' | '));
+    check(refused.includes('not-allowed'), 'a participant who is not the host cannot pin', refused);
+    await pages[0].evaluate(() => window.diemcau.ws.send(JSON.stringify({ v: 1, type: 'unpin' })));
+    await sleep(1000);
+    /* equal tones trade the dominant place: compare with the speaker each page knows now */
+    const state = await Promise.all(pages.map((p) => p.evaluate(() => ({ main: window.diemcau.slots[0], speaker: window.diemcau.speaker, me: window.diemcau.me.participant }))));
+    check(state.every((n) => n.me === n.speaker ? n.main && n.main !== n.me : n.main === n.speaker),
+      'unpinning returns the main slot to the dominant speaker', JSON.stringify(state));
     for (let i = 0; i < 3; i++) {
       const heard = await tonesHeard(pages[i]);
       const own = heard[i], others = heard.filter((_, k) => k !== i);

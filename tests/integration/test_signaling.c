@@ -202,6 +202,8 @@ static void test_bad_messages(void) {
   g_assert_nonnull(strstr(reply, "Xã Tà Xùa"));
   g_free(reply);
   expect_error(ws, &c, join, DC_ERR_CODE_ALREADY_JOINED, NULL);
+  /* host commands from a participant are refused */
+  expect_error(ws, &c, "{\"v\":1,\"type\":\"pin\",\"participant\":1}", DC_ERR_CODE_NOT_ALLOWED, "host");
   /* an offer without a fingerprint is refused with what is missing */
   expect_error(ws, &c,
                "{\"v\":1,\"type\":\"offer\",\"sdp\":\"v=0\\r\\no=- 1 1 IN IP4 0.0.0.0\\r\\ns=-\\r\\nt=0 0\\r\\n"

@@ -50,6 +50,13 @@ static void test_messages(void) {
   ok("{\"v\":1,\"type\":\"mute\",\"audio\":true}", &m);
   g_assert_true(m.audio_muted);
   dc_client_msg_clear(&m);
+  ok("{\"v\":1,\"type\":\"pin\",\"participant\":7}", &m);
+  g_assert_cmpint(m.type, ==, DC_MSG_PIN);
+  g_assert_cmpint(m.participant, ==, 7);
+  dc_client_msg_clear(&m);
+  ok("{\"v\":1,\"type\":\"unpin\"}", &m);
+  g_assert_cmpint(m.type, ==, DC_MSG_UNPIN);
+  dc_client_msg_clear(&m);
   ok("{\"type\":\"leave\",\"v\":1,\"extra\":[1,2]}", &m); /* unknown members are ignored */
   g_assert_cmpint(m.type, ==, DC_MSG_LEAVE);
   dc_client_msg_clear(&m);
@@ -76,6 +83,7 @@ static void test_bad_input(void) {
       DC_ERR_CODE_BAD_MESSAGE, "profile");
   bad("{\"v\":1,\"type\":\"mute\",\"audio\":\"yes\"}", DC_ERR_CODE_BAD_MESSAGE, "audio");
   bad("{\"v\":1,\"type\":\"offer\"}", DC_ERR_CODE_BAD_MESSAGE, "sdp");
+  bad("{\"v\":1,\"type\":\"pin\",\"participant\":0}", DC_ERR_CODE_BAD_MESSAGE, "participant");
   bad("{\"v\":1,\"type\":\"join\",\"meeting\":1,\"token\":\"t\",\"name\":\"\xff\xfe\"}",
       DC_ERR_CODE_BAD_MESSAGE, "UTF-8");
   char *huge = g_strnfill(DC_PROTOCOL_MAX_MESSAGE + 1, ' ');
