@@ -45,7 +45,8 @@ function labelTiles() {
   $('roster').innerHTML = '';
   for (const p of diemcau.roster) {
     const li = document.createElement('li');
-    li.textContent = `${p.point} (${p.name})${p.muted ? ' 🔇' : ''}${p.participant === diemcau.speaker ? ' 🔊' : ''}`;
+    // words, not emoji: many district PCs have no emoji font
+    li.textContent = `${p.point} (${p.name})${p.muted ? ' — tắt micro' : ''}${p.participant === diemcau.speaker ? ' — đang nói' : ''}`;
     if (p.participant === diemcau.speaker) li.className = 'speaking';
     if (diemcau.me && diemcau.me.role === 'host' && p.participant !== diemcau.me.participant) {
       const pin = document.createElement('button');
