@@ -352,20 +352,21 @@ static gboolean close_on_worker(gpointer data) {
 
 void dc_transport_close(dc_transport *t) { dc_worker_invoke(t->worker, close_on_worker, t, NULL); }
 
-dc_status dc_transport_send_rtp(dc_transport *t, uint8_t *buf, size_t len, size_t cap) {
+/* Protects in place with the outbound session and sends; RTP and RTCP differ only in how. */
+static dc_status send_protected(dc_transport *t, dc_status (*protect)(dc_srtp *, uint8_t *, size_t *, size_t),
+                                uint8_t *buf, size_t len, size_t cap) {
   if (!t->srtp_out || t->closed)
     return DC_ERR_STATE;
-  dc_status st = dc_srtp_protect(t->srtp_out, buf, &len, cap);
+  dc_status st = protect(t->srtp_out, buf, &len, cap);
   if (st == DC_OK)
     nice_agent_send(t->agent, t->stream, 1, (guint)len, (const gchar *)buf);
   return st;
 }
 
+dc_status dc_transport_send_rtp(dc_transport *t, uint8_t *buf, size_t len, size_t cap) {
+  return send_protected(t, dc_srtp_protect, buf, len, cap);
+}
+
 dc_status dc_transport_send_rtcp(dc_transport *t, uint8_t *buf, size_t len, size_t cap) {
-  if (!t->srtp_out || t->closed)
-    return DC_ERR_STATE;
-  dc_status st = dc_srtp_protect_rtcp(t->srtp_out, buf, &len, cap);
-  if (st == DC_OK)
-    nice_agent_send(t->agent, t->stream, 1, (guint)len, (const gchar *)buf);
-  return st;
+  return send_protected(t, dc_srtp_protect_rtcp, buf, len, cap);
 }

@@ -3,7 +3,8 @@
  *
  * The bridge keeps two of these per participant: an outbound one that protects what it
  * sends and an inbound one that unprotects what arrives. Each covers every SSRC on the
- * transport (ssrc_any), so audio, video, RTX and RTCP share one session, as BUNDLE does.
+ * transport (a small per-SSRC table inside), so audio, video, RTX and RTCP share one session,
+ * as BUNDLE does.
  *
  * Profiles: AEAD_AES_128_GCM (RFC 7714) and AES_CM_128_HMAC_SHA1_80 (RFC 3711), the two
  * that DTLS-SRTP (RFC 5764) negotiates with browsers; their enum values are the DTLS-SRTP
@@ -46,7 +47,7 @@ const char *dc_srtp_profile_name(dc_srtp_profile profile);
 typedef struct dc_srtp dc_srtp;
 
 /* key and salt hold dc_srtp_key_len / dc_srtp_salt_len bytes. Returns NULL (and sets
- * *status when not NULL) for an unknown profile or if libsrtp refuses the policy. */
+ * *status when not NULL) for an unknown profile or if OpenSSL cannot set up the ciphers. */
 dc_srtp *dc_srtp_new(dc_srtp_profile profile, const uint8_t *key, const uint8_t *salt,
                      dc_srtp_direction direction, dc_status *status);
 void dc_srtp_free(dc_srtp *s);
