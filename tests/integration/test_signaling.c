@@ -359,6 +359,31 @@ static void test_page_served(void) {
     json_node_unref(j);
 }
 
+/* Last, because it stops the server: a joined participant is told, then hung up on with
+ * "going away" (1001). */
+static void test_shutdown_tells_participants(void) {
+  client c;
+  SoupWebsocketConnection *ws = ws_open(&c);
+  int64_t inv = dc_store_create_invitation(T.store, T.meeting, T.commune, "participant", 4000000000, NULL);
+  char *tok = token_for(inv, T.meeting, T.commune, 4000000000);
+  char *join = join_message(T.meeting, tok);
+  soup_websocket_connection_send_text(ws, join);
+  char *reply = ws_next(&c);
+  g_assert_nonnull(strstr(reply, "\"type\":\"joined\""));
+  g_free(reply);
+  dc_server_shutdown(T.server);
+  reply = ws_next(&c);
+  g_assert_nonnull(reply);
+  g_assert_nonnull(strstr(reply, "\"code\":\"" DC_ERR_CODE_SHUTTING_DOWN "\""));
+  g_free(reply);
+  while (!c.closed)
+    g_main_context_iteration(NULL, TRUE);
+  g_assert_cmpuint(c.close_code, ==, SOUP_WEBSOCKET_CLOSE_GOING_AWAY);
+  g_object_unref(ws);
+  g_free(join);
+  g_free(tok);
+}
+
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   GError *err = NULL;
@@ -391,6 +416,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/api/invalid-input", test_api_invalid_input);
   g_test_add_func("/api/flow", test_api_flow);
   g_test_add_func("/api/page-served", test_page_served);
+  g_test_add_func("/shutdown/tells-participants", test_shutdown_tells_participants);
   int rc = g_test_run();
 
   g_object_unref(T.session);

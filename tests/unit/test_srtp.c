@@ -376,6 +376,32 @@ static void test_padded_packets(void) {
   }
 }
 
+/* More SSRCs than the per-session table holds (16): cold streams churn through it, but a
+ * busy one (the camera, say) keeps its place and its replay window, so an old packet of
+ * it is still refused after forty others came and went. */
+static void test_many_ssrcs(void) {
+  uint8_t mk[16] = {5}, ms[14] = {6};
+  dc_srtp *out = dc_srtp_new(DC_SRTP_AEAD_AES_128_GCM, mk, ms, DC_SRTP_OUTBOUND, NULL);
+  dc_srtp *in = dc_srtp_new(DC_SRTP_AEAD_AES_128_GCM, mk, ms, DC_SRTP_INBOUND, NULL);
+  uint8_t pkt[256], old_hot[256];
+  size_t len, old_len = 0;
+  uint16_t hot_seq = 500;
+  for (int round = 0; round < 5; round++)
+    for (uint32_t ssrc = 100; ssrc < 140; ssrc++) {
+      len = make_rtp(pkt, (uint16_t)(1000 + round), ssrc, 40, (uint8_t)ssrc);
+      g_assert_cmpint(dc_srtp_protect(out, pkt, &len, sizeof pkt), ==, DC_OK);
+      g_assert_cmpint(dc_srtp_unprotect(in, pkt, &len), ==, DC_OK);
+      len = make_rtp(pkt, hot_seq++, 1, 40, 7); /* the busy stream, between every cold one */
+      g_assert_cmpint(dc_srtp_protect(out, pkt, &len, sizeof pkt), ==, DC_OK);
+      if (round == 0 && ssrc == 110)
+        memcpy(old_hot, pkt, old_len = len);
+      g_assert_cmpint(dc_srtp_unprotect(in, pkt, &len), ==, DC_OK);
+    }
+  g_assert_cmpint(dc_srtp_unprotect(in, old_hot, &old_len), ==, DC_ERR_REPLAY);
+  dc_srtp_free(out);
+  dc_srtp_free(in);
+}
+
 static void test_bad_profile(void) {
   uint8_t k[16] = {0};
   dc_status st = DC_OK;
@@ -398,6 +424,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/srtp/rtcp/aead-aes-128-gcm", test_rtcp_gcm_matches_reference);
   g_test_add_func("/srtp/replay-auth-bounds", test_replay_auth_and_bounds);
   g_test_add_func("/srtp/padded-packets", test_padded_packets);
+  g_test_add_func("/srtp/many-ssrcs", test_many_ssrcs);
   g_test_add_func("/srtp/bad-profile", test_bad_profile);
   return g_test_run();
 }
