@@ -56,6 +56,7 @@ dc_slot_result dc_slot_forward(dc_slot *s, int64_t source, int layer, uint8_t *b
       s->switches++;
     s->started = true;
     s->last_seq = (uint16_t)(next_seq - 1);
+    s->base_seq = next_seq;
   }
   uint16_t seq = (uint16_t)(pkt.seq + s->seq_delta);
   uint32_t ts = pkt.timestamp + s->ts_delta;
@@ -90,4 +91,97 @@ bool dc_pli_allow(dc_pli_throttle *t, uint64_t now_us) {
   t->ever = true;
   t->last_us = now_us;
   return true;
+}
+
+bool dc_slot_source_seq(const dc_slot *s, uint16_t out_seq, uint16_t *in_seq) {
+  if (!s->started || s->source == DC_SLOT_NONE)
+    return false;
+  /* between base_seq and last_seq, inclusive, in serial order */
+  if ((uint16_t)(out_seq - s->base_seq) > (uint16_t)(s->last_seq - s->base_seq))
+    return false;
+  *in_seq = (uint16_t)(out_seq - s->seq_delta);
+  return true;
+}
+
+/* ---- bandwidth estimate ---- */
+
+#define LOSS_HIGH (256 / 10) /* 10 % in 1/256 */
+#define LOSS_LOW (256 / 50)  /*  2 % */
+#define DECREASE_EVERY_US 300000
+#define INCREASE_EVERY_US 1000000
+
+void dc_bwe_init(dc_bwe *b, uint64_t initial_bps, uint64_t floor_bps, uint64_t ceiling_bps) {
+  memset(b, 0, sizeof *b);
+  b->floor_bps = floor_bps;
+  b->ceiling_bps = ceiling_bps;
+  b->loss_bps = initial_bps < floor_bps ? floor_bps : initial_bps > ceiling_bps ? ceiling_bps : initial_bps;
+}
+
+void dc_bwe_on_remb(dc_bwe *b, uint64_t bps, uint64_t now_us) {
+  b->remb_bps = bps;
+  b->remb_us = now_us ? now_us : 1;
+}
+
+void dc_bwe_on_loss(dc_bwe *b, uint8_t fraction_lost, uint64_t now_us) {
+  b->last_fraction_lost = fraction_lost;
+  uint64_t since = now_us - b->last_change_us;
+  uint64_t next = b->loss_bps;
+  if (fraction_lost > LOSS_HIGH && (since >= DECREASE_EVERY_US || !b->last_change_us))
+    next = b->loss_bps * (512 - fraction_lost) / 512; /* times (1 - loss/2) */
+  else if (fraction_lost < LOSS_LOW && (since >= INCREASE_EVERY_US || !b->last_change_us))
+    next = b->loss_bps * 108 / 100 + 1000;
+  else
+    return;
+  /* never grow past what the receiver's REMB allows by much: growth there is REMB's to judge */
+  uint64_t remb = b->remb_us && now_us - b->remb_us < DC_BWE_REMB_STALE_US ? b->remb_bps : 0;
+  if (remb && next > b->loss_bps && next > remb * 3 / 2)
+    next = b->loss_bps > remb * 3 / 2 ? b->loss_bps : remb * 3 / 2;
+  b->loss_bps = next < b->floor_bps ? b->floor_bps : next > b->ceiling_bps ? b->ceiling_bps : next;
+  b->last_change_us = now_us ? now_us : 1;
+}
+
+uint64_t dc_bwe_estimate(const dc_bwe *b, uint64_t now_us) {
+  uint64_t est = b->loss_bps;
+  if (b->remb_us && now_us - b->remb_us < DC_BWE_REMB_STALE_US && b->remb_bps < est)
+    est = b->remb_bps;
+  return est;
+}
+
+/* ---- layer choice ---- */
+
+static int lowest_arriving(const dc_source_layers *src) {
+  for (int l = 0; l < src->n_layers && l < DC_MAX_LAYERS; l++)
+    if (src->layer_bps[l])
+      return l;
+  return DC_LAYER_OFF;
+}
+
+uint64_t dc_choose_layers(uint64_t budget_bps, const dc_source_layers *const *sources, int n_slots,
+                          int *layers) {
+  uint64_t used = 0;
+  for (int k = 0; k < n_slots; k++)
+    layers[k] = DC_LAYER_OFF;
+  if (n_slots <= 0)
+    return 0;
+  /* the main slot: the highest arriving layer that fits, else none */
+  const dc_source_layers *main = sources[0];
+  for (int l = main ? main->n_layers - 1 : -1; l >= 0; l--) {
+    if (l < DC_MAX_LAYERS && main->layer_bps[l] && main->layer_bps[l] <= budget_bps) {
+      layers[0] = l;
+      used = main->layer_bps[l];
+      break;
+    }
+  }
+  if (main && layers[0] == DC_LAYER_OFF)
+    return 0; /* not even the main slot fits: thumbnails certainly do not */
+  /* thumbnails, in slot order (most recent speech first), each at its lowest layer */
+  for (int k = 1; k < n_slots; k++) {
+    const dc_source_layers *src = sources[k];
+    int l = src ? lowest_arriving(src) : DC_LAYER_OFF;
+    if (l == DC_LAYER_OFF || used + src->layer_bps[l] > budget_bps)
+      continue;
+    layers[k] = l;
+    used += src->layer_bps[l];
+  }
+  return used;
 }

@@ -11,8 +11,18 @@
  * dc_pli_throttle keeps a source from being asked for key frames more than a few times a
  * second, however many receivers switch to it (RFC 4585 §6.3.1 PLI; RFC 5104 §4.3.1 FIR).
  *
- * Left out here (the rest of the router issue): layer choice from bandwidth estimates, the
- * packet cache answering NACKs, RTX, and the slot map.
+ * dc_bwe is a receiver's bandwidth estimate: the lower of its REMB (draft-alvestrand-rmcat-
+ * remb; Chrome computes it from our abs-send-time) and a loss-based estimate from its
+ * receiver reports, in the manner of GCC's loss controller (draft-ietf-rmcat-gcc-02 §6:
+ * above 10 % loss cut by half the loss, below 2 % grow 8 % a second, between hold).
+ * The seam for transport-cc is dc_bwe_on_delay_estimate: a send-side delay estimate would
+ * arrive there as REMB's does.
+ *
+ * dc_choose_layers fits a receiver's slots under its estimate: the main slot first, at the
+ * highest layer that fits, then thumbnails at their lowest layer while they fit; so when
+ * bandwidth shrinks, thumbnails stop before the main slot does.
+ *
+ * Left out: probing above the estimate (padding or RTX probes), temporal-layer thinning.
  */
 #ifndef DC_ROUTER_H
 #define DC_ROUTER_H
@@ -39,6 +49,7 @@ typedef struct {
   uint16_t pid_delta, last_pid;
   uint8_t tl0_delta, last_tl0;
   uint64_t last_us;
+  uint16_t base_seq; /* the first outgoing sequence number of what plays now */
   unsigned switches;
 } dc_slot;
 
@@ -60,6 +71,10 @@ typedef enum {
 dc_slot_result dc_slot_forward(dc_slot *s, int64_t source, int layer, uint8_t *buf, size_t len,
                                uint64_t now_us);
 
+/* The incoming sequence number behind outgoing out_seq, for a NACK: false when out_seq is
+ * not of what plays now (from before the last switch, or not yet sent). */
+bool dc_slot_source_seq(const dc_slot *s, uint16_t out_seq, uint16_t *in_seq);
+
 typedef struct {
   uint64_t interval_us;
   uint64_t last_us;
@@ -68,5 +83,45 @@ typedef struct {
 
 /* True when a key-frame request may go to the source now (and records it). */
 bool dc_pli_allow(dc_pli_throttle *t, uint64_t now_us);
+
+/* ---- bandwidth estimate per receiver ---- */
+
+typedef struct {
+  uint64_t floor_bps, ceiling_bps;
+  uint64_t loss_bps;           /* the loss-based estimate */
+  uint64_t remb_bps, remb_us;  /* the receiver's last REMB, and when; 0 = none yet */
+  uint64_t last_change_us;
+  uint8_t last_fraction_lost;
+} dc_bwe;
+
+#define DC_BWE_REMB_STALE_US 5000000 /* a REMB older than this no longer caps */
+
+/* initial_bps: before any feedback, from the receiver's link profile. */
+void dc_bwe_init(dc_bwe *b, uint64_t initial_bps, uint64_t floor_bps, uint64_t ceiling_bps);
+void dc_bwe_on_remb(dc_bwe *b, uint64_t bps, uint64_t now_us);
+/* A delay-based estimate from elsewhere (transport-cc later); treated as REMB is. */
+static inline void dc_bwe_on_delay_estimate(dc_bwe *b, uint64_t bps, uint64_t now_us) {
+  dc_bwe_on_remb(b, bps, now_us);
+}
+/* fraction_lost in 1/256, from a receiver report block about our video. */
+void dc_bwe_on_loss(dc_bwe *b, uint8_t fraction_lost, uint64_t now_us);
+uint64_t dc_bwe_estimate(const dc_bwe *b, uint64_t now_us);
+
+/* ---- layer choice ---- */
+
+#define DC_MAX_LAYERS 4
+#define DC_LAYER_OFF (-1)
+
+/* What one source offers: the bitrate of each simulcast layer now, lowest first; 0 when the
+ * layer is not arriving. A source without simulcast has one layer. */
+typedef struct {
+  int n_layers;
+  uint64_t layer_bps[DC_MAX_LAYERS];
+} dc_source_layers;
+
+/* sources[0] feeds the main slot, the rest thumbnails; NULL for an empty slot. Writes a layer
+ * index or DC_LAYER_OFF per slot into layers and returns the bitrate chosen. */
+uint64_t dc_choose_layers(uint64_t budget_bps, const dc_source_layers *const *sources, int n_slots,
+                          int *layers);
 
 #endif

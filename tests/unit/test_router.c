@@ -141,6 +141,106 @@ static void test_pli_throttle(void) {
   g_assert_true(dc_pli_allow(&t, 1300000));
 }
 
+/* A NACK for an outgoing sequence number names the incoming packet behind it, only for what
+ * plays now: across a switch the old source's numbers are not this source's. */
+static void test_source_seq(void) {
+  dc_slot slot;
+  dc_slot_init(&slot, 9, 100);
+  src a = {.ssrc = 1, .seq = 65530, .pid = 1}, b = {.ssrc = 2, .seq = 7000, .pid = 1};
+  out_pkt o[8];
+  uint16_t in;
+  g_assert_false(dc_slot_source_seq(&slot, 0, &in)); /* nothing sent yet */
+  dc_slot_want(&slot, 1, 0);
+  for (int i = 0; i < 4; i++)
+    g_assert_true(send(&slot, 1, 0, &a, i == 0, (uint64_t)i * 33000, &o[i]));
+  g_assert_true(dc_slot_source_seq(&slot, o[2].seq, &in));
+  g_assert_cmpuint(in, ==, 65532);
+  dc_slot_want(&slot, 2, 0);
+  g_assert_true(send(&slot, 2, 0, &b, true, 200000, &o[4]));
+  g_assert_true(send(&slot, 2, 0, &b, false, 233000, &o[5]));
+  g_assert_false(dc_slot_source_seq(&slot, o[2].seq, &in));        /* A's, before the switch */
+  g_assert_false(dc_slot_source_seq(&slot, (uint16_t)(o[5].seq + 1), &in)); /* not sent yet */
+  g_assert_true(dc_slot_source_seq(&slot, o[5].seq, &in));
+  g_assert_cmpuint(in, ==, 7001);
+}
+
+static void test_bwe_loss_and_remb(void) {
+  dc_bwe b;
+  dc_bwe_init(&b, 1000000, 50000, 2500000);
+  uint64_t now = 1000000;
+  g_assert_cmpuint(dc_bwe_estimate(&b, now), ==, 1000000);
+  dc_bwe_on_loss(&b, 64, now); /* 25 % loss: times (1 - 0.125) */
+  g_assert_cmpuint(dc_bwe_estimate(&b, now), ==, 875000);
+  dc_bwe_on_loss(&b, 64, now + 100000); /* too soon after a cut: held */
+  g_assert_cmpuint(dc_bwe_estimate(&b, now), ==, 875000);
+  for (int i = 1; i <= 20; i++) /* heavy loss for six seconds: down to the floor, not below */
+    dc_bwe_on_loss(&b, 200, now + (uint64_t)i * 300000);
+  g_assert_cmpuint(dc_bwe_estimate(&b, now), ==, 50000);
+  now += 7000000;
+  uint64_t before = dc_bwe_estimate(&b, now);
+  dc_bwe_on_loss(&b, 10, now); /* 4 %: hold */
+  g_assert_cmpuint(dc_bwe_estimate(&b, now), ==, before);
+  for (int i = 1; i <= 60; i++) /* no loss: grows 8 % a second, to the ceiling */
+    dc_bwe_on_loss(&b, 0, now + (uint64_t)i * 1000000);
+  now += 61000000;
+  g_assert_cmpuint(dc_bwe_estimate(&b, now), ==, 2500000);
+  dc_bwe_on_remb(&b, 300000, now); /* the receiver's REMB caps it */
+  g_assert_cmpuint(dc_bwe_estimate(&b, now + 1000), ==, 300000);
+  g_assert_cmpuint(dc_bwe_estimate(&b, now + DC_BWE_REMB_STALE_US + 1), ==, 2500000); /* until stale */
+}
+
+static void test_bwe_growth_follows_remb(void) {
+  dc_bwe b;
+  dc_bwe_init(&b, 200000, 50000, 2500000);
+  uint64_t now = 1;
+  dc_bwe_on_remb(&b, 200000, now);
+  for (int i = 1; i <= 30; i++) { /* no loss, but REMB stays low: loss-based stops at 1.5x */
+    dc_bwe_on_remb(&b, 200000, now + (uint64_t)i * 1000000);
+    dc_bwe_on_loss(&b, 0, now + (uint64_t)i * 1000000);
+  }
+  g_assert_cmpuint(b.loss_bps, <=, 300000);
+  g_assert_cmpuint(dc_bwe_estimate(&b, now + 30000000), ==, 200000);
+}
+
+/* Three layers of 150k/500k/1.5M: main highest that fits, thumbnails lowest while they fit. */
+static void test_layer_choice(void) {
+  dc_source_layers sim = {3, {150000, 500000, 1500000}};
+  dc_source_layers one = {1, {300000}};
+  dc_source_layers two_of_three = {3, {150000, 500000, 0}}; /* the top layer is not arriving */
+  const dc_source_layers *slots[4] = {&sim, &sim, &one, &sim};
+  int l[4];
+  g_assert_cmpuint(dc_choose_layers(5000000, slots, 4, l), ==, 1500000 + 150000 + 300000 + 150000);
+  g_assert_cmpint(l[0], ==, 2);
+  g_assert_cmpint(l[1], ==, 0);
+  g_assert_cmpint(l[2], ==, 0);
+  g_assert_cmpint(l[3], ==, 0);
+  /* 1 Mbit/s: main drops to the middle layer; thumbnails that fit keep their lowest */
+  g_assert_cmpuint(dc_choose_layers(1000000, slots, 4, l), ==, 500000 + 150000 + 300000);
+  g_assert_cmpint(l[0], ==, 1);
+  g_assert_cmpint(l[1], ==, 0);
+  g_assert_cmpint(l[2], ==, 0);
+  g_assert_cmpint(l[3], ==, DC_LAYER_OFF); /* the last thumbnail does not fit */
+  /* 200 kbit/s: main at its lowest, every thumbnail stops first */
+  dc_choose_layers(200000, slots, 4, l);
+  g_assert_cmpint(l[0], ==, 0);
+  g_assert_cmpint(l[1], ==, DC_LAYER_OFF);
+  g_assert_cmpint(l[2], ==, DC_LAYER_OFF);
+  g_assert_cmpint(l[3], ==, DC_LAYER_OFF);
+  /* below the main slot's lowest layer: nothing at all */
+  g_assert_cmpuint(dc_choose_layers(100000, slots, 4, l), ==, 0);
+  for (int k = 0; k < 4; k++)
+    g_assert_cmpint(l[k], ==, DC_LAYER_OFF);
+  /* a layer that is not arriving is never chosen */
+  const dc_source_layers *partial[1] = {&two_of_three};
+  dc_choose_layers(5000000, partial, 1, l);
+  g_assert_cmpint(l[0], ==, 1);
+  /* empty slots stay off and cost nothing */
+  const dc_source_layers *sparse[3] = {NULL, &sim, NULL};
+  g_assert_cmpuint(dc_choose_layers(1000000, sparse, 3, l), ==, 150000);
+  g_assert_cmpint(l[0], ==, DC_LAYER_OFF);
+  g_assert_cmpint(l[1], ==, 0);
+}
+
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/router/switch-is-continuous", test_switch_is_continuous);
@@ -148,5 +248,9 @@ int main(int argc, char **argv) {
   g_test_add_func("/router/layer-change", test_layer_change);
   g_test_add_func("/router/invalid", test_invalid);
   g_test_add_func("/router/pli-throttle", test_pli_throttle);
+  g_test_add_func("/router/source-seq", test_source_seq);
+  g_test_add_func("/router/bwe-loss-and-remb", test_bwe_loss_and_remb);
+  g_test_add_func("/router/bwe-growth-follows-remb", test_bwe_growth_follows_remb);
+  g_test_add_func("/router/layer-choice", test_layer_choice);
   return g_test_run();
 }

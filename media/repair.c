@@ -1,0 +1,312 @@
+/* repair.c — packet cache, reception statistics with NACK lists, RTX; see repair.h. */
+#include "media/repair.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "media/rtp.h"
+
+/* ---- the packet cache ---- */
+
+#define RING_MIN (64 * 1024)
+
+typedef struct {
+  uint64_t pos;   /* where the bytes start, counted since the ring began */
+  uint32_t at_ms; /* when stored, on the caller's clock; wraps after 49 days, harmlessly */
+  uint16_t seq;
+  uint16_t len;   /* 0: empty */
+} cache_entry;
+
+typedef struct {
+  uint32_t ssrc;
+  bool used;
+  uint64_t last_put_us;
+  cache_entry *index; /* DC_CACHE_INDEX entries, by seq modulo; with the ring */
+} cache_stream;
+
+struct dc_packet_cache {
+  uint64_t max_age_us;
+  size_t max_bytes;
+  uint8_t *ring;
+  size_t ring_size;
+  cache_entry *indexes; /* one block for every stream's index */
+  uint64_t head; /* next byte to write, counted since the ring began */
+  cache_stream streams[DC_CACHE_STREAMS];
+};
+
+dc_packet_cache *dc_packet_cache_new(uint64_t max_age_us, size_t max_bytes) {
+  dc_packet_cache *c = calloc(1, sizeof *c);
+  if (!c)
+    return NULL;
+  c->max_age_us = max_age_us;
+  c->max_bytes = max_bytes < RING_MIN ? RING_MIN : max_bytes;
+  return c; /* the ring comes with the first packet: a source without video costs nothing */
+}
+
+void dc_packet_cache_free(dc_packet_cache *c) {
+  if (!c)
+    return;
+  free(c->ring);
+  free(c->indexes);
+  free(c);
+}
+
+size_t dc_packet_cache_memory(const dc_packet_cache *c) {
+  return sizeof *c + c->ring_size + (c->indexes ? DC_CACHE_STREAMS * DC_CACHE_INDEX * sizeof(cache_entry) : 0);
+}
+
+static uint32_t age_ms(uint64_t now_us, const cache_entry *e) {
+  return (uint32_t)(now_us / 1000) - e->at_ms;
+}
+
+static bool held(const dc_packet_cache *c, const cache_entry *e) {
+  return e->len && c->head - e->pos <= c->ring_size;
+}
+
+/* The ring grows when the packet it is about to overwrite is younger than max_age: the
+ * source sends more than the ring holds for that long. Growing starts empty (the old
+ * packets' positions do not survive a new size); that costs a moment of repairs, a few
+ * times in a source's life. */
+static void ensure_ring(dc_packet_cache *c, size_t len, uint64_t now_us) {
+  if (!c->ring) {
+    c->indexes = calloc(DC_CACHE_STREAMS * DC_CACHE_INDEX, sizeof(cache_entry));
+    c->ring = c->indexes ? malloc(RING_MIN) : NULL;
+    c->ring_size = c->ring ? RING_MIN : 0;
+    for (int s = 0; s < DC_CACHE_STREAMS && c->ring; s++)
+      c->streams[s].index = c->indexes + s * DC_CACHE_INDEX;
+    return;
+  }
+  if (c->ring_size >= c->max_bytes)
+    return;
+  /* the oldest packet still held: the one at or after head + len - ring_size */
+  uint64_t overwrite_from = c->head + len > c->ring_size ? c->head + len - c->ring_size : 0;
+  bool young = false;
+  for (int s = 0; s < DC_CACHE_STREAMS && !young; s++) {
+    const cache_stream *st = &c->streams[s];
+    if (!st->used)
+      continue;
+    for (int i = 0; i < DC_CACHE_INDEX && !young; i++) {
+      const cache_entry *e = &st->index[i];
+      young = held(c, e) && e->pos < overwrite_from && age_ms(now_us, e) * 1000ull < c->max_age_us;
+    }
+  }
+  if (!young)
+    return;
+  size_t bigger = c->ring_size * 2 > c->max_bytes ? c->max_bytes : c->ring_size * 2;
+  uint8_t *ring = malloc(bigger);
+  if (!ring)
+    return;
+  free(c->ring);
+  c->ring = ring;
+  c->ring_size = bigger;
+  memset(c->indexes, 0, DC_CACHE_STREAMS * DC_CACHE_INDEX * sizeof(cache_entry));
+}
+
+void dc_packet_cache_put(dc_packet_cache *c, uint32_t ssrc, uint16_t seq, const uint8_t *buf,
+                         size_t len, uint64_t now_us) {
+  if (len == 0 || len > UINT16_MAX)
+    return;
+  cache_stream *st = NULL, *oldest = &c->streams[0];
+  for (int s = 0; s < DC_CACHE_STREAMS && !st; s++) {
+    if (c->streams[s].used && c->streams[s].ssrc == ssrc)
+      st = &c->streams[s];
+    else if (!c->streams[s].used || (oldest->used && c->streams[s].last_put_us < oldest->last_put_us))
+      oldest = &c->streams[s];
+  }
+  /* The check for growth walks the index: do it only when the write wraps the ring. */
+  if (!c->ring || (c->ring_size < c->max_bytes && (c->head % c->ring_size) + len > c->ring_size))
+    ensure_ring(c, len, now_us);
+  if (!c->ring || len > c->ring_size)
+    return;
+  if (!st) {
+    st = oldest;
+    st->used = true;
+    st->ssrc = ssrc;
+    memset(st->index, 0, DC_CACHE_INDEX * sizeof(cache_entry));
+  }
+  size_t at = (size_t)(c->head % c->ring_size);
+  if (at + len > c->ring_size) { /* keep each packet in one piece: skip the ring's tail */
+    c->head += c->ring_size - at;
+    at = 0;
+  }
+  memcpy(c->ring + at, buf, len);
+  st->index[seq % DC_CACHE_INDEX] =
+      (cache_entry){.pos = c->head, .at_ms = (uint32_t)(now_us / 1000), .seq = seq, .len = (uint16_t)len};
+  st->last_put_us = now_us;
+  c->head += len;
+}
+
+size_t dc_packet_cache_get(const dc_packet_cache *c, uint32_t ssrc, uint16_t seq, uint64_t now_us,
+                           uint8_t *out, size_t cap) {
+  for (int s = 0; s < DC_CACHE_STREAMS; s++) {
+    const cache_stream *st = &c->streams[s];
+    if (!st->used || st->ssrc != ssrc)
+      continue;
+    const cache_entry *e = &st->index[seq % DC_CACHE_INDEX];
+    if (!held(c, e) || e->seq != seq || age_ms(now_us, e) * 1000ull > c->max_age_us || e->len > cap)
+      return 0;
+    memcpy(out, c->ring + e->pos % c->ring_size, e->len);
+    return e->len;
+  }
+  return 0;
+}
+
+/* ---- one incoming stream ---- */
+
+#define SEQ_MOD (1u << 16)
+#define MAX_DROPOUT 3000 /* RFC 3550 A.1 */
+#define MAX_MISORDER 100
+
+void dc_rx_stream_init(dc_rx_stream *s, uint32_t ssrc, uint32_t clock_rate) {
+  memset(s, 0, sizeof *s);
+  s->ssrc = ssrc;
+  s->clock_rate = clock_rate;
+}
+
+static void forget_missing(dc_rx_stream *s, int i) {
+  s->missing[i] = s->missing[--s->n_missing];
+}
+
+static void restart(dc_rx_stream *s, uint16_t seq) {
+  s->base_seq = seq;
+  s->max_seq = seq;
+  s->cycles = 0;
+  s->received = s->received_prior = s->expected_prior = 0;
+  s->n_missing = 0;
+}
+
+bool dc_rx_stream_update(dc_rx_stream *s, uint16_t seq, uint32_t rtp_ts, size_t len, uint64_t now_us) {
+  if (!s->started) {
+    s->started = true;
+    restart(s, seq);
+  } else {
+    uint16_t delta = (uint16_t)(seq - s->max_seq);
+    if (delta == 0)
+      return false; /* duplicate */
+    if (delta < MAX_DROPOUT) {
+      /* in order, maybe with a gap: the skipped ones are missing */
+      if (delta > DC_NACK_MAX) {
+        s->n_missing = 0; /* too many to ask for: let the decoder ask for a key frame */
+      } else {
+        for (uint16_t k = 1; k < delta; k++) {
+          if (s->n_missing == DC_NACK_MAX)
+            forget_missing(s, 0);
+          s->missing[s->n_missing++] = (dc_missing){.seq = (uint16_t)(s->max_seq + k), .first_us = now_us};
+        }
+      }
+      if (seq < s->max_seq)
+        s->cycles += SEQ_MOD;
+      s->max_seq = seq;
+    } else if (delta <= SEQ_MOD - MAX_MISORDER) {
+      /* a jump: the sender restarted its sequence (RFC 3550 A.1 would wait for a second
+       * packet to confirm; a sender here restarts only on a real restart) */
+      restart(s, seq);
+    } else {
+      /* late or repaired: was it missing? */
+      bool was_missing = false;
+      for (int i = 0; i < s->n_missing; i++)
+        if (s->missing[i].seq == seq) {
+          forget_missing(s, i);
+          was_missing = true;
+          break;
+        }
+      if (!was_missing)
+        return false; /* a duplicate of one already here, or too old */
+      s->recovered++;
+    }
+  }
+  s->received++;
+  s->bytes += len;
+  if (s->clock_rate) { /* RFC 3550 A.8: interarrival jitter, in timestamp units */
+    uint32_t arrival = (uint32_t)(now_us * s->clock_rate / 1000000);
+    uint32_t transit = arrival - rtp_ts;
+    if (s->received > 1) {
+      int32_t d = (int32_t)(transit - s->transit);
+      s->jitter += ((d < 0 ? -(double)d : d) - s->jitter) / 16.0;
+    }
+    s->transit = transit;
+  }
+  return true;
+}
+
+void dc_rx_stream_on_sr(dc_rx_stream *s, uint64_t ntp, uint64_t now_us) {
+  s->last_sr_ntp = (ntp >> 16) & 0xFFFFFFFFu;
+  s->last_sr_us = now_us;
+}
+
+size_t dc_rx_stream_nacks(dc_rx_stream *s, uint64_t now_us, uint64_t retry_us, uint64_t max_age_us,
+                          uint16_t *out, size_t cap) {
+  size_t n = 0;
+  for (int i = 0; i < s->n_missing;) {
+    dc_missing *m = &s->missing[i];
+    if (now_us - m->first_us > max_age_us || (m->tries >= DC_NACK_TRIES && now_us - m->last_us >= retry_us)) {
+      forget_missing(s, i);
+      continue;
+    }
+    if (n < cap && m->tries < DC_NACK_TRIES && (m->tries == 0 || now_us - m->last_us >= retry_us)) {
+      out[n++] = m->seq;
+      m->tries++;
+      m->last_us = now_us;
+      s->nacks_sent++;
+    }
+    i++;
+  }
+  return n;
+}
+
+void dc_rx_stream_report(dc_rx_stream *s, uint64_t now_us, dc_rtcp_report_block *out) {
+  memset(out, 0, sizeof *out);
+  out->ssrc = s->ssrc;
+  if (!s->started)
+    return;
+  uint64_t extended_max = s->cycles + s->max_seq;
+  uint64_t expected = extended_max - s->base_seq + 1;
+  int64_t lost = (int64_t)expected - (int64_t)s->received; /* RFC 3550 A.3: may go negative */
+  lost = lost > 0x7FFFFF ? 0x7FFFFF : lost < -0x800000 ? -0x800000 : lost;
+  uint64_t expected_interval = expected - s->expected_prior;
+  uint64_t received_interval = s->received - s->received_prior;
+  s->expected_prior = expected;
+  s->received_prior = s->received;
+  int64_t lost_interval = (int64_t)expected_interval - (int64_t)received_interval;
+  out->fraction_lost = expected_interval == 0 || lost_interval <= 0
+                           ? 0 : (uint8_t)((lost_interval << 8) / (int64_t)expected_interval);
+  out->cumulative_lost = (int32_t)lost;
+  out->ext_highest_seq = (uint32_t)extended_max;
+  out->jitter = (uint32_t)s->jitter;
+  if (s->last_sr_us) {
+    out->lsr = (uint32_t)s->last_sr_ntp;
+    out->dlsr = (uint32_t)((now_us - s->last_sr_us) * 65536 / 1000000);
+  }
+}
+
+/* ---- RTX ---- */
+
+size_t dc_rtx_wrap(uint8_t *buf, size_t len, size_t cap, uint8_t rtx_pt, uint32_t rtx_ssrc,
+                   uint16_t rtx_seq) {
+  dc_rtp pkt;
+  if (dc_rtp_parse(&pkt, buf, len) != DC_OK)
+    return 0;
+  size_t out_len = pkt.payload_off + 2 + pkt.payload_len;
+  if (out_len > cap)
+    return 0;
+  memmove(buf + pkt.payload_off + 2, buf + pkt.payload_off, pkt.payload_len);
+  dc_wr16(buf + pkt.payload_off, pkt.seq);
+  buf[0] &= (uint8_t)~0x20; /* no padding */
+  dc_rtp_set_payload_type(buf, rtx_pt);
+  dc_rtp_set_ssrc(buf, rtx_ssrc);
+  dc_rtp_set_seq(buf, rtx_seq);
+  return out_len;
+}
+
+size_t dc_rtx_unwrap(uint8_t *buf, size_t len, uint8_t pt, uint32_t ssrc) {
+  dc_rtp pkt;
+  if (dc_rtp_parse(&pkt, buf, len) != DC_OK || pkt.payload_len < 2 + 1)
+    return 0;
+  uint16_t osn = dc_rd16(buf + pkt.payload_off);
+  memmove(buf + pkt.payload_off, buf + pkt.payload_off + 2, pkt.payload_len - 2);
+  buf[0] &= (uint8_t)~0x20;
+  dc_rtp_set_payload_type(buf, pt);
+  dc_rtp_set_ssrc(buf, ssrc);
+  dc_rtp_set_seq(buf, osn);
+  return pkt.payload_off + pkt.payload_len - 2;
+}

@@ -1,0 +1,105 @@
+/* repair.h — loss repair for forwarded video, sans-IO: what the bridge needs so that a lossy
+ * leg is repaired on that leg alone (DESIGN.md, the video path).
+ *
+ * - dc_packet_cache: a source's recent packets (about a second), to answer receivers' NACKs
+ *   (RFC 4585 §6.2.1) without asking the source again. Bytes live in one ring that grows
+ *   (64 KiB up to 1 MiB) only while it holds less than the wanted age, so a 150 kbit/s
+ *   highland camera costs 64 KiB and a 2.5 Mbit/s hall camera about 512 KiB, plus a 32 KiB
+ *   index; a source that sends no video costs nothing.
+ * - dc_rx_stream: what arrives on one incoming SSRC: RFC 3550 §6.4.1 / A.3 / A.8 reception
+ *   statistics for receiver reports, and the sequence numbers missing now, for NACKs to the
+ *   sender with a retry limit (RFC 4585 §3.2 leaves timing to the implementation; ours: at
+ *   once on a gap, again every retry interval, at most DC_NACK_TRIES times, forgotten after
+ *   a second).
+ * - RTX (RFC 4588 §4): wrapping a packet for retransmission in its own SSRC and unwrapping
+ *   one from a sender.
+ *
+ * Left out: FEC (RFC 8627 flexfec, ulpfec), and RTT-paced retries (we have no RTT to the
+ * sender without sending SRs; the retry interval is the caller's).
+ */
+#ifndef DC_REPAIR_H
+#define DC_REPAIR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "media/bytes.h"
+#include "media/rtcp.h"
+
+/* ---- the packet cache ---- */
+
+#define DC_CACHE_STREAMS 4 /* SSRCs per source: simulcast layers */
+#define DC_CACHE_INDEX 512 /* packets per SSRC the index can name: ~2 s at 2.5 Mbit/s */
+
+typedef struct dc_packet_cache dc_packet_cache;
+
+/* Keeps packets for max_age_us (the ring grows up to max_bytes to do so). */
+dc_packet_cache *dc_packet_cache_new(uint64_t max_age_us, size_t max_bytes);
+void dc_packet_cache_free(dc_packet_cache *c);
+/* Stores a copy of one RTP packet. A fifth SSRC replaces the one least recently stored. */
+void dc_packet_cache_put(dc_packet_cache *c, uint32_t ssrc, uint16_t seq, const uint8_t *buf,
+                         size_t len, uint64_t now_us);
+/* Copies the packet into out; returns its length, or 0 when it is not held (never stored,
+ * overwritten, older than max_age, or longer than cap). */
+size_t dc_packet_cache_get(const dc_packet_cache *c, uint32_t ssrc, uint16_t seq, uint64_t now_us,
+                           uint8_t *out, size_t cap);
+/* Bytes this cache holds allocated now. */
+size_t dc_packet_cache_memory(const dc_packet_cache *c);
+
+/* ---- one incoming stream ---- */
+
+#define DC_NACK_MAX 128 /* missing packets tracked at once; a longer gap is a restart */
+#define DC_NACK_TRIES 3
+
+typedef struct {
+  uint16_t seq;
+  uint8_t tries;
+  uint64_t first_us, last_us;
+} dc_missing;
+
+typedef struct {
+  uint32_t ssrc;
+  uint32_t clock_rate;
+  bool started;
+  uint16_t max_seq;
+  uint32_t cycles;    /* shifted count of sequence number wraps */
+  uint32_t base_seq;
+  uint64_t received, received_prior, expected_prior;
+  uint64_t bytes;
+  uint32_t transit;   /* RFC 3550 A.8 */
+  double jitter;
+  uint64_t last_sr_ntp; /* middle 32 bits of the sender's last SR, and when it came */
+  uint64_t last_sr_us;
+  int n_missing;
+  dc_missing missing[DC_NACK_MAX];
+  uint64_t nacks_sent, recovered;
+} dc_rx_stream;
+
+void dc_rx_stream_init(dc_rx_stream *s, uint32_t ssrc, uint32_t clock_rate);
+/* One packet arrived (a retransmission too, once unwrapped). Returns false for a duplicate
+ * or a packet too old to matter. */
+bool dc_rx_stream_update(dc_rx_stream *s, uint16_t seq, uint32_t rtp_ts, size_t len,
+                         uint64_t now_us);
+/* The sender's SR, for the report's LSR/DLSR (RFC 3550 §6.4.1). */
+void dc_rx_stream_on_sr(dc_rx_stream *s, uint64_t ntp, uint64_t now_us);
+/* Sequence numbers to NACK now: each missing one not asked for within retry_us and asked
+ * fewer than DC_NACK_TRIES times; ones missing longer than max_age_us are given up. */
+size_t dc_rx_stream_nacks(dc_rx_stream *s, uint64_t now_us, uint64_t retry_us, uint64_t max_age_us,
+                          uint16_t *out, size_t cap);
+/* A report block for this stream since the last one (fraction lost is per interval). */
+void dc_rx_stream_report(dc_rx_stream *s, uint64_t now_us, dc_rtcp_report_block *out);
+
+/* ---- RTX (RFC 4588 §4) ---- */
+
+/* Turns the RTP packet in buf (len bytes, cap room) into its retransmission: payload type
+ * rtx_pt, SSRC rtx_ssrc, sequence number rtx_seq, the original sequence number in front of
+ * the payload; padding is dropped. Returns the new length, or 0 when it does not fit or buf
+ * is not RTP. */
+size_t dc_rtx_wrap(uint8_t *buf, size_t len, size_t cap, uint8_t rtx_pt, uint32_t rtx_ssrc,
+                   uint16_t rtx_seq);
+/* The reverse, in place: payload type pt, SSRC ssrc, the original sequence number. Returns
+ * the new length, or 0 when buf carries no original packet (a padding-only probe). */
+size_t dc_rtx_unwrap(uint8_t *buf, size_t len, uint8_t pt, uint32_t ssrc);
+
+#endif

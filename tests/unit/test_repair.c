@@ -1,0 +1,157 @@
+/* Unit tests for media/repair: the packet cache answers NACKs for about a second and no
+ * longer, grows only as far as a source's rate needs; reception statistics and NACK lists
+ * (gaps, repairs, retries, storms, restarts); RTX wrapping both ways. */
+#include <glib.h>
+#include <string.h>
+
+#include "media/repair.h"
+#include "media/rtp.h"
+
+static size_t packet(uint8_t *buf, uint32_t ssrc, uint16_t seq, size_t payload) {
+  dc_rtp_header h = {.payload_type = 96, .seq = seq, .timestamp = seq * 3000u, .ssrc = ssrc};
+  size_t n = dc_rtp_write_header(buf, 64, &h, NULL, 0);
+  for (size_t i = 0; i < payload; i++)
+    buf[n + i] = (uint8_t)(seq + i);
+  return n + payload;
+}
+
+static void test_cache_hit_and_age(void) {
+  dc_packet_cache *c = dc_packet_cache_new(1000000, 1 << 20);
+  uint8_t buf[1500], out[1500];
+  uint64_t now = 5000000;
+  for (uint16_t seq = 65500; seq != 100; seq++, now += 4000) /* wraps the sequence number */
+    dc_packet_cache_put(c, 0x11, seq, buf, packet(buf, 0x11, seq, 1100), now);
+  size_t want = packet(buf, 0x11, 40, 1100);
+  g_assert_cmpuint(dc_packet_cache_get(c, 0x11, 40, now, out, sizeof out), ==, want);
+  g_assert_cmpmem(out, want, buf, want);
+  g_assert_cmpuint(dc_packet_cache_get(c, 0x12, 40, now, out, sizeof out), ==, 0); /* other SSRC */
+  g_assert_cmpuint(dc_packet_cache_get(c, 0x11, 100, now, out, sizeof out), ==, 0); /* not yet */
+  g_assert_cmpuint(dc_packet_cache_get(c, 0x11, 40, now, out, 100), ==, 0);          /* no room */
+  /* a second later it is gone, even though the ring still holds the bytes */
+  g_assert_cmpuint(dc_packet_cache_get(c, 0x11, 40, now + 1100000, out, sizeof out), ==, 0);
+  dc_packet_cache_free(c);
+}
+
+/* 2.5 Mbit/s of 1200-byte packets for three seconds: the ring grows until it holds a
+ * second, and every packet of the last second is there. A slow source keeps the small ring. */
+static void test_cache_grows_to_rate(void) {
+  dc_packet_cache *fast = dc_packet_cache_new(1000000, 1 << 20);
+  dc_packet_cache *slow = dc_packet_cache_new(1000000, 1 << 20);
+  uint8_t buf[1500], out[1500];
+  uint64_t now = 1;
+  uint16_t seq = 0;
+  for (int i = 0; i < 780; i++, now += 3846) { /* 260 packets a second */
+    size_t n = packet(buf, 7, seq, 1188);
+    dc_packet_cache_put(fast, 7, seq, buf, n, now);
+    if (i % 13 == 0) /* 20 packets a second: 190 kbit/s */
+      dc_packet_cache_put(slow, 7, seq, buf, n, now);
+    seq++;
+  }
+  g_assert_cmpuint(dc_packet_cache_memory(slow), <, 100 * 1024); /* the 64 KiB ring + index */
+  g_assert_cmpuint(dc_packet_cache_memory(fast), >, 512 * 1024); /* grew to hold a second */
+  g_assert_cmpuint(dc_packet_cache_memory(fast), <=, (512 + 40) * 1024);
+  int held = 0;
+  for (uint16_t s = (uint16_t)(seq - 250); s != seq; s++)
+    held += dc_packet_cache_get(fast, 7, s, now, out, sizeof out) > 0;
+  g_assert_cmpint(held, ==, 250);
+  dc_packet_cache_free(fast);
+  dc_packet_cache_free(slow);
+}
+
+static void test_cache_layers(void) {
+  dc_packet_cache *c = dc_packet_cache_new(1000000, 1 << 20);
+  uint8_t buf[1500], out[1500];
+  for (uint32_t ssrc = 1; ssrc <= 5; ssrc++) /* a fifth SSRC replaces the stalest */
+    dc_packet_cache_put(c, ssrc, 9, buf, packet(buf, ssrc, 9, 10), ssrc * 1000);
+  g_assert_cmpuint(dc_packet_cache_get(c, 1, 9, 6000, out, sizeof out), ==, 0);
+  for (uint32_t ssrc = 2; ssrc <= 5; ssrc++)
+    g_assert_cmpuint(dc_packet_cache_get(c, ssrc, 9, 6000, out, sizeof out), ==, 22);
+  dc_packet_cache_free(c);
+}
+
+static void test_rx_gap_nack_and_repair(void) {
+  dc_rx_stream s;
+  dc_rx_stream_init(&s, 0xAA, 90000);
+  uint64_t now = 1000000;
+  uint16_t nacks[64];
+  for (uint16_t seq = 65530; seq != 2; seq++)
+    g_assert_true(dc_rx_stream_update(&s, seq, 0, 100, now));
+  g_assert_true(dc_rx_stream_update(&s, 6, 0, 100, now)); /* 2..5 lost, across the wrap */
+  g_assert_cmpuint(dc_rx_stream_nacks(&s, now, 100000, 1000000, nacks, 64), ==, 4);
+  g_assert_cmpuint(nacks[0], ==, 2);
+  g_assert_cmpuint(nacks[3], ==, 5);
+  g_assert_cmpuint(dc_rx_stream_nacks(&s, now + 50000, 100000, 1000000, nacks, 64), ==, 0); /* too soon */
+  g_assert_true(dc_rx_stream_update(&s, 3, 0, 100, now + 60000)); /* repaired */
+  g_assert_false(dc_rx_stream_update(&s, 3, 0, 100, now + 61000)); /* and its duplicate */
+  g_assert_false(dc_rx_stream_update(&s, 6, 0, 100, now + 61000));
+  g_assert_cmpuint(dc_rx_stream_nacks(&s, now + 100000, 100000, 1000000, nacks, 64), ==, 3);
+  g_assert_cmpuint(dc_rx_stream_nacks(&s, now + 200000, 100000, 1000000, nacks, 64), ==, 3);
+  /* three tries, then given up */
+  g_assert_cmpuint(dc_rx_stream_nacks(&s, now + 300000, 100000, 1000000, nacks, 64), ==, 0);
+  g_assert_cmpint(s.n_missing, ==, 0);
+  dc_rtcp_report_block rb;
+  dc_rx_stream_report(&s, now, &rb);
+  g_assert_cmpuint(rb.ssrc, ==, 0xAA);
+  g_assert_cmpint(rb.cumulative_lost, ==, 3);
+  g_assert_cmpuint(rb.ext_highest_seq, ==, 65536 + 6);
+  g_assert_cmpuint(rb.fraction_lost, ==, 3 * 256 / 13);
+  dc_rx_stream_report(&s, now, &rb); /* the next interval saw nothing */
+  g_assert_cmpuint(rb.fraction_lost, ==, 0);
+}
+
+/* A storm: every other packet lost for a long while. The list stays bounded and each
+ * missing packet is asked for at most three times. */
+static void test_rx_nack_storm_bounded(void) {
+  dc_rx_stream s;
+  dc_rx_stream_init(&s, 1, 90000);
+  uint16_t nacks[DC_NACK_MAX];
+  uint64_t now = 1, sent = 0;
+  for (uint16_t seq = 0; seq < 20000; seq += 2, now += 2000) {
+    dc_rx_stream_update(&s, seq, 0, 100, now);
+    sent += dc_rx_stream_nacks(&s, now, 100000, 1000000, nacks, DC_NACK_MAX);
+    g_assert_cmpint(s.n_missing, <=, DC_NACK_MAX);
+  }
+  g_assert_cmpuint(sent, <=, 3 * 10000);
+  g_assert_cmpuint(sent, >=, 9999);
+  /* a jump far ahead is a restart, not 30000 missing packets */
+  dc_rx_stream_update(&s, 50000, 0, 100, now);
+  g_assert_cmpint(s.n_missing, ==, 0);
+  /* a gap larger than the list: given up at once (the decoder asks for a key frame) */
+  dc_rx_stream_update(&s, 50000 + DC_NACK_MAX + 10, 0, 100, now);
+  g_assert_cmpint(s.n_missing, ==, 0);
+}
+
+static void test_rtx_round_trip(void) {
+  uint8_t buf[1500], orig[1500];
+  size_t n = packet(buf, 0x55, 4242, 300);
+  memcpy(orig, buf, n);
+  size_t w = dc_rtx_wrap(buf, n, sizeof buf, 97, 0x66, 17);
+  g_assert_cmpuint(w, ==, n + 2);
+  dc_rtp r;
+  g_assert_cmpint(dc_rtp_parse(&r, buf, w), ==, DC_OK);
+  g_assert_cmpuint(r.payload_type, ==, 97);
+  g_assert_cmpuint(r.ssrc, ==, 0x66);
+  g_assert_cmpuint(r.seq, ==, 17);
+  g_assert_cmpuint(dc_rd16(dc_rtp_payload(&r)), ==, 4242);
+  g_assert_cmpuint(dc_rtx_wrap(buf, w, w + 1, 97, 0x66, 18), ==, 0); /* no room */
+  g_assert_cmpuint(dc_rtx_unwrap(buf, w, 96, 0x55), ==, n);
+  g_assert_cmpmem(buf, n, orig, n);
+  /* a padding-only probe carries no packet */
+  dc_rtp_header h = {.payload_type = 97, .seq = 1, .ssrc = 0x66};
+  size_t hl = dc_rtp_write_header(buf, sizeof buf, &h, NULL, 0);
+  buf[0] |= 0x20;
+  memset(buf + hl, 0, 4);
+  buf[hl + 3] = 4; /* four bytes, all padding */
+  g_assert_cmpuint(dc_rtx_unwrap(buf, hl + 4, 96, 0x55), ==, 0);
+}
+
+int main(int argc, char **argv) {
+  g_test_init(&argc, &argv, NULL);
+  g_test_add_func("/repair/cache-hit-and-age", test_cache_hit_and_age);
+  g_test_add_func("/repair/cache-grows-to-rate", test_cache_grows_to_rate);
+  g_test_add_func("/repair/cache-layers", test_cache_layers);
+  g_test_add_func("/repair/rx-gap-nack-and-repair", test_rx_gap_nack_and_repair);
+  g_test_add_func("/repair/rx-nack-storm-bounded", test_rx_nack_storm_bounded);
+  g_test_add_func("/repair/rtx-round-trip", test_rtx_round_trip);
+  return g_test_run();
+}
