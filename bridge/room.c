@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "media/mixer.h"
+#include "media/repair.h"
 #include "media/router.h"
 #include "media/rtcp.h"
 #include "media/rtp.h"
@@ -17,6 +18,24 @@
  * second of a full meeting's media) drops what comes next, as a lossy link would, rather
  * than queueing without bound. */
 #define MAX_PENDING 1024
+#define TICK_MS 500               /* each participant's housekeeping: rates, reports */
+#define NACK_RETRY_US 100000      /* ask a sender again for a packet after this long */
+#define REPAIR_AGE_US 1000000     /* packets are cached, and asked for, this long */
+#define CACHE_MAX_BYTES (1 << 20)
+#define REPAIRS_PER_TICK 200      /* a receiver's NACKs answered per TICK_MS, at most */
+#define AUDIO_RESERVE_BPS 48000   /* kept from a receiver's estimate for the mix */
+
+/* Bandwidth by link profile (dc_tier order): what a receiver is assumed to take before any
+ * feedback, the most its estimate may grow to, and what a source is allowed to send (our
+ * REMB to it). Highland: the lowest simulcast layer plus audio on a 256 kbit/s link. */
+static const struct {
+  uint64_t initial_bps, ceiling_bps, send_bps;
+} link_profiles[DC_TIER_COUNT] = {
+    [DC_TIER_HALL] = {3000000, 10000000, 2500000},
+    [DC_TIER_STANDARD] = {1500000, 4000000, 1200000},
+    [DC_TIER_HIGHLAND] = {200000, 500000, 200000},
+};
+#define BWE_FLOOR_BPS 30000
 
 typedef struct {
   int section;       /* offer section carrying this slot, -1 when unused */
@@ -25,7 +44,11 @@ typedef struct {
   dc_rtp_ext_ids ext; /* the receiver's extension ids */
   /* routing: written on the main thread under the room's writer lock */
   int64_t source;    /* participant feeding the slot, 0 = none */
-  int want_layer;    /* 0 = lowest, HIGHEST_LAYER = highest */
+  int want_layer;    /* a layer index; HIGHEST_LAYER: the highest arriving (not chosen yet) */
+  bool off;          /* the receiver's bandwidth does not fit this slot now */
+  int rtx_pt;        /* the receiver's RTX payload type, -1 without RTX */
+  uint32_t rtx_ssrc;
+  uint16_t rtx_seq;  /* the receiver's worker only */
   /* audio continuity: the receiver's worker only */
   bool started;
   uint16_t last_seq;
@@ -61,13 +84,30 @@ struct dc_participant {
   dc_rtp_ext_ids audio_ext, video_ext;
   int n_layers;
   char rids[DC_SDP_MAX_LAYERS][DC_RTP_ID_MAX + 1];
-  uint32_t layer_ssrc[DC_SDP_MAX_LAYERS];
+  uint32_t layer_ssrc[DC_SDP_MAX_LAYERS], rtx_ssrc[DC_SDP_MAX_LAYERS];
   int64_t layer_seen_us[DC_SDP_MAX_LAYERS]; /* when each layer last arrived */
   int64_t last_pli_us;
+  int rtx_pt;                  /* the source's RTX payload type, -1 without */
+  bool nack_upstream;          /* the source takes our NACKs */
+  bool remb_upstream;          /* and our REMB */
+  dc_rx_stream layer_rx[DC_SDP_MAX_LAYERS], audio_rx;
+  dc_packet_cache *cache;      /* its recent video, for receivers' NACKs */
+  uint64_t layer_bytes[DC_SDP_MAX_LAYERS]; /* since the last tick */
+  gint layer_kbps[DC_SDP_MAX_LAYERS];      /* published each tick, for the layer choice */
+  int64_t last_tick_us;
+  unsigned ticks;
+  GSource *timer;              /* the worker's housekeeping tick */
+  uint32_t rtcp_ssrc;          /* ours, as the sender of reports and feedback to it */
   /* as a receiver */
   slot audio;
   slot video[MAX_SLOTS];
   int n_video;
+  dc_bwe bwe;          /* its worker only */
+  uint64_t sent_bytes; /* to it, since the last tick (its worker) */
+  uint64_t sent_bps;   /* smoothed over about a second */
+  gint estimate_kbps;  /* published for the layer choice */
+  int repairs;         /* answered this tick (its worker) */
+  gint repairs_refused;
 };
 
 /* Lock order: room lock, then mix_lock. The mixer is not thread-safe: sources' workers
@@ -84,6 +124,7 @@ struct dc_room {
 };
 
 static void reroute_and_tell(dc_room *r);
+static void tell_slots(dc_room *r);
 
 struct dc_bridge {
   dc_workers *workers;
@@ -98,9 +139,11 @@ struct dc_bridge {
   GPtrArray *room_list;
   GThread *clock;
   gint stop;
+  GSource *layer_timer; /* main thread: the layer choice */
 };
 
 static gpointer mix_clock(gpointer data);
+static gboolean choose_layers_all(gpointer data);
 
 static dc_participant *ref(dc_participant *p) {
   g_atomic_int_inc(&p->refs);
@@ -113,6 +156,7 @@ static void unref(gpointer data) {
     return;
   dc_sdp_negotiation_free(p->neg);
   dc_sdp_free(p->offer);
+  dc_packet_cache_free(p->cache);
   g_free(p->name);
   g_free(p);
 }
@@ -151,6 +195,9 @@ dc_bridge *dc_bridge_new(const dc_bridge_config *cfg, GError **error) {
   g_mutex_init(&b->rooms_lock);
   b->room_list = g_ptr_array_new();
   b->clock = g_thread_new("dc-mix-clock", mix_clock, b);
+  b->layer_timer = g_timeout_source_new(TICK_MS);
+  g_source_set_callback(b->layer_timer, choose_layers_all, b, NULL);
+  g_source_attach(b->layer_timer, b->main);
   return b;
 }
 
@@ -159,6 +206,8 @@ void dc_bridge_free(dc_bridge *b) {
     return;
   g_atomic_int_set(&b->stop, 1);
   g_thread_join(b->clock);
+  g_source_destroy(b->layer_timer);
+  g_source_unref(b->layer_timer);
   dc_workers_free(b->workers); /* runs pending transport closes before the threads end */
   g_ptr_array_unref(b->room_list);
   g_mutex_clear(&b->rooms_lock);
@@ -226,9 +275,13 @@ static bool reroute(dc_room *r) {
       }
     for (int k = 0; k < rcv->n_video; k++) {
       int64_t source = k < (int)others->len ? ((dc_participant *)g_ptr_array_index(others, k))->id : 0;
-      changed |= rcv->video[k].source != source;
-      rcv->video[k].source = source;
-      rcv->video[k].want_layer = k == 0 ? HIGHEST_LAYER : 0;
+      if (rcv->video[k].source != source) {
+        changed = true;
+        rcv->video[k].source = source;
+        /* until the next layer choice: the main slot its best, thumbnails their lowest */
+        rcv->video[k].want_layer = k == 0 ? HIGHEST_LAYER : 0;
+        rcv->video[k].off = false;
+      }
     }
   }
   g_ptr_array_unref(others);
@@ -240,6 +293,70 @@ static dc_participant *find(dc_room *r, int64_t id) {
     if (((dc_participant *)g_ptr_array_index(r->members, i))->id == id)
       return g_ptr_array_index(r->members, i);
   return NULL;
+}
+
+/* Main thread, writer lock held. Fits each receiver's slots under its bandwidth estimate
+ * (media/router dc_choose_layers) from the layer rates its sources' workers measured.
+ * Returns whether a slot was turned off or on (the page is told: its tile empties). */
+static bool choose_layers(dc_room *r) {
+  bool changed = false;
+  for (guint i = 0; i < r->members->len; i++) {
+    dc_participant *rcv = g_ptr_array_index(r->members, i);
+    if (!rcv->neg || !rcv->n_video)
+      continue;
+    dc_source_layers layers[MAX_SLOTS];
+    const dc_source_layers *sources[MAX_SLOTS];
+    bool measured[MAX_SLOTS];
+    for (int k = 0; k < rcv->n_video; k++) {
+      dc_participant *src = find(r, rcv->video[k].source);
+      sources[k] = NULL;
+      measured[k] = false;
+      if (!src || !src->n_layers)
+        continue;
+      layers[k].n_layers = MIN(src->n_layers, DC_MAX_LAYERS);
+      for (int l = 0; l < layers[k].n_layers; l++) {
+        layers[k].layer_bps[l] = (uint64_t)g_atomic_int_get(&src->layer_kbps[l]) * 1000;
+        measured[k] |= layers[k].layer_bps[l] > 0;
+      }
+      sources[k] = &layers[k];
+    }
+    uint64_t estimate = (uint64_t)g_atomic_int_get(&rcv->estimate_kbps) * 1000;
+    int chosen[MAX_SLOTS];
+    dc_choose_layers(estimate > AUDIO_RESERVE_BPS ? estimate - AUDIO_RESERVE_BPS : 0, sources,
+                     rcv->n_video, chosen);
+    for (int k = 0; k < rcv->n_video; k++) {
+      slot *s = &rcv->video[k];
+      if (!measured[k])
+        continue; /* no video from that source yet: keep the defaults */
+      bool off = chosen[k] == DC_LAYER_OFF;
+      if (off != s->off)
+        g_message("meeting %" G_GINT64_FORMAT " participant %" G_GINT64_FORMAT ": video slot %d %s "
+                  "(estimate %" G_GUINT64_FORMAT " kbit/s, lowest layer of point %" G_GINT64_FORMAT
+                  " %" G_GUINT64_FORMAT " kbit/s)", r->meeting, rcv->id, k, off ? "paused" : "resumed",
+                  estimate / 1000, s->source, layers[k].layer_bps[0] / 1000);
+      changed |= off != s->off;
+      s->off = off;
+      if (!off)
+        s->want_layer = chosen[k];
+    }
+  }
+  return changed;
+}
+
+static gboolean choose_layers_all(gpointer data) {
+  dc_bridge *b = data;
+  GHashTableIter it;
+  gpointer room;
+  g_hash_table_iter_init(&it, b->rooms);
+  while (g_hash_table_iter_next(&it, NULL, &room)) {
+    dc_room *r = room;
+    g_rw_lock_writer_lock(&r->lock);
+    bool changed = choose_layers(r);
+    g_rw_lock_writer_unlock(&r->lock);
+    if (changed)
+      tell_slots(r);
+  }
+  return G_SOURCE_CONTINUE;
 }
 
 /* ---- keyframe requests (the source's worker) ---- */
@@ -292,6 +409,8 @@ typedef struct {
   slot *slot;
   int layer, want_layer; /* this packet's layer; the layer the source wants the slot on */
   bool routed;           /* the slot is routed to this source (not only still playing it) */
+  bool repair;           /* a retransmission the receiver asked for */
+  bool stop;             /* no packet: the slot is off, stop playing */
   dc_rtp_ext_ids src_ext;
   size_t len;
   uint8_t buf[DC_TRANSPORT_BUF];
@@ -303,15 +422,27 @@ static void release_video(gpointer data) {
   release(d);
 }
 
+/* abs-send-time (6.18 fixed-point seconds, 24 bits) of now: the receiver's REMB estimates
+ * the bridge-to-receiver leg from it, so it must be our send time, not the source's. */
+static uint32_t abs_send_time_now(void) {
+  return (uint32_t)(((uint64_t)g_get_monotonic_time() << 18) / G_USEC_PER_SEC) & 0xFFFFFF;
+}
+
 /* The receiver's worker: the slot (media/router) decides whether the packet goes out and
  * makes it one continuous stream; keep only the header extensions the receiver negotiated
- * and that are true on its leg: abs-send-time, renumbered. mid/rid would misroute in the
- * receiver; transport-cc numbers belong to the sender's transport. */
+ * and that are true on its leg: abs-send-time, renumbered and restamped. mid/rid would
+ * misroute in the receiver; transport-cc numbers belong to the sender's transport. A repair
+ * goes out as RTX where the receiver negotiated it (RFC 4588), else as the packet again. */
 static gboolean deliver(gpointer data) {
   delivery *d = data;
   slot *s = d->slot;
   if (d->rcv->closed)
     return G_SOURCE_REMOVE;
+  if (d->stop) {
+    dc_slot_want(&s->core, DC_SLOT_NONE, 0);
+    g_atomic_pointer_set(&s->playing_source, (gpointer)(gintptr)DC_SLOT_NONE);
+    return G_SOURCE_REMOVE;
+  }
   if (d->routed && (s->core.want_source != d->src->id || s->core.want_layer != d->want_layer))
     dc_slot_want(&s->core, d->src->id, d->want_layer);
   dc_rtp pkt;
@@ -321,9 +452,19 @@ static gboolean deliver(gpointer data) {
   if (d->src_ext.abs_send_time)
     map[d->src_ext.abs_send_time] = s->ext.abs_send_time;
   dc_rtp_ext_remap(d->buf, &pkt, map);
+  if (d->src_ext.abs_send_time && s->ext.abs_send_time)
+    dc_rtp_set_abs_send_time(d->buf, &pkt, s->ext.abs_send_time, abs_send_time_now());
   uint64_t now = (uint64_t)g_get_monotonic_time();
-  if (dc_slot_forward(&s->core, d->src->id, d->layer, d->buf, d->len, now) == DC_SLOT_SEND)
-    dc_transport_send_rtp(d->rcv->transport, d->buf, d->len, sizeof d->buf);
+  if (dc_slot_forward(&s->core, d->src->id, d->layer, d->buf, d->len, now) == DC_SLOT_SEND) {
+    size_t len = d->len;
+    if (d->repair && s->rtx_pt >= 0)
+      len = dc_rtx_wrap(d->buf, len, DC_TRANSPORT_BUF - DC_SRTP_MAX_TRAILER, (uint8_t)s->rtx_pt,
+                        s->rtx_ssrc, s->rtx_seq++);
+    if (len && dc_transport_send_rtp(d->rcv->transport, d->buf, len, sizeof d->buf) == DC_OK)
+      d->rcv->sent_bytes += len;
+  }
+  if (d->repair)
+    return G_SOURCE_REMOVE;
   g_atomic_pointer_set(&s->playing_source, (gpointer)(gintptr)s->core.source);
   g_atomic_int_set(&s->playing_layer, s->core.layer);
   if (dc_slot_needs_keyframe(&s->core) && d->routed)
@@ -332,7 +473,7 @@ static gboolean deliver(gpointer data) {
 }
 
 static void forward(dc_participant *rcv, dc_participant *src, slot *s, int layer, int want_layer,
-                    bool routed, const uint8_t *buf, size_t len) {
+                    bool routed, bool repair, const uint8_t *buf, size_t len) {
   const dc_rtp_ext_ids *src_ext = &src->video_ext;
   if (s->section < 0 || len > DC_TRANSPORT_BUF - DC_SRTP_MAX_TRAILER)
     return;
@@ -345,9 +486,23 @@ static void forward(dc_participant *rcv, dc_participant *src, slot *s, int layer
   d->layer = layer;
   d->want_layer = want_layer;
   d->routed = routed;
+  d->repair = repair;
+  d->stop = false;
   d->src_ext = *src_ext;
   d->len = len;
   memcpy(d->buf, buf, len);
+  dc_worker_invoke(rcv->worker, deliver, d, release_video);
+}
+
+/* Asks the receiver's worker to stop a slot that still plays src (it was turned off). */
+static void stop_slot(dc_participant *rcv, dc_participant *src, slot *s) {
+  if (!reserve(rcv))
+    return;
+  delivery *d = g_new0(delivery, 1); /* rare: once per slot turned off */
+  d->rcv = ref(rcv);
+  d->src = ref(src);
+  d->slot = s;
+  d->stop = true;
   dc_worker_invoke(rcv->worker, deliver, d, release_video);
 }
 
@@ -370,16 +525,53 @@ static int layer_of(dc_participant *src, const dc_rtp *pkt) {
   return -1;
 }
 
+/* The layer an RTX packet repairs: by its SSRC once known (from the offer's FID groups or an
+ * earlier packet), else by its repaired-rtp-stream-id (RFC 8852 §3.2). -1 when unknown. */
+static int rtx_layer_of(dc_participant *src, const dc_rtp *pkt) {
+  for (int i = 0; i < src->n_layers; i++)
+    if (src->rtx_ssrc[i] == pkt->ssrc)
+      return i;
+  if (src->n_layers <= 1) {
+    src->rtx_ssrc[0] = pkt->ssrc;
+    return 0;
+  }
+  dc_rtp_ext_values v;
+  dc_rtp_read_exts(pkt, &src->video_ext, &v);
+  for (int i = 0; v.repaired_rid_len && i < src->n_layers; i++)
+    if (!strcmp(src->rids[i], v.repaired_rid)) {
+      src->rtx_ssrc[i] = pkt->ssrc;
+      return i;
+    }
+  return -1;
+}
+
+/* The source's worker: NACK what is missing from this layer (RFC 4585 §6.2.1), at once on
+ * a gap and again every NACK_RETRY_US, so a loss on the sender's leg is repaired there. */
+static void nack_upstream(dc_participant *src, int layer, uint64_t now) {
+  uint16_t seqs[DC_NACK_MAX];
+  size_t n = dc_rx_stream_nacks(&src->layer_rx[layer], now, NACK_RETRY_US, REPAIR_AGE_US, seqs, DC_NACK_MAX);
+  if (!n || !src->nack_upstream)
+    return;
+  uint8_t buf[DC_TRANSPORT_BUF];
+  dc_rtcp_writer w;
+  dc_rtcp_writer_init(&w, buf, 1200);
+  dc_rtcp_write_nack(&w, src->rtcp_ssrc, src->layer_rx[layer].ssrc, seqs, n);
+  if (w.len && !w.overflow)
+    dc_transport_send_rtcp(src->transport, buf, w.len, sizeof buf);
+}
+
 /* The source's worker. */
 static void on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap) {
+  (void)cap;
   dc_participant *src = user;
   dc_rtp pkt;
   if (dc_rtp_parse(&pkt, buf, len) != DC_OK)
     return;
-  bool audio = pkt.payload_type == src->audio_pt;
-  if (!audio && pkt.payload_type != src->video_pt)
-    return; /* RTX and anything else: the router issue repairs losses */
-  if (audio) {
+  uint64_t now = (uint64_t)g_get_monotonic_time();
+  if (pkt.payload_type == src->audio_pt) {
+    if (src->audio_rx.ssrc != pkt.ssrc)
+      dc_rx_stream_init(&src->audio_rx, pkt.ssrc, 48000);
+    dc_rx_stream_update(&src->audio_rx, pkt.seq, pkt.timestamp, len, now);
     if (g_atomic_int_get(&src->muted) || src->mix_slot < 0)
       return;
     bool voice;
@@ -387,26 +579,42 @@ static void on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap) {
     int level = src->audio_ext.audio_level && dc_rtp_audio_level(&pkt, src->audio_ext.audio_level, &voice, &dbov)
                     ? dbov : -1;
     g_mutex_lock(&src->room->mix_lock);
-    dc_mixer_push(src->room->mixer, src->mix_slot, &pkt, level, (uint64_t)g_get_monotonic_time());
+    dc_mixer_push(src->room->mixer, src->mix_slot, &pkt, level, now);
     g_mutex_unlock(&src->room->mix_lock);
     return;
   }
-  int layer = layer_of(src, &pkt);
-  if (layer < 0)
+  int layer;
+  if (src->rtx_pt >= 0 && pkt.payload_type == src->rtx_pt) {
+    /* a repair we asked for: back to the packet it stands for */
+    layer = rtx_layer_of(src, &pkt);
+    if (layer < 0 || !src->layer_ssrc[layer])
+      return;
+    len = dc_rtx_unwrap(buf, len, (uint8_t)src->video_pt, src->layer_ssrc[layer]);
+    if (!len || dc_rtp_parse(&pkt, buf, len) != DC_OK)
+      return; /* a padding-only probe */
+  } else if (pkt.payload_type == src->video_pt) {
+    layer = layer_of(src, &pkt);
+    if (layer < 0)
+      return;
+  } else {
     return;
-  /* A sender drops its top layers at low resolution or under load: "highest" and "lowest"
-   * mean of the layers arriving now (seen within the last second). */
-  int64_t now = g_get_monotonic_time();
-  int lowest = -1, highest = -1;
-  if (!audio) {
-    src->layer_seen_us[layer] = now;
-    for (int i = 0; i < src->n_layers; i++)
-      if (src->layer_seen_us[i] && now - src->layer_seen_us[i] < G_USEC_PER_SEC) {
-        if (lowest < 0)
-          lowest = i;
-        highest = i;
-      }
   }
+  dc_rx_stream *rx = &src->layer_rx[layer];
+  if (rx->ssrc != pkt.ssrc || !rx->started)
+    dc_rx_stream_init(rx, pkt.ssrc, 90000);
+  if (!dc_rx_stream_update(rx, pkt.seq, pkt.timestamp, len, now))
+    return; /* a duplicate: already forwarded */
+  src->layer_bytes[layer] += len;
+  if (src->cache)
+    dc_packet_cache_put(src->cache, pkt.ssrc, pkt.seq, buf, len, now);
+  nack_upstream(src, layer, now);
+  /* A sender drops its top layers at low resolution or under load: "highest" means of the
+   * layers arriving now (seen within the last second). */
+  int highest = -1;
+  src->layer_seen_us[layer] = (int64_t)now;
+  for (int i = 0; i < src->n_layers; i++)
+    if (src->layer_seen_us[i] && (int64_t)now - src->layer_seen_us[i] < G_USEC_PER_SEC)
+      highest = i;
   dc_room *r = src->room;
   g_rw_lock_reader_lock(&r->lock);
   for (guint i = 0; i < r->members->len; i++) {
@@ -415,31 +623,158 @@ static void on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap) {
       continue;
     for (int k = 0; k < rcv->n_video; k++) {
       slot *s = &rcv->video[k];
-      int want = s->want_layer == HIGHEST_LAYER ? highest : lowest;
-      bool routed = s->source == src->id && layer == want;
-      /* until the slot has switched, what it plays now keeps flowing */
       bool playing = s->source != 0 &&
                      (gintptr)g_atomic_pointer_get(&s->playing_source) == src->id &&
                      g_atomic_int_get(&s->playing_layer) == layer;
+      if (s->off) {
+        if (playing)
+          stop_slot(rcv, src, s);
+        continue;
+      }
+      int want = s->want_layer == HIGHEST_LAYER || s->want_layer > highest ? highest : s->want_layer;
+      bool routed = s->source == src->id && layer == want;
+      /* until the slot has switched, what it plays now keeps flowing */
       if (routed || playing)
-        forward(rcv, src, s, layer, want, s->source == src->id, buf, len);
+        forward(rcv, src, s, layer, want, s->source == src->id, false, buf, len);
     }
   }
   g_rw_lock_reader_unlock(&r->lock);
 }
 
-/* The receiver's worker: keyframe requests for our slots go to the slot's source. */
+/* ---- repairs for receivers ---- */
+
+typedef struct {
+  dc_participant *rcv, *src;
+  slot *slot;
+  int layer;
+  uint32_t in_ssrc;
+  size_t n;
+  uint16_t seqs[64];
+} repair_request;
+
+static void free_repair(gpointer data) {
+  repair_request *q = data;
+  unref(q->rcv);
+  unref(q->src);
+  g_free(q);
+}
+
+/* The source's worker: what its cache holds goes back to the receiver's worker, through the
+ * slot, as any packet of the slot does. */
+static gboolean serve_repair(gpointer data) {
+  repair_request *q = data;
+  if (!q->src->cache)
+    return G_SOURCE_REMOVE;
+  uint64_t now = (uint64_t)g_get_monotonic_time();
+  uint8_t buf[DC_TRANSPORT_BUF];
+  for (size_t i = 0; i < q->n; i++) {
+    size_t len = dc_packet_cache_get(q->src->cache, q->in_ssrc, q->seqs[i], now, buf, sizeof buf);
+    if (len)
+      forward(q->rcv, q->src, q->slot, q->layer, q->layer, false, true, buf, len);
+  }
+  return G_SOURCE_REMOVE;
+}
+
+/* The receiver's worker: a NACK for one of its slots. Sequence numbers are the slot's; the
+ * slot knows which packets of its source they were. Bounded per tick, so a receiver that
+ * NACKs everything (a storm, or a broken client) costs a fixed amount. */
+static void on_nack(dc_participant *rcv, const dc_rtcp_fb *fb) {
+  uint16_t seqs[256];
+  size_t n = dc_rtcp_nack_expand(fb, seqs, G_N_ELEMENTS(seqs));
+  dc_room *r = rcv->room;
+  for (int k = 0; k < rcv->n_video; k++) {
+    slot *s = &rcv->video[k];
+    if (s->ssrc != fb->media_ssrc || s->core.source == DC_SLOT_NONE)
+      continue;
+    repair_request *q = g_new0(repair_request, 1);
+    for (size_t i = 0; i < n && q->n < G_N_ELEMENTS(q->seqs); i++) {
+      if (rcv->repairs >= REPAIRS_PER_TICK) {
+        g_atomic_int_inc(&rcv->repairs_refused);
+        break;
+      }
+      if (dc_slot_source_seq(&s->core, seqs[i], &q->seqs[q->n])) {
+        q->n++;
+        rcv->repairs++;
+      }
+    }
+    g_rw_lock_reader_lock(&r->lock);
+    dc_participant *src = q->n ? find(r, s->core.source) : NULL;
+    if (src) {
+      q->rcv = ref(rcv);
+      q->src = ref(src);
+      q->slot = s;
+      q->layer = s->core.layer;
+      q->in_ssrc = s->core.in_ssrc;
+    }
+    g_rw_lock_reader_unlock(&r->lock);
+    if (src)
+      dc_worker_invoke(src->worker, serve_repair, q, free_repair);
+    else
+      g_free(q);
+  }
+}
+
+/* The receiver's worker: its reports about our streams feed its bandwidth estimate. The
+ * worst loss among our video streams counts (the mix alone when no video goes to it). */
+static void on_report(dc_participant *rcv, const dc_rtcp_report *rep, uint64_t now) {
+  int worst = -1, audio = -1;
+  for (int b = 0; b < rep->n_blocks; b++) {
+    const dc_rtcp_report_block *blk = &rep->blocks[b];
+    for (int k = 0; k < rcv->n_video; k++)
+      if (blk->ssrc == rcv->video[k].ssrc && rcv->video[k].core.started)
+        worst = MAX(worst, blk->fraction_lost);
+    if (blk->ssrc == rcv->audio.ssrc)
+      audio = blk->fraction_lost;
+  }
+  if (worst < 0)
+    worst = audio;
+  if (worst >= 0)
+    dc_bwe_on_loss(&rcv->bwe, (uint8_t)worst, now);
+}
+
+/* The source's worker: its sender reports, for our reports' LSR/DLSR. */
+static void on_sender_report(dc_participant *src, const dc_rtcp_report *rep, uint64_t now) {
+  for (int i = 0; i < src->n_layers; i++)
+    if (src->layer_rx[i].started && src->layer_rx[i].ssrc == rep->ssrc)
+      dc_rx_stream_on_sr(&src->layer_rx[i], rep->ntp, now);
+  if (src->audio_rx.started && src->audio_rx.ssrc == rep->ssrc)
+    dc_rx_stream_on_sr(&src->audio_rx, rep->ntp, now);
+}
+
+/* The participant's worker: RTCP from it, as a receiver (feedback on our streams: key-frame
+ * requests go to the slot's source, NACKs are served from that source's cache, reports and
+ * REMB make its estimate) and as a sender (its SRs). Feedback naming an SSRC that is not one
+ * of ours is ignored. */
 static void on_rtcp(gpointer user, uint8_t *buf, size_t len) {
   dc_participant *rcv = user;
   dc_rtcp_iter it;
   dc_rtcp_pkt pkt;
   if (dc_rtcp_validate(buf, len) != DC_OK)
     return;
+  uint64_t now = (uint64_t)g_get_monotonic_time();
   dc_rtcp_iter_init(&it, buf, len);
   while (dc_rtcp_next(&it, &pkt) == DC_OK) {
     dc_rtcp_kind kind = dc_rtcp_kind_of(&pkt);
     dc_rtcp_fb fb;
-    if ((kind != DC_RTCP_PLI && kind != DC_RTCP_FIR) || dc_rtcp_parse_fb(&pkt, &fb) != DC_OK)
+    dc_rtcp_report rep;
+    dc_rtcp_remb remb;
+    if ((kind == DC_RTCP_SR || kind == DC_RTCP_RR) && dc_rtcp_parse_report(&pkt, &rep) == DC_OK) {
+      if (rep.is_sr)
+        on_sender_report(rcv, &rep, now);
+      on_report(rcv, &rep, now);
+      continue;
+    }
+    if (dc_rtcp_parse_fb(&pkt, &fb) != DC_OK)
+      continue;
+    if (kind == DC_RTCP_NACK) {
+      on_nack(rcv, &fb);
+      continue;
+    }
+    if (kind == DC_RTCP_REMB && dc_rtcp_parse_remb(&fb, &remb) == DC_OK) {
+      dc_bwe_on_remb(&rcv->bwe, remb.bitrate_bps, rcv->sent_bps, now);
+      continue;
+    }
+    if (kind != DC_RTCP_PLI && kind != DC_RTCP_FIR)
       continue;
     uint32_t media = fb.media_ssrc;
     if (kind == DC_RTCP_FIR && dc_rtcp_fir_entries(&fb)) {
@@ -455,6 +790,54 @@ static void on_rtcp(gpointer user, uint8_t *buf, size_t len) {
     }
     g_rw_lock_reader_unlock(&r->lock);
   }
+}
+
+/* ---- housekeeping (each participant's worker, every TICK_MS) ---- */
+
+/* Layer rates for the layer choice; the estimate for it; and each second our receiver
+ * reports on what it sends (RFC 3550 §6.4.2) with a REMB capping its send rate at its link
+ * profile's (Chrome's loss controller takes it from there). */
+static gboolean participant_tick(gpointer data) {
+  dc_participant *p = data;
+  if (p->closed)
+    return G_SOURCE_REMOVE;
+  uint64_t now = (uint64_t)g_get_monotonic_time();
+  uint64_t elapsed = p->last_tick_us ? now - (uint64_t)p->last_tick_us : TICK_MS * 1000;
+  p->last_tick_us = (int64_t)now;
+  for (int i = 0; i < p->n_layers; i++) {
+    /* smoothed over about a second: a key frame is several times an inter frame */
+    gint now_kbps = (gint)(p->layer_bytes[i] * 8 * 1000 / MAX(elapsed, 1));
+    g_atomic_int_set(&p->layer_kbps[i], (g_atomic_int_get(&p->layer_kbps[i]) + now_kbps + 1) / 2);
+    p->layer_bytes[i] = 0;
+  }
+  p->sent_bps = (p->sent_bps + p->sent_bytes * 8 * 1000000 / MAX(elapsed, 1)) / 2;
+  p->sent_bytes = 0;
+  g_atomic_int_set(&p->estimate_kbps, (gint)(dc_bwe_estimate(&p->bwe) / 1000));
+  p->repairs = 0;
+  if (++p->ticks % (1000 / TICK_MS))
+    return G_SOURCE_CONTINUE;
+  dc_rtcp_report rr = {.ssrc = p->rtcp_ssrc};
+  for (int i = 0; i < p->n_layers && rr.n_blocks < DC_RTCP_MAX_BLOCKS; i++)
+    if (p->layer_rx[i].started)
+      dc_rx_stream_report(&p->layer_rx[i], now, &rr.blocks[rr.n_blocks++]);
+  if (p->audio_rx.started && rr.n_blocks < DC_RTCP_MAX_BLOCKS)
+    dc_rx_stream_report(&p->audio_rx, now, &rr.blocks[rr.n_blocks++]);
+  if (!rr.n_blocks)
+    return G_SOURCE_CONTINUE;
+  uint8_t buf[DC_TRANSPORT_BUF];
+  dc_rtcp_writer w;
+  dc_rtcp_writer_init(&w, buf, 1200);
+  dc_rtcp_write_rr(&w, &rr);
+  uint32_t ssrcs[DC_SDP_MAX_LAYERS];
+  size_t n = 0;
+  for (int i = 0; i < p->n_layers; i++)
+    if (p->layer_rx[i].started)
+      ssrcs[n++] = p->layer_rx[i].ssrc;
+  if (n && p->remb_upstream)
+    dc_rtcp_write_remb(&w, p->rtcp_ssrc, link_profiles[p->tier].send_bps, ssrcs, n);
+  if (w.len && !w.overflow)
+    dc_transport_send_rtcp(p->transport, buf, w.len, sizeof buf);
+  return G_SOURCE_CONTINUE;
 }
 
 /* ---- the mix clock ---- */
@@ -486,7 +869,8 @@ static gboolean deliver_audio(gpointer data) {
   uint8_t buf[DC_TRANSPORT_BUF];
   size_t hl = dc_rtp_write_header(buf, sizeof buf, &h, &ext, s->ext.audio_level ? 1 : 0);
   memcpy(buf + hl, d->payload, d->len);
-  dc_transport_send_rtp(d->rcv->transport, buf, hl + d->len, sizeof buf);
+  if (dc_transport_send_rtp(d->rcv->transport, buf, hl + d->len, sizeof buf) == DC_OK)
+    d->rcv->sent_bytes += hl + d->len;
   return G_SOURCE_REMOVE;
 }
 
@@ -640,15 +1024,23 @@ static gpointer ref_copy(gconstpointer p, gpointer unused) {
 static void reroute_and_tell(dc_room *r) {
   g_rw_lock_writer_lock(&r->lock);
   reroute(r);
+  g_rw_lock_writer_unlock(&r->lock);
+  tell_slots(r);
+}
+
+/* Main thread: tells each participant who fills its slots; a slot turned off for want of
+ * bandwidth reads as empty. */
+static void tell_slots(dc_room *r) {
   /* a referenced copy: the callbacks run unlocked. The copy keeps r->members' free
    * function (unref), which gives the references back. */
+  g_rw_lock_reader_lock(&r->lock);
   GPtrArray *members = g_ptr_array_copy(r->members, ref_copy, NULL);
-  g_rw_lock_writer_unlock(&r->lock);
+  g_rw_lock_reader_unlock(&r->lock);
   for (guint i = 0; i < members->len; i++) {
     dc_participant *p = g_ptr_array_index(members, i);
     int64_t sources[MAX_SLOTS];
-    for (int k = 0; k < p->n_video; k++)
-      sources[k] = p->video[k].source;
+    for (int k = 0; k < p->n_video; k++) /* main thread: the only writer of these */
+      sources[k] = p->video[k].off ? 0 : p->video[k].source;
     if (!p->left && p->neg && p->ev.slots)
       p->ev.slots(p->user, sources, p->n_video);
   }
@@ -668,7 +1060,7 @@ dc_participant *dc_room_join(dc_room *r, int64_t id, const char *name, const cha
   p->ev = *ev;
   p->user = user;
   p->audio.section = -1;
-  p->audio_pt = p->video_pt = -1;
+  p->audio_pt = p->video_pt = p->rtx_pt = -1;
   g_rw_lock_writer_lock(&r->lock);
   g_ptr_array_add(r->members, ref(p));
   g_rw_lock_writer_unlock(&r->lock);
@@ -680,6 +1072,9 @@ static void setup_slot(slot *s, int section, const dc_sdp_section *sec) {
   s->ssrc = (uint32_t)g_random_int_range(0x10000, G_MAXINT32);
   s->pt = (uint8_t)sec->pt;
   s->ext = sec->ext;
+  s->rtx_pt = sec->kind == DC_SDP_VIDEO ? sec->rtx_pt : -1;
+  s->rtx_ssrc = s->rtx_pt >= 0 ? (uint32_t)g_random_int_range(0x10000, G_MAXINT32) : 0;
+  s->rtx_seq = (uint16_t)g_random_int();
   dc_slot_init(&s->core, s->ssrc, s->pt);
   s->playing_source = (gpointer)(gintptr)DC_SLOT_NONE;
 }
@@ -719,20 +1114,36 @@ char *dc_participant_offer(dc_participant *p, const char *sdp, GError **error) {
     } else if (sec->kind == DC_SDP_VIDEO && p->n_video < MAX_SLOTS) {
       setup_slot(&p->video[p->n_video], (int)i, sec);
       send[i].ssrc = p->video[p->n_video].ssrc;
+      send[i].rtx_ssrc = p->video[p->n_video].rtx_ssrc;
       p->n_video++;
       bool sends = sec->offered_dir == DC_SDP_SENDRECV || sec->offered_dir == DC_SDP_SENDONLY;
       if (first_video < 0 && sends) {
         first_video = (int)i; /* the camera comes up in the first sending video section */
         p->video_pt = sec->pt;
         p->video_ext = sec->ext;
-        p->n_layers = sec->n_rids ? sec->n_rids : 1;
-        for (int k = 0; k < sec->n_rids; k++)
-          g_strlcpy(p->rids[k], sec->rids[k]->rid, sizeof p->rids[k]);
+        p->rtx_pt = sec->rtx_pt;
+        p->nack_upstream = sec->feedback & DC_FB_NACK;
+        p->remb_upstream = sec->feedback & DC_FB_REMB;
+        if (sec->n_rids) { /* rid-based simulcast (Chromium): SSRCs learnt from the rid */
+          p->n_layers = sec->n_rids;
+          for (int k = 0; k < sec->n_rids; k++)
+            g_strlcpy(p->rids[k], sec->rids[k]->rid, sizeof p->rids[k]);
+        } else { /* SSRC-based (webrtcbin: a=ssrc-group:SIM, lowest first), or one layer */
+          p->n_layers = MAX(sec->n_ssrcs, 1);
+          for (int k = 0; k < sec->n_ssrcs; k++) {
+            p->layer_ssrc[k] = sec->ssrcs[k];
+            p->rtx_ssrc[k] = sec->rtx_ssrcs[k];
+          }
+        }
+        p->cache = dc_packet_cache_new(REPAIR_AGE_US, CACHE_MAX_BYTES);
       }
     }
   }
   p->offer = offer;
   p->neg = neg;
+  p->rtcp_ssrc = (uint32_t)g_random_int_range(0x10000, G_MAXINT32);
+  dc_bwe_init(&p->bwe, link_profiles[p->tier].initial_bps, BWE_FLOOR_BPS, link_profiles[p->tier].ceiling_bps);
+  p->estimate_kbps = (gint)(link_profiles[p->tier].initial_bps / 1000);
   if (p->audio.section >= 0) {
     g_mutex_lock(&r->mix_lock);
     p->mix_slot = dc_mixer_add(r->mixer, p->tier);
@@ -753,6 +1164,9 @@ char *dc_participant_offer(dc_participant *p, const char *sdp, GError **error) {
       .send = send};
   char *answer = dc_sdp_write_answer(neg, &params);
   dc_transport_start(p->transport, neg->ice_ufrag, neg->ice_pwd, neg->fingerprint, neg->dtls_server);
+  p->timer = g_timeout_source_new(TICK_MS);
+  g_source_set_callback(p->timer, participant_tick, ref(p), unref);
+  g_source_attach(p->timer, dc_worker_context(p->worker));
   /* candidates that came inside the offer (non-trickle clients) */
   for (guint i = 0; i < offer->media->len; i++) {
     const dc_sdp_media *m = g_ptr_array_index(offer->media, i);
@@ -788,6 +1202,11 @@ void dc_participant_set_muted(dc_participant *p, bool muted) {
 static gboolean close_on_worker(gpointer data) {
   dc_participant *p = data;
   p->closed = true;
+  if (p->timer) {
+    g_source_destroy(p->timer);
+    g_source_unref(p->timer);
+    p->timer = NULL;
+  }
   dc_transport_close(p->transport); /* runs now: we are on its worker */
   return G_SOURCE_REMOVE;
 }

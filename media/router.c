@@ -114,37 +114,30 @@ void dc_bwe_init(dc_bwe *b, uint64_t initial_bps, uint64_t floor_bps, uint64_t c
   memset(b, 0, sizeof *b);
   b->floor_bps = floor_bps;
   b->ceiling_bps = ceiling_bps;
-  b->loss_bps = initial_bps < floor_bps ? floor_bps : initial_bps > ceiling_bps ? ceiling_bps : initial_bps;
+  b->estimate_bps = initial_bps < floor_bps ? floor_bps : initial_bps > ceiling_bps ? ceiling_bps : initial_bps;
 }
 
-void dc_bwe_on_remb(dc_bwe *b, uint64_t bps, uint64_t now_us) {
-  b->remb_bps = bps;
-  b->remb_us = now_us ? now_us : 1;
-}
-
-void dc_bwe_on_loss(dc_bwe *b, uint8_t fraction_lost, uint64_t now_us) {
-  b->last_fraction_lost = fraction_lost;
-  uint64_t since = now_us - b->last_change_us;
-  uint64_t next = b->loss_bps;
-  if (fraction_lost > LOSS_HIGH && (since >= DECREASE_EVERY_US || !b->last_change_us))
-    next = b->loss_bps * (512 - fraction_lost) / 512; /* times (1 - loss/2) */
-  else if (fraction_lost < LOSS_LOW && (since >= INCREASE_EVERY_US || !b->last_change_us))
-    next = b->loss_bps * 108 / 100 + 1000;
-  else
-    return;
-  /* never grow past what the receiver's REMB allows by much: growth there is REMB's to judge */
-  uint64_t remb = b->remb_us && now_us - b->remb_us < DC_BWE_REMB_STALE_US ? b->remb_bps : 0;
-  if (remb && next > b->loss_bps && next > remb * 3 / 2)
-    next = b->loss_bps > remb * 3 / 2 ? b->loss_bps : remb * 3 / 2;
-  b->loss_bps = next < b->floor_bps ? b->floor_bps : next > b->ceiling_bps ? b->ceiling_bps : next;
+static void set_estimate(dc_bwe *b, uint64_t bps, uint64_t now_us) {
+  b->estimate_bps = bps < b->floor_bps ? b->floor_bps : bps > b->ceiling_bps ? b->ceiling_bps : bps;
   b->last_change_us = now_us ? now_us : 1;
 }
 
-uint64_t dc_bwe_estimate(const dc_bwe *b, uint64_t now_us) {
-  uint64_t est = b->loss_bps;
-  if (b->remb_us && now_us - b->remb_us < DC_BWE_REMB_STALE_US && b->remb_bps < est)
-    est = b->remb_bps;
-  return est;
+void dc_bwe_on_remb(dc_bwe *b, uint64_t remb_bps, uint64_t sent_bps, uint64_t now_us) {
+  b->remb_bps = remb_bps;
+  /* Chrome reports 0.85 of what it receives when it sees delay grow: under 90 % of what we
+   * send is that signal. The estimate drops to it and must grow back from there. */
+  if (remb_bps < sent_bps * 9 / 10 && remb_bps < b->estimate_bps) {
+    b->congestion_signals++;
+    set_estimate(b, remb_bps, now_us);
+  }
+}
+
+void dc_bwe_on_loss(dc_bwe *b, uint8_t fraction_lost, uint64_t now_us) {
+  uint64_t since = now_us - b->last_change_us;
+  if (fraction_lost > LOSS_HIGH && (since >= DECREASE_EVERY_US || !b->last_change_us))
+    set_estimate(b, b->estimate_bps * (512 - fraction_lost) / 512, now_us); /* times (1 - loss/2) */
+  else if (fraction_lost < LOSS_LOW && (since >= INCREASE_EVERY_US || !b->last_change_us))
+    set_estimate(b, b->estimate_bps * 108 / 100 + 1000, now_us);
 }
 
 /* ---- layer choice ---- */

@@ -11,10 +11,13 @@
  * dc_pli_throttle keeps a source from being asked for key frames more than a few times a
  * second, however many receivers switch to it (RFC 4585 §6.3.1 PLI; RFC 5104 §4.3.1 FIR).
  *
- * dc_bwe is a receiver's bandwidth estimate: the lower of its REMB (draft-alvestrand-rmcat-
- * remb; Chrome computes it from our abs-send-time) and a loss-based estimate from its
- * receiver reports, in the manner of GCC's loss controller (draft-ietf-rmcat-gcc-02 §6:
- * above 10 % loss cut by half the loss, below 2 % grow 8 % a second, between hold).
+ * dc_bwe is a receiver's bandwidth estimate. It moves with the loss in its receiver reports,
+ * in the manner of GCC's loss controller (draft-ietf-rmcat-gcc-02 §6: above 10 % loss cut by
+ * half the loss, below 2 % grow 8 % a second, between hold), and drops to its REMB
+ * (draft-alvestrand-rmcat-remb; Chrome computes it from our abs-send-time) when that falls
+ * below what we send: a queue is building on the way. A REMB above what we send says
+ * nothing: Chrome never reports more than 1.5 times what it receives, so taking REMB as a
+ * cap would keep a receiver on the lowest layer for good (nothing probes above it).
  * The seam for transport-cc is dc_bwe_on_delay_estimate: a send-side delay estimate would
  * arrive there as REMB's does.
  *
@@ -88,24 +91,23 @@ bool dc_pli_allow(dc_pli_throttle *t, uint64_t now_us);
 
 typedef struct {
   uint64_t floor_bps, ceiling_bps;
-  uint64_t loss_bps;           /* the loss-based estimate */
-  uint64_t remb_bps, remb_us;  /* the receiver's last REMB, and when; 0 = none yet */
+  uint64_t estimate_bps;
   uint64_t last_change_us;
-  uint8_t last_fraction_lost;
+  uint64_t remb_bps;        /* the receiver's last REMB, for the record */
+  unsigned congestion_signals;
 } dc_bwe;
-
-#define DC_BWE_REMB_STALE_US 5000000 /* a REMB older than this no longer caps */
 
 /* initial_bps: before any feedback, from the receiver's link profile. */
 void dc_bwe_init(dc_bwe *b, uint64_t initial_bps, uint64_t floor_bps, uint64_t ceiling_bps);
-void dc_bwe_on_remb(dc_bwe *b, uint64_t bps, uint64_t now_us);
+/* The receiver's REMB, and what we sent it lately (media included, bits per second). */
+void dc_bwe_on_remb(dc_bwe *b, uint64_t remb_bps, uint64_t sent_bps, uint64_t now_us);
 /* A delay-based estimate from elsewhere (transport-cc later); treated as REMB is. */
-static inline void dc_bwe_on_delay_estimate(dc_bwe *b, uint64_t bps, uint64_t now_us) {
-  dc_bwe_on_remb(b, bps, now_us);
+static inline void dc_bwe_on_delay_estimate(dc_bwe *b, uint64_t bps, uint64_t sent_bps, uint64_t now_us) {
+  dc_bwe_on_remb(b, bps, sent_bps, now_us);
 }
-/* fraction_lost in 1/256, from a receiver report block about our video. */
+/* fraction_lost in 1/256, from a receiver report block about our streams. */
 void dc_bwe_on_loss(dc_bwe *b, uint8_t fraction_lost, uint64_t now_us);
-uint64_t dc_bwe_estimate(const dc_bwe *b, uint64_t now_us);
+static inline uint64_t dc_bwe_estimate(const dc_bwe *b) { return b->estimate_bps; }
 
 /* ---- layer choice ---- */
 

@@ -69,8 +69,12 @@ static int find_rtx(const dc_sdp_media *m, uint8_t pt) {
   return -1;
 }
 
+/* transport-cc is not accepted: answering it promises transport-wide feedback, which the
+ * bridge does not send yet, and a Chrome that negotiated it stops sending REMB and never
+ * raises its own send rate above the start (so only its lowest simulcast layer comes). The
+ * seam is kept: DC_FB_TWCC and the extension id come back once the feedback is written. */
 static unsigned feedback_of(const dc_sdp_codec *c, bool video) {
-  unsigned fb = dc_sdp_codec_has_fb(c, "transport-cc") ? DC_FB_TWCC : 0;
+  unsigned fb = 0;
   if (video) {
     fb |= dc_sdp_codec_has_fb(c, "nack") ? DC_FB_NACK : 0;
     fb |= dc_sdp_codec_has_fb(c, "nack pli") ? DC_FB_PLI : 0;
@@ -178,7 +182,6 @@ static void decide(const dc_sdp *offer, dc_sdp_negotiation *neg, guint i) {
   s->clock_rate = c->clock_rate;
   s->feedback = feedback_of(c, m->kind == DC_SDP_VIDEO);
   s->ext.abs_send_time = ext_id(m, URI_ABS_SEND_TIME);
-  s->ext.twcc = ext_id(m, URI_TWCC);
   s->ext.mid = ext_id(m, URI_MID);
   if (offerer_sends(m->dir))
     collect_ssrcs(m, s);
