@@ -105,8 +105,10 @@ struct dc_participant {
   dc_bwe bwe;          /* its worker only */
   uint64_t sent_bytes; /* to it, since the last tick (its worker) */
   uint64_t sent_bps;   /* smoothed over about a second */
+  unsigned last_loss;  /* in its last report on our streams, 1/256 */
   gint estimate_kbps;  /* published for the layer choice */
   int repairs;         /* answered this tick (its worker) */
+  int repairs_sent;    /* in all (its worker) */
   gint repairs_refused;
 };
 
@@ -460,8 +462,10 @@ static gboolean deliver(gpointer data) {
     if (d->repair && s->rtx_pt >= 0)
       len = dc_rtx_wrap(d->buf, len, DC_TRANSPORT_BUF - DC_SRTP_MAX_TRAILER, (uint8_t)s->rtx_pt,
                         s->rtx_ssrc, s->rtx_seq++);
-    if (len && dc_transport_send_rtp(d->rcv->transport, d->buf, len, sizeof d->buf) == DC_OK)
+    if (len && dc_transport_send_rtp(d->rcv->transport, d->buf, len, sizeof d->buf) == DC_OK) {
       d->rcv->sent_bytes += len;
+      d->rcv->repairs_sent += d->repair;
+    }
   }
   if (d->repair)
     return G_SOURCE_REMOVE;
@@ -728,8 +732,10 @@ static void on_report(dc_participant *rcv, const dc_rtcp_report *rep, uint64_t n
   }
   if (worst < 0)
     worst = audio;
-  if (worst >= 0)
+  if (worst >= 0) {
+    rcv->last_loss = (unsigned)worst;
     dc_bwe_on_loss(&rcv->bwe, (uint8_t)worst, now);
+  }
 }
 
 /* The source's worker: its sender reports, for our reports' LSR/DLSR. */
@@ -816,6 +822,13 @@ static gboolean participant_tick(gpointer data) {
   p->repairs = 0;
   if (++p->ticks % (1000 / TICK_MS))
     return G_SOURCE_CONTINUE;
+  if (p->ticks % (5000 / TICK_MS) == 0)
+    g_debug("meeting %" G_GINT64_FORMAT " participant %" G_GINT64_FORMAT ": estimate %" G_GUINT64_FORMAT
+            " kbit/s, sending %" G_GUINT64_FORMAT " kbit/s, last REMB %" G_GUINT64_FORMAT " kbit/s, "
+            "last loss %u/256, congestion signals %u; repairs sent to it %d, refused %d",
+            p->room->meeting, p->id, dc_bwe_estimate(&p->bwe) / 1000, p->sent_bps / 1000,
+            p->bwe.remb_bps / 1000, p->last_loss, p->bwe.congestion_signals, p->repairs_sent,
+            g_atomic_int_get(&p->repairs_refused));
   dc_rtcp_report rr = {.ssrc = p->rtcp_ssrc};
   for (int i = 0; i < p->n_layers && rr.n_blocks < DC_RTCP_MAX_BLOCKS; i++)
     if (p->layer_rx[i].started)

@@ -126,9 +126,13 @@ void dc_bwe_on_remb(dc_bwe *b, uint64_t remb_bps, uint64_t sent_bps, uint64_t no
   b->remb_bps = remb_bps;
   /* Chrome reports 0.85 of what it receives when it sees delay grow: under 90 % of what we
    * send is that signal. The estimate drops to it and must grow back from there. */
-  if (remb_bps < sent_bps * 9 / 10 && remb_bps < b->estimate_bps) {
+  if (remb_bps < sent_bps * 9 / 10 && remb_bps < b->estimate_bps &&
+      (now_us - b->last_change_us >= DECREASE_EVERY_US || !b->last_change_us)) {
+    /* One signal cuts at most 15 %: on a thin link a single key frame queues long enough
+     * to look like overuse, and a lasting queue keeps signalling every few hundred ms. */
+    uint64_t floor = b->estimate_bps * 85 / 100;
     b->congestion_signals++;
-    set_estimate(b, remb_bps, now_us);
+    set_estimate(b, remb_bps > floor ? remb_bps : floor, now_us);
   }
 }
 
@@ -156,7 +160,9 @@ uint64_t dc_choose_layers(uint64_t budget_bps, const dc_source_layers *const *so
     layers[k] = DC_LAYER_OFF;
   if (n_slots <= 0)
     return 0;
-  /* the main slot: the highest arriving layer that fits, else none */
+  /* the main slot: the highest arriving layer that fits. Its lowest layer is the last thing
+   * given up: kept down to two-thirds of its rate (the sender's encoder adapts to the loss
+   * and delay a tight link brings; a frozen speaker helps nobody). */
   const dc_source_layers *main = sources[0];
   for (int l = main ? main->n_layers - 1 : -1; l >= 0; l--) {
     if (l < DC_MAX_LAYERS && main->layer_bps[l] && main->layer_bps[l] <= budget_bps) {
@@ -164,6 +170,11 @@ uint64_t dc_choose_layers(uint64_t budget_bps, const dc_source_layers *const *so
       used = main->layer_bps[l];
       break;
     }
+  }
+  int lowest = main ? lowest_arriving(main) : DC_LAYER_OFF;
+  if (lowest != DC_LAYER_OFF && layers[0] == DC_LAYER_OFF && main->layer_bps[lowest] * 2 / 3 <= budget_bps) {
+    layers[0] = lowest;
+    used = main->layer_bps[lowest];
   }
   if (main && layers[0] == DC_LAYER_OFF)
     return 0; /* not even the main slot fits: thumbnails certainly do not */

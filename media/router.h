@@ -23,7 +23,8 @@
  *
  * dc_choose_layers fits a receiver's slots under its estimate: the main slot first, at the
  * highest layer that fits, then thumbnails at their lowest layer while they fit; so when
- * bandwidth shrinks, thumbnails stop before the main slot does.
+ * bandwidth shrinks, thumbnails stop before the main slot does, and the main slot keeps its
+ * lowest layer down to two-thirds of that layer's rate.
  *
  * Left out: probing above the estimate (padding or RTX probes), temporal-layer thinning.
  */

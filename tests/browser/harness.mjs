@@ -32,10 +32,13 @@ export function enterNetns(tag) {
   process.exit(status);
 }
 
-export function startBridge(exe, dataDir) {
+// listen: the HTTPS address; ice: the addresses media may use (loopback unless a test made
+// links of its own). DC_LOG_LEVEL=debug in the environment shows the bridge's debug log.
+export function startBridge(exe, dataDir, { listen = '127.0.0.1', ice = ['127.0.0.1'] } = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(exe, ['--data-dir', dataDir, '--listen', '127.0.0.1', '--port', String(PORT),
-      '--ice-address', '127.0.0.1', '--workers', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(exe, ['--data-dir', dataDir, '--listen', listen, '--port', String(PORT),
+      ...ice.flatMap((a) => ['--ice-address', a]), '--workers', '2',
+      ...(process.env.DC_LOG_LEVEL ? ['--log-level', process.env.DC_LOG_LEVEL] : [])], { stdio: ['ignore', 'pipe', 'pipe'] });
     // Ready once it has printed the operator key (stdout) and is listening (stderr log).
     let out = '', err = '';
     const ready = () => {
@@ -63,8 +66,9 @@ export async function api(key, method, path, body) {
   return json;
 }
 
-export function launch(extraArgs = []) {
-  return chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: [
+// executable: /usr/bin/chromium, or a wrapper that runs it elsewhere (another namespace).
+export function launch(extraArgs = [], executable = '/usr/bin/chromium') {
+  return chromium.launch({ executablePath: executable, headless: true, args: [
     '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
     '--disable-component-update', '--disable-sync', '--use-fake-device-for-media-stream',
     '--use-fake-ui-for-media-stream', '--allow-loopback-in-peer-connection', ...extraArgs] });

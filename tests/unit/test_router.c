@@ -197,12 +197,17 @@ static void test_bwe_remb_as_congestion(void) {
   dc_bwe_on_remb(&b, 300000, 200000, now); /* 1.5x what we send: no news */
   g_assert_cmpuint(dc_bwe_estimate(&b), ==, 1500000);
   dc_bwe_on_remb(&b, 850000, 1000000, now + 100000); /* 85 % of what we send: a queue */
-  g_assert_cmpuint(dc_bwe_estimate(&b), ==, 850000);
+  g_assert_cmpuint(dc_bwe_estimate(&b), ==, 1500000 * 85 / 100); /* one signal cuts 15 % */
   g_assert_cmpuint(b.congestion_signals, ==, 1);
-  dc_bwe_on_remb(&b, 900000, 1000000, now + 200000); /* not below the estimate: no change */
+  dc_bwe_on_remb(&b, 850000, 1000000, now + 200000); /* too soon after a cut */
+  g_assert_cmpuint(dc_bwe_estimate(&b), ==, 1275000);
+  for (int i = 1; i <= 10; i++) /* a lasting queue: down to what the receiver reports */
+    dc_bwe_on_remb(&b, 850000, 1000000, now + 100000 + (uint64_t)i * 300000);
+  g_assert_cmpuint(dc_bwe_estimate(&b), ==, 850000);
+  dc_bwe_on_remb(&b, 900000, 1000000, now + 3500000); /* not below the estimate: no change */
   g_assert_cmpuint(dc_bwe_estimate(&b), ==, 850000);
   for (int i = 1; i <= 5; i++) /* then it grows back by loss reports alone */
-    dc_bwe_on_loss(&b, 0, now + 200000 + (uint64_t)i * 1000000);
+    dc_bwe_on_loss(&b, 0, now + 3500000 + (uint64_t)i * 1000000);
   g_assert_cmpuint(dc_bwe_estimate(&b), >, 1200000);
 }
 
@@ -230,8 +235,12 @@ static void test_layer_choice(void) {
   g_assert_cmpint(l[1], ==, DC_LAYER_OFF);
   g_assert_cmpint(l[2], ==, DC_LAYER_OFF);
   g_assert_cmpint(l[3], ==, DC_LAYER_OFF);
-  /* below the main slot's lowest layer: nothing at all */
-  g_assert_cmpuint(dc_choose_layers(100000, slots, 4, l), ==, 0);
+  /* a little below the main slot's lowest layer: it keeps it, alone */
+  g_assert_cmpuint(dc_choose_layers(110000, slots, 4, l), ==, 150000);
+  g_assert_cmpint(l[0], ==, 0);
+  g_assert_cmpint(l[1], ==, DC_LAYER_OFF);
+  /* far below: nothing at all */
+  g_assert_cmpuint(dc_choose_layers(99000, slots, 4, l), ==, 0);
   for (int k = 0; k < 4; k++)
     g_assert_cmpint(l[k], ==, DC_LAYER_OFF);
   /* a layer that is not arriving is never chosen */
