@@ -1,4 +1,4 @@
-/* room.c — participants, transports and plain forwarding; see room.h. */
+/* room.c — participants, transports, the mixer and the video router at work; see room.h. */
 #include "bridge/room.h"
 
 #include <string.h>

@@ -9,14 +9,25 @@
  * audio level extension set.
  *
  * Video: each receiver's main slot carries the participant the host pinned, else the
- * dominant speaker's camera (the mixer says
- * who), or, while the receiver itself speaks, whoever spoke before; thumbnails carry the
- * others by most recent speech (last-N), then in join order. The main slot takes the
- * highest simulcast layer arriving, thumbnails the lowest (the router issue adds pins and
- * bandwidth estimates). Each
- * slot is a media/router dc_slot: one continuous stream that switches source or layer only
- * at a key frame, asked for with a throttled PLI, while the old one keeps flowing; header
- * extension ids are renumbered per receiver, and receivers' PLI/FIR go upstream.
+ * dominant speaker's camera (the mixer says who), or, while the receiver itself speaks,
+ * whoever spoke before; thumbnails carry the others by most recent speech (last-N), then in
+ * join order. Each slot is a media/router dc_slot: one continuous stream that switches
+ * source or layer only at a key frame, asked for with a throttled PLI, while the old one
+ * keeps flowing; header extension ids are renumbered per receiver and abs-send-time is
+ * restamped with our send time; receivers' PLI/FIR go upstream.
+ *
+ * Layers and bandwidth: every 500 ms the main thread fits each receiver's slots under its
+ * estimate (media/router dc_bwe from its receiver reports and REMB) using the layer rates
+ * the sources' workers measured: the main slot gets the highest layer that fits, thumbnails
+ * their lowest while they fit, and a slot that does not fit is turned off (the slot map
+ * shows it empty). Each source gets a REMB at its link profile's rate and our receiver
+ * reports every second.
+ *
+ * Repairs: each source keeps about a second of its video (media/repair); a receiver's NACK
+ * is mapped through its slot to the source's packets and served from that cache on the
+ * source's worker, as RTX where the receiver negotiated it, at most 200 per 500 ms per
+ * receiver. Gaps in what a source sends us are NACKed upstream at once and its RTX
+ * unwrapped, so each leg is repaired on its own.
  *
  * Threads: room membership changes on the main thread, under a writer lock; packets are
  * routed on the source's worker under a reader lock, and rewritten, protected and sent on
