@@ -254,6 +254,34 @@ static void test_layer_choice(void) {
   g_assert_cmpint(l[1], ==, 0);
 }
 
+/* A source that never sends a key frame never takes a slot: the slot keeps what it plays,
+ * and another slot fed by a healthy source is untouched. */
+static void test_source_without_keyframes(void) {
+  dc_slot main_slot, thumb;
+  dc_slot_init(&main_slot, 1, 100);
+  dc_slot_init(&thumb, 2, 100);
+  src good = {.ssrc = 1, .seq = 10, .pid = 1}, broken = {.ssrc = 2, .seq = 500, .pid = 9};
+  dc_slot_want(&main_slot, 1, 0);
+  dc_slot_want(&thumb, 1, 0);
+  out_pkt o;
+  g_assert_true(send(&main_slot, 1, 0, &good, true, 0, &o));
+  good.seq--, good.pid--, good.tl0--, good.ts -= 3000; /* the same packet for the other slot */
+  g_assert_true(send(&thumb, 1, 0, &good, true, 0, &o));
+  dc_slot_want(&main_slot, 2, 0); /* the main slot wants the broken source */
+  int main_sent = 0, thumb_sent = 0;
+  for (int i = 1; i <= 300; i++) { /* ten seconds */
+    uint64_t now = (uint64_t)i * 33000;
+    g_assert_false(send(&main_slot, 2, 0, &broken, false, now, &o));
+    main_sent += send(&main_slot, 1, 0, &good, false, now, &o);
+    good.seq--, good.pid--, good.tl0--, good.ts -= 3000;
+    thumb_sent += send(&thumb, 1, 0, &good, false, now, &o);
+    g_assert_true(dc_slot_needs_keyframe(&main_slot)); /* still asking (throttled upstream) */
+  }
+  g_assert_cmpint(main_sent, ==, 300);
+  g_assert_cmpint(thumb_sent, ==, 300);
+  g_assert_cmpuint(main_slot.switches, ==, 0);
+}
+
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/router/switch-is-continuous", test_switch_is_continuous);
@@ -265,5 +293,6 @@ int main(int argc, char **argv) {
   g_test_add_func("/router/bwe-loss", test_bwe_loss);
   g_test_add_func("/router/bwe-remb-as-congestion", test_bwe_remb_as_congestion);
   g_test_add_func("/router/layer-choice", test_layer_choice);
+  g_test_add_func("/router/source-without-keyframes", test_source_without_keyframes);
   return g_test_run();
 }
