@@ -13,7 +13,8 @@
 
 #define MAX_SLOTS 9
 #define HIGHEST_LAYER G_MAXINT
-#define PLI_INTERVAL_US 300000 /* a source is asked for a keyframe at most this often */
+#define PLI_INTERVAL_US 500000 /* a source is asked for a key frame at most this often: each one
+                                 * costs a thin receiver half a second of its link */
 /* Packets waiting for one receiver's worker. A worker that falls this far behind (about a
  * second of a full meeting's media) drops what comes next, as a lossy link would, rather
  * than queueing without bound. */
@@ -23,17 +24,18 @@
 #define REPAIR_AGE_US 1000000     /* packets are cached, and asked for, this long */
 #define CACHE_MAX_BYTES (1 << 20)
 #define REPAIRS_PER_TICK 200      /* a receiver's NACKs answered per TICK_MS, at most */
-#define AUDIO_RESERVE_BPS 48000   /* kept from a receiver's estimate for the mix */
+#define MAIN_OFF_TICKS 10         /* 5 s of not fitting before a main slot turns off */
 
 /* Bandwidth by link profile (dc_tier order): what a receiver is assumed to take before any
  * feedback, the most its estimate may grow to, and what a source is allowed to send (our
  * REMB to it). Highland: the lowest simulcast layer plus audio on a 256 kbit/s link. */
 static const struct {
   uint64_t initial_bps, ceiling_bps, send_bps;
+  uint64_t audio_bps; /* the tier's mix on the wire (media/mixer), kept from the estimate */
 } link_profiles[DC_TIER_COUNT] = {
-    [DC_TIER_HALL] = {3000000, 10000000, 2500000},
-    [DC_TIER_STANDARD] = {1500000, 4000000, 1200000},
-    [DC_TIER_HIGHLAND] = {200000, 500000, 200000},
+    [DC_TIER_HALL] = {3000000, 10000000, 2500000, 48000 + 24000},
+    [DC_TIER_STANDARD] = {1500000, 4000000, 1200000, 32000 + 24000},
+    [DC_TIER_HIGHLAND] = {200000, 500000, 200000, 14000 + 8000},
 };
 #define BWE_FLOOR_BPS 30000
 
@@ -46,6 +48,8 @@ typedef struct {
   int64_t source;    /* participant feeding the slot, 0 = none */
   int want_layer;    /* a layer index; HIGHEST_LAYER: the highest arriving (not chosen yet) */
   bool off;          /* the receiver's bandwidth does not fit this slot now */
+  int off_votes;     /* layer choices in a row that found it does not fit */
+  dc_upgrade_guard guard; /* the main slot's moves up a layer (main thread) */
   int rtx_pt;        /* the receiver's RTX payload type, -1 without RTX */
   uint32_t rtx_ssrc;
   uint16_t rtx_seq;  /* the receiver's worker only */
@@ -297,6 +301,13 @@ static dc_participant *find(dc_room *r, int64_t id) {
   return NULL;
 }
 
+static int lowest_layer(const dc_source_layers *l) {
+  for (int i = 0; i < l->n_layers; i++)
+    if (l->layer_bps[i])
+      return i;
+  return 0;
+}
+
 /* Main thread, writer lock held. Fits each receiver's slots under its bandwidth estimate
  * (media/router dc_choose_layers) from the layer rates its sources' workers measured.
  * Returns whether a slot was turned off or on (the page is told: its tile empties). */
@@ -323,19 +334,30 @@ static bool choose_layers(dc_room *r) {
       sources[k] = &layers[k];
     }
     uint64_t estimate = (uint64_t)g_atomic_int_get(&rcv->estimate_kbps) * 1000;
+    uint64_t now = (uint64_t)g_get_monotonic_time();
     int chosen[MAX_SLOTS];
-    dc_choose_layers(estimate > AUDIO_RESERVE_BPS ? estimate - AUDIO_RESERVE_BPS : 0, sources,
-                     rcv->n_video, chosen);
+    uint64_t audio = link_profiles[rcv->tier].audio_bps;
+    dc_choose_layers(estimate > audio ? estimate - audio : 0, sources, rcv->n_video, chosen);
     for (int k = 0; k < rcv->n_video; k++) {
       slot *s = &rcv->video[k];
       if (!measured[k])
         continue; /* no video from that source yet: keep the defaults */
       bool off = chosen[k] == DC_LAYER_OFF;
+      /* The main slot turns off only after MAIN_OFF_TICKS choices in a row say so: a thin
+       * link's estimate dips at each key frame and comes back. */
+      s->off_votes = off ? s->off_votes + 1 : 0;
+      if (k == 0 && off && !s->off && s->off_votes < MAIN_OFF_TICKS) {
+        off = false;
+        chosen[k] = lowest_layer(&layers[k]);
+      }
+      if (k == 0)
+        chosen[k] = dc_upgrade_guard_apply(&s->guard, off ? DC_LAYER_OFF : chosen[k], now);
       if (off != s->off)
         g_message("meeting %" G_GINT64_FORMAT " participant %" G_GINT64_FORMAT ": video slot %d %s "
                   "(estimate %" G_GUINT64_FORMAT " kbit/s, lowest layer of point %" G_GINT64_FORMAT
-                  " %" G_GUINT64_FORMAT " kbit/s)", r->meeting, rcv->id, k, off ? "paused" : "resumed",
-                  estimate / 1000, s->source, layers[k].layer_bps[0] / 1000);
+                  " %" G_GUINT64_FORMAT " kbit/s; last REMB %" G_GUINT64_FORMAT " kbit/s, loss %u/256)",
+                  r->meeting, rcv->id, k, off ? "paused" : "resumed", estimate / 1000, s->source,
+                  layers[k].layer_bps[0] / 1000, rcv->bwe.remb_bps / 1000, rcv->last_loss);
       changed |= off != s->off;
       s->off = off;
       if (!off)
@@ -1089,6 +1111,7 @@ static void setup_slot(slot *s, int section, const dc_sdp_section *sec) {
   s->rtx_ssrc = s->rtx_pt >= 0 ? (uint32_t)g_random_int_range(0x10000, G_MAXINT32) : 0;
   s->rtx_seq = (uint16_t)g_random_int();
   dc_slot_init(&s->core, s->ssrc, s->pt);
+  dc_upgrade_guard_init(&s->guard);
   s->playing_source = (gpointer)(gintptr)DC_SLOT_NONE;
 }
 

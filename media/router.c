@@ -7,6 +7,7 @@
 #include "media/vp8.h"
 
 #define VIDEO_CLOCK 90 /* RTP ticks per millisecond for video */
+#define MIN_U64(a, b) ((a) < (b) ? (a) : (b))
 
 void dc_slot_init(dc_slot *s, uint32_t out_ssrc, uint8_t out_pt) {
   memset(s, 0, sizeof *s);
@@ -109,6 +110,7 @@ bool dc_slot_source_seq(const dc_slot *s, uint16_t out_seq, uint16_t *in_seq) {
 #define LOSS_LOW (256 / 50)  /*  2 % */
 #define DECREASE_EVERY_US 300000
 #define INCREASE_EVERY_US 1000000
+#define REMB_DECREASE_EVERY_US 1000000 /* Chrome repeats a lowered REMB; one cut per second */
 
 void dc_bwe_init(dc_bwe *b, uint64_t initial_bps, uint64_t floor_bps, uint64_t ceiling_bps) {
   memset(b, 0, sizeof *b);
@@ -127,16 +129,21 @@ void dc_bwe_on_remb(dc_bwe *b, uint64_t remb_bps, uint64_t sent_bps, uint64_t no
   /* Chrome reports 0.85 of what it receives when it sees delay grow: under 90 % of what we
    * send is that signal. The estimate drops to it and must grow back from there. */
   if (remb_bps < sent_bps * 9 / 10 && remb_bps < b->estimate_bps &&
-      (now_us - b->last_change_us >= DECREASE_EVERY_US || !b->last_change_us)) {
+      (now_us - b->last_change_us >= REMB_DECREASE_EVERY_US || !b->last_change_us)) {
     /* One signal cuts at most 15 %: on a thin link a single key frame queues long enough
      * to look like overuse, and a lasting queue keeps signalling every few hundred ms. */
     uint64_t floor = b->estimate_bps * 85 / 100;
     b->congestion_signals++;
     set_estimate(b, remb_bps > floor ? remb_bps : floor, now_us);
+  } else if (remb_bps > b->estimate_bps && b->last_fraction_lost < LOSS_LOW) {
+    /* The receiver finds more would fit (at most 1.5 times what it gets): after a cut,
+     * that is the way back up in one step, where 8 % a second would take half a minute. */
+    set_estimate(b, remb_bps, now_us);
   }
 }
 
 void dc_bwe_on_loss(dc_bwe *b, uint8_t fraction_lost, uint64_t now_us) {
+  b->last_fraction_lost = fraction_lost;
   uint64_t since = now_us - b->last_change_us;
   if (fraction_lost > LOSS_HIGH && (since >= DECREASE_EVERY_US || !b->last_change_us))
     set_estimate(b, b->estimate_bps * (512 - fraction_lost) / 512, now_us); /* times (1 - loss/2) */
@@ -161,8 +168,9 @@ uint64_t dc_choose_layers(uint64_t budget_bps, const dc_source_layers *const *so
   if (n_slots <= 0)
     return 0;
   /* the main slot: the highest arriving layer that fits. Its lowest layer is the last thing
-   * given up: kept down to two-thirds of its rate (the sender's encoder adapts to the loss
-   * and delay a tight link brings; a frozen speaker helps nobody). */
+   * given up: kept down to a third of its rate (the sender's encoder adapts to the loss and
+   * delay a tight link brings, and a thin link's estimate dips at every key frame; a frozen
+   * speaker helps nobody). Below that the link cannot carry it at all: audio comes first. */
   const dc_source_layers *main = sources[0];
   for (int l = main ? main->n_layers - 1 : -1; l >= 0; l--) {
     if (l < DC_MAX_LAYERS && main->layer_bps[l] && main->layer_bps[l] <= budget_bps) {
@@ -172,7 +180,7 @@ uint64_t dc_choose_layers(uint64_t budget_bps, const dc_source_layers *const *so
     }
   }
   int lowest = main ? lowest_arriving(main) : DC_LAYER_OFF;
-  if (lowest != DC_LAYER_OFF && layers[0] == DC_LAYER_OFF && main->layer_bps[lowest] * 2 / 3 <= budget_bps) {
+  if (lowest != DC_LAYER_OFF && layers[0] == DC_LAYER_OFF && main->layer_bps[lowest] / 3 <= budget_bps) {
     layers[0] = lowest;
     used = main->layer_bps[lowest];
   }
@@ -188,4 +196,34 @@ uint64_t dc_choose_layers(uint64_t budget_bps, const dc_source_layers *const *so
     used += src->layer_bps[l];
   }
   return used;
+}
+
+#define HOLD_FIRST_US 8000000
+#define HOLD_MAX_US 120000000
+
+void dc_upgrade_guard_init(dc_upgrade_guard *g) {
+  memset(g, 0, sizeof *g);
+  g->layer = DC_LAYER_OFF;
+}
+
+int dc_upgrade_guard_apply(dc_upgrade_guard *g, int chosen, uint64_t now_us) {
+  if (g->upgraded_us && now_us - g->upgraded_us >= DC_UPGRADE_TRIAL_US) {
+    g->upgraded_us = 0; /* the last move up held */
+    g->hold_us = 0;
+  }
+  if (chosen == DC_LAYER_OFF || g->layer == DC_LAYER_OFF) {
+    g->layer = chosen;
+    return chosen;
+  }
+  if (chosen > g->layer) {
+    if (now_us < g->blocked_until_us)
+      return g->layer;
+    g->upgraded_us = now_us ? now_us : 1;
+  } else if (chosen < g->layer && g->upgraded_us) {
+    g->hold_us = g->hold_us ? MIN_U64(g->hold_us * 2, HOLD_MAX_US) : HOLD_FIRST_US;
+    g->blocked_until_us = now_us + g->hold_us;
+    g->upgraded_us = 0;
+  }
+  g->layer = chosen;
+  return chosen;
 }

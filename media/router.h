@@ -15,16 +15,17 @@
  * in the manner of GCC's loss controller (draft-ietf-rmcat-gcc-02 §6: above 10 % loss cut by
  * half the loss, below 2 % grow 8 % a second, between hold), and drops to its REMB
  * (draft-alvestrand-rmcat-remb; Chrome computes it from our abs-send-time) when that falls
- * below what we send: a queue is building on the way. A REMB above what we send says
- * nothing: Chrome never reports more than 1.5 times what it receives, so taking REMB as a
- * cap would keep a receiver on the lowest layer for good (nothing probes above it).
+ * below what we send: a queue is building on the way. A REMB above the estimate, with no
+ * loss, lifts it there (the way back after a cut). REMB is not a cap: Chrome never reports
+ * more than 1.5 times what it receives, so as a cap it would keep a receiver on its lowest
+ * layer for good (nothing probes above it); moving up a layer is the probe.
  * The seam for transport-cc is dc_bwe_on_delay_estimate: a send-side delay estimate would
  * arrive there as REMB's does.
  *
  * dc_choose_layers fits a receiver's slots under its estimate: the main slot first, at the
  * highest layer that fits, then thumbnails at their lowest layer while they fit; so when
  * bandwidth shrinks, thumbnails stop before the main slot does, and the main slot keeps its
- * lowest layer down to two-thirds of that layer's rate.
+ * lowest layer down to a third of that layer's rate.
  *
  * Left out: probing above the estimate (padding or RTX probes), temporal-layer thinning.
  */
@@ -95,6 +96,7 @@ typedef struct {
   uint64_t estimate_bps;
   uint64_t last_change_us;
   uint64_t remb_bps;        /* the receiver's last REMB, for the record */
+  uint8_t last_fraction_lost;
   unsigned congestion_signals;
 } dc_bwe;
 
@@ -126,5 +128,20 @@ typedef struct {
  * index or DC_LAYER_OFF per slot into layers and returns the bitrate chosen. */
 uint64_t dc_choose_layers(uint64_t budget_bps, const dc_source_layers *const *sources, int n_slots,
                           int *layers);
+
+/* Nothing probes the link before a slot moves up a layer, so the move is the probe: when it
+ * fails (the slot comes back down within DC_UPGRADE_TRIAL_US) the next try waits, 8 s at
+ * first, doubling to 2 minutes; an upgrade that holds clears the wait. Without it a link
+ * just below a layer's rate flips between two layers, each flip a key frame. */
+#define DC_UPGRADE_TRIAL_US 5000000
+typedef struct {
+  int layer;                 /* what the slot plays now, DC_LAYER_OFF at first */
+  uint64_t upgraded_us;      /* when it last moved up; 0 once the move has held */
+  uint64_t hold_us, blocked_until_us;
+} dc_upgrade_guard;
+
+void dc_upgrade_guard_init(dc_upgrade_guard *g);
+/* chosen: this round's choice for the slot. Returns the layer to use. */
+int dc_upgrade_guard_apply(dc_upgrade_guard *g, int chosen, uint64_t now_us);
 
 #endif

@@ -1,6 +1,6 @@
 // Browser test for the video router: three Chromium pages sending simulcast. Page 1 speaks
-// (a tone from its fake-capture WAV), pages 2 and 3 are silent. Page 3 asks for one slot and
-// sits behind a link of its own capped at 400 kbit/s: a veth pair into a second namespace
+// (a tone from its fake-capture WAV), pages 2 and 3 are silent. Page 3 is a highland point:
+// it asks for one slot, joins with the highland profile and sits behind a link of its own capped at 250 kbit/s (a highland link): a veth pair into a second namespace
 // with a tbf qdisc on the bridge's side, so only what the bridge sends it is squeezed.
 //
 // Checked: the sources send more than one simulcast layer; the one-slot page gets the
@@ -18,7 +18,7 @@ import { api, enterNetns, launch, openPage, PORT, sleep, startBridge, stopBridge
 const bridgeExe = process.argv[2];
 enterNetns('dcvideo');
 const { check, finish } = tap();
-const CAP_KBIT = 400;
+const CAP_KBIT = 250;
 const HERE = '10.77.0.1', THERE = '10.77.0.2'; // the capped link, inside our namespaces only
 
 function sh(args) {
@@ -27,7 +27,8 @@ function sh(args) {
 }
 
 // The second namespace, reached from ours over a veth pair; tbf on our end caps what the
-// bridge sends there (the kernel has no netem; tbf is a real bottleneck with a queue).
+// bridge sends there (the kernel has no netem; tbf is a real bottleneck with a queue). The
+// queue holds 400 ms, as a 3G or radio link's does (DESIGN.md: 150-600 ms RTT up there).
 function makeCappedLink(ns) {
   sh(['ip', 'netns', 'add', ns]);
   sh(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
@@ -36,7 +37,7 @@ function makeCappedLink(ns) {
   sh(['ip', 'link', 'set', 'dcv0', 'up']);
   sh(['ip', '-n', ns, 'addr', 'add', `${THERE}/30`, 'dev', 'dcv1']);
   sh(['ip', '-n', ns, 'link', 'set', 'dcv1', 'up']);
-  sh(['tc', 'qdisc', 'add', 'dev', 'dcv0', 'root', 'tbf', 'rate', `${CAP_KBIT}kbit`, 'burst', '4kb', 'latency', '200ms']);
+  sh(['tc', 'qdisc', 'add', 'dev', 'dcv0', 'root', 'tbf', 'rate', `${CAP_KBIT}kbit`, 'burst', '4kb', 'latency', '400ms']);
   mkdirSync(`/etc/netns/${ns}`, { recursive: true });
   writeFileSync(`/etc/netns/${ns}/resolv.conf`, 'nameserver 127.0.0.1\n');
 }
@@ -96,6 +97,12 @@ async function main() {
       if (r.status !== 0) throw new Error(`sox failed: ${r.stderr}`);
       return path;
     });
+    // Page 1's camera: two seconds of noise, looped. Noise makes every simulcast layer run at
+    // its maxBitrate (150 k / 500 k), so the upper layer cannot fit the capped link whatever
+    // the encoder would make of a quieter picture.
+    const snow = join(dir, 'snow.y4m');
+    sh(['gst-launch-1.0', '-q', 'videotestsrc', 'pattern=snow', 'num-buffers=30', '!',
+      'video/x-raw,width=640,height=360,framerate=15/1,format=I420', '!', 'y4menc', '!', 'filesink', `location=${snow}`]);
     const wrapper = join(dir, 'chromium-capped');
     writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${capped} /usr/bin/chromium "$@"\n`);
     chmodSync(wrapper, 0o755);
@@ -105,14 +112,16 @@ async function main() {
     const meeting = await api(bridge.key, 'POST', '/api/meetings', { title: 'Họp trực tuyến', starts_at: now, ends_at: now + 3600 });
     const pages = [];
     for (let i = 0; i < 3; i++) {
-      const point = await api(bridge.key, 'POST', '/api/points', { name: `Xã ${i + 1}`, kind: 'commune', link_profile: 'standard' });
+      const profile = i === 2 ? 'highland' : 'standard';
+      const point = await api(bridge.key, 'POST', '/api/points', { name: `Xã ${i + 1}`, kind: 'commune', link_profile: profile });
       const inv = await api(bridge.key, 'POST', `/api/meetings/${meeting.id}/invitations`,
         { point_id: point.id, role: i === 0 ? 'host' : 'participant' });
       const host = i === 2 ? HERE : '127.0.0.1';
-      const url = inv.join_link.replace(/^https:\/\/[^/]+/, `https://${host}:${PORT}`) + `&autojoin=1&slots=${i === 2 ? 1 : 3}`;
+      const url = inv.join_link.replace(/^https:\/\/[^/]+/, `https://${host}:${PORT}`) + `&autojoin=1&slots=${i === 2 ? 1 : 3}&profile=${profile}`;
       // 10.77.0.1 is not loopback: with the self-signed certificate Chromium would not count
       // the page a secure context, and a page that is not one gets no camera.
       const extra = i === 2 ? [`--unsafely-treat-insecure-origin-as-secure=https://${HERE}:${PORT}`] : [];
+      if (i === 0) extra.push(`--use-file-for-fake-video-capture=${snow}`);
       const browser = await launch([`--use-file-for-fake-audio-capture=${wavs[i]}`, ...extra], i === 2 ? wrapper : undefined);
       browsers.push(browser);
       pages.push(await openPage(browser, url));
@@ -169,7 +178,9 @@ async function main() {
       `main slots ${stats.map((s) => s.slots[0]).join(', ')}`);
     check(worst[0] < 1000 && worst[1] < 1000, 'decoded frames never stop for a second across the switches',
       `longest gaps ${worst.map((w) => `${w} ms`).join(', ')} (the last is the capped page)`);
-    check(worst[2] < 2000, 'the capped page keeps decoding across the switches too', `longest gap ${worst[2]} ms`);
+    // On 250 kbit/s a switch's key frame alone takes about half a second of the link, and
+    // one lost piece of it costs a new one: the capped page may pause longer, not stop.
+    check(worst[2] < 3000, 'the capped page keeps decoding across the switches too', `longest gap ${worst[2]} ms`);
   } finally {
     for (const b of browsers) await b.close().catch(() => {});
     if (bridge) check((await stopBridge(bridge.child)) === 0, 'the bridge stops cleanly on SIGTERM');

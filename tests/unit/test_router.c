@@ -199,15 +199,21 @@ static void test_bwe_remb_as_congestion(void) {
   dc_bwe_on_remb(&b, 850000, 1000000, now + 100000); /* 85 % of what we send: a queue */
   g_assert_cmpuint(dc_bwe_estimate(&b), ==, 1500000 * 85 / 100); /* one signal cuts 15 % */
   g_assert_cmpuint(b.congestion_signals, ==, 1);
-  dc_bwe_on_remb(&b, 850000, 1000000, now + 200000); /* too soon after a cut */
+  dc_bwe_on_remb(&b, 850000, 1000000, now + 900000); /* too soon after a cut */
   g_assert_cmpuint(dc_bwe_estimate(&b), ==, 1275000);
   for (int i = 1; i <= 10; i++) /* a lasting queue: down to what the receiver reports */
-    dc_bwe_on_remb(&b, 850000, 1000000, now + 100000 + (uint64_t)i * 300000);
+    dc_bwe_on_remb(&b, 850000, 1000000, now + 100000 + (uint64_t)i * 1000000);
   g_assert_cmpuint(dc_bwe_estimate(&b), ==, 850000);
-  dc_bwe_on_remb(&b, 900000, 1000000, now + 3500000); /* not below the estimate: no change */
-  g_assert_cmpuint(dc_bwe_estimate(&b), ==, 850000);
+  now += 8000000;
+  dc_bwe_on_remb(&b, 900000, 1000000, now + 3500000); /* no cut: 90 % of what we send */
+  g_assert_cmpuint(dc_bwe_estimate(&b), ==, 900000);     /* and more than the estimate: lifts it */
+  dc_bwe_on_loss(&b, 40, now + 3900000);                 /* 16 % loss: a cut, and no lift */
+  g_assert_cmpuint(dc_bwe_estimate(&b), ==, 900000 * (512 - 40) / 512);
+  dc_bwe_on_remb(&b, 2000000, 1000000, now + 4000000);
+  g_assert_cmpuint(dc_bwe_estimate(&b), ==, 900000 * (512 - 40) / 512);
+  dc_bwe_on_loss(&b, 0, now + 5000000);
   for (int i = 1; i <= 5; i++) /* then it grows back by loss reports alone */
-    dc_bwe_on_loss(&b, 0, now + 3500000 + (uint64_t)i * 1000000);
+    dc_bwe_on_loss(&b, 0, now + 5000000 + (uint64_t)i * 1000000);
   g_assert_cmpuint(dc_bwe_estimate(&b), >, 1200000);
 }
 
@@ -236,11 +242,11 @@ static void test_layer_choice(void) {
   g_assert_cmpint(l[2], ==, DC_LAYER_OFF);
   g_assert_cmpint(l[3], ==, DC_LAYER_OFF);
   /* a little below the main slot's lowest layer: it keeps it, alone */
-  g_assert_cmpuint(dc_choose_layers(110000, slots, 4, l), ==, 150000);
+  g_assert_cmpuint(dc_choose_layers(50000, slots, 4, l), ==, 150000);
   g_assert_cmpint(l[0], ==, 0);
   g_assert_cmpint(l[1], ==, DC_LAYER_OFF);
   /* far below: nothing at all */
-  g_assert_cmpuint(dc_choose_layers(99000, slots, 4, l), ==, 0);
+  g_assert_cmpuint(dc_choose_layers(49000, slots, 4, l), ==, 0);
   for (int k = 0; k < 4; k++)
     g_assert_cmpint(l[k], ==, DC_LAYER_OFF);
   /* a layer that is not arriving is never chosen */
@@ -282,6 +288,27 @@ static void test_source_without_keyframes(void) {
   g_assert_cmpuint(main_slot.switches, ==, 0);
 }
 
+/* A move up that comes back down within the trial holds the next try back, longer each
+ * time; one that holds clears the hold. Moves down are never held. */
+static void test_upgrade_guard(void) {
+  dc_upgrade_guard g;
+  dc_upgrade_guard_init(&g);
+  uint64_t t = 1000000;
+  g_assert_cmpint(dc_upgrade_guard_apply(&g, 0, t), ==, 0);
+  g_assert_cmpint(dc_upgrade_guard_apply(&g, 1, t += 500000), ==, 1); /* first try */
+  g_assert_cmpint(dc_upgrade_guard_apply(&g, 0, t += 2000000), ==, 0); /* failed: hold 8 s */
+  g_assert_cmpint(dc_upgrade_guard_apply(&g, 1, t += 4000000), ==, 0);
+  g_assert_cmpint(dc_upgrade_guard_apply(&g, 1, t += 4100000), ==, 1); /* after 8 s: try */
+  g_assert_cmpint(dc_upgrade_guard_apply(&g, 0, t += 1000000), ==, 0); /* failed: hold 16 s */
+  g_assert_cmpint(dc_upgrade_guard_apply(&g, 1, t += 15000000), ==, 0);
+  g_assert_cmpint(dc_upgrade_guard_apply(&g, 1, t += 1100000), ==, 1);
+  g_assert_cmpint(dc_upgrade_guard_apply(&g, 1, t += 5000000), ==, 1); /* held: cleared */
+  g_assert_cmpint(dc_upgrade_guard_apply(&g, 0, t += 20000000), ==, 0); /* a later drop */
+  g_assert_cmpint(dc_upgrade_guard_apply(&g, 1, t += 500000), ==, 1); /* is no failed try */
+  g_assert_cmpint(dc_upgrade_guard_apply(&g, DC_LAYER_OFF, t += 100000), ==, DC_LAYER_OFF);
+  g_assert_cmpint(dc_upgrade_guard_apply(&g, 2, t += 100000), ==, 2); /* from off: at once */
+}
+
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/router/switch-is-continuous", test_switch_is_continuous);
@@ -294,5 +321,6 @@ int main(int argc, char **argv) {
   g_test_add_func("/router/bwe-remb-as-congestion", test_bwe_remb_as_congestion);
   g_test_add_func("/router/layer-choice", test_layer_choice);
   g_test_add_func("/router/source-without-keyframes", test_source_without_keyframes);
+  g_test_add_func("/router/upgrade-guard", test_upgrade_guard);
   return g_test_run();
 }

@@ -1,0 +1,562 @@
+/* The video router in the real daemon, with native clients on our own transport (loopback,
+ * plain HTTP signaling), driven packet by packet where a browser cannot be:
+ *
+ *   A sends good VP8 (a key frame every 50 packets) and audio; B sends VP8 that never has a
+ *   key frame, malformed descriptors and unknown payload types; C receives, with a main slot
+ *   and one thumbnail. The cases run in order on one meeting:
+ *   - C's slots are A and B, and only A's video reaches C;
+ *   - a packet C "loses" is NACKed and comes back from the bridge's cache (as RTX);
+ *   - a packet A never sends is NACKed by the bridge, A's RTX repairs it, and C gets it;
+ *   - A gets receiver reports and a REMB from the bridge;
+ *   - feedback for unknown SSRCs and a NACK storm from C: repairs stay bounded and A's video
+ *     keeps reaching C; the daemon stops cleanly.
+ */
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+
+#include "bridge/transport.h"
+#include "media/repair.h"
+#include "media/rtcp.h"
+#include "media/rtp.h"
+#include "media/sdp.h"
+#include "signaling/store.h"
+#include "signaling/token.h"
+
+#define PORT 18645
+#define VP8_PT 96
+#define RTX_PT 97
+#define REPAIRS_BOUND_PER_S 400 /* bridge/room.c: REPAIRS_PER_TICK per 500 ms */
+
+enum { A, B, C, N_CLIENTS };
+
+typedef struct {
+  int index;
+  char *token;
+  int slots;
+  SoupWebsocketConnection *ws;
+  dc_transport *t;
+  gint connected;
+  int64_t participant;
+  int64_t slot_map[4];
+  gint n_slots;
+  /* sending (worker) */
+  GSource *timer;
+  uint16_t video_seq;
+  uint32_t video_ts;
+  uint16_t pid;
+  uint32_t video_ssrc, rtx_ssrc;
+  gint skip_next;      /* A: do not send the next video packet (the bridge must NACK it) */
+  gint skipped_seq;    /* ... and which one it was, -1 before */
+  uint8_t skipped[DC_TRANSPORT_BUF];
+  size_t skipped_len;
+  gint nacked_skipped; /* A: the bridge NACKed it */
+  gint rr_blocks_for_video, rembs;
+  /* receiving (worker) */
+  gint video_packets, rtx_packets, foreign_packets;
+  uint32_t main_ssrc;  /* C: the SSRC A's video comes in on */
+  gint drop_next;      /* C: pretend to lose the next video packet */
+  gint dropped_seq;
+  gint repaired_dropped;
+  dc_rx_stream rx;     /* C: what arrived on main_ssrc, repairs included */
+} client;
+
+static struct {
+  SoupSession *session;
+  dc_workers *workers;
+  dc_dtls_identity *id;
+  GSubprocess *bridge;
+  char *dir;
+  int64_t meeting;
+  client c[N_CLIENTS];
+} T;
+
+/* ---- packets ---- */
+
+static size_t vp8_packet(client *c, uint8_t *buf, bool key, bool malformed) {
+  dc_rtp_header h = {.payload_type = VP8_PT, .seq = c->video_seq++, .timestamp = c->video_ts,
+                     .ssrc = c->video_ssrc, .marker = true};
+  size_t n = dc_rtp_write_header(buf, 64, &h, NULL, 0);
+  if (malformed) {
+    buf[n] = 0x80; /* X set and nothing after it */
+    return n + 1;
+  }
+  const uint8_t desc[] = {0x90, 0x80, (uint8_t)(0x80 | (c->pid >> 8)), (uint8_t)c->pid,
+                          key ? 0x50 : 0x51, 0x9d, 0x01, 0x2a};
+  memcpy(buf + n, desc, sizeof desc);
+  memset(buf + n + sizeof desc, 0x33, 300); /* 200 packets a second: ~530 kbit/s a source */
+  c->pid = (c->pid + 1) & 0x7FFF;
+  c->video_ts += 900;
+  return n + sizeof desc + 300;
+}
+
+static gboolean send_media(gpointer data) {
+  client *c = data;
+  if (!g_atomic_int_get(&c->connected))
+    return G_SOURCE_CONTINUE;
+  uint8_t buf[DC_TRANSPORT_BUF];
+  for (int i = 0; i < 2; i++) { /* 200 video packets a second */
+    bool key = c->index == A && c->video_seq % 50 == 0;
+    bool malformed = c->index == B && c->video_seq % 5 == 0;
+    size_t n = vp8_packet(c, buf, key, malformed);
+    if (c->index == A && g_atomic_int_compare_and_exchange(&c->skip_next, 1, 0)) {
+      memcpy(c->skipped, buf, n);
+      c->skipped_len = n;
+      g_atomic_int_set(&c->skipped_seq, (uint16_t)(c->video_seq - 1));
+      continue;
+    }
+    dc_transport_send_rtp(c->t, buf, n, sizeof buf);
+  }
+  if (c->index == B) { /* and a payload type nobody negotiated */
+    dc_rtp_header h = {.payload_type = 77, .seq = 1, .ssrc = 0xBAD};
+    size_t n = dc_rtp_write_header(buf, sizeof buf, &h, NULL, 0);
+    memset(buf + n, 1, 100);
+    dc_transport_send_rtp(c->t, buf, n + 100, sizeof buf);
+  }
+  /* No audio: nobody becomes the dominant speaker, so the slots stay in join order. */
+  return G_SOURCE_CONTINUE;
+}
+
+/* ---- transport callbacks (the clients' worker) ---- */
+
+typedef struct {
+  client *c;
+  char *candidate;
+} cand_call;
+
+static void ws_send_json(client *c, JsonBuilder *b) {
+  JsonGenerator *g = json_generator_new();
+  JsonNode *root = json_builder_get_root(b);
+  json_generator_set_root(g, root);
+  char *text = json_generator_to_data(g, NULL);
+  if (c->ws)
+    soup_websocket_connection_send_text(c->ws, text);
+  g_free(text);
+  json_node_unref(root);
+  g_object_unref(g);
+  g_object_unref(b);
+}
+
+static void ws_send(client *c, const char *type, const char *key, const char *value) {
+  JsonBuilder *b = json_builder_new();
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "v");
+  json_builder_add_int_value(b, 1);
+  json_builder_set_member_name(b, "type");
+  json_builder_add_string_value(b, type);
+  if (key) {
+    json_builder_set_member_name(b, key);
+    json_builder_add_string_value(b, value);
+  }
+  if (!strcmp(type, "join")) {
+    json_builder_set_member_name(b, "meeting");
+    json_builder_add_int_value(b, T.meeting);
+    json_builder_set_member_name(b, "name");
+    json_builder_add_string_value(b, "Router test");
+    json_builder_set_member_name(b, "slots");
+    json_builder_add_int_value(b, c->slots);
+  }
+  json_builder_end_object(b);
+  ws_send_json(c, b);
+}
+
+static gboolean send_candidate_on_main(gpointer data) {
+  cand_call *cc = data;
+  ws_send(cc->c, "candidate", "candidate", cc->candidate);
+  return G_SOURCE_REMOVE;
+}
+
+static void free_cand_call(gpointer data) {
+  cand_call *cc = data;
+  g_free(cc->candidate);
+  g_free(cc);
+}
+
+static void on_candidate(gpointer user, const char *candidate) {
+  cand_call *cc = g_new(cand_call, 1);
+  cc->c = user;
+  cc->candidate = g_strdup(candidate);
+  g_main_context_invoke_full(NULL, G_PRIORITY_DEFAULT, send_candidate_on_main, cc, free_cand_call);
+}
+
+static void on_state(gpointer user, dc_transport_state state, const char *reason) {
+  client *c = user;
+  if (state == DC_TRANSPORT_CONNECTED)
+    g_atomic_int_set(&c->connected, 1);
+  else if (state == DC_TRANSPORT_FAILED)
+    g_printerr("# client %d: transport failed: %s\n", c->index, reason ? reason : "");
+}
+
+static void on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap) {
+  client *c = user;
+  dc_rtp pkt;
+  if (dc_rtp_parse(&pkt, buf, len) != DC_OK)
+    return;
+  bool rtx = pkt.payload_type == RTX_PT;
+  if (rtx) {
+    g_atomic_int_inc(&c->rtx_packets);
+    if (!c->main_ssrc || !(len = dc_rtx_unwrap(buf, len, VP8_PT, c->main_ssrc)) ||
+        dc_rtp_parse(&pkt, buf, len) != DC_OK)
+      return;
+  } else if (pkt.payload_type != VP8_PT) {
+    return; /* the mix */
+  }
+  if (!c->main_ssrc) {
+    c->main_ssrc = pkt.ssrc;
+    dc_rx_stream_init(&c->rx, pkt.ssrc, 90000);
+  }
+  if (pkt.ssrc != c->main_ssrc) {
+    g_atomic_int_inc(&c->foreign_packets); /* video on another slot: B's must never come */
+    return;
+  }
+  if (!rtx && g_atomic_int_compare_and_exchange(&c->drop_next, 1, 0)) {
+    g_atomic_int_set(&c->dropped_seq, pkt.seq);
+    return; /* "lost": the receiver NACKs it */
+  }
+  if (rtx && pkt.seq == (uint16_t)g_atomic_int_get(&c->dropped_seq))
+    g_atomic_int_set(&c->repaired_dropped, 1);
+  dc_rx_stream_update(&c->rx, pkt.seq, pkt.timestamp, len, (uint64_t)g_get_monotonic_time());
+  if (!rtx)
+    g_atomic_int_inc(&c->video_packets);
+}
+
+/* A: the bridge's feedback. A NACK for the packet we held back gets its RTX. */
+static void on_rtcp(gpointer user, uint8_t *buf, size_t len) {
+  client *c = user;
+  dc_rtcp_iter it;
+  dc_rtcp_pkt pkt;
+  if (dc_rtcp_validate(buf, len) != DC_OK)
+    return;
+  dc_rtcp_iter_init(&it, buf, len);
+  while (dc_rtcp_next(&it, &pkt) == DC_OK) {
+    dc_rtcp_kind kind = dc_rtcp_kind_of(&pkt);
+    dc_rtcp_report rep;
+    dc_rtcp_fb fb;
+    if (kind == DC_RTCP_RR && dc_rtcp_parse_report(&pkt, &rep) == DC_OK) {
+      for (int i = 0; i < rep.n_blocks; i++)
+        if (rep.blocks[i].ssrc == c->video_ssrc)
+          g_atomic_int_inc(&c->rr_blocks_for_video);
+    } else if (kind == DC_RTCP_REMB) {
+      g_atomic_int_inc(&c->rembs);
+    } else if (kind == DC_RTCP_NACK && dc_rtcp_parse_fb(&pkt, &fb) == DC_OK && fb.media_ssrc == c->video_ssrc) {
+      uint16_t seqs[256];
+      size_t n = dc_rtcp_nack_expand(&fb, seqs, 256);
+      for (size_t i = 0; i < n; i++)
+        if (c->skipped_len && seqs[i] == (uint16_t)g_atomic_int_get(&c->skipped_seq) &&
+            !g_atomic_int_get(&c->nacked_skipped)) {
+          g_atomic_int_set(&c->nacked_skipped, 1);
+          uint8_t rtx[DC_TRANSPORT_BUF];
+          memcpy(rtx, c->skipped, c->skipped_len);
+          size_t l = dc_rtx_wrap(rtx, c->skipped_len, sizeof rtx, RTX_PT, c->rtx_ssrc, 1);
+          dc_transport_send_rtp(c->t, rtx, l, sizeof rtx);
+        }
+    }
+  }
+}
+
+/* ---- signaling (main thread) ---- */
+
+static char *offer_for(client *c) {
+  GString *s = g_string_new(NULL);
+  g_string_append_printf(s, "v=0\r\no=- %d 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0 1%s\r\n",
+                         c->index, c->slots > 1 ? " 2" : "");
+  char *common = g_strdup_printf("c=IN IP4 0.0.0.0\r\na=ice-ufrag:%s\r\na=ice-pwd:%s\r\n"
+                                 "a=ice-options:trickle\r\na=fingerprint:%s\r\na=setup:actpass\r\na=rtcp-mux\r\n",
+                                 dc_transport_local_ufrag(c->t), dc_transport_local_pwd(c->t),
+                                 dc_dtls_identity_fingerprint(T.id));
+  g_string_append(s, "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n");
+  g_string_append(s, common);
+  g_string_append_printf(s, "a=mid:0\r\na=sendrecv\r\na=rtpmap:111 opus/48000/2\r\na=ssrc:%u cname:t\r\n",
+                         c->video_ssrc + 100);
+  for (int m = 1; m <= c->slots; m++) {
+    g_string_append_printf(s, "m=video 9 UDP/TLS/RTP/SAVPF %d %d\r\n", VP8_PT, RTX_PT);
+    g_string_append(s, common);
+    g_string_append_printf(s, "a=mid:%d\r\na=%s\r\na=rtpmap:%d VP8/90000\r\na=rtcp-fb:%d nack\r\n"
+                           "a=rtcp-fb:%d nack pli\r\na=rtcp-fb:%d goog-remb\r\na=rtpmap:%d rtx/90000\r\n"
+                           "a=fmtp:%d apt=%d\r\n", m, m == 1 ? "sendrecv" : "recvonly", VP8_PT, VP8_PT,
+                           VP8_PT, VP8_PT, RTX_PT, RTX_PT, VP8_PT);
+    if (m == 1)
+      g_string_append_printf(s, "a=ssrc-group:FID %u %u\r\na=ssrc:%u cname:t\r\na=ssrc:%u cname:t\r\n",
+                             c->video_ssrc, c->rtx_ssrc, c->video_ssrc, c->rtx_ssrc);
+  }
+  g_free(common);
+  return g_string_free(s, FALSE);
+}
+
+static void on_message(SoupWebsocketConnection *ws, gint type, GBytes *msg, gpointer user) {
+  client *c = user;
+  gsize len;
+  const char *data = g_bytes_get_data(msg, &len);
+  JsonParser *p = json_parser_new();
+  if (!json_parser_load_from_data(p, data, (gssize)len, NULL)) {
+    g_object_unref(p);
+    return;
+  }
+  JsonObject *o = json_node_get_object(json_parser_get_root(p));
+  const char *kind = json_object_get_string_member(o, "type");
+  if (!strcmp(kind, "joined")) {
+    c->participant = json_object_get_int_member(o, "participant");
+    char *lo[] = {"127.0.0.1", NULL};
+    dc_transport_config cfg = {.local_addresses = lo, .controlling = true};
+    dc_transport_callbacks cb = {on_candidate, on_state, on_rtp, on_rtcp};
+    c->t = dc_transport_new(dc_workers_pick(T.workers), T.id, &cfg, &cb, c, NULL);
+    char *offer = offer_for(c);
+    ws_send(c, "offer", "sdp", offer);
+    g_free(offer);
+  } else if (!strcmp(kind, "answer")) {
+    const char *sdp = json_object_get_string_member(o, "sdp");
+    dc_sdp *a = dc_sdp_parse(sdp, strlen(sdp), NULL);
+    const dc_sdp_media *m = a ? g_ptr_array_index(a->media, 0) : NULL;
+    if (m)
+      dc_transport_start(c->t, dc_sdp_media_ice_ufrag(a, m), dc_sdp_media_ice_pwd(a, m),
+                         dc_sdp_media_fingerprint(a, m), false);
+    dc_sdp_free(a);
+    c->timer = g_timeout_source_new(10);
+    g_source_set_callback(c->timer, send_media, c, NULL);
+    g_source_attach(c->timer, dc_worker_context(dc_transport_worker(c->t)));
+  } else if (!strcmp(kind, "candidate")) {
+    dc_transport_add_remote_candidate(c->t, json_object_get_string_member(o, "candidate"));
+  } else if (!strcmp(kind, "slots")) {
+    JsonArray *arr = json_object_get_array_member(o, "slots");
+    int n = (int)MIN(json_array_get_length(arr), G_N_ELEMENTS(c->slot_map));
+    for (int i = 0; i < n; i++)
+      c->slot_map[i] = json_array_get_int_element(arr, (guint)i);
+    c->n_slots = n;
+  } else if (!strcmp(kind, "error")) {
+    g_printerr("# client %d: %s\n", c->index, data);
+  }
+  g_object_unref(p);
+}
+
+static void on_ws(GObject *src, GAsyncResult *res, gpointer user) {
+  client *c = user;
+  GError *err = NULL;
+  c->ws = soup_session_websocket_connect_finish(SOUP_SESSION(src), res, &err);
+  if (!c->ws) {
+    g_printerr("# client %d: %s\n", c->index, err->message);
+    g_error_free(err);
+    return;
+  }
+  g_signal_connect(c->ws, "message", G_CALLBACK(on_message), c);
+  ws_send(c, "join", "token", c->token);
+}
+
+/* Iterates the main loop until pred() holds or ms pass. */
+static bool spin_until(bool (*pred)(void), int ms) {
+  gint64 end = g_get_monotonic_time() + ms * 1000;
+  while (!pred() && g_get_monotonic_time() < end)
+    g_main_context_iteration(NULL, FALSE), g_usleep(500);
+  return pred();
+}
+
+static void spin_for(int ms) {
+  gint64 end = g_get_monotonic_time() + ms * 1000;
+  while (g_get_monotonic_time() < end)
+    g_main_context_iteration(NULL, FALSE), g_usleep(500);
+}
+
+static bool all_connected(void) {
+  for (int i = 0; i < N_CLIENTS; i++)
+    if (!g_atomic_int_get(&T.c[i].connected))
+      return false;
+  return true;
+}
+
+static bool c_gets_video(void) { return g_atomic_int_get(&T.c[C].video_packets) > 100; }
+
+/* ---- C's feedback, sent on its worker ---- */
+
+typedef struct {
+  int kind; /* 0: NACK for the dropped packet; 1: feedback for unknown SSRCs; 2: storm */
+} feedback_job;
+
+static gboolean send_feedback(gpointer data) {
+  feedback_job *job = data;
+  client *c = &T.c[C];
+  uint8_t buf[DC_TRANSPORT_BUF];
+  dc_rtcp_writer w;
+  dc_rtcp_writer_init(&w, buf, 1200);
+  if (job->kind == 0) {
+    uint16_t seq = (uint16_t)g_atomic_int_get(&c->dropped_seq);
+    dc_rtcp_write_nack(&w, 1, c->main_ssrc, &seq, 1);
+  } else if (job->kind == 1) {
+    uint16_t seqs[] = {1, 2, 3};
+    dc_rtcp_write_pli(&w, 1, 0xDEADBEEF);
+    dc_rtcp_write_fir(&w, 1, 0xDEADBEEF, 1);
+    dc_rtcp_write_nack(&w, 1, 0xDEADBEEF, seqs, 3);
+    dc_rtcp_write_remb(&w, 1, 1, NULL, 0);
+  } else {
+    uint16_t seqs[64]; /* the latest 64 packets of the main slot, again and again */
+    uint16_t top = c->rx.max_seq;
+    for (int i = 0; i < 64; i++)
+      seqs[i] = (uint16_t)(top - 63 + i);
+    dc_rtcp_write_nack(&w, 1, c->main_ssrc, seqs, 64);
+  }
+  if (w.len && !w.overflow)
+    dc_transport_send_rtcp(c->t, buf, w.len, sizeof buf);
+  return G_SOURCE_REMOVE;
+}
+
+static void feedback(int kind) {
+  feedback_job *job = g_new(feedback_job, 1);
+  job->kind = kind;
+  dc_worker_invoke(dc_transport_worker(T.c[C].t), send_feedback, job, g_free);
+}
+
+/* ---- the cases, in order ---- */
+
+static void test_slots_and_keyframe_less_source(void) {
+  g_assert_true(spin_until(all_connected, 15000));
+  g_assert_true(spin_until(c_gets_video, 10000));
+  client *c = &T.c[C];
+  spin_for(1000);
+  g_assert_cmpint(c->n_slots, ==, 2);
+  int64_t a = T.c[A].participant, b = T.c[B].participant;
+  g_test_message("A=%" G_GINT64_FORMAT " B=%" G_GINT64_FORMAT "; C's slots %" G_GINT64_FORMAT ", %" G_GINT64_FORMAT,
+                 a, b, c->slot_map[0], c->slot_map[1]);
+  g_assert_true(c->slot_map[0] == a && c->slot_map[1] == b);
+  /* B never sends a key frame: its slot never starts, and its junk does not stop A's */
+  g_assert_cmpint(g_atomic_int_get(&c->foreign_packets), ==, 0);
+  int before = g_atomic_int_get(&c->video_packets);
+  spin_for(1000);
+  g_assert_cmpint(g_atomic_int_get(&c->video_packets) - before, >, 100);
+}
+
+static bool dropped_repaired(void) { return g_atomic_int_get(&T.c[C].repaired_dropped); }
+
+static void test_nack_served_from_cache(void) {
+  client *c = &T.c[C];
+  g_atomic_int_set(&c->dropped_seq, -1);
+  g_atomic_int_set(&c->drop_next, 1);
+  spin_for(100);
+  g_assert_cmpint(g_atomic_int_get(&c->drop_next), ==, 0);
+  feedback(0);
+  g_assert_true(spin_until(dropped_repaired, 2000));
+  g_assert_cmpint(g_atomic_int_get(&c->rtx_packets), >=, 1);
+}
+
+static bool a_nacked(void) { return g_atomic_int_get(&T.c[A].nacked_skipped); }
+
+static void test_bridge_nacks_upstream(void) {
+  client *a = &T.c[A], *c = &T.c[C];
+  g_atomic_int_set(&a->skipped_seq, -1);
+  g_atomic_int_set(&a->skip_next, 1);
+  g_assert_true(spin_until(a_nacked, 2000));
+  spin_for(500);
+  /* C saw the gap and then the repair: nothing is missing on its side */
+  g_assert_cmpint(c->rx.n_missing, ==, 0);
+  g_assert_cmpuint(c->rx.recovered, >=, 2); /* its own drop and A's held-back packet */
+}
+
+static void test_reports_to_source(void) {
+  spin_for(1200);
+  g_assert_cmpint(g_atomic_int_get(&T.c[A].rr_blocks_for_video), >=, 1);
+  g_assert_cmpint(g_atomic_int_get(&T.c[A].rembs), >=, 1);
+}
+
+static void test_bad_feedback_and_storm(void) {
+  client *c = &T.c[C];
+  feedback(1);
+  int video_before = g_atomic_int_get(&c->video_packets);
+  int rtx_before = g_atomic_int_get(&c->rtx_packets);
+  gint64 start = g_get_monotonic_time();
+  for (int i = 0; i < 100; i++) { /* 6400 NACKed packets in a second */
+    feedback(2);
+    spin_for(10);
+  }
+  double seconds = (g_get_monotonic_time() - start) / 1e6;
+  spin_for(200);
+  int repairs = g_atomic_int_get(&c->rtx_packets) - rtx_before;
+  int video = g_atomic_int_get(&c->video_packets) - video_before;
+  g_test_message("storm: %d repairs in %.2f s; %d new video packets", repairs, seconds, video);
+  g_assert_cmpint(repairs, >, 0);
+  g_assert_cmpint(repairs, <=, (int)(REPAIRS_BOUND_PER_S * (seconds + 0.2) + 200));
+  g_assert_cmpint(video, >, 100);
+  g_assert_cmpint(g_atomic_int_get(&c->foreign_packets), ==, 0);
+}
+
+static void test_stops_cleanly(void) {
+  g_subprocess_send_signal(T.bridge, SIGTERM);
+  GError *err = NULL;
+  g_assert_true(g_subprocess_wait(T.bridge, NULL, &err));
+  g_assert_true(g_subprocess_get_if_exited(T.bridge));
+  g_assert_cmpint(g_subprocess_get_exit_status(T.bridge), ==, 0);
+}
+
+/* The daemon goes when the test goes, even when an assertion aborts it. */
+static void die_with_parent(gpointer unused) {
+  (void)unused;
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
+}
+
+int main(int argc, char **argv) {
+  g_test_init(&argc, &argv, NULL);
+  const char *exe = g_getenv("DC_BRIDGE");
+  if (!exe) {
+    g_printerr("set DC_BRIDGE to the diemcau-bridge executable\n");
+    return 2;
+  }
+  T.dir = g_dir_make_tmp("diemcau-router-XXXXXX", NULL);
+  char *db = g_build_filename(T.dir, "diemcau.db", NULL);
+  GError *err = NULL;
+  dc_store *store = dc_store_open(db, &err);
+  g_assert_no_error(err);
+  int64_t meeting = 0;
+  for (int i = 0; i < N_CLIENTS; i++) {
+    char name[16];
+    g_snprintf(name, sizeof name, "Xã %c", 'A' + i);
+    int64_t point = dc_store_add_point(store, name, "commune", "standard", &err);
+    g_assert_no_error(err);
+    if (!meeting)
+      meeting = dc_store_create_meeting(store, "Router", 1, 4000000000, point, &err);
+    int64_t inv = dc_store_create_invitation(store, meeting, point, "participant", 4000000000, &err);
+    dc_token_claims claims = {.invitation_id = inv, .meeting_id = meeting, .point_id = point,
+                              .role = "participant", .expires_at = 4000000000};
+    T.c[i] = (client){.index = i, .token = dc_token_sign(dc_store_secret(store), &claims),
+                      .slots = i == C ? 2 : 1, .video_ssrc = 0x1000u * (unsigned)(i + 1),
+                      .rtx_ssrc = 0x1000u * (unsigned)(i + 1) + 1, .skipped_seq = -1, .dropped_seq = -1};
+  }
+  T.meeting = meeting;
+  dc_store_new_api_key(store, &err);
+  dc_store_close(store);
+
+  char *port = g_strdup_printf("%d", PORT);
+  GSubprocessLauncher *launcher = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
+  g_subprocess_launcher_set_child_setup(launcher, die_with_parent, NULL, NULL);
+  T.bridge = g_subprocess_launcher_spawn(launcher, &err, exe, "--data-dir", T.dir, "--plain-http",
+                                         "--listen", "127.0.0.1", "--port", port, "--ice-address",
+                                         "127.0.0.1", "--log-level", "warning", NULL);
+  g_object_unref(launcher);
+  g_assert_no_error(err);
+  g_usleep(500000);
+  T.session = soup_session_new();
+  T.workers = dc_workers_new(1);
+  T.id = dc_dtls_identity_new("router-test", &err);
+  for (int i = 0; i < N_CLIENTS; i++) {
+    char *url = g_strdup_printf("ws://127.0.0.1:%d/ws", PORT);
+    SoupMessage *msg = soup_message_new("GET", url);
+    soup_session_websocket_connect_async(T.session, msg, NULL, NULL, G_PRIORITY_DEFAULT, NULL, on_ws, &T.c[i]);
+    g_object_unref(msg);
+    g_free(url);
+    spin_for(200); /* join order: A, B, C */
+  }
+  g_test_add_func("/router-daemon/slots-and-keyframe-less-source", test_slots_and_keyframe_less_source);
+  g_test_add_func("/router-daemon/nack-served-from-cache", test_nack_served_from_cache);
+  g_test_add_func("/router-daemon/bridge-nacks-upstream", test_bridge_nacks_upstream);
+  g_test_add_func("/router-daemon/reports-to-source", test_reports_to_source);
+  g_test_add_func("/router-daemon/bad-feedback-and-nack-storm", test_bad_feedback_and_storm);
+  g_test_add_func("/router-daemon/stops-cleanly", test_stops_cleanly);
+  int rc = g_test_run();
+  if (g_subprocess_get_identifier(T.bridge))
+    g_subprocess_force_exit(T.bridge);
+  char *rm[] = {"rm", "-rf", T.dir, NULL};
+  g_spawn_sync(NULL, rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL, NULL);
+  g_free(port);
+  g_free(db);
+  return rc;
+}
