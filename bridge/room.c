@@ -94,6 +94,8 @@ struct dc_participant {
   int rtx_pt;                  /* the source's RTX payload type, -1 without */
   bool nack_upstream;          /* the source takes our NACKs */
   bool remb_upstream;          /* and our REMB */
+  unsigned video_fb;           /* DC_FB_* it negotiated for its camera */
+  uint8_t fir_seq;             /* RFC 5104 §4.3.1.1: one more per new request */
   dc_rx_stream layer_rx[DC_SDP_MAX_LAYERS], audio_rx;
   dc_packet_cache *cache;      /* its recent video, for receivers' NACKs */
   uint64_t layer_bytes[DC_SDP_MAX_LAYERS]; /* since the last tick */
@@ -394,9 +396,20 @@ static gboolean send_pli(gpointer data) {
   uint8_t buf[DC_TRANSPORT_BUF];
   dc_rtcp_writer w;
   dc_rtcp_writer_init(&w, buf, 512);
-  for (int i = 0; i < src->n_layers; i++)
-    if (src->layer_ssrc[i])
-      dc_rtcp_write_pli(&w, 1, src->layer_ssrc[i]);
+  /* PLI (RFC 4585 §6.3.1) where the source takes it, else FIR (RFC 5104 §4.3.1) where it
+   * takes that; a source that negotiated neither gets a PLI all the same (browsers act on
+   * it), since without a key frame nobody can switch to it. */
+  bool fir = !(src->video_fb & DC_FB_PLI) && (src->video_fb & DC_FB_FIR);
+  if (fir)
+    src->fir_seq++;
+  for (int i = 0; i < src->n_layers; i++) {
+    if (!src->layer_ssrc[i])
+      continue;
+    if (fir)
+      dc_rtcp_write_fir(&w, src->rtcp_ssrc, src->layer_ssrc[i], src->fir_seq);
+    else
+      dc_rtcp_write_pli(&w, src->rtcp_ssrc, src->layer_ssrc[i]);
+  }
   if (w.len)
     dc_transport_send_rtcp(src->transport, buf, w.len, sizeof buf);
   return G_SOURCE_REMOVE;
@@ -1160,6 +1173,7 @@ char *dc_participant_offer(dc_participant *p, const char *sdp, GError **error) {
         p->rtx_pt = sec->rtx_pt;
         p->nack_upstream = sec->feedback & DC_FB_NACK;
         p->remb_upstream = sec->feedback & DC_FB_REMB;
+        p->video_fb = sec->feedback;
         if (sec->n_rids) { /* rid-based simulcast (Chromium): SSRCs learnt from the rid */
           p->n_layers = sec->n_rids;
           for (int k = 0; k < sec->n_rids; k++)

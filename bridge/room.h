@@ -12,7 +12,8 @@
  * dominant speaker's camera (the mixer says who), or, while the receiver itself speaks,
  * whoever spoke before; thumbnails carry the others by most recent speech (last-N), then in
  * join order. Each slot is a media/router dc_slot: one continuous stream that switches
- * source or layer only at a key frame, asked for with a throttled PLI, while the old one
+ * source or layer only at a key frame, asked for with a throttled PLI (FIR where the source
+ * negotiated only that), while the old one
  * keeps flowing; header extension ids are renumbered per receiver and abs-send-time is
  * restamped with our send time; receivers' PLI/FIR go upstream.
  *

@@ -56,7 +56,7 @@ typedef struct {
   uint8_t skipped[DC_TRANSPORT_BUF];
   size_t skipped_len;
   gint nacked_skipped; /* A: the bridge NACKed it */
-  gint rr_blocks_for_video, rembs;
+  gint rr_blocks_for_video, rembs, plis, firs;
   /* receiving (worker) */
   gint video_packets, rtx_packets, foreign_packets;
   uint32_t main_ssrc;  /* C: the SSRC A's video comes in on */
@@ -243,6 +243,10 @@ static void on_rtcp(gpointer user, uint8_t *buf, size_t len) {
           g_atomic_int_inc(&c->rr_blocks_for_video);
     } else if (kind == DC_RTCP_REMB) {
       g_atomic_int_inc(&c->rembs);
+    } else if (kind == DC_RTCP_PLI) {
+      g_atomic_int_inc(&c->plis);
+    } else if (kind == DC_RTCP_FIR) {
+      g_atomic_int_inc(&c->firs);
     } else if (kind == DC_RTCP_NACK && dc_rtcp_parse_fb(&pkt, &fb) == DC_OK && fb.media_ssrc == c->video_ssrc) {
       uint16_t seqs[256];
       size_t n = dc_rtcp_nack_expand(&fb, seqs, 256);
@@ -276,10 +280,11 @@ static char *offer_for(client *c) {
   for (int m = 1; m <= c->slots; m++) {
     g_string_append_printf(s, "m=video 9 UDP/TLS/RTP/SAVPF %d %d\r\n", VP8_PT, RTX_PT);
     g_string_append(s, common);
+    /* B asks for key frames by FIR only (RFC 5104), the others by PLI */
     g_string_append_printf(s, "a=mid:%d\r\na=%s\r\na=rtpmap:%d VP8/90000\r\na=rtcp-fb:%d nack\r\n"
-                           "a=rtcp-fb:%d nack pli\r\na=rtcp-fb:%d goog-remb\r\na=rtpmap:%d rtx/90000\r\n"
+                           "a=rtcp-fb:%d %s\r\na=rtcp-fb:%d goog-remb\r\na=rtpmap:%d rtx/90000\r\n"
                            "a=fmtp:%d apt=%d\r\n", m, m == 1 ? "sendrecv" : "recvonly", VP8_PT, VP8_PT,
-                           VP8_PT, VP8_PT, RTX_PT, RTX_PT, VP8_PT);
+                           VP8_PT, c->index == B ? "ccm fir" : "nack pli", VP8_PT, RTX_PT, RTX_PT, VP8_PT);
     if (m == 1)
       g_string_append_printf(s, "a=ssrc-group:FID %u %u\r\na=ssrc:%u cname:t\r\na=ssrc:%u cname:t\r\n",
                              c->video_ssrc, c->rtx_ssrc, c->video_ssrc, c->rtx_ssrc);
@@ -425,6 +430,14 @@ static void test_slots_and_keyframe_less_source(void) {
   int before = g_atomic_int_get(&c->video_packets);
   spin_for(1000);
   g_assert_cmpint(g_atomic_int_get(&c->video_packets) - before, >, 100);
+  /* C's thumbnail waits for B's key frame: B is asked by FIR, as it negotiated; A by PLI.
+   * Throttled: B has been waiting about 3 s, so a handful, not one per packet. */
+  g_assert_cmpint(g_atomic_int_get(&T.c[B].firs), >=, 1);
+  g_assert_cmpint(g_atomic_int_get(&T.c[B].firs), <=, 10);
+  g_assert_cmpint(g_atomic_int_get(&T.c[B].plis), ==, 0);
+  g_assert_cmpint(g_atomic_int_get(&T.c[A].plis), >=, 1);
+  g_test_message("key-frame requests: A %d PLI, B %d FIR", g_atomic_int_get(&T.c[A].plis),
+                 g_atomic_int_get(&T.c[B].firs));
 }
 
 static bool dropped_repaired(void) { return g_atomic_int_get(&T.c[C].repaired_dropped); }
