@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "bridge/transport.h"
+#include "tests/lib/native_client.h"
 #include "media/rtp.h"
 #include "media/sdp.h"
 #include "signaling/store.h"
@@ -28,13 +29,11 @@
 typedef struct {
   int index;
   char *token;
-  SoupWebsocketConnection *ws;
-  dc_transport *t;
-  gint64 opened_us;
+  dc_client *dc;
   gint64 first_rtp_us; /* set on the worker */
-  gint connected;
   bool sender;
   GSource *timer;
+  dc_transport *t;     /* the worker's, once connected */
   uint16_t seq;
   uint32_t ts;
 } client;
@@ -44,63 +43,10 @@ static struct {
   dc_workers *workers;
   dc_dtls_identity *id;
   int64_t meeting;
-  GMainContext *main;
+  char *url;
 } B;
 
-static void ws_send(client *c, const char *type, const char *key, const char *value) {
-  JsonBuilder *b = json_builder_new();
-  json_builder_begin_object(b);
-  json_builder_set_member_name(b, "v");
-  json_builder_add_int_value(b, 1);
-  json_builder_set_member_name(b, "type");
-  json_builder_add_string_value(b, type);
-  if (key) {
-    json_builder_set_member_name(b, key);
-    json_builder_add_string_value(b, value);
-  }
-  if (!strcmp(type, "join")) {
-    json_builder_set_member_name(b, "meeting");
-    json_builder_add_int_value(b, B.meeting);
-    json_builder_set_member_name(b, "name");
-    json_builder_add_string_value(b, "bench");
-    json_builder_set_member_name(b, "slots");
-    json_builder_add_int_value(b, 1);
-  }
-  json_builder_end_object(b);
-  JsonNode *n = json_builder_get_root(b);
-  char *text = json_to_string(n, FALSE);
-  if (soup_websocket_connection_get_state(c->ws) == SOUP_WEBSOCKET_STATE_OPEN)
-    soup_websocket_connection_send_text(c->ws, text);
-  g_free(text);
-  json_node_unref(n);
-  g_object_unref(b);
-}
-
-/* ---- transport callbacks (the client's worker) ---- */
-
-typedef struct {
-  client *c;
-  char *candidate;
-} cand_call;
-
-static gboolean send_candidate_on_main(gpointer data) {
-  cand_call *cc = data;
-  ws_send(cc->c, "candidate", "candidate", cc->candidate);
-  return G_SOURCE_REMOVE;
-}
-
-static void free_cand_call(gpointer data) {
-  cand_call *cc = data;
-  g_free(cc->candidate);
-  g_free(cc);
-}
-
-static void on_candidate(gpointer user, const char *candidate) {
-  cand_call *cc = g_new0(cand_call, 1);
-  cc->c = user;
-  cc->candidate = g_strdup(candidate);
-  g_main_context_invoke_full(B.main, G_PRIORITY_DEFAULT, send_candidate_on_main, cc, free_cand_call);
-}
+/* ---- media (the client's worker) ---- */
 
 static gboolean send_audio(gpointer data) {
   client *c = data;
@@ -113,17 +59,13 @@ static gboolean send_audio(gpointer data) {
   return G_SOURCE_CONTINUE;
 }
 
-static void on_state(gpointer user, dc_transport_state state, const char *reason) {
+static void on_connected(dc_client *dc, gpointer user) {
   client *c = user;
-  if (state == DC_TRANSPORT_CONNECTED) {
-    g_atomic_int_set(&c->connected, 1);
-    if (c->sender) {
-      c->timer = g_timeout_source_new(20);
-      g_source_set_callback(c->timer, send_audio, c, NULL);
-      g_source_attach(c->timer, dc_worker_context(dc_transport_worker(c->t)));
-    }
-  } else if (state == DC_TRANSPORT_FAILED) {
-    g_printerr("client %d: transport failed: %s\n", c->index, reason ? reason : "");
+  c->t = dc_client_transport(dc);
+  if (c->sender) {
+    c->timer = g_timeout_source_new(20);
+    g_source_set_callback(c->timer, send_audio, c, NULL);
+    g_source_attach(c->timer, dc_worker_context(dc_transport_worker(c->t)));
   }
 }
 
@@ -133,71 +75,24 @@ static void on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap) {
     c->first_rtp_us = g_get_monotonic_time();
 }
 
-static void on_rtcp(gpointer user, uint8_t *buf, size_t len) {}
-
 /* ---- signaling (main thread) ---- */
 
-static void on_message(SoupWebsocketConnection *ws, gint type, GBytes *msg, gpointer user) {
+static char *audio_offer(dc_client *dc, gpointer user) {
   client *c = user;
-  gsize len;
-  const char *data = g_bytes_get_data(msg, &len);
-  JsonParser *p = json_parser_new();
-  if (!json_parser_load_from_data(p, data, (gssize)len, NULL)) {
-    g_object_unref(p);
-    return;
-  }
-  JsonObject *o = json_node_get_object(json_parser_get_root(p));
-  const char *kind = json_object_get_string_member(o, "type");
-  if (!strcmp(kind, "joined")) {
-    char *lo[] = {"127.0.0.1", NULL};
-    dc_transport_config cfg = {.local_addresses = lo, .controlling = true};
-    dc_transport_callbacks cb = {on_candidate, on_state, on_rtp, on_rtcp};
-    c->t = dc_transport_new(dc_workers_pick(B.workers), B.id, &cfg, &cb, c, NULL);
-    char *offer = g_strdup_printf(
-        "v=0\r\no=- %d 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n"
-        "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=ice-ufrag:%s\r\n"
-        "a=ice-pwd:%s\r\na=ice-options:trickle\r\na=fingerprint:%s\r\na=setup:actpass\r\n"
-        "a=rtcp-mux\r\na=sendrecv\r\na=rtpmap:111 opus/48000/2\r\na=ssrc:%u cname:bench\r\n",
-        c->index, dc_transport_local_ufrag(c->t), dc_transport_local_pwd(c->t),
-        dc_dtls_identity_fingerprint(B.id), 0xB0000000u + (unsigned)c->index);
-    ws_send(c, "offer", "sdp", offer);
-    g_free(offer);
-  } else if (!strcmp(kind, "answer")) {
-    const char *sdp = json_object_get_string_member(o, "sdp");
-    dc_sdp *a = dc_sdp_parse(sdp, strlen(sdp), NULL);
-    const dc_sdp_media *m = a ? g_ptr_array_index(a->media, 0) : NULL;
-    if (m)
-      dc_transport_start(c->t, dc_sdp_media_ice_ufrag(a, m), dc_sdp_media_ice_pwd(a, m),
-                         dc_sdp_media_fingerprint(a, m), false);
-    dc_sdp_free(a);
-  } else if (!strcmp(kind, "candidate")) {
-    dc_transport_add_remote_candidate(c->t, json_object_get_string_member(o, "candidate"));
-  } else if (!strcmp(kind, "error")) {
-    g_printerr("client %d: %s\n", c->index, data);
-  }
-  g_object_unref(p);
-}
-
-static void on_ws(GObject *src, GAsyncResult *res, gpointer user) {
-  client *c = user;
-  GError *err = NULL;
-  c->ws = soup_session_websocket_connect_finish(SOUP_SESSION(src), res, &err);
-  if (!c->ws) {
-    g_printerr("client %d: %s\n", c->index, err->message);
-    g_error_free(err);
-    return;
-  }
-  c->opened_us = g_get_monotonic_time();
-  g_signal_connect(c->ws, "message", G_CALLBACK(on_message), c);
-  ws_send(c, "join", "token", c->token);
+  char *transport = dc_client_offer_transport(dc);
+  char *offer = g_strdup_printf("v=0\r\no=- %d 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n"
+                                "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n%sa=mid:0\r\na=sendrecv\r\n"
+                                "a=rtpmap:111 opus/48000/2\r\na=ssrc:%u cname:bench\r\n",
+                                c->index, transport, 0xB0000000u + (unsigned)c->index);
+  g_free(transport);
+  return offer;
 }
 
 static void start_client(client *c) {
-  char *url = g_strdup_printf("ws://127.0.0.1:%d/ws", PORT);
-  SoupMessage *msg = soup_message_new("GET", url);
-  g_free(url);
-  soup_session_websocket_connect_async(B.session, msg, NULL, NULL, G_PRIORITY_DEFAULT, NULL, on_ws, c);
-  g_object_unref(msg);
+  static const dc_client_callbacks cb = {.offer = audio_offer, .connected = on_connected, .rtp = on_rtp};
+  dc_client_config cfg = {.session = B.session, .workers = B.workers, .identity = B.id, .ws_url = B.url,
+                          .meeting = B.meeting, .token = c->token, .name = "bench", .slots = 1};
+  c->dc = dc_client_new(&cfg, &cb, c);
 }
 
 /* Iterates the main loop until pred() or the timeout. */
@@ -208,7 +103,7 @@ static bool spin(bool (*pred)(client *), client *c, int ms) {
   return pred(c);
 }
 static bool got_rtp(client *c) { return c->first_rtp_us != 0; }
-static bool is_connected(client *c) { return g_atomic_int_get(&c->connected); }
+static bool is_connected(client *c) { return c->dc && dc_client_is_connected(c->dc); }
 
 static long rss_kib(GPid pid) {
   char *path = g_strdup_printf("/proc/%d/status", pid), *text = NULL;
@@ -233,7 +128,6 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: bench_join PATH/TO/diemcau-bridge\n");
     return 2;
   }
-  B.main = g_main_context_default();
   /* The meeting and invitations go in the store before the daemon opens it. */
   char *dir = g_dir_make_tmp("diemcau-bench-XXXXXX", NULL);
   char *db = g_build_filename(dir, "diemcau.db", NULL);
@@ -250,7 +144,7 @@ int main(int argc, char **argv) {
     clients[i].token = dc_token_sign(dc_store_secret(store), &c);
     clients[i].index = i;
   }
-  dc_store_new_api_key(store, &err); /* so the daemon does not print a first-start key */
+  g_free(dc_store_new_api_key(store, &err)); /* so the daemon does not print a first-start key */
   dc_store_close(store);
 
   char *port = g_strdup_printf("%d", PORT);
@@ -261,6 +155,7 @@ int main(int argc, char **argv) {
   GPid pid = (GPid)g_ascii_strtoll(g_subprocess_get_identifier(bridge), NULL, 10);
   g_usleep(500000);
   B.session = soup_session_new();
+  B.url = g_strdup_printf("ws://127.0.0.1:%d/ws", PORT);
   B.workers = dc_workers_new(1);
   B.id = dc_dtls_identity_new("bench", &err);
 
@@ -279,7 +174,7 @@ int main(int argc, char **argv) {
     start_client(&clients[i]);
     bool ok = spin(got_rtp, &clients[i], 5000);
     if (i <= TIMED_JOINS && ok)
-      ms[timed++] = (clients[i].first_rtp_us - clients[i].opened_us) / 1000.0;
+      ms[timed++] = (clients[i].first_rtp_us - dc_client_opened_us(clients[i].dc)) / 1000.0;
     if (!ok)
       fprintf(stderr, "join %d: no media within 5 s\n", i);
   }

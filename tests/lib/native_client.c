@@ -1,0 +1,198 @@
+/* native_client.c — see native_client.h. */
+#include "tests/lib/native_client.h"
+
+#include <string.h>
+
+#include "media/sdp.h"
+
+struct dc_client {
+  dc_client_config cfg;
+  dc_client_callbacks cb;
+  gpointer user;
+  SoupWebsocketConnection *ws;
+  dc_transport *t;
+  int64_t participant;
+  gint64 opened_us;
+  gint connected;
+};
+
+static void ws_send(dc_client *c, const char *type, const char *key, const char *value) {
+  JsonBuilder *b = json_builder_new();
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "v");
+  json_builder_add_int_value(b, 1);
+  json_builder_set_member_name(b, "type");
+  json_builder_add_string_value(b, type);
+  if (key) {
+    json_builder_set_member_name(b, key);
+    json_builder_add_string_value(b, value);
+  }
+  if (!strcmp(type, "join")) {
+    json_builder_set_member_name(b, "meeting");
+    json_builder_add_int_value(b, c->cfg.meeting);
+    json_builder_set_member_name(b, "name");
+    json_builder_add_string_value(b, c->cfg.name);
+    json_builder_set_member_name(b, "slots");
+    json_builder_add_int_value(b, c->cfg.slots);
+  }
+  json_builder_end_object(b);
+  JsonNode *n = json_builder_get_root(b);
+  char *text = json_to_string(n, FALSE);
+  if (c->ws && soup_websocket_connection_get_state(c->ws) == SOUP_WEBSOCKET_STATE_OPEN)
+    soup_websocket_connection_send_text(c->ws, text);
+  g_free(text);
+  json_node_unref(n);
+  g_object_unref(b);
+}
+
+/* ---- transport callbacks (the client's worker) ---- */
+
+typedef struct {
+  dc_client *c;
+  char *candidate;
+} cand_call;
+
+static gboolean send_candidate_on_main(gpointer data) {
+  cand_call *cc = data;
+  ws_send(cc->c, "candidate", "candidate", cc->candidate);
+  return G_SOURCE_REMOVE;
+}
+
+static void free_cand_call(gpointer data) {
+  cand_call *cc = data;
+  g_free(cc->candidate);
+  g_free(cc);
+}
+
+static void on_candidate(gpointer user, const char *candidate) {
+  cand_call *cc = g_new0(cand_call, 1);
+  cc->c = user;
+  cc->candidate = g_strdup(candidate);
+  g_main_context_invoke_full(NULL, G_PRIORITY_DEFAULT, send_candidate_on_main, cc, free_cand_call);
+}
+
+static void on_state(gpointer user, dc_transport_state state, const char *reason) {
+  dc_client *c = user;
+  if (state == DC_TRANSPORT_CONNECTED) {
+    g_atomic_int_set(&c->connected, 1);
+    if (c->cb.connected)
+      c->cb.connected(c, c->user);
+  } else if (state == DC_TRANSPORT_FAILED) {
+    g_printerr("# client %s: transport failed: %s\n", c->cfg.name, reason ? reason : "");
+  }
+}
+
+static void on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap) {
+  dc_client *c = user;
+  if (c->cb.rtp)
+    c->cb.rtp(c->user, buf, len, cap);
+}
+
+static void on_rtcp(gpointer user, uint8_t *buf, size_t len) {
+  dc_client *c = user;
+  if (c->cb.rtcp)
+    c->cb.rtcp(c->user, buf, len);
+}
+
+/* ---- signaling (main thread) ---- */
+
+static void on_message(SoupWebsocketConnection *ws, gint type, GBytes *msg, gpointer user) {
+  dc_client *c = user;
+  gsize len;
+  const char *data = g_bytes_get_data(msg, &len);
+  JsonParser *p = json_parser_new();
+  if (!json_parser_load_from_data(p, data, (gssize)len, NULL) ||
+      !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p))) {
+    g_object_unref(p);
+    return;
+  }
+  JsonObject *o = json_node_get_object(json_parser_get_root(p));
+  const char *kind = json_object_get_string_member_with_default(o, "type", "");
+  if (!strcmp(kind, "joined")) {
+    c->participant = json_object_get_int_member_with_default(o, "participant", 0);
+    char *lo[] = {"127.0.0.1", NULL};
+    dc_transport_config cfg = {.local_addresses = lo, .controlling = true};
+    dc_transport_callbacks cb = {on_candidate, on_state, on_rtp, on_rtcp};
+    c->t = dc_transport_new(dc_workers_pick(c->cfg.workers), c->cfg.identity, &cfg, &cb, c, NULL);
+    char *offer = c->cb.offer(c, c->user);
+    ws_send(c, "offer", "sdp", offer);
+    g_free(offer);
+  } else if (!strcmp(kind, "answer")) {
+    const char *sdp = json_object_get_string_member(o, "sdp");
+    dc_sdp *a = dc_sdp_parse(sdp, strlen(sdp), NULL);
+    const dc_sdp_media *m = a ? g_ptr_array_index(a->media, 0) : NULL;
+    if (m)
+      dc_transport_start(c->t, dc_sdp_media_ice_ufrag(a, m), dc_sdp_media_ice_pwd(a, m),
+                         dc_sdp_media_fingerprint(a, m), false);
+    dc_sdp_free(a);
+  } else if (!strcmp(kind, "candidate")) {
+    if (c->t)
+      dc_transport_add_remote_candidate(c->t, json_object_get_string_member(o, "candidate"));
+  } else {
+    if (!strcmp(kind, "error"))
+      g_printerr("# client %s: %s\n", c->cfg.name, data);
+    if (c->cb.message)
+      c->cb.message(c, kind, o, c->user);
+  }
+  g_object_unref(p);
+}
+
+static void on_ws(GObject *src, GAsyncResult *res, gpointer user) {
+  dc_client *c = user;
+  GError *err = NULL;
+  c->ws = soup_session_websocket_connect_finish(SOUP_SESSION(src), res, &err);
+  if (!c->ws) {
+    g_printerr("# client %s: %s\n", c->cfg.name, err->message);
+    g_error_free(err);
+    return;
+  }
+  c->opened_us = g_get_monotonic_time();
+  g_signal_connect(c->ws, "message", G_CALLBACK(on_message), c);
+  ws_send(c, "join", "token", c->cfg.token);
+}
+
+dc_client *dc_client_new(const dc_client_config *cfg, const dc_client_callbacks *cb, gpointer user) {
+  dc_client *c = g_new0(dc_client, 1);
+  c->cfg = *cfg;
+  c->cfg.ws_url = g_strdup(cfg->ws_url);
+  c->cfg.token = g_strdup(cfg->token);
+  c->cfg.name = g_strdup(cfg->name ? cfg->name : "native client");
+  c->cb = *cb;
+  c->user = user;
+  SoupMessage *msg = soup_message_new("GET", c->cfg.ws_url);
+  soup_session_websocket_connect_async(cfg->session, msg, NULL, NULL, G_PRIORITY_DEFAULT, NULL, on_ws, c);
+  g_object_unref(msg);
+  return c;
+}
+
+void dc_client_close(dc_client *c) {
+  if (c->ws) {
+    if (soup_websocket_connection_get_state(c->ws) == SOUP_WEBSOCKET_STATE_OPEN)
+      soup_websocket_connection_close(c->ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+    g_signal_handlers_disconnect_by_data(c->ws, c);
+    g_clear_object(&c->ws);
+  }
+  if (c->t)
+    dc_transport_close(c->t);
+}
+
+void dc_client_free(dc_client *c) {
+  if (!c)
+    return;
+  g_free((char *)c->cfg.ws_url);
+  g_free((char *)c->cfg.token);
+  g_free((char *)c->cfg.name);
+  g_free(c);
+}
+
+dc_transport *dc_client_transport(const dc_client *c) { return c->t; }
+int64_t dc_client_participant(const dc_client *c) { return c->participant; }
+gboolean dc_client_is_connected(const dc_client *c) { return g_atomic_int_get(&c->connected); }
+gint64 dc_client_opened_us(const dc_client *c) { return c->opened_us; }
+
+char *dc_client_offer_transport(const dc_client *c) {
+  return g_strdup_printf("c=IN IP4 0.0.0.0\r\na=ice-ufrag:%s\r\na=ice-pwd:%s\r\na=ice-options:trickle\r\n"
+                         "a=fingerprint:%s\r\na=setup:actpass\r\na=rtcp-mux\r\n",
+                         dc_transport_local_ufrag(c->t), dc_transport_local_pwd(c->t),
+                         dc_dtls_identity_fingerprint(c->cfg.identity));
+}

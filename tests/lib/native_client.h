@@ -1,0 +1,57 @@
+/* native_client.h — a participant without a browser, for tests and benchmarks that drive the
+ * real daemon packet by packet: libsoup's WebSocket for signaling (join, offer, trickle
+ * candidates), our own bridge/transport in the ICE-controlling, DTLS-client role for media.
+ *
+ * Signaling runs on the thread-default main context of the caller; media callbacks run on
+ * the transport's worker, as in the bridge. The caller writes the offer (it decides what the
+ * client sends); dc_client_offer_transport() gives the ICE and DTLS lines every section
+ * needs. Messages other than joined/answer/candidate go to the caller's message callback.
+ */
+#ifndef DC_TEST_NATIVE_CLIENT_H
+#define DC_TEST_NATIVE_CLIENT_H
+
+#include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
+
+#include "bridge/transport.h"
+
+typedef struct dc_client dc_client;
+
+typedef struct {
+  /* main thread: the offer to send once joined (g_free()d by the client) */
+  char *(*offer)(dc_client *c, gpointer user);
+  /* main thread, optional: any other message; type is its "type" */
+  void (*message)(dc_client *c, const char *type, JsonObject *msg, gpointer user);
+  /* the worker, optional */
+  void (*connected)(dc_client *c, gpointer user);
+  void (*rtp)(gpointer user, uint8_t *buf, size_t len, size_t cap);
+  void (*rtcp)(gpointer user, uint8_t *buf, size_t len);
+} dc_client_callbacks;
+
+typedef struct {
+  SoupSession *session;
+  dc_workers *workers;
+  dc_dtls_identity *identity;
+  const char *ws_url;   /* ws://127.0.0.1:PORT/ws */
+  int64_t meeting;
+  const char *token;
+  const char *name;
+  int slots;
+} dc_client_config;
+
+/* Connects and joins at once. The config's strings are copied. */
+dc_client *dc_client_new(const dc_client_config *cfg, const dc_client_callbacks *cb, gpointer user);
+
+/* Hangs up: the WebSocket closes and the transport is closed on its worker. Then free the
+ * workers (dc_workers_free runs the close) before dc_client_free. */
+void dc_client_close(dc_client *c);
+void dc_client_free(dc_client *c);
+
+dc_transport *dc_client_transport(const dc_client *c); /* NULL until joined */
+int64_t dc_client_participant(const dc_client *c);     /* 0 until joined */
+gboolean dc_client_is_connected(const dc_client *c);   /* media up (any thread) */
+gint64 dc_client_opened_us(const dc_client *c);        /* when the WebSocket opened, or 0 */
+/* The a= lines for ICE, DTLS and rtcp-mux that every offered section carries. */
+char *dc_client_offer_transport(const dc_client *c);
+
+#endif
