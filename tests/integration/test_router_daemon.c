@@ -35,6 +35,13 @@
 #define REPAIRS_BOUND_PER_S 400 /* bridge/room.c: REPAIRS_PER_TICK per 500 ms */
 
 enum { A, B, C, N_CLIENTS };
+#define LOW_MARK 0x11
+#define HIGH_MARK 0x33
+
+typedef struct {
+  uint32_t ssrc, ts;
+  uint16_t seq, pid;
+} vstream;
 
 typedef struct {
   int index;
@@ -47,10 +54,8 @@ typedef struct {
   gint n_slots;
   /* sending (worker) */
   GSource *timer;
-  uint16_t video_seq;
-  uint32_t video_ts;
-  uint16_t pid;
-  uint32_t video_ssrc, rtx_ssrc;
+  vstream high, low;   /* A sends two SSRC-based simulcast layers (a=ssrc-group:SIM) */
+  uint32_t video_ssrc, rtx_ssrc, low_rtx_ssrc;
   gint skip_next;      /* A: do not send the next video packet (the bridge must NACK it) */
   gint skipped_seq;    /* ... and which one it was, -1 before */
   uint8_t skipped[DC_TRANSPORT_BUF];
@@ -58,7 +63,7 @@ typedef struct {
   gint nacked_skipped; /* A: the bridge NACKed it */
   gint rr_blocks_for_video, rembs, plis, firs;
   /* receiving (worker) */
-  gint video_packets, rtx_packets, foreign_packets;
+  gint video_packets, rtx_packets, foreign_packets, low_layer_packets;
   uint32_t main_ssrc;  /* C: the SSRC A's video comes in on */
   gint drop_next;      /* C: pretend to lose the next video packet */
   gint dropped_seq;
@@ -78,21 +83,21 @@ static struct {
 
 /* ---- packets ---- */
 
-static size_t vp8_packet(client *c, uint8_t *buf, bool key, bool malformed) {
-  dc_rtp_header h = {.payload_type = VP8_PT, .seq = c->video_seq++, .timestamp = c->video_ts,
-                     .ssrc = c->video_ssrc, .marker = true};
+/* One VP8 packet of a stream; the payload's bytes say which layer it is (LOW_MARK, HIGH_MARK). */
+static size_t vp8_packet(vstream *v, uint8_t *buf, bool key, bool malformed, uint8_t mark, size_t size) {
+  dc_rtp_header h = {.payload_type = VP8_PT, .seq = v->seq++, .timestamp = v->ts, .ssrc = v->ssrc, .marker = true};
   size_t n = dc_rtp_write_header(buf, 64, &h, NULL, 0);
   if (malformed) {
     buf[n] = 0x80; /* X set and nothing after it */
     return n + 1;
   }
-  const uint8_t desc[] = {0x90, 0x80, (uint8_t)(0x80 | (c->pid >> 8)), (uint8_t)c->pid,
+  const uint8_t desc[] = {0x90, 0x80, (uint8_t)(0x80 | (v->pid >> 8)), (uint8_t)v->pid,
                           key ? 0x50 : 0x51, 0x9d, 0x01, 0x2a};
   memcpy(buf + n, desc, sizeof desc);
-  memset(buf + n + sizeof desc, 0x33, 300); /* 200 packets a second: ~530 kbit/s a source */
-  c->pid = (c->pid + 1) & 0x7FFF;
-  c->video_ts += 900;
-  return n + sizeof desc + 300;
+  memset(buf + n + sizeof desc, mark, size);
+  v->pid = (v->pid + 1) & 0x7FFF;
+  v->ts += 900;
+  return n + sizeof desc + size;
 }
 
 static gboolean send_media(gpointer data) {
@@ -100,16 +105,20 @@ static gboolean send_media(gpointer data) {
   if (!g_atomic_int_get(&c->connected))
     return G_SOURCE_CONTINUE;
   uint8_t buf[DC_TRANSPORT_BUF];
-  for (int i = 0; i < 2; i++) { /* 200 video packets a second */
-    bool key = c->index == A && c->video_seq % 50 == 0;
-    bool malformed = c->index == B && c->video_seq % 5 == 0;
-    size_t n = vp8_packet(c, buf, key, malformed);
+  for (int i = 0; i < 2; i++) { /* 200 video packets a second: ~530 kbit/s */
+    bool key = c->index == A && c->high.seq % 50 == 0;
+    bool malformed = c->index == B && c->high.seq % 5 == 0;
+    size_t n = vp8_packet(&c->high, buf, key, malformed, HIGH_MARK, 300);
     if (c->index == A && g_atomic_int_compare_and_exchange(&c->skip_next, 1, 0)) {
       memcpy(c->skipped, buf, n);
       c->skipped_len = n;
-      g_atomic_int_set(&c->skipped_seq, (uint16_t)(c->video_seq - 1));
+      g_atomic_int_set(&c->skipped_seq, (uint16_t)(c->high.seq - 1));
       continue;
     }
+    dc_transport_send_rtp(c->t, buf, n, sizeof buf);
+  }
+  if (c->index == A) { /* A's lower simulcast layer: 100 packets a second, ~130 kbit/s */
+    size_t n = vp8_packet(&c->low, buf, c->low.seq % 25 == 0, false, LOW_MARK, 120);
     dc_transport_send_rtp(c->t, buf, n, sizeof buf);
   }
   if (c->index == B) { /* and a payload type nobody negotiated */
@@ -150,6 +159,8 @@ static void on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap) {
     g_atomic_int_set(&c->dropped_seq, pkt.seq);
     return; /* "lost": the receiver NACKs it */
   }
+  if (pkt.payload_len > 8 && dc_rtp_payload(&pkt)[8] == LOW_MARK)
+    g_atomic_int_inc(&c->low_layer_packets);
   if (rtx && pkt.seq == (uint16_t)g_atomic_int_get(&c->dropped_seq))
     g_atomic_int_set(&c->repaired_dropped, 1);
   dc_rx_stream_update(&c->rx, pkt.seq, pkt.timestamp, len, (uint64_t)g_get_monotonic_time());
@@ -215,7 +226,13 @@ static char *offer_for(dc_client *dc, gpointer user) {
                            "a=rtcp-fb:%d %s\r\na=rtcp-fb:%d goog-remb\r\na=rtpmap:%d rtx/90000\r\n"
                            "a=fmtp:%d apt=%d\r\n", m, m == 1 ? "sendrecv" : "recvonly", VP8_PT, VP8_PT,
                            VP8_PT, c->index == B ? "ccm fir" : "nack pli", VP8_PT, RTX_PT, RTX_PT, VP8_PT);
-    if (m == 1)
+    if (m == 1 && c->index == A) /* simulcast by SSRC, as webrtcbin offers it: lowest first */
+      g_string_append_printf(s, "a=ssrc-group:SIM %u %u\r\na=ssrc-group:FID %u %u\r\n"
+                             "a=ssrc-group:FID %u %u\r\na=ssrc:%u cname:t\r\na=ssrc:%u cname:t\r\n"
+                             "a=ssrc:%u cname:t\r\na=ssrc:%u cname:t\r\n",
+                             c->low.ssrc, c->video_ssrc, c->low.ssrc, c->low_rtx_ssrc, c->video_ssrc,
+                             c->rtx_ssrc, c->low.ssrc, c->low_rtx_ssrc, c->video_ssrc, c->rtx_ssrc);
+    else if (m == 1)
       g_string_append_printf(s, "a=ssrc-group:FID %u %u\r\na=ssrc:%u cname:t\r\na=ssrc:%u cname:t\r\n",
                              c->video_ssrc, c->rtx_ssrc, c->video_ssrc, c->rtx_ssrc);
   }
@@ -319,9 +336,11 @@ static void test_slots_and_keyframe_less_source(void) {
   g_assert_true(c->slot_map[0] == a && c->slot_map[1] == b);
   /* B never sends a key frame: its slot never starts, and its junk does not stop A's */
   g_assert_cmpint(g_atomic_int_get(&c->foreign_packets), ==, 0);
-  int before = g_atomic_int_get(&c->video_packets);
+  int before = g_atomic_int_get(&c->video_packets), low_before = g_atomic_int_get(&c->low_layer_packets);
   spin_for(1000);
   g_assert_cmpint(g_atomic_int_get(&c->video_packets) - before, >, 100);
+  /* A's two layers by SSRC: the main slot carries the higher, which fits C's estimate */
+  g_assert_cmpint(g_atomic_int_get(&c->low_layer_packets) - low_before, ==, 0);
   /* C's thumbnail waits for B's key frame: B is asked by FIR, as it negotiated (A sends key
    * frames often enough that it may never be asked). Throttled: B has been waiting about
    * 3 s, so a handful, not one per packet. */
@@ -425,6 +444,9 @@ int main(int argc, char **argv) {
     T.c[i] = (client){.index = i, .token = dc_token_sign(dc_store_secret(store), &claims),
                       .slots = i == C ? 2 : 1, .video_ssrc = 0x1000u * (unsigned)(i + 1),
                       .rtx_ssrc = 0x1000u * (unsigned)(i + 1) + 1, .skipped_seq = -1, .dropped_seq = -1};
+    T.c[i].high.ssrc = T.c[i].video_ssrc;
+    T.c[i].low = (vstream){.ssrc = T.c[i].video_ssrc + 0x10, .seq = 9000, .pid = 500};
+    T.c[i].low_rtx_ssrc = T.c[i].video_ssrc + 0x11;
   }
   T.meeting = meeting;
   g_free(dc_store_new_api_key(store, &err)); /* so the daemon prints no first-start key */
