@@ -303,13 +303,6 @@ static dc_participant *find(dc_room *r, int64_t id) {
   return NULL;
 }
 
-static int lowest_layer(const dc_source_layers *l) {
-  for (int i = 0; i < l->n_layers; i++)
-    if (l->layer_bps[i])
-      return i;
-  return 0;
-}
-
 /* Main thread, writer lock held. Fits each receiver's slots under its bandwidth estimate
  * (media/router dc_choose_layers) from the layer rates its sources' workers measured.
  * Returns whether a slot was turned off or on (the page is told: its tile empties). */
@@ -350,7 +343,7 @@ static bool choose_layers(dc_room *r) {
       s->off_votes = off ? s->off_votes + 1 : 0;
       if (k == 0 && off && !s->off && s->off_votes < MAIN_OFF_TICKS) {
         off = false;
-        chosen[k] = lowest_layer(&layers[k]);
+        chosen[k] = MAX(dc_source_lowest_layer(&layers[k]), 0);
       }
       if (k == 0)
         chosen[k] = dc_upgrade_guard_apply(&s->guard, off ? DC_LAYER_OFF : chosen[k], now);

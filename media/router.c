@@ -153,7 +153,7 @@ void dc_bwe_on_loss(dc_bwe *b, uint8_t fraction_lost, uint64_t now_us) {
 
 /* ---- layer choice ---- */
 
-static int lowest_arriving(const dc_source_layers *src) {
+int dc_source_lowest_layer(const dc_source_layers *src) {
   for (int l = 0; l < src->n_layers && l < DC_MAX_LAYERS; l++)
     if (src->layer_bps[l])
       return l;
@@ -179,7 +179,7 @@ uint64_t dc_choose_layers(uint64_t budget_bps, const dc_source_layers *const *so
       break;
     }
   }
-  int lowest = main ? lowest_arriving(main) : DC_LAYER_OFF;
+  int lowest = main ? dc_source_lowest_layer(main) : DC_LAYER_OFF;
   if (lowest != DC_LAYER_OFF && layers[0] == DC_LAYER_OFF && main->layer_bps[lowest] / 3 <= budget_bps) {
     layers[0] = lowest;
     used = main->layer_bps[lowest];
@@ -189,7 +189,7 @@ uint64_t dc_choose_layers(uint64_t budget_bps, const dc_source_layers *const *so
   /* thumbnails, in slot order (most recent speech first), each at its lowest layer */
   for (int k = 1; k < n_slots; k++) {
     const dc_source_layers *src = sources[k];
-    int l = src ? lowest_arriving(src) : DC_LAYER_OFF;
+    int l = src ? dc_source_lowest_layer(src) : DC_LAYER_OFF;
     if (l == DC_LAYER_OFF || used + src->layer_bps[l] > budget_bps)
       continue;
     layers[k] = l;

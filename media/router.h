@@ -124,6 +124,9 @@ typedef struct {
   uint64_t layer_bps[DC_MAX_LAYERS];
 } dc_source_layers;
 
+/* The lowest layer arriving, or DC_LAYER_OFF when none is. */
+int dc_source_lowest_layer(const dc_source_layers *src);
+
 /* sources[0] feeds the main slot, the rest thumbnails; NULL for an empty slot. Writes a layer
  * index or DC_LAYER_OFF per slot into layers and returns the bitrate chosen. */
 uint64_t dc_choose_layers(uint64_t budget_bps, const dc_source_layers *const *sources, int n_slots,
