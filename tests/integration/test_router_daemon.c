@@ -8,6 +8,8 @@
  *   - a packet C "loses" is NACKed and comes back from the bridge's cache (as RTX);
  *   - a packet A never sends is NACKed by the bridge, A's RTX repairs it, and C gets it;
  *   - A gets receiver reports and a REMB from the bridge;
+ *   - C's reports move its estimate: heavy loss turns its thumbnail off (the slot map says
+ *     so) while the main slot goes on; no loss and a higher REMB bring it back;
  *   - feedback for unknown SSRCs and a NACK storm from C: repairs stay bounded and A's video
  *     keeps reaching C; the daemon stops cleanly.
  */
@@ -35,6 +37,7 @@
 #define REPAIRS_BOUND_PER_S 400 /* bridge/room.c: REPAIRS_PER_TICK per 500 ms */
 
 enum { A, B, C, N_CLIENTS };
+#define AST_ID 3 /* abs-send-time, in every video section */
 #define LOW_MARK 0x11
 #define HIGH_MARK 0x33
 
@@ -64,6 +67,7 @@ typedef struct {
   gint rr_blocks_for_video, rembs, plis, firs;
   /* receiving (worker) */
   gint video_packets, rtx_packets, foreign_packets, low_layer_packets;
+  gint ast_stamped, ast_off; /* packets with abs-send-time near our clock, and far from it */
   uint32_t main_ssrc;  /* C: the SSRC A's video comes in on */
   gint drop_next;      /* C: pretend to lose the next video packet */
   gint dropped_seq;
@@ -86,7 +90,9 @@ static struct {
 /* One VP8 packet of a stream; the payload's bytes say which layer it is (LOW_MARK, HIGH_MARK). */
 static size_t vp8_packet(vstream *v, uint8_t *buf, bool key, bool malformed, uint8_t mark, size_t size) {
   dc_rtp_header h = {.payload_type = VP8_PT, .seq = v->seq++, .timestamp = v->ts, .ssrc = v->ssrc, .marker = true};
-  size_t n = dc_rtp_write_header(buf, 64, &h, NULL, 0);
+  static const uint8_t stale[3] = {0, 0, 0}; /* a send time long past: the bridge must restamp it */
+  dc_rtp_ext_elem ast = {AST_ID, 3, stale};
+  size_t n = dc_rtp_write_header(buf, 64, &h, &ast, 1);
   if (malformed) {
     buf[n] = 0x80; /* X set and nothing after it */
     return n + 1;
@@ -159,6 +165,13 @@ static void on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap) {
     g_atomic_int_set(&c->dropped_seq, pkt.seq);
     return; /* "lost": the receiver NACKs it */
   }
+  uint32_t ast;
+  if (!rtx && dc_rtp_abs_send_time(&pkt, AST_ID, &ast)) {
+    /* the bridge's send time, on the same monotonic clock: within 100 ms of our receive time */
+    uint32_t now = (uint32_t)(((uint64_t)g_get_monotonic_time() << 18) / G_USEC_PER_SEC) & 0xFFFFFF;
+    int32_t diff = (int32_t)((now - ast) << 8) >> 8; /* 24-bit signed */
+    g_atomic_int_inc(ABS(diff) < (1 << 18) / 10 ? &c->ast_stamped : &c->ast_off);
+  }
   if (pkt.payload_len > 8 && dc_rtp_payload(&pkt)[8] == LOW_MARK)
     g_atomic_int_inc(&c->low_layer_packets);
   if (rtx && pkt.seq == (uint16_t)g_atomic_int_get(&c->dropped_seq))
@@ -222,6 +235,7 @@ static char *offer_for(dc_client *dc, gpointer user) {
     g_string_append_printf(s, "m=video 9 UDP/TLS/RTP/SAVPF %d %d\r\n", VP8_PT, RTX_PT);
     g_string_append(s, transport);
     /* B asks for key frames by FIR only (RFC 5104), the others by PLI */
+    g_string_append_printf(s, "a=extmap:%d http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time\r\n", AST_ID);
     g_string_append_printf(s, "a=mid:%d\r\na=%s\r\na=rtpmap:%d VP8/90000\r\na=rtcp-fb:%d nack\r\n"
                            "a=rtcp-fb:%d %s\r\na=rtcp-fb:%d goog-remb\r\na=rtpmap:%d rtx/90000\r\n"
                            "a=fmtp:%d apt=%d\r\n", m, m == 1 ? "sendrecv" : "recvonly", VP8_PT, VP8_PT,
@@ -286,7 +300,8 @@ static bool c_gets_video(void) { return g_atomic_int_get(&T.c[C].video_packets) 
 /* ---- C's feedback, sent on its worker ---- */
 
 typedef struct {
-  int kind; /* 0: NACK for the dropped packet; 1: feedback for unknown SSRCs; 2: storm */
+  int kind; /* 0: NACK for the dropped packet; 1: feedback for unknown SSRCs; 2: storm;
+             * 3: a report of all lost; 4: a report of none lost, and a high REMB */
 } feedback_job;
 
 static gboolean send_feedback(gpointer data) {
@@ -304,6 +319,13 @@ static gboolean send_feedback(gpointer data) {
     dc_rtcp_write_fir(&w, 1, 0xDEADBEEF, 1);
     dc_rtcp_write_nack(&w, 1, 0xDEADBEEF, seqs, 3);
     dc_rtcp_write_remb(&w, 1, 1, NULL, 0);
+  } else if (job->kind == 3 || job->kind == 4) {
+    dc_rtcp_report rr = {.ssrc = 1, .n_blocks = 1};
+    dc_rx_stream_report(&c->rx, (uint64_t)g_get_monotonic_time(), &rr.blocks[0]);
+    rr.blocks[0].fraction_lost = job->kind == 3 ? 255 : 0;
+    dc_rtcp_write_rr(&w, &rr);
+    if (job->kind == 4)
+      dc_rtcp_write_remb(&w, 1, 3000000, &c->main_ssrc, 1);
   } else {
     uint16_t seqs[64]; /* the latest 64 packets of the main slot, again and again */
     uint16_t top = c->rx.max_seq;
@@ -341,6 +363,9 @@ static void test_slots_and_keyframe_less_source(void) {
   g_assert_cmpint(g_atomic_int_get(&c->video_packets) - before, >, 100);
   /* A's two layers by SSRC: the main slot carries the higher, which fits C's estimate */
   g_assert_cmpint(g_atomic_int_get(&c->low_layer_packets) - low_before, ==, 0);
+  /* abs-send-time is the bridge's send time, so the receiver's REMB measures its own leg */
+  g_assert_cmpint(g_atomic_int_get(&c->ast_stamped), >, 100);
+  g_assert_cmpint(g_atomic_int_get(&c->ast_off), ==, 0);
   /* C's thumbnail waits for B's key frame: B is asked by FIR, as it negotiated (A sends key
    * frames often enough that it may never be asked). Throttled: B has been waiting about
    * 3 s, so a handful, not one per packet. */
@@ -381,6 +406,25 @@ static void test_reports_to_source(void) {
   spin_for(1200);
   g_assert_cmpint(g_atomic_int_get(&T.c[A].rr_blocks_for_video), >=, 1);
   g_assert_cmpint(g_atomic_int_get(&T.c[A].rembs), >=, 1);
+}
+
+static bool thumbnail_off(void) { return T.c[C].slot_map[1] == 0; }
+static bool thumbnail_back(void) { return T.c[C].slot_map[1] == dc_client_participant(T.c[B].dc); }
+
+/* C reports heavy loss: its estimate halves (about 750 kbit/s), A's 530 kbit/s layer still
+ * fits the main slot, B's does not fit beside it, so the thumbnail turns off and the slot map
+ * says so. A report of no loss with a higher REMB brings it back. */
+static void test_estimate_turns_thumbnail_off(void) {
+  client *c = &T.c[C];
+  g_assert_true(thumbnail_back());
+  feedback(3);
+  g_assert_true(spin_until(thumbnail_off, 3000));
+  int before = g_atomic_int_get(&c->video_packets);
+  spin_for(1000);
+  g_assert_cmpint(g_atomic_int_get(&c->video_packets) - before, >, 100); /* the main slot stays */
+  g_assert_true(thumbnail_off());
+  feedback(4);
+  g_assert_true(spin_until(thumbnail_back, 3000));
 }
 
 static void test_bad_feedback_and_storm(void) {
@@ -478,6 +522,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/router-daemon/nack-served-from-cache", test_nack_served_from_cache);
   g_test_add_func("/router-daemon/bridge-nacks-upstream", test_bridge_nacks_upstream);
   g_test_add_func("/router-daemon/reports-to-source", test_reports_to_source);
+  g_test_add_func("/router-daemon/estimate-turns-thumbnail-off", test_estimate_turns_thumbnail_off);
   g_test_add_func("/router-daemon/bad-feedback-and-nack-storm", test_bad_feedback_and_storm);
   g_test_add_func("/router-daemon/stops-cleanly", test_stops_cleanly);
   int rc = g_test_run();
