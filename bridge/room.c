@@ -462,7 +462,9 @@ static uint32_t abs_send_time_now(void) {
  * makes it one continuous stream; keep only the header extensions the receiver negotiated
  * and that are true on its leg: abs-send-time, renumbered and restamped. mid/rid would
  * misroute in the receiver; transport-cc numbers belong to the sender's transport. A repair
- * goes out as RTX where the receiver negotiated it (RFC 4588), else as the packet again. */
+ * goes out only as RTX (RFC 4588), under an RTX sequence number of its own: sent again as
+ * itself it would reuse its SRTP index with a new abs-send-time, i.e. a GCM nonce with other
+ * AAD, which gives away the authentication key (media/srtp refuses it anyway). */
 static gboolean deliver(gpointer data) {
   delivery *d = data;
   slot *s = d->slot;
@@ -473,6 +475,8 @@ static gboolean deliver(gpointer data) {
     g_atomic_pointer_set(&s->playing_source, (gpointer)(gintptr)DC_SLOT_NONE);
     return G_SOURCE_REMOVE;
   }
+  if (d->repair && s->rtx_pt < 0)
+    return G_SOURCE_REMOVE;
   if (d->routed && (s->core.want_source != d->src->id || s->core.want_layer != d->want_layer))
     dc_slot_want(&s->core, d->src->id, d->want_layer);
   dc_rtp pkt;
@@ -487,7 +491,7 @@ static gboolean deliver(gpointer data) {
   uint64_t now = (uint64_t)g_get_monotonic_time();
   if (dc_slot_forward(&s->core, d->src->id, d->layer, d->buf, d->len, now) == DC_SLOT_SEND) {
     size_t len = d->len;
-    if (d->repair && s->rtx_pt >= 0)
+    if (d->repair)
       len = dc_rtx_wrap(d->buf, len, DC_TRANSPORT_BUF - DC_SRTP_MAX_TRAILER, (uint8_t)s->rtx_pt,
                         s->rtx_ssrc, s->rtx_seq++);
     if (len && dc_transport_send_rtp(d->rcv->transport, d->buf, len, sizeof d->buf) == DC_OK) {
@@ -716,8 +720,8 @@ static void on_nack(dc_participant *rcv, const dc_rtcp_fb *fb) {
   dc_room *r = rcv->room;
   for (int k = 0; k < rcv->n_video; k++) {
     slot *s = &rcv->video[k];
-    if (s->ssrc != fb->media_ssrc || s->core.source == DC_SLOT_NONE)
-      continue;
+    if (s->ssrc != fb->media_ssrc || s->core.source == DC_SLOT_NONE || s->rtx_pt < 0)
+      continue; /* repairs go only as RTX: see deliver() */
     repair_request *q = g_new0(repair_request, 1);
     for (size_t i = 0; i < n && q->n < G_N_ELEMENTS(q->seqs); i++) {
       if (rcv->repairs >= REPAIRS_PER_TICK) {

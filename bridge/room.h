@@ -26,8 +26,9 @@
  *
  * Repairs: each source keeps about a second of its video (media/repair); a receiver's NACK
  * is mapped through its slot to the source's packets and served from that cache on the
- * source's worker, as RTX where the receiver negotiated it, at most 200 per 500 ms per
- * receiver. Gaps in what a source sends us are NACKed upstream at once and its RTX
+ * source's worker, as RTX, at most 200 per 500 ms per
+ * receiver. A receiver that negotiated NACK without RTX gets no repairs: a packet sent again
+ * under its own SRTP index with a restamped abs-send-time would reuse a nonce. Gaps in what a source sends us are NACKed upstream at once and its RTX
  * unwrapped, so each leg is repaired on its own.
  *
  * Threads: room membership changes on the main thread, under a writer lock; packets are

@@ -60,6 +60,12 @@ dc_slot_result dc_slot_forward(dc_slot *s, int64_t source, int layer, uint8_t *b
     s->base_seq = next_seq;
   }
   uint16_t seq = (uint16_t)(pkt.seq + s->seq_delta);
+  /* Older than the key frame we switched on (reordered, a late repair, or sent so on
+   * purpose): its number would fall on one the slot already sent for the source before, and
+   * SRTP would protect that index again with other bytes. Such a packet is never needed: the
+   * receiver decodes from the key frame on. */
+  if ((int16_t)(uint16_t)(seq - s->base_seq) < 0)
+    return DC_SLOT_DROP;
   uint32_t ts = pkt.timestamp + s->ts_delta;
   uint8_t *payload = buf + pkt.payload_off;
   if (d.has_picture_id) {

@@ -8,11 +8,13 @@
  * sets its IV. The transforms are RFC 3711 §3–4 (AES-CM, HMAC-SHA1-80, key derivation with
  * kdr 0, index estimation of §3.3.1 and appendix A, replay list of §3.3.2) and RFC 7714
  * §8–9 and §11 (AEAD_AES_128_GCM for SRTP and SRTCP); tests/unit/test_srtp.c pins them to
- * the RFC test vectors and to libsrtp-compatible output, byte for byte.
+ * the RFC test vectors and to libsrtp-compatible output, byte for byte, and
+ * tests/fuzz/fuzz_srtp_differential.c holds every decision to libsrtp2's.
  *
- * Per-SSRC state (rollover counter, highest sequence number, replay window) lives in a
- * small table per session: a participant's audio, video layers and RTX fit it; the least
- * recently used entry makes room for a new SSRC.
+ * Per-SSRC state (rollover counter, highest index, a window of the indices seen) lives in a
+ * table per session half. The security model is in srtp.h; in short: an inbound packet
+ * touches no state until it has authenticated, and an outbound index is protected at most
+ * once.
  */
 #include "media/srtp.h"
 
@@ -24,28 +26,44 @@
 
 #include "media/rtp.h"
 
-#define STREAMS 16
-#define WINDOW 1024 /* packets: video arrives reordered and retransmitted */
+#define INBOUND_STREAMS 16   /* a participant's audio, video layers and RTX, with room */
+#define OUTBOUND_STREAMS 256 /* what one session may send; never evicted */
+#define RTP_WINDOW 1024      /* packets: video arrives reordered and retransmitted */
+#define RTCP_WINDOW 128      /* as libsrtp's SRTCP replay database */
+#define MAX_WINDOW RTP_WINDOW
 #define GCM_TAG 16
 #define CM_TAG 10
 
+/* DC_SRTP_AUDIT (the debug builds): an outbound stream also keeps a fingerprint of the bytes
+ * protected under each index in its window, so an attempt to protect an index again is told
+ * apart: the same bytes (a harmless resend, refused all the same) or different bytes (a bug
+ * in whatever built the packet: it would have reused a nonce), which is a critical. */
+#ifdef DC_SRTP_AUDIT
+#define AUDIT 1
+#else
+#define AUDIT 0
+#endif
+
 typedef struct {
-  bool used;
   uint32_t ssrc;
   uint64_t last_use;
-  /* SRTP: rollover counter and highest sequence number (RFC 3711 §3.3.1) */
+  bool started;
+  /* SRTP: rollover counter and highest sequence number (RFC 3711 §3.3.1), i.e. the highest
+   * index is roc << 16 | s_l; SRTCP: highest is the highest SRTCP index. */
   uint32_t roc;
   uint16_t s_l;
-  uint64_t highest; /* highest index accepted: ROC << 16 | SEQ (SRTCP: the SRTCP index) */
-  bool started;
-  uint64_t window[WINDOW / 64]; /* bit i: highest - i was accepted */
+  uint64_t highest;
+  uint64_t window[MAX_WINDOW / 64]; /* bit i: highest - i was accepted (inbound) or used (outbound) */
+  uint64_t *fingerprints;           /* AUDIT only: by index % window */
 } stream;
 
 typedef struct {
   uint8_t key[16], salt[14], auth[20];
   EVP_CIPHER_CTX *ctx;
   EVP_MAC_CTX *mac; /* HMAC-SHA1 keyed with auth (AES-CM only) */
-  stream streams[STREAMS];
+  stream *streams;  /* n_streams used of cap */
+  unsigned n_streams, cap, max_streams, window;
+  bool inbound;
   uint64_t clock;
 } half;
 
@@ -53,7 +71,8 @@ struct dc_srtp {
   dc_srtp_profile profile;
   dc_srtp_direction dir;
   half rtp, rtcp;
-  uint32_t srtcp_index; /* outbound: the next SRTCP index (31 bits) */
+  uint32_t srtcp_index; /* outbound: the next SRTCP index (31 bits); 0 once all are used */
+  uint64_t refused;     /* outbound: packets refused because their index was used */
 };
 
 size_t dc_srtp_key_len(dc_srtp_profile profile) {
@@ -102,6 +121,15 @@ static void fetch_hmac(void) { hmac = EVP_MAC_fetch(NULL, "HMAC", NULL); }
 static bool setup_half(half *h, dc_srtp_profile profile, dc_srtp_direction dir, const uint8_t *mkey,
                        const uint8_t *msalt, uint8_t label_base) {
   bool gcm = profile == DC_SRTP_AEAD_AES_128_GCM;
+  bool rtcp = label_base != 0;
+  h->window = rtcp ? RTCP_WINDOW : RTP_WINDOW;
+  h->inbound = dir == DC_SRTP_INBOUND;
+  h->max_streams = dir == DC_SRTP_INBOUND ? INBOUND_STREAMS : OUTBOUND_STREAMS;
+  /* Outbound SRTCP needs no per-SSRC state (one index for the session). The inbound table is
+   * made whole now, so that no packet allocates; the outbound one grows, rarely, as we add
+   * streams of our own. */
+  h->cap = dir == DC_SRTP_INBOUND ? INBOUND_STREAMS : rtcp ? 0 : 4;
+  h->streams = h->cap ? g_new0(stream, h->cap) : NULL;
   size_t sl = dc_srtp_salt_len(profile);
   if (!derive(mkey, msalt, sl, label_base, h->key, 16) ||
       !derive(mkey, msalt, sl, (uint8_t)(label_base + 1), h->auth, 20) ||
@@ -158,80 +186,104 @@ void dc_srtp_free(dc_srtp *s) {
   EVP_CIPHER_CTX_free(s->rtcp.ctx);
   EVP_MAC_CTX_free(s->rtp.mac);
   EVP_MAC_CTX_free(s->rtcp.mac);
+  for (int i = 0; i < 2; i++) {
+    half *h = i ? &s->rtcp : &s->rtp;
+    for (unsigned k = 0; k < h->n_streams; k++)
+      g_free(h->streams[k].fingerprints);
+    g_free(h->streams);
+  }
   OPENSSL_cleanse(s, sizeof *s);
   g_free(s);
 }
 
 dc_srtp_profile dc_srtp_get_profile(const dc_srtp *s) { return s->profile; }
+uint64_t dc_srtp_refused(const dc_srtp *s) { return s->refused; }
 
 /* ---- per-SSRC state ---- */
 
-static stream *stream_for(half *h, uint32_t ssrc) {
-  stream *lru = &h->streams[0];
-  h->clock++;
-  for (int i = 0; i < STREAMS; i++) {
-    stream *st = &h->streams[i];
-    if (st->used && st->ssrc == ssrc) {
-      st->last_use = h->clock;
-      return st;
-    }
-    if (!st->used || (lru->used && st->last_use < lru->last_use))
-      lru = st;
-  }
-  memset(lru, 0, sizeof *lru);
-  lru->used = true;
-  lru->ssrc = ssrc;
-  lru->last_use = h->clock;
-  return lru;
+/* The stream of ssrc, or NULL; looking changes nothing. */
+static stream *find_stream(half *h, uint32_t ssrc) {
+  for (unsigned i = 0; i < h->n_streams; i++)
+    if (h->streams[i].ssrc == ssrc)
+      return &h->streams[i];
+  return NULL;
 }
 
-/* RFC 3711 §3.3.1: the index a received sequence number most likely has. */
-static uint64_t estimate_index(const stream *st, uint16_t seq, uint32_t *roc_out) {
-  uint32_t v = st->roc;
-  if (!st->started) {
-    *roc_out = 0;
-    return seq;
+/* Called only once a packet of ssrc has authenticated (inbound) or is ours (outbound):
+ * takes a place for it, copying `fresh`. Inbound, a full table gives up the least recently
+ * used stream, so only a peer holding the keys can push one out, and only its own. Outbound
+ * streams are never dropped (a dropped one would start again at ROC 0 and repeat key and
+ * IV): the table grows to OUTBOUND_STREAMS, then NULL. */
+static stream *add_stream(half *h, const stream *fresh) {
+  stream *st;
+  if (h->n_streams < h->cap) {
+    st = &h->streams[h->n_streams++];
+  } else if (!h->inbound && h->cap < h->max_streams) {
+    h->cap = MIN(h->cap ? h->cap * 2 : 4, h->max_streams);
+    h->streams = g_renew(stream, h->streams, h->cap);
+    st = &h->streams[h->n_streams++];
+  } else if (h->inbound && h->n_streams) {
+    st = &h->streams[0];
+    for (unsigned i = 1; i < h->n_streams; i++)
+      if (h->streams[i].last_use < st->last_use)
+        st = &h->streams[i];
+    g_free(st->fingerprints);
+  } else {
+    return NULL;
   }
+  *st = *fresh;
+  st->fingerprints = NULL;
+  return st;
+}
+
+/* RFC 3711 §3.3.1 and appendix A: the index a sequence number most likely has, relative to
+ * the highest one so far; -1 for one that would lie before index 0 (it cannot be genuine). */
+static int64_t estimate_index(const stream *st, uint16_t seq) {
+  if (!st->started)
+    return seq;
+  int64_t roc = st->roc;
   if (st->s_l < 32768) {
     if (seq > st->s_l && seq - st->s_l > 32768)
-      v = st->roc - 1;
+      roc--;
   } else if (st->s_l - 32768 > seq) {
-    v = st->roc + 1;
+    roc++;
   }
-  *roc_out = v;
-  return (uint64_t)v << 16 | seq;
+  return roc < 0 ? -1 : roc << 16 | seq;
 }
 
-static dc_status replay_check(const stream *st, uint64_t index) {
-  if (!st->started || index > st->highest)
+/* DC_OK when index lies above the window or on a clear bit of it; DC_ERR_REPLAY otherwise
+ * (seen before, or too old to tell). */
+static dc_status window_check(const stream *st, unsigned window, int64_t index) {
+  if (index < 0)
+    return DC_ERR_REPLAY;
+  if (!st->started || (uint64_t)index > st->highest)
     return DC_OK;
-  uint64_t delta = st->highest - index;
-  if (delta >= WINDOW)
+  uint64_t delta = st->highest - (uint64_t)index;
+  if (delta >= window)
     return DC_ERR_REPLAY;
   return (st->window[delta / 64] >> (delta % 64)) & 1 ? DC_ERR_REPLAY : DC_OK;
 }
 
-/* After a packet authenticated: remember it. */
-static void replay_add(stream *st, uint64_t index) {
+/* After a packet authenticated (or was protected): remember its index. */
+static void window_add(stream *st, unsigned window, uint64_t index) {
+  unsigned words = window / 64;
   if (!st->started) {
     st->started = true;
     st->highest = index;
     memset(st->window, 0, sizeof st->window);
     st->window[0] = 1;
-    return;
-  }
-  if (index > st->highest) {
+  } else if (index > st->highest) {
     uint64_t shift = index - st->highest;
-    if (shift >= WINDOW) {
+    if (shift >= window) {
       memset(st->window, 0, sizeof st->window);
     } else {
       /* shift the bitmap towards older by `shift` bits */
-      unsigned words = (unsigned)(shift / 64), bits = (unsigned)(shift % 64);
-      for (int i = WINDOW / 64 - 1; i >= 0; i--) {
-        uint64_t w = i - (int)words >= 0 ? st->window[i - words] << bits : 0;
-        if (bits && i - (int)words - 1 >= 0)
-          w |= st->window[i - words - 1] >> (64 - bits);
-        st->window[i] = w;
+      unsigned w = (unsigned)(shift / 64), bits = (unsigned)(shift % 64);
+      for (int i = (int)words - 1; i >= 0; i--) {
+        uint64_t v = i - (int)w >= 0 ? st->window[i - w] << bits : 0;
+        if (bits && i - (int)w - 1 >= 0)
+          v |= st->window[i - w - 1] >> (64 - bits);
+        st->window[i] = v;
       }
     }
     st->highest = index;
@@ -240,6 +292,22 @@ static void replay_add(stream *st, uint64_t index) {
     uint64_t delta = st->highest - index;
     st->window[delta / 64] |= (uint64_t)1 << (delta % 64);
   }
+}
+
+/* SRTP only: the rollover counter and highest sequence number follow the highest index. */
+static void accept_rtp_index(stream *st, unsigned window, uint64_t index, uint64_t clock) {
+  window_add(st, window, index);
+  st->roc = (uint32_t)(st->highest >> 16);
+  st->s_l = (uint16_t)st->highest;
+  st->last_use = clock;
+}
+
+/* FNV-1a, 64 bits: a debug build's fingerprint of a packet's bytes, not a defence. */
+static uint64_t fingerprint(const uint8_t *buf, size_t len) {
+  uint64_t h = 0xcbf29ce484222325u;
+  for (size_t i = 0; i < len; i++)
+    h = (h ^ buf[i]) * 0x100000001b3u;
+  return h;
 }
 
 /* ---- the transforms ---- */
@@ -314,6 +382,30 @@ static dc_status check_room(size_t len, size_t cap, size_t min_len) {
   return DC_OK;
 }
 
+/* Outbound: may index be protected now? Refuses an index already used or too old to tell;
+ * an audit build says when the refused bytes differ from the first ones (a caller's bug). */
+static dc_status outbound_check(dc_srtp *s, const stream *st, unsigned window, int64_t index,
+                                const uint8_t *buf, size_t len, uint64_t *fp) {
+  dc_status ok = window_check(st, window, index);
+  if (!AUDIT)
+    return ok;
+  *fp = fingerprint(buf, len);
+  if (ok != DC_OK && st->fingerprints && index >= 0 && st->highest - (uint64_t)index < window &&
+      st->fingerprints[(uint64_t)index % window] != *fp)
+    g_critical("srtp: SSRC %08x index %" G_GINT64_FORMAT " was about to be protected again with "
+               "other bytes (refused)", st->ssrc, index);
+  (void)s;
+  return ok;
+}
+
+static void audit_record(stream *st, unsigned window, uint64_t index, uint64_t fp) {
+  if (!AUDIT)
+    return;
+  if (!st->fingerprints)
+    st->fingerprints = g_new0(uint64_t, window);
+  st->fingerprints[index % window] = fp;
+}
+
 dc_status dc_srtp_protect(dc_srtp *s, uint8_t *buf, size_t *len, size_t cap) {
   dc_status st = check_room(*len, cap, DC_RTP_HEADER_MIN);
   dc_rtp pkt;
@@ -321,33 +413,41 @@ dc_status dc_srtp_protect(dc_srtp *s, uint8_t *buf, size_t *len, size_t cap) {
     return st;
   if ((st = dc_rtp_parse_header(&pkt, buf, *len)) != DC_OK)
     return st;
-  stream *str = stream_for(&s->rtp, pkt.ssrc);
-  /* Our own sequence numbers: a wrap since the last one sent moves the ROC on. */
-  if (str->started && pkt.seq < str->s_l && str->s_l - pkt.seq > 32768)
-    str->roc++;
-  if (!str->started || dc_seq_newer(pkt.seq, str->s_l))
-    str->s_l = pkt.seq;
-  str->started = true;
-  uint32_t roc = str->roc;
-  if (pkt.seq > str->s_l && pkt.seq - str->s_l > 32768)
-    roc--; /* a resend of a packet from before the wrap */
+  half *h = &s->rtp;
+  stream fresh = {.ssrc = pkt.ssrc}, *str = find_stream(h, pkt.ssrc);
+  const stream *cur = str ? str : &fresh;
+  /* Our own sequence numbers: a wrap since the highest one sent moves the ROC on, and a
+   * packet from before it (never sent, or refused below) takes the ROC before. */
+  int64_t index = estimate_index(cur, pkt.seq);
+  uint64_t fp = 0;
+  if ((st = outbound_check(s, cur, h->window, index, buf, *len, &fp)) != DC_OK) {
+    s->refused++;
+    return st;
+  }
+  if (!str && !(str = add_stream(h, &fresh))) {
+    s->refused++;
+    return DC_ERR_STATE; /* more SSRCs than a session sends: refuse rather than forget one */
+  }
+  uint32_t roc = (uint32_t)(index >> 16);
   size_t hl = pkt.payload_off, n = *len - hl;
   if (s->profile == DC_SRTP_AEAD_AES_128_GCM) {
     uint8_t iv[12];
-    gcm_iv(iv, s->rtp.salt, pkt.ssrc, roc, pkt.seq, false);
-    if (!gcm(s->rtp.ctx, true, iv, buf, hl, buf + hl, n, buf + *len))
+    gcm_iv(iv, h->salt, pkt.ssrc, roc, pkt.seq, false);
+    if (!gcm(h->ctx, true, iv, buf, hl, buf + hl, n, buf + *len))
       return DC_ERR_INTERNAL;
     *len += GCM_TAG;
   } else {
     uint8_t iv[16], r[4];
-    cm_iv(iv, s->rtp.salt, pkt.ssrc, (uint64_t)roc << 16 | pkt.seq);
-    if (!ctr(s->rtp.ctx, iv, buf + hl, n))
+    cm_iv(iv, h->salt, pkt.ssrc, (uint64_t)index);
+    if (!ctr(h->ctx, iv, buf + hl, n))
       return DC_ERR_INTERNAL;
     dc_wr32(r, roc);
-    if (!hmac80(s->rtp.mac, buf, *len, r, 4, buf + *len))
+    if (!hmac80(h->mac, buf, *len, r, 4, buf + *len))
       return DC_ERR_INTERNAL;
     *len += CM_TAG;
   }
+  accept_rtp_index(str, h->window, (uint64_t)index, ++h->clock);
+  audit_record(str, h->window, (uint64_t)index, fp);
   return DC_OK;
 }
 
@@ -361,33 +461,34 @@ dc_status dc_srtp_unprotect(dc_srtp *s, uint8_t *buf, size_t *len) {
   dc_status st = dc_rtp_parse_header(&pkt, buf, *len - tag);
   if (st != DC_OK)
     return st;
-  stream *str = stream_for(&s->rtp, pkt.ssrc);
-  uint32_t roc;
-  uint64_t index = estimate_index(str, pkt.seq, &roc);
-  if ((st = replay_check(str, index)) != DC_OK)
+  half *h = &s->rtp;
+  /* Nothing below changes state until the tag has verified: a forged packet, whatever its
+   * SSRC, neither makes, moves nor evicts a stream. */
+  stream fresh = {.ssrc = pkt.ssrc}, *str = find_stream(h, pkt.ssrc);
+  int64_t index = estimate_index(str ? str : &fresh, pkt.seq);
+  if ((st = window_check(str ? str : &fresh, h->window, index)) != DC_OK)
     return st;
+  uint32_t roc = (uint32_t)(index >> 16);
   size_t hl = pkt.payload_off, n = *len - tag - hl;
   if (gcm_profile) {
     uint8_t iv[12];
-    gcm_iv(iv, s->rtp.salt, pkt.ssrc, roc, pkt.seq, false);
-    if (!gcm(s->rtp.ctx, false, iv, buf, hl, buf + hl, n, buf + hl + n))
+    gcm_iv(iv, h->salt, pkt.ssrc, roc, pkt.seq, false);
+    if (!gcm(h->ctx, false, iv, buf, hl, buf + hl, n, buf + hl + n))
       return DC_ERR_AUTH;
   } else {
     uint8_t want[CM_TAG], r[4], iv[16];
     dc_wr32(r, roc);
-    if (!hmac80(s->rtp.mac, buf, *len - tag, r, 4, want) ||
+    if (!hmac80(h->mac, buf, *len - tag, r, 4, want) ||
         CRYPTO_memcmp(want, buf + *len - tag, CM_TAG) != 0)
       return DC_ERR_AUTH;
-    cm_iv(iv, s->rtp.salt, pkt.ssrc, index);
-    if (!ctr(s->rtp.ctx, iv, buf + hl, n))
+    cm_iv(iv, h->salt, pkt.ssrc, (uint64_t)index);
+    if (!ctr(h->ctx, iv, buf + hl, n))
       return DC_ERR_INTERNAL;
   }
   /* Authenticated: now the index may move the state on (RFC 3711 §3.3.1). */
-  if (!str->started || roc == str->roc + 1 || (roc == str->roc && pkt.seq > str->s_l)) {
-    str->roc = roc;
-    str->s_l = pkt.seq;
-  }
-  replay_add(str, index);
+  if (!str)
+    str = add_stream(h, &fresh);
+  accept_rtp_index(str, h->window, (uint64_t)index, ++h->clock);
   *len -= tag;
   return DC_OK;
 }
@@ -396,6 +497,10 @@ dc_status dc_srtp_protect_rtcp(dc_srtp *s, uint8_t *buf, size_t *len, size_t cap
   dc_status st = check_room(*len, cap, 8);
   if (st != DC_OK)
     return st;
+  if (!s->srtcp_index) {
+    s->refused++;
+    return DC_ERR_STATE; /* all 2^31 indices used: the session must be keyed again */
+  }
   uint32_t ssrc = dc_rd32(buf + 4), index = s->srtcp_index;
   s->srtcp_index = (s->srtcp_index + 1) & 0x7FFFFFFFu;
   uint8_t e_index[4];
@@ -434,28 +539,32 @@ dc_status dc_srtp_unprotect_rtcp(dc_srtp *s, uint8_t *buf, size_t *len) {
   uint32_t e_index = dc_rd32(e_pos), index = e_index & 0x7FFFFFFFu;
   if (!(e_index & 0x80000000u))
     return DC_ERR_UNSUPPORTED; /* unencrypted SRTCP: no browser sends it */
-  stream *str = stream_for(&s->rtcp, ssrc);
-  dc_status st = replay_check(str, index);
+  half *h = &s->rtcp;
+  stream fresh = {.ssrc = ssrc}, *str = find_stream(h, ssrc); /* as for SRTP: no change yet */
+  dc_status st = window_check(str ? str : &fresh, h->window, index);
   if (st != DC_OK)
     return st;
   size_t n = *len - 8 - tag - 4;
   if (gcm_profile) {
     uint8_t iv[12], aad[12];
-    gcm_iv(iv, s->rtcp.salt, ssrc, index, 0, true);
+    gcm_iv(iv, h->salt, ssrc, index, 0, true);
     memcpy(aad, buf, 8);
     memcpy(aad + 8, e_pos, 4);
-    if (!gcm(s->rtcp.ctx, false, iv, aad, 12, buf + 8, n, buf + 8 + n))
+    if (!gcm(h->ctx, false, iv, aad, 12, buf + 8, n, buf + 8 + n))
       return DC_ERR_AUTH;
   } else {
     uint8_t want[CM_TAG], iv[16];
-    if (!hmac80(s->rtcp.mac, buf, *len - tag, NULL, 0, want) ||
+    if (!hmac80(h->mac, buf, *len - tag, NULL, 0, want) ||
         CRYPTO_memcmp(want, buf + *len - tag, CM_TAG) != 0)
       return DC_ERR_AUTH;
-    cm_iv(iv, s->rtcp.salt, ssrc, index);
-    if (!ctr(s->rtcp.ctx, iv, buf + 8, n))
+    cm_iv(iv, h->salt, ssrc, index);
+    if (!ctr(h->ctx, iv, buf + 8, n))
       return DC_ERR_INTERNAL;
   }
-  replay_add(str, index);
+  if (!str)
+    str = add_stream(h, &fresh);
+  window_add(str, h->window, index);
+  str->last_use = ++h->clock;
   *len = 8 + n;
   return DC_OK;
 }

@@ -8,12 +8,31 @@
  *
  * Profiles: AEAD_AES_128_GCM (RFC 7714) and AES_CM_128_HMAC_SHA1_80 (RFC 3711), the two
  * that DTLS-SRTP (RFC 5764) negotiates with browsers; their enum values are the DTLS-SRTP
- * protection-profile ids. Replay protection is on for inbound traffic with a 1024-packet
- * window (video arrives reordered and retransmitted); outbound sessions allow the same
- * packet to be protected again, because a NACK answered from the cache resends it as is.
+ * protection-profile ids.
  *
- * Left out: MKI, key derivation rates other than 0, and the 256-bit profiles (no browser
- * we serve offers them over DTLS-SRTP first).
+ * Security model (what a reviewer should be able to check against srtp.c):
+ * - Inbound, no state changes before a packet authenticates. Index estimation and the replay
+ *   check read the SSRC's state (or a fresh one for an unknown SSRC); only after the tag
+ *   verifies is the stream made, its ROC, highest index and replay window moved on, and its
+ *   place in the table refreshed. A forged packet, with any SSRC, changes nothing.
+ * - Inbound tables hold 16 SSRCs per half (SRTP, SRTCP). When full, an authenticated packet
+ *   of a new SSRC takes the place of the least recently authenticated one: only a holder of
+ *   the keys can push a stream out. Replay windows: 1024 packets for SRTP (video arrives
+ *   reordered and repaired), 128 for SRTCP (as libsrtp).
+ * - Outbound, no (SSRC, index) is protected twice. Each SSRC keeps its ROC, its highest index
+ *   and a 1024-packet window of the indices used; protect refuses (DC_ERR_REPLAY) an index
+ *   already used or older than the window, whatever the bytes, and leaves the buffer as it
+ *   was. Nothing the bridge sends needs a resend under the same index: repairs go out as RTX
+ *   (RFC 4588), each with an RTX sequence number of its own. Outbound streams are never
+ *   evicted (a forgotten one would restart at ROC 0 and repeat key and IV); a session that
+ *   would send more than 256 SSRCs is refused (DC_ERR_STATE). The SRTCP index is the
+ *   session's, 31 bits, never reused: once spent, protect_rtcp refuses.
+ * - Debug builds (-DDC_SRTP_AUDIT) also fingerprint what each outbound index protected, and
+ *   raise a critical when an index is asked for again with other bytes: that is a bug in the
+ *   caller (the router or the repair path), which the refusal has just kept off the wire.
+ *
+ * Left out: MKI, key derivation rates other than 0, the 256-bit profiles (no browser we serve
+ * offers them over DTLS-SRTP first), unencrypted SRTCP, and re-keying.
  */
 #ifndef DC_SRTP_H
 #define DC_SRTP_H
@@ -52,11 +71,15 @@ dc_srtp *dc_srtp_new(dc_srtp_profile profile, const uint8_t *key, const uint8_t 
                      dc_srtp_direction direction, dc_status *status);
 void dc_srtp_free(dc_srtp *s);
 dc_srtp_profile dc_srtp_get_profile(const dc_srtp *s);
+/* Outbound: packets protect refused so far (an index used again, or no room). */
+uint64_t dc_srtp_refused(const dc_srtp *s);
 
 /* In place: buf holds an RTP (or RTCP) packet of *len bytes and has room for cap bytes;
  * on success *len is the new length. DC_ERR_NO_SPACE when cap < *len + the trailer.
  * Unprotect returns DC_ERR_AUTH for a bad tag and DC_ERR_REPLAY for a replayed or too-old
  * packet; the buffer is then unspecified and the packet must be dropped. */
+/* Protect refuses an index it has used before, or one older than its window (DC_ERR_REPLAY),
+ * and a new SSRC past the table (DC_ERR_STATE); the buffer is then untouched. */
 dc_status dc_srtp_protect(dc_srtp *s, uint8_t *buf, size_t *len, size_t cap);
 dc_status dc_srtp_unprotect(dc_srtp *s, uint8_t *buf, size_t *len);
 dc_status dc_srtp_protect_rtcp(dc_srtp *s, uint8_t *buf, size_t *len, size_t cap);

@@ -309,6 +309,50 @@ static void test_upgrade_guard(void) {
   g_assert_cmpint(dc_upgrade_guard_apply(&g, 2, t += 100000), ==, 2); /* from off: at once */
 }
 
+/* Issue 10, defect 3: after a switch to B at its key frame, a late packet of B from before
+ * that key frame used to map onto a sequence number the slot had already sent for A (A 105
+ * -> out 105; B key 5000 -> out 106; B 4999 -> out 105 again): the same SRTP nonce for other
+ * bytes. It is dropped now, and so is anything older; what follows the key frame flows. */
+static void test_no_sequence_number_twice(void) {
+  dc_slot slot;
+  dc_slot_init(&slot, 0xABCD, 100);
+  src a = {.ssrc = 1, .seq = 100, .ts = 5000, .pid = 10, .tl0 = 1};
+  src b = {.ssrc = 2, .seq = 4990, .ts = 900000, .pid = 7, .tl0 = 3};
+  out_pkt o;
+  GHashTable *sent = g_hash_table_new(NULL, NULL);
+  uint64_t now = 1000000;
+  dc_slot_want(&slot, 1, 0);
+  for (int i = 0; i < 6; i++, now += 33000) { /* A: 100..105 */
+    g_assert_true(send(&slot, 1, 0, &a, i == 0, now, &o));
+    g_hash_table_add(sent, GUINT_TO_POINTER(o.seq));
+  }
+  dc_slot_want(&slot, 2, 0);
+  b.seq = 5000;
+  g_assert_true(send(&slot, 2, 0, &b, true, now, &o)); /* B's key frame 5000 */
+  g_assert_false(g_hash_table_contains(sent, GUINT_TO_POINTER(o.seq)));
+  g_hash_table_add(sent, GUINT_TO_POINTER(o.seq));
+  int forwarded_late = 0;
+  for (uint16_t late = 4999; late > 4980; late--) { /* B's late packets: none goes out */
+    src lb = b;
+    lb.seq = late;
+    forwarded_late += send(&slot, 2, 0, &lb, false, now, &o);
+  }
+  g_assert_cmpint(forwarded_late, ==, 0);
+  for (int i = 0; i < 5; i++, now += 33000) { /* and B goes on, each number new */
+    g_assert_true(send(&slot, 2, 0, &b, false, now, &o));
+    g_assert_false(g_hash_table_contains(sent, GUINT_TO_POINTER(o.seq)));
+    g_hash_table_add(sent, GUINT_TO_POINTER(o.seq));
+  }
+  /* a gap in B, then its late packet: still after the key frame, so it fills the gap */
+  b.seq++;
+  g_assert_true(send(&slot, 2, 0, &b, false, now, &o));
+  src gap = b;
+  gap.seq = (uint16_t)(b.seq - 2);
+  g_assert_true(send(&slot, 2, 0, &gap, false, now, &o));
+  g_assert_false(g_hash_table_contains(sent, GUINT_TO_POINTER(o.seq)));
+  g_hash_table_unref(sent);
+}
+
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/router/switch-is-continuous", test_switch_is_continuous);
@@ -322,5 +366,6 @@ int main(int argc, char **argv) {
   g_test_add_func("/router/layer-choice", test_layer_choice);
   g_test_add_func("/router/source-without-keyframes", test_source_without_keyframes);
   g_test_add_func("/router/upgrade-guard", test_upgrade_guard);
+  g_test_add_func("/router/no-sequence-number-twice", test_no_sequence_number_twice);
   return g_test_run();
 }

@@ -330,13 +330,14 @@ static void test_replay_auth_and_bounds(void) {
     len = 7;
     g_assert_cmpint(dc_srtp_unprotect_rtcp(in, pkt, &len), ==, DC_ERR_TRUNCATED);
 
-    /* outbound may protect the same packet twice (a NACK resend from the cache) */
+    /* outbound never protects an index twice, not even with the same bytes: repairs go
+     * out as RTX under indices of their own */
     len = make_rtp(pkt, 5002, 9, 100, 0);
     size_t l2 = len;
     memcpy(copy, pkt, len);
     g_assert_cmpint(dc_srtp_protect(out, pkt, &len, sizeof pkt), ==, DC_OK);
-    g_assert_cmpint(dc_srtp_protect(out, copy, &l2, sizeof copy), ==, DC_OK);
-    g_assert_cmpmem(pkt, len, copy, l2);
+    g_assert_cmpint(dc_srtp_protect(out, copy, &l2, sizeof copy), ==, DC_ERR_REPLAY);
+    g_assert_cmpint(dc_srtp_refused(out), ==, 1);
     g_assert_cmpint(dc_srtp_unprotect(in, pkt, &len), ==, DC_OK);
 
     /* far behind the 1024-packet window: too old */
@@ -402,6 +403,236 @@ static void test_many_ssrcs(void) {
   dc_srtp_free(in);
 }
 
+
+/* ---------- the security model (srtp.h), one attack each ---------- */
+
+static const dc_srtp_profile both[] = {DC_SRTP_AES128_CM_SHA1_80, DC_SRTP_AEAD_AES_128_GCM};
+
+/* A packet with a random tag: what someone without the keys can send. */
+static size_t forge_rtp(uint8_t *pkt, uint16_t seq, uint32_t ssrc) {
+  size_t len = make_rtp(pkt, seq, ssrc, 60, 9);
+  for (int i = 0; i < 16; i++)
+    pkt[len++] = (uint8_t)g_test_rand_int();
+  return len;
+}
+
+static size_t forge_rtcp(uint8_t *pkt, uint32_t ssrc, uint32_t index) {
+  uint8_t rr[32] = {0x81, 201, 0, 7};
+  memcpy(pkt, rr, 32);
+  dc_wr32(pkt + 4, ssrc);
+  for (int i = 8; i < 48; i++)
+    pkt[i] = (uint8_t)g_test_rand_int();
+  dc_wr32(pkt + 48, 0x80000000u | index); /* where GCM has it; CM reads it at 38 */
+  dc_wr32(pkt + 38, 0x80000000u | index);
+  return 52;
+}
+
+/* Issue 10, defect 1: forged packets with new SSRCs, all rejected, used to make and evict
+ * per-SSRC state before the tag was checked. A real stream past a ROC wrap lost its replay
+ * window (replays accepted) and its ROC (every later genuine packet failed). Now a forged
+ * packet changes nothing: replays stay refused and the stream goes on. */
+static void test_forged_ssrcs_change_nothing(void) {
+  for (size_t p = 0; p < 2; p++) {
+    uint8_t mk[16] = {7}, ms[14] = {8};
+    dc_srtp *out = dc_srtp_new(both[p], mk, ms, DC_SRTP_OUTBOUND, NULL);
+    dc_srtp *in = dc_srtp_new(both[p], mk, ms, DC_SRTP_INBOUND, NULL);
+    uint8_t pkt[256], early[2][256];
+    size_t len, early_len[2];
+    /* the real stream: seq 65530 on, past a wrap, so its ROC is 1 */
+    for (uint32_t i = 0; i < 12; i++) {
+      uint16_t seq = (uint16_t)(65530 + i);
+      len = make_rtp(pkt, seq, 0xAAAA, 40, (uint8_t)i);
+      g_assert_cmpint(dc_srtp_protect(out, pkt, &len, sizeof pkt), ==, DC_OK);
+      if (seq == 1 || seq == 2)
+        memcpy(early[seq - 1], pkt, early_len[seq - 1] = len);
+      g_assert_cmpint(dc_srtp_unprotect(in, pkt, &len), ==, DC_OK);
+    }
+    /* and its RTCP */
+    uint8_t rtcp[256], early_rtcp[256];
+    size_t rtcp_len, early_rtcp_len = 0;
+    for (int i = 0; i < 3; i++) {
+      uint8_t rr[32] = {0x81, 201, 0, 7, 0, 0, 0xAA, 0xAA};
+      memcpy(rtcp, rr, rtcp_len = 32);
+      g_assert_cmpint(dc_srtp_protect_rtcp(out, rtcp, &rtcp_len, sizeof rtcp), ==, DC_OK);
+      if (i == 0)
+        memcpy(early_rtcp, rtcp, early_rtcp_len = rtcp_len);
+      g_assert_cmpint(dc_srtp_unprotect_rtcp(in, rtcp, &rtcp_len), ==, DC_OK);
+    }
+    /* 64 forged packets with new SSRCs, RTP and RTCP: each refused */
+    for (uint32_t ssrc = 1; ssrc <= 64; ssrc++) {
+      len = forge_rtp(pkt, (uint16_t)(ssrc * 1000), ssrc);
+      g_assert_cmpint(dc_srtp_unprotect(in, pkt, &len), ==, DC_ERR_AUTH);
+      rtcp_len = forge_rtcp(rtcp, ssrc, ssrc);
+      g_assert_cmpint(dc_srtp_unprotect_rtcp(in, rtcp, &rtcp_len), ==, DC_ERR_AUTH);
+    }
+    /* the real stream's replay windows are whole */
+    for (int i = 0; i < 2; i++) {
+      memcpy(pkt, early[i], len = early_len[i]);
+      g_assert_cmpint(dc_srtp_unprotect(in, pkt, &len), ==, DC_ERR_REPLAY);
+    }
+    memcpy(rtcp, early_rtcp, rtcp_len = early_rtcp_len);
+    g_assert_cmpint(dc_srtp_unprotect_rtcp(in, rtcp, &rtcp_len), ==, DC_ERR_REPLAY);
+    /* and its ROC: 1000 genuine packets after, every one accepted */
+    int accepted = 0;
+    for (uint16_t seq = 12; seq < 1012; seq++) {
+      len = make_rtp(pkt, seq, 0xAAAA, 40, 1);
+      g_assert_cmpint(dc_srtp_protect(out, pkt, &len, sizeof pkt), ==, DC_OK);
+      accepted += dc_srtp_unprotect(in, pkt, &len) == DC_OK;
+    }
+    g_assert_cmpint(accepted, ==, 1000);
+    dc_srtp_free(out);
+    dc_srtp_free(in);
+  }
+}
+
+/* Defect 2: a receiver's outbound session carries up to 19 SSRCs (audio, 9 video slots, 9
+ * RTX), more than the old table of 16. A slot idle while the others sent was evicted and
+ * came back at ROC 0, so (SSRC, index) repeated with new bytes after 65536 packets. Now the
+ * idle stream keeps its ROC: a receiver that followed it still decrypts what comes next. */
+static void test_outbound_streams_never_forgotten(void) {
+  for (size_t p = 0; p < 2; p++) {
+    uint8_t mk[16] = {9}, ms[14] = {10};
+    dc_srtp *out = dc_srtp_new(both[p], mk, ms, DC_SRTP_OUTBOUND, NULL);
+    dc_srtp *in = dc_srtp_new(both[p], mk, ms, DC_SRTP_INBOUND, NULL);
+    uint8_t pkt[256], first[256];
+    size_t len, first_len;
+    /* the thumbnail: past a wrap, then idle */
+    for (uint16_t seq = 65534; seq != 3; seq++) {
+      len = make_rtp(pkt, seq, 0x7777, 40, 3);
+      g_assert_cmpint(dc_srtp_protect(out, pkt, &len, sizeof pkt), ==, DC_OK);
+      g_assert_cmpint(dc_srtp_unprotect(in, pkt, &len), ==, DC_OK);
+    }
+    /* 40 other SSRCs send meanwhile (more than any table held before) */
+    for (uint32_t ssrc = 1; ssrc <= 40; ssrc++)
+      for (uint16_t seq = 0; seq < 3; seq++) {
+        len = make_rtp(pkt, seq, ssrc, 40, 4);
+        g_assert_cmpint(dc_srtp_protect(out, pkt, &len, sizeof pkt), ==, DC_OK);
+      }
+    /* it comes back at ROC 1, which the receiver expects */
+    len = make_rtp(pkt, 3, 0x7777, 40, 5);
+    memcpy(first, pkt, first_len = len);
+    g_assert_cmpint(dc_srtp_protect(out, pkt, &len, sizeof pkt), ==, DC_OK);
+    g_assert_cmpint(dc_srtp_unprotect(in, pkt, &len), ==, DC_OK);
+    g_assert_cmpmem(pkt, len, first, first_len);
+    /* and index 1 of ROC 1 (seq 1) is still refused with other bytes */
+    len = make_rtp(pkt, 1, 0x7777, 40, 6);
+#ifdef DC_SRTP_AUDIT
+    g_test_expect_message(NULL, G_LOG_LEVEL_CRITICAL, "*protected again with other bytes*");
+#endif
+    g_assert_cmpint(dc_srtp_protect(out, pkt, &len, sizeof pkt), ==, DC_ERR_REPLAY);
+#ifdef DC_SRTP_AUDIT
+    g_test_assert_expected_messages();
+#endif
+    dc_srtp_free(out);
+    dc_srtp_free(in);
+  }
+}
+
+/* Defects 3 and 4, at the last line of defence: whatever a caller does, an index is
+ * protected once. Same bytes or other bytes, the second protect is refused and leaves the
+ * buffer as it was; so is an index too old to check. */
+static void test_outbound_index_once(void) {
+  for (size_t p = 0; p < 2; p++) {
+    uint8_t mk[16] = {11}, ms[14] = {12};
+    dc_srtp *out = dc_srtp_new(both[p], mk, ms, DC_SRTP_OUTBOUND, NULL);
+    uint8_t a[256], b[256], keep[256];
+    size_t la = make_rtp(a, 105, 0x5150, 80, 1), lb;
+    g_assert_cmpint(dc_srtp_protect(out, a, &la, sizeof a), ==, DC_OK);
+    for (uint16_t seq = 106; seq < 110; seq++) {
+      lb = make_rtp(b, seq, 0x5150, 80, 2);
+      g_assert_cmpint(dc_srtp_protect(out, b, &lb, sizeof b), ==, DC_OK);
+    }
+    /* a late packet of another source mapped onto seq 105: other bytes */
+    lb = make_rtp(b, 105, 0x5150, 80, 3);
+    memcpy(keep, b, lb);
+#ifdef DC_SRTP_AUDIT
+    g_test_expect_message(NULL, G_LOG_LEVEL_CRITICAL, "*protected again with other bytes*");
+#endif
+    g_assert_cmpint(dc_srtp_protect(out, b, &lb, sizeof b), ==, DC_ERR_REPLAY);
+#ifdef DC_SRTP_AUDIT
+    g_test_assert_expected_messages();
+#endif
+    g_assert_cmpmem(b, lb, keep, lb);
+    /* a NACK repair restamped (other header bytes, same index): refused too */
+    lb = make_rtp(b, 106, 0x5150, 80, 2);
+    b[17] ^= 0x40; /* the audio level, as abs-send-time would be restamped */
+#ifdef DC_SRTP_AUDIT
+    g_test_expect_message(NULL, G_LOG_LEVEL_CRITICAL, "*protected again with other bytes*");
+#endif
+    g_assert_cmpint(dc_srtp_protect(out, b, &lb, sizeof b), ==, DC_ERR_REPLAY);
+#ifdef DC_SRTP_AUDIT
+    g_test_assert_expected_messages();
+#endif
+    /* the very same bytes again: refused, quietly */
+    lb = make_rtp(b, 107, 0x5150, 80, 2);
+    g_assert_cmpint(dc_srtp_protect(out, b, &lb, sizeof b), ==, DC_ERR_REPLAY);
+    /* too old to tell (never used, but behind the window) */
+    for (uint16_t seq = 110; seq < 1200; seq++) {
+      lb = make_rtp(b, seq, 0x5150, 20, 2);
+      g_assert_cmpint(dc_srtp_protect(out, b, &lb, sizeof b), ==, DC_OK);
+    }
+    lb = make_rtp(b, 100, 0x5150, 20, 2);
+    g_assert_cmpint(dc_srtp_protect(out, b, &lb, sizeof b), ==, DC_ERR_REPLAY);
+    g_assert_cmpint(dc_srtp_refused(out), ==, 4);
+    /* unused indices inside the window are fine (a packet the router skipped) */
+    lb = make_rtp(b, 1300, 0x5150, 20, 2);
+    g_assert_cmpint(dc_srtp_protect(out, b, &lb, sizeof b), ==, DC_OK);
+    lb = make_rtp(b, 1250, 0x5150, 20, 2);
+    g_assert_cmpint(dc_srtp_protect(out, b, &lb, sizeof b), ==, DC_OK);
+    dc_srtp_free(out);
+  }
+}
+
+/* A session sends at most 256 SSRCs; the 257th is refused, never one of the first forgotten. */
+static void test_outbound_table_full(void) {
+  uint8_t mk[16] = {13}, ms[14] = {14};
+  dc_srtp *out = dc_srtp_new(DC_SRTP_AEAD_AES_128_GCM, mk, ms, DC_SRTP_OUTBOUND, NULL);
+  uint8_t pkt[256];
+  size_t len;
+  for (uint32_t ssrc = 1; ssrc <= 256; ssrc++) {
+    len = make_rtp(pkt, 10, ssrc, 20, 0);
+    g_assert_cmpint(dc_srtp_protect(out, pkt, &len, sizeof pkt), ==, DC_OK);
+  }
+  len = make_rtp(pkt, 10, 1000, 20, 0);
+  g_assert_cmpint(dc_srtp_protect(out, pkt, &len, sizeof pkt), ==, DC_ERR_STATE);
+  len = make_rtp(pkt, 10, 1, 20, 0); /* the first is still known: its index 10 is used */
+  g_assert_cmpint(dc_srtp_protect(out, pkt, &len, sizeof pkt), ==, DC_ERR_REPLAY);
+  len = make_rtp(pkt, 11, 1, 20, 0);
+  g_assert_cmpint(dc_srtp_protect(out, pkt, &len, sizeof pkt), ==, DC_OK);
+  dc_srtp_free(out);
+}
+
+/* Sixteen genuine SSRCs fill the inbound table; a seventeenth genuine one takes the place of
+ * the least recently used. That is the only way a stream leaves: by the key holder's own
+ * packets. */
+static void test_inbound_eviction_only_by_genuine(void) {
+  uint8_t mk[16] = {15}, ms[14] = {16};
+  dc_srtp *out = dc_srtp_new(DC_SRTP_AEAD_AES_128_GCM, mk, ms, DC_SRTP_OUTBOUND, NULL);
+  dc_srtp *in = dc_srtp_new(DC_SRTP_AEAD_AES_128_GCM, mk, ms, DC_SRTP_INBOUND, NULL);
+  uint8_t pkt[256], old[256];
+  size_t len, old_len = 0;
+  for (uint32_t ssrc = 1; ssrc <= 16; ssrc++) {
+    len = make_rtp(pkt, 50, ssrc, 20, 0);
+    g_assert_cmpint(dc_srtp_protect(out, pkt, &len, sizeof pkt), ==, DC_OK);
+    if (ssrc == 1)
+      memcpy(old, pkt, old_len = len);
+    g_assert_cmpint(dc_srtp_unprotect(in, pkt, &len), ==, DC_OK);
+  }
+  for (int i = 0; i < 100; i++) { /* forged: nothing moves */
+    len = forge_rtp(pkt, 7, (uint32_t)(500 + i));
+    g_assert_cmpint(dc_srtp_unprotect(in, pkt, &len), ==, DC_ERR_AUTH);
+  }
+  memcpy(pkt, old, len = old_len);
+  g_assert_cmpint(dc_srtp_unprotect(in, pkt, &len), ==, DC_ERR_REPLAY);
+  len = make_rtp(pkt, 50, 17, 20, 0); /* genuine: SSRC 1, the oldest, gives way */
+  g_assert_cmpint(dc_srtp_protect(out, pkt, &len, sizeof pkt), ==, DC_OK);
+  g_assert_cmpint(dc_srtp_unprotect(in, pkt, &len), ==, DC_OK);
+  memcpy(pkt, old, len = old_len);
+  g_assert_cmpint(dc_srtp_unprotect(in, pkt, &len), ==, DC_OK);
+  dc_srtp_free(out);
+  dc_srtp_free(in);
+}
+
 static void test_bad_profile(void) {
   uint8_t k[16] = {0};
   dc_status st = DC_OK;
@@ -426,5 +657,10 @@ int main(int argc, char **argv) {
   g_test_add_func("/srtp/padded-packets", test_padded_packets);
   g_test_add_func("/srtp/many-ssrcs", test_many_ssrcs);
   g_test_add_func("/srtp/bad-profile", test_bad_profile);
+  g_test_add_func("/srtp/security/forged-ssrcs-change-nothing", test_forged_ssrcs_change_nothing);
+  g_test_add_func("/srtp/security/outbound-streams-never-forgotten", test_outbound_streams_never_forgotten);
+  g_test_add_func("/srtp/security/outbound-index-once", test_outbound_index_once);
+  g_test_add_func("/srtp/security/outbound-table-full", test_outbound_table_full);
+  g_test_add_func("/srtp/security/inbound-eviction-only-by-genuine", test_inbound_eviction_only_by_genuine);
   return g_test_run();
 }
