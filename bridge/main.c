@@ -339,6 +339,7 @@ int main(int argc, char **argv) {
   g_unix_signal_add(SIGINT, on_signal, "SIGINT");
   g_unix_signal_add(SIGTERM, on_signal, "SIGTERM");
   g_main_loop_run(loop);
+  dc_bridge_stop(bridge); /* no mixing, no speaker events while everyone leaves */
   dc_server_shutdown(server);
   /* let the close frames and DTLS close_notify go out */
   for (int i = 0; i < 20 && g_main_context_iteration(NULL, FALSE); i++)

@@ -146,7 +146,8 @@ struct dc_bridge {
   GMutex rooms_lock; /* the clock thread walks room_list */
   GPtrArray *room_list;
   GThread *clock;
-  gint stop;
+  gint stop;      /* the mix clock ends */
+  bool stopping;  /* main thread: dc_bridge_stop was called; leaves tell nobody */
   GSource *layer_timer; /* main thread: the layer choice */
 };
 
@@ -209,12 +210,23 @@ dc_bridge *dc_bridge_new(const dc_bridge_config *cfg, GError **error) {
   return b;
 }
 
+void dc_bridge_stop(dc_bridge *b) {
+  if (b->stopping)
+    return;
+  b->stopping = true;
+  /* The clock first: after this no mix is made and no speaker event is posted, so what
+   * follows (every participant leaving) races with nothing but the workers' forwarding,
+   * which only reads rooms under the reader lock and never calls back into the main thread. */
+  g_atomic_int_set(&b->stop, 1);
+  g_thread_join(b->clock);
+  b->clock = NULL;
+  g_source_destroy(b->layer_timer);
+}
+
 void dc_bridge_free(dc_bridge *b) {
   if (!b)
     return;
-  g_atomic_int_set(&b->stop, 1);
-  g_thread_join(b->clock);
-  g_source_destroy(b->layer_timer);
+  dc_bridge_stop(b);
   g_source_unref(b->layer_timer);
   dc_workers_free(b->workers); /* runs pending transport closes before the threads end */
   g_ptr_array_unref(b->room_list);
@@ -926,6 +938,8 @@ typedef struct {
 
 static gboolean speaker_on_main(gpointer data) {
   speaker_event *e = data;
+  if (e->bridge->stopping)
+    return G_SOURCE_REMOVE;
   dc_room *r = g_hash_table_lookup(e->bridge->rooms, &e->meeting);
   dc_participant *p = r ? find(r, e->participant) : NULL;
   if (p) {
@@ -937,8 +951,21 @@ static gboolean speaker_on_main(gpointer data) {
   return G_SOURCE_REMOVE;
 }
 
+/* From the clock thread: a source attached to the main context, never a direct call. (With
+ * the main loop stopped, g_main_context_invoke would run the callback right here, on the
+ * clock thread, which is how SIGTERM once deadlocked the bridge.) */
+static void post_speaker(dc_bridge *b, int64_t meeting, int64_t speaker) {
+  speaker_event *e = g_new(speaker_event, 1);
+  *e = (speaker_event){b, meeting, speaker};
+  GSource *src = g_idle_source_new();
+  g_source_set_callback(src, speaker_on_main, e, g_free);
+  g_source_attach(src, b->main);
+  g_source_unref(src);
+}
+
 static void tick_room(dc_room *r, uint64_t now) {
   GPtrArray *out = g_ptr_array_new();
+  bool speaker_changed = false;
   g_rw_lock_reader_lock(&r->lock);
   g_mutex_lock(&r->mix_lock);
   dc_mixer_tick(r->mixer, now);
@@ -951,9 +978,7 @@ static void tick_room(dc_room *r, uint64_t now) {
   }
   if (speaker != r->speaker) {
     r->speaker = speaker;
-    speaker_event *e = g_new(speaker_event, 1);
-    *e = (speaker_event){r->bridge, r->meeting, speaker};
-    g_main_context_invoke_full(r->bridge->main, G_PRIORITY_DEFAULT, speaker_on_main, e, g_free);
+    speaker_changed = true;
   }
   for (guint i = 0; i < r->members->len; i++) {
     dc_participant *p = g_ptr_array_index(r->members, i);
@@ -970,6 +995,8 @@ static void tick_room(dc_room *r, uint64_t now) {
   }
   g_mutex_unlock(&r->mix_lock);
   g_rw_lock_reader_unlock(&r->lock);
+  if (speaker_changed) /* the clock thread alone writes r->speaker */
+    post_speaker(r->bridge, r->meeting, r->speaker);
   for (guint i = 0; i < out->len; i++) { /* no lock held while handing over */
     mix_delivery *d = g_ptr_array_index(out, i);
     dc_worker_invoke(d->rcv->worker, deliver_audio, d, release);
@@ -1271,7 +1298,8 @@ void dc_participant_leave(dc_participant *p) {
   if (r->pinned == p->id)
     r->pinned = 0;
   g_rw_lock_writer_unlock(&r->lock);
-  reroute_and_tell(r);
+  if (!r->bridge->stopping) /* stopping: everyone leaves; nobody needs new slots */
+    reroute_and_tell(r);
   if (p->transport)
     dc_worker_invoke(p->worker, close_on_worker, ref(p), unref);
   unref(p);

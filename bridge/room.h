@@ -71,6 +71,9 @@ typedef struct {
 
 
 dc_bridge *dc_bridge_new(const dc_bridge_config *cfg, GError **error);
+/* Main thread, before everyone leaves at shutdown: stops the mix clock and the layer choice
+ * and makes later leaves quiet (no new slot maps). dc_bridge_free calls it too. */
+void dc_bridge_stop(dc_bridge *b);
 void dc_bridge_free(dc_bridge *b);
 const char *dc_bridge_fingerprint(const dc_bridge *b);
 dc_room *dc_bridge_room(dc_bridge *b, int64_t meeting_id); /* made on first use */

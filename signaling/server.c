@@ -48,6 +48,8 @@ static void send_error(session *s, const char *code, const char *message) {
 }
 
 static void broadcast_roster(dc_server *srv, int64_t meeting) {
+  if (srv->shutting_down) /* everyone is told the bridge stops; a roster per leave is N^2 */
+    return;
   GArray *entries = g_array_new(FALSE, TRUE, sizeof(dc_roster_entry));
   for (GList *l = g_list_last(srv->sessions); l; l = l->prev) { /* oldest first */
     session *s = l->data;
