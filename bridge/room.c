@@ -79,6 +79,8 @@ struct dc_participant {
   gint muted;
   gint pending;  /* deliveries queued for this receiver's worker */
   dc_tier tier;
+  int64_t told[MAX_SLOTS]; /* main thread: the slot map last sent to it */
+  bool told_once;
   int mix_slot;  /* in the room's mixer; -1 until the offer is accepted */
   gint dropped;  /* deliveries refused because the queue was full */
   dc_sdp *offer;
@@ -1113,8 +1115,12 @@ static void tell_slots(dc_room *r) {
     int64_t sources[MAX_SLOTS];
     for (int k = 0; k < p->n_video; k++) /* main thread: the only writer of these */
       sources[k] = p->video[k].off ? 0 : p->video[k].source;
-    if (!p->left && p->neg && p->ev.slots)
+    bool same = p->told_once && !memcmp(sources, p->told, sizeof sources[0] * (size_t)p->n_video);
+    if (!p->left && p->neg && p->ev.slots && !same) { /* PROTOCOL.md: only when it changes */
+      memcpy(p->told, sources, sizeof sources[0] * (size_t)p->n_video);
+      p->told_once = true;
       p->ev.slots(p->user, sources, p->n_video);
+    }
   }
   g_ptr_array_unref(members);
 }

@@ -397,6 +397,14 @@ static uint8_t level_of(const int16_t *pcm, unsigned n) {
   return (uint8_t)CLAMP(dbov, 0.0, 127.0);
 }
 
+/* A decoded participant's loudness, as the RFC 6464 level would have said it. */
+static void measure(part *p, const int16_t *pcm, uint64_t now_us) {
+  uint8_t dbov = level_of(pcm, DC_MIX_TICK);
+  p->loud = p->loud * 0.6f + (127.0f - dbov) * 0.4f;
+  if (dbov <= VOICE_DBOV)
+    p->last_voice_us = now_us;
+}
+
 /* ---- talkers ---- */
 
 static bool has_voice(const part *p, uint64_t now, uint64_t within) {
@@ -496,17 +504,15 @@ void dc_mixer_tick(dc_mixer *m, uint64_t now_us) {
   for (unsigned k = 0; k < m->k; k++)
     m->talk[k].has_out = false;
 
-  /* Participants without a level extension are decoded to be measured. */
+  /* Participants without a level extension are decoded to be measured; talkers among them
+   * are measured below, from what they play into the mix. */
   for (unsigned i = 0; i < m->cap; i++) {
     part *p = &m->parts[i];
     if (p->active && p->no_level_ext && !p->muted && now_us - p->last_packet_us < HOLD_US &&
         take_decoder(m, p, (int)i) && p->talker < 0) {
       int16_t pcm[DC_MIX_TICK];
       play(m, p, pcm);
-      uint8_t dbov = level_of(pcm, DC_MIX_TICK);
-      p->loud = p->loud * 0.6f + (127.0f - dbov) * 0.4f;
-      if (dbov <= VOICE_DBOV)
-        p->last_voice_us = now_us;
+      measure(p, pcm, now_us);
     }
   }
   select_talkers(m, now_us);
@@ -521,6 +527,10 @@ void dc_mixer_tick(dc_mixer *m, uint64_t now_us) {
     if (!p)
       continue;
     play(m, p, talker_pcm[k]);
+    /* Without this a talker with no level extension was never measured again: it lost its
+     * place after HOLD_US, was measured, took it back, and the dominant speaker flapped. */
+    if (p->no_level_ext)
+      measure(p, talker_pcm[k], now_us);
     for (int i = 0; i < DC_MIX_TICK; i++)
       m->total[i] += talker_pcm[k][i];
     listeners[p->tier]--;

@@ -351,6 +351,55 @@ static void test_frame_sizes_and_no_level(void) {
   dc_mixer_free(m);
 }
 
+
+/* Issue 9, defect 3: two steady talkers of equal level, with and without the RFC 6464
+ * extension (webrtcbin sends none by default). In 20 s the dominant speaker may change at
+ * most once after the first second, and each talker hears the other in every second of it.
+ * Without the extension talkers used to lose their place every 600 ms and take it back, so
+ * the dominant speaker flipped about every half second. */
+static void steady_pair(bool no_level) {
+  dc_mixer *m = make_mixer(3);
+  sender s[2];
+  const double tones[] = {500, 900};
+  listener l[2];
+  for (int i = 0; i < 2; i++) {
+    sender_init(&s[i], m, DC_TIER_STANDARD, tones[i], -15, false);
+    s[i].no_level = no_level;
+    listener_init(&l[i], s[i].slot);
+  }
+  uint64_t now = 1000000;
+  int changes = 0, dominant = -2;
+  for (int t = 0; t < 1000; t++, now += 20000) { /* 20 s */
+    for (int i = 0; i < 2; i++)
+      sender_send(&s[i], m, now, false);
+    dc_mixer_tick(m, now);
+    for (int i = 0; i < 2; i++)
+      listener_take(&l[i], m);
+    int d = dc_mixer_dominant(m);
+    if (t >= 50 && d != dominant)
+      changes++;
+    dominant = d;
+  }
+  g_test_message("%s level extension: %d dominant-speaker changes after the first second",
+                 no_level ? "without" : "with", changes);
+  g_assert_cmpint(changes, <=, 1);
+  for (int i = 0; i < 2; i++) {
+    double weakest = 1e9;
+    for (guint sec = 1; sec < 20; sec++) /* every second but the first */
+      weakest = MIN(weakest, tone_db(l[i].pcm, sec * 48000, 48000, tones[1 - i]));
+    g_test_message("talker %d hears the other at %.1f dB or more in every second", i, weakest);
+    g_assert_cmpfloat(weakest, >, 60);
+  }
+  for (int i = 0; i < 2; i++) {
+    opus_encoder_destroy(s[i].enc);
+    listener_clear(&l[i]);
+  }
+  dc_mixer_free(m);
+}
+
+static void test_steady_talkers_without_level(void) { steady_pair(true); }
+static void test_steady_talkers_with_level(void) { steady_pair(false); }
+
 static void test_bad_input(void) {
   dc_mixer *m = make_mixer(3);
   sender good;
@@ -408,5 +457,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/mixer/silence-costs-no-decode", test_silence_costs_no_decode);
   g_test_add_func("/mixer/frame-sizes-and-no-level", test_frame_sizes_and_no_level);
   g_test_add_func("/mixer/bad-input", test_bad_input);
+  g_test_add_func("/mixer/steady-talkers-without-level", test_steady_talkers_without_level);
+  g_test_add_func("/mixer/steady-talkers-with-level", test_steady_talkers_with_level);
   return g_test_run();
 }
