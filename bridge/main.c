@@ -12,6 +12,7 @@
 #include <openssl/x509v3.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "bridge/room.h"
 #include "signaling/server.h"
@@ -43,7 +44,16 @@ static GLogWriterOutput write_log(GLogLevelFlags level, const GLogField *fields,
                     : level & G_LOG_LEVEL_WARNING  ? "warning"
                     : level & G_LOG_LEVEL_DEBUG    ? "debug"
                                                    : "info";
-  fprintf(stderr, "diemcau-bridge %s: %s%s%s\n", tag, domain ? domain : "", domain ? ": " : "", message);
+  /* One event, one line: control characters (a newline in something a client sent) are
+   * written as \xNN, so nothing logged can forge a line of its own. */
+  GString *line = g_string_sized_new(128);
+  for (const unsigned char *c = (const unsigned char *)message; *c; c++)
+    if (*c < 0x20 || *c == 0x7f)
+      g_string_append_printf(line, "\\x%02x", *c);
+    else
+      g_string_append_c(line, (char)*c);
+  fprintf(stderr, "diemcau-bridge %s: %s%s%s\n", tag, domain ? domain : "", domain ? ": " : "", line->str);
+  g_string_free(line, TRUE);
   return G_LOG_WRITER_HANDLED;
 }
 
@@ -128,6 +138,40 @@ static bool make_certificate(const char *cert_path, const char *key_path, const 
   if (!ok)
     g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "could not write a TLS certificate to %s", cert_path);
   return ok;
+}
+
+/* The data directory holds the store (with the invitation-signing secret) and the TLS key.
+ * One that others may read or enter is made private, with a line saying so; so are the
+ * files in it that an older version or another umask left readable. False when it cannot. */
+static bool private_data_dir(const char *dir) {
+  struct stat st;
+  if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    g_critical("the data directory %s is not a directory", dir);
+    return false;
+  }
+  if (st.st_mode & 077) {
+    if (chmod(dir, 0700) != 0) {
+      g_critical("the data directory %s can be read by other users (mode %03o) and cannot be made "
+                 "private: %s; run chmod 700 on it", dir, (unsigned)(st.st_mode & 0777), g_strerror(errno));
+      return false;
+    }
+    g_message("the data directory %s could be read by other users (mode %03o): made it 700",
+              dir, (unsigned)(st.st_mode & 0777));
+  }
+  static const char *const files[] = {"diemcau.db", "diemcau.db-wal", "diemcau.db-shm", "tls-key.pem"};
+  for (size_t i = 0; i < G_N_ELEMENTS(files); i++) {
+    char *path = g_build_filename(dir, files[i], NULL);
+    if (stat(path, &st) == 0 && (st.st_mode & 077)) {
+      if (chmod(path, 0600) != 0) {
+        g_critical("%s can be read by other users and cannot be made private: %s", path, g_strerror(errno));
+        g_free(path);
+        return false;
+      }
+      g_message("%s could be read by other users (mode %03o): made it 600", path, (unsigned)(st.st_mode & 0777));
+    }
+    g_free(path);
+  }
+  return true;
 }
 
 static GMainLoop *loop;
@@ -221,6 +265,9 @@ int main(int argc, char **argv) {
   g_option_context_add_main_entries(ctx, entries, NULL);
   GError *err = NULL;
   int rc = 1;
+  /* The store holds the secret that signs invitations, and the data directory the TLS key:
+   * nothing this process makes is for other users to read. */
+  umask(077);
   g_log_set_writer_func(write_log, NULL, NULL);
   if (!g_option_context_parse(ctx, &argc, &argv, &err) || !read_config(&o, &err)) {
     fprintf(stderr, "diemcau-bridge: %s\nTry --help.\n", err->message);
@@ -281,6 +328,8 @@ int main(int argc, char **argv) {
     g_critical("cannot create the data directory %s: %s", data_dir, g_strerror(errno));
     return 1;
   }
+  if (!private_data_dir(data_dir))
+    return 1;
   char *db_path = g_build_filename(data_dir, "diemcau.db", NULL);
   dc_store *store = dc_store_open(db_path, &err);
   g_free(db_path);

@@ -66,6 +66,10 @@ static bool parse_join(JsonObject *o, dc_client_msg *m, failure *f) {
     return fail(f, DC_ERR_CODE_BAD_MESSAGE, "\"name\" must not be empty");
   if (!g_utf8_validate(m->name, -1, NULL))
     return fail(f, DC_ERR_CODE_BAD_MESSAGE, "\"name\" must be UTF-8");
+  /* A newline or escape in a name would forge log lines and confuse every roster. */
+  for (const char *c = m->name; *c; c = g_utf8_next_char(c))
+    if (g_unichar_iscntrl(g_utf8_get_char(c)))
+      return fail(f, DC_ERR_CODE_BAD_MESSAGE, "\"name\" must not hold control characters");
   if (!m->profile)
     m->profile = g_strdup("standard");
   if (strcmp(m->profile, "hall") && strcmp(m->profile, "standard") && strcmp(m->profile, "highland"))

@@ -60,6 +60,7 @@ typedef struct {
 #define DC_ERR_CODE_SHUTTING_DOWN "shutting-down"
 #define DC_ERR_CODE_NOT_ALLOWED "not-allowed"
 #define DC_ERR_CODE_UNKNOWN_PARTICIPANT "unknown-participant"
+#define DC_ERR_CODE_REVOKED "invitation-revoked"
 
 /* Returns false and sets *code (one of the DC_ERR_CODE_* strings) and *message. */
 bool dc_protocol_parse(const char *text, size_t len, dc_client_msg *msg, const char **code,

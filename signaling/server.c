@@ -12,6 +12,9 @@
 #define MAX_BAD_FRAMES 5          /* refused frames in a row before we hang up */
 #define MAX_WS_PAYLOAD (256 * 1024) /* libsoup closes above this; we answer too-large below */
 #define MAX_API_BODY 65536
+/* Meetings overrun their schedule: joins stay open this long after ends_at (the default
+ * invitation expiry is the same hour) unless an operator ends the meeting. */
+#define DC_MEETING_OVERRUN_S 3600
 
 struct dc_server {
   SoupServer *soup;
@@ -29,7 +32,7 @@ typedef struct {
   dc_server *server;
   SoupWebsocketConnection *conn;
   dc_participant *participant;
-  int64_t id, meeting;
+  int64_t id, meeting, invitation;
   char *name, *point, *role;
   bool muted;
   int bad;
@@ -110,6 +113,27 @@ static void leave(session *s) {
   broadcast_roster(s->server, s->meeting);
 }
 
+/* Operator actions on people already in a meeting: each session that matches is told why,
+ * leaves the room and is hung up. Returns how many. */
+static int remove_sessions(dc_server *srv, int64_t meeting, int64_t invitation, const char *code,
+                           const char *why) {
+  int n = 0;
+  GList *matched = NULL;
+  for (GList *l = srv->sessions; l; l = l->next) {
+    session *s = l->data;
+    if (s->participant && s->meeting == meeting && (!invitation || s->invitation == invitation))
+      matched = g_list_prepend(matched, s);
+  }
+  for (GList *l = matched; l; l = l->next, n++) {
+    session *s = l->data;
+    send_error(s, code, why);
+    leave(s);
+    soup_websocket_connection_close(s->conn, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, why);
+  }
+  g_list_free(matched);
+  return n;
+}
+
 static void handle_join(session *s, const dc_client_msg *m) {
   dc_server *srv = s->server;
   if (s->participant) {
@@ -129,14 +153,23 @@ static void handle_join(session *s, const dc_client_msg *m) {
   dc_invitation *inv = dc_store_get_invitation(srv->store, c.invitation_id, NULL);
   dc_meeting *meeting = dc_store_get_meeting(srv->store, m->meeting, NULL);
   dc_point *point = inv ? dc_store_get_point(srv->store, inv->point_id, NULL) : NULL;
-  if (!inv || inv->revoked || c.meeting_id != m->meeting || inv->meeting_id != m->meeting || !point)
+  int64_t now = g_get_real_time() / G_USEC_PER_SEC;
+  /* The token's own claims are checked above; the store has the last word on all of them
+   * (a token re-signed with the secret cannot outlive its invitation or its meeting). */
+  if (!inv || c.meeting_id != m->meeting || inv->meeting_id != m->meeting || !point ||
+      inv->point_id != c.point_id || strcmp(inv->role, c.role))
     send_error(s, DC_ERR_CODE_INVALID_TOKEN, "the invitation link is not valid for this meeting");
+  else if (inv->revoked)
+    send_error(s, DC_ERR_CODE_REVOKED, "this invitation link was withdrawn by the operator");
+  else if (now > inv->expires_at)
+    send_error(s, DC_ERR_CODE_EXPIRED_TOKEN, "this invitation link has expired");
   else if (!meeting)
     send_error(s, DC_ERR_CODE_UNKNOWN_MEETING, "there is no such meeting");
-  else if (!strcmp(meeting->state, "ended"))
+  else if (!strcmp(meeting->state, "ended") || now > meeting->ends_at + DC_MEETING_OVERRUN_S)
     send_error(s, DC_ERR_CODE_MEETING_ENDED, "this meeting has ended");
   else {
     s->id = ++srv->next_participant;
+    s->invitation = inv->id;
     s->meeting = m->meeting;
     s->name = g_strdup(m->name);
     s->point = g_strdup(point->name);
@@ -534,6 +567,45 @@ static void api_invite(dc_server *srv, SoupServerMessage *msg, int64_t meeting_i
   g_clear_object(&parser);
 }
 
+static void api_done(SoupServerMessage *msg, const char *what, int64_t id, int removed) {
+  JsonBuilder *b = json_builder_new();
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, what);
+  json_builder_add_int_value(b, id);
+  json_builder_set_member_name(b, "disconnected");
+  json_builder_add_int_value(b, removed);
+  json_builder_end_object(b);
+  api_reply(msg, SOUP_STATUS_OK, json_builder_get_root(b));
+  g_object_unref(b);
+}
+
+/* POST /api/invitations/ID/revoke: no join with it from now on, and whoever is in the meeting
+ * with it is put out at once. */
+static void api_revoke(dc_server *srv, SoupServerMessage *msg, int64_t id) {
+  GError *err = NULL;
+  dc_invitation *inv = dc_store_get_invitation(srv->store, id, &err);
+  if (!inv || !dc_store_revoke_invitation(srv->store, id, &err)) {
+    dc_invitation_free(inv);
+    return api_store_error(msg, err);
+  }
+  int removed = remove_sessions(srv, inv->meeting_id, id, DC_ERR_CODE_REVOKED,
+                                "the operator withdrew this invitation link");
+  g_message("operator: invitation %" G_GINT64_FORMAT " of meeting %" G_GINT64_FORMAT
+            " revoked; %d participant(s) disconnected", id, inv->meeting_id, removed);
+  api_done(msg, "revoked_invitation", id, removed);
+  dc_invitation_free(inv);
+}
+
+/* POST /api/meetings/ID/end: the meeting is over for everyone, now. */
+static void api_end(dc_server *srv, SoupServerMessage *msg, int64_t id) {
+  GError *err = NULL;
+  if (!dc_store_set_meeting_state(srv->store, id, "ended", &err))
+    return api_store_error(msg, err);
+  int removed = remove_sessions(srv, id, 0, DC_ERR_CODE_MEETING_ENDED, "the operator ended this meeting");
+  g_message("operator: meeting %" G_GINT64_FORMAT " ended; %d participant(s) disconnected", id, removed);
+  api_done(msg, "ended_meeting", id, removed);
+}
+
 static void on_api(SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTable *query,
                    gpointer user) {
   dc_server *srv = user;
@@ -556,8 +628,15 @@ static void on_api(SoupServer *soup, SoupServerMessage *msg, const char *path, G
   else if (sscanf(path, "/api/meetings/%" G_GINT64_FORMAT "/%15s", &id, tail) == 2 &&
            !strcmp(tail, "invitations") && post)
     api_invite(srv, msg, id);
+  else if (sscanf(path, "/api/meetings/%" G_GINT64_FORMAT "/%15s", &id, tail) == 2 &&
+           !strcmp(tail, "end") && post)
+    api_end(srv, msg, id);
+  else if (sscanf(path, "/api/invitations/%" G_GINT64_FORMAT "/%15s", &id, tail) == 2 &&
+           !strcmp(tail, "revoke") && post)
+    api_revoke(srv, msg, id);
   else if (!strcmp(path, "/api/points") || !strcmp(path, "/api/meetings") ||
-           g_str_has_suffix(path, "/invitations"))
+           g_str_has_suffix(path, "/invitations") || g_str_has_suffix(path, "/end") ||
+           g_str_has_suffix(path, "/revoke"))
     api_error(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "method-not-allowed", "that method is not allowed here");
   else
     api_error(msg, SOUP_STATUS_NOT_FOUND, "not-found", "no such API path");

@@ -359,6 +359,22 @@ dc_invitation *dc_store_get_invitation(dc_store *s, int64_t id, GError **error) 
   return inv;
 }
 
+bool dc_store_revoke_invitation(dc_store *s, int64_t id, GError **error) {
+  sqlite3_stmt *st = prepare(s, "UPDATE invitations SET revoked = 1 WHERE id = ?", error);
+  if (!st)
+    return false;
+  sqlite3_bind_int64(st, 1, id);
+  int rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE)
+    return fail_db(s, error, "revoking an invitation");
+  if (sqlite3_changes(s->db) == 0) {
+    g_set_error(error, DC_STORE_ERROR, DC_STORE_ERROR_NOT_FOUND, "no invitation with id %" G_GINT64_FORMAT, id);
+    return false;
+  }
+  return true;
+}
+
 void dc_invitation_free(dc_invitation *inv) {
   if (!inv)
     return;

@@ -74,6 +74,8 @@ void dc_meeting_free(dc_meeting *m);
 int64_t dc_store_create_invitation(dc_store *store, int64_t meeting_id, int64_t point_id,
                                    const char *role, int64_t expires_at, GError **error);
 dc_invitation *dc_store_get_invitation(dc_store *store, int64_t id, GError **error);
+/* Marks it revoked: no join with it from now on. NOT_FOUND when there is no such one. */
+bool dc_store_revoke_invitation(dc_store *store, int64_t id, GError **error);
 void dc_invitation_free(dc_invitation *inv);
 
 /* Makes a new operator key, stores its hash, and returns the key (32 random bytes,

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 
 #include "bridge/transport.h"
 #include "media/rtp.h"
@@ -132,6 +133,16 @@ static void one_round(int round) {
   g_object_unref(launcher);
   g_assert_no_error(err);
   spin_ms(500);
+  if (round == 0) { /* issue 10, defect 5: the data directory was left 0755 and the store 0644 */
+    struct stat st;
+    char *db = g_build_filename(T.dir, "diemcau.db", NULL);
+    g_assert_cmpint(g_stat(T.dir, &st), ==, 0);
+    g_assert_cmpint(st.st_mode & 0777, ==, 0700);
+    g_assert_cmpint(g_stat(db, &st), ==, 0);
+    g_test_message("data directory made 700; store mode %03o", st.st_mode & 0777);
+    g_assert_cmpint(st.st_mode & 077, ==, 0);
+    g_free(db);
+  }
   SoupSession *session = soup_session_new();
   dc_workers *workers = dc_workers_new(1);
   dc_dtls_identity *id = dc_dtls_identity_new("stop-test", &err);
@@ -139,6 +150,7 @@ static void one_round(int round) {
   char *url = g_strdup_printf("ws://127.0.0.1:%d/ws", PORT + round);
   static const dc_client_callbacks cb = {.offer = audio_offer, .connected = on_connected,
                                          .message = on_message};
+  g_atomic_int_set(&speaker_messages, 0);
   gint64 join_start = g_get_monotonic_time();
   for (int i = 0; i < T.n; i++) {
     client *c = &T.c[i];
@@ -154,9 +166,10 @@ static void one_round(int round) {
     spin_ms(50);
   int connected = connected_count();
   double join_s = (g_get_monotonic_time() - join_start) / 1e6;
-  g_atomic_int_set(&speaker_messages, 0);
-  spin_ms(1500); /* talking: the mixer picks talkers, the dominant speaker moves */
+  spin_ms(500); /* the talkers settle: the last of them joined just now */
   int speakers = g_atomic_int_get(&speaker_messages);
+  spin_ms(1500); /* steady talk */
+  int flaps = g_atomic_int_get(&speaker_messages) - speakers;
 
   gint64 t0 = g_get_monotonic_time();
   g_subprocess_send_signal(bridge, SIGTERM);
@@ -174,7 +187,8 @@ static void one_round(int round) {
     }
   }
   double stop_s = (g_get_monotonic_time() - t0) / 1e6;
-  g_test_message("round %d: %d speaker messages while talking", round, speakers);
+  g_test_message("round %d: %d speaker messages while joining, %d in 1.5 s of steady talk after",
+                 round, speakers, flaps);
   g_test_message("round %d: %d/%d connected in %.1f s; exited %s %.2f s after SIGTERM (bound %.1f s, goal 2 s)",
                  round, connected, T.n, join_s, exited ? "after" : "NOT within", stop_s, STOP_BOUND_S);
   if (!exited) {
@@ -189,9 +203,9 @@ static void one_round(int round) {
   g_assert_true(g_subprocess_wait(bridge, NULL, &err));
   g_assert_cmpint(connected, ==, T.n);
   g_assert_cmpint(speakers, >, 0);
-  /* steady talkers without the level extension keep the floor (issue 9, defect 3): each
-   * client hears of the dominant speaker once, twice at most; it used to flap four times */
-  g_assert_cmpint(speakers, <=, 2 * T.n);
+  /* steady talkers without the level extension keep the floor (issue 9, defect 3): one
+   * change at most in 1.5 s, where it used to flap four times (4 messages per client) */
+  g_assert_cmpint(flaps, <=, T.n);
   g_assert_true(exited);
   g_assert_true(g_subprocess_get_if_exited(bridge));
   g_assert_cmpint(g_subprocess_get_exit_status(bridge), ==, 0);
@@ -249,6 +263,9 @@ int main(int argc, char **argv) {
   }
   g_free(dc_store_new_api_key(store, &err));
   dc_store_close(store);
+  /* as an older version under umask 022 left them: readable by everyone */
+  g_chmod(T.dir, 0755);
+  g_chmod(db, 0644);
   g_test_add_func("/shutdown/sigterm-under-talking-load", test_sigterm_under_load);
   int rc = g_test_run();
   for (int i = 0; i < T.n; i++)

@@ -359,6 +359,127 @@ static void test_page_served(void) {
     json_node_unref(j);
 }
 
+
+/* Joins a fresh connection with the token; returns it after "joined". */
+static SoupWebsocketConnection *joined(client *c, int64_t meeting, const char *tok) {
+  SoupWebsocketConnection *ws = ws_open(c);
+  char *join = join_message(meeting, tok);
+  soup_websocket_connection_send_text(ws, join);
+  char *reply = ws_next(c);
+  if (!reply || !strstr(reply, "\"type\":\"joined\""))
+    g_error("expected joined, got %s", reply ? reply : "(closed)");
+  g_free(reply);
+  g_free(join);
+  return ws;
+}
+
+/* Waits for an error with that code, then the close. */
+static void expect_put_out(SoupWebsocketConnection *ws, client *c, const char *code) {
+  char *reply = ws_next(c);
+  char *want = g_strdup_printf("\"code\":\"%s\"", code);
+  if (!reply || !strstr(reply, want))
+    g_error("expected error %s, got %s", code, reply ? reply : "(closed)");
+  g_free(want);
+  g_free(reply);
+  while (!c->closed)
+    g_main_context_iteration(NULL, TRUE);
+  g_object_unref(ws);
+}
+
+/* Issue 10, defect 5: a token whose own claims are fine but whose invitation the store says
+ * has expired (a re-signed token, say), or whose meeting is long over, is refused. */
+static void test_store_has_the_last_word(void) {
+  client c;
+  SoupWebsocketConnection *ws = ws_open(&c);
+  int64_t inv = dc_store_create_invitation(T.store, T.meeting, T.commune, "participant", 1000, NULL);
+  char *tok = token_for(inv, T.meeting, T.commune, 4000000000); /* claims more than the store */
+  char *msg = join_message(T.meeting, tok);
+  expect_error(ws, &c, msg, DC_ERR_CODE_EXPIRED_TOKEN, "expired");
+  g_free(msg);
+  g_free(tok);
+  GError *err = NULL;
+  int64_t past = dc_store_create_meeting(T.store, "Hôm qua", 1000, 2000, T.hall, &err);
+  inv = dc_store_create_invitation(T.store, past, T.commune, "participant", 4000000000, NULL);
+  tok = token_for(inv, past, T.commune, 4000000000); /* still "scheduled", but long over */
+  msg = join_message(past, tok);
+  expect_error(ws, &c, msg, DC_ERR_CODE_MEETING_ENDED, NULL);
+  g_free(msg);
+  g_free(tok);
+  /* a token claiming the host role on a participant's invitation */
+  inv = dc_store_create_invitation(T.store, T.meeting, T.commune, "participant", 4000000000, NULL);
+  dc_token_claims cl = {.invitation_id = inv, .meeting_id = T.meeting, .point_id = T.commune,
+                        .role = "host", .expires_at = 4000000000};
+  tok = dc_token_sign(dc_store_secret(T.store), &cl);
+  msg = join_message(T.meeting, tok);
+  expect_error(ws, &c, msg, DC_ERR_CODE_INVALID_TOKEN, NULL);
+  g_free(msg);
+  g_free(tok);
+  /* defect 6: a name with a newline would forge a log line */
+  inv = dc_store_create_invitation(T.store, T.meeting, T.commune, "participant", 4000000000, NULL);
+  tok = token_for(inv, T.meeting, T.commune, 4000000000);
+  msg = g_strdup_printf("{\"v\":1,\"type\":\"join\",\"meeting\":%" G_GINT64_FORMAT ",\"token\":\"%s\","
+                        "\"name\":\"A\\ndiemcau-bridge info: host joined\"}", T.meeting, tok);
+  expect_error(ws, &c, msg, DC_ERR_CODE_BAD_MESSAGE, "control characters");
+  g_free(msg);
+  g_free(tok);
+  soup_websocket_connection_close(ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+  while (!c.closed)
+    g_main_context_iteration(NULL, TRUE);
+  g_object_unref(ws);
+}
+
+/* Defect 7: an operator revokes a leaked link (whoever is in with it is put out, nobody
+ * joins with it again, others stay) and ends a meeting (everyone is put out, nobody joins). */
+static void test_revoke_and_end(void) {
+  GError *err = NULL;
+  int64_t meeting = dc_store_create_meeting(T.store, "Thu hồi", 1, 4000000000, T.hall, &err);
+  int64_t leaked = dc_store_create_invitation(T.store, meeting, T.commune, "participant", 4000000000, NULL);
+  int64_t other = dc_store_create_invitation(T.store, meeting, T.commune, "participant", 4000000000, NULL);
+  char *tok_leaked = token_for(leaked, meeting, T.commune, 4000000000);
+  char *tok_other = token_for(other, meeting, T.commune, 4000000000);
+  client a, b;
+  SoupWebsocketConnection *wa = joined(&a, meeting, tok_leaked), *wb = joined(&b, meeting, tok_other);
+  JsonNode *reply = NULL;
+  char *path = g_strdup_printf("/api/invitations/%" G_GINT64_FORMAT "/revoke", leaked);
+  g_assert_cmpuint(http("POST", path, NULL, NULL, NULL), ==, 401);
+  g_assert_cmpuint(http("POST", path, "{}", T.key, &reply), ==, 200);
+  g_assert_cmpint(json_object_get_int_member(json_node_get_object(reply), "disconnected"), ==, 1);
+  json_node_unref(reply);
+  g_free(path);
+  expect_put_out(wa, &a, DC_ERR_CODE_REVOKED);
+  g_assert_false(b.closed);
+  client c;
+  SoupWebsocketConnection *wc = ws_open(&c);
+  char *msg = join_message(meeting, tok_leaked);
+  expect_error(wc, &c, msg, DC_ERR_CODE_REVOKED, "withdrawn");
+  g_free(msg);
+  g_assert_cmpuint(http("POST", "/api/invitations/999999/revoke", "{}", T.key, &reply), ==, 404);
+  json_node_unref(reply);
+  g_assert_cmpuint(http("GET", "/api/invitations/1/revoke", NULL, T.key, &reply), ==, 405);
+  json_node_unref(reply);
+
+  path = g_strdup_printf("/api/meetings/%" G_GINT64_FORMAT "/end", meeting);
+  g_assert_cmpuint(http("POST", path, "{}", T.key, &reply), ==, 200);
+  g_assert_cmpint(json_object_get_int_member(json_node_get_object(reply), "disconnected"), ==, 1);
+  json_node_unref(reply);
+  g_free(path);
+  expect_put_out(wb, &b, DC_ERR_CODE_MEETING_ENDED);
+  msg = join_message(meeting, tok_other);
+  expect_error(wc, &c, msg, DC_ERR_CODE_MEETING_ENDED, NULL);
+  g_free(msg);
+  dc_meeting *m = dc_store_get_meeting(T.store, meeting, &err);
+  g_assert_cmpstr(m->state, ==, "ended");
+  dc_meeting_free(m);
+  g_assert_cmpuint(http("POST", "/api/meetings/999999/end", "{}", T.key, &reply), ==, 404);
+  json_node_unref(reply);
+  soup_websocket_connection_close(wc, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+  while (!c.closed)
+    g_main_context_iteration(NULL, TRUE);
+  g_object_unref(wc);
+  g_free(tok_leaked);
+  g_free(tok_other);
+}
+
 /* Last, because it stops the server: a joined participant is told, then hung up on with
  * "going away" (1001). */
 static void test_shutdown_tells_participants(void) {
@@ -416,6 +537,8 @@ int main(int argc, char **argv) {
   g_test_add_func("/api/invalid-input", test_api_invalid_input);
   g_test_add_func("/api/flow", test_api_flow);
   g_test_add_func("/api/page-served", test_page_served);
+  g_test_add_func("/signaling/store-has-the-last-word", test_store_has_the_last_word);
+  g_test_add_func("/api/revoke-and-end", test_revoke_and_end);
   g_test_add_func("/shutdown/tells-participants", test_shutdown_tells_participants);
   int rc = g_test_run();
 
