@@ -237,25 +237,24 @@ static stream *add_stream(half *h, const stream *fresh) {
 }
 
 /* RFC 3711 §3.3.1 and appendix A: the index a sequence number most likely has, relative to
- * the highest one so far; -1 for one that would lie before index 0 (it cannot be genuine). */
+ * the highest one so far. Where that guess would be ROC -1 (no packet can have it), the
+ * packet is taken at ROC 0, a jump forward, as libsrtp does. */
 static int64_t estimate_index(const stream *st, uint16_t seq) {
   if (!st->started)
     return seq;
   int64_t roc = st->roc;
   if (st->s_l < 32768) {
-    if (seq > st->s_l && seq - st->s_l > 32768)
+    if (seq > st->s_l && seq - st->s_l > 32768 && roc > 0)
       roc--;
   } else if (st->s_l - 32768 > seq) {
     roc++;
   }
-  return roc < 0 ? -1 : roc << 16 | seq;
+  return roc << 16 | seq;
 }
 
 /* DC_OK when index lies above the window or on a clear bit of it; DC_ERR_REPLAY otherwise
  * (seen before, or too old to tell). */
 static dc_status window_check(const stream *st, unsigned window, int64_t index) {
-  if (index < 0)
-    return DC_ERR_REPLAY;
   if (!st->started || (uint64_t)index > st->highest)
     return DC_OK;
   uint64_t delta = st->highest - (uint64_t)index;
@@ -390,7 +389,7 @@ static dc_status outbound_check(dc_srtp *s, const stream *st, unsigned window, i
   if (!AUDIT)
     return ok;
   *fp = fingerprint(buf, len);
-  if (ok != DC_OK && st->fingerprints && index >= 0 && st->highest - (uint64_t)index < window &&
+  if (ok != DC_OK && st->fingerprints && st->highest - (uint64_t)index < window &&
       st->fingerprints[(uint64_t)index % window] != *fp)
     g_critical("srtp: SSRC %08x index %" G_GINT64_FORMAT " was about to be protected again with "
                "other bytes (refused)", st->ssrc, index);
