@@ -25,6 +25,9 @@
 #define CACHE_MAX_BYTES (1 << 20)
 #define REPAIRS_PER_TICK 200      /* a receiver's NACKs answered per TICK_MS, at most */
 #define MAIN_OFF_TICKS 10         /* 5 s of not fitting before a main slot turns off */
+/* ICE and DTLS normally take well under a second; a browser behind blocked UDP never gets
+ * there, and is told so instead of holding a place in everyone's slots. */
+#define DC_CONNECT_TIMEOUT_S 20
 
 /* Bandwidth by link profile (dc_tier order): what a receiver is assumed to take before any
  * feedback, the most its estimate may grow to, and what a source is allowed to send (our
@@ -74,6 +77,8 @@ struct dc_participant {
   dc_participant_events ev;
   gpointer user;
   bool left;   /* main thread */
+  bool connected; /* main thread: its media is up; only then does it fill others' slots */
+  GSource *connect_timer; /* main thread: gives up on a transport that never connects */
   int64_t last_spoke_us; /* main thread: when the mixer last named it the dominant speaker */
   bool closed; /* worker thread: the transport is gone */
   gint muted;
@@ -141,6 +146,7 @@ struct dc_bridge {
   dc_dtls_identity *identity;
   dc_transport_config transport;
   unsigned max_room, talkers;
+  unsigned connect_timeout_s;
   dc_speaker_fn on_speaker;
   gpointer speaker_user;
   GHashTable *rooms;
@@ -199,6 +205,7 @@ dc_bridge *dc_bridge_new(const dc_bridge_config *cfg, GError **error) {
   b->workers = dc_workers_new(cfg->workers);
   b->max_room = cfg->max_room ? cfg->max_room : 512;
   b->talkers = cfg->talkers ? MIN(cfg->talkers, DC_MIX_MAX_TALKERS) : 3;
+  b->connect_timeout_s = cfg->connect_timeout_s ? cfg->connect_timeout_s : DC_CONNECT_TIMEOUT_S;
   b->on_speaker = cfg->on_speaker;
   b->speaker_user = cfg->speaker_user;
   b->rooms = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, free_room);
@@ -286,7 +293,7 @@ static bool reroute(dc_room *r) {
     g_ptr_array_set_size(others, 0);
     for (guint j = 0; j < r->members->len; j++) {
       dc_participant *src = g_ptr_array_index(r->members, j);
-      if (src != rcv && src->neg)
+      if (src != rcv && src->neg && src->connected) /* one that sends nothing takes no slot */
         g_ptr_array_add(others, src);
     }
     g_ptr_array_sort(others, by_recent_speech); /* stable: join order among equals */
@@ -340,7 +347,9 @@ static bool choose_layers(dc_room *r) {
         layers[k].layer_bps[l] = (uint64_t)g_atomic_int_get(&src->layer_kbps[l]) * 1000;
         measured[k] |= layers[k].layer_bps[l] > 0;
       }
-      sources[k] = &layers[k];
+      /* A source with nothing arriving costs nothing and must not make the others' slots
+       * look unaffordable: it is an empty slot to the choice. */
+      sources[k] = measured[k] ? &layers[k] : NULL;
     }
     uint64_t estimate = (uint64_t)g_atomic_int_get(&rcv->estimate_kbps) * 1000;
     uint64_t now = (uint64_t)g_get_monotonic_time();
@@ -1045,6 +1054,35 @@ static void free_event(gpointer data) {
   g_free(e);
 }
 
+static void stop_connect_timer(dc_participant *p) {
+  if (p->connect_timer) {
+    g_source_destroy(p->connect_timer);
+    g_source_unref(p->connect_timer);
+    p->connect_timer = NULL;
+  }
+}
+
+/* Main thread: media came up, or is gone for good. Slots follow. */
+static void set_connected(dc_participant *p, bool connected) {
+  stop_connect_timer(p);
+  if (p->connected == connected)
+    return;
+  p->connected = connected;
+  reroute_and_tell(p->room);
+}
+
+static gboolean connect_timeout(gpointer data) {
+  dc_participant *p = data;
+  g_source_unref(p->connect_timer);
+  p->connect_timer = NULL;
+  if (!p->left && !p->connected) {
+    g_message("meeting %" G_GINT64_FORMAT " participant %" G_GINT64_FORMAT ": no media connection "
+              "within %u s", p->room->meeting, p->id, p->room->bridge->connect_timeout_s);
+    p->ev.state(p->user, DC_TRANSPORT_FAILED, "no media connection was made (UDP blocked? try a TURN relay)");
+  }
+  return G_SOURCE_REMOVE;
+}
+
 static gboolean event_on_main(gpointer data) {
   event *e = data;
   dc_participant *p = e->p;
@@ -1054,6 +1092,8 @@ static gboolean event_on_main(gpointer data) {
     p->ev.candidate(p->user, e->candidate);
   else
     p->ev.state(p->user, e->state, e->reason);
+  if (!e->candidate && e->state != DC_TRANSPORT_NEW)
+    set_connected(p, e->state == DC_TRANSPORT_CONNECTED);
   if (e->state == DC_TRANSPORT_CONNECTED) {
     /* the receiver can decode only from a keyframe: ask every source it now gets */
     dc_room *r = p->room;
@@ -1255,6 +1295,9 @@ char *dc_participant_offer(dc_participant *p, const char *sdp, GError **error) {
   }
   /* everyone now receiving this newcomer needs a keyframe from it, once it sends */
   request_keyframe(p);
+  p->connect_timer = g_timeout_source_new_seconds(b->connect_timeout_s);
+  g_source_set_callback(p->connect_timer, connect_timeout, p, NULL); /* stopped at leave */
+  g_source_attach(p->connect_timer, b->main);
   return answer;
 }
 
@@ -1294,6 +1337,7 @@ static gboolean close_on_worker(gpointer data) {
 void dc_participant_leave(dc_participant *p) {
   dc_room *r = p->room;
   p->left = true;
+  stop_connect_timer(p);
   g_rw_lock_writer_lock(&r->lock);
   g_mutex_lock(&r->mix_lock);
   if (p->mix_slot >= 0)

@@ -55,6 +55,7 @@ typedef struct {
   unsigned workers;  /* 0 = one per core */
   unsigned max_room; /* participants per room, for the mixer; 0 = 512 */
   unsigned talkers;  /* mixed at once, 1..8; 0 = 3 */
+  unsigned connect_timeout_s; /* a participant whose media is not up by then is told; 0 = 20 */
   dc_speaker_fn on_speaker;
   gpointer speaker_user;
   dc_transport_config transport;

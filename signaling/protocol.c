@@ -236,6 +236,8 @@ char *dc_protocol_roster(const dc_roster_entry *e, size_t n) {
     add_string(b, "role", e[i].role);
     json_builder_set_member_name(b, "muted");
     json_builder_add_boolean_value(b, e[i].muted);
+    json_builder_set_member_name(b, "connected");
+    json_builder_add_boolean_value(b, e[i].connected);
     json_builder_end_object(b);
   }
   json_builder_end_array(b);

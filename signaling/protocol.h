@@ -61,6 +61,7 @@ typedef struct {
 #define DC_ERR_CODE_NOT_ALLOWED "not-allowed"
 #define DC_ERR_CODE_UNKNOWN_PARTICIPANT "unknown-participant"
 #define DC_ERR_CODE_REVOKED "invitation-revoked"
+#define DC_ERR_CODE_MEDIA_FAILED "media-failed"
 
 /* Returns false and sets *code (one of the DC_ERR_CODE_* strings) and *message. */
 bool dc_protocol_parse(const char *text, size_t len, dc_client_msg *msg, const char **code,
@@ -77,6 +78,7 @@ typedef struct {
   int64_t participant;
   const char *name, *point, *role;
   bool muted;
+  bool connected; /* its media is up */
 } dc_roster_entry;
 
 /* Who fills this participant's video slots (main first); 0 for an empty slot. */

@@ -35,6 +35,7 @@ typedef struct {
   int64_t id, meeting, invitation;
   char *name, *point, *role;
   bool muted;
+  bool connected; /* its media is up */
   int bad;
 } session;
 
@@ -57,7 +58,7 @@ static void broadcast_roster(dc_server *srv, int64_t meeting) {
   for (GList *l = g_list_last(srv->sessions); l; l = l->prev) { /* oldest first */
     session *s = l->data;
     if (s->participant && s->meeting == meeting) {
-      dc_roster_entry e = {s->id, s->name, s->point, s->role, s->muted};
+      dc_roster_entry e = {s->id, s->name, s->point, s->role, s->muted, s->connected};
       g_array_append_val(entries, e);
     }
   }
@@ -99,8 +100,13 @@ static void on_participant_state(gpointer user, dc_transport_state state, const 
   static const char *const names[] = {"new", "connected", "failed", "closed"};
   g_message("meeting %" G_GINT64_FORMAT " participant %" G_GINT64_FORMAT ": media %s%s%s",
             s->meeting, s->id, names[state], reason ? ": " : "", reason ? reason : "");
-  if (state == DC_TRANSPORT_FAILED)
-    send_error(s, DC_ERR_CODE_BAD_OFFER, reason ? reason : "the media connection failed");
+  if (state == DC_TRANSPORT_FAILED) /* the offer was fine: the network path is not */
+    send_error(s, DC_ERR_CODE_MEDIA_FAILED, reason ? reason : "the media connection failed");
+  bool connected = state == DC_TRANSPORT_CONNECTED;
+  if (connected != s->connected && state != DC_TRANSPORT_NEW) {
+    s->connected = connected;
+    broadcast_roster(s->server, s->meeting);
+  }
 }
 
 static void leave(session *s) {

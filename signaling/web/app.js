@@ -46,7 +46,7 @@ function labelTiles() {
   for (const p of diemcau.roster) {
     const li = document.createElement('li');
     // words, not emoji: many district PCs have no emoji font
-    li.textContent = `${p.point} (${p.name})${p.muted ? ' — tắt micro' : ''}${p.participant === diemcau.speaker ? ' — đang nói' : ''}`;
+    li.textContent = `${p.point} (${p.name})${p.connected === false ? ' — chưa kết nối (not connected)' : ''}${p.muted ? ' — tắt micro' : ''}${p.participant === diemcau.speaker ? ' — đang nói' : ''}`;
     if (p.participant === diemcau.speaker) li.className = 'speaking';
     if (diemcau.me && diemcau.me.role === 'host' && p.participant !== diemcau.me.participant) {
       const pin = document.createElement('button');

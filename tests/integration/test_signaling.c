@@ -480,6 +480,69 @@ static void test_revoke_and_end(void) {
   g_free(tok_other);
 }
 
+
+/* Waits (at most 10 s) for a message holding `needle`; the rest is dropped. */
+static char *ws_wait_for(client *c, const char *needle) {
+  gint64 end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+  while (g_get_monotonic_time() < end) {
+    while (!g_queue_is_empty(&c->messages)) {
+      char *m = g_queue_pop_head(&c->messages);
+      if (strstr(m, needle))
+        return m;
+      g_free(m);
+    }
+    g_main_context_iteration(NULL, FALSE);
+    g_usleep(1000);
+  }
+  g_error("no message with %s within 10 s", needle);
+}
+
+/* Issue 9, defect 5: a participant whose media never comes up (its candidates never reach
+ * the bridge, as behind blocked UDP) fills nobody's slots, shows as not connected, and is
+ * told media-failed (not bad-offer: its offer was fine) when the bridge gives up on it. */
+static void test_never_connected(void) {
+  GError *err = NULL;
+  int64_t meeting = dc_store_create_meeting(T.store, "Không kết nối", 1, 4000000000, T.hall, &err);
+  char *sdp = NULL;
+  char *path = g_test_build_filename(G_TEST_DIST, "..", "unit", "fixtures", "sdp", "webrtcbin-1.22.sdp", NULL);
+  g_assert_true(g_file_get_contents(path, &sdp, NULL, NULL));
+  g_free(path);
+  JsonNode *node = json_node_new(JSON_NODE_VALUE);
+  json_node_set_string(node, sdp);
+  char *sdp_json = json_to_string(node, FALSE);
+  json_node_unref(node);
+  char *offer = g_strdup_printf("{\"v\":1,\"type\":\"offer\",\"sdp\":%s}", sdp_json);
+  client a, b;
+  SoupWebsocketConnection *ws[2];
+  client *cs[2] = {&a, &b};
+  for (int i = 0; i < 2; i++) {
+    int64_t inv = dc_store_create_invitation(T.store, meeting, T.commune, "participant", 4000000000, NULL);
+    char *tok = token_for(inv, meeting, T.commune, 4000000000);
+    ws[i] = joined(cs[i], meeting, tok);
+    soup_websocket_connection_send_text(ws[i], offer); /* and never a candidate */
+    g_free(tok);
+  }
+  /* b's slots (sent as its offer is taken, before the answer): a is in the meeting but
+   * sends nothing, so it fills none */
+  char *slots = ws_wait_for(&b, "\"type\":\"slots\"");
+  g_test_message("b's slot map with a not connected: %s", slots);
+  g_assert_nonnull(strstr(slots, "\"slots\":[0,0"));
+  g_free(slots);
+  char *failed = ws_wait_for(&a, "\"type\":\"error\"");
+  g_test_message("a, after the bridge gave up: %s", failed);
+  g_assert_nonnull(strstr(failed, "\"code\":\"" DC_ERR_CODE_MEDIA_FAILED "\""));
+  g_free(failed);
+  for (int i = 0; i < 2; i++) {
+    soup_websocket_connection_close(ws[i], SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+    while (!cs[i]->closed)
+      g_main_context_iteration(NULL, TRUE);
+    g_object_unref(ws[i]);
+  }
+  g_free(offer);
+  g_free(sdp_json);
+  g_free(sdp);
+}
+
 /* Last, because it stops the server: a joined participant is told, then hung up on with
  * "going away" (1001). */
 static void test_shutdown_tells_participants(void) {
@@ -520,7 +583,7 @@ int main(int argc, char **argv) {
   dc_store_set_meeting_state(T.store, T.ended_meeting, "ended", &err);
   g_assert_no_error(err);
   char *lo[] = {"127.0.0.1", NULL};
-  dc_bridge_config bc = {.workers = 1, .transport = {.local_addresses = lo}};
+  dc_bridge_config bc = {.workers = 1, .connect_timeout_s = 2, .transport = {.local_addresses = lo}};
   T.bridge = dc_bridge_new(&bc, &err);
   g_assert_no_error(err);
   dc_server_config sc = {.listen_address = "127.0.0.1", .port = 0,
@@ -539,6 +602,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/api/page-served", test_page_served);
   g_test_add_func("/signaling/store-has-the-last-word", test_store_has_the_last_word);
   g_test_add_func("/api/revoke-and-end", test_revoke_and_end);
+  g_test_add_func("/signaling/never-connected", test_never_connected);
   g_test_add_func("/shutdown/tells-participants", test_shutdown_tells_participants);
   int rc = g_test_run();
 
