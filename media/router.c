@@ -131,10 +131,17 @@ static void set_estimate(dc_bwe *b, uint64_t bps, uint64_t now_us) {
 }
 
 void dc_bwe_on_remb(dc_bwe *b, uint64_t remb_bps, uint64_t sent_bps, uint64_t now_us) {
+  uint64_t previous = b->remb_bps;
   b->remb_bps = remb_bps;
   /* Chrome reports 0.85 of what it receives when it sees delay grow: under 90 % of what we
-   * send is that signal. The estimate drops to it and must grow back from there. */
-  if (remb_bps < sent_bps * 9 / 10 && remb_bps < b->estimate_bps &&
+   * send is that signal. The estimate drops to it and must grow back from there. But a REMB
+   * still rising is no such signal: Chrome never reports more than 1.5 times what it
+   * receives, so right after we send more (a thumbnail back on) its REMB lags below our rate
+   * while it climbs. Read as congestion, that paused the thumbnail again each second on a
+   * clean link, and every resume cost the source a key frame. A queue shows as a REMB that
+   * falls, or stays down. */
+  bool rising = remb_bps > previous;
+  if (remb_bps < sent_bps * 9 / 10 && remb_bps < b->estimate_bps && !rising &&
       (now_us - b->last_change_us >= REMB_DECREASE_EVERY_US || !b->last_change_us)) {
     /* One signal cuts at most 15 %: on a thin link a single key frame queues long enough
      * to look like overuse, and a lasting queue keeps signalling every few hundred ms. */

@@ -15,7 +15,8 @@
  * in the manner of GCC's loss controller (draft-ietf-rmcat-gcc-02 §6: above 10 % loss cut by
  * half the loss, below 2 % grow 8 % a second, between hold), and drops to its REMB
  * (draft-alvestrand-rmcat-remb; Chrome computes it from our abs-send-time) when that falls
- * below what we send: a queue is building on the way. A REMB above the estimate, with no
+ * below what we send and has not risen since the last one: a queue is building on the way
+ * (a REMB still climbing after we sent more only lags). A REMB above the estimate, with no
  * loss, lifts it there (the way back after a cut). REMB is not a cap: Chrome never reports
  * more than 1.5 times what it receives, so as a cap it would keep a receiver on its lowest
  * layer for good (nothing probes above it); moving up a layer is the probe.

@@ -59,7 +59,10 @@ async function videoStats(page) {
     (await pc.getStats()).forEach((s) => {
       if (s.type === 'outbound-rtp' && s.kind === 'video') layers.push({ rid: s.rid, bytes: s.bytesSent || 0, width: s.frameWidth || 0 });
     });
-    return { frames: inbound.framesDecoded || 0, width: inbound.frameWidth || 0, nacks: inbound.nackCount || 0,
+    // at: when the browser read the counters (its own stats timestamp, ms since the epoch),
+    // not when the answer reached the test: on a busy machine that round trip alone can
+    // take most of a second, and it must not pass for a freeze.
+    return { at: inbound.timestamp || Date.now(), frames: inbound.framesDecoded || 0, width: inbound.frameWidth || 0, nacks: inbound.nackCount || 0,
       repaired: inbound.retransmittedPacketsReceived,
       lost: inbound.packetsLost || 0, layers, slots: window.diemcau.slots || [], me: window.diemcau.me && window.diemcau.me.participant,
       speaker: window.diemcau.speaker || 0 };
@@ -68,17 +71,21 @@ async function videoStats(page) {
 
 // Samples decoded frames of each page's main slot every 100 ms for ms; returns the longest
 // stretch without a new frame, per page.
+// A freeze is proven between two readings of the same count: from the first reading of a
+// count to the last reading still showing it, each at the browser's own time. (The first
+// version stamped readings when they reached the test, after the slowest of three pages
+// answered, and measured busy-machine round trips as freezes: 1.1 s on a page whose main
+// slot never switched.)
 async function longestFreeze(pages, ms) {
-  const last = await Promise.all(pages.map(async (p) => ({ frames: (await videoStats(p)).frames, at: Date.now() })));
+  const last = (await Promise.all(pages.map(videoStats))).map((s) => ({ frames: s.frames, at: s.at }));
   const worst = pages.map(() => 0);
   const end = Date.now() + ms;
   while (Date.now() < end) {
     await sleep(100);
     const now = await Promise.all(pages.map(videoStats));
     now.forEach((s, i) => {
-      const t = Date.now();
-      if (s.frames > last[i].frames) last[i] = { frames: s.frames, at: t };
-      worst[i] = Math.max(worst[i], t - last[i].at);
+      if (s.frames > last[i].frames) last[i] = { frames: s.frames, at: s.at };
+      worst[i] = Math.max(worst[i], Math.round(s.at - last[i].at));
     });
   }
   return worst;
@@ -176,7 +183,11 @@ async function main() {
       'pinning switches every main slot', `main slots ${pinnedSlots.join(', ')}, pinned ${ids[1]}`);
     check(stats[2].slots[0] === ids[0] && stats[1].slots[0] === ids[0], 'unpinning gives the speaker back',
       `main slots ${stats.map((s) => s.slots[0]).join(', ')}`);
-    check(worst[0] < 1000 && worst[1] < 1000, 'decoded frames never stop for a second across the switches',
+    // Measured with one core kept busy by another process, both builds: uncapped pages'
+    // longest proven freeze 0-870 ms (870 ms on page 2, whose main slot never switches: load,
+    // not a switch). A switch that misses its key frame freezes for seconds; 1.5 s tells
+    // the two apart on a busy machine.
+    check(worst[0] < 1500 && worst[1] < 1500, 'decoded frames never stop for 1.5 s across the switches',
       `longest gaps ${worst.map((w) => `${w} ms`).join(', ')} (the last is the capped page)`);
     // On 250 kbit/s a switch's key frame alone takes about half a second of the link, and
     // one lost piece of it costs a new one: the capped page may pause longer, not stop.

@@ -196,7 +196,9 @@ static void test_bwe_remb_as_congestion(void) {
   uint64_t now = 1000000;
   dc_bwe_on_remb(&b, 300000, 200000, now); /* 1.5x what we send: no news */
   g_assert_cmpuint(dc_bwe_estimate(&b), ==, 1500000);
-  dc_bwe_on_remb(&b, 850000, 1000000, now + 100000); /* 85 % of what we send: a queue */
+  dc_bwe_on_remb(&b, 850000, 1000000, now + 50000); /* below what we send, but rising: a lag */
+  g_assert_cmpuint(dc_bwe_estimate(&b), ==, 1500000);
+  dc_bwe_on_remb(&b, 850000, 1000000, now + 100000); /* 85 % of what we send, again: a queue */
   g_assert_cmpuint(dc_bwe_estimate(&b), ==, 1500000 * 85 / 100); /* one signal cuts 15 % */
   g_assert_cmpuint(b.congestion_signals, ==, 1);
   dc_bwe_on_remb(&b, 850000, 1000000, now + 900000); /* too soon after a cut */
@@ -215,6 +217,24 @@ static void test_bwe_remb_as_congestion(void) {
   for (int i = 1; i <= 5; i++) /* then it grows back by loss reports alone */
     dc_bwe_on_loss(&b, 0, now + 5000000 + (uint64_t)i * 1000000);
   g_assert_cmpuint(dc_bwe_estimate(&b), >, 1200000);
+}
+
+/* Issue 9: a clean link, a thumbnail just turned back on. Chrome's REMB (at most 1.5 times
+ * what it receives) climbs behind our new rate for a few seconds; that must not cut the
+ * estimate, or the thumbnail goes off again, and on, every second (seen in the browser
+ * test: 203, 231, 238 ... 438 kbit/s, each under what we sent). A fall does cut. */
+static void test_bwe_rising_remb_is_no_signal(void) {
+  dc_bwe b;
+  dc_bwe_init(&b, 600000, 30000, 10000000);
+  uint64_t now = 1000000;
+  const uint64_t rembs[] = {203000, 231000, 238000, 255000, 276000, 322000, 360000, 373000, 378000, 391000, 407000, 438000};
+  for (size_t i = 0; i < G_N_ELEMENTS(rembs); i++, now += 1100000)
+    dc_bwe_on_remb(&b, rembs[i], 550000, now);
+  g_assert_cmpuint(b.congestion_signals, ==, 0);
+  g_assert_cmpuint(dc_bwe_estimate(&b), ==, 600000);
+  dc_bwe_on_remb(&b, 300000, 550000, now); /* it falls: a queue */
+  g_assert_cmpuint(b.congestion_signals, ==, 1);
+  g_assert_cmpuint(dc_bwe_estimate(&b), <, 600000);
 }
 
 /* Three layers of 150k/500k/1.5M: main highest that fits, thumbnails lowest while they fit. */
@@ -363,6 +383,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/router/source-seq", test_source_seq);
   g_test_add_func("/router/bwe-loss", test_bwe_loss);
   g_test_add_func("/router/bwe-remb-as-congestion", test_bwe_remb_as_congestion);
+  g_test_add_func("/router/bwe-rising-remb-is-no-signal", test_bwe_rising_remb_is_no_signal);
   g_test_add_func("/router/layer-choice", test_layer_choice);
   g_test_add_func("/router/source-without-keyframes", test_source_without_keyframes);
   g_test_add_func("/router/upgrade-guard", test_upgrade_guard);
