@@ -63,6 +63,7 @@ typedef struct {
   /* video: continuity and key-frame switching (media/router), the receiver's worker only;
    * what it plays now is published for the sources' workers (atomics) */
   dc_slot core;
+  dc_leg_loss leg; /* the receiver's worker: its reports, less the sources' own losses */
   gpointer playing_source; /* participant id, as a pointer-sized atomic */
   gint playing_layer;
 } slot;
@@ -512,7 +513,9 @@ static gboolean deliver(gpointer data) {
   if (d->src_ext.abs_send_time && s->ext.abs_send_time)
     dc_rtp_set_abs_send_time(d->buf, &pkt, s->ext.abs_send_time, abs_send_time_now());
   uint64_t now = (uint64_t)g_get_monotonic_time();
-  if (dc_slot_forward(&s->core, d->src->id, d->layer, d->buf, d->len, now) == DC_SLOT_SEND) {
+  dc_slot_result fwd = d->repair ? dc_slot_forward_repair(&s->core, d->src->id, d->layer, d->buf, d->len, now)
+                                 : dc_slot_forward(&s->core, d->src->id, d->layer, d->buf, d->len, now);
+  if (fwd == DC_SLOT_SEND) {
     size_t len = d->len;
     if (d->repair)
       len = dc_rtx_wrap(d->buf, len, DC_TRANSPORT_BUF - DC_SRTP_MAX_TRAILER, (uint8_t)s->rtx_pt,
@@ -774,16 +777,23 @@ static void on_nack(dc_participant *rcv, const dc_rtcp_fb *fb) {
 }
 
 /* The receiver's worker: its reports about our streams feed its bandwidth estimate. The
- * worst loss among our video streams counts (the mix alone when no video goes to it). */
+ * worst loss among our video streams counts (the mix alone when no video goes to it), and
+ * only what its own leg lost: the gaps a source's uplink left are not its doing
+ * (media/router dc_leg_loss). */
 static void on_report(dc_participant *rcv, const dc_rtcp_report *rep, uint64_t now) {
   int worst = -1, audio = -1;
   for (int b = 0; b < rep->n_blocks; b++) {
     const dc_rtcp_report_block *blk = &rep->blocks[b];
-    for (int k = 0; k < rcv->n_video; k++)
-      if (blk->ssrc == rcv->video[k].ssrc && rcv->video[k].core.started)
-        worst = MAX(worst, blk->fraction_lost);
+    for (int k = 0; k < rcv->n_video; k++) {
+      slot *s = &rcv->video[k];
+      if (blk->ssrc != s->ssrc || !s->core.started)
+        continue;
+      int leg = dc_leg_loss_update(&s->leg, &s->core, blk->fraction_lost, blk->cumulative_lost,
+                                   blk->ext_highest_seq); /* once: MAX() would call it twice */
+      worst = MAX(worst, leg);
+    }
     if (blk->ssrc == rcv->audio.ssrc)
-      audio = blk->fraction_lost;
+      audio = blk->fraction_lost; /* the mix: every packet is ours, no gap is a source's */
   }
   if (worst < 0)
     worst = audio;

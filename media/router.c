@@ -1,6 +1,7 @@
 /* router.c — per-slot continuity and key-frame switching; see router.h. */
 #include "media/router.h"
 
+#include <glib.h>
 #include <string.h>
 
 #include "media/rtp.h"
@@ -28,14 +29,29 @@ bool dc_slot_needs_keyframe(const dc_slot *s) {
          (s->want_source != s->source || s->want_layer != s->layer);
 }
 
+static dc_slot_result forward(dc_slot *s, int64_t source, int layer, uint8_t *buf, size_t len,
+                              uint64_t now_us, bool repair);
+
 dc_slot_result dc_slot_forward(dc_slot *s, int64_t source, int layer, uint8_t *buf, size_t len,
                                uint64_t now_us) {
+  return forward(s, source, layer, buf, len, now_us, false);
+}
+
+dc_slot_result dc_slot_forward_repair(dc_slot *s, int64_t source, int layer, uint8_t *buf, size_t len,
+                                      uint64_t now_us) {
+  return forward(s, source, layer, buf, len, now_us, true);
+}
+
+static dc_slot_result forward(dc_slot *s, int64_t source, int layer, uint8_t *buf, size_t len,
+                              uint64_t now_us, bool repair) {
   dc_rtp pkt;
   dc_vp8_desc d;
   if (dc_rtp_parse(&pkt, buf, len) != DC_OK ||
       dc_vp8_parse(dc_rtp_payload(&pkt), pkt.payload_len, &d) != DC_OK)
     return DC_SLOT_INVALID;
   bool current = source == s->source && layer == s->layer && pkt.ssrc == s->in_ssrc;
+  if (repair && !current)
+    return DC_SLOT_DROP; /* a repair is of what plays now, never the start of a switch */
   bool wanted = source == s->want_source && layer == s->want_layer;
   if (!current) {
     if (!wanted || !d.keyframe)
@@ -81,9 +97,18 @@ dc_slot_result dc_slot_forward(dc_slot *s, int64_t source, int layer, uint8_t *b
       s->last_tl0 = tl0;
   }
   if (dc_seq_newer(seq, s->last_seq)) {
+    uint16_t gap = (uint16_t)(seq - s->last_seq - 1);
+    if (gap) {
+      s->skipped += gap;
+      s->skips[s->skip_next % G_N_ELEMENTS(s->skips)].after = seq;
+      s->skips[s->skip_next % G_N_ELEMENTS(s->skips)].n = gap;
+      s->skip_next++;
+    }
     s->last_seq = seq;
     s->last_ts = ts;
     s->last_us = now_us;
+  } else if (s->skipped && !repair) {
+    s->skipped--; /* a late packet (the source's repair) fills a gap */
   }
   dc_rtp_set_seq(buf, seq);
   dc_rtp_set_timestamp(buf, ts);
@@ -108,6 +133,35 @@ bool dc_slot_source_seq(const dc_slot *s, uint16_t out_seq, uint16_t *in_seq) {
     return false;
   *in_seq = (uint16_t)(out_seq - s->seq_delta);
   return true;
+}
+
+/* Skipped up to and including ext_highest: the recent skips after it are not yet known to
+ * the receiver. */
+static uint32_t skipped_upto(const dc_slot *s, uint32_t ext_highest) {
+  uint32_t later = 0;
+  unsigned n = MIN(s->skip_next, (unsigned)G_N_ELEMENTS(s->skips));
+  for (unsigned i = 0; i < n; i++) {
+    unsigned k = (s->skip_next - 1 - i) % G_N_ELEMENTS(s->skips);
+    if ((int16_t)(uint16_t)(s->skips[k].after - (uint16_t)ext_highest) <= 0)
+      break; /* this one and all before it are within the report */
+    later += s->skips[k].n;
+  }
+  return later > s->skipped ? 0 : s->skipped - later;
+}
+
+int dc_leg_loss_update(dc_leg_loss *l, const dc_slot *s, uint8_t fraction_lost,
+                       int32_t cumulative_lost, uint32_t ext_highest) {
+  uint32_t skipped = skipped_upto(s, ext_highest);
+  dc_leg_loss prev = *l;
+  *l = (dc_leg_loss){true, cumulative_lost, ext_highest, skipped};
+  if (!prev.have)
+    return fraction_lost;
+  int64_t expected = (int64_t)ext_highest - (int64_t)prev.ext_highest;
+  if (expected <= 0)
+    return -1;
+  int64_t lost = ((int64_t)cumulative_lost - prev.cumulative_lost) - ((int64_t)skipped - (int64_t)prev.skipped);
+  int64_t leg = lost <= 0 ? 0 : MIN(lost * 256 / expected, 255);
+  return (int)MIN(leg, (int64_t)fraction_lost);
 }
 
 /* ---- bandwidth estimate ---- */

@@ -57,6 +57,16 @@ typedef struct {
   uint64_t last_us;
   uint16_t base_seq; /* the first outgoing sequence number of what plays now */
   unsigned switches;
+  /* Sequence numbers the slot passed over because they never reached us (the source's own
+   * losses), less those filled later: what a receiver counts as lost that its leg did not
+   * lose. The last few skips, by where they happened, place the count at a report's
+   * highest sequence number. */
+  uint32_t skipped;
+  struct {
+    uint16_t after; /* the first sequence number sent after the skip */
+    uint16_t n;
+  } skips[32];
+  unsigned skip_next;
 } dc_slot;
 
 void dc_slot_init(dc_slot *s, uint32_t out_ssrc, uint8_t out_pt);
@@ -76,10 +86,31 @@ typedef enum {
  * now_us is the caller's clock (for the frame gap used at a switch). */
 dc_slot_result dc_slot_forward(dc_slot *s, int64_t source, int layer, uint8_t *buf, size_t len,
                                uint64_t now_us);
+/* The same rewrite for a packet sent before, going back to a receiver that asked for it
+ * (wrapped as RTX by the caller): it switches nothing and fills no gap. */
+dc_slot_result dc_slot_forward_repair(dc_slot *s, int64_t source, int layer, uint8_t *buf, size_t len,
+                                      uint64_t now_us);
 
 /* The incoming sequence number behind outgoing out_seq, for a NACK: false when out_seq is
  * not of what plays now (from before the last switch, or not yet sent). */
 bool dc_slot_source_seq(const dc_slot *s, uint16_t out_seq, uint16_t *in_seq);
+
+/* The loss on the bridge-to-receiver leg alone, from the receiver's reports about a slot.
+ * Forwarded video keeps the source's own losses as gaps (so NACKs name real packets), and a
+ * receiver's report counts them too: one commune's lossy uplink would cut every receiver's
+ * estimate. Between two reports, the leg lost what the receiver's cumulative count grew by,
+ * less what the slot skipped up to the report's highest sequence number. */
+typedef struct {
+  bool have;
+  int32_t cumulative_lost;
+  uint32_t ext_highest;
+  uint32_t skipped;
+} dc_leg_loss;
+
+/* fraction_lost (1/256) of the leg since the last report: the report's own fraction for the
+ * first one, never more than it; -1 when no packet was expected since (nothing to say). */
+int dc_leg_loss_update(dc_leg_loss *l, const dc_slot *s, uint8_t fraction_lost,
+                       int32_t cumulative_lost, uint32_t ext_highest);
 
 typedef struct {
   uint64_t interval_us;

@@ -60,6 +60,10 @@ typedef struct {
   vstream high, low;   /* A sends two SSRC-based simulcast layers (a=ssrc-group:SIM) */
   uint32_t video_ssrc, rtx_ssrc, low_rtx_ssrc;
   gint skip_next;      /* A: do not send the next video packet (the bridge must NACK it) */
+  gint lossy;          /* A: its uplink loses every fifth video packet, never repaired */
+  gint lossy_count;
+  int thumbnail_offs;  /* C: slot maps that showed its thumbnail off */
+  int32_t forged_lost; /* C: added to the losses its reports count (a leg that loses) */
   gint skipped_seq;    /* ... and which one it was, -1 before */
   uint8_t skipped[DC_TRANSPORT_BUF];
   size_t skipped_len;
@@ -119,6 +123,8 @@ static gboolean send_media(gpointer data) {
     bool key = c->index == A && c->high.seq % 50 == 0;
     bool malformed = c->index == B && c->high.seq % 5 == 0;
     size_t n = vp8_packet(&c->high, buf, key, malformed, HIGH_MARK, 300);
+    if (c->index == A && g_atomic_int_get(&c->lossy) && g_atomic_int_add(&c->lossy_count, 1) % 5 == 4)
+      continue; /* lost on the way to the bridge, for good */
     if (c->index == A && g_atomic_int_compare_and_exchange(&c->skip_next, 1, 0)) {
       memcpy(c->skipped, buf, n);
       c->skipped_len = n;
@@ -276,6 +282,7 @@ static void on_message(dc_client *dc, const char *type, JsonObject *o, gpointer 
     for (int i = 0; i < n; i++)
       c->slot_map[i] = json_array_get_int_element(arr, (guint)i);
     c->n_slots = n;
+    c->thumbnail_offs += n > 1 && c->slot_map[1] == 0;
   }
 }
 
@@ -312,7 +319,8 @@ static bool c_gets_video(void) { return g_atomic_int_get(&T.c[C].video_packets) 
 
 typedef struct {
   int kind; /* 0: NACK for the dropped packet; 1: feedback for unknown SSRCs; 2: storm;
-             * 3: a report of all lost; 4: a report of none lost, and a high REMB */
+             * 3: a report of heavy loss; 4: a report of none lost, and a high REMB;
+             * 5: an honest report of what C's receiving side saw */
 } feedback_job;
 
 static gboolean send_feedback(gpointer data) {
@@ -330,10 +338,14 @@ static gboolean send_feedback(gpointer data) {
     dc_rtcp_write_fir(&w, 1, 0xDEADBEEF, 1);
     dc_rtcp_write_nack(&w, 1, 0xDEADBEEF, seqs, 3);
     dc_rtcp_write_remb(&w, 1, 1, NULL, 0);
-  } else if (job->kind == 3 || job->kind == 4) {
+  } else if (job->kind == 3 || job->kind == 4 || job->kind == 5) {
     dc_rtcp_report rr = {.ssrc = 1, .n_blocks = 1};
     dc_rx_stream_report(&c->rx, (uint64_t)g_get_monotonic_time(), &rr.blocks[0]);
-    rr.blocks[0].fraction_lost = job->kind == 3 ? 255 : 0;
+    if (job->kind == 3) /* as a leg that lost as many again as arrived: counts agree */
+      c->forged_lost += 100000;
+    rr.blocks[0].cumulative_lost += c->forged_lost;
+    if (job->kind != 5)
+      rr.blocks[0].fraction_lost = job->kind == 3 ? 255 : 0;
     dc_rtcp_write_rr(&w, &rr);
     if (job->kind == 4)
       dc_rtcp_write_remb(&w, 1, 3000000, &c->main_ssrc, 1);
@@ -419,17 +431,52 @@ static void test_reports_to_source(void) {
   g_assert_cmpint(g_atomic_int_get(&T.c[A].rembs), >=, 1);
 }
 
+
+/* Issue 9, defect 4: A's uplink loses a fifth of its video for good (above GCC's 10 %, so a
+ * receiver blamed for it would have its estimate cut); C's own leg loses
+ * nothing, and C reports honestly what it saw (the gaps included) every 500 ms. C's
+ * estimate must not take A's losses for its own: its thumbnail stays on throughout. */
+static void test_lossy_source_clean_receiver(void) {
+  client *a = &T.c[A], *c = &T.c[C];
+  g_assert_true(T.c[C].slot_map[1] == dc_client_participant(T.c[B].dc));
+  int offs = c->thumbnail_offs;
+  uint32_t lost_before = c->rx.n_missing;
+  g_atomic_int_set(&a->lossy, 1);
+  for (int i = 0; i < 12; i++) {
+    spin_for(500);
+    feedback(5);
+  }
+  g_atomic_int_set(&a->lossy, 0);
+  spin_for(1500);
+  dc_rtcp_report_block blk;
+  dc_rx_stream_report(&c->rx, (uint64_t)g_get_monotonic_time(), &blk);
+  g_test_message("A dropped %d packets on its uplink; C saw %u missing; thumbnail off %d times; "
+                 "C's slots %" G_GINT64_FORMAT ", %" G_GINT64_FORMAT, g_atomic_int_get(&a->lossy_count) / 5,
+                 c->rx.n_missing - lost_before, c->thumbnail_offs - offs, c->slot_map[0], c->slot_map[1]);
+  g_assert_cmpint(g_atomic_int_get(&a->lossy_count), >, 500);
+  g_assert_cmpint(c->thumbnail_offs - offs, ==, 0);
+  g_assert_true(T.c[C].slot_map[1] == dc_client_participant(T.c[B].dc));
+}
+
 static bool thumbnail_off(void) { return T.c[C].slot_map[1] == 0; }
 static bool thumbnail_back(void) { return T.c[C].slot_map[1] == dc_client_participant(T.c[B].dc); }
 
-/* C reports heavy loss: its estimate halves (about 750 kbit/s), A's 530 kbit/s layer still
- * fits the main slot, B's does not fit beside it, so the thumbnail turns off and the slot map
- * says so. A report of no loss with a higher REMB brings it back. */
+/* C reports heavy loss: its estimate halves with each report, until A's 530 kbit/s layer
+ * still fits the main slot but B's does not fit beside it: the thumbnail turns off and the
+ * slot map says so. A report of no loss with a higher REMB brings it back. */
 static void test_estimate_turns_thumbnail_off(void) {
   client *c = &T.c[C];
   g_assert_true(thumbnail_back());
-  feedback(3);
-  g_assert_true(spin_until(thumbnail_off, 10000));
+  /* heavy loss, reported every 400 ms (each report may halve the estimate) until it shows */
+  gint64 end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+  int reports = 0;
+  while (!thumbnail_off() && g_get_monotonic_time() < end) {
+    feedback(3);
+    reports++;
+    spin_for(400);
+  }
+  g_test_message("thumbnail off after %d heavy-loss reports", reports);
+  g_assert_true(spin_until(thumbnail_off, 2000));
   int before = g_atomic_int_get(&c->video_packets);
   spin_for(1000);
   g_assert_cmpint(g_atomic_int_get(&c->video_packets) - before, >, 100); /* the main slot stays */
@@ -536,6 +583,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/router-daemon/nack-served-from-cache", test_nack_served_from_cache);
   g_test_add_func("/router-daemon/bridge-nacks-upstream", test_bridge_nacks_upstream);
   g_test_add_func("/router-daemon/reports-to-source", test_reports_to_source);
+  g_test_add_func("/router-daemon/lossy-source-clean-receiver", test_lossy_source_clean_receiver);
   g_test_add_func("/router-daemon/estimate-turns-thumbnail-off", test_estimate_turns_thumbnail_off);
   g_test_add_func("/router-daemon/bad-feedback-and-nack-storm", test_bad_feedback_and_storm);
   g_test_add_func("/router-daemon/stops-cleanly", test_stops_cleanly);

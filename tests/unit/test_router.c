@@ -373,6 +373,73 @@ static void test_no_sequence_number_twice(void) {
   g_hash_table_unref(sent);
 }
 
+/* Issue 9, defect 4: a source that loses every tenth packet on its uplink. The slot skips
+ * those numbers; a receiver on a clean leg reports them lost all the same. Its leg's loss is
+ * what it reports less what the slot skipped, so zero; losses on its own leg still count,
+ * a late fill from the source is no loss, and the receiver's own repairs fill nothing. */
+static void test_leg_loss_excludes_source_losses(void) {
+  dc_slot slot;
+  dc_slot_init(&slot, 0xABCD, 100);
+  dc_slot_want(&slot, 1, 0);
+  src a = {.ssrc = 1, .seq = 1000, .ts = 5000, .pid = 10, .tl0 = 1};
+  out_pkt o;
+  uint64_t now = 1000000;
+  g_assert_true(send(&slot, 1, 0, &a, true, now, &o));
+  uint32_t first = o.seq, highest = o.seq;
+  int32_t receiver_lost = 0; /* what the receiver counts: every gap it sees */
+  dc_leg_loss leg = {0};
+  int f = dc_leg_loss_update(&leg, &slot, 0, 0, first);
+  for (int report = 0; report < 5; report++) {
+    for (int i = 0; i < 100; i++, now += 5000) {
+      if (i % 10 == 5) { /* lost on the source's uplink: never reaches us */
+        a.seq++, a.pid++, a.tl0++;
+        receiver_lost++;
+        continue;
+      }
+      g_assert_true(send(&slot, 1, 0, &a, false, now, &o));
+      highest = o.seq;
+    }
+    f = dc_leg_loss_update(&leg, &slot, 25, receiver_lost, highest);
+    g_assert_cmpint(f, ==, 0);
+  }
+  g_assert_cmpuint(slot.skipped, ==, 50);
+  /* now the receiver's own leg loses 10 of the next 100 too: 20 % reported, 10 % its own */
+  int own = 0;
+  for (int i = 0; i < 100; i++, now += 5000) {
+    if (i % 10 == 5) {
+      a.seq++, a.pid++, a.tl0++;
+      receiver_lost++;
+      continue;
+    }
+    g_assert_true(send(&slot, 1, 0, &a, false, now, &o));
+    highest = o.seq;
+    if (i % 5 == 0) {
+      receiver_lost++;
+      own++;
+    }
+  }
+  f = dc_leg_loss_update(&leg, &slot, 77, receiver_lost, highest);
+  g_test_message("own leg: %d of 100 lost; leg fraction %d/256", own, f);
+  g_assert_cmpint(f, ==, own * 256 / 100);
+  /* a repair of the receiver's own NACK goes back and fills no gap */
+  uint32_t skipped = slot.skipped;
+  src old = a;
+  old.seq = (uint16_t)(a.seq - 3);
+  uint8_t buf[128];
+  size_t len = packet(&old, false, buf);
+  g_assert_cmpint(dc_slot_forward_repair(&slot, 1, 0, buf, len, now), ==, DC_SLOT_SEND);
+  g_assert_cmpuint(slot.skipped, ==, skipped);
+  /* the source's late packet for one of its gaps does fill it */
+  old.seq = (uint16_t)(a.seq - 6); /* i % 10 == 5 of the last hundred: skipped */
+  len = packet(&old, false, buf);
+  g_assert_cmpint(dc_slot_forward(&slot, 1, 0, buf, len, now), ==, DC_SLOT_SEND);
+  g_assert_cmpuint(slot.skipped, ==, skipped - 1);
+  /* a repair of another source is dropped, never a switch */
+  src b = {.ssrc = 2, .seq = 7, .ts = 1, .pid = 1, .tl0 = 1};
+  len = packet(&b, true, buf);
+  g_assert_cmpint(dc_slot_forward_repair(&slot, 2, 0, buf, len, now), ==, DC_SLOT_DROP);
+}
+
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/router/switch-is-continuous", test_switch_is_continuous);
@@ -388,5 +455,6 @@ int main(int argc, char **argv) {
   g_test_add_func("/router/source-without-keyframes", test_source_without_keyframes);
   g_test_add_func("/router/upgrade-guard", test_upgrade_guard);
   g_test_add_func("/router/no-sequence-number-twice", test_no_sequence_number_twice);
+  g_test_add_func("/router/leg-loss-excludes-source-losses", test_leg_loss_excludes_source_losses);
   return g_test_run();
 }
