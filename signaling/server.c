@@ -4,6 +4,7 @@
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "signaling/protocol.h"
@@ -284,9 +285,52 @@ static void on_ws_closed(SoupWebsocketConnection *conn, gpointer user) {
   g_free(s);
 }
 
+/* A browser names the page that opened the socket in Origin; ours is served by this same
+ * server, so its host and port are the ones the request was sent to (Host). Anything else
+ * is another site's page trying to use the visitor's browser. Clients that are not
+ * browsers send no Origin; they need a token like everyone. */
+static bool origin_allowed(SoupServerMessage *msg) {
+  SoupMessageHeaders *h = soup_server_message_get_request_headers(msg);
+  const char *origin = soup_message_headers_get_one(h, "Origin");
+  const char *host = soup_message_headers_get_one(h, "Host");
+  if (!origin)
+    return true;
+  GUri *uri = g_uri_parse(origin, G_URI_FLAGS_NONE, NULL);
+  bool ok = false;
+  if (uri && host && g_uri_get_host(uri)) {
+    const char *scheme = g_uri_get_scheme(uri);
+    int port = g_uri_get_port(uri);
+    if (port < 0)
+      port = scheme && !g_ascii_strcasecmp(scheme, "https") ? 443 : 80;
+    const char *h_host = host, *colon = strrchr(host, ':'), *bracket = strrchr(host, ']');
+    int h_port = port;
+    size_t h_len = strlen(host);
+    if (colon && (!bracket || colon > bracket)) {
+      h_port = atoi(colon + 1);
+      h_len = (size_t)(colon - host);
+    }
+    const char *u_host = g_uri_get_host(uri);
+    /* GUri gives an IPv6 literal without brackets; Host keeps them */
+    if (h_len >= 2 && h_host[0] == '[') {
+      h_host++;
+      h_len -= 2;
+    }
+    ok = strlen(u_host) == h_len && !g_ascii_strncasecmp(u_host, h_host, h_len) && port == h_port;
+  }
+  if (uri)
+    g_uri_unref(uri);
+  return ok;
+}
+
 static void on_ws(SoupServer *soup, SoupServerMessage *msg, const char *path,
                   SoupWebsocketConnection *conn, gpointer user) {
   dc_server *srv = user;
+  if (!origin_allowed(msg)) {
+    g_message("refused a signaling connection from a page of another origin");
+    soup_websocket_connection_close(conn, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION,
+                                    "this bridge serves its own meeting page only");
+    return;
+  }
   session *s = g_new0(session, 1);
   s->server = srv;
   s->conn = g_object_ref(conn);

@@ -112,13 +112,13 @@ static void on_client_closed(SoupWebsocketConnection *ws, gpointer data) {
     g_main_loop_quit(c->loop);
 }
 
-static SoupWebsocketConnection *ws_open(client *c) {
+static SoupWebsocketConnection *ws_open_from(client *c, const char *origin) {
   memset(c, 0, sizeof *c);
   char *url = g_strconcat(T.base, "/ws", NULL);
   SoupMessage *msg = soup_message_new("GET", url);
   g_free(url);
   wait_t w = {.loop = g_main_loop_new(NULL, FALSE)};
-  soup_session_websocket_connect_async(T.session, msg, NULL, NULL, G_PRIORITY_DEFAULT, NULL,
+  soup_session_websocket_connect_async(T.session, msg, origin, NULL, G_PRIORITY_DEFAULT, NULL,
                                        on_ws_connected, &w);
   g_main_loop_run(w.loop);
   g_main_loop_unref(w.loop);
@@ -128,6 +128,8 @@ static SoupWebsocketConnection *ws_open(client *c) {
   g_signal_connect(w.ws, "closed", G_CALLBACK(on_client_closed), c);
   return w.ws;
 }
+
+static SoupWebsocketConnection *ws_open(client *c) { return ws_open_from(c, NULL); }
 
 static gboolean quit_loop(gpointer loop) {
   g_main_loop_quit(loop);
@@ -543,6 +545,30 @@ static void test_never_connected(void) {
   g_free(sdp);
 }
 
+
+/* Issue 10: a page of another site cannot use a visitor's browser to talk to the bridge;
+ * its own page (Origin = the host it was served from) and clients without an Origin can. */
+static void test_origin_checked(void) {
+  client c;
+  SoupWebsocketConnection *ws = ws_open_from(&c, "https://evil.example");
+  while (!c.closed)
+    g_main_context_iteration(NULL, TRUE);
+  g_test_message("another origin: closed with %u", c.close_code);
+  g_assert_cmpuint(c.close_code, ==, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION);
+  g_object_unref(ws);
+  ws = ws_open_from(&c, "http://127.0.0.1:1"); /* the right host, another port */
+  while (!c.closed)
+    g_main_context_iteration(NULL, TRUE);
+  g_assert_cmpuint(c.close_code, ==, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION);
+  g_object_unref(ws);
+  ws = ws_open_from(&c, T.base); /* our own page */
+  expect_error(ws, &c, "{\"v\":1,\"type\":\"mute\",\"audio\":true}", DC_ERR_CODE_NOT_JOINED, NULL);
+  soup_websocket_connection_close(ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+  while (!c.closed)
+    g_main_context_iteration(NULL, TRUE);
+  g_object_unref(ws);
+}
+
 /* Last, because it stops the server: a joined participant is told, then hung up on with
  * "going away" (1001). */
 static void test_shutdown_tells_participants(void) {
@@ -603,6 +629,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/signaling/store-has-the-last-word", test_store_has_the_last_word);
   g_test_add_func("/api/revoke-and-end", test_revoke_and_end);
   g_test_add_func("/signaling/never-connected", test_never_connected);
+  g_test_add_func("/signaling/origin-checked", test_origin_checked);
   g_test_add_func("/shutdown/tells-participants", test_shutdown_tells_participants);
   int rc = g_test_run();
 
