@@ -182,6 +182,14 @@ static char *join_message(int64_t meeting, const char *token) {
                          ",\"token\":\"%s\",\"name\":\"Kiểm thử\"}", meeting, token);
 }
 
+/* Sends a join for meeting with tok on ws and expects the error code (and words). */
+static void expect_join_refused(SoupWebsocketConnection *ws, client *c, int64_t meeting, const char *tok,
+                                const char *code, const char *words) {
+  char *msg = join_message(meeting, tok);
+  expect_error(ws, c, msg, code, words);
+  g_free(msg);
+}
+
 /* ---- signaling ---- */
 
 static void test_bad_messages(void) {
@@ -227,25 +235,17 @@ static void test_bad_joins(void) {
   SoupWebsocketConnection *ws = ws_open(&c);
   int64_t inv = dc_store_create_invitation(T.store, T.meeting, T.commune, "participant", 4000000000, NULL);
   char *tok = token_for(inv, T.meeting, T.commune, 4000000000);
-  char *msg = join_message(T.meeting + 100, tok); /* right token, wrong meeting */
-  expect_error(ws, &c, msg, DC_ERR_CODE_INVALID_TOKEN, NULL);
-  g_free(msg);
+  expect_join_refused(ws, &c, T.meeting + 100, tok, DC_ERR_CODE_INVALID_TOKEN, NULL); /* right token, wrong meeting */
   g_free(tok);
   tok = token_for(99999, 99999, T.commune, 4000000000); /* signed by us, no such invitation */
-  msg = join_message(99999, tok);
-  expect_error(ws, &c, msg, DC_ERR_CODE_INVALID_TOKEN, NULL);
-  g_free(msg);
+  expect_join_refused(ws, &c, 99999, tok, DC_ERR_CODE_INVALID_TOKEN, NULL);
   g_free(tok);
   int64_t inv_ended = dc_store_create_invitation(T.store, T.ended_meeting, T.commune, "participant", 4000000000, NULL);
   tok = token_for(inv_ended, T.ended_meeting, T.commune, 4000000000);
-  msg = join_message(T.ended_meeting, tok);
-  expect_error(ws, &c, msg, DC_ERR_CODE_MEETING_ENDED, NULL);
-  g_free(msg);
+  expect_join_refused(ws, &c, T.ended_meeting, tok, DC_ERR_CODE_MEETING_ENDED, NULL);
   g_free(tok);
   tok = token_for(inv, T.meeting, T.commune, 1000); /* long expired */
-  msg = join_message(T.meeting, tok);
-  expect_error(ws, &c, msg, DC_ERR_CODE_EXPIRED_TOKEN, NULL);
-  g_free(msg);
+  expect_join_refused(ws, &c, T.meeting, tok, DC_ERR_CODE_EXPIRED_TOKEN, NULL);
   g_free(tok);
   soup_websocket_connection_close(ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
   while (!c.closed)
@@ -395,32 +395,26 @@ static void test_store_has_the_last_word(void) {
   SoupWebsocketConnection *ws = ws_open(&c);
   int64_t inv = dc_store_create_invitation(T.store, T.meeting, T.commune, "participant", 1000, NULL);
   char *tok = token_for(inv, T.meeting, T.commune, 4000000000); /* claims more than the store */
-  char *msg = join_message(T.meeting, tok);
-  expect_error(ws, &c, msg, DC_ERR_CODE_EXPIRED_TOKEN, "expired");
-  g_free(msg);
+  expect_join_refused(ws, &c, T.meeting, tok, DC_ERR_CODE_EXPIRED_TOKEN, "expired");
   g_free(tok);
   GError *err = NULL;
   int64_t past = dc_store_create_meeting(T.store, "Hôm qua", 1000, 2000, T.hall, &err);
   inv = dc_store_create_invitation(T.store, past, T.commune, "participant", 4000000000, NULL);
   tok = token_for(inv, past, T.commune, 4000000000); /* still "scheduled", but long over */
-  msg = join_message(past, tok);
-  expect_error(ws, &c, msg, DC_ERR_CODE_MEETING_ENDED, NULL);
-  g_free(msg);
+  expect_join_refused(ws, &c, past, tok, DC_ERR_CODE_MEETING_ENDED, NULL);
   g_free(tok);
   /* a token claiming the host role on a participant's invitation */
   inv = dc_store_create_invitation(T.store, T.meeting, T.commune, "participant", 4000000000, NULL);
   dc_token_claims cl = {.invitation_id = inv, .meeting_id = T.meeting, .point_id = T.commune,
                         .role = "host", .expires_at = 4000000000};
   tok = dc_token_sign(dc_store_secret(T.store), &cl);
-  msg = join_message(T.meeting, tok);
-  expect_error(ws, &c, msg, DC_ERR_CODE_INVALID_TOKEN, NULL);
-  g_free(msg);
+  expect_join_refused(ws, &c, T.meeting, tok, DC_ERR_CODE_INVALID_TOKEN, NULL);
   g_free(tok);
   /* defect 6: a name with a newline would forge a log line */
   inv = dc_store_create_invitation(T.store, T.meeting, T.commune, "participant", 4000000000, NULL);
   tok = token_for(inv, T.meeting, T.commune, 4000000000);
-  msg = g_strdup_printf("{\"v\":1,\"type\":\"join\",\"meeting\":%" G_GINT64_FORMAT ",\"token\":\"%s\","
-                        "\"name\":\"A\\ndiemcau-bridge info: host joined\"}", T.meeting, tok);
+  char *msg = g_strdup_printf("{\"v\":1,\"type\":\"join\",\"meeting\":%" G_GINT64_FORMAT ",\"token\":\"%s\","
+                              "\"name\":\"A\\ndiemcau-bridge info: host joined\"}", T.meeting, tok);
   expect_error(ws, &c, msg, DC_ERR_CODE_BAD_MESSAGE, "control characters");
   g_free(msg);
   g_free(tok);
@@ -452,9 +446,7 @@ static void test_revoke_and_end(void) {
   g_assert_false(b.closed);
   client c;
   SoupWebsocketConnection *wc = ws_open(&c);
-  char *msg = join_message(meeting, tok_leaked);
-  expect_error(wc, &c, msg, DC_ERR_CODE_REVOKED, "withdrawn");
-  g_free(msg);
+  expect_join_refused(wc, &c, meeting, tok_leaked, DC_ERR_CODE_REVOKED, "withdrawn");
   g_assert_cmpuint(http("POST", "/api/invitations/999999/revoke", "{}", T.key, &reply), ==, 404);
   json_node_unref(reply);
   g_assert_cmpuint(http("GET", "/api/invitations/1/revoke", NULL, T.key, &reply), ==, 405);
@@ -466,9 +458,7 @@ static void test_revoke_and_end(void) {
   json_node_unref(reply);
   g_free(path);
   expect_put_out(wb, &b, DC_ERR_CODE_MEETING_ENDED);
-  msg = join_message(meeting, tok_other);
-  expect_error(wc, &c, msg, DC_ERR_CODE_MEETING_ENDED, NULL);
-  g_free(msg);
+  expect_join_refused(wc, &c, meeting, tok_other, DC_ERR_CODE_MEETING_ENDED, NULL);
   dc_meeting *m = dc_store_get_meeting(T.store, meeting, &err);
   g_assert_cmpstr(m->state, ==, "ended");
   dc_meeting_free(m);
