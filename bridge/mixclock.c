@@ -1,0 +1,136 @@
+/* mixclock.c — the mix clock: every room's mixer ticked every 20 ms on absolute deadlines,
+ * and each receiver's mix handed to its worker as one continuous RTP stream; speaker
+ * changes posted to the main thread. See room.h and room_private.h. */
+#include "bridge/room_private.h"
+
+#include <string.h>
+#include <time.h>
+
+/* ---- the mix clock ---- */
+
+typedef struct {
+  dc_participant *rcv; /* first: see room_release() */
+  uint32_t samples;
+  uint8_t level_dbov;
+  size_t len;
+  uint8_t payload[DC_MIX_MAX_PACKET];
+} mix_delivery;
+
+/* The receiver's worker: the mix as one continuous stream of its audio section. */
+static gboolean deliver_audio(gpointer data) {
+  mix_delivery *d = data;
+  slot *s = &d->rcv->audio;
+  if (d->rcv->closed || s->section < 0)
+    return G_SOURCE_REMOVE;
+  if (!s->started) {
+    s->started = true;
+    s->last_seq = (uint16_t)g_random_int();
+    s->last_ts = g_random_int();
+  }
+  s->last_seq++;
+  s->last_ts += d->samples;
+  uint8_t level = (uint8_t)((d->level_dbov < 127 ? 0x80 : 0) | d->level_dbov); /* RFC 6464 */
+  dc_rtp_ext_elem ext = {s->ext.audio_level, 1, &level};
+  dc_rtp_header h = {.payload_type = s->pt, .seq = s->last_seq, .timestamp = s->last_ts, .ssrc = s->ssrc};
+  uint8_t buf[DC_TRANSPORT_BUF];
+  size_t hl = dc_rtp_write_header(buf, sizeof buf, &h, &ext, s->ext.audio_level ? 1 : 0);
+  memcpy(buf + hl, d->payload, d->len);
+  if (dc_transport_send_rtp(d->rcv->transport, buf, hl + d->len, sizeof buf) == DC_OK)
+    d->rcv->sent_bytes += hl + d->len;
+  return G_SOURCE_REMOVE;
+}
+
+typedef struct {
+  dc_bridge *bridge;
+  int64_t meeting, participant;
+} speaker_event;
+
+static gboolean speaker_on_main(gpointer data) {
+  speaker_event *e = data;
+  if (e->bridge->stopping)
+    return G_SOURCE_REMOVE;
+  dc_room *r = g_hash_table_lookup(e->bridge->rooms, &e->meeting);
+  dc_participant *p = r ? room_find(r, e->participant) : NULL;
+  if (p) {
+    p->last_spoke_us = g_get_monotonic_time();
+    room_reroute_and_tell(r);
+  }
+  if (e->bridge->on_speaker)
+    e->bridge->on_speaker(e->bridge->speaker_user, e->meeting, e->participant);
+  return G_SOURCE_REMOVE;
+}
+
+/* From the clock thread: a source attached to the main context, never a direct call. (With
+ * the main loop stopped, g_main_context_invoke would run the callback right here, on the
+ * clock thread, which is how SIGTERM once deadlocked the bridge.) */
+static void post_speaker(dc_bridge *b, int64_t meeting, int64_t speaker) {
+  speaker_event *e = g_new(speaker_event, 1);
+  *e = (speaker_event){b, meeting, speaker};
+  GSource *src = g_idle_source_new();
+  g_source_set_callback(src, speaker_on_main, e, g_free);
+  g_source_attach(src, b->main);
+  g_source_unref(src);
+}
+
+static void tick_room(dc_room *r, uint64_t now) {
+  GPtrArray *out = g_ptr_array_new();
+  bool speaker_changed = false;
+  g_rw_lock_reader_lock(&r->lock);
+  g_mutex_lock(&r->mix_lock);
+  dc_mixer_tick(r->mixer, now);
+  int dominant = dc_mixer_dominant(r->mixer);
+  int64_t speaker = 0;
+  for (guint i = 0; i < r->members->len && dominant >= 0; i++) {
+    dc_participant *p = g_ptr_array_index(r->members, i);
+    if (p->mix_slot == dominant)
+      speaker = p->id;
+  }
+  if (speaker != r->speaker) {
+    r->speaker = speaker;
+    speaker_changed = true;
+  }
+  for (guint i = 0; i < r->members->len; i++) {
+    dc_participant *p = g_ptr_array_index(r->members, i);
+    const dc_mixer_packet *pk = p->mix_slot >= 0 ? dc_mixer_packet_for(r->mixer, p->mix_slot) : NULL;
+    if (!pk || !room_reserve(p))
+      continue;
+    mix_delivery *d = g_malloc(sizeof *d);
+    d->rcv = room_ref(p);
+    d->samples = pk->samples;
+    d->level_dbov = pk->level_dbov;
+    d->len = pk->len;
+    memcpy(d->payload, pk->payload, pk->len);
+    g_ptr_array_add(out, d);
+  }
+  g_mutex_unlock(&r->mix_lock);
+  g_rw_lock_reader_unlock(&r->lock);
+  if (speaker_changed) /* the clock thread alone writes r->speaker */
+    post_speaker(r->bridge, r->meeting, r->speaker);
+  for (guint i = 0; i < out->len; i++) { /* no lock held while handing over */
+    mix_delivery *d = g_ptr_array_index(out, i);
+    dc_worker_invoke(d->rcv->worker, deliver_audio, d, room_release);
+  }
+  g_ptr_array_unref(out);
+}
+
+/* Ticks every room every 20 ms on absolute deadlines, so a late tick does not delay the
+ * next: the mix keeps the sender's pace however long one tick took. */
+gpointer mix_clock_run(gpointer data) {
+  dc_bridge *b = data;
+  struct timespec next;
+  clock_gettime(CLOCK_MONOTONIC, &next);
+  while (!g_atomic_int_get(&b->stop)) {
+    next.tv_nsec += 20 * 1000 * 1000;
+    if (next.tv_nsec >= 1000000000) {
+      next.tv_nsec -= 1000000000;
+      next.tv_sec++;
+    }
+    clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
+    uint64_t now = (uint64_t)g_get_monotonic_time();
+    g_mutex_lock(&b->rooms_lock);
+    for (guint i = 0; i < b->room_list->len; i++)
+      tick_room(g_ptr_array_index(b->room_list, i), now);
+    g_mutex_unlock(&b->rooms_lock);
+  }
+  return NULL;
+}

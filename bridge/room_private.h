@@ -1,0 +1,191 @@
+/* room_private.h — what room.c, video.c and mixclock.c share: the participant, the room and
+ * the bridge as data, and the few calls that cross between them. Not an interface: nothing
+ * outside bridge/ includes it (room.h is the interface).
+ *
+ * The three files follow the data path (STYLE.md asked for the split):
+ *   room.c      membership, slots and layer choice, transport events: the main thread
+ *   video.c     a packet from a source to its receivers, repairs, RTCP, reports: the workers
+ *   mixclock.c  the 20 ms mix clock and the audio it hands to each receiver: its own thread
+ */
+#ifndef DC_ROOM_PRIVATE_H
+#define DC_ROOM_PRIVATE_H
+
+#include "bridge/room.h"
+
+#include "media/mixer.h"
+#include "media/repair.h"
+#include "media/router.h"
+#include "media/rtcp.h"
+#include "media/rtp.h"
+#include "media/sdp.h"
+
+#define MAX_SLOTS 9
+#define HIGHEST_LAYER G_MAXINT
+#define PLI_INTERVAL_US 500000 /* a source is asked for a key frame at most this often: each one
+                                 * costs a thin receiver half a second of its link */
+/* Packets waiting for one receiver's worker. A worker that falls this far behind (about a
+ * second of a full meeting's media) drops what comes next, as a lossy link would, rather
+ * than queueing without bound. */
+#define MAX_PENDING 1024
+#define TICK_MS 500               /* each participant's housekeeping: rates, reports */
+#define NACK_RETRY_US 100000      /* ask a sender again for a packet after this long */
+#define REPAIR_AGE_US 1000000     /* packets are cached, and asked for, this long */
+#define CACHE_MAX_BYTES (1 << 20)
+#define REPAIRS_PER_TICK 200      /* a receiver's NACKs answered per TICK_MS, at most */
+#define MAIN_OFF_TICKS 10         /* 5 s of not fitting before a main slot turns off */
+/* ICE and DTLS normally take well under a second; a browser behind blocked UDP never gets
+ * there, and is told so instead of holding a place in everyone's slots. */
+#define DC_CONNECT_TIMEOUT_S 20
+
+/* Bandwidth by link profile (dc_tier order): what a receiver is assumed to take before any
+ * feedback, the most its estimate may grow to, and what a source is allowed to send (our
+ * REMB to it). Highland: the lowest simulcast layer plus audio on a 256 kbit/s link. */
+typedef struct {
+  uint64_t initial_bps, ceiling_bps, send_bps;
+  uint64_t audio_bps; /* the tier's mix on the wire (media/mixer), kept from the estimate */
+} dc_link_profile;
+extern const dc_link_profile link_profiles[DC_TIER_COUNT];
+#define BWE_FLOOR_BPS 30000
+
+typedef struct {
+  int section;       /* offer section carrying this slot, -1 when unused */
+  uint32_t ssrc;     /* ours */
+  uint8_t pt;        /* the receiver's payload type for the codec */
+  dc_rtp_ext_ids ext; /* the receiver's extension ids */
+  /* routing: written on the main thread under the room's writer lock */
+  int64_t source;    /* participant feeding the slot, 0 = none */
+  int want_layer;    /* a layer index; HIGHEST_LAYER: the highest arriving (not chosen yet) */
+  bool off;          /* the receiver's bandwidth does not fit this slot now */
+  int off_votes;     /* layer choices in a row that found it does not fit */
+  dc_upgrade_guard guard; /* the main slot's moves up a layer (main thread) */
+  int rtx_pt;        /* the receiver's RTX payload type, -1 without RTX */
+  uint32_t rtx_ssrc;
+  uint16_t rtx_seq;  /* the receiver's worker only */
+  /* audio continuity: the receiver's worker only */
+  bool started;
+  uint16_t last_seq;
+  uint32_t last_ts;
+  /* video: continuity and key-frame switching (media/router), the receiver's worker only;
+   * what it plays now is published for the sources' workers (atomics) */
+  dc_slot core;
+  dc_leg_loss leg; /* the receiver's worker: its reports, less the sources' own losses */
+  gpointer playing_source; /* participant id, as a pointer-sized atomic */
+  gint playing_layer;
+} slot;
+
+struct dc_participant {
+  gint refs;
+  int64_t id;
+  char *name;
+  dc_room *room;
+  dc_transport *transport;
+  dc_worker *worker;
+  dc_participant_events ev;
+  gpointer user;
+  bool left;   /* main thread */
+  bool connected; /* main thread: its media is up; only then does it fill others' slots */
+  GSource *connect_timer; /* main thread: gives up on a transport that never connects */
+  int64_t last_spoke_us; /* main thread: when the mixer last named it the dominant speaker */
+  bool closed; /* worker thread: the transport is gone */
+  gint muted;
+  gint pending;  /* deliveries queued for this receiver's worker */
+  dc_tier tier;
+  int64_t told[MAX_SLOTS]; /* main thread: the slot map last sent to it */
+  bool told_once;
+  int mix_slot;  /* in the room's mixer; -1 until the offer is accepted */
+  gint dropped;  /* deliveries refused because the queue was full */
+  dc_sdp *offer;
+  dc_sdp_negotiation *neg;
+  /* as a source (its own worker) */
+  int audio_pt, video_pt;
+  dc_rtp_ext_ids audio_ext, video_ext;
+  int n_layers;
+  char rids[DC_SDP_MAX_LAYERS][DC_RTP_ID_MAX + 1];
+  uint32_t layer_ssrc[DC_SDP_MAX_LAYERS], rtx_ssrc[DC_SDP_MAX_LAYERS];
+  int64_t layer_seen_us[DC_SDP_MAX_LAYERS]; /* when each layer last arrived */
+  int64_t last_pli_us;
+  int rtx_pt;                  /* the source's RTX payload type, -1 without */
+  bool nack_upstream;          /* the source takes our NACKs */
+  bool remb_upstream;          /* and our REMB */
+  unsigned video_fb;           /* DC_FB_* it negotiated for its camera */
+  uint8_t fir_seq;             /* RFC 5104 §4.3.1.1: one more per new request */
+  dc_rx_stream layer_rx[DC_SDP_MAX_LAYERS], audio_rx;
+  dc_packet_cache *cache;      /* its recent video, for receivers' NACKs */
+  uint64_t layer_bytes[DC_SDP_MAX_LAYERS]; /* since the last tick */
+  gint layer_kbps[DC_SDP_MAX_LAYERS];      /* published each tick, for the layer choice */
+  int64_t last_tick_us;
+  unsigned ticks;
+  GSource *timer;              /* the worker's housekeeping tick */
+  uint32_t rtcp_ssrc;          /* ours, as the sender of reports and feedback to it */
+  /* as a receiver */
+  slot audio;
+  slot video[MAX_SLOTS];
+  int n_video;
+  dc_bwe bwe;          /* its worker only */
+  uint64_t sent_bytes; /* to it, since the last tick (its worker) */
+  uint64_t sent_bps;   /* smoothed over about a second */
+  unsigned last_loss;  /* in its last report on our streams, 1/256 */
+  gint estimate_kbps;  /* published for the layer choice */
+  int repairs;         /* answered this tick (its worker) */
+  int repairs_sent;    /* in all (its worker) */
+  gint repairs_refused;
+};
+
+/* Lock order: room lock, then mix_lock. The mixer is not thread-safe: sources' workers
+ * push into it and the clock thread ticks it, each under mix_lock, briefly. */
+struct dc_room {
+  dc_bridge *bridge;
+  int64_t meeting;
+  GRWLock lock;
+  GPtrArray *members; /* dc_participant*, in join order; main thread writes */
+  GMutex mix_lock;
+  dc_mixer *mixer;
+  int64_t speaker; /* clock thread: the dominant speaker last reported */
+  int64_t pinned;  /* main thread: the host's pin, 0 for none */
+};
+
+
+struct dc_bridge {
+  dc_workers *workers;
+  dc_dtls_identity *identity;
+  dc_transport_config transport;
+  unsigned max_room, talkers;
+  unsigned connect_timeout_s;
+  dc_speaker_fn on_speaker;
+  gpointer speaker_user;
+  GHashTable *rooms;
+  GMainContext *main;
+  GMutex rooms_lock; /* the clock thread walks room_list */
+  GPtrArray *room_list;
+  GThread *clock;
+  gint stop;      /* the mix clock ends */
+  bool stopping;  /* main thread: dc_bridge_stop was called; leaves tell nobody */
+  GSource *layer_timer; /* main thread: the layer choice */
+};
+
+
+/* References: a participant lives while the room, a queued delivery or a timer holds it. */
+dc_participant *room_ref(dc_participant *p);
+void room_unref(gpointer p);
+/* The member with that id, or NULL; the caller holds the room's lock (either kind). */
+dc_participant *room_find(dc_room *r, int64_t id);
+
+/* A hand-off to a receiver's worker: video deliveries and mix deliveries both start with
+ * the receiver, so one reserve/release pair bounds them together (MAX_PENDING). */
+bool room_reserve(dc_participant *rcv);
+void room_release(gpointer delivery); /* its first member is the receiver */
+
+/* Main thread: recomputes every slot and tells each participant who fills its slots now. */
+void room_reroute_and_tell(dc_room *r);
+
+/* video.c: a source's worker is asked for a key frame (throttled there); the transport's
+ * callbacks for a participant; its housekeeping every TICK_MS on its worker. */
+void room_request_keyframe(dc_participant *src);
+void video_on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap);
+void video_on_rtcp(gpointer user, uint8_t *buf, size_t len);
+gboolean video_tick(gpointer participant);
+
+/* mixclock.c: the mix clock thread's body (data: the dc_bridge). */
+gpointer mix_clock_run(gpointer bridge);
+
+#endif

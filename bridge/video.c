@@ -1,0 +1,522 @@
+/* video.c — the video path on the media workers: a source's packet to the slots that carry
+ * it, key-frame requests, repairs both ways, RTCP from receivers and our reports to
+ * sources; see room.h (what it promises) and room_private.h. */
+#include "bridge/room_private.h"
+
+#include <string.h>
+
+/* ---- keyframe requests (the source's worker) ---- */
+
+static gboolean send_pli(gpointer data) {
+  dc_participant *src = data;
+  int64_t now = g_get_monotonic_time();
+  if (src->closed || now - src->last_pli_us < PLI_INTERVAL_US)
+    return G_SOURCE_REMOVE;
+  src->last_pli_us = now;
+  uint8_t buf[DC_TRANSPORT_BUF];
+  dc_rtcp_writer w;
+  dc_rtcp_writer_init(&w, buf, 512);
+  /* PLI (RFC 4585 §6.3.1) where the source takes it, else FIR (RFC 5104 §4.3.1) where it
+   * takes that; a source that negotiated neither gets a PLI all the same (browsers act on
+   * it), since without a key frame nobody can switch to it. */
+  bool fir = !(src->video_fb & DC_FB_PLI) && (src->video_fb & DC_FB_FIR);
+  if (fir)
+    src->fir_seq++;
+  for (int i = 0; i < src->n_layers; i++) {
+    if (!src->layer_ssrc[i])
+      continue;
+    if (fir)
+      dc_rtcp_write_fir(&w, src->rtcp_ssrc, src->layer_ssrc[i], src->fir_seq);
+    else
+      dc_rtcp_write_pli(&w, src->rtcp_ssrc, src->layer_ssrc[i]);
+  }
+  if (w.len)
+    dc_transport_send_rtcp(src->transport, buf, w.len, sizeof buf);
+  return G_SOURCE_REMOVE;
+}
+
+void room_request_keyframe(dc_participant *src) {
+  dc_worker_invoke(src->worker, send_pli, room_ref(src), room_unref);
+}
+
+/* ---- forwarding ---- */
+
+/* A hand-off to a receiver's worker: video deliveries and mix deliveries both start with
+ * the receiver, so one reserve/room_release pair bounds them together (MAX_PENDING). */
+bool room_reserve(dc_participant *rcv) {
+  if (g_atomic_int_add(&rcv->pending, 1) < MAX_PENDING)
+    return true;
+  g_atomic_int_add(&rcv->pending, -1);
+  if (g_atomic_int_add(&rcv->dropped, 1) % 1000 == 0)
+    g_warning("meeting %" G_GINT64_FORMAT " participant %" G_GINT64_FORMAT
+              ": its media worker is behind; dropping packets", rcv->room->meeting, rcv->id);
+  return false;
+}
+
+void room_release(gpointer data) {
+  dc_participant *rcv = *(dc_participant **)data; /* every delivery's first member */
+  g_atomic_int_add(&rcv->pending, -1);
+  room_unref(rcv);
+  g_free(data);
+}
+
+typedef struct {
+  dc_participant *rcv; /* first: see room_release() */
+  dc_participant *src;
+  slot *slot;
+  int layer, want_layer; /* this packet's layer; the layer the source wants the slot on */
+  bool routed;           /* the slot is routed to this source (not only still playing it) */
+  bool repair;           /* a retransmission the receiver asked for */
+  bool stop;             /* no packet: the slot is off, stop playing */
+  dc_rtp_ext_ids src_ext;
+  size_t len;
+  uint8_t buf[DC_TRANSPORT_BUF];
+} delivery;
+
+static void release_video(gpointer data) {
+  delivery *d = data;
+  room_unref(d->src);
+  room_release(d);
+}
+
+/* abs-send-time (6.18 fixed-point seconds, 24 bits) of now: the receiver's REMB estimates
+ * the bridge-to-receiver leg from it, so it must be our send time, not the source's. */
+static uint32_t abs_send_time_now(void) {
+  return (uint32_t)(((uint64_t)g_get_monotonic_time() << 18) / G_USEC_PER_SEC) & 0xFFFFFF;
+}
+
+/* The receiver's worker: the slot (media/router) decides whether the packet goes out and
+ * makes it one continuous stream; keep only the header extensions the receiver negotiated
+ * and that are true on its leg: abs-send-time, renumbered and restamped. mid/rid would
+ * misroute in the receiver; transport-cc numbers belong to the sender's transport. A repair
+ * goes out only as RTX (RFC 4588), under an RTX sequence number of its own: sent again as
+ * itself it would reuse its SRTP index with a new abs-send-time, i.e. a GCM nonce with other
+ * AAD, which gives away the authentication key (media/srtp refuses it anyway). */
+static gboolean deliver(gpointer data) {
+  delivery *d = data;
+  slot *s = d->slot;
+  if (d->rcv->closed)
+    return G_SOURCE_REMOVE;
+  if (d->stop) {
+    dc_slot_want(&s->core, DC_SLOT_NONE, 0);
+    g_atomic_pointer_set(&s->playing_source, (gpointer)(gintptr)DC_SLOT_NONE);
+    return G_SOURCE_REMOVE;
+  }
+  if (d->repair && s->rtx_pt < 0)
+    return G_SOURCE_REMOVE;
+  if (d->routed && (s->core.want_source != d->src->id || s->core.want_layer != d->want_layer))
+    dc_slot_want(&s->core, d->src->id, d->want_layer);
+  dc_rtp pkt;
+  if (dc_rtp_parse(&pkt, d->buf, d->len) != DC_OK)
+    return G_SOURCE_REMOVE;
+  uint8_t map[256] = {0};
+  if (d->src_ext.abs_send_time)
+    map[d->src_ext.abs_send_time] = s->ext.abs_send_time;
+  dc_rtp_ext_remap(d->buf, &pkt, map);
+  if (d->src_ext.abs_send_time && s->ext.abs_send_time)
+    dc_rtp_set_abs_send_time(d->buf, &pkt, s->ext.abs_send_time, abs_send_time_now());
+  uint64_t now = (uint64_t)g_get_monotonic_time();
+  dc_slot_result fwd = d->repair ? dc_slot_forward_repair(&s->core, d->src->id, d->layer, d->buf, d->len, now)
+                                 : dc_slot_forward(&s->core, d->src->id, d->layer, d->buf, d->len, now);
+  if (fwd == DC_SLOT_SEND) {
+    size_t len = d->len;
+    if (d->repair)
+      len = dc_rtx_wrap(d->buf, len, DC_TRANSPORT_BUF - DC_SRTP_MAX_TRAILER, (uint8_t)s->rtx_pt,
+                        s->rtx_ssrc, s->rtx_seq++);
+    if (len && dc_transport_send_rtp(d->rcv->transport, d->buf, len, sizeof d->buf) == DC_OK) {
+      d->rcv->sent_bytes += len;
+      d->rcv->repairs_sent += d->repair;
+    }
+  }
+  if (d->repair)
+    return G_SOURCE_REMOVE;
+  g_atomic_pointer_set(&s->playing_source, (gpointer)(gintptr)s->core.source);
+  g_atomic_int_set(&s->playing_layer, s->core.layer);
+  if (dc_slot_needs_keyframe(&s->core) && d->routed)
+    room_request_keyframe(d->src); /* throttled on the source's worker */
+  return G_SOURCE_REMOVE;
+}
+
+static void forward(dc_participant *rcv, dc_participant *src, slot *s, int layer, int want_layer,
+                    bool routed, bool repair, const uint8_t *buf, size_t len) {
+  const dc_rtp_ext_ids *src_ext = &src->video_ext;
+  if (s->section < 0 || len > DC_TRANSPORT_BUF - DC_SRTP_MAX_TRAILER)
+    return;
+  if (!room_reserve(rcv))
+    return;
+  delivery *d = g_malloc(sizeof *d);
+  d->rcv = room_ref(rcv);
+  d->src = room_ref(src);
+  d->slot = s;
+  d->layer = layer;
+  d->want_layer = want_layer;
+  d->routed = routed;
+  d->repair = repair;
+  d->stop = false;
+  d->src_ext = *src_ext;
+  d->len = len;
+  memcpy(d->buf, buf, len);
+  dc_worker_invoke(rcv->worker, deliver, d, release_video);
+}
+
+/* Asks the receiver's worker to stop a slot that still plays src (it was turned off). */
+static void stop_slot(dc_participant *rcv, dc_participant *src, slot *s) {
+  if (!room_reserve(rcv))
+    return;
+  delivery *d = g_new0(delivery, 1); /* rare: once per slot turned off */
+  d->rcv = room_ref(rcv);
+  d->src = room_ref(src);
+  d->slot = s;
+  d->stop = true;
+  dc_worker_invoke(rcv->worker, deliver, d, release_video);
+}
+
+/* Which simulcast layer a video packet is; -1 while its SSRC is not yet known. */
+static int layer_of(dc_participant *src, const dc_rtp *pkt) {
+  if (src->n_layers <= 1) {
+    src->layer_ssrc[0] = pkt->ssrc;
+    return 0;
+  }
+  for (int i = 0; i < src->n_layers; i++)
+    if (src->layer_ssrc[i] == pkt->ssrc)
+      return i;
+  dc_rtp_ext_values v;
+  dc_rtp_read_exts(pkt, &src->video_ext, &v);
+  for (int i = 0; v.rid_len && i < src->n_layers; i++)
+    if (!strcmp(src->rids[i], v.rid)) {
+      src->layer_ssrc[i] = pkt->ssrc;
+      return i;
+    }
+  return -1;
+}
+
+/* The layer an RTX packet repairs: by its SSRC once known (from the offer's FID groups or an
+ * earlier packet), else by its repaired-rtp-stream-id (RFC 8852 §3.2). -1 when unknown. */
+static int rtx_layer_of(dc_participant *src, const dc_rtp *pkt) {
+  for (int i = 0; i < src->n_layers; i++)
+    if (src->rtx_ssrc[i] == pkt->ssrc)
+      return i;
+  if (src->n_layers <= 1) {
+    src->rtx_ssrc[0] = pkt->ssrc;
+    return 0;
+  }
+  dc_rtp_ext_values v;
+  dc_rtp_read_exts(pkt, &src->video_ext, &v);
+  for (int i = 0; v.repaired_rid_len && i < src->n_layers; i++)
+    if (!strcmp(src->rids[i], v.repaired_rid)) {
+      src->rtx_ssrc[i] = pkt->ssrc;
+      return i;
+    }
+  return -1;
+}
+
+/* The source's worker: NACK what is missing from this layer (RFC 4585 §6.2.1), at once on
+ * a gap and again every NACK_RETRY_US, so a loss on the sender's leg is repaired there. */
+static void nack_upstream(dc_participant *src, int layer, uint64_t now) {
+  uint16_t seqs[DC_NACK_MAX];
+  size_t n = dc_rx_stream_nacks(&src->layer_rx[layer], now, NACK_RETRY_US, REPAIR_AGE_US, seqs, DC_NACK_MAX);
+  if (!n || !src->nack_upstream)
+    return;
+  uint8_t buf[DC_TRANSPORT_BUF];
+  dc_rtcp_writer w;
+  dc_rtcp_writer_init(&w, buf, 1200);
+  dc_rtcp_write_nack(&w, src->rtcp_ssrc, src->layer_rx[layer].ssrc, seqs, n);
+  if (w.len && !w.overflow)
+    dc_transport_send_rtcp(src->transport, buf, w.len, sizeof buf);
+}
+
+/* The source's worker. */
+void video_on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap) {
+  (void)cap;
+  dc_participant *src = user;
+  dc_rtp pkt;
+  if (dc_rtp_parse(&pkt, buf, len) != DC_OK)
+    return;
+  uint64_t now = (uint64_t)g_get_monotonic_time();
+  if (pkt.payload_type == src->audio_pt) {
+    if (src->audio_rx.ssrc != pkt.ssrc)
+      dc_rx_stream_init(&src->audio_rx, pkt.ssrc, 48000);
+    dc_rx_stream_update(&src->audio_rx, pkt.seq, pkt.timestamp, len, now);
+    if (g_atomic_int_get(&src->muted) || src->mix_slot < 0)
+      return;
+    bool voice;
+    uint8_t dbov;
+    int level = src->audio_ext.audio_level && dc_rtp_audio_level(&pkt, src->audio_ext.audio_level, &voice, &dbov)
+                    ? dbov : -1;
+    g_mutex_lock(&src->room->mix_lock);
+    dc_mixer_push(src->room->mixer, src->mix_slot, &pkt, level, now);
+    g_mutex_unlock(&src->room->mix_lock);
+    return;
+  }
+  int layer;
+  if (src->rtx_pt >= 0 && pkt.payload_type == src->rtx_pt) {
+    /* a repair we asked for: back to the packet it stands for */
+    layer = rtx_layer_of(src, &pkt);
+    if (layer < 0 || !src->layer_ssrc[layer])
+      return;
+    len = dc_rtx_unwrap(buf, len, (uint8_t)src->video_pt, src->layer_ssrc[layer]);
+    if (!len || dc_rtp_parse(&pkt, buf, len) != DC_OK)
+      return; /* a padding-only probe */
+  } else if (pkt.payload_type == src->video_pt) {
+    layer = layer_of(src, &pkt);
+    if (layer < 0)
+      return;
+  } else {
+    return;
+  }
+  dc_rx_stream *rx = &src->layer_rx[layer];
+  if (rx->ssrc != pkt.ssrc || !rx->started)
+    dc_rx_stream_init(rx, pkt.ssrc, 90000);
+  if (!dc_rx_stream_update(rx, pkt.seq, pkt.timestamp, len, now))
+    return; /* a duplicate: already forwarded */
+  src->layer_bytes[layer] += len;
+  if (src->cache)
+    dc_packet_cache_put(src->cache, pkt.ssrc, pkt.seq, buf, len, now);
+  nack_upstream(src, layer, now);
+  /* A sender drops its top layers at low resolution or under load: "highest" means of the
+   * layers arriving now (seen within the last second). */
+  int highest = -1;
+  src->layer_seen_us[layer] = (int64_t)now;
+  for (int i = 0; i < src->n_layers; i++)
+    if (src->layer_seen_us[i] && (int64_t)now - src->layer_seen_us[i] < G_USEC_PER_SEC)
+      highest = i;
+  dc_room *r = src->room;
+  g_rw_lock_reader_lock(&r->lock);
+  for (guint i = 0; i < r->members->len; i++) {
+    dc_participant *rcv = g_ptr_array_index(r->members, i);
+    if (rcv == src)
+      continue;
+    for (int k = 0; k < rcv->n_video; k++) {
+      slot *s = &rcv->video[k];
+      bool playing = s->source != 0 &&
+                     (gintptr)g_atomic_pointer_get(&s->playing_source) == src->id &&
+                     g_atomic_int_get(&s->playing_layer) == layer;
+      if (s->off) {
+        if (playing)
+          stop_slot(rcv, src, s);
+        continue;
+      }
+      int want = s->want_layer == HIGHEST_LAYER || s->want_layer > highest ? highest : s->want_layer;
+      bool routed = s->source == src->id && layer == want;
+      /* until the slot has switched, what it plays now keeps flowing */
+      if (routed || playing)
+        forward(rcv, src, s, layer, want, s->source == src->id, false, buf, len);
+    }
+  }
+  g_rw_lock_reader_unlock(&r->lock);
+}
+
+/* ---- repairs for receivers ---- */
+
+typedef struct {
+  dc_participant *rcv, *src;
+  slot *slot;
+  int layer;
+  uint32_t in_ssrc;
+  size_t n;
+  uint16_t seqs[64];
+} repair_request;
+
+static void free_repair(gpointer data) {
+  repair_request *q = data;
+  room_unref(q->rcv);
+  room_unref(q->src);
+  g_free(q);
+}
+
+/* The source's worker: what its cache holds goes back to the receiver's worker, through the
+ * slot, as any packet of the slot does. */
+static gboolean serve_repair(gpointer data) {
+  repair_request *q = data;
+  if (!q->src->cache)
+    return G_SOURCE_REMOVE;
+  uint64_t now = (uint64_t)g_get_monotonic_time();
+  uint8_t buf[DC_TRANSPORT_BUF];
+  for (size_t i = 0; i < q->n; i++) {
+    size_t len = dc_packet_cache_get(q->src->cache, q->in_ssrc, q->seqs[i], now, buf, sizeof buf);
+    if (len)
+      forward(q->rcv, q->src, q->slot, q->layer, q->layer, false, true, buf, len);
+  }
+  return G_SOURCE_REMOVE;
+}
+
+/* The receiver's worker: a NACK for one of its slots. Sequence numbers are the slot's; the
+ * slot knows which packets of its source they were. Bounded per tick, so a receiver that
+ * NACKs everything (a storm, or a broken client) costs a fixed amount. */
+static void on_nack(dc_participant *rcv, const dc_rtcp_fb *fb) {
+  uint16_t seqs[256];
+  size_t n = dc_rtcp_nack_expand(fb, seqs, G_N_ELEMENTS(seqs));
+  dc_room *r = rcv->room;
+  for (int k = 0; k < rcv->n_video; k++) {
+    slot *s = &rcv->video[k];
+    if (s->ssrc != fb->media_ssrc || s->core.source == DC_SLOT_NONE || s->rtx_pt < 0)
+      continue; /* repairs go only as RTX: see deliver() */
+    repair_request *q = g_new0(repair_request, 1);
+    for (size_t i = 0; i < n && q->n < G_N_ELEMENTS(q->seqs); i++) {
+      if (rcv->repairs >= REPAIRS_PER_TICK) {
+        g_atomic_int_inc(&rcv->repairs_refused);
+        break;
+      }
+      if (dc_slot_source_seq(&s->core, seqs[i], &q->seqs[q->n])) {
+        q->n++;
+        rcv->repairs++;
+      }
+    }
+    g_rw_lock_reader_lock(&r->lock);
+    dc_participant *src = q->n ? room_find(r, s->core.source) : NULL;
+    if (src) {
+      q->rcv = room_ref(rcv);
+      q->src = room_ref(src);
+      q->slot = s;
+      q->layer = s->core.layer;
+      q->in_ssrc = s->core.in_ssrc;
+    }
+    g_rw_lock_reader_unlock(&r->lock);
+    if (src)
+      dc_worker_invoke(src->worker, serve_repair, q, free_repair);
+    else
+      g_free(q);
+  }
+}
+
+/* The receiver's worker: its reports about our streams feed its bandwidth estimate. The
+ * worst loss among our video streams counts (the mix alone when no video goes to it), and
+ * only what its own leg lost: the gaps a source's uplink left are not its doing
+ * (media/router dc_leg_loss). */
+static void on_report(dc_participant *rcv, const dc_rtcp_report *rep, uint64_t now) {
+  int worst = -1, audio = -1;
+  for (int b = 0; b < rep->n_blocks; b++) {
+    const dc_rtcp_report_block *blk = &rep->blocks[b];
+    for (int k = 0; k < rcv->n_video; k++) {
+      slot *s = &rcv->video[k];
+      if (blk->ssrc != s->ssrc || !s->core.started)
+        continue;
+      int leg = dc_leg_loss_update(&s->leg, &s->core, blk->fraction_lost, blk->cumulative_lost,
+                                   blk->ext_highest_seq); /* once: MAX() would call it twice */
+      worst = MAX(worst, leg);
+    }
+    if (blk->ssrc == rcv->audio.ssrc)
+      audio = blk->fraction_lost; /* the mix: every packet is ours, no gap is a source's */
+  }
+  if (worst < 0)
+    worst = audio;
+  if (worst >= 0) {
+    rcv->last_loss = (unsigned)worst;
+    dc_bwe_on_loss(&rcv->bwe, (uint8_t)worst, now);
+  }
+}
+
+/* The source's worker: its sender reports, for our reports' LSR/DLSR. */
+static void on_sender_report(dc_participant *src, const dc_rtcp_report *rep, uint64_t now) {
+  for (int i = 0; i < src->n_layers; i++)
+    if (src->layer_rx[i].started && src->layer_rx[i].ssrc == rep->ssrc)
+      dc_rx_stream_on_sr(&src->layer_rx[i], rep->ntp, now);
+  if (src->audio_rx.started && src->audio_rx.ssrc == rep->ssrc)
+    dc_rx_stream_on_sr(&src->audio_rx, rep->ntp, now);
+}
+
+/* The participant's worker: RTCP from it, as a receiver (feedback on our streams: key-frame
+ * requests go to the slot's source, NACKs are served from that source's cache, reports and
+ * REMB make its estimate) and as a sender (its SRs). Feedback naming an SSRC that is not one
+ * of ours is ignored. */
+void video_on_rtcp(gpointer user, uint8_t *buf, size_t len) {
+  dc_participant *rcv = user;
+  dc_rtcp_iter it;
+  dc_rtcp_pkt pkt;
+  if (dc_rtcp_validate(buf, len) != DC_OK)
+    return;
+  uint64_t now = (uint64_t)g_get_monotonic_time();
+  dc_rtcp_iter_init(&it, buf, len);
+  while (dc_rtcp_next(&it, &pkt) == DC_OK) {
+    dc_rtcp_kind kind = dc_rtcp_kind_of(&pkt);
+    dc_rtcp_fb fb;
+    dc_rtcp_report rep;
+    dc_rtcp_remb remb;
+    if ((kind == DC_RTCP_SR || kind == DC_RTCP_RR) && dc_rtcp_parse_report(&pkt, &rep) == DC_OK) {
+      if (rep.is_sr)
+        on_sender_report(rcv, &rep, now);
+      on_report(rcv, &rep, now);
+      continue;
+    }
+    if (dc_rtcp_parse_fb(&pkt, &fb) != DC_OK)
+      continue;
+    if (kind == DC_RTCP_NACK) {
+      on_nack(rcv, &fb);
+      continue;
+    }
+    if (kind == DC_RTCP_REMB && dc_rtcp_parse_remb(&fb, &remb) == DC_OK) {
+      dc_bwe_on_remb(&rcv->bwe, remb.bitrate_bps, rcv->sent_bps, now);
+      continue;
+    }
+    if (kind != DC_RTCP_PLI && kind != DC_RTCP_FIR)
+      continue;
+    uint32_t media = fb.media_ssrc;
+    if (kind == DC_RTCP_FIR && dc_rtcp_fir_entries(&fb)) {
+      uint8_t n;
+      dc_rtcp_fir_entry(&fb, 0, &media, &n);
+    }
+    dc_room *r = rcv->room;
+    g_rw_lock_reader_lock(&r->lock);
+    for (int k = 0; k < rcv->n_video; k++) {
+      dc_participant *src = rcv->video[k].ssrc == media ? room_find(r, rcv->video[k].source) : NULL;
+      if (src)
+        room_request_keyframe(src);
+    }
+    g_rw_lock_reader_unlock(&r->lock);
+  }
+}
+
+/* ---- housekeeping (each participant's worker, every TICK_MS) ---- */
+
+/* Layer rates for the layer choice; the estimate for it; and each second our receiver
+ * reports on what it sends (RFC 3550 §6.4.2) with a REMB capping its send rate at its link
+ * profile's (Chrome's loss controller takes it from there). */
+gboolean video_tick(gpointer data) {
+  dc_participant *p = data;
+  if (p->closed)
+    return G_SOURCE_REMOVE;
+  uint64_t now = (uint64_t)g_get_monotonic_time();
+  uint64_t elapsed = p->last_tick_us ? now - (uint64_t)p->last_tick_us : TICK_MS * 1000;
+  p->last_tick_us = (int64_t)now;
+  for (int i = 0; i < p->n_layers; i++) {
+    /* smoothed over about a second: a key frame is several times an inter frame */
+    gint now_kbps = (gint)(p->layer_bytes[i] * 8 * 1000 / MAX(elapsed, 1));
+    g_atomic_int_set(&p->layer_kbps[i], (g_atomic_int_get(&p->layer_kbps[i]) + now_kbps + 1) / 2);
+    p->layer_bytes[i] = 0;
+  }
+  p->sent_bps = (p->sent_bps + p->sent_bytes * 8 * 1000000 / MAX(elapsed, 1)) / 2;
+  p->sent_bytes = 0;
+  g_atomic_int_set(&p->estimate_kbps, (gint)(dc_bwe_estimate(&p->bwe) / 1000));
+  p->repairs = 0;
+  if (++p->ticks % (1000 / TICK_MS))
+    return G_SOURCE_CONTINUE;
+  if (p->ticks % (5000 / TICK_MS) == 0)
+    g_debug("meeting %" G_GINT64_FORMAT " participant %" G_GINT64_FORMAT ": estimate %" G_GUINT64_FORMAT
+            " kbit/s, sending %" G_GUINT64_FORMAT " kbit/s, last REMB %" G_GUINT64_FORMAT " kbit/s, "
+            "last loss %u/256, congestion signals %u; repairs sent to it %d, refused %d",
+            p->room->meeting, p->id, dc_bwe_estimate(&p->bwe) / 1000, p->sent_bps / 1000,
+            p->bwe.remb_bps / 1000, p->last_loss, p->bwe.congestion_signals, p->repairs_sent,
+            g_atomic_int_get(&p->repairs_refused));
+  dc_rtcp_report rr = {.ssrc = p->rtcp_ssrc};
+  for (int i = 0; i < p->n_layers && rr.n_blocks < DC_RTCP_MAX_BLOCKS; i++)
+    if (p->layer_rx[i].started)
+      dc_rx_stream_report(&p->layer_rx[i], now, &rr.blocks[rr.n_blocks++]);
+  if (p->audio_rx.started && rr.n_blocks < DC_RTCP_MAX_BLOCKS)
+    dc_rx_stream_report(&p->audio_rx, now, &rr.blocks[rr.n_blocks++]);
+  if (!rr.n_blocks)
+    return G_SOURCE_CONTINUE;
+  uint8_t buf[DC_TRANSPORT_BUF];
+  dc_rtcp_writer w;
+  dc_rtcp_writer_init(&w, buf, 1200);
+  dc_rtcp_write_rr(&w, &rr);
+  uint32_t ssrcs[DC_SDP_MAX_LAYERS];
+  size_t n = 0;
+  for (int i = 0; i < p->n_layers; i++)
+    if (p->layer_rx[i].started)
+      ssrcs[n++] = p->layer_rx[i].ssrc;
+  if (n && p->remb_upstream)
+    dc_rtcp_write_remb(&w, p->rtcp_ssrc, link_profiles[p->tier].send_bps, ssrcs, n);
+  if (w.len && !w.overflow)
+    dc_transport_send_rtcp(p->transport, buf, w.len, sizeof buf);
+  return G_SOURCE_CONTINUE;
+}
