@@ -315,8 +315,8 @@ static gboolean event_on_main(gpointer data) {
     g_rw_lock_reader_lock(&r->lock);
     for (int k = 0; k < p->n_video; k++) {
       dc_participant *src = room_find(r, p->video[k].source);
-      if (src)
-        room_request_keyframe(src);
+      if (src) /* its layer is not chosen yet: every layer */
+        room_request_keyframe(src, -1);
     }
     g_rw_lock_reader_unlock(&r->lock);
   }
@@ -509,7 +509,7 @@ char *dc_participant_offer(dc_participant *p, const char *sdp, GError **error) {
       dc_transport_add_remote_candidate(p->transport, g_array_index(m->candidates, dc_sdp_candidate, c).value);
   }
   /* everyone now receiving this newcomer needs a keyframe from it, once it sends */
-  room_request_keyframe(p);
+  room_request_keyframe(p, -1);
   p->connect_timer = g_timeout_source_new_seconds(b->connect_timeout_s);
   g_source_set_callback(p->connect_timer, connect_timeout, p, NULL); /* stopped at leave */
   g_source_attach(p->connect_timer, b->main);

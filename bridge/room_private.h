@@ -21,7 +21,7 @@
 
 #define MAX_SLOTS 9
 #define HIGHEST_LAYER G_MAXINT
-#define PLI_INTERVAL_US 500000 /* a source is asked for a key frame at most this often: each one
+#define PLI_INTERVAL_US 500000 /* a source's layer is asked for a key frame at most this often: each one
                                  * costs a thin receiver half a second of its link */
 /* Packets waiting for one receiver's worker. A worker that falls this far behind (about a
  * second of a full meeting's media) drops what comes next, as a lossy link would, rather
@@ -103,7 +103,7 @@ struct dc_participant {
   char rids[DC_SDP_MAX_LAYERS][DC_RTP_ID_MAX + 1];
   uint32_t layer_ssrc[DC_SDP_MAX_LAYERS], rtx_ssrc[DC_SDP_MAX_LAYERS];
   int64_t layer_seen_us[DC_SDP_MAX_LAYERS]; /* when each layer last arrived */
-  int64_t last_pli_us;
+  int64_t last_pli_us[DC_SDP_MAX_LAYERS]; /* per layer: key frames are asked per layer */
   int rtx_pt;                  /* the source's RTX payload type, -1 without */
   bool nack_upstream;          /* the source takes our NACKs */
   bool remb_upstream;          /* and our REMB */
@@ -178,9 +178,9 @@ void room_release(gpointer delivery); /* its first member is the receiver */
 /* Main thread: recomputes every slot and tells each participant who fills its slots now. */
 void room_reroute_and_tell(dc_room *r);
 
-/* video.c: a source's worker is asked for a key frame (throttled there); the transport's
+/* video.c: a source's worker is asked for a key frame on a layer (throttled there); the transport's
  * callbacks for a participant; its housekeeping every TICK_MS on its worker. */
-void room_request_keyframe(dc_participant *src);
+void room_request_keyframe(dc_participant *src, int layer); /* layer -1: every layer */
 void video_on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap);
 void video_on_rtcp(gpointer user, uint8_t *buf, size_t len);
 gboolean video_tick(gpointer participant);

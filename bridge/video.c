@@ -7,12 +7,27 @@
 
 /* ---- keyframe requests (the source's worker) ---- */
 
+typedef struct {
+  dc_participant *src;
+  unsigned layers; /* bit i: simulcast layer i */
+} keyframe_request;
+
+static void free_keyframe_request(gpointer data) {
+  keyframe_request *q = data;
+  room_unref(q->src);
+  g_free(q);
+}
+
+/* Only the layers asked for: a key frame is several times an inter frame, and a sender's
+ * rate control drops frames after one to pay for it, so a key frame on a layer nobody is
+ * switching to freezes the receivers of that layer for nothing (and costs a thin link half
+ * a second). Each layer is asked at most every PLI_INTERVAL_US. */
 static gboolean send_pli(gpointer data) {
-  dc_participant *src = data;
+  keyframe_request *q = data;
+  dc_participant *src = q->src;
   int64_t now = g_get_monotonic_time();
-  if (src->closed || now - src->last_pli_us < PLI_INTERVAL_US)
+  if (src->closed)
     return G_SOURCE_REMOVE;
-  src->last_pli_us = now;
   uint8_t buf[DC_TRANSPORT_BUF];
   dc_rtcp_writer w;
   dc_rtcp_writer_init(&w, buf, 512);
@@ -20,11 +35,15 @@ static gboolean send_pli(gpointer data) {
    * takes that; a source that negotiated neither gets a PLI all the same (browsers act on
    * it), since without a key frame nobody can switch to it. */
   bool fir = !(src->video_fb & DC_FB_PLI) && (src->video_fb & DC_FB_FIR);
-  if (fir)
-    src->fir_seq++;
-  for (int i = 0; i < src->n_layers; i++) {
-    if (!src->layer_ssrc[i])
+  bool counted = false;
+  for (int i = 0; i < src->n_layers && i < DC_SDP_MAX_LAYERS; i++) {
+    if (!(q->layers >> i & 1) || !src->layer_ssrc[i] || now - src->last_pli_us[i] < PLI_INTERVAL_US)
       continue;
+    src->last_pli_us[i] = now;
+    if (fir && !counted) {
+      src->fir_seq++; /* one new request, whatever it names */
+      counted = true;
+    }
     if (fir)
       dc_rtcp_write_fir(&w, src->rtcp_ssrc, src->layer_ssrc[i], src->fir_seq);
     else
@@ -35,8 +54,11 @@ static gboolean send_pli(gpointer data) {
   return G_SOURCE_REMOVE;
 }
 
-void room_request_keyframe(dc_participant *src) {
-  dc_worker_invoke(src->worker, send_pli, room_ref(src), room_unref);
+void room_request_keyframe(dc_participant *src, int layer) {
+  keyframe_request *q = g_new(keyframe_request, 1);
+  q->src = room_ref(src);
+  q->layers = layer < 0 ? ~0u : 1u << MIN(layer, 31);
+  dc_worker_invoke(src->worker, send_pli, q, free_keyframe_request);
 }
 
 /* ---- forwarding ---- */
@@ -133,7 +155,7 @@ static gboolean deliver(gpointer data) {
   g_atomic_pointer_set(&s->playing_source, (gpointer)(gintptr)s->core.source);
   g_atomic_int_set(&s->playing_layer, s->core.layer);
   if (dc_slot_needs_keyframe(&s->core) && d->routed)
-    room_request_keyframe(d->src); /* throttled on the source's worker */
+    room_request_keyframe(d->src, d->want_layer); /* throttled on the source's worker */
   return G_SOURCE_REMOVE;
 }
 
@@ -459,8 +481,8 @@ void video_on_rtcp(gpointer user, uint8_t *buf, size_t len) {
     g_rw_lock_reader_lock(&r->lock);
     for (int k = 0; k < rcv->n_video; k++) {
       dc_participant *src = rcv->video[k].ssrc == media ? room_find(r, rcv->video[k].source) : NULL;
-      if (src)
-        room_request_keyframe(src);
+      if (src) /* the layer it plays (this worker's to read); a switch asks for its own */
+        room_request_keyframe(src, rcv->video[k].core.source == src->id ? rcv->video[k].core.layer : -1);
     }
     g_rw_lock_reader_unlock(&r->lock);
   }
