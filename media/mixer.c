@@ -242,6 +242,16 @@ void dc_mixer_push(dc_mixer *m, int slot, const dc_rtp *pkt, int level_dbov, uin
   int samples = opus_packet_get_nb_samples(payload, (opus_int32)pkt->payload_len, DC_MIX_RATE);
   if (samples <= 0 || samples > DC_MIX_MAX_FRAME)
     return; /* not Opus we can play */
+  /* A timestamp far behind the newest (a sender that restarted its stream's timestamps) is a
+   * new timeline: start again from it, as for an absurd jump forward below. Taken as "too
+   * late", every later packet was too, and the talker stayed silent for good (two webrtcbin
+   * peers: one heard nothing of the other for a whole run, one run in five). */
+  if (p->have_newest && ts_after(p->newest_ts, pkt->timestamp) &&
+      (uint32_t)(p->newest_ts - pkt->timestamp) > DC_MIX_RATE) {
+    for (int i = 0; i < JB_SLOTS; i++)
+      p->jb[i].used = false;
+    p->playing = p->have_newest = p->have_transit = false;
+  }
   if (p->playing && !ts_after(pkt->timestamp + (uint32_t)samples, p->playout_ts))
     return; /* too late: already played out or concealed */
   /* RFC 3550 §6.4.1 interarrival jitter, in samples */

@@ -400,6 +400,32 @@ static void steady_pair(bool no_level) {
 static void test_steady_talkers_without_level(void) { steady_pair(true); }
 static void test_steady_talkers_with_level(void) { steady_pair(false); }
 
+/* A sender whose timestamps jump back (it restarted its stream) must be heard again at
+ * once. Every packet after the jump used to be "too late" for good: a silent talker. */
+static void test_timestamps_jump_back(void) {
+  dc_mixer *m = make_mixer(3);
+  sender s;
+  sender_init(&s, m, DC_TIER_STANDARD, 600, -15, false);
+  s.no_level = true;
+  listener l;
+  listener_init(&l, dc_mixer_add(m, DC_TIER_HALL));
+  uint64_t now = 1000000;
+  for (int t = 0; t < 100; t++, now += 20000) {
+    if (t == 50)
+      s.ts -= 10u * 48000; /* ten seconds back */
+    sender_send(&s, m, now, false);
+    dc_mixer_tick(m, now);
+    listener_take(&l, m);
+  }
+  double before = tone_db(l.pcm, 20 * 960, 25 * 960, 600), after = tone_db(l.pcm, 60 * 960, 38 * 960, 600);
+  g_test_message("tone before the jump %.1f dB, after it %.1f dB", before, after);
+  g_assert_cmpfloat(before, >, 60);
+  g_assert_cmpfloat(after, >, 60);
+  opus_encoder_destroy(s.enc);
+  listener_clear(&l);
+  dc_mixer_free(m);
+}
+
 static void test_bad_input(void) {
   dc_mixer *m = make_mixer(3);
   sender good;
@@ -459,5 +485,6 @@ int main(int argc, char **argv) {
   g_test_add_func("/mixer/bad-input", test_bad_input);
   g_test_add_func("/mixer/steady-talkers-without-level", test_steady_talkers_without_level);
   g_test_add_func("/mixer/steady-talkers-with-level", test_steady_talkers_with_level);
+  g_test_add_func("/mixer/timestamps-jump-back", test_timestamps_jump_back);
   return g_test_run();
 }
