@@ -383,7 +383,7 @@ static dc_status check_room(size_t len, size_t cap, size_t min_len) {
 
 /* Outbound: may index be protected now? Refuses an index already used or too old to tell;
  * an audit build says when the refused bytes differ from the first ones (a caller's bug). */
-static dc_status outbound_check(dc_srtp *s, const stream *st, unsigned window, int64_t index,
+static dc_status outbound_check(const stream *st, unsigned window, int64_t index,
                                 const uint8_t *buf, size_t len, uint64_t *fp) {
   dc_status ok = window_check(st, window, index);
   if (!AUDIT)
@@ -393,7 +393,6 @@ static dc_status outbound_check(dc_srtp *s, const stream *st, unsigned window, i
       st->fingerprints[(uint64_t)index % window] != *fp)
     g_critical("srtp: SSRC %08x index %" G_GINT64_FORMAT " was about to be protected again with "
                "other bytes (refused)", st->ssrc, index);
-  (void)s;
   return ok;
 }
 
@@ -419,7 +418,7 @@ dc_status dc_srtp_protect(dc_srtp *s, uint8_t *buf, size_t *len, size_t cap) {
    * packet from before it (never sent, or refused below) takes the ROC before. */
   int64_t index = estimate_index(cur, pkt.seq);
   uint64_t fp = 0;
-  if ((st = outbound_check(s, cur, h->window, index, buf, *len, &fp)) != DC_OK) {
+  if ((st = outbound_check(cur, h->window, index, buf, *len, &fp)) != DC_OK) {
     s->refused++;
     return st;
   }

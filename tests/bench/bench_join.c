@@ -78,14 +78,7 @@ static void on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap) {
 /* ---- signaling (main thread) ---- */
 
 static char *audio_offer(dc_client *dc, gpointer user) {
-  client *c = user;
-  char *transport = dc_client_offer_transport(dc);
-  char *offer = g_strdup_printf("v=0\r\no=- %d 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n"
-                                "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n%sa=mid:0\r\na=sendrecv\r\n"
-                                "a=rtpmap:111 opus/48000/2\r\na=ssrc:%u cname:bench\r\n",
-                                c->index, transport, 0xB0000000u + (unsigned)c->index);
-  g_free(transport);
-  return offer;
+  return dc_client_audio_offer(dc, 0xB0000000u + (unsigned)((client *)user)->index);
 }
 
 static void start_client(client *c) {

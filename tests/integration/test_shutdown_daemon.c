@@ -93,14 +93,7 @@ static void on_message(dc_client *dc, const char *type, JsonObject *msg, gpointe
 }
 
 static char *audio_offer(dc_client *dc, gpointer user) {
-  client *c = user;
-  char *transport = dc_client_offer_transport(dc);
-  char *offer = g_strdup_printf("v=0\r\no=- %d 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n"
-                                "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n%sa=mid:0\r\na=sendrecv\r\n"
-                                "a=rtpmap:111 opus/48000/2\r\na=ssrc:%u cname:stop\r\n",
-                                c->index, transport, 0xC0000000u + (unsigned)c->index);
-  g_free(transport);
-  return offer;
+  return dc_client_audio_offer(dc, 0xC0000000u + (unsigned)((client *)user)->index);
 }
 
 static void die_with_parent(gpointer unused) {

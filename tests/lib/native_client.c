@@ -196,3 +196,13 @@ char *dc_client_offer_transport(const dc_client *c) {
                          dc_transport_local_ufrag(c->t), dc_transport_local_pwd(c->t),
                          dc_dtls_identity_fingerprint(c->cfg.identity));
 }
+
+char *dc_client_audio_offer(const dc_client *c, uint32_t ssrc) {
+  char *transport = dc_client_offer_transport(c);
+  char *offer = g_strdup_printf("v=0\r\no=- %u 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n"
+                                "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n%sa=mid:0\r\na=sendrecv\r\n"
+                                "a=rtpmap:111 opus/48000/2\r\na=ssrc:%u cname:native\r\n",
+                                ssrc, transport, ssrc);
+  g_free(transport);
+  return offer;
+}

@@ -53,5 +53,7 @@ gboolean dc_client_is_connected(const dc_client *c);   /* media up (any thread) 
 gint64 dc_client_opened_us(const dc_client *c);        /* when the WebSocket opened, or 0 */
 /* The a= lines for ICE, DTLS and rtcp-mux that every offered section carries. */
 char *dc_client_offer_transport(const dc_client *c);
+/* A whole offer of one sendrecv Opus section sending from ssrc (g_free() it). */
+char *dc_client_audio_offer(const dc_client *c, uint32_t ssrc);
 
 #endif
