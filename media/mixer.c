@@ -298,11 +298,13 @@ static jb_entry *find(part *p, uint32_t ts) {
   return NULL;
 }
 
-static bool any_after(part *p, uint32_t ts) {
+/* The earliest packet at or after ts, NULL when none. */
+static jb_entry *first_from(part *p, uint32_t ts) {
+  jb_entry *first = NULL;
   for (int i = 0; i < JB_SLOTS; i++)
-    if (p->jb[i].used && !ts_after(ts, p->jb[i].ts))
-      return true;
-  return false;
+    if (p->jb[i].used && !ts_after(ts, p->jb[i].ts) && (!first || ts_after(first->ts, p->jb[i].ts)))
+      first = &p->jb[i];
+  return first;
 }
 
 static unsigned target_depth(const part *p) {
@@ -348,7 +350,15 @@ static void play(dc_mixer *m, part *p, int16_t *out) {
       *n = DC_MIX_TICK;
       break;
     }
-    jb_entry *e = find(p, p->playout_ts);
+    uint32_t frame = p->last_frame ? p->last_frame : DC_MIX_TICK;
+    jb_entry *e = find(p, p->playout_ts), *next = e ? e : first_from(p, p->playout_ts);
+    /* The sender's timestamps moved off the frame grid playout follows (GStreamer's payloader
+     * re-stamps from the running time after a gap): no packet would ever sit at a playout
+     * time again, and the talker would be concealment for good. Follow the packets. */
+    if (!e && next && next->ts - p->playout_ts < frame) {
+      p->playout_ts = next->ts;
+      e = next;
+    }
     int got = 0;
     if (e) {
       got = opus_decode(dec, e->data, e->len, buf + *n, DC_MIX_MAX_FRAME, 0);
@@ -356,13 +366,12 @@ static void play(dc_mixer *m, part *p, int16_t *out) {
       if (got > 0)
         p->last_frame = (uint32_t)got;
       p->underruns = 0;
-    } else if (any_after(p, p->playout_ts)) {
+    } else if (next) {
       /* A loss: the next packet's in-band FEC carries this frame when the sender used it;
        * opus_decode with decode_fec conceals by itself when it does not. */
-      int lost = (int)(p->last_frame ? p->last_frame : DC_MIX_TICK);
-      jb_entry *next = find(p, p->playout_ts + (uint32_t)lost);
-      got = next ? opus_decode(dec, next->data, next->len, buf + *n, lost, 1)
-                 : opus_decode(dec, NULL, 0, buf + *n, lost, 0);
+      next = next->ts == p->playout_ts + frame ? next : NULL;
+      got = next ? opus_decode(dec, next->data, next->len, buf + *n, (int)frame, 1)
+                 : opus_decode(dec, NULL, 0, buf + *n, (int)frame, 0);
     } else if (p->underruns++ < 3) {
       got = opus_decode(dec, NULL, 0, buf + *n, DC_MIX_TICK, 0); /* conceal a late packet */
       p->playout_ts -= (uint32_t)(got > 0 ? got : 0); /* wait for it: do not skip its time */

@@ -89,6 +89,8 @@ export function tap() {
     finish: () => {
       console.log(`1..${results.length}`);
       results.forEach((r, i) => console.log(`${r.ok ? 'ok' : 'not ok'} ${i + 1} ${r.name}${r.detail ? ' # ' + r.detail : ''}`));
+      // meson shows only stderr of a failed test: say there what each failed check measured.
+      results.forEach((r) => { if (!r.ok) process.stderr.write(`FAILED: ${r.name}: ${r.detail}\n`); });
       process.exit(results.every((r) => r.ok) ? 0 : 1);
     },
   };

@@ -164,7 +164,11 @@ async function main() {
     check(widest[1] > 0 && widest[1] < widest[0],
       `the page behind ${CAP_KBIT} kbit/s gets a lower layer of the same source`,
       `capped ${widest[1]} px, uncapped ${widest[0]} px (widest in 5 s)`);
-    check(stats[2].nacks === 0 || stats[2].repaired > 0, "the capped page's NACKs are answered on its own leg",
+    // A NACK for a packet from before the slot's last switch goes unanswered on purpose (the
+    // receiver decodes from the switch's key frame on), and a retransmission can meet the
+    // same full tbf queue its original did: a couple of NACKs may all go unanswered (one CI
+    // run: no retransmission received). A broken repair path leaves many unanswered.
+    check(stats[2].nacks < 4 || stats[2].repaired > 0, "the capped page's NACKs are answered on its own leg",
       `${stats[2].nacks} NACKs sent, ${stats[2].repaired} retransmissions received, ${stats[2].lost} packets lost`);
 
     // The host pins page 2: pages 1 and 3 switch to it, page 2 to the next in order
@@ -190,8 +194,10 @@ async function main() {
     check(worst[0] < 1500 && worst[1] < 1500, 'decoded frames never stop for 1.5 s across the switches',
       `longest gaps ${worst.map((w) => `${w} ms`).join(', ')} (the last is the capped page)`);
     // On 250 kbit/s a switch's key frame alone takes about half a second of the link, and
-    // one lost piece of it costs a new one: the capped page may pause longer, not stop.
-    check(worst[2] < 3000, 'the capped page keeps decoding across the switches too', `longest gap ${worst[2]} ms`);
+    // one lost piece of it costs a new one: the capped page may pause longer, not stop
+    // (3173 ms once, ASan, with another ASan media test running beside it). A switch that
+    // never gets its key frame stops it for the whole 9 s watched.
+    check(worst[2] < 4500, 'the capped page keeps decoding across the switches too', `longest gap ${worst[2]} ms`);
   } finally {
     for (const b of browsers) await b.close().catch(() => {});
     if (bridge) check((await stopBridge(bridge.child)) === 0, 'the bridge stops cleanly on SIGTERM');
