@@ -260,3 +260,188 @@ char *dc_protocol_slots(const int64_t *sources, int n) {
   json_builder_end_array(b);
   return finish(b);
 }
+
+/* ---- the client's side ---- */
+
+char *dc_protocol_join(int64_t meeting, const char *token, const char *name, const char *profile,
+                       int slots) {
+  JsonBuilder *b = begin("join");
+  json_builder_set_member_name(b, "meeting");
+  json_builder_add_int_value(b, meeting);
+  add_string(b, "token", token);
+  add_string(b, "name", name);
+  add_string(b, "profile", profile);
+  json_builder_set_member_name(b, "slots");
+  json_builder_add_int_value(b, slots);
+  return finish(b);
+}
+
+char *dc_protocol_offer(const char *sdp) {
+  JsonBuilder *b = begin("offer");
+  add_string(b, "sdp", sdp);
+  return finish(b);
+}
+
+char *dc_protocol_mute(bool audio_muted) {
+  JsonBuilder *b = begin("mute");
+  json_builder_set_member_name(b, "audio");
+  json_builder_add_boolean_value(b, audio_muted);
+  return finish(b);
+}
+
+char *dc_protocol_leave(void) { return finish(begin("leave")); }
+
+char *dc_protocol_pin(int64_t participant) {
+  if (participant <= 0)
+    return finish(begin("unpin"));
+  JsonBuilder *b = begin("pin");
+  json_builder_set_member_name(b, "participant");
+  json_builder_add_int_value(b, participant);
+  return finish(b);
+}
+
+static bool get_bool(JsonObject *o, const char *name, bool *out, failure *f) {
+  JsonNode *n = json_object_get_member(o, name);
+  if (!n || !JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_BOOLEAN)
+    return fail(f, DC_ERR_CODE_BAD_MESSAGE, "\"%s\" must be true or false", name);
+  *out = json_node_get_boolean(n);
+  return true;
+}
+
+static bool parse_roster(JsonObject *o, dc_server_msg *m, failure *f) {
+  JsonNode *n = json_object_get_member(o, "participants");
+  if (!n || !JSON_NODE_HOLDS_ARRAY(n))
+    return fail(f, DC_ERR_CODE_BAD_MESSAGE, "\"participants\" must be a list");
+  JsonArray *a = json_node_get_array(n);
+  guint len = json_array_get_length(a);
+  if (len > DC_PROTOCOL_MAX_ROSTER)
+    return fail(f, DC_ERR_CODE_BAD_MESSAGE, "a roster of more than %d", DC_PROTOCOL_MAX_ROSTER);
+  m->roster = g_new0(dc_roster_entry, MAX(len, 1));
+  for (guint i = 0; i < len; i++) {
+    JsonNode *en = json_array_get_element(a, i);
+    if (!JSON_NODE_HOLDS_OBJECT(en))
+      return fail(f, DC_ERR_CODE_BAD_MESSAGE, "a roster entry must be an object");
+    JsonObject *e = json_node_get_object(en);
+    dc_roster_entry *r = &m->roster[m->n_roster++];
+    char *name = NULL, *point = NULL, *role = NULL;
+    bool ok = get_int(e, "participant", 1, G_MAXINT64, &r->participant, f) &&
+              get_string(e, "name", true, 320, &name, f) &&
+              get_string(e, "point", true, 320, &point, f) &&
+              get_string(e, "role", true, 32, &role, f);
+    r->name = name, r->point = point, r->role = role;
+    if (!ok || !get_bool(e, "muted", &r->muted, f))
+      return false;
+    r->connected = true; /* a bridge older than the member meant connected */
+    if (json_object_has_member(e, "connected") && !get_bool(e, "connected", &r->connected, f))
+      return false;
+  }
+  return true;
+}
+
+static bool parse_slots(JsonObject *o, dc_server_msg *m, failure *f) {
+  JsonNode *n = json_object_get_member(o, "slots");
+  if (!n || !JSON_NODE_HOLDS_ARRAY(n))
+    return fail(f, DC_ERR_CODE_BAD_MESSAGE, "\"slots\" must be a list");
+  JsonArray *a = json_node_get_array(n);
+  guint len = json_array_get_length(a);
+  if (len > DC_PROTOCOL_MAX_SLOTS)
+    return fail(f, DC_ERR_CODE_BAD_MESSAGE, "more than %d slots", DC_PROTOCOL_MAX_SLOTS);
+  for (guint i = 0; i < len; i++) {
+    JsonNode *e = json_array_get_element(a, i);
+    if (!JSON_NODE_HOLDS_VALUE(e) || json_node_get_value_type(e) != G_TYPE_INT64 || json_node_get_int(e) < 0)
+      return fail(f, DC_ERR_CODE_BAD_MESSAGE, "a slot must be a participant id or 0");
+    m->slots[m->n_slots++] = json_node_get_int(e);
+  }
+  return true;
+}
+
+bool dc_protocol_parse_server(const char *text, size_t len, dc_server_msg *m, char **why) {
+  memset(m, 0, sizeof *m);
+  failure f = {0};
+  bool ok = false;
+  JsonParser *parser = NULL;
+  char *type = NULL;
+  int64_t v;
+  if (len > DC_PROTOCOL_MAX_MESSAGE) {
+    fail(&f, DC_ERR_CODE_TOO_LARGE, "a message over %d bytes", DC_PROTOCOL_MAX_MESSAGE);
+    goto out;
+  }
+  if (!g_utf8_validate(text, (gssize)len, NULL) || memchr(text, '\0', len)) {
+    fail(&f, DC_ERR_CODE_BAD_MESSAGE, "a message that is not UTF-8 text");
+    goto out;
+  }
+  parser = json_parser_new_immutable();
+  GError *err = NULL;
+  if (!json_parser_load_from_data(parser, text, (gssize)len, &err)) {
+    fail(&f, DC_ERR_CODE_BAD_MESSAGE, "not JSON: %s", err->message);
+    g_error_free(err);
+    goto out;
+  }
+  JsonNode *root = json_parser_get_root(parser);
+  if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
+    fail(&f, DC_ERR_CODE_BAD_MESSAGE, "a message that is not a JSON object");
+    goto out;
+  }
+  JsonObject *o = json_node_get_object(root);
+  if (!get_int(o, "v", 0, G_MAXINT32, &v, &f))
+    goto out;
+  if (v != DC_PROTOCOL_VERSION) {
+    fail(&f, DC_ERR_CODE_UNSUPPORTED_VERSION, "the bridge speaks version %" G_GINT64_FORMAT ", we speak %d",
+         v, DC_PROTOCOL_VERSION);
+    goto out;
+  }
+  if (!get_string(o, "type", true, 32, &type, &f))
+    goto out;
+  if (!strcmp(type, "joined")) {
+    m->type = DC_SMSG_JOINED;
+    ok = get_int(o, "participant", 1, G_MAXINT64, &m->participant, &f) &&
+         get_string(o, "point", true, 320, &m->point, &f) && get_string(o, "role", true, 32, &m->role, &f);
+  } else if (!strcmp(type, "answer")) {
+    m->type = DC_SMSG_ANSWER;
+    ok = get_string(o, "sdp", true, DC_PROTOCOL_MAX_MESSAGE, &m->sdp, &f);
+  } else if (!strcmp(type, "candidate")) {
+    m->type = DC_SMSG_CANDIDATE;
+    ok = get_string(o, "candidate", true, 512, &m->candidate, &f) &&
+         get_string(o, "mid", false, 32, &m->mid, &f);
+  } else if (!strcmp(type, "roster")) {
+    m->type = DC_SMSG_ROSTER;
+    ok = parse_roster(o, m, &f);
+  } else if (!strcmp(type, "slots")) {
+    m->type = DC_SMSG_SLOTS;
+    ok = parse_slots(o, m, &f);
+  } else if (!strcmp(type, "speaker")) {
+    m->type = DC_SMSG_SPEAKER;
+    ok = get_int(o, "participant", 0, G_MAXINT64, &m->participant, &f);
+  } else if (!strcmp(type, "error")) {
+    m->type = DC_SMSG_ERROR;
+    ok = get_string(o, "code", true, 64, &m->code, &f) && get_string(o, "message", true, 1024, &m->message, &f);
+  } else {
+    fail(&f, DC_ERR_CODE_UNKNOWN_TYPE, "an unknown message type \"%.32s\"", type);
+  }
+out:
+  g_free(type);
+  if (parser)
+    g_object_unref(parser);
+  if (!ok) {
+    dc_server_msg_clear(m);
+    *why = f.message;
+  }
+  return ok;
+}
+
+void dc_server_msg_clear(dc_server_msg *m) {
+  g_free(m->point);
+  g_free(m->role);
+  g_free(m->sdp);
+  g_free(m->candidate);
+  g_free(m->mid);
+  g_free(m->code);
+  g_free(m->message);
+  for (size_t i = 0; i < m->n_roster; i++) {
+    g_free((char *)m->roster[i].name);
+    g_free((char *)m->roster[i].point);
+    g_free((char *)m->roster[i].role);
+  }
+  g_free(m->roster);
+  memset(m, 0, sizeof *m);
+}

@@ -90,4 +90,46 @@ char *dc_protocol_speaker(int64_t participant);
 /* Everyone in the meeting, in join order (the order video slots are filled in). */
 char *dc_protocol_roster(const dc_roster_entry *entries, size_t n);
 
+/* ---- the client's side, for native endpoints (endpoint/) ---- */
+
+/* Client-to-bridge messages, as JSON text to send (g_free them). A candidate goes out with
+ * dc_protocol_candidate above: both directions share its shape. pin 0 is unpin. */
+char *dc_protocol_join(int64_t meeting, const char *token, const char *name, const char *profile,
+                       int slots);
+char *dc_protocol_offer(const char *sdp);
+char *dc_protocol_mute(bool audio_muted);
+char *dc_protocol_leave(void);
+char *dc_protocol_pin(int64_t participant);
+
+typedef enum {
+  DC_SMSG_JOINED,
+  DC_SMSG_ANSWER,
+  DC_SMSG_CANDIDATE,
+  DC_SMSG_ROSTER,
+  DC_SMSG_SLOTS,
+  DC_SMSG_SPEAKER,
+  DC_SMSG_ERROR,
+} dc_server_msg_type;
+
+#define DC_PROTOCOL_MAX_ROSTER 256
+
+typedef struct {
+  dc_server_msg_type type;
+  int64_t participant;      /* joined: our id; speaker: who speaks (0: nobody) */
+  char *point, *role;       /* joined */
+  char *sdp;                /* answer */
+  char *candidate, *mid;    /* candidate ("" for end of candidates; mid may be NULL) */
+  dc_roster_entry *roster;  /* roster: n_roster entries; their strings belong to the message */
+  size_t n_roster;
+  int64_t slots[DC_PROTOCOL_MAX_SLOTS]; /* slots: participant per slot, main first, 0 empty */
+  int n_slots;
+  char *code, *message;     /* error */
+} dc_server_msg;
+
+/* Parses one bridge-to-client frame. Unknown members are ignored (PROTOCOL.md); an unknown
+ * type, a missing member or one of the wrong type is an error (*why, g_free it) and leaves
+ * *msg empty. */
+bool dc_protocol_parse_server(const char *text, size_t len, dc_server_msg *msg, char **why);
+void dc_server_msg_clear(dc_server_msg *msg);
+
 #endif

@@ -6,11 +6,13 @@ DIEMCAU_PACKAGES=(
   meson ninja-build pkg-config gcc clang libclang-rt-14-dev python3 iproute2
   libglib2.0-dev libsrtp2-dev libssl-dev libopus-dev
   libnice-dev libsoup-3.0-dev libjson-glib-dev libsqlite3-dev glib-networking
+  # the native endpoint (endpoint/): GStreamer's webrtcbin, SDP and app libraries
+  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev
   # real WebRTC peers for the integration and browser tests, and their test tones
   nodejs sox
   chromium firefox-esr
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
-  gstreamer1.0-plugins-bad gstreamer1.0-nice python3-gi gir1.2-gst-plugins-bad-1.0
+  gstreamer1.0-plugins-bad gstreamer1.0-nice gstreamer1.0-x python3-gi gir1.2-gst-plugins-bad-1.0
 )
 
 say() { printf '%s\n' "$*" >&2; }

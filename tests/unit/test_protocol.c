@@ -100,10 +100,106 @@ static void test_writers(void) {
   g_free(a);
 }
 
+/* The endpoint's side: what the bridge's writers make, the endpoint's parser reads back. */
+static void test_client_side(void) {
+  dc_roster_entry roster[] = {{1, "Nguyễn Văn A", "Hội trường UBND huyện", "host", false, true},
+                              {2, "B", "Xã Tà Xùa", "participant", true, false}};
+  int64_t slots[] = {2, 0, 1};
+  char *texts[] = {dc_protocol_roster(roster, 2), dc_protocol_slots(slots, 3), dc_protocol_speaker(0),
+                   dc_protocol_joined(7, "Xã Tà Xùa", "participant"), dc_protocol_error("expired-token", "over"),
+                   dc_protocol_candidate("", NULL), dc_protocol_answer("v=0\r\n")};
+  dc_server_msg m;
+  char *why = NULL;
+  g_assert_true(dc_protocol_parse_server(texts[0], strlen(texts[0]), &m, &why));
+  g_assert_cmpint(m.type, ==, DC_SMSG_ROSTER);
+  g_assert_cmpuint(m.n_roster, ==, 2);
+  g_assert_cmpstr(m.roster[0].point, ==, "Hội trường UBND huyện");
+  g_assert_true(m.roster[1].muted && !m.roster[1].connected && m.roster[0].connected);
+  dc_server_msg_clear(&m);
+  g_assert_true(dc_protocol_parse_server(texts[1], strlen(texts[1]), &m, &why));
+  g_assert_cmpint(m.n_slots, ==, 3);
+  g_assert_cmpint(m.slots[0], ==, 2);
+  g_assert_cmpint(m.slots[1], ==, 0);
+  dc_server_msg_clear(&m);
+  g_assert_true(dc_protocol_parse_server(texts[2], strlen(texts[2]), &m, &why));
+  g_assert_cmpint(m.type, ==, DC_SMSG_SPEAKER);
+  g_assert_cmpint(m.participant, ==, 0);
+  dc_server_msg_clear(&m);
+  g_assert_true(dc_protocol_parse_server(texts[3], strlen(texts[3]), &m, &why));
+  g_assert_cmpint(m.participant, ==, 7);
+  g_assert_cmpstr(m.role, ==, "participant");
+  dc_server_msg_clear(&m);
+  g_assert_true(dc_protocol_parse_server(texts[4], strlen(texts[4]), &m, &why));
+  g_assert_cmpstr(m.code, ==, "expired-token");
+  dc_server_msg_clear(&m);
+  g_assert_true(dc_protocol_parse_server(texts[5], strlen(texts[5]), &m, &why));
+  g_assert_cmpstr(m.candidate, ==, "");
+  g_assert_null(m.mid);
+  dc_server_msg_clear(&m);
+  g_assert_true(dc_protocol_parse_server(texts[6], strlen(texts[6]), &m, &why));
+  g_assert_cmpstr(m.sdp, ==, "v=0\r\n");
+  dc_server_msg_clear(&m);
+  for (size_t i = 0; i < G_N_ELEMENTS(texts); i++)
+    g_free(texts[i]);
+
+  /* and what the endpoint writes, the bridge's parser accepts */
+  char *join = dc_protocol_join(3, "tok", "Xã Tà Xùa", "highland", 1), *pin = dc_protocol_pin(5),
+       *unpin = dc_protocol_pin(0), *mute = dc_protocol_mute(true), *leave = dc_protocol_leave(),
+       *offer = dc_protocol_offer("v=0\r\n");
+  dc_client_msg c;
+  ok(join, &c);
+  g_assert_cmpint(c.meeting, ==, 3);
+  g_assert_cmpstr(c.profile, ==, "highland");
+  g_assert_cmpint(c.slots, ==, 1);
+  dc_client_msg_clear(&c);
+  ok(pin, &c);
+  g_assert_cmpint(c.type, ==, DC_MSG_PIN);
+  g_assert_cmpint(c.participant, ==, 5);
+  dc_client_msg_clear(&c);
+  ok(unpin, &c);
+  g_assert_cmpint(c.type, ==, DC_MSG_UNPIN);
+  dc_client_msg_clear(&c);
+  ok(mute, &c);
+  g_assert_true(c.audio_muted);
+  dc_client_msg_clear(&c);
+  ok(leave, &c);
+  g_assert_cmpint(c.type, ==, DC_MSG_LEAVE);
+  dc_client_msg_clear(&c);
+  ok(offer, &c);
+  g_assert_cmpint(c.type, ==, DC_MSG_OFFER);
+  dc_client_msg_clear(&c);
+  g_free(join), g_free(pin), g_free(unpin), g_free(mute), g_free(leave), g_free(offer);
+}
+
+/* A bridge's frame that is wrong in any way is refused whole, with a reason. */
+static void test_client_side_bad_input(void) {
+  const char *bad_frames[] = {
+      "", "null", "[]", "{\"v\":2,\"type\":\"joined\"}", "{\"v\":1,\"type\":\"nope\"}",
+      "{\"v\":1,\"type\":\"joined\",\"participant\":0,\"point\":\"x\",\"role\":\"host\"}",
+      "{\"v\":1,\"type\":\"slots\",\"slots\":[1,2,3,4,5,6,7,8,9,10]}",
+      "{\"v\":1,\"type\":\"slots\",\"slots\":[-1]}",
+      "{\"v\":1,\"type\":\"slots\",\"slots\":[\"1\"]}",
+      "{\"v\":1,\"type\":\"roster\",\"participants\":[{\"participant\":1,\"name\":\"a\",\"point\":\"p\",\"role\":\"host\"}]}",
+      "{\"v\":1,\"type\":\"roster\",\"participants\":[1]}",
+      "{\"v\":1,\"type\":\"error\",\"code\":\"x\"}",
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS(bad_frames); i++) {
+    dc_server_msg m;
+    char *why = NULL;
+    g_assert_false(dc_protocol_parse_server(bad_frames[i], strlen(bad_frames[i]), &m, &why));
+    g_assert_nonnull(why);
+    g_assert_null(m.roster);
+    g_assert_cmpint(m.n_slots, ==, 0);
+    g_free(why);
+  }
+}
+
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/protocol/messages", test_messages);
   g_test_add_func("/protocol/bad-input", test_bad_input);
   g_test_add_func("/protocol/writers", test_writers);
+  g_test_add_func("/protocol/client-side", test_client_side);
+  g_test_add_func("/protocol/client-side-bad-input", test_client_side_bad_input);
   return g_test_run();
 }

@@ -1,0 +1,677 @@
+/* media.c — the endpoint's GStreamer pipeline around webrtcbin; see media.h. */
+#include "endpoint/media.h"
+
+#define GST_USE_UNSTABLE_API /* webrtcbin's library says so of itself in 1.22 */
+#include <gst/gst.h>
+#include <gst/sdp/sdp.h>
+#include <gst/webrtc/webrtc.h>
+#include <string.h>
+
+#define MAX_SLOTS 9
+#define VP8_CAPS "application/x-rtp,media=video,encoding-name=VP8,payload=96,clock-rate=90000"
+#define OPUS_CAPS "application/x-rtp,media=audio,encoding-name=OPUS,payload=111,clock-rate=48000"
+
+struct dc_endpoint_media {
+  dc_media_config cfg;
+  dc_media_events ev;
+  GMainContext *ctx;
+  GstElement *pipe, *webrtc, *mute, *grid, *status_overlay;
+  GstElement *labels[MAX_SLOTS];
+  GMutex label_lock; /* labels and their texts: set here, tiles made on streaming threads */
+  char *label_text[MAX_SLOTS];
+  int n_slots;
+  gint frames[MAX_SLOTS]; /* atomic: counted on streaming threads */
+  int tile_w[MAX_SLOTS], tile_h[MAX_SLOTS], tile_x[MAX_SLOTS], tile_y[MAX_SLOTS];
+  guint bus_watch, stats_timer;
+  bool closing, connected;
+  char *status;
+  /* the previous stats, for rates */
+  gint64 last_stats_us;
+  guint64 last_bytes[4]; /* audio up, video up, audio down, video down */
+  long last_frames[MAX_SLOTS];
+  /* SSRC -> GstWebRTCKind, from the offer and the answer: webrtcbin 1.22's stats name every
+   * bundled stream "video", so the SDP says which is which */
+  GHashTable *ssrc_kind;
+};
+
+static void learn_ssrcs(dc_endpoint_media *m, const GstSDPMessage *sdp) {
+  for (guint i = 0; i < gst_sdp_message_medias_len(sdp); i++) {
+    const GstSDPMedia *media = gst_sdp_message_get_media(sdp, i);
+    GstWebRTCKind kind = !g_strcmp0(gst_sdp_media_get_media(media), "audio") ? GST_WEBRTC_KIND_AUDIO : GST_WEBRTC_KIND_VIDEO;
+    const char *val;
+    for (guint k = 0; (val = gst_sdp_media_get_attribute_val_n(media, "ssrc", k)); k++) {
+      guint64 ssrc = g_ascii_strtoull(val, NULL, 10);
+      if (ssrc && ssrc <= G_MAXUINT32)
+        g_hash_table_insert(m->ssrc_kind, GUINT_TO_POINTER((guint)ssrc), GINT_TO_POINTER(kind));
+    }
+  }
+}
+
+/* ---- getting back to the owner's thread ---- */
+
+static void clear_media(gpointer data);
+static dc_endpoint_media *media_ref(dc_endpoint_media *m) { return g_atomic_rc_box_acquire(m); }
+static void media_unref(dc_endpoint_media *m) { g_atomic_rc_box_release_full(m, clear_media); }
+
+static bool has_element(const char *name) {
+  GstElementFactory *f = gst_element_factory_find(name);
+  if (f)
+    gst_object_unref(f);
+  return f != NULL;
+}
+
+typedef enum { CALL_OFFER, CALL_CANDIDATE, CALL_ICE_STATE, CALL_STATS } call_kind;
+
+typedef struct {
+  dc_endpoint_media *m;
+  call_kind kind;
+  char *text;
+  int state;
+  GstStructure *stats;
+} call;
+
+static void on_stats_reply(dc_endpoint_media *m, const GstStructure *stats);
+
+static gboolean run_call(gpointer data) {
+  call *c = data;
+  dc_endpoint_media *m = c->m;
+  if (m->closing)
+    return G_SOURCE_REMOVE;
+  switch (c->kind) {
+  case CALL_OFFER: {
+    GstSDPMessage *sdp = NULL;
+    if (gst_sdp_message_new_from_text(c->text, &sdp) == GST_SDP_OK) {
+      learn_ssrcs(m, sdp);
+      gst_sdp_message_free(sdp);
+    }
+    m->ev.offer(c->text, m->ev.user);
+  }
+    break;
+  case CALL_CANDIDATE:
+    m->ev.candidate(c->text, m->ev.user);
+    break;
+  case CALL_ICE_STATE: {
+    bool up = c->state == GST_WEBRTC_ICE_CONNECTION_STATE_CONNECTED ||
+              c->state == GST_WEBRTC_ICE_CONNECTION_STATE_COMPLETED;
+    bool down = c->state == GST_WEBRTC_ICE_CONNECTION_STATE_FAILED ||
+                c->state == GST_WEBRTC_ICE_CONNECTION_STATE_DISCONNECTED;
+    if ((up && !m->connected) || (down && m->connected) ||
+        c->state == GST_WEBRTC_ICE_CONNECTION_STATE_FAILED) {
+      m->connected = up;
+      m->ev.connected(up, m->ev.user);
+    }
+    break;
+  }
+  case CALL_STATS:
+    on_stats_reply(m, c->stats);
+    break;
+  }
+  return G_SOURCE_REMOVE;
+}
+
+static void free_call(gpointer data) {
+  call *c = data;
+  g_free(c->text);
+  if (c->stats)
+    gst_structure_free(c->stats);
+  media_unref(c->m);
+  g_free(c);
+}
+
+static void post(dc_endpoint_media *m, call_kind kind, char *text, int state, GstStructure *stats) {
+  call *c = g_new0(call, 1);
+  c->m = media_ref(m);
+  c->kind = kind;
+  c->text = text;
+  c->state = state;
+  c->stats = stats;
+  GSource *s = g_idle_source_new();
+  g_source_set_callback(s, run_call, c, free_call);
+  g_source_attach(s, m->ctx);
+  g_source_unref(s);
+}
+
+/* ---- webrtcbin's signals (its threads) ---- */
+
+static void on_offer_created(GstPromise *promise, gpointer data) {
+  dc_endpoint_media *m = data;
+  const GstStructure *reply = gst_promise_get_reply(promise);
+  GstWebRTCSessionDescription *offer = NULL;
+  if (reply)
+    gst_structure_get(reply, "offer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &offer, NULL);
+  gst_promise_unref(promise);
+  if (!offer) {
+    GST_ERROR("webrtcbin made no offer");
+    return;
+  }
+  g_signal_emit_by_name(m->webrtc, "set-local-description", offer, NULL);
+  post(m, CALL_OFFER, gst_sdp_message_as_text(offer->sdp), 0, NULL);
+  gst_webrtc_session_description_free(offer);
+}
+
+static void on_negotiation_needed(GstElement *webrtc, gpointer data) {
+  dc_endpoint_media *m = data;
+  /* once: the bridge takes one offer per session; the promise keeps m alive */
+  if (g_object_get_data(G_OBJECT(webrtc), "dc-offered"))
+    return;
+  g_object_set_data(G_OBJECT(webrtc), "dc-offered", GINT_TO_POINTER(1));
+  GstPromise *p = gst_promise_new_with_change_func(on_offer_created, media_ref(m), (GDestroyNotify)media_unref);
+  g_signal_emit_by_name(webrtc, "create-offer", NULL, p);
+}
+
+static void on_ice_candidate(GstElement *webrtc, guint mline, gchar *candidate, gpointer data) {
+  (void)webrtc, (void)mline; /* bundled: every candidate is the one transport's */
+  post(data, CALL_CANDIDATE, g_strdup(candidate), 0, NULL);
+}
+
+static void on_ice_state(GObject *webrtc, GParamSpec *pspec, gpointer data) {
+  (void)pspec;
+  GstWebRTCICEConnectionState state;
+  g_object_get(webrtc, "ice-connection-state", &state, NULL);
+  post(data, CALL_ICE_STATE, NULL, (int)state, NULL);
+}
+
+static GstPadProbeReturn count_frame(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
+  (void)pad, (void)info;
+  g_atomic_int_inc((gint *)data);
+  return GST_PAD_PROBE_OK;
+}
+
+static GstElement *bin_from(const char *desc, GError **error) {
+  return gst_parse_bin_from_description(desc, TRUE, error);
+}
+
+/* A received stream: audio joins the playback mix, video slot k its tile (or a fake sink). */
+static void on_pad_added(GstElement *webrtc, GstPad *pad, gpointer data) {
+  dc_endpoint_media *m = data;
+  if (GST_PAD_DIRECTION(pad) != GST_PAD_SRC)
+    return;
+  GstWebRTCRTPTransceiver *t = NULL;
+  g_object_get(pad, "transceiver", &t, NULL);
+  if (!t)
+    return;
+  GstWebRTCKind kind;
+  guint mline;
+  g_object_get(t, "kind", &kind, "mlineindex", &mline, NULL);
+  gst_object_unref(t);
+  GError *err = NULL;
+  GstElement *bin = NULL, *to = NULL;
+  if (kind == GST_WEBRTC_KIND_AUDIO) {
+    bin = bin_from("rtpopusdepay ! opusdec plc=true use-inband-fec=true ! audioconvert ! audioresample ! "
+                   "audio/x-raw,rate=48000,channels=1 ! queue max-size-time=200000000", &err);
+    to = gst_bin_get_by_name(GST_BIN(m->pipe), "playmix");
+  } else {
+    int slot = (int)mline - 1; /* m-line 0 is audio, 1 the main slot, then thumbnails */
+    if (slot < 0 || slot >= m->n_slots)
+      return;
+    char *desc;
+    if (m->grid)
+      desc = g_strdup_printf("rtpvp8depay request-keyframe=true wait-for-keyframe=true ! vp8dec name=dec ! videoconvert ! videoscale ! "
+                             "video/x-raw,width=%d,height=%d,pixel-aspect-ratio=1/1 ! %s ! queue",
+                             m->tile_w[slot], m->tile_h[slot],
+                             has_element("textoverlay")
+                                 ? "textoverlay name=label valignment=bottom halignment=left font-desc=\"Sans 14\""
+                                 : "identity");
+    else
+      desc = g_strdup("rtpvp8depay request-keyframe=true wait-for-keyframe=true ! vp8dec name=dec ! fakesink sync=false async=false");
+    bin = bin_from(desc, &err);
+    g_free(desc);
+    if (bin) {
+      GstElement *dec = gst_bin_get_by_name(GST_BIN(bin), "dec");
+      GstPad *src = gst_element_get_static_pad(dec, "src");
+      gst_pad_add_probe(src, GST_PAD_PROBE_TYPE_BUFFER, count_frame, &m->frames[slot], NULL);
+      gst_object_unref(src);
+      gst_object_unref(dec);
+      GstElement *label = gst_bin_get_by_name(GST_BIN(bin), "label");
+      if (label) {
+        g_mutex_lock(&m->label_lock);
+        g_object_set(label, "text", m->label_text[slot] ? m->label_text[slot] : "", NULL);
+        m->labels[slot] = label; /* owned: unreffed in dc_media_free */
+        g_mutex_unlock(&m->label_lock);
+      }
+    }
+    if (m->grid)
+      to = gst_object_ref(m->grid);
+  }
+  if (!bin) {
+    GST_ERROR("cannot play a received stream: %s", err ? err->message : "?");
+    g_clear_error(&err);
+    return;
+  }
+  gst_bin_add(GST_BIN(m->pipe), bin);
+  gst_element_sync_state_with_parent(bin);
+  GstPad *sink = gst_element_get_static_pad(bin, "sink");
+  GstPadLinkReturn linked = gst_pad_link(pad, sink);
+  gst_object_unref(sink);
+  if (linked != GST_PAD_LINK_OK)
+    GST_ERROR("cannot link the received %s of m-line %u: %s", kind == GST_WEBRTC_KIND_AUDIO ? "audio" : "video",
+              mline, gst_pad_link_get_name(linked));
+  if (to) {
+    GstPad *out = gst_element_get_static_pad(bin, "src");
+    GstPad *in = gst_element_request_pad_simple(to, "sink_%u");
+    if (kind == GST_WEBRTC_KIND_VIDEO) {
+      int slot = (int)mline - 1;
+      g_object_set(in, "xpos", m->tile_x[slot], "ypos", m->tile_y[slot], NULL);
+    }
+    /* the mixer lives inside its chain's bin: reach it through a ghost pad on that bin */
+    GstElement *parent = GST_ELEMENT(gst_object_get_parent(GST_OBJECT(to)));
+    GstPad *ghost = gst_ghost_pad_new(NULL, in);
+    gst_pad_set_active(ghost, TRUE);
+    gst_element_add_pad(parent, ghost);
+    gst_object_unref(parent);
+    GstPadLinkReturn joined = gst_pad_link(out, ghost);
+    if (joined != GST_PAD_LINK_OK)
+      GST_ERROR("cannot join a received stream to %s: %s", GST_OBJECT_NAME(to), gst_pad_link_get_name(joined));
+    gst_object_unref(in);
+    gst_object_unref(out);
+    gst_object_unref(to);
+  }
+}
+
+/* ---- the bus and the stats (the owner's thread) ---- */
+
+static gboolean on_bus(GstBus *bus, GstMessage *msg, gpointer data) {
+  (void)bus;
+  dc_endpoint_media *m = data;
+  if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR && !m->closing) {
+    GError *err = NULL;
+    gst_message_parse_error(msg, &err, NULL);
+    char *why = g_strdup_printf("%s: %s", GST_OBJECT_NAME(GST_MESSAGE_SRC(msg)), err->message);
+    g_error_free(err);
+    m->ev.failed(why, m->ev.user);
+    g_free(why);
+  } else if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_WARNING) {
+    GError *err = NULL;
+    gst_message_parse_warning(msg, &err, NULL);
+    g_warning("media: %s: %s", GST_OBJECT_NAME(GST_MESSAGE_SRC(msg)), err->message);
+    g_error_free(err);
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+static void on_stats_promise(GstPromise *promise, gpointer data) {
+  dc_endpoint_media *m = data;
+  const GstStructure *reply = gst_promise_get_reply(promise);
+  if (reply)
+    post(m, CALL_STATS, NULL, 0, gst_structure_copy(reply));
+  gst_promise_unref(promise);
+}
+
+static gboolean ask_stats(gpointer data) {
+  dc_endpoint_media *m = data;
+  GstPromise *p = gst_promise_new_with_change_func(on_stats_promise, media_ref(m), (GDestroyNotify)media_unref);
+  g_signal_emit_by_name(m->webrtc, "get-stats", NULL, p);
+  return G_SOURCE_CONTINUE;
+}
+
+typedef struct {
+  guint64 bytes[4];
+  double rtt_s, jitter_s[2];
+  int remote_loss_permille;
+  gint64 lost[2]; /* audio, video packets lost on the way to us */
+  bool have_rtt;
+} link_stats;
+
+typedef struct {
+  link_stats *l;
+  GHashTable *ssrc_kind;
+} stats_walk;
+
+static bool is_video(GHashTable *ssrc_kind, const GstStructure *s) {
+  guint ssrc = 0;
+  gst_structure_get_uint(s, "ssrc", &ssrc);
+  return GPOINTER_TO_INT(g_hash_table_lookup(ssrc_kind, GUINT_TO_POINTER(ssrc))) != GST_WEBRTC_KIND_AUDIO;
+}
+
+static gboolean add_stat(GQuark field, const GValue *value, gpointer data) {
+  (void)field;
+  stats_walk *w = data;
+  link_stats *l = w->l;
+  if (!GST_VALUE_HOLDS_STRUCTURE(value))
+    return TRUE;
+  const GstStructure *s = gst_value_get_structure(value);
+  GstWebRTCStatsType type;
+  if (!gst_structure_get(s, "type", GST_TYPE_WEBRTC_STATS_TYPE, &type, NULL))
+    return TRUE;
+  bool video = is_video(w->ssrc_kind, s);
+  guint64 bytes = 0;
+  if (type == GST_WEBRTC_STATS_OUTBOUND_RTP && gst_structure_get_uint64(s, "bytes-sent", &bytes))
+    l->bytes[video ? 1 : 0] += bytes;
+  if (type == GST_WEBRTC_STATS_INBOUND_RTP) {
+    if (gst_structure_get_uint64(s, "bytes-received", &bytes))
+      l->bytes[video ? 3 : 2] += bytes;
+    gint64 lost = 0;
+    if (gst_structure_get_int64(s, "packets-lost", &lost))
+      l->lost[video ? 1 : 0] += lost;
+    double jitter;
+    if (gst_structure_get_double(s, "jitter", &jitter))
+      l->jitter_s[video ? 1 : 0] = MAX(l->jitter_s[video ? 1 : 0], jitter);
+  }
+  if (type == GST_WEBRTC_STATS_REMOTE_INBOUND_RTP) {
+    double rtt, fraction;
+    if (gst_structure_get_double(s, "round-trip-time", &rtt) && rtt > 0)
+      l->rtt_s = MAX(l->rtt_s, rtt), l->have_rtt = true;
+    if (gst_structure_get_double(s, "fraction-lost", &fraction))
+      l->remote_loss_permille = MAX(l->remote_loss_permille, (int)(fraction * 1000));
+  }
+  return TRUE;
+}
+
+static void on_stats_reply(dc_endpoint_media *m, const GstStructure *stats) {
+  link_stats l = {0};
+  stats_walk w = {&l, m->ssrc_kind};
+  gst_structure_foreach(stats, add_stat, &w);
+  gint64 now = g_get_monotonic_time();
+  double secs = m->last_stats_us ? (double)(now - m->last_stats_us) / G_USEC_PER_SEC : 1.0;
+  m->last_stats_us = now;
+  GString *j = g_string_new(NULL);
+  g_string_append_printf(j, "{\"connected\":%s,\"status\":\"", m->connected ? "true" : "false");
+  for (const char *c = m->status ? m->status : ""; *c; c++) /* our own text; escape anyway */
+    if (*c == '"' || *c == '\\')
+      g_string_append_printf(j, "\\%c", *c);
+    else if ((unsigned char)*c >= 0x20)
+      g_string_append_c(j, *c);
+  g_string_append(j, "\"");
+  if (l.have_rtt)
+    g_string_append_printf(j, ",\"rtt_ms\":%.0f", l.rtt_s * 1000);
+  else
+    g_string_append(j, ",\"rtt_ms\":null");
+  g_string_append_printf(j, ",\"loss_up_permille\":%d,\"audio_lost\":%" G_GINT64_FORMAT ",\"video_lost\":%" G_GINT64_FORMAT
+                         ",\"jitter_ms\":{\"audio\":%.1f,\"video\":%.1f}",
+                         l.remote_loss_permille, l.lost[0], l.lost[1], l.jitter_s[0] * 1000, l.jitter_s[1] * 1000);
+  const char *names[4] = {"audio_up", "video_up", "audio_down", "video_down"};
+  g_string_append(j, ",\"kbps\":{");
+  for (int i = 0; i < 4; i++) {
+    guint64 d = l.bytes[i] >= m->last_bytes[i] ? l.bytes[i] - m->last_bytes[i] : 0;
+    g_string_append_printf(j, "%s\"%s\":%.1f", i ? "," : "", names[i], (double)d * 8 / 1000 / secs);
+    m->last_bytes[i] = l.bytes[i];
+  }
+  g_string_append_printf(j, "},\"bytes\":{\"up\":%" G_GUINT64_FORMAT ",\"down\":%" G_GUINT64_FORMAT "}",
+                         l.bytes[0] + l.bytes[1], l.bytes[2] + l.bytes[3]);
+  g_string_append(j, ",\"frames\":[");
+  for (int i = 0; i < m->n_slots; i++)
+    g_string_append_printf(j, "%s%d", i ? "," : "", g_atomic_int_get(&m->frames[i]));
+  g_string_append(j, "],\"fps\":[");
+  for (int i = 0; i < m->n_slots; i++) {
+    long f = g_atomic_int_get(&m->frames[i]);
+    g_string_append_printf(j, "%s%.1f", i ? "," : "", (double)(f - m->last_frames[i]) / secs);
+    m->last_frames[i] = f;
+  }
+  g_string_append(j, "]}");
+  m->ev.stats(j->str, m->ev.user);
+  g_string_free(j, TRUE);
+}
+
+/* ---- building ---- */
+
+static char *audio_source_desc(const dc_media_config *c, bool *uses_dsp) {
+  const char *src = c->audio_source;
+  *uses_dsp = false;
+  if (src && g_str_has_prefix(src, "test:"))
+    return g_strdup_printf("audiotestsrc is-live=true wave=sine volume=0.3 freq=%g", g_ascii_strtod(src + 5, NULL));
+  if (src)
+    return g_strdup("filesrc name=afile ! wavparse ! identity sync=true");
+  *uses_dsp = true;
+  /* webrtcdsp: echo cancellation (against the probe in the playback path), noise
+   * suppression, automatic gain control; it wants 10 ms of S16 at a rate it knows */
+  return g_strdup("autoaudiosrc ! audioconvert ! audioresample ! audio/x-raw,format=S16LE,rate=48000,channels=1 ! "
+                  "webrtcdsp probe=probe noise-suppression-level=high gain-control=true");
+}
+
+static char *video_source_desc(const dc_media_config *c) {
+  const char *src = c->video_source;
+  if (src && !strcmp(src, "test"))
+    return g_strdup("videotestsrc is-live=true pattern=ball");
+  if (src)
+    return g_strdup("filesrc name=vfile ! decodebin ! videoconvert ! identity sync=true");
+  return g_strdup("autovideosrc");
+}
+
+static bool add_linked(dc_endpoint_media *m, const char *desc, const char *file_elem, const char *file,
+                       GstElement *to, GError **error) {
+  GstElement *bin = bin_from(desc, error);
+  if (!bin)
+    return false;
+  if (file_elem) {
+    GstElement *f = gst_bin_get_by_name(GST_BIN(bin), file_elem);
+    if (f) {
+      g_object_set(f, "location", file, NULL);
+      gst_object_unref(f);
+    }
+  }
+  gst_bin_add(GST_BIN(m->pipe), bin);
+  if (to && !gst_element_link(bin, to)) {
+    g_set_error(error, GST_CORE_ERROR, GST_CORE_ERROR_NEGOTIATION, "could not link %s", desc);
+    return false;
+  }
+  return true;
+}
+
+static const char *file_or_null(const char *s) { return s && strcmp(s, "fake") ? s : NULL; }
+
+dc_endpoint_media *dc_media_new(const dc_media_config *cfg, const dc_media_events *events, GError **error) {
+  dc_endpoint_media *m = g_atomic_rc_box_new0(dc_endpoint_media);
+  m->cfg = *cfg;
+  m->ev = *events;
+  m->ctx = g_main_context_ref_thread_default();
+  g_mutex_init(&m->label_lock);
+  m->ssrc_kind = g_hash_table_new(NULL, NULL);
+  m->n_slots = cfg->audio_only ? 0 : CLAMP(cfg->slots, 1, MAX_SLOTS);
+  const dc_profile *p = cfg->profile;
+  m->pipe = gst_pipeline_new("endpoint");
+  m->webrtc = gst_element_factory_make("webrtcbin", "webrtc");
+  if (!m->webrtc) {
+    g_set_error(error, GST_CORE_ERROR, GST_CORE_ERROR_MISSING_PLUGIN,
+                "GStreamer's webrtcbin is missing (Debian: gstreamer1.0-plugins-bad, gstreamer1.0-nice)");
+    goto fail;
+  }
+  g_object_set(m->webrtc, "bundle-policy", GST_WEBRTC_BUNDLE_POLICY_MAX_BUNDLE, "latency", 100, NULL);
+  gst_bin_add(GST_BIN(m->pipe), m->webrtc);
+
+  /* playback of the mix: a silent live base, so the echo canceller's probe and a recording
+   * run from the start, on the wall clock */
+  const char *asink = cfg->audio_sink;
+  char *sink_desc = !asink ? g_strdup("autoaudiosink")
+                    : !strcmp(asink, "fake") ? g_strdup("fakesink sync=true async=false")
+                                             : g_strdup("audio/x-raw,format=S16LE ! wavenc ! filesink name=arec");
+  bool dsp;
+  char *asrc = audio_source_desc(cfg, &dsp);
+  char *play = g_strdup_printf("audiotestsrc is-live=true wave=silence ! audio/x-raw,rate=48000,channels=1 ! "
+                               "audiomixer name=playmix ! %s audioconvert ! audioresample ! %s",
+                               dsp ? "webrtcechoprobe name=probe ! " : "", sink_desc);
+  bool ok = add_linked(m, play, "arec", file_or_null(asink), NULL, error);
+  g_free(play);
+  g_free(sink_desc);
+  /* sending: the microphone as Opus */
+  char *send = g_strdup_printf("%s ! audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=1 ! volume name=mute ! "
+                               "opusenc bitrate=%d frame-size=%d audio-type=voice inband-fec=%s dtx=%s "
+                               "packet-loss-percentage=%d ! rtpopuspay pt=111 ! capsfilter caps=\"" OPUS_CAPS "\"",
+                               asrc, p->audio_bps, p->audio_frame_ms, p->audio_fec ? "true" : "false",
+                               p->audio_dtx ? "true" : "false", p->audio_loss_percent);
+  g_free(asrc);
+  ok = ok && add_linked(m, send, "afile", cfg->audio_source, m->webrtc, error);
+  g_free(send);
+  if (!ok)
+    goto fail;
+  m->mute = gst_bin_get_by_name(GST_BIN(m->pipe), "mute");
+
+  if (!cfg->audio_only) {
+    char *vsrc = video_source_desc(cfg);
+    /* the camera as VP8: real time, constant rate, partitions resilient to a loss, a key
+     * frame at least every 3 s so a lost one heals without a request */
+    char *vsend = g_strdup_printf("%s ! videoconvert ! videoscale ! videorate ! "
+                                  "video/x-raw,width=%d,height=%d,framerate=%d/1,pixel-aspect-ratio=1/1 ! "
+                                  "vp8enc deadline=1 cpu-used=8 end-usage=cbr target-bitrate=%d "
+                                  "keyframe-max-dist=%d error-resilient=partitions lag-in-frames=0 threads=2 ! "
+                                  "rtpvp8pay pt=96 picture-id-mode=15-bit mtu=1200 ! capsfilter caps=\"" VP8_CAPS "\"",
+                                  vsrc, p->video_width, p->video_height, p->video_fps, p->video_bps, p->video_fps * 3);
+    g_free(vsrc);
+    ok = add_linked(m, vsend, "vfile", cfg->video_source, m->webrtc, error);
+    g_free(vsend);
+    if (!ok)
+      goto fail;
+    GstPad *vpad = gst_element_get_static_pad(m->webrtc, "sink_1");
+    GstWebRTCRTPTransceiver *t = NULL;
+    if (vpad)
+      g_object_get(vpad, "transceiver", &t, NULL);
+    if (t) {
+      g_object_set(t, "do-nack", TRUE, NULL);
+      gst_object_unref(t);
+    }
+    if (vpad)
+      gst_object_unref(vpad);
+    GstCaps *caps = gst_caps_from_string(VP8_CAPS);
+    for (int i = 1; i < m->n_slots; i++) {
+      g_signal_emit_by_name(m->webrtc, "add-transceiver", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY, caps, &t);
+      g_object_set(t, "do-nack", TRUE, NULL);
+      gst_object_unref(t);
+    }
+    gst_caps_unref(caps);
+
+    /* the grid: a black live base the tiles are drawn over, and the status line */
+    const char *vsink = cfg->video_sink;
+    if (!vsink || strcmp(vsink, "fake")) {
+      int W = p->video_width >= 1280 ? 1280 : 960, H = W * 9 / 16;
+      dc_tile tiles[MAX_SLOTS];
+      dc_grid_layout(m->n_slots, W, H, tiles);
+      for (int i = 0; i < m->n_slots; i++) {
+        m->tile_x[i] = tiles[i].x, m->tile_y[i] = tiles[i].y;
+        m->tile_w[i] = tiles[i].width & ~1, m->tile_h[i] = tiles[i].height & ~1;
+      }
+      bool text = has_element("textoverlay");
+      char *out = !vsink ? g_strdup("autovideosink") : g_strdup("vp8enc deadline=1 ! matroskamux ! filesink name=vrec");
+      char *grid = g_strdup_printf("videotestsrc is-live=true pattern=black ! video/x-raw,width=%d,height=%d,framerate=15/1 ! "
+                                   "compositor name=grid background=black ! %s videoconvert ! %s",
+                                   W, H, text ? "textoverlay name=status valignment=top halignment=left font-desc=\"Sans 12\" ! " : "",
+                                   out);
+      g_free(out);
+      ok = add_linked(m, grid, "vrec", file_or_null(vsink), NULL, error);
+      g_free(grid);
+      if (!ok)
+        goto fail;
+      m->grid = gst_bin_get_by_name(GST_BIN(m->pipe), "grid");
+      m->status_overlay = gst_bin_get_by_name(GST_BIN(m->pipe), "status");
+    }
+  }
+  g_signal_connect(m->webrtc, "on-negotiation-needed", G_CALLBACK(on_negotiation_needed), m);
+  g_signal_connect(m->webrtc, "on-ice-candidate", G_CALLBACK(on_ice_candidate), m);
+  g_signal_connect(m->webrtc, "notify::ice-connection-state", G_CALLBACK(on_ice_state), m);
+  g_signal_connect(m->webrtc, "pad-added", G_CALLBACK(on_pad_added), m);
+  GstBus *bus = gst_pipeline_get_bus(GST_PIPELINE(m->pipe));
+  GSource *watch = gst_bus_create_watch(bus);
+  g_source_set_callback(watch, (GSourceFunc)(void (*)(void))on_bus, m, NULL);
+  m->bus_watch = g_source_attach(watch, m->ctx);
+  g_source_unref(watch);
+  gst_object_unref(bus);
+  return m;
+fail:
+  dc_media_free(m);
+  return NULL;
+}
+
+bool dc_media_start(dc_endpoint_media *m, GError **error) {
+  if (gst_element_set_state(m->pipe, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+    g_set_error(error, GST_CORE_ERROR, GST_CORE_ERROR_STATE_CHANGE,
+                "the media pipeline would not start (no microphone or camera? try --audio-source test:440)");
+    return false;
+  }
+  if (m->cfg.stats) {
+    GSource *t = g_timeout_source_new_seconds(1);
+    g_source_set_callback(t, ask_stats, m, NULL);
+    m->stats_timer = g_source_attach(t, m->ctx);
+    g_source_unref(t);
+  }
+  return true;
+}
+
+void dc_media_set_answer(dc_endpoint_media *m, const char *sdp) {
+  GstSDPMessage *msg = NULL;
+  if (gst_sdp_message_new_from_text(sdp, &msg) != GST_SDP_OK) {
+    m->ev.failed("the bridge's answer is not SDP", m->ev.user);
+    return;
+  }
+  learn_ssrcs(m, msg);
+  GstWebRTCSessionDescription *answer = gst_webrtc_session_description_new(GST_WEBRTC_SDP_TYPE_ANSWER, msg);
+  g_signal_emit_by_name(m->webrtc, "set-remote-description", answer, NULL);
+  gst_webrtc_session_description_free(answer);
+}
+
+void dc_media_add_candidate(dc_endpoint_media *m, const char *candidate) {
+  if (candidate && *candidate)
+    g_signal_emit_by_name(m->webrtc, "add-ice-candidate", 0, candidate);
+}
+
+void dc_media_set_labels(dc_endpoint_media *m, const char *const *labels, int n) {
+  g_mutex_lock(&m->label_lock);
+  for (int i = 0; i < m->n_slots && i < n; i++) {
+    g_free(m->label_text[i]);
+    m->label_text[i] = g_strdup(labels[i] ? labels[i] : "");
+    if (m->labels[i])
+      g_object_set(m->labels[i], "text", m->label_text[i], NULL);
+  }
+  g_mutex_unlock(&m->label_lock);
+}
+
+void dc_media_set_status(dc_endpoint_media *m, const char *status) {
+  if (!g_strcmp0(m->status, status))
+    return;
+  g_free(m->status);
+  m->status = g_strdup(status);
+  if (m->status_overlay)
+    g_object_set(m->status_overlay, "text", status, NULL);
+}
+
+void dc_media_set_muted(dc_endpoint_media *m, bool muted) {
+  if (m->mute)
+    g_object_set(m->mute, "mute", muted, NULL);
+}
+
+long dc_media_frames(dc_endpoint_media *m, int slot) {
+  return slot >= 0 && slot < m->n_slots ? g_atomic_int_get(&m->frames[slot]) : -1;
+}
+
+static void clear_media(gpointer data) {
+  dc_endpoint_media *m = data;
+  g_main_context_unref(m->ctx);
+  g_free(m->status);
+  for (int i = 0; i < MAX_SLOTS; i++)
+    g_free(m->label_text[i]);
+  g_mutex_clear(&m->label_lock);
+  g_hash_table_unref(m->ssrc_kind);
+}
+
+void dc_media_free(dc_endpoint_media *m) {
+  if (!m)
+    return;
+  m->closing = true;
+  if (m->stats_timer)
+    g_source_destroy(g_main_context_find_source_by_id(m->ctx, m->stats_timer));
+  if (m->pipe) {
+    /* EOS first, so recordings get their headers and trailers written */
+    GstState state;
+    gst_element_get_state(m->pipe, &state, NULL, 0);
+    if (state == GST_STATE_PLAYING) {
+      gst_element_send_event(m->pipe, gst_event_new_eos());
+      GstBus *bus = gst_pipeline_get_bus(GST_PIPELINE(m->pipe));
+      GstMessage *msg = gst_bus_timed_pop_filtered(bus, 2 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+      if (msg)
+        gst_message_unref(msg);
+      gst_object_unref(bus);
+    }
+    gst_element_set_state(m->pipe, GST_STATE_NULL);
+  }
+  if (m->bus_watch)
+    g_source_destroy(g_main_context_find_source_by_id(m->ctx, m->bus_watch));
+  for (int i = 0; i < MAX_SLOTS; i++)
+    if (m->labels[i])
+      gst_object_unref(m->labels[i]);
+  if (m->mute)
+    gst_object_unref(m->mute);
+  if (m->grid)
+    gst_object_unref(m->grid);
+  if (m->status_overlay)
+    gst_object_unref(m->status_overlay);
+  if (m->pipe)
+    gst_object_unref(m->pipe);
+  g_atomic_rc_box_release_full(m, clear_media);
+}

@@ -1,0 +1,64 @@
+/* media.h — the endpoint's media: one GStreamer pipeline around webrtcbin.
+ *
+ * Sends the microphone (through webrtcdsp: echo cancellation, noise suppression, gain
+ * control) as Opus and the camera as VP8 at the profile's settings; plays the bridge's mix
+ * and shows the video slots in a grid, each tile labelled with its point's name. webrtcbin
+ * (GStreamer 1.22) brings ICE (libnice), DTLS-SRTP (libsrtp2), RTCP, NACK/RTX for video and
+ * the jitter buffers; the offer it makes has the shape the bridge wants (PROTOCOL.md: audio,
+ * the camera's video sendrecv, then recvonly thumbnails), bundled.
+ *
+ * All callbacks run on the thread-default main context of the thread that made the media
+ * (webrtcbin's own threads never call out). Left out: simulcast for the hall profile
+ * (webrtcbin 1.22 cannot negotiate RID simulcast; the hall sends one layer, which every
+ * receiver of the bridge can take), and sender-side bandwidth estimation (rtpgccbwe is not
+ * in Debian 12): bitrates are the profile's.
+ */
+#ifndef DC_ENDPOINT_MEDIA_H
+#define DC_ENDPOINT_MEDIA_H
+
+#include <glib.h>
+#include <stdbool.h>
+
+#include "endpoint/profile.h"
+
+typedef struct dc_endpoint_media dc_endpoint_media;
+
+typedef struct {
+  void (*offer)(const char *sdp, void *user);
+  void (*candidate)(const char *candidate, void *user);
+  void (*connected)(bool connected, void *user); /* ICE and DTLS up, or lost/failed */
+  void (*failed)(const char *why, void *user);   /* the pipeline cannot go on */
+  void (*stats)(const char *json_line, void *user);
+  void *user;
+} dc_media_events;
+
+typedef struct {
+  const dc_profile *profile;
+  int slots;         /* video slots to receive, 1..9 (ignored when audio_only) */
+  bool audio_only;
+  /* NULL: the devices (autoaudiosrc through webrtcdsp, autovideosrc); "test:FREQ" / "test":
+   * a tone / a moving test picture; anything else a file (WAV; any video GStreamer plays). */
+  const char *audio_source, *video_source;
+  /* NULL: the speakers and a window; "fake": discarded (still decoded and counted); else a
+   * file: WAV for audio, Matroska (VP8) for video. */
+  const char *audio_sink, *video_sink;
+  bool stats;        /* emit a stats JSON line every second */
+} dc_media_config;
+
+/* Builds the pipeline (nothing runs yet). NULL with *error when an element is missing. */
+dc_endpoint_media *dc_media_new(const dc_media_config *cfg, const dc_media_events *events, GError **error);
+/* Starts it; the offer comes through events->offer. */
+bool dc_media_start(dc_endpoint_media *m, GError **error);
+void dc_media_set_answer(dc_endpoint_media *m, const char *sdp);
+void dc_media_add_candidate(dc_endpoint_media *m, const char *candidate);
+/* Tile labels, one per slot, main first ("" for an empty slot). */
+void dc_media_set_labels(dc_endpoint_media *m, const char *const *labels, int n);
+/* The status line: shown on the picture (when there is one) and printed when it changes. */
+void dc_media_set_status(dc_endpoint_media *m, const char *status);
+void dc_media_set_muted(dc_endpoint_media *m, bool muted);
+/* Frames decoded so far in a slot, -1 for no such slot. */
+long dc_media_frames(dc_endpoint_media *m, int slot);
+/* Ends the recordings cleanly (EOS, at most 2 s) and frees everything. */
+void dc_media_free(dc_endpoint_media *m);
+
+#endif

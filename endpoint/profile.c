@@ -1,0 +1,145 @@
+/* profile.c — link profiles, join links, the slot grid and the backoff; see profile.h. */
+#include "endpoint/profile.h"
+
+#include <gio/gio.h>
+#include <string.h>
+
+static const dc_profile profiles[] = {
+    /* the hall: a wired district link, big screen */
+    {"hall", 48000, 20, false, false, 0, 1280, 720, 30, 1500000, 4},
+    {"standard", 32000, 20, true, false, 10, 640, 360, 15, 500000, 3},
+    /* 64-256 kbit/s, lossy: 60 ms frames halve the packet overhead, FEC and DTX; one slot */
+    {"highland", 14000, 60, true, true, 15, 320, 180, 10, 80000, 1},
+};
+
+const dc_profile *dc_profile_find(const char *name) {
+  for (size_t i = 0; name && i < G_N_ELEMENTS(profiles); i++)
+    if (!strcmp(profiles[i].name, name))
+      return &profiles[i];
+  return NULL;
+}
+
+const char *dc_profile_names(void) { return "hall, standard or highland"; }
+
+bool dc_join_link_parse(const char *link, dc_join_link *out, GError **error) {
+  memset(out, 0, sizeof *out);
+  GError *err = NULL;
+  GUri *uri = g_uri_parse(link, G_URI_FLAGS_ENCODED_QUERY, &err);
+  if (!uri) {
+    g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "not a link: %s", err->message);
+    g_error_free(err);
+    return false;
+  }
+  const char *scheme = g_uri_get_scheme(uri), *host = g_uri_get_host(uri), *query = g_uri_get_query(uri);
+  bool tls = !g_ascii_strcasecmp(scheme, "https");
+  GHashTable *params = NULL;
+  bool ok = false;
+  if (!tls && g_ascii_strcasecmp(scheme, "http")) {
+    g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "a join link starts with https://, not %s://", scheme);
+    goto out;
+  }
+  if (!host || !*host || strcmp(g_uri_get_path(uri), "/join") || !query) {
+    g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                "not a join link: it looks like https://BRIDGE:8443/join?meeting=1&token=...");
+    goto out;
+  }
+  params = g_uri_parse_params(query, -1, "&", G_URI_PARAMS_NONE, NULL);
+  const char *meeting = params ? g_hash_table_lookup(params, "meeting") : NULL;
+  const char *token = params ? g_hash_table_lookup(params, "token") : NULL;
+  guint64 id = 0;
+  if (!meeting || !g_ascii_string_to_unsigned(meeting, 10, 1, G_MAXINT64, &id, NULL) || !token || !*token ||
+      strlen(token) > 256) {
+    g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                "the join link lacks its meeting number or token: copy the whole link");
+    goto out;
+  }
+  int port = g_uri_get_port(uri);
+  /* an IPv6 literal needs its brackets back in the URL */
+  const char *lb = strchr(host, ':') ? "[" : "", *rb = strchr(host, ':') ? "]" : "";
+  out->ws_url = port > 0 ? g_strdup_printf("%s://%s%s%s:%d/ws", tls ? "wss" : "ws", lb, host, rb, port)
+                         : g_strdup_printf("%s://%s%s%s/ws", tls ? "wss" : "ws", lb, host, rb);
+  out->host = g_strdup(host);
+  out->meeting = (int64_t)id;
+  out->token = g_strdup(token);
+  ok = true;
+out:
+  if (params)
+    g_hash_table_unref(params);
+  g_uri_unref(uri);
+  return ok;
+}
+
+void dc_join_link_clear(dc_join_link *l) {
+  g_free(l->ws_url);
+  g_free(l->host);
+  if (l->token)
+    memset(l->token, 0, strlen(l->token)); /* a secret: do not leave it in freed memory */
+  g_free(l->token);
+  memset(l, 0, sizeof *l);
+}
+
+/* 16:9 inside w × h, centred. */
+static dc_tile fit(int x, int y, int w, int h) {
+  int tw = w, th = w * 9 / 16;
+  if (th > h)
+    th = h, tw = h * 16 / 9;
+  return (dc_tile){x + (w - tw) / 2, y + (h - th) / 2, tw, th};
+}
+
+void dc_grid_layout(int n, int width, int height, dc_tile *tiles) {
+  n = CLAMP(n, 1, 9);
+  if (n == 1) {
+    tiles[0] = fit(0, 0, width, height);
+    return;
+  }
+  int rows = n - 1, side = width / 4; /* thumbnails take a quarter of the width */
+  tiles[0] = fit(0, 0, width - side, height);
+  for (int i = 1; i < n; i++)
+    tiles[i] = fit(width - side, (i - 1) * height / rows, side, height / rows);
+}
+
+unsigned dc_backoff_ms(unsigned attempt, unsigned max_ms, double jitter) {
+  double base = 500.0;
+  for (unsigned i = 0; i < attempt && base < max_ms; i++)
+    base *= 2;
+  if (base > max_ms)
+    base = max_ms;
+  double j = CLAMP(jitter, 0.0, 1.0);
+  return (unsigned)(base * (0.8 + 0.4 * j));
+}
+
+/* ---- certificates ---- */
+
+char *dc_certificate_fingerprint(GTlsCertificate *cert) {
+  GByteArray *der = NULL;
+  g_object_get(cert, "certificate", &der, NULL);
+  if (!der)
+    return g_strdup("?");
+  guint8 digest[32];
+  gsize len = sizeof digest;
+  GChecksum *c = g_checksum_new(G_CHECKSUM_SHA256);
+  g_checksum_update(c, der->data, der->len);
+  g_checksum_get_digest(c, digest, &len);
+  g_checksum_free(c);
+  g_byte_array_unref(der);
+  GString *out = g_string_new(NULL);
+  for (gsize i = 0; i < len; i++)
+    g_string_append_printf(out, "%s%02X", i ? ":" : "", digest[i]);
+  return g_string_free(out, FALSE);
+}
+
+bool dc_fingerprint_matches(const char *pin, const char *fp) {
+  if (!pin || !fp)
+    return false;
+  for (;;) {
+    while (*pin == ':')
+      pin++;
+    while (*fp == ':')
+      fp++;
+    if (!*pin || !*fp)
+      return !*pin && !*fp;
+    if (g_ascii_toupper(*pin) != g_ascii_toupper(*fp))
+      return false;
+    pin++, fp++;
+  }
+}

@@ -1,0 +1,70 @@
+/* profile.h — the endpoint's link profiles and the small policies around them.
+ *
+ * A profile fixes what the endpoint sends (Opus bitrate, frame length, in-band FEC, DTX;
+ * VP8 size, rate and bitrate) and how many video slots it asks for. The numbers match the
+ * bridge's mixer tiers (media/mixer.c) so both directions of a link use about the same
+ * share of it. Also here, because they are policy and tested alone: the join link's parts,
+ * the slot grid's layout, the reconnect backoff and certificate pins. No GStreamer here.
+ */
+#ifndef DC_ENDPOINT_PROFILE_H
+#define DC_ENDPOINT_PROFILE_H
+
+#include <gio/gio.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct {
+  const char *name;           /* "hall", "standard", "highland": the bridge's tier too */
+  int audio_bps;              /* Opus target bitrate */
+  int audio_frame_ms;         /* Opus frame length: 20, 40 or 60 */
+  bool audio_fec, audio_dtx;  /* in-band FEC (RFC 6716 LBRR), discontinuous transmission */
+  int audio_loss_percent;     /* expected loss, tells the encoder how much FEC to spend */
+  int video_width, video_height, video_fps;
+  int video_bps;              /* VP8 target bitrate */
+  int slots;                  /* video slots asked for: main + thumbnails */
+} dc_profile;
+
+/* NULL when name is none of the three. */
+const dc_profile *dc_profile_find(const char *name);
+/* The profile list for messages: "hall, standard or highland". */
+const char *dc_profile_names(void);
+
+/* ---- the join link: https://BRIDGE[:PORT]/join?meeting=N&token=T ---- */
+
+typedef struct {
+  char *ws_url;   /* wss://BRIDGE:PORT/ws (ws:// for an http:// link) */
+  char *host;     /* for messages */
+  int64_t meeting;
+  char *token;
+} dc_join_link;
+
+/* False with *error set (in words a clerk can act on) when the link is not one. */
+bool dc_join_link_parse(const char *link, dc_join_link *out, GError **error);
+void dc_join_link_clear(dc_join_link *l);
+
+/* ---- the slot grid ---- */
+
+typedef struct {
+  int x, y, width, height;
+} dc_tile;
+
+/* Places n video slots (1..9) in a frame of width × height: the main slot (0) large on the
+ * left (the whole frame when alone), thumbnails stacked on the right in a column, each
+ * 16:9 where the space allows. Tiles never overlap and stay inside the frame. */
+void dc_grid_layout(int n, int width, int height, dc_tile *tiles);
+
+/* ---- reconnecting ---- */
+
+/* Delay before reconnect attempt number `attempt` (0 = the first after a loss): 0.5 s,
+ * doubling, at most max_ms, with ±20 % jitter from `jitter` (0..1) so that thirty boxes
+ * that lost the same bridge do not all come back in the same millisecond. */
+unsigned dc_backoff_ms(unsigned attempt, unsigned max_ms, double jitter);
+
+/* ---- trusting the bridge ---- */
+
+/* "AB:CD:…", the SHA-256 of a certificate's DER (g_free it). */
+char *dc_certificate_fingerprint(GTlsCertificate *cert);
+/* True when pin names fp: case and colons do not matter. */
+bool dc_fingerprint_matches(const char *pin, const char *fp);
+
+#endif

@@ -1,0 +1,414 @@
+/* session.c — signaling, TLS trust and reconnecting for one endpoint; see session.h. */
+#include "endpoint/session.h"
+
+#include <libsoup/soup.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "signaling/protocol.h"
+
+#define BACKOFF_MAX_MS 2000 /* back within 5 s of the bridge being reachable again */
+#define MEDIA_TIMEOUT_S 25  /* the bridge gives up at 20 s; a little longer here */
+
+struct dc_session {
+  dc_session_config cfg;
+  void (*on_end)(int code, void *user);
+  void *user;
+  SoupSession *http;
+  SoupWebsocketConnection *ws;
+  GCancellable *cancel;
+  dc_endpoint_media *media;
+  /* what the bridge told us */
+  int64_t me, speaker;
+  char *point;
+  dc_server_msg roster;
+  int64_t slots[DC_PROTOCOL_MAX_SLOTS];
+  int n_slots;
+  bool muted;
+  /* reconnecting */
+  unsigned attempt;
+  gint64 trouble_since_us; /* first failure since we were last in the meeting; 0: none */
+  int trouble_code;        /* the exit code if we give up: unreachable or media */
+  guint retry_timer, media_timer;
+  bool joined, media_up, ended, leaving;
+  char *cert_refused; /* the fingerprint of a certificate we refused */
+};
+
+static void connect_bridge(dc_session *s);
+
+static void say(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+static void say(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char *text = g_strdup_vprintf(fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "diemcau-endpoint: %s\n", text);
+  g_free(text);
+}
+
+/* ---- certificates ---- */
+
+static gboolean accept_certificate(SoupMessage *msg, GTlsCertificate *cert, GTlsCertificateFlags errors, gpointer data) {
+  (void)msg, (void)errors;
+  dc_session *s = data;
+  char *fp = dc_certificate_fingerprint(cert);
+  bool ok = s->cfg.insecure || dc_fingerprint_matches(s->cfg.pin, fp);
+  if (!ok) {
+    g_free(s->cert_refused);
+    s->cert_refused = fp;
+  } else {
+    g_free(fp);
+  }
+  return ok;
+}
+
+/* ---- ending and retrying ---- */
+
+static void stop_media(dc_session *s) {
+  if (s->media_timer)
+    g_source_remove(s->media_timer), s->media_timer = 0;
+  dc_media_free(s->media);
+  s->media = NULL;
+  s->media_up = false;
+}
+
+static void drop_connection(dc_session *s) {
+  stop_media(s);
+  if (s->ws) {
+    g_signal_handlers_disconnect_by_data(s->ws, s);
+    if (soup_websocket_connection_get_state(s->ws) == SOUP_WEBSOCKET_STATE_OPEN)
+      soup_websocket_connection_close(s->ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+    g_clear_object(&s->ws);
+  }
+  s->joined = false;
+}
+
+static void end(dc_session *s, int code) {
+  if (s->ended)
+    return;
+  s->ended = true;
+  if (s->retry_timer)
+    g_source_remove(s->retry_timer), s->retry_timer = 0;
+  g_cancellable_cancel(s->cancel);
+  drop_connection(s);
+  s->on_end(code, s->user);
+}
+
+static gboolean retry(gpointer data) {
+  dc_session *s = data;
+  s->retry_timer = 0;
+  connect_bridge(s);
+  return G_SOURCE_REMOVE;
+}
+
+/* Something went wrong that a later try may not meet: try again, within bounds. */
+static void trouble(dc_session *s, int code, const char *what) {
+  if (s->ended)
+    return;
+  drop_connection(s);
+  gint64 now = g_get_monotonic_time();
+  if (!s->trouble_since_us)
+    s->trouble_since_us = now, s->attempt = 0;
+  if (code == DC_EXIT_MEDIA || s->trouble_code != DC_EXIT_MEDIA)
+    s->trouble_code = code;
+  unsigned waited_s = (unsigned)((now - s->trouble_since_us) / G_USEC_PER_SEC);
+  if (s->cfg.give_up_after_s && waited_s >= s->cfg.give_up_after_s) {
+    say("giving up after %u s: %s", waited_s, what);
+    end(s, s->trouble_code);
+    return;
+  }
+  unsigned delay = dc_backoff_ms(s->attempt++, BACKOFF_MAX_MS, g_random_double());
+  say("%s; trying again in %.1f s", what, delay / 1000.0);
+  s->retry_timer = g_timeout_add(delay, retry, s);
+}
+
+/* The bridge refused us in a way no retry changes. */
+static void refused(dc_session *s, const char *code, const char *message) {
+  struct {
+    const char *code;
+    int exit;
+    const char *words;
+  } known[] = {
+      {DC_ERR_CODE_INVALID_TOKEN, DC_EXIT_REFUSED, "the bridge does not accept this invitation (ask the operator for a new link)"},
+      {DC_ERR_CODE_REVOKED, DC_EXIT_REFUSED, "the operator withdrew this invitation"},
+      {DC_ERR_CODE_EXPIRED_TOKEN, DC_EXIT_EXPIRED, "this invitation has expired (ask the operator for a new link)"},
+      {DC_ERR_CODE_MEETING_ENDED, DC_EXIT_ENDED, "the meeting is over"},
+      {DC_ERR_CODE_UNKNOWN_MEETING, DC_EXIT_ENDED, "the bridge has no such meeting"},
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS(known); i++)
+    if (!strcmp(code, known[i].code)) {
+      say("%s (%s: %s)", known[i].words, code, message);
+      bool normal = s->cfg.leave_when_ended && known[i].exit == DC_EXIT_ENDED && s->me;
+      end(s, normal ? DC_EXIT_OK : known[i].exit);
+      return;
+    }
+  if (!strcmp(code, DC_ERR_CODE_MEDIA_FAILED) || !strcmp(code, DC_ERR_CODE_SHUTTING_DOWN)) {
+    char *what = g_strdup_printf("the bridge says: %s", message);
+    trouble(s, !strcmp(code, DC_ERR_CODE_MEDIA_FAILED) ? DC_EXIT_MEDIA : DC_EXIT_UNREACHABLE, what);
+    g_free(what);
+    return;
+  }
+  say("the bridge refused a message (%s: %s)", code, message);
+  if (!s->joined || !strcmp(code, DC_ERR_CODE_BAD_OFFER))
+    end(s, DC_EXIT_FAILURE);
+}
+
+/* ---- signaling ---- */
+
+static void send_text(dc_session *s, char *text) {
+  if (s->ws && soup_websocket_connection_get_state(s->ws) == SOUP_WEBSOCKET_STATE_OPEN)
+    soup_websocket_connection_send_text(s->ws, text);
+  g_free(text);
+}
+
+static const dc_roster_entry *who(dc_session *s, int64_t id) {
+  for (size_t i = 0; i < s->roster.n_roster; i++)
+    if (s->roster.roster[i].participant == id)
+      return &s->roster.roster[i];
+  return NULL;
+}
+
+static void show_status(dc_session *s) {
+  if (!s->media)
+    return;
+  const dc_roster_entry *sp = who(s, s->speaker);
+  char *status = g_strdup_printf("%s — %s%s%s — %s", s->point ? s->point : "", s->media_up ? "đã kết nối (connected)" : "đang kết nối (connecting)",
+                                 sp ? " — đang nói (speaking): " : "", sp ? sp->point : "",
+                                 s->muted ? "micro tắt (muted)" : "micro bật (mic on)");
+  dc_media_set_status(s->media, status);
+  g_free(status);
+  const char *labels[DC_PROTOCOL_MAX_SLOTS];
+  char *owned[DC_PROTOCOL_MAX_SLOTS] = {0};
+  for (int i = 0; i < s->n_slots; i++) {
+    const dc_roster_entry *e = who(s, s->slots[i]);
+    labels[i] = e ? (owned[i] = g_strdup_printf("%s — %s", e->point, e->name)) : "";
+  }
+  dc_media_set_labels(s->media, labels, s->n_slots);
+  for (int i = 0; i < s->n_slots; i++)
+    g_free(owned[i]);
+}
+
+static void media_offer(const char *sdp, void *user) { send_text(user, dc_protocol_offer(sdp)); }
+static void media_candidate(const char *candidate, void *user) { send_text(user, dc_protocol_candidate(candidate, NULL)); }
+
+static void media_connected(bool up, void *user) {
+  dc_session *s = user;
+  if (up) {
+    s->media_up = true;
+    s->trouble_since_us = 0, s->attempt = 0;
+    if (s->media_timer)
+      g_source_remove(s->media_timer), s->media_timer = 0;
+    say("in the meeting: media connected");
+    show_status(s);
+  } else if (s->media_up) {
+    trouble(s, DC_EXIT_MEDIA, "the media connection was lost");
+  } else {
+    trouble(s, DC_EXIT_MEDIA, "no media connection (ICE failed: is UDP to the bridge blocked?)");
+  }
+}
+
+static void media_failed(const char *why, void *user) {
+  dc_session *s = user;
+  say("media error: %s", why);
+  end(s, DC_EXIT_FAILURE);
+}
+
+static void media_stats(const char *line, void *user) {
+  (void)user;
+  fprintf(stdout, "%s\n", line);
+  fflush(stdout);
+}
+
+static gboolean media_timeout(gpointer data) {
+  dc_session *s = data;
+  s->media_timer = 0;
+  trouble(s, DC_EXIT_MEDIA, "no media connection within " G_STRINGIFY(MEDIA_TIMEOUT_S) " s (is UDP to the bridge blocked?)");
+  return G_SOURCE_REMOVE;
+}
+
+static void on_joined(dc_session *s, const dc_server_msg *m) {
+  s->me = m->participant;
+  g_free(s->point);
+  s->point = g_strdup(m->point);
+  s->joined = true;
+  say("joined as %s (participant %" G_GINT64_FORMAT ", %s)", m->point, m->participant, m->role);
+  dc_media_events ev = {media_offer, media_candidate, media_connected, media_failed, media_stats, s};
+  GError *err = NULL;
+  s->media = dc_media_new(&s->cfg.media, &ev, &err);
+  if (!s->media || !dc_media_start(s->media, &err)) {
+    say("cannot start the media: %s", err->message);
+    g_error_free(err);
+    end(s, DC_EXIT_FAILURE);
+    return;
+  }
+  dc_media_set_muted(s->media, s->muted);
+  s->media_timer = g_timeout_add_seconds(MEDIA_TIMEOUT_S, media_timeout, s);
+  show_status(s);
+}
+
+static void on_message(SoupWebsocketConnection *ws, gint type, GBytes *bytes, gpointer data) {
+  (void)ws;
+  dc_session *s = data;
+  if (type != SOUP_WEBSOCKET_DATA_TEXT)
+    return;
+  gsize len;
+  const char *text = g_bytes_get_data(bytes, &len);
+  dc_server_msg m;
+  char *why = NULL;
+  if (!dc_protocol_parse_server(text, len, &m, &why)) {
+    say("ignored a message from the bridge: %s", why);
+    g_free(why);
+    return;
+  }
+  switch (m.type) {
+  case DC_SMSG_JOINED:
+    if (!s->joined)
+      on_joined(s, &m);
+    break;
+  case DC_SMSG_ANSWER:
+    if (s->media)
+      dc_media_set_answer(s->media, m.sdp);
+    break;
+  case DC_SMSG_CANDIDATE:
+    if (s->media)
+      dc_media_add_candidate(s->media, m.candidate);
+    break;
+  case DC_SMSG_ROSTER:
+    dc_server_msg_clear(&s->roster);
+    s->roster = m;
+    memset(&m, 0, sizeof m); /* kept */
+    show_status(s);
+    break;
+  case DC_SMSG_SLOTS:
+    memcpy(s->slots, m.slots, sizeof s->slots);
+    s->n_slots = m.n_slots;
+    show_status(s);
+    break;
+  case DC_SMSG_SPEAKER:
+    s->speaker = m.participant;
+    show_status(s);
+    break;
+  case DC_SMSG_ERROR:
+    refused(s, m.code, m.message);
+    break;
+  }
+  dc_server_msg_clear(&m);
+}
+
+static void on_closed(SoupWebsocketConnection *ws, gpointer data) {
+  dc_session *s = data;
+  if (s->ended || s->leaving)
+    return;
+  const char *reason = soup_websocket_connection_get_close_data(ws);
+  char *what = g_strdup_printf("the bridge closed the connection%s%s", reason && *reason ? ": " : "", reason ? reason : "");
+  trouble(s, DC_EXIT_UNREACHABLE, what);
+  g_free(what);
+}
+
+static void on_connected(GObject *source, GAsyncResult *res, gpointer data) {
+  dc_session *s = data;
+  GError *err = NULL;
+  SoupWebsocketConnection *ws = soup_session_websocket_connect_finish(SOUP_SESSION(source), res, &err);
+  if (!ws) {
+    if (g_error_matches(err, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+      g_error_free(err);
+      return;
+    }
+    if (s->cert_refused) {
+      say("the bridge's TLS certificate is not trusted (SHA-256 %s). If it is your bridge's own "
+          "certificate, run again with --pin %s (or --ca FILE with its tls-cert.pem)",
+          s->cert_refused, s->cert_refused);
+      g_error_free(err);
+      end(s, DC_EXIT_CERTIFICATE);
+      return;
+    }
+    char *what = g_strdup_printf("cannot reach the bridge at %s: %s", s->cfg.link.host, err->message);
+    g_error_free(err);
+    trouble(s, DC_EXIT_UNREACHABLE, what);
+    g_free(what);
+    return;
+  }
+  s->ws = ws;
+  g_signal_connect(ws, "message", G_CALLBACK(on_message), s);
+  g_signal_connect(ws, "closed", G_CALLBACK(on_closed), s);
+  soup_websocket_connection_set_keepalive_interval(ws, 5);
+  const dc_media_config *mc = &s->cfg.media;
+  send_text(s, dc_protocol_join(s->cfg.link.meeting, s->cfg.link.token, s->cfg.name, s->cfg.profile->name,
+                                mc->audio_only ? 1 : mc->slots));
+}
+
+static void connect_bridge(dc_session *s) {
+  if (s->ended)
+    return;
+  g_clear_pointer(&s->cert_refused, g_free);
+  SoupMessage *msg = soup_message_new(SOUP_METHOD_GET, s->cfg.link.ws_url);
+  if (!msg) {
+    say("cannot use %s", s->cfg.link.ws_url);
+    end(s, DC_EXIT_USAGE);
+    return;
+  }
+  g_signal_connect(msg, "accept-certificate", G_CALLBACK(accept_certificate), s);
+  soup_session_websocket_connect_async(s->http, msg, NULL, NULL, G_PRIORITY_DEFAULT, s->cancel, on_connected, s);
+  g_object_unref(msg);
+}
+
+/* ---- life ---- */
+
+dc_session *dc_session_new(const dc_session_config *cfg, void (*on_end)(int code, void *user), void *user) {
+  dc_session *s = g_new0(dc_session, 1);
+  s->cfg = *cfg;
+  s->cfg.media.profile = cfg->profile;
+  s->cfg.media.stats = cfg->stats;
+  s->on_end = on_end;
+  s->user = user;
+  s->cancel = g_cancellable_new();
+  /* 10 s to connect: a highland link's TCP and TLS handshakes may take several seconds */
+  s->http = soup_session_new_with_options("timeout", 10, "user-agent", "diemcau-endpoint/" DC_VERSION, NULL);
+  return s;
+}
+
+void dc_session_start(dc_session *s) {
+  if (s->cfg.insecure)
+    say("WARNING: --insecure: the bridge's certificate is NOT checked; anyone on the path can listen in");
+  if (s->cfg.ca_file) {
+    GError *err = NULL;
+    GTlsDatabase *db = g_tls_file_database_new(s->cfg.ca_file, &err);
+    if (!db) {
+      say("cannot read the CA file %s: %s", s->cfg.ca_file, err->message);
+      g_error_free(err);
+      end(s, DC_EXIT_USAGE);
+      return;
+    }
+    soup_session_set_tls_database(s->http, db);
+    g_object_unref(db);
+  }
+  say("joining meeting %" G_GINT64_FORMAT " at %s as %s (%s profile)", s->cfg.link.meeting, s->cfg.link.host,
+      s->cfg.name, s->cfg.profile->name);
+  connect_bridge(s);
+}
+
+void dc_session_leave(dc_session *s) {
+  if (s->ended)
+    return;
+  s->leaving = true;
+  send_text(s, dc_protocol_leave());
+  end(s, DC_EXIT_OK);
+}
+
+void dc_session_free(dc_session *s) {
+  if (!s)
+    return;
+  if (!s->ended) {
+    s->ended = true;
+    g_cancellable_cancel(s->cancel);
+    drop_connection(s);
+  }
+  if (s->retry_timer)
+    g_source_remove(s->retry_timer);
+  g_object_unref(s->cancel);
+  g_object_unref(s->http);
+  dc_server_msg_clear(&s->roster);
+  g_free(s->point);
+  g_free(s->cert_refused);
+  g_free(s);
+}

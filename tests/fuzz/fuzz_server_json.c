@@ -1,0 +1,24 @@
+/* libFuzzer target: one signaling text frame from a bridge, as a native endpoint parses it. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "signaling/protocol.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  char *text = malloc(size ? size : 1); /* exact size: no NUL, reads past it trip ASan */
+  memcpy(text, data, size);
+  dc_server_msg m;
+  char *why = NULL;
+  if (dc_protocol_parse_server(text, size, &m, &why)) {
+    if (m.n_slots > DC_PROTOCOL_MAX_SLOTS || m.n_roster > DC_PROTOCOL_MAX_ROSTER)
+      abort();
+    dc_server_msg_clear(&m);
+  } else if (!why) {
+    abort(); /* every refusal says why */
+  }
+  g_free(why);
+  free(text);
+  return 0;
+}

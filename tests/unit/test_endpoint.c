@@ -1,0 +1,127 @@
+/* Unit tests for the endpoint's own logic (endpoint/profile): profiles, join links, the
+ * slot grid, the reconnect backoff and certificate pins. */
+#include <gio/gio.h>
+#include <string.h>
+
+#include "endpoint/profile.h"
+
+static void test_profiles(void) {
+  const dc_profile *hall = dc_profile_find("hall"), *std = dc_profile_find("standard"),
+                   *hl = dc_profile_find("highland");
+  g_assert_nonnull(hall);
+  g_assert_nonnull(std);
+  g_assert_nonnull(hl);
+  g_assert_null(dc_profile_find("HIGHLAND"));
+  g_assert_null(dc_profile_find(""));
+  g_assert_null(dc_profile_find(NULL));
+  /* highland (issue 11): audio 12-16 kbit/s in 60 ms frames with FEC and DTX, video at most
+   * 320x180 and 10 fps within about 100 kbit/s, one slot */
+  g_assert_cmpint(hl->audio_bps, >=, 12000);
+  g_assert_cmpint(hl->audio_bps, <=, 16000);
+  g_assert_cmpint(hl->audio_frame_ms, ==, 60);
+  g_assert_true(hl->audio_fec && hl->audio_dtx);
+  g_assert_cmpint(hl->video_width, <=, 320);
+  g_assert_cmpint(hl->video_height, <=, 180);
+  g_assert_cmpint(hl->video_fps, <=, 10);
+  g_assert_cmpint(hl->audio_bps + hl->video_bps, <=, 100000);
+  g_assert_cmpint(hl->slots, ==, 1);
+  /* the hall: up to 720p */
+  g_assert_cmpint(hall->video_height, ==, 720);
+  /* each step down asks for less */
+  g_assert_cmpint(hall->video_bps, >, std->video_bps);
+  g_assert_cmpint(std->video_bps, >, hl->video_bps);
+  g_assert_cmpint(hall->audio_bps, >=, std->audio_bps);
+  g_assert_cmpint(std->audio_bps, >, hl->audio_bps);
+}
+
+static void test_join_link(void) {
+  dc_join_link l;
+  GError *err = NULL;
+  g_assert_true(dc_join_link_parse("https://10.0.0.1:8443/join?meeting=12&token=dc1.abc.def", &l, &err));
+  g_assert_cmpstr(l.ws_url, ==, "wss://10.0.0.1:8443/ws");
+  g_assert_cmpint(l.meeting, ==, 12);
+  g_assert_cmpstr(l.token, ==, "dc1.abc.def");
+  g_assert_cmpstr(l.host, ==, "10.0.0.1");
+  dc_join_link_clear(&l);
+  g_assert_true(dc_join_link_parse("http://cau.huyen.vn/join?token=t&meeting=3&autojoin=1", &l, &err));
+  g_assert_cmpstr(l.ws_url, ==, "ws://cau.huyen.vn/ws");
+  g_assert_cmpint(l.meeting, ==, 3);
+  dc_join_link_clear(&l);
+  g_assert_true(dc_join_link_parse("https://[fd00::1]:8443/join?meeting=1&token=x", &l, &err));
+  g_assert_cmpstr(l.ws_url, ==, "wss://[fd00::1]:8443/ws");
+  dc_join_link_clear(&l);
+
+  const char *bad[] = {"", "join", "ftp://a/join?meeting=1&token=x", "https://a/other?meeting=1&token=x",
+                       "https://a/join", "https://a/join?meeting=0&token=x", "https://a/join?meeting=x&token=x",
+                       "https://a/join?meeting=1", "https://a/join?meeting=1&token=", "https:///join?meeting=1&token=x"};
+  for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+    g_assert_false(dc_join_link_parse(bad[i], &l, &err));
+    g_assert_nonnull(err);
+    g_assert_null(l.ws_url);
+    g_test_message("%s -> %s", bad[i], err->message);
+    g_clear_error(&err);
+  }
+}
+
+static bool overlap(const dc_tile *a, const dc_tile *b) {
+  return a->x < b->x + b->width && b->x < a->x + a->width && a->y < b->y + b->height && b->y < a->y + a->height;
+}
+
+static void test_grid(void) {
+  for (int n = 1; n <= 9; n++) {
+    dc_tile t[9];
+    dc_grid_layout(n, 1280, 720, t);
+    for (int i = 0; i < n; i++) {
+      g_assert_cmpint(t[i].x, >=, 0);
+      g_assert_cmpint(t[i].y, >=, 0);
+      g_assert_cmpint(t[i].width, >, 0);
+      g_assert_cmpint(t[i].height, >, 0);
+      g_assert_cmpint(t[i].x + t[i].width, <=, 1280);
+      g_assert_cmpint(t[i].y + t[i].height, <=, 720);
+      if (i > 0) /* the main slot is the largest */
+        g_assert_cmpint(t[i].width * t[i].height, <, t[0].width * t[0].height);
+      for (int k = 0; k < i; k++)
+        g_assert_false(overlap(&t[i], &t[k]));
+    }
+  }
+  dc_tile one;
+  dc_grid_layout(1, 1280, 720, &one);
+  g_assert_cmpint(one.width, ==, 1280);
+  g_assert_cmpint(one.height, ==, 720);
+}
+
+static void test_backoff(void) {
+  /* the first retry within a second; never more than max (+20 %); it grows */
+  g_assert_cmpuint(dc_backoff_ms(0, 2000, 0.5), ==, 500);
+  g_assert_cmpuint(dc_backoff_ms(1, 2000, 0.5), ==, 1000);
+  g_assert_cmpuint(dc_backoff_ms(2, 2000, 0.5), ==, 2000);
+  for (unsigned a = 0; a < 1000; a += 7) {
+    g_assert_cmpuint(dc_backoff_ms(a, 2000, 1.0), <=, 2400);
+    g_assert_cmpuint(dc_backoff_ms(a, 2000, 0.0), >=, 400);
+  }
+  g_assert_cmpuint(dc_backoff_ms(G_MAXUINT, 2000, 0.5), ==, 2000); /* no overflow */
+  /* jitter spreads thirty boxes over a window */
+  g_assert_cmpuint(dc_backoff_ms(5, 2000, 0.0), <, dc_backoff_ms(5, 2000, 1.0));
+}
+
+static void test_pins(void) {
+  const char *fp = "AB:CD:01";
+  g_assert_true(dc_fingerprint_matches("AB:CD:01", fp));
+  g_assert_true(dc_fingerprint_matches("abcd01", fp));
+  g_assert_true(dc_fingerprint_matches("ab:cd:01", fp));
+  g_assert_false(dc_fingerprint_matches("ABCD", fp));
+  g_assert_false(dc_fingerprint_matches("ABCD0102", fp));
+  g_assert_false(dc_fingerprint_matches("", fp));
+  g_assert_false(dc_fingerprint_matches(NULL, fp));
+  g_assert_false(dc_fingerprint_matches("AB:CD:02", fp));
+}
+
+int main(int argc, char **argv) {
+  g_test_init(&argc, &argv, NULL);
+  g_test_add_func("/endpoint/profiles", test_profiles);
+  g_test_add_func("/endpoint/join-link", test_join_link);
+  g_test_add_func("/endpoint/grid", test_grid);
+  g_test_add_func("/endpoint/backoff", test_backoff);
+  g_test_add_func("/endpoint/pins", test_pins);
+  return g_test_run();
+}
