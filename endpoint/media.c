@@ -9,6 +9,13 @@
 
 #define MAX_SLOTS 9
 #define VP8_CAPS "application/x-rtp,media=video,encoding-name=VP8,payload=96,clock-rate=90000"
+/* Nothing goes into webrtcbin before ICE is up: in GStreamer 1.22 a buffer that reaches the
+ * transport before it is ready blocks its streaming thread while holding the RTP session's
+ * lock, and ICE gathering (which needs that lock) never starts: an endpoint whose answer
+ * came late (a highland link's 400 ms queue) never connected and hung on SIGTERM. Caps go
+ * through (webrtcbin makes no offer before it has them); the first video frames through the
+ * gate are not a key frame, and the bridge asks for one (PLI) as for any new source. */
+#define GATE(name) "valve name=" name " drop=true drop-mode=forward-sticky-events"
 #define OPUS_CAPS "application/x-rtp,media=audio,encoding-name=OPUS,payload=111,clock-rate=48000"
 
 struct dc_endpoint_media {
@@ -72,6 +79,17 @@ typedef struct {
 
 static void on_stats_reply(dc_endpoint_media *m, const GstStructure *stats);
 
+static void open_gates(dc_endpoint_media *m) {
+  const char *gates[] = {"agate", "vgate"};
+  for (size_t i = 0; i < G_N_ELEMENTS(gates); i++) {
+    GstElement *gate = gst_bin_get_by_name(GST_BIN(m->pipe), gates[i]);
+    if (gate) {
+      g_object_set(gate, "drop", FALSE, NULL);
+      gst_object_unref(gate);
+    }
+  }
+}
+
 static gboolean run_call(gpointer data) {
   call *c = data;
   dc_endpoint_media *m = c->m;
@@ -95,6 +113,8 @@ static gboolean run_call(gpointer data) {
               c->state == GST_WEBRTC_ICE_CONNECTION_STATE_COMPLETED;
     bool down = c->state == GST_WEBRTC_ICE_CONNECTION_STATE_FAILED ||
                 c->state == GST_WEBRTC_ICE_CONNECTION_STATE_DISCONNECTED;
+    if (up)
+      open_gates(m);
     if ((up && !m->connected) || (down && m->connected) ||
         c->state == GST_WEBRTC_ICE_CONNECTION_STATE_FAILED) {
       m->connected = up;
@@ -357,6 +377,19 @@ static gboolean add_stat(GQuark field, const GValue *value, gpointer data) {
   return TRUE;
 }
 
+/* Names come from the bridge: quotes, backslashes and control characters are escaped. */
+static void append_json_string(GString *j, const char *text) {
+  g_string_append_c(j, '"');
+  for (const char *c = text ? text : ""; *c; c++)
+    if (*c == '"' || *c == '\\')
+      g_string_append_printf(j, "\\%c", *c);
+    else if ((unsigned char)*c < 0x20)
+      g_string_append_printf(j, "\\u%04x", (unsigned)*c);
+    else
+      g_string_append_c(j, *c);
+  g_string_append_c(j, '"');
+}
+
 static void on_stats_reply(dc_endpoint_media *m, const GstStructure *stats) {
   link_stats l = {0};
   stats_walk w = {&l, m->ssrc_kind};
@@ -365,13 +398,16 @@ static void on_stats_reply(dc_endpoint_media *m, const GstStructure *stats) {
   double secs = m->last_stats_us ? (double)(now - m->last_stats_us) / G_USEC_PER_SEC : 1.0;
   m->last_stats_us = now;
   GString *j = g_string_new(NULL);
-  g_string_append_printf(j, "{\"connected\":%s,\"status\":\"", m->connected ? "true" : "false");
-  for (const char *c = m->status ? m->status : ""; *c; c++) /* our own text; escape anyway */
-    if (*c == '"' || *c == '\\')
-      g_string_append_printf(j, "\\%c", *c);
-    else if ((unsigned char)*c >= 0x20)
-      g_string_append_c(j, *c);
-  g_string_append(j, "\"");
+  g_string_append_printf(j, "{\"connected\":%s,\"status\":", m->connected ? "true" : "false");
+  append_json_string(j, m->status);
+  g_string_append(j, ",\"labels\":[");
+  g_mutex_lock(&m->label_lock);
+  for (int i = 0; i < m->n_slots; i++) {
+    g_string_append(j, i ? "," : "");
+    append_json_string(j, m->label_text[i]);
+  }
+  g_mutex_unlock(&m->label_lock);
+  g_string_append(j, "]");
   if (l.have_rtt)
     g_string_append_printf(j, ",\"rtt_ms\":%.0f", l.rtt_s * 1000);
   else
@@ -485,7 +521,7 @@ dc_endpoint_media *dc_media_new(const dc_media_config *cfg, const dc_media_event
   /* sending: the microphone as Opus */
   char *send = g_strdup_printf("%s ! audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=1 ! volume name=mute ! "
                                "opusenc bitrate=%d frame-size=%d audio-type=voice inband-fec=%s dtx=%s "
-                               "packet-loss-percentage=%d ! rtpopuspay pt=111 ! capsfilter caps=\"" OPUS_CAPS "\"",
+                               "packet-loss-percentage=%d ! rtpopuspay pt=111 ! capsfilter caps=\"" OPUS_CAPS "\" ! " GATE("agate"),
                                asrc, p->audio_bps, p->audio_frame_ms, p->audio_fec ? "true" : "false",
                                p->audio_dtx ? "true" : "false", p->audio_loss_percent);
   g_free(asrc);
@@ -503,7 +539,7 @@ dc_endpoint_media *dc_media_new(const dc_media_config *cfg, const dc_media_event
                                   "video/x-raw,width=%d,height=%d,framerate=%d/1,pixel-aspect-ratio=1/1 ! "
                                   "vp8enc deadline=1 cpu-used=8 end-usage=cbr target-bitrate=%d "
                                   "keyframe-max-dist=%d error-resilient=partitions lag-in-frames=0 threads=2 ! "
-                                  "rtpvp8pay pt=96 picture-id-mode=15-bit mtu=1200 ! capsfilter caps=\"" VP8_CAPS "\"",
+                                  "rtpvp8pay pt=96 picture-id-mode=15-bit mtu=1200 ! capsfilter caps=\"" VP8_CAPS "\" ! " GATE("vgate"),
                                   vsrc, p->video_width, p->video_height, p->video_fps, p->video_bps, p->video_fps * 3);
     g_free(vsrc);
     ok = add_linked(m, vsend, "vfile", cfg->video_source, m->webrtc, error);

@@ -95,3 +95,11 @@ export function tap() {
     },
   };
 }
+
+// The environment to run diemcau-endpoint in. In the sanitizer build its leak check needs
+// full malloc stacks to match tests/lsan.supp (GLib's quark table, kept on purpose); the
+// normal build ignores the variable.
+export function endpointEnv() {
+  const asan = process.env.ASAN_OPTIONS ? `${process.env.ASAN_OPTIONS}:` : '';
+  return { ...process.env, ASAN_OPTIONS: `${asan}fast_unwind_on_malloc=0` };
+}

@@ -1,0 +1,79 @@
+// diemcau-endpoint refused, or with nobody to talk to (issue 11): a link that is not one, a
+// bridge that does not answer, a bridge whose certificate we do not trust (none pinned, or
+// another one pinned), a token that is not the bridge's, an expired invitation, a withdrawn
+// one and a meeting that has ended. Each ends with its own exit code and a message in
+// words, within a bound, never a crash; the bridge stays up for the next one. In a network
+// namespace of the test's own (ports and addresses are ours alone).
+//
+// Usage: node endpoint_errors.mjs BRIDGE_EXECUTABLE ENDPOINT_EXECUTABLE. Prints TAP.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { api, endpointEnv, enterNetns, PORT, startBridge, stopBridge, tap } from './harness.mjs';
+
+const [bridgeExe, endpointExe] = process.argv.slice(2);
+enterNetns('dcenderr');
+const { check, finish } = tap();
+
+// Runs the endpoint to its end (at most 60 s); its exit code and what it said.
+function run(args) {
+  return new Promise((resolve) => {
+    const started = Date.now();
+    const child = spawn(endpointExe, ['--audio-source', 'test:440', '--video-source', 'test', '--audio-sink', 'fake',
+      '--video-sink', 'fake', ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: endpointEnv() });
+    let err = '';
+    child.stderr.on('data', (d) => { err += d; });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60000);
+    child.on('exit', (code, sig) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? sig, err: err.trim(), secs: (Date.now() - started) / 1000 });
+    });
+  });
+}
+
+function expect(r, code, words, name) {
+  const said = r.err.split('\n').filter((l) => !l.includes('WARNING: --insecure')).slice(-2).join(' | ');
+  check(r.code === code && said.includes(words), name, `exit ${r.code} after ${r.secs.toFixed(1)} s: ${said.slice(0, 300)}`);
+}
+
+async function main() {
+  const dir = mkdtempSync(join(tmpdir(), 'diemcau-enderr-'));
+  const bridge = await startBridge(bridgeExe, join(dir, 'data'));
+  try {
+    const fp = spawnSync('openssl', ['x509', '-in', join(dir, 'data', 'tls-cert.pem'), '-noout', '-fingerprint', '-sha256'],
+      { encoding: 'utf8' }).stdout.split('=')[1].trim();
+    const now = Math.floor(Date.now() / 1000);
+    const meeting = await api(bridge.key, 'POST', '/api/meetings', { title: 'Họp', starts_at: now, ends_at: now + 3600 });
+    const point = await api(bridge.key, 'POST', '/api/points', { name: 'Xã Ân Sơn', kind: 'commune', link_profile: 'highland' });
+    const local = (link) => link.replace(/^https:\/\/[^/]+/, `https://127.0.0.1:${PORT}`);
+    const invite = async (body = {}) => local((await api(bridge.key, 'POST', `/api/meetings/${meeting.id}/invitations`,
+      { point_id: point.id, ...body })).join_link);
+    const good = await invite();
+
+    expect(await run(['--link', 'https://127.0.0.1/other?x=1', '--pin', fp]), 2, 'not a join link', 'a link that is not a join link: exit 2');
+    expect(await run(['--link', good, '--profile', 'mountain', '--pin', fp]), 2, 'hall, standard or highland', 'an unknown profile: exit 2');
+    expect(await run(['--link', good.replace(`:${PORT}`, ':18499'), '--pin', fp, '--give-up-after', '3']), 3,
+      'giving up', 'no bridge at the address: retries, then exit 3');
+    const untrusted = await run(['--link', good]);
+    expect(untrusted, 4, `--pin ${fp}`, "a certificate nobody vouches for: exit 4, naming the fingerprint to pin");
+    expect(await run(['--link', good, '--pin', fp.replace(/^../, fp.startsWith('00') ? '11' : '00')]), 4, 'not trusted',
+      'another certificate than the pinned one: exit 4');
+    const forged = good.replace(/token=([^&]+)/, (m, t) => `token=${t.slice(0, -4)}AAAA`);
+    expect(await run(['--link', forged, '--pin', fp]), 5, 'does not accept this invitation', 'a token the bridge did not sign: exit 5');
+    expect(await run(['--link', await invite({ expires_at: now - 60 }), '--pin', fp]), 6, 'expired', 'an expired invitation: exit 6');
+    const withdrawn = await api(bridge.key, 'POST', `/api/meetings/${meeting.id}/invitations`, { point_id: point.id });
+    await api(bridge.key, 'POST', `/api/invitations/${withdrawn.id}/revoke`);
+    expect(await run(['--link', local(withdrawn.join_link), '--pin', fp]), 5, 'withdrew', 'a withdrawn invitation: exit 5');
+    await api(bridge.key, 'POST', `/api/meetings/${meeting.id}/end`);
+    expect(await run(['--link', good, '--pin', fp]), 7, 'meeting is over', 'a meeting that has ended: exit 7');
+    expect(await run(['--link', good, '--insecure']), 7, 'meeting is over', '--insecure skips the certificate check (and still hears the answer)');
+    check(untrusted.err.includes('not trusted') && !untrusted.err.includes(good.split('token=')[1]),
+      'the token never appears in what the endpoint prints', untrusted.err.slice(0, 200));
+  } finally {
+    check((await stopBridge(bridge.child)) === 0, 'the bridge stops cleanly on SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((e) => check(false, 'the test ran to its end', String(e && e.stack || e))).finally(finish);
