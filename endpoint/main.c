@@ -38,6 +38,13 @@ static gboolean on_signal(gpointer data) {
   return G_SOURCE_CONTINUE;
 }
 
+static int argc_shown(char **argv) {
+  int n = 0;
+  while (argv[n])
+    n++;
+  return n;
+}
+
 static const char *exit_codes =
     "Exit codes: 0 left (asked to stop, or the meeting ended), 1 other failure, 2 bad options or\n"
     "link, 3 bridge unreachable, 4 bridge certificate not trusted, 5 invitation not valid or\n"
@@ -66,6 +73,9 @@ int main(int argc, char **argv) {
       {"give-up-after", 0, 0, G_OPTION_ARG_INT, &give_up, "Stop trying to reach the bridge after this many seconds (0: never; default 60)", "S"},
       {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version", NULL},
       {NULL, 0, 0, 0, NULL, NULL, NULL}};
+  /* The link's token is a secret: keep it out of ps and /proc/PID/cmdline once parsed
+   * (the strings argv points at are what those show). */
+  char **shown = g_memdup2(argv, sizeof *argv * (size_t)(argc + 1));
   GOptionContext *ctx = g_option_context_new("- join a diemcau meeting");
   g_option_context_add_main_entries(ctx, entries, NULL);
   g_option_context_set_description(ctx, exit_codes);
@@ -87,6 +97,11 @@ int main(int argc, char **argv) {
     );
     code = DC_EXIT_OK;
     goto out;
+  }
+  for (int i = 1; i < argc_shown(shown); i++) {
+    char *t = strstr(shown[i], "token=");
+    if (t)
+      memset(t + 6, 'x', strcspn(t + 6, "&"));
   }
   if (!link) {
     fprintf(stderr, "diemcau-endpoint: give the join link: --link 'https://BRIDGE:8443/join?meeting=…&token=…'\n");
@@ -158,6 +173,7 @@ out:
   dc_join_link_clear(&cfg.link);
   g_free(cfg.name);
   g_option_context_free(ctx);
+  g_free(shown);
   g_free(link), g_free(name), g_free(profile), g_free(ca), g_free(pin);
   g_free(audio_source), g_free(video_source), g_free(audio_sink), g_free(video_sink);
   return code;
