@@ -509,7 +509,7 @@ dc_endpoint_media *dc_media_new(const dc_media_config *cfg, const dc_media_event
   const char *asink = cfg->audio_sink;
   char *sink_desc = !asink ? g_strdup("autoaudiosink")
                     : !strcmp(asink, "fake") ? g_strdup("fakesink sync=true async=false")
-                                             : g_strdup("audio/x-raw,format=S16LE ! wavenc ! filesink name=arec");
+                                             : g_strdup("audio/x-raw,format=S16LE ! wavenc name=arec-enc ! filesink name=arec");
   bool dsp;
   char *asrc = audio_source_desc(cfg, &dsp);
   char *play = g_strdup_printf("audiotestsrc is-live=true wave=silence ! audio/x-raw,rate=48000,channels=1 ! "
@@ -575,7 +575,7 @@ dc_endpoint_media *dc_media_new(const dc_media_config *cfg, const dc_media_event
         m->tile_w[i] = tiles[i].width & ~1, m->tile_h[i] = tiles[i].height & ~1;
       }
       bool text = has_element("textoverlay");
-      char *out = !vsink ? g_strdup("autovideosink") : g_strdup("vp8enc deadline=1 ! matroskamux ! filesink name=vrec");
+      char *out = !vsink ? g_strdup("autovideosink") : g_strdup("vp8enc name=vrec-enc deadline=1 ! matroskamux ! filesink name=vrec");
       char *grid = g_strdup_printf("videotestsrc is-live=true pattern=black ! video/x-raw,width=%d,height=%d,framerate=15/1 ! "
                                    "compositor name=grid background=black ! %s videoconvert ! %s",
                                    W, H, text ? "textoverlay name=status valignment=top halignment=left font-desc=\"Sans 12\" ! " : "",
@@ -683,16 +683,20 @@ void dc_media_free(dc_endpoint_media *m) {
   if (m->stats_timer)
     g_source_destroy(g_main_context_find_source_by_id(m->ctx, m->stats_timer));
   if (m->pipe) {
-    /* EOS first, so recordings get their headers and trailers written */
-    GstState state;
-    gst_element_get_state(m->pipe, &state, NULL, 0);
-    if (state == GST_STATE_PLAYING) {
-      gst_element_send_event(m->pipe, gst_event_new_eos());
-      GstBus *bus = gst_pipeline_get_bus(GST_PIPELINE(m->pipe));
-      GstMessage *msg = gst_bus_timed_pop_filtered(bus, 2 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
-      if (msg)
-        gst_message_unref(msg);
-      gst_object_unref(bus);
+    /* The recordings get their ends written (WAV sizes, the Matroska index): an EOS into
+     * each recording's first element, handled in this thread. Not into the pipeline: that
+     * goes to the live sources, whose lock a streaming thread may hold while it waits on a
+     * transport that is gone (a bridge that stopped), and never returns. */
+    const char *ends[] = {"arec-enc", "vrec-enc"};
+    for (size_t i = 0; i < G_N_ELEMENTS(ends); i++) {
+      GstElement *enc = gst_bin_get_by_name(GST_BIN(m->pipe), ends[i]);
+      GstPad *in = enc ? gst_element_get_static_pad(enc, "sink") : NULL;
+      if (in) {
+        gst_pad_send_event(in, gst_event_new_eos());
+        gst_object_unref(in);
+      }
+      if (enc)
+        gst_object_unref(enc);
     }
     gst_element_set_state(m->pipe, GST_STATE_NULL);
   }

@@ -7,7 +7,7 @@
 
 #include "signaling/protocol.h"
 
-#define BACKOFF_MAX_MS 2000 /* back within 5 s of the bridge being reachable again */
+#define BACKOFF_MAX_MS 1000 /* back within 5 s of the bridge being reachable again */
 /* ICE over a highland link completes in a few seconds. Sooner than the bridge's 20 s, because
  * GStreamer 1.22's webrtcbin sometimes never gathers a candidate on a fresh start (seen on
  * the first join over a 128 kbit/s link: gathering begins, no candidate, no error); a new
@@ -35,7 +35,7 @@ struct dc_session {
   int trouble_code;        /* the exit code if we give up: unreachable or media */
   guint retry_timer, media_timer;
   bool joined, media_up, ended, leaving;
-  char *cert_refused; /* the fingerprint of a certificate we refused */
+  dc_trust trust;
 };
 
 static void connect_bridge(dc_session *s);
@@ -52,18 +52,33 @@ static void say(const char *fmt, ...) {
 
 /* ---- certificates ---- */
 
-static gboolean accept_certificate(SoupMessage *msg, GTlsCertificate *cert, GTlsCertificateFlags errors, gpointer data) {
+gboolean dc_trust_accept(SoupMessage *msg, GTlsCertificate *cert, GTlsCertificateFlags errors, gpointer data) {
   (void)msg, (void)errors;
-  dc_session *s = data;
+  dc_trust *t = data;
   char *fp = dc_certificate_fingerprint(cert);
-  bool ok = s->cfg.insecure || dc_fingerprint_matches(s->cfg.pin, fp);
-  if (!ok) {
-    g_free(s->cert_refused);
-    s->cert_refused = fp;
-  } else {
+  bool ok = t->insecure || dc_fingerprint_matches(t->pin, fp);
+  g_free(t->refused);
+  t->refused = ok ? NULL : fp;
+  if (ok)
     g_free(fp);
-  }
   return ok;
+}
+
+bool dc_trust_use_ca(SoupSession *http, const char *ca_file, GError **error) {
+  if (!ca_file)
+    return true;
+  GTlsDatabase *db = g_tls_file_database_new(ca_file, error);
+  if (!db)
+    return false;
+  soup_session_set_tls_database(http, db);
+  g_object_unref(db);
+  return true;
+}
+
+void dc_trust_explain(const dc_trust *t) {
+  say("the bridge's TLS certificate is not trusted (SHA-256 %s). If it is your bridge's own "
+      "certificate, run again with --pin %s (or --ca FILE with its tls-cert.pem)",
+      t->refused, t->refused);
 }
 
 /* ---- ending and retrying ---- */
@@ -318,10 +333,8 @@ static void on_connected(GObject *source, GAsyncResult *res, gpointer data) {
       g_error_free(err);
       return;
     }
-    if (s->cert_refused) {
-      say("the bridge's TLS certificate is not trusted (SHA-256 %s). If it is your bridge's own "
-          "certificate, run again with --pin %s (or --ca FILE with its tls-cert.pem)",
-          s->cert_refused, s->cert_refused);
+    if (s->trust.refused) {
+      dc_trust_explain(&s->trust);
       g_error_free(err);
       end(s, DC_EXIT_CERTIFICATE);
       return;
@@ -344,14 +357,14 @@ static void on_connected(GObject *source, GAsyncResult *res, gpointer data) {
 static void connect_bridge(dc_session *s) {
   if (s->ended)
     return;
-  g_clear_pointer(&s->cert_refused, g_free);
+  g_clear_pointer(&s->trust.refused, g_free);
   SoupMessage *msg = soup_message_new(SOUP_METHOD_GET, s->cfg.link.ws_url);
   if (!msg) {
     say("cannot use %s", s->cfg.link.ws_url);
     end(s, DC_EXIT_USAGE);
     return;
   }
-  g_signal_connect(msg, "accept-certificate", G_CALLBACK(accept_certificate), s);
+  g_signal_connect(msg, "accept-certificate", G_CALLBACK(dc_trust_accept), &s->trust);
   soup_session_websocket_connect_async(s->http, msg, NULL, NULL, G_PRIORITY_DEFAULT, s->cancel, on_connected, s);
   g_object_unref(msg);
 }
@@ -366,6 +379,7 @@ dc_session *dc_session_new(const dc_session_config *cfg, void (*on_end)(int code
   s->on_end = on_end;
   s->user = user;
   s->cancel = g_cancellable_new();
+  s->trust = (dc_trust){cfg->pin, cfg->insecure, NULL};
   /* 10 s to connect: a highland link's TCP and TLS handshakes may take several seconds */
   s->http = soup_session_new_with_options("timeout", 10, "user-agent", "diemcau-endpoint/" DC_VERSION, NULL);
   return s;
@@ -374,17 +388,12 @@ dc_session *dc_session_new(const dc_session_config *cfg, void (*on_end)(int code
 void dc_session_start(dc_session *s) {
   if (s->cfg.insecure)
     say("WARNING: --insecure: the bridge's certificate is NOT checked; anyone on the path can listen in");
-  if (s->cfg.ca_file) {
-    GError *err = NULL;
-    GTlsDatabase *db = g_tls_file_database_new(s->cfg.ca_file, &err);
-    if (!db) {
-      say("cannot read the CA file %s: %s", s->cfg.ca_file, err->message);
-      g_error_free(err);
-      end(s, DC_EXIT_USAGE);
-      return;
-    }
-    soup_session_set_tls_database(s->http, db);
-    g_object_unref(db);
+  GError *err = NULL;
+  if (!dc_trust_use_ca(s->http, s->cfg.ca_file, &err)) {
+    say("cannot read the CA file %s: %s", s->cfg.ca_file, err->message);
+    g_error_free(err);
+    end(s, DC_EXIT_USAGE);
+    return;
   }
   say("joining meeting %" G_GINT64_FORMAT " at %s as %s (%s profile)", s->cfg.link.meeting, s->cfg.link.host,
       s->cfg.name, s->cfg.profile->name);
@@ -413,6 +422,6 @@ void dc_session_free(dc_session *s) {
   g_object_unref(s->http);
   dc_server_msg_clear(&s->roster);
   g_free(s->point);
-  g_free(s->cert_refused);
+  g_free(s->trust.refused);
   g_free(s);
 }

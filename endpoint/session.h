@@ -5,7 +5,7 @@
  * parser (shared with the bridge, not copied). Checks the bridge's TLS certificate against
  * the system store, a CA file, or a pinned SHA-256 fingerprint (the bridge's self-signed
  * certificate); --insecure skips the check and says so on every start. After a lost link, a
- * bridge restart or failed media it reconnects with a bounded backoff (at most about 2 s
+ * bridge restart or failed media it reconnects with a bounded backoff (at most 1.2 s
  * apart, so it is back within 5 s of the bridge being reachable); an answer that no retry
  * can change (a bad token, an expired invitation, a meeting that ended, a certificate we do
  * not trust) ends the session with its own exit code.
@@ -14,6 +14,7 @@
 #define DC_ENDPOINT_SESSION_H
 
 #include <gio/gio.h>
+#include <libsoup/soup.h>
 #include <stdbool.h>
 
 #include "endpoint/media.h"
@@ -43,6 +44,20 @@ typedef struct {
   unsigned give_up_after_s; /* 0: never (unattended boxes) */
   bool leave_when_ended;    /* a meeting that ends is a normal end (exit 0), not an error */
 } dc_session_config;
+
+/* Trusting the bridge's certificate: the system store (or --ca, set on the SoupSession with
+ * dc_trust_use_ca), else a pinned fingerprint, else --insecure. Connect dc_trust_accept to a
+ * message's "accept-certificate"; a refused certificate's fingerprint is kept in `refused`. */
+typedef struct {
+  const char *pin;
+  bool insecure;
+  char *refused;
+} dc_trust;
+
+gboolean dc_trust_accept(SoupMessage *msg, GTlsCertificate *cert, GTlsCertificateFlags errors, gpointer trust);
+bool dc_trust_use_ca(SoupSession *http, const char *ca_file, GError **error);
+/* Says, in words, what to do about a refused certificate. */
+void dc_trust_explain(const dc_trust *t);
 
 typedef struct dc_session dc_session;
 

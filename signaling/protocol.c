@@ -445,3 +445,89 @@ void dc_server_msg_clear(dc_server_msg *m) {
   g_free(m->roster);
   memset(m, 0, sizeof *m);
 }
+
+/* ---- the device API ---- */
+
+static JsonObject *get_object_or_null(JsonObject *o, const char *name, bool *ok, failure *f) {
+  JsonNode *n = json_object_get_member(o, name);
+  *ok = true;
+  if (!n || JSON_NODE_HOLDS_NULL(n))
+    return NULL;
+  if (!JSON_NODE_HOLDS_OBJECT(n)) {
+    *ok = fail(f, DC_ERR_CODE_BAD_MESSAGE, "\"%s\" must be an object or null", name);
+    return NULL;
+  }
+  return json_node_get_object(n);
+}
+
+bool dc_protocol_parse_device_status(const char *text, size_t len, dc_device_status *st, char **why) {
+  memset(st, 0, sizeof *st);
+  failure f = {0};
+  bool ok = false;
+  JsonParser *parser = NULL;
+  if (len > DC_PROTOCOL_MAX_MESSAGE || !g_utf8_validate(text, (gssize)len, NULL) || memchr(text, '\0', len)) {
+    fail(&f, DC_ERR_CODE_BAD_MESSAGE, "not UTF-8 text of at most %d bytes", DC_PROTOCOL_MAX_MESSAGE);
+    goto out;
+  }
+  parser = json_parser_new_immutable();
+  GError *err = NULL;
+  if (!json_parser_load_from_data(parser, text, (gssize)len, &err)) {
+    fail(&f, DC_ERR_CODE_BAD_MESSAGE, "not JSON: %s", err->message);
+    g_error_free(err);
+    goto out;
+  }
+  JsonNode *root = json_parser_get_root(parser);
+  if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
+    fail(&f, DC_ERR_CODE_BAD_MESSAGE, "not a JSON object");
+    goto out;
+  }
+  JsonObject *o = json_node_get_object(root), *point, *meeting, *next;
+  bool fine;
+  point = get_object_or_null(o, "point", &fine, &f);
+  if (!fine || !point) {
+    if (fine)
+      fail(&f, DC_ERR_CODE_BAD_MESSAGE, "\"point\" is required");
+    goto out;
+  }
+  if (!get_int(point, "id", 1, G_MAXINT64, &st->point_id, &f) ||
+      !get_string(point, "name", true, 320, &st->point_name, &f) ||
+      !get_string(point, "link_profile", true, 16, &st->link_profile, &f) ||
+      !get_int(o, "now", 0, G_MAXINT64, &st->now, &f))
+    goto out;
+  meeting = get_object_or_null(o, "meeting", &fine, &f);
+  if (!fine)
+    goto out;
+  if (meeting && (!get_int(meeting, "id", 1, G_MAXINT64, &st->meeting_id, &f) ||
+                  !get_string(meeting, "title", true, 800, &st->title, &f) ||
+                  !get_int(meeting, "starts_at", 0, G_MAXINT64, &st->starts_at, &f) ||
+                  !get_int(meeting, "ends_at", 0, G_MAXINT64, &st->ends_at, &f) ||
+                  !get_string(o, "join_link", true, 2048, &st->join_link, &f)))
+    goto out;
+  next = get_object_or_null(o, "next", &fine, &f);
+  if (!fine)
+    goto out;
+  if (next && (!get_int(next, "id", 1, G_MAXINT64, &st->next_id, &f) ||
+               !get_string(next, "title", true, 800, &st->next_title, &f) ||
+               !get_int(next, "starts_at", 0, G_MAXINT64, &st->next_starts_at, &f)))
+    goto out;
+  ok = true;
+out:
+  if (parser)
+    g_object_unref(parser);
+  if (!ok) {
+    dc_device_status_clear(st);
+    *why = f.message;
+  }
+  return ok;
+}
+
+void dc_device_status_clear(dc_device_status *st) {
+  g_free(st->point_name);
+  g_free(st->link_profile);
+  g_free(st->title);
+  if (st->join_link)
+    memset(st->join_link, 0, strlen(st->join_link)); /* it carries a token */
+  g_free(st->join_link);
+  g_free(st->next_title);
+  memset(st, 0, sizeof *st);
+}

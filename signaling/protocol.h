@@ -132,4 +132,21 @@ typedef struct {
 bool dc_protocol_parse_server(const char *text, size_t len, dc_server_msg *msg, char **why);
 void dc_server_msg_clear(dc_server_msg *msg);
 
+/* ---- the device API (PROTOCOL.md, "Device API"): GET /api/device/meeting ---- */
+
+typedef struct {
+  int64_t point_id;
+  char *point_name, *link_profile;
+  int64_t now;                  /* the bridge's clock, Unix seconds */
+  int64_t meeting_id;           /* open now, 0 for none */
+  char *title, *join_link;      /* of the open meeting */
+  int64_t starts_at, ends_at;
+  int64_t next_id, next_starts_at; /* the next one to begin, 0 for none */
+  char *next_title;
+} dc_device_status;
+
+/* Parses the bridge's answer; false with *why (g_free it) and *st empty when it is not one. */
+bool dc_protocol_parse_device_status(const char *text, size_t len, dc_device_status *st, char **why);
+void dc_device_status_clear(dc_device_status *st);
+
 #endif

@@ -562,6 +562,14 @@ static void api_meetings(dc_server *srv, SoupServerMessage *msg, bool post) {
   g_clear_object(&parser);
 }
 
+/* The signed token for an invitation: what its join link carries. */
+static char *invitation_token(dc_server *srv, const dc_invitation *inv) {
+  dc_token_claims c = {.invitation_id = inv->id, .meeting_id = inv->meeting_id, .point_id = inv->point_id,
+                       .expires_at = inv->expires_at};
+  g_strlcpy(c.role, inv->role, sizeof c.role);
+  return dc_token_sign(dc_store_secret(srv->store), &c);
+}
+
 static void api_invite(dc_server *srv, SoupServerMessage *msg, int64_t meeting_id) {
   GError *err = NULL;
   JsonParser *parser = NULL;
@@ -587,10 +595,9 @@ static void api_invite(dc_server *srv, SoupServerMessage *msg, int64_t meeting_i
     g_clear_object(&parser);
     return api_store_error(msg, err);
   }
-  dc_token_claims c = {.invitation_id = id, .meeting_id = meeting_id, .point_id = point,
+  dc_invitation inv = {.id = id, .meeting_id = meeting_id, .point_id = point, .role = (char *)role,
                        .expires_at = expires};
-  g_strlcpy(c.role, role, sizeof c.role);
-  char *token = dc_token_sign(dc_store_secret(srv->store), &c);
+  char *token = invitation_token(srv, &inv);
   char *link = dc_server_join_link(srv, meeting_id, token);
   JsonBuilder *b = json_builder_new();
   json_builder_begin_object(b);
@@ -656,11 +663,97 @@ static void api_end(dc_server *srv, SoupServerMessage *msg, int64_t id) {
   api_done(msg, "ended_meeting", id, removed);
 }
 
+/* POST /api/points/ID/device-key (operator): a new key for the point's unattended endpoint,
+ * shown once; it replaces the point's old one. */
+static void api_device_key(dc_server *srv, SoupServerMessage *msg, int64_t point_id) {
+  GError *err = NULL;
+  char *key = dc_store_new_device_key(srv->store, point_id, &err);
+  if (!key)
+    return api_store_error(msg, err);
+  JsonBuilder *b = json_builder_new();
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "point_id");
+  json_builder_add_int_value(b, point_id);
+  json_builder_set_member_name(b, "device_key");
+  json_builder_add_string_value(b, key);
+  json_builder_end_object(b);
+  api_reply(msg, SOUP_STATUS_CREATED, json_builder_get_root(b));
+  g_object_unref(b);
+  memset(key, 0, strlen(key));
+  g_free(key);
+  g_message("operator: a new device key for point %" G_GINT64_FORMAT, point_id);
+}
+
+/* The meeting behind one of the point's invitations, as the device API shows it. */
+static void add_device_meeting(dc_server *srv, JsonBuilder *b, const char *member, int64_t inv_id, bool with_link) {
+  json_builder_set_member_name(b, member);
+  dc_invitation *inv = inv_id > 0 ? dc_store_get_invitation(srv->store, inv_id, NULL) : NULL;
+  dc_meeting *m = inv ? dc_store_get_meeting(srv->store, inv->meeting_id, NULL) : NULL;
+  if (!m) {
+    json_builder_add_null_value(b);
+  } else {
+    json_builder_add_value(b, meeting_json(m));
+    if (with_link) {
+      char *token = invitation_token(srv, inv);
+      char *link = dc_server_join_link(srv, m->id, token);
+      json_builder_set_member_name(b, "join_link");
+      json_builder_add_string_value(b, link);
+      g_free(link);
+      g_free(token);
+    }
+  }
+  dc_meeting_free(m);
+  if (inv)
+    dc_invitation_free(inv);
+}
+
+/* GET /api/device/meeting, "Authorization: Device <key>": which meeting the point may join
+ * now (with a join link), and the next one. See signaling/PROTOCOL.md, "Device API". */
+static void api_device_meeting(dc_server *srv, SoupServerMessage *msg, const char *key) {
+  int64_t point_id = dc_store_device_point(srv->store, key);
+  dc_point *point = point_id ? dc_store_get_point(srv->store, point_id, NULL) : NULL;
+  if (!point) {
+    soup_message_headers_replace(soup_server_message_get_response_headers(msg), "WWW-Authenticate", "Device");
+    api_error(msg, SOUP_STATUS_UNAUTHORIZED, "invalid-device-key",
+              "this device key is not one the bridge issued, or it was replaced");
+    return;
+  }
+  GError *err = NULL;
+  int64_t now = g_get_real_time() / G_USEC_PER_SEC;
+  int64_t open = dc_store_point_invitation(srv->store, point_id, now, DC_MEETING_OVERRUN_S, true, &err);
+  int64_t next = open < 0 ? -1 : dc_store_point_invitation(srv->store, point_id, now, DC_MEETING_OVERRUN_S, false, &err);
+  if (open < 0 || next < 0) {
+    dc_point_free(point);
+    return api_store_error(msg, err);
+  }
+  JsonBuilder *b = json_builder_new();
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "point");
+  json_builder_add_value(b, point_json(point));
+  json_builder_set_member_name(b, "now");
+  json_builder_add_int_value(b, now);
+  add_device_meeting(srv, b, "meeting", open, true);
+  add_device_meeting(srv, b, "next", next, false);
+  json_builder_end_object(b);
+  api_reply(msg, SOUP_STATUS_OK, json_builder_get_root(b));
+  g_object_unref(b);
+  dc_point_free(point);
+}
+
 static void on_api(SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTable *query,
                    gpointer user) {
   dc_server *srv = user;
   const char *auth = soup_message_headers_get_one(soup_server_message_get_request_headers(msg),
                                                   "Authorization");
+  if (g_str_has_prefix(path, "/api/device/")) { /* the devices' own API, with their own keys */
+    if (strcmp(path, "/api/device/meeting"))
+      api_error(msg, SOUP_STATUS_NOT_FOUND, "not-found", "no such API path");
+    else if (strcmp(soup_server_message_get_method(msg), "GET"))
+      api_error(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "method-not-allowed", "that method is not allowed here");
+    else
+      api_device_meeting(srv, msg, auth && g_str_has_prefix(auth, "Device ") ? auth + 7 : NULL);
+    return;
+  }
   if (!auth || !g_str_has_prefix(auth, "Bearer ") || !dc_store_check_api_key(srv->store, auth + 7)) {
     soup_message_headers_replace(soup_server_message_get_response_headers(msg), "WWW-Authenticate", "Bearer");
     api_error(msg, SOUP_STATUS_UNAUTHORIZED, "unauthorized",
@@ -684,9 +777,12 @@ static void on_api(SoupServer *soup, SoupServerMessage *msg, const char *path, G
   else if (sscanf(path, "/api/invitations/%" G_GINT64_FORMAT "/%15s", &id, tail) == 2 &&
            !strcmp(tail, "revoke") && post)
     api_revoke(srv, msg, id);
+  else if (sscanf(path, "/api/points/%" G_GINT64_FORMAT "/%15s", &id, tail) == 2 &&
+           !strcmp(tail, "device-key") && post)
+    api_device_key(srv, msg, id);
   else if (!strcmp(path, "/api/points") || !strcmp(path, "/api/meetings") ||
            g_str_has_suffix(path, "/invitations") || g_str_has_suffix(path, "/end") ||
-           g_str_has_suffix(path, "/revoke"))
+           g_str_has_suffix(path, "/revoke") || g_str_has_suffix(path, "/device-key"))
     api_error(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "method-not-allowed", "that method is not allowed here");
   else
     api_error(msg, SOUP_STATUS_NOT_FOUND, "not-found", "no such API path");

@@ -43,6 +43,11 @@ static const char *const migrations[] = {
     "  sha256 BLOB NOT NULL UNIQUE,"
     "  created_at INTEGER NOT NULL DEFAULT (unixepoch()));"
     "CREATE TABLE settings (key TEXT PRIMARY KEY, value BLOB NOT NULL);",
+    /* 2: a device key per point, for unattended endpoints (hash only) */
+    "CREATE TABLE device_keys ("
+    "  point_id INTEGER PRIMARY KEY REFERENCES points(id) ON DELETE CASCADE,"
+    "  sha256 BLOB NOT NULL UNIQUE,"
+    "  created_at INTEGER NOT NULL DEFAULT (unixepoch()));",
 };
 
 static bool fail_db(dc_store *s, GError **error, const char *what) {
@@ -392,16 +397,88 @@ static void sha256(const char *text, uint8_t out[32]) {
   g_checksum_free(c);
 }
 
-char *dc_store_new_api_key(dc_store *s, GError **error) {
+/* 32 random bytes, base64url, after prefix. */
+static char *random_key(const char *prefix, GError **error) {
   uint8_t raw[32];
   if (RAND_bytes(raw, sizeof raw) != 1) {
     g_set_error(error, DC_STORE_ERROR, DC_STORE_ERROR_FAILED, "store: no random bytes for a key");
     return NULL;
   }
-  char *key = g_base64_encode(raw, sizeof raw);
-  g_strdelimit(key, "+", '-');
-  g_strdelimit(key, "/", '_');
-  g_strdelimit(key, "=", '\0');
+  char *b64 = g_base64_encode(raw, sizeof raw);
+  g_strdelimit(b64, "+", '-');
+  g_strdelimit(b64, "/", '_');
+  g_strdelimit(b64, "=", '\0');
+  char *key = g_strconcat(prefix, b64, NULL);
+  g_free(b64);
+  return key;
+}
+
+char *dc_store_new_device_key(dc_store *s, int64_t point_id, GError **error) {
+  dc_point *p = dc_store_get_point(s, point_id, error);
+  if (!p)
+    return NULL;
+  dc_point_free(p);
+  char *key = random_key("dk.", error);
+  if (!key)
+    return NULL;
+  uint8_t hash[32];
+  sha256(key, hash);
+  /* one key per point: a new one replaces (and so withdraws) the old */
+  sqlite3_stmt *st = prepare(s, "INSERT OR REPLACE INTO device_keys (point_id, sha256) VALUES (?, ?)", error);
+  if (st) {
+    sqlite3_bind_int64(st, 1, point_id);
+    sqlite3_bind_blob(st, 2, hash, 32, SQLITE_TRANSIENT);
+    if (insert(s, st, "duplicate key", error))
+      return key;
+  }
+  g_free(key);
+  return NULL;
+}
+
+int64_t dc_store_device_point(dc_store *s, const char *key) {
+  if (!key || !*key || strlen(key) > 256)
+    return 0;
+  uint8_t hash[32];
+  sha256(key, hash);
+  sqlite3_stmt *st = prepare(s, "SELECT point_id FROM device_keys WHERE sha256 = ?", NULL);
+  if (!st)
+    return 0;
+  sqlite3_bind_blob(st, 1, hash, 32, SQLITE_TRANSIENT);
+  int64_t point = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+  sqlite3_finalize(st);
+  return point;
+}
+
+int64_t dc_store_point_invitation(dc_store *s, int64_t point_id, int64_t now, int64_t overrun_s, bool open,
+                                  GError **error) {
+  /* open: begun, not ended, not past its end and overrun; the latest begun first. Else the
+   * next to begin. Either way an invitation that still stands. */
+  const char *sql = open ? "SELECT i.id FROM invitations i JOIN meetings m ON m.id = i.meeting_id "
+                           "WHERE i.point_id = ?1 AND i.revoked = 0 AND i.expires_at >= ?2 AND m.state != 'ended' "
+                           "AND m.starts_at <= ?2 AND ?2 <= m.ends_at + ?3 ORDER BY m.starts_at DESC, i.id DESC LIMIT 1"
+                         : "SELECT i.id FROM invitations i JOIN meetings m ON m.id = i.meeting_id "
+                           "WHERE i.point_id = ?1 AND i.revoked = 0 AND i.expires_at >= ?2 AND m.state != 'ended' "
+                           "AND m.starts_at > ?2 ORDER BY m.starts_at ASC, i.id DESC LIMIT 1";
+  sqlite3_stmt *st = prepare(s, sql, error);
+  if (!st)
+    return -1;
+  sqlite3_bind_int64(st, 1, point_id);
+  sqlite3_bind_int64(st, 2, now);
+  sqlite3_bind_int64(st, 3, overrun_s);
+  int rc = sqlite3_step(st);
+  int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+  sqlite3_finalize(st);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    fail_db(s, error, "finding a point's meeting");
+    return -1;
+  }
+  return id;
+}
+
+char *dc_store_new_api_key(dc_store *s, GError **error) {
+  char *key = random_key("", error);
+  if (!key)
+    return NULL;
   uint8_t hash[32];
   sha256(key, hash);
   sqlite3_stmt *st = prepare(s, "INSERT INTO api_keys (sha256) VALUES (?)", error);

@@ -5,6 +5,8 @@
  * so a crash mid-migration leaves the previous version intact. Every write is one
  * transaction: a request that fails half-way changes nothing.
  *
+ * Points may have a device key (hashed, as API keys are) for their unattended endpoint.
+ *
  * Used from the main thread only (the signaling side); the bridge never touches it.
  * Times are Unix seconds (UTC). Secrets: API keys are stored as SHA-256 hashes, never in
  * clear; the invitation signing secret is random, made on first open, and never logged.
@@ -83,5 +85,16 @@ void dc_invitation_free(dc_invitation *inv);
 char *dc_store_new_api_key(dc_store *store, GError **error);
 bool dc_store_check_api_key(dc_store *store, const char *key);
 int dc_store_count_api_keys(dc_store *store);
+
+/* A point's device key, for its unattended endpoint: made here, shown once by the caller,
+ * kept as a hash; a new one replaces the point's old one. NOT_FOUND for no such point. */
+char *dc_store_new_device_key(dc_store *store, int64_t point_id, GError **error);
+/* The point a device key belongs to, 0 for none. */
+int64_t dc_store_device_point(dc_store *store, const char *key);
+/* The point's standing invitation (not revoked, not expired) to a meeting that is open now
+ * (open: begun, not ended, at most overrun_s past its end) or, with open false, to the next
+ * one to begin. 0 when none, -1 with *error when the store failed. */
+int64_t dc_store_point_invitation(dc_store *store, int64_t point_id, int64_t now, int64_t overrun_s,
+                                  bool open, GError **error);
 
 #endif

@@ -34,7 +34,8 @@ export function enterNetns(tag) {
 
 // listen: the HTTPS address; ice: the addresses media may use (loopback unless a test made
 // links of its own). DC_LOG_LEVEL=debug in the environment shows the bridge's debug log.
-export function startBridge(exe, dataDir, { listen = '127.0.0.1', ice = ['127.0.0.1'] } = {}) {
+// A restart on the same data dir prints no operator key (it is shown once): restart: true.
+export function startBridge(exe, dataDir, { listen = '127.0.0.1', ice = ['127.0.0.1'], restart = false } = {}) {
   return new Promise((resolve, reject) => {
     const child = spawn(exe, ['--data-dir', dataDir, '--listen', listen, '--port', String(PORT),
       ...ice.flatMap((a) => ['--ice-address', a]), '--workers', '2',
@@ -43,7 +44,7 @@ export function startBridge(exe, dataDir, { listen = '127.0.0.1', ice = ['127.0.
     let out = '', err = '';
     const ready = () => {
       const m = out.match(/Operator API key \(shown once, keep it\): (\S+)/);
-      if (m && err.includes('listening on')) resolve({ child, key: m[1] });
+      if ((m || restart) && err.includes('listening on')) resolve({ child, key: m && m[1] });
     };
     child.stderr.on('data', (d) => { err += d; process.stderr.write(`  [bridge] ${d}`); ready(); });
     child.stdout.on('data', (d) => { out += d; ready(); });

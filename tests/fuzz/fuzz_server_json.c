@@ -1,4 +1,5 @@
-/* libFuzzer target: one signaling text frame from a bridge, as a native endpoint parses it. */
+/* libFuzzer target: what a bridge sends a native endpoint: one signaling text frame, or the
+ * device API's answer (both parsers see every input). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +19,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   } else if (!why) {
     abort(); /* every refusal says why */
   }
+  g_free(why);
+  why = NULL;
+  dc_device_status st; /* the device API's answer, the endpoint's other input from a bridge */
+  if (dc_protocol_parse_device_status(text, size, &st, &why))
+    dc_device_status_clear(&st);
+  else if (!why)
+    abort();
   g_free(why);
   free(text);
   return 0;

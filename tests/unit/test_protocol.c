@@ -194,6 +194,37 @@ static void test_client_side_bad_input(void) {
   }
 }
 
+/* The device API's answer: an open meeting with its link, none, and refusals. */
+static void test_device_status(void) {
+  const char *open = "{\"point\":{\"id\":2,\"name\":\"Xã Ân Sơn\",\"link_profile\":\"highland\"},\"now\":100,"
+                     "\"meeting\":{\"id\":1,\"title\":\"Giao ban\",\"starts_at\":90,\"ends_at\":200},"
+                     "\"join_link\":\"https://b/join?meeting=1&token=t\",\"next\":{\"id\":3,\"title\":\"Chiều\",\"starts_at\":500}}";
+  dc_device_status st;
+  char *why = NULL;
+  g_assert_true(dc_protocol_parse_device_status(open, strlen(open), &st, &why));
+  g_assert_cmpint(st.point_id, ==, 2);
+  g_assert_cmpint(st.meeting_id, ==, 1);
+  g_assert_cmpstr(st.join_link, ==, "https://b/join?meeting=1&token=t");
+  g_assert_cmpint(st.next_id, ==, 3);
+  g_assert_cmpint(st.next_starts_at, ==, 500);
+  dc_device_status_clear(&st);
+  const char *none = "{\"point\":{\"id\":2,\"name\":\"x\",\"link_profile\":\"standard\"},\"now\":1,\"meeting\":null,\"next\":null}";
+  g_assert_true(dc_protocol_parse_device_status(none, strlen(none), &st, &why));
+  g_assert_cmpint(st.meeting_id, ==, 0);
+  g_assert_null(st.join_link);
+  dc_device_status_clear(&st);
+  const char *bad[] = {"{}", "[]", "{\"point\":null,\"now\":1}",
+                       "{\"point\":{\"id\":2,\"name\":\"x\",\"link_profile\":\"s\"},\"now\":1,\"meeting\":{\"id\":1,\"title\":\"t\",\"starts_at\":1,\"ends_at\":2}}",
+                       "{\"point\":{\"id\":2,\"name\":\"x\",\"link_profile\":\"s\"},\"now\":1,\"meeting\":7}"};
+  for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+    g_assert_false(dc_protocol_parse_device_status(bad[i], strlen(bad[i]), &st, &why));
+    g_assert_nonnull(why);
+    g_assert_null(st.point_name);
+    g_free(why);
+    why = NULL;
+  }
+}
+
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/protocol/messages", test_messages);
@@ -201,5 +232,6 @@ int main(int argc, char **argv) {
   g_test_add_func("/protocol/writers", test_writers);
   g_test_add_func("/protocol/client-side", test_client_side);
   g_test_add_func("/protocol/client-side-bad-input", test_client_side_bad_input);
+  g_test_add_func("/protocol/device-status", test_device_status);
   return g_test_run();
 }

@@ -34,7 +34,7 @@ static void teardown(fixture *f, gconstpointer data) {
 }
 
 static void test_schema_and_reopen(fixture *f, gconstpointer data) {
-  g_assert_cmpint(dc_store_schema_version(f->store), ==, 1);
+  g_assert_cmpint(dc_store_schema_version(f->store), ==, 2);
   uint8_t secret[32];
   memcpy(secret, dc_store_secret(f->store), 32);
   GError *err = NULL;
@@ -149,11 +149,55 @@ static void test_api_keys(fixture *f, gconstpointer data) {
   g_free(key);
 }
 
+/* Device keys: one per point, hashed, a new one withdraws the old; the point's open and
+ * next meetings, only through invitations that still stand. */
+static void test_device_keys(fixture *f, gconstpointer data) {
+  GError *err = NULL;
+  int64_t point = dc_store_add_point(f->store, "Xã Ân Sơn", "commune", "highland", &err);
+  int64_t other = dc_store_add_point(f->store, "Xã Bok Tới", "commune", "highland", &err);
+  g_assert_no_error(err);
+  g_assert_null(dc_store_new_device_key(f->store, 999, &err));
+  g_assert_error(err, DC_STORE_ERROR, DC_STORE_ERROR_NOT_FOUND);
+  g_clear_error(&err);
+  char *k1 = dc_store_new_device_key(f->store, point, &err);
+  g_assert_no_error(err);
+  g_assert_true(g_str_has_prefix(k1, "dk."));
+  g_assert_cmpint(dc_store_device_point(f->store, k1), ==, point);
+  char *k2 = dc_store_new_device_key(f->store, point, &err);
+  g_assert_cmpint(dc_store_device_point(f->store, k1), ==, 0); /* replaced */
+  g_assert_cmpint(dc_store_device_point(f->store, k2), ==, point);
+  g_assert_cmpint(dc_store_device_point(f->store, ""), ==, 0);
+  g_assert_cmpint(dc_store_device_point(f->store, NULL), ==, 0);
+  g_assert_cmpint(dc_store_device_point(f->store, "dk.nothing"), ==, 0);
+
+  int64_t now = 1800000000;
+  int64_t past = dc_store_create_meeting(f->store, "Hôm qua", now - 90000, now - 86400, 0, &err);
+  int64_t open = dc_store_create_meeting(f->store, "Bây giờ", now - 60, now + 3600, 0, &err);
+  int64_t later = dc_store_create_meeting(f->store, "Chiều nay", now + 7200, now + 9000, 0, &err);
+  g_assert_no_error(err);
+  dc_store_create_invitation(f->store, past, point, "participant", now + 99999, &err);
+  int64_t inv_open = dc_store_create_invitation(f->store, open, point, "participant", now + 7200, &err);
+  int64_t inv_later = dc_store_create_invitation(f->store, later, point, "participant", now + 99999, &err);
+  dc_store_create_invitation(f->store, open, other, "participant", now + 7200, &err);
+  g_assert_no_error(err);
+  g_assert_cmpint(dc_store_point_invitation(f->store, point, now, 3600, true, &err), ==, inv_open);
+  g_assert_cmpint(dc_store_point_invitation(f->store, point, now, 3600, false, &err), ==, inv_later);
+  g_assert_cmpint(dc_store_point_invitation(f->store, point, now - 120, 3600, true, &err), ==, 0); /* not begun */
+  g_assert_true(dc_store_revoke_invitation(f->store, inv_open, &err));
+  g_assert_cmpint(dc_store_point_invitation(f->store, point, now, 3600, true, &err), ==, 0);
+  g_assert_true(dc_store_set_meeting_state(f->store, later, "ended", &err));
+  g_assert_cmpint(dc_store_point_invitation(f->store, point, now, 3600, false, &err), ==, 0);
+  g_assert_no_error(err);
+  g_free(k1);
+  g_free(k2);
+}
+
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   g_test_add("/store/schema-and-reopen", fixture, NULL, setup, test_schema_and_reopen, teardown);
   g_test_add("/store/newer-schema-refused", fixture, NULL, setup, test_newer_schema_refused, teardown);
   g_test_add("/store/rules", fixture, NULL, setup, test_rules, teardown);
   g_test_add("/store/api-keys", fixture, NULL, setup, test_api_keys, teardown);
+  g_test_add("/store/device-keys", fixture, NULL, setup, test_device_keys, teardown);
   return g_test_run();
 }
