@@ -483,6 +483,24 @@ static bool add_linked(dc_endpoint_media *m, const char *desc, const char *file_
   return true;
 }
 
+char *dc_media_audio_encoder_desc(const dc_profile *p) {
+  return g_strdup_printf("opusenc bitrate=%d frame-size=%d audio-type=voice inband-fec=%s dtx=%s "
+                         "packet-loss-percentage=%d ! rtpopuspay pt=111 ! capsfilter caps=\"" OPUS_CAPS "\"",
+                         p->audio_bps, p->audio_frame_ms, p->audio_fec ? "true" : "false", p->audio_dtx ? "true" : "false",
+                         p->audio_loss_percent);
+}
+
+/* The camera as VP8: real time, constant rate, partitions resilient to a loss, a key frame
+ * at least every 3 s so a lost one heals without a request. */
+char *dc_media_video_encoder_desc(const dc_profile *p) {
+  return g_strdup_printf("videoconvert ! videoscale ! videorate ! "
+                         "video/x-raw,width=%d,height=%d,framerate=%d/1,pixel-aspect-ratio=1/1 ! "
+                         "vp8enc deadline=1 cpu-used=8 end-usage=cbr target-bitrate=%d "
+                         "keyframe-max-dist=%d error-resilient=partitions lag-in-frames=0 threads=2 ! "
+                         "rtpvp8pay pt=96 picture-id-mode=15-bit mtu=1200 ! capsfilter caps=\"" VP8_CAPS "\"",
+                         p->video_width, p->video_height, p->video_fps, p->video_bps, p->video_fps * 3);
+}
+
 static const char *file_or_null(const char *s) { return s && strcmp(s, "fake") ? s : NULL; }
 
 dc_endpoint_media *dc_media_new(const dc_media_config *cfg, const dc_media_events *events, GError **error) {
@@ -519,11 +537,10 @@ dc_endpoint_media *dc_media_new(const dc_media_config *cfg, const dc_media_event
   g_free(play);
   g_free(sink_desc);
   /* sending: the microphone as Opus */
+  char *aenc = dc_media_audio_encoder_desc(p);
   char *send = g_strdup_printf("%s ! audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=1 ! volume name=mute ! "
-                               "opusenc bitrate=%d frame-size=%d audio-type=voice inband-fec=%s dtx=%s "
-                               "packet-loss-percentage=%d ! rtpopuspay pt=111 ! capsfilter caps=\"" OPUS_CAPS "\" ! " GATE("agate"),
-                               asrc, p->audio_bps, p->audio_frame_ms, p->audio_fec ? "true" : "false",
-                               p->audio_dtx ? "true" : "false", p->audio_loss_percent);
+                               "%s ! " GATE("agate"), asrc, aenc);
+  g_free(aenc);
   g_free(asrc);
   ok = ok && add_linked(m, send, "afile", cfg->audio_source, m->webrtc, error);
   g_free(send);
@@ -533,14 +550,9 @@ dc_endpoint_media *dc_media_new(const dc_media_config *cfg, const dc_media_event
 
   if (!cfg->audio_only) {
     char *vsrc = video_source_desc(cfg);
-    /* the camera as VP8: real time, constant rate, partitions resilient to a loss, a key
-     * frame at least every 3 s so a lost one heals without a request */
-    char *vsend = g_strdup_printf("%s ! videoconvert ! videoscale ! videorate ! "
-                                  "video/x-raw,width=%d,height=%d,framerate=%d/1,pixel-aspect-ratio=1/1 ! "
-                                  "vp8enc deadline=1 cpu-used=8 end-usage=cbr target-bitrate=%d "
-                                  "keyframe-max-dist=%d error-resilient=partitions lag-in-frames=0 threads=2 ! "
-                                  "rtpvp8pay pt=96 picture-id-mode=15-bit mtu=1200 ! capsfilter caps=\"" VP8_CAPS "\" ! " GATE("vgate"),
-                                  vsrc, p->video_width, p->video_height, p->video_fps, p->video_bps, p->video_fps * 3);
+    char *venc = dc_media_video_encoder_desc(p);
+    char *vsend = g_strdup_printf("%s ! %s ! " GATE("vgate"), vsrc, venc);
+    g_free(venc);
     g_free(vsrc);
     ok = add_linked(m, vsend, "vfile", cfg->video_source, m->webrtc, error);
     g_free(vsend);

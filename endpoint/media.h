@@ -58,6 +58,10 @@ void dc_media_set_status(dc_endpoint_media *m, const char *status);
 void dc_media_set_muted(dc_endpoint_media *m, bool muted);
 /* Frames decoded so far in a slot, -1 for no such slot. */
 long dc_media_frames(dc_endpoint_media *m, int slot);
+/* The encoding halves of the send chains for a profile (raw audio or video in, RTP out), as
+ * pipeline descriptions (g_free them): the pipeline uses them, and tests run them alone. */
+char *dc_media_audio_encoder_desc(const dc_profile *p);
+char *dc_media_video_encoder_desc(const dc_profile *p);
 /* Ends the recordings cleanly (EOS, at most 2 s) and frees everything. */
 void dc_media_free(dc_endpoint_media *m);
 

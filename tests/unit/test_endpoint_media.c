@@ -1,0 +1,159 @@
+/* Unit tests for the endpoint's send chains (endpoint/media.c), each run alone in a
+ * GstHarness: raw audio or video in, RTP out. What a profile promises must be what goes on
+ * the wire: the highland profile's 60 ms Opus frames at about 14 kbit/s with FEC, its
+ * 320x180 VP8 at 10 fps; the other profiles' sizes and rates. */
+#include <gst/check/gstharness.h>
+#include <gst/gst.h>
+#include <gst/rtp/gstrtpbuffer.h>
+#include <math.h>
+#include <string.h>
+
+#include "endpoint/media.h"
+
+/* Pushes `seconds` of a 440 Hz tone, 10 ms per buffer, and returns the RTP packets. */
+static GPtrArray *run_audio(const dc_profile *p, double seconds) {
+  char *desc = dc_media_audio_encoder_desc(p);
+  GstHarness *h = gst_harness_new_parse(desc);
+  g_free(desc);
+  gst_harness_set_src_caps_str(h, "audio/x-raw,format=S16LE,layout=interleaved,rate=48000,channels=1");
+  GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)gst_buffer_unref);
+  int n = (int)(seconds * 100);
+  for (int i = 0; i < n; i++) {
+    GstBuffer *b = gst_buffer_new_allocate(NULL, 480 * 2, NULL);
+    GstMapInfo map;
+    gst_buffer_map(b, &map, GST_MAP_WRITE);
+    int16_t *pcm = (int16_t *)map.data;
+    for (int k = 0; k < 480; k++)
+      pcm[k] = (int16_t)(8000 * sin(2 * G_PI * 440 * (i * 480 + k) / 48000.0));
+    gst_buffer_unmap(b, &map);
+    GST_BUFFER_PTS(b) = (GstClockTime)i * 10 * GST_MSECOND;
+    GST_BUFFER_DURATION(b) = 10 * GST_MSECOND;
+    g_assert_cmpint(gst_harness_push(h, b), ==, GST_FLOW_OK);
+    GstBuffer *o;
+    while ((o = gst_harness_try_pull(h)))
+      g_ptr_array_add(out, o);
+  }
+  gst_harness_teardown(h);
+  return out;
+}
+
+static void check_audio(const char *name, int frame_ms, int max_kbps) {
+  const dc_profile *p = dc_profile_find(name);
+  GPtrArray *pkts = run_audio(p, 3.0);
+  g_assert_cmpuint(pkts->len, >, 10);
+  size_t payload = 0;
+  guint32 prev_ts = 0;
+  for (guint i = 0; i < pkts->len; i++) {
+    GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
+    g_assert_true(gst_rtp_buffer_map(g_ptr_array_index(pkts, i), GST_MAP_READ, &rtp));
+    g_assert_cmpint(gst_rtp_buffer_get_payload_type(&rtp), ==, 111);
+    guint32 ts = gst_rtp_buffer_get_timestamp(&rtp);
+    if (i > 1) /* every packet is one frame of the profile's length (the first is shifted by the encoder's lookahead) */
+      g_assert_cmpuint(ts - prev_ts, ==, (guint)frame_ms * 48);
+    prev_ts = ts;
+    payload += gst_rtp_buffer_get_payload_len(&rtp);
+    gst_rtp_buffer_unmap(&rtp);
+  }
+  double kbps = payload * 8.0 / 1000 / (pkts->len * frame_ms / 1000.0);
+  g_test_message("%s: %u packets of %d ms, Opus payload %.1f kbit/s (target %d)", name, pkts->len, frame_ms, kbps,
+                 p->audio_bps / 1000);
+  g_assert_cmpfloat(kbps, <=, max_kbps);
+  g_assert_cmpfloat(kbps, >=, p->audio_bps / 1000 * 0.5);
+  g_ptr_array_unref(pkts);
+}
+
+static void test_audio_profiles(void) {
+  check_audio("highland", 60, 16);
+  check_audio("standard", 20, 40);
+  check_audio("hall", 20, 60);
+}
+
+/* The width and height a VP8 key frame declares (RFC 6386 9.1), after the payload
+ * descriptor (RFC 7741 4.2); false when the packet starts no key frame. */
+static bool keyframe_size(GstBuffer *b, int *w, int *h) {
+  GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
+  if (!gst_rtp_buffer_map(b, GST_MAP_READ, &rtp))
+    return false;
+  const guint8 *d = gst_rtp_buffer_get_payload(&rtp);
+  guint len = gst_rtp_buffer_get_payload_len(&rtp);
+  bool ok = false;
+  guint off = 1;
+  if (len > 1 && (d[0] & 0x80)) { /* X: extensions follow */
+    guint8 x = d[1];
+    off = 2;
+    if (x & 0x80)
+      off += (d[off] & 0x80) ? 2 : 1; /* picture id */
+    if (x & 0x40)
+      off += 1; /* TL0PICIDX */
+    if (x & 0x30)
+      off += 1; /* TID / KEYIDX */
+  }
+  bool start = d[0] & 0x10;
+  if (start && len >= off + 10 && !(d[off] & 0x01) && d[off + 3] == 0x9d && d[off + 4] == 0x01 && d[off + 5] == 0x2a) {
+    *w = (d[off + 6] | d[off + 7] << 8) & 0x3fff;
+    *h = (d[off + 8] | d[off + 9] << 8) & 0x3fff;
+    ok = true;
+  }
+  gst_rtp_buffer_unmap(&rtp);
+  return ok;
+}
+
+static void check_video(const char *name) {
+  const dc_profile *p = dc_profile_find(name);
+  char *desc = dc_media_video_encoder_desc(p);
+  GstHarness *h = gst_harness_new_parse(desc);
+  g_free(desc);
+  /* a camera bigger than the profile, at 30 fps: the chain scales and drops to the profile */
+  gst_harness_set_src_caps_str(h, "video/x-raw,format=I420,width=640,height=480,framerate=30/1,pixel-aspect-ratio=1/1");
+  int frames = 60, w = 0, hgt = 0, keyframes = 0;
+  GHashTable *timestamps = g_hash_table_new(NULL, NULL);
+  for (int i = 0; i < frames; i++) {
+    gsize size = 640 * 480 * 3 / 2;
+    GstBuffer *b = gst_buffer_new_allocate(NULL, size, NULL);
+    GstMapInfo map;
+    gst_buffer_map(b, &map, GST_MAP_WRITE);
+    for (gsize k = 0; k < size; k++)
+      map.data[k] = (guint8)((k * 7 + (gsize)i * 13) & 0xff);
+    gst_buffer_unmap(b, &map);
+    GST_BUFFER_PTS(b) = gst_util_uint64_scale(i, GST_SECOND, 30);
+    GST_BUFFER_DURATION(b) = gst_util_uint64_scale(1, GST_SECOND, 30);
+    g_assert_cmpint(gst_harness_push(h, b), ==, GST_FLOW_OK);
+    GstBuffer *o;
+    while ((o = gst_harness_try_pull(h))) {
+      int kw, kh;
+      if (keyframe_size(o, &kw, &kh))
+        w = kw, hgt = kh, keyframes++;
+      GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
+      g_assert_true(gst_rtp_buffer_map(o, GST_MAP_READ, &rtp));
+      g_assert_cmpint(gst_rtp_buffer_get_payload_type(&rtp), ==, 96);
+      g_assert_cmpuint(gst_buffer_get_size(o), <=, 1200);
+      g_hash_table_add(timestamps, GUINT_TO_POINTER(gst_rtp_buffer_get_timestamp(&rtp)));
+      gst_rtp_buffer_unmap(&rtp);
+      gst_buffer_unref(o);
+    }
+  }
+  guint pictures = g_hash_table_size(timestamps);
+  g_test_message("%s: %u pictures from 2 s of 30 fps camera, key frame %dx%d (%d key frames)", name, pictures, w, hgt,
+                 keyframes);
+  g_assert_cmpint(w, ==, p->video_width);
+  g_assert_cmpint(hgt, ==, p->video_height);
+  /* 2 s at the profile's rate, give or take the encoder's and videorate's edges */
+  g_assert_cmpuint(pictures, <=, (guint)(2 * p->video_fps + 2));
+  g_assert_cmpuint(pictures, >=, (guint)(2 * p->video_fps - 4));
+  g_hash_table_unref(timestamps);
+  gst_harness_teardown(h);
+}
+
+static void test_video_profiles(void) {
+  check_video("highland");
+  check_video("standard");
+  check_video("hall");
+}
+
+int main(int argc, char **argv) {
+  gst_init(&argc, &argv);
+  g_test_init(&argc, &argv, NULL);
+  g_test_add_func("/endpoint-media/audio-profiles", test_audio_profiles);
+  g_test_add_func("/endpoint-media/video-profiles", test_video_profiles);
+  return g_test_run();
+}
