@@ -86,7 +86,8 @@ export async function openPage(browser, url) {
 export function tap() {
   const results = [];
   return {
-    check: (ok, name, detail = '') => results.push({ ok, name, detail }),
+    // A detail is one TAP line: what a process printed may hold newlines.
+    check: (ok, name, detail = '') => results.push({ ok, name, detail: String(detail).replace(/\s*\n\s*/g, ' | ') }),
     finish: () => {
       console.log(`1..${results.length}`);
       results.forEach((r, i) => console.log(`${r.ok ? 'ok' : 'not ok'} ${i + 1} ${r.name}${r.detail ? ' # ' + r.detail : ''}`));
