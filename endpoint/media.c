@@ -39,7 +39,35 @@ struct dc_endpoint_media {
   /* SSRC -> GstWebRTCKind, from the offer and the answer: webrtcbin 1.22's stats name every
    * bundled stream "video", so the SDP says which is which */
   GHashTable *ssrc_kind;
+  guint32 layer_ssrc[DC_MAX_LAYERS]; /* simulcast layers' SSRCs, lowest first */
+  int n_layers;
 };
+
+/* Simulcast by SSRC (what the bridge reads from webrtcbin, RFC 5576 ssrc-group SIM): the
+ * camera's section names each layer's SSRC, lowest first, instead of webrtcbin's one. */
+static void name_layers(dc_endpoint_media *m, GstSDPMessage *sdp) {
+  if (m->n_layers < 2 || gst_sdp_message_medias_len(sdp) < 2)
+    return;
+  GstSDPMedia *video = (GstSDPMedia *)gst_sdp_message_get_media(sdp, 1);
+  char *cname = NULL;
+  for (guint i = gst_sdp_media_attributes_len(video); i-- > 0;) {
+    const GstSDPAttribute *a = gst_sdp_media_get_attribute(video, i);
+    if (!cname && !g_strcmp0(a->key, "ssrc") && a->value && strstr(a->value, " cname:"))
+      cname = g_strdup(strstr(a->value, " cname:") + 7);
+    if (!g_strcmp0(a->key, "ssrc") || !g_strcmp0(a->key, "ssrc-group"))
+      gst_sdp_media_remove_attribute(video, i);
+  }
+  GString *group = g_string_new("SIM");
+  for (int i = 0; i < m->n_layers; i++) {
+    char *v = g_strdup_printf("%u cname:%s", m->layer_ssrc[i], cname ? cname : "diemcau-endpoint");
+    gst_sdp_media_add_attribute(video, "ssrc", v);
+    g_free(v);
+    g_string_append_printf(group, " %u", m->layer_ssrc[i]);
+  }
+  gst_sdp_media_add_attribute(video, "ssrc-group", group->str);
+  g_string_free(group, TRUE);
+  g_free(cname);
+}
 
 static void learn_ssrcs(dc_endpoint_media *m, const GstSDPMessage *sdp) {
   for (guint i = 0; i < gst_sdp_message_medias_len(sdp); i++) {
@@ -164,6 +192,7 @@ static void on_offer_created(GstPromise *promise, gpointer data) {
     GST_ERROR("webrtcbin made no offer");
     return;
   }
+  name_layers(m, offer->sdp);
   g_signal_emit_by_name(m->webrtc, "set-local-description", offer, NULL);
   post(m, CALL_OFFER, gst_sdp_message_as_text(offer->sdp), 0, NULL);
   gst_webrtc_session_description_free(offer);
@@ -491,14 +520,23 @@ char *dc_media_audio_encoder_desc(const dc_profile *p) {
 }
 
 /* The camera as VP8: real time, constant rate, partitions resilient to a loss, a key frame
- * at least every 3 s so a lost one heals without a request. */
-char *dc_media_video_encoder_desc(const dc_profile *p) {
+ * at least every 3 s so a lost one heals without a request. ssrc 0: the payloader's own. */
+static char *layer_encoder_desc(const dc_layer *l, guint32 ssrc) {
+  char ssrc_prop[32] = "";
+  if (ssrc)
+    g_snprintf(ssrc_prop, sizeof ssrc_prop, " ssrc=%u", ssrc);
   return g_strdup_printf("videoconvert ! videoscale ! videorate ! "
                          "video/x-raw,width=%d,height=%d,framerate=%d/1,pixel-aspect-ratio=1/1 ! "
                          "vp8enc deadline=1 cpu-used=8 end-usage=cbr target-bitrate=%d "
                          "keyframe-max-dist=%d error-resilient=partitions lag-in-frames=0 threads=2 ! "
-                         "rtpvp8pay pt=96 picture-id-mode=15-bit mtu=1200 ! capsfilter caps=\"" VP8_CAPS "\"",
-                         p->video_width, p->video_height, p->video_fps, p->video_bps, p->video_fps * 3);
+                         "rtpvp8pay pt=96 picture-id-mode=15-bit mtu=1200%s ! capsfilter caps=\"" VP8_CAPS "\"",
+                         l->width, l->height, l->fps, l->bps, l->fps * 3, ssrc_prop);
+}
+
+
+char *dc_media_video_encoder_desc(const dc_profile *p) {
+  dc_layer top = dc_profile_layer(p, p->layers - 1);
+  return layer_encoder_desc(&top, 0);
 }
 
 static const char *file_or_null(const char *s) { return s && strcmp(s, "fake") ? s : NULL; }
@@ -550,9 +588,28 @@ dc_endpoint_media *dc_media_new(const dc_media_config *cfg, const dc_media_event
 
   if (!cfg->audio_only) {
     char *vsrc = video_source_desc(cfg);
-    char *venc = dc_media_video_encoder_desc(p);
-    char *vsend = g_strdup_printf("%s ! %s ! " GATE("vgate"), vsrc, venc);
-    g_free(venc);
+    char *vsend;
+    if (p->layers > 1) {
+      /* SSRC simulcast: one encoder per layer, each its own SSRC, funnelled into the one
+       * video section; the offer names them in a=ssrc-group:SIM (on_offer_created) */
+      GString *d = g_string_new(NULL);
+      g_string_append_printf(d, "rtpfunnel name=layers ! capsfilter caps=\"" VP8_CAPS "\" ! " GATE("vgate") " %s ! tee name=cam", vsrc);
+      for (int i = 0; i < p->layers && i < DC_MAX_LAYERS; i++) {
+        dc_layer l = dc_profile_layer(p, i);
+        do
+          m->layer_ssrc[i] = g_random_int();
+        while (!m->layer_ssrc[i] || (i && m->layer_ssrc[i] == m->layer_ssrc[i - 1]));
+        char *enc = layer_encoder_desc(&l, m->layer_ssrc[i]);
+        g_string_append_printf(d, " cam. ! queue max-size-buffers=2 leaky=downstream ! %s ! layers.", enc);
+        g_free(enc);
+      }
+      m->n_layers = p->layers;
+      vsend = g_string_free(d, FALSE);
+    } else {
+      char *venc = dc_media_video_encoder_desc(p);
+      vsend = g_strdup_printf("%s ! %s ! " GATE("vgate"), vsrc, venc);
+      g_free(venc);
+    }
     g_free(vsrc);
     ok = add_linked(m, vsend, "vfile", cfg->video_source, m->webrtc, error);
     g_free(vsend);

@@ -7,11 +7,15 @@
  * the jitter buffers; the offer it makes has the shape the bridge wants (PROTOCOL.md: audio,
  * the camera's video sendrecv, then recvonly thumbnails), bundled.
  *
+ * The hall profile sends simulcast by SSRC (RFC 5576 a=ssrc-group:SIM; webrtcbin 1.22 has no
+ * RID simulcast): one encoder per layer (profile.h), funnelled into the camera's section, so
+ * the bridge can give a highland commune the hall's 320x180 layer.
+ *
  * All callbacks run on the thread-default main context of the thread that made the media
- * (webrtcbin's own threads never call out). Left out: simulcast for the hall profile
- * (webrtcbin 1.22 cannot negotiate RID simulcast; the hall sends one layer, which every
- * receiver of the bridge can take), and sender-side bandwidth estimation (rtpgccbwe is not
- * in Debian 12): bitrates are the profile's.
+ * (webrtcbin's own threads never call out). Left out: sender-side bandwidth estimation
+ * (rtpgccbwe is not in Debian 12): bitrates are the profile's; RTX for the simulcast layers
+ * (their repairs are not announced, so the bridge drops them) and key-frame requests per layer
+ * (a request may reach every layer's encoder).
  */
 #ifndef DC_ENDPOINT_MEDIA_H
 #define DC_ENDPOINT_MEDIA_H

@@ -6,10 +6,10 @@
 
 static const dc_profile profiles[] = {
     /* the hall: a wired district link, big screen */
-    {"hall", 48000, 20, false, false, 0, 1280, 720, 30, 1500000, 4},
-    {"standard", 32000, 20, true, false, 10, 640, 360, 15, 500000, 3},
+    {"hall", 48000, 20, false, false, 0, 1280, 720, 30, 1500000, 4, 3},
+    {"standard", 32000, 20, true, false, 10, 640, 360, 15, 500000, 3, 1},
     /* 64-256 kbit/s, lossy: 60 ms frames halve the packet overhead, FEC and DTX; one slot */
-    {"highland", 14000, 60, true, true, 15, 320, 180, 10, 80000, 1},
+    {"highland", 14000, 60, true, true, 15, 320, 180, 10, 80000, 1, 1},
 };
 
 const dc_profile *dc_profile_find(const char *name) {
@@ -17,6 +17,15 @@ const dc_profile *dc_profile_find(const char *name) {
     if (!strcmp(profiles[i].name, name))
       return &profiles[i];
   return NULL;
+}
+
+dc_layer dc_profile_layer(const dc_profile *p, int i) {
+  int n = CLAMP(p->layers, 1, DC_MAX_LAYERS);
+  i = CLAMP(i, 0, n - 1);
+  if (i == n - 1)
+    return (dc_layer){p->video_width, p->video_height, p->video_fps, p->video_bps};
+  static const dc_layer below[DC_MAX_LAYERS - 1] = {{320, 180, 10, 80000}, {640, 360, 15, 400000}};
+  return below[i];
 }
 
 const char *dc_profile_names(void) { return "hall, standard or highland"; }

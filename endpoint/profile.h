@@ -22,7 +22,19 @@ typedef struct {
   int video_width, video_height, video_fps;
   int video_bps;              /* VP8 target bitrate */
   int slots;                  /* video slots asked for: main + thumbnails */
+  int layers;                 /* simulcast layers sent (SSRC simulcast), 1 for none */
 } dc_profile;
+
+typedef struct {
+  int width, height, fps, bps;
+} dc_layer;
+
+#define DC_MAX_LAYERS 3
+
+/* Simulcast layer i of a profile, lowest first; the top layer is the profile's own size. The
+ * lowest fits a highland receiver (320x180, 10 fps, 80 kbit/s), so the district hall reaches
+ * every commune; each layer above doubles the size. */
+dc_layer dc_profile_layer(const dc_profile *p, int i);
 
 /* NULL when name is none of the three. */
 const dc_profile *dc_profile_find(const char *name);

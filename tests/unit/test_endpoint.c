@@ -116,6 +116,26 @@ static void test_pins(void) {
   g_assert_false(dc_fingerprint_matches("AB:CD:02", fp));
 }
 
+/* Simulcast layers: lowest first, the top one the profile's own, the lowest fitting a
+ * highland receiver; profiles without simulcast have one. */
+static void test_layers(void) {
+  const dc_profile *hall = dc_profile_find("hall"), *hl = dc_profile_find("highland");
+  g_assert_cmpint(hall->layers, ==, 3);
+  g_assert_cmpint(hl->layers, ==, 1);
+  g_assert_cmpint(dc_profile_find("standard")->layers, ==, 1);
+  dc_layer low = dc_profile_layer(hall, 0), top = dc_profile_layer(hall, hall->layers - 1);
+  g_assert_cmpint(top.width, ==, hall->video_width);
+  g_assert_cmpint(top.bps, ==, hall->video_bps);
+  g_assert_cmpint(low.width, <=, hl->video_width);
+  g_assert_cmpint(low.bps, <=, hl->video_bps);
+  for (int i = 1; i < hall->layers; i++) {
+    g_assert_cmpint(dc_profile_layer(hall, i).width, >, dc_profile_layer(hall, i - 1).width);
+    g_assert_cmpint(dc_profile_layer(hall, i).bps, >, dc_profile_layer(hall, i - 1).bps);
+  }
+  g_assert_cmpint(dc_profile_layer(hl, 0).width, ==, hl->video_width);
+  g_assert_cmpint(dc_profile_layer(hall, 99).width, ==, top.width); /* out of range: clamped */
+}
+
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/endpoint/profiles", test_profiles);
@@ -123,5 +143,6 @@ int main(int argc, char **argv) {
   g_test_add_func("/endpoint/grid", test_grid);
   g_test_add_func("/endpoint/backoff", test_backoff);
   g_test_add_func("/endpoint/pins", test_pins);
+  g_test_add_func("/endpoint/layers", test_layers);
   return g_test_run();
 }

@@ -6,6 +6,7 @@
 #include <gst/gst.h>
 #include <gst/rtp/gstrtpbuffer.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "endpoint/media.h"
@@ -150,10 +151,68 @@ static void test_video_profiles(void) {
   check_video("hall");
 }
 
+/* The hall's offer: simulcast by SSRC, three layers named lowest first in the camera's
+ * section, as the bridge reads webrtcbin's simulcast (media/sdp). Made locally: no network. */
+typedef struct {
+  GMainLoop *loop;
+  char *sdp;
+} offer_wait;
+
+static void got_offer(const char *sdp, void *user) {
+  offer_wait *w = user;
+  if (!w->sdp)
+    w->sdp = g_strdup(sdp);
+  g_main_loop_quit(w->loop);
+}
+static void ignore_candidate(const char *c, void *user) { (void)c, (void)user; }
+static void ignore_connected(bool up, void *user) { (void)up, (void)user; }
+static void media_failed(const char *why, void *user) { g_error("media failed: %s (%p)", why, user); }
+static void ignore_stats(const char *line, void *user) { (void)line, (void)user; }
+static gboolean give_up(gpointer loop) {
+  g_main_loop_quit(loop);
+  return G_SOURCE_REMOVE;
+}
+
+static void test_hall_offer_simulcast(void) {
+  offer_wait w = {g_main_loop_new(NULL, FALSE), NULL};
+  dc_media_config cfg = {.profile = dc_profile_find("hall"), .slots = 2, .audio_source = "test:440",
+                         .video_source = "test", .audio_sink = "fake", .video_sink = "fake"};
+  dc_media_events ev = {got_offer, ignore_candidate, ignore_connected, media_failed, ignore_stats, &w};
+  GError *err = NULL;
+  dc_endpoint_media *m = dc_media_new(&cfg, &ev, &err);
+  g_assert_no_error(err);
+  g_assert_true(dc_media_start(m, &err));
+  guint timer = g_timeout_add_seconds(20, give_up, w.loop);
+  g_main_loop_run(w.loop);
+  g_source_remove(timer);
+  g_assert_nonnull(w.sdp);
+  /* the camera's section is the second: its SIM group names three SSRCs, each declared */
+  char **sections = g_strsplit(w.sdp, "m=", -1);
+  g_assert_cmpuint(g_strv_length(sections), >=, 4); /* session, audio, camera, one thumbnail */
+  const char *cam = sections[2];
+  const char *sim = strstr(cam, "a=ssrc-group:SIM ");
+  g_assert_nonnull(sim);
+  unsigned ssrcs[4] = {0};
+  int n = sscanf(sim, "a=ssrc-group:SIM %u %u %u %u", &ssrcs[0], &ssrcs[1], &ssrcs[2], &ssrcs[3]);
+  g_test_message("camera section's SIM group: %d SSRCs", n);
+  g_assert_cmpint(n, ==, 3);
+  for (int i = 0; i < 3; i++) {
+    char *decl = g_strdup_printf("a=ssrc:%u cname:", ssrcs[i]);
+    g_assert_nonnull(strstr(cam, decl));
+    g_free(decl);
+  }
+  g_assert_null(strstr(sections[1], "ssrc-group:SIM")); /* audio: one stream */
+  g_strfreev(sections);
+  dc_media_free(m);
+  g_free(w.sdp);
+  g_main_loop_unref(w.loop);
+}
+
 int main(int argc, char **argv) {
   gst_init(&argc, &argv);
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/endpoint-media/audio-profiles", test_audio_profiles);
   g_test_add_func("/endpoint-media/video-profiles", test_video_profiles);
+  g_test_add_func("/endpoint-media/hall-offer-simulcast", test_hall_offer_simulcast);
   return g_test_run();
 }
