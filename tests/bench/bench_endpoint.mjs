@@ -91,7 +91,7 @@ async function measure(name, exe, extra, bridge, fp, meetingId, ns) {
   const w0 = wire(ns), u0 = usage(ep.child.pid), t0 = Date.now();
   await sleep(SECONDS * 1000);
   const w1 = wire(ns), u1 = usage(ep.child.pid), secs = (Date.now() - t0) / 1000;
-  const fps = ep.last.fps ? ep.last.fps[0] : 0;
+  const fps = ep.last.fps && ep.last.fps.length ? ep.last.fps[0] : null; // null: no video slot (audio-only)
   ep.child.kill('SIGTERM');
   await Promise.race([ep.done, sleep(10000)]);
   return {
@@ -137,7 +137,7 @@ async function main() {
   console.log('| row | cpu % of a core | peak RSS MB | up kbit/s (wire) | down kbit/s (wire) | fps received |');
   console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
   for (const r of rows)
-    console.log(r.error ? `| ${r.name} | ${r.error} |` : `| ${r.name} | ${r.cpu_percent} | ${r.rss_mb} | ${r.up_kbps} | ${r.down_kbps} | ${r.fps_received} |`);
+    console.log(r.error ? `| ${r.name} | ${r.error} |` : `| ${r.name} | ${r.cpu_percent} | ${r.rss_mb} | ${r.up_kbps} | ${r.down_kbps} | ${r.fps_received ?? '—'} |`);
   const hl = rows.find((r) => r.name === 'compact highland'), ao = rows.find((r) => r.name === 'compact highland audio-only'),
     hall = rows.find((r) => r.name === 'full hall');
   if (hl && hall && !hl.error && !hall.error)
