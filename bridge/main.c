@@ -104,6 +104,22 @@ static bool read_config(options *o, GError **error) {
   return true;
 }
 
+/* Native endpoints trust a self-signed bridge by this (diemcau-endpoint --pin); it is public. */
+static void log_certificate_fingerprint(GTlsCertificate *cert) {
+  GByteArray *der = NULL;
+  g_object_get(cert, "certificate", &der, NULL);
+  if (!der)
+    return;
+  char *hex = g_compute_checksum_for_data(G_CHECKSUM_SHA256, der->data, der->len);
+  GString *fp = g_string_new(NULL);
+  for (size_t i = 0; hex[i] && hex[i + 1]; i += 2)
+    g_string_append_printf(fp, "%s%c%c", i ? ":" : "", g_ascii_toupper(hex[i]), g_ascii_toupper(hex[i + 1]));
+  g_message("TLS certificate SHA-256 fingerprint (for diemcau-endpoint --pin): %s", fp->str);
+  g_string_free(fp, TRUE);
+  g_free(hex);
+  g_byte_array_unref(der);
+}
+
 /* A self-signed ECDSA certificate for the HTTPS page, made once and kept in the data dir. */
 static bool make_certificate(const char *cert_path, const char *key_path, const char *extra_ip,
                              GError **error) {
@@ -362,6 +378,7 @@ int main(int argc, char **argv) {
       g_critical("TLS: %s", err->message);
       goto out_store;
     }
+    log_certificate_fingerprint(cert);
   }
   dc_bridge *bridge = dc_bridge_new(&bcfg, &err);
   if (!bridge) {
