@@ -4,6 +4,8 @@
 #define GST_USE_UNSTABLE_API /* webrtcbin's library says so of itself in 1.22 */
 #include <gst/gst.h>
 #include <gst/sdp/sdp.h>
+#include <gst/rtp/gstrtcpbuffer.h>
+#include <gst/video/video.h>
 #include <gst/webrtc/webrtc.h>
 #include <string.h>
 
@@ -40,7 +42,9 @@ struct dc_endpoint_media {
    * bundled stream "video", so the SDP says which is which */
   GHashTable *ssrc_kind;
   guint32 layer_ssrc[DC_MAX_LAYERS]; /* simulcast layers' SSRCs, lowest first */
+  GstElement *layer_enc[DC_MAX_LAYERS]; /* and their encoders */
   int n_layers;
+  bool feedback_routed;
 };
 
 /* Simulcast by SSRC (what the bridge reads from webrtcbin, RFC 5576 ssrc-group SIM): the
@@ -107,7 +111,53 @@ typedef struct {
 
 static void on_stats_reply(dc_endpoint_media *m, const GstStructure *stats);
 
+/* A key-frame request (RTCP PLI or FIR, RFC 4585 6.3.1, RFC 5104 4.3.1) for one simulcast
+ * layer, from the RTP session's thread: straight to that layer's encoder. GStreamer 1.22's
+ * webrtcbin loses it otherwise: its BUNDLE rtpfunnel does not know the SSRCs our own layer
+ * funnel added, and drops the request (fixed upstream in 2024, after Debian 12's 1.22). */
+static void on_feedback(GObject *session, guint type, guint fbtype, guint sender_ssrc, guint media_ssrc,
+                        GstBuffer *fci, gpointer data) {
+  (void)session, (void)sender_ssrc;
+  dc_endpoint_media *m = data;
+  if (type != GST_RTCP_TYPE_PSFB)
+    return;
+  guint32 ssrc = media_ssrc;
+  if (fbtype == GST_RTCP_PSFB_TYPE_FIR) { /* the SSRC is in each FCI entry; the first will do */
+    GstMapInfo map;
+    if (!fci || !gst_buffer_map(fci, &map, GST_MAP_READ))
+      return;
+    ssrc = map.size >= 4 ? GST_READ_UINT32_BE(map.data) : 0;
+    gst_buffer_unmap(fci, &map);
+  } else if (fbtype != GST_RTCP_PSFB_TYPE_PLI) {
+    return;
+  }
+  for (int i = 0; i < m->n_layers; i++)
+    if (m->layer_ssrc[i] == ssrc && m->layer_enc[i])
+      gst_element_send_event(m->layer_enc[i], gst_video_event_new_upstream_force_key_unit(GST_CLOCK_TIME_NONE, TRUE, 0));
+}
+
+/* Once the RTP session exists (the media is up): key-frame requests for the layers. */
+static void route_keyframe_requests(dc_endpoint_media *m) {
+  if (m->n_layers < 2 || m->feedback_routed)
+    return;
+  GstElement *rtpbin = gst_bin_get_by_name(GST_BIN(m->webrtc), "rtpbin");
+  GObject *session = NULL;
+  if (rtpbin)
+    g_signal_emit_by_name(rtpbin, "get-internal-session", 0, &session);
+  if (session) {
+    g_signal_connect_data(session, "on-feedback-rtcp", G_CALLBACK(on_feedback), media_ref(m),
+                          (GClosureNotify)(void (*)(void))media_unref, 0);
+    m->feedback_routed = true;
+    g_object_unref(session);
+  } else {
+    g_warning("media: no RTP session to take key-frame requests for the simulcast layers from");
+  }
+  if (rtpbin)
+    gst_object_unref(rtpbin);
+}
+
 static void open_gates(dc_endpoint_media *m) {
+  route_keyframe_requests(m);
   const char *gates[] = {"agate", "vgate"};
   for (size_t i = 0; i < G_N_ELEMENTS(gates); i++) {
     GstElement *gate = gst_bin_get_by_name(GST_BIN(m->pipe), gates[i]);
@@ -521,22 +571,24 @@ char *dc_media_audio_encoder_desc(const dc_profile *p) {
 
 /* The camera as VP8: real time, constant rate, partitions resilient to a loss, a key frame
  * at least every 3 s so a lost one heals without a request. ssrc 0: the payloader's own. */
-static char *layer_encoder_desc(const dc_layer *l, guint32 ssrc) {
-  char ssrc_prop[32] = "";
+static char *layer_encoder_desc(const dc_layer *l, guint32 ssrc, int index) {
+  char ssrc_prop[32] = "", name[32] = "";
   if (ssrc)
     g_snprintf(ssrc_prop, sizeof ssrc_prop, " ssrc=%u", ssrc);
+  if (index >= 0)
+    g_snprintf(name, sizeof name, " name=venc%d", index);
   return g_strdup_printf("videoconvert ! videoscale ! videorate ! "
                          "video/x-raw,width=%d,height=%d,framerate=%d/1,pixel-aspect-ratio=1/1 ! "
-                         "vp8enc deadline=1 cpu-used=8 end-usage=cbr target-bitrate=%d "
+                         "vp8enc%s deadline=1 cpu-used=8 end-usage=cbr target-bitrate=%d "
                          "keyframe-max-dist=%d error-resilient=partitions lag-in-frames=0 threads=2 ! "
                          "rtpvp8pay pt=96 picture-id-mode=15-bit mtu=1200%s ! capsfilter caps=\"" VP8_CAPS "\"",
-                         l->width, l->height, l->fps, l->bps, l->fps * 3, ssrc_prop);
+                         l->width, l->height, l->fps, name, l->bps, l->fps * 3, ssrc_prop);
 }
 
 
 char *dc_media_video_encoder_desc(const dc_profile *p) {
   dc_layer top = dc_profile_layer(p, p->layers - 1);
-  return layer_encoder_desc(&top, 0);
+  return layer_encoder_desc(&top, 0, -1);
 }
 
 static const char *file_or_null(const char *s) { return s && strcmp(s, "fake") ? s : NULL; }
@@ -599,7 +651,7 @@ dc_endpoint_media *dc_media_new(const dc_media_config *cfg, const dc_media_event
         do
           m->layer_ssrc[i] = g_random_int();
         while (!m->layer_ssrc[i] || (i && m->layer_ssrc[i] == m->layer_ssrc[i - 1]));
-        char *enc = layer_encoder_desc(&l, m->layer_ssrc[i]);
+        char *enc = layer_encoder_desc(&l, m->layer_ssrc[i], i);
         g_string_append_printf(d, " cam. ! queue max-size-buffers=2 leaky=downstream ! %s ! layers.", enc);
         g_free(enc);
       }
@@ -615,6 +667,11 @@ dc_endpoint_media *dc_media_new(const dc_media_config *cfg, const dc_media_event
     g_free(vsend);
     if (!ok)
       goto fail;
+    for (int i = 0; i < m->n_layers; i++) {
+      char name[16];
+      g_snprintf(name, sizeof name, "venc%d", i);
+      m->layer_enc[i] = gst_bin_get_by_name(GST_BIN(m->pipe), name);
+    }
     GstPad *vpad = gst_element_get_static_pad(m->webrtc, "sink_1");
     GstWebRTCRTPTransceiver *t = NULL;
     if (vpad)
@@ -776,6 +833,9 @@ void dc_media_free(dc_endpoint_media *m) {
       gst_object_unref(m->labels[i]);
   if (m->mute)
     gst_object_unref(m->mute);
+  for (int i = 0; i < DC_MAX_LAYERS; i++)
+    if (m->layer_enc[i])
+      gst_object_unref(m->layer_enc[i]);
   if (m->grid)
     gst_object_unref(m->grid);
   if (m->status_overlay)

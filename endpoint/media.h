@@ -9,13 +9,13 @@
  *
  * The hall profile sends simulcast by SSRC (RFC 5576 a=ssrc-group:SIM; webrtcbin 1.22 has no
  * RID simulcast): one encoder per layer (profile.h), funnelled into the camera's section, so
- * the bridge can give a highland commune the hall's 320x180 layer.
+ * the bridge can give a highland commune the hall's 320x180 layer. Key-frame requests for a
+ * layer are taken from the RTP session and sent to that layer's encoder (media.c).
  *
  * All callbacks run on the thread-default main context of the thread that made the media
  * (webrtcbin's own threads never call out). Left out: sender-side bandwidth estimation
  * (rtpgccbwe is not in Debian 12): bitrates are the profile's; RTX for the simulcast layers
- * (their repairs are not announced, so the bridge drops them) and key-frame requests per layer
- * (a request may reach every layer's encoder).
+ * (their repair SSRCs are not announced, so the bridge drops those repairs).
  */
 #ifndef DC_ENDPOINT_MEDIA_H
 #define DC_ENDPOINT_MEDIA_H

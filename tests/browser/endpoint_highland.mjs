@@ -1,7 +1,8 @@
 // A highland commune on its link (issue 11): the compact build's endpoint, on the highland
 // profile, sits in a namespace of its own behind a veth pair capped by tbf at 128 kbit/s in
-// both directions (a 400 ms queue, as a 3G or radio link has); a district endpoint sits on
-// a fast link of its own. Both send a tone and test video; both record the mix. Checked:
+// both directions (a 400 ms queue, as a 3G or radio link has); the district hall's endpoint
+// (hall profile: 720p with two simulcast layers below it) sits on a fast link of its own.
+// Both send a tone and test video; both record the mix. Checked:
 // each hears the other's tone in every one of the last 8 seconds; the highland endpoint
 // sends within its profile (audio under 32 kbit/s, video under 128); each decodes the other's
 // video at a rate a meeting can use; the highland endpoint's link figures (RTT over the
@@ -113,8 +114,9 @@ async function main() {
     const districtLink = await invite('Hội trường huyện', 'highland', 'host', '127.0.0.1');
     const highLink = await invite('Xã Đăk Mang', 'highland', 'participant', HERE);
     const common = ['--pin', fp, '--video-source', 'test', '--video-sink', 'fake', '--stats'];
-    // the district sends at the highland rate too, so its video fits the commune's link
-    eps.push(startEndpoint([endpointExe], ['--link', districtLink, '--name', 'Huyện', '--profile', 'highland',
+    // the district hall sends simulcast (hall profile): the bridge gives the commune its
+    // lowest layer, and the commune's key-frame requests must reach that layer's encoder
+    eps.push(startEndpoint([endpointExe], ['--link', districtLink, '--name', 'Huyện', '--profile', 'hall',
       '--audio-source', `test:${DISTRICT_TONE}`, '--audio-sink', join(dir, 'district.wav'), ...common], 'district'));
     // the compact build defaults to the highland profile: no --profile
     eps.push(startEndpoint(['ip', 'netns', 'exec', ns, compactExe], ['--link', highLink, '--name', 'Đăk Mang',
@@ -139,7 +141,8 @@ async function main() {
     const fps = { district: mean(district, 10, (s) => s.fps[0]), high: mean(high, 10, (s) => s.fps[0]) };
     // the profile sends 10 fps; a meeting can use 5 (measured here: see the detail)
     check(fps.district >= 5, "the district decodes the highland endpoint's video", `${fps.district.toFixed(1)} fps (10 s mean)`);
-    check(fps.high >= 5, "the highland endpoint decodes the district's video", `${fps.high.toFixed(1)} fps (10 s mean)`);
+    // 3 fps before key-frame requests reached the layer's encoder (GStreamer 1.22 dropped them)
+    check(fps.high >= 5, "the highland endpoint decodes the hall's lowest simulcast layer", `${fps.high.toFixed(1)} fps (10 s mean)`);
     check(typeof hs.rtt_ms === 'number' && hs.rtt_ms > 0, 'the highland stats report the round trip over its link',
       `rtt ${hs.rtt_ms} ms, loss up ${hs.loss_up_permille}/1000, audio lost ${hs.audio_lost}, video lost ${hs.video_lost}`);
 
