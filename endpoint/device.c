@@ -2,7 +2,6 @@
 #include "endpoint/device.h"
 
 #include <libsoup/soup.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "signaling/protocol.h"
@@ -27,15 +26,7 @@ struct dc_device {
 
 static void ask(dc_device *d);
 
-static void say(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
-static void say(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  char *text = g_strdup_vprintf(fmt, ap);
-  va_end(ap);
-  fprintf(stderr, "diemcau-endpoint: %s\n", text);
-  g_free(text);
-}
+#define say dc_endpoint_say
 
 static void say_once(dc_device *d, char *text) {
   if (g_strcmp0(d->last_state, text))

@@ -7,6 +7,8 @@
 
 #include "signaling/protocol.h"
 
+#define say dc_endpoint_say
+
 #define BACKOFF_MAX_MS 1000 /* back within 5 s of the bridge being reachable again */
 /* ICE over a highland link completes in a few seconds. Sooner than the bridge's 20 s, because
  * GStreamer 1.22's webrtcbin sometimes never gathers a candidate on a fresh start (seen on
@@ -40,8 +42,7 @@ struct dc_session {
 
 static void connect_bridge(dc_session *s);
 
-static void say(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
-static void say(const char *fmt, ...) {
+void dc_endpoint_say(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   char *text = g_strdup_vprintf(fmt, ap);

@@ -61,6 +61,9 @@ void dc_trust_explain(const dc_trust *t);
 
 typedef struct dc_session dc_session;
 
+/* One line for the people running the endpoint, on stderr: "diemcau-endpoint: ...". */
+void dc_endpoint_say(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+
 /* on_end: called once with the exit code when the session is over. */
 dc_session *dc_session_new(const dc_session_config *cfg, void (*on_end)(int code, void *user), void *user);
 void dc_session_start(dc_session *s);

@@ -77,33 +77,42 @@ static bool parse_join(JsonObject *o, dc_client_msg *m, failure *f) {
   return true;
 }
 
+/* One frame as a JSON object (kept alive by *parser, which the caller unrefs), or NULL with
+ * *f saying why: too large, not UTF-8, not JSON, not an object. */
+static JsonObject *load_object(const char *text, size_t len, JsonParser **parser, failure *f) {
+  *parser = NULL;
+  if (len > DC_PROTOCOL_MAX_MESSAGE) {
+    fail(f, DC_ERR_CODE_TOO_LARGE, "messages are limited to %d bytes", DC_PROTOCOL_MAX_MESSAGE);
+    return NULL;
+  }
+  if (!g_utf8_validate(text, (gssize)len, NULL) || memchr(text, '\0', len)) {
+    fail(f, DC_ERR_CODE_BAD_MESSAGE, "a message must be UTF-8 JSON text");
+    return NULL;
+  }
+  *parser = json_parser_new_immutable();
+  GError *err = NULL;
+  if (!json_parser_load_from_data(*parser, text, (gssize)len, &err)) {
+    fail(f, DC_ERR_CODE_BAD_MESSAGE, "not JSON: %s", err->message);
+    g_error_free(err);
+    return NULL;
+  }
+  JsonNode *root = json_parser_get_root(*parser);
+  if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
+    fail(f, DC_ERR_CODE_BAD_MESSAGE, "a message must be a JSON object");
+    return NULL;
+  }
+  return json_node_get_object(root);
+}
+
 bool dc_protocol_parse(const char *text, size_t len, dc_client_msg *m, const char **code,
                        char **message) {
   memset(m, 0, sizeof *m);
   failure f = {0};
   bool ok = false;
   JsonParser *parser = NULL;
-  if (len > DC_PROTOCOL_MAX_MESSAGE) {
-    fail(&f, DC_ERR_CODE_TOO_LARGE, "messages are limited to %d bytes", DC_PROTOCOL_MAX_MESSAGE);
+  JsonObject *o = load_object(text, len, &parser, &f);
+  if (!o)
     goto out;
-  }
-  if (!g_utf8_validate(text, (gssize)len, NULL) || memchr(text, '\0', len)) {
-    fail(&f, DC_ERR_CODE_BAD_MESSAGE, "a message must be UTF-8 JSON text");
-    goto out;
-  }
-  parser = json_parser_new_immutable();
-  GError *err = NULL;
-  if (!json_parser_load_from_data(parser, text, (gssize)len, &err)) {
-    fail(&f, DC_ERR_CODE_BAD_MESSAGE, "not JSON: %s", err->message);
-    g_error_free(err);
-    goto out;
-  }
-  JsonNode *root = json_parser_get_root(parser);
-  if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
-    fail(&f, DC_ERR_CODE_BAD_MESSAGE, "a message must be a JSON object");
-    goto out;
-  }
-  JsonObject *o = json_node_get_object(root);
   int64_t v;
   if (!get_int(o, "v", 0, G_MAXINT32, &v, &f))
     goto out;
@@ -362,27 +371,9 @@ bool dc_protocol_parse_server(const char *text, size_t len, dc_server_msg *m, ch
   JsonParser *parser = NULL;
   char *type = NULL;
   int64_t v;
-  if (len > DC_PROTOCOL_MAX_MESSAGE) {
-    fail(&f, DC_ERR_CODE_TOO_LARGE, "a message over %d bytes", DC_PROTOCOL_MAX_MESSAGE);
+  JsonObject *o = load_object(text, len, &parser, &f);
+  if (!o)
     goto out;
-  }
-  if (!g_utf8_validate(text, (gssize)len, NULL) || memchr(text, '\0', len)) {
-    fail(&f, DC_ERR_CODE_BAD_MESSAGE, "a message that is not UTF-8 text");
-    goto out;
-  }
-  parser = json_parser_new_immutable();
-  GError *err = NULL;
-  if (!json_parser_load_from_data(parser, text, (gssize)len, &err)) {
-    fail(&f, DC_ERR_CODE_BAD_MESSAGE, "not JSON: %s", err->message);
-    g_error_free(err);
-    goto out;
-  }
-  JsonNode *root = json_parser_get_root(parser);
-  if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
-    fail(&f, DC_ERR_CODE_BAD_MESSAGE, "a message that is not a JSON object");
-    goto out;
-  }
-  JsonObject *o = json_node_get_object(root);
   if (!get_int(o, "v", 0, G_MAXINT32, &v, &f))
     goto out;
   if (v != DC_PROTOCOL_VERSION) {
@@ -465,23 +456,9 @@ bool dc_protocol_parse_device_status(const char *text, size_t len, dc_device_sta
   failure f = {0};
   bool ok = false;
   JsonParser *parser = NULL;
-  if (len > DC_PROTOCOL_MAX_MESSAGE || !g_utf8_validate(text, (gssize)len, NULL) || memchr(text, '\0', len)) {
-    fail(&f, DC_ERR_CODE_BAD_MESSAGE, "not UTF-8 text of at most %d bytes", DC_PROTOCOL_MAX_MESSAGE);
+  JsonObject *o = load_object(text, len, &parser, &f), *point, *meeting, *next;
+  if (!o)
     goto out;
-  }
-  parser = json_parser_new_immutable();
-  GError *err = NULL;
-  if (!json_parser_load_from_data(parser, text, (gssize)len, &err)) {
-    fail(&f, DC_ERR_CODE_BAD_MESSAGE, "not JSON: %s", err->message);
-    g_error_free(err);
-    goto out;
-  }
-  JsonNode *root = json_parser_get_root(parser);
-  if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
-    fail(&f, DC_ERR_CODE_BAD_MESSAGE, "not a JSON object");
-    goto out;
-  }
-  JsonObject *o = json_node_get_object(root), *point, *meeting, *next;
   bool fine;
   point = get_object_or_null(o, "point", &fine, &f);
   if (!fine || !point) {

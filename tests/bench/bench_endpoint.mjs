@@ -14,7 +14,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { api, endpointEnv, enterNetns, PORT, sleep, startBridge, stopBridge } from '../browser/harness.mjs';
+import { api, endpointEnv, enterNetns, PORT, sh, sleep, startBridge, stopBridge, noIpv6 } from '../browser/harness.mjs';
 
 const [bridgeExe, compactExe, endpointExe, secondsArg] = process.argv.slice(2);
 const SECONDS = Number(secondsArg || process.env.BENCH_SECONDS || 60);
@@ -22,14 +22,10 @@ enterNetns('dcbench');
 const HERE = '10.83.0.1', THERE = '10.83.0.2', FAST = '10.83.1.1';
 const CLK_TCK = 100;
 
-function sh(args) {
-  const r = spawnSync(args[0], args.slice(1), { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
 
 function makeLinks(ns) {
   sh(['ip', 'netns', 'add', ns]);
+  noIpv6(ns);
   sh(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
   sh(['ip', 'link', 'add', 'dcB0', 'type', 'veth', 'peer', 'name', 'dcB1', 'netns', ns]);
   sh(['ip', 'addr', 'add', `${HERE}/30`, 'dev', 'dcB0']);

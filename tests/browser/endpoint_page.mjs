@@ -12,11 +12,11 @@
 // own (10.80.0.1, 10.80.0.2) and the bridge offers 10.80.0.1 beside 127.0.0.1.
 //
 // Usage: node endpoint_page.mjs BRIDGE_EXECUTABLE ENDPOINT_EXECUTABLE. Prints TAP.
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { api, endpointEnv, enterNetns, launch, openPage, PORT, sleep, startBridge, stopBridge, tap } from './harness.mjs';
+import { PORT, api, endpointEnv, enterNetns, goertzelDb, launch, openPage, sh, sleep, startBridge, stopBridge, tap, wavSamples } from './harness.mjs';
 
 const [bridgeExe, endpointExe] = process.argv.slice(2);
 enterNetns('dcendp');
@@ -24,34 +24,8 @@ const { check, finish } = tap();
 const PAGE_TONE = 700, EP_TONES = [440, 1000];
 const HERE = '10.80.0.1';
 
-function sh(args) {
-  const r = spawnSync(args[0], args.slice(1), { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
 
-// dB of one frequency in a run of samples (Goertzel).
-function goertzelDb(x, from, n, f) {
-  const k = 2 * Math.cos(2 * Math.PI * f / 48000);
-  let s1 = 0, s2 = 0;
-  for (let i = from; i < from + n && i < x.length; i++) {
-    const s0 = x[i] + k * s1 - s2;
-    s2 = s1;
-    s1 = s0;
-  }
-  return 10 * Math.log10(s1 * s1 + s2 * s2 - k * s1 * s2 + 1e-9);
-}
 
-// 16-bit mono samples of a WAV, to the end of the file whatever its header says (a recording
-// cut short keeps a header that says 0).
-function wavSamples(path) {
-  const b = readFileSync(path);
-  const at = b.indexOf('data') + 8;
-  const n = Math.floor((b.length - at) / 2);
-  const x = new Int16Array(n);
-  for (let i = 0; i < n; i++) x[i] = b.readInt16LE(at + 2 * i);
-  return x;
-}
 
 function startEndpoint(link, name, tone, wav, profile, fp) {
   const args = ['--link', link, '--name', name, '--pin', fp, '--profile', profile, '--audio-source', `test:${tone}`,

@@ -9,22 +9,17 @@
 // with a veth pair (webrtcbin gathers no loopback candidates).
 //
 // Usage: node endpoint_unattended.mjs BRIDGE_EXECUTABLE ENDPOINT_EXECUTABLE. Prints TAP.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { api, endpointEnv, enterNetns, PORT, sleep, startBridge, stopBridge, tap } from './harness.mjs';
+import { PORT, api, endpointEnv, enterNetns, sh, sleep, startBridge, stopBridge, tap } from './harness.mjs';
 
 const [bridgeExe, endpointExe] = process.argv.slice(2);
 enterNetns('dcunatt');
 const { check, finish } = tap();
 const HERE = '10.82.0.1';
 
-function sh(args) {
-  const r = spawnSync(args[0], args.slice(1), { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
 
 // The endpoint with its log lines timestamped, and its stats lines.
 function startEndpoint(args) {

@@ -3,12 +3,20 @@
 // bridge on loopback with loopback-only ICE, set meetings up through the operator API,
 // launch Debian's chromium, and report TAP.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 
 export const PORT = 18443;
 export const BASE = `https://127.0.0.1:${PORT}`;
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// A namespace of ours speaks IPv4 only. Otherwise each veth a test adds gets an IPv6
+// link-local address a second or two later (after duplicate address detection), and a
+// Chromium loading a page meanwhile fails with ERR_NETWORK_CHANGED (one CI run in many).
+export function noIpv6(ns) {
+  spawnSync('ip', ['netns', 'exec', ns, 'sysctl', '-q', '-w', 'net.ipv6.conf.all.disable_ipv6=1',
+    'net.ipv6.conf.default.disable_ipv6=1'], { stdio: 'inherit' });
+}
 
 // Re-runs this script inside a fresh namespace and exits with its status; returns only in
 // the inner run.
@@ -19,6 +27,7 @@ export function enterNetns(tag) {
   run(['netns', 'add', ns]);
   let status = 1;
   try {
+    noIpv6(ns);
     run(['-n', ns, 'link', 'set', 'lo', 'up']);
     mkdirSync(`/etc/netns/${ns}`, { recursive: true });
     writeFileSync(`/etc/netns/${ns}/resolv.conf`, 'nameserver 127.0.0.1\n');
@@ -104,4 +113,33 @@ export function tap() {
 export function endpointEnv() {
   const asan = process.env.ASAN_OPTIONS ? `${process.env.ASAN_OPTIONS}:` : '';
   return { ...process.env, ASAN_OPTIONS: `${asan}fast_unwind_on_malloc=0` };
+}
+
+// Runs a command to its end; its stdout, or an exception with its stderr.
+export function sh(args) {
+  const r = spawnSync(args[0], args.slice(1), { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+// dB of one frequency in n samples of x from `from` (Goertzel), 48 kHz.
+export function goertzelDb(x, from, n, f) {
+  const k = 2 * Math.cos(2 * Math.PI * f / 48000);
+  let s1 = 0, s2 = 0;
+  for (let i = from; i < from + n && i < x.length; i++) {
+    const s0 = x[i] + k * s1 - s2;
+    s2 = s1;
+    s1 = s0;
+  }
+  return 10 * Math.log10(s1 * s1 + s2 * s2 - k * s1 * s2 + 1e-9);
+}
+
+// 16-bit mono samples of a WAV, to the end of the file whatever its header says (a recording
+// cut short keeps a header that says 0).
+export function wavSamples(path) {
+  const b = readFileSync(path);
+  const at = b.indexOf('data') + 8;
+  const x = new Int16Array(Math.floor((b.length - at) / 2));
+  for (let i = 0; i < x.length; i++) x[i] = b.readInt16LE(at + 2 * i);
+  return x;
 }

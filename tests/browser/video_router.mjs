@@ -13,7 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { api, enterNetns, launch, openPage, PORT, sleep, startBridge, stopBridge, tap } from './harness.mjs';
+import { api, enterNetns, launch, openPage, PORT, sleep, startBridge, stopBridge, tap, noIpv6 } from './harness.mjs';
 
 const bridgeExe = process.argv[2];
 enterNetns('dcvideo');
@@ -31,6 +31,7 @@ function sh(args) {
 // queue holds 400 ms, as a 3G or radio link's does (DESIGN.md: 150-600 ms RTT up there).
 function makeCappedLink(ns) {
   sh(['ip', 'netns', 'add', ns]);
+  noIpv6(ns);
   sh(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
   sh(['ip', 'link', 'add', 'dcv0', 'type', 'veth', 'peer', 'name', 'dcv1', 'netns', ns]);
   sh(['ip', 'addr', 'add', `${HERE}/30`, 'dev', 'dcv0']);
