@@ -16,7 +16,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PORT, api, endpointEnv, enterNetns, goertzelDb, launch, openPage, sh, sleep, startBridge, stopBridge, tap, wavSamples } from './harness.mjs';
+import { PORT, api, endpointEnv, enterNetns, goertzelDb, launch, openPage, pageTonesDb, sh, sleep, startBridge, stopBridge, tap, wavSamples } from './harness.mjs';
 
 const [bridgeExe, endpointExe] = process.argv.slice(2);
 enterNetns('dcendp');
@@ -59,31 +59,6 @@ async function pageVideoFrames(page) {
   });
 }
 
-async function pageHears(page, tones) {
-  return page.evaluate(async (freqs) => {
-    const track = window.diemcau.pc.getReceivers().find((r) => r.track && r.track.kind === 'audio').track;
-    const ctx = new AudioContext();
-    await ctx.resume();
-    const analyser = ctx.createAnalyser();
-    analyser.fftSize = 16384;
-    analyser.smoothingTimeConstant = 0;
-    ctx.createMediaStreamSource(new MediaStream([track])).connect(analyser);
-    const data = new Float32Array(analyser.frequencyBinCount);
-    const sums = freqs.map(() => 0);
-    for (let i = 0; i < 20; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      analyser.getFloatFrequencyData(data);
-      freqs.forEach((f, k) => {
-        const bin = Math.round(f / (ctx.sampleRate / analyser.fftSize));
-        let peak = -200;
-        for (let b = bin - 2; b <= bin + 2; b++) peak = Math.max(peak, data[b]);
-        sums[k] += peak;
-      });
-    }
-    return sums.map((s) => s / 20);
-  }, tones);
-}
-
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'diemcau-endpoint-'));
   sh(['ip', 'link', 'add', 'dcE0', 'type', 'veth', 'peer', 'name', 'dcE1']);
@@ -122,7 +97,7 @@ async function main() {
     check(connectedAt !== null, 'both endpoints and the page connect through the bridge',
       eps.map((e, i) => `endpoint ${i + 1}: ${JSON.stringify(last(e)).slice(0, 200)}`).join('; '));
     await sleep(10000);
-    const heard = await pageHears(page, [PAGE_TONE, ...EP_TONES]);
+    const heard = await pageTonesDb(page, [PAGE_TONE, ...EP_TONES]);
     check(heard[1] > -60 && heard[2] > -60 && heard[0] < Math.min(heard[1], heard[2]) - 20,
       'the page hears both endpoints, not itself', `dBFS own ${heard[0].toFixed(1)}, endpoints ${heard[1].toFixed(1)} / ${heard[2].toFixed(1)}`);
     const pageFrames = await pageVideoFrames(page);

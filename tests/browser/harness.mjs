@@ -143,3 +143,31 @@ export function wavSamples(path) {
   for (let i = 0; i < x.length; i++) x[i] = b.readInt16LE(at + 2 * i);
   return x;
 }
+
+// Average level (dBFS, the peak of the FFT bins within two of each tone) of each frequency in
+// what a page receives, over two seconds (WebAudio analyser on the received track).
+export async function pageTonesDb(page, tones) {
+  return page.evaluate(async (freqs) => {
+    const track = window.diemcau.pc.getReceivers().find((r) => r.track && r.track.kind === 'audio').track;
+    const ctx = new AudioContext();
+    await ctx.resume();
+    const analyser = ctx.createAnalyser();
+    analyser.fftSize = 16384;
+    analyser.smoothingTimeConstant = 0;
+    ctx.createMediaStreamSource(new MediaStream([track])).connect(analyser);
+    const data = new Float32Array(analyser.frequencyBinCount);
+    const sums = freqs.map(() => 0);
+    const rounds = 20;
+    for (let i = 0; i < rounds; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      analyser.getFloatFrequencyData(data);
+      freqs.forEach((f, k) => {
+        const bin = Math.round(f / (ctx.sampleRate / analyser.fftSize));
+        let peak = -200;
+        for (let b = bin - 2; b <= bin + 2; b++) peak = Math.max(peak, data[b]);
+        sums[k] += peak;
+      });
+    }
+    return sums.map((x) => x / rounds);
+  }, tones);
+}

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { api, enterNetns, launch, openPage, sleep, startBridge, stopBridge, tap } from './harness.mjs';
+import { api, enterNetns, launch, openPage, pageTonesDb, sleep, startBridge, stopBridge, tap } from './harness.mjs';
 
 const bridgeExe = process.argv[2];
 enterNetns('dctones');
@@ -22,34 +22,6 @@ async function received(page) {
     report.forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'audio') n += s.packetsReceived || 0; });
     return n;
   });
-}
-
-// Average level (dBFS per FFT bin) at each tone over two seconds of the received audio.
-async function tonesHeard(page) {
-  return page.evaluate(async (tones) => {
-    const pc = window.diemcau.pc;
-    const track = pc.getReceivers().find((r) => r.track && r.track.kind === 'audio').track;
-    const ctx = new AudioContext();
-    await ctx.resume();
-    const analyser = ctx.createAnalyser();
-    analyser.fftSize = 16384;
-    analyser.smoothingTimeConstant = 0;
-    ctx.createMediaStreamSource(new MediaStream([track])).connect(analyser);
-    const data = new Float32Array(analyser.frequencyBinCount);
-    const sums = tones.map(() => 0);
-    const rounds = 20;
-    for (let i = 0; i < rounds; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      analyser.getFloatFrequencyData(data);
-      tones.forEach((f, k) => {
-        const bin = Math.round(f / (ctx.sampleRate / analyser.fftSize));
-        let peak = -200;
-        for (let b = bin - 2; b <= bin + 2; b++) peak = Math.max(peak, data[b]);
-        sums[k] += peak;
-      });
-    }
-    return sums.map((s) => s / rounds);
-  }, TONES);
 }
 
 async function main() {
@@ -117,7 +89,7 @@ async function main() {
     check(state.every((n) => n.me === n.speaker ? n.main && n.main !== n.me : n.main === n.speaker),
       'unpinning returns the main slot to the dominant speaker', JSON.stringify(state));
     for (let i = 0; i < 3; i++) {
-      const heard = await tonesHeard(pages[i]);
+      const heard = await pageTonesDb(pages[i], TONES);
       const own = heard[i], others = heard.filter((_, k) => k !== i);
       const detail = TONES.map((f, k) => `${f} Hz ${heard[k].toFixed(1)} dB`).join(', ');
       check(others.every((d) => d > -70), `page ${i + 1} hears both other tones`, detail);
