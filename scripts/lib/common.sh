@@ -10,6 +10,8 @@ DIEMCAU_PACKAGES=(
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev
   # real WebRTC peers for the integration and browser tests, and their test tones
   nodejs sox
+  # the link lab (tests/link): offloads off on its veths, and Vietnamese speech to send
+  ethtool espeak-ng
   chromium firefox-esr
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-nice gstreamer1.0-x python3-gi gir1.2-gst-plugins-bad-1.0
