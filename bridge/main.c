@@ -23,7 +23,7 @@ typedef struct {
   char *config, *listen, *public_address, *data_dir, *tls_cert, *tls_key, *log_level, *stun,
       *media_ports, *web_dir, *turn, **ice_addresses;
   int port, workers, talkers;
-  gboolean demo, plain_http;
+  gboolean demo, plain_http, no_red;
 } options;
 
 static GLogLevelFlags log_threshold = G_LOG_LEVEL_MESSAGE;
@@ -100,6 +100,8 @@ static bool read_config(options *o, GError **error) {
     o->workers = g_key_file_get_integer(kf, "bridge", "workers", NULL);
   if (!o->ice_addresses)
     o->ice_addresses = g_key_file_get_string_list(kf, "bridge", "ice-address", NULL, NULL);
+  if (!o->no_red && g_key_file_has_key(kf, "bridge", "no-red", NULL))
+    o->no_red = g_key_file_get_boolean(kf, "bridge", "no-red", NULL);
   g_key_file_free(kf);
   return true;
 }
@@ -272,6 +274,7 @@ int main(int argc, char **argv) {
       {"plain-http", 0, 0, G_OPTION_ARG_NONE, &o.plain_http, "Serve plain HTTP/WS (only for tests on loopback)", NULL},
       {"workers", 'w', 0, G_OPTION_ARG_INT, &o.workers, "Media worker threads (default: one per core)", "N"},
       {"talkers", 0, 0, G_OPTION_ARG_INT, &o.talkers, "Voices mixed at once, 1-8 (default 3)", "K"},
+      {"no-red", 0, 0, G_OPTION_ARG_NONE, &o.no_red, "No RED audio redundancy (RFC 2198) on lossy links, either way (to measure its gain)", NULL},
       {"log-level", 0, 0, G_OPTION_ARG_STRING, &o.log_level, "error, warning, info or debug (default info)", "LEVEL"},
       {"web-dir", 0, 0, G_OPTION_ARG_FILENAME, &o.web_dir, "Directory of the meeting page", "DIR"},
       {"demo", 0, 0, G_OPTION_ARG_NONE, &o.demo, "Create a demo meeting with two invitations and print the join links", NULL},
@@ -300,7 +303,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   dc_bridge_config bcfg = {.workers = o.workers > 0 ? (unsigned)o.workers : 0,
-                           .talkers = (unsigned)o.talkers, .on_speaker = on_speaker};
+                           .talkers = (unsigned)o.talkers, .no_red = o.no_red, .on_speaker = on_speaker};
   if (o.media_ports && sscanf(o.media_ports, "%u-%u", &bcfg.transport.port_min, &bcfg.transport.port_max) != 2) {
     fprintf(stderr, "diemcau-bridge: --media-ports wants MIN-MAX, e.g. 40000-40999\n");
     return 2;

@@ -16,6 +16,28 @@ typedef struct {
   uint8_t payload[DC_MIX_MAX_PACKET];
 } mix_delivery;
 
+/* How many earlier frames go with the mix to this receiver (RFC 2198): none unless it takes
+ * RED and reported audio loss in the last RED_HOLD_US, so clean links pay nothing. */
+static unsigned red_depth(const dc_participant *rcv, uint64_t now) {
+  if (rcv->audio.red_pt < 0 || !rcv->audio_loss_us || now - rcv->audio_loss_us > RED_HOLD_US)
+    return 0;
+  return rcv->audio_loss >= RED_DEEP_LOSS ? 2 : 1;
+}
+
+/* Keeps the last RED_DEPTH_MAX frames sent, for the copies in the next packets. */
+static void remember(slot *s, const mix_delivery *d) {
+  if (s->red_pt < 0)
+    return;
+  if (s->n_history == RED_DEPTH_MAX) {
+    memmove(&s->history[0], &s->history[1], sizeof s->history[0] * (RED_DEPTH_MAX - 1));
+    s->n_history--;
+  }
+  s->history[s->n_history].ts = s->last_ts;
+  s->history[s->n_history].len = (uint16_t)d->len;
+  memcpy(s->history[s->n_history].data, d->payload, d->len);
+  s->n_history++;
+}
+
 /* The receiver's worker: the mix as one continuous stream of its audio section. */
 static gboolean deliver_audio(gpointer data) {
   mix_delivery *d = data;
@@ -31,12 +53,26 @@ static gboolean deliver_audio(gpointer data) {
   s->last_ts += d->samples;
   uint8_t level = (uint8_t)((d->level_dbov < 127 ? 0x80 : 0) | d->level_dbov); /* RFC 6464 */
   dc_rtp_ext_elem ext = {s->ext.audio_level, 1, &level};
-  dc_rtp_header h = {.payload_type = s->pt, .seq = s->last_seq, .timestamp = s->last_ts, .ssrc = s->ssrc};
+  unsigned depth = red_depth(d->rcv, (uint64_t)g_get_monotonic_time());
+  dc_rtp_header h = {.payload_type = depth ? (uint8_t)s->red_pt : s->pt, .seq = s->last_seq,
+                     .timestamp = s->last_ts, .ssrc = s->ssrc};
   uint8_t buf[DC_TRANSPORT_BUF];
-  size_t hl = dc_rtp_write_header(buf, sizeof buf, &h, &ext, s->ext.audio_level ? 1 : 0);
-  memcpy(buf + hl, d->payload, d->len);
-  if (dc_transport_send_rtp(d->rcv->transport, buf, hl + d->len, sizeof buf) == DC_OK)
-    d->rcv->sent_bytes += hl + d->len;
+  size_t hl = dc_rtp_write_header(buf, sizeof buf, &h, &ext, s->ext.audio_level ? 1 : 0), len;
+  if (depth) {
+    dc_red_block earlier[RED_DEPTH_MAX];
+    unsigned n = MIN(depth, s->n_history);
+    for (unsigned k = 0; k < n; k++) { /* oldest first */
+      unsigned i = s->n_history - n + k;
+      earlier[k] = (dc_red_block){s->pt, s->last_ts - s->history[i].ts, s->history[i].data, s->history[i].len};
+    }
+    len = dc_red_write(buf + hl, sizeof buf - hl - DC_SRTP_MAX_TRAILER, earlier, n, s->pt, d->payload, d->len);
+  } else {
+    memcpy(buf + hl, d->payload, d->len);
+    len = d->len;
+  }
+  remember(s, d);
+  if (len && dc_transport_send_rtp(d->rcv->transport, buf, hl + len, sizeof buf) == DC_OK)
+    d->rcv->sent_bytes += hl + len;
   return G_SOURCE_REMOVE;
 }
 

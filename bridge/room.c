@@ -10,6 +10,21 @@ const dc_link_profile link_profiles[DC_TIER_COUNT] = {
     [DC_TIER_HIGHLAND] = {200000, 500000, 200000, 14000 + 8000},
 };
 
+/* What the answer asks of a point's Opus, by tier (media/mixer's tiers): its rate, its packet
+ * time (60 ms at the highland rate: a third of the packets' overhead) and FEC; RED is
+ * answered for every tier (the bridge sends it only to a receiver that reports loss), and
+ * listed first for the highland tier so that a highland point sends it too: what its uplink
+ * loses is lost for everyone. */
+static const struct {
+  const char *fmtp;
+  unsigned ptime;
+  bool red_uplink;
+} audio_answer[DC_TIER_COUNT] = {
+    [DC_TIER_HALL] = {"minptime=10;useinbandfec=1;usedtx=1", 0, false},
+    [DC_TIER_STANDARD] = {"minptime=10;useinbandfec=1;usedtx=1;maxaveragebitrate=32000", 0, false},
+    [DC_TIER_HIGHLAND] = {"minptime=10;useinbandfec=1;usedtx=1;maxaveragebitrate=16000", 60, true},
+};
+
 static gboolean choose_layers_all(gpointer data);
 static void tell_slots(dc_room *r);
 
@@ -56,6 +71,7 @@ dc_bridge *dc_bridge_new(const dc_bridge_config *cfg, GError **error) {
   b->workers = dc_workers_new(cfg->workers);
   b->max_room = cfg->max_room ? cfg->max_room : 512;
   b->talkers = cfg->talkers ? MIN(cfg->talkers, DC_MIX_MAX_TALKERS) : 3;
+  b->no_red = cfg->no_red;
   b->connect_timeout_s = cfg->connect_timeout_s ? cfg->connect_timeout_s : DC_CONNECT_TIMEOUT_S;
   b->on_speaker = cfg->on_speaker;
   b->speaker_user = cfg->speaker_user;
@@ -393,7 +409,8 @@ dc_participant *dc_room_join(dc_room *r, int64_t id, const char *name, const cha
   p->ev = *ev;
   p->user = user;
   p->audio.section = -1;
-  p->audio_pt = p->video_pt = p->rtx_pt = -1;
+  p->audio_pt = p->video_pt = p->rtx_pt = p->audio_red_pt = -1;
+  p->audio.red_pt = -1;
   g_rw_lock_writer_lock(&r->lock);
   g_ptr_array_add(r->members, room_ref(p));
   g_rw_lock_writer_unlock(&r->lock);
@@ -406,6 +423,7 @@ static void setup_slot(slot *s, int section, const dc_sdp_section *sec) {
   s->pt = (uint8_t)sec->pt;
   s->ext = sec->ext;
   s->rtx_pt = sec->kind == DC_SDP_VIDEO ? sec->rtx_pt : -1;
+  s->red_pt = -1;
   s->rtx_ssrc = s->rtx_pt >= 0 ? (uint32_t)g_random_int_range(0x10000, G_MAXINT32) : 0;
   s->rtx_seq = (uint16_t)g_random_int();
   dc_slot_init(&s->core, s->ssrc, s->pt);
@@ -444,6 +462,8 @@ char *dc_participant_offer(dc_participant *p, const char *sdp, GError **error) {
       setup_slot(&p->audio, (int)i, sec);
       send[i].ssrc = p->audio.ssrc;
       p->audio_pt = sec->pt;
+      p->audio.red_pt = b->no_red ? -1 : sec->red_pt;
+      p->audio_red_pt = b->no_red || !audio_answer[p->tier].red_uplink ? -1 : sec->red_pt;
       p->audio_ext = sec->ext;
     } else if (sec->kind == DC_SDP_VIDEO && p->n_video < MAX_SLOTS) {
       setup_slot(&p->video[p->n_video], (int)i, sec);
@@ -496,6 +516,10 @@ char *dc_participant_offer(dc_participant *p, const char *sdp, GError **error) {
       .fingerprint = dc_bridge_fingerprint(b),
       .cname = "diemcau",
       .session_id = (uint64_t)g_get_real_time(),
+      .audio_fmtp = audio_answer[p->tier].fmtp,
+      .audio_ptime = audio_answer[p->tier].ptime,
+      .audio_red = !b->no_red,
+      .audio_red_first = !b->no_red && audio_answer[p->tier].red_uplink,
       .send = send};
   char *answer = dc_sdp_write_answer(neg, &params);
   dc_transport_start(p->transport, neg->ice_ufrag, neg->ice_pwd, neg->fingerprint, neg->dtls_server);

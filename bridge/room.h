@@ -56,6 +56,7 @@ typedef struct {
   unsigned max_room; /* participants per room, for the mixer; 0 = 512 */
   unsigned talkers;  /* mixed at once, 1..8; 0 = 3 */
   unsigned connect_timeout_s; /* a participant whose media is not up by then is told; 0 = 20 */
+  bool no_red;       /* no RED (RFC 2198) audio redundancy, either way: to measure what it gains */
   dc_speaker_fn on_speaker;
   gpointer speaker_user;
   dc_transport_config transport;

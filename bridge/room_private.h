@@ -13,6 +13,7 @@
 #include "bridge/room.h"
 
 #include "media/mixer.h"
+#include "media/red.h"
 #include "media/repair.h"
 #include "media/router.h"
 #include "media/rtcp.h"
@@ -46,6 +47,11 @@ typedef struct {
 } dc_link_profile;
 extern const dc_link_profile link_profiles[DC_TIER_COUNT];
 #define BWE_FLOOR_BPS 30000
+/* Audio redundancy toward a receiver that reported loss in the last RED_HOLD_US: one earlier
+ * frame, two from RED_DEEP_LOSS (1/256) on. */
+#define RED_DEPTH_MAX 2
+#define RED_HOLD_US 10000000
+#define RED_DEEP_LOSS 20
 
 typedef struct {
   int section;       /* offer section carrying this slot, -1 when unused */
@@ -65,6 +71,15 @@ typedef struct {
   bool started;
   uint16_t last_seq;
   uint32_t last_ts;
+  /* audio redundancy (RFC 2198) toward the receiver: its RED payload type (-1: none) and the
+   * frames sent last, for copies in the next packets (the receiver's worker only) */
+  int red_pt;
+  unsigned n_history;
+  struct {
+    uint32_t ts;
+    uint16_t len;
+    uint8_t data[DC_MIX_MAX_PACKET];
+  } history[RED_DEPTH_MAX];
   /* video: continuity and key-frame switching (media/router), the receiver's worker only;
    * what it plays now is published for the sources' workers (atomics) */
   dc_slot core;
@@ -98,6 +113,7 @@ struct dc_participant {
   dc_sdp_negotiation *neg;
   /* as a source (its own worker) */
   int audio_pt, video_pt;
+  int audio_red_pt;            /* RED of Opus it may send us, -1 without */
   dc_rtp_ext_ids audio_ext, video_ext;
   int n_layers;
   char rids[DC_SDP_MAX_LAYERS][DC_RTP_ID_MAX + 1];
@@ -125,6 +141,8 @@ struct dc_participant {
   uint64_t sent_bytes; /* to it, since the last tick (its worker) */
   uint64_t sent_bps;   /* smoothed over about a second */
   unsigned last_loss;  /* in its last report on our streams, 1/256 */
+  unsigned audio_loss; /* the worst audio loss it reported in the last RED_HOLD_US, 1/256 */
+  uint64_t audio_loss_us; /* when that was reported (its worker) */
   gint estimate_kbps;  /* published for the layer choice */
   int repairs;         /* answered this tick (its worker) */
   int repairs_sent;    /* in all (its worker) */
@@ -150,6 +168,7 @@ struct dc_bridge {
   dc_dtls_identity *identity;
   dc_transport_config transport;
   unsigned max_room, talkers;
+  bool no_red; /* --no-red: no audio redundancy either way */
   unsigned connect_timeout_s;
   dc_speaker_fn on_speaker;
   gpointer speaker_user;

@@ -247,6 +247,29 @@ static void nack_upstream(dc_participant *src, int layer, uint64_t now) {
     dc_transport_send_rtcp(src->transport, buf, w.len, sizeof buf);
 }
 
+/* The source's worker: RED (RFC 2198) from a point. The primary goes to the mixer as its own
+ * packet would; the earlier frames it carries fill the gaps its lost packets left (one frame
+ * per packet, as WebRTC senders pack it: the k-th copy back had sequence number seq − k). */
+static void push_red(dc_participant *src, const dc_rtp *pkt, int level, uint64_t now) {
+  dc_red_block blocks[DC_RED_MAX_BLOCKS];
+  size_t n;
+  if (dc_red_parse(dc_rtp_payload(pkt), pkt->payload_len, blocks, DC_RED_MAX_BLOCKS, &n) != DC_OK ||
+      blocks[n - 1].pt != src->audio_pt)
+    return;
+  dc_rtp primary = *pkt;
+  primary.payload_off = (size_t)(blocks[n - 1].data - pkt->data);
+  primary.payload_len = blocks[n - 1].len;
+  primary.payload_type = (uint8_t)src->audio_pt;
+  g_mutex_lock(&src->room->mix_lock);
+  if (primary.payload_len)
+    dc_mixer_push(src->room->mixer, src->mix_slot, &primary, level, now);
+  for (size_t i = 0; i + 1 < n; i++)
+    if (blocks[i].pt == src->audio_pt)
+      dc_mixer_push_recovered(src->room->mixer, src->mix_slot, (uint16_t)(pkt->seq - (n - 1 - i)),
+                              pkt->timestamp - blocks[i].ts_offset, blocks[i].data, blocks[i].len);
+  g_mutex_unlock(&src->room->mix_lock);
+}
+
 /* The source's worker. */
 void video_on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap) {
   (void)cap;
@@ -255,7 +278,7 @@ void video_on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap) {
   if (dc_rtp_parse(&pkt, buf, len) != DC_OK)
     return;
   uint64_t now = (uint64_t)g_get_monotonic_time();
-  if (pkt.payload_type == src->audio_pt) {
+  if (pkt.payload_type == src->audio_pt || (src->audio_red_pt >= 0 && pkt.payload_type == src->audio_red_pt)) {
     if (src->audio_rx.ssrc != pkt.ssrc)
       dc_rx_stream_init(&src->audio_rx, pkt.ssrc, 48000);
     dc_rx_stream_update(&src->audio_rx, pkt.seq, pkt.timestamp, len, now);
@@ -265,6 +288,10 @@ void video_on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap) {
     uint8_t dbov;
     int level = src->audio_ext.audio_level && dc_rtp_audio_level(&pkt, src->audio_ext.audio_level, &voice, &dbov)
                     ? dbov : -1;
+    if (pkt.payload_type != src->audio_pt) {
+      push_red(src, &pkt, level, now);
+      return;
+    }
     g_mutex_lock(&src->room->mix_lock);
     dc_mixer_push(src->room->mixer, src->mix_slot, &pkt, level, now);
     g_mutex_unlock(&src->room->mix_lock);
@@ -417,8 +444,14 @@ static void on_report(dc_participant *rcv, const dc_rtcp_report *rep, uint64_t n
                                    blk->ext_highest_seq); /* once: MAX() would call it twice */
       worst = MAX(worst, leg);
     }
-    if (blk->ssrc == rcv->audio.ssrc)
+    if (blk->ssrc == rcv->audio.ssrc) {
       audio = blk->fraction_lost; /* the mix: every packet is ours, no gap is a source's */
+      /* the worst loss of the last RED_HOLD_US decides the mix's redundancy (mixclock.c) */
+      if (blk->fraction_lost && (blk->fraction_lost >= rcv->audio_loss || now - rcv->audio_loss_us > RED_HOLD_US)) {
+        rcv->audio_loss = blk->fraction_lost;
+        rcv->audio_loss_us = now;
+      }
+    }
   }
   if (worst < 0)
     worst = audio;

@@ -151,6 +151,7 @@ typedef struct {
   dc_sdp_kind kind;
   dc_sdp_dir offered_dir;    /* the offerer's view: SENDRECV, SENDONLY, ... */
   int pt, rtx_pt;            /* chosen payload types; -1 when none */
+  int red_pt;                /* audio: RED (RFC 2198) of Opus the offerer takes; -1 when none */
   uint32_t clock_rate;
   unsigned feedback;         /* DC_FB_* both sides will use */
   dc_rtp_ext_ids ext;        /* negotiated extension ids, 0 when not used */
@@ -191,6 +192,9 @@ typedef struct {
   const char *const *candidates;   /* NULL-terminated candidate-attribute values, or NULL */
   bool end_of_candidates;
   const char *audio_fmtp;          /* Opus parameters we ask for; NULL = a default */
+  unsigned audio_ptime;            /* a=ptime for the audio section (ms); 0 = none */
+  bool audio_red;                  /* answer RED when offered: we may send it */
+  bool audio_red_first;            /* and list it first: the offerer should send it too */
   const dc_sdp_send *send;         /* one per offered section, or NULL: we send nothing */
 } dc_sdp_answer_params;
 

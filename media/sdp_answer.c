@@ -6,6 +6,7 @@
  * answerer-tagged one (RFC 8843 §7.3.1). Rejected sections keep their mid with port 0.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "media/sdp.h"
@@ -67,6 +68,24 @@ static int find_rtx(const dc_sdp_media *m, uint8_t pt) {
     }
   }
   return -1;
+}
+
+/* A RED payload type whose every block is Opus (fmtp "111/111", or none), or -1. */
+static int find_red(const dc_sdp_media *m, uint8_t opus_pt) {
+  const dc_sdp_codec *red = find_codec(m, "red", 48000, 2);
+  if (!red)
+    return -1;
+  if (!red->fmtp)
+    return red->pt;
+  char **pts = g_strsplit(red->fmtp, "/", -1);
+  bool all_opus = pts[0] != NULL;
+  for (guint k = 0; pts[k] && all_opus; k++) {
+    char *end;
+    unsigned long v = strtoul(g_strstrip(pts[k]), &end, 10);
+    all_opus = *end == '\0' && end != pts[k] && v == opus_pt;
+  }
+  g_strfreev(pts);
+  return all_opus ? red->pt : -1;
 }
 
 /* transport-cc is not accepted: answering it promises transport-wide feedback, which the
@@ -136,7 +155,7 @@ static void decide(const dc_sdp *offer, dc_sdp_negotiation *neg, guint i) {
   s->offer = m;
   s->kind = m->kind;
   s->offered_dir = m->dir;
-  s->pt = s->rtx_pt = -1;
+  s->pt = s->rtx_pt = s->red_pt = -1;
   if (m->port == 0 && !m->bundle_only) {
     s->reject_reason = "rejected in the offer (port 0)";
     return;
@@ -166,6 +185,7 @@ static void decide(const dc_sdp *offer, dc_sdp_negotiation *neg, guint i) {
     }
     neg->audio = (int)i;
     s->ext.audio_level = ext_id(m, URI_AUDIO_LEVEL);
+    s->red_pt = find_red(m, c->pt);
   } else {
     c = find_codec(m, "VP8", 90000, 0);
     if (!c) {
@@ -298,7 +318,13 @@ static void write_section(GString *out, const dc_sdp_negotiation *neg, guint i,
                    : we_send          ? DC_SDP_SENDONLY
                    : we_recv          ? DC_SDP_RECVONLY
                                       : DC_SDP_INACTIVE;
-  g_string_append_printf(out, "m=%s 9 %s %d", m->media, m->proto, s->pt);
+  bool red = s->red_pt >= 0 && p->audio_red;
+  if (red && p->audio_red_first)
+    g_string_append_printf(out, "m=%s 9 %s %d %d", m->media, m->proto, s->red_pt, s->pt);
+  else if (red)
+    g_string_append_printf(out, "m=%s 9 %s %d %d", m->media, m->proto, s->pt, s->red_pt);
+  else
+    g_string_append_printf(out, "m=%s 9 %s %d", m->media, m->proto, s->pt);
   if (s->rtx_pt >= 0)
     g_string_append_printf(out, " %d", s->rtx_pt);
   g_string_append(out, "\r\nc=IN IP4 0.0.0.0\r\n");
@@ -329,9 +355,16 @@ static void write_section(GString *out, const dc_sdp_negotiation *neg, guint i,
   for (size_t k = 0; k < G_N_ELEMENTS(fbs); k++)
     if (s->feedback & fbs[k].flag)
       g_string_append_printf(out, "a=rtcp-fb:%d %s\r\n", s->pt, fbs[k].text);
-  if (s->kind == DC_SDP_AUDIO)
+  if (s->kind == DC_SDP_AUDIO) {
     g_string_append_printf(out, "a=fmtp:%d %s\r\n", s->pt,
                            p->audio_fmtp ? p->audio_fmtp : DEFAULT_AUDIO_FMTP);
+    if (p->audio_ptime)
+      g_string_append_printf(out, "a=ptime:%u\r\n", p->audio_ptime);
+    if (red) {
+      write_codec(out, dc_sdp_media_codec(m, (uint8_t)s->red_pt));
+      g_string_append_printf(out, "a=fmtp:%d %d/%d\r\n", s->red_pt, s->pt, s->pt);
+    }
+  }
   if (s->rtx_pt >= 0) {
     write_codec(out, dc_sdp_media_codec(m, (uint8_t)s->rtx_pt));
     g_string_append_printf(out, "a=fmtp:%d apt=%d\r\n", s->rtx_pt, s->pt);

@@ -139,6 +139,58 @@ static void test_chromium(void) {
   dc_sdp_free(o);
 }
 
+/* RED (RFC 2198) of Opus, as Chromium offers it: negotiated, answered only when the bridge
+ * asks, first in the m-line when the offerer should send it too; a highland answer asks for
+ * its Opus rate and 60 ms packets; a RED whose blocks are not Opus is not taken. */
+static void test_audio_red_and_ptime(void) {
+  dc_sdp *o = parse_fixture("chromium-156-simulcast.sdp");
+  GError *err = NULL;
+  dc_sdp_negotiation *neg = dc_sdp_negotiate(o, &err);
+  g_assert_no_error(err);
+  const dc_sdp_section *s0 = &g_array_index(neg->sections, dc_sdp_section, 0);
+  g_assert_cmpint(s0->red_pt, ==, 63);
+  dc_sdp_answer_params p = answer_params();
+  p.audio_red = true;
+  p.audio_red_first = true;
+  p.audio_ptime = 60;
+  p.audio_fmtp = "minptime=10;useinbandfec=1;usedtx=1;maxaveragebitrate=14000";
+  char *text = dc_sdp_write_answer(neg, &p);
+  g_assert_nonnull(strstr(text, "m=audio 9 UDP/TLS/RTP/SAVPF 63 111\r\n"));
+  g_assert_nonnull(strstr(text, "a=rtpmap:63 red/48000/2\r\na=fmtp:63 111/111\r\n"));
+  g_assert_nonnull(strstr(text, "a=ptime:60\r\n"));
+  dc_sdp *a = dc_sdp_parse(text, strlen(text), &err);
+  g_assert_no_error(err);
+  g_assert_cmpuint(section(a, 0)->codecs->len, ==, 2);
+  g_assert_cmpstr(dc_sdp_media_codec(section(a, 0), 111)->fmtp, ==, "minptime=10;useinbandfec=1;usedtx=1;maxaveragebitrate=14000");
+  g_free(text);
+  dc_sdp_free(a);
+  p.audio_red_first = false; /* we send RED; the offerer keeps sending plain Opus */
+  text = dc_sdp_write_answer(neg, &p);
+  g_assert_nonnull(strstr(text, "m=audio 9 UDP/TLS/RTP/SAVPF 111 63\r\n"));
+  g_free(text);
+  p.audio_red = false;
+  text = dc_sdp_write_answer(neg, &p);
+  g_assert_nonnull(strstr(text, "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"));
+  g_assert_null(strstr(text, "red/48000"));
+  g_free(text);
+  dc_sdp_negotiation_free(neg);
+  dc_sdp_free(o);
+
+  /* the same offer with RED of another codec */
+  gsize orig_len;
+  char *orig = load("chromium-156-simulcast.sdp", &orig_len);
+  GString *other = g_string_new(orig);
+  g_string_replace(other, "a=fmtp:63 111/111", "a=fmtp:63 111/0", 1);
+  o = dc_sdp_parse(other->str, other->len, &err);
+  g_assert_no_error(err);
+  neg = dc_sdp_negotiate(o, &err);
+  g_assert_cmpint(g_array_index(neg->sections, dc_sdp_section, 0).red_pt, ==, -1);
+  dc_sdp_negotiation_free(neg);
+  dc_sdp_free(o);
+  g_string_free(other, TRUE);
+  g_free(orig);
+}
+
 static void test_firefox(void) {
   dc_sdp *o = parse_fixture("firefox-esr-153-simulcast.sdp");
   g_assert_cmpuint(o->media->len, ==, 4);
@@ -381,6 +433,7 @@ static void test_truncations_and_lf(void) {
 
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
+  g_test_add_func("/sdp/audio-red-and-ptime", test_audio_red_and_ptime);
   g_test_add_func("/sdp/chromium", test_chromium);
   g_test_add_func("/sdp/firefox", test_firefox);
   g_test_add_func("/sdp/webrtcbin", test_webrtcbin);
