@@ -21,7 +21,8 @@ typedef struct {
 static unsigned red_depth(const dc_participant *rcv, uint64_t now) {
   if (rcv->audio.red_pt < 0 || !rcv->audio_loss_us || now - rcv->audio_loss_us > RED_HOLD_US)
     return 0;
-  return rcv->audio_loss >= RED_DEEP_LOSS ? 2 : 1;
+  /* a highland link has no room for two copies of its mix beside its video */
+  return rcv->audio_loss >= RED_DEEP_LOSS && rcv->tier != DC_TIER_HIGHLAND ? 2 : 1;
 }
 
 /* Keeps the last RED_DEPTH_MAX frames sent, for the copies in the next packets. */

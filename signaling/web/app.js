@@ -8,6 +8,8 @@ const meeting = Number(params.get('meeting'));
 const token = params.get('token');
 const slots = Math.min(9, Math.max(1, Number(params.get('slots') || 3)));
 const profile = params.get('profile') || 'standard';
+// video=0: audio only (a point on a very thin link): it neither sends nor receives video.
+const audioOnly = params.get('video') === '0';
 const $ = (id) => document.getElementById(id);
 
 // Exposed for tests and for support staff looking at a point's page.
@@ -66,15 +68,17 @@ function labelTiles() {
 async function negotiate() {
   const pc = diemcau.pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
   pc.addTransceiver(localStream.getAudioTracks()[0], { direction: 'sendrecv', streams: [localStream] });
-  pc.addTransceiver(localStream.getVideoTracks()[0], {
-    direction: 'sendrecv', streams: [localStream],
-    sendEncodings: [
-      { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150000 },
-      { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500000 },
-      { rid: 'f', maxBitrate: 1500000 },
-    ],
-  });
-  for (let i = 1; i < slots; i++) pc.addTransceiver('video', { direction: 'recvonly' });
+  if (!audioOnly) {
+    pc.addTransceiver(localStream.getVideoTracks()[0], {
+      direction: 'sendrecv', streams: [localStream],
+      sendEncodings: [
+        { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150000 },
+        { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500000 },
+        { rid: 'f', maxBitrate: 1500000 },
+      ],
+    });
+    for (let i = 1; i < slots; i++) pc.addTransceiver('video', { direction: 'recvonly' });
+  }
   pc.onicecandidate = (e) => send({ type: 'candidate', candidate: e.candidate ? e.candidate.candidate : '' });
   pc.ontrack = (e) => {
     const index = pc.getTransceivers().indexOf(e.transceiver);
@@ -135,7 +139,7 @@ async function join() {
     const raw = params.get('rawaudio') === '1';
     localStream = await navigator.mediaDevices.getUserMedia({
       audio: { echoCancellation: !raw, noiseSuppression: !raw, autoGainControl: !raw },
-      video: { width: { ideal: 1280 }, height: { ideal: 720 } },
+      video: audioOnly ? false : { width: { ideal: 1280 }, height: { ideal: 720 } },
     });
   } catch (e) {
     status(`Không mở được camera/micro (camera or microphone unavailable): ${e.message}`, true);

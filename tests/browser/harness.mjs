@@ -44,11 +44,12 @@ export function enterNetns(tag) {
 // listen: the HTTPS address; ice: the addresses media may use (loopback unless a test made
 // links of its own). DC_LOG_LEVEL=debug in the environment shows the bridge's debug log.
 // A restart on the same data dir prints no operator key (it is shown once): restart: true.
-export function startBridge(exe, dataDir, { listen = '127.0.0.1', ice = ['127.0.0.1'], restart = false } = {}) {
+// args: more of the bridge's options.
+export function startBridge(exe, dataDir, { listen = '127.0.0.1', ice = ['127.0.0.1'], restart = false, args = [] } = {}) {
   return new Promise((resolve, reject) => {
     const child = spawn(exe, ['--data-dir', dataDir, '--listen', listen, '--port', String(PORT),
       ...ice.flatMap((a) => ['--ice-address', a]), '--workers', '2',
-      ...(process.env.DC_LOG_LEVEL ? ['--log-level', process.env.DC_LOG_LEVEL] : [])], { stdio: ['ignore', 'pipe', 'pipe'] });
+      ...(process.env.DC_LOG_LEVEL ? ['--log-level', process.env.DC_LOG_LEVEL] : []), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     // Ready once it has printed the operator key (stdout) and is listening (stderr log).
     let out = '', err = '';
     const ready = () => {

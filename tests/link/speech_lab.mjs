@@ -1,0 +1,194 @@
+// The link lab end to end (issue 12): Vietnamese speech (espeak-ng) from a district page,
+// through the bridge, to a commune page behind linkem's lossy link; the commune page records
+// what it plays and reads its own audio statistics. Run twice on the same seeded link: with
+// the bridge's RED off (--no-red) and on. Checked, as far as a busy machine allows:
+//   - the point receives the speech (aligned with what was sent; the quality number is finite);
+//   - more of its 20 ms frames play unconcealed with RED on than with it off;
+//   - after a 6 s outage, audio comes back without a rejoin (same connection, same socket).
+// Also checked: the quality measure orders clean < lossy < very lossy on known inputs.
+// Prints a table of what it measured (a lab run by hand prints the same for any scenario:
+// DC_LAB_SCENARIO=highland-radio, DC_LAB_SECONDS=60).
+//
+// Usage: node speech_lab.mjs BRIDGE LINKEM SCENARIO_DIR. Prints TAP.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PORT, api, enterNetns, launch, openPage, sleep, startBridge, stopBridge, tap } from '../browser/harness.mjs';
+import { DISTRICT, dropLab, makeLab, startLinkem } from './lab.mjs';
+import { lsd, makeSpeechWav, selfCheck, to16k, wavToFloat } from './speech.mjs';
+
+const [bridgeExe, linkemExe, scenarioDir] = process.argv.slice(2);
+enterNetns('dclab');
+const { check, finish } = tap();
+const SCENARIO = process.env.DC_LAB_SCENARIO || 'lossy-audio';
+const SECONDS = Number(process.env.DC_LAB_SECONDS || 15);
+const SEED = 12;
+
+// The point page's received audio: its own inbound-rtp figures, and a recorder on the track.
+async function audioStats(page) {
+  return page.evaluate(async () => {
+    const stats = await window.diemcau.pc.getStats();
+    let a = null;
+    stats.forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'audio') a = s; });
+    return a && {
+      received: a.totalSamplesReceived, concealed: a.concealedSamples, silentConcealed: a.silentConcealedSamples,
+      packets: a.packetsReceived, lost: a.packetsLost, jbDelay: a.jitterBufferDelay, jbEmitted: a.jitterBufferEmittedCount,
+      state: window.diemcau.pc.connectionState, ws: window.diemcau.ws.readyState,
+    };
+  });
+}
+
+async function startRecording(page) {
+  await page.evaluate(async () => {
+    const track = window.diemcau.pc.getReceivers().find((r) => r.track && r.track.kind === 'audio').track;
+    const ctx = new AudioContext({ sampleRate: 48000 });
+    await ctx.resume();
+    const node = ctx.createScriptProcessor(4096, 1, 1);
+    const chunks = [];
+    node.onaudioprocess = (e) => chunks.push(Float32Array.from(e.inputBuffer.getChannelData(0)));
+    const src = ctx.createMediaStreamSource(new MediaStream([track]));
+    src.connect(node);
+    node.connect(ctx.destination);
+    window.__rec = { ctx, node, chunks };
+  });
+}
+
+async function stopRecording(page) {
+  const b64 = await page.evaluate(() => {
+    const { ctx, node, chunks } = window.__rec;
+    node.disconnect();
+    ctx.close();
+    const n = chunks.reduce((a, c) => a + c.length, 0);
+    const pcm = new Int16Array(n);
+    let at = 0;
+    for (const c of chunks) for (let i = 0; i < c.length; i++) pcm[at++] = Math.max(-32768, Math.min(32767, c[i] * 32767));
+    let s = '';
+    const bytes = new Uint8Array(pcm.buffer);
+    for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    return btoa(s);
+  });
+  const buf = Buffer.from(b64, 'base64');
+  const x = new Float32Array(buf.length / 2);
+  for (let i = 0; i < x.length; i++) x[i] = buf.readInt16LE(2 * i) / 32768;
+  return x;
+}
+
+async function waitFor(what, ms, fn) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`${what}: not within ${ms / 1000} s`);
+    await sleep(200);
+  }
+}
+
+// One run: the bridge (RED on or off), the district page speaking, the point page behind the
+// link. Returns what the point measured.
+async function run(dir, lab, speech, silence, red, withOutage) {
+  const link = await startLinkem(linkemExe, lab, join(scenarioDir, `${SCENARIO}.conf`), { seed: SEED });
+  const bridge = await startBridge(bridgeExe, join(dir, `data-${red ? 'red' : 'plain'}`),
+    { listen: '0.0.0.0', ice: [DISTRICT], args: red ? [] : ['--no-red'] });
+  const browsers = [];
+  try {
+    const now = Math.floor(Date.now() / 1000);
+    const meeting = await api(bridge.key, 'POST', '/api/meetings', { title: 'Giao ban tuần', starts_at: now, ends_at: now + 3600 });
+    const pages = [];
+    for (const [name, profile, wav, exe] of [['Hội trường huyện', 'hall', speech, undefined], ['Xã Tà Xùa', 'highland', silence, lab.wrapper(dir)]]) {
+      const point = await api(bridge.key, 'POST', '/api/points', { name, kind: profile === 'hall' ? 'hall' : 'commune', link_profile: profile });
+      const inv = await api(bridge.key, 'POST', `/api/meetings/${meeting.id}/invitations`,
+        { point_id: point.id, role: profile === 'hall' ? 'host' : 'participant' });
+      const url = inv.join_link.replace(/^https:\/\/[^/]+/, `https://${DISTRICT}:${PORT}`) +
+        `&autojoin=1&video=0&rawaudio=1&profile=${profile}`;
+      const browser = await launch([`--use-file-for-fake-audio-capture=${wav}`,
+        `--unsafely-treat-insecure-origin-as-secure=https://${DISTRICT}:${PORT}`], exe);
+      browsers.push(browser);
+      pages.push(await openPage(browser, url));
+    }
+    const pointPage = pages[1];
+    await waitFor('the point receives audio', 40000, async () => {
+      const s = await pointPage.evaluate(() => window.diemcau.pc && window.diemcau.pc.connectionState === 'connected');
+      return s && (await audioStats(pointPage))?.received > 48000;
+    });
+    await sleep(3000); // the first receiver reports: RED, when on, has begun
+    const before = await audioStats(pointPage);
+    await startRecording(pointPage);
+    await sleep(SECONDS * 1000);
+    const rec = await stopRecording(pointPage);
+    const after = await audioStats(pointPage);
+    const result = {
+      red, before, after, rec,
+      unconcealed: 1 - (after.concealed - before.concealed) / Math.max(1, after.received - before.received),
+      jbMs: 1000 * (after.jbDelay - before.jbDelay) / Math.max(1, after.jbEmitted - before.jbEmitted),
+    };
+    if (withOutage) {
+      link.down();
+      await sleep(6000);
+      const down = await audioStats(pointPage);
+      const t0 = Date.now();
+      link.up();
+      let back = null;
+      try {
+        back = await waitFor('audio back after the outage', 20000, async () => {
+          const s = await audioStats(pointPage);
+          return s.packets > down.packets + 10 && s;
+        });
+      } catch { /* reported below */ }
+      result.outage = { backMs: back ? Date.now() - t0 : null, state: back?.state, ws: back?.ws };
+    }
+    result.link = await link.stop();
+    return result;
+  } finally {
+    for (const b of browsers) await b.close().catch(() => {});
+    await stopBridge(bridge.child);
+    if (link.child.exitCode === null) await link.stop();
+  }
+}
+
+async function main() {
+  const dir = mkdtempSync(join(tmpdir(), 'diemcau-lab-'));
+  const lab = makeLab(`${process.env.DC_NETNS}`);
+  try {
+    const speech = join(dir, 'speech.wav'), silence = join(dir, 'silence.wav');
+    makeSpeechWav(speech, dir);
+    const r = spawnSync('sox', ['-n', '-r', '48000', '-c', '1', '-b', '16', silence, 'synth', '120', 'sine', '500', 'vol', '0']);
+    if (r.status !== 0) throw new Error(`sox failed: ${r.stderr}`);
+    const ref = to16k(wavToFloat(speech));
+
+    const [clean, lossy, veryLossy] = selfCheck(ref);
+    check(clean < lossy && lossy < veryLossy, 'the quality measure orders clean < lossy < very lossy',
+      `LSD ${clean.toFixed(2)} < ${lossy.toFixed(2)} < ${veryLossy.toFixed(2)} dB (5 %, 20 % of frames silenced)`);
+
+    const plain = await run(dir, lab, speech, silence, false, false);
+    const red = await run(dir, lab, speech, silence, true, true);
+    const rows = [];
+    for (const m of [plain, red]) {
+      const q = lsd(ref, to16k(m.rec));
+      m.quality = q;
+      const d = m.link.down || {};
+      rows.push(`| ${m.red ? 'RED on ' : 'RED off'} | ${SCENARIO} | ${(100 * d.lost / Math.max(1, d.packets)).toFixed(1)} % lost, ${d.queue_drops} queue drops | ` +
+        `${(100 * m.unconcealed).toFixed(1)} % | ${m.jbMs.toFixed(0)} ms | ${q.lsd.toFixed(2)} dB (${q.voiced} voiced frames, alignment ${q.align.toFixed(2)}) |`);
+    }
+    console.log('# | bridge | link | frames unconcealed at the point | jitter buffer | quality (LSD, lower is better) |');
+    for (const row of rows) console.log(`# ${row}`);
+    for (const m of [plain, red]) {
+      check(m.quality.voiced > SECONDS * 10 && m.quality.align > 0.5 && Number.isFinite(m.quality.lsd),
+        `the point receives the speech (RED ${m.red ? 'on' : 'off'})`,
+        `${m.quality.voiced} voiced frames, envelope alignment ${m.quality.align.toFixed(2)}, LSD ${m.quality.lsd.toFixed(2)} dB`);
+    }
+    check(red.unconcealed > plain.unconcealed, 'more frames play unconcealed with RED on than off, same seeded loss',
+      `${(100 * red.unconcealed).toFixed(1)} % with RED, ${(100 * plain.unconcealed).toFixed(1)} % without`);
+    const o = red.outage;
+    check(o.backMs !== null && o.state === 'connected' && o.ws === 1, 'audio comes back after a 6 s outage without a rejoin',
+      o.backMs === null ? 'no audio within 20 s of the link coming back' : `back ${(o.backMs / 1000).toFixed(1)} s after the link; connection ${o.state}, socket ${o.ws === 1 ? 'open' : o.ws}`);
+  } catch (e) {
+    check(false, 'the lab run', e.stack);
+  } finally {
+    dropLab(lab);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  finish();
+}
+
+main();
