@@ -8,6 +8,8 @@
 
 /* ---- the mix clock ---- */
 
+#define FEC_EVERY_TICKS 50 /* a second: receivers report about that often */
+
 typedef struct {
   dc_participant *rcv; /* first: see room_release() */
   uint32_t samples;
@@ -114,6 +116,16 @@ static void tick_room(dc_room *r, uint64_t now) {
   bool speaker_changed = false;
   g_rw_lock_reader_lock(&r->lock);
   g_mutex_lock(&r->mix_lock);
+  if (++r->fec_ticks >= FEC_EVERY_TICKS) { /* in-band FEC follows what each tier's listeners lose */
+    unsigned worst[DC_TIER_COUNT] = {0};
+    for (guint i = 0; i < r->members->len; i++) {
+      dc_participant *p = g_ptr_array_index(r->members, i);
+      worst[p->tier] = MAX(worst[p->tier], (unsigned)g_atomic_int_get(&p->audio_loss_pub));
+    }
+    for (int t = 0; t < DC_TIER_COUNT; t++)
+      dc_mixer_set_expected_loss(r->mixer, (dc_tier)t, dc_mixer_expected_loss_policy((dc_tier)t, worst[t]));
+    r->fec_ticks = 0;
+  }
   dc_mixer_tick(r->mixer, now);
   int dominant = dc_mixer_dominant(r->mixer);
   int64_t speaker = 0;

@@ -143,6 +143,7 @@ struct dc_participant {
   unsigned last_loss;  /* in its last report on our streams, 1/256 */
   unsigned audio_loss; /* the worst audio loss it reported in the last RED_HOLD_US, 1/256 */
   uint64_t audio_loss_us; /* when that was reported (its worker) */
+  gint audio_loss_pub; /* audio_loss while it holds, else 0: published for the mix clock's FEC */
   gint estimate_kbps;  /* published for the layer choice */
   int repairs;         /* answered this tick (its worker) */
   int repairs_sent;    /* in all (its worker) */
@@ -156,6 +157,7 @@ struct dc_room {
   int64_t meeting;
   GRWLock lock;
   GPtrArray *members; /* dc_participant*, in join order; main thread writes */
+  unsigned fec_ticks;  /* the mix clock's: ticks since the tiers' expected loss was set */
   GMutex mix_lock;
   dc_mixer *mixer;
   int64_t speaker; /* clock thread: the dominant speaker last reported */

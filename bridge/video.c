@@ -451,6 +451,8 @@ static void on_report(dc_participant *rcv, const dc_rtcp_report *rep, uint64_t n
         rcv->audio_loss = blk->fraction_lost;
         rcv->audio_loss_us = now;
       }
+      bool holds = rcv->audio_loss_us && now - rcv->audio_loss_us <= RED_HOLD_US;
+      g_atomic_int_set(&rcv->audio_loss_pub, holds ? (gint)rcv->audio_loss : 0);
     }
   }
   if (worst < 0)

@@ -61,6 +61,7 @@ struct dc_mixer {
   int32_t total[DC_MIX_TICK];
   int16_t frame[DC_MIX_TICK];
   dc_mixer_stats stats;
+  unsigned expected_loss[DC_TIER_COUNT]; /* percent, what each tier's encoders protect against */
 };
 
 static const struct {
@@ -85,12 +86,14 @@ bool dc_tier_from_name(const char *name, dc_tier *tier) {
   return false;
 }
 
-static void configure_encoder(OpusEncoder *e, dc_tier t) {
+/* In-band FEC is always allowed; how much the encoder spends on it follows the expected
+ * loss (0: none). */
+static void configure_encoder(OpusEncoder *e, dc_tier t, unsigned expected_loss) {
   opus_encoder_ctl(e, OPUS_RESET_STATE);
   opus_encoder_ctl(e, OPUS_SET_BITRATE(tier_settings[t].bitrate));
   opus_encoder_ctl(e, OPUS_SET_COMPLEXITY(tier_settings[t].complexity));
-  opus_encoder_ctl(e, OPUS_SET_INBAND_FEC(tier_settings[t].fec_loss > 0));
-  opus_encoder_ctl(e, OPUS_SET_PACKET_LOSS_PERC(tier_settings[t].fec_loss));
+  opus_encoder_ctl(e, OPUS_SET_INBAND_FEC(1));
+  opus_encoder_ctl(e, OPUS_SET_PACKET_LOSS_PERC((int)expected_loss));
   opus_encoder_ctl(e, OPUS_SET_DTX(tier_settings[t].dtx));
   opus_encoder_ctl(e, OPUS_SET_SIGNAL(OPUS_SIGNAL_VOICE));
 }
@@ -120,7 +123,8 @@ dc_mixer *dc_mixer_new(const dc_mixer_config *cfg, GError **error) {
   for (int t = 0; t < DC_TIER_COUNT && err == OPUS_OK; t++) {
     m->tiers[t].enc = opus_encoder_create(DC_MIX_RATE, 1, OPUS_APPLICATION_VOIP, &err);
     if (err == OPUS_OK) {
-      configure_encoder(m->tiers[t].enc, (dc_tier)t);
+      m->expected_loss[t] = (unsigned)tier_settings[t].fec_loss;
+      configure_encoder(m->tiers[t].enc, (dc_tier)t, m->expected_loss[t]);
       m->tiers[t].frame = (unsigned)tier_settings[t].frame;
     }
   }
@@ -492,7 +496,7 @@ static void select_talkers(dc_mixer *m, uint64_t now) {
     p->talker = k;
     m->talk_slot[k] = best;
     stream *s = &m->talk[k];
-    configure_encoder(s->enc, p->tier);
+    configure_encoder(s->enc, p->tier, m->expected_loss[p->tier]);
     s->frame = (unsigned)tier_settings[p->tier].frame;
     s->acc_n = m->tiers[p->tier].acc_n; /* in step with its tier's packets, from silence */
     memset(s->acc, 0, sizeof s->acc);
@@ -617,3 +621,20 @@ size_t dc_mixer_talkers(const dc_mixer *m, int *slots, size_t cap) {
 
 int dc_mixer_dominant(const dc_mixer *m) { return m->dominant; }
 dc_mixer_stats dc_mixer_get_stats(const dc_mixer *m) { return m->stats; }
+
+unsigned dc_mixer_expected_loss_policy(dc_tier tier, unsigned worst_loss_256) {
+  unsigned floor = (unsigned)tier_settings[(unsigned)tier < DC_TIER_COUNT ? tier : DC_TIER_STANDARD].fec_loss / 2;
+  unsigned percent = (worst_loss_256 * 100 + 255) / 256;
+  percent += percent / 4; /* losses come in bursts: protect a little more than the mean */
+  return MIN(MAX(percent, floor), 30u);
+}
+
+void dc_mixer_set_expected_loss(dc_mixer *m, dc_tier tier, unsigned percent) {
+  if ((unsigned)tier >= DC_TIER_COUNT || m->expected_loss[tier] == percent)
+    return;
+  m->expected_loss[tier] = percent;
+  opus_encoder_ctl(m->tiers[tier].enc, OPUS_SET_PACKET_LOSS_PERC((int)percent));
+  for (unsigned k = 0; k < m->k; k++)
+    if (m->talk_slot[k] >= 0 && m->parts[m->talk_slot[k]].tier == tier)
+      opus_encoder_ctl(m->talk[k].enc, OPUS_SET_PACKET_LOSS_PERC((int)percent));
+}

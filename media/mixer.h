@@ -19,8 +19,8 @@
  *
  * Tiers and their Opus encoder settings (application VoIP, mono, 48 kHz):
  *   hall      48 kbit/s, 20 ms frames, complexity 7
- *   standard  32 kbit/s, 20 ms frames, in-band FEC (expects 10 % loss), complexity 7
- *   highland  14 kbit/s, 60 ms frames, in-band FEC (expects 15 % loss), DTX, complexity 9:
+ *   standard  32 kbit/s, 20 ms frames, in-band FEC (expects 10 % loss until told), complexity 7
+ *   highland  14 kbit/s, 60 ms frames, in-band FEC (expects 15 % loss until told), DTX, complexity 9:
  *             at this rate 60 ms frames cut the 50 B/packet overhead to a third, and the
  *             encoder's extra effort is spent once per tier, not per listener
  *
@@ -95,6 +95,14 @@ const dc_mixer_packet *dc_mixer_packet_for(const dc_mixer *m, int slot);
 /* Current talkers (slots, loudest first) and the dominant speaker (-1 when nobody talks). */
 size_t dc_mixer_talkers(const dc_mixer *m, int *slots, size_t cap);
 int dc_mixer_dominant(const dc_mixer *m);
+
+/* In-band FEC (RFC 6716 §2.1.7) follows the loss a tier's listeners report: the percent the
+ * tier's encoders should protect against, from the worst recent loss among its listeners
+ * (1/256, as RTCP reports it): that loss plus a quarter (losses come in bursts), at least
+ * half the tier's default (5 % standard, 7 % highland; hall 0), at most 30 %. */
+unsigned dc_mixer_expected_loss_policy(dc_tier tier, unsigned worst_loss_256);
+/* Sets it for the tier's mix and its talkers' own mixes; cheap when nothing changes. */
+void dc_mixer_set_expected_loss(dc_mixer *m, dc_tier tier, unsigned percent);
 
 typedef struct {
   unsigned decodes, encodes; /* in the last tick */

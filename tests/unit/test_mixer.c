@@ -309,6 +309,53 @@ static void test_red_copy_recovers_a_loss(void) {
   g_assert_cmpint(late, ==, concealed);
 }
 
+/* Whether an Opus packet of one SILK or hybrid frame carries in-band FEC (LBRR): the flag
+ * follows the frame's VAD flags at the start of its range-coded data (RFC 6716 §4.2.3-4.2.4;
+ * libopus 1.5's opus_packet_has_lbrr reads it the same way). Mono only. */
+static bool has_lbrr(const uint8_t *pkt, size_t len) {
+  if (len < 2 || (pkt[0] & 3) != 0 || (pkt[0] >> 3) >= 16)
+    return false; /* several frames, or CELT only: no SILK layer */
+  int ms = (pkt[0] >> 3) < 12 ? (int[]){10, 20, 40, 60}[(pkt[0] >> 3) & 3] : 20;
+  int silk_frames = ms <= 20 ? 1 : ms / 20;
+  return (pkt[1] >> (7 - silk_frames)) & 1;
+}
+
+/* In-band FEC follows the loss listeners report: the policy's numbers, and a tier's mix that
+ * carries no FEC at 0 % expected loss and carries it once its listeners lose packets. */
+static void test_expected_loss_follows_reports(void) {
+  g_assert_cmpuint(dc_mixer_expected_loss_policy(DC_TIER_HALL, 0), ==, 0);
+  g_assert_cmpuint(dc_mixer_expected_loss_policy(DC_TIER_STANDARD, 0), ==, 5);
+  g_assert_cmpuint(dc_mixer_expected_loss_policy(DC_TIER_HIGHLAND, 0), ==, 7);
+  g_assert_cmpuint(dc_mixer_expected_loss_policy(DC_TIER_STANDARD, 26), ==, 13); /* 10 % + a quarter */
+  g_assert_cmpuint(dc_mixer_expected_loss_policy(DC_TIER_HIGHLAND, 255), ==, 30);
+
+  dc_mixer *m = make_mixer(3);
+  sender s;
+  sender_init(&s, m, DC_TIER_HALL, 300, -12, false);
+  int listener_slot = dc_mixer_add(m, DC_TIER_STANDARD);
+  uint64_t now = 1000000;
+  int with_fec[2] = {0, 0}, packets[2] = {0, 0};
+  for (int phase = 0; phase < 2; phase++) {
+    dc_mixer_set_expected_loss(m, DC_TIER_STANDARD, phase ? 25 : 0);
+    for (int t = 0; t < 100; t++, now += 20000) {
+      s.freq = 300 + 50 * ((t / 10) % 5); /* a changing voice-like tone keeps SILK busy */
+      sender_send(&s, m, now, false);
+      dc_mixer_tick(m, now);
+      const dc_mixer_packet *p = dc_mixer_packet_for(m, listener_slot);
+      if (p && t >= 20) {
+        packets[phase]++;
+        with_fec[phase] += has_lbrr(p->payload, p->len);
+      }
+    }
+  }
+  g_test_message("packets with in-band FEC: %d of %d at 0 %% expected loss, %d of %d at 25 %%",
+                 with_fec[0], packets[0], with_fec[1], packets[1]);
+  g_assert_cmpint(with_fec[0], ==, 0);
+  g_assert_cmpint(with_fec[1], >, packets[1] / 2);
+  opus_encoder_destroy(s.enc);
+  dc_mixer_free(m);
+}
+
 static void test_highland_60ms(void) {
   dc_mixer *m = make_mixer(3);
   sender s;
@@ -581,5 +628,6 @@ int main(int argc, char **argv) {
   g_test_add_func("/mixer/timestamps-jump-back", test_timestamps_jump_back);
   g_test_add_func("/mixer/timestamps-off-grid", test_timestamps_off_grid);
   g_test_add_func("/mixer/red-copy-recovers-a-loss", test_red_copy_recovers_a_loss);
+  g_test_add_func("/mixer/expected-loss-follows-reports", test_expected_loss_follows_reports);
   return g_test_run();
 }
