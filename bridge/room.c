@@ -7,7 +7,7 @@
 const dc_link_profile link_profiles[DC_TIER_COUNT] = {
     [DC_TIER_HALL] = {3000000, 10000000, 2500000, 48000 + 24000},
     [DC_TIER_STANDARD] = {1500000, 4000000, 1200000, 32000 + 24000},
-    [DC_TIER_HIGHLAND] = {200000, 500000, 200000, 14000 + 8000},
+    [DC_TIER_HIGHLAND] = {150000, 500000, 150000, 16000 + 8000},
 };
 
 /* What the answer asks of a point's Opus, by tier (media/mixer's tiers): its rate, its packet
@@ -498,6 +498,7 @@ char *dc_participant_offer(dc_participant *p, const char *sdp, GError **error) {
   p->neg = neg;
   p->rtcp_ssrc = (uint32_t)g_random_int_range(0x10000, G_MAXINT32);
   dc_bwe_init(&p->bwe, link_profiles[p->tier].initial_bps, BWE_FLOOR_BPS, link_profiles[p->tier].ceiling_bps);
+  dc_bwe_init(&p->up_bwe, link_profiles[p->tier].send_bps, BWE_FLOOR_BPS, link_profiles[p->tier].send_bps);
   p->estimate_kbps = (gint)(link_profiles[p->tier].initial_bps / 1000);
   if (p->audio.section >= 0) {
     g_mutex_lock(&r->mix_lock);

@@ -40,7 +40,9 @@
 
 /* Bandwidth by link profile (dc_tier order): what a receiver is assumed to take before any
  * feedback, the most its estimate may grow to, and what a source is allowed to send (our
- * REMB to it). Highland: the lowest simulcast layer plus audio on a 256 kbit/s link. */
+ * REMB to it, less its audio, while its uplink loses little: see video_tick). Highland: the
+ * lowest simulcast layer plus audio, and no more than 150 kbit/s before feedback, as a
+ * 128–256 kbit/s link takes it. */
 typedef struct {
   uint64_t initial_bps, ceiling_bps, send_bps;
   uint64_t audio_bps; /* the tier's mix on the wire (media/mixer), kept from the estimate */
@@ -138,6 +140,7 @@ struct dc_participant {
   slot video[MAX_SLOTS];
   int n_video;
   dc_bwe bwe;          /* its worker only */
+  dc_bwe up_bwe;       /* as a source: what its uplink carries, from our reports' loss (its worker) */
   uint64_t sent_bytes; /* to it, since the last tick (its worker) */
   uint64_t sent_bps;   /* smoothed over about a second */
   unsigned last_loss;  /* in its last report on our streams, 1/256 */

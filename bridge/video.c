@@ -571,8 +571,16 @@ gboolean video_tick(gpointer data) {
   for (int i = 0; i < p->n_layers; i++)
     if (p->layer_rx[i].started)
       ssrcs[n++] = p->layer_rx[i].ssrc;
+  /* The source's uplink: the loss our reports tell it moves an estimate of what the uplink
+   * carries (GCC's loss controller, as for a receiver), and the REMB caps its video to that
+   * less its audio (a browser counts only its video against REMB). */
+  uint8_t worst_up = 0;
+  for (int b = 0; b < rr.n_blocks; b++)
+    worst_up = MAX(worst_up, rr.blocks[b].fraction_lost);
+  dc_bwe_on_loss(&p->up_bwe, worst_up, now);
+  uint64_t up = dc_bwe_estimate(&p->up_bwe), audio = link_profiles[p->tier].audio_bps;
   if (n && p->remb_upstream)
-    dc_rtcp_write_remb(&w, p->rtcp_ssrc, link_profiles[p->tier].send_bps, ssrcs, n);
+    dc_rtcp_write_remb(&w, p->rtcp_ssrc, MAX(up > audio ? up - audio : 0, BWE_FLOOR_BPS), ssrcs, n);
   if (w.len && !w.overflow)
     dc_transport_send_rtcp(p->transport, buf, w.len, sizeof buf);
   return G_SOURCE_CONTINUE;

@@ -69,6 +69,7 @@ typedef struct {
   size_t skipped_len;
   gint nacked_skipped; /* A: the bridge NACKed it */
   gint rr_blocks_for_video, rembs, plis, firs;
+  gint remb_kbps; /* the last REMB's bitrate */
   /* receiving (worker) */
   gint video_packets, rtx_packets, foreign_packets, low_layer_packets;
   gint ast_stamped, ast_off; /* packets with abs-send-time near our clock, and far from it */
@@ -210,6 +211,10 @@ static void on_rtcp(gpointer user, uint8_t *buf, size_t len) {
           g_atomic_int_inc(&c->rr_blocks_for_video);
     } else if (kind == DC_RTCP_REMB) {
       g_atomic_int_inc(&c->rembs);
+      dc_rtcp_fb remb_fb;
+      dc_rtcp_remb remb;
+      if (dc_rtcp_parse_fb(&pkt, &remb_fb) == DC_OK && dc_rtcp_parse_remb(&remb_fb, &remb) == DC_OK)
+        g_atomic_int_set(&c->remb_kbps, (gint)(remb.bitrate_bps / 1000));
     } else if (kind == DC_RTCP_PLI) {
       g_atomic_int_inc(&c->plis);
     } else if (kind == DC_RTCP_FIR) {
@@ -435,17 +440,20 @@ static void test_reports_to_source(void) {
 /* Issue 9, defect 4: A's uplink loses a fifth of its video for good (above GCC's 10 %, so a
  * receiver blamed for it would have its estimate cut); C's own leg loses
  * nothing, and C reports honestly what it saw (the gaps included) every 500 ms. C's
- * estimate must not take A's losses for its own: its thumbnail stays on throughout. */
+ * estimate must not take A's losses for its own: its thumbnail stays on throughout. And A is
+ * told to send less (the REMB follows what its uplink loses). */
 static void test_lossy_source_clean_receiver(void) {
   client *a = &T.c[A], *c = &T.c[C];
   g_assert_true(T.c[C].slot_map[1] == dc_client_participant(T.c[B].dc));
   int offs = c->thumbnail_offs;
   uint32_t lost_before = c->rx.n_missing;
+  int remb_before = g_atomic_int_get(&a->remb_kbps);
   g_atomic_int_set(&a->lossy, 1);
   for (int i = 0; i < 12; i++) {
     spin_for(500);
     feedback(5);
   }
+  int remb_lossy = g_atomic_int_get(&a->remb_kbps);
   g_atomic_int_set(&a->lossy, 0);
   spin_for(1500);
   dc_rtcp_report_block blk;
@@ -453,7 +461,11 @@ static void test_lossy_source_clean_receiver(void) {
   g_test_message("A dropped %d packets on its uplink; C saw %u missing; thumbnail off %d times; "
                  "C's slots %" G_GINT64_FORMAT ", %" G_GINT64_FORMAT, g_atomic_int_get(&a->lossy_count) / 5,
                  c->rx.n_missing - lost_before, c->thumbnail_offs - offs, c->slot_map[0], c->slot_map[1]);
+  g_test_message("REMB to A: %d kbit/s before, %d after 6 s of its uplink losing 1 in 5", remb_before, remb_lossy);
   g_assert_cmpint(g_atomic_int_get(&a->lossy_count), >, 500);
+  /* what its uplink loses lowers what A may send (the bridge's uplink estimate) */
+  g_assert_cmpint(remb_before, >, 0);
+  g_assert_cmpint(remb_lossy, <, remb_before * 9 / 10);
   g_assert_cmpint(c->thumbnail_offs - offs, ==, 0);
   g_assert_true(T.c[C].slot_map[1] == dc_client_participant(T.c[B].dc));
 }

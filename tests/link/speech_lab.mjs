@@ -167,9 +167,11 @@ async function main() {
     if (r.status !== 0) throw new Error(`sox failed: ${r.stderr}`);
     const ref = to16k(wavToFloat(speech));
 
-    const [clean, lossy, veryLossy] = selfCheck(ref);
+    const [clean, lossy, veryLossy, stretched] = selfCheck(ref);
     check(clean < lossy && lossy < veryLossy, 'the quality measure orders clean < lossy < very lossy',
       `LSD ${clean.toFixed(2)} < ${lossy.toFixed(2)} < ${veryLossy.toFixed(2)} dB (5 %, 20 % of frames silenced)`);
+    check(stretched < lossy / 2, 'the quality measure follows a playout delay that moves',
+      `LSD ${stretched.toFixed(2)} dB with 40 ms inserted mid-way (5 % of frames silenced: ${lossy.toFixed(2)} dB)`);
 
     const plain = await run(dir, lab, speech, silence, false, false);
     const red = await run(dir, lab, speech, silence, true, true);
