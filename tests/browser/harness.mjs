@@ -85,11 +85,12 @@ export function launch(extraArgs = [], executable = '/usr/bin/chromium') {
     '--use-fake-ui-for-media-stream', '--allow-loopback-in-peer-connection', ...extraArgs] });
 }
 
-export async function openPage(browser, url) {
+// timeout: for the page load (a lab link of 64 kbit/s with bursty loss takes its time).
+export async function openPage(browser, url, { timeout = 30000 } = {}) {
   const ctx = await browser.newContext({ ignoreHTTPSErrors: true, permissions: ['camera', 'microphone'] });
   const page = await ctx.newPage();
   page.on('console', (m) => { if (m.type() === 'error') process.stderr.write(`  [page] ${m.text()}\n`); });
-  await page.goto(url);
+  await page.goto(url, { timeout });
   return page;
 }
 

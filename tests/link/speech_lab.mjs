@@ -104,10 +104,10 @@ async function run(dir, lab, speech, silence, red, withOutage) {
       const browser = await launch([`--use-file-for-fake-audio-capture=${wav}`,
         `--unsafely-treat-insecure-origin-as-secure=https://${DISTRICT}:${PORT}`], exe);
       browsers.push(browser);
-      pages.push(await openPage(browser, url));
+      pages.push(await openPage(browser, url, { timeout: 120000 }));
     }
     const pointPage = pages[1];
-    await waitFor('the point receives audio', 40000, async () => {
+    await waitFor('the point receives audio', 90000, async () => {
       const s = await pointPage.evaluate(() => window.diemcau.pc && window.diemcau.pc.connectionState === 'connected');
       return s && (await audioStats(pointPage))?.received > 48000;
     });
