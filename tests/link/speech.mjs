@@ -105,6 +105,22 @@ export function align(ref, rec) {
   return { lag: fine % ref.length, score: best, refLoop };
 }
 
+// Where a received piece of speech (rec, 16 kHz) starts in a longer recording of what was
+// sent (sent, 16 kHz, begun earlier): its lag in samples, or null when nothing fits well.
+export function lagOf(sent, rec) {
+  const env = (x) => { const e = new Float64Array(Math.floor(x.length / 160)); for (let i = 0; i < e.length; i++) e[i] = Math.sqrt(energy(x, i * 160, 160)); return e; };
+  const es = env(sent), er = env(rec);
+  let best = -1, bestLag = -1;
+  for (let lag = 0; lag + er.length <= es.length; lag++) {
+    let sxy = 0, sxx = 0, syy = 0;
+    for (let i = 0; i < er.length; i++) { sxy += er[i] * es[lag + i]; sxx += er[i] * er[i]; syy += es[lag + i] * es[lag + i]; }
+    const c = sxy / Math.sqrt(sxx * syy + 1e-12);
+    if (c > best) { best = c; bestLag = lag; }
+  }
+  if (best < 0.5) return null;
+  return localLag(sent, rec, 0, Math.min(rec.length, 16000 * 4), bestLag * 160, 160);
+}
+
 // The best lag of rec[from, from + n) in refLoop near `around` (±`reach` samples): by 10 ms
 // energy envelopes first, then sample by sample within ±10 ms.
 function localLag(refLoop, rec, from, n, around, reach) {

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PORT, api, enterNetns, launch, openPage, sleep, startBridge, stopBridge, tap } from '../browser/harness.mjs';
 import { DISTRICT, dropLab, makeLab, startLinkem } from './lab.mjs';
-import { lsd, makeSpeechWav, selfCheck, to16k, wavToFloat } from './speech.mjs';
+import { lagOf, lsd, makeSpeechWav, selfCheck, to16k, wavToFloat } from './speech.mjs';
 
 const [bridgeExe, linkemExe, scenarioDir] = process.argv.slice(2);
 enterNetns('dclab');
@@ -39,24 +39,33 @@ async function audioStats(page) {
   });
 }
 
-async function startRecording(page) {
-  await page.evaluate(async () => {
-    const track = window.diemcau.pc.getReceivers().find((r) => r.track && r.track.kind === 'audio').track;
+// Records a page's audio: what it receives ('remote') or what its microphone sends
+// ('local'), with the wall-clock time of the first sample, so that two recordings on this
+// machine can be set against each other (mouth-to-ear delay). 1024-sample buffers: the time
+// of a buffer is known to about 20 ms.
+async function startRecording(page, which = 'remote') {
+  await page.evaluate(async (kind) => {
+    const pc = window.diemcau.pc;
+    const track = kind === 'local'
+      ? pc.getSenders().find((s) => s.track && s.track.kind === 'audio').track
+      : pc.getReceivers().find((r) => r.track && r.track.kind === 'audio').track;
     const ctx = new AudioContext({ sampleRate: 48000 });
     await ctx.resume();
-    const node = ctx.createScriptProcessor(4096, 1, 1);
-    const chunks = [];
-    node.onaudioprocess = (e) => chunks.push(Float32Array.from(e.inputBuffer.getChannelData(0)));
-    const src = ctx.createMediaStreamSource(new MediaStream([track]));
-    src.connect(node);
+    const node = ctx.createScriptProcessor(1024, 1, 1);
+    const rec = { ctx, node, chunks: [], t0: 0 };
+    node.onaudioprocess = (e) => {
+      if (!rec.chunks.length) rec.t0 = performance.timeOrigin + performance.now() - 1000 * 1024 / 48000;
+      rec.chunks.push(Float32Array.from(e.inputBuffer.getChannelData(0)));
+    };
+    ctx.createMediaStreamSource(new MediaStream([track])).connect(node);
     node.connect(ctx.destination);
-    window.__rec = { ctx, node, chunks };
-  });
+    window.__rec = rec;
+  }, which);
 }
 
 async function stopRecording(page) {
-  const b64 = await page.evaluate(() => {
-    const { ctx, node, chunks } = window.__rec;
+  const { b64, t0 } = await page.evaluate(() => {
+    const { ctx, node, chunks, t0 } = window.__rec;
     node.disconnect();
     ctx.close();
     const n = chunks.reduce((a, c) => a + c.length, 0);
@@ -66,11 +75,12 @@ async function stopRecording(page) {
     let s = '';
     const bytes = new Uint8Array(pcm.buffer);
     for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-    return btoa(s);
+    return { b64: btoa(s), t0 };
   });
   const buf = Buffer.from(b64, 'base64');
   const x = new Float32Array(buf.length / 2);
   for (let i = 0; i < x.length; i++) x[i] = buf.readInt16LE(2 * i) / 32768;
+  x.t0 = t0;
   return x;
 }
 
@@ -82,6 +92,13 @@ async function waitFor(what, ms, fn) {
     if (Date.now() > end) throw new Error(`${what}: not within ${ms / 1000} s`);
     await sleep(200);
   }
+}
+
+// From the district's microphone track to the point's playout: where the point's recording
+// lies in the district's (which began earlier), in wall-clock time.
+function mouthToEar(sent, sentT0, rec, recT0) {
+  const lag = lagOf(sent, rec.subarray(0, Math.min(rec.length, 16000 * 8)));
+  return lag === null ? null : recT0 - (sentT0 + 1000 * lag / 16000);
 }
 
 // One run: the bridge (RED on or off), the district page speaking, the point page behind the
@@ -113,12 +130,15 @@ async function run(dir, lab, speech, silence, red, withOutage) {
     });
     await sleep(3000); // the first receiver reports: RED, when on, has begun
     const before = await audioStats(pointPage);
+    await startRecording(pages[0], 'local');
+    await sleep(1500);
     await startRecording(pointPage);
     await sleep(SECONDS * 1000);
     const rec = await stopRecording(pointPage);
+    const sent = await stopRecording(pages[0]);
     const after = await audioStats(pointPage);
     const result = {
-      red, before, after, rec,
+      red, before, after, rec, mouthToEarMs: mouthToEar(to16k(sent), sent.t0, to16k(rec), rec.t0),
       unconcealed: 1 - (after.concealed - before.concealed) / Math.max(1, after.received - before.received),
       jbMs: 1000 * (after.jbDelay - before.jbDelay) / Math.max(1, after.jbEmitted - before.jbEmitted),
     };
@@ -181,9 +201,9 @@ async function main() {
       m.quality = q;
       const d = m.link.down || {};
       rows.push(`| ${m.red ? 'RED on ' : 'RED off'} | ${SCENARIO} | ${(100 * d.lost / Math.max(1, d.packets)).toFixed(1)} % lost, ${d.queue_drops} queue drops | ` +
-        `${(100 * m.unconcealed).toFixed(1)} % | ${m.jbMs.toFixed(0)} ms | ${q.lsd.toFixed(2)} dB (${q.voiced} voiced frames, alignment ${q.align.toFixed(2)}) |`);
+        `${(100 * m.unconcealed).toFixed(1)} % | ${m.jbMs.toFixed(0)} ms | ${m.mouthToEarMs === null ? '?' : m.mouthToEarMs.toFixed(0) + ' ms'} | ${q.lsd.toFixed(2)} dB (${q.voiced} voiced frames, alignment ${q.align.toFixed(2)}) |`);
     }
-    console.log('# | bridge | link | frames unconcealed at the point | jitter buffer | quality (LSD, lower is better) |');
+    console.log('# | bridge | link | frames unconcealed at the point | jitter buffer | mouth to ear | quality (LSD, lower is better) |');
     for (const row of rows) console.log(`# ${row}`);
     for (const m of [plain, red]) {
       check(m.quality.voiced > SECONDS * 10 && m.quality.align > 0.5 && Number.isFinite(m.quality.lsd),
