@@ -74,8 +74,10 @@ static gboolean deliver_audio(gpointer data) {
     len = d->len;
   }
   remember(s, d);
-  if (len && dc_transport_send_rtp(d->rcv->transport, buf, hl + len, sizeof buf) == DC_OK)
+  if (len && dc_transport_send_rtp(d->rcv->transport, buf, hl + len, sizeof buf) == DC_OK) {
     d->rcv->sent_bytes += hl + len;
+    pace_consume(d->rcv, hl + len, (uint64_t)g_get_monotonic_time()); /* video leaves room for it */
+  }
   return G_SOURCE_REMOVE;
 }
 

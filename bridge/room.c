@@ -40,6 +40,7 @@ void room_unref(gpointer data) {
   dc_sdp_negotiation_free(p->neg);
   dc_sdp_free(p->offer);
   dc_packet_cache_free(p->cache);
+  dc_pacer_free(p->pacer);
   g_free(p->name);
   g_free(p);
 }
@@ -222,7 +223,7 @@ static bool choose_layers(dc_room *r) {
     uint64_t now = (uint64_t)g_get_monotonic_time();
     int chosen[MAX_SLOTS];
     uint64_t audio = link_profiles[rcv->tier].audio_bps;
-    dc_choose_layers(estimate > audio ? estimate - audio : 0, sources, rcv->n_video, chosen);
+    dc_choose_layers(estimate > audio ? estimate - audio : 0, sources, rcv->n_video, !rcv->video[0].off, chosen);
     for (int k = 0; k < rcv->n_video; k++) {
       slot *s = &rcv->video[k];
       if (!measured[k])

@@ -13,6 +13,7 @@
 #include "bridge/room.h"
 
 #include "media/mixer.h"
+#include "media/pacer.h"
 #include "media/red.h"
 #include "media/repair.h"
 #include "media/router.h"
@@ -49,6 +50,9 @@ typedef struct {
 } dc_link_profile;
 extern const dc_link_profile link_profiles[DC_TIER_COUNT];
 #define BWE_FLOOR_BPS 30000
+/* Video to a receiver leaves at PACE_FACTOR times its estimate or what comes for it, whichever
+ * is more: bursts (key frames) are spread, steady video is not held back. */
+#define PACE_FACTOR 1.25
 /* Audio redundancy toward a receiver that reported loss in the last RED_HOLD_US: one earlier
  * frame, two from RED_DEEP_LOSS (1/256) on. */
 #define RED_DEPTH_MAX 2
@@ -141,6 +145,10 @@ struct dc_participant {
   int n_video;
   dc_bwe bwe;          /* its worker only */
   dc_bwe up_bwe;       /* as a source: what its uplink carries, from our reports' loss (its worker) */
+  dc_pacer *pacer;     /* its video on the way out, made on first use (its worker) */
+  bool pace_pending;   /* a wake-up for the pacer is scheduled (its worker) */
+  uint64_t paced_bytes; /* pushed into the pacer since the last tick (its worker) */
+  uint64_t paced_bps;  /* smoothed */
   uint64_t sent_bytes; /* to it, since the last tick (its worker) */
   uint64_t sent_bps;   /* smoothed over about a second */
   unsigned last_loss;  /* in its last report on our streams, 1/256 */
@@ -207,6 +215,7 @@ void room_reroute_and_tell(dc_room *r);
 void room_request_keyframe(dc_participant *src, int layer); /* layer -1: every layer */
 void video_on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap);
 void video_on_rtcp(gpointer user, uint8_t *buf, size_t len);
+void pace_consume(dc_participant *rcv, size_t len, uint64_t now);
 gboolean video_tick(gpointer participant);
 
 /* mixclock.c: the mix clock thread's body (data: the dc_bridge). */

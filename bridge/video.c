@@ -107,6 +107,66 @@ static uint32_t abs_send_time_now(void) {
   return (uint32_t)(((uint64_t)g_get_monotonic_time() << 18) / G_USEC_PER_SEC) & 0xFFFFFF;
 }
 
+/* ---- pacing (media/pacer): a receiver's video leaves at the rate its link carries ---- */
+
+static const size_t pacer_bytes[DC_TIER_COUNT] = {96 * 1024, 48 * 1024, 32 * 1024};
+
+static void pace_drain(dc_participant *rcv);
+
+static gboolean pace_wake(gpointer data) {
+  dc_participant *rcv = data;
+  rcv->pace_pending = false;
+  pace_drain(rcv);
+  return G_SOURCE_REMOVE;
+}
+
+/* Sends what the pacer lets go now, abs-send-time stamped as it leaves; asks to be woken for
+ * the rest. */
+static void pace_drain(dc_participant *rcv) {
+  if (rcv->closed || !rcv->pacer)
+    return;
+  uint8_t buf[DC_TRANSPORT_BUF];
+  uint64_t now = (uint64_t)g_get_monotonic_time(), wake = 0;
+  size_t len;
+  while ((len = dc_pacer_pop(rcv->pacer, now, buf, sizeof buf - DC_SRTP_MAX_TRAILER, &wake)) > 0) {
+    /* the first byte is the packet's abs-send-time id on this receiver's leg (0: none) */
+    uint8_t *pkt = buf + 1;
+    dc_rtp parsed;
+    if (buf[0] && dc_rtp_parse(&parsed, pkt, len - 1) == DC_OK)
+      dc_rtp_set_abs_send_time(pkt, &parsed, buf[0], abs_send_time_now());
+    if (dc_transport_send_rtp(rcv->transport, pkt, len - 1, sizeof buf - 1) == DC_OK)
+      rcv->sent_bytes += len - 1;
+  }
+  if (wake && !rcv->pace_pending) {
+    rcv->pace_pending = true;
+    GSource *t = g_timeout_source_new((guint)MAX((wake - now + 999) / 1000, 1));
+    g_source_set_callback(t, pace_wake, room_ref(rcv), room_unref);
+    g_source_attach(t, dc_worker_context(rcv->worker));
+    g_source_unref(t);
+  }
+}
+
+/* The receiver's worker: a video packet (or its RTX) into the receiver's pacer. */
+static void pace_out(dc_participant *rcv, const uint8_t *pkt, size_t len, uint8_t abs_send_time_id) {
+  uint64_t now = (uint64_t)g_get_monotonic_time();
+  if (!rcv->pacer) {
+    rcv->pacer = dc_pacer_new(pacer_bytes[rcv->tier]);
+    dc_pacer_set_rate(rcv->pacer, (uint64_t)(PACE_FACTOR * (double)dc_bwe_estimate(&rcv->bwe)), now);
+  }
+  uint8_t rec[DC_TRANSPORT_BUF + 1];
+  rec[0] = abs_send_time_id;
+  memcpy(rec + 1, pkt, len);
+  if (dc_pacer_push(rcv->pacer, rec, len + 1, now))
+    rcv->paced_bytes += len;
+  pace_drain(rcv);
+}
+
+/* Audio sent beside the pacer takes its share of the budget. */
+void pace_consume(dc_participant *rcv, size_t len, uint64_t now) {
+  if (rcv->pacer)
+    dc_pacer_consume(rcv->pacer, len, now);
+}
+
 /* The receiver's worker: the slot (media/router) decides whether the packet goes out and
  * makes it one continuous stream; keep only the header extensions the receiver negotiated
  * and that are true on its leg: abs-send-time, renumbered and restamped. mid/rid would
@@ -135,8 +195,6 @@ static gboolean deliver(gpointer data) {
   if (d->src_ext.abs_send_time)
     map[d->src_ext.abs_send_time] = s->ext.abs_send_time;
   dc_rtp_ext_remap(d->buf, &pkt, map);
-  if (d->src_ext.abs_send_time && s->ext.abs_send_time)
-    dc_rtp_set_abs_send_time(d->buf, &pkt, s->ext.abs_send_time, abs_send_time_now());
   uint64_t now = (uint64_t)g_get_monotonic_time();
   dc_slot_result fwd = d->repair ? dc_slot_forward_repair(&s->core, d->src->id, d->layer, d->buf, d->len, now)
                                  : dc_slot_forward(&s->core, d->src->id, d->layer, d->buf, d->len, now);
@@ -145,8 +203,8 @@ static gboolean deliver(gpointer data) {
     if (d->repair)
       len = dc_rtx_wrap(d->buf, len, DC_TRANSPORT_BUF - DC_SRTP_MAX_TRAILER, (uint8_t)s->rtx_pt,
                         s->rtx_ssrc, s->rtx_seq++);
-    if (len && dc_transport_send_rtp(d->rcv->transport, d->buf, len, sizeof d->buf) == DC_OK) {
-      d->rcv->sent_bytes += len;
+    if (len) { /* stamped with our send time as it leaves the pacer */
+      pace_out(d->rcv, d->buf, len, d->src_ext.abs_send_time ? s->ext.abs_send_time : 0);
       d->rcv->repairs_sent += d->repair;
     }
   }
@@ -543,6 +601,11 @@ gboolean video_tick(gpointer data) {
   }
   p->sent_bps = (p->sent_bps + p->sent_bytes * 8 * 1000000 / MAX(elapsed, 1)) / 2;
   p->sent_bytes = 0;
+  p->paced_bps = (p->paced_bps + p->paced_bytes * 8 * 1000000 / MAX(elapsed, 1)) / 2;
+  p->paced_bytes = 0;
+  if (p->pacer) /* see PACE_FACTOR */
+    dc_pacer_set_rate(p->pacer, (uint64_t)(PACE_FACTOR * (double)MAX(dc_bwe_estimate(&p->bwe),
+                                                                       p->paced_bps + link_profiles[p->tier].audio_bps)), now);
   g_atomic_int_set(&p->estimate_kbps, (gint)(dc_bwe_estimate(&p->bwe) / 1000));
   p->repairs = 0;
   if (++p->ticks % (1000 / TICK_MS))
@@ -550,10 +613,12 @@ gboolean video_tick(gpointer data) {
   if (p->ticks % (5000 / TICK_MS) == 0)
     g_debug("meeting %" G_GINT64_FORMAT " participant %" G_GINT64_FORMAT ": estimate %" G_GUINT64_FORMAT
             " kbit/s, sending %" G_GUINT64_FORMAT " kbit/s, last REMB %" G_GUINT64_FORMAT " kbit/s, "
-            "last loss %u/256, congestion signals %u; repairs sent to it %d, refused %d",
+            "last loss %u/256, congestion signals %u; repairs sent to it %d, refused %d; "
+            "pacer: %zu B queued, %" G_GUINT64_FORMAT " dropped",
             p->room->meeting, p->id, dc_bwe_estimate(&p->bwe) / 1000, p->sent_bps / 1000,
             p->bwe.remb_bps / 1000, p->last_loss, p->bwe.congestion_signals, p->repairs_sent,
-            g_atomic_int_get(&p->repairs_refused));
+            g_atomic_int_get(&p->repairs_refused), p->pacer ? dc_pacer_get_stats(p->pacer).queued_bytes : 0,
+            p->pacer ? dc_pacer_get_stats(p->pacer).dropped : 0);
   dc_rtcp_report rr = {.ssrc = p->rtcp_ssrc};
   for (int i = 0; i < p->n_layers && rr.n_blocks < DC_RTCP_MAX_BLOCKS; i++)
     if (p->layer_rx[i].started)

@@ -228,7 +228,7 @@ int dc_source_lowest_layer(const dc_source_layers *src) {
 }
 
 uint64_t dc_choose_layers(uint64_t budget_bps, const dc_source_layers *const *sources, int n_slots,
-                          int *layers) {
+                          bool main_playing, int *layers) {
   uint64_t used = 0;
   for (int k = 0; k < n_slots; k++)
     layers[k] = DC_LAYER_OFF;
@@ -237,7 +237,9 @@ uint64_t dc_choose_layers(uint64_t budget_bps, const dc_source_layers *const *so
   /* the main slot: the highest arriving layer that fits. Its lowest layer is the last thing
    * given up: kept down to a third of its rate (the sender's encoder adapts to the loss and
    * delay a tight link brings, and a thin link's estimate dips at every key frame; a frozen
-   * speaker helps nobody). Below that the link cannot carry it at all: audio comes first. */
+   * speaker helps nobody). Below that the link cannot carry it at all: audio comes first. A
+   * main slot that is off comes back only when its lowest layer fits whole: resumed at three
+   * times the estimate, it filled a thin link's queue and went off again seconds later. */
   const dc_source_layers *main = sources[0];
   for (int l = main ? main->n_layers - 1 : -1; l >= 0; l--) {
     if (l < DC_MAX_LAYERS && main->layer_bps[l] && main->layer_bps[l] <= budget_bps) {
@@ -247,7 +249,8 @@ uint64_t dc_choose_layers(uint64_t budget_bps, const dc_source_layers *const *so
     }
   }
   int lowest = main ? dc_source_lowest_layer(main) : DC_LAYER_OFF;
-  if (lowest != DC_LAYER_OFF && layers[0] == DC_LAYER_OFF && main->layer_bps[lowest] / 3 <= budget_bps) {
+  if (lowest != DC_LAYER_OFF && layers[0] == DC_LAYER_OFF && main_playing &&
+      main->layer_bps[lowest] / 3 <= budget_bps) {
     layers[0] = lowest;
     used = main->layer_bps[lowest];
   }

@@ -26,7 +26,8 @@
  * dc_choose_layers fits a receiver's slots under its estimate: the main slot first, at the
  * highest layer that fits, then thumbnails at their lowest layer while they fit; so when
  * bandwidth shrinks, thumbnails stop before the main slot does, and the main slot keeps its
- * lowest layer down to a third of that layer's rate.
+ * lowest layer down to a third of that layer's rate (main_playing); once off, it resumes only
+ * when that layer fits whole.
  *
  * Left out: probing above the estimate (padding or RTX probes), temporal-layer thinning.
  */
@@ -159,10 +160,11 @@ typedef struct {
 /* The lowest layer arriving, or DC_LAYER_OFF when none is. */
 int dc_source_lowest_layer(const dc_source_layers *src);
 
-/* sources[0] feeds the main slot, the rest thumbnails; NULL for an empty slot. Writes a layer
+/* sources[0] feeds the main slot, the rest thumbnails; NULL for an empty slot; main_playing:
+ * the main slot is on now (it keeps its lowest layer down to a third). Writes a layer
  * index or DC_LAYER_OFF per slot into layers and returns the bitrate chosen. */
 uint64_t dc_choose_layers(uint64_t budget_bps, const dc_source_layers *const *sources, int n_slots,
-                          int *layers);
+                          bool main_playing, int *layers);
 
 /* Nothing probes the link before a slot moves up a layer, so the move is the probe: when it
  * fails (the slot comes back down within DC_UPGRADE_TRIAL_US) the next try waits, 8 s at

@@ -210,7 +210,8 @@ async function main() {
         `the point receives the speech (RED ${m.red ? 'on' : 'off'})`,
         `${m.quality.voiced} voiced frames, envelope alignment ${m.quality.align.toFixed(2)}, LSD ${m.quality.lsd.toFixed(2)} dB`);
     }
-    check(red.unconcealed > plain.unconcealed, 'more frames play unconcealed with RED on than off, same seeded loss',
+    // (a scenario without loss, hall-lan, has nothing to recover: both play everything)
+    check(red.unconcealed > plain.unconcealed || plain.unconcealed > 0.999, 'more frames play unconcealed with RED on than off, same seeded loss',
       `${(100 * red.unconcealed).toFixed(1)} % with RED, ${(100 * plain.unconcealed).toFixed(1)} % without`);
     const o = red.outage;
     check(o.backMs !== null && o.state === 'connected' && o.same, 'audio comes back after a 6 s outage without a rejoin',

@@ -244,38 +244,44 @@ static void test_layer_choice(void) {
   dc_source_layers two_of_three = {3, {150000, 500000, 0}}; /* the top layer is not arriving */
   const dc_source_layers *slots[4] = {&sim, &sim, &one, &sim};
   int l[4];
-  g_assert_cmpuint(dc_choose_layers(5000000, slots, 4, l), ==, 1500000 + 150000 + 300000 + 150000);
+  g_assert_cmpuint(dc_choose_layers(5000000, slots, 4, true, l), ==, 1500000 + 150000 + 300000 + 150000);
   g_assert_cmpint(l[0], ==, 2);
   g_assert_cmpint(l[1], ==, 0);
   g_assert_cmpint(l[2], ==, 0);
   g_assert_cmpint(l[3], ==, 0);
   /* 1 Mbit/s: main drops to the middle layer; thumbnails that fit keep their lowest */
-  g_assert_cmpuint(dc_choose_layers(1000000, slots, 4, l), ==, 500000 + 150000 + 300000);
+  g_assert_cmpuint(dc_choose_layers(1000000, slots, 4, true, l), ==, 500000 + 150000 + 300000);
   g_assert_cmpint(l[0], ==, 1);
   g_assert_cmpint(l[1], ==, 0);
   g_assert_cmpint(l[2], ==, 0);
   g_assert_cmpint(l[3], ==, DC_LAYER_OFF); /* the last thumbnail does not fit */
   /* 200 kbit/s: main at its lowest, every thumbnail stops first */
-  dc_choose_layers(200000, slots, 4, l);
+  dc_choose_layers(200000, slots, 4, true, l);
   g_assert_cmpint(l[0], ==, 0);
   g_assert_cmpint(l[1], ==, DC_LAYER_OFF);
   g_assert_cmpint(l[2], ==, DC_LAYER_OFF);
   g_assert_cmpint(l[3], ==, DC_LAYER_OFF);
   /* a little below the main slot's lowest layer: it keeps it, alone */
-  g_assert_cmpuint(dc_choose_layers(50000, slots, 4, l), ==, 150000);
+  g_assert_cmpuint(dc_choose_layers(50000, slots, 4, true, l), ==, 150000);
   g_assert_cmpint(l[0], ==, 0);
   g_assert_cmpint(l[1], ==, DC_LAYER_OFF);
+  /* off, the main slot comes back only when its lowest layer fits whole (issue 12: resumed
+   * at a third, it overflowed a 128 kbit/s link and went off again 5 s later) */
+  g_assert_cmpuint(dc_choose_layers(50000, slots, 4, false, l), ==, 0);
+  g_assert_cmpint(l[0], ==, DC_LAYER_OFF);
+  g_assert_cmpuint(dc_choose_layers(150000, slots, 4, false, l), ==, 150000);
+  g_assert_cmpint(l[0], ==, 0);
   /* far below: nothing at all */
-  g_assert_cmpuint(dc_choose_layers(49000, slots, 4, l), ==, 0);
+  g_assert_cmpuint(dc_choose_layers(49000, slots, 4, true, l), ==, 0);
   for (int k = 0; k < 4; k++)
     g_assert_cmpint(l[k], ==, DC_LAYER_OFF);
   /* a layer that is not arriving is never chosen */
   const dc_source_layers *partial[1] = {&two_of_three};
-  dc_choose_layers(5000000, partial, 1, l);
+  dc_choose_layers(5000000, partial, 1, true, l);
   g_assert_cmpint(l[0], ==, 1);
   /* empty slots stay off and cost nothing */
   const dc_source_layers *sparse[3] = {NULL, &sim, NULL};
-  g_assert_cmpuint(dc_choose_layers(1000000, sparse, 3, l), ==, 150000);
+  g_assert_cmpuint(dc_choose_layers(1000000, sparse, 3, true, l), ==, 150000);
   g_assert_cmpint(l[0], ==, DC_LAYER_OFF);
   g_assert_cmpint(l[1], ==, 0);
 }

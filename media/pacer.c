@@ -1,0 +1,127 @@
+/* pacer.c — a token bucket in front of a ring of packets; see pacer.h. */
+#include "media/pacer.h"
+
+#include <glib.h>
+#include <string.h>
+
+#define MIN_BURST_BITS (2 * 1500 * 8)
+
+struct dc_pacer {
+  uint8_t *ring;
+  size_t cap, head, used; /* bytes: the oldest record starts at head */
+  size_t packets;
+  uint64_t bps;
+  double tokens; /* bits that may leave now; negative after a packet larger than the budget */
+  uint64_t last_us;
+  bool started;
+  dc_pacer_stats stats;
+};
+
+dc_pacer *dc_pacer_new(size_t capacity) {
+  dc_pacer *p = g_new0(dc_pacer, 1);
+  p->cap = MAX(capacity, (size_t)1600);
+  p->ring = g_malloc(p->cap);
+  p->bps = 1000000;
+  return p;
+}
+
+void dc_pacer_free(dc_pacer *p) {
+  if (!p)
+    return;
+  g_free(p->ring);
+  g_free(p);
+}
+
+static double burst_bits(const dc_pacer *p) {
+  return MAX((double)p->bps * DC_PACER_BURST_US / 1e6, (double)MIN_BURST_BITS);
+}
+
+/* Tokens accrue at the rate since the last call, up to the burst. */
+static void refill(dc_pacer *p, uint64_t now_us) {
+  if (!p->started) {
+    p->started = true;
+    p->tokens = burst_bits(p);
+    p->last_us = now_us;
+  } else if (now_us > p->last_us) {
+    p->tokens = MIN(p->tokens + (double)(now_us - p->last_us) * (double)p->bps / 1e6, burst_bits(p));
+    p->last_us = now_us;
+  }
+}
+
+void dc_pacer_set_rate(dc_pacer *p, uint64_t bps, uint64_t now_us) {
+  refill(p, now_us);
+  p->bps = MAX(bps, (uint64_t)8000);
+  p->tokens = MIN(p->tokens, burst_bits(p));
+}
+
+static void ring_write(dc_pacer *p, size_t at, const uint8_t *src, size_t n) {
+  at %= p->cap;
+  size_t first = MIN(n, p->cap - at);
+  memcpy(p->ring + at, src, first);
+  memcpy(p->ring, src + first, n - first);
+}
+
+static void ring_read(const dc_pacer *p, size_t at, uint8_t *dst, size_t n) {
+  at %= p->cap;
+  size_t first = MIN(n, p->cap - at);
+  memcpy(dst, p->ring + at, first);
+  memcpy(dst + first, p->ring, n - first);
+}
+
+bool dc_pacer_push(dc_pacer *p, const uint8_t *pkt, size_t len, uint64_t now_us) {
+  (void)now_us;
+  if (len == 0 || len > 0xFFFF || p->used + 2 + len > p->cap) {
+    p->stats.dropped++;
+    return false;
+  }
+  uint8_t hdr[2] = {(uint8_t)(len >> 8), (uint8_t)len};
+  ring_write(p, p->head + p->used, hdr, 2);
+  ring_write(p, p->head + p->used + 2, pkt, len);
+  p->used += 2 + len;
+  p->packets++;
+  return true;
+}
+
+void dc_pacer_consume(dc_pacer *p, size_t len, uint64_t now_us) {
+  refill(p, now_us);
+  p->tokens -= (double)len * 8;
+}
+
+size_t dc_pacer_pop(dc_pacer *p, uint64_t now_us, uint8_t *out, size_t cap, uint64_t *wake_us) {
+  refill(p, now_us);
+  for (;;) {
+    if (!p->packets) {
+      *wake_us = 0;
+      return 0;
+    }
+    uint8_t hdr[2];
+    ring_read(p, p->head, hdr, 2);
+    size_t len = (size_t)hdr[0] << 8 | hdr[1];
+    /* a packet leaves once the budget holds it (or a full burst, for one larger than that) */
+    double need = MIN((double)len * 8, burst_bits(p));
+    if (len <= cap && p->tokens < need) {
+      *wake_us = now_us + (uint64_t)((need - p->tokens) * 1e6 / (double)p->bps) + 1;
+      return 0;
+    }
+    if (len <= cap)
+      ring_read(p, p->head + 2, out, len);
+    p->head = (p->head + 2 + len) % p->cap;
+    p->used -= 2 + len;
+    p->packets--;
+    if (len > cap) {
+      p->stats.dropped++;
+      continue;
+    }
+    p->tokens -= (double)len * 8;
+    p->stats.sent++;
+    *wake_us = p->packets ? now_us : 0;
+    return len;
+  }
+}
+
+dc_pacer_stats dc_pacer_get_stats(const dc_pacer *p) {
+  dc_pacer_stats s = p->stats;
+  s.queued_bytes = p->used - 2 * p->packets;
+  s.queued_packets = p->packets;
+  return s;
+}

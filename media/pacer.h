@@ -1,0 +1,54 @@
+/* pacer.h — a receiver's video, sent at the rate its link carries rather than as it comes.
+ *
+ * A key frame arrives at the bridge as a burst of packets, and forwarded as one it fills a
+ * thin link's queue at once: the audio behind it waits, and on a highland link the tail of
+ * the burst is dropped. The pacer holds a receiver's video packets in a ring of fixed size
+ * and lets them go at a set rate (a token bucket: a burst of at most DC_PACER_BURST_US at
+ * the rate, never less than two full packets). Audio is not held — it is small and late
+ * audio is lost audio — but the caller counts it against the same budget
+ * (dc_pacer_consume), so video leaves room for it.
+ *
+ * Sans-IO: packets and the caller's clock in; packets out when due and the time to ask
+ * again. No allocation after dc_pacer_new. When the ring is full a packet is refused and
+ * counted: the receiver's NACK and the bridge's cache repair it, or the next key frame.
+ * Left out: priorities among video packets (retransmissions queue like the rest), and
+ * padding or probing.
+ */
+#ifndef DC_PACER_H
+#define DC_PACER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define DC_PACER_BURST_US 10000
+
+typedef struct dc_pacer dc_pacer;
+
+/* capacity: bytes of packets the ring holds (each packet also takes 2 bytes of length). */
+dc_pacer *dc_pacer_new(size_t capacity);
+void dc_pacer_free(dc_pacer *p);
+
+/* The rate packets leave at, bits per second (> 0). */
+void dc_pacer_set_rate(dc_pacer *p, uint64_t bps, uint64_t now_us);
+
+/* Queues a copy of a packet of len bytes (1..65535); false, and nothing queued, when the ring
+ * has no room for it. */
+bool dc_pacer_push(dc_pacer *p, const uint8_t *pkt, size_t len, uint64_t now_us);
+
+/* Bytes sent outside the pacer (audio) at now: they take their share of the budget. */
+void dc_pacer_consume(dc_pacer *p, size_t len, uint64_t now_us);
+
+/* The next packet that may leave at now, copied into out (cap bytes): returns its length, or
+ * 0 when none may leave yet or none waits; then *wake_us says when to ask again (0: nothing
+ * queued). A packet longer than cap is dropped (counted) rather than stall the queue. */
+size_t dc_pacer_pop(dc_pacer *p, uint64_t now_us, uint8_t *out, size_t cap, uint64_t *wake_us);
+
+typedef struct {
+  size_t queued_bytes, queued_packets;
+  uint64_t dropped; /* refused for want of room, or too long for the caller's buffer */
+  uint64_t sent;
+} dc_pacer_stats;
+dc_pacer_stats dc_pacer_get_stats(const dc_pacer *p);
+
+#endif

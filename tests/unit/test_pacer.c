@@ -1,0 +1,131 @@
+/* The pacer: a key frame's burst leaves at the rate, audio takes its share, a full ring
+ * refuses and counts, and what goes in comes out byte for byte, in order, across the
+ * ring's wrap. Simulated time. */
+#include <glib.h>
+#include <string.h>
+
+#include "media/pacer.h"
+
+/* Pops everything, following the wake times; returns when the last packet left. Audio of
+ * audio_len bytes is consumed every 20 ms when audio_len > 0. */
+static uint64_t drain(dc_pacer *p, uint64_t now, size_t audio_len, int *n_out, uint64_t *first_gap) {
+  uint8_t out[1500];
+  uint64_t wake = now, last = now, next_audio = now, prev = 0;
+  *n_out = 0;
+  for (int guard = 0; guard < 100000; guard++) {
+    if (audio_len && next_audio <= now) {
+      dc_pacer_consume(p, audio_len, now);
+      next_audio += 20000;
+    }
+    size_t len = dc_pacer_pop(p, now, out, sizeof out, &wake);
+    if (len) {
+      if (*n_out == 4 && first_gap)
+        *first_gap = now - prev;
+      prev = now;
+      last = now;
+      (*n_out)++;
+      continue;
+    }
+    if (!wake)
+      return last;
+    now = audio_len ? MIN(wake, next_audio) : wake;
+  }
+  g_assert_not_reached();
+}
+
+static void test_keyframe_burst_paced(void) {
+  dc_pacer *p = dc_pacer_new(64 * 1024);
+  dc_pacer_set_rate(p, 150000, 1000000);
+  uint8_t pkt[1200] = {0};
+  for (int i = 0; i < 25; i++)
+    g_assert_true(dc_pacer_push(p, pkt, sizeof pkt, 1000000));
+  int n;
+  uint64_t gap = 0, last = drain(p, 1000000, 0, &n, &gap);
+  double seconds = (last - 1000000) / 1e6;
+  /* 25 × 1200 B at 150 kbit/s: 1.6 s, less the first burst's 24 kbit */
+  g_test_message("25 packets of 1200 B at 150 kbit/s left over %.3f s, %.1f ms apart", seconds, gap / 1e3);
+  g_assert_cmpint(n, ==, 25);
+  g_assert_cmpfloat(seconds, >, 1.42);
+  g_assert_cmpfloat(seconds, <, 1.46);
+  g_assert_cmpfloat(gap / 1e3, >, 60);
+  g_assert_cmpfloat(gap / 1e3, <, 70);
+  dc_pacer_free(p);
+}
+
+static void test_audio_takes_its_share(void) {
+  dc_pacer *p = dc_pacer_new(64 * 1024);
+  dc_pacer_set_rate(p, 150000, 0);
+  uint8_t pkt[1200] = {0};
+  for (int i = 0; i < 25; i++)
+    dc_pacer_push(p, pkt, sizeof pkt, 0);
+  int n;
+  uint64_t last = drain(p, 0, 125, &n, NULL); /* 50 kbit/s of audio beside it */
+  g_test_message("with 50 kbit/s of audio: video left over %.3f s (alone: 1.44 s)", last / 1e6);
+  g_assert_cmpint(n, ==, 25);
+  g_assert_cmpfloat(last / 1e6, >, 2.1); /* 216 kbit after the first burst, at 100 kbit/s */
+  g_assert_cmpfloat(last / 1e6, <, 2.3);
+  dc_pacer_free(p);
+}
+
+static void test_full_ring_refuses(void) {
+  dc_pacer *p = dc_pacer_new(8000);
+  uint8_t pkt[1000] = {0};
+  int taken = 0;
+  for (int i = 0; i < 10; i++)
+    taken += dc_pacer_push(p, pkt, sizeof pkt, 0);
+  g_assert_cmpint(taken, ==, 7); /* 7 × 1002 B fit in 8000 */
+  dc_pacer_stats st = dc_pacer_get_stats(p);
+  g_assert_cmpuint(st.dropped, ==, 3);
+  g_assert_cmpuint(st.queued_packets, ==, 7);
+  g_assert_cmpuint(st.queued_bytes, ==, 7000);
+  /* a packet too long for the caller's buffer is dropped, not stuck at the head */
+  uint8_t small[100];
+  uint64_t wake;
+  dc_pacer_set_rate(p, 100000000, 0);
+  g_assert_cmpuint(dc_pacer_pop(p, 1000, small, sizeof small, &wake), ==, 0);
+  g_assert_cmpuint(dc_pacer_get_stats(p).dropped, ==, 10);
+  g_assert_cmpuint(wake, ==, 0);
+  g_assert_false(dc_pacer_push(p, pkt, 0, 0));
+  dc_pacer_free(p);
+}
+
+static void test_bytes_in_order_across_wrap(void) {
+  dc_pacer *p = dc_pacer_new(5000);
+  dc_pacer_set_rate(p, 1000000000, 0);
+  GRand *r = g_rand_new_with_seed(3);
+  uint32_t next_in = 0, next_out = 0;
+  uint64_t now = 0;
+  for (int round = 0; round < 20000; round++, now += 10) {
+    uint8_t pkt[1500], out[1500];
+    if (g_rand_boolean(r)) {
+      size_t len = (size_t)g_rand_int_range(r, 4, 1400);
+      for (size_t i = 0; i < len; i++)
+        pkt[i] = (uint8_t)(next_in * 31 + i);
+      if (dc_pacer_push(p, pkt, len, now)) {
+        memcpy(pkt, &next_in, 4);
+        next_in++;
+      }
+    } else {
+      uint64_t wake;
+      size_t len = dc_pacer_pop(p, now, out, sizeof out, &wake);
+      if (len) {
+        for (size_t i = 4; i < len; i++)
+          g_assert_cmpuint(out[i], ==, (uint8_t)(next_out * 31 + i));
+        next_out++;
+      }
+    }
+  }
+  g_test_message("%u packets in, %u out in order", next_in, next_out);
+  g_assert_cmpuint(next_out, >, 5000);
+  g_rand_free(r);
+  dc_pacer_free(p);
+}
+
+int main(int argc, char **argv) {
+  g_test_init(&argc, &argv, NULL);
+  g_test_add_func("/pacer/keyframe-burst-paced", test_keyframe_burst_paced);
+  g_test_add_func("/pacer/audio-takes-its-share", test_audio_takes_its_share);
+  g_test_add_func("/pacer/full-ring-refuses", test_full_ring_refuses);
+  g_test_add_func("/pacer/bytes-in-order-across-wrap", test_bytes_in_order_across_wrap);
+  return g_test_run();
+}
