@@ -14,7 +14,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { api, endpointEnv, enterNetns, PORT, sh, sleep, startBridge, stopBridge, noIpv6 } from '../browser/harness.mjs';
+import { api, endpointEnv, enterNetns, onLines, PORT, sh, sleep, startBridge, stopBridge, noIpv6 } from '../browser/harness.mjs';
 
 const [bridgeExe, compactExe, endpointExe, secondsArg] = process.argv.slice(2);
 const SECONDS = Number(secondsArg || process.env.BENCH_SECONDS || 60);
@@ -57,14 +57,8 @@ function usage(pid) {
 function startEndpoint(cmd, args) {
   const child = spawn(cmd[0], [...cmd.slice(1), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: endpointEnv() });
   const ep = { child, last: null, log: '' };
-  let buf = '';
-  child.stdout.on('data', (d) => {
-    buf += d;
-    let nl;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      try { ep.last = JSON.parse(buf.slice(0, nl)); } catch { /* not a stats line */ }
-      buf = buf.slice(nl + 1);
-    }
+  onLines(child.stdout, (line) => {
+    try { ep.last = JSON.parse(line); } catch { /* not a stats line */ }
   });
   child.stderr.on('data', (d) => { ep.log += d; });
   ep.done = new Promise((r) => child.on('exit', r));

@@ -12,7 +12,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PORT, api, endpointEnv, enterNetns, goertzelDb, sh, sleep, startBridge, stopBridge, tap, wavSamples, noIpv6 } from './harness.mjs';
+import { PORT, api, endpointEnv, enterNetns, goertzelDb, onLines, sh, sleep, startBridge, stopBridge, tap, wavSamples, noIpv6 } from './harness.mjs';
 
 const [bridgeExe, compactExe, endpointExe] = process.argv.slice(2);
 enterNetns('dchigh');
@@ -55,14 +55,8 @@ function dropLinks(ns) {
 function startEndpoint(cmd, args, label) {
   const child = spawn(cmd[0], [...cmd.slice(1), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: endpointEnv() });
   const ep = { child, stats: [], exit: null };
-  let buf = '';
-  child.stdout.on('data', (d) => {
-    buf += d;
-    let nl;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      try { ep.stats.push(JSON.parse(buf.slice(0, nl))); } catch { /* counted below as missing stats */ }
-      buf = buf.slice(nl + 1);
-    }
+  onLines(child.stdout, (line) => {
+    try { ep.stats.push(JSON.parse(line)); } catch { /* counted below as missing stats */ }
   });
   child.stderr.on('data', (d) => process.stderr.write(`  [${label}] ${d}`));
   ep.done = new Promise((r) => child.on('exit', (code, sig) => { ep.exit = code ?? sig; r(ep.exit); }));

@@ -16,7 +16,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PORT, api, endpointEnv, enterNetns, goertzelDb, launch, openPage, pageTonesDb, sh, sleep, startBridge, stopBridge, tap, wavSamples } from './harness.mjs';
+import { PORT, api, endpointEnv, enterNetns, goertzelDb, launch, onLines, openPage, pageTonesDb, sh, sleep, startBridge, stopBridge, tap, wavSamples } from './harness.mjs';
 
 const [bridgeExe, endpointExe] = process.argv.slice(2);
 enterNetns('dcendp');
@@ -32,15 +32,8 @@ function startEndpoint(link, name, tone, wav, profile, fp) {
     '--video-source', 'test', '--audio-sink', wav, '--video-sink', 'fake', '--stats', '--slots', '2'];
   const child = spawn(endpointExe, args, { stdio: ['ignore', 'pipe', 'pipe'], env: endpointEnv() });
   const ep = { child, stats: [], log: '', exit: null };
-  let buf = '';
-  child.stdout.on('data', (d) => {
-    buf += d;
-    let nl;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      try { ep.stats.push(JSON.parse(line)); } catch { ep.log += `bad stats line: ${line}\n`; }
-    }
+  onLines(child.stdout, (line) => {
+    try { ep.stats.push(JSON.parse(line)); } catch { ep.log += `bad stats line: ${line}\n`; }
   });
   child.stderr.on('data', (d) => { ep.log += d; process.stderr.write(`  [${name}] ${d}`); });
   ep.done = new Promise((r) => child.on('exit', (code, sig) => { ep.exit = code ?? sig; r(ep.exit); }));

@@ -13,7 +13,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PORT, api, endpointEnv, enterNetns, sh, sleep, startBridge, stopBridge, tap } from './harness.mjs';
+import { PORT, api, endpointEnv, enterNetns, onLines, sh, sleep, startBridge, stopBridge, tap } from './harness.mjs';
 
 const [bridgeExe, endpointExe] = process.argv.slice(2);
 enterNetns('dcunatt');
@@ -25,24 +25,12 @@ const HERE = '10.82.0.1';
 function startEndpoint(args) {
   const child = spawn(endpointExe, args, { stdio: ['ignore', 'pipe', 'pipe'], env: endpointEnv() });
   const ep = { child, lines: [], stats: [], exit: null };
-  let out = '', err = '';
-  child.stdout.on('data', (d) => {
-    out += d;
-    let nl;
-    while ((nl = out.indexOf('\n')) >= 0) {
-      try { ep.stats.push({ at: Date.now(), ...JSON.parse(out.slice(0, nl)) }); } catch { /* not a stats line */ }
-      out = out.slice(nl + 1);
-    }
+  onLines(child.stdout, (line) => {
+    try { ep.stats.push({ at: Date.now(), ...JSON.parse(line) }); } catch { /* not a stats line */ }
   });
-  child.stderr.on('data', (d) => {
-    err += d;
-    let nl;
-    while ((nl = err.indexOf('\n')) >= 0) {
-      const line = err.slice(0, nl);
-      err = err.slice(nl + 1);
-      if (line.startsWith('diemcau-endpoint')) process.stderr.write(`  [endpoint] ${line}\n`);
-      ep.lines.push({ at: Date.now(), line });
-    }
+  onLines(child.stderr, (line) => {
+    if (line.startsWith('diemcau-endpoint')) process.stderr.write(`  [endpoint] ${line}\n`);
+    ep.lines.push({ at: Date.now(), line });
   });
   ep.done = new Promise((r) => child.on('exit', (code, sig) => { ep.exit = code ?? sig; r(ep.exit); }));
   return ep;

@@ -117,6 +117,20 @@ export function endpointEnv() {
   return { ...process.env, ASAN_OPTIONS: `${asan}fast_unwind_on_malloc=0` };
 }
 
+// Calls fn with each whole line a child's stream writes (stats as JSON lines, logs).
+export function onLines(stream, fn) {
+  let buf = '';
+  stream.on('data', (d) => {
+    buf += d;
+    let nl;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      fn(line);
+    }
+  });
+}
+
 // Runs a command to its end; its stdout, or an exception with its stderr.
 export function sh(args) {
   const r = spawnSync(args[0], args.slice(1), { encoding: 'utf8' });

@@ -6,7 +6,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { noIpv6, sh } from '../browser/harness.mjs';
+import { noIpv6, onLines, sh } from '../browser/harness.mjs';
 
 export const DISTRICT = '10.83.0.1', POINT = '10.83.0.2';
 
@@ -56,20 +56,13 @@ export function startLinkem(exe, lab, scenario, { seed = 1, set = [] } = {}) {
     const child = spawn('ip', ['netns', 'exec', lab.mid, exe, scenario, '--a', 'dcLm1', '--b', 'dcLm2',
       '--seed', String(seed), ...set.flatMap((s) => ['--set', s])], { stdio: ['ignore', 'pipe', 'pipe'] });
     const link = { child, lines: [], final: {} };
-    let buf = '';
-    child.stdout.on('data', (d) => {
-      buf += d;
-      let nl;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        try {
-          const o = JSON.parse(line);
-          link.lines.push(o);
-          if (o.event === 'ready') resolve(link);
-          if (o.event === 'stats' && o.final) link.final[o.direction] = o;
-        } catch { /* not JSON */ }
-      }
+    onLines(child.stdout, (line) => {
+      try {
+        const o = JSON.parse(line);
+        link.lines.push(o);
+        if (o.event === 'ready') resolve(link);
+        if (o.event === 'stats' && o.final) link.final[o.direction] = o;
+      } catch { /* not JSON */ }
     });
     child.stderr.on('data', (d) => process.stderr.write(`  [linkem] ${d}`));
     child.on('exit', (code) => reject(new Error(`linkem exited with ${code}`)));

@@ -213,6 +213,19 @@ static void test_hysteresis(void) {
 
 /* The tone changes exactly at a lost packet. With in-band FEC the new tone is recovered in
  * that frame; concealment (no FEC) would continue the old tone there. */
+/* The first frame the listener heard the tone change of change_frame() in (440 → 1200 Hz);
+ * frees what the run made. */
+static int first_heard_and_free(dc_mixer *m, sender *s, listener *l) {
+  int first = -1;
+  for (guint f = 0; f + 960 <= l->pcm->len && first < 0; f += 960)
+    if (tone_db(l->pcm, f, 960, 1200) > tone_db(l->pcm, f, 960, 440) + 10)
+      first = (int)(f / 960);
+  opus_encoder_destroy(s->enc);
+  listener_clear(l);
+  dc_mixer_free(m);
+  return first;
+}
+
 static int change_frame(bool fec, bool lose) {
   dc_mixer *m = make_mixer(3);
   sender s;
@@ -227,14 +240,7 @@ static int change_frame(bool fec, bool lose) {
     dc_mixer_tick(m, now);
     listener_take(&l, m);
   }
-  int first = -1;
-  for (guint f = 0; f + 960 <= l.pcm->len && first < 0; f += 960)
-    if (tone_db(l.pcm, f, 960, 1200) > tone_db(l.pcm, f, 960, 440) + 10)
-      first = (int)(f / 960);
-  opus_encoder_destroy(s.enc);
-  listener_clear(&l);
-  dc_mixer_free(m);
-  return first;
+  return first_heard_and_free(m, &s, &l);
 }
 
 static void test_fec_recovers_a_loss(void) {
@@ -284,14 +290,7 @@ static int change_frame_red(bool recover, bool late_copy) {
     dc_mixer_tick(m, now);
     listener_take(&l, m);
   }
-  int first = -1;
-  for (guint f = 0; f + 960 <= l.pcm->len && first < 0; f += 960)
-    if (tone_db(l.pcm, f, 960, 1200) > tone_db(l.pcm, f, 960, 440) + 10)
-      first = (int)(f / 960);
-  opus_encoder_destroy(s.enc);
-  listener_clear(&l);
-  dc_mixer_free(m);
-  return first;
+  return first_heard_and_free(m, &s, &l);
 }
 
 static void test_red_copy_recovers_a_loss(void) {
