@@ -235,8 +235,8 @@ static void print_demo(dc_store *store, dc_server *server, bool key_shown) {
   printf("\nDemo meeting %" G_GINT64_FORMAT " \"Họp giao ban (demo)\" is open for 4 hours.\n", meeting);
   const struct {
     int64_t point;
-    const char *role, *label;
-  } invites[] = {{hall, "host", "district hall (host)"}, {commune, "participant", "Xã Tà Xùa"}};
+    const char *role, *label, *profile;
+  } invites[] = {{hall, "host", "district hall (host)", "hall"}, {commune, "participant", "Xã Tà Xùa", "highland"}};
   for (size_t i = 0; i < 2; i++) {
     int64_t expires = now + 5 * 3600;
     int64_t inv = dc_store_create_invitation(store, meeting, invites[i].point, invites[i].role, expires, &err);
@@ -244,7 +244,7 @@ static void print_demo(dc_store *store, dc_server *server, bool key_shown) {
                          .expires_at = expires};
     g_strlcpy(c.role, invites[i].role, sizeof c.role);
     char *token = dc_token_sign(dc_store_secret(store), &c);
-    char *link = dc_server_join_link(server, meeting, token);
+    char *link = dc_server_join_link(server, meeting, token, invites[i].profile);
     printf("  join link for %s:\n    %s\n", invites[i].label, link);
     g_free(link);
     g_free(token);

@@ -598,7 +598,9 @@ static void api_invite(dc_server *srv, SoupServerMessage *msg, int64_t meeting_i
   dc_invitation inv = {.id = id, .meeting_id = meeting_id, .point_id = point, .role = (char *)role,
                        .expires_at = expires};
   char *token = invitation_token(srv, &inv);
-  char *link = dc_server_join_link(srv, meeting_id, token);
+  dc_point *pt = dc_store_get_point(srv->store, point, NULL);
+  char *link = dc_server_join_link(srv, meeting_id, token, pt ? pt->link_profile : NULL);
+  dc_point_free(pt);
   JsonBuilder *b = json_builder_new();
   json_builder_begin_object(b);
   json_builder_set_member_name(b, "id");
@@ -695,7 +697,9 @@ static void add_device_meeting(dc_server *srv, JsonBuilder *b, const char *membe
     json_builder_add_value(b, meeting_json(m));
     if (with_link) {
       char *token = invitation_token(srv, inv);
-      char *link = dc_server_join_link(srv, m->id, token);
+      dc_point *pt = dc_store_get_point(srv->store, inv->point_id, NULL);
+      char *link = dc_server_join_link(srv, m->id, token, pt ? pt->link_profile : NULL);
+      dc_point_free(pt);
       json_builder_set_member_name(b, "join_link");
       json_builder_add_string_value(b, link);
       g_free(link);
@@ -831,8 +835,9 @@ guint dc_server_port(dc_server *srv) {
   return port;
 }
 
-char *dc_server_join_link(dc_server *srv, int64_t meeting, const char *token) {
-  return g_strdup_printf("%s/join?meeting=%" G_GINT64_FORMAT "&token=%s", srv->base_url, meeting, token);
+char *dc_server_join_link(dc_server *srv, int64_t meeting, const char *token, const char *profile) {
+  return g_strdup_printf("%s/join?meeting=%" G_GINT64_FORMAT "&token=%s%s%s", srv->base_url, meeting, token,
+                         profile ? "&profile=" : "", profile ? profile : "");
 }
 
 void dc_server_shutdown(dc_server *srv) {

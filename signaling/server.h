@@ -30,7 +30,8 @@ void dc_server_free(dc_server *s);
 guint dc_server_port(dc_server *s);
 /* Tells everyone in the meeting who speaks now (a dc_speaker_fn for dc_bridge_config). */
 void dc_server_speaker_changed(gpointer server, int64_t meeting, int64_t participant);
-/* The join link for an invitation token. */
-char *dc_server_join_link(dc_server *s, int64_t meeting, const char *token);
+/* The join link for an invitation token; with the point's link profile when given (NULL:
+ * none), so that a page opened from the link joins on its point's tier. */
+char *dc_server_join_link(dc_server *s, int64_t meeting, const char *token, const char *profile);
 
 #endif

@@ -342,6 +342,8 @@ static void test_api_flow(void) {
   const char *token = member(inv, "token"), *link = member(inv, "join_link");
   g_assert_nonnull(strstr(link, "/join?meeting="));
   g_assert_nonnull(strstr(link, token));
+  /* the point's link profile travels in its link: the page joins on its tier */
+  g_assert_true(g_str_has_suffix(link, "&profile=highland"));
   dc_token_claims c;
   g_assert_true(dc_token_verify(dc_store_secret(T.store), token, 1500, &c, NULL));
   g_assert_cmpint(c.meeting_id, ==, id);
