@@ -147,7 +147,7 @@ int main(int argc, char **argv) {
       {"link", 'l', 0, G_OPTION_ARG_STRING, &link, "The join link from the operator (https://BRIDGE:8443/join?meeting=…&token=…)", "URL"},
       {"config", 'c', 0, G_OPTION_ARG_FILENAME, &config, "Unattended: join this point's meetings by themselves, as the file's [endpoint] group says (bridge, device-key, and any option below)", "FILE"},
       {"name", 'n', 0, G_OPTION_ARG_STRING, &name, "Your name or your hall's, shown to the meeting (default: the host name)", "NAME"},
-      {"profile", 'p', 0, G_OPTION_ARG_STRING, &profile, "Link profile: hall, standard or highland (default " DEFAULT_PROFILE ")", "PROFILE"},
+      {"profile", 'p', 0, G_OPTION_ARG_STRING, &profile, "Link profile: hall, standard or highland (default: the link's, else " DEFAULT_PROFILE ")", "PROFILE"},
       {"audio-only", 0, 0, G_OPTION_ARG_NONE, &audio_only, "Send and receive no video (the smallest link)", NULL},
       {"slots", 0, 0, G_OPTION_ARG_INT, &slots, "Video slots to show, 1-9 (default: the profile's)", "N"},
       {"ca", 0, 0, G_OPTION_ARG_FILENAME, &ca, "Trust the bridge certificate this CA file (PEM) vouches for", "FILE"},
@@ -209,7 +209,8 @@ int main(int argc, char **argv) {
   }
   if (link)
     memset(link, 0, strlen(link)); /* it holds the token */
-  cfg.profile = dc_profile_find(profile ? profile : DEFAULT_PROFILE);
+  /* --profile, else the point's profile that its link carries, else the build's default */
+  cfg.profile = profile ? dc_profile_find(profile) : cfg.link.profile ? cfg.link.profile : dc_profile_find(DEFAULT_PROFILE);
   if (!cfg.profile) {
     fprintf(stderr, "diemcau-endpoint: --profile must be %s, not \"%s\"\n", dc_profile_names(), profile);
     goto out;

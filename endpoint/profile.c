@@ -70,6 +70,8 @@ bool dc_join_link_parse(const char *link, dc_join_link *out, GError **error) {
   out->host = g_strdup(host);
   out->meeting = (int64_t)id;
   out->token = g_strdup(token);
+  const char *profile = g_hash_table_lookup(params, "profile");
+  out->profile = profile ? dc_profile_find(profile) : NULL;
   ok = true;
 out:
   if (params)

@@ -41,13 +41,14 @@ const dc_profile *dc_profile_find(const char *name);
 /* The profile list for messages: "hall, standard or highland". */
 const char *dc_profile_names(void);
 
-/* ---- the join link: https://BRIDGE[:PORT]/join?meeting=N&token=T ---- */
+/* ---- the join link: https://BRIDGE[:PORT]/join?meeting=N&token=T[&profile=P] ---- */
 
 typedef struct {
   char *ws_url;   /* wss://BRIDGE:PORT/ws (ws:// for an http:// link) */
   char *host;     /* for messages */
   int64_t meeting;
   char *token;
+  const dc_profile *profile; /* the point's link profile, when the link names a known one */
 } dc_join_link;
 
 /* False with *error set (in words a clerk can act on) when the link is not one. */

@@ -99,7 +99,7 @@ def inner():
         line = bridge.stdout.readline()
         if not line:
             break
-        m = re.search(r'/join\?meeting=(\d+)&token=(\S+)', line)
+        m = re.search(r'/join\?meeting=(\d+)&token=([^&\s]+)', line)
         if m:
             links.append((int(m.group(1)), m.group(2)))
     if len(links) < 2:

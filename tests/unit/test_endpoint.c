@@ -42,6 +42,13 @@ static void test_join_link(void) {
   g_assert_cmpint(l.meeting, ==, 12);
   g_assert_cmpstr(l.token, ==, "dc1.abc.def");
   g_assert_cmpstr(l.host, ==, "10.0.0.1");
+  g_assert_null(l.profile); /* a link without one: the endpoint's --profile or default */
+  dc_join_link_clear(&l);
+  g_assert_true(dc_join_link_parse("https://10.0.0.1:8443/join?meeting=12&token=x&profile=highland", &l, &err));
+  g_assert_cmpstr(l.profile->name, ==, "highland");
+  dc_join_link_clear(&l);
+  g_assert_true(dc_join_link_parse("https://10.0.0.1:8443/join?meeting=12&token=x&profile=satellite", &l, &err));
+  g_assert_null(l.profile); /* unknown: ignored, not a refusal */
   dc_join_link_clear(&l);
   g_assert_true(dc_join_link_parse("http://cau.huyen.vn/join?token=t&meeting=3&autojoin=1", &l, &err));
   g_assert_cmpstr(l.ws_url, ==, "ws://cau.huyen.vn/ws");
