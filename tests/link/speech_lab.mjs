@@ -24,6 +24,9 @@ const { check, finish } = tap();
 const SCENARIO = process.env.DC_LAB_SCENARIO || 'lossy-audio';
 const SECONDS = Number(process.env.DC_LAB_SECONDS || 15);
 const SEED = 12;
+// DC_LAB_VIDEO=1 (by hand): both pages send and receive video (one slot); the table then
+// says how each page's received video fared (frames per second, the longest freeze).
+const VIDEO = process.env.DC_LAB_VIDEO === '1';
 
 // The point page's received audio: its own inbound-rtp figures, and a recorder on the track.
 async function audioStats(page) {
@@ -94,6 +97,32 @@ async function waitFor(what, ms, fn) {
   }
 }
 
+// Watches the frames a page decodes (every inbound video stream, every 100 ms) until
+// stopped: frames per second and the longest time without a new frame.
+async function watchVideo(page) {
+  await page.evaluate(() => {
+    const samples = [];
+    window.__video = { samples, timer: setInterval(async () => {
+      const stats = await window.diemcau.pc.getStats();
+      let frames = 0;
+      stats.forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'video') frames += s.framesDecoded || 0; });
+      samples.push({ at: performance.now(), frames });
+    }, 100) };
+  });
+}
+
+async function stopVideo(page) {
+  const samples = await page.evaluate(() => { clearInterval(window.__video.timer); return window.__video.samples; });
+  if (samples.length < 2) return { fps: 0, freezeMs: null };
+  let freeze = 0, lastChange = samples[0].at;
+  for (let i = 1; i < samples.length; i++) {
+    if (samples[i].frames !== samples[i - 1].frames) lastChange = samples[i].at;
+    freeze = Math.max(freeze, samples[i].at - lastChange);
+  }
+  const span = (samples[samples.length - 1].at - samples[0].at) / 1000;
+  return { fps: (samples[samples.length - 1].frames - samples[0].frames) / span, freezeMs: Math.round(freeze) };
+}
+
 // From the district's microphone track to the point's playout: where the point's recording
 // lies in the district's (which began earlier), in wall-clock time.
 function mouthToEar(sent, sentT0, rec, recT0) {
@@ -117,7 +146,7 @@ async function run(dir, lab, speech, silence, red, withOutage) {
       const inv = await api(bridge.key, 'POST', `/api/meetings/${meeting.id}/invitations`,
         { point_id: point.id, role: profile === 'hall' ? 'host' : 'participant' });
       const url = inv.join_link.replace(/^https:\/\/[^/]+/, `https://${DISTRICT}:${PORT}`) +
-        `&autojoin=1&video=0&rawaudio=1&profile=${profile}`;
+        `&autojoin=1&rawaudio=1&profile=${profile}${VIDEO ? '&slots=1' : '&video=0'}`;
       const browser = await launch([`--use-file-for-fake-audio-capture=${wav}`,
         `--unsafely-treat-insecure-origin-as-secure=https://${DISTRICT}:${PORT}`], exe);
       browsers.push(browser);
@@ -130,6 +159,7 @@ async function run(dir, lab, speech, silence, red, withOutage) {
     });
     await sleep(3000); // the first receiver reports: RED, when on, has begun
     const before = await audioStats(pointPage);
+    if (VIDEO) for (const p of pages) await watchVideo(p);
     await startRecording(pages[0], 'local');
     await sleep(1500);
     await startRecording(pointPage);
@@ -137,7 +167,9 @@ async function run(dir, lab, speech, silence, red, withOutage) {
     const rec = await stopRecording(pointPage);
     const sent = await stopRecording(pages[0]);
     const after = await audioStats(pointPage);
+    const video = VIDEO ? [await stopVideo(pages[0]), await stopVideo(pointPage)] : null;
     const result = {
+      video,
       red, before, after, rec, mouthToEarMs: mouthToEar(to16k(sent), sent.t0, to16k(rec), rec.t0),
       unconcealed: 1 - (after.concealed - before.concealed) / Math.max(1, after.received - before.received),
       jbMs: 1000 * (after.jbDelay - before.jbDelay) / Math.max(1, after.jbEmitted - before.jbEmitted),
@@ -205,6 +237,11 @@ async function main() {
     }
     console.log('# | bridge | link | frames unconcealed at the point | jitter buffer | mouth to ear | quality (LSD, lower is better) |');
     for (const row of rows) console.log(`# ${row}`);
+    if (VIDEO) {
+      console.log('# | bridge | video the point receives: fps, longest freeze | the point\'s video at the district |');
+      for (const m of [plain, red])
+        console.log(`# | RED ${m.red ? 'on ' : 'off'} | ${m.video[1].fps.toFixed(1)} fps, ${m.video[1].freezeMs} ms | ${m.video[0].fps.toFixed(1)} fps, ${m.video[0].freezeMs} ms |`);
+    }
     for (const m of [plain, red]) {
       check(m.quality.voiced > SECONDS * 10 && m.quality.align > 0.5 && Number.isFinite(m.quality.lsd),
         `the point receives the speech (RED ${m.red ? 'on' : 'off'})`,
