@@ -248,6 +248,13 @@ static bool choose_layers(dc_room *r) {
       s->off = off;
       if (!off)
         s->want_layer = chosen[k];
+      /* Temporal-layer thinning (media/router): thumbnails keep the base layer (a small tile at a
+       * quarter of the frame rate); a main slot kept at a layer above the budget keeps half its
+       * frames while about two thirds of the layer fit, else the base layer. */
+      uint64_t budget = estimate > audio ? estimate - audio : 0;
+      uint64_t rate = !off && chosen[k] >= 0 && chosen[k] < layers[k].n_layers ? layers[k].layer_bps[chosen[k]] : 0;
+      int keep = k > 0 ? 0 : rate <= budget ? -1 : rate * 2 / 3 <= budget ? 1 : 0;
+      g_atomic_int_set(&s->keep_tid, keep);
     }
   }
   return changed;
@@ -425,6 +432,7 @@ static void setup_slot(slot *s, int section, const dc_sdp_section *sec) {
   s->ext = sec->ext;
   s->rtx_pt = sec->kind == DC_SDP_VIDEO ? sec->rtx_pt : -1;
   s->red_pt = -1;
+  s->keep_tid = -1;
   s->rtx_ssrc = s->rtx_pt >= 0 ? (uint32_t)g_random_int_range(0x10000, G_MAXINT32) : 0;
   s->rtx_seq = (uint16_t)g_random_int();
   dc_slot_init(&s->core, s->ssrc, s->pt);

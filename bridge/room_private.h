@@ -90,6 +90,7 @@ typedef struct {
    * what it plays now is published for the sources' workers (atomics) */
   dc_slot core;
   dc_leg_loss leg; /* the receiver's worker: its reports, less the sources' own losses */
+  gint keep_tid;    /* main thread → worker: the highest VP8 temporal layer sent; -1 = all */
   gpointer playing_source; /* participant id, as a pointer-sized atomic */
   gint playing_layer;
 } slot;

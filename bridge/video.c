@@ -196,10 +196,13 @@ static gboolean deliver(gpointer data) {
     map[d->src_ext.abs_send_time] = s->ext.abs_send_time;
   dc_rtp_ext_remap(d->buf, &pkt, map);
   uint64_t now = (uint64_t)g_get_monotonic_time();
+  int keep_tid = g_atomic_int_get(&s->keep_tid);
+  s->core.thin = keep_tid >= 0;
+  s->core.keep_tid = (uint8_t)MAX(keep_tid, 0);
   dc_slot_result fwd = d->repair ? dc_slot_forward_repair(&s->core, d->src->id, d->layer, d->buf, d->len, now)
                                  : dc_slot_forward(&s->core, d->src->id, d->layer, d->buf, d->len, now);
   if (fwd == DC_SLOT_SEND) {
-    size_t len = d->len;
+    size_t len = s->core.out_len; /* a thinned packet is only its header and padding */
     if (d->repair)
       len = dc_rtx_wrap(d->buf, len, DC_TRANSPORT_BUF - DC_SRTP_MAX_TRAILER, (uint8_t)s->rtx_pt,
                         s->rtx_ssrc, s->rtx_seq++);

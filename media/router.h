@@ -29,7 +29,10 @@
  * lowest layer down to a third of that layer's rate (main_playing); once off, it resumes only
  * when that layer fits whole.
  *
- * Left out: probing above the estimate (padding or RTX probes), temporal-layer thinning.
+ * Temporal-layer thinning (dc_slot.thin) keeps a slot's base layer and sends the rest as
+ * padding.
+ *
+ * Left out: probing above the estimate (padding or RTX probes).
  */
 #ifndef DC_ROUTER_H
 #define DC_ROUTER_H
@@ -68,6 +71,14 @@ typedef struct {
     uint16_t n;
   } skips[32];
   unsigned skip_next;
+  /* Temporal-layer thinning (set by the caller): a packet of a VP8 temporal layer above
+   * keep_tid goes out as a padding-only packet under its own sequence number, so the receiver
+   * sees no gap (nothing to NACK) and decodes the layers kept. With the three temporal layers
+   * of Chromium's simulcast, keep_tid 1 keeps half the frames, 0 a quarter (the base layer,
+   * roughly 40 % of the bits). */
+  bool thin;
+  uint8_t keep_tid;
+  size_t out_len; /* after DC_SLOT_SEND: the bytes to send (less than len when thinned) */
 } dc_slot;
 
 void dc_slot_init(dc_slot *s, uint32_t out_ssrc, uint8_t out_pt);

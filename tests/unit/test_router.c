@@ -446,6 +446,91 @@ static void test_leg_loss_excludes_source_losses(void) {
   g_assert_cmpint(dc_slot_forward_repair(&slot, 2, 0, buf, len, now), ==, DC_SLOT_DROP);
 }
 
+/* Temporal-layer thinning (issue 12): with thin set, frames of temporal layers 1 and 2 (the
+ * L1T3 pattern Chromium's simulcast uses) go out as padding-only packets under their own
+ * sequence numbers, so the receiver sees no gap; base-layer frames go out whole. */
+static void test_temporal_thinning(void) {
+  dc_slot slot;
+  dc_slot_init(&slot, 0xABCD, 100);
+  dc_slot_want(&slot, 1, 0);
+  slot.thin = true;
+  slot.keep_tid = 0;
+  static const uint8_t pattern[] = {0, 2, 1, 2};
+  uint16_t in_seq = 1000, pid = 5;
+  uint8_t tl0 = 9;
+  uint16_t last_out = 0;
+  size_t full = 0, padded = 0, bytes_in = 0, bytes_out = 0;
+  for (int f = 0; f < 40; f++) {
+    uint8_t tid = pattern[f % 4];
+    uint8_t buf[256];
+    dc_rtp_header h = {.payload_type = 96, .seq = in_seq++, .timestamp = 3000u * (uint32_t)f, .ssrc = 7, .marker = true};
+    size_t n = dc_rtp_write_header(buf, 64, &h, NULL, 0);
+    if (tid == 0 && f)
+      tl0++;
+    const uint8_t desc[] = {0x90, 0xE0, (uint8_t)(0x80 | (pid >> 8)), (uint8_t)pid, tl0, (uint8_t)(tid << 6 | (tid ? 0x20 : 0)),
+                            f == 0 ? 0x50 : 0x51, 0x9d, 0x01, 0x2a};
+    pid = (pid + 1) & 0x7FFF;
+    memcpy(buf + n, desc, sizeof desc);
+    memset(buf + n + sizeof desc, 0xEE, 100);
+    size_t len = n + sizeof desc + 100;
+    bytes_in += len;
+    g_assert_cmpint(dc_slot_forward(&slot, 1, 0, buf, len, 1000 + (uint64_t)f * 33000), ==, DC_SLOT_SEND);
+    dc_rtp r;
+    g_assert_cmpint(dc_rtp_parse(&r, buf, slot.out_len), ==, DC_OK);
+    bytes_out += slot.out_len;
+    if (f)
+      g_assert_cmpuint(r.seq, ==, (uint16_t)(last_out + 1)); /* contiguous: nothing to NACK */
+    last_out = r.seq;
+    g_assert_cmpuint(r.ssrc, ==, 0xABCD);
+    if (tid == 0) {
+      g_assert_false(r.padding);
+      g_assert_cmpuint(slot.out_len, ==, len);
+      full++;
+    } else {
+      g_assert_true(r.padding);
+      g_assert_cmpuint(r.payload_len, ==, 0);
+      g_assert_cmpuint(r.padding_len, ==, 4);
+      padded++;
+    }
+  }
+  g_test_message("%zu base-layer packets whole, %zu above as padding; %zu of %zu bytes sent", full, padded,
+                 bytes_out, bytes_in);
+  g_assert_cmpuint(full, ==, 10);
+  g_assert_cmpuint(padded, ==, 30);
+  /* keeping layers 0 and 1: half the frames go whole */
+  slot.keep_tid = 1;
+  full = padded = 0;
+  for (int f = 40; f < 80; f++) {
+    uint8_t tid = pattern[f % 4];
+    uint8_t buf[256];
+    dc_rtp_header h = {.payload_type = 96, .seq = in_seq++, .timestamp = 3000u * (uint32_t)f, .ssrc = 7, .marker = true};
+    size_t n = dc_rtp_write_header(buf, 64, &h, NULL, 0);
+    const uint8_t desc[] = {0x90, 0xE0, 0x80, 0x01, tl0, (uint8_t)(tid << 6), 0x51, 0x9d, 0x01, 0x2a};
+    memcpy(buf + n, desc, sizeof desc);
+    g_assert_cmpint(dc_slot_forward(&slot, 1, 0, buf, n + sizeof desc, 3000000 + (uint64_t)f), ==, DC_SLOT_SEND);
+    dc_rtp r;
+    g_assert_cmpint(dc_rtp_parse(&r, buf, slot.out_len), ==, DC_OK);
+    g_assert_cmpuint(r.seq, ==, (uint16_t)(last_out + 1));
+    last_out = r.seq;
+    if (r.padding)
+      padded++;
+    else
+      full++;
+    g_assert_true(r.padding == (tid > 1));
+  }
+  g_assert_cmpuint(full, ==, 20);
+  g_assert_cmpuint(padded, ==, 20);
+  /* thinning off: every layer goes whole again */
+  slot.thin = false;
+  uint8_t buf[256];
+  dc_rtp_header h = {.payload_type = 96, .seq = in_seq++, .timestamp = 3000u * 40, .ssrc = 7, .marker = true};
+  size_t n = dc_rtp_write_header(buf, 64, &h, NULL, 0);
+  const uint8_t desc[] = {0x90, 0xE0, 0x80, 0x01, tl0, 0x60, 0x51, 0x9d, 0x01, 0x2a};
+  memcpy(buf + n, desc, sizeof desc);
+  g_assert_cmpint(dc_slot_forward(&slot, 1, 0, buf, n + sizeof desc, 2000000), ==, DC_SLOT_SEND);
+  g_assert_cmpuint(slot.out_len, ==, n + sizeof desc);
+}
+
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/router/switch-is-continuous", test_switch_is_continuous);
@@ -462,5 +547,6 @@ int main(int argc, char **argv) {
   g_test_add_func("/router/upgrade-guard", test_upgrade_guard);
   g_test_add_func("/router/no-sequence-number-twice", test_no_sequence_number_twice);
   g_test_add_func("/router/leg-loss-excludes-source-losses", test_leg_loss_excludes_source_losses);
+  g_test_add_func("/router/temporal-thinning", test_temporal_thinning);
   return g_test_run();
 }
