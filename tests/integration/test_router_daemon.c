@@ -5,7 +5,8 @@
  *   key frame, malformed descriptors and unknown payload types; C receives, with a main slot
  *   and one thumbnail. The cases run in order on one meeting:
  *   - C's slots are A and B, and only A's video reaches C;
- *   - a packet C "loses" is NACKed and comes back from the bridge's cache (as RTX);
+ *   - a packet C "loses" is NACKed and comes back from the bridge's cache (as RTX); B, which
+ *     negotiated NACK without RTX, gets no repair at all (a repair would reuse an SRTP index);
  *   - a packet A never sends is NACKed by the bridge, A's RTX repairs it, and C gets it;
  *   - A gets receiver reports and a REMB from the bridge;
  *   - C's reports move its estimate: heavy loss turns its thumbnail off (the slot map says
@@ -78,6 +79,8 @@ typedef struct {
   gint dropped_seq;
   gint repaired_dropped;
   dc_rx_stream rx;     /* C: what arrived on main_ssrc, repairs included */
+  gint last_seq_seen;  /* B: the last video sequence number that came */
+  gint watch_seq, watch_hits; /* B: how often watch_seq came again (-1: not watching) */
 } client;
 
 static struct {
@@ -172,6 +175,11 @@ static void on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap) {
     g_atomic_int_inc(&c->foreign_packets); /* video on another slot: B's must never come */
     return;
   }
+  if (c->index == B) {
+    g_atomic_int_set(&c->last_seq_seen, pkt.seq);
+    if (g_atomic_int_get(&c->watch_seq) == pkt.seq)
+      g_atomic_int_inc(&c->watch_hits);
+  }
   if (!rtx && g_atomic_int_compare_and_exchange(&c->drop_next, 1, 0)) {
     g_atomic_int_set(&c->dropped_seq, pkt.seq);
     return; /* "lost": the receiver NACKs it */
@@ -248,23 +256,31 @@ static char *offer_for(dc_client *dc, gpointer user) {
   g_string_append_printf(s, "a=mid:0\r\na=sendrecv\r\na=rtpmap:111 opus/48000/2\r\na=ssrc:%u cname:t\r\n",
                          c->video_ssrc + 100);
   for (int m = 1; m <= c->slots; m++) {
-    g_string_append_printf(s, "m=video 9 UDP/TLS/RTP/SAVPF %d %d\r\n", VP8_PT, RTX_PT);
+    /* B negotiates NACK without RTX (issue 10, defect 4: it must get no repairs) */
+    bool rtx = c->index != B;
+    if (rtx)
+      g_string_append_printf(s, "m=video 9 UDP/TLS/RTP/SAVPF %d %d\r\n", VP8_PT, RTX_PT);
+    else
+      g_string_append_printf(s, "m=video 9 UDP/TLS/RTP/SAVPF %d\r\n", VP8_PT);
     g_string_append(s, transport);
     /* B asks for key frames by FIR only (RFC 5104), the others by PLI */
     g_string_append_printf(s, "a=extmap:%d http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time\r\n", AST_ID);
     g_string_append_printf(s, "a=mid:%d\r\na=%s\r\na=rtpmap:%d VP8/90000\r\na=rtcp-fb:%d nack\r\n"
-                           "a=rtcp-fb:%d %s\r\na=rtcp-fb:%d goog-remb\r\na=rtpmap:%d rtx/90000\r\n"
-                           "a=fmtp:%d apt=%d\r\n", m, m == 1 ? "sendrecv" : "recvonly", VP8_PT, VP8_PT,
-                           VP8_PT, c->index == B ? "ccm fir" : "nack pli", VP8_PT, RTX_PT, RTX_PT, VP8_PT);
+                           "a=rtcp-fb:%d %s\r\na=rtcp-fb:%d goog-remb\r\n", m, m == 1 ? "sendrecv" : "recvonly",
+                           VP8_PT, VP8_PT, VP8_PT, c->index == B ? "ccm fir" : "nack pli", VP8_PT);
+    if (rtx)
+      g_string_append_printf(s, "a=rtpmap:%d rtx/90000\r\na=fmtp:%d apt=%d\r\n", RTX_PT, RTX_PT, VP8_PT);
     if (m == 1 && c->index == A) /* simulcast by SSRC, as webrtcbin offers it: lowest first */
       g_string_append_printf(s, "a=ssrc-group:SIM %u %u\r\na=ssrc-group:FID %u %u\r\n"
                              "a=ssrc-group:FID %u %u\r\na=ssrc:%u cname:t\r\na=ssrc:%u cname:t\r\n"
                              "a=ssrc:%u cname:t\r\na=ssrc:%u cname:t\r\n",
                              c->low.ssrc, c->video_ssrc, c->low.ssrc, c->low_rtx_ssrc, c->video_ssrc,
                              c->rtx_ssrc, c->low.ssrc, c->low_rtx_ssrc, c->video_ssrc, c->rtx_ssrc);
-    else if (m == 1)
+    else if (m == 1 && rtx)
       g_string_append_printf(s, "a=ssrc-group:FID %u %u\r\na=ssrc:%u cname:t\r\na=ssrc:%u cname:t\r\n",
                              c->video_ssrc, c->rtx_ssrc, c->video_ssrc, c->rtx_ssrc);
+    else if (m == 1)
+      g_string_append_printf(s, "a=ssrc:%u cname:t\r\n", c->video_ssrc);
   }
   g_free(transport);
   return g_string_free(s, FALSE);
@@ -417,6 +433,45 @@ static void test_nack_served_from_cache(void) {
   g_assert_cmpint(g_atomic_int_get(&c->rtx_packets), >=, 1);
 }
 
+static gboolean send_nack_from_b(gpointer data) {
+  client *b = &T.c[B];
+  uint16_t seq = (uint16_t)GPOINTER_TO_UINT(data);
+  uint8_t buf[DC_TRANSPORT_BUF];
+  dc_rtcp_writer w;
+  dc_rtcp_writer_init(&w, buf, 1200);
+  dc_rtcp_write_nack(&w, 1, b->main_ssrc, &seq, 1);
+  if (w.len && !w.overflow)
+    dc_transport_send_rtcp(b->t, buf, w.len, sizeof buf);
+  return G_SOURCE_REMOVE;
+}
+
+static bool b_gets_video(void) { return g_atomic_int_get(&T.c[B].video_packets) > 50; }
+
+/* Issue 10, defect 4: B negotiated NACK but not RTX. A repair would go out under the packet's
+ * own sequence number with a fresh abs-send-time: the same SRTP index (GCM nonce) over other
+ * bytes. So B's NACKs get nothing: the sequence number it names never comes again, and no
+ * RTX, while its video goes on. */
+static void test_no_repair_without_rtx(void) {
+  client *b = &T.c[B];
+  g_assert_true(spin_until(b_gets_video, 10000));
+  uint16_t seq = (uint16_t)g_atomic_int_get(&b->last_seq_seen);
+  g_atomic_int_set(&b->watch_hits, 0);
+  g_atomic_int_set(&b->watch_seq, seq);
+  int before = g_atomic_int_get(&b->video_packets);
+  for (int i = 0; i < 3; i++) {
+    dc_worker_invoke(dc_transport_worker(b->t), send_nack_from_b, GUINT_TO_POINTER(seq), NULL);
+    spin_for(300);
+  }
+  spin_for(1000);
+  g_atomic_int_set(&b->watch_seq, -1);
+  g_test_message("B NACKed %u three times: it came again %d times; RTX packets to B %d; video packets since %d",
+                 seq, g_atomic_int_get(&b->watch_hits), g_atomic_int_get(&b->rtx_packets),
+                 g_atomic_int_get(&b->video_packets) - before);
+  g_assert_cmpint(g_atomic_int_get(&b->watch_hits), ==, 0);
+  g_assert_cmpint(g_atomic_int_get(&b->rtx_packets), ==, 0);
+  g_assert_cmpint(g_atomic_int_get(&b->video_packets) - before, >, 100);
+}
+
 static bool a_nacked(void) { return g_atomic_int_get(&T.c[A].nacked_skipped); }
 
 static void test_bridge_nacks_upstream(void) {
@@ -556,7 +611,7 @@ int main(int argc, char **argv) {
     dc_token_claims claims = {.invitation_id = inv, .meeting_id = meeting, .point_id = point,
                               .role = "participant", .expires_at = 4000000000};
     T.c[i] = (client){.index = i, .token = dc_token_sign(dc_store_secret(store), &claims),
-                      .slots = i == C ? 2 : 1, .video_ssrc = 0x1000u * (unsigned)(i + 1),
+                      .slots = i == C ? 2 : 1, .watch_seq = -1, .video_ssrc = 0x1000u * (unsigned)(i + 1),
                       .rtx_ssrc = 0x1000u * (unsigned)(i + 1) + 1, .skipped_seq = -1, .dropped_seq = -1};
     T.c[i].high.ssrc = T.c[i].video_ssrc;
     T.c[i].low = (vstream){.ssrc = T.c[i].video_ssrc + 0x10, .seq = 9000, .pid = 500};
@@ -593,6 +648,7 @@ int main(int argc, char **argv) {
   }
   g_test_add_func("/router-daemon/slots-and-keyframe-less-source", test_slots_and_keyframe_less_source);
   g_test_add_func("/router-daemon/nack-served-from-cache", test_nack_served_from_cache);
+  g_test_add_func("/router-daemon/no-repair-without-rtx", test_no_repair_without_rtx);
   g_test_add_func("/router-daemon/bridge-nacks-upstream", test_bridge_nacks_upstream);
   g_test_add_func("/router-daemon/reports-to-source", test_reports_to_source);
   g_test_add_func("/router-daemon/lossy-source-clean-receiver", test_lossy_source_clean_receiver);
