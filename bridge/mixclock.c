@@ -56,7 +56,8 @@ static gboolean deliver_audio(gpointer data) {
   s->last_ts += d->samples;
   uint8_t level = (uint8_t)((d->level_dbov < 127 ? 0x80 : 0) | d->level_dbov); /* RFC 6464 */
   dc_rtp_ext_elem ext = {s->ext.audio_level, 1, &level};
-  unsigned depth = red_depth(d->rcv, (uint64_t)g_get_monotonic_time());
+  uint64_t now = (uint64_t)g_get_monotonic_time();
+  unsigned depth = red_depth(d->rcv, now);
   dc_rtp_header h = {.payload_type = depth ? (uint8_t)s->red_pt : s->pt, .seq = s->last_seq,
                      .timestamp = s->last_ts, .ssrc = s->ssrc};
   uint8_t buf[DC_TRANSPORT_BUF];
@@ -76,7 +77,7 @@ static gboolean deliver_audio(gpointer data) {
   remember(s, d);
   if (len && dc_transport_send_rtp(d->rcv->transport, buf, hl + len, sizeof buf) == DC_OK) {
     d->rcv->sent_bytes += hl + len;
-    pace_consume(d->rcv, hl + len, (uint64_t)g_get_monotonic_time()); /* video leaves room for it */
+    pace_consume(d->rcv, hl + len, now); /* video leaves room for it */
   }
   return G_SOURCE_REMOVE;
 }

@@ -109,7 +109,8 @@ static uint32_t abs_send_time_now(void) {
 
 /* ---- pacing (media/pacer): a receiver's video leaves at the rate its link carries ---- */
 
-static const size_t pacer_bytes[DC_TIER_COUNT] = {96 * 1024, 48 * 1024, 32 * 1024};
+static const size_t pacer_bytes[DC_TIER_COUNT] = {
+    [DC_TIER_HALL] = 96 * 1024, [DC_TIER_STANDARD] = 48 * 1024, [DC_TIER_HIGHLAND] = 32 * 1024};
 
 static void pace_drain(dc_participant *rcv);
 
@@ -120,23 +121,26 @@ static gboolean pace_wake(gpointer data) {
   return G_SOURCE_REMOVE;
 }
 
-/* Sends what the pacer lets go now, abs-send-time stamped as it leaves; asks to be woken for
- * the rest. */
+/* A video packet leaving now, its abs-send-time (extension id ast_id on this receiver's leg,
+ * 0: none) stamped with our send time. buf has room for the SRTP trailer (cap). */
+static void send_video(dc_participant *rcv, uint8_t *buf, size_t len, size_t cap, uint8_t ast_id) {
+  dc_rtp parsed;
+  if (ast_id && dc_rtp_parse(&parsed, buf, len) == DC_OK)
+    dc_rtp_set_abs_send_time(buf, &parsed, ast_id, abs_send_time_now());
+  if (dc_transport_send_rtp(rcv->transport, buf, len, cap) == DC_OK)
+    rcv->sent_bytes += len;
+}
+
+/* Sends what the pacer lets go now; asks to be woken for the rest. */
 static void pace_drain(dc_participant *rcv) {
   if (rcv->closed || !rcv->pacer)
     return;
   uint8_t buf[DC_TRANSPORT_BUF];
   uint64_t now = (uint64_t)g_get_monotonic_time(), wake = 0;
   size_t len;
-  while ((len = dc_pacer_pop(rcv->pacer, now, buf, sizeof buf - DC_SRTP_MAX_TRAILER, &wake)) > 0) {
-    /* the first byte is the packet's abs-send-time id on this receiver's leg (0: none) */
-    uint8_t *pkt = buf + 1;
-    dc_rtp parsed;
-    if (buf[0] && dc_rtp_parse(&parsed, pkt, len - 1) == DC_OK)
-      dc_rtp_set_abs_send_time(pkt, &parsed, buf[0], abs_send_time_now());
-    if (dc_transport_send_rtp(rcv->transport, pkt, len - 1, sizeof buf - 1) == DC_OK)
-      rcv->sent_bytes += len - 1;
-  }
+  /* a queued record is the abs-send-time id, then the packet */
+  while ((len = dc_pacer_pop(rcv->pacer, now, buf, sizeof buf - DC_SRTP_MAX_TRAILER, &wake)) > 0)
+    send_video(rcv, buf + 1, len - 1, sizeof buf - 1, buf[0]);
   if (wake && !rcv->pace_pending) {
     rcv->pace_pending = true;
     GSource *t = g_timeout_source_new((guint)MAX((wake - now + 999) / 1000, 1));
@@ -146,16 +150,23 @@ static void pace_drain(dc_participant *rcv) {
   }
 }
 
-/* The receiver's worker: a video packet (or its RTX) into the receiver's pacer. */
-static void pace_out(dc_participant *rcv, const uint8_t *pkt, size_t len, uint8_t abs_send_time_id) {
+/* The receiver's worker: a video packet (or its RTX) out through the receiver's pacer: at
+ * once while the budget allows and nothing waits, else queued. buf has room for the SRTP
+ * trailer (cap). */
+static void pace_out(dc_participant *rcv, uint8_t *buf, size_t len, size_t cap, uint8_t ast_id) {
   uint64_t now = (uint64_t)g_get_monotonic_time();
   if (!rcv->pacer) {
     rcv->pacer = dc_pacer_new(pacer_bytes[rcv->tier]);
     dc_pacer_set_rate(rcv->pacer, (uint64_t)(PACE_FACTOR * (double)dc_bwe_estimate(&rcv->bwe)), now);
   }
+  if (dc_pacer_admit(rcv->pacer, len + 1, now)) {
+    rcv->paced_bytes += len;
+    send_video(rcv, buf, len, cap, ast_id);
+    return;
+  }
   uint8_t rec[DC_TRANSPORT_BUF + 1];
-  rec[0] = abs_send_time_id;
-  memcpy(rec + 1, pkt, len);
+  rec[0] = ast_id;
+  memcpy(rec + 1, buf, len);
   if (dc_pacer_push(rcv->pacer, rec, len + 1, now))
     rcv->paced_bytes += len;
   pace_drain(rcv);
@@ -207,7 +218,7 @@ static gboolean deliver(gpointer data) {
       len = dc_rtx_wrap(d->buf, len, DC_TRANSPORT_BUF - DC_SRTP_MAX_TRAILER, (uint8_t)s->rtx_pt,
                         s->rtx_ssrc, s->rtx_seq++);
     if (len) { /* stamped with our send time as it leaves the pacer */
-      pace_out(d->rcv, d->buf, len, d->src_ext.abs_send_time ? s->ext.abs_send_time : 0);
+      pace_out(d->rcv, d->buf, len, sizeof d->buf, d->src_ext.abs_send_time ? s->ext.abs_send_time : 0);
       d->rcv->repairs_sent += d->repair;
     }
   }

@@ -82,6 +82,15 @@ bool dc_pacer_push(dc_pacer *p, const uint8_t *pkt, size_t len, uint64_t now_us)
   return true;
 }
 
+bool dc_pacer_admit(dc_pacer *p, size_t len, uint64_t now_us) {
+  refill(p, now_us);
+  if (p->packets || p->tokens < MIN((double)len * 8, burst_bits(p)))
+    return false;
+  p->tokens -= (double)len * 8;
+  p->stats.sent++;
+  return true;
+}
+
 void dc_pacer_consume(dc_pacer *p, size_t len, uint64_t now_us) {
   refill(p, now_us);
   p->tokens -= (double)len * 8;

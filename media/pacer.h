@@ -36,6 +36,11 @@ void dc_pacer_set_rate(dc_pacer *p, uint64_t bps, uint64_t now_us);
  * has no room for it. */
 bool dc_pacer_push(dc_pacer *p, const uint8_t *pkt, size_t len, uint64_t now_us);
 
+/* When nothing waits and the budget holds len bytes now: true, with the budget debited, and
+ * the caller sends the packet at once (the usual case, without copying it through the ring).
+ * Otherwise false, and the caller pushes it. */
+bool dc_pacer_admit(dc_pacer *p, size_t len, uint64_t now_us);
+
 /* Bytes sent outside the pacer (audio) at now: they take their share of the budget. */
 void dc_pacer_consume(dc_pacer *p, size_t len, uint64_t now_us);
 

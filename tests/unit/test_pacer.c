@@ -121,11 +121,32 @@ static void test_bytes_in_order_across_wrap(void) {
   dc_pacer_free(p);
 }
 
+/* The usual case goes straight through: nothing queued and budget left admits a packet (and
+ * debits it); once the budget is spent, or a packet waits, the rest queue behind in order. */
+static void test_admit_when_idle(void) {
+  dc_pacer *p = dc_pacer_new(64 * 1024);
+  dc_pacer_set_rate(p, 150000, 0);
+  g_assert_true(dc_pacer_admit(p, 1200, 0));  /* the first burst: 24 kbit */
+  g_assert_true(dc_pacer_admit(p, 1200, 0));
+  g_assert_false(dc_pacer_admit(p, 1200, 0)); /* 4.8 kbit left */
+  uint8_t pkt[1200] = {0}, out[1500];
+  g_assert_true(dc_pacer_push(p, pkt, sizeof pkt, 0));
+  uint64_t wake;
+  g_assert_cmpuint(dc_pacer_pop(p, 0, out, sizeof out, &wake), ==, 0);
+  g_assert_cmpuint(wake, ==, 32001); /* the 4.8 kbit missing, at 150 kbit/s */
+  /* the budget is back, but a packet waits: a newcomer must not overtake it */
+  g_assert_false(dc_pacer_admit(p, 100, 40000));
+  g_assert_cmpuint(dc_pacer_pop(p, 40000, out, sizeof out, &wake), ==, sizeof pkt);
+  g_assert_cmpuint(dc_pacer_get_stats(p).sent, ==, 3);
+  dc_pacer_free(p);
+}
+
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/pacer/keyframe-burst-paced", test_keyframe_burst_paced);
   g_test_add_func("/pacer/audio-takes-its-share", test_audio_takes_its_share);
   g_test_add_func("/pacer/full-ring-refuses", test_full_ring_refuses);
   g_test_add_func("/pacer/bytes-in-order-across-wrap", test_bytes_in_order_across_wrap);
+  g_test_add_func("/pacer/admit-when-idle", test_admit_when_idle);
   return g_test_run();
 }
