@@ -115,7 +115,9 @@ static dc_slot_result forward(dc_slot *s, int64_t source, int layer, uint8_t *bu
   dc_rtp_set_ssrc(buf, s->out_ssrc);
   dc_rtp_set_payload_type(buf, s->out_pt);
   s->out_len = len;
-  if (s->thin && d.has_tid && d.tid > s->keep_tid && !d.keyframe) {
+  /* A repair goes whole even when thinned: the receiver asked for that packet, and an empty
+   * RTX would read as padding, not as the retransmission it is. */
+  if (s->thin && !repair && d.has_tid && d.tid > s->keep_tid && !d.keyframe) {
     /* RFC 3550 §5.1: P set, and the last of the padding octets counts them (here 4) */
     buf[0] |= 0x20;
     memset(buf + pkt.payload_off, 0, 3);

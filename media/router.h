@@ -73,7 +73,8 @@ typedef struct {
   unsigned skip_next;
   /* Temporal-layer thinning (set by the caller): a packet of a VP8 temporal layer above
    * keep_tid goes out as a padding-only packet under its own sequence number, so the receiver
-   * sees no gap (nothing to NACK) and decodes the layers kept. With the three temporal layers
+   * sees no gap (nothing to NACK) and decodes the layers kept; a repair the receiver asks for
+   * goes whole. With the three temporal layers
    * of Chromium's simulcast, keep_tid 1 keeps half the frames, 0 a quarter (the base layer,
    * roughly 40 % of the bits). */
   bool thin;

@@ -520,6 +520,16 @@ static void test_temporal_thinning(void) {
   }
   g_assert_cmpuint(full, ==, 20);
   g_assert_cmpuint(padded, ==, 20);
+  /* a repair the receiver asked for goes whole, thinned or not */
+  {
+    uint8_t rb[256];
+    dc_rtp_header h = {.payload_type = 96, .seq = (uint16_t)(in_seq - 2), .timestamp = 3000u * 78, .ssrc = 7, .marker = true};
+    size_t n = dc_rtp_write_header(rb, 64, &h, NULL, 0);
+    const uint8_t desc[] = {0x90, 0xE0, 0x80, 0x01, tl0, 2 << 6, 0x51, 0x9d, 0x01, 0x2a};
+    memcpy(rb + n, desc, sizeof desc);
+    g_assert_cmpint(dc_slot_forward_repair(&slot, 1, 0, rb, n + sizeof desc, 3100000), ==, DC_SLOT_SEND);
+    g_assert_cmpuint(slot.out_len, ==, n + sizeof desc);
+  }
   /* thinning off: every layer goes whole again */
   slot.thin = false;
   uint8_t buf[256];
