@@ -236,8 +236,28 @@ static bool choose_layers(dc_room *r) {
         off = false;
         chosen[k] = MAX(dc_source_lowest_layer(&layers[k]), 0);
       }
-      if (k == 0)
+      if (k == 0) {
         chosen[k] = dc_upgrade_guard_apply(&s->guard, off ? DC_LAYER_OFF : chosen[k], now);
+        gint failed = g_atomic_int_get(&rcv->probes_failed);
+        if (failed != s->probes_failed_seen) {
+          s->probes_failed_seen = failed;
+          dc_upgrade_guard_probe_failed(&s->guard, now);
+        }
+        /* The next layer up, when the estimate does not reach it, is probed for (see
+         * media/router dc_probe): the estimate plus what that layer costs more. */
+        unsigned probe_kbps = 0;
+        int next = DC_LAYER_OFF;
+        for (int l = chosen[k] + 1; chosen[k] >= 0 && l < layers[k].n_layers && next < 0; l++)
+          if (layers[k].layer_bps[l])
+            next = l;
+        if (next >= 0 && s->rtx_pt >= 0 && !dc_upgrade_guard_blocked(&s->guard, now)) {
+          uint64_t more = layers[k].layer_bps[next] - MIN(layers[k].layer_bps[next], layers[k].layer_bps[chosen[k]]);
+          uint64_t target = estimate + more;
+          if (target <= link_profiles[rcv->tier].ceiling_bps)
+            probe_kbps = (unsigned)(target / 1000);
+        }
+        g_atomic_int_set(&rcv->probe_target_kbps, (gint)probe_kbps);
+      }
       if (off != s->off)
         g_message("meeting %" G_GINT64_FORMAT " participant %" G_GINT64_FORMAT ": video slot %d %s "
                   "(estimate %" G_GUINT64_FORMAT " kbit/s, lowest layer of point %" G_GINT64_FORMAT
@@ -376,7 +396,11 @@ static gpointer ref_copy(gconstpointer p, gpointer unused) {
 /* Recomputes every slot and tells each participant who fills its slots now. */
 void room_reroute_and_tell(dc_room *r) {
   g_rw_lock_writer_lock(&r->lock);
-  reroute(r);
+  /* A slot that changed source gets its layer from the estimate at once: left to the next
+   * round, it asked the new source for a key frame on its highest layer first, and a thin
+   * link spent seconds on that key frame before the choice moved it down (another key frame). */
+  if (reroute(r))
+    choose_layers(r);
   g_rw_lock_writer_unlock(&r->lock);
   tell_slots(r);
 }

@@ -70,6 +70,7 @@ typedef struct {
   bool off;          /* the receiver's bandwidth does not fit this slot now */
   int off_votes;     /* layer choices in a row that found it does not fit */
   dc_upgrade_guard guard; /* the main slot's moves up a layer (main thread) */
+  gint probes_failed_seen; /* the receiver's probes_failed when last looked at (main thread) */
   int rtx_pt;        /* the receiver's RTX payload type, -1 without RTX */
   uint32_t rtx_ssrc;
   uint16_t rtx_seq;  /* the receiver's worker only */
@@ -157,8 +158,15 @@ struct dc_participant {
   uint64_t audio_loss_us; /* when that was reported (its worker) */
   gint audio_loss_pub; /* audio_loss while it holds, else 0: published for the mix clock's FEC */
   gint estimate_kbps;  /* published for the layer choice */
+  /* probing before the main slot moves up (media/router dc_probe) */
+  gint probe_target_kbps; /* main thread → worker: the rate to probe for, 0: none */
+  gint probes_failed;     /* worker → main thread: a failed probe holds the slot */
+  dc_probe probe;         /* its worker */
+  unsigned probe_pad_kbps; /* padding while it runs (its worker) */
+  bool probe_timer;       /* the padding timer runs (its worker) */
   int repairs;         /* answered this tick (its worker) */
   int repairs_sent;    /* in all (its worker) */
+  uint64_t probe_bytes; /* padding sent to it for probes, in all (its worker) */
   gint repairs_refused;
 };
 

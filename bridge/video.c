@@ -178,6 +178,71 @@ void pace_consume(dc_participant *rcv, size_t len, uint64_t now) {
     dc_pacer_consume(rcv->pacer, len, now);
 }
 
+/* ---- probing (media/router dc_probe): padding up to the rate a move up would reach ---- */
+
+#define PROBE_TICK_MS 20
+
+/* The receiver's worker, every PROBE_TICK_MS while a probe runs: padding-only RTX on the
+ * main slot, the tick's share of the probe's padding rate, within the pacer's budget (never
+ * ahead of queued video: padding the pacer cannot take now is not sent at all). */
+static gboolean probe_tick(gpointer data) {
+  dc_participant *rcv = data;
+  slot *s = &rcv->video[0];
+  if (rcv->closed || !rcv->probe.running || !rcv->n_video || s->rtx_pt < 0) {
+    rcv->probe_timer = false;
+    return G_SOURCE_REMOVE;
+  }
+  if (!rcv->pacer || !s->core.started)
+    return G_SOURCE_CONTINUE;
+  uint64_t now = (uint64_t)g_get_monotonic_time();
+  size_t due = (size_t)rcv->probe_pad_kbps * 1000 / 8 * PROBE_TICK_MS / 1000;
+  uint8_t buf[DC_TRANSPORT_BUF];
+  while (due > 0) {
+    size_t len = dc_rtx_padding(buf, sizeof buf - DC_SRTP_MAX_TRAILER, (uint8_t)s->rtx_pt, s->rtx_ssrc,
+                                s->rtx_seq, s->core.last_ts, s->ext.abs_send_time, MIN(due, 300));
+    if (!len || !dc_pacer_admit(rcv->pacer, len + 1, now))
+      break;
+    s->rtx_seq++;
+    send_video(rcv, buf, len, sizeof buf, s->ext.abs_send_time);
+    rcv->probe_bytes += len;
+    due = due > len ? due - len : 0;
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+/* The receiver's worker, each tick: the layer choice's wish (probe_target_kbps) starts a
+ * probe; a running one is judged on the feedback since it began. */
+static void probe_step(dc_participant *p, uint64_t now) {
+  unsigned target_kbps = (unsigned)g_atomic_int_get(&p->probe_target_kbps);
+  dc_probe_state st = dc_probe_step(&p->probe, p->bwe.congestion_signals, (uint8_t)MIN(p->last_loss, 255), now);
+  if (st == DC_PROBE_PASSED) {
+    dc_bwe_on_probe(&p->bwe, p->probe.target_bps, now);
+    g_message("meeting %" G_GINT64_FORMAT " participant %" G_GINT64_FORMAT ": probe at %" G_GUINT64_FORMAT
+              " kbit/s passed (%zu B of padding in all)", p->room->meeting, p->id, p->probe.target_bps / 1000,
+              (size_t)p->probe_bytes);
+  } else if (st == DC_PROBE_FAILED) {
+    g_atomic_int_inc(&p->probes_failed);
+    g_message("meeting %" G_GINT64_FORMAT " participant %" G_GINT64_FORMAT ": probe at %" G_GUINT64_FORMAT
+              " kbit/s failed (REMB %" G_GUINT64_FORMAT " kbit/s, loss %u/256); its main slot stays",
+              p->room->meeting, p->id, p->probe.target_bps / 1000, p->bwe.remb_bps / 1000, p->last_loss);
+  }
+  if (p->probe.running && !target_kbps)
+    p->probe.running = false; /* the choice moved on */
+  uint64_t target = (uint64_t)target_kbps * 1000;
+  if (!p->probe.running && st == DC_PROBE_IDLE && target > dc_bwe_estimate(&p->bwe) && p->sent_bps < target &&
+      p->n_video && p->video[0].rtx_pt >= 0) {
+    dc_probe_start(&p->probe, target, p->bwe.congestion_signals, now);
+    p->probe_pad_kbps = (unsigned)((target - p->sent_bps) / 1000);
+    if (!p->probe_timer) {
+      p->probe_timer = true;
+      GSource *t = g_timeout_source_new(PROBE_TICK_MS);
+      g_source_set_callback(t, probe_tick, room_ref(p), room_unref);
+      g_source_attach(t, dc_worker_context(p->worker));
+      g_source_unref(t);
+    }
+  }
+}
+
 /* The receiver's worker: the slot (media/router) decides whether the packet goes out and
  * makes it one continuous stream; keep only the header extensions the receiver negotiated
  * and that are true on its leg: abs-send-time, renumbered and restamped. mid/rid would
@@ -531,7 +596,10 @@ static void on_report(dc_participant *rcv, const dc_rtcp_report *rep, uint64_t n
     worst = audio;
   if (worst >= 0) {
     rcv->last_loss = (unsigned)worst;
-    dc_bwe_on_loss(&rcv->bwe, (uint8_t)worst, now);
+    /* the estimate's growth is bounded by what is sent where probes can lift it (RTX on the
+     * main slot); a receiver without RTX moves up by moving up, behind the upgrade guard */
+    bool probes = rcv->n_video && rcv->video[0].rtx_pt >= 0;
+    dc_bwe_on_loss(&rcv->bwe, (uint8_t)worst, probes ? rcv->sent_bps : 0, now);
   }
 }
 
@@ -617,6 +685,8 @@ gboolean video_tick(gpointer data) {
   p->sent_bytes = 0;
   p->paced_bps = (p->paced_bps + p->paced_bytes * 8 * 1000000 / MAX(elapsed, 1)) / 2;
   p->paced_bytes = 0;
+  if (p->n_video)
+    probe_step(p, now);
   if (p->pacer) /* see PACE_FACTOR */
     dc_pacer_set_rate(p->pacer, (uint64_t)(PACE_FACTOR * (double)MAX(dc_bwe_estimate(&p->bwe),
                                                                        p->paced_bps + link_profiles[p->tier].audio_bps)), now);
@@ -656,7 +726,7 @@ gboolean video_tick(gpointer data) {
   uint8_t worst_up = 0;
   for (int b = 0; b < rr.n_blocks; b++)
     worst_up = MAX(worst_up, rr.blocks[b].fraction_lost);
-  dc_bwe_on_loss(&p->up_bwe, worst_up, now);
+  dc_bwe_on_loss(&p->up_bwe, worst_up, 0, now); /* its browser sends up to our REMB: no cap here */
   uint64_t up = dc_bwe_estimate(&p->up_bwe), audio = link_profiles[p->tier].audio_bps;
   if (n && p->remb_upstream)
     dc_rtcp_write_remb(&w, p->rtcp_ssrc, MAX(up > audio ? up - audio : 0, BWE_FLOOR_BPS), ssrcs, n);

@@ -310,3 +310,21 @@ size_t dc_rtx_unwrap(uint8_t *buf, size_t len, uint8_t pt, uint32_t ssrc) {
   dc_rtp_set_seq(buf, osn);
   return pkt.payload_off + pkt.payload_len - 2;
 }
+
+size_t dc_rtx_padding(uint8_t *out, size_t cap, uint8_t rtx_pt, uint32_t rtx_ssrc, uint16_t rtx_seq,
+                      uint32_t timestamp, uint8_t ast_id, size_t size) {
+  static const uint8_t zero[3] = {0};
+  dc_rtp_ext_elem ast = {.id = ast_id, .len = 3, .value = zero};
+  dc_rtp_header hdr = {.payload_type = rtx_pt, .seq = rtx_seq, .timestamp = timestamp, .ssrc = rtx_ssrc};
+  size_t head = dc_rtp_write_header(out, cap, &hdr, &ast, ast_id ? 1 : 0);
+  if (!head)
+    return 0;
+  size_t pad = size > head ? size - head : 1;
+  pad = pad > 255 ? 255 : pad;
+  if (head + pad > cap)
+    return 0;
+  memset(out + head, 0, pad);
+  out[0] |= 0x20;
+  out[head + pad - 1] = (uint8_t)pad; /* the last padding octet counts them, itself included */
+  return head + pad;
+}

@@ -101,5 +101,11 @@ size_t dc_rtx_wrap(uint8_t *buf, size_t len, size_t cap, uint8_t rtx_pt, uint32_
 /* The reverse, in place: payload type pt, SSRC ssrc, the original sequence number. Returns
  * the new length, or 0 when buf carries no original packet (a padding-only probe). */
 size_t dc_rtx_unwrap(uint8_t *buf, size_t len, uint8_t pt, uint32_t ssrc);
+/* A padding-only RTX packet of about `size` bytes (RFC 3550 §5.1 padding, at most 255
+ * octets; no original sequence number: it stands for no packet), for probing a link: with
+ * an abs-send-time element (id ast_id, 0: none, value 0, stamped as it leaves) so that the
+ * receiver's estimate counts it. Returns the length written, 0 when cap is too small. */
+size_t dc_rtx_padding(uint8_t *out, size_t cap, uint8_t rtx_pt, uint32_t rtx_ssrc, uint16_t rtx_seq,
+                      uint32_t timestamp, uint8_t ast_id, size_t size);
 
 #endif

@@ -9,6 +9,7 @@
 
 #define VIDEO_CLOCK 90 /* RTP ticks per millisecond for video */
 #define MIN_U64(a, b) ((a) < (b) ? (a) : (b))
+#define MAX_U64(a, b) ((a) > (b) ? (a) : (b))
 
 void dc_slot_init(dc_slot *s, uint32_t out_ssrc, uint8_t out_pt) {
   memset(s, 0, sizeof *s);
@@ -219,13 +220,27 @@ void dc_bwe_on_remb(dc_bwe *b, uint64_t remb_bps, uint64_t sent_bps, uint64_t no
   }
 }
 
-void dc_bwe_on_loss(dc_bwe *b, uint8_t fraction_lost, uint64_t now_us) {
+void dc_bwe_on_loss(dc_bwe *b, uint8_t fraction_lost, uint64_t sent_bps, uint64_t now_us) {
   b->last_fraction_lost = fraction_lost;
   uint64_t since = now_us - b->last_change_us;
-  if (fraction_lost > LOSS_HIGH && (since >= DECREASE_EVERY_US || !b->last_change_us))
+  if (fraction_lost > LOSS_HIGH && (since >= DECREASE_EVERY_US || !b->last_change_us)) {
     set_estimate(b, b->estimate_bps * (512 - fraction_lost) / 512, now_us); /* times (1 - loss/2) */
-  else if (fraction_lost < LOSS_LOW && (since >= INCREASE_EVERY_US || !b->last_change_us))
-    set_estimate(b, b->estimate_bps * 108 / 100 + 1000, now_us);
+  } else if (fraction_lost < LOSS_LOW && (since >= INCREASE_EVERY_US || !b->last_change_us)) {
+    /* No loss at a rate says nothing of a rate half as much again (GCC §5.5 bounds its
+     * estimate by 1.5 times what is received): growing on, the estimate of a thin link that
+     * carried 170 kbit/s cleanly reached 430 kbit/s, and the next switch chose a layer that
+     * filled the link's queue. Above that, a probe (dc_probe) must show the link carries more. */
+    uint64_t grown = b->estimate_bps * 108 / 100 + 1000;
+    if (sent_bps && grown > sent_bps * 3 / 2)
+      grown = MAX_U64(b->estimate_bps, sent_bps * 3 / 2);
+    if (grown != b->estimate_bps)
+      set_estimate(b, grown, now_us);
+  }
+}
+
+void dc_bwe_on_probe(dc_bwe *b, uint64_t probed_bps, uint64_t now_us) {
+  if (probed_bps > b->estimate_bps)
+    set_estimate(b, probed_bps, now_us);
 }
 
 /* ---- layer choice ---- */
@@ -306,4 +321,36 @@ int dc_upgrade_guard_apply(dc_upgrade_guard *g, int chosen, uint64_t now_us) {
   }
   g->layer = chosen;
   return chosen;
+}
+
+bool dc_upgrade_guard_blocked(const dc_upgrade_guard *g, uint64_t now_us) {
+  return now_us < g->blocked_until_us;
+}
+
+void dc_upgrade_guard_probe_failed(dc_upgrade_guard *g, uint64_t now_us) {
+  g->hold_us = g->hold_us ? MIN_U64(g->hold_us * 2, HOLD_MAX_US) : HOLD_FIRST_US;
+  g->blocked_until_us = now_us + g->hold_us;
+}
+
+/* ---- probing ---- */
+
+void dc_probe_start(dc_probe *p, uint64_t target_bps, unsigned congestion_signals, uint64_t now_us) {
+  p->running = true;
+  p->target_bps = target_bps;
+  p->started_us = now_us;
+  p->signals_at_start = congestion_signals;
+}
+
+dc_probe_state dc_probe_step(dc_probe *p, unsigned congestion_signals, uint8_t fraction_lost, uint64_t now_us) {
+  if (!p->running)
+    return DC_PROBE_IDLE;
+  if (congestion_signals != p->signals_at_start || fraction_lost > LOSS_HIGH) {
+    p->running = false;
+    return DC_PROBE_FAILED;
+  }
+  if (now_us - p->started_us >= DC_PROBE_US) {
+    p->running = false;
+    return DC_PROBE_PASSED;
+  }
+  return DC_PROBE_RUNNING;
 }

@@ -13,13 +13,16 @@
  *
  * dc_bwe is a receiver's bandwidth estimate. It moves with the loss in its receiver reports,
  * in the manner of GCC's loss controller (draft-ietf-rmcat-gcc-02 §6: above 10 % loss cut by
- * half the loss, below 2 % grow 8 % a second, between hold), and drops to its REMB
+ * half the loss, below 2 % grow 8 % a second up to 1.5 times what the receiver gets, as
+ * GCC §5.5 bounds its own; between, hold), and drops to its REMB
  * (draft-alvestrand-rmcat-remb; Chrome computes it from our abs-send-time) when that falls
  * below what we send and has not risen since the last one: a queue is building on the way
  * (a REMB still climbing after we sent more only lags). A REMB above the estimate, with no
- * loss, lifts it there (the way back after a cut). REMB is not a cap: Chrome never reports
- * more than 1.5 times what it receives, so as a cap it would keep a receiver on its lowest
- * layer for good (nothing probes above it); moving up a layer is the probe.
+ * loss, lifts it there (the way back after a cut). Above 1.5 times what a receiver gets, only
+ * a probe (dc_probe, padding up to the rate wanted) lifts the estimate: Chrome never reports
+ * more than 1.5 times what it receives, so without probes a receiver would stay on its
+ * lowest layer for good, and an estimate left to grow unchecked chose layers the link could
+ * not carry.
  * The seam for transport-cc is dc_bwe_on_delay_estimate: a send-side delay estimate would
  * arrive there as REMB's does.
  *
@@ -32,7 +35,13 @@
  * Temporal-layer thinning (dc_slot.thin) keeps a slot's base layer and sends the rest as
  * padding.
  *
- * Left out: probing above the estimate (padding or RTX probes).
+ * dc_probe tries a main slot's move up a layer on padding first (padding-only RTX up to the
+ * rate after the move, for DC_PROBE_US): the estimate rises above 1.5 times what the
+ * receiver gets only when the receiver's feedback meanwhile shows no congestion.
+ *
+ * Left out: probing when a slot resumes from off or a thumbnail comes on (each waits until
+ * its layer fits whole), and probing a receiver without RTX (its upgrade is the probe, as
+ * before, behind dc_upgrade_guard).
  */
 #ifndef DC_ROUTER_H
 #define DC_ROUTER_H
@@ -153,8 +162,12 @@ void dc_bwe_on_remb(dc_bwe *b, uint64_t remb_bps, uint64_t sent_bps, uint64_t no
 static inline void dc_bwe_on_delay_estimate(dc_bwe *b, uint64_t bps, uint64_t sent_bps, uint64_t now_us) {
   dc_bwe_on_remb(b, bps, sent_bps, now_us);
 }
-/* fraction_lost in 1/256, from a receiver report block about our streams. */
-void dc_bwe_on_loss(dc_bwe *b, uint8_t fraction_lost, uint64_t now_us);
+/* fraction_lost in 1/256, from a receiver report block about our streams; sent_bps: what we
+ * sent lately (0: unknown). Without loss the estimate grows, but not past 1.5 times sent_bps:
+ * more than that only a probe shows (dc_bwe_on_probe). */
+void dc_bwe_on_loss(dc_bwe *b, uint8_t fraction_lost, uint64_t sent_bps, uint64_t now_us);
+/* A probe at probed_bps passed (dc_probe): the link carries that much. */
+void dc_bwe_on_probe(dc_bwe *b, uint64_t probed_bps, uint64_t now_us);
 static inline uint64_t dc_bwe_estimate(const dc_bwe *b) { return b->estimate_bps; }
 
 /* ---- layer choice ---- */
@@ -192,5 +205,46 @@ typedef struct {
 void dc_upgrade_guard_init(dc_upgrade_guard *g);
 /* chosen: this round's choice for the slot. Returns the layer to use. */
 int dc_upgrade_guard_apply(dc_upgrade_guard *g, int chosen, uint64_t now_us);
+/* True while a failed move up keeps the slot where it is. */
+bool dc_upgrade_guard_blocked(const dc_upgrade_guard *g, uint64_t now_us);
+/* A probe for a move up failed: the next try waits as after a failed move. */
+void dc_upgrade_guard_probe_failed(dc_upgrade_guard *g, uint64_t now_us);
+
+/* ---- probing before a move up ----
+ *
+ * The estimate grows only to 1.5 times what a receiver gets (dc_bwe_on_loss), so a slot
+ * cannot move up a layer on an estimate nobody tested: a move up costs a key frame of the
+ * new layer and, when the link cannot carry the new rate, a queue that fills until the
+ * estimate falls, then another key frame on the way down: on a thin link seconds of frozen
+ * picture and late audio. Instead the caller probes: for DC_PROBE_US the receiver gets,
+ * beside its media, padding-only RTX (dc_rtx_padding) up to target_bps, the rate after the
+ * move; its REMB counts it (abs-send-time). If no congestion signal (a REMB falling below
+ * what we send: dc_bwe_on_remb) and no loss above 10 % came meanwhile, the probe passed
+ * (dc_bwe_on_probe lifts the estimate to the target and the layer choice moves up). A
+ * failed probe stops at once, costs no key frame, and holds the slot as a failed move would
+ * (dc_upgrade_guard_probe_failed). Padding rather than copies of sent packets: simpler,
+ * and nothing the receiver must sort from its media (GCC's probes, draft-ietf-rmcat-gcc-02
+ * §5 and libwebrtc's prober, use either). */
+#define DC_PROBE_US 1500000
+
+typedef enum {
+  DC_PROBE_IDLE,    /* none running */
+  DC_PROBE_RUNNING, /* keep sending padding up to target_bps */
+  DC_PROBE_PASSED,
+  DC_PROBE_FAILED,
+} dc_probe_state;
+
+typedef struct {
+  bool running;
+  uint64_t target_bps;
+  uint64_t started_us;
+  unsigned signals_at_start;
+} dc_probe;
+
+/* congestion_signals: the receiver's dc_bwe counter now. */
+void dc_probe_start(dc_probe *p, uint64_t target_bps, unsigned congestion_signals, uint64_t now_us);
+/* At each report or tick: the receiver's congestion signals and last loss (1/256). PASSED
+ * and FAILED are told once, then IDLE. */
+dc_probe_state dc_probe_step(dc_probe *p, unsigned congestion_signals, uint8_t fraction_lost, uint64_t now_us);
 
 #endif

@@ -6,7 +6,8 @@
 // Checked: the sources send more than one simulcast layer; the one-slot page gets the
 // dominant speaker; the capped page's estimate brings it a lower layer (smaller frameWidth)
 // than an uncapped page gets from the same source; pinning and unpinning switch every main
-// slot while decoded frames never stop for longer than a second.
+// slot while decoded frames never stop for long (1.5 s on the uncapped pages, which share two
+// busy cores; 1 s on the capped one).
 //
 // Usage: node video_router.mjs BRIDGE_EXECUTABLE. Prints TAP.
 import { spawnSync } from 'node:child_process';
@@ -64,7 +65,9 @@ async function videoStats(page) {
     // not when the answer reached the test: on a busy machine that round trip alone can
     // take most of a second, and it must not pass for a freeze.
     return { at: inbound.timestamp || Date.now(), frames: inbound.framesDecoded || 0, width: inbound.frameWidth || 0, nacks: inbound.nackCount || 0,
-      repaired: inbound.retransmittedPacketsReceived,
+      // payload bytes only (webrtc-stats): the padding of the bridge's probes counts as
+      // retransmitted packets, not bytes
+      repaired: inbound.retransmittedPacketsReceived, repairedBytes: inbound.retransmittedBytesReceived,
       lost: inbound.packetsLost || 0, layers, slots: window.diemcau.slots || [], me: window.diemcau.me && window.diemcau.me.participant,
       speaker: window.diemcau.speaker || 0 };
   });
@@ -169,8 +172,8 @@ async function main() {
     // receiver decodes from the switch's key frame on), and a retransmission can meet the
     // same full tbf queue its original did: a couple of NACKs may all go unanswered (one CI
     // run: no retransmission received). A broken repair path leaves many unanswered.
-    check(stats[2].nacks < 4 || stats[2].repaired > 0, "the capped page's NACKs are answered on its own leg",
-      `${stats[2].nacks} NACKs sent, ${stats[2].repaired} retransmissions received, ${stats[2].lost} packets lost`);
+    check(stats[2].nacks < 4 || stats[2].repairedBytes > 0, "the capped page's NACKs are answered on its own leg",
+      `${stats[2].nacks} NACKs sent, ${stats[2].repaired} RTX packets with ${stats[2].repairedBytes} payload bytes received, ${stats[2].lost} packets lost`);
 
     // The host pins page 2: pages 1 and 3 switch to it, page 2 to the next in order
     // (page 1). Then unpin: back to the speaker. Frames must keep coming throughout.
@@ -194,11 +197,12 @@ async function main() {
     // the two apart on a busy machine.
     check(worst[0] < 1500 && worst[1] < 1500, 'decoded frames never stop for 1.5 s across the switches',
       `longest gaps ${worst.map((w) => `${w} ms`).join(', ')} (the last is the capped page)`);
-    // On 250 kbit/s a switch's key frame alone takes about half a second of the link, and
-    // one lost piece of it costs a new one: the capped page may pause longer, not stop
-    // (3173 ms once, ASan, with another ASan media test running beside it). A switch that
-    // never gets its key frame stops it for the whole 9 s watched.
-    check(worst[2] < 4500, 'the capped page keeps decoding across the switches too', `longest gap ${worst[2]} ms`);
+    // Issue 12: the capped page froze 1.6-3.5 s at a switch while its estimate, grown
+    // unchecked to 430 kbit/s, chose a layer its 250 kbit/s link could not carry. With the
+    // estimate bounded by what it gets (probes lift it) and the layer chosen at the switch:
+    // 117-561 ms (normal build), 0-240 ms (ASan with one core kept busy; its slower polls
+    // see fewer gaps). A switch that never gets its key frame stops it for the whole 9 s.
+    check(worst[2] < 1000, 'the capped page never stops for 1 s across the switches', `longest gap ${worst[2]} ms`);
   } finally {
     for (const b of browsers) await b.close().catch(() => {});
     if (bridge) check((await stopBridge(bridge.child)) === 0, 'the bridge stops cleanly on SIGTERM');

@@ -11,6 +11,8 @@
  *   - A gets receiver reports and a REMB from the bridge;
  *   - C's reports move its estimate: heavy loss turns its thumbnail off (the slot map says
  *     so) while the main slot goes on; no loss and a higher REMB bring it back;
+ *   - more loss brings C's main slot down to A's low layer; clean reports alone bring it back
+ *     up only through a probe (padding-only RTX first);
  *   - feedback for unknown SSRCs and a NACK storm from C: repairs stay bounded and A's video
  *     keeps reaching C; the daemon stops cleanly.
  */
@@ -73,6 +75,7 @@ typedef struct {
   gint remb_kbps; /* the last REMB's bitrate */
   /* receiving (worker) */
   gint video_packets, rtx_packets, foreign_packets, low_layer_packets;
+  gint padding_packets; /* padding-only RTX: the bridge probing C's link */
   gint ast_stamped, ast_off; /* packets with abs-send-time near our clock, and far from it */
   uint32_t main_ssrc;  /* C: the SSRC A's video comes in on */
   gint drop_next;      /* C: pretend to lose the next video packet */
@@ -161,6 +164,10 @@ static void on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap) {
   bool rtx = pkt.payload_type == RTX_PT;
   if (rtx) {
     g_atomic_int_inc(&c->rtx_packets);
+    if (pkt.padding && pkt.payload_len == 0) {
+      g_atomic_int_inc(&c->padding_packets);
+      return;
+    }
     if (!c->main_ssrc || !(len = dc_rtx_unwrap(buf, len, VP8_PT, c->main_ssrc)) ||
         dc_rtp_parse(&pkt, buf, len) != DC_OK)
       return;
@@ -552,6 +559,50 @@ static void test_estimate_turns_thumbnail_off(void) {
   g_assert_true(spin_until(thumbnail_back, 10000));
 }
 
+static bool main_on_low(void) {
+  int before = g_atomic_int_get(&T.c[C].low_layer_packets);
+  spin_for(300);
+  return g_atomic_int_get(&T.c[C].low_layer_packets) - before > 5;
+}
+
+/* Issue 12: C's losses bring its main slot down to A's low layer. Clean reports (no REMB)
+ * then grow its estimate only to 1.5 times what it gets, short of the high layer: the
+ * bridge probes with padding-only RTX for 1.5 s and, with no congestion signal, moves the
+ * main slot back up. The padding comes before the move, never without a probe running. */
+static void test_probe_before_upgrade(void) {
+  client *c = &T.c[C];
+  gint64 end = g_get_monotonic_time() + 15 * G_USEC_PER_SEC;
+  int reports = 0;
+  while (!main_on_low() && g_get_monotonic_time() < end) {
+    feedback(3);
+    reports++;
+  }
+  g_test_message("main slot on A's low layer after %d heavy-loss reports", reports);
+  g_assert_true(main_on_low());
+  /* on the low layer, before the estimate grows back: no probe yet or one that ends */
+  int padding_on_low = g_atomic_int_get(&c->padding_packets);
+  end = g_get_monotonic_time() + 40 * G_USEC_PER_SEC;
+  int rounds = 0;
+  while (main_on_low() && g_get_monotonic_time() < end) {
+    feedback(5); /* honest: C lost nothing on its leg */
+    rounds++;
+  }
+  int padding = g_atomic_int_get(&c->padding_packets) - padding_on_low;
+  g_test_message("back on the high layer after %d clean reports (%.1f s); %d padding packets of probes meanwhile",
+                 rounds, rounds * 0.3, padding);
+  g_assert_false(main_on_low());
+  g_assert_cmpint(padding, >, 10);
+  /* on the highest layer there is nothing to probe for */
+  int after = g_atomic_int_get(&c->padding_packets);
+  for (int i = 0; i < 10; i++) {
+    feedback(5);
+    spin_for(300);
+  }
+  g_test_message("padding packets in the 3 s after the move: %d", g_atomic_int_get(&c->padding_packets) - after);
+  g_assert_cmpint(g_atomic_int_get(&c->padding_packets) - after, <, 100);
+  g_assert_false(main_on_low());
+}
+
 static void test_bad_feedback_and_storm(void) {
   client *c = &T.c[C];
   feedback(1);
@@ -653,6 +704,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/router-daemon/reports-to-source", test_reports_to_source);
   g_test_add_func("/router-daemon/lossy-source-clean-receiver", test_lossy_source_clean_receiver);
   g_test_add_func("/router-daemon/estimate-turns-thumbnail-off", test_estimate_turns_thumbnail_off);
+  g_test_add_func("/router-daemon/probe-before-upgrade", test_probe_before_upgrade);
   g_test_add_func("/router-daemon/bad-feedback-and-nack-storm", test_bad_feedback_and_storm);
   g_test_add_func("/router-daemon/stops-cleanly", test_stops_cleanly);
   int rc = g_test_run();

@@ -145,6 +145,34 @@ static void test_rtx_round_trip(void) {
   g_assert_cmpuint(dc_rtx_unwrap(buf, hl + 4, 96, 0x55), ==, 0);
 }
 
+/* A probe's padding: parses as RTP, all padding, abs-send-time in place to be stamped, the
+ * size asked for (at most 255 octets of padding), and reads back as no packet. */
+static void test_rtx_padding(void) {
+  uint8_t buf[1500];
+  size_t n = dc_rtx_padding(buf, sizeof buf, 97, 0x66, 9, 1234, 3, 200);
+  g_assert_cmpuint(n, ==, 200);
+  dc_rtp r;
+  g_assert_cmpint(dc_rtp_parse(&r, buf, n), ==, DC_OK);
+  g_assert_true(r.padding);
+  g_assert_cmpuint(r.payload_len, ==, 0);
+  g_assert_cmpuint(r.padding_len, ==, 200 - r.payload_off);
+  g_assert_cmpuint(r.payload_type, ==, 97);
+  g_assert_cmpuint(r.seq, ==, 9);
+  g_assert_cmpuint(r.timestamp, ==, 1234);
+  g_assert_cmpuint(r.ssrc, ==, 0x66);
+  uint32_t ast = 1;
+  g_assert_true(dc_rtp_abs_send_time(&r, 3, &ast));
+  g_assert_cmpint(dc_rtp_set_abs_send_time(buf, &r, 3, 0xABCDEF), ==, DC_OK);
+  g_assert_true(dc_rtp_parse(&r, buf, n) == DC_OK && dc_rtp_abs_send_time(&r, 3, &ast) && ast == 0xABCDEF);
+  g_assert_cmpuint(dc_rtx_unwrap(buf, n, 96, 0x55), ==, 0);
+  /* large asks are capped at 255 octets of padding; no extension without an id */
+  n = dc_rtx_padding(buf, sizeof buf, 97, 0x66, 10, 0, 0, 1000);
+  g_assert_cmpuint(n, ==, 12 + 255);
+  g_assert_cmpint(dc_rtp_parse(&r, buf, n), ==, DC_OK);
+  g_assert_false(r.extension);
+  g_assert_cmpuint(dc_rtx_padding(buf, 20, 97, 0x66, 10, 0, 3, 200), ==, 0); /* no room */
+}
+
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/repair/cache-hit-and-age", test_cache_hit_and_age);
@@ -153,5 +181,6 @@ int main(int argc, char **argv) {
   g_test_add_func("/repair/rx-gap-nack-and-repair", test_rx_gap_nack_and_repair);
   g_test_add_func("/repair/rx-nack-storm-bounded", test_rx_nack_storm_bounded);
   g_test_add_func("/repair/rtx-round-trip", test_rtx_round_trip);
+  g_test_add_func("/repair/rtx-padding", test_rtx_padding);
   return g_test_run();
 }

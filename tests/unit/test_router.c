@@ -169,23 +169,44 @@ static void test_bwe_loss(void) {
   dc_bwe_init(&b, 1000000, 50000, 2500000);
   uint64_t now = 1000000;
   g_assert_cmpuint(dc_bwe_estimate(&b), ==, 1000000);
-  dc_bwe_on_loss(&b, 64, now); /* 25 % loss: times (1 - 0.125) */
+  dc_bwe_on_loss(&b, 64, 0, now); /* 25 % loss: times (1 - 0.125) */
   g_assert_cmpuint(dc_bwe_estimate(&b), ==, 875000);
-  dc_bwe_on_loss(&b, 64, now + 100000); /* too soon after a cut: held */
+  dc_bwe_on_loss(&b, 64, 0, now + 100000); /* too soon after a cut: held */
   g_assert_cmpuint(dc_bwe_estimate(&b), ==, 875000);
   for (int i = 1; i <= 20; i++) /* heavy loss for six seconds: down to the floor, not below */
-    dc_bwe_on_loss(&b, 200, now + (uint64_t)i * 300000);
+    dc_bwe_on_loss(&b, 200, 0, now + (uint64_t)i * 300000);
   g_assert_cmpuint(dc_bwe_estimate(&b), ==, 50000);
   now += 7000000;
-  dc_bwe_on_loss(&b, 10, now); /* 4 %: hold */
+  dc_bwe_on_loss(&b, 10, 0, now); /* 4 %: hold */
   g_assert_cmpuint(dc_bwe_estimate(&b), ==, 50000);
-  dc_bwe_on_loss(&b, 0, now + 500000); /* growth at most once a second */
+  dc_bwe_on_loss(&b, 0, 0, now + 500000); /* growth at most once a second */
   g_assert_cmpuint(dc_bwe_estimate(&b), ==, 50000 * 108 / 100 + 1000);
-  dc_bwe_on_loss(&b, 0, now + 900000);
+  dc_bwe_on_loss(&b, 0, 0, now + 900000);
   g_assert_cmpuint(dc_bwe_estimate(&b), ==, 50000 * 108 / 100 + 1000);
   for (int i = 1; i <= 60; i++) /* no loss: grows 8 % a second, to the ceiling */
-    dc_bwe_on_loss(&b, 0, now + (uint64_t)i * 1000000);
+    dc_bwe_on_loss(&b, 0, 0, now + (uint64_t)i * 1000000);
   g_assert_cmpuint(dc_bwe_estimate(&b), ==, 2500000);
+}
+
+/* Without loss the estimate grows to 1.5 times what the receiver gets and no further (the
+ * lab's thin link: 170 kbit/s carried cleanly grew it to 430); a passed probe lifts it. */
+static void test_bwe_growth_bounded_by_what_is_sent(void) {
+  dc_bwe b;
+  dc_bwe_init(&b, 150000, 30000, 4000000);
+  uint64_t now = 1000000;
+  for (int i = 1; i <= 60; i++)
+    dc_bwe_on_loss(&b, 0, 170000, now + (uint64_t)i * 1000000);
+  g_assert_cmpuint(dc_bwe_estimate(&b), ==, 255000);
+  /* an estimate already above that (the profile's initial one) is not cut by the bound */
+  dc_bwe_init(&b, 1500000, 30000, 4000000);
+  dc_bwe_on_loss(&b, 0, 170000, now);
+  g_assert_cmpuint(dc_bwe_estimate(&b), ==, 1500000);
+  dc_bwe_on_probe(&b, 2000000, now + 1000000);
+  g_assert_cmpuint(dc_bwe_estimate(&b), ==, 2000000);
+  dc_bwe_on_probe(&b, 1000000, now + 2000000); /* a probe below the estimate changes nothing */
+  g_assert_cmpuint(dc_bwe_estimate(&b), ==, 2000000);
+  dc_bwe_on_probe(&b, 9000000, now + 3000000); /* nor past the ceiling */
+  g_assert_cmpuint(dc_bwe_estimate(&b), ==, 4000000);
 }
 
 /* REMB caps only when it says less arrives than we send; Chrome's REMB of 1.5x what it
@@ -209,13 +230,13 @@ static void test_bwe_remb_as_congestion(void) {
   now += 8000000;
   dc_bwe_on_remb(&b, 900000, 1000000, now + 3500000); /* no cut: 90 % of what we send */
   g_assert_cmpuint(dc_bwe_estimate(&b), ==, 900000);     /* and more than the estimate: lifts it */
-  dc_bwe_on_loss(&b, 40, now + 3900000);                 /* 16 % loss: a cut, and no lift */
+  dc_bwe_on_loss(&b, 40, 0, now + 3900000);                 /* 16 % loss: a cut, and no lift */
   g_assert_cmpuint(dc_bwe_estimate(&b), ==, 900000 * (512 - 40) / 512);
   dc_bwe_on_remb(&b, 2000000, 1000000, now + 4000000);
   g_assert_cmpuint(dc_bwe_estimate(&b), ==, 900000 * (512 - 40) / 512);
-  dc_bwe_on_loss(&b, 0, now + 5000000);
+  dc_bwe_on_loss(&b, 0, 0, now + 5000000);
   for (int i = 1; i <= 5; i++) /* then it grows back by loss reports alone */
-    dc_bwe_on_loss(&b, 0, now + 5000000 + (uint64_t)i * 1000000);
+    dc_bwe_on_loss(&b, 0, 0, now + 5000000 + (uint64_t)i * 1000000);
   g_assert_cmpuint(dc_bwe_estimate(&b), >, 1200000);
 }
 
@@ -333,6 +354,35 @@ static void test_upgrade_guard(void) {
   g_assert_cmpint(dc_upgrade_guard_apply(&g, 1, t += 500000), ==, 1); /* is no failed try */
   g_assert_cmpint(dc_upgrade_guard_apply(&g, DC_LAYER_OFF, t += 100000), ==, DC_LAYER_OFF);
   g_assert_cmpint(dc_upgrade_guard_apply(&g, 2, t += 100000), ==, 2); /* from off: at once */
+}
+
+/* A probe passes after DC_PROBE_US without a congestion signal; a REMB cut or loss above
+ * 10 % fails it at once; a failed probe holds the slot as a failed move does. */
+static void test_probe(void) {
+  dc_probe p = {0};
+  uint64_t t = 1000000;
+  g_assert_cmpint(dc_probe_step(&p, 0, 0, t), ==, DC_PROBE_IDLE);
+  dc_probe_start(&p, 700000, 2, t);
+  g_assert_cmpint(dc_probe_step(&p, 2, 5, t += 500000), ==, DC_PROBE_RUNNING); /* 2 % loss: fine */
+  g_assert_cmpint(dc_probe_step(&p, 2, 0, t += 500000), ==, DC_PROBE_RUNNING);
+  g_assert_cmpint(dc_probe_step(&p, 2, 0, t += 500000), ==, DC_PROBE_PASSED);
+  g_assert_cmpuint(p.target_bps, ==, 700000);
+  g_assert_cmpint(dc_probe_step(&p, 2, 0, t += 500000), ==, DC_PROBE_IDLE);
+  dc_probe_start(&p, 900000, 2, t);
+  g_assert_cmpint(dc_probe_step(&p, 3, 0, t += 500000), ==, DC_PROBE_FAILED); /* a REMB cut */
+  g_assert_cmpint(dc_probe_step(&p, 3, 0, t += 500000), ==, DC_PROBE_IDLE);
+  dc_probe_start(&p, 900000, 3, t);
+  g_assert_cmpint(dc_probe_step(&p, 3, 30, t += 500000), ==, DC_PROBE_FAILED); /* 12 % loss */
+  dc_upgrade_guard g;
+  dc_upgrade_guard_init(&g);
+  g_assert_cmpint(dc_upgrade_guard_apply(&g, 0, t), ==, 0);
+  dc_upgrade_guard_probe_failed(&g, t);
+  g_assert_true(dc_upgrade_guard_blocked(&g, t + 7900000));
+  g_assert_cmpint(dc_upgrade_guard_apply(&g, 1, t + 7900000), ==, 0);
+  g_assert_false(dc_upgrade_guard_blocked(&g, t + 8000000));
+  dc_upgrade_guard_probe_failed(&g, t += 8000000);
+  g_assert_true(dc_upgrade_guard_blocked(&g, t + 15900000));
+  g_assert_false(dc_upgrade_guard_blocked(&g, t + 16000000));
 }
 
 /* Issue 10, defect 3: after a switch to B at its key frame, a late packet of B from before
@@ -555,6 +605,8 @@ int main(int argc, char **argv) {
   g_test_add_func("/router/layer-choice", test_layer_choice);
   g_test_add_func("/router/source-without-keyframes", test_source_without_keyframes);
   g_test_add_func("/router/upgrade-guard", test_upgrade_guard);
+  g_test_add_func("/router/probe", test_probe);
+  g_test_add_func("/router/bwe-growth-bounded-by-what-is-sent", test_bwe_growth_bounded_by_what_is_sent);
   g_test_add_func("/router/no-sequence-number-twice", test_no_sequence_number_twice);
   g_test_add_func("/router/leg-loss-excludes-source-losses", test_leg_loss_excludes_source_losses);
   g_test_add_func("/router/temporal-thinning", test_temporal_thinning);
