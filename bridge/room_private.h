@@ -153,6 +153,7 @@ struct dc_participant {
   uint64_t paced_bps;  /* smoothed */
   uint64_t sent_bytes; /* to it, since the last tick (its worker) */
   uint64_t sent_bps;   /* smoothed over about a second */
+  uint64_t sent_total; /* to it, in all, as of the last tick (its worker) */
   unsigned last_loss;  /* in its last report on our streams, 1/256 */
   unsigned audio_loss; /* the worst audio loss it reported in the last RED_HOLD_US, 1/256 */
   uint64_t audio_loss_us; /* when that was reported (its worker) */
@@ -164,6 +165,7 @@ struct dc_participant {
   dc_probe probe;         /* its worker */
   unsigned probe_pad_kbps; /* padding while it runs (its worker) */
   bool probe_timer;       /* the padding timer runs (its worker) */
+  uint64_t probe_hold_until; /* no new probe before (its worker) */
   int repairs;         /* answered this tick (its worker) */
   int repairs_sent;    /* in all (its worker) */
   uint64_t probe_bytes; /* padding sent to it for probes, in all (its worker) */

@@ -181,6 +181,7 @@ void pace_consume(dc_participant *rcv, size_t len, uint64_t now) {
 /* ---- probing (media/router dc_probe): padding up to the rate a move up would reach ---- */
 
 #define PROBE_TICK_MS 20
+#define PROBE_RETRY_US 2000000 /* after a failed probe: the main thread's upgrade guard takes over */
 
 /* The receiver's worker, every PROBE_TICK_MS while a probe runs: padding-only RTX on the
  * main slot, the tick's share of the probe's padding rate, within the pacer's budget (never
@@ -214,24 +215,28 @@ static gboolean probe_tick(gpointer data) {
  * probe; a running one is judged on the feedback since it began. */
 static void probe_step(dc_participant *p, uint64_t now) {
   unsigned target_kbps = (unsigned)g_atomic_int_get(&p->probe_target_kbps);
-  dc_probe_state st = dc_probe_step(&p->probe, p->bwe.congestion_signals, (uint8_t)MIN(p->last_loss, 255), now);
+  dc_probe_state st = dc_probe_step(&p->probe, p->bwe.congestion_signals, (uint8_t)MIN(p->last_loss, 255),
+                                    p->sent_total, now);
   if (st == DC_PROBE_PASSED) {
     dc_bwe_on_probe(&p->bwe, p->probe.target_bps, now);
     g_message("meeting %" G_GINT64_FORMAT " participant %" G_GINT64_FORMAT ": probe at %" G_GUINT64_FORMAT
-              " kbit/s passed (%zu B of padding in all)", p->room->meeting, p->id, p->probe.target_bps / 1000,
-              (size_t)p->probe_bytes);
+              " kbit/s passed (%" G_GUINT64_FORMAT " kbit/s went out; %zu B of padding in all)", p->room->meeting,
+              p->id, p->probe.target_bps / 1000, p->probe.achieved_bps / 1000, (size_t)p->probe_bytes);
   } else if (st == DC_PROBE_FAILED) {
     g_atomic_int_inc(&p->probes_failed);
+    p->probe_hold_until = now + PROBE_RETRY_US; /* till the layer choice holds the slot */
     g_message("meeting %" G_GINT64_FORMAT " participant %" G_GINT64_FORMAT ": probe at %" G_GUINT64_FORMAT
-              " kbit/s failed (REMB %" G_GUINT64_FORMAT " kbit/s, loss %u/256); its main slot stays",
-              p->room->meeting, p->id, p->probe.target_bps / 1000, p->bwe.remb_bps / 1000, p->last_loss);
+              " kbit/s failed (%" G_GUINT64_FORMAT " kbit/s out by the last tick; REMB %" G_GUINT64_FORMAT " kbit/s, loss %u/256); "
+              "its main slot stays", p->room->meeting, p->id, p->probe.target_bps / 1000,
+              p->probe.achieved_bps / 1000, p->bwe.remb_bps / 1000, p->last_loss);
   }
   if (p->probe.running && !target_kbps)
     p->probe.running = false; /* the choice moved on */
   uint64_t target = (uint64_t)target_kbps * 1000;
-  if (!p->probe.running && st == DC_PROBE_IDLE && target > dc_bwe_estimate(&p->bwe) && p->sent_bps < target &&
+  if (!p->probe.running && st == DC_PROBE_IDLE && now >= p->probe_hold_until && target > dc_bwe_estimate(&p->bwe) &&
+      p->sent_bps < target &&
       p->n_video && p->video[0].rtx_pt >= 0) {
-    dc_probe_start(&p->probe, target, p->bwe.congestion_signals, now);
+    dc_probe_start(&p->probe, target, p->bwe.congestion_signals, p->sent_total, now);
     p->probe_pad_kbps = (unsigned)((target - p->sent_bps) / 1000);
     if (!p->probe_timer) {
       p->probe_timer = true;
@@ -643,6 +648,10 @@ void video_on_rtcp(gpointer user, uint8_t *buf, size_t len) {
     }
     if (kind == DC_RTCP_REMB && dc_rtcp_parse_remb(&fb, &remb) == DC_OK) {
       dc_bwe_on_remb(&rcv->bwe, remb.bitrate_bps, rcv->sent_bps, now);
+      /* a probe that made a queue stops now, not at the next tick: its padding is what fills it */
+      dc_probe_on_remb(&rcv->probe, remb.bitrate_bps);
+      if (rcv->probe.running && (rcv->probe.remb_fell || rcv->bwe.congestion_signals != rcv->probe.signals_at_start))
+        probe_step(rcv, now);
       continue;
     }
     if (kind != DC_RTCP_PLI && kind != DC_RTCP_FIR)
@@ -682,14 +691,16 @@ gboolean video_tick(gpointer data) {
     p->layer_bytes[i] = 0;
   }
   p->sent_bps = (p->sent_bps + p->sent_bytes * 8 * 1000000 / MAX(elapsed, 1)) / 2;
+  p->sent_total += p->sent_bytes;
   p->sent_bytes = 0;
   p->paced_bps = (p->paced_bps + p->paced_bytes * 8 * 1000000 / MAX(elapsed, 1)) / 2;
   p->paced_bytes = 0;
   if (p->n_video)
     probe_step(p, now);
-  if (p->pacer) /* see PACE_FACTOR */
-    dc_pacer_set_rate(p->pacer, (uint64_t)(PACE_FACTOR * (double)MAX(dc_bwe_estimate(&p->bwe),
-                                                                       p->paced_bps + link_profiles[p->tier].audio_bps)), now);
+  if (p->pacer) /* see PACE_FACTOR; a probe's padding must get out at its rate */
+    dc_pacer_set_rate(p->pacer, (uint64_t)(PACE_FACTOR * (double)MAX(MAX(dc_bwe_estimate(&p->bwe),
+                                                                           p->paced_bps + link_profiles[p->tier].audio_bps),
+                                                                       p->probe.running ? p->probe.target_bps : 0)), now);
   g_atomic_int_set(&p->estimate_kbps, (gint)(dc_bwe_estimate(&p->bwe) / 1000));
   p->repairs = 0;
   if (++p->ticks % (1000 / TICK_MS))

@@ -334,23 +334,37 @@ void dc_upgrade_guard_probe_failed(dc_upgrade_guard *g, uint64_t now_us) {
 
 /* ---- probing ---- */
 
-void dc_probe_start(dc_probe *p, uint64_t target_bps, unsigned congestion_signals, uint64_t now_us) {
+void dc_probe_start(dc_probe *p, uint64_t target_bps, unsigned congestion_signals, uint64_t sent_bytes,
+                    uint64_t now_us) {
   p->running = true;
   p->target_bps = target_bps;
   p->started_us = now_us;
   p->signals_at_start = congestion_signals;
+  p->sent_at_start = sent_bytes;
+  p->achieved_bps = 0;
+  p->remb_fell = false;
 }
 
-dc_probe_state dc_probe_step(dc_probe *p, unsigned congestion_signals, uint8_t fraction_lost, uint64_t now_us) {
+void dc_probe_on_remb(dc_probe *p, uint64_t remb_bps) {
+  if (p->running && p->remb_bps && remb_bps < p->remb_bps * 97 / 100)
+    p->remb_fell = true;
+  p->remb_bps = remb_bps;
+}
+
+dc_probe_state dc_probe_step(dc_probe *p, unsigned congestion_signals, uint8_t fraction_lost, uint64_t sent_bytes,
+                             uint64_t now_us) {
   if (!p->running)
     return DC_PROBE_IDLE;
-  if (congestion_signals != p->signals_at_start || fraction_lost > LOSS_HIGH) {
+  uint64_t elapsed = now_us - p->started_us;
+  if (elapsed)
+    p->achieved_bps = (sent_bytes - p->sent_at_start) * 8 * 1000000 / elapsed;
+  if (congestion_signals != p->signals_at_start || fraction_lost > LOSS_HIGH || p->remb_fell) {
     p->running = false;
     return DC_PROBE_FAILED;
   }
-  if (now_us - p->started_us >= DC_PROBE_US) {
+  if (elapsed >= DC_PROBE_US) {
     p->running = false;
-    return DC_PROBE_PASSED;
+    return p->achieved_bps >= p->target_bps * 9 / 10 ? DC_PROBE_PASSED : DC_PROBE_FAILED;
   }
   return DC_PROBE_RUNNING;
 }

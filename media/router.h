@@ -218,8 +218,9 @@ void dc_upgrade_guard_probe_failed(dc_upgrade_guard *g, uint64_t now_us);
  * estimate falls, then another key frame on the way down: on a thin link seconds of frozen
  * picture and late audio. Instead the caller probes: for DC_PROBE_US the receiver gets,
  * beside its media, padding-only RTX (dc_rtx_padding) up to target_bps, the rate after the
- * move; its REMB counts it (abs-send-time). If no congestion signal (a REMB falling below
- * what we send: dc_bwe_on_remb) and no loss above 10 % came meanwhile, the probe passed
+ * move; its REMB counts it (abs-send-time). If no congestion signal (a REMB falling:
+ * dc_probe_on_remb, dc_bwe_on_remb) and no loss above 10 % came meanwhile, and at least 90 %
+ * of the target went out, the probe passed
  * (dc_bwe_on_probe lifts the estimate to the target and the layer choice moves up). A
  * failed probe stops at once, costs no key frame, and holds the slot as a failed move would
  * (dc_upgrade_guard_probe_failed). Padding rather than copies of sent packets: simpler,
@@ -239,12 +240,26 @@ typedef struct {
   uint64_t target_bps;
   uint64_t started_us;
   unsigned signals_at_start;
+  uint64_t sent_at_start;
+  uint64_t achieved_bps; /* what went out while it ran, once ended */
+  uint64_t remb_bps;     /* the receiver's last REMB */
+  bool remb_fell;
 } dc_probe;
 
-/* congestion_signals: the receiver's dc_bwe counter now. */
-void dc_probe_start(dc_probe *p, uint64_t target_bps, unsigned congestion_signals, uint64_t now_us);
-/* At each report or tick: the receiver's congestion signals and last loss (1/256). PASSED
- * and FAILED are told once, then IDLE. */
-dc_probe_state dc_probe_step(dc_probe *p, unsigned congestion_signals, uint8_t fraction_lost, uint64_t now_us);
+/* congestion_signals: the receiver's dc_bwe counter now; sent_bytes: all bytes sent to the
+ * receiver so far (media and padding). */
+void dc_probe_start(dc_probe *p, uint64_t target_bps, unsigned congestion_signals, uint64_t sent_bytes,
+                    uint64_t now_us);
+/* Each REMB while a probe runs. Chrome lowers its REMB (and sends it at once) only when it
+ * sees a queue grow: one lower than the last by 3 % fails the probe at its next step. (The
+ * estimate's own congestion signal waits a second after any change of the estimate, too
+ * long for a probe: one at 474 kbit/s passed on a 250 kbit/s link.) */
+void dc_probe_on_remb(dc_probe *p, uint64_t remb_bps);
+/* At each report or tick: the receiver's congestion signals, last loss (1/256) and bytes sent
+ * so far. PASSED and FAILED are told once, then IDLE. A probe whose sender did not reach 90 %
+ * of the target has shown nothing about the target and fails (one that passed at a third of
+ * its padding lifted a 250 kbit/s link's estimate to 466 kbit/s). */
+dc_probe_state dc_probe_step(dc_probe *p, unsigned congestion_signals, uint8_t fraction_lost, uint64_t sent_bytes,
+                             uint64_t now_us);
 
 #endif

@@ -360,19 +360,34 @@ static void test_upgrade_guard(void) {
  * 10 % fails it at once; a failed probe holds the slot as a failed move does. */
 static void test_probe(void) {
   dc_probe p = {0};
-  uint64_t t = 1000000;
-  g_assert_cmpint(dc_probe_step(&p, 0, 0, t), ==, DC_PROBE_IDLE);
-  dc_probe_start(&p, 700000, 2, t);
-  g_assert_cmpint(dc_probe_step(&p, 2, 5, t += 500000), ==, DC_PROBE_RUNNING); /* 2 % loss: fine */
-  g_assert_cmpint(dc_probe_step(&p, 2, 0, t += 500000), ==, DC_PROBE_RUNNING);
-  g_assert_cmpint(dc_probe_step(&p, 2, 0, t += 500000), ==, DC_PROBE_PASSED);
+  uint64_t t = 1000000, sent = 5000000;
+  g_assert_cmpint(dc_probe_step(&p, 0, 0, sent, t), ==, DC_PROBE_IDLE);
+  dc_probe_start(&p, 700000, 2, sent, t); /* 87.5 kB a second */
+  g_assert_cmpint(dc_probe_step(&p, 2, 5, sent += 43750, t += 500000), ==, DC_PROBE_RUNNING); /* 2 % loss: fine */
+  g_assert_cmpint(dc_probe_step(&p, 2, 0, sent += 43750, t += 500000), ==, DC_PROBE_RUNNING);
+  g_assert_cmpint(dc_probe_step(&p, 2, 0, sent += 43750, t += 500000), ==, DC_PROBE_PASSED);
   g_assert_cmpuint(p.target_bps, ==, 700000);
-  g_assert_cmpint(dc_probe_step(&p, 2, 0, t += 500000), ==, DC_PROBE_IDLE);
-  dc_probe_start(&p, 900000, 2, t);
-  g_assert_cmpint(dc_probe_step(&p, 3, 0, t += 500000), ==, DC_PROBE_FAILED); /* a REMB cut */
-  g_assert_cmpint(dc_probe_step(&p, 3, 0, t += 500000), ==, DC_PROBE_IDLE);
-  dc_probe_start(&p, 900000, 3, t);
-  g_assert_cmpint(dc_probe_step(&p, 3, 30, t += 500000), ==, DC_PROBE_FAILED); /* 12 % loss */
+  g_assert_cmpuint(p.achieved_bps, ==, 700000);
+  g_assert_cmpint(dc_probe_step(&p, 2, 0, sent, t += 500000), ==, DC_PROBE_IDLE);
+  /* what went out fell short of the target: nothing shown, it fails */
+  dc_probe_start(&p, 700000, 2, sent, t);
+  g_assert_cmpint(dc_probe_step(&p, 2, 0, sent += 25000, t += 1000000), ==, DC_PROBE_RUNNING);
+  g_assert_cmpint(dc_probe_step(&p, 2, 0, sent += 20000, t += 500000), ==, DC_PROBE_FAILED);
+  g_assert_cmpuint(p.achieved_bps, ==, 240000);
+  dc_probe_start(&p, 900000, 2, sent, t);
+  g_assert_cmpint(dc_probe_step(&p, 3, 0, sent, t += 500000), ==, DC_PROBE_FAILED); /* a REMB cut */
+  g_assert_cmpint(dc_probe_step(&p, 3, 0, sent, t += 500000), ==, DC_PROBE_IDLE);
+  dc_probe_start(&p, 900000, 3, sent, t);
+  g_assert_cmpint(dc_probe_step(&p, 3, 30, sent, t += 500000), ==, DC_PROBE_FAILED); /* 12 % loss */
+  /* a REMB that falls, however high: the receiver saw a queue grow */
+  dc_probe_on_remb(&p, 2000000); /* before the probe: only remembered */
+  dc_probe_start(&p, 900000, 3, sent, t);
+  dc_probe_on_remb(&p, 2100000);
+  g_assert_cmpint(dc_probe_step(&p, 3, 0, sent += 50000, t += 500000), ==, DC_PROBE_RUNNING);
+  dc_probe_on_remb(&p, 2050000); /* within 3 % */
+  g_assert_cmpint(dc_probe_step(&p, 3, 0, sent += 50000, t += 500000), ==, DC_PROBE_RUNNING);
+  dc_probe_on_remb(&p, 1700000);
+  g_assert_cmpint(dc_probe_step(&p, 3, 0, sent += 50000, t += 100000), ==, DC_PROBE_FAILED);
   dc_upgrade_guard g;
   dc_upgrade_guard_init(&g);
   g_assert_cmpint(dc_upgrade_guard_apply(&g, 0, t), ==, 0);
