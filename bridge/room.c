@@ -243,19 +243,27 @@ static bool choose_layers(dc_room *r) {
           s->probes_failed_seen = failed;
           dc_upgrade_guard_probe_failed(&s->guard, now);
         }
-        /* The next layer up, when the estimate does not reach it, is probed for (see
-         * media/router dc_probe): the estimate plus what that layer costs more. */
+        /* The next step up, when the estimate does not reach it, is probed for (see
+         * media/router dc_probe): for a main slot that is off, what brings it back (half its
+         * lowest layer, thinned); else the estimate plus what the next layer costs more. At
+         * most twice the estimate at a time (a step that passes lifts the estimate and the
+         * next probe starts from there): a failed probe fills the link's queue until the
+         * receiver says so, and on a thin link a probe at three times the estimate cost the
+         * audio. */
         unsigned probe_kbps = 0;
-        int next = DC_LAYER_OFF;
-        for (int l = chosen[k] + 1; chosen[k] >= 0 && l < layers[k].n_layers && next < 0; l++)
-          if (layers[k].layer_bps[l])
-            next = l;
-        if (next >= 0 && s->rtx_pt >= 0 && !dc_upgrade_guard_blocked(&s->guard, now)) {
-          uint64_t more = layers[k].layer_bps[next] - MIN(layers[k].layer_bps[next], layers[k].layer_bps[chosen[k]]);
-          uint64_t target = estimate + more;
-          if (target <= link_profiles[rcv->tier].ceiling_bps)
-            probe_kbps = (unsigned)(target / 1000);
+        uint64_t target = 0;
+        int lowest = dc_source_lowest_layer(&layers[k]);
+        if (chosen[k] == DC_LAYER_OFF && lowest != DC_LAYER_OFF) {
+          target = audio + layers[k].layer_bps[lowest] / 2 + layers[k].layer_bps[lowest] / 20;
+        } else {
+          for (int l = chosen[k] + 1; chosen[k] >= 0 && l < layers[k].n_layers && !target; l++)
+            if (layers[k].layer_bps[l])
+              target = estimate + layers[k].layer_bps[l] - MIN(layers[k].layer_bps[l], layers[k].layer_bps[chosen[k]]);
         }
+        target = MIN(target, MIN(2 * estimate, link_profiles[rcv->tier].ceiling_bps));
+        if (target > estimate + estimate / 10 &&
+            s->rtx_pt >= 0 && !dc_upgrade_guard_blocked(&s->guard, now))
+          probe_kbps = (unsigned)(target / 1000);
         g_atomic_int_set(&rcv->probe_target_kbps, (gint)probe_kbps);
       }
       if (off != s->off)

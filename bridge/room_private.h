@@ -166,6 +166,8 @@ struct dc_participant {
   unsigned probe_pad_kbps; /* padding while it runs (its worker) */
   bool probe_timer;       /* the padding timer runs (its worker) */
   uint64_t probe_hold_until; /* no new probe before (its worker) */
+  uint64_t bwe_quiet_since;  /* its reports show no heavy loss or congestion since (its worker) */
+  unsigned signals_seen;     /* bwe.congestion_signals at the last report (its worker) */
   int repairs;         /* answered this tick (its worker) */
   int repairs_sent;    /* in all (its worker) */
   uint64_t probe_bytes; /* padding sent to it for probes, in all (its worker) */

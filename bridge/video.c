@@ -182,6 +182,7 @@ void pace_consume(dc_participant *rcv, size_t len, uint64_t now) {
 
 #define PROBE_TICK_MS 20
 #define PROBE_RETRY_US 2000000 /* after a failed probe: the main thread's upgrade guard takes over */
+#define PROBE_QUIET_US 5000000 /* no congestion signal or heavy loss for this long before a probe */
 
 /* The receiver's worker, every PROBE_TICK_MS while a probe runs: padding-only RTX on the
  * main slot, the tick's share of the probe's padding rate, within the pacer's budget (never
@@ -233,7 +234,11 @@ static void probe_step(dc_participant *p, uint64_t now) {
   if (p->probe.running && !target_kbps)
     p->probe.running = false; /* the choice moved on */
   uint64_t target = (uint64_t)target_kbps * 1000;
-  if (!p->probe.running && st == DC_PROBE_IDLE && now >= p->probe_hold_until && target > dc_bwe_estimate(&p->bwe) &&
+  /* only on a link that has been quiet a while: a receiver's first reports, or a cut, say
+   * its estimate is still finding the link */
+  bool quiet = p->bwe_quiet_since && now - p->bwe_quiet_since >= PROBE_QUIET_US;
+  if (!p->probe.running && st == DC_PROBE_IDLE && quiet && now >= p->probe_hold_until &&
+      target > dc_bwe_estimate(&p->bwe) &&
       p->sent_bps < target &&
       p->n_video && p->video[0].rtx_pt >= 0) {
     dc_probe_start(&p->probe, target, p->bwe.congestion_signals, p->sent_total, now);
@@ -601,6 +606,9 @@ static void on_report(dc_participant *rcv, const dc_rtcp_report *rep, uint64_t n
     worst = audio;
   if (worst >= 0) {
     rcv->last_loss = (unsigned)worst;
+    if (!rcv->bwe_quiet_since || worst > 256 / 10 || rcv->bwe.congestion_signals != rcv->signals_seen)
+      rcv->bwe_quiet_since = now; /* from the first report, or since the last trouble */
+    rcv->signals_seen = rcv->bwe.congestion_signals;
     /* the estimate's growth is bounded by what is sent where probes can lift it (RTX on the
      * main slot); a receiver without RTX moves up by moving up, behind the upgrade guard */
     bool probes = rcv->n_video && rcv->video[0].rtx_pt >= 0;

@@ -5,7 +5,7 @@
 #include <opus.h>
 #include <string.h>
 
-#define JB_SLOTS 16
+#define JB_SLOTS 64 /* over 1 s of 20 ms packets: a stall's burst must fit (a power of two: seq wraps) */
 #define JB_MAX_PAYLOAD 400  /* 160 kbit/s at 20 ms; larger packets are dropped */
 #define VOICE_DBOV 50       /* a level at or above -50 dBov counts as voice */
 #define HOLD_US 600000      /* a talker keeps its place through this much silence */
@@ -17,10 +17,15 @@
 
 typedef struct {
   bool used;
+  int8_t level; /* its RFC 6464 level in -dBov, -1 when unknown */
   uint16_t len;
   uint32_t ts;
   uint8_t data[JB_MAX_PAYLOAD];
 } jb_entry;
+
+#define CATCHUP_HARD (DC_MIX_RATE * 2 / 5) /* 400 ms too deep: voice may be dropped too */
+#define CATCHUP_SPACING 15              /* ticks: at most one such frame per 300 ms */
+#define RESUME_GAP (DC_MIX_RATE / 5)    /* a stall, not a pause, when packets go on within 200 ms */
 
 typedef struct {
   bool active, muted, no_level_ext, playing;
@@ -33,6 +38,9 @@ typedef struct {
   double jitter; /* samples */
   uint32_t newest_ts, playout_ts, last_frame;
   int underruns;
+  bool stalled;      /* playout stopped for want of packets; stall_ts: where */
+  uint32_t stall_ts;
+  unsigned since_drop; /* frames played since the last voiced frame dropped to catch up */
   float loud; /* smoothed loudness: 127 - dBov, 0 = silence */
   uint64_t last_packet_us, last_voice_us;
 } part;
@@ -279,6 +287,7 @@ void dc_mixer_push(dc_mixer *m, int slot, const dc_rtp *pkt, int level_dbov, uin
   }
   jb_entry *e = &p->jb[pkt->seq % JB_SLOTS];
   e->used = true;
+  e->level = (int8_t)(level_dbov < 0 ? -1 : MIN(level_dbov, 127));
   e->ts = pkt->timestamp;
   e->len = (uint16_t)pkt->payload_len;
   memcpy(e->data, payload, pkt->payload_len);
@@ -310,6 +319,7 @@ void dc_mixer_push_recovered(dc_mixer *m, int slot, uint16_t seq, uint32_t ts, c
   if (e->used && ts_after(e->ts, ts))
     return; /* the place holds a later frame, still to play */
   e->used = true;
+  e->level = -1;
   e->ts = ts;
   e->len = (uint16_t)len;
   memcpy(e->data, payload, len);
@@ -339,10 +349,33 @@ static unsigned target_depth(const part *p) {
   return (unsigned)CLAMP(t, 960.0, 9600.0); /* 20 .. 200 ms */
 }
 
-/* Chooses where playout starts: about the target depth behind the newest packet. */
-static void start_playout(part *p) {
+static bool voiced(const jb_entry *e) { return e->level >= 0 && e->level <= VOICE_DBOV; }
+
+/* A frame thrown away unplayed. */
+static void drop_entry(dc_mixer *m, jb_entry *e) {
+  e->used = false;
+  m->stats.frames_dropped++;
+  m->stats.voiced_dropped += voiced(e);
+}
+
+/* Chooses where playout starts: where it stopped, when packets go on from there (a stall:
+ * what arrived late is still speech to play); else about the target depth behind the
+ * newest packet. */
+static void start_playout(dc_mixer *m, part *p) {
   if (!p->have_newest)
     return;
+  if (p->stalled) {
+    jb_entry *first = first_from(p, p->stall_ts);
+    if (!first)
+      return; /* nothing yet: still waiting */
+    p->stalled = false;
+    if (first->ts - p->stall_ts <= RESUME_GAP) {
+      p->playout_ts = first->ts;
+      p->playing = true;
+      p->underruns = 0;
+      return;
+    }
+  }
   uint32_t want = p->newest_ts - target_depth(p);
   bool found = false;
   uint32_t best = 0;
@@ -357,7 +390,7 @@ static void start_playout(part *p) {
     return;
   for (int i = 0; i < JB_SLOTS; i++) /* older packets will never play */
     if (p->jb[i].used && ts_after(best, p->jb[i].ts))
-      p->jb[i].used = false;
+      drop_entry(m, &p->jb[i]);
   p->playout_ts = best;
   p->playing = true;
   p->underruns = 0;
@@ -369,7 +402,7 @@ static void play(dc_mixer *m, part *p, int16_t *out) {
   int16_t *buf = m->pcm[p->dec];
   unsigned *n = &m->pcm_n[p->dec];
   if (!p->playing)
-    start_playout(p);
+    start_playout(m, p);
   for (int guard = 0; *n < DC_MIX_TICK && guard < 4; guard++) {
     if (!p->playing) {
       memset(buf + *n, 0, (DC_MIX_TICK - *n) * sizeof *buf);
@@ -402,7 +435,11 @@ static void play(dc_mixer *m, part *p, int16_t *out) {
       got = opus_decode(dec, NULL, 0, buf + *n, DC_MIX_TICK, 0); /* conceal a late packet */
       p->playout_ts -= (uint32_t)(got > 0 ? got : 0); /* wait for it: do not skip its time */
     } else {
-      p->playing = false; /* the talker went quiet (DTX): start afresh when it speaks */
+      /* No packet for a while: the talker went quiet (DTX), or its link stalled. Which one
+       * shows when packets come again (start_playout). */
+      p->playing = false;
+      p->stalled = true;
+      p->stall_ts = p->playout_ts;
       continue;
     }
     m->stats.decodes++;
@@ -420,14 +457,24 @@ static void play(dc_mixer *m, part *p, int16_t *out) {
   memcpy(out, buf, DC_MIX_TICK * sizeof *out);
   *n -= DC_MIX_TICK;
   memmove(buf, buf + DC_MIX_TICK, *n * sizeof *buf);
-  /* Too deep (the sender's clock is fast, or a burst arrived): drop the oldest frame. The
-   * depth is signed: right after the newest packet played, playout is ahead of it. */
+  /* Too deep (the sender's clock is fast, or a burst arrived after a stall): drop the next
+   * frame when its level says quiet; one with voice only when the buffer runs CATCHUP_HARD
+   * too deep, and one without a level at once; those two at most one per CATCHUP_SPACING.
+   * The depth is signed: right after the newest packet played, playout is ahead of it. */
   int32_t depth = (int32_t)(p->newest_ts - p->playout_ts);
-  if (p->playing && depth > (int32_t)(target_depth(p) + 3 * DC_MIX_TICK)) {
+  int32_t over = depth - (int32_t)(target_depth(p) + 3 * DC_MIX_TICK);
+  p->since_drop++;
+  if (p->playing && over > 0) {
     jb_entry *e = find(p, p->playout_ts);
-    if (e)
-      e->used = false;
-    p->playout_ts += p->last_frame ? p->last_frame : DC_MIX_TICK;
+    bool quiet = e && e->level > VOICE_DBOV;
+    bool may = e && e->level < 0 ? true : over > CATCHUP_HARD; /* no level: nothing to wait for */
+    if (quiet || (may && p->since_drop >= CATCHUP_SPACING)) {
+      if (e)
+        drop_entry(m, e);
+      if (!quiet)
+        p->since_drop = 0;
+      p->playout_ts += p->last_frame ? p->last_frame : DC_MIX_TICK;
+    }
   }
 }
 

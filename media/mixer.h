@@ -1,7 +1,7 @@
 /* mixer.h — the audio mixer's sans-IO core: Opus packets and a 20 ms tick in, one encoded
  * packet per listener out, with a cost that grows with talkers and tiers, not listeners.
  *
- * Per participant: a jitter buffer of 16 packets whose playout depth follows the measured
+ * Per participant: a jitter buffer of 64 packets whose playout depth follows the measured
  * interarrival jitter (RFC 3550 §6.4.1 estimator; 20–200 ms), frames of 10/20/40/60 ms,
  * a lost frame recovered from the next packet's in-band FEC when it carries one (RFC 6716
  * §2.1.7) and concealed by Opus PLC otherwise.
@@ -25,8 +25,15 @@
  *             encoder's extra effort is spent once per tier, not per listener
  *
  * Threads: none; one mixer belongs to one room and is driven by its mix clock.
- * Left out: stereo, sample rates other than 48 kHz, time-stretching (a buffer that runs
- * deep drops its oldest frame instead).
+ * After a stall (a thin link's queue, then its packets in a burst) playout waits and goes on
+ * from where it stopped rather than from the newest packet: nothing that arrived is thrown
+ * away. The depth that leaves is brought back by dropping frames the audio level calls
+ * quiet (the pauses between words); a frame with voice is dropped only when the buffer runs
+ * more than 400 ms too deep (one without a level at once), those at most one per 300 ms. A
+ * talker that went quiet (DTX) and speaks again starts afresh.
+ *
+ * Left out: stereo, sample rates other than 48 kHz, time-stretching (NetEq's accelerate and
+ * expand: dropping whole quiet frames is the crude form of the first).
  */
 #ifndef DC_MIXER_H
 #define DC_MIXER_H
@@ -107,6 +114,9 @@ void dc_mixer_set_expected_loss(dc_mixer *m, dc_tier tier, unsigned percent);
 typedef struct {
   unsigned decodes, encodes; /* in the last tick */
   unsigned participants;
+  /* since the mixer began: frames thrown away unplayed to bring a buffer back to its depth
+   * (after a burst, or stale at a fresh start), and of them those whose level said voice */
+  unsigned long frames_dropped, voiced_dropped;
 } dc_mixer_stats;
 dc_mixer_stats dc_mixer_get_stats(const dc_mixer *m);
 

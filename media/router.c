@@ -263,8 +263,10 @@ uint64_t dc_choose_layers(uint64_t budget_bps, const dc_source_layers *const *so
    * given up: kept down to a third of its rate (the sender's encoder adapts to the loss and
    * delay a tight link brings, and a thin link's estimate dips at every key frame; a frozen
    * speaker helps nobody). Below that the link cannot carry it at all: audio comes first. A
-   * main slot that is off comes back only when its lowest layer fits whole: resumed at three
-   * times the estimate, it filled a thin link's queue and went off again seconds later. */
+   * main slot that is off comes back when half its lowest layer fits: it comes back thinned
+   * to its base temporal layer (about 40 % of the bits: the caller's keep_tid), where resumed
+   * whole at three times the estimate it filled a thin link's queue and went off again
+   * seconds later. */
   const dc_source_layers *main = sources[0];
   for (int l = main ? main->n_layers - 1 : -1; l >= 0; l--) {
     if (l < DC_MAX_LAYERS && main->layer_bps[l] && main->layer_bps[l] <= budget_bps) {
@@ -274,8 +276,8 @@ uint64_t dc_choose_layers(uint64_t budget_bps, const dc_source_layers *const *so
     }
   }
   int lowest = main ? dc_source_lowest_layer(main) : DC_LAYER_OFF;
-  if (lowest != DC_LAYER_OFF && layers[0] == DC_LAYER_OFF && main_playing &&
-      main->layer_bps[lowest] / 3 <= budget_bps) {
+  if (lowest != DC_LAYER_OFF && layers[0] == DC_LAYER_OFF &&
+      main->layer_bps[lowest] / (main_playing ? 3 : 2) <= budget_bps) {
     layers[0] = lowest;
     used = main->layer_bps[lowest];
   }

@@ -29,8 +29,8 @@
  * dc_choose_layers fits a receiver's slots under its estimate: the main slot first, at the
  * highest layer that fits, then thumbnails at their lowest layer while they fit; so when
  * bandwidth shrinks, thumbnails stop before the main slot does, and the main slot keeps its
- * lowest layer down to a third of that layer's rate (main_playing); once off, it resumes only
- * when that layer fits whole.
+ * lowest layer down to a third of that layer's rate (main_playing); once off, it resumes
+ * when half of it fits (thinned to its base temporal layer by the caller).
  *
  * Temporal-layer thinning (dc_slot.thin) keeps a slot's base layer and sends the rest as
  * padding.

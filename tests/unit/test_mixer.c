@@ -381,6 +381,64 @@ static void test_highland_60ms(void) {
   dc_mixer_free(m);
 }
 
+/* Issue 12: a highland talker's link stalls 360 ms (its queue), then delivers the held
+ * packets at once. Playout waits and goes on from where it stopped: no frame with voice is
+ * thrown away (before: the restart kept only the newest 200 ms, and 300 ms of speech went).
+ * The depth that leaves is won back in the next pause: its quiet frames are dropped. */
+static void test_burst_after_stall_keeps_speech(void) {
+  dc_mixer *m = make_mixer(3);
+  sender s;
+  sender_init(&s, m, DC_TIER_HIGHLAND, 600, -12, false);
+  s.frame = 2880; /* 60 ms packets */
+  listener l;
+  listener_init(&l, dc_mixer_add(m, DC_TIER_STANDARD));
+  uint64_t now = 1000000;
+  GPtrArray *held = g_ptr_array_new();
+  int t = 0;
+  for (; t < 300; t++, now += 20000) { /* 2 s talking, 360 ms held, 2 s talking */
+    if (t % 3 == 0) {
+      if (t >= 99 && t < 117) {
+        sender copy = s; /* what the link holds: sent now, delivered later */
+        g_ptr_array_add(held, g_memdup2(&copy, sizeof copy));
+        sender_send(&s, m, now, true);
+      } else {
+        if (t == 117) /* the burst: the held packets, then this one */
+          for (guint i = 0; i < held->len; i++) {
+            sender *h = g_ptr_array_index(held, i);
+            sender_send(h, m, now, false);
+          }
+        sender_send(&s, m, now, false);
+      }
+    }
+    dc_mixer_tick(m, now);
+    listener_take(&l, m);
+  }
+  g_assert_cmpuint(held->len, ==, 6);
+  dc_mixer_stats st = dc_mixer_get_stats(m);
+  g_test_message("after the stall: %lu frames dropped, %lu with voice", st.frames_dropped, st.voiced_dropped);
+  g_assert_cmpuint(st.voiced_dropped, ==, 0);
+  /* a pause: its quiet frames bring the depth back */
+  s.amp = 0;
+  for (; t < 450; t++, now += 20000) {
+    if (t % 3 == 0)
+      sender_send(&s, m, now, false);
+    dc_mixer_tick(m, now);
+    listener_take(&l, m);
+  }
+  st = dc_mixer_get_stats(m);
+  g_test_message("after the pause: %lu frames dropped, %lu with voice", st.frames_dropped, st.voiced_dropped);
+  g_assert_cmpuint(st.voiced_dropped, ==, 0);
+  g_assert_cmpuint(st.frames_dropped, >=, 3);
+  /* and the tone was heard throughout the talking, the stall's stretch included */
+  g_assert_cmpfloat(tone_db(l.pcm, 48000 * 3, 48000, 600), >, 55);
+  for (guint i = 0; i < held->len; i++)
+    g_free(g_ptr_array_index(held, i));
+  g_ptr_array_unref(held);
+  opus_encoder_destroy(s.enc);
+  listener_clear(&l);
+  dc_mixer_free(m);
+}
+
 static void test_silence_costs_no_decode(void) {
   dc_mixer_config cfg = {.max_participants = 64, .talkers = 3};
   dc_mixer *m = dc_mixer_new(&cfg, NULL);
@@ -619,6 +677,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/mixer/hysteresis", test_hysteresis);
   g_test_add_func("/mixer/fec-recovers-a-loss", test_fec_recovers_a_loss);
   g_test_add_func("/mixer/highland-60ms", test_highland_60ms);
+  g_test_add_func("/mixer/burst-after-stall-keeps-speech", test_burst_after_stall_keeps_speech);
   g_test_add_func("/mixer/silence-costs-no-decode", test_silence_costs_no_decode);
   g_test_add_func("/mixer/frame-sizes-and-no-level", test_frame_sizes_and_no_level);
   g_test_add_func("/mixer/bad-input", test_bad_input);

@@ -286,11 +286,13 @@ static void test_layer_choice(void) {
   g_assert_cmpuint(dc_choose_layers(50000, slots, 4, true, l), ==, 150000);
   g_assert_cmpint(l[0], ==, 0);
   g_assert_cmpint(l[1], ==, DC_LAYER_OFF);
-  /* off, the main slot comes back only when its lowest layer fits whole (issue 12: resumed
-   * at a third, it overflowed a 128 kbit/s link and went off again 5 s later) */
+  /* off, the main slot comes back only when half its lowest layer fits, to be thinned to its
+   * base temporal layer (issue 12: resumed whole at a third, it overflowed a 128 kbit/s link
+   * and went off again 5 s later) */
   g_assert_cmpuint(dc_choose_layers(50000, slots, 4, false, l), ==, 0);
   g_assert_cmpint(l[0], ==, DC_LAYER_OFF);
-  g_assert_cmpuint(dc_choose_layers(150000, slots, 4, false, l), ==, 150000);
+  g_assert_cmpuint(dc_choose_layers(74000, slots, 4, false, l), ==, 0);
+  g_assert_cmpuint(dc_choose_layers(75000, slots, 4, false, l), ==, 150000);
   g_assert_cmpint(l[0], ==, 0);
   /* far below: nothing at all */
   g_assert_cmpuint(dc_choose_layers(49000, slots, 4, true, l), ==, 0);
