@@ -106,12 +106,13 @@ export function align(ref, rec) {
 }
 
 // Where a received piece of speech (rec, 16 kHz) starts in a longer recording of what was
-// sent (sent, 16 kHz, begun earlier): its lag in samples, or null when nothing fits well.
-export function lagOf(sent, rec) {
+// sent (sent, 16 kHz, begun earlier): its lag in samples (at most maxLag), or null when
+// nothing fits well.
+export function lagOf(sent, rec, maxLag = Infinity) {
   const env = (x) => { const e = new Float64Array(Math.floor(x.length / 160)); for (let i = 0; i < e.length; i++) e[i] = Math.sqrt(energy(x, i * 160, 160)); return e; };
   const es = env(sent), er = env(rec);
   let best = -1, bestLag = -1;
-  for (let lag = 0; lag + er.length <= es.length; lag++) {
+  for (let lag = 0; lag + er.length <= es.length && lag * 160 <= maxLag; lag++) {
     let sxy = 0, sxx = 0, syy = 0;
     for (let i = 0; i < er.length; i++) { sxy += er[i] * es[lag + i]; sxx += er[i] * er[i]; syy += es[lag + i] * es[lag + i]; }
     const c = sxy / Math.sqrt(sxx * syy + 1e-12);

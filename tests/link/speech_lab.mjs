@@ -126,7 +126,10 @@ async function stopVideo(page) {
 // From the district's microphone track to the point's playout: where the point's recording
 // lies in the district's (which began earlier), in wall-clock time.
 function mouthToEar(sent, sentT0, rec, recT0) {
-  const lag = lagOf(sent, rec.subarray(0, Math.min(rec.length, 16000 * 8)));
+  // Sound is heard after it is spoken: the lag is at most where the point's recording began
+  // in the district's. (The speech repeats: unbounded, a run with video matched a later
+  // repetition and printed -24 s.)
+  const lag = lagOf(sent, rec.subarray(0, Math.min(rec.length, 16000 * 8)), Math.max(0, (recT0 - sentT0) * 16));
   return lag === null ? null : recT0 - (sentT0 + 1000 * lag / 16000);
 }
 
