@@ -251,16 +251,22 @@ static bool choose_layers(dc_room *r) {
          * receiver says so, and on a thin link a probe at three times the estimate cost the
          * audio. */
         unsigned probe_kbps = 0;
-        uint64_t target = 0;
+        uint64_t target = 0, need = 0; /* the probe's goal; what the step needs at least */
         int lowest = dc_source_lowest_layer(&layers[k]);
         if (chosen[k] == DC_LAYER_OFF && lowest != DC_LAYER_OFF) {
-          target = audio + layers[k].layer_bps[lowest] / 2 + layers[k].layer_bps[lowest] / 20;
+          target = need = audio + layers[k].layer_bps[lowest] / 2 + layers[k].layer_bps[lowest] / 20;
         } else {
           for (int l = chosen[k] + 1; chosen[k] >= 0 && l < layers[k].n_layers && !target; l++)
-            if (layers[k].layer_bps[l])
+            if (layers[k].layer_bps[l]) {
               target = estimate + layers[k].layer_bps[l] - MIN(layers[k].layer_bps[l], layers[k].layer_bps[chosen[k]]);
+              need = audio + layers[k].layer_bps[l];
+            }
         }
-        target = MIN(target, MIN(2 * estimate, link_profiles[rcv->tier].ceiling_bps));
+        /* a layer the receiver's profile can never carry is not worth a probe (a highland
+         * point probing for a 500 kbit/s layer on its 128 kbit/s link only cost it audio) */
+        if (need > link_profiles[rcv->tier].ceiling_bps)
+          target = 0;
+        target = MIN(target, 2 * estimate);
         if (target > estimate + estimate / 10 &&
             s->rtx_pt >= 0 && !dc_upgrade_guard_blocked(&s->guard, now))
           probe_kbps = (unsigned)(target / 1000);

@@ -224,6 +224,7 @@ static void probe_step(dc_participant *p, uint64_t now) {
               " kbit/s passed (%" G_GUINT64_FORMAT " kbit/s went out; %zu B of padding in all)", p->room->meeting,
               p->id, p->probe.target_bps / 1000, p->probe.achieved_bps / 1000, (size_t)p->probe_bytes);
   } else if (st == DC_PROBE_FAILED) {
+    dc_bwe_on_probe_failed(&p->bwe, p->probe.estimate_at_start, now);
     g_atomic_int_inc(&p->probes_failed);
     p->probe_hold_until = now + PROBE_RETRY_US; /* till the layer choice holds the slot */
     g_message("meeting %" G_GINT64_FORMAT " participant %" G_GINT64_FORMAT ": probe at %" G_GUINT64_FORMAT
@@ -237,11 +238,15 @@ static void probe_step(dc_participant *p, uint64_t now) {
   /* only on a link that has been quiet a while: a receiver's first reports, or a cut, say
    * its estimate is still finding the link */
   bool quiet = p->bwe_quiet_since && now - p->bwe_quiet_since >= PROBE_QUIET_US;
+  /* and one whose receiver sees room: Chrome's REMB runs up to 1.5 times what arrives while
+   * no queue grows; one below what we send says there is none (no REMB: nothing said) */
+  quiet &= !p->bwe.remb_bps || p->bwe.remb_bps >= p->sent_bps;
   if (!p->probe.running && st == DC_PROBE_IDLE && quiet && now >= p->probe_hold_until &&
       target > dc_bwe_estimate(&p->bwe) &&
       p->sent_bps < target &&
       p->n_video && p->video[0].rtx_pt >= 0) {
     dc_probe_start(&p->probe, target, p->bwe.congestion_signals, p->sent_total, now);
+    p->probe.estimate_at_start = dc_bwe_estimate(&p->bwe);
     p->probe_pad_kbps = (unsigned)((target - p->sent_bps) / 1000);
     if (!p->probe_timer) {
       p->probe_timer = true;
@@ -606,6 +611,7 @@ static void on_report(dc_participant *rcv, const dc_rtcp_report *rep, uint64_t n
     worst = audio;
   if (worst >= 0) {
     rcv->last_loss = (unsigned)worst;
+    dc_probe_on_report(&rcv->probe, now);
     if (!rcv->bwe_quiet_since || worst > 256 / 10 || rcv->bwe.congestion_signals != rcv->signals_seen)
       rcv->bwe_quiet_since = now; /* from the first report, or since the last trouble */
     rcv->signals_seen = rcv->bwe.congestion_signals;

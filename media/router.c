@@ -243,6 +243,11 @@ void dc_bwe_on_probe(dc_bwe *b, uint64_t probed_bps, uint64_t now_us) {
     set_estimate(b, probed_bps, now_us);
 }
 
+void dc_bwe_on_probe_failed(dc_bwe *b, uint64_t before_bps, uint64_t now_us) {
+  if (before_bps > b->estimate_bps)
+    set_estimate(b, before_bps, now_us);
+}
+
 /* ---- layer choice ---- */
 
 int dc_source_lowest_layer(const dc_source_layers *src) {
@@ -345,6 +350,12 @@ void dc_probe_start(dc_probe *p, uint64_t target_bps, unsigned congestion_signal
   p->sent_at_start = sent_bytes;
   p->achieved_bps = 0;
   p->remb_fell = false;
+  p->covered = false;
+}
+
+void dc_probe_on_report(dc_probe *p, uint64_t now_us) {
+  if (p->running && now_us - p->started_us >= DC_PROBE_US / 3)
+    p->covered = true;
 }
 
 void dc_probe_on_remb(dc_probe *p, uint64_t remb_bps) {
@@ -364,9 +375,9 @@ dc_probe_state dc_probe_step(dc_probe *p, unsigned congestion_signals, uint8_t f
     p->running = false;
     return DC_PROBE_FAILED;
   }
-  if (elapsed >= DC_PROBE_US) {
+  if (elapsed >= DC_PROBE_US && (p->covered || elapsed >= 2 * DC_PROBE_US)) {
     p->running = false;
-    return p->achieved_bps >= p->target_bps * 9 / 10 ? DC_PROBE_PASSED : DC_PROBE_FAILED;
+    return p->covered && p->achieved_bps >= p->target_bps * 9 / 10 ? DC_PROBE_PASSED : DC_PROBE_FAILED;
   }
   return DC_PROBE_RUNNING;
 }

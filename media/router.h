@@ -168,6 +168,11 @@ static inline void dc_bwe_on_delay_estimate(dc_bwe *b, uint64_t bps, uint64_t se
 void dc_bwe_on_loss(dc_bwe *b, uint8_t fraction_lost, uint64_t sent_bps, uint64_t now_us);
 /* A probe at probed_bps passed (dc_probe): the link carries that much. */
 void dc_bwe_on_probe(dc_bwe *b, uint64_t probed_bps, uint64_t now_us);
+/* A probe failed: the cut its own padding caused is undone, back to the estimate before it
+ * (the link carried that; the queue the padding made drains as it stops). Without this, a
+ * failed probe on a 128 kbit/s link cut the estimate below the main slot's floor and paused
+ * the picture for ten seconds. */
+void dc_bwe_on_probe_failed(dc_bwe *b, uint64_t before_bps, uint64_t now_us);
 static inline uint64_t dc_bwe_estimate(const dc_bwe *b) { return b->estimate_bps; }
 
 /* ---- layer choice ---- */
@@ -240,10 +245,12 @@ typedef struct {
   uint64_t target_bps;
   uint64_t started_us;
   unsigned signals_at_start;
+  uint64_t estimate_at_start; /* the caller's, for dc_bwe_on_probe_failed */
   uint64_t sent_at_start;
   uint64_t achieved_bps; /* what went out while it ran, once ended */
   uint64_t remb_bps;     /* the receiver's last REMB */
   bool remb_fell;
+  bool covered;          /* a report came from well inside the probe */
 } dc_probe;
 
 /* congestion_signals: the receiver's dc_bwe counter now; sent_bytes: all bytes sent to the
@@ -255,6 +262,11 @@ void dc_probe_start(dc_probe *p, uint64_t target_bps, unsigned congestion_signal
  * estimate's own congestion signal waits a second after any change of the estimate, too
  * long for a probe: one at 474 kbit/s passed on a 250 kbit/s link.) */
 void dc_probe_on_remb(dc_probe *p, uint64_t remb_bps);
+/* Each receiver report while a probe runs: one from at least half a second into it covers
+ * the probe, and a probe passes only when covered (a probe at 181 kbit/s passed on a
+ * 128 kbit/s link, judged before any report about its packets came back); without one in
+ * twice DC_PROBE_US it fails. */
+void dc_probe_on_report(dc_probe *p, uint64_t now_us);
 /* At each report or tick: the receiver's congestion signals, last loss (1/256) and bytes sent
  * so far. PASSED and FAILED are told once, then IDLE. A probe whose sender did not reach 90 %
  * of the target has shown nothing about the target and fails (one that passed at a third of

@@ -109,7 +109,7 @@ async function main() {
       return path;
     });
     // Page 1's camera: two seconds of noise, looped. Noise makes every simulcast layer run at
-    // its maxBitrate (150 k / 500 k), so the upper layer cannot fit the capped link whatever
+    // its maxBitrate (100 k / 500 k), so the upper layer cannot fit the capped link whatever
     // the encoder would make of a quieter picture.
     const snow = join(dir, 'snow.y4m');
     sh(['gst-launch-1.0', '-q', 'videotestsrc', 'pattern=snow', 'num-buffers=30', '!',

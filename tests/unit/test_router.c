@@ -207,6 +207,15 @@ static void test_bwe_growth_bounded_by_what_is_sent(void) {
   g_assert_cmpuint(dc_bwe_estimate(&b), ==, 2000000);
   dc_bwe_on_probe(&b, 9000000, now + 3000000); /* nor past the ceiling */
   g_assert_cmpuint(dc_bwe_estimate(&b), ==, 4000000);
+  /* a failed probe undoes the cut its padding caused, and no more */
+  dc_bwe_init(&b, 300000, 30000, 4000000);
+  dc_bwe_on_remb(&b, 400000, 300000, now); /* lifted to 400 */
+  dc_bwe_on_remb(&b, 200000, 600000, now + 2000000); /* the probe's queue: cut */
+  g_assert_cmpuint(dc_bwe_estimate(&b), <, 400000);
+  dc_bwe_on_probe_failed(&b, 400000, now + 2100000);
+  g_assert_cmpuint(dc_bwe_estimate(&b), ==, 400000);
+  dc_bwe_on_probe_failed(&b, 100000, now + 2200000);
+  g_assert_cmpuint(dc_bwe_estimate(&b), ==, 400000);
 }
 
 /* REMB caps only when it says less arrives than we send; Chrome's REMB of 1.5x what it
@@ -365,14 +374,23 @@ static void test_probe(void) {
   uint64_t t = 1000000, sent = 5000000;
   g_assert_cmpint(dc_probe_step(&p, 0, 0, sent, t), ==, DC_PROBE_IDLE);
   dc_probe_start(&p, 700000, 2, sent, t); /* 87.5 kB a second */
+  dc_probe_on_report(&p, t + 100000); /* too early to say anything of the probe */
+  g_assert_false(p.covered);
   g_assert_cmpint(dc_probe_step(&p, 2, 5, sent += 43750, t += 500000), ==, DC_PROBE_RUNNING); /* 2 % loss: fine */
+  dc_probe_on_report(&p, t);
+  g_assert_true(p.covered);
   g_assert_cmpint(dc_probe_step(&p, 2, 0, sent += 43750, t += 500000), ==, DC_PROBE_RUNNING);
   g_assert_cmpint(dc_probe_step(&p, 2, 0, sent += 43750, t += 500000), ==, DC_PROBE_PASSED);
   g_assert_cmpuint(p.target_bps, ==, 700000);
   g_assert_cmpuint(p.achieved_bps, ==, 700000);
   g_assert_cmpint(dc_probe_step(&p, 2, 0, sent, t += 500000), ==, DC_PROBE_IDLE);
+  /* no report from inside the probe: it waits, then fails */
+  dc_probe_start(&p, 700000, 2, sent, t);
+  g_assert_cmpint(dc_probe_step(&p, 2, 0, sent += 131250, t += DC_PROBE_US), ==, DC_PROBE_RUNNING);
+  g_assert_cmpint(dc_probe_step(&p, 2, 0, sent += 131250, t += DC_PROBE_US), ==, DC_PROBE_FAILED);
   /* what went out fell short of the target: nothing shown, it fails */
   dc_probe_start(&p, 700000, 2, sent, t);
+  dc_probe_on_report(&p, t + 600000);
   g_assert_cmpint(dc_probe_step(&p, 2, 0, sent += 25000, t += 1000000), ==, DC_PROBE_RUNNING);
   g_assert_cmpint(dc_probe_step(&p, 2, 0, sent += 20000, t += 500000), ==, DC_PROBE_FAILED);
   g_assert_cmpuint(p.achieved_bps, ==, 240000);
