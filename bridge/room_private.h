@@ -53,11 +53,10 @@ extern const dc_link_profile link_profiles[DC_TIER_COUNT];
 /* Video to a receiver leaves at PACE_FACTOR times its estimate or what comes for it, whichever
  * is more: bursts (key frames) are spread, steady video is not held back. */
 #define PACE_FACTOR 1.25
-/* Audio redundancy toward a receiver that reported loss in the last RED_HOLD_US: one earlier
- * frame, two from RED_DEEP_LOSS (1/256) on. */
-#define RED_DEPTH_MAX 2
+/* Audio redundancy toward a receiver that reported loss in the last RED_HOLD_US (depth:
+ * media/mixer dc_mixer_red_depth_policy). */
+#define RED_DEPTH_MAX DC_RED_DEPTH_MAX
 #define RED_HOLD_US 10000000
-#define RED_DEEP_LOSS 20
 
 typedef struct {
   int section;       /* offer section carrying this slot, -1 when unused */

@@ -669,6 +669,15 @@ size_t dc_mixer_talkers(const dc_mixer *m, int *slots, size_t cap) {
 int dc_mixer_dominant(const dc_mixer *m) { return m->dominant; }
 dc_mixer_stats dc_mixer_get_stats(const dc_mixer *m) { return m->stats; }
 
+#define RED_DEEP_LOSS 20 /* 8 % in 1/256 */
+
+unsigned dc_mixer_red_depth_policy(dc_tier tier, unsigned loss_256, bool video) {
+  if (!loss_256)
+    return 0;
+  bool room = tier != DC_TIER_HIGHLAND || !video;
+  return loss_256 >= RED_DEEP_LOSS && room ? DC_RED_DEPTH_MAX : 1;
+}
+
 unsigned dc_mixer_expected_loss_policy(dc_tier tier, unsigned worst_loss_256) {
   unsigned floor = (unsigned)tier_settings[(unsigned)tier < DC_TIER_COUNT ? tier : DC_TIER_STANDARD].fec_loss / 2;
   unsigned percent = (worst_loss_256 * 100 + 255) / 256;
