@@ -23,9 +23,7 @@ typedef struct {
 static unsigned red_depth(const dc_participant *rcv, uint64_t now) {
   if (rcv->audio.red_pt < 0 || !rcv->audio_loss_us || now - rcv->audio_loss_us > RED_HOLD_US)
     return 0;
-  /* playing_source is written on this same worker (video.c), read atomically elsewhere */
-  bool video = rcv->n_video && (gintptr)rcv->video[0].playing_source > 0;
-  return dc_mixer_red_depth_policy(rcv->tier, rcv->audio_loss, video);
+  return dc_mixer_red_depth_policy(rcv->tier, rcv->audio_loss);
 }
 
 /* Keeps the last RED_DEPTH_MAX frames sent, for the copies in the next packets. */

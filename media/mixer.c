@@ -671,11 +671,10 @@ dc_mixer_stats dc_mixer_get_stats(const dc_mixer *m) { return m->stats; }
 
 #define RED_DEEP_LOSS 20 /* 8 % in 1/256 */
 
-unsigned dc_mixer_red_depth_policy(dc_tier tier, unsigned loss_256, bool video) {
+unsigned dc_mixer_red_depth_policy(dc_tier tier, unsigned loss_256) {
   if (!loss_256)
     return 0;
-  bool room = tier != DC_TIER_HIGHLAND || !video;
-  return loss_256 >= RED_DEEP_LOSS && room ? DC_RED_DEPTH_MAX : 1;
+  return loss_256 >= RED_DEEP_LOSS && tier != DC_TIER_HIGHLAND ? DC_RED_DEPTH_MAX : 1;
 }
 
 unsigned dc_mixer_expected_loss_policy(dc_tier tier, unsigned worst_loss_256) {

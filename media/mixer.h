@@ -109,12 +109,13 @@ int dc_mixer_dominant(const dc_mixer *m);
  * half the tier's default (5 % standard, 7 % highland; hall 0), at most 30 %. */
 unsigned dc_mixer_expected_loss_policy(dc_tier tier, unsigned worst_loss_256);
 /* Audio redundancy (RFC 2198) toward a listener: how many earlier frames go with each packet
- * of its mix, from the worst audio loss it reported lately (1/256; 0: none) and whether it
- * receives video now. None on a clean link; one; two from 8 % loss, except on a highland link
- * carrying video (no room beside it). On `highland-radio` (64 kbit/s, bursts of ~3 lost
- * packets) two copies left 91-92 % of frames unconcealed, one 88 %. */
+ * of its mix, from the worst audio loss it reported lately (1/256; 0: none). None on a clean
+ * link; one; two from 8 % loss, except on the highland tier. There two copies helped a
+ * 64 kbit/s radio link with bursty loss (91-92 % of frames unconcealed, one copy 88 %) but
+ * overflowed a 32 kbit/s one (mouth to ear 1.1 s, against 0.5 s with one), and nothing the
+ * bridge hears from an audio-only point tells the two apart. */
 #define DC_RED_DEPTH_MAX 2
-unsigned dc_mixer_red_depth_policy(dc_tier tier, unsigned loss_256, bool video);
+unsigned dc_mixer_red_depth_policy(dc_tier tier, unsigned loss_256);
 /* Sets it for the tier's mix and its talkers' own mixes; cheap when nothing changes. */
 void dc_mixer_set_expected_loss(dc_mixer *m, dc_tier tier, unsigned percent);
 

@@ -327,14 +327,12 @@ static void test_expected_loss_follows_reports(void) {
   g_assert_cmpuint(dc_mixer_expected_loss_policy(DC_TIER_HIGHLAND, 0), ==, 7);
   g_assert_cmpuint(dc_mixer_expected_loss_policy(DC_TIER_STANDARD, 26), ==, 13); /* 10 % + a quarter */
   g_assert_cmpuint(dc_mixer_expected_loss_policy(DC_TIER_HIGHLAND, 255), ==, 30);
-  /* RED: none on a clean link, one copy, two on deep loss, but one on a highland link with
-   * video beside it */
-  g_assert_cmpuint(dc_mixer_red_depth_policy(DC_TIER_STANDARD, 0, false), ==, 0);
-  g_assert_cmpuint(dc_mixer_red_depth_policy(DC_TIER_STANDARD, 10, true), ==, 1);
-  g_assert_cmpuint(dc_mixer_red_depth_policy(DC_TIER_STANDARD, 30, true), ==, 2);
-  g_assert_cmpuint(dc_mixer_red_depth_policy(DC_TIER_HIGHLAND, 30, true), ==, 1);
-  g_assert_cmpuint(dc_mixer_red_depth_policy(DC_TIER_HIGHLAND, 30, false), ==, 2);
-  g_assert_cmpuint(dc_mixer_red_depth_policy(DC_TIER_HIGHLAND, 10, false), ==, 1);
+  /* RED: none on a clean link, one copy, two on deep loss, but one on the highland tier */
+  g_assert_cmpuint(dc_mixer_red_depth_policy(DC_TIER_STANDARD, 0), ==, 0);
+  g_assert_cmpuint(dc_mixer_red_depth_policy(DC_TIER_STANDARD, 10), ==, 1);
+  g_assert_cmpuint(dc_mixer_red_depth_policy(DC_TIER_STANDARD, 30), ==, 2);
+  g_assert_cmpuint(dc_mixer_red_depth_policy(DC_TIER_HIGHLAND, 30), ==, 1);
+  g_assert_cmpuint(dc_mixer_red_depth_policy(DC_TIER_HALL, 5), ==, 1);
 
   dc_mixer *m = make_mixer(3);
   sender s;
