@@ -182,7 +182,6 @@ void pace_consume(dc_participant *rcv, size_t len, uint64_t now) {
 
 #define PROBE_TICK_MS 20
 #define PROBE_RETRY_US 2000000 /* after a failed probe: the main thread's upgrade guard takes over */
-#define PROBE_QUIET_US 5000000 /* no congestion signal or heavy loss for this long before a probe */
 
 /* The receiver's worker, every PROBE_TICK_MS while a probe runs: padding-only RTX on the
  * main slot, the tick's share of the probe's padding rate, within the pacer's budget (never
@@ -235,16 +234,9 @@ static void probe_step(dc_participant *p, uint64_t now) {
   if (p->probe.running && !target_kbps)
     p->probe.running = false; /* the choice moved on */
   uint64_t target = (uint64_t)target_kbps * 1000;
-  /* only on a link that has been quiet a while: a receiver's first reports, or a cut, say
-   * its estimate is still finding the link */
-  bool quiet = p->bwe_quiet_since && now - p->bwe_quiet_since >= PROBE_QUIET_US;
-  /* and one whose receiver sees room: Chrome's REMB runs up to 1.5 times what arrives while
-   * no queue grows; one below what we send says there is none (no REMB: nothing said) */
-  quiet &= !p->bwe.remb_bps || p->bwe.remb_bps >= p->sent_bps;
-  if (!p->probe.running && st == DC_PROBE_IDLE && quiet && now >= p->probe_hold_until &&
-      target > dc_bwe_estimate(&p->bwe) &&
-      p->sent_bps < target &&
-      p->n_video && p->video[0].rtx_pt >= 0) {
+  if (!p->probe.running && st == DC_PROBE_IDLE && now >= p->probe_hold_until && p->n_video &&
+      p->video[0].rtx_pt >= 0 &&
+      dc_probe_may_start(target, dc_bwe_estimate(&p->bwe), p->sent_bps, p->bwe.remb_bps, p->bwe_quiet_since, now)) {
     dc_probe_start(&p->probe, target, p->bwe.congestion_signals, p->sent_total, now);
     p->probe.estimate_at_start = dc_bwe_estimate(&p->bwe);
     p->probe_pad_kbps = (unsigned)((target - p->sent_bps) / 1000);

@@ -353,6 +353,13 @@ void dc_probe_start(dc_probe *p, uint64_t target_bps, unsigned congestion_signal
   p->covered = false;
 }
 
+bool dc_probe_may_start(uint64_t target_bps, uint64_t estimate_bps, uint64_t sent_bps, uint64_t remb_bps,
+                        uint64_t quiet_since_us, uint64_t now_us) {
+  bool quiet = quiet_since_us && now_us - quiet_since_us >= DC_PROBE_QUIET_US;
+  bool room = !remb_bps || remb_bps >= sent_bps;
+  return quiet && room && target_bps > estimate_bps && target_bps > sent_bps;
+}
+
 void dc_probe_on_report(dc_probe *p, uint64_t now_us) {
   if (p->running && now_us - p->started_us >= DC_PROBE_US / 3)
     p->covered = true;

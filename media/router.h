@@ -253,6 +253,15 @@ typedef struct {
   bool covered;          /* a report came from well inside the probe */
 } dc_probe;
 
+/* Whether a probe for target_bps may start now: one is wanted above both the estimate and
+ * what goes out (sent_bps); the receiver's reports have shown no heavy loss or congestion
+ * since quiet_since_us (0: no report yet) for DC_PROBE_QUIET_US (its first reports, or a cut,
+ * say its estimate is still finding the link); and its REMB (0: it sends none) is not below
+ * what we send: Chrome's REMB runs up to 1.5 times what arrives while no queue grows, and one
+ * below what we send says there is no room. */
+#define DC_PROBE_QUIET_US 5000000
+bool dc_probe_may_start(uint64_t target_bps, uint64_t estimate_bps, uint64_t sent_bps, uint64_t remb_bps,
+                        uint64_t quiet_since_us, uint64_t now_us);
 /* congestion_signals: the receiver's dc_bwe counter now; sent_bytes: all bytes sent to the
  * receiver so far (media and padding). */
 void dc_probe_start(dc_probe *p, uint64_t target_bps, unsigned congestion_signals, uint64_t sent_bytes,

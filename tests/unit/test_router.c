@@ -408,6 +408,16 @@ static void test_probe(void) {
   g_assert_cmpint(dc_probe_step(&p, 3, 0, sent += 50000, t += 500000), ==, DC_PROBE_RUNNING);
   dc_probe_on_remb(&p, 1700000);
   g_assert_cmpint(dc_probe_step(&p, 3, 0, sent += 50000, t += 100000), ==, DC_PROBE_FAILED);
+  /* when one may start: a quiet link for 5 s, a REMB not below what goes out, a target above
+   * the estimate and what goes out */
+  uint64_t q = 10000000;
+  g_assert_true(dc_probe_may_start(600000, 300000, 250000, 0, q, q + DC_PROBE_QUIET_US));
+  g_assert_true(dc_probe_may_start(600000, 300000, 250000, 260000, q, q + DC_PROBE_QUIET_US));
+  g_assert_false(dc_probe_may_start(600000, 300000, 250000, 0, 0, q)); /* no report yet */
+  g_assert_false(dc_probe_may_start(600000, 300000, 250000, 0, q, q + DC_PROBE_QUIET_US - 1));
+  g_assert_false(dc_probe_may_start(600000, 300000, 250000, 200000, q, q + DC_PROBE_QUIET_US)); /* no room */
+  g_assert_false(dc_probe_may_start(300000, 300000, 250000, 0, q, q + DC_PROBE_QUIET_US));
+  g_assert_false(dc_probe_may_start(400000, 300000, 450000, 0, q, q + DC_PROBE_QUIET_US));
   dc_upgrade_guard g;
   dc_upgrade_guard_init(&g);
   g_assert_cmpint(dc_upgrade_guard_apply(&g, 0, t), ==, 0);
