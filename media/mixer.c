@@ -5,7 +5,7 @@
 #include <opus.h>
 #include <string.h>
 
-#define JB_SLOTS 64 /* over 1 s of 20 ms packets: a stall's burst must fit (a power of two: seq wraps) */
+#define JB_SLOTS 32 /* 640 ms of 20 ms packets, 1.9 s of 60 ms: a stall's burst must fit (a power of two: seq wraps) */
 #define JB_MAX_PAYLOAD 400  /* 160 kbit/s at 20 ms; larger packets are dropped */
 #define VOICE_DBOV 50       /* a level at or above -50 dBov counts as voice */
 #define HOLD_US 600000      /* a talker keeps its place through this much silence */
@@ -32,7 +32,10 @@ typedef struct {
   dc_tier tier;
   int dec;    /* decoder pool slot, -1 when not decoding */
   int talker; /* index in the talker table, -1 when not a talker */
-  jb_entry jb[JB_SLOTS];
+  /* JB_SLOTS entries in the mixer's jb_store: kept out of the part so that the per-tick walk
+   * over every participant stays on a few cache lines each (inline, 64 entries doubled the
+   * tick's cost at 3000 participants) */
+  jb_entry *jb;
   bool have_transit, have_newest;
   int64_t last_transit;
   double jitter; /* samples */
@@ -40,7 +43,7 @@ typedef struct {
   int underruns;
   bool stalled;      /* playout stopped for want of packets; stall_ts: where */
   uint32_t stall_ts;
-  unsigned since_drop; /* frames played since the last voiced frame dropped to catch up */
+  unsigned since_drop; /* ticks since a frame was dropped to catch up, quiet ones aside */
   float loud; /* smoothed loudness: 127 - dBov, 0 = silence */
   uint64_t last_packet_us, last_voice_us;
 } part;
@@ -57,6 +60,7 @@ typedef struct {
 struct dc_mixer {
   unsigned cap, k, pool_size;
   part *parts;
+  jb_entry *jb_store; /* cap * JB_SLOTS */
   unsigned tier_members[DC_TIER_COUNT];
   OpusDecoder **dec;
   int16_t (*pcm)[DC_MIX_MAX_FRAME + DC_MIX_TICK];
@@ -118,6 +122,7 @@ dc_mixer *dc_mixer_new(const dc_mixer_config *cfg, GError **error) {
   m->k = k;
   m->pool_size = k + EXTRA_DECODERS;
   m->parts = g_new0(part, m->cap);
+  m->jb_store = g_new0(jb_entry, (gsize)m->cap * JB_SLOTS);
   m->dec = g_new0(OpusDecoder *, m->pool_size);
   m->pcm = g_malloc0(sizeof *m->pcm * m->pool_size);
   m->pcm_n = g_new0(unsigned, m->pool_size);
@@ -161,6 +166,7 @@ void dc_mixer_free(dc_mixer *m) {
     if (m->talk[i].enc)
       opus_encoder_destroy(m->talk[i].enc);
   g_free(m->parts);
+  g_free(m->jb_store);
   g_free(m->dec);
   g_free(m->pcm);
   g_free(m->pcm_n);
@@ -177,6 +183,8 @@ int dc_mixer_add(dc_mixer *m, dc_tier tier) {
     if (!m->parts[i].active) {
       part *p = &m->parts[i];
       memset(p, 0, sizeof *p);
+      p->jb = &m->jb_store[(gsize)i * JB_SLOTS];
+      memset(p->jb, 0, JB_SLOTS * sizeof *p->jb);
       p->active = true;
       p->tier = tier;
       p->dec = p->talker = -1;

@@ -1,7 +1,7 @@
 /* mixer.h — the audio mixer's sans-IO core: Opus packets and a 20 ms tick in, one encoded
  * packet per listener out, with a cost that grows with talkers and tiers, not listeners.
  *
- * Per participant: a jitter buffer of 64 packets whose playout depth follows the measured
+ * Per participant: a jitter buffer of 32 packets whose playout depth follows the measured
  * interarrival jitter (RFC 3550 §6.4.1 estimator; 20–200 ms), frames of 10/20/40/60 ms,
  * a lost frame recovered from the next packet's in-band FEC when it carries one (RFC 6716
  * §2.1.7) and concealed by Opus PLC otherwise.

@@ -196,10 +196,11 @@ int dc_source_lowest_layer(const dc_source_layers *src);
 uint64_t dc_choose_layers(uint64_t budget_bps, const dc_source_layers *const *sources, int n_slots,
                           bool main_playing, int *layers);
 
-/* Nothing probes the link before a slot moves up a layer, so the move is the probe: when it
- * fails (the slot comes back down within DC_UPGRADE_TRIAL_US) the next try waits, 8 s at
- * first, doubling to 2 minutes; an upgrade that holds clears the wait. Without it a link
- * just below a layer's rate flips between two layers, each flip a key frame. */
+/* A move up can still fail after its probe passed (or without one: a receiver without RTX
+ * is not probed, and its move is the probe): when the slot comes back down within
+ * DC_UPGRADE_TRIAL_US, or a probe fails (dc_upgrade_guard_probe_failed), the next try waits,
+ * 8 s at first, doubling to 2 minutes; an upgrade that holds clears the wait. Without it a
+ * link just below a layer's rate flips between two layers, each flip a key frame. */
 #define DC_UPGRADE_TRIAL_US 5000000
 typedef struct {
   int layer;                 /* what the slot plays now, DC_LAYER_OFF at first */
