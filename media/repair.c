@@ -328,3 +328,23 @@ size_t dc_rtx_padding(uint8_t *out, size_t cap, uint8_t rtx_pt, uint32_t rtx_ssr
   out[head + pad - 1] = (uint8_t)pad; /* the last padding octet counts them, itself included */
   return head + pad;
 }
+
+/* ---- the repair budget ---- */
+
+bool dc_repair_budget_take(dc_repair_budget *b, uint64_t estimate_bps, size_t len, uint64_t now_us) {
+  double rate = DC_REPAIR_SHARE * (double)estimate_bps; /* bit/s */
+  double cap = rate * DC_REPAIR_BURST_US / 1e6;
+  if (!b->last_us) { /* a fresh receiver starts with its burst: a key frame lost at the start */
+    b->bits = cap;
+    b->last_us = now_us;
+  } else if (now_us > b->last_us) {
+    b->bits += rate * (double)(now_us - b->last_us) / 1e6;
+    b->last_us = now_us;
+  }
+  b->bits = b->bits > cap ? cap : b->bits;
+  double need = 8.0 * (double)len;
+  if (need > b->bits)
+    return false;
+  b->bits -= need;
+  return true;
+}

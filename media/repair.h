@@ -14,6 +14,11 @@
  * - RTX (RFC 4588 §4): wrapping a packet for retransmission in its own SSRC and unwrapping
  *   one from a sender.
  *
+ * - dc_repair_budget: how much a receiver's retransmissions may take of its link (a token
+ *   bucket at a share of its estimate), so that repairs on an overfull link do not make it
+ *   fuller: NACKs for what our own repairs pushed out of its queue asked for more repairs, and
+ *   a 128 kbit/s point got 600 kbit/s of them with 83 % loss.
+ *
  * Left out: FEC (RFC 8627 flexfec, ulpfec), and RTT-paced retries (we have no RTT to the
  * sender without sending SRs; the retry interval is the caller's).
  */
@@ -107,5 +112,22 @@ size_t dc_rtx_unwrap(uint8_t *buf, size_t len, uint8_t pt, uint32_t ssrc);
  * receiver's estimate counts it. Returns the length written, 0 when cap is too small. */
 size_t dc_rtx_padding(uint8_t *out, size_t cap, uint8_t rtx_pt, uint32_t rtx_ssrc, uint16_t rtx_seq,
                       uint32_t timestamp, uint8_t ast_id, size_t size);
+
+/* ---- the repair budget ---- */
+
+/* Repairs may take DC_REPAIR_SHARE of the estimate (WebRTC lets them take all of it; we
+ * cannot lower the source's rate for one receiver, only its layer), and save up for at most
+ * DC_REPAIR_BURST_US of it: the packets of a lost key frame. */
+#define DC_REPAIR_SHARE 0.5
+#define DC_REPAIR_BURST_US 1000000
+
+typedef struct {
+  double bits;      /* what may go now */
+  uint64_t last_us; /* when that was worked out, 0: never */
+} dc_repair_budget;
+
+/* Whether a repair of len bytes may go at now_us to a receiver estimated at estimate_bps;
+ * takes it from the budget when it may. */
+bool dc_repair_budget_take(dc_repair_budget *b, uint64_t estimate_bps, size_t len, uint64_t now_us);
 
 #endif

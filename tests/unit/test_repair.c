@@ -173,6 +173,31 @@ static void test_rtx_padding(void) {
   g_assert_cmpuint(dc_rtx_padding(buf, 20, 97, 0x66, 10, 0, 3, 200), ==, 0); /* no room */
 }
 
+/* Repairs to a receiver take at most half its estimate over time, with a second's worth
+ * saved up, whatever the NACKs ask. */
+static void test_repair_budget(void) {
+  dc_repair_budget b = {0};
+  uint64_t now = 5000000, estimate = 128000; /* 64 kbit/s for repairs: 8000 B a second */
+  size_t sent = 0;
+  while (dc_repair_budget_take(&b, estimate, 1000, now))
+    sent += 1000;
+  g_assert_cmpuint(sent, ==, 8000); /* the burst, then nothing until time passes */
+  /* a storm: 1000 B asked for every 10 ms for 10 s gets what the rate allows */
+  sent = 0;
+  for (int i = 1; i <= 1000; i++)
+    sent += dc_repair_budget_take(&b, estimate, 1000, now + (uint64_t)i * 10000) ? 1000 : 0;
+  g_assert_cmpuint(sent, >=, 79000);
+  g_assert_cmpuint(sent, <=, 80000);
+  /* a quiet second saves up only one burst; a falling estimate shrinks what is saved */
+  now += 10000000 + 5000000;
+  sent = 0;
+  while (dc_repair_budget_take(&b, estimate / 4, 1000, now))
+    sent += 1000;
+  g_assert_cmpuint(sent, ==, 2000);
+  /* a time that goes back (clock mix-up) gives nothing */
+  g_assert_false(dc_repair_budget_take(&b, estimate, 1000, now - 1000000));
+}
+
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/repair/cache-hit-and-age", test_cache_hit_and_age);
@@ -182,5 +207,6 @@ int main(int argc, char **argv) {
   g_test_add_func("/repair/rx-nack-storm-bounded", test_rx_nack_storm_bounded);
   g_test_add_func("/repair/rtx-round-trip", test_rtx_round_trip);
   g_test_add_func("/repair/rtx-padding", test_rtx_padding);
+  g_test_add_func("/repair/budget", test_repair_budget);
   return g_test_run();
 }
