@@ -5,10 +5,23 @@
 #include <string.h>
 
 const dc_link_profile link_profiles[DC_TIER_COUNT] = {
-    [DC_TIER_HALL] = {3000000, 10000000, 2500000, 48000 + 24000},
-    [DC_TIER_STANDARD] = {1500000, 4000000, 1200000, 32000 + 24000},
-    [DC_TIER_HIGHLAND] = {150000, 500000, 150000, 16000 + 8000},
+    [DC_TIER_HALL] = {3000000, 10000000, 2500000, 48000 + 24000, 48000},
+    [DC_TIER_STANDARD] = {1500000, 4000000, 1200000, 32000 + 24000, 32000},
+    [DC_TIER_HIGHLAND] = {150000, 300000, 150000, 16000 + 8000, 16000},
 };
+
+uint64_t dc_audio_down_bps(const dc_participant *rcv) {
+  const dc_link_profile *profile = &link_profiles[rcv->tier];
+  unsigned loss = (unsigned)g_atomic_int_get(&rcv->audio_loss_pub); /* non-zero while RED goes */
+  unsigned copies = rcv->audio.red_pt >= 0 && loss ? dc_mixer_red_depth_policy(rcv->tier, loss) : 0;
+  return profile->audio_bps + copies * profile->red_copy_bps;
+}
+
+uint64_t dc_audio_up_bps(const dc_participant *src) {
+  /* a browser that sends RED sends one earlier frame in each packet */
+  const dc_link_profile *profile = &link_profiles[src->tier];
+  return profile->audio_bps + (src->audio_red_pt >= 0 ? profile->red_copy_bps : 0);
+}
 
 /* What the answer asks of a point's Opus, by tier (media/mixer's tiers): its rate, its packet
  * time (60 ms at the highland rate: a third of the packets' overhead) and FEC; RED is
@@ -222,7 +235,7 @@ static bool choose_layers(dc_room *r) {
     uint64_t estimate = (uint64_t)g_atomic_int_get(&rcv->estimate_kbps) * 1000;
     uint64_t now = (uint64_t)g_get_monotonic_time();
     int chosen[MAX_SLOTS];
-    uint64_t audio = link_profiles[rcv->tier].audio_bps;
+    uint64_t audio = dc_audio_down_bps(rcv);
     dc_choose_layers(estimate > audio ? estimate - audio : 0, sources, rcv->n_video, !rcv->video[0].off, chosen);
     for (int k = 0; k < rcv->n_video; k++) {
       slot *s = &rcv->video[k];
@@ -245,7 +258,9 @@ static bool choose_layers(dc_room *r) {
         }
         /* The next step up, when the estimate does not reach it, is probed for (see
          * media/router dc_probe): for a main slot that is off, what brings it back (half its
-         * lowest layer, thinned); else the estimate plus what the next layer costs more. At
+         * lowest layer, thinned); else the estimate plus what the next layer costs more (a
+         * thinned slot needs none: what it sends lifts the estimate to its next thinning step,
+         * and a probe for the whole layer on a 128 kbit/s link failed more than it passed). At
          * most twice the estimate at a time (a step that passes lifts the estimate and the
          * next probe starts from there): a failed probe fills the link's queue until the
          * receiver says so, and on a thin link a probe at three times the estimate cost the
@@ -255,12 +270,16 @@ static bool choose_layers(dc_room *r) {
         int lowest = dc_source_lowest_layer(&layers[k]);
         if (chosen[k] == DC_LAYER_OFF && lowest != DC_LAYER_OFF) {
           target = need = audio + layers[k].layer_bps[lowest] / 2 + layers[k].layer_bps[lowest] / 20;
+        } else if (chosen[k] >= 0 && audio + dc_source_layer_cost(&layers[k], chosen[k]) > estimate) {
+          target = 0; /* thinned */
         } else {
-          for (int l = chosen[k] + 1; chosen[k] >= 0 && l < layers[k].n_layers && !target; l++)
-            if (layers[k].layer_bps[l]) {
-              target = estimate + layers[k].layer_bps[l] - MIN(layers[k].layer_bps[l], layers[k].layer_bps[chosen[k]]);
-              need = audio + layers[k].layer_bps[l];
+          for (int l = chosen[k] + 1; chosen[k] >= 0 && l < layers[k].n_layers && !target; l++) {
+            uint64_t next = dc_source_layer_cost(&layers[k], l), now_cost = dc_source_layer_cost(&layers[k], chosen[k]);
+            if (next) {
+              target = estimate + next - MIN(next, now_cost);
+              need = audio + next;
             }
+          }
         }
         /* a layer the receiver's profile can never carry is not worth a probe (a highland
          * point probing for a 500 kbit/s layer on its 128 kbit/s link only cost it audio) */
@@ -286,7 +305,7 @@ static bool choose_layers(dc_room *r) {
        * quarter of the frame rate); a main slot kept at a layer above the budget keeps half its
        * frames while about two thirds of the layer fit, else the base layer. */
       uint64_t budget = estimate > audio ? estimate - audio : 0;
-      uint64_t rate = !off && chosen[k] >= 0 && chosen[k] < layers[k].n_layers ? layers[k].layer_bps[chosen[k]] : 0;
+      uint64_t rate = !off ? dc_source_layer_cost(&layers[k], chosen[k]) : 0;
       int keep = k > 0 ? 0 : rate <= budget ? -1 : rate * 2 / 3 <= budget ? 1 : 0;
       g_atomic_int_set(&s->keep_tid, keep);
     }
@@ -374,7 +393,7 @@ static gboolean event_on_main(gpointer data) {
     for (int k = 0; k < p->n_video; k++) {
       dc_participant *src = room_find(r, p->video[k].source);
       if (src) /* its layer is not chosen yet: every layer */
-        room_request_keyframe(src, -1);
+        room_request_keyframe(src, -1, PLI_INTERVAL_US);
     }
     g_rw_lock_reader_unlock(&r->lock);
   }
@@ -581,7 +600,7 @@ char *dc_participant_offer(dc_participant *p, const char *sdp, GError **error) {
       dc_transport_add_remote_candidate(p->transport, g_array_index(m->candidates, dc_sdp_candidate, c).value);
   }
   /* everyone now receiving this newcomer needs a keyframe from it, once it sends */
-  room_request_keyframe(p, -1);
+  room_request_keyframe(p, -1, PLI_INTERVAL_US);
   p->connect_timer = g_timeout_source_new_seconds(b->connect_timeout_s);
   g_source_set_callback(p->connect_timer, connect_timeout, p, NULL); /* stopped at leave */
   g_source_attach(p->connect_timer, b->main);

@@ -25,6 +25,12 @@
 #define HIGHEST_LAYER G_MAXINT
 #define PLI_INTERVAL_US 500000 /* a source's layer is asked for a key frame at most this often: each one
                                  * costs a thin receiver half a second of its link */
+/* ... and for a receiver's own loss (its PLI) at most this often: a key frame is about half a
+ * second of its layer's rate, so at this spacing they cost a fifth of it. At PLI_INTERVAL_US a
+ * 128 kbit/s point with 5 % loss kept the 60 kbit/s layer it watched at 130-190 kbit/s of key
+ * frames, which its link could not carry, so it lost more and asked again. A receiver that
+ * switches layer or source is not held by this. */
+#define RECEIVER_PLI_INTERVAL_US 2500000
 /* Packets waiting for one receiver's worker. A worker that falls this far behind (about a
  * second of a full meeting's media) drops what comes next, as a lossy link would, rather
  * than queueing without bound. */
@@ -47,8 +53,13 @@
 typedef struct {
   uint64_t initial_bps, ceiling_bps, send_bps;
   uint64_t audio_bps; /* the tier's mix on the wire (media/mixer), kept from the estimate */
+  uint64_t red_copy_bps; /* what each RED copy of it adds */
 } dc_link_profile;
 extern const dc_link_profile link_profiles[DC_TIER_COUNT];
+/* The audio a receiver's link carries now, RED copies included, and a source's uplink; both
+ * are kept from the video's share (at 128 kbit/s RED's copy is an eighth of the link). */
+uint64_t dc_audio_down_bps(const dc_participant *rcv);
+uint64_t dc_audio_up_bps(const dc_participant *src);
 #define BWE_FLOOR_BPS 30000
 /* Video to a receiver leaves at PACE_FACTOR times its estimate or what comes for it, whichever
  * is more: bursts (key frames) are spread, steady video is not held back. */
@@ -165,10 +176,12 @@ struct dc_participant {
   unsigned probe_pad_kbps; /* padding while it runs (its worker) */
   bool probe_timer;       /* the padding timer runs (its worker) */
   uint64_t probe_hold_until; /* no new probe before (its worker) */
+  uint64_t sending_before_probe; /* what went to it when the last probe started (its worker) */
   uint64_t bwe_quiet_since;  /* its reports show no heavy loss or congestion since (its worker) */
   unsigned signals_seen;     /* bwe.congestion_signals at the last report (its worker) */
   int repairs;         /* answered this tick (its worker) */
   int repairs_sent;    /* in all (its worker) */
+  dc_repair_budget repair_budget; /* what its repairs may still take of its link (its worker) */
   uint64_t probe_bytes; /* padding sent to it for probes, in all (its worker) */
   gint repairs_refused;
 };
@@ -224,7 +237,8 @@ void room_reroute_and_tell(dc_room *r);
 
 /* video.c: a source's worker is asked for a key frame on a layer (throttled there); the transport's
  * callbacks for a participant; its housekeeping every TICK_MS on its worker. */
-void room_request_keyframe(dc_participant *src, int layer); /* layer -1: every layer */
+/* layer -1: every layer; interval_us: none if that layer was asked for more recently */
+void room_request_keyframe(dc_participant *src, int layer, int64_t interval_us);
 void video_on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap);
 void video_on_rtcp(gpointer user, uint8_t *buf, size_t len);
 void pace_consume(dc_participant *rcv, size_t len, uint64_t now);

@@ -10,6 +10,7 @@
 typedef struct {
   dc_participant *src;
   unsigned layers; /* bit i: simulcast layer i */
+  int64_t interval_us;
 } keyframe_request;
 
 static void free_keyframe_request(gpointer data) {
@@ -21,7 +22,8 @@ static void free_keyframe_request(gpointer data) {
 /* Only the layers asked for: a key frame is several times an inter frame, and a sender's
  * rate control drops frames after one to pay for it, so a key frame on a layer nobody is
  * switching to freezes the receivers of that layer for nothing (and costs a thin link half
- * a second). Each layer is asked at most every PLI_INTERVAL_US. */
+ * a second). Each layer is asked at most every PLI_INTERVAL_US, or RECEIVER_PLI_INTERVAL_US for a
+ * receiver's loss. */
 static gboolean send_pli(gpointer data) {
   keyframe_request *q = data;
   dc_participant *src = q->src;
@@ -37,7 +39,7 @@ static gboolean send_pli(gpointer data) {
   bool fir = !(src->video_fb & DC_FB_PLI) && (src->video_fb & DC_FB_FIR);
   bool counted = false;
   for (int i = 0; i < src->n_layers && i < DC_SDP_MAX_LAYERS; i++) {
-    if (!(q->layers >> i & 1) || !src->layer_ssrc[i] || now - src->last_pli_us[i] < PLI_INTERVAL_US)
+    if (!(q->layers >> i & 1) || !src->layer_ssrc[i] || now - src->last_pli_us[i] < q->interval_us)
       continue;
     src->last_pli_us[i] = now;
     if (fir && !counted) {
@@ -54,9 +56,10 @@ static gboolean send_pli(gpointer data) {
   return G_SOURCE_REMOVE;
 }
 
-void room_request_keyframe(dc_participant *src, int layer) {
+void room_request_keyframe(dc_participant *src, int layer, int64_t interval_us) {
   keyframe_request *q = g_new(keyframe_request, 1);
   q->src = room_ref(src);
+  q->interval_us = MAX(interval_us, PLI_INTERVAL_US);
   q->layers = layer < 0 ? ~0u : 1u << MIN(layer, 31);
   dc_worker_invoke(src->worker, send_pli, q, free_keyframe_request);
 }
@@ -223,7 +226,7 @@ static void probe_step(dc_participant *p, uint64_t now) {
               " kbit/s passed (%" G_GUINT64_FORMAT " kbit/s went out; %zu B of padding in all)", p->room->meeting,
               p->id, p->probe.target_bps / 1000, p->probe.achieved_bps / 1000, (size_t)p->probe_bytes);
   } else if (st == DC_PROBE_FAILED) {
-    dc_bwe_on_probe_failed(&p->bwe, p->probe.estimate_at_start, now);
+    dc_bwe_on_probe_failed(&p->bwe, p->probe.estimate_at_start, p->sending_before_probe, now);
     g_atomic_int_inc(&p->probes_failed);
     p->probe_hold_until = now + PROBE_RETRY_US; /* till the layer choice holds the slot */
     g_message("meeting %" G_GINT64_FORMAT " participant %" G_GINT64_FORMAT ": probe at %" G_GUINT64_FORMAT
@@ -239,6 +242,7 @@ static void probe_step(dc_participant *p, uint64_t now) {
       dc_probe_may_start(target, dc_bwe_estimate(&p->bwe), p->sent_bps, p->bwe.remb_bps, p->bwe_quiet_since, now)) {
     dc_probe_start(&p->probe, target, p->bwe.congestion_signals, p->sent_total, now);
     p->probe.estimate_at_start = dc_bwe_estimate(&p->bwe);
+    p->sending_before_probe = p->sent_bps;
     p->probe_pad_kbps = (unsigned)((target - p->sent_bps) / 1000);
     if (!p->probe_timer) {
       p->probe_timer = true;
@@ -289,6 +293,10 @@ static gboolean deliver(gpointer data) {
     if (d->repair)
       len = dc_rtx_wrap(d->buf, len, DC_TRANSPORT_BUF - DC_SRTP_MAX_TRAILER, (uint8_t)s->rtx_pt,
                         s->rtx_ssrc, s->rtx_seq++);
+    if (len && d->repair && !dc_repair_budget_take(&d->rcv->repair_budget, dc_bwe_estimate(&d->rcv->bwe), len, now)) {
+      g_atomic_int_inc(&d->rcv->repairs_refused);
+      len = 0;
+    }
     if (len) { /* stamped with our send time as it leaves the pacer */
       pace_out(d->rcv, d->buf, len, sizeof d->buf, d->src_ext.abs_send_time ? s->ext.abs_send_time : 0);
       d->rcv->repairs_sent += d->repair;
@@ -299,7 +307,7 @@ static gboolean deliver(gpointer data) {
   g_atomic_pointer_set(&s->playing_source, (gpointer)(gintptr)s->core.source);
   g_atomic_int_set(&s->playing_layer, s->core.layer);
   if (dc_slot_needs_keyframe(&s->core) && d->routed)
-    room_request_keyframe(d->src, d->want_layer); /* throttled on the source's worker */
+    room_request_keyframe(d->src, d->want_layer, PLI_INTERVAL_US); /* throttled on the source's worker */
   return G_SOURCE_REMOVE;
 }
 
@@ -672,7 +680,8 @@ void video_on_rtcp(gpointer user, uint8_t *buf, size_t len) {
     for (int k = 0; k < rcv->n_video; k++) {
       dc_participant *src = rcv->video[k].ssrc == media ? room_find(r, rcv->video[k].source) : NULL;
       if (src) /* the layer it plays (this worker's to read); a switch asks for its own */
-        room_request_keyframe(src, rcv->video[k].core.source == src->id ? rcv->video[k].core.layer : -1);
+        room_request_keyframe(src, rcv->video[k].core.source == src->id ? rcv->video[k].core.layer : -1,
+                              RECEIVER_PLI_INTERVAL_US);
     }
     g_rw_lock_reader_unlock(&r->lock);
   }
@@ -691,9 +700,14 @@ gboolean video_tick(gpointer data) {
   uint64_t elapsed = p->last_tick_us ? now - (uint64_t)p->last_tick_us : TICK_MS * 1000;
   p->last_tick_us = (int64_t)now;
   for (int i = 0; i < p->n_layers; i++) {
-    /* smoothed over about a second: a key frame is several times an inter frame */
+    /* smoothed over about four seconds: a key frame is several times an inter frame, and the
+     * sender's rate control pays for it in the frames after (over one second, a 60 kbit/s
+     * layer measured up to 250 kbit/s at each key frame, and a thin link's main slot was
+     * paused for it). A layer that starts is taken at its first measure (see also
+     * dc_source_layer_cost), one that stops halves each tick. */
     gint now_kbps = (gint)(p->layer_bytes[i] * 8 * 1000 / MAX(elapsed, 1));
-    g_atomic_int_set(&p->layer_kbps[i], (g_atomic_int_get(&p->layer_kbps[i]) + now_kbps + 1) / 2);
+    gint was = g_atomic_int_get(&p->layer_kbps[i]);
+    g_atomic_int_set(&p->layer_kbps[i], !was ? now_kbps : !now_kbps ? was / 2 : (7 * was + now_kbps + 7) / 8);
     p->layer_bytes[i] = 0;
   }
   p->sent_bps = (p->sent_bps + p->sent_bytes * 8 * 1000000 / MAX(elapsed, 1)) / 2;
@@ -705,7 +719,7 @@ gboolean video_tick(gpointer data) {
     probe_step(p, now);
   if (p->pacer) /* see PACE_FACTOR; a probe's padding must get out at its rate */
     dc_pacer_set_rate(p->pacer, (uint64_t)(PACE_FACTOR * (double)MAX(MAX(dc_bwe_estimate(&p->bwe),
-                                                                           p->paced_bps + link_profiles[p->tier].audio_bps),
+                                                                           p->paced_bps + dc_audio_down_bps(p)),
                                                                        p->probe.running ? p->probe.target_bps : 0)), now);
   g_atomic_int_set(&p->estimate_kbps, (gint)(dc_bwe_estimate(&p->bwe) / 1000));
   p->repairs = 0;
@@ -715,11 +729,14 @@ gboolean video_tick(gpointer data) {
     g_debug("meeting %" G_GINT64_FORMAT " participant %" G_GINT64_FORMAT ": estimate %" G_GUINT64_FORMAT
             " kbit/s, sending %" G_GUINT64_FORMAT " kbit/s, last REMB %" G_GUINT64_FORMAT " kbit/s, "
             "last loss %u/256, congestion signals %u; repairs sent to it %d, refused %d; "
-            "pacer: %zu B queued, %" G_GUINT64_FORMAT " dropped",
+            "pacer: %zu B queued, %" G_GUINT64_FORMAT " dropped; main slot: layer %d%s, temporal layers kept %d, "
+            "probe padding %" G_GUINT64_FORMAT " B",
             p->room->meeting, p->id, dc_bwe_estimate(&p->bwe) / 1000, p->sent_bps / 1000,
             p->bwe.remb_bps / 1000, p->last_loss, p->bwe.congestion_signals, p->repairs_sent,
             g_atomic_int_get(&p->repairs_refused), p->pacer ? dc_pacer_get_stats(p->pacer).queued_bytes : 0,
-            p->pacer ? dc_pacer_get_stats(p->pacer).dropped : 0);
+            p->pacer ? dc_pacer_get_stats(p->pacer).dropped : 0, p->n_video ? p->video[0].core.layer : -1,
+            p->n_video && p->video[0].off ? " (off)" : "", p->n_video ? g_atomic_int_get(&p->video[0].keep_tid) : -1,
+            p->probe_bytes);
   dc_rtcp_report rr = {.ssrc = p->rtcp_ssrc};
   for (int i = 0; i < p->n_layers && rr.n_blocks < DC_RTCP_MAX_BLOCKS; i++)
     if (p->layer_rx[i].started)
@@ -744,7 +761,7 @@ gboolean video_tick(gpointer data) {
   for (int b = 0; b < rr.n_blocks; b++)
     worst_up = MAX(worst_up, rr.blocks[b].fraction_lost);
   dc_bwe_on_loss(&p->up_bwe, worst_up, 0, now); /* its browser sends up to our REMB: no cap here */
-  uint64_t up = dc_bwe_estimate(&p->up_bwe), audio = link_profiles[p->tier].audio_bps;
+  uint64_t up = dc_bwe_estimate(&p->up_bwe), audio = dc_audio_up_bps(p);
   if (n && p->remb_upstream)
     dc_rtcp_write_remb(&w, p->rtcp_ssrc, MAX(up > audio ? up - audio : 0, BWE_FLOOR_BPS), ssrcs, n);
   if (w.len && !w.overflow)

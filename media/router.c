@@ -211,6 +211,8 @@ void dc_bwe_on_remb(dc_bwe *b, uint64_t remb_bps, uint64_t sent_bps, uint64_t no
     /* One signal cuts at most 15 %: on a thin link a single key frame queues long enough
      * to look like overuse, and a lasting queue keeps signalling every few hundred ms. */
     uint64_t floor = b->estimate_bps * 85 / 100;
+    if (now_us < b->settle_until_us && floor < b->settle_floor_bps)
+      floor = MIN(b->settle_floor_bps, b->estimate_bps);
     b->congestion_signals++;
     set_estimate(b, remb_bps > floor ? remb_bps : floor, now_us);
   } else if (remb_bps > b->estimate_bps && b->last_fraction_lost < LOSS_LOW) {
@@ -243,9 +245,11 @@ void dc_bwe_on_probe(dc_bwe *b, uint64_t probed_bps, uint64_t now_us) {
     set_estimate(b, probed_bps, now_us);
 }
 
-void dc_bwe_on_probe_failed(dc_bwe *b, uint64_t before_bps, uint64_t now_us) {
+void dc_bwe_on_probe_failed(dc_bwe *b, uint64_t before_bps, uint64_t carried_bps, uint64_t now_us) {
   if (before_bps > b->estimate_bps)
     set_estimate(b, before_bps, now_us);
+  b->settle_floor_bps = MIN(carried_bps, before_bps);
+  b->settle_until_us = now_us + DC_PROBE_SETTLE_US;
 }
 
 /* ---- layer choice ---- */
@@ -255,6 +259,15 @@ int dc_source_lowest_layer(const dc_source_layers *src) {
     if (src->layer_bps[l])
       return l;
   return DC_LAYER_OFF;
+}
+
+uint64_t dc_source_layer_cost(const dc_source_layers *src, int l) {
+  if (l < 0 || l >= src->n_layers || l >= DC_MAX_LAYERS || !src->layer_bps[l])
+    return 0;
+  uint64_t below = 0;
+  for (int j = l - 1; j >= 0 && !below; j--)
+    below = dc_source_layer_cost(src, j);
+  return MAX(src->layer_bps[l], 2 * below);
 }
 
 uint64_t dc_choose_layers(uint64_t budget_bps, const dc_source_layers *const *sources, int n_slots,
@@ -274,9 +287,10 @@ uint64_t dc_choose_layers(uint64_t budget_bps, const dc_source_layers *const *so
    * seconds later. */
   const dc_source_layers *main = sources[0];
   for (int l = main ? main->n_layers - 1 : -1; l >= 0; l--) {
-    if (l < DC_MAX_LAYERS && main->layer_bps[l] && main->layer_bps[l] <= budget_bps) {
+    uint64_t cost = dc_source_layer_cost(main, l);
+    if (cost && cost <= budget_bps) {
       layers[0] = l;
-      used = main->layer_bps[l];
+      used = cost;
       break;
     }
   }

@@ -150,6 +150,7 @@ typedef struct {
   uint64_t estimate_bps;
   uint64_t last_change_us;
   uint64_t remb_bps;        /* the receiver's last REMB, for the record */
+  uint64_t settle_floor_bps, settle_until_us; /* after a failed probe: see dc_bwe_on_probe_failed */
   uint8_t last_fraction_lost;
   unsigned congestion_signals;
 } dc_bwe;
@@ -171,8 +172,13 @@ void dc_bwe_on_probe(dc_bwe *b, uint64_t probed_bps, uint64_t now_us);
 /* A probe failed: the cut its own padding caused is undone, back to the estimate before it
  * (the link carried that; the queue the padding made drains as it stops). Without this, a
  * failed probe on a 128 kbit/s link cut the estimate below the main slot's floor and paused
- * the picture for ten seconds. */
-void dc_bwe_on_probe_failed(dc_bwe *b, uint64_t before_bps, uint64_t now_us);
+ * the picture for ten seconds. For DC_PROBE_SETTLE_US after, the receiver's falling REMBs
+ * cut no lower than carried_bps, what went out before the probe and arrived: Chrome's
+ * estimator, thrown by the padding's queue, went on falling to a quarter of the link for
+ * seconds after the padding stopped (29 kbit/s on a 128 kbit/s link), and took the picture
+ * with it. Loss still cuts as always. */
+#define DC_PROBE_SETTLE_US 5000000
+void dc_bwe_on_probe_failed(dc_bwe *b, uint64_t before_bps, uint64_t carried_bps, uint64_t now_us);
 static inline uint64_t dc_bwe_estimate(const dc_bwe *b) { return b->estimate_bps; }
 
 /* ---- layer choice ---- */
@@ -189,6 +195,12 @@ typedef struct {
 
 /* The lowest layer arriving, or DC_LAYER_OFF when none is. */
 int dc_source_lowest_layer(const dc_source_layers *src);
+
+/* What layer l of src is taken to cost: what it measures, but at least twice the layer below
+ * it (four times its pixels). A layer the sender has just turned on measures a fraction of
+ * its rate while its encoder ramps up: taken at its word, a 128 kbit/s point was moved to a
+ * 40 kbit/s "h" layer that was 300 kbit/s two seconds later. 0 when l is not arriving. */
+uint64_t dc_source_layer_cost(const dc_source_layers *src, int l);
 
 /* sources[0] feeds the main slot, the rest thumbnails; NULL for an empty slot; main_playing:
  * the main slot is on now (it keeps its lowest layer down to a third). Writes a layer

@@ -75,7 +75,7 @@ async function negotiate() {
       // temporal layer (~40 %) fits a 128 kbit/s link beside the audio (issue 12: at 150 the
       // point on such a link saw 2-4 fps with long pauses; 5.8-6.5 fps at 100).
       sendEncodings: [
-        { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 100000 },
+        { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 60000 },
         { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500000 },
         { rid: 'f', maxBitrate: 1500000 },
       ],

@@ -113,6 +113,19 @@ async function watchVideo(page) {
 
 async function stopVideo(page) {
   const samples = await page.evaluate(() => { clearInterval(window.__video.timer); return window.__video.samples; });
+  // what the page sent, layer by layer: a thin receiver's trouble often starts at the sender
+  const sent = await page.evaluate(async () => {
+    const out = [];
+    (await window.diemcau.pc.getStats()).forEach((s) => {
+      if (s.type === 'outbound-rtp' && s.kind === 'video')
+        out.push(`${s.rid || '-'}: ${s.framesEncoded} frames (${s.keyFramesEncoded} key, ${s.pliCount} PLI, ${s.firCount} FIR), ` +
+          `${Math.round(s.bytesSent / 1024)} KiB (${Math.round((s.retransmittedBytesSent || 0) / 1024)} resent), ` +
+          `target ${Math.round((s.targetBitrate || 0) / 1000)} kbit/s, ${s.frameWidth}x${s.frameHeight}, ` +
+          `limited by ${s.qualityLimitationReason}`);
+    });
+    return out;
+  });
+  console.log(`# ${await page.evaluate(() => window.diemcau.me.point)} sent: ${sent.join('; ')}`);
   if (samples.length < 2) return { fps: 0, freezeMs: null };
   let freeze = 0, lastChange = samples[0].at;
   for (let i = 1; i < samples.length; i++) {

@@ -212,10 +212,25 @@ static void test_bwe_growth_bounded_by_what_is_sent(void) {
   dc_bwe_on_remb(&b, 400000, 300000, now); /* lifted to 400 */
   dc_bwe_on_remb(&b, 200000, 600000, now + 2000000); /* the probe's queue: cut */
   g_assert_cmpuint(dc_bwe_estimate(&b), <, 400000);
-  dc_bwe_on_probe_failed(&b, 400000, now + 2100000);
+  dc_bwe_on_probe_failed(&b, 400000, 250000, now + 2100000);
   g_assert_cmpuint(dc_bwe_estimate(&b), ==, 400000);
-  dc_bwe_on_probe_failed(&b, 100000, now + 2200000);
+  dc_bwe_on_probe_failed(&b, 100000, 100000, now + 2200000);
   g_assert_cmpuint(dc_bwe_estimate(&b), ==, 400000);
+  /* after it, the receiver's estimator still falls for a while: its REMBs cut no lower than
+   * what went out before the probe ... */
+  dc_bwe_on_probe_failed(&b, 400000, 250000, now + 2300000);
+  uint64_t t = now + 2300000;
+  for (int i = 0; i < 10; i++)
+    dc_bwe_on_remb(&b, 60000, 300000, t += 400000);
+  g_assert_cmpuint(dc_bwe_estimate(&b), ==, 250000);
+  /* ... loss still cuts ... */
+  dc_bwe_on_loss(&b, 80, 250000, t += 400000);
+  g_assert_cmpuint(dc_bwe_estimate(&b), <, 250000);
+  /* ... and once it has settled, a falling REMB is congestion again */
+  t = now + 2300000 + DC_PROBE_SETTLE_US + 2000000;
+  uint64_t before = dc_bwe_estimate(&b);
+  dc_bwe_on_remb(&b, 60000, 300000, t);
+  g_assert_cmpuint(dc_bwe_estimate(&b), ==, before * 85 / 100);
 }
 
 /* REMB caps only when it says less arrives than we send; Chrome's REMB of 1.5x what it
@@ -316,6 +331,21 @@ static void test_layer_choice(void) {
   g_assert_cmpuint(dc_choose_layers(1000000, sparse, 3, true, l), ==, 150000);
   g_assert_cmpint(l[0], ==, DC_LAYER_OFF);
   g_assert_cmpint(l[1], ==, 0);
+  /* a layer the sender just turned on measures little while its encoder ramps up: it is
+   * taken to cost at least twice the layer below it (issue 12: a 128 kbit/s point was moved
+   * to a 40 kbit/s "h" that was 300 kbit/s two seconds later) */
+  dc_source_layers ramping = {3, {60000, 40000, 0}};
+  const dc_source_layers *main_only[1] = {&ramping};
+  g_assert_cmpuint(dc_source_layer_cost(&ramping, 0), ==, 60000);
+  g_assert_cmpuint(dc_source_layer_cost(&ramping, 1), ==, 120000);
+  g_assert_cmpuint(dc_source_layer_cost(&ramping, 2), ==, 0);
+  g_assert_cmpuint(dc_choose_layers(100000, main_only, 1, true, l), ==, 60000);
+  g_assert_cmpint(l[0], ==, 0);
+  g_assert_cmpuint(dc_choose_layers(120000, main_only, 1, true, l), ==, 120000);
+  g_assert_cmpint(l[0], ==, 1);
+  /* the floor follows the nearest layer below that arrives */
+  dc_source_layers gap = {3, {50000, 0, 30000}};
+  g_assert_cmpuint(dc_source_layer_cost(&gap, 2), ==, 100000);
 }
 
 /* A source that never sends a key frame never takes a slot: the slot keeps what it plays,
