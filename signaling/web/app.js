@@ -71,9 +71,9 @@ async function negotiate() {
   if (!audioOnly) {
     pc.addTransceiver(localStream.getVideoTracks()[0], {
       direction: 'sendrecv', streams: [localStream],
-      // The lowest layer is what thumbnails and thin links get: at 100 kbit/s its base
-      // temporal layer (~40 %) fits a 128 kbit/s link beside the audio (issue 12: at 150 the
-      // point on such a link saw 2-4 fps with long pauses; 5.8-6.5 fps at 100).
+      // The lowest layer is what thumbnails and thin links get: at 60 kbit/s it fits a
+      // 128 kbit/s link whole beside the audio and its RED copy (issue 12: at 150 the point
+      // on such a link saw 2-4 fps with long pauses; at 100 only its base temporal layer fit).
       sendEncodings: [
         { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 60000 },
         { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500000 },
