@@ -168,6 +168,7 @@ static void forget_missing(dc_rx_stream *s, int i) {
 }
 
 static void restart(dc_rx_stream *s, uint16_t seq) {
+  s->jump_run = 0;
   s->base_seq = seq;
   s->max_seq = seq;
   s->cycles = 0;
@@ -185,6 +186,7 @@ bool dc_rx_stream_update(dc_rx_stream *s, uint16_t seq, uint32_t rtp_ts, size_t 
       return false; /* duplicate */
     if (delta < MAX_DROPOUT) {
       /* in order, maybe with a gap: the skipped ones are missing */
+      s->jump_run = 0; /* the old numbering goes on: what jumped was no restart */
       if (delta > DC_NACK_MAX) {
         s->n_missing = 0; /* too many to ask for: let the decoder ask for a key frame */
       } else {
@@ -198,8 +200,15 @@ bool dc_rx_stream_update(dc_rx_stream *s, uint16_t seq, uint32_t rtp_ts, size_t 
         s->cycles += SEQ_MOD;
       s->max_seq = seq;
     } else if (delta <= SEQ_MOD - MAX_MISORDER) {
-      /* a jump: the sender restarted its sequence (RFC 3550 A.1 would wait for a second
-       * packet to confirm; a sender here restarts only on a real restart) */
+      /* A jump. A sender that restarted its numbers goes on from there, so the next packet
+       * confirms it (RFC 3550 A.1); a lone one is not taken. Taken at once, a retransmission
+       * that came late (an old answer to our NACK, or a sender's RTX padding) read as a
+       * restart: the packets after it then looked missing, were asked for and forwarded a
+       * second time under numbers a receiver's slot had used, which SRTP refuses. */
+      s->jump_run = s->jump_run && seq == s->bad_seq ? (uint8_t)(s->jump_run + 1) : 1;
+      s->bad_seq = (uint16_t)(seq + 1);
+      if (s->jump_run < DC_RX_JUMP_CONFIRM)
+        return false;
       restart(s, seq);
     } else {
       /* late or repaired: was it missing? */

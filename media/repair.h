@@ -68,6 +68,8 @@ typedef struct {
   uint32_t clock_rate;
   bool started;
   uint16_t max_seq;
+  uint16_t bad_seq;   /* after a jump, the number that would continue it (RFC 3550 A.1) */
+  uint8_t jump_run;   /* packets in a row that continued it, 0: no jump pending */
   uint32_t cycles;    /* shifted count of sequence number wraps */
   uint32_t base_seq;
   uint64_t received, received_prior, expected_prior;
@@ -83,7 +85,11 @@ typedef struct {
 
 void dc_rx_stream_init(dc_rx_stream *s, uint32_t ssrc, uint32_t clock_rate);
 /* One packet arrived (a retransmission too, once unwrapped). Returns false for a duplicate
- * or a packet too old to matter. */
+ * or a packet too old to matter, and for a jump in numbers until DC_RX_JUMP_CONFIRM packets
+ * in a row, none of the old numbering between, continue it (RFC 3550 A.1 takes one): a
+ * retransmission that comes late, more than 100 packets behind, is no restart, nor is a
+ * run of them (a browser's RTX padding resends several old packets in a row). */
+#define DC_RX_JUMP_CONFIRM 8
 bool dc_rx_stream_update(dc_rx_stream *s, uint16_t seq, uint32_t rtp_ts, size_t len,
                          uint64_t now_us);
 /* The sender's SR, for the report's LSR/DLSR (RFC 3550 §6.4.1). */

@@ -113,12 +113,38 @@ static void test_rx_nack_storm_bounded(void) {
   }
   g_assert_cmpuint(sent, <=, 3 * 10000);
   g_assert_cmpuint(sent, >=, 9999);
-  /* a jump far ahead is a restart, not 30000 missing packets */
-  dc_rx_stream_update(&s, 50000, 0, 100, now);
+  /* a jump far ahead is a restart, not 30000 missing packets, once the next packet
+   * confirms it (RFC 3550 A.1) */
+  for (uint16_t seq = 50000 - DC_RX_JUMP_CONFIRM + 1; seq < 50000; seq++)
+    g_assert_false(dc_rx_stream_update(&s, seq, 0, 100, now));
+  g_assert_true(dc_rx_stream_update(&s, 50000, 0, 100, now));
   g_assert_cmpint(s.n_missing, ==, 0);
   /* a gap larger than the list: given up at once (the decoder asks for a key frame) */
   dc_rx_stream_update(&s, 50000 + DC_NACK_MAX + 10, 0, 100, now);
   g_assert_cmpint(s.n_missing, ==, 0);
+}
+
+/* A retransmission that comes more than MAX_MISORDER packets late is dropped, not taken for
+ * a restart: taken so, the packets after it looked missing and were forwarded twice. */
+static void test_rx_late_retransmission_is_no_restart(void) {
+  dc_rx_stream s;
+  dc_rx_stream_init(&s, 1, 90000);
+  uint64_t now = 1;
+  for (uint16_t seq = 1000; seq < 1300; seq++, now += 1000)
+    g_assert_true(seq == 1100 || dc_rx_stream_update(&s, seq, 0, 100, now)); /* 1100 lost */
+  g_assert_false(dc_rx_stream_update(&s, 1100, 0, 100, now)); /* its answer, 200 packets late */
+  for (uint16_t seq = 1150; seq < 1150 + DC_RX_JUMP_CONFIRM - 1; seq++) /* old ones resent as padding */
+    g_assert_false(dc_rx_stream_update(&s, seq, 0, 100, now));
+  for (uint16_t seq = 1300; seq < 1310; seq++, now += 1000) {
+    if (seq == 1305) /* more padding, between new packets: still no restart */
+      for (uint16_t old = 1157; old < 1157 + DC_RX_JUMP_CONFIRM - 1; old++)
+        g_assert_false(dc_rx_stream_update(&s, old, 0, 100, now));
+    g_assert_true(dc_rx_stream_update(&s, seq, 0, 100, now));
+    g_assert_cmpint(s.n_missing, <=, 1); /* nothing after 1100 is taken for missing */
+  }
+  /* the packets from before are still duplicates */
+  g_assert_false(dc_rx_stream_update(&s, 1250, 0, 100, now));
+  g_assert_false(dc_rx_stream_update(&s, 1299, 0, 100, now));
 }
 
 static void test_rtx_round_trip(void) {
@@ -205,6 +231,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/repair/cache-layers", test_cache_layers);
   g_test_add_func("/repair/rx-gap-nack-and-repair", test_rx_gap_nack_and_repair);
   g_test_add_func("/repair/rx-nack-storm-bounded", test_rx_nack_storm_bounded);
+  g_test_add_func("/repair/rx-late-retransmission-is-no-restart", test_rx_late_retransmission_is_no_restart);
   g_test_add_func("/repair/rtx-round-trip", test_rtx_round_trip);
   g_test_add_func("/repair/rtx-padding", test_rtx_padding);
   g_test_add_func("/repair/budget", test_repair_budget);
