@@ -27,6 +27,22 @@ const SEED = 12;
 // DC_LAB_VIDEO=1 (by hand): both pages send and receive video (one slot); the table then
 // says how each page's received video fared (frames per second, the longest freeze).
 const VIDEO = process.env.DC_LAB_VIDEO === '1';
+// The camera both pages send with video: 'scene' (default), bars with a moving ball made
+// with GStreamer at test time (960x540, 15 fps: a still room with one thing moving), or
+// 'chromium', Chromium's own fake camera, whose animation its encoder cannot fit into a
+// 60 kbit/s layer (it runs 2-4 times over), so a thin link's result says more about it than
+// about the bridge.
+const CAMERA = process.env.DC_LAB_CAMERA || 'scene';
+
+function makeScene(path) {
+  const r = spawnSync('gst-launch-1.0', ['-q', 'compositor', 'name=c', 'background=black', 'sink_1::xpos=300',
+    'sink_1::ypos=90', '!', 'videoconvert', '!', 'video/x-raw,format=I420,width=960,height=540,framerate=15/1',
+    '!', 'y4menc', '!', 'filesink', `location=${path}`,
+    'videotestsrc', 'num-buffers=90', 'pattern=smpte100', '!', 'video/x-raw,width=960,height=540,framerate=15/1', '!', 'c.',
+    'videotestsrc', 'num-buffers=90', 'pattern=ball', 'motion=sweep', 'background-color=0x00000000',
+    'foreground-color=0xffe0c0a0', '!', 'video/x-raw,format=BGRA,width=360,height=360,framerate=15/1', '!', 'c.']);
+  if (r.status !== 0) throw new Error(`gst-launch-1.0 (the lab's camera) failed: ${r.stderr}`);
+}
 
 // The point page's received audio: its own inbound-rtp figures, and a recorder on the track.
 async function audioStats(page) {
@@ -111,6 +127,14 @@ async function watchVideo(page) {
   });
 }
 
+async function framesDecoded(page) {
+  return page.evaluate(async () => {
+    let frames = 0;
+    (await window.diemcau.pc.getStats()).forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'video') frames += s.framesDecoded || 0; });
+    return frames;
+  });
+}
+
 async function stopVideo(page) {
   const samples = await page.evaluate(() => { clearInterval(window.__video.timer); return window.__video.samples; });
   // what the page sent, layer by layer: a thin receiver's trouble often starts at the sender
@@ -163,7 +187,8 @@ async function run(dir, lab, speech, silence, red, withOutage) {
         { point_id: point.id, role: profile === 'hall' ? 'host' : 'participant' });
       const url = inv.join_link.replace(/^https:\/\/[^/]+/, `https://${DISTRICT}:${PORT}`) +
         `&autojoin=1&rawaudio=1&profile=${profile}${VIDEO ? '&slots=1' : '&video=0'}`;
-      const browser = await launch([`--use-file-for-fake-audio-capture=${wav}`,
+      const camera = VIDEO && CAMERA === 'scene' ? [`--use-file-for-fake-video-capture=${join(dir, 'scene.y4m')}`] : [];
+      const browser = await launch([`--use-file-for-fake-audio-capture=${wav}`, ...camera,
         `--unsafely-treat-insecure-origin-as-secure=https://${DISTRICT}:${PORT}`], exe);
       browsers.push(browser);
       pages.push(await openPage(browser, url, { timeout: 120000 }));
@@ -195,8 +220,12 @@ async function run(dir, lab, speech, silence, red, withOutage) {
       link.down();
       await sleep(6000);
       const down = await audioStats(pointPage);
+      const framesDown = VIDEO ? await Promise.all(pages.map(framesDecoded)) : null;
       const t0 = Date.now();
       link.up();
+      // with video: when each page decodes again (5 new frames), watched beside the audio
+      const videoBack = VIDEO ? pages.map((p, i) => waitFor('video back after the outage', 20000, async () =>
+        (await framesDecoded(p)) >= framesDown[i] + 5 && Math.max(1, Date.now() - t0)).catch(() => null)) : null;
       let back = null;
       try {
         back = await waitFor('audio back after the outage', 20000, async () => {
@@ -214,7 +243,7 @@ async function run(dir, lab, speech, silence, red, withOutage) {
       } catch { state = await pointPage.evaluate(() => window.diemcau.pc.connectionState); }
       const same = await pointPage.evaluate(() => window.diemcau.pc === window.__pcBefore && window.diemcau.ws === window.__wsBefore &&
         window.diemcau.ws.readyState === 1);
-      result.outage = { backMs, state, same };
+      result.outage = { backMs, state, same, videoBackMs: videoBack ? await Promise.all(videoBack) : null };
     }
     result.link = await link.stop();
     return result;
@@ -234,6 +263,7 @@ async function main() {
     const r = spawnSync('sox', ['-n', '-r', '48000', '-c', '1', '-b', '16', silence, 'synth', '120', 'sine', '500', 'vol', '0']);
     if (r.status !== 0) throw new Error(`sox failed: ${r.stderr}`);
     const ref = to16k(wavToFloat(speech));
+    if (VIDEO && CAMERA === 'scene') makeScene(join(dir, 'scene.y4m'));
 
     const [clean, lossy, veryLossy, stretched] = selfCheck(ref);
     check(clean < lossy && lossy < veryLossy, 'the quality measure orders clean < lossy < very lossy',
@@ -257,6 +287,10 @@ async function main() {
       console.log('# | bridge | video the point receives: fps, longest freeze | the point\'s video at the district |');
       for (const m of [plain, red])
         console.log(`# | RED ${m.red ? 'on ' : 'off'} | ${m.video[1].fps.toFixed(1)} fps, ${m.video[1].freezeMs} ms | ${m.video[0].fps.toFixed(1)} fps, ${m.video[0].freezeMs} ms |`);
+      const back = red.outage && red.outage.videoBackMs;
+      if (back)
+        console.log(`# video after the 6 s outage: the point decodes again ${back[1] === null ? 'not within 20 s' : `${(back[1] / 1000).toFixed(1)} s`} ` +
+          `after the link, the district ${back[0] === null ? 'not within 20 s' : `${(back[0] / 1000).toFixed(1)} s`} after`);
     }
     for (const m of [plain, red]) {
       check(m.quality.voiced > SECONDS * 10 && m.quality.align > 0.5 && Number.isFinite(m.quality.lsd),
