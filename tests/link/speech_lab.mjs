@@ -29,9 +29,8 @@ const SEED = 12;
 const VIDEO = process.env.DC_LAB_VIDEO === '1';
 // The camera both pages send with video: 'scene' (default), bars with a moving ball made
 // with GStreamer at test time (960x540, 15 fps: a still room with one thing moving), or
-// 'chromium', Chromium's own fake camera, whose animation its encoder cannot fit into a
-// 60 kbit/s layer (it runs 2-4 times over), so a thin link's result says more about it than
-// about the bridge.
+// 'chromium', Chromium's own fake camera (a busy animation). (With either, Chromium's
+// encoder has run the 60 kbit/s layer at 2-4 times its target: see README.)
 const CAMERA = process.env.DC_LAB_CAMERA || 'scene';
 
 function makeScene(path) {
