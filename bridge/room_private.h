@@ -146,6 +146,7 @@ struct dc_participant {
   dc_rx_stream layer_rx[DC_SDP_MAX_LAYERS], audio_rx;
   dc_packet_cache *cache;      /* its recent video, for receivers' NACKs */
   uint64_t layer_bytes[DC_SDP_MAX_LAYERS]; /* since the last tick */
+  uint64_t layer_padding_bytes;            /* its padding, in all (its worker; for the record) */
   gint layer_kbps[DC_SDP_MAX_LAYERS];      /* published each tick, for the layer choice */
   int64_t last_tick_us;
   unsigned ticks;

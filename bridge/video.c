@@ -470,7 +470,10 @@ void video_on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap) {
     dc_rx_stream_init(rx, pkt.ssrc, 90000);
   if (!dc_rx_stream_update(rx, pkt.seq, pkt.timestamp, len, now))
     return; /* a duplicate: already forwarded */
-  src->layer_bytes[layer] += len;
+  /* what the layer costs a receiver: a sender's padding (its own bandwidth probe) is not
+   * forwarded, so it is not counted either */
+  src->layer_bytes[layer] += pkt.payload_len ? len - pkt.padding_len : 0;
+  src->layer_padding_bytes += pkt.payload_len ? pkt.padding_len : len;
   if (src->cache)
     dc_packet_cache_put(src->cache, pkt.ssrc, pkt.seq, buf, len, now);
   nack_upstream(src, layer, now);
@@ -730,13 +733,14 @@ gboolean video_tick(gpointer data) {
             " kbit/s, sending %" G_GUINT64_FORMAT " kbit/s, last REMB %" G_GUINT64_FORMAT " kbit/s, "
             "last loss %u/256, congestion signals %u; repairs sent to it %d, refused %d; "
             "pacer: %zu B queued, %" G_GUINT64_FORMAT " dropped; main slot: layer %d%s, temporal layers kept %d, "
-            "probe padding %" G_GUINT64_FORMAT " B",
+            "probe padding %" G_GUINT64_FORMAT " B; as a source: layers %d/%d/%d kbit/s, its own padding %" G_GUINT64_FORMAT " B",
             p->room->meeting, p->id, dc_bwe_estimate(&p->bwe) / 1000, p->sent_bps / 1000,
             p->bwe.remb_bps / 1000, p->last_loss, p->bwe.congestion_signals, p->repairs_sent,
             g_atomic_int_get(&p->repairs_refused), p->pacer ? dc_pacer_get_stats(p->pacer).queued_bytes : 0,
             p->pacer ? dc_pacer_get_stats(p->pacer).dropped : 0, p->n_video ? p->video[0].core.layer : -1,
             p->n_video && p->video[0].off ? " (off)" : "", p->n_video ? g_atomic_int_get(&p->video[0].keep_tid) : -1,
-            p->probe_bytes);
+            p->probe_bytes, g_atomic_int_get(&p->layer_kbps[0]), g_atomic_int_get(&p->layer_kbps[1]),
+            g_atomic_int_get(&p->layer_kbps[2]), p->layer_padding_bytes);
   dc_rtcp_report rr = {.ssrc = p->rtcp_ssrc};
   for (int i = 0; i < p->n_layers && rr.n_blocks < DC_RTCP_MAX_BLOCKS; i++)
     if (p->layer_rx[i].started)

@@ -29,8 +29,7 @@ const SEED = 12;
 const VIDEO = process.env.DC_LAB_VIDEO === '1';
 // The camera both pages send with video: 'scene' (default), bars with a moving ball made
 // with GStreamer at test time (960x540, 15 fps: a still room with one thing moving), or
-// 'chromium', Chromium's own fake camera (a busy animation). (With either, Chromium's
-// encoder has run the 60 kbit/s layer at 2-4 times its target: see README.)
+// 'chromium', Chromium's own fake camera (a busy animation).
 const CAMERA = process.env.DC_LAB_CAMERA || 'scene';
 
 function makeScene(path) {
@@ -148,7 +147,8 @@ async function stopVideo(page) {
     });
     return out;
   });
-  console.log(`# ${await page.evaluate(() => window.diemcau.me.point)} sent: ${sent.join('; ')}`);
+  const [who, secs] = await page.evaluate(() => [window.diemcau.me.point, Math.round(performance.now() / 1000)]);
+  console.log(`# ${who} sent, in the ${secs} s since its page opened: ${sent.join('; ')}`);
   if (samples.length < 2) return { fps: 0, freezeMs: null };
   let freeze = 0, lastChange = samples[0].at;
   for (let i = 1; i < samples.length; i++) {
