@@ -117,7 +117,9 @@ async function main() {
     // the profile sends 10 fps; a meeting can use 5 (measured here: see the detail)
     check(fps.district >= 5, "the district decodes the highland endpoint's video", `${fps.district.toFixed(1)} fps (10 s mean)`);
     check(fps.high >= 5, "the highland endpoint decodes the district's video", `${fps.high.toFixed(1)} fps (10 s mean)`);
-    check(typeof hs.rtt_ms === 'number' && hs.rtt_ms > 0, 'the highland stats report the round trip over its link',
+    // a number once measured (null before); this link has no delay, and the stats round to
+    // whole milliseconds, so a fast round trip reads 0 (2 runs in 5 here)
+    check(typeof hs.rtt_ms === 'number' && hs.rtt_ms >= 0, 'the highland stats report the round trip over its link',
       `rtt ${hs.rtt_ms} ms, loss up ${hs.loss_up_permille}/1000, audio lost ${hs.audio_lost}, video lost ${hs.video_lost}`);
 
     for (const e of eps) e.child.kill('SIGTERM');
