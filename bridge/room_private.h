@@ -31,6 +31,8 @@
  * frames, which its link could not carry, so it lost more and asked again. A receiver that
  * switches layer or source is not held by this. */
 #define RECEIVER_PLI_INTERVAL_US 2500000
+/* Nothing comes from a participant for this long: its link was down (video.c heard_from). */
+#define OUTAGE_GAP_US 2000000
 /* Packets waiting for one receiver's worker. A worker that falls this far behind (about a
  * second of a full meeting's media) drops what comes next, as a lossy link would, rather
  * than queueing without bound. */
@@ -178,6 +180,8 @@ struct dc_participant {
   bool probe_timer;       /* the padding timer runs (its worker) */
   uint64_t probe_hold_until; /* no new probe before (its worker) */
   uint64_t sending_before_probe; /* what went to it when the last probe started (its worker) */
+  uint64_t last_heard_us;  /* when its last packet (RTP or RTCP) came (its worker) */
+  bool skip_loss_report;   /* its next report covers an outage (its worker) */
   uint64_t bwe_quiet_since;  /* its reports show no heavy loss or congestion since (its worker) */
   unsigned signals_seen;     /* bwe.congestion_signals at the last report (its worker) */
   int repairs;         /* answered this tick (its worker) */

@@ -116,6 +116,7 @@ static const size_t pacer_bytes[DC_TIER_COUNT] = {
     [DC_TIER_HALL] = 96 * 1024, [DC_TIER_STANDARD] = 48 * 1024, [DC_TIER_HIGHLAND] = 32 * 1024};
 
 static void pace_drain(dc_participant *rcv);
+static void heard_from(dc_participant *rcv, uint64_t now);
 
 static gboolean pace_wake(gpointer data) {
   dc_participant *rcv = data;
@@ -430,6 +431,7 @@ void video_on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap) {
   if (dc_rtp_parse(&pkt, buf, len) != DC_OK)
     return;
   uint64_t now = (uint64_t)g_get_monotonic_time();
+  heard_from(src, now);
   if (pkt.payload_type == src->audio_pt || (src->audio_red_pt >= 0 && pkt.payload_type == src->audio_red_pt)) {
     if (src->audio_rx.ssrc != pkt.ssrc)
       dc_rx_stream_init(&src->audio_rx, pkt.ssrc, 48000);
@@ -480,6 +482,13 @@ void video_on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap) {
   /* A sender drops its top layers at low resolution or under load: "highest" means of the
    * layers arriving now (seen within the last second). */
   int highest = -1;
+  /* Its video comes again after a silence (its uplink was down): its receivers' decoders
+   * wait for a key frame, asked for now rather than when their own requests come. */
+  if (src->layer_seen_us[layer] && (int64_t)now - src->layer_seen_us[layer] > OUTAGE_GAP_US) {
+    g_message("meeting %" G_GINT64_FORMAT " participant %" G_GINT64_FORMAT ": its video is back after %.1f s: "
+              "a key frame asked for", src->room->meeting, src->id, (double)((int64_t)now - src->layer_seen_us[layer]) / 1e6);
+    room_request_keyframe(src, layer, PLI_INTERVAL_US);
+  }
   src->layer_seen_us[layer] = (int64_t)now;
   for (int i = 0; i < src->n_layers; i++)
     if (src->layer_seen_us[i] && (int64_t)now - src->layer_seen_us[i] < G_USEC_PER_SEC)
@@ -589,6 +598,8 @@ static void on_nack(dc_participant *rcv, const dc_rtcp_fb *fb) {
  * (media/router dc_leg_loss). */
 static void on_report(dc_participant *rcv, const dc_rtcp_report *rep, uint64_t now) {
   int worst = -1, audio = -1;
+  bool outage = rcv->skip_loss_report; /* see heard_from: the leg-loss state follows, no more */
+  rcv->skip_loss_report = false;
   for (int b = 0; b < rep->n_blocks; b++) {
     const dc_rtcp_report_block *blk = &rep->blocks[b];
     for (int k = 0; k < rcv->n_video; k++) {
@@ -599,7 +610,7 @@ static void on_report(dc_participant *rcv, const dc_rtcp_report *rep, uint64_t n
                                    blk->ext_highest_seq); /* once: MAX() would call it twice */
       worst = MAX(worst, leg);
     }
-    if (blk->ssrc == rcv->audio.ssrc) {
+    if (blk->ssrc == rcv->audio.ssrc && !outage) {
       audio = blk->fraction_lost; /* the mix: every packet is ours, no gap is a source's */
       /* the worst loss of the last RED_HOLD_US decides the mix's redundancy (mixclock.c) */
       if (blk->fraction_lost && (blk->fraction_lost >= rcv->audio_loss || now - rcv->audio_loss_us > RED_HOLD_US)) {
@@ -612,7 +623,7 @@ static void on_report(dc_participant *rcv, const dc_rtcp_report *rep, uint64_t n
   }
   if (worst < 0)
     worst = audio;
-  if (worst >= 0) {
+  if (worst >= 0 && !outage) {
     rcv->last_loss = (unsigned)worst;
     dc_probe_on_report(&rcv->probe, now);
     if (!rcv->bwe_quiet_since || worst > 256 / 10 || rcv->bwe.congestion_signals != rcv->signals_seen)
@@ -623,6 +634,33 @@ static void on_report(dc_participant *rcv, const dc_rtcp_report *rep, uint64_t n
     bool probes = rcv->n_video && rcv->video[0].rtx_pt >= 0;
     dc_bwe_on_loss(&rcv->bwe, (uint8_t)worst, probes ? rcv->sent_bps : 0, now);
   }
+}
+
+/* The participant's worker, for each packet from it: it is heard again after a silence
+ * (a point always sends audio: with DTX, a packet every 400 ms at least), so its link was
+ * down. Its decoder waits for a key frame: each slot's source is asked now rather than when
+ * its own request comes, seconds later, over a thin link (after a 6 s outage the point's
+ * picture came back 4.7 s after the link, now 1.9 s). And its next report tells the
+ * outage's loss, which is no news of congestion: cut for it, the estimate thinned or paused
+ * the picture that was just coming back. */
+static void heard_from(dc_participant *rcv, uint64_t now) {
+  uint64_t silent = rcv->last_heard_us ? now - rcv->last_heard_us : 0;
+  rcv->last_heard_us = now;
+  if (silent <= OUTAGE_GAP_US)
+    return;
+  g_message("meeting %" G_GINT64_FORMAT " participant %" G_GINT64_FORMAT ": heard again after %.1f s "
+            "(a link outage)%s", rcv->room->meeting, rcv->id, (double)silent / 1e6,
+            rcv->n_video ? ": key frames asked for its slots" : "");
+  rcv->skip_loss_report = true;
+  dc_room *r = rcv->room;
+  g_rw_lock_reader_lock(&r->lock);
+  for (int k = 0; k < rcv->n_video; k++) {
+    slot *s = &rcv->video[k];
+    dc_participant *src = s->core.source != DC_SLOT_NONE ? room_find(r, s->core.source) : NULL;
+    if (src)
+      room_request_keyframe(src, s->core.layer, PLI_INTERVAL_US);
+  }
+  g_rw_lock_reader_unlock(&r->lock);
 }
 
 /* The source's worker: its sender reports, for our reports' LSR/DLSR. */
@@ -645,6 +683,7 @@ void video_on_rtcp(gpointer user, uint8_t *buf, size_t len) {
   if (dc_rtcp_validate(buf, len) != DC_OK)
     return;
   uint64_t now = (uint64_t)g_get_monotonic_time();
+  heard_from(rcv, now);
   dc_rtcp_iter_init(&it, buf, len);
   while (dc_rtcp_next(&it, &pkt) == DC_OK) {
     dc_rtcp_kind kind = dc_rtcp_kind_of(&pkt);
