@@ -268,6 +268,23 @@ static void test_bwe_remb_as_congestion(void) {
  * what it receives) climbs behind our new rate for a few seconds; that must not cut the
  * estimate, or the thumbnail goes off again, and on, every second (seen in the browser
  * test: 203, 231, 238 ... 438 kbit/s, each under what we sent). A fall does cut. */
+/* Loss in GCC's hold band (a radio link's own 5 %) does not stop the receiver's REMB from
+ * lifting the estimate; heavy loss does. */
+static void test_bwe_remb_lifts_through_moderate_loss(void) {
+  dc_bwe b;
+  uint64_t now = 1000000;
+  dc_bwe_init(&b, 80000, 30000, 300000);
+  dc_bwe_on_loss(&b, 13, 55000, now); /* 5 %: held */
+  g_assert_cmpuint(dc_bwe_estimate(&b), ==, 80000);
+  dc_bwe_on_remb(&b, 110000, 75000, now + 500000);
+  g_assert_cmpuint(dc_bwe_estimate(&b), ==, 110000);
+  dc_bwe_on_loss(&b, 40, 75000, now + 3000000); /* 16 %: cut */
+  uint64_t cut = dc_bwe_estimate(&b);
+  g_assert_cmpuint(cut, <, 110000);
+  dc_bwe_on_remb(&b, 150000, 75000, now + 3500000); /* and no lift while it lasts */
+  g_assert_cmpuint(dc_bwe_estimate(&b), ==, cut);
+}
+
 static void test_bwe_rising_remb_is_no_signal(void) {
   dc_bwe b;
   dc_bwe_init(&b, 600000, 30000, 10000000);
@@ -677,6 +694,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/router/bwe-loss", test_bwe_loss);
   g_test_add_func("/router/bwe-remb-as-congestion", test_bwe_remb_as_congestion);
   g_test_add_func("/router/bwe-rising-remb-is-no-signal", test_bwe_rising_remb_is_no_signal);
+  g_test_add_func("/router/bwe-remb-lifts-through-moderate-loss", test_bwe_remb_lifts_through_moderate_loss);
   g_test_add_func("/router/layer-choice", test_layer_choice);
   g_test_add_func("/router/source-without-keyframes", test_source_without_keyframes);
   g_test_add_func("/router/upgrade-guard", test_upgrade_guard);
