@@ -636,6 +636,30 @@ static void on_report(dc_participant *rcv, const dc_rtcp_report *rep, uint64_t n
   }
 }
 
+/* The receiver's worker: the sources of its slots (those with our SSRC ssrc; 0: all) are
+ * asked for a key frame of the layer each plays (this worker's to read; a switch asks for
+ * its own), at most every interval_us. Found under the room's lock, asked after it: the ask
+ * runs at once when the source shares this worker, and nothing is called out under a lock. */
+static void ask_slot_sources(dc_participant *rcv, uint32_t ssrc, int64_t interval_us) {
+  dc_participant *srcs[MAX_SLOTS];
+  int layers[MAX_SLOTS], n = 0;
+  dc_room *r = rcv->room;
+  g_rw_lock_reader_lock(&r->lock);
+  for (int k = 0; k < rcv->n_video && n < MAX_SLOTS; k++) {
+    slot *s = &rcv->video[k];
+    dc_participant *src = !ssrc || s->ssrc == ssrc ? room_find(r, s->source) : NULL;
+    if (!src)
+      continue;
+    srcs[n] = room_ref(src);
+    layers[n++] = s->core.source == src->id ? s->core.layer : -1;
+  }
+  g_rw_lock_reader_unlock(&r->lock);
+  for (int i = 0; i < n; i++) {
+    room_request_keyframe(srcs[i], layers[i], interval_us);
+    room_unref(srcs[i]);
+  }
+}
+
 /* The participant's worker, for each packet from it: it is heard again after a silence
  * (a point always sends audio: with DTX, a packet every 400 ms at least), so its link was
  * down. Its decoder waits for a key frame: each slot's source is asked now rather than when
@@ -652,15 +676,7 @@ static void heard_from(dc_participant *rcv, uint64_t now) {
             "(a link outage)%s", rcv->room->meeting, rcv->id, (double)silent / 1e6,
             rcv->n_video ? ": key frames asked for its slots" : "");
   rcv->skip_loss_report = true;
-  dc_room *r = rcv->room;
-  g_rw_lock_reader_lock(&r->lock);
-  for (int k = 0; k < rcv->n_video; k++) {
-    slot *s = &rcv->video[k];
-    dc_participant *src = s->core.source != DC_SLOT_NONE ? room_find(r, s->core.source) : NULL;
-    if (src)
-      room_request_keyframe(src, s->core.layer, PLI_INTERVAL_US);
-  }
-  g_rw_lock_reader_unlock(&r->lock);
+  ask_slot_sources(rcv, 0, PLI_INTERVAL_US);
 }
 
 /* The source's worker: its sender reports, for our reports' LSR/DLSR. */
@@ -717,15 +733,7 @@ void video_on_rtcp(gpointer user, uint8_t *buf, size_t len) {
       uint8_t n;
       dc_rtcp_fir_entry(&fb, 0, &media, &n);
     }
-    dc_room *r = rcv->room;
-    g_rw_lock_reader_lock(&r->lock);
-    for (int k = 0; k < rcv->n_video; k++) {
-      dc_participant *src = rcv->video[k].ssrc == media ? room_find(r, rcv->video[k].source) : NULL;
-      if (src) /* the layer it plays (this worker's to read); a switch asks for its own */
-        room_request_keyframe(src, rcv->video[k].core.source == src->id ? rcv->video[k].core.layer : -1,
-                              RECEIVER_PLI_INTERVAL_US);
-    }
-    g_rw_lock_reader_unlock(&r->lock);
+    ask_slot_sources(rcv, media, RECEIVER_PLI_INTERVAL_US);
   }
 }
 
