@@ -21,7 +21,7 @@
 
 typedef struct {
   char *config, *listen, *public_address, *data_dir, *tls_cert, *tls_key, *log_level, *stun,
-      *media_ports, *web_dir, *turn, **ice_addresses;
+      *media_ports, *web_dir, *turn, *time_zone, *metrics_listen, **ice_addresses;
   int port, workers, talkers;
   gboolean demo, plain_http, no_red;
 } options;
@@ -93,6 +93,8 @@ static bool read_config(options *o, GError **error) {
   STR(turn, "turn");
   STR(media_ports, "media-ports");
   STR(web_dir, "web-dir");
+  STR(time_zone, "time-zone");
+  STR(metrics_listen, "metrics-listen");
 #undef STR
   if (!o->port && g_key_file_has_key(kf, "bridge", "port", NULL))
     o->port = g_key_file_get_integer(kf, "bridge", "port", NULL);
@@ -249,7 +251,7 @@ static void print_demo(dc_store *store, dc_server *server, bool key_shown) {
     g_free(link);
     g_free(token);
   }
-  char *key = key_shown ? NULL : dc_store_new_api_key(store, &err);
+  char *key = key_shown ? NULL : dc_store_new_api_key(store, "demo", "admin", NULL, &err);
   if (key)
     printf("  operator API key for this demo (shown once): %s\n", key);
   printf("Open a link in Chromium or Firefox (accept the self-signed certificate once). Ctrl-C stops.\n\n");
@@ -277,6 +279,8 @@ int main(int argc, char **argv) {
       {"no-red", 0, 0, G_OPTION_ARG_NONE, &o.no_red, "No RED audio redundancy (RFC 2198) on lossy links, either way (to measure its gain)", NULL},
       {"log-level", 0, 0, G_OPTION_ARG_STRING, &o.log_level, "error, warning, info or debug (default info)", "LEVEL"},
       {"web-dir", 0, 0, G_OPTION_ARG_FILENAME, &o.web_dir, "Directory of the meeting page", "DIR"},
+      {"time-zone", 0, 0, G_OPTION_ARG_STRING, &o.time_zone, "Operators' time zone, an IANA name (default Asia/Ho_Chi_Minh)", "ZONE"},
+      {"metrics-listen", 0, 0, G_OPTION_ARG_STRING, &o.metrics_listen, "Serve /metrics on this address too, e.g. 10.0.0.5:9464 (default: only to this machine, on the main port)", "ADDR:PORT"},
       {"demo", 0, 0, G_OPTION_ARG_NONE, &o.demo, "Create a demo meeting with two invitations and print the join links", NULL},
       G_OPTION_ENTRY_NULL};
   GOptionContext *ctx = g_option_context_new("- diemcau video-conference bridge");
@@ -356,9 +360,12 @@ int main(int argc, char **argv) {
     g_critical("%s", err->message);
     return 1;
   }
+  int closed = dc_store_close_open_stays(store);
+  if (closed > 0) /* the last run ended without their leaves: they end at their last update */
+    g_message("attendance: %d stay(s) left open by the last run closed at their last update", closed);
   bool key_shown = false;
   if (dc_store_count_api_keys(store) == 0) {
-    char *key = dc_store_new_api_key(store, &err);
+    char *key = dc_store_new_api_key(store, "first key", "admin", NULL, &err);
     key_shown = key != NULL;
     if (key) /* to stdout, once: the store keeps only its hash */
       printf("Operator API key (shown once, keep it): %s\n", key);
@@ -391,7 +398,8 @@ int main(int argc, char **argv) {
   guint port = o.port > 0 ? (guint)o.port : 8443;
   char *base = o.public_address ? g_strdup_printf("%s://%s:%u", o.plain_http ? "http" : "https", o.public_address, port) : NULL;
   dc_server_config scfg = {.listen_address = o.listen, .port = port, .certificate = cert,
-                           .web_dir = o.web_dir ? o.web_dir : DC_WEB_DIR, .public_base_url = base};
+                           .web_dir = o.web_dir ? o.web_dir : DC_WEB_DIR, .public_base_url = base,
+                           .time_zone = o.time_zone, .metrics_listen = o.metrics_listen};
   dc_server *server = dc_server_new(&scfg, store, bridge, &err);
   the_server = server;
   g_free(base);
@@ -431,7 +439,7 @@ out_store:
   g_free(o.turn);
   g_free(o.config), g_free(o.listen), g_free(o.public_address), g_free(o.data_dir);
   g_free(o.tls_cert), g_free(o.tls_key), g_free(o.log_level), g_free(o.stun);
-  g_free(o.media_ports), g_free(o.web_dir);
+  g_free(o.media_ports), g_free(o.web_dir), g_free(o.time_zone), g_free(o.metrics_listen);
   g_strfreev(o.ice_addresses);
   return rc;
 }

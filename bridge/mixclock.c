@@ -76,6 +76,9 @@ static gboolean deliver_audio(gpointer data) {
   remember(s, d);
   if (len && dc_transport_send_rtp(d->rcv->transport, buf, hl + len, sizeof buf) == DC_OK) {
     d->rcv->sent_bytes += hl + len;
+    s->sent_packets++; /* for our sender reports (video.c) */
+    s->sent_octets += (uint32_t)len;
+    s->ts_at_us = now;
     pace_consume(d->rcv, hl + len, now); /* video leaves room for it */
   }
   return G_SOURCE_REMOVE;
@@ -182,6 +185,7 @@ gpointer mix_clock_run(gpointer data) {
     for (guint i = 0; i < b->room_list->len; i++)
       tick_room(g_ptr_array_index(b->room_list, i), now);
     g_mutex_unlock(&b->rooms_lock);
+    dc_metrics_observe_mix_tick((uint64_t)g_get_monotonic_time() - now);
   }
   return NULL;
 }

@@ -12,6 +12,8 @@
 
 #include "bridge/room.h"
 
+#include "bridge/metrics.h"
+
 #include "media/mixer.h"
 #include "media/pacer.h"
 #include "media/red.h"
@@ -90,6 +92,8 @@ typedef struct {
   bool started;
   uint16_t last_seq;
   uint32_t last_ts;
+  uint64_t ts_at_us; /* when last_ts went out */
+  uint32_t sent_packets, sent_octets; /* for our sender reports */
   /* audio redundancy (RFC 2198) toward the receiver: its RED payload type (-1: none) and the
    * frames sent last, for copies in the next packets (the receiver's worker only) */
   int red_pt;
@@ -189,6 +193,11 @@ struct dc_participant {
   dc_repair_budget repair_budget; /* what its repairs may still take of its link (its worker) */
   uint64_t probe_bytes; /* padding sent to it for probes, in all (its worker) */
   gint repairs_refused;
+  /* its link for the operators' live view (metrics.h), published by its worker each second */
+  uint64_t recv_bytes;   /* from it, since the last second (its worker) */
+  gint rtt_ms_pub;       /* -1 until a report answers one of our sender reports */
+  gint loss_down_pub, loss_up_pub, audio_loss_now_pub; /* 1/256; -1 unknown */
+  gint kbps_down_pub, kbps_up_pub;
 };
 
 /* Lock order: room lock, then mix_lock. The mixer is not thread-safe: sources' workers

@@ -5,6 +5,7 @@
 #include <openssl/rand.h>
 #include <string.h>
 
+#include "bridge/metrics.h"
 #include "media/demux.h"
 #include "media/srtp.h"
 
@@ -160,10 +161,18 @@ static void on_recv(NiceAgent *agent, guint stream, guint component, guint len, 
     size_t n = len;
     memcpy(buf, in, len);
     if (dc_demux(in, len) == DC_PKT_RTP) {
-      if (dc_srtp_unprotect(t->srtp_in, buf, &n) == DC_OK)
+      if (dc_srtp_unprotect(t->srtp_in, buf, &n) == DC_OK) {
+        dc_metrics_add(&dc_metrics.rtp_packets_in, 1);
+        dc_metrics_add(&dc_metrics.rtp_bytes_in, n);
         t->cb.rtp(t->user, buf, n, sizeof buf);
+      } else {
+        dc_metrics_add(&dc_metrics.srtp_refused, 1);
+      }
     } else if (dc_srtp_unprotect_rtcp(t->srtp_in, buf, &n) == DC_OK) {
+      dc_metrics_add(&dc_metrics.rtcp_packets_in, 1);
       t->cb.rtcp(t->user, buf, n);
+    } else {
+      dc_metrics_add(&dc_metrics.srtp_refused, 1);
     }
     return;
   }
@@ -364,9 +373,17 @@ static dc_status send_protected(dc_transport *t, dc_status (*protect)(dc_srtp *,
 }
 
 dc_status dc_transport_send_rtp(dc_transport *t, uint8_t *buf, size_t len, size_t cap) {
-  return send_protected(t, dc_srtp_protect, buf, len, cap);
+  dc_status st = send_protected(t, dc_srtp_protect, buf, len, cap);
+  if (st == DC_OK) {
+    dc_metrics_add(&dc_metrics.rtp_packets_out, 1);
+    dc_metrics_add(&dc_metrics.rtp_bytes_out, len);
+  }
+  return st;
 }
 
 dc_status dc_transport_send_rtcp(dc_transport *t, uint8_t *buf, size_t len, size_t cap) {
-  return send_protected(t, dc_srtp_protect_rtcp, buf, len, cap);
+  dc_status st = send_protected(t, dc_srtp_protect_rtcp, buf, len, cap);
+  if (st == DC_OK)
+    dc_metrics_add(&dc_metrics.rtcp_packets_out, 1);
+  return st;
 }

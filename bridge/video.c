@@ -51,8 +51,8 @@ static gboolean send_pli(gpointer data) {
     else
       dc_rtcp_write_pli(&w, src->rtcp_ssrc, src->layer_ssrc[i]);
   }
-  if (w.len)
-    dc_transport_send_rtcp(src->transport, buf, w.len, sizeof buf);
+  if (w.len && dc_transport_send_rtcp(src->transport, buf, w.len, sizeof buf) == DC_OK)
+    dc_metrics_add(&dc_metrics.keyframe_requests, 1);
   return G_SOURCE_REMOVE;
 }
 
@@ -72,6 +72,7 @@ bool room_reserve(dc_participant *rcv) {
   if (g_atomic_int_add(&rcv->pending, 1) < MAX_PENDING)
     return true;
   g_atomic_int_add(&rcv->pending, -1);
+  dc_metrics_add(&dc_metrics.deliveries_dropped, 1);
   if (g_atomic_int_add(&rcv->dropped, 1) % 1000 == 0)
     g_warning("meeting %" G_GINT64_FORMAT " participant %" G_GINT64_FORMAT
               ": its media worker is behind; dropping packets", rcv->room->meeting, rcv->id);
@@ -296,11 +297,13 @@ static gboolean deliver(gpointer data) {
                         s->rtx_ssrc, s->rtx_seq++);
     if (len && d->repair && !dc_repair_budget_take(&d->rcv->repair_budget, dc_bwe_estimate(&d->rcv->bwe), len, now)) {
       g_atomic_int_inc(&d->rcv->repairs_refused);
+      dc_metrics_add(&dc_metrics.repairs_refused, 1);
       len = 0;
     }
     if (len) { /* stamped with our send time as it leaves the pacer */
       pace_out(d->rcv, d->buf, len, sizeof d->buf, d->src_ext.abs_send_time ? s->ext.abs_send_time : 0);
       d->rcv->repairs_sent += d->repair;
+      dc_metrics_add(&dc_metrics.repairs_sent, d->repair);
     }
   }
   if (d->repair)
@@ -396,8 +399,8 @@ static void nack_upstream(dc_participant *src, int layer, uint64_t now) {
   dc_rtcp_writer w;
   dc_rtcp_writer_init(&w, buf, 1200);
   dc_rtcp_write_nack(&w, src->rtcp_ssrc, src->layer_rx[layer].ssrc, seqs, n);
-  if (w.len && !w.overflow)
-    dc_transport_send_rtcp(src->transport, buf, w.len, sizeof buf);
+  if (w.len && !w.overflow && dc_transport_send_rtcp(src->transport, buf, w.len, sizeof buf) == DC_OK)
+    dc_metrics_add(&dc_metrics.upstream_nacks, n);
 }
 
 /* The source's worker: RED (RFC 2198) from a point. The primary goes to the mixer as its own
@@ -432,6 +435,7 @@ void video_on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap) {
     return;
   uint64_t now = (uint64_t)g_get_monotonic_time();
   heard_from(src, now);
+  src->recv_bytes += len;
   if (pkt.payload_type == src->audio_pt || (src->audio_red_pt >= 0 && pkt.payload_type == src->audio_red_pt)) {
     if (src->audio_rx.ssrc != pkt.ssrc)
       dc_rx_stream_init(&src->audio_rx, pkt.ssrc, 48000);
@@ -559,6 +563,7 @@ static gboolean serve_repair(gpointer data) {
 static void on_nack(dc_participant *rcv, const dc_rtcp_fb *fb) {
   uint16_t seqs[256];
   size_t n = dc_rtcp_nack_expand(fb, seqs, G_N_ELEMENTS(seqs));
+  dc_metrics_add(&dc_metrics.nacks_received, n);
   dc_room *r = rcv->room;
   for (int k = 0; k < rcv->n_video; k++) {
     slot *s = &rcv->video[k];
@@ -568,6 +573,7 @@ static void on_nack(dc_participant *rcv, const dc_rtcp_fb *fb) {
     for (size_t i = 0; i < n && q->n < G_N_ELEMENTS(q->seqs); i++) {
       if (rcv->repairs >= REPAIRS_PER_TICK) {
         g_atomic_int_inc(&rcv->repairs_refused);
+        dc_metrics_add(&dc_metrics.repairs_refused, n - i);
         break;
       }
       if (dc_slot_source_seq(&s->core, seqs[i], &q->seqs[q->n])) {
@@ -592,6 +598,25 @@ static void on_nack(dc_participant *rcv, const dc_rtcp_fb *fb) {
   }
 }
 
+/* NTP time (RFC 3550 §4): seconds since 1900 in the high 32 bits, the fraction below. */
+static uint64_t ntp_now(void) {
+  int64_t us = g_get_real_time();
+  uint64_t secs = (uint64_t)(us / 1000000) + 2208988800u;
+  return secs << 32 | (((uint64_t)(us % 1000000) << 32) / 1000000);
+}
+
+/* RFC 3550 §6.4.1: the round trip is now less the time our sender report was sent (LSR)
+ * less the time the receiver held it (DLSR), in 1/65536 s. Smoothed a little: one report
+ * behind a queue is not the link. */
+static void publish_rtt(dc_participant *rcv, const dc_rtcp_report_block *blk) {
+  uint32_t mid = (uint32_t)(ntp_now() >> 16);
+  uint32_t rtt = mid - blk->lsr - blk->dlsr;
+  if (rtt > 65536 * 10) /* over 10 s: a clock step or a report from before one */
+    return;
+  gint ms = (gint)((uint64_t)rtt * 1000 / 65536), was = g_atomic_int_get(&rcv->rtt_ms_pub);
+  g_atomic_int_set(&rcv->rtt_ms_pub, was < 0 ? ms : (3 * was + ms + 2) / 4);
+}
+
 /* The receiver's worker: its reports about our streams feed its bandwidth estimate. The
  * worst loss among our video streams counts (the mix alone when no video goes to it), and
  * only what its own leg lost: the gaps a source's uplink left are not its doing
@@ -610,8 +635,11 @@ static void on_report(dc_participant *rcv, const dc_rtcp_report *rep, uint64_t n
                                    blk->ext_highest_seq); /* once: MAX() would call it twice */
       worst = MAX(worst, leg);
     }
+    if (blk->ssrc == rcv->audio.ssrc && blk->lsr) /* it answers one of our sender reports */
+      publish_rtt(rcv, blk);
     if (blk->ssrc == rcv->audio.ssrc && !outage) {
       audio = blk->fraction_lost; /* the mix: every packet is ours, no gap is a source's */
+      g_atomic_int_set(&rcv->audio_loss_now_pub, blk->fraction_lost);
       /* the worst loss of the last RED_HOLD_US decides the mix's redundancy (mixclock.c) */
       if (blk->fraction_lost && (blk->fraction_lost >= rcv->audio_loss || now - rcv->audio_loss_us > RED_HOLD_US)) {
         rcv->audio_loss = blk->fraction_lost;
@@ -625,6 +653,7 @@ static void on_report(dc_participant *rcv, const dc_rtcp_report *rep, uint64_t n
     worst = audio;
   if (worst >= 0 && !outage) {
     rcv->last_loss = (unsigned)worst;
+    g_atomic_int_set(&rcv->loss_down_pub, worst);
     dc_probe_on_report(&rcv->probe, now);
     if (!rcv->bwe_quiet_since || worst > 256 / 10 || rcv->bwe.congestion_signals != rcv->signals_seen)
       rcv->bwe_quiet_since = now; /* from the first report, or since the last trouble */
@@ -739,6 +768,24 @@ void video_on_rtcp(gpointer user, uint8_t *buf, size_t len) {
 
 /* ---- housekeeping (each participant's worker, every TICK_MS) ---- */
 
+/* Each second, a sender report for the mix we send it (RFC 3550 §6.4.1): its receiver
+ * reports then carry LSR and DLSR, from which on_report has the round trip. The RTP time is
+ * the last packet's, moved on by the time since at 48 kHz. */
+static void send_audio_sr(dc_participant *p, uint64_t now) {
+  slot *s = &p->audio;
+  if (!s->started || s->section < 0)
+    return;
+  dc_rtcp_report sr = {.ssrc = s->ssrc, .ntp = ntp_now(), .packet_count = s->sent_packets,
+                       .octet_count = s->sent_octets,
+                       .rtp_ts = s->last_ts + (uint32_t)((now - s->ts_at_us) * 48 / 1000)};
+  uint8_t buf[DC_TRANSPORT_BUF];
+  dc_rtcp_writer w;
+  dc_rtcp_writer_init(&w, buf, 1200);
+  dc_rtcp_write_sr(&w, &sr);
+  if (w.len && !w.overflow)
+    dc_transport_send_rtcp(p->transport, buf, w.len, sizeof buf);
+}
+
 /* Layer rates for the layer choice; the estimate for it; and each second our receiver
  * reports on what it sends (RFC 3550 §6.4.2) with a REMB capping its send rate at its link
  * profile's (Chrome's loss controller takes it from there). */
@@ -761,6 +808,10 @@ gboolean video_tick(gpointer data) {
     p->layer_bytes[i] = 0;
   }
   p->sent_bps = (p->sent_bps + p->sent_bytes * 8 * 1000000 / MAX(elapsed, 1)) / 2;
+  uint64_t recv_bps = p->recv_bytes * 8 * 1000000 / MAX(elapsed, 1);
+  p->recv_bytes = 0;
+  g_atomic_int_set(&p->kbps_up_pub, (g_atomic_int_get(&p->kbps_up_pub) + (gint)(recv_bps / 1000)) / 2);
+  g_atomic_int_set(&p->kbps_down_pub, (gint)(p->sent_bps / 1000));
   p->sent_total += p->sent_bytes;
   p->sent_bytes = 0;
   p->paced_bps = (p->paced_bps + p->paced_bytes * 8 * 1000000 / MAX(elapsed, 1)) / 2;
@@ -788,6 +839,7 @@ gboolean video_tick(gpointer data) {
             p->n_video && p->video[0].off ? " (off)" : "", p->n_video ? g_atomic_int_get(&p->video[0].keep_tid) : -1,
             p->probe_bytes, g_atomic_int_get(&p->layer_kbps[0]), g_atomic_int_get(&p->layer_kbps[1]),
             g_atomic_int_get(&p->layer_kbps[2]), p->layer_padding_bytes);
+  send_audio_sr(p, now);
   dc_rtcp_report rr = {.ssrc = p->rtcp_ssrc};
   for (int i = 0; i < p->n_layers && rr.n_blocks < DC_RTCP_MAX_BLOCKS; i++)
     if (p->layer_rx[i].started)
@@ -811,6 +863,7 @@ gboolean video_tick(gpointer data) {
   uint8_t worst_up = 0;
   for (int b = 0; b < rr.n_blocks; b++)
     worst_up = MAX(worst_up, rr.blocks[b].fraction_lost);
+  g_atomic_int_set(&p->loss_up_pub, worst_up);
   dc_bwe_on_loss(&p->up_bwe, worst_up, 0, now); /* its browser sends up to our REMB: no cap here */
   uint64_t up = dc_bwe_estimate(&p->up_bwe), audio = dc_audio_up_bps(p);
   if (n && p->remb_upstream)

@@ -56,6 +56,8 @@ typedef struct {
 #define DC_ERR_CODE_EXPIRED_TOKEN "expired-token"
 #define DC_ERR_CODE_UNKNOWN_MEETING "unknown-meeting"
 #define DC_ERR_CODE_MEETING_ENDED "meeting-ended"
+#define DC_ERR_CODE_MEETING_CANCELLED "meeting-cancelled"
+#define DC_ERR_CODE_MEETING_NOT_OPEN "meeting-not-open"
 #define DC_ERR_CODE_BAD_OFFER "bad-offer"
 #define DC_ERR_CODE_SHUTTING_DOWN "shutting-down"
 #define DC_ERR_CODE_NOT_ALLOWED "not-allowed"

@@ -1,5 +1,5 @@
 /* server.c — page, signaling WebSocket and operator API; see server.h. */
-#include "signaling/server.h"
+#include "signaling/server_private.h"
 
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
@@ -12,33 +12,6 @@
 
 #define MAX_BAD_FRAMES 5          /* refused frames in a row before we hang up */
 #define MAX_WS_PAYLOAD (256 * 1024) /* libsoup closes above this; we answer too-large below */
-#define MAX_API_BODY 65536
-/* Meetings overrun their schedule: joins stay open this long after ends_at (the default
- * invitation expiry is the same hour) unless an operator ends the meeting. */
-#define DC_MEETING_OVERRUN_S 3600
-
-struct dc_server {
-  SoupServer *soup;
-  dc_store *store;
-  dc_bridge *bridge;
-  char *web_dir;
-  char *base_url;
-  GList *sessions; /* session* */
-  GHashTable *speakers; /* meeting -> its current dominant speaker, for newcomers */
-  int64_t next_participant;
-  bool shutting_down;
-};
-
-typedef struct {
-  dc_server *server;
-  SoupWebsocketConnection *conn;
-  dc_participant *participant;
-  int64_t id, meeting, invitation;
-  char *name, *point, *role;
-  bool muted;
-  bool connected; /* its media is up */
-  int bad;
-} session;
 
 /* ---- WebSocket sessions ---- */
 
@@ -104,6 +77,10 @@ static void on_participant_state(gpointer user, dc_transport_state state, const 
   if (state == DC_TRANSPORT_FAILED) /* the offer was fine: the network path is not */
     send_error(s, DC_ERR_CODE_MEDIA_FAILED, reason ? reason : "the media connection failed");
   bool connected = state == DC_TRANSPORT_CONNECTED;
+  if (connected && !s->ever_connected) {
+    s->ever_connected = true;
+    dc_metrics_observe_join((uint64_t)(g_get_monotonic_time() - s->join_us) / 1000);
+  }
   if (connected != s->connected && state != DC_TRANSPORT_NEW) {
     s->connected = connected;
     broadcast_roster(s->server, s->meeting);
@@ -113,8 +90,10 @@ static void on_participant_state(gpointer user, dc_transport_state state, const 
 static void leave(session *s) {
   if (!s->participant)
     return;
+  dc_api_stay_end(s->server, s);
   dc_participant_leave(s->participant);
   s->participant = NULL;
+  s->connected = false;
   g_message("meeting %" G_GINT64_FORMAT " participant %" G_GINT64_FORMAT " (%s) left", s->meeting,
             s->id, s->point);
   broadcast_roster(s->server, s->meeting);
@@ -122,7 +101,7 @@ static void leave(session *s) {
 
 /* Operator actions on people already in a meeting: each session that matches is told why,
  * leaves the room and is hung up. Returns how many. */
-static int remove_sessions(dc_server *srv, int64_t meeting, int64_t invitation, const char *code,
+int dc_server_remove_sessions(dc_server *srv, int64_t meeting, int64_t invitation, const char *code,
                            const char *why) {
   int n = 0;
   GList *matched = NULL;
@@ -141,6 +120,16 @@ static int remove_sessions(dc_server *srv, int64_t meeting, int64_t invitation, 
   return n;
 }
 
+/* "07:15 (Thứ Hai 07/12)" in the operators' time zone, for people. */
+static char *local_hhmm(dc_server *srv, int64_t t) {
+  GDateTime *u = g_date_time_new_from_unix_utc(t);
+  GDateTime *l = g_date_time_to_timezone(u, srv->tz);
+  char *text = g_date_time_format(l, "%H:%M %d/%m/%Y");
+  g_date_time_unref(l);
+  g_date_time_unref(u);
+  return text;
+}
+
 static void handle_join(session *s, const dc_client_msg *m) {
   dc_server *srv = s->server;
   if (s->participant) {
@@ -149,8 +138,10 @@ static void handle_join(session *s, const dc_client_msg *m) {
   }
   GError *err = NULL;
   dc_token_claims c;
-  if (!dc_token_verify(dc_store_secret(srv->store), m->token, g_get_real_time() / G_USEC_PER_SEC,
-                       &c, &err)) {
+  /* The MAC and the form only (time 0): the store's expiry has the last word below, because
+   * a meeting moved later moves its invitations' expiry and the links already sent must
+   * keep working. */
+  if (!dc_token_verify(dc_store_secret(srv->store), m->token, 0, &c, &err)) {
     send_error(s, err->code == DC_TOKEN_ERROR_EXPIRED ? DC_ERR_CODE_EXPIRED_TOKEN
                                                        : DC_ERR_CODE_INVALID_TOKEN,
                err->message);
@@ -172,11 +163,21 @@ static void handle_join(session *s, const dc_client_msg *m) {
     send_error(s, DC_ERR_CODE_EXPIRED_TOKEN, "this invitation link has expired");
   else if (!meeting)
     send_error(s, DC_ERR_CODE_UNKNOWN_MEETING, "there is no such meeting");
-  else if (!strcmp(meeting->state, "ended") || now > meeting->ends_at + DC_MEETING_OVERRUN_S)
+  else if (!strcmp(dc_meeting_state(meeting, now), "cancelled"))
+    send_error(s, DC_ERR_CODE_MEETING_CANCELLED, "this meeting was cancelled");
+  else if (!strcmp(dc_meeting_state(meeting, now), "ended"))
     send_error(s, DC_ERR_CODE_MEETING_ENDED, "this meeting has ended");
-  else {
+  else if (!dc_meeting_joinable(meeting, now)) {
+    char *opens = local_hhmm(srv, meeting->starts_at - meeting->open_before_s);
+    char *text = g_strdup_printf("this meeting is not open yet: it opens at %s", opens);
+    send_error(s, DC_ERR_CODE_MEETING_NOT_OPEN, text);
+    g_free(text);
+    g_free(opens);
+  } else {
     s->id = ++srv->next_participant;
     s->invitation = inv->id;
+    s->point_id = inv->point_id;
+    s->join_us = g_get_monotonic_time();
     s->meeting = m->meeting;
     s->name = g_strdup(m->name);
     s->point = g_strdup(point->name);
@@ -186,6 +187,7 @@ static void handle_join(session *s, const dc_client_msg *m) {
     s->participant = dc_room_join(dc_bridge_room(srv->bridge, m->meeting), s->id, s->name, m->profile, &ev, s);
     g_message("meeting %" G_GINT64_FORMAT " participant %" G_GINT64_FORMAT " joined: %s at %s (%s)",
               s->meeting, s->id, s->name, s->point, s->role);
+    dc_api_stay_begin(srv, s);
     send_text(s, dc_protocol_joined(s->id, s->point, s->role));
     broadcast_roster(srv, s->meeting);
     const int64_t *speaker = g_hash_table_lookup(srv->speakers, &s->meeting);
@@ -282,6 +284,8 @@ static void on_ws_closed(SoupWebsocketConnection *conn, gpointer user) {
   g_free(s->name);
   g_free(s->point);
   g_free(s->role);
+  if (s->rtt_samples)
+    g_array_unref(s->rtt_samples);
   g_free(s);
 }
 
@@ -289,7 +293,7 @@ static void on_ws_closed(SoupWebsocketConnection *conn, gpointer user) {
  * server, so its host and port are the ones the request was sent to (Host). Anything else
  * is another site's page trying to use the visitor's browser. Clients that are not
  * browsers send no Origin; they need a token like everyone. */
-static bool origin_allowed(SoupServerMessage *msg) {
+bool dc_server_origin_allowed(SoupServerMessage *msg) {
   SoupMessageHeaders *h = soup_server_message_get_request_headers(msg);
   const char *origin = soup_message_headers_get_one(h, "Origin");
   const char *host = soup_message_headers_get_one(h, "Host");
@@ -325,7 +329,7 @@ static bool origin_allowed(SoupServerMessage *msg) {
 static void on_ws(SoupServer *soup, SoupServerMessage *msg, const char *path,
                   SoupWebsocketConnection *conn, gpointer user) {
   dc_server *srv = user;
-  if (!origin_allowed(msg)) {
+  if (!dc_server_origin_allowed(msg)) {
     g_message("refused a signaling connection from a page of another origin");
     soup_websocket_connection_close(conn, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION,
                                     "this bridge serves its own meeting page only");
@@ -353,7 +357,11 @@ static void on_static(SoupServer *soup, SoupServerMessage *msg, const char *path
   } files[] = {{"/", "index.html", "text/html; charset=utf-8"},
                {"/join", "index.html", "text/html; charset=utf-8"},
                {"/app.js", "app.js", "text/javascript; charset=utf-8"},
-               {"/style.css", "style.css", "text/css; charset=utf-8"}};
+               {"/style.css", "style.css", "text/css; charset=utf-8"},
+               {"/console", "console.html", "text/html; charset=utf-8"},
+               {"/console.js", "console.js", "text/javascript; charset=utf-8"},
+               {"/console.css", "console.css", "text/css; charset=utf-8"},
+               {"/qr.js", "qr.js", "text/javascript; charset=utf-8"}};
   const char *method = soup_server_message_get_method(msg);
   if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
     soup_server_message_set_status(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, NULL);
@@ -383,416 +391,42 @@ static void on_static(SoupServer *soup, SoupServerMessage *msg, const char *path
   soup_server_message_set_status(msg, SOUP_STATUS_NOT_FOUND, NULL);
 }
 
-/* ---- operator API ---- */
-
-static void api_reply(SoupServerMessage *msg, guint status, JsonNode *node) {
-  char *text = json_to_string(node, FALSE);
-  json_node_unref(node);
-  soup_server_message_set_status(msg, status, NULL);
-  soup_server_message_set_response(msg, "application/json", SOUP_MEMORY_TAKE, text, strlen(text));
-}
-
-static void api_error(SoupServerMessage *msg, guint status, const char *code, const char *message) {
-  JsonBuilder *b = json_builder_new();
-  json_builder_begin_object(b);
-  json_builder_set_member_name(b, "error");
-  json_builder_begin_object(b);
-  json_builder_set_member_name(b, "code");
-  json_builder_add_string_value(b, code);
-  json_builder_set_member_name(b, "message");
-  json_builder_add_string_value(b, message);
-  json_builder_end_object(b);
-  json_builder_end_object(b);
-  api_reply(msg, status, json_builder_get_root(b));
-  g_object_unref(b);
-}
-
-static void api_store_error(SoupServerMessage *msg, GError *err) {
-  if (err->domain == DC_STORE_ERROR && err->code == DC_STORE_ERROR_INVALID)
-    api_error(msg, SOUP_STATUS_BAD_REQUEST, "invalid", err->message);
-  else if (err->domain == DC_STORE_ERROR && err->code == DC_STORE_ERROR_NOT_FOUND)
-    api_error(msg, SOUP_STATUS_NOT_FOUND, "not-found", err->message);
-  else {
-    g_warning("operator API: %s", err->message);
-    api_error(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "internal", "the store failed; see the bridge log");
-  }
-  g_error_free(err);
-}
-
-/* The request body as a JSON object, or NULL after replying 4xx. */
-static JsonObject *api_body(SoupServerMessage *msg, JsonParser **parser) {
-  SoupMessageBody *body = soup_server_message_get_request_body(msg);
-  if (body->length > MAX_API_BODY) {
-    api_error(msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "too-large", "the body is over 64 KiB");
-    return NULL;
-  }
-  *parser = json_parser_new();
-  if (!body->data || !json_parser_load_from_data(*parser, body->data, (gssize)body->length, NULL) ||
-      !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(*parser))) {
-    api_error(msg, SOUP_STATUS_BAD_REQUEST, "bad-json", "the body must be a JSON object");
-    return NULL;
-  }
-  return json_node_get_object(json_parser_get_root(*parser));
-}
-
-/* Typed members: false after replying 400 with what is wrong. */
-static bool want_string(SoupServerMessage *msg, JsonObject *o, const char *name, const char **out) {
-  JsonNode *n = json_object_get_member(o, name);
-  if (!n || !JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_STRING) {
-    char *text = g_strdup_printf("\"%s\" must be a string", name);
-    api_error(msg, SOUP_STATUS_BAD_REQUEST, "invalid", text);
-    g_free(text);
-    return false;
-  }
-  *out = json_node_get_string(n);
-  return true;
-}
-
-static bool want_int(SoupServerMessage *msg, JsonObject *o, const char *name, bool required, int64_t *out) {
-  JsonNode *n = json_object_get_member(o, name);
-  if (!n && !required)
-    return true;
-  if (!n || !JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_INT64) {
-    char *text = g_strdup_printf("\"%s\" must be a whole number", name);
-    api_error(msg, SOUP_STATUS_BAD_REQUEST, "invalid", text);
-    g_free(text);
-    return false;
-  }
-  *out = json_node_get_int(n);
-  return true;
-}
-
-static JsonNode *meeting_json(const dc_meeting *m) {
-  JsonBuilder *b = json_builder_new();
-  json_builder_begin_object(b);
-  json_builder_set_member_name(b, "id");
-  json_builder_add_int_value(b, m->id);
-  json_builder_set_member_name(b, "title");
-  json_builder_add_string_value(b, m->title);
-  json_builder_set_member_name(b, "starts_at");
-  json_builder_add_int_value(b, m->starts_at);
-  json_builder_set_member_name(b, "ends_at");
-  json_builder_add_int_value(b, m->ends_at);
-  json_builder_set_member_name(b, "state");
-  json_builder_add_string_value(b, m->state);
-  json_builder_set_member_name(b, "host_point_id");
-  json_builder_add_int_value(b, m->host_point_id);
-  json_builder_end_object(b);
-  JsonNode *n = json_builder_get_root(b);
-  g_object_unref(b);
-  return n;
-}
-
-static JsonNode *point_json(const dc_point *p) {
-  JsonBuilder *b = json_builder_new();
-  json_builder_begin_object(b);
-  json_builder_set_member_name(b, "id");
-  json_builder_add_int_value(b, p->id);
-  json_builder_set_member_name(b, "name");
-  json_builder_add_string_value(b, p->name);
-  json_builder_set_member_name(b, "kind");
-  json_builder_add_string_value(b, p->kind);
-  json_builder_set_member_name(b, "link_profile");
-  json_builder_add_string_value(b, p->link_profile);
-  json_builder_end_object(b);
-  JsonNode *n = json_builder_get_root(b);
-  g_object_unref(b);
-  return n;
-}
-
-static JsonNode *array_of(GPtrArray *items, JsonNode *(*to_json)(gconstpointer)) {
-  JsonArray *a = json_array_new();
-  for (guint i = 0; i < items->len; i++)
-    json_array_add_element(a, to_json(g_ptr_array_index(items, i)));
-  JsonNode *n = json_node_new(JSON_NODE_ARRAY);
-  json_node_take_array(n, a);
-  return n;
-}
-
-static void api_points(dc_server *srv, SoupServerMessage *msg, bool post) {
-  GError *err = NULL;
-  if (!post) {
-    GPtrArray *all = dc_store_list_points(srv->store, &err);
-    if (!all)
-      return api_store_error(msg, err);
-    api_reply(msg, SOUP_STATUS_OK, array_of(all, (JsonNode * (*)(gconstpointer)) point_json));
-    g_ptr_array_unref(all);
-    return;
-  }
-  JsonParser *parser = NULL;
-  JsonObject *o = api_body(msg, &parser);
-  const char *name, *kind, *profile;
-  if (o && want_string(msg, o, "name", &name) && want_string(msg, o, "kind", &kind) &&
-      want_string(msg, o, "link_profile", &profile)) {
-    int64_t id = dc_store_add_point(srv->store, name, kind, profile, &err);
-    dc_point *p = id ? dc_store_get_point(srv->store, id, &err) : NULL;
-    if (p)
-      api_reply(msg, SOUP_STATUS_CREATED, point_json(p));
-    else
-      api_store_error(msg, err);
-    dc_point_free(p);
-  }
-  g_clear_object(&parser);
-}
-
-static void api_meetings(dc_server *srv, SoupServerMessage *msg, bool post) {
-  GError *err = NULL;
-  if (!post) {
-    GPtrArray *all = dc_store_list_meetings(srv->store, &err);
-    if (!all)
-      return api_store_error(msg, err);
-    api_reply(msg, SOUP_STATUS_OK, array_of(all, (JsonNode * (*)(gconstpointer)) meeting_json));
-    g_ptr_array_unref(all);
-    return;
-  }
-  JsonParser *parser = NULL;
-  JsonObject *o = api_body(msg, &parser);
-  const char *title;
-  int64_t starts, ends, host = 0;
-  if (o && want_string(msg, o, "title", &title) && want_int(msg, o, "starts_at", true, &starts) &&
-      want_int(msg, o, "ends_at", true, &ends) && want_int(msg, o, "host_point_id", false, &host)) {
-    int64_t id = dc_store_create_meeting(srv->store, title, starts, ends, host, &err);
-    dc_meeting *m = id ? dc_store_get_meeting(srv->store, id, &err) : NULL;
-    if (m)
-      api_reply(msg, SOUP_STATUS_CREATED, meeting_json(m));
-    else
-      api_store_error(msg, err);
-    dc_meeting_free(m);
-  }
-  g_clear_object(&parser);
-}
-
-/* The signed token for an invitation: what its join link carries. */
-static char *invitation_token(dc_server *srv, const dc_invitation *inv) {
-  dc_token_claims c = {.invitation_id = inv->id, .meeting_id = inv->meeting_id, .point_id = inv->point_id,
-                       .expires_at = inv->expires_at};
-  g_strlcpy(c.role, inv->role, sizeof c.role);
-  return dc_token_sign(dc_store_secret(srv->store), &c);
-}
-
-static void api_invite(dc_server *srv, SoupServerMessage *msg, int64_t meeting_id) {
-  GError *err = NULL;
-  JsonParser *parser = NULL;
-  JsonObject *o = api_body(msg, &parser);
-  const char *role = "participant";
-  int64_t point = 0, expires = 0;
-  if (!o || !want_int(msg, o, "point_id", true, &point) ||
-      !want_int(msg, o, "expires_at", false, &expires) ||
-      (json_object_has_member(o, "role") && !want_string(msg, o, "role", &role))) {
-    g_clear_object(&parser);
-    return;
-  }
-  dc_meeting *m = dc_store_get_meeting(srv->store, meeting_id, &err);
-  if (!m) {
-    g_clear_object(&parser);
-    return api_store_error(msg, err);
-  }
-  if (!expires)
-    expires = m->ends_at + 3600; /* default: an hour after the scheduled end */
-  int64_t id = dc_store_create_invitation(srv->store, meeting_id, point, role, expires, &err);
-  if (!id) {
-    dc_meeting_free(m);
-    g_clear_object(&parser);
-    return api_store_error(msg, err);
-  }
-  dc_invitation inv = {.id = id, .meeting_id = meeting_id, .point_id = point, .role = (char *)role,
-                       .expires_at = expires};
-  char *token = invitation_token(srv, &inv);
-  dc_point *pt = dc_store_get_point(srv->store, point, NULL);
-  char *link = dc_server_join_link(srv, meeting_id, token, pt ? pt->link_profile : NULL);
-  dc_point_free(pt);
-  JsonBuilder *b = json_builder_new();
-  json_builder_begin_object(b);
-  json_builder_set_member_name(b, "id");
-  json_builder_add_int_value(b, id);
-  json_builder_set_member_name(b, "meeting_id");
-  json_builder_add_int_value(b, meeting_id);
-  json_builder_set_member_name(b, "point_id");
-  json_builder_add_int_value(b, point);
-  json_builder_set_member_name(b, "role");
-  json_builder_add_string_value(b, role);
-  json_builder_set_member_name(b, "expires_at");
-  json_builder_add_int_value(b, expires);
-  json_builder_set_member_name(b, "token");
-  json_builder_add_string_value(b, token);
-  json_builder_set_member_name(b, "join_link");
-  json_builder_add_string_value(b, link);
-  json_builder_end_object(b);
-  api_reply(msg, SOUP_STATUS_CREATED, json_builder_get_root(b));
-  g_object_unref(b);
-  g_free(link);
-  g_free(token);
-  dc_meeting_free(m);
-  g_clear_object(&parser);
-}
-
-static void api_done(SoupServerMessage *msg, const char *what, int64_t id, int removed) {
-  JsonBuilder *b = json_builder_new();
-  json_builder_begin_object(b);
-  json_builder_set_member_name(b, what);
-  json_builder_add_int_value(b, id);
-  json_builder_set_member_name(b, "disconnected");
-  json_builder_add_int_value(b, removed);
-  json_builder_end_object(b);
-  api_reply(msg, SOUP_STATUS_OK, json_builder_get_root(b));
-  g_object_unref(b);
-}
-
-/* POST /api/invitations/ID/revoke: no join with it from now on, and whoever is in the meeting
- * with it is put out at once. */
-static void api_revoke(dc_server *srv, SoupServerMessage *msg, int64_t id) {
-  GError *err = NULL;
-  dc_invitation *inv = dc_store_get_invitation(srv->store, id, &err);
-  if (!inv || !dc_store_revoke_invitation(srv->store, id, &err)) {
-    dc_invitation_free(inv);
-    return api_store_error(msg, err);
-  }
-  int removed = remove_sessions(srv, inv->meeting_id, id, DC_ERR_CODE_REVOKED,
-                                "the operator withdrew this invitation link");
-  g_message("operator: invitation %" G_GINT64_FORMAT " of meeting %" G_GINT64_FORMAT
-            " revoked; %d participant(s) disconnected", id, inv->meeting_id, removed);
-  api_done(msg, "revoked_invitation", id, removed);
-  dc_invitation_free(inv);
-}
-
-/* POST /api/meetings/ID/end: the meeting is over for everyone, now. */
-static void api_end(dc_server *srv, SoupServerMessage *msg, int64_t id) {
-  GError *err = NULL;
-  if (!dc_store_set_meeting_state(srv->store, id, "ended", &err))
-    return api_store_error(msg, err);
-  int removed = remove_sessions(srv, id, 0, DC_ERR_CODE_MEETING_ENDED, "the operator ended this meeting");
-  g_message("operator: meeting %" G_GINT64_FORMAT " ended; %d participant(s) disconnected", id, removed);
-  api_done(msg, "ended_meeting", id, removed);
-}
-
-/* POST /api/points/ID/device-key (operator): a new key for the point's unattended endpoint,
- * shown once; it replaces the point's old one. */
-static void api_device_key(dc_server *srv, SoupServerMessage *msg, int64_t point_id) {
-  GError *err = NULL;
-  char *key = dc_store_new_device_key(srv->store, point_id, &err);
-  if (!key)
-    return api_store_error(msg, err);
-  JsonBuilder *b = json_builder_new();
-  json_builder_begin_object(b);
-  json_builder_set_member_name(b, "point_id");
-  json_builder_add_int_value(b, point_id);
-  json_builder_set_member_name(b, "device_key");
-  json_builder_add_string_value(b, key);
-  json_builder_end_object(b);
-  api_reply(msg, SOUP_STATUS_CREATED, json_builder_get_root(b));
-  g_object_unref(b);
-  memset(key, 0, strlen(key));
-  g_free(key);
-  g_message("operator: a new device key for point %" G_GINT64_FORMAT, point_id);
-}
-
-/* The meeting behind one of the point's invitations, as the device API shows it. */
-static void add_device_meeting(dc_server *srv, JsonBuilder *b, const char *member, int64_t inv_id, bool with_link) {
-  json_builder_set_member_name(b, member);
-  dc_invitation *inv = inv_id > 0 ? dc_store_get_invitation(srv->store, inv_id, NULL) : NULL;
-  dc_meeting *m = inv ? dc_store_get_meeting(srv->store, inv->meeting_id, NULL) : NULL;
-  if (!m) {
-    json_builder_add_null_value(b);
-  } else {
-    json_builder_add_value(b, meeting_json(m));
-    if (with_link) {
-      char *token = invitation_token(srv, inv);
-      dc_point *pt = dc_store_get_point(srv->store, inv->point_id, NULL);
-      char *link = dc_server_join_link(srv, m->id, token, pt ? pt->link_profile : NULL);
-      dc_point_free(pt);
-      json_builder_set_member_name(b, "join_link");
-      json_builder_add_string_value(b, link);
-      g_free(link);
-      g_free(token);
-    }
-  }
-  dc_meeting_free(m);
-  if (inv)
-    dc_invitation_free(inv);
-}
-
-/* GET /api/device/meeting, "Authorization: Device <key>": which meeting the point may join
- * now (with a join link), and the next one. See signaling/PROTOCOL.md, "Device API". */
-static void api_device_meeting(dc_server *srv, SoupServerMessage *msg, const char *key) {
-  int64_t point_id = dc_store_device_point(srv->store, key);
-  dc_point *point = point_id ? dc_store_get_point(srv->store, point_id, NULL) : NULL;
-  if (!point) {
-    soup_message_headers_replace(soup_server_message_get_response_headers(msg), "WWW-Authenticate", "Device");
-    api_error(msg, SOUP_STATUS_UNAUTHORIZED, "invalid-device-key",
-              "this device key is not one the bridge issued, or it was replaced");
-    return;
-  }
-  GError *err = NULL;
-  int64_t now = g_get_real_time() / G_USEC_PER_SEC;
-  int64_t open = dc_store_point_invitation(srv->store, point_id, now, DC_MEETING_OVERRUN_S, true, &err);
-  int64_t next = open < 0 ? -1 : dc_store_point_invitation(srv->store, point_id, now, DC_MEETING_OVERRUN_S, false, &err);
-  if (open < 0 || next < 0) {
-    dc_point_free(point);
-    return api_store_error(msg, err);
-  }
-  JsonBuilder *b = json_builder_new();
-  json_builder_begin_object(b);
-  json_builder_set_member_name(b, "point");
-  json_builder_add_value(b, point_json(point));
-  json_builder_set_member_name(b, "now");
-  json_builder_add_int_value(b, now);
-  add_device_meeting(srv, b, "meeting", open, true);
-  add_device_meeting(srv, b, "next", next, false);
-  json_builder_end_object(b);
-  api_reply(msg, SOUP_STATUS_OK, json_builder_get_root(b));
-  g_object_unref(b);
-  dc_point_free(point);
-}
-
-static void on_api(SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTable *query,
-                   gpointer user) {
-  dc_server *srv = user;
-  const char *auth = soup_message_headers_get_one(soup_server_message_get_request_headers(msg),
-                                                  "Authorization");
-  if (g_str_has_prefix(path, "/api/device/")) { /* the devices' own API, with their own keys */
-    if (strcmp(path, "/api/device/meeting"))
-      api_error(msg, SOUP_STATUS_NOT_FOUND, "not-found", "no such API path");
-    else if (strcmp(soup_server_message_get_method(msg), "GET"))
-      api_error(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "method-not-allowed", "that method is not allowed here");
-    else
-      api_device_meeting(srv, msg, auth && g_str_has_prefix(auth, "Device ") ? auth + 7 : NULL);
-    return;
-  }
-  if (!auth || !g_str_has_prefix(auth, "Bearer ") || !dc_store_check_api_key(srv->store, auth + 7)) {
-    soup_message_headers_replace(soup_server_message_get_response_headers(msg), "WWW-Authenticate", "Bearer");
-    api_error(msg, SOUP_STATUS_UNAUTHORIZED, "unauthorized",
-              "send the operator key as \"Authorization: Bearer <key>\"");
-    return;
-  }
-  const char *method = soup_server_message_get_method(msg);
-  bool get = !strcmp(method, "GET"), post = !strcmp(method, "POST");
-  int64_t id;
-  char tail[16];
-  if (!strcmp(path, "/api/points") && (get || post))
-    api_points(srv, msg, post);
-  else if (!strcmp(path, "/api/meetings") && (get || post))
-    api_meetings(srv, msg, post);
-  else if (sscanf(path, "/api/meetings/%" G_GINT64_FORMAT "/%15s", &id, tail) == 2 &&
-           !strcmp(tail, "invitations") && post)
-    api_invite(srv, msg, id);
-  else if (sscanf(path, "/api/meetings/%" G_GINT64_FORMAT "/%15s", &id, tail) == 2 &&
-           !strcmp(tail, "end") && post)
-    api_end(srv, msg, id);
-  else if (sscanf(path, "/api/invitations/%" G_GINT64_FORMAT "/%15s", &id, tail) == 2 &&
-           !strcmp(tail, "revoke") && post)
-    api_revoke(srv, msg, id);
-  else if (sscanf(path, "/api/points/%" G_GINT64_FORMAT "/%15s", &id, tail) == 2 &&
-           !strcmp(tail, "device-key") && post)
-    api_device_key(srv, msg, id);
-  else if (!strcmp(path, "/api/points") || !strcmp(path, "/api/meetings") ||
-           g_str_has_suffix(path, "/invitations") || g_str_has_suffix(path, "/end") ||
-           g_str_has_suffix(path, "/revoke") || g_str_has_suffix(path, "/device-key"))
-    api_error(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "method-not-allowed", "that method is not allowed here");
-  else
-    api_error(msg, SOUP_STATUS_NOT_FOUND, "not-found", "no such API path");
-}
-
 /* ---- lifecycle ---- */
+
+static gboolean on_tick(gpointer data) {
+  dc_api_tick(data);
+  return G_SOURCE_CONTINUE;
+}
+
+/* --metrics-listen ADDR:PORT: /metrics on a plain-HTTP listener of its own, for a Prometheus
+ * on another machine (a private network; there is no authentication on it). */
+static bool listen_metrics(dc_server *srv, const char *where, GError **error) {
+  GSocketConnectable *c = g_network_address_parse(where, 0, error);
+  if (!c) {
+    g_prefix_error(error, "--metrics-listen %s: ", where);
+    return false;
+  }
+  const char *host = g_network_address_get_hostname(G_NETWORK_ADDRESS(c));
+  guint16 port = g_network_address_get_port(G_NETWORK_ADDRESS(c));
+  GInetAddress *ip = g_inet_address_new_from_string(host);
+  bool ok = false;
+  if (!ip || !port) {
+    g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "--metrics-listen %s: give an IP address and a port, "
+                "e.g. 127.0.0.1:9464", where);
+  } else {
+    srv->metrics_soup = soup_server_new(NULL, NULL);
+    soup_server_add_handler(srv->metrics_soup, NULL, dc_metrics_handle, srv, NULL);
+    GSocketAddress *addr = g_inet_socket_address_new(ip, port);
+    ok = soup_server_listen(srv->metrics_soup, addr, 0, error);
+    g_object_unref(addr);
+    if (!ok)
+      g_prefix_error(error, "--metrics-listen %s: ", where);
+  }
+  if (ip)
+    g_object_unref(ip);
+  g_object_unref(c);
+  return ok;
+}
 
 dc_server *dc_server_new(const dc_server_config *cfg, dc_store *store, dc_bridge *bridge,
                          GError **error) {
@@ -801,11 +435,28 @@ dc_server *dc_server_new(const dc_server_config *cfg, dc_store *store, dc_bridge
   srv->bridge = bridge;
   srv->web_dir = g_strdup(cfg->web_dir);
   srv->speakers = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
+  srv->console = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+  srv->tz_name = g_strdup(cfg->time_zone ? cfg->time_zone : "Asia/Ho_Chi_Minh");
+  srv->tz = g_time_zone_new_identifier(srv->tz_name);
+  srv->secure = cfg->certificate != NULL;
+  if (!srv->tz) {
+    g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                "unknown time zone \"%s\" (an IANA name such as Asia/Ho_Chi_Minh; is tzdata installed?)", srv->tz_name);
+    dc_server_free(srv);
+    return NULL;
+  }
   srv->soup = cfg->certificate ? soup_server_new("tls-certificate", cfg->certificate, NULL)
                                : soup_server_new(NULL, NULL);
   soup_server_add_websocket_handler(srv->soup, "/ws", NULL, NULL, on_ws, srv, NULL);
-  soup_server_add_handler(srv->soup, "/api", on_api, srv, NULL);
+  soup_server_add_handler(srv->soup, "/api", dc_api_handle, srv, NULL);
+  soup_server_add_handler(srv->soup, "/console/login", dc_console_handle, srv, NULL);
+  soup_server_add_handler(srv->soup, "/console/logout", dc_console_handle, srv, NULL);
+  soup_server_add_handler(srv->soup, "/metrics", dc_metrics_handle, srv, NULL);
   soup_server_add_handler(srv->soup, NULL, on_static, srv, NULL);
+  if (cfg->metrics_listen && !listen_metrics(srv, cfg->metrics_listen, error)) {
+    dc_server_free(srv);
+    return NULL;
+  }
   GInetAddress *any = g_inet_address_new_from_string(cfg->listen_address ? cfg->listen_address : "0.0.0.0");
   if (!any) {
     g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "not an IP address: %s", cfg->listen_address);
@@ -825,6 +476,7 @@ dc_server *dc_server_new(const dc_server_config *cfg, dc_store *store, dc_bridge
                       ? g_strdup(cfg->public_base_url)
                       : g_strdup_printf("%s://localhost:%u", cfg->certificate ? "https" : "http",
                                         dc_server_port(srv));
+  srv->tick = g_timeout_add_seconds(1, on_tick, srv);
   return srv;
 }
 
@@ -859,7 +511,17 @@ void dc_server_free(dc_server *srv) {
     soup_server_disconnect(srv->soup);
     g_object_unref(srv->soup);
   }
+  if (srv->tick)
+    g_source_remove(srv->tick);
+  if (srv->metrics_soup) {
+    soup_server_disconnect(srv->metrics_soup);
+    g_object_unref(srv->metrics_soup);
+  }
   g_hash_table_unref(srv->speakers);
+  g_hash_table_unref(srv->console);
+  if (srv->tz)
+    g_time_zone_unref(srv->tz);
+  g_free(srv->tz_name);
   g_free(srv->web_dir);
   g_free(srv->base_url);
   g_free(srv);

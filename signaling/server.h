@@ -20,6 +20,9 @@ typedef struct {
   GTlsCertificate *certificate; /* NULL: plain HTTP (tests on loopback only) */
   const char *web_dir;
   const char *public_base_url; /* for join links: "https://host:port" */
+  const char *time_zone;       /* IANA name for the operators' wall clock; NULL: Asia/Ho_Chi_Minh */
+  const char *metrics_listen;  /* "ADDR:PORT" for /metrics on its own listener; NULL: the main
+                                * listener answers it to this machine only */
 } dc_server_config;
 
 dc_server *dc_server_new(const dc_server_config *cfg, dc_store *store, dc_bridge *bridge,

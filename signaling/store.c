@@ -3,6 +3,7 @@
 
 #include <openssl/rand.h>
 #include <sqlite3.h>
+#include <glib/gstdio.h>
 #include <string.h>
 
 G_DEFINE_QUARK(diemcau-store-error-quark, dc_store_error)
@@ -48,6 +49,71 @@ static const char *const migrations[] = {
     "  point_id INTEGER PRIMARY KEY REFERENCES points(id) ON DELETE CASCADE,"
     "  sha256 BLOB NOT NULL UNIQUE,"
     "  created_at INTEGER NOT NULL DEFAULT (unixepoch()));",
+    /* 3: the operators' workflow. Points take kind "other" and a contact; meetings lose
+     * their stored state for marks (ended, cancelled) the life cycle is computed from, and
+     * gain series and open windows (SQLite changes a CHECK only by rebuilding the table:
+     * migrate() runs this with foreign keys off, and checks them before it commits). Groups,
+     * named keys with roles, the audit log, attendance. */
+    "CREATE TABLE points_v3 ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE CHECK (length(name) BETWEEN 1 AND 120),"
+    "  kind TEXT NOT NULL CHECK (kind IN ('hall', 'commune', 'other')),"
+    "  link_profile TEXT NOT NULL CHECK (link_profile IN ('hall', 'standard', 'highland')),"
+    "  contact TEXT NOT NULL DEFAULT '' CHECK (length(contact) <= 200),"
+    "  created_at INTEGER NOT NULL DEFAULT (unixepoch()));"
+    "INSERT INTO points_v3 (id, name, kind, link_profile, created_at)"
+    "  SELECT id, name, kind, link_profile, created_at FROM points;"
+    "DROP TABLE points;"
+    "ALTER TABLE points_v3 RENAME TO points;"
+    "CREATE TABLE meetings_v3 ("
+    "  id INTEGER PRIMARY KEY,"
+    "  title TEXT NOT NULL CHECK (length(title) BETWEEN 1 AND 200),"
+    "  starts_at INTEGER NOT NULL,"
+    "  ends_at INTEGER NOT NULL CHECK (ends_at > starts_at),"
+    "  host_point_id INTEGER REFERENCES points(id),"
+    "  series_id INTEGER,"
+    "  open_before_s INTEGER NOT NULL DEFAULT 900 CHECK (open_before_s BETWEEN 0 AND 86400),"
+    "  ended_at INTEGER,"
+    "  cancelled_at INTEGER,"
+    "  created_at INTEGER NOT NULL DEFAULT (unixepoch()));"
+    "INSERT INTO meetings_v3 (id, title, starts_at, ends_at, host_point_id, ended_at, created_at)"
+    "  SELECT id, title, starts_at, ends_at, host_point_id,"
+    "         CASE WHEN state = 'ended' THEN min(ends_at, unixepoch()) END, created_at FROM meetings;"
+    "DROP TABLE meetings;"
+    "ALTER TABLE meetings_v3 RENAME TO meetings;"
+    "CREATE INDEX meetings_starts ON meetings(starts_at);"
+    "CREATE TABLE groups ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE CHECK (length(name) BETWEEN 1 AND 120),"
+    "  created_at INTEGER NOT NULL DEFAULT (unixepoch()));"
+    "CREATE TABLE group_points ("
+    "  group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,"
+    "  point_id INTEGER NOT NULL REFERENCES points(id) ON DELETE CASCADE,"
+    "  PRIMARY KEY (group_id, point_id));"
+    "ALTER TABLE api_keys ADD COLUMN name TEXT NOT NULL DEFAULT 'first key';"
+    "ALTER TABLE api_keys ADD COLUMN role TEXT NOT NULL DEFAULT 'admin'"
+    "  CHECK (role IN ('admin', 'operator', 'viewer'));"
+    "ALTER TABLE api_keys ADD COLUMN revoked_at INTEGER;"
+    "CREATE TABLE audit ("
+    "  id INTEGER PRIMARY KEY,"
+    "  at INTEGER NOT NULL,"
+    "  who TEXT NOT NULL,"
+    "  action TEXT NOT NULL,"
+    "  detail TEXT NOT NULL);"
+    "CREATE TABLE stays ("
+    "  id INTEGER PRIMARY KEY,"
+    "  meeting_id INTEGER NOT NULL REFERENCES meetings(id),"
+    "  invitation_id INTEGER NOT NULL REFERENCES invitations(id),"
+    "  point_id INTEGER NOT NULL REFERENCES points(id),"
+    "  name TEXT NOT NULL,"
+    "  joined_at INTEGER NOT NULL,"
+    "  left_at INTEGER,"
+    "  seen_at INTEGER NOT NULL,"
+    "  rtt_ms INTEGER NOT NULL DEFAULT -1,"
+    "  loss_down_pct REAL NOT NULL DEFAULT -1,"
+    "  loss_up_pct REAL NOT NULL DEFAULT -1,"
+    "  video_off_s INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX stays_meeting ON stays(meeting_id);",
 };
 
 static bool fail_db(dc_store *s, GError **error, const char *what) {
@@ -76,6 +142,17 @@ int dc_store_schema_version(dc_store *s) {
   return v;
 }
 
+static bool foreign_keys_hold(dc_store *s, GError **error) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(s->db, "PRAGMA foreign_key_check", -1, &st, NULL) != SQLITE_OK)
+    return fail_db(s, error, "checking foreign keys");
+  bool broken = sqlite3_step(st) == SQLITE_ROW;
+  sqlite3_finalize(st);
+  if (broken)
+    g_set_error(error, DC_STORE_ERROR, DC_STORE_ERROR_FAILED, "store: a row refers to one that is gone");
+  return !broken;
+}
+
 static bool migrate(dc_store *s, GError **error) {
   int have = dc_store_schema_version(s), want = (int)G_N_ELEMENTS(migrations);
   if (have > want) {
@@ -84,18 +161,23 @@ static bool migrate(dc_store *s, GError **error) {
                 "use the newer diemcau or another data directory", have, want);
     return false;
   }
+  /* a step may rebuild a table others refer to: foreign keys are off while it runs (they
+   * cannot change inside a transaction) and checked before each step commits */
+  if (have < want && !exec(s, "PRAGMA foreign_keys = OFF", error))
+    return false;
   for (int v = have; v < want; v++) {
     char *bump = g_strdup_printf("PRAGMA user_version = %d", v + 1);
     bool ok = exec(s, "BEGIN IMMEDIATE", error) && exec(s, migrations[v], error) &&
-              exec(s, bump, error) && exec(s, "COMMIT", error);
+              foreign_keys_hold(s, error) && exec(s, bump, error) && exec(s, "COMMIT", error);
     g_free(bump);
     if (!ok) {
       sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+      sqlite3_exec(s->db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
       g_prefix_error(error, "migrating to schema %d: ", v + 1);
       return false;
     }
   }
-  return true;
+  return exec(s, "PRAGMA foreign_keys = ON", error);
 }
 
 static bool load_secret(dc_store *s, GError **error) {
@@ -184,17 +266,65 @@ static char *col_text(sqlite3_stmt *st, int i) {
 
 int64_t dc_store_add_point(dc_store *s, const char *name, const char *kind,
                            const char *link_profile, GError **error) {
-  sqlite3_stmt *st = prepare(s, "INSERT INTO points (name, kind, link_profile) VALUES (?, ?, ?)", error);
+  return dc_store_add_point_contact(s, name, kind, link_profile, "", error);
+}
+
+#define POINT_RULE                                                                          \
+  "a point needs a unique name of 1-120 characters, kind hall, commune or other, link "      \
+  "profile hall, standard or highland, and a contact of at most 200 characters"
+
+int64_t dc_store_add_point_contact(dc_store *s, const char *name, const char *kind,
+                                   const char *link_profile, const char *contact, GError **error) {
+  sqlite3_stmt *st = prepare(
+      s, "INSERT INTO points (name, kind, link_profile, contact) VALUES (?, ?, ?, ?)", error);
   if (!st)
     return 0;
   sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
   sqlite3_bind_text(st, 2, kind, -1, SQLITE_TRANSIENT);
   sqlite3_bind_text(st, 3, link_profile, -1, SQLITE_TRANSIENT);
-  return insert(s, st,
-                "a point needs a unique name of 1-120 characters, kind hall or commune, and "
-                "link profile hall, standard or highland",
-                error);
+  sqlite3_bind_text(st, 4, contact ? contact : "", -1, SQLITE_TRANSIENT);
+  return insert(s, st, POINT_RULE, error);
 }
+
+/* Runs an UPDATE of one row; INVALID with rule for a broken CHECK, NOT_FOUND with what when
+ * no row matched. */
+static bool update_one(dc_store *s, sqlite3_stmt *st, const char *rule, const char *what,
+                       int64_t id, GError **error) {
+  int rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  if ((rc & 0xFF) == SQLITE_CONSTRAINT) {
+    g_set_error(error, DC_STORE_ERROR, DC_STORE_ERROR_INVALID, "%s", rule);
+    return false;
+  }
+  if (rc != SQLITE_DONE)
+    return fail_db(s, error, "updating");
+  if (sqlite3_changes(s->db) == 0) {
+    g_set_error(error, DC_STORE_ERROR, DC_STORE_ERROR_NOT_FOUND, "no %s with id %" G_GINT64_FORMAT, what, id);
+    return false;
+  }
+  return true;
+}
+
+bool dc_store_edit_point(dc_store *s, int64_t id, const char *name, const char *kind,
+                         const char *link_profile, const char *contact, GError **error) {
+  sqlite3_stmt *st = prepare(s,
+                             "UPDATE points SET name = coalesce(?1, name), kind = coalesce(?2, kind),"
+                             " link_profile = coalesce(?3, link_profile), contact = coalesce(?4, contact)"
+                             " WHERE id = ?5",
+                             error);
+  if (!st)
+    return false;
+  const char *values[] = {name, kind, link_profile, contact};
+  for (int i = 0; i < 4; i++)
+    if (values[i])
+      sqlite3_bind_text(st, i + 1, values[i], -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(st, 5, id);
+  return update_one(s, st, POINT_RULE, "point", id, error);
+}
+
+#define POINT_COLUMNS                                                                        \
+  "SELECT id, name, kind, link_profile, contact,"                                            \
+  " EXISTS (SELECT 1 FROM device_keys d WHERE d.point_id = points.id) FROM points"
 
 static dc_point *read_point(sqlite3_stmt *st) {
   dc_point *p = g_new0(dc_point, 1);
@@ -202,6 +332,8 @@ static dc_point *read_point(sqlite3_stmt *st) {
   p->name = col_text(st, 1);
   p->kind = col_text(st, 2);
   p->link_profile = col_text(st, 3);
+  p->contact = col_text(st, 4);
+  p->has_device_key = sqlite3_column_int(st, 5) != 0;
   return p;
 }
 
@@ -211,11 +343,12 @@ void dc_point_free(dc_point *p) {
   g_free(p->name);
   g_free(p->kind);
   g_free(p->link_profile);
+  g_free(p->contact);
   g_free(p);
 }
 
 dc_point *dc_store_get_point(dc_store *s, int64_t id, GError **error) {
-  sqlite3_stmt *st = prepare(s, "SELECT id, name, kind, link_profile FROM points WHERE id = ?", error);
+  sqlite3_stmt *st = prepare(s, POINT_COLUMNS " WHERE id = ?", error);
   if (!st)
     return NULL;
   sqlite3_bind_int64(st, 1, id);
@@ -226,34 +359,112 @@ dc_point *dc_store_get_point(dc_store *s, int64_t id, GError **error) {
   return p;
 }
 
-GPtrArray *dc_store_list_points(dc_store *s, GError **error) {
-  sqlite3_stmt *st = prepare(s, "SELECT id, name, kind, link_profile FROM points ORDER BY id", error);
-  if (!st)
-    return NULL;
-  GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)dc_point_free);
-  while (sqlite3_step(st) == SQLITE_ROW)
-    g_ptr_array_add(out, read_point(st));
+/* Every row of a query, read with read_row; NULL with an error when a step fails. */
+static GPtrArray *read_all(dc_store *s, sqlite3_stmt *st, gpointer (*read_row)(sqlite3_stmt *),
+                           GDestroyNotify free_row, GError **error) {
+  GPtrArray *out = g_ptr_array_new_with_free_func(free_row);
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    g_ptr_array_add(out, read_row(st));
   sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) {
+    g_ptr_array_unref(out);
+    fail_db(s, error, "reading");
+    return NULL;
+  }
   return out;
 }
 
+GPtrArray *dc_store_list_points(dc_store *s, GError **error) {
+  sqlite3_stmt *st = prepare(s, POINT_COLUMNS " ORDER BY id", error);
+  return st ? read_all(s, st, (gpointer(*)(sqlite3_stmt *))read_point, (GDestroyNotify)dc_point_free, error) : NULL;
+}
+
+/* ---- meetings ---- */
+
+const char *dc_meeting_state(const dc_meeting *m, int64_t now) {
+  if (m->cancelled_at)
+    return "cancelled";
+  if (m->ended_at || now > m->ends_at + DC_MEETING_GRACE_S)
+    return "ended";
+  if (now >= m->starts_at)
+    return "live";
+  if (now >= m->starts_at - m->open_before_s)
+    return "open";
+  return "scheduled";
+}
+
+bool dc_meeting_joinable(const dc_meeting *m, int64_t now) {
+  const char *state = dc_meeting_state(m, now);
+  return !strcmp(state, "open") || !strcmp(state, "live");
+}
+
+#define MEETING_RULE                                                                          \
+  "a meeting needs a title of 1-200 characters, an end after its start, an existing host "    \
+  "point, and an open window of 0-86400 seconds"
+
 int64_t dc_store_create_meeting(dc_store *s, const char *title, int64_t starts_at, int64_t ends_at,
                                 int64_t host_point_id, GError **error) {
-  sqlite3_stmt *st = prepare(
-      s, "INSERT INTO meetings (title, starts_at, ends_at, host_point_id) VALUES (?, ?, ?, ?)", error);
-  if (!st)
+  return dc_store_create_series(s, title, &starts_at, &ends_at, 1, host_point_id, -1, error);
+}
+
+static bool begin(dc_store *s, GError **error) { return exec(s, "BEGIN IMMEDIATE", error); }
+static void rollback(dc_store *s) { sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL); }
+static bool commit(dc_store *s, GError **error) {
+  if (exec(s, "COMMIT", error))
+    return true;
+  rollback(s);
+  return false;
+}
+
+int64_t dc_store_create_series(dc_store *s, const char *title, const int64_t *starts_at,
+                               const int64_t *ends_at, int n, int64_t host_point_id,
+                               int64_t open_before_s, GError **error) {
+  if (n < 1) {
+    g_set_error(error, DC_STORE_ERROR, DC_STORE_ERROR_INVALID, "a series needs at least one occurrence");
     return 0;
-  sqlite3_bind_text(st, 1, title, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_int64(st, 2, starts_at);
-  sqlite3_bind_int64(st, 3, ends_at);
-  if (host_point_id)
-    sqlite3_bind_int64(st, 4, host_point_id);
-  else
-    sqlite3_bind_null(st, 4);
-  return insert(s, st,
-                "a meeting needs a title of 1-200 characters, an end after its start, and an "
-                "existing host point",
-                error);
+  }
+  if (!begin(s, error))
+    return 0;
+  int64_t first = 0;
+  for (int i = 0; i < n; i++) {
+    sqlite3_stmt *st = prepare(s,
+                               "INSERT INTO meetings (title, starts_at, ends_at, host_point_id, series_id,"
+                               " open_before_s) VALUES (?, ?, ?, ?, ?, ?)",
+                               error);
+    if (!st) {
+      rollback(s);
+      return 0;
+    }
+    sqlite3_bind_text(st, 1, title, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, starts_at[i]);
+    sqlite3_bind_int64(st, 3, ends_at[i]);
+    if (host_point_id)
+      sqlite3_bind_int64(st, 4, host_point_id);
+    if (n > 1 && first)
+      sqlite3_bind_int64(st, 5, first);
+    sqlite3_bind_int64(st, 6, open_before_s < 0 ? DC_MEETING_OPEN_BEFORE_S : open_before_s);
+    int64_t id = insert(s, st, MEETING_RULE, error);
+    if (!id) {
+      rollback(s);
+      return 0;
+    }
+    if (!first)
+      first = id;
+  }
+  if (n > 1) { /* the first is its own series */
+    sqlite3_stmt *st = prepare(s, "UPDATE meetings SET series_id = id WHERE id = ?", error);
+    if (!st) {
+      rollback(s);
+      return 0;
+    }
+    sqlite3_bind_int64(st, 1, first);
+    if (!update_one(s, st, MEETING_RULE, "meeting", first, error)) {
+      rollback(s);
+      return 0;
+    }
+  }
+  return commit(s, error) ? first : 0;
 }
 
 static dc_meeting *read_meeting(sqlite3_stmt *st) {
@@ -262,8 +473,11 @@ static dc_meeting *read_meeting(sqlite3_stmt *st) {
   m->title = col_text(st, 1);
   m->starts_at = sqlite3_column_int64(st, 2);
   m->ends_at = sqlite3_column_int64(st, 3);
-  m->state = col_text(st, 4);
-  m->host_point_id = sqlite3_column_int64(st, 5);
+  m->host_point_id = sqlite3_column_int64(st, 4);
+  m->series_id = sqlite3_column_int64(st, 5);
+  m->open_before_s = sqlite3_column_int64(st, 6);
+  m->ended_at = sqlite3_column_int64(st, 7);
+  m->cancelled_at = sqlite3_column_int64(st, 8);
   return m;
 }
 
@@ -271,11 +485,12 @@ void dc_meeting_free(dc_meeting *m) {
   if (!m)
     return;
   g_free(m->title);
-  g_free(m->state);
   g_free(m);
 }
 
-#define MEETING_COLUMNS "SELECT id, title, starts_at, ends_at, state, host_point_id FROM meetings"
+#define MEETING_COLUMNS                                                                       \
+  "SELECT id, title, starts_at, ends_at, host_point_id, series_id, open_before_s, ended_at,"  \
+  " cancelled_at FROM meetings"
 
 dc_meeting *dc_store_get_meeting(dc_store *s, int64_t id, GError **error) {
   sqlite3_stmt *st = prepare(s, MEETING_COLUMNS " WHERE id = ?", error);
@@ -290,37 +505,112 @@ dc_meeting *dc_store_get_meeting(dc_store *s, int64_t id, GError **error) {
 }
 
 GPtrArray *dc_store_list_meetings(dc_store *s, GError **error) {
-  sqlite3_stmt *st = prepare(s, MEETING_COLUMNS " ORDER BY starts_at, id", error);
-  if (!st)
-    return NULL;
-  GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)dc_meeting_free);
-  while (sqlite3_step(st) == SQLITE_ROW)
-    g_ptr_array_add(out, read_meeting(st));
-  sqlite3_finalize(st);
-  return out;
+  return dc_store_list_meetings_between(s, G_MININT64, G_MAXINT64, error);
 }
 
-bool dc_store_set_meeting_state(dc_store *s, int64_t id, const char *state, GError **error) {
-  sqlite3_stmt *st = prepare(s, "UPDATE meetings SET state = ? WHERE id = ?", error);
+GPtrArray *dc_store_list_meetings_between(dc_store *s, int64_t from, int64_t to, GError **error) {
+  sqlite3_stmt *st = prepare(s, MEETING_COLUMNS " WHERE ends_at >= ? AND starts_at < ? ORDER BY starts_at, id", error);
   if (!st)
-    return false;
-  sqlite3_bind_text(st, 1, state, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_int64(st, 2, id);
-  int rc = sqlite3_step(st);
-  sqlite3_finalize(st);
-  if ((rc & 0xFF) == SQLITE_CONSTRAINT) {
-    g_set_error(error, DC_STORE_ERROR, DC_STORE_ERROR_INVALID,
-                "meeting state must be scheduled, live or ended");
-    return false;
-  }
-  if (rc != SQLITE_DONE)
-    return fail_db(s, error, "updating a meeting");
-  if (sqlite3_changes(s->db) == 0) {
-    g_set_error(error, DC_STORE_ERROR, DC_STORE_ERROR_NOT_FOUND, "no meeting with id %" G_GINT64_FORMAT, id);
-    return false;
-  }
-  return true;
+    return NULL;
+  sqlite3_bind_int64(st, 1, from);
+  sqlite3_bind_int64(st, 2, to);
+  return read_all(s, st, (gpointer(*)(sqlite3_stmt *))read_meeting, (GDestroyNotify)dc_meeting_free, error);
 }
+
+/* The meeting, when it may still change at now; else NULL with INVALID saying why. */
+static dc_meeting *changeable_meeting(dc_store *s, int64_t id, int64_t now, const char *change, GError **error) {
+  dc_meeting *m = dc_store_get_meeting(s, id, error);
+  if (!m)
+    return NULL;
+  const char *state = dc_meeting_state(m, now);
+  if (!strcmp(state, "ended") || !strcmp(state, "cancelled")) {
+    g_set_error(error, DC_STORE_ERROR, DC_STORE_ERROR_INVALID, "meeting %" G_GINT64_FORMAT " has %s: it cannot be %s",
+                id, !strcmp(state, "ended") ? "ended" : "been cancelled", change);
+    dc_meeting_free(m);
+    return NULL;
+  }
+  return m;
+}
+
+bool dc_store_edit_meeting(dc_store *s, int64_t id, const char *title, int64_t starts_at, int64_t ends_at,
+                           int64_t open_before_s, int64_t now, GError **error) {
+  if (!begin(s, error))
+    return false;
+  dc_meeting *m = changeable_meeting(s, id, now, "changed", error);
+  if (!m) {
+    rollback(s);
+    return false;
+  }
+  int64_t new_ends = ends_at ? ends_at : m->ends_at;
+  sqlite3_stmt *st = prepare(s,
+                             "UPDATE meetings SET title = coalesce(?1, title), starts_at = ?2, ends_at = ?3,"
+                             " open_before_s = ?4 WHERE id = ?5",
+                             error);
+  bool ok = st != NULL;
+  if (ok) {
+    if (title)
+      sqlite3_bind_text(st, 1, title, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, starts_at ? starts_at : m->starts_at);
+    sqlite3_bind_int64(st, 3, new_ends);
+    sqlite3_bind_int64(st, 4, open_before_s >= 0 ? open_before_s : m->open_before_s);
+    sqlite3_bind_int64(st, 5, id);
+    ok = update_one(s, st, MEETING_RULE, "meeting", id, error);
+  }
+  if (ok && new_ends != m->ends_at) { /* its links stay good for as long after the new end */
+    st = prepare(s, "UPDATE invitations SET expires_at = expires_at + ? WHERE meeting_id = ?", error);
+    ok = st != NULL;
+    if (ok) {
+      sqlite3_bind_int64(st, 1, new_ends - m->ends_at);
+      sqlite3_bind_int64(st, 2, id);
+      ok = sqlite3_step(st) == SQLITE_DONE || fail_db(s, error, "moving invitations");
+      sqlite3_finalize(st);
+    }
+  }
+  dc_meeting_free(m);
+  if (!ok) {
+    rollback(s);
+    return false;
+  }
+  return commit(s, error);
+}
+
+static bool mark_meeting(dc_store *s, int64_t id, int64_t now, bool cancel, GError **error) {
+  if (!begin(s, error))
+    return false;
+  dc_meeting *m = dc_store_get_meeting(s, id, error);
+  bool ok = m != NULL;
+  if (ok && m->cancelled_at) {
+    g_set_error(error, DC_STORE_ERROR, DC_STORE_ERROR_INVALID, "meeting %" G_GINT64_FORMAT " was cancelled", id);
+    ok = false;
+  } else if (ok && cancel && !strcmp(dc_meeting_state(m, now), "ended")) {
+    g_set_error(error, DC_STORE_ERROR, DC_STORE_ERROR_INVALID, "meeting %" G_GINT64_FORMAT " has already ended", id);
+    ok = false;
+  } else if (ok && (cancel || !m->ended_at)) {
+    sqlite3_stmt *st = prepare(s, cancel ? "UPDATE meetings SET cancelled_at = ? WHERE id = ?"
+                                         : "UPDATE meetings SET ended_at = ? WHERE id = ?", error);
+    ok = st != NULL;
+    if (ok) {
+      sqlite3_bind_int64(st, 1, now);
+      sqlite3_bind_int64(st, 2, id);
+      ok = update_one(s, st, MEETING_RULE, "meeting", id, error);
+    }
+  }
+  dc_meeting_free(m);
+  if (!ok) {
+    rollback(s);
+    return false;
+  }
+  return commit(s, error);
+}
+
+bool dc_store_end_meeting(dc_store *s, int64_t id, int64_t now, GError **error) {
+  return mark_meeting(s, id, now, false, error);
+}
+
+bool dc_store_cancel_meeting(dc_store *s, int64_t id, int64_t now, GError **error) {
+  return mark_meeting(s, id, now, true, error);
+}
+
 
 int64_t dc_store_create_invitation(dc_store *s, int64_t meeting_id, int64_t point_id,
                                    const char *role, int64_t expires_at, GError **error) {
@@ -340,28 +630,77 @@ int64_t dc_store_create_invitation(dc_store *s, int64_t meeting_id, int64_t poin
                 error);
 }
 
+static dc_invitation *read_invitation(sqlite3_stmt *st) {
+  dc_invitation *inv = g_new0(dc_invitation, 1);
+  inv->id = sqlite3_column_int64(st, 0);
+  inv->meeting_id = sqlite3_column_int64(st, 1);
+  inv->point_id = sqlite3_column_int64(st, 2);
+  inv->role = col_text(st, 3);
+  inv->expires_at = sqlite3_column_int64(st, 4);
+  inv->revoked = sqlite3_column_int(st, 5) != 0;
+  return inv;
+}
+
+#define INVITATION_COLUMNS "SELECT id, meeting_id, point_id, role, expires_at, revoked FROM invitations"
+
 dc_invitation *dc_store_get_invitation(dc_store *s, int64_t id, GError **error) {
-  sqlite3_stmt *st = prepare(s,
-                             "SELECT id, meeting_id, point_id, role, expires_at, revoked "
-                             "FROM invitations WHERE id = ?",
-                             error);
+  sqlite3_stmt *st = prepare(s, INVITATION_COLUMNS " WHERE id = ?", error);
   if (!st)
     return NULL;
   sqlite3_bind_int64(st, 1, id);
-  dc_invitation *inv = NULL;
-  if (sqlite3_step(st) == SQLITE_ROW) {
-    inv = g_new0(dc_invitation, 1);
-    inv->id = sqlite3_column_int64(st, 0);
-    inv->meeting_id = sqlite3_column_int64(st, 1);
-    inv->point_id = sqlite3_column_int64(st, 2);
-    inv->role = col_text(st, 3);
-    inv->expires_at = sqlite3_column_int64(st, 4);
-    inv->revoked = sqlite3_column_int(st, 5) != 0;
-  }
+  dc_invitation *inv = sqlite3_step(st) == SQLITE_ROW ? read_invitation(st) : NULL;
   sqlite3_finalize(st);
   if (!inv)
     g_set_error(error, DC_STORE_ERROR, DC_STORE_ERROR_NOT_FOUND, "no invitation with id %" G_GINT64_FORMAT, id);
   return inv;
+}
+
+GPtrArray *dc_store_list_invitations(dc_store *s, int64_t meeting_id, GError **error) {
+  sqlite3_stmt *st = prepare(s, INVITATION_COLUMNS " WHERE meeting_id = ? ORDER BY id", error);
+  if (!st)
+    return NULL;
+  sqlite3_bind_int64(st, 1, meeting_id);
+  return read_all(s, st, (gpointer(*)(sqlite3_stmt *))read_invitation, (GDestroyNotify)dc_invitation_free, error);
+}
+
+bool dc_store_invite_group(dc_store *s, int64_t meeting_id, int64_t group_id, const char *role,
+                           int64_t expires_at, GArray *ids, GError **error) {
+  if (!role || (strcmp(role, "host") && strcmp(role, "participant") && strcmp(role, "observer"))) {
+    g_set_error(error, DC_STORE_ERROR, DC_STORE_ERROR_INVALID, "role must be host, participant or observer");
+    return false;
+  }
+  dc_group *g = dc_store_get_group(s, group_id, error);
+  if (!g)
+    return false;
+  if (!begin(s, error)) {
+    dc_group_free(g);
+    return false;
+  }
+  guint had = ids->len;
+  bool ok = true;
+  for (guint i = 0; ok && i < g->point_ids->len; i++) {
+    int64_t point = g_array_index(g->point_ids, int64_t, i);
+    sqlite3_stmt *st = prepare(s, "SELECT 1 FROM invitations WHERE meeting_id = ? AND point_id = ? AND revoked = 0", error);
+    if (!(ok = st != NULL))
+      break;
+    sqlite3_bind_int64(st, 1, meeting_id);
+    sqlite3_bind_int64(st, 2, point);
+    bool invited = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    if (invited)
+      continue;
+    int64_t id = dc_store_create_invitation(s, meeting_id, point, role, expires_at, error);
+    if ((ok = id != 0))
+      g_array_append_val(ids, id);
+  }
+  dc_group_free(g);
+  if (!ok || !commit(s, error)) {
+    if (!ok)
+      rollback(s);
+    g_array_set_size(ids, had);
+    return false;
+  }
+  return true;
 }
 
 bool dc_store_revoke_invitation(dc_store *s, int64_t id, GError **error) {
@@ -451,14 +790,17 @@ int64_t dc_store_device_point(dc_store *s, const char *key) {
 
 int64_t dc_store_point_invitation(dc_store *s, int64_t point_id, int64_t now, int64_t overrun_s, bool open,
                                   GError **error) {
-  /* open: begun, not ended, not past its end and overrun; the latest begun first. Else the
-   * next to begin. Either way an invitation that still stands. */
+  /* open: its open window begun, not ended, not past its end and overrun; the latest begun
+   * first. Else the next to open. Either way an invitation that still stands, to a meeting
+   * neither ended nor cancelled (dc_meeting_state). */
   const char *sql = open ? "SELECT i.id FROM invitations i JOIN meetings m ON m.id = i.meeting_id "
-                           "WHERE i.point_id = ?1 AND i.revoked = 0 AND i.expires_at >= ?2 AND m.state != 'ended' "
-                           "AND m.starts_at <= ?2 AND ?2 <= m.ends_at + ?3 ORDER BY m.starts_at DESC, i.id DESC LIMIT 1"
+                           "WHERE i.point_id = ?1 AND i.revoked = 0 AND i.expires_at >= ?2 AND m.ended_at IS NULL "
+                           "AND m.cancelled_at IS NULL AND m.starts_at - m.open_before_s <= ?2 AND ?2 <= m.ends_at + ?3 "
+                           "ORDER BY m.starts_at DESC, i.id DESC LIMIT 1"
                          : "SELECT i.id FROM invitations i JOIN meetings m ON m.id = i.meeting_id "
-                           "WHERE i.point_id = ?1 AND i.revoked = 0 AND i.expires_at >= ?2 AND m.state != 'ended' "
-                           "AND m.starts_at > ?2 ORDER BY m.starts_at ASC, i.id DESC LIMIT 1";
+                           "WHERE i.point_id = ?1 AND i.revoked = 0 AND i.expires_at >= ?2 AND m.ended_at IS NULL "
+                           "AND m.cancelled_at IS NULL AND m.starts_at - m.open_before_s > ?2 "
+                           "ORDER BY m.starts_at ASC, i.id DESC LIMIT 1";
   sqlite3_stmt *st = prepare(s, sql, error);
   if (!st)
     return -1;
@@ -475,39 +817,347 @@ int64_t dc_store_point_invitation(dc_store *s, int64_t point_id, int64_t now, in
   return id;
 }
 
-char *dc_store_new_api_key(dc_store *s, GError **error) {
+#define KEY_RULE "a key needs a name of 1-80 characters and role admin, operator or viewer"
+
+char *dc_store_new_api_key(dc_store *s, const char *name, const char *role, int64_t *id, GError **error) {
+  if (!name || !*name || g_utf8_strlen(name, -1) > 80) {
+    g_set_error(error, DC_STORE_ERROR, DC_STORE_ERROR_INVALID, KEY_RULE);
+    return NULL;
+  }
   char *key = random_key("", error);
   if (!key)
     return NULL;
   uint8_t hash[32];
   sha256(key, hash);
-  sqlite3_stmt *st = prepare(s, "INSERT INTO api_keys (sha256) VALUES (?)", error);
+  sqlite3_stmt *st = prepare(s, "INSERT INTO api_keys (sha256, name, role) VALUES (?, ?, ?)", error);
   if (st) {
     sqlite3_bind_blob(st, 1, hash, 32, SQLITE_TRANSIENT);
-    if (insert(s, st, "duplicate key", error))
+    sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, role ? role : "", -1, SQLITE_TRANSIENT);
+    int64_t row = insert(s, st, KEY_RULE, error);
+    if (row) {
+      if (id)
+        *id = row;
       return key;
+    }
   }
   g_free(key);
   return NULL;
 }
 
-bool dc_store_check_api_key(dc_store *s, const char *key) {
+static dc_api_key *read_api_key(sqlite3_stmt *st) {
+  dc_api_key *k = g_new0(dc_api_key, 1);
+  k->id = sqlite3_column_int64(st, 0);
+  k->name = col_text(st, 1);
+  k->role = col_text(st, 2);
+  k->created_at = sqlite3_column_int64(st, 3);
+  k->revoked_at = sqlite3_column_int64(st, 4);
+  return k;
+}
+
+void dc_api_key_free(dc_api_key *k) {
+  if (!k)
+    return;
+  g_free(k->name);
+  g_free(k->role);
+  g_free(k);
+}
+
+#define KEY_COLUMNS "SELECT id, name, role, created_at, revoked_at FROM api_keys"
+
+dc_api_key *dc_store_check_api_key(dc_store *s, const char *key) {
   if (!key || !*key || strlen(key) > 256)
-    return false;
+    return NULL;
   uint8_t hash[32];
   sha256(key, hash);
-  sqlite3_stmt *st = prepare(s, "SELECT 1 FROM api_keys WHERE sha256 = ?", NULL);
+  sqlite3_stmt *st = prepare(s, KEY_COLUMNS " WHERE sha256 = ? AND revoked_at IS NULL", NULL);
   if (!st)
-    return false;
+    return NULL;
   sqlite3_bind_blob(st, 1, hash, 32, SQLITE_TRANSIENT);
-  bool ok = sqlite3_step(st) == SQLITE_ROW;
+  dc_api_key *k = sqlite3_step(st) == SQLITE_ROW ? read_api_key(st) : NULL;
   sqlite3_finalize(st);
-  return ok;
+  return k;
+}
+
+dc_api_key *dc_store_get_api_key(dc_store *s, int64_t id) {
+  sqlite3_stmt *st = prepare(s, KEY_COLUMNS " WHERE id = ? AND revoked_at IS NULL", NULL);
+  if (!st)
+    return NULL;
+  sqlite3_bind_int64(st, 1, id);
+  dc_api_key *k = sqlite3_step(st) == SQLITE_ROW ? read_api_key(st) : NULL;
+  sqlite3_finalize(st);
+  return k;
 }
 
 int dc_store_count_api_keys(dc_store *s) {
-  sqlite3_stmt *st = prepare(s, "SELECT count(*) FROM api_keys", NULL);
+  sqlite3_stmt *st = prepare(s, "SELECT count(*) FROM api_keys WHERE revoked_at IS NULL", NULL);
   int n = st && sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
   sqlite3_finalize(st);
   return n;
+}
+
+GPtrArray *dc_store_list_api_keys(dc_store *s, GError **error) {
+  sqlite3_stmt *st = prepare(s, KEY_COLUMNS " ORDER BY id", error);
+  return st ? read_all(s, st, (gpointer(*)(sqlite3_stmt *))read_api_key, (GDestroyNotify)dc_api_key_free, error) : NULL;
+}
+
+bool dc_store_revoke_api_key(dc_store *s, int64_t id, int64_t now, GError **error) {
+  if (!begin(s, error))
+    return false;
+  sqlite3_stmt *st = prepare(s, "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", error);
+  bool ok = st != NULL;
+  if (ok) {
+    sqlite3_bind_int64(st, 1, now);
+    sqlite3_bind_int64(st, 2, id);
+    ok = update_one(s, st, KEY_RULE, "key in force", id, error);
+  }
+  if (ok) { /* nobody could make keys any more */
+    st = prepare(s, "SELECT count(*) FROM api_keys WHERE role = 'admin' AND revoked_at IS NULL", error);
+    ok = st && sqlite3_step(st) == SQLITE_ROW;
+    if (ok && sqlite3_column_int(st, 0) == 0) {
+      g_set_error(error, DC_STORE_ERROR, DC_STORE_ERROR_INVALID,
+                  "this is the last admin key in force: make another admin key before revoking it");
+      ok = false;
+    } else if (!ok && st) {
+      fail_db(s, error, "counting keys");
+    }
+    sqlite3_finalize(st);
+  }
+  if (!ok) {
+    rollback(s);
+    return false;
+  }
+  return commit(s, error);
+}
+
+bool dc_store_audit(dc_store *s, int64_t at, const char *who, const char *action, const char *detail,
+                    GError **error) {
+  sqlite3_stmt *st = prepare(s, "INSERT INTO audit (at, who, action, detail) VALUES (?, ?, ?, ?)", error);
+  if (!st)
+    return false;
+  sqlite3_bind_int64(st, 1, at);
+  sqlite3_bind_text(st, 2, who, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 3, action, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 4, detail ? detail : "", -1, SQLITE_TRANSIENT);
+  return insert(s, st, "audit", error) != 0;
+}
+
+static dc_audit_entry *read_audit(sqlite3_stmt *st) {
+  dc_audit_entry *e = g_new0(dc_audit_entry, 1);
+  e->id = sqlite3_column_int64(st, 0);
+  e->at = sqlite3_column_int64(st, 1);
+  e->who = col_text(st, 2);
+  e->action = col_text(st, 3);
+  e->detail = col_text(st, 4);
+  return e;
+}
+
+void dc_audit_entry_free(dc_audit_entry *e) {
+  if (!e)
+    return;
+  g_free(e->who);
+  g_free(e->action);
+  g_free(e->detail);
+  g_free(e);
+}
+
+GPtrArray *dc_store_list_audit(dc_store *s, int limit, GError **error) {
+  sqlite3_stmt *st = prepare(s, "SELECT id, at, who, action, detail FROM audit ORDER BY id DESC LIMIT ?", error);
+  if (!st)
+    return NULL;
+  sqlite3_bind_int(st, 1, limit);
+  return read_all(s, st, (gpointer(*)(sqlite3_stmt *))read_audit, (GDestroyNotify)dc_audit_entry_free, error);
+}
+
+/* ---- groups ---- */
+
+int64_t dc_store_add_group(dc_store *s, const char *name, GError **error) {
+  sqlite3_stmt *st = prepare(s, "INSERT INTO groups (name) VALUES (?)", error);
+  if (!st)
+    return 0;
+  sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+  return insert(s, st, "a group needs a unique name of 1-120 characters", error);
+}
+
+void dc_group_free(dc_group *g) {
+  if (!g)
+    return;
+  g_free(g->name);
+  if (g->point_ids)
+    g_array_unref(g->point_ids);
+  g_free(g);
+}
+
+static bool read_members(dc_store *s, dc_group *g, GError **error) {
+  sqlite3_stmt *st = prepare(s, "SELECT point_id FROM group_points WHERE group_id = ? ORDER BY point_id", error);
+  if (!st)
+    return false;
+  sqlite3_bind_int64(st, 1, g->id);
+  g->point_ids = g_array_new(FALSE, FALSE, sizeof(int64_t));
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    int64_t p = sqlite3_column_int64(st, 0);
+    g_array_append_val(g->point_ids, p);
+  }
+  sqlite3_finalize(st);
+  return rc == SQLITE_DONE || fail_db(s, error, "reading a group");
+}
+
+static dc_group *read_group(sqlite3_stmt *st) {
+  dc_group *g = g_new0(dc_group, 1);
+  g->id = sqlite3_column_int64(st, 0);
+  g->name = col_text(st, 1);
+  return g;
+}
+
+dc_group *dc_store_get_group(dc_store *s, int64_t id, GError **error) {
+  sqlite3_stmt *st = prepare(s, "SELECT id, name FROM groups WHERE id = ?", error);
+  if (!st)
+    return NULL;
+  sqlite3_bind_int64(st, 1, id);
+  dc_group *g = sqlite3_step(st) == SQLITE_ROW ? read_group(st) : NULL;
+  sqlite3_finalize(st);
+  if (!g) {
+    g_set_error(error, DC_STORE_ERROR, DC_STORE_ERROR_NOT_FOUND, "no group with id %" G_GINT64_FORMAT, id);
+    return NULL;
+  }
+  if (!read_members(s, g, error)) {
+    dc_group_free(g);
+    return NULL;
+  }
+  return g;
+}
+
+GPtrArray *dc_store_list_groups(dc_store *s, GError **error) {
+  sqlite3_stmt *st = prepare(s, "SELECT id, name FROM groups ORDER BY id", error);
+  GPtrArray *all = st ? read_all(s, st, (gpointer(*)(sqlite3_stmt *))read_group, (GDestroyNotify)dc_group_free, error) : NULL;
+  for (guint i = 0; all && i < all->len; i++)
+    if (!read_members(s, g_ptr_array_index(all, i), error))
+      g_clear_pointer(&all, g_ptr_array_unref);
+  return all;
+}
+
+bool dc_store_group_set_member(dc_store *s, int64_t group_id, int64_t point_id, bool member, GError **error) {
+  dc_group *g = dc_store_get_group(s, group_id, error);
+  dc_point *p = g ? dc_store_get_point(s, point_id, error) : NULL;
+  bool found = g && p;
+  dc_group_free(g);
+  dc_point_free(p);
+  if (!found)
+    return false;
+  sqlite3_stmt *st = prepare(s, member ? "INSERT OR IGNORE INTO group_points (group_id, point_id) VALUES (?, ?)"
+                                       : "DELETE FROM group_points WHERE group_id = ? AND point_id = ?", error);
+  if (!st)
+    return false;
+  sqlite3_bind_int64(st, 1, group_id);
+  sqlite3_bind_int64(st, 2, point_id);
+  int rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  return rc == SQLITE_DONE || fail_db(s, error, "changing a group");
+}
+
+/* ---- attendance ---- */
+
+int64_t dc_store_stay_begin(dc_store *s, int64_t meeting_id, int64_t invitation_id, int64_t point_id,
+                            const char *name, int64_t now, GError **error) {
+  sqlite3_stmt *st = prepare(s,
+                             "INSERT INTO stays (meeting_id, invitation_id, point_id, name, joined_at, seen_at)"
+                             " VALUES (?, ?, ?, ?, ?, ?)",
+                             error);
+  if (!st)
+    return 0;
+  sqlite3_bind_int64(st, 1, meeting_id);
+  sqlite3_bind_int64(st, 2, invitation_id);
+  sqlite3_bind_int64(st, 3, point_id);
+  sqlite3_bind_text(st, 4, name ? name : "", -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(st, 5, now);
+  sqlite3_bind_int64(st, 6, now);
+  return insert(s, st, "a stay needs an existing meeting, invitation and point", error);
+}
+
+bool dc_store_stay_update(dc_store *s, const dc_stay *stay, int64_t now, bool left, GError **error) {
+  sqlite3_stmt *st = prepare(s,
+                             "UPDATE stays SET seen_at = ?1, left_at = CASE WHEN ?2 THEN ?1 END, rtt_ms = ?3,"
+                             " loss_down_pct = ?4, loss_up_pct = ?5, video_off_s = ?6 WHERE id = ?7",
+                             error);
+  if (!st)
+    return false;
+  sqlite3_bind_int64(st, 1, now);
+  sqlite3_bind_int(st, 2, left);
+  sqlite3_bind_int(st, 3, stay->rtt_ms);
+  sqlite3_bind_double(st, 4, stay->loss_down_pct);
+  sqlite3_bind_double(st, 5, stay->loss_up_pct);
+  sqlite3_bind_int64(st, 6, stay->video_off_s);
+  sqlite3_bind_int64(st, 7, stay->id);
+  return update_one(s, st, "stay", "stay", stay->id, error);
+}
+
+int dc_store_close_open_stays(dc_store *s) {
+  if (sqlite3_exec(s->db, "UPDATE stays SET left_at = seen_at WHERE left_at IS NULL", NULL, NULL, NULL) != SQLITE_OK)
+    return -1;
+  return sqlite3_changes(s->db);
+}
+
+static dc_stay *read_stay(sqlite3_stmt *st) {
+  dc_stay *v = g_new0(dc_stay, 1);
+  v->id = sqlite3_column_int64(st, 0);
+  v->meeting_id = sqlite3_column_int64(st, 1);
+  v->invitation_id = sqlite3_column_int64(st, 2);
+  v->point_id = sqlite3_column_int64(st, 3);
+  v->name = col_text(st, 4);
+  v->joined_at = sqlite3_column_int64(st, 5);
+  v->left_at = sqlite3_column_int64(st, 6);
+  v->seen_at = sqlite3_column_int64(st, 7);
+  v->rtt_ms = sqlite3_column_int(st, 8);
+  v->loss_down_pct = sqlite3_column_double(st, 9);
+  v->loss_up_pct = sqlite3_column_double(st, 10);
+  v->video_off_s = sqlite3_column_int64(st, 11);
+  return v;
+}
+
+void dc_stay_free(dc_stay *v) {
+  if (!v)
+    return;
+  g_free(v->name);
+  g_free(v);
+}
+
+GPtrArray *dc_store_list_stays(dc_store *s, int64_t meeting_id, GError **error) {
+  sqlite3_stmt *st = prepare(s,
+                             "SELECT id, meeting_id, invitation_id, point_id, name, joined_at, left_at, seen_at,"
+                             " rtt_ms, loss_down_pct, loss_up_pct, video_off_s FROM stays WHERE meeting_id = ?"
+                             " ORDER BY joined_at, id",
+                             error);
+  if (!st)
+    return NULL;
+  sqlite3_bind_int64(st, 1, meeting_id);
+  return read_all(s, st, (gpointer(*)(sqlite3_stmt *))read_stay, (GDestroyNotify)dc_stay_free, error);
+}
+
+/* ---- backup ---- */
+
+bool dc_store_backup(dc_store *s, const char *path, GError **error) {
+  if (g_file_test(path, G_FILE_TEST_EXISTS)) {
+    g_set_error(error, DC_STORE_ERROR, DC_STORE_ERROR_INVALID, "%s exists: a backup goes to a new file", path);
+    return false;
+  }
+  sqlite3 *to = NULL;
+  int rc = sqlite3_open_v2(path, &to, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+  if (rc == SQLITE_OK) {
+    /* the whole store in one step: a few megabytes at most, and the step holds the reader
+     * lock only for its length */
+    sqlite3_backup *b = sqlite3_backup_init(to, "main", s->db, "main");
+    rc = b ? sqlite3_backup_step(b, -1) : sqlite3_errcode(to);
+    if (b)
+      sqlite3_backup_finish(b);
+    if (rc == SQLITE_DONE)
+      rc = SQLITE_OK;
+  }
+  if (rc != SQLITE_OK)
+    g_set_error(error, DC_STORE_ERROR, DC_STORE_ERROR_FAILED, "backup to %s: %s", path,
+                to ? sqlite3_errmsg(to) : sqlite3_errstr(rc));
+  sqlite3_close(to);
+  if (rc != SQLITE_OK)
+    g_unlink(path);
+  return rc == SQLITE_OK;
 }

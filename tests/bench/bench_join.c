@@ -137,7 +137,7 @@ int main(int argc, char **argv) {
     clients[i].token = dc_token_sign(dc_store_secret(store), &c);
     clients[i].index = i;
   }
-  g_free(dc_store_new_api_key(store, &err)); /* so the daemon does not print a first-start key */
+  g_free(dc_store_new_api_key(store, "test", "admin", NULL, &err)); /* so the daemon does not print a first-start key */
   dc_store_close(store);
 
   char *port = g_strdup_printf("%d", PORT);

@@ -76,7 +76,8 @@ async function main() {
 
     // A meeting that opens in 5 s.
     const startsAt = Math.floor(Date.now() / 1000) + 5;
-    const meeting = await api(key, 'POST', '/api/meetings', { title: 'Giao ban sáng', starts_at: startsAt, ends_at: startsAt + 600 });
+    // open_before_s 0: this checks it joins when the meeting opens, so make that its start
+    const meeting = await api(key, 'POST', '/api/meetings', { title: 'Giao ban sáng', starts_at: startsAt, ends_at: startsAt + 600, open_before_s: 0 });
     await api(key, 'POST', `/api/meetings/${meeting.id}/invitations`, { point_id: point.id, role: 'participant' });
     const joining = await logLine(ep, 'is open for', 0, 30000);
     const connected = await logLine(ep, 'media connected', 0, 30000);

@@ -669,7 +669,7 @@ int main(int argc, char **argv) {
     T.c[i].low_rtx_ssrc = T.c[i].video_ssrc + 0x11;
   }
   T.meeting = meeting;
-  g_free(dc_store_new_api_key(store, &err)); /* so the daemon prints no first-start key */
+  g_free(dc_store_new_api_key(store, "test", "admin", NULL, &err)); /* so the daemon prints no first-start key */
   dc_store_close(store);
 
   char *port = g_strdup_printf("%d", PORT);

@@ -254,7 +254,7 @@ int main(int argc, char **argv) {
                          .role = "participant", .expires_at = 4000000000};
     T.c[i] = (client){.index = i, .token = dc_token_sign(dc_store_secret(store), &c)};
   }
-  g_free(dc_store_new_api_key(store, &err));
+  g_free(dc_store_new_api_key(store, "test", "admin", NULL, &err));
   dc_store_close(store);
   /* as an older version under umask 022 left them: readable by everyone */
   g_chmod(T.dir, 0755);

@@ -1,0 +1,140 @@
+/* metrics.c — counters, histograms and the live link view; see metrics.h. */
+#include "bridge/metrics.h"
+
+#include "bridge/room_private.h"
+
+dc_metrics_counters dc_metrics;
+
+const double dc_mix_tick_bounds_us[DC_MIX_TICK_BUCKETS] = {100, 250, 500, 1000, 2500, 5000, 10000, 20000};
+const double dc_join_bounds_ms[DC_JOIN_BUCKETS] = {250, 500, 1000, 2000, 4000, 8000, 16000, 32000};
+
+static void observe(atomic_uint_fast64_t *buckets, const double *bounds, int n, atomic_uint_fast64_t *count,
+                    atomic_uint_fast64_t *sum, uint64_t v) {
+  int i = 0;
+  while (i < n && (double)v > bounds[i])
+    i++;
+  dc_metrics_add(&buckets[i], 1); /* buckets[n]: above the last bound (+Inf only) */
+  dc_metrics_add(count, 1);
+  dc_metrics_add(sum, v);
+}
+
+void dc_metrics_observe_mix_tick(uint64_t us) {
+  observe(dc_metrics.mix_tick_buckets, dc_mix_tick_bounds_us, DC_MIX_TICK_BUCKETS, &dc_metrics.mix_tick_count,
+          &dc_metrics.mix_tick_sum_us, us);
+}
+
+void dc_metrics_observe_join(uint64_t ms) {
+  observe(dc_metrics.join_buckets, dc_join_bounds_ms, DC_JOIN_BUCKETS, &dc_metrics.join_count,
+          &dc_metrics.join_sum_ms, ms);
+}
+
+static uint64_t get(atomic_uint_fast64_t *c) { return atomic_load_explicit(c, memory_order_relaxed); }
+
+static void counter(GString *out, const char *name, const char *help, atomic_uint_fast64_t *c) {
+  g_string_append_printf(out, "# HELP %s %s\n# TYPE %s counter\n%s %" G_GUINT64_FORMAT "\n", name, help, name,
+                         name, get(c));
+}
+
+/* Cumulative buckets, as the format wants; values in seconds (scale: units per second). */
+static void histogram(GString *out, const char *name, const char *help, atomic_uint_fast64_t *buckets,
+                      const double *bounds, int n, atomic_uint_fast64_t *count, atomic_uint_fast64_t *sum,
+                      double scale) {
+  g_string_append_printf(out, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+  uint64_t cum = 0;
+  for (int i = 0; i < n; i++) {
+    cum += get(&buckets[i]);
+    g_string_append_printf(out, "%s_bucket{le=\"%g\"} %" G_GUINT64_FORMAT "\n", name, bounds[i] / scale, cum);
+  }
+  cum += get(&buckets[n]);
+  g_string_append_printf(out, "%s_bucket{le=\"+Inf\"} %" G_GUINT64_FORMAT "\n", name, cum);
+  g_string_append_printf(out, "%s_sum %g\n%s_count %" G_GUINT64_FORMAT "\n", name, (double)get(sum) / scale,
+                         name, get(count));
+}
+
+void dc_metrics_write(GString *out, dc_bridge *b) {
+  unsigned meetings = 0, participants = 0, connected = 0;
+  unsigned n_workers = dc_workers_count(b->workers);
+  uint64_t *queued = g_new0(uint64_t, n_workers);
+  GHashTableIter it;
+  gpointer value;
+  g_hash_table_iter_init(&it, b->rooms);
+  while (g_hash_table_iter_next(&it, NULL, &value)) {
+    dc_room *r = value;
+    if (r->members->len)
+      meetings++;
+    for (guint i = 0; i < r->members->len; i++) { /* main thread: membership is ours to read */
+      dc_participant *p = g_ptr_array_index(r->members, i);
+      participants++;
+      connected += p->connected;
+      queued[dc_worker_index(p->worker) % n_workers] += (uint64_t)g_atomic_int_get(&p->pending);
+    }
+  }
+  g_string_append_printf(out, "# HELP diemcau_meetings Meetings with someone in them.\n# TYPE diemcau_meetings gauge\n"
+                              "diemcau_meetings %u\n", meetings);
+  g_string_append_printf(out, "# HELP diemcau_participants Participants joined, and those whose media is up.\n"
+                              "# TYPE diemcau_participants gauge\ndiemcau_participants{media=\"any\"} %u\n"
+                              "diemcau_participants{media=\"connected\"} %u\n", participants, connected);
+  g_string_append(out, "# HELP diemcau_worker_queue_depth Deliveries waiting for each media worker.\n"
+                       "# TYPE diemcau_worker_queue_depth gauge\n");
+  for (unsigned w = 0; w < n_workers; w++)
+    g_string_append_printf(out, "diemcau_worker_queue_depth{worker=\"%u\"} %" G_GUINT64_FORMAT "\n", w, queued[w]);
+  g_free(queued);
+  g_string_append(out, "# HELP diemcau_rtp_packets_total RTP packets through the bridge.\n"
+                       "# TYPE diemcau_rtp_packets_total counter\n");
+  g_string_append_printf(out, "diemcau_rtp_packets_total{direction=\"in\"} %" G_GUINT64_FORMAT "\n"
+                              "diemcau_rtp_packets_total{direction=\"out\"} %" G_GUINT64_FORMAT "\n",
+                         get(&dc_metrics.rtp_packets_in), get(&dc_metrics.rtp_packets_out));
+  g_string_append(out, "# HELP diemcau_rtp_bytes_total RTP bytes through the bridge, before SRTP.\n"
+                       "# TYPE diemcau_rtp_bytes_total counter\n");
+  g_string_append_printf(out, "diemcau_rtp_bytes_total{direction=\"in\"} %" G_GUINT64_FORMAT "\n"
+                              "diemcau_rtp_bytes_total{direction=\"out\"} %" G_GUINT64_FORMAT "\n",
+                         get(&dc_metrics.rtp_bytes_in), get(&dc_metrics.rtp_bytes_out));
+  g_string_append(out, "# HELP diemcau_rtcp_packets_total RTCP compound packets through the bridge.\n"
+                       "# TYPE diemcau_rtcp_packets_total counter\n");
+  g_string_append_printf(out, "diemcau_rtcp_packets_total{direction=\"in\"} %" G_GUINT64_FORMAT "\n"
+                              "diemcau_rtcp_packets_total{direction=\"out\"} %" G_GUINT64_FORMAT "\n",
+                         get(&dc_metrics.rtcp_packets_in), get(&dc_metrics.rtcp_packets_out));
+  counter(out, "diemcau_srtp_refused_total", "Packets refused by SRTP (failed authentication or replays).",
+          &dc_metrics.srtp_refused);
+  counter(out, "diemcau_upstream_nacks_total", "Sequence numbers NACKed to sources (first asks and retries).",
+          &dc_metrics.upstream_nacks);
+  counter(out, "diemcau_nacks_received_total", "Packets receivers asked to have sent again.",
+          &dc_metrics.nacks_received);
+  counter(out, "diemcau_repairs_sent_total", "Retransmissions sent to receivers.", &dc_metrics.repairs_sent);
+  counter(out, "diemcau_repairs_refused_total", "NACKed packets not sent again (budget, cache).",
+          &dc_metrics.repairs_refused);
+  counter(out, "diemcau_keyframe_requests_total", "Key frames asked of sources (PLI or FIR).",
+          &dc_metrics.keyframe_requests);
+  counter(out, "diemcau_deliveries_dropped_total", "Packets dropped because a receiver's worker fell behind.",
+          &dc_metrics.deliveries_dropped);
+  histogram(out, "diemcau_mix_tick_seconds", "Time the mix clock took for one 20 ms tick of every room.",
+            dc_metrics.mix_tick_buckets, dc_mix_tick_bounds_us, DC_MIX_TICK_BUCKETS, &dc_metrics.mix_tick_count,
+            &dc_metrics.mix_tick_sum_us, 1e6);
+  histogram(out, "diemcau_join_seconds", "Time from a participant's join to its media being up.",
+            dc_metrics.join_buckets, dc_join_bounds_ms, DC_JOIN_BUCKETS, &dc_metrics.join_count,
+            &dc_metrics.join_sum_ms, 1e3);
+}
+
+void dc_participant_link_stats(dc_participant *p, dc_link_stats *out) {
+  *out = (dc_link_stats){.rtt_ms = g_atomic_int_get(&p->rtt_ms_pub)};
+  gint down = g_atomic_int_get(&p->loss_down_pub), up = g_atomic_int_get(&p->loss_up_pub);
+  gint audio = g_atomic_int_get(&p->audio_loss_now_pub);
+  out->loss_down_pct = down < 0 ? -1 : down * 100.0 / 256;
+  out->loss_up_pct = up < 0 ? -1 : up * 100.0 / 256;
+  out->audio_loss_pct = audio < 0 ? -1 : audio * 100.0 / 256;
+  out->kbps_down = (unsigned)g_atomic_int_get(&p->kbps_down_pub);
+  out->kbps_up = (unsigned)g_atomic_int_get(&p->kbps_up_pub);
+  out->estimate_kbps = (unsigned)g_atomic_int_get(&p->estimate_kbps);
+  out->queue = (unsigned)g_atomic_int_get(&p->pending);
+  if (!p->n_video)
+    return;
+  const slot *main = &p->video[0]; /* source and off are the main thread's */
+  out->main_off = main->off;
+  out->main_source = main->off ? 0 : main->source;
+  g_rw_lock_reader_lock(&p->room->lock);
+  dc_participant *src = out->main_source ? room_find(p->room, out->main_source) : NULL;
+  gint layer = g_atomic_int_get((gint *)&main->playing_layer);
+  if (src && layer >= 0 && layer < src->n_layers)
+    g_strlcpy(out->main_layer, src->rids[layer][0] ? src->rids[layer] : "single", sizeof out->main_layer);
+  g_rw_lock_reader_unlock(&p->room->lock);
+}

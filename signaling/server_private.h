@@ -1,0 +1,71 @@
+/* server_private.h — what server.c (page, WebSocket, life cycle) and api.c (the operators'
+ * REST API, console sign-in, /metrics) share. Not an interface: only signaling/ includes it.
+ */
+#ifndef DC_SERVER_PRIVATE_H
+#define DC_SERVER_PRIVATE_H
+
+#include <libsoup/soup.h>
+#include <stdbool.h>
+
+#include "bridge/metrics.h"
+#include "signaling/server.h"
+
+struct dc_server {
+  SoupServer *soup;
+  SoupServer *metrics_soup; /* --metrics-listen: /metrics on a listener of its own; NULL: on the main
+                             * one, answered to loopback clients only */
+  dc_store *store;
+  dc_bridge *bridge;
+  char *web_dir;
+  char *base_url;
+  GTimeZone *tz; /* operators' wall clock: recurrences, CSV times */
+  char *tz_name;
+  bool secure;   /* TLS: the console cookie is Secure */
+  GList *sessions; /* session*, newest first */
+  GHashTable *speakers; /* meeting -> its current dominant speaker, for newcomers */
+  GHashTable *console; /* SHA-256 hex of a console cookie -> console_login* */
+  int64_t next_participant;
+  guint tick; /* every second: link samples, attendance, meetings that ended by time */
+  unsigned ticks;
+  bool shutting_down;
+};
+
+typedef struct {
+  int64_t key_id;
+  int64_t expires_us; /* monotonic */
+} console_login;
+
+typedef struct {
+  dc_server *server;
+  SoupWebsocketConnection *conn;
+  dc_participant *participant;
+  int64_t id, meeting, invitation, point_id;
+  char *name, *point, *role;
+  bool muted;
+  bool connected; /* its media is up */
+  bool ever_connected;
+  int bad;
+  /* attendance (api.c keeps it): the stay's row, when it began, and its link samples */
+  int64_t stay, joined_at, join_us;
+  GArray *rtt_samples; /* int, one a second while connected, for the median */
+  double loss_down_sum, loss_up_sum;
+  int loss_down_n, loss_up_n;
+  int64_t video_off_s;
+} session;
+
+/* server.c */
+int dc_server_remove_sessions(dc_server *srv, int64_t meeting, int64_t invitation, const char *code,
+                              const char *why);
+bool dc_server_origin_allowed(SoupServerMessage *msg);
+
+/* api.c */
+void dc_api_handle(SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTable *query, gpointer srv);
+void dc_console_handle(SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTable *query, gpointer srv);
+void dc_metrics_handle(SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTable *query, gpointer srv);
+/* Attendance: a stay begins when a join is accepted and ends when its session leaves. */
+void dc_api_stay_begin(dc_server *srv, session *s);
+void dc_api_stay_end(dc_server *srv, session *s);
+/* Every second (main thread): link samples, stays saved, meetings past their end closed. */
+void dc_api_tick(dc_server *srv);
+
+#endif
