@@ -317,7 +317,8 @@ static char *invitation_token(dc_server *srv, const dc_invitation *inv) {
   return dc_token_sign(dc_store_secret(srv->store), &c);
 }
 
-/* An invitation with its point and join link (the link only while it can still be used). */
+/* An invitation with its point and join link; in listings the link only while it can still
+ * be used, in the reply that made it (with_token) always, with its token. */
 static JsonNode *invitation_json(dc_server *srv, const dc_invitation *inv, const dc_point *p, bool with_token) {
   JsonBuilder *b = json_builder_new();
   json_builder_begin_object(b);
@@ -329,7 +330,7 @@ static JsonNode *invitation_json(dc_server *srv, const dc_invitation *inv, const
   put_int(b, "expires_at", inv->expires_at);
   put_bool(b, "revoked", inv->revoked);
   json_builder_set_member_name(b, "join_link");
-  if (inv->revoked || inv->expires_at < now_s()) {
+  if (!with_token && (inv->revoked || inv->expires_at < now_s())) { /* a made one is shown as made */
     json_builder_add_null_value(b);
   } else {
     char *token = invitation_token(srv, inv);

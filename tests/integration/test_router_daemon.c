@@ -638,6 +638,59 @@ static void die_with_parent(gpointer unused) {
   prctl(PR_SET_PDEATHSIG, SIGTERM);
 }
 
+/* /metrics from the daemon (it answers loopback on the main port): one sample's value, or -1. */
+static void on_metrics(GObject *src, GAsyncResult *res, gpointer data) {
+  *(GBytes **)data = soup_session_send_and_read_finish(SOUP_SESSION(src), res, NULL);
+}
+
+static char *fetch_metrics(void) {
+  char *url = g_strdup_printf("http://127.0.0.1:%d/metrics", PORT);
+  SoupMessage *msg = soup_message_new("GET", url);
+  GBytes *body = NULL;
+  soup_session_send_and_read_async(T.session, msg, G_PRIORITY_DEFAULT, NULL, on_metrics, &body);
+  gint64 end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+  while (!body && g_get_monotonic_time() < end)
+    g_main_context_iteration(NULL, TRUE);
+  g_assert_cmpuint(soup_message_get_status(msg), ==, 200);
+  char *text = g_strndup(g_bytes_get_data(body, NULL), g_bytes_get_size(body));
+  g_bytes_unref(body);
+  g_object_unref(msg);
+  g_free(url);
+  return text;
+}
+
+static double sample(const char *text, const char *name) {
+  char *needle = g_strconcat("\n", name, " ", NULL);
+  const char *at = strstr(text, needle);
+  double v = at ? g_ascii_strtod(at + strlen(needle), NULL) : -1;
+  g_free(needle);
+  return v;
+}
+
+/* Issue 13: the counters move with the traffic the clients send and receive. */
+static void test_metrics_move(void) {
+  char *before = fetch_metrics();
+  spin_for(1500);
+  char *after = fetch_metrics();
+  const char *names[] = {"diemcau_rtp_packets_total{direction=\"in\"}", "diemcau_rtp_packets_total{direction=\"out\"}",
+                         "diemcau_rtp_bytes_total{direction=\"in\"}", "diemcau_rtcp_packets_total{direction=\"out\"}",
+                         "diemcau_mix_tick_seconds_count"};
+  for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
+    double a = sample(before, names[i]), b = sample(after, names[i]);
+    g_test_message("%s: %.0f -> %.0f", names[i], a, b);
+    g_assert_cmpfloat(a, >=, 0);
+    g_assert_cmpfloat(b, >, a);
+  }
+  /* earlier tests here NACKed, asked for key frames and were repaired: those are counted */
+  g_assert_cmpfloat(sample(after, "diemcau_nacks_received_total"), >, 0);
+  g_assert_cmpfloat(sample(after, "diemcau_repairs_sent_total"), >, 0);
+  g_assert_cmpfloat(sample(after, "diemcau_keyframe_requests_total"), >, 0);
+  g_assert_cmpfloat(sample(after, "diemcau_participants{media=\"connected\"}"), ==, N_CLIENTS);
+  g_assert_cmpfloat(sample(after, "diemcau_join_seconds_count"), >=, N_CLIENTS);
+  g_free(before);
+  g_free(after);
+}
+
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   const char *exe = g_getenv("DC_BRIDGE");
@@ -706,6 +759,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/router-daemon/estimate-turns-thumbnail-off", test_estimate_turns_thumbnail_off);
   g_test_add_func("/router-daemon/probe-before-upgrade", test_probe_before_upgrade);
   g_test_add_func("/router-daemon/bad-feedback-and-nack-storm", test_bad_feedback_and_storm);
+  g_test_add_func("/router-daemon/metrics-move-with-traffic", test_metrics_move);
   g_test_add_func("/router-daemon/stops-cleanly", test_stops_cleanly);
   int rc = g_test_run();
   if (g_subprocess_get_identifier(T.bridge))
