@@ -254,6 +254,7 @@ static void print_demo(dc_store *store, dc_server *server, bool key_shown) {
   char *key = key_shown ? NULL : dc_store_new_api_key(store, "demo", "admin", NULL, &err);
   if (key)
     printf("  operator API key for this demo (shown once): %s\n", key);
+  printf("  operators' console: %s/console (sign in with the operator key)\n", dc_server_base_url(server));
   printf("Open a link in Chromium or Firefox (accept the self-signed certificate once). Ctrl-C stops.\n\n");
   fflush(stdout);
   g_free(key);

@@ -142,7 +142,12 @@ static void trouble(dc_session *s, int code, const char *what) {
   s->retry_timer = g_timeout_add(delay, retry, s);
 }
 
-/* The bridge refused us in a way no retry changes. */
+/* A link opened before its meeting opens (15 min before its start, by default) is tried
+ * again this often until it does: a clerk may start the box early. */
+#define NOT_OPEN_RETRY_MS 20000
+
+/* The bridge refused us in a way no retry changes (or, for a meeting not open yet, that
+ * time changes). */
 static void refused(dc_session *s, const char *code, const char *message) {
   struct {
     const char *code;
@@ -153,6 +158,7 @@ static void refused(dc_session *s, const char *code, const char *message) {
       {DC_ERR_CODE_REVOKED, DC_EXIT_REFUSED, "the operator withdrew this invitation"},
       {DC_ERR_CODE_EXPIRED_TOKEN, DC_EXIT_EXPIRED, "this invitation has expired (ask the operator for a new link)"},
       {DC_ERR_CODE_MEETING_ENDED, DC_EXIT_ENDED, "the meeting is over"},
+      {DC_ERR_CODE_MEETING_CANCELLED, DC_EXIT_ENDED, "the operator cancelled the meeting"},
       {DC_ERR_CODE_UNKNOWN_MEETING, DC_EXIT_ENDED, "the bridge has no such meeting"},
   };
   for (size_t i = 0; i < G_N_ELEMENTS(known); i++)
@@ -162,6 +168,13 @@ static void refused(dc_session *s, const char *code, const char *message) {
       end(s, normal ? DC_EXIT_OK : known[i].exit);
       return;
     }
+  if (!strcmp(code, DC_ERR_CODE_MEETING_NOT_OPEN)) { /* early: wait for it, asking now and then */
+    say("%s; asking again in %d s", message, NOT_OPEN_RETRY_MS / 1000);
+    drop_connection(s);
+    s->attempt = 0;
+    s->retry_timer = g_timeout_add(NOT_OPEN_RETRY_MS, retry, s);
+    return;
+  }
   if (!strcmp(code, DC_ERR_CODE_MEDIA_FAILED) || !strcmp(code, DC_ERR_CODE_SHUTTING_DOWN)) {
     char *what = g_strdup_printf("the bridge says: %s", message);
     trouble(s, !strcmp(code, DC_ERR_CODE_MEDIA_FAILED) ? DC_EXIT_MEDIA : DC_EXIT_UNREACHABLE, what);

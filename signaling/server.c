@@ -487,6 +487,8 @@ guint dc_server_port(dc_server *srv) {
   return port;
 }
 
+const char *dc_server_base_url(dc_server *srv) { return srv->base_url; }
+
 char *dc_server_join_link(dc_server *srv, int64_t meeting, const char *token, const char *profile) {
   return g_strdup_printf("%s/join?meeting=%" G_GINT64_FORMAT "&token=%s%s%s", srv->base_url, meeting, token,
                          profile ? "&profile=" : "", profile ? profile : "");

@@ -35,6 +35,8 @@ guint dc_server_port(dc_server *s);
 void dc_server_speaker_changed(gpointer server, int64_t meeting, int64_t participant);
 /* The join link for an invitation token; with the point's link profile when given (NULL:
  * none), so that a page opened from the link joins on its point's tier. */
+/* "https://host:port", as join links and the console's address begin. */
+const char *dc_server_base_url(dc_server *s);
 char *dc_server_join_link(dc_server *s, int64_t meeting, const char *token, const char *profile);
 
 #endif

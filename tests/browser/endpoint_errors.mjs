@@ -32,6 +32,28 @@ function run(args) {
   });
 }
 
+// Runs the endpoint until it says `words` (at most ms), then stops it with SIGTERM.
+function runUntil(args, words, ms) {
+  return new Promise((resolve) => {
+    const started = Date.now();
+    const child = spawn(endpointExe, ['--audio-source', 'test:440', '--video-source', 'test', '--audio-sink', 'fake',
+      '--video-sink', 'fake', ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: endpointEnv() });
+    let err = '', saw = null;
+    child.stderr.on('data', (d) => {
+      err += d;
+      if (saw === null && err.includes(words)) {
+        saw = (Date.now() - started) / 1000;
+        setTimeout(() => child.kill('SIGTERM'), 500); // still waiting, not ended: stop it
+      }
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), ms);
+    child.on('exit', (code, sig) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? sig, err: err.trim(), saw, secs: (Date.now() - started) / 1000 });
+    });
+  });
+}
+
 function expect(r, code, words, name) {
   const said = r.err.split('\n').filter((l) => !l.includes('WARNING: --insecure')).slice(-2).join(' | ');
   check(r.code === code && said.includes(words), name, `exit ${r.code} after ${r.secs.toFixed(1)} s: ${said.slice(0, 300)}`);
@@ -65,6 +87,15 @@ async function main() {
     const withdrawn = await api(bridge.key, 'POST', `/api/meetings/${meeting.id}/invitations`, { point_id: point.id });
     await api(bridge.key, 'POST', `/api/invitations/${withdrawn.id}/revoke`);
     expect(await run(['--link', local(withdrawn.join_link), '--pin', fp]), 5, 'withdrew', 'a withdrawn invitation: exit 5');
+    // issue 13: a meeting not open yet is waited for; a cancelled one ends the endpoint
+    const later = await api(bridge.key, 'POST', '/api/meetings', { title: 'Chiều nay', starts_at: now + 7200, ends_at: now + 9000 });
+    const laterLink = local((await api(bridge.key, 'POST', `/api/meetings/${later.id}/invitations`, { point_id: point.id })).join_link);
+    const early = await runUntil(['--link', laterLink, '--pin', fp], 'asking again in 20 s', 20000);
+    check(early.saw !== null && early.err.includes('not open yet: it opens at') && early.code === 0,
+      'a meeting not open yet: the endpoint says when it opens and waits (no exit until stopped)',
+      `exit ${early.code}, said it after ${early.saw} s: ${early.err.split('\n').slice(-1)[0].slice(0, 200)}`);
+    await api(bridge.key, 'POST', `/api/meetings/${later.id}/cancel`);
+    expect(await run(['--link', laterLink, '--pin', fp]), 7, 'cancelled', 'a cancelled meeting: exit 7');
     await api(bridge.key, 'POST', `/api/meetings/${meeting.id}/end`);
     expect(await run(['--link', good, '--pin', fp]), 7, 'meeting is over', 'a meeting that has ended: exit 7');
     expect(await run(['--link', good, '--insecure']), 7, 'meeting is over', '--insecure skips the certificate check (and still hears the answer)');
