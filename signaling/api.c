@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "signaling/protocol.h"
+#include "signaling/request.h"
 #include "signaling/server_private.h"
 #include "signaling/token.h"
 
@@ -158,25 +159,11 @@ static bool want_int(SoupServerMessage *msg, JsonObject *o, const char *name, bo
 
 static char *hash_hex(const char *text) { return g_compute_checksum_for_string(G_CHECKSUM_SHA256, text, -1); }
 
+/* The named cookie of the request, or NULL (the value lives until the next call). */
 static const char *cookie_value(SoupServerMessage *msg, const char *name) {
   const char *header = soup_message_headers_get_list(soup_server_message_get_request_headers(msg), "Cookie");
-  if (!header)
-    return NULL;
   static char value[128]; /* main thread only */
-  size_t nlen = strlen(name);
-  for (const char *p = header; p && *p;) {
-    while (*p == ' ' || *p == ';' || *p == ',')
-      p++;
-    const char *end = strpbrk(p, ";,");
-    size_t len = end ? (size_t)(end - p) : strlen(p);
-    if (len > nlen + 1 && !strncmp(p, name, nlen) && p[nlen] == '=' && len - nlen - 1 < sizeof value) {
-      memcpy(value, p + nlen + 1, len - nlen - 1);
-      value[len - nlen - 1] = '\0';
-      return value;
-    }
-    p = end;
-  }
-  return NULL;
+  return header && dc_cookie_value(header, name, value, sizeof value) ? value : NULL;
 }
 
 /* The operator key behind the request, or NULL after replying 401/403. A cookie counts only
@@ -1319,32 +1306,6 @@ static void api_device_meeting(dc_server *srv, SoupServerMessage *msg, const cha
 
 /* ---- routing ---- */
 
-/* Splits "/api/a/1/b" into its segments after "/api"; *n of them, at most 6. */
-static int segments(const char *path, char seg[6][32]) {
-  int n = 0;
-  const char *p = path + strlen("/api");
-  while (*p == '/' && n < 6) {
-    p++;
-    size_t len = strcspn(p, "/");
-    if (len >= 32)
-      return -1;
-    memcpy(seg[n], p, len);
-    seg[n][len] = '\0';
-    n++;
-    p += len;
-  }
-  return *p ? -1 : n;
-}
-
-static bool as_id(const char *s, int64_t *out) {
-  char *end;
-  long long v = strtoll(s, &end, 10);
-  if (!*s || *end || v <= 0)
-    return false;
-  *out = v;
-  return true;
-}
-
 void dc_api_handle(SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTable *query, gpointer user) {
   dc_server *srv = user;
   const char *method = soup_server_message_get_method(msg);
@@ -1358,10 +1319,10 @@ void dc_api_handle(SoupServer *soup, SoupServerMessage *msg, const char *path, G
       api_device_meeting(srv, msg, auth && g_str_has_prefix(auth, "Device ") ? auth + 7 : NULL);
     return;
   }
-  char seg[6][32];
-  int n = segments(path, seg);
+  char seg[DC_API_MAX_SEGMENTS][DC_API_SEGMENT_LEN];
+  int n = dc_api_path_segments(path, seg);
   int64_t id = 0, id2 = 0;
-  if (n < 1 || (n >= 2 && !as_id(seg[1], &id)) || (n >= 4 && !as_id(seg[3], &id2))) {
+  if (n < 1 || (n >= 2 && !dc_api_parse_id(seg[1], &id)) || (n >= 4 && !dc_api_parse_id(seg[3], &id2))) {
     reply_error(msg, SOUP_STATUS_NOT_FOUND, "not-found", "no such API path");
     return;
   }

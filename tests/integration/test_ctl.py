@@ -23,7 +23,10 @@ results = []
 
 def check(ok, name, detail=''):
     results.append(ok)
+    detail = ' | '.join(l.strip() for l in str(detail).strip().splitlines())  # one TAP line each
     print(f"{'ok' if ok else 'not ok'} {len(results)} {name}{' # ' + detail if detail else ''}", flush=True)
+    if not ok:  # meson shows a failed test's stderr: what it measured
+        print(f'FAILED: {name}: {detail}', file=sys.stderr, flush=True)
 
 
 def free_port():
