@@ -926,8 +926,7 @@ void dc_api_tick(dc_server *srv) {
       dc_store_stay_update(srv->store, &st, now, false, NULL);
     }
   }
-  if (srv->ticks % 5 == 0)
-    close_ended_meetings(srv, now);
+  close_ended_meetings(srv, now); /* one indexed read per meeting in progress */
 }
 
 /* One point's attendance: its stays, their total, and its link over them. */

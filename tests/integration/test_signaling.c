@@ -870,6 +870,84 @@ static void test_api_groups_and_attendance(void) {
   g_free(tok_a);
 }
 
+/* Every new endpoint refuses bad input with a 4xx JSON error and changes nothing. */
+static void test_api_bad_input(void) {
+  JsonNode *groups = api("GET", "/api/groups", NULL, T.key, 200), *keys = api("GET", "/api/keys", NULL, T.key, 200);
+  guint n_groups = json_array_get_length(json_node_get_array(groups)), n_keys = json_array_get_length(json_node_get_array(keys));
+  json_node_unref(groups);
+  json_node_unref(keys);
+  const struct {
+    const char *method, *path, *body;
+    guint status;
+  } cases[] = {
+      {"POST", "/api/groups", "{}", 400},
+      {"POST", "/api/groups", "{\"name\":5}", 400},
+      {"POST", "/api/groups", "{\"name\":\"\"}", 400},
+      {"POST", "/api/groups", "[1]", 400},
+      {"PUT", "/api/groups/99999/points/1", NULL, 404},
+      {"PUT", "/api/groups/1/points/0", NULL, 404},
+      {"POST", "/api/groups/1/points/1", NULL, 405},
+      {"POST", "/api/keys", "{\"name\":\"x\",\"role\":\"root\"}", 400},
+      {"POST", "/api/keys", "{\"name\":\"\",\"role\":\"viewer\"}", 400},
+      {"POST", "/api/keys", "{\"role\":\"viewer\"}", 400},
+      {"POST", "/api/keys/99999/revoke", "{}", 404},
+      {"PATCH", "/api/meetings/1", "{\"title\":\"\"}", 400},
+      {"PATCH", "/api/meetings/1", "{\"open_before_s\":-7}", 400},
+      {"PATCH", "/api/meetings/99999", "{\"title\":\"x\"}", 404},
+      {"PATCH", "/api/points/99999", "{\"name\":\"x\"}", 404},
+      {"GET", "/api/meetings?from=abc", NULL, 400},
+      {"GET", "/api/meetings/99999/live", NULL, 404},
+      {"GET", "/api/meetings/99999/attendance", NULL, 404},
+      {"GET", "/api/meetings/abc", NULL, 404},
+      {"GET", "/api/meetings/0", NULL, 404},
+      {"GET", "/api/meetings/1/unknown", NULL, 404},
+      {"DELETE", "/api/meetings/1", NULL, 405},
+      {"POST", "/api/meetings/99999/cancel", "{}", 404},
+      {"GET", "/api/audit?limit=", NULL, 400},
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+    JsonNode *j = NULL;
+    guint status = http(cases[i].method, cases[i].path, cases[i].body, T.key, &j);
+    if (status != cases[i].status || !j || !member(j, "error.code") || !member(j, "error.message"))
+      g_error("%s %s %s: expected %u with an error, got %u %s", cases[i].method, cases[i].path,
+              cases[i].body ? cases[i].body : "", cases[i].status, status, j ? json_to_string(j, FALSE) : "(no JSON)");
+    json_node_unref(j);
+  }
+  groups = api("GET", "/api/groups", NULL, T.key, 200);
+  keys = api("GET", "/api/keys", NULL, T.key, 200);
+  g_assert_cmpuint(json_array_get_length(json_node_get_array(groups)), ==, n_groups);
+  g_assert_cmpuint(json_array_get_length(json_node_get_array(keys)), ==, n_keys);
+  json_node_unref(groups);
+  json_node_unref(keys);
+}
+
+/* A meeting past its end and grace puts out whoever is still in it (within the bridge's
+ * 5 s check), and nobody joins it after. */
+static void test_ended_by_its_clock(void) {
+  int64_t now = now_s();
+  GError *err = NULL;
+  /* joinable for about three more seconds */
+  int64_t meeting = dc_store_create_meeting(T.store, "Quá giờ", now - 7200, now - DC_MEETING_GRACE_S + 3, T.hall, &err);
+  g_assert_no_error(err);
+  int64_t inv = dc_store_create_invitation(T.store, meeting, T.commune, "participant", 4000000000, NULL);
+  char *tok = token_for(inv, meeting, T.commune, 4000000000);
+  client c;
+  SoupWebsocketConnection *ws = joined(&c, meeting, tok);
+  gint64 start = g_get_monotonic_time();
+  g_free(ws_wait_for(&c, "\"code\":\"" DC_ERR_CODE_MEETING_ENDED "\"")); /* at most 10 s */
+  g_test_message("put out %.1f s after joining", (g_get_monotonic_time() - start) / 1e6);
+  while (!c.closed)
+    g_main_context_iteration(NULL, TRUE);
+  g_object_unref(ws);
+  ws = ws_open(&c);
+  expect_join_refused(ws, &c, meeting, tok, DC_ERR_CODE_MEETING_ENDED, NULL);
+  soup_websocket_connection_close(ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+  while (!c.closed)
+    g_main_context_iteration(NULL, TRUE);
+  g_object_unref(ws);
+  g_free(tok);
+}
+
 /* /metrics: Prometheus text, to this machine; counters there. */
 static void test_metrics(void) {
   char *text, *type;
@@ -953,6 +1031,8 @@ int main(int argc, char **argv) {
   g_test_add_func("/api/roles", test_api_roles);
   g_test_add_func("/api/life-cycle", test_api_life_cycle);
   g_test_add_func("/api/groups-and-attendance", test_api_groups_and_attendance);
+  g_test_add_func("/api/bad-input", test_api_bad_input);
+  g_test_add_func("/api/ended-by-its-clock", test_ended_by_its_clock);
   g_test_add_func("/api/metrics", test_metrics);
   g_test_add_func("/shutdown/tells-participants", test_shutdown_tells_participants);
   int rc = g_test_run();
