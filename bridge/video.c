@@ -609,11 +609,9 @@ static uint64_t ntp_now(void) {
  * less the time the receiver held it (DLSR), in 1/65536 s. Smoothed a little: one report
  * behind a queue is not the link. */
 static void publish_rtt(dc_participant *rcv, const dc_rtcp_report_block *blk) {
-  uint32_t mid = (uint32_t)(ntp_now() >> 16);
-  uint32_t rtt = mid - blk->lsr - blk->dlsr;
-  if (rtt > 65536 * 10) /* over 10 s: a clock step or a report from before one */
+  gint ms = dc_rtcp_rtt_ms((uint32_t)(ntp_now() >> 16), blk, 10000), was = g_atomic_int_get(&rcv->rtt_ms_pub);
+  if (ms < 0)
     return;
-  gint ms = (gint)((uint64_t)rtt * 1000 / 65536), was = g_atomic_int_get(&rcv->rtt_ms_pub);
   g_atomic_int_set(&rcv->rtt_ms_pub, was < 0 ? ms : (3 * was + ms + 2) / 4);
 }
 

@@ -104,6 +104,14 @@ static void read_block(const uint8_t *p, dc_rtcp_report_block *b) {
   b->dlsr = dc_rd32(p + 20);
 }
 
+int dc_rtcp_rtt_ms(uint32_t now_mid32, const dc_rtcp_report_block *blk, int max_ms) {
+  if (!blk->lsr)
+    return -1;
+  uint32_t rtt = now_mid32 - blk->lsr - blk->dlsr; /* wraps as the 32-bit fields do */
+  uint64_t ms = ((uint64_t)rtt * 1000 + 32768) >> 16;
+  return ms > (uint64_t)max_ms ? -1 : (int)ms;
+}
+
 dc_status dc_rtcp_parse_report(const dc_rtcp_pkt *pkt, dc_rtcp_report *out) {
   bool sr = pkt->pt == DC_RTCP_PT_SR;
   if (!sr && pkt->pt != DC_RTCP_PT_RR)

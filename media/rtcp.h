@@ -103,6 +103,12 @@ typedef struct {
 /* Reads an SR or an RR. */
 dc_status dc_rtcp_parse_report(const dc_rtcp_pkt *pkt, dc_rtcp_report *out);
 
+/* RFC 3550 §6.4.1: the round trip a report block tells the sender of the SR it answers (lsr
+ * not 0), in ms, from the middle 32 bits of the NTP time it arrived (now_mid32): now less
+ * LSR less DLSR, modulo 2^32 (a 16.16 fixed point of seconds). -1 when the block answers no
+ * SR, or the result is over max_ms (a clock step, or a report from before one). */
+int dc_rtcp_rtt_ms(uint32_t now_mid32, const dc_rtcp_report_block *blk, int max_ms);
+
 /* ---- SDES and BYE ---- */
 
 typedef struct {

@@ -11,7 +11,7 @@
 //
 // Usage: node speech_lab.mjs BRIDGE LINKEM SCENARIO_DIR. Prints TAP.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PORT, api, enterNetns, launch, openPage, sleep, startBridge, stopBridge, tap } from '../browser/harness.mjs';
@@ -207,9 +207,13 @@ async function run(dir, lab, speech, silence, red, withOutage) {
     const rec = await stopRecording(pointPage);
     const sent = await stopRecording(pages[0]);
     const after = await audioStats(pointPage);
+    // what the operators' live view says of the point's link (issue 13), set against the lab's
+    const live = await api(bridge.key, 'GET', `/api/meetings/${meeting.id}/live`);
+    const seen = live.points.find((p) => p.name === 'Xã Tà Xùa');
+    const pointLink = seen && seen.participants[0] ? seen.participants[0].link : null;
     const video = VIDEO ? [await stopVideo(pages[0]), await stopVideo(pointPage)] : null;
     const result = {
-      video,
+      video, pointLink,
       red, before, after, rec, mouthToEarMs: mouthToEar(to16k(sent), sent.t0, to16k(rec), rec.t0),
       unconcealed: 1 - (after.concealed - before.concealed) / Math.max(1, after.received - before.received),
       jbMs: 1000 * (after.jbDelay - before.jbDelay) / Math.max(1, after.jbEmitted - before.jbEmitted),
@@ -291,6 +295,16 @@ async function main() {
         console.log(`# video after the 6 s outage: the point decodes again ${back[1] === null ? 'not within 20 s' : `${(back[1] / 1000).toFixed(1)} s`} ` +
           `after the link, the district ${back[0] === null ? 'not within 20 s' : `${(back[0] / 1000).toFixed(1)} s`} after`);
     }
+    // the live view's round trip: the lab's delays both ways, plus at most its queues
+    const conf = readFileSync(join(scenarioDir, `${SCENARIO}.conf`), 'utf8');
+    const field = (section, key) => Number((conf.split(`[${section}]`)[1] || '').match(new RegExp(`${key}=(\\d+)`))?.[1] || 0);
+    const base = field('down', 'delay-ms') + field('up', 'delay-ms');
+    const most = base + field('down', 'queue-ms') + field('up', 'queue-ms') + 100;
+    const l = red.pointLink;
+    check(l && l.rtt_ms !== null && l.rtt_ms >= 0.8 * base && l.rtt_ms <= most,
+      "the operators' live view gives the point's round trip as the lab makes it",
+      l ? `${l.rtt_ms} ms (lab: ${base} ms of delay, at most ${most} ms with full queues); loss down ${l.loss_down_pct} %, up ${l.loss_up_pct} %, ` +
+        `${l.kbps_down} / ${l.kbps_up} kbit/s` : 'the point is not in the live view');
     for (const m of [plain, red]) {
       check(m.quality.voiced > SECONDS * 10 && m.quality.align > 0.5 && Number.isFinite(m.quality.lsd),
         `the point receives the speech (RED ${m.red ? 'on' : 'off'})`,

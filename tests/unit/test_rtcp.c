@@ -337,6 +337,22 @@ static void test_writer_overflow(void) {
   g_assert_cmpuint(w.len, ==, 12);
 }
 
+/* RFC 3550 §6.4.1's example: an SR sent at 0xb705:2000 (LSR), held 5.25 s (DLSR
+ * 0x0005:4000), its report back at 0xb710:8000: the round trip is 0x0006:2000, 6.125 s. Then
+ * a wrap of the 32-bit fields, no SR answered, and a result past the bound. */
+static void test_round_trip(void) {
+  dc_rtcp_report_block b = {.lsr = 0xb7052000u, .dlsr = 0x00054000u};
+  g_assert_cmpint(dc_rtcp_rtt_ms(0xb7108000u, &b, 10000), ==, 6125);
+  b = (dc_rtcp_report_block){.lsr = 0xffff8000u, .dlsr = 0x00004000u}; /* sent 0.5 s before a wrap */
+  g_assert_cmpint(dc_rtcp_rtt_ms(0x00002000u, &b, 10000), ==, 375); /* back 0.125 s after it, held 0.25 s */
+  b = (dc_rtcp_report_block){.lsr = 0, .dlsr = 0};
+  g_assert_cmpint(dc_rtcp_rtt_ms(0x12345678u, &b, 10000), ==, -1);
+  b = (dc_rtcp_report_block){.lsr = 0x00100000u, .dlsr = 0x00200000u}; /* held longer than since: a clock step */
+  g_assert_cmpint(dc_rtcp_rtt_ms(0x00200000u, &b, 10000), ==, -1);
+  b = (dc_rtcp_report_block){.lsr = 0x00100000u, .dlsr = 0};
+  g_assert_cmpint(dc_rtcp_rtt_ms(0x00100000u + 655, &b, 10000), ==, 10); /* 10 ms */
+}
+
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/rtcp/sr-sdes-compound", test_sr_sdes_compound);
@@ -350,5 +366,6 @@ int main(int argc, char **argv) {
   g_test_add_func("/rtcp/twcc-write-limits", test_twcc_write_limits);
   g_test_add_func("/rtcp/malformed", test_malformed);
   g_test_add_func("/rtcp/writer-overflow", test_writer_overflow);
+  g_test_add_func("/rtcp/round-trip", test_round_trip);
   return g_test_run();
 }
