@@ -174,7 +174,7 @@ static bool reroute(dc_room *r) {
     g_ptr_array_set_size(others, 0);
     for (guint j = 0; j < r->members->len; j++) {
       dc_participant *src = g_ptr_array_index(r->members, j);
-      if (src != rcv && src->neg && src->connected) /* one that sends nothing takes no slot */
+      if (src != rcv && src->neg && src->connected && !g_atomic_int_get(&src->observer)) /* one that sends nothing takes no slot */
         g_ptr_array_add(others, src);
     }
     g_ptr_array_sort(others, by_recent_speech); /* stable: join order among equals */
@@ -627,6 +627,11 @@ void dc_participant_set_muted(dc_participant *p, bool muted) {
   if (p->mix_slot >= 0)
     dc_mixer_set_muted(p->room->mixer, p->mix_slot, muted);
   g_mutex_unlock(&p->room->mix_lock);
+}
+
+void dc_participant_set_observer(dc_participant *p) {
+  g_atomic_int_set(&p->observer, 1);
+  dc_participant_set_muted(p, true);
 }
 
 static gboolean close_on_worker(gpointer data) {

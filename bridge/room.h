@@ -90,6 +90,9 @@ dc_participant *dc_room_join(dc_room *r, int64_t id, const char *name, const cha
 char *dc_participant_offer(dc_participant *p, const char *sdp, GError **error);
 void dc_participant_add_candidate(dc_participant *p, const char *candidate);
 void dc_participant_set_muted(dc_participant *p, bool muted);
+/* An observer (listen and watch only): nothing it sends is mixed or forwarded, and it fills
+ * nobody's video slots. Set once, right after joining. */
+void dc_participant_set_observer(dc_participant *p);
 /* Pins a participant to everyone's main slot (the pinned one sees the next in order);
  * 0 unpins. False when no such participant is in the room. */
 bool dc_room_pin(dc_room *r, int64_t participant);

@@ -127,6 +127,7 @@ struct dc_participant {
   int64_t last_spoke_us; /* main thread: when the mixer last named it the dominant speaker */
   bool closed; /* worker thread: the transport is gone */
   gint muted;
+  gint observer; /* set once after joining: nothing it sends goes anywhere */
   gint pending;  /* deliveries queued for this receiver's worker */
   dc_tier tier;
   int64_t told[MAX_SLOTS]; /* main thread: the slot map last sent to it */

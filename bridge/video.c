@@ -436,6 +436,8 @@ void video_on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap) {
   uint64_t now = (uint64_t)g_get_monotonic_time();
   heard_from(src, now);
   src->recv_bytes += len;
+  if (g_atomic_int_get(&src->observer))
+    return; /* listen and watch only: heard from (its link is alive), forwarded nowhere */
   if (pkt.payload_type == src->audio_pt || (src->audio_red_pt >= 0 && pkt.payload_type == src->audio_red_pt)) {
     if (src->audio_rx.ssrc != pkt.ssrc)
       dc_rx_stream_init(&src->audio_rx, pkt.ssrc, 48000);

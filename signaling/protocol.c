@@ -104,6 +104,8 @@ static JsonObject *load_object(const char *text, size_t len, JsonParser **parser
   return json_node_get_object(root);
 }
 
+static bool get_bool(JsonObject *o, const char *name, bool *out, failure *f); /* a required boolean */
+
 bool dc_protocol_parse(const char *text, size_t len, dc_client_msg *m, const char **code,
                        char **message) {
   memset(m, 0, sizeof *m);
@@ -150,6 +152,33 @@ bool dc_protocol_parse(const char *text, size_t len, dc_client_msg *m, const cha
     ok = get_int(o, "participant", 1, G_MAXINT64, &m->participant, &f);
   } else if (!strcmp(type, "unpin")) {
     m->type = DC_MSG_UNPIN;
+    ok = true;
+  } else if (!strcmp(type, "hand")) {
+    m->type = DC_MSG_HAND;
+    ok = get_bool(o, "raised", &m->raised, &f);
+  } else if (!strcmp(type, "host_mute")) {
+    m->type = DC_MSG_HOST_MUTE;
+    ok = get_int(o, "participant", 1, G_MAXINT64, &m->participant, &f) && get_bool(o, "muted", &m->audio_muted, &f);
+  } else if (!strcmp(type, "mute_all")) {
+    m->type = DC_MSG_MUTE_ALL;
+    ok = get_bool(o, "muted", &m->audio_muted, &f);
+  } else if (!strcmp(type, "give_floor")) {
+    m->type = DC_MSG_GIVE_FLOOR;
+    ok = get_int(o, "participant", 1, G_MAXINT64, &m->participant, &f);
+  } else if (!strcmp(type, "take_floor")) {
+    m->type = DC_MSG_TAKE_FLOOR;
+    ok = true;
+  } else if (!strcmp(type, "remove")) {
+    m->type = DC_MSG_REMOVE;
+    ok = get_int(o, "participant", 1, G_MAXINT64, &m->participant, &f);
+  } else if (!strcmp(type, "readmit")) {
+    m->type = DC_MSG_READMIT;
+    ok = get_int(o, "invitation", 1, G_MAXINT64, &m->invitation, &f);
+  } else if (!strcmp(type, "lock")) {
+    m->type = DC_MSG_LOCK;
+    ok = get_bool(o, "locked", &m->locked, &f);
+  } else if (!strcmp(type, "end_meeting")) {
+    m->type = DC_MSG_END_MEETING;
     ok = true;
   } else {
     fail(&f, DC_ERR_CODE_UNKNOWN_TYPE, "unknown message type \"%.32s\"", type);
@@ -232,8 +261,20 @@ char *dc_protocol_candidate(const char *candidate, const char *mid) {
   return finish(b);
 }
 
-char *dc_protocol_roster(const dc_roster_entry *e, size_t n) {
+char *dc_protocol_roster(const dc_roster_entry *e, size_t n, const dc_roster_meeting *meeting) {
   JsonBuilder *b = begin("roster");
+  json_builder_set_member_name(b, "locked");
+  json_builder_add_boolean_value(b, meeting && meeting->locked);
+  json_builder_set_member_name(b, "removed");
+  json_builder_begin_array(b);
+  for (size_t i = 0; meeting && i < meeting->n_removed; i++) {
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "invitation");
+    json_builder_add_int_value(b, meeting->removed[i].invitation);
+    add_string(b, "point", meeting->removed[i].point);
+    json_builder_end_object(b);
+  }
+  json_builder_end_array(b);
   json_builder_set_member_name(b, "participants");
   json_builder_begin_array(b);
   for (size_t i = 0; i < n; i++) {
@@ -247,6 +288,12 @@ char *dc_protocol_roster(const dc_roster_entry *e, size_t n) {
     json_builder_add_boolean_value(b, e[i].muted);
     json_builder_set_member_name(b, "connected");
     json_builder_add_boolean_value(b, e[i].connected);
+    json_builder_set_member_name(b, "host_muted");
+    json_builder_add_boolean_value(b, e[i].host_muted);
+    json_builder_set_member_name(b, "hand");
+    json_builder_add_int_value(b, e[i].hand);
+    json_builder_set_member_name(b, "floor");
+    json_builder_add_boolean_value(b, e[i].floor);
     json_builder_end_object(b);
   }
   json_builder_end_array(b);

@@ -26,6 +26,16 @@ typedef enum {
   DC_MSG_LEAVE,
   DC_MSG_PIN,   /* host only */
   DC_MSG_UNPIN, /* host only */
+  DC_MSG_HAND,  /* raise or lower one's hand */
+  /* the chair's controls, host only (issue 14) */
+  DC_MSG_HOST_MUTE,  /* participant, audio_muted */
+  DC_MSG_MUTE_ALL,   /* audio_muted: everyone but the hosts, and who joins later */
+  DC_MSG_GIVE_FLOOR, /* participant */
+  DC_MSG_TAKE_FLOOR,
+  DC_MSG_REMOVE,     /* participant */
+  DC_MSG_READMIT,    /* invitation */
+  DC_MSG_LOCK,       /* locked */
+  DC_MSG_END_MEETING,
 } dc_msg_type;
 
 typedef struct {
@@ -38,10 +48,13 @@ typedef struct {
   char *sdp;
   /* candidate: an a=candidate value ("candidate:..."), "" for end-of-candidates */
   char *candidate, *mid;
-  /* mute */
+  /* mute, host_mute, mute_all ("muted") */
   bool audio_muted;
-  /* pin */
+  /* pin, host_mute, give_floor, remove */
   int64_t participant;
+  bool raised;        /* hand */
+  bool locked;        /* lock */
+  int64_t invitation; /* readmit */
 } dc_client_msg;
 
 /* Error codes sent to clients, stable strings they may switch on. */
@@ -64,6 +77,9 @@ typedef struct {
 #define DC_ERR_CODE_UNKNOWN_PARTICIPANT "unknown-participant"
 #define DC_ERR_CODE_REVOKED "invitation-revoked"
 #define DC_ERR_CODE_MEDIA_FAILED "media-failed"
+#define DC_ERR_CODE_MUTED_BY_HOST "muted-by-host"
+#define DC_ERR_CODE_REMOVED "removed-by-host"
+#define DC_ERR_CODE_LOCKED "meeting-locked"
 
 /* Returns false and sets *code (one of the DC_ERR_CODE_* strings) and *message. */
 bool dc_protocol_parse(const char *text, size_t len, dc_client_msg *msg, const char **code,
@@ -81,7 +97,23 @@ typedef struct {
   const char *name, *point, *role;
   bool muted;
   bool connected; /* its media is up */
+  bool host_muted; /* muted by the host: it cannot unmute itself */
+  int hand;        /* its place in the queue of raised hands, 1 first; 0: hand down */
+  bool floor;      /* the host gave it the floor */
 } dc_roster_entry;
+
+/* The meeting's side of the roster: whether it is locked, and the points the host removed
+ * (by their invitation, to let one back in). */
+typedef struct {
+  int64_t invitation;
+  const char *point;
+} dc_roster_removed;
+
+typedef struct {
+  bool locked;
+  const dc_roster_removed *removed;
+  size_t n_removed;
+} dc_roster_meeting;
 
 /* Who fills this participant's video slots (main first); 0 for an empty slot. */
 char *dc_protocol_slots(const int64_t *sources, int n);
@@ -90,7 +122,7 @@ char *dc_protocol_slots(const int64_t *sources, int n);
 char *dc_protocol_speaker(int64_t participant);
 
 /* Everyone in the meeting, in join order (the order video slots are filled in). */
-char *dc_protocol_roster(const dc_roster_entry *entries, size_t n);
+char *dc_protocol_roster(const dc_roster_entry *entries, size_t n, const dc_roster_meeting *meeting);
 
 /* ---- the client's side, for native endpoints (endpoint/) ---- */
 

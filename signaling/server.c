@@ -21,22 +21,34 @@ static void send_text(session *s, char *text) {
   g_free(text);
 }
 
-static void send_error(session *s, const char *code, const char *message) {
+void dc_server_send_error(session *s, const char *code, const char *message) {
   send_text(s, dc_protocol_error(code, message));
 }
+#define send_error dc_server_send_error
+#define broadcast_roster dc_server_broadcast_roster
 
-static void broadcast_roster(dc_server *srv, int64_t meeting) {
+void dc_server_broadcast_roster(dc_server *srv, int64_t meeting) {
   if (srv->shutting_down) /* everyone is told the bridge stops; a roster per leave is N^2 */
     return;
   GArray *entries = g_array_new(FALSE, TRUE, sizeof(dc_roster_entry));
+  GPtrArray *in_order = g_ptr_array_new();
   for (GList *l = g_list_last(srv->sessions); l; l = l->prev) { /* oldest first */
     session *s = l->data;
     if (s->participant && s->meeting == meeting) {
-      dc_roster_entry e = {s->id, s->name, s->point, s->role, s->muted, s->connected};
+      dc_roster_entry e = {.participant = s->id, .name = s->name, .point = s->point, .role = s->role,
+                           .muted = s->muted, .connected = s->connected};
       g_array_append_val(entries, e);
+      g_ptr_array_add(in_order, s);
     }
   }
-  char *text = dc_protocol_roster((dc_roster_entry *)entries->data, entries->len);
+  dc_roster_meeting chairing = {0};
+  GArray *removed = g_array_new(FALSE, TRUE, sizeof(dc_roster_removed));
+  GPtrArray *strings = g_ptr_array_new_with_free_func(g_free);
+  dc_chair_fill_roster(srv, meeting, entries, in_order, &chairing, removed, strings);
+  char *text = dc_protocol_roster((dc_roster_entry *)entries->data, entries->len, &chairing);
+  g_array_unref(removed);
+  g_ptr_array_unref(strings);
+  g_ptr_array_unref(in_order);
   for (GList *l = srv->sessions; l; l = l->next) {
     session *s = l->data;
     if (s->participant && s->meeting == meeting)
@@ -50,6 +62,7 @@ void dc_server_speaker_changed(gpointer server, int64_t meeting, int64_t partici
   dc_server *srv = server;
   g_hash_table_insert(srv->speakers, g_memdup2(&meeting, sizeof meeting),
                       g_memdup2(&participant, sizeof participant));
+  dc_chair_speaker(srv, meeting, participant);
   char *text = dc_protocol_speaker(participant);
   for (GList *l = srv->sessions; l; l = l->next) {
     session *s = l->data;
@@ -91,6 +104,7 @@ static void leave(session *s) {
   if (!s->participant)
     return;
   dc_api_stay_end(s->server, s);
+  dc_chair_left(s->server, s);
   dc_participant_leave(s->participant);
   s->participant = NULL;
   s->connected = false;
@@ -173,7 +187,7 @@ static void handle_join(session *s, const dc_client_msg *m) {
     send_error(s, DC_ERR_CODE_MEETING_NOT_OPEN, text);
     g_free(text);
     g_free(opens);
-  } else {
+  } else if (dc_chair_admit(srv, s, inv, meeting)) {
     s->id = ++srv->next_participant;
     s->invitation = inv->id;
     s->point_id = inv->point_id;
@@ -188,6 +202,7 @@ static void handle_join(session *s, const dc_client_msg *m) {
     g_message("meeting %" G_GINT64_FORMAT " participant %" G_GINT64_FORMAT " joined: %s at %s (%s)",
               s->meeting, s->id, s->name, s->point, s->role);
     dc_api_stay_begin(srv, s);
+    dc_chair_joined(srv, s);
     send_text(s, dc_protocol_joined(s->id, s->point, s->role));
     broadcast_roster(srv, s->meeting);
     const int64_t *speaker = g_hash_table_lookup(srv->speakers, &s->meeting);
@@ -208,6 +223,8 @@ static void handle(session *s, const dc_client_msg *m) {
     send_error(s, DC_ERR_CODE_NOT_JOINED, "send join first");
     return;
   }
+  if (dc_chair_handle(s, m))
+    return;
   GError *err = NULL;
   switch (m->type) {
   case DC_MSG_OFFER: {
@@ -224,11 +241,6 @@ static void handle(session *s, const dc_client_msg *m) {
     return;
   }
   case DC_MSG_CANDIDATE: dc_participant_add_candidate(s->participant, m->candidate); return;
-  case DC_MSG_MUTE:
-    s->muted = m->audio_muted;
-    dc_participant_set_muted(s->participant, m->audio_muted);
-    broadcast_roster(s->server, s->meeting);
-    return;
   case DC_MSG_PIN:
   case DC_MSG_UNPIN:
     if (strcmp(s->role, "host")) {
@@ -246,7 +258,7 @@ static void handle(session *s, const dc_client_msg *m) {
     leave(s);
     soup_websocket_connection_close(s->conn, SOUP_WEBSOCKET_CLOSE_NORMAL, "left");
     return;
-  case DC_MSG_JOIN: return;
+  default: return; /* join above; the rest are chair.c's */
   }
 }
 
@@ -436,6 +448,7 @@ dc_server *dc_server_new(const dc_server_config *cfg, dc_store *store, dc_bridge
   srv->web_dir = g_strdup(cfg->web_dir);
   srv->speakers = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
   srv->console = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+  srv->chairs = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
   srv->tz_name = g_strdup(cfg->time_zone ? cfg->time_zone : "Asia/Ho_Chi_Minh");
   srv->tz = g_time_zone_new_identifier(srv->tz_name);
   srv->secure = cfg->certificate != NULL;
@@ -521,6 +534,7 @@ void dc_server_free(dc_server *srv) {
   }
   g_hash_table_unref(srv->speakers);
   g_hash_table_unref(srv->console);
+  g_hash_table_unref(srv->chairs);
   if (srv->tz)
     g_time_zone_unref(srv->tz);
   g_free(srv->tz_name);

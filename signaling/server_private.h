@@ -8,6 +8,7 @@
 #include <stdbool.h>
 
 #include "bridge/metrics.h"
+#include "signaling/protocol.h"
 #include "signaling/server.h"
 
 struct dc_server {
@@ -24,6 +25,7 @@ struct dc_server {
   GList *sessions; /* session*, newest first */
   GHashTable *speakers; /* meeting -> its current dominant speaker, for newcomers */
   GHashTable *console; /* SHA-256 hex of a console cookie -> console_login* */
+  GHashTable *chairs;  /* meeting -> its chairing state (chair.c) */
   int64_t next_participant;
   guint tick; /* every second: link samples, attendance, meetings that ended by time */
   unsigned ticks;
@@ -41,7 +43,9 @@ typedef struct {
   dc_participant *participant;
   int64_t id, meeting, invitation, point_id;
   char *name, *point, *role;
-  bool muted;
+  bool muted;      /* by itself */
+  bool host_muted; /* by the host (chair.c) */
+  int64_t hand;    /* raised: its place in the meeting's order of hands; 0: down */
   bool connected; /* its media is up */
   bool ever_connected;
   int bad;
@@ -54,9 +58,25 @@ typedef struct {
 } session;
 
 /* server.c */
+void dc_server_send_error(session *s, const char *code, const char *message);
+void dc_server_broadcast_roster(dc_server *srv, int64_t meeting);
 int dc_server_remove_sessions(dc_server *srv, int64_t meeting, int64_t invitation, const char *code,
                               const char *why);
 bool dc_server_origin_allowed(SoupServerMessage *msg);
+
+/* chair.c: the chair's controls and the meeting's log */
+/* false after telling s why it may not join (removed by the host, or a locked meeting) */
+bool dc_chair_admit(dc_server *srv, session *s, const dc_invitation *inv, const dc_meeting *m);
+void dc_chair_joined(dc_server *srv, session *s);
+void dc_chair_left(dc_server *srv, session *s);
+void dc_chair_speaker(dc_server *srv, int64_t meeting, int64_t participant);
+/* handles own mutes, hands and the host's commands; false for other messages */
+bool dc_chair_handle(session *s, const dc_client_msg *m);
+/* sets the chairing members of the roster entries (in_order: their sessions) and out */
+void dc_chair_fill_roster(dc_server *srv, int64_t meeting, GArray *entries, GPtrArray *in_order,
+                          dc_roster_meeting *out, GArray *removed, GPtrArray *strings);
+/* a line in the meeting's log (who: NULL for none) */
+void dc_chair_log(dc_server *srv, int64_t meeting, const char *kind, const session *who, const char *detail);
 
 /* api.c */
 void dc_api_handle(SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTable *query, gpointer srv);

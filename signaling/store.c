@@ -114,6 +114,20 @@ static const char *const migrations[] = {
     "  loss_up_pct REAL NOT NULL DEFAULT -1,"
     "  video_off_s INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX stays_meeting ON stays(meeting_id);",
+    /* 4: chairing. A meeting the host locked; an invitation the host removed from its
+     * meeting; the meeting's log of who spoke, had the floor, joined and left (the minutes
+     * draft is made from it). */
+    "ALTER TABLE meetings ADD COLUMN locked INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE invitations ADD COLUMN barred INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE meeting_events ("
+    "  id INTEGER PRIMARY KEY,"
+    "  meeting_id INTEGER NOT NULL REFERENCES meetings(id),"
+    "  at_ms INTEGER NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  point TEXT NOT NULL DEFAULT '',"
+    "  name TEXT NOT NULL DEFAULT '',"
+    "  detail TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX meeting_events_meeting ON meeting_events(meeting_id, at_ms);",
 };
 
 static bool fail_db(dc_store *s, GError **error, const char *what) {
@@ -478,6 +492,7 @@ static dc_meeting *read_meeting(sqlite3_stmt *st) {
   m->open_before_s = sqlite3_column_int64(st, 6);
   m->ended_at = sqlite3_column_int64(st, 7);
   m->cancelled_at = sqlite3_column_int64(st, 8);
+  m->locked = sqlite3_column_int(st, 9) != 0;
   return m;
 }
 
@@ -490,7 +505,7 @@ void dc_meeting_free(dc_meeting *m) {
 
 #define MEETING_COLUMNS                                                                       \
   "SELECT id, title, starts_at, ends_at, host_point_id, series_id, open_before_s, ended_at,"  \
-  " cancelled_at FROM meetings"
+  " cancelled_at, locked FROM meetings"
 
 dc_meeting *dc_store_get_meeting(dc_store *s, int64_t id, GError **error) {
   sqlite3_stmt *st = prepare(s, MEETING_COLUMNS " WHERE id = ?", error);
@@ -638,10 +653,85 @@ static dc_invitation *read_invitation(sqlite3_stmt *st) {
   inv->role = col_text(st, 3);
   inv->expires_at = sqlite3_column_int64(st, 4);
   inv->revoked = sqlite3_column_int(st, 5) != 0;
+  inv->barred = sqlite3_column_int(st, 6) != 0;
   return inv;
 }
 
-#define INVITATION_COLUMNS "SELECT id, meeting_id, point_id, role, expires_at, revoked FROM invitations"
+#define INVITATION_COLUMNS "SELECT id, meeting_id, point_id, role, expires_at, revoked, barred FROM invitations"
+
+/* A flag column of one row: UPDATE table SET column = value WHERE id = id. */
+static bool set_flag(dc_store *s, const char *sql, int64_t id, bool value, const char *what, GError **error) {
+  sqlite3_stmt *st = prepare(s, sql, error);
+  if (!st)
+    return false;
+  sqlite3_bind_int(st, 1, value);
+  sqlite3_bind_int64(st, 2, id);
+  return update_one(s, st, what, what, id, error);
+}
+
+bool dc_store_set_meeting_locked(dc_store *s, int64_t id, bool locked, GError **error) {
+  return set_flag(s, "UPDATE meetings SET locked = ? WHERE id = ?", id, locked, "meeting", error);
+}
+
+bool dc_store_set_invitation_barred(dc_store *s, int64_t id, bool barred, GError **error) {
+  return set_flag(s, "UPDATE invitations SET barred = ? WHERE id = ?", id, barred, "invitation", error);
+}
+
+bool dc_store_invitation_has_stayed(dc_store *s, int64_t invitation_id) {
+  sqlite3_stmt *st = prepare(s, "SELECT 1 FROM stays WHERE invitation_id = ? LIMIT 1", NULL);
+  if (!st)
+    return false;
+  sqlite3_bind_int64(st, 1, invitation_id);
+  bool found = sqlite3_step(st) == SQLITE_ROW;
+  sqlite3_finalize(st);
+  return found;
+}
+
+bool dc_store_event(dc_store *s, int64_t meeting_id, int64_t at_ms, const char *kind, const char *point,
+                    const char *name, const char *detail, GError **error) {
+  sqlite3_stmt *st = prepare(s,
+                             "INSERT INTO meeting_events (meeting_id, at_ms, kind, point, name, detail)"
+                             " VALUES (?, ?, ?, ?, ?, ?)",
+                             error);
+  if (!st)
+    return false;
+  sqlite3_bind_int64(st, 1, meeting_id);
+  sqlite3_bind_int64(st, 2, at_ms);
+  sqlite3_bind_text(st, 3, kind, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 4, point ? point : "", -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 5, name ? name : "", -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 6, detail ? detail : "", -1, SQLITE_TRANSIENT);
+  return insert(s, st, "an event needs an existing meeting", error) != 0;
+}
+
+static dc_meeting_event *read_event(sqlite3_stmt *st) {
+  dc_meeting_event *e = g_new0(dc_meeting_event, 1);
+  e->at_ms = sqlite3_column_int64(st, 0);
+  e->kind = col_text(st, 1);
+  e->point = col_text(st, 2);
+  e->name = col_text(st, 3);
+  e->detail = col_text(st, 4);
+  return e;
+}
+
+void dc_meeting_event_free(dc_meeting_event *e) {
+  if (!e)
+    return;
+  g_free(e->kind);
+  g_free(e->point);
+  g_free(e->name);
+  g_free(e->detail);
+  g_free(e);
+}
+
+GPtrArray *dc_store_list_events(dc_store *s, int64_t meeting_id, GError **error) {
+  sqlite3_stmt *st = prepare(s, "SELECT at_ms, kind, point, name, detail FROM meeting_events WHERE meeting_id = ?"
+                                " ORDER BY at_ms, id", error);
+  if (!st)
+    return NULL;
+  sqlite3_bind_int64(st, 1, meeting_id);
+  return read_all(s, st, (gpointer(*)(sqlite3_stmt *))read_event, (GDestroyNotify)dc_meeting_event_free, error);
+}
 
 dc_invitation *dc_store_get_invitation(dc_store *s, int64_t id, GError **error) {
   sqlite3_stmt *st = prepare(s, INVITATION_COLUMNS " WHERE id = ?", error);

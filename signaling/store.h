@@ -66,6 +66,7 @@ typedef struct {
   int64_t series_id;     /* the first occurrence's id; 0 when not recurring */
   int64_t open_before_s;
   int64_t ended_at, cancelled_at; /* 0 when not */
+  bool locked; /* the host locked it: no new joins */
 } dc_meeting;
 
 /* "scheduled", "open", "live", "ended" or "cancelled" at now (Unix seconds). */
@@ -78,6 +79,7 @@ typedef struct {
   char *role; /* "host", "participant", "observer" */
   int64_t expires_at;
   bool revoked;
+  bool barred; /* the host removed its point from the meeting */
 } dc_invitation;
 
 dc_store *dc_store_open(const char *path, GError **error);
@@ -129,6 +131,26 @@ GPtrArray *dc_store_list_invitations(dc_store *store, int64_t meeting_id, GError
  * transaction; the new invitations' ids are appended to ids. */
 bool dc_store_invite_group(dc_store *store, int64_t meeting_id, int64_t group_id, const char *role,
                            int64_t expires_at, GArray *ids, GError **error);
+/* The host's controls (issue 14): a locked meeting takes no new joins; a barred invitation
+ * may not rejoin its meeting until the host lets it back. NOT_FOUND for no such row. */
+bool dc_store_set_meeting_locked(dc_store *store, int64_t id, bool locked, GError **error);
+bool dc_store_set_invitation_barred(dc_store *store, int64_t id, bool barred, GError **error);
+/* Whether anyone has been in the meeting with this invitation (a rejoin, not a new join). */
+bool dc_store_invitation_has_stayed(dc_store *store, int64_t invitation_id);
+
+/* The meeting's log (for the minutes draft): at_ms is Unix milliseconds; kind one of join,
+ * leave, speaker (point and name of the dominant speaker, both "" for silence), floor-given,
+ * floor-taken, host-mute, host-unmute, mute-all, unmute-all, hand-raised, hand-lowered, removed,
+ * readmitted, locked, unlocked, ended. */
+typedef struct {
+  int64_t at_ms;
+  char *kind, *point, *name, *detail;
+} dc_meeting_event;
+bool dc_store_event(dc_store *store, int64_t meeting_id, int64_t at_ms, const char *kind, const char *point,
+                    const char *name, const char *detail, GError **error);
+GPtrArray *dc_store_list_events(dc_store *store, int64_t meeting_id, GError **error); /* by time */
+void dc_meeting_event_free(dc_meeting_event *e);
+
 /* Marks it revoked: no join with it from now on. NOT_FOUND when there is no such one. */
 bool dc_store_revoke_invitation(dc_store *store, int64_t id, GError **error);
 void dc_invitation_free(dc_invitation *inv);

@@ -45,23 +45,75 @@ function labelTiles() {
     if (label) label.textContent = who ? `${who.point} — ${who.name}` : '—';
   }
   $('roster').innerHTML = '';
+  const host = diemcau.me && diemcau.me.role === 'host';
   for (const p of diemcau.roster) {
     const li = document.createElement('li');
+    li.dataset.participant = p.participant;
     // words, not emoji: many district PCs have no emoji font
-    li.textContent = `${p.point} (${p.name})${p.connected === false ? ' — chưa kết nối (not connected)' : ''}${p.muted ? ' — tắt micro' : ''}${p.participant === diemcau.speaker ? ' — đang nói' : ''}`;
+    li.textContent = `${p.point} (${p.name})${p.connected === false ? ' — chưa kết nối (not connected)' : ''}` +
+      `${p.host_muted ? ' — chủ trì tắt micro (muted by the host)' : p.muted ? ' — tắt micro' : ''}` +
+      `${p.hand ? ` — giơ tay #${p.hand}` : ''}${p.floor ? ' — đang có lời (has the floor)' : ''}` +
+      `${p.role === 'observer' ? ' — dự thính (observer)' : ''}${p.participant === diemcau.speaker ? ' — đang nói' : ''}`;
     if (p.participant === diemcau.speaker) li.className = 'speaking';
-    if (diemcau.me && diemcau.me.role === 'host' && p.participant !== diemcau.me.participant) {
-      const pin = document.createElement('button');
-      const pinned = diemcau.pinned === p.participant;
-      pin.textContent = pinned ? 'Bỏ ghim (unpin)' : 'Ghim (pin)';
-      pin.onclick = () => {
-        diemcau.pinned = pinned ? 0 : p.participant;
-        send(pinned ? { type: 'unpin' } : { type: 'pin', participant: p.participant });
-        labelTiles();
-      };
-      li.appendChild(pin);
+    if (host && p.participant !== diemcau.me.participant) {
+      button(li, p.host_muted ? 'Bật micro (unmute)' : 'Tắt micro (mute)', 'host-mute',
+        () => send({ type: 'host_mute', participant: p.participant, muted: !p.host_muted }));
+      if (p.role !== 'observer')
+        button(li, p.floor ? 'Lấy lại lời (take back)' : 'Trao lời (give the floor)', 'floor',
+          () => send(p.floor ? { type: 'take_floor' } : { type: 'give_floor', participant: p.participant }));
+      button(li, 'Mời ra (remove)', 'remove', () => {
+        if (window.confirm(`Mời ${p.point} ra khỏi cuộc họp? (Remove this point?)`)) send({ type: 'remove', participant: p.participant });
+      });
     }
     $('roster').appendChild(li);
+  }
+  showChairing();
+}
+
+function button(parent, text, cls, onclick) {
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.textContent = text;
+  b.className = cls;
+  b.onclick = onclick;
+  parent.appendChild(b);
+  return b;
+}
+
+// What the chair did, as this page sees it: its own mute, hand and floor; and for the host,
+// the queue of hands, mute all, lock, the removed points.
+function showChairing() {
+  const me = diemcau.roster.find((p) => diemcau.me && p.participant === diemcau.me.participant);
+  if (!me) return;
+  diemcau.hostMuted = me.host_muted;
+  $('chair-note').textContent = me.floor ? 'Bạn đang có lời (you have the floor)'
+    : me.host_muted ? 'Chủ trì đã tắt micro của bạn — giơ tay để xin phát biểu (muted by the host: raise your hand to speak)'
+      : me.hand ? `Bạn đang giơ tay, thứ ${me.hand} (your hand is raised, #${me.hand})` : '';
+  $('hand').textContent = me.hand ? 'Hạ tay (Lower hand)' : 'Giơ tay (Raise hand)';
+  $('hand').hidden = me.role === 'observer' || me.role === 'host';
+  const host = me.role === 'host';
+  $('chair').hidden = !host;
+  if (!host) return;
+  const others = diemcau.roster.filter((p) => p.role !== 'host' && p.role !== 'observer');
+  diemcau.allMuted = others.length > 0 && others.every((p) => p.host_muted || p.floor);
+  $('mute-all').textContent = diemcau.allMuted ? 'Bật micro tất cả (Unmute all)' : 'Tắt micro tất cả (Mute all)';
+  $('take-floor').hidden = !diemcau.roster.some((p) => p.floor);
+  diemcau.locked = !!diemcau.meetingLocked;
+  $('lock').textContent = diemcau.locked ? 'Mở khóa (Unlock)' : 'Khóa họp (Lock)';
+  $('hands').innerHTML = '';
+  for (const p of diemcau.roster.filter((x) => x.hand).sort((a, b) => a.hand - b.hand)) {
+    const li = document.createElement('li');
+    li.textContent = `${p.point} (${p.name})`;
+    button(li, 'Trao lời (give the floor)', 'give', () => send({ type: 'give_floor', participant: p.participant }));
+    $('hands').appendChild(li);
+  }
+  $('removed').innerHTML = '';
+  $('removed-title').hidden = !(diemcau.removed || []).length;
+  for (const r of diemcau.removed || []) {
+    const li = document.createElement('li');
+    li.textContent = r.point;
+    button(li, 'Cho vào lại (let back in)', 'readmit', () => send({ type: 'readmit', invitation: r.invitation }));
+    $('removed').appendChild(li);
   }
 }
 
@@ -114,6 +166,8 @@ async function onMessage(m) {
       break;
     case 'roster':
       diemcau.roster = m.participants;
+      diemcau.meetingLocked = m.locked;
+      diemcau.removed = m.removed || [];
       labelTiles();
       break;
     case 'slots':
@@ -125,6 +179,7 @@ async function onMessage(m) {
       labelTiles();
       break;
     case 'error':
+      diemcau.lastErrorAt = Date.now(); // a close that follows keeps this, the clearer one
       status(`${m.message} (${m.code})`, true);
       break;
   }
@@ -153,17 +208,34 @@ async function join() {
   const ws = diemcau.ws = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws');
   ws.onopen = () => send({ type: 'join', meeting, token, name: $('name').value.trim() || 'Điểm cầu', profile, slots });
   ws.onmessage = (e) => onMessage(JSON.parse(e.data)).catch((err) => status(String(err), true));
-  ws.onclose = (e) => { if (!diemcau.left) status(`Mất kết nối (disconnected)${e.reason ? ': ' + e.reason : ''}`, true); };
+  ws.onclose = (e) => {
+    if (!diemcau.left && !(Date.now() - (diemcau.lastErrorAt || 0) < 2000))
+      status(`Mất kết nối (disconnected)${e.reason ? ': ' + e.reason : ''}`, true);
+  };
 }
 
 $('join').onclick = join;
 $('mute').onclick = () => {
   const track = localStream && localStream.getAudioTracks()[0];
   if (!track) return;
+  if (diemcau.hostMuted && !track.enabled) { // its own unmute, while the host's mute holds
+    status('Chủ trì đã tắt micro của bạn — giơ tay để xin phát biểu (muted by the host: raise your hand)', true);
+    return;
+  }
   track.enabled = !track.enabled;
   $('mute').textContent = track.enabled ? 'Tắt micro (Mute)' : 'Bật micro (Unmute)';
   $('mute').classList.toggle('off', !track.enabled);
   send({ type: 'mute', audio: !track.enabled });
+};
+$('hand').onclick = () => {
+  const me = diemcau.roster.find((p) => diemcau.me && p.participant === diemcau.me.participant);
+  send({ type: 'hand', raised: !(me && me.hand) });
+};
+$('mute-all').onclick = () => send({ type: 'mute_all', muted: !diemcau.allMuted });
+$('take-floor').onclick = () => send({ type: 'take_floor' });
+$('lock').onclick = () => send({ type: 'lock', locked: !diemcau.locked });
+$('end-meeting').onclick = () => {
+  if (window.confirm('Kết thúc cuộc họp cho mọi người? (End the meeting for everyone?)')) send({ type: 'end_meeting' });
 };
 $('leave').onclick = () => {
   diemcau.left = true;

@@ -60,9 +60,39 @@ static void test_messages(void) {
   ok("{\"type\":\"leave\",\"v\":1,\"extra\":[1,2]}", &m); /* unknown members are ignored */
   g_assert_cmpint(m.type, ==, DC_MSG_LEAVE);
   dc_client_msg_clear(&m);
+  /* the chair's (issue 14) */
+  ok("{\"v\":1,\"type\":\"hand\",\"raised\":true}", &m);
+  g_assert_cmpint(m.type, ==, DC_MSG_HAND);
+  g_assert_true(m.raised);
+  ok("{\"v\":1,\"type\":\"host_mute\",\"participant\":4,\"muted\":true}", &m);
+  g_assert_cmpint(m.type, ==, DC_MSG_HOST_MUTE);
+  g_assert_cmpint(m.participant, ==, 4);
+  g_assert_true(m.audio_muted);
+  ok("{\"v\":1,\"type\":\"mute_all\",\"muted\":false}", &m);
+  g_assert_cmpint(m.type, ==, DC_MSG_MUTE_ALL);
+  g_assert_false(m.audio_muted);
+  ok("{\"v\":1,\"type\":\"give_floor\",\"participant\":9}", &m);
+  g_assert_cmpint(m.type, ==, DC_MSG_GIVE_FLOOR);
+  ok("{\"v\":1,\"type\":\"take_floor\"}", &m);
+  g_assert_cmpint(m.type, ==, DC_MSG_TAKE_FLOOR);
+  ok("{\"v\":1,\"type\":\"remove\",\"participant\":9}", &m);
+  g_assert_cmpint(m.type, ==, DC_MSG_REMOVE);
+  ok("{\"v\":1,\"type\":\"readmit\",\"invitation\":12}", &m);
+  g_assert_cmpint(m.invitation, ==, 12);
+  ok("{\"v\":1,\"type\":\"lock\",\"locked\":true}", &m);
+  g_assert_true(m.locked);
+  ok("{\"v\":1,\"type\":\"end_meeting\"}", &m);
+  g_assert_cmpint(m.type, ==, DC_MSG_END_MEETING);
 }
 
 static void test_bad_input(void) {
+  bad("{\"v\":1,\"type\":\"hand\"}", DC_ERR_CODE_BAD_MESSAGE, "raised");
+  bad("{\"v\":1,\"type\":\"hand\",\"raised\":1}", DC_ERR_CODE_BAD_MESSAGE, "true or false");
+  bad("{\"v\":1,\"type\":\"host_mute\",\"muted\":true}", DC_ERR_CODE_BAD_MESSAGE, "participant");
+  bad("{\"v\":1,\"type\":\"host_mute\",\"participant\":0,\"muted\":true}", DC_ERR_CODE_BAD_MESSAGE, "participant");
+  bad("{\"v\":1,\"type\":\"give_floor\"}", DC_ERR_CODE_BAD_MESSAGE, "participant");
+  bad("{\"v\":1,\"type\":\"readmit\",\"invitation\":\"3\"}", DC_ERR_CODE_BAD_MESSAGE, "invitation");
+  bad("{\"v\":1,\"type\":\"lock\"}", DC_ERR_CODE_BAD_MESSAGE, "locked");
   bad("", DC_ERR_CODE_BAD_MESSAGE, "JSON");
   bad("{", DC_ERR_CODE_BAD_MESSAGE, "JSON");
   bad("[1,2]", DC_ERR_CODE_BAD_MESSAGE, "object");
@@ -102,10 +132,12 @@ static void test_writers(void) {
 
 /* The endpoint's side: what the bridge's writers make, the endpoint's parser reads back. */
 static void test_client_side(void) {
-  dc_roster_entry roster[] = {{1, "Nguyễn Văn A", "Hội trường UBND huyện", "host", false, true},
-                              {2, "B", "Xã Tà Xùa", "participant", true, false}};
+  dc_roster_entry roster[] = {{.participant = 1, .name = "Nguyễn Văn A", .point = "Hội trường UBND huyện", .role = "host",
+                               .connected = true},
+                              {.participant = 2, .name = "B", .point = "Xã Tà Xùa", .role = "participant", .muted = true,
+                               .host_muted = true, .hand = 1}};
   int64_t slots[] = {2, 0, 1};
-  char *texts[] = {dc_protocol_roster(roster, 2), dc_protocol_slots(slots, 3), dc_protocol_speaker(0),
+  char *texts[] = {dc_protocol_roster(roster, 2, NULL), dc_protocol_slots(slots, 3), dc_protocol_speaker(0),
                    dc_protocol_joined(7, "Xã Tà Xùa", "participant"), dc_protocol_error("expired-token", "over"),
                    dc_protocol_candidate("", NULL), dc_protocol_answer("v=0\r\n")};
   dc_server_msg m;

@@ -1,0 +1,239 @@
+// Browser test (issue 14): the chair's controls, heard. Three Chromium pages, each sending its
+// own tone (the host 400 Hz, A 750 Hz, B 1200 Hz); each page keeps a running level of every
+// tone in what it receives (a WebAudio analyser every 20 ms). The host mutes A: A's tone
+// leaves the others' audio within half a second, and A cannot unmute itself. Mute all; B
+// raises its hand, the host gives it the floor: B is heard and in every main slot; the host
+// takes the floor back. A participant trying each host command is refused. The host removes
+// A: A's rejoin is refused until the host lets it back. An observer's tone reaches nobody and
+// it fills no slot. A locked meeting refuses a point that was never in it. The host ends the
+// meeting: everyone gets the ended code. Prints TAP.
+//
+// Usage: node chairing.mjs BRIDGE_EXECUTABLE. In a network namespace of its own.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { api, enterNetns, launch, openPage, sleep, startBridge, stopBridge, tap } from './harness.mjs';
+
+const bridgeExe = process.argv[2];
+enterNetns('dcchair');
+const { check, finish } = tap();
+const TONES = { host: 400, a: 750, b: 1200, observer: 600 };
+const FREQS = Object.values(TONES);
+
+// Starts sampling every tone's level in what the page receives (2048-point FFT: 43 ms).
+async function watch(page) {
+  await page.evaluate(async (freqs) => {
+    const track = window.diemcau.pc.getReceivers().find((r) => r.track && r.track.kind === 'audio').track;
+    const ctx = new AudioContext();
+    await ctx.resume();
+    const analyser = ctx.createAnalyser();
+    analyser.fftSize = 2048;
+    analyser.smoothingTimeConstant = 0;
+    ctx.createMediaStreamSource(new MediaStream([track])).connect(analyser);
+    const data = new Float32Array(analyser.frequencyBinCount);
+    window.__levels = [];
+    setInterval(() => {
+      analyser.getFloatFrequencyData(data);
+      const db = freqs.map((f) => {
+        const bin = Math.round(f / (ctx.sampleRate / analyser.fftSize));
+        return Math.max(data[bin - 1], data[bin], data[bin + 1]);
+      });
+      window.__levels.push({ t: Date.now(), db });
+      if (window.__levels.length > 3000) window.__levels.splice(0, 1000);
+    }, 20);
+  }, FREQS);
+}
+
+// A tone's mean level (dB) on a page over the last `ms`.
+async function level(page, freq, ms = 600) {
+  return page.evaluate(({ k, ms }) => {
+    const since = Date.now() - ms, xs = window.__levels.filter((x) => x.t >= since).map((x) => x.db[k]);
+    return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : -200;
+  }, { k: FREQS.indexOf(freq), ms });
+}
+
+// When (page clock, ms) a tone stayed `drop` dB under `base` on a page, after `from`.
+async function goneAt(page, freq, from, base, drop = 20) {
+  return page.evaluate(({ k, from, limit }) => {
+    const xs = window.__levels.filter((x) => x.t >= from);
+    for (let i = 0; i + 3 < xs.length; i++)
+      if (xs.slice(i, i + 4).every((x) => x.db[k] < limit)) return xs[i].t; /* 80 ms under */
+    return null;
+  }, { k: FREQS.indexOf(freq), from, limit: base - drop });
+}
+
+const send = (page, msg) => page.evaluate((m) => { window.__sentAt = Date.now(); window.diemcau.ws.send(JSON.stringify({ v: 1, ...m })); return window.__sentAt; }, msg);
+const roster = (page) => page.evaluate(() => window.diemcau.roster || []);
+const me = (page) => page.evaluate(() => window.diemcau.me.participant);
+const lastError = (page) => page.evaluate(() => (window.diemcau.errors || []).slice(-1)[0] || '');
+
+async function until(fn, ms, every = 200) {
+  const end = Date.now() + ms;
+  let v;
+  while (Date.now() < end) {
+    v = await fn();
+    if (v) return v;
+    await sleep(every);
+  }
+  return v;
+}
+
+// A page's status once it says `code` (a refusal), or what it says after ms.
+async function statusWith(page, code, ms = 10000) {
+  return (await until(async () => { const t = await page.textContent('#status'); return t.includes(code) && t; }, ms)) ||
+    await page.textContent('#status');
+}
+
+async function main() {
+  const dir = mkdtempSync(join(tmpdir(), 'diemcau-chair-'));
+  const wav = (f) => {
+    const path = join(dir, `tone-${f}.wav`);
+    const r = spawnSync('sox', ['-n', '-r', '48000', '-c', '1', '-b', '16', path, 'synth', '300', 'sine', String(f), 'vol', '0.3']);
+    if (r.status !== 0) throw new Error(`sox failed: ${r.stderr}`);
+    return path;
+  };
+  const { child, key } = await startBridge(bridgeExe, join(dir, 'data'));
+  const browsers = new Map();
+  const open = async (who, link) => {
+    const browser = await launch([`--use-file-for-fake-audio-capture=${wav(TONES[who])}`, '--autoplay-policy=no-user-gesture-required']);
+    browsers.set(who, browser);
+    const page = await openPage(browser, link.replace(/^https:\/\/[^/]+/, 'https://127.0.0.1:18443') + '&autojoin=1&slots=1&rawaudio=1');
+    page.on('dialog', (d) => d.accept());
+    return page;
+  };
+  const close = async (who) => { await browsers.get(who).close(); browsers.delete(who); };
+  const flowing = (page) => until(async () => page.evaluate(async () => {
+    if (!window.diemcau.pc) return false;
+    let n = 0;
+    (await window.diemcau.pc.getStats()).forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'audio') n += s.packetsReceived || 0; });
+    return n > 100;
+  }), 45000);
+  try {
+    const now = Math.floor(Date.now() / 1000);
+    const meeting = await api(key, 'POST', '/api/meetings', { title: 'Giao ban có chủ trì', starts_at: now, ends_at: now + 3600 });
+    const invite = async (name, role) => {
+      const point = await api(key, 'POST', '/api/points', { name, kind: role === 'host' ? 'hall' : 'commune', link_profile: 'standard' });
+      return (await api(key, 'POST', `/api/meetings/${meeting.id}/invitations`, { point_id: point.id, role })).join_link;
+    };
+    const links = { host: await invite('Hội trường huyện', 'host'), a: await invite('Xã A', 'participant'),
+      b: await invite('Xã B', 'participant'), observer: await invite('Văn phòng tỉnh', 'observer'), late: await invite('Xã Muộn', 'participant') };
+    const host = await open('host', links.host), a = await open('a', links.a), b = await open('b', links.b);
+    for (const p of [host, a, b]) await flowing(p);
+    for (const p of [host, a, b]) await watch(p);
+    await sleep(2500);
+    const id = { host: await me(host), a: await me(a), b: await me(b) };
+    const base = { hostHearsA: await level(host, TONES.a), bHearsA: await level(b, TONES.a), hostHearsB: await level(host, TONES.b) };
+    check(base.hostHearsA > -70 && base.bHearsA > -70 && base.hostHearsB > -70, 'before: everyone hears the others',
+      `A at the host ${base.hostHearsA.toFixed(1)} dB, at B ${base.bHearsA.toFixed(1)} dB; B at the host ${base.hostHearsB.toFixed(1)} dB`);
+
+    // the host mutes A
+    const sentAt = await send(host, { type: 'host_mute', participant: id.a, muted: true });
+    await sleep(1500);
+    const goneHost = await goneAt(host, TONES.a, sentAt, base.hostHearsA), goneB = await goneAt(b, TONES.a, sentAt, base.bHearsA);
+    const late = [goneHost, goneB].map((t) => (t === null ? Infinity : t - sentAt));
+    check(late.every((ms) => ms <= 500), "the host mutes A: A's tone leaves the others' audio within half a second",
+      `gone at the host after ${late[0]} ms, at B after ${late[1]} ms`);
+    const aRoster = (await roster(b)).find((p) => p.participant === id.a);
+    check(aRoster && aRoster.host_muted && aRoster.muted, 'every page shows A muted by the host', JSON.stringify(aRoster));
+    await send(a, { type: 'mute', audio: false });
+    const refusedUnmute = await until(async () => (await lastError(a)).includes('muted-by-host') && lastError(a), 5000);
+    await sleep(800);
+    const stillGone = await level(host, TONES.a);
+    check(!!refusedUnmute && stillGone < base.hostHearsA - 20, 'A cannot unmute itself',
+      `${refusedUnmute || await lastError(a)}; A at the host ${stillGone.toFixed(1)} dB`);
+    const note = await a.textContent('#chair-note');
+    check(note.includes('muted by the host'), "A's page says the host muted it", note);
+
+    // mute all, then B raises its hand and gets the floor
+    await send(host, { type: 'mute_all', muted: true });
+    await sleep(1200);
+    const bGone = await level(host, TONES.b), hostHeard = await level(b, TONES.host);
+    check(bGone < base.hostHearsB - 20 && hostHeard > -70, 'mute all: B is no longer heard, the host still is',
+      `B at the host ${bGone.toFixed(1)} dB; the host at B ${hostHeard.toFixed(1)} dB`);
+    await b.click('#hand');
+    const queued = await until(async () => host.$$eval('#hands li', (li) => li.map((x) => x.textContent)).then((x) => x.length === 1 && x), 5000);
+    check(!!queued && queued[0].includes('Xã B'), "B raises its hand: the host's page shows it in the queue", JSON.stringify(queued));
+    await host.click('#hands li button.give');
+    await sleep(2500);
+    const bBack = await level(host, TONES.b), bAtA = await level(a, TONES.b);
+    const mains = await Promise.all([host, a].map((p) => p.evaluate(() => (window.diemcau.slots || [])[0])));
+    const bFloor = (await roster(host)).find((p) => p.participant === id.b);
+    check(bBack > -70 && bAtA > -70 && mains.every((m) => m === id.b) && bFloor.floor && !bFloor.hand,
+      'the host gives B the floor: B is heard and in every main slot, its hand down',
+      `B at the host ${bBack.toFixed(1)} dB, at A ${bAtA.toFixed(1)} dB; main slots ${mains.join(', ')} (B is ${id.b}); ${JSON.stringify(bFloor)}`);
+    const floorNote = await b.textContent('#chair-note');
+    check(floorNote.includes('have the floor'), "B's page says it has the floor", floorNote);
+    await host.click('#take-floor');
+    await sleep(1500);
+    const bAfter = (await roster(host)).find((p) => p.participant === id.b);
+    const bQuiet = await level(host, TONES.b);
+    check(!bAfter.floor && bAfter.host_muted && bQuiet < base.hostHearsB - 20,
+      'the host takes the floor back: B is muted again (mute all still holds)', `${JSON.stringify(bAfter)}; B at the host ${bQuiet.toFixed(1)} dB`);
+
+    // a participant trying the chair's commands
+    const refusals = [];
+    for (const m of [{ type: 'host_mute', participant: id.b, muted: false }, { type: 'mute_all', muted: false },
+      { type: 'give_floor', participant: id.a }, { type: 'take_floor' }, { type: 'remove', participant: id.host },
+      { type: 'readmit', invitation: 1 }, { type: 'lock', locked: true }, { type: 'end_meeting' }]) {
+      const before = (await a.evaluate(() => window.diemcau.errors.length));
+      await send(a, m);
+      const err = await until(async () => a.evaluate((n) => window.diemcau.errors.length > n && window.diemcau.errors.slice(-1)[0], before), 3000);
+      refusals.push(`${m.type}: ${err && err.includes('not-allowed') ? 'refused' : err}`);
+    }
+    check(refusals.every((r) => r.endsWith('refused')), 'a participant who is not the host is refused each chair command', refusals.join('; '));
+
+    // the host removes A; A's rejoin is refused until the host lets it back
+    await send(host, { type: 'remove', participant: id.a });
+    const put = await statusWith(a, 'removed-by-host');
+    await close('a');
+    let again = await open('a', links.a);
+    const refused = await statusWith(again, 'removed-by-host');
+    check(put.includes('removed-by-host') && refused.includes('removed-by-host'), 'the host removes A: A is put out and may not rejoin',
+      `put out: ${put}; rejoin: ${refused}`);
+    await close('a');
+
+    // an observer: heard by nobody, in nobody's slots
+    const obs = await open('observer', links.observer);
+    await flowing(obs);
+    await sleep(3000);
+    const obsId = await me(obs);
+    const obsHeard = await Promise.all([host, b].map((p) => level(p, TONES.observer, 1500)));
+    const slotsNow = await Promise.all([host, b].map((p) => p.evaluate(() => window.diemcau.slots || [])));
+    const sending = await obs.evaluate(async () => {
+      let n = 0;
+      (await window.diemcau.pc.getStats()).forEach((s) => { if (s.type === 'outbound-rtp' && s.kind === 'audio') n += s.packetsSent || 0; });
+      return n;
+    });
+    check(sending > 50 && obsHeard.every((db) => db < base.hostHearsA - 25) /* a forwarded tone is as loud as A's was */ && slotsNow.every((s) => !s.includes(obsId)),
+      "an observer's offered media is not forwarded: nobody hears its tone and it fills no slot",
+      `it sent ${sending} audio packets; its tone at the host ${obsHeard[0].toFixed(1)} dB, at B ${obsHeard[1].toFixed(1)} dB; slots ${JSON.stringify(slotsNow)}`);
+    await close('observer');
+
+    // locked: a point never in the meeting is refused; A, let back in, rejoins
+    await host.click('#lock');
+    await until(async () => (await host.textContent('#lock')).includes('Unlock'), 5000);
+    const lateComer = await open('observer', links.late);
+    const locked = await statusWith(lateComer, 'meeting-locked');
+    check(locked.includes('meeting-locked'), 'a locked meeting refuses a point that was never in it', locked);
+    await close('observer');
+    await until(async () => (await host.$$('#removed li button.readmit')).length === 1, 5000);
+    await host.click('#removed li button.readmit');
+    await until(async () => (await host.$$('#removed li')).length === 0, 5000);
+    again = await open('a', links.a);
+    const back = await until(async () => (await roster(host)).length === 3, 15000);
+    check(!!back, 'let back in, A rejoins (a locked meeting takes back a point that was in it)', JSON.stringify((await roster(host)).map((p) => p.point)));
+
+    // the host ends the meeting
+    await host.click('#end-meeting');
+    const ended = await Promise.all([host, b, again].map((p) => statusWith(p, 'meeting-ended')));
+    check(ended.every((t) => t.includes('meeting-ended')), 'the host ends the meeting: everyone gets the ended code', ended.join(' | '));
+  } finally {
+    for (const b of browsers.values()) await b.close().catch(() => {});
+    const code = await stopBridge(child);
+    check(code === 0, 'the bridge stops cleanly on SIGTERM', `exit ${code}`);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((e) => check(false, 'the test ran to the end', String(e && e.stack || e))).finally(finish);
