@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "signaling/minutes.h"
 #include "signaling/protocol.h"
 #include "signaling/request.h"
 #include "signaling/server_private.h"
@@ -631,6 +632,8 @@ static void api_end(dc_server *srv, SoupServerMessage *msg, const dc_api_key *k,
   int removed = dc_server_remove_sessions(srv, id, 0, cancel ? DC_ERR_CODE_MEETING_CANCELLED : DC_ERR_CODE_MEETING_ENDED,
                                           cancel ? "the operator cancelled this meeting" : "the operator ended this meeting");
   audit(srv, k, cancel ? "meeting.cancel" : "meeting.end", "#%" G_GINT64_FORMAT "; %d participant(s) disconnected", id, removed);
+  if (!cancel) /* the minutes say who ended it */
+    dc_chair_log(srv, id, "ended", NULL, k->name);
   reply_done(msg, cancel ? "cancelled_meeting" : "ended_meeting", id, removed);
 }
 
@@ -1130,6 +1133,22 @@ static void api_attendance(dc_server *srv, SoupServerMessage *msg, GHashTable *q
   dc_meeting_free(m);
 }
 
+/* GET /api/meetings/ID/minutes[?format=html]: the minutes draft (signaling/minutes.h). */
+static void api_minutes(dc_server *srv, SoupServerMessage *msg, GHashTable *query, int64_t id) {
+  const char *format = query ? g_hash_table_lookup(query, "format") : NULL;
+  bool html = format && !strcmp(format, "html");
+  if (format && !html && strcmp(format, "json"))
+    return reply_error(msg, SOUP_STATUS_BAD_REQUEST, "invalid", "format must be json or html");
+  GError *err = NULL;
+  char *text = html ? dc_minutes_html(srv->store, id, srv->tz, &err) : dc_minutes_json(srv->store, id, srv->tz, &err);
+  if (!text)
+    return reply_store_error(msg, err);
+  soup_server_message_set_status(msg, SOUP_STATUS_OK, NULL);
+  soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Cache-Control", "no-store");
+  soup_server_message_set_response(msg, html ? "text/html; charset=utf-8" : "application/json", SOUP_MEMORY_TAKE, text,
+                                   strlen(text));
+}
+
 /* ---- keys, audit, backup (admin) ---- */
 
 static void api_keys(dc_server *srv, SoupServerMessage *msg, const dc_api_key *k, bool post) {
@@ -1354,6 +1373,7 @@ void dc_api_handle(SoupServer *soup, SoupServerMessage *msg, const char *path, G
   ROUTE(n == 3 && !strcmp(a, "meetings") && !strcmp(b, "cancel"), post, api_end(srv, msg, k, id, true))
   ROUTE(n == 3 && !strcmp(a, "meetings") && !strcmp(b, "live"), get, api_live(srv, msg, id))
   ROUTE(n == 3 && !strcmp(a, "meetings") && !strcmp(b, "attendance"), get, api_attendance(srv, msg, query, id))
+  ROUTE(n == 3 && !strcmp(a, "meetings") && !strcmp(b, "minutes"), get, api_minutes(srv, msg, query, id))
   ROUTE(n == 3 && !strcmp(a, "invitations") && !strcmp(b, "revoke"), post, api_revoke(srv, msg, k, id))
   ROUTE(n == 1 && !strcmp(a, "keys"), get || post, api_keys(srv, msg, k, post))
   ROUTE(n == 3 && !strcmp(a, "keys") && !strcmp(b, "revoke"), post, api_revoke_key(srv, msg, k, id))

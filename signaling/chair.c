@@ -35,13 +35,20 @@ static chair *chair_of(dc_server *srv, int64_t meeting) {
   return c;
 }
 
+static void log_point(dc_server *srv, int64_t meeting, const char *kind, const char *point, const char *name,
+                      const char *detail);
+
 static bool is_host(const session *s) { return !strcmp(s->role, "host"); }
 static bool is_observer(const session *s) { return !strcmp(s->role, "observer"); }
 
 void dc_chair_log(dc_server *srv, int64_t meeting, const char *kind, const session *who, const char *detail) {
+  log_point(srv, meeting, kind, who ? who->point : "", who ? who->name : "", detail);
+}
+
+static void log_point(dc_server *srv, int64_t meeting, const char *kind, const char *point, const char *name,
+                      const char *detail) {
   GError *err = NULL;
-  if (!dc_store_event(srv->store, meeting, g_get_real_time() / 1000, kind, who ? who->point : "", who ? who->name : "",
-                      detail, &err)) {
+  if (!dc_store_event(srv->store, meeting, g_get_real_time() / 1000, kind, point, name, detail, &err)) {
     g_warning("meeting %" G_GINT64_FORMAT ": its log: %s", meeting, err->message);
     g_error_free(err);
   }
@@ -263,9 +270,11 @@ bool dc_chair_handle(session *s, const dc_client_msg *m) {
       dc_server_send_error(s, DC_ERR_CODE_UNKNOWN_PARTICIPANT, "no such invitation in this meeting");
       return true;
     }
-    dc_invitation_free(inv);
+    dc_point *p = dc_store_get_point(srv->store, inv->point_id, NULL);
     if (dc_store_set_invitation_barred(srv->store, m->invitation, false, &err))
-      dc_chair_log(srv, s->meeting, "readmitted", NULL, NULL);
+      log_point(srv, s->meeting, "readmitted", p ? p->name : "", "", NULL);
+    dc_point_free(p);
+    dc_invitation_free(inv);
     break;
   }
   case DC_MSG_LOCK:

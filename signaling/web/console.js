@@ -233,6 +233,7 @@ async function openMeeting(id) {
   }));
   $('attendance-csv').href = `/api/meetings/${id}/attendance?format=csv`;
   $('attendance-csv').setAttribute('download', `diem-danh-${id}.csv`);
+  $('minutes').href = `/api/meetings/${id}/minutes?format=html`;
   await refreshLive();
   await loadAttendance();
   state.liveTimer = setInterval(() => act(refreshLive)(), 1000);

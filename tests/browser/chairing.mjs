@@ -228,6 +228,22 @@ async function main() {
     await host.click('#end-meeting');
     const ended = await Promise.all([host, b, again].map((p) => statusWith(p, 'meeting-ended')));
     check(ended.every((t) => t.includes('meeting-ended')), 'the host ends the meeting: everyone gets the ended code', ended.join(' | '));
+
+    // the minutes draft: who came, who did not, what the chair did; the same bytes twice
+    const draft = async (format) => {
+      const r = await fetch(`https://127.0.0.1:18443/api/meetings/${meeting.id}/minutes${format ? `?format=${format}` : ''}`,
+        { headers: { Authorization: `Bearer ${key}` } });
+      return r.text();
+    };
+    const [j1, j2, h1, h2] = [await draft(), await draft(), await draft('html'), await draft('html')];
+    const minutes = JSON.parse(j1);
+    const acts = minutes.chair_actions.map((x) => `${x.action} ${x.point}`);
+    const present = minutes.present.map((x) => x.point), absent = minutes.absent.map((x) => x.point);
+    check(j1 === j2 && h1 === h2 && present.length === 4 && absent.join() === 'Xã Muộn' && minutes.chair === 'Hội trường huyện' &&
+      ['host-mute Xã A', 'mute-all Hội trường huyện', 'floor-given Xã B', 'floor-taken Xã B', 'removed Xã A', 'locked Hội trường huyện',
+        'ended Hội trường huyện'].every((x) => acts.includes(x)) && minutes.speaking.length > 0 && h1.includes('BIÊN BẢN CUỘC HỌP'),
+    'the minutes draft lists who was present and absent and what the chair did, the same bytes twice',
+    `present ${present.join(', ')}; absent ${absent.join(', ')}; ${minutes.speaking.length} turns; actions ${acts.join('; ')}`);
   } finally {
     for (const b of browsers.values()) await b.close().catch(() => {});
     const code = await stopBridge(child);
