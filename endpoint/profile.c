@@ -33,7 +33,7 @@ const char *dc_profile_names(void) { return "hall, standard or highland"; }
 bool dc_join_link_parse(const char *link, dc_join_link *out, GError **error) {
   memset(out, 0, sizeof *out);
   GError *err = NULL;
-  GUri *uri = g_uri_parse(link, G_URI_FLAGS_ENCODED_QUERY, &err);
+  GUri *uri = g_uri_parse(link, G_URI_FLAGS_ENCODED_QUERY | G_URI_FLAGS_ENCODED_FRAGMENT, &err);
   if (!uri) {
     g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "not a link: %s", err->message);
     g_error_free(err);
@@ -53,6 +53,18 @@ bool dc_join_link_parse(const char *link, dc_join_link *out, GError **error) {
     goto out;
   }
   params = g_uri_parse_params(query, -1, "&", G_URI_PARAMS_NONE, NULL);
+  /* the token travels in the fragment (never sent to a server, so never in its logs or a
+   * Referer); links made before that carry it in the query, and still work */
+  const char *fragment = g_uri_get_fragment(uri);
+  GHashTable *more = params && fragment ? g_uri_parse_params(fragment, -1, "&", G_URI_PARAMS_NONE, NULL) : NULL;
+  if (more) {
+    GHashTableIter it;
+    gpointer k, v;
+    g_hash_table_iter_init(&it, more);
+    while (g_hash_table_iter_next(&it, &k, &v))
+      g_hash_table_replace(params, g_strdup(k), g_strdup(v));
+    g_hash_table_unref(more);
+  }
   const char *meeting = params ? g_hash_table_lookup(params, "meeting") : NULL;
   const char *token = params ? g_hash_table_lookup(params, "token") : NULL;
   guint64 id = 0;

@@ -405,6 +405,23 @@ static void on_static(SoupServer *soup, SoupServerMessage *msg, const char *path
 
 /* ---- lifecycle ---- */
 
+/* Every answer says how a browser may use it: our pages run only their own scripts and styles
+ * (no inline script, so an injected one does not run), talk only to this bridge, are framed by
+ * nobody, send no Referer (a join link's page must not leak it), and over TLS, stay on TLS. */
+static void on_request_started(SoupServer *soup, SoupServerMessage *msg, gpointer user) {
+  dc_server *srv = user;
+  SoupMessageHeaders *h = soup_server_message_get_response_headers(msg);
+  soup_message_headers_replace(h, "Content-Security-Policy",
+                               "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+                               "media-src 'self' blob: mediastream:; connect-src 'self'; object-src 'none'; "
+                               "base-uri 'none'; form-action 'self'; frame-ancestors 'none'");
+  soup_message_headers_replace(h, "Referrer-Policy", "no-referrer");
+  soup_message_headers_replace(h, "X-Content-Type-Options", "nosniff");
+  soup_message_headers_replace(h, "X-Frame-Options", "DENY");
+  if (srv->secure)
+    soup_message_headers_replace(h, "Strict-Transport-Security", "max-age=31536000");
+}
+
 static gboolean on_tick(gpointer data) {
   dc_api_tick(data);
   return G_SOURCE_CONTINUE;
@@ -460,6 +477,7 @@ dc_server *dc_server_new(const dc_server_config *cfg, dc_store *store, dc_bridge
   }
   srv->soup = cfg->certificate ? soup_server_new("tls-certificate", cfg->certificate, NULL)
                                : soup_server_new(NULL, NULL);
+  g_signal_connect(srv->soup, "request-started", G_CALLBACK(on_request_started), srv);
   soup_server_add_websocket_handler(srv->soup, "/ws", NULL, NULL, on_ws, srv, NULL);
   soup_server_add_handler(srv->soup, "/api", dc_api_handle, srv, NULL);
   soup_server_add_handler(srv->soup, "/console/login", dc_console_handle, srv, NULL);
@@ -502,9 +520,11 @@ guint dc_server_port(dc_server *srv) {
 
 const char *dc_server_base_url(dc_server *srv) { return srv->base_url; }
 
+/* The token goes in the fragment: a browser never sends it to a server, so it appears in no
+ * access log, proxy log or Referer (the page reads it from location.hash). */
 char *dc_server_join_link(dc_server *srv, int64_t meeting, const char *token, const char *profile) {
-  return g_strdup_printf("%s/join?meeting=%" G_GINT64_FORMAT "&token=%s%s%s", srv->base_url, meeting, token,
-                         profile ? "&profile=" : "", profile ? profile : "");
+  return g_strdup_printf("%s/join?meeting=%" G_GINT64_FORMAT "%s%s#token=%s", srv->base_url, meeting,
+                         profile ? "&profile=" : "", profile ? profile : "", token);
 }
 
 void dc_server_shutdown(dc_server *srv) {

@@ -3,7 +3,11 @@
 // receives the main slot plus thumbnails, as signaling/PROTOCOL.md describes.
 'use strict';
 
+// The link's parameters: the query's, and the fragment's over them. The token travels in the
+// fragment (no browser sends it to a server: it is in no log and no Referer); older links
+// carry it in the query, and still work.
 const params = new URLSearchParams(location.search);
+for (const [k, v] of new URLSearchParams(location.hash.replace(/^#/, ''))) params.set(k, v);
 const meeting = Number(params.get('meeting'));
 const token = params.get('token');
 const slots = Math.min(9, Math.max(1, Number(params.get('slots') || 3)));

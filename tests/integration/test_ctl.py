@@ -43,7 +43,7 @@ def start_bridge(data, port):
     out_path = os.path.join(data, 'bridge.out')
     out = open(out_path, 'w')
     proc = subprocess.Popen([BRIDGE, '--data-dir', data, '--plain-http', '--listen', '127.0.0.1',
-                             '--port', str(port), '--ice-address', '127.0.0.1', '--log-level', 'warning'],
+                             '--port', str(port), '--ice-address', '127.0.0.1', '--log-level', 'debug'],
                             stdout=out, stderr=err)
     key = None
     deadline = time.time() + 20
@@ -114,7 +114,8 @@ try:
           out.strip())
     rc, out, _ = ctl('invite', '1', '--group', '1')
     rc2, out2, _ = ctl('invite', '1', '--point', '1', '--role', 'host')
-    check(rc == 0 and rc2 == 0 and out.count('/join?meeting=1&token=') == 2 and 'profile=highland' in out,
+    secrets = re.findall(r'#token=(\S+)', out + out2)
+    check(rc == 0 and rc2 == 0 and out.count('/join?meeting=1&profile=') == 2 and out.count('#token=') == 2 and 'profile=highland' in out,
           'invite a group in one step, and the host point', out.strip()[:300])
     rc, out, _ = ctl('meetings', 'show', '1')
     check(rc == 0 and out.count('valid') == 3, 'meetings show lists the invitations with their links', out.strip()[:400])
@@ -131,6 +132,7 @@ try:
     rc, out, _ = ctl('keys', 'add', 'Chị Lan (xem)', '--role', 'viewer')
     m = re.search(r': (\S+)\n', out)
     viewer = m.group(1) if m else ''
+    secrets.append(viewer)
     rc2, out2, err2 = ctl('points', 'add', 'Xã Cấm', '--kind', 'commune', '--profile', 'standard', key=viewer)
     rc3, _, _ = ctl('meetings', 'list', '--all', key=viewer)
     check(rc == 0 and rc2 == 4 and 'viewer' in err2 and rc3 == 0,
@@ -186,6 +188,14 @@ try:
           and again is None,
           'kill -9 after answered writes: the restarted bridge has every one of them (and prints no new key)',
           f'{len(names)} points, {len(meetings)} meetings, meeting 2 {states.get(2)}')
+
+    # issue 16: no key or token it made is in what the bridge logged
+    with open(os.path.join(data, 'bridge.err'), encoding='utf-8', errors='replace') as f:
+        log = f.read()
+    secrets += [KEY]
+    leaked = [x[:8] + '…' for x in secrets if x and x in log]
+    check(len(secrets) >= 4 and not leaked, 'no key or token appears in the bridge\'s log',
+          f'{len(secrets)} secrets looked for in {len(log)} bytes of log; leaked: {leaked}')
 
     text = urllib.request.urlopen(f'{URL}/metrics', timeout=5).read().decode()
     bad = [l for l in text.split('\n') if l and not re.match(r'^(# (HELP|TYPE) .*|[a-z_]+(\{[a-z_]+="[^"]*"\})? [0-9.e+-]+)$', l)]

@@ -365,8 +365,12 @@ static void test_api_flow(void) {
   const char *token = member(inv, "token"), *link = member(inv, "join_link");
   g_assert_nonnull(strstr(link, "/join?meeting="));
   g_assert_nonnull(strstr(link, token));
-  /* the point's link profile travels in its link: the page joins on its tier */
-  g_assert_true(g_str_has_suffix(link, "&profile=highland"));
+  /* the point's link profile travels in its link: the page joins on its tier; the token in
+   * the fragment, which no browser sends to a server (issue 16) */
+  char *tail = g_strconcat("&profile=highland#token=", token, NULL);
+  g_assert_true(g_str_has_suffix(link, tail));
+  g_free(tail);
+  g_assert_null(strstr(link, "?token=") ? strstr(link, "?token=") : strstr(link, "&token="));
   dc_token_claims c;
   g_assert_true(dc_token_verify(dc_store_secret(T.store), token, 1500, &c, NULL));
   g_assert_cmpint(c.meeting_id, ==, id);
@@ -376,7 +380,47 @@ static void test_api_flow(void) {
   json_node_unref(inv);
 }
 
+/* A response header of GET path (g_free it), or NULL. */
+static char *header_of(const char *path, const char *name) {
+  char *url = g_strconcat(T.base, path, NULL);
+  SoupMessage *msg = soup_message_new("GET", url);
+  g_free(url);
+  wait_t w = {.loop = g_main_loop_new(NULL, FALSE)};
+  soup_session_send_and_read_async(T.session, msg, G_PRIORITY_DEFAULT, NULL, on_sent, &w);
+  g_main_loop_run(w.loop);
+  g_main_loop_unref(w.loop);
+  g_assert_no_error(w.error);
+  g_bytes_unref(w.body);
+  char *v = g_strdup(soup_message_headers_get_one(soup_message_get_response_headers(msg), name));
+  g_object_unref(msg);
+  return v;
+}
+
 static void test_page_served(void) {
+  /* issue 16: no inline script runs, no Referer leaves, no framing, on every answer */
+  const char *paths[] = {"/join?meeting=1", "/console", "/api/meetings", "/nothing-here"};
+  for (size_t i = 0; i < G_N_ELEMENTS(paths); i++) {
+    char *csp = header_of(paths[i], "Content-Security-Policy"), *ref = header_of(paths[i], "Referrer-Policy"),
+         *frame = header_of(paths[i], "X-Frame-Options");
+    if (!csp || !strstr(csp, "script-src 'self'") || strstr(csp, "unsafe-inline") || !strstr(csp, "frame-ancestors 'none'") ||
+        g_strcmp0(ref, "no-referrer") || g_strcmp0(frame, "DENY"))
+      g_error("%s: CSP %s, Referrer-Policy %s, X-Frame-Options %s", paths[i], csp, ref, frame);
+    g_free(csp), g_free(ref), g_free(frame);
+  }
+  char *hsts = header_of("/", "Strict-Transport-Security");
+  g_assert_null(hsts); /* plain HTTP here: HSTS only over TLS */
+  /* the pages have no inline script for the policy to block */
+  const char *pages[] = {"index.html", "console.html"};
+  for (size_t i = 0; i < G_N_ELEMENTS(pages); i++) {
+    char *file = g_build_filename(g_getenv("DC_WEB_DIR"), pages[i], NULL), *html = NULL;
+    g_assert_true(g_file_get_contents(file, &html, NULL, NULL));
+    GRegex *inline_script = g_regex_new("<script(?![^>]*\\bsrc=)[^>]*>|\\son[a-z]+=|style=", G_REGEX_CASELESS, 0, NULL);
+    if (g_regex_match(inline_script, html, 0, NULL))
+      g_error("%s has inline script or style, which the policy blocks", pages[i]);
+    g_regex_unref(inline_script);
+    g_free(html);
+    g_free(file);
+  }
   JsonNode *j = NULL;
   g_assert_cmpuint(http("GET", "/join?meeting=1&token=x", NULL, NULL, NULL), ==, 200);
   g_assert_cmpuint(http("GET", "/app.js", NULL, NULL, NULL), ==, 200);

@@ -57,10 +57,17 @@ static void test_join_link(void) {
   g_assert_true(dc_join_link_parse("https://[fd00::1]:8443/join?meeting=1&token=x", &l, &err));
   g_assert_cmpstr(l.ws_url, ==, "wss://[fd00::1]:8443/ws");
   dc_join_link_clear(&l);
+  /* the token in the fragment, as the bridge makes links now (issue 16), with more after it */
+  g_assert_true(dc_join_link_parse("https://10.0.0.1:8443/join?meeting=12&profile=highland#token=dc1.abc.def&slots=1", &l, &err));
+  g_assert_cmpstr(l.token, ==, "dc1.abc.def");
+  g_assert_cmpint(l.meeting, ==, 12);
+  g_assert_cmpstr(l.profile->name, ==, "highland");
+  dc_join_link_clear(&l);
 
   const char *bad[] = {"", "join", "ftp://a/join?meeting=1&token=x", "https://a/other?meeting=1&token=x",
                        "https://a/join", "https://a/join?meeting=0&token=x", "https://a/join?meeting=x&token=x",
-                       "https://a/join?meeting=1", "https://a/join?meeting=1&token=", "https:///join?meeting=1&token=x"};
+                       "https://a/join?meeting=1", "https://a/join?meeting=1&token=", "https:///join?meeting=1&token=x",
+                       "https://a/join?meeting=1#token=", "https://a/join#meeting=1&token=x"};
   for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
     g_assert_false(dc_join_link_parse(bad[i], &l, &err));
     g_assert_nonnull(err);
