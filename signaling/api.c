@@ -167,11 +167,28 @@ static const char *cookie_value(SoupServerMessage *msg, const char *name) {
   return header && dc_cookie_value(header, name, value, sizeof value) ? value : NULL;
 }
 
-/* The operator key behind the request, or NULL after replying 401/403. A cookie counts only
+static void too_many(SoupServerMessage *msg) {
+  soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Retry-After", "30");
+  reply_error(msg, 429 /* Too Many Requests, RFC 6585; libsoup names no constant */, "too-many-attempts",
+              "too many refused keys from this address: try again in a minute");
+}
+
+static void key_refused(dc_server *srv, const char *address, int64_t now_ms) {
+  if (dc_attempts_failed(srv->bad_keys, address, now_ms) == 0)
+    g_message("operator API: too many refused keys from %s; refusing it for a while", address ? address : "?");
+}
+
+/* The operator key behind the request, or NULL after replying 401/403/429. A cookie counts only
  * from our own pages (Origin), which SameSite=Strict already promises; this holds for a
  * browser that does not keep that promise. */
 static dc_api_key *authenticate(dc_server *srv, SoupServerMessage *msg) {
   const char *auth = soup_message_headers_get_one(soup_server_message_get_request_headers(msg), "Authorization");
+  const char *address = soup_server_message_get_remote_host(msg);
+  int64_t now_ms = g_get_monotonic_time() / 1000;
+  if (!dc_attempts_allowed(srv->bad_keys, address, now_ms)) {
+    too_many(msg);
+    return NULL;
+  }
   if (auth && g_str_has_prefix(auth, "Bearer ")) {
     dc_api_key *k = dc_store_check_api_key(srv->store, auth + 7);
     if (k)
@@ -190,6 +207,8 @@ static dc_api_key *authenticate(dc_server *srv, SoupServerMessage *msg) {
       return k;
     dc_api_key_free(k);
   }
+  if (auth) /* a key that is not one: a guess, or a revoked one (a lapsed console cookie is neither) */
+    key_refused(srv, address, now_ms);
   soup_message_headers_replace(soup_server_message_get_response_headers(msg), "WWW-Authenticate", "Bearer");
   reply_error(msg, SOUP_STATUS_UNAUTHORIZED, "unauthorized",
               "send an operator key in force as \"Authorization: Bearer <key>\", or sign in to the console");
@@ -930,6 +949,10 @@ void dc_api_tick(dc_server *srv) {
     }
   }
   close_ended_meetings(srv, now); /* one indexed read per meeting in progress */
+  if (srv->ticks % 60 == 0) {
+    dc_attempts_prune(srv->bad_tokens, g_get_monotonic_time() / 1000);
+    dc_attempts_prune(srv->bad_keys, g_get_monotonic_time() / 1000);
+  }
 }
 
 /* One point's attendance: its stays, their total, and its link over them. */
@@ -1439,9 +1462,14 @@ void dc_console_handle(SoupServer *soup, SoupServerMessage *msg, const char *pat
   JsonParser *parser = NULL;
   JsonObject *o = body_object(msg, &parser);
   const char *key;
-  if (o && want_string(msg, o, "key", true, &key)) {
+  const char *address = soup_server_message_get_remote_host(msg);
+  int64_t now_ms = g_get_monotonic_time() / 1000;
+  if (o && !dc_attempts_allowed(srv->bad_keys, address, now_ms)) {
+    too_many(msg);
+  } else if (o && want_string(msg, o, "key", true, &key)) {
     dc_api_key *k = dc_store_check_api_key(srv->store, g_strstrip((char *)key));
     if (!k) {
+      key_refused(srv, address, now_ms);
       g_message("console: a sign-in with a key that is not in force was refused");
       reply_error(msg, SOUP_STATUS_UNAUTHORIZED, "unauthorized", "this operator key is not one in force");
     } else {

@@ -80,6 +80,7 @@ typedef struct {
 #define DC_ERR_CODE_MUTED_BY_HOST "muted-by-host"
 #define DC_ERR_CODE_REMOVED "removed-by-host"
 #define DC_ERR_CODE_LOCKED "meeting-locked"
+#define DC_ERR_CODE_TOO_MANY_ATTEMPTS "too-many-attempts"
 
 /* Returns false and sets *code (one of the DC_ERR_CODE_* strings) and *message. */
 bool dc_protocol_parse(const char *text, size_t len, dc_client_msg *msg, const char **code,

@@ -11,6 +11,13 @@
 #include "signaling/token.h"
 
 #define MAX_BAD_FRAMES 5          /* refused frames in a row before we hang up */
+#define JOIN_WITHIN_S 15          /* a connection that has not joined by then is closed */
+#define MAX_UNJOINED_PER_ADDRESS 32 /* connections from one address that have not joined yet */
+/* Invalid join links or operator keys from one address: this many at once, then one every
+ * ATTEMPT_REFILL_MS (attempts.h). A guesser gets 20 tries a minute; a clerk with a mistyped
+ * link is not held up. */
+#define ATTEMPT_BURST 20
+#define ATTEMPT_REFILL_MS 3000
 #define MAX_WS_PAYLOAD (256 * 1024) /* libsoup closes above this; we answer too-large below */
 
 /* ---- WebSocket sessions ---- */
@@ -144,6 +151,14 @@ static char *local_hhmm(dc_server *srv, int64_t t) {
   return text;
 }
 
+/* An invalid join link from the address: said once when it runs out of tries (never the
+ * token: it is a secret, or a guess at one). */
+static void invalid_attempt(dc_server *srv, const char *address, int64_t now_ms) {
+  if (dc_attempts_failed(srv->bad_tokens, address, now_ms) == 0)
+    g_message("signaling: %d invalid join links in a short time from %s; refusing its joins for a while",
+              ATTEMPT_BURST, address ? address : "?");
+}
+
 static void handle_join(session *s, const dc_client_msg *m) {
   dc_server *srv = s->server;
   if (s->participant) {
@@ -152,6 +167,11 @@ static void handle_join(session *s, const dc_client_msg *m) {
   }
   GError *err = NULL;
   dc_token_claims c;
+  int64_t now_ms = g_get_monotonic_time() / 1000;
+  if (!dc_attempts_allowed(srv->bad_tokens, s->address, now_ms)) {
+    send_error(s, DC_ERR_CODE_TOO_MANY_ATTEMPTS, "too many invalid join links from this address: try again in a minute");
+    return;
+  }
   /* The MAC and the form only (time 0): the store's expiry has the last word below, because
    * a meeting moved later moves its invitations' expiry and the links already sent must
    * keep working. */
@@ -160,6 +180,7 @@ static void handle_join(session *s, const dc_client_msg *m) {
                                                        : DC_ERR_CODE_INVALID_TOKEN,
                err->message);
     g_error_free(err);
+    invalid_attempt(srv, s->address, now_ms);
     return;
   }
   dc_invitation *inv = dc_store_get_invitation(srv->store, c.invitation_id, NULL);
@@ -169,8 +190,10 @@ static void handle_join(session *s, const dc_client_msg *m) {
   /* The token's own claims are checked above; the store has the last word on all of them
    * (a token re-signed with the secret cannot outlive its invitation or its meeting). */
   if (!inv || c.meeting_id != m->meeting || inv->meeting_id != m->meeting || !point ||
-      inv->point_id != c.point_id || strcmp(inv->role, c.role))
+      inv->point_id != c.point_id || strcmp(inv->role, c.role)) {
     send_error(s, DC_ERR_CODE_INVALID_TOKEN, "the invitation link is not valid for this meeting");
+    invalid_attempt(srv, s->address, now_ms);
+  }
   else if (inv->revoked)
     send_error(s, DC_ERR_CODE_REVOKED, "this invitation link was withdrawn by the operator");
   else if (now > inv->expires_at)
@@ -191,6 +214,8 @@ static void handle_join(session *s, const dc_client_msg *m) {
     s->id = ++srv->next_participant;
     s->invitation = inv->id;
     s->point_id = inv->point_id;
+    if (s->join_timer)
+      g_source_remove(s->join_timer), s->join_timer = 0;
     s->join_us = g_get_monotonic_time();
     s->meeting = m->meeting;
     s->name = g_strdup(m->name);
@@ -296,6 +321,9 @@ static void on_ws_closed(SoupWebsocketConnection *conn, gpointer user) {
   g_free(s->name);
   g_free(s->point);
   g_free(s->role);
+  g_free(s->address);
+  if (s->join_timer)
+    g_source_remove(s->join_timer);
   if (s->rtt_samples)
     g_array_unref(s->rtt_samples);
   g_free(s);
@@ -338,6 +366,14 @@ bool dc_server_origin_allowed(SoupServerMessage *msg) {
   return ok;
 }
 
+static gboolean join_too_late(gpointer data) {
+  session *s = data;
+  s->join_timer = 0;
+  if (!s->id)
+    soup_websocket_connection_close(s->conn, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "join within 15 s of connecting");
+  return G_SOURCE_REMOVE;
+}
+
 static void on_ws(SoupServer *soup, SoupServerMessage *msg, const char *path,
                   SoupWebsocketConnection *conn, gpointer user) {
   dc_server *srv = user;
@@ -347,9 +383,24 @@ static void on_ws(SoupServer *soup, SoupServerMessage *msg, const char *path,
                                     "this bridge serves its own meeting page only");
     return;
   }
+  const char *address = soup_server_message_get_remote_host(msg);
+  unsigned unjoined = 0;
+  for (GList *l = srv->sessions; l; l = l->next) {
+    session *o = l->data;
+    unjoined += !o->participant && !o->id && !g_strcmp0(o->address, address);
+  }
+  if (unjoined >= MAX_UNJOINED_PER_ADDRESS) {
+    if (unjoined == MAX_UNJOINED_PER_ADDRESS) /* said once per flood, not once per socket */
+      g_message("signaling: %u connections from %s that have not joined; refusing more", unjoined, address);
+    soup_websocket_connection_close(conn, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION,
+                                    "too many connections from this address that have not joined");
+    return;
+  }
   session *s = g_new0(session, 1);
   s->server = srv;
   s->conn = g_object_ref(conn);
+  s->address = g_strdup(address);
+  s->join_timer = g_timeout_add_seconds(JOIN_WITHIN_S, join_too_late, s);
   soup_websocket_connection_set_max_incoming_payload_size(conn, MAX_WS_PAYLOAD);
   soup_websocket_connection_set_keepalive_interval(conn, 20);
   g_signal_connect(conn, "message", G_CALLBACK(on_ws_message), s);
@@ -466,6 +517,8 @@ dc_server *dc_server_new(const dc_server_config *cfg, dc_store *store, dc_bridge
   srv->speakers = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
   srv->console = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
   srv->chairs = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
+  srv->bad_tokens = dc_attempts_new(ATTEMPT_BURST, ATTEMPT_REFILL_MS);
+  srv->bad_keys = dc_attempts_new(ATTEMPT_BURST, ATTEMPT_REFILL_MS);
   srv->tz_name = g_strdup(cfg->time_zone ? cfg->time_zone : "Asia/Ho_Chi_Minh");
   srv->tz = g_time_zone_new_identifier(srv->tz_name);
   srv->secure = cfg->certificate != NULL;
@@ -555,6 +608,8 @@ void dc_server_free(dc_server *srv) {
   g_hash_table_unref(srv->speakers);
   g_hash_table_unref(srv->console);
   g_hash_table_unref(srv->chairs);
+  dc_attempts_free(srv->bad_tokens);
+  dc_attempts_free(srv->bad_keys);
   if (srv->tz)
     g_time_zone_unref(srv->tz);
   g_free(srv->tz_name);

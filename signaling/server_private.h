@@ -8,6 +8,7 @@
 #include <stdbool.h>
 
 #include "bridge/metrics.h"
+#include "signaling/attempts.h"
 #include "signaling/protocol.h"
 #include "signaling/server.h"
 
@@ -26,6 +27,7 @@ struct dc_server {
   GHashTable *speakers; /* meeting -> its current dominant speaker, for newcomers */
   GHashTable *console; /* SHA-256 hex of a console cookie -> console_login* */
   GHashTable *chairs;  /* meeting -> its chairing state (chair.c) */
+  dc_attempts *bad_tokens, *bad_keys; /* failed joins and operator keys, by address */
   int64_t next_participant;
   guint tick; /* every second: link samples, attendance, meetings that ended by time */
   unsigned ticks;
@@ -42,6 +44,8 @@ typedef struct {
   SoupWebsocketConnection *conn;
   dc_participant *participant;
   int64_t id, meeting, invitation, point_id;
+  char *address;    /* the client's IP address */
+  guint join_timer; /* a connection that does not join in time is closed */
   char *name, *point, *role;
   bool muted;      /* by itself */
   bool host_muted; /* by the host (chair.c) */

@@ -1011,6 +1011,92 @@ static void test_metrics(void) {
   g_free(text);
 }
 
+/* Issue 16: guessing costs time. 20 invalid join links from one address, then one every 3 s;
+ * the same for operator keys (429 with Retry-After); connections that never join are closed,
+ * and one address may hold only 32 of them. Near the end: this address is held up after. */
+static void test_floods(void) {
+  client c;
+  SoupWebsocketConnection *ws = ws_open(&c);
+  char *forged = token_for(999999, T.meeting, T.commune, 4000000000);
+  char *join = join_message(T.meeting, forged);
+  int refused = 0, limited = 0;
+  for (int i = 0; i < 25; i++) {
+    soup_websocket_connection_send_text(ws, join);
+    char *reply = ws_next(&c);
+    refused += strstr(reply, DC_ERR_CODE_INVALID_TOKEN) != NULL;
+    limited += strstr(reply, DC_ERR_CODE_TOO_MANY_ATTEMPTS) != NULL;
+    g_free(reply);
+  }
+  g_test_message("25 forged joins: %d invalid-token, %d too-many-attempts", refused, limited);
+  g_assert_cmpint(refused, >=, 10); /* earlier tests here spent some of the allowance */
+  g_assert_cmpint(limited, >=, 1);
+  g_assert_cmpint(refused + limited, ==, 25);
+  g_free(join);
+  g_free(forged);
+  /* 3 s later one more try is allowed: a real link joins */
+  g_usleep(3200 * 1000);
+  int64_t inv = dc_store_create_invitation(T.store, T.meeting, T.commune, "participant", 4000000000, NULL);
+  char *tok = token_for(inv, T.meeting, T.commune, 4000000000);
+  join = join_message(T.meeting, tok);
+  soup_websocket_connection_send_text(ws, join);
+  char *reply = ws_next(&c);
+  g_assert_nonnull(strstr(reply, "\"type\":\"joined\""));
+  g_free(reply);
+  g_free(join);
+  g_free(tok);
+  soup_websocket_connection_close(ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+  while (!c.closed)
+    g_main_context_iteration(NULL, TRUE);
+  g_object_unref(ws);
+
+  /* operator keys */
+  int unauthorized = 0, too_many = 0;
+  for (int i = 0; i < 25; i++) {
+    JsonNode *j = NULL;
+    guint st = http("GET", "/api/meetings", NULL, "guess", &j);
+    unauthorized += st == 401;
+    too_many += st == 429 && !g_strcmp0(member(j, "error.code"), "too-many-attempts");
+    if (j)
+      json_node_unref(j);
+  }
+  g_test_message("25 guessed keys: %d 401, %d 429", unauthorized, too_many);
+  g_assert_cmpint(unauthorized, >=, 10);
+  g_assert_cmpint(too_many, >=, 1);
+  g_assert_cmpint(unauthorized + too_many, ==, 25);
+  g_usleep(3200 * 1000);
+  json_node_unref(api("GET", "/api/whoami", NULL, T.key, 200)); /* a real key, a moment later */
+
+  /* connections that never join */
+  client idle[40];
+  SoupWebsocketConnection *socks[40];
+  for (int i = 0; i < 40; i++)
+    socks[i] = ws_open(&idle[i]);
+  for (int i = 0; i < 100; i++)
+    g_main_context_iteration(NULL, FALSE);
+  int closed_at_once = 0;
+  for (int i = 0; i < 40; i++)
+    closed_at_once += idle[i].closed;
+  g_test_message("40 idle connections: %d closed at once", closed_at_once);
+  g_assert_cmpint(closed_at_once, >=, 8);
+  gint64 end = g_get_monotonic_time() + 25 * G_USEC_PER_SEC;
+  int open = 40;
+  while (open && g_get_monotonic_time() < end) {
+    g_main_context_iteration(NULL, FALSE);
+    g_usleep(2000);
+    open = 0;
+    for (int i = 0; i < 40; i++)
+      open += !idle[i].closed;
+  }
+  g_test_message("still open 25 s later: %d (the bridge closes them at 15 s)", open);
+  g_assert_cmpint(open, ==, 0);
+  for (int i = 0; i < 40; i++) {
+    g_assert_cmpuint(idle[i].close_code, ==, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION);
+    g_object_unref(socks[i]);
+    while (!g_queue_is_empty(&idle[i].messages))
+      g_free(g_queue_pop_head(&idle[i].messages));
+  }
+}
+
 /* Last, because it stops the server: a joined participant is told, then hung up on with
  * "going away" (1001). */
 static void test_shutdown_tells_participants(void) {
@@ -1078,6 +1164,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/api/bad-input", test_api_bad_input);
   g_test_add_func("/api/ended-by-its-clock", test_ended_by_its_clock);
   g_test_add_func("/api/metrics", test_metrics);
+  g_test_add_func("/signaling/floods", test_floods);
   g_test_add_func("/shutdown/tells-participants", test_shutdown_tells_participants);
   int rc = g_test_run();
 
