@@ -147,7 +147,10 @@ async function negotiate() {
   };
   pc.onconnectionstatechange = () => {
     if (pc.connectionState === 'connected') status(`Đã kết nối (connected) — ${diemcau.me.point}`);
-    if (pc.connectionState === 'failed') status('Mất kết nối media (media connection failed)', true);
+    if (pc.connectionState === 'failed' && pc === diemcau.pc) {
+      status('Mất kết nối media (media connection failed): kết nối lại (reconnecting)', true);
+      if (diemcau.ws) diemcau.ws.close(); // a new join brings a new connection
+    }
   };
   await pc.setLocalDescription(await pc.createOffer());
   send({ type: 'offer', sdp: pc.localDescription.sdp });
@@ -157,6 +160,8 @@ async function onMessage(m) {
   switch (m.type) {
     case 'joined':
       diemcau.me = m;
+      diemcau.attempt = 0;
+      diemcau.joins = (diemcau.joins || 0) + 1;
       status(`Đã vào họp (joined) as ${m.point}, ${m.role}. Connecting media…`);
       $('lobby').hidden = true;
       $('meeting').hidden = false;
@@ -184,6 +189,8 @@ async function onMessage(m) {
       break;
     case 'error':
       diemcau.lastErrorAt = Date.now(); // a close that follows keeps this, the clearer one
+      diemcau.lastCode = m.code;
+      if (m.code === 'meeting-not-open' || m.code === 'too-many-attempts') diemcau.ws.close(); // ask again later
       status(`${m.message} (${m.code})`, true);
       break;
   }
@@ -209,13 +216,44 @@ async function join() {
     return;
   }
   $('self').srcObject = localStream;
+  connect();
+}
+
+// Refusals no retry changes: the page stops and says why. Anything else that ends the
+// connection (a lost link, a bridge restarting, media that failed) is retried, quietly and
+// for as long as the page is open: a commune's page comes back by itself.
+const FINAL = new Set(['invalid-token', 'expired-token', 'invitation-revoked', 'meeting-ended', 'meeting-cancelled',
+  'removed-by-host', 'unknown-meeting', 'meeting-locked', 'already-joined']);
+
+function connect() {
   const ws = diemcau.ws = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws');
   ws.onopen = () => send({ type: 'join', meeting, token, name: $('name').value.trim() || 'Điểm cầu', profile, slots });
   ws.onmessage = (e) => onMessage(JSON.parse(e.data)).catch((err) => status(String(err), true));
   ws.onclose = (e) => {
-    if (!diemcau.left && !(Date.now() - (diemcau.lastErrorAt || 0) < 2000))
+    if (ws !== diemcau.ws || diemcau.left) return;
+    const final = FINAL.has(diemcau.lastCode);
+    if (!(Date.now() - (diemcau.lastErrorAt || 0) < 2000))
       status(`Mất kết nối (disconnected)${e.reason ? ': ' + e.reason : ''}`, true);
+    if (!final) reconnect();
   };
+}
+
+function reconnect() {
+  if (diemcau.retryTimer || diemcau.left) return;
+  if (diemcau.pc) diemcau.pc.close();
+  diemcau.pc = null;
+  diemcau.reconnects = (diemcau.reconnects || 0) + 1;
+  // soon at first, then every 2 s; a meeting not open yet, or too many tries, waits longer
+  const wait = diemcau.lastCode === 'meeting-not-open' ? 20000 : diemcau.lastCode === 'too-many-attempts' ? 10000
+    : Math.min(2000, 250 * 2 ** Math.min(diemcau.attempt || 0, 3));
+  diemcau.attempt = (diemcau.attempt || 0) + 1;
+  status(`Đang kết nối lại… (reconnecting in ${(wait / 1000).toFixed(1)} s)`);
+  diemcau.retryTimer = setTimeout(() => {
+    diemcau.retryTimer = 0;
+    diemcau.lastCode = '';
+    if (diemcau.ws && diemcau.ws.readyState <= WebSocket.OPEN) diemcau.ws.close();
+    connect();
+  }, wait);
 }
 
 $('join').onclick = join;
