@@ -63,6 +63,18 @@ async function goneAt(page, freq, from, base, drop = 20) {
   }, { k: FREQS.indexOf(freq), from, limit: base - drop });
 }
 
+// Polls a tone's level on a page (over the last 400 ms) until ok(level) or ms pass; the last level.
+async function levelWhen(page, freq, ok, ms = 6000) {
+  const end = Date.now() + ms;
+  let db;
+  do {
+    db = await level(page, freq, 400);
+    if (ok(db)) return db;
+    await sleep(200);
+  } while (Date.now() < end);
+  return db;
+}
+
 const send = (page, msg) => page.evaluate((m) => { window.__sentAt = Date.now(); window.diemcau.ws.send(JSON.stringify({ v: 1, ...m })); return window.__sentAt; }, msg);
 const roster = (page) => page.evaluate(() => window.diemcau.roster || []);
 const me = (page) => page.evaluate(() => window.diemcau.me.participant);
@@ -147,17 +159,18 @@ async function main() {
 
     // mute all, then B raises its hand and gets the floor
     await send(host, { type: 'mute_all', muted: true });
-    await sleep(1200);
-    const bGone = await level(host, TONES.b), hostHeard = await level(b, TONES.host);
+    const bGone = await levelWhen(host, TONES.b, (db) => db < base.hostHearsB - 20), hostHeard = await level(b, TONES.host);
     check(bGone < base.hostHearsB - 20 && hostHeard > -70, 'mute all: B is no longer heard, the host still is',
       `B at the host ${bGone.toFixed(1)} dB; the host at B ${hostHeard.toFixed(1)} dB`);
     await b.click('#hand');
     const queued = await until(async () => host.$$eval('#hands li', (li) => li.map((x) => x.textContent)).then((x) => x.length === 1 && x), 5000);
     check(!!queued && queued[0].includes('Xã B'), "B raises its hand: the host's page shows it in the queue", JSON.stringify(queued));
     await host.click('#hands li button.give');
-    await sleep(2500);
-    const bBack = await level(host, TONES.b), bAtA = await level(a, TONES.b);
-    const mains = await Promise.all([host, a].map((p) => p.evaluate(() => (window.diemcau.slots || [])[0])));
+    const bBack = await levelWhen(host, TONES.b, (db) => db > -70), bAtA = await levelWhen(a, TONES.b, (db) => db > -70);
+    const mains = await until(async () => {
+      const v = await Promise.all([host, a].map((p) => p.evaluate(() => (window.diemcau.slots || [])[0])));
+      return v.every((x) => x === id.b) && v;
+    }, 5000) || await Promise.all([host, a].map((p) => p.evaluate(() => (window.diemcau.slots || [])[0])));
     const bFloor = (await roster(host)).find((p) => p.participant === id.b);
     check(bBack > -70 && bAtA > -70 && mains.every((m) => m === id.b) && bFloor.floor && !bFloor.hand,
       'the host gives B the floor: B is heard and in every main slot, its hand down',
@@ -165,9 +178,8 @@ async function main() {
     const floorNote = await b.textContent('#chair-note');
     check(floorNote.includes('have the floor'), "B's page says it has the floor", floorNote);
     await host.click('#take-floor');
-    await sleep(1500);
+    const bQuiet = await levelWhen(host, TONES.b, (db) => db < base.hostHearsB - 20);
     const bAfter = (await roster(host)).find((p) => p.participant === id.b);
-    const bQuiet = await level(host, TONES.b);
     check(!bAfter.floor && bAfter.host_muted && bQuiet < base.hostHearsB - 20,
       'the host takes the floor back: B is muted again (mute all still holds)', `${JSON.stringify(bAfter)}; B at the host ${bQuiet.toFixed(1)} dB`);
 
