@@ -992,12 +992,7 @@ static void attendance_summary(const attendance_row *a, int64_t now, int64_t *pr
 static char *local_time(dc_server *srv, int64_t t) {
   if (!t)
     return g_strdup("");
-  GDateTime *u = g_date_time_new_from_unix_utc(t);
-  GDateTime *l = g_date_time_to_timezone(u, srv->tz);
-  char *text = g_date_time_format(l, "%Y-%m-%dT%H:%M:%S%:z");
-  g_date_time_unref(l);
-  g_date_time_unref(u);
-  return text;
+  return dc_time_format(srv->tz, t, "%Y-%m-%dT%H:%M:%S%:z");
 }
 
 /* CSV (RFC 4180): a field with a comma, quote or line break is quoted, quotes doubled. */

@@ -171,12 +171,7 @@ static bool build(draft *d, dc_store *s, int64_t id, GTimeZone *tz, GError **err
 static char *fmt(const draft *d, int64_t ms, const char *format) {
   if (!ms)
     return g_strdup("");
-  GDateTime *u = g_date_time_new_from_unix_utc(ms / 1000);
-  GDateTime *l = g_date_time_to_timezone(u, d->tz);
-  char *text = g_date_time_format(l, format);
-  g_date_time_unref(l);
-  g_date_time_unref(u);
-  return text;
+  return dc_time_format(d->tz, ms / 1000, format);
 }
 
 static char *duration(int64_t s) {

@@ -142,14 +142,7 @@ int dc_server_remove_sessions(dc_server *srv, int64_t meeting, int64_t invitatio
 }
 
 /* "07:15 (Thứ Hai 07/12)" in the operators' time zone, for people. */
-static char *local_hhmm(dc_server *srv, int64_t t) {
-  GDateTime *u = g_date_time_new_from_unix_utc(t);
-  GDateTime *l = g_date_time_to_timezone(u, srv->tz);
-  char *text = g_date_time_format(l, "%H:%M %d/%m/%Y");
-  g_date_time_unref(l);
-  g_date_time_unref(u);
-  return text;
-}
+static char *local_hhmm(dc_server *srv, int64_t t) { return dc_time_format(srv->tz, t, "%H:%M %d/%m/%Y"); }
 
 /* An invalid join link from the address: said once when it runs out of tries (never the
  * token: it is a secret, or a guess at one). */

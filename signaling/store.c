@@ -396,6 +396,15 @@ GPtrArray *dc_store_list_points(dc_store *s, GError **error) {
 
 /* ---- meetings ---- */
 
+char *dc_time_format(GTimeZone *tz, int64_t unix_s, const char *format) {
+  GDateTime *u = g_date_time_new_from_unix_utc(unix_s);
+  GDateTime *l = g_date_time_to_timezone(u, tz);
+  char *text = g_date_time_format(l, format);
+  g_date_time_unref(l);
+  g_date_time_unref(u);
+  return text;
+}
+
 const char *dc_meeting_state(const dc_meeting *m, int64_t now) {
   if (m->cancelled_at)
     return "cancelled";

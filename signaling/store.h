@@ -69,6 +69,9 @@ typedef struct {
   bool locked; /* the host locked it: no new joins */
 } dc_meeting;
 
+/* A Unix time on the wall clock of tz, as g_date_time_format writes it (g_free it). */
+char *dc_time_format(GTimeZone *tz, int64_t unix_s, const char *format);
+
 /* "scheduled", "open", "live", "ended" or "cancelled" at now (Unix seconds). */
 const char *dc_meeting_state(const dc_meeting *m, int64_t now);
 /* Whether points may join at now: open or live. */

@@ -13,7 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { api, enterNetns, launch, openPage, sleep, startBridge, stopBridge, tap } from './harness.mjs';
+import { api, enterNetns, launch, openPage, sleep, startBridge, stopBridge, tap, until } from './harness.mjs';
 
 const bridgeExe = process.argv[2];
 enterNetns('dcchair');
@@ -80,16 +80,6 @@ const roster = (page) => page.evaluate(() => window.diemcau.roster || []);
 const me = (page) => page.evaluate(() => window.diemcau.me.participant);
 const lastError = (page) => page.evaluate(() => (window.diemcau.errors || []).slice(-1)[0] || '');
 
-async function until(fn, ms, every = 200) {
-  const end = Date.now() + ms;
-  let v;
-  while (Date.now() < end) {
-    v = await fn();
-    if (v) return v;
-    await sleep(every);
-  }
-  return v;
-}
 
 // A page's status once it says `code` (a refusal), or what it says after ms.
 async function statusWith(page, code, ms = 10000) {

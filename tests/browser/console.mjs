@@ -11,22 +11,12 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BASE, enterNetns, launch, openPage, sleep, startBridge, stopBridge, tap } from './harness.mjs';
+import { BASE, enterNetns, launch, openPage, sleep, startBridge, stopBridge, tap, until } from './harness.mjs';
 
 const bridgeExe = process.argv[2];
 enterNetns('dcconsole');
 const { check, finish } = tap();
 
-async function until(fn, ms, every = 500) {
-  const end = Date.now() + ms;
-  let v;
-  while (Date.now() < end) {
-    v = await fn();
-    if (v) return v;
-    await sleep(every);
-  }
-  return v;
-}
 
 // The live view's rows, as the operator sees them.
 const liveRows = (page) => page.$$eval('#live tbody tr', (rows) => rows.map((r) => ({

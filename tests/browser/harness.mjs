@@ -10,6 +10,19 @@ export const PORT = 18443;
 export const BASE = `https://127.0.0.1:${PORT}`;
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// Polls fn every `every` ms until it returns something true (returned), or ms pass (then its
+// last answer; a throw counts as no answer).
+export async function until(fn, ms, every = 200) {
+  const end = Date.now() + ms;
+  let v;
+  while (Date.now() < end) {
+    v = await fn().catch(() => null);
+    if (v) return v;
+    await sleep(every);
+  }
+  return v;
+}
+
 // A namespace of ours speaks IPv4 only. Otherwise each veth a test adds gets an IPv6
 // link-local address a second or two later (after duplicate address detection), and a
 // Chromium loading a page meanwhile fails with ERR_NETWORK_CHANGED (one CI run in many).

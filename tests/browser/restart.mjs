@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BASE, api, enterNetns, launch, openPage, sleep, startBridge, stopBridge, tap } from './harness.mjs';
+import { BASE, api, enterNetns, launch, openPage, sleep, startBridge, stopBridge, tap, until } from './harness.mjs';
 
 const bridgeExe = process.argv[2];
 enterNetns('dcrestart');
@@ -23,16 +23,6 @@ const frames = (page) => page.evaluate(async () => {
   return { frames: n, audio: a };
 });
 
-async function until(fn, ms, every = 100) {
-  const end = Date.now() + ms;
-  let v;
-  while (Date.now() < end) {
-    v = await fn().catch(() => null);
-    if (v) return v;
-    await sleep(every);
-  }
-  return v;
-}
 
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'diemcau-restart-'));
