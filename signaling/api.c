@@ -824,7 +824,10 @@ static void api_live(dc_server *srv, SoupServerMessage *msg, int64_t id) {
       json_builder_end_object(b);
     }
     json_builder_end_array(b);
-    put_str(b, "status", up ? "connected" : any ? "joining" : "missing");
+    bool coming_back = false;
+    for (GList *l = srv->ghosts; l && !any; l = l->next)
+      coming_back |= ((ghost *)l->data)->meeting == id && ((ghost *)l->data)->point_id == inv->point_id;
+    put_str(b, "status", up ? "connected" : any ? "joining" : coming_back ? "reconnecting" : "missing");
     json_builder_end_object(b);
     dc_point_free(p);
   }
@@ -935,6 +938,7 @@ static void close_ended_meetings(dc_server *srv, int64_t now) {
 
 void dc_api_tick(dc_server *srv) {
   int64_t now = now_s();
+  dc_server_expire_ghosts(srv);
   bool save = ++srv->ticks % STAY_SAVE_EVERY_S == 0;
   for (GList *l = srv->sessions; l; l = l->next) {
     session *s = l->data;

@@ -294,6 +294,8 @@ char *dc_protocol_roster(const dc_roster_entry *e, size_t n, const dc_roster_mee
     json_builder_add_int_value(b, e[i].hand);
     json_builder_set_member_name(b, "floor");
     json_builder_add_boolean_value(b, e[i].floor);
+    json_builder_set_member_name(b, "reconnecting");
+    json_builder_add_boolean_value(b, e[i].reconnecting);
     json_builder_end_object(b);
   }
   json_builder_end_array(b);

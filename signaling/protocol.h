@@ -101,6 +101,7 @@ typedef struct {
   bool host_muted; /* muted by the host: it cannot unmute itself */
   int hand;        /* its place in the queue of raised hands, 1 first; 0: hand down */
   bool floor;      /* the host gave it the floor */
+  bool reconnecting; /* its connection dropped a moment ago: it is expected back */
 } dc_roster_entry;
 
 /* The meeting's side of the roster: whether it is locked, and the points the host removed

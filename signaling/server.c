@@ -38,6 +38,7 @@ void dc_server_broadcast_roster(dc_server *srv, int64_t meeting) {
   if (srv->shutting_down) /* everyone is told the bridge stops; a roster per leave is N^2 */
     return;
   GArray *entries = g_array_new(FALSE, TRUE, sizeof(dc_roster_entry));
+  GArray *ghost_entries = g_array_new(FALSE, TRUE, sizeof(dc_roster_entry));
   GPtrArray *in_order = g_ptr_array_new();
   for (GList *l = g_list_last(srv->sessions); l; l = l->prev) { /* oldest first */
     session *s = l->data;
@@ -48,10 +49,20 @@ void dc_server_broadcast_roster(dc_server *srv, int64_t meeting) {
       g_ptr_array_add(in_order, s);
     }
   }
+  for (GList *l = g_list_last(srv->ghosts); l; l = l->prev) {
+    ghost *g = l->data;
+    if (g->meeting != meeting)
+      continue;
+    dc_roster_entry e = {.participant = g->participant, .name = g->name, .point = g->point, .role = g->role,
+                         .reconnecting = true};
+    g_array_append_val(ghost_entries, e);
+  }
   dc_roster_meeting chairing = {0};
   GArray *removed = g_array_new(FALSE, TRUE, sizeof(dc_roster_removed));
   GPtrArray *strings = g_ptr_array_new_with_free_func(g_free);
   dc_chair_fill_roster(srv, meeting, entries, in_order, &chairing, removed, strings);
+  g_array_append_vals(entries, ghost_entries->data, ghost_entries->len); /* after the chair's, which index in_order */
+  g_array_unref(ghost_entries);
   char *text = dc_protocol_roster((dc_roster_entry *)entries->data, entries->len, &chairing);
   g_array_unref(removed);
   g_ptr_array_unref(strings);
@@ -152,6 +163,8 @@ static void invalid_attempt(dc_server *srv, const char *address, int64_t now_ms)
               ATTEMPT_BURST, address ? address : "?");
 }
 
+static bool ghost_back(dc_server *srv, int64_t meeting, int64_t invitation);
+
 static void handle_join(session *s, const dc_client_msg *m) {
   dc_server *srv = s->server;
   if (s->participant) {
@@ -221,6 +234,8 @@ static void handle_join(session *s, const dc_client_msg *m) {
               s->meeting, s->id, s->name, s->point, s->role);
     dc_api_stay_begin(srv, s);
     dc_chair_joined(srv, s);
+    if (ghost_back(srv, s->meeting, s->invitation))
+      g_message("meeting %" G_GINT64_FORMAT " participant %" G_GINT64_FORMAT ": %s is back", s->meeting, s->id, s->point);
     send_text(s, dc_protocol_joined(s->id, s->point, s->role));
     broadcast_roster(srv, s->meeting);
     const int64_t *speaker = g_hash_table_lookup(srv->speakers, &s->meeting);
@@ -304,10 +319,59 @@ static void on_ws_message(SoupWebsocketConnection *conn, gint type, GBytes *mess
   }
 }
 
+static void ghost_free(gpointer data) {
+  ghost *g = data;
+  g_free(g->name);
+  g_free(g->point);
+  g_free(g->role);
+  g_free(g);
+}
+
+/* Drops the meeting's ghosts of this invitation (it is back); whether there were any. */
+static bool ghost_back(dc_server *srv, int64_t meeting, int64_t invitation) {
+  bool found = false;
+  for (GList *l = srv->ghosts, *next; l; l = next) {
+    next = l->next;
+    ghost *g = l->data;
+    if (g->meeting == meeting && g->invitation == invitation) {
+      ghost_free(g);
+      srv->ghosts = g_list_delete_link(srv->ghosts, l);
+      found = true;
+    }
+  }
+  return found;
+}
+
+void dc_server_expire_ghosts(dc_server *srv) {
+  gint64 now = g_get_monotonic_time();
+  GArray *meetings = g_array_new(FALSE, FALSE, sizeof(int64_t));
+  for (GList *l = srv->ghosts, *next; l; l = next) {
+    next = l->next;
+    ghost *g = l->data;
+    if (g->until_us > now)
+      continue;
+    g_message("meeting %" G_GINT64_FORMAT " participant %" G_GINT64_FORMAT " (%s) did not come back within %d s",
+              g->meeting, g->participant, g->point, RECONNECT_GRACE_S);
+    g_array_append_val(meetings, g->meeting);
+    ghost_free(g);
+    srv->ghosts = g_list_delete_link(srv->ghosts, l);
+  }
+  for (guint i = 0; i < meetings->len; i++)
+    broadcast_roster(srv, g_array_index(meetings, int64_t, i));
+  g_array_unref(meetings);
+}
+
 static void on_ws_closed(SoupWebsocketConnection *conn, gpointer user) {
   session *s = user;
   dc_server *srv = s->server;
   srv->sessions = g_list_remove(srv->sessions, s);
+  if (s->participant && !srv->shutting_down) { /* dropped, not left: the others see it reconnecting */
+    ghost *g = g_new0(ghost, 1);
+    *g = (ghost){s->meeting, s->invitation, s->point_id, s->id, g_strdup(s->name), g_strdup(s->point), g_strdup(s->role),
+                 g_get_monotonic_time() + (gint64)RECONNECT_GRACE_S * G_USEC_PER_SEC};
+    ghost_back(srv, s->meeting, s->invitation); /* one per invitation */
+    srv->ghosts = g_list_prepend(srv->ghosts, g);
+  }
   leave(s);
   g_signal_handlers_disconnect_by_data(conn, s);
   g_object_unref(conn);
@@ -601,6 +665,7 @@ void dc_server_free(dc_server *srv) {
   g_hash_table_unref(srv->speakers);
   g_hash_table_unref(srv->console);
   g_hash_table_unref(srv->chairs);
+  g_list_free_full(srv->ghosts, ghost_free);
   dc_attempts_free(srv->bad_tokens);
   dc_attempts_free(srv->bad_keys);
   if (srv->tz)

@@ -27,6 +27,7 @@ struct dc_server {
   GHashTable *speakers; /* meeting -> its current dominant speaker, for newcomers */
   GHashTable *console; /* SHA-256 hex of a console cookie -> console_login* */
   GHashTable *chairs;  /* meeting -> its chairing state (chair.c) */
+  GList *ghosts;       /* ghost*: dropped connections, expected back */
   dc_attempts *bad_tokens, *bad_keys; /* failed joins and operator keys, by address */
   int64_t next_participant;
   guint tick; /* every second: link samples, attendance, meetings that ended by time */
@@ -38,6 +39,15 @@ typedef struct {
   int64_t key_id;
   int64_t expires_us; /* monotonic */
 } console_login;
+
+/* A participant whose connection dropped (not a leave): shown as reconnecting in the roster
+ * until its invitation joins again or RECONNECT_GRACE_S pass. */
+#define RECONNECT_GRACE_S 30
+typedef struct {
+  int64_t meeting, invitation, point_id, participant;
+  char *name, *point, *role;
+  int64_t until_us; /* monotonic */
+} ghost;
 
 typedef struct {
   dc_server *server;
@@ -64,6 +74,8 @@ typedef struct {
 /* server.c */
 void dc_server_send_error(session *s, const char *code, const char *message);
 void dc_server_broadcast_roster(dc_server *srv, int64_t meeting);
+/* Forgets ghosts past their grace and tells their meetings (every second). */
+void dc_server_expire_ghosts(dc_server *srv);
 int dc_server_remove_sessions(dc_server *srv, int64_t meeting, int64_t invitation, const char *code,
                               const char *why);
 bool dc_server_origin_allowed(SoupServerMessage *msg);

@@ -54,12 +54,12 @@ function labelTiles() {
     const li = document.createElement('li');
     li.dataset.participant = p.participant;
     // words, not emoji: many district PCs have no emoji font
-    li.textContent = `${p.point} (${p.name})${p.connected === false ? ' — chưa kết nối (not connected)' : ''}` +
+    li.textContent = `${p.point} (${p.name})${p.reconnecting ? ' — đang kết nối lại (reconnecting)' : p.connected === false ? ' — chưa kết nối (not connected)' : ''}` +
       `${p.host_muted ? ' — chủ trì tắt micro (muted by the host)' : p.muted ? ' — tắt micro' : ''}` +
       `${p.hand ? ` — giơ tay #${p.hand}` : ''}${p.floor ? ' — đang có lời (has the floor)' : ''}` +
       `${p.role === 'observer' ? ' — dự thính (observer)' : ''}${p.participant === diemcau.speaker ? ' — đang nói' : ''}`;
     if (p.participant === diemcau.speaker) li.className = 'speaking';
-    if (host && p.participant !== diemcau.me.participant) {
+    if (host && p.participant !== diemcau.me.participant && !p.reconnecting) {
       button(li, p.host_muted ? 'Bật micro (unmute)' : 'Tắt micro (mute)', 'host-mute',
         () => send({ type: 'host_mute', participant: p.participant, muted: !p.host_muted }));
       if (p.role !== 'observer')

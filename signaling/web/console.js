@@ -93,7 +93,8 @@ function todayStart() {
 
 const STATES = { scheduled: 'đã lên lịch (scheduled)', open: 'đang mở (open)', live: 'đang họp (live)',
   ended: 'đã kết thúc (ended)', cancelled: 'đã hủy (cancelled)' };
-const STATUS = { connected: 'đã kết nối (connected)', joining: 'đang vào (joining)', missing: 'vắng (missing)' };
+const STATUS = { connected: 'đã kết nối (connected)', joining: 'đang vào (joining)', reconnecting: 'đang kết nối lại (reconnecting)',
+  missing: 'vắng (missing)' };
 
 // ---- sign in ----
 

@@ -42,6 +42,25 @@ async function main() {
     for (const l of links) pages.push(await openPage(browser, l.join_link.replace(/^https:\/\/[^/]+/, BASE) + '&autojoin=1&slots=1'));
     const up = (p) => until(async () => { const s = await frames(p); return s.frames > 20 && s.audio > 100 && s; }, 45000);
     check(!!(await up(pages[0])) && !!(await up(pages[1])), 'two pages meet', 'video and audio flowing both ways');
+    // B's connection drops (its page is gone, no leave): the others see it reconnecting, then back
+    const linkB = links[1].join_link.replace(/^https:\/\/[^/]+/, BASE) + '&autojoin=1&slots=1';
+    await pages[1].context().close();
+    const ghost = await until(async () => {
+      const r = await pages[0].evaluate(() => window.diemcau.roster);
+      return r.length === 2 && r.find((p) => p.point === 'Xã Tà Xùa' && p.reconnecting) && r;
+    }, 5000);
+    const live = await api(key, 'GET', `/api/meetings/${meeting.id}/live`);
+    const liveB = live.points.find((p) => p.name === 'Xã Tà Xùa');
+    check(!!ghost && liveB && liveB.status === 'reconnecting', "a point whose connection drops shows as reconnecting, not as gone",
+      `roster at A: ${JSON.stringify((ghost || []).map((p) => `${p.point}${p.reconnecting ? ' (reconnecting)' : ''}`))}; live view: ${liveB && liveB.status}`);
+    pages[1] = await openPage(browser, linkB);
+    const backB = await until(async () => {
+      const r = await pages[0].evaluate(() => window.diemcau.roster);
+      return r.length === 2 && r.every((p) => !p.reconnecting && p.connected) && r;
+    }, 20000);
+    check(!!backB, 'when it comes back it takes its own place: once in the roster, connected',
+      JSON.stringify((backB || await pages[0].evaluate(() => window.diemcau.roster)).map((p) => `${p.point}${p.reconnecting ? ' (reconnecting)' : ''}${p.connected ? '' : ' (not connected)'}`)));
+    await up(pages[1]);
     await sleep(11000); // past the attendance's 10 s save
 
     const killedAt = Math.ceil(Date.now() / 1000);
@@ -64,13 +83,13 @@ async function main() {
 
     const m = await api(key, 'GET', `/api/meetings/${meeting.id}`);
     const att = await api(key, 'GET', `/api/meetings/${meeting.id}/attendance`);
-    const stays = att.points.map((p) => p.stays.length);
-    // saved every 10 s: the cut stay ends at its last save, after its join and before the kill
-    const firstClosed = att.points.every((p) => p.stays[0] && p.stays[0].left_at > p.stays[0].joined_at &&
-      p.stays[0].left_at <= killedAt);
-    check(m.state === 'live' && m.invitations.length === 2 && stays.every((n) => n === 2) && firstClosed,
+    const stays = att.points.map((p) => p.stays.length); /* B: before its drop, after it, after the restart */
+    // saved every 10 s: the stay the kill cut ends at its last save, after its join and before the kill
+    const cut = att.points.map((p) => p.stays[p.stays.length - 2]);
+    const firstClosed = cut.every((v) => v && v.left_at > v.joined_at && v.left_at <= killedAt);
+    check(m.state === 'live' && m.invitations.length === 2 && stays[0] === 2 && stays[1] === 3 && firstClosed,
       'the meeting, its invitations and its attendance survive: the stay the kill cut is closed at its last save',
-      `${m.state}, ${m.invitations.length} invitations, stays ${stays.join(', ')}; ${JSON.stringify(att.points.map((p) => p.stays[0]))}`);
+      `${m.state}, ${m.invitations.length} invitations, stays ${stays.join(', ')}; ${JSON.stringify(cut)}`);
 
     // a withdrawn link: the page stops trying and says why
     await api(key, 'POST', `/api/invitations/${links[1].id}/revoke`);
