@@ -94,6 +94,11 @@ void dc_metrics_write(GString *out, dc_bridge *b) {
   g_string_append_printf(out, "diemcau_rtcp_packets_total{direction=\"in\"} %" G_GUINT64_FORMAT "\n"
                               "diemcau_rtcp_packets_total{direction=\"out\"} %" G_GUINT64_FORMAT "\n",
                          get(&dc_metrics.rtcp_packets_in), get(&dc_metrics.rtcp_packets_out));
+  g_string_append(out, "# HELP diemcau_packets_lost_total Packets lost: on the way to the bridge (its reports), and of the "
+                       "mix on the way to receivers (theirs).\n# TYPE diemcau_packets_lost_total counter\n");
+  g_string_append_printf(out, "diemcau_packets_lost_total{direction=\"in\"} %" G_GUINT64_FORMAT "\n"
+                              "diemcau_packets_lost_total{direction=\"out\"} %" G_GUINT64_FORMAT "\n",
+                         get(&dc_metrics.lost_up), get(&dc_metrics.lost_down));
   counter(out, "diemcau_srtp_refused_total", "Packets refused by SRTP (failed authentication or replays).",
           &dc_metrics.srtp_refused);
   counter(out, "diemcau_upstream_nacks_total", "Sequence numbers NACKed to sources (first asks and retries).",

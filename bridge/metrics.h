@@ -28,6 +28,8 @@ typedef struct {
   atomic_uint_fast64_t rtp_packets_in, rtp_bytes_in, rtp_packets_out, rtp_bytes_out;
   atomic_uint_fast64_t rtcp_packets_in, rtcp_packets_out;
   atomic_uint_fast64_t srtp_refused;       /* packets that failed to authenticate or replayed */
+  atomic_uint_fast64_t lost_up, lost_down; /* packets lost on the way to us (our reports), and of the
+                                            * mix on the way to receivers (their reports) */
   atomic_uint_fast64_t upstream_nacks;     /* sequence numbers NACKed to sources (first asks and retries) */
   atomic_uint_fast64_t nacks_received;     /* sequence numbers receivers asked for */
   atomic_uint_fast64_t repairs_sent, repairs_refused;

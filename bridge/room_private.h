@@ -199,6 +199,8 @@ struct dc_participant {
   gint rtt_ms_pub;       /* -1 until a report answers one of our sender reports */
   gint loss_down_pub, loss_up_pub, audio_loss_now_pub; /* 1/256; -1 unknown */
   gint kbps_down_pub, kbps_up_pub;
+  int64_t lost_up_seen;   /* cumulative losses in our last reports on its streams (its worker) */
+  int64_t lost_down_seen; /* in its last report on our mix (its worker) */
 };
 
 /* Lock order: room lock, then mix_lock. The mixer is not thread-safe: sources' workers

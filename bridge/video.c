@@ -639,6 +639,10 @@ static void on_report(dc_participant *rcv, const dc_rtcp_report *rep, uint64_t n
       publish_rtt(rcv, blk);
     if (blk->ssrc == rcv->audio.ssrc && !outage) {
       audio = blk->fraction_lost; /* the mix: every packet is ours, no gap is a source's */
+      if (blk->cumulative_lost > rcv->lost_down_seen) {
+        dc_metrics_add(&dc_metrics.lost_down, (uint64_t)(blk->cumulative_lost - rcv->lost_down_seen));
+        rcv->lost_down_seen = blk->cumulative_lost;
+      }
       g_atomic_int_set(&rcv->audio_loss_now_pub, blk->fraction_lost);
       /* the worst loss of the last RED_HOLD_US decides the mix's redundancy (mixclock.c) */
       if (blk->fraction_lost && (blk->fraction_lost >= rcv->audio_loss || now - rcv->audio_loss_us > RED_HOLD_US)) {
@@ -848,6 +852,12 @@ gboolean video_tick(gpointer data) {
     dc_rx_stream_report(&p->audio_rx, now, &rr.blocks[rr.n_blocks++]);
   if (!rr.n_blocks)
     return G_SOURCE_CONTINUE;
+  int64_t lost = 0;
+  for (int b = 0; b < rr.n_blocks; b++)
+    lost += rr.blocks[b].cumulative_lost;
+  if (lost > p->lost_up_seen) /* duplicates count against it: only growth is news */
+    dc_metrics_add(&dc_metrics.lost_up, (uint64_t)(lost - p->lost_up_seen));
+  p->lost_up_seen = MAX(p->lost_up_seen, lost);
   uint8_t buf[DC_TRANSPORT_BUF];
   dc_rtcp_writer w;
   dc_rtcp_writer_init(&w, buf, 1200);

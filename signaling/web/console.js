@@ -330,7 +330,20 @@ function renderPoints() {
   const writer = state.me.role !== 'viewer';
   $('points').tBodies[0].replaceChildren(...state.points.map((p) => el('tr', { 'data-id': p.id },
     el('td', {}, p.id), el('td', {}, p.name), el('td', {}, p.kind), el('td', {}, p.link_profile), el('td', {}, p.contact),
-    el('td', {}, writer ? el('button', { type: 'button', class: 'small', onclick: () => editPoint(p) }, 'Sửa (Edit)') : ''))));
+    el('td', {}, writer ? el('button', { type: 'button', class: 'small', onclick: () => editPoint(p) }, 'Sửa (Edit)') : '', ' ',
+      writer ? el('button', { type: 'button', class: 'small', onclick: act(() => deviceKey(p)) },
+        p.has_device_key ? 'Khóa thiết bị mới (new device key)' : 'Khóa thiết bị (device key)') : ''))));
+}
+
+// A key for the point's unattended box (diemcau-endpoint --config), shown once.
+async function deviceKey(p) {
+  if (p.has_device_key && !window.confirm(`Thay khóa thiết bị của ${p.name}? Khóa cũ sẽ hết hiệu lực. (Replace its device key? The old one stops working.)`))
+    return;
+  const r = await api('POST', `/api/points/${p.id}/device-key`, {});
+  $('device-key').hidden = false;
+  $('device-key').textContent = `Khóa thiết bị cho ${p.name} — chỉ hiện một lần (device key, shown once): ${r.device_key}`;
+  await loadPointsAndGroups();
+  renderPoints();
 }
 
 function editPoint(p) {

@@ -59,6 +59,10 @@ async function main() {
       await op.click('#point-save');
       await op.waitForSelector(`#points tbody tr:has-text("${name}")`);
     }
+    // a device key for the first point's unattended box, shown once
+    await op.click('#points tbody tr:first-child button:has-text("device key")');
+    const dk = await until(async () => { const t = await op.textContent('#device-key'); return t.includes('dk.') && t; }, 5000);
+    check(!!dk, "a point's device key is made in the console and shown once", (dk || '').replace(/dk\.\S+/, 'dk.…'));
     // a group of them
     await op.click('nav button[data-tab=groups]');
     await op.fill('#group-form [name=name]', 'Các xã vùng cao');

@@ -685,6 +685,7 @@ static void test_metrics_move(void) {
   g_assert_cmpfloat(sample(after, "diemcau_nacks_received_total"), >, 0);
   g_assert_cmpfloat(sample(after, "diemcau_repairs_sent_total"), >, 0);
   g_assert_cmpfloat(sample(after, "diemcau_keyframe_requests_total"), >, 0);
+  g_assert_cmpfloat(sample(after, "diemcau_packets_lost_total{direction=\"in\"}"), >=, 0);
   g_assert_cmpfloat(sample(after, "diemcau_participants{media=\"connected\"}"), ==, N_CLIENTS);
   g_assert_cmpfloat(sample(after, "diemcau_join_seconds_count"), >=, N_CLIENTS);
   g_free(before);
