@@ -99,7 +99,8 @@ def inner():
         line = bridge.stdout.readline()
         if not line:
             break
-        m = re.search(r'/join\?meeting=(\d+)&token=([^&\s]+)', line)
+        # the token after '#' (or, in links made before that, in the query)
+        m = re.search(r'/join\?meeting=(\d+)[^#\s]*?[#&]token=([^&\s]+)', line)
         if m:
             links.append((int(m.group(1)), m.group(2)))
     if len(links) < 2:
