@@ -1071,12 +1071,19 @@ static void test_floods(void) {
   SoupWebsocketConnection *socks[40];
   for (int i = 0; i < 40; i++)
     socks[i] = ws_open(&idle[i]);
-  for (int i = 0; i < 100; i++)
-    g_main_context_iteration(NULL, FALSE);
+  /* the refused ones close at once: waited for up to 5 s (a busy machine), well before the
+   * 15 s at which the bridge closes the rest */
+  gint64 from = g_get_monotonic_time();
   int closed_at_once = 0;
-  for (int i = 0; i < 40; i++)
-    closed_at_once += idle[i].closed;
-  g_test_message("40 idle connections: %d closed at once", closed_at_once);
+  while (closed_at_once < 8 && g_get_monotonic_time() - from < 5 * G_USEC_PER_SEC) {
+    g_main_context_iteration(NULL, FALSE);
+    g_usleep(1000);
+    closed_at_once = 0;
+    for (int i = 0; i < 40; i++)
+      closed_at_once += idle[i].closed;
+  }
+  g_test_message("40 idle connections: %d closed within %.2f s", closed_at_once,
+                 (g_get_monotonic_time() - from) / 1e6);
   g_assert_cmpint(closed_at_once, >=, 8);
   gint64 end = g_get_monotonic_time() + 25 * G_USEC_PER_SEC;
   int open = 40;
