@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "bridge/recorder.h"
 #include "bridge/room.h"
 #include "signaling/server.h"
 #include "signaling/store.h"
@@ -202,6 +203,11 @@ static void on_speaker(gpointer user, int64_t meeting, int64_t participant) {
     dc_server_speaker_changed(the_server, meeting, participant);
 }
 
+static void on_recording(gpointer user, int64_t meeting, const char *error) {
+  if (the_server)
+    dc_server_recording_ended(the_server, meeting, error);
+}
+
 static gboolean on_signal(gpointer data) {
   g_message("stopping (%s)", (const char *)data);
   g_main_loop_quit(loop);
@@ -308,7 +314,8 @@ int main(int argc, char **argv) {
     return 2;
   }
   dc_bridge_config bcfg = {.workers = o.workers > 0 ? (unsigned)o.workers : 0,
-                           .talkers = (unsigned)o.talkers, .no_red = o.no_red, .on_speaker = on_speaker};
+                           .talkers = (unsigned)o.talkers, .no_red = o.no_red, .on_speaker = on_speaker,
+                           .on_recording = on_recording};
   if (o.media_ports && sscanf(o.media_ports, "%u-%u", &bcfg.transport.port_min, &bcfg.transport.port_max) != 2) {
     fprintf(stderr, "diemcau-bridge: --media-ports wants MIN-MAX, e.g. 40000-40999\n");
     return 2;
@@ -401,7 +408,10 @@ int main(int argc, char **argv) {
   dc_server_config scfg = {.listen_address = o.listen, .port = port, .certificate = cert,
                            .web_dir = o.web_dir ? o.web_dir : DC_WEB_DIR, .public_base_url = base,
                            .time_zone = o.time_zone, .metrics_listen = o.metrics_listen};
+  char *recordings_dir = g_build_filename(data_dir, "recordings", NULL);
+  scfg.recordings_dir = recordings_dir;
   dc_server *server = dc_server_new(&scfg, store, bridge, &err);
+  g_free(recordings_dir);
   the_server = server;
   g_free(base);
   if (!server) {
@@ -425,6 +435,7 @@ int main(int argc, char **argv) {
   the_server = NULL;
   dc_server_free(server);
   dc_bridge_free(bridge);
+  dc_recorder_shutdown();
   g_main_loop_unref(loop);
   rc = 0;
   g_message("stopped");

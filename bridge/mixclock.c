@@ -156,8 +156,21 @@ static void tick_room(dc_room *r, uint64_t now) {
     memcpy(d->payload, pk->payload, pk->len);
     g_ptr_array_add(out, d);
   }
+  /* the recording's full mix, copied out: rec_lock is never taken under mix_lock */
+  const dc_mixer_packet *rec_pk = r->rec_mix_slot >= 0 ? dc_mixer_packet_for(r->mixer, r->rec_mix_slot) : NULL;
+  size_t rec_len = rec_pk ? rec_pk->len : 0;
+  uint32_t rec_samples = rec_pk ? rec_pk->samples : 0;
+  uint8_t rec_payload[DC_MIX_MAX_PACKET];
+  if (rec_len)
+    memcpy(rec_payload, rec_pk->payload, rec_len);
   g_mutex_unlock(&r->mix_lock);
   g_rw_lock_reader_unlock(&r->lock);
+  if (rec_len) {
+    g_mutex_lock(&r->rec_lock);
+    if (r->rec)
+      dc_recorder_push_audio(r->rec, rec_payload, rec_len, rec_samples, now);
+    g_mutex_unlock(&r->rec_lock);
+  }
   if (speaker_changed) /* the clock thread alone writes r->speaker */
     post_speaker(r->bridge, r->meeting, r->speaker);
   for (guint i = 0; i < out->len; i++) { /* no lock held while handing over */

@@ -66,6 +66,7 @@ static void free_room(gpointer data) {
   g_rw_lock_clear(&r->lock);
   dc_mixer_free(r->mixer);
   g_mutex_clear(&r->mix_lock);
+  g_mutex_clear(&r->rec_lock);
   g_free(r);
 }
 
@@ -89,6 +90,8 @@ dc_bridge *dc_bridge_new(const dc_bridge_config *cfg, GError **error) {
   b->connect_timeout_s = cfg->connect_timeout_s ? cfg->connect_timeout_s : DC_CONNECT_TIMEOUT_S;
   b->on_speaker = cfg->on_speaker;
   b->speaker_user = cfg->speaker_user;
+  b->on_recording = cfg->on_recording;
+  b->recording_user = cfg->recording_user;
   b->rooms = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, free_room);
   b->main = g_main_context_ref_thread_default();
   g_mutex_init(&b->rooms_lock);
@@ -98,6 +101,16 @@ dc_bridge *dc_bridge_new(const dc_bridge_config *cfg, GError **error) {
   g_source_set_callback(b->layer_timer, choose_layers_all, b, NULL);
   g_source_attach(b->layer_timer, b->main);
   return b;
+}
+
+/* The room's recorder, out of everyone's reach: nothing pushes to it after this returns. */
+static dc_recorder *take_recorder(dc_room *r) {
+  g_mutex_lock(&r->rec_lock);
+  dc_recorder *rec = r->rec;
+  r->rec = NULL;
+  g_atomic_int_set(&r->rec_on, 0);
+  g_mutex_unlock(&r->rec_lock);
+  return rec;
 }
 
 void dc_bridge_stop(dc_bridge *b) {
@@ -111,6 +124,15 @@ void dc_bridge_stop(dc_bridge *b) {
   g_thread_join(b->clock);
   b->clock = NULL;
   g_source_destroy(b->layer_timer);
+  /* recordings are finished here, with no main loop to carry their end */
+  GHashTableIter it;
+  gpointer room;
+  g_hash_table_iter_init(&it, b->rooms);
+  while (g_hash_table_iter_next(&it, NULL, &room)) {
+    dc_recorder *rec = take_recorder(room);
+    if (rec)
+      dc_recorder_stop_wait(rec, 5000);
+  }
 }
 
 void dc_bridge_free(dc_bridge *b) {
@@ -146,6 +168,8 @@ dc_room *dc_bridge_room(dc_bridge *b, int64_t meeting_id) {
     g_rw_lock_init(&r->lock);
     r->members = g_ptr_array_new_with_free_func(room_unref);
     g_mutex_init(&r->mix_lock);
+    g_mutex_init(&r->rec_lock);
+    r->rec_mix_slot = -1;
     dc_mixer_config mc = {.max_participants = b->max_room, .talkers = b->talkers};
     r->mixer = dc_mixer_new(&mc, NULL);
     g_hash_table_insert(b->rooms, g_memdup2(&meeting_id, sizeof meeting_id), r);
@@ -169,6 +193,20 @@ static int by_recent_speech(gconstpointer a, gconstpointer b) {
 static bool reroute(dc_room *r) {
   bool changed = false;
   GPtrArray *others = g_ptr_array_new();
+  /* the recording's picture: what a main slot shows to someone who is nobody in the room */
+  int64_t recorded = 0, latest = G_MININT64;
+  bool pin_found = false;
+  for (guint j = 0; j < r->members->len && !pin_found; j++) {
+    dc_participant *src = g_ptr_array_index(r->members, j);
+    if (!src->neg || !src->connected || g_atomic_int_get(&src->observer))
+      continue;
+    pin_found = r->pinned && src->id == r->pinned;
+    if (pin_found || src->last_spoke_us > latest) { /* join order among equals */
+      recorded = src->id;
+      latest = src->last_spoke_us;
+    }
+  }
+  g_atomic_pointer_set(&r->rec_source, (gpointer)(gintptr)recorded);
   for (guint i = 0; i < r->members->len; i++) {
     dc_participant *rcv = g_ptr_array_index(r->members, i);
     g_ptr_array_set_size(others, 0);
@@ -614,6 +652,88 @@ bool dc_room_pin(dc_room *r, int64_t participant) {
   r->pinned = participant;
   room_reroute_and_tell(r);
   return true;
+}
+
+/* ---- the recording ---- */
+
+typedef struct {
+  dc_room *room;
+  dc_recorder *rec;
+} recording;
+
+static void recording_done(gpointer data, const char *error) {
+  recording *rc = data;
+  dc_room *r = rc->room;
+  g_mutex_lock(&r->rec_lock);
+  /* stopped, it was taken out already (and another may have started since) */
+  bool by_itself = r->rec == rc->rec;
+  if (by_itself) {
+    r->rec = NULL;
+    g_atomic_int_set(&r->rec_on, 0);
+  }
+  g_mutex_unlock(&r->rec_lock);
+  g_free(rc);
+  if (by_itself) {
+    g_mutex_lock(&r->mix_lock);
+    dc_mixer_remove(r->mixer, r->rec_mix_slot);
+    r->rec_mix_slot = -1;
+    g_mutex_unlock(&r->mix_lock);
+  }
+  if (error)
+    g_warning("meeting %" G_GINT64_FORMAT ": the recording stopped: %s", r->meeting, error);
+  else
+    g_message("meeting %" G_GINT64_FORMAT ": the recording is finished", r->meeting);
+  if (r->bridge->on_recording && !r->bridge->stopping)
+    r->bridge->on_recording(r->bridge->recording_user, r->meeting, error);
+}
+
+bool dc_room_record_start(dc_room *r, const char *audio_path, const char *video_path, GError **error) {
+  if (dc_room_recording(r)) {
+    g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_EXIST, "the meeting is being recorded already");
+    return false;
+  }
+  uint64_t now = (uint64_t)g_get_monotonic_time();
+  recording *rc = g_new(recording, 1);
+  rc->room = r;
+  dc_recorder *rec = rc->rec = dc_recorder_start(audio_path, video_path, now, r->bridge->main, recording_done, rc, error);
+  if (!rec) {
+    g_free(rc);
+    return false;
+  }
+  g_mutex_lock(&r->mix_lock);
+  r->rec_mix_slot = dc_mixer_add(r->mixer, DC_TIER_HALL); /* the hall's mix: the best there is */
+  if (r->rec_mix_slot >= 0)
+    dc_mixer_set_muted(r->mixer, r->rec_mix_slot, true);
+  g_mutex_unlock(&r->mix_lock);
+  g_mutex_lock(&r->rec_lock);
+  /* our own SSRC: the recorded stream is nobody's; the switch to the first source waits for
+   * its key frame, which the first packet from it asks for */
+  dc_slot_init(&r->rec_video, g_random_int(), DC_RECORDER_VP8_PT);
+  g_atomic_pointer_set(&r->rec_playing, (gpointer)(gintptr)DC_SLOT_NONE);
+  r->rec = rec;
+  g_atomic_int_set(&r->rec_on, 1);
+  g_mutex_unlock(&r->rec_lock);
+  g_message("meeting %" G_GINT64_FORMAT ": recording to %s and %s", r->meeting, audio_path, video_path);
+  return true;
+}
+
+bool dc_room_record_stop(dc_room *r) {
+  dc_recorder *rec = take_recorder(r);
+  if (!rec)
+    return false;
+  g_mutex_lock(&r->mix_lock);
+  dc_mixer_remove(r->mixer, r->rec_mix_slot);
+  r->rec_mix_slot = -1;
+  g_mutex_unlock(&r->mix_lock);
+  dc_recorder_stop(rec); /* recording_done follows, once both files are finished */
+  return true;
+}
+
+bool dc_room_recording(dc_room *r) {
+  g_mutex_lock(&r->rec_lock);
+  bool on = r->rec != NULL;
+  g_mutex_unlock(&r->rec_lock);
+  return on;
 }
 
 void dc_participant_add_candidate(dc_participant *p, const char *candidate) {

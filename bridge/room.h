@@ -50,6 +50,9 @@ typedef struct dc_participant dc_participant;
 
 /* On the main thread: the room's dominant speaker changed (participant id, 0 = nobody). */
 typedef void (*dc_speaker_fn)(gpointer user, int64_t meeting, int64_t participant);
+/* On the main thread: a meeting's recording ended, its files finished. error: NULL when it
+ * was stopped, else why it ended by itself (a full disk, a write error). */
+typedef void (*dc_recording_fn)(gpointer user, int64_t meeting, const char *error);
 
 typedef struct {
   unsigned workers;  /* 0 = one per core */
@@ -59,6 +62,8 @@ typedef struct {
   bool no_red;       /* no RED (RFC 2198) audio redundancy, either way: to measure what it gains */
   dc_speaker_fn on_speaker;
   gpointer speaker_user;
+  dc_recording_fn on_recording;
+  gpointer recording_user;
   dc_transport_config transport;
 } dc_bridge_config;
 
@@ -96,6 +101,14 @@ void dc_participant_set_observer(dc_participant *p);
 /* Pins a participant to everyone's main slot (the pinned one sees the next in order);
  * 0 unpins. False when no such participant is in the room. */
 bool dc_room_pin(dc_room *r, int64_t participant);
+
+/* Records the meeting (bridge/recorder.h): the full mix into audio_path (Ogg Opus) and the
+ * main picture (the host's pin, else the latest speaker) into video_path (WebM), a key frame
+ * asked of it at once. False with an error when it records already or a file cannot be
+ * made. Stopping (or dc_bridge_stop) finishes both files; on_recording tells when. */
+bool dc_room_record_start(dc_room *r, const char *audio_path, const char *video_path, GError **error);
+bool dc_room_record_stop(dc_room *r); /* false when it was not recording */
+bool dc_room_recording(dc_room *r);
 
 /* Leaves the room; no event arrives for user after this returns. */
 void dc_participant_leave(dc_participant *p);

@@ -13,6 +13,7 @@
 #include "bridge/room.h"
 
 #include "bridge/metrics.h"
+#include "bridge/recorder.h"
 
 #include "media/mixer.h"
 #include "media/pacer.h"
@@ -215,6 +216,17 @@ struct dc_room {
   dc_mixer *mixer;
   int64_t speaker; /* clock thread: the dominant speaker last reported */
   int64_t pinned;  /* main thread: the host's pin, 0 for none */
+  /* The recording (bridge/recorder.h), started and stopped on the main thread. The mix clock
+   * pushes the full mix, the sources' workers the main picture, each under rec_lock (taken
+   * after the room lock, before mix_lock, never with mix_lock held). */
+  GMutex rec_lock;
+  dc_recorder *rec;
+  dc_slot rec_video;   /* the main picture as one continuous stream (media/router) */
+  int rec_mix_slot;    /* under mix_lock: a muted hall-tier place in the mixer, whose packets
+                        * are the full mix; -1 when not recording */
+  gpointer rec_source; /* main thread → workers: whose picture is recorded (an id, atomic) */
+  gpointer rec_playing; /* the source rec_video plays now (an id, atomic: a cheap filter) */
+  gint rec_on;          /* rec != NULL, for the workers' filter without the lock */
 };
 
 
@@ -227,6 +239,8 @@ struct dc_bridge {
   unsigned connect_timeout_s;
   dc_speaker_fn on_speaker;
   gpointer speaker_user;
+  dc_recording_fn on_recording;
+  gpointer recording_user;
   GHashTable *rooms;
   GMainContext *main;
   GMutex rooms_lock; /* the clock thread walks room_list */
@@ -260,6 +274,9 @@ void video_on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap);
 void video_on_rtcp(gpointer user, uint8_t *buf, size_t len);
 void pace_consume(dc_participant *rcv, size_t len, uint64_t now);
 gboolean video_tick(gpointer participant);
+
+/* video.c: a source's video packet for the recording, if it is the recorded picture. */
+void video_record(dc_participant *src, int layer, int highest, const uint8_t *buf, size_t len, uint64_t now);
 
 /* mixclock.c: the mix clock thread's body (data: the dc_bridge). */
 gpointer mix_clock_run(gpointer bridge);

@@ -523,6 +523,40 @@ void video_on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap) {
     }
   }
   g_rw_lock_reader_unlock(&r->lock);
+  video_record(src, layer, highest, buf, len, now);
+}
+
+/* The recording's picture: the source it should show, at its highest layer arriving, and
+ * until the switch (at that source's key frame, asked for here) what it shows now. */
+void video_record(dc_participant *src, int layer, int highest, const uint8_t *buf, size_t len, uint64_t now) {
+  dc_room *r = src->room;
+  if (!g_atomic_int_get(&r->rec_on))
+    return;
+  bool wanted = (gintptr)g_atomic_pointer_get(&r->rec_source) == src->id;
+  if (!wanted && (gintptr)g_atomic_pointer_get(&r->rec_playing) != src->id)
+    return; /* the common case, without a lock */
+  if (len > DC_TRANSPORT_BUF)
+    return;
+  uint8_t copy[DC_TRANSPORT_BUF]; /* forwarded in place: the receivers' copies are made */
+  memcpy(copy, buf, len);
+  bool ask = false;
+  g_mutex_lock(&r->rec_lock);
+  if (r->rec) {
+    dc_slot *s = &r->rec_video;
+    /* The layer is chosen once per source (its best arriving then) and moved only down,
+     * when it stops arriving: each move asks the source for a key frame on the new layer,
+     * which every receiver of that layer pays for too. */
+    if (wanted && (s->want_source != src->id || s->want_layer > highest))
+      dc_slot_want(s, src->id, highest);
+    if (dc_slot_forward(s, src->id, layer, copy, len, now) == DC_SLOT_SEND)
+      dc_recorder_push_video(r->rec, copy, s->out_len, now);
+    g_atomic_pointer_set(&r->rec_playing, (gpointer)(gintptr)s->source);
+    ask = wanted && dc_slot_needs_keyframe(s);
+    layer = s->want_layer;
+  }
+  g_mutex_unlock(&r->rec_lock);
+  if (ask)
+    room_request_keyframe(src, layer, PLI_INTERVAL_US); /* throttled: at most twice a second */
 }
 
 /* ---- repairs for receivers ---- */

@@ -205,9 +205,10 @@ static void show_status(dc_session *s) {
   if (!s->media)
     return;
   const dc_roster_entry *sp = who(s, s->speaker);
-  char *status = g_strdup_printf("%s — %s%s%s — %s", s->point ? s->point : "", s->media_up ? "đã kết nối (connected)" : "đang kết nối (connecting)",
+  char *status = g_strdup_printf("%s — %s%s%s — %s%s", s->point ? s->point : "", s->media_up ? "đã kết nối (connected)" : "đang kết nối (connecting)",
                                  sp ? " — đang nói (speaking): " : "", sp ? sp->point : "",
-                                 s->muted ? "micro tắt (muted)" : "micro bật (mic on)");
+                                 s->muted ? "micro tắt (muted)" : "micro bật (mic on)",
+                                 s->roster.recording ? " — ● đang ghi hình (recording)" : "");
   dc_media_set_status(s->media, status);
   g_free(status);
   const char *labels[DC_PROTOCOL_MAX_SLOTS];
@@ -307,6 +308,8 @@ static void on_message(SoupWebsocketConnection *ws, gint type, GBytes *bytes, gp
       dc_media_add_candidate(s->media, m.candidate);
     break;
   case DC_SMSG_ROSTER:
+    if (m.recording != s->roster.recording) /* people at the point must know */
+      say(m.recording ? "this meeting is being recorded" : "this meeting is no longer being recorded");
     dc_server_msg_clear(&s->roster);
     s->roster = m;
     memset(&m, 0, sizeof m); /* kept */

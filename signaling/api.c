@@ -156,6 +156,16 @@ static bool want_int(SoupServerMessage *msg, JsonObject *o, const char *name, bo
   return true;
 }
 
+static bool want_bool(SoupServerMessage *msg, JsonObject *o, const char *name, bool required, int *out) {
+  JsonNode *n = json_object_get_member(o, name);
+  if (!n && !required)
+    return true;
+  if (!n || !JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_BOOLEAN)
+    return bad_member(msg, name, "true or false");
+  *out = json_node_get_boolean(n);
+  return true;
+}
+
 /* ---- who asks ---- */
 
 static char *hash_hex(const char *text) { return g_compute_checksum_for_string(G_CHECKSUM_SHA256, text, -1); }
@@ -271,6 +281,7 @@ static void meeting_members(JsonBuilder *b, const dc_meeting *m, int64_t now) {
   put_opt_int(b, "series_id", m->series_id);
   put_opt_int(b, "ended_at", m->ended_at);
   put_opt_int(b, "cancelled_at", m->cancelled_at);
+  put_bool(b, "record", m->record);
 }
 
 static JsonNode *meeting_json(const dc_meeting *m) {
@@ -538,10 +549,11 @@ static void api_meetings(dc_server *srv, SoupServerMessage *msg, GHashTable *que
   JsonObject *o = body_object(msg, &parser);
   const char *title, *every = NULL;
   int64_t starts, ends, host = 0, open_before = -1, count = 1;
+  int record = 0;
   JsonNode *repeat = o ? json_object_get_member(o, "repeat") : NULL;
   bool ok = o && want_string(msg, o, "title", true, &title) && want_int(msg, o, "starts_at", true, &starts) &&
             want_int(msg, o, "ends_at", true, &ends) && want_int(msg, o, "host_point_id", false, &host) &&
-            want_int(msg, o, "open_before_s", false, &open_before);
+            want_int(msg, o, "open_before_s", false, &open_before) && want_bool(msg, o, "record", false, &record);
   if (ok && repeat) {
     JsonObject *r = JSON_NODE_HOLDS_OBJECT(repeat) ? json_node_get_object(repeat) : NULL;
     ok = r ? want_string(msg, r, "every", true, &every) && want_int(msg, r, "count", true, &count)
@@ -560,6 +572,8 @@ static void api_meetings(dc_server *srv, SoupServerMessage *msg, GHashTable *que
   int64_t id = dc_store_create_series(srv->store, title, s_at, e_at, (int)count, host, open_before, &err);
   g_free(s_at);
   g_free(e_at);
+  if (id && record && !dc_store_set_meeting_record(srv->store, id, true, true, &err))
+    id = 0;
   dc_meeting *m = id ? dc_store_get_meeting(srv->store, id, &err) : NULL;
   if (m) {
     audit(srv, k, "meeting.create", "%s #%" G_GINT64_FORMAT "%s", m->title, m->id,
@@ -614,11 +628,18 @@ static void api_edit_meeting(dc_server *srv, SoupServerMessage *msg, const dc_ap
   JsonObject *o = body_object(msg, &parser);
   const char *title = NULL;
   int64_t starts = 0, ends = 0, open_before = -1;
+  int record = -1;
   bool ok = o && want_string(msg, o, "title", false, &title) && want_int(msg, o, "starts_at", false, &starts) &&
-            want_int(msg, o, "ends_at", false, &ends) && want_int(msg, o, "open_before_s", false, &open_before);
+            want_int(msg, o, "ends_at", false, &ends) && want_int(msg, o, "open_before_s", false, &open_before) &&
+            want_bool(msg, o, "record", false, &record);
   if (ok && open_before < -1)
     ok = bad_member(msg, "open_before_s", "0-86400 seconds");
   if (ok && !dc_store_edit_meeting(srv->store, id, title, starts, ends, open_before, now_s(), &err)) {
+    reply_store_error(msg, err);
+    ok = false;
+  }
+  /* after the edit, which checked the meeting: the mark cannot fail on its own then */
+  if (ok && record >= 0 && !dc_store_set_meeting_record(srv->store, id, record, false, &err)) {
     reply_store_error(msg, err);
     ok = false;
   }
@@ -953,6 +974,7 @@ void dc_api_tick(dc_server *srv) {
     }
   }
   close_ended_meetings(srv, now); /* one indexed read per meeting in progress */
+  dc_recording_tick(srv, now);
   if (srv->ticks % 60 == 0) {
     dc_attempts_prune(srv->bad_tokens, g_get_monotonic_time() / 1000);
     dc_attempts_prune(srv->bad_keys, g_get_monotonic_time() / 1000);
@@ -1288,6 +1310,121 @@ static void api_whoami(dc_server *srv, SoupServerMessage *msg, const dc_api_key 
   reply(msg, SOUP_STATUS_OK, finish(b));
 }
 
+/* ---- recordings ---- */
+
+static void api_recordings(dc_server *srv, SoupServerMessage *msg, int64_t id);
+
+/* POST /api/meetings/ID/recording {"recording": true|false}: start or stop it. */
+static void api_record(dc_server *srv, SoupServerMessage *msg, const dc_api_key *k, int64_t id) {
+  if (!allowed(msg, k, NEED_OPERATOR))
+    return;
+  JsonParser *parser = NULL;
+  JsonObject *o = body_object(msg, &parser);
+  int on = 0;
+  bool ok = o && want_bool(msg, o, "recording", true, &on);
+  g_clear_object(&parser);
+  if (!ok)
+    return;
+  GError *err = NULL;
+  dc_meeting *m = dc_store_get_meeting(srv->store, id, &err);
+  if (!m)
+    return reply_store_error(msg, err);
+  bool open = dc_meeting_joinable(m, now_s());
+  dc_meeting_free(m);
+  if (on && !open) {
+    reply_error(msg, SOUP_STATUS_CONFLICT, "meeting-not-open", "only a meeting that is open can be recorded");
+    return;
+  }
+  char *by = g_strdup_printf("key %s", k->name);
+  if (!dc_recording_set(srv, id, on, by, &err)) {
+    bool conflict = err->domain == G_FILE_ERROR && (err->code == G_FILE_ERROR_EXIST || err->code == G_FILE_ERROR_NOENT);
+    if (!conflict)
+      g_warning("meeting %" G_GINT64_FORMAT ": recording: %s", id, err->message);
+    reply_error(msg, conflict ? SOUP_STATUS_CONFLICT : SOUP_STATUS_INTERNAL_SERVER_ERROR,
+                conflict ? (on ? "recording-already" : "not-recording") : "recording-failed", err->message);
+    g_error_free(err);
+  } else {
+    audit(srv, k, on ? "meeting.record" : "meeting.record_stop", "#%" G_GINT64_FORMAT, id);
+    api_recordings(srv, msg, id);
+  }
+  g_free(by);
+}
+
+/* GET /api/meetings/ID/recordings: whether it records now, why the last one stopped by
+ * itself, and its files. */
+static void api_recordings(dc_server *srv, SoupServerMessage *msg, int64_t id) {
+  GError *err = NULL;
+  dc_meeting *m = dc_store_get_meeting(srv->store, id, &err);
+  if (!m)
+    return reply_store_error(msg, err);
+  dc_meeting_free(m);
+  dc_roster_meeting state = {0};
+  dc_recording_fill_roster(srv, id, &state);
+  JsonBuilder *b = json_builder_new();
+  json_builder_begin_object(b);
+  put_int(b, "meeting_id", id);
+  put_bool(b, "recording", state.recording);
+  if (state.recording_error)
+    put_str(b, "error", state.recording_error);
+  json_builder_set_member_name(b, "files");
+  json_builder_begin_array(b);
+  GPtrArray *names = dc_recording_list(srv, id);
+  char *dir = dc_recording_dir(srv, id);
+  for (guint i = 0; i < names->len; i++) {
+    const char *name = names->pdata[i];
+    char *path = g_build_filename(dir, name, NULL);
+    GStatBuf st;
+    if (g_stat(path, &st) == 0) {
+      json_builder_begin_object(b);
+      put_str(b, "name", name);
+      put_str(b, "kind", g_str_has_suffix(name, ".opus") ? "audio" : "video");
+      put_str(b, "content_type", g_str_has_suffix(name, ".opus") ? "audio/ogg" : "video/webm");
+      put_int(b, "bytes", (int64_t)st.st_size);
+      put_int(b, "modified_at", (int64_t)st.st_mtime);
+      char *url = g_strdup_printf("/api/meetings/%" G_GINT64_FORMAT "/recordings/%s", id, name);
+      put_str(b, "url", url);
+      g_free(url);
+      json_builder_end_object(b);
+    }
+    g_free(path);
+  }
+  g_free(dir);
+  g_ptr_array_unref(names);
+  json_builder_end_array(b);
+  json_builder_end_object(b);
+  reply(msg, SOUP_STATUS_OK, finish(b));
+}
+
+/* GET /api/meetings/ID/recordings/NAME: the file, mapped rather than read (hours of video). */
+static void api_recording_file(dc_server *srv, SoupServerMessage *msg, const dc_api_key *k, int64_t id,
+                               const char *name) {
+  if (!dc_recording_name_ok(name)) {
+    reply_error(msg, SOUP_STATUS_NOT_FOUND, "not-found", "no such recording");
+    return;
+  }
+  char *dir = dc_recording_dir(srv, id), *path = g_build_filename(dir, name, NULL);
+  GMappedFile *f = g_mapped_file_new(path, FALSE, NULL);
+  if (!f) {
+    reply_error(msg, SOUP_STATUS_NOT_FOUND, "not-found", "no such recording");
+  } else {
+    GBytes *bytes = g_mapped_file_get_bytes(f);
+    SoupMessageHeaders *h = soup_server_message_get_response_headers(msg);
+    char *disposition = g_strdup_printf("attachment; filename=\"meeting-%" G_GINT64_FORMAT "-%s\"", id, name);
+    soup_message_headers_replace(h, "Content-Disposition", disposition);
+    soup_message_headers_replace(h, "Cache-Control", "no-store");
+    soup_message_headers_set_content_type(h, g_str_has_suffix(name, ".opus") ? "audio/ogg" : "video/webm", NULL);
+    soup_server_message_set_status(msg, SOUP_STATUS_OK, NULL);
+    if (g_bytes_get_size(bytes)) /* a recording nothing reached is an empty file */
+      soup_message_body_append_bytes(soup_server_message_get_response_body(msg), bytes);
+    g_bytes_unref(bytes);
+    g_mapped_file_unref(f);
+    g_free(disposition);
+    audit(srv, k, "recording.download", "#%" G_GINT64_FORMAT " %s", id, name);
+  }
+  g_free(path);
+  g_free(dir);
+}
+
 /* ---- the devices' own API ---- */
 
 /* The meeting behind one of the point's invitations, as the device API shows it. */
@@ -1362,7 +1499,9 @@ void dc_api_handle(SoupServer *soup, SoupServerMessage *msg, const char *path, G
   char seg[DC_API_MAX_SEGMENTS][DC_API_SEGMENT_LEN];
   int n = dc_api_path_segments(path, seg);
   int64_t id = 0, id2 = 0;
-  if (n < 1 || (n >= 2 && !dc_api_parse_id(seg[1], &id)) || (n >= 4 && !dc_api_parse_id(seg[3], &id2))) {
+  /* the fourth segment is an id but in /api/meetings/ID/recordings/NAME */
+  bool named = n == 4 && !strcmp(seg[2], "recordings");
+  if (n < 1 || (n >= 2 && !dc_api_parse_id(seg[1], &id)) || (n >= 4 && !named && !dc_api_parse_id(seg[3], &id2))) {
     reply_error(msg, SOUP_STATUS_NOT_FOUND, "not-found", "no such API path");
     return;
   }
@@ -1396,6 +1535,9 @@ void dc_api_handle(SoupServer *soup, SoupServerMessage *msg, const char *path, G
   ROUTE(n == 3 && !strcmp(a, "meetings") && !strcmp(b, "live"), get, api_live(srv, msg, id))
   ROUTE(n == 3 && !strcmp(a, "meetings") && !strcmp(b, "attendance"), get, api_attendance(srv, msg, query, id))
   ROUTE(n == 3 && !strcmp(a, "meetings") && !strcmp(b, "minutes"), get, api_minutes(srv, msg, query, id))
+  ROUTE(n == 3 && !strcmp(a, "meetings") && !strcmp(b, "recording"), post, api_record(srv, msg, k, id))
+  ROUTE(n == 3 && !strcmp(a, "meetings") && !strcmp(b, "recordings"), get, api_recordings(srv, msg, id))
+  ROUTE(named && !strcmp(a, "meetings"), get, api_recording_file(srv, msg, k, id, seg[3]))
   ROUTE(n == 3 && !strcmp(a, "invitations") && !strcmp(b, "revoke"), post, api_revoke(srv, msg, k, id))
   ROUTE(n == 1 && !strcmp(a, "keys"), get || post, api_keys(srv, msg, k, post))
   ROUTE(n == 3 && !strcmp(a, "keys") && !strcmp(b, "revoke"), post, api_revoke_key(srv, msg, k, id))

@@ -155,6 +155,15 @@ void dc_chair_fill_roster(dc_server *srv, int64_t meeting, GArray *entries, GPtr
 
 /* ---- the messages ---- */
 
+/* A refused record message tells the host why; it is not a fault of the meeting's. */
+static bool answer_record(session *s, GError *err) {
+  if (err) {
+    dc_server_send_error(s, DC_ERR_CODE_NOT_ALLOWED, err->message);
+    g_error_free(err);
+  }
+  return true;
+}
+
 /* Gives or takes back the floor; the floor holder's mute is restored when it ends. */
 static void end_floor(dc_server *srv, chair *c, int64_t meeting) {
   session *holder = c->floor ? find(srv, meeting, c->floor) : NULL;
@@ -193,7 +202,7 @@ bool dc_chair_handle(session *s, const dc_client_msg *m) {
   }
   bool chair_command = m->type == DC_MSG_HOST_MUTE || m->type == DC_MSG_MUTE_ALL || m->type == DC_MSG_GIVE_FLOOR ||
                        m->type == DC_MSG_TAKE_FLOOR || m->type == DC_MSG_REMOVE || m->type == DC_MSG_READMIT ||
-                       m->type == DC_MSG_LOCK || m->type == DC_MSG_END_MEETING;
+                       m->type == DC_MSG_LOCK || m->type == DC_MSG_END_MEETING || m->type == DC_MSG_RECORD;
   if (!chair_command)
     return false;
   if (!is_host(s)) {
@@ -277,6 +286,10 @@ bool dc_chair_handle(session *s, const dc_client_msg *m) {
     dc_invitation_free(inv);
     break;
   }
+  case DC_MSG_RECORD:
+    if (!dc_recording_set(srv, s->meeting, m->recording, s->point, &err))
+      g_message("meeting %" G_GINT64_FORMAT ": the host's record message: %s", s->meeting, err->message);
+    return answer_record(s, err);
   case DC_MSG_LOCK:
     if (dc_store_set_meeting_locked(srv->store, s->meeting, m->locked, &err))
       dc_chair_log(srv, s->meeting, m->locked ? "locked" : "unlocked", s, NULL);

@@ -40,6 +40,8 @@ static const struct {
     {"host-unmute", "bật micro của"},   {"mute-all", "tắt micro tất cả"},  {"unmute-all", "bật micro tất cả"},
     {"removed", "mời ra khỏi họp"},     {"readmitted", "cho vào lại"},      {"locked", "khóa cuộc họp"},
     {"unlocked", "mở khóa cuộc họp"},   {"ended", "kết thúc cuộc họp"},
+    {"recording-started", "bắt đầu ghi hình"}, {"recording-stopped", "dừng ghi hình"},
+    {"recording-failed", "ghi hình bị dừng vì lỗi"},
 };
 
 static const char *action_words(const char *kind) {

@@ -180,6 +180,9 @@ bool dc_protocol_parse(const char *text, size_t len, dc_client_msg *m, const cha
   } else if (!strcmp(type, "end_meeting")) {
     m->type = DC_MSG_END_MEETING;
     ok = true;
+  } else if (!strcmp(type, "record")) {
+    m->type = DC_MSG_RECORD;
+    ok = get_bool(o, "recording", &m->recording, &f);
   } else {
     fail(&f, DC_ERR_CODE_UNKNOWN_TYPE, "unknown message type \"%.32s\"", type);
   }
@@ -265,6 +268,10 @@ char *dc_protocol_roster(const dc_roster_entry *e, size_t n, const dc_roster_mee
   JsonBuilder *b = begin("roster");
   json_builder_set_member_name(b, "locked");
   json_builder_add_boolean_value(b, meeting && meeting->locked);
+  json_builder_set_member_name(b, "recording");
+  json_builder_add_boolean_value(b, meeting && meeting->recording);
+  if (meeting && meeting->recording_error)
+    add_string(b, "recording_error", meeting->recording_error);
   json_builder_set_member_name(b, "removed");
   json_builder_begin_array(b);
   for (size_t i = 0; meeting && i < meeting->n_removed; i++) {
@@ -374,6 +381,9 @@ static bool parse_roster(JsonObject *o, dc_server_msg *m, failure *f) {
   guint len = json_array_get_length(a);
   if (len > DC_PROTOCOL_MAX_ROSTER)
     return fail(f, DC_ERR_CODE_BAD_MESSAGE, "a roster of more than %d", DC_PROTOCOL_MAX_ROSTER);
+  JsonNode *rec = json_object_get_member(o, "recording"); /* absent from older bridges */
+  m->recording = rec && JSON_NODE_HOLDS_VALUE(rec) && json_node_get_value_type(rec) == G_TYPE_BOOLEAN &&
+                 json_node_get_boolean(rec);
   m->roster = g_new0(dc_roster_entry, MAX(len, 1));
   for (guint i = 0; i < len; i++) {
     JsonNode *en = json_array_get_element(a, i);

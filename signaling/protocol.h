@@ -36,6 +36,7 @@ typedef enum {
   DC_MSG_READMIT,    /* invitation */
   DC_MSG_LOCK,       /* locked */
   DC_MSG_END_MEETING,
+  DC_MSG_RECORD,     /* recording: start or stop the meeting's recording */
 } dc_msg_type;
 
 typedef struct {
@@ -54,6 +55,7 @@ typedef struct {
   int64_t participant;
   bool raised;        /* hand */
   bool locked;        /* lock */
+  bool recording;     /* record */
   int64_t invitation; /* readmit */
 } dc_client_msg;
 
@@ -115,6 +117,8 @@ typedef struct {
   bool locked;
   const dc_roster_removed *removed;
   size_t n_removed;
+  bool recording;                /* the meeting is being recorded (everyone is told) */
+  const char *recording_error;   /* why the last recording stopped by itself, or NULL */
 } dc_roster_meeting;
 
 /* Who fills this participant's video slots (main first); 0 for an empty slot. */
@@ -157,6 +161,7 @@ typedef struct {
   char *candidate, *mid;    /* candidate ("" for end of candidates; mid may be NULL) */
   dc_roster_entry *roster;  /* roster: n_roster entries; their strings belong to the message */
   size_t n_roster;
+  bool recording;           /* roster: the meeting is being recorded */
   int64_t slots[DC_PROTOCOL_MAX_SLOTS]; /* slots: participant per slot, main first, 0 empty */
   int n_slots;
   char *code, *message;     /* error */

@@ -61,6 +61,7 @@ void dc_server_broadcast_roster(dc_server *srv, int64_t meeting) {
   GArray *removed = g_array_new(FALSE, TRUE, sizeof(dc_roster_removed));
   GPtrArray *strings = g_ptr_array_new_with_free_func(g_free);
   dc_chair_fill_roster(srv, meeting, entries, in_order, &chairing, removed, strings);
+  dc_recording_fill_roster(srv, meeting, &chairing);
   g_array_append_vals(entries, ghost_entries->data, ghost_entries->len); /* after the chair's, which index in_order */
   g_array_unref(ghost_entries);
   char *text = dc_protocol_roster((dc_roster_entry *)entries->data, entries->len, &chairing);
@@ -149,6 +150,8 @@ int dc_server_remove_sessions(dc_server *srv, int64_t meeting, int64_t invitatio
     soup_websocket_connection_close(s->conn, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, why);
   }
   g_list_free(matched);
+  if (!invitation) /* the meeting is over: so is its recording */
+    dc_recording_tick(srv, g_get_real_time() / G_USEC_PER_SEC);
   return n;
 }
 
@@ -234,6 +237,7 @@ static void handle_join(session *s, const dc_client_msg *m) {
               s->meeting, s->id, s->name, s->point, s->role);
     dc_api_stay_begin(srv, s);
     dc_chair_joined(srv, s);
+    dc_recording_auto(srv, s->meeting);
     if (ghost_back(srv, s->meeting, s->invitation))
       g_message("meeting %" G_GINT64_FORMAT " participant %" G_GINT64_FORMAT ": %s is back", s->meeting, s->id, s->point);
     send_text(s, dc_protocol_joined(s->id, s->point, s->role));
@@ -574,6 +578,7 @@ dc_server *dc_server_new(const dc_server_config *cfg, dc_store *store, dc_bridge
   srv->speakers = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
   srv->console = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
   srv->chairs = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
+  srv->recordings_dir = g_strdup(cfg->recordings_dir ? cfg->recordings_dir : "diemcau-data/recordings");
   srv->bad_tokens = dc_attempts_new(ATTEMPT_BURST, ATTEMPT_REFILL_MS);
   srv->bad_keys = dc_attempts_new(ATTEMPT_BURST, ATTEMPT_REFILL_MS);
   srv->tz_name = g_strdup(cfg->time_zone ? cfg->time_zone : "Asia/Ho_Chi_Minh");
@@ -665,6 +670,9 @@ void dc_server_free(dc_server *srv) {
   g_hash_table_unref(srv->speakers);
   g_hash_table_unref(srv->console);
   g_hash_table_unref(srv->chairs);
+  if (srv->recordings)
+    g_hash_table_unref(srv->recordings);
+  g_free(srv->recordings_dir);
   g_list_free_full(srv->ghosts, ghost_free);
   dc_attempts_free(srv->bad_tokens);
   dc_attempts_free(srv->bad_keys);

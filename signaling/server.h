@@ -23,6 +23,8 @@ typedef struct {
   const char *time_zone;       /* IANA name for the operators' wall clock; NULL: Asia/Ho_Chi_Minh */
   const char *metrics_listen;  /* "ADDR:PORT" for /metrics on its own listener; NULL: the main
                                 * listener answers it to this machine only */
+  const char *recordings_dir;  /* where meetings' recordings go (one directory each); NULL:
+                                * ./diemcau-data/recordings */
 } dc_server_config;
 
 dc_server *dc_server_new(const dc_server_config *cfg, dc_store *store, dc_bridge *bridge,
@@ -33,6 +35,9 @@ void dc_server_free(dc_server *s);
 guint dc_server_port(dc_server *s);
 /* Tells everyone in the meeting who speaks now (a dc_speaker_fn for dc_bridge_config). */
 void dc_server_speaker_changed(gpointer server, int64_t meeting, int64_t participant);
+/* A meeting's recording ended (a dc_recording_fn for dc_bridge_config): everyone is told,
+ * and why when it stopped by itself. */
+void dc_server_recording_ended(gpointer server, int64_t meeting, const char *error);
 /* The join link for an invitation token; with the point's link profile when given (NULL:
  * none), so that a page opened from the link joins on its point's tier. */
 /* "https://host:port", as join links and the console's address begin. */

@@ -27,6 +27,8 @@ struct dc_server {
   GHashTable *speakers; /* meeting -> its current dominant speaker, for newcomers */
   GHashTable *console; /* SHA-256 hex of a console cookie -> console_login* */
   GHashTable *chairs;  /* meeting -> its chairing state (chair.c) */
+  char *recordings_dir; /* DATA_DIR/recordings: one directory per meeting (recording.c) */
+  GHashTable *recordings; /* meeting -> its recordings' state (recording.c), made on first use */
   GList *ghosts;       /* ghost*: dropped connections, expected back */
   dc_attempts *bad_tokens, *bad_keys; /* failed joins and operator keys, by address */
   int64_t next_participant;
@@ -93,6 +95,17 @@ void dc_chair_fill_roster(dc_server *srv, int64_t meeting, GArray *entries, GPtr
                           dc_roster_meeting *out, GArray *removed, GPtrArray *strings);
 /* a line in the meeting's log (who: NULL for none) */
 void dc_chair_log(dc_server *srv, int64_t meeting, const char *kind, const session *who, const char *detail);
+
+/* recording.c: start (on) or stop a meeting's recording; by: who, for the meeting's log */
+bool dc_recording_set(dc_server *srv, int64_t meeting, bool on, const char *by, GError **error);
+/* a point joined: a meeting marked to be recorded starts its recording (once a run) */
+void dc_recording_auto(dc_server *srv, int64_t meeting);
+/* every second: recordings of meetings that are over are stopped */
+void dc_recording_tick(dc_server *srv, int64_t now);
+void dc_recording_fill_roster(dc_server *srv, int64_t meeting, dc_roster_meeting *out);
+char *dc_recording_dir(dc_server *srv, int64_t meeting);
+bool dc_recording_name_ok(const char *name);
+GPtrArray *dc_recording_list(dc_server *srv, int64_t meeting); /* file names, oldest first */
 
 /* api.c */
 void dc_api_handle(SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTable *query, gpointer srv);

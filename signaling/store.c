@@ -128,6 +128,8 @@ static const char *const migrations[] = {
     "  name TEXT NOT NULL DEFAULT '',"
     "  detail TEXT NOT NULL DEFAULT '');"
     "CREATE INDEX meeting_events_meeting ON meeting_events(meeting_id, at_ms);",
+    /* 5: a meeting the operator marked to be recorded from its first join */
+    "ALTER TABLE meetings ADD COLUMN record INTEGER NOT NULL DEFAULT 0;",
 };
 
 static bool fail_db(dc_store *s, GError **error, const char *what) {
@@ -502,6 +504,7 @@ static dc_meeting *read_meeting(sqlite3_stmt *st) {
   m->ended_at = sqlite3_column_int64(st, 7);
   m->cancelled_at = sqlite3_column_int64(st, 8);
   m->locked = sqlite3_column_int(st, 9) != 0;
+  m->record = sqlite3_column_int(st, 10) != 0;
   return m;
 }
 
@@ -514,7 +517,7 @@ void dc_meeting_free(dc_meeting *m) {
 
 #define MEETING_COLUMNS                                                                       \
   "SELECT id, title, starts_at, ends_at, host_point_id, series_id, open_before_s, ended_at,"  \
-  " cancelled_at, locked FROM meetings"
+  " cancelled_at, locked, record FROM meetings"
 
 dc_meeting *dc_store_get_meeting(dc_store *s, int64_t id, GError **error) {
   sqlite3_stmt *st = prepare(s, MEETING_COLUMNS " WHERE id = ?", error);
@@ -680,6 +683,12 @@ static bool set_flag(dc_store *s, const char *sql, int64_t id, bool value, const
 
 bool dc_store_set_meeting_locked(dc_store *s, int64_t id, bool locked, GError **error) {
   return set_flag(s, "UPDATE meetings SET locked = ? WHERE id = ?", id, locked, "meeting", error);
+}
+
+bool dc_store_set_meeting_record(dc_store *s, int64_t id, bool record, bool whole_series, GError **error) {
+  return set_flag(s, whole_series ? "UPDATE meetings SET record = ?1 WHERE id = ?2 OR series_id = ?2"
+                                  : "UPDATE meetings SET record = ? WHERE id = ?",
+                  id, record, "meeting", error);
 }
 
 bool dc_store_set_invitation_barred(dc_store *s, int64_t id, bool barred, GError **error) {

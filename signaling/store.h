@@ -67,6 +67,7 @@ typedef struct {
   int64_t open_before_s;
   int64_t ended_at, cancelled_at; /* 0 when not */
   bool locked; /* the host locked it: no new joins */
+  bool record; /* recorded from its first join (an operator marked it so) */
 } dc_meeting;
 
 /* A Unix time on the wall clock of tz, as g_date_time_format writes it (g_free it). */
@@ -137,6 +138,8 @@ bool dc_store_invite_group(dc_store *store, int64_t meeting_id, int64_t group_id
 /* The host's controls (issue 14): a locked meeting takes no new joins; a barred invitation
  * may not rejoin its meeting until the host lets it back. NOT_FOUND for no such row. */
 bool dc_store_set_meeting_locked(dc_store *store, int64_t id, bool locked, GError **error);
+/* whole_series: id is a series' first occurrence, and every occurrence is marked */
+bool dc_store_set_meeting_record(dc_store *store, int64_t id, bool record, bool whole_series, GError **error);
 bool dc_store_set_invitation_barred(dc_store *store, int64_t id, bool barred, GError **error);
 /* Whether anyone has been in the meeting with this invitation (a rejoin, not a new join). */
 bool dc_store_invitation_has_stayed(dc_store *store, int64_t invitation_id);

@@ -95,9 +95,16 @@ function showChairing() {
       : me.hand ? `Bạn đang giơ tay, thứ ${me.hand} (your hand is raised, #${me.hand})` : '';
   $('hand').textContent = me.hand ? 'Hạ tay (Lower hand)' : 'Giơ tay (Raise hand)';
   $('hand').hidden = me.role === 'observer' || me.role === 'host';
+  // everyone is told the meeting is recorded, and the host why a recording stopped by itself
+  const rec = $('recording-note');
+  rec.hidden = !diemcau.recording && !diemcau.recordingError;
+  rec.className = diemcau.recording ? 'on' : 'error';
+  rec.textContent = diemcau.recording ? '● Cuộc họp đang được ghi hình (this meeting is being recorded)'
+    : diemcau.recordingError ? `Ghi hình đã dừng: ${diemcau.recordingError} (the recording stopped)` : '';
   const host = me.role === 'host';
   $('chair').hidden = !host;
   if (!host) return;
+  $('record').textContent = diemcau.recording ? 'Dừng ghi hình (Stop recording)' : 'Ghi hình (Record)';
   const others = diemcau.roster.filter((p) => p.role !== 'host' && p.role !== 'observer');
   diemcau.allMuted = others.length > 0 && others.every((p) => p.host_muted || p.floor);
   $('mute-all').textContent = diemcau.allMuted ? 'Bật micro tất cả (Unmute all)' : 'Tắt micro tất cả (Mute all)';
@@ -176,6 +183,8 @@ async function onMessage(m) {
     case 'roster':
       diemcau.roster = m.participants;
       diemcau.meetingLocked = m.locked;
+      diemcau.recording = !!m.recording;
+      diemcau.recordingError = m.recording_error || '';
       diemcau.removed = m.removed || [];
       labelTiles();
       break;
@@ -276,6 +285,7 @@ $('hand').onclick = () => {
 $('mute-all').onclick = () => send({ type: 'mute_all', muted: !diemcau.allMuted });
 $('take-floor').onclick = () => send({ type: 'take_floor' });
 $('lock').onclick = () => send({ type: 'lock', locked: !diemcau.locked });
+$('record').onclick = () => send({ type: 'record', recording: !diemcau.recording });
 $('end-meeting').onclick = () => {
   if (window.confirm('Kết thúc cuộc họp cho mọi người? (End the meeting for everyone?)')) send({ type: 'end_meeting' });
 };

@@ -182,6 +182,7 @@ $('schedule-form').addEventListener('submit', act(async () => {
   if (ends <= starts) ends += 86400; // past midnight
   const body = { title: f.title.value.trim(), starts_at: starts, ends_at: ends, open_before_s: Number(f.open.value || 0) * 60 };
   if (f.host.value) body.host_point_id = Number(f.host.value);
+  if (f.record.checked) body.record = true;
   const weeks = Number(f.weeks.value || 1);
   if (weeks > 1) body.repeat = { every: 'week', count: weeks };
   const meeting = await api('POST', '/api/meetings', body);
@@ -237,6 +238,7 @@ async function openMeeting(id) {
   $('minutes').href = `/api/meetings/${id}/minutes?format=html`;
   await refreshLive();
   await loadAttendance();
+  await loadRecordings();
   state.liveTimer = setInterval(() => act(refreshLive)(), 1000);
 }
 
@@ -290,7 +292,27 @@ async function refreshLive() {
     state.present = present;
     await loadAttendance();
   }
+  if (Math.floor(live.now) % 5 === 0) await loadRecordings();
 }
+
+// Whether the meeting records now (and why the last one stopped, if by itself), its files.
+async function loadRecordings() {
+  const id = state.meeting && state.meeting.id;
+  if (!id) return;
+  const r = await api('GET', `/api/meetings/${id}/recordings`);
+  state.recording = r.recording;
+  $('recording-state').textContent = r.recording ? '● đang ghi (recording)'
+    : r.error ? `đã dừng vì lỗi: ${r.error} (stopped by an error)` : '';
+  $('record-toggle').textContent = r.recording ? 'Dừng ghi hình (Stop recording)' : 'Bắt đầu ghi hình (Start recording)';
+  $('recordings').replaceChildren(...r.files.map((f) => el('li', {},
+    el('a', { href: f.url, download: `hop-${id}-${f.name}` }, f.name),
+    ` — ${f.kind === 'audio' ? 'tiếng (audio, Ogg Opus)' : 'hình (video, WebM)'}, ${(f.bytes / 1048576).toFixed(1)} MB`)));
+}
+
+$('record-toggle').addEventListener('click', act(async () => {
+  await api('POST', `/api/meetings/${state.meeting.id}/recording`, { recording: !state.recording });
+  await loadRecordings();
+}));
 
 async function loadAttendance() {
   const id = state.meeting && state.meeting.id;

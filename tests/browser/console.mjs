@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BASE, enterNetns, launch, openPage, sleep, startBridge, stopBridge, tap, until } from './harness.mjs';
+import { BASE, endpointEnv, enterNetns, launch, openPage, sleep, startBridge, stopBridge, tap, until } from './harness.mjs';
 
 const bridgeExe = process.argv[2];
 enterNetns('dcconsole');
@@ -26,7 +26,7 @@ const liveRows = (page) => page.$$eval('#live tbody tr', (rows) => rows.map((r) 
 
 async function main() {
   const dataDir = mkdtempSync(join(tmpdir(), 'diemcau-console-'));
-  const { child, key } = await startBridge(bridgeExe, dataDir);
+  const { child, key } = await startBridge(bridgeExe, dataDir, { env: endpointEnv() }); /* it records */
   let browser;
   try {
     browser = await launch();
@@ -92,6 +92,7 @@ async function main() {
     await op.fill('#schedule-form [name=start]', wall.start);
     await op.fill('#schedule-form [name=end]', wall.end);
     await op.check('#schedule-form input[name=group]');
+    await op.check('#schedule-form input[name=record]');
     await op.click('#schedule-form button[type=submit]');
     await op.waitForSelector('#meeting:not([hidden]) #invitations tbody tr');
     const links = await op.$$eval('#invitations tbody tr', (rows) => rows.map((r) => ({ point: r.cells[0].textContent, link: r.cells[2].textContent })));
@@ -122,6 +123,26 @@ async function main() {
     const shot = existsSync('meson-logs') ? join(process.cwd(), 'meson-logs', 'console-live.png') : join(tmpdir(), 'console-live.png');
     await op.screenshot({ path: shot, fullPage: true });
     check(existsSync(shot), 'a screenshot of the live view is kept', shot);
+
+    // scheduled with "record": it records from the first join; stopped from the console
+    const recording = await until(async () => (await op.textContent('#recording-state')).includes('đang ghi') &&
+      (await a.textContent('#recording-note')).includes('being recorded'), 10000);
+    check(!!recording, 'a meeting scheduled to be recorded records from its first join, and its pages say so',
+      `console: ${await op.textContent('#recording-state')} | page: ${await a.textContent('#recording-note')}`);
+    await op.click('#record-toggle');
+    const files = await until(async () => {
+      await op.evaluate(() => loadRecordings());
+      const hrefs = await op.$$eval('#recordings a', (x) => x.map((y) => y.getAttribute('href')));
+      return !(await op.textContent('#recording-state')).includes('đang ghi') && hrefs.length === 2 && hrefs;
+    }, 10000);
+    const heads = files ? await op.evaluate(async (hrefs) => Promise.all(hrefs.map(async (h) => {
+      const r = await fetch(h);
+      const bytes = new Uint8Array(await r.arrayBuffer());
+      return [h.split('/').pop(), r.status, bytes.length, Array.from(bytes.slice(0, 4))];
+    })), files) : [];
+    const magic = (name, m) => (name.endsWith('.opus') ? String.fromCharCode(...m) === 'OggS' : m.join() === '26,69,223,163');
+    check(!!files && heads.every(([name, status, n, m]) => status === 200 && n > 1000 && magic(name, m)),
+      'stopped from the console: its two files are listed there and download with the session (Ogg, WebM)', JSON.stringify(heads));
 
     // one leaves
     await b.click('#leave');

@@ -57,12 +57,13 @@ export function enterNetns(tag) {
 // listen: the HTTPS address; ice: the addresses media may use (loopback unless a test made
 // links of its own). DC_LOG_LEVEL=debug in the environment shows the bridge's debug log.
 // A restart on the same data dir prints no operator key (it is shown once): restart: true.
-// args: more of the bridge's options.
-export function startBridge(exe, dataDir, { listen = '127.0.0.1', ice = ['127.0.0.1'], restart = false, args = [] } = {}) {
+// args: more of the bridge's options; env: its environment (endpointEnv() for a bridge that
+// records, whose GStreamer needs the sanitizer build's full malloc stacks as the endpoint's does).
+export function startBridge(exe, dataDir, { listen = '127.0.0.1', ice = ['127.0.0.1'], restart = false, args = [], env = process.env } = {}) {
   return new Promise((resolve, reject) => {
     const child = spawn(exe, ['--data-dir', dataDir, '--listen', listen, '--port', String(PORT),
       ...ice.flatMap((a) => ['--ice-address', a]), '--workers', '2',
-      ...(process.env.DC_LOG_LEVEL ? ['--log-level', process.env.DC_LOG_LEVEL] : []), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      ...(process.env.DC_LOG_LEVEL ? ['--log-level', process.env.DC_LOG_LEVEL] : []), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
     // Ready once it has printed the operator key (stdout) and is listening (stderr log).
     let out = '', err = '';
     const ready = () => {

@@ -965,6 +965,88 @@ static void test_api_bad_input(void) {
   json_node_unref(keys);
 }
 
+/* Recording through the API: bad bodies, a viewer and an ended meeting refused, changing
+ * nothing; started, refused twice, listed, stopped; downloads only of our own file names; the
+ * mark that records a meeting from its first join kept with the meeting. */
+static void test_api_recording(void) {
+  char *path = g_strdup_printf("/api/meetings/%" G_GINT64_FORMAT "/recording", T.meeting);
+  char *list = g_strdup_printf("/api/meetings/%" G_GINT64_FORMAT "/recordings", T.meeting);
+  char *ended = g_strdup_printf("/api/meetings/%" G_GINT64_FORMAT "/recording", T.ended_meeting);
+  char *viewer = new_key("recording viewer", "viewer");
+  const struct {
+    const char *path, *body, *key;
+    guint status;
+  } refused[] = {
+      {path, "{}", T.key, 400},
+      {path, "{\"recording\":1}", T.key, 400},
+      {path, "not json", T.key, 400},
+      {path, "{\"recording\":true}", viewer, 403},
+      {path, "{\"recording\":false}", T.key, 409}, /* not recording */
+      {ended, "{\"recording\":true}", T.key, 409},
+      {"/api/meetings/99999/recording", "{\"recording\":true}", T.key, 404},
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS(refused); i++) {
+    JsonNode *j = NULL;
+    guint status = http("POST", refused[i].path, refused[i].body, refused[i].key, &j);
+    if (status != refused[i].status || !j || !member(j, "error.code"))
+      g_error("POST %s %s: expected %u with an error, got %u %s", refused[i].path, refused[i].body, refused[i].status,
+              status, j ? json_to_string(j, FALSE) : "(no JSON)");
+    json_node_unref(j);
+  }
+  JsonNode *j = api("GET", list, NULL, viewer, 200);
+  g_assert_false(json_object_get_boolean_member(json_node_get_object(j), "recording"));
+  g_assert_cmpuint(json_array_get_length(json_object_get_array_member(json_node_get_object(j), "files")), ==, 0);
+  json_node_unref(j);
+
+  j = api("POST", path, "{\"recording\":true}", T.key, 200);
+  g_assert_true(json_object_get_boolean_member(json_node_get_object(j), "recording"));
+  json_node_unref(j);
+  json_node_unref(api("POST", path, "{\"recording\":true}", T.key, 409)); /* already */
+  j = api("GET", list, NULL, viewer, 200);
+  JsonArray *files = json_object_get_array_member(json_node_get_object(j), "files");
+  g_assert_cmpuint(json_array_get_length(files), ==, 2);
+  const char *name = json_object_get_string_member(json_array_get_object_element(files, 0), "name");
+  g_assert_true(g_str_has_suffix(name, "-main.webm"));
+  char *file = g_strdup_printf("%s/%s", list, name);
+  g_assert_cmpuint(http("GET", file, NULL, viewer, NULL), ==, 200);
+  g_free(file);
+  json_node_unref(j);
+  const struct {
+    const char *name;
+    guint status;
+  } not_ours[] = {{"..%2Fdiemcau.db", 400}, {"diemcau.db", 404}, {"1-mix.ogg", 404}, {"-mix.opus", 404},
+                  {"20261201-000000-mix.opus", 404}, {"..", 404}};
+  for (size_t i = 0; i < G_N_ELEMENTS(not_ours); i++) {
+    char *p = g_strdup_printf("%s/%s", list, not_ours[i].name);
+    guint status = http("GET", p, NULL, T.key, NULL);
+    if (status != not_ours[i].status)
+      g_error("GET %s: expected %u, got %u", p, not_ours[i].status, status);
+    g_free(p);
+  }
+  j = api("POST", path, "{\"recording\":false}", T.key, 200);
+  g_assert_false(json_object_get_boolean_member(json_node_get_object(j), "recording"));
+  json_node_unref(j);
+
+  /* the mark: on a new meeting and by PATCH, kept with the meeting */
+  int64_t now = g_get_real_time() / G_USEC_PER_SEC;
+  char *body = g_strdup_printf("{\"title\":\"Ghi hình\",\"starts_at\":%" G_GINT64_FORMAT ",\"ends_at\":%" G_GINT64_FORMAT
+                               ",\"record\":true}", now + 86400, now + 90000);
+  j = api("POST", "/api/meetings", body, T.key, 201);
+  g_assert_true(json_object_get_boolean_member(json_node_get_object(j), "record"));
+  int64_t id = id_of(j);
+  char *one = g_strdup_printf("/api/meetings/%" G_GINT64_FORMAT, id);
+  json_node_unref(api("PATCH", one, "{\"record\":\"yes\"}", T.key, 400));
+  j = api("PATCH", one, "{\"record\":false}", T.key, 200);
+  g_assert_false(json_object_get_boolean_member(json_node_get_object(j), "record"));
+  json_node_unref(j);
+  g_free(one);
+  g_free(body);
+  g_free(viewer);
+  g_free(path);
+  g_free(list);
+  g_free(ended);
+}
+
 /* A meeting past its end and grace puts out whoever is still in it (within the bridge's
  * 5 s check), and nobody joins it after. */
 static void test_ended_by_its_clock(void) {
@@ -1147,9 +1229,11 @@ int main(int argc, char **argv) {
   dc_bridge_config bc = {.workers = 1, .connect_timeout_s = 2, .transport = {.local_addresses = lo}};
   T.bridge = dc_bridge_new(&bc, &err);
   g_assert_no_error(err);
+  char *recordings = g_build_filename(T.dir, "recordings", NULL);
   dc_server_config sc = {.listen_address = "127.0.0.1", .port = 0,
-                         .web_dir = g_getenv("DC_WEB_DIR")};
+                         .web_dir = g_getenv("DC_WEB_DIR"), .recordings_dir = recordings};
   T.server = dc_server_new(&sc, T.store, T.bridge, &err);
+  g_free(recordings);
   g_assert_no_error(err);
   T.base = g_strdup_printf("http://127.0.0.1:%u", dc_server_port(T.server));
   T.session = soup_session_new();
@@ -1171,6 +1255,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/api/bad-input", test_api_bad_input);
   g_test_add_func("/api/ended-by-its-clock", test_ended_by_its_clock);
   g_test_add_func("/api/metrics", test_metrics);
+  g_test_add_func("/api/recording", test_api_recording);
   g_test_add_func("/signaling/floods", test_floods);
   g_test_add_func("/shutdown/tells-participants", test_shutdown_tells_participants);
   int rc = g_test_run();

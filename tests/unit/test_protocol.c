@@ -83,6 +83,9 @@ static void test_messages(void) {
   g_assert_true(m.locked);
   ok("{\"v\":1,\"type\":\"end_meeting\"}", &m);
   g_assert_cmpint(m.type, ==, DC_MSG_END_MEETING);
+  ok("{\"v\":1,\"type\":\"record\",\"recording\":true}", &m);
+  g_assert_cmpint(m.type, ==, DC_MSG_RECORD);
+  g_assert_true(m.recording);
 }
 
 static void test_bad_input(void) {
@@ -93,6 +96,7 @@ static void test_bad_input(void) {
   bad("{\"v\":1,\"type\":\"give_floor\"}", DC_ERR_CODE_BAD_MESSAGE, "participant");
   bad("{\"v\":1,\"type\":\"readmit\",\"invitation\":\"3\"}", DC_ERR_CODE_BAD_MESSAGE, "invitation");
   bad("{\"v\":1,\"type\":\"lock\"}", DC_ERR_CODE_BAD_MESSAGE, "locked");
+  bad("{\"v\":1,\"type\":\"record\",\"recording\":\"on\"}", DC_ERR_CODE_BAD_MESSAGE, "recording");
   bad("", DC_ERR_CODE_BAD_MESSAGE, "JSON");
   bad("{", DC_ERR_CODE_BAD_MESSAGE, "JSON");
   bad("[1,2]", DC_ERR_CODE_BAD_MESSAGE, "object");
@@ -137,7 +141,8 @@ static void test_client_side(void) {
                               {.participant = 2, .name = "B", .point = "Xã Tà Xùa", .role = "participant", .muted = true,
                                .host_muted = true, .hand = 1}};
   int64_t slots[] = {2, 0, 1};
-  char *texts[] = {dc_protocol_roster(roster, 2, NULL), dc_protocol_slots(slots, 3), dc_protocol_speaker(0),
+  dc_roster_meeting recorded = {.recording = true};
+  char *texts[] = {dc_protocol_roster(roster, 2, &recorded), dc_protocol_slots(slots, 3), dc_protocol_speaker(0),
                    dc_protocol_joined(7, "Xã Tà Xùa", "participant"), dc_protocol_error("expired-token", "over"),
                    dc_protocol_candidate("", NULL), dc_protocol_answer("v=0\r\n")};
   dc_server_msg m;
@@ -147,6 +152,7 @@ static void test_client_side(void) {
   g_assert_cmpuint(m.n_roster, ==, 2);
   g_assert_cmpstr(m.roster[0].point, ==, "Hội trường UBND huyện");
   g_assert_true(m.roster[1].muted && !m.roster[1].connected && m.roster[0].connected);
+  g_assert_true(m.recording);
   dc_server_msg_clear(&m);
   g_assert_true(dc_protocol_parse_server(texts[1], strlen(texts[1]), &m, &why));
   g_assert_cmpint(m.n_slots, ==, 3);

@@ -34,7 +34,7 @@ static void teardown(fixture *f, gconstpointer data) {
 }
 
 static void test_schema_and_reopen(fixture *f, gconstpointer data) {
-  g_assert_cmpint(dc_store_schema_version(f->store), ==, 4);
+  g_assert_cmpint(dc_store_schema_version(f->store), ==, 5);
   uint8_t secret[32];
   memcpy(secret, dc_store_secret(f->store), 32);
   GError *err = NULL;
@@ -451,7 +451,7 @@ static void test_migration_from_2(fixture *f, gconstpointer data) {
   GError *err = NULL;
   f->store = dc_store_open(f->path, &err);
   g_assert_no_error(err);
-  g_assert_cmpint(dc_store_schema_version(f->store), ==, 4);
+  g_assert_cmpint(dc_store_schema_version(f->store), ==, 5);
   dc_meeting *old = dc_store_get_meeting(f->store, 1, &err), *next = dc_store_get_meeting(f->store, 2, &err);
   g_assert_no_error(err);
   g_assert_cmpstr(dc_meeting_state(old, 1500), ==, "ended");
