@@ -445,6 +445,55 @@ static void test_burst_after_stall_keeps_speech(void) {
   dc_mixer_free(m);
 }
 
+/* A point muted with audio queued (a burst its link had held) and unmuted 100 ms later,
+ * while that queue would still be due: the mix has none of it from the next tick, nor when
+ * the point comes back, only what it says then (start_playout starts from its newest
+ * packets). Its voice before is one tone, after another. */
+static void test_mute_and_back(void) {
+  dc_mixer *m = make_mixer(3);
+  sender s;
+  sender_init(&s, m, DC_TIER_STANDARD, 700, -12, false);
+  listener l;
+  listener_init(&l, dc_mixer_add(m, DC_TIER_STANDARD));
+  uint64_t now = 1000000;
+  int t = 0;
+  for (; t < 50; t++, now += 20000) { /* a second of talking */
+    sender_send(&s, m, now, false);
+    dc_mixer_tick(m, now);
+    listener_take(&l, m);
+  }
+  for (int i = 0; i < 15; i++) /* 300 ms at once: queued, not yet played */
+    sender_send(&s, m, now, false);
+  guint muted_at = l.pcm->len;
+  dc_mixer_set_muted(m, s.slot, true);
+  for (; t < 55; t++, now += 20000) { /* 100 ms: the queue would still be due */
+    sender_send(&s, m, now, false); /* still sending: ignored */
+    dc_mixer_tick(m, now);
+    listener_take(&l, m);
+    g_assert_false(is_talker(m, s.slot)); /* out of the mix from the next tick */
+  }
+  s.freq = 1100;
+  guint unmuted_at = l.pcm->len;
+  dc_mixer_set_muted(m, s.slot, false);
+  for (; t < 105; t++, now += 20000) {
+    sender_send(&s, m, now, false);
+    dc_mixer_tick(m, now);
+    listener_take(&l, m);
+  }
+  double before = tone_db(l.pcm, 24000, 24000, 700);
+  double muted = tone_db(l.pcm, muted_at + 960, unmuted_at - muted_at - 960, 700);
+  double stale = tone_db(l.pcm, unmuted_at, 19200, 700), fresh = tone_db(l.pcm, unmuted_at + 19200, 28800, 1100);
+  g_test_message("700 Hz before %.1f dB, muted %.1f dB, after the unmute %.1f dB; 1100 Hz after %.1f dB",
+                 before, muted, stale, fresh);
+  g_assert_cmpfloat(before, >, 55);
+  g_assert_cmpfloat(muted, <, before - 40);
+  g_assert_cmpfloat(stale, <, before - 40); /* nothing from before the mute */
+  g_assert_cmpfloat(fresh, >, 55);
+  opus_encoder_destroy(s.enc);
+  listener_clear(&l);
+  dc_mixer_free(m);
+}
+
 static void test_silence_costs_no_decode(void) {
   dc_mixer_config cfg = {.max_participants = 64, .talkers = 3};
   dc_mixer *m = dc_mixer_new(&cfg, NULL);
@@ -685,6 +734,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/mixer/highland-60ms", test_highland_60ms);
   g_test_add_func("/mixer/burst-after-stall-keeps-speech", test_burst_after_stall_keeps_speech);
   g_test_add_func("/mixer/silence-costs-no-decode", test_silence_costs_no_decode);
+  g_test_add_func("/mixer/mute-and-back", test_mute_and_back);
   g_test_add_func("/mixer/frame-sizes-and-no-level", test_frame_sizes_and_no_level);
   g_test_add_func("/mixer/bad-input", test_bad_input);
   g_test_add_func("/mixer/steady-talkers-without-level", test_steady_talkers_without_level);
