@@ -25,6 +25,8 @@ struct dc_transport {
   bool dtls_server;
   dc_srtp *srtp_in, *srtp_out;
   GSource *dtls_timer;
+  GSource *consent_timer;  /* while connected: nothing heard for DC_TRANSPORT_CONSENT_S fails it */
+  uint64_t last_heard_us;  /* the last authenticated packet from the peer */
   dc_transport_state state;
   GPtrArray *pending_candidates; /* trickled before start */
   bool closed;
@@ -89,6 +91,31 @@ static void flush_dtls(dc_transport *t) {
 
 static gboolean on_dtls_timer(gpointer data);
 
+/* Every few seconds while connected: a peer silent for DC_TRANSPORT_CONSENT_S has lost its
+ * consent; the transport fails, and sends stop (send_protected). */
+static gboolean consent_tick(gpointer data) {
+  dc_transport *t = data;
+  uint64_t now = (uint64_t)g_get_monotonic_time();
+  if (t->closed || t->state != DC_TRANSPORT_CONNECTED)
+    return G_SOURCE_CONTINUE;
+  if (now - t->last_heard_us > (uint64_t)DC_TRANSPORT_CONSENT_S * G_USEC_PER_SEC) {
+    char *why = g_strdup_printf("nothing came from the participant for %.0f s (no consent to send, RFC 7675)",
+                                (double)(now - t->last_heard_us) / G_USEC_PER_SEC);
+    set_state(t, DC_TRANSPORT_FAILED, why);
+    g_free(why);
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+static void start_consent(dc_transport *t) {
+  t->last_heard_us = (uint64_t)g_get_monotonic_time();
+  if (t->consent_timer)
+    return;
+  t->consent_timer = g_timeout_source_new_seconds(2);
+  g_source_set_callback(t->consent_timer, consent_tick, t, NULL);
+  g_source_attach(t->consent_timer, dc_worker_context(t->worker));
+}
+
 static void schedule_dtls_timer(dc_transport *t) {
   if (t->dtls_timer) {
     g_source_destroy(t->dtls_timer);
@@ -116,9 +143,10 @@ static void after_dtls(dc_transport *t) {
         t->srtp_in = dc_srtp_new(k.profile, k.remote_key, k.remote_salt, DC_SRTP_INBOUND, NULL);
       }
       OPENSSL_cleanse(&k, sizeof k);
-      if (t->srtp_in && t->srtp_out)
+      if (t->srtp_in && t->srtp_out) {
         set_state(t, DC_TRANSPORT_CONNECTED, NULL);
-      else
+        start_consent(t);
+      } else
         set_state(t, DC_TRANSPORT_FAILED, "could not set up SRTP from the DTLS keys");
     }
     break;
@@ -162,6 +190,7 @@ static void on_recv(NiceAgent *agent, guint stream, guint component, guint len, 
     memcpy(buf, in, len);
     if (dc_demux(in, len) == DC_PKT_RTP) {
       if (dc_srtp_unprotect(t->srtp_in, buf, &n) == DC_OK) {
+        t->last_heard_us = (uint64_t)g_get_monotonic_time();
         dc_metrics_add(&dc_metrics.rtp_packets_in, 1);
         dc_metrics_add(&dc_metrics.rtp_bytes_in, n);
         t->cb.rtp(t->user, buf, n, sizeof buf);
@@ -169,6 +198,7 @@ static void on_recv(NiceAgent *agent, guint stream, guint component, guint len, 
         dc_metrics_add(&dc_metrics.srtp_refused, 1);
       }
     } else if (dc_srtp_unprotect_rtcp(t->srtp_in, buf, &n) == DC_OK) {
+      t->last_heard_us = (uint64_t)g_get_monotonic_time();
       dc_metrics_add(&dc_metrics.rtcp_packets_in, 1);
       t->cb.rtcp(t->user, buf, n);
     } else {
@@ -211,7 +241,9 @@ static void on_component_state(NiceAgent *agent, guint stream, guint component, 
                                gpointer user) {
   dc_transport *t = user;
   if (state == NICE_COMPONENT_STATE_FAILED)
-    set_state(t, DC_TRANSPORT_FAILED, "ICE found no working path to the participant");
+    set_state(t, DC_TRANSPORT_FAILED, t->state == DC_TRANSPORT_CONNECTED
+                                          ? "the participant stopped answering ICE keepalives"
+                                          : "ICE found no working path to the participant");
   else if ((state == NICE_COMPONENT_STATE_CONNECTED || state == NICE_COMPONENT_STATE_READY) &&
            t->dtls && !t->dtls_server && dc_dtls_get_state(t->dtls) == DC_DTLS_HANDSHAKING)
     after_dtls(t); /* as client, our ClientHello can go now that there is a path */
@@ -332,7 +364,11 @@ static gboolean close_on_worker(gpointer data) {
     g_source_destroy(t->dtls_timer);
     g_source_unref(t->dtls_timer);
   }
-  if (t->dtls && t->agent && dc_dtls_get_state(t->dtls) == DC_DTLS_CONNECTED) {
+  if (t->consent_timer) {
+    g_source_destroy(t->consent_timer);
+    g_source_unref(t->consent_timer);
+  }
+  if (t->dtls && t->agent && dc_dtls_get_state(t->dtls) == DC_DTLS_CONNECTED && t->state != DC_TRANSPORT_FAILED) {
     dc_dtls_close(t->dtls); /* tell the peer: close_notify */
     flush_dtls(t);
   }
@@ -364,8 +400,8 @@ void dc_transport_close(dc_transport *t) { dc_worker_invoke(t->worker, close_on_
 /* Protects in place with the outbound session and sends; RTP and RTCP differ only in how. */
 static dc_status send_protected(dc_transport *t, dc_status (*protect)(dc_srtp *, uint8_t *, size_t *, size_t),
                                 uint8_t *buf, size_t len, size_t cap) {
-  if (!t->srtp_out || t->closed)
-    return DC_ERR_STATE;
+  if (!t->srtp_out || t->closed || t->state == DC_TRANSPORT_FAILED)
+    return DC_ERR_STATE; /* a failed peer gets nothing more: it may not want it (RFC 7675 §5.1) */
   dc_status st = protect(t->srtp_out, buf, &len, cap);
   if (st == DC_OK)
     nice_agent_send(t->agent, t->stream, 1, (guint)len, (const gchar *)buf);

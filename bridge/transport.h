@@ -6,8 +6,15 @@
  * context, every callback runs there, and dc_transport_send_* must be called there. Plain
  * RTP is never accepted: until DTLS has produced keys, media datagrams are dropped.
  *
- * Left out: TURN over TCP/TLS (UDP relays only), ICE restarts,
- * consent freshness beyond what libnice does, several components.
+ * Consent (RFC 7675 §5.1's rule, our own check): a peer from which nothing authenticated
+ * (SRTP or SRTCP) came for DC_TRANSPORT_CONSENT_S fails the transport, and from then on
+ * nothing is sent to it. Every peer we serve sends RTCP at least every few seconds, even an
+ * observer or a muted page. libnice's own consent freshness is not used: Debian 12's libnice
+ * (0.1.21) gives up after 10 s, so one lost answer on a lossy highland link failed the call
+ * (libnice 0.1.22 went to the RFC's 30 s). Media only ever goes to the pair ICE selected, so
+ * never to an address that did not pass its checks.
+ *
+ * Left out: TURN over TCP/TLS (UDP relays only), ICE restarts, several components.
  */
 #ifndef DC_TRANSPORT_H
 #define DC_TRANSPORT_H
@@ -47,6 +54,8 @@ typedef struct {
   char *public_address;     /* advertised instead of a host address behind 1:1 NAT */
   bool controlling;         /* ICE role: the offerer controls (RFC 8445 §6.1.1); the bridge never does */
 } dc_transport_config;
+
+#define DC_TRANSPORT_CONSENT_S 30 /* RFC 7675 §5.1 */
 
 #define DC_TRANSPORT_BUF 2048 /* a receive/send buffer: any UDP payload + SRTP trailer room */
 

@@ -22,6 +22,14 @@
 
 /* ---- WebSocket sessions ---- */
 
+
+/* Closes a connection unless it is closing already (a session put out twice: its media lost,
+ * then the bridge stopping before the peer answered the first close). */
+static void close_ws(SoupWebsocketConnection *conn, gushort code, const char *why) {
+  if (soup_websocket_connection_get_state(conn) == SOUP_WEBSOCKET_STATE_OPEN)
+    soup_websocket_connection_close(conn, code, why);
+}
+
 static void send_text(session *s, char *text) {
   if (soup_websocket_connection_get_state(s->conn) == SOUP_WEBSOCKET_STATE_OPEN)
     soup_websocket_connection_send_text(s->conn, text);
@@ -101,6 +109,8 @@ static void on_participant_slots(gpointer user, const int64_t *sources, int n) {
   send_text(s, dc_protocol_slots(sources, n));
 }
 
+static void leave_as_ghost(session *s);
+
 static void on_participant_state(gpointer user, dc_transport_state state, const char *reason) {
   session *s = user;
   static const char *const names[] = {"new", "connected", "failed", "closed"};
@@ -108,6 +118,13 @@ static void on_participant_state(gpointer user, dc_transport_state state, const 
             s->meeting, s->id, names[state], reason ? ": " : "", reason ? reason : "");
   if (state == DC_TRANSPORT_FAILED) /* the offer was fine: the network path is not */
     send_error(s, DC_ERR_CODE_MEDIA_FAILED, reason ? reason : "the media connection failed");
+  if (state == DC_TRANSPORT_FAILED && s->ever_connected && !s->server->shutting_down) {
+    /* Its media had worked and is gone (consent lost): it is freed, and the others see it
+     * reconnecting; its page, told, comes back with the same link (a fresh ICE and DTLS). */
+    leave_as_ghost(s);
+    close_ws(s->conn, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, "the media connection was lost");
+    return;
+  }
   bool connected = state == DC_TRANSPORT_CONNECTED;
   if (connected && !s->ever_connected) {
     s->ever_connected = true;
@@ -147,7 +164,7 @@ int dc_server_remove_sessions(dc_server *srv, int64_t meeting, int64_t invitatio
     session *s = l->data;
     send_error(s, code, why);
     leave(s);
-    soup_websocket_connection_close(s->conn, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, why);
+    close_ws(s->conn, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, why);
   }
   g_list_free(matched);
   if (!invitation) /* the meeting is over: so is its recording */
@@ -293,7 +310,7 @@ static void handle(session *s, const dc_client_msg *m) {
     return;
   case DC_MSG_LEAVE:
     leave(s);
-    soup_websocket_connection_close(s->conn, SOUP_WEBSOCKET_CLOSE_NORMAL, "left");
+    close_ws(s->conn, SOUP_WEBSOCKET_CLOSE_NORMAL, "left");
     return;
   default: return; /* join above; the rest are chair.c's */
   }
@@ -319,7 +336,7 @@ static void on_ws_message(SoupWebsocketConnection *conn, gint type, GBytes *mess
   g_free(text);
   if (++s->bad >= MAX_BAD_FRAMES) {
     g_message("closing a signaling connection after %d refused messages in a row", s->bad);
-    soup_websocket_connection_close(conn, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "too many bad messages");
+    close_ws(conn, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "too many bad messages");
   }
 }
 
@@ -365,17 +382,24 @@ void dc_server_expire_ghosts(dc_server *srv) {
   g_array_unref(meetings);
 }
 
+/* A participant that dropped rather than left: it leaves the room, and the others see it
+ * as reconnecting for RECONNECT_GRACE_S, in its place, until its invitation joins again. */
+static void leave_as_ghost(session *s) {
+  dc_server *srv = s->server;
+  ghost *g = g_new0(ghost, 1);
+  *g = (ghost){s->meeting, s->invitation, s->point_id, s->id, g_strdup(s->name), g_strdup(s->point), g_strdup(s->role),
+               g_get_monotonic_time() + (gint64)RECONNECT_GRACE_S * G_USEC_PER_SEC};
+  ghost_back(srv, s->meeting, s->invitation); /* one per invitation */
+  srv->ghosts = g_list_prepend(srv->ghosts, g);
+  leave(s);
+}
+
 static void on_ws_closed(SoupWebsocketConnection *conn, gpointer user) {
   session *s = user;
   dc_server *srv = s->server;
   srv->sessions = g_list_remove(srv->sessions, s);
-  if (s->participant && !srv->shutting_down) { /* dropped, not left: the others see it reconnecting */
-    ghost *g = g_new0(ghost, 1);
-    *g = (ghost){s->meeting, s->invitation, s->point_id, s->id, g_strdup(s->name), g_strdup(s->point), g_strdup(s->role),
-                 g_get_monotonic_time() + (gint64)RECONNECT_GRACE_S * G_USEC_PER_SEC};
-    ghost_back(srv, s->meeting, s->invitation); /* one per invitation */
-    srv->ghosts = g_list_prepend(srv->ghosts, g);
-  }
+  if (s->participant && !srv->shutting_down) /* dropped, not left: the others see it reconnecting */
+    leave_as_ghost(s);
   leave(s);
   g_signal_handlers_disconnect_by_data(conn, s);
   g_object_unref(conn);
@@ -431,7 +455,7 @@ static gboolean join_too_late(gpointer data) {
   session *s = data;
   s->join_timer = 0;
   if (!s->id)
-    soup_websocket_connection_close(s->conn, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "join within 15 s of connecting");
+    close_ws(s->conn, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "join within 15 s of connecting");
   return G_SOURCE_REMOVE;
 }
 
@@ -440,7 +464,7 @@ static void on_ws(SoupServer *soup, SoupServerMessage *msg, const char *path,
   dc_server *srv = user;
   if (!dc_server_origin_allowed(msg)) {
     g_message("refused a signaling connection from a page of another origin");
-    soup_websocket_connection_close(conn, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION,
+    close_ws(conn, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION,
                                     "this bridge serves its own meeting page only");
     return;
   }
@@ -453,7 +477,7 @@ static void on_ws(SoupServer *soup, SoupServerMessage *msg, const char *path,
   if (unjoined >= MAX_UNJOINED_PER_ADDRESS) {
     if (unjoined == MAX_UNJOINED_PER_ADDRESS) /* said once per flood, not once per socket */
       g_message("signaling: %u connections from %s that have not joined; refusing more", unjoined, address);
-    soup_websocket_connection_close(conn, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION,
+    close_ws(conn, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION,
                                     "too many connections from this address that have not joined");
     return;
   }
@@ -468,7 +492,7 @@ static void on_ws(SoupServer *soup, SoupServerMessage *msg, const char *path,
   g_signal_connect(conn, "closed", G_CALLBACK(on_ws_closed), s);
   srv->sessions = g_list_prepend(srv->sessions, s);
   if (srv->shutting_down)
-    soup_websocket_connection_close(conn, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, "the bridge is stopping");
+    close_ws(conn, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, "the bridge is stopping");
 }
 
 /* ---- the page ---- */
@@ -648,7 +672,7 @@ void dc_server_shutdown(dc_server *srv) {
     session *s = l->data;
     send_error(s, DC_ERR_CODE_SHUTTING_DOWN, "the bridge is stopping");
     leave(s);
-    soup_websocket_connection_close(s->conn, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, "the bridge is stopping");
+    close_ws(s->conn, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, "the bridge is stopping");
   }
 }
 

@@ -1,0 +1,231 @@
+/* Consent freshness (RFC 7675, issue 16) in the real daemon, with two native clients on our
+ * own transport, each on a worker thread of its own. Both join and connect; then X's worker
+ * is frozen: X's WebSocket stays open (signaling runs on the main thread), but X answers
+ * nothing on its media path any more, as a machine whose link went down beneath a proxy
+ * would. The bridge must notice through its consent checks alone (30 s without an answer),
+ * free X, tell X why and close its WebSocket, and show X to the others as reconnecting. */
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+
+#include "media/rtcp.h"
+#include "signaling/store.h"
+#include "signaling/token.h"
+#include "tests/lib/native_client.h"
+
+#define PORT 18647
+#define CONSENT_S 30      /* RFC 7675 §5.1: consent expires 30 s after the last answer */
+#define CEILING_S 50      /* ... plus its checks' spacing and a busy (sanitizer) machine */
+
+enum { X, Y, N_CLIENTS };
+
+typedef struct {
+  char *token;
+  dc_workers *workers;
+  dc_client *dc;
+  gint connected;
+  char *error_code;        /* main thread: the last error the bridge sent */
+  bool ws_closed_by_bridge; /* main thread */
+  bool saw_x_reconnecting; /* Y, main thread: a roster with X reconnecting */
+  int roster_size;         /* Y, main thread: participants in the last roster, X's ghost aside */
+} client;
+
+static struct {
+  SoupSession *session;
+  dc_dtls_identity *id;
+  GSubprocess *bridge;
+  char *dir;
+  client c[N_CLIENTS];
+  int64_t x_id;
+  /* X's frozen worker waits here until the test lets it go */
+  GMutex lock;
+  GCond cond;
+  bool frozen, release;
+} T;
+
+static char *offer_for(dc_client *dc, gpointer user) {
+  (void)user;
+  return dc_client_audio_offer(dc, g_random_int());
+}
+
+/* An empty receiver report a second, on the client's worker: what any real peer sends at
+ * least (browsers and webrtcbin report every few seconds, and send media besides). */
+static gboolean report(gpointer data) {
+  dc_client *dc = data;
+  uint8_t buf[DC_TRANSPORT_BUF];
+  dc_rtcp_writer w;
+  dc_rtcp_writer_init(&w, buf, 512);
+  dc_rtcp_report rr = {.ssrc = 0x5eed};
+  dc_rtcp_write_rr(&w, &rr);
+  dc_transport_send_rtcp(dc_client_transport(dc), buf, w.len, sizeof buf);
+  return G_SOURCE_CONTINUE;
+}
+
+static void on_connected(dc_client *dc, gpointer user) {
+  GSource *timer = g_timeout_source_new(1000); /* runs until the workers are freed */
+  g_source_set_callback(timer, report, dc, NULL);
+  g_source_attach(timer, dc_worker_context(dc_transport_worker(dc_client_transport(dc))));
+  g_source_unref(timer);
+  g_atomic_int_set(&((client *)user)->connected, 1);
+}
+
+static void on_message(dc_client *dc, const char *type, JsonObject *o, gpointer user) {
+  (void)dc;
+  client *c = user;
+  if (!strcmp(type, "error")) {
+    g_free(c->error_code);
+    c->error_code = g_strdup(json_object_get_string_member_with_default(o, "code", ""));
+  } else if (!strcmp(type, "roster") && c == &T.c[Y]) {
+    JsonArray *a = json_object_get_array_member(o, "participants");
+    c->roster_size = 0;
+    for (guint i = 0; i < json_array_get_length(a); i++) {
+      JsonObject *p = json_array_get_object_element(a, i);
+      bool ghost = json_object_get_boolean_member_with_default(p, "reconnecting", FALSE);
+      if (ghost && json_object_get_int_member(p, "participant") == T.x_id)
+        c->saw_x_reconnecting = true;
+      c->roster_size += !ghost;
+    }
+  }
+}
+
+static gboolean freeze(gpointer unused) {
+  (void)unused;
+  g_mutex_lock(&T.lock);
+  T.frozen = true;
+  g_cond_broadcast(&T.cond);
+  while (!T.release)
+    g_cond_wait(&T.cond, &T.lock);
+  g_mutex_unlock(&T.lock);
+  return G_SOURCE_REMOVE;
+}
+
+static bool spin_until_named(bool (*pred)(void), int ms, const char *what) {
+  gint64 start = g_get_monotonic_time(), end = start + (gint64)ms * 1000;
+  while (!pred() && g_get_monotonic_time() < end)
+    g_main_context_iteration(NULL, FALSE), g_usleep(1000);
+  bool ok = pred();
+  g_test_message("%s: %s after %.2f s (ceiling %.1f s)", what, ok ? "held" : "did NOT hold",
+                 (g_get_monotonic_time() - start) / 1e6, ms / 1000.0);
+  return ok;
+}
+#define spin_until(pred, ms) spin_until_named(pred, ms, #pred)
+
+static bool both_connected(void) {
+  return g_atomic_int_get(&T.c[X].connected) && g_atomic_int_get(&T.c[Y].connected) && T.c[Y].roster_size == 2;
+}
+static bool x_frozen(void) {
+  g_mutex_lock(&T.lock);
+  bool f = T.frozen;
+  g_mutex_unlock(&T.lock);
+  return f;
+}
+static bool x_put_out(void) { return T.c[X].error_code && !strcmp(T.c[X].error_code, "media-failed"); }
+static bool y_sees_x_reconnecting(void) { return T.c[Y].saw_x_reconnecting && T.c[Y].roster_size == 1; }
+
+static void test_silent_peer_is_freed(void) {
+  g_assert_true(spin_until(both_connected, 30000));
+  T.x_id = dc_client_participant(T.c[X].dc);
+  GSource *src = g_idle_source_new();
+  g_source_set_callback(src, freeze, NULL, NULL);
+  g_source_attach(src, dc_worker_context(dc_transport_worker(dc_client_transport(T.c[X].dc))));
+  g_source_unref(src);
+  g_assert_true(spin_until(x_frozen, 5000));
+  gint64 frozen_at = g_get_monotonic_time();
+  /* not before consent could have expired: an answer may have come just before the freeze */
+  bool early = spin_until(x_put_out, (CONSENT_S - 5) * 1000);
+  g_assert_false(early);
+  g_assert_true(spin_until(x_put_out, (CEILING_S - CONSENT_S + 5) * 1000));
+  double after = (g_get_monotonic_time() - frozen_at) / 1e6;
+  g_test_message("X was told its media failed %.1f s after it went silent", after);
+  g_assert_true(spin_until(y_sees_x_reconnecting, 5000));
+}
+
+static void test_stops_cleanly(void) {
+  g_mutex_lock(&T.lock);
+  T.release = true;
+  g_cond_broadcast(&T.cond);
+  g_mutex_unlock(&T.lock);
+  g_subprocess_send_signal(T.bridge, SIGTERM);
+  GError *err = NULL;
+  g_assert_true(g_subprocess_wait(T.bridge, NULL, &err));
+  g_assert_true(g_subprocess_get_if_exited(T.bridge));
+  g_assert_cmpint(g_subprocess_get_exit_status(T.bridge), ==, 0);
+}
+
+static void die_with_parent(gpointer unused) {
+  (void)unused;
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
+}
+
+int main(int argc, char **argv) {
+  g_test_init(&argc, &argv, NULL);
+  const char *exe = g_getenv("DC_BRIDGE");
+  if (!exe) {
+    g_printerr("set DC_BRIDGE to the diemcau-bridge executable\n");
+    return 2;
+  }
+  g_mutex_init(&T.lock);
+  g_cond_init(&T.cond);
+  T.dir = g_dir_make_tmp("diemcau-consent-XXXXXX", NULL);
+  char *db = g_build_filename(T.dir, "diemcau.db", NULL);
+  GError *err = NULL;
+  dc_store *store = dc_store_open(db, &err);
+  g_assert_no_error(err);
+  int64_t meeting = 0;
+  for (int i = 0; i < N_CLIENTS; i++) {
+    int64_t point = dc_store_add_point(store, i == X ? "Xã X" : "Xã Y", "commune", "standard", &err);
+    g_assert_no_error(err);
+    if (!meeting)
+      meeting = dc_store_create_meeting(store, "Consent", 1, 4000000000, point, &err);
+    int64_t inv = dc_store_create_invitation(store, meeting, point, "participant", 4000000000, &err);
+    dc_token_claims claims = {.invitation_id = inv, .meeting_id = meeting, .point_id = point,
+                              .role = "participant", .expires_at = 4000000000};
+    T.c[i].token = dc_token_sign(dc_store_secret(store), &claims);
+  }
+  g_free(dc_store_new_api_key(store, "test", "admin", NULL, &err));
+  dc_store_close(store);
+  g_free(db);
+
+  char *port = g_strdup_printf("%d", PORT);
+  GSubprocessLauncher *launcher = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
+  g_subprocess_launcher_set_child_setup(launcher, die_with_parent, NULL, NULL);
+  g_subprocess_launcher_setenv(launcher, "G_DEBUG", "fatal-criticals", TRUE);
+  T.bridge = g_subprocess_launcher_spawn(launcher, &err, exe, "--data-dir", T.dir, "--plain-http", "--listen",
+                                         "127.0.0.1", "--port", port, "--ice-address", "127.0.0.1", NULL);
+  g_object_unref(launcher);
+  g_assert_no_error(err);
+  g_usleep(500000);
+  T.session = soup_session_new();
+  T.id = dc_dtls_identity_new("consent-test", &err);
+  char *url = g_strdup_printf("ws://127.0.0.1:%d/ws", PORT);
+  const dc_client_callbacks cb = {.offer = offer_for, .message = on_message, .connected = on_connected};
+  for (int i = 0; i < N_CLIENTS; i++) {
+    T.c[i].workers = dc_workers_new(1); /* one each: X's alone is frozen */
+    dc_client_config cfg = {.session = T.session, .workers = T.c[i].workers, .identity = T.id, .ws_url = url,
+                            .meeting = meeting, .token = T.c[i].token, .name = i == X ? "X" : "Y", .slots = 1};
+    T.c[i].dc = dc_client_new(&cfg, &cb, &T.c[i]);
+  }
+  g_test_add_func("/consent/silent-peer-is-freed", test_silent_peer_is_freed);
+  g_test_add_func("/consent/stops-cleanly", test_stops_cleanly);
+  int rc = g_test_run();
+  for (int i = 0; i < N_CLIENTS; i++) {
+    dc_client_close(T.c[i].dc);
+    dc_workers_free(T.c[i].workers);
+    dc_client_free(T.c[i].dc);
+    g_free(T.c[i].token);
+    g_free(T.c[i].error_code);
+  }
+  dc_dtls_identity_unref(T.id);
+  g_object_unref(T.session);
+  g_object_unref(T.bridge);
+  g_free(url);
+  g_free(port);
+  char *rm[] = {"rm", "-rf", T.dir, NULL};
+  g_spawn_sync(NULL, rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL, NULL);
+  g_free(T.dir);
+  return rc;
+}
