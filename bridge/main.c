@@ -14,18 +14,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "bridge/options.h"
 #include "bridge/recorder.h"
 #include "bridge/room.h"
 #include "signaling/server.h"
 #include "signaling/store.h"
 #include "signaling/token.h"
 
-typedef struct {
-  char *config, *listen, *public_address, *data_dir, *tls_cert, *tls_key, *log_level, *stun,
-      *media_ports, *web_dir, *turn, *time_zone, *metrics_listen, **ice_addresses;
-  int port, workers, talkers;
-  gboolean demo, plain_http, no_red;
-} options;
 
 static GLogLevelFlags log_threshold = G_LOG_LEVEL_MESSAGE;
 
@@ -58,55 +53,19 @@ static GLogWriterOutput write_log(GLogLevelFlags level, const GLogField *fields,
   return G_LOG_WRITER_HANDLED;
 }
 
-static bool parse_log_level(const char *s) {
-  static const struct {
-    const char *name;
-    GLogLevelFlags level;
-  } levels[] = {{"error", G_LOG_LEVEL_CRITICAL}, {"warning", G_LOG_LEVEL_WARNING},
-                {"info", G_LOG_LEVEL_MESSAGE},   {"debug", G_LOG_LEVEL_DEBUG}};
-  for (size_t i = 0; i < G_N_ELEMENTS(levels); i++)
-    if (!g_ascii_strcasecmp(s, levels[i].name)) {
-      log_threshold = levels[i].level;
-      return true;
-    }
-  return false;
-}
-
-/* Values from [bridge] in the config file, for options not given as flags. */
-static bool read_config(options *o, GError **error) {
+/* The config file named by --config, for the settings not given as flags. */
+static bool read_config(dc_options *o, GError **error) {
   if (!o->config)
     return true;
-  GKeyFile *kf = g_key_file_new();
-  if (!g_key_file_load_from_file(kf, o->config, G_KEY_FILE_NONE, error)) {
-    g_prefix_error(error, "config %s: ", o->config);
-    g_key_file_free(kf);
+  char *text = NULL;
+  gsize len = 0;
+  if (!g_file_get_contents(o->config, &text, &len, error)) {
+    g_prefix_error(error, "config: ");
     return false;
   }
-#define STR(field, key) \
-  if (!o->field) o->field = g_key_file_get_string(kf, "bridge", key, NULL)
-  STR(listen, "listen");
-  STR(public_address, "public-address");
-  STR(data_dir, "data-dir");
-  STR(tls_cert, "tls-cert");
-  STR(tls_key, "tls-key");
-  STR(log_level, "log-level");
-  STR(stun, "stun");
-  STR(turn, "turn");
-  STR(media_ports, "media-ports");
-  STR(web_dir, "web-dir");
-  STR(time_zone, "time-zone");
-  STR(metrics_listen, "metrics-listen");
-#undef STR
-  if (!o->port && g_key_file_has_key(kf, "bridge", "port", NULL))
-    o->port = g_key_file_get_integer(kf, "bridge", "port", NULL);
-  if (!o->workers && g_key_file_has_key(kf, "bridge", "workers", NULL))
-    o->workers = g_key_file_get_integer(kf, "bridge", "workers", NULL);
-  if (!o->ice_addresses)
-    o->ice_addresses = g_key_file_get_string_list(kf, "bridge", "ice-address", NULL, NULL);
-  if (!o->no_red && g_key_file_has_key(kf, "bridge", "no-red", NULL))
-    o->no_red = g_key_file_get_boolean(kf, "bridge", "no-red", NULL);
-  g_key_file_free(kf);
-  return true;
+  bool ok = dc_options_read_config(o, text, len, o->config, error);
+  g_free(text);
+  return ok;
 }
 
 /* Native endpoints trust a self-signed bridge by this (diemcau-endpoint --pin); it is public. */
@@ -267,7 +226,7 @@ static void print_demo(dc_store *store, dc_server *server, bool key_shown) {
 }
 
 int main(int argc, char **argv) {
-  options o = {0};
+  dc_options o = {0};
   GOptionEntry entries[] = {
       {"config", 'c', 0, G_OPTION_ARG_FILENAME, &o.config, "Config file ([bridge] section, keys named as these flags)", "FILE"},
       {"listen", 'l', 0, G_OPTION_ARG_STRING, &o.listen, "Address for HTTPS/WSS (default 0.0.0.0)", "ADDR"},
@@ -305,51 +264,33 @@ int main(int argc, char **argv) {
     return 2;
   }
   g_option_context_free(ctx);
-  if (o.log_level && !parse_log_level(o.log_level)) {
-    fprintf(stderr, "diemcau-bridge: --log-level must be error, warning, info or debug\n");
+  if (!dc_options_check(&o, &err)) {
+    fprintf(stderr, "diemcau-bridge: %s\nTry --help.\n", err->message);
+    g_error_free(err);
+    dc_options_clear(&o);
     return 2;
   }
-  if (o.talkers < 0 || o.talkers > 8) {
-    fprintf(stderr, "diemcau-bridge: --talkers must be 1-8\n");
-    return 2;
-  }
+  log_threshold = o.log_threshold;
   dc_bridge_config bcfg = {.workers = o.workers > 0 ? (unsigned)o.workers : 0,
                            .talkers = (unsigned)o.talkers, .no_red = o.no_red, .on_speaker = on_speaker,
                            .on_recording = on_recording};
-  if (o.media_ports && sscanf(o.media_ports, "%u-%u", &bcfg.transport.port_min, &bcfg.transport.port_max) != 2) {
-    fprintf(stderr, "diemcau-bridge: --media-ports wants MIN-MAX, e.g. 40000-40999\n");
-    return 2;
-  }
-  if (o.media_ports && (bcfg.transport.port_min < 1024 || bcfg.transport.port_max > 65535 ||
-                        bcfg.transport.port_min > bcfg.transport.port_max)) {
-    fprintf(stderr, "diemcau-bridge: --media-ports must be a range within 1024-65535\n");
-    return 2;
-  }
-  if (o.stun) {
-    char *colon = strrchr(o.stun, ':');
-    bcfg.transport.stun_host = colon ? g_strndup(o.stun, (gsize)(colon - o.stun)) : g_strdup(o.stun);
-    bcfg.transport.stun_port = colon ? (guint)atoi(colon + 1) : 3478;
-  }
-  if (o.turn) {
-    /* USER:PASSWORD@HOST:PORT; the host is resolved once, here (libnice wants an address) */
-    char *at = strrchr(o.turn, '@'), *colon = at ? strchr(o.turn, ':') : NULL;
-    char *port_sep = at ? strrchr(at, ':') : NULL;
-    if (!at || !colon || colon > at || !port_sep) {
-      fprintf(stderr, "diemcau-bridge: --turn wants USER:PASSWORD@HOST:PORT\n");
-      return 2;
-    }
-    bcfg.transport.turn_user = g_strndup(o.turn, (gsize)(colon - o.turn));
-    bcfg.transport.turn_password = g_strndup(colon + 1, (gsize)(at - colon - 1));
-    char *host = g_strndup(at + 1, (gsize)(port_sep - at - 1));
-    bcfg.transport.turn_port = (guint)atoi(port_sep + 1);
-    GList *addrs = g_resolver_lookup_by_name(g_resolver_get_default(), host, NULL, &err);
+  bcfg.transport.port_min = o.media_port_min;
+  bcfg.transport.port_max = o.media_port_max;
+  bcfg.transport.stun_host = o.stun_host;
+  bcfg.transport.stun_port = o.stun_port;
+  if (o.turn_host) { /* libnice wants an address: the name is resolved once, here */
+    GList *addrs = g_resolver_lookup_by_name(g_resolver_get_default(), o.turn_host, NULL, &err);
     if (!addrs) {
-      fprintf(stderr, "diemcau-bridge: --turn: cannot resolve %s: %s\n", host, err->message);
+      fprintf(stderr, "diemcau-bridge: --turn: cannot resolve %s: %s\n", o.turn_host, err->message);
+      g_error_free(err);
+      dc_options_clear(&o);
       return 2;
     }
     bcfg.transport.turn_host = g_inet_address_to_string(addrs->data);
     g_resolver_free_addresses(addrs);
-    g_free(host);
+    bcfg.transport.turn_port = o.turn_port;
+    bcfg.transport.turn_user = o.turn_user;
+    bcfg.transport.turn_password = o.turn_password;
   }
   bcfg.transport.local_addresses = o.ice_addresses;
   bcfg.transport.public_address = o.public_address;
@@ -444,14 +385,7 @@ out_cert:
 out_store:
   dc_store_close(store);
   g_clear_error(&err);
-  g_free(bcfg.transport.stun_host);
-  g_free(bcfg.transport.turn_host);
-  g_free(bcfg.transport.turn_user);
-  g_free(bcfg.transport.turn_password);
-  g_free(o.turn);
-  g_free(o.config), g_free(o.listen), g_free(o.public_address), g_free(o.data_dir);
-  g_free(o.tls_cert), g_free(o.tls_key), g_free(o.log_level), g_free(o.stun);
-  g_free(o.media_ports), g_free(o.web_dir), g_free(o.time_zone), g_free(o.metrics_listen);
-  g_strfreev(o.ice_addresses);
+  g_free(bcfg.transport.turn_host); /* the rest of bcfg's strings are o's */
+  dc_options_clear(&o);
   return rc;
 }

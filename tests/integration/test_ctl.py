@@ -197,6 +197,20 @@ try:
     check(len(secrets) >= 4 and not leaked, 'no key or token appears in the bridge\'s log',
           f'{len(secrets)} secrets looked for in {len(log)} bytes of log; leaked: {leaked}')
 
+    # bad settings: the daemon refuses to start, says which, and leaves the data dir alone
+    conf = os.path.join(tmp, 'typo.conf')
+    with open(conf, 'w') as f:
+        f.write('[bridge]\nprot = 8443\n')
+    refusals = []
+    for args, says in [(['--config', conf], 'unknown key "prot"'), (['--talkers', '9'], '--talkers must be 1-8'),
+                       (['--media-ports', '40000'], '--media-ports wants MIN-MAX'),
+                       (['--time-zone', 'Hanoi'], '--time-zone must be an IANA name')]:
+        r = subprocess.run([BRIDGE, '--data-dir', os.path.join(tmp, 'never'), *args], capture_output=True, text=True, timeout=30)
+        refusals.append((r.returncode, says in r.stderr, r.stderr.strip().splitlines()[0] if r.stderr.strip() else ''))
+    check(all(rc == 2 and said for rc, said, _ in refusals) and not os.path.exists(os.path.join(tmp, 'never')),
+          'bad settings (a config typo, out-of-range values): exit 2 with the setting named, nothing made',
+          '; '.join(f'exit {rc}: {line}' for rc, _, line in refusals))
+
     text = urllib.request.urlopen(f'{URL}/metrics', timeout=5).read().decode()
     bad = [l for l in text.split('\n') if l and not re.match(r'^(# (HELP|TYPE) .*|[a-z_]+(\{[a-z_]+="[^"]*"\})? [0-9.e+-]+)$', l)]
     check(not bad and 'diemcau_participants{media="any"} 0' in text, '/metrics is Prometheus text',
