@@ -90,9 +90,8 @@ static GstAppSrc *app_source(GstElement *pipeline, const char *name, const char 
   return GST_APP_SRC(e);
 }
 
-dc_recorder *dc_recorder_start(const char *audio_path, const char *video_path, uint64_t start_us,
-                               GMainContext *ctx, dc_recorder_done_fn done, gpointer user,
-                               GError **error) {
+dc_recorder *dc_recorder_start(const char *audio_path, const char *video_path, GMainContext *ctx,
+                               dc_recorder_done_fn done, gpointer user, GError **error) {
   if (!gst_init_check(NULL, NULL, error))
     return NULL;
   /* wait-for-keyframe: a recording starts on the key frame asked for at the start, never on
@@ -112,7 +111,6 @@ dc_recorder *dc_recorder_start(const char *audio_path, const char *video_path, u
   gst_object_unref(vfile);
   dc_recorder *r = g_new0(dc_recorder, 1);
   r->pipeline = pipeline;
-  r->start_us = start_us;
   r->done = done;
   r->user = user;
   r->audio = app_source(pipeline, "audio", "audio/x-opus, rate=(int)48000, channels=(int)1, "
@@ -141,6 +139,8 @@ dc_recorder *dc_recorder_start(const char *audio_path, const char *video_path, u
   gst_object_unref(bus);
   return r;
 }
+
+void dc_recorder_begin(dc_recorder *r, uint64_t zero_us) { r->start_us = zero_us; }
 
 static GstClockTime since_start(const dc_recorder *r, uint64_t now_us) {
   return now_us > r->start_us ? (now_us - r->start_us) * GST_USECOND : 0;

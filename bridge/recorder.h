@@ -35,11 +35,13 @@ typedef void (*dc_recorder_done_fn)(gpointer user, const char *error);
 /* The payload type the forwarded VP8 packets carry (rewritten so by the caller's slot). */
 #define DC_RECORDER_VP8_PT 96
 
-/* Creates both files and starts writing. start_us: the time line's zero (monotonic us).
- * NULL with an error when GStreamer or its plugins are missing or a file cannot be made. */
-dc_recorder *dc_recorder_start(const char *audio_path, const char *video_path, uint64_t start_us,
-                               GMainContext *ctx, dc_recorder_done_fn done, gpointer user,
-                               GError **error);
+/* Creates both files, ready to write. NULL with an error when GStreamer or its plugins are
+ * missing or a file cannot be made. The first start in a process loads GStreamer's plugins,
+ * which takes a moment: the time line starts at dc_recorder_begin, not here. */
+dc_recorder *dc_recorder_start(const char *audio_path, const char *video_path, GMainContext *ctx,
+                               dc_recorder_done_fn done, gpointer user, GError **error);
+/* The time line's zero (monotonic us), before the first push. */
+void dc_recorder_begin(dc_recorder *r, uint64_t zero_us);
 
 /* One Opus frame of the mix (mono, 48 kHz), `samples` long, made at now_us. */
 void dc_recorder_push_audio(dc_recorder *r, const uint8_t *opus, size_t len, uint32_t samples,

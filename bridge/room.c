@@ -687,15 +687,15 @@ static void recording_done(gpointer data, const char *error) {
     r->bridge->on_recording(r->bridge->recording_user, r->meeting, error);
 }
 
-bool dc_room_record_start(dc_room *r, const char *audio_path, const char *video_path, GError **error) {
+bool dc_room_record_start(dc_room *r, const char *audio_path, const char *video_path, int64_t *started_at_ms,
+                          GError **error) {
   if (dc_room_recording(r)) {
     g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_EXIST, "the meeting is being recorded already");
     return false;
   }
-  uint64_t now = (uint64_t)g_get_monotonic_time();
   recording *rc = g_new(recording, 1);
   rc->room = r;
-  dc_recorder *rec = rc->rec = dc_recorder_start(audio_path, video_path, now, r->bridge->main, recording_done, rc, error);
+  dc_recorder *rec = rc->rec = dc_recorder_start(audio_path, video_path, r->bridge->main, recording_done, rc, error);
   if (!rec) {
     g_free(rc);
     return false;
@@ -710,6 +710,10 @@ bool dc_room_record_start(dc_room *r, const char *audio_path, const char *video_
    * its key frame, which the first packet from it asks for */
   dc_slot_init(&r->rec_video, g_random_int(), DC_RECORDER_VP8_PT);
   g_atomic_pointer_set(&r->rec_playing, (gpointer)(gintptr)DC_SLOT_NONE);
+  /* the time line's zero, on both clocks: once the pipeline is ready, as the media comes */
+  dc_recorder_begin(rec, (uint64_t)g_get_monotonic_time());
+  if (started_at_ms)
+    *started_at_ms = g_get_real_time() / 1000;
   r->rec = rec;
   g_atomic_int_set(&r->rec_on, 1);
   g_mutex_unlock(&r->rec_lock);

@@ -104,9 +104,10 @@ bool dc_room_pin(dc_room *r, int64_t participant);
 
 /* Records the meeting (bridge/recorder.h): the full mix into audio_path (Ogg Opus) and the
  * main picture (the host's pin, else the latest speaker) into video_path (WebM), a key frame
- * asked of it at once. False with an error when it records already or a file cannot be
+ * asked of it at once. *started_at_ms: the wall-clock time (Unix ms) of both files' zero. False with an error when it records already or a file cannot be
  * made. Stopping (or dc_bridge_stop) finishes both files; on_recording tells when. */
-bool dc_room_record_start(dc_room *r, const char *audio_path, const char *video_path, GError **error);
+bool dc_room_record_start(dc_room *r, const char *audio_path, const char *video_path, int64_t *started_at_ms,
+                          GError **error);
 bool dc_room_record_stop(dc_room *r); /* false when it was not recording */
 bool dc_room_recording(dc_room *r);
 

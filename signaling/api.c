@@ -1310,6 +1310,32 @@ static void api_whoami(dc_server *srv, SoupServerMessage *msg, const dc_api_key 
   reply(msg, SOUP_STATUS_OK, finish(b));
 }
 
+/* GET /api/meetings/ID/events: the meeting's log, to the millisecond: joins and leaves, who
+ * the mixer heard speak, mutes, the chair's actions, recordings. The minutes are made from it. */
+static void api_events(dc_server *srv, SoupServerMessage *msg, int64_t id) {
+  GError *err = NULL;
+  dc_meeting *m = dc_store_get_meeting(srv->store, id, &err);
+  GPtrArray *events = m ? dc_store_list_events(srv->store, id, &err) : NULL;
+  dc_meeting_free(m);
+  if (!events)
+    return reply_store_error(msg, err);
+  JsonBuilder *b = json_builder_new();
+  json_builder_begin_array(b);
+  for (guint i = 0; i < events->len; i++) {
+    dc_meeting_event *e = events->pdata[i];
+    json_builder_begin_object(b);
+    put_int(b, "at_ms", e->at_ms);
+    put_str(b, "kind", e->kind);
+    put_str(b, "point", e->point);
+    put_str(b, "name", e->name);
+    put_str(b, "detail", e->detail);
+    json_builder_end_object(b);
+  }
+  json_builder_end_array(b);
+  reply(msg, SOUP_STATUS_OK, finish(b));
+  g_ptr_array_unref(events);
+}
+
 /* ---- recordings ---- */
 
 static void api_recordings(dc_server *srv, SoupServerMessage *msg, int64_t id);
@@ -1381,6 +1407,9 @@ static void api_recordings(dc_server *srv, SoupServerMessage *msg, int64_t id) {
       put_str(b, "content_type", g_str_has_suffix(name, ".opus") ? "audio/ogg" : "video/webm");
       put_int(b, "bytes", (int64_t)st.st_size);
       put_int(b, "modified_at", (int64_t)st.st_mtime);
+      int64_t started = dc_recording_started_at_ms(srv, id, name);
+      if (started)
+        put_int(b, "started_at_ms", started);
       char *url = g_strdup_printf("/api/meetings/%" G_GINT64_FORMAT "/recordings/%s", id, name);
       put_str(b, "url", url);
       g_free(url);
@@ -1535,6 +1564,7 @@ void dc_api_handle(SoupServer *soup, SoupServerMessage *msg, const char *path, G
   ROUTE(n == 3 && !strcmp(a, "meetings") && !strcmp(b, "live"), get, api_live(srv, msg, id))
   ROUTE(n == 3 && !strcmp(a, "meetings") && !strcmp(b, "attendance"), get, api_attendance(srv, msg, query, id))
   ROUTE(n == 3 && !strcmp(a, "meetings") && !strcmp(b, "minutes"), get, api_minutes(srv, msg, query, id))
+  ROUTE(n == 3 && !strcmp(a, "meetings") && !strcmp(b, "events"), get, api_events(srv, msg, id))
   ROUTE(n == 3 && !strcmp(a, "meetings") && !strcmp(b, "recording"), post, api_record(srv, msg, k, id))
   ROUTE(n == 3 && !strcmp(a, "meetings") && !strcmp(b, "recordings"), get, api_recordings(srv, msg, id))
   ROUTE(named && !strcmp(a, "meetings"), get, api_recording_file(srv, msg, k, id, seg[3]))

@@ -183,8 +183,11 @@ bool dc_chair_handle(session *s, const dc_client_msg *m) {
       dc_server_send_error(s, DC_ERR_CODE_MUTED_BY_HOST, "the host has muted this point: raise your hand to ask for the floor");
       return true;
     }
+    bool changed = s->muted != m->audio_muted;
     s->muted = m->audio_muted;
-    apply_mute(s);
+    apply_mute(s); /* the media first, the store after */
+    if (changed) /* the meeting's log keeps every mute, for the minutes */
+      dc_chair_log(srv, s->meeting, m->audio_muted ? "muted" : "unmuted", s, NULL);
     dc_server_broadcast_roster(srv, s->meeting);
     return true;
   }

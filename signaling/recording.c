@@ -14,6 +14,8 @@
 #include <glib/gstdio.h>
 #include <string.h>
 
+#include <json-glib/json-glib.h>
+
 #include "signaling/server_private.h"
 
 typedef struct {
@@ -75,23 +77,35 @@ bool dc_recording_set(dc_server *srv, int64_t meeting, bool on, const char *by, 
     return false;
   }
   char *stem = dc_time_format(srv->tz, g_get_real_time() / G_USEC_PER_SEC, "%Y%m%d-%H%M%S");
-  char *audio = NULL, *video = NULL;
+  char *base = NULL, *audio = NULL, *video = NULL;
   for (int n = 1; !audio || g_file_test(audio, G_FILE_TEST_EXISTS); n++) { /* stopped and started within a second */
+    g_free(base);
     g_free(audio);
     g_free(video);
-    char suffix[8] = "";
-    if (n > 1)
-      g_snprintf(suffix, sizeof suffix, "-%d", n);
-    audio = g_strdup_printf("%s/%s%s-mix.opus", dir, stem, suffix);
-    video = g_strdup_printf("%s/%s%s-main.webm", dir, stem, suffix);
+    base = n > 1 ? g_strdup_printf("%s/%s-%d", dir, stem, n) : g_strdup_printf("%s/%s", dir, stem);
+    audio = g_strconcat(base, "-mix.opus", NULL);
+    video = g_strconcat(base, "-main.webm", NULL);
   }
-  bool ok = dc_room_record_start(room, audio, video, error);
+  int64_t started_at_ms = 0;
+  bool ok = dc_room_record_start(room, audio, video, &started_at_ms, error);
   if (ok) {
+    /* beside the files: when their zero was, to the millisecond (the minutes' times, a
+     * page's clock and the recording line up by it) */
+    char *info = g_strconcat(base, ".json", NULL);
+    char *text = g_strdup_printf("{\"started_at_ms\": %" G_GINT64_FORMAT "}\n", started_at_ms);
+    GError *werr = NULL;
+    if (!g_file_set_contents(info, text, -1, &werr)) {
+      g_warning("meeting %" G_GINT64_FORMAT ": %s", meeting, werr->message);
+      g_error_free(werr);
+    }
+    g_free(text);
+    g_free(info);
     meeting_recording *m = state_of(srv, meeting);
     g_clear_pointer(&m->error, g_free);
     log_event(srv, meeting, "recording-started", by, NULL);
     dc_server_broadcast_roster(srv, meeting);
   }
+  g_free(base);
   g_free(audio);
   g_free(video);
   g_free(stem);
@@ -141,6 +155,22 @@ bool dc_recording_name_ok(const char *name) {
   size_t n = strlen(name), stem = strspn(name, "0123456789-");
   return n < 64 && stem > 0 && (!strcmp(name + stem, "mix.opus") || !strcmp(name + stem, "main.webm")) &&
          name[stem - 1] == '-';
+}
+
+int64_t dc_recording_started_at_ms(dc_server *srv, int64_t meeting, const char *name) {
+  const char *suffix = g_str_has_suffix(name, "-mix.opus") ? "-mix.opus" : "-main.webm";
+  char *dir = dc_recording_dir(srv, meeting);
+  char *stem = g_strndup(name, strlen(name) - strlen(suffix));
+  char *path = g_strdup_printf("%s/%s.json", dir, stem);
+  int64_t at = 0;
+  JsonParser *p = json_parser_new();
+  if (json_parser_load_from_file(p, path, NULL) && JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p)))
+    at = json_object_get_int_member_with_default(json_node_get_object(json_parser_get_root(p)), "started_at_ms", 0);
+  g_object_unref(p);
+  g_free(path);
+  g_free(stem);
+  g_free(dir);
+  return at;
 }
 
 static gint by_name(gconstpointer a, gconstpointer b) {

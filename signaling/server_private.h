@@ -106,6 +106,8 @@ void dc_recording_fill_roster(dc_server *srv, int64_t meeting, dc_roster_meeting
 char *dc_recording_dir(dc_server *srv, int64_t meeting);
 bool dc_recording_name_ok(const char *name);
 GPtrArray *dc_recording_list(dc_server *srv, int64_t meeting); /* file names, oldest first */
+/* the wall-clock time (Unix ms) of a recording file's zero, 0 when not known */
+int64_t dc_recording_started_at_ms(dc_server *srv, int64_t meeting, const char *name);
 
 /* api.c */
 void dc_api_handle(SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTable *query, gpointer srv);

@@ -146,8 +146,9 @@ bool dc_store_invitation_has_stayed(dc_store *store, int64_t invitation_id);
 
 /* The meeting's log (for the minutes draft): at_ms is Unix milliseconds; kind one of join,
  * leave, speaker (point and name of the dominant speaker, both "" for silence), floor-given,
- * floor-taken, host-mute, host-unmute, mute-all, unmute-all, hand-raised, hand-lowered, removed,
- * readmitted, locked, unlocked, ended. */
+ * floor-taken, host-mute, host-unmute, mute-all, unmute-all, muted, unmuted (its own), hand-raised,
+ * hand-lowered, removed, readmitted, locked, unlocked, ended, recording-started,
+ * recording-stopped (point: who), recording-failed (detail: why). */
 typedef struct {
   int64_t at_ms;
   char *kind, *point, *name, *detail;

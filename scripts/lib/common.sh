@@ -13,8 +13,8 @@ DIEMCAU_PACKAGES=(
   # the link lab (tests/link): offloads off on its veths, and Vietnamese speech to send
   ethtool espeak-ng
   chromium firefox-esr
-  # the console's QR codes are read back with a real decoder
-  zbar-tools
+  # the console's QR codes are read back with a real decoder; recordings by gst-discoverer
+  zbar-tools gstreamer1.0-plugins-base-apps
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-nice gstreamer1.0-x python3-gi gir1.2-gst-plugins-bad-1.0
 )

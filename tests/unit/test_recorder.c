@@ -172,8 +172,9 @@ static void test_one_time_line(void) {
   outcome o = {0};
   GError *err = NULL;
   uint64_t start = 5000000;
-  dc_recorder *r = dc_recorder_start(apath, vpath, start, NULL, on_done, &o, &err);
+  dc_recorder *r = dc_recorder_start(apath, vpath, NULL, on_done, &o, &err);
   g_assert_no_error(err);
+  dc_recorder_begin(r, start);
   push_meeting(r, start, 3.0, 1.0, audio, video);
   dc_recorder_stop(r);
   run_until_done(&o, 10000);
@@ -209,7 +210,7 @@ static void test_full_disk(void) {
   GPtrArray *audio = opus_frames(150), *video = vp8_packets(60);
   outcome o = {0};
   GError *err = NULL;
-  dc_recorder *r = dc_recorder_start(apath, "/dev/full", 0, NULL, on_done, &o, &err);
+  dc_recorder *r = dc_recorder_start(apath, "/dev/full", NULL, on_done, &o, &err);
   g_assert_no_error(err);
   push_meeting(r, 0, 3.0, 0.0, audio, video);
   run_until_done(&o, 10000); /* no stop: the error alone ends it */
@@ -228,8 +229,8 @@ static void test_full_disk(void) {
 static void test_bad_path(void) {
   outcome o = {0};
   GError *err = NULL;
-  dc_recorder *r = dc_recorder_start("/nonexistent/dir/mix.opus", "/nonexistent/dir/main.webm", 0, NULL,
-                                     on_done, &o, &err);
+  dc_recorder *r = dc_recorder_start("/nonexistent/dir/mix.opus", "/nonexistent/dir/main.webm", NULL, on_done,
+                                     &o, &err);
   g_assert_null(r);
   g_assert_nonnull(err);
   g_test_message("%s", err->message);
@@ -245,7 +246,7 @@ static void test_stop_wait(void) {
   char *apath = g_build_filename(dir, "mix.opus", NULL), *vpath = g_build_filename(dir, "main.webm", NULL);
   GPtrArray *audio = opus_frames(50), *video = vp8_packets(15);
   outcome o = {0};
-  dc_recorder *r = dc_recorder_start(apath, vpath, 0, NULL, on_done, &o, NULL);
+  dc_recorder *r = dc_recorder_start(apath, vpath, NULL, on_done, &o, NULL);
   g_assert_nonnull(r);
   push_meeting(r, 0, 1.0, 0.0, audio, video);
   dc_recorder_stop_wait(r, 5000);
