@@ -10,6 +10,7 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -257,10 +258,15 @@ int main(int argc, char **argv) {
   /* The store holds the secret that signs invitations, and the data directory the TLS key:
    * nothing this process makes is for other users to read. */
   umask(077);
+  /* A recording past a file-size limit (ulimit -f) is a write error that ends the recording,
+   * not a signal that ends every meeting. */
+  signal(SIGXFSZ, SIG_IGN);
   g_log_set_writer_func(write_log, NULL, NULL);
   if (!g_option_context_parse(ctx, &argc, &argv, &err) || !read_config(&o, &err)) {
     fprintf(stderr, "diemcau-bridge: %s\nTry --help.\n", err->message);
+    g_error_free(err);
     g_option_context_free(ctx);
+    dc_options_clear(&o);
     return 2;
   }
   g_option_context_free(ctx);
@@ -296,18 +302,20 @@ int main(int argc, char **argv) {
   bcfg.transport.public_address = o.public_address;
 
   const char *data_dir = o.data_dir ? o.data_dir : "diemcau-data";
+  dc_store *store = NULL;
+  GTlsCertificate *cert = NULL;
   if (g_mkdir_with_parents(data_dir, 0700) != 0) {
     g_critical("cannot create the data directory %s: %s", data_dir, g_strerror(errno));
-    return 1;
+    goto out_store;
   }
   if (!private_data_dir(data_dir))
-    return 1;
+    goto out_store;
   char *db_path = g_build_filename(data_dir, "diemcau.db", NULL);
-  dc_store *store = dc_store_open(db_path, &err);
+  store = dc_store_open(db_path, &err);
   g_free(db_path);
   if (!store) {
     g_critical("%s", err->message);
-    return 1;
+    goto out_store;
   }
   int closed = dc_store_close_open_stays(store);
   if (closed > 0) /* the last run ended without their leaves: they end at their last update */
@@ -321,7 +329,6 @@ int main(int argc, char **argv) {
     fflush(stdout);
     g_free(key);
   }
-  GTlsCertificate *cert = NULL;
   if (!o.plain_http) {
     char *cert_path = o.tls_cert ? g_strdup(o.tls_cert) : g_build_filename(data_dir, "tls-cert.pem", NULL);
     char *key_path = o.tls_key ? g_strdup(o.tls_key) : g_build_filename(data_dir, "tls-key.pem", NULL);
@@ -383,7 +390,8 @@ int main(int argc, char **argv) {
 out_cert:
   g_clear_object(&cert);
 out_store:
-  dc_store_close(store);
+  if (store)
+    dc_store_close(store);
   g_clear_error(&err);
   g_free(bcfg.transport.turn_host); /* the rest of bcfg's strings are o's */
   dc_options_clear(&o);

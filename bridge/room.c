@@ -159,6 +159,10 @@ const char *dc_bridge_fingerprint(const dc_bridge *b) {
   return dc_dtls_identity_fingerprint(b->identity);
 }
 
+dc_room *dc_bridge_find_room(dc_bridge *b, int64_t meeting_id) {
+  return g_hash_table_lookup(b->rooms, &meeting_id);
+}
+
 dc_room *dc_bridge_room(dc_bridge *b, int64_t meeting_id) {
   dc_room *r = g_hash_table_lookup(b->rooms, &meeting_id);
   if (!r) {

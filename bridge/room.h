@@ -84,6 +84,7 @@ void dc_bridge_stop(dc_bridge *b);
 void dc_bridge_free(dc_bridge *b);
 const char *dc_bridge_fingerprint(const dc_bridge *b);
 dc_room *dc_bridge_room(dc_bridge *b, int64_t meeting_id); /* made on first use */
+dc_room *dc_bridge_find_room(dc_bridge *b, int64_t meeting_id); /* NULL when never used */
 unsigned dc_room_size(const dc_room *r);
 
 /* profile: the join's link profile ("hall", "standard", "highland"), which picks the audio

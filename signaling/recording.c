@@ -29,10 +29,13 @@ static void free_state(gpointer p) {
   g_free(m);
 }
 
-/* A line in the meeting's log (its minutes): who is the point, key or rule that acted. */
-static void log_event(dc_server *srv, int64_t meeting, const char *kind, const char *who, const char *detail) {
+/* A line in the meeting's log (its minutes): who is the point, key or rule that acted; at_ms
+ * 0 for now. */
+static void log_event(dc_server *srv, int64_t meeting, int64_t at_ms, const char *kind, const char *who,
+                      const char *detail) {
   GError *err = NULL;
-  if (!dc_store_event(srv->store, meeting, g_get_real_time() / 1000, kind, who, "", detail ? detail : "", &err)) {
+  if (!dc_store_event(srv->store, meeting, at_ms ? at_ms : g_get_real_time() / 1000, kind, who, "", detail ? detail : "",
+                      &err)) {
     g_warning("meeting %" G_GINT64_FORMAT ": its log: %s", meeting, err->message);
     g_error_free(err);
   }
@@ -56,13 +59,14 @@ char *dc_recording_dir(dc_server *srv, int64_t meeting) {
 }
 
 bool dc_recording_set(dc_server *srv, int64_t meeting, bool on, const char *by, GError **error) {
-  dc_room *room = dc_bridge_room(srv->bridge, meeting);
+  /* a room is made only to record (an open meeting): a mixer's buffers are not small */
+  dc_room *room = on ? dc_bridge_room(srv->bridge, meeting) : dc_bridge_find_room(srv->bridge, meeting);
   if (!on) {
-    if (!dc_room_record_stop(room)) {
+    if (!room || !dc_room_record_stop(room)) {
       g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT, "meeting %" G_GINT64_FORMAT " is not being recorded", meeting);
       return false;
     }
-    log_event(srv, meeting, "recording-stopped", by, NULL);
+    log_event(srv, meeting, 0, "recording-stopped", by, NULL);
     dc_server_broadcast_roster(srv, meeting);
     return true;
   }
@@ -102,7 +106,7 @@ bool dc_recording_set(dc_server *srv, int64_t meeting, bool on, const char *by, 
     g_free(info);
     meeting_recording *m = state_of(srv, meeting);
     g_clear_pointer(&m->error, g_free);
-    log_event(srv, meeting, "recording-started", by, NULL);
+    log_event(srv, meeting, started_at_ms, "recording-started", by, NULL); /* its zero */
     dc_server_broadcast_roster(srv, meeting);
   }
   g_free(base);
@@ -138,13 +142,14 @@ void dc_server_recording_ended(gpointer server, int64_t meeting, const char *err
     meeting_recording *m = state_of(srv, meeting);
     g_free(m->error);
     m->error = g_strdup(error);
-    log_event(srv, meeting, "recording-failed", "", error);
+    log_event(srv, meeting, 0, "recording-failed", "", error);
   }
   dc_server_broadcast_roster(srv, meeting);
 }
 
 void dc_recording_fill_roster(dc_server *srv, int64_t meeting, dc_roster_meeting *out) {
-  out->recording = dc_room_recording(dc_bridge_room(srv->bridge, meeting));
+  dc_room *room = dc_bridge_find_room(srv->bridge, meeting);
+  out->recording = room && dc_room_recording(room);
   meeting_recording *m = srv->recordings ? g_hash_table_lookup(srv->recordings, &meeting) : NULL;
   out->recording_error = m ? m->error : NULL;
 }
@@ -201,7 +206,8 @@ void dc_recording_tick(dc_server *srv, int64_t now) {
   g_hash_table_iter_init(&it, srv->recordings);
   while (g_hash_table_iter_next(&it, &key, NULL)) {
     int64_t meeting = *(int64_t *)key;
-    if (!dc_room_recording(dc_bridge_room(srv->bridge, meeting)))
+    dc_room *room = dc_bridge_find_room(srv->bridge, meeting);
+    if (!room || !dc_room_recording(room))
       continue;
     dc_meeting *m = dc_store_get_meeting(srv->store, meeting, NULL);
     if (!m || !dc_meeting_joinable(m, now))

@@ -240,6 +240,44 @@ static void test_bad_path(void) {
   g_error_free(err);
 }
 
+static void test_audio_only(void) {
+  /* points without cameras: no picture ever comes, the mix is written all the same */
+  char *dir = g_dir_make_tmp("diemcau-rec-XXXXXX", NULL);
+  char *apath = g_build_filename(dir, "mix.opus", NULL), *vpath = g_build_filename(dir, "main.webm", NULL);
+  GPtrArray *audio = opus_frames(100), *video = g_ptr_array_new();
+  outcome o = {0};
+  dc_recorder *r = dc_recorder_start(apath, vpath, NULL, on_done, &o, NULL);
+  g_assert_nonnull(r);
+  dc_recorder_begin(r, 0);
+  /* pushed as the mix clock does, in real time: a stalled pipeline would hold them */
+  for (guint i = 0; i < audio->len; i++) {
+    gsize len;
+    const uint8_t *data = g_bytes_get_data(g_ptr_array_index(audio, i), &len);
+    dc_recorder_push_audio(r, data, len, 960, (uint64_t)i * 20000);
+  }
+  GStatBuf st;
+  gint64 end = g_get_monotonic_time() + 5 * G_USEC_PER_SEC; /* its 8 KiB reach the file while it runs */
+  while ((g_stat(apath, &st) != 0 || st.st_size == 0) && g_get_monotonic_time() < end)
+    g_usleep(10000);
+  g_test_message("the mix file holds %ld bytes before the stop", (long)st.st_size);
+  g_assert_cmpint(st.st_size, >, 0);
+  dc_recorder_stop(r);
+  run_until_done(&o, 10000);
+  g_assert_true(o.done);
+  g_assert_null(o.error);
+  decoded da = decode(apath, "oggdemux ! opusdec");
+  g_assert_cmpfloat(fabs(da.end / 1e9 - 2.0), <, 0.1);
+  g_unlink(apath);
+  g_unlink(vpath);
+  g_rmdir(dir);
+  g_ptr_array_unref(audio);
+  g_ptr_array_unref(video);
+  g_free(apath);
+  g_free(vpath);
+  g_free(dir);
+  g_free(o.error);
+}
+
 static void test_stop_wait(void) {
   /* at shutdown no main loop runs: the files are finished before it returns */
   char *dir = g_dir_make_tmp("diemcau-rec-XXXXXX", NULL);
@@ -270,6 +308,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/recorder/one-time-line", test_one_time_line);
   g_test_add_func("/recorder/full-disk", test_full_disk);
   g_test_add_func("/recorder/bad-path", test_bad_path);
+  g_test_add_func("/recorder/audio-only", test_audio_only);
   g_test_add_func("/recorder/stop-at-shutdown", test_stop_wait);
   int rc = g_test_run();
   gst_deinit();
