@@ -84,7 +84,7 @@ static char *audio_offer(dc_client *dc, gpointer user) {
 static void start_client(client *c) {
   static const dc_client_callbacks cb = {.offer = audio_offer, .connected = on_connected, .rtp = on_rtp};
   dc_client_config cfg = {.session = B.session, .workers = B.workers, .identity = B.id, .ws_url = B.url,
-                          .meeting = B.meeting, .token = c->token, .name = "bench", .slots = 1};
+                          .meeting = B.meeting, .token = c->token, .name = "bench", .slots = 1, .reports = true};
   c->dc = dc_client_new(&cfg, &cb, c);
 }
 

@@ -151,7 +151,7 @@ static void one_round(int round) {
     c->ts = g_random_int();
     c->enc = opus_encoder_create(48000, 1, OPUS_APPLICATION_VOIP, NULL);
     dc_client_config cfg = {.session = session, .workers = workers, .identity = id, .ws_url = url,
-                            .meeting = T.meeting, .token = c->token, .name = "Xã", .slots = 1};
+                            .meeting = T.meeting, .token = c->token, .name = "Xã", .slots = 1, .reports = true};
     c->dc = dc_client_new(&cfg, &cb, c);
     spin_ms(10);
   }

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "media/rtcp.h"
 #include "media/sdp.h"
 
 struct dc_client {
@@ -14,6 +15,7 @@ struct dc_client {
   int64_t participant;
   gint64 opened_us;
   gint connected;
+  gpointer report_timer; /* GSource*: made on the worker, destroyed by dc_client_close */
 };
 
 static void ws_send(dc_client *c, const char *type, const char *key, const char *value) {
@@ -71,10 +73,28 @@ static void on_candidate(gpointer user, const char *candidate) {
   g_main_context_invoke_full(NULL, G_PRIORITY_DEFAULT, send_candidate_on_main, cc, free_cand_call);
 }
 
+/* The worker, every second while the workers run. */
+static gboolean report(gpointer data) {
+  dc_client *c = data;
+  uint8_t buf[DC_TRANSPORT_BUF];
+  dc_rtcp_writer w;
+  dc_rtcp_writer_init(&w, buf, 512);
+  dc_rtcp_report rr = {.ssrc = 0x5eed};
+  dc_rtcp_write_rr(&w, &rr);
+  dc_transport_send_rtcp(c->t, buf, w.len, sizeof buf);
+  return G_SOURCE_CONTINUE;
+}
+
 static void on_state(gpointer user, dc_transport_state state, const char *reason) {
   dc_client *c = user;
   if (state == DC_TRANSPORT_CONNECTED) {
     g_atomic_int_set(&c->connected, 1);
+    if (c->cfg.reports && !g_atomic_pointer_get(&c->report_timer)) {
+      GSource *timer = g_timeout_source_new(1000);
+      g_source_set_callback(timer, report, c, NULL);
+      g_source_attach(timer, dc_worker_context(dc_transport_worker(c->t)));
+      g_atomic_pointer_set(&c->report_timer, timer);
+    }
     if (c->cb.connected)
       c->cb.connected(c, c->user);
   } else if (state == DC_TRANSPORT_FAILED) {
@@ -171,6 +191,12 @@ void dc_client_close(dc_client *c) {
       soup_websocket_connection_close(c->ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
     g_signal_handlers_disconnect_by_data(c->ws, c);
     g_clear_object(&c->ws);
+  }
+  /* the reports stop before the transport goes (both on its worker: the close is queued after) */
+  GSource *timer = g_atomic_pointer_exchange(&c->report_timer, NULL);
+  if (timer) {
+    g_source_destroy(timer);
+    g_source_unref(timer);
   }
   if (c->t)
     dc_transport_close(c->t);

@@ -37,6 +37,9 @@ typedef struct {
   const char *token;
   const char *name;
   int slots;
+  /* once connected, an empty RTCP receiver report every second, as every real peer reports
+   * at least that often (the bridge frees a peer it hears nothing from for 30 s) */
+  bool reports;
 } dc_client_config;
 
 /* Connects and joins at once. The config's strings are copied. */
