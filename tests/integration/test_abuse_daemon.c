@@ -20,15 +20,14 @@
 #include <libsoup/soup.h>
 #include <netinet/in.h>
 #include <opus.h>
-#include <signal.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "media/rtp.h"
 #include "signaling/store.h"
 #include "signaling/token.h"
+#include "tests/lib/daemon.h"
 #include "tests/lib/native_client.h"
 
 #define PORT 18649
@@ -115,12 +114,6 @@ static void on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap) {
   g_atomic_int_inc(&((client *)user)->received);
 }
 
-static void spin_for(int ms) {
-  gint64 end = g_get_monotonic_time() + (gint64)ms * 1000;
-  while (g_get_monotonic_time() < end)
-    g_main_context_iteration(NULL, FALSE), g_usleep(1000);
-}
-
 static bool all_connected(void) {
   for (int i = 0; i < N_CLIENTS; i++)
     if (!g_atomic_int_get(&T.c[i].connected))
@@ -190,7 +183,7 @@ static void test_delivery_before(void) {
   while (!all_connected() && g_get_monotonic_time() < end)
     g_main_context_iteration(NULL, FALSE), g_usleep(1000);
   g_assert_true(all_connected());
-  spin_for(1000);
+  dc_test_spin_for(1000);
   baseline = r_rate(NULL, NULL);
   g_test_message("R gets %.1f packets a second before any attack", baseline);
   g_assert_cmpfloat(baseline, >, 40);
@@ -281,18 +274,7 @@ static void test_full_disk_stops_recording(void) {
   check_phase("a recording that filled its disk", rate); /* the meeting went on */
 }
 
-static void test_stops_cleanly(void) {
-  g_subprocess_send_signal(T.bridge, SIGTERM);
-  GError *err = NULL;
-  g_assert_true(g_subprocess_wait(T.bridge, NULL, &err));
-  g_assert_true(g_subprocess_get_if_exited(T.bridge));
-  g_assert_cmpint(g_subprocess_get_exit_status(T.bridge), ==, 0);
-}
-
-static void die_with_parent(gpointer unused) {
-  (void)unused;
-  prctl(PR_SET_PDEATHSIG, SIGTERM);
-}
+static void test_stops_cleanly(void) { dc_test_assert_stops_cleanly(T.bridge); }
 
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
@@ -332,7 +314,7 @@ int main(int argc, char **argv) {
 
   char *port = g_strdup_printf("%d", PORT), *media = g_strdup_printf("%d-%d", MEDIA_MIN, MEDIA_MAX);
   GSubprocessLauncher *launcher = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
-  g_subprocess_launcher_set_child_setup(launcher, die_with_parent, NULL, NULL);
+  g_subprocess_launcher_set_child_setup(launcher, dc_test_die_with_parent, NULL, NULL);
   g_subprocess_launcher_setenv(launcher, "G_DEBUG", "fatal-criticals", TRUE);
   /* a mount namespace of its own, where its recordings' directory is a 16 KiB tmpfs: a disk
    * that fills, for the daemon alone */

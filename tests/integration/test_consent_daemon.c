@@ -8,12 +8,11 @@
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
-#include <signal.h>
 #include <string.h>
-#include <sys/prctl.h>
 
 #include "signaling/store.h"
 #include "signaling/token.h"
+#include "tests/lib/daemon.h"
 #include "tests/lib/native_client.h"
 
 #define PORT 18647
@@ -86,17 +85,6 @@ static gboolean freeze(gpointer unused) {
   return G_SOURCE_REMOVE;
 }
 
-static bool spin_until_named(bool (*pred)(void), int ms, const char *what) {
-  gint64 start = g_get_monotonic_time(), end = start + (gint64)ms * 1000;
-  while (!pred() && g_get_monotonic_time() < end)
-    g_main_context_iteration(NULL, FALSE), g_usleep(1000);
-  bool ok = pred();
-  g_test_message("%s: %s after %.2f s (ceiling %.1f s)", what, ok ? "held" : "did NOT hold",
-                 (g_get_monotonic_time() - start) / 1e6, ms / 1000.0);
-  return ok;
-}
-#define spin_until(pred, ms) spin_until_named(pred, ms, #pred)
-
 static bool both_connected(void) {
   return g_atomic_int_get(&T.c[X].connected) && g_atomic_int_get(&T.c[Y].connected) && T.c[Y].roster_size == 2;
 }
@@ -110,21 +98,21 @@ static bool x_put_out(void) { return T.c[X].error_code && !strcmp(T.c[X].error_c
 static bool y_sees_x_reconnecting(void) { return T.c[Y].saw_x_reconnecting && T.c[Y].roster_size == 1; }
 
 static void test_silent_peer_is_freed(void) {
-  g_assert_true(spin_until(both_connected, 30000));
+  g_assert_true(dc_test_spin_until(both_connected, 30000));
   T.x_id = dc_client_participant(T.c[X].dc);
   GSource *src = g_idle_source_new();
   g_source_set_callback(src, freeze, NULL, NULL);
   g_source_attach(src, dc_worker_context(dc_transport_worker(dc_client_transport(T.c[X].dc))));
   g_source_unref(src);
-  g_assert_true(spin_until(x_frozen, 5000));
+  g_assert_true(dc_test_spin_until(x_frozen, 5000));
   gint64 frozen_at = g_get_monotonic_time();
   /* not before consent could have expired: an answer may have come just before the freeze */
-  bool early = spin_until(x_put_out, (CONSENT_S - 5) * 1000);
+  bool early = dc_test_spin_until(x_put_out, (CONSENT_S - 5) * 1000);
   g_assert_false(early);
-  g_assert_true(spin_until(x_put_out, (CEILING_S - CONSENT_S + 5) * 1000));
+  g_assert_true(dc_test_spin_until(x_put_out, (CEILING_S - CONSENT_S + 5) * 1000));
   double after = (g_get_monotonic_time() - frozen_at) / 1e6;
   g_test_message("X was told its media failed %.1f s after it went silent", after);
-  g_assert_true(spin_until(y_sees_x_reconnecting, 5000));
+  g_assert_true(dc_test_spin_until(y_sees_x_reconnecting, 5000));
 }
 
 static void test_stops_cleanly(void) {
@@ -132,16 +120,7 @@ static void test_stops_cleanly(void) {
   T.release = true;
   g_cond_broadcast(&T.cond);
   g_mutex_unlock(&T.lock);
-  g_subprocess_send_signal(T.bridge, SIGTERM);
-  GError *err = NULL;
-  g_assert_true(g_subprocess_wait(T.bridge, NULL, &err));
-  g_assert_true(g_subprocess_get_if_exited(T.bridge));
-  g_assert_cmpint(g_subprocess_get_exit_status(T.bridge), ==, 0);
-}
-
-static void die_with_parent(gpointer unused) {
-  (void)unused;
-  prctl(PR_SET_PDEATHSIG, SIGTERM);
+  dc_test_assert_stops_cleanly(T.bridge);
 }
 
 int main(int argc, char **argv) {
@@ -175,7 +154,7 @@ int main(int argc, char **argv) {
 
   char *port = g_strdup_printf("%d", PORT);
   GSubprocessLauncher *launcher = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
-  g_subprocess_launcher_set_child_setup(launcher, die_with_parent, NULL, NULL);
+  g_subprocess_launcher_set_child_setup(launcher, dc_test_die_with_parent, NULL, NULL);
   g_subprocess_launcher_setenv(launcher, "G_DEBUG", "fatal-criticals", TRUE);
   T.bridge = g_subprocess_launcher_spawn(launcher, &err, exe, "--data-dir", T.dir, "--plain-http", "--listen",
                                          "127.0.0.1", "--port", port, "--ice-address", "127.0.0.1", NULL);

@@ -20,12 +20,11 @@
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/prctl.h>
 
 #include "bridge/transport.h"
+#include "tests/lib/daemon.h"
 #include "tests/lib/native_client.h"
 #include "media/repair.h"
 #include "media/rtcp.h"
@@ -314,26 +313,6 @@ static void on_message(dc_client *dc, const char *type, JsonObject *o, gpointer 
   }
 }
 
-/* Iterates the main loop until pred() holds or ms pass; says how long it took, or that it
- * never held. The ceilings are generous (a busy machine, the ASan build): a passing wait
- * ends as soon as its condition holds. */
-#define spin_until(pred, ms) spin_until_named(pred, ms, #pred)
-static bool spin_until_named(bool (*pred)(void), int ms, const char *what) {
-  gint64 start = g_get_monotonic_time(), end = start + ms * 1000;
-  while (!pred() && g_get_monotonic_time() < end)
-    g_main_context_iteration(NULL, FALSE), g_usleep(500);
-  bool ok = pred();
-  g_test_message("%s: %s after %.2f s (ceiling %.1f s)", what, ok ? "held" : "did NOT hold",
-                 (g_get_monotonic_time() - start) / 1e6, ms / 1000.0);
-  return ok;
-}
-
-static void spin_for(int ms) {
-  gint64 end = g_get_monotonic_time() + ms * 1000;
-  while (g_get_monotonic_time() < end)
-    g_main_context_iteration(NULL, FALSE), g_usleep(500);
-}
-
 static bool all_connected(void) {
   for (int i = 0; i < N_CLIENTS; i++)
     if (!g_atomic_int_get(&T.c[i].connected))
@@ -398,10 +377,10 @@ static void feedback(int kind) {
 /* ---- the cases, in order ---- */
 
 static void test_slots_and_keyframe_less_source(void) {
-  g_assert_true(spin_until(all_connected, 15000));
-  g_assert_true(spin_until(c_gets_video, 10000));
+  g_assert_true(dc_test_spin_until(all_connected, 15000));
+  g_assert_true(dc_test_spin_until(c_gets_video, 10000));
   client *c = &T.c[C];
-  spin_for(1000);
+  dc_test_spin_for(1000);
   g_assert_cmpint(c->n_slots, ==, 2);
   int64_t a = dc_client_participant(T.c[A].dc), b = dc_client_participant(T.c[B].dc);
   g_test_message("A=%" G_GINT64_FORMAT " B=%" G_GINT64_FORMAT "; C's slots %" G_GINT64_FORMAT ", %" G_GINT64_FORMAT,
@@ -410,7 +389,7 @@ static void test_slots_and_keyframe_less_source(void) {
   /* B never sends a key frame: its slot never starts, and its junk does not stop A's */
   g_assert_cmpint(g_atomic_int_get(&c->foreign_packets), ==, 0);
   int before = g_atomic_int_get(&c->video_packets), low_before = g_atomic_int_get(&c->low_layer_packets);
-  spin_for(1000);
+  dc_test_spin_for(1000);
   g_assert_cmpint(g_atomic_int_get(&c->video_packets) - before, >, 100);
   /* A's two layers by SSRC: the main slot carries the higher, which fits C's estimate */
   g_assert_cmpint(g_atomic_int_get(&c->low_layer_packets) - low_before, ==, 0);
@@ -433,10 +412,10 @@ static void test_nack_served_from_cache(void) {
   client *c = &T.c[C];
   g_atomic_int_set(&c->dropped_seq, -1);
   g_atomic_int_set(&c->drop_next, 1);
-  spin_for(100);
+  dc_test_spin_for(100);
   g_assert_cmpint(g_atomic_int_get(&c->drop_next), ==, 0);
   feedback(0);
-  g_assert_true(spin_until(dropped_repaired, 8000));
+  g_assert_true(dc_test_spin_until(dropped_repaired, 8000));
   g_assert_cmpint(g_atomic_int_get(&c->rtx_packets), >=, 1);
 }
 
@@ -460,16 +439,16 @@ static bool b_gets_video(void) { return g_atomic_int_get(&T.c[B].video_packets) 
  * RTX, while its video goes on. */
 static void test_no_repair_without_rtx(void) {
   client *b = &T.c[B];
-  g_assert_true(spin_until(b_gets_video, 10000));
+  g_assert_true(dc_test_spin_until(b_gets_video, 10000));
   uint16_t seq = (uint16_t)g_atomic_int_get(&b->last_seq_seen);
   g_atomic_int_set(&b->watch_hits, 0);
   g_atomic_int_set(&b->watch_seq, seq);
   int before = g_atomic_int_get(&b->video_packets);
   for (int i = 0; i < 3; i++) {
     dc_worker_invoke(dc_transport_worker(b->t), send_nack_from_b, GUINT_TO_POINTER(seq), NULL);
-    spin_for(300);
+    dc_test_spin_for(300);
   }
-  spin_for(1000);
+  dc_test_spin_for(1000);
   g_atomic_int_set(&b->watch_seq, -1);
   g_test_message("B NACKed %u three times: it came again %d times; RTX packets to B %d; video packets since %d",
                  seq, g_atomic_int_get(&b->watch_hits), g_atomic_int_get(&b->rtx_packets),
@@ -485,15 +464,15 @@ static void test_bridge_nacks_upstream(void) {
   client *a = &T.c[A], *c = &T.c[C];
   g_atomic_int_set(&a->skipped_seq, -1);
   g_atomic_int_set(&a->skip_next, 1);
-  g_assert_true(spin_until(a_nacked, 8000));
-  spin_for(500);
+  g_assert_true(dc_test_spin_until(a_nacked, 8000));
+  dc_test_spin_for(500);
   /* C saw the gap and then the repair: nothing is missing on its side */
   g_assert_cmpint(c->rx.n_missing, ==, 0);
   g_assert_cmpuint(c->rx.recovered, >=, 2); /* its own drop and A's held-back packet */
 }
 
 static void test_reports_to_source(void) {
-  spin_for(1200);
+  dc_test_spin_for(1200);
   g_assert_cmpint(g_atomic_int_get(&T.c[A].rr_blocks_for_video), >=, 1);
   g_assert_cmpint(g_atomic_int_get(&T.c[A].rembs), >=, 1);
 }
@@ -512,12 +491,12 @@ static void test_lossy_source_clean_receiver(void) {
   int remb_before = g_atomic_int_get(&a->remb_kbps);
   g_atomic_int_set(&a->lossy, 1);
   for (int i = 0; i < 12; i++) {
-    spin_for(500);
+    dc_test_spin_for(500);
     feedback(5);
   }
   int remb_lossy = g_atomic_int_get(&a->remb_kbps);
   g_atomic_int_set(&a->lossy, 0);
-  spin_for(1500);
+  dc_test_spin_for(1500);
   dc_rtcp_report_block blk;
   dc_rx_stream_report(&c->rx, (uint64_t)g_get_monotonic_time(), &blk);
   g_test_message("A dropped %d packets on its uplink; C saw %u missing; thumbnail off %d times; "
@@ -547,21 +526,21 @@ static void test_estimate_turns_thumbnail_off(void) {
   while (!thumbnail_off() && g_get_monotonic_time() < end) {
     feedback(3);
     reports++;
-    spin_for(400);
+    dc_test_spin_for(400);
   }
   g_test_message("thumbnail off after %d heavy-loss reports", reports);
-  g_assert_true(spin_until(thumbnail_off, 2000));
+  g_assert_true(dc_test_spin_until(thumbnail_off, 2000));
   int before = g_atomic_int_get(&c->video_packets);
-  spin_for(1000);
+  dc_test_spin_for(1000);
   g_assert_cmpint(g_atomic_int_get(&c->video_packets) - before, >, 100); /* the main slot stays */
   g_assert_true(thumbnail_off());
   feedback(4);
-  g_assert_true(spin_until(thumbnail_back, 10000));
+  g_assert_true(dc_test_spin_until(thumbnail_back, 10000));
 }
 
 static bool main_on_low(void) {
   int before = g_atomic_int_get(&T.c[C].low_layer_packets);
-  spin_for(300);
+  dc_test_spin_for(300);
   return g_atomic_int_get(&T.c[C].low_layer_packets) - before > 5;
 }
 
@@ -596,7 +575,7 @@ static void test_probe_before_upgrade(void) {
   int after = g_atomic_int_get(&c->padding_packets);
   for (int i = 0; i < 10; i++) {
     feedback(5);
-    spin_for(300);
+    dc_test_spin_for(300);
   }
   g_test_message("padding packets in the 3 s after the move: %d", g_atomic_int_get(&c->padding_packets) - after);
   g_assert_cmpint(g_atomic_int_get(&c->padding_packets) - after, <, 100);
@@ -611,10 +590,10 @@ static void test_bad_feedback_and_storm(void) {
   gint64 start = g_get_monotonic_time();
   for (int i = 0; i < 100; i++) { /* 6400 NACKed packets in a second */
     feedback(2);
-    spin_for(10);
+    dc_test_spin_for(10);
   }
   double seconds = (g_get_monotonic_time() - start) / 1e6;
-  spin_for(200);
+  dc_test_spin_for(200);
   int repairs = g_atomic_int_get(&c->rtx_packets) - rtx_before;
   int video = g_atomic_int_get(&c->video_packets) - video_before;
   g_test_message("storm: %d repairs in %.2f s; %d new video packets", repairs, seconds, video);
@@ -624,19 +603,7 @@ static void test_bad_feedback_and_storm(void) {
   g_assert_cmpint(g_atomic_int_get(&c->foreign_packets), ==, 0);
 }
 
-static void test_stops_cleanly(void) {
-  g_subprocess_send_signal(T.bridge, SIGTERM);
-  GError *err = NULL;
-  g_assert_true(g_subprocess_wait(T.bridge, NULL, &err));
-  g_assert_true(g_subprocess_get_if_exited(T.bridge));
-  g_assert_cmpint(g_subprocess_get_exit_status(T.bridge), ==, 0);
-}
-
-/* The daemon goes when the test goes, even when an assertion aborts it. */
-static void die_with_parent(gpointer unused) {
-  (void)unused;
-  prctl(PR_SET_PDEATHSIG, SIGTERM);
-}
+static void test_stops_cleanly(void) { dc_test_assert_stops_cleanly(T.bridge); }
 
 /* /metrics from the daemon (it answers loopback on the main port): one sample's value, or -1. */
 static void on_metrics(GObject *src, GAsyncResult *res, gpointer data) {
@@ -670,7 +637,7 @@ static double sample(const char *text, const char *name) {
 /* Issue 13: the counters move with the traffic the clients send and receive. */
 static void test_metrics_move(void) {
   char *before = fetch_metrics();
-  spin_for(1500);
+  dc_test_spin_for(1500);
   char *after = fetch_metrics();
   const char *names[] = {"diemcau_rtp_packets_total{direction=\"in\"}", "diemcau_rtp_packets_total{direction=\"out\"}",
                          "diemcau_rtp_bytes_total{direction=\"in\"}", "diemcau_rtcp_packets_total{direction=\"out\"}",
@@ -728,7 +695,7 @@ int main(int argc, char **argv) {
 
   char *port = g_strdup_printf("%d", PORT);
   GSubprocessLauncher *launcher = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
-  g_subprocess_launcher_set_child_setup(launcher, die_with_parent, NULL, NULL);
+  g_subprocess_launcher_set_child_setup(launcher, dc_test_die_with_parent, NULL, NULL);
   /* A critical in the daemon ends it, so the clean-stop check fails: in the debug build that
    * includes media/srtp's audit of every outbound index across switches, repairs and RTX. */
   g_subprocess_launcher_setenv(launcher, "G_DEBUG", "fatal-criticals", TRUE);
@@ -749,7 +716,7 @@ int main(int argc, char **argv) {
     dc_client_config cfg = {.session = T.session, .workers = T.workers, .identity = T.id, .ws_url = url,
                             .meeting = meeting, .token = T.c[i].token, .name = name, .slots = T.c[i].slots};
     T.c[i].dc = dc_client_new(&cfg, &cb, &T.c[i]);
-    spin_for(200); /* join order: A, B, C */
+    dc_test_spin_for(200); /* join order: A, B, C */
   }
   g_test_add_func("/router-daemon/slots-and-keyframe-less-source", test_slots_and_keyframe_less_source);
   g_test_add_func("/router-daemon/nack-served-from-cache", test_nack_served_from_cache);

@@ -1,0 +1,23 @@
+/* daemon.h — what the tests that drive the real daemon without a browser share: the daemon
+ * dies with the test (even when an assertion aborts it), the main loop is spun until a
+ * condition holds, saying how long that took, and the daemon must stop cleanly on SIGTERM. */
+#ifndef DC_TEST_DAEMON_H
+#define DC_TEST_DAEMON_H
+
+#include <gio/gio.h>
+#include <stdbool.h>
+
+/* For g_subprocess_launcher_set_child_setup: SIGTERM to the daemon when the test goes. */
+void dc_test_die_with_parent(gpointer unused);
+
+/* Iterates the main context until pred() holds or ms pass; logs (g_test_message) how long it
+ * took or that it never held. The ceilings are generous (a busy machine, the ASan build): a
+ * passing wait ends as soon as its condition holds. */
+bool dc_test_spin_until_named(bool (*pred)(void), int ms, const char *what);
+#define dc_test_spin_until(pred, ms) dc_test_spin_until_named(pred, ms, #pred)
+void dc_test_spin_for(int ms);
+
+/* SIGTERM, then asserts it exited by itself with status 0 (sanitizers included). */
+void dc_test_assert_stops_cleanly(GSubprocess *daemon);
+
+#endif
