@@ -153,7 +153,10 @@ async function negotiate() {
     else if ($('slot' + (index - 1))) $('slot' + (index - 1)).srcObject = stream;
   };
   pc.onconnectionstatechange = () => {
-    if (pc.connectionState === 'connected') status(`Đã kết nối (connected) — ${diemcau.me.point}`);
+    // a connection that comes up after the meeting refused or ended it says nothing: the
+    // refusal stays on screen (a slow machine finished ICE after the host ended the meeting)
+    if (pc.connectionState === 'connected' && pc === diemcau.pc && !FINAL.has(diemcau.lastCode))
+      status(`Đã kết nối (connected) — ${diemcau.me.point}`);
     if (pc.connectionState === 'failed' && pc === diemcau.pc) {
       status('Mất kết nối media (media connection failed): kết nối lại (reconnecting)', true);
       if (diemcau.ws) diemcau.ws.close(); // a new join brings a new connection
@@ -244,6 +247,10 @@ function connect() {
     if (!(Date.now() - (diemcau.lastErrorAt || 0) < 2000))
       status(`Mất kết nối (disconnected)${e.reason ? ': ' + e.reason : ''}`, true);
     if (!final) reconnect();
+    else if (diemcau.pc) { // over for good: its media too
+      diemcau.pc.close();
+      diemcau.pc = null;
+    }
   };
 }
 
