@@ -116,6 +116,19 @@ static decoded decode(const char *path, const char *chain) {
   return d;
 }
 
+/* A test's scratch directory, its files (vpath may be NULL) and its packets, gone. */
+static void scratch_free(char *dir, char *apath, char *vpath, GPtrArray *audio, GPtrArray *video) {
+  g_unlink(apath);
+  if (vpath)
+    g_unlink(vpath);
+  g_rmdir(dir);
+  g_ptr_array_unref(audio);
+  g_ptr_array_unref(video);
+  g_free(apath);
+  g_free(vpath);
+  g_free(dir);
+}
+
 /* 20 ms Opus frames of a 440 Hz tone, as the mixer's hall tier makes them. */
 static GPtrArray *opus_frames(int n) {
   int err;
@@ -192,14 +205,7 @@ static void test_one_time_line(void) {
   g_assert_cmpint(dv.height, ==, 240);
   /* one time line: the picture starts where it started on the recording's clock */
   g_assert_cmpfloat(fabs(dv.first / 1e9 - 1.0), <, 0.05);
-  g_unlink(apath);
-  g_unlink(vpath);
-  g_rmdir(dir);
-  g_ptr_array_unref(audio);
-  g_ptr_array_unref(video);
-  g_free(apath);
-  g_free(vpath);
-  g_free(dir);
+  scratch_free(dir, apath, vpath, audio, video);
   g_free(o.error);
 }
 
@@ -217,12 +223,7 @@ static void test_full_disk(void) {
   g_assert_true(o.done);
   g_test_message("error: %s", o.error ? o.error : "(none)");
   g_assert_cmpstr(o.error, ==, "the disk is full");
-  g_unlink(apath);
-  g_rmdir(dir);
-  g_ptr_array_unref(audio);
-  g_ptr_array_unref(video);
-  g_free(apath);
-  g_free(dir);
+  scratch_free(dir, apath, NULL, audio, video);
   g_free(o.error);
 }
 
@@ -267,14 +268,7 @@ static void test_audio_only(void) {
   g_assert_null(o.error);
   decoded da = decode(apath, "oggdemux ! opusdec");
   g_assert_cmpfloat(fabs(da.end / 1e9 - 2.0), <, 0.1);
-  g_unlink(apath);
-  g_unlink(vpath);
-  g_rmdir(dir);
-  g_ptr_array_unref(audio);
-  g_ptr_array_unref(video);
-  g_free(apath);
-  g_free(vpath);
-  g_free(dir);
+  scratch_free(dir, apath, vpath, audio, video);
   g_free(o.error);
 }
 
@@ -292,14 +286,7 @@ static void test_stop_wait(void) {
   g_assert_null(o.error);
   decoded da = decode(apath, "oggdemux ! opusdec");
   g_assert_cmpfloat(fabs(da.end / 1e9 - 1.0), <, 0.1);
-  g_unlink(apath);
-  g_unlink(vpath);
-  g_rmdir(dir);
-  g_ptr_array_unref(audio);
-  g_ptr_array_unref(video);
-  g_free(apath);
-  g_free(vpath);
-  g_free(dir);
+  scratch_free(dir, apath, vpath, audio, video);
 }
 
 int main(int argc, char **argv) {
