@@ -638,10 +638,16 @@ void dc_mixer_tick(dc_mixer *m, uint64_t now_us) {
   for (int i = 0; i < DC_MIX_TICK; i++)
     m->frame[i] = limit(m->total[i]);
   for (int t = 0; t < DC_TIER_COUNT; t++)
-    if (listeners[t] > 0)
+    if (listeners[t] > 0) {
       feed(m, &m->tiers[t], m->frame);
-    else
-      m->tiers[t].acc_n = (m->tiers[t].acc_n + DC_MIX_TICK) % m->tiers[t].frame; /* keep the beat */
+    } else {
+      /* Keep the beat with silence: a talker who falls quiet gets this mix back mid-frame,
+       * and the frame's start must not be what it held when last fed, which can be that
+       * talker's own voice (it heard itself for 40 ms in a highland test). */
+      stream *s = &m->tiers[t];
+      memset(s->acc + s->acc_n, 0, DC_MIX_TICK * sizeof *s->acc);
+      s->acc_n = (s->acc_n + DC_MIX_TICK) % s->frame;
+    }
   for (unsigned k = 0; k < m->k; k++) {
     if (m->talk_slot[k] < 0)
       continue;

@@ -494,6 +494,57 @@ static void test_mute_and_back(void) {
   dc_mixer_free(m);
 }
 
+/* A highland talker who falls quiet gets its tier's shared mix back in the middle of one of
+ * its 60 ms frames. That mix was not fed while nobody listened to it; before, the part of the
+ * frame from before the switch was whatever the mix held when it was last fed, which can be
+ * this talker's own voice from a second ago, and it heard itself (endpoint-highland-link,
+ * once in the ASan build). Checked for each offset of the switch in the frame. */
+static void test_no_own_voice_after_talking(void) {
+  for (int offset = 0; offset < 3; offset++) {
+    dc_mixer *m = make_mixer(3);
+    sender a, b;
+    sender_init(&a, m, DC_TIER_HIGHLAND, 1000, -12, false);
+    sender_init(&b, m, DC_TIER_HIGHLAND, 440, -200, false);
+    listener la;
+    listener_init(&la, a.slot);
+    uint64_t now = 1000000;
+    int t = 0;
+    for (; t < 50; t++, now += 20000) { /* A talks alone: B hears A in the tier's mix */
+      sender_send(&a, m, now, false);
+      sender_send(&b, m, now, false);
+      dc_mixer_tick(m, now);
+      listener_take(&la, m);
+    }
+    b.amp = 32767.0 * pow(10.0, -12 / 20.0);
+    for (; t < 100 + offset; t++, now += 20000) { /* both talk: nobody listens to the tier's mix */
+      sender_send(&a, m, now, false);
+      sender_send(&b, m, now, false);
+      dc_mixer_tick(m, now);
+      listener_take(&la, m);
+    }
+    a.amp = 0;
+    guint quiet_at = la.pcm->len;
+    for (; t < 200; t++, now += 20000) { /* A falls quiet and, 600 ms on, gets the tier's mix */
+      sender_send(&a, m, now, false);
+      sender_send(&b, m, now, false);
+      dc_mixer_tick(m, now);
+      listener_take(&la, m);
+    }
+    g_assert_false(is_talker(m, a.slot));
+    /* from 100 ms after A fell quiet (its encoder's and the mixer's delay) to the end */
+    guint from = quiet_at + 4800;
+    double own = tone_db(la.pcm, from, la.pcm->len - from, 1000);
+    double other = tone_db(la.pcm, from, la.pcm->len - from, 440);
+    g_test_message("offset %d: A hears its own tone at %.1f dB, B's at %.1f dB", offset, own, other);
+    g_assert_cmpfloat(other, >, 55);
+    g_assert_cmpfloat(own, <, other - 40);
+    opus_encoder_destroy(a.enc);
+    opus_encoder_destroy(b.enc);
+    listener_clear(&la);
+    dc_mixer_free(m);
+  }
+}
+
 static void test_silence_costs_no_decode(void) {
   dc_mixer_config cfg = {.max_participants = 64, .talkers = 3};
   dc_mixer *m = dc_mixer_new(&cfg, NULL);
@@ -735,6 +786,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/mixer/burst-after-stall-keeps-speech", test_burst_after_stall_keeps_speech);
   g_test_add_func("/mixer/silence-costs-no-decode", test_silence_costs_no_decode);
   g_test_add_func("/mixer/mute-and-back", test_mute_and_back);
+  g_test_add_func("/mixer/no-own-voice-after-talking", test_no_own_voice_after_talking);
   g_test_add_func("/mixer/frame-sizes-and-no-level", test_frame_sizes_and_no_level);
   g_test_add_func("/mixer/bad-input", test_bad_input);
   g_test_add_func("/mixer/steady-talkers-without-level", test_steady_talkers_without_level);
