@@ -16,7 +16,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PORT, api, endpointEnv, enterNetns, goertzelDb, launch, onLines, openPage, pageTonesDb, sh, sleep, startBridge, stopBridge, tap, wavSamples } from './harness.mjs';
+import { PORT, api, endpointEnv, enterNetns, goertzelDb, launch, onLines, openPage, pageTonesDb, sh, sleep, startBridge, stopBridge, tap, wavSamples, wavSamplesNow } from './harness.mjs';
 
 const [bridgeExe, endpointExe] = process.argv.slice(2);
 enterNetns('dcendp');
@@ -125,20 +125,23 @@ async function main() {
       `participant ${ep2Id}; endpoint 1 now: labels ${JSON.stringify(last(eps[0]).labels)}, frames ${last(eps[0]).frames}`);
 
     // Both recordings: from 2 s after everyone connected to the end, second by second.
+    // judged up to here: once told to leave, an endpoint records the others' absence
+    const recorded = eps.map((e, i) => wavSamplesNow(join(dir, `ep${i + 1}.wav`)));
     for (const e of eps) e.child.kill('SIGTERM');
     const codes = await Promise.all(eps.map((e) => Promise.race([e.done, sleep(10000).then(() => 'hung')])));
     check(codes.every((c) => c === 0), 'the endpoints leave cleanly on SIGTERM', `exit ${codes.join(', ')}`);
     eps.forEach((e, i) => {
       const x = wavSamples(join(dir, `ep${i + 1}.wav`));
       const others = [PAGE_TONE, EP_TONES[1 - i]], own = EP_TONES[i];
-      // the recording runs on the wall clock from the endpoint's start; take its last 8 s
-      const end = x.length, secs = [];
+      // the recording runs on the wall clock from the endpoint's start; take the last 8 s
+      // before it was told to leave
+      const end = Math.min(recorded[i], x.length), secs = [];
       for (let s = end - 8 * 48000; s + 48000 <= end; s += 48000)
         secs.push([...others.map((f) => goertzelDb(x, s, 48000, f)), goertzelDb(x, s, 48000, own)]);
       const weakest = Math.min(...secs.flatMap((v) => v.slice(0, 2))), loudestOwn = Math.max(...secs.map((v) => v[2]));
       check(secs.length >= 7 && weakest > 100 && weakest > loudestOwn + 20,
         `endpoint ${i + 1}'s recording holds the page's and the other endpoint's tones, not its own`,
-        `${(x.length / 48000).toFixed(1)} s recorded; others ${weakest.toFixed(0)} dB at least, own ${loudestOwn.toFixed(0)} dB at most`);
+        `${(end / 48000).toFixed(1)} s recorded before leaving (${(x.length / 48000).toFixed(1)} in all); others ${weakest.toFixed(0)} dB at least, own ${loudestOwn.toFixed(0)} dB at most`);
     });
   } finally {
     for (const e of eps) if (e.exit === null) e.child.kill('SIGKILL');

@@ -174,6 +174,12 @@ export function wavSamples(path) {
   return x;
 }
 
+// Samples a WAV that is still being written holds now: the end of what an endpoint recorded
+// before it was told to leave (what it writes after, while the others leave, is silence).
+export function wavSamplesNow(path) {
+  try { return wavSamples(path).length; } catch { return 0; }
+}
+
 // Average level (dBFS, the peak of the FFT bins within two of each tone) of each frequency in
 // what a page receives, over two seconds (WebAudio analyser on the received track).
 export async function pageTonesDb(page, tones) {
