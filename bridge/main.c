@@ -236,7 +236,10 @@ int main(int argc, char **argv) {
       {"public-address", 0, 0, G_OPTION_ARG_STRING, &o.public_address, "Address to advertise in ICE when behind 1:1 NAT", "IP"},
       {"ice-address", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.ice_addresses, "Gather ICE candidates only on this local address (repeatable; e.g. 127.0.0.1 for tests)", "IP"},
       {"stun", 0, 0, G_OPTION_ARG_STRING, &o.stun, "STUN server for server-reflexive candidates", "HOST:PORT"},
-      {"turn", 0, 0, G_OPTION_ARG_STRING, &o.turn, "TURN (UDP) relay for participants ICE cannot reach directly", "USER:PASSWORD@HOST:PORT"},
+      {"turn", 0, 0, G_OPTION_ARG_STRING, &o.turn, "TURN (UDP) relay for the bridge's own candidates, when the bridge itself is behind a NAT ICE cannot cross", "USER:PASSWORD@HOST:PORT"},
+      {"ice-server", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.ice_servers, "STUN/TURN server participants are told to use, e.g. turn:turn.example.vn:3478?transport=tcp or turns:turn.example.vn:443 (repeatable; for points whose firewall blocks UDP)", "URL"},
+      {"turn-secret", 0, 0, G_OPTION_ARG_STRING, &o.turn_secret, "Secret shared with the TURN server (coturn's static-auth-secret) to mint participants' credentials; better in the config file than on the command line", "SECRET"},
+      {"turn-ttl", 0, 0, G_OPTION_ARG_INT, &o.turn_ttl, "How long a participant's TURN credentials last, in seconds (default 43200)", "SECONDS"},
       {"data-dir", 'd', 0, G_OPTION_ARG_FILENAME, &o.data_dir, "Data directory: store, TLS certificate (default ./diemcau-data)", "DIR"},
       {"tls-cert", 0, 0, G_OPTION_ARG_FILENAME, &o.tls_cert, "TLS certificate (PEM); default: self-signed, made on first start", "FILE"},
       {"tls-key", 0, 0, G_OPTION_ARG_FILENAME, &o.tls_key, "TLS private key (PEM) for --tls-cert", "FILE"},
@@ -358,6 +361,9 @@ int main(int argc, char **argv) {
                            .time_zone = o.time_zone, .metrics_listen = o.metrics_listen};
   char *recordings_dir = g_build_filename(data_dir, "recordings", NULL);
   scfg.recordings_dir = recordings_dir;
+  scfg.ice_servers = (const char *const *)o.ice_servers;
+  scfg.turn_secret = o.turn_secret;
+  scfg.turn_ttl_s = (unsigned)o.turn_ttl;
   dc_server *server = dc_server_new(&scfg, store, bridge, &err);
   g_free(recordings_dir);
   the_server = server;

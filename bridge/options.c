@@ -1,6 +1,8 @@
 /* options.c — the daemon's settings, checked once; see options.h. */
 #include "bridge/options.h"
 
+#include "signaling/ice_servers.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +42,9 @@ static void *slot_of(dc_options *o, const char *key, key_kind *kind) {
       {"time-zone", KEY_STRING, offsetof(dc_options, time_zone)},
       {"metrics-listen", KEY_STRING, offsetof(dc_options, metrics_listen)},
       {"ice-address", KEY_LIST, offsetof(dc_options, ice_addresses)},
+      {"ice-server", KEY_LIST, offsetof(dc_options, ice_servers)},
+      {"turn-secret", KEY_STRING, offsetof(dc_options, turn_secret)},
+      {"turn-ttl", KEY_INT, offsetof(dc_options, turn_ttl)},
       {"port", KEY_INT, offsetof(dc_options, port)},
       {"workers", KEY_INT, offsetof(dc_options, workers)},
       {"talkers", KEY_INT, offsetof(dc_options, talkers)},
@@ -178,6 +183,29 @@ bool dc_options_check(dc_options *o, GError **error) {
     o->turn_password = g_strndup(colon + 1, (gsize)(at - colon - 1));
     o->turn_host = g_strndup(at + 1, (gsize)(port_sep - at - 1));
   }
+  bool any_turn = false;
+  for (char **u = o->ice_servers; u && *u; u++) {
+    dc_ice_url url;
+    char *why = NULL;
+    if (!dc_ice_url_parse(*u, &url, &why)) {
+      fail(error, "--ice-server: %s (e.g. stun:stun.example.vn:3478, turn:turn.example.vn:3478?transport=tcp, "
+                  "turns:turn.example.vn:443)", why);
+      g_free(why);
+      return false;
+    }
+    any_turn |= url.scheme != DC_ICE_STUN;
+    dc_ice_url_clear(&url);
+  }
+  if (g_strv_length(o->ice_servers ? o->ice_servers : (char *[]){NULL}) > DC_ICE_MAX_URLS)
+    return fail(error, "--ice-server: at most %d", DC_ICE_MAX_URLS);
+  if (any_turn && (!o->turn_secret || !*o->turn_secret))
+    return fail(error, "a TURN server in --ice-server needs --turn-secret: the TURN server's shared secret "
+                       "(coturn: use-auth-secret, static-auth-secret=...), best put in the config file");
+  if (o->turn_secret && !any_turn)
+    return fail(error, "--turn-secret is set but no --ice-server is a turn: or turns: URL to use it with");
+  if (o->turn_ttl && (o->turn_ttl < 600 || o->turn_ttl > 7 * 86400))
+    return fail(error, "--turn-ttl must be 600-604800 seconds (how long a participant's TURN credentials last; "
+                       "default 43200, a long meeting's day)");
   if (o->metrics_listen) {
     char *colon = strrchr(o->metrics_listen, ':');
     unsigned port;
@@ -204,6 +232,10 @@ void dc_options_clear(dc_options *o) {
   g_free(o->media_ports), g_free(o->web_dir), g_free(o->turn), g_free(o->time_zone);
   g_free(o->metrics_listen);
   g_strfreev(o->ice_addresses);
+  g_strfreev(o->ice_servers);
+  if (o->turn_secret)
+    memset(o->turn_secret, 0, strlen(o->turn_secret));
+  g_free(o->turn_secret);
   g_free(o->stun_host), g_free(o->turn_user), g_free(o->turn_password), g_free(o->turn_host);
   memset(o, 0, sizeof *o);
 }

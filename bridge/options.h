@@ -16,8 +16,8 @@
 typedef struct {
   /* as given (flags first, then the config file); NULL or 0 when not */
   char *config, *listen, *public_address, *data_dir, *tls_cert, *tls_key, *log_level, *stun,
-      *media_ports, *web_dir, *turn, *time_zone, *metrics_listen, **ice_addresses;
-  int port, workers, talkers;
+      *media_ports, *web_dir, *turn, *time_zone, *metrics_listen, **ice_addresses, **ice_servers, *turn_secret;
+  int port, workers, talkers, turn_ttl;
   gboolean demo, plain_http, no_red;
   /* parsed by dc_options_check */
   GLogLevelFlags log_threshold; /* the least severe level written */

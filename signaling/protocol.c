@@ -241,12 +241,29 @@ char *dc_protocol_error(const char *code, const char *message) {
   return finish(b);
 }
 
-char *dc_protocol_joined(int64_t participant, const char *point, const char *role) {
+char *dc_protocol_joined(int64_t participant, const char *point, const char *role, const dc_ice_server *ice,
+                         size_t n_ice) {
   JsonBuilder *b = begin("joined");
   json_builder_set_member_name(b, "participant");
   json_builder_add_int_value(b, participant);
   add_string(b, "point", point);
   add_string(b, "role", role);
+  json_builder_set_member_name(b, "ice_servers"); /* RTCConfiguration.iceServers, as is */
+  json_builder_begin_array(b);
+  for (size_t i = 0; i < n_ice; i++) {
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "urls");
+    json_builder_begin_array(b);
+    for (char **u = ice[i].urls; u && *u; u++)
+      json_builder_add_string_value(b, *u);
+    json_builder_end_array(b);
+    if (ice[i].username) {
+      add_string(b, "username", ice[i].username);
+      add_string(b, "credential", ice[i].credential);
+    }
+    json_builder_end_object(b);
+  }
+  json_builder_end_array(b);
   return finish(b);
 }
 
@@ -423,6 +440,69 @@ static bool parse_slots(JsonObject *o, dc_server_msg *m, failure *f) {
   return true;
 }
 
+/* joined's "ice_servers" (optional: older bridges send none): at most DC_ICE_MAX_SERVERS
+ * entries of "urls" (a string or an array of them, each one we can parse: an entry we could
+ * not use is an error, not a surprise later) with "username" and "credential" for TURN. */
+static bool parse_ice_servers(JsonObject *o, dc_server_msg *m, failure *f) {
+  JsonNode *n = json_object_get_member(o, "ice_servers");
+  if (!n || JSON_NODE_HOLDS_NULL(n))
+    return true;
+  if (!JSON_NODE_HOLDS_ARRAY(n) || json_array_get_length(json_node_get_array(n)) > DC_ICE_MAX_SERVERS)
+    return fail(f, DC_ERR_CODE_BAD_MESSAGE, "\"ice_servers\" must be an array of at most %d servers", DC_ICE_MAX_SERVERS);
+  JsonArray *a = json_node_get_array(n);
+  for (guint i = 0; i < json_array_get_length(a); i++) {
+    JsonNode *e = json_array_get_element(a, i);
+    if (!JSON_NODE_HOLDS_OBJECT(e))
+      return fail(f, DC_ERR_CODE_BAD_MESSAGE, "each of \"ice_servers\" must be an object");
+    JsonObject *so = json_node_get_object(e);
+    dc_ice_server *srv = &m->ice_servers[m->n_ice_servers++];
+    if (!get_string(so, "username", false, 256, &srv->username, f) ||
+        !get_string(so, "credential", false, 256, &srv->credential, f))
+      return false;
+    JsonNode *urls = json_object_get_member(so, "urls");
+    GPtrArray *list = g_ptr_array_new_with_free_func(g_free);
+    bool ok = urls != NULL;
+    if (ok && JSON_NODE_HOLDS_VALUE(urls) && json_node_get_value_type(urls) == G_TYPE_STRING) {
+      g_ptr_array_add(list, g_strdup(json_node_get_string(urls)));
+    } else if (ok && JSON_NODE_HOLDS_ARRAY(urls) && json_array_get_length(json_node_get_array(urls)) <= DC_ICE_MAX_URLS) {
+      JsonArray *ua = json_node_get_array(urls);
+      for (guint j = 0; ok && j < json_array_get_length(ua); j++) {
+        JsonNode *u = json_array_get_element(ua, j);
+        ok = JSON_NODE_HOLDS_VALUE(u) && json_node_get_value_type(u) == G_TYPE_STRING;
+        if (ok)
+          g_ptr_array_add(list, g_strdup(json_node_get_string(u)));
+      }
+    } else {
+      ok = false;
+    }
+    ok = ok && list->len > 0;
+    for (guint j = 0; ok && j < list->len; j++) {
+      dc_ice_url url;
+      char *why = NULL;
+      ok = dc_ice_url_parse(g_ptr_array_index(list, j), &url, &why);
+      if (ok && url.scheme != DC_ICE_STUN && (!srv->username || !srv->credential)) {
+        ok = false;
+        why = g_strdup("a TURN server needs \"username\" and \"credential\"");
+      }
+      dc_ice_url_clear(&url);
+      if (!ok) {
+        g_ptr_array_unref(list);
+        fail(f, DC_ERR_CODE_BAD_MESSAGE, "\"ice_servers\": %s", why);
+        g_free(why);
+        return false;
+      }
+    }
+    if (!ok) {
+      g_ptr_array_unref(list);
+      return fail(f, DC_ERR_CODE_BAD_MESSAGE, "\"urls\" of \"ice_servers\" must be a URL or an array of 1-%d", DC_ICE_MAX_URLS);
+    }
+    g_ptr_array_set_free_func(list, NULL);
+    g_ptr_array_add(list, NULL);
+    srv->urls = (char **)g_ptr_array_free(list, FALSE);
+  }
+  return true;
+}
+
 bool dc_protocol_parse_server(const char *text, size_t len, dc_server_msg *m, char **why) {
   memset(m, 0, sizeof *m);
   failure f = {0};
@@ -445,7 +525,8 @@ bool dc_protocol_parse_server(const char *text, size_t len, dc_server_msg *m, ch
   if (!strcmp(type, "joined")) {
     m->type = DC_SMSG_JOINED;
     ok = get_int(o, "participant", 1, G_MAXINT64, &m->participant, &f) &&
-         get_string(o, "point", true, 320, &m->point, &f) && get_string(o, "role", true, 32, &m->role, &f);
+         get_string(o, "point", true, 320, &m->point, &f) && get_string(o, "role", true, 32, &m->role, &f) &&
+         parse_ice_servers(o, m, &f);
   } else if (!strcmp(type, "answer")) {
     m->type = DC_SMSG_ANSWER;
     ok = get_string(o, "sdp", true, DC_PROTOCOL_MAX_MESSAGE, &m->sdp, &f);
@@ -480,6 +561,8 @@ out:
 }
 
 void dc_server_msg_clear(dc_server_msg *m) {
+  for (size_t i = 0; i < m->n_ice_servers; i++)
+    dc_ice_server_clear(&m->ice_servers[i]);
   g_free(m->point);
   g_free(m->role);
   g_free(m->sdp);

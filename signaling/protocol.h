@@ -14,6 +14,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "signaling/ice_servers.h"
+
 #define DC_PROTOCOL_VERSION 1
 #define DC_PROTOCOL_MAX_MESSAGE 65536 /* bytes in one frame; an SDP offer fits well */
 #define DC_PROTOCOL_MAX_SLOTS 9
@@ -91,7 +93,9 @@ void dc_client_msg_clear(dc_client_msg *msg);
 
 /* Server-to-client messages, as JSON text to send (g_free them). */
 char *dc_protocol_error(const char *code, const char *message);
-char *dc_protocol_joined(int64_t participant, const char *point, const char *role);
+/* ice: the STUN/TURN servers the client should use (none: n_ice 0; see ice_servers.h). */
+char *dc_protocol_joined(int64_t participant, const char *point, const char *role, const dc_ice_server *ice,
+                         size_t n_ice);
 char *dc_protocol_answer(const char *sdp);
 char *dc_protocol_candidate(const char *candidate, const char *mid);
 
@@ -157,6 +161,8 @@ typedef struct {
   dc_server_msg_type type;
   int64_t participant;      /* joined: our id; speaker: who speaks (0: nobody) */
   char *point, *role;       /* joined */
+  dc_ice_server ice_servers[DC_ICE_MAX_SERVERS]; /* joined: n_ice_servers, each with a URL at least */
+  size_t n_ice_servers;
   char *sdp;                /* answer */
   char *candidate, *mid;    /* candidate ("" for end of candidates; mid may be NULL) */
   dc_roster_entry *roster;  /* roster: n_roster entries; their strings belong to the message */

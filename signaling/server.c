@@ -185,6 +185,18 @@ static void invalid_attempt(dc_server *srv, const char *address, int64_t now_ms)
 
 static bool ghost_back(dc_server *srv, int64_t meeting, int64_t invitation);
 
+/* `joined`, with the ICE servers this participant may use: TURN credentials of its own. */
+static void send_joined(dc_server *srv, session *s) {
+  dc_ice_server ice[2];
+  char *who = g_strdup_printf("m%" G_GINT64_FORMAT "p%" G_GINT64_FORMAT, s->meeting, s->id);
+  size_t n = dc_ice_servers_mint((const char *const *)srv->ice_servers, srv->turn_secret, srv->turn_ttl_s, who,
+                                 g_get_real_time() / G_USEC_PER_SEC, ice);
+  send_text(s, dc_protocol_joined(s->id, s->point, s->role, ice, n));
+  for (size_t i = 0; i < n; i++)
+    dc_ice_server_clear(&ice[i]);
+  g_free(who);
+}
+
 static void handle_join(session *s, const dc_client_msg *m) {
   dc_server *srv = s->server;
   if (s->participant) {
@@ -257,7 +269,7 @@ static void handle_join(session *s, const dc_client_msg *m) {
     dc_recording_auto(srv, s->meeting);
     if (ghost_back(srv, s->meeting, s->invitation))
       g_message("meeting %" G_GINT64_FORMAT " participant %" G_GINT64_FORMAT ": %s is back", s->meeting, s->id, s->point);
-    send_text(s, dc_protocol_joined(s->id, s->point, s->role));
+    send_joined(srv, s);
     broadcast_roster(srv, s->meeting);
     const int64_t *speaker = g_hash_table_lookup(srv->speakers, &s->meeting);
     if (speaker && *speaker)
@@ -603,6 +615,9 @@ dc_server *dc_server_new(const dc_server_config *cfg, dc_store *store, dc_bridge
   srv->console = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
   srv->chairs = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
   srv->recordings_dir = g_strdup(cfg->recordings_dir ? cfg->recordings_dir : "diemcau-data/recordings");
+  srv->ice_servers = g_strdupv((char **)cfg->ice_servers);
+  srv->turn_secret = g_strdup(cfg->turn_secret);
+  srv->turn_ttl_s = cfg->turn_ttl_s ? cfg->turn_ttl_s : 12 * 3600;
   srv->bad_tokens = dc_attempts_new(ATTEMPT_BURST, ATTEMPT_REFILL_MS);
   srv->bad_keys = dc_attempts_new(ATTEMPT_BURST, ATTEMPT_REFILL_MS);
   srv->tz_name = g_strdup(cfg->time_zone ? cfg->time_zone : "Asia/Ho_Chi_Minh");
@@ -697,6 +712,10 @@ void dc_server_free(dc_server *srv) {
   if (srv->recordings)
     g_hash_table_unref(srv->recordings);
   g_free(srv->recordings_dir);
+  g_strfreev(srv->ice_servers);
+  if (srv->turn_secret)
+    memset(srv->turn_secret, 0, strlen(srv->turn_secret));
+  g_free(srv->turn_secret);
   g_list_free_full(srv->ghosts, ghost_free);
   dc_attempts_free(srv->bad_tokens);
   dc_attempts_free(srv->bad_keys);

@@ -25,6 +25,11 @@ typedef struct {
                                 * listener answers it to this machine only */
   const char *recordings_dir;  /* where meetings' recordings go (one directory each); NULL:
                                 * ./diemcau-data/recordings */
+  /* STUN/TURN URLs every participant is told in `joined` (signaling/ice_servers.h), NULL:
+   * none; TURN ones get credentials minted from turn_secret, valid for turn_ttl_s */
+  const char *const *ice_servers;
+  const char *turn_secret;
+  unsigned turn_ttl_s;
 } dc_server_config;
 
 dc_server *dc_server_new(const dc_server_config *cfg, dc_store *store, dc_bridge *bridge,

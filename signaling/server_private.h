@@ -28,6 +28,9 @@ struct dc_server {
   GHashTable *console; /* SHA-256 hex of a console cookie -> console_login* */
   GHashTable *chairs;  /* meeting -> its chairing state (chair.c) */
   char *recordings_dir; /* DATA_DIR/recordings: one directory per meeting (recording.c) */
+  char **ice_servers;   /* told in `joined` (ice_servers.h) */
+  char *turn_secret;    /* shared with the TURN server; never logged, never sent */
+  unsigned turn_ttl_s;
   GHashTable *recordings; /* meeting -> its recordings' state (recording.c), made on first use */
   GList *ghosts;       /* ghost*: dropped connections, expected back */
   dc_attempts *bad_tokens, *bad_keys; /* failed joins and operator keys, by address */

@@ -13,7 +13,9 @@ static void test_full_config(void) {
   const char *text = "# a district's bridge\n[bridge]\nlisten = 0.0.0.0\nport = 9443\nmedia-ports = 40000-40999\n"
                      "ice-address = 10.0.0.5;127.0.0.1\nstun = stun.example.org\nturn = tu:p:w@turn.example.org:3478\n"
                      "time-zone = Asia/Ho_Chi_Minh\nmetrics-listen = 10.0.0.5:9464\nworkers = 4\ntalkers = 3\n"
-                     "no-red = true\nlog-level = warning\n";
+                     "no-red = true\nlog-level = warning\n"
+                     "ice-server = stun:stun.example.org;turn:turn.example.org:3478?transport=tcp;turns:turn.example.org:443\n"
+                     "turn-secret = north-wind\nturn-ttl = 3600\n";
   dc_options o = {.port = 8443}; /* given as a flag: it wins */
   GError *err = NULL;
   g_assert_true(read_and_check(&o, text, &err));
@@ -32,6 +34,9 @@ static void test_full_config(void) {
   g_assert_cmpstr(o.turn_host, ==, "turn.example.org");
   g_assert_cmpuint(o.turn_port, ==, 3478);
   g_assert_cmpint(o.log_threshold, ==, G_LOG_LEVEL_WARNING);
+  g_assert_cmpuint(g_strv_length(o.ice_servers), ==, 3);
+  g_assert_cmpstr(o.turn_secret, ==, "north-wind");
+  g_assert_cmpint(o.turn_ttl, ==, 3600);
   dc_options_clear(&o);
 }
 
@@ -65,6 +70,12 @@ static void test_refusals(void) {
       {"[bridge]\nmetrics-listen = 9464\n", "--metrics-listen wants ADDR:PORT"},
       {"[bridge]\ntime-zone = Asia/Hanoi_Nowhere\n", "--time-zone must be an IANA name"},
       {"[bridge]\ntls-cert = /etc/ssl/x.pem\n", "--tls-cert and --tls-key go together"},
+      {"[bridge]\nice-server = turn.example.org:3478\n", "--ice-server: \"turn.example.org:3478\" is not a STUN or TURN URL"},
+      {"[bridge]\nice-server = turn:t.example.org?transport=sctp\n", "?transport must be udp or tcp"},
+      {"[bridge]\nice-server = turn:t.example.org\n", "needs --turn-secret"},
+      {"[bridge]\nice-server = stun:s.example.org\nturn-secret = x\n", "no --ice-server is a turn: or turns: URL"},
+      {"[bridge]\nice-server = turns:t.example.org\nturn-secret = x\nturn-ttl = 60\n", "--turn-ttl must be 600-604800"},
+      {"[bridge]\nice-server = stun:a;stun:a;stun:a;stun:a;stun:a;stun:a;stun:a;stun:a;stun:a\n", "at most 8"},
   };
   for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
     dc_options o = {0};

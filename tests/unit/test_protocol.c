@@ -143,7 +143,7 @@ static void test_client_side(void) {
   int64_t slots[] = {2, 0, 1};
   dc_roster_meeting recorded = {.recording = true};
   char *texts[] = {dc_protocol_roster(roster, 2, &recorded), dc_protocol_slots(slots, 3), dc_protocol_speaker(0),
-                   dc_protocol_joined(7, "Xã Tà Xùa", "participant"), dc_protocol_error("expired-token", "over"),
+                   dc_protocol_joined(7, "Xã Tà Xùa", "participant", NULL, 0), dc_protocol_error("expired-token", "over"),
                    dc_protocol_candidate("", NULL), dc_protocol_answer("v=0\r\n")};
   dc_server_msg m;
   char *why = NULL;
@@ -209,6 +209,37 @@ static void test_client_side(void) {
   g_free(join), g_free(pin), g_free(unpin), g_free(mute), g_free(leave), g_free(offer);
 }
 
+/* joined's ICE servers: what the bridge writes, the endpoint reads back; a browser's
+ * RTCIceServer shapes (urls as one string) are read too. */
+static void test_joined_ice_servers(void) {
+  char *stun_urls[] = {"stun:10.0.0.9:3478", NULL}, *turn_urls[] = {"turn:10.0.0.9:3478?transport=tcp", "turns:t.example.vn:443", NULL};
+  dc_ice_server ice[] = {{.urls = stun_urls}, {.urls = turn_urls, .username = "1767225600:m1p7", .credential = "c2VjcmV0"}};
+  char *text = dc_protocol_joined(7, "Xã Tà Xùa", "participant", ice, 2);
+  dc_server_msg m;
+  char *why = NULL;
+  g_assert_true(dc_protocol_parse_server(text, strlen(text), &m, &why));
+  g_assert_cmpuint(m.n_ice_servers, ==, 2);
+  g_assert_cmpstr(m.ice_servers[0].urls[0], ==, "stun:10.0.0.9:3478");
+  g_assert_null(m.ice_servers[0].urls[1]);
+  g_assert_null(m.ice_servers[0].username);
+  g_assert_cmpstr(m.ice_servers[1].urls[1], ==, "turns:t.example.vn:443");
+  g_assert_cmpstr(m.ice_servers[1].username, ==, "1767225600:m1p7");
+  g_assert_cmpstr(m.ice_servers[1].credential, ==, "c2VjcmV0");
+  dc_server_msg_clear(&m);
+  g_free(text);
+  const char *one = "{\"v\":1,\"type\":\"joined\",\"participant\":3,\"point\":\"p\",\"role\":\"host\","
+                    "\"ice_servers\":[{\"urls\":\"turn:h:3478\",\"username\":\"u\",\"credential\":\"c\"}]}";
+  g_assert_true(dc_protocol_parse_server(one, strlen(one), &m, &why));
+  g_assert_cmpstr(m.ice_servers[0].urls[0], ==, "turn:h:3478");
+  dc_server_msg_clear(&m);
+  /* none at all: an older bridge */
+  text = dc_protocol_joined(7, "p", "host", NULL, 0);
+  g_assert_true(dc_protocol_parse_server(text, strlen(text), &m, &why));
+  g_assert_cmpuint(m.n_ice_servers, ==, 0);
+  dc_server_msg_clear(&m);
+  g_free(text);
+}
+
 /* A bridge's frame that is wrong in any way is refused whole, with a reason. */
 static void test_client_side_bad_input(void) {
   const char *bad_frames[] = {
@@ -220,6 +251,18 @@ static void test_client_side_bad_input(void) {
       "{\"v\":1,\"type\":\"roster\",\"participants\":[{\"participant\":1,\"name\":\"a\",\"point\":\"p\",\"role\":\"host\"}]}",
       "{\"v\":1,\"type\":\"roster\",\"participants\":[1]}",
       "{\"v\":1,\"type\":\"error\",\"code\":\"x\"}",
+#define JOINED "{\"v\":1,\"type\":\"joined\",\"participant\":3,\"point\":\"p\",\"role\":\"host\","
+      JOINED "\"ice_servers\":{}}",
+      JOINED "\"ice_servers\":[1]}",
+      JOINED "\"ice_servers\":[{}]}",
+      JOINED "\"ice_servers\":[{\"urls\":[]}]}",
+      JOINED "\"ice_servers\":[{\"urls\":[1]}]}",
+      JOINED "\"ice_servers\":[{\"urls\":\"http://x\"}]}",
+      JOINED "\"ice_servers\":[{\"urls\":\"turn:h\"}]}", /* TURN without credentials */
+      JOINED "\"ice_servers\":[{\"urls\":\"turn:h\",\"username\":\"u\",\"credential\":7}]}",
+      JOINED "\"ice_servers\":[{\"urls\":\"stun:a\"},{\"urls\":\"stun:a\"},{\"urls\":\"stun:a\"},{\"urls\":\"stun:a\"},{\"urls\":\"stun:a\"}]}",
+      JOINED "\"ice_servers\":[{\"urls\":\"stun:a\"},{\"urls\":\"turn:b\"}]}", /* the first parsed, the second bad */
+#undef JOINED
   };
   for (size_t i = 0; i < G_N_ELEMENTS(bad_frames); i++) {
     dc_server_msg m;
@@ -228,6 +271,7 @@ static void test_client_side_bad_input(void) {
     g_assert_nonnull(why);
     g_assert_null(m.roster);
     g_assert_cmpint(m.n_slots, ==, 0);
+    g_assert_cmpuint(m.n_ice_servers, ==, 0);
     g_free(why);
   }
 }
@@ -270,6 +314,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/protocol/writers", test_writers);
   g_test_add_func("/protocol/client-side", test_client_side);
   g_test_add_func("/protocol/client-side-bad-input", test_client_side_bad_input);
+  g_test_add_func("/protocol/joined-ice-servers", test_joined_ice_servers);
   g_test_add_func("/protocol/device-status", test_device_status);
   return g_test_run();
 }
