@@ -596,6 +596,7 @@ static const char *file_or_null(const char *s) { return s && strcmp(s, "fake") ?
 dc_endpoint_media *dc_media_new(const dc_media_config *cfg, const dc_media_events *events, GError **error) {
   dc_endpoint_media *m = g_atomic_rc_box_new0(dc_endpoint_media);
   m->cfg = *cfg;
+  m->cfg.ice_uris = NULL; /* the caller's: used here only */
   m->ev = *events;
   m->ctx = g_main_context_ref_thread_default();
   g_mutex_init(&m->label_lock);
@@ -610,6 +611,16 @@ dc_endpoint_media *dc_media_new(const dc_media_config *cfg, const dc_media_event
     goto fail;
   }
   g_object_set(m->webrtc, "bundle-policy", GST_WEBRTC_BUNDLE_POLICY_MAX_BUNDLE, "latency", 100, NULL);
+  for (char **u = cfg->ice_uris; u && *u; u++) {
+    if (g_str_has_prefix(*u, "stun://")) {
+      g_object_set(m->webrtc, "stun-server", *u, NULL);
+    } else {
+      gboolean added = FALSE;
+      g_signal_emit_by_name(m->webrtc, "add-turn-server", *u, &added);
+      if (!added)
+        GST_WARNING("webrtcbin refused a TURN server the bridge offered");
+    }
+  }
   gst_bin_add(GST_BIN(m->pipe), m->webrtc);
 
   /* playback of the mix: a silent live base, so the echo canceller's probe and a recording

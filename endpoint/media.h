@@ -47,6 +47,9 @@ typedef struct {
    * file: WAV for audio, Matroska (VP8) for video. */
   const char *audio_sink, *video_sink;
   bool stats;        /* emit a stats JSON line every second */
+  /* the bridge's STUN/TURN servers as webrtcbin takes them (stun://, turn://, turns://; see
+   * signaling/ice_servers.h), NULL-terminated; NULL: none */
+  char **ice_uris;
 } dc_media_config;
 
 /* Builds the pipeline (nothing runs yet). NULL with *error when an element is missing. */

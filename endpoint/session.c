@@ -260,6 +260,41 @@ static gboolean media_timeout(gpointer data) {
   return G_SOURCE_REMOVE;
 }
 
+/* The bridge's STUN/TURN servers as webrtcbin takes them, each host resolved (libnice wants
+ * addresses). A server whose name does not resolve is left out, and said. */
+static char **ice_uris(const dc_server_msg *m) {
+  GPtrArray *out = g_ptr_array_new();
+  GResolver *resolver = g_resolver_get_default();
+  for (size_t i = 0; i < m->n_ice_servers; i++) {
+    const dc_ice_server *srv = &m->ice_servers[i];
+    for (char **u = srv->urls; u && *u; u++) {
+      dc_ice_url url;
+      if (!dc_ice_url_parse(*u, &url, NULL))
+        continue; /* the parser refused the message already */
+      if (!g_hostname_is_ip_address(url.host)) {
+        GError *err = NULL;
+        GList *addrs = g_resolver_lookup_by_name(resolver, url.host, NULL, &err);
+        if (!addrs) {
+          say("cannot use the relay %s the bridge offers: %s", *u, err->message);
+          g_error_free(err);
+          dc_ice_url_clear(&url);
+          continue;
+        }
+        g_free(url.host);
+        url.host = g_inet_address_to_string(addrs->data);
+        g_resolver_free_addresses(addrs);
+      }
+      if (url.scheme != DC_ICE_STUN)
+        say("the bridge offers a relay: %s", *u); /* the URL only: never the credential */
+      g_ptr_array_add(out, dc_ice_url_for_gstreamer(&url, srv->username, srv->credential));
+      dc_ice_url_clear(&url);
+    }
+  }
+  g_object_unref(resolver);
+  g_ptr_array_add(out, NULL);
+  return (char **)g_ptr_array_free(out, FALSE);
+}
+
 static void on_joined(dc_session *s, const dc_server_msg *m) {
   s->me = m->participant;
   g_free(s->point);
@@ -268,7 +303,12 @@ static void on_joined(dc_session *s, const dc_server_msg *m) {
   say("joined as %s (participant %" G_GINT64_FORMAT ", %s)", m->point, m->participant, m->role);
   dc_media_events ev = {media_offer, media_candidate, media_connected, media_failed, media_stats, s};
   GError *err = NULL;
-  s->media = dc_media_new(&s->cfg.media, &ev, &err);
+  dc_media_config mc = s->cfg.media;
+  mc.ice_uris = ice_uris(m);
+  s->media = dc_media_new(&mc, &ev, &err);
+  for (char **u = mc.ice_uris; *u; u++) /* credentials: not left in freed memory */
+    memset(*u, 0, strlen(*u));
+  g_strfreev(mc.ice_uris);
   if (!s->media || !dc_media_start(s->media, &err)) {
     say("cannot start the media: %s", err->message);
     g_error_free(err);

@@ -15,6 +15,8 @@ DIEMCAU_PACKAGES=(
   chromium firefox-esr
   # the console's QR codes are read back with a real decoder; recordings by gst-discoverer
   zbar-tools gstreamer1.0-plugins-base-apps
+  # points behind firewalls (turn-relay): a real TURN server, and nftables to block UDP
+  coturn nftables
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-nice gstreamer1.0-x python3-gi gir1.2-gst-plugins-bad-1.0
 )
@@ -37,6 +39,12 @@ ensure_packages() {
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null || return 1
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
     "${missing[@]}" >/dev/null || { say "error: apt-get install failed for: ${missing[*]}"; return 1; }
+  # coturn is here for one test, which starts its own in a namespace; Debian enables its
+  # system service on install, which would leave a TURN server on every address of this
+  # machine. A coturn that was here before is left as it was.
+  if [[ " ${missing[*]} " == *" coturn "* ]] && command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+    "${sudo[@]}" systemctl disable --now coturn >/dev/null 2>&1 && say "Stopped and disabled coturn's system service (the tests start their own)."
+  fi
 }
 
 # configure DIR [meson options...]: sets up DIR once; later runs reuse it (ninja re-runs meson

@@ -129,7 +129,10 @@ function showChairing() {
 }
 
 async function negotiate() {
-  const pc = diemcau.pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
+  // The bridge's STUN/TURN servers (joined.ice_servers): a point whose firewall blocks UDP
+  // reaches the bridge through the TURN relay, over TCP or TLS.
+  const iceServers = (diemcau.me && diemcau.me.ice_servers) || [];
+  const pc = diemcau.pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require', iceServers });
   pc.addTransceiver(localStream.getAudioTracks()[0], { direction: 'sendrecv', streams: [localStream] });
   if (!audioOnly) {
     pc.addTransceiver(localStream.getVideoTracks()[0], {

@@ -1,0 +1,260 @@
+// Points behind firewalls that block UDP (issue 16): the bridge tells each participant its
+// TURN servers in `joined`, with credentials minted from the secret it shares with Debian's
+// coturn (use-auth-secret), and the page and the native endpoint join through the relay.
+//
+// One namespace holds the bridge (its media on 10.83.9.1) and routes between the others;
+// coturn has a namespace of its own behind the bridge's link (10.83.9.2: TURN on UDP and TCP
+// 3478, TLS on 443; libnice sends from the bridge's address only through that address's
+// link, so a relay on another link of the same machine is unreachable to it); each point
+// sits in a namespace of its own behind a veth pair, with an nftables rule on what it may
+// send:
+//   udp-blocked-to-bridge  no UDP to the bridge's address: TURN over UDP
+//   no-udp                 no UDP at all: TURN over TCP
+//   tcp-443-only           nothing but TCP to port 443 (and the bridge's web port): TURN over TLS
+// A native endpoint on the open side sends a tone and test video and records what it hears.
+// Checked, for a page in each and for the native endpoint in no-udp: it joins, its chosen
+// ICE pair is a relay of the expected kind (pages: getStats), it hears and sees the open
+// endpoint, and the open endpoint hears and sees it. The bridge's log never holds the TURN
+// secret or a credential.
+//
+// coturn's certificate is self-signed, so the pages run with --ignore-certificate-errors: a
+// district's TURN server needs a certificate browsers trust for turns: (TLS on 443).
+//
+// Usage: node turn_relay.mjs BRIDGE_EXECUTABLE ENDPOINT. Prints TAP. DC_TURN_LOG=FILE keeps
+// coturn's log.
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PORT, api, endpointEnv, enterNetns, goertzelDb, launch, noIpv6, onLines, openPage, pageTonesDb, sh, sleep,
+  startBridge, stopBridge, tap, until, wavSamples, wavSamplesNow } from './harness.mjs';
+
+const [bridgeExe, endpointExe] = process.argv.slice(2);
+enterNetns('dcturn');
+const { check, finish } = tap();
+const BRIDGE = '10.83.9.1', TURN = '10.83.9.2';
+const SECRET = 'hai-muoi-ba-nui-' + Math.random().toString(36).slice(2);
+const OPEN_TONE = 440, PAGE_TONE = 700, EP_TONE = 1000;
+const tag = process.env.DC_NETNS.replace(/\D/g, '').slice(-5);
+
+const SCENARIOS = [
+  { name: 'udp-blocked-to-bridge', relay: 'udp', rules: [`add rule inet f out ip daddr ${BRIDGE} meta l4proto udp drop`] },
+  { name: 'no-udp', relay: 'tcp', rules: ['add rule inet f out meta l4proto udp drop'] },
+  { name: 'tcp-443-only', relay: 'tls', policy: 'drop',
+    rules: ['add rule inet f out oif lo accept', `add rule inet f out tcp dport { 443, ${PORT} } accept`] },
+];
+
+function ns(i) { return `dcT${tag}${i}`; }
+
+// A point's namespace: a veth pair to ours, a default route through it, a firewall.
+function makePoint(i, s) {
+  const n = ns(i), a = `dcTa${i}`, b = `dcTb${i}`;
+  sh(['ip', 'netns', 'add', n]);
+  noIpv6(n);
+  sh(['ip', '-n', n, 'link', 'set', 'lo', 'up']);
+  sh(['ip', 'link', 'add', a, 'type', 'veth', 'peer', 'name', b, 'netns', n]);
+  sh(['ip', 'addr', 'add', `10.83.${i}.1/30`, 'dev', a]);
+  sh(['ip', 'link', 'set', a, 'up']);
+  sh(['ip', '-n', n, 'addr', 'add', `10.83.${i}.2/30`, 'dev', b]);
+  sh(['ip', '-n', n, 'link', 'set', b, 'up']);
+  sh(['ip', '-n', n, 'route', 'add', 'default', 'via', `10.83.${i}.1`]);
+  mkdirSync(`/etc/netns/${n}`, { recursive: true });
+  writeFileSync(`/etc/netns/${n}/resolv.conf`, 'nameserver 127.0.0.1\n');
+  const script = [`add table inet f`, `add chain inet f out { type filter hook output priority 0; policy ${s.policy || 'accept'}; }`,
+    ...s.rules].join('\n') + '\n';
+  const r = spawnSync('ip', ['netns', 'exec', n, 'nft', '-f', '-'], { input: script });
+  if (r.status !== 0) throw new Error(`nft in ${n}: ${r.stderr}`);
+  return n;
+}
+
+function dropPoint(i) {
+  spawnSync('ip', ['netns', 'delete', ns(i)]);
+  rmSync(`/etc/netns/${ns(i)}`, { recursive: true, force: true });
+}
+
+function startTurn(dir, where) {
+  const cert = join(dir, 'turn-cert.pem'), key = join(dir, 'turn-key.pem');
+  sh(['openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+    '-subj', '/CN=turn.diemcau.test', '-keyout', key, '-out', cert]);
+  const child = spawn('ip', ['netns', 'exec', where, 'turnserver', '-n', `--listening-ip=${TURN}`, `--relay-ip=${TURN}`, '--listening-port=3478',
+    '--tls-listening-port=443', `--cert=${cert}`, `--pkey=${key}`, '--use-auth-secret', `--static-auth-secret=${SECRET}`,
+    '--realm=diemcau.test', '-v', '--no-cli', '--no-dtls', '--no-multicast-peers', '--min-port=49152', '--max-port=49407',
+    `--pidfile=${join(dir, 'turn.pid')}`, '--log-file=stdout', '--simple-log'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const t = { child, log: '' };
+  child.stdout.on('data', (d) => { t.log += d; });
+  child.stderr.on('data', (d) => { t.log += d; });
+  return t;
+}
+
+function startEndpoint(cmd, link, name, tone, wav, fp, label) {
+  const args = ['--link', link, '--name', name, '--pin', fp, '--audio-source', `test:${tone}`, '--video-source', 'test',
+    '--audio-sink', wav, '--video-sink', 'fake', '--stats', '--slots', '1'];
+  const child = spawn(cmd[0], [...cmd.slice(1), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: endpointEnv() });
+  const ep = { child, stats: [], log: '', exit: null };
+  onLines(child.stdout, (line) => { try { ep.stats.push(JSON.parse(line)); } catch { /* counted as missing */ } });
+  child.stderr.on('data', (d) => { ep.log += d; process.stderr.write(`  [${label}] ${d}`); });
+  ep.done = new Promise((r) => child.on('exit', (code, sig) => { ep.exit = code ?? sig; r(ep.exit); }));
+  return ep;
+}
+
+const last = (ep) => ep.stats[ep.stats.length - 1] || { frames: [0], labels: [], connected: false };
+
+// The page's chosen pair: its local candidate's type and, for a relay, how it reaches TURN.
+async function pagePath(page) {
+  return page.evaluate(async () => {
+    const pc = window.diemcau && window.diemcau.pc;
+    if (!pc) return null;
+    const stats = await pc.getStats();
+    let pair = null;
+    stats.forEach((s) => { if (s.type === 'transport' && s.selectedCandidatePairId) pair = stats.get(s.selectedCandidatePairId); });
+    if (!pair) return null;
+    const local = stats.get(pair.localCandidateId);
+    let frames = 0;
+    stats.forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'video') frames += s.framesDecoded || 0; });
+    return { type: local.candidateType, relay: local.relayProtocol || null, frames };
+  });
+}
+
+// The open endpoint's recording of the stretch [from, to): the tone's level each second.
+function toneSeconds(wav, from, to, f) {
+  const x = wavSamples(wav), out = [];
+  for (let s = from; s + 48000 <= Math.min(to, x.length); s += 48000) out.push(goertzelDb(x, s, 48000, f));
+  return out;
+}
+
+async function main() {
+  const dir = mkdtempSync(join(tmpdir(), 'diemcau-turn-'));
+  let bridge, turn, browser;
+  const eps = [];
+  const made = [];
+  try {
+    sh(['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0']);
+    const turnNs = ns(0);
+    sh(['ip', 'netns', 'add', turnNs]);
+    made.push(0);
+    noIpv6(turnNs);
+    sh(['ip', '-n', turnNs, 'link', 'set', 'lo', 'up']);
+    sh(['ip', 'link', 'add', 'dcTB0', 'type', 'veth', 'peer', 'name', 'dcTB1', 'netns', turnNs]);
+    sh(['ip', 'addr', 'add', `${BRIDGE}/30`, 'dev', 'dcTB0']);
+    sh(['ip', 'link', 'set', 'dcTB0', 'up']);
+    sh(['ip', '-n', turnNs, 'addr', 'add', `${TURN}/30`, 'dev', 'dcTB1']);
+    sh(['ip', '-n', turnNs, 'link', 'set', 'dcTB1', 'up']);
+    sh(['ip', '-n', turnNs, 'route', 'add', 'default', 'via', BRIDGE]);
+    SCENARIOS.forEach((s, i) => { makePoint(i + 1, s); made.push(i + 1); });
+    turn = startTurn(dir, turnNs);
+    // the secret goes in the config file, as README tells operators (not on the command line)
+    const conf = join(dir, 'bridge.conf');
+    writeFileSync(conf, `[bridge]\nice-server = turn:${TURN}:3478?transport=udp;turn:${TURN}:3478?transport=tcp;` +
+      `turns:${TURN}:443?transport=tcp\nturn-secret = ${SECRET}\n`);
+    chmodSync(conf, 0o600);
+    bridge = await startBridge(bridgeExe, join(dir, 'data'), { listen: '0.0.0.0', ice: [BRIDGE], args: ['--config', conf] });
+    let bridgeLog = '';
+    bridge.child.stderr.on('data', (d) => { bridgeLog += d; });
+    const fp = sh(['openssl', 'x509', '-in', join(dir, 'data', 'tls-cert.pem'), '-noout', '-fingerprint', '-sha256']).split('=')[1].trim();
+    const now = Math.floor(Date.now() / 1000);
+    const meeting = await api(bridge.key, 'POST', '/api/meetings', { title: 'Giao ban qua tường lửa', starts_at: now, ends_at: now + 3600 });
+    const invite = async (name, role) => {
+      const point = await api(bridge.key, 'POST', '/api/points', { name, kind: 'commune', link_profile: 'standard' });
+      const inv = await api(bridge.key, 'POST', `/api/meetings/${meeting.id}/invitations`, { point_id: point.id, role });
+      return inv.join_link.replace(/^https:\/\/[^/]+/, `https://${BRIDGE}:${PORT}`);
+    };
+    const openWav = join(dir, 'open.wav');
+    const open = startEndpoint([endpointExe], await invite('Hội trường huyện', 'host'), 'Huyện', OPEN_TONE, openWav, fp, 'open');
+    eps.push(open);
+    check(await until(async () => last(open).connected, 30000), 'the open endpoint joins', JSON.stringify(last(open)).slice(0, 200));
+
+    const credentials = [];
+    const pageWav = join(dir, 'page.wav');
+    sh(['sox', '-n', '-r', '48000', '-c', '1', '-b', '16', pageWav, 'synth', '300', 'sine', String(PAGE_TONE), 'vol', '0.3']);
+    for (const [i, s] of SCENARIOS.entries()) {
+      const pointName = `Xã ${s.name}`;
+      const link = await invite(pointName, 'participant');
+      const wrapper = join(dir, `chromium-${i + 1}`);
+      writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${ns(i + 1)} /usr/bin/chromium "$@"\n`);
+      chmodSync(wrapper, 0o755);
+      browser = await launch([`--use-file-for-fake-audio-capture=${pageWav}`, '--autoplay-policy=no-user-gesture-required',
+        '--ignore-certificate-errors'], wrapper);
+      const page = await openPage(browser, `${link}&autojoin=1&slots=1&rawaudio=1`);
+      const path = await until(async () => {
+        const p = await pagePath(page);
+        return p && p.frames > 10 ? p : null;
+      }, 40000, 500);
+      const p = path || await pagePath(page).catch(() => null);
+      const told = await page.evaluate(() => window.diemcau.me && window.diemcau.me.ice_servers).catch(() => null);
+      const turnEntry = (told || []).find((e) => e.username);
+      if (turnEntry) credentials.push(turnEntry.credential);
+      if (i === 0) {
+        const expiry = turnEntry ? Number(turnEntry.username.split(':')[0]) - Date.now() / 1000 : NaN;
+        check(turnEntry && turnEntry.urls.length === 3 && turnEntry.credential && Math.abs(expiry - 43200) < 120,
+          'joined tells the page its TURN servers, with credentials of its own valid for 12 h',
+          `${JSON.stringify((told || []).map((e) => ({ urls: e.urls, username: e.username })))}; expires in ${expiry.toFixed(0)} s`);
+      }
+      check(p && p.type === 'relay' && p.relay === s.relay,
+        `${s.name}: the page joins through TURN over ${s.relay.toUpperCase()} and decodes video`, JSON.stringify(p));
+      // both ways, over 4 s once video flows
+      const from = wavSamplesNow(openWav);
+      const heard = await pageTonesDb(page, [OPEN_TONE, PAGE_TONE]).catch((e) => ({ error: String(e) }));
+      await sleep(2500);
+      const to = wavSamplesNow(openWav);
+      // its picture in the open endpoint's main slot (that slot follows the newcomer within seconds)
+      const seen = await until(async () => {
+        const x = last(open);
+        return x.labels[0] && x.labels[0].startsWith(pointName) && x.fps[0] >= 5 ? x : null;
+      }, 15000, 250) || last(open);
+      const pageTone = toneSeconds(openWav, from, to, PAGE_TONE);
+      check(heard[0] > heard[1] + 20 && heard[0] > -60,
+        `${s.name}: the page hears the open endpoint`, `dBFS: the open endpoint's tone ${heard[0] && heard[0].toFixed(1)}, its own ${heard[1] && heard[1].toFixed(1)}`);
+      check(seen.labels[0] && seen.labels[0].startsWith(pointName) && seen.fps[0] >= 5 && pageTone.length >= 2 && Math.min(...pageTone) > 100,
+        `${s.name}: the open endpoint sees and hears the page`,
+        `main slot ${JSON.stringify(seen.labels)} at ${seen.fps && seen.fps[0]} fps; page's tone each second ${pageTone.map((v) => v.toFixed(0)).join(' ')} dB`);
+      await browser.close();
+      browser = null;
+      await sleep(1000); // its leave reaches the open endpoint's slots
+    }
+
+    // the native endpoint with no UDP at all
+    const epWav = join(dir, 'ep.wav');
+    const ep = startEndpoint(['ip', 'netns', 'exec', ns(2), endpointExe], await invite('Xã Mường Tè', 'participant'),
+      'Mường Tè', EP_TONE, epWav, fp, 'no-udp endpoint');
+    eps.push(ep);
+    const up = await until(async () => last(ep).connected && last(ep).frames[0] > 20, 40000, 500);
+    check(up && /offers a relay: turn:.*transport=tcp/.test(ep.log),
+      'no-udp: the native endpoint joins through TURN over TCP and decodes video', `${JSON.stringify(last(ep)).slice(0, 200)}`);
+    const from = wavSamplesNow(openWav), epFrom = wavSamplesNow(epWav);
+    await sleep(4000);
+    const to = wavSamplesNow(openWav), epTo = wavSamplesNow(epWav);
+    const seen = await until(async () => {
+      const x = last(open);
+      return x.labels[0] && x.labels[0].startsWith('Xã Mường Tè') && x.fps[0] >= 5 ? x : null;
+    }, 15000, 250) || last(open);
+    const epTone = toneSeconds(openWav, from, to, EP_TONE), openTone = toneSeconds(epWav, epFrom, epTo, OPEN_TONE);
+    check(epTone.length >= 2 && Math.min(...epTone) > 100 && openTone.length >= 2 && Math.min(...openTone) > 100 &&
+      seen.labels[0].startsWith('Xã Mường Tè') && seen.fps[0] >= 5,
+      'no-udp: the endpoint and the open endpoint hear and see each other',
+      `open hears it ${epTone.map((v) => v.toFixed(0)).join(' ')} dB; it hears open ${openTone.map((v) => v.toFixed(0)).join(' ')} dB; ` +
+      `open's main slot ${JSON.stringify(seen.labels)} at ${seen.fps[0]} fps`);
+
+    for (const e of eps) e.child.kill('SIGTERM');
+    const codes = await Promise.all(eps.map((e) => Promise.race([e.done, sleep(10000).then(() => 'hung')])));
+    check(codes.every((c) => c === 0), 'the endpoints leave cleanly', `exit ${codes.join(', ')}`);
+    const allocations = (turn.log.match(/ALLOCATE processed, success/g) || []).length;
+    check(allocations >= 3, 'coturn allocated relays for the points', `${allocations} successful allocations`);
+    if (process.env.DC_TURN_LOG) writeFileSync(process.env.DC_TURN_LOG, turn.log);
+    await stopBridge(bridge.child).then((c) => check(c === 0, 'the bridge stops cleanly', `exit ${c}`));
+    bridge = null;
+    const logs = [bridgeLog, open.log, ep.log];
+    check(credentials.length === SCENARIOS.length && new Set(credentials).size === credentials.length &&
+      logs.every((l) => !l.includes(SECRET) && credentials.every((c) => !l.includes(c))),
+      'the TURN secret and the credentials minted from it are in no log',
+      `${credentials.length} distinct credentials; logs of ${logs.map((l) => l.length).join(', ')} bytes`);
+  } finally {
+    for (const e of eps) if (e.exit === null) e.child.kill('SIGKILL');
+    if (browser) await browser.close().catch(() => {});
+    if (bridge) await stopBridge(bridge.child);
+    if (turn) turn.child.kill('SIGTERM');
+    for (const i of made) dropPoint(i);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((e) => check(false, 'the test ran to its end', String(e && e.stack || e))).finally(finish);
