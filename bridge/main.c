@@ -246,6 +246,7 @@ int main(int argc, char **argv) {
       {"plain-http", 0, 0, G_OPTION_ARG_NONE, &o.plain_http, "Serve plain HTTP/WS (only for tests on loopback)", NULL},
       {"workers", 'w', 0, G_OPTION_ARG_INT, &o.workers, "Media worker threads (default: one per core)", "N"},
       {"talkers", 0, 0, G_OPTION_ARG_INT, &o.talkers, "Voices mixed at once, 1-8 (default 3)", "K"},
+      {"no-ice-tcp", 0, 0, G_OPTION_ARG_NONE, &o.no_ice_tcp, "No ICE-TCP candidates (RFC 6544): points whose UDP is blocked then need a TURN server (--ice-server)", NULL},
       {"no-red", 0, 0, G_OPTION_ARG_NONE, &o.no_red, "No RED audio redundancy (RFC 2198) on lossy links, either way (to measure its gain)", NULL},
       {"log-level", 0, 0, G_OPTION_ARG_STRING, &o.log_level, "error, warning, info or debug (default info)", "LEVEL"},
       {"web-dir", 0, 0, G_OPTION_ARG_FILENAME, &o.web_dir, "Directory of the meeting page", "DIR"},
@@ -303,6 +304,7 @@ int main(int argc, char **argv) {
   }
   bcfg.transport.local_addresses = o.ice_addresses;
   bcfg.transport.public_address = o.public_address;
+  bcfg.transport.ice_tcp = !o.no_ice_tcp;
 
   const char *data_dir = o.data_dir ? o.data_dir : "diemcau-data";
   dc_store *store = NULL;

@@ -59,6 +59,7 @@ dc_transport *dc_transport_new(dc_worker *w, dc_dtls_identity *id, const dc_tran
   t->cfg.turn_password = g_strdup(cfg->turn_password);
   t->cfg.public_address = g_strdup(cfg->public_address);
   t->cfg.controlling = cfg->controlling;
+  t->cfg.ice_tcp = cfg->ice_tcp;
   t->cb = *cb;
   t->user = user;
   t->destroy = destroy;
@@ -214,6 +215,10 @@ static void on_recv(NiceAgent *agent, guint stream, guint component, guint len, 
 
 static void on_candidate(NiceAgent *agent, NiceCandidate *cand, gpointer user) {
   dc_transport *t = user;
+  /* Of TCP, only passive candidates: the bridge answers and listens; its active and
+   * simultaneous-open ones would only be more checks for the peer to try and drop. */
+  if (cand->transport == NICE_CANDIDATE_TRANSPORT_TCP_ACTIVE || cand->transport == NICE_CANDIDATE_TRANSPORT_TCP_SO)
+    return;
   if (t->cfg.public_address && cand->type == NICE_CANDIDATE_TYPE_HOST) {
     /* Behind 1:1 NAT: advertise the public address with the same port. */
     guint port = nice_address_get_port(&cand->addr);
@@ -289,7 +294,7 @@ static gboolean start_on_worker(gpointer data) {
                                  NICE_AGENT_OPTION_ICE_TRICKLE);
   /* UPnP is on by default in libnice: every agent would run an HTTP server and multicast
    * SSDP to find a home router. A bridge has a known address (and --public-address). */
-  g_object_set(t->agent, "controlling-mode", t->cfg.controlling, "ice-tcp", FALSE, "upnp", FALSE, NULL);
+  g_object_set(t->agent, "controlling-mode", t->cfg.controlling, "ice-tcp", t->cfg.ice_tcp, "upnp", FALSE, NULL);
   if (t->cfg.stun_host)
     g_object_set(t->agent, "stun-server", t->cfg.stun_host, "stun-server-port", t->cfg.stun_port, NULL);
   for (char **a = t->cfg.local_addresses; a && *a; a++) {

@@ -14,7 +14,13 @@
  * (libnice 0.1.22 went to the RFC's 30 s). Media only ever goes to the pair ICE selected, so
  * never to an address that did not pass its checks.
  *
- * Left out: TURN over TCP/TLS (UDP relays only), ICE restarts, several components.
+ * ICE-TCP (RFC 6544) when cfg.ice_tcp: passive TCP candidates beside the UDP ones, for points
+ * that may use TCP but no UDP (libnice frames the packets, RFC 4571); only the passive ones are
+ * signaled, the bridge being the one that listens. Points that reach nothing of the bridge's
+ * but its web port use the TURN relays the bridge tells them (signaling/ice_servers.h).
+ *
+ * Left out: the bridge's own relay over TCP/TLS (--turn is UDP), ICE restarts, several
+ * components.
  */
 #ifndef DC_TRANSPORT_H
 #define DC_TRANSPORT_H
@@ -53,6 +59,7 @@ typedef struct {
   char *turn_user, *turn_password;
   char *public_address;     /* advertised instead of a host address behind 1:1 NAT */
   bool controlling;         /* ICE role: the offerer controls (RFC 8445 §6.1.1); the bridge never does */
+  bool ice_tcp;             /* passive TCP candidates too (RFC 6544): points whose UDP is blocked */
 } dc_transport_config;
 
 #define DC_TRANSPORT_CONSENT_S 30 /* RFC 7675 §5.1 */

@@ -1,20 +1,22 @@
 // Points behind firewalls that block UDP (issue 16): the bridge tells each participant its
 // TURN servers in `joined`, with credentials minted from the secret it shares with Debian's
-// coturn (use-auth-secret), and the page and the native endpoint join through the relay.
+// coturn (use-auth-secret), and the page and the native endpoint join through the relay, or
+// over TCP straight to the bridge's passive ICE-TCP candidates (RFC 6544) when that is open.
 //
 // One namespace holds the bridge (its media on 10.83.9.1) and routes between the others;
 // coturn has a namespace of its own behind the bridge's link (10.83.9.2: TURN on UDP and TCP
 // 3478, TLS on 443; libnice sends from the bridge's address only through that address's
 // link, so a relay on another link of the same machine is unreachable to it); each point
 // sits in a namespace of its own behind a veth pair, with an nftables rule on what it may
-// send:
-//   udp-blocked-to-bridge  no UDP to the bridge's address: TURN over UDP
-//   no-udp                 no UDP at all: TURN over TCP
+// send (the bridge's web port always open):
+//   udp-to-turn-only       nothing to the bridge but its web port, only UDP to coturn: TURN over UDP
+//   no-udp                 no UDP at all, nothing to the bridge but its web port: TURN over TCP
+//   no-udp-no-turn         no UDP at all, coturn unreachable: ICE-TCP to the bridge
 //   tcp-443-only           nothing but TCP to port 443 (and the bridge's web port): TURN over TLS
 // A native endpoint on the open side sends a tone and test video and records what it hears.
 // Checked, for a page in each and for the native endpoint in no-udp: it joins, its chosen
-// ICE pair is a relay of the expected kind (pages: getStats), it hears and sees the open
-// endpoint, and the open endpoint hears and sees it. The bridge's log never holds the TURN
+// ICE pair is a relay of the expected kind or direct TCP (pages: getStats), it hears and
+// sees the open endpoint, and the open endpoint hears and sees it. The bridge's log never holds the TURN
 // secret or a credential.
 //
 // coturn's certificate is self-signed, so the pages run with --ignore-certificate-errors: a
@@ -37,9 +39,14 @@ const SECRET = 'hai-muoi-ba-nui-' + Math.random().toString(36).slice(2);
 const OPEN_TONE = 440, PAGE_TONE = 700, EP_TONE = 1000;
 const tag = process.env.DC_NETNS.replace(/\D/g, '').slice(-5);
 
+// The bridge's web port stays open everywhere: signaling is HTTPS/WSS, and a firewall that
+// lets the join page through lets its socket through.
+const toBridgeMediaDrop = `add rule inet f out ip daddr ${BRIDGE} tcp dport != ${PORT} drop`;
 const SCENARIOS = [
-  { name: 'udp-blocked-to-bridge', relay: 'udp', rules: [`add rule inet f out ip daddr ${BRIDGE} meta l4proto udp drop`] },
-  { name: 'no-udp', relay: 'tcp', rules: ['add rule inet f out meta l4proto udp drop'] },
+  { name: 'udp-to-turn-only', relay: 'udp',
+    rules: [`add rule inet f out ip daddr ${BRIDGE} meta l4proto udp drop`, toBridgeMediaDrop, `add rule inet f out ip daddr ${TURN} meta l4proto tcp drop`] },
+  { name: 'no-udp', relay: 'tcp', rules: ['add rule inet f out meta l4proto udp drop', toBridgeMediaDrop] },
+  { name: 'no-udp-no-turn', relay: null, rules: ['add rule inet f out meta l4proto udp drop', `add rule inet f out ip daddr ${TURN} drop`] },
   { name: 'tcp-443-only', relay: 'tls', policy: 'drop',
     rules: ['add rule inet f out oif lo accept', `add rule inet f out tcp dport { 443, ${PORT} } accept`] },
 ];
@@ -111,7 +118,7 @@ async function pagePath(page) {
     const local = stats.get(pair.localCandidateId);
     let frames = 0;
     stats.forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'video') frames += s.framesDecoded || 0; });
-    return { type: local.candidateType, relay: local.relayProtocol || null, frames };
+    return { type: local.candidateType, protocol: local.protocol, relay: local.relayProtocol || null, frames };
   });
 }
 
@@ -189,8 +196,10 @@ async function main() {
           'joined tells the page its TURN servers, with credentials of its own valid for 12 h',
           `${JSON.stringify((told || []).map((e) => ({ urls: e.urls, username: e.username })))}; expires in ${expiry.toFixed(0)} s`);
       }
-      check(p && p.type === 'relay' && p.relay === s.relay,
-        `${s.name}: the page joins through TURN over ${s.relay.toUpperCase()} and decodes video`, JSON.stringify(p));
+      // over ICE-TCP Chromium's own side is a peer-reflexive candidate: it signals no TCP ones
+      check(p && (s.relay ? p.type === 'relay' && p.relay === s.relay : p.type !== 'relay' && p.protocol === 'tcp'),
+        s.relay ? `${s.name}: the page joins through TURN over ${s.relay.toUpperCase()} and decodes video`
+          : `${s.name}: the page joins over ICE-TCP to the bridge and decodes video`, JSON.stringify(p));
       // both ways, over 4 s once video flows
       const from = wavSamplesNow(openWav);
       const heard = await pageTonesDb(page, [OPEN_TONE, PAGE_TONE]).catch((e) => ({ error: String(e) }));
