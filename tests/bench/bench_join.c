@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "bridge/transport.h"
+#include "tests/lib/daemon.h"
 #include "tests/lib/native_client.h"
 #include "media/rtp.h"
 #include "media/sdp.h"
@@ -98,19 +99,6 @@ static bool spin(bool (*pred)(client *), client *c, int ms) {
 static bool got_rtp(client *c) { return c->first_rtp_us != 0; }
 static bool is_connected(client *c) { return c->dc && dc_client_is_connected(c->dc); }
 
-static long rss_kib(GPid pid) {
-  char *path = g_strdup_printf("/proc/%d/status", pid), *text = NULL;
-  long kib = -1;
-  if (g_file_get_contents(path, &text, NULL, NULL)) {
-    const char *line = strstr(text, "VmRSS:");
-    if (line)
-      kib = strtol(line + 6, NULL, 10);
-  }
-  g_free(path);
-  g_free(text);
-  return kib;
-}
-
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return (x > y) - (x < y);
@@ -160,7 +148,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   g_usleep(300000);
-  long rss_before = rss_kib(pid);
+  long rss_before = dc_test_rss_kib(pid);
   double ms[TIMED_JOINS];
   int timed = 0;
   for (int i = 1; i <= LISTENERS; i++) {
@@ -173,7 +161,7 @@ int main(int argc, char **argv) {
   }
   for (int k = 0; k < 20; k++) /* let allocations settle */
     g_main_context_iteration(NULL, FALSE), g_usleep(50000);
-  long rss_after = rss_kib(pid);
+  long rss_after = dc_test_rss_kib(pid);
   qsort(ms, (size_t)timed, sizeof ms[0], cmp_double);
   double p50 = timed ? ms[timed / 2] : 0, p95 = timed ? ms[(timed * 95 + 99) / 100 - 1] : 0;
   double per = (double)(rss_after - rss_before) / LISTENERS;

@@ -14,7 +14,6 @@
  * In scripts/test (normal build): --seconds 60, as test soak-short. Prints a table and a JSON
  * line; exits 1 when a bound is missed, saying which and what it measured.
  */
-#include <dirent.h>
 #include <glib/gstdio.h>
 #include <math.h>
 #include <opus.h>
@@ -25,6 +24,7 @@
 #include "media/rtp.h"
 #include "signaling/store.h"
 #include "signaling/token.h"
+#include "tests/lib/daemon.h"
 #include "tests/lib/native_client.h"
 
 #define PORT 18646
@@ -149,32 +149,6 @@ static void spin_ms(int ms) {
     g_main_context_iteration(NULL, FALSE), g_usleep(1000);
 }
 
-static long rss_kib(GPid pid) {
-  char *path = g_strdup_printf("/proc/%d/status", pid), *text = NULL;
-  long kib = -1;
-  if (g_file_get_contents(path, &text, NULL, NULL)) {
-    const char *line = strstr(text, "VmRSS:");
-    if (line)
-      kib = strtol(line + 6, NULL, 10);
-  }
-  g_free(path);
-  g_free(text);
-  return kib;
-}
-
-static int open_fds(GPid pid) {
-  char *path = g_strdup_printf("/proc/%d/fd", pid);
-  DIR *d = opendir(path);
-  g_free(path);
-  if (!d)
-    return -1;
-  int n = 0;
-  for (struct dirent *e; (e = readdir(d));)
-    n += e->d_name[0] != '.';
-  closedir(d);
-  return n;
-}
-
 static void encode_frames(void) {
   int err;
   OpusEncoder *enc = opus_encoder_create(48000, 1, OPUS_APPLICATION_VOIP, &err);
@@ -268,8 +242,8 @@ int main(int argc, char **argv) {
       video = MIN(video, (v - video_prev[i]) / secs);
       audio_prev[i] = a, video_prev[i] = v;
     }
-    long rss = rss_kib(pid);
-    int fds = open_fds(pid);
+    long rss = dc_test_rss_kib(pid);
+    int fds = dc_test_open_fds(pid);
     int at = (int)((g_get_monotonic_time() - start) / G_USEC_PER_SEC);
     printf("%8d %10ld %6d %22.1f %22.1f%s\n", at, rss, fds, audio, video, at <= warmup ? "  (warm-up)" : "");
     fflush(stdout);

@@ -8,11 +8,12 @@
 // queue, loss) are in its stats.
 //
 // Usage: node endpoint_highland.mjs BRIDGE_EXECUTABLE COMPACT_ENDPOINT ENDPOINT. Prints TAP.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PORT, api, endpointEnv, enterNetns, goertzelDb, onLines, sh, sleep, startBridge, stopBridge, tap, wavSamples, wavSamplesNow, noIpv6 } from './harness.mjs';
+import { api, enterNetns, goertzelDb, noIpv6, PORT, sh, sleep, spawnEndpoint, startBridge, stopBridge, tap,
+  wavSamples, wavSamplesNow } from './harness.mjs';
 
 const [bridgeExe, compactExe, endpointExe] = process.argv.slice(2);
 enterNetns('dchigh');
@@ -52,17 +53,6 @@ function dropLinks(ns) {
 
 
 
-function startEndpoint(cmd, args, label) {
-  const child = spawn(cmd[0], [...cmd.slice(1), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: endpointEnv() });
-  const ep = { child, stats: [], exit: null };
-  onLines(child.stdout, (line) => {
-    try { ep.stats.push(JSON.parse(line)); } catch { /* counted below as missing stats */ }
-  });
-  child.stderr.on('data', (d) => process.stderr.write(`  [${label}] ${d}`));
-  ep.done = new Promise((r) => child.on('exit', (code, sig) => { ep.exit = code ?? sig; r(ep.exit); }));
-  return ep;
-}
-
 const last = (ep) => ep.stats[ep.stats.length - 1] || { connected: false, frames: [0], fps: [0], kbps: {} };
 // mean of a field over the last n stats lines
 const mean = (ep, n, f) => { const s = ep.stats.slice(-n); return s.reduce((a, x) => a + f(x), 0) / Math.max(1, s.length); };
@@ -91,10 +81,10 @@ async function main() {
     // fourth the bridge chose the 640x360 layer, which filled the 128 kbit/s queue: a webrtcbin
     // receiver sends no REMB or transport-cc, and the bridge's estimate for a highland point
     // starts at 200 kbit/s. A follow-up for the bridge's estimate, not this test.)
-    eps.push(startEndpoint([endpointExe], ['--link', districtLink, '--name', 'Huyện', '--profile', 'highland',
+    eps.push(spawnEndpoint([endpointExe], ['--link', districtLink, '--name', 'Huyện', '--profile', 'highland',
       '--audio-source', `test:${DISTRICT_TONE}`, '--audio-sink', join(dir, 'district.wav'), ...common], 'district'));
     // the compact build defaults to the highland profile: no --profile
-    eps.push(startEndpoint(['ip', 'netns', 'exec', ns, compactExe], ['--link', highLink, '--name', 'Đăk Mang',
+    eps.push(spawnEndpoint(['ip', 'netns', 'exec', ns, compactExe], ['--link', highLink, '--name', 'Đăk Mang',
       '--audio-source', `test:${HIGH_TONE}`, '--audio-sink', join(dir, 'highland.wav'), ...common], 'highland'));
     const [district, high] = eps;
 

@@ -12,11 +12,11 @@
 // own (10.80.0.1, 10.80.0.2) and the bridge offers 10.80.0.1 beside 127.0.0.1.
 //
 // Usage: node endpoint_page.mjs BRIDGE_EXECUTABLE ENDPOINT_EXECUTABLE. Prints TAP.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PORT, api, endpointEnv, enterNetns, goertzelDb, launch, onLines, openPage, pageTonesDb, sh, sleep, startBridge, stopBridge, tap, wavSamples, wavSamplesNow } from './harness.mjs';
+import { api, enterNetns, goertzelDb, launch, openPage, pageTonesDb, PORT, sh, sleep, spawnEndpoint, startBridge,
+  stopBridge, tap, wavSamples, wavSamplesNow } from './harness.mjs';
 
 const [bridgeExe, endpointExe] = process.argv.slice(2);
 enterNetns('dcendp');
@@ -28,16 +28,9 @@ const HERE = '10.80.0.1';
 
 
 function startEndpoint(link, name, tone, wav, profile, fp) {
-  const args = ['--link', link, '--name', name, '--pin', fp, '--profile', profile, '--audio-source', `test:${tone}`,
-    '--video-source', 'test', '--audio-sink', wav, '--video-sink', 'fake', '--stats', '--slots', '2'];
-  const child = spawn(endpointExe, args, { stdio: ['ignore', 'pipe', 'pipe'], env: endpointEnv() });
-  const ep = { child, stats: [], log: '', exit: null };
-  onLines(child.stdout, (line) => {
-    try { ep.stats.push(JSON.parse(line)); } catch { ep.log += `bad stats line: ${line}\n`; }
-  });
-  child.stderr.on('data', (d) => { ep.log += d; process.stderr.write(`  [${name}] ${d}`); });
-  ep.done = new Promise((r) => child.on('exit', (code, sig) => { ep.exit = code ?? sig; r(ep.exit); }));
-  return ep;
+  return spawnEndpoint([endpointExe], ['--link', link, '--name', name, '--pin', fp, '--profile', profile,
+    '--audio-source', `test:${tone}`, '--video-source', 'test', '--audio-sink', wav, '--video-sink', 'fake', '--stats',
+    '--slots', '2'], name);
 }
 
 const last = (ep) => ep.stats[ep.stats.length - 1] || { frames: [0], labels: [], connected: false };

@@ -131,6 +131,20 @@ export function endpointEnv() {
   return { ...process.env, ASAN_OPTIONS: `${asan}fast_unwind_on_malloc=0` };
 }
 
+// Runs diemcau-endpoint (cmd: its path, or a prefix such as `ip netns exec NS PATH`) with
+// args; its --stats lines gather in .stats, its log in .log (and on our stderr, labelled).
+// .done resolves with its exit code or signal, also kept in .exit (null while it runs).
+export function spawnEndpoint(cmd, args, label) {
+  const child = spawn(cmd[0], [...cmd.slice(1), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: endpointEnv() });
+  const ep = { child, stats: [], log: '', exit: null };
+  onLines(child.stdout, (line) => {
+    try { ep.stats.push(JSON.parse(line)); } catch { ep.log += `bad stats line: ${line}\n`; }
+  });
+  child.stderr.on('data', (d) => { ep.log += d; process.stderr.write(`  [${label}] ${d}`); });
+  ep.done = new Promise((r) => child.on('exit', (code, sig) => { ep.exit = code ?? sig; r(ep.exit); }));
+  return ep;
+}
+
 // Calls fn with each whole line a child's stream writes (stats as JSON lines, logs).
 export function onLines(stream, fn) {
   let buf = '';

@@ -25,10 +25,10 @@
 // Usage: node turn_relay.mjs BRIDGE_EXECUTABLE ENDPOINT. Prints TAP. DC_TURN_LOG=FILE keeps
 // coturn's log.
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PORT, api, endpointEnv, enterNetns, goertzelDb, launch, noIpv6, onLines, openPage, pageTonesDb, sh, sleep,
+import { api, enterNetns, goertzelDb, launch, noIpv6, openPage, pageTonesDb, PORT, sh, sleep, spawnEndpoint,
   startBridge, stopBridge, tap, until, wavSamples, wavSamplesNow } from './harness.mjs';
 
 const [bridgeExe, endpointExe] = process.argv.slice(2);
@@ -94,14 +94,8 @@ function startTurn(dir, where) {
 }
 
 function startEndpoint(cmd, link, name, tone, wav, fp, label) {
-  const args = ['--link', link, '--name', name, '--pin', fp, '--audio-source', `test:${tone}`, '--video-source', 'test',
-    '--audio-sink', wav, '--video-sink', 'fake', '--stats', '--slots', '1'];
-  const child = spawn(cmd[0], [...cmd.slice(1), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: endpointEnv() });
-  const ep = { child, stats: [], log: '', exit: null };
-  onLines(child.stdout, (line) => { try { ep.stats.push(JSON.parse(line)); } catch { /* counted as missing */ } });
-  child.stderr.on('data', (d) => { ep.log += d; process.stderr.write(`  [${label}] ${d}`); });
-  ep.done = new Promise((r) => child.on('exit', (code, sig) => { ep.exit = code ?? sig; r(ep.exit); }));
-  return ep;
+  return spawnEndpoint(cmd, ['--link', link, '--name', name, '--pin', fp, '--audio-source', `test:${tone}`,
+    '--video-source', 'test', '--audio-sink', wav, '--video-sink', 'fake', '--stats', '--slots', '1'], label);
 }
 
 const last = (ep) => ep.stats[ep.stats.length - 1] || { frames: [0], labels: [], connected: false };

@@ -33,3 +33,29 @@ void dc_test_assert_stops_cleanly(GSubprocess *daemon) {
   g_assert_true(g_subprocess_get_if_exited(daemon));
   g_assert_cmpint(g_subprocess_get_exit_status(daemon), ==, 0);
 }
+
+long dc_test_rss_kib(GPid pid) {
+  char *path = g_strdup_printf("/proc/%d/status", pid), *text = NULL;
+  long kib = -1;
+  if (g_file_get_contents(path, &text, NULL, NULL)) {
+    const char *line = strstr(text, "VmRSS:");
+    if (line)
+      kib = strtol(line + 6, NULL, 10);
+  }
+  g_free(path);
+  g_free(text);
+  return kib;
+}
+
+int dc_test_open_fds(GPid pid) {
+  char *path = g_strdup_printf("/proc/%d/fd", pid);
+  GDir *d = g_dir_open(path, 0, NULL);
+  g_free(path);
+  if (!d)
+    return -1;
+  int n = 0;
+  while (g_dir_read_name(d)) /* without . and .. */
+    n++;
+  g_dir_close(d);
+  return n;
+}

@@ -20,4 +20,8 @@ void dc_test_spin_for(int ms);
 /* SIGTERM, then asserts it exited by itself with status 0 (sanitizers included). */
 void dc_test_assert_stops_cleanly(GSubprocess *daemon);
 
+/* A process's resident memory (VmRSS) in KiB and its open descriptors; -1 when unreadable. */
+long dc_test_rss_kib(GPid pid);
+int dc_test_open_fds(GPid pid);
+
 #endif
