@@ -7,6 +7,7 @@
 #include <gst/rtp/gstrtcpbuffer.h>
 #include <gst/video/video.h>
 #include <gst/webrtc/webrtc.h>
+#include <nice/agent.h>
 #include <string.h>
 
 #define MAX_SLOTS 9
@@ -813,10 +814,51 @@ static void clear_media(gpointer data) {
   g_hash_table_unref(m->ssrc_kind);
 }
 
+/* ---- giving TURN relays back ---- */
+
+/* GStreamer 1.22's webrtcbin drops its libnice agent with the TURN refreshes alive (libnice
+ * warns), and the TURN server keeps each allocation, with its relay port, for its lifetime
+ * (coturn: 10 min): a point on a flapping link that joins again and again would pile them up.
+ * Before the pipeline goes, the agent is asked to close them; the ICE object (whose thread
+ * runs the agent) is kept until that is done. */
+static gint relays_pending;
+
+static void relays_released(GObject *agent, GAsyncResult *res, gpointer ice) {
+  (void)agent, (void)res;
+  gst_object_unref(ice);
+  g_atomic_int_dec_and_test(&relays_pending);
+}
+
+static void release_relays(GstElement *webrtc) {
+  GstObject *ice = NULL;
+  g_object_get(webrtc, "ice-agent", &ice, NULL);
+  NiceAgent *agent = NULL;
+  if (ice && g_object_class_find_property(G_OBJECT_GET_CLASS(ice), "agent"))
+    g_object_get(ice, "agent", &agent, NULL);
+  if (!agent) {
+    if (ice)
+      gst_object_unref(ice);
+    return;
+  }
+  g_atomic_int_inc(&relays_pending);
+  nice_agent_close_async(agent, relays_released, ice);
+  g_object_unref(agent);
+}
+
+bool dc_media_wait_relays_released(int ms) {
+  gint64 end = g_get_monotonic_time() + (gint64)ms * 1000;
+  while (g_atomic_int_get(&relays_pending) > 0 && g_get_monotonic_time() < end)
+    if (!g_main_context_iteration(NULL, FALSE))
+      g_usleep(5000);
+  return g_atomic_int_get(&relays_pending) == 0;
+}
+
 void dc_media_free(dc_endpoint_media *m) {
   if (!m)
     return;
   m->closing = true;
+  if (m->webrtc)
+    release_relays(m->webrtc);
   if (m->stats_timer)
     g_source_destroy(g_main_context_find_source_by_id(m->ctx, m->stats_timer));
   if (m->pipe) {

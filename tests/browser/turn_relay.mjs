@@ -240,6 +240,12 @@ async function main() {
     for (const e of eps) e.child.kill('SIGTERM');
     const codes = await Promise.all(eps.map((e) => Promise.race([e.done, sleep(10000).then(() => 'hung')])));
     check(codes.every((c) => c === 0), 'the endpoints leave cleanly', `exit ${codes.join(', ')}`);
+    // the endpoint gives its relays back when it leaves (a Refresh with lifetime 0), rather
+    // than leaving them to coturn's 10 minutes
+    const me = (ep.log.match(/joined as .*\(participant (\d+)/) || [])[1];
+    const released = me ? (turn.log.match(new RegExp(`username=<\\d+:m\\d+p${me}>, lifetime=0`, 'g')) || []).length : 0;
+    check(released >= 1 && !ep.log.includes('alive TURN refreshes'), 'no-udp: the endpoint gives its TURN relays back on leaving',
+      `participant ${me}: ${released} refreshes with lifetime 0`);
     const allocations = (turn.log.match(/ALLOCATE processed, success/g) || []).length;
     check(allocations >= 3, 'coturn allocated relays for the points', `${allocations} successful allocations`);
     if (process.env.DC_TURN_LOG) writeFileSync(process.env.DC_TURN_LOG, turn.log);
