@@ -3,8 +3,10 @@
  *
  * N native participants (ICE, DTLS, SRTP on loopback) join one meeting. Three talk (Opus
  * frames of a tone, level 30 dBov), the rest send Opus silence at 50 packets/s with level
- * 127, as browsers do; the first V also send VP8 (50 packets/s, a key frame every 2 s) and
- * everyone receives the mix and two video slots. Every 10 s: the bridge's RSS and open file
+ * 127, as browsers do; the first V (the talkers, by default) also send VP8 (50 packets/s, a
+ * key frame every 2 s) and everyone receives the mix and two video slots. (With fewer video
+ * senders than talkers the main slot may follow a talker without a camera, and a receiver
+ * may rightly get no video: the video bound is then not checked.) Every 10 s: the bridge's RSS and open file
  * descriptors, and what each participant received (audio and video packets per second, the
  * least of all). After the warm-up (a fifth of the run, at least 20 s) the RSS may grow by
  * --rss-growth percent at most, the descriptors must not change, and every participant must
@@ -163,12 +165,12 @@ static void encode_frames(void) {
 }
 
 int main(int argc, char **argv) {
-  int participants = 30, seconds = 1800, video_senders = 2;
+  int participants = 30, seconds = 1800, video_senders = TALKERS;
   double rss_growth = 1.0;
   GOptionEntry entries[] = {
       {"participants", 0, 0, G_OPTION_ARG_INT, &participants, "participants (default 30)", "N"},
       {"seconds", 0, 0, G_OPTION_ARG_INT, &seconds, "how long the meeting runs once all joined (default 1800)", "S"},
-      {"video-senders", 0, 0, G_OPTION_ARG_INT, &video_senders, "participants that send video (default 2)", "V"},
+      {"video-senders", 0, 0, G_OPTION_ARG_INT, &video_senders, "participants that send video, the talkers first (default 3)", "V"},
       {"rss-growth", 0, 0, G_OPTION_ARG_DOUBLE, &rss_growth, "RSS growth allowed after the warm-up, percent (default 1)", "P"},
       G_OPTION_ENTRY_NULL};
   GOptionContext *octx = g_option_context_new("PATH/TO/diemcau-bridge - a meeting left running");
@@ -273,7 +275,7 @@ int main(int argc, char **argv) {
   BOUND(fds_min == fds_warm && fds_max == fds_warm, "open descriptors moved after the warm-up: %d, then %d-%d\n",
         fds_warm, fds_min, fds_max);
   BOUND(audio_least >= 45, "a participant got %.1f audio packets/s in a window (of 50)\n", audio_least);
-  BOUND(video_senders == 0 || video_least >= 20, "a participant got %.1f video packets/s in a window\n", video_least);
+  BOUND(video_senders < TALKERS || video_least >= 20, "a participant got %.1f video packets/s in a window\n", video_least);
 
   /* the senders stop first: a send in progress ends before its transport's close, which
    * runs on the same worker */

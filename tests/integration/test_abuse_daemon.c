@@ -7,13 +7,21 @@
  *   - A sends malformed RTP (random payload types, lengths and bytes) inside valid SRTP at
  *     ten times an audio stream's rate;
  *   - A sends malformed RTCP inside valid SRTCP at the same rate;
+ *   - A's own SRTP packets, captured on the wire (AF_PACKET on loopback), replayed from A's
+ *     address and port (a raw socket) at over ten times its rate: every one refused by the
+ *     bridge's SRTP (its counter says so);
  *   - junk datagrams (RTP-looking, DTLS-looking and random) and STUN binding requests with a
  *     username nobody has, 20 000 a second, at every media port.
  * And a full disk: the daemon runs in a mount namespace of its own with a 16 KiB tmpfs for its
  * recordings; a recording started through the API stops by itself with "the disk is full",
  * everyone's roster says so, and R's delivery goes on. */
 #include <arpa/inet.h>
+#include <linux/if_packet.h>
 #include <math.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <netinet/ip.h>
+#include <netinet/udp.h>
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
@@ -34,6 +42,7 @@
 #define MEDIA_MIN 41200
 #define MEDIA_MAX 41219
 #define PHASE_MS 3000
+#define A_SSRC 0x1002u /* offer_for's SSRC for A */
 
 enum { S, R, A, N_CLIENTS };
 
@@ -56,7 +65,7 @@ static struct {
   client c[N_CLIENTS];
   uint8_t opus[400];
   size_t opus_len;
-  gint attack; /* 0 none, 1 RTP junk, 2 RTCP junk (A's worker reads it) */
+  gint attack; /* 0 none, 1 RTP junk, 2 RTCP junk, 3 A's own audio (A's worker reads it) */
 } T;
 
 static void on_message(dc_client *dc, const char *type, JsonObject *o, gpointer user) {
@@ -87,7 +96,13 @@ static gboolean tick(gpointer unused) {
     dc_transport_send_rtp(dc_client_transport(s->dc), buf, hl + T.opus_len, sizeof buf);
   }
   int attack = g_atomic_int_get(&T.attack);
-  if (attack && g_atomic_int_get(&a->connected) && n % 2 == 0) { /* 500 a second */
+  if (attack == 3 && g_atomic_int_get(&a->connected) && n % 10 == 0) { /* A talks: to be replayed */
+    dc_rtp_header h = {.payload_type = 111, .seq = a->seq++, .timestamp = a->ts, .ssrc = A_SSRC};
+    a->ts += 960;
+    size_t hl = dc_rtp_write_header(buf, sizeof buf, &h, NULL, 0);
+    memcpy(buf + hl, T.opus, T.opus_len);
+    dc_transport_send_rtp(dc_client_transport(a->dc), buf, hl + T.opus_len, sizeof buf);
+  } else if (attack && attack != 3 && g_atomic_int_get(&a->connected) && n % 2 == 0) { /* 500 a second */
     size_t len = 12 + g_random_int_range(0, 1100);
     for (size_t i = 0; i < len; i++)
       buf[i] = (uint8_t)g_random_int();
@@ -222,6 +237,99 @@ static void test_junk_at_media_ports(void) {
 }
 
 static char *api_key;
+static guint api_post(const char *path, const char *body, char **reply);
+
+/* ---- replays ---- */
+
+typedef struct {
+  struct sockaddr_in from, to;
+  uint8_t data[1500];
+  size_t len;
+} captured;
+
+#define REPLAYED 50
+static captured replays[REPLAYED];
+static int n_replays, replayed;
+
+/* A's SRTP packets as they cross loopback (AF_PACKET: each once, as received): its SSRC is in
+ * the clear. */
+static void capture(int *sock) {
+  uint8_t pkt[2048];
+  struct sockaddr_ll from;
+  socklen_t fl = sizeof from;
+  ssize_t n;
+  while ((n = recvfrom(*sock, pkt, sizeof pkt, MSG_DONTWAIT, (struct sockaddr *)&from, &fl)) > 0) {
+    const struct iphdr *ip = (const struct iphdr *)pkt;
+    size_t ihl = (size_t)ip->ihl * 4;
+    if (from.sll_pkttype != PACKET_HOST || ip->protocol != IPPROTO_UDP || (size_t)n < ihl + 8 + 12)
+      continue;
+    const struct udphdr *udp = (const struct udphdr *)(pkt + ihl);
+    const uint8_t *rtp = pkt + ihl + 8;
+    size_t len = (size_t)n - ihl - 8;
+    unsigned to_port = ntohs(udp->dest); /* loopback is the machine's: only what goes to our daemon */
+    if ((rtp[0] & 0xC0) != 0x80 || (rtp[1] & 0x7F) != 111 || dc_rd32(rtp + 8) != A_SSRC || n_replays >= REPLAYED ||
+        to_port < MEDIA_MIN || to_port > MEDIA_MAX)
+      continue;
+    captured *c = &replays[n_replays++];
+    c->from = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = udp->source, .sin_addr.s_addr = ip->saddr};
+    c->to = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = udp->dest, .sin_addr.s_addr = ip->daddr};
+    memcpy(c->data, rtp, len);
+    c->len = len;
+  }
+}
+
+/* One captured packet again, from A's own address and port (a raw socket writes the headers). */
+static void replay(int *sock) {
+  const captured *c = &replays[replayed++ % n_replays];
+  uint8_t pkt[1600];
+  struct iphdr *ip = (struct iphdr *)pkt;
+  struct udphdr *udp = (struct udphdr *)(pkt + sizeof *ip);
+  *ip = (struct iphdr){.version = 4, .ihl = 5, .ttl = 64, .protocol = IPPROTO_UDP,
+                       .tot_len = htons((uint16_t)(sizeof *ip + sizeof *udp + c->len)),
+                       .saddr = c->from.sin_addr.s_addr, .daddr = c->to.sin_addr.s_addr};
+  *udp = (struct udphdr){.source = c->from.sin_port, .dest = c->to.sin_port,
+                         .len = htons((uint16_t)(sizeof *udp + c->len))}; /* no checksum: IPv4 allows it */
+  memcpy(pkt + sizeof *ip + sizeof *udp, c->data, c->len);
+  sendto(*sock, pkt, sizeof *ip + sizeof *udp + c->len, 0, (const struct sockaddr *)&c->to, sizeof c->to);
+}
+
+static double srtp_refused(void) {
+  char *text = NULL;
+  g_assert_cmpuint(api_post("/metrics", NULL, &text), ==, 200);
+  const char *at = strstr(text, "\ndiemcau_srtp_refused_total ");
+  double v = at ? g_ascii_strtod(at + strlen("\ndiemcau_srtp_refused_total "), NULL) : -1;
+  g_free(text);
+  return v;
+}
+
+static void test_srtp_replays_from_a_peer(void) {
+  int cap = socket(AF_PACKET, SOCK_DGRAM, htons(ETH_P_IP));
+  g_assert_cmpint(cap, >=, 0);
+  struct sockaddr_ll lo = {.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_IP), .sll_ifindex = (int)if_nametoindex("lo")};
+  g_assert_cmpint(bind(cap, (struct sockaddr *)&lo, sizeof lo), ==, 0);
+  g_atomic_int_set(&T.attack, 3); /* a second of A's own audio, captured */
+  gint64 end = g_get_monotonic_time() + G_USEC_PER_SEC;
+  while (g_get_monotonic_time() < end)
+    capture(&cap), g_main_context_iteration(NULL, FALSE), g_usleep(1000);
+  g_atomic_int_set(&T.attack, 0);
+  dc_test_spin_for(200);
+  capture(&cap);
+  close(cap);
+  g_test_message("captured %d of A's SRTP packets", n_replays);
+  g_assert_cmpint(n_replays, >=, 20);
+  int raw = socket(AF_INET, SOCK_RAW, IPPROTO_RAW);
+  g_assert_cmpint(raw, >=, 0);
+  double refused_before = srtp_refused();
+  double rate = r_rate(replay, &raw); /* one a millisecond at most: over ten times A's 50 */
+  close(raw);
+  dc_test_spin_for(200);
+  double refused = srtp_refused() - refused_before;
+  g_test_message("%d replays sent; the bridge's SRTP refused %.0f packets meanwhile", replayed, refused);
+  g_assert_cmpfloat(refused, >=, 0.95 * replayed);
+  char *what = g_strdup_printf("A's SRTP replayed, %.0f a second", replayed / (PHASE_MS / 1000.0));
+  check_phase(what, rate);
+  g_free(what);
+}
 
 static guint api_post(const char *path, const char *body, char **reply) {
   char *url = g_strdup_printf("http://127.0.0.1:%d%s", PORT, path);
@@ -344,6 +452,8 @@ int main(int argc, char **argv) {
   g_source_set_callback(timer, tick, NULL, NULL);
   g_source_attach(timer, dc_worker_context(dc_workers_pick(T.workers)));
   g_test_add_func("/abuse/delivery-before", test_delivery_before);
+  /* before the junk: A's junk spends its SRTP session's 256 SSRCs, and A sends nothing after */
+  g_test_add_func("/abuse/srtp-replays-from-a-peer", test_srtp_replays_from_a_peer);
   g_test_add_func("/abuse/rtp-junk-from-a-peer", test_rtp_junk_from_a_peer);
   g_test_add_func("/abuse/rtcp-junk-from-a-peer", test_rtcp_junk_from_a_peer);
   g_test_add_func("/abuse/junk-at-media-ports", test_junk_at_media_ports);
