@@ -203,12 +203,20 @@ int main(int argc, char **argv) {
   dc_store_close(store);
 
   char *port = g_strdup_printf("%d", PORT);
-  GSubprocess *bridge = g_subprocess_new(G_SUBPROCESS_FLAGS_STDOUT_SILENCE, &err, argv[1], "--data-dir", dir,
-                                         "--plain-http", "--listen", "127.0.0.1", "--port", port, "--ice-address",
-                                         "127.0.0.1", "--log-level", "warning", NULL);
+  /* the daemon goes when we go, however we go (a soak is often stopped by hand) */
+  GSubprocessLauncher *launcher = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
+  g_subprocess_launcher_set_child_setup(launcher, dc_test_die_with_parent, NULL, NULL);
+  GSubprocess *bridge = g_subprocess_launcher_spawn(launcher, &err, argv[1], "--data-dir", dir, "--plain-http", "--listen",
+                                                    "127.0.0.1", "--port", port, "--ice-address", "127.0.0.1",
+                                                    "--log-level", "warning", NULL);
+  g_object_unref(launcher);
   g_assert_no_error(err);
   GPid pid = (GPid)g_ascii_strtoll(g_subprocess_get_identifier(bridge), NULL, 10);
   spin_ms(500);
+  if (g_subprocess_get_identifier(bridge) == NULL) { /* it exited: a port in use, say */
+    fprintf(stderr, "soak: the bridge did not start (is port %d in use?)\n", PORT);
+    return 1;
+  }
   S.session = soup_session_new();
   S.url = g_strdup_printf("ws://127.0.0.1:%d/ws", PORT);
   S.workers = dc_workers_new(2);
@@ -221,6 +229,10 @@ int main(int argc, char **argv) {
     for (int t = 0; t < 1000 && !dc_client_is_connected(clients[i].dc); t++)
       spin_ms(10);
     joined += dc_client_is_connected(clients[i].dc);
+    if (!dc_client_is_connected(clients[i].dc)) { /* no use soaking a meeting that did not form */
+      fprintf(stderr, "FAILED: participant %d did not connect within 10 s\n", i);
+      return 1;
+    }
   }
   printf("%d of %d participants joined; %d talk, %d send video; %d s of meeting, windows of %d s\n", joined,
          participants, TALKERS, video_senders, seconds, WINDOW_S);
