@@ -10,11 +10,11 @@
 // Prints a table and one JSON line; it never fails a test run (the goals are shown, not asserted).
 //
 // Usage: node bench_endpoint.mjs BRIDGE COMPACT_ENDPOINT ENDPOINT [SECONDS]
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { api, endpointEnv, enterNetns, onLines, PORT, sh, sleep, startBridge, stopBridge, noIpv6 } from '../browser/harness.mjs';
+import { api, dropNamespace, endpointEnv, enterNetns, namespaceBehind, onLines, PORT, sh, sleep, startBridge, stopBridge } from '../browser/harness.mjs';
 
 const [bridgeExe, compactExe, endpointExe, secondsArg] = process.argv.slice(2);
 const SECONDS = Number(secondsArg || process.env.BENCH_SECONDS || 60);
@@ -24,16 +24,7 @@ const CLK_TCK = 100;
 
 
 function makeLinks(ns) {
-  sh(['ip', 'netns', 'add', ns]);
-  noIpv6(ns);
-  sh(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
-  sh(['ip', 'link', 'add', 'dcB0', 'type', 'veth', 'peer', 'name', 'dcB1', 'netns', ns]);
-  sh(['ip', 'addr', 'add', `${HERE}/30`, 'dev', 'dcB0']);
-  sh(['ip', 'link', 'set', 'dcB0', 'up']);
-  sh(['ip', '-n', ns, 'addr', 'add', `${THERE}/30`, 'dev', 'dcB1']);
-  sh(['ip', '-n', ns, 'link', 'set', 'dcB1', 'up']);
-  mkdirSync(`/etc/netns/${ns}`, { recursive: true });
-  writeFileSync(`/etc/netns/${ns}/resolv.conf`, 'nameserver 127.0.0.1\n');
+  namespaceBehind(ns, 'dcB0', 'dcB1', HERE, THERE);
   sh(['ip', 'link', 'add', 'dcBF0', 'type', 'veth', 'peer', 'name', 'dcBF1']);
   sh(['ip', 'addr', 'add', `${FAST}/30`, 'dev', 'dcBF0']);
   sh(['ip', 'addr', 'add', '10.83.1.2/30', 'dev', 'dcBF1']);
@@ -117,8 +108,7 @@ async function main() {
   } finally {
     if (district) district.child.kill('SIGTERM');
     if (bridge) await stopBridge(bridge.child);
-    spawnSync('ip', ['netns', 'delete', ns]);
-    rmSync(`/etc/netns/${ns}`, { recursive: true, force: true });
+    dropNamespace(ns);
     rmSync(dir, { recursive: true, force: true });
   }
   const goals = { cpu_percent: 25, rss_mb: 60, up_kbps_audio_only: 32, up_kbps_video: 128 };

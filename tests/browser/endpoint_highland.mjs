@@ -8,12 +8,11 @@
 // queue, loss) are in its stats.
 //
 // Usage: node endpoint_highland.mjs BRIDGE_EXECUTABLE COMPACT_ENDPOINT ENDPOINT. Prints TAP.
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { api, enterNetns, goertzelDb, noIpv6, PORT, sh, sleep, spawnEndpoint, startBridge, stopBridge, tap,
-  wavSamples, wavSamplesNow } from './harness.mjs';
+import { api, dropNamespace, enterNetns, goertzelDb, namespaceBehind, PORT, sh, sleep, spawnEndpoint, startBridge,
+  stopBridge, tap, wavSamples, wavSamplesNow } from './harness.mjs';
 
 const [bridgeExe, compactExe, endpointExe] = process.argv.slice(2);
 enterNetns('dchigh');
@@ -24,20 +23,11 @@ const HERE = '10.81.0.1', THERE = '10.81.0.2', FAST = '10.81.1.1';
 
 
 function makeLinks(ns) {
-  sh(['ip', 'netns', 'add', ns]);
-  noIpv6(ns);
-  sh(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
-  sh(['ip', 'link', 'add', 'dcH0', 'type', 'veth', 'peer', 'name', 'dcH1', 'netns', ns]);
-  sh(['ip', 'addr', 'add', `${HERE}/30`, 'dev', 'dcH0']);
-  sh(['ip', 'link', 'set', 'dcH0', 'up']);
-  sh(['ip', '-n', ns, 'addr', 'add', `${THERE}/30`, 'dev', 'dcH1']);
-  sh(['ip', '-n', ns, 'link', 'set', 'dcH1', 'up']);
+  namespaceBehind(ns, 'dcH0', 'dcH1', HERE, THERE);
   for (const dev of [['dcH0'], ['-n', ns, 'dcH1']]) {
     const pre = dev.length > 1 ? ['-n', ns] : [];
     sh(['tc', ...pre, 'qdisc', 'add', 'dev', dev[dev.length - 1], 'root', 'tbf', 'rate', `${CAP_KBIT}kbit`, 'burst', '4kb', 'latency', '400ms']);
   }
-  mkdirSync(`/etc/netns/${ns}`, { recursive: true });
-  writeFileSync(`/etc/netns/${ns}/resolv.conf`, 'nameserver 127.0.0.1\n');
   // the district's fast link (webrtcbin gathers no loopback candidates)
   sh(['ip', 'link', 'add', 'dcF0', 'type', 'veth', 'peer', 'name', 'dcF1']);
   sh(['ip', 'addr', 'add', `${FAST}/30`, 'dev', 'dcF0']);
@@ -46,10 +36,6 @@ function makeLinks(ns) {
   sh(['ip', 'link', 'set', 'dcF1', 'up']);
 }
 
-function dropLinks(ns) {
-  spawnSync('ip', ['netns', 'delete', ns]);
-  rmSync(`/etc/netns/${ns}`, { recursive: true, force: true });
-}
 
 
 
@@ -132,7 +118,7 @@ async function main() {
   } finally {
     for (const e of eps) if (e.exit === null) e.child.kill('SIGKILL');
     if (bridge) check((await stopBridge(bridge.child)) === 0, 'the bridge stops cleanly on SIGTERM');
-    dropLinks(ns);
+    dropNamespace(ns);
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -31,6 +31,28 @@ export function noIpv6(ns) {
     'net.ipv6.conf.default.disable_ipv6=1'], { stdio: 'inherit' });
 }
 
+// A namespace behind a veth pair from the current one: `here` on our end (outerDev), `there`
+// on its end (innerDev), both /30; lo up, IPv4 only, a resolv.conf of its own; with route, a
+// default route back through us. dropNamespace removes it (the pair goes with it).
+export function namespaceBehind(ns, outerDev, innerDev, here, there, { route = false } = {}) {
+  sh(['ip', 'netns', 'add', ns]);
+  noIpv6(ns);
+  sh(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
+  sh(['ip', 'link', 'add', outerDev, 'type', 'veth', 'peer', 'name', innerDev, 'netns', ns]);
+  sh(['ip', 'addr', 'add', `${here}/30`, 'dev', outerDev]);
+  sh(['ip', 'link', 'set', outerDev, 'up']);
+  sh(['ip', '-n', ns, 'addr', 'add', `${there}/30`, 'dev', innerDev]);
+  sh(['ip', '-n', ns, 'link', 'set', innerDev, 'up']);
+  if (route) sh(['ip', '-n', ns, 'route', 'add', 'default', 'via', here]);
+  mkdirSync(`/etc/netns/${ns}`, { recursive: true });
+  writeFileSync(`/etc/netns/${ns}/resolv.conf`, 'nameserver 127.0.0.1\n');
+}
+
+export function dropNamespace(ns) {
+  spawnSync('ip', ['netns', 'delete', ns]);
+  rmSync(`/etc/netns/${ns}`, { recursive: true, force: true });
+}
+
 // Re-runs this script inside a fresh namespace and exits with its status; returns only in
 // the inner run.
 export function enterNetns(tag) {

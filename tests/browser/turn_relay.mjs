@@ -25,11 +25,11 @@
 // Usage: node turn_relay.mjs BRIDGE_EXECUTABLE ENDPOINT. Prints TAP. DC_TURN_LOG=FILE keeps
 // coturn's log.
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { api, enterNetns, goertzelDb, launch, noIpv6, openPage, pageTonesDb, PORT, sh, sleep, spawnEndpoint,
-  startBridge, stopBridge, tap, until, wavSamples, wavSamplesNow } from './harness.mjs';
+import { api, dropNamespace, enterNetns, goertzelDb, launch, namespaceBehind, openPage, pageTonesDb, PORT, sh, sleep,
+  spawnEndpoint, startBridge, stopBridge, tap, until, wavSamples, wavSamplesNow } from './harness.mjs';
 
 const [bridgeExe, endpointExe] = process.argv.slice(2);
 enterNetns('dcturn');
@@ -55,18 +55,8 @@ function ns(i) { return `dcT${tag}${i}`; }
 
 // A point's namespace: a veth pair to ours, a default route through it, a firewall.
 function makePoint(i, s) {
-  const n = ns(i), a = `dcTa${i}`, b = `dcTb${i}`;
-  sh(['ip', 'netns', 'add', n]);
-  noIpv6(n);
-  sh(['ip', '-n', n, 'link', 'set', 'lo', 'up']);
-  sh(['ip', 'link', 'add', a, 'type', 'veth', 'peer', 'name', b, 'netns', n]);
-  sh(['ip', 'addr', 'add', `10.83.${i}.1/30`, 'dev', a]);
-  sh(['ip', 'link', 'set', a, 'up']);
-  sh(['ip', '-n', n, 'addr', 'add', `10.83.${i}.2/30`, 'dev', b]);
-  sh(['ip', '-n', n, 'link', 'set', b, 'up']);
-  sh(['ip', '-n', n, 'route', 'add', 'default', 'via', `10.83.${i}.1`]);
-  mkdirSync(`/etc/netns/${n}`, { recursive: true });
-  writeFileSync(`/etc/netns/${n}/resolv.conf`, 'nameserver 127.0.0.1\n');
+  const n = ns(i);
+  namespaceBehind(n, `dcTa${i}`, `dcTb${i}`, `10.83.${i}.1`, `10.83.${i}.2`, { route: true });
   const script = [`add table inet f`, `add chain inet f out { type filter hook output priority 0; policy ${s.policy || 'accept'}; }`,
     ...s.rules].join('\n') + '\n';
   const r = spawnSync('ip', ['netns', 'exec', n, 'nft', '-f', '-'], { input: script });
@@ -74,10 +64,6 @@ function makePoint(i, s) {
   return n;
 }
 
-function dropPoint(i) {
-  spawnSync('ip', ['netns', 'delete', ns(i)]);
-  rmSync(`/etc/netns/${ns(i)}`, { recursive: true, force: true });
-}
 
 function startTurn(dir, where) {
   const cert = join(dir, 'turn-cert.pem'), key = join(dir, 'turn-key.pem');
@@ -131,16 +117,8 @@ async function main() {
   try {
     sh(['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0']);
     const turnNs = ns(0);
-    sh(['ip', 'netns', 'add', turnNs]);
     made.push(0);
-    noIpv6(turnNs);
-    sh(['ip', '-n', turnNs, 'link', 'set', 'lo', 'up']);
-    sh(['ip', 'link', 'add', 'dcTB0', 'type', 'veth', 'peer', 'name', 'dcTB1', 'netns', turnNs]);
-    sh(['ip', 'addr', 'add', `${BRIDGE}/30`, 'dev', 'dcTB0']);
-    sh(['ip', 'link', 'set', 'dcTB0', 'up']);
-    sh(['ip', '-n', turnNs, 'addr', 'add', `${TURN}/30`, 'dev', 'dcTB1']);
-    sh(['ip', '-n', turnNs, 'link', 'set', 'dcTB1', 'up']);
-    sh(['ip', '-n', turnNs, 'route', 'add', 'default', 'via', BRIDGE]);
+    namespaceBehind(turnNs, 'dcTB0', 'dcTB1', BRIDGE, TURN, { route: true });
     SCENARIOS.forEach((s, i) => { makePoint(i + 1, s); made.push(i + 1); });
     turn = startTurn(dir, turnNs);
     // the secret goes in the config file, as README tells operators (not on the command line)
@@ -261,7 +239,7 @@ async function main() {
     if (browser) await browser.close().catch(() => {});
     if (bridge) await stopBridge(bridge.child);
     if (turn) turn.child.kill('SIGTERM');
-    for (const i of made) dropPoint(i);
+    for (const i of made) dropNamespace(ns(i));
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -11,10 +11,10 @@
 //
 // Usage: node video_router.mjs BRIDGE_EXECUTABLE. Prints TAP.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { api, enterNetns, launch, openPage, PORT, sleep, startBridge, stopBridge, tap, noIpv6 } from './harness.mjs';
+import { api, dropNamespace, enterNetns, launch, namespaceBehind, openPage, PORT, sleep, startBridge, stopBridge, tap } from './harness.mjs';
 
 const bridgeExe = process.argv[2];
 enterNetns('dcvideo');
@@ -31,22 +31,8 @@ function sh(args) {
 // bridge sends there (the kernel has no netem; tbf is a real bottleneck with a queue). The
 // queue holds 400 ms, as a 3G or radio link's does (DESIGN.md: 150-600 ms RTT up there).
 function makeCappedLink(ns) {
-  sh(['ip', 'netns', 'add', ns]);
-  noIpv6(ns);
-  sh(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
-  sh(['ip', 'link', 'add', 'dcv0', 'type', 'veth', 'peer', 'name', 'dcv1', 'netns', ns]);
-  sh(['ip', 'addr', 'add', `${HERE}/30`, 'dev', 'dcv0']);
-  sh(['ip', 'link', 'set', 'dcv0', 'up']);
-  sh(['ip', '-n', ns, 'addr', 'add', `${THERE}/30`, 'dev', 'dcv1']);
-  sh(['ip', '-n', ns, 'link', 'set', 'dcv1', 'up']);
+  namespaceBehind(ns, 'dcv0', 'dcv1', HERE, THERE);
   sh(['tc', 'qdisc', 'add', 'dev', 'dcv0', 'root', 'tbf', 'rate', `${CAP_KBIT}kbit`, 'burst', '4kb', 'latency', '400ms']);
-  mkdirSync(`/etc/netns/${ns}`, { recursive: true });
-  writeFileSync(`/etc/netns/${ns}/resolv.conf`, 'nameserver 127.0.0.1\n');
-}
-
-function dropCappedLink(ns) {
-  spawnSync('ip', ['netns', 'delete', ns]); // takes the veth pair with it
-  rmSync(`/etc/netns/${ns}`, { recursive: true, force: true });
 }
 
 // The main slot's inbound video (the first video transceiver), and what the page sends.
@@ -212,7 +198,7 @@ async function main() {
   } finally {
     for (const b of browsers) await b.close().catch(() => {});
     if (bridge) check((await stopBridge(bridge.child)) === 0, 'the bridge stops cleanly on SIGTERM');
-    dropCappedLink(capped);
+    dropNamespace(capped);
     rmSync(dir, { recursive: true, force: true });
   }
 }
