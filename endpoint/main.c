@@ -270,8 +270,6 @@ int main(int argc, char **argv) {
   g_source_remove(sigterm);
   dc_device_free(a.device);
   dc_session_free(a.session);
-  if (!dc_media_wait_relays_released(2000))
-    fprintf(stderr, "diemcau-endpoint: a TURN server did not answer; its relay ends by itself\n");
   g_main_loop_unref(a.loop);
   code = a.code;
 out:

@@ -819,14 +819,16 @@ static void clear_media(gpointer data) {
 /* GStreamer 1.22's webrtcbin drops its libnice agent with the TURN refreshes alive (libnice
  * warns), and the TURN server keeps each allocation, with its relay port, for its lifetime
  * (coturn: 10 min): a point on a flapping link that joins again and again would pile them up.
- * Before the pipeline goes, the agent is asked to close them; the ICE object (whose thread
- * runs the agent) is kept until that is done. */
-static gint relays_pending;
+ * Before the pipeline goes, the agent is asked to close them (a Refresh with lifetime 0 each)
+ * and we wait for that, at most RELEASE_MS. The agent works on its own thread; its answer
+ * comes to a context of our own, so nothing else of ours runs meanwhile. (Keeping the ICE
+ * object past the pipeline instead let its thread outlive the process's exit, with OpenSSL's
+ * per-thread state, which the sanitizer build reported as leaked.) */
+#define RELEASE_MS 1000
 
-static void relays_released(GObject *agent, GAsyncResult *res, gpointer ice) {
+static void relays_released(GObject *agent, GAsyncResult *res, gpointer done) {
   (void)agent, (void)res;
-  gst_object_unref(ice);
-  g_atomic_int_dec_and_test(&relays_pending);
+  *(bool *)done = true;
 }
 
 static void release_relays(GstElement *webrtc) {
@@ -835,22 +837,24 @@ static void release_relays(GstElement *webrtc) {
   NiceAgent *agent = NULL;
   if (ice && g_object_class_find_property(G_OBJECT_GET_CLASS(ice), "agent"))
     g_object_get(ice, "agent", &agent, NULL);
-  if (!agent) {
-    if (ice)
-      gst_object_unref(ice);
-    return;
+  if (agent) {
+    GMainContext *ctx = g_main_context_new();
+    g_main_context_push_thread_default(ctx);
+    bool done = false;
+    nice_agent_close_async(agent, relays_released, &done);
+    gint64 end = g_get_monotonic_time() + RELEASE_MS * 1000;
+    while (!done && g_get_monotonic_time() < end)
+      if (!g_main_context_iteration(ctx, FALSE))
+        g_usleep(2000);
+    if (!done)
+      GST_WARNING("a TURN server did not answer within %d ms; its relay ends by itself", RELEASE_MS);
+    g_main_context_pop_thread_default(ctx);
+    /* a late answer is dropped with the context: the task holds what it needs */
+    g_main_context_unref(ctx);
+    g_object_unref(agent);
   }
-  g_atomic_int_inc(&relays_pending);
-  nice_agent_close_async(agent, relays_released, ice);
-  g_object_unref(agent);
-}
-
-bool dc_media_wait_relays_released(int ms) {
-  gint64 end = g_get_monotonic_time() + (gint64)ms * 1000;
-  while (g_atomic_int_get(&relays_pending) > 0 && g_get_monotonic_time() < end)
-    if (!g_main_context_iteration(NULL, FALSE))
-      g_usleep(5000);
-  return g_atomic_int_get(&relays_pending) == 0;
+  if (ice)
+    gst_object_unref(ice);
 }
 
 void dc_media_free(dc_endpoint_media *m) {

@@ -69,12 +69,8 @@ long dc_media_frames(dc_endpoint_media *m, int slot);
  * pipeline descriptions (g_free them): the pipeline uses them, and tests run them alone. */
 char *dc_media_audio_encoder_desc(const dc_profile *p);
 char *dc_media_video_encoder_desc(const dc_profile *p);
-/* Ends the recordings cleanly (EOS, at most 2 s) and frees everything. The relays ICE took on
- * TURN servers are given back (RFC 8656 §7: a Refresh with lifetime 0) in the background,
- * on the caller's main context; dc_media_wait_relays_released waits for that at exit. */
+/* Ends the recordings cleanly (EOS, at most 2 s), gives back the relays ICE took on TURN
+ * servers (RFC 8656 §7: a Refresh with lifetime 0; at most 1 s) and frees everything. */
 void dc_media_free(dc_endpoint_media *m);
-/* Iterates the thread-default main context until every release dc_media_free started has
- * finished, or ms pass. False when some did not. */
-bool dc_media_wait_relays_released(int ms);
 
 #endif

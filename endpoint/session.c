@@ -14,7 +14,7 @@
  * GStreamer 1.22's webrtcbin sometimes never gathers a candidate on a fresh start (seen on
  * the first join over a 128 kbit/s link: gathering begins, no candidate, no error); a new
  * session always got through, so waiting longer only makes the meeting wait. */
-#define MEDIA_TIMEOUT_S 10
+#define MEDIA_TIMEOUT_S 20 /* ICE and DTLS through a TURN relay over TCP on a busy machine took over 10 s */
 
 struct dc_session {
   dc_session_config cfg;
@@ -23,6 +23,7 @@ struct dc_session {
   SoupSession *http;
   SoupWebsocketConnection *ws;
   GCancellable *cancel;
+  GCancellable *resolving; /* the ICE servers' names being looked up for this connection */
   dc_endpoint_media *media;
   /* what the bridge told us */
   int64_t me, speaker;
@@ -85,6 +86,10 @@ void dc_trust_explain(const dc_trust *t) {
 /* ---- ending and retrying ---- */
 
 static void stop_media(dc_session *s) {
+  if (s->resolving) { /* a lookup still out: it ends without starting anything */
+    g_cancellable_cancel(s->resolving);
+    g_clear_object(&s->resolving);
+  }
   if (s->media_timer)
     g_source_remove(s->media_timer), s->media_timer = 0;
   dc_media_free(s->media);
@@ -260,55 +265,12 @@ static gboolean media_timeout(gpointer data) {
   return G_SOURCE_REMOVE;
 }
 
-/* The bridge's STUN/TURN servers as webrtcbin takes them, each host resolved (libnice wants
- * addresses). A server whose name does not resolve is left out, and said. */
-static char **ice_uris(const dc_server_msg *m) {
-  GPtrArray *out = g_ptr_array_new();
-  GResolver *resolver = g_resolver_get_default();
-  for (size_t i = 0; i < m->n_ice_servers; i++) {
-    const dc_ice_server *srv = &m->ice_servers[i];
-    for (char **u = srv->urls; u && *u; u++) {
-      dc_ice_url url;
-      if (!dc_ice_url_parse(*u, &url, NULL))
-        continue; /* the parser refused the message already */
-      if (!g_hostname_is_ip_address(url.host)) {
-        GError *err = NULL;
-        GList *addrs = g_resolver_lookup_by_name(resolver, url.host, NULL, &err);
-        if (!addrs) {
-          say("cannot use the relay %s the bridge offers: %s", *u, err->message);
-          g_error_free(err);
-          dc_ice_url_clear(&url);
-          continue;
-        }
-        g_free(url.host);
-        url.host = g_inet_address_to_string(addrs->data);
-        g_resolver_free_addresses(addrs);
-      }
-      if (url.scheme != DC_ICE_STUN)
-        say("the bridge offers a relay: %s", *u); /* the URL only: never the credential */
-      g_ptr_array_add(out, dc_ice_url_for_gstreamer(&url, srv->username, srv->credential));
-      dc_ice_url_clear(&url);
-    }
-  }
-  g_object_unref(resolver);
-  g_ptr_array_add(out, NULL);
-  return (char **)g_ptr_array_free(out, FALSE);
-}
-
-static void on_joined(dc_session *s, const dc_server_msg *m) {
-  s->me = m->participant;
-  g_free(s->point);
-  s->point = g_strdup(m->point);
-  s->joined = true;
-  say("joined as %s (participant %" G_GINT64_FORMAT ", %s)", m->point, m->participant, m->role);
+static void start_media(dc_session *s, char **ice_uris) {
   dc_media_events ev = {media_offer, media_candidate, media_connected, media_failed, media_stats, s};
   GError *err = NULL;
   dc_media_config mc = s->cfg.media;
-  mc.ice_uris = ice_uris(m);
+  mc.ice_uris = ice_uris;
   s->media = dc_media_new(&mc, &ev, &err);
-  for (char **u = mc.ice_uris; *u; u++) /* credentials: not left in freed memory */
-    memset(*u, 0, strlen(*u));
-  g_strfreev(mc.ice_uris);
   if (!s->media || !dc_media_start(s->media, &err)) {
     say("cannot start the media: %s", err->message);
     g_error_free(err);
@@ -318,6 +280,126 @@ static void on_joined(dc_session *s, const dc_server_msg *m) {
   dc_media_set_muted(s->media, s->muted);
   s->media_timer = g_timeout_add_seconds(MEDIA_TIMEOUT_S, media_timeout, s);
   show_status(s);
+}
+
+/* ---- the bridge's STUN/TURN servers ---- */
+
+/* Each server URL joined offered, its host to be resolved (GStreamer 1.22 hands the host to
+ * libnice as it is, and libnice wants an address). Names are looked up without blocking the
+ * session: a highland link's DNS can take seconds. The media starts once every name has an
+ * answer; a name that does not resolve leaves its server out, and says so. */
+typedef struct {
+  char *text, *username, *credential;
+  dc_ice_url url;
+} ice_entry;
+
+typedef struct {
+  dc_session *s;
+  GCancellable *cancel; /* s->resolving: cancelled when the connection goes */
+  GArray *entries;      /* ice_entry */
+  guint pending;
+} ice_job;
+
+static void ice_job_free(ice_job *job) {
+  for (guint i = 0; i < job->entries->len; i++) {
+    ice_entry *e = &g_array_index(job->entries, ice_entry, i);
+    if (e->credential)
+      memset(e->credential, 0, strlen(e->credential));
+    g_free(e->text), g_free(e->username), g_free(e->credential);
+    dc_ice_url_clear(&e->url);
+  }
+  g_array_unref(job->entries);
+  g_object_unref(job->cancel);
+  g_free(job);
+}
+
+static void ice_job_done(ice_job *job) {
+  dc_session *s = job->s;
+  GPtrArray *uris = g_ptr_array_new();
+  for (guint i = 0; i < job->entries->len; i++) {
+    ice_entry *e = &g_array_index(job->entries, ice_entry, i);
+    if (!e->url.host)
+      continue; /* did not resolve: said already */
+    if (e->url.scheme != DC_ICE_STUN)
+      say("the bridge offers a relay: %s", e->text); /* the URL only: never the credential */
+    g_ptr_array_add(uris, dc_ice_url_for_gstreamer(&e->url, e->username, e->credential));
+  }
+  g_ptr_array_add(uris, NULL);
+  char **list = (char **)g_ptr_array_free(uris, FALSE);
+  g_clear_object(&s->resolving);
+  ice_job_free(job);
+  start_media(s, list);
+  for (char **u = list; *u; u++) /* credentials: not left in freed memory */
+    memset(*u, 0, strlen(*u));
+  g_strfreev(list);
+}
+
+typedef struct {
+  ice_job *job;
+  guint index;
+} ice_lookup;
+
+static void on_ice_host(GObject *resolver, GAsyncResult *res, gpointer data) {
+  ice_lookup *l = data;
+  ice_job *job = l->job;
+  ice_entry *e = &g_array_index(job->entries, ice_entry, l->index);
+  g_free(l);
+  GError *err = NULL;
+  GList *addrs = g_resolver_lookup_by_name_finish(G_RESOLVER(resolver), res, &err);
+  bool cancelled = g_cancellable_is_cancelled(job->cancel);
+  if (addrs) {
+    g_free(e->url.host);
+    e->url.host = g_inet_address_to_string(addrs->data);
+    g_resolver_free_addresses(addrs);
+  } else {
+    if (!cancelled)
+      say("cannot use the server %s the bridge offers: %s", e->text, err->message);
+    dc_ice_url_clear(&e->url);
+  }
+  g_clear_error(&err);
+  if (--job->pending)
+    return;
+  if (cancelled) /* the connection this was for is gone */
+    ice_job_free(job);
+  else
+    ice_job_done(job);
+}
+
+static void on_joined(dc_session *s, const dc_server_msg *m) {
+  s->me = m->participant;
+  g_free(s->point);
+  s->point = g_strdup(m->point);
+  s->joined = true;
+  say("joined as %s (participant %" G_GINT64_FORMAT ", %s)", m->point, m->participant, m->role);
+  ice_job *job = g_new0(ice_job, 1);
+  job->s = s;
+  job->cancel = g_cancellable_new();
+  job->entries = g_array_new(FALSE, TRUE, sizeof(ice_entry));
+  for (size_t i = 0; i < m->n_ice_servers; i++)
+    for (char **u = m->ice_servers[i].urls; u && *u; u++) {
+      ice_entry e = {.text = g_strdup(*u), .username = g_strdup(m->ice_servers[i].username),
+                     .credential = g_strdup(m->ice_servers[i].credential)};
+      if (dc_ice_url_parse(*u, &e.url, NULL)) /* else refused with the message already */
+        g_array_append_val(job->entries, e);
+      else
+        g_free(e.text), g_free(e.username), g_free(e.credential);
+    }
+  GResolver *resolver = g_resolver_get_default();
+  for (guint i = 0; i < job->entries->len; i++) {
+    ice_entry *e = &g_array_index(job->entries, ice_entry, i);
+    if (g_hostname_is_ip_address(e->url.host))
+      continue;
+    ice_lookup *l = g_new(ice_lookup, 1);
+    *l = (ice_lookup){job, i};
+    job->pending++;
+    g_resolver_lookup_by_name_async(resolver, e->url.host, job->cancel, on_ice_host, l);
+  }
+  g_object_unref(resolver);
+  if (job->pending) {
+    s->resolving = g_object_ref(job->cancel);
+    return;
+  }
+  ice_job_done(job);
 }
 
 static void on_message(SoupWebsocketConnection *ws, gint type, GBytes *bytes, gpointer data) {
