@@ -182,7 +182,6 @@ struct dc_participant {
   gint probe_target_kbps; /* main thread → worker: the rate to probe for, 0: none */
   gint probes_failed;     /* worker → main thread: a failed probe holds the slot */
   dc_probe probe;         /* its worker */
-  unsigned probe_pad_kbps; /* padding while it runs (its worker) */
   bool probe_timer;       /* the padding timer runs (its worker) */
   uint64_t probe_hold_until; /* no new probe before (its worker) */
   uint64_t sending_before_probe; /* what went to it when the last probe started (its worker) */

@@ -189,8 +189,13 @@ void pace_consume(dc_participant *rcv, size_t len, uint64_t now) {
 #define PROBE_RETRY_US 2000000 /* after a failed probe: the main thread's upgrade guard takes over */
 
 /* The receiver's worker, every PROBE_TICK_MS while a probe runs: padding-only RTX on the
- * main slot, the tick's share of the probe's padding rate, within the pacer's budget (never
- * ahead of queued video: padding the pacer cannot take now is not sent at all). */
+ * main slot, what brings all that went to the receiver since the probe began up to the
+ * probe's rate, within the pacer's budget (never ahead of queued video: padding the pacer
+ * cannot take now is not sent at all). Counted from what went out, not from the rate before
+ * the probe: that rate, a smoothed second, still held the previous probe's padding when one
+ * step followed another, and the next probe then padded too little and failed on its own
+ * shortfall (a main slot that had gone off came back 18 s after the loss ended, not 8). At
+ * most two ticks' share at once, so a stalled worker does not catch up in one burst. */
 static gboolean probe_tick(gpointer data) {
   dc_participant *rcv = data;
   slot *s = &rcv->video[0];
@@ -201,7 +206,10 @@ static gboolean probe_tick(gpointer data) {
   if (!rcv->pacer || !s->core.started)
     return G_SOURCE_CONTINUE;
   uint64_t now = (uint64_t)g_get_monotonic_time();
-  size_t due = (size_t)rcv->probe_pad_kbps * 1000 / 8 * PROBE_TICK_MS / 1000;
+  uint64_t wanted = rcv->probe.target_bps / 8 * (now - rcv->probe.started_us) / 1000000;
+  uint64_t went = rcv->sent_total + rcv->sent_bytes - rcv->probe.sent_at_start;
+  uint64_t per_tick = rcv->probe.target_bps / 8 * PROBE_TICK_MS / 1000;
+  size_t due = (size_t)MIN(wanted > went ? wanted - went : 0, 2 * per_tick);
   uint8_t buf[DC_TRANSPORT_BUF];
   while (due > 0) {
     size_t len = dc_rtx_padding(buf, sizeof buf - DC_SRTP_MAX_TRAILER, (uint8_t)s->rtx_pt, s->rtx_ssrc,
@@ -239,13 +247,15 @@ static void probe_step(dc_participant *p, uint64_t now) {
   if (p->probe.running && !target_kbps)
     p->probe.running = false; /* the choice moved on */
   uint64_t target = (uint64_t)target_kbps * 1000;
+  /* the last report's loss must be light too: a receiver whose reports stopped covering what
+   * we send (quiet since its last trouble, but only because it said nothing new) is not probed
+   * on a link it last said was losing */
   if (!p->probe.running && st == DC_PROBE_IDLE && now >= p->probe_hold_until && p->n_video &&
-      p->video[0].rtx_pt >= 0 &&
+      p->video[0].rtx_pt >= 0 && p->last_loss <= 256 / 10 &&
       dc_probe_may_start(target, dc_bwe_estimate(&p->bwe), p->sent_bps, p->bwe.remb_bps, p->bwe_quiet_since, now)) {
     dc_probe_start(&p->probe, target, p->bwe.congestion_signals, p->sent_total, now);
     p->probe.estimate_at_start = dc_bwe_estimate(&p->bwe);
     p->sending_before_probe = p->sent_bps;
-    p->probe_pad_kbps = (unsigned)((target - p->sent_bps) / 1000);
     if (!p->probe_timer) {
       p->probe_timer = true;
       GSource *t = g_timeout_source_new(PROBE_TICK_MS);
