@@ -40,6 +40,8 @@ static const struct {
 
 static gboolean choose_layers_all(gpointer data);
 static void tell_slots(dc_room *r);
+static void forget_room(dc_room *r);
+static void release_room(gpointer data);
 
 dc_participant *room_ref(dc_participant *p) {
   g_atomic_int_inc(&p->refs);
@@ -55,13 +57,17 @@ void room_unref(gpointer data) {
   dc_packet_cache_free(p->cache);
   dc_pacer_free(p->pacer);
   g_free(p->name);
+  dc_room *r = p->room;
   g_free(p);
+  release_room(r);
 }
 
 /* ---- bridge and rooms ---- */
 
-static void free_room(gpointer data) {
+static void release_room(gpointer data) {
   dc_room *r = data;
+  if (!g_atomic_int_dec_and_test(&r->refs))
+    return;
   g_ptr_array_unref(r->members);
   g_rw_lock_clear(&r->lock);
   dc_mixer_free(r->mixer);
@@ -92,7 +98,7 @@ dc_bridge *dc_bridge_new(const dc_bridge_config *cfg, GError **error) {
   b->speaker_user = cfg->speaker_user;
   b->on_recording = cfg->on_recording;
   b->recording_user = cfg->recording_user;
-  b->rooms = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, free_room);
+  b->rooms = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, release_room);
   b->main = g_main_context_ref_thread_default();
   g_mutex_init(&b->rooms_lock);
   b->room_list = g_ptr_array_new();
@@ -167,6 +173,7 @@ dc_room *dc_bridge_room(dc_bridge *b, int64_t meeting_id) {
   dc_room *r = g_hash_table_lookup(b->rooms, &meeting_id);
   if (!r) {
     r = g_new0(dc_room, 1);
+    r->refs = 1; /* the table's */
     r->bridge = b;
     r->meeting = meeting_id;
     g_rw_lock_init(&r->lock);
@@ -514,6 +521,7 @@ dc_participant *dc_room_join(dc_room *r, int64_t id, const char *name, const cha
   p->id = id;
   p->name = g_strdup(name);
   p->room = r;
+  g_atomic_int_inc(&r->refs);
   p->ev = *ev;
   p->user = user;
   p->audio.section = -1;
@@ -689,6 +697,8 @@ static void recording_done(gpointer data, const char *error) {
     g_message("meeting %" G_GINT64_FORMAT ": the recording is finished", r->meeting);
   if (r->bridge->on_recording && !r->bridge->stopping)
     r->bridge->on_recording(r->bridge->recording_user, r->meeting, error);
+  forget_room(r);
+  release_room(r); /* the recording's reference */
 }
 
 bool dc_room_record_start(dc_room *r, const char *audio_path, const char *video_path, int64_t *started_at_ms,
@@ -698,10 +708,12 @@ bool dc_room_record_start(dc_room *r, const char *audio_path, const char *video_
     return false;
   }
   recording *rc = g_new(recording, 1);
-  rc->room = r;
+  rc->room = r; /* its end comes on the main loop, maybe after everyone left */
+  g_atomic_int_inc(&r->refs);
   dc_recorder *rec = rc->rec = dc_recorder_start(audio_path, video_path, r->bridge->main, recording_done, rc, error);
   if (!rec) {
     g_free(rc);
+    release_room(r);
     return false;
   }
   g_mutex_lock(&r->mix_lock);
@@ -774,6 +786,21 @@ static gboolean close_on_worker(gpointer data) {
   return G_SOURCE_REMOVE;
 }
 
+/* Main thread, when the last member left or a recording ended: a room with nobody in it that
+ * records nothing is let go. The mix clock stops ticking
+ * it and the table lets it go (a bridge that runs for months holds many meetings; a room kept
+ * for each cost its mixer and a tick every 20 ms for good); its memory goes with the last
+ * participant's reference. A later join to the meeting makes a new room. */
+static void forget_room(dc_room *r) {
+  dc_bridge *b = r->bridge;
+  if (r->members->len || b->stopping || dc_room_recording(r) || g_hash_table_lookup(b->rooms, &r->meeting) != r)
+    return;
+  g_mutex_lock(&b->rooms_lock);
+  g_ptr_array_remove(b->room_list, r);
+  g_mutex_unlock(&b->rooms_lock);
+  g_hash_table_remove(b->rooms, &r->meeting);
+}
+
 void dc_participant_leave(dc_participant *p) {
   dc_room *r = p->room;
   p->left = true;
@@ -792,5 +819,6 @@ void dc_participant_leave(dc_participant *p) {
     room_reroute_and_tell(r);
   if (p->transport)
     dc_worker_invoke(p->worker, close_on_worker, room_ref(p), room_unref);
+  forget_room(r);
   room_unref(p);
 }

@@ -208,6 +208,10 @@ struct dc_participant {
 struct dc_room {
   dc_bridge *bridge;
   int64_t meeting;
+  /* The bridge's table holds one reference while the room has members (or a recording);
+   * each participant one until it is freed, since its worker may still reach the room's
+   * mixer and locks after it left. */
+  gint refs;
   GRWLock lock;
   GPtrArray *members; /* dc_participant*, in join order; main thread writes */
   unsigned fec_ticks;  /* the mix clock's: ticks since the tiers' expected loss was set */

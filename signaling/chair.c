@@ -91,11 +91,19 @@ void dc_chair_joined(dc_server *srv, session *s) {
   dc_chair_log(srv, s->meeting, "join", s, s->role);
 }
 
+/* The floor in everyone's main slot (0: nobody's). A meeting nobody is in has no room, and
+ * needs none made for this. */
+static void pin(dc_server *srv, int64_t meeting, int64_t participant) {
+  dc_room *room = dc_bridge_find_room(srv->bridge, meeting);
+  if (room)
+    dc_room_pin(room, participant);
+}
+
 void dc_chair_left(dc_server *srv, session *s) {
   chair *c = chair_of(srv, s->meeting);
   if (c->floor == s->id) {
     c->floor = 0;
-    dc_room_pin(dc_bridge_room(srv->bridge, s->meeting), 0);
+    pin(srv, s->meeting, 0);
   }
   s->hand = 0;
   dc_chair_log(srv, s->meeting, "leave", s, NULL);
@@ -226,7 +234,7 @@ bool dc_chair_handle(session *s, const dc_client_msg *m) {
   case DC_MSG_HOST_MUTE:
     target->host_muted = m->audio_muted;
     if (c->floor == target->id && m->audio_muted)
-      c->floor = 0, dc_room_pin(dc_bridge_room(srv->bridge, s->meeting), 0);
+      c->floor = 0, pin(srv, s->meeting, 0);
     apply_mute(target);
     dc_chair_log(srv, s->meeting, m->audio_muted ? "host-mute" : "host-unmute", target, NULL);
     break;
@@ -257,12 +265,12 @@ bool dc_chair_handle(session *s, const dc_client_msg *m) {
     target->host_muted = false;
     target->hand = 0;
     apply_mute(target);
-    dc_room_pin(dc_bridge_room(srv->bridge, s->meeting), target->id);
+    pin(srv, s->meeting, target->id);
     dc_chair_log(srv, s->meeting, "floor-given", target, NULL);
     break;
   case DC_MSG_TAKE_FLOOR:
     end_floor(srv, c, s->meeting);
-    dc_room_pin(dc_bridge_room(srv->bridge, s->meeting), 0);
+    pin(srv, s->meeting, 0);
     break;
   case DC_MSG_REMOVE: {
     int64_t invitation = target->invitation;

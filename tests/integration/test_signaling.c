@@ -593,12 +593,18 @@ static void test_never_connected(void) {
   g_test_message("a, after the bridge gave up: %s", failed);
   g_assert_nonnull(strstr(failed, "\"code\":\"" DC_ERR_CODE_MEDIA_FAILED "\""));
   g_free(failed);
+  g_assert_nonnull(dc_bridge_find_room(T.bridge, meeting));
   for (int i = 0; i < 2; i++) {
     soup_websocket_connection_close(ws[i], SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
     while (!cs[i]->closed)
       g_main_context_iteration(NULL, TRUE);
     g_object_unref(ws[i]);
   }
+  /* with nobody left in it, the bridge lets the meeting's room go (its mixer, its tick) */
+  gint64 end = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+  while (dc_bridge_find_room(T.bridge, meeting) && g_get_monotonic_time() < end)
+    g_main_context_iteration(NULL, FALSE);
+  g_assert_null(dc_bridge_find_room(T.bridge, meeting));
   g_free(offer);
   g_free(sdp_json);
   g_free(sdp);
