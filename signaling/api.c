@@ -119,12 +119,14 @@ static JsonObject *body_object(SoupServerMessage *msg, JsonParser **parser) {
     return NULL;
   }
   *parser = json_parser_new();
-  if (!body->data || !json_parser_load_from_data(*parser, body->data, (gssize)body->length, NULL) ||
-      !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(*parser))) {
+  /* an empty body parses, to no root at all (JSON_NODE_HOLDS_OBJECT(NULL) is a critical) */
+  JsonNode *root = body->data && json_parser_load_from_data(*parser, body->data, (gssize)body->length, NULL)
+                       ? json_parser_get_root(*parser) : NULL;
+  if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
     reply_error(msg, SOUP_STATUS_BAD_REQUEST, "bad-json", "the body must be a JSON object");
     return NULL;
   }
-  return json_node_get_object(json_parser_get_root(*parser));
+  return json_node_get_object(root);
 }
 
 static bool bad_member(SoupServerMessage *msg, const char *name, const char *what) {

@@ -100,8 +100,9 @@ static int request(const char *method, const char *path, const char *body, GByte
   gsize len;
   const char *data = g_bytes_get_data(reply, &len);
   const char *message = NULL;
-  if (json_parser_load_from_data(p, data, (gssize)len, NULL) && JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p))) {
-    JsonObject *o = json_node_get_object(json_parser_get_root(p));
+  JsonNode *top = json_parser_load_from_data(p, data, (gssize)len, NULL) ? json_parser_get_root(p) : NULL;
+  if (top && JSON_NODE_HOLDS_OBJECT(top)) { /* an empty body has no root */
+    JsonObject *o = json_node_get_object(top);
     JsonObject *e = json_object_has_member(o, "error") ? json_object_get_object_member(o, "error") : NULL;
     message = e && json_object_has_member(e, "message") ? json_object_get_string_member(e, "message") : NULL;
   }
@@ -123,7 +124,7 @@ static int request_json(const char *method, const char *path, const char *body, 
   JsonParser *p = json_parser_new();
   gsize len;
   const char *data = g_bytes_get_data(reply, &len);
-  if (!json_parser_load_from_data(p, data, (gssize)len, NULL)) {
+  if (!json_parser_load_from_data(p, data, (gssize)len, NULL) || !json_parser_get_root(p)) {
     fail("the bridge's answer is not JSON; is %s a diemcau bridge?", C.url);
     rc = EXIT_FAILED;
   } else {

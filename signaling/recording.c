@@ -169,8 +169,9 @@ int64_t dc_recording_started_at_ms(dc_server *srv, int64_t meeting, const char *
   char *path = g_strdup_printf("%s/%s.json", dir, stem);
   int64_t at = 0;
   JsonParser *p = json_parser_new();
-  if (json_parser_load_from_file(p, path, NULL) && JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p)))
-    at = json_object_get_int_member_with_default(json_node_get_object(json_parser_get_root(p)), "started_at_ms", 0);
+  JsonNode *root = json_parser_load_from_file(p, path, NULL) ? json_parser_get_root(p) : NULL;
+  if (root && JSON_NODE_HOLDS_OBJECT(root)) /* an empty file has no root */
+    at = json_object_get_int_member_with_default(json_node_get_object(root), "started_at_ms", 0);
   g_object_unref(p);
   g_free(path);
   g_free(stem);

@@ -934,6 +934,8 @@ static void test_api_bad_input(void) {
       {"POST", "/api/groups", "{\"name\":5}", 400},
       {"POST", "/api/groups", "{\"name\":\"\"}", 400},
       {"POST", "/api/groups", "[1]", 400},
+      {"POST", "/api/groups", "", 400}, /* no root at all: once a critical (fuzz_api_body) */
+      {"POST", "/api/points", " ", 400},
       {"PUT", "/api/groups/99999/points/1", NULL, 404},
       {"PUT", "/api/groups/1/points/0", NULL, 404},
       {"POST", "/api/groups/1/points/1", NULL, 405},
