@@ -215,6 +215,23 @@ try:
     bad = [l for l in text.split('\n') if l and not re.match(r'^(# (HELP|TYPE) .*|[a-z_]+(\{[a-z_]+="[^"]*"\})? [0-9.e+-]+)$', l)]
     check(not bad and 'diemcau_participants{media="any"} 0' in text, '/metrics is Prometheus text',
           f'{len(bad)} bad lines: {bad[:2]}')
+
+    # Clients that keep their connection alive and then close it (browsers, diemcau-ctl)
+    # leave the bridge no descriptor behind (libsoup 3.2 kept each in CLOSE-WAIT for good).
+    import http.client
+    def open_fds():
+        return len(os.listdir(f'/proc/{bridge.pid}/fd'))
+    before = open_fds()
+    for _ in range(30):
+        c = http.client.HTTPConnection('127.0.0.1', port, timeout=5)
+        c.request('GET', '/metrics', headers={'Connection': 'keep-alive'})
+        c.getresponse().read()
+        c.close()
+    deadline = time.time() + 5
+    while open_fds() > before + 1 and time.time() < deadline:
+        time.sleep(0.1)
+    check(open_fds() <= before + 1, '30 kept-alive connections closed by their clients leave no descriptor open',
+          f'{before} descriptors before, {open_fds()} after')
 finally:
     if bridge.poll() is None:
         bridge.send_signal(signal.SIGTERM)
