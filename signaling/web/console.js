@@ -115,13 +115,14 @@ async function start() {
   }
   state.tz = state.me.time_zone;
   $('signin').hidden = true;
-  $('tabs').hidden = false;
   $('who').textContent = `${state.me.name} — ${state.me.role} · múi giờ (time zone) ${state.tz}`;
   const writer = state.me.role !== 'viewer';
   document.querySelectorAll('.writer').forEach((e) => { e.hidden = !writer; });
   document.querySelectorAll('.admin').forEach((e) => { e.hidden = state.me.role !== 'admin'; });
   await loadPointsAndGroups();
   showTab('meetings');
+  // the tabs last: one clicked while the points loaded was switched back to meetings here
+  $('tabs').hidden = false;
 }
 
 $('signin-form').addEventListener('submit', act(async () => {
