@@ -35,7 +35,6 @@
 #define CONSOLE_LOGIN_S (12 * 3600) /* a working day; then sign in again */
 #define MAX_OCCURRENCES 104         /* two years of a weekly meeting */
 #define STAY_SAVE_EVERY_S 10        /* a crash loses at most this much of a stay */
-#define MAX_RTT_SAMPLES 7200        /* two hours of one a second; then every other one is kept */
 
 static int64_t now_s(void) { return g_get_real_time() / G_USEC_PER_SEC; }
 
@@ -878,19 +877,18 @@ static int median(GArray *v) {
 
 /* The stay's record from its session's samples. */
 static void stay_of(session *s, dc_stay *out) {
-  GArray *copy = g_array_copy(s->rtt_samples);
   *out = (dc_stay){.id = s->stay,
-                   .rtt_ms = median(copy),
+                   .rtt_ms = s->rtt ? dc_rtt_hist_median(s->rtt) : -1,
                    .loss_down_pct = s->loss_down_n ? s->loss_down_sum / s->loss_down_n : -1,
                    .loss_up_pct = s->loss_up_n ? s->loss_up_sum / s->loss_up_n : -1,
                    .video_off_s = s->video_off_s};
-  g_array_unref(copy);
 }
 
 void dc_api_stay_begin(dc_server *srv, session *s) {
   GError *err = NULL;
   s->joined_at = now_s();
-  s->rtt_samples = g_array_new(FALSE, FALSE, sizeof(int));
+  g_free(s->rtt);
+  s->rtt = g_new0(dc_rtt_hist, 1);
   s->stay = dc_store_stay_begin(srv->store, s->meeting, s->invitation, s->point_id, s->name, s->joined_at, &err);
   if (!s->stay) {
     g_warning("attendance: %s", err->message);
@@ -909,22 +907,14 @@ void dc_api_stay_end(dc_server *srv, session *s) {
     }
     s->stay = 0;
   }
-  if (s->rtt_samples)
-    g_array_unref(s->rtt_samples);
-  s->rtt_samples = NULL;
+  g_clear_pointer(&s->rtt, g_free);
 }
 
 static void sample_link(session *s) {
   dc_link_stats st;
   dc_participant_link_stats(s->participant, &st);
-  if (st.rtt_ms >= 0) {
-    if (s->rtt_samples->len >= MAX_RTT_SAMPLES) /* a long meeting: keep every other one */
-      for (guint i = 0; i < s->rtt_samples->len / 2; i++)
-        g_array_index(s->rtt_samples, int, i) = g_array_index(s->rtt_samples, int, 2 * i);
-    if (s->rtt_samples->len >= MAX_RTT_SAMPLES)
-      g_array_set_size(s->rtt_samples, s->rtt_samples->len / 2);
-    g_array_append_val(s->rtt_samples, st.rtt_ms);
-  }
+  if (s->rtt)
+    dc_rtt_hist_add(s->rtt, st.rtt_ms);
   if (st.loss_down_pct >= 0) {
     s->loss_down_sum += st.loss_down_pct;
     s->loss_down_n++;

@@ -421,8 +421,7 @@ static void on_ws_closed(SoupWebsocketConnection *conn, gpointer user) {
   g_free(s->address);
   if (s->join_timer)
     g_source_remove(s->join_timer);
-  if (s->rtt_samples)
-    g_array_unref(s->rtt_samples);
+  g_free(s->rtt);
   g_free(s);
 }
 

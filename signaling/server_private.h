@@ -10,6 +10,7 @@
 #include "bridge/metrics.h"
 #include "signaling/attempts.h"
 #include "signaling/protocol.h"
+#include "signaling/rtt_hist.h"
 #include "signaling/server.h"
 
 struct dc_server {
@@ -70,7 +71,7 @@ typedef struct {
   int bad;
   /* attendance (api.c keeps it): the stay's row, when it began, and its link samples */
   int64_t stay, joined_at, join_us;
-  GArray *rtt_samples; /* int, one a second while connected, for the median */
+  dc_rtt_hist *rtt; /* one sample a second while connected, for the median (rtt_hist.h) */
   double loss_down_sum, loss_up_sum;
   int loss_down_n, loss_up_n;
   int64_t video_off_s;
