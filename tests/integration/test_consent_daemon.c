@@ -3,7 +3,9 @@
  * is frozen: X's WebSocket stays open (signaling runs on the main thread), but X answers
  * nothing on its media path any more, as a machine whose link went down beneath a proxy
  * would. The bridge must notice through its consent checks alone (30 s without an answer),
- * free X, tell X why and close its WebSocket, and show X to the others as reconnecting. */
+ * free X, tell X why and close its WebSocket, and show X to the others as reconnecting.
+ * Before that, a shorter silence (20 s, the long end of a link's outage that a point should
+ * ride out): X's media comes back by itself within 5 s of its link, nobody is told anything. */
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
@@ -18,6 +20,8 @@
 #define PORT 18647
 #define CONSENT_S 30      /* RFC 7675 §5.1: consent expires 30 s after the last answer */
 #define CEILING_S 50      /* ... plus its checks' spacing and a busy (sanitizer) machine */
+#define OUTAGE_S 20       /* a link's outage a point rides out (issue 16: 3-20 s) */
+#define BACK_S 5          /* ... back within this of the link returning */
 
 enum { X, Y, N_CLIENTS };
 
@@ -26,6 +30,7 @@ typedef struct {
   dc_workers *workers;
   dc_client *dc;
   gint connected;
+  gint rtp_in;             /* its worker: packets that came (the mix) */
   char *error_code;        /* main thread: the last error the bridge sent */
   bool ws_closed_by_bridge; /* main thread */
   bool saw_x_reconnecting; /* Y, main thread: a roster with X reconnecting */
@@ -48,6 +53,11 @@ static struct {
 static char *offer_for(dc_client *dc, gpointer user) {
   (void)user;
   return dc_client_audio_offer(dc, g_random_int());
+}
+
+static void on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap) {
+  (void)buf, (void)len, (void)cap;
+  g_atomic_int_inc(&((client *)user)->rtp_in);
 }
 
 static void on_connected(dc_client *dc, gpointer user) {
@@ -97,14 +107,52 @@ static bool x_frozen(void) {
 static bool x_put_out(void) { return T.c[X].error_code && !strcmp(T.c[X].error_code, "media-failed"); }
 static bool y_sees_x_reconnecting(void) { return T.c[Y].saw_x_reconnecting && T.c[Y].roster_size == 1; }
 
-static void test_silent_peer_is_freed(void) {
-  g_assert_true(dc_test_spin_until(both_connected, 30000));
-  T.x_id = dc_client_participant(T.c[X].dc);
+/* X's worker stops: nothing goes out or is taken in on its media path until release_x(). */
+static void freeze_x(void) {
+  g_mutex_lock(&T.lock);
+  T.frozen = T.release = false;
+  g_mutex_unlock(&T.lock);
   GSource *src = g_idle_source_new();
   g_source_set_callback(src, freeze, NULL, NULL);
   g_source_attach(src, dc_worker_context(dc_transport_worker(dc_client_transport(T.c[X].dc))));
   g_source_unref(src);
   g_assert_true(dc_test_spin_until(x_frozen, 5000));
+}
+
+static void release_x(void) {
+  g_mutex_lock(&T.lock);
+  T.release = true;
+  g_cond_broadcast(&T.cond);
+  g_mutex_unlock(&T.lock);
+}
+
+static int x_rtp_mark;
+static bool x_media_again(void) { return g_atomic_int_get(&T.c[X].rtp_in) > x_rtp_mark + 10; }
+
+static void test_short_outage_ridden_out(void) {
+  g_assert_true(dc_test_spin_until(both_connected, 30000));
+  T.x_id = dc_client_participant(T.c[X].dc);
+  x_rtp_mark = g_atomic_int_get(&T.c[X].rtp_in);
+  g_assert_true(dc_test_spin_until(x_media_again, 5000)); /* the mix comes before */
+  freeze_x();
+  dc_test_spin_for(OUTAGE_S * 1000);
+  x_rtp_mark = g_atomic_int_get(&T.c[X].rtp_in); /* what the socket held counts as before */
+  release_x();
+  dc_test_spin_for(50);
+  x_rtp_mark = g_atomic_int_get(&T.c[X].rtp_in);
+  gint64 back = g_get_monotonic_time();
+  bool again = dc_test_spin_until(x_media_again, BACK_S * 1000);
+  g_test_message("after %d s of silence, X's media again %.1f s after its link came back; X told: %s; "
+                 "Y saw X reconnecting: %s", OUTAGE_S, (g_get_monotonic_time() - back) / 1e6,
+                 T.c[X].error_code ? T.c[X].error_code : "nothing", T.c[Y].saw_x_reconnecting ? "yes" : "no");
+  g_assert_true(again);
+  g_assert_null(T.c[X].error_code);
+  g_assert_false(T.c[Y].saw_x_reconnecting);
+  g_assert_cmpint(T.c[Y].roster_size, ==, 2);
+}
+
+static void test_silent_peer_is_freed(void) {
+  freeze_x();
   gint64 frozen_at = g_get_monotonic_time();
   /* not before consent could have expired: an answer may have come just before the freeze */
   bool early = dc_test_spin_until(x_put_out, (CONSENT_S - 5) * 1000);
@@ -116,10 +164,7 @@ static void test_silent_peer_is_freed(void) {
 }
 
 static void test_stops_cleanly(void) {
-  g_mutex_lock(&T.lock);
-  T.release = true;
-  g_cond_broadcast(&T.cond);
-  g_mutex_unlock(&T.lock);
+  release_x();
   dc_test_assert_stops_cleanly(T.bridge);
 }
 
@@ -164,7 +209,8 @@ int main(int argc, char **argv) {
   T.session = soup_session_new();
   T.id = dc_dtls_identity_new("consent-test", &err);
   char *url = g_strdup_printf("ws://127.0.0.1:%d/ws", PORT);
-  const dc_client_callbacks cb = {.offer = offer_for, .message = on_message, .connected = on_connected};
+  const dc_client_callbacks cb = {.offer = offer_for, .message = on_message, .connected = on_connected,
+                                  .rtp = on_rtp};
   for (int i = 0; i < N_CLIENTS; i++) {
     T.c[i].workers = dc_workers_new(1); /* one each: X's alone is frozen */
     dc_client_config cfg = {.session = T.session, .workers = T.c[i].workers, .identity = T.id, .ws_url = url,
@@ -172,6 +218,7 @@ int main(int argc, char **argv) {
                             .reports = true}; /* as real peers do; X's stop with its worker */
     T.c[i].dc = dc_client_new(&cfg, &cb, &T.c[i]);
   }
+  g_test_add_func("/consent/short-outage-ridden-out", test_short_outage_ridden_out);
   g_test_add_func("/consent/silent-peer-is-freed", test_silent_peer_is_freed);
   g_test_add_func("/consent/stops-cleanly", test_stops_cleanly);
   int rc = g_test_run();
