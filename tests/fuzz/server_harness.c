@@ -1,6 +1,7 @@
 /* server_harness.c — see server_harness.h. */
 #include "server_harness.h"
 
+#include <glib/gstdio.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -77,6 +78,20 @@ void fuzz_server_new_meeting(fuzz_server *fs) {
 }
 
 static fuzz_server fs;
+static char *scratch; /* the store's directory, gone when the process ends */
+
+static void remove_scratch(void) {
+  GDir *d = scratch ? g_dir_open(scratch, 0, NULL) : NULL;
+  for (const char *name; d && (name = g_dir_read_name(d));) {
+    char *path = g_build_filename(scratch, name, NULL);
+    g_remove(path);
+    g_free(path);
+  }
+  if (d)
+    g_dir_close(d);
+  if (scratch)
+    g_rmdir(scratch);
+}
 
 SoupSession *fuzz_server_client(void) {
   static unsigned n;
@@ -103,6 +118,8 @@ fuzz_server *fuzz_server_get(void) {
     dir = g_dir_make_tmp("diemcau-fuzz-XXXXXX", &err);
   if (!dir)
     die("scratch directory", err);
+  scratch = g_strdup(dir);
+  atexit(remove_scratch); /* libFuzzer ends with exit(): on tmpfs a run's store is memory */
   char *db = g_build_filename(dir, "diemcau.db", NULL);
   dc_store *store = dc_store_open(db, &err);
   if (!store)
