@@ -30,6 +30,8 @@ bool dc_slot_needs_keyframe(const dc_slot *s) {
          (s->want_source != s->source || s->want_layer != s->layer);
 }
 
+#define BASE_LAG 0x4000 /* packets: how far behind the newest the slot's base may be */
+
 static dc_slot_result forward(dc_slot *s, int64_t source, int layer, uint8_t *buf, size_t len,
                               uint64_t now_us, bool repair);
 
@@ -108,6 +110,12 @@ static dc_slot_result forward(dc_slot *s, int64_t source, int layer, uint8_t *bu
     s->last_seq = seq;
     s->last_ts = ts;
     s->last_us = now_us;
+    /* The guard above measures from the switch in 16 bits: 32 768 packets on, the newest
+     * would read as older than the switch and all be dropped (one speaker for a few minutes
+     * froze every main slot). Once well past the switch, the guard follows the stream: what
+     * comes more than BASE_LAG behind the newest is stale anyway. */
+    if ((uint16_t)(s->last_seq - s->base_seq) > BASE_LAG)
+      s->base_seq = (uint16_t)(s->last_seq - BASE_LAG);
   } else if (s->skipped && !repair) {
     s->skipped--; /* a late packet (the source's repair) fills a gap */
   }

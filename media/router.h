@@ -68,7 +68,8 @@ typedef struct {
   uint16_t pid_delta, last_pid;
   uint8_t tl0_delta, last_tl0;
   uint64_t last_us;
-  uint16_t base_seq; /* the first outgoing sequence number of what plays now */
+  uint16_t base_seq; /* the first outgoing sequence number of what plays now (at most
+                      * 16 384 behind the newest: see forward() in router.c) */
   unsigned switches;
   /* Sequence numbers the slot passed over because they never reached us (the source's own
    * losses), less those filled later: what a receiver counts as lost that its leg did not

@@ -46,6 +46,7 @@ typedef struct {
   uint32_t ats, vts;
   bool talker, video;
   gint audio_in, video_in; /* received, counted on the worker */
+  char *slots;              /* main thread: the last slot map the bridge sent it, as JSON */
 } client;
 
 static struct {
@@ -119,6 +120,23 @@ static void on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap) {
 
 /* ---- signaling, on the main thread ---- */
 
+static int64_t speaker; /* the meeting's dominant speaker, as the bridge last said */
+static int speaker_changes; /* as participant 0 was told */
+
+/* Kept to say, of a participant that got no video, what it should have been shown. */
+static void on_message(dc_client *dc, const char *type, JsonObject *o, gpointer user) {
+  client *c = user;
+  (void)dc;
+  if (!strcmp(type, "slots")) {
+    JsonNode *n = json_object_get_member(o, "slots");
+    g_free(c->slots);
+    c->slots = n ? json_to_string(n, FALSE) : NULL;
+  } else if (!strcmp(type, "speaker") && c->index == 0) {
+    speaker = json_object_get_int_member_with_default(o, "participant", 0);
+    speaker_changes++;
+  }
+}
+
 /* Audio with the level extension, the camera, and one thumbnail. */
 static char *offer(dc_client *dc, gpointer user) {
   client *c = user;
@@ -140,7 +158,8 @@ static char *offer(dc_client *dc, gpointer user) {
 }
 
 static void start_client(client *c) {
-  static const dc_client_callbacks cb = {.offer = offer, .connected = on_connected, .rtp = on_rtp};
+  static const dc_client_callbacks cb = {.offer = offer, .connected = on_connected, .rtp = on_rtp,
+                                         .message = on_message};
   dc_client_config cfg = {.session = S.session, .workers = S.workers, .identity = S.id, .ws_url = S.url,
                           .meeting = S.meeting, .token = c->token, .name = "soak", .slots = 2, .reports = true};
   c->dc = dc_client_new(&cfg, &cb, c);
@@ -168,11 +187,13 @@ static void encode_frames(void) {
 int main(int argc, char **argv) {
   int participants = 30, seconds = 1800, video_senders = TALKERS;
   double rss_growth = 1.0;
+  char *log_level = NULL;
   GOptionEntry entries[] = {
       {"participants", 0, 0, G_OPTION_ARG_INT, &participants, "participants (default 30)", "N"},
       {"seconds", 0, 0, G_OPTION_ARG_INT, &seconds, "how long the meeting runs once all joined (default 1800)", "S"},
       {"video-senders", 0, 0, G_OPTION_ARG_INT, &video_senders, "participants that send video, the talkers first (default 3)", "V"},
       {"rss-growth", 0, 0, G_OPTION_ARG_DOUBLE, &rss_growth, "RSS growth allowed after the warm-up, percent (default 1)", "P"},
+      {"bridge-log-level", 0, 0, G_OPTION_ARG_STRING, &log_level, "the bridge's --log-level (default info; debug adds each participant's estimate and main slot every 5 s)", "LEVEL"},
       G_OPTION_ENTRY_NULL};
   GOptionContext *octx = g_option_context_new("PATH/TO/diemcau-bridge - a meeting left running");
   g_option_context_add_main_entries(octx, entries, NULL);
@@ -209,7 +230,7 @@ int main(int argc, char **argv) {
   g_subprocess_launcher_set_child_setup(launcher, dc_test_die_with_parent, NULL, NULL);
   GSubprocess *bridge = g_subprocess_launcher_spawn(launcher, &err, argv[1], "--data-dir", dir, "--plain-http", "--listen",
                                                     "127.0.0.1", "--port", port, "--ice-address", "127.0.0.1",
-                                                    "--log-level", "info", NULL);
+                                                    "--log-level", log_level ? log_level : "info", NULL);
   g_object_unref(launcher);
   g_assert_no_error(err);
   GPid pid = (GPid)g_ascii_strtoll(g_subprocess_get_identifier(bridge), NULL, 10);
@@ -265,6 +286,10 @@ int main(int argc, char **argv) {
     int at = (int)((g_get_monotonic_time() - start) / G_USEC_PER_SEC);
     printf("%8d %10ld %6d %20.1f (%3d) %20.1f (%3d)%s\n", at, rss, fds, audio, audio_who, video, video_who,
            at <= warmup ? "  (warm-up)" : "");
+    if (video_who >= 0 && video < 20) /* what it should have been shown (participant ids are join order + 1) */
+      printf("         participant %d (id %" G_GINT64_FORMAT "): slots %s, speaker %" G_GINT64_FORMAT "\n", video_who,
+             dc_client_participant(clients[video_who].dc), clients[video_who].slots ? clients[video_who].slots : "none",
+             speaker);
     fflush(stdout);
     if (at <= warmup) {
       rss_warm = rss, fds_warm = fds;
@@ -277,9 +302,9 @@ int main(int argc, char **argv) {
   double growth = rss_warm > 0 ? 100.0 * (double)(rss_peak - rss_warm) / (double)rss_warm : 0;
   printf("{\"bench\":\"soak\",\"participants\":%d,\"joined\":%d,\"seconds\":%d,\"rss_warm_kib\":%ld,\"rss_peak_kib\":%ld,"
          "\"rss_last_kib\":%ld,\"rss_growth_pct\":%.2f,\"fds_warm\":%d,\"fds_min\":%d,\"fds_max\":%d,"
-         "\"audio_pps_least\":%.1f,\"video_pps_least\":%.1f}\n",
+         "\"audio_pps_least\":%.1f,\"video_pps_least\":%.1f,\"speaker_changes\":%d}\n",
          participants, joined, seconds, rss_warm, rss_peak, rss_last, growth, fds_warm, fds_min, fds_max, audio_least,
-         video_least);
+         video_least, speaker_changes);
   int failed = 0;
 #define BOUND(ok, ...) \
   if (!(ok)) {     \
