@@ -146,6 +146,9 @@ void dc_bridge_free(dc_bridge *b) {
     return;
   dc_bridge_stop(b);
   g_source_unref(b->layer_timer);
+  /* the closes the leaves queued run on the workers; TURN relays need their server's answer */
+  if (b->transport.turn_host && !dc_transport_wait_relays(2000))
+    g_warning("a TURN server did not answer within 2 s: its relays end by themselves");
   dc_workers_free(b->workers); /* runs pending transport closes before the threads end */
   g_ptr_array_unref(b->room_list);
   g_mutex_clear(&b->rooms_lock);

@@ -42,6 +42,10 @@ static void random_ice_string(char *out, size_t n) {
   out[n] = '\0';
 }
 
+/* Transports made with a TURN server, until their relays are given back after their close
+ * (nice_agent_close_async): at shutdown the bridge waits for the count to reach 0. */
+static gint relays_closing;
+
 dc_transport *dc_transport_new(dc_worker *w, dc_dtls_identity *id, const dc_transport_config *cfg,
                                const dc_transport_callbacks *cb, gpointer user,
                                GDestroyNotify destroy) {
@@ -54,6 +58,8 @@ dc_transport *dc_transport_new(dc_worker *w, dc_dtls_identity *id, const dc_tran
   t->cfg.stun_host = g_strdup(cfg->stun_host);
   t->cfg.stun_port = cfg->stun_port;
   t->cfg.turn_host = g_strdup(cfg->turn_host);
+  if (t->cfg.turn_host)
+    g_atomic_int_inc(&relays_closing); /* until its close gave the relays back */
   t->cfg.turn_port = cfg->turn_port;
   t->cfg.turn_user = g_strdup(cfg->turn_user);
   t->cfg.turn_password = g_strdup(cfg->turn_password);
@@ -362,6 +368,20 @@ void dc_transport_add_remote_candidate(dc_transport *t, const char *candidate) {
   dc_worker_invoke(t->worker, candidate_on_worker, c, free_call);
 }
 
+
+static void relays_given_back(GObject *agent, GAsyncResult *res, gpointer data) {
+  (void)res, (void)data;
+  g_object_unref(agent); /* ours, held until the TURN server answered (or libnice gave up) */
+  g_atomic_int_dec_and_test(&relays_closing);
+}
+
+bool dc_transport_wait_relays(unsigned timeout_ms) {
+  gint64 end = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+  while (g_atomic_int_get(&relays_closing) > 0 && g_get_monotonic_time() < end)
+    g_usleep(5000);
+  return g_atomic_int_get(&relays_closing) == 0;
+}
+
 static gboolean close_on_worker(gpointer data) {
   dc_transport *t = data;
   t->closed = true;
@@ -380,8 +400,17 @@ static gboolean close_on_worker(gpointer data) {
   if (t->agent) {
     nice_agent_attach_recv(t->agent, t->stream, 1, dc_worker_context(t->worker), NULL, NULL);
     g_signal_handlers_disconnect_by_data(t->agent, t);
-    nice_agent_remove_stream(t->agent, t->stream);
-    g_object_unref(t->agent);
+    if (t->cfg.turn_host) { /* counted since dc_transport_new */
+      /* a TURN allocation is given back (a Refresh with lifetime 0) rather than left to run
+       * out at the server (10 minutes): a point on a bad link that rejoins often would pile
+       * them up against the server's quota. The agent goes once the server answered. */
+      nice_agent_close_async(t->agent, relays_given_back, NULL);
+    } else {
+      nice_agent_remove_stream(t->agent, t->stream);
+      g_object_unref(t->agent);
+    }
+  } else if (t->cfg.turn_host) {
+    g_atomic_int_dec_and_test(&relays_closing); /* never started: nothing to give back */
   }
   dc_dtls_free(t->dtls);
   dc_srtp_free(t->srtp_in);

@@ -88,4 +88,8 @@ dc_status dc_transport_send_rtp(dc_transport *t, uint8_t *buf, size_t len, size_
 dc_status dc_transport_send_rtcp(dc_transport *t, uint8_t *buf, size_t len, size_t cap);
 dc_transport_state dc_transport_get_state(const dc_transport *t);
 
+/* Waits (at most timeout_ms) until the agents of closed transports have given their TURN
+ * relays back; whether all have. For shutdown, while the workers still run. */
+bool dc_transport_wait_relays(unsigned timeout_ms);
+
 #endif

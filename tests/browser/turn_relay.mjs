@@ -9,7 +9,7 @@
 // link, so a relay on another link of the same machine is unreachable to it); each point
 // sits in a namespace of its own behind a veth pair, with an nftables rule on what it may
 // send (the bridge's web port always open):
-//   udp-to-turn-only       nothing to the bridge but its web port, only UDP to coturn: TURN over UDP
+//   udp-to-turn-only       nothing to the bridge but its web port, only UDP to coturn's port: TURN over UDP
 //   no-udp                 no UDP at all, nothing to the bridge but its web port, no 443: TURN over TCP
 //   no-udp-no-turn         no UDP at all, coturn unreachable: ICE-TCP to the bridge
 //   tcp-443-only           nothing but TCP to port 443 (and the bridge's web port): TURN over TLS
@@ -17,7 +17,8 @@
 // Checked, for a page in each and for the native endpoint in no-udp: it joins, its chosen
 // ICE pair is a relay of the expected kind or direct TCP (pages: getStats), it hears and
 // sees the open endpoint, and the open endpoint hears and sees it. The bridge's log never holds the TURN
-// secret or a credential.
+// secret or a credential. The bridge has a relay of its own on coturn as well (--turn, as a
+// bridge behind a NAT would), and gives each back when its participant leaves.
 //
 // coturn's certificate is self-signed, so the pages run with --ignore-certificate-errors: a
 // district's TURN server needs a certificate browsers trust for turns: (TLS on 443).
@@ -25,6 +26,7 @@
 // Usage: node turn_relay.mjs BRIDGE_EXECUTABLE ENDPOINT. Prints TAP. DC_TURN_LOG=FILE keeps
 // coturn's log.
 import { spawn, spawnSync } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,7 +52,9 @@ const tag = process.env.DC_NETNS.replace(/\D/g, '').slice(-5);
 const toBridgeMediaDrop = `add rule inet f out ip daddr ${BRIDGE} tcp dport != ${PORT} drop`;
 const SCENARIOS = [
   { name: 'udp-to-turn-only', relay: 'udp',
-    rules: [`add rule inet f out ip daddr ${BRIDGE} meta l4proto udp drop`, toBridgeMediaDrop, `add rule inet f out ip daddr ${TURN} meta l4proto tcp drop`] },
+    // only coturn's TURN port: not the relays on it, the bridge's own (--turn) among them
+    rules: [`add rule inet f out ip daddr ${BRIDGE} meta l4proto udp drop`, toBridgeMediaDrop, `add rule inet f out ip daddr ${TURN} meta l4proto tcp drop`,
+      `add rule inet f out ip daddr ${TURN} udp dport != 3478 drop`] },
   { name: 'no-udp', relay: 'tcp', rules: ['add rule inet f out meta l4proto udp drop', toBridgeMediaDrop,
     `add rule inet f out ip daddr ${TURN} tcp dport 443 drop`] }, // else TLS on 443 may win
   { name: 'no-udp-no-turn', relay: null, rules: ['add rule inet f out meta l4proto udp drop', `add rule inet f out ip daddr ${TURN} drop`] },
@@ -143,8 +147,12 @@ async function main() {
     turn = startTurn(dir, turnNs);
     // the secret goes in the config file, as README tells operators (not on the command line)
     const conf = join(dir, 'bridge.conf');
+    // the bridge has a relay of its own on coturn too (--turn, for a bridge behind a NAT), with
+    // a REST-style credential: the user an expiry, the password its HMAC under the secret
+    const bridgeUser = String(Math.floor(Date.now() / 1000) + 3600);
+    const bridgePassword = createHmac('sha1', SECRET).update(bridgeUser).digest('base64');
     writeFileSync(conf, `[bridge]\nice-server = turn:${TURN}:3478?transport=udp;turn:${TURN_NAME}:3478?transport=tcp;` +
-      `turns:${TURN}:443?transport=tcp\nturn-secret = ${SECRET}\n`);
+      `turns:${TURN}:443?transport=tcp\nturn-secret = ${SECRET}\nturn = ${bridgeUser}:${bridgePassword}@${TURN}:3478\n`);
     chmodSync(conf, 0o600);
     bridge = await startBridge(bridgeExe, join(dir, 'data'), { listen: '0.0.0.0', ice: [BRIDGE], args: ['--config', conf] });
     let bridgeLog = '';
@@ -195,7 +203,13 @@ async function main() {
           : `${s.name}: the page joins over ICE-TCP to the bridge and decodes video`, JSON.stringify(p));
       // both ways, over 4 s once video flows
       const from = wavSamplesNow(openWav);
-      const heard = await pageTonesDb(page, [OPEN_TONE, PAGE_TONE]).catch((e) => ({ error: String(e) }));
+      // the page's audio may start a moment after its video (over ICE-TCP once, silent for the
+      // first 2 s): measured again, for up to 8 s, until the open endpoint's tone is there
+      let heard = [];
+      await until(async () => {
+        heard = await pageTonesDb(page, [OPEN_TONE, PAGE_TONE]).catch(() => []);
+        return heard[0] > heard[1] + 20 && heard[0] > -60;
+      }, 8000, 0);
       await sleep(2500);
       const to = wavSamplesNow(openWav);
       // its picture in the open endpoint's main slot (that slot follows the newcomer within seconds)
@@ -242,9 +256,17 @@ async function main() {
       `participant ${me}: ${released} refreshes with lifetime 0`);
     const allocations = (turn.log.match(/ALLOCATE processed, success/g) || []).length;
     check(allocations >= 3, 'coturn allocated relays for the points', `${allocations} successful allocations`);
-    if (process.env.DC_TURN_LOG) writeFileSync(process.env.DC_TURN_LOG, turn.log);
     await stopBridge(bridge.child).then((c) => check(c === 0, 'the bridge stops cleanly', `exit ${c}`));
     bridge = null;
+    // the bridge's own relays: one for each participant's transport, each given back (a
+    // Refresh with lifetime 0) when the participant left or the bridge stopped
+    await sleep(500);
+    const own = (turn.log.match(new RegExp(`user <${bridgeUser}>: incoming packet ALLOCATE processed, success`, 'g')) || []).length;
+    const given = (turn.log.match(new RegExp(`username=<${bridgeUser}>, lifetime=0`, 'g')) || []).length;
+    check(own >= 3 && given >= own && !bridgeLog.includes('alive TURN refreshes') && !bridgeLog.includes(bridgePassword),
+      "the bridge gives its own TURN relays back (--turn): one for each participant's transport",
+      `${own} allocations by the bridge, ${given} refreshes with lifetime 0`);
+    if (process.env.DC_TURN_LOG) writeFileSync(process.env.DC_TURN_LOG, turn.log);
     const logs = [bridgeLog, open.log, ep.log];
     check(credentials.length === SCENARIOS.length && new Set(credentials).size === credentials.length &&
       logs.every((l) => !l.includes(SECRET) && credentials.every((c) => !l.includes(c))),
