@@ -790,10 +790,10 @@ static gboolean close_on_worker(gpointer data) {
 }
 
 /* Main thread, when the last member left or a recording ended: a room with nobody in it that
- * records nothing is let go. The mix clock stops ticking
- * it and the table lets it go (a bridge that runs for months holds many meetings; a room kept
- * for each cost its mixer and a tick every 20 ms for good); its memory goes with the last
- * participant's reference. A later join to the meeting makes a new room. */
+ * records nothing leaves the mix clock's list and the bridge's table (a bridge that runs for
+ * months holds many meetings; a room kept for each cost its mixer and a tick every 20 ms for
+ * good). Its memory goes with the last participant's reference; a later join to the meeting
+ * makes a new room. */
 static void forget_room(dc_room *r) {
   dc_bridge *b = r->bridge;
   if (r->members->len || b->stopping || dc_room_recording(r) || g_hash_table_lookup(b->rooms, &r->meeting) != r)

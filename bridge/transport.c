@@ -368,7 +368,6 @@ void dc_transport_add_remote_candidate(dc_transport *t, const char *candidate) {
   dc_worker_invoke(t->worker, candidate_on_worker, c, free_call);
 }
 
-
 static void relays_given_back(GObject *agent, GAsyncResult *res, gpointer data) {
   (void)res, (void)data;
   g_object_unref(agent); /* ours, held until the TURN server answered (or libnice gave up) */

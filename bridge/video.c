@@ -185,6 +185,7 @@ void pace_consume(dc_participant *rcv, size_t len, uint64_t now) {
 
 /* ---- probing (media/router dc_probe): padding up to the rate a move up would reach ---- */
 
+#define HEAVY_LOSS (256 / 10) /* a report's fraction lost (of 256) that is trouble: over 10 % */
 #define PROBE_TICK_MS 20
 #define PROBE_RETRY_US 2000000 /* after a failed probe: the main thread's upgrade guard takes over */
 
@@ -251,7 +252,7 @@ static void probe_step(dc_participant *p, uint64_t now) {
    * we send (quiet since its last trouble, but only because it said nothing new) is not probed
    * on a link it last said was losing */
   if (!p->probe.running && st == DC_PROBE_IDLE && now >= p->probe_hold_until && p->n_video &&
-      p->video[0].rtx_pt >= 0 && p->last_loss <= 256 / 10 &&
+      p->video[0].rtx_pt >= 0 && p->last_loss <= HEAVY_LOSS &&
       dc_probe_may_start(target, dc_bwe_estimate(&p->bwe), p->sent_bps, p->bwe.remb_bps, p->bwe_quiet_since, now)) {
     dc_probe_start(&p->probe, target, p->bwe.congestion_signals, p->sent_total, now);
     p->probe.estimate_at_start = dc_bwe_estimate(&p->bwe);
@@ -703,7 +704,7 @@ static void on_report(dc_participant *rcv, const dc_rtcp_report *rep, uint64_t n
     rcv->last_loss = (unsigned)worst;
     g_atomic_int_set(&rcv->loss_down_pub, worst);
     dc_probe_on_report(&rcv->probe, now);
-    if (!rcv->bwe_quiet_since || worst > 256 / 10 || rcv->bwe.congestion_signals != rcv->signals_seen)
+    if (!rcv->bwe_quiet_since || worst > HEAVY_LOSS || rcv->bwe.congestion_signals != rcv->signals_seen)
       rcv->bwe_quiet_since = now; /* from the first report, or since the last trouble */
     rcv->signals_seen = rcv->bwe.congestion_signals;
     /* the estimate's growth is bounded by what is sent where probes can lift it (RTX on the
