@@ -14,7 +14,7 @@
  * least (a participant's index; 0-2 talk); the bridge logs at info level on stderr.
  *
  * By hand (the 30 minutes the issue asks): build/normal/tests/bench/soak build/normal/diemcau-bridge
- * In scripts/test (normal build): --seconds 60, as test soak-short. Prints a table and a JSON
+ * In scripts/test (normal build): --seconds 120, as test soak-short. Prints a table and a JSON
  * line; exits 1 when a bound is missed, saying which and what it measured.
  */
 #include <glib/gstdio.h>

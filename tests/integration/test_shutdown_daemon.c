@@ -1,7 +1,7 @@
 /* SIGTERM under talking load, many times in a row (issue 9, defect 1).
  *
- * Each round starts the real daemon, joins DC_SHUTDOWN_PARTICIPANTS (default 40) native clients (our own transport,
- * loopback), lets the last three to join talk (real Opus tones without the audio-level
+ * Each of DC_SHUTDOWN_ROUNDS rounds (default 3) starts the real daemon, joins
+ * DC_SHUTDOWN_PARTICIPANTS (default 40) native clients (our own transport, loopback), lets the last three to join talk (real Opus tones without the audio-level
  * extension, so the mixer decodes them) and sends SIGTERM. Sessions leave newest first, so
  * the talkers go while the others are still leaving and the dominant speaker changes then. The daemon must
  * exit by itself, with status 0 (in the sanitizer build that includes LeakSanitizer finding
@@ -30,7 +30,7 @@
 #define PORT 18646
 #define MAX_PARTICIPANTS 400
 #define TALKERS 3
-#define ROUNDS 3
+#define MAX_ROUNDS 20
 #define STOP_BOUND_S 6.0  /* goal 2 s; see above */
 #define JOIN_TIMEOUT_MS 60000
 
@@ -50,6 +50,7 @@ static struct {
   char *dir, *exe, *url;
   int64_t meeting;
   int n; /* participants: 40, or DC_SHUTDOWN_PARTICIPANTS (up to 400) for a heavier run by hand */
+  int rounds;
   client c[MAX_PARTICIPANTS];
 } T;
 
@@ -228,7 +229,7 @@ static void one_round(int round) {
 }
 
 static void test_sigterm_under_load(void) {
-  for (int round = 0; round < ROUNDS; round++)
+  for (int round = 0; round < T.rounds; round++)
     one_round(round);
 }
 
@@ -241,6 +242,8 @@ int main(int argc, char **argv) {
   }
   const char *n = g_getenv("DC_SHUTDOWN_PARTICIPANTS");
   T.n = n ? CLAMP(atoi(n), TALKERS, MAX_PARTICIPANTS) : 40;
+  const char *rounds = g_getenv("DC_SHUTDOWN_ROUNDS");
+  T.rounds = rounds ? CLAMP(atoi(rounds), 1, MAX_ROUNDS) : 3;
   T.dir = g_dir_make_tmp("diemcau-stop-XXXXXX", NULL);
   char *db = g_build_filename(T.dir, "diemcau.db", NULL);
   GError *err = NULL;
