@@ -564,6 +564,9 @@ static void api_meetings(dc_server *srv, SoupServerMessage *msg, GHashTable *que
   }
   if (ok && open_before < -1)
     ok = bad_member(msg, "open_before_s", "0-86400 seconds");
+  if (ok && !dc_meeting_times_valid(starts, ends)) /* before the calendar sums below */
+    ok = bad_member(msg, starts < 0 || starts > DC_MEETING_TIME_MAX ? "starts_at" : "ends_at",
+                    "Unix seconds between 1970 and the year 3000");
   if (!ok) {
     g_clear_object(&parser);
     return;

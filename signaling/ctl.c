@@ -156,10 +156,12 @@ static char *when(gint64 t) {
   if (!t)
     return g_strdup("");
   GDateTime *u = g_date_time_new_from_unix_utc(t);
-  GDateTime *l = g_date_time_to_timezone(u, C.tz);
-  char *text = g_date_time_format(l, "%Y-%m-%d %H:%M");
-  g_date_time_unref(l);
-  g_date_time_unref(u);
+  GDateTime *l = u ? g_date_time_to_timezone(u, C.tz) : NULL;
+  char *text = l ? g_date_time_format(l, "%Y-%m-%d %H:%M") : g_strdup("?"); /* past GLib's calendar */
+  if (l)
+    g_date_time_unref(l);
+  if (u)
+    g_date_time_unref(u);
   return text;
 }
 

@@ -400,11 +400,17 @@ GPtrArray *dc_store_list_points(dc_store *s, GError **error) {
 
 char *dc_time_format(GTimeZone *tz, int64_t unix_s, const char *format) {
   GDateTime *u = g_date_time_new_from_unix_utc(unix_s);
-  GDateTime *l = g_date_time_to_timezone(u, tz);
-  char *text = g_date_time_format(l, format);
-  g_date_time_unref(l);
-  g_date_time_unref(u);
+  GDateTime *l = u ? g_date_time_to_timezone(u, tz) : NULL;
+  char *text = l ? g_date_time_format(l, format) : g_strdup("?"); /* outside GLib's calendar */
+  if (l)
+    g_date_time_unref(l);
+  if (u)
+    g_date_time_unref(u);
   return text;
+}
+
+bool dc_meeting_times_valid(int64_t starts_at, int64_t ends_at) {
+  return starts_at >= 0 && starts_at <= DC_MEETING_TIME_MAX && ends_at >= 0 && ends_at <= DC_MEETING_TIME_MAX;
 }
 
 const char *dc_meeting_state(const dc_meeting *m, int64_t now) {
@@ -425,8 +431,8 @@ bool dc_meeting_joinable(const dc_meeting *m, int64_t now) {
 }
 
 #define MEETING_RULE                                                                          \
-  "a meeting needs a title of 1-200 characters, an end after its start, an existing host "    \
-  "point, and an open window of 0-86400 seconds"
+  "a meeting needs a title of 1-200 characters, an end after its start (both between 1970 "   \
+  "and the year 3000), an existing host point, and an open window of 0-86400 seconds"
 
 int64_t dc_store_create_meeting(dc_store *s, const char *title, int64_t starts_at, int64_t ends_at,
                                 int64_t host_point_id, GError **error) {
@@ -449,6 +455,11 @@ int64_t dc_store_create_series(dc_store *s, const char *title, const int64_t *st
     g_set_error(error, DC_STORE_ERROR, DC_STORE_ERROR_INVALID, "a series needs at least one occurrence");
     return 0;
   }
+  for (int i = 0; i < n; i++)
+    if (!dc_meeting_times_valid(starts_at[i], ends_at[i])) {
+      g_set_error(error, DC_STORE_ERROR, DC_STORE_ERROR_INVALID, "%s", MEETING_RULE);
+      return 0;
+    }
   if (!begin(s, error))
     return 0;
   int64_t first = 0;
@@ -561,6 +572,10 @@ static dc_meeting *changeable_meeting(dc_store *s, int64_t id, int64_t now, cons
 
 bool dc_store_edit_meeting(dc_store *s, int64_t id, const char *title, int64_t starts_at, int64_t ends_at,
                            int64_t open_before_s, int64_t now, GError **error) {
+  if (!dc_meeting_times_valid(starts_at, ends_at)) { /* 0: unchanged */
+    g_set_error(error, DC_STORE_ERROR, DC_STORE_ERROR_INVALID, "%s", MEETING_RULE);
+    return false;
+  }
   if (!begin(s, error))
     return false;
   dc_meeting *m = changeable_meeting(s, id, now, "changed", error);

@@ -57,6 +57,10 @@ typedef struct {
  * invitation expiry is the same hour) unless it is ended by hand. */
 #define DC_MEETING_GRACE_S 3600
 #define DC_MEETING_OPEN_BEFORE_S 900 /* default: points may join and test 15 min early */
+/* A meeting's times are Unix seconds from 1970 to the year 3000: GLib's calendar ends at 9999,
+ * and a time past it turned every page that shows the meeting into a critical. */
+#define DC_MEETING_TIME_MAX INT64_C(32503680000)
+bool dc_meeting_times_valid(int64_t starts_at, int64_t ends_at);
 
 typedef struct {
   int64_t id;
