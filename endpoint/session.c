@@ -437,6 +437,19 @@ static void on_message(SoupWebsocketConnection *ws, gint type, GBytes *bytes, gp
     memset(&m, 0, sizeof m); /* kept */
     show_status(s);
     break;
+  case DC_SMSG_ROSTER_CHANGES: {
+    bool was_recording = s->roster.recording;
+    char *refused = NULL;
+    if (!dc_protocol_apply_roster_changes(&s->roster, &m, &refused)) {
+      say("ignored the bridge's roster changes: %s", refused);
+      g_free(refused);
+      break;
+    }
+    if (was_recording != s->roster.recording)
+      say(s->roster.recording ? "this meeting is being recorded" : "this meeting is no longer being recorded");
+    show_status(s);
+    break;
+  }
   case DC_SMSG_SLOTS:
     memcpy(s->slots, m.slots, sizeof s->slots);
     s->n_slots = m.n_slots;
@@ -488,6 +501,8 @@ static void on_connected(GObject *source, GAsyncResult *res, gpointer data) {
   g_signal_connect(ws, "message", G_CALLBACK(on_message), s);
   g_signal_connect(ws, "closed", G_CALLBACK(on_closed), s);
   soup_websocket_connection_set_keepalive_interval(ws, 5);
+  /* a big meeting's whole roster is larger than libsoup's default 128 KiB at ~600 points */
+  soup_websocket_connection_set_max_incoming_payload_size(ws, DC_PROTOCOL_MAX_SERVER_MESSAGE);
   const dc_media_config *mc = &s->cfg.media;
   send_text(s, dc_protocol_join(s->cfg.link.meeting, s->cfg.link.token, s->cfg.name, s->cfg.profile->name,
                                 mc->audio_only ? 1 : mc->slots));

@@ -62,6 +62,10 @@ static bool parse_join(JsonObject *o, dc_client_msg *m, failure *f) {
       !get_int(o, "slots", 1, DC_PROTOCOL_MAX_SLOTS, &slots, f))
     return false;
   m->slots = (int)slots;
+  JsonNode *changes = json_object_get_member(o, "roster_changes"); /* absent from older clients */
+  if (changes && (!JSON_NODE_HOLDS_VALUE(changes) || json_node_get_value_type(changes) != G_TYPE_BOOLEAN))
+    return fail(f, DC_ERR_CODE_BAD_MESSAGE, "\"roster_changes\" must be true or false");
+  m->roster_changes = changes && json_node_get_boolean(changes);
   if (!*g_strstrip(m->name))
     return fail(f, DC_ERR_CODE_BAD_MESSAGE, "\"name\" must not be empty");
   if (!g_utf8_validate(m->name, -1, NULL))
@@ -79,10 +83,10 @@ static bool parse_join(JsonObject *o, dc_client_msg *m, failure *f) {
 
 /* One frame as a JSON object (kept alive by *parser, which the caller unrefs), or NULL with
  * *f saying why: too large, not UTF-8, not JSON, not an object. */
-static JsonObject *load_object(const char *text, size_t len, JsonParser **parser, failure *f) {
+static JsonObject *load_object(const char *text, size_t len, size_t max, JsonParser **parser, failure *f) {
   *parser = NULL;
-  if (len > DC_PROTOCOL_MAX_MESSAGE) {
-    fail(f, DC_ERR_CODE_TOO_LARGE, "messages are limited to %d bytes", DC_PROTOCOL_MAX_MESSAGE);
+  if (len > max) {
+    fail(f, DC_ERR_CODE_TOO_LARGE, "messages are limited to %zu bytes", max);
     return NULL;
   }
   if (!g_utf8_validate(text, (gssize)len, NULL) || memchr(text, '\0', len)) {
@@ -112,7 +116,7 @@ bool dc_protocol_parse(const char *text, size_t len, dc_client_msg *m, const cha
   failure f = {0};
   bool ok = false;
   JsonParser *parser = NULL;
-  JsonObject *o = load_object(text, len, &parser, &f);
+  JsonObject *o = load_object(text, len, DC_PROTOCOL_MAX_MESSAGE, &parser, &f);
   if (!o)
     goto out;
   int64_t v;
@@ -281,12 +285,14 @@ char *dc_protocol_candidate(const char *candidate, const char *mid) {
   return finish(b);
 }
 
-char *dc_protocol_roster(const dc_roster_entry *e, size_t n, const dc_roster_meeting *meeting) {
-  JsonBuilder *b = begin("roster");
-  json_builder_set_member_name(b, "locked");
-  json_builder_add_boolean_value(b, meeting && meeting->locked);
-  json_builder_set_member_name(b, "recording");
-  json_builder_add_boolean_value(b, meeting && meeting->recording);
+static void add_bool(JsonBuilder *b, const char *name, bool value) {
+  json_builder_set_member_name(b, name);
+  json_builder_add_boolean_value(b, value);
+}
+
+static void add_roster_meeting(JsonBuilder *b, const dc_roster_meeting *meeting) {
+  add_bool(b, "locked", meeting && meeting->locked);
+  add_bool(b, "recording", meeting && meeting->recording);
   if (meeting && meeting->recording_error)
     add_string(b, "recording_error", meeting->recording_error);
   json_builder_set_member_name(b, "removed");
@@ -299,6 +305,9 @@ char *dc_protocol_roster(const dc_roster_entry *e, size_t n, const dc_roster_mee
     json_builder_end_object(b);
   }
   json_builder_end_array(b);
+}
+
+static void add_roster_entries(JsonBuilder *b, const dc_roster_entry *e, size_t n) {
   json_builder_set_member_name(b, "participants");
   json_builder_begin_array(b);
   for (size_t i = 0; i < n; i++) {
@@ -308,20 +317,34 @@ char *dc_protocol_roster(const dc_roster_entry *e, size_t n, const dc_roster_mee
     add_string(b, "name", e[i].name);
     add_string(b, "point", e[i].point);
     add_string(b, "role", e[i].role);
-    json_builder_set_member_name(b, "muted");
-    json_builder_add_boolean_value(b, e[i].muted);
-    json_builder_set_member_name(b, "connected");
-    json_builder_add_boolean_value(b, e[i].connected);
-    json_builder_set_member_name(b, "host_muted");
-    json_builder_add_boolean_value(b, e[i].host_muted);
+    add_bool(b, "muted", e[i].muted);
+    add_bool(b, "connected", e[i].connected);
+    add_bool(b, "host_muted", e[i].host_muted);
     json_builder_set_member_name(b, "hand");
     json_builder_add_int_value(b, e[i].hand);
-    json_builder_set_member_name(b, "floor");
-    json_builder_add_boolean_value(b, e[i].floor);
-    json_builder_set_member_name(b, "reconnecting");
-    json_builder_add_boolean_value(b, e[i].reconnecting);
+    add_bool(b, "floor", e[i].floor);
+    add_bool(b, "reconnecting", e[i].reconnecting);
     json_builder_end_object(b);
   }
+  json_builder_end_array(b);
+}
+
+char *dc_protocol_roster(const dc_roster_entry *e, size_t n, const dc_roster_meeting *meeting) {
+  JsonBuilder *b = begin("roster");
+  add_roster_meeting(b, meeting);
+  add_roster_entries(b, e, n);
+  return finish(b);
+}
+
+char *dc_protocol_roster_changes(const dc_roster_entry *changed, size_t n, const int64_t *left, size_t n_left,
+                                 const dc_roster_meeting *meeting) {
+  JsonBuilder *b = begin("roster_changes");
+  add_roster_meeting(b, meeting);
+  add_roster_entries(b, changed, n);
+  json_builder_set_member_name(b, "left");
+  json_builder_begin_array(b);
+  for (size_t i = 0; i < n_left; i++)
+    json_builder_add_int_value(b, left[i]);
   json_builder_end_array(b);
   return finish(b);
 }
@@ -355,6 +378,7 @@ char *dc_protocol_join(int64_t meeting, const char *token, const char *name, con
   add_string(b, "profile", profile);
   json_builder_set_member_name(b, "slots");
   json_builder_add_int_value(b, slots);
+  add_bool(b, "roster_changes", true);
   return finish(b);
 }
 
@@ -390,7 +414,13 @@ static bool get_bool(JsonObject *o, const char *name, bool *out, failure *f) {
   return true;
 }
 
-static bool parse_roster(JsonObject *o, dc_server_msg *m, failure *f) {
+/* A member a bridge older than it does not send: absent means the default. */
+static bool get_optional_bool(JsonObject *o, const char *name, bool absent, bool *out, failure *f) {
+  *out = absent;
+  return !json_object_has_member(o, name) || get_bool(o, name, out, f);
+}
+
+static bool parse_roster_entries(JsonObject *o, dc_server_msg *m, failure *f) {
   JsonNode *n = json_object_get_member(o, "participants");
   if (!n || !JSON_NODE_HOLDS_ARRAY(n))
     return fail(f, DC_ERR_CODE_BAD_MESSAGE, "\"participants\" must be a list");
@@ -409,17 +439,103 @@ static bool parse_roster(JsonObject *o, dc_server_msg *m, failure *f) {
     JsonObject *e = json_node_get_object(en);
     dc_roster_entry *r = &m->roster[m->n_roster++];
     char *name = NULL, *point = NULL, *role = NULL;
+    int64_t hand = 0;
     bool ok = get_int(e, "participant", 1, G_MAXINT64, &r->participant, f) &&
               get_string(e, "name", true, 320, &name, f) &&
               get_string(e, "point", true, 320, &point, f) &&
               get_string(e, "role", true, 32, &role, f);
     r->name = name, r->point = point, r->role = role;
-    if (!ok || !get_bool(e, "muted", &r->muted, f))
+    if (!ok || !get_bool(e, "muted", &r->muted, f) ||
+        !get_optional_bool(e, "connected", true, &r->connected, f) || /* older: connected */
+        !get_optional_bool(e, "host_muted", false, &r->host_muted, f) ||
+        !get_optional_bool(e, "floor", false, &r->floor, f) ||
+        !get_optional_bool(e, "reconnecting", false, &r->reconnecting, f) ||
+        (json_object_has_member(e, "hand") && !get_int(e, "hand", 0, G_MAXINT32, &hand, f)))
       return false;
-    r->connected = true; /* a bridge older than the member meant connected */
-    if (json_object_has_member(e, "connected") && !get_bool(e, "connected", &r->connected, f))
-      return false;
+    r->hand = (int)hand;
   }
+  return true;
+}
+
+static bool parse_roster_left(JsonObject *o, dc_server_msg *m, failure *f) {
+  JsonNode *n = json_object_get_member(o, "left");
+  if (!n || !JSON_NODE_HOLDS_ARRAY(n))
+    return fail(f, DC_ERR_CODE_BAD_MESSAGE, "\"left\" must be a list");
+  JsonArray *a = json_node_get_array(n);
+  guint len = json_array_get_length(a);
+  if (len > DC_PROTOCOL_MAX_ROSTER)
+    return fail(f, DC_ERR_CODE_BAD_MESSAGE, "more than %d left at once", DC_PROTOCOL_MAX_ROSTER);
+  m->left = g_new0(int64_t, MAX(len, 1));
+  for (guint i = 0; i < len; i++) {
+    JsonNode *e = json_array_get_element(a, i);
+    if (!JSON_NODE_HOLDS_VALUE(e) || json_node_get_value_type(e) != G_TYPE_INT64 || json_node_get_int(e) < 1)
+      return fail(f, DC_ERR_CODE_BAD_MESSAGE, "\"left\" must hold participant ids");
+    m->left[m->n_left++] = json_node_get_int(e);
+  }
+  return true;
+}
+
+static void roster_entry_clear(dc_roster_entry *e) {
+  g_free((char *)e->name);
+  g_free((char *)e->point);
+  g_free((char *)e->role);
+}
+
+/* The place of participant id in a roster, or where it would go: rosters are kept in order of
+ * id (a bridge that sent them in another order still gets a working, if differently
+ * ordered, roster: a lookup falls back to a scan). */
+static size_t roster_find(const dc_server_msg *r, int64_t id, bool *found) {
+  for (size_t i = 0; i < r->n_roster; i++)
+    if (r->roster[i].participant == id) {
+      *found = true;
+      return i;
+    }
+  *found = false;
+  size_t at = r->n_roster;
+  while (at > 0 && r->roster[at - 1].participant > id)
+    at--;
+  return at;
+}
+
+bool dc_protocol_apply_roster_changes(dc_server_msg *roster, dc_server_msg *changes, char **why) {
+  if (roster->type != DC_SMSG_ROSTER || changes->type != DC_SMSG_ROSTER_CHANGES) {
+    *why = g_strdup("roster changes came before any roster");
+    return false;
+  }
+  size_t grows = 0;
+  for (size_t i = 0; i < changes->n_roster; i++) {
+    bool found;
+    roster_find(roster, changes->roster[i].participant, &found);
+    grows += !found;
+  }
+  if (roster->n_roster + grows > DC_PROTOCOL_MAX_ROSTER) {
+    *why = g_strdup_printf("a roster of more than %d", DC_PROTOCOL_MAX_ROSTER);
+    return false;
+  }
+  for (size_t i = 0; i < changes->n_left; i++) {
+    bool found;
+    size_t at = roster_find(roster, changes->left[i], &found);
+    if (!found)
+      continue;
+    roster_entry_clear(&roster->roster[at]);
+    memmove(&roster->roster[at], &roster->roster[at + 1], (roster->n_roster - at - 1) * sizeof *roster->roster);
+    roster->n_roster--;
+  }
+  roster->roster = g_renew(dc_roster_entry, roster->roster, MAX(roster->n_roster + changes->n_roster, 1));
+  for (size_t i = 0; i < changes->n_roster; i++) {
+    bool found;
+    size_t at = roster_find(roster, changes->roster[i].participant, &found);
+    if (found) {
+      roster_entry_clear(&roster->roster[at]);
+    } else {
+      memmove(&roster->roster[at + 1], &roster->roster[at], (roster->n_roster - at) * sizeof *roster->roster);
+      roster->n_roster++;
+    }
+    roster->roster[at] = changes->roster[i]; /* its strings move too */
+  }
+  roster->recording = changes->recording;
+  changes->n_roster = 0; /* the strings moved: clear frees only the array */
+  dc_server_msg_clear(changes);
   return true;
 }
 
@@ -510,7 +626,7 @@ bool dc_protocol_parse_server(const char *text, size_t len, dc_server_msg *m, ch
   JsonParser *parser = NULL;
   char *type = NULL;
   int64_t v;
-  JsonObject *o = load_object(text, len, &parser, &f);
+  JsonObject *o = load_object(text, len, DC_PROTOCOL_MAX_SERVER_MESSAGE, &parser, &f);
   if (!o)
     goto out;
   if (!get_int(o, "v", 0, G_MAXINT32, &v, &f))
@@ -536,7 +652,10 @@ bool dc_protocol_parse_server(const char *text, size_t len, dc_server_msg *m, ch
          get_string(o, "mid", false, 32, &m->mid, &f);
   } else if (!strcmp(type, "roster")) {
     m->type = DC_SMSG_ROSTER;
-    ok = parse_roster(o, m, &f);
+    ok = parse_roster_entries(o, m, &f);
+  } else if (!strcmp(type, "roster_changes")) {
+    m->type = DC_SMSG_ROSTER_CHANGES;
+    ok = parse_roster_entries(o, m, &f) && parse_roster_left(o, m, &f);
   } else if (!strcmp(type, "slots")) {
     m->type = DC_SMSG_SLOTS;
     ok = parse_slots(o, m, &f);
@@ -570,12 +689,10 @@ void dc_server_msg_clear(dc_server_msg *m) {
   g_free(m->mid);
   g_free(m->code);
   g_free(m->message);
-  for (size_t i = 0; i < m->n_roster; i++) {
-    g_free((char *)m->roster[i].name);
-    g_free((char *)m->roster[i].point);
-    g_free((char *)m->roster[i].role);
-  }
+  for (size_t i = 0; i < m->n_roster; i++)
+    roster_entry_clear(&m->roster[i]);
   g_free(m->roster);
+  g_free(m->left);
   memset(m, 0, sizeof *m);
 }
 
@@ -598,7 +715,7 @@ bool dc_protocol_parse_device_status(const char *text, size_t len, dc_device_sta
   failure f = {0};
   bool ok = false;
   JsonParser *parser = NULL;
-  JsonObject *o = load_object(text, len, &parser, &f), *point, *meeting, *next;
+  JsonObject *o = load_object(text, len, DC_PROTOCOL_MAX_MESSAGE, &parser, &f), *point, *meeting, *next;
   if (!o)
     goto out;
   bool fine;

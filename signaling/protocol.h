@@ -47,6 +47,7 @@ typedef struct {
   int64_t meeting;
   char *token, *name, *profile; /* profile: "hall", "standard" or "highland" */
   int slots;                    /* video slots wanted: main + thumbnails, 1..9 */
+  bool roster_changes;          /* the client applies roster_changes after its first roster */
   /* offer */
   char *sdp;
   /* candidate: an a=candidate value ("candidate:..."), "" for end-of-candidates */
@@ -131,13 +132,20 @@ char *dc_protocol_slots(const int64_t *sources, int n);
 /* The dominant speaker changed; participant 0 means nobody is speaking. */
 char *dc_protocol_speaker(int64_t participant);
 
-/* Everyone in the meeting, in join order (the order video slots are filled in). */
+/* Everyone in the meeting, in order of participant id (join order). */
 char *dc_protocol_roster(const dc_roster_entry *entries, size_t n, const dc_roster_meeting *meeting);
+
+/* What changed since the last roster or roster_changes: entries new or different (whole),
+ * the ids that left, and the meeting's side (always whole: it is a few bytes). roster.h
+ * computes them. */
+char *dc_protocol_roster_changes(const dc_roster_entry *changed, size_t n, const int64_t *left, size_t n_left,
+                                 const dc_roster_meeting *meeting);
 
 /* ---- the client's side, for native endpoints (endpoint/) ---- */
 
 /* Client-to-bridge messages, as JSON text to send (g_free them). A candidate goes out with
- * dc_protocol_candidate above: both directions share its shape. pin 0 is unpin. */
+ * dc_protocol_candidate above: both directions share its shape. pin 0 is unpin. A join asks
+ * for roster_changes: the client applies them with dc_protocol_apply_roster_changes. */
 char *dc_protocol_join(int64_t meeting, const char *token, const char *name, const char *profile,
                        int slots);
 char *dc_protocol_offer(const char *sdp);
@@ -150,12 +158,16 @@ typedef enum {
   DC_SMSG_ANSWER,
   DC_SMSG_CANDIDATE,
   DC_SMSG_ROSTER,
+  DC_SMSG_ROSTER_CHANGES,
   DC_SMSG_SLOTS,
   DC_SMSG_SPEAKER,
   DC_SMSG_ERROR,
 } dc_server_msg_type;
 
-#define DC_PROTOCOL_MAX_ROSTER 256
+/* A province-wide meeting has 150-300 points, and a roster of 300 is ~60 KB of JSON: the
+ * bridge's frames may be larger than a client's. */
+#define DC_PROTOCOL_MAX_ROSTER 1024
+#define DC_PROTOCOL_MAX_SERVER_MESSAGE (1024 * 1024)
 
 typedef struct {
   dc_server_msg_type type;
@@ -165,9 +177,12 @@ typedef struct {
   size_t n_ice_servers;
   char *sdp;                /* answer */
   char *candidate, *mid;    /* candidate ("" for end of candidates; mid may be NULL) */
-  dc_roster_entry *roster;  /* roster: n_roster entries; their strings belong to the message */
+  dc_roster_entry *roster;  /* roster: n_roster entries, by participant id; roster_changes: the
+                               new or changed ones. Their strings belong to the message */
   size_t n_roster;
-  bool recording;           /* roster: the meeting is being recorded */
+  int64_t *left;            /* roster_changes: the participants no longer in the roster */
+  size_t n_left;
+  bool recording;           /* roster, roster_changes: the meeting is being recorded */
   int64_t slots[DC_PROTOCOL_MAX_SLOTS]; /* slots: participant per slot, main first, 0 empty */
   int n_slots;
   char *code, *message;     /* error */
@@ -178,6 +193,12 @@ typedef struct {
  * *msg empty. */
 bool dc_protocol_parse_server(const char *text, size_t len, dc_server_msg *msg, char **why);
 void dc_server_msg_clear(dc_server_msg *msg);
+
+/* Applies a parsed roster_changes to the roster held in *roster (a parsed roster, changed
+ * before, or all zeros when none came yet), taking the strings of *changes, which is left
+ * empty. False with *why (g_free it) when it cannot apply: no roster yet, or one that would
+ * grow past DC_PROTOCOL_MAX_ROSTER; *roster is then unchanged. */
+bool dc_protocol_apply_roster_changes(dc_server_msg *roster, dc_server_msg *changes, char **why);
 
 /* ---- the device API (PROTOCOL.md, "Device API"): GET /api/device/meeting ---- */
 

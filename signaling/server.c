@@ -72,17 +72,37 @@ void dc_server_broadcast_roster(dc_server *srv, int64_t meeting) {
   dc_recording_fill_roster(srv, meeting, &chairing);
   g_array_append_vals(entries, ghost_entries->data, ghost_entries->len); /* after the chair's, which index in_order */
   g_array_unref(ghost_entries);
-  char *text = dc_protocol_roster((dc_roster_entry *)entries->data, entries->len, &chairing);
+  dc_roster *roster = g_hash_table_lookup(srv->rosters, &meeting);
+  if (!roster) {
+    roster = dc_roster_new();
+    g_hash_table_insert(srv->rosters, g_memdup2(&meeting, sizeof meeting), roster);
+  }
+  char *changes = dc_roster_update(roster, (dc_roster_entry *)entries->data, entries->len, &chairing);
   g_array_unref(removed);
   g_ptr_array_unref(strings);
   g_ptr_array_unref(in_order);
+  g_array_unref(entries);
+  /* Those that apply changes and had the whole roster get what changed; the others (a newcomer,
+   * an older endpoint) the whole. */
+  char *whole = NULL;
   for (GList *l = srv->sessions; l; l = l->next) {
     session *s = l->data;
-    if (s->participant && s->meeting == meeting)
-      send_text(s, g_strdup(text));
+    if (!s->participant || s->meeting != meeting)
+      continue;
+    if (s->roster_changes && s->roster_sent) {
+      if (changes)
+        send_text(s, g_strdup(changes));
+    } else if (changes || !s->roster_sent) {
+      if (!whole)
+        whole = dc_roster_whole(roster);
+      send_text(s, g_strdup(whole));
+      s->roster_sent = true;
+    }
   }
-  g_free(text);
-  g_array_unref(entries);
+  g_free(changes);
+  g_free(whole);
+  if (!dc_roster_size(roster)) /* nobody left to tell, no ghost expected back */
+    g_hash_table_remove(srv->rosters, &meeting);
 }
 
 void dc_server_speaker_changed(gpointer server, int64_t meeting, int64_t participant) {
@@ -259,6 +279,7 @@ static void handle_join(session *s, const dc_client_msg *m) {
     s->name = g_strdup(m->name);
     s->point = g_strdup(point->name);
     s->role = g_strdup(inv->role);
+    s->roster_changes = m->roster_changes;
     dc_participant_events ev = {.candidate = on_participant_candidate, .state = on_participant_state,
                                 .slots = on_participant_slots};
     s->participant = dc_room_join(dc_bridge_room(srv->bridge, m->meeting), s->id, s->name, m->profile, &ev, s);
@@ -625,6 +646,7 @@ dc_server *dc_server_new(const dc_server_config *cfg, dc_store *store, dc_bridge
   srv->bridge = bridge;
   srv->web_dir = g_strdup(cfg->web_dir);
   srv->speakers = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
+  srv->rosters = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, (GDestroyNotify)dc_roster_free);
   srv->console = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
   srv->chairs = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
   srv->recordings_dir = g_strdup(cfg->recordings_dir ? cfg->recordings_dir : "diemcau-data/recordings");
@@ -721,6 +743,7 @@ void dc_server_free(dc_server *srv) {
     g_object_unref(srv->metrics_soup);
   }
   g_hash_table_unref(srv->speakers);
+  g_hash_table_unref(srv->rosters);
   g_hash_table_unref(srv->console);
   g_hash_table_unref(srv->chairs);
   if (srv->recordings)

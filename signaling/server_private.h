@@ -10,6 +10,7 @@
 #include "bridge/metrics.h"
 #include "signaling/attempts.h"
 #include "signaling/protocol.h"
+#include "signaling/roster.h"
 #include "signaling/rtt_hist.h"
 #include "signaling/server.h"
 
@@ -26,6 +27,7 @@ struct dc_server {
   bool secure;   /* TLS: the console cookie is Secure */
   GList *sessions; /* session*, newest first */
   GHashTable *speakers; /* meeting -> its current dominant speaker, for newcomers */
+  GHashTable *rosters;  /* meeting -> dc_roster: what its members were last told (roster.h) */
   GHashTable *console; /* SHA-256 hex of a console cookie -> console_login* */
   GHashTable *chairs;  /* meeting -> its chairing state (chair.c) */
   char *recordings_dir; /* DATA_DIR/recordings: one directory per meeting (recording.c) */
@@ -68,6 +70,8 @@ typedef struct {
   int64_t hand;    /* raised: its place in the meeting's order of hands; 0: down */
   bool connected; /* its media is up */
   bool ever_connected;
+  bool roster_changes; /* asked for roster_changes at its join */
+  bool roster_sent;    /* has had a whole roster */
   int bad;
   /* attendance (api.c keeps it): the stay's row, when it began, and its link samples */
   int64_t stay, joined_at, join_us;

@@ -40,6 +40,23 @@ function makeThumbs() {
   }
 }
 
+// The meeting's side of a roster or roster_changes: always whole.
+function rosterMeeting(m) {
+  diemcau.meetingLocked = m.locked;
+  diemcau.recording = !!m.recording;
+  diemcau.recordingError = m.recording_error || '';
+  diemcau.removed = m.removed || [];
+}
+
+// After the first roster the bridge sends what changed (PROTOCOL.md, roster_changes): entries
+// new or different, whole, and the ids that left. The roster stays in order of participant id.
+function applyRosterChanges(m) {
+  const gone = new Set(m.left);
+  const byId = new Map(diemcau.roster.filter((p) => !gone.has(p.participant)).map((p) => [p.participant, p]));
+  for (const p of m.participants) byId.set(p.participant, p);
+  diemcau.roster = [...byId.values()].sort((a, b) => a.participant - b.participant);
+}
+
 // The bridge says who fills each slot ('slots'); the roster gives their point names.
 function labelTiles() {
   const byId = new Map(diemcau.roster.map((p) => [p.participant, p]));
@@ -188,10 +205,12 @@ async function onMessage(m) {
       break;
     case 'roster':
       diemcau.roster = m.participants;
-      diemcau.meetingLocked = m.locked;
-      diemcau.recording = !!m.recording;
-      diemcau.recordingError = m.recording_error || '';
-      diemcau.removed = m.removed || [];
+      rosterMeeting(m);
+      labelTiles();
+      break;
+    case 'roster_changes':
+      applyRosterChanges(m);
+      rosterMeeting(m);
       labelTiles();
       break;
     case 'slots':
@@ -242,7 +261,9 @@ const FINAL = new Set(['invalid-token', 'expired-token', 'invitation-revoked', '
 
 function connect() {
   const ws = diemcau.ws = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws');
-  ws.onopen = () => send({ type: 'join', meeting, token, name: $('name').value.trim() || 'Điểm cầu', profile, slots });
+  ws.onopen = () => send({
+    type: 'join', meeting, token, name: $('name').value.trim() || 'Điểm cầu', profile, slots, roster_changes: true,
+  });
   ws.onmessage = (e) => onMessage(JSON.parse(e.data)).catch((err) => status(String(err), true));
   ws.onclose = (e) => {
     if (ws !== diemcau.ws || diemcau.left) return;

@@ -558,6 +558,102 @@ static char *ws_wait_for(client *c, const char *needle) {
   g_error("no message with %s within 10 s", needle);
 }
 
+/* The next roster or roster_changes the client got, parsed. */
+static dc_server_msg next_roster(client *c) {
+  char *text = ws_wait_for(c, "\"type\":\"roster");
+  dc_server_msg m;
+  char *why = NULL;
+  if (!dc_protocol_parse_server(text, strlen(text), &m, &why))
+    g_error("the bridge's roster does not parse (%s): %s", why, text);
+  g_free(text);
+  return m;
+}
+
+/* Issue 15: a member that asked for roster_changes gets the whole roster once, then one entry
+ * a join, one a mute, an id a leave; one that did not (an older endpoint) gets the whole each
+ * time. Applied, the changes make the roster a newcomer gets whole. */
+static void test_roster_changes(void) {
+  GError *err = NULL;
+  int64_t meeting = dc_store_create_meeting(T.store, "Danh sách", 1, 4000000000, T.hall, &err);
+  g_assert_no_error(err);
+  enum { A, B, C };
+  static const bool asks[] = {true, false, true};
+  client cs[3];
+  SoupWebsocketConnection *ws[3];
+  dc_server_msg held = {0}; /* A's roster, the changes applied */
+  for (int i = A; i <= C; i++) {
+    int64_t inv = dc_store_create_invitation(T.store, meeting, T.commune, "participant", 4000000000, NULL);
+    char *tok = token_for(inv, meeting, T.commune, 4000000000);
+    ws[i] = ws_open(&cs[i]);
+    char *join = g_strdup_printf("{\"v\":1,\"type\":\"join\",\"meeting\":%" G_GINT64_FORMAT ",\"token\":\"%s\","
+                                 "\"name\":\"Điểm %c\"%s}", meeting, tok, 'A' + i,
+                                 asks[i] ? ",\"roster_changes\":true" : "");
+    soup_websocket_connection_send_text(ws[i], join);
+    g_free(join);
+    g_free(tok);
+    dc_server_msg mine = next_roster(&cs[i]); /* everyone's first is whole */
+    g_assert_cmpint(mine.type, ==, DC_SMSG_ROSTER);
+    g_assert_cmpuint(mine.n_roster, ==, (size_t)i + 1);
+    if (i == A) {
+      held = mine;
+      continue;
+    }
+    dc_server_msg a = next_roster(&cs[A]);
+    g_test_message("A, as %c joins: %s with %zu entries", 'A' + i, a.type == DC_SMSG_ROSTER ? "roster" : "roster_changes",
+                   a.n_roster);
+    g_assert_cmpint(a.type, ==, DC_SMSG_ROSTER_CHANGES);
+    g_assert_cmpuint(a.n_roster, ==, 1);
+    g_assert_cmpuint(a.n_left, ==, 0);
+    g_assert_cmpint(a.roster[0].participant, ==, mine.roster[i].participant);
+    char *why = NULL;
+    g_assert_true(dc_protocol_apply_roster_changes(&held, &a, &why));
+    if (i == C) {
+      dc_server_msg b = next_roster(&cs[B]);
+      g_assert_cmpint(b.type, ==, DC_SMSG_ROSTER); /* B did not ask */
+      g_assert_cmpuint(b.n_roster, ==, 3);
+      dc_server_msg_clear(&b);
+      g_assert_cmpuint(held.n_roster, ==, mine.n_roster); /* A's applied = C's whole */
+      for (size_t k = 0; k < held.n_roster; k++) {
+        g_assert_cmpint(held.roster[k].participant, ==, mine.roster[k].participant);
+        g_assert_cmpstr(held.roster[k].name, ==, mine.roster[k].name);
+        g_assert_cmpstr(held.roster[k].point, ==, mine.roster[k].point);
+      }
+    }
+    dc_server_msg_clear(&mine);
+  }
+  /* C mutes itself: A and C hear of one entry, B gets the whole */
+  soup_websocket_connection_send_text(ws[C], "{\"v\":1,\"type\":\"mute\",\"audio\":true}");
+  dc_server_msg a = next_roster(&cs[A]), b = next_roster(&cs[B]);
+  g_assert_cmpint(a.type, ==, DC_SMSG_ROSTER_CHANGES);
+  g_assert_cmpuint(a.n_roster, ==, 1);
+  g_assert_true(a.roster[0].muted);
+  g_assert_cmpint(b.type, ==, DC_SMSG_ROSTER);
+  g_assert_cmpuint(b.n_roster, ==, 3);
+  int64_t b_id = held.roster[1].participant;
+  char *why = NULL;
+  g_assert_true(dc_protocol_apply_roster_changes(&held, &a, &why));
+  g_assert_true(held.roster[2].muted);
+  dc_server_msg_clear(&b);
+  /* B leaves (a leave, not a dropped connection, which would show it reconnecting): A is told its id */
+  soup_websocket_connection_send_text(ws[B], "{\"v\":1,\"type\":\"leave\"}");
+  a = next_roster(&cs[A]);
+  g_assert_cmpint(a.type, ==, DC_SMSG_ROSTER_CHANGES);
+  g_assert_cmpuint(a.n_roster, ==, 0);
+  g_assert_cmpuint(a.n_left, ==, 1);
+  g_assert_cmpint(a.left[0], ==, b_id);
+  g_assert_true(dc_protocol_apply_roster_changes(&held, &a, &why));
+  g_assert_cmpuint(held.n_roster, ==, 2);
+  dc_server_msg_clear(&held);
+  for (int i = A; i <= C; i++) {
+    if (i != B)
+      soup_websocket_connection_close(ws[i], SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+    while (!cs[i].closed)
+      g_main_context_iteration(NULL, TRUE);
+    g_object_unref(ws[i]);
+    g_queue_clear_full(&cs[i].messages, g_free);
+  }
+}
+
 /* Issue 9, defect 5: a participant whose media never comes up (its candidates never reach
  * the bridge, as behind blocked UDP) fills nobody's slots, shows as not connected, and is
  * told media-failed (not bad-offer: its offer was fine) when the bridge gives up on it. */
@@ -1269,6 +1365,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/signaling/store-has-the-last-word", test_store_has_the_last_word);
   g_test_add_func("/api/revoke-and-end", test_revoke_and_end);
   g_test_add_func("/signaling/never-connected", test_never_connected);
+  g_test_add_func("/signaling/roster-changes", test_roster_changes);
   g_test_add_func("/signaling/origin-checked", test_origin_checked);
   g_test_add_func("/api/roles", test_api_roles);
   g_test_add_func("/api/life-cycle", test_api_life_cycle);
