@@ -208,37 +208,16 @@ int main(int argc, char **argv) {
 
   /* the meeting and invitations go in the store before the daemon opens it */
   char *dir = g_dir_make_tmp("diemcau-soak-XXXXXX", NULL);
-  char *db = g_build_filename(dir, "diemcau.db", NULL);
-  dc_store *store = dc_store_open(db, &err);
-  g_assert_no_error(err);
-  int64_t point = dc_store_add_point(store, "Soak", "commune", "standard", &err);
-  S.meeting = dc_store_create_meeting(store, "Soak", 1, 4000000000, point, &err);
+  char **tokens;
+  S.meeting = dc_test_make_meeting(dir, participants, &tokens);
   client *clients = g_new0(client, (gsize)participants);
-  for (int i = 0; i < participants; i++) {
-    int64_t inv = dc_store_create_invitation(store, S.meeting, point, "participant", 4000000000, &err);
-    dc_token_claims claims = {.invitation_id = inv, .meeting_id = S.meeting, .point_id = point,
-                              .role = "participant", .expires_at = 4000000000};
-    clients[i] = (client){.index = i, .token = dc_token_sign(dc_store_secret(store), &claims),
-                          .talker = i < TALKERS, .video = i < video_senders};
-  }
-  g_free(dc_store_new_api_key(store, "soak", "admin", NULL, &err)); /* no first-start key printed */
-  dc_store_close(store);
-
-  char *port = g_strdup_printf("%d", PORT);
+  for (int i = 0; i < participants; i++)
+    clients[i] = (client){.index = i, .token = tokens[i], .talker = i < TALKERS, .video = i < video_senders};
   /* the daemon goes when we go, however we go (a soak is often stopped by hand) */
-  GSubprocessLauncher *launcher = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
-  g_subprocess_launcher_set_child_setup(launcher, dc_test_die_with_parent, NULL, NULL);
-  GSubprocess *bridge = g_subprocess_launcher_spawn(launcher, &err, argv[1], "--data-dir", dir, "--plain-http", "--listen",
-                                                    "127.0.0.1", "--port", port, "--ice-address", "127.0.0.1",
-                                                    "--log-level", log_level ? log_level : "info", NULL);
-  g_object_unref(launcher);
-  g_assert_no_error(err);
-  GPid pid = (GPid)g_ascii_strtoll(g_subprocess_get_identifier(bridge), NULL, 10);
-  spin_ms(500);
-  if (g_subprocess_get_identifier(bridge) == NULL) { /* it exited: a port in use, say */
-    fprintf(stderr, "soak: the bridge did not start (is port %d in use?)\n", PORT);
+  GSubprocess *bridge = dc_test_start_bridge(argv[1], dir, PORT, log_level ? log_level : "info");
+  if (!bridge)
     return 1;
-  }
+  GPid pid = dc_test_pid(bridge);
   S.session = soup_session_new();
   S.url = g_strdup_printf("ws://127.0.0.1:%d/ws", PORT);
   S.workers = dc_workers_new(2);
@@ -331,8 +310,8 @@ int main(int argc, char **argv) {
   dc_workers_free(S.workers); /* runs the transports' close */
   for (int i = 0; i < participants; i++) {
     dc_client_free(clients[i].dc);
-    g_free(clients[i].token);
   }
+  g_strfreev(tokens);
   g_subprocess_send_signal(bridge, SIGTERM);
   g_subprocess_wait(bridge, NULL, NULL);
   BOUND(g_subprocess_get_if_exited(bridge) && g_subprocess_get_exit_status(bridge) == 0, "the bridge did not stop cleanly\n");
@@ -341,8 +320,6 @@ int main(int argc, char **argv) {
   g_object_unref(S.session);
   g_free(S.url);
   g_free(clients);
-  g_free(port);
-  g_free(db);
   char *rm[] = {"rm", "-rf", dir, NULL};
   g_spawn_sync(NULL, rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL, NULL);
   g_free(dir);

@@ -2,7 +2,12 @@
 #include "tests/lib/daemon.h"
 
 #include <signal.h>
+#include <stdio.h>
 #include <sys/prctl.h>
+#include <unistd.h>
+
+#include "signaling/store.h"
+#include "signaling/token.h"
 
 void dc_test_die_with_parent(gpointer unused) {
   (void)unused;
@@ -58,4 +63,72 @@ int dc_test_open_fds(GPid pid) {
     n++;
   g_dir_close(d);
   return n;
+}
+
+int64_t dc_test_make_meeting(const char *dir, int n, char ***tokens) {
+  GError *err = NULL;
+  char *db = g_build_filename(dir, "diemcau.db", NULL);
+  dc_store *store = dc_store_open(db, &err);
+  g_assert_no_error(err);
+  int64_t point = dc_store_add_point(store, "Xã Tà Xùa", "commune", "standard", &err);
+  g_assert_no_error(err);
+  int64_t meeting = dc_store_create_meeting(store, "Giao ban", 1, 4000000000, point, &err);
+  g_assert_no_error(err);
+  *tokens = g_new0(char *, (gsize)n + 1);
+  for (int i = 0; i < n; i++) {
+    int64_t inv = dc_store_create_invitation(store, meeting, point, "participant", 4000000000, &err);
+    g_assert_no_error(err);
+    dc_token_claims claims = {.invitation_id = inv, .meeting_id = meeting, .point_id = point,
+                              .role = "participant", .expires_at = 4000000000};
+    (*tokens)[i] = dc_token_sign(dc_store_secret(store), &claims);
+  }
+  g_free(dc_store_new_api_key(store, "tests", "admin", NULL, &err));
+  g_assert_no_error(err);
+  dc_store_close(store);
+  g_free(db);
+  return meeting;
+}
+
+GPid dc_test_pid(GSubprocess *p) {
+  const char *id = g_subprocess_get_identifier(p);
+  return id ? (GPid)g_ascii_strtoll(id, NULL, 10) : 0;
+}
+
+GSubprocess *dc_test_start_bridge(const char *exe, const char *dir, int port, const char *log_level) {
+  char *port_text = g_strdup_printf("%d", port);
+  GSubprocessLauncher *launcher = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
+  g_subprocess_launcher_set_child_setup(launcher, dc_test_die_with_parent, NULL, NULL);
+  GError *err = NULL;
+  GSubprocess *bridge = g_subprocess_launcher_spawn(launcher, &err, exe, "--data-dir", dir, "--plain-http", "--listen",
+                                                    "127.0.0.1", "--port", port_text, "--ice-address", "127.0.0.1",
+                                                    "--log-level", log_level, NULL);
+  g_object_unref(launcher);
+  g_free(port_text);
+  if (!bridge) {
+    fprintf(stderr, "the bridge %s did not start: %s\n", exe, err->message);
+    g_error_free(err);
+    return NULL;
+  }
+  dc_test_spin_for(500);
+  if (!g_subprocess_get_identifier(bridge)) {
+    fprintf(stderr, "the bridge exited at once (is port %d in use?)\n", port);
+    g_object_unref(bridge);
+    return NULL;
+  }
+  return bridge;
+}
+
+double dc_test_cpu_s(GPid pid) {
+  char *path = g_strdup_printf("/proc/%d/stat", pid), *text = NULL;
+  double s = -1;
+  if (g_file_get_contents(path, &text, NULL, NULL)) {
+    const char *after = strrchr(text, ')'); /* the name may hold spaces */
+    unsigned long utime, stime;
+    /* fields 3..15: state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime */
+    if (after && sscanf(after + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) == 2)
+      s = (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+  }
+  g_free(path);
+  g_free(text);
+  return s;
 }

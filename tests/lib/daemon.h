@@ -20,6 +20,20 @@ void dc_test_spin_for(int ms);
 /* SIGTERM, then asserts it exited by itself with status 0 (sanitizers included). */
 void dc_test_assert_stops_cleanly(GSubprocess *daemon);
 
+/* A store in dir with one meeting, open from 1970 to 2096, and n participant invitations to
+ * one point: their join tokens in *tokens (g_strfreev). An admin key is made so the daemon
+ * prints none. Returns the meeting's id. */
+int64_t dc_test_make_meeting(const char *dir, int n, char ***tokens);
+
+/* Starts the daemon on loopback (plain HTTP on port, ICE on 127.0.0.1, its data in dir, the
+ * log level given, stdout silenced); it dies with us. NULL, having said why on stderr, when it
+ * cannot start or exits in its first half second (a port in use, say). */
+GSubprocess *dc_test_start_bridge(const char *exe, const char *dir, int port, const char *log_level);
+GPid dc_test_pid(GSubprocess *p);
+
+/* CPU time a process has used so far (user + system), in seconds; -1 when unreadable. */
+double dc_test_cpu_s(GPid pid);
+
 /* A process's resident memory (VmRSS) in KiB and its open descriptors; -1 when unreadable. */
 long dc_test_rss_kib(GPid pid);
 int dc_test_open_fds(GPid pid);

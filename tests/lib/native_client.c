@@ -14,6 +14,8 @@ struct dc_client {
   dc_transport *t;
   int64_t participant;
   gint64 opened_us;
+  gint64 connected_us; /* atomic: set on the worker */
+  guint64 signaling_bytes;
   gint connected;
   gpointer report_timer; /* GSource*: made on the worker, destroyed by dc_client_close */
 };
@@ -36,6 +38,10 @@ static void ws_send(dc_client *c, const char *type, const char *key, const char 
     json_builder_add_string_value(b, c->cfg.name);
     json_builder_set_member_name(b, "slots");
     json_builder_add_int_value(b, c->cfg.slots);
+    if (c->cfg.roster_changes) {
+      json_builder_set_member_name(b, "roster_changes");
+      json_builder_add_boolean_value(b, true);
+    }
   }
   json_builder_end_object(b);
   JsonNode *n = json_builder_get_root(b);
@@ -88,6 +94,8 @@ static gboolean report(gpointer data) {
 static void on_state(gpointer user, dc_transport_state state, const char *reason) {
   dc_client *c = user;
   if (state == DC_TRANSPORT_CONNECTED) {
+    if (!g_atomic_int_get(&c->connected))
+      __atomic_store_n(&c->connected_us, g_get_monotonic_time(), __ATOMIC_RELEASE);
     g_atomic_int_set(&c->connected, 1);
     if (c->cfg.reports && !g_atomic_pointer_get(&c->report_timer)) {
       GSource *timer = g_timeout_source_new(1000);
@@ -120,6 +128,7 @@ static void on_message(SoupWebsocketConnection *ws, gint type, GBytes *msg, gpoi
   dc_client *c = user;
   gsize len;
   const char *data = g_bytes_get_data(msg, &len);
+  c->signaling_bytes += len;
   JsonParser *p = json_parser_new();
   if (!json_parser_load_from_data(p, data, (gssize)len, NULL) ||
       !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p))) {
@@ -215,6 +224,8 @@ dc_transport *dc_client_transport(const dc_client *c) { return c->t; }
 int64_t dc_client_participant(const dc_client *c) { return c->participant; }
 gboolean dc_client_is_connected(const dc_client *c) { return g_atomic_int_get(&c->connected); }
 gint64 dc_client_opened_us(const dc_client *c) { return c->opened_us; }
+gint64 dc_client_connected_us(const dc_client *c) { return __atomic_load_n(&c->connected_us, __ATOMIC_ACQUIRE); }
+guint64 dc_client_signaling_bytes(const dc_client *c) { return c->signaling_bytes; }
 
 char *dc_client_offer_transport(const dc_client *c) {
   return g_strdup_printf("c=IN IP4 0.0.0.0\r\na=ice-ufrag:%s\r\na=ice-pwd:%s\r\na=ice-options:trickle\r\n"

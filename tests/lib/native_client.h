@@ -40,6 +40,7 @@ typedef struct {
   /* once connected, an empty RTCP receiver report every second, as every real peer reports
    * at least that often (the bridge frees a peer it hears nothing from for 30 s) */
   bool reports;
+  bool roster_changes; /* join asking for roster_changes, as the page and the endpoint do */
 } dc_client_config;
 
 /* Connects and joins at once. The config's strings are copied. */
@@ -54,6 +55,8 @@ dc_transport *dc_client_transport(const dc_client *c); /* NULL until joined */
 int64_t dc_client_participant(const dc_client *c);     /* 0 until joined */
 gboolean dc_client_is_connected(const dc_client *c);   /* media up (any thread) */
 gint64 dc_client_opened_us(const dc_client *c);        /* when the WebSocket opened, or 0 */
+gint64 dc_client_connected_us(const dc_client *c);     /* when its media came up, or 0 (any thread) */
+guint64 dc_client_signaling_bytes(const dc_client *c); /* the bridge's frames, in bytes (main thread) */
 /* The a= lines for ICE, DTLS and rtcp-mux that every offered section carries. */
 char *dc_client_offer_transport(const dc_client *c);
 /* A whole offer of one sendrecv Opus section sending from ssrc (g_free() it). */

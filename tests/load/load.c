@@ -1,0 +1,496 @@
+/* load — N participants against the real daemon, over real ICE, DTLS and SRTP, and what it
+ * costs the bridge (issue 15).
+ *
+ * Each participant is our native client (tests/lib/native_client: libsoup's WebSocket, our own
+ * transport) joining one meeting as a page does (roster_changes, two video slots). The media
+ * is what a meeting sends: Vietnamese speech made at start with espeak-ng (voice vi), encoded
+ * once to Opus; the talkers take turns of TURN_S seconds, sending its 20 ms frames with their
+ * audio level (RFC 6464); everyone else sends Opus silence at 50 packets/s with level 127, as
+ * browsers do without DTX. The first V participants also send video as Chrome's simulcast
+ * does: three SSRC layers (a=ssrc-group:SIM, lowest first) of ~120, ~400 and ~1600 kbit/s,
+ * VP8 payload descriptors with picture ids, a key frame every 2 s. (The VP8 bytes are filler:
+ * the bridge routes by descriptor and never decodes video.)
+ *
+ * Joins come in a storm (all at once) or at --join-rate a second. Reported: join times (the
+ * WebSocket open to media up, p50/p95/max, and the storm's length), then over --seconds: the
+ * bridge's CPU (% of one core, from /proc) and RSS (and per participant, over its RSS before
+ * the joins), what each participant received (audio and video packets a second, the least and
+ * the median; gaps in the mix's sequence numbers), signaling bytes per participant, and the
+ * bridge's own counters from /metrics (packets in and out a second, deliveries it dropped
+ * because a worker fell behind). A table, then one JSON line.
+ *
+ * --check (scripts/test's small run) exits 1 when a bound is missed, saying what it measured:
+ * everyone joined, everyone got >= 45 of the mix's 50 packets a second and video in every slot
+ * it should, the mix's gaps under 1 %, and the bridge dropped nothing. Timings are reported,
+ * never asserted. The big runs are benchmarks, by hand (README, "Measured").
+ *
+ * The load generator shares the machine with the bridge: its own CPU is in the table too.
+ */
+#include <glib/gstdio.h>
+#include <math.h>
+#include <opus.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bridge/transport.h"
+#include "media/rtp.h"
+#include "tests/lib/daemon.h"
+#include "tests/lib/native_client.h"
+
+#define LEVEL_ID 1
+#define VP8_PT 96
+#define TURN_S 4
+#define MAX_FRAME 400
+#define LAYERS 3
+
+/* Sentences of a district meeting, spoken by espeak-ng's Vietnamese voice. */
+static const char speech_text[] =
+    "Xin chào các đồng chí. Hôm nay chúng ta họp giao ban tuần. "
+    "Đề nghị các xã báo cáo tình hình sản xuất nông nghiệp và công tác phòng chống thiên tai. "
+    "Xã Tà Xùa báo cáo trước, sau đó đến xã Đăk Mang.";
+
+typedef struct {
+  uint8_t data[MAX_FRAME];
+  int len;
+  uint8_t level; /* -dBov, 0 (loudest) to 127 (silence) */
+} frame;
+
+/* layers, lowest first: packets per 20 ms frame and their payload bytes */
+static const struct {
+  int packets, bytes;
+} layer_shape[LAYERS] = {{1, 300}, {2, 500}, {4, 1000}};
+
+typedef struct {
+  int index;
+  char *token;
+  dc_client *dc;
+  dc_transport *t; /* the worker's, once connected */
+  GSource *timer;
+  bool talker, video;
+  uint16_t aseq, vseq[LAYERS], pid;
+  uint32_t ats, vts;
+  int speech_at;
+  /* received, on the worker */
+  gint audio_in, video_in, audio_gaps;
+  int last_aseq; /* -1: none yet */
+} client;
+
+static struct {
+  SoupSession *session;
+  dc_workers *workers;
+  dc_dtls_identity *id;
+  int64_t meeting;
+  char *url;
+  frame *speech;
+  int n_speech;
+  frame silence;
+  int talkers;
+  gint64 start_us; /* when the talkers' turns are counted from */
+} S;
+
+static uint32_t audio_ssrc(const client *c) { return 0xA0000000u + (unsigned)c->index; }
+static uint32_t video_ssrc(const client *c, int layer) { return 0xB0000000u + (unsigned)c->index * 4 + (unsigned)layer; }
+
+/* ---- speech: espeak-ng's WAV, resampled to 48 kHz, as Opus frames ---- */
+
+static bool make_speech(void) {
+  GError *err = NULL;
+  GSubprocess *p = g_subprocess_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, &err,
+                                    "espeak-ng", "-v", "vi", "-s", "150", "--stdout", speech_text, NULL);
+  GBytes *out = NULL;
+  if (!p || !g_subprocess_communicate(p, NULL, NULL, &out, NULL, &err) || !g_subprocess_get_successful(p)) {
+    fprintf(stderr, "load: espeak-ng made no speech (%s); install it: apt-get install espeak-ng\n",
+            err ? err->message : "it failed");
+    return false;
+  }
+  gsize len;
+  const uint8_t *wav = g_bytes_get_data(out, &len);
+  /* RIFF/WAVE: "fmt " gives the rate, "data" the 16-bit mono samples (espeak-ng's --stdout may
+   * not know the data's length when it writes the header: take what is there) */
+  uint32_t rate = 0;
+  const int16_t *pcm = NULL;
+  size_t n_in = 0;
+  for (size_t at = 12; len >= 12 && at + 8 <= len;) {
+    uint32_t size = (uint32_t)wav[at + 4] | (uint32_t)wav[at + 5] << 8 | (uint32_t)wav[at + 6] << 16 | (uint32_t)wav[at + 7] << 24;
+    if (!memcmp(wav + at, "fmt ", 4) && at + 16 <= len)
+      rate = (uint32_t)wav[at + 12] | (uint32_t)wav[at + 13] << 8 | (uint32_t)wav[at + 14] << 16;
+    if (!memcmp(wav + at, "data", 4)) {
+      pcm = (const int16_t *)(wav + at + 8);
+      n_in = MIN((size_t)size, len - at - 8) / 2;
+      break;
+    }
+    at += 8 + (size_t)size + (size & 1);
+  }
+  if (!rate || !pcm || n_in < rate) {
+    fprintf(stderr, "load: espeak-ng's output is not the WAV expected\n");
+    return false;
+  }
+  size_t n_out = n_in * 48000 / rate;
+  int16_t *resampled = g_new(int16_t, n_out + 960);
+  for (size_t i = 0; i < n_out; i++) { /* linear: good enough for a load's speech */
+    double x = (double)i * rate / 48000.0;
+    size_t k = (size_t)x;
+    double f = x - (double)k, a = pcm[MIN(k, n_in - 1)], b = pcm[MIN(k + 1, n_in - 1)];
+    resampled[i] = (int16_t)(a + (b - a) * f);
+  }
+  memset(resampled + n_out, 0, 960 * sizeof *resampled);
+  int e;
+  OpusEncoder *enc = opus_encoder_create(48000, 1, OPUS_APPLICATION_VOIP, &e);
+  opus_encoder_ctl(enc, OPUS_SET_BITRATE(24000));
+  S.n_speech = (int)(n_out / 960);
+  S.speech = g_new0(frame, (gsize)S.n_speech);
+  for (int i = 0; i < S.n_speech; i++) {
+    const int16_t *x = resampled + (size_t)i * 960;
+    double energy = 0;
+    for (int k = 0; k < 960; k++)
+      energy += (double)x[k] * x[k];
+    double dbov = 10 * log10(energy / 960 / (32768.0 * 32768.0) + 1e-13);
+    S.speech[i].level = (uint8_t)CLAMP(-dbov, 0, 127);
+    S.speech[i].len = opus_encode(enc, x, 960, S.speech[i].data, MAX_FRAME);
+  }
+  int16_t zeros[960] = {0};
+  S.silence.len = opus_encode(enc, zeros, 960, S.silence.data, MAX_FRAME);
+  S.silence.level = 127;
+  opus_encoder_destroy(enc);
+  g_free(resampled);
+  g_bytes_unref(out);
+  g_object_unref(p);
+  return S.silence.len > 0;
+}
+
+/* ---- media, on the clients' workers ---- */
+
+static void send_video(client *c) {
+  uint8_t buf[DC_TRANSPORT_BUF];
+  bool key = c->vts % (90000 * 2) < 1800; /* a key frame every 2 s, on every layer */
+  for (int l = 0; l < LAYERS; l++)
+    for (int p = 0; p < layer_shape[l].packets; p++) {
+      bool first = p == 0, last = p == layer_shape[l].packets - 1;
+      dc_rtp_header h = {.payload_type = VP8_PT, .seq = c->vseq[l]++, .timestamp = c->vts, .ssrc = video_ssrc(c, l),
+                         .marker = last};
+      size_t n = dc_rtp_write_header(buf, sizeof buf, &h, NULL, 0);
+      /* the VP8 payload descriptor with a picture id (RFC 7741 §4.2); a frame's first packet
+       * starts its partition with the payload header */
+      buf[n++] = first ? 0x90 : 0x80;
+      buf[n++] = 0x80;
+      buf[n++] = (uint8_t)(0x80 | (c->pid >> 8));
+      buf[n++] = (uint8_t)c->pid;
+      if (first) {
+        const uint8_t head[] = {key ? 0x50 : 0x51, 0x9d, 0x01, 0x2a};
+        memcpy(buf + n, head, sizeof head);
+        n += sizeof head;
+      }
+      memset(buf + n, 0x33, (size_t)layer_shape[l].bytes);
+      dc_transport_send_rtp(c->t, buf, n + (size_t)layer_shape[l].bytes, sizeof buf);
+    }
+  c->pid = (c->pid + 1) & 0x7FFF;
+  c->vts += 1800;
+}
+
+static gboolean send_media(gpointer data) {
+  client *c = data;
+  /* whose turn it is: the talkers in order, TURN_S seconds each */
+  int turn = (int)((g_get_monotonic_time() - S.start_us) / (TURN_S * G_USEC_PER_SEC)) % MAX(S.talkers, 1);
+  const frame *f = &S.silence;
+  if (c->talker && c->index == turn)
+    f = &S.speech[c->speech_at++ % S.n_speech];
+  uint8_t buf[DC_TRANSPORT_BUF], level = (uint8_t)(0x80 | f->level); /* V: voice active */
+  if (f->level == 127)
+    level = 127;
+  dc_rtp_ext_elem ext = {LEVEL_ID, 1, &level};
+  dc_rtp_header h = {.payload_type = 111, .seq = c->aseq++, .timestamp = c->ats, .ssrc = audio_ssrc(c)};
+  c->ats += 960;
+  size_t n = dc_rtp_write_header(buf, sizeof buf, &h, &ext, 1);
+  memcpy(buf + n, f->data, (size_t)f->len);
+  dc_transport_send_rtp(c->t, buf, n + (size_t)f->len, sizeof buf);
+  if (c->video)
+    send_video(c);
+  return G_SOURCE_CONTINUE;
+}
+
+static void on_connected(dc_client *dc, gpointer user) {
+  client *c = user;
+  c->t = dc_client_transport(dc);
+  c->timer = g_timeout_source_new(20);
+  g_source_set_callback(c->timer, send_media, c, NULL);
+  g_source_attach(c->timer, dc_worker_context(dc_transport_worker(c->t)));
+}
+
+static void on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap) {
+  (void)cap;
+  client *c = user;
+  dc_rtp pkt;
+  if (dc_rtp_parse(&pkt, buf, len) != DC_OK)
+    return;
+  if (pkt.payload_type == 111) {
+    g_atomic_int_inc(&c->audio_in);
+    if (c->last_aseq >= 0) {
+      uint16_t ahead = (uint16_t)(pkt.seq - (uint16_t)c->last_aseq);
+      if (ahead > 1 && ahead < 1000) /* not a reorder or a restart */
+        g_atomic_int_add(&c->audio_gaps, ahead - 1);
+    }
+    c->last_aseq = pkt.seq;
+  } else if (pkt.payload_type == VP8_PT) {
+    g_atomic_int_inc(&c->video_in);
+  }
+}
+
+/* Audio with the level extension; the camera (three simulcast layers for a sender) and one
+ * thumbnail, with NACK, PLI and REMB as Chrome offers them. */
+static char *offer(dc_client *dc, gpointer user) {
+  client *c = user;
+  char *transport = dc_client_offer_transport(dc);
+  GString *s = g_string_new(NULL);
+  g_string_append_printf(s, "v=0\r\no=- %d 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0 1 2\r\n", c->index);
+  g_string_append_printf(s, "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n%sa=mid:0\r\na=sendrecv\r\na=rtpmap:111 opus/48000/2\r\n"
+                         "a=extmap:%d urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\na=ssrc:%u cname:load\r\n",
+                         transport, LEVEL_ID, audio_ssrc(c));
+  for (int m = 1; m <= 2; m++) {
+    g_string_append_printf(s, "m=video 9 UDP/TLS/RTP/SAVPF %d\r\n%sa=mid:%d\r\na=%s\r\na=rtpmap:%d VP8/90000\r\n"
+                           "a=rtcp-fb:%d nack\r\na=rtcp-fb:%d nack pli\r\na=rtcp-fb:%d goog-remb\r\n",
+                           VP8_PT, transport, m, m == 1 ? "sendrecv" : "recvonly", VP8_PT, VP8_PT, VP8_PT, VP8_PT);
+    if (m == 1 && c->video) {
+      g_string_append(s, "a=ssrc-group:SIM");
+      for (int l = 0; l < LAYERS; l++)
+        g_string_append_printf(s, " %u", video_ssrc(c, l));
+      g_string_append(s, "\r\n");
+      for (int l = 0; l < LAYERS; l++)
+        g_string_append_printf(s, "a=ssrc:%u cname:load\r\n", video_ssrc(c, l));
+    }
+  }
+  g_free(transport);
+  return g_string_free(s, FALSE);
+}
+
+static void start_client(client *c) {
+  static const dc_client_callbacks cb = {.offer = offer, .connected = on_connected, .rtp = on_rtp};
+  char name[32];
+  g_snprintf(name, sizeof name, "Điểm %d", c->index + 1);
+  dc_client_config cfg = {.session = S.session, .workers = S.workers, .identity = S.id, .ws_url = S.url,
+                          .meeting = S.meeting, .token = c->token, .name = name, .slots = 2, .reports = true,
+                          .roster_changes = true};
+  c->dc = dc_client_new(&cfg, &cb, c);
+}
+
+/* ---- the bridge's own counters ---- */
+
+typedef struct {
+  double rtp_in, rtp_out, dropped;
+  bool ok;
+} bridge_counters;
+
+static double metric(const char *text, const char *name) {
+  const char *at = strstr(text, name);
+  return at ? g_ascii_strtod(at + strlen(name), NULL) : 0;
+}
+
+static bridge_counters read_metrics(int port) {
+  bridge_counters b = {0};
+  char *url = g_strdup_printf("http://127.0.0.1:%d/metrics", port);
+  SoupMessage *msg = soup_message_new("GET", url);
+  GBytes *body = soup_session_send_and_read(S.session, msg, NULL, NULL);
+  if (body && soup_message_get_status(msg) == SOUP_STATUS_OK) {
+    char *text = g_strndup(g_bytes_get_data(body, NULL), g_bytes_get_size(body));
+    b.rtp_in = metric(text, "diemcau_rtp_packets_total{direction=\"in\"} ");
+    b.rtp_out = metric(text, "diemcau_rtp_packets_total{direction=\"out\"} ");
+    b.dropped = metric(text, "diemcau_deliveries_dropped_total ");
+    b.ok = strstr(text, "diemcau_deliveries_dropped_total ") != NULL;
+    g_free(text);
+  }
+  if (body)
+    g_bytes_unref(body);
+  g_object_unref(msg);
+  g_free(url);
+  return b;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+static double quantile(double *v, int n, double q) {
+  if (n == 0)
+    return 0;
+  qsort(v, (size_t)n, sizeof *v, cmp_double);
+  return v[MIN(n - 1, (int)(q * n))];
+}
+
+int main(int argc, char **argv) {
+  int participants = 40, seconds = 10, talkers = 3, video_senders = 3, port = 18650, workers = 2;
+  double join_rate = 0;
+  gboolean check = FALSE;
+  GOptionEntry entries[] = {
+      {"participants", 0, 0, G_OPTION_ARG_INT, &participants, "participants (default 40)", "N"},
+      {"seconds", 0, 0, G_OPTION_ARG_INT, &seconds, "how long to measure once all joined (default 10)", "S"},
+      {"talkers", 0, 0, G_OPTION_ARG_INT, &talkers, "participants that take turns speaking (default 3)", "T"},
+      {"video-senders", 0, 0, G_OPTION_ARG_INT, &video_senders, "participants sending three simulcast layers, the talkers first (default 3)", "V"},
+      {"join-rate", 0, 0, G_OPTION_ARG_DOUBLE, &join_rate, "joins a second (default 0: all at once, a storm)", "R"},
+      {"port", 0, 0, G_OPTION_ARG_INT, &port, "the bridge's port on 127.0.0.1 (default 18650)", "P"},
+      {"client-workers", 0, 0, G_OPTION_ARG_INT, &workers, "the generator's media threads (default 2)", "W"},
+      {"check", 0, 0, G_OPTION_ARG_NONE, &check, "exit 1 when delivery falls short or the bridge drops (scripts/test)", NULL},
+      G_OPTION_ENTRY_NULL};
+  GOptionContext *octx = g_option_context_new("PATH/TO/diemcau-bridge - N participants and what they cost the bridge");
+  g_option_context_add_main_entries(octx, entries, NULL);
+  GError *err = NULL;
+  if (!g_option_context_parse(octx, &argc, &argv, &err) || argc != 2 || participants < 2 || seconds < 2 ||
+      talkers < 0 || talkers > participants || video_senders < 0 || video_senders > participants || workers < 1) {
+    fprintf(stderr, "load: %s\n", err ? err->message
+                                      : "usage: load [options] PATH/TO/diemcau-bridge (--participants >= 2, "
+                                        "--seconds >= 2, talkers and video senders at most the participants)");
+    return 2;
+  }
+  g_option_context_free(octx);
+  S.talkers = talkers;
+  if (!make_speech())
+    return 1;
+
+  char *dir = g_dir_make_tmp("diemcau-load-XXXXXX", NULL);
+  char **tokens;
+  S.meeting = dc_test_make_meeting(dir, participants, &tokens);
+  client *clients = g_new0(client, (gsize)participants);
+  for (int i = 0; i < participants; i++)
+    clients[i] = (client){.index = i, .token = tokens[i], .talker = i < talkers, .video = i < video_senders,
+                          .last_aseq = -1};
+  GSubprocess *bridge = dc_test_start_bridge(argv[1], dir, port, "warning");
+  if (!bridge)
+    return 1;
+  GPid pid = dc_test_pid(bridge);
+  long rss_idle = dc_test_rss_kib(pid);
+  S.session = soup_session_new_with_options("max-conns", 1000, "max-conns-per-host", 1000, NULL);
+  S.url = g_strdup_printf("ws://127.0.0.1:%d/ws", port);
+  S.workers = dc_workers_new(workers);
+  S.id = dc_dtls_identity_new("load", &err);
+  g_assert_no_error(err);
+  printf("load: %d participants (%d take turns talking, %d send 3 simulcast layers), joins %s\n", participants,
+         talkers, video_senders, join_rate > 0 ? "paced" : "in a storm");
+  fflush(stdout);
+
+  /* joins: all at once, or paced */
+  gint64 storm_start = g_get_monotonic_time();
+  S.start_us = storm_start;
+  int started = 0, joined = 0;
+  gint64 join_deadline = storm_start + (gint64)(30 + participants / 5 + (join_rate > 0 ? participants / join_rate : 0)) * G_USEC_PER_SEC;
+  while (g_get_monotonic_time() < join_deadline) {
+    double due = join_rate > 0 ? (g_get_monotonic_time() - storm_start) / 1e6 * join_rate + 1 : participants;
+    while (started < participants && started < due)
+      start_client(&clients[started++]);
+    joined = 0;
+    for (int i = 0; i < started; i++)
+      joined += dc_client_is_connected(clients[i].dc);
+    if (joined == participants)
+      break;
+    g_main_context_iteration(NULL, FALSE), g_usleep(1000);
+  }
+  double storm_s = (g_get_monotonic_time() - storm_start) / 1e6;
+  double *join_ms = g_new0(double, (gsize)participants);
+  int n_join = 0;
+  for (int i = 0; i < started; i++) {
+    gint64 up = dc_client_connected_us(clients[i].dc), open = dc_client_opened_us(clients[i].dc);
+    if (up && open)
+      join_ms[n_join++] = (up - open) / 1000.0;
+  }
+  double join_p50 = quantile(join_ms, n_join, 0.5), join_p95 = quantile(join_ms, n_join, 0.95),
+         join_max = n_join ? join_ms[n_join - 1] : 0;
+  printf("load: %d of %d joined in %.1f s\n", joined, participants, storm_s);
+  fflush(stdout);
+
+  /* settle (the slots and estimates after the storm), then measure */
+  dc_test_spin_for(2000);
+  int *audio0 = g_new(int, (gsize)participants), *video0 = g_new(int, (gsize)participants),
+      *gaps0 = g_new(int, (gsize)participants);
+  for (int i = 0; i < participants; i++) {
+    audio0[i] = g_atomic_int_get(&clients[i].audio_in);
+    video0[i] = g_atomic_int_get(&clients[i].video_in);
+    gaps0[i] = g_atomic_int_get(&clients[i].audio_gaps);
+  }
+  bridge_counters m0 = read_metrics(port);
+  double cpu0 = dc_test_cpu_s(pid), self0 = dc_test_cpu_s(getpid());
+  gint64 t0 = g_get_monotonic_time();
+  dc_test_spin_for(seconds * 1000);
+  double secs = (g_get_monotonic_time() - t0) / 1e6;
+  double cpu = 100 * (dc_test_cpu_s(pid) - cpu0) / secs, self = 100 * (dc_test_cpu_s(getpid()) - self0) / secs;
+  bridge_counters m1 = read_metrics(port);
+  long rss = dc_test_rss_kib(pid);
+
+  double *audio = g_new(double, (gsize)participants), *video = g_new(double, (gsize)participants);
+  long audio_total = 0, gaps_total = 0;
+  guint64 signaling = 0;
+  for (int i = 0; i < participants; i++) {
+    int a = g_atomic_int_get(&clients[i].audio_in) - audio0[i];
+    audio[i] = a / secs;
+    video[i] = (g_atomic_int_get(&clients[i].video_in) - video0[i]) / secs;
+    audio_total += a;
+    gaps_total += g_atomic_int_get(&clients[i].audio_gaps) - gaps0[i];
+    signaling += dc_client_signaling_bytes(clients[i].dc);
+  }
+  double audio_least = quantile(audio, participants, 0), audio_median = quantile(audio, participants, 0.5);
+  double video_least = quantile(video, participants, 0), video_median = quantile(video, participants, 0.5);
+  double gaps_pct = audio_total + gaps_total ? 100.0 * (double)gaps_total / (double)(audio_total + gaps_total) : 0;
+  double in_pps = (m1.rtp_in - m0.rtp_in) / secs, out_pps = (m1.rtp_out - m0.rtp_out) / secs;
+  double dropped = m1.dropped - m0.dropped;
+
+  printf("\n| measure | value |\n| --- | --- |\n");
+  printf("| participants joined | %d of %d, in %.1f s |\n", joined, participants, storm_s);
+  printf("| join, WebSocket open to media up: p50 / p95 / max | %.0f / %.0f / %.0f ms |\n", join_p50, join_p95, join_max);
+  printf("| bridge CPU, %% of one core | %.1f |\n", cpu);
+  printf("| bridge RSS | %ld KiB (%ld idle; %.0f KiB a participant) |\n", rss, rss_idle,
+         (double)(rss - rss_idle) / participants);
+  printf("| bridge RTP packets a second, in / out | %.0f / %.0f |\n", in_pps, out_pps);
+  printf("| bridge CPU per forwarded packet | %.1f µs |\n", out_pps > 0 ? cpu / 100 * 1e6 / (in_pps + out_pps) : 0);
+  printf("| deliveries the bridge dropped (a worker behind) | %.0f |\n", dropped);
+  printf("| audio received a second: least / median | %.1f / %.1f (of 50) |\n", audio_least, audio_median);
+  printf("| mix packets missing (gaps) | %ld (%.2f %%) |\n", gaps_total, gaps_pct);
+  printf("| video packets received a second: least / median | %.1f / %.1f |\n", video_least, video_median);
+  printf("| signaling bytes a participant (joins and all) | %.0f |\n", (double)signaling / participants);
+  printf("| the generator's own CPU, %% of one core | %.1f |\n", self);
+  printf("{\"bench\":\"load\",\"participants\":%d,\"joined\":%d,\"talkers\":%d,\"video_senders\":%d,\"storm_s\":%.2f,"
+         "\"join_p50_ms\":%.0f,\"join_p95_ms\":%.0f,\"join_max_ms\":%.0f,\"cpu_pct\":%.1f,\"rss_kib\":%ld,"
+         "\"rss_idle_kib\":%ld,\"rtp_in_pps\":%.0f,\"rtp_out_pps\":%.0f,\"dropped\":%.0f,\"audio_pps_least\":%.1f,"
+         "\"audio_pps_median\":%.1f,\"gaps\":%ld,\"video_pps_least\":%.1f,\"video_pps_median\":%.1f,"
+         "\"signaling_bytes_per_participant\":%.0f,\"generator_cpu_pct\":%.1f}\n",
+         participants, joined, talkers, video_senders, storm_s, join_p50, join_p95, join_max, cpu, rss, rss_idle, in_pps,
+         out_pps, dropped, audio_least, audio_median, gaps_total, video_least, video_median,
+         (double)signaling / participants, self);
+  fflush(stdout);
+
+  int failed = 0;
+#define BOUND(ok, ...)                         \
+  if (check && !(ok)) {                        \
+    failed++;                                  \
+    fprintf(stderr, "FAILED: " __VA_ARGS__);   \
+  }
+  BOUND(joined == participants, "%d of %d participants joined\n", joined, participants);
+  BOUND(m1.ok, "the bridge's /metrics could not be read\n");
+  BOUND(dropped == 0, "the bridge dropped %.0f deliveries (a worker fell behind)\n", dropped);
+  BOUND(audio_least >= 45, "a participant got %.1f of the mix's 50 packets a second\n", audio_least);
+  BOUND(gaps_pct < 1, "%.2f %% of the mix's packets never came (%ld)\n", gaps_pct, gaps_total);
+  /* with a camera among the talkers every slot holds someone; the speaker's own main slot too */
+  BOUND(video_senders == 0 || video_least > 0, "a participant got no video (%.1f packets a second)\n", video_least);
+
+  /* the senders stop first: a send in progress ends before its transport's close (same worker) */
+  for (int i = 0; i < started; i++) {
+    if (clients[i].timer)
+      g_source_destroy(clients[i].timer), g_source_unref(clients[i].timer);
+    dc_client_close(clients[i].dc);
+  }
+  dc_workers_free(S.workers);
+  for (int i = 0; i < started; i++)
+    dc_client_free(clients[i].dc);
+  g_subprocess_send_signal(bridge, SIGTERM);
+  g_subprocess_wait(bridge, NULL, NULL);
+  BOUND(g_subprocess_get_if_exited(bridge) && g_subprocess_get_exit_status(bridge) == 0,
+        "the bridge did not stop cleanly\n");
+  g_object_unref(bridge);
+  dc_dtls_identity_unref(S.id);
+  g_object_unref(S.session);
+  g_free(S.url);
+  g_free(S.speech);
+  g_strfreev(tokens);
+  g_free(clients);
+  g_free(join_ms), g_free(audio), g_free(video), g_free(audio0), g_free(video0), g_free(gaps0);
+  char *rm[] = {"rm", "-rf", dir, NULL};
+  g_spawn_sync(NULL, rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL, NULL);
+  g_free(dir);
+  return failed ? 1 : 0;
+}
