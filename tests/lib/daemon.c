@@ -3,6 +3,7 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -39,18 +40,21 @@ void dc_test_assert_stops_cleanly(GSubprocess *daemon) {
   g_assert_cmpint(g_subprocess_get_exit_status(daemon), ==, 0);
 }
 
-long dc_test_rss_kib(GPid pid) {
+static long status_kib(GPid pid, const char *field) {
   char *path = g_strdup_printf("/proc/%d/status", pid), *text = NULL;
   long kib = -1;
   if (g_file_get_contents(path, &text, NULL, NULL)) {
-    const char *line = strstr(text, "VmRSS:");
+    const char *line = strstr(text, field);
     if (line)
-      kib = strtol(line + 6, NULL, 10);
+      kib = strtol(line + strlen(field), NULL, 10);
   }
   g_free(path);
   g_free(text);
   return kib;
 }
+
+long dc_test_rss_kib(GPid pid) { return status_kib(pid, "VmRSS:"); }
+long dc_test_rss_anon_kib(GPid pid) { return status_kib(pid, "RssAnon:"); }
 
 int dc_test_open_fds(GPid pid) {
   char *path = g_strdup_printf("/proc/%d/fd", pid);

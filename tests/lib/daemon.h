@@ -36,6 +36,9 @@ double dc_test_cpu_s(GPid pid);
 
 /* A process's resident memory (VmRSS) in KiB and its open descriptors; -1 when unreadable. */
 long dc_test_rss_kib(GPid pid);
+/* Its anonymous resident memory (RssAnon: the heap and stacks, without the libraries' pages,
+ * which a process touches once however many it serves), in KiB; -1 when unreadable. */
+long dc_test_rss_anon_kib(GPid pid);
 int dc_test_open_fds(GPid pid);
 
 #endif

@@ -13,8 +13,8 @@
  *
  * Joins come in a storm (all at once) or at --join-rate a second. Reported: join times (the
  * WebSocket open to media up, p50/p95/max, and the storm's length), then over --seconds: the
- * bridge's CPU (% of one core, from /proc) and RSS (and per participant, over its RSS before
- * the joins), what each participant received (audio and video packets a second, the least and
+ * bridge's CPU (% of one core, from /proc), RSS, and its anonymous memory per participant
+ * (RssAnon over its value before the joins: the libraries' pages are touched once), what each participant received (audio and video packets a second, the least and
  * the median; gaps in the mix's sequence numbers), signaling bytes per participant, and the
  * bridge's own counters from /metrics (packets in and out a second, deliveries it dropped
  * because a worker fell behind). A table, then one JSON line.
@@ -356,7 +356,7 @@ int main(int argc, char **argv) {
   if (!bridge)
     return 1;
   GPid pid = dc_test_pid(bridge);
-  long rss_idle = dc_test_rss_kib(pid);
+  long rss_idle = dc_test_rss_kib(pid), anon_idle = dc_test_rss_anon_kib(pid);
   S.session = soup_session_new_with_options("max-conns", 1000, "max-conns-per-host", 1000, NULL);
   S.url = g_strdup_printf("ws://127.0.0.1:%d/ws", port);
   S.workers = dc_workers_new(workers);
@@ -393,6 +393,15 @@ int main(int argc, char **argv) {
   double join_p50 = quantile(join_ms, n_join, 0.5), join_p95 = quantile(join_ms, n_join, 0.95),
          join_max = n_join ? join_ms[n_join - 1] : 0;
   printf("load: %d of %d joined in %.1f s\n", joined, participants, storm_s);
+  for (int i = 0, told = 0; i < participants && told < 10; i++)
+    if (i >= started || !dc_client_is_connected(clients[i].dc)) { /* how far it got */
+      told++;
+      printf("load: participant %d never connected: %s\n", i,
+             i >= started                              ? "never started"
+             : !dc_client_opened_us(clients[i].dc)    ? "its WebSocket never opened"
+             : !dc_client_participant(clients[i].dc)  ? "joined was never answered"
+                                                      : "its media never came up (ICE or DTLS)");
+    }
   fflush(stdout);
 
   /* settle (the slots and estimates after the storm), then measure */
@@ -411,7 +420,7 @@ int main(int argc, char **argv) {
   double secs = (g_get_monotonic_time() - t0) / 1e6;
   double cpu = 100 * (dc_test_cpu_s(pid) - cpu0) / secs, self = 100 * (dc_test_cpu_s(getpid()) - self0) / secs;
   bridge_counters m1 = read_metrics(port);
-  long rss = dc_test_rss_kib(pid);
+  long rss = dc_test_rss_kib(pid), anon = dc_test_rss_anon_kib(pid);
 
   double *audio = g_new(double, (gsize)participants), *video = g_new(double, (gsize)participants);
   long audio_total = 0, gaps_total = 0;
@@ -434,8 +443,9 @@ int main(int argc, char **argv) {
   printf("| participants joined | %d of %d, in %.1f s |\n", joined, participants, storm_s);
   printf("| join, WebSocket open to media up: p50 / p95 / max | %.0f / %.0f / %.0f ms |\n", join_p50, join_p95, join_max);
   printf("| bridge CPU, %% of one core | %.1f |\n", cpu);
-  printf("| bridge RSS | %ld KiB (%ld idle; %.0f KiB a participant) |\n", rss, rss_idle,
-         (double)(rss - rss_idle) / participants);
+  printf("| bridge RSS | %ld KiB (%ld idle) |\n", rss, rss_idle);
+  printf("| bridge heap and stacks (RssAnon) a participant | %.0f KiB (%ld KiB, %ld idle) |\n",
+         (double)(anon - anon_idle) / participants, anon, anon_idle);
   printf("| bridge RTP packets a second, in / out | %.0f / %.0f |\n", in_pps, out_pps);
   printf("| bridge CPU per forwarded packet | %.1f µs |\n", out_pps > 0 ? cpu / 100 * 1e6 / (in_pps + out_pps) : 0);
   printf("| deliveries the bridge dropped (a worker behind) | %.0f |\n", dropped);
@@ -446,10 +456,10 @@ int main(int argc, char **argv) {
   printf("| the generator's own CPU, %% of one core | %.1f |\n", self);
   printf("{\"bench\":\"load\",\"participants\":%d,\"joined\":%d,\"talkers\":%d,\"video_senders\":%d,\"storm_s\":%.2f,"
          "\"join_p50_ms\":%.0f,\"join_p95_ms\":%.0f,\"join_max_ms\":%.0f,\"cpu_pct\":%.1f,\"rss_kib\":%ld,"
-         "\"rss_idle_kib\":%ld,\"rtp_in_pps\":%.0f,\"rtp_out_pps\":%.0f,\"dropped\":%.0f,\"audio_pps_least\":%.1f,"
+         "\"rss_idle_kib\":%ld,\"anon_kib\":%ld,\"anon_idle_kib\":%ld,\"rtp_in_pps\":%.0f,\"rtp_out_pps\":%.0f,\"dropped\":%.0f,\"audio_pps_least\":%.1f,"
          "\"audio_pps_median\":%.1f,\"gaps\":%ld,\"video_pps_least\":%.1f,\"video_pps_median\":%.1f,"
          "\"signaling_bytes_per_participant\":%.0f,\"generator_cpu_pct\":%.1f}\n",
-         participants, joined, talkers, video_senders, storm_s, join_p50, join_p95, join_max, cpu, rss, rss_idle, in_pps,
+         participants, joined, talkers, video_senders, storm_s, join_p50, join_p95, join_max, cpu, rss, rss_idle, anon, anon_idle, in_pps,
          out_pps, dropped, audio_least, audio_median, gaps_total, video_least, video_median,
          (double)signaling / participants, self);
   fflush(stdout);
