@@ -75,8 +75,14 @@ typedef struct {
   int last_aseq; /* -1: none yet */
 } client;
 
+/* Points come from loopback addresses of their own, POINTS_PER_ADDRESS to each, as points behind
+ * different NATs do: the bridge lets one address hold only 32 connections that have not joined
+ * yet (a flood's bound), which a storm from one address would pass. */
+#define POINTS_PER_ADDRESS 16
+
 static struct {
-  SoupSession *session;
+  SoupSession *session;            /* /metrics, from 127.0.0.1 */
+  SoupSession **point_sessions;    /* the points' signaling, one per loopback address */
   dc_workers *workers;
   dc_dtls_identity *id;
   int64_t meeting;
@@ -266,7 +272,7 @@ static void start_client(client *c) {
   static const dc_client_callbacks cb = {.offer = offer, .connected = on_connected, .rtp = on_rtp};
   char name[32];
   g_snprintf(name, sizeof name, "Điểm %d", c->index + 1);
-  dc_client_config cfg = {.session = S.session, .workers = S.workers, .identity = S.id, .ws_url = S.url,
+  dc_client_config cfg = {.session = S.point_sessions[c->index / POINTS_PER_ADDRESS], .workers = S.workers, .identity = S.id, .ws_url = S.url,
                           .meeting = S.meeting, .token = c->token, .name = name, .slots = 2, .reports = true,
                           .roster_changes = true};
   c->dc = dc_client_new(&cfg, &cb, c);
@@ -357,7 +363,19 @@ int main(int argc, char **argv) {
     return 1;
   GPid pid = dc_test_pid(bridge);
   long rss_idle = dc_test_rss_kib(pid), anon_idle = dc_test_rss_anon_kib(pid);
-  S.session = soup_session_new_with_options("max-conns", 1000, "max-conns-per-host", 1000, NULL);
+  S.session = soup_session_new();
+  int n_sessions = (participants + POINTS_PER_ADDRESS - 1) / POINTS_PER_ADDRESS;
+  S.point_sessions = g_new0(SoupSession *, (gsize)n_sessions);
+  for (int k = 0; k < n_sessions; k++) {
+    char ip[16];
+    g_snprintf(ip, sizeof ip, "127.0.%d.%d", 1 + k / 250, 1 + k % 250);
+    GInetAddress *addr = g_inet_address_new_from_string(ip);
+    GSocketAddress *local = g_inet_socket_address_new(addr, 0);
+    S.point_sessions[k] = soup_session_new_with_options("local-address", local, "max-conns", 1000,
+                                                        "max-conns-per-host", 1000, NULL);
+    g_object_unref(local);
+    g_object_unref(addr);
+  }
   S.url = g_strdup_printf("ws://127.0.0.1:%d/ws", port);
   S.workers = dc_workers_new(workers);
   S.id = dc_dtls_identity_new("load", &err);
@@ -494,6 +512,9 @@ int main(int argc, char **argv) {
   g_object_unref(bridge);
   dc_dtls_identity_unref(S.id);
   g_object_unref(S.session);
+  for (int k = 0; k < n_sessions; k++)
+    g_object_unref(S.point_sessions[k]);
+  g_free(S.point_sessions);
   g_free(S.url);
   g_free(S.speech);
   g_strfreev(tokens);
