@@ -32,8 +32,8 @@
 
 #define PORT 18646
 #define TALKERS 3
-#define LEVEL_ID 1
-#define VP8_PT 96
+#define LEVEL_ID 1 /* as dc_client_meeting_offer offers it */
+#define VP8_PT 96   /* as dc_client_meeting_offer offers it */
 #define WINDOW_S 10
 
 typedef struct {
@@ -140,21 +140,8 @@ static void on_message(dc_client *dc, const char *type, JsonObject *o, gpointer 
 /* Audio with the level extension, the camera, and one thumbnail. */
 static char *offer(dc_client *dc, gpointer user) {
   client *c = user;
-  char *transport = dc_client_offer_transport(dc);
-  GString *s = g_string_new(NULL);
-  g_string_append_printf(s, "v=0\r\no=- %d 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0 1 2\r\n", c->index);
-  g_string_append_printf(s, "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n%sa=mid:0\r\na=sendrecv\r\na=rtpmap:111 opus/48000/2\r\n"
-                         "a=extmap:%d urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\na=ssrc:%u cname:soak\r\n",
-                         transport, LEVEL_ID, 0xA0000000u + (unsigned)c->index);
-  for (int m = 1; m <= 2; m++) {
-    g_string_append_printf(s, "m=video 9 UDP/TLS/RTP/SAVPF %d\r\n%sa=mid:%d\r\na=%s\r\na=rtpmap:%d VP8/90000\r\n"
-                           "a=rtcp-fb:%d nack\r\na=rtcp-fb:%d nack pli\r\na=rtcp-fb:%d goog-remb\r\n",
-                           VP8_PT, transport, m, m == 1 ? "sendrecv" : "recvonly", VP8_PT, VP8_PT, VP8_PT, VP8_PT);
-    if (m == 1)
-      g_string_append_printf(s, "a=ssrc:%u cname:soak\r\n", 0xB0000000u + (unsigned)c->index);
-  }
-  g_free(transport);
-  return g_string_free(s, FALSE);
+  uint32_t camera = 0xB0000000u + (unsigned)c->index;
+  return dc_client_meeting_offer(dc, 0xA0000000u + (unsigned)c->index, &camera, c->video ? 1 : 0);
 }
 
 static void start_client(client *c) {

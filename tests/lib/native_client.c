@@ -243,3 +243,27 @@ char *dc_client_audio_offer(const dc_client *c, uint32_t ssrc) {
   g_free(transport);
   return offer;
 }
+
+char *dc_client_meeting_offer(const dc_client *c, uint32_t audio_ssrc, const uint32_t *video_ssrcs, int n_video) {
+  char *transport = dc_client_offer_transport(c);
+  GString *s = g_string_new(NULL);
+  g_string_append_printf(s, "v=0\r\no=- %u 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0 1 2\r\n", audio_ssrc);
+  g_string_append_printf(s, "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n%sa=mid:0\r\na=sendrecv\r\na=rtpmap:111 opus/48000/2\r\n"
+                         "a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\na=ssrc:%u cname:native\r\n",
+                         transport, audio_ssrc);
+  for (int m = 1; m <= 2; m++) {
+    g_string_append_printf(s, "m=video 9 UDP/TLS/RTP/SAVPF 96\r\n%sa=mid:%d\r\na=%s\r\na=rtpmap:96 VP8/90000\r\n"
+                           "a=rtcp-fb:96 nack\r\na=rtcp-fb:96 nack pli\r\na=rtcp-fb:96 goog-remb\r\n",
+                           transport, m, m == 1 ? "sendrecv" : "recvonly");
+    if (m == 1 && n_video > 1) {
+      g_string_append(s, "a=ssrc-group:SIM");
+      for (int l = 0; l < n_video; l++)
+        g_string_append_printf(s, " %u", video_ssrcs[l]);
+      g_string_append(s, "\r\n");
+    }
+    for (int l = 0; m == 1 && l < n_video; l++)
+      g_string_append_printf(s, "a=ssrc:%u cname:native\r\n", video_ssrcs[l]);
+  }
+  g_free(transport);
+  return g_string_free(s, FALSE);
+}

@@ -59,6 +59,11 @@ gint64 dc_client_connected_us(const dc_client *c);     /* when its media came up
 guint64 dc_client_signaling_bytes(const dc_client *c); /* the bridge's frames, in bytes (main thread) */
 /* The a= lines for ICE, DTLS and rtcp-mux that every offered section carries. */
 char *dc_client_offer_transport(const dc_client *c);
+/* A page's offer for two video slots (g_free() it): Opus sendrecv from audio_ssrc with the
+ * audio-level extension as id 1; the camera's section, sendrecv, sending n_video SSRCs (none:
+ * no camera; more than one: simulcast layers, a=ssrc-group:SIM lowest first); one thumbnail,
+ * recvonly. VP8 as payload type 96 with NACK, PLI and REMB, as Chrome offers them. */
+char *dc_client_meeting_offer(const dc_client *c, uint32_t audio_ssrc, const uint32_t *video_ssrcs, int n_video);
 /* A whole offer of one sendrecv Opus section sending from ssrc (g_free() it). */
 char *dc_client_audio_offer(const dc_client *c, uint32_t ssrc);
 

@@ -37,8 +37,8 @@
 #include "tests/lib/daemon.h"
 #include "tests/lib/native_client.h"
 
-#define LEVEL_ID 1
-#define VP8_PT 96
+#define LEVEL_ID 1 /* as dc_client_meeting_offer offers it */
+#define VP8_PT 96   /* as dc_client_meeting_offer offers it */
 #define TURN_S 4
 #define MAX_FRAME 400
 #define LAYERS 3
@@ -242,30 +242,13 @@ static void on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap) {
 }
 
 /* Audio with the level extension; the camera (three simulcast layers for a sender) and one
- * thumbnail, with NACK, PLI and REMB as Chrome offers them. */
+ * thumbnail. */
 static char *offer(dc_client *dc, gpointer user) {
   client *c = user;
-  char *transport = dc_client_offer_transport(dc);
-  GString *s = g_string_new(NULL);
-  g_string_append_printf(s, "v=0\r\no=- %d 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0 1 2\r\n", c->index);
-  g_string_append_printf(s, "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n%sa=mid:0\r\na=sendrecv\r\na=rtpmap:111 opus/48000/2\r\n"
-                         "a=extmap:%d urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\na=ssrc:%u cname:load\r\n",
-                         transport, LEVEL_ID, audio_ssrc(c));
-  for (int m = 1; m <= 2; m++) {
-    g_string_append_printf(s, "m=video 9 UDP/TLS/RTP/SAVPF %d\r\n%sa=mid:%d\r\na=%s\r\na=rtpmap:%d VP8/90000\r\n"
-                           "a=rtcp-fb:%d nack\r\na=rtcp-fb:%d nack pli\r\na=rtcp-fb:%d goog-remb\r\n",
-                           VP8_PT, transport, m, m == 1 ? "sendrecv" : "recvonly", VP8_PT, VP8_PT, VP8_PT, VP8_PT);
-    if (m == 1 && c->video) {
-      g_string_append(s, "a=ssrc-group:SIM");
-      for (int l = 0; l < LAYERS; l++)
-        g_string_append_printf(s, " %u", video_ssrc(c, l));
-      g_string_append(s, "\r\n");
-      for (int l = 0; l < LAYERS; l++)
-        g_string_append_printf(s, "a=ssrc:%u cname:load\r\n", video_ssrc(c, l));
-    }
-  }
-  g_free(transport);
-  return g_string_free(s, FALSE);
+  uint32_t layers[LAYERS];
+  for (int l = 0; l < LAYERS; l++)
+    layers[l] = video_ssrc(c, l);
+  return dc_client_meeting_offer(dc, audio_ssrc(c), layers, c->video ? LAYERS : 0);
 }
 
 static void start_client(client *c) {
