@@ -608,6 +608,23 @@ static gboolean on_tick(gpointer data) {
   return G_SOURCE_CONTINUE;
 }
 
+/* soup_server_listen with a listen queue for a storm: libsoup leaves GSocket's default of 10
+ * pending connections, and the kernel drops the SYNs past it, which clients send again after
+ * 1, 3, 7 s... A meeting's opening, or every page rejoining after a restart, is such a storm:
+ * 300 points at once lost ~40 joins to timeouts. The kernel caps the queue at
+ * net.core.somaxconn. */
+#define LISTEN_BACKLOG 1024
+static bool listen_on(SoupServer *soup, GSocketAddress *addr, SoupServerListenOptions options, GError **error) {
+  GSocket *sock = g_socket_new(g_socket_address_get_family(addr), G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, error);
+  if (!sock)
+    return false;
+  g_socket_set_listen_backlog(sock, LISTEN_BACKLOG);
+  bool ok = g_socket_bind(sock, addr, TRUE, error) && g_socket_listen(sock, error) &&
+            soup_server_listen_socket(soup, sock, options, error);
+  g_object_unref(sock);
+  return ok;
+}
+
 /* --metrics-listen ADDR:PORT: /metrics on a plain-HTTP listener of its own, for a Prometheus
  * on another machine (a private network; there is no authentication on it). */
 static bool listen_metrics(dc_server *srv, const char *where, GError **error) {
@@ -628,7 +645,7 @@ static bool listen_metrics(dc_server *srv, const char *where, GError **error) {
     g_signal_connect(srv->metrics_soup, "request-read", G_CALLBACK(on_request_read), srv);
     soup_server_add_handler(srv->metrics_soup, NULL, dc_metrics_handle, srv, NULL);
     GSocketAddress *addr = g_inet_socket_address_new(ip, port);
-    ok = soup_server_listen(srv->metrics_soup, addr, 0, error);
+    ok = listen_on(srv->metrics_soup, addr, 0, error);
     g_object_unref(addr);
     if (!ok)
       g_prefix_error(error, "--metrics-listen %s: ", where);
@@ -686,7 +703,7 @@ dc_server *dc_server_new(const dc_server_config *cfg, dc_store *store, dc_bridge
   }
   GSocketAddress *addr = g_inet_socket_address_new(any, cfg->port);
   g_object_unref(any);
-  bool ok = soup_server_listen(srv->soup, addr, cfg->certificate ? SOUP_SERVER_LISTEN_HTTPS : 0, error);
+  bool ok = listen_on(srv->soup, addr, cfg->certificate ? SOUP_SERVER_LISTEN_HTTPS : 0, error);
   g_object_unref(addr);
   if (!ok) {
     g_prefix_error(error, "cannot listen on %s port %u: ", cfg->listen_address ? cfg->listen_address : "0.0.0.0", cfg->port);
