@@ -109,16 +109,26 @@ static gboolean quit(gpointer data) {
 void dc_workers_free(dc_workers *ws) {
   if (!ws)
     return;
+  /* Every thread stops before any worker's mailbox goes: a worker still running hands packets
+   * to the others (a delivery, a close), and one freed while another still ran was written
+   * after its end. */
+  for (unsigned i = 0; i < ws->n; i++) {
+    g_main_context_invoke(ws->w[i].ctx, quit, ws->w[i].loop);
+    g_thread_join(ws->w[i].thread);
+  }
+  /* Then what is still pending runs here (frees of agents handed to the threads), until a
+   * pass finds nothing: running one worker's work may hand some to another. */
+  for (bool ran = true; ran;) {
+    ran = false;
+    for (unsigned i = 0; i < ws->n; i++)
+      while (g_main_context_iteration(ws->w[i].ctx, FALSE))
+        ran = true;
+  }
   for (unsigned i = 0; i < ws->n; i++) {
     dc_worker *w = &ws->w[i];
-    g_main_context_invoke(w->ctx, quit, w->loop);
-    g_thread_join(w->thread);
-    /* run what is still pending (frees of agents handed to this thread) before the end */
-    while (g_main_context_iteration(w->ctx, FALSE))
-      ;
     g_source_destroy(w->mailbox);
     g_source_unref(w->mailbox);
-    for (guint j = 0; j < w->jobs->len; j++) { /* handed in after the end: dropped, as a destroyed source's */
+    for (guint j = 0; j < w->jobs->len; j++) { /* none now; as a destroyed source's, were there one */
       job *jb = &g_array_index(w->jobs, job, j);
       if (jb->destroy)
         jb->destroy(jb->data);
