@@ -1,10 +1,12 @@
-/* room_private.h — what room.c, video.c and mixclock.c share: the participant, the room and
+/* room_private.h — what room.c, video.c, feedback.c and mixclock.c share: the participant, the room and
  * the bridge as data, and the few calls that cross between them. Not an interface: nothing
  * outside bridge/ includes it (room.h is the interface).
  *
- * The three files follow the data path (STYLE.md asked for the split):
+ * The files follow the data path (STYLE.md asked for the split):
  *   room.c      membership, slots and layer choice, transport events: the main thread
- *   video.c     a packet from a source to its receivers, repairs, RTCP, reports: the workers
+ *   video.c     a packet from a source to its receivers, pacing, probing: the workers
+ *   feedback.c  RTCP from each participant (reports, NACKs, key-frame requests, REMB) and our
+ *               reports to it: the workers
  *   mixclock.c  the 20 ms mix clock and the audio it hands to each receiver: its own thread
  */
 #ifndef DC_ROOM_PRIVATE_H
@@ -42,6 +44,7 @@
  * 2-core box held 1.7 MiB of queued packets each (520 MiB) and delivered less audio than at
  * 256 (median 38 of 50 packets a second against 50; tests/load). */
 #define MAX_PENDING 256
+#define HEAVY_LOSS (256 / 10) /* a report's fraction lost (of 256) that is trouble: over 10 % */
 #define TICK_MS 500               /* each participant's housekeeping: rates, reports */
 #define NACK_RETRY_US 100000      /* ask a sender again for a packet after this long */
 #define REPAIR_AGE_US 1000000     /* packets are cached, and asked for, this long */
@@ -276,7 +279,12 @@ void room_reroute_and_tell(dc_room *r);
 /* layer -1: every layer; interval_us: none if that layer was asked for more recently */
 void room_request_keyframe(dc_participant *src, int layer, int64_t interval_us);
 void video_on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap);
-void video_on_rtcp(gpointer user, uint8_t *buf, size_t len);
+void feedback_on_rtcp(gpointer user, uint8_t *buf, size_t len);
+void feedback_heard_from(dc_participant *p, uint64_t now); /* each packet from it */
+void feedback_report(dc_participant *p, uint64_t now);     /* once a second, from video_tick */
+void video_forward(dc_participant *rcv, dc_participant *src, slot *s, int layer, int want_layer, bool routed,
+                   bool repair, const uint8_t *buf, size_t len);
+void video_probe_step(dc_participant *p, uint64_t now);
 void pace_consume(dc_participant *rcv, size_t len, uint64_t now);
 gboolean video_tick(gpointer participant);
 
