@@ -27,17 +27,18 @@ static unsigned red_depth(const dc_participant *rcv, uint64_t now) {
 }
 
 /* Keeps the last RED_DEPTH_MAX frames sent, for the copies in the next packets. */
-static void remember(slot *s, const mix_delivery *d) {
-  if (s->red_pt < 0)
+static void remember(dc_participant *rcv, const mix_delivery *d) {
+  if (rcv->audio.red_pt < 0)
     return;
-  if (s->n_history == RED_DEPTH_MAX) {
-    memmove(&s->history[0], &s->history[1], sizeof s->history[0] * (RED_DEPTH_MAX - 1));
-    s->n_history--;
+  red_history *h = &rcv->sent_mix;
+  if (h->n == RED_DEPTH_MAX) {
+    memmove(&h->frames[0], &h->frames[1], sizeof h->frames[0] * (RED_DEPTH_MAX - 1));
+    h->n--;
   }
-  s->history[s->n_history].ts = s->last_ts;
-  s->history[s->n_history].len = (uint16_t)d->len;
-  memcpy(s->history[s->n_history].data, d->payload, d->len);
-  s->n_history++;
+  h->frames[h->n].ts = rcv->audio.last_ts;
+  h->frames[h->n].len = (uint16_t)d->len;
+  memcpy(h->frames[h->n].data, d->payload, d->len);
+  h->n++;
 }
 
 /* The receiver's worker: the mix as one continuous stream of its audio section. */
@@ -63,17 +64,18 @@ static gboolean deliver_audio(gpointer data) {
   size_t hl = dc_rtp_write_header(buf, sizeof buf, &h, &ext, s->ext.audio_level ? 1 : 0), len;
   if (depth) {
     dc_red_block earlier[RED_DEPTH_MAX];
-    unsigned n = MIN(depth, s->n_history);
+    const red_history *sent = &d->rcv->sent_mix;
+    unsigned n = MIN(depth, sent->n);
     for (unsigned k = 0; k < n; k++) { /* oldest first */
-      unsigned i = s->n_history - n + k;
-      earlier[k] = (dc_red_block){s->pt, s->last_ts - s->history[i].ts, s->history[i].data, s->history[i].len};
+      unsigned i = sent->n - n + k;
+      earlier[k] = (dc_red_block){s->pt, s->last_ts - sent->frames[i].ts, sent->frames[i].data, sent->frames[i].len};
     }
     len = dc_red_write(buf + hl, sizeof buf - hl - DC_SRTP_MAX_TRAILER, earlier, n, s->pt, d->payload, d->len);
   } else {
     memcpy(buf + hl, d->payload, d->len);
     len = d->len;
   }
-  remember(s, d);
+  remember(d->rcv, d);
   if (len && dc_transport_send_rtp(d->rcv->transport, buf, hl + len, sizeof buf) == DC_OK) {
     d->rcv->sent_bytes += hl + len;
     s->sent_packets++; /* for our sender reports (video.c) */

@@ -55,6 +55,7 @@ void room_unref(gpointer data) {
   dc_sdp_negotiation_free(p->neg);
   dc_sdp_free(p->offer);
   dc_packet_cache_free(p->cache);
+  g_free(p->layer_rx);
   dc_pacer_free(p->pacer);
   g_free(p->name);
   dc_room *r = p->room;
@@ -611,6 +612,7 @@ char *dc_participant_offer(dc_participant *p, const char *sdp, GError **error) {
           }
         }
         p->cache = dc_packet_cache_new(REPAIR_AGE_US, CACHE_MAX_BYTES);
+        p->layer_rx = g_new0(dc_rx_stream, p->n_layers);
       }
     }
   }

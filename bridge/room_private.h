@@ -100,15 +100,9 @@ typedef struct {
   uint32_t last_ts;
   uint64_t ts_at_us; /* when last_ts went out */
   uint32_t sent_packets, sent_octets; /* for our sender reports */
-  /* audio redundancy (RFC 2198) toward the receiver: its RED payload type (-1: none) and the
-   * frames sent last, for copies in the next packets (the receiver's worker only) */
+  /* audio redundancy (RFC 2198) toward the receiver: its RED payload type, -1 without (the
+   * frames it copies are the participant's sent_mix: a video slot has none) */
   int red_pt;
-  unsigned n_history;
-  struct {
-    uint32_t ts;
-    uint16_t len;
-    uint8_t data[DC_MIX_MAX_PACKET];
-  } history[RED_DEPTH_MAX];
   /* video: continuity and key-frame switching (media/router), the receiver's worker only;
    * what it plays now is published for the sources' workers (atomics) */
   dc_slot core;
@@ -117,6 +111,15 @@ typedef struct {
   gpointer playing_source; /* participant id, as a pointer-sized atomic */
   gint playing_layer;
 } slot;
+
+typedef struct {
+  unsigned n;
+  struct {
+    uint32_t ts;
+    uint16_t len;
+    uint8_t data[DC_MIX_MAX_PACKET];
+  } frames[RED_DEPTH_MAX];
+} red_history;
 
 struct dc_participant {
   gint refs;
@@ -156,7 +159,10 @@ struct dc_participant {
   bool remb_upstream;          /* and our REMB */
   unsigned video_fb;           /* DC_FB_* it negotiated for its camera */
   uint8_t fir_seq;             /* RFC 5104 §4.3.1.1: one more per new request */
-  dc_rx_stream layer_rx[DC_SDP_MAX_LAYERS], audio_rx;
+  /* what it sends us, for our reports and NACKs: n_layers of them, made with its offer (3 KiB
+   * each, and a participant had room for 8 inline: 25 KiB, most of it for layers never sent) */
+  dc_rx_stream *layer_rx;
+  dc_rx_stream audio_rx;
   dc_packet_cache *cache;      /* its recent video, for receivers' NACKs */
   uint64_t layer_bytes[DC_SDP_MAX_LAYERS]; /* since the last tick */
   uint64_t layer_padding_bytes;            /* its padding, in all (its worker; for the record) */
@@ -168,6 +174,10 @@ struct dc_participant {
   /* as a receiver */
   slot audio;
   slot video[MAX_SLOTS];
+  /* the mix frames sent last, for RED copies in the next packets (the receiver's worker).
+   * Here, not in each slot: nine video slots carried 23 KiB of it unused, a participant's
+   * 59 KiB was 36 without. */
+  red_history sent_mix;
   int n_video;
   dc_bwe bwe;          /* its worker only */
   dc_bwe up_bwe;       /* as a source: what its uplink carries, from our reports' loss (its worker) */

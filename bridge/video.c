@@ -482,6 +482,8 @@ void video_on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap) {
   } else {
     return;
   }
+  if (layer >= src->n_layers)
+    return; /* video from a participant that offered none (video_pt is then -1: never) */
   dc_rx_stream *rx = &src->layer_rx[layer];
   if (rx->ssrc != pkt.ssrc || !rx->started)
     dc_rx_stream_init(rx, pkt.ssrc, 90000);
