@@ -8,7 +8,8 @@
 
 struct dc_pacer {
   uint8_t *ring;
-  size_t cap, head, used; /* bytes: the oldest record starts at head */
+  size_t cap, limit;      /* the ring's size now, and the most it may grow to */
+  size_t head, used;      /* bytes: the oldest record starts at head */
   size_t packets;
   uint64_t bps;
   double tokens; /* bits that may leave now; negative after a packet larger than the budget */
@@ -19,7 +20,8 @@ struct dc_pacer {
 
 dc_pacer *dc_pacer_new(size_t capacity) {
   dc_pacer *p = g_new0(dc_pacer, 1);
-  p->cap = MAX(capacity, (size_t)1600);
+  p->limit = MAX(capacity, (size_t)1600);
+  p->cap = MIN(p->limit, (size_t)DC_PACER_RING_START);
   p->ring = g_malloc(p->cap);
   p->bps = 1000000;
   return p;
@@ -68,8 +70,26 @@ static void ring_read(const dc_pacer *p, size_t at, uint8_t *dst, size_t n) {
   memcpy(dst + first, p->ring, n - first);
 }
 
+/* Doubles the ring (at most to its limit) until need bytes fit; what it holds moves to the
+ * start of the new one. */
+static void grow(dc_pacer *p, size_t need) {
+  size_t cap = p->cap;
+  while (cap < need && cap < p->limit)
+    cap = MIN(cap * 2, p->limit);
+  if (cap == p->cap || cap < need)
+    return;
+  uint8_t *ring = g_malloc(cap);
+  ring_read(p, p->head, ring, p->used);
+  g_free(p->ring);
+  p->ring = ring;
+  p->cap = cap;
+  p->head = 0;
+}
+
 bool dc_pacer_push(dc_pacer *p, const uint8_t *pkt, size_t len, uint64_t now_us) {
   (void)now_us;
+  if (len > 0 && len <= 0xFFFF && p->used + 2 + len > p->cap)
+    grow(p, p->used + 2 + len);
   if (len == 0 || len > 0xFFFF || p->used + 2 + len > p->cap) {
     p->stats.dropped++;
     return false;
@@ -132,5 +152,6 @@ dc_pacer_stats dc_pacer_get_stats(const dc_pacer *p) {
   dc_pacer_stats s = p->stats;
   s.queued_bytes = p->used - 2 * p->packets;
   s.queued_packets = p->packets;
+  s.ring_bytes = p->cap;
   return s;
 }

@@ -2,14 +2,16 @@
  *
  * A key frame arrives at the bridge as a burst of packets, and forwarded as one it fills a
  * thin link's queue at once: the audio behind it waits, and on a highland link the tail of
- * the burst is dropped. The pacer holds a receiver's video packets in a ring of fixed size
- * and lets them go at a set rate (a token bucket: a burst of at most DC_PACER_BURST_US at
+ * the burst is dropped. The pacer holds a receiver's video packets in a ring and lets them go at a set rate (a token bucket: a burst of at most DC_PACER_BURST_US at
  * the rate, never less than two full packets). Audio is not held — it is small and late
  * audio is lost audio — but the caller counts it against the same budget
  * (dc_pacer_consume), so video leaves room for it.
  *
  * Sans-IO: packets and the caller's clock in; packets out when due and the time to ask
- * again. No allocation after dc_pacer_new. When the ring is full a packet is refused and
+ * again. The ring starts at DC_PACER_RING_START bytes and doubles, up to its capacity, when
+ * a packet does not fit: most receivers' queues never hold more than a few packets, and a
+ * ring of its full capacity each (48 KiB for the standard profile) was a fifth of what a
+ * participant cost the bridge. It never shrinks. When the ring is full a packet is refused and
  * counted: the receiver's NACK and the bridge's cache repair it, or the next key frame.
  * Left out: priorities among video packets (retransmissions queue like the rest), and
  * padding or probing.
@@ -22,10 +24,12 @@
 #include <stdint.h>
 
 #define DC_PACER_BURST_US 10000
+#define DC_PACER_RING_START 4096
 
 typedef struct dc_pacer dc_pacer;
 
-/* capacity: bytes of packets the ring holds (each packet also takes 2 bytes of length). */
+/* capacity: bytes of packets the ring may grow to hold (each packet also takes 2 bytes of
+ * length). */
 dc_pacer *dc_pacer_new(size_t capacity);
 void dc_pacer_free(dc_pacer *p);
 
@@ -53,6 +57,7 @@ typedef struct {
   size_t queued_bytes, queued_packets;
   uint64_t dropped; /* refused for want of room, or too long for the caller's buffer */
   uint64_t sent;
+  size_t ring_bytes; /* what the ring has grown to */
 } dc_pacer_stats;
 dc_pacer_stats dc_pacer_get_stats(const dc_pacer *p);
 

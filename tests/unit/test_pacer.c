@@ -1,6 +1,6 @@
 /* The pacer: a key frame's burst leaves at the rate, audio takes its share, a full ring
  * refuses and counts, and what goes in comes out byte for byte, in order, across the
- * ring's wrap. Simulated time. */
+ * ring's wrap and its growth. Simulated time. */
 #include <glib.h>
 #include <string.h>
 
@@ -121,6 +121,58 @@ static void test_bytes_in_order_across_wrap(void) {
   dc_pacer_free(p);
 }
 
+/* The ring starts small and grows only as deep as the queue gets, to its capacity and no
+ * further, keeping every byte in order through growth with its head wrapped. */
+static void test_grows_to_its_capacity(void) {
+  const size_t capacity = 64 * 1024;
+  dc_pacer *p = dc_pacer_new(capacity);
+  dc_pacer_set_rate(p, 1000000000, 0);
+  g_assert_cmpuint(dc_pacer_get_stats(p).ring_bytes, ==, DC_PACER_RING_START);
+  GRand *r = g_rand_new_with_seed(7);
+  uint32_t next_in = 0, next_out = 0;
+  size_t rings[8], n_rings = 0, was = DC_PACER_RING_START;
+  uint64_t now = 0;
+  /* pops win at first (a shallow queue, wrapping the small ring many times), then pushes
+   * win ever more often: the queue deepens and the ring doubles with its head anywhere */
+  for (int round = 0; round < 40000; round++, now += 10) {
+    uint8_t pkt[1500], out[1500];
+    double push = round < 10000 ? 0.4 : 0.4 + (double)(round - 10000) / 60000.0;
+    if (g_rand_double(r) < push) {
+      size_t len = (size_t)g_rand_int_range(r, 4, 1400);
+      memcpy(pkt, &next_in, 4);
+      for (size_t i = 4; i < len; i++)
+        pkt[i] = (uint8_t)(next_in * 31 + i);
+      next_in += dc_pacer_push(p, pkt, len, now);
+    } else {
+      uint64_t wake;
+      size_t len = dc_pacer_pop(p, now, out, sizeof out, &wake);
+      if (len) {
+        uint32_t seq;
+        memcpy(&seq, out, 4);
+        g_assert_cmpuint(seq, ==, next_out);
+        for (size_t i = 4; i < len; i++)
+          g_assert_cmpuint(out[i], ==, (uint8_t)(next_out * 31 + i));
+        next_out++;
+      }
+    }
+    dc_pacer_stats st = dc_pacer_get_stats(p);
+    g_assert_cmpuint(st.ring_bytes, <=, capacity);
+    g_assert_cmpuint(st.queued_bytes + 2 * st.queued_packets, <=, st.ring_bytes);
+    if (st.ring_bytes != was && n_rings < G_N_ELEMENTS(rings))
+      rings[n_rings++] = was = st.ring_bytes;
+    if (round == 10000) /* the shallow part: it stayed small */
+      g_assert_cmpuint(st.ring_bytes, <=, 4 * DC_PACER_RING_START);
+  }
+  dc_pacer_stats st = dc_pacer_get_stats(p);
+  g_test_message("%u in, %u out in order; the ring grew %zu times to %zu B; %" G_GUINT64_FORMAT " refused",
+                 next_in, next_out, n_rings, st.ring_bytes, st.dropped);
+  g_assert_cmpuint(st.ring_bytes, ==, capacity); /* the deep end filled it */
+  g_assert_cmpuint(st.dropped, >, 0);            /* and refused past it */
+  g_assert_cmpuint(n_rings, >=, 4);              /* 4, 8, 16, 32, 64 KiB */
+  g_rand_free(r);
+  dc_pacer_free(p);
+}
+
 /* The usual case goes straight through: nothing queued and budget left admits a packet (and
  * debits it); once the budget is spent, or a packet waits, the rest queue behind in order. */
 static void test_admit_when_idle(void) {
@@ -148,5 +200,6 @@ int main(int argc, char **argv) {
   g_test_add_func("/pacer/full-ring-refuses", test_full_ring_refuses);
   g_test_add_func("/pacer/bytes-in-order-across-wrap", test_bytes_in_order_across_wrap);
   g_test_add_func("/pacer/admit-when-idle", test_admit_when_idle);
+  g_test_add_func("/pacer/grows-to-its-capacity", test_grows_to_its_capacity);
   return g_test_run();
 }
