@@ -179,9 +179,6 @@ dc_dtls_identity *dc_dtls_identity_new(const char *common_name, GError **error) 
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, verify_peer);
   SSL_CTX_set_read_ahead(ctx, 1);
   SSL_CTX_set_options(ctx, SSL_OP_NO_QUERY_MTU | SSL_OP_NO_RENEGOTIATION);
-  /* After the handshake a session only waits for a close_notify: its record buffers (~34 KiB
-   * each) go back until a record comes (a bridge keeps hundreds of sessions) */
-  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 
   id = g_new0(dc_dtls_identity, 1);
   id->refs = 1;
