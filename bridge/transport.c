@@ -23,6 +23,7 @@ struct dc_transport {
   dc_dtls *dtls;
   char *remote_fingerprint;
   bool dtls_server;
+  bool dtls_unsent;        /* a handshake datagram found no ICE path yet: see on_component_state */
   dc_srtp *srtp_in, *srtp_out;
   GSource *dtls_timer;
   GSource *consent_timer;  /* while connected: nothing heard for DC_TRANSPORT_CONSENT_S fails it */
@@ -93,7 +94,8 @@ static void flush_dtls(dc_transport *t) {
   const uint8_t *dg;
   size_t len;
   while ((dg = dc_dtls_poll_datagram(t->dtls, &len)))
-    nice_agent_send(t->agent, t->stream, 1, (guint)len, (const gchar *)dg);
+    if (nice_agent_send(t->agent, t->stream, 1, (guint)len, (const gchar *)dg) < 0)
+      t->dtls_unsent = true;
 }
 
 static gboolean on_dtls_timer(gpointer data);
@@ -255,9 +257,17 @@ static void on_component_state(NiceAgent *agent, guint stream, guint component, 
     set_state(t, DC_TRANSPORT_FAILED, t->state == DC_TRANSPORT_CONNECTED
                                           ? "the participant stopped answering ICE keepalives"
                                           : "ICE found no working path to the participant");
-  else if ((state == NICE_COMPONENT_STATE_CONNECTED || state == NICE_COMPONENT_STATE_READY) &&
-           t->dtls && !t->dtls_server && dc_dtls_get_state(t->dtls) == DC_DTLS_HANDSHAKING)
-    after_dtls(t); /* as client, our ClientHello can go now that there is a path */
+  else if ((state == NICE_COMPONENT_STATE_CONNECTED || state == NICE_COMPONENT_STATE_READY) && t->dtls &&
+           dc_dtls_get_state(t->dtls) == DC_DTLS_HANDSHAKING) {
+    /* Now there is a path: as client, our ClientHello goes. As server, a peer's ClientHello
+     * can come before our side of ICE has chosen a pair, and our answer to it went nowhere:
+     * it goes again now, not after the 200 ms timer (one join in twenty of bench_join
+     * waited for it: p95 238 ms) */
+    if (t->dtls_unsent)
+      dc_dtls_resend_flight(t->dtls);
+    t->dtls_unsent = false;
+    after_dtls(t);
+  }
 }
 
 static void add_candidate_now(dc_transport *t, const char *candidate) {

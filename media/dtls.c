@@ -478,6 +478,11 @@ void dc_dtls_handle_timeout(dc_dtls *d, uint64_t now_us) {
   d->retransmit_at = now_us + d->rto_us;
 }
 
+void dc_dtls_resend_flight(dc_dtls *d) {
+  if (d->state == DC_DTLS_HANDSHAKING)
+    resend_flight(d);
+}
+
 dc_dtls_state dc_dtls_get_state(const dc_dtls *d) { return d->state; }
 const char *dc_dtls_error(const dc_dtls *d) { return d->error; }
 

@@ -77,6 +77,10 @@ const uint8_t *dc_dtls_poll_datagram(dc_dtls *d, size_t *len);
 /* Absolute deadline on the caller's clock, or UINT64_MAX when nothing is pending. */
 uint64_t dc_dtls_timeout(const dc_dtls *d);
 void dc_dtls_handle_timeout(dc_dtls *d, uint64_t now_us);
+/* The last flight went nowhere (the caller had no path to send it on yet): it is queued
+ * again now, without waiting for its timer or backing the timer off. Nothing while no
+ * handshake is under way. */
+void dc_dtls_resend_flight(dc_dtls *d);
 
 dc_dtls_state dc_dtls_get_state(const dc_dtls *d);
 /* Why the session failed, for logs and error replies; "" otherwise. Never holds secrets. */
