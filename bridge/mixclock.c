@@ -78,7 +78,7 @@ static gboolean deliver_audio(gpointer data) {
   remember(d->rcv, d);
   if (len && dc_transport_send_rtp(d->rcv->transport, buf, hl + len, sizeof buf) == DC_OK) {
     d->rcv->sent_bytes += hl + len;
-    s->sent_packets++; /* for our sender reports (video.c) */
+    s->sent_packets++; /* for our sender reports (feedback.c) */
     s->sent_octets += (uint32_t)len;
     s->ts_at_us = now;
     pace_consume(d->rcv, hl + len, now); /* video leaves room for it */

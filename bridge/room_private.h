@@ -1,5 +1,5 @@
-/* room_private.h — what room.c, video.c, feedback.c and mixclock.c share: the participant, the room and
- * the bridge as data, and the few calls that cross between them. Not an interface: nothing
+/* room_private.h — what room.c, video.c, feedback.c and mixclock.c share: the participant,
+ * the room and the bridge as data, and the few calls that cross between them. Not an interface: nothing
  * outside bridge/ includes it (room.h is the interface).
  *
  * The files follow the data path (STYLE.md asked for the split):

@@ -2,8 +2,9 @@
  *
  * A key frame arrives at the bridge as a burst of packets, and forwarded as one it fills a
  * thin link's queue at once: the audio behind it waits, and on a highland link the tail of
- * the burst is dropped. The pacer holds a receiver's video packets in a ring and lets them go at a set rate (a token bucket: a burst of at most DC_PACER_BURST_US at
- * the rate, never less than two full packets). Audio is not held — it is small and late
+ * the burst is dropped. The pacer holds a receiver's video packets in a ring and lets them
+ * go at a set rate (a token bucket: a burst of at most DC_PACER_BURST_US at the rate, never
+ * less than two full packets). Audio is not held — it is small and late
  * audio is lost audio — but the caller counts it against the same budget
  * (dc_pacer_consume), so video leaves room for it.
  *
