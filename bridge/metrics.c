@@ -101,6 +101,8 @@ void dc_metrics_write(GString *out, dc_bridge *b) {
                          get(&dc_metrics.lost_up), get(&dc_metrics.lost_down));
   counter(out, "diemcau_srtp_refused_total", "Packets refused by SRTP (failed authentication or replays).",
           &dc_metrics.srtp_refused);
+  counter(out, "diemcau_direct_receive_total", "Participants' transports that came to read their UDP socket themselves.",
+          &dc_metrics.direct_receive);
   counter(out, "diemcau_upstream_nacks_total", "Sequence numbers NACKed to sources (first asks and retries).",
           &dc_metrics.upstream_nacks);
   counter(out, "diemcau_nacks_received_total", "Packets receivers asked to have sent again.",

@@ -35,6 +35,7 @@ typedef struct {
   atomic_uint_fast64_t repairs_sent, repairs_refused;
   atomic_uint_fast64_t keyframe_requests;  /* PLI/FIR sent to sources */
   atomic_uint_fast64_t deliveries_dropped; /* a receiver's worker queue was full */
+  atomic_uint_fast64_t direct_receive;     /* transports that read their socket themselves (transport.c) */
   atomic_uint_fast64_t mix_tick_buckets[DC_MIX_TICK_BUCKETS + 1], mix_tick_count, mix_tick_sum_us;
   atomic_uint_fast64_t join_buckets[DC_JOIN_BUCKETS + 1], join_count, join_sum_ms;
 } dc_metrics_counters;

@@ -2,9 +2,13 @@
 #include "bridge/transport.h"
 
 #include <agent.h>
+#include <errno.h>
+#include <gio/gio.h>
 #include <openssl/rand.h>
 #include <string.h>
+#include <sys/socket.h>
 
+#include "bridge/ice_reply.h"
 #include "bridge/metrics.h"
 #include "media/demux.h"
 #include "media/srtp.h"
@@ -31,6 +35,17 @@ struct dc_transport {
   dc_transport_state state;
   GPtrArray *pending_candidates; /* trickled before start */
   bool closed;
+  /* direct receive (see below): the path's socket, read by us, and where the peer is */
+  GSocket *direct_socket;
+  GSource *direct_source;
+  int direct_fd;
+  struct sockaddr_storage peer;
+  socklen_t peer_len;
+  uint64_t tie_breaker;
+  GSource *direct_start; /* the switch, due at the loop's next turn */
+  bool direct_asked;
+  bool receiving;      /* in on_direct_readable: a close from a callback waits for its end */
+  bool close_deferred;
 };
 
 static void random_ice_string(char *out, size_t n) {
@@ -73,6 +88,8 @@ dc_transport *dc_transport_new(dc_worker *w, dc_dtls_identity *id, const dc_tran
   t->pending_candidates = g_ptr_array_new_with_free_func(g_free);
   random_ice_string(t->ufrag, 8);
   random_ice_string(t->pwd, 24);
+  RAND_bytes((uint8_t *)&t->tie_breaker, sizeof t->tie_breaker);
+  t->direct_fd = -1;
   return t;
 }
 
@@ -88,15 +105,26 @@ static void set_state(dc_transport *t, dc_transport_state s, const char *reason)
   t->cb.state(t->user, s, reason);
 }
 
+/* One datagram to the peer: on the path's socket to where the peer is, once we read it
+ * ourselves; else through libnice, to its selected pair. Whether it went. */
+static bool send_datagram(dc_transport *t, const uint8_t *buf, size_t len) {
+  if (t->direct_fd >= 0)
+    return sendto(t->direct_fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL, (const struct sockaddr *)&t->peer,
+                  t->peer_len) == (ssize_t)len;
+  return nice_agent_send(t->agent, t->stream, 1, (guint)len, (const gchar *)buf) >= 0;
+}
+
 /* ---- DTLS ---- */
 
 static void flush_dtls(dc_transport *t) {
   const uint8_t *dg;
   size_t len;
   while ((dg = dc_dtls_poll_datagram(t->dtls, &len)))
-    if (nice_agent_send(t->agent, t->stream, 1, (guint)len, (const gchar *)dg) < 0)
+    if (!send_datagram(t, dg, len))
       t->dtls_unsent = true;
 }
+
+static void ask_direct_receive(dc_transport *t);
 
 static gboolean on_dtls_timer(gpointer data);
 
@@ -155,6 +183,7 @@ static void after_dtls(dc_transport *t) {
       if (t->srtp_in && t->srtp_out) {
         set_state(t, DC_TRANSPORT_CONNECTED, NULL);
         start_consent(t);
+        ask_direct_receive(t);
       } else
         set_state(t, DC_TRANSPORT_FAILED, "could not set up SRTP from the DTLS keys");
     }
@@ -177,37 +206,51 @@ static gboolean on_dtls_timer(gpointer data) {
 
 /* ---- receive ---- */
 
-static void on_recv(NiceAgent *agent, guint stream, guint component, guint len, gchar *data,
-                    gpointer user) {
-  dc_transport *t = user;
-  const uint8_t *in = (const uint8_t *)data;
-  if (t->closed)
+/* An authenticated packet came from `from`, not where we send: the peer moved (it nominated
+ * another of its candidates, or its NAT gave it a new port). Only SRTP that authenticates
+ * moves where we send, and replay protection has already refused an old packet sent again
+ * from elsewhere. (Under libnice, from is NULL: it follows the peer itself.) */
+static void follow_peer(dc_transport *t, const struct sockaddr_storage *from, socklen_t from_len) {
+  if (!from || (from_len == t->peer_len && !memcmp(from, &t->peer, from_len)))
     return;
-  switch (dc_demux(in, len)) {
+  memcpy(&t->peer, from, from_len);
+  t->peer_len = from_len;
+  g_debug("transport: the participant's media now comes from another address; sending there");
+}
+
+static void receive_dtls(dc_transport *t, const uint8_t *dg, size_t len) {
+  if (t->dtls) {
+    dc_dtls_handle_datagram(t->dtls, dg, len, (uint64_t)g_get_monotonic_time());
+    after_dtls(t);
+  }
+}
+
+/* A datagram from the peer, in buf (cap bytes writable, for in-place SRTP); from is where it
+ * came from on the direct path, NULL under libnice. */
+static void receive_datagram(dc_transport *t, uint8_t *buf, size_t len, size_t cap,
+                             const struct sockaddr_storage *from, socklen_t from_len) {
+  switch (dc_demux(buf, len)) {
   case DC_PKT_DTLS:
-    if (t->dtls) {
-      dc_dtls_handle_datagram(t->dtls, in, len, (uint64_t)g_get_monotonic_time());
-      after_dtls(t);
-    }
+    receive_dtls(t, buf, len);
     return;
   case DC_PKT_RTP:
   case DC_PKT_RTCP: {
-    if (!t->srtp_in || len > DC_TRANSPORT_BUF - DC_SRTP_MAX_TRAILER)
+    if (!t->srtp_in || len > cap - DC_SRTP_MAX_TRAILER)
       return; /* no keys yet: plain RTP is never accepted */
-    uint8_t buf[DC_TRANSPORT_BUF];
     size_t n = len;
-    memcpy(buf, in, len);
-    if (dc_demux(in, len) == DC_PKT_RTP) {
+    if (dc_demux(buf, len) == DC_PKT_RTP) {
       if (dc_srtp_unprotect(t->srtp_in, buf, &n) == DC_OK) {
         t->last_heard_us = (uint64_t)g_get_monotonic_time();
+        follow_peer(t, from, from_len);
         dc_metrics_add(&dc_metrics.rtp_packets_in, 1);
         dc_metrics_add(&dc_metrics.rtp_bytes_in, n);
-        t->cb.rtp(t->user, buf, n, sizeof buf);
+        t->cb.rtp(t->user, buf, n, cap);
       } else {
         dc_metrics_add(&dc_metrics.srtp_refused, 1);
       }
     } else if (dc_srtp_unprotect_rtcp(t->srtp_in, buf, &n) == DC_OK) {
       t->last_heard_us = (uint64_t)g_get_monotonic_time();
+      follow_peer(t, from, from_len);
       dc_metrics_add(&dc_metrics.rtcp_packets_in, 1);
       t->cb.rtcp(t->user, buf, n);
     } else {
@@ -215,8 +258,143 @@ static void on_recv(NiceAgent *agent, guint stream, guint component, guint len, 
     }
     return;
   }
-  default: return; /* STUN never reaches here (libnice takes it); the rest is noise */
+  case DC_PKT_STUN: { /* only on the direct path: libnice takes STUN before us */
+    if (!from || t->direct_fd < 0)
+      return;
+    uint8_t answer[DC_ICE_REPLY_MAX_REQUEST + 128];
+    size_t n = dc_ice_reply(buf, len, t->ufrag, t->pwd, t->cfg.controlling, t->tie_breaker,
+                            (const struct sockaddr *)from, from_len, answer, sizeof answer);
+    if (n)
+      sendto(t->direct_fd, answer, n, MSG_DONTWAIT | MSG_NOSIGNAL, (const struct sockaddr *)from, from_len);
+    return;
   }
+  default: return; /* the rest is noise */
+  }
+}
+
+static void on_recv(NiceAgent *agent, guint stream, guint component, guint len, gchar *data,
+                    gpointer user) {
+  dc_transport *t = user;
+  const uint8_t *in = (const uint8_t *)data;
+  if (t->closed)
+    return;
+  dc_pkt_kind kind = dc_demux(in, len);
+  if (kind == DC_PKT_DTLS) {
+    receive_dtls(t, in, len);
+    return;
+  }
+  if ((kind != DC_PKT_RTP && kind != DC_PKT_RTCP) || len > DC_TRANSPORT_BUF - DC_SRTP_MAX_TRAILER)
+    return; /* STUN never reaches here (libnice takes it); the rest is noise */
+  uint8_t buf[DC_TRANSPORT_BUF]; /* libnice's buffer is its own: ours to decrypt in */
+  memcpy(buf, in, len);
+  receive_datagram(t, buf, len, sizeof buf, NULL, 0);
+}
+
+/* ---- direct receive ----
+ *
+ * libnice hands each datagram over through a GSource of its own per socket, and GLib (2.74)
+ * takes such a source's descriptor out of the poll set while it runs and puts it back after,
+ * waking the loop through its eventfd each time: with libnice's read until the socket is
+ * empty, three system calls and a loop wake-up for every packet, more than the packet's own
+ * work at a few hundred participants. Once media flows on a UDP path of our single host socket,
+ * the transport reads that socket itself: one recvmmsg a wake-up for whatever is queued, from
+ * a source that stays in the poll set, and answers the STUN checks still arriving there
+ * (bridge/ice_reply). libnice keeps the agent (its keepalives still go) but its sockets are
+ * parked in a context nobody runs.
+ *
+ * Kept on libnice: relayed and ICE-TCP paths (libnice frames them), agents with a TURN server
+ * of their own (its refreshes arrive on the same socket) and agents with more than one host
+ * socket (a later nomination could move the path to a socket we do not read). */
+
+#define DIRECT_BATCH 8
+
+static gboolean close_on_worker(gpointer data);
+
+static GMainContext *parked_context(void) {
+  static GMainContext *parked;
+  if (g_once_init_enter(&parked))
+    g_once_init_leave(&parked, g_main_context_new());
+  return parked;
+}
+
+static gboolean on_direct_readable(GSocket *socket, GIOCondition cond, gpointer data) {
+  (void)socket, (void)cond;
+  dc_transport *t = data;
+  uint8_t bufs[DIRECT_BATCH][DC_TRANSPORT_BUF];
+  struct sockaddr_storage from[DIRECT_BATCH];
+  struct iovec iov[DIRECT_BATCH];
+  struct mmsghdr msgs[DIRECT_BATCH];
+  for (;;) {
+    for (int i = 0; i < DIRECT_BATCH; i++) {
+      iov[i] = (struct iovec){bufs[i], DC_TRANSPORT_BUF - DC_SRTP_MAX_TRAILER};
+      msgs[i].msg_hdr = (struct msghdr){.msg_name = &from[i], .msg_namelen = sizeof from[i], .msg_iov = &iov[i],
+                                        .msg_iovlen = 1};
+    }
+    int n = recvmmsg(t->direct_fd, msgs, DIRECT_BATCH, MSG_DONTWAIT, NULL);
+    if (n <= 0)
+      break; /* empty (or an ICMP error from an earlier send): wait again */
+    t->receiving = true;
+    for (int i = 0; i < n && !t->closed; i++)
+      if (!(msgs[i].msg_hdr.msg_flags & MSG_TRUNC))
+        receive_datagram(t, bufs[i], msgs[i].msg_len, DC_TRANSPORT_BUF, &from[i], msgs[i].msg_hdr.msg_namelen);
+    t->receiving = false;
+    if (n < DIRECT_BATCH || t->closed)
+      break;
+  }
+  if (t->close_deferred) { /* a callback closed it: the close runs now, and t is gone */
+    close_on_worker(t);
+    return G_SOURCE_REMOVE;
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+/* The agent's UDP host sockets: direct receive wants exactly one. */
+static int host_sockets(dc_transport *t) {
+  GSList *cands = nice_agent_get_local_candidates(t->agent, t->stream, 1);
+  int n = 0;
+  for (GSList *c = cands; c; c = c->next) {
+    NiceCandidate *nc = c->data;
+    n += nc->type == NICE_CANDIDATE_TYPE_HOST && nc->transport == NICE_CANDIDATE_TRANSPORT_UDP;
+  }
+  g_slist_free_full(cands, (GDestroyNotify)nice_candidate_free);
+  return n;
+}
+
+static gboolean start_direct_receive(gpointer data) {
+  dc_transport *t = data;
+  g_clear_pointer(&t->direct_start, g_source_unref); /* its last turn: destroyed as it returns */
+  if (t->closed || t->state != DC_TRANSPORT_CONNECTED || t->direct_socket || t->cfg.turn_host || !t->agent)
+    return G_SOURCE_REMOVE;
+  NiceCandidate *local = NULL, *remote = NULL;
+  GSocket *socket = nice_agent_get_selected_socket(t->agent, t->stream, 1); /* NULL: relayed or TCP */
+  if (!socket || host_sockets(t) != 1 || !nice_agent_get_selected_pair(t->agent, t->stream, 1, &local, &remote)) {
+    g_clear_object(&socket);
+    return G_SOURCE_REMOVE;
+  }
+  memset(&t->peer, 0, sizeof t->peer);
+  nice_address_copy_to_sockaddr(&remote->addr, (struct sockaddr *)&t->peer);
+  t->peer_len = t->peer.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+  /* libnice stops reading: its sources move to a context no thread runs */
+  nice_agent_attach_recv(t->agent, t->stream, 1, parked_context(), NULL, NULL);
+  t->direct_socket = socket;
+  t->direct_fd = g_socket_get_fd(socket);
+  t->direct_source = g_socket_create_source(socket, G_IO_IN, NULL);
+  g_source_set_can_recurse(t->direct_source, TRUE); /* stays in the poll set while it runs */
+  g_source_set_callback(t->direct_source, G_SOURCE_FUNC(on_direct_readable), t, NULL);
+  g_source_attach(t->direct_source, dc_worker_context(t->worker));
+  dc_metrics_add(&dc_metrics.direct_receive, 1);
+  return G_SOURCE_REMOVE;
+}
+
+/* Called as media starts, from within libnice's own receive: the switch waits for the loop's
+ * next turn, when libnice's source is no longer running. */
+static void ask_direct_receive(dc_transport *t) {
+  if (t->direct_asked)
+    return;
+  t->direct_asked = true;
+  t->direct_start = g_idle_source_new();
+  g_source_set_callback(t->direct_start, start_direct_receive, t, NULL);
+  g_source_attach(t->direct_start, dc_worker_context(t->worker));
 }
 
 /* ---- ICE ---- */
@@ -394,6 +572,14 @@ bool dc_transport_wait_relays(unsigned timeout_ms) {
 static gboolean close_on_worker(gpointer data) {
   dc_transport *t = data;
   t->closed = true;
+  if (t->receiving) { /* from a callback of on_direct_readable's: it finishes the close */
+    t->close_deferred = true;
+    return G_SOURCE_REMOVE;
+  }
+  if (t->direct_start) {
+    g_source_destroy(t->direct_start);
+    g_clear_pointer(&t->direct_start, g_source_unref);
+  }
   if (t->dtls_timer) {
     g_source_destroy(t->dtls_timer);
     g_source_unref(t->dtls_timer);
@@ -405,6 +591,12 @@ static gboolean close_on_worker(gpointer data) {
   if (t->dtls && t->agent && dc_dtls_get_state(t->dtls) == DC_DTLS_CONNECTED && t->state != DC_TRANSPORT_FAILED) {
     dc_dtls_close(t->dtls); /* tell the peer: close_notify */
     flush_dtls(t);
+  }
+  if (t->direct_source) {
+    g_source_destroy(t->direct_source);
+    g_source_unref(t->direct_source);
+    g_object_unref(t->direct_socket);
+    t->direct_fd = -1;
   }
   if (t->agent) {
     nice_agent_attach_recv(t->agent, t->stream, 1, dc_worker_context(t->worker), NULL, NULL);
@@ -447,7 +639,7 @@ static dc_status send_protected(dc_transport *t, dc_status (*protect)(dc_srtp *,
     return DC_ERR_STATE; /* a failed peer gets nothing more: it may not want it (RFC 7675 §5.1) */
   dc_status st = protect(t->srtp_out, buf, &len, cap);
   if (st == DC_OK)
-    nice_agent_send(t->agent, t->stream, 1, (guint)len, (const gchar *)buf);
+    send_datagram(t, buf, len);
   return st;
 }
 

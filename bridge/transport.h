@@ -19,6 +19,12 @@
  * signaled, the bridge being the one that listens. Points that reach nothing of the bridge's
  * but its web port use the TURN relays the bridge tells them (signaling/ice_servers.h).
  *
+ * Once media flows on a UDP path of the agent's single host socket, the transport reads that
+ * socket itself (recvmmsg, no per-packet hand-over by libnice) and answers the STUN checks
+ * still arriving there (bridge/ice_reply: consent, RFC 7675; further nominations, RFC 8445
+ * §7.3); where the peer's authenticated media comes from is where we send (it may move to
+ * another of its candidates). transport.c says why and when libnice keeps reading.
+ *
  * Left out: the bridge's own relay over TCP/TLS (--turn is UDP), ICE restarts, several
  * components.
  */

@@ -348,13 +348,16 @@ static GSubprocess *start_janus(const char *exe, const char *conf, int port) {
 /* ---- the bridge's own counters ---- */
 
 typedef struct {
-  double rtp_in, rtp_out, dropped;
+  double rtp_in, rtp_out, dropped, direct;
   bool ok;
 } bridge_counters;
 
+/* The value on the line that starts with name (its # HELP line names it too). */
 static double metric(const char *text, const char *name) {
-  const char *at = strstr(text, name);
-  return at ? g_ascii_strtod(at + strlen(name), NULL) : 0;
+  for (const char *at = strstr(text, name); at; at = strstr(at + 1, name))
+    if (at == text || at[-1] == '\n')
+      return g_ascii_strtod(at + strlen(name), NULL);
+  return 0;
 }
 
 static bridge_counters read_metrics(int port) {
@@ -367,7 +370,8 @@ static bridge_counters read_metrics(int port) {
     b.rtp_in = metric(text, "diemcau_rtp_packets_total{direction=\"in\"} ");
     b.rtp_out = metric(text, "diemcau_rtp_packets_total{direction=\"out\"} ");
     b.dropped = metric(text, "diemcau_deliveries_dropped_total ");
-    b.ok = strstr(text, "diemcau_deliveries_dropped_total ") != NULL;
+    b.direct = metric(text, "diemcau_direct_receive_total ");
+    b.ok = strstr(text, "\ndiemcau_deliveries_dropped_total ") != NULL && strstr(text, "\ndiemcau_direct_receive_total ");
     g_free(text);
   }
   if (body)
@@ -557,8 +561,10 @@ int main(int argc, char **argv) {
          (double)(anon - anon_idle) / participants, anon, anon_idle);
   printf("| RTP packets a second, to the server / from it | %.0f / %.0f |\n", in_pps, out_pps);
   printf("| server CPU a packet (in + out) | %.1f µs |\n", out_pps > 0 ? cpu / 100 * 1e6 / (in_pps + out_pps) : 0);
-  if (!S.janus)
+  if (!S.janus) {
     printf("| deliveries the bridge dropped (a worker behind) | %.0f |\n", dropped);
+    printf("| transports reading their socket themselves | %.0f of %d |\n", m1.direct, joined);
+  }
   printf("| audio received a second: least / median | %.1f / %.1f (of 50) |\n", audio_least, audio_median);
   printf("| mix packets missing (gaps) | %ld (%.2f %%) |\n", gaps_total, gaps_pct);
   printf("| video packets received a second: least / median | %.1f / %.1f |\n", video_least, video_median);
@@ -583,6 +589,9 @@ int main(int argc, char **argv) {
   BOUND(joined == participants, "%d of %d participants joined\n", joined, participants);
   BOUND(S.janus || m1.ok, "the bridge's /metrics could not be read\n");
   BOUND(dropped == 0, "the bridge dropped %.0f deliveries (a worker fell behind)\n", dropped);
+  /* on loopback every path is UDP on the bridge's one host socket: each transport reads it itself */
+  BOUND(S.janus || m1.direct == participants, "%.0f of %d transports read their socket themselves\n", m1.direct,
+        participants);
   BOUND(audio_least >= 45, "a participant got %.1f of the mix's 50 packets a second\n", audio_least);
   BOUND(gaps_pct < 1, "%.2f %% of the mix's packets never came (%ld)\n", gaps_pct, gaps_total);
   /* with a camera among the talkers every slot holds someone; the speaker's own main slot too */
