@@ -552,6 +552,14 @@ static void setup_slot(slot *s, int section, const dc_sdp_section *sec) {
   s->playing_source = (gpointer)(gintptr)DC_SLOT_NONE;
 }
 
+/* The worker: its housekeeping starts (before any close, which comes through the same mailbox). */
+static gboolean start_tick_on_worker(gpointer data) {
+  dc_participant *p = data;
+  if (!p->closed && !p->tick)
+    p->tick = dc_worker_every(p->worker, TICK_MS, video_tick, room_ref(p), room_unref);
+  return G_SOURCE_REMOVE;
+}
+
 char *dc_participant_offer(dc_participant *p, const char *sdp, GError **error) {
   if (p->neg) {
     g_set_error(error, DC_MEDIA_ERROR, DC_MEDIA_ERROR_UNSUPPORTED,
@@ -646,9 +654,7 @@ char *dc_participant_offer(dc_participant *p, const char *sdp, GError **error) {
       .send = send};
   char *answer = dc_sdp_write_answer(neg, &params);
   dc_transport_start(p->transport, neg->ice_ufrag, neg->ice_pwd, neg->fingerprint, neg->dtls_server);
-  p->timer = g_timeout_source_new(TICK_MS);
-  g_source_set_callback(p->timer, video_tick, room_ref(p), room_unref);
-  g_source_attach(p->timer, dc_worker_context(p->worker));
+  dc_worker_invoke(p->worker, start_tick_on_worker, room_ref(p), room_unref);
   /* candidates that came inside the offer (non-trickle clients) */
   for (guint i = 0; i < offer->media->len; i++) {
     const dc_sdp_media *m = g_ptr_array_index(offer->media, i);
@@ -782,10 +788,9 @@ void dc_participant_set_observer(dc_participant *p) {
 static gboolean close_on_worker(gpointer data) {
   dc_participant *p = data;
   p->closed = true;
-  if (p->timer) {
-    g_source_destroy(p->timer);
-    g_source_unref(p->timer);
-    p->timer = NULL;
+  if (p->tick) {
+    dc_worker_stop_tick(p->tick);
+    p->tick = NULL;
   }
   dc_transport_close(p->transport); /* runs now: we are on its worker */
   return G_SOURCE_REMOVE;

@@ -169,7 +169,7 @@ struct dc_participant {
   gint layer_kbps[DC_SDP_MAX_LAYERS];      /* published each tick, for the layer choice */
   int64_t last_tick_us;
   unsigned ticks;
-  GSource *timer;              /* the worker's housekeeping tick */
+  dc_worker_tick *tick;        /* the worker's housekeeping, every TICK_MS (the worker's alone) */
   uint32_t rtcp_ssrc;          /* ours, as the sender of reports and feedback to it */
   /* as a receiver */
   slot audio;

@@ -30,14 +30,14 @@ struct dc_transport {
   bool dtls_unsent;        /* a handshake datagram found no ICE path yet: see on_component_state */
   dc_srtp *srtp_in, *srtp_out;
   GSource *dtls_timer;
-  GSource *consent_timer;  /* while connected: nothing heard for DC_TRANSPORT_CONSENT_S fails it */
+  dc_worker_tick *consent_tick; /* while connected: nothing heard for DC_TRANSPORT_CONSENT_S fails it */
   uint64_t last_heard_us;  /* the last authenticated packet from the peer */
   dc_transport_state state;
   GPtrArray *pending_candidates; /* trickled before start */
   bool closed;
   /* direct receive (see below): the path's socket, read by us, and where the peer is */
   GSocket *direct_socket;
-  GSource *direct_source;
+  dc_worker_watch *direct_watch;
   int direct_fd;
   struct sockaddr_storage peer;
   socklen_t peer_len;
@@ -146,11 +146,8 @@ static gboolean consent_tick(gpointer data) {
 
 static void start_consent(dc_transport *t) {
   t->last_heard_us = (uint64_t)g_get_monotonic_time();
-  if (t->consent_timer)
-    return;
-  t->consent_timer = g_timeout_source_new_seconds(2);
-  g_source_set_callback(t->consent_timer, consent_tick, t, NULL);
-  g_source_attach(t->consent_timer, dc_worker_context(t->worker));
+  if (!t->consent_tick)
+    t->consent_tick = dc_worker_every(t->worker, 2000, consent_tick, t, NULL);
 }
 
 static void schedule_dtls_timer(dc_transport *t) {
@@ -297,8 +294,9 @@ static void on_recv(NiceAgent *agent, guint stream, guint component, guint len, 
  * waking the loop through its eventfd each time: with libnice's read until the socket is
  * empty, three system calls and a loop wake-up for every packet, more than the packet's own
  * work at a few hundred participants. Once media flows on a UDP path of our single host socket,
- * the transport reads that socket itself: one recvmmsg a wake-up for whatever is queued, from
- * a source that stays in the poll set, and answers the STUN checks still arriving there
+ * the transport reads that socket itself: one recvmmsg a wake-up for whatever is queued, the
+ * socket watched through its worker's epoll set (dc_worker_watch_fd: one descriptor in the
+ * poll however many participants), and answers the STUN checks still arriving there
  * (bridge/ice_reply). libnice keeps the agent (its keepalives still go) but its sockets are
  * parked in a context nobody runs.
  *
@@ -317,8 +315,7 @@ static GMainContext *parked_context(void) {
   return parked;
 }
 
-static gboolean on_direct_readable(GSocket *socket, GIOCondition cond, gpointer data) {
-  (void)socket, (void)cond;
+static void on_direct_readable(gpointer data) {
   dc_transport *t = data;
   uint8_t bufs[DIRECT_BATCH][DC_TRANSPORT_BUF];
   struct sockaddr_storage from[DIRECT_BATCH];
@@ -341,11 +338,8 @@ static gboolean on_direct_readable(GSocket *socket, GIOCondition cond, gpointer 
     if (n < DIRECT_BATCH || t->closed)
       break;
   }
-  if (t->close_deferred) { /* a callback closed it: the close runs now, and t is gone */
+  if (t->close_deferred) /* a callback closed it: the close runs now, and t is gone */
     close_on_worker(t);
-    return G_SOURCE_REMOVE;
-  }
-  return G_SOURCE_CONTINUE;
 }
 
 /* The agent's UDP host sockets: direct receive wants exactly one. */
@@ -374,14 +368,15 @@ static gboolean start_direct_receive(gpointer data) {
   memset(&t->peer, 0, sizeof t->peer);
   nice_address_copy_to_sockaddr(&remote->addr, (struct sockaddr *)&t->peer);
   t->peer_len = t->peer.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+  t->direct_watch = dc_worker_watch_fd(t->worker, g_socket_get_fd(socket), on_direct_readable, t);
+  if (!t->direct_watch) {
+    g_object_unref(socket);
+    return G_SOURCE_REMOVE;
+  }
   /* libnice stops reading: its sources move to a context no thread runs */
   nice_agent_attach_recv(t->agent, t->stream, 1, parked_context(), NULL, NULL);
   t->direct_socket = socket;
   t->direct_fd = g_socket_get_fd(socket);
-  t->direct_source = g_socket_create_source(socket, G_IO_IN, NULL);
-  g_source_set_can_recurse(t->direct_source, TRUE); /* stays in the poll set while it runs */
-  g_source_set_callback(t->direct_source, G_SOURCE_FUNC(on_direct_readable), t, NULL);
-  g_source_attach(t->direct_source, dc_worker_context(t->worker));
   dc_metrics_add(&dc_metrics.direct_receive, 1);
   return G_SOURCE_REMOVE;
 }
@@ -584,17 +579,15 @@ static gboolean close_on_worker(gpointer data) {
     g_source_destroy(t->dtls_timer);
     g_source_unref(t->dtls_timer);
   }
-  if (t->consent_timer) {
-    g_source_destroy(t->consent_timer);
-    g_source_unref(t->consent_timer);
+  if (t->consent_tick) {
+    dc_worker_stop_tick(t->consent_tick);
   }
   if (t->dtls && t->agent && dc_dtls_get_state(t->dtls) == DC_DTLS_CONNECTED && t->state != DC_TRANSPORT_FAILED) {
     dc_dtls_close(t->dtls); /* tell the peer: close_notify */
     flush_dtls(t);
   }
-  if (t->direct_source) {
-    g_source_destroy(t->direct_source);
-    g_source_unref(t->direct_source);
+  if (t->direct_watch) {
+    dc_worker_unwatch(t->direct_watch);
     g_object_unref(t->direct_socket);
     t->direct_fd = -1;
   }

@@ -577,7 +577,7 @@ void video_record(dc_participant *src, int layer, int highest, const uint8_t *bu
 gboolean video_tick(gpointer data) {
   dc_participant *p = data;
   if (p->closed)
-    return G_SOURCE_REMOVE;
+    return G_SOURCE_CONTINUE; /* the leave's close on this worker stops it (p->tick) */
   uint64_t now = (uint64_t)g_get_monotonic_time();
   uint64_t elapsed = p->last_tick_us ? now - (uint64_t)p->last_tick_us : TICK_MS * 1000;
   p->last_tick_us = (int64_t)now;

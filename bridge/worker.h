@@ -21,4 +21,25 @@ unsigned dc_worker_index(const dc_worker *w);
 void dc_worker_invoke(dc_worker *w, GSourceFunc fn, gpointer data, GDestroyNotify destroy);
 gboolean dc_worker_is_current(dc_worker *w);
 
+/* Descriptors watched for reading through one epoll set a worker, polled as one descriptor:
+ * a GSource a socket would put every socket in every poll and every pass of GLib over its
+ * sources, at each wake-up of the worker's loop (worker.c). */
+typedef struct dc_worker_watch dc_worker_watch;
+/* The worker only: ready(data) runs on it while fd is readable (level-triggered). NULL when
+ * the descriptor cannot be watched; the caller keeps to its own way then. */
+dc_worker_watch *dc_worker_watch_fd(dc_worker *w, int fd, void (*ready)(gpointer data), gpointer data);
+/* The worker only, before fd is closed; from within any ready callback too, its own as well:
+ * no call follows. */
+void dc_worker_unwatch(dc_worker_watch *watch);
+
+/* Housekeeping every interval_ms for many participants from one timer per interval (a timer
+ * each is one more source for every pass of the loop). The worker only: fn(data) runs on it
+ * every interval_ms, all of one interval together, until it returns G_SOURCE_REMOVE (the
+ * tick is gone then: forget it) or is stopped; then destroy(data) (optional) runs on the
+ * worker. */
+typedef struct dc_worker_tick dc_worker_tick;
+dc_worker_tick *dc_worker_every(dc_worker *w, guint interval_ms, GSourceFunc fn, gpointer data, GDestroyNotify destroy);
+/* The worker only; from within any tick's fn too: fn is not called again. */
+void dc_worker_stop_tick(dc_worker_tick *tick);
+
 #endif

@@ -4,6 +4,8 @@
 #include "bridge/worker.h"
 
 #include <stdbool.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 typedef struct {
   dc_worker *w;
@@ -130,10 +132,166 @@ static void test_stop_loses_nothing(void) {
   g_assert_cmpint(st.order_errors, ==, 0);
 }
 
+/* ---- watched descriptors ---- */
+
+typedef struct {
+  dc_worker *w;
+  int fds[2][2];             /* two socket pairs: [i][0] watched, [i][1] written */
+  dc_worker_watch *watch[2];
+  gint calls[2], off_worker;
+  bool unwatch_other;        /* a callback unwatches the other descriptor */
+  bool unwatch_self;         /* each callback unwatches itself */
+} watched;
+
+static void on_ready(watched *st, int i) {
+  if (!dc_worker_is_current(st->w))
+    g_atomic_int_inc(&st->off_worker);
+  char byte;
+  if (read(st->fds[i][0], &byte, 1) != 1)
+    return;
+  g_atomic_int_inc(&st->calls[i]);
+  if (st->unwatch_other && st->watch[1 - i]) {
+    dc_worker_unwatch(st->watch[1 - i]);
+    st->watch[1 - i] = NULL;
+  }
+  if (st->unwatch_self) {
+    dc_worker_unwatch(st->watch[i]);
+    st->watch[i] = NULL;
+  }
+}
+static void ready0(gpointer data) { on_ready(data, 0); }
+static void ready1(gpointer data) { on_ready(data, 1); }
+
+static gboolean watch_both(gpointer data) {
+  watched *st = data;
+  st->watch[0] = dc_worker_watch_fd(st->w, st->fds[0][0], ready0, st);
+  st->watch[1] = dc_worker_watch_fd(st->w, st->fds[1][0], ready1, st);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean unwatch_left(gpointer data) {
+  watched *st = data;
+  for (int i = 0; i < 2; i++)
+    if (st->watch[i])
+      dc_worker_unwatch(st->watch[i]), st->watch[i] = NULL;
+  return G_SOURCE_REMOVE;
+}
+
+static void run_watched(bool unwatch_other, bool unwatch_self, int expect0, int expect1) {
+  dc_workers *ws = dc_workers_new(1);
+  watched st = {.w = dc_workers_pick(ws), .unwatch_other = unwatch_other, .unwatch_self = unwatch_self};
+  for (int i = 0; i < 2; i++)
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0, st.fds[i]), ==, 0);
+  /* both readable before the worker watches them: its first batch of events names both */
+  for (int round = 0; round < 3; round++) {
+    for (int i = 0; i < 2; i++)
+      g_assert_cmpint(write(st.fds[i][1], "x", 1), ==, 1);
+    if (round == 0)
+      dc_worker_invoke(st.w, watch_both, &st, NULL);
+    gint64 end = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+    while (g_get_monotonic_time() < end &&
+           g_atomic_int_get(&st.calls[0]) + g_atomic_int_get(&st.calls[1]) < MIN(round + 1, expect0) + MIN(round + 1, expect1))
+      g_usleep(1000);
+    g_usleep(20 * 1000); /* time for a call that should not come */
+  }
+  dc_worker_invoke(st.w, unwatch_left, &st, NULL);
+  dc_workers_free(ws);
+  g_test_message("calls: %d and %d (expected %d and %d); off the worker %d", st.calls[0], st.calls[1], expect0,
+                 expect1, st.off_worker);
+  if (unwatch_other && st.calls[0] < st.calls[1]) { /* whichever came first in the batch */
+    int first = st.calls[1];
+    st.calls[1] = st.calls[0], st.calls[0] = first;
+  }
+  g_assert_cmpint(st.calls[0], ==, expect0);
+  g_assert_cmpint(st.calls[1], ==, expect1);
+  g_assert_cmpint(st.off_worker, ==, 0);
+  for (int i = 0; i < 2; i++)
+    close(st.fds[i][0]), close(st.fds[i][1]);
+}
+
+/* Each readable descriptor's callback, on its worker, every time it is readable. */
+static void test_watch_calls_on_worker(void) { run_watched(false, false, 3, 3); }
+
+/* A callback may unwatch itself, or another descriptor whose event is in the same batch: no
+ * call follows for either (the other's watch is freed only after the batch; ASan would see it
+ * read after its free otherwise). */
+static void test_unwatch_from_a_callback(void) {
+  run_watched(false, true, 1, 1);
+  run_watched(true, false, 3, 0);
+}
+
+/* ---- ticks ---- */
+
+typedef struct {
+  dc_worker *w;
+  dc_worker_tick *ticks[3];
+  gint runs[3], destroyed[3], off_worker;
+} ticking;
+
+typedef struct {
+  ticking *st;
+  int i;
+} tick_arg;
+
+static gboolean on_tick(gpointer data) {
+  tick_arg *a = data;
+  ticking *st = a->st;
+  if (!dc_worker_is_current(st->w))
+    g_atomic_int_inc(&st->off_worker);
+  int runs = g_atomic_int_add(&st->runs[a->i], 1) + 1;
+  if (a->i == 0 && runs == 2)
+    return G_SOURCE_REMOVE; /* the first stops itself on its second run */
+  if (a->i == 1 && runs == 3 && st->ticks[2]) {
+    dc_worker_stop_tick(st->ticks[2]); /* the second stops the third, maybe before it runs */
+    st->ticks[2] = NULL;
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+static void tick_destroyed(gpointer data) {
+  tick_arg *a = data;
+  g_atomic_int_inc(&a->st->destroyed[a->i]);
+}
+
+static gboolean start_ticks(gpointer data) {
+  ticking *st = data;
+  static tick_arg args[3];
+  for (int i = 0; i < 3; i++) {
+    args[i] = (tick_arg){st, i};
+    st->ticks[i] = dc_worker_every(st->w, 10, on_tick, &args[i], tick_destroyed);
+  }
+  return G_SOURCE_REMOVE;
+}
+
+/* Ticks of one interval run on their worker, each every interval, until one returns
+ * G_SOURCE_REMOVE or is stopped (from another's tick too); each one's data is let go once, a
+ * tick never stopped when the workers stop. */
+static void test_ticks(void) {
+  dc_workers *ws = dc_workers_new(1);
+  ticking st = {.w = dc_workers_pick(ws)};
+  dc_worker_invoke(st.w, start_ticks, &st, NULL);
+  gint64 end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+  while (g_get_monotonic_time() < end && g_atomic_int_get(&st.runs[1]) < 6)
+    g_usleep(1000);
+  dc_workers_free(ws);
+  g_test_message("runs %d %d %d, destroyed %d %d %d", st.runs[0], st.runs[1], st.runs[2], st.destroyed[0],
+                 st.destroyed[1], st.destroyed[2]);
+  g_assert_cmpint(st.runs[0], ==, 2);
+  g_assert_cmpint(st.runs[1], >=, 6);
+  g_assert_cmpint(st.runs[2], >=, 2); /* ran with the others until the second's third run */
+  g_assert_cmpint(st.runs[2], <=, 3);
+  for (int i = 0; i < 3; i++)
+    g_assert_cmpint(st.destroyed[i], ==, 1);
+  g_assert_cmpint(st.off_worker, ==, 0);
+}
+
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/worker/many-threads-in-order", test_many_threads_in_order);
   g_test_add_func("/worker/self-runs-at-once", test_self_runs_at_once);
   g_test_add_func("/worker/stop-loses-nothing", test_stop_loses_nothing);
+  g_test_add_func("/worker/watch-calls-on-worker", test_watch_calls_on_worker);
+  g_test_add_func("/worker/unwatch-from-a-callback", test_unwatch_from_a_callback);
+  g_test_add_func("/worker/ticks", test_ticks);
   return g_test_run();
 }
