@@ -79,16 +79,30 @@ static void on_candidate(gpointer user, const char *candidate) {
   g_main_context_invoke_full(NULL, G_PRIORITY_DEFAULT, send_candidate_on_main, cc, free_cand_call);
 }
 
+typedef struct {
+  dc_transport *t;
+  uint32_t ssrc;
+} reporter;
+
 /* The worker, every second while the workers run. */
 static gboolean report(gpointer data) {
-  dc_client *c = data;
+  reporter *r = data;
   uint8_t buf[DC_TRANSPORT_BUF];
   dc_rtcp_writer w;
   dc_rtcp_writer_init(&w, buf, 512);
-  dc_rtcp_report rr = {.ssrc = 0x5eed};
+  dc_rtcp_report rr = {.ssrc = r->ssrc};
   dc_rtcp_write_rr(&w, &rr);
-  dc_transport_send_rtcp(c->t, buf, w.len, sizeof buf);
+  dc_transport_send_rtcp(r->t, buf, w.len, sizeof buf);
   return G_SOURCE_CONTINUE;
+}
+
+GSource *dc_client_report_every_second(dc_transport *t, uint32_t ssrc) {
+  reporter *r = g_new0(reporter, 1);
+  *r = (reporter){t, ssrc};
+  GSource *timer = g_timeout_source_new(1000);
+  g_source_set_callback(timer, report, r, g_free);
+  g_source_attach(timer, dc_worker_context(dc_transport_worker(t)));
+  return timer;
 }
 
 static void on_state(gpointer user, dc_transport_state state, const char *reason) {
@@ -97,12 +111,8 @@ static void on_state(gpointer user, dc_transport_state state, const char *reason
     if (!g_atomic_int_get(&c->connected))
       __atomic_store_n(&c->connected_us, g_get_monotonic_time(), __ATOMIC_RELEASE);
     g_atomic_int_set(&c->connected, 1);
-    if (c->cfg.reports && !g_atomic_pointer_get(&c->report_timer)) {
-      GSource *timer = g_timeout_source_new(1000);
-      g_source_set_callback(timer, report, c, NULL);
-      g_source_attach(timer, dc_worker_context(dc_transport_worker(c->t)));
-      g_atomic_pointer_set(&c->report_timer, timer);
-    }
+    if (c->cfg.reports && !g_atomic_pointer_get(&c->report_timer))
+      g_atomic_pointer_set(&c->report_timer, dc_client_report_every_second(c->t, 0x5eed));
     if (c->cb.connected)
       c->cb.connected(c, c->user);
   } else if (state == DC_TRANSPORT_FAILED) {

@@ -64,6 +64,9 @@ char *dc_client_offer_transport(const dc_client *c);
  * no camera; more than one: simulcast layers, a=ssrc-group:SIM lowest first); one thumbnail,
  * recvonly. VP8 as payload type 96 with NACK, PLI and REMB, as Chrome offers them. */
 char *dc_client_meeting_offer(const dc_client *c, uint32_t audio_ssrc, const uint32_t *video_ssrcs, int n_video);
+/* An empty RTCP receiver report from ssrc every second, on t's worker (called there): every
+ * real peer reports at least that often. Destroy the source on that worker before t closes. */
+GSource *dc_client_report_every_second(dc_transport *t, uint32_t ssrc);
 /* A whole offer of one sendrecv Opus section sending from ssrc (g_free() it). */
 char *dc_client_audio_offer(const dc_client *c, uint32_t ssrc);
 

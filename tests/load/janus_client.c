@@ -7,8 +7,8 @@
 #include <json-glib/json-glib.h>
 #include <string.h>
 
-#include "media/rtcp.h"
 #include "media/sdp.h"
+#include "tests/lib/native_client.h"
 
 struct janus_client {
   janus_client_config cfg;
@@ -173,27 +173,13 @@ static void on_candidate(gpointer user, const char *candidate) {
   g_main_context_invoke_full(NULL, G_PRIORITY_DEFAULT, trickle_on_main, tc, free_trickle_call);
 }
 
-/* An empty receiver report every second, as the generator's points send diemcau. */
-static gboolean report(gpointer data) {
-  janus_client *c = data;
-  uint8_t buf[DC_TRANSPORT_BUF];
-  dc_rtcp_writer w;
-  dc_rtcp_writer_init(&w, buf, 512);
-  dc_rtcp_report rr = {.ssrc = c->cfg.audio_ssrc};
-  dc_rtcp_write_rr(&w, &rr);
-  dc_transport_send_rtcp(c->t, buf, w.len, sizeof buf);
-  return G_SOURCE_CONTINUE;
-}
-
 static void on_state(gpointer user, dc_transport_state state, const char *reason) {
   janus_client *c = user;
   if (state == DC_TRANSPORT_CONNECTED && !g_atomic_int_get(&c->connected)) {
     __atomic_store_n(&c->connected_us, g_get_monotonic_time(), __ATOMIC_RELEASE);
     g_atomic_int_set(&c->connected, 1);
-    GSource *timer = g_timeout_source_new(1000);
-    g_source_set_callback(timer, report, c, NULL);
-    g_source_attach(timer, dc_worker_context(dc_transport_worker(c->t)));
-    g_atomic_pointer_set(&c->report_timer, timer);
+    /* an empty receiver report every second, as the generator's points send diemcau */
+    g_atomic_pointer_set(&c->report_timer, dc_client_report_every_second(c->t, c->cfg.audio_ssrc));
     if (c->cb.connected)
       c->cb.connected(c->t, c->user);
   } else if (state == DC_TRANSPORT_FAILED) {
