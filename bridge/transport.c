@@ -2,7 +2,6 @@
 #include "bridge/transport.h"
 
 #include <agent.h>
-#include <errno.h>
 #include <gio/gio.h>
 #include <openssl/rand.h>
 #include <string.h>
@@ -226,7 +225,8 @@ static void receive_dtls(dc_transport *t, const uint8_t *dg, size_t len) {
  * came from on the direct path, NULL under libnice. */
 static void receive_datagram(dc_transport *t, uint8_t *buf, size_t len, size_t cap,
                              const struct sockaddr_storage *from, socklen_t from_len) {
-  switch (dc_demux(buf, len)) {
+  dc_pkt_kind kind = dc_demux(buf, len);
+  switch (kind) {
   case DC_PKT_DTLS:
     receive_dtls(t, buf, len);
     return;
@@ -235,7 +235,7 @@ static void receive_datagram(dc_transport *t, uint8_t *buf, size_t len, size_t c
     if (!t->srtp_in || len > cap - DC_SRTP_MAX_TRAILER)
       return; /* no keys yet: plain RTP is never accepted */
     size_t n = len;
-    if (dc_demux(buf, len) == DC_PKT_RTP) {
+    if (kind == DC_PKT_RTP) {
       if (dc_srtp_unprotect(t->srtp_in, buf, &n) == DC_OK) {
         t->last_heard_us = (uint64_t)g_get_monotonic_time();
         follow_peer(t, from, from_len);

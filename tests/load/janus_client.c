@@ -98,8 +98,10 @@ static void request_done(GObject *src, GAsyncResult *res, gpointer data) {
   g_free(r);
 }
 
-/* Sends body (a JSON object, consumed) with a "transaction" added; GET when body is NULL. */
-static void send_request(janus_client *c, const char *url, JsonBuilder *body, reply_fn on_reply) {
+/* Sends body (a JSON object, consumed) with a "transaction" added, or a GET when body is NULL;
+ * done (request_done, or what calls it) takes the reply. */
+static void send_request_then(janus_client *c, const char *url, JsonBuilder *body, reply_fn on_reply,
+                              GAsyncReadyCallback done) {
   SoupMessage *msg = soup_message_new(body ? "POST" : "GET", url);
   if (body) {
     json_builder_set_member_name(body, "transaction");
@@ -116,8 +118,18 @@ static void send_request(janus_client *c, const char *url, JsonBuilder *body, re
   request *r = g_new0(request, 1);
   r->c = client_ref(c);
   r->on_reply = on_reply;
-  soup_session_send_and_read_async(c->cfg.session, msg, G_PRIORITY_DEFAULT, c->cancel, request_done, r);
+  soup_session_send_and_read_async(c->cfg.session, msg, G_PRIORITY_DEFAULT, c->cancel, done, r);
   g_object_unref(msg);
+}
+
+static void send_request(janus_client *c, const char *url, JsonBuilder *body, reply_fn on_reply) {
+  send_request_then(c, url, body, on_reply, request_done);
+}
+
+/* The id Janus gave (a session's or a handle's), 0 when none. */
+static guint64 reply_id(JsonObject *o) {
+  JsonObject *data = json_object_has_member(o, "data") ? json_object_get_object_member(o, "data") : NULL;
+  return data ? (guint64)json_object_get_int_member_with_default(data, "id", 0) : 0;
 }
 
 static JsonBuilder *janus_body(const char *kind) {
@@ -242,12 +254,7 @@ static void poll_returned(GObject *src, GAsyncResult *res, gpointer data);
 
 static void poll_events(janus_client *c) {
   char *url = g_strdup_printf("%s?maxev=10", c->session_url);
-  SoupMessage *msg = soup_message_new("GET", url);
-  request *r = g_new0(request, 1);
-  r->c = client_ref(c);
-  r->on_reply = on_event;
-  soup_session_send_and_read_async(c->cfg.session, msg, G_PRIORITY_DEFAULT, c->cancel, poll_returned, r);
-  g_object_unref(msg);
+  send_request_then(c, url, NULL, on_event, poll_returned);
   g_free(url);
 }
 
@@ -261,18 +268,17 @@ static void poll_returned(GObject *src, GAsyncResult *res, gpointer data) {
 }
 
 static char *offer(janus_client *c) {
-  return g_strdup_printf("v=0\r\no=- %u 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n"
-                         "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=ice-ufrag:%s\r\na=ice-pwd:%s\r\n"
-                         "a=ice-options:trickle\r\na=fingerprint:%s\r\na=setup:actpass\r\na=rtcp-mux\r\na=mid:0\r\n"
-                         "a=sendrecv\r\na=rtpmap:111 opus/48000/2\r\na=extmap:%u urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n"
-                         "a=ssrc:%u cname:load\r\n",
-                         c->cfg.audio_ssrc, dc_transport_local_ufrag(c->t), dc_transport_local_pwd(c->t),
-                         dc_dtls_identity_fingerprint(c->cfg.identity), c->cfg.level_id, c->cfg.audio_ssrc);
+  char *transport = dc_offer_transport_lines(c->t, c->cfg.identity);
+  char *sdp = g_strdup_printf("v=0\r\no=- %u 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n"
+                              "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n%sa=mid:0\r\na=sendrecv\r\na=rtpmap:111 opus/48000/2\r\n"
+                              "a=extmap:%u urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\na=ssrc:%u cname:load\r\n",
+                              c->cfg.audio_ssrc, transport, c->cfg.level_id, c->cfg.audio_ssrc);
+  g_free(transport);
+  return sdp;
 }
 
 static void on_attached(janus_client *c, JsonObject *o) {
-  JsonObject *data = json_object_has_member(o, "data") ? json_object_get_object_member(o, "data") : NULL;
-  c->handle_id = data ? (guint64)json_object_get_int_member_with_default(data, "id", 0) : 0;
+  c->handle_id = reply_id(o);
   if (!c->handle_id) {
     c->progress = "Janus gave no plugin handle";
     return;
@@ -307,8 +313,7 @@ static void on_attached(janus_client *c, JsonObject *o) {
 }
 
 static void on_created(janus_client *c, JsonObject *o) {
-  JsonObject *data = json_object_has_member(o, "data") ? json_object_get_object_member(o, "data") : NULL;
-  c->session_id = data ? (guint64)json_object_get_int_member_with_default(data, "id", 0) : 0;
+  c->session_id = reply_id(o);
   if (!c->session_id) {
     c->progress = "Janus gave no session";
     return;
