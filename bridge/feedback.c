@@ -35,8 +35,10 @@ static gboolean serve_repair(gpointer data) {
   uint8_t buf[DC_TRANSPORT_BUF];
   for (size_t i = 0; i < q->n; i++) {
     size_t len = dc_packet_cache_get(q->src->cache, q->in_ssrc, q->seqs[i], now, buf, sizeof buf);
+    shared_packet *share = NULL;
     if (len)
-      video_forward(q->rcv, q->src, q->slot, q->layer, q->layer, false, true, buf, len);
+      video_forward(q->rcv, q->src, q->slot, q->layer, q->layer, false, true, buf, len, &share);
+    shared_packet_unref(share);
   }
   return G_SOURCE_REMOVE;
 }

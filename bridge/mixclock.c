@@ -10,13 +10,15 @@
 
 #define FEC_EVERY_TICKS 50 /* a second: receivers report about that often */
 
+/* A receiver's mix for its worker: the packet is shared by every receiver of the same mix
+ * (a tier's listeners), and the delivery holds a reference on it and on the receiver. */
 typedef struct {
-  dc_participant *rcv; /* first: see room_release() */
+  dc_participant *rcv;
+  shared_packet *pkt;
   uint32_t samples;
   uint8_t level_dbov;
-  size_t len;
-  uint8_t payload[DC_MIX_MAX_PACKET];
 } mix_delivery;
+G_STATIC_ASSERT(sizeof(mix_delivery) <= DC_WORKER_MSG_MAX);
 
 /* How many earlier frames go with the mix to this receiver (RFC 2198): none unless it takes
  * RED and reported audio loss in the last RED_HOLD_US, so clean links pay nothing. */
@@ -36,17 +38,16 @@ static void remember(dc_participant *rcv, const mix_delivery *d) {
     h->n--;
   }
   h->frames[h->n].ts = rcv->audio.last_ts;
-  h->frames[h->n].len = (uint16_t)d->len;
-  memcpy(h->frames[h->n].data, d->payload, d->len);
+  h->frames[h->n].len = d->pkt->len;
+  memcpy(h->frames[h->n].data, d->pkt->data, d->pkt->len);
   h->n++;
 }
 
 /* The receiver's worker: the mix as one continuous stream of its audio section. */
-static gboolean deliver_audio(gpointer data) {
-  mix_delivery *d = data;
+static void deliver_audio_now(const mix_delivery *d) {
   slot *s = &d->rcv->audio;
   if (d->rcv->closed || s->section < 0)
-    return G_SOURCE_REMOVE;
+    return;
   if (!s->started) {
     s->started = true;
     s->last_seq = (uint16_t)g_random_int();
@@ -70,10 +71,10 @@ static gboolean deliver_audio(gpointer data) {
       unsigned i = sent->n - n + k;
       earlier[k] = (dc_red_block){s->pt, s->last_ts - sent->frames[i].ts, sent->frames[i].data, sent->frames[i].len};
     }
-    len = dc_red_write(buf + hl, sizeof buf - hl - DC_SRTP_MAX_TRAILER, earlier, n, s->pt, d->payload, d->len);
+    len = dc_red_write(buf + hl, sizeof buf - hl - DC_SRTP_MAX_TRAILER, earlier, n, s->pt, d->pkt->data, d->pkt->len);
   } else {
-    memcpy(buf + hl, d->payload, d->len);
-    len = d->len;
+    memcpy(buf + hl, d->pkt->data, d->pkt->len);
+    len = d->pkt->len;
   }
   remember(d->rcv, d);
   if (len && dc_transport_send_rtp(d->rcv->transport, buf, hl + len, sizeof buf) == DC_OK) {
@@ -83,7 +84,29 @@ static gboolean deliver_audio(gpointer data) {
     s->ts_at_us = now;
     pace_consume(d->rcv, hl + len, now); /* video leaves room for it */
   }
-  return G_SOURCE_REMOVE;
+}
+
+static void deliver_audio(void *msg) {
+  mix_delivery *d = msg;
+  deliver_audio_now(d);
+  shared_packet_unref(d->pkt);
+  room_release(d->rcv);
+}
+
+/* The mix packets of one tick, each copied once however many receivers it goes to: most
+ * share their tier's mix; a talker has its own (without its voice). */
+typedef struct {
+  const dc_mixer_packet *from;
+  shared_packet *pkt;
+} tick_share;
+
+static shared_packet *share_of(GArray *shares, const dc_mixer_packet *pk) {
+  for (guint i = 0; i < shares->len; i++)
+    if (g_array_index(shares, tick_share, i).from == pk)
+      return g_array_index(shares, tick_share, i).pkt;
+  tick_share t = {pk, shared_packet_new(pk->payload, pk->len)};
+  g_array_append_val(shares, t);
+  return t.pkt;
 }
 
 typedef struct {
@@ -118,8 +141,7 @@ static void post_speaker(dc_bridge *b, int64_t meeting, int64_t speaker) {
   g_source_unref(src);
 }
 
-static void tick_room(dc_room *r, uint64_t now) {
-  GPtrArray *out = g_ptr_array_new();
+static void tick_room(dc_room *r, uint64_t now, GArray *out, GArray *shares) {
   bool speaker_changed = false;
   g_rw_lock_reader_lock(&r->lock);
   g_mutex_lock(&r->mix_lock);
@@ -148,15 +170,10 @@ static void tick_room(dc_room *r, uint64_t now) {
   for (guint i = 0; i < r->members->len; i++) {
     dc_participant *p = g_ptr_array_index(r->members, i);
     const dc_mixer_packet *pk = p->mix_slot >= 0 ? dc_mixer_packet_for(r->mixer, p->mix_slot) : NULL;
-    if (!pk || !room_reserve(p))
+    if (!pk)
       continue;
-    mix_delivery *d = g_malloc(sizeof *d);
-    d->rcv = room_ref(p);
-    d->samples = pk->samples;
-    d->level_dbov = pk->level_dbov;
-    d->len = pk->len;
-    memcpy(d->payload, pk->payload, pk->len);
-    g_ptr_array_add(out, d);
+    mix_delivery d = {room_ref(p), shared_packet_ref(share_of(shares, pk)), pk->samples, pk->level_dbov};
+    g_array_append_val(out, d);
   }
   /* the recording's full mix, copied out: rec_lock is never taken under mix_lock */
   const dc_mixer_packet *rec_pk = r->rec_mix_slot >= 0 ? dc_mixer_packet_for(r->mixer, r->rec_mix_slot) : NULL;
@@ -176,10 +193,16 @@ static void tick_room(dc_room *r, uint64_t now) {
   if (speaker_changed) /* the clock thread alone writes r->speaker */
     post_speaker(r->bridge, r->meeting, r->speaker);
   for (guint i = 0; i < out->len; i++) { /* no lock held while handing over */
-    mix_delivery *d = g_ptr_array_index(out, i);
-    dc_worker_invoke(d->rcv->worker, deliver_audio, d, room_release);
+    mix_delivery *d = &g_array_index(out, mix_delivery, i);
+    if (!room_post(d->rcv, deliver_audio, d, sizeof *d)) {
+      shared_packet_unref(d->pkt);
+      room_unref(d->rcv);
+    }
   }
-  g_ptr_array_unref(out);
+  for (guint i = 0; i < shares->len; i++)
+    shared_packet_unref(g_array_index(shares, tick_share, i).pkt);
+  g_array_set_size(out, 0);
+  g_array_set_size(shares, 0);
 }
 
 /* Ticks every room every 20 ms on absolute deadlines, so a late tick does not delay the
@@ -188,6 +211,9 @@ gpointer mix_clock_run(gpointer data) {
   dc_bridge *b = data;
   struct timespec next;
   clock_gettime(CLOCK_MONOTONIC, &next);
+  /* one tick's deliveries and shared packets, reused tick after tick */
+  GArray *out = g_array_new(FALSE, FALSE, sizeof(mix_delivery));
+  GArray *shares = g_array_new(FALSE, FALSE, sizeof(tick_share));
   while (!g_atomic_int_get(&b->stop)) {
     next.tv_nsec += 20 * 1000 * 1000;
     if (next.tv_nsec >= 1000000000) {
@@ -198,9 +224,11 @@ gpointer mix_clock_run(gpointer data) {
     uint64_t now = (uint64_t)g_get_monotonic_time();
     g_mutex_lock(&b->rooms_lock);
     for (guint i = 0; i < b->room_list->len; i++)
-      tick_room(g_ptr_array_index(b->room_list, i), now);
+      tick_room(g_ptr_array_index(b->room_list, i), now, out, shares);
     g_mutex_unlock(&b->rooms_lock);
     dc_metrics_observe_mix_tick((uint64_t)g_get_monotonic_time() - now);
   }
+  g_array_unref(out);
+  g_array_unref(shares);
   return NULL;
 }

@@ -276,10 +276,25 @@ void room_unref(gpointer p);
 /* The member with that id, or NULL; the caller holds the room's lock (either kind). */
 dc_participant *room_find(dc_room *r, int64_t id);
 
-/* A hand-off to a receiver's worker: video deliveries and mix deliveries both start with
- * the receiver, so one reserve/release pair bounds them together (MAX_PENDING). */
+/* A hand-off to a receiver's worker (dc_worker_post): video deliveries and mix deliveries
+ * are bounded together by one reserve/release pair a delivery (MAX_PENDING). room_post
+ * reserves, posts and, when the worker refuses, releases again: false then, and counted. */
 bool room_reserve(dc_participant *rcv);
-void room_release(gpointer delivery); /* its first member is the receiver */
+void room_release(dc_participant *rcv); /* the delivery ran: pending back, its reference dropped */
+bool room_post(dc_participant *rcv, void (*fn)(void *msg), const void *msg, size_t len);
+
+/* One copy of a packet for every receiver on another worker it goes to: each delivery holds
+ * a reference, the last frees it. (A copy a receiver, as before, was an allocation and 2 KiB
+ * for each of them, and a worker behind with 256 of them queued for each of 300 receivers
+ * held 150 MiB.) */
+typedef struct {
+  gint refs;
+  uint16_t len;
+  uint8_t data[];
+} shared_packet;
+shared_packet *shared_packet_new(const uint8_t *data, size_t len);
+shared_packet *shared_packet_ref(shared_packet *p);
+void shared_packet_unref(shared_packet *p);
 
 /* Main thread: recomputes every slot and tells each participant who fills its slots now. */
 void room_reroute_and_tell(dc_room *r);
@@ -292,8 +307,10 @@ void video_on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap);
 void feedback_on_rtcp(gpointer user, uint8_t *buf, size_t len);
 void feedback_heard_from(dc_participant *p, uint64_t now); /* each packet from it */
 void feedback_report(dc_participant *p, uint64_t now);     /* once a second, from video_tick */
+/* share: where the packet's shared copy is kept for the other receivers of the same packet
+ * (*share NULL at first; the caller unrefs it after the last receiver). */
 void video_forward(dc_participant *rcv, dc_participant *src, slot *s, int layer, int want_layer, bool routed,
-                   bool repair, const uint8_t *buf, size_t len);
+                   bool repair, const uint8_t *buf, size_t len, shared_packet **share);
 void video_probe_step(dc_participant *p, uint64_t now);
 void pace_consume(dc_participant *rcv, size_t len, uint64_t now);
 gboolean video_tick(gpointer participant);

@@ -66,44 +66,71 @@ void room_request_keyframe(dc_participant *src, int layer, int64_t interval_us) 
 
 /* ---- forwarding ---- */
 
-/* A hand-off to a receiver's worker: video deliveries and mix deliveries both start with
- * the receiver, so one reserve/room_release pair bounds them together (MAX_PENDING). */
-bool room_reserve(dc_participant *rcv) {
-  if (g_atomic_int_add(&rcv->pending, 1) < MAX_PENDING)
-    return true;
-  g_atomic_int_add(&rcv->pending, -1);
+/* A hand-off to a receiver's worker: video deliveries and mix deliveries are bounded
+ * together per receiver (MAX_PENDING), and by the worker's queue (DC_WORKER_QUEUE_MAX). */
+static void note_dropped(dc_participant *rcv) {
   dc_metrics_add(&dc_metrics.deliveries_dropped, 1);
   if (g_atomic_int_add(&rcv->dropped, 1) % 1000 == 0)
     g_warning("meeting %" G_GINT64_FORMAT " participant %" G_GINT64_FORMAT
               ": its media worker is behind; dropping packets", rcv->room->meeting, rcv->id);
+}
+
+bool room_reserve(dc_participant *rcv) {
+  if (g_atomic_int_add(&rcv->pending, 1) < MAX_PENDING)
+    return true;
+  g_atomic_int_add(&rcv->pending, -1);
+  note_dropped(rcv);
   return false;
 }
 
-void room_release(gpointer data) {
-  dc_participant *rcv = *(dc_participant **)data; /* every delivery's first member */
+void room_release(dc_participant *rcv) {
   g_atomic_int_add(&rcv->pending, -1);
   room_unref(rcv);
-  g_free(data);
 }
 
+bool room_post(dc_participant *rcv, void (*fn)(void *msg), const void *msg, size_t len) {
+  if (!room_reserve(rcv))
+    return false;
+  if (dc_worker_post(rcv->worker, fn, msg, len))
+    return true;
+  g_atomic_int_add(&rcv->pending, -1);
+  note_dropped(rcv);
+  return false;
+}
+
+shared_packet *shared_packet_new(const uint8_t *data, size_t len) {
+  shared_packet *p = g_malloc(sizeof *p + len);
+  p->refs = 1;
+  p->len = (uint16_t)len;
+  memcpy(p->data, data, len);
+  return p;
+}
+
+shared_packet *shared_packet_ref(shared_packet *p) {
+  g_atomic_int_inc(&p->refs);
+  return p;
+}
+
+void shared_packet_unref(shared_packet *p) {
+  if (p && g_atomic_int_dec_and_test(&p->refs))
+    g_free(p);
+}
+
+/* A video packet (or a stop) for one receiver's slot. Posted to another worker it holds a
+ * reference on both participants and on the packet; handled on the source's own worker it
+ * holds none (the caller's do). */
 typedef struct {
-  dc_participant *rcv; /* first: see room_release() */
+  dc_participant *rcv;
   dc_participant *src;
   slot *slot;
-  int layer, want_layer; /* this packet's layer; the layer the source wants the slot on */
-  bool routed;           /* the slot is routed to this source (not only still playing it) */
-  bool repair;           /* a retransmission the receiver asked for */
-  bool stop;             /* no packet: the slot is off, stop playing */
+  shared_packet *pkt;        /* posted only; NULL for a stop */
+  int16_t layer, want_layer; /* this packet's layer; the layer the source wants the slot on */
+  bool routed;               /* the slot is routed to this source (not only still playing it) */
+  bool repair;               /* a retransmission the receiver asked for */
+  bool stop;                 /* no packet: the slot is off, stop playing */
   dc_rtp_ext_ids src_ext;
-  size_t len;
-  uint8_t buf[DC_TRANSPORT_BUF];
 } delivery;
-
-static void release_video(gpointer data) {
-  delivery *d = data;
-  room_unref(d->src);
-  room_release(d);
-}
+G_STATIC_ASSERT(sizeof(delivery) <= DC_WORKER_MSG_MAX);
 
 /* abs-send-time (6.18 fixed-point seconds, 24 bits) of now: the receiver's REMB estimates
  * the bridge-to-receiver leg from it, so it must be our send time, not the source's. */
@@ -272,37 +299,36 @@ void video_probe_step(dc_participant *p, uint64_t now) {
  * goes out only as RTX (RFC 4588), under an RTX sequence number of its own: sent again as
  * itself it would reuse its SRTP index with a new abs-send-time, i.e. a GCM nonce with other
  * AAD, which gives away the authentication key (media/srtp refuses it anyway). */
-static gboolean deliver(gpointer data) {
-  delivery *d = data;
+static void deliver(const delivery *d, uint8_t *buf, size_t len) {
   slot *s = d->slot;
   if (d->rcv->closed)
-    return G_SOURCE_REMOVE;
+    return;
   if (d->stop) {
     dc_slot_want(&s->core, DC_SLOT_NONE, 0);
     g_atomic_pointer_set(&s->playing_source, (gpointer)(gintptr)DC_SLOT_NONE);
-    return G_SOURCE_REMOVE;
+    return;
   }
   if (d->repair && s->rtx_pt < 0)
-    return G_SOURCE_REMOVE;
+    return;
   if (d->routed && (s->core.want_source != d->src->id || s->core.want_layer != d->want_layer))
     dc_slot_want(&s->core, d->src->id, d->want_layer);
   dc_rtp pkt;
-  if (dc_rtp_parse(&pkt, d->buf, d->len) != DC_OK)
-    return G_SOURCE_REMOVE;
+  if (dc_rtp_parse(&pkt, buf, len) != DC_OK)
+    return;
   uint8_t map[256] = {0};
   if (d->src_ext.abs_send_time)
     map[d->src_ext.abs_send_time] = s->ext.abs_send_time;
-  dc_rtp_ext_remap(d->buf, &pkt, map);
+  dc_rtp_ext_remap(buf, &pkt, map);
   uint64_t now = (uint64_t)g_get_monotonic_time();
   int keep_tid = g_atomic_int_get(&s->keep_tid);
   s->core.thin = keep_tid >= 0;
   s->core.keep_tid = (uint8_t)MAX(keep_tid, 0);
-  dc_slot_result fwd = d->repair ? dc_slot_forward_repair(&s->core, d->src->id, d->layer, d->buf, d->len, now)
-                                 : dc_slot_forward(&s->core, d->src->id, d->layer, d->buf, d->len, now);
+  dc_slot_result fwd = d->repair ? dc_slot_forward_repair(&s->core, d->src->id, d->layer, buf, len, now)
+                                 : dc_slot_forward(&s->core, d->src->id, d->layer, buf, len, now);
   if (fwd == DC_SLOT_SEND) {
-    size_t len = s->core.out_len; /* a thinned packet is only its header and padding */
+    len = s->core.out_len; /* a thinned packet is only its header and padding */
     if (d->repair)
-      len = dc_rtx_wrap(d->buf, len, DC_TRANSPORT_BUF - DC_SRTP_MAX_TRAILER, (uint8_t)s->rtx_pt,
+      len = dc_rtx_wrap(buf, len, DC_TRANSPORT_BUF - DC_SRTP_MAX_TRAILER, (uint8_t)s->rtx_pt,
                         s->rtx_ssrc, s->rtx_seq++);
     if (len && d->repair && !dc_repair_budget_take(&d->rcv->repair_budget, dc_bwe_estimate(&d->rcv->bwe), len, now)) {
       g_atomic_int_inc(&d->rcv->repairs_refused);
@@ -310,52 +336,71 @@ static gboolean deliver(gpointer data) {
       len = 0;
     }
     if (len) { /* stamped with our send time as it leaves the pacer */
-      pace_out(d->rcv, d->buf, len, sizeof d->buf, d->src_ext.abs_send_time ? s->ext.abs_send_time : 0);
+      pace_out(d->rcv, buf, len, DC_TRANSPORT_BUF, d->src_ext.abs_send_time ? s->ext.abs_send_time : 0);
       d->rcv->repairs_sent += d->repair;
       dc_metrics_add(&dc_metrics.repairs_sent, d->repair);
     }
   }
   if (d->repair)
-    return G_SOURCE_REMOVE;
+    return;
   g_atomic_pointer_set(&s->playing_source, (gpointer)(gintptr)s->core.source);
   g_atomic_int_set(&s->playing_layer, s->core.layer);
   if (dc_slot_needs_keyframe(&s->core) && d->routed)
     room_request_keyframe(d->src, d->want_layer, PLI_INTERVAL_US); /* throttled on the source's worker */
-  return G_SOURCE_REMOVE;
+}
+
+/* The receiver's worker, for a delivery posted there: the slot rewrites the packet, so it
+ * works on a copy of the shared one. */
+static void deliver_posted(void *msg) {
+  delivery *d = msg;
+  if (d->pkt) {
+    uint8_t buf[DC_TRANSPORT_BUF];
+    memcpy(buf, d->pkt->data, d->pkt->len);
+    deliver(d, buf, d->pkt->len);
+    shared_packet_unref(d->pkt);
+  } else {
+    deliver(d, NULL, 0);
+  }
+  room_unref(d->src);
+  room_release(d->rcv);
+}
+
+/* A delivery handed to the receiver's worker, with the references it holds there. */
+static void post_delivery(delivery *d, shared_packet *pkt) {
+  d->rcv = room_ref(d->rcv);
+  d->src = room_ref(d->src);
+  d->pkt = pkt ? shared_packet_ref(pkt) : NULL;
+  if (room_post(d->rcv, deliver_posted, d, sizeof *d))
+    return;
+  shared_packet_unref(d->pkt);
+  room_unref(d->src);
+  room_unref(d->rcv);
 }
 
 void video_forward(dc_participant *rcv, dc_participant *src, slot *s, int layer, int want_layer,
-                   bool routed, bool repair, const uint8_t *buf, size_t len) {
-  const dc_rtp_ext_ids *src_ext = &src->video_ext;
+                   bool routed, bool repair, const uint8_t *buf, size_t len, shared_packet **share) {
   if (s->section < 0 || len > DC_TRANSPORT_BUF - DC_SRTP_MAX_TRAILER)
     return;
-  if (!room_reserve(rcv))
+  delivery d = {.rcv = rcv, .src = src, .slot = s, .layer = (int16_t)layer, .want_layer = (int16_t)want_layer,
+                .routed = routed, .repair = repair, .src_ext = src->video_ext};
+  if (dc_worker_is_current(rcv->worker)) { /* the same worker: no hand-off, only the slot's copy */
+    uint8_t copy[DC_TRANSPORT_BUF];
+    memcpy(copy, buf, len);
+    deliver(&d, copy, len);
     return;
-  delivery *d = g_malloc(sizeof *d);
-  d->rcv = room_ref(rcv);
-  d->src = room_ref(src);
-  d->slot = s;
-  d->layer = layer;
-  d->want_layer = want_layer;
-  d->routed = routed;
-  d->repair = repair;
-  d->stop = false;
-  d->src_ext = *src_ext;
-  d->len = len;
-  memcpy(d->buf, buf, len);
-  dc_worker_invoke(rcv->worker, deliver, d, release_video);
+  }
+  if (!*share)
+    *share = shared_packet_new(buf, len);
+  post_delivery(&d, *share);
 }
 
 /* Asks the receiver's worker to stop a slot that still plays src (it was turned off). */
 static void stop_slot(dc_participant *rcv, dc_participant *src, slot *s) {
-  if (!room_reserve(rcv))
-    return;
-  delivery *d = g_new0(delivery, 1); /* rare: once per slot turned off */
-  d->rcv = room_ref(rcv);
-  d->src = room_ref(src);
-  d->slot = s;
-  d->stop = true;
-  dc_worker_invoke(rcv->worker, deliver, d, release_video);
+  delivery d = {.rcv = rcv, .src = src, .slot = s, .stop = true};
+  if (dc_worker_is_current(rcv->worker))
+    deliver(&d, NULL, 0);
+  else
+    post_delivery(&d, NULL);
 }
 
 /* Which simulcast layer a video packet is; -1 while its SSRC is not yet known. */
@@ -511,6 +556,7 @@ void video_on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap) {
     if (src->layer_seen_us[i] && (int64_t)now - src->layer_seen_us[i] < G_USEC_PER_SEC)
       highest = i;
   dc_room *r = src->room;
+  shared_packet *share = NULL;
   g_rw_lock_reader_lock(&r->lock);
   for (guint i = 0; i < r->members->len; i++) {
     dc_participant *rcv = g_ptr_array_index(r->members, i);
@@ -530,10 +576,11 @@ void video_on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap) {
       bool routed = s->source == src->id && layer == want;
       /* until the slot has switched, what it plays now keeps flowing */
       if (routed || playing)
-        video_forward(rcv, src, s, layer, want, s->source == src->id, false, buf, len);
+        video_forward(rcv, src, s, layer, want, s->source == src->id, false, buf, len, &share);
     }
   }
   g_rw_lock_reader_unlock(&r->lock);
+  shared_packet_unref(share);
   video_record(src, layer, highest, buf, len, now);
 }
 

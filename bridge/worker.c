@@ -14,13 +14,24 @@
 #include "bridge/worker.h"
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
+/* A job is a call (dc_worker_invoke: data the caller allocated) or a post (dc_worker_post:
+ * the message copied in, so a packet handed to another worker costs no allocation). */
 typedef struct {
-  GSourceFunc fn;
-  gpointer data;
-  GDestroyNotify destroy;
+  void (*post)(void *msg); /* NULL: a call */
+  union {
+    struct {
+      GSourceFunc fn;
+      gpointer data;
+      GDestroyNotify destroy;
+    } call;
+    max_align_t align;
+    uint8_t msg[DC_WORKER_MSG_MAX];
+  } u;
 } job;
 
 typedef struct {
@@ -37,6 +48,7 @@ struct dc_worker {
   GArray *jobs;    /* job: handed in, not yet run (under lock) */
   GArray *running; /* job: the batch being run (the worker's alone) */
   gint pending;    /* jobs->len > 0, readable without the lock */
+  guint64 refused; /* posts refused: the queue held DC_WORKER_QUEUE_MAX jobs (under lock) */
   GSource *mailbox;
   int epoll_fd;          /* the watched descriptors (dc_worker_watch_fd); -1 if none could be made */
   GSource *watches;      /* polls epoll_fd */
@@ -191,11 +203,15 @@ static gboolean mailbox_ready(GSource *s, gint *timeout) {
 
 static gboolean mailbox_check(GSource *s) { return mailbox_ready(s, NULL); }
 
-static void run_job(const job *j) {
-  while (j->fn(j->data)) /* G_SOURCE_CONTINUE: again, as g_main_context_invoke did */
+static void run_job(job *j) {
+  if (j->post) {
+    j->post(j->u.msg);
+    return;
+  }
+  while (j->u.call.fn(j->u.call.data)) /* G_SOURCE_CONTINUE: again, as g_main_context_invoke did */
     ;
-  if (j->destroy)
-    j->destroy(j->data);
+  if (j->u.call.destroy)
+    j->u.call.destroy(j->u.call.data);
 }
 
 static gboolean mailbox_dispatch(GSource *s, GSourceFunc unused, gpointer unused_data) {
@@ -221,8 +237,19 @@ struct dc_workers {
   dc_worker *w;
 };
 
+/* The worker whose thread this is: whether a hand-off is needed is asked for every packet to
+ * every receiver, and g_main_context_is_owner takes the context's lock to answer. */
+static __thread dc_worker *this_worker;
+
+/* On a worker's thread only its own context is owned; elsewhere (the main thread, the mix
+ * clock, a teardown that runs what is left) the context says. */
+static bool is_current(dc_worker *w) {
+  return this_worker ? this_worker == w : g_main_context_is_owner(w->ctx);
+}
+
 static gpointer run(gpointer data) {
   dc_worker *w = data;
+  this_worker = w;
   g_main_context_push_thread_default(w->ctx);
   g_main_loop_run(w->loop);
   g_main_context_pop_thread_default(w->ctx);
@@ -307,8 +334,10 @@ void dc_workers_free(dc_workers *ws) {
     g_ptr_array_unref(w->tick_groups);
     for (guint j = 0; j < w->jobs->len; j++) { /* none now; as a destroyed source's, were there one */
       job *jb = &g_array_index(w->jobs, job, j);
-      if (jb->destroy)
-        jb->destroy(jb->data);
+      if (jb->post)
+        jb->post(jb->u.msg); /* a post's message is released by running it */
+      else if (jb->u.call.destroy)
+        jb->u.call.destroy(jb->u.call.data);
     }
     g_array_unref(w->jobs);
     g_array_unref(w->running);
@@ -330,20 +359,49 @@ dc_worker *dc_workers_pick(dc_workers *ws) {
 GMainContext *dc_worker_context(dc_worker *w) { return w->ctx; }
 unsigned dc_worker_index(const dc_worker *w) { return w->index; }
 
-void dc_worker_invoke(dc_worker *w, GSourceFunc fn, gpointer data, GDestroyNotify destroy) {
-  job j = {fn, data, destroy};
-  if (g_main_context_is_owner(w->ctx)) {
-    run_job(&j);
-    return;
-  }
+/* Appends j unless it is a post and the queue is full; wakes the worker when the queue was
+ * empty (else a wake-up is on its way, or the batch runs now). */
+static bool enqueue(dc_worker *w, const job *j) {
   g_mutex_lock(&w->lock);
-  g_array_append_val(w->jobs, j);
-  bool wake = w->jobs->len == 1; /* else a wake-up is on its way, or the batch runs now */
+  if (j->post && w->jobs->len >= DC_WORKER_QUEUE_MAX) {
+    w->refused++;
+    g_mutex_unlock(&w->lock);
+    return false;
+  }
+  g_array_append_vals(w->jobs, j, 1);
+  bool wake = w->jobs->len == 1;
   if (wake)
     g_atomic_int_set(&w->pending, 1);
   g_mutex_unlock(&w->lock);
   if (wake)
     g_main_context_wakeup(w->ctx);
+  return true;
 }
 
-gboolean dc_worker_is_current(dc_worker *w) { return g_main_context_is_owner(w->ctx); }
+void dc_worker_invoke(dc_worker *w, GSourceFunc fn, gpointer data, GDestroyNotify destroy) {
+  job j = {.post = NULL, .u.call = {fn, data, destroy}};
+  if (is_current(w))
+    run_job(&j);
+  else
+    enqueue(w, &j);
+}
+
+bool dc_worker_post(dc_worker *w, void (*fn)(void *msg), const void *msg, size_t len) {
+  g_return_val_if_fail(len <= DC_WORKER_MSG_MAX, false);
+  job j;
+  j.post = fn;
+  memcpy(j.u.msg, msg, len);
+  if (!is_current(w))
+    return enqueue(w, &j);
+  run_job(&j);
+  return true;
+}
+
+guint64 dc_worker_refused(dc_worker *w) {
+  g_mutex_lock(&w->lock);
+  guint64 n = w->refused;
+  g_mutex_unlock(&w->lock);
+  return n;
+}
+
+gboolean dc_worker_is_current(dc_worker *w) { return is_current(w); }

@@ -1,10 +1,13 @@
 /* worker.h — media worker threads. Each runs a GMainLoop on a GMainContext of its own and
  * owns the libnice agents, DTLS and SRTP state of the participants assigned to it, so their
- * per-packet work needs no lock. Work crosses threads only by dc_worker_invoke. */
+ * per-packet work needs no lock. Work crosses threads only by dc_worker_invoke and
+ * dc_worker_post. */
 #ifndef DC_WORKER_H
 #define DC_WORKER_H
 
 #include <glib.h>
+#include <stdbool.h>
+#include <stddef.h>
 
 typedef struct dc_worker dc_worker;
 typedef struct dc_workers dc_workers;
@@ -20,6 +23,19 @@ unsigned dc_worker_index(const dc_worker *w);
 /* Runs fn(data) on w's thread; at once if the caller is that thread. */
 void dc_worker_invoke(dc_worker *w, GSourceFunc fn, gpointer data, GDestroyNotify destroy);
 gboolean dc_worker_is_current(dc_worker *w);
+
+/* The media hand-off: msg (len ≤ DC_WORKER_MSG_MAX bytes) is copied into w's queue and
+ * fn(copy) runs on w's thread, in order with what dc_worker_invoke handed it; at once if the
+ * caller is that thread. No allocation: the queue's two arrays grow to the most that ever
+ * waited and are reused. Never blocks: when DC_WORKER_QUEUE_MAX jobs wait already it refuses
+ * (false, counted in dc_worker_refused) and the caller still owns what msg refers to: late
+ * media is lost media, as on a congested link. Calls (dc_worker_invoke) are never refused. A
+ * post accepted is always run, at dc_workers_free if not before, so its message can hold
+ * references that fn releases. */
+#define DC_WORKER_MSG_MAX 64
+#define DC_WORKER_QUEUE_MAX 8192
+bool dc_worker_post(dc_worker *w, void (*fn)(void *msg), const void *msg, size_t len);
+guint64 dc_worker_refused(dc_worker *w);
 
 /* Descriptors watched for reading through one epoll set a worker, polled as one descriptor:
  * a GSource a socket would put every socket in every poll and every pass of GLib over its

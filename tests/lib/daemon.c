@@ -98,6 +98,17 @@ GPid dc_test_pid(GSubprocess *p) {
   return id ? (GPid)g_ascii_strtoll(id, NULL, 10) : 0;
 }
 
+static bool port_takes_connections(int port) {
+  GSocketClient *client = g_socket_client_new();
+  g_socket_client_set_timeout(client, 1);
+  GSocketConnection *conn = g_socket_client_connect_to_host(client, "127.0.0.1", (guint16)port, NULL, NULL);
+  bool ok = conn != NULL;
+  if (conn)
+    g_object_unref(conn);
+  g_object_unref(client);
+  return ok;
+}
+
 GSubprocess *dc_test_start_bridge(const char *exe, const char *dir, int port, const char *log_level) {
   char *port_text = g_strdup_printf("%d", port);
   GSubprocessLauncher *launcher = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
@@ -113,9 +124,21 @@ GSubprocess *dc_test_start_bridge(const char *exe, const char *dir, int port, co
     g_error_free(err);
     return NULL;
   }
-  dc_test_spin_for(500);
-  if (!g_subprocess_get_identifier(bridge)) {
-    fprintf(stderr, "the bridge exited at once (is port %d in use?)\n", port);
+  /* Ready when its port takes a connection: a fixed wait was too short under a profiler or
+   * a sanitizer on a busy machine, and the clients then met a refused connection. */
+  bool listening = false;
+  for (int i = 0; i < 300 && !listening && g_subprocess_get_identifier(bridge); i++) {
+    dc_test_spin_for(i == 0 ? 100 : 50);
+    listening = port_takes_connections(port);
+  }
+  if (!listening) {
+    if (g_subprocess_get_identifier(bridge)) {
+      fprintf(stderr, "the bridge did not listen on port %d within 15 s\n", port);
+      g_subprocess_force_exit(bridge);
+      g_subprocess_wait(bridge, NULL, NULL);
+    } else {
+      fprintf(stderr, "the bridge exited at once (is port %d in use?)\n", port);
+    }
     g_object_unref(bridge);
     return NULL;
   }

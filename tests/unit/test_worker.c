@@ -1,6 +1,7 @@
 /* worker: work handed to a media worker runs there, once, in the order handed in, from any
  * number of threads at once; at once when the worker hands work to itself; and nothing is
- * lost or run twice when the workers stop. */
+ * lost or run twice when the workers stop. Posts (the media hand-off) likewise, and a full
+ * queue refuses and counts them without waiting for the worker. */
 #include "bridge/worker.h"
 
 #include <stdbool.h>
@@ -130,6 +131,161 @@ static void test_stop_loses_nothing(void) {
   g_test_message("%d of 2000 jobs ran before the stop; %d freed", st.ran, st.destroyed);
   g_assert_cmpint(st.destroyed, ==, 2000);
   g_assert_cmpint(st.order_errors, ==, 0);
+}
+
+/* ---- posts: the media hand-off (copied messages, a bounded queue) ---- */
+
+typedef struct {
+  state *st;
+  int producer, seq;
+  gint *released; /* what the message holds, released by running it */
+} post_msg;
+
+static void on_post(void *msg) {
+  post_msg *m = msg;
+  state *st = m->st;
+  if (!dc_worker_is_current(st->w))
+    g_atomic_int_inc(&st->order_errors);
+  if (st->next_from[m->producer] != m->seq)
+    g_atomic_int_inc(&st->order_errors);
+  st->next_from[m->producer] = m->seq + 1;
+  g_atomic_int_inc(&st->ran);
+  if (m->released)
+    g_atomic_int_inc(m->released);
+}
+
+static gpointer produce_posts(gpointer data) {
+  producer_arg *a = data;
+  for (int i = 0; i < JOBS; i++) {
+    post_msg m = {a->st, a->producer, i, NULL};
+    while (!dc_worker_post(a->st->w, on_post, &m, sizeof m)) /* full: this test wants all of them */
+      g_usleep(100);
+    m.seq = -1; /* the worker runs its own copy */
+  }
+  return NULL;
+}
+
+/* Posts from several threads run on their worker, each once, in each producer's order, with
+ * the message as it was when posted. */
+static void test_posts_in_order(void) {
+  dc_workers *ws = dc_workers_new(2);
+  state st = {.w = dc_workers_pick(ws)};
+  GThread *threads[PRODUCERS];
+  producer_arg args[PRODUCERS];
+  for (int p = 0; p < PRODUCERS; p++) {
+    args[p] = (producer_arg){&st, p};
+    threads[p] = g_thread_new("poster", produce_posts, &args[p]);
+  }
+  for (int p = 0; p < PRODUCERS; p++)
+    g_thread_join(threads[p]);
+  gint64 end = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+  while (g_atomic_int_get(&st.ran) < PRODUCERS * JOBS && g_get_monotonic_time() < end)
+    g_usleep(1000);
+  g_test_message("%d of %d posts ran, %d out of order or off their worker", g_atomic_int_get(&st.ran),
+                 PRODUCERS * JOBS, g_atomic_int_get(&st.order_errors));
+  g_assert_cmpint(g_atomic_int_get(&st.ran), ==, PRODUCERS * JOBS);
+  g_assert_cmpint(g_atomic_int_get(&st.order_errors), ==, 0);
+  dc_workers_free(ws);
+}
+
+/* A worker that does not run (stuck in a job) is handed posts: the queue takes
+ * DC_WORKER_QUEUE_MAX of them, then refuses and counts each refusal, without ever waiting for
+ * the worker; calls are still taken. Once it runs again it runs every post taken, once; posts
+ * still waiting when the workers stop are run then (what they hold is released). */
+typedef struct {
+  GMutex lock;
+  GCond cond;
+  bool entered, go;
+} gate;
+
+static gboolean wait_at_gate(gpointer data) {
+  gate *g = data;
+  g_mutex_lock(&g->lock);
+  g->entered = true;
+  g_cond_broadcast(&g->cond);
+  while (!g->go)
+    g_cond_wait(&g->cond, &g->lock);
+  g_mutex_unlock(&g->lock);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean count_call(gpointer data) {
+  g_atomic_int_inc((gint *)data);
+  return G_SOURCE_REMOVE;
+}
+
+static void block_worker(dc_worker *w, gate *g) {
+  g_mutex_init(&g->lock);
+  g_cond_init(&g->cond);
+  dc_worker_invoke(w, wait_at_gate, g, NULL);
+  g_mutex_lock(&g->lock);
+  gint64 end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+  while (!g->entered && g_cond_wait_until(&g->cond, &g->lock, end))
+    ;
+  g_assert_true(g->entered);
+  g_mutex_unlock(&g->lock);
+}
+
+static void open_gate(gate *g) {
+  g_mutex_lock(&g->lock);
+  g->go = true;
+  g_cond_broadcast(&g->cond);
+  g_mutex_unlock(&g->lock);
+}
+
+enum { EXTRA = 500 };
+
+static void test_full_queue_refuses(void) {
+  dc_workers *ws = dc_workers_new(1);
+  state st = {.w = dc_workers_pick(ws)};
+  gate g = {0};
+  block_worker(st.w, &g);
+  gint released = 0, calls = 0;
+  int taken = 0, refused = 0;
+  gint64 start = g_get_monotonic_time();
+  for (int i = 0; i < DC_WORKER_QUEUE_MAX + EXTRA; i++) {
+    post_msg m = {&st, 0, taken, &released};
+    if (dc_worker_post(st.w, on_post, &m, sizeof m))
+      taken++;
+    else
+      refused++;
+  }
+  dc_worker_invoke(st.w, count_call, &calls, NULL); /* a call is never refused */
+  double posting_ms = (double)(g_get_monotonic_time() - start) / 1000;
+  g_test_message("worker stuck: %d posts taken, %d refused (counted %" G_GUINT64_FORMAT "), in %.1f ms",
+                 taken, refused, dc_worker_refused(st.w), posting_ms);
+  g_assert_cmpint(taken, ==, DC_WORKER_QUEUE_MAX);
+  g_assert_cmpint(refused, ==, EXTRA);
+  g_assert_cmpuint(dc_worker_refused(st.w), ==, EXTRA);
+  g_assert_cmpint(g_atomic_int_get(&st.ran), ==, 0);
+  open_gate(&g);
+  gint64 end = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+  while ((g_atomic_int_get(&st.ran) < taken || !g_atomic_int_get(&calls)) && g_get_monotonic_time() < end)
+    g_usleep(1000);
+  g_test_message("after the worker went on: %d posts ran, %d calls, %d out of order", g_atomic_int_get(&st.ran),
+                 g_atomic_int_get(&calls), g_atomic_int_get(&st.order_errors));
+  g_assert_cmpint(g_atomic_int_get(&st.ran), ==, taken);
+  g_assert_cmpint(g_atomic_int_get(&calls), ==, 1);
+  g_assert_cmpint(g_atomic_int_get(&st.order_errors), ==, 0);
+  /* room again: posts are taken once the queue has drained */
+  post_msg m = {&st, 0, taken, &released};
+  g_assert_true(dc_worker_post(st.w, on_post, &m, sizeof m));
+
+  /* stuck again, then stopped: what waits is run at the stop, not dropped */
+  gate g2 = {0};
+  end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+  while (g_atomic_int_get(&st.ran) < taken + 1 && g_get_monotonic_time() < end)
+    g_usleep(1000);
+  block_worker(st.w, &g2);
+  for (int i = 0; i < 100; i++) {
+    post_msg more = {&st, 0, taken + 1 + i, &released};
+    g_assert_true(dc_worker_post(st.w, on_post, &more, sizeof more));
+  }
+  open_gate(&g2);
+  dc_workers_free(ws);
+  g_test_message("released %d of %d", released, taken + 101);
+  g_assert_cmpint(released, ==, taken + 101);
+  g_mutex_clear(&g.lock), g_cond_clear(&g.cond), g_mutex_clear(&g2.lock), g_cond_clear(&g2.cond);
 }
 
 /* ---- watched descriptors ---- */
@@ -290,6 +446,8 @@ int main(int argc, char **argv) {
   g_test_add_func("/worker/many-threads-in-order", test_many_threads_in_order);
   g_test_add_func("/worker/self-runs-at-once", test_self_runs_at_once);
   g_test_add_func("/worker/stop-loses-nothing", test_stop_loses_nothing);
+  g_test_add_func("/worker/posts-in-order", test_posts_in_order);
+  g_test_add_func("/worker/full-queue-refuses", test_full_queue_refuses);
   g_test_add_func("/worker/watch-calls-on-worker", test_watch_calls_on_worker);
   g_test_add_func("/worker/unwatch-from-a-callback", test_unwatch_from_a_callback);
   g_test_add_func("/worker/ticks", test_ticks);
