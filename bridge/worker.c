@@ -4,7 +4,10 @@
  * of the worker's. g_main_context_invoke_full, which this replaced, made a GSource for every
  * call, attached it under the context's lock and woke the thread through its eventfd: for
  * every video packet to every receiver, and every mix packet. The mailbox wakes the thread
- * only when it goes from empty to not, and a wake-up drains all that came meanwhile.
+ * only when it goes from empty to not, and a wake-up drains all that came meanwhile. Media
+ * comes as posts: a small message copied into the mailbox's array, so a packet to a receiver
+ * on another worker costs no allocation, and a mailbox that holds DC_WORKER_QUEUE_MAX refuses
+ * more rather than grow while its worker is behind.
  *
  * GLib's loop walks every source it has on every pass, and polls every descriptor of theirs:
  * with a socket source and two timers a participant, at 300 participants that walk was a fifth

@@ -60,24 +60,30 @@ static gpointer produce(gpointer data) {
   return NULL;
 }
 
-static void test_many_threads_in_order(void) {
-  dc_workers *ws = dc_workers_new(2);
-  state st = {.w = dc_workers_pick(ws)};
+/* PRODUCERS threads run producer at once, handing st's worker JOBS each; then every one has
+ * run on the worker, once, in its producer's order. */
+static void produce_and_check(state *st, GThreadFunc producer) {
   GThread *threads[PRODUCERS];
   producer_arg args[PRODUCERS];
   for (int p = 0; p < PRODUCERS; p++) {
-    args[p] = (producer_arg){&st, p};
-    threads[p] = g_thread_new("producer", produce, &args[p]);
+    args[p] = (producer_arg){st, p};
+    threads[p] = g_thread_new("producer", producer, &args[p]);
   }
   for (int p = 0; p < PRODUCERS; p++)
     g_thread_join(threads[p]);
   gint64 end = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
-  while (g_atomic_int_get(&st.ran) < PRODUCERS * JOBS && g_get_monotonic_time() < end)
+  while (g_atomic_int_get(&st->ran) < PRODUCERS * JOBS && g_get_monotonic_time() < end)
     g_usleep(1000);
-  g_test_message("%d of %d jobs ran, %d freed, %d out of order or off their worker", g_atomic_int_get(&st.ran),
-                 PRODUCERS * JOBS, g_atomic_int_get(&st.destroyed), g_atomic_int_get(&st.order_errors));
-  g_assert_cmpint(g_atomic_int_get(&st.ran), ==, PRODUCERS * JOBS);
-  g_assert_cmpint(g_atomic_int_get(&st.order_errors), ==, 0);
+  g_test_message("%d of %d ran, %d freed, %d out of order or off their worker", g_atomic_int_get(&st->ran),
+                 PRODUCERS * JOBS, g_atomic_int_get(&st->destroyed), g_atomic_int_get(&st->order_errors));
+  g_assert_cmpint(g_atomic_int_get(&st->ran), ==, PRODUCERS * JOBS);
+  g_assert_cmpint(g_atomic_int_get(&st->order_errors), ==, 0);
+}
+
+static void test_many_threads_in_order(void) {
+  dc_workers *ws = dc_workers_new(2);
+  state st = {.w = dc_workers_pick(ws)};
+  produce_and_check(&st, produce);
   dc_workers_free(ws);
   g_assert_cmpint(st.destroyed, ==, PRODUCERS * JOBS);
 }
@@ -170,21 +176,7 @@ static gpointer produce_posts(gpointer data) {
 static void test_posts_in_order(void) {
   dc_workers *ws = dc_workers_new(2);
   state st = {.w = dc_workers_pick(ws)};
-  GThread *threads[PRODUCERS];
-  producer_arg args[PRODUCERS];
-  for (int p = 0; p < PRODUCERS; p++) {
-    args[p] = (producer_arg){&st, p};
-    threads[p] = g_thread_new("poster", produce_posts, &args[p]);
-  }
-  for (int p = 0; p < PRODUCERS; p++)
-    g_thread_join(threads[p]);
-  gint64 end = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
-  while (g_atomic_int_get(&st.ran) < PRODUCERS * JOBS && g_get_monotonic_time() < end)
-    g_usleep(1000);
-  g_test_message("%d of %d posts ran, %d out of order or off their worker", g_atomic_int_get(&st.ran),
-                 PRODUCERS * JOBS, g_atomic_int_get(&st.order_errors));
-  g_assert_cmpint(g_atomic_int_get(&st.ran), ==, PRODUCERS * JOBS);
-  g_assert_cmpint(g_atomic_int_get(&st.order_errors), ==, 0);
+  produce_and_check(&st, produce_posts);
   dc_workers_free(ws);
 }
 
