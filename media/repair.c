@@ -167,6 +167,13 @@ static void forget_missing(dc_rx_stream *s, int i) {
   s->missing[i] = s->missing[--s->n_missing];
 }
 
+static void give_up(dc_rx_stream *s, int i, uint64_t count, uint64_t now_us) {
+  if (i >= 0)
+    forget_missing(s, i);
+  s->given_up += count;
+  s->given_up_us = now_us;
+}
+
 static void restart(dc_rx_stream *s, uint16_t seq) {
   s->jump_run = 0;
   s->base_seq = seq;
@@ -188,11 +195,12 @@ bool dc_rx_stream_update(dc_rx_stream *s, uint16_t seq, uint32_t rtp_ts, size_t 
       /* in order, maybe with a gap: the skipped ones are missing */
       s->jump_run = 0; /* the old numbering goes on: what jumped was no restart */
       if (delta > DC_NACK_MAX) {
+        give_up(s, -1, (uint64_t)s->n_missing + delta - 1, now_us);
         s->n_missing = 0; /* too many to ask for: let the decoder ask for a key frame */
       } else {
         for (uint16_t k = 1; k < delta; k++) {
           if (s->n_missing == DC_NACK_MAX)
-            forget_missing(s, 0);
+            give_up(s, 0, 1, now_us);
           s->missing[s->n_missing++] = (dc_missing){.seq = (uint16_t)(s->max_seq + k), .first_us = now_us};
         }
       }
@@ -249,7 +257,7 @@ size_t dc_rx_stream_nacks(dc_rx_stream *s, uint64_t now_us, uint64_t retry_us, u
   for (int i = 0; i < s->n_missing;) {
     dc_missing *m = &s->missing[i];
     if (now_us - m->first_us > max_age_us || (m->tries >= DC_NACK_TRIES && now_us - m->last_us >= retry_us)) {
-      forget_missing(s, i);
+      give_up(s, i, 1, now_us);
       continue;
     }
     if (n < cap && m->tries < DC_NACK_TRIES && (m->tries == 0 || now_us - m->last_us >= retry_us)) {

@@ -19,8 +19,9 @@
  *   fuller: NACKs for what our own repairs pushed out of its queue asked for more repairs, and
  *   a 128 kbit/s point got 600 kbit/s of them with 83 % loss.
  *
- * Left out: FEC (RFC 8627 flexfec, ulpfec), and RTT-paced retries (we have no RTT to the
- * sender without sending SRs; the retry interval is the caller's).
+ * Left out: FEC (RFC 8627 flexfec, ulpfec). The retry interval is the caller's: the bridge
+ * spaces a sender's retries by the round trip its reports give (a sender answers a NACK for
+ * a packet it resent less than a round trip ago with nothing, as WebRTC's does).
  */
 #ifndef DC_REPAIR_H
 #define DC_REPAIR_H
@@ -81,6 +82,9 @@ typedef struct {
   int n_missing;
   dc_missing missing[DC_NACK_MAX];
   uint64_t nacks_sent, recovered;
+  /* missing packets given up (asked for DC_NACK_TRIES times, too old, or too many to ask
+   * for), and when the last was: a decoder downstream waits for a key frame after one */
+  uint64_t given_up, given_up_us;
 } dc_rx_stream;
 
 void dc_rx_stream_init(dc_rx_stream *s, uint32_t ssrc, uint32_t clock_rate);

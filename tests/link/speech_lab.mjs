@@ -118,9 +118,20 @@ async function watchVideo(page) {
     const samples = [];
     window.__video = { samples, timer: setInterval(async () => {
       const stats = await window.diemcau.pc.getStats();
-      let frames = 0;
-      stats.forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'video') frames += s.framesDecoded || 0; });
-      samples.push({ at: performance.now(), frames });
+      // beside the frames decoded, what tells a freeze's cause: frames that arrived whole
+      // (none: nothing came; some: the decoder waited for a key frame), packets lost, and the
+      // page's own NACKs and key-frame requests
+      let frames = 0, received = 0, lost = 0, nacks = 0, plis = 0, keys = 0;
+      stats.forEach((s) => {
+        if (s.type !== 'inbound-rtp' || s.kind !== 'video') return;
+        frames += s.framesDecoded || 0;
+        received += s.framesReceived || 0;
+        lost += s.packetsLost || 0;
+        nacks += s.nackCount || 0;
+        plis += (s.pliCount || 0) + (s.firCount || 0);
+        keys += s.keyFramesDecoded || 0;
+      });
+      samples.push({ at: performance.now(), frames, received, lost, nacks, plis, keys });
     }, 100) };
   });
 }
@@ -150,13 +161,25 @@ async function stopVideo(page) {
   const [who, secs] = await page.evaluate(() => [window.diemcau.me.point, Math.round(performance.now() / 1000)]);
   console.log(`# ${who} sent, in the ${secs} s since its page opened: ${sent.join('; ')}`);
   if (samples.length < 2) return { fps: 0, freezeMs: null };
-  let freeze = 0, lastChange = samples[0].at;
+  // the longest freeze, and when it began (seconds into the watch: one at 0 is the first
+  // picture still on its way, not a picture that stopped)
+  let freeze = 0, freezeAt = 0, lastChange = samples[0].at, from = 0, to = 0, start = 0;
   for (let i = 1; i < samples.length; i++) {
-    if (samples[i].frames !== samples[i - 1].frames) lastChange = samples[i].at;
-    freeze = Math.max(freeze, samples[i].at - lastChange);
+    if (samples[i].frames !== samples[i - 1].frames) lastChange = samples[i].at, start = i;
+    if (samples[i].at - lastChange > freeze) {
+      freeze = samples[i].at - lastChange;
+      freezeAt = (lastChange - samples[0].at) / 1000;
+      from = start, to = Math.min(i + 1, samples.length - 1);
+    }
+  }
+  if (freeze > 1000) {
+    const a = samples[from], b = samples[to], d = (k) => (b[k] ?? 0) - (a[k] ?? 0);
+    console.log(`#   ${who}'s longest freeze: ${Math.round(freeze)} ms from ${freezeAt.toFixed(1)} s; meanwhile ` +
+      `${d('received')} frames arrived, ${d('lost')} packets lost, ${d('nacks')} NACKs and ${d('plis')} key-frame ` +
+      `requests sent, ${d('keys')} key frames decoded (to the first new frame)`);
   }
   const span = (samples[samples.length - 1].at - samples[0].at) / 1000;
-  return { fps: (samples[samples.length - 1].frames - samples[0].frames) / span, freezeMs: Math.round(freeze) };
+  return { fps: (samples[samples.length - 1].frames - samples[0].frames) / span, freezeMs: Math.round(freeze), freezeAt };
 }
 
 // From the district's microphone track to the point's playout: where the point's recording
@@ -289,7 +312,8 @@ async function main() {
     if (VIDEO) {
       console.log('# | bridge | video the point receives: fps, longest freeze | the point\'s video at the district |');
       for (const m of [plain, red])
-        console.log(`# | RED ${m.red ? 'on ' : 'off'} | ${m.video[1].fps.toFixed(1)} fps, ${m.video[1].freezeMs} ms | ${m.video[0].fps.toFixed(1)} fps, ${m.video[0].freezeMs} ms |`);
+        console.log(`# | RED ${m.red ? 'on ' : 'off'} | ${m.video[1].fps.toFixed(1)} fps, ${m.video[1].freezeMs} ms from ${m.video[1].freezeAt.toFixed(1)} s | ` +
+          `${m.video[0].fps.toFixed(1)} fps, ${m.video[0].freezeMs} ms from ${m.video[0].freezeAt.toFixed(1)} s |`);
       const back = red.outage && red.outage.videoBackMs;
       if (back)
         console.log(`# video after the 6 s outage: the point decodes again ${back[1] === null ? 'not within 20 s' : `${(back[1] / 1000).toFixed(1)} s`} ` +

@@ -86,9 +86,13 @@ static void test_rx_gap_nack_and_repair(void) {
   g_assert_false(dc_rx_stream_update(&s, 6, 0, 100, now + 61000));
   g_assert_cmpuint(dc_rx_stream_nacks(&s, now + 100000, 100000, 1000000, nacks, 64), ==, 3);
   g_assert_cmpuint(dc_rx_stream_nacks(&s, now + 200000, 100000, 1000000, nacks, 64), ==, 3);
-  /* three tries, then given up */
+  /* three tries, then given up: counted (the repaired one not), and when */
+  g_assert_cmpuint(s.given_up, ==, 0);
   g_assert_cmpuint(dc_rx_stream_nacks(&s, now + 300000, 100000, 1000000, nacks, 64), ==, 0);
   g_assert_cmpint(s.n_missing, ==, 0);
+  g_assert_cmpuint(s.given_up, ==, 3);
+  g_assert_cmpuint(s.given_up_us, ==, now + 300000);
+  g_assert_cmpuint(s.recovered, ==, 1);
   dc_rtcp_report_block rb;
   dc_rx_stream_report(&s, now, &rb);
   g_assert_cmpuint(rb.ssrc, ==, 0xAA);
@@ -101,6 +105,31 @@ static void test_rx_gap_nack_and_repair(void) {
 
 /* A storm: every other packet lost for a long while. The list stays bounded and each
  * missing packet is asked for at most three times. */
+/* Retries spaced by the caller's interval (the bridge's: a round trip): at 375 ms three asks
+ * take 750 ms and all come before the age limit; a gap too wide to ask for is given up at once,
+ * and so is the oldest missing packet when the list is full. */
+static void test_rx_given_up(void) {
+  dc_rx_stream s;
+  dc_rx_stream_init(&s, 7, 90000);
+  uint16_t nacks[DC_NACK_MAX];
+  uint64_t now = 5000000;
+  g_assert_true(dc_rx_stream_update(&s, 100, 0, 100, now));
+  g_assert_true(dc_rx_stream_update(&s, 102, 0, 100, now)); /* 101 lost */
+  g_assert_cmpuint(dc_rx_stream_nacks(&s, now, 375000, 1000000, nacks, DC_NACK_MAX), ==, 1);
+  g_assert_cmpuint(dc_rx_stream_nacks(&s, now + 300000, 375000, 1000000, nacks, DC_NACK_MAX), ==, 0);
+  g_assert_cmpuint(dc_rx_stream_nacks(&s, now + 375000, 375000, 1000000, nacks, DC_NACK_MAX), ==, 1);
+  g_assert_cmpuint(dc_rx_stream_nacks(&s, now + 750000, 375000, 1000000, nacks, DC_NACK_MAX), ==, 1);
+  g_assert_cmpuint(s.given_up, ==, 0);
+  g_assert_cmpuint(dc_rx_stream_nacks(&s, now + 1000001, 375000, 1000000, nacks, DC_NACK_MAX), ==, 0);
+  g_assert_cmpuint(s.given_up, ==, 1);
+  g_assert_cmpuint(s.given_up_us, ==, now + 1000001);
+  /* a gap wider than the list: given up whole, at once */
+  g_assert_true(dc_rx_stream_update(&s, (uint16_t)(102 + DC_NACK_MAX + 2), 0, 100, now + 1100000));
+  g_assert_cmpuint(s.given_up, ==, 1 + DC_NACK_MAX + 1);
+  g_assert_cmpuint(s.given_up_us, ==, now + 1100000);
+  g_assert_cmpint(s.n_missing, ==, 0);
+}
+
 static void test_rx_nack_storm_bounded(void) {
   dc_rx_stream s;
   dc_rx_stream_init(&s, 1, 90000);
@@ -230,6 +259,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/repair/cache-grows-to-rate", test_cache_grows_to_rate);
   g_test_add_func("/repair/cache-layers", test_cache_layers);
   g_test_add_func("/repair/rx-gap-nack-and-repair", test_rx_gap_nack_and_repair);
+  g_test_add_func("/repair/rx-given-up", test_rx_given_up);
   g_test_add_func("/repair/rx-nack-storm-bounded", test_rx_nack_storm_bounded);
   g_test_add_func("/repair/rx-late-retransmission-is-no-restart", test_rx_late_retransmission_is_no_restart);
   g_test_add_func("/repair/rtx-round-trip", test_rtx_round_trip);
