@@ -406,10 +406,17 @@ async function main() {
       return { what: `${who} ${on ? 'on' : 'off'}`, expected, found, off: found === null ? Infinity : found - expected,
         lag: made[key] - (schedule.start + schedule[key]) };
     });
-    const beyondBound = changes.filter((c) => Math.abs(c.off) > SCHEDULE_BOUND_S).length;
-    check(zero > 0 && changes.every((c) => Math.abs(c.off) <= 2 * SCHEDULE_BOUND_S) && beyondBound <= 1,
-      `the recorded mix follows the schedule: the host alone, then A, then B, each change within ${SCHEDULE_BOUND_S * 1000} ms of when the bridge made it (one of eight within ${2 * SCHEDULE_BOUND_S * 1000} ms)`,
-      `zero ${zero ? zero - schedule.start : '?'} ms after the record message; ` +
+    // The file's time line starts at the first mix packet the recorder got, which on a busy
+    // machine came 200 ms after the zero once: every change then read 180-220 ms late. So the
+    // changes are judged against each other (their median shift taken out), and the shift on
+    // its own within twice the bound.
+    const offs = changes.map((c) => c.off).filter(Number.isFinite).sort((x, y) => x - y);
+    const shift = offs.length ? offs[Math.floor(offs.length / 2)] : Infinity;
+    const beyondBound = changes.filter((c) => Math.abs(c.off - shift) > SCHEDULE_BOUND_S).length;
+    check(zero > 0 && Math.abs(shift) <= 2 * SCHEDULE_BOUND_S && changes.every((c) => Math.abs(c.off - shift) <= 2 * SCHEDULE_BOUND_S) &&
+      beyondBound <= 1,
+      `the recorded mix follows the schedule: the host alone, then A, then B, each change within ${SCHEDULE_BOUND_S * 1000} ms of when the bridge made it (one of eight within ${2 * SCHEDULE_BOUND_S * 1000} ms), the file's start within ${2 * SCHEDULE_BOUND_S * 1000} ms`,
+      `zero ${zero ? zero - schedule.start : '?'} ms after the record message; the file's shift ${Math.round(shift * 1000)} ms; ` +
       changes.map((c) => `${c.what} at ${c.found === null ? 'never' : c.found.toFixed(2)} s (made ${c.expected.toFixed(2)} s, ` +
         `${c.lag} ms after its message)`).join('; '));
     const dur = rec.discovered && rec.discovered.durationS;

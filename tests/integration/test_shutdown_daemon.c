@@ -25,6 +25,7 @@
 #include "media/rtp.h"
 #include "signaling/store.h"
 #include "signaling/token.h"
+#include "tests/lib/daemon.h"
 #include "tests/lib/native_client.h"
 
 #define PORT 18646
@@ -102,11 +103,7 @@ static void die_with_parent(gpointer unused) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
 }
 
-static void spin_ms(int ms) {
-  gint64 end = g_get_monotonic_time() + ms * 1000;
-  while (g_get_monotonic_time() < end)
-    g_main_context_iteration(NULL, FALSE), g_usleep(500);
-}
+static void spin_ms(int ms) { dc_test_spin_for(ms); }
 
 static int connected_count(void) {
   int n = 0;
@@ -137,7 +134,10 @@ static void one_round(int round) {
     g_assert_cmpint(st.st_mode & 077, ==, 0);
     g_free(db);
   }
-  SoupSession *session = soup_session_new();
+  int n_sessions = (T.n + DC_TEST_POINTS_PER_ADDRESS - 1) / DC_TEST_POINTS_PER_ADDRESS;
+  SoupSession **sessions = g_new0(SoupSession *, (gsize)n_sessions);
+  for (int k = 0; k < n_sessions; k++)
+    sessions[k] = dc_test_point_session(k);
   dc_workers *workers = dc_workers_new(1);
   dc_dtls_identity *id = dc_dtls_identity_new("stop-test", &err);
   g_assert_no_error(err);
@@ -151,8 +151,9 @@ static void one_round(int round) {
     c->seq = (uint16_t)g_random_int();
     c->ts = g_random_int();
     c->enc = opus_encoder_create(48000, 1, OPUS_APPLICATION_VOIP, NULL);
-    dc_client_config cfg = {.session = session, .workers = workers, .identity = id, .ws_url = url,
-                            .meeting = T.meeting, .token = c->token, .name = "Xã", .slots = 1, .reports = true};
+    dc_client_config cfg = {.session = sessions[i / DC_TEST_POINTS_PER_ADDRESS], .workers = workers, .identity = id, .ws_url = url,
+                            .meeting = T.meeting, .token = c->token, .name = "Xã", .slots = 1, .reports = true,
+                            .roster_changes = true}; /* as the page and the endpoint join */
     c->dc = dc_client_new(&cfg, &cb, c);
     spin_ms(10);
   }
@@ -222,7 +223,9 @@ static void one_round(int round) {
     opus_encoder_destroy(T.c[i].enc);
   }
   dc_dtls_identity_unref(id);
-  g_object_unref(session);
+  for (int k = 0; k < n_sessions; k++)
+    g_object_unref(sessions[k]);
+  g_free(sessions);
   g_object_unref(bridge);
   g_free(url);
   g_free(port);

@@ -5,7 +5,15 @@
 #define DC_TEST_DAEMON_H
 
 #include <gio/gio.h>
+#include <libsoup/soup.h>
 #include <stdbool.h>
+
+/* Points come from loopback addresses of their own, DC_TEST_POINTS_PER_ADDRESS to each, as
+ * points behind different NATs do: the bridge lets one address hold only 32 connections that
+ * have not joined yet (a flood's bound), which a storm from one address passes, and its
+ * refused joins then come back later. The session for the k-th of them (127.0.1.1 on). */
+#define DC_TEST_POINTS_PER_ADDRESS 16
+SoupSession *dc_test_point_session(int k);
 
 /* For g_subprocess_launcher_set_child_setup: SIGTERM to the daemon when the test goes. */
 void dc_test_die_with_parent(gpointer unused);

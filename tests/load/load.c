@@ -82,10 +82,7 @@ typedef struct {
   int last_aseq; /* -1: none yet */
 } client;
 
-/* Points come from loopback addresses of their own, POINTS_PER_ADDRESS to each, as points behind
- * different NATs do: the bridge lets one address hold only 32 connections that have not joined
- * yet (a flood's bound), which a storm from one address would pass. */
-#define POINTS_PER_ADDRESS 16
+#define POINTS_PER_ADDRESS DC_TEST_POINTS_PER_ADDRESS /* tests/lib/daemon.h says why */
 
 static struct {
   SoupSession *session;            /* /metrics, from 127.0.0.1 */
@@ -450,16 +447,8 @@ int main(int argc, char **argv) {
   long rss_idle = dc_test_rss_kib(pid), anon_idle = dc_test_rss_anon_kib(pid);
   int n_sessions = (participants + POINTS_PER_ADDRESS - 1) / POINTS_PER_ADDRESS;
   S.point_sessions = g_new0(SoupSession *, (gsize)n_sessions);
-  for (int k = 0; k < n_sessions; k++) {
-    char ip[16];
-    g_snprintf(ip, sizeof ip, "127.0.%d.%d", 1 + k / 250, 1 + k % 250);
-    GInetAddress *addr = g_inet_address_new_from_string(ip);
-    GSocketAddress *local = g_inet_socket_address_new(addr, 0);
-    S.point_sessions[k] = soup_session_new_with_options("local-address", local, "max-conns", 1000,
-                                                        "max-conns-per-host", 1000, NULL);
-    g_object_unref(local);
-    g_object_unref(addr);
-  }
+  for (int k = 0; k < n_sessions; k++)
+    S.point_sessions[k] = dc_test_point_session(k);
   S.url = S.janus ? g_strdup_printf("http://127.0.0.1:%d/janus", port) : g_strdup_printf("ws://127.0.0.1:%d/ws", port);
   S.workers = dc_workers_new(workers);
   S.id = dc_dtls_identity_new("load", &err);
