@@ -8,8 +8,9 @@
  * audio level (RFC 6464); everyone else sends Opus silence at 50 packets/s with level 127, as
  * browsers do without DTX. The first V participants also send video as Chrome's simulcast
  * does: three SSRC layers (a=ssrc-group:SIM, lowest first) of ~120, ~400 and ~1600 kbit/s,
- * VP8 payload descriptors with picture ids, a key frame every 2 s. (The VP8 bytes are filler:
- * the bridge routes by descriptor and never decodes video.)
+ * VP8 payload descriptors with picture ids, a key frame every 2 s, each frame starting with
+ * VP8's frame header (RFC 6386 §9.1: Janus looks for a key frame's start code). (The rest is
+ * filler: neither server decodes video.)
  *
  * Joins come in a storm (all at once) or at --join-rate a second. Reported: join times (the
  * WebSocket open to media up, p50/p95/max, and the storm's length), then over --seconds: the
@@ -26,10 +27,12 @@
  *
  * The load generator shares the machine with the bridge: its own CPU is in the table too.
  *
- * --janus DIR runs the same audio load against Janus's AudioBridge instead (the program given is
- * janus, DIR its configuration: tests/load/janus-side-by-side writes it and runs both), with
- * the same client (tests/load/janus_client) and the same measures, so the two servers' costs
- * sit side by side.
+ * --janus DIR runs the same load against Janus instead (the program given is janus, DIR its
+ * configuration: tests/load/janus-side-by-side writes it and runs both), with the same client
+ * (tests/load/janus_client) and the same measures, so the two servers' costs sit side by side:
+ * audio through its AudioBridge; the cameras published to its VideoRoom, each participant
+ * subscribed to two of them as diemcau's two slots hold two (the first at the middle simulcast
+ * layer, as diemcau's main slot is on loopback, the second at the lowest, as a thumbnail).
  */
 #include <glib/gstdio.h>
 #include <math.h>
@@ -72,6 +75,7 @@ typedef struct {
   dc_client *dc;    /* against diemcau */
   janus_client *jc; /* against Janus (--janus) */
   dc_transport *t;  /* the worker's, once connected */
+  dc_transport *vt; /* against Janus: the camera's own, once connected (the same worker) */
   GSource *timer;
   bool talker, video;
   uint16_t aseq, vseq[LAYERS], pid;
@@ -96,7 +100,8 @@ static struct {
   frame silence;
   int talkers;
   gint64 start_us; /* when the talkers' turns are counted from */
-  bool janus;      /* the server is Janus's AudioBridge, not diemcau */
+  bool janus;      /* the server is Janus (AudioBridge and VideoRoom), not diemcau */
+  int video_senders;
   const char *client_address; /* with janus: where the points' ICE gathers */
 } S;
 
@@ -174,7 +179,7 @@ static bool make_speech(void) {
 
 /* ---- media, on the clients' workers ---- */
 
-static void send_video(client *c) {
+static void send_video(client *c, dc_transport *t) {
   uint8_t buf[DC_TRANSPORT_BUF];
   bool key = c->vts % (90000 * 2) < 1800; /* a key frame every 2 s, on every layer */
   for (int l = 0; l < LAYERS; l++)
@@ -189,13 +194,19 @@ static void send_video(client *c) {
       buf[n++] = 0x80;
       buf[n++] = (uint8_t)(0x80 | (c->pid >> 8));
       buf[n++] = (uint8_t)c->pid;
-      if (first) {
-        const uint8_t head[] = {key ? 0x50 : 0x51, 0x9d, 0x01, 0x2a};
+      if (first && key) { /* RFC 6386 §9.1: the frame tag, the start code, width and height */
+        int width = 320 << l, height = 180 << l;
+        const uint8_t head[] = {0x50, 0x00, 0x00, 0x9d, 0x01, 0x2a, (uint8_t)width, (uint8_t)(width >> 8), (uint8_t)height,
+                                (uint8_t)(height >> 8)};
+        memcpy(buf + n, head, sizeof head);
+        n += sizeof head;
+      } else if (first) {
+        const uint8_t head[] = {0x51, 0x00, 0x00}; /* the frame tag of an inter frame */
         memcpy(buf + n, head, sizeof head);
         n += sizeof head;
       }
       memset(buf + n, 0x33, (size_t)layer_shape[l].bytes);
-      dc_transport_send_rtp(c->t, buf, n + (size_t)layer_shape[l].bytes, sizeof buf);
+      dc_transport_send_rtp(t, buf, n + (size_t)layer_shape[l].bytes, sizeof buf);
       g_atomic_int_inc(&c->sent);
     }
   c->pid = (c->pid + 1) & 0x7FFF;
@@ -219,8 +230,8 @@ static gboolean send_media(gpointer data) {
   memcpy(buf + n, f->data, (size_t)f->len);
   dc_transport_send_rtp(c->t, buf, n + (size_t)f->len, sizeof buf);
   g_atomic_int_inc(&c->sent);
-  if (c->video)
-    send_video(c);
+  if (c->video && (!S.janus || c->vt)) /* to Janus on the camera's own PeerConnection */
+    send_video(c, S.janus ? c->vt : c->t);
   return G_SOURCE_CONTINUE;
 }
 
@@ -233,6 +244,14 @@ static void start_sending(dc_transport *t, gpointer user) {
 }
 
 static void on_connected(dc_client *dc, gpointer user) { start_sending(dc_client_transport(dc), user); }
+
+/* Janus: the camera's transport is up (on the same worker as the audio's, whose timer sends both) */
+static void on_camera_connected(dc_transport *t, gpointer user) { ((client *)user)->vt = t; }
+
+static void on_janus_video(gpointer user, uint8_t *buf, size_t len, size_t cap) {
+  (void)buf, (void)len, (void)cap;
+  g_atomic_int_inc(&((client *)user)->video_in);
+}
 
 static void on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap) {
   (void)cap;
@@ -265,12 +284,27 @@ static char *offer(dc_client *dc, gpointer user) {
 
 static void start_client(client *c) {
   if (S.janus) {
-    static const janus_client_callbacks jcb = {.connected = start_sending, .rtp = on_rtp};
+    static const janus_client_callbacks jcb = {.connected = start_sending, .video_connected = on_camera_connected,
+                                               .rtp = on_rtp, .video_rtp = on_janus_video};
     char name[32];
     g_snprintf(name, sizeof name, "Điểm %d", c->index + 1);
-    janus_client_config jcfg = {.session = S.point_sessions[c->index / POINTS_PER_ADDRESS], .workers = S.workers,
+    uint32_t layers[LAYERS];
+    for (int l = 0; l < LAYERS; l++)
+      layers[l] = video_ssrc(c, l);
+    janus_client_config jcfg = {.session = S.point_sessions[c->index / POINTS_PER_ADDRESS], .worker = dc_workers_pick(S.workers),
                                 .identity = S.id, .url = S.url, .room = JANUS_ROOM, .name = name,
-                                .audio_ssrc = audio_ssrc(c), .level_id = LEVEL_ID, .local_address = S.client_address};
+                                .audio_ssrc = audio_ssrc(c), .level_id = LEVEL_ID, .local_address = S.client_address,
+                                .video_ssrcs = c->video ? layers : NULL, .n_video_layers = c->video ? LAYERS : 0,
+                                .video_pt = VP8_PT, .feed_id = (guint64)c->index + 1};
+    /* two cameras other than its own, as diemcau's two slots hold them: a main slot at the
+     * middle layer (where diemcau's estimates put it on loopback, so both servers forward the
+     * same packets), a thumbnail at the lowest */
+    for (int k = 0; k < S.video_senders && jcfg.n_subscribe < 2; k++)
+      if (k != c->index) {
+        jcfg.subscribe[jcfg.n_subscribe] = (guint64)k + 1;
+        jcfg.substream[jcfg.n_subscribe] = jcfg.n_subscribe == 0 ? 1 : 0;
+        jcfg.n_subscribe++;
+      }
     c->jc = janus_client_new(&jcfg, &jcb, c);
     return;
   }
@@ -399,11 +433,11 @@ int main(int argc, char **argv) {
       {"participants", 0, 0, G_OPTION_ARG_INT, &participants, "participants (default 40)", "N"},
       {"seconds", 0, 0, G_OPTION_ARG_INT, &seconds, "how long to measure once all joined (default 10)", "S"},
       {"talkers", 0, 0, G_OPTION_ARG_INT, &talkers, "participants that take turns speaking (default 3)", "T"},
-      {"video-senders", 0, 0, G_OPTION_ARG_INT, &video_senders, "participants sending three simulcast layers, the talkers first (default 3; 0 with --janus)", "V"},
+      {"video-senders", 0, 0, G_OPTION_ARG_INT, &video_senders, "participants sending three simulcast layers, the talkers first (default 3)", "V"},
       {"join-rate", 0, 0, G_OPTION_ARG_DOUBLE, &join_rate, "joins a second (default 0: all at once, a storm)", "R"},
       {"port", 0, 0, G_OPTION_ARG_INT, &port, "the server's port on 127.0.0.1 (default 18650; with --janus, its HTTP API's)", "P"},
       {"janus", 0, 0, G_OPTION_ARG_FILENAME, &janus_conf, "the server is Janus (its path the argument) with this configuration folder: "
-       "AudioBridge room 1234 at 48 kHz, its HTTP API on --port (tests/load/janus-side-by-side writes one)", "DIR"},
+       "AudioBridge and VideoRoom rooms 1234, its HTTP API on --port (tests/load/janus-side-by-side writes one)", "DIR"},
       {"client-address", 0, 0, G_OPTION_ARG_STRING, &client_address, "with --janus, the address the points gather ICE "
        "candidates on (default 127.0.0.1; Janus gathers none on loopback interfaces)", "A"},
       {"client-workers", 0, 0, G_OPTION_ARG_INT, &workers, "the generator's media threads (default 2)", "W"},
@@ -414,17 +448,16 @@ int main(int argc, char **argv) {
   GError *err = NULL;
   bool parsed = g_option_context_parse(octx, &argc, &argv, &err);
   if (video_senders < 0)
-    video_senders = janus_conf ? 0 : MIN(3, participants);
+    video_senders = MIN(3, participants);
   if (!parsed || argc != 2 || participants < 2 || seconds < 2 || talkers < 0 || talkers > participants ||
-      video_senders > participants || workers < 1 || (janus_conf && video_senders > 0)) {
+      video_senders > participants || workers < 1) {
     fprintf(stderr, "load: %s\n", err ? err->message
-                                      : janus_conf && video_senders > 0
-                                          ? "against Janus the load is audio only (its AudioBridge): --video-senders 0"
-                                          : "usage: load [options] PATH/TO/diemcau-bridge (--participants >= 2, "
-                                            "--seconds >= 2, talkers and video senders at most the participants)");
+                                      : "usage: load [options] PATH/TO/diemcau-bridge (--participants >= 2, "
+                                        "--seconds >= 2, talkers and video senders at most the participants)");
     return 2;
   }
   S.janus = janus_conf != NULL;
+  S.video_senders = video_senders;
   S.client_address = client_address ? client_address : "127.0.0.1";
   g_option_context_free(octx);
   S.talkers = talkers;
@@ -454,7 +487,7 @@ int main(int argc, char **argv) {
   S.id = dc_dtls_identity_new("load", &err);
   g_assert_no_error(err);
   printf("load: %s, %d participants (%d take turns talking, %d send 3 simulcast layers), joins %s\n",
-         S.janus ? "Janus's AudioBridge" : "diemcau", participants, talkers, video_senders, join_rate > 0 ? "paced" : "in a storm");
+         S.janus ? (video_senders ? "Janus's AudioBridge and VideoRoom" : "Janus's AudioBridge") : "diemcau", participants, talkers, video_senders, join_rate > 0 ? "paced" : "in a storm");
   fflush(stdout);
 
   /* joins: all at once, or paced */
@@ -490,6 +523,24 @@ int main(int argc, char **argv) {
       printf("load: participant %d never connected: %s\n", i, i >= started ? "never started" : point_progress(&clients[i]));
     }
   fflush(stdout);
+
+  /* Janus: each camera and each subscription is a PeerConnection of its own, made after the
+   * audio's; wait for them (a subscription waits for its publishers to be in the room) */
+  if (S.janus && video_senders) {
+    gint64 video_deadline = g_get_monotonic_time() + (gint64)(30 + participants / 5) * G_USEC_PER_SEC;
+    int video_up = 0;
+    for (;;) {
+      video_up = 0;
+      for (int i = 0; i < started; i++)
+        video_up += janus_client_video_is_connected(clients[i].jc);
+      if (video_up == started || g_get_monotonic_time() >= video_deadline)
+        break;
+      g_main_context_iteration(NULL, FALSE), g_usleep(1000);
+    }
+    printf("load: %d of %d had their camera and subscription up %.1f s after the first join\n", video_up, participants,
+           (g_get_monotonic_time() - storm_start) / 1e6);
+    fflush(stdout);
+  }
 
   /* settle (the slots and estimates after the storm), then measure */
   dc_test_spin_for(2000);
@@ -541,7 +592,7 @@ int main(int argc, char **argv) {
 
   printf("\n| measure | value |\n| --- | --- |\n");
   const char *server = S.janus ? "janus" : "diemcau";
-  printf("| server | %s |\n", S.janus ? "Janus 1.1.2, AudioBridge" : "diemcau");
+  printf("| server | %s |\n", S.janus ? (video_senders ? "Janus 1.1.2, AudioBridge and VideoRoom" : "Janus 1.1.2, AudioBridge") : "diemcau");
   printf("| participants joined | %d of %d, in %.1f s |\n", joined, participants, storm_s);
   printf("| join, %s to media up: p50 / p95 / max | %.0f / %.0f / %.0f ms |\n",
          S.janus ? "session asked for" : "WebSocket open", join_p50, join_p95, join_max);
