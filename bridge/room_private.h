@@ -153,7 +153,7 @@ struct dc_participant {
   char rids[DC_SDP_MAX_LAYERS][DC_RTP_ID_MAX + 1];
   uint32_t layer_ssrc[DC_SDP_MAX_LAYERS], rtx_ssrc[DC_SDP_MAX_LAYERS];
   int64_t layer_seen_us[DC_SDP_MAX_LAYERS]; /* when each layer last arrived */
-  int64_t last_pli_us[DC_SDP_MAX_LAYERS]; /* per layer: key frames are asked per layer */
+  dc_keyframe_gate keyframe_gate[DC_SDP_MAX_LAYERS]; /* per layer: key frames are asked per layer */
   int rtx_pt;                  /* the source's RTX payload type, -1 without */
   bool nack_upstream;          /* the source takes our NACKs */
   bool remb_upstream;          /* and our REMB */

@@ -5,12 +5,15 @@
 
 #include <string.h>
 
+#include "media/vp8.h"
+
 /* ---- keyframe requests (the source's worker) ---- */
 
 typedef struct {
   dc_participant *src;
   unsigned layers; /* bit i: simulcast layer i */
   int64_t interval_us;
+  bool held; /* a request held by the spacing, its time come (dc_keyframe_gate_due) */
 } keyframe_request;
 
 static void free_keyframe_request(gpointer data) {
@@ -19,11 +22,25 @@ static void free_keyframe_request(gpointer data) {
   g_free(q);
 }
 
+static gboolean send_pli(gpointer data);
+
+/* A request the spacing held: sent when the spacing ends, unless a key frame comes first. */
+static void send_pli_later(dc_participant *src, int layer, int64_t delay_us) {
+  keyframe_request *q = g_new0(keyframe_request, 1);
+  q->src = room_ref(src);
+  q->layers = 1u << layer;
+  q->held = true;
+  GSource *timer = g_timeout_source_new((guint)((delay_us + 999) / 1000));
+  g_source_set_callback(timer, send_pli, q, free_keyframe_request);
+  g_source_attach(timer, dc_worker_context(src->worker));
+  g_source_unref(timer);
+}
+
 /* Only the layers asked for: a key frame is several times an inter frame, and a sender's
  * rate control drops frames after one to pay for it, so a key frame on a layer nobody is
  * switching to freezes the receivers of that layer for nothing (and costs a thin link half
  * a second). Each layer is asked at most every PLI_INTERVAL_US, or RECEIVER_PLI_INTERVAL_US for a
- * receiver's loss. */
+ * receiver's loss; a request inside the spacing is held to its end (dc_keyframe_gate). */
 static gboolean send_pli(gpointer data) {
   keyframe_request *q = data;
   dc_participant *src = q->src;
@@ -43,12 +60,22 @@ static gboolean send_pli(gpointer data) {
      * every receiver of the layer waits for a key frame, whichever asks, and none of their
      * links is to blame, so a receiver's request is not held back as for its own loss (on a
      * 128 kbit/s uplink with 5 % loss the district's view of the point froze 3 s). */
-    int64_t interval = q->interval_us;
-    if (src->layer_rx && (int64_t)src->layer_rx[i].given_up_us > src->last_pli_us[i])
+    dc_keyframe_gate *gate = &src->keyframe_gate[i];
+    int64_t interval = q->interval_us, due = 0;
+    if (src->layer_rx && (int64_t)src->layer_rx[i].given_up_us > gate->sent_us)
       interval = MIN(interval, PLI_INTERVAL_US);
-    if (!(q->layers >> i & 1) || !src->layer_ssrc[i] || now - src->last_pli_us[i] < interval)
+    if (!(q->layers >> i & 1) || !src->layer_ssrc[i])
       continue;
-    src->last_pli_us[i] = now;
+    if (q->held) {
+      if (!dc_keyframe_gate_due(gate, now))
+        continue;
+    } else {
+      dc_keyframe_verdict v = dc_keyframe_gate_ask(gate, now, interval, &due);
+      if (v == DC_KEYFRAME_HELD_NEW)
+        send_pli_later(src, i, due - now);
+      if (v != DC_KEYFRAME_SEND)
+        continue;
+    }
     if (fir && !counted) {
       src->fir_seq++; /* one new request, whatever it names */
       counted = true;
@@ -64,7 +91,7 @@ static gboolean send_pli(gpointer data) {
 }
 
 void room_request_keyframe(dc_participant *src, int layer, int64_t interval_us) {
-  keyframe_request *q = g_new(keyframe_request, 1);
+  keyframe_request *q = g_new0(keyframe_request, 1);
   q->src = room_ref(src);
   q->interval_us = MAX(interval_us, PLI_INTERVAL_US);
   q->layers = layer < 0 ? ~0u : 1u << MIN(layer, 31);
@@ -547,6 +574,9 @@ void video_on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap) {
     dc_rx_stream_init(rx, pkt.ssrc, 90000);
   if (!dc_rx_stream_update(rx, pkt.seq, pkt.timestamp, len, now))
     return; /* a duplicate: already forwarded */
+  dc_vp8_desc vp8;
+  if (dc_vp8_parse(dc_rtp_payload(&pkt), pkt.payload_len, &vp8) == DC_OK && vp8.keyframe)
+    dc_keyframe_gate_key_seen(&src->keyframe_gate[layer], (int64_t)now);
   /* what the layer costs a receiver: a sender's padding (its own bandwidth probe) is not
    * forwarded, so it is not counted either */
   src->layer_bytes[layer] += pkt.payload_len ? len - pkt.padding_len : 0;

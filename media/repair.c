@@ -365,3 +365,36 @@ bool dc_repair_budget_take(dc_repair_budget *b, uint64_t estimate_bps, size_t le
   b->bits -= need;
   return true;
 }
+
+/* ---- key-frame requests ---- */
+
+dc_keyframe_verdict dc_keyframe_gate_ask(dc_keyframe_gate *g, int64_t now_us, int64_t interval_us, int64_t *due_us) {
+  if (!g->sent_us || now_us - g->sent_us >= interval_us) {
+    g->sent_us = now_us;
+    g->held_us = 0; /* what was held goes with this one */
+    return DC_KEYFRAME_SEND;
+  }
+  int64_t due = g->sent_us + interval_us;
+  if (g->held_us && g->held_due_us <= due)
+    return DC_KEYFRAME_HELD;
+  /* the first held, or one allowed sooner (a shorter spacing) than the one held: a timer for it;
+   * the later timer then finds nothing to send */
+  if (!g->held_us)
+    g->held_us = now_us;
+  g->held_due_us = due;
+  *due_us = due;
+  return DC_KEYFRAME_HELD_NEW;
+}
+
+bool dc_keyframe_gate_due(dc_keyframe_gate *g, int64_t now_us) {
+  if (!g->held_us || now_us < g->held_due_us)
+    return false;
+  bool key_since = g->key_us >= g->held_us;
+  g->held_us = 0;
+  if (key_since)
+    return false; /* the receiver has its key frame: another would cost its link for nothing */
+  g->sent_us = now_us;
+  return true;
+}
+
+void dc_keyframe_gate_key_seen(dc_keyframe_gate *g, int64_t now_us) { g->key_us = now_us; }

@@ -545,7 +545,12 @@ static void test_estimate_turns_thumbnail_off(void) {
   g_assert_true(dc_test_spin_until(thumbnail_off, 2000));
   int before = g_atomic_int_get(&c->video_packets);
   dc_test_spin_for(1000);
-  g_assert_cmpint(g_atomic_int_get(&c->video_packets) - before, >, 100); /* the main slot stays */
+  /* the main slot stays: on A's 200-packet layer, or on its 100-packet one when a busy machine
+   * let more heavy-loss reports through before the slot map came (95 in a second, once, with
+   * another test beside it) */
+  int main_packets = g_atomic_int_get(&c->video_packets) - before;
+  g_test_message("the main slot carried %d packets in the second after the thumbnail went off", main_packets);
+  g_assert_cmpint(main_packets, >, 50);
   g_assert_true(thumbnail_off());
   feedback(4);
   g_assert_true(dc_test_spin_until(thumbnail_back, 10000));

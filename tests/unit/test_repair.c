@@ -253,6 +253,48 @@ static void test_repair_budget(void) {
   g_assert_false(dc_repair_budget_take(&b, estimate, 1000, now - 1000000));
 }
 
+/* Issue 12: a receiver's key-frame request inside the spacing is held to its end, not
+ * dropped (the receiver waited for its own next request: a highland point froze 3.8 s); one
+ * is held at a time; a key frame that arrives meanwhile makes it needless; a shorter spacing
+ * (the source lost a packet for good) brings it forward. */
+static void test_keyframe_held_not_dropped(void) {
+  const int64_t spacing = 2500000, t0 = 10000000;
+  dc_keyframe_gate g = {0};
+  int64_t due = 0;
+  g_assert_cmpint(dc_keyframe_gate_ask(&g, t0, spacing, &due), ==, DC_KEYFRAME_SEND);
+  /* 1 s later: held until the spacing ends */
+  g_assert_cmpint(dc_keyframe_gate_ask(&g, t0 + 1000000, spacing, &due), ==, DC_KEYFRAME_HELD_NEW);
+  g_assert_cmpint(due, ==, t0 + spacing);
+  /* asked again meanwhile: the one held stands, no second timer */
+  g_assert_cmpint(dc_keyframe_gate_ask(&g, t0 + 1500000, spacing, &due), ==, DC_KEYFRAME_HELD);
+  /* a timer early (another's) sends nothing; the held one's sends once */
+  g_assert_false(dc_keyframe_gate_due(&g, t0 + 2000000));
+  g_assert_true(dc_keyframe_gate_due(&g, t0 + spacing));
+  g_assert_false(dc_keyframe_gate_due(&g, t0 + spacing + 1000));
+  g_assert_cmpint(g.sent_us, ==, t0 + spacing);
+
+  /* held, then a key frame comes (another receiver's request, or the sender's own): dropped */
+  int64_t t1 = t0 + spacing;
+  g_assert_cmpint(dc_keyframe_gate_ask(&g, t1 + 100000, spacing, &due), ==, DC_KEYFRAME_HELD_NEW);
+  dc_keyframe_gate_key_seen(&g, t1 + 400000);
+  g_assert_false(dc_keyframe_gate_due(&g, due));
+  g_assert_cmpint(g.sent_us, ==, t1);
+  /* a key frame from before the request does not count */
+  g_assert_cmpint(dc_keyframe_gate_ask(&g, t1 + 600000, spacing, &due), ==, DC_KEYFRAME_HELD_NEW);
+  g_assert_true(dc_keyframe_gate_due(&g, due));
+
+  /* held at the long spacing, then asked with a short one: brought forward */
+  int64_t t2 = due;
+  g_assert_cmpint(dc_keyframe_gate_ask(&g, t2 + 100000, spacing, &due), ==, DC_KEYFRAME_HELD_NEW);
+  g_assert_cmpint(due, ==, t2 + spacing);
+  g_assert_cmpint(dc_keyframe_gate_ask(&g, t2 + 200000, 500000, &due), ==, DC_KEYFRAME_HELD_NEW);
+  g_assert_cmpint(due, ==, t2 + 500000);
+  g_assert_true(dc_keyframe_gate_due(&g, t2 + 500000));
+  g_assert_false(dc_keyframe_gate_due(&g, t2 + spacing)); /* the first timer: nothing left */
+  /* past the spacing a request goes at once */
+  g_assert_cmpint(dc_keyframe_gate_ask(&g, t2 + 500000 + spacing, spacing, &due), ==, DC_KEYFRAME_SEND);
+}
+
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/repair/cache-hit-and-age", test_cache_hit_and_age);
@@ -265,5 +307,6 @@ int main(int argc, char **argv) {
   g_test_add_func("/repair/rtx-round-trip", test_rtx_round_trip);
   g_test_add_func("/repair/rtx-padding", test_rtx_padding);
   g_test_add_func("/repair/budget", test_repair_budget);
+  g_test_add_func("/repair/keyframe-request-held-not-dropped", test_keyframe_held_not_dropped);
   return g_test_run();
 }
