@@ -154,6 +154,7 @@ struct dc_participant {
   uint32_t layer_ssrc[DC_SDP_MAX_LAYERS], rtx_ssrc[DC_SDP_MAX_LAYERS];
   int64_t layer_seen_us[DC_SDP_MAX_LAYERS]; /* when each layer last arrived */
   dc_keyframe_gate keyframe_gate[DC_SDP_MAX_LAYERS]; /* per layer: key frames are asked per layer */
+  uint64_t given_up_asked[DC_SDP_MAX_LAYERS]; /* layer_rx's given_up when a key frame was last asked for it */
   int rtx_pt;                  /* the source's RTX payload type, -1 without */
   bool nack_upstream;          /* the source takes our NACKs */
   bool remb_upstream;          /* and our REMB */
