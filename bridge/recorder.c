@@ -3,9 +3,13 @@
 
 #include <gst/app/gstappsrc.h>
 #include <gst/gst.h>
+#include <opus.h>
 
 #define STOP_TIMEOUT_MS 5000 /* finishing both files takes milliseconds; a stuck one is cut */
 #define QUEUE_BYTES (8u << 20) /* seconds of a slow disk; beyond it pushes are dropped */
+
+#define FRAME_SAMPLES 960                  /* 20 ms at 48 kHz */
+#define FILL_MAX_NS (60 * GST_SECOND)       /* silence put before a late first frame, at most */
 
 struct dc_recorder {
   GstElement *pipeline;
@@ -152,6 +156,40 @@ static GstClockTime since_start(const dc_recorder *r, uint64_t now_us) {
   return now_us > r->start_us ? (now_us - r->start_us) * GST_USECOND : 0;
 }
 
+/* 20 ms of silence in the mix's format (mono, 48 kHz), or 0 bytes when libopus made none. */
+static size_t silence_frame(uint8_t *out, size_t cap) {
+  int err;
+  OpusEncoder *enc = opus_encoder_create(48000, 1, OPUS_APPLICATION_VOIP, &err);
+  if (!enc)
+    return 0;
+  int16_t zeros[FRAME_SAMPLES] = {0};
+  int n = opus_encode(enc, zeros, FRAME_SAMPLES, out, (opus_int32)cap);
+  opus_encoder_destroy(enc);
+  return n > 0 ? (size_t)n : 0;
+}
+
+/* The mix began after the recording did (its first tick, or a meeting opened before anyone
+ * spoke): silence up to it, so that the Ogg starts at the recording's start as the WebM does.
+ * A start offset alone (Ogg's first granule position) is honoured by GStreamer but not by
+ * every player, which then shifts the sound against the picture by the gap. To the nearest
+ * frame (10 ms at most) and for at most FILL_MAX_NS; a longer gap keeps the offset. */
+static void fill_start(dc_recorder *r) {
+  uint8_t frame[64];
+  size_t len = r->audio_first_ns <= FILL_MAX_NS ? silence_frame(frame, sizeof frame) : 0;
+  if (!len)
+    return;
+  GstClockTime frame_ns = gst_util_uint64_scale(FRAME_SAMPLES, GST_SECOND, 48000);
+  uint64_t frames = (r->audio_first_ns + frame_ns / 2) / frame_ns;
+  for (uint64_t i = 0; i < frames; i++) {
+    GstBuffer *buf = gst_buffer_new_memdup(frame, len);
+    GST_BUFFER_PTS(buf) = i * frame_ns;
+    GST_BUFFER_DURATION(buf) = frame_ns;
+    gst_app_src_push_buffer(r->audio, buf);
+  }
+  r->audio_first_ns = 0;
+  r->audio_samples = frames * FRAME_SAMPLES;
+}
+
 void dc_recorder_push_audio(dc_recorder *r, const uint8_t *opus, size_t len, uint32_t samples,
                             uint64_t now_us) {
   if (g_atomic_int_get(&r->failed) || !len)
@@ -159,6 +197,7 @@ void dc_recorder_push_audio(dc_recorder *r, const uint8_t *opus, size_t len, uin
   if (!r->audio_started) {
     r->audio_started = true;
     r->audio_first_ns = since_start(r, now_us);
+    fill_start(r);
   }
   GstBuffer *buf = gst_buffer_new_memdup(opus, len);
   GST_BUFFER_PTS(buf) = r->audio_first_ns + gst_util_uint64_scale(r->audio_samples, GST_SECOND, 48000);

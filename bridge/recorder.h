@@ -8,7 +8,8 @@
  * started, taken on the bridge's monotonic clock (the mix clock's ticks for audio, arrival
  * for video), so a frame at 12.3 s in the WebM was on screen while the Ogg at 12.3 s was
  * heard. The audio is stamped by its sample count from its first frame, so the Ogg has no
- * gaps however late a tick ran.
+ * gaps however late a tick ran, and begins with silence up to that first frame (to 10 ms), so
+ * that it starts when the recording did in every player.
  *
  * A write error (a full disk, a file that cannot be written) ends the recording at once and
  * is reported through the done callback; the pushes meanwhile are dropped, so the meeting

@@ -209,6 +209,33 @@ static void test_one_time_line(void) {
   g_free(o.error);
 }
 
+/* The mix starts after the recording did (nobody spoke yet, or the first tick came late):
+ * the Ogg begins with silence up to it, so that its time is the recording's, as the WebM's is,
+ * and a player lines the two up. */
+static void test_audio_starts_late(void) {
+  char *dir = g_dir_make_tmp("diemcau-rec-XXXXXX", NULL);
+  char *apath = g_build_filename(dir, "mix.opus", NULL), *vpath = g_build_filename(dir, "main.webm", NULL);
+  GPtrArray *audio = opus_frames(75), *video = g_ptr_array_new(); /* 1.5 s of audio */
+  outcome o = {0};
+  GError *err = NULL;
+  uint64_t start = 5000000;
+  dc_recorder *r = dc_recorder_start(apath, vpath, NULL, on_done, &o, &err);
+  g_assert_no_error(err);
+  dc_recorder_begin(r, start);
+  push_meeting(r, start + 1500000, 1.5, 0, audio, video);
+  dc_recorder_stop(r);
+  run_until_done(&o, 10000);
+  g_assert_true(o.done);
+  g_assert_null(o.error);
+  decoded da = decode(apath, "oggdemux ! opusdec");
+  g_test_message("audio: %u buffers, %.3f..%.3f s (the mix came at 1.5 s for 1.5 s)", da.buffers, da.first / 1e9,
+                 da.end / 1e9);
+  g_assert_cmpfloat(da.first / 1e9, <, 0.05);
+  g_assert_cmpfloat(fabs(da.end / 1e9 - 3.0), <, 0.1);
+  scratch_free(dir, apath, vpath, audio, video);
+  g_free(o.error);
+}
+
 static void test_full_disk(void) {
   /* /dev/full takes the open and refuses every write with ENOSPC, as a full disk does */
   char *dir = g_dir_make_tmp("diemcau-rec-XXXXXX", NULL);
@@ -293,6 +320,7 @@ int main(int argc, char **argv) {
   gst_init(&argc, &argv);
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/recorder/one-time-line", test_one_time_line);
+  g_test_add_func("/recorder/audio-starts-late", test_audio_starts_late);
   g_test_add_func("/recorder/full-disk", test_full_disk);
   g_test_add_func("/recorder/bad-path", test_bad_path);
   g_test_add_func("/recorder/audio-only", test_audio_only);
