@@ -244,6 +244,13 @@ dc_status dc_rtcp_parse_remb(const dc_rtcp_fb *fb, dc_rtcp_remb *out) {
   return DC_OK;
 }
 
+bool dc_rtcp_remb_covers(const dc_rtcp_remb *r, uint32_t ssrc) {
+  for (size_t i = 0; i < r->n_ssrcs; i++)
+    if (dc_rtcp_remb_ssrc(r, i) == ssrc)
+      return true;
+  return r->n_ssrcs == 0;
+}
+
 /* ---- transport-wide CC ---- */
 
 enum { SYM_NOT_RECEIVED = 0, SYM_SMALL = 1, SYM_LARGE = 2 };

@@ -164,6 +164,9 @@ dc_status dc_rtcp_parse_remb(const dc_rtcp_fb *fb, dc_rtcp_remb *out);
 static inline uint32_t dc_rtcp_remb_ssrc(const dc_rtcp_remb *r, size_t i) {
   return dc_rd32(r->ssrcs + 4 * i);
 }
+/* Whether the estimate is of ssrc's stream too: it is listed, or no SSRC is (taken as all).
+ * libwebrtc estimates only the streams that carry abs-send-time and lists those. */
+bool dc_rtcp_remb_covers(const dc_rtcp_remb *r, uint32_t ssrc);
 
 /* ---- Transport-wide congestion control feedback ---- */
 

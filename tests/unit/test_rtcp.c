@@ -173,6 +173,10 @@ static void test_pli_fir_remb(void) {
   g_assert_cmpuint(remb.bitrate_bps, ==, 1234567 & ~7ull);
   g_assert_cmpuint(remb.n_ssrcs, ==, 2);
   g_assert_cmpuint(dc_rtcp_remb_ssrc(&remb, 1), ==, 3);
+  g_assert_true(dc_rtcp_remb_covers(&remb, 2) && dc_rtcp_remb_covers(&remb, 3));
+  g_assert_false(dc_rtcp_remb_covers(&remb, 4)); /* a stream it did not estimate (our mix: no abs-send-time) */
+  remb.n_ssrcs = 0;
+  g_assert_true(dc_rtcp_remb_covers(&remb, 4)); /* none listed: taken as all */
 }
 
 /* A REMB as libwebrtc sends it (captured bytes): 256000 bit/s for one SSRC. */
