@@ -71,11 +71,16 @@ static gboolean send_pli(gpointer data) {
         continue;
     } else {
       dc_keyframe_verdict v = dc_keyframe_gate_ask(gate, now, interval, &due);
-      if (v == DC_KEYFRAME_HELD_NEW)
+      if (v == DC_KEYFRAME_HELD_NEW) {
         send_pli_later(src, i, due - now);
+        g_debug("meeting %" G_GINT64_FORMAT " participant %" G_GINT64_FORMAT ": a key frame of layer %d held %.2f s "
+                "(the spacing)", src->room->meeting, src->id, i, (double)(due - now) / 1e6);
+      }
       if (v != DC_KEYFRAME_SEND)
         continue;
     }
+    g_debug("meeting %" G_GINT64_FORMAT " participant %" G_GINT64_FORMAT ": a key frame of layer %d asked for%s",
+            src->room->meeting, src->id, i, q->held ? " (held till now)" : "");
     if (fir && !counted) {
       src->fir_seq++; /* one new request, whatever it names */
       counted = true;
@@ -575,8 +580,11 @@ void video_on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap) {
   if (!dc_rx_stream_update(rx, pkt.seq, pkt.timestamp, len, now))
     return; /* a duplicate: already forwarded */
   dc_vp8_desc vp8;
-  if (dc_vp8_parse(dc_rtp_payload(&pkt), pkt.payload_len, &vp8) == DC_OK && vp8.keyframe)
+  if (dc_vp8_parse(dc_rtp_payload(&pkt), pkt.payload_len, &vp8) == DC_OK && vp8.keyframe) {
     dc_keyframe_gate_key_seen(&src->keyframe_gate[layer], (int64_t)now);
+    g_debug("meeting %" G_GINT64_FORMAT " participant %" G_GINT64_FORMAT ": a key frame of layer %d came",
+            src->room->meeting, src->id, layer);
+  }
   /* what the layer costs a receiver: a sender's padding (its own bandwidth probe) is not
    * forwarded, so it is not counted either */
   src->layer_bytes[layer] += pkt.payload_len ? len - pkt.padding_len : 0;
@@ -630,6 +638,9 @@ void video_on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap) {
    * asked 2-3 s later, after NACKing for the packet that never came: the district's view of a
    * 128 kbit/s point froze 3.3 s with 2 packets lost). */
   if (rx->given_up != src->given_up_asked[layer]) {
+    g_debug("meeting %" G_GINT64_FORMAT " participant %" G_GINT64_FORMAT ": %" G_GUINT64_FORMAT " packets of layer %d "
+            "lost on its uplink for good%s", r->meeting, src->id, rx->given_up - MIN(rx->given_up, src->given_up_asked[layer]),
+            layer, watched ? ": a key frame asked for" : "");
     src->given_up_asked[layer] = rx->given_up;
     if (watched)
       room_request_keyframe(src, layer, PLI_INTERVAL_US);
