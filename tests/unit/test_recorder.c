@@ -178,22 +178,28 @@ static void push_meeting(dc_recorder *r, uint64_t start_us, double seconds, doub
   }
 }
 
-static void test_one_time_line(void) {
-  char *dir = g_dir_make_tmp("diemcau-rec-XXXXXX", NULL);
-  char *apath = g_build_filename(dir, "mix.opus", NULL), *vpath = g_build_filename(dir, "main.webm", NULL);
-  GPtrArray *audio = opus_frames(150), *video = vp8_packets(30); /* 3 s of audio, 2 s of video */
+/* A whole recording: begun, the meeting pushed from late_s on (push_meeting), stopped, and
+ * finished without an error. */
+static void record_meeting(const char *apath, const char *vpath, double late_s, double seconds, double video_at_s,
+                           GPtrArray *audio, GPtrArray *video) {
   outcome o = {0};
   GError *err = NULL;
   uint64_t start = 5000000;
   dc_recorder *r = dc_recorder_start(apath, vpath, NULL, on_done, &o, &err);
   g_assert_no_error(err);
   dc_recorder_begin(r, start);
-  push_meeting(r, start, 3.0, 1.0, audio, video);
+  push_meeting(r, start + (uint64_t)(late_s * 1e6), seconds, video_at_s, audio, video);
   dc_recorder_stop(r);
   run_until_done(&o, 10000);
   g_assert_true(o.done);
   g_assert_null(o.error);
+}
 
+static void test_one_time_line(void) {
+  char *dir = g_dir_make_tmp("diemcau-rec-XXXXXX", NULL);
+  char *apath = g_build_filename(dir, "mix.opus", NULL), *vpath = g_build_filename(dir, "main.webm", NULL);
+  GPtrArray *audio = opus_frames(150), *video = vp8_packets(30); /* 3 s of audio, 2 s of video */
+  record_meeting(apath, vpath, 0, 3.0, 1.0, audio, video);
   decoded da = decode(apath, "oggdemux ! opusdec");
   decoded dv = decode(vpath, "matroskademux ! vp8dec");
   g_test_message("audio: %u buffers, %.3f..%.3f s; video: %u frames %dx%d, %.3f..%.3f s", da.buffers,
@@ -206,7 +212,6 @@ static void test_one_time_line(void) {
   /* one time line: the picture starts where it started on the recording's clock */
   g_assert_cmpfloat(fabs(dv.first / 1e9 - 1.0), <, 0.05);
   scratch_free(dir, apath, vpath, audio, video);
-  g_free(o.error);
 }
 
 /* The mix starts after the recording did (nobody spoke yet, or the first tick came late):
@@ -216,24 +221,13 @@ static void test_audio_starts_late(void) {
   char *dir = g_dir_make_tmp("diemcau-rec-XXXXXX", NULL);
   char *apath = g_build_filename(dir, "mix.opus", NULL), *vpath = g_build_filename(dir, "main.webm", NULL);
   GPtrArray *audio = opus_frames(75), *video = g_ptr_array_new(); /* 1.5 s of audio */
-  outcome o = {0};
-  GError *err = NULL;
-  uint64_t start = 5000000;
-  dc_recorder *r = dc_recorder_start(apath, vpath, NULL, on_done, &o, &err);
-  g_assert_no_error(err);
-  dc_recorder_begin(r, start);
-  push_meeting(r, start + 1500000, 1.5, 0, audio, video);
-  dc_recorder_stop(r);
-  run_until_done(&o, 10000);
-  g_assert_true(o.done);
-  g_assert_null(o.error);
+  record_meeting(apath, vpath, 1.5, 1.5, 0, audio, video);
   decoded da = decode(apath, "oggdemux ! opusdec");
   g_test_message("audio: %u buffers, %.3f..%.3f s (the mix came at 1.5 s for 1.5 s)", da.buffers, da.first / 1e9,
                  da.end / 1e9);
   g_assert_cmpfloat(da.first / 1e9, <, 0.05);
   g_assert_cmpfloat(fabs(da.end / 1e9 - 3.0), <, 0.1);
   scratch_free(dir, apath, vpath, audio, video);
-  g_free(o.error);
 }
 
 static void test_full_disk(void) {
