@@ -495,11 +495,14 @@ static void test_reports_to_source(void) {
  * receiver blamed for it would have its estimate cut); C's own leg loses
  * nothing, and C reports honestly what it saw (the gaps included) every 500 ms. C's
  * estimate must not take A's losses for its own: its thumbnail stays on throughout. And A is
- * told to send less (the REMB follows what its uplink loses). */
+ * told to send less (the REMB follows what its uplink loses). Issue 12: each packet the bridge
+ * gives up has A asked for a key frame (C's decoder waits for one), though C asks for none,
+ * spaced as the bridge spaces them (0.5 s a layer). */
 static void test_lossy_source_clean_receiver(void) {
   client *a = &T.c[A], *c = &T.c[C];
   g_assert_true(T.c[C].slot_map[1] == dc_client_participant(T.c[B].dc));
   int offs = c->thumbnail_offs;
+  int plis_before = g_atomic_int_get(&a->plis);
   uint32_t lost_before = c->rx.n_missing;
   int remb_before = g_atomic_int_get(&a->remb_kbps);
   g_atomic_int_set(&a->lossy, 1);
@@ -516,6 +519,10 @@ static void test_lossy_source_clean_receiver(void) {
                  "C's slots %" G_GINT64_FORMAT ", %" G_GINT64_FORMAT, g_atomic_int_get(&a->lossy_count) / 5,
                  c->rx.n_missing - lost_before, c->thumbnail_offs - offs, c->slot_map[0], c->slot_map[1]);
   g_test_message("REMB to A: %d kbit/s before, %d after 6 s of its uplink losing 1 in 5", remb_before, remb_lossy);
+  int plis = g_atomic_int_get(&a->plis) - plis_before;
+  g_test_message("key frames asked of A while and just after its uplink lost packets for good: %d", plis);
+  g_assert_cmpint(plis, >=, 3);
+  g_assert_cmpint(plis, <=, 40); /* 7.5 s, two layers, 0.5 s apart: at most 30 */
   g_assert_cmpint(g_atomic_int_get(&a->lossy_count), >, 500);
   /* what its uplink loses lowers what A may send (the bridge's uplink estimate) */
   g_assert_cmpint(remb_before, >, 0);
