@@ -237,11 +237,13 @@ gint64 dc_client_opened_us(const dc_client *c) { return c->opened_us; }
 gint64 dc_client_connected_us(const dc_client *c) { return __atomic_load_n(&c->connected_us, __ATOMIC_ACQUIRE); }
 guint64 dc_client_signaling_bytes(const dc_client *c) { return c->signaling_bytes; }
 
-char *dc_offer_transport_lines(const dc_transport *t, dc_dtls_identity *id) {
+char *dc_transport_lines(const dc_transport *t, dc_dtls_identity *id, const char *setup) {
   return g_strdup_printf("c=IN IP4 0.0.0.0\r\na=ice-ufrag:%s\r\na=ice-pwd:%s\r\na=ice-options:trickle\r\n"
-                         "a=fingerprint:%s\r\na=setup:actpass\r\na=rtcp-mux\r\n",
-                         dc_transport_local_ufrag(t), dc_transport_local_pwd(t), dc_dtls_identity_fingerprint(id));
+                         "a=fingerprint:%s\r\na=setup:%s\r\na=rtcp-mux\r\n",
+                         dc_transport_local_ufrag(t), dc_transport_local_pwd(t), dc_dtls_identity_fingerprint(id), setup);
 }
+
+char *dc_offer_transport_lines(const dc_transport *t, dc_dtls_identity *id) { return dc_transport_lines(t, id, "actpass"); }
 
 char *dc_client_offer_transport(const dc_client *c) { return dc_offer_transport_lines(c->t, c->cfg.identity); }
 

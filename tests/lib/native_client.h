@@ -61,6 +61,8 @@ guint64 dc_client_signaling_bytes(const dc_client *c); /* the bridge's frames, i
 char *dc_client_offer_transport(const dc_client *c);
 /* The same for any offerer with transport t and identity id (the load generator's Janus client). */
 char *dc_offer_transport_lines(const dc_transport *t, dc_dtls_identity *id);
+/* The same with another DTLS role (RFC 5763 §5: "actpass" offers, "active" or "passive" answers). */
+char *dc_transport_lines(const dc_transport *t, dc_dtls_identity *id, const char *setup);
 /* A page's offer for two video slots (g_free() it): Opus sendrecv from audio_ssrc with the
  * audio-level extension as id 1; the camera's section, sendrecv, sending n_video SSRCs (none:
  * no camera; more than one: simulcast layers, a=ssrc-group:SIM lowest first); one thumbnail,

@@ -279,14 +279,9 @@ static void make_transport(leg *l, bool controlling) {
 
 /* ---- the conversations (main thread) ---- */
 
-/* Our transport's lines; passive: the offerer (Janus) is the DTLS client. */
+/* Our transport's lines; in an answer passive: the offerer (Janus) is the DTLS client. */
 static char *transport_lines(const leg *l, bool answer) {
-  if (!answer)
-    return dc_offer_transport_lines(l->t, l->c->cfg.identity);
-  return g_strdup_printf("c=IN IP4 0.0.0.0\r\na=ice-ufrag:%s\r\na=ice-pwd:%s\r\na=ice-options:trickle\r\n"
-                         "a=fingerprint:%s\r\na=setup:passive\r\na=rtcp-mux\r\n",
-                         dc_transport_local_ufrag(l->t), dc_transport_local_pwd(l->t),
-                         dc_dtls_identity_fingerprint(l->c->cfg.identity));
+  return dc_transport_lines(l->t, l->c->cfg.identity, answer ? "passive" : "actpass");
 }
 
 /* Janus's transport from its SDP (all sections bundled on the first), its candidates given
