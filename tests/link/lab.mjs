@@ -54,7 +54,8 @@ export function dropLab(lab) {
 export function startLinkem(exe, lab, scenario, { seed = 1, set = [] } = {}) {
   return new Promise((resolve, reject) => {
     const child = spawn('ip', ['netns', 'exec', lab.mid, exe, scenario, '--a', 'dcLm1', '--b', 'dcLm2',
-      '--seed', String(seed), ...set.flatMap((s) => ['--set', s])], { stdio: ['ignore', 'pipe', 'pipe'] });
+      '--seed', String(seed), ...set.flatMap((s) => ['--set', s]), ...(process.env.DC_LAB_LOG_DROPS ? ['--log-drops'] : [])],
+      { stdio: ['ignore', 'pipe', 'pipe'] });
     const link = { child, lines: [], final: {} };
     onLines(child.stdout, (line) => {
       try {
@@ -62,6 +63,7 @@ export function startLinkem(exe, lab, scenario, { seed = 1, set = [] } = {}) {
         link.lines.push(o);
         if (o.event === 'ready') resolve(link);
         if (o.event === 'stats' && o.final) link.final[o.direction] = o;
+        if (o.event === 'queue_drop') console.log(`# linkem: ${line}`);
       } catch { /* not JSON */ }
     });
     child.stderr.on('data', (d) => process.stderr.write(`  [linkem] ${d}`));

@@ -198,6 +198,26 @@ static void print_stats(const direction *d, bool final) {
   fflush(stdout);
 }
 
+static bool log_drops;
+static uint64_t started_us;
+
+/* --log-drops: a frame the full queue dropped, with what it was (a burst that overflows a thin
+ * link's queue says who sent it). */
+static void log_drop(const direction *d, const uint8_t *frame, size_t len, uint64_t now) {
+  const uint8_t *ip = frame + ETH_HEADER;
+  size_t ihl = (size_t)(ip[0] & 0x0f) * 4;
+  unsigned proto = len > ETH_HEADER + 9 ? ip[9] : 0, sport = 0, dport = 0;
+  if ((proto == 6 || proto == 17) && len >= ETH_HEADER + ihl + 4) {
+    sport = (unsigned)ip[ihl] << 8 | ip[ihl + 1];
+    dport = (unsigned)ip[ihl + 2] << 8 | ip[ihl + 3];
+  }
+  printf("{\"event\":\"queue_drop\",\"direction\":\"%s\",\"at_s\":%.3f,\"bytes\":%zu,\"proto\":%u,\"sport\":%u,"
+         "\"dport\":%u,\"backlog_ms\":%.0f}\n",
+         d->name, (now - started_us) / 1e6, len - ETH_HEADER, proto, sport, dport,
+         d->im.busy_until > now ? (d->im.busy_until - now) / 1e3 : 0.0);
+  fflush(stdout);
+}
+
 /* Reads what arrived on d's input: frames the model keeps go on d's heap. */
 static void receive(direction *d, bool link_up, uint8_t *buf) {
   for (int i = 0; i < 256; i++) {
@@ -208,7 +228,10 @@ static void receive(direction *d, bool link_up, uint8_t *buf) {
     bool ip = n > ETH_HEADER && buf[12] == 0x08 && buf[13] == 0x00;
     if (!ip && !link_up)
       continue;
-    if (ip && dc_impair_packet(&d->im, now, (size_t)n - ETH_HEADER, link_up, &due) != DC_IMPAIR_PASS)
+    dc_impair_fate r = ip ? dc_impair_packet(&d->im, now, (size_t)n - ETH_HEADER, link_up, &due) : DC_IMPAIR_PASS;
+    if (r == DC_IMPAIR_QUEUE && log_drops)
+      log_drop(d, buf, (size_t)n, now);
+    if (r != DC_IMPAIR_PASS)
       continue;
     heap_push(d, (pending){due, d->order++, (size_t)n, g_memdup2(buf, (gsize)n)});
   }
@@ -236,6 +259,7 @@ int main(int argc, char **argv) {
       {"seed", 0, 0, G_OPTION_ARG_INT64, &seed, "seed of the random draws (default 1)", "N"},
       {"set", 0, 0, G_OPTION_ARG_STRING_ARRAY, &sets, "override a scenario key, e.g. down.loss-percent=5", "GROUP.KEY=VALUE"},
       {"stats-every", 0, 0, G_OPTION_ARG_INT64, &stats_every, "print statistics every S seconds", "S"},
+      {"log-drops", 0, 0, G_OPTION_ARG_NONE, &log_drops, "print every frame the full queue dropped", NULL},
       {NULL}};
   g_autoptr(GOptionContext) ctx = g_option_context_new("SCENARIO — a slow, lossy link between two interfaces");
   g_option_context_add_main_entries(ctx, entries, NULL);
@@ -295,7 +319,7 @@ int main(int argc, char **argv) {
   fflush(stdout);
 
   uint8_t *buf = g_malloc(MAX_FRAME);
-  uint64_t start = now_us(), next_stats = stats_every > 0 ? start + (uint64_t)stats_every * 1000000u : 0;
+  uint64_t start = started_us = now_us(), next_stats = stats_every > 0 ? start + (uint64_t)stats_every * 1000000u : 0;
   bool link_up = true, scheduled_done = outage_for <= 0;
   while (!stop_requested) {
     uint64_t now = now_us();

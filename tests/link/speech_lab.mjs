@@ -51,6 +51,7 @@ async function audioStats(page) {
     return a && {
       received: a.totalSamplesReceived, concealed: a.concealedSamples, silentConcealed: a.silentConcealedSamples,
       packets: a.packetsReceived, lost: a.packetsLost, jbDelay: a.jitterBufferDelay, jbEmitted: a.jitterBufferEmittedCount,
+      events: a.concealmentEvents, discarded: a.packetsDiscarded,
       state: window.diemcau.pc.connectionState, ws: window.diemcau.ws.readyState,
     };
   });
@@ -309,6 +310,14 @@ async function main() {
     }
     console.log('# | bridge | link | frames unconcealed at the point | jitter buffer | mouth to ear | quality (LSD, lower is better) |');
     for (const row of rows) console.log(`# ${row}`);
+    // what the concealment was made of: how many times playout concealed and for how long
+    // each time on average (a burst's frames lost together, or lone ones), and packets the
+    // jitter buffer threw away (too late, or with RED a copy of a frame it had)
+    for (const m of [plain, red]) {
+      const d = (k) => (m.after[k] ?? 0) - (m.before[k] ?? 0);
+      console.log(`# RED ${m.red ? 'on' : 'off'}: concealed ${d('events')} times, ${(1000 * d('concealed') / 48000 / Math.max(1, d('events'))).toFixed(0)} ms ` +
+        `each on average; ${d('discarded')} packets discarded (late, or copies of frames already there)`);
+    }
     if (VIDEO) {
       console.log('# | bridge | video the point receives: fps, longest freeze | the point\'s video at the district |');
       for (const m of [plain, red])
