@@ -6,10 +6,22 @@
 #include "tests/load/janus_client.h"
 
 #include <json-glib/json-glib.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "media/sdp.h"
 #include "tests/lib/native_client.h"
+
+/* To stderr as UTF-8 bytes: g_printerr turns a point's name ("Điểm") into "?i?m" in the C
+ * locale the load runs in. */
+static void say(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+static void say(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+}
 
 #define SUBSCRIBE_RETRY_MS 500
 #define SUBSCRIBE_TRIES 120
@@ -86,7 +98,7 @@ static void each_reply(janus_client *c, leg *l, reply_fn on_reply, JsonNode *roo
     const char *kind = json_object_get_string_member_with_default(o, "janus", "");
     if (!strcmp(kind, "error")) {
       JsonObject *e = json_object_has_member(o, "error") ? json_object_get_object_member(o, "error") : NULL;
-      g_printerr("# janus client %s: %s\n", c->cfg.name,
+      say("# janus client %s: %s\n", c->cfg.name,
                  e ? json_object_get_string_member_with_default(e, "reason", "an error") : "an error");
       c->progress = "Janus answered a request with an error";
       return;
@@ -106,7 +118,7 @@ static void request_done(GObject *src, GAsyncResult *res, gpointer data) {
   GError *err = NULL;
   GBytes *body = soup_session_send_and_read_finish(SOUP_SESSION(src), res, &err);
   if (!c->closed && !body) {
-    g_printerr("# janus client %s: %s\n", c->cfg.name, err->message);
+    say("# janus client %s: %s\n", c->cfg.name, err->message);
     c->progress = "a request to Janus failed";
   } else if (!c->closed) {
     gsize len;
@@ -252,7 +264,7 @@ static void on_state(gpointer user, dc_transport_state state, const char *reason
     else if (l->kind == LEG_PUBLISHER && c->cb.video_connected)
       c->cb.video_connected(l->t, c->user);
   } else if (state == DC_TRANSPORT_FAILED) {
-    g_printerr("# janus client %s: its %s transport failed: %s\n", c->cfg.name, leg_name[l->kind], reason ? reason : "");
+    say("# janus client %s: its %s transport failed: %s\n", c->cfg.name, leg_name[l->kind], reason ? reason : "");
   }
 }
 
@@ -303,11 +315,11 @@ static bool start_transport(leg *l, const dc_sdp *sdp, bool dtls_server) {
 
 static dc_sdp *parse_description(leg *l, const char *sdp) {
   if (g_getenv("LOAD_JANUS_DEBUG"))
-    g_printerr("# janus client %s, %s: Janus's description:\n%s\n", l->c->cfg.name, leg_name[l->kind], sdp);
+    say("# janus client %s, %s: Janus's description:\n%s\n", l->c->cfg.name, leg_name[l->kind], sdp);
   GError *err = NULL;
   dc_sdp *d = dc_sdp_parse(sdp, strlen(sdp), &err);
   if (!d || !d->media->len) {
-    g_printerr("# janus client %s: Janus's description for its %s did not parse: %s\n", l->c->cfg.name,
+    say("# janus client %s: Janus's description for its %s did not parse: %s\n", l->c->cfg.name,
                leg_name[l->kind], err ? err->message : "no section");
     l->c->progress = "Janus's description did not parse";
     g_clear_error(&err);
@@ -425,11 +437,11 @@ static void on_event(janus_client *c, leg *unused, JsonObject *o) {
     client_ref(c); /* a publisher not in the room yet: ask again */
     g_timeout_add_full(G_PRIORITY_DEFAULT, SUBSCRIBE_RETRY_MS, subscribe_again, l, free_leg_call);
   } else if (error_code) {
-    g_printerr("# janus client %s: Janus refused its %s: %s\n", c->cfg.name, leg_name[l->kind],
+    say("# janus client %s: Janus refused its %s: %s\n", c->cfg.name, leg_name[l->kind],
                json_object_get_string_member_with_default(data, "error", "no reason given"));
     c->progress = "Janus refused a request";
   } else if (!strcmp(kind, "hangup") || !strcmp(kind, "detached")) {
-    g_printerr("# janus client %s: Janus hung up its %s (%s)\n", c->cfg.name, leg_name[l->kind],
+    say("# janus client %s: Janus hung up its %s (%s)\n", c->cfg.name, leg_name[l->kind],
                json_object_get_string_member_with_default(o, "reason", kind));
   }
 }
