@@ -204,6 +204,7 @@ async function run(dir, lab, speech, silence, red, withOutage) {
     const now = Math.floor(Date.now() / 1000);
     const meeting = await api(bridge.key, 'POST', '/api/meetings', { title: 'Giao ban tuần', starts_at: now, ends_at: now + 3600 });
     const pages = [];
+    let opened = 0;
     for (const [name, profile, wav, exe] of [['Hội trường huyện', 'hall', speech, undefined], ['Xã Tà Xùa', 'highland', silence, lab.wrapper(dir)]]) {
       const point = await api(bridge.key, 'POST', '/api/points', { name, kind: profile === 'hall' ? 'hall' : 'commune', link_profile: profile });
       const inv = await api(bridge.key, 'POST', `/api/meetings/${meeting.id}/invitations`,
@@ -214,13 +215,18 @@ async function run(dir, lab, speech, silence, red, withOutage) {
       const browser = await launch([`--use-file-for-fake-audio-capture=${wav}`, ...camera,
         `--unsafely-treat-insecure-origin-as-secure=https://${DISTRICT}:${PORT}`], exe);
       browsers.push(browser);
+      opened = Date.now();
       pages.push(await openPage(browser, url, { timeout: 120000 }));
     }
     const pointPage = pages[1];
+    const loadedS = (Date.now() - opened) / 1000;
     await waitFor('the point receives audio', 90000, async () => {
       const s = await pointPage.evaluate(() => window.diemcau.pc && window.diemcau.pc.connectionState === 'connected');
       return s && (await audioStats(pointPage))?.received > 48000;
     });
+    // what a clerk waits for over this link: the join page (its files on connections of their
+    // own), then the meeting's audio
+    console.log(`# the point's page loaded in ${loadedS.toFixed(1)} s; its audio came ${((Date.now() - opened) / 1000).toFixed(1)} s after the link was opened`);
     await sleep(3000); // the first receiver reports: RED, when on, has begun
     const before = await audioStats(pointPage);
     if (VIDEO) for (const p of pages) await watchVideo(p);
