@@ -529,6 +529,23 @@ static void on_ws(SoupServer *soup, SoupServerMessage *msg, const char *path,
 
 /* ---- the page ---- */
 
+/* A highland point loads the page over 32-64 kbit/s with loss, each file on a connection of
+ * its own: gzip sends a third of the bytes (app.js 16 KB as ~5). Compressed per request: a
+ * few small files, a few requests a join. NULL when zlib cannot (the plain file goes). */
+static GBytes *gzip_of(const char *data, gsize len) {
+  GZlibCompressor *z = g_zlib_compressor_new(G_ZLIB_COMPRESSOR_FORMAT_GZIP, 9);
+  gsize cap = len + len / 8 + 128, read = 0, written = 0; /* more than deflate's worst case */
+  guint8 *out = g_malloc(cap);
+  GConverterResult r = g_converter_convert(G_CONVERTER(z), data, len, out, cap, G_CONVERTER_INPUT_AT_END, &read,
+                                           &written, NULL);
+  g_object_unref(z);
+  if (r != G_CONVERTER_FINISHED || read != len) {
+    g_free(out);
+    return NULL;
+  }
+  return g_bytes_new_take(out, written);
+}
+
 static void on_static(SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTable *query,
                       gpointer user) {
   dc_server *srv = user;
@@ -558,9 +575,22 @@ static void on_static(SoupServer *soup, SoupServerMessage *msg, const char *path
     char *body;
     gsize len;
     if (g_file_get_contents(file, &body, &len, NULL)) {
+      SoupMessageHeaders *h = soup_server_message_get_response_headers(msg);
+      const char *accepts = soup_message_headers_get_list(soup_server_message_get_request_headers(msg), "Accept-Encoding");
+      GBytes *gz = accepts && soup_header_contains(accepts, "gzip") ? gzip_of(body, len) : NULL;
       soup_server_message_set_status(msg, SOUP_STATUS_OK, NULL);
-      soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Cache-Control", "no-cache");
-      soup_server_message_set_response(msg, files[i].type, SOUP_MEMORY_TAKE, body, len);
+      soup_message_headers_replace(h, "Cache-Control", "no-cache");
+      soup_message_headers_replace(h, "Vary", "Accept-Encoding");
+      if (gz) {
+        soup_message_headers_replace(h, "Content-Encoding", "gzip");
+        gsize gz_len;
+        const char *gz_data = g_bytes_get_data(gz, &gz_len);
+        soup_server_message_set_response(msg, files[i].type, SOUP_MEMORY_COPY, gz_data, gz_len);
+        g_bytes_unref(gz);
+        g_free(body);
+      } else {
+        soup_server_message_set_response(msg, files[i].type, SOUP_MEMORY_TAKE, body, len);
+      }
     } else {
       g_warning("cannot read %s: is the web directory right?", file);
       soup_server_message_set_status(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, NULL);

@@ -396,6 +396,54 @@ static char *header_of(const char *path, const char *name) {
   return v;
 }
 
+/* GET path as sent, undecoded: with "Accept-Encoding: gzip" or without any; *encoding is the
+ * answer's Content-Encoding (g_free it). */
+static GBytes *raw_get(const char *path, bool gzip, char **encoding) {
+  char *url = g_strconcat(T.base, path, NULL);
+  SoupMessage *msg = soup_message_new("GET", url);
+  g_free(url);
+  soup_message_disable_feature(msg, SOUP_TYPE_CONTENT_DECODER);
+  if (gzip)
+    soup_message_headers_replace(soup_message_get_request_headers(msg), "Accept-Encoding", "gzip");
+  wait_t w = {.loop = g_main_loop_new(NULL, FALSE)};
+  soup_session_send_and_read_async(T.session, msg, G_PRIORITY_DEFAULT, NULL, on_sent, &w);
+  g_main_loop_run(w.loop);
+  g_main_loop_unref(w.loop);
+  g_assert_no_error(w.error);
+  g_assert_cmpuint(soup_message_get_status(msg), ==, 200);
+  *encoding = g_strdup(soup_message_headers_get_one(soup_message_get_response_headers(msg), "Content-Encoding"));
+  g_object_unref(msg);
+  return w.body;
+}
+
+/* The page's files go gzipped to a browser that takes it (a highland point loads them over
+ * 32-64 kbit/s), whole to a client that does not, the same bytes either way. */
+static void test_page_gzipped(void) {
+  char *file = g_build_filename(g_getenv("DC_WEB_DIR"), "app.js", NULL), *want = NULL, *encoding = NULL;
+  gsize want_len;
+  g_assert_true(g_file_get_contents(file, &want, &want_len, NULL));
+  GBytes *plain = raw_get("/app.js", false, &encoding);
+  g_assert_null(encoding);
+  g_assert_cmpmem(g_bytes_get_data(plain, NULL), g_bytes_get_size(plain), want, want_len);
+  GBytes *gz = raw_get("/app.js", true, &encoding);
+  g_assert_cmpstr(encoding, ==, "gzip");
+  if (g_bytes_get_size(gz) * 2 > want_len)
+    g_error("app.js gzipped is %zu bytes of %zu: not much smaller", g_bytes_get_size(gz), (size_t)want_len);
+  GZlibDecompressor *z = g_zlib_decompressor_new(G_ZLIB_COMPRESSOR_FORMAT_GZIP);
+  gsize cap = want_len + 16, read = 0, written = 0;
+  char *out = g_malloc(cap);
+  g_assert_cmpint(g_converter_convert(G_CONVERTER(z), g_bytes_get_data(gz, NULL), g_bytes_get_size(gz), out, cap,
+                                      G_CONVERTER_INPUT_AT_END, &read, &written, NULL), ==, G_CONVERTER_FINISHED);
+  g_assert_cmpmem(out, written, want, want_len);
+  g_object_unref(z);
+  g_free(out);
+  g_free(encoding);
+  g_bytes_unref(gz);
+  g_bytes_unref(plain);
+  g_free(want);
+  g_free(file);
+}
+
 static void test_page_served(void) {
   /* issue 16: no inline script runs, no Referer leaves, no framing, on every answer */
   const char *paths[] = {"/join?meeting=1", "/console", "/api/meetings", "/nothing-here"};
@@ -1362,6 +1410,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/api/invalid-input", test_api_invalid_input);
   g_test_add_func("/api/flow", test_api_flow);
   g_test_add_func("/api/page-served", test_page_served);
+  g_test_add_func("/api/page-gzipped", test_page_gzipped);
   g_test_add_func("/signaling/store-has-the-last-word", test_store_has_the_last_word);
   g_test_add_func("/api/revoke-and-end", test_revoke_and_end);
   g_test_add_func("/signaling/never-connected", test_never_connected);
