@@ -198,7 +198,7 @@ static void print_stats(const direction *d, bool final) {
   fflush(stdout);
 }
 
-static bool log_drops;
+static gboolean log_drops; /* GOption writes a gboolean */
 static uint64_t started_us;
 
 /* --log-drops: a frame the full queue dropped, with what it was (a burst that overflows a thin
