@@ -99,7 +99,7 @@ static void each_reply(janus_client *c, leg *l, reply_fn on_reply, JsonNode *roo
     if (!strcmp(kind, "error")) {
       JsonObject *e = json_object_has_member(o, "error") ? json_object_get_object_member(o, "error") : NULL;
       say("# janus client %s: %s\n", c->cfg.name,
-                 e ? json_object_get_string_member_with_default(e, "reason", "an error") : "an error");
+          e ? json_object_get_string_member_with_default(e, "reason", "an error") : "an error");
       c->progress = "Janus answered a request with an error";
       return;
     }
@@ -320,7 +320,7 @@ static dc_sdp *parse_description(leg *l, const char *sdp) {
   dc_sdp *d = dc_sdp_parse(sdp, strlen(sdp), &err);
   if (!d || !d->media->len) {
     say("# janus client %s: Janus's description for its %s did not parse: %s\n", l->c->cfg.name,
-               leg_name[l->kind], err ? err->message : "no section");
+        leg_name[l->kind], err ? err->message : "no section");
     l->c->progress = "Janus's description did not parse";
     g_clear_error(&err);
     dc_sdp_free(d);
@@ -438,11 +438,11 @@ static void on_event(janus_client *c, leg *unused, JsonObject *o) {
     g_timeout_add_full(G_PRIORITY_DEFAULT, SUBSCRIBE_RETRY_MS, subscribe_again, l, free_leg_call);
   } else if (error_code) {
     say("# janus client %s: Janus refused its %s: %s\n", c->cfg.name, leg_name[l->kind],
-               json_object_get_string_member_with_default(data, "error", "no reason given"));
+        json_object_get_string_member_with_default(data, "error", "no reason given"));
     c->progress = "Janus refused a request";
   } else if (!strcmp(kind, "hangup") || !strcmp(kind, "detached")) {
     say("# janus client %s: Janus hung up its %s (%s)\n", c->cfg.name, leg_name[l->kind],
-               json_object_get_string_member_with_default(o, "reason", kind));
+        json_object_get_string_member_with_default(o, "reason", kind));
   }
 }
 
