@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "signaling/page.h"
 #include "signaling/protocol.h"
 #include "signaling/token.h"
 
@@ -529,9 +530,9 @@ static void on_ws(SoupServer *soup, SoupServerMessage *msg, const char *path,
 
 /* ---- the page ---- */
 
-/* A highland point loads the page over 32-64 kbit/s with loss, each file on a connection of
- * its own: gzip sends a third of the bytes (app.js 16 KB as ~5). Compressed per request: a
- * few small files, a few requests a join. NULL when zlib cannot (the plain file goes). */
+/* A highland point loads the page over 32-64 kbit/s with loss: gzip sends a third of the
+ * bytes (app.js 16 KB as ~5; the page is one document, page.h). Compressed per request: a
+ * few small files, a request or two a join. NULL when zlib cannot (the plain file goes). */
 static GBytes *gzip_of(const char *data, gsize len) {
   GZlibCompressor *z = g_zlib_compressor_new(G_ZLIB_COMPRESSOR_FORMAT_GZIP, 9);
   gsize cap = len + len / 8 + 128, read = 0, written = 0; /* more than deflate's worst case */
@@ -576,6 +577,13 @@ static void on_static(SoupServer *soup, SoupServerMessage *msg, const char *path
     gsize len;
     if (g_file_get_contents(file, &body, &len, NULL)) {
       SoupMessageHeaders *h = soup_server_message_get_response_headers(msg);
+      if (g_str_has_suffix(files[i].file, ".html")) { /* one document: its style and scripts in it */
+        char *policy = NULL, *page = dc_page_inline(srv->web_dir, body, len, &len, &policy);
+        g_free(body);
+        body = page;
+        soup_message_headers_replace(h, "Content-Security-Policy", policy);
+        g_free(policy);
+      }
       const char *accepts = soup_message_headers_get_list(soup_server_message_get_request_headers(msg), "Accept-Encoding");
       GBytes *gz = accepts && soup_header_contains(accepts, "gzip") ? gzip_of(body, len) : NULL;
       soup_server_message_set_status(msg, SOUP_STATUS_OK, NULL);
@@ -604,15 +612,15 @@ static void on_static(SoupServer *soup, SoupServerMessage *msg, const char *path
 /* ---- lifecycle ---- */
 
 /* Every answer says how a browser may use it: our pages run only their own scripts and styles
- * (no inline script, so an injected one does not run), talk only to this bridge, are framed by
+ * (files, or written into the page with their hashes in its policy: page.h; an injected
+ * script does not run), talk only to this bridge, are framed by
  * nobody, send no Referer (a join link's page must not leak it), and over TLS, stay on TLS. */
 static void on_request_started(SoupServer *soup, SoupServerMessage *msg, gpointer user) {
   dc_server *srv = user;
   SoupMessageHeaders *h = soup_server_message_get_response_headers(msg);
-  soup_message_headers_replace(h, "Content-Security-Policy",
-                               "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-                               "media-src 'self' blob: mediastream:; connect-src 'self'; object-src 'none'; "
-                               "base-uri 'none'; form-action 'self'; frame-ancestors 'none'");
+  char *policy = dc_page_policy("", "");
+  soup_message_headers_replace(h, "Content-Security-Policy", policy);
+  g_free(policy);
   soup_message_headers_replace(h, "Referrer-Policy", "no-referrer");
   soup_message_headers_replace(h, "X-Content-Type-Options", "nosniff");
   soup_message_headers_replace(h, "X-Frame-Options", "DENY");

@@ -444,6 +444,43 @@ static void test_page_gzipped(void) {
   g_free(file);
 }
 
+/* The join page comes as one document (a highland point pays a TCP + TLS handshake a
+ * connection): its style and script written in, each allowed by its hash in the page's policy,
+ * the same bytes as the files. */
+static void test_page_one_document(void) {
+  char *encoding = NULL, *policy = header_of("/join?meeting=1", "Content-Security-Policy");
+  GBytes *body = raw_get("/join?meeting=1", false, &encoding);
+  char *page = g_strndup(g_bytes_get_data(body, NULL), g_bytes_get_size(body));
+  if (strstr(page, "src=\"/app.js\"") || strstr(page, "href=\"/style.css\""))
+    g_error("the join page still refers to its files:\n%s", page);
+  const char *files[] = {"app.js", "style.css"};
+  for (size_t i = 0; i < G_N_ELEMENTS(files); i++) {
+    char *path = g_build_filename(g_getenv("DC_WEB_DIR"), files[i], NULL), *text = NULL;
+    g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+    char *element = g_strdup_printf(i == 0 ? "<script>%s</script>" : "<style>%s</style>", text);
+    if (!strstr(page, element))
+      g_error("the join page does not carry %s whole", files[i]);
+    char *hash = g_compute_checksum_for_string(G_CHECKSUM_SHA256, text, -1);
+    guint8 digest[32];
+    for (int k = 0; k < 32; k++)
+      digest[k] = (guint8)g_ascii_strtoull((char[]){hash[2 * k], hash[2 * k + 1], 0}, NULL, 16);
+    char *b64 = g_base64_encode(digest, 32);
+    char *source = g_strdup_printf("%s 'self' 'sha256-%s';", i == 0 ? "script-src" : "style-src", b64);
+    if (!policy || !strstr(policy, source) || strstr(policy, "unsafe-inline"))
+      g_error("the join page's policy %s does not allow exactly %s (%s)", policy, files[i], source);
+    g_free(source), g_free(b64), g_free(hash), g_free(element), g_free(text), g_free(path);
+  }
+  /* an answer that is not a page keeps the plain policy */
+  char *plain = header_of("/app.js", "Content-Security-Policy");
+  if (!plain || strstr(plain, "sha256"))
+    g_error("/app.js policy: %s", plain);
+  g_free(plain);
+  g_free(page);
+  g_bytes_unref(body);
+  g_free(encoding);
+  g_free(policy);
+}
+
 static void test_page_served(void) {
   /* issue 16: no inline script runs, no Referer leaves, no framing, on every answer */
   const char *paths[] = {"/join?meeting=1", "/console", "/api/meetings", "/nothing-here"};
@@ -1415,6 +1452,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/api/flow", test_api_flow);
   g_test_add_func("/api/page-served", test_page_served);
   g_test_add_func("/api/page-gzipped", test_page_gzipped);
+  g_test_add_func("/api/page-one-document", test_page_one_document);
   g_test_add_func("/signaling/store-has-the-last-word", test_store_has_the_last_word);
   g_test_add_func("/api/revoke-and-end", test_revoke_and_end);
   g_test_add_func("/signaling/never-connected", test_never_connected);

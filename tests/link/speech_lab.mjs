@@ -224,8 +224,8 @@ async function run(dir, lab, speech, silence, red, withOutage) {
       const s = await pointPage.evaluate(() => window.diemcau.pc && window.diemcau.pc.connectionState === 'connected');
       return s && (await audioStats(pointPage))?.received > 48000;
     });
-    // what a clerk waits for over this link: the join page (its files on connections of their
-    // own), then the meeting's audio
+    // what a clerk waits for over this link: the join page (one document, on a TLS connection
+    // of its own), then the meeting's audio
     console.log(`# the point's page loaded in ${loadedS.toFixed(1)} s; its audio came ${((Date.now() - opened) / 1000).toFixed(1)} s after the link was opened`);
     await sleep(3000); // the first receiver reports: RED, when on, has begun
     const before = await audioStats(pointPage);
