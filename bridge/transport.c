@@ -3,6 +3,7 @@
 
 #include <agent.h>
 #include <gio/gio.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -41,6 +42,13 @@ struct dc_transport {
   struct sockaddr_storage peer;
   socklen_t peer_len;
   uint64_t tie_breaker;
+  char *remote_ufrag, *remote_pwd; /* the peer's ICE credentials, for our consent checks */
+  /* the peer's authenticated packets come from move_to: our check there, and when it went */
+  struct sockaddr_storage move_to;
+  socklen_t move_to_len;
+  dc_ice_check move_check;
+  uint64_t move_check_us;
+  bool move_pending;
   GSource *direct_start; /* the switch, due at the loop's next turn */
   bool direct_asked;
   bool receiving;      /* in on_direct_readable: a close from a callback waits for its end */
@@ -202,16 +210,54 @@ static gboolean on_dtls_timer(gpointer data) {
 
 /* ---- receive ---- */
 
-/* An authenticated packet came from `from`, not where we send: the peer moved (it nominated
- * another of its candidates, or its NAT gave it a new port). Only SRTP that authenticates
- * moves where we send, and replay protection has already refused an old packet sent again
- * from elsewhere. (Under libnice, from is NULL: it follows the peer itself.) */
-static void follow_peer(dc_transport *t, const struct sockaddr_storage *from, socklen_t from_len) {
-  if (!from || (from_len == t->peer_len && !memcmp(from, &t->peer, from_len)))
+/* An authenticated packet (SRTP, or a check with our password) came from `from`, not where we
+ * send: the peer may have moved (it nominated another of its candidates, or its NAT gave it a
+ * new port), or someone on the path sent a copy of its packet from elsewhere, ahead of it, to
+ * have our media sent to an address of their choosing. So where we send moves only once the
+ * peer consents there (RFC 7675 §5.1): our own check goes to the new address, and only its
+ * answer, under the peer's password, moves us (on_stun_response). A check goes at most every
+ * MOVE_CHECK_SPACING_US, to the latest such address: a copy sprayed from many addresses
+ * gets a small check now and then, never our media, and a lost check is sent again on the
+ * next packet after the spacing. (Under libnice, from is NULL: libnice follows the peer.) */
+#define MOVE_CHECK_SPACING_US (200 * 1000)
+
+static bool is_peer(const dc_transport *t, const struct sockaddr_storage *from, socklen_t from_len) {
+  return from_len == t->peer_len && !memcmp(from, &t->peer, from_len);
+}
+
+static void check_new_address(dc_transport *t, const struct sockaddr_storage *from, socklen_t from_len) {
+  if (!from || t->direct_fd < 0 || is_peer(t, from, from_len))
     return;
+  uint64_t now = (uint64_t)g_get_monotonic_time();
+  if (t->move_pending && now - t->move_check_us < MOVE_CHECK_SPACING_US)
+    return;
+  uint8_t req[512];
+  size_t n = dc_ice_check_request(&t->move_check, t->ufrag, t->remote_ufrag, t->remote_pwd, t->cfg.controlling,
+                                  t->tie_breaker, req, sizeof req);
+  if (!n)
+    return;
+  memcpy(&t->move_to, from, from_len);
+  t->move_to_len = from_len;
+  t->move_pending = true;
+  t->move_check_us = now;
+  sendto(t->direct_fd, req, n, MSG_DONTWAIT | MSG_NOSIGNAL, (const struct sockaddr *)from, from_len);
+  dc_metrics_add(&dc_metrics.path_checks, 1);
+  g_debug("transport: the participant's packets come from another address; checking that it is there");
+}
+
+/* A STUN response on the direct path: when it answers our check, from where the check went,
+ * the peer is there and consents: our media follows. Returns whether it was that answer. */
+static bool on_stun_response(dc_transport *t, const uint8_t *buf, size_t len, const struct sockaddr_storage *from,
+                             socklen_t from_len) {
+  if (!t->move_pending || from_len != t->move_to_len || memcmp(from, &t->move_to, from_len) ||
+      !dc_ice_check_answered(&t->move_check, buf, len, t->remote_pwd))
+    return false;
   memcpy(&t->peer, from, from_len);
   t->peer_len = from_len;
-  g_debug("transport: the participant's media now comes from another address; sending there");
+  t->move_pending = false;
+  dc_metrics_add(&dc_metrics.path_moves, 1);
+  g_debug("transport: the participant answered at its new address; sending there");
+  return true;
 }
 
 static void receive_dtls(dc_transport *t, const uint8_t *dg, size_t len) {
@@ -238,7 +284,7 @@ static void receive_datagram(dc_transport *t, uint8_t *buf, size_t len, size_t c
     if (kind == DC_PKT_RTP) {
       if (dc_srtp_unprotect(t->srtp_in, buf, &n) == DC_OK) {
         t->last_heard_us = (uint64_t)g_get_monotonic_time();
-        follow_peer(t, from, from_len);
+        check_new_address(t, from, from_len);
         dc_metrics_add(&dc_metrics.rtp_packets_in, 1);
         dc_metrics_add(&dc_metrics.rtp_bytes_in, n);
         t->cb.rtp(t->user, buf, n, cap);
@@ -247,7 +293,7 @@ static void receive_datagram(dc_transport *t, uint8_t *buf, size_t len, size_t c
       }
     } else if (dc_srtp_unprotect_rtcp(t->srtp_in, buf, &n) == DC_OK) {
       t->last_heard_us = (uint64_t)g_get_monotonic_time();
-      follow_peer(t, from, from_len);
+      check_new_address(t, from, from_len);
       dc_metrics_add(&dc_metrics.rtcp_packets_in, 1);
       t->cb.rtcp(t->user, buf, n);
     } else {
@@ -256,13 +302,15 @@ static void receive_datagram(dc_transport *t, uint8_t *buf, size_t len, size_t c
     return;
   }
   case DC_PKT_STUN: { /* only on the direct path: libnice takes STUN before us */
-    if (!from || t->direct_fd < 0)
+    if (!from || t->direct_fd < 0 || on_stun_response(t, buf, len, from, from_len))
       return;
     uint8_t answer[DC_ICE_REPLY_MAX_REQUEST + 128];
     size_t n = dc_ice_reply(buf, len, t->ufrag, t->pwd, t->cfg.controlling, t->tie_breaker,
                             (const struct sockaddr *)from, from_len, answer, sizeof answer);
-    if (n)
+    if (n) {
       sendto(t->direct_fd, answer, n, MSG_DONTWAIT | MSG_NOSIGNAL, (const struct sockaddr *)from, from_len);
+      check_new_address(t, from, from_len); /* a check with our password: the peer, or a copy */
+    }
     return;
   }
   default: return; /* the rest is noise */
@@ -502,6 +550,8 @@ static gboolean start_on_worker(gpointer data) {
                               t->cfg.turn_user, t->cfg.turn_password, NICE_RELAY_TYPE_TURN_UDP);
   nice_agent_set_local_credentials(t->agent, t->stream, t->ufrag, t->pwd);
   nice_agent_set_remote_credentials(t->agent, t->stream, c->ufrag, c->pwd);
+  t->remote_ufrag = g_strdup(c->ufrag);
+  t->remote_pwd = g_strdup(c->pwd);
   nice_agent_attach_recv(t->agent, t->stream, 1, dc_worker_context(t->worker), on_recv, t);
   GError *err = NULL;
   t->dtls_server = c->dtls_server;
@@ -616,6 +666,10 @@ static gboolean close_on_worker(gpointer data) {
   g_free(t->cfg.turn_user);
   g_free(t->cfg.turn_password);
   g_free(t->cfg.public_address);
+  g_free(t->remote_ufrag);
+  if (t->remote_pwd)
+    OPENSSL_cleanse(t->remote_pwd, strlen(t->remote_pwd));
+  g_free(t->remote_pwd);
   g_ptr_array_unref(t->pending_candidates);
   if (t->destroy)
     t->destroy(t->user);

@@ -1,7 +1,8 @@
 /* libFuzzer target: whatever arrives as STUN on a socket a transport reads itself
  * (bridge/ice_reply). An answer, when there is one, fits where it was written and is a whole
  * STUN message. The seed is a check with the credentials below, so that inputs get past
- * MESSAGE-INTEGRITY into the attributes. */
+ * MESSAGE-INTEGRITY into the attributes. The same bytes go in as the answer to a check of
+ * ours (dc_ice_check_answered). */
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (n > sizeof out || (n && stun_message_validate_buffer_length(out, n, true) != (int)n))
       abort();
   }
+  /* the same bytes as the answer to a check of ours (its id from the input's, when it has
+   * one, so that inputs get past the id into the integrity check) */
+  dc_ice_check check = {{0}};
+  if (size >= 20)
+    memcpy(check.id, copy + 4, sizeof check.id);
+  (void)dc_ice_check_answered(&check, copy, size, PWD);
   free(copy);
   return 0;
 }

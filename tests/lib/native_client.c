@@ -73,6 +73,8 @@ static void free_cand_call(gpointer data) {
 }
 
 static void on_candidate(gpointer user, const char *candidate) {
+  if (((dc_client *)user)->cfg.bridge_candidate && *candidate)
+    return; /* found by its checks, as behind a NAT */
   cand_call *cc = g_new0(cand_call, 1);
   cc->c = user;
   cc->candidate = g_strdup(candidate);
@@ -165,8 +167,15 @@ static void on_message(SoupWebsocketConnection *ws, gint type, GBytes *msg, gpoi
                          dc_sdp_media_fingerprint(a, m), false);
     dc_sdp_free(a);
   } else if (!strcmp(kind, "candidate")) {
-    if (c->t)
-      dc_transport_add_remote_candidate(c->t, json_object_get_string_member(o, "candidate"));
+    const char *cand = json_object_get_string_member_with_default(o, "candidate", "");
+    if (c->t && c->cfg.bridge_candidate && *cand) {
+      char *instead = c->cfg.bridge_candidate(cand, c->user);
+      if (instead)
+        dc_transport_add_remote_candidate(c->t, instead);
+      g_free(instead);
+    } else if (c->t) {
+      dc_transport_add_remote_candidate(c->t, cand);
+    }
   } else {
     if (!strcmp(kind, "error"))
       g_printerr("# client %s: %s\n", c->cfg.name, data);

@@ -41,6 +41,11 @@ typedef struct {
    * at least that often (the bridge frees a peer it hears nothing from for 30 s) */
   bool reports;
   bool roster_changes; /* join asking for roster_changes, as the page and the endpoint do */
+  /* optional, main thread: for a test that stands between the client and the bridge, each of
+   * the bridge's candidates goes to the transport as this returns it (g_free()d; NULL: not
+   * given), and the client's own are not sent (the bridge learns where the client is from its
+   * checks, as behind a NAT); user is the callbacks' */
+  char *(*bridge_candidate)(const char *candidate, gpointer user);
 } dc_client_config;
 
 /* Connects and joins at once. The config's strings are copied. */

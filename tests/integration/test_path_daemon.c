@@ -1,0 +1,264 @@
+/* Where the bridge sends a participant's media, when the participant's packets come from a new
+ * address (RFC 7675 §5.1 consent; bridge/transport.c, direct receive), in the real daemon.
+ *
+ * Client X reaches the bridge through a relay of the test's own, as through a NAT: X sends to
+ * the relay's front socket, the relay forwards from one of its two back sockets, and what the
+ * bridge sends to a back socket goes to X. A third socket plays an attacker on the path: it
+ * sends a copy of X's packets ahead of the originals. Client Y joins directly, so that X has a
+ * meeting to hear.
+ *
+ * - A copy from elsewhere, however well it authenticates, moves nothing: the bridge asks the
+ *   attacker's address for consent (a STUN check), gets no answer, and sends it no media; X
+ *   keeps hearing the meeting. (Before: the first copy moved X's media to the attacker.)
+ * - X's NAT gives it a new port (the relay forwards from its other back socket): the bridge
+ *   checks the new address, X answers through it, and X's media follows within seconds,
+ *   without a rejoin.
+ */
+#include <arpa/inet.h>
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "signaling/store.h"
+#include "signaling/token.h"
+#include "tests/lib/daemon.h"
+#include "tests/lib/native_client.h"
+
+#define PORT 18653
+
+enum { X, Y, N_CLIENTS };
+enum { BACK0, BACK1, ATTACKER, N_OUT }; /* the relay's sockets toward the bridge */
+
+typedef struct {
+  dc_workers *workers;
+  dc_client *dc;
+  gint connected;
+  gint rtp_in; /* its worker: the meeting's packets that came */
+} client;
+
+static struct {
+  SoupSession *session;
+  dc_dtls_identity *id;
+  GSubprocess *bridge;
+  char *dir;
+  client c[N_CLIENTS];
+  /* the relay, on a thread of its own */
+  GThread *thread;
+  int front, out[N_OUT];
+  struct sockaddr_in bridge_media, x_addr; /* the bridge's candidate; where X sends from */
+  gint have_bridge, have_x;
+  gint cur;              /* BACK0 or BACK1: X's packets go to the bridge from there */
+  gint copies;           /* X's next SRTP/SRTCP packets copied from ATTACKER first */
+  gint media_to[N_OUT];  /* what the bridge sent each socket: SRTP or SRTCP ... */
+  gint stun_to[N_OUT];   /* ... and STUN */
+  gint stop;
+} T;
+
+static int udp_socket(uint16_t *port) {
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  g_assert_cmpint(bind(fd, (struct sockaddr *)&a, sizeof a), ==, 0);
+  socklen_t len = sizeof a;
+  getsockname(fd, (struct sockaddr *)&a, &len);
+  if (port)
+    *port = ntohs(a.sin_port);
+  return fd;
+}
+
+static bool is_stun(const uint8_t *b, ssize_t n) { return n >= 20 && b[0] < 2; }
+static bool is_srtp(const uint8_t *b, ssize_t n) { return n >= 12 && b[0] >= 128 && b[0] <= 191; }
+
+static gpointer relay(gpointer unused) {
+  (void)unused;
+  uint8_t buf[2048];
+  while (!g_atomic_int_get(&T.stop)) {
+    struct pollfd p[1 + N_OUT] = {{T.front, POLLIN, 0}};
+    for (int i = 0; i < N_OUT; i++)
+      p[1 + i] = (struct pollfd){T.out[i], POLLIN, 0};
+    if (poll(p, 1 + N_OUT, 100) <= 0)
+      continue;
+    if (p[0].revents & POLLIN) { /* from X, to the bridge */
+      struct sockaddr_in from;
+      socklen_t from_len = sizeof from;
+      ssize_t n = recvfrom(T.front, buf, sizeof buf, 0, (struct sockaddr *)&from, &from_len);
+      if (n > 0 && g_atomic_int_get(&T.have_bridge)) {
+        T.x_addr = from;
+        g_atomic_int_set(&T.have_x, 1);
+        if (is_srtp(buf, n) && g_atomic_int_get(&T.copies) > 0) {
+          g_atomic_int_add(&T.copies, -1);
+          sendto(T.out[ATTACKER], buf, (size_t)n, 0, (struct sockaddr *)&T.bridge_media, sizeof T.bridge_media);
+        }
+        sendto(T.out[g_atomic_int_get(&T.cur)], buf, (size_t)n, 0, (struct sockaddr *)&T.bridge_media,
+               sizeof T.bridge_media);
+      }
+    }
+    for (int i = 0; i < N_OUT; i++) { /* from the bridge */
+      if (!(p[1 + i].revents & POLLIN))
+        continue;
+      ssize_t n = recv(T.out[i], buf, sizeof buf, 0);
+      if (n <= 0)
+        continue;
+      g_atomic_int_inc(is_stun(buf, n) ? &T.stun_to[i] : &T.media_to[i]);
+      if (i != ATTACKER && g_atomic_int_get(&T.have_x)) /* the attacker keeps what it gets */
+        sendto(T.front, buf, (size_t)n, 0, (struct sockaddr *)&T.x_addr, sizeof T.x_addr);
+    }
+  }
+  return NULL;
+}
+
+/* X is given the bridge's UDP candidate with the relay's front port instead of its own. */
+static char *through_relay(const char *candidate, gpointer user) {
+  (void)user;
+  char **f = g_strsplit(candidate, " ", -1);
+  char *out = NULL;
+  if (g_strv_length(f) >= 8 && !g_ascii_strcasecmp(f[2], "udp") && !strcmp(f[4], "127.0.0.1")) {
+    T.bridge_media.sin_family = AF_INET;
+    T.bridge_media.sin_port = htons((uint16_t)atoi(f[5]));
+    inet_pton(AF_INET, f[4], &T.bridge_media.sin_addr);
+    g_atomic_int_set(&T.have_bridge, 1);
+    struct sockaddr_in a;
+    socklen_t len = sizeof a;
+    getsockname(T.front, (struct sockaddr *)&a, &len);
+    g_free(f[5]);
+    f[5] = g_strdup_printf("%u", ntohs(a.sin_port));
+    out = g_strjoinv(" ", f);
+  }
+  g_strfreev(f);
+  return out;
+}
+
+static char *offer_for(dc_client *dc, gpointer user) {
+  (void)user;
+  return dc_client_audio_offer(dc, g_random_int());
+}
+
+static void on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap) {
+  (void)buf, (void)len, (void)cap;
+  g_atomic_int_inc(&((client *)user)->rtp_in);
+}
+
+static void on_connected(dc_client *dc, gpointer user) {
+  (void)dc;
+  g_atomic_int_set(&((client *)user)->connected, 1);
+}
+
+static bool both_connected(void) {
+  return g_atomic_int_get(&T.c[X].connected) && g_atomic_int_get(&T.c[Y].connected);
+}
+
+static int mark;
+static bool x_hears(void) { return g_atomic_int_get(&T.c[X].rtp_in) > mark + 50; }
+static bool attacker_reached(void) {
+  return g_atomic_int_get(&T.stun_to[ATTACKER]) > 0 || g_atomic_int_get(&T.media_to[ATTACKER]) > 0;
+}
+static bool media_at_back1(void) { return g_atomic_int_get(&T.media_to[BACK1]) > 50; }
+
+static void test_connected_through_relay(void) {
+  g_assert_true(dc_test_spin_until(both_connected, 30000));
+  mark = g_atomic_int_get(&T.c[X].rtp_in);
+  g_assert_true(dc_test_spin_until(x_hears, 10000));
+  g_test_message("through the relay: the bridge sent %d media packets to its first back socket",
+                 g_atomic_int_get(&T.media_to[BACK0]));
+  g_assert_cmpint(g_atomic_int_get(&T.media_to[BACK0]), >, 50);
+  g_assert_cmpint(g_atomic_int_get(&T.media_to[BACK1]), ==, 0);
+}
+
+static void test_copy_from_elsewhere_moves_nothing(void) {
+  g_atomic_int_set(&T.copies, 5); /* X's receiver reports: one a second */
+  g_assert_true(dc_test_spin_until(attacker_reached, 15000)); /* by a check, or (wrongly) by media */
+  mark = g_atomic_int_get(&T.c[X].rtp_in);
+  int back0 = g_atomic_int_get(&T.media_to[BACK0]);
+  dc_test_spin_for(6000); /* the rest of the copies, and any move they would cause */
+  int media = g_atomic_int_get(&T.media_to[ATTACKER]), asked = g_atomic_int_get(&T.stun_to[ATTACKER]);
+  int heard = g_atomic_int_get(&T.c[X].rtp_in) - mark, still = g_atomic_int_get(&T.media_to[BACK0]) - back0;
+  g_test_message("copies sent ahead from the attacker: %d left unsent; the attacker got %d checks and %d media "
+                 "packets; X heard %d packets in 6 s, %d of them sent to its own address",
+                 g_atomic_int_get(&T.copies), asked, media, heard, still);
+  g_assert_cmpint(media, ==, 0);
+  g_assert_cmpint(asked, >=, 1);
+  g_assert_cmpint(asked, <=, 5 * 2); /* a check per copy at most (spaced 200 ms), its retries none */
+  g_assert_cmpint(heard, >, 100);
+  g_assert_cmpint(still, >, 100);
+}
+
+static void test_nat_rebinding_followed(void) {
+  g_atomic_int_set(&T.cur, BACK1);
+  gint64 moved = g_get_monotonic_time();
+  g_assert_true(dc_test_spin_until(media_at_back1, 15000));
+  double after = (g_get_monotonic_time() - moved) / 1e6;
+  int back0 = g_atomic_int_get(&T.media_to[BACK0]);
+  mark = g_atomic_int_get(&T.c[X].rtp_in);
+  dc_test_spin_for(2000);
+  int old = g_atomic_int_get(&T.media_to[BACK0]) - back0, heard = g_atomic_int_get(&T.c[X].rtp_in) - mark;
+  g_test_message("X's new port: its media followed %.1f s after; in the 2 s after, %d packets still went to the old "
+                 "port and X heard %d", after, old, heard);
+  g_assert_cmpint(old, <=, 2); /* the bridge's libnice may still send a keepalive there */
+  g_assert_cmpint(heard, >, 50);
+  g_assert_cmpint(g_atomic_int_get(&T.media_to[ATTACKER]), ==, 0);
+}
+
+static void test_stops_cleanly(void) {
+  dc_test_assert_stops_cleanly(T.bridge);
+}
+
+int main(int argc, char **argv) {
+  g_test_init(&argc, &argv, NULL);
+  const char *exe = g_getenv("DC_BRIDGE");
+  if (!exe) {
+    g_printerr("set DC_BRIDGE to the diemcau-bridge executable\n");
+    return 2;
+  }
+  T.dir = g_dir_make_tmp("diemcau-path-XXXXXX", NULL);
+  char **tokens = NULL;
+  int64_t meeting = dc_test_make_meeting(T.dir, N_CLIENTS, &tokens);
+  T.bridge = dc_test_start_bridge(exe, T.dir, PORT, g_getenv("DC_LOG_LEVEL") ? g_getenv("DC_LOG_LEVEL") : "info");
+  if (!T.bridge)
+    return 1;
+  T.front = udp_socket(NULL);
+  for (int i = 0; i < N_OUT; i++)
+    T.out[i] = udp_socket(NULL);
+  T.cur = BACK0;
+  T.thread = g_thread_new("relay", relay, NULL);
+  T.session = soup_session_new();
+  GError *err = NULL;
+  T.id = dc_dtls_identity_new("path-test", &err);
+  g_assert_no_error(err);
+  char *url = g_strdup_printf("ws://127.0.0.1:%d/ws", PORT);
+  const dc_client_callbacks cb = {.offer = offer_for, .connected = on_connected, .rtp = on_rtp};
+  for (int i = 0; i < N_CLIENTS; i++) {
+    T.c[i].workers = dc_workers_new(1);
+    dc_client_config cfg = {.session = T.session, .workers = T.c[i].workers, .identity = T.id, .ws_url = url,
+                            .meeting = meeting, .token = tokens[i], .name = i == X ? "X" : "Y", .slots = 1,
+                            .reports = true, .bridge_candidate = i == X ? through_relay : NULL};
+    T.c[i].dc = dc_client_new(&cfg, &cb, &T.c[i]);
+  }
+  g_test_add_func("/path/connected-through-relay", test_connected_through_relay);
+  g_test_add_func("/path/copy-from-elsewhere-moves-nothing", test_copy_from_elsewhere_moves_nothing);
+  g_test_add_func("/path/nat-rebinding-followed", test_nat_rebinding_followed);
+  g_test_add_func("/path/stops-cleanly", test_stops_cleanly);
+  int rc = g_test_run();
+  for (int i = 0; i < N_CLIENTS; i++) {
+    dc_client_close(T.c[i].dc);
+    dc_workers_free(T.c[i].workers);
+    dc_client_free(T.c[i].dc);
+  }
+  g_atomic_int_set(&T.stop, 1);
+  g_thread_join(T.thread);
+  close(T.front);
+  for (int i = 0; i < N_OUT; i++)
+    close(T.out[i]);
+  dc_dtls_identity_unref(T.id);
+  g_object_unref(T.session);
+  g_object_unref(T.bridge);
+  g_free(url);
+  g_strfreev(tokens);
+  char *argv_rm[] = {"rm", "-rf", T.dir, NULL};
+  g_spawn_sync(NULL, argv_rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL, NULL);
+  g_free(T.dir);
+  return rc;
+}
