@@ -1,0 +1,182 @@
+/* bench_sendpath — what this machine's kernel charges to send a participant's datagram, the
+ * floor under issue 15's "1000 audio participants in half a core".
+ *
+ * N sockets of ours (a participant's each, as the bridge has) each send one 120-byte datagram
+ * a round to a socket of N receivers on loopback (the load generator's side), R rounds, 2 ms
+ * apart as a mix tick's burst. Measured: this process's CPU a datagram (user + system, which
+ * on loopback includes delivering it into the receiver's socket, as the bridge's does), for
+ *   - sendto, one system call a datagram (what the bridge does);
+ *   - io_uring, a round's N sendmsg submitted and reaped with one io_uring_enter (the batching
+ *     a shared socket or a ring would allow), by raw system calls (no liburing in the project's
+ *     package list; linux/io_uring.h from Debian's linux-libc-dev);
+ * each with the receiving side asleep in epoll_wait and woken by the datagrams (as the
+ * generator is), and with nobody reading (the kernel queues and then drops: no wake-ups).
+ * Prints a table and the ratio of each to sendto's.
+ */
+#include <arpa/inet.h>
+#include <glib.h>
+#include <linux/io_uring.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { N = 500, ROUNDS = 400, LEN = 120 };
+
+static int senders[N], receivers[N];
+static struct sockaddr_in to[N];
+
+static double cpu_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+typedef struct {
+  int fd;
+  unsigned *sq_tail, *sq_mask, *sq_array, *cq_head, *cq_tail, *cq_mask;
+  struct io_uring_sqe *sqes;
+  struct io_uring_cqe *cqes;
+} ring;
+
+static bool ring_open(ring *r, unsigned entries) {
+  struct io_uring_params p;
+  memset(&p, 0, sizeof p);
+  r->fd = (int)syscall(__NR_io_uring_setup, entries, &p);
+  if (r->fd < 0)
+    return false;
+  size_t sq_size = p.sq_off.array + p.sq_entries * sizeof(unsigned);
+  size_t cq_size = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
+  char *sq = mmap(NULL, sq_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, r->fd, IORING_OFF_SQ_RING);
+  char *cq = mmap(NULL, cq_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, r->fd, IORING_OFF_CQ_RING);
+  r->sqes = mmap(NULL, p.sq_entries * sizeof(struct io_uring_sqe), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+                 r->fd, IORING_OFF_SQES);
+  if (sq == MAP_FAILED || cq == MAP_FAILED || r->sqes == MAP_FAILED)
+    return false;
+  r->sq_tail = (unsigned *)(sq + p.sq_off.tail), r->sq_mask = (unsigned *)(sq + p.sq_off.ring_mask);
+  r->sq_array = (unsigned *)(sq + p.sq_off.array);
+  r->cq_head = (unsigned *)(cq + p.cq_off.head), r->cq_tail = (unsigned *)(cq + p.cq_off.tail);
+  r->cq_mask = (unsigned *)(cq + p.cq_off.ring_mask), r->cqes = (struct io_uring_cqe *)(cq + p.cq_off.cqes);
+  return true;
+}
+
+/* The receiving side: reads everything, asleep in epoll_wait between datagrams. */
+static pid_t start_reader(void) {
+  pid_t pid = fork();
+  if (pid != 0)
+    return pid;
+  int ep = epoll_create1(0);
+  for (int i = 0; i < N; i++) {
+    struct epoll_event e = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
+    epoll_ctl(ep, EPOLL_CTL_ADD, receivers[i], &e);
+  }
+  struct epoll_event ev[256];
+  char b[2048];
+  for (;;) {
+    int n = epoll_wait(ep, ev, 256, -1);
+    for (int k = 0; k < n; k++)
+      while (recv(receivers[ev[k].data.u32], b, sizeof b, 0) > 0) {
+      }
+  }
+}
+
+/* CPU a datagram, in microseconds; *failed counts datagrams not sent. */
+static double run(bool uring, bool reader, long *failed) {
+  static char payload[LEN];
+  static struct iovec iov[N];
+  static struct msghdr mh[N];
+  for (int i = 0; i < N; i++) {
+    iov[i] = (struct iovec){payload, LEN};
+    mh[i] = (struct msghdr){.msg_name = &to[i], .msg_namelen = sizeof to[i], .msg_iov = &iov[i], .msg_iovlen = 1};
+  }
+  ring r = {.fd = -1};
+  if (uring && !ring_open(&r, 1024)) {
+    *failed = -1;
+    return 0;
+  }
+  pid_t child = reader ? start_reader() : 0;
+  g_usleep(100000);
+  long sent = 0;
+  *failed = 0;
+  double t0 = cpu_s();
+  for (int round = 0; round < ROUNDS; round++) {
+    if (!uring) {
+      for (int i = 0; i < N; i++)
+        sendto(senders[i], payload, LEN, 0, (struct sockaddr *)&to[i], sizeof to[i]) == LEN ? sent++ : (*failed)++;
+    } else {
+      unsigned tail = *r.sq_tail;
+      for (int i = 0; i < N; i++, tail++) {
+        unsigned idx = tail & *r.sq_mask;
+        struct io_uring_sqe *sqe = &r.sqes[idx];
+        memset(sqe, 0, sizeof *sqe);
+        sqe->opcode = IORING_OP_SENDMSG, sqe->fd = senders[i], sqe->addr = (uintptr_t)&mh[i], sqe->len = 1;
+        r.sq_array[idx] = idx;
+      }
+      atomic_store_explicit((_Atomic unsigned *)r.sq_tail, tail, memory_order_release);
+      syscall(__NR_io_uring_enter, r.fd, N, N, IORING_ENTER_GETEVENTS, NULL, 0);
+      unsigned head = *r.cq_head, end = atomic_load_explicit((_Atomic unsigned *)r.cq_tail, memory_order_acquire);
+      for (; head != end; head++)
+        r.cqes[head & *r.cq_mask].res == LEN ? sent++ : (*failed)++;
+      atomic_store_explicit((_Atomic unsigned *)r.cq_head, head, memory_order_release);
+    }
+    g_usleep(2000);
+  }
+  double us = (cpu_s() - t0) * 1e6 / (double)(sent ? sent : 1);
+  if (child) {
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+  }
+  if (uring)
+    close(r.fd);
+  return us;
+}
+
+int main(void) {
+  for (int i = 0; i < N; i++) {
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    senders[i] = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+    receivers[i] = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+    if (senders[i] < 0 || receivers[i] < 0 || bind(senders[i], (struct sockaddr *)&a, sizeof a) ||
+        bind(receivers[i], (struct sockaddr *)&a, sizeof a)) {
+      perror("bench_sendpath: a loopback socket");
+      return 1;
+    }
+    socklen_t len = sizeof to[i];
+    getsockname(receivers[i], (struct sockaddr *)&to[i], &len);
+  }
+  printf("%d sockets, %d rounds of one %d-byte datagram each, 2 ms apart; CPU a datagram (best of 3)\n\n", N, ROUNDS,
+         LEN);
+  printf("| send path | receiver woken | CPU a datagram | of sendto's |\n| --- | --- | --- | --- |\n");
+  for (int reader = 1; reader >= 0; reader--) {
+    double base = 0;
+    for (int uring = 0; uring < 2; uring++) {
+      double best = 1e9;
+      long failed = 0;
+      for (int k = 0; k < 3; k++) {
+        double us = run(uring, reader, &failed);
+        if (failed < 0)
+          break;
+        best = us < best ? us : best;
+      }
+      if (failed < 0) {
+        printf("| io_uring | %s | (io_uring unavailable here) | |\n", reader ? "yes" : "no");
+        continue;
+      }
+      if (!uring)
+        base = best;
+      printf("| %s | %s | %.2f µs | %.2f |%s\n", uring ? "io_uring, a round a call" : "sendto, a call a datagram",
+             reader ? "yes" : "no", best, best / base, failed ? " (some not sent)" : "");
+    }
+  }
+  return 0;
+}
