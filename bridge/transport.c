@@ -6,7 +6,9 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "bridge/ice_reply.h"
 #include "bridge/metrics.h"
@@ -36,9 +38,8 @@ struct dc_transport {
   GPtrArray *pending_candidates; /* trickled before start */
   bool closed;
   /* direct receive (see below): the path's socket, read by us, and where the peer is */
-  GSocket *direct_socket;
   dc_worker_watch *direct_watch;
-  int direct_fd;
+  int direct_fd;           /* ours (a duplicate of the agent's), -1 until direct receive */
   struct sockaddr_storage peer;
   socklen_t peer_len;
   uint64_t tie_breaker;
@@ -51,6 +52,7 @@ struct dc_transport {
   bool move_pending;
   GSource *direct_start; /* the switch, due at the loop's next turn */
   bool direct_asked;
+  bool agent_released; /* direct receive let the agent go: candidates have nowhere to go */
   bool receiving;      /* in on_direct_readable: a close from a callback waits for its end */
   bool close_deferred;
 };
@@ -345,8 +347,12 @@ static void on_recv(NiceAgent *agent, guint stream, guint component, guint len, 
  * the transport reads that socket itself: one recvmmsg a wake-up for whatever is queued, the
  * socket watched through its worker's epoll set (dc_worker_watch_fd: one descriptor in the
  * poll however many participants), and answers the STUN checks still arriving there
- * (bridge/ice_reply). libnice keeps the agent (its keepalives still go) but its sockets are
- * parked in a context nobody runs.
+ * (bridge/ice_reply), and checks a new address of the peer's before its media goes there.
+ * The agent has nothing left to do, and goes: the socket is kept as a duplicate of its
+ * descriptor. An agent cost every participant its two 64 KiB receive buffers (heaptrack) and
+ * its keepalive timer in the worker's loop, a source GLib walks on every pass of it (150 a
+ * worker at 300 participants); the peer's own consent checks and our media keep its NAT's
+ * binding, which is what those keepalives were for (RFC 8445 §11).
  *
  * Kept on libnice: relayed and ICE-TCP paths (libnice frames them), agents with a TURN server
  * of their own (its refreshes arrive on the same socket) and agents with more than one host
@@ -355,13 +361,6 @@ static void on_recv(NiceAgent *agent, guint stream, guint component, guint len, 
 #define DIRECT_BATCH 8
 
 static gboolean close_on_worker(gpointer data);
-
-static GMainContext *parked_context(void) {
-  static GMainContext *parked;
-  if (g_once_init_enter(&parked))
-    g_once_init_leave(&parked, g_main_context_new());
-  return parked;
-}
 
 static void on_direct_readable(gpointer data) {
   dc_transport *t = data;
@@ -402,10 +401,20 @@ static int host_sockets(dc_transport *t) {
   return n;
 }
 
+/* The agent and its sockets go (not a TURN agent's: its relay is given back with it, at the
+ * close). Candidates trickled later are dropped. */
+static void release_agent(dc_transport *t) {
+  nice_agent_attach_recv(t->agent, t->stream, 1, dc_worker_context(t->worker), NULL, NULL);
+  g_signal_handlers_disconnect_by_data(t->agent, t);
+  nice_agent_remove_stream(t->agent, t->stream);
+  g_clear_object(&t->agent);
+  t->agent_released = true;
+}
+
 static gboolean start_direct_receive(gpointer data) {
   dc_transport *t = data;
   g_clear_pointer(&t->direct_start, g_source_unref); /* its last turn: destroyed as it returns */
-  if (t->closed || t->state != DC_TRANSPORT_CONNECTED || t->direct_socket || t->cfg.turn_host || !t->agent)
+  if (t->closed || t->state != DC_TRANSPORT_CONNECTED || t->direct_fd >= 0 || t->cfg.turn_host || !t->agent)
     return G_SOURCE_REMOVE;
   NiceCandidate *local = NULL, *remote = NULL;
   GSocket *socket = nice_agent_get_selected_socket(t->agent, t->stream, 1); /* NULL: relayed or TCP */
@@ -413,18 +422,20 @@ static gboolean start_direct_receive(gpointer data) {
     g_clear_object(&socket);
     return G_SOURCE_REMOVE;
   }
+  int fd = fcntl(g_socket_get_fd(socket), F_DUPFD_CLOEXEC, 0);
+  g_object_unref(socket);
+  if (fd < 0)
+    return G_SOURCE_REMOVE; /* out of descriptors: libnice goes on reading */
+  t->direct_watch = dc_worker_watch_fd(t->worker, fd, on_direct_readable, t);
+  if (!t->direct_watch) {
+    close(fd);
+    return G_SOURCE_REMOVE;
+  }
   memset(&t->peer, 0, sizeof t->peer);
   nice_address_copy_to_sockaddr(&remote->addr, (struct sockaddr *)&t->peer);
   t->peer_len = t->peer.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-  t->direct_watch = dc_worker_watch_fd(t->worker, g_socket_get_fd(socket), on_direct_readable, t);
-  if (!t->direct_watch) {
-    g_object_unref(socket);
-    return G_SOURCE_REMOVE;
-  }
-  /* libnice stops reading: its sources move to a context no thread runs */
-  nice_agent_attach_recv(t->agent, t->stream, 1, parked_context(), NULL, NULL);
-  t->direct_socket = socket;
-  t->direct_fd = g_socket_get_fd(socket);
+  t->direct_fd = fd;
+  release_agent(t);
   dc_metrics_add(&dc_metrics.direct_receive, 1);
   return G_SOURCE_REMOVE;
 }
@@ -587,6 +598,8 @@ static gboolean candidate_on_worker(gpointer data) {
   call *c = data;
   if (c->t->closed)
     return G_SOURCE_REMOVE;
+  if (c->t->agent_released)
+    return G_SOURCE_REMOVE; /* the path is chosen and ours: a later candidate changes nothing */
   if (!c->t->agent)
     g_ptr_array_add(c->t->pending_candidates, g_strdup(c->candidate));
   else
@@ -632,13 +645,14 @@ static gboolean close_on_worker(gpointer data) {
   if (t->consent_tick) {
     dc_worker_stop_tick(t->consent_tick);
   }
-  if (t->dtls && t->agent && dc_dtls_get_state(t->dtls) == DC_DTLS_CONNECTED && t->state != DC_TRANSPORT_FAILED) {
+  if (t->dtls && (t->agent || t->direct_fd >= 0) && dc_dtls_get_state(t->dtls) == DC_DTLS_CONNECTED &&
+      t->state != DC_TRANSPORT_FAILED) {
     dc_dtls_close(t->dtls); /* tell the peer: close_notify */
     flush_dtls(t);
   }
   if (t->direct_watch) {
     dc_worker_unwatch(t->direct_watch);
-    g_object_unref(t->direct_socket);
+    close(t->direct_fd);
     t->direct_fd = -1;
   }
   if (t->agent) {
