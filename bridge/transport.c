@@ -276,6 +276,11 @@ static void receive_datagram(dc_transport *t, uint8_t *buf, size_t len, size_t c
   dc_pkt_kind kind = dc_demux(buf, len);
   switch (kind) {
   case DC_PKT_DTLS:
+    /* on the direct path the handshake is over: what DTLS still carries (the peer's resent
+     * last flight, which has us resend ours; its close_notify) comes from the peer. From
+     * anywhere else, a byte 22 in front was enough to have our flight resent to the peer. */
+    if (from && !is_peer(t, from, from_len))
+      return;
     receive_dtls(t, buf, len);
     return;
   case DC_PKT_RTP:

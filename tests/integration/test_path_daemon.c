@@ -13,6 +13,8 @@
  * - X's NAT gives it a new port (the relay forwards from its other back socket): the bridge
  *   checks the new address, X answers through it, and X's media follows within seconds,
  *   without a rejoin.
+ * - DTLS from anywhere but X's address is not read: a datagram that looks like a resent
+ *   handshake record had the bridge resend its last flight to X (up to ten a second).
  */
 #include <arpa/inet.h>
 #include <gio/gio.h>
@@ -55,7 +57,8 @@ static struct {
   gint cur;              /* BACK0 or BACK1: X's packets go to the bridge from there */
   gint copies;           /* X's next SRTP/SRTCP packets copied from ATTACKER first */
   gint media_to[N_OUT];  /* what the bridge sent each socket: SRTP or SRTCP ... */
-  gint stun_to[N_OUT];   /* ... and STUN */
+  gint stun_to[N_OUT];   /* ... STUN ... */
+  gint dtls_to[N_OUT];   /* ... and DTLS */
   gint stop;
 } T;
 
@@ -71,6 +74,7 @@ static int udp_socket(uint16_t *port) {
 }
 
 static bool is_stun(const uint8_t *b, ssize_t n) { return n >= 20 && b[0] < 2; }
+static bool is_dtls(const uint8_t *b, ssize_t n) { return n >= 13 && b[0] >= 20 && b[0] <= 63; }
 static bool is_srtp(const uint8_t *b, ssize_t n) { return n >= 12 && b[0] >= 128 && b[0] <= 191; }
 
 static gpointer relay(gpointer unused) {
@@ -103,7 +107,7 @@ static gpointer relay(gpointer unused) {
       ssize_t n = recv(T.out[i], buf, sizeof buf, 0);
       if (n <= 0)
         continue;
-      g_atomic_int_inc(is_stun(buf, n) ? &T.stun_to[i] : &T.media_to[i]);
+      g_atomic_int_inc(is_stun(buf, n) ? &T.stun_to[i] : is_dtls(buf, n) ? &T.dtls_to[i] : &T.media_to[i]);
       if (i != ATTACKER && g_atomic_int_get(&T.have_x)) /* the attacker keeps what it gets */
         sendto(T.front, buf, (size_t)n, 0, (struct sockaddr *)&T.x_addr, sizeof T.x_addr);
     }
@@ -202,6 +206,30 @@ static void test_nat_rebinding_followed(void) {
   g_assert_cmpint(g_atomic_int_get(&T.media_to[ATTACKER]), ==, 0);
 }
 
+/* A DTLS 1.2 handshake record's header (content type 22, epoch 0) and a few bytes, as a
+ * ClientHello resent would start, from the attacker's socket. */
+static void test_dtls_from_elsewhere_unread(void) {
+  uint8_t record[13 + 12] = {22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 1, 0, 12, 1, 0, 0, 8};
+  int before = 0;
+  for (int i = 0; i < N_OUT; i++)
+    before += g_atomic_int_get(&T.dtls_to[i]);
+  for (int k = 0; k < 10; k++) {
+    sendto(T.out[ATTACKER], record, sizeof record, 0, (struct sockaddr *)&T.bridge_media, sizeof T.bridge_media);
+    dc_test_spin_for(150);
+  }
+  dc_test_spin_for(500);
+  int after = 0;
+  for (int i = 0; i < N_OUT; i++)
+    after += g_atomic_int_get(&T.dtls_to[i]);
+  mark = g_atomic_int_get(&T.c[X].rtp_in);
+  dc_test_spin_for(1000);
+  int heard = g_atomic_int_get(&T.c[X].rtp_in) - mark;
+  g_test_message("10 DTLS-looking datagrams from the attacker: the bridge sent %d DTLS datagrams after them; X "
+                 "heard %d packets in the second after", after - before, heard);
+  g_assert_cmpint(after - before, ==, 0);
+  g_assert_cmpint(heard, >, 25); /* X's session untouched */
+}
+
 static void test_stops_cleanly(void) {
   dc_test_assert_stops_cleanly(T.bridge);
 }
@@ -240,6 +268,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/path/connected-through-relay", test_connected_through_relay);
   g_test_add_func("/path/copy-from-elsewhere-moves-nothing", test_copy_from_elsewhere_moves_nothing);
   g_test_add_func("/path/nat-rebinding-followed", test_nat_rebinding_followed);
+  g_test_add_func("/path/dtls-from-elsewhere-unread", test_dtls_from_elsewhere_unread);
   g_test_add_func("/path/stops-cleanly", test_stops_cleanly);
   int rc = g_test_run();
   for (int i = 0; i < N_CLIENTS; i++) {
