@@ -11,6 +11,7 @@
 //
 // Usage: node speech_lab.mjs BRIDGE LINKEM SCENARIO_DIR. Prints TAP.
 import { spawnSync } from 'node:child_process';
+import { X509Certificate, createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -100,6 +101,13 @@ async function stopRecording(page) {
   for (let i = 0; i < x.length; i++) x[i] = buf.readInt16LE(2 * i) / 32768;
   x.t0 = t0;
   return x;
+}
+
+// base64 SHA-256 of a certificate's public key (its SPKI), as Chromium's
+// --ignore-certificate-errors-spki-list takes it.
+function spkiHash(certPath) {
+  const der = new X509Certificate(readFileSync(certPath)).publicKey.export({ type: 'spki', format: 'der' });
+  return createHash('sha256').update(der).digest('base64');
 }
 
 async function waitFor(what, ms, fn) {
@@ -212,21 +220,40 @@ async function run(dir, lab, speech, silence, red, withOutage) {
       const url = inv.join_link.replace(/^https:\/\/[^/]+/, `https://${DISTRICT}:${PORT}`) +
         `&autojoin=1&rawaudio=1&profile=${profile}${VIDEO ? '&slots=1' : '&video=0'}`;
       const camera = VIDEO && CAMERA === 'scene' ? [`--use-file-for-fake-video-capture=${join(dir, 'scene.y4m')}`] : [];
+      // The bridge's certificate trusted as a deployment's would be: with the context's "ignore
+      // HTTPS errors" alone, Chromium opened a connection it dropped after the TLS handshake
+      // before each one it used (a capture on audio-32k: six connections for the page and the
+      // WebSocket, ~5 s each on that link).
       const browser = await launch([`--use-file-for-fake-audio-capture=${wav}`, ...camera,
-        `--unsafely-treat-insecure-origin-as-secure=https://${DISTRICT}:${PORT}`], exe);
+        `--unsafely-treat-insecure-origin-as-secure=https://${DISTRICT}:${PORT}`,
+        `--ignore-certificate-errors-spki-list=${spkiHash(join(dir, `data-${red ? 'red' : 'plain'}`, 'tls-cert.pem'))}`], exe);
       browsers.push(browser);
       opened = Date.now();
       pages.push(await openPage(browser, url, { timeout: 120000 }));
     }
     const pointPage = pages[1];
     const loadedS = (Date.now() - opened) / 1000;
+    // the join's steps, as the lab sees them every 200 ms: when each was first seen
+    const steps = {};
+    const see = (name, yes) => { if (yes && !(name in steps)) steps[name] = (Date.now() - opened) / 1000; };
     await waitFor('the point receives audio', 90000, async () => {
-      const s = await pointPage.evaluate(() => window.diemcau.pc && window.diemcau.pc.connectionState === 'connected');
-      return s && (await audioStats(pointPage))?.received > 48000;
+      const st = await pointPage.evaluate(async () => {
+        const d = window.diemcau, pc = d.pc;
+        let dtls = '';
+        if (pc) (await pc.getStats()).forEach((r) => { if (r.type === 'transport') dtls = r.dtlsState; });
+        return { made: !!d.ws, ws: !!(d.ws && d.ws.readyState === 1), joined: !!d.me, offer: !!pc, ice: pc ? pc.iceConnectionState : '',
+          dtls, connected: !!pc && pc.connectionState === 'connected' };
+      });
+      see('WebSocket made', st.made), see('WebSocket open', st.ws), see('joined', st.joined), see('offer made', st.offer);
+      see('ICE connected', st.ice === 'connected' || st.ice === 'completed'), see('DTLS connected', st.dtls === 'connected');
+      const audio = st.connected && (await audioStats(pointPage))?.received > 48000;
+      see('a second of audio', audio);
+      return audio;
     });
     // what a clerk waits for over this link: the join page (one document, on a TLS connection
     // of its own), then the meeting's audio
     console.log(`# the point's page loaded in ${loadedS.toFixed(1)} s; its audio came ${((Date.now() - opened) / 1000).toFixed(1)} s after the link was opened`);
+    console.log(`# the join's steps (s after the link was opened, seen every 0.2 s): ${Object.entries(steps).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}`);
     await sleep(3000); // the first receiver reports: RED, when on, has begun
     const before = await audioStats(pointPage);
     if (VIDEO) for (const p of pages) await watchVideo(p);
