@@ -18,11 +18,13 @@
  * (RssAnon over its value before the joins: the libraries' pages are touched once), what each participant received (audio and video packets a second, the least and
  * the median; gaps in the mix's sequence numbers), signaling bytes per participant, and the
  * bridge's own counters from /metrics (packets in and out a second, deliveries it dropped
- * because a worker fell behind). A table, then one JSON line.
+ * because a worker fell behind), and its open descriptors per participant. A table, then one
+ * JSON line.
  *
  * --check (scripts/test's small run) exits 1 when a bound is missed, saying what it measured:
  * everyone joined, everyone got >= 45 of the mix's 50 packets a second and video in every slot
- * it should, the mix's gaps under 1 %, and the bridge dropped nothing. Timings are reported,
+ * it should, the mix's gaps under 1 %, the bridge dropped nothing, and it holds at most 2.2
+ * descriptors a participant. Timings are reported,
  * never asserted. The big runs are benchmarks, by hand (README, "Measured").
  *
  * The load generator shares the machine with the bridge: its own CPU is in the table too.
@@ -478,6 +480,7 @@ int main(int argc, char **argv) {
     return 1;
   GPid pid = dc_test_pid(bridge);
   long rss_idle = dc_test_rss_kib(pid), anon_idle = dc_test_rss_anon_kib(pid);
+  int fds_idle = dc_test_open_fds(pid);
   int n_sessions = (participants + POINTS_PER_ADDRESS - 1) / POINTS_PER_ADDRESS;
   S.point_sessions = g_new0(SoupSession *, (gsize)n_sessions);
   for (int k = 0; k < n_sessions; k++)
@@ -590,6 +593,8 @@ int main(int argc, char **argv) {
   double in_pps = (double)(sent1 - sent0) / secs, out_pps = (double)(received1 - received0) / secs;
   double dropped = m1.dropped - m0.dropped;
 
+  int fds = dc_test_open_fds(pid);
+  double fds_per = (double)(fds - fds_idle) / participants;
   printf("\n| measure | value |\n| --- | --- |\n");
   const char *server = S.janus ? "janus" : "diemcau";
   printf("| server | %s |\n", S.janus ? (video_senders ? "Janus 1.1.2, AudioBridge and VideoRoom" : "Janus 1.1.2, AudioBridge") : "diemcau");
@@ -600,6 +605,7 @@ int main(int argc, char **argv) {
   printf("| server RSS | %ld KiB (%ld idle) |\n", rss, rss_idle);
   printf("| server heap and stacks (RssAnon) a participant | %.0f KiB (%ld KiB, %ld idle) |\n",
          (double)(anon - anon_idle) / participants, anon, anon_idle);
+  printf("| server descriptors a participant | %.2f (%d, %d idle) |\n", fds_per, fds, fds_idle);
   printf("| RTP packets a second, to the server / from it | %.0f / %.0f |\n", in_pps, out_pps);
   printf("| server CPU a packet (in + out) | %.1f µs |\n", out_pps > 0 ? cpu / 100 * 1e6 / (in_pps + out_pps) : 0);
   if (!S.janus) {
@@ -615,10 +621,10 @@ int main(int argc, char **argv) {
          "\"join_p50_ms\":%.0f,\"join_p95_ms\":%.0f,\"join_max_ms\":%.0f,\"cpu_pct\":%.1f,\"rss_kib\":%ld,"
          "\"rss_idle_kib\":%ld,\"anon_kib\":%ld,\"anon_idle_kib\":%ld,\"rtp_in_pps\":%.0f,\"rtp_out_pps\":%.0f,\"dropped\":%.0f,\"audio_pps_least\":%.1f,"
          "\"audio_pps_median\":%.1f,\"gaps\":%ld,\"video_pps_least\":%.1f,\"video_pps_median\":%.1f,"
-         "\"signaling_bytes_per_participant\":%.0f,\"generator_cpu_pct\":%.1f}\n",
+         "\"signaling_bytes_per_participant\":%.0f,\"generator_cpu_pct\":%.1f,\"fds_per_participant\":%.2f}\n",
          server, participants, joined, talkers, video_senders, storm_s, join_p50, join_p95, join_max, cpu, rss, rss_idle, anon, anon_idle, in_pps,
          out_pps, dropped, audio_least, audio_median, gaps_total, video_least, video_median,
-         (double)signaling / participants, self);
+         (double)signaling / participants, self, fds_per);
   fflush(stdout);
 
   int failed = 0;
@@ -633,6 +639,10 @@ int main(int argc, char **argv) {
   /* on loopback every path is UDP on the bridge's one host socket: each transport reads it itself */
   BOUND(S.janus || m1.direct == participants, "%.0f of %d transports read their socket themselves\n", m1.direct,
         participants);
+  /* a participant holds its WebSocket's connection and the UDP socket its transport reads, and
+   * nothing of libnice's once it does (the agent goes: bridge/transport.c) */
+  BOUND(S.janus || fds_per <= 2.2, "the bridge holds %.2f descriptors a participant (%d, %d idle)\n", fds_per, fds,
+        fds_idle);
   BOUND(audio_least >= 45, "a participant got %.1f of the mix's 50 packets a second\n", audio_least);
   BOUND(gaps_pct < 1, "%.2f %% of the mix's packets never came (%ld)\n", gaps_pct, gaps_total);
   /* with a camera among the talkers every slot holds someone; the speaker's own main slot too */
