@@ -212,10 +212,10 @@ static gboolean on_dtls_timer(gpointer data) {
 
 /* ---- receive ---- */
 
-/* An authenticated packet (SRTP, or a check with our password) came from `from`, not where we
- * send: the peer may have moved (it nominated another of its candidates, or its NAT gave it a
- * new port), or someone on the path sent a copy of its packet from elsewhere, ahead of it, to
- * have our media sent to an address of their choosing. So where we send moves only once the
+/* An authenticated packet (SRTP or SRTCP) came from `from`, not where we send: the peer may
+ * have moved (it nominated another of its candidates, or its NAT gave it a new port), or
+ * someone on the path sent a copy of its packet from elsewhere, ahead of it, to have our
+ * media sent to an address of their choosing. So where we send moves only once the
  * peer consents there (RFC 7675 §5.1): our own check goes to the new address, and only its
  * answer, under the peer's password, moves us (on_stun_response). A check goes at most every
  * MOVE_CHECK_SPACING_US, to the latest such address: a copy sprayed from many addresses
@@ -314,10 +314,10 @@ static void receive_datagram(dc_transport *t, uint8_t *buf, size_t len, size_t c
     uint8_t answer[DC_ICE_REPLY_MAX_REQUEST + 128];
     size_t n = dc_ice_reply(buf, len, t->ufrag, t->pwd, t->cfg.controlling, t->tie_breaker,
                             (const struct sockaddr *)from, from_len, answer, sizeof answer);
-    if (n) {
+    /* answered, but where we send stays: a browser pings its backup pairs too (other local
+     * addresses of its own), and media follows the pair it sends media on, not every check */
+    if (n)
       sendto(t->direct_fd, answer, n, MSG_DONTWAIT | MSG_NOSIGNAL, (const struct sockaddr *)from, from_len);
-      check_new_address(t, from, from_len); /* a check with our password: the peer, or a copy */
-    }
     return;
   }
   default: return; /* the rest is noise */
