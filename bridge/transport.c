@@ -34,6 +34,7 @@ struct dc_transport {
   GSource *dtls_timer;
   dc_worker_tick *consent_tick; /* while connected: nothing heard for DC_TRANSPORT_CONSENT_S fails it */
   uint64_t last_heard_us;  /* the last authenticated packet from the peer */
+  gint64 ice_ready_us;     /* atomic: when ICE first had a path */
   dc_transport_state state;
   GPtrArray *pending_candidates; /* trickled before start */
   bool closed;
@@ -106,6 +107,7 @@ const char *dc_transport_local_ufrag(const dc_transport *t) { return t->ufrag; }
 const char *dc_transport_local_pwd(const dc_transport *t) { return t->pwd; }
 dc_worker *dc_transport_worker(const dc_transport *t) { return t->worker; }
 dc_transport_state dc_transport_get_state(const dc_transport *t) { return t->state; }
+gint64 dc_transport_ice_ready_us(const dc_transport *t) { return __atomic_load_n(&t->ice_ready_us, __ATOMIC_ACQUIRE); }
 
 static void set_state(dc_transport *t, dc_transport_state s, const char *reason) {
   if (t->state == s || t->closed)
@@ -490,6 +492,8 @@ static void on_gathering_done(NiceAgent *agent, guint stream, gpointer user) {
 static void on_component_state(NiceAgent *agent, guint stream, guint component, guint state,
                                gpointer user) {
   dc_transport *t = user;
+  if ((state == NICE_COMPONENT_STATE_CONNECTED || state == NICE_COMPONENT_STATE_READY) && !t->ice_ready_us)
+    __atomic_store_n(&t->ice_ready_us, g_get_monotonic_time(), __ATOMIC_RELEASE);
   if (state == NICE_COMPONENT_STATE_FAILED)
     set_state(t, DC_TRANSPORT_FAILED, t->state == DC_TRANSPORT_CONNECTED
                                           ? "the participant stopped answering ICE keepalives"

@@ -93,6 +93,9 @@ void dc_transport_close(dc_transport *t);
 dc_status dc_transport_send_rtp(dc_transport *t, uint8_t *buf, size_t len, size_t cap);
 dc_status dc_transport_send_rtcp(dc_transport *t, uint8_t *buf, size_t len, size_t cap);
 dc_transport_state dc_transport_get_state(const dc_transport *t);
+/* When ICE first had a path (g_get_monotonic_time), or 0: with the CONNECTED state's time,
+ * how a join's wait splits between ICE and DTLS. Any thread. */
+gint64 dc_transport_ice_ready_us(const dc_transport *t);
 
 /* Waits (at most timeout_ms) until the agents of closed transports have given their TURN
  * relays back; whether all have. For shutdown, while the workers still run. */

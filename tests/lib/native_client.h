@@ -59,8 +59,13 @@ void dc_client_free(dc_client *c);
 dc_transport *dc_client_transport(const dc_client *c); /* NULL until joined */
 int64_t dc_client_participant(const dc_client *c);     /* 0 until joined */
 gboolean dc_client_is_connected(const dc_client *c);   /* media up (any thread) */
+gint64 dc_client_started_us(const dc_client *c);       /* when its WebSocket was asked for */
 gint64 dc_client_opened_us(const dc_client *c);        /* when the WebSocket opened, or 0 */
 gint64 dc_client_connected_us(const dc_client *c);     /* when its media came up, or 0 (any thread) */
+/* A join's steps, or 0 until each: the bridge's "joined", its answer, ICE's first path */
+gint64 dc_client_joined_us(const dc_client *c);
+gint64 dc_client_answered_us(const dc_client *c);
+gint64 dc_client_ice_ready_us(const dc_client *c); /* main thread */
 guint64 dc_client_signaling_bytes(const dc_client *c); /* the bridge's frames, in bytes (main thread) */
 /* The a= lines for ICE, DTLS and rtcp-mux that every offered section carries. */
 char *dc_client_offer_transport(const dc_client *c);

@@ -519,6 +519,30 @@ int main(int argc, char **argv) {
   }
   double join_p50 = quantile(join_ms, n_join, 0.5), join_p95 = quantile(join_ms, n_join, 0.95),
          join_max = n_join ? join_ms[n_join - 1] : 0;
+  /* where a join's wait went (diemcau): to "joined", to the answer, to ICE's path, to DTLS */
+  enum { STEPS = 5 };
+  static const char *const step_name[STEPS] = {"WebSocket", "joined", "answer", "ICE", "DTLS"};
+  double step_p50[STEPS] = {0}, step_p95[STEPS] = {0}, asked_p50 = 0, asked_p95 = 0;
+  if (!S.janus) {
+    double *step_ms = g_new0(double, (gsize)participants);
+    int n_up = 0; /* the whole wait a user has: from its WebSocket asked for to media up */
+    for (int i = 0; i < started; i++)
+      if (dc_client_connected_us(clients[i].dc))
+        step_ms[n_up++] = (dc_client_connected_us(clients[i].dc) - dc_client_started_us(clients[i].dc)) / 1000.0;
+    asked_p50 = quantile(step_ms, n_up, 0.5), asked_p95 = quantile(step_ms, n_up, 0.95);
+    for (int k = 0; k < STEPS; k++) {
+      int n = 0;
+      for (int i = 0; i < started; i++) {
+        const dc_client *dc = clients[i].dc;
+        gint64 at[STEPS + 1] = {dc_client_started_us(dc), dc_client_opened_us(dc), dc_client_joined_us(dc),
+                                dc_client_answered_us(dc), dc_client_ice_ready_us(dc), dc_client_connected_us(dc)};
+        if (at[k] && at[k + 1])
+          step_ms[n++] = (double)MAX(0, at[k + 1] - at[k]) / 1000.0;
+      }
+      step_p50[k] = quantile(step_ms, n, 0.5), step_p95[k] = quantile(step_ms, n, 0.95);
+    }
+    g_free(step_ms);
+  }
   printf("load: %d of %d joined in %.1f s\n", joined, participants, storm_s);
   for (int i = 0, told = 0; i < participants && told < 10; i++)
     if (i >= started || !point_connected(&clients[i])) { /* how far it got */
@@ -601,6 +625,12 @@ int main(int argc, char **argv) {
   printf("| participants joined | %d of %d, in %.1f s |\n", joined, participants, storm_s);
   printf("| join, %s to media up: p50 / p95 / max | %.0f / %.0f / %.0f ms |\n",
          S.janus ? "session asked for" : "WebSocket open", join_p50, join_p95, join_max);
+  if (!S.janus) {
+    printf("| join, WebSocket asked for to media up: p50 / p95 | %.0f / %.0f ms |\n", asked_p50, asked_p95);
+    printf("| the join's steps, p50 / p95 (each from the one before) |");
+    for (int k = 0; k < STEPS; k++)
+      printf(" %s %.0f / %.0f ms%s", step_name[k], step_p50[k], step_p95[k], k + 1 < STEPS ? "," : " |\n");
+  }
   printf("| server CPU, %% of one core | %.1f |\n", cpu);
   printf("| server RSS | %ld KiB (%ld idle) |\n", rss, rss_idle);
   printf("| server heap and stacks (RssAnon) a participant | %.0f KiB (%ld KiB, %ld idle) |\n",
@@ -621,10 +651,11 @@ int main(int argc, char **argv) {
          "\"join_p50_ms\":%.0f,\"join_p95_ms\":%.0f,\"join_max_ms\":%.0f,\"cpu_pct\":%.1f,\"rss_kib\":%ld,"
          "\"rss_idle_kib\":%ld,\"anon_kib\":%ld,\"anon_idle_kib\":%ld,\"rtp_in_pps\":%.0f,\"rtp_out_pps\":%.0f,\"dropped\":%.0f,\"audio_pps_least\":%.1f,"
          "\"audio_pps_median\":%.1f,\"gaps\":%ld,\"video_pps_least\":%.1f,\"video_pps_median\":%.1f,"
-         "\"signaling_bytes_per_participant\":%.0f,\"generator_cpu_pct\":%.1f,\"fds_per_participant\":%.2f}\n",
+         "\"signaling_bytes_per_participant\":%.0f,\"generator_cpu_pct\":%.1f,\"fds_per_participant\":%.2f,"
+         "\"join_asked_p50_ms\":%.0f,\"join_asked_p95_ms\":%.0f}\n",
          server, participants, joined, talkers, video_senders, storm_s, join_p50, join_p95, join_max, cpu, rss, rss_idle, anon, anon_idle, in_pps,
          out_pps, dropped, audio_least, audio_median, gaps_total, video_least, video_median,
-         (double)signaling / participants, self, fds_per);
+         (double)signaling / participants, self, fds_per, asked_p50, asked_p95);
   fflush(stdout);
 
   int failed = 0;
