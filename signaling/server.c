@@ -43,9 +43,9 @@ void dc_server_send_error(session *s, const char *code, const char *message) {
 #define send_error dc_server_send_error
 #define broadcast_roster dc_server_broadcast_roster
 
-void dc_server_broadcast_roster(dc_server *srv, int64_t meeting) {
-  if (srv->shutting_down) /* everyone is told the bridge stops; a roster per leave is N^2 */
-    return;
+/* Tells a meeting's members its roster as it is now (only what changed, to those that take
+ * changes). */
+static void send_roster_now(dc_server *srv, int64_t meeting) {
   GArray *entries = g_array_new(FALSE, TRUE, sizeof(dc_roster_entry));
   GArray *ghost_entries = g_array_new(FALSE, TRUE, sizeof(dc_roster_entry));
   GPtrArray *in_order = g_ptr_array_new();
@@ -97,6 +97,10 @@ void dc_server_broadcast_roster(dc_server *srv, int64_t meeting) {
       if (!whole)
         whole = dc_roster_whole(roster);
       send_text(s, g_strdup(whole));
+      /* a newcomer learns who speaks after whom it names (the roster may come paced) */
+      const int64_t *speaker = s->roster_sent ? NULL : g_hash_table_lookup(srv->speakers, &meeting);
+      if (speaker && *speaker)
+        send_text(s, dc_protocol_speaker(*speaker));
       s->roster_sent = true;
     }
   }
@@ -104,6 +108,64 @@ void dc_server_broadcast_roster(dc_server *srv, int64_t meeting) {
   g_free(whole);
   if (!dc_roster_size(roster)) /* nobody left to tell, no ghost expected back */
     g_hash_table_remove(srv->rosters, &meeting);
+}
+
+/* Roster messages paced (issue 15): a storm of 300 joins made every join and every media
+ * coming up a message to each member, ~180 000 WebSocket messages for the main thread to
+ * build and send (two thirds of its time in the storm, and the clients' to parse). The first
+ * change goes at once, as before; changes within ROSTER_PACE_MS of the last message go
+ * together when it ends. */
+#define ROSTER_PACE_MS 100
+
+typedef struct {
+  dc_server *srv;
+  int64_t meeting;
+  gint64 last_us; /* the last roster message, monotonic */
+  guint timer;    /* the paced one, due */
+} roster_pace;
+
+static void roster_pace_free(gpointer data) {
+  roster_pace *rp = data;
+  if (rp->timer)
+    g_source_remove(rp->timer);
+  g_free(rp);
+}
+
+static gboolean roster_pace_due(gpointer data) {
+  roster_pace *rp = data;
+  dc_server *srv = rp->srv;
+  int64_t meeting = rp->meeting;
+  rp->timer = 0;
+  rp->last_us = g_get_monotonic_time();
+  if (!srv->shutting_down)
+    send_roster_now(srv, meeting);
+  if (!g_hash_table_contains(srv->rosters, &meeting)) /* nobody left: nothing more to pace */
+    g_hash_table_remove(srv->roster_pace, &meeting);
+  return G_SOURCE_REMOVE;
+}
+
+void dc_server_broadcast_roster(dc_server *srv, int64_t meeting) {
+  if (srv->shutting_down) /* everyone is told the bridge stops; a roster per leave is N^2 */
+    return;
+  roster_pace *rp = g_hash_table_lookup(srv->roster_pace, &meeting);
+  if (!rp) {
+    rp = g_new0(roster_pace, 1);
+    rp->srv = srv;
+    rp->meeting = meeting;
+    g_hash_table_insert(srv->roster_pace, g_memdup2(&meeting, sizeof meeting), rp);
+  }
+  if (rp->timer)
+    return; /* it goes with the one due */
+  gint64 now = g_get_monotonic_time();
+  gint64 next = rp->last_us + ROSTER_PACE_MS * 1000;
+  if (rp->last_us && now < next) {
+    rp->timer = g_timeout_add((guint)((next - now + 999) / 1000), roster_pace_due, rp);
+    return;
+  }
+  rp->last_us = now;
+  send_roster_now(srv, meeting);
+  if (!g_hash_table_contains(srv->rosters, &meeting))
+    g_hash_table_remove(srv->roster_pace, &meeting);
 }
 
 void dc_server_speaker_changed(gpointer server, int64_t meeting, int64_t participant) {
@@ -292,10 +354,7 @@ static void handle_join(session *s, const dc_client_msg *m) {
     if (ghost_back(srv, s->meeting, s->invitation))
       g_message("meeting %" G_GINT64_FORMAT " participant %" G_GINT64_FORMAT ": %s is back", s->meeting, s->id, s->point);
     send_joined(srv, s);
-    broadcast_roster(srv, s->meeting);
-    const int64_t *speaker = g_hash_table_lookup(srv->speakers, &s->meeting);
-    if (speaker && *speaker)
-      send_text(s, dc_protocol_speaker(*speaker));
+    broadcast_roster(srv, s->meeting); /* with the speaker, after it */
   }
   dc_point_free(point);
   dc_meeting_free(meeting);
@@ -702,6 +761,7 @@ dc_server *dc_server_new(const dc_server_config *cfg, dc_store *store, dc_bridge
   srv->web_dir = g_strdup(cfg->web_dir);
   srv->speakers = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
   srv->rosters = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, (GDestroyNotify)dc_roster_free);
+  srv->roster_pace = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, roster_pace_free);
   srv->console = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
   srv->chairs = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
   srv->recordings_dir = g_strdup(cfg->recordings_dir ? cfg->recordings_dir : "diemcau-data/recordings");
@@ -798,6 +858,7 @@ void dc_server_free(dc_server *srv) {
     g_object_unref(srv->metrics_soup);
   }
   g_hash_table_unref(srv->speakers);
+  g_hash_table_unref(srv->roster_pace);
   g_hash_table_unref(srv->rosters);
   g_hash_table_unref(srv->console);
   g_hash_table_unref(srv->chairs);

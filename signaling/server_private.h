@@ -28,6 +28,7 @@ struct dc_server {
   GList *sessions; /* session*, newest first */
   GHashTable *speakers; /* meeting -> its current dominant speaker, for newcomers */
   GHashTable *rosters;  /* meeting -> dc_roster: what its members were last told (roster.h) */
+  GHashTable *roster_pace; /* meeting -> roster_pace (server.c): at most one roster message a ROSTER_PACE_MS */
   GHashTable *console; /* SHA-256 hex of a console cookie -> console_login* */
   GHashTable *chairs;  /* meeting -> its chairing state (chair.c) */
   char *recordings_dir; /* DATA_DIR/recordings: one directory per meeting (recording.c) */
@@ -83,6 +84,8 @@ typedef struct {
 
 /* server.c */
 void dc_server_send_error(session *s, const char *code, const char *message);
+/* The meeting's roster changed: its members are told, at once or, after one within the last
+ * ROSTER_PACE_MS, together with whatever else changes until then. */
 void dc_server_broadcast_roster(dc_server *srv, int64_t meeting);
 /* Forgets ghosts past their grace and tells their meetings (every second). */
 void dc_server_expire_ghosts(dc_server *srv);

@@ -743,6 +743,69 @@ static void test_roster_changes(void) {
   }
 }
 
+/* Issue 15: roster messages are paced. Joins that come together reach a member in a few
+ * messages, not one each (a storm of 300 was 90 000 messages for the bridge to send), the
+ * first at once; applied, they make the roster a later newcomer gets whole. */
+static void test_roster_paced(void) {
+  GError *err = NULL;
+  int64_t meeting = dc_store_create_meeting(T.store, "Dồn lại", 1, 4000000000, T.hall, &err);
+  g_assert_no_error(err);
+  enum { JOINERS = 12, ALL = JOINERS + 2 };
+  client cs[ALL];
+  SoupWebsocketConnection *ws[ALL];
+  for (int i = 0; i < ALL; i++)
+    ws[i] = ws_open(&cs[i]);
+  char *joins[ALL];
+  for (int i = 0; i < ALL; i++) {
+    int64_t inv = dc_store_create_invitation(T.store, meeting, T.commune, "participant", 4000000000, NULL);
+    char *tok = token_for(inv, meeting, T.commune, 4000000000);
+    joins[i] = g_strdup_printf("{\"v\":1,\"type\":\"join\",\"meeting\":%" G_GINT64_FORMAT ",\"token\":\"%s\","
+                               "\"name\":\"Điểm %d\",\"roster_changes\":true}", meeting, tok, i);
+    g_free(tok);
+  }
+  soup_websocket_connection_send_text(ws[0], joins[0]);
+  dc_server_msg held = next_roster(&cs[0]);
+  g_assert_cmpuint(held.n_roster, ==, 1);
+  gint64 sent_us = g_get_monotonic_time();
+  for (int i = 1; i <= JOINERS; i++) /* together */
+    soup_websocket_connection_send_text(ws[i], joins[i]);
+  int messages = 0;
+  gint64 first_us = 0;
+  while (held.n_roster < JOINERS + 1) {
+    dc_server_msg a = next_roster(&cs[0]);
+    if (!first_us)
+      first_us = g_get_monotonic_time();
+    messages++;
+    g_assert_cmpint(a.type, ==, DC_SMSG_ROSTER_CHANGES);
+    char *why = NULL;
+    g_assert_true(dc_protocol_apply_roster_changes(&held, &a, &why));
+    dc_server_msg_clear(&a);
+  }
+  g_test_message("%d joins together reached a member in %d roster messages, the first after %.0f ms", JOINERS,
+                 messages, (first_us - sent_us) / 1000.0);
+  if (messages >= JOINERS)
+    g_error("%d joins together took %d roster messages to a member: not paced", JOINERS, messages);
+  /* a newcomer after them all gets the same roster whole */
+  soup_websocket_connection_send_text(ws[ALL - 1], joins[ALL - 1]);
+  dc_server_msg late = next_roster(&cs[ALL - 1]);
+  g_assert_cmpint(late.type, ==, DC_SMSG_ROSTER);
+  g_assert_cmpuint(late.n_roster, ==, JOINERS + 2);
+  for (size_t k = 0; k < held.n_roster; k++) {
+    g_assert_cmpint(held.roster[k].participant, ==, late.roster[k].participant);
+    g_assert_cmpstr(held.roster[k].name, ==, late.roster[k].name);
+  }
+  dc_server_msg_clear(&late);
+  dc_server_msg_clear(&held);
+  for (int i = 0; i < ALL; i++) {
+    soup_websocket_connection_close(ws[i], SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+    while (!cs[i].closed)
+      g_main_context_iteration(NULL, TRUE);
+    g_object_unref(ws[i]);
+    g_queue_clear_full(&cs[i].messages, g_free);
+    g_free(joins[i]);
+  }
+}
+
 /* Issue 9, defect 5: a participant whose media never comes up (its candidates never reach
  * the bridge, as behind blocked UDP) fills nobody's slots, shows as not connected, and is
  * told media-failed (not bad-offer: its offer was fine) when the bridge gives up on it. */
@@ -1457,6 +1520,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/api/revoke-and-end", test_revoke_and_end);
   g_test_add_func("/signaling/never-connected", test_never_connected);
   g_test_add_func("/signaling/roster-changes", test_roster_changes);
+  g_test_add_func("/signaling/roster-paced", test_roster_paced);
   g_test_add_func("/signaling/origin-checked", test_origin_checked);
   g_test_add_func("/api/roles", test_api_roles);
   g_test_add_func("/api/life-cycle", test_api_life_cycle);
