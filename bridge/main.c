@@ -6,6 +6,7 @@
 #include <glib-unix.h>
 #include <glib.h>
 #include <glib/gstdio.h>
+#include <malloc.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
@@ -227,6 +228,10 @@ static void print_demo(dc_store *store, dc_server *server, bool key_shown) {
 }
 
 int main(int argc, char **argv) {
+  /* Buffers of 32 KiB and more (receivers' pacer rings grown by a backlog, then shrunk:
+   * media/pacer.h) come from and go back to the kernel. Left to glibc's heaps, what a storm
+   * of 300 joins grew stayed resident after it: 183-195 KiB a participant against 143-152. */
+  mallopt(M_MMAP_THRESHOLD, 32 * 1024);
   dc_options o = {0};
   GOptionEntry entries[] = {
       {"config", 'c', 0, G_OPTION_ARG_FILENAME, &o.config, "Config file ([bridge] section, keys named as these flags)", "FILE"},

@@ -14,6 +14,7 @@ struct dc_pacer {
   uint64_t bps;
   double tokens; /* bits that may leave now; negative after a packet larger than the budget */
   uint64_t last_us;
+  uint64_t grew_us; /* when the ring last grew */
   bool started;
   dc_pacer_stats stats;
 };
@@ -86,10 +87,22 @@ static void grow(dc_pacer *p, size_t need) {
   p->head = 0;
 }
 
+/* An empty ring that has not needed its size for DC_PACER_SHRINK_US goes back to its start
+ * (a storm's backlog grew every receiver's, and they kept it: 33 KiB a participant at 300). */
+static void maybe_shrink(dc_pacer *p, uint64_t now_us) {
+  if (p->packets || p->cap <= DC_PACER_RING_START || now_us < p->grew_us + DC_PACER_SHRINK_US)
+    return;
+  g_free(p->ring);
+  p->cap = DC_PACER_RING_START;
+  p->ring = g_malloc(p->cap);
+  p->head = p->used = 0;
+}
+
 bool dc_pacer_push(dc_pacer *p, const uint8_t *pkt, size_t len, uint64_t now_us) {
-  (void)now_us;
-  if (len > 0 && len <= 0xFFFF && p->used + 2 + len > p->cap)
+  if (len > 0 && len <= 0xFFFF && p->used + 2 + len > p->cap) {
     grow(p, p->used + 2 + len);
+    p->grew_us = now_us;
+  }
   if (len == 0 || len > 0xFFFF || p->used + 2 + len > p->cap) {
     p->stats.dropped++;
     return false;
@@ -106,6 +119,7 @@ bool dc_pacer_admit(dc_pacer *p, size_t len, uint64_t now_us) {
   refill(p, now_us);
   if (p->packets || p->tokens < MIN((double)len * 8, burst_bits(p)))
     return false;
+  maybe_shrink(p, now_us);
   p->tokens -= (double)len * 8;
   p->stats.sent++;
   return true;
@@ -144,6 +158,7 @@ size_t dc_pacer_pop(dc_pacer *p, uint64_t now_us, uint8_t *out, size_t cap, uint
     p->tokens -= (double)len * 8;
     p->stats.sent++;
     *wake_us = p->packets ? now_us : 0;
+    maybe_shrink(p, now_us);
     return len;
   }
 }

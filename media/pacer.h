@@ -12,7 +12,8 @@
  * again. The ring starts at DC_PACER_RING_START bytes and doubles, up to its capacity, when
  * a packet does not fit: most receivers' queues never hold more than a few packets, and a
  * ring of its full capacity each (48 KiB for the standard profile) was a fifth of what a
- * participant cost the bridge. It never shrinks. When the ring is full a packet is refused and
+ * participant cost the bridge. Empty and not grown for DC_PACER_SHRINK_US, it goes back to
+ * its start size. When the ring is full a packet is refused and
  * counted: the receiver's NACK and the bridge's cache repair it, or the next key frame.
  * Left out: priorities among video packets (retransmissions queue like the rest), and
  * padding or probing.
@@ -26,6 +27,7 @@
 
 #define DC_PACER_BURST_US 10000
 #define DC_PACER_RING_START 4096
+#define DC_PACER_SHRINK_US 2000000
 
 typedef struct dc_pacer dc_pacer;
 

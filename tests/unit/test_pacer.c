@@ -173,6 +173,43 @@ static void test_grows_to_its_capacity(void) {
   dc_pacer_free(p);
 }
 
+/* A backlog grows the ring; once empty and not grown for DC_PACER_SHRINK_US it goes back to
+ * its start size (checked when a packet leaves or is admitted), and grows again for the next. */
+static size_t fill_and_drain(dc_pacer *p, uint64_t *now, int packets) {
+  uint8_t pkt[1200] = {0}, out[1500];
+  for (int i = 0; i < packets; i++)
+    g_assert_true(dc_pacer_push(p, pkt, sizeof pkt, *now));
+  size_t grown = dc_pacer_get_stats(p).ring_bytes;
+  for (int got = 0; got < packets; *now += 1000) {
+    uint64_t wake;
+    while (dc_pacer_pop(p, *now, out, sizeof out, &wake))
+      got++;
+  }
+  return grown;
+}
+
+static void test_shrinks_when_idle(void) {
+  dc_pacer *p = dc_pacer_new(256 * 1024);
+  dc_pacer_set_rate(p, 10000000, 0);
+  uint64_t now = 1000000;
+  size_t grown = fill_and_drain(p, &now, 100); /* 120 KB: ~100 ms at 10 Mbit/s */
+  g_test_message("a backlog of 100 packets grew the ring to %zu B", grown);
+  g_assert_cmpuint(grown, >=, 100 * 1200);
+  g_assert_cmpuint(dc_pacer_get_stats(p).ring_bytes, ==, grown); /* drained within the time: kept */
+  now += DC_PACER_SHRINK_US;
+  g_assert_true(dc_pacer_admit(p, 1200, now)); /* the next packet, long after */
+  g_assert_cmpuint(dc_pacer_get_stats(p).ring_bytes, ==, DC_PACER_RING_START);
+  now += 1000000;
+  g_assert_cmpuint(fill_and_drain(p, &now, 100), ==, grown); /* grows again when needed */
+  now += DC_PACER_SHRINK_US;
+  uint8_t pkt[1200] = {0}, out[1500];
+  uint64_t wake;
+  g_assert_true(dc_pacer_push(p, pkt, sizeof pkt, now)); /* fits as it is: no growth */
+  g_assert_cmpuint(dc_pacer_pop(p, now, out, sizeof out, &wake), ==, sizeof pkt);
+  g_assert_cmpuint(dc_pacer_get_stats(p).ring_bytes, ==, DC_PACER_RING_START); /* emptied by a pop */
+  dc_pacer_free(p);
+}
+
 /* The usual case goes straight through: nothing queued and budget left admits a packet (and
  * debits it); once the budget is spent, or a packet waits, the rest queue behind in order. */
 static void test_admit_when_idle(void) {
@@ -201,5 +238,6 @@ int main(int argc, char **argv) {
   g_test_add_func("/pacer/bytes-in-order-across-wrap", test_bytes_in_order_across_wrap);
   g_test_add_func("/pacer/admit-when-idle", test_admit_when_idle);
   g_test_add_func("/pacer/grows-to-its-capacity", test_grows_to_its_capacity);
+  g_test_add_func("/pacer/shrinks-when-idle", test_shrinks_when_idle);
   return g_test_run();
 }
