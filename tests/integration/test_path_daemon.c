@@ -13,6 +13,9 @@
  * - X's NAT gives it a new port (the relay forwards from its other back socket): the bridge
  *   checks the new address, X answers through it, and X's media follows within seconds,
  *   without a rejoin.
+ * - A valid check of X's from elsewhere (as a browser pings its backup pairs: another address
+ *   of its own, which answers the bridge's checks too) is answered but moves nothing: media
+ *   follows the pair the peer sends media on. (Before: the check, answered back, moved it.)
  * - DTLS from anywhere but X's address is not read: a datagram that looks like a resent
  *   handshake record had the bridge resend its last flight to X (up to ten a second).
  */
@@ -26,6 +29,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "bridge/ice_reply.h"
 #include "signaling/store.h"
 #include "signaling/token.h"
 #include "tests/lib/daemon.h"
@@ -59,6 +63,9 @@ static struct {
   gint media_to[N_OUT];  /* what the bridge sent each socket: SRTP or SRTCP ... */
   gint stun_to[N_OUT];   /* ... STUN ... */
   gint dtls_to[N_OUT];   /* ... and DTLS */
+  gint checks_answered;  /* the bridge's checks the attacker answered as X's backup address */
+  gint backup;           /* the attacker plays X's backup address: it answers checks as X */
+  char *x_ufrag, *x_pwd; /* X's ICE credentials, for that */
   gint stop;
 } T;
 
@@ -108,6 +115,15 @@ static gpointer relay(gpointer unused) {
       if (n <= 0)
         continue;
       g_atomic_int_inc(is_stun(buf, n) ? &T.stun_to[i] : is_dtls(buf, n) ? &T.dtls_to[i] : &T.media_to[i]);
+      if (i == ATTACKER && is_stun(buf, n) && g_atomic_int_get(&T.backup)) { /* answered as X would */
+        uint8_t answer[2048 + 128];
+        size_t a = dc_ice_reply(buf, (size_t)n, T.x_ufrag, T.x_pwd, true, 1, (struct sockaddr *)&T.bridge_media,
+                                sizeof T.bridge_media, answer, sizeof answer);
+        if (a) {
+          sendto(T.out[ATTACKER], answer, a, 0, (struct sockaddr *)&T.bridge_media, sizeof T.bridge_media);
+          g_atomic_int_inc(&T.checks_answered);
+        }
+      }
       if (i != ATTACKER && g_atomic_int_get(&T.have_x)) /* the attacker keeps what it gets */
         sendto(T.front, buf, (size_t)n, 0, (struct sockaddr *)&T.x_addr, sizeof T.x_addr);
     }
@@ -206,6 +222,37 @@ static void test_nat_rebinding_followed(void) {
   g_assert_cmpint(g_atomic_int_get(&T.media_to[ATTACKER]), ==, 0);
 }
 
+/* X's other address pings the bridge with valid checks, as a browser's backup pair does, and
+ * answers the bridge's checks as X: answered, but media stays where X sends media from. */
+static void test_check_from_elsewhere_moves_nothing(void) {
+  dc_transport *xt = dc_client_transport(T.c[X].dc);
+  T.x_ufrag = g_strdup(dc_transport_local_ufrag(xt));
+  T.x_pwd = g_strdup(dc_transport_local_pwd(xt));
+  g_atomic_int_set(&T.backup, 1);
+  int media0 = g_atomic_int_get(&T.media_to[ATTACKER]), stun0 = g_atomic_int_get(&T.stun_to[ATTACKER]);
+  int answered0 = g_atomic_int_get(&T.checks_answered);
+  mark = g_atomic_int_get(&T.c[X].rtp_in);
+  for (int k = 0; k < 20; k++) { /* 4 s of checks, 200 ms apart */
+    dc_ice_check chk;
+    uint8_t req[512];
+    size_t n = dc_ice_check_request(&chk, T.x_ufrag, dc_client_bridge_ufrag(T.c[X].dc), dc_client_bridge_pwd(T.c[X].dc),
+                                    true, 1, req, sizeof req);
+    g_assert_cmpuint(n, >, 0);
+    sendto(T.out[ATTACKER], req, n, 0, (struct sockaddr *)&T.bridge_media, sizeof T.bridge_media);
+    dc_test_spin_for(200);
+  }
+  dc_test_spin_for(1000);
+  g_atomic_int_set(&T.backup, 0);
+  int media = g_atomic_int_get(&T.media_to[ATTACKER]) - media0, stun = g_atomic_int_get(&T.stun_to[ATTACKER]) - stun0;
+  int answered = g_atomic_int_get(&T.checks_answered) - answered0, heard = g_atomic_int_get(&T.c[X].rtp_in) - mark;
+  g_test_message("20 valid checks of X's from another address: the bridge sent it %d STUN (answers and checks of its "
+                 "own, %d of those answered as X) and %d media packets; X heard %d packets meanwhile",
+                 stun, answered, media, heard);
+  g_assert_cmpint(stun, >=, 20);  /* each check answered: they were valid */
+  g_assert_cmpint(media, ==, 0);  /* and nothing moved */
+  g_assert_cmpint(heard, >, 100); /* X's own path kept its media */
+}
+
 /* A DTLS 1.2 handshake record's header (content type 22, epoch 0) and a few bytes, as a
  * ClientHello resent would start, from the attacker's socket. */
 static void test_dtls_from_elsewhere_unread(void) {
@@ -268,6 +315,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/path/connected-through-relay", test_connected_through_relay);
   g_test_add_func("/path/copy-from-elsewhere-moves-nothing", test_copy_from_elsewhere_moves_nothing);
   g_test_add_func("/path/nat-rebinding-followed", test_nat_rebinding_followed);
+  g_test_add_func("/path/check-from-elsewhere-moves-nothing", test_check_from_elsewhere_moves_nothing);
   g_test_add_func("/path/dtls-from-elsewhere-unread", test_dtls_from_elsewhere_unread);
   g_test_add_func("/path/stops-cleanly", test_stops_cleanly);
   int rc = g_test_run();
@@ -289,5 +337,7 @@ int main(int argc, char **argv) {
   char *argv_rm[] = {"rm", "-rf", T.dir, NULL};
   g_spawn_sync(NULL, argv_rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL, NULL);
   g_free(T.dir);
+  g_free(T.x_ufrag);
+  g_free(T.x_pwd);
   return rc;
 }

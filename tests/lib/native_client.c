@@ -15,6 +15,7 @@ struct dc_client {
   int64_t participant;
   gint64 started_us, opened_us; /* its WebSocket asked for, and open */
   gint64 joined_us, answered_us; /* the bridge's "joined" and its answer came */
+  char *bridge_ufrag, *bridge_pwd; /* the bridge's ICE credentials, from its answer */
   gint64 connected_us; /* atomic: set on the worker */
   guint64 signaling_bytes;
   gint connected;
@@ -169,9 +170,13 @@ static void on_message(SoupWebsocketConnection *ws, gint type, GBytes *msg, gpoi
     const char *sdp = json_object_get_string_member(o, "sdp");
     dc_sdp *a = dc_sdp_parse(sdp, strlen(sdp), NULL);
     const dc_sdp_media *m = a ? g_ptr_array_index(a->media, 0) : NULL;
-    if (m)
+    if (m) {
+      g_free(c->bridge_ufrag), g_free(c->bridge_pwd);
+      c->bridge_ufrag = g_strdup(dc_sdp_media_ice_ufrag(a, m));
+      c->bridge_pwd = g_strdup(dc_sdp_media_ice_pwd(a, m));
       dc_transport_start(c->t, dc_sdp_media_ice_ufrag(a, m), dc_sdp_media_ice_pwd(a, m),
                          dc_sdp_media_fingerprint(a, m), false);
+    }
     dc_sdp_free(a);
   } else if (!strcmp(kind, "candidate")) {
     const char *cand = json_object_get_string_member_with_default(o, "candidate", "");
@@ -244,6 +249,8 @@ void dc_client_free(dc_client *c) {
   g_free((char *)c->cfg.ws_url);
   g_free((char *)c->cfg.token);
   g_free((char *)c->cfg.name);
+  g_free(c->bridge_ufrag);
+  g_free(c->bridge_pwd);
   g_free(c);
 }
 
@@ -251,6 +258,8 @@ dc_transport *dc_client_transport(const dc_client *c) { return c->t; }
 int64_t dc_client_participant(const dc_client *c) { return c->participant; }
 gboolean dc_client_is_connected(const dc_client *c) { return g_atomic_int_get(&c->connected); }
 gint64 dc_client_started_us(const dc_client *c) { return c->started_us; }
+const char *dc_client_bridge_ufrag(const dc_client *c) { return c->bridge_ufrag; }
+const char *dc_client_bridge_pwd(const dc_client *c) { return c->bridge_pwd; }
 gint64 dc_client_opened_us(const dc_client *c) { return c->opened_us; }
 gint64 dc_client_joined_us(const dc_client *c) { return c->joined_us; }
 gint64 dc_client_answered_us(const dc_client *c) { return c->answered_us; }

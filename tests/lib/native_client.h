@@ -59,6 +59,10 @@ void dc_client_free(dc_client *c);
 dc_transport *dc_client_transport(const dc_client *c); /* NULL until joined */
 int64_t dc_client_participant(const dc_client *c);     /* 0 until joined */
 gboolean dc_client_is_connected(const dc_client *c);   /* media up (any thread) */
+/* The bridge's ICE ufrag and password from its answer (NULL before): a test that plays one of
+ * the client's other addresses signs its checks with them. */
+const char *dc_client_bridge_ufrag(const dc_client *c);
+const char *dc_client_bridge_pwd(const dc_client *c);
 gint64 dc_client_started_us(const dc_client *c);       /* when its WebSocket was asked for */
 gint64 dc_client_opened_us(const dc_client *c);        /* when the WebSocket opened, or 0 */
 gint64 dc_client_connected_us(const dc_client *c);     /* when its media came up, or 0 (any thread) */
