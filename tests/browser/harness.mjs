@@ -243,3 +243,73 @@ export async function pageTonesDb(page, tones) {
     return sums.map((x) => x / rounds);
   }, tones);
 }
+
+// Debian's firefox-esr, headless, driven over WebDriver BiDi (Playwright's own Firefox build
+// is not Debian's, and its BiDi client asks for commands this ESR lacks). A profile of our own:
+// fake camera and microphone allowed, loopback ICE candidates (the browser tests' media stays
+// on 127.0.0.1), nothing that calls home. Returns { evaluate(fn, arg, ms), close() }: fn runs
+// in the page, awaited, and its result comes back through JSON (an error after ms, 10 s).
+export async function firefoxPage(url, profileDir, { timeout = 60000 } = {}) {
+  const { ws: WebSocket } = await import('playwright-core/lib/utilsBundle');
+  const prefs = {
+    'media.navigator.streams.fake': true, 'media.navigator.permission.disabled': true,
+    'permissions.default.microphone': 1, 'permissions.default.camera': 1,
+    'media.peerconnection.ice.loopback': true, 'media.peerconnection.ice.obfuscate_host_addresses': false,
+    'media.autoplay.default': 0, 'app.update.enabled': false, 'browser.shell.checkDefaultBrowser': false,
+    'datareporting.policy.dataSubmissionEnabled': false, 'toolkit.telemetry.enabled': false,
+    'network.captive-portal-service.enabled': false, 'network.connectivity-service.enabled': false,
+    'browser.safebrowsing.malware.enabled': false, 'browser.safebrowsing.phishing.enabled': false,
+    'extensions.update.enabled': false, 'browser.startup.homepage_override.mstone': 'ignore',
+  };
+  mkdirSync(profileDir, { recursive: true });
+  writeFileSync(`${profileDir}/user.js`,
+    Object.entries(prefs).map(([k, v]) => `user_pref(${JSON.stringify(k)}, ${JSON.stringify(v)});`).join('\n') + '\n');
+  const child = spawn('/usr/bin/firefox-esr', ['--headless', '--no-remote', '--profile', profileDir,
+    '--remote-debugging-port', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const endpoint = await new Promise((resolve, reject) => {
+    let err = '';
+    child.stderr.on('data', (d) => {
+      err += d;
+      const m = err.match(/WebDriver BiDi listening on (ws:\/\/\S+)/);
+      if (m) resolve(m[1]);
+    });
+    child.on('exit', (code) => reject(new Error(`firefox-esr exited with ${code}: ${err.slice(-500)}`)));
+    setTimeout(() => reject(new Error(`firefox-esr gave no BiDi endpoint within 30 s: ${err.slice(-500)}`)), 30000);
+  });
+  const socket = new WebSocket(`${endpoint}/session`);
+  await new Promise((resolve, reject) => { socket.on('open', resolve); socket.on('error', reject); });
+  let next = 0;
+  const waiting = new Map();
+  socket.on('message', (data) => {
+    const m = JSON.parse(String(data));
+    const w = m.id !== undefined && waiting.get(m.id);
+    if (!w) return; // events
+    waiting.delete(m.id);
+    if (m.type === 'error') w.reject(new Error(`${m.error}: ${m.message}`));
+    else w.resolve(m.result);
+  });
+  const send = (method, params, ms = timeout) => new Promise((resolve, reject) => {
+    const id = ++next;
+    waiting.set(id, { resolve, reject });
+    socket.send(JSON.stringify({ id, method, params }));
+    setTimeout(() => { if (waiting.delete(id)) reject(new Error(`${method}: Firefox gave no answer within ${ms} ms`)); }, ms);
+  });
+  await send('session.new', { capabilities: { alwaysMatch: { acceptInsecureCerts: true } } });
+  const tree = await send('browsingContext.getTree', {});
+  const context = tree.contexts[0].context;
+  await send('browsingContext.navigate', { context, url, wait: 'complete' });
+  return {
+    async evaluate(fn, arg, ms = 10000) {
+      const r = await send('script.evaluate', { expression: `(async () => JSON.stringify(await (${fn})(${JSON.stringify(arg)})))()`,
+        target: { context }, awaitPromise: true, resultOwnership: 'none' }, ms);
+      if (r.type === 'exception') throw new Error(`in Firefox: ${r.exceptionDetails.text}`);
+      return JSON.parse(r.result.value ?? 'null');
+    },
+    async close() {
+      await send('session.end', {}).catch(() => {});
+      socket.close();
+      child.kill('SIGTERM');
+      await new Promise((r) => { if (child.exitCode !== null) r(); else { child.on('exit', r); setTimeout(r, 5000); } });
+    },
+  };
+}
