@@ -3,7 +3,8 @@
  * outside bridge/ includes it (room.h is the interface).
  *
  * The files follow the data path (STYLE.md asked for the split):
- *   room.c      membership, slots and layer choice, transport events: the main thread
+ *   room.c      the bridge and its rooms, membership, transport events: the main thread
+ *   slots.c     who fills each receiver's video slots, at which layer: the main thread
  *   video.c     a packet from a source to its receivers, pacing, probing: the workers
  *   feedback.c  RTCP from each participant (reports, NACKs, key-frame requests, REMB) and our
  *               reports to it: the workers
@@ -297,8 +298,11 @@ shared_packet *shared_packet_new(const uint8_t *data, size_t len);
 shared_packet *shared_packet_ref(shared_packet *p);
 void shared_packet_unref(shared_packet *p);
 
-/* Main thread: recomputes every slot and tells each participant who fills its slots now. */
+/* slots.c, main thread: recomputes every slot and tells each participant who fills its
+ * slots now; and the layer choice for every room's receivers (the bridge's timer, data: the
+ * bridge), telling those whose slots turned off or on. */
 void room_reroute_and_tell(dc_room *r);
+gboolean room_choose_layers_all(gpointer bridge);
 
 /* video.c: a source's worker is asked for a key frame on a layer (throttled there); the transport's
  * callbacks for a participant; its housekeeping every TICK_MS on its worker. */
