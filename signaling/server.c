@@ -1,11 +1,15 @@
 /* server.c — page, signaling WebSocket and operator API; see server.h. */
 #include "signaling/server_private.h"
 
+#include <errno.h>
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "signaling/page.h"
 #include "signaling/protocol.h"
@@ -343,6 +347,10 @@ static void handle_join(session *s, const dc_client_msg *m) {
     s->point = g_strdup(point->name);
     s->role = g_strdup(inv->role);
     s->roster_changes = m->roster_changes;
+    if (s->socket && g_strcmp0(m->profile, "highland")) { /* a link with room: its offer goes at once */
+      int wide = DC_SIGNALING_WIDE_WINDOW;
+      setsockopt(g_socket_get_fd(s->socket), IPPROTO_TCP, TCP_WINDOW_CLAMP, &wide, sizeof wide);
+    }
     dc_participant_events ev = {.candidate = on_participant_candidate, .state = on_participant_state,
                                 .slots = on_participant_slots};
     s->participant = dc_room_join(dc_bridge_room(srv->bridge, m->meeting), s->id, s->name, m->profile, &ev, s);
@@ -500,6 +508,7 @@ static void on_ws_closed(SoupWebsocketConnection *conn, gpointer user) {
   g_free(s->point);
   g_free(s->role);
   g_free(s->address);
+  g_clear_object(&s->socket);
   if (s->join_timer)
     g_source_remove(s->join_timer);
   g_free(s->rtt);
@@ -576,6 +585,8 @@ static void on_ws(SoupServer *soup, SoupServerMessage *msg, const char *path,
   session *s = g_new0(session, 1);
   s->server = srv;
   s->conn = g_object_ref(conn);
+  GSocket *sock = soup_server_message_get_socket(msg);
+  s->socket = sock ? g_object_ref(sock) : NULL;
   s->address = g_strdup(address);
   s->join_timer = g_timeout_add_seconds(JOIN_WITHIN_S, join_too_late, s);
   soup_websocket_connection_set_max_incoming_payload_size(conn, MAX_WS_PAYLOAD);
@@ -716,6 +727,12 @@ static bool listen_on(SoupServer *soup, GSocketAddress *addr, SoupServerListenOp
   if (!sock)
     return false;
   g_socket_set_listen_backlog(sock, LISTEN_BACKLOG);
+  /* Accepted connections inherit it: what a client sends waits for our acknowledgement each
+   * DC_SIGNALING_FIRST_WINDOW bytes (see server.h). Best effort: a kernel without it serves as
+   * before. */
+  int clamp = DC_SIGNALING_FIRST_WINDOW;
+  if (setsockopt(g_socket_get_fd(sock), IPPROTO_TCP, TCP_WINDOW_CLAMP, &clamp, sizeof clamp) != 0)
+    g_debug("signaling: no TCP window clamp on the listener: %s", g_strerror(errno));
   bool ok = g_socket_bind(sock, addr, TRUE, error) && g_socket_listen(sock, error) &&
             soup_server_listen_socket(soup, sock, options, error);
   g_object_unref(sock);

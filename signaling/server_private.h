@@ -61,6 +61,7 @@ typedef struct {
 typedef struct {
   dc_server *server;
   SoupWebsocketConnection *conn;
+  GSocket *socket;  /* its TCP connection's, for the window (server.h); NULL if libsoup had none */
   dc_participant *participant;
   int64_t id, meeting, invitation, point_id;
   char *address;    /* the client's IP address */

@@ -5,7 +5,11 @@
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "signaling/protocol.h"
 #include "signaling/server.h"
@@ -806,6 +810,81 @@ static void test_roster_paced(void) {
   }
 }
 
+/* The server's side of its TCP connections (this process holds both ends): each one's
+ * window clamp, those accepted on port and not the listener. */
+static int server_clamps(guint port, int *clamps, int cap) {
+  int n = 0;
+  GDir *d = g_dir_open("/proc/self/fd", 0, NULL);
+  for (const char *name; d && (name = g_dir_read_name(d)) && n < cap;) {
+    int fd = atoi(name), type = 0, listening = 0, clamp = 0;
+    socklen_t l = sizeof type;
+    struct sockaddr_in local, peer;
+    socklen_t ll = sizeof local, pl = sizeof peer;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &l) || type != SOCK_STREAM ||
+        getsockname(fd, (struct sockaddr *)&local, &ll) || local.sin_family != AF_INET || ntohs(local.sin_port) != port)
+      continue;
+    l = sizeof listening;
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &l) || listening ||
+        getpeername(fd, (struct sockaddr *)&peer, &pl))
+      continue;
+    l = sizeof clamp;
+    if (!getsockopt(fd, IPPROTO_TCP, TCP_WINDOW_CLAMP, &clamp, &l))
+      clamps[n++] = clamp;
+  }
+  if (d)
+    g_dir_close(d);
+  return n;
+}
+
+static int count_clamps(const int *clamps, int n, int want) {
+  int k = 0;
+  for (int i = 0; i < n; i++)
+    k += clamps[i] == want;
+  return k;
+}
+
+/* Issue 12: a client may send one segment before we acknowledge it (server.h), so a thin
+ * link's small queue takes its TLS ClientHello and offer without a drop; once it has joined,
+ * a point that is not highland gets the wide window. */
+static void test_thin_link_window(void) {
+  GError *err = NULL;
+  int64_t meeting = dc_store_create_meeting(T.store, "Cửa sổ", 1, 4000000000, T.hall, &err);
+  g_assert_no_error(err);
+  guint port = dc_server_port(T.server);
+  client cs[2];
+  SoupWebsocketConnection *ws[2];
+  static const char *const profiles[] = {"highland", "standard"};
+  for (int i = 0; i < 2; i++)
+    ws[i] = ws_open(&cs[i]);
+  int clamps[16], n = server_clamps(port, clamps, 16);
+  g_test_message("before any join: %d connections, %d of them at the first window", n,
+                 count_clamps(clamps, n, DC_SIGNALING_FIRST_WINDOW));
+  g_assert_cmpint(n, >=, 2);
+  g_assert_cmpint(count_clamps(clamps, n, DC_SIGNALING_FIRST_WINDOW), ==, n);
+  for (int i = 0; i < 2; i++) {
+    int64_t inv = dc_store_create_invitation(T.store, meeting, T.commune, "participant", 4000000000, NULL);
+    char *tok = token_for(inv, meeting, T.commune, 4000000000);
+    char *join = g_strdup_printf("{\"v\":1,\"type\":\"join\",\"meeting\":%" G_GINT64_FORMAT ",\"token\":\"%s\","
+                                 "\"name\":\"Điểm %d\",\"profile\":\"%s\"}", meeting, tok, i, profiles[i]);
+    soup_websocket_connection_send_text(ws[i], join);
+    g_free(join);
+    g_free(tok);
+    dc_server_msg_clear((dc_server_msg[]){next_roster(&cs[i])});
+  }
+  n = server_clamps(port, clamps, 16);
+  int narrow = count_clamps(clamps, n, DC_SIGNALING_FIRST_WINDOW), wide = count_clamps(clamps, n, DC_SIGNALING_WIDE_WINDOW);
+  g_test_message("joined, one highland and one standard: %d connections, %d at the first window, %d wide", n, narrow, wide);
+  g_assert_cmpint(wide, ==, 1);
+  g_assert_cmpint(narrow, ==, n - 1);
+  for (int i = 0; i < 2; i++) {
+    soup_websocket_connection_close(ws[i], SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+    while (!cs[i].closed)
+      g_main_context_iteration(NULL, TRUE);
+    g_object_unref(ws[i]);
+    g_queue_clear_full(&cs[i].messages, g_free);
+  }
+}
+
 /* Issue 9, defect 5: a participant whose media never comes up (its candidates never reach
  * the bridge, as behind blocked UDP) fills nobody's slots, shows as not connected, and is
  * told media-failed (not bad-offer: its offer was fine) when the bridge gives up on it. */
@@ -1521,6 +1600,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/signaling/never-connected", test_never_connected);
   g_test_add_func("/signaling/roster-changes", test_roster_changes);
   g_test_add_func("/signaling/roster-paced", test_roster_paced);
+  g_test_add_func("/signaling/thin-link-window", test_thin_link_window);
   g_test_add_func("/signaling/origin-checked", test_origin_checked);
   g_test_add_func("/api/roles", test_api_roles);
   g_test_add_func("/api/life-cycle", test_api_life_cycle);
