@@ -4,10 +4,10 @@
 #include <errno.h>
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 

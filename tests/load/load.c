@@ -519,7 +519,7 @@ int main(int argc, char **argv) {
   }
   double join_p50 = quantile(join_ms, n_join, 0.5), join_p95 = quantile(join_ms, n_join, 0.95),
          join_max = n_join ? join_ms[n_join - 1] : 0;
-  /* where a join's wait went (diemcau): to "joined", to the answer, to ICE's path, to DTLS */
+  /* where a join's wait went (diemcau): its WebSocket open, "joined", the answer, ICE's path, DTLS */
   enum { STEPS = 5 };
   static const char *const step_name[STEPS] = {"WebSocket", "joined", "answer", "ICE", "DTLS"};
   double step_p50[STEPS] = {0}, step_p95[STEPS] = {0}, asked_p50 = 0, asked_p95 = 0;
