@@ -285,14 +285,15 @@ export async function firefoxPage(url, profileDir, { timeout = 60000 } = {}) {
     const w = m.id !== undefined && waiting.get(m.id);
     if (!w) return; // events
     waiting.delete(m.id);
+    clearTimeout(w.timer);
     if (m.type === 'error') w.reject(new Error(`${m.error}: ${m.message}`));
     else w.resolve(m.result);
   });
   const send = (method, params, ms = timeout) => new Promise((resolve, reject) => {
     const id = ++next;
-    waiting.set(id, { resolve, reject });
+    const timer = setTimeout(() => { if (waiting.delete(id)) reject(new Error(`${method}: Firefox gave no answer within ${ms} ms`)); }, ms);
+    waiting.set(id, { resolve, reject, timer });
     socket.send(JSON.stringify({ id, method, params }));
-    setTimeout(() => { if (waiting.delete(id)) reject(new Error(`${method}: Firefox gave no answer within ${ms} ms`)); }, ms);
   });
   await send('session.new', { capabilities: { alwaysMatch: { acceptInsecureCerts: true } } });
   const tree = await send('browsingContext.getTree', {});
