@@ -95,16 +95,25 @@ int dc_test_open_fds(GPid pid) {
 }
 
 int64_t dc_test_make_meeting(const char *dir, int n, char ***tokens) {
+  int64_t meeting = 0;
+  dc_test_make_meetings(dir, 1, n, tokens, &meeting);
+  return meeting;
+}
+
+void dc_test_make_meetings(const char *dir, int k, int n, char ***tokens, int64_t *meetings) {
   GError *err = NULL;
   char *db = g_build_filename(dir, "diemcau.db", NULL);
   dc_store *store = dc_store_open(db, &err);
   g_assert_no_error(err);
   int64_t point = dc_store_add_point(store, "Xã Tà Xùa", "commune", "standard", &err);
   g_assert_no_error(err);
-  int64_t meeting = dc_store_create_meeting(store, "Giao ban", 1, 4000000000, point, &err);
-  g_assert_no_error(err);
+  for (int m = 0; m < k; m++) {
+    meetings[m] = dc_store_create_meeting(store, "Giao ban", 1, 4000000000, point, &err);
+    g_assert_no_error(err);
+  }
   *tokens = g_new0(char *, (gsize)n + 1);
   for (int i = 0; i < n; i++) {
+    int64_t meeting = meetings[i % k];
     int64_t inv = dc_store_create_invitation(store, meeting, point, "participant", 4000000000, &err);
     g_assert_no_error(err);
     dc_token_claims claims = {.invitation_id = inv, .meeting_id = meeting, .point_id = point,
@@ -115,7 +124,6 @@ int64_t dc_test_make_meeting(const char *dir, int n, char ***tokens) {
   g_assert_no_error(err);
   dc_store_close(store);
   g_free(db);
-  return meeting;
 }
 
 GPid dc_test_pid(GSubprocess *p) {

@@ -32,6 +32,8 @@ void dc_test_assert_stops_cleanly(GSubprocess *daemon);
  * one point: their join tokens in *tokens (g_strfreev). An admin key is made so the daemon
  * prints none. Returns the meeting's id. */
 int64_t dc_test_make_meeting(const char *dir, int n, char ***tokens);
+/* The same with k meetings (their ids in meetings[k]): invitation i is to meetings[i % k]. */
+void dc_test_make_meetings(const char *dir, int k, int n, char ***tokens, int64_t *meetings);
 
 /* Starts the daemon on loopback (plain HTTP on port, ICE on 127.0.0.1, its data in dir, the
  * log level given, stdout silenced); it dies with us. NULL, having said why on stderr, when it

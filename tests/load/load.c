@@ -29,6 +29,11 @@
  *
  * The load generator shares the machine with the bridge: its own CPU is in the table too.
  *
+ * --meetings K spreads the participants over K meetings (participant i in meeting i mod K), each
+ * with --talkers talkers and --video-senders cameras of its own: a bridge serving a province's
+ * communes in several meetings at once, and more participants than one room holds (the bridge's
+ * mixer takes 512 a room).
+ *
  * --janus DIR runs the same load against Janus instead (the program given is janus, DIR its
  * configuration: tests/load/janus-side-by-side writes it and runs both), with the same client
  * (tests/load/janus_client) and the same measures, so the two servers' costs sit side by side:
@@ -79,6 +84,7 @@ typedef struct {
   dc_transport *t;  /* the worker's, once connected */
   dc_transport *vt; /* against Janus: the camera's own, once connected (the same worker) */
   GSource *timer;
+  int member; /* its place in its meeting: participant index / meetings */
   bool talker, video;
   uint16_t aseq, vseq[LAYERS], pid;
   uint32_t ats, vts;
@@ -95,7 +101,8 @@ static struct {
   SoupSession **point_sessions;    /* the points' signaling, one per loopback address */
   dc_workers *workers;
   dc_dtls_identity *id;
-  int64_t meeting;
+  int64_t *meeting; /* [meetings] */
+  int meetings;
   char *url;
   frame *speech;
   int n_speech;
@@ -220,7 +227,7 @@ static gboolean send_media(gpointer data) {
   /* whose turn it is: the talkers in order, TURN_S seconds each */
   int turn = (int)((g_get_monotonic_time() - S.start_us) / (TURN_S * G_USEC_PER_SEC)) % MAX(S.talkers, 1);
   const frame *f = &S.silence;
-  if (c->talker && c->index == turn)
+  if (c->talker && c->member == turn)
     f = &S.speech[c->speech_at++ % S.n_speech];
   uint8_t buf[DC_TRANSPORT_BUF], level = (uint8_t)(0x80 | f->level); /* V: voice active */
   if (f->level == 127)
@@ -314,7 +321,7 @@ static void start_client(client *c) {
   char name[32];
   g_snprintf(name, sizeof name, "Điểm %d", c->index + 1);
   dc_client_config cfg = {.session = S.point_sessions[c->index / POINTS_PER_ADDRESS], .workers = S.workers, .identity = S.id, .ws_url = S.url,
-                          .meeting = S.meeting, .token = c->token, .name = name, .slots = 2, .reports = true,
+                          .meeting = S.meeting[c->index % S.meetings], .token = c->token, .name = name, .slots = 2, .reports = true,
                           .roster_changes = true};
   c->dc = dc_client_new(&cfg, &cb, c);
 }
@@ -427,15 +434,16 @@ static double quantile(double *v, int n, double q) {
 }
 
 int main(int argc, char **argv) {
-  int participants = 40, seconds = 10, talkers = 3, video_senders = -1, port = 18650, workers = 2;
+  int participants = 40, seconds = 10, talkers = 3, video_senders = -1, port = 18650, workers = 2, meetings = 1;
   char *janus_conf = NULL, *client_address = NULL;
   double join_rate = 0;
   gboolean check = FALSE;
   GOptionEntry entries[] = {
       {"participants", 0, 0, G_OPTION_ARG_INT, &participants, "participants (default 40)", "N"},
       {"seconds", 0, 0, G_OPTION_ARG_INT, &seconds, "how long to measure once all joined (default 10)", "S"},
-      {"talkers", 0, 0, G_OPTION_ARG_INT, &talkers, "participants that take turns speaking (default 3)", "T"},
-      {"video-senders", 0, 0, G_OPTION_ARG_INT, &video_senders, "participants sending three simulcast layers, the talkers first (default 3)", "V"},
+      {"meetings", 0, 0, G_OPTION_ARG_INT, &meetings, "meetings the participants are spread over, participant i in meeting i mod K (default 1; not with --janus)", "K"},
+      {"talkers", 0, 0, G_OPTION_ARG_INT, &talkers, "participants that take turns speaking, in each meeting (default 3)", "T"},
+      {"video-senders", 0, 0, G_OPTION_ARG_INT, &video_senders, "participants sending three simulcast layers, in each meeting, the talkers first (default 3)", "V"},
       {"join-rate", 0, 0, G_OPTION_ARG_DOUBLE, &join_rate, "joins a second (default 0: all at once, a storm)", "R"},
       {"port", 0, 0, G_OPTION_ARG_INT, &port, "the server's port on 127.0.0.1 (default 18650; with --janus, its HTTP API's)", "P"},
       {"janus", 0, 0, G_OPTION_ARG_FILENAME, &janus_conf, "the server is Janus (its path the argument) with this configuration folder: "
@@ -449,13 +457,15 @@ int main(int argc, char **argv) {
   g_option_context_add_main_entries(octx, entries, NULL);
   GError *err = NULL;
   bool parsed = g_option_context_parse(octx, &argc, &argv, &err);
+  int smallest = meetings > 0 ? participants / meetings : 0; /* the fewest participants a meeting has */
   if (video_senders < 0)
-    video_senders = MIN(3, participants);
-  if (!parsed || argc != 2 || participants < 2 || seconds < 2 || talkers < 0 || talkers > participants ||
-      video_senders > participants || workers < 1) {
+    video_senders = MIN(3, smallest);
+  if (!parsed || argc != 2 || meetings < 1 || smallest < 2 || seconds < 2 || talkers < 0 || talkers > smallest ||
+      video_senders > smallest || workers < 1 || (janus_conf && meetings > 1)) {
     fprintf(stderr, "load: %s\n", err ? err->message
-                                      : "usage: load [options] PATH/TO/diemcau-bridge (--participants >= 2, "
-                                        "--seconds >= 2, talkers and video senders at most the participants)");
+                                      : "usage: load [options] PATH/TO/diemcau-bridge (--participants >= 2 a meeting, "
+                                        "--seconds >= 2, talkers and video senders at most a meeting's participants, "
+                                        "one meeting with --janus)");
     return 2;
   }
   S.janus = janus_conf != NULL;
@@ -463,17 +473,19 @@ int main(int argc, char **argv) {
   S.client_address = client_address ? client_address : "127.0.0.1";
   g_option_context_free(octx);
   S.talkers = talkers;
+  S.meetings = meetings;
+  S.meeting = g_new0(int64_t, (gsize)meetings);
   if (!make_speech())
     return 1;
 
   char *dir = g_dir_make_tmp("diemcau-load-XXXXXX", NULL);
   char **tokens = NULL;
   if (!S.janus)
-    S.meeting = dc_test_make_meeting(dir, participants, &tokens);
+    dc_test_make_meetings(dir, meetings, participants, &tokens, S.meeting);
   client *clients = g_new0(client, (gsize)participants);
   for (int i = 0; i < participants; i++)
-    clients[i] = (client){.index = i, .token = tokens ? tokens[i] : NULL, .talker = i < talkers,
-                          .video = i < video_senders, .last_aseq = -1};
+    clients[i] = (client){.index = i, .member = i / meetings, .token = tokens ? tokens[i] : NULL,
+                          .talker = i / meetings < talkers, .video = i / meetings < video_senders, .last_aseq = -1};
   S.session = soup_session_new();
   GSubprocess *bridge = S.janus ? start_janus(argv[1], janus_conf, port) : dc_test_start_bridge(argv[1], dir, port, "warning");
   if (!bridge)
@@ -489,8 +501,9 @@ int main(int argc, char **argv) {
   S.workers = dc_workers_new(workers);
   S.id = dc_dtls_identity_new("load", &err);
   g_assert_no_error(err);
-  printf("load: %s, %d participants (%d take turns talking, %d send 3 simulcast layers), joins %s\n",
-         S.janus ? (video_senders ? "Janus's AudioBridge and VideoRoom" : "Janus's AudioBridge") : "diemcau", participants, talkers, video_senders, join_rate > 0 ? "paced" : "in a storm");
+  printf("load: %s, %d participants in %d meeting(s) (in each, %d take turns talking, %d send 3 simulcast layers), joins %s\n",
+         S.janus ? (video_senders ? "Janus's AudioBridge and VideoRoom" : "Janus's AudioBridge") : "diemcau", participants, meetings, talkers,
+         video_senders, join_rate > 0 ? "paced" : "in a storm");
   fflush(stdout);
 
   /* joins: all at once, or paced */
@@ -647,13 +660,13 @@ int main(int argc, char **argv) {
   printf("| video packets received a second: least / median | %.1f / %.1f |\n", video_least, video_median);
   printf("| signaling bytes a participant (joins and all) | %.0f |\n", (double)signaling / participants);
   printf("| the generator's own CPU, %% of one core | %.1f |\n", self);
-  printf("{\"bench\":\"load\",\"server\":\"%s\",\"participants\":%d,\"joined\":%d,\"talkers\":%d,\"video_senders\":%d,\"storm_s\":%.2f,"
+  printf("{\"bench\":\"load\",\"server\":\"%s\",\"participants\":%d,\"meetings\":%d,\"joined\":%d,\"talkers\":%d,\"video_senders\":%d,\"storm_s\":%.2f,"
          "\"join_p50_ms\":%.0f,\"join_p95_ms\":%.0f,\"join_max_ms\":%.0f,\"cpu_pct\":%.1f,\"rss_kib\":%ld,"
          "\"rss_idle_kib\":%ld,\"anon_kib\":%ld,\"anon_idle_kib\":%ld,\"rtp_in_pps\":%.0f,\"rtp_out_pps\":%.0f,\"dropped\":%.0f,\"audio_pps_least\":%.1f,"
          "\"audio_pps_median\":%.1f,\"gaps\":%ld,\"video_pps_least\":%.1f,\"video_pps_median\":%.1f,"
          "\"signaling_bytes_per_participant\":%.0f,\"generator_cpu_pct\":%.1f,\"fds_per_participant\":%.2f,"
          "\"join_asked_p50_ms\":%.0f,\"join_asked_p95_ms\":%.0f}\n",
-         server, participants, joined, talkers, video_senders, storm_s, join_p50, join_p95, join_max, cpu, rss, rss_idle, anon, anon_idle, in_pps,
+         server, participants, meetings, joined, talkers, video_senders, storm_s, join_p50, join_p95, join_max, cpu, rss, rss_idle, anon, anon_idle, in_pps,
          out_pps, dropped, audio_least, audio_median, gaps_total, video_least, video_median,
          (double)signaling / participants, self, fds_per, asked_p50, asked_p95);
   fflush(stdout);
@@ -702,6 +715,7 @@ int main(int argc, char **argv) {
     g_object_unref(S.point_sessions[k]);
   g_free(S.point_sessions);
   g_free(S.url);
+  g_free(S.meeting);
   g_free(janus_conf);
   g_free(client_address);
   g_free(S.speech);
