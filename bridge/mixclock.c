@@ -28,7 +28,8 @@ static unsigned red_depth(const dc_participant *rcv, uint64_t now) {
   return dc_mixer_red_depth_policy(rcv->tier, rcv->audio_loss);
 }
 
-/* Keeps the last RED_DEPTH_MAX frames sent, for the copies in the next packets. */
+/* Keeps the last RED_DEPTH_MAX frames sent, for the copies in the next packets: the mixer's
+ * smaller copy of a frame where it made one, else the frame itself. */
 static void remember(dc_participant *rcv, const mix_delivery *d) {
   if (rcv->audio.red_pt < 0)
     return;
@@ -37,9 +38,10 @@ static void remember(dc_participant *rcv, const mix_delivery *d) {
     memmove(&h->frames[0], &h->frames[1], sizeof h->frames[0] * (RED_DEPTH_MAX - 1));
     h->n--;
   }
+  const shared_packet *pk = d->pkt;
   h->frames[h->n].ts = rcv->audio.last_ts;
-  h->frames[h->n].len = d->pkt->len;
-  memcpy(h->frames[h->n].data, d->pkt->data, d->pkt->len);
+  h->frames[h->n].len = pk->copy_len ? pk->copy_len : pk->len;
+  memcpy(h->frames[h->n].data, pk->copy_len ? pk->data + pk->len : pk->data, h->frames[h->n].len);
   h->n++;
 }
 
@@ -104,7 +106,7 @@ static shared_packet *share_of(GArray *shares, const dc_mixer_packet *pk) {
   for (guint i = 0; i < shares->len; i++)
     if (g_array_index(shares, tick_share, i).from == pk)
       return g_array_index(shares, tick_share, i).pkt;
-  tick_share t = {pk, shared_packet_new(pk->payload, pk->len)};
+  tick_share t = {pk, shared_packet_new_with_copy(pk->payload, pk->len, pk->copy, pk->copy_len)};
   g_array_append_val(shares, t);
   return t.pkt;
 }

@@ -292,9 +292,11 @@ bool room_post(dc_participant *rcv, void (*fn)(void *msg), const void *msg, size
 typedef struct {
   gint refs;
   uint16_t len;
+  uint16_t copy_len; /* a mix's: its redundant copy follows the packet in data (mixer.h) */
   uint8_t data[];
 } shared_packet;
 shared_packet *shared_packet_new(const uint8_t *data, size_t len);
+shared_packet *shared_packet_new_with_copy(const uint8_t *data, size_t len, const uint8_t *copy, size_t copy_len);
 shared_packet *shared_packet_ref(shared_packet *p);
 void shared_packet_unref(shared_packet *p);
 

@@ -138,10 +138,17 @@ bool room_post(dc_participant *rcv, void (*fn)(void *msg), const void *msg, size
 }
 
 shared_packet *shared_packet_new(const uint8_t *data, size_t len) {
-  shared_packet *p = g_malloc(sizeof *p + len);
+  return shared_packet_new_with_copy(data, len, NULL, 0);
+}
+
+shared_packet *shared_packet_new_with_copy(const uint8_t *data, size_t len, const uint8_t *copy, size_t copy_len) {
+  shared_packet *p = g_malloc(sizeof *p + len + copy_len);
   p->refs = 1;
   p->len = (uint16_t)len;
+  p->copy_len = (uint16_t)copy_len;
   memcpy(p->data, data, len);
+  if (copy_len)
+    memcpy(p->data + len, copy, copy_len);
   return p;
 }
 

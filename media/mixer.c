@@ -50,11 +50,13 @@ typedef struct {
 
 typedef struct {
   OpusEncoder *enc;
+  OpusEncoder *copy_enc; /* the highland tier's only: its redundant copy (mixer.h) */
   int16_t acc[DC_MIX_MAX_FRAME];
   unsigned acc_n, frame;
   dc_mixer_packet out;
   bool has_out;
   uint8_t buf[DC_MIX_MAX_PACKET];
+  uint8_t copy_buf[DC_MIX_MAX_PACKET];
 } stream;
 
 struct dc_mixer {
@@ -110,6 +112,20 @@ static void configure_encoder(OpusEncoder *e, dc_tier t, unsigned expected_loss)
   opus_encoder_ctl(e, OPUS_SET_SIGNAL(OPUS_SIGNAL_VOICE));
 }
 
+/* The copy replaces a lost frame once: no in-band FEC of its own, DTX as its tier. It keeps
+ * to wideband, as the primary does at 14 kbit/s: a decoder moved from the primary's stream to
+ * a copy in another bandwidth starts that frame afresh. On Vietnamese speech (espeak-ng),
+ * every fourth 60 ms frame stood in by its copy, the log-spectral distance of those frames to
+ * the primaries was 10.2 dB with the copy let pick narrowband at 8 kbit/s, 3.8 dB wideband
+ * (6 kbit/s wideband: 6.3), against 16.5 dB concealed. */
+static void configure_copy_encoder(OpusEncoder *e, dc_tier t) {
+  opus_encoder_ctl(e, OPUS_SET_BITRATE(DC_MIX_COPY_BITRATE));
+  opus_encoder_ctl(e, OPUS_SET_BANDWIDTH(OPUS_BANDWIDTH_WIDEBAND));
+  opus_encoder_ctl(e, OPUS_SET_COMPLEXITY(tier_settings[t].complexity));
+  opus_encoder_ctl(e, OPUS_SET_DTX(tier_settings[t].dtx));
+  opus_encoder_ctl(e, OPUS_SET_SIGNAL(OPUS_SIGNAL_VOICE));
+}
+
 dc_mixer *dc_mixer_new(const dc_mixer_config *cfg, GError **error) {
   unsigned k = cfg->talkers ? cfg->talkers : 3;
   if (k > DC_MIX_MAX_TALKERS || cfg->max_participants == 0) {
@@ -140,6 +156,11 @@ dc_mixer *dc_mixer_new(const dc_mixer_config *cfg, GError **error) {
       configure_encoder(m->tiers[t].enc, (dc_tier)t, m->expected_loss[t]);
       m->tiers[t].frame = (unsigned)tier_settings[t].frame;
     }
+    if (err == OPUS_OK && t == DC_TIER_HIGHLAND) {
+      m->tiers[t].copy_enc = opus_encoder_create(DC_MIX_RATE, 1, OPUS_APPLICATION_VOIP, &err);
+      if (err == OPUS_OK)
+        configure_copy_encoder(m->tiers[t].copy_enc, (dc_tier)t);
+    }
   }
   for (unsigned i = 0; i < k && err == OPUS_OK; i++) {
     m->talk[i].enc = opus_encoder_create(DC_MIX_RATE, 1, OPUS_APPLICATION_VOIP, &err);
@@ -162,6 +183,9 @@ void dc_mixer_free(dc_mixer *m) {
   for (int t = 0; t < DC_TIER_COUNT; t++)
     if (m->tiers[t].enc)
       opus_encoder_destroy(m->tiers[t].enc);
+  for (int t = 0; t < DC_TIER_COUNT; t++)
+    if (m->tiers[t].copy_enc)
+      opus_encoder_destroy(m->tiers[t].copy_enc);
   for (unsigned i = 0; i < m->k; i++)
     if (m->talk[i].enc)
       opus_encoder_destroy(m->talk[i].enc);
@@ -595,6 +619,14 @@ static void feed(dc_mixer *m, stream *s, const int16_t *pcm) {
   s->out = (dc_mixer_packet){.payload = s->buf, .len = (size_t)len, .samples = s->frame,
                              .level_dbov = level_of(s->acc, s->frame)};
   s->has_out = true;
+  if (s->copy_enc) {
+    opus_int32 copy_len = opus_encode(s->copy_enc, s->acc, (int)s->frame, s->copy_buf, sizeof s->copy_buf);
+    m->stats.encodes++;
+    if (copy_len > 0 && copy_len < len) {
+      s->out.copy = s->copy_buf;
+      s->out.copy_len = (size_t)copy_len;
+    }
+  }
 }
 
 void dc_mixer_tick(dc_mixer *m, uint64_t now_us) {

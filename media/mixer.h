@@ -14,7 +14,7 @@
  *
  * Output: one mix of all talkers, encoded once per tier in use, which every listener on
  * that tier receives; and for each talker its own mix without its voice (N−1), encoded at
- * its tier. Encodes per tick = tiers in use + talkers. Mixing is in 32 bits with a soft
+ * its tier. Encodes per tick = tiers in use + talkers (+ the highland copy). Mixing is in 32 bits with a soft
  * limiter above −6 dBFS, so the sum of loud talkers never clips.
  *
  * Tiers and their Opus encoder settings (application VoIP, mono, 48 kHz):
@@ -22,7 +22,8 @@
  *   standard  32 kbit/s, 20 ms frames, in-band FEC (expects 10 % loss until told), complexity 7
  *   highland  14 kbit/s, 60 ms frames, in-band FEC (expects 15 % loss until told), DTX, complexity 9:
  *             at this rate 60 ms frames cut the 50 B/packet overhead to a third, and the
- *             encoder's extra effort is spent once per tier, not per listener
+ *             encoder's extra effort is spent once per tier, not per listener; beside it the
+ *             same mix at 8 kbit/s (wideband), the copy RFC 2198 redundancy carries to its listeners
  *
  * Threads: none; one mixer belongs to one room and is driven by its mix clock.
  * After a stall (a thin link's queue, then its packets in a burst) playout waits and goes on
@@ -90,7 +91,15 @@ typedef struct {
   size_t len;
   uint32_t samples;   /* duration at 48 kHz: 960 or 2880 */
   uint8_t level_dbov; /* the mix's level, for the RFC 6464 extension on the way out */
+  /* The same audio at DC_MIX_COPY_BITRATE, for the redundancy (RFC 2198) of a later packet;
+   * copy_len 0 where there is none (any mix but the highland tier's): the payload is the copy
+   * then. A thin link carries the mix and a copy as large only by queueing (14 kbit/s twice
+   * and the headers are 37 kbit/s; with this copy about 31); a receiver that lost the primary
+   * is better served by a smaller copy in time than by a full one late. */
+  const uint8_t *copy;
+  size_t copy_len;
 } dc_mixer_packet;
+#define DC_MIX_COPY_BITRATE 8000
 
 /* Runs one 20 ms tick: plays out, mixes and encodes. */
 void dc_mixer_tick(dc_mixer *m, uint64_t now_us);

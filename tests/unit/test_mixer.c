@@ -387,6 +387,78 @@ static void test_highland_60ms(void) {
   dc_mixer_free(m);
 }
 
+/* The highland mix comes with a smaller copy of each frame, for the redundancy of the next
+ * packet: a receiver that lost a primary and plays its copy in its place still hears both
+ * talkers, each within 10 dB of the primary and on average within 2 (the decoder goes from
+ * one encoder's stream to another's; a narrowband copy fell 16 dB short on a frame, 4 dB on
+ * average), and a copy costs fewer bytes than its primary. */
+static void test_highland_copy_stands_in(void) {
+  dc_mixer *m = make_mixer(3);
+  const double tones[] = {440, 900};
+  sender s[2];
+  for (int i = 0; i < 2; i++)
+    sender_init(&s[i], m, DC_TIER_STANDARD, tones[i], -15, false);
+  int slot = dc_mixer_add(m, DC_TIER_HIGHLAND);
+  int err;
+  OpusDecoder *clean = opus_decoder_create(48000, 1, &err), *lossy = opus_decoder_create(48000, 1, &err);
+  GArray *pcm_clean = g_array_new(FALSE, FALSE, sizeof(int16_t)), *pcm_lossy = g_array_new(FALSE, FALSE, sizeof(int16_t));
+  GArray *stood_in = g_array_new(FALSE, FALSE, sizeof(guint)); /* where a copy played */
+  size_t primary_bytes = 0, copy_bytes = 0;
+  int packets = 0, copies = 0;
+  uint64_t now = 1000000;
+  for (int t = 0; t < 150; t++, now += 20000) {
+    for (int i = 0; i < 2; i++)
+      sender_send(&s[i], m, now, false);
+    dc_mixer_tick(m, now);
+    const dc_mixer_packet *p = dc_mixer_packet_for(m, slot);
+    if (!p)
+      continue;
+    packets++;
+    int16_t out[2880];
+    g_assert_cmpint(opus_decode(clean, p->payload, (opus_int32)p->len, out, 2880, 0), ==, 2880);
+    g_array_append_vals(pcm_clean, out, 2880);
+    bool lose = packets > 10 && packets % 4 == 0; /* every fourth, once the tones are in */
+    if (p->copy_len) {
+      copies++;
+      primary_bytes += p->len, copy_bytes += p->copy_len;
+    }
+    if (lose && p->copy_len) {
+      g_array_append_val(stood_in, pcm_lossy->len);
+      g_assert_cmpint(opus_decode(lossy, p->copy, (opus_int32)p->copy_len, out, 2880, 0), ==, 2880);
+    } else {
+      g_assert_cmpint(opus_decode(lossy, p->payload, (opus_int32)p->len, out, 2880, 0), ==, 2880);
+    }
+    g_array_append_vals(pcm_lossy, out, 2880);
+  }
+  g_test_message("%d packets, %d with a copy: %zu bytes of copies against %zu of primaries; %u frames stood in", packets,
+                 copies, copy_bytes, primary_bytes, stood_in->len);
+  /* a copy goes only where it is smaller than its primary: steady tones cost the primary's
+   * VBR little (on speech the copies were half the primaries' bytes) */
+  g_assert_cmpint(copies, >=, packets / 2);
+  g_assert_cmpuint(copy_bytes, <, primary_bytes);
+  g_assert_cmpuint(stood_in->len, >=, 8);
+  double short_by = 0; /* dB the copy's tones fall short of the primary's, summed */
+  for (guint k = 0; k < stood_in->len; k++) {
+    guint at = g_array_index(stood_in, guint, k) + 480; /* past the switch into the copy */
+    for (int i = 0; i < 2; i++) {
+      double want = tone_db(pcm_clean, at, 1920, tones[i]), got = tone_db(pcm_lossy, at, 1920, tones[i]);
+      g_test_message("the frame at %u: %.0f Hz at %.1f dB from the copy, %.1f from the primary", at, tones[i], got, want);
+      g_assert_cmpfloat(got, >, want - 10); /* there, not concealed away */
+      short_by += MAX(want - got, 0);
+    }
+  }
+  g_test_message("on average %.1f dB short", short_by / (2 * stood_in->len));
+  g_assert_cmpfloat(short_by / (2 * stood_in->len), <, 2); /* a narrowband copy: 4 dB */
+  opus_decoder_destroy(clean);
+  opus_decoder_destroy(lossy);
+  g_array_unref(pcm_clean);
+  g_array_unref(pcm_lossy);
+  g_array_unref(stood_in);
+  for (int i = 0; i < 2; i++)
+    opus_encoder_destroy(s[i].enc);
+  dc_mixer_free(m);
+}
+
 /* Issue 12: a highland talker's link stalls 360 ms (its queue), then delivers the held
  * packets at once. Playout waits and goes on from where it stopped: no frame with voice is
  * thrown away (before: the restart kept only the newest 200 ms, and 300 ms of speech went).
@@ -561,7 +633,8 @@ static void test_silence_costs_no_decode(void) {
     encodes += dc_mixer_get_stats(m).encodes;
   }
   g_assert_cmpuint(decodes, ==, 0);
-  g_assert_cmpuint(encodes, ==, 30 * 2 + 10); /* hall and standard every tick, highland every third */
+  /* hall and standard every tick, highland every third, with its redundant copy */
+  g_assert_cmpuint(encodes, ==, 30 * 2 + 10 * 2);
   /* three talk: encodes per tick = tiers in use + talkers, not N */
   for (int i = 0; i < 3; i++)
     s[i].amp = 8000;
@@ -578,8 +651,9 @@ static void test_silence_costs_no_decode(void) {
     e += dc_mixer_get_stats(m).encodes;
     g_assert_cmpuint(dc_mixer_get_stats(m).decodes, <=, 3 * 2);
   }
-  /* per 3 ticks: hall 3 + standard 3 + highland 1, talkers on hall/standard 2 x 3, highland 1 */
-  g_assert_cmpuint(e, ==, 3 + 3 + 1 + 3 + 3 + 1);
+  /* per 3 ticks: hall 3 + standard 3 + highland 1 and its copy, talkers on hall/standard
+   * 2 x 3, highland 1 */
+  g_assert_cmpuint(e, ==, 3 + 3 + 2 + 3 + 3 + 1);
   for (int i = 0; i < 50; i++)
     opus_encoder_destroy(s[i].enc);
   dc_mixer_free(m);
@@ -783,6 +857,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/mixer/hysteresis", test_hysteresis);
   g_test_add_func("/mixer/fec-recovers-a-loss", test_fec_recovers_a_loss);
   g_test_add_func("/mixer/highland-60ms", test_highland_60ms);
+  g_test_add_func("/mixer/highland-copy-stands-in", test_highland_copy_stands_in);
   g_test_add_func("/mixer/burst-after-stall-keeps-speech", test_burst_after_stall_keeps_speech);
   g_test_add_func("/mixer/silence-costs-no-decode", test_silence_costs_no_decode);
   g_test_add_func("/mixer/mute-and-back", test_mute_and_back);
