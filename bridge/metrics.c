@@ -107,6 +107,8 @@ void dc_metrics_write(GString *out, dc_bridge *b) {
           "Consent checks sent to a new address a participant's packets came from (RFC 7675).", &dc_metrics.path_checks);
   counter(out, "diemcau_path_moves_total", "Participants whose media moved to a new address after it answered there.",
           &dc_metrics.path_moves);
+  counter(out, "diemcau_red_packets_out_total", "Mix packets that carried an earlier frame (RFC 2198 redundancy).",
+          &dc_metrics.red_packets_out);
   counter(out, "diemcau_upstream_nacks_total", "Sequence numbers NACKed to sources (first asks and retries).",
           &dc_metrics.upstream_nacks);
   counter(out, "diemcau_nacks_received_total", "Packets receivers asked to have sent again.",

@@ -21,11 +21,15 @@ typedef struct {
 G_STATIC_ASSERT(sizeof(mix_delivery) <= DC_WORKER_MSG_MAX);
 
 /* How many earlier frames go with the mix to this receiver (RFC 2198): none unless it takes
- * RED and reported audio loss in the last RED_HOLD_US, so clean links pay nothing. */
+ * RED and reported audio loss in the last RED_HOLD_US, so clean links pay nothing; with
+ * --red-always at least one. */
 static unsigned red_depth(const dc_participant *rcv, uint64_t now) {
-  if (rcv->audio.red_pt < 0 || !rcv->audio_loss_us || now - rcv->audio_loss_us > RED_HOLD_US)
+  if (rcv->audio.red_pt < 0)
     return 0;
-  return dc_mixer_red_depth_policy(rcv->tier, rcv->audio_loss);
+  unsigned floor = rcv->room->bridge->red_always ? 1 : 0;
+  if (!rcv->audio_loss_us || now - rcv->audio_loss_us > RED_HOLD_US)
+    return floor;
+  return MAX(floor, dc_mixer_red_depth_policy(rcv->tier, rcv->audio_loss));
 }
 
 /* Keeps the last RED_DEPTH_MAX frames sent, for the copies in the next packets: the mixer's
@@ -80,6 +84,8 @@ static void deliver_audio_now(const mix_delivery *d) {
   }
   remember(d->rcv, d);
   if (len && dc_transport_send_rtp(d->rcv->transport, buf, hl + len, sizeof buf) == DC_OK) {
+    if (depth)
+      dc_metrics_add(&dc_metrics.red_packets_out, 1);
     d->rcv->sent_bytes += hl + len;
     s->sent_packets++; /* for our sender reports (feedback.c) */
     s->sent_octets += (uint32_t)len;

@@ -49,6 +49,7 @@ static void *slot_of(dc_options *o, const char *key, key_kind *kind) {
       {"workers", KEY_INT, offsetof(dc_options, workers)},
       {"talkers", KEY_INT, offsetof(dc_options, talkers)},
       {"no-red", KEY_BOOL, offsetof(dc_options, no_red)},
+      {"red-always", KEY_BOOL, offsetof(dc_options, red_always)},
       {"no-ice-tcp", KEY_BOOL, offsetof(dc_options, no_ice_tcp)},
   };
   for (size_t i = 0; i < G_N_ELEMENTS(keys); i++)
@@ -146,6 +147,8 @@ bool dc_options_check(dc_options *o, GError **error) {
     return fail(error, "--log-level must be error, warning, info or debug, not \"%.40s\"", o->log_level);
   if (o->port < 0 || o->port > 65535)
     return fail(error, "--port must be 1-65535");
+  if (o->no_red && o->red_always)
+    return fail(error, "--no-red and --red-always contradict each other: choose one");
   if (o->workers < 0 || o->workers > 256)
     return fail(error, "--workers must be 1-256 (or left out: one per core)");
   if (o->talkers < 0 || o->talkers > 8)

@@ -256,6 +256,7 @@ struct dc_bridge {
   dc_transport_config transport;
   unsigned max_room, talkers;
   bool no_red; /* --no-red: no audio redundancy either way */
+  bool red_always; /* --red-always: one copy to every receiver that takes RED, reports or not */
   unsigned connect_timeout_s;
   dc_speaker_fn on_speaker;
   gpointer speaker_user;

@@ -592,6 +592,25 @@ char *dc_media_video_encoder_desc(const dc_profile *p) {
   return layer_encoder_desc(&top, 0, -1);
 }
 
+/* The bridge's audio redundancy (RFC 2198) on a lossy link: the mix with a copy of the frame
+ * before. webrtcbin 1.22 offers RED (red/48000, beside an ulpfec of no use to audio) and
+ * takes it apart on receipt only through the transceiver's fec-type: codec preferences that
+ * name RED are intersected away with the encoder's Opus caps. No ULPFEC of our own
+ * (fec-percentage 0): the bridge does not answer it, and Opus packets this small would pay
+ * for a repair packet each. */
+static void offer_audio_red(dc_endpoint_media *m) {
+  GstPad *pad = gst_element_get_static_pad(m->webrtc, "sink_0");
+  GstWebRTCRTPTransceiver *t = NULL;
+  if (pad)
+    g_object_get(pad, "transceiver", &t, NULL);
+  if (t) {
+    g_object_set(t, "fec-type", GST_WEBRTC_FEC_TYPE_ULP_RED, "fec-percentage", 0, NULL);
+    gst_object_unref(t);
+  }
+  if (pad)
+    gst_object_unref(pad);
+}
+
 static const char *file_or_null(const char *s) { return s && strcmp(s, "fake") ? s : NULL; }
 
 dc_endpoint_media *dc_media_new(const dc_media_config *cfg, const dc_media_events *events, GError **error) {
@@ -649,6 +668,7 @@ dc_endpoint_media *dc_media_new(const dc_media_config *cfg, const dc_media_event
   if (!ok)
     goto fail;
   m->mute = gst_bin_get_by_name(GST_BIN(m->pipe), "mute");
+  offer_audio_red(m);
 
   if (!cfg->audio_only) {
     char *vsrc = video_source_desc(cfg);

@@ -70,9 +70,10 @@ static int find_rtx(const dc_sdp_media *m, uint8_t pt) {
   return -1;
 }
 
-/* A RED payload type whose every block is Opus (fmtp "111/111", or none), or -1. */
+/* A RED payload type whose every block is Opus (fmtp "111/111", or none), or -1. Any channel
+ * count: Chromium writes red/48000/2, GStreamer's webrtcbin red/48000. */
 static int find_red(const dc_sdp_media *m, uint8_t opus_pt) {
-  const dc_sdp_codec *red = find_codec(m, "red", 48000, 2);
+  const dc_sdp_codec *red = find_codec(m, "red", 48000, 0);
   if (!red)
     return -1;
   if (!red->fmtp)

@@ -50,7 +50,9 @@ async function main() {
   const eps = [];
   try {
     makeLinks(ns);
-    bridge = await startBridge(bridgeExe, join(dir, 'data'), { listen: '0.0.0.0', ice: [HERE, FAST] });
+    // --red-always: every mix packet carries a copy of the frame before (RFC 2198), as on a
+    // lossy link, so both endpoints' receive paths take RED apart (this link loses nothing)
+    bridge = await startBridge(bridgeExe, join(dir, 'data'), { listen: '0.0.0.0', ice: [HERE, FAST], args: ['--red-always'] });
     const fp = sh(['openssl', 'x509', '-in', join(dir, 'data', 'tls-cert.pem'), '-noout', '-fingerprint', '-sha256']).split('=')[1].trim();
     const now = Math.floor(Date.now() / 1000);
     const meeting = await api(bridge.key, 'POST', '/api/meetings', { title: 'Giao ban vùng cao', starts_at: now, ends_at: now + 3600 });
@@ -98,6 +100,12 @@ async function main() {
     check(typeof hs.rtt_ms === 'number' && hs.rtt_ms >= 0, 'the highland stats report the round trip over its link',
       `rtt ${hs.rtt_ms} ms, loss up ${hs.loss_up_permille}/1000, audio lost ${hs.audio_lost}, video lost ${hs.video_lost}`);
 
+    const metrics = await (await fetch(`https://127.0.0.1:${PORT}/metrics`)).text();
+    const redOut = Number((metrics.match(/^diemcau_red_packets_out_total (\d+)/m) || [])[1]);
+    /* both on the highland tier: a mix packet each 60 ms, for the 15 s since both connected */
+    const due = eps.length * 15 * (1000 / 60);
+    check(redOut >= 0.8 * due, 'the mix reaches both endpoints as RED (RFC 2198), which they offered, and they play it',
+      `${redOut} RED packets sent (${due.toFixed(0)} due in 15 s; the tones heard through them are checked below)`);
     // The recordings are judged up to here: once told to leave, each endpoint records the
     // other's absence until it stops (over a second in the ASan build once, which failed).
     const recorded = { district: wavSamplesNow(join(dir, 'district.wav')), highland: wavSamplesNow(join(dir, 'highland.wav')) };

@@ -152,7 +152,8 @@ static void test_video_profiles(void) {
 }
 
 /* The hall's offer: simulcast by SSRC, three layers named lowest first in the camera's
- * section, as the bridge reads webrtcbin's simulcast (media/sdp). Made locally: no network. */
+ * section, as the bridge reads webrtcbin's simulcast (media/sdp), and RED in the audio's.
+ * Made locally: no network. */
 typedef struct {
   GMainLoop *loop;
   char *sdp;
@@ -202,6 +203,8 @@ static void test_hall_offer_simulcast(void) {
     g_free(decl);
   }
   g_assert_null(strstr(sections[1], "ssrc-group:SIM")); /* audio: one stream */
+  /* audio redundancy (RFC 2198) offered, which the bridge sends on a lossy link */
+  g_assert_nonnull(strstr(sections[1], " red/48000\r\n"));
   g_strfreev(sections);
   dc_media_free(m);
   g_free(w.sdp);

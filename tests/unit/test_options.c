@@ -50,6 +50,7 @@ static void test_refusals(void) {
       {"port = 8443\n", "test.conf"}, /* no section: not a key file GLib reads */
       {"[bridge]\nport = eighty\n", "\"port\" must be a whole number"},
       {"[bridge]\nno-red = maybe\n", "\"no-red\" must be true or false"},
+      {"[bridge]\nno-red = true\nred-always = true\n", "--no-red and --red-always contradict each other"},
       {"[bridge]\nport = 70000\n", "--port must be 1-65535"},
       {"[bridge]\ntalkers = 9\n", "--talkers must be 1-8"},
       {"[bridge]\nworkers = -2\n", "--workers"},

@@ -141,7 +141,8 @@ static void test_chromium(void) {
 
 /* RED (RFC 2198) of Opus, as Chromium offers it: negotiated, answered only when the bridge
  * asks, first in the m-line when the offerer should send it too; a highland answer asks for
- * its Opus rate and 60 ms packets; a RED whose blocks are not Opus is not taken. */
+ * its Opus rate and 60 ms packets; as webrtcbin offers it (red/48000, ULPFEC beside it) too;
+ * a RED whose blocks are not Opus is not taken. */
 static void test_audio_red_and_ptime(void) {
   dc_sdp *o = parse_fixture("chromium-156-simulcast.sdp");
   GError *err = NULL;
@@ -176,9 +177,30 @@ static void test_audio_red_and_ptime(void) {
   dc_sdp_negotiation_free(neg);
   dc_sdp_free(o);
 
-  /* the same offer with RED of another codec */
+  /* RED as GStreamer's webrtcbin offers it: no channel count, no fmtp, an ULPFEC beside it
+   * (never answered) */
   gsize orig_len;
   char *orig = load("chromium-156-simulcast.sdp", &orig_len);
+  GString *gst = g_string_new(orig);
+  g_assert_cmpuint(g_string_replace(gst, "a=rtpmap:63 red/48000/2\r\na=fmtp:63 111/111\r\n",
+                                    "a=rtpmap:63 red/48000\r\na=rtpmap:97 ulpfec/48000\r\n", 1), ==, 1);
+  g_assert_cmpuint(g_string_replace(gst, "SAVPF 111 63 9 0", "SAVPF 111 63 97 9 0", 1), ==, 1);
+  o = dc_sdp_parse(gst->str, gst->len, &err);
+  g_assert_no_error(err);
+  neg = dc_sdp_negotiate(o, &err);
+  g_assert_no_error(err);
+  g_assert_cmpint(g_array_index(neg->sections, dc_sdp_section, 0).red_pt, ==, 63);
+  p.audio_red = true;
+  text = dc_sdp_write_answer(neg, &p);
+  g_assert_nonnull(strstr(text, "m=audio 9 UDP/TLS/RTP/SAVPF 111 63\r\n"));
+  g_assert_nonnull(strstr(text, "a=rtpmap:63 red/48000\r\na=fmtp:63 111/111\r\n"));
+  g_assert_null(strstr(text, "ulpfec"));
+  g_free(text);
+  dc_sdp_negotiation_free(neg);
+  dc_sdp_free(o);
+  g_string_free(gst, TRUE);
+
+  /* the same offer with RED of another codec */
   GString *other = g_string_new(orig);
   g_string_replace(other, "a=fmtp:63 111/111", "a=fmtp:63 111/0", 1);
   o = dc_sdp_parse(other->str, other->len, &err);
