@@ -19,9 +19,9 @@ uint64_t dc_audio_down_bps(const dc_participant *rcv) {
 }
 
 uint64_t dc_audio_up_bps(const dc_participant *src) {
-  /* a browser that sends RED sends one earlier frame in each packet */
+  /* a browser asked for RED sends one earlier frame in each packet */
   const dc_link_profile *profile = &link_profiles[src->tier];
-  return profile->audio_bps + (src->audio_red_pt >= 0 ? profile->red_copy_bps : 0);
+  return profile->audio_bps + (src->audio_red_asked ? profile->red_copy_bps : 0);
 }
 
 /* What the answer asks of a point's Opus, by tier (media/mixer's tiers): its rate, its packet
@@ -374,7 +374,10 @@ char *dc_participant_offer(dc_participant *p, const char *sdp, GError **error) {
       send[i].ssrc = p->audio.ssrc;
       p->audio_pt = sec->pt;
       p->audio.red_pt = b->no_red ? -1 : sec->red_pt;
-      p->audio_red_pt = b->no_red || !audio_answer[p->tier].red_uplink ? -1 : sec->red_pt;
+      /* RED is taken from any point it was negotiated with (webrtcbin sends it, without
+       * copies, whichever codec the answer lists first); only a highland point is asked for it */
+      p->audio_red_pt = b->no_red ? -1 : sec->red_pt;
+      p->audio_red_asked = p->audio_red_pt >= 0 && audio_answer[p->tier].red_uplink;
       p->audio_ext = sec->ext;
     } else if (sec->kind == DC_SDP_VIDEO && p->n_video < MAX_SLOTS) {
       setup_slot(&p->video[p->n_video], (int)i, sec);

@@ -149,6 +149,7 @@ struct dc_participant {
   /* as a source (its own worker) */
   int audio_pt, video_pt;
   int audio_red_pt;            /* RED of Opus it may send us, -1 without */
+  bool audio_red_asked;        /* and the answer asked it to (a highland point) */
   dc_rtp_ext_ids audio_ext, video_ext;
   int n_layers;
   char rids[DC_SDP_MAX_LAYERS][DC_RTP_ID_MAX + 1];
