@@ -14,16 +14,16 @@
  *
  * Output: one mix of all talkers, encoded once per tier in use, which every listener on
  * that tier receives; and for each talker its own mix without its voice (N−1), encoded at
- * its tier. Encodes per tick = tiers in use + talkers (+ the highland copy). Mixing is in 32 bits with a soft
- * limiter above −6 dBFS, so the sum of loud talkers never clips.
+ * its tier. Encodes per tick = tiers in use + talkers (+ the highland copy). Mixing is in
+ * 32 bits with a soft limiter above −6 dBFS, so the sum of loud talkers never clips.
  *
  * Tiers and their Opus encoder settings (application VoIP, mono, 48 kHz):
  *   hall      48 kbit/s, 20 ms frames, complexity 7
  *   standard  32 kbit/s, 20 ms frames, in-band FEC (expects 10 % loss until told), complexity 7
  *   highland  14 kbit/s, 60 ms frames, in-band FEC (expects 15 % loss until told), DTX, complexity 9:
  *             at this rate 60 ms frames cut the 50 B/packet overhead to a third, and the
- *             encoder's extra effort is spent once per tier, not per listener; beside it the
- *             same mix at 8 kbit/s (wideband), the copy RFC 2198 redundancy carries to its listeners
+ *             encoder's extra effort is spent once per tier, not per listener; beside
+ *             it the same mix at 8 kbit/s wideband, the copy RED (RFC 2198) carries
  *
  * Threads: none; one mixer belongs to one room and is driven by its mix clock.
  * After a stall (a thin link's queue, then its packets in a burst) playout waits and goes on
