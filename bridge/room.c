@@ -15,6 +15,8 @@ uint64_t dc_audio_down_bps(const dc_participant *rcv) {
   const dc_link_profile *profile = &link_profiles[rcv->tier];
   unsigned loss = (unsigned)g_atomic_int_get(&rcv->audio_loss_pub); /* non-zero while RED goes */
   unsigned copies = rcv->audio.red_pt >= 0 && loss ? dc_mixer_red_depth_policy(rcv->tier, loss) : 0;
+  if (rcv->audio.red_pt >= 0 && rcv->room->bridge->red_always) /* mixclock.c sends one then */
+    copies = MAX(copies, 1u);
   return profile->audio_bps + copies * profile->red_copy_bps;
 }
 
