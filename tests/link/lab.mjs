@@ -54,20 +54,24 @@ export function dropLab(lab) {
 export function startLinkem(exe, lab, scenario, { seed = 1, set = [] } = {}) {
   return new Promise((resolve, reject) => {
     const child = spawn('ip', ['netns', 'exec', lab.mid, exe, scenario, '--a', 'dcLm1', '--b', 'dcLm2',
-      '--seed', String(seed), ...set.flatMap((s) => ['--set', s]), ...(process.env.DC_LAB_LOG_DROPS ? ['--log-drops'] : [])],
+      '--seed', String(seed), '--stats-every', '1', ...set.flatMap((s) => ['--set', s]),
+      ...(process.env.DC_LAB_LOG_DROPS ? ['--log-drops'] : [])],
       { stdio: ['ignore', 'pipe', 'pipe'] });
-    const link = { child, lines: [], final: {} };
+    const link = { child, lines: [], final: {}, latest: {} };
     onLines(child.stdout, (line) => {
       try {
         const o = JSON.parse(line);
         link.lines.push(o);
         if (o.event === 'ready') resolve(link);
+        if (o.event === 'stats') link.latest[o.direction] = o;
         if (o.event === 'stats' && o.final) link.final[o.direction] = o;
         if (o.event === 'queue_drop') console.log(`# linkem: ${line}`);
       } catch { /* not JSON */ }
     });
     child.stderr.on('data', (d) => process.stderr.write(`  [linkem] ${d}`));
     child.on('exit', (code) => reject(new Error(`linkem exited with ${code}`)));
+    // a direction's counters as last printed (every second): two of them bound a window
+    link.snapshot = (direction) => ({ ...link.latest[direction] });
     link.down = () => child.kill('SIGUSR1');
     link.up = () => child.kill('SIGUSR2');
     link.stop = () => new Promise((r) => {

@@ -201,6 +201,18 @@ function mouthToEar(sent, sentT0, rec, recT0) {
   return lag === null ? null : recT0 - (sentT0 + 1000 * lag / 16000);
 }
 
+// What the link itself did to the point's packets between two of linkem's snapshots: the rate
+// offered to it, and the mean time a packet that passed spent in it (delay, jitter, and the
+// wait in its queue at the link's rate: what a sender above the rate pays in delay).
+function linkWindow(a, b, seconds) {
+  const passed = (b.passed ?? 0) - (a.passed ?? 0);
+  if (!passed || !seconds) return null;
+  return {
+    kbits: (8 * ((b.bytes ?? 0) - (a.bytes ?? 0))) / 1000 / seconds,
+    meanMs: ((b.mean_delay_ms ?? 0) * b.passed - (a.mean_delay_ms ?? 0) * (a.passed ?? 0)) / passed,
+  };
+}
+
 // One run: the bridge (RED on or off), the district page speaking, the point page behind the
 // link. Returns what the point measured.
 async function run(dir, lab, speech, silence, red, withOutage) {
@@ -256,6 +268,7 @@ async function run(dir, lab, speech, silence, red, withOutage) {
     console.log(`# the join's steps (s after the link was opened, seen every 0.2 s): ${Object.entries(steps).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}`);
     await sleep(3000); // the first receiver reports: RED, when on, has begun
     const before = await audioStats(pointPage);
+    const linkBefore = link.snapshot('down'), windowStart = Date.now();
     if (VIDEO) for (const p of pages) await watchVideo(p);
     await startRecording(pages[0], 'local');
     await sleep(1500);
@@ -264,6 +277,7 @@ async function run(dir, lab, speech, silence, red, withOutage) {
     const rec = await stopRecording(pointPage);
     const sent = await stopRecording(pages[0]);
     const after = await audioStats(pointPage);
+    const linkAfter = link.snapshot('down'), windowS = (Date.now() - windowStart) / 1000;
     // what the operators' live view says of the point's link (issue 13), set against the lab's
     const live = await api(bridge.key, 'GET', `/api/meetings/${meeting.id}/live`);
     const seen = live.points.find((p) => p.name === 'Xã Tà Xùa');
@@ -271,7 +285,7 @@ async function run(dir, lab, speech, silence, red, withOutage) {
     const video = VIDEO ? [await stopVideo(pages[0]), await stopVideo(pointPage)] : null;
     const result = {
       video, pointLink,
-      red, before, after, rec, mouthToEarMs: mouthToEar(to16k(sent), sent.t0, to16k(rec), rec.t0),
+      red, before, after, rec, transit: linkWindow(linkBefore, linkAfter, windowS), mouthToEarMs: mouthToEar(to16k(sent), sent.t0, to16k(rec), rec.t0),
       unconcealed: 1 - (after.concealed - before.concealed) / Math.max(1, after.received - before.received),
       jbMs: 1000 * (after.jbDelay - before.jbDelay) / Math.max(1, after.jbEmitted - before.jbEmitted),
     };
@@ -343,6 +357,11 @@ async function main() {
     }
     console.log('# | bridge | link | frames unconcealed at the point | jitter buffer | mouth to ear | quality (LSD, lower is better) |');
     for (const row of rows) console.log(`# ${row}`);
+    for (const m of [plain, red])
+      if (m.transit)
+        console.log(`# RED ${m.red ? 'on' : 'off'}: toward the point ${m.transit.kbits.toFixed(1)} kbit/s offered to the link while measured, ` +
+          `${m.transit.meanMs.toFixed(0)} ms a packet in it on average` +
+          (m.mouthToEarMs === null ? '' : ` (mouth to ear less that: ${(m.mouthToEarMs - m.transit.meanMs).toFixed(0)} ms)`));
     // what the concealment was made of: how many times playout concealed and for how long
     // each time on average (a burst's frames lost together, or lone ones), and packets the
     // jitter buffer threw away (too late, or with RED a copy of a frame it had)
