@@ -32,6 +32,12 @@ static unsigned red_depth(const dc_participant *rcv, uint64_t now) {
   return MAX(floor, dc_mixer_red_depth_policy(rcv->tier, rcv->audio_loss));
 }
 
+/* Whether red_depth may give this receiver copies now, as the clock thread sees it: RED
+ * negotiated, and --red-always or a loss report still holding (published by its worker). */
+static bool takes_copies(const dc_participant *rcv) {
+  return rcv->audio.red_pt >= 0 && (rcv->room->bridge->red_always || g_atomic_int_get(&rcv->audio_loss_pub) > 0);
+}
+
 /* Keeps the last RED_DEPTH_MAX frames sent, for the copies in the next packets: the mixer's
  * smaller copy of a frame where it made one, else the frame itself. */
 static void remember(dc_participant *rcv, const mix_delivery *d) {
@@ -175,14 +181,18 @@ static void tick_room(dc_room *r, uint64_t now, GArray *out, GArray *shares) {
     r->speaker = speaker;
     speaker_changed = true;
   }
+  bool copies[DC_TIER_COUNT] = {false};
   for (guint i = 0; i < r->members->len; i++) {
     dc_participant *p = g_ptr_array_index(r->members, i);
+    copies[p->tier] = copies[p->tier] || takes_copies(p);
     const dc_mixer_packet *pk = p->mix_slot >= 0 ? dc_mixer_packet_for(r->mixer, p->mix_slot) : NULL;
     if (!pk)
       continue;
     mix_delivery d = {room_ref(p), shared_packet_ref(share_of(shares, pk)), pk->samples, pk->level_dbov};
     g_array_append_val(out, d);
   }
+  for (int t = 0; t < DC_TIER_COUNT; t++) /* from the next frame */
+    dc_mixer_want_copies(r->mixer, (dc_tier)t, copies[t]);
   /* the recording's full mix, copied out: rec_lock is never taken under mix_lock */
   const dc_mixer_packet *rec_pk = r->rec_mix_slot >= 0 ? dc_mixer_packet_for(r->mixer, r->rec_mix_slot) : NULL;
   size_t rec_len = rec_pk ? rec_pk->len : 0;

@@ -64,11 +64,15 @@
 typedef struct {
   uint64_t initial_bps, ceiling_bps, send_bps;
   uint64_t audio_bps; /* the tier's mix on the wire (media/mixer), kept from the estimate */
-  uint64_t red_copy_bps; /* what each RED copy of it adds */
+  uint64_t red_copy_bps; /* what each RED copy adds to a point's own audio (its frame again) */
+  uint64_t mix_copy_bps; /* and to the mix toward it (media/mixer: smaller on the highland tier) */
 } dc_link_profile;
 extern const dc_link_profile link_profiles[DC_TIER_COUNT];
 /* The audio a receiver's link carries now, RED copies included, and a source's uplink; both
- * are kept from the video's share (at 128 kbit/s RED's copy is an eighth of the link). */
+ * are kept from the video's share (at 128 kbit/s the highland copy is a fifteenth of it). The
+ * policy: the tier's mix and the copies mixclock.c sends a receiver that takes RED, with the
+ * worst audio loss it reported lately (1/256, 0 once it no longer holds). */
+uint64_t dc_audio_down_policy_bps(dc_tier tier, bool takes_red, unsigned loss_256, bool red_always);
 uint64_t dc_audio_down_bps(const dc_participant *rcv);
 uint64_t dc_audio_up_bps(const dc_participant *src);
 #define BWE_FLOOR_BPS 30000

@@ -50,7 +50,8 @@ typedef struct {
 
 typedef struct {
   OpusEncoder *enc;
-  OpusEncoder *copy_enc; /* the highland tier's only: its redundant copy (mixer.h) */
+  OpusEncoder *copy_enc; /* the highland tier's and its talkers': the redundant copy (mixer.h) */
+  bool copy_made;         /* of the last frame: else the copy encoder starts afresh */
   int16_t acc[DC_MIX_MAX_FRAME];
   unsigned acc_n, frame;
   dc_mixer_packet out;
@@ -64,6 +65,7 @@ struct dc_mixer {
   part *parts;
   jb_entry *jb_store; /* cap * JB_SLOTS */
   unsigned tier_members[DC_TIER_COUNT];
+  bool copies_wanted[DC_TIER_COUNT]; /* dc_mixer_want_copies */
   OpusDecoder **dec;
   int16_t (*pcm)[DC_MIX_MAX_FRAME + DC_MIX_TICK];
   unsigned *pcm_n;
@@ -119,11 +121,25 @@ static void configure_encoder(OpusEncoder *e, dc_tier t, unsigned expected_loss)
  * the primaries was 10.2 dB with the copy let pick narrowband at 8 kbit/s, 3.8 dB wideband
  * (6 kbit/s wideband: 6.3), against 16.5 dB concealed. */
 static void configure_copy_encoder(OpusEncoder *e, dc_tier t) {
+  opus_encoder_ctl(e, OPUS_RESET_STATE);
   opus_encoder_ctl(e, OPUS_SET_BITRATE(DC_MIX_COPY_BITRATE));
   opus_encoder_ctl(e, OPUS_SET_BANDWIDTH(OPUS_BANDWIDTH_WIDEBAND));
   opus_encoder_ctl(e, OPUS_SET_COMPLEXITY(tier_settings[t].complexity));
   opus_encoder_ctl(e, OPUS_SET_DTX(tier_settings[t].dtx));
   opus_encoder_ctl(e, OPUS_SET_SIGNAL(OPUS_SIGNAL_VOICE));
+}
+
+static bool tier_has_copies(dc_tier t) { return t == DC_TIER_HIGHLAND; }
+
+/* A talker's own mix on a tier with copies gets them too; its encoder is made the first time
+ * (NULL on failure: that mix then goes without, as any other tier's). */
+static void ensure_copy_encoder(stream *s, dc_tier t) {
+  if (!tier_has_copies(t) || s->copy_enc)
+    return;
+  int err = OPUS_OK;
+  s->copy_enc = opus_encoder_create(DC_MIX_RATE, 1, OPUS_APPLICATION_VOIP, &err);
+  if (err != OPUS_OK)
+    s->copy_enc = NULL;
 }
 
 dc_mixer *dc_mixer_new(const dc_mixer_config *cfg, GError **error) {
@@ -156,7 +172,7 @@ dc_mixer *dc_mixer_new(const dc_mixer_config *cfg, GError **error) {
       configure_encoder(m->tiers[t].enc, (dc_tier)t, m->expected_loss[t]);
       m->tiers[t].frame = (unsigned)tier_settings[t].frame;
     }
-    if (err == OPUS_OK && t == DC_TIER_HIGHLAND) {
+    if (err == OPUS_OK && tier_has_copies((dc_tier)t)) {
       m->tiers[t].copy_enc = opus_encoder_create(DC_MIX_RATE, 1, OPUS_APPLICATION_VOIP, &err);
       if (err == OPUS_OK)
         configure_copy_encoder(m->tiers[t].copy_enc, (dc_tier)t);
@@ -186,9 +202,12 @@ void dc_mixer_free(dc_mixer *m) {
   for (int t = 0; t < DC_TIER_COUNT; t++)
     if (m->tiers[t].copy_enc)
       opus_encoder_destroy(m->tiers[t].copy_enc);
-  for (unsigned i = 0; i < m->k; i++)
+  for (unsigned i = 0; i < m->k; i++) {
     if (m->talk[i].enc)
       opus_encoder_destroy(m->talk[i].enc);
+    if (m->talk[i].copy_enc)
+      opus_encoder_destroy(m->talk[i].copy_enc);
+  }
   g_free(m->parts);
   g_free(m->jb_store);
   g_free(m->dec);
@@ -576,6 +595,10 @@ static void select_talkers(dc_mixer *m, uint64_t now) {
     m->talk_slot[k] = best;
     stream *s = &m->talk[k];
     configure_encoder(s->enc, p->tier, m->expected_loss[p->tier]);
+    ensure_copy_encoder(s, p->tier);
+    if (s->copy_enc)
+      configure_copy_encoder(s->copy_enc, p->tier);
+    s->copy_made = false;
     s->frame = (unsigned)tier_settings[p->tier].frame;
     s->acc_n = m->tiers[p->tier].acc_n; /* in step with its tier's packets, from silence */
     memset(s->acc, 0, sizeof s->acc);
@@ -606,7 +629,9 @@ static int16_t limit(int32_t x) {
   return (int16_t)(x < 0 ? -y : y);
 }
 
-static void feed(dc_mixer *m, stream *s, const int16_t *pcm) {
+/* copy: encode the frame's copy too (a listener of the stream takes them). A copy encoder
+ * left idle starts afresh: its state is of audio long gone. */
+static void feed(dc_mixer *m, stream *s, const int16_t *pcm, bool copy) {
   memcpy(s->acc + s->acc_n, pcm, DC_MIX_TICK * sizeof *pcm);
   s->acc_n += DC_MIX_TICK;
   if (s->acc_n < s->frame)
@@ -619,7 +644,12 @@ static void feed(dc_mixer *m, stream *s, const int16_t *pcm) {
   s->out = (dc_mixer_packet){.payload = s->buf, .len = (size_t)len, .samples = s->frame,
                              .level_dbov = level_of(s->acc, s->frame)};
   s->has_out = true;
-  if (s->copy_enc) {
+  bool was_made = s->copy_made;
+  s->copy_made = false;
+  if (s->copy_enc && copy) {
+    if (!was_made)
+      opus_encoder_ctl(s->copy_enc, OPUS_RESET_STATE); /* its settings stay */
+    s->copy_made = true;
     opus_int32 copy_len = opus_encode(s->copy_enc, s->acc, (int)s->frame, s->copy_buf, sizeof s->copy_buf);
     m->stats.encodes++;
     if (copy_len > 0 && copy_len < len) {
@@ -671,7 +701,7 @@ void dc_mixer_tick(dc_mixer *m, uint64_t now_us) {
     m->frame[i] = limit(m->total[i]);
   for (int t = 0; t < DC_TIER_COUNT; t++)
     if (listeners[t] > 0) {
-      feed(m, &m->tiers[t], m->frame);
+      feed(m, &m->tiers[t], m->frame, m->copies_wanted[t]);
     } else {
       /* Keep the beat with silence: a talker who falls quiet gets this mix back mid-frame,
        * and the frame's start must not be what it held when last fed, which can be that
@@ -679,6 +709,7 @@ void dc_mixer_tick(dc_mixer *m, uint64_t now_us) {
       stream *s = &m->tiers[t];
       memset(s->acc + s->acc_n, 0, DC_MIX_TICK * sizeof *s->acc);
       s->acc_n = (s->acc_n + DC_MIX_TICK) % s->frame;
+      s->copy_made = false;
     }
   for (unsigned k = 0; k < m->k; k++) {
     if (m->talk_slot[k] < 0)
@@ -686,7 +717,7 @@ void dc_mixer_tick(dc_mixer *m, uint64_t now_us) {
     int16_t own[DC_MIX_TICK];
     for (int i = 0; i < DC_MIX_TICK; i++)
       own[i] = limit(m->total[i] - talker_pcm[k][i]);
-    feed(m, &m->talk[k], own);
+    feed(m, &m->talk[k], own, m->copies_wanted[m->parts[m->talk_slot[k]].tier]);
   }
 }
 
@@ -728,6 +759,11 @@ unsigned dc_mixer_expected_loss_policy(dc_tier tier, unsigned worst_loss_256) {
   unsigned percent = (worst_loss_256 * 100 + 255) / 256;
   percent += percent / 4; /* losses come in bursts: protect a little more than the mean */
   return MIN(MAX(percent, floor), 30u);
+}
+
+void dc_mixer_want_copies(dc_mixer *m, dc_tier tier, bool wanted) {
+  if ((unsigned)tier < DC_TIER_COUNT)
+    m->copies_wanted[tier] = wanted && tier_has_copies(tier); /* other tiers' copies are the frame */
 }
 
 void dc_mixer_set_expected_loss(dc_mixer *m, dc_tier tier, unsigned percent) {

@@ -14,7 +14,7 @@
  *
  * Output: one mix of all talkers, encoded once per tier in use, which every listener on
  * that tier receives; and for each talker its own mix without its voice (N−1), encoded at
- * its tier. Encodes per tick = tiers in use + talkers (+ the highland copy). Mixing is in
+ * its tier. Encodes per tick = tiers in use + talkers (+ highland copies). Mixing is in
  * 32 bits with a soft limiter above −6 dBFS, so the sum of loud talkers never clips.
  *
  * Tiers and their Opus encoder settings (application VoIP, mono, 48 kHz):
@@ -23,7 +23,9 @@
  *   highland  14 kbit/s, 60 ms frames, in-band FEC (expects 15 % loss until told), DTX, complexity 9:
  *             at this rate 60 ms frames cut the 50 B/packet overhead to a third, and the
  *             encoder's extra effort is spent once per tier, not per listener; beside
- *             it the same mix at 8 kbit/s wideband, the copy RED (RFC 2198) carries
+ *             it the same mix at 8 kbit/s wideband, the copy RED (RFC 2198) carries,
+ *             made while a listener takes copies (dc_mixer_want_copies), for the tier's
+ *             mix and a highland talker's own alike
  *
  * Threads: none; one mixer belongs to one room and is driven by its mix clock.
  * After a stall (a thin link's queue, then its packets in a burst) playout waits and goes on
@@ -92,8 +94,8 @@ typedef struct {
   uint32_t samples;   /* duration at 48 kHz: 960 or 2880 */
   uint8_t level_dbov; /* the mix's level, for the RFC 6464 extension on the way out */
   /* The same audio at DC_MIX_COPY_BITRATE, for the redundancy (RFC 2198) of a later packet;
-   * copy_len 0 where there is none (any mix but the highland tier's): the payload is the copy
-   * then. A thin link carries the mix and a copy as large only by queueing (14 kbit/s twice
+   * copy_len 0 where there is none (another tier's mix, or no copies wanted, or the copy came
+   * out no smaller): the payload is the copy then. A thin link carries the mix and a copy as large only by queueing (14 kbit/s twice
    * and the headers are 37 kbit/s; with this copy about 31); a receiver that lost the primary
    * is better served by a smaller copy in time than by a full one late. */
   const uint8_t *copy;
@@ -125,6 +127,9 @@ unsigned dc_mixer_expected_loss_policy(dc_tier tier, unsigned worst_loss_256);
  * bridge hears from an audio-only point tells the two apart. */
 #define DC_RED_DEPTH_MAX 2
 unsigned dc_mixer_red_depth_policy(dc_tier tier, unsigned loss_256);
+/* Whether a listener on the tier takes RED copies now: the highland tier's copies (one more
+ * encode a frame, and one per highland talker) are made only then. */
+void dc_mixer_want_copies(dc_mixer *m, dc_tier tier, bool wanted);
 /* Sets it for the tier's mix and its talkers' own mixes; cheap when nothing changes. */
 void dc_mixer_set_expected_loss(dc_mixer *m, dc_tier tier, unsigned percent);
 

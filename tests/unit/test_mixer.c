@@ -399,6 +399,7 @@ static void test_highland_copy_stands_in(void) {
   for (int i = 0; i < 2; i++)
     sender_init(&s[i], m, DC_TIER_STANDARD, tones[i], -15, false);
   int slot = dc_mixer_add(m, DC_TIER_HIGHLAND);
+  dc_mixer_want_copies(m, DC_TIER_HIGHLAND, true); /* its listener takes RED */
   int err;
   OpusDecoder *clean = opus_decoder_create(48000, 1, &err), *lossy = opus_decoder_create(48000, 1, &err);
   GArray *pcm_clean = g_array_new(FALSE, FALSE, sizeof(int16_t)), *pcm_lossy = g_array_new(FALSE, FALSE, sizeof(int16_t));
@@ -633,8 +634,9 @@ static void test_silence_costs_no_decode(void) {
     encodes += dc_mixer_get_stats(m).encodes;
   }
   g_assert_cmpuint(decodes, ==, 0);
-  /* hall and standard every tick, highland every third, with its redundant copy */
-  g_assert_cmpuint(encodes, ==, 30 * 2 + 10 * 2);
+  /* hall and standard every tick, highland every third; no copy while nobody takes RED */
+  g_assert_cmpuint(encodes, ==, 30 * 2 + 10);
+  dc_mixer_want_copies(m, DC_TIER_HIGHLAND, true);
   /* three talk: encodes per tick = tiers in use + talkers, not N */
   for (int i = 0; i < 3; i++)
     s[i].amp = 8000;
@@ -652,10 +654,66 @@ static void test_silence_costs_no_decode(void) {
     g_assert_cmpuint(dc_mixer_get_stats(m).decodes, <=, 3 * 2);
   }
   /* per 3 ticks: hall 3 + standard 3 + highland 1 and its copy, talkers on hall/standard
-   * 2 x 3, highland 1 */
-  g_assert_cmpuint(e, ==, 3 + 3 + 2 + 3 + 3 + 1);
+   * 2 x 3, highland 1 and its copy */
+  g_assert_cmpuint(e, ==, 3 + 3 + 2 + 3 + 3 + 2);
   for (int i = 0; i < 50; i++)
     opus_encoder_destroy(s[i].enc);
+  dc_mixer_free(m);
+}
+
+/* The highland copies cost an encode each, so they are made only while a listener of the
+ * tier takes RED: the tier's mix and a highland talker's own mix alike, off and on again
+ * (a copy encoder left idle starts afresh, and its copies decode to the tones). */
+static void test_copies_only_when_wanted(void) {
+  dc_mixer *m = make_mixer(3);
+  sender talker, other;
+  sender_init(&talker, m, DC_TIER_HIGHLAND, 440, -15, false);
+  sender_init(&other, m, DC_TIER_STANDARD, 900, -15, false);
+  int hearer = dc_mixer_add(m, DC_TIER_HIGHLAND);
+  int err;
+  OpusDecoder *dec = opus_decoder_create(48000, 1, &err);
+  uint64_t now = 1000000;
+  const bool phases[] = {false, true, false, true};
+  for (int ph = 0; ph < 4; ph++) {
+    dc_mixer_want_copies(m, DC_TIER_HIGHLAND, phases[ph]);
+    unsigned mixes = 0, with_copy = 0, own = 0, own_with_copy = 0, decoded_loud = 0;
+    for (int t = 0; t < 30; t++, now += 20000) {
+      sender_send(&talker, m, now, false);
+      sender_send(&other, m, now, false);
+      dc_mixer_tick(m, now);
+      const dc_mixer_packet *p = dc_mixer_packet_for(m, hearer), *q = dc_mixer_packet_for(m, talker.slot);
+      if (p)
+        mixes++, with_copy += p->copy_len > 0;
+      if (q)
+        own++, own_with_copy += q->copy_len > 0;
+      if (p && p->copy_len && t >= 12) { /* once both tones are in */
+        int16_t out[2880];
+        opus_decoder_ctl(dec, OPUS_RESET_STATE);
+        g_assert_cmpint(opus_decode(dec, p->copy, (opus_int32)p->copy_len, out, 2880, 0), ==, 2880);
+        double e = 0;
+        for (int i = 0; i < 2880; i++)
+          e += (double)out[i] * out[i];
+        decoded_loud += sqrt(e / 2880) > 1000;
+      }
+    }
+    g_test_message("copies %s: %u of %u tier mixes with a copy, %u of %u of the talker's own; %u copies loud",
+                   phases[ph] ? "wanted" : "not wanted", with_copy, mixes, own_with_copy, own, decoded_loud);
+    g_assert_cmpuint(mixes, ==, 10);
+    g_assert_cmpuint(own, ==, 10);
+    if (phases[ph]) {
+      /* a copy goes only where it came out smaller than its primary (steady tones cost a
+       * primary little, and a copy encoder just started spends more): as /mixer/highland-copy-stands-in */
+      g_assert_cmpuint(with_copy, >=, mixes / 2);
+      g_assert_cmpuint(own_with_copy, >=, own / 2);
+      g_assert_cmpuint(decoded_loud, >=, 3);
+    } else {
+      g_assert_cmpuint(with_copy, ==, 0);
+      g_assert_cmpuint(own_with_copy, ==, 0);
+    }
+  }
+  opus_decoder_destroy(dec);
+  opus_encoder_destroy(talker.enc);
+  opus_encoder_destroy(other.enc);
   dc_mixer_free(m);
 }
 
@@ -858,6 +916,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/mixer/fec-recovers-a-loss", test_fec_recovers_a_loss);
   g_test_add_func("/mixer/highland-60ms", test_highland_60ms);
   g_test_add_func("/mixer/highland-copy-stands-in", test_highland_copy_stands_in);
+  g_test_add_func("/mixer/copies-only-when-wanted", test_copies_only_when_wanted);
   g_test_add_func("/mixer/burst-after-stall-keeps-speech", test_burst_after_stall_keeps_speech);
   g_test_add_func("/mixer/silence-costs-no-decode", test_silence_costs_no_decode);
   g_test_add_func("/mixer/mute-and-back", test_mute_and_back);
