@@ -525,11 +525,14 @@ static void push_red(dc_participant *src, const dc_rtp *pkt, int level, uint64_t
   g_mutex_lock(&src->room->mix_lock);
   if (primary.payload_len)
     dc_mixer_push(src->room->mixer, src->mix_slot, &primary, level, now);
+  unsigned recovered = 0;
   for (size_t i = 0; i + 1 < n; i++)
     if (blocks[i].pt == src->audio_pt)
-      dc_mixer_push_recovered(src->room->mixer, src->mix_slot, (uint16_t)(pkt->seq - (n - 1 - i)),
-                              pkt->timestamp - blocks[i].ts_offset, blocks[i].data, blocks[i].len);
+      recovered += dc_mixer_push_recovered(src->room->mixer, src->mix_slot, (uint16_t)(pkt->seq - (n - 1 - i)),
+                                           pkt->timestamp - blocks[i].ts_offset, blocks[i].data, blocks[i].len);
   g_mutex_unlock(&src->room->mix_lock);
+  if (recovered)
+    dc_metrics_add(&dc_metrics.red_frames_recovered, recovered);
 }
 
 /* The source's worker. */

@@ -42,6 +42,11 @@ struct dc_endpoint_media {
   /* SSRC -> GstWebRTCKind, from the offer and the answer: webrtcbin 1.22's stats name every
    * bundled stream "video", so the SDP says which is which */
   GHashTable *ssrc_kind;
+  /* our audio's RED encoder inside webrtcbin (found once it exists) and what it sends */
+  GstElement *red_enc;
+  int audio_red_pt; /* from our offer; -1: none */
+  unsigned red_distance;
+  gint64 audio_loss_us;
   guint32 layer_ssrc[DC_MAX_LAYERS]; /* simulcast layers' SSRCs, lowest first */
   GstElement *layer_enc[DC_MAX_LAYERS]; /* and their encoders */
   int n_layers;
@@ -79,6 +84,12 @@ static void learn_ssrcs(dc_endpoint_media *m, const GstSDPMessage *sdp) {
     const GstSDPMedia *media = gst_sdp_message_get_media(sdp, i);
     GstWebRTCKind kind = !g_strcmp0(gst_sdp_media_get_media(media), "audio") ? GST_WEBRTC_KIND_AUDIO : GST_WEBRTC_KIND_VIDEO;
     const char *val;
+    for (guint k = 0; kind == GST_WEBRTC_KIND_AUDIO && (val = gst_sdp_media_get_attribute_val_n(media, "rtpmap", k)); k++) {
+      char *end = NULL;
+      guint64 pt = g_ascii_strtoull(val, &end, 10);
+      if (end && g_str_has_prefix(end, " red/") && pt < 128)
+        m->audio_red_pt = (int)pt; /* the PT webrtcbin gives our audio's RED encoder */
+    }
     for (guint k = 0; (val = gst_sdp_media_get_attribute_val_n(media, "ssrc", k)); k++) {
       guint64 ssrc = g_ascii_strtoull(val, NULL, 10);
       if (ssrc && ssrc <= G_MAXUINT32)
@@ -407,7 +418,7 @@ static gboolean ask_stats(gpointer data) {
 typedef struct {
   guint64 bytes[4];
   double rtt_s, jitter_s[2];
-  int remote_loss_permille;
+  int remote_loss_permille, remote_audio_loss_permille;
   gint64 lost[2]; /* audio, video packets lost on the way to us */
   bool have_rtt;
 } link_stats;
@@ -451,8 +462,11 @@ static gboolean add_stat(GQuark field, const GValue *value, gpointer data) {
     double rtt, fraction;
     if (gst_structure_get_double(s, "round-trip-time", &rtt) && rtt > 0)
       l->rtt_s = MAX(l->rtt_s, rtt), l->have_rtt = true;
-    if (gst_structure_get_double(s, "fraction-lost", &fraction))
+    if (gst_structure_get_double(s, "fraction-lost", &fraction)) {
       l->remote_loss_permille = MAX(l->remote_loss_permille, (int)(fraction * 1000));
+      if (!video)
+        l->remote_audio_loss_permille = MAX(l->remote_audio_loss_permille, (int)(fraction * 1000));
+    }
   }
   return TRUE;
 }
@@ -470,11 +484,61 @@ static void append_json_string(GString *j, const char *text) {
   g_string_append_c(j, '"');
 }
 
+unsigned dc_media_uplink_red_distance(int audio_loss_permille, gint64 now_us, gint64 *last_loss_us) {
+  if (audio_loss_permille >= 10)
+    *last_loss_us = now_us;
+  return *last_loss_us && now_us - *last_loss_us <= DC_MEDIA_RED_HOLD_US ? 1 : 0;
+}
+
+/* webrtcbin makes a RED encoder for each transceiver when its RTP session asks for an
+ * auxiliary sender, after the answer: ours is the one given our offer's audio RED payload type
+ * (the others pass their packets through untouched, and one set to send copies would wrap
+ * the camera's packets in RED). */
+static GstElement *find_red_encoder(dc_endpoint_media *m) {
+  if (m->audio_red_pt < 0)
+    return NULL;
+  GstIterator *it = gst_bin_iterate_recurse(GST_BIN(m->webrtc));
+  GValue v = G_VALUE_INIT;
+  GstElement *found = NULL;
+  while (!found && gst_iterator_next(it, &v) == GST_ITERATOR_OK) {
+    GstElement *e = g_value_get_object(&v);
+    GstElementFactory *f = gst_element_get_factory(e);
+    gint pt = -1;
+    if (f && !g_strcmp0(GST_OBJECT_NAME(f), "rtpredenc")) {
+      g_object_get(e, "pt", &pt, NULL);
+      if (pt == m->audio_red_pt)
+        found = gst_object_ref(e);
+    }
+    g_value_reset(&v);
+  }
+  g_value_unset(&v);
+  gst_iterator_free(it);
+  return found;
+}
+
+static void follow_uplink_loss(dc_endpoint_media *m, int audio_loss_permille, gint64 now) {
+  unsigned distance = dc_media_uplink_red_distance(audio_loss_permille, now, &m->audio_loss_us);
+  if (distance == m->red_distance)
+    return;
+  if (!m->red_enc && !(m->red_enc = find_red_encoder(m)))
+    return; /* not negotiated (yet) */
+  g_object_set(m->red_enc, "distance", distance, NULL);
+  m->red_distance = distance;
+  if (distance)
+    g_message("media: the bridge lost %.1f %% of our audio: each packet now carries a copy of the one before",
+              audio_loss_permille / 10.0);
+  else
+    g_message("media: no audio lost for %d s: copies off", (int)(DC_MEDIA_RED_HOLD_US / G_USEC_PER_SEC));
+}
+
 static void on_stats_reply(dc_endpoint_media *m, const GstStructure *stats) {
   link_stats l = {0};
   stats_walk w = {&l, m->ssrc_kind};
   gst_structure_foreach(stats, add_stat, &w);
   gint64 now = g_get_monotonic_time();
+  follow_uplink_loss(m, l.remote_audio_loss_permille, now);
+  if (!m->cfg.stats)
+    return;
   double secs = m->last_stats_us ? (double)(now - m->last_stats_us) / G_USEC_PER_SEC : 1.0;
   m->last_stats_us = now;
   GString *j = g_string_new(NULL);
@@ -621,6 +685,7 @@ dc_endpoint_media *dc_media_new(const dc_media_config *cfg, const dc_media_event
   m->ctx = g_main_context_ref_thread_default();
   g_mutex_init(&m->label_lock);
   m->ssrc_kind = g_hash_table_new(NULL, NULL);
+  m->audio_red_pt = -1;
   m->n_slots = cfg->audio_only ? 0 : CLAMP(cfg->slots, 1, MAX_SLOTS);
   const dc_profile *p = cfg->profile;
   m->pipe = gst_pipeline_new("endpoint");
@@ -769,7 +834,7 @@ bool dc_media_start(dc_endpoint_media *m, GError **error) {
                 "the media pipeline would not start (no microphone or camera? try --audio-source test:440)");
     return false;
   }
-  if (m->cfg.stats) {
+  { /* the stats line, when asked for, and our audio's redundancy follow webrtcbin's stats */
     GSource *t = g_timeout_source_new_seconds(1);
     g_source_set_callback(t, ask_stats, m, NULL);
     m->stats_timer = g_source_attach(t, m->ctx);
@@ -910,6 +975,8 @@ void dc_media_free(dc_endpoint_media *m) {
       gst_object_unref(m->labels[i]);
   if (m->mute)
     gst_object_unref(m->mute);
+  if (m->red_enc)
+    gst_object_unref(m->red_enc);
   for (int i = 0; i < DC_MAX_LAYERS; i++)
     if (m->layer_enc[i])
       gst_object_unref(m->layer_enc[i]);

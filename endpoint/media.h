@@ -69,6 +69,15 @@ long dc_media_frames(dc_endpoint_media *m, int slot);
  * pipeline descriptions (g_free them): the pipeline uses them, and tests run them alone. */
 char *dc_media_audio_encoder_desc(const dc_profile *p);
 char *dc_media_video_encoder_desc(const dc_profile *p);
+/* Our own audio's redundancy (RFC 2198) toward the bridge: webrtcbin wraps it in RED with no
+ * copies (its rtpredenc at distance 0), so a lossy uplink lost every word it dropped for
+ * everyone in the meeting. From the audio loss the bridge reports (its receiver reports, in
+ * per mille), the copies to send now: one earlier frame from 1 % loss, held for
+ * DC_MEDIA_RED_HOLD_US after the last such report (as the bridge does toward a receiver), none
+ * on a clean link, where it would double the audio's rate for nothing. *last_loss_us keeps
+ * when loss was last reported (0: never). */
+#define DC_MEDIA_RED_HOLD_US (10 * G_USEC_PER_SEC)
+unsigned dc_media_uplink_red_distance(int audio_loss_permille, gint64 now_us, gint64 *last_loss_us);
 /* Ends the recordings cleanly (EOS, at most 2 s), gives back the relays ICE took on TURN
  * servers (RFC 8656 §7: a Refresh with lifetime 0; at most 1 s) and frees everything. */
 void dc_media_free(dc_endpoint_media *m);

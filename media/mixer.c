@@ -353,27 +353,28 @@ void dc_mixer_push(dc_mixer *m, int slot, const dc_rtp *pkt, int level_dbov, uin
     p->last_voice_us = now_us;
 }
 
-void dc_mixer_push_recovered(dc_mixer *m, int slot, uint16_t seq, uint32_t ts, const uint8_t *payload,
+bool dc_mixer_push_recovered(dc_mixer *m, int slot, uint16_t seq, uint32_t ts, const uint8_t *payload,
                              size_t len) {
   part *p = get(m, slot);
   if (!p || p->muted || !p->have_newest || len == 0 || len > JB_MAX_PAYLOAD)
-    return;
+    return false;
   int samples = opus_packet_get_nb_samples(payload, (opus_int32)len, DC_MIX_RATE);
   if (samples <= 0 || samples > DC_MIX_MAX_FRAME || ts_after(ts, p->newest_ts))
-    return; /* not Opus, or not earlier than what its packet carried */
+    return false; /* not Opus, or not earlier than what its packet carried */
   if (p->playing && !ts_after(ts + (uint32_t)samples, p->playout_ts))
-    return; /* its time has passed */
+    return false; /* its time has passed */
   for (int i = 0; i < JB_SLOTS; i++)
     if (p->jb[i].used && p->jb[i].ts == ts)
-      return; /* its own packet came */
+      return false; /* its own packet came */
   jb_entry *e = &p->jb[seq % JB_SLOTS];
   if (e->used && ts_after(e->ts, ts))
-    return; /* the place holds a later frame, still to play */
+    return false; /* the place holds a later frame, still to play */
   e->used = true;
   e->level = -1;
   e->ts = ts;
   e->len = (uint16_t)len;
   memcpy(e->data, payload, len);
+  return true;
 }
 
 /* ---- playout ---- */

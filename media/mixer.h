@@ -83,9 +83,9 @@ void dc_mixer_push(dc_mixer *m, int slot, const dc_rtp *pkt, int level_dbov, uin
 
 /* A frame recovered from redundancy (RFC 2198: a copy an RTP packet carried of an earlier
  * one), with the sequence number and timestamp its own packet had. It fills the jitter
- * buffer only where that frame is missing and not yet due; it moves nothing else (jitter,
- * loudness, the newest timestamp). */
-void dc_mixer_push_recovered(dc_mixer *m, int slot, uint16_t seq, uint32_t ts, const uint8_t *payload,
+ * buffer only where that frame is missing and not yet due (true then); it moves nothing else
+ * (jitter, loudness, the newest timestamp). */
+bool dc_mixer_push_recovered(dc_mixer *m, int slot, uint16_t seq, uint32_t ts, const uint8_t *payload,
                              size_t len);
 
 typedef struct {

@@ -211,11 +211,32 @@ static void test_hall_offer_simulcast(void) {
   g_main_loop_unref(w.loop);
 }
 
+/* Our audio's copies follow what the bridge reports losing of it: none on a clean link, one
+ * from 1 % loss, kept 10 s after the last lossy report (reports come about once a second, and
+ * a burst's loss shows in one of them), then off. */
+static void test_uplink_red_follows_loss(void) {
+  gint64 last = 0, t = 1000 * G_USEC_PER_SEC;
+  g_assert_cmpuint(dc_media_uplink_red_distance(0, t, &last), ==, 0);
+  g_assert_cmpuint(dc_media_uplink_red_distance(9, t += G_USEC_PER_SEC, &last), ==, 0); /* 0.9 %: noise */
+  g_assert_cmpuint(dc_media_uplink_red_distance(50, t += G_USEC_PER_SEC, &last), ==, 1);
+  gint64 lossy_at = t;
+  for (int i = 0; i < 10; i++) /* clean reports within the hold: still on */
+    g_assert_cmpuint(dc_media_uplink_red_distance(0, t += G_USEC_PER_SEC, &last), ==, 1);
+  g_assert_cmpint(t - lossy_at, ==, DC_MEDIA_RED_HOLD_US);
+  g_assert_cmpuint(dc_media_uplink_red_distance(0, t += 1, &last), ==, 0);
+  /* loss again starts it again, and each lossy report holds it anew */
+  g_assert_cmpuint(dc_media_uplink_red_distance(10, t += G_USEC_PER_SEC, &last), ==, 1);
+  g_assert_cmpuint(dc_media_uplink_red_distance(30, t += 8 * G_USEC_PER_SEC, &last), ==, 1);
+  g_assert_cmpuint(dc_media_uplink_red_distance(0, t += 9 * G_USEC_PER_SEC, &last), ==, 1);
+  g_assert_cmpuint(dc_media_uplink_red_distance(0, t += 2 * G_USEC_PER_SEC, &last), ==, 0);
+}
+
 int main(int argc, char **argv) {
   gst_init(&argc, &argv);
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/endpoint-media/audio-profiles", test_audio_profiles);
   g_test_add_func("/endpoint-media/video-profiles", test_video_profiles);
   g_test_add_func("/endpoint-media/hall-offer-simulcast", test_hall_offer_simulcast);
+  g_test_add_func("/endpoint-media/uplink-red-follows-loss", test_uplink_red_follows_loss);
   return g_test_run();
 }
