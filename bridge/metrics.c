@@ -114,6 +114,8 @@ void dc_metrics_write(GString *out, dc_bridge *b) {
           &dc_metrics.red_frames_recovered);
   counter(out, "diemcau_upstream_nacks_total", "Sequence numbers NACKed to sources (first asks and retries).",
           &dc_metrics.upstream_nacks);
+  counter(out, "diemcau_repairs_received_total", "Retransmissions (RFC 4588) sources sent back for packets we asked for.",
+          &dc_metrics.repairs_received);
   counter(out, "diemcau_nacks_received_total", "Packets receivers asked to have sent again.",
           &dc_metrics.nacks_received);
   counter(out, "diemcau_repairs_sent_total", "Retransmissions sent to receivers.", &dc_metrics.repairs_sent);

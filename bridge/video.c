@@ -575,6 +575,7 @@ void video_on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap) {
     len = dc_rtx_unwrap(buf, len, (uint8_t)src->video_pt, src->layer_ssrc[layer]);
     if (!len || dc_rtp_parse(&pkt, buf, len) != DC_OK)
       return; /* a padding-only probe */
+    dc_metrics_add(&dc_metrics.repairs_received, 1);
   } else if (pkt.payload_type == src->video_pt) {
     layer = layer_of(src, &pkt);
     if (layer < 0)

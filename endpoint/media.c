@@ -28,6 +28,7 @@ struct dc_endpoint_media {
   GstElement *pipe, *webrtc, *mute, *grid, *status_overlay;
   GstElement *labels[MAX_SLOTS];
   GMutex label_lock; /* labels and their texts: set here, tiles made on streaming threads */
+  GMutex ssrc_lock;  /* ssrc_kind's writes, and its reads off this thread */
   char *label_text[MAX_SLOTS];
   int n_slots;
   gint frames[MAX_SLOTS]; /* atomic: counted on streaming threads */
@@ -93,7 +94,11 @@ static void learn_ssrcs(dc_endpoint_media *m, const GstSDPMessage *sdp) {
     for (guint k = 0; (val = gst_sdp_media_get_attribute_val_n(media, "ssrc", k)); k++) {
       guint64 ssrc = g_ascii_strtoull(val, NULL, 10);
       if (ssrc && ssrc <= G_MAXUINT32)
+      {
+        g_mutex_lock(&m->ssrc_lock);
         g_hash_table_insert(m->ssrc_kind, GUINT_TO_POINTER((guint)ssrc), GINT_TO_POINTER(kind));
+        g_mutex_unlock(&m->ssrc_lock);
+      }
     }
   }
 }
@@ -146,6 +151,23 @@ static void on_feedback(GObject *session, guint type, guint fbtype, guint sender
   for (int i = 0; i < m->n_layers; i++)
     if (m->layer_ssrc[i] == ssrc && m->layer_enc[i])
       gst_element_send_event(m->layer_enc[i], gst_video_event_new_upstream_force_key_unit(GST_CLOCK_TIME_NONE, TRUE, 0));
+}
+
+/* A video packet lost on a point's uplink is noticed by the bridge only when the next one
+ * comes, up to a frame later at a highland camera's 10 fps, and its repair crosses that
+ * uplink's queue; a jitter buffer of 100 ms (what the audio gets, for its delay) gave up on
+ * it first, asked for a key frame, and froze the picture until it came. */
+#define VIDEO_LATENCY_MS 300
+
+/* rtpbin's streaming thread: a new stream's jitter buffer, by the kind the SDP gave its SSRC. */
+static void on_new_jitterbuffer(GstElement *rtpbin, GstElement *jitterbuffer, guint session, guint ssrc, gpointer data) {
+  (void)rtpbin, (void)session;
+  dc_endpoint_media *m = data;
+  g_mutex_lock(&m->ssrc_lock);
+  bool audio = GPOINTER_TO_INT(g_hash_table_lookup(m->ssrc_kind, GUINT_TO_POINTER(ssrc))) == GST_WEBRTC_KIND_AUDIO;
+  g_mutex_unlock(&m->ssrc_lock);
+  if (!audio)
+    g_object_set(jitterbuffer, "latency", VIDEO_LATENCY_MS, NULL);
 }
 
 /* Once the RTP session exists (the media is up): key-frame requests for the layers. */
@@ -684,6 +706,7 @@ dc_endpoint_media *dc_media_new(const dc_media_config *cfg, const dc_media_event
   m->ev = *events;
   m->ctx = g_main_context_ref_thread_default();
   g_mutex_init(&m->label_lock);
+  g_mutex_init(&m->ssrc_lock);
   m->ssrc_kind = g_hash_table_new(NULL, NULL);
   m->audio_red_pt = -1;
   m->n_slots = cfg->audio_only ? 0 : CLAMP(cfg->slots, 1, MAX_SLOTS);
@@ -696,6 +719,12 @@ dc_endpoint_media *dc_media_new(const dc_media_config *cfg, const dc_media_event
     goto fail;
   }
   g_object_set(m->webrtc, "bundle-policy", GST_WEBRTC_BUNDLE_POLICY_MAX_BUNDLE, "latency", 100, NULL);
+  GstElement *rtpbin = gst_bin_get_by_name(GST_BIN(m->webrtc), "rtpbin");
+  if (rtpbin) {
+    g_signal_connect_data(rtpbin, "new-jitterbuffer", G_CALLBACK(on_new_jitterbuffer), media_ref(m),
+                          (GClosureNotify)(void (*)(void))media_unref, 0);
+    gst_object_unref(rtpbin);
+  }
   for (char **u = cfg->ice_uris; u && *u; u++) {
     if (g_str_has_prefix(*u, "stun://")) {
       g_object_set(m->webrtc, "stun-server", *u, NULL);
@@ -896,6 +925,7 @@ static void clear_media(gpointer data) {
   for (int i = 0; i < MAX_SLOTS; i++)
     g_free(m->label_text[i]);
   g_mutex_clear(&m->label_lock);
+  g_mutex_clear(&m->ssrc_lock);
   g_hash_table_unref(m->ssrc_kind);
 }
 
