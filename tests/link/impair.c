@@ -5,6 +5,23 @@
 
 static double clamp01(double x) { return x < 0 ? 0 : x >= 1 ? 0.999999 : x; }
 
+/* splitmix64 of the seed and a stream number, so that nearby seeds and the streams of one
+ * seed give unrelated sequences (and 0 works) */
+static uint64_t seeded(uint64_t seed, uint64_t stream) {
+  uint64_t z = seed + (stream + 1) * 0x9e3779b97f4a7c15u;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+  return (z ^ (z >> 31)) | 1;
+}
+
+/* xorshift64*: uniform in [0, 1) */
+static double uniform(uint64_t *state) {
+  *state ^= *state >> 12;
+  *state ^= *state << 25;
+  *state ^= *state >> 27;
+  return (double)((*state * 0x2545F4914F6CDD1Du) >> 11) / 9007199254740992.0;
+}
+
 void dc_impair_init(dc_impair *im, const dc_impair_config *cfg, uint64_t seed) {
   memset(im, 0, sizeof *im);
   im->cfg = *cfg;
@@ -14,37 +31,31 @@ void dc_impair_init(dc_impair *im, const dc_impair_config *cfg, uint64_t seed) {
     im->cfg.burst = 1;
   if (im->cfg.rate_bps > 0 && !im->cfg.queue_bytes)
     im->cfg.queue_bytes = (size_t)(im->cfg.rate_bps / 8 * 0.2);
-  /* splitmix64 of the seed, so that nearby seeds give unrelated sequences (and 0 works) */
-  uint64_t z = seed + 0x9e3779b97f4a7c15u;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-  im->rng = (z ^ (z >> 31)) | 1;
+  im->rng = seeded(seed, 0);
+  for (unsigned f = 0; f < DC_IMPAIR_FLOWS; f++)
+    im->flow[f].rng = seeded(seed, f + 1);
 }
 
-double dc_impair_uniform(dc_impair *im) {
-  im->rng ^= im->rng >> 12;
-  im->rng ^= im->rng << 25;
-  im->rng ^= im->rng >> 27;
-  return (double)((im->rng * 0x2545F4914F6CDD1Du) >> 11) / 9007199254740992.0;
-}
+double dc_impair_uniform(dc_impair *im) { return uniform(&im->rng); }
 
-/* Random or burst loss for the next packet (impair.h, step 2). */
-static bool lose(dc_impair *im) {
+/* Random or burst loss for the flow's next packet (impair.h, step 2). */
+static bool lose(dc_impair *im, unsigned f) {
   double loss = im->cfg.loss, burst = im->cfg.burst;
   if (loss <= 0)
     return false;
   if (burst <= 1)
-    return dc_impair_uniform(im) < loss;
+    return uniform(&im->flow[f].rng) < loss;
   double to_bad = loss / (burst * (1 - loss)), to_good = 1 / burst;
-  if (im->bad)
-    im->bad = dc_impair_uniform(im) >= to_good;
+  if (im->flow[f].bad)
+    im->flow[f].bad = uniform(&im->flow[f].rng) >= to_good;
   else
-    im->bad = dc_impair_uniform(im) < to_bad;
-  return im->bad;
+    im->flow[f].bad = uniform(&im->flow[f].rng) < to_bad;
+  return im->flow[f].bad;
 }
 
-dc_impair_fate dc_impair_packet(dc_impair *im, uint64_t now_us, size_t len, bool link_up,
+dc_impair_fate dc_impair_packet(dc_impair *im, unsigned flow, uint64_t now_us, size_t len, bool link_up,
                                 uint64_t *due_us) {
+  unsigned f = flow < DC_IMPAIR_FLOWS ? flow : DC_IMPAIR_FLOWS - 1;
   dc_impair_stats *st = &im->stats;
   if (!st->packets)
     st->first_us = now_us;
@@ -54,10 +65,10 @@ dc_impair_fate dc_impair_packet(dc_impair *im, uint64_t now_us, size_t len, bool
     st->outage_drops++;
     return DC_IMPAIR_OUTAGE;
   }
-  bool lost = lose(im);
-  if (lost && !im->last_lost)
+  bool lost = lose(im, f);
+  if (lost && !im->flow[f].last_lost)
     st->loss_runs++;
-  im->last_lost = lost;
+  im->flow[f].last_lost = lost;
   if (lost) {
     st->lost++;
     return DC_IMPAIR_LOST;

@@ -7,7 +7,11 @@
  *   2. loss: independent (Bernoulli) at `loss`, or bursty when `burst` > 1: a two-state
  *      Gilbert model (every packet lost in the bad state, none in the good one) whose mean
  *      loss is `loss` and whose mean run of losses is `burst` packets, so p(good→bad) =
- *      loss / (burst · (1 − loss)) and p(bad→good) = 1 / burst;
+ *      loss / (burst · (1 − loss)) and p(bad→good) = 1 / burst. Drawn per flow (the
+ *      caller's classes of traffic, up to DC_IMPAIR_FLOWS), each with a generator and a
+ *      Gilbert state of its own seeded from the seed: a flow's n-th packet meets the same
+ *      fate whatever else crosses the link, so two builds whose joins send different
+ *      traffic lose the same packets of the same speech;
  *   3. the bottleneck: a FIFO of `queue_bytes` drained at `rate_bps`; a packet that does not
  *      fit is dropped at the tail (what a 3G modem's buffer does);
  *   4. propagation: `delay_us` plus a uniform jitter of ±`jitter_us`, never reordering on its
@@ -48,11 +52,16 @@ typedef struct {
   uint64_t first_us, last_out_us;
 } dc_impair_stats;
 
+#define DC_IMPAIR_FLOWS 8
+
 typedef struct {
   dc_impair_config cfg;
-  uint64_t rng;
-  bool bad;              /* the Gilbert model's state */
-  bool last_lost;        /* for counting loss runs */
+  uint64_t rng; /* jitter and reordering */
+  struct {
+    uint64_t rng;
+    bool bad;       /* the Gilbert model's state */
+    bool last_lost; /* for counting loss runs */
+  } flow[DC_IMPAIR_FLOWS];
   uint64_t busy_until;   /* the bottleneck is sending until then */
   uint64_t last_due;     /* when the last passed packet leaves (order keeping) */
   dc_impair_stats stats;
@@ -61,9 +70,10 @@ typedef struct {
 /* Loss, burst and reorder are clamped to [0, 1) and [1, ...); seed 0 is as good as any. */
 void dc_impair_init(dc_impair *im, const dc_impair_config *cfg, uint64_t seed);
 
-/* A packet of len bytes arrives at now_us (never earlier than the previous one's). On
- * DC_IMPAIR_PASS, *due_us is when it comes out of the far end. */
-dc_impair_fate dc_impair_packet(dc_impair *im, uint64_t now_us, size_t len, bool link_up,
+/* A packet of len bytes of the given flow (0..DC_IMPAIR_FLOWS-1; others count as the last)
+ * arrives at now_us (never earlier than the previous one's). On DC_IMPAIR_PASS, *due_us is
+ * when it comes out of the far end. */
+dc_impair_fate dc_impair_packet(dc_impair *im, unsigned flow, uint64_t now_us, size_t len, bool link_up,
                                 uint64_t *due_us);
 
 /* Uniform in [0, 1), from the direction's own seeded generator (xorshift64*). */

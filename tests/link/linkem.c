@@ -18,8 +18,9 @@
  * SIGUSR1 takes the link down, SIGUSR2 brings it back (a test's own outage); SIGTERM and
  * SIGINT end the run. Stdout gets JSON lines: "ready" once relaying, "outage" events, and
  * each direction's statistics every --stats-every seconds and at the end. The random draws
- * are seeded (--seed, default 1): the same scenario and seed lose the same packets of the
- * same traffic.
+ * are seeded (--seed, default 1), and loss is drawn per flow (TCP, other UDP, RTCP, each RTP
+ * stream by its order of appearance: flow_of): with the same scenario and seed, the n-th
+ * packet of the mix meets the same fate whatever else the join sent.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -41,6 +42,17 @@
 #define MAX_FRAME 65536
 #define ETH_HEADER 14
 
+/* Loss is drawn per flow (impair.h), by what stays the same from one run of a scenario to the
+ * next, not ports or SSRCs (both random): */
+enum {
+  FLOW_OTHER,    /* IP but neither TCP nor UDP */
+  FLOW_TCP,      /* the page, signaling */
+  FLOW_UDP,      /* STUN, DTLS, anything not RTP (RFC 7983's demultiplexing) */
+  FLOW_RTCP,     /* RTCP packets types 192-223 */
+  FLOW_RTP,      /* RTP streams, in the order their SSRCs first crossed; later ones share the last */
+  RTP_FLOWS = DC_IMPAIR_FLOWS - FLOW_RTP,
+};
+
 typedef struct {
   uint64_t due, order;
   size_t len;
@@ -55,6 +67,8 @@ typedef struct {
   pending *heap;
   size_t n, cap;
   uint64_t order, send_errors;
+  uint32_t ssrcs[RTP_FLOWS]; /* RTP streams by first appearance: their flows */
+  unsigned n_ssrcs;
 } direction;
 
 static volatile sig_atomic_t stop_requested, want_down, want_up;
@@ -218,6 +232,30 @@ static void log_drop(const direction *d, const uint8_t *frame, size_t len, uint6
   fflush(stdout);
 }
 
+static unsigned flow_of(direction *d, const uint8_t *frame, size_t len) {
+  const uint8_t *ip = frame + ETH_HEADER;
+  size_t ihl = (size_t)(ip[0] & 0x0f) * 4;
+  if (len < ETH_HEADER + 20 || ihl < 20 || len < ETH_HEADER + ihl + 8)
+    return FLOW_OTHER;
+  if (ip[9] == 6)
+    return FLOW_TCP;
+  if (ip[9] != 17)
+    return FLOW_OTHER;
+  const uint8_t *udp = ip + ihl + 8;
+  size_t n = len - ETH_HEADER - ihl - 8;
+  if (n < 12 || udp[0] < 128 || udp[0] > 191)
+    return FLOW_UDP;
+  if (udp[1] >= 192 && udp[1] <= 223)
+    return FLOW_RTCP;
+  uint32_t ssrc = (uint32_t)udp[8] << 24 | (uint32_t)udp[9] << 16 | (uint32_t)udp[10] << 8 | udp[11];
+  for (unsigned i = 0; i < d->n_ssrcs; i++)
+    if (d->ssrcs[i] == ssrc)
+      return FLOW_RTP + i;
+  if (d->n_ssrcs < RTP_FLOWS)
+    d->ssrcs[d->n_ssrcs++] = ssrc;
+  return FLOW_RTP + MIN(d->n_ssrcs, (unsigned)RTP_FLOWS) - 1;
+}
+
 /* Reads what arrived on d's input: frames the model keeps go on d's heap. */
 static void receive(direction *d, bool link_up, uint8_t *buf) {
   for (int i = 0; i < 256; i++) {
@@ -228,7 +266,8 @@ static void receive(direction *d, bool link_up, uint8_t *buf) {
     bool ip = n > ETH_HEADER && buf[12] == 0x08 && buf[13] == 0x00;
     if (!ip && !link_up)
       continue;
-    dc_impair_fate r = ip ? dc_impair_packet(&d->im, now, (size_t)n - ETH_HEADER, link_up, &due) : DC_IMPAIR_PASS;
+    dc_impair_fate r = ip ? dc_impair_packet(&d->im, flow_of(d, buf, (size_t)n), now, (size_t)n - ETH_HEADER, link_up, &due)
+                          : DC_IMPAIR_PASS;
     if (r == DC_IMPAIR_QUEUE && log_drops)
       log_drop(d, buf, (size_t)n, now);
     if (r != DC_IMPAIR_PASS)

@@ -18,7 +18,7 @@ static void test_rate_and_queue(void) {
   dc_impair im = make((dc_impair_config){.rate_bps = 128000, .queue_bytes = 16000}, 1);
   uint64_t t = 0, due = 0, last = 0;
   for (; t < 20000000; t += 31250) /* 32 packets/s × 1000 B = 256 kbit/s offered */
-    if (dc_impair_packet(&im, t, 1000, true, &due) == DC_IMPAIR_PASS)
+    if (dc_impair_packet(&im, 0, t, 1000, true, &due) == DC_IMPAIR_PASS)
       last = due;
   double kbit = im.stats.passed_bytes * 8.0 / (last / 1e6) / 1000;
   g_test_message("passed %.1f kbit/s (want 128), queue drops %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
@@ -37,7 +37,7 @@ static void test_queue_tail_drop(void) {
   uint64_t due[40] = {0};
   int passed = 0;
   for (int i = 0; i < 40; i++)
-    passed += dc_impair_packet(&im, 1000, 500, true, &due[passed]) == DC_IMPAIR_PASS;
+    passed += dc_impair_packet(&im, 0, 1000, 500, true, &due[passed]) == DC_IMPAIR_PASS;
   g_assert_cmpint(passed, ==, 16); /* 16 × 500 B = 8000 B */
   for (int i = 1; i < passed; i++)
     g_assert_cmpuint(due[i] - due[i - 1], ==, 62500); /* 500 B at 64 kbit/s */
@@ -48,7 +48,7 @@ static void test_delay_and_jitter(void) {
   dc_impair im = make((dc_impair_config){.delay_us = 150000, .jitter_us = 25000}, 3);
   uint64_t prev = 0, due;
   for (uint64_t t = 0; t < 60000000; t += 20000) {
-    g_assert_cmpint(dc_impair_packet(&im, t, 100, true, &due), ==, DC_IMPAIR_PASS);
+    g_assert_cmpint(dc_impair_packet(&im, 0, t, 100, true, &due), ==, DC_IMPAIR_PASS);
     g_assert_cmpuint(due, >=, prev); /* no reordering unless asked */
     g_assert_cmpuint(due - t, >=, 125000);
     g_assert_cmpuint(due - t, <=, 175000);
@@ -65,7 +65,7 @@ static void test_random_loss(void) {
   dc_impair im = make((dc_impair_config){.loss = 0.03}, 4);
   uint64_t due;
   for (uint64_t i = 0; i < 200000; i++)
-    dc_impair_packet(&im, i * 1000, 100, true, &due);
+    dc_impair_packet(&im, 0, i * 1000, 100, true, &due);
   double share = im.stats.lost / 2000.0, run = im.stats.lost / (double)im.stats.loss_runs;
   g_test_message("lost %.2f %% (want 3), mean run %.2f packets (want 1.03)", share, run);
   g_assert_cmpfloat(fabs(share - 3), <, 0.25);
@@ -77,7 +77,7 @@ static void test_burst_loss(void) {
   dc_impair im = make((dc_impair_config){.loss = 0.10, .burst = 3}, 5);
   uint64_t due;
   for (uint64_t i = 0; i < 300000; i++)
-    dc_impair_packet(&im, i * 1000, 100, true, &due);
+    dc_impair_packet(&im, 0, i * 1000, 100, true, &due);
   double share = im.stats.lost / 3000.0, run = im.stats.lost / (double)im.stats.loss_runs;
   g_test_message("lost %.2f %% (want 10), mean run %.2f packets (want 3)", share, run);
   g_assert_cmpfloat(fabs(share - 10), <, 0.6);
@@ -89,7 +89,7 @@ static void test_reorder(void) {
   dc_impair im = make((dc_impair_config){.delay_us = 50000, .reorder = 0.05, .reorder_us = 30000}, 6);
   uint64_t due, prev = 0, inversions = 0;
   for (uint64_t i = 0; i < 100000; i++) {
-    dc_impair_packet(&im, i * 10000, 100, true, &due);
+    dc_impair_packet(&im, 0, i * 10000, 100, true, &due);
     inversions += due < prev;
     prev = due;
   }
@@ -105,8 +105,8 @@ static void test_outage(void) {
   dc_impair im = make((dc_impair_config){.rate_bps = 64000}, 7);
   uint64_t due;
   for (int i = 0; i < 100; i++)
-    g_assert_cmpint(dc_impair_packet(&im, (uint64_t)i * 20000, 100, false, &due), ==, DC_IMPAIR_OUTAGE);
-  g_assert_cmpint(dc_impair_packet(&im, 2000000, 100, true, &due), ==, DC_IMPAIR_PASS);
+    g_assert_cmpint(dc_impair_packet(&im, 0, (uint64_t)i * 20000, 100, false, &due), ==, DC_IMPAIR_OUTAGE);
+  g_assert_cmpint(dc_impair_packet(&im, 0, 2000000, 100, true, &due), ==, DC_IMPAIR_PASS);
   g_assert_cmpuint(im.stats.outage_drops, ==, 100);
   g_assert_cmpuint(im.stats.passed, ==, 1);
 }
@@ -118,13 +118,39 @@ static void test_seeded(void) {
   int same = 0, differ = 0;
   uint64_t due;
   for (uint64_t i = 0; i < 10000; i++) {
-    dc_impair_fate fa = dc_impair_packet(&a, i, 100, true, &due), fb = dc_impair_packet(&b, i, 100, true, &due),
-                   fc = dc_impair_packet(&c, i, 100, true, &due);
+    dc_impair_fate fa = dc_impair_packet(&a, 0, i, 100, true, &due), fb = dc_impair_packet(&b, 0, i, 100, true, &due),
+                   fc = dc_impair_packet(&c, 0, i, 100, true, &due);
     same += fa == fb;
     differ += fa != fc;
   }
   g_assert_cmpint(same, ==, 10000);
   g_assert_cmpint(differ, >, 500);
+}
+
+/* A flow's losses fall on the same of its packets whatever else crosses the link: the speech
+ * stream of two runs whose joins sent different traffic meets the same bursts. Two runs of the
+ * same seed, one with no other traffic and one with a varying amount of it between the
+ * speech's packets; and each flow on its own still loses at the configured rate. */
+static void test_flows_lose_on_their_own(void) {
+  dc_impair_config cfg = {.loss = 0.1, .burst = 3};
+  dc_impair alone = make(cfg, 12), busy = make(cfg, 12);
+  uint64_t due, t = 0, speech_lost = 0, other_packets = 0, other_lost = 0;
+  int same = 0;
+  for (int i = 0; i < 20000; i++, t += 1000) {
+    dc_impair_fate a = dc_impair_packet(&alone, 4, t, 100, true, &due);
+    for (int k = 0; k < i % 5; k++) { /* the page, signaling: 0 to 4 packets between */
+      other_packets++;
+      other_lost += dc_impair_packet(&busy, 1, t, 1200, true, &due) == DC_IMPAIR_LOST;
+    }
+    dc_impair_fate b = dc_impair_packet(&busy, 4, t, 100, true, &due);
+    same += a == b;
+    speech_lost += a == DC_IMPAIR_LOST;
+  }
+  g_test_message("the speech flow: %d of 20000 packets met the same fate; lost %.2f %%; the other flow lost %.2f %%",
+                 same, speech_lost / 200.0, 100.0 * (double)other_lost / (double)other_packets);
+  g_assert_cmpint(same, ==, 20000);
+  g_assert_cmpfloat(fabs(speech_lost / 200.0 - 10), <, 1.5);
+  g_assert_cmpfloat(fabs(100.0 * (double)other_lost / (double)other_packets - 10), <, 1.5);
 }
 
 int main(int argc, char **argv) {
@@ -137,5 +163,6 @@ int main(int argc, char **argv) {
   g_test_add_func("/impair/reorder", test_reorder);
   g_test_add_func("/impair/outage", test_outage);
   g_test_add_func("/impair/seeded", test_seeded);
+  g_test_add_func("/impair/flows-lose-on-their-own", test_flows_lose_on_their_own);
   return g_test_run();
 }
