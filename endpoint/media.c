@@ -93,12 +93,11 @@ static void learn_ssrcs(dc_endpoint_media *m, const GstSDPMessage *sdp) {
     }
     for (guint k = 0; (val = gst_sdp_media_get_attribute_val_n(media, "ssrc", k)); k++) {
       guint64 ssrc = g_ascii_strtoull(val, NULL, 10);
-      if (ssrc && ssrc <= G_MAXUINT32)
-      {
-        g_mutex_lock(&m->ssrc_lock);
-        g_hash_table_insert(m->ssrc_kind, GUINT_TO_POINTER((guint)ssrc), GINT_TO_POINTER(kind));
-        g_mutex_unlock(&m->ssrc_lock);
-      }
+      if (!ssrc || ssrc > G_MAXUINT32)
+        continue;
+      g_mutex_lock(&m->ssrc_lock);
+      g_hash_table_insert(m->ssrc_kind, GUINT_TO_POINTER((guint)ssrc), GINT_TO_POINTER(kind));
+      g_mutex_unlock(&m->ssrc_lock);
     }
   }
 }
