@@ -24,7 +24,7 @@ enterNetns('dclab');
 const { check, finish } = tap();
 const SCENARIO = process.env.DC_LAB_SCENARIO || 'lossy-audio';
 const SECONDS = Number(process.env.DC_LAB_SECONDS || 15);
-const SEED = 12;
+const SEED = Number(process.env.DC_LAB_SEED || 12); // the link's draws (linkem --seed)
 // DC_LAB_VIDEO=1 (by hand): both pages send and receive video (one slot); the table then
 // says how each page's received video fared (frames per second, the longest freeze).
 const VIDEO = process.env.DC_LAB_VIDEO === '1';
@@ -207,7 +207,10 @@ function mouthToEar(sent, sentT0, rec, recT0) {
 function linkWindow(a, b, seconds) {
   const passed = (b.passed ?? 0) - (a.passed ?? 0);
   if (!passed || !seconds) return null;
+  const packets = (b.packets ?? 0) - (a.packets ?? 0);
   return {
+    lostShare: packets ? ((b.lost ?? 0) - (a.lost ?? 0)) / packets : 0,
+    queueDrops: (b.queue_drops ?? 0) - (a.queue_drops ?? 0),
     kbits: (8 * ((b.bytes ?? 0) - (a.bytes ?? 0))) / 1000 / seconds,
     meanMs: ((b.mean_delay_ms ?? 0) * b.passed - (a.mean_delay_ms ?? 0) * (a.passed ?? 0)) / passed,
   };
@@ -359,7 +362,8 @@ async function main() {
     for (const row of rows) console.log(`# ${row}`);
     for (const m of [plain, red])
       if (m.transit)
-        console.log(`# RED ${m.red ? 'on' : 'off'}: toward the point ${m.transit.kbits.toFixed(1)} kbit/s offered to the link while measured, ` +
+        console.log(`# RED ${m.red ? 'on' : 'off'}: toward the point while measured ${m.transit.kbits.toFixed(1)} kbit/s offered to the link, ` +
+          `${(100 * m.transit.lostShare).toFixed(1)} % lost, ${m.transit.queueDrops} queue drops, ` +
           `${m.transit.meanMs.toFixed(0)} ms a packet in it on average` +
           (m.mouthToEarMs === null ? '' : ` (mouth to ear less that: ${(m.mouthToEarMs - m.transit.meanMs).toFixed(0)} ms)`));
     // what the concealment was made of: how many times playout concealed and for how long
