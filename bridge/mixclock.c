@@ -34,8 +34,8 @@ static unsigned red_depth(const dc_participant *rcv, uint64_t now) {
 
 /* Whether red_depth may give this receiver copies now, as the clock thread sees it: RED
  * negotiated, and --red-always or a loss report still holding (published by its worker). */
-static bool takes_copies(const dc_participant *rcv) {
-  return rcv->audio.red_pt >= 0 && (rcv->room->bridge->red_always || g_atomic_int_get(&rcv->audio_loss_pub) > 0);
+static bool takes_copies(const dc_participant *rcv, bool red_always) {
+  return rcv->audio.red_pt >= 0 && (red_always || g_atomic_int_get(&rcv->audio_loss_pub) > 0);
 }
 
 /* Keeps the last RED_DEPTH_MAX frames sent, for the copies in the next packets: the mixer's
@@ -181,10 +181,10 @@ static void tick_room(dc_room *r, uint64_t now, GArray *out, GArray *shares) {
     r->speaker = speaker;
     speaker_changed = true;
   }
-  bool copies[DC_TIER_COUNT] = {false};
+  bool copies[DC_TIER_COUNT] = {false}, red_always = r->bridge->red_always;
   for (guint i = 0; i < r->members->len; i++) {
     dc_participant *p = g_ptr_array_index(r->members, i);
-    copies[p->tier] = copies[p->tier] || takes_copies(p);
+    copies[p->tier] = copies[p->tier] || takes_copies(p, red_always);
     const dc_mixer_packet *pk = p->mix_slot >= 0 ? dc_mixer_packet_for(r->mixer, p->mix_slot) : NULL;
     if (!pk)
       continue;

@@ -158,14 +158,15 @@ static void on_feedback(GObject *session, guint type, guint fbtype, guint sender
  * it first, asked for a key frame, and froze the picture until it came. */
 #define VIDEO_LATENCY_MS 300
 
-/* rtpbin's streaming thread: a new stream's jitter buffer, by the kind the SDP gave its SSRC. */
+/* rtpbin's streaming thread: a new stream's jitter buffer, by the kind the SDP gave its SSRC
+ * (one the SDP did not name keeps webrtcbin's latency, as the audio does). */
 static void on_new_jitterbuffer(GstElement *rtpbin, GstElement *jitterbuffer, guint session, guint ssrc, gpointer data) {
   (void)rtpbin, (void)session;
   dc_endpoint_media *m = data;
   g_mutex_lock(&m->ssrc_lock);
-  bool audio = GPOINTER_TO_INT(g_hash_table_lookup(m->ssrc_kind, GUINT_TO_POINTER(ssrc))) == GST_WEBRTC_KIND_AUDIO;
+  bool video = GPOINTER_TO_INT(g_hash_table_lookup(m->ssrc_kind, GUINT_TO_POINTER(ssrc))) == GST_WEBRTC_KIND_VIDEO;
   g_mutex_unlock(&m->ssrc_lock);
-  if (!audio)
+  if (video)
     g_object_set(jitterbuffer, "latency", VIDEO_LATENCY_MS, NULL);
 }
 

@@ -95,9 +95,10 @@ typedef struct {
   uint8_t level_dbov; /* the mix's level, for the RFC 6464 extension on the way out */
   /* The same audio at DC_MIX_COPY_BITRATE, for the redundancy (RFC 2198) of a later packet;
    * copy_len 0 where there is none (another tier's mix, or no copies wanted, or the copy came
-   * out no smaller): the payload is the copy then. A thin link carries the mix and a copy as large only by queueing (14 kbit/s twice
-   * and the headers are 37 kbit/s; with this copy about 31); a receiver that lost the primary
-   * is better served by a smaller copy in time than by a full one late. */
+   * out no smaller): the payload is the copy then. A thin link carries the mix and a copy as
+   * large only by queueing (14 kbit/s twice and the headers are 37 kbit/s; with this copy
+   * about 31); a receiver that lost the primary is better served by a smaller copy in time
+   * than by a full one late. */
   const uint8_t *copy;
   size_t copy_len;
 } dc_mixer_packet;
