@@ -125,6 +125,17 @@ void dc_metrics_write(GString *out, dc_bridge *b) {
           &dc_metrics.keyframe_requests);
   counter(out, "diemcau_deliveries_dropped_total", "Packets dropped because a receiver's worker fell behind.",
           &dc_metrics.deliveries_dropped);
+  g_string_append_printf(out,
+                         "# HELP diemcau_mix_playout_wait_seconds Time talkers' packets waited in the mixers' jitter "
+                         "buffers, from arrival to the tick that began playing them.\n"
+                         "# TYPE diemcau_mix_playout_wait_seconds summary\n"
+                         "diemcau_mix_playout_wait_seconds_sum %g\ndiemcau_mix_playout_wait_seconds_count %" G_GUINT64_FORMAT
+                         "\n",
+                         (double)get(&dc_metrics.mix_wait_us) / 1e6, get(&dc_metrics.mix_played));
+  counter(out, "diemcau_mix_late_waits_total",
+          "Ticks a talker was concealed while the mixer waited for a packet that had not come (late, or a pause "
+          "in DTX).",
+          &dc_metrics.mix_late_waits);
   histogram(out, "diemcau_mix_tick_seconds", "Time the mix clock took for one 20 ms tick of every room.",
             dc_metrics.mix_tick_buckets, dc_mix_tick_bounds_us, DC_MIX_TICK_BUCKETS, &dc_metrics.mix_tick_count,
             &dc_metrics.mix_tick_sum_us, 1e6);

@@ -41,6 +41,8 @@ typedef struct {
   atomic_uint_fast64_t path_moves;         /* ... answered there by the peer: where we send moved */
   atomic_uint_fast64_t red_packets_out;    /* mix packets that carried an earlier frame (RFC 2198) */
   atomic_uint_fast64_t red_frames_recovered; /* points' lost audio frames their later RED packets brought */
+  atomic_uint_fast64_t mix_played, mix_wait_us; /* talkers' packets the mixers played, their wait in the jitter buffers */
+  atomic_uint_fast64_t mix_late_waits;          /* ticks a talker was concealed waiting for a packet */
   atomic_uint_fast64_t mix_tick_buckets[DC_MIX_TICK_BUCKETS + 1], mix_tick_count, mix_tick_sum_us;
   atomic_uint_fast64_t join_buckets[DC_JOIN_BUCKETS + 1], join_count, join_sum_ms;
 } dc_metrics_counters;

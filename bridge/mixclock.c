@@ -170,6 +170,13 @@ static void tick_room(dc_room *r, uint64_t now, GArray *out, GArray *shares) {
     r->fec_ticks = 0;
   }
   dc_mixer_tick(r->mixer, now);
+  dc_mixer_stats st = dc_mixer_get_stats(r->mixer);
+  if (st.played) {
+    dc_metrics_add(&dc_metrics.mix_played, st.played);
+    dc_metrics_add(&dc_metrics.mix_wait_us, st.played_wait_us);
+  }
+  if (st.late_waits)
+    dc_metrics_add(&dc_metrics.mix_late_waits, st.late_waits);
   int dominant = dc_mixer_dominant(r->mixer);
   int64_t speaker = 0;
   for (guint i = 0; i < r->members->len && dominant >= 0; i++) {
@@ -240,9 +247,13 @@ gpointer mix_clock_run(gpointer data) {
     }
     clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
     uint64_t now = (uint64_t)g_get_monotonic_time();
+    /* The mixer is ticked with the deadline, not the wake-up: its playout sets packets'
+     * arrivals against the tick's place on the 20 ms grid (start_depth in mixer.c), which a
+     * late wake-up would flatter. g_get_monotonic_time is CLOCK_MONOTONIC in µs. */
+    uint64_t deadline = (uint64_t)next.tv_sec * 1000000u + (uint64_t)next.tv_nsec / 1000u;
     g_mutex_lock(&b->rooms_lock);
     for (guint i = 0; i < b->room_list->len; i++)
-      tick_room(g_ptr_array_index(b->room_list, i), now, out, shares);
+      tick_room(g_ptr_array_index(b->room_list, i), deadline, out, shares);
     g_mutex_unlock(&b->rooms_lock);
     dc_metrics_observe_mix_tick((uint64_t)g_get_monotonic_time() - now);
   }

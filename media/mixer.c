@@ -20,12 +20,14 @@ typedef struct {
   int8_t level; /* its RFC 6464 level in -dBov, -1 when unknown */
   uint16_t len;
   uint32_t ts;
+  uint64_t arrival_us;
   uint8_t data[JB_MAX_PAYLOAD];
 } jb_entry;
 
 #define CATCHUP_HARD (DC_MIX_RATE * 2 / 5) /* 400 ms too deep: voice may be dropped too */
 #define CATCHUP_SPACING 15              /* ticks: at most one such frame per 300 ms */
 #define RESUME_GAP (DC_MIX_RATE / 5)    /* a stall, not a pause, when packets go on within 200 ms */
+#define START_MARGIN (DC_MIX_RATE / 200) /* 5 ms beyond twice the jitter: see start_depth */
 
 typedef struct {
   bool active, muted, no_level_ext, playing;
@@ -40,6 +42,8 @@ typedef struct {
   int64_t last_transit;
   double jitter; /* samples */
   uint32_t newest_ts, playout_ts, last_frame;
+  uint32_t newest_frame;      /* samples in the newest packet */
+  uint64_t newest_arrival_us; /* when it came */
   int underruns;
   bool stalled;      /* playout stopped for want of packets; stall_ts: where */
   uint32_t stall_ts;
@@ -77,6 +81,7 @@ struct dc_mixer {
   int32_t total[DC_MIX_TICK];
   int16_t frame[DC_MIX_TICK];
   dc_mixer_stats stats;
+  uint64_t tick_us; /* the tick being made, on the mix clock's deadline */
   unsigned expected_loss[DC_TIER_COUNT]; /* percent, what each tier's encoders protect against */
 };
 
@@ -334,12 +339,15 @@ void dc_mixer_push(dc_mixer *m, int slot, const dc_rtp *pkt, int level_dbov, uin
     if (p->have_newest && (uint32_t)(pkt->timestamp - p->newest_ts) > 10u * DC_MIX_RATE)
       p->playing = false;
     p->newest_ts = pkt->timestamp;
+    p->newest_frame = (uint32_t)samples;
+    p->newest_arrival_us = now_us;
     p->have_newest = true;
   }
   jb_entry *e = &p->jb[pkt->seq % JB_SLOTS];
   e->used = true;
   e->level = (int8_t)(level_dbov < 0 ? -1 : MIN(level_dbov, 127));
   e->ts = pkt->timestamp;
+  e->arrival_us = now_us;
   e->len = (uint16_t)pkt->payload_len;
   memcpy(e->data, payload, pkt->payload_len);
   p->last_packet_us = now_us;
@@ -403,6 +411,27 @@ static unsigned target_depth(const part *p) {
 
 static bool voiced(const jb_entry *e) { return e->level >= 0 && e->level <= VOICE_DBOV; }
 
+/* How far behind the newest packet playout starts, in samples. The newest came `ahead`
+ * before this tick; its successor is due a frame after it, give or take the jitter, and is
+ * needed once the newest has played, a frame after this tick: started from the newest,
+ * playout has `ahead` to spare, from k frames behind it `ahead` + k frames. So it starts
+ * from the newest when that covers twice the jitter and a margin, else as few frames back
+ * as do. Always one frame back (the rule before), a talker's voice waited a frame more than
+ * it needed half the time: ~15 ms of 20 ms frames, ~45 ms of a highland point's 60 ms. A
+ * start too shallow for a later spike costs one concealed tick and plays a tick deeper from
+ * then on (play: a late packet is waited for). */
+static uint32_t start_depth(const dc_mixer *m, const part *p) {
+  uint32_t frame = p->newest_frame ? p->newest_frame : DC_MIX_TICK;
+  double need = 2.0 * p->jitter + START_MARGIN;
+  double ahead = 0;
+  if (m->tick_us > p->newest_arrival_us) /* came after the deadline (a late tick): none */
+    ahead = (double)(m->tick_us - p->newest_arrival_us) * DC_MIX_RATE / 1e6;
+  if (ahead >= need)
+    return 0;
+  double frames = ceil((need - ahead) / frame);
+  return (uint32_t)MIN(frames * frame, 9600.0); /* 200 ms at most, as target_depth */
+}
+
 /* A frame thrown away unplayed. */
 static void drop_entry(dc_mixer *m, jb_entry *e) {
   e->used = false;
@@ -428,7 +457,7 @@ static void start_playout(dc_mixer *m, part *p) {
       return;
     }
   }
-  uint32_t want = p->newest_ts - target_depth(p);
+  uint32_t want = p->newest_ts - start_depth(m, p);
   bool found = false;
   uint32_t best = 0;
   for (int i = 0; i < JB_SLOTS; i++) {
@@ -474,6 +503,8 @@ static void play(dc_mixer *m, part *p, int16_t *out) {
     if (e) {
       got = opus_decode(dec, e->data, e->len, buf + *n, DC_MIX_MAX_FRAME, 0);
       e->used = false;
+      m->stats.played++;
+      m->stats.played_wait_us += m->tick_us > e->arrival_us ? m->tick_us - e->arrival_us : 0;
       if (got > 0)
         p->last_frame = (uint32_t)got;
       p->underruns = 0;
@@ -485,6 +516,7 @@ static void play(dc_mixer *m, part *p, int16_t *out) {
                  : opus_decode(dec, NULL, 0, buf + *n, (int)frame, 0);
     } else if (p->underruns++ < 3) {
       got = opus_decode(dec, NULL, 0, buf + *n, DC_MIX_TICK, 0); /* conceal a late packet */
+      m->stats.late_waits++;
       p->playout_ts -= (uint32_t)(got > 0 ? got : 0); /* wait for it: do not skip its time */
     } else {
       /* No packet for a while: the talker went quiet (DTX), or its link stalled. Which one
@@ -661,7 +693,9 @@ static void feed(dc_mixer *m, stream *s, const int16_t *pcm, bool copy) {
 }
 
 void dc_mixer_tick(dc_mixer *m, uint64_t now_us) {
-  m->stats.decodes = m->stats.encodes = 0;
+  m->tick_us = now_us;
+  m->stats.decodes = m->stats.encodes = m->stats.played = m->stats.late_waits = 0;
+  m->stats.played_wait_us = 0;
   for (int t = 0; t < DC_TIER_COUNT; t++)
     m->tiers[t].has_out = false;
   for (unsigned k = 0; k < m->k; k++)

@@ -2,7 +2,9 @@
  * packet per listener out, with a cost that grows with talkers and tiers, not listeners.
  *
  * Per participant: a jitter buffer of 32 packets whose playout depth follows the measured
- * interarrival jitter (RFC 3550 §6.4.1 estimator; 20–200 ms), frames of 10/20/40/60 ms,
+ * interarrival jitter (RFC 3550 §6.4.1 estimator; 20–200 ms); playout starts as close behind
+ * the newest packet as the next one's arrival, twice the jitter and 5 ms allow (from the
+ * newest itself when it came early enough before the tick), frames of 10/20/40/60 ms,
  * a lost frame recovered from the next packet's in-band FEC when it carries one (RFC 6716
  * §2.1.7) and concealed by Opus PLC otherwise.
  *
@@ -104,7 +106,9 @@ typedef struct {
 } dc_mixer_packet;
 #define DC_MIX_COPY_BITRATE 8000
 
-/* Runs one 20 ms tick: plays out, mixes and encodes. */
+/* Runs one 20 ms tick: plays out, mixes and encodes. now_us: the tick's deadline on the clock
+ * dc_mixer_push's times come from (where a talker's playout starts depends on how long
+ * before the tick its newest packet came). */
 void dc_mixer_tick(dc_mixer *m, uint64_t now_us);
 
 /* What to send this participant after this tick: its own mix if it is a talker, else its
@@ -136,6 +140,12 @@ void dc_mixer_set_expected_loss(dc_mixer *m, dc_tier tier, unsigned percent);
 
 typedef struct {
   unsigned decodes, encodes; /* in the last tick */
+  /* in the last tick: packets played from the jitter buffers, the time they waited there
+   * (from dc_mixer_push to the tick that began playing them), and ticks a talker was
+   * concealed while its playout waited for a packet that had not come (a late one, each
+   * leaving that talker's playout a tick deeper, or the first ticks of a pause in DTX) */
+  unsigned played, late_waits;
+  uint64_t played_wait_us;
   unsigned participants;
   /* since the mixer began: frames thrown away unplayed to bring a buffer back to its depth
    * (after a burst, or stale at a fresh start), and of them those whose level said voice */

@@ -15,7 +15,7 @@ import { X509Certificate, createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PORT, api, enterNetns, launch, openPage, sleep, startBridge, stopBridge, tap } from '../browser/harness.mjs';
+import { BASE, PORT, api, enterNetns, launch, openPage, sleep, startBridge, stopBridge, tap } from '../browser/harness.mjs';
 import { DISTRICT, dropLab, makeLab, startLinkem } from './lab.mjs';
 import { lagOf, lsd, makeSpeechWav, selfCheck, to16k, wavToFloat } from './speech.mjs';
 
@@ -201,6 +201,16 @@ function mouthToEar(sent, sentT0, rec, recT0) {
   return lag === null ? null : recT0 - (sentT0 + 1000 * lag / 16000);
 }
 
+// The bridge's mixers' own account (/metrics, served to this machine): packets played from
+// their jitter buffers, how long they waited there in all, and ticks concealed waiting.
+async function mixerCounters() {
+  process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
+  const text = await (await fetch(`${BASE}/metrics`)).text();
+  const value = (name) => Number((text.match(new RegExp(`^${name} (\\S+)$`, 'm')) || [])[1] ?? NaN);
+  return { played: value('diemcau_mix_playout_wait_seconds_count'), waitS: value('diemcau_mix_playout_wait_seconds_sum'),
+    lateWaits: value('diemcau_mix_late_waits_total') };
+}
+
 // What the link itself did to the point's packets between two of linkem's snapshots: the rate
 // offered to it, and the mean time a packet that passed spent in it (delay, jitter, and the
 // wait in its queue at the link's rate: what a sender above the rate pays in delay).
@@ -271,7 +281,7 @@ async function run(dir, lab, speech, silence, red, withOutage) {
     console.log(`# the join's steps (s after the link was opened, seen every 0.2 s): ${Object.entries(steps).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}`);
     await sleep(3000); // the first receiver reports: RED, when on, has begun
     const before = await audioStats(pointPage);
-    const linkBefore = link.snapshot('down'), windowStart = Date.now();
+    const linkBefore = link.snapshot('down'), windowStart = Date.now(), mixBefore = await mixerCounters();
     if (VIDEO) for (const p of pages) await watchVideo(p);
     await startRecording(pages[0], 'local');
     await sleep(1500);
@@ -280,7 +290,7 @@ async function run(dir, lab, speech, silence, red, withOutage) {
     const rec = await stopRecording(pointPage);
     const sent = await stopRecording(pages[0]);
     const after = await audioStats(pointPage);
-    const linkAfter = link.snapshot('down'), windowS = (Date.now() - windowStart) / 1000;
+    const linkAfter = link.snapshot('down'), windowS = (Date.now() - windowStart) / 1000, mixAfter = await mixerCounters();
     // what the operators' live view says of the point's link (issue 13), set against the lab's
     const live = await api(bridge.key, 'GET', `/api/meetings/${meeting.id}/live`);
     const seen = live.points.find((p) => p.name === 'Xã Tà Xùa');
@@ -288,6 +298,8 @@ async function run(dir, lab, speech, silence, red, withOutage) {
     const video = VIDEO ? [await stopVideo(pages[0]), await stopVideo(pointPage)] : null;
     const result = {
       video, pointLink,
+      mix: { played: mixAfter.played - mixBefore.played, waitMs: 1000 * (mixAfter.waitS - mixBefore.waitS) / Math.max(1, mixAfter.played - mixBefore.played),
+        lateWaits: mixAfter.lateWaits - mixBefore.lateWaits },
       red, before, after, rec, transit: linkWindow(linkBefore, linkAfter, windowS), mouthToEarMs: mouthToEar(to16k(sent), sent.t0, to16k(rec), rec.t0),
       unconcealed: 1 - (after.concealed - before.concealed) / Math.max(1, after.received - before.received),
       jbMs: 1000 * (after.jbDelay - before.jbDelay) / Math.max(1, after.jbEmitted - before.jbEmitted),
@@ -365,7 +377,9 @@ async function main() {
         console.log(`# RED ${m.red ? 'on' : 'off'}: toward the point while measured ${m.transit.kbits.toFixed(1)} kbit/s offered to the link, ` +
           `${(100 * m.transit.lostShare).toFixed(1)} % lost, ${m.transit.queueDrops} queue drops, ` +
           `${m.transit.meanMs.toFixed(0)} ms a packet in it on average` +
-          (m.mouthToEarMs === null ? '' : ` (mouth to ear less that: ${(m.mouthToEarMs - m.transit.meanMs).toFixed(0)} ms)`));
+          (m.mouthToEarMs === null ? '' : ` (mouth to ear less that: ${(m.mouthToEarMs - m.transit.meanMs).toFixed(0)} ms)`) +
+          `; the bridge's jitter buffers held talkers' ${m.mix.played} packets ${m.mix.waitMs.toFixed(1)} ms each on average, ` +
+          `${m.mix.lateWaits} ticks concealed waiting`);
     // what the concealment was made of: how many times playout concealed and for how long
     // each time on average (a burst's frames lost together, or lone ones), and packets the
     // jitter buffer threw away (too late, or with RED a copy of a frame it had)

@@ -861,6 +861,89 @@ static void test_timestamps_off_grid(void) {
   }
 }
 
+/* Where playout starts. A talker whose packets come `ahead_us` before the mix's ticks: quiet
+ * (no voice, so not mixed) for a while, then a tone; its playout starts with the tone's first
+ * packet. Returns the first frame of the listener's output the tone is in; late_waits: the
+ * ticks playout then waited for a packet over two seconds, the packets coming `shift_us`
+ * later than before from the 20th tick after the tone began. */
+static int tone_onset(int frame, uint64_t ahead_us, uint64_t shift_us, unsigned long *late_waits, double *wait_ms) {
+  dc_mixer *m = make_mixer(3);
+  sender s;
+  sender_init(&s, m, frame == 2880 ? DC_TIER_HIGHLAND : DC_TIER_STANDARD, 600, -80, false);
+  s.frame = frame;
+  listener l;
+  listener_init(&l, dc_mixer_add(m, DC_TIER_HALL));
+  const uint64_t start = 1000000, frame_us = (uint64_t)frame * 1000000 / 48000;
+  *late_waits = 0;
+  unsigned played = 0;
+  uint64_t waited_us = 0;
+  uint64_t next_packet = start + frame_us - ahead_us;
+  for (int t = 0; t < 130; t++) {
+    uint64_t tick = start + (uint64_t)t * 20000;
+    if (t == 30)
+      s.amp = 32767.0 * pow(10.0, -12 / 20.0);
+    if (t == 50)
+      next_packet += shift_us;
+    while (next_packet <= tick) {
+      sender_send(&s, m, next_packet, false);
+      next_packet += frame_us;
+    }
+    dc_mixer_tick(m, tick);
+    dc_mixer_stats st = dc_mixer_get_stats(m);
+    *late_waits += st.late_waits;
+    if (t >= 30 && t < 50) { /* before the shift */
+      played += st.played;
+      waited_us += st.played_wait_us;
+    }
+    listener_take(&l, m);
+  }
+  int first = -1;
+  for (guint f = 0; f + 960 <= l.pcm->len && first < 0; f += 960)
+    if (tone_db(l.pcm, f, 960, 600) > 60)
+      first = (int)(f / 960);
+  *wait_ms = played ? (double)waited_us / played / 1000 : -1;
+  opus_encoder_destroy(s.enc);
+  listener_clear(&l);
+  dc_mixer_free(m);
+  return first;
+}
+
+/* Playout starts from the newest packet when it came early enough before the tick to cover
+ * the wait for the next one, else a frame further back: a 20 ms talker whose packets come
+ * 15 ms before the ticks is heard a tick (20 ms) sooner than one whose packets come 1 ms
+ * before them, a 60 ms talker three ticks sooner; neither waits for a late packet. When
+ * the packets then come 18 ms later (after the ticks that need them), playout waits once
+ * and goes on a tick deeper without waiting again. */
+static void test_playout_starts_as_close_as_it_can(void) {
+  unsigned long late_early, late_tight, late_shifted;
+  double wait_early, wait_tight, wait_shifted;
+  int early = tone_onset(960, 15000, 0, &late_early, &wait_early);
+  int tight = tone_onset(960, 1000, 0, &late_tight, &wait_tight);
+  int shifted = tone_onset(960, 15000, 18000, &late_shifted, &wait_shifted);
+  g_test_message("20 ms packets: heard from frame %d (15 ms before the tick), %d (1 ms before); a packet waited "
+                 "%.1f, %.1f ms; concealed waiting %lu, %lu ticks; 18 ms later from the 50th tick: waited %lu",
+                 early, tight, wait_early, wait_tight, late_early, late_tight, late_shifted);
+  g_assert_cmpint(early, >, 0);
+  g_assert_cmpint(tight, ==, early + 1);
+  g_assert_cmpfloat(fabs(wait_early - 15), <, 0.5); /* the mixer's own account agrees */
+  g_assert_cmpfloat(fabs(wait_tight - 21), <, 0.5);
+  g_assert_cmpuint(late_early, ==, 0);
+  g_assert_cmpuint(late_tight, ==, 0);
+  g_assert_cmpint(shifted, ==, early);
+  g_assert_cmpuint(late_shifted, ==, 1);
+  early = tone_onset(2880, 15000, 0, &late_early, &wait_early);
+  tight = tone_onset(2880, 1000, 0, &late_tight, &wait_tight);
+  g_test_message("60 ms packets: heard from frame %d (15 ms before the tick), %d (1 ms before); a packet waited "
+                 "%.1f, %.1f ms; concealed waiting %lu, %lu ticks",
+                 early, tight, wait_early, wait_tight, late_early, late_tight);
+  g_assert_cmpint(early, >, 0);
+  g_assert_cmpint(tight, ==, early + 3);
+  g_assert_cmpfloat(fabs(wait_early - 15), <, 0.5);
+  g_assert_cmpfloat(fabs(wait_tight - 61), <, 0.5);
+  g_assert_cmpuint(late_early, ==, 0);
+  g_assert_cmpuint(late_tight, ==, 0);
+}
+
 static void test_bad_input(void) {
   dc_mixer *m = make_mixer(3);
   sender good;
@@ -929,5 +1012,6 @@ int main(int argc, char **argv) {
   g_test_add_func("/mixer/timestamps-off-grid", test_timestamps_off_grid);
   g_test_add_func("/mixer/red-copy-recovers-a-loss", test_red_copy_recovers_a_loss);
   g_test_add_func("/mixer/expected-loss-follows-reports", test_expected_loss_follows_reports);
+  g_test_add_func("/mixer/playout-starts-as-close-as-it-can", test_playout_starts_as_close_as_it_can);
   return g_test_run();
 }
