@@ -28,6 +28,8 @@ typedef struct {
 #define CATCHUP_SPACING 15              /* ticks: at most one such frame per 300 ms */
 #define RESUME_GAP (DC_MIX_RATE / 5)    /* a stall, not a pause, when packets go on within 200 ms */
 #define START_MARGIN (DC_MIX_RATE / 200) /* 5 ms beyond twice the jitter: see start_depth */
+#define SPARE_MARGIN_US 5000               /* what playout keeps to spare after shrinking */
+#define SPARE_BUCKET_US 5000000            /* the least spare is kept over the last 5-10 s */
 
 typedef struct {
   bool active, muted, no_level_ext, playing;
@@ -48,6 +50,12 @@ typedef struct {
   bool stalled;      /* playout stopped for want of packets; stall_ts: where */
   uint32_t stall_ts;
   unsigned since_drop; /* ticks since a frame was dropped to catch up, quiet ones aside */
+  /* The least time a packet played had to spare (from its arrival to the tick that began
+   * playing it; 0 for one waited for): in this bucket and the one before (UINT32_MAX: none),
+   * the bucket begun at spare_since_us; spare_full once the one before is whole. */
+  uint32_t spare_us[2];
+  uint64_t spare_since_us;
+  bool spare_full;
   float loud; /* smoothed loudness: 127 - dBov, 0 = silence */
   uint64_t last_packet_us, last_voice_us;
 } part;
@@ -411,6 +419,43 @@ static unsigned target_depth(const part *p) {
 
 static bool voiced(const jb_entry *e) { return e->level >= 0 && e->level <= VOICE_DBOV; }
 
+static void spare_reset(const dc_mixer *m, part *p) {
+  p->spare_us[0] = p->spare_us[1] = UINT32_MAX;
+  p->spare_since_us = m->tick_us;
+  p->spare_full = false;
+}
+
+static void spare_note(part *p, uint64_t us) {
+  p->spare_us[0] = (uint32_t)MIN((uint64_t)p->spare_us[0], us);
+}
+
+/* Whether a frame of playout could go with every packet of the last 5-10 s still in time
+ * for it, SPARE_MARGIN_US to spare. A buffer left deeper than its talker's arrivals need
+ * (by a start before the jitter settled, or by a spike long past: each waited-for packet
+ * leaves playout a tick deeper) is brought back by dropping a quiet frame, as NetEq's
+ * accelerate would; the depth rule in play() alone let up to 60 ms too many stay for good,
+ * and a district talker's voice waited 60-70 ms in the bridge in some lab runs, 10-16 ms
+ * in others. */
+static bool spare_frame(const dc_mixer *m, part *p, uint32_t frame) {
+  if (m->tick_us - p->spare_since_us >= SPARE_BUCKET_US) {
+    p->spare_us[1] = p->spare_us[0];
+    p->spare_us[0] = UINT32_MAX;
+    p->spare_since_us = m->tick_us;
+    p->spare_full = true;
+  }
+  uint64_t least = MIN(p->spare_us[0], p->spare_us[1]);
+  return p->spare_full && least != UINT32_MAX &&
+         least >= (uint64_t)frame * 1000000 / DC_MIX_RATE + SPARE_MARGIN_US;
+}
+
+/* A frame left playout: every later packet has that much less to spare. */
+static void spare_less(part *p, uint32_t frame) {
+  uint32_t us = (uint32_t)((uint64_t)frame * 1000000 / DC_MIX_RATE);
+  for (int i = 0; i < 2; i++)
+    if (p->spare_us[i] != UINT32_MAX)
+      p->spare_us[i] = p->spare_us[i] > us ? p->spare_us[i] - us : 0;
+}
+
 /* How far behind the newest packet playout starts, in samples. The newest came `ahead`
  * before this tick; its successor is due a frame after it, give or take the jitter, and is
  * needed once the newest has played, a frame after this tick: started from the newest,
@@ -453,6 +498,7 @@ static void start_playout(dc_mixer *m, part *p) {
     if (first->ts - p->stall_ts <= RESUME_GAP) {
       p->playout_ts = first->ts;
       p->playing = true;
+      spare_reset(m, p);
       p->underruns = 0;
       return;
     }
@@ -474,7 +520,20 @@ static void start_playout(dc_mixer *m, part *p) {
       drop_entry(m, &p->jb[i]);
   p->playout_ts = best;
   p->playing = true;
+  spare_reset(m, p);
   p->underruns = 0;
+}
+
+/* Whether an Opus packet of one frame carries in-band FEC (LBRR) for the frame before: the
+ * SILK layer's LBRR flag follows its VAD flags in the first bits of the range coder, which
+ * for flags of even odds are the bits themselves (RFC 6716 §4.2.3). Several frames, or a
+ * CELT-only one: false. */
+static bool carries_fec(const uint8_t *pkt, size_t len) {
+  if (len < 2 || (pkt[0] & 3) != 0 || (pkt[0] >> 3) >= 16)
+    return false;
+  unsigned config = pkt[0] >> 3, ms = config < 12 ? (unsigned[]){10, 20, 40, 60}[config & 3] : 20;
+  unsigned silk_frames = ms <= 20 ? 1 : ms / 20;
+  return (pkt[1] >> (7 - silk_frames)) & 1;
 }
 
 /* Produces the next 20 ms of a decoded participant into out. */
@@ -503,20 +562,32 @@ static void play(dc_mixer *m, part *p, int16_t *out) {
     if (e) {
       got = opus_decode(dec, e->data, e->len, buf + *n, DC_MIX_MAX_FRAME, 0);
       e->used = false;
+      uint64_t waited = m->tick_us > e->arrival_us ? m->tick_us - e->arrival_us : 0;
       m->stats.played++;
-      m->stats.played_wait_us += m->tick_us > e->arrival_us ? m->tick_us - e->arrival_us : 0;
+      m->stats.played_wait_us += waited;
+      spare_note(p, waited);
       if (got > 0)
         p->last_frame = (uint32_t)got;
       p->underruns = 0;
     } else if (next) {
       /* A loss: the next packet's in-band FEC carries this frame when the sender used it;
-       * opus_decode with decode_fec conceals by itself when it does not. */
+       * opus_decode with decode_fec conceals by itself when it does not. Ticks already
+       * concealed waiting for the frame (no later packet had come then) stand in for as much
+       * of it: concealed again, the gap played twice and left playout that much deeper for
+       * good (a tick for each packet lost, on a lossy uplink ~60 ms kept). */
       next = next->ts == p->playout_ts + frame ? next : NULL;
-      got = next ? opus_decode(dec, next->data, next->len, buf + *n, (int)frame, 1)
-                 : opus_decode(dec, NULL, 0, buf + *n, (int)frame, 0);
+      /* with the frame's FEC at hand, its own voice is worth the tick */
+      uint32_t owed = next && carries_fec(next->data, next->len) ? 0 : MIN((uint32_t)p->underruns * DC_MIX_TICK, frame);
+      p->underruns = 0;
+      p->playout_ts += owed;
+      if (owed == frame)
+        continue;
+      got = next ? opus_decode(dec, next->data, next->len, buf + *n, (int)(frame - owed), 1)
+                 : opus_decode(dec, NULL, 0, buf + *n, (int)(frame - owed), 0);
     } else if (p->underruns++ < 3) {
       got = opus_decode(dec, NULL, 0, buf + *n, DC_MIX_TICK, 0); /* conceal a late packet */
       m->stats.late_waits++;
+      spare_note(p, 0);
       p->playout_ts -= (uint32_t)(got > 0 ? got : 0); /* wait for it: do not skip its time */
     } else {
       /* No packet for a while: the talker went quiet (DTX), or its link stalled. Which one
@@ -547,17 +618,20 @@ static void play(dc_mixer *m, part *p, int16_t *out) {
    * The depth is signed: right after the newest packet played, playout is ahead of it. */
   int32_t depth = (int32_t)(p->newest_ts - p->playout_ts);
   int32_t over = depth - (int32_t)(target_depth(p) + 3 * DC_MIX_TICK);
+  uint32_t next_frame = p->last_frame ? p->last_frame : DC_MIX_TICK;
   p->since_drop++;
-  if (p->playing && over > 0) {
+  if (p->playing && (over > 0 || spare_frame(m, p, next_frame))) {
     jb_entry *e = find(p, p->playout_ts);
     bool quiet = e && e->level > VOICE_DBOV;
-    bool may = e && e->level < 0 ? true : over > CATCHUP_HARD; /* no level: nothing to wait for */
+    /* no level: nothing to wait for */
+    bool may = over > 0 && (e && e->level < 0 ? true : over > CATCHUP_HARD);
     if (quiet || (may && p->since_drop >= CATCHUP_SPACING)) {
       if (e)
         drop_entry(m, e);
       if (!quiet)
         p->since_drop = 0;
-      p->playout_ts += p->last_frame ? p->last_frame : DC_MIX_TICK;
+      p->playout_ts += next_frame;
+      spare_less(p, next_frame);
     }
   }
 }

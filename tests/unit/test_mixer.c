@@ -255,8 +255,9 @@ static void test_fec_recovers_a_loss(void) {
 
 /* RED (RFC 2198): the lost packet's frame arrives as a copy in the next one, and playout
  * plays it instead of concealing on; a copy of a frame already there, or
- * too late to play, changes nothing. */
-static int change_frame_red(bool recover, bool late_copy) {
+ * too late to play, changes nothing. The lost frame alone is a 2000 Hz tone: heard_lost
+ * says whether the listener heard it (louder than either tone around it in some frame). */
+static int change_frame_red(bool recover, bool late_copy, bool *heard_lost) {
   dc_mixer *m = make_mixer(3);
   sender s;
   sender_init(&s, m, DC_TIER_STANDARD, 440, -12, false);
@@ -274,7 +275,7 @@ static int change_frame_red(bool recover, bool late_copy) {
       int16_t pcm[960];
       for (int i = 0; i < 960; i++) {
         pcm[i] = (int16_t)(s.amp * sin(s.phase));
-        s.phase += 2 * G_PI * s.freq / 48000.0;
+        s.phase += 2 * G_PI * 2000 / 48000.0;
       }
       lost_len = opus_encode(s.enc, pcm, 960, lost, sizeof lost);
       lost_seq = s.seq++;
@@ -290,21 +291,31 @@ static int change_frame_red(bool recover, bool late_copy) {
     dc_mixer_tick(m, now);
     listener_take(&l, m);
   }
+  *heard_lost = false;
+  for (guint f = 0; f + 960 <= l.pcm->len; f += 960)
+    *heard_lost = *heard_lost || (tone_db(l.pcm, f, 960, 2000) > tone_db(l.pcm, f, 960, 440) &&
+                                  tone_db(l.pcm, f, 960, 2000) > tone_db(l.pcm, f, 960, 1200));
   return first_heard_and_free(m, &s, &l);
 }
 
 static void test_red_copy_recovers_a_loss(void) {
+  bool lost_recovered, lost_concealed, lost_late;
   int clean = change_frame(false, false);
-  int recovered = change_frame_red(true, false);
-  int concealed = change_frame_red(false, false);
-  int late = change_frame_red(true, true);
-  g_test_message("new tone first heard in frame %d (no loss), %d (RED copy), %d (PLC), %d (copy too late)",
-                 clean, recovered, concealed, late);
+  int recovered = change_frame_red(true, false, &lost_recovered);
+  int concealed = change_frame_red(false, false, &lost_concealed);
+  int late = change_frame_red(true, true, &lost_late);
+  g_test_message("new tone first heard in frame %d (no loss), %d (RED copy), %d (PLC), %d (copy too late); "
+                 "the lost frame heard: %d, %d, %d",
+                 clean, recovered, concealed, late, lost_recovered, lost_concealed, lost_late);
   g_assert_cmpint(clean, >, 0);
   /* the missing frame was concealed once while it was due (playout waited a frame for it),
-   * then the copy played: the new tone comes at most a frame late, and before concealment's */
+   * then the copy played: the new tone comes at most a frame late; without the copy the
+   * concealment while waiting stood in for the frame and playout went on */
   g_assert_cmpint(recovered, <=, clean + 1);
-  g_assert_cmpint(recovered, <, concealed);
+  g_assert_cmpint(concealed, <=, clean + 1);
+  g_assert_true(lost_recovered);
+  g_assert_false(lost_concealed);
+  g_assert_false(lost_late);
   g_assert_cmpint(late, ==, concealed);
 }
 
@@ -944,6 +955,102 @@ static void test_playout_starts_as_close_as_it_can(void) {
   g_assert_cmpuint(late_tight, ==, 0);
 }
 
+/* A buffer left deeper than its talker's arrivals need gives the depth back in a pause. A
+ * talker speaking in 0.8 s phrases with 0.2 s pauses, its packets 15 ms before the ticks;
+ * for 2 s they come 18 ms later (one waited for: playout a tick deeper), then early again,
+ * with 35 ms to spare. Once 5-10 s have passed with that much to spare, a quiet frame goes
+ * and packets wait 15 ms again; no voiced frame is dropped, none is waited for again. */
+static void test_playout_gives_back_depth(void) {
+  dc_mixer *m = make_mixer(3);
+  sender s;
+  sender_init(&s, m, DC_TIER_STANDARD, 600, -12, false);
+  listener l;
+  listener_init(&l, dc_mixer_add(m, DC_TIER_HALL));
+  const uint64_t start = 1000000;
+  uint64_t next_packet = start + 20000 - 15000;
+  unsigned long late = 0;
+  double waited[3] = {0};
+  unsigned played[3] = {0};
+  for (int t = 0; t < 1300; t++) {
+    uint64_t tick = start + (uint64_t)t * 20000;
+    if (t == 100)
+      next_packet += 18000;
+    if (t == 200)
+      next_packet -= 18000;
+    while (next_packet <= tick) {
+      bool pause = (s.seq & 0xffff) % 50 >= 40; /* by packet, so the pause follows the packets */
+      s.amp = pause ? 32767.0 * pow(10.0, -80 / 20.0) : 32767.0 * pow(10.0, -12 / 20.0);
+      sender_send(&s, m, next_packet, false);
+      next_packet += 20000;
+    }
+    dc_mixer_tick(m, tick);
+    dc_mixer_stats st = dc_mixer_get_stats(m);
+    late += st.late_waits;
+    int phase = t >= 150 && t < 200 ? 0 : t >= 210 && t < 300 ? 1 : t >= 1100 ? 2 : -1;
+    if (phase >= 0) {
+      waited[phase] += (double)st.played_wait_us;
+      played[phase] += st.played;
+    }
+    listener_take(&l, m);
+  }
+  for (int i = 0; i < 3; i++)
+    waited[i] = played[i] ? waited[i] / played[i] / 1000 : -1;
+  dc_mixer_stats st = dc_mixer_get_stats(m);
+  g_test_message("a packet waited %.1f ms while late, %.1f ms once early again, %.1f ms 18 s on; %lu waited "
+                 "for; %lu frames dropped, %lu of them voiced",
+                 waited[0], waited[1], waited[2], late, st.frames_dropped, st.voiced_dropped);
+  g_assert_cmpfloat(fabs(waited[1] - 35), <, 1);
+  g_assert_cmpfloat(fabs(waited[2] - 15), <, 1);
+  g_assert_cmpuint(late, ==, 1);
+  g_assert_cmpuint(st.voiced_dropped, ==, 0);
+  opus_encoder_destroy(s.enc);
+  listener_clear(&l);
+  dc_mixer_free(m);
+}
+
+/* A packet lost while no later one had come: the tick concealed waiting for it stands in for
+ * it, and playout goes on at the depth it had (it used to conceal the frame again once the
+ * next packet came and stay a tick deeper: each loss 20 ms more in the bridge). With the
+ * next packet carrying the frame's FEC it is still played (fec-recovers-a-loss). */
+static void test_loss_leaves_no_depth(void) {
+  dc_mixer *m = make_mixer(3);
+  sender s;
+  sender_init(&s, m, DC_TIER_STANDARD, 600, -12, false);
+  listener l;
+  listener_init(&l, dc_mixer_add(m, DC_TIER_HALL));
+  uint64_t next_packet = 1000000 + 20000 - 15000;
+  unsigned long late = 0;
+  double waited[2] = {0};
+  unsigned played[2] = {0};
+  for (int t = 0; t < 150; t++) {
+    uint64_t tick = 1000000 + (uint64_t)t * 20000;
+    while (next_packet <= tick) {
+      sender_send(&s, m, next_packet, t == 50 || t == 90);
+      next_packet += 20000;
+    }
+    dc_mixer_tick(m, tick);
+    dc_mixer_stats st = dc_mixer_get_stats(m);
+    late += st.late_waits;
+    int phase = t >= 20 && t < 50 ? 0 : t >= 100 ? 1 : -1;
+    if (phase >= 0) {
+      waited[phase] += (double)st.played_wait_us;
+      played[phase] += st.played;
+    }
+    listener_take(&l, m);
+  }
+  for (int i = 0; i < 2; i++)
+    waited[i] = played[i] ? waited[i] / played[i] / 1000 : -1;
+  g_test_message("a packet waited %.1f ms before two losses, %.1f ms after; %lu ticks concealed waiting",
+                 waited[0], waited[1], late);
+  g_assert_cmpfloat(fabs(waited[0] - 15), <, 0.5);
+  g_assert_cmpfloat(fabs(waited[1] - 15), <, 0.5);
+  g_assert_cmpuint(late, ==, 2);
+  g_assert_cmpfloat(tone_db(l.pcm, 48000, 48000 * 2, 600), >, 90);
+  opus_encoder_destroy(s.enc);
+  listener_clear(&l);
+  dc_mixer_free(m);
+}
+
 static void test_bad_input(void) {
   dc_mixer *m = make_mixer(3);
   sender good;
@@ -1013,5 +1120,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/mixer/red-copy-recovers-a-loss", test_red_copy_recovers_a_loss);
   g_test_add_func("/mixer/expected-loss-follows-reports", test_expected_loss_follows_reports);
   g_test_add_func("/mixer/playout-starts-as-close-as-it-can", test_playout_starts_as_close_as_it_can);
+  g_test_add_func("/mixer/playout-gives-back-depth", test_playout_gives_back_depth);
+  g_test_add_func("/mixer/loss-leaves-no-depth", test_loss_leaves_no_depth);
   return g_test_run();
 }
