@@ -465,16 +465,19 @@ static void spare_less(part *p, uint32_t frame) {
  * it needed half the time: ~15 ms of 20 ms frames, ~45 ms of a highland point's 60 ms. A
  * start too shallow for a later spike costs one concealed tick and plays a tick deeper from
  * then on (play: a late packet is waited for). */
-static uint32_t start_depth(const dc_mixer *m, const part *p) {
-  uint32_t frame = p->newest_frame ? p->newest_frame : DC_MIX_TICK;
+static uint32_t frames_behind(const dc_mixer *m, const part *p, uint64_t arrival_us, uint32_t frame) {
   double need = 2.0 * p->jitter + START_MARGIN;
   double ahead = 0;
-  if (m->tick_us > p->newest_arrival_us) /* came after the deadline (a late tick): none */
-    ahead = (double)(m->tick_us - p->newest_arrival_us) * DC_MIX_RATE / 1e6;
+  if (m->tick_us > arrival_us) /* came after the deadline (a late tick): none */
+    ahead = (double)(m->tick_us - arrival_us) * DC_MIX_RATE / 1e6;
   if (ahead >= need)
     return 0;
   double frames = ceil((need - ahead) / frame);
   return (uint32_t)MIN(frames * frame, 9600.0); /* 200 ms at most, as target_depth */
+}
+
+static uint32_t start_depth(const dc_mixer *m, const part *p) {
+  return frames_behind(m, p, p->newest_arrival_us, p->newest_frame ? p->newest_frame : DC_MIX_TICK);
 }
 
 /* A frame thrown away unplayed. */
@@ -570,20 +573,22 @@ static void play(dc_mixer *m, part *p, int16_t *out) {
         p->last_frame = (uint32_t)got;
       p->underruns = 0;
     } else if (next) {
-      /* A loss: the next packet's in-band FEC carries this frame when the sender used it;
-       * opus_decode with decode_fec conceals by itself when it does not. Ticks already
-       * concealed waiting for the frame (no later packet had come then) stand in for as much
-       * of it: concealed again, the gap played twice and left playout that much deeper for
-       * good (a tick for each packet lost, on a lossy uplink ~60 ms kept). */
-      next = next->ts == p->playout_ts + frame ? next : NULL;
-      /* with the frame's FEC at hand, its own voice is worth the tick */
-      uint32_t owed = next && carries_fec(next->data, next->len) ? 0 : MIN((uint32_t)p->underruns * DC_MIX_TICK, frame);
+      /* Frames missing before `next`: lost, or never sent (DTX). The next packet's in-band
+       * FEC carries the one just before it when the sender used it: that frame's own voice
+       * is worth its tick. Else the gap is concealed only as far as `next` needs to wait to
+       * play as a fresh start would (start_depth): the rest of its time is skipped. Concealed
+       * whole after ticks spent waiting for it (no later packet had come), or when a sender's
+       * timestamps leapt a pause faster than its packets came, a gap left playout that much
+       * deeper for good: a district voice waited 50-100 ms in the bridge in some lab runs. */
+      jb_entry *fec = next->ts == p->playout_ts + frame && carries_fec(next->data, next->len) ? next : NULL;
       p->underruns = 0;
-      p->playout_ts += owed;
-      if (owed == frame)
+      uint32_t gap = next->ts - p->playout_ts, keep = frames_behind(m, p, next->arrival_us, frame);
+      if (!fec && gap > keep) {
+        p->playout_ts += gap - keep;
         continue;
-      got = next ? opus_decode(dec, next->data, next->len, buf + *n, (int)(frame - owed), 1)
-                 : opus_decode(dec, NULL, 0, buf + *n, (int)(frame - owed), 0);
+      }
+      got = fec ? opus_decode(dec, fec->data, fec->len, buf + *n, (int)frame, 1)
+                : opus_decode(dec, NULL, 0, buf + *n, (int)frame, 0);
     } else if (p->underruns++ < 3) {
       got = opus_decode(dec, NULL, 0, buf + *n, DC_MIX_TICK, 0); /* conceal a late packet */
       m->stats.late_waits++;

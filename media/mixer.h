@@ -36,8 +36,9 @@
  * quiet (the pauses between words); a frame with voice is dropped only when the buffer runs
  * more than 400 ms too deep (one without a level at once), those at most one per 300 ms. A
  * buffer deeper than its talker's arrivals need — every packet of the last 5-10 s had a
- * frame and 5 ms to spare — also gives a quiet frame back. A frame found lost after ticks
- * concealed waiting for it is not concealed again (unless the next packet's FEC carries it).
+ * frame and 5 ms to spare — also gives a quiet frame back. Frames found missing after ticks
+ * concealed waiting for them are not concealed again (unless the next packet's FEC carries
+ * one).
  * A talker that went quiet (DTX) and speaks again starts afresh.
  *
  * Left out: stereo, sample rates other than 48 kHz, time-stretching (NetEq's accelerate and
