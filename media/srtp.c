@@ -209,12 +209,16 @@ static stream *find_stream(half *h, uint32_t ssrc) {
   return NULL;
 }
 
+/* What an SSRC with no stream yet reads as: nothing started. (One made up on the stack for
+ * each packet cost 176 bytes zeroed on every packet, whether or not it was needed.) */
+static const stream unseen;
+
 /* Called only once a packet of ssrc has authenticated (inbound) or is ours (outbound):
- * takes a place for it, copying `fresh`. Inbound, a full table gives up the least recently
+ * takes a place for it, as unseen. Inbound, a full table gives up the least recently
  * used stream, so only a peer holding the keys can push one out, and only its own. Outbound
  * streams are never dropped (a dropped one would start again at ROC 0 and repeat key and
  * IV): the table grows to OUTBOUND_STREAMS, then NULL. */
-static stream *add_stream(half *h, const stream *fresh) {
+static stream *add_stream(half *h, uint32_t ssrc) {
   stream *st;
   if (h->n_streams < h->cap) {
     st = &h->streams[h->n_streams++];
@@ -231,8 +235,7 @@ static stream *add_stream(half *h, const stream *fresh) {
   } else {
     return NULL;
   }
-  *st = *fresh;
-  st->fingerprints = NULL;
+  *st = (stream){.ssrc = ssrc};
   return st;
 }
 
@@ -412,8 +415,8 @@ dc_status dc_srtp_protect(dc_srtp *s, uint8_t *buf, size_t *len, size_t cap) {
   if ((st = dc_rtp_parse_header(&pkt, buf, *len)) != DC_OK)
     return st;
   half *h = &s->rtp;
-  stream fresh = {.ssrc = pkt.ssrc}, *str = find_stream(h, pkt.ssrc);
-  const stream *cur = str ? str : &fresh;
+  stream *str = find_stream(h, pkt.ssrc);
+  const stream *cur = str ? str : &unseen;
   /* Our own sequence numbers: a wrap since the highest one sent moves the ROC on, and a
    * packet from before it (never sent, or refused below) takes the ROC before. */
   int64_t index = estimate_index(cur, pkt.seq);
@@ -422,7 +425,7 @@ dc_status dc_srtp_protect(dc_srtp *s, uint8_t *buf, size_t *len, size_t cap) {
     s->refused++;
     return st;
   }
-  if (!str && !(str = add_stream(h, &fresh))) {
+  if (!str && !(str = add_stream(h, pkt.ssrc))) {
     s->refused++;
     return DC_ERR_STATE; /* more SSRCs than a session sends: refuse rather than forget one */
   }
@@ -462,9 +465,9 @@ dc_status dc_srtp_unprotect(dc_srtp *s, uint8_t *buf, size_t *len) {
   half *h = &s->rtp;
   /* Nothing below changes state until the tag has verified: a forged packet, whatever its
    * SSRC, neither makes, moves nor evicts a stream. */
-  stream fresh = {.ssrc = pkt.ssrc}, *str = find_stream(h, pkt.ssrc);
-  int64_t index = estimate_index(str ? str : &fresh, pkt.seq);
-  if ((st = window_check(str ? str : &fresh, h->window, index)) != DC_OK)
+  stream *str = find_stream(h, pkt.ssrc);
+  int64_t index = estimate_index(str ? str : &unseen, pkt.seq);
+  if ((st = window_check(str ? str : &unseen, h->window, index)) != DC_OK)
     return st;
   uint32_t roc = (uint32_t)(index >> 16);
   size_t hl = pkt.payload_off, n = *len - tag - hl;
@@ -485,7 +488,7 @@ dc_status dc_srtp_unprotect(dc_srtp *s, uint8_t *buf, size_t *len) {
   }
   /* Authenticated: now the index may move the state on (RFC 3711 §3.3.1). */
   if (!str)
-    str = add_stream(h, &fresh);
+    str = add_stream(h, pkt.ssrc);
   accept_rtp_index(str, h->window, (uint64_t)index, ++h->clock);
   *len -= tag;
   return DC_OK;
@@ -538,8 +541,8 @@ dc_status dc_srtp_unprotect_rtcp(dc_srtp *s, uint8_t *buf, size_t *len) {
   if (!(e_index & 0x80000000u))
     return DC_ERR_UNSUPPORTED; /* unencrypted SRTCP: no browser sends it */
   half *h = &s->rtcp;
-  stream fresh = {.ssrc = ssrc}, *str = find_stream(h, ssrc); /* as for SRTP: no change yet */
-  dc_status st = window_check(str ? str : &fresh, h->window, index);
+  stream *str = find_stream(h, ssrc); /* as for SRTP: no change yet */
+  dc_status st = window_check(str ? str : &unseen, h->window, index);
   if (st != DC_OK)
     return st;
   size_t n = *len - 8 - tag - 4;
@@ -560,7 +563,7 @@ dc_status dc_srtp_unprotect_rtcp(dc_srtp *s, uint8_t *buf, size_t *len) {
       return DC_ERR_INTERNAL;
   }
   if (!str)
-    str = add_stream(h, &fresh);
+    str = add_stream(h, ssrc);
   window_add(str, h->window, index);
   str->last_use = ++h->clock;
   *len = 8 + n;
