@@ -433,9 +433,7 @@ static void spare_note(part *p, uint64_t us) {
  * for it, SPARE_MARGIN_US to spare. A buffer left deeper than its talker's arrivals need
  * (by a start before the jitter settled, or by a spike long past: each waited-for packet
  * leaves playout a tick deeper) is brought back by dropping a quiet frame, as NetEq's
- * accelerate would; the depth rule in play() alone let up to 60 ms too many stay for good,
- * and a district talker's voice waited 60-70 ms in the bridge in some lab runs, 10-16 ms
- * in others. */
+ * accelerate would; the depth rule in play() alone let up to 60 ms too many stay for good. */
 static bool spare_frame(const dc_mixer *m, part *p, uint32_t frame) {
   if (m->tick_us - p->spare_since_us >= SPARE_BUCKET_US) {
     p->spare_us[1] = p->spare_us[0];
@@ -456,9 +454,10 @@ static void spare_less(part *p, uint32_t frame) {
       p->spare_us[i] = p->spare_us[i] > us ? p->spare_us[i] - us : 0;
 }
 
-/* How far behind the newest packet playout starts, in samples. The newest came `ahead`
- * before this tick; its successor is due a frame after it, give or take the jitter, and is
- * needed once the newest has played, a frame after this tick: started from the newest,
+/* How far behind a packet that came at arrival_us playout must be to play it, in samples
+ * of whole frames; start_depth: where playout starts, behind the newest. The newest came
+ * `ahead` before this tick; its successor is due a frame after it, give or take the jitter,
+ * and is needed once the newest has played, a frame after this tick: started from the newest,
  * playout has `ahead` to spare, from k frames behind it `ahead` + k frames. So it starts
  * from the newest when that covers twice the jitter and a margin, else as few frames back
  * as do. Always one frame back (the rule before), a talker's voice waited a frame more than
