@@ -419,6 +419,10 @@ static unsigned target_depth(const part *p) {
 
 static bool voiced(const jb_entry *e) { return e->level >= 0 && e->level <= VOICE_DBOV; }
 
+/* Time from then to now, 0 when then is later: the tick's time is its deadline, and a packet
+ * handled after the deadline but before the tick ran is stamped later than it. */
+static uint64_t since(uint64_t now, uint64_t then) { return now > then ? now - then : 0; }
+
 static void spare_reset(const dc_mixer *m, part *p) {
   p->spare_us[0] = p->spare_us[1] = UINT32_MAX;
   p->spare_since_us = m->tick_us;
@@ -662,7 +666,7 @@ static void measure(part *p, const int16_t *pcm, uint64_t now_us) {
 /* ---- talkers ---- */
 
 static bool has_voice(const part *p, uint64_t now, uint64_t within) {
-  return !p->muted && p->last_voice_us && now - p->last_voice_us < within;
+  return !p->muted && p->last_voice_us && since(now, p->last_voice_us) < within;
 }
 
 static void select_talkers(dc_mixer *m, uint64_t now) {
@@ -783,7 +787,7 @@ void dc_mixer_tick(dc_mixer *m, uint64_t now_us) {
    * are measured below, from what they play into the mix. */
   for (unsigned i = 0; i < m->cap; i++) {
     part *p = &m->parts[i];
-    if (p->active && p->no_level_ext && !p->muted && now_us - p->last_packet_us < HOLD_US &&
+    if (p->active && p->no_level_ext && !p->muted && since(now_us, p->last_packet_us) < HOLD_US &&
         take_decoder(m, p, (int)i) && p->talker < 0) {
       int16_t pcm[DC_MIX_TICK];
       play(m, p, pcm);

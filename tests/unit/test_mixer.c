@@ -1055,6 +1055,42 @@ static void test_loss_leaves_no_depth(void) {
   dc_mixer_free(m);
 }
 
+/* The mix clock ticks the mixer with its deadline, and a packet handled after the deadline
+ * but before the tick ran is stamped later than the tick: its talker is still talking, and
+ * one without a level extension is still decoded and measured. (An unsigned difference
+ * read such a talker as silent for ages: the dominant speaker went and came back, and the
+ * pages were told so, in the ASan build of browser-video-router.) */
+static void test_packets_stamped_after_the_tick(void) {
+  for (int no_level = 0; no_level < 2; no_level++) {
+    dc_mixer *m = make_mixer(3);
+    sender s;
+    sender_init(&s, m, DC_TIER_STANDARD, 600, -12, false);
+    s.no_level = no_level;
+    listener l;
+    listener_init(&l, dc_mixer_add(m, DC_TIER_HALL));
+    int changes = 0, dominant = -2;
+    for (int t = 0; t < 200; t++) {
+      uint64_t tick = 1000000 + (uint64_t)t * 20000;
+      sender_send(&s, m, tick + 1000, false); /* 1 ms after the deadline */
+      dc_mixer_tick(m, tick);
+      listener_take(&l, m);
+      int d = dc_mixer_dominant(m);
+      if (t >= 10 && d != dominant)
+        changes++;
+      dominant = d;
+    }
+    double heard = tone_db(l.pcm, 48000, 48000 * 2, 600);
+    g_test_message("%s level: dominant speaker %d, %d changes after the first 200 ms; the tone at %.1f dB",
+                   no_level ? "without" : "with", dominant, changes, heard);
+    g_assert_cmpint(dominant, ==, s.slot);
+    g_assert_cmpint(changes, ==, 0);
+    g_assert_cmpfloat(heard, >, 90);
+    opus_encoder_destroy(s.enc);
+    listener_clear(&l);
+    dc_mixer_free(m);
+  }
+}
+
 static void test_bad_input(void) {
   dc_mixer *m = make_mixer(3);
   sender good;
@@ -1126,5 +1162,6 @@ int main(int argc, char **argv) {
   g_test_add_func("/mixer/playout-starts-as-close-as-it-can", test_playout_starts_as_close_as_it_can);
   g_test_add_func("/mixer/playout-gives-back-depth", test_playout_gives_back_depth);
   g_test_add_func("/mixer/loss-leaves-no-depth", test_loss_leaves_no_depth);
+  g_test_add_func("/mixer/packets-stamped-after-the-tick", test_packets_stamped_after_the_tick);
   return g_test_run();
 }
