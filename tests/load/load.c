@@ -389,6 +389,7 @@ static GSubprocess *start_janus(const char *exe, const char *conf, int port) {
 
 typedef struct {
   double rtp_in, rtp_out, dropped, direct;
+  double mix_played, mix_wait_s, mix_late_waits; /* talkers' packets the mixers played, their wait */
   bool ok;
 } bridge_counters;
 
@@ -411,6 +412,9 @@ static bridge_counters read_metrics(int port) {
     b.rtp_out = metric(text, "diemcau_rtp_packets_total{direction=\"out\"} ");
     b.dropped = metric(text, "diemcau_deliveries_dropped_total ");
     b.direct = metric(text, "diemcau_direct_receive_total ");
+    b.mix_played = metric(text, "diemcau_mix_playout_wait_seconds_count ");
+    b.mix_wait_s = metric(text, "diemcau_mix_playout_wait_seconds_sum ");
+    b.mix_late_waits = metric(text, "diemcau_mix_late_waits_total ");
     b.ok = strstr(text, "\ndiemcau_deliveries_dropped_total ") != NULL && strstr(text, "\ndiemcau_direct_receive_total ");
     g_free(text);
   }
@@ -629,6 +633,8 @@ int main(int argc, char **argv) {
    * loopback lost) */
   double in_pps = (double)(sent1 - sent0) / secs, out_pps = (double)(received1 - received0) / secs;
   double dropped = m1.dropped - m0.dropped;
+  double mix_played = m1.mix_played - m0.mix_played, mix_late = m1.mix_late_waits - m0.mix_late_waits;
+  double mix_wait_ms = mix_played > 0 ? 1000 * (m1.mix_wait_s - m0.mix_wait_s) / mix_played : 0;
 
   int fds = dc_test_open_fds(pid);
   double fds_per = (double)(fds - fds_idle) / participants;
@@ -654,6 +660,8 @@ int main(int argc, char **argv) {
   if (!S.janus) {
     printf("| deliveries the bridge dropped (a worker behind) | %.0f |\n", dropped);
     printf("| transports reading their socket themselves | %.0f of %d |\n", m1.direct, joined);
+    printf("| talkers' packets the mixers played, and their wait there on average | %.0f, %.1f ms (%.0f ticks concealed "
+           "waiting) |\n", mix_played, mix_wait_ms, mix_late);
   }
   printf("| audio received a second: least / median | %.1f / %.1f (of 50) |\n", audio_least, audio_median);
   printf("| mix packets missing (gaps) | %ld (%.2f %%) |\n", gaps_total, gaps_pct);
@@ -665,10 +673,10 @@ int main(int argc, char **argv) {
          "\"rss_idle_kib\":%ld,\"anon_kib\":%ld,\"anon_idle_kib\":%ld,\"rtp_in_pps\":%.0f,\"rtp_out_pps\":%.0f,\"dropped\":%.0f,\"audio_pps_least\":%.1f,"
          "\"audio_pps_median\":%.1f,\"gaps\":%ld,\"video_pps_least\":%.1f,\"video_pps_median\":%.1f,"
          "\"signaling_bytes_per_participant\":%.0f,\"generator_cpu_pct\":%.1f,\"fds_per_participant\":%.2f,"
-         "\"join_asked_p50_ms\":%.0f,\"join_asked_p95_ms\":%.0f}\n",
+         "\"join_asked_p50_ms\":%.0f,\"join_asked_p95_ms\":%.0f,\"mix_played\":%.0f,\"mix_wait_ms\":%.1f}\n",
          server, participants, meetings, joined, talkers, video_senders, storm_s, join_p50, join_p95, join_max, cpu, rss, rss_idle, anon, anon_idle, in_pps,
          out_pps, dropped, audio_least, audio_median, gaps_total, video_least, video_median,
-         (double)signaling / participants, self, fds_per, asked_p50, asked_p95);
+         (double)signaling / participants, self, fds_per, asked_p50, asked_p95, mix_played, mix_wait_ms);
   fflush(stdout);
 
   int failed = 0;
@@ -680,6 +688,8 @@ int main(int argc, char **argv) {
   BOUND(joined == participants, "%d of %d participants joined\n", joined, participants);
   BOUND(S.janus || m1.ok, "the bridge's /metrics could not be read\n");
   BOUND(dropped == 0, "the bridge dropped %.0f deliveries (a worker fell behind)\n", dropped);
+  /* the mix clock hands the mixers' counts to /metrics: talkers were heard */
+  BOUND(S.janus || talkers == 0 || mix_played > 0, "the bridge's mixers played %.0f of the talkers' packets\n", mix_played);
   /* on loopback every path is UDP on the bridge's one host socket: each transport reads it itself */
   BOUND(S.janus || m1.direct == participants, "%.0f of %d transports read their socket themselves\n", m1.direct,
         participants);
