@@ -470,9 +470,7 @@ static void spare_less(part *p, uint32_t frame) {
  * then on (play: a late packet is waited for). */
 static uint32_t frames_behind(const dc_mixer *m, const part *p, uint64_t arrival_us, uint32_t frame) {
   double need = 2.0 * p->jitter + START_MARGIN;
-  double ahead = 0;
-  if (m->tick_us > arrival_us) /* came after the deadline (a late tick): none */
-    ahead = (double)(m->tick_us - arrival_us) * DC_MIX_RATE / 1e6;
+  double ahead = (double)since(m->tick_us, arrival_us) * DC_MIX_RATE / 1e6; /* 0: came after the deadline */
   if (ahead >= need)
     return 0;
   double frames = ceil((need - ahead) / frame);
@@ -568,7 +566,7 @@ static void play(dc_mixer *m, part *p, int16_t *out) {
     if (e) {
       got = opus_decode(dec, e->data, e->len, buf + *n, DC_MIX_MAX_FRAME, 0);
       e->used = false;
-      uint64_t waited = m->tick_us > e->arrival_us ? m->tick_us - e->arrival_us : 0;
+      uint64_t waited = since(m->tick_us, e->arrival_us);
       m->stats.played++;
       m->stats.played_wait_us += waited;
       spare_note(p, waited);
@@ -579,7 +577,7 @@ static void play(dc_mixer *m, part *p, int16_t *out) {
       /* Frames missing before `next`: lost, or never sent (DTX). The next packet's in-band
        * FEC carries the one just before it when the sender used it: that frame's own voice
        * is worth its tick. Else the gap is concealed only as far as `next` needs to wait to
-       * play as a fresh start would (start_depth): the rest of its time is skipped. Concealed
+       * play as a fresh start would (frames_behind): the rest of its time is skipped. Concealed
        * whole after ticks spent waiting for it (no later packet had come), or when a sender's
        * timestamps leapt a pause faster than its packets came, a gap left playout that much
        * deeper for good: a district voice waited 50-100 ms in the bridge in some lab runs. */
