@@ -136,6 +136,12 @@ void dc_metrics_write(GString *out, dc_bridge *b) {
           "Ticks a talker was concealed while the mixer waited for a packet that had not come (late, or a pause "
           "in DTX).",
           &dc_metrics.mix_late_waits);
+  counter(out, "diemcau_mix_frames_concealed_total",
+          "Talkers' frames lost on the way to the bridge and concealed in the mix (Opus PLC).",
+          &dc_metrics.mix_concealed);
+  counter(out, "diemcau_mix_frames_fec_total",
+          "Talkers' frames lost on the way to the bridge and played from the next packet's in-band FEC.",
+          &dc_metrics.mix_fec);
   histogram(out, "diemcau_mix_tick_seconds", "Time the mix clock took for one 20 ms tick of every room.",
             dc_metrics.mix_tick_buckets, dc_mix_tick_bounds_us, DC_MIX_TICK_BUCKETS, &dc_metrics.mix_tick_count,
             &dc_metrics.mix_tick_sum_us, 1e6);

@@ -177,6 +177,10 @@ static void tick_room(dc_room *r, uint64_t now, GArray *out, GArray *shares) {
   }
   if (st.late_waits)
     dc_metrics_add(&dc_metrics.mix_late_waits, st.late_waits);
+  if (st.concealed)
+    dc_metrics_add(&dc_metrics.mix_concealed, st.concealed);
+  if (st.fec_played)
+    dc_metrics_add(&dc_metrics.mix_fec, st.fec_played);
   int dominant = dc_mixer_dominant(r->mixer);
   int64_t speaker = 0;
   for (guint i = 0; i < r->members->len && dominant >= 0; i++) {

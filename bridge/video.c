@@ -529,7 +529,7 @@ static void push_red(dc_participant *src, const dc_rtp *pkt, int level, uint64_t
   for (size_t i = 0; i + 1 < n; i++)
     if (blocks[i].pt == src->audio_pt)
       recovered += dc_mixer_push_recovered(src->room->mixer, src->mix_slot, (uint16_t)(pkt->seq - (n - 1 - i)),
-                                           pkt->timestamp - blocks[i].ts_offset, blocks[i].data, blocks[i].len);
+                                           pkt->timestamp - blocks[i].ts_offset, blocks[i].data, blocks[i].len, now);
   g_mutex_unlock(&src->room->mix_lock);
   if (recovered)
     dc_metrics_add(&dc_metrics.red_frames_recovered, recovered);

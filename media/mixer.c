@@ -370,7 +370,7 @@ void dc_mixer_push(dc_mixer *m, int slot, const dc_rtp *pkt, int level_dbov, uin
 }
 
 bool dc_mixer_push_recovered(dc_mixer *m, int slot, uint16_t seq, uint32_t ts, const uint8_t *payload,
-                             size_t len) {
+                             size_t len, uint64_t now_us) {
   part *p = get(m, slot);
   if (!p || p->muted || !p->have_newest || len == 0 || len > JB_MAX_PAYLOAD)
     return false;
@@ -388,6 +388,7 @@ bool dc_mixer_push_recovered(dc_mixer *m, int slot, uint16_t seq, uint32_t ts, c
   e->used = true;
   e->level = -1;
   e->ts = ts;
+  e->arrival_us = now_us; /* what its wait counts from (the slot's last packet came ~32 frames ago) */
   e->len = (uint16_t)len;
   memcpy(e->data, payload, len);
   return true;
@@ -590,6 +591,10 @@ static void play(dc_mixer *m, part *p, int16_t *out) {
       }
       got = fec ? opus_decode(dec, fec->data, fec->len, buf + *n, (int)frame, 1)
                 : opus_decode(dec, NULL, 0, buf + *n, (int)frame, 0);
+      if (fec)
+        m->stats.fec_played++;
+      else
+        m->stats.concealed++;
     } else if (p->underruns++ < 3) {
       got = opus_decode(dec, NULL, 0, buf + *n, DC_MIX_TICK, 0); /* conceal a late packet */
       m->stats.late_waits++;
@@ -775,6 +780,7 @@ static void feed(dc_mixer *m, stream *s, const int16_t *pcm, bool copy) {
 void dc_mixer_tick(dc_mixer *m, uint64_t now_us) {
   m->tick_us = now_us;
   m->stats.decodes = m->stats.encodes = m->stats.played = m->stats.late_waits = 0;
+  m->stats.concealed = m->stats.fec_played = 0;
   m->stats.played_wait_us = 0;
   for (int t = 0; t < DC_TIER_COUNT; t++)
     m->tiers[t].has_out = false;

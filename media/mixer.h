@@ -88,11 +88,11 @@ void dc_mixer_set_muted(dc_mixer *m, int slot, bool muted);
 void dc_mixer_push(dc_mixer *m, int slot, const dc_rtp *pkt, int level_dbov, uint64_t now_us);
 
 /* A frame recovered from redundancy (RFC 2198: a copy an RTP packet carried of an earlier
- * one), with the sequence number and timestamp its own packet had. It fills the jitter
- * buffer only where that frame is missing and not yet due (true then); it moves nothing else
- * (jitter, loudness, the newest timestamp). */
+ * one), with the sequence number and timestamp its own packet had, come at now_us with the
+ * packet that carried it. It fills the jitter buffer only where that frame is missing and not
+ * yet due (true then); it moves nothing else (jitter, loudness, the newest timestamp). */
 bool dc_mixer_push_recovered(dc_mixer *m, int slot, uint16_t seq, uint32_t ts, const uint8_t *payload,
-                             size_t len);
+                             size_t len, uint64_t now_us);
 
 typedef struct {
   const uint8_t *payload;
@@ -150,6 +150,9 @@ typedef struct {
    * leaving that talker's playout a tick deeper, or the first ticks of a pause in DTX) */
   unsigned played, late_waits;
   uint64_t played_wait_us;
+  /* in the last tick: frames missing before a packet that did come (lost on the way in),
+   * concealed by Opus PLC, and those played from the next packet's in-band FEC instead */
+  unsigned concealed, fec_played;
   unsigned participants;
   /* since the mixer began: frames thrown away unplayed to bring a buffer back to its depth
    * (after a burst, or stale at a fresh start), and of them those whose level said voice */

@@ -226,38 +226,52 @@ static int first_heard_and_free(dc_mixer *m, sender *s, listener *l) {
   return first;
 }
 
-static int change_frame(bool fec, bool lose) {
+/* counted: the mixer's account of the lost frame (frames concealed, played from FEC) */
+static int change_frame(bool fec, bool lose, unsigned counted[2]) {
   dc_mixer *m = make_mixer(3);
   sender s;
   sender_init(&s, m, DC_TIER_STANDARD, 440, -12, fec);
   listener l;
   listener_init(&l, dc_mixer_add(m, DC_TIER_HALL));
   uint64_t now = 1000000;
+  counted[0] = counted[1] = 0;
   for (int t = 0; t < 120; t++, now += 20000) {
     if (t == 60)
       s.freq = 1200;
     sender_send(&s, m, now, lose && t == 60);
     dc_mixer_tick(m, now);
+    dc_mixer_stats st = dc_mixer_get_stats(m);
+    counted[0] += st.concealed;
+    counted[1] += st.fec_played;
     listener_take(&l, m);
   }
   return first_heard_and_free(m, &s, &l);
 }
 
 static void test_fec_recovers_a_loss(void) {
-  int clean = change_frame(true, false);
-  int recovered = change_frame(true, true);
-  int concealed = change_frame(false, true);
-  g_test_message("new tone first heard in frame %d (no loss), %d (FEC), %d (PLC)", clean, recovered, concealed);
+  unsigned n_clean[2], n_fec[2], n_plc[2];
+  int clean = change_frame(true, false, n_clean);
+  int recovered = change_frame(true, true, n_fec);
+  int concealed = change_frame(false, true, n_plc);
+  g_test_message("new tone first heard in frame %d (no loss), %d (FEC), %d (PLC); frames the mixer counted "
+                 "concealed / from FEC: %u/%u, %u/%u, %u/%u",
+                 clean, recovered, concealed, n_clean[0], n_clean[1], n_fec[0], n_fec[1], n_plc[0], n_plc[1]);
   g_assert_cmpint(clean, >, 0);
   g_assert_cmpint(recovered, ==, clean);
   g_assert_cmpint(concealed, >, clean);
+  /* what /metrics says of a talker's uplink (diemcau_mix_frames_concealed_total, _fec_total) */
+  g_assert_cmpuint(n_clean[0] + n_clean[1], ==, 0);
+  g_assert_cmpuint(n_fec[0], ==, 0);
+  g_assert_cmpuint(n_fec[1], ==, 1);
+  g_assert_cmpuint(n_plc[0], ==, 1);
+  g_assert_cmpuint(n_plc[1], ==, 0);
 }
 
 /* RED (RFC 2198): the lost packet's frame arrives as a copy in the next one, and playout
  * plays it instead of concealing on; a copy of a frame already there, or
  * too late to play, changes nothing. The lost frame alone is a 2000 Hz tone: heard_lost
  * says whether the listener heard it (louder than either tone around it in some frame). */
-static int change_frame_red(bool recover, bool late_copy, bool *heard_lost) {
+static int change_frame_red(bool recover, bool late_copy, bool *heard_lost, uint64_t *longest_wait_us) {
   dc_mixer *m = make_mixer(3);
   sender s;
   sender_init(&s, m, DC_TIER_STANDARD, 440, -12, false);
@@ -284,11 +298,14 @@ static int change_frame_red(bool recover, bool late_copy, bool *heard_lost) {
     } else {
       sender_send(&s, m, now, false);
       if (t == (late_copy ? 70 : 61) && recover)
-        dc_mixer_push_recovered(m, s.slot, lost_seq, lost_ts, lost, (size_t)lost_len);
+        dc_mixer_push_recovered(m, s.slot, lost_seq, lost_ts, lost, (size_t)lost_len, now);
       if (t == 62 && recover) /* a second copy of the same frame: already there */
-        dc_mixer_push_recovered(m, s.slot, lost_seq, lost_ts, lost, (size_t)lost_len);
+        dc_mixer_push_recovered(m, s.slot, lost_seq, lost_ts, lost, (size_t)lost_len, now);
     }
     dc_mixer_tick(m, now);
+    dc_mixer_stats st = dc_mixer_get_stats(m);
+    if (st.played)
+      *longest_wait_us = MAX(*longest_wait_us, st.played_wait_us / st.played);
     listener_take(&l, m);
   }
   *heard_lost = false;
@@ -300,13 +317,20 @@ static int change_frame_red(bool recover, bool late_copy, bool *heard_lost) {
 
 static void test_red_copy_recovers_a_loss(void) {
   bool lost_recovered, lost_concealed, lost_late;
-  int clean = change_frame(false, false);
-  int recovered = change_frame_red(true, false, &lost_recovered);
-  int concealed = change_frame_red(false, false, &lost_concealed);
-  int late = change_frame_red(true, true, &lost_late);
+  unsigned counted[2];
+  uint64_t wait_recovered = 0, wait_concealed = 0, wait_late = 0;
+  int clean = change_frame(false, false, counted);
+  int recovered = change_frame_red(true, false, &lost_recovered, &wait_recovered);
+  int concealed = change_frame_red(false, false, &lost_concealed, &wait_concealed);
+  int late = change_frame_red(true, true, &lost_late, &wait_late);
   g_test_message("new tone first heard in frame %d (no loss), %d (RED copy), %d (PLC), %d (copy too late); "
-                 "the lost frame heard: %d, %d, %d",
-                 clean, recovered, concealed, late, lost_recovered, lost_concealed, lost_late);
+                 "the lost frame heard: %d, %d, %d; the longest wait counted in a tick: %" G_GUINT64_FORMAT
+                 ", %" G_GUINT64_FORMAT ", %" G_GUINT64_FORMAT " us",
+                 clean, recovered, concealed, late, lost_recovered, lost_concealed, lost_late, wait_recovered,
+                 wait_concealed, wait_late);
+  /* a copy waits from when its packet came (it once counted from the slot's previous packet,
+   * 32 frames before: /metrics said RED's talkers waited 330 ms in the bridge) */
+  g_assert_cmpuint(wait_recovered, <, 60000);
   g_assert_cmpint(clean, >, 0);
   /* the missing frame was concealed once while it was due (playout waited a frame for it),
    * then the copy played: the new tone comes at most a frame late, and before concealment's
