@@ -32,6 +32,10 @@ const VIDEO = process.env.DC_LAB_VIDEO === '1';
 // with GStreamer at test time (960x540, 15 fps: a still room with one thing moving), or
 // 'chromium', Chromium's own fake camera (a busy animation).
 const CAMERA = process.env.DC_LAB_CAMERA || 'scene';
+// DC_LAB_DIRECTION=up (by hand): the point speaks and the district listens, so the speech
+// crosses the point's uplink; what was lost there is concealed in the bridge's mix, so the
+// frames unconcealed are the bridge's count (/metrics), not the listening page's.
+const UP = process.env.DC_LAB_DIRECTION === 'up';
 
 function makeScene(path) {
   const r = spawnSync('gst-launch-1.0', ['-q', 'compositor', 'name=c', 'background=black', 'sink_1::xpos=300',
@@ -208,7 +212,8 @@ async function mixerCounters() {
   const text = await (await fetch(`${BASE}/metrics`)).text();
   const value = (name) => Number((text.match(new RegExp(`^${name} (\\S+)$`, 'm')) || [])[1] ?? NaN);
   return { played: value('diemcau_mix_playout_wait_seconds_count'), waitS: value('diemcau_mix_playout_wait_seconds_sum'),
-    lateWaits: value('diemcau_mix_late_waits_total') };
+    lateWaits: value('diemcau_mix_late_waits_total'), concealed: value('diemcau_mix_frames_concealed_total'),
+    fec: value('diemcau_mix_frames_fec_total'), redRecovered: value('diemcau_red_frames_recovered_total') };
 }
 
 // What the link itself did to the point's packets between two of linkem's snapshots: the rate
@@ -238,7 +243,8 @@ async function run(dir, lab, speech, silence, red, withOutage) {
     const meeting = await api(bridge.key, 'POST', '/api/meetings', { title: 'Giao ban tuần', starts_at: now, ends_at: now + 3600 });
     const pages = [];
     let opened = 0;
-    for (const [name, profile, wav, exe] of [['Hội trường huyện', 'hall', speech, undefined], ['Xã Tà Xùa', 'highland', silence, lab.wrapper(dir)]]) {
+    for (const [name, profile, wav, exe] of [['Hội trường huyện', 'hall', UP ? silence : speech, undefined],
+      ['Xã Tà Xùa', 'highland', UP ? speech : silence, lab.wrapper(dir)]]) {
       const point = await api(bridge.key, 'POST', '/api/points', { name, kind: profile === 'hall' ? 'hall' : 'commune', link_profile: profile });
       const inv = await api(bridge.key, 'POST', `/api/meetings/${meeting.id}/invitations`,
         { point_id: point.id, role: profile === 'hall' ? 'host' : 'participant' });
@@ -281,27 +287,32 @@ async function run(dir, lab, speech, silence, red, withOutage) {
     console.log(`# the join's steps (s after the link was opened, seen every 0.2 s): ${Object.entries(steps).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}`);
     await sleep(3000); // the first receiver reports: RED, when on, has begun
     const before = await audioStats(pointPage);
-    const linkBefore = link.snapshot('down'), windowStart = Date.now(), mixBefore = await mixerCounters();
+    const toward = UP ? 'up' : 'down', speaker = UP ? pointPage : pages[0], hearer = UP ? pages[0] : pointPage;
+    const linkBefore = link.snapshot(toward), windowStart = Date.now(), mixBefore = await mixerCounters();
     if (VIDEO) for (const p of pages) await watchVideo(p);
-    await startRecording(pages[0], 'local');
+    await startRecording(speaker, 'local');
     await sleep(1500);
-    await startRecording(pointPage);
+    await startRecording(hearer);
     await sleep(SECONDS * 1000);
-    const rec = await stopRecording(pointPage);
-    const sent = await stopRecording(pages[0]);
+    const rec = await stopRecording(hearer);
+    const sent = await stopRecording(speaker);
     const after = await audioStats(pointPage);
-    const linkAfter = link.snapshot('down'), windowS = (Date.now() - windowStart) / 1000, mixAfter = await mixerCounters();
+    const linkAfter = link.snapshot(toward), windowS = (Date.now() - windowStart) / 1000, mixAfter = await mixerCounters();
     // what the operators' live view says of the point's link (issue 13), set against the lab's
     const live = await api(bridge.key, 'GET', `/api/meetings/${meeting.id}/live`);
     const seen = live.points.find((p) => p.name === 'Xã Tà Xùa');
     const pointLink = seen && seen.participants[0] ? seen.participants[0].link : null;
     const video = VIDEO ? [await stopVideo(pages[0]), await stopVideo(pointPage)] : null;
+    const mix = { played: mixAfter.played - mixBefore.played, waitMs: 1000 * (mixAfter.waitS - mixBefore.waitS) / Math.max(1, mixAfter.played - mixBefore.played),
+      lateWaits: mixAfter.lateWaits - mixBefore.lateWaits, concealed: mixAfter.concealed - mixBefore.concealed,
+      fec: mixAfter.fec - mixBefore.fec, redRecovered: mixAfter.redRecovered - mixBefore.redRecovered };
     const result = {
-      video, pointLink,
-      mix: { played: mixAfter.played - mixBefore.played, waitMs: 1000 * (mixAfter.waitS - mixBefore.waitS) / Math.max(1, mixAfter.played - mixBefore.played),
-        lateWaits: mixAfter.lateWaits - mixBefore.lateWaits },
+      video, pointLink, mix,
       red, before, after, rec, transit: linkWindow(linkBefore, linkAfter, windowS), mouthToEarMs: mouthToEar(to16k(sent), sent.t0, to16k(rec), rec.t0),
-      unconcealed: 1 - (after.concealed - before.concealed) / Math.max(1, after.received - before.received),
+      // toward the district, the bridge's mix counts the point's frames (each 60 ms packet one
+      // frame: played, from FEC, or concealed, RED's copies among those played)
+      unconcealed: UP ? (mix.played + mix.fec) / Math.max(1, mix.played + mix.fec + mix.concealed)
+        : 1 - (after.concealed - before.concealed) / Math.max(1, after.received - before.received),
       jbMs: 1000 * (after.jbDelay - before.jbDelay) / Math.max(1, after.jbEmitted - before.jbEmitted),
     };
     if (withOutage) {
@@ -366,20 +377,24 @@ async function main() {
     for (const m of [plain, red]) {
       const q = lsd(ref, to16k(m.rec));
       m.quality = q;
-      const d = m.link.down || {};
+      const d = m.link[UP ? 'up' : 'down'] || {};
+      const jb = UP ? m.mix.waitMs : m.jbMs; // toward the district: the bridge's jitter buffer
       rows.push(`| ${m.red ? 'RED on ' : 'RED off'} | ${SCENARIO} | ${(100 * d.lost / Math.max(1, d.packets)).toFixed(1)} % lost, ${d.queue_drops} queue drops | ` +
-        `${(100 * m.unconcealed).toFixed(1)} % | ${m.jbMs.toFixed(0)} ms | ${m.mouthToEarMs === null ? '?' : m.mouthToEarMs.toFixed(0) + ' ms'} | ${q.lsd.toFixed(2)} dB (${q.voiced} voiced frames, alignment ${q.align.toFixed(2)}) |`);
+        `${(100 * m.unconcealed).toFixed(1)} % | ${jb.toFixed(0)} ms | ${m.mouthToEarMs === null ? '?' : m.mouthToEarMs.toFixed(0) + ' ms'} | ${q.lsd.toFixed(2)} dB (${q.voiced} voiced frames, alignment ${q.align.toFixed(2)}) |`);
     }
-    console.log('# | bridge | link | frames unconcealed at the point | jitter buffer | mouth to ear | quality (LSD, lower is better) |');
+    console.log(UP ? '# the point speaks, the district listens (DC_LAB_DIRECTION=up): frames and jitter buffer are the bridge\'s mix\'s'
+      : '# the district speaks, the point listens');
+    console.log(`# | bridge | link | frames unconcealed ${UP ? 'in the mix' : 'at the point'} | jitter buffer | mouth to ear | quality (LSD, lower is better) |`);
     for (const row of rows) console.log(`# ${row}`);
     for (const m of [plain, red])
       if (m.transit)
-        console.log(`# RED ${m.red ? 'on' : 'off'}: toward the point while measured ${m.transit.kbits.toFixed(1)} kbit/s offered to the link, ` +
+        console.log(`# RED ${m.red ? 'on' : 'off'}: toward the ${UP ? 'district' : 'point'} while measured ${m.transit.kbits.toFixed(1)} kbit/s offered to the link, ` +
           `${(100 * m.transit.lostShare).toFixed(1)} % lost, ${m.transit.queueDrops} queue drops, ` +
           `${m.transit.meanMs.toFixed(0)} ms a packet in it on average` +
           (m.mouthToEarMs === null ? '' : ` (mouth to ear less that: ${(m.mouthToEarMs - m.transit.meanMs).toFixed(0)} ms)`) +
           `; the bridge's jitter buffers held talkers' ${m.mix.played} packets ${m.mix.waitMs.toFixed(1)} ms each on average, ` +
-          `${m.mix.lateWaits} ticks concealed waiting`);
+          `${m.mix.lateWaits} ticks concealed waiting; of talkers' frames lost on the way in ${m.mix.concealed} concealed, ` +
+          `${m.mix.fec} from in-band FEC, ${m.mix.redRecovered} from RED copies`);
     // what the concealment was made of: how many times playout concealed and for how long
     // each time on average (a burst's frames lost together, or lone ones), and packets the
     // jitter buffer threw away (too late, or with RED a copy of a frame it had)
