@@ -48,6 +48,15 @@ static const struct {
     [DC_TIER_HIGHLAND] = {"minptime=10;useinbandfec=1;usedtx=1;maxaveragebitrate=16000", 60, true},
 };
 
+/* What a point that sends no camera is asked to step its audio down to while its uplink
+ * queues it (media/uplink_audio.h: only its audio is on that uplink, and a highland point
+ * asked for RED sends it twice), the answer's rate first; the hall tier's LAN is not watched.
+ * RED at 10 kbit/s is ~30 kbit/s on the wire, what a 32 kbit/s link carries. */
+static const uint32_t uplink_steps[DC_TIER_COUNT][DC_UPLINK_STEPS] = {
+    [DC_TIER_STANDARD] = {32000, 24000, 16000, 12000},
+    [DC_TIER_HIGHLAND] = {16000, 12000, 10000, 8000},
+};
+
 static void forget_room(dc_room *r);
 static void release_room(gpointer data);
 
@@ -303,6 +312,40 @@ static void on_state(gpointer user, dc_transport_state state, const char *reason
   g_main_context_invoke_full(p->room->bridge->main, G_PRIORITY_DEFAULT, event_on_main, e, free_event);
 }
 
+typedef struct {
+  dc_participant *p;
+  unsigned bps;
+} rate_event;
+
+static gboolean audio_rate_on_main(gpointer data) {
+  rate_event *e = data;
+  dc_participant *p = e->p;
+  if (!p->left) {
+    if (e->bps)
+      g_message("meeting %" G_GINT64_FORMAT " participant %" G_GINT64_FORMAT ": its uplink queues its audio: "
+                "asking for %u kbit/s", p->room->meeting, p->id, e->bps / 1000);
+    else
+      g_message("meeting %" G_GINT64_FORMAT " participant %" G_GINT64_FORMAT ": its uplink carries its audio again",
+                p->room->meeting, p->id);
+    if (p->ev.audio_rate)
+      p->ev.audio_rate(p->user, e->bps);
+  }
+  return G_SOURCE_REMOVE;
+}
+
+static void free_rate_event(gpointer data) {
+  rate_event *e = data;
+  room_unref(e->p);
+  g_free(e);
+}
+
+void room_tell_audio_rate(dc_participant *p, unsigned bps) {
+  rate_event *e = g_new0(rate_event, 1);
+  e->p = room_ref(p);
+  e->bps = bps;
+  g_main_context_invoke_full(p->room->bridge->main, G_PRIORITY_DEFAULT, audio_rate_on_main, e, free_rate_event);
+}
+
 /* ---- membership (main thread) ---- */
 
 dc_participant *dc_room_join(dc_room *r, int64_t id, const char *name, const char *profile,
@@ -418,6 +461,8 @@ char *dc_participant_offer(dc_participant *p, const char *sdp, GError **error) {
       }
     }
   }
+  if (first_video < 0) /* before its transport's first packet: its worker reads it from then */
+    dc_uplink_audio_init(&p->uplink, uplink_steps[p->tier], DC_UPLINK_STEPS);
   p->offer = offer;
   p->neg = neg;
   p->rtcp_ssrc = (uint32_t)g_random_int_range(0x10000, G_MAXINT32);

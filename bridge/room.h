@@ -75,6 +75,9 @@ typedef struct {
   /* Who fills the participant's video slots now: sources[k] is a participant id, 0 when
    * the slot is empty. Sent on every change, so a page can label its tiles. */
   void (*slots)(gpointer user, const int64_t *sources, int n);
+  /* The rate the participant's audio encoder should keep to (bits per second of its codec;
+   * 0: what the answer asked): its uplink queues what it sends. May be NULL. */
+  void (*audio_rate)(gpointer user, unsigned max_bps);
 } dc_participant_events;
 
 

@@ -26,6 +26,7 @@
 #include "media/rtcp.h"
 #include "media/rtp.h"
 #include "media/sdp.h"
+#include "media/uplink_audio.h"
 
 #define MAX_SLOTS 9
 #define HIGHEST_LAYER G_MAXINT
@@ -170,6 +171,9 @@ struct dc_participant {
    * each, and a participant had room for 8 inline: 25 KiB, most of it for layers never sent) */
   dc_rx_stream *layer_rx;
   dc_rx_stream audio_rx;
+  /* a point that sends no camera: the rate its audio encoder should keep to, from the queue
+   * its packets show (its worker; the first step 0 for the hall tier: not watched) */
+  dc_uplink_audio uplink;
   dc_packet_cache *cache;      /* its recent video, for receivers' NACKs */
   uint64_t layer_bytes[DC_SDP_MAX_LAYERS]; /* since the last tick */
   uint64_t layer_padding_bytes;            /* its padding, in all (its worker; for the record) */
@@ -316,6 +320,9 @@ gboolean room_choose_layers_all(gpointer bridge);
  * callbacks for a participant; its housekeeping every TICK_MS on its worker. */
 /* layer -1: every layer; interval_us: none if that layer was asked for more recently */
 void room_request_keyframe(dc_participant *src, int layer, int64_t interval_us);
+/* Any thread: tells the participant (on the main thread) the rate its audio encoder should
+ * keep to, bits per second (dc_uplink_audio), and logs why. */
+void room_tell_audio_rate(dc_participant *p, unsigned bps);
 void video_on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap);
 void feedback_on_rtcp(gpointer user, uint8_t *buf, size_t len);
 void feedback_heard_from(dc_participant *p, uint64_t now); /* each packet from it */

@@ -650,7 +650,7 @@ static bool add_linked(dc_endpoint_media *m, const char *desc, const char *file_
 }
 
 char *dc_media_audio_encoder_desc(const dc_profile *p) {
-  return g_strdup_printf("opusenc bitrate=%d frame-size=%d audio-type=voice inband-fec=%s dtx=%s "
+  return g_strdup_printf("opusenc name=aenc bitrate=%d frame-size=%d audio-type=voice inband-fec=%s dtx=%s "
                          "packet-loss-percentage=%d ! rtpopuspay pt=111 ! capsfilter caps=\"" OPUS_CAPS "\"",
                          p->audio_bps, p->audio_frame_ms, p->audio_fec ? "true" : "false", p->audio_dtx ? "true" : "false",
                          p->audio_loss_percent);
@@ -870,6 +870,14 @@ bool dc_media_start(dc_endpoint_media *m, GError **error) {
     g_source_unref(t);
   }
   return true;
+}
+
+void dc_media_set_audio_rate(dc_endpoint_media *m, unsigned bps) {
+  GstElement *enc = m->pipe ? gst_bin_get_by_name(GST_BIN(m->pipe), "aenc") : NULL;
+  if (!enc)
+    return;
+  g_object_set(enc, "bitrate", bps ? (int)bps : m->cfg.profile->audio_bps, NULL);
+  gst_object_unref(enc);
 }
 
 void dc_media_set_answer(dc_endpoint_media *m, const char *sdp) {

@@ -57,6 +57,9 @@ dc_endpoint_media *dc_media_new(const dc_media_config *cfg, const dc_media_event
 /* Starts it; the offer comes through events->offer. */
 bool dc_media_start(dc_endpoint_media *m, GError **error);
 void dc_media_set_answer(dc_endpoint_media *m, const char *sdp);
+/* The rate our Opus encoder keeps to, as the bridge asks when our uplink queues (0: the
+ * profile's). */
+void dc_media_set_audio_rate(dc_endpoint_media *m, unsigned bps);
 void dc_media_add_candidate(dc_endpoint_media *m, const char *candidate);
 /* Tile labels, one per slot, main first ("" for an empty slot). */
 void dc_media_set_labels(dc_endpoint_media *m, const char *const *labels, int n);

@@ -459,6 +459,14 @@ static void on_message(SoupWebsocketConnection *ws, gint type, GBytes *bytes, gp
     s->speaker = m.participant;
     show_status(s);
     break;
+  case DC_SMSG_AUDIO_RATE:
+    if (m.max_bitrate)
+      say("the link to the bridge is full: sending our sound at %" G_GINT64_FORMAT " kbit/s", m.max_bitrate / 1000);
+    else
+      say("sending our sound at the usual rate again");
+    if (s->media)
+      dc_media_set_audio_rate(s->media, (unsigned)m.max_bitrate);
+    break;
   case DC_SMSG_ERROR:
     refused(s, m.code, m.message);
     break;

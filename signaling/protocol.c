@@ -356,6 +356,13 @@ char *dc_protocol_speaker(int64_t participant) {
   return finish(b);
 }
 
+char *dc_protocol_audio_rate(unsigned max_bitrate) {
+  JsonBuilder *b = begin("audio-rate");
+  json_builder_set_member_name(b, "max_bitrate");
+  json_builder_add_int_value(b, max_bitrate);
+  return finish(b);
+}
+
 char *dc_protocol_slots(const int64_t *sources, int n) {
   JsonBuilder *b = begin("slots");
   json_builder_set_member_name(b, "slots");
@@ -662,6 +669,9 @@ bool dc_protocol_parse_server(const char *text, size_t len, dc_server_msg *m, ch
   } else if (!strcmp(type, "speaker")) {
     m->type = DC_SMSG_SPEAKER;
     ok = get_int(o, "participant", 0, G_MAXINT64, &m->participant, &f);
+  } else if (!strcmp(type, "audio-rate")) {
+    m->type = DC_SMSG_AUDIO_RATE;
+    ok = get_int(o, "max_bitrate", 0, 512000, &m->max_bitrate, &f);
   } else if (!strcmp(type, "error")) {
     m->type = DC_SMSG_ERROR;
     ok = get_string(o, "code", true, 64, &m->code, &f) && get_string(o, "message", true, 1024, &m->message, &f);

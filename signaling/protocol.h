@@ -131,6 +131,9 @@ char *dc_protocol_slots(const int64_t *sources, int n);
 
 /* The dominant speaker changed; participant 0 means nobody is speaking. */
 char *dc_protocol_speaker(int64_t participant);
+/* The rate the client's audio encoder should keep to (its codec's, bits per second; 0: what
+ * the answer asked): its uplink queues what it sends now (bridge/room.c). */
+char *dc_protocol_audio_rate(unsigned max_bitrate);
 
 /* Everyone in the meeting, in order of participant id (join order). */
 char *dc_protocol_roster(const dc_roster_entry *entries, size_t n, const dc_roster_meeting *meeting);
@@ -161,6 +164,7 @@ typedef enum {
   DC_SMSG_ROSTER_CHANGES,
   DC_SMSG_SLOTS,
   DC_SMSG_SPEAKER,
+  DC_SMSG_AUDIO_RATE,
   DC_SMSG_ERROR,
 } dc_server_msg_type;
 
@@ -185,6 +189,7 @@ typedef struct {
   bool recording;           /* roster, roster_changes: the meeting is being recorded */
   int64_t slots[DC_PROTOCOL_MAX_SLOTS]; /* slots: participant per slot, main first, 0 empty */
   int n_slots;
+  int64_t max_bitrate;      /* audio-rate: bits per second, 0 = the answer's */
   char *code, *message;     /* error */
 } dc_server_msg;
 

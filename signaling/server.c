@@ -196,6 +196,11 @@ static void on_participant_slots(gpointer user, const int64_t *sources, int n) {
   send_text(s, dc_protocol_slots(sources, n));
 }
 
+static void on_participant_audio_rate(gpointer user, unsigned max_bps) {
+  session *s = user;
+  send_text(s, dc_protocol_audio_rate(max_bps));
+}
+
 static void leave_as_ghost(session *s);
 
 static void on_participant_state(gpointer user, dc_transport_state state, const char *reason) {
@@ -352,7 +357,8 @@ static void handle_join(session *s, const dc_client_msg *m) {
       setsockopt(g_socket_get_fd(s->socket), IPPROTO_TCP, TCP_WINDOW_CLAMP, &wide, sizeof wide);
     }
     dc_participant_events ev = {.candidate = on_participant_candidate, .state = on_participant_state,
-                                .slots = on_participant_slots};
+                                .slots = on_participant_slots,
+                                .audio_rate = on_participant_audio_rate};
     s->participant = dc_room_join(dc_bridge_room(srv->bridge, m->meeting), s->id, s->name, m->profile, &ev, s);
     g_message("meeting %" G_GINT64_FORMAT " participant %" G_GINT64_FORMAT " joined: %s at %s (%s)",
               s->meeting, s->id, s->name, s->point, s->role);

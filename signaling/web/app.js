@@ -221,12 +221,32 @@ async function onMessage(m) {
       diemcau.speaker = m.participant;
       labelTiles();
       break;
+    case 'audio-rate':
+      await setAudioRate(m.max_bitrate);
+      break;
     case 'error':
       diemcau.lastErrorAt = Date.now(); // a close that follows keeps this, the clearer one
       diemcau.lastCode = m.code;
       if (m.code === 'meeting-not-open' || m.code === 'too-many-attempts') diemcau.ws.close(); // ask again later
       status(`${m.message} (${m.code})`, true);
       break;
+  }
+}
+
+// The bridge saw our uplink queue our sound (a thin link): keep the encoder to this rate
+// (0: what the answer asked). RED's copy comes on top, as the bridge counts it.
+async function setAudioRate(bps) {
+  const sender = diemcau.pc && diemcau.pc.getSenders().find((s) => s.track && s.track.kind === 'audio');
+  if (!sender) return;
+  const p = sender.getParameters();
+  if (!p.encodings || !p.encodings.length) return;
+  if (bps > 0) p.encodings[0].maxBitrate = bps;
+  else delete p.encodings[0].maxBitrate;
+  try {
+    await sender.setParameters(p);
+    diemcau.audioRate = bps;
+  } catch (e) {
+    console.warn('audio rate not set', e);
   }
 }
 

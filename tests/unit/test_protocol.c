@@ -144,7 +144,7 @@ static void test_client_side(void) {
   dc_roster_meeting recorded = {.recording = true};
   char *texts[] = {dc_protocol_roster(roster, 2, &recorded), dc_protocol_slots(slots, 3), dc_protocol_speaker(0),
                    dc_protocol_joined(7, "Xã Tà Xùa", "participant", NULL, 0), dc_protocol_error("expired-token", "over"),
-                   dc_protocol_candidate("", NULL), dc_protocol_answer("v=0\r\n")};
+                   dc_protocol_candidate("", NULL), dc_protocol_answer("v=0\r\n"), dc_protocol_audio_rate(10000)};
   dc_server_msg m;
   char *why = NULL;
   g_assert_true(dc_protocol_parse_server(texts[0], strlen(texts[0]), &m, &why));
@@ -177,6 +177,14 @@ static void test_client_side(void) {
   g_assert_true(dc_protocol_parse_server(texts[6], strlen(texts[6]), &m, &why));
   g_assert_cmpstr(m.sdp, ==, "v=0\r\n");
   dc_server_msg_clear(&m);
+  g_assert_true(dc_protocol_parse_server(texts[7], strlen(texts[7]), &m, &why));
+  g_assert_cmpint(m.type, ==, DC_SMSG_AUDIO_RATE);
+  g_assert_cmpint(m.max_bitrate, ==, 10000);
+  dc_server_msg_clear(&m);
+  const char *too_high = "{\"v\":1,\"type\":\"audio-rate\",\"max_bitrate\":9999999}";
+  g_assert_false(dc_protocol_parse_server(too_high, strlen(too_high), &m, &why));
+  g_assert_nonnull(why);
+  g_clear_pointer(&why, g_free);
   for (size_t i = 0; i < G_N_ELEMENTS(texts); i++)
     g_free(texts[i]);
 

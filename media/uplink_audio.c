@@ -1,0 +1,112 @@
+/* uplink_audio.c — a talker's audio rate from the queue on its uplink; see uplink_audio.h. */
+#include "media/uplink_audio.h"
+
+#include <string.h>
+
+#define BUCKET_US 10000000 /* the floor is the least transit of three such buckets */
+#define HALF_US 500000
+#define HIGH_HALVES 2          /* a second of queue before a step down */
+#define UP_FAILED_US 60000000  /* a step down this soon after a step up: the link did not carry it */
+#define RESTART_US 10000000    /* RTP time jumping further than this: a new stream */
+#define NONE INT64_MAX
+
+void dc_uplink_audio_init(dc_uplink_audio *u, const uint32_t *steps_bps, unsigned n) {
+  memset(u, 0, sizeof *u);
+  for (unsigned i = 0; i < n && i < DC_UPLINK_STEPS && steps_bps[i]; i++)
+    u->steps_bps[i] = steps_bps[i];
+  u->calm_us = DC_UPLINK_CALM_US;
+}
+
+static unsigned lowest_step(const dc_uplink_audio *u) {
+  unsigned n = 0;
+  while (n < DC_UPLINK_STEPS && u->steps_bps[n])
+    n++;
+  return n ? n - 1 : 0;
+}
+
+static void start(dc_uplink_audio *u, uint32_t rtp_ts, uint64_t now_us) {
+  u->started = true;
+  u->last_ts = rtp_ts;
+  u->ts_us = 0;
+  for (int i = 0; i < 3; i++)
+    u->floor_us[i] = NONE;
+  u->bucket_start_us = now_us;
+  u->half_min_us = NONE;
+  u->half_start_us = now_us;
+  u->high_halves = u->low_halves = 0;
+}
+
+static int64_t floor_of(const dc_uplink_audio *u) {
+  int64_t f = NONE;
+  for (int i = 0; i < 3; i++)
+    if (u->floor_us[i] < f)
+      f = u->floor_us[i];
+  return f;
+}
+
+/* A half second ended: how much queue it held, and whether that moves the rate. */
+static bool judge_half(dc_uplink_audio *u, uint64_t now_us) {
+  int64_t queue = u->half_min_us - floor_of(u);
+  if (queue > DC_UPLINK_QUEUE_HIGH_US) {
+    u->high_halves++;
+    u->low_halves = 0;
+  } else if (queue < DC_UPLINK_QUEUE_LOW_US) {
+    u->low_halves++;
+    u->high_halves = 0;
+  } else {
+    u->high_halves = u->low_halves = 0;
+  }
+  if (u->high_halves >= HIGH_HALVES && now_us >= u->hold_until_us && u->step < lowest_step(u)) {
+    u->step++;
+    u->high_halves = 0;
+    u->hold_until_us = now_us + DC_UPLINK_HOLD_DOWN_US;
+    if (u->last_up_us && now_us - u->last_up_us < UP_FAILED_US)
+      u->calm_us = u->calm_us * 2 > DC_UPLINK_CALM_MAX_US ? DC_UPLINK_CALM_MAX_US : u->calm_us * 2;
+    return true;
+  }
+  if (u->step > 0 && (uint64_t)u->low_halves * HALF_US >= u->calm_us) {
+    u->step--;
+    u->low_halves = 0;
+    u->last_up_us = now_us;
+    return true;
+  }
+  return false;
+}
+
+bool dc_uplink_audio_packet(dc_uplink_audio *u, uint32_t rtp_ts, uint64_t now_us) {
+  if (!u->steps_bps[0])
+    return false;
+  if (!u->started) {
+    start(u, rtp_ts, now_us);
+  } else {
+    int64_t delta_us = (int64_t)(int32_t)(rtp_ts - u->last_ts) * 1000000 / 48000;
+    if (delta_us > RESTART_US || delta_us < -RESTART_US)
+      start(u, rtp_ts, now_us);
+    else
+      u->ts_us += delta_us, u->last_ts = rtp_ts;
+  }
+  bool changed = false;
+  if (now_us - u->half_start_us >= HALF_US) {
+    /* a half second with no packet (a pause in DTX) says nothing of the queue */
+    if (u->half_min_us != NONE)
+      changed = judge_half(u, now_us);
+    u->half_min_us = NONE;
+    u->half_start_us = now_us;
+  }
+  if (now_us - u->bucket_start_us >= BUCKET_US) {
+    u->floor_us[2] = u->floor_us[1];
+    u->floor_us[1] = u->floor_us[0];
+    u->floor_us[0] = NONE;
+    u->bucket_start_us = now_us;
+  }
+  int64_t transit = (int64_t)now_us - u->ts_us;
+  if (transit < u->floor_us[0])
+    u->floor_us[0] = transit;
+  if (transit < u->half_min_us)
+    u->half_min_us = transit;
+  return changed;
+}
+
+uint32_t dc_uplink_audio_rate(const dc_uplink_audio *u) {
+  return u->steps_bps[u->step];
+}
