@@ -139,6 +139,12 @@ void dc_metrics_write(GString *out, dc_bridge *b) {
   counter(out, "diemcau_mix_frames_concealed_total",
           "Talkers' frames lost on the way to the bridge and concealed in the mix (Opus PLC).",
           &dc_metrics.mix_concealed);
+  counter(out, "diemcau_uplink_audio_lowered_total",
+          "Times a point that sends no camera was asked for a lower audio rate: its uplink queued its audio.",
+          &dc_metrics.audio_rate_lowered);
+  counter(out, "diemcau_uplink_audio_raised_total",
+          "Times such a point was asked for a higher audio rate again, its uplink's queue empty a while.",
+          &dc_metrics.audio_rate_raised);
   counter(out, "diemcau_mix_frames_fec_total",
           "Talkers' frames lost on the way to the bridge and played from the next packet's in-band FEC.",
           &dc_metrics.mix_fec);

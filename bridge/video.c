@@ -551,8 +551,11 @@ void video_on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap) {
     if (src->audio_rx.ssrc != pkt.ssrc)
       dc_rx_stream_init(&src->audio_rx, pkt.ssrc, 48000);
     dc_rx_stream_update(&src->audio_rx, pkt.seq, pkt.timestamp, len, now);
-    if (dc_uplink_audio_packet(&src->uplink, pkt.timestamp, now))
+    unsigned step = src->uplink.step;
+    if (dc_uplink_audio_packet(&src->uplink, pkt.timestamp, now)) {
+      dc_metrics_add(src->uplink.step > step ? &dc_metrics.audio_rate_lowered : &dc_metrics.audio_rate_raised, 1);
       room_tell_audio_rate(src, src->uplink.step ? dc_uplink_audio_rate(&src->uplink) : 0);
+    }
     if (g_atomic_int_get(&src->muted) || src->mix_slot < 0)
       return;
     bool voice;

@@ -213,7 +213,8 @@ async function mixerCounters() {
   const value = (name) => Number((text.match(new RegExp(`^${name} (\\S+)$`, 'm')) || [])[1] ?? NaN);
   return { played: value('diemcau_mix_playout_wait_seconds_count'), waitS: value('diemcau_mix_playout_wait_seconds_sum'),
     lateWaits: value('diemcau_mix_late_waits_total'), concealed: value('diemcau_mix_frames_concealed_total'),
-    fec: value('diemcau_mix_frames_fec_total'), redRecovered: value('diemcau_red_frames_recovered_total') };
+    fec: value('diemcau_mix_frames_fec_total'), redRecovered: value('diemcau_red_frames_recovered_total'),
+    lowered: value('diemcau_uplink_audio_lowered_total'), raised: value('diemcau_uplink_audio_raised_total') };
 }
 
 // What the link itself did to the point's packets between two of linkem's snapshots: the rate
@@ -303,7 +304,9 @@ async function run(dir, lab, speech, silence, red, withOutage) {
     const seen = live.points.find((p) => p.name === 'Xã Tà Xùa');
     const pointLink = seen && seen.participants[0] ? seen.participants[0].link : null;
     const video = VIDEO ? [await stopVideo(pages[0]), await stopVideo(pointPage)] : null;
-    const mix = { played: mixAfter.played - mixBefore.played, waitMs: 1000 * (mixAfter.waitS - mixBefore.waitS) / Math.max(1, mixAfter.played - mixBefore.played),
+    // the asks to lower or raise the point's audio rate: since its first packet (a bridge a run)
+    const mix = { lowered: mixAfter.lowered, raised: mixAfter.raised,
+      played: mixAfter.played - mixBefore.played, waitMs: 1000 * (mixAfter.waitS - mixBefore.waitS) / Math.max(1, mixAfter.played - mixBefore.played),
       lateWaits: mixAfter.lateWaits - mixBefore.lateWaits, concealed: mixAfter.concealed - mixBefore.concealed,
       fec: mixAfter.fec - mixBefore.fec, redRecovered: mixAfter.redRecovered - mixBefore.redRecovered };
     const result = {
@@ -423,9 +426,20 @@ async function main() {
       "the operators' live view gives the point's round trip as the lab makes it",
       l ? `${l.rtt_ms} ms (lab: ${base} ms of delay, at most ${most} ms with full queues); loss down ${l.loss_down_pct} %, up ${l.loss_up_pct} %, ` +
         `${l.kbps_down} / ${l.kbps_up} kbit/s` : 'the point is not in the live view');
+    const upRate = field('up', 'rate-kbit');
+    if (UP && upRate && upRate < 42) {
+      // an uplink thinner than the highland tier's 16 kbit/s with RED's copy (~42 kbit/s on the
+      // wire: thin-uplink, audio-32k): only the rate the bridge asks for once the queue builds
+      // fits the link
+      const t = red.transit;
+      check(red.mix.lowered >= 1 && t && t.kbits < upRate,
+        "the bridge asked the point for a lower audio rate, and the point's uplink carried it (RED on)",
+        `${red.mix.lowered} asks to lower, ${red.mix.raised} to raise; ${t ? t.kbits.toFixed(1) : '?'} kbit/s offered to ` +
+        `the ${upRate} kbit/s uplink while measured, ${t ? t.queueDrops : '?'} queue drops`);
+    }
     for (const m of [plain, red]) {
       check(m.quality.voiced > SECONDS * 10 && m.quality.align > 0.5 && Number.isFinite(m.quality.lsd),
-        `the point receives the speech (RED ${m.red ? 'on' : 'off'})`,
+        `${UP ? 'the district' : 'the point'} receives the speech (RED ${m.red ? 'on' : 'off'})`,
         `${m.quality.voiced} voiced frames, envelope alignment ${m.quality.align.toFixed(2)}, LSD ${m.quality.lsd.toFixed(2)} dB`);
     }
     // (a scenario without loss, hall-lan, has nothing to recover: both play everything)
