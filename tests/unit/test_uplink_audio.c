@@ -18,6 +18,7 @@ typedef struct {
   int64_t busy_until_us; /* when the link's queue empties */
   unsigned drops, changes, ups;
   int64_t last_queue_us;  /* queueing of the last packet that passed */
+  int64_t path_us;        /* the link's delay beyond its queue (300 ms) */
   GRand *rand;
 } sim;
 
@@ -28,7 +29,7 @@ static unsigned wire_bytes(uint32_t bps) {
 }
 
 static void sim_init(sim *s, uint64_t bps, guint32 seed, uint32_t first_ts) {
-  *s = (sim){.now = 1000000, .ts = first_ts, .link_bps = bps, .rand = g_rand_new_with_seed(seed)};
+  *s = (sim){.now = 1000000, .ts = first_ts, .link_bps = bps, .path_us = 300000, .rand = g_rand_new_with_seed(seed)};
   dc_uplink_audio_init(&s->u, steps, G_N_ELEMENTS(steps));
 }
 
@@ -49,7 +50,7 @@ static uint32_t run(sim *s, double seconds, double pause_from, double pause_to) 
     }
     s->busy_until_us = begin + service;
     s->last_queue_us = begin - send;
-    uint64_t arrival = (uint64_t)(s->busy_until_us + 300000 + g_rand_int_range(s->rand, -20000, 20001));
+    uint64_t arrival = (uint64_t)(s->busy_until_us + s->path_us + g_rand_int_range(s->rand, -20000, 20001));
     uint32_t before = dc_uplink_audio_rate(&s->u);
     if (dc_uplink_audio_packet(&s->u, s->ts, arrival)) {
       s->changes++;
@@ -105,6 +106,20 @@ static void test_comes_back_up(void) {
   g_rand_free(s.rand);
 }
 
+/* A talker silent for 40 s (DTX), and meanwhile its path took 200 ms longer (another route):
+ * the floor from before the pause is not read as a queue (RTP time that moved over 10 s
+ * starts the watch afresh). */
+static void test_a_new_path_after_a_pause(void) {
+  sim s;
+  sim_init(&s, 64000, 4, 99);
+  run(&s, 70, 30, 70);
+  s.path_us += 200000;
+  uint32_t end = run(&s, 30, -1, -1);
+  g_test_message("64 kbit/s, 200 ms more delay after a 40 s pause: rate %u, %u changes", end, s.changes);
+  g_assert_cmpuint(s.changes, ==, 0);
+  g_rand_free(s.rand);
+}
+
 /* RTP time that leaps (a sender's new stream) starts the floor afresh rather than read the
  * leap as a queue; no steps configured: never a change. */
 static void test_restart_and_none(void) {
@@ -130,6 +145,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/uplink-audio/a-link-that-carries-it", test_a_link_that_carries_it);
   g_test_add_func("/uplink-audio/a-link-that-does-not", test_a_link_that_does_not);
   g_test_add_func("/uplink-audio/comes-back-up", test_comes_back_up);
+  g_test_add_func("/uplink-audio/a-new-path-after-a-pause", test_a_new_path_after_a_pause);
   g_test_add_func("/uplink-audio/restart-and-none", test_restart_and_none);
   return g_test_run();
 }
