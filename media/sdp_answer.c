@@ -194,6 +194,9 @@ static void decide(const dc_sdp *offer, dc_sdp_negotiation *neg, guint i) {
       return;
     }
     s->rtx_pt = find_rtx(m, c->pt);
+    /* the time a packet left its sender, for the receiver's REMB (video only: nothing of ours
+     * reads it on audio, and a highland point's 60 ms packets pay 4 bytes each for it) */
+    s->ext.abs_send_time = ext_id(m, URI_ABS_SEND_TIME);
     s->ext.rid = ext_id(m, URI_RID);
     s->ext.repaired_rid = s->rtx_pt >= 0 ? ext_id(m, URI_RRID) : 0;
     if (offerer_sends(m->dir))
@@ -202,7 +205,6 @@ static void decide(const dc_sdp *offer, dc_sdp_negotiation *neg, guint i) {
   s->pt = c->pt;
   s->clock_rate = c->clock_rate;
   s->feedback = feedback_of(c, m->kind == DC_SDP_VIDEO);
-  s->ext.abs_send_time = ext_id(m, URI_ABS_SEND_TIME);
   s->ext.mid = ext_id(m, URI_MID);
   if (offerer_sends(m->dir))
     collect_ssrcs(m, s);

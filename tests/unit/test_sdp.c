@@ -110,6 +110,10 @@ static void test_chromium(void) {
   g_assert_cmpint(s0->pt, ==, 111);
   g_assert_cmpuint(s0->ext.audio_level, ==, 1);
   g_assert_cmpuint(s0->ext.mid, ==, 4);
+  /* abs-send-time only where REMB reads it: on video (4 bytes a packet less on audio) */
+  g_assert_cmpuint(dc_sdp_media_extmap_id(audio, "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"), !=, 0);
+  g_assert_cmpuint(s0->ext.abs_send_time, ==, 0);
+  g_assert_cmpuint(s1->ext.abs_send_time, !=, 0);
   g_assert_cmpint(s1->pt, ==, 96);
   g_assert_cmpint(s1->rtx_pt, ==, 97);
   g_assert_cmpuint(s1->ext.rid, ==, 10);
@@ -122,6 +126,8 @@ static void test_chromium(void) {
   g_assert_cmpuint(s1->ext.twcc, ==, 0);
 
   check_answer_common(o, a);
+  g_assert_cmpuint(dc_sdp_media_extmap_id(section(a, 0), "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"), ==, 0);
+  g_assert_cmpuint(dc_sdp_media_extmap_id(section(a, 1), "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"), !=, 0);
   g_assert_cmpint(section(a, 0)->dir, ==, DC_SDP_SENDRECV);
   g_assert_cmpint(section(a, 1)->dir, ==, DC_SDP_SENDRECV);
   g_assert_cmpint(section(a, 2)->dir, ==, DC_SDP_SENDONLY); /* thumbnail slots: we send */
