@@ -880,6 +880,16 @@ void dc_media_set_audio_rate(dc_endpoint_media *m, unsigned bps) {
   gst_object_unref(enc);
 }
 
+unsigned dc_media_audio_rate(dc_endpoint_media *m) {
+  GstElement *enc = m->pipe ? gst_bin_get_by_name(GST_BIN(m->pipe), "aenc") : NULL;
+  int bps = 0;
+  if (enc) {
+    g_object_get(enc, "bitrate", &bps, NULL);
+    gst_object_unref(enc);
+  }
+  return bps > 0 ? (unsigned)bps : 0;
+}
+
 void dc_media_set_answer(dc_endpoint_media *m, const char *sdp) {
   GstSDPMessage *msg = NULL;
   if (gst_sdp_message_new_from_text(sdp, &msg) != GST_SDP_OK) {

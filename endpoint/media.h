@@ -60,6 +60,7 @@ void dc_media_set_answer(dc_endpoint_media *m, const char *sdp);
 /* The rate our Opus encoder keeps to, as the bridge asks when our uplink queues (0: the
  * profile's). */
 void dc_media_set_audio_rate(dc_endpoint_media *m, unsigned bps);
+unsigned dc_media_audio_rate(dc_endpoint_media *m); /* what the encoder keeps to now; 0: none */
 void dc_media_add_candidate(dc_endpoint_media *m, const char *candidate);
 /* Tile labels, one per slot, main first ("" for an empty slot). */
 void dc_media_set_labels(dc_endpoint_media *m, const char *const *labels, int n);

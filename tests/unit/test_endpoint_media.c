@@ -211,6 +211,24 @@ static void test_hall_offer_simulcast(void) {
   g_main_loop_unref(w.loop);
 }
 
+/* The bridge's audio-rate (its uplink queues our sound): the encoder keeps to it, and to the
+ * profile's own rate again on 0. */
+static void test_audio_rate_as_asked(void) {
+  dc_media_config cfg = {.profile = dc_profile_find("highland"), .audio_only = true, .audio_source = "test:440",
+                         .audio_sink = "fake"};
+  dc_media_events ev = {got_offer, ignore_candidate, ignore_connected, media_failed, ignore_stats, NULL};
+  GError *err = NULL;
+  dc_endpoint_media *m = dc_media_new(&cfg, &ev, &err);
+  g_assert_no_error(err);
+  unsigned profile_bps = (unsigned)cfg.profile->audio_bps;
+  g_assert_cmpuint(dc_media_audio_rate(m), ==, profile_bps);
+  dc_media_set_audio_rate(m, 10000);
+  g_assert_cmpuint(dc_media_audio_rate(m), ==, 10000);
+  dc_media_set_audio_rate(m, 0);
+  g_assert_cmpuint(dc_media_audio_rate(m), ==, profile_bps);
+  dc_media_free(m);
+}
+
 /* Our audio's copies follow what the bridge reports losing of it: none on a clean link, one
  * from 1 % loss, kept 10 s after the last lossy report (reports come about once a second, and
  * a burst's loss shows in one of them), then off. */
@@ -238,5 +256,6 @@ int main(int argc, char **argv) {
   g_test_add_func("/endpoint-media/video-profiles", test_video_profiles);
   g_test_add_func("/endpoint-media/hall-offer-simulcast", test_hall_offer_simulcast);
   g_test_add_func("/endpoint-media/uplink-red-follows-loss", test_uplink_red_follows_loss);
+  g_test_add_func("/endpoint-media/audio-rate-as-asked", test_audio_rate_as_asked);
   return g_test_run();
 }
