@@ -214,7 +214,9 @@ async function mixerCounters() {
   return { played: value('diemcau_mix_playout_wait_seconds_count'), waitS: value('diemcau_mix_playout_wait_seconds_sum'),
     lateWaits: value('diemcau_mix_late_waits_total'), concealed: value('diemcau_mix_frames_concealed_total'),
     fec: value('diemcau_mix_frames_fec_total'), redRecovered: value('diemcau_red_frames_recovered_total'),
-    lowered: value('diemcau_uplink_audio_lowered_total'), raised: value('diemcau_uplink_audio_raised_total') };
+    lowered: value('diemcau_uplink_audio_lowered_total'), raised: value('diemcau_uplink_audio_raised_total'),
+    // packets lost on the way to the bridge (by sequence number, from its receiver reports)
+    lostIn: Number((text.match(/^diemcau_packets_lost_total\{direction="in"\} (\S+)$/m) || [])[1] ?? NaN) };
 }
 
 // What the link itself did to the point's packets between two of linkem's snapshots: the rate
@@ -308,13 +310,17 @@ async function run(dir, lab, speech, silence, red, withOutage) {
     const mix = { lowered: mixAfter.lowered, raised: mixAfter.raised,
       played: mixAfter.played - mixBefore.played, waitMs: 1000 * (mixAfter.waitS - mixBefore.waitS) / Math.max(1, mixAfter.played - mixBefore.played),
       lateWaits: mixAfter.lateWaits - mixBefore.lateWaits, concealed: mixAfter.concealed - mixBefore.concealed,
-      fec: mixAfter.fec - mixBefore.fec, redRecovered: mixAfter.redRecovered - mixBefore.redRecovered };
+      fec: mixAfter.fec - mixBefore.fec, redRecovered: mixAfter.redRecovered - mixBefore.redRecovered,
+      lostIn: mixAfter.lostIn - mixBefore.lostIn };
     const result = {
       video, pointLink, mix,
       red, before, after, rec, transit: linkWindow(linkBefore, linkAfter, windowS), mouthToEarMs: mouthToEar(to16k(sent), sent.t0, to16k(rec), rec.t0),
-      // toward the district, the bridge's mix counts the point's frames (each 60 ms packet one
-      // frame: played, from FEC, or concealed, RED's copies among those played)
-      unconcealed: UP ? (mix.played + mix.fec) / Math.max(1, mix.played + mix.fec + mix.concealed)
+      // toward the district, the point's frames in the bridge's mix (each 60 ms packet one
+      // frame): played (RED's copies among them) or from FEC, against those lost for good: lost
+      // on the way in (by sequence number: the mix's own concealment count misses a frame whose
+      // time it skipped after waiting for it) less what copies and FEC brought back
+      unconcealed: UP ? (mix.played + mix.fec) /
+        Math.max(1, mix.played + mix.fec + Math.max(mix.concealed, mix.lostIn - mix.redRecovered - mix.fec))
         : 1 - (after.concealed - before.concealed) / Math.max(1, after.received - before.received),
       jbMs: 1000 * (after.jbDelay - before.jbDelay) / Math.max(1, after.jbEmitted - before.jbEmitted),
     };
@@ -396,7 +402,7 @@ async function main() {
           `${m.transit.meanMs.toFixed(0)} ms a packet in it on average` +
           (m.mouthToEarMs === null ? '' : ` (mouth to ear less that: ${(m.mouthToEarMs - m.transit.meanMs).toFixed(0)} ms)`) +
           `; the bridge's jitter buffers held talkers' ${m.mix.played} packets ${m.mix.waitMs.toFixed(1)} ms each on average, ` +
-          `${m.mix.lateWaits} ticks concealed waiting; of talkers' frames lost on the way in ${m.mix.concealed} concealed, ` +
+          `${m.mix.lateWaits} ticks concealed waiting; ${m.mix.lostIn} packets lost on the way in, ${m.mix.concealed} frames concealed, ` +
           `${m.mix.fec} from in-band FEC, ${m.mix.redRecovered} from RED copies`);
     // what the concealment was made of: how many times playout concealed and for how long
     // each time on average (a burst's frames lost together, or lone ones), and packets the
