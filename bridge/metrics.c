@@ -137,17 +137,18 @@ void dc_metrics_write(GString *out, dc_bridge *b) {
           "in DTX).",
           &dc_metrics.mix_late_waits);
   counter(out, "diemcau_mix_frames_concealed_total",
-          "Talkers' frames lost on the way to the bridge and concealed in the mix (Opus PLC).",
+          "Talkers' frames missing before a later packet, concealed in the mix (Opus PLC); a frame whose time the "
+          "mixer skipped after waiting for it is not counted (diemcau_packets_lost_total counts every loss).",
           &dc_metrics.mix_concealed);
+  counter(out, "diemcau_mix_frames_fec_total",
+          "Talkers' frames lost on the way to the bridge and played from the next packet's in-band FEC.",
+          &dc_metrics.mix_fec);
   counter(out, "diemcau_uplink_audio_lowered_total",
           "Times a point that sends no camera was asked for a lower audio rate: its uplink queued its audio.",
           &dc_metrics.audio_rate_lowered);
   counter(out, "diemcau_uplink_audio_raised_total",
           "Times such a point was asked for a higher audio rate again, its uplink's queue empty a while.",
           &dc_metrics.audio_rate_raised);
-  counter(out, "diemcau_mix_frames_fec_total",
-          "Talkers' frames lost on the way to the bridge and played from the next packet's in-band FEC.",
-          &dc_metrics.mix_fec);
   histogram(out, "diemcau_mix_tick_seconds", "Time the mix clock took for one 20 ms tick of every room.",
             dc_metrics.mix_tick_buckets, dc_mix_tick_bounds_us, DC_MIX_TICK_BUCKETS, &dc_metrics.mix_tick_count,
             &dc_metrics.mix_tick_sum_us, 1e6);

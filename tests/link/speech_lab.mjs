@@ -402,8 +402,10 @@ async function main() {
           `${m.transit.meanMs.toFixed(0)} ms a packet in it on average` +
           (m.mouthToEarMs === null ? '' : ` (mouth to ear less that: ${(m.mouthToEarMs - m.transit.meanMs).toFixed(0)} ms)`) +
           `; the bridge's jitter buffers held talkers' ${m.mix.played} packets ${m.mix.waitMs.toFixed(1)} ms each on average, ` +
-          `${m.mix.lateWaits} ticks concealed waiting; ${m.mix.lostIn} packets lost on the way in, ${m.mix.concealed} frames concealed, ` +
-          `${m.mix.fec} from in-band FEC, ${m.mix.redRecovered} from RED copies`);
+          `${m.mix.lateWaits} ticks concealed waiting` +
+          // what the point's uplink lost: news only when the point speaks
+          (UP ? `; ${m.mix.lostIn} packets lost on the way in, ${m.mix.concealed} frames concealed, ` +
+            `${m.mix.fec} from in-band FEC, ${m.mix.redRecovered} from RED copies` : ''));
     // what the concealment was made of: how many times playout concealed and for how long
     // each time on average (a burst's frames lost together, or lone ones), and packets the
     // jitter buffer threw away (too late, or with RED a copy of a frame it had)
