@@ -53,7 +53,10 @@ typedef struct {
   uint32_t roc;
   uint16_t s_l;
   uint64_t highest;
-  uint64_t window[MAX_WINDOW / 64]; /* bit i: highest - i was accepted (inbound) or used (outbound) */
+  /* A ring: bit (index % window) is set when that index, within window of highest, was
+   * accepted (inbound) or used (outbound). Shifting a 1024-bit map on every packet was a
+   * percent of the bridge at 1000 participants; moving on clears only the bits passed over. */
+  uint64_t window[MAX_WINDOW / 64];
   uint64_t *fingerprints;           /* AUDIT only: by index % window */
 } stream;
 
@@ -263,37 +266,39 @@ static dc_status window_check(const stream *st, unsigned window, int64_t index) 
   uint64_t delta = st->highest - (uint64_t)index;
   if (delta >= window)
     return DC_ERR_REPLAY;
-  return (st->window[delta / 64] >> (delta % 64)) & 1 ? DC_ERR_REPLAY : DC_OK;
+  uint64_t bit = (uint64_t)index % window;
+  return (st->window[bit / 64] >> (bit % 64)) & 1 ? DC_ERR_REPLAY : DC_OK;
+}
+
+/* Clears the ring's bits of the n indices from `from` on (n < window; window a multiple of
+ * 64, so a run that fits in its word never wraps inside it). */
+static void window_clear(uint64_t *ring, unsigned window, uint64_t from, uint64_t n) {
+  while (n) {
+    unsigned bit = (unsigned)(from % window), in_word = bit % 64;
+    unsigned take = (unsigned)MIN(n, (uint64_t)(64 - in_word));
+    uint64_t mask = take == 64 ? ~(uint64_t)0 : (((uint64_t)1 << take) - 1) << in_word;
+    ring[bit / 64] &= ~mask;
+    from += take;
+    n -= take;
+  }
 }
 
 /* After a packet authenticated (or was protected): remember its index. */
 static void window_add(stream *st, unsigned window, uint64_t index) {
-  unsigned words = window / 64;
   if (!st->started) {
     st->started = true;
     st->highest = index;
     memset(st->window, 0, sizeof st->window);
-    st->window[0] = 1;
   } else if (index > st->highest) {
     uint64_t shift = index - st->highest;
-    if (shift >= window) {
+    if (shift >= window)
       memset(st->window, 0, sizeof st->window);
-    } else {
-      /* shift the bitmap towards older by `shift` bits */
-      unsigned w = (unsigned)(shift / 64), bits = (unsigned)(shift % 64);
-      for (int i = (int)words - 1; i >= 0; i--) {
-        uint64_t v = i - (int)w >= 0 ? st->window[i - w] << bits : 0;
-        if (bits && i - (int)w - 1 >= 0)
-          v |= st->window[i - w - 1] >> (64 - bits);
-        st->window[i] = v;
-      }
-    }
+    else
+      window_clear(st->window, window, st->highest + 1, shift);
     st->highest = index;
-    st->window[0] |= 1;
-  } else {
-    uint64_t delta = st->highest - index;
-    st->window[delta / 64] |= (uint64_t)1 << (delta % 64);
   }
+  uint64_t bit = index % window;
+  st->window[bit / 64] |= (uint64_t)1 << (bit % 64);
 }
 
 /* SRTP only: the rollover counter and highest sequence number follow the highest index. */

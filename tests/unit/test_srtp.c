@@ -355,6 +355,71 @@ static void test_replay_auth_and_bounds(void) {
   }
 }
 
+/* The replay window against a model of it: packets of indices 0..N-1 protected in order,
+ * then received as a link and a replayer would bring them (in order, ahead by a jump,
+ * behind by up to a little more than the window, again). A packet is taken exactly when it is
+ * the first of its index and that index is above the highest taken or within 1024 of it.
+ * The window is a ring cleared as the highest index moves (a shifted bitmap before). */
+#define MODEL_PACKETS 20000 /* all under 32768: the ROC stays 0 and guesses nothing */
+static void test_replay_window_model(void) {
+  uint8_t mk[16] = {5}, ms[14] = {6};
+  dc_srtp *out = dc_srtp_new(DC_SRTP_AEAD_AES_128_GCM, mk, ms, DC_SRTP_OUTBOUND, NULL);
+  dc_srtp *in = dc_srtp_new(DC_SRTP_AEAD_AES_128_GCM, mk, ms, DC_SRTP_INBOUND, NULL);
+  enum { CAP = 256 }; /* the packet and room for any trailer (DC_SRTP_MAX_TRAILER) */
+  uint8_t(*sealed)[CAP] = g_malloc(sizeof *sealed * MODEL_PACKETS);
+  size_t *sealed_len = g_new(size_t, MODEL_PACKETS);
+  for (unsigned i = 0; i < MODEL_PACKETS; i++) {
+    sealed_len[i] = make_rtp(sealed[i], (uint16_t)i, 9, 8, 0);
+    g_assert_cmpint(dc_srtp_protect(out, sealed[i], &sealed_len[i], CAP), ==, DC_OK);
+  }
+  bool *taken = g_new0(bool, MODEL_PACKETS);
+  GRand *rng = g_rand_new_with_seed(1234);
+  int64_t highest = -1;
+  unsigned accepted = 0, refused = 0, next = 0;
+  for (unsigned step = 0; step < 60000; step++) {
+    int64_t idx;
+    int r = g_rand_int_range(rng, 0, 1000);
+    if (r < 750)
+      idx = highest + 1;
+    else if (r < 753) /* a jump ahead leaves holes for the steps back to fill */
+      idx = highest + g_rand_int_range(rng, 2, 1500);
+    else if (r < 950)
+      idx = highest - g_rand_int_range(rng, 0, 1100);
+    else
+      idx = next ? next - 1 : 0;
+    if (idx >= MODEL_PACKETS)
+      break;
+    if (idx < 0)
+      continue;
+    bool want = !taken[idx] && (idx > highest || highest - idx < 1024);
+    uint8_t pkt[CAP];
+    size_t len = sealed_len[idx];
+    memcpy(pkt, sealed[idx], len);
+    dc_status st = dc_srtp_unprotect(in, pkt, &len);
+    if ((st == DC_OK) != want)
+      g_error("step %u: index %" G_GINT64_FORMAT " with the highest %" G_GINT64_FORMAT " was %s; the model %s it",
+              step, idx, highest, st == DC_OK ? "taken" : "refused", want ? "takes" : "refuses");
+    if (want) {
+      taken[idx] = true;
+      highest = MAX(highest, idx);
+      accepted++;
+    } else {
+      g_assert_cmpint(st, ==, DC_ERR_REPLAY);
+      refused++;
+    }
+    next = (unsigned)idx + 1;
+  }
+  g_test_message("%u packets taken, %u refused as replays or too old", accepted, refused);
+  g_assert_cmpuint(accepted, >, 3000);
+  g_assert_cmpuint(refused, >, 500);
+  g_rand_free(rng);
+  g_free(taken);
+  g_free(sealed_len);
+  g_free(sealed);
+  dc_srtp_free(out);
+  dc_srtp_free(in);
+}
+
 /* Found by fuzz_srtp: a padded packet's padding count is encrypted, so unprotect must not
  * judge the padding before decrypting. */
 static void test_padded_packets(void) {
@@ -648,6 +713,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/srtp/rtcp/aes-cm-sha1-80", test_rtcp_cm_matches_reference);
   g_test_add_func("/srtp/rtcp/aead-aes-128-gcm", test_rtcp_gcm_matches_reference);
   g_test_add_func("/srtp/replay-auth-bounds", test_replay_auth_and_bounds);
+  g_test_add_func("/srtp/replay-window-model", test_replay_window_model);
   g_test_add_func("/srtp/padded-packets", test_padded_packets);
   g_test_add_func("/srtp/many-ssrcs", test_many_ssrcs);
   g_test_add_func("/srtp/bad-profile", test_bad_profile);
