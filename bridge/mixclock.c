@@ -100,6 +100,11 @@ static void deliver_audio_now(const mix_delivery *d) {
   }
 }
 
+static void deliver_audio_ahead(const void *msg, unsigned stage) {
+  const mix_delivery *d = msg;
+  room_prefetch_delivery(d->rcv, &d->rcv->audio, stage);
+}
+
 static void deliver_audio(void *msg) {
   mix_delivery *d = msg;
   deliver_audio_now(d);
@@ -223,7 +228,7 @@ static void tick_room(dc_room *r, uint64_t now, GArray *out, GArray *shares) {
     post_speaker(r->bridge, r->meeting, r->speaker);
   for (guint i = 0; i < out->len; i++) { /* no lock held while handing over */
     mix_delivery *d = &g_array_index(out, mix_delivery, i);
-    if (!room_post(d->rcv, deliver_audio, d, sizeof *d)) {
+    if (!room_post(d->rcv, deliver_audio, deliver_audio_ahead, d, sizeof *d)) {
       shared_packet_unref(d->pkt);
       room_unref(d->rcv);
     }

@@ -293,7 +293,11 @@ dc_participant *room_find(dc_room *r, int64_t id);
  * reserves, posts and, when the worker refuses, releases again: false then, and counted. */
 bool room_reserve(dc_participant *rcv);
 void room_release(dc_participant *rcv); /* the delivery ran: pending back, its reference dropped */
-bool room_post(dc_participant *rcv, void (*fn)(void *msg), const void *msg, size_t len);
+bool room_post(dc_participant *rcv, void (*fn)(void *msg), void (*ahead)(const void *msg, unsigned stage),
+               const void *msg, size_t len);
+/* Warming ahead for a delivery to rcv on slot s (worker.h): stage 0 the receiver's lines a
+ * delivery reads, stages 1-3 its transport's send path. rcv's worker, with a reference held. */
+void room_prefetch_delivery(const dc_participant *rcv, const slot *s, unsigned stage);
 
 /* One copy of a packet for every receiver on another worker it goes to: each delivery holds
  * a reference, the last frees it. (A copy a receiver, as before, was an allocation and 2 KiB
@@ -324,6 +328,8 @@ void room_request_keyframe(dc_participant *src, int layer, int64_t interval_us);
  * keep to, bits per second (dc_uplink_audio), and logs why. */
 void room_tell_audio_rate(dc_participant *p, unsigned bps);
 void video_on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap);
+/* A hint before video_on_rtp (transport.h's prefetch): the source's lines it reads first. */
+void video_prefetch_source(gpointer user);
 void feedback_on_rtcp(gpointer user, uint8_t *buf, size_t len);
 void feedback_heard_from(dc_participant *p, uint64_t now); /* each packet from it */
 void feedback_report(dc_participant *p, uint64_t now);     /* once a second, from video_tick */

@@ -369,6 +369,29 @@ static void on_recv(NiceAgent *agent, guint stream, guint component, guint len, 
 
 static gboolean close_on_worker(gpointer data);
 
+/* Warming ahead for the next ready sockets (worker.h): what receiving an SRTP packet reads
+ * here, then the session's streams and cipher. */
+static void direct_ahead(gpointer data, unsigned stage) {
+  const dc_transport *t = data;
+  switch (stage) {
+  case 0:
+    __builtin_prefetch(&t->srtp_in);
+    __builtin_prefetch(&t->closed);
+    __builtin_prefetch(&t->peer);
+    __builtin_prefetch(&t->cb);
+    return;
+  case 1:
+  case 2:
+    if (t->srtp_in)
+      dc_srtp_prefetch(t->srtp_in, stage - 1);
+    return;
+  case 3:
+    if (t->cb.prefetch)
+      t->cb.prefetch(t->user);
+    return;
+  }
+}
+
 static void on_direct_readable(gpointer data) {
   dc_transport *t = data;
   uint8_t bufs[DIRECT_BATCH][DC_TRANSPORT_BUF];
@@ -433,7 +456,7 @@ static gboolean start_direct_receive(gpointer data) {
   g_object_unref(socket);
   if (fd < 0)
     return G_SOURCE_REMOVE; /* out of descriptors: libnice goes on reading */
-  t->direct_watch = dc_worker_watch_fd(t->worker, fd, on_direct_readable, t);
+  t->direct_watch = dc_worker_watch_fd_ahead(t->worker, fd, on_direct_readable, direct_ahead, t);
   if (!t->direct_watch) {
     close(fd);
     return G_SOURCE_REMOVE;
@@ -720,6 +743,21 @@ dc_status dc_transport_send_rtp(dc_transport *t, uint8_t *buf, size_t len, size_
     dc_metrics_add(&dc_metrics.rtp_bytes_out, len);
   }
   return st;
+}
+
+void dc_transport_prefetch_send(const dc_transport *t, unsigned stage) {
+  switch (stage) {
+  case 0:
+    __builtin_prefetch(&t->srtp_out);
+    __builtin_prefetch(&t->closed);
+    __builtin_prefetch(&t->peer);
+    return;
+  case 1:
+  case 2:
+    if (t->srtp_out)
+      dc_srtp_prefetch(t->srtp_out, stage - 1);
+    return;
+  }
 }
 
 dc_status dc_transport_send_rtcp(dc_transport *t, uint8_t *buf, size_t len, size_t cap) {

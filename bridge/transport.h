@@ -53,6 +53,9 @@ typedef struct {
   /* Decrypted RTP / RTCP; buf may be modified in place (cap bytes are writable). */
   void (*rtp)(gpointer user, uint8_t *buf, size_t len, size_t cap);
   void (*rtcp)(gpointer user, uint8_t *buf, size_t len);
+  /* Optional, a hint: the socket is about to be read (worker.h, warming ahead); prefetch
+   * what rtp will read of user. */
+  void (*prefetch)(gpointer user);
 } dc_transport_callbacks;
 
 typedef struct {
@@ -92,6 +95,9 @@ void dc_transport_close(dc_transport *t);
 /* Worker thread only. buf must have room for the SRTP trailer (cap bytes). */
 dc_status dc_transport_send_rtp(dc_transport *t, uint8_t *buf, size_t len, size_t cap);
 dc_status dc_transport_send_rtcp(dc_transport *t, uint8_t *buf, size_t len, size_t cap);
+/* Worker thread only; a hint that changes nothing (worker.h, warming ahead): prefetches what
+ * dc_transport_send_rtp reads, stage 0 .. 2, each stage what the one before brought in. */
+void dc_transport_prefetch_send(const dc_transport *t, unsigned stage);
 dc_transport_state dc_transport_get_state(const dc_transport *t);
 /* When ICE first had a path (g_get_monotonic_time), or 0: with the CONNECTED state's time,
  * how a join's wait splits between ICE and DTLS. Any thread. */

@@ -127,14 +127,30 @@ void room_release(dc_participant *rcv) {
   room_unref(rcv);
 }
 
-bool room_post(dc_participant *rcv, void (*fn)(void *msg), const void *msg, size_t len) {
+bool room_post(dc_participant *rcv, void (*fn)(void *msg), void (*ahead)(const void *msg, unsigned stage),
+               const void *msg, size_t len) {
   if (!room_reserve(rcv))
     return false;
-  if (dc_worker_post(rcv->worker, fn, msg, len))
+  if (dc_worker_post_ahead(rcv->worker, fn, ahead, msg, len))
     return true;
   g_atomic_int_add(&rcv->pending, -1);
   note_dropped(rcv);
   return false;
+}
+
+void room_prefetch_delivery(const dc_participant *rcv, const slot *s, unsigned stage) {
+  if (stage == 0) {
+    __builtin_prefetch(&rcv->transport);
+    __builtin_prefetch(&rcv->closed);
+    __builtin_prefetch(&rcv->sent_bytes);
+    __builtin_prefetch(&rcv->audio_loss_us);
+    __builtin_prefetch(&s->section);
+    __builtin_prefetch(&s->started);
+    __builtin_prefetch(&s->red_pt);
+    return;
+  }
+  if (!rcv->closed) /* else its transport is gone, and the delivery sends nothing */
+    dc_transport_prefetch_send(rcv->transport, stage - 1);
 }
 
 shared_packet *shared_packet_new(const uint8_t *data, size_t len) {
@@ -411,12 +427,17 @@ static void deliver_posted(void *msg) {
   room_release(d->rcv);
 }
 
+static void delivery_ahead(const void *msg, unsigned stage) {
+  const delivery *d = msg;
+  room_prefetch_delivery(d->rcv, d->slot, stage);
+}
+
 /* A delivery handed to the receiver's worker, with the references it holds there. */
 static void post_delivery(delivery *d, shared_packet *pkt) {
   d->rcv = room_ref(d->rcv);
   d->src = room_ref(d->src);
   d->pkt = pkt ? shared_packet_ref(pkt) : NULL;
-  if (room_post(d->rcv, deliver_posted, d, sizeof *d))
+  if (room_post(d->rcv, deliver_posted, delivery_ahead, d, sizeof *d))
     return;
   shared_packet_unref(d->pkt);
   room_unref(d->src);
@@ -536,6 +557,16 @@ static void push_red(dc_participant *src, const dc_rtp *pkt, int level, uint64_t
 }
 
 /* The source's worker. */
+void video_prefetch_source(gpointer user) {
+  const dc_participant *src = user;
+  __builtin_prefetch(&src->room);
+  __builtin_prefetch(&src->observer);
+  __builtin_prefetch(&src->audio_pt);
+  __builtin_prefetch(&src->audio_rx);
+  __builtin_prefetch(&src->uplink);
+  __builtin_prefetch(&src->last_heard_us);
+}
+
 void video_on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap) {
   (void)cap;
   dc_participant *src = user;

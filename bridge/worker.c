@@ -26,6 +26,7 @@
  * the message copied in, so a packet handed to another worker costs no allocation). */
 typedef struct {
   void (*post)(void *msg); /* NULL: a call */
+  void (*ahead)(const void *msg, unsigned stage); /* a post's warming ahead, or NULL */
   union {
     struct {
       GSourceFunc fn;
@@ -80,8 +81,13 @@ struct dc_worker_watch {
   dc_worker *w;
   int fd;
   void (*ready)(gpointer data); /* NULL once unwatched */
+  void (*ahead)(gpointer data, unsigned stage);
   gpointer data;
 };
+
+/* How many jobs before its own a job's stage k of warming ahead runs: each stage one job
+ * after the one before, which at 2-5 µs a job is far more than a miss takes. */
+static unsigned ahead_distance(unsigned stage) { return DC_WORKER_AHEAD_STAGES - stage; }
 
 #define WATCH_BATCH 64
 
@@ -94,7 +100,19 @@ static gboolean watches_dispatch(GSource *s, GSourceFunc unused, gpointer data) 
   struct epoll_event ev[WATCH_BATCH];
   int n = epoll_wait(w->epoll_fd, ev, WATCH_BATCH, 0);
   w->running_watches = true;
-  for (int i = 0; i < n; i++) {
+  /* The watch itself is as cold as what it leads to: it is fetched a job before its stage 0. */
+  for (int i = -(int)DC_WORKER_AHEAD_STAGES - 1; i < n; i++) {
+    int first = i + (int)DC_WORKER_AHEAD_STAGES + 1;
+    if (first >= 0 && first < n)
+      __builtin_prefetch(ev[first].data.ptr);
+    for (unsigned k = 0; k < DC_WORKER_AHEAD_STAGES; k++) {
+      int j = i + (int)ahead_distance(k);
+      dc_worker_watch *later = j >= 0 && j < n ? ev[j].data.ptr : NULL;
+      if (later && later->ready && later->ahead) /* still watched: its data is still there */
+        later->ahead(later->data, k);
+    }
+    if (i < 0)
+      continue;
     dc_worker_watch *watch = ev[i].data.ptr;
     if (watch->ready)
       watch->ready(watch->data);
@@ -112,10 +130,15 @@ static gboolean watches_callback(gpointer data) {
 static GSourceFuncs watches_funcs = {.dispatch = watches_dispatch};
 
 dc_worker_watch *dc_worker_watch_fd(dc_worker *w, int fd, void (*ready)(gpointer data), gpointer data) {
+  return dc_worker_watch_fd_ahead(w, fd, ready, NULL, data);
+}
+
+dc_worker_watch *dc_worker_watch_fd_ahead(dc_worker *w, int fd, void (*ready)(gpointer data),
+                                          void (*ahead)(gpointer data, unsigned stage), gpointer data) {
   if (w->epoll_fd < 0)
     return NULL;
   dc_worker_watch *watch = g_new0(dc_worker_watch, 1);
-  *watch = (dc_worker_watch){w, fd, ready, data};
+  *watch = (dc_worker_watch){w, fd, ready, ahead, data};
   struct epoll_event ev = {.events = EPOLLIN, .data.ptr = watch};
   if (epoll_ctl(w->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
     g_free(watch);
@@ -226,8 +249,19 @@ static gboolean mailbox_dispatch(GSource *s, GSourceFunc unused, gpointer unused
   w->running = batch;
   g_atomic_int_set(&w->pending, 0);
   g_mutex_unlock(&w->lock);
-  for (guint i = 0; i < batch->len; i++)
-    run_job(&g_array_index(batch, job, i));
+  /* Jobs posted from here on run at once (dc_worker_post on its own worker) or go to the
+   * other array: batch stays as it is while it runs. */
+  int n = (int)batch->len;
+  for (int i = -(int)DC_WORKER_AHEAD_STAGES; i < n; i++) {
+    for (unsigned k = 0; k < DC_WORKER_AHEAD_STAGES; k++) {
+      int j = i + (int)ahead_distance(k);
+      job *later = j >= 0 && j < n ? &g_array_index(batch, job, j) : NULL;
+      if (later && later->post && later->ahead)
+        later->ahead(later->u.msg, k);
+    }
+    if (i >= 0)
+      run_job(&g_array_index(batch, job, i));
+  }
   g_array_set_size(batch, 0);
   return G_SOURCE_CONTINUE;
 }
@@ -390,9 +424,15 @@ void dc_worker_invoke(dc_worker *w, GSourceFunc fn, gpointer data, GDestroyNotif
 }
 
 bool dc_worker_post(dc_worker *w, void (*fn)(void *msg), const void *msg, size_t len) {
+  return dc_worker_post_ahead(w, fn, NULL, msg, len);
+}
+
+bool dc_worker_post_ahead(dc_worker *w, void (*fn)(void *msg), void (*ahead)(const void *msg, unsigned stage),
+                          const void *msg, size_t len) {
   g_return_val_if_fail(len <= DC_WORKER_MSG_MAX, false);
   job j;
   j.post = fn;
+  j.ahead = ahead;
   memcpy(j.u.msg, msg, len);
   if (!is_current(w))
     return enqueue(w, &j);

@@ -37,6 +37,18 @@ gboolean dc_worker_is_current(dc_worker *w);
 bool dc_worker_post(dc_worker *w, void (*fn)(void *msg), const void *msg, size_t len);
 guint64 dc_worker_refused(dc_worker *w);
 
+/* Warming ahead. A thousand participants' slots, transports and SRTP contexts do not stay in
+ * cache from one 20 ms mix to the next, and a packet's work follows pointers through them,
+ * each a miss waited for in turn. A post or a watch may name ahead(data, stage): the worker
+ * calls it for stage 0 .. DC_WORKER_AHEAD_STAGES - 1 a few jobs (or ready descriptors)
+ * before the job's own turn, one stage a job later than the one before, so that each stage
+ * can prefetch what the last one brought in while other jobs run. ahead runs on the worker,
+ * between jobs, and only reads what its job would read at that moment (re-found from the
+ * data each stage: an earlier job may have changed it). */
+#define DC_WORKER_AHEAD_STAGES 4
+bool dc_worker_post_ahead(dc_worker *w, void (*fn)(void *msg), void (*ahead)(const void *msg, unsigned stage),
+                          const void *msg, size_t len);
+
 /* Descriptors watched for reading through one epoll set a worker, polled as one descriptor:
  * a GSource a socket would put every socket in every poll and every pass of GLib over its
  * sources, at each wake-up of the worker's loop (worker.c). */
@@ -44,6 +56,10 @@ typedef struct dc_worker_watch dc_worker_watch;
 /* The worker only: ready(data) runs on it while fd is readable (level-triggered). NULL when
  * the descriptor cannot be watched; the caller keeps to its own way then. */
 dc_worker_watch *dc_worker_watch_fd(dc_worker *w, int fd, void (*ready)(gpointer data), gpointer data);
+/* The same with ahead(data, stage) called before ready(data) when several are ready at once
+ * (see warming ahead above). */
+dc_worker_watch *dc_worker_watch_fd_ahead(dc_worker *w, int fd, void (*ready)(gpointer data),
+                                          void (*ahead)(gpointer data, unsigned stage), gpointer data);
 /* The worker only, before fd is closed; from within any ready callback too, its own as well:
  * no call follows. */
 void dc_worker_unwatch(dc_worker_watch *watch);

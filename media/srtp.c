@@ -202,6 +202,20 @@ void dc_srtp_free(dc_srtp *s) {
 dc_srtp_profile dc_srtp_get_profile(const dc_srtp *s) { return s->profile; }
 uint64_t dc_srtp_refused(const dc_srtp *s) { return s->refused; }
 
+void dc_srtp_prefetch(const dc_srtp *s, unsigned stage) {
+  const half *h = &s->rtp;
+  if (stage == 0) {
+    __builtin_prefetch(s);
+    __builtin_prefetch((const char *)h + 64);
+    return;
+  }
+  /* an audio receiver's one stream, or the first two of a video one's */
+  for (unsigned i = 0; i < MIN(h->n_streams, 2u); i++)
+    for (size_t off = 0; off < sizeof(stream); off += 64)
+      __builtin_prefetch((const char *)&h->streams[i] + off);
+  __builtin_prefetch(h->ctx);
+}
+
 /* ---- per-SSRC state ---- */
 
 /* The stream of ssrc, or NULL; looking changes nothing. */

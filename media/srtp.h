@@ -73,6 +73,10 @@ void dc_srtp_free(dc_srtp *s);
 dc_srtp_profile dc_srtp_get_profile(const dc_srtp *s);
 /* Outbound: packets protect refused so far (an index used again, or no room). */
 uint64_t dc_srtp_refused(const dc_srtp *s);
+/* A hint, no effect on state: prefetches what the next SRTP (not SRTCP) packet's protect or
+ * unprotect reads first. Stage 0 the session, stage 1 (once stage 0 had time to arrive) its
+ * streams and cipher context. For a caller with many sessions that knows which comes next. */
+void dc_srtp_prefetch(const dc_srtp *s, unsigned stage);
 
 /* In place: buf holds an RTP (or RTCP) packet of *len bytes and has room for cap bytes;
  * on success *len is the new length. DC_ERR_NO_SPACE when cap < *len + the trailer.

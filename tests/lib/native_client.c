@@ -160,7 +160,7 @@ static void on_message(SoupWebsocketConnection *ws, gint type, GBytes *msg, gpoi
     c->joined_us = g_get_monotonic_time();
     char *lo[] = {"127.0.0.1", NULL};
     dc_transport_config cfg = {.local_addresses = lo, .controlling = true};
-    dc_transport_callbacks cb = {on_candidate, on_state, on_rtp, on_rtcp};
+    dc_transport_callbacks cb = {.candidate = on_candidate, .state = on_state, .rtp = on_rtp, .rtcp = on_rtcp};
     c->t = dc_transport_new(dc_workers_pick(c->cfg.workers), c->cfg.identity, &cfg, &cb, c, NULL);
     char *offer = c->cb.offer(c, c->user);
     ws_send(c, "offer", "sdp", offer);

@@ -285,7 +285,7 @@ static void make_transport(leg *l, bool controlling) {
   janus_client *c = l->c;
   char *local[] = {(char *)c->cfg.local_address, NULL};
   dc_transport_config cfg = {.local_addresses = local, .controlling = controlling};
-  dc_transport_callbacks cb = {on_candidate, on_state, on_rtp, on_rtcp};
+  dc_transport_callbacks cb = {.candidate = on_candidate, .state = on_state, .rtp = on_rtp, .rtcp = on_rtcp};
   l->t = dc_transport_new(c->cfg.worker, c->cfg.identity, &cfg, &cb, l, NULL);
 }
 

@@ -287,6 +287,8 @@ typedef struct {
   int fds[2][2];             /* two socket pairs: [i][0] watched, [i][1] written */
   dc_worker_watch *watch[2];
   gint calls[2], off_worker;
+  int stages[2];             /* warming ahead: the stages called since the last ready */
+  gint ahead_errors;         /* a stage out of turn, or for a descriptor no longer watched */
   bool unwatch_other;        /* a callback unwatches the other descriptor */
   bool unwatch_self;         /* each callback unwatches itself */
 } watched;
@@ -294,6 +296,9 @@ typedef struct {
 static void on_ready(watched *st, int i) {
   if (!dc_worker_is_current(st->w))
     g_atomic_int_inc(&st->off_worker);
+  if (st->stages[i] != DC_WORKER_AHEAD_STAGES)
+    g_atomic_int_inc(&st->ahead_errors);
+  st->stages[i] = 0;
   char byte;
   if (read(st->fds[i][0], &byte, 1) != 1)
     return;
@@ -310,10 +315,20 @@ static void on_ready(watched *st, int i) {
 static void ready0(gpointer data) { on_ready(data, 0); }
 static void ready1(gpointer data) { on_ready(data, 1); }
 
+static void on_ahead(watched *st, int i, unsigned stage) {
+  if (!dc_worker_is_current(st->w))
+    g_atomic_int_inc(&st->off_worker);
+  if (!st->watch[i] || stage != (unsigned)st->stages[i])
+    g_atomic_int_inc(&st->ahead_errors);
+  st->stages[i]++;
+}
+static void ahead0(gpointer data, unsigned stage) { on_ahead(data, 0, stage); }
+static void ahead1(gpointer data, unsigned stage) { on_ahead(data, 1, stage); }
+
 static gboolean watch_both(gpointer data) {
   watched *st = data;
-  st->watch[0] = dc_worker_watch_fd(st->w, st->fds[0][0], ready0, st);
-  st->watch[1] = dc_worker_watch_fd(st->w, st->fds[1][0], ready1, st);
+  st->watch[0] = dc_worker_watch_fd_ahead(st->w, st->fds[0][0], ready0, ahead0, st);
+  st->watch[1] = dc_worker_watch_fd_ahead(st->w, st->fds[1][0], ready1, ahead1, st);
   return G_SOURCE_REMOVE;
 }
 
@@ -344,8 +359,9 @@ static void run_watched(bool unwatch_other, bool unwatch_self, int expect0, int 
   }
   dc_worker_invoke(st.w, unwatch_left, &st, NULL);
   dc_workers_free(ws);
-  g_test_message("calls: %d and %d (expected %d and %d); off the worker %d", st.calls[0], st.calls[1], expect0,
-                 expect1, st.off_worker);
+  g_test_message("calls: %d and %d (expected %d and %d); off the worker %d; warming ahead out of turn %d",
+                 st.calls[0], st.calls[1], expect0, expect1, st.off_worker, st.ahead_errors);
+  g_assert_cmpint(st.ahead_errors, ==, 0);
   if (unwatch_other && st.calls[0] < st.calls[1]) { /* whichever came first in the batch */
     int first = st.calls[1];
     st.calls[1] = st.calls[0], st.calls[0] = first;
@@ -366,6 +382,138 @@ static void test_watch_calls_on_worker(void) { run_watched(false, false, 3, 3); 
 static void test_unwatch_from_a_callback(void) {
   run_watched(false, true, 1, 1);
   run_watched(true, false, 3, 0);
+}
+
+/* ---- warming ahead ---- */
+
+/* Six descriptors ready in one batch; the first callback unwatches all the others: none of
+ * them is warmed ahead (or called) after that, though their events are in the batch. */
+enum { MANY = 6 };
+
+typedef struct {
+  dc_worker *w;
+  int fds[MANY][2];
+  dc_worker_watch *watch[MANY];
+  int ready_calls, ahead_after_unwatch;
+  gint done;
+} many_watched;
+
+typedef struct {
+  many_watched *st;
+  int i;
+} many_arg;
+
+static void many_ready(gpointer data) {
+  many_arg *a = data;
+  many_watched *st = a->st;
+  char byte;
+  if (read(st->fds[a->i][0], &byte, 1) != 1)
+    return;
+  st->ready_calls++;
+  for (int k = 0; k < MANY; k++)
+    if (st->watch[k]) {
+      dc_worker_unwatch(st->watch[k]);
+      st->watch[k] = NULL;
+    }
+  g_atomic_int_set(&st->done, 1);
+}
+
+static void many_ahead(gpointer data, unsigned stage) {
+  (void)stage;
+  many_arg *a = data;
+  if (!a->st->watch[a->i])
+    a->st->ahead_after_unwatch++;
+}
+
+static gboolean watch_many(gpointer data) {
+  many_arg *args = data;
+  for (int k = 0; k < MANY; k++)
+    args[k].st->watch[k] = dc_worker_watch_fd_ahead(args[k].st->w, args[k].st->fds[k][0], many_ready, many_ahead, &args[k]);
+  return G_SOURCE_REMOVE;
+}
+
+static void test_unwatched_not_warmed(void) {
+  dc_workers *ws = dc_workers_new(1);
+  many_watched st = {.w = dc_workers_pick(ws)};
+  many_arg args[MANY];
+  for (int k = 0; k < MANY; k++) {
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0, st.fds[k]), ==, 0);
+    g_assert_cmpint(write(st.fds[k][1], "x", 1), ==, 1);
+    args[k] = (many_arg){&st, k};
+  }
+  dc_worker_invoke(st.w, watch_many, args, NULL);
+  gint64 end = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+  while (!g_atomic_int_get(&st.done) && g_get_monotonic_time() < end)
+    g_usleep(1000);
+  g_usleep(20 * 1000); /* time for a call that should not come */
+  dc_workers_free(ws);
+  g_test_message("ready calls %d (expected 1), warmed after their unwatch %d", st.ready_calls, st.ahead_after_unwatch);
+  g_assert_cmpint(st.ready_calls, ==, 1);
+  g_assert_cmpint(st.ahead_after_unwatch, ==, 0);
+  for (int k = 0; k < MANY; k++)
+    close(st.fds[k][0]), close(st.fds[k][1]);
+}
+
+enum { WARMED = 40 };
+
+typedef struct {
+  dc_worker *w;
+  int stages[WARMED]; /* each post's stages called so far */
+  bool ran[WARMED];
+  int errors;         /* the worker's alone: a stage out of turn, after its post, or off the worker */
+  gint done;
+} warming;
+
+typedef struct {
+  warming *st;
+  int seq;
+  bool warmed; /* posted with an ahead */
+} warm_msg;
+
+static void warm_ahead(const void *msg, unsigned stage) {
+  const warm_msg *m = msg;
+  warming *st = m->st;
+  if (!dc_worker_is_current(st->w) || !m->warmed || st->ran[m->seq] || stage != (unsigned)st->stages[m->seq])
+    st->errors++;
+  st->stages[m->seq]++;
+}
+
+static void warm_post(void *msg) {
+  warm_msg *m = msg;
+  warming *st = m->st;
+  if (st->stages[m->seq] != (m->warmed ? DC_WORKER_AHEAD_STAGES : 0) || st->ran[m->seq])
+    st->errors++;
+  st->ran[m->seq] = true;
+  g_atomic_int_inc(&st->done);
+}
+
+/* Every post that names an ahead has each of its stages called once, in order, on its worker
+ * and before it runs, whether it waits in a batch of one or of many, among posts without
+ * one and calls; the others run as before. */
+static void test_posts_warmed_ahead(void) {
+  const int batches[] = {1, 2, 5, WARMED};
+  for (size_t b = 0; b < G_N_ELEMENTS(batches); b++) {
+    dc_workers *ws = dc_workers_new(1);
+    warming st = {.w = dc_workers_pick(ws)};
+    gate g = {0};
+    gint calls = 0;
+    block_worker(st.w, &g); /* all of them wait in one batch */
+    for (int i = 0; i < batches[b]; i++) {
+      warm_msg m = {&st, i, i % 3 != 1};
+      g_assert_true(dc_worker_post_ahead(st.w, warm_post, m.warmed ? warm_ahead : NULL, &m, sizeof m));
+      if (i % 7 == 3)
+        dc_worker_invoke(st.w, count_call, &calls, NULL);
+    }
+    open_gate(&g);
+    gint64 end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    while (g_atomic_int_get(&st.done) < batches[b] && g_get_monotonic_time() < end)
+      g_usleep(1000);
+    dc_workers_free(ws);
+    g_test_message("a batch of %d: %d ran, %d calls, %d out of turn", batches[b], st.done, calls, st.errors);
+    g_assert_cmpint(st.done, ==, batches[b]);
+    g_assert_cmpint(st.errors, ==, 0);
+    g_mutex_clear(&g.lock), g_cond_clear(&g.cond);
+  }
 }
 
 /* ---- ticks ---- */
@@ -442,6 +590,8 @@ int main(int argc, char **argv) {
   g_test_add_func("/worker/full-queue-refuses", test_full_queue_refuses);
   g_test_add_func("/worker/watch-calls-on-worker", test_watch_calls_on_worker);
   g_test_add_func("/worker/unwatch-from-a-callback", test_unwatch_from_a_callback);
+  g_test_add_func("/worker/posts-warmed-ahead", test_posts_warmed_ahead);
+  g_test_add_func("/worker/unwatched-not-warmed", test_unwatched_not_warmed);
   g_test_add_func("/worker/ticks", test_ticks);
   return g_test_run();
 }
