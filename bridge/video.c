@@ -149,7 +149,7 @@ void room_prefetch_delivery(const dc_participant *rcv, const slot *s, unsigned s
     __builtin_prefetch(&s->red_pt);
     return;
   }
-  if (!rcv->closed) /* else its transport is gone, and the delivery sends nothing */
+  if (!rcv->closed && rcv->transport) /* else the delivery sends nothing */
     dc_transport_prefetch_send(rcv->transport, stage - 1);
 }
 
@@ -556,7 +556,6 @@ static void push_red(dc_participant *src, const dc_rtp *pkt, int level, uint64_t
     dc_metrics_add(&dc_metrics.red_frames_recovered, recovered);
 }
 
-/* The source's worker. */
 void video_prefetch_source(gpointer user) {
   const dc_participant *src = user;
   __builtin_prefetch(&src->room);
@@ -567,6 +566,7 @@ void video_prefetch_source(gpointer user) {
   __builtin_prefetch(&src->last_heard_us);
 }
 
+/* The source's worker. */
 void video_on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap) {
   (void)cap;
   dc_participant *src = user;
