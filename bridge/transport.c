@@ -369,27 +369,29 @@ static void on_recv(NiceAgent *agent, guint stream, guint component, guint len, 
 
 static gboolean close_on_worker(gpointer data);
 
-/* Warming ahead for the next ready sockets (worker.h): what receiving an SRTP packet reads
- * here, then the session's streams and cipher. */
-static void direct_ahead(gpointer data, unsigned stage) {
-  const dc_transport *t = data;
-  switch (stage) {
-  case 0:
-    __builtin_prefetch(&t->srtp_in);
+/* Warming ahead (worker.h): stage 0 the lines of t a packet's way in or out reads, stages 1
+ * and 2 that way's SRTP session, then its streams and cipher. The session is looked up only
+ * from stage 1, once t's line has had time to come. */
+static void prefetch_path(const dc_transport *t, bool inbound, unsigned stage) {
+  if (stage == 0) {
+    __builtin_prefetch(&t->srtp_in); /* srtp_out beside it */
     __builtin_prefetch(&t->closed);
     __builtin_prefetch(&t->peer);
     __builtin_prefetch(&t->cb);
     return;
-  case 1:
-  case 2:
-    if (t->srtp_in)
-      dc_srtp_prefetch(t->srtp_in, stage - 1);
-    return;
-  case 3:
-    if (t->cb.prefetch)
-      t->cb.prefetch(t->user);
-    return;
   }
+  const dc_srtp *s = inbound ? t->srtp_in : t->srtp_out;
+  if (s && stage <= 2)
+    dc_srtp_prefetch(s, stage - 1);
+}
+
+/* For the next ready sockets: the way in, then the participant the packet goes to. */
+static void direct_ahead(gpointer data, unsigned stage) {
+  const dc_transport *t = data;
+  if (stage < 3)
+    prefetch_path(t, true, stage);
+  else if (t->cb.prefetch)
+    t->cb.prefetch(t->user);
 }
 
 static void on_direct_readable(gpointer data) {
@@ -745,20 +747,7 @@ dc_status dc_transport_send_rtp(dc_transport *t, uint8_t *buf, size_t len, size_
   return st;
 }
 
-void dc_transport_prefetch_send(const dc_transport *t, unsigned stage) {
-  switch (stage) {
-  case 0:
-    __builtin_prefetch(&t->srtp_out);
-    __builtin_prefetch(&t->closed);
-    __builtin_prefetch(&t->peer);
-    return;
-  case 1:
-  case 2:
-    if (t->srtp_out)
-      dc_srtp_prefetch(t->srtp_out, stage - 1);
-    return;
-  }
-}
+void dc_transport_prefetch_send(const dc_transport *t, unsigned stage) { prefetch_path(t, false, stage); }
 
 dc_status dc_transport_send_rtcp(dc_transport *t, uint8_t *buf, size_t len, size_t cap) {
   dc_status st = send_protected(t, dc_srtp_protect_rtcp, buf, len, cap);
