@@ -37,15 +37,20 @@ uint64_t dc_audio_up_bps(const dc_participant *src) {
  * time (60 ms at the highland rate: a third of the packets' overhead) and FEC; RED is
  * answered for every tier (the bridge sends it only to a receiver that reports loss), and
  * listed first for the highland tier so that a highland point sends it too: what its uplink
- * loses is lost for everyone. */
+ * loses is lost for everyone. mix_level: the mix toward the point carries the audio-level
+ * extension (RFC 6464) when negotiated. Not toward a highland point: no client of ours reads
+ * the mix's level (speakers come in signaling), and its 8 bytes are 3-4 % of a 60 ms packet
+ * with its RED copy on a 32 kbit/s link. The point's own levels still come to us: the
+ * extension stays negotiated, as RFC 8285 lets either side leave it out of a packet. */
 static const struct {
   const char *fmtp;
   unsigned ptime;
   bool red_uplink;
+  bool mix_level;
 } audio_answer[DC_TIER_COUNT] = {
-    [DC_TIER_HALL] = {"minptime=10;useinbandfec=1;usedtx=1", 0, false},
-    [DC_TIER_STANDARD] = {"minptime=10;useinbandfec=1;usedtx=1;maxaveragebitrate=32000", 0, false},
-    [DC_TIER_HIGHLAND] = {"minptime=10;useinbandfec=1;usedtx=1;maxaveragebitrate=16000", 60, true},
+    [DC_TIER_HALL] = {"minptime=10;useinbandfec=1;usedtx=1", 0, false, true},
+    [DC_TIER_STANDARD] = {"minptime=10;useinbandfec=1;usedtx=1;maxaveragebitrate=32000", 0, false, true},
+    [DC_TIER_HIGHLAND] = {"minptime=10;useinbandfec=1;usedtx=1;maxaveragebitrate=16000", 60, true, false},
 };
 
 /* What a point that sends no camera is asked to step its audio down to while its uplink
@@ -423,6 +428,8 @@ char *dc_participant_offer(dc_participant *p, const char *sdp, GError **error) {
       continue;
     if ((int)i == neg->audio) {
       setup_slot(&p->audio, (int)i, sec);
+      if (!audio_answer[p->tier].mix_level)
+        p->audio.ext.audio_level = 0; /* toward it only: its own packets' levels are read (p->audio_ext) */
       send[i].ssrc = p->audio.ssrc;
       p->audio_pt = sec->pt;
       p->audio.red_pt = b->no_red ? -1 : sec->red_pt;

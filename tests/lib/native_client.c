@@ -40,6 +40,10 @@ static void ws_send(dc_client *c, const char *type, const char *key, const char 
     json_builder_add_string_value(b, c->cfg.name);
     json_builder_set_member_name(b, "slots");
     json_builder_add_int_value(b, c->cfg.slots);
+    if (c->cfg.profile) {
+      json_builder_set_member_name(b, "profile");
+      json_builder_add_string_value(b, c->cfg.profile);
+    }
     if (c->cfg.roster_changes) {
       json_builder_set_member_name(b, "roster_changes");
       json_builder_add_boolean_value(b, true);
@@ -217,6 +221,7 @@ dc_client *dc_client_new(const dc_client_config *cfg, const dc_client_callbacks 
   c->cfg.ws_url = g_strdup(cfg->ws_url);
   c->cfg.token = g_strdup(cfg->token);
   c->cfg.name = g_strdup(cfg->name ? cfg->name : "native client");
+  c->cfg.profile = g_strdup(cfg->profile);
   c->cb = *cb;
   c->user = user;
   SoupMessage *msg = soup_message_new("GET", c->cfg.ws_url);
@@ -249,6 +254,7 @@ void dc_client_free(dc_client *c) {
   g_free((char *)c->cfg.ws_url);
   g_free((char *)c->cfg.token);
   g_free((char *)c->cfg.name);
+  g_free((char *)c->cfg.profile);
   g_free(c->bridge_ufrag);
   g_free(c->bridge_pwd);
   g_free(c);

@@ -41,6 +41,7 @@ typedef struct {
    * at least that often (the bridge frees a peer it hears nothing from for 30 s) */
   bool reports;
   bool roster_changes; /* join asking for roster_changes, as the page and the endpoint do */
+  const char *profile; /* the join's link profile ("hall", "standard", "highland"); NULL: none given */
   /* optional, main thread: for a test that stands between the client and the bridge, each of
    * the bridge's candidates goes to the transport as this returns it (g_free()d; NULL: not
    * given), and the client's own are not sent (the bridge learns where the client is from its

@@ -1,0 +1,190 @@
+/* The mix on the wire, tier by tier, in the real daemon: two native clients join the same
+ * meeting, one on the standard profile and one on the highland one, each offering Opus with
+ * the audio-level extension (as every browser does), and read the mix the bridge sends them.
+ *
+ * - The standard point's mix comes in 20 ms packets and carries the mix's level (RFC 6464).
+ * - The highland point's comes in 60 ms packets (the answer's ptime) and carries no header
+ *   extension at all: nothing of ours reads the mix's level, and on a 32 kbit/s link its
+ *   8 bytes a packet were 3-4 % of the mix with its RED copy (bridge/room.c, audio_answer).
+ */
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
+#include <string.h>
+
+#include "media/rtp.h"
+#include "signaling/store.h"
+#include "signaling/token.h"
+#include "tests/lib/daemon.h"
+#include "tests/lib/native_client.h"
+
+#define PORT 18648
+#define LEVEL_ID 1
+#define PACKETS 8 /* mix packets each must get: the highland tier's DTX sends few in silence */
+
+enum { STANDARD, HIGHLAND, N_CLIENTS };
+static const char *const profile_of[N_CLIENTS] = {"standard", "highland"};
+
+typedef struct {
+  char *token;
+  dc_client *dc;
+  gint connected;
+  /* its worker */
+  gint packets, with_extension, with_level;
+  uint32_t last_ts;
+  uint16_t last_seq;
+  gint steps;       /* consecutive packets seen (seq + 1) */
+  gint odd_steps;   /* ... whose timestamps moved by other than a multiple of the tier's frame */
+  uint32_t frame;   /* samples a packet at the tier's packet time (48 kHz) */
+} client;
+
+static struct {
+  SoupSession *session;
+  dc_workers *workers;
+  dc_dtls_identity *id;
+  GSubprocess *bridge;
+  char *dir;
+  client c[N_CLIENTS];
+} T;
+
+static char *offer_for(dc_client *dc, gpointer user) {
+  (void)user;
+  char *transport = dc_client_offer_transport(dc);
+  uint32_t ssrc = g_random_int();
+  char *offer = g_strdup_printf("v=0\r\no=- %u 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n"
+                                "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n%sa=mid:0\r\na=sendrecv\r\n"
+                                "a=rtpmap:111 opus/48000/2\r\na=fmtp:111 minptime=10;useinbandfec=1\r\n"
+                                "a=extmap:%d urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n"
+                                "a=ssrc:%u cname:native\r\n",
+                                ssrc, transport, LEVEL_ID, ssrc);
+  g_free(transport);
+  return offer;
+}
+
+static void on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap) {
+  (void)cap;
+  client *c = user;
+  dc_rtp pkt;
+  if (dc_rtp_parse(&pkt, buf, len) != DC_OK)
+    return;
+  const uint8_t *level;
+  size_t level_len;
+  if (buf[0] & 0x10)
+    g_atomic_int_inc(&c->with_extension);
+  if (dc_rtp_ext_find(&pkt, LEVEL_ID, &level, &level_len) == DC_OK)
+    g_atomic_int_inc(&c->with_level);
+  if (g_atomic_int_get(&c->packets) && pkt.seq == (uint16_t)(c->last_seq + 1)) {
+    g_atomic_int_inc(&c->steps);
+    if ((uint32_t)(pkt.timestamp - c->last_ts) % c->frame != 0 || pkt.timestamp == c->last_ts)
+      g_atomic_int_inc(&c->odd_steps);
+  }
+  c->last_seq = pkt.seq;
+  c->last_ts = pkt.timestamp;
+  g_atomic_int_inc(&c->packets);
+}
+
+static void on_connected(dc_client *dc, gpointer user) {
+  (void)dc;
+  g_atomic_int_set(&((client *)user)->connected, 1);
+}
+
+static bool both_heard_the_mix(void) {
+  for (int i = 0; i < N_CLIENTS; i++)
+    if (!g_atomic_int_get(&T.c[i].connected) || g_atomic_int_get(&T.c[i].packets) < PACKETS)
+      return false;
+  return true;
+}
+
+static void test_mix_by_tier(void) {
+  bool heard = dc_test_spin_until(both_heard_the_mix, 30000);
+  for (int i = 0; i < N_CLIENTS; i++) {
+    client *c = &T.c[i];
+    g_test_message("%s point: %d mix packets, %d with a header extension, %d with the level; %d of %d steps "
+                   "not a multiple of %u samples",
+                   profile_of[i], g_atomic_int_get(&c->packets), g_atomic_int_get(&c->with_extension),
+                   g_atomic_int_get(&c->with_level), g_atomic_int_get(&c->odd_steps),
+                   g_atomic_int_get(&c->steps), c->frame);
+  }
+  g_assert_true(heard);
+  client *s = &T.c[STANDARD], *h = &T.c[HIGHLAND];
+  /* every packet so far, read once: the workers go on counting meanwhile */
+  int s_packets = g_atomic_int_get(&s->packets), h_ext = g_atomic_int_get(&h->with_extension);
+  g_assert_cmpint(g_atomic_int_get(&s->with_level), >=, s_packets - 1);
+  g_assert_cmpint(h_ext, ==, 0);
+  g_assert_cmpint(g_atomic_int_get(&s->steps), >, 0);
+  g_assert_cmpint(g_atomic_int_get(&h->steps), >, 0);
+  g_assert_cmpint(g_atomic_int_get(&s->odd_steps), ==, 0);
+  g_assert_cmpint(g_atomic_int_get(&h->odd_steps), ==, 0);
+}
+
+static void test_stops_cleanly(void) { dc_test_assert_stops_cleanly(T.bridge); }
+
+int main(int argc, char **argv) {
+  g_test_init(&argc, &argv, NULL);
+  const char *exe = g_getenv("DC_BRIDGE");
+  if (!exe) {
+    g_printerr("set DC_BRIDGE to the diemcau-bridge executable\n");
+    return 2;
+  }
+  T.dir = g_dir_make_tmp("diemcau-tiers-XXXXXX", NULL);
+  char *db = g_build_filename(T.dir, "diemcau.db", NULL);
+  GError *err = NULL;
+  dc_store *store = dc_store_open(db, &err);
+  g_assert_no_error(err);
+  int64_t meeting = 0;
+  for (int i = 0; i < N_CLIENTS; i++) {
+    int64_t point = dc_store_add_point(store, i == STANDARD ? "Xã Đồng Bằng" : "Xã Vùng Cao", "commune",
+                                       profile_of[i], &err);
+    g_assert_no_error(err);
+    if (!meeting)
+      meeting = dc_store_create_meeting(store, "Tiers", 1, 4000000000, point, &err);
+    int64_t inv = dc_store_create_invitation(store, meeting, point, "participant", 4000000000, &err);
+    dc_token_claims claims = {.invitation_id = inv, .meeting_id = meeting, .point_id = point,
+                              .role = "participant", .expires_at = 4000000000};
+    T.c[i].token = dc_token_sign(dc_store_secret(store), &claims);
+    T.c[i].frame = i == STANDARD ? 960 : 2880;
+  }
+  dc_store_close(store);
+  g_free(db);
+
+  char *port = g_strdup_printf("%d", PORT);
+  GSubprocessLauncher *launcher = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
+  g_subprocess_launcher_set_child_setup(launcher, dc_test_die_with_parent, NULL, NULL);
+  g_subprocess_launcher_setenv(launcher, "G_DEBUG", "fatal-criticals", TRUE);
+  T.bridge = g_subprocess_launcher_spawn(launcher, &err, exe, "--data-dir", T.dir, "--plain-http", "--listen",
+                                         "127.0.0.1", "--port", port, "--ice-address", "127.0.0.1", NULL);
+  g_object_unref(launcher);
+  g_assert_no_error(err);
+  g_usleep(500000);
+  T.session = soup_session_new();
+  T.workers = dc_workers_new(1);
+  T.id = dc_dtls_identity_new("tiers-test", &err);
+  char *url = g_strdup_printf("ws://127.0.0.1:%d/ws", PORT);
+  const dc_client_callbacks cb = {.offer = offer_for, .connected = on_connected, .rtp = on_rtp};
+  for (int i = 0; i < N_CLIENTS; i++) {
+    dc_client_config cfg = {.session = T.session, .workers = T.workers, .identity = T.id, .ws_url = url,
+                            .meeting = meeting, .token = T.c[i].token, .name = profile_of[i], .slots = 1,
+                            .reports = true, .profile = profile_of[i]};
+    T.c[i].dc = dc_client_new(&cfg, &cb, &T.c[i]);
+  }
+  g_test_add_func("/tiers/mix-by-tier", test_mix_by_tier);
+  g_test_add_func("/tiers/stops-cleanly", test_stops_cleanly);
+  int rc = g_test_run();
+  for (int i = 0; i < N_CLIENTS; i++)
+    dc_client_close(T.c[i].dc);
+  dc_workers_free(T.workers);
+  for (int i = 0; i < N_CLIENTS; i++) {
+    dc_client_free(T.c[i].dc);
+    g_free(T.c[i].token);
+  }
+  dc_dtls_identity_unref(T.id);
+  g_object_unref(T.session);
+  g_object_unref(T.bridge);
+  g_free(url);
+  g_free(port);
+  char *rm[] = {"rm", "-rf", T.dir, NULL};
+  g_spawn_sync(NULL, rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL, NULL);
+  g_free(T.dir);
+  return rc;
+}
