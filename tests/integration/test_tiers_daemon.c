@@ -14,8 +14,6 @@
 #include <string.h>
 
 #include "media/rtp.h"
-#include "signaling/store.h"
-#include "signaling/token.h"
 #include "tests/lib/daemon.h"
 #include "tests/lib/native_client.h"
 
@@ -128,35 +126,16 @@ int main(int argc, char **argv) {
     return 2;
   }
   T.dir = g_dir_make_tmp("diemcau-tiers-XXXXXX", NULL);
-  char *db = g_build_filename(T.dir, "diemcau.db", NULL);
-  GError *err = NULL;
-  dc_store *store = dc_store_open(db, &err);
-  g_assert_no_error(err);
-  int64_t meeting = 0;
+  char **tokens;
+  int64_t meeting = dc_test_make_meeting(T.dir, N_CLIENTS, &tokens);
   for (int i = 0; i < N_CLIENTS; i++) {
-    int64_t point = dc_store_add_point(store, i == STANDARD ? "Xã Đồng Bằng" : "Xã Vùng Cao", "commune",
-                                       profile_of[i], &err);
-    g_assert_no_error(err);
-    if (!meeting)
-      meeting = dc_store_create_meeting(store, "Tiers", 1, 4000000000, point, &err);
-    int64_t inv = dc_store_create_invitation(store, meeting, point, "participant", 4000000000, &err);
-    dc_token_claims claims = {.invitation_id = inv, .meeting_id = meeting, .point_id = point,
-                              .role = "participant", .expires_at = 4000000000};
-    T.c[i].token = dc_token_sign(dc_store_secret(store), &claims);
-    T.c[i].frame = i == STANDARD ? 960 : 2880;
+    T.c[i].token = g_strdup(tokens[i]);
+    T.c[i].frame = i == STANDARD ? 960 : 2880; /* the tier's packet time: 20 and 60 ms */
   }
-  dc_store_close(store);
-  g_free(db);
-
-  char *port = g_strdup_printf("%d", PORT);
-  GSubprocessLauncher *launcher = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
-  g_subprocess_launcher_set_child_setup(launcher, dc_test_die_with_parent, NULL, NULL);
-  g_subprocess_launcher_setenv(launcher, "G_DEBUG", "fatal-criticals", TRUE);
-  T.bridge = g_subprocess_launcher_spawn(launcher, &err, exe, "--data-dir", T.dir, "--plain-http", "--listen",
-                                         "127.0.0.1", "--port", port, "--ice-address", "127.0.0.1", NULL);
-  g_object_unref(launcher);
-  g_assert_no_error(err);
-  g_usleep(500000);
+  g_strfreev(tokens);
+  T.bridge = dc_test_start_bridge(exe, T.dir, PORT, "warning");
+  g_assert_nonnull(T.bridge);
+  GError *err = NULL;
   T.session = soup_session_new();
   T.workers = dc_workers_new(1);
   T.id = dc_dtls_identity_new("tiers-test", &err);
@@ -182,7 +161,6 @@ int main(int argc, char **argv) {
   g_object_unref(T.session);
   g_object_unref(T.bridge);
   g_free(url);
-  g_free(port);
   char *rm[] = {"rm", "-rf", T.dir, NULL};
   g_spawn_sync(NULL, rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL, NULL);
   g_free(T.dir);
