@@ -288,9 +288,11 @@ void room_unref(gpointer p);
 /* The member with that id, or NULL; the caller holds the room's lock (either kind). */
 dc_participant *room_find(dc_room *r, int64_t id);
 
-/* A hand-off to a receiver's worker (dc_worker_post): video deliveries and mix deliveries
- * are bounded together by one reserve/release pair a delivery (MAX_PENDING). room_post
- * reserves, posts and, when the worker refuses, releases again: false then, and counted. */
+/* A hand-off to a receiver's worker (dc_worker_post_ahead): video deliveries and mix
+ * deliveries are bounded together by one reserve/release pair a delivery (MAX_PENDING).
+ * room_post reserves, posts and, when the worker refuses, releases again: false then, and
+ * counted. ahead (or NULL) warms the delivery before its turn (worker.h); both callers' use
+ * room_prefetch_delivery. */
 bool room_reserve(dc_participant *rcv);
 void room_release(dc_participant *rcv); /* the delivery ran: pending back, its reference dropped */
 bool room_post(dc_participant *rcv, void (*fn)(void *msg), void (*ahead)(const void *msg, unsigned stage),
