@@ -20,6 +20,7 @@
  * gate are not a key frame, and the bridge asks for one (PLI) as for any new source. */
 #define GATE(name) "valve name=" name " drop=true drop-mode=forward-sticky-events"
 #define OPUS_CAPS "application/x-rtp,media=audio,encoding-name=OPUS,payload=111,clock-rate=48000"
+#define PLAYBACK_CAPS "audio/x-raw,rate=48000,channels=1"
 
 struct dc_endpoint_media {
   dc_media_config cfg;
@@ -678,6 +679,15 @@ char *dc_media_video_encoder_desc(const dc_profile *p) {
   return layer_encoder_desc(&top, 0, -1);
 }
 
+/* The format is fixed after the mixer too: a live aggregator that times out before any input
+ * has caps (a busy machine starting the pipeline) fixes its output at GStreamer's defaults,
+ * 44.1 kHz stereo, and keeps them; a recording then held the wrong rate and channels. */
+char *dc_media_playback_desc(const char *sink_desc, bool echo_probe) {
+  return g_strdup_printf("audiotestsrc name=playbase is-live=true wave=silence ! " PLAYBACK_CAPS " ! "
+                         "audiomixer name=playmix ! " PLAYBACK_CAPS " ! %s audioconvert ! audioresample ! %s",
+                         echo_probe ? "webrtcechoprobe name=probe ! " : "", sink_desc);
+}
+
 /* The bridge's audio redundancy (RFC 2198) on a lossy link: the mix with a copy of the frame
  * before. webrtcbin 1.22 offers RED (red/48000, beside an ulpfec of no use to audio) and
  * takes it apart on receipt only through the transceiver's fec-type: codec preferences that
@@ -737,17 +747,14 @@ dc_endpoint_media *dc_media_new(const dc_media_config *cfg, const dc_media_event
   }
   gst_bin_add(GST_BIN(m->pipe), m->webrtc);
 
-  /* playback of the mix: a silent live base, so the echo canceller's probe and a recording
-   * run from the start, on the wall clock */
+  /* playback of the mix (dc_media_playback_desc) */
   const char *asink = cfg->audio_sink;
   char *sink_desc = !asink ? g_strdup("autoaudiosink")
                     : !strcmp(asink, "fake") ? g_strdup("fakesink sync=true async=false")
                                              : g_strdup("audio/x-raw,format=S16LE ! wavenc name=arec-enc ! filesink name=arec");
   bool dsp;
   char *asrc = audio_source_desc(cfg, &dsp);
-  char *play = g_strdup_printf("audiotestsrc is-live=true wave=silence ! audio/x-raw,rate=48000,channels=1 ! "
-                               "audiomixer name=playmix ! %s audioconvert ! audioresample ! %s",
-                               dsp ? "webrtcechoprobe name=probe ! " : "", sink_desc);
+  char *play = dc_media_playback_desc(sink_desc, dsp);
   bool ok = add_linked(m, play, "arec", file_or_null(asink), NULL, error);
   g_free(play);
   g_free(sink_desc);
@@ -828,10 +835,14 @@ dc_endpoint_media *dc_media_new(const dc_media_config *cfg, const dc_media_event
       }
       bool text = has_element("textoverlay");
       char *out = !vsink ? g_strdup("autovideosink") : g_strdup("vp8enc name=vrec-enc deadline=1 ! matroskamux ! filesink name=vrec");
-      char *grid = g_strdup_printf("videotestsrc is-live=true pattern=black ! video/x-raw,width=%d,height=%d,framerate=15/1 ! "
-                                   "compositor name=grid background=black ! %s videoconvert ! %s",
-                                   W, H, text ? "textoverlay name=status valignment=top halignment=left font-desc=\"Sans 12\" ! " : "",
+      /* the grid's size also after the compositor: were it to time out before the base's caps
+       * came, it would fix its output at defaults (as the playback's mixer did, above) */
+      char *size = g_strdup_printf("video/x-raw,width=%d,height=%d,framerate=15/1", W, H);
+      char *grid = g_strdup_printf("videotestsrc is-live=true pattern=black ! %s ! compositor name=grid background=black ! %s ! "
+                                   "%s videoconvert ! %s",
+                                   size, size, text ? "textoverlay name=status valignment=top halignment=left font-desc=\"Sans 12\" ! " : "",
                                    out);
+      g_free(size);
       g_free(out);
       ok = add_linked(m, grid, "vrec", file_or_null(vsink), NULL, error);
       g_free(grid);

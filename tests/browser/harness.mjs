@@ -201,11 +201,18 @@ export function goertzelDb(x, from, n, f) {
 }
 
 // 16-bit mono samples of a WAV, to the end of the file whatever its header says (a recording
-// cut short keeps a header that says 0).
+// cut short keeps a header that says 0). A WAV in another format throws, naming it: read as
+// 48 kHz mono, a 44.1 kHz stereo recording would run 1.84 times the wall clock with its tones
+// at the wrong pitch, and fail as if the audio were wrong.
 export function wavSamples(path) {
   const b = readFileSync(path);
-  const at = b.indexOf('data') + 8;
-  const x = new Int16Array(Math.floor((b.length - at) / 2));
+  const fmt = b.indexOf('fmt '), data = b.indexOf('data');
+  if (fmt < 0 || data < 0 || b.length < fmt + 24) return new Int16Array(0); // the header not written yet
+  const channels = b.readUInt16LE(fmt + 10), rate = b.readUInt32LE(fmt + 12), bits = b.readUInt16LE(fmt + 22);
+  if (channels !== 1 || rate !== 48000 || bits !== 16)
+    throw new Error(`${path} holds ${rate} Hz, ${channels} channel(s), ${bits}-bit audio, not the 48000 Hz mono 16-bit the endpoint records`);
+  const at = data + 8;
+  const x = new Int16Array(Math.max(0, Math.floor((b.length - at) / 2)));
   for (let i = 0; i < x.length; i++) x[i] = b.readInt16LE(at + 2 * i);
   return x;
 }
@@ -213,7 +220,7 @@ export function wavSamples(path) {
 // Samples a WAV that is still being written holds now: the end of what an endpoint recorded
 // before it was told to leave (what it writes after, while the others leave, is silence).
 export function wavSamplesNow(path) {
-  try { return wavSamples(path).length; } catch { return 0; }
+  try { return wavSamples(path).length; } catch (e) { if (e.code === 'ENOENT') return 0; throw e; }
 }
 
 // Average level (dBFS, the peak of the FFT bins within two of each tone) of each frequency in

@@ -249,6 +249,63 @@ static void test_uplink_red_follows_loss(void) {
   g_assert_cmpuint(dc_media_uplink_red_distance(0, t += 2 * G_USEC_PER_SEC, &last), ==, 0);
 }
 
+/* The playback chain's output stays 48 kHz mono however late its live base's caps come. The
+ * audiomixer, live and timed out before any input had caps, fixed its output at GStreamer's
+ * defaults (44.1 kHz stereo): a recording then read as 1.84 times the wall clock and its
+ * tones at the wrong pitch (seen once in browser-endpoint, the busy machine starting three
+ * pipelines). Here the base's caps are held back 400 ms, past the mixer's first timeout. */
+static GstPadProbeReturn hold_caps(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
+  (void)pad;
+  (void)data;
+  if (GST_EVENT_TYPE(GST_PAD_PROBE_INFO_EVENT(info)) == GST_EVENT_CAPS)
+    g_usleep(400 * 1000);
+  return GST_PAD_PROBE_OK;
+}
+
+static void check_playback_caps(bool late_caps) {
+  char *desc = dc_media_playback_desc("fakesink name=out sync=false", false);
+  GError *err = NULL;
+  GstElement *pipe = gst_parse_launch(desc, &err);
+  g_assert_no_error(err);
+  g_free(desc);
+  if (late_caps) {
+    GstElement *base = gst_bin_get_by_name(GST_BIN(pipe), "playbase");
+    GstPad *src = gst_element_get_static_pad(base, "src");
+    gst_pad_add_probe(src, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, hold_caps, NULL, NULL);
+    gst_object_unref(src);
+    gst_object_unref(base);
+  }
+  gst_element_set_state(pipe, GST_STATE_PLAYING);
+  GstElement *out = gst_bin_get_by_name(GST_BIN(pipe), "out");
+  GstPad *in = gst_element_get_static_pad(out, "sink");
+  GstCaps *caps = NULL;
+  for (int i = 0; i < 100 && !caps; i++) { /* at most 10 s */
+    g_usleep(100 * 1000);
+    caps = gst_pad_get_current_caps(in);
+  }
+  g_assert_nonnull(caps);
+  g_usleep(200 * 1000); /* and still so once the base's caps are in */
+  gst_caps_unref(caps);
+  caps = gst_pad_get_current_caps(in);
+  int rate = 0, channels = 0;
+  GstStructure *st = gst_caps_get_structure(caps, 0);
+  gst_structure_get_int(st, "rate", &rate);
+  gst_structure_get_int(st, "channels", &channels);
+  g_test_message("base's caps %s: playback out %d Hz, %d channels", late_caps ? "late" : "on time", rate, channels);
+  g_assert_cmpint(rate, ==, 48000);
+  g_assert_cmpint(channels, ==, 1);
+  gst_caps_unref(caps);
+  gst_object_unref(in);
+  gst_object_unref(out);
+  gst_element_set_state(pipe, GST_STATE_NULL);
+  gst_object_unref(pipe);
+}
+
+static void test_playback_format_fixed(void) {
+  check_playback_caps(false);
+  check_playback_caps(true);
+}
+
 int main(int argc, char **argv) {
   gst_init(&argc, &argv);
   g_test_init(&argc, &argv, NULL);
@@ -257,5 +314,6 @@ int main(int argc, char **argv) {
   g_test_add_func("/endpoint-media/hall-offer-simulcast", test_hall_offer_simulcast);
   g_test_add_func("/endpoint-media/uplink-red-follows-loss", test_uplink_red_follows_loss);
   g_test_add_func("/endpoint-media/audio-rate-as-asked", test_audio_rate_as_asked);
+  g_test_add_func("/endpoint-media/playback-format-fixed", test_playback_format_fixed);
   return g_test_run();
 }
