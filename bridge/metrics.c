@@ -1,5 +1,6 @@
 /* metrics.c — counters, histograms and the live link view; see metrics.h. */
 #include "bridge/metrics.h"
+#include "bridge/outbox.h"
 
 #include "bridge/room_private.h"
 
@@ -99,6 +100,16 @@ void dc_metrics_write(GString *out, dc_bridge *b) {
   g_string_append_printf(out, "diemcau_packets_lost_total{direction=\"in\"} %" G_GUINT64_FORMAT "\n"
                               "diemcau_packets_lost_total{direction=\"out\"} %" G_GUINT64_FORMAT "\n",
                          get(&dc_metrics.lost_up), get(&dc_metrics.lost_down));
+  dc_outbox_stats ob = dc_outbox_get_stats();
+  g_string_append_printf(out,
+                         "# HELP diemcau_media_sends_total System calls that sent media datagrams, and the datagrams "
+                         "they sent (bridge/outbox.h: a run of one peer's packets goes in one).\n"
+                         "# TYPE diemcau_media_sends_total counter\n"
+                         "diemcau_media_sends_total{what=\"calls\"} %" G_GUINT64_FORMAT "\n"
+                         "diemcau_media_sends_total{what=\"datagrams\"} %" G_GUINT64_FORMAT "\n"
+                         "diemcau_media_sends_total{what=\"gso_calls\"} %" G_GUINT64_FORMAT "\n"
+                         "diemcau_media_sends_total{what=\"gso_datagrams\"} %" G_GUINT64_FORMAT "\n",
+                         ob.calls, ob.packets, ob.gso_calls, ob.gso_packets);
   counter(out, "diemcau_srtp_refused_total", "Packets refused by SRTP (failed authentication or replays).",
           &dc_metrics.srtp_refused);
   counter(out, "diemcau_direct_receive_total", "Participants' transports that came to read their UDP socket themselves.",

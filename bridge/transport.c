@@ -12,6 +12,7 @@
 
 #include "bridge/ice_reply.h"
 #include "bridge/metrics.h"
+#include "bridge/outbox.h"
 #include "media/demux.h"
 #include "media/srtp.h"
 
@@ -43,6 +44,7 @@ struct dc_transport {
   int direct_fd;           /* ours (a duplicate of the agent's), -1 until direct receive */
   struct sockaddr_storage peer;
   socklen_t peer_len;
+  dc_outbox_sender out; /* media to the peer, sent together at a pass's end (outbox.h) */
   uint64_t tie_breaker;
   char *remote_ufrag, *remote_pwd; /* the peer's ICE credentials, for our consent checks */
   /* the peer's authenticated packets come from move_to: our check there, and when it went */
@@ -57,6 +59,8 @@ struct dc_transport {
   bool receiving;      /* in on_direct_readable: a close from a callback waits for its end */
   bool close_deferred;
 };
+
+_Static_assert(DC_TRANSPORT_BUF <= DC_OUTBOX_PACKET_MAX, "the outbox holds any packet a transport sends");
 
 static void random_ice_string(char *out, size_t n) {
   static const char alphabet[] =
@@ -100,6 +104,7 @@ dc_transport *dc_transport_new(dc_worker *w, dc_dtls_identity *id, const dc_tran
   random_ice_string(t->pwd, 24);
   RAND_bytes((uint8_t *)&t->tie_breaker, sizeof t->tie_breaker);
   t->direct_fd = -1;
+  dc_outbox_sender_init(&t->out, -1, &t->peer, &t->peer_len);
   return t;
 }
 
@@ -467,6 +472,7 @@ static gboolean start_direct_receive(gpointer data) {
   nice_address_copy_to_sockaddr(&remote->addr, (struct sockaddr *)&t->peer);
   t->peer_len = t->peer.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
   t->direct_fd = fd;
+  dc_outbox_sender_init(&t->out, fd, &t->peer, &t->peer_len);
   release_agent(t);
   dc_metrics_add(&dc_metrics.direct_receive, 1);
   return G_SOURCE_REMOVE;
@@ -679,6 +685,8 @@ static gboolean close_on_worker(gpointer data) {
   if (t->consent_tick) {
     dc_worker_stop_tick(t->consent_tick);
   }
+  if (t->direct_fd >= 0)
+    dc_outbox_flush(); /* what it holds goes before its close_notify, and before t goes */
   if (t->dtls && (t->agent || t->direct_fd >= 0) && dc_dtls_get_state(t->dtls) == DC_DTLS_CONNECTED &&
       t->state != DC_TRANSPORT_FAILED) {
     dc_dtls_close(t->dtls); /* tell the peer: close_notify */
@@ -733,7 +741,11 @@ static dc_status send_protected(dc_transport *t, dc_status (*protect)(dc_srtp *,
   if (!t->srtp_out || t->closed || t->state == DC_TRANSPORT_FAILED)
     return DC_ERR_STATE; /* a failed peer gets nothing more: it may not want it (RFC 7675 §5.1) */
   dc_status st = protect(t->srtp_out, buf, &len, cap);
-  if (st == DC_OK)
+  if (st != DC_OK)
+    return st;
+  if (t->direct_fd >= 0)
+    dc_outbox_send(&t->out, buf, len);
+  else
     send_datagram(t, buf, len);
   return st;
 }

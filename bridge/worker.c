@@ -58,6 +58,9 @@ struct dc_worker {
   GSource *watches;      /* polls epoll_fd */
   GPtrArray *unwatched;  /* dc_worker_watch: unwatched while the watches ran, freed after */
   bool running_watches;
+  unsigned pass_depth;  /* in a pass (dc_worker_at_pass_end): its batch is running */
+  GArray *pass_end;     /* pass_end_call: to run when the pass ends */
+  GArray *pass_ending;  /* ... the ones running now (a call may ask for the next pass) */
   GPtrArray *tick_groups; /* tick_group*, one a distinct interval */
 };
 
@@ -77,6 +80,11 @@ struct dc_worker_tick {
   GDestroyNotify destroy;
 };
 
+typedef struct {
+  void (*fn)(gpointer data);
+  gpointer data;
+} pass_end_call;
+
 struct dc_worker_watch {
   dc_worker *w;
   int fd;
@@ -89,6 +97,19 @@ struct dc_worker_watch {
  * after the one before, which at 2-5 µs a job is far more than a miss takes. */
 static unsigned ahead_distance(unsigned stage) { return DC_WORKER_AHEAD_STAGES - stage; }
 
+static void pass_begin(dc_worker *w) { w->pass_depth++; }
+
+static void pass_end(dc_worker *w) {
+  if (--w->pass_depth)
+    return;
+  GArray *calls = w->pass_end; /* the calls run outside the pass: what they ask for runs now */
+  w->pass_end = w->pass_ending;
+  w->pass_ending = calls;
+  for (guint i = 0; i < calls->len; i++)
+    g_array_index(calls, pass_end_call, i).fn(g_array_index(calls, pass_end_call, i).data);
+  g_array_set_size(calls, 0);
+}
+
 #define WATCH_BATCH 64
 
 /* Ready descriptors, whatever their number, in one poll of epoll_fd: the callbacks of those
@@ -100,6 +121,7 @@ static gboolean watches_dispatch(GSource *s, GSourceFunc unused, gpointer data) 
   struct epoll_event ev[WATCH_BATCH];
   int n = epoll_wait(w->epoll_fd, ev, WATCH_BATCH, 0);
   w->running_watches = true;
+  pass_begin(w);
   /* The watch itself is as cold as what it leads to: it is fetched a job before its stage 0. */
   for (int i = -(int)DC_WORKER_AHEAD_STAGES - 1; i < n; i++) {
     int first = i + (int)DC_WORKER_AHEAD_STAGES + 1;
@@ -117,6 +139,7 @@ static gboolean watches_dispatch(GSource *s, GSourceFunc unused, gpointer data) 
     if (watch->ready)
       watch->ready(watch->data);
   }
+  pass_end(w);
   w->running_watches = false;
   g_ptr_array_set_size(w->unwatched, 0);
   return G_SOURCE_CONTINUE;
@@ -252,6 +275,7 @@ static gboolean mailbox_dispatch(GSource *s, GSourceFunc unused, gpointer unused
   /* Jobs posted from here on run at once (dc_worker_post on its own worker) or go to the
    * other array: batch stays as it is while it runs. */
   int n = (int)batch->len;
+  pass_begin(w);
   for (int i = -(int)DC_WORKER_AHEAD_STAGES; i < n; i++) {
     for (unsigned k = 0; k < DC_WORKER_AHEAD_STAGES; k++) {
       int j = i + (int)ahead_distance(k);
@@ -263,6 +287,7 @@ static gboolean mailbox_dispatch(GSource *s, GSourceFunc unused, gpointer unused
       run_job(&g_array_index(batch, job, i));
   }
   g_array_set_size(batch, 0);
+  pass_end(w);
   return G_SOURCE_CONTINUE;
 }
 
@@ -310,6 +335,8 @@ dc_workers *dc_workers_new(unsigned count) {
     g_source_set_priority(w->mailbox, G_PRIORITY_DEFAULT);
     g_source_attach(w->mailbox, w->ctx);
     w->unwatched = g_ptr_array_new_with_free_func(g_free);
+    w->pass_end = g_array_new(FALSE, FALSE, sizeof(pass_end_call));
+    w->pass_ending = g_array_new(FALSE, FALSE, sizeof(pass_end_call));
     w->tick_groups = g_ptr_array_new();
     w->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     if (w->epoll_fd >= 0) {
@@ -359,6 +386,8 @@ void dc_workers_free(dc_workers *ws) {
       close(w->epoll_fd);
     }
     g_ptr_array_unref(w->unwatched);
+    g_array_unref(w->pass_end);
+    g_array_unref(w->pass_ending);
     for (guint j = 0; j < w->tick_groups->len; j++) { /* ticks never stopped: their data goes */
       tick_group *g = g_ptr_array_index(w->tick_groups, j);
       g_source_destroy(g->timer);
@@ -448,3 +477,17 @@ guint64 dc_worker_refused(dc_worker *w) {
 }
 
 gboolean dc_worker_is_current(dc_worker *w) { return is_current(w); }
+
+bool dc_worker_at_pass_end(void (*fn)(gpointer data), gpointer data) {
+  dc_worker *w = this_worker;
+  if (!w || !w->pass_depth)
+    return false;
+  for (guint i = 0; i < w->pass_end->len; i++) {
+    const pass_end_call *c = &g_array_index(w->pass_end, pass_end_call, i);
+    if (c->fn == fn && c->data == data)
+      return true;
+  }
+  pass_end_call c = {fn, data};
+  g_array_append_val(w->pass_end, c);
+  return true;
+}

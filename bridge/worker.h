@@ -49,6 +49,14 @@ guint64 dc_worker_refused(dc_worker *w);
 bool dc_worker_post_ahead(dc_worker *w, void (*fn)(void *msg), void (*ahead)(const void *msg, unsigned stage),
                           const void *msg, size_t len);
 
+/* A pass is a batch of the worker's jobs (posts and calls) or of its ready descriptors, run
+ * together. On the worker, within a pass, fn(data) is put to run once at the pass's end, after
+ * its last job (asked again with the same fn and data, still once): true. False outside a
+ * pass (on another thread, in a GLib source of the worker's, in a job run where it was
+ * posted from outside a pass): the caller does its work now. What sends datagrams holds them
+ * to the pass's end this way and sends each peer's together (bridge/outbox.h). */
+bool dc_worker_at_pass_end(void (*fn)(gpointer data), gpointer data);
+
 /* Descriptors watched for reading through one epoll set a worker, polled as one descriptor:
  * a GSource a socket would put every socket in every poll and every pass of GLib over its
  * sources, at each wake-up of the worker's loop (worker.c). */

@@ -389,6 +389,7 @@ static GSubprocess *start_janus(const char *exe, const char *conf, int port) {
 
 typedef struct {
   double rtp_in, rtp_out, dropped, direct;
+  double send_calls, sent_datagrams, gso_datagrams; /* bridge/outbox.h */
   double mix_played, mix_wait_s, mix_late_waits; /* talkers' packets the mixers played, their wait */
   bool ok;
 } bridge_counters;
@@ -411,6 +412,9 @@ static bridge_counters read_metrics(int port) {
     b.rtp_in = metric(text, "diemcau_rtp_packets_total{direction=\"in\"} ");
     b.rtp_out = metric(text, "diemcau_rtp_packets_total{direction=\"out\"} ");
     b.dropped = metric(text, "diemcau_deliveries_dropped_total ");
+    b.send_calls = metric(text, "diemcau_media_sends_total{what=\"calls\"} ");
+    b.sent_datagrams = metric(text, "diemcau_media_sends_total{what=\"datagrams\"} ");
+    b.gso_datagrams = metric(text, "diemcau_media_sends_total{what=\"gso_datagrams\"} ");
     b.direct = metric(text, "diemcau_direct_receive_total ");
     b.mix_played = metric(text, "diemcau_mix_playout_wait_seconds_count ");
     b.mix_wait_s = metric(text, "diemcau_mix_playout_wait_seconds_sum ");
@@ -660,6 +664,9 @@ int main(int argc, char **argv) {
   if (!S.janus) {
     printf("| deliveries the bridge dropped (a worker behind) | %.0f |\n", dropped);
     printf("| transports reading their socket themselves | %.0f of %d |\n", m1.direct, joined);
+    double calls = m1.send_calls - m0.send_calls, datagrams = m1.sent_datagrams - m0.sent_datagrams;
+    printf("| media datagrams the bridge sent a system call; share sent by GSO | %.2f; %.1f %% |\n",
+           calls > 0 ? datagrams / calls : 0, datagrams > 0 ? 100 * (m1.gso_datagrams - m0.gso_datagrams) / datagrams : 0);
     printf("| talkers' packets the mixers played, and their wait there on average | %.0f, %.1f ms (%.0f ticks concealed "
            "waiting) |\n", mix_played, mix_wait_ms, mix_late);
   }

@@ -581,6 +581,117 @@ static void test_ticks(void) {
   g_assert_cmpint(st.off_worker, ==, 0);
 }
 
+/* ---- a pass's end ---- */
+
+/* Posts that queued while the worker was busy run as one pass; what they put to its end runs
+ * once, after the last of them, on the worker; asked for there, outside a pass, it is refused
+ * (the caller works at once), as it is on any other thread. Likewise a batch of ready
+ * descriptors. */
+enum { PASS_JOBS = 20, PASS_FDS = 3 };
+
+typedef struct {
+  dc_worker *w;
+  gint gate;           /* the first post waits for it, so the others queue behind it */
+  int ran, ended, ran_when_ended;
+  bool refused_at_end; /* dc_worker_at_pass_end from within the pass's end */
+  bool on_worker;
+  int fds[PASS_FDS][2];
+  dc_worker_watch *watch[PASS_FDS];
+  gint done;
+} pass_state;
+
+static void pass_ended(gpointer data) {
+  pass_state *st = data;
+  st->ended++;
+  st->ran_when_ended = st->ran;
+  st->refused_at_end = !dc_worker_at_pass_end(pass_ended, st);
+  st->on_worker = dc_worker_is_current(st->w);
+  g_atomic_int_set(&st->done, 1);
+}
+
+static void pass_gate(void *msg) {
+  pass_state *st = *(pass_state **)msg;
+  while (!g_atomic_int_get(&st->gate))
+    g_usleep(1000);
+}
+
+static void pass_job(void *msg) {
+  pass_state *st = *(pass_state **)msg;
+  g_assert_true(dc_worker_at_pass_end(pass_ended, st));
+  st->ran++;
+}
+
+static void pass_ready(gpointer data) {
+  pass_state *st = data;
+  for (int i = 0; i < PASS_FDS; i++) {
+    char byte;
+    if (read(st->fds[i][0], &byte, 1) == 1) {
+      g_assert_true(dc_worker_at_pass_end(pass_ended, st));
+      st->ran++;
+      return;
+    }
+  }
+}
+
+static void wait_done(pass_state *st) {
+  for (int i = 0; i < 5000 && !g_atomic_int_get(&st->done); i++)
+    g_usleep(1000);
+  g_assert_cmpint(g_atomic_int_get(&st->done), ==, 1);
+}
+
+static gboolean watch_all(gpointer data) {
+  pass_state *st = data;
+  for (int i = 0; i < PASS_FDS; i++)
+    st->watch[i] = dc_worker_watch_fd(st->w, st->fds[i][0], pass_ready, st);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean unwatch_all(gpointer data) {
+  pass_state *st = data;
+  for (int i = 0; i < PASS_FDS; i++)
+    dc_worker_unwatch(st->watch[i]);
+  g_atomic_int_set(&st->done, 1);
+  return G_SOURCE_REMOVE;
+}
+
+static void test_pass_end(void) {
+  dc_workers *ws = dc_workers_new(1);
+  pass_state *st = g_new0(pass_state, 1);
+  st->w = dc_workers_pick(ws);
+  g_assert_false(dc_worker_at_pass_end(pass_ended, st)); /* not a worker */
+  g_assert_true(dc_worker_post(st->w, pass_gate, &st, sizeof st));
+  g_usleep(20000); /* the gate is running (were it not yet, it and the posts still run as one pass) */
+  for (int i = 0; i < PASS_JOBS; i++)
+    g_assert_true(dc_worker_post(st->w, pass_job, &st, sizeof st));
+  g_atomic_int_set(&st->gate, 1);
+  wait_done(st);
+  g_usleep(20000); /* nothing more comes */
+  g_test_message("posts: the pass's end ran %d time(s), after %d of %d jobs", st->ended, st->ran_when_ended, PASS_JOBS);
+  g_assert_cmpint(st->ended, ==, 1);
+  g_assert_cmpint(st->ran_when_ended, ==, PASS_JOBS);
+  g_assert_true(st->refused_at_end && st->on_worker);
+
+  /* three descriptors ready before they are watched: one batch */
+  *st = (pass_state){.w = st->w};
+  for (int i = 0; i < PASS_FDS; i++) {
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, st->fds[i]), ==, 0);
+    g_assert_cmpint(write(st->fds[i][1], "x", 1), ==, 1);
+  }
+  dc_worker_invoke(st->w, watch_all, st, NULL);
+  wait_done(st);
+  g_usleep(20000);
+  g_test_message("watches: the pass's end ran %d time(s), after %d of %d", st->ended, st->ran_when_ended, PASS_FDS);
+  g_assert_cmpint(st->ended, ==, 1);
+  g_assert_cmpint(st->ran_when_ended, ==, PASS_FDS);
+  g_atomic_int_set(&st->done, 0);
+  dc_worker_invoke(st->w, unwatch_all, st, NULL);
+  wait_done(st);
+  for (int i = 0; i < PASS_FDS; i++)
+    close(st->fds[i][0]), close(st->fds[i][1]);
+  dc_workers_free(ws);
+  g_free(st);
+}
+
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/worker/many-threads-in-order", test_many_threads_in_order);
@@ -593,5 +704,6 @@ int main(int argc, char **argv) {
   g_test_add_func("/worker/posts-warmed-ahead", test_posts_warmed_ahead);
   g_test_add_func("/worker/unwatched-not-warmed", test_unwatched_not_warmed);
   g_test_add_func("/worker/ticks", test_ticks);
+  g_test_add_func("/worker/pass-end", test_pass_end);
   return g_test_run();
 }

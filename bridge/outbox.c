@@ -1,0 +1,197 @@
+/* outbox.c — held datagrams sent together at a pass's end; see outbox.h. */
+#include "bridge/outbox.h"
+
+#include <errno.h>
+#include <glib.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "bridge/worker.h"
+
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103 /* linux/udp.h, Linux 4.18 */
+#endif
+
+/* A pass's worth: 1024 packets and 1.5 MiB, touched only as far as a pass fills it. A full
+ * outbox is sent at once and fills again. */
+#define HELD_MAX 1024
+#define ARENA_BYTES (HELD_MAX * 1500)
+/* One GSO call: the kernel's limit on segments (UDP_MAX_SEGMENTS) and a UDP datagram's. */
+#define RUN_SEGMENTS 64
+#define RUN_BYTES 60000
+
+typedef struct {
+  dc_outbox_sender *sender;
+  uint32_t offset;
+  uint16_t len;
+  int32_t next; /* the sender's next held packet; -1: its last */
+} held;
+
+typedef struct {
+  uint8_t *arena;
+  size_t used;
+  held packets[HELD_MAX];
+  unsigned n;
+  dc_outbox_sender *senders[HELD_MAX]; /* those holding packets, in the order they began */
+  unsigned n_senders;
+} outbox;
+
+static atomic_uint_fast64_t calls, packets, gso_calls, gso_packets;
+static atomic_bool gso_refused; /* EIO once: this host's path cannot segment */
+
+static void outbox_free(gpointer data) {
+  outbox *ob = data;
+  g_free(ob->arena);
+  g_free(ob);
+}
+
+static GPrivate this_outbox = G_PRIVATE_INIT(outbox_free);
+
+static outbox *get_outbox(void) {
+  outbox *ob = g_private_get(&this_outbox);
+  if (!ob) {
+    ob = g_new0(outbox, 1);
+    ob->arena = g_malloc(ARENA_BYTES);
+    g_private_set(&this_outbox, ob);
+  }
+  return ob;
+}
+
+static void count(uint64_t n_calls, uint64_t n_packets) {
+  atomic_fetch_add_explicit(&calls, n_calls, memory_order_relaxed);
+  atomic_fetch_add_explicit(&packets, n_packets, memory_order_relaxed);
+}
+
+void dc_outbox_sender_init(dc_outbox_sender *s, int fd, const struct sockaddr_storage *peer,
+                           const socklen_t *peer_len) {
+  *s = (dc_outbox_sender){.fd = fd, .peer = peer, .peer_len = peer_len, .head = -1, .tail = -1};
+}
+
+static bool send_one(const dc_outbox_sender *s, const uint8_t *buf, size_t len) {
+  count(1, 1);
+  return sendto(s->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL, (const struct sockaddr *)s->peer, *s->peer_len) ==
+         (ssize_t)len;
+}
+
+static void send_each(const dc_outbox_sender *s, struct iovec *iov, unsigned n) {
+  struct mmsghdr msgs[RUN_SEGMENTS];
+  for (unsigned i = 0; i < n; i++)
+    msgs[i].msg_hdr = (struct msghdr){.msg_name = (void *)s->peer, .msg_namelen = *s->peer_len, .msg_iov = &iov[i],
+                                      .msg_iovlen = 1};
+  for (unsigned done = 0; done < n;) {
+    int k = sendmmsg(s->fd, msgs + done, n - done, MSG_DONTWAIT | MSG_NOSIGNAL);
+    count(1, k > 0 ? (uint64_t)k : 0);
+    if (k <= 0)
+      return; /* the socket's buffer is full, or an error: the rest is lost, as sendto lost it */
+    done += (unsigned)k;
+  }
+}
+
+/* n packets of segment bytes each, the last maybe shorter: one datagram the kernel cuts. */
+static void send_run(const dc_outbox_sender *s, struct iovec *iov, unsigned n, uint16_t segment) {
+  if (n == 1) {
+    send_one(s, iov[0].iov_base, iov[0].iov_len);
+    return;
+  }
+  if (!atomic_load_explicit(&gso_refused, memory_order_relaxed)) {
+    union {
+      char buf[CMSG_SPACE(sizeof(uint16_t))];
+      struct cmsghdr align;
+    } control;
+    struct msghdr m = {.msg_name = (void *)s->peer, .msg_namelen = *s->peer_len, .msg_iov = iov, .msg_iovlen = n,
+                       .msg_control = control.buf, .msg_controllen = sizeof control.buf};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+    c->cmsg_level = SOL_UDP;
+    c->cmsg_type = UDP_SEGMENT;
+    c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+    memcpy(CMSG_DATA(c), &segment, sizeof segment);
+    if (sendmsg(s->fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0) {
+      count(1, n);
+      atomic_fetch_add_explicit(&gso_calls, 1, memory_order_relaxed);
+      atomic_fetch_add_explicit(&gso_packets, n, memory_order_relaxed);
+      return;
+    }
+    if (errno == EAGAIN || errno == ENOBUFS) {
+      count(1, 0);
+      return; /* lost, as n sendto calls would have lost them */
+    }
+    if (errno == EIO || errno == ENOPROTOOPT || errno == EOPNOTSUPP)
+      atomic_store(&gso_refused, true); /* no segmentation on this path: sendmmsg from now on */
+    /* else (EINVAL: a segment beyond the path's MTU, say) this run goes one by one */
+  }
+  send_each(s, iov, n);
+}
+
+/* A sender's held packets: runs of one size (a shorter one ends its run) by GSO; without it,
+ * all of them by sendmmsg. */
+static void send_held(outbox *ob, dc_outbox_sender *s) {
+  struct iovec iov[RUN_SEGMENTS];
+  bool gso = !atomic_load_explicit(&gso_refused, memory_order_relaxed);
+  int32_t i = s->head;
+  while (i >= 0) {
+    uint16_t segment = ob->packets[i].len;
+    unsigned n = 0;
+    size_t bytes = 0;
+    while (i >= 0 && n < RUN_SEGMENTS && (!gso || (bytes + ob->packets[i].len <= RUN_BYTES && ob->packets[i].len <= segment))) {
+      const held *h = &ob->packets[i];
+      iov[n++] = (struct iovec){ob->arena + h->offset, h->len};
+      bytes += h->len;
+      i = h->next;
+      if (gso && h->len < segment)
+        break;
+    }
+    if (gso)
+      send_run(s, iov, n, segment);
+    else if (n == 1)
+      send_one(s, iov[0].iov_base, iov[0].iov_len);
+    else
+      send_each(s, iov, n);
+  }
+  s->head = s->tail = -1;
+}
+
+static void flush(outbox *ob) {
+  for (unsigned k = 0; k < ob->n_senders; k++)
+    send_held(ob, ob->senders[k]);
+  ob->n = 0;
+  ob->used = 0;
+  ob->n_senders = 0;
+}
+
+static void flush_at_pass_end(gpointer data) { flush(data); }
+
+void dc_outbox_flush(void) {
+  outbox *ob = g_private_get(&this_outbox);
+  if (ob)
+    flush(ob);
+}
+
+bool dc_outbox_send(dc_outbox_sender *s, const uint8_t *buf, size_t len) {
+  if (len > DC_OUTBOX_PACKET_MAX || s->fd < 0)
+    return false;
+  outbox *ob = get_outbox();
+  if (!dc_worker_at_pass_end(flush_at_pass_end, ob))
+    return send_one(s, buf, len);
+  if (ob->n == HELD_MAX || ob->used + len > ARENA_BYTES)
+    flush(ob);
+  held *h = &ob->packets[ob->n];
+  *h = (held){s, (uint32_t)ob->used, (uint16_t)len, -1};
+  memcpy(ob->arena + ob->used, buf, len);
+  ob->used += len;
+  if (s->tail >= 0)
+    ob->packets[s->tail].next = (int32_t)ob->n;
+  else {
+    s->head = (int32_t)ob->n;
+    ob->senders[ob->n_senders++] = s;
+  }
+  s->tail = (int32_t)ob->n++;
+  return true;
+}
+
+void dc_outbox_use_gso(bool use) { atomic_store(&gso_refused, !use); }
+
+dc_outbox_stats dc_outbox_get_stats(void) {
+  return (dc_outbox_stats){atomic_load(&calls), atomic_load(&packets), atomic_load(&gso_calls), atomic_load(&gso_packets)};
+}

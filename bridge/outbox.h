@@ -1,0 +1,59 @@
+/* outbox.h — a worker's media datagrams held to the end of its pass and sent a peer's at a
+ * time, several in one system call.
+ *
+ * Why: over loopback, and on any host without a NIC that segments for it, a sendto costs the
+ * kernel's whole UDP send path for each packet (~6 µs of a core here, more than everything else
+ * a forwarded packet costs the bridge: `sendto` was 53 % of its samples with 300 points and
+ * three cameras). A video frame reaches a receiver as a run of packets of one size (the
+ * sender's packetizer fills each but the last), and a worker's pass (worker.h) handles a
+ * batch of them, so the bridge holds what it sends during a pass and, at its end, sends each
+ * peer's run as one UDP GSO datagram (UDP_SEGMENT, Linux 4.18: the kernel builds one buffer
+ * and cuts it into the packets at the end of its path; the peer receives ordinary datagrams),
+ * other packets with sendmmsg, a lone one with sendto. tests/bench/bench_outbox measures
+ * the three ways; README has the numbers.
+ *
+ * The order of a peer's packets is kept; packets of different peers may leave in another
+ * order than they were handed in (each peer's in a block). What is held waits at most for its
+ * pass to end: a pass is a batch of jobs that had queued while the worker was busy, so the
+ * wait grows with load and is none on an idle bridge. Outside a pass (timers, the main
+ * thread) a packet goes at once. A socket whose kernel refuses GSO (EIO: no checksum
+ * offload) makes every later run go by sendmmsg.
+ *
+ * Threads: the outbox is the calling thread's own; a sender is used on its worker only. */
+#ifndef DC_OUTBOX_H
+#define DC_OUTBOX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+/* One peer's way out: its socket and where the peer is (read when its packets go, so a path
+ * that moved meanwhile takes them). Embedded in its owner (the transport); initialise with
+ * dc_outbox_sender_init. */
+typedef struct {
+  int fd;
+  const struct sockaddr_storage *peer;
+  const socklen_t *peer_len;
+  int32_t head, tail; /* its held packets in this thread's outbox, in order; -1: none */
+} dc_outbox_sender;
+
+void dc_outbox_sender_init(dc_outbox_sender *s, int fd, const struct sockaddr_storage *peer,
+                           const socklen_t *peer_len);
+/* Sends buf (len ≤ DC_OUTBOX_PACKET_MAX) to s's peer now, or holds a copy until the pass
+ * ends. False when it could not go (the socket's buffer full, an error): lost, as on a link. */
+#define DC_OUTBOX_PACKET_MAX 2048
+bool dc_outbox_send(dc_outbox_sender *s, const uint8_t *buf, size_t len);
+/* Sends everything this thread holds now: before a sender's socket closes or its owner goes. */
+void dc_outbox_flush(void);
+
+/* The system calls and packets sent this way (all threads), and how many went by GSO. */
+typedef struct {
+  uint64_t calls, packets, gso_calls, gso_packets;
+} dc_outbox_stats;
+dc_outbox_stats dc_outbox_get_stats(void);
+/* Whether runs go by GSO (the default) or by sendmmsg, for every thread: for the tests and
+ * the bench, which compare the two. */
+void dc_outbox_use_gso(bool use);
+
+#endif

@@ -1,0 +1,216 @@
+/* outbox: media a worker sends during a pass is held to the pass's end, then each peer's
+ * packets arrive whole and in order, a run of one size in one system call (UDP GSO), or all of
+ * a peer's in one sendmmsg without GSO; outside a pass a packet goes at once; a full outbox
+ * and dc_outbox_flush send at once without losing the order. Real sockets on 127.0.0.1. */
+#include "bridge/outbox.h"
+
+#include <errno.h>
+#include <glib.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bridge/worker.h"
+
+typedef struct {
+  int fd;
+  struct sockaddr_storage addr;
+  socklen_t len;
+} peer;
+
+static peer open_peer(void) {
+  peer p = {.fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)};
+  g_assert_cmpint(p.fd, >=, 0);
+  struct sockaddr_in *in = (struct sockaddr_in *)&p.addr;
+  in->sin_family = AF_INET;
+  in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  g_assert_cmpint(bind(p.fd, (struct sockaddr *)&p.addr, sizeof *in), ==, 0);
+  p.len = sizeof p.addr;
+  g_assert_cmpint(getsockname(p.fd, (struct sockaddr *)&p.addr, &p.len), ==, 0);
+  int bytes = 8 << 20; /* a full outbox's worth waits here unread (root: past rmem_max) */
+  if (setsockopt(p.fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof bytes) != 0)
+    g_assert_cmpint(setsockopt(p.fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes), ==, 0);
+  return p;
+}
+
+/* A packet of len bytes whose first two say its number in its peer's stream. */
+static void numbered(uint8_t *buf, size_t len, unsigned number) {
+  memset(buf, (int)(number * 7 + 1), len);
+  buf[0] = (uint8_t)(number >> 8);
+  buf[1] = (uint8_t)number;
+}
+
+/* Whether the next datagram at p is number `number` of `len` bytes (waits up to 5 s). */
+static void expect_packet(const peer *p, unsigned number, size_t len) {
+  struct pollfd pfd = {p->fd, POLLIN, 0};
+  g_assert_cmpint(poll(&pfd, 1, 5000), ==, 1);
+  uint8_t got[2048], want[2048];
+  ssize_t n = recv(p->fd, got, sizeof got, MSG_DONTWAIT);
+  numbered(want, len, number);
+  if (n != (ssize_t)len || memcmp(got, want, len))
+    g_error("packet %u: %zd bytes, number %u; expected %zu bytes, whole", number, n, n >= 2 ? got[0] << 8 | got[1] : 0,
+            len);
+}
+
+static bool nothing_waiting(const peer *p) {
+  uint8_t b[1];
+  return recv(p->fd, b, sizeof b, MSG_DONTWAIT | MSG_PEEK) < 0 && errno == EAGAIN;
+}
+
+/* What a job on the worker sends: to peers a and b in turn, of these sizes. */
+typedef struct {
+  dc_outbox_sender *to_a, *to_b;
+  const peer *a, *b;
+  const size_t *sizes_a, *sizes_b;
+  unsigned n_a, n_b;
+  bool flush_midway;  /* dc_outbox_flush after the first packets */
+  bool held, flushed; /* what the job saw: nothing had arrived while it ran; all had after the flush */
+  gint done;
+} sends;
+
+static void send_job(void *msg) {
+  sends *s = *(sends **)msg;
+  uint8_t buf[2048];
+  for (unsigned i = 0; i < MAX(s->n_a, s->n_b); i++) {
+    if (i < s->n_a) {
+      numbered(buf, s->sizes_a[i], i);
+      g_assert_true(dc_outbox_send(s->to_a, buf, s->sizes_a[i]));
+    }
+    if (i < s->n_b) {
+      numbered(buf, s->sizes_b[i], i);
+      g_assert_true(dc_outbox_send(s->to_b, buf, s->sizes_b[i]));
+    }
+  }
+  s->held = nothing_waiting(s->a) && nothing_waiting(s->b);
+  if (s->flush_midway) {
+    dc_outbox_flush();
+    s->flushed = !nothing_waiting(s->a);
+  }
+  g_atomic_int_set(&s->done, 1);
+}
+
+/* Runs s on a worker, waits for it, and checks what arrived; returns the stats it cost. */
+static dc_outbox_stats run_sends(sends *s) {
+  dc_workers *ws = dc_workers_new(1);
+  dc_worker *w = dc_workers_pick(ws);
+  dc_outbox_stats before = dc_outbox_get_stats();
+  g_assert_true(dc_worker_post(w, send_job, &s, sizeof s));
+  for (int i = 0; i < 5000 && !g_atomic_int_get(&s->done); i++)
+    g_usleep(1000);
+  g_assert_cmpint(g_atomic_int_get(&s->done), ==, 1);
+  for (unsigned i = 0; i < s->n_a; i++)
+    expect_packet(s->a, i, s->sizes_a[i]);
+  for (unsigned i = 0; i < s->n_b; i++)
+    expect_packet(s->b, i, s->sizes_b[i]);
+  g_assert_true(nothing_waiting(s->a) && nothing_waiting(s->b));
+  dc_workers_free(ws);
+  dc_outbox_stats after = dc_outbox_get_stats();
+  return (dc_outbox_stats){after.calls - before.calls, after.packets - before.packets,
+                           after.gso_calls - before.gso_calls, after.gso_packets - before.gso_packets};
+}
+
+typedef struct {
+  peer from, a, b;
+  dc_outbox_sender to_a, to_b;
+} fixture;
+
+static void fixture_open(fixture *f) {
+  f->from = open_peer(), f->a = open_peer(), f->b = open_peer();
+  dc_outbox_sender_init(&f->to_a, f->from.fd, &f->a.addr, &f->a.len);
+  dc_outbox_sender_init(&f->to_b, f->from.fd, &f->b.addr, &f->b.len);
+}
+
+static void fixture_close(fixture *f) {
+  close(f->from.fd), close(f->a.fd), close(f->b.fd);
+}
+
+static sends sends_of(fixture *f, const size_t *sizes_a, unsigned n_a, const size_t *sizes_b, unsigned n_b) {
+  return (sends){.to_a = &f->to_a, .to_b = &f->to_b, .a = &f->a, .b = &f->b, .sizes_a = sizes_a, .sizes_b = sizes_b,
+                 .n_a = n_a, .n_b = n_b};
+}
+
+/* A frame's packets as a packetizer makes them (the first a little longer, the last shorter)
+ * to one peer, another's between them. */
+static const size_t frame_a[] = {1013, 1000, 1000, 1000, 300}, frame_b[] = {500, 500, 200};
+
+static void test_held_to_pass_end(void) {
+  fixture f;
+  fixture_open(&f);
+  sends s = sends_of(&f, frame_a, G_N_ELEMENTS(frame_a), frame_b, G_N_ELEMENTS(frame_b));
+  dc_outbox_stats st = run_sends(&s);
+  g_assert_true(s.held);
+  /* a: [1013, 1000] (the shorter last), [1000, 1000, 300]; b: [500, 500, 200] */
+  g_test_message("%" G_GUINT64_FORMAT " datagrams in %" G_GUINT64_FORMAT " calls, %" G_GUINT64_FORMAT " by GSO",
+                 st.packets, st.calls, st.gso_packets);
+  g_assert_cmpuint(st.packets, ==, 8);
+  g_assert_cmpuint(st.calls, ==, 3);
+  g_assert_cmpuint(st.gso_calls, ==, 3);
+  fixture_close(&f);
+}
+
+static void test_without_gso_by_sendmmsg(void) {
+  fixture f;
+  fixture_open(&f);
+  dc_outbox_use_gso(false);
+  sends s = sends_of(&f, frame_a, G_N_ELEMENTS(frame_a), frame_b, G_N_ELEMENTS(frame_b));
+  dc_outbox_stats st = run_sends(&s);
+  dc_outbox_use_gso(true);
+  g_assert_true(s.held);
+  g_assert_cmpuint(st.packets, ==, 8);
+  g_assert_cmpuint(st.calls, ==, 2); /* a peer's all in one */
+  g_assert_cmpuint(st.gso_calls, ==, 0);
+  fixture_close(&f);
+}
+
+static void test_outside_a_pass_at_once(void) {
+  fixture f;
+  fixture_open(&f);
+  uint8_t buf[1000];
+  numbered(buf, sizeof buf, 0);
+  dc_outbox_stats before = dc_outbox_get_stats();
+  g_assert_true(dc_outbox_send(&f.to_a, buf, sizeof buf)); /* the main thread: no pass */
+  g_assert_false(nothing_waiting(&f.a));
+  expect_packet(&f.a, 0, sizeof buf);
+  g_assert_cmpuint(dc_outbox_get_stats().calls - before.calls, ==, 1);
+  fixture_close(&f);
+}
+
+/* More than the outbox holds in one pass (1024 packets): it goes at once when full, and
+ * the order holds across. */
+static void test_full_outbox_keeps_order(void) {
+  fixture f;
+  fixture_open(&f);
+  enum { N = 1500 };
+  static size_t sizes_a[N], sizes_b[N / 3];
+  for (unsigned i = 0; i < N; i++)
+    sizes_a[i] = 200 + i % 3; /* runs of one: by sendto, mostly */
+  for (unsigned i = 0; i < N / 3; i++)
+    sizes_b[i] = 1200;
+  sends s = sends_of(&f, sizes_a, N, sizes_b, N / 3);
+  dc_outbox_stats st = run_sends(&s);
+  g_assert_false(s.held); /* the first 1024 had gone */
+  g_assert_cmpuint(st.packets, ==, N + N / 3);
+  fixture_close(&f);
+}
+
+static void test_flush_sends_at_once(void) {
+  fixture f;
+  fixture_open(&f);
+  sends s = sends_of(&f, frame_a, G_N_ELEMENTS(frame_a), frame_b, G_N_ELEMENTS(frame_b));
+  s.flush_midway = true;
+  dc_outbox_stats st = run_sends(&s);
+  g_assert_true(s.held && s.flushed);
+  g_assert_cmpuint(st.packets, ==, 8); /* none twice at the pass's end */
+  fixture_close(&f);
+}
+
+int main(int argc, char **argv) {
+  g_test_init(&argc, &argv, NULL);
+  g_test_add_func("/outbox/held-to-pass-end", test_held_to_pass_end);
+  g_test_add_func("/outbox/without-gso-by-sendmmsg", test_without_gso_by_sendmmsg);
+  g_test_add_func("/outbox/outside-a-pass-at-once", test_outside_a_pass_at_once);
+  g_test_add_func("/outbox/full-outbox-keeps-order", test_full_outbox_keeps_order);
+  g_test_add_func("/outbox/flush-sends-at-once", test_flush_sends_at_once);
+  return g_test_run();
+}
