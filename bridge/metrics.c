@@ -110,6 +110,9 @@ void dc_metrics_write(GString *out, dc_bridge *b) {
                          "diemcau_media_sends_total{what=\"gso_calls\"} %" G_GUINT64_FORMAT "\n"
                          "diemcau_media_sends_total{what=\"gso_datagrams\"} %" G_GUINT64_FORMAT "\n",
                          ob.calls, ob.packets, ob.gso_calls, ob.gso_packets);
+  counter(out, "diemcau_rtp_padded_to_run_total",
+          "RTP packets padded by a few bytes to go out in one call with the run of the same length before them.",
+          &dc_metrics.rtp_padded_to_run);
   counter(out, "diemcau_srtp_refused_total", "Packets refused by SRTP (failed authentication or replays).",
           &dc_metrics.srtp_refused);
   counter(out, "diemcau_direct_receive_total", "Participants' transports that came to read their UDP socket themselves.",

@@ -66,7 +66,7 @@ static void count(uint64_t n_calls, uint64_t n_packets) {
 
 void dc_outbox_sender_init(dc_outbox_sender *s, int fd, const struct sockaddr_storage *peer,
                            const socklen_t *peer_len) {
-  *s = (dc_outbox_sender){.fd = fd, .peer = peer, .peer_len = peer_len, .head = -1, .tail = -1};
+  *s = (dc_outbox_sender){.fd = fd, .peer = peer, .peer_len = peer_len, .head = -1, .tail = -1, .open_run = 0};
 }
 
 static bool send_one(const dc_outbox_sender *s, const uint8_t *buf, size_t len) {
@@ -150,6 +150,7 @@ static void send_held(outbox *ob, dc_outbox_sender *s) {
       send_each(s, iov, n);
   }
   s->head = s->tail = -1;
+  s->open_run = 0;
 }
 
 static void flush(outbox *ob) {
@@ -187,8 +188,15 @@ bool dc_outbox_send(dc_outbox_sender *s, const uint8_t *buf, size_t len) {
     ob->senders[ob->n_senders++] = s;
   }
   s->tail = (int32_t)ob->n++;
+  /* the run send_held will cut here: a longer packet starts one, a shorter one ends it */
+  if (len > s->open_run || !s->open_run)
+    s->open_run = (uint16_t)len;
+  else if (len < s->open_run)
+    s->open_run = 0;
   return true;
 }
+
+size_t dc_outbox_open_run(const dc_outbox_sender *s) { return s->tail >= 0 ? s->open_run : 0; }
 
 void dc_outbox_use_gso(bool use) { atomic_store(&gso_refused, !use); }
 

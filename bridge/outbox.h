@@ -36,6 +36,7 @@ typedef struct {
   const struct sockaddr_storage *peer;
   const socklen_t *peer_len;
   int32_t head, tail; /* its held packets in this thread's outbox, in order; -1: none */
+  uint16_t open_run;  /* the length of the run its held packets end in, while one more of it would join */
 } dc_outbox_sender;
 
 void dc_outbox_sender_init(dc_outbox_sender *s, int fd, const struct sockaddr_storage *peer,
@@ -44,6 +45,14 @@ void dc_outbox_sender_init(dc_outbox_sender *s, int fd, const struct sockaddr_st
  * ends. False when it could not go (the socket's buffer full, an error): lost, as on a link. */
 #define DC_OUTBOX_PACKET_MAX 2048
 bool dc_outbox_send(dc_outbox_sender *s, const uint8_t *buf, size_t len);
+/* The length a packet to s must have to join the run its held packets end in, so that it
+ * goes out in the same call; 0 when none is open (nothing held, or a shorter packet ended it).
+ * A sender whose next packet falls short by at most DC_OUTBOX_PAD_MAX pads it there (RTP
+ * padding, before SRTP): a frame's packets are of one size but for its first, which carries
+ * the codec's payload header, and its last; a few bytes of padding put the frame in one call
+ * instead of two (and the packets of browsers' packetizers differ by a byte). */
+#define DC_OUTBOX_PAD_MAX 32
+size_t dc_outbox_open_run(const dc_outbox_sender *s);
 /* Sends everything this thread holds now: before a sender's socket closes or its owner goes. */
 void dc_outbox_flush(void);
 

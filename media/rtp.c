@@ -102,6 +102,20 @@ dc_status dc_rtp_parse(dc_rtp *pkt, const uint8_t *data, size_t len) {
   return parse(pkt, data, len, true);
 }
 
+dc_status dc_rtp_add_padding(uint8_t *buf, size_t *len, size_t cap, size_t n) {
+  if (*len < DC_RTP_HEADER_MIN || (buf[0] >> 6) != 2 || n < 1 || n > 255)
+    return DC_ERR_MALFORMED;
+  if (buf[0] & 0x20)
+    return DC_ERR_STATE;
+  if (cap < *len || cap - *len < n)
+    return DC_ERR_NO_SPACE;
+  memset(buf + *len, 0, n - 1);
+  buf[*len + n - 1] = (uint8_t)n;
+  buf[0] |= 0x20;
+  *len += n;
+  return DC_OK;
+}
+
 dc_status dc_rtp_parse_header(dc_rtp *pkt, const uint8_t *data, size_t len) {
   return parse(pkt, data, len, false);
 }

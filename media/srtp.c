@@ -201,6 +201,7 @@ void dc_srtp_free(dc_srtp *s) {
 
 dc_srtp_profile dc_srtp_get_profile(const dc_srtp *s) { return s->profile; }
 uint64_t dc_srtp_refused(const dc_srtp *s) { return s->refused; }
+size_t dc_srtp_rtp_trailer(const dc_srtp *s) { return s->profile == DC_SRTP_AEAD_AES_128_GCM ? GCM_TAG : CM_TAG; }
 
 void dc_srtp_prefetch(const dc_srtp *s, unsigned stage) {
   const half *h = &s->rtp;

@@ -71,6 +71,8 @@ dc_srtp *dc_srtp_new(dc_srtp_profile profile, const uint8_t *key, const uint8_t 
                      dc_srtp_direction direction, dc_status *status);
 void dc_srtp_free(dc_srtp *s);
 dc_srtp_profile dc_srtp_get_profile(const dc_srtp *s);
+/* What protect adds to an RTP packet: its authentication tag (16 bytes GCM, 10 CM). */
+size_t dc_srtp_rtp_trailer(const dc_srtp *s);
 /* Outbound: packets protect refused so far (an index used again, or no room). */
 uint64_t dc_srtp_refused(const dc_srtp *s);
 /* A hint, no effect on state: prefetches what the next SRTP (not SRTCP) packet's protect or

@@ -66,6 +66,7 @@ typedef struct {
   unsigned n_a, n_b;
   bool flush_midway;  /* dc_outbox_flush after the first packets */
   bool held, flushed; /* what the job saw: nothing had arrived while it ran; all had after the flush */
+  size_t open_after_a[8]; /* dc_outbox_open_run(to_a) after each of a's first 8 packets */
   gint done;
 } sends;
 
@@ -76,6 +77,8 @@ static void send_job(void *msg) {
     if (i < s->n_a) {
       numbered(buf, s->sizes_a[i], i);
       g_assert_true(dc_outbox_send(s->to_a, buf, s->sizes_a[i]));
+      if (i < G_N_ELEMENTS(s->open_after_a))
+        s->open_after_a[i] = dc_outbox_open_run(s->to_a);
     }
     if (i < s->n_b) {
       numbered(buf, s->sizes_b[i], i);
@@ -146,6 +149,27 @@ static void test_held_to_pass_end(void) {
   g_assert_cmpuint(st.packets, ==, 8);
   g_assert_cmpuint(st.calls, ==, 3);
   g_assert_cmpuint(st.gso_calls, ==, 3);
+  /* the run a's packets end in, as send_held cut it: 1013 open, closed by the shorter 1000; a
+   * new one of 1000, closed by the 300 */
+  const size_t open[] = {1013, 0, 1000, 1000, 0};
+  for (unsigned i = 0; i < G_N_ELEMENTS(open); i++)
+    g_assert_cmpuint(s.open_after_a[i], ==, open[i]);
+  g_assert_cmpuint(dc_outbox_open_run(&f.to_a), ==, 0); /* sent: nothing held */
+  fixture_close(&f);
+}
+
+/* A frame whose packets after the first were padded to its length (as the transport does
+ * when they fall short by a few bytes): the whole frame in one call. */
+static void test_padded_frame_one_call(void) {
+  fixture f;
+  fixture_open(&f);
+  static const size_t padded[] = {1013, 1013, 1013, 1013, 300}, none[] = {0};
+  sends s = sends_of(&f, padded, G_N_ELEMENTS(padded), none, 0);
+  dc_outbox_stats st = run_sends(&s);
+  g_assert_cmpuint(st.packets, ==, 5);
+  g_assert_cmpuint(st.calls, ==, 1);
+  for (unsigned i = 0; i < 4; i++)
+    g_assert_cmpuint(s.open_after_a[i], ==, 1013);
   fixture_close(&f);
 }
 
@@ -209,6 +233,7 @@ int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/outbox/held-to-pass-end", test_held_to_pass_end);
   g_test_add_func("/outbox/without-gso-by-sendmmsg", test_without_gso_by_sendmmsg);
+  g_test_add_func("/outbox/padded-frame-one-call", test_padded_frame_one_call);
   g_test_add_func("/outbox/outside-a-pass-at-once", test_outside_a_pass_at_once);
   g_test_add_func("/outbox/full-outbox-keeps-order", test_full_outbox_keeps_order);
   g_test_add_func("/outbox/flush-sends-at-once", test_flush_sends_at_once);

@@ -273,6 +273,39 @@ static void test_seq_newer(void) {
   g_assert_false(dc_seq_newer(5, 5));
 }
 
+/* Padding added to a packet: the payload reads the same, the padding is what was asked; a
+ * packet with padding already, a bad count and no room are refused, untouched. */
+static void test_add_padding(void) {
+  uint8_t buf[64], before[64];
+  dc_rtp_header h = {.payload_type = 96, .seq = 7, .timestamp = 90, .ssrc = 0xABCD, .marker = true};
+  size_t len = dc_rtp_write_header(buf, sizeof buf, &h, NULL, 0);
+  memcpy(buf + len, "payload", 7);
+  len += 7;
+  g_assert_cmpint(dc_rtp_add_padding(buf, &len, sizeof buf, 13), ==, DC_OK);
+  g_assert_cmpuint(len, ==, 12 + 7 + 13);
+  dc_rtp p;
+  g_assert_cmpint(dc_rtp_parse(&p, buf, len), ==, DC_OK);
+  g_assert_true(p.padding && p.marker);
+  g_assert_cmpuint(p.padding_len, ==, 13);
+  g_assert_cmpuint(p.payload_len, ==, 7);
+  g_assert_cmpmem(dc_rtp_payload(&p), 7, "payload", 7);
+  memcpy(before, buf, sizeof buf);
+  size_t same = len;
+  g_assert_cmpint(dc_rtp_add_padding(buf, &same, sizeof buf, 4), ==, DC_ERR_STATE); /* padded already */
+  buf[0] &= (uint8_t)~0x20;
+  memcpy(before, buf, sizeof buf);
+  g_assert_cmpint(dc_rtp_add_padding(buf, &same, sizeof buf, 0), ==, DC_ERR_MALFORMED);
+  g_assert_cmpint(dc_rtp_add_padding(buf, &same, sizeof buf, 256), ==, DC_ERR_MALFORMED);
+  g_assert_cmpint(dc_rtp_add_padding(buf, &same, same + 3, 4), ==, DC_ERR_NO_SPACE);
+  g_assert_cmpuint(same, ==, len);
+  g_assert_cmpmem(buf, sizeof buf, before, sizeof before);
+  size_t one = 12 + 7;
+  g_assert_cmpint(dc_rtp_add_padding(buf, &one, sizeof buf, 1), ==, DC_OK); /* the count byte alone */
+  g_assert_cmpint(dc_rtp_parse(&p, buf, one), ==, DC_OK);
+  g_assert_cmpuint(p.padding_len, ==, 1);
+  g_assert_cmpuint(p.payload_len, ==, 7);
+}
+
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/rtp/parse-fields", test_parse_fields);
@@ -288,5 +321,6 @@ int main(int argc, char **argv) {
   g_test_add_func("/rtp/unwrap-seq", test_unwrap_seq);
   g_test_add_func("/rtp/unwrap-timestamp", test_unwrap_ts);
   g_test_add_func("/rtp/seq-newer", test_seq_newer);
+  g_test_add_func("/rtp/add-padding", test_add_padding);
   return g_test_run();
 }

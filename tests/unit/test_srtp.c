@@ -254,6 +254,7 @@ static void check_profile_rtp(dc_srtp_profile profile) {
     memcpy(plain, pkt, len);
     size_t ref_len = ref_protect_rtp(&k, pkt, len, roc, ref);
     g_assert_cmpint(dc_srtp_protect(out, pkt, &len, sizeof pkt), ==, DC_OK);
+    g_assert_cmpuint(len, ==, plain_len + dc_srtp_rtp_trailer(out)); /* what the outbox's runs count on */
     g_assert_cmpmem(pkt, len, ref, ref_len);
     /* and the inbound session opens what the reference sealed */
     g_assert_cmpint(dc_srtp_unprotect(in, ref, &ref_len), ==, DC_OK);
