@@ -196,7 +196,10 @@ bool dc_outbox_send(dc_outbox_sender *s, const uint8_t *buf, size_t len) {
   return true;
 }
 
-size_t dc_outbox_open_run(const dc_outbox_sender *s) { return s->tail >= 0 ? s->open_run : 0; }
+size_t dc_outbox_open_run(const dc_outbox_sender *s) {
+  /* without GSO a peer's packets go in one sendmmsg whatever their lengths: nothing to pad */
+  return s->tail >= 0 && !atomic_load_explicit(&gso_refused, memory_order_relaxed) ? s->open_run : 0;
+}
 
 void dc_outbox_use_gso(bool use) { atomic_store(&gso_refused, !use); }
 

@@ -46,7 +46,8 @@ void dc_outbox_sender_init(dc_outbox_sender *s, int fd, const struct sockaddr_st
 #define DC_OUTBOX_PACKET_MAX 2048
 bool dc_outbox_send(dc_outbox_sender *s, const uint8_t *buf, size_t len);
 /* The length a packet to s must have to join the run its held packets end in, so that it
- * goes out in the same call; 0 when none is open (nothing held, or a shorter packet ended it).
+ * goes out in the same call; 0 when none is open (nothing held, a shorter packet ended it, or
+ * GSO is off: a peer's packets then go in one sendmmsg whatever their lengths).
  * A sender whose next packet falls short by at most DC_OUTBOX_PAD_MAX pads it there (RTP
  * padding, before SRTP): a frame's packets are of one size but for its first, which carries
  * the codec's payload header, and its last; a few bytes of padding put the frame in one call

@@ -184,6 +184,8 @@ static void test_without_gso_by_sendmmsg(void) {
   g_assert_cmpuint(st.packets, ==, 8);
   g_assert_cmpuint(st.calls, ==, 2); /* a peer's all in one */
   g_assert_cmpuint(st.gso_calls, ==, 0);
+  for (unsigned i = 0; i < G_N_ELEMENTS(frame_a); i++) /* nothing to pad for */
+    g_assert_cmpuint(s.open_after_a[i], ==, 0);
   fixture_close(&f);
 }
 
