@@ -81,14 +81,14 @@ static inline void dc_rtp_set_marker(uint8_t *buf, bool marker) {
   buf[1] = (uint8_t)((buf[1] & 0x7F) | (marker ? 0x80 : 0));
 }
 
-/* ---- Header extensions (RFC 8285) ---- */
-
 /* Pads an RTP packet of *len bytes (buf has room for cap) with n bytes (RFC 3550 §5.1: the P
  * bit, n - 1 zeros, then n), so that it is as long as the packets around it and goes out in
  * one run with them (bridge/outbox.h). DC_ERR_STATE when it has padding already (a padding-only
  * packet), DC_ERR_MALFORMED when it is not an RTP version 2 header or n is outside 1..255,
  * DC_ERR_NO_SPACE when it does not fit; buf is untouched then. */
 dc_status dc_rtp_add_padding(uint8_t *buf, size_t *len, size_t cap, size_t n);
+
+/* ---- Header extensions (RFC 8285) ---- */
 
 /* Walks the elements of a parsed packet, skipping padding. */
 typedef struct {

@@ -592,6 +592,7 @@ enum { PASS_JOBS = 20, PASS_FDS = 3 };
 typedef struct {
   dc_worker *w;
   gint gate;           /* the first post waits for it, so the others queue behind it */
+  gint gate_running;   /* ... and says when it runs: the others are posted only then */
   int ran, ended, ran_when_ended;
   bool refused_at_end; /* dc_worker_at_pass_end from within the pass's end */
   bool on_worker;
@@ -611,6 +612,7 @@ static void pass_ended(gpointer data) {
 
 static void pass_gate(void *msg) {
   pass_state *st = *(pass_state **)msg;
+  g_atomic_int_set(&st->gate_running, 1);
   while (!g_atomic_int_get(&st->gate))
     g_usleep(1000);
 }
@@ -660,7 +662,11 @@ static void test_pass_end(void) {
   st->w = dc_workers_pick(ws);
   g_assert_false(dc_worker_at_pass_end(pass_ended, st)); /* not a worker */
   g_assert_true(dc_worker_post(st->w, pass_gate, &st, sizeof st));
-  g_usleep(20000); /* the gate is running (were it not yet, it and the posts still run as one pass) */
+  /* posted while the gate runs, the jobs all wait in the next batch (posted before the worker
+   * woke, some could have joined the gate's batch and the rest the next) */
+  for (int i = 0; i < 5000 && !g_atomic_int_get(&st->gate_running); i++)
+    g_usleep(1000);
+  g_assert_cmpint(g_atomic_int_get(&st->gate_running), ==, 1);
   for (int i = 0; i < PASS_JOBS; i++)
     g_assert_true(dc_worker_post(st->w, pass_job, &st, sizeof st));
   g_atomic_int_set(&st->gate, 1);
