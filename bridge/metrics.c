@@ -110,6 +110,15 @@ void dc_metrics_write(GString *out, dc_bridge *b) {
                          "diemcau_media_sends_total{what=\"gso_calls\"} %" G_GUINT64_FORMAT "\n"
                          "diemcau_media_sends_total{what=\"gso_datagrams\"} %" G_GUINT64_FORMAT "\n",
                          ob.calls, ob.packets, ob.gso_calls, ob.gso_packets);
+  g_string_append_printf(out,
+                         "# HELP diemcau_media_receives_total System calls that read participants' sockets, the datagrams "
+                         "they read, and of those the ones that came several in one buffer (UDP GRO: one peer's run).\n"
+                         "# TYPE diemcau_media_receives_total counter\n"
+                         "diemcau_media_receives_total{what=\"calls\"} %" G_GUINT64_FORMAT "\n"
+                         "diemcau_media_receives_total{what=\"datagrams\"} %" G_GUINT64_FORMAT "\n"
+                         "diemcau_media_receives_total{what=\"coalesced_datagrams\"} %" G_GUINT64_FORMAT "\n",
+                         get(&dc_metrics.direct_reads), get(&dc_metrics.direct_datagrams),
+                         get(&dc_metrics.direct_coalesced));
   counter(out, "diemcau_rtp_padded_to_run_total",
           "RTP packets padded by a few bytes to go out in one call with the run of the same length before them.",
           &dc_metrics.rtp_padded_to_run);

@@ -37,6 +37,8 @@ typedef struct {
   atomic_uint_fast64_t keyframe_requests;  /* PLI/FIR sent to sources */
   atomic_uint_fast64_t deliveries_dropped; /* a receiver's worker queue was full */
   atomic_uint_fast64_t direct_receive;     /* transports that read their socket themselves (transport.c) */
+  atomic_uint_fast64_t direct_reads, direct_datagrams; /* their reads (recvmmsg calls that got any) and datagrams */
+  atomic_uint_fast64_t direct_coalesced;   /* ... of those, datagrams that came several in one (UDP GRO) */
   atomic_uint_fast64_t path_checks;        /* our checks to an address a peer's packets came from anew */
   atomic_uint_fast64_t path_moves;         /* ... answered there by the peer: where we send moved */
   atomic_uint_fast64_t red_packets_out;    /* mix packets that carried an earlier frame (RFC 2198) */

@@ -18,24 +18,37 @@
  *   follows the pair the peer sends media on. (Before: the check, answered back, moved it.)
  * - DTLS from anywhere but X's address is not read: a datagram that looks like a resent
  *   handshake record had the bridge resend its last flight to X (up to ten a second).
+ * - A run of datagrams that comes in one buffer (UDP GRO: a NIC coalescing one flow's
+ *   packets, or a GSO send on loopback) is taken apart: the relay hands X the bridge's RTP
+ *   two at a time as one GSO datagram, and X's transport (the same code as the bridge's)
+ *   reads them coalesced and gets every packet.
  */
 #include <arpa/inet.h>
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "bridge/ice_reply.h"
+#include "bridge/metrics.h"
+#include "media/demux.h"
 #include "signaling/store.h"
 #include "signaling/token.h"
 #include "tests/lib/daemon.h"
 #include "tests/lib/native_client.h"
 
 #define PORT 18653
+
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
 
 enum { X, Y, N_CLIENTS };
 enum { BACK0, BACK1, ATTACKER, N_OUT }; /* the relay's sockets toward the bridge */
@@ -66,6 +79,9 @@ static struct {
   gint checks_answered;  /* the bridge's checks the attacker answered as X's backup address */
   gint backup;           /* the attacker plays X's backup address: it answers checks as X */
   char *x_ufrag, *x_pwd; /* X's ICE credentials, for that */
+  gint coalesce;         /* the bridge's RTP to X goes two at a time in one GSO datagram */
+  gint rtp_to_x;         /* the bridge's RTP packets the relay passed on to X */
+  gint coalesced_to_x;   /* ... of those, in GSO datagrams of two */
   gint stop;
 } T;
 
@@ -84,6 +100,52 @@ static bool is_stun(const uint8_t *b, ssize_t n) { return n >= 20 && b[0] < 2; }
 static bool is_dtls(const uint8_t *b, ssize_t n) { return n >= 13 && b[0] >= 20 && b[0] <= 63; }
 static bool is_srtp(const uint8_t *b, ssize_t n) { return n >= 12 && b[0] >= 128 && b[0] <= 191; }
 
+/* What the relay passes on to X. With T.coalesce, an RTP packet is held until the next: a
+ * next no longer than it goes with it in one GSO datagram (UDP_SEGMENT: cut at the held
+ * one's length, the shorter last), a longer one sends the held one alone and is held in turn;
+ * one held 30 ms goes alone. */
+static uint8_t held[2048];
+static size_t held_len;
+static gint64 held_at;
+
+static void flush_held(void) {
+  if (held_len)
+    sendto(T.front, held, held_len, 0, (struct sockaddr *)&T.x_addr, sizeof T.x_addr);
+  held_len = 0;
+}
+
+static void to_x(const uint8_t *buf, size_t n) {
+  bool rtp = dc_demux(buf, n) == DC_PKT_RTP;
+  if (rtp)
+    g_atomic_int_inc(&T.rtp_to_x);
+  if (!rtp || !g_atomic_int_get(&T.coalesce)) {
+    flush_held(); /* X's packets in the order they came */
+    sendto(T.front, buf, n, 0, (struct sockaddr *)&T.x_addr, sizeof T.x_addr);
+    return;
+  }
+  if (held_len && n <= held_len) {
+    struct iovec iov[2] = {{held, held_len}, {(void *)buf, n}};
+    union {
+      char buf[CMSG_SPACE(sizeof(uint16_t))];
+      struct cmsghdr align;
+    } control;
+    struct msghdr m = {.msg_name = &T.x_addr, .msg_namelen = sizeof T.x_addr, .msg_iov = iov, .msg_iovlen = 2,
+                       .msg_control = control.buf, .msg_controllen = sizeof control.buf};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+    c->cmsg_level = SOL_UDP, c->cmsg_type = UDP_SEGMENT, c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+    uint16_t segment = (uint16_t)held_len;
+    memcpy(CMSG_DATA(c), &segment, sizeof segment);
+    if (sendmsg(T.front, &m, 0) == (ssize_t)(held_len + n))
+      g_atomic_int_add(&T.coalesced_to_x, 2);
+    held_len = 0;
+    return;
+  }
+  flush_held();
+  memcpy(held, buf, n);
+  held_len = n;
+  held_at = g_get_monotonic_time();
+}
+
 static gpointer relay(gpointer unused) {
   (void)unused;
   uint8_t buf[2048];
@@ -91,8 +153,11 @@ static gpointer relay(gpointer unused) {
     struct pollfd p[1 + N_OUT] = {{T.front, POLLIN, 0}};
     for (int i = 0; i < N_OUT; i++)
       p[1 + i] = (struct pollfd){T.out[i], POLLIN, 0};
-    if (poll(p, 1 + N_OUT, 100) <= 0)
+    if (poll(p, 1 + N_OUT, held_len ? 10 : 100) <= 0) {
+      if (held_len && g_get_monotonic_time() - held_at > 30000)
+        flush_held();
       continue;
+    }
     if (p[0].revents & POLLIN) { /* from X, to the bridge */
       struct sockaddr_in from;
       socklen_t from_len = sizeof from;
@@ -125,8 +190,10 @@ static gpointer relay(gpointer unused) {
         }
       }
       if (i != ATTACKER && g_atomic_int_get(&T.have_x)) /* the attacker keeps what it gets */
-        sendto(T.front, buf, (size_t)n, 0, (struct sockaddr *)&T.x_addr, sizeof T.x_addr);
+        to_x(buf, (size_t)n);
     }
+    if (held_len && g_get_monotonic_time() - held_at > 30000)
+      flush_held();
   }
   return NULL;
 }
@@ -277,6 +344,27 @@ static void test_dtls_from_elsewhere_unread(void) {
   g_assert_cmpint(heard, >, 25); /* X's session untouched */
 }
 
+static void test_coalesced_run_taken_apart(void) {
+  g_assert_cmpuint(atomic_load(&dc_metrics.direct_receive), >=, 2); /* X and Y read their sockets themselves */
+  uint64_t coalesced0 = atomic_load(&dc_metrics.direct_coalesced);
+  int heard0 = g_atomic_int_get(&T.c[X].rtp_in), passed0 = g_atomic_int_get(&T.rtp_to_x);
+  int joined0 = g_atomic_int_get(&T.coalesced_to_x);
+  g_atomic_int_set(&T.coalesce, 1);
+  dc_test_spin_for(3000);
+  g_atomic_int_set(&T.coalesce, 0);
+  dc_test_spin_for(500); /* the last held one, and what is in flight */
+  int heard = g_atomic_int_get(&T.c[X].rtp_in) - heard0, passed = g_atomic_int_get(&T.rtp_to_x) - passed0;
+  int joined = g_atomic_int_get(&T.coalesced_to_x) - joined0;
+  uint64_t read_coalesced = atomic_load(&dc_metrics.direct_coalesced) - coalesced0;
+  g_test_message("3 s of the bridge's RTP to X, two at a time where they fit one GSO datagram: the relay passed on %d "
+                 "packets, %d of them joined; X read %" G_GUINT64_FORMAT " coalesced and got %d packets",
+                 passed, joined, read_coalesced, heard);
+  g_assert_cmpint(joined, >=, 20);                   /* the mix's packets are mostly of one length */
+  g_assert_cmpuint(read_coalesced, ==, (guint64)joined); /* each joined pair came as one read, and was taken apart */
+  g_assert_cmpint(heard, >=, passed - 2);            /* every packet, but one in flight at either end */
+  g_assert_cmpint(heard, <=, passed + 2);
+}
+
 static void test_stops_cleanly(void) {
   dc_test_assert_stops_cleanly(T.bridge);
 }
@@ -317,6 +405,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/path/nat-rebinding-followed", test_nat_rebinding_followed);
   g_test_add_func("/path/check-from-elsewhere-moves-nothing", test_check_from_elsewhere_moves_nothing);
   g_test_add_func("/path/dtls-from-elsewhere-unread", test_dtls_from_elsewhere_unread);
+  g_test_add_func("/path/coalesced-run-taken-apart", test_coalesced_run_taken_apart);
   g_test_add_func("/path/stops-cleanly", test_stops_cleanly);
   int rc = g_test_run();
   for (int i = 0; i < N_CLIENTS; i++) {
