@@ -90,6 +90,7 @@ static void on_candidate(gpointer user, const char *candidate) {
 typedef struct {
   dc_transport *t;
   uint32_t ssrc;
+  uint64_t remb_bps;
 } reporter;
 
 /* The worker, every second while the workers run. */
@@ -100,13 +101,21 @@ static gboolean report(gpointer data) {
   dc_rtcp_writer_init(&w, buf, 512);
   dc_rtcp_report rr = {.ssrc = r->ssrc};
   dc_rtcp_write_rr(&w, &rr);
+  if (r->remb_bps) { /* of the video, as libwebrtc's: the SSRCs it names are not the bridge's concern */
+    uint32_t media = 0;
+    dc_rtcp_write_remb(&w, r->ssrc, r->remb_bps, &media, 1);
+  }
   dc_transport_send_rtcp(r->t, buf, w.len, sizeof buf);
   return G_SOURCE_CONTINUE;
 }
 
 GSource *dc_client_report_every_second(dc_transport *t, uint32_t ssrc) {
+  return dc_client_report_with_remb(t, ssrc, 0);
+}
+
+GSource *dc_client_report_with_remb(dc_transport *t, uint32_t ssrc, uint64_t remb_bps) {
   reporter *r = g_new0(reporter, 1);
-  *r = (reporter){t, ssrc};
+  *r = (reporter){t, ssrc, remb_bps};
   GSource *timer = g_timeout_source_new(1000);
   g_source_set_callback(timer, report, r, g_free);
   g_source_attach(timer, dc_worker_context(dc_transport_worker(t)));
@@ -120,7 +129,7 @@ static void on_state(gpointer user, dc_transport_state state, const char *reason
       __atomic_store_n(&c->connected_us, g_get_monotonic_time(), __ATOMIC_RELEASE);
     g_atomic_int_set(&c->connected, 1);
     if (c->cfg.reports && !g_atomic_pointer_get(&c->report_timer))
-      g_atomic_pointer_set(&c->report_timer, dc_client_report_every_second(c->t, 0x5eed));
+      g_atomic_pointer_set(&c->report_timer, dc_client_report_with_remb(c->t, 0x5eed, c->cfg.remb_bps));
     if (c->cb.connected)
       c->cb.connected(c, c->user);
   } else if (state == DC_TRANSPORT_FAILED) {

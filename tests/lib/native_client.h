@@ -40,6 +40,7 @@ typedef struct {
   /* once connected, an empty RTCP receiver report every second, as every real peer reports
    * at least that often (the bridge frees a peer it hears nothing from for 30 s) */
   bool reports;
+  uint64_t remb_bps; /* with reports: each carries a REMB of this rate, as Chrome's on a clear link (0: none) */
   bool roster_changes; /* join asking for roster_changes, as the page and the endpoint do */
   const char *profile; /* the join's link profile ("hall", "standard", "highland"); NULL: none given */
   /* optional, main thread: for a test that stands between the client and the bridge, each of
@@ -86,6 +87,8 @@ char *dc_client_meeting_offer(const dc_client *c, uint32_t audio_ssrc, const uin
 /* An empty RTCP receiver report from ssrc every second, on t's worker (called there): every
  * real peer reports at least that often. Destroy the source on that worker before t closes. */
 GSource *dc_client_report_every_second(dc_transport *t, uint32_t ssrc);
+/* The same, each report carrying a REMB of remb_bps (0: none). */
+GSource *dc_client_report_with_remb(dc_transport *t, uint32_t ssrc, uint64_t remb_bps);
 /* A whole offer of one sendrecv Opus section sending from ssrc (g_free() it). */
 char *dc_client_audio_offer(const dc_client *c, uint32_t ssrc);
 

@@ -10,7 +10,12 @@
  * does: three SSRC layers (a=ssrc-group:SIM, lowest first) of ~120, ~400 and ~1600 kbit/s,
  * VP8 payload descriptors with picture ids, a key frame every 2 s, each frame starting with
  * VP8's frame header (RFC 6386 §9.1: Janus looks for a key frame's start code). (The rest is
- * filler: neither server decodes video.)
+ * filler: neither server decodes video.) Every point reports once a second; with --remb its
+ * reports carry a REMB as Chrome's do on a clear link, and the bridge's probes then lift main
+ * slots to the top layer (frames of four packets); without, they stay at the middle one.
+ * The points' sockets take UDP GRO as the bridge's do (bridge/transport.c): the bridge's GSO
+ * runs arrive whole, as a remote peer's would cost the bridge nothing past its own NIC; on
+ * loopback, a socket without GRO has the kernel cut the run on the sender's time.
  *
  * Joins come in a storm (all at once) or at --join-rate a second. Reported: join times (the
  * WebSocket open to media up, p50/p95/max, and the storm's length), then over --seconds: the
@@ -48,6 +53,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bridge/metrics.h"
 #include "bridge/transport.h"
 #include "media/rtp.h"
 #include "tests/lib/daemon.h"
@@ -114,6 +120,7 @@ static struct {
   int video_senders;
   const char *client_address; /* with janus: where the points' ICE gathers */
   gint video_bad;             /* video packets whose payload did not end as ours do */
+  uint64_t remb_bps;          /* --remb */
 } S;
 
 #define JANUS_ROOM 1234 /* tests/load/janus-side-by-side's configuration makes it */
@@ -327,7 +334,7 @@ static void start_client(client *c) {
   g_snprintf(name, sizeof name, "Điểm %d", c->index + 1);
   dc_client_config cfg = {.session = S.point_sessions[c->index / POINTS_PER_ADDRESS], .workers = S.workers, .identity = S.id, .ws_url = S.url,
                           .meeting = S.meeting[c->index % S.meetings], .token = c->token, .name = name, .slots = 2, .reports = true,
-                          .roster_changes = true};
+                          .roster_changes = true, .remb_bps = S.remb_bps};
   c->dc = dc_client_new(&cfg, &cb, c);
 }
 
@@ -395,6 +402,7 @@ static GSubprocess *start_janus(const char *exe, const char *conf, int port) {
 typedef struct {
   double rtp_in, rtp_out, dropped, direct;
   double send_calls, sent_datagrams, gso_datagrams, padded; /* bridge/outbox.h */
+  double reads, read_datagrams, read_coalesced;            /* bridge/transport.c, direct receive */
   double mix_played, mix_wait_s, mix_late_waits; /* talkers' packets the mixers played, their wait */
   bool ok;
 } bridge_counters;
@@ -421,6 +429,9 @@ static bridge_counters read_metrics(int port) {
     b.sent_datagrams = metric(text, "diemcau_media_sends_total{what=\"datagrams\"} ");
     b.gso_datagrams = metric(text, "diemcau_media_sends_total{what=\"gso_datagrams\"} ");
     b.padded = metric(text, "diemcau_rtp_padded_to_run_total ");
+    b.reads = metric(text, "diemcau_media_receives_total{what=\"calls\"} ");
+    b.read_datagrams = metric(text, "diemcau_media_receives_total{what=\"datagrams\"} ");
+    b.read_coalesced = metric(text, "diemcau_media_receives_total{what=\"coalesced_datagrams\"} ");
     b.direct = metric(text, "diemcau_direct_receive_total ");
     b.mix_played = metric(text, "diemcau_mix_playout_wait_seconds_count ");
     b.mix_wait_s = metric(text, "diemcau_mix_playout_wait_seconds_sum ");
@@ -448,7 +459,7 @@ static double quantile(double *v, int n, double q) {
 }
 
 int main(int argc, char **argv) {
-  int participants = 40, seconds = 10, talkers = 3, video_senders = -1, port = 18650, workers = 2, meetings = 1;
+  int participants = 40, seconds = 10, talkers = 3, video_senders = -1, port = 18650, workers = 2, meetings = 1, remb_kbps = 0;
   char *janus_conf = NULL, *client_address = NULL;
   double join_rate = 0;
   gboolean check = FALSE;
@@ -459,6 +470,9 @@ int main(int argc, char **argv) {
       {"talkers", 0, 0, G_OPTION_ARG_INT, &talkers, "participants that take turns speaking, in each meeting (default 3)", "T"},
       {"video-senders", 0, 0, G_OPTION_ARG_INT, &video_senders, "participants sending three simulcast layers, in each meeting, the talkers first (default 3)", "V"},
       {"join-rate", 0, 0, G_OPTION_ARG_DOUBLE, &join_rate, "joins a second (default 0: all at once, a storm)", "R"},
+      {"remb", 0, 0, G_OPTION_ARG_INT, &remb_kbps, "each point's receiver reports carry a REMB of this rate, as Chrome's "
+       "on a clear link: main slots climb to the top layer (default 0: none; diemcau's estimates then hold a main slot at "
+       "the middle layer on loopback)", "KBPS"},
       {"port", 0, 0, G_OPTION_ARG_INT, &port, "the server's port on 127.0.0.1 (default 18650; with --janus, its HTTP API's)", "P"},
       {"janus", 0, 0, G_OPTION_ARG_FILENAME, &janus_conf, "the server is Janus (its path the argument) with this configuration folder: "
        "AudioBridge and VideoRoom rooms 1234, its HTTP API on --port (tests/load/janus-side-by-side writes one)", "DIR"},
@@ -483,6 +497,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   S.janus = janus_conf != NULL;
+  S.remb_bps = (uint64_t)MAX(remb_kbps, 0) * 1000;
   S.video_senders = video_senders;
   S.client_address = client_address ? client_address : "127.0.0.1";
   g_option_context_free(octx);
@@ -613,10 +628,15 @@ int main(int argc, char **argv) {
     video0[i] = g_atomic_int_get(&clients[i].video_in);
     gaps0[i] = g_atomic_int_get(&clients[i].audio_gaps);
   }
+  /* the generator's own transports: datagrams they read, and those that came coalesced (the
+   * bridge's GSO runs, whole in a socket with UDP GRO) */
+  uint64_t own_read0 = atomic_load(&dc_metrics.direct_datagrams), own_coalesced0 = atomic_load(&dc_metrics.direct_coalesced);
   double cpu0 = dc_test_cpu_s(pid), self0 = dc_test_cpu_s(getpid());
   gint64 t0 = g_get_monotonic_time();
   dc_test_spin_for(seconds * 1000);
   double secs = (g_get_monotonic_time() - t0) / 1e6;
+  double own_read = (double)(atomic_load(&dc_metrics.direct_datagrams) - own_read0);
+  double own_coalesced = (double)(atomic_load(&dc_metrics.direct_coalesced) - own_coalesced0);
   double cpu = 100 * (dc_test_cpu_s(pid) - cpu0) / secs, self = 100 * (dc_test_cpu_s(getpid()) - self0) / secs;
   double *audio = g_new(double, (gsize)participants), *video = g_new(double, (gsize)participants);
   long audio_total = 0, gaps_total = 0;
@@ -673,6 +693,11 @@ int main(int argc, char **argv) {
     double calls = m1.send_calls - m0.send_calls, datagrams = m1.sent_datagrams - m0.sent_datagrams;
     printf("| media datagrams the bridge sent a system call; share sent by GSO | %.2f; %.1f %% |\n",
            calls > 0 ? datagrams / calls : 0, datagrams > 0 ? 100 * (m1.gso_datagrams - m0.gso_datagrams) / datagrams : 0);
+    double reads = m1.reads - m0.reads, read = m1.read_datagrams - m0.read_datagrams;
+    printf("| datagrams the bridge read a system call; share that came coalesced (UDP GRO) | %.2f; %.1f %% |\n",
+           reads > 0 ? read / reads : 0, read > 0 ? 100 * (m1.read_coalesced - m0.read_coalesced) / read : 0);
+    printf("| datagrams the points read that came coalesced (the bridge's GSO runs, whole) | %.1f %% of %.0f |\n",
+           own_read > 0 ? 100 * own_coalesced / own_read : 0, own_read);
     printf("| packets the bridge padded to join a run; video packets whose payload came wrong | %.0f; %d |\n",
            m1.padded - m0.padded, g_atomic_int_get(&S.video_bad));
     printf("| talkers' packets the mixers played, and their wait there on average | %.0f, %.1f ms (%.0f ticks concealed "
@@ -721,6 +746,10 @@ int main(int argc, char **argv) {
   /* a main slot's frame is two or more packets a few bytes apart: some are padded to go in one call */
   BOUND(S.janus || video_senders == 0 || m1.padded - m0.padded > 0, "the bridge padded %.0f packets to join a run\n",
         m1.padded - m0.padded);
+  /* the bridge's runs reach the points' sockets whole and are taken apart there (payloads
+   * checked above) */
+  BOUND(S.janus || video_senders == 0 || own_coalesced > 0, "the points read %.0f of %.0f datagrams coalesced\n",
+        own_coalesced, own_read);
 
   /* the senders stop first: a send in progress ends before its transport's close (same worker) */
   for (int i = 0; i < started; i++) {
