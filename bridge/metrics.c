@@ -8,6 +8,7 @@ dc_metrics_counters dc_metrics;
 
 const double dc_mix_tick_bounds_us[DC_MIX_TICK_BUCKETS] = {100, 250, 500, 1000, 2500, 5000, 10000, 20000};
 const double dc_join_bounds_ms[DC_JOIN_BUCKETS] = {250, 500, 1000, 2000, 4000, 8000, 16000, 32000};
+const double dc_hold_bounds_us[DC_HOLD_BUCKETS] = {50, 100, 250, 500, 1000, 2500, 5000, 10000};
 
 static void observe(atomic_uint_fast64_t *buckets, const double *bounds, int n, atomic_uint_fast64_t *count,
                     atomic_uint_fast64_t *sum, uint64_t v) {
@@ -27,6 +28,11 @@ void dc_metrics_observe_mix_tick(uint64_t us) {
 void dc_metrics_observe_join(uint64_t ms) {
   observe(dc_metrics.join_buckets, dc_join_bounds_ms, DC_JOIN_BUCKETS, &dc_metrics.join_count,
           &dc_metrics.join_sum_ms, ms);
+}
+
+void dc_metrics_observe_hold(uint64_t us) {
+  observe(dc_metrics.hold_buckets, dc_hold_bounds_us, DC_HOLD_BUCKETS, &dc_metrics.hold_count,
+          &dc_metrics.hold_sum_us, us);
 }
 
 static uint64_t get(atomic_uint_fast64_t *c) { return atomic_load_explicit(c, memory_order_relaxed); }
@@ -178,6 +184,11 @@ void dc_metrics_write(GString *out, dc_bridge *b) {
   histogram(out, "diemcau_join_seconds", "Time from a participant's join to its media being up.",
             dc_metrics.join_buckets, dc_join_bounds_ms, DC_JOIN_BUCKETS, &dc_metrics.join_count,
             &dc_metrics.join_sum_ms, 1e3);
+  histogram(out, "diemcau_outbox_hold_seconds",
+            "How long the first media packet a worker's pass held waited for the pass's end, when they all went "
+            "(the longest any packet waited there).",
+            dc_metrics.hold_buckets, dc_hold_bounds_us, DC_HOLD_BUCKETS, &dc_metrics.hold_count,
+            &dc_metrics.hold_sum_us, 1e6);
 }
 
 void dc_participant_link_stats(dc_participant *p, dc_link_stats *out) {

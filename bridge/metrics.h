@@ -21,8 +21,10 @@
  * from join to media up in milliseconds. */
 #define DC_MIX_TICK_BUCKETS 8
 #define DC_JOIN_BUCKETS 8
+#define DC_HOLD_BUCKETS 8
 extern const double dc_mix_tick_bounds_us[DC_MIX_TICK_BUCKETS];
 extern const double dc_join_bounds_ms[DC_JOIN_BUCKETS];
+extern const double dc_hold_bounds_us[DC_HOLD_BUCKETS];
 
 typedef struct {
   atomic_uint_fast64_t rtp_packets_in, rtp_bytes_in, rtp_packets_out, rtp_bytes_out;
@@ -50,6 +52,8 @@ typedef struct {
   atomic_uint_fast64_t audio_rate_lowered, audio_rate_raised; /* asks to points whose uplink queued their audio */
   atomic_uint_fast64_t mix_tick_buckets[DC_MIX_TICK_BUCKETS + 1], mix_tick_count, mix_tick_sum_us;
   atomic_uint_fast64_t join_buckets[DC_JOIN_BUCKETS + 1], join_count, join_sum_ms;
+  /* how long the first packet a worker's pass held waited for the pass's end (outbox.h) */
+  atomic_uint_fast64_t hold_buckets[DC_HOLD_BUCKETS + 1], hold_count, hold_sum_us;
 } dc_metrics_counters;
 
 extern dc_metrics_counters dc_metrics;
@@ -59,6 +63,7 @@ static inline void dc_metrics_add(atomic_uint_fast64_t *c, uint64_t n) {
 }
 void dc_metrics_observe_mix_tick(uint64_t us);
 void dc_metrics_observe_join(uint64_t ms);
+void dc_metrics_observe_hold(uint64_t us);
 
 typedef struct dc_bridge dc_bridge;
 /* Appends the bridge's metrics, with HELP and TYPE lines (main thread). */

@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include "bridge/metrics.h"
 #include "bridge/worker.h"
 
 #ifndef UDP_SEGMENT
@@ -36,6 +37,7 @@ typedef struct {
   unsigned n;
   dc_outbox_sender *senders[HELD_MAX]; /* those holding packets, in the order they began */
   unsigned n_senders;
+  gint64 first_held_us; /* when the first of what is held came: one clock read a pass */
 } outbox;
 
 static atomic_uint_fast64_t calls, packets, gso_calls, gso_packets;
@@ -154,6 +156,8 @@ static void send_held(outbox *ob, dc_outbox_sender *s) {
 }
 
 static void flush(outbox *ob) {
+  if (ob->n) /* the longest any of it waited: the first held */
+    dc_metrics_observe_hold((uint64_t)MAX(g_get_monotonic_time() - ob->first_held_us, 0));
   for (unsigned k = 0; k < ob->n_senders; k++)
     send_held(ob, ob->senders[k]);
   ob->n = 0;
@@ -177,6 +181,8 @@ bool dc_outbox_send(dc_outbox_sender *s, const uint8_t *buf, size_t len) {
     return send_one(s, buf, len);
   if (ob->n == HELD_MAX || ob->used + len > ARENA_BYTES)
     flush(ob);
+  if (ob->n == 0)
+    ob->first_held_us = g_get_monotonic_time();
   held *h = &ob->packets[ob->n];
   *h = (held){s, (uint32_t)ob->used, (uint16_t)len, -1};
   memcpy(ob->arena + ob->used, buf, len);

@@ -17,7 +17,9 @@
  * pass to end: a pass is a batch of jobs that had queued while the worker was busy, so the
  * wait grows with load and is none on an idle bridge. Outside a pass (timers, the main
  * thread) a packet goes at once. A socket whose kernel refuses GSO (EIO: no checksum
- * offload) makes every later run go by sendmmsg.
+ * offload) makes every later run go by sendmmsg. /metrics shows the wait as
+ * diemcau_outbox_hold_seconds: for each pass that held anything, how long its first packet
+ * waited (the longest any did).
  *
  * Threads: the outbox is the calling thread's own; a sender is used on its worker only. */
 #ifndef DC_OUTBOX_H

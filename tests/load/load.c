@@ -403,6 +403,7 @@ typedef struct {
   double rtp_in, rtp_out, dropped, direct;
   double send_calls, sent_datagrams, gso_datagrams, padded; /* bridge/outbox.h */
   double reads, read_datagrams, read_coalesced;            /* bridge/transport.c, direct receive */
+  double hold_count, hold_sum_s, hold_1ms, hold_5ms;       /* passes' waits (outbox.h); how many within 1 and 5 ms */
   double mix_played, mix_wait_s, mix_late_waits; /* talkers' packets the mixers played, their wait */
   bool ok;
 } bridge_counters;
@@ -432,6 +433,10 @@ static bridge_counters read_metrics(int port) {
     b.reads = metric(text, "diemcau_media_receives_total{what=\"calls\"} ");
     b.read_datagrams = metric(text, "diemcau_media_receives_total{what=\"datagrams\"} ");
     b.read_coalesced = metric(text, "diemcau_media_receives_total{what=\"coalesced_datagrams\"} ");
+    b.hold_count = metric(text, "diemcau_outbox_hold_seconds_count ");
+    b.hold_sum_s = metric(text, "diemcau_outbox_hold_seconds_sum ");
+    b.hold_1ms = metric(text, "diemcau_outbox_hold_seconds_bucket{le=\"0.001\"} ");
+    b.hold_5ms = metric(text, "diemcau_outbox_hold_seconds_bucket{le=\"0.005\"} ");
     b.direct = metric(text, "diemcau_direct_receive_total ");
     b.mix_played = metric(text, "diemcau_mix_playout_wait_seconds_count ");
     b.mix_wait_s = metric(text, "diemcau_mix_playout_wait_seconds_sum ");
@@ -698,6 +703,11 @@ int main(int argc, char **argv) {
            reads > 0 ? read / reads : 0, read > 0 ? 100 * (m1.read_coalesced - m0.read_coalesced) / read : 0);
     printf("| datagrams the points read that came coalesced (the bridge's GSO runs, whole) | %.1f %% of %.0f |\n",
            own_read > 0 ? 100 * own_coalesced / own_read : 0, own_read);
+    double holds = m1.hold_count - m0.hold_count;
+    printf("| the longest wait in a worker's pass (outbox.h): mean; passes over 1 ms, over 5 ms | %.0f µs; %.1f %%, %.2f %% "
+           "(of %.0f) |\n", holds > 0 ? 1e6 * (m1.hold_sum_s - m0.hold_sum_s) / holds : 0,
+           holds > 0 ? 100 * (holds - (m1.hold_1ms - m0.hold_1ms)) / holds : 0,
+           holds > 0 ? 100 * (holds - (m1.hold_5ms - m0.hold_5ms)) / holds : 0, holds);
     printf("| packets the bridge padded to join a run; video packets whose payload came wrong | %.0f; %d |\n",
            m1.padded - m0.padded, g_atomic_int_get(&S.video_bad));
     printf("| talkers' packets the mixers played, and their wait there on average | %.0f, %.1f ms (%.0f ticks concealed "

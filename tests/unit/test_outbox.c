@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bridge/metrics.h"
 #include "bridge/worker.h"
 
 typedef struct {
@@ -72,6 +73,7 @@ typedef struct {
   const size_t *sizes_a, *sizes_b;
   unsigned n_a, n_b;
   bool flush_midway;  /* dc_outbox_flush after the first packets */
+  unsigned linger_ms; /* the job goes on this long after its sends, before the pass ends */
   bool held, flushed; /* what the job saw: nothing had arrived while it ran; all had after the flush */
   size_t open_after_a[8]; /* dc_outbox_open_run(to_a) after each of a's first 8 packets */
   gint done;
@@ -93,6 +95,8 @@ static void send_job(void *msg) {
     }
   }
   s->held = nothing_waiting(s->a) && nothing_waiting(s->b);
+  if (s->linger_ms)
+    g_usleep(s->linger_ms * 1000);
   if (s->flush_midway) {
     dc_outbox_flush();
     s->flushed = arrives(s->a); /* still within the pass: only the flush can have sent it */
@@ -227,6 +231,35 @@ static void test_full_outbox_keeps_order(void) {
   fixture_close(&f);
 }
 
+/* /metrics's diemcau_outbox_hold_seconds: a pass whose job goes on 3 ms after its first
+ * send counts one wait of at least that; a send outside a pass counts none. */
+static void test_hold_wait_measured(void) {
+  fixture f;
+  fixture_open(&f);
+  uint64_t count0 = atomic_load(&dc_metrics.hold_count), sum0 = atomic_load(&dc_metrics.hold_sum_us);
+  uint64_t within_1ms0 = 0;
+  for (int i = 0; i <= 4; i++) /* buckets up to 1000 µs */
+    within_1ms0 += atomic_load(&dc_metrics.hold_buckets[i]);
+  sends s = sends_of(&f, frame_a, G_N_ELEMENTS(frame_a), frame_b, G_N_ELEMENTS(frame_b));
+  s.linger_ms = 3;
+  run_sends(&s);
+  uint64_t count = atomic_load(&dc_metrics.hold_count) - count0, sum = atomic_load(&dc_metrics.hold_sum_us) - sum0;
+  uint64_t within_1ms = 0;
+  for (int i = 0; i <= 4; i++)
+    within_1ms += atomic_load(&dc_metrics.hold_buckets[i]);
+  g_test_message("a pass that went on 3 ms after its first send: %" G_GUINT64_FORMAT " waits counted, %" G_GUINT64_FORMAT
+                 " µs in all", count, sum);
+  g_assert_cmpuint(count, ==, 1);
+  g_assert_cmpuint(sum, >=, 3000);
+  g_assert_cmpuint(within_1ms - within_1ms0, ==, 0);
+  uint8_t buf[1000];
+  numbered(buf, sizeof buf, 0);
+  g_assert_true(dc_outbox_send(&f.to_a, buf, sizeof buf)); /* the main thread: no pass, no wait */
+  expect_packet(&f.a, 0, sizeof buf);
+  g_assert_cmpuint(atomic_load(&dc_metrics.hold_count) - count0, ==, 1);
+  fixture_close(&f);
+}
+
 static void test_flush_sends_at_once(void) {
   fixture f;
   fixture_open(&f);
@@ -246,5 +279,6 @@ int main(int argc, char **argv) {
   g_test_add_func("/outbox/outside-a-pass-at-once", test_outside_a_pass_at_once);
   g_test_add_func("/outbox/full-outbox-keeps-order", test_full_outbox_keeps_order);
   g_test_add_func("/outbox/flush-sends-at-once", test_flush_sends_at_once);
+  g_test_add_func("/outbox/hold-wait-measured", test_hold_wait_measured);
   return g_test_run();
 }
