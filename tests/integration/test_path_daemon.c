@@ -357,10 +357,13 @@ static void test_coalesced_run_taken_apart(void) {
   int joined = g_atomic_int_get(&T.coalesced_to_x) - joined0;
   uint64_t read_coalesced = atomic_load(&dc_metrics.direct_coalesced) - coalesced0;
   g_test_message("3 s of the bridge's RTP to X, two at a time where they fit one GSO datagram: the relay passed on %d "
-                 "packets, %d of them joined; X read %" G_GUINT64_FORMAT " coalesced and got %d packets",
+                 "packets, %d of them joined; this process's transports read %" G_GUINT64_FORMAT " coalesced and X got %d "
+                 "packets",
                  passed, joined, read_coalesced, heard);
   g_assert_cmpint(joined, >=, 20);                   /* the mix's packets are mostly of one length */
-  g_assert_cmpuint(read_coalesced, ==, (guint64)joined); /* each joined pair came as one read, and was taken apart */
+  /* each joined pair came as one read (Y's socket, on this process's counter too, may have had
+   * a run of the bridge's of its own) */
+  g_assert_cmpuint(read_coalesced, >=, (guint64)joined);
   g_assert_cmpint(heard, >=, passed - 2);            /* every packet, but one in flight at either end */
   g_assert_cmpint(heard, <=, passed + 2);
 }
