@@ -118,7 +118,8 @@ void dc_metrics_write(GString *out, dc_bridge *b) {
                          ob.calls, ob.packets, ob.gso_calls, ob.gso_packets);
   g_string_append_printf(out,
                          "# HELP diemcau_media_receives_total System calls that read participants' sockets, the datagrams "
-                         "they read, and of those the ones that came several in one buffer (UDP GRO: one peer's run).\n"
+                         "they read (both added 64 reads at a time on each worker), and of those the ones that came several in one "
+                         "buffer (UDP GRO: one peer's run).\n"
                          "# TYPE diemcau_media_receives_total counter\n"
                          "diemcau_media_receives_total{what=\"calls\"} %" G_GUINT64_FORMAT "\n"
                          "diemcau_media_receives_total{what=\"datagrams\"} %" G_GUINT64_FORMAT "\n"
