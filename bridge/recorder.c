@@ -10,6 +10,7 @@
 
 #define FRAME_SAMPLES 960                  /* 20 ms at 48 kHz */
 #define FILL_MAX_NS (60 * GST_SECOND)       /* silence put before a late first frame, at most */
+#define FEED_GAP_US (1000 * 1000)           /* a pause in what the recording is fed worth a line */
 
 struct dc_recorder {
   GstElement *pipeline;
@@ -18,6 +19,8 @@ struct dc_recorder {
   /* audio: stamped by samples from its first frame (one writer: the mix clock) */
   bool audio_started;
   uint64_t audio_first_ns, audio_samples;
+  /* what the recording was fed, for the log: a stall upstream shows here, not in the files */
+  uint64_t audio_last_us, video_last_us, video_last_ns, video_packets;
   gint failed; /* an error came: pushes are dropped */
   GSource *bus_watch, *stop_timer;
   dc_recorder_done_fn done;
@@ -198,7 +201,11 @@ void dc_recorder_push_audio(dc_recorder *r, const uint8_t *opus, size_t len, uin
     r->audio_started = true;
     r->audio_first_ns = since_start(r, now_us);
     fill_start(r);
+  } else if (now_us > r->audio_last_us + FEED_GAP_US) {
+    g_message("the recording's mix paused %.1f s (at %.1f s)", (double)(now_us - r->audio_last_us) / 1e6,
+              (double)since_start(r, r->audio_last_us) / GST_SECOND);
   }
+  r->audio_last_us = now_us;
   GstBuffer *buf = gst_buffer_new_memdup(opus, len);
   GST_BUFFER_PTS(buf) = r->audio_first_ns + gst_util_uint64_scale(r->audio_samples, GST_SECOND, 48000);
   GST_BUFFER_DURATION(buf) = gst_util_uint64_scale(samples, GST_SECOND, 48000);
@@ -209,12 +216,30 @@ void dc_recorder_push_audio(dc_recorder *r, const uint8_t *opus, size_t len, uin
 void dc_recorder_push_video(dc_recorder *r, const uint8_t *rtp, size_t len, uint64_t now_us) {
   if (g_atomic_int_get(&r->failed) || !len)
     return;
+  if (r->video_packets && now_us > r->video_last_us + FEED_GAP_US)
+    g_message("the recording's picture paused %.1f s (at %.1f s)", (double)(now_us - r->video_last_us) / 1e6,
+            (double)since_start(r, r->video_last_us) / GST_SECOND);
+  r->video_last_us = now_us;
+  r->video_packets++;
   GstBuffer *buf = gst_buffer_new_memdup(rtp, len);
-  GST_BUFFER_PTS(buf) = since_start(r, now_us);
+  GST_BUFFER_PTS(buf) = r->video_last_ns = since_start(r, now_us);
   gst_app_src_push_buffer(r->video, buf);
 }
 
+/* What went in, for the log, as the streams end: set against the files' lengths, it tells a
+ * feed that stopped from a file that lost what it was given. */
+static void log_fed(dc_recorder *r) {
+  guint64 audio_queued = 0, video_queued = 0;
+  g_object_get(r->audio, "current-level-bytes", &audio_queued, NULL);
+  g_object_get(r->video, "current-level-bytes", &video_queued, NULL);
+  g_message("the recording was fed %.1f s of mix and %" G_GUINT64_FORMAT " packets of picture up to %.1f s; "
+            "%" G_GUINT64_FORMAT " and %" G_GUINT64_FORMAT " bytes still to write",
+            (double)(r->audio_first_ns + gst_util_uint64_scale(r->audio_samples, GST_SECOND, 48000)) / GST_SECOND,
+            r->video_packets, (double)r->video_last_ns / GST_SECOND, audio_queued, video_queued);
+}
+
 void dc_recorder_stop(dc_recorder *r) {
+  log_fed(r);
   gst_app_src_end_of_stream(r->audio);
   gst_app_src_end_of_stream(r->video);
   r->stop_timer = g_timeout_source_new(STOP_TIMEOUT_MS);
@@ -232,6 +257,7 @@ void dc_recorder_stop_wait(dc_recorder *r, unsigned timeout_ms) {
   g_source_destroy(r->bus_watch);
   g_source_unref(r->bus_watch);
   r->bus_watch = NULL;
+  log_fed(r);
   gst_app_src_end_of_stream(r->audio);
   gst_app_src_end_of_stream(r->video);
   GstBus *bus = gst_element_get_bus(r->pipeline);
