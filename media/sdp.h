@@ -152,6 +152,10 @@ typedef struct {
   dc_sdp_dir offered_dir;    /* the offerer's view: SENDRECV, SENDONLY, ... */
   int pt, rtx_pt;            /* chosen payload types; -1 when none */
   int red_pt;                /* audio: RED (RFC 2198) of Opus the offerer takes; -1 when none */
+  /* video: what protecting the offerer's packets takes, each -1 when not offered: RED, ULPFEC
+   * (RFC 5109) inside it, and the RTX whose apt is the RED (a retransmission of a packet sent
+   * in RED goes under it) */
+  int video_red_pt, ulpfec_pt, red_rtx_pt;
   uint32_t clock_rate;
   unsigned feedback;         /* DC_FB_* both sides will use */
   dc_rtp_ext_ids ext;        /* negotiated extension ids, 0 when not used */
@@ -182,7 +186,15 @@ void dc_sdp_negotiation_free(dc_sdp_negotiation *neg);
 typedef struct {
   uint32_t ssrc;     /* what we send in this section; 0 = we send nothing */
   uint32_t rtx_ssrc; /* 0 = no RTX from us */
+  /* video the offerer sends: answer RED and ULPFEC (and RTX for RED) so that it protects its
+   * packets, when dc_sdp_section_takes_fec says the offer allows it */
+  bool take_fec;
 } dc_sdp_send;
+
+/* Whether the offerer can protect the video it sends in this section with ULPFEC in RED: it
+ * sends here and offered RED and ULPFEC, and the RTX for RED when it offered RTX (without it
+ * a retransmission of a packet sent in RED has no payload type to go under). */
+bool dc_sdp_section_takes_fec(const dc_sdp_section *s);
 
 typedef struct {
   const char *ice_ufrag, *ice_pwd; /* ours */

@@ -156,7 +156,7 @@ static void decide(const dc_sdp *offer, dc_sdp_negotiation *neg, guint i) {
   s->offer = m;
   s->kind = m->kind;
   s->offered_dir = m->dir;
-  s->pt = s->rtx_pt = s->red_pt = -1;
+  s->pt = s->rtx_pt = s->red_pt = s->video_red_pt = s->ulpfec_pt = s->red_rtx_pt = -1;
   if (m->port == 0 && !m->bundle_only) {
     s->reject_reason = "rejected in the offer (port 0)";
     return;
@@ -194,6 +194,12 @@ static void decide(const dc_sdp *offer, dc_sdp_negotiation *neg, guint i) {
       return;
     }
     s->rtx_pt = find_rtx(m, c->pt);
+    const dc_sdp_codec *red = find_codec(m, "red", 90000, 0), *ulpfec = find_codec(m, "ulpfec", 90000, 0);
+    if (red && ulpfec) {
+      s->video_red_pt = red->pt;
+      s->ulpfec_pt = ulpfec->pt;
+      s->red_rtx_pt = find_rtx(m, red->pt);
+    }
     /* the time a packet left its sender, for the receiver's REMB (video only: nothing of ours
      * reads it on audio, and a highland point's 60 ms packets pay 4 bytes each for it) */
     s->ext.abs_send_time = ext_id(m, URI_ABS_SEND_TIME);
@@ -302,6 +308,11 @@ static void write_codec(GString *out, const dc_sdp_codec *c) {
   g_string_append(out, "\r\n");
 }
 
+bool dc_sdp_section_takes_fec(const dc_sdp_section *s) {
+  return s->accepted && s->kind == DC_SDP_VIDEO && offerer_sends(s->offered_dir) && s->video_red_pt >= 0 &&
+         s->ulpfec_pt >= 0 && (s->rtx_pt < 0 || s->red_rtx_pt >= 0);
+}
+
 static void write_section(GString *out, const dc_sdp_negotiation *neg, guint i,
                           const dc_sdp_answer_params *p, bool first) {
   const dc_sdp_section *s = &g_array_index(neg->sections, dc_sdp_section, i);
@@ -330,6 +341,12 @@ static void write_section(GString *out, const dc_sdp_negotiation *neg, guint i,
     g_string_append_printf(out, "m=%s 9 %s %d", m->media, m->proto, s->pt);
   if (s->rtx_pt >= 0)
     g_string_append_printf(out, " %d", s->rtx_pt);
+  bool fec = send && send->take_fec && dc_sdp_section_takes_fec(s);
+  if (fec) {
+    g_string_append_printf(out, " %d %d", s->video_red_pt, s->ulpfec_pt);
+    if (s->rtx_pt >= 0)
+      g_string_append_printf(out, " %d", s->red_rtx_pt);
+  }
   g_string_append(out, "\r\nc=IN IP4 0.0.0.0\r\n");
   g_string_append_printf(out, "a=ice-ufrag:%s\r\na=ice-pwd:%s\r\n", p->ice_ufrag, p->ice_pwd);
   g_string_append(out, "a=ice-options:trickle\r\n");
@@ -371,6 +388,14 @@ static void write_section(GString *out, const dc_sdp_negotiation *neg, guint i,
   if (s->rtx_pt >= 0) {
     write_codec(out, dc_sdp_media_codec(m, (uint8_t)s->rtx_pt));
     g_string_append_printf(out, "a=fmtp:%d apt=%d\r\n", s->rtx_pt, s->pt);
+  }
+  if (fec) {
+    write_codec(out, dc_sdp_media_codec(m, (uint8_t)s->video_red_pt));
+    write_codec(out, dc_sdp_media_codec(m, (uint8_t)s->ulpfec_pt));
+    if (s->rtx_pt >= 0) {
+      write_codec(out, dc_sdp_media_codec(m, (uint8_t)s->red_rtx_pt));
+      g_string_append_printf(out, "a=fmtp:%d apt=%d\r\n", s->red_rtx_pt, s->video_red_pt);
+    }
   }
   for (unsigned k = 0; k < s->n_rids; k++)
     g_string_append_printf(out, "a=rid:%s recv\r\n", s->rids[k]->rid);

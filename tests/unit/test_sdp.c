@@ -32,7 +32,7 @@ static const dc_sdp_media *section(const dc_sdp *sdp, guint i) {
 }
 
 static const char *our_candidates[] = {"1 1 udp 2130706431 127.0.0.1 40000 typ host", NULL};
-static const dc_sdp_send sends[8] = {{1111, 0}, {2222, 2223}, {3333, 3334}, {4444, 4445}};
+static const dc_sdp_send sends[8] = {{1111, 0, false}, {2222, 2223, false}, {3333, 3334, false}, {4444, 4445, false}};
 
 static dc_sdp_answer_params answer_params(void) {
   return (dc_sdp_answer_params){
@@ -216,6 +216,64 @@ static void test_audio_red_and_ptime(void) {
   dc_sdp_negotiation_free(neg);
   dc_sdp_free(o);
   g_string_free(other, TRUE);
+  g_free(orig);
+}
+
+/* A camera's protection (RED with ULPFEC inside, RTX for RED) answered in the section the
+ * offerer sends its camera in when asked, nowhere else; not when RTX for RED is missing. */
+static void test_video_fec(void) {
+  dc_sdp *o = parse_fixture("chromium-156-simulcast.sdp");
+  GError *err = NULL;
+  dc_sdp_negotiation *neg = dc_sdp_negotiate(o, &err);
+  g_assert_no_error(err);
+  const dc_sdp_section *cam = &g_array_index(neg->sections, dc_sdp_section, 1);
+  g_assert_cmpint(cam->video_red_pt, ==, 118);
+  g_assert_cmpint(cam->ulpfec_pt, ==, 120);
+  g_assert_cmpint(cam->red_rtx_pt, ==, 119);
+  g_assert_true(dc_sdp_section_takes_fec(cam));
+  g_assert_false(dc_sdp_section_takes_fec(&g_array_index(neg->sections, dc_sdp_section, 2))); /* recvonly */
+  dc_sdp_send with_fec[8];
+  memcpy(with_fec, sends, sizeof with_fec);
+  with_fec[1].take_fec = true;
+  with_fec[2].take_fec = true; /* a slot the offerer only receives: nothing to protect */
+  dc_sdp_answer_params p = answer_params();
+  p.send = with_fec;
+  char *text = dc_sdp_write_answer(neg, &p);
+  g_assert_nonnull(strstr(text, "m=video 9 UDP/TLS/RTP/SAVPF 96 97 118 120 119\r\n"));
+  g_assert_nonnull(strstr(text, "a=rtpmap:118 red/90000\r\na=rtpmap:120 ulpfec/90000\r\n"
+                                "a=rtpmap:119 rtx/90000\r\na=fmtp:119 apt=118\r\n"));
+  dc_sdp *a = dc_sdp_parse(text, strlen(text), &err);
+  g_assert_no_error(err);
+  g_assert_nonnull(dc_sdp_media_codec(section(a, 1), 120));
+  g_assert_null(dc_sdp_media_codec(section(a, 2), 118));
+  g_assert_null(dc_sdp_media_codec(section(a, 2), 120));
+  dc_sdp_free(a);
+  g_free(text);
+  p.send = sends; /* not asked: not answered */
+  text = dc_sdp_write_answer(neg, &p);
+  g_assert_null(strstr(text, "ulpfec"));
+  g_assert_null(strstr(text, "red/90000"));
+  g_free(text);
+  dc_sdp_negotiation_free(neg);
+  dc_sdp_free(o);
+
+  /* RTX offered, but none for RED: a retransmission could not go, so no FEC */
+  gsize len;
+  char *orig = load("chromium-156-simulcast.sdp", &len);
+  GString *no_rtx = g_string_new(orig);
+  g_assert_cmpuint(g_string_replace(no_rtx, "a=rtpmap:119 rtx/90000\r\na=fmtp:119 apt=118\r\n", "", 1), ==, 1);
+  o = dc_sdp_parse(no_rtx->str, no_rtx->len, &err);
+  g_assert_no_error(err);
+  neg = dc_sdp_negotiate(o, &err);
+  g_assert_no_error(err);
+  g_assert_false(dc_sdp_section_takes_fec(&g_array_index(neg->sections, dc_sdp_section, 1)));
+  p.send = with_fec;
+  text = dc_sdp_write_answer(neg, &p);
+  g_assert_null(strstr(text, "ulpfec"));
+  g_free(text);
+  dc_sdp_negotiation_free(neg);
+  dc_sdp_free(o);
+  g_string_free(no_rtx, TRUE);
   g_free(orig);
 }
 
@@ -463,6 +521,7 @@ int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/sdp/audio-red-and-ptime", test_audio_red_and_ptime);
   g_test_add_func("/sdp/chromium", test_chromium);
+  g_test_add_func("/sdp/video-fec", test_video_fec);
   g_test_add_func("/sdp/firefox", test_firefox);
   g_test_add_func("/sdp/webrtcbin", test_webrtcbin);
   g_test_add_func("/sdp/refusals", test_refusals);
