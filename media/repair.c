@@ -246,6 +246,30 @@ bool dc_rx_stream_update(dc_rx_stream *s, uint16_t seq, uint32_t rtp_ts, size_t 
   return true;
 }
 
+bool dc_rx_stream_rebuilt(dc_rx_stream *s, uint16_t seq) {
+  for (int i = 0; i < s->n_missing; i++)
+    if (s->missing[i].seq == seq) {
+      forget_missing(s, i);
+      s->rebuilt++;
+      return true;
+    }
+  return false;
+}
+
+unsigned dc_rx_stream_not_needed(dc_rx_stream *s, uint16_t first, uint16_t n) {
+  unsigned found = 0;
+  for (int i = 0; i < s->n_missing;) {
+    if ((uint16_t)(s->missing[i].seq - first) < n) {
+      forget_missing(s, i);
+      found++;
+      continue;
+    }
+    i++;
+  }
+  s->not_needed += found;
+  return found;
+}
+
 void dc_rx_stream_on_sr(dc_rx_stream *s, uint64_t ntp, uint64_t now_us) {
   s->last_sr_ntp = (ntp >> 16) & 0xFFFFFFFFu;
   s->last_sr_us = now_us;

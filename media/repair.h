@@ -89,6 +89,8 @@ typedef struct {
   int n_missing;
   dc_missing missing[DC_NACK_MAX];
   uint64_t nacks_sent, recovered;
+  uint64_t rebuilt; /* missing packets rebuilt from FEC (not counted as received) */
+  uint64_t not_needed; /* missing packets found to carry nothing needed (dc_rx_stream_not_needed) */
   /* missing packets given up (asked for DC_NACK_TRIES times, too old, or too many to ask
    * for), and when the last was: a decoder downstream waits for a key frame after one */
   uint64_t given_up, given_up_us;
@@ -103,6 +105,15 @@ void dc_rx_stream_init(dc_rx_stream *s, uint32_t ssrc, uint32_t clock_rate);
 #define DC_RX_JUMP_CONFIRM 8
 bool dc_rx_stream_update(dc_rx_stream *s, uint16_t seq, uint32_t rtp_ts, size_t len,
                          uint64_t now_us);
+/* A missing packet rebuilt here (from the sender's FEC) rather than received: it is no longer
+ * asked for, but not counted as received either, so that our reports show the sender the
+ * loss its FEC must cover (WebRTC's receiver counts it so too). False when it was not
+ * missing (already here, never expected, or given up). */
+bool dc_rx_stream_rebuilt(dc_rx_stream *s, uint16_t seq);
+/* Missing packets first .. first+n-1 that the caller found carried nothing a receiver needs
+ * (between two whole frames: a sender's lost FEC or padding): no longer asked for, and never
+ * given up. Returns how many were missing. */
+unsigned dc_rx_stream_not_needed(dc_rx_stream *s, uint16_t first, uint16_t n);
 /* The sender's SR, for the report's LSR/DLSR (RFC 3550 §6.4.1). */
 void dc_rx_stream_on_sr(dc_rx_stream *s, uint64_t ntp, uint64_t now_us);
 /* Sequence numbers to NACK now: each missing one not asked for within retry_us and asked

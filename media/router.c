@@ -34,6 +34,8 @@ bool dc_slot_needs_keyframe(const dc_slot *s) {
 
 static dc_slot_result forward(dc_slot *s, int64_t source, int layer, uint8_t *buf, size_t len,
                               uint64_t now_us, bool repair);
+static void advance(dc_slot *s, uint16_t seq, uint32_t ts, uint64_t now_us, bool repair);
+static size_t make_padding(uint8_t *buf, const dc_rtp *pkt);
 
 dc_slot_result dc_slot_forward(dc_slot *s, int64_t source, int layer, uint8_t *buf, size_t len,
                                uint64_t now_us) {
@@ -99,6 +101,42 @@ static dc_slot_result forward(dc_slot *s, int64_t source, int layer, uint8_t *bu
     if (dc_seq_newer(seq, s->last_seq))
       s->last_tl0 = tl0;
   }
+  advance(s, seq, ts, now_us, repair);
+  dc_rtp_set_seq(buf, seq);
+  dc_rtp_set_timestamp(buf, ts);
+  dc_rtp_set_ssrc(buf, s->out_ssrc);
+  dc_rtp_set_payload_type(buf, s->out_pt);
+  s->out_len = len;
+  /* A repair goes whole even when thinned: the receiver asked for that packet, and an empty
+   * RTX would read as padding, not as the retransmission it is. */
+  if (s->thin && !repair && d.has_tid && d.tid > s->keep_tid && !d.keyframe)
+    s->out_len = make_padding(buf, &pkt);
+  return DC_SLOT_SEND;
+}
+
+dc_slot_result dc_slot_forward_filler(dc_slot *s, int64_t source, int layer, uint8_t *buf, size_t len,
+                                      uint64_t now_us) {
+  dc_rtp pkt;
+  if (dc_rtp_parse(&pkt, buf, len) != DC_OK || pkt.payload_off + 4 > len)
+    return DC_SLOT_INVALID;
+  if (source != s->source || layer != s->layer || pkt.ssrc != s->in_ssrc)
+    return DC_SLOT_DROP; /* nothing of that stream plays here: no number to keep */
+  uint16_t seq = (uint16_t)(pkt.seq + s->seq_delta);
+  if ((int16_t)(uint16_t)(seq - s->base_seq) < 0)
+    return DC_SLOT_DROP; /* under a number the slot used before the switch (see forward) */
+  uint32_t ts = pkt.timestamp + s->ts_delta;
+  advance(s, seq, ts, now_us, false);
+  dc_rtp_set_seq(buf, seq);
+  dc_rtp_set_timestamp(buf, ts);
+  dc_rtp_set_ssrc(buf, s->out_ssrc);
+  dc_rtp_set_payload_type(buf, s->out_pt);
+  buf[1] &= 0x7F; /* no marker: it ends no frame */
+  s->out_len = make_padding(buf, &pkt);
+  return DC_SLOT_SEND;
+}
+
+/* The slot's numbering moves on to seq (or a late one fills a gap it left). */
+static void advance(dc_slot *s, uint16_t seq, uint32_t ts, uint64_t now_us, bool repair) {
   if (dc_seq_newer(seq, s->last_seq)) {
     uint16_t gap = (uint16_t)(seq - s->last_seq - 1);
     if (gap) {
@@ -119,21 +157,15 @@ static dc_slot_result forward(dc_slot *s, int64_t source, int layer, uint8_t *bu
   } else if (s->skipped && !repair) {
     s->skipped--; /* a late packet (the source's repair) fills a gap */
   }
-  dc_rtp_set_seq(buf, seq);
-  dc_rtp_set_timestamp(buf, ts);
-  dc_rtp_set_ssrc(buf, s->out_ssrc);
-  dc_rtp_set_payload_type(buf, s->out_pt);
-  s->out_len = len;
-  /* A repair goes whole even when thinned: the receiver asked for that packet, and an empty
-   * RTX would read as padding, not as the retransmission it is. */
-  if (s->thin && !repair && d.has_tid && d.tid > s->keep_tid && !d.keyframe) {
-    /* RFC 3550 §5.1: P set, and the last of the padding octets counts them (here 4) */
-    buf[0] |= 0x20;
-    memset(buf + pkt.payload_off, 0, 3);
-    buf[pkt.payload_off + 3] = 4;
-    s->out_len = pkt.payload_off + 4;
-  }
-  return DC_SLOT_SEND;
+}
+
+/* The packet's header (extensions kept) and padding only; its length. RFC 3550 §5.1: P set,
+ * and the last of the padding octets counts them (here 4). */
+static size_t make_padding(uint8_t *buf, const dc_rtp *pkt) {
+  buf[0] |= 0x20;
+  memset(buf + pkt->payload_off, 0, 3);
+  buf[pkt->payload_off + 3] = 4;
+  return pkt->payload_off + 4;
 }
 
 bool dc_pli_allow(dc_pli_throttle *t, uint64_t now_us) {

@@ -114,6 +114,13 @@ dc_slot_result dc_slot_forward(dc_slot *s, int64_t source, int layer, uint8_t *b
 dc_slot_result dc_slot_forward_repair(dc_slot *s, int64_t source, int layer, uint8_t *buf, size_t len,
                                       uint64_t now_us);
 
+/* A packet of the source's stream that carries nothing for the receiver (a sender's FEC
+ * packet the bridge used itself): it goes on as padding only, under the number it would have,
+ * so that the receiver sees no gap to NACK or to count as lost. Only while that stream plays
+ * here (it starts nothing); buf is rewritten in place, s->out_len its length. */
+dc_slot_result dc_slot_forward_filler(dc_slot *s, int64_t source, int layer, uint8_t *buf, size_t len,
+                                      uint64_t now_us);
+
 /* The incoming sequence number behind outgoing out_seq, for a NACK: false when out_seq is
  * not of what plays now (from before the last switch, or not yet sent). */
 bool dc_slot_source_seq(const dc_slot *s, uint16_t out_seq, uint16_t *in_seq);

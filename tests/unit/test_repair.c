@@ -130,6 +130,39 @@ static void test_rx_given_up(void) {
   g_assert_cmpint(s.n_missing, ==, 0);
 }
 
+/* A packet rebuilt from FEC is asked for no more but stays lost in the reports (the sender
+ * sizes its FEC by that loss); numbers found to carry nothing (a lost FEC packet between two
+ * frames) are neither asked for nor given up. */
+static void test_rx_rebuilt_and_not_needed(void) {
+  dc_rx_stream s;
+  dc_rx_stream_init(&s, 7, 90000);
+  uint16_t nacks[DC_NACK_MAX];
+  uint64_t now = 5000000;
+  g_assert_true(dc_rx_stream_update(&s, 100, 0, 100, now));
+  g_assert_true(dc_rx_stream_update(&s, 105, 0, 100, now)); /* 101-104 missing */
+  g_assert_cmpint(s.n_missing, ==, 4);
+  g_assert_true(dc_rx_stream_rebuilt(&s, 101));
+  g_assert_false(dc_rx_stream_rebuilt(&s, 101)); /* once */
+  g_assert_false(dc_rx_stream_rebuilt(&s, 99));  /* never missing */
+  g_assert_cmpuint(dc_rx_stream_not_needed(&s, 103, 2), ==, 2);
+  g_assert_cmpuint(dc_rx_stream_not_needed(&s, 103, 2), ==, 0);
+  g_assert_cmpuint(dc_rx_stream_nacks(&s, now, 100000, 1000000, nacks, DC_NACK_MAX), ==, 1);
+  g_assert_cmpuint(nacks[0], ==, 102);
+  g_assert_cmpuint(dc_rx_stream_nacks(&s, now + 2000000, 100000, 1000000, nacks, DC_NACK_MAX), ==, 0);
+  g_assert_cmpuint(s.given_up, ==, 1); /* 102 only */
+  g_assert_cmpuint(s.rebuilt, ==, 1);
+  g_assert_cmpuint(s.not_needed, ==, 2);
+  dc_rtcp_report_block rb;
+  dc_rx_stream_report(&s, now, &rb);
+  g_assert_cmpint(rb.cumulative_lost, ==, 4); /* all four were lost on the way */
+  /* across a wrap */
+  dc_rx_stream_init(&s, 8, 90000);
+  g_assert_true(dc_rx_stream_update(&s, 65534, 0, 100, now));
+  g_assert_true(dc_rx_stream_update(&s, 2, 0, 100, now)); /* 65535, 0, 1 missing */
+  g_assert_cmpuint(dc_rx_stream_not_needed(&s, 65535, 3), ==, 3);
+  g_assert_cmpint(s.n_missing, ==, 0);
+}
+
 static void test_rx_nack_storm_bounded(void) {
   dc_rx_stream s;
   dc_rx_stream_init(&s, 1, 90000);
@@ -302,6 +335,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/repair/cache-layers", test_cache_layers);
   g_test_add_func("/repair/rx-gap-nack-and-repair", test_rx_gap_nack_and_repair);
   g_test_add_func("/repair/rx-given-up", test_rx_given_up);
+  g_test_add_func("/repair/rx-rebuilt-and-not-needed", test_rx_rebuilt_and_not_needed);
   g_test_add_func("/repair/rx-nack-storm-bounded", test_rx_nack_storm_bounded);
   g_test_add_func("/repair/rx-late-retransmission-is-no-restart", test_rx_late_retransmission_is_no_restart);
   g_test_add_func("/repair/rtx-round-trip", test_rtx_round_trip);

@@ -623,6 +623,53 @@ static void test_leg_loss_excludes_source_losses(void) {
 /* Temporal-layer thinning (issue 12): with thin set, frames of temporal layers 1 and 2 (the
  * L1T3 pattern Chromium's simulcast uses) go out as padding-only packets under their own
  * sequence numbers, so the receiver sees no gap; base-layer frames go out whole. */
+/* A source's FEC packet used at the bridge goes on as padding under its own number while
+ * that stream plays: the receiver sees no gap and no leg loss is counted; before anything
+ * plays, or for another stream, it starts nothing. */
+static void test_filler(void) {
+  dc_slot slot;
+  dc_slot_init(&slot, 0xABCD, 100);
+  dc_slot_want(&slot, 1, 0);
+  src a = {.ssrc = 5, .seq = 65533, .ts = 1000, .pid = 40, .tl0 = 1};
+  uint8_t fec[256];
+  /* an FEC packet as it came in RED (payload type 116, its own bytes behind), under 65532 */
+  dc_rtp_header h = {.payload_type = 116, .seq = 65532, .timestamp = 1000, .ssrc = 5, .marker = true};
+  size_t n = dc_rtp_write_header(fec, 64, &h, NULL, 0);
+  memset(fec + n, 0x77, 60);
+  size_t fec_len = n + 60;
+  uint8_t buf[256];
+  memcpy(buf, fec, fec_len);
+  g_assert_cmpint(dc_slot_forward_filler(&slot, 1, 0, buf, fec_len, 1000), ==, DC_SLOT_DROP); /* nothing plays */
+  out_pkt o[8];
+  g_assert_true(send(&slot, 1, 0, &a, true, 2000, &o[0])); /* 65533 */
+  g_assert_true(send(&slot, 1, 0, &a, false, 35000, &o[1])); /* 65534 */
+  dc_rtp_header h2 = {.payload_type = 116, .seq = 65535, .timestamp = 4000, .ssrc = 5, .marker = true};
+  n = dc_rtp_write_header(buf, 64, &h2, NULL, 0);
+  memset(buf + n, 0x77, 60);
+  g_assert_cmpint(dc_slot_forward_filler(&slot, 1, 0, buf, n + 60, 40000), ==, DC_SLOT_SEND);
+  dc_rtp r;
+  g_assert_cmpint(dc_rtp_parse(&r, buf, slot.out_len), ==, DC_OK);
+  g_assert_cmpuint(r.seq, ==, (uint16_t)(o[1].seq + 1));
+  g_assert_cmpuint(r.ssrc, ==, 0xABCD);
+  g_assert_cmpuint(r.payload_type, ==, 100);
+  g_assert_false(r.marker);
+  g_assert_true(r.padding);
+  g_assert_cmpuint(r.payload_len, ==, 0);
+  g_assert_cmpuint(r.timestamp, ==, o[1].ts);
+  a.seq++; /* the FEC packet took 65535 */
+  g_assert_true(send(&slot, 1, 0, &a, false, 70000, &o[2])); /* 0, after the filler's 65535 */
+  g_assert_cmpuint(o[2].seq, ==, (uint16_t)(r.seq + 1));
+  g_assert_cmpuint(slot.skipped, ==, 0); /* nothing for the receiver to count as lost */
+  /* another stream's (a layer that does not play here) starts nothing */
+  memcpy(buf, fec, fec_len);
+  g_assert_cmpint(dc_slot_forward_filler(&slot, 1, 1, buf, fec_len, 80000), ==, DC_SLOT_DROP);
+  /* older than the switch: under a number the slot may have used */
+  memcpy(buf, fec, fec_len);
+  g_assert_cmpint(dc_slot_forward_filler(&slot, 1, 0, buf, fec_len, 80000), ==, DC_SLOT_DROP);
+  /* too short to hold the padding */
+  g_assert_cmpint(dc_slot_forward_filler(&slot, 1, 0, buf, 14, 80000), ==, DC_SLOT_INVALID);
+}
+
 static void test_temporal_thinning(void) {
   dc_slot slot;
   dc_slot_init(&slot, 0xABCD, 100);
@@ -736,5 +783,6 @@ int main(int argc, char **argv) {
   g_test_add_func("/router/no-sequence-number-twice", test_no_sequence_number_twice);
   g_test_add_func("/router/leg-loss-excludes-source-losses", test_leg_loss_excludes_source_losses);
   g_test_add_func("/router/temporal-thinning", test_temporal_thinning);
+  g_test_add_func("/router/filler", test_filler);
   return g_test_run();
 }
