@@ -146,6 +146,10 @@ void dc_metrics_write(GString *out, dc_bridge *b) {
           &dc_metrics.upstream_nacks);
   counter(out, "diemcau_repairs_received_total", "Retransmissions (RFC 4588) sources sent back for packets we asked for.",
           &dc_metrics.repairs_received);
+  counter(out, "diemcau_fec_packets_total", "ULPFEC packets (RFC 5109) highland cameras sent to protect their video.",
+          &dc_metrics.fec_packets);
+  counter(out, "diemcau_fec_recovered_total", "Video packets lost on a camera's uplink that its ULPFEC rebuilt.",
+          &dc_metrics.fec_recovered);
   counter(out, "diemcau_nacks_received_total", "Packets receivers asked to have sent again.",
           &dc_metrics.nacks_received);
   counter(out, "diemcau_repairs_sent_total", "Retransmissions sent to receivers.", &dc_metrics.repairs_sent);

@@ -33,6 +33,8 @@ typedef struct {
   atomic_uint_fast64_t lost_up, lost_down; /* packets lost on the way to us (our reports), and of the
                                             * mix on the way to receivers (their reports) */
   atomic_uint_fast64_t upstream_nacks;     /* sequence numbers NACKed to sources (first asks and retries) */
+  atomic_uint_fast64_t fec_packets;        /* ULPFEC packets (RFC 5109) highland cameras sent */
+  atomic_uint_fast64_t fec_recovered;      /* ... and the lost packets rebuilt from them */
   atomic_uint_fast64_t repairs_received;   /* ... and the retransmissions (RFC 4588) that came back */
   atomic_uint_fast64_t nacks_received;     /* sequence numbers receivers asked for */
   atomic_uint_fast64_t repairs_sent, repairs_refused;

@@ -49,6 +49,7 @@ static void *slot_of(dc_options *o, const char *key, key_kind *kind) {
       {"workers", KEY_INT, offsetof(dc_options, workers)},
       {"talkers", KEY_INT, offsetof(dc_options, talkers)},
       {"no-red", KEY_BOOL, offsetof(dc_options, no_red)},
+      {"no-video-fec", KEY_BOOL, offsetof(dc_options, no_video_fec)},
       {"red-always", KEY_BOOL, offsetof(dc_options, red_always)},
       {"no-ice-tcp", KEY_BOOL, offsetof(dc_options, no_ice_tcp)},
   };

@@ -78,6 +78,7 @@ void room_unref(gpointer data) {
   dc_sdp_free(p->offer);
   dc_packet_cache_free(p->cache);
   g_free(p->layer_rx);
+  g_free(p->fec);
   dc_pacer_free(p->pacer);
   g_free(p->name);
   dc_room *r = p->room;
@@ -117,6 +118,7 @@ dc_bridge *dc_bridge_new(const dc_bridge_config *cfg, GError **error) {
   b->talkers = cfg->talkers ? MIN(cfg->talkers, DC_MIX_MAX_TALKERS) : 3;
   b->no_red = cfg->no_red;
   b->red_always = cfg->red_always && !cfg->no_red;
+  b->no_video_fec = cfg->no_video_fec;
   b->connect_timeout_s = cfg->connect_timeout_s ? cfg->connect_timeout_s : DC_CONNECT_TIMEOUT_S;
   b->on_speaker = cfg->on_speaker;
   b->speaker_user = cfg->speaker_user;
@@ -369,6 +371,7 @@ dc_participant *dc_room_join(dc_room *r, int64_t id, const char *name, const cha
   p->user = user;
   p->audio.section = -1;
   p->audio_pt = p->video_pt = p->rtx_pt = p->audio_red_pt = -1;
+  p->video_red_pt = p->ulpfec_pt = p->red_rtx_pt = -1;
   p->audio.red_pt = -1;
   g_rw_lock_writer_lock(&r->lock);
   g_ptr_array_add(r->members, room_ref(p));
@@ -449,6 +452,16 @@ char *dc_participant_offer(dc_participant *p, const char *sdp, GError **error) {
         p->video_pt = sec->pt;
         p->video_ext = sec->ext;
         p->rtx_pt = sec->rtx_pt;
+        /* A highland camera's losses are repaired faster by its own parity than by a NACK
+         * across a 600 ms round trip: the answer asks it for ULPFEC, which Chrome sends as
+         * its loss and round trip call for. */
+        if (p->tier == DC_TIER_HIGHLAND && !b->no_video_fec && dc_sdp_section_takes_fec(sec)) {
+          send[i].take_fec = true;
+          p->video_red_pt = sec->video_red_pt;
+          p->ulpfec_pt = sec->ulpfec_pt;
+          p->red_rtx_pt = sec->red_rtx_pt;
+          p->fec = g_new0(dc_ulpfec_store, 1);
+        }
         p->nack_upstream = sec->feedback & DC_FB_NACK;
         p->remb_upstream = sec->feedback & DC_FB_REMB;
         p->video_fb = sec->feedback;

@@ -60,6 +60,7 @@ typedef struct {
   unsigned talkers;  /* mixed at once, 1..8; 0 = 3 */
   unsigned connect_timeout_s; /* a participant whose media is not up by then is told; 0 = 20 */
   bool no_red;       /* no RED (RFC 2198) audio redundancy, either way: to measure what it gains */
+  bool no_video_fec; /* no ULPFEC (RFC 5109) asked of highland cameras: to measure what it gains */
   bool red_always;   /* RED to every receiver that takes it from its first packet, lossy or not */
   dc_speaker_fn on_speaker;
   gpointer speaker_user;

@@ -18,6 +18,7 @@
 #include "bridge/metrics.h"
 #include "bridge/recorder.h"
 
+#include "media/fec.h"
 #include "media/mixer.h"
 #include "media/pacer.h"
 #include "media/red.h"
@@ -127,6 +128,18 @@ typedef struct {
   } frames[RED_DEPTH_MAX];
 } red_history;
 
+/* A frame's first or last packet (a marker bit): its sequence number and picture ID; the last
+ * few of each, as they came (video.c, skip_between_frames). */
+typedef struct {
+  uint16_t seq, picture_id;
+  bool known;
+} frame_mark;
+#define FRAME_MARKS 4
+typedef struct {
+  frame_mark start[FRAME_MARKS], end[FRAME_MARKS];
+  unsigned next_start, next_end;
+} frame_marks;
+
 struct dc_participant {
   gint refs;
   int64_t id;
@@ -163,6 +176,11 @@ struct dc_participant {
   dc_keyframe_gate keyframe_gate[DC_SDP_MAX_LAYERS]; /* per layer: key frames are asked per layer */
   uint64_t given_up_asked[DC_SDP_MAX_LAYERS]; /* layer_rx's given_up when a key frame was last asked for it */
   int rtx_pt;                  /* the source's RTX payload type, -1 without */
+  /* its camera's protection (a highland point), each -1 without: RED, ULPFEC in it (RFC
+   * 5109), RTX of what went in RED; the FEC packets held until of no more use */
+  int video_red_pt, ulpfec_pt, red_rtx_pt;
+  dc_ulpfec_store *fec;
+  frame_marks frame_marks[DC_SDP_MAX_LAYERS]; /* each layer's, for what lies between frames */
   bool nack_upstream;          /* the source takes our NACKs */
   bool remb_upstream;          /* and our REMB */
   unsigned video_fb;           /* DC_FB_* it negotiated for its camera */
@@ -265,6 +283,7 @@ struct dc_bridge {
   dc_transport_config transport;
   unsigned max_room, talkers;
   bool no_red; /* --no-red: no audio redundancy either way */
+  bool no_video_fec; /* --no-video-fec: highland cameras not asked for ULPFEC */
   bool red_always; /* --red-always: one copy to every receiver that takes RED, reports or not */
   unsigned connect_timeout_s;
   dc_speaker_fn on_speaker;

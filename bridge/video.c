@@ -189,6 +189,7 @@ typedef struct {
   int16_t layer, want_layer; /* this packet's layer; the layer the source wants the slot on */
   bool routed;               /* the slot is routed to this source (not only still playing it) */
   bool repair;               /* a retransmission the receiver asked for */
+  bool filler;               /* a source's FEC packet used here: padding under its number */
   bool stop;                 /* no packet: the slot is off, stop playing */
   dc_rtp_ext_ids src_ext;
 } delivery;
@@ -385,8 +386,9 @@ static void deliver(const delivery *d, uint8_t *buf, size_t len) {
   int keep_tid = g_atomic_int_get(&s->keep_tid);
   s->core.thin = keep_tid >= 0;
   s->core.keep_tid = (uint8_t)MAX(keep_tid, 0);
-  dc_slot_result fwd = d->repair ? dc_slot_forward_repair(&s->core, d->src->id, d->layer, buf, len, now)
-                                 : dc_slot_forward(&s->core, d->src->id, d->layer, buf, len, now);
+  dc_slot_result fwd = d->repair   ? dc_slot_forward_repair(&s->core, d->src->id, d->layer, buf, len, now)
+                       : d->filler ? dc_slot_forward_filler(&s->core, d->src->id, d->layer, buf, len, now)
+                                   : dc_slot_forward(&s->core, d->src->id, d->layer, buf, len, now);
   if (fwd == DC_SLOT_SEND) {
     len = s->core.out_len; /* a thinned packet is only its header and padding */
     if (d->repair)
@@ -444,12 +446,10 @@ static void post_delivery(delivery *d, shared_packet *pkt) {
   room_unref(d->rcv);
 }
 
-void video_forward(dc_participant *rcv, dc_participant *src, slot *s, int layer, int want_layer,
-                   bool routed, bool repair, const uint8_t *buf, size_t len, shared_packet **share) {
-  if (s->section < 0 || len > DC_TRANSPORT_BUF - DC_SRTP_MAX_TRAILER)
+static void forward_delivery(delivery d, const uint8_t *buf, size_t len, shared_packet **share) {
+  if (d.slot->section < 0 || len > DC_TRANSPORT_BUF - DC_SRTP_MAX_TRAILER)
     return;
-  delivery d = {.rcv = rcv, .src = src, .slot = s, .layer = (int16_t)layer, .want_layer = (int16_t)want_layer,
-                .routed = routed, .repair = repair, .src_ext = src->video_ext};
+  dc_participant *rcv = d.rcv;
   if (dc_worker_is_current(rcv->worker)) { /* the same worker: no hand-off, only the slot's copy */
     uint8_t copy[DC_TRANSPORT_BUF];
     memcpy(copy, buf, len);
@@ -459,6 +459,13 @@ void video_forward(dc_participant *rcv, dc_participant *src, slot *s, int layer,
   if (!*share)
     *share = shared_packet_new(buf, len);
   post_delivery(&d, *share);
+}
+
+void video_forward(dc_participant *rcv, dc_participant *src, slot *s, int layer, int want_layer,
+                   bool routed, bool repair, const uint8_t *buf, size_t len, shared_packet **share) {
+  forward_delivery((delivery){.rcv = rcv, .src = src, .slot = s, .layer = (int16_t)layer, .want_layer = (int16_t)want_layer,
+                              .routed = routed, .repair = repair, .src_ext = src->video_ext},
+                   buf, len, share);
 }
 
 /* Asks the receiver's worker to stop a slot that still plays src (it was turned off). */
@@ -566,6 +573,129 @@ void video_prefetch_source(gpointer user) {
   __builtin_prefetch(&src->last_heard_us);
 }
 
+static void media_in(dc_participant *src, int layer, uint8_t *buf, size_t len, const dc_rtp *rtp, uint64_t now,
+                     bool rebuilt);
+
+/* A camera's packet in RED (RFC 2198), as WebRTC sends video once ULPFEC is answered: one
+ * block, the primary, behind a 1-octet header. The media packet is unwrapped in place (its
+ * payload type back to the media's), as its sender protected it; an FEC packet is left as it
+ * came. Returns the block's payload type, -1 for what WebRTC never sends (redundant blocks,
+ * or a block with no header). A padding-only packet is the media's. */
+static int red_unwrap(const dc_participant *src, uint8_t *buf, size_t *len, dc_rtp *pkt) {
+  if (!pkt->payload_len) {
+    dc_rtp_set_payload_type(buf, (uint8_t)src->video_pt);
+    return dc_rtp_parse(pkt, buf, *len) == DC_OK ? src->video_pt : -1;
+  }
+  uint8_t block = buf[pkt->payload_off];
+  if (block & 0x80)
+    return -1;
+  if (block == src->video_pt) {
+    memmove(buf + pkt->payload_off, buf + pkt->payload_off + 1, *len - pkt->payload_off - 1);
+    *len -= 1;
+    dc_rtp_set_payload_type(buf, block);
+    if (dc_rtp_parse(pkt, buf, *len) != DC_OK)
+      return -1;
+  }
+  return block;
+}
+
+/* Numbers missing between two whole frames in a row (a marker ended one; the next picture ID
+ * starts the next) carried no picture: a sender's FEC or padding, lost on the way. WebRTC
+ * resends neither, and asked for in vain they were given up, which asks the source for a key
+ * frame that no decoder needs (one lost FEC packet in a hundred would cost a highland camera
+ * a key frame every few seconds). The newest frame's end and start are kept, whichever came
+ * first: a frame's first packet may come after its FEC, rebuilt. */
+static void forget_between(dc_participant *src, int layer, uint16_t end_seq, uint16_t start_seq) {
+  uint16_t gap = (uint16_t)(start_seq - end_seq - 1);
+  if (gap && gap <= DC_NACK_MAX)
+    dc_rx_stream_not_needed(&src->layer_rx[layer], (uint16_t)(end_seq + 1), gap);
+}
+
+static void skip_between_frames(dc_participant *src, int layer, const dc_rtp *pkt, const dc_vp8_desc *vp8) {
+  if (!vp8->has_picture_id)
+    return;
+  uint16_t mask = vp8->long_picture_id ? 0x7FFF : 0x7F, pid = vp8->picture_id;
+  frame_marks *m = &src->frame_marks[layer];
+  if (pkt->marker) {
+    m->end[m->next_end++ % FRAME_MARKS] = (frame_mark){.seq = pkt->seq, .picture_id = pid, .known = true};
+    for (int i = 0; i < FRAME_MARKS; i++) /* the next frame's start, if it came first */
+      if (m->start[i].known && m->start[i].picture_id == ((pid + 1) & mask))
+        forget_between(src, layer, pkt->seq, m->start[i].seq);
+  }
+  if (vp8->start_of_partition && vp8->partition_id == 0) {
+    m->start[m->next_start++ % FRAME_MARKS] = (frame_mark){.seq = pkt->seq, .picture_id = pid, .known = true};
+    for (int i = 0; i < FRAME_MARKS; i++)
+      if (m->end[i].known && ((m->end[i].picture_id + 1) & mask) == pid)
+        forget_between(src, layer, m->end[i].seq, pkt->seq);
+  }
+}
+
+typedef struct {
+  const dc_packet_cache *cache;
+  uint32_t ssrc;
+  uint64_t now;
+} cached_stream;
+
+static size_t cached_packet(void *user, uint16_t seq, uint8_t *out, size_t cap) {
+  const cached_stream *c = user;
+  return dc_packet_cache_get(c->cache, c->ssrc, seq, c->now, out, cap);
+}
+
+/* The packets the held FEC packets can rebuild, each sent on as if it had arrived. The
+ * protected packets are looked up in the source's cache, which holds them as they were
+ * protected (unwrapped from RED). */
+static void fec_rebuild(dc_participant *src, int layer, uint64_t now) {
+  dc_rx_stream *rx = &src->layer_rx[layer];
+  if (!src->fec || !src->cache)
+    return;
+  cached_stream c = {src->cache, rx->ssrc, now};
+  uint8_t out[DC_TRANSPORT_BUF];
+  for (int i = 0; i < DC_ULPFEC_HELD && rx->n_missing && dc_ulpfec_store_any(src->fec); i++) {
+    uint16_t seq;
+    size_t n = dc_ulpfec_store_recover(src->fec, rx->ssrc, cached_packet, &c, now, out,
+                                       DC_TRANSPORT_BUF - DC_SRTP_MAX_TRAILER, &seq);
+    if (!n)
+      break;
+    dc_rtp pkt;
+    if (dc_rtp_parse(&pkt, out, n) != DC_OK || pkt.payload_type != src->video_pt || !dc_rx_stream_rebuilt(rx, seq))
+      continue; /* not a packet of this stream that is missing: nothing to send */
+    dc_metrics_add(&dc_metrics.fec_recovered, 1);
+    media_in(src, layer, out, n, &pkt, now, true);
+  }
+}
+
+/* The source's worker: an FEC packet of one of its layers. It counts as received (it is the
+ * sender's packet under its own number), is kept for what it can rebuild, and goes on to the
+ * layer's receivers as padding under its number: they see no gap. */
+static void fec_in(dc_participant *src, int layer, uint8_t *buf, size_t len, const dc_rtp *pkt, uint64_t now) {
+  dc_rx_stream *rx = &src->layer_rx[layer];
+  if (rx->ssrc != pkt->ssrc || !rx->started || pkt->payload_len < 2)
+    return; /* nothing it protects has come yet */
+  if (!dc_rx_stream_update(rx, pkt->seq, pkt->timestamp, len, now))
+    return;
+  dc_metrics_add(&dc_metrics.fec_packets, 1);
+  dc_ulpfec_store_put(src->fec, buf + pkt->payload_off + 1, pkt->payload_len - 1, now);
+  dc_room *r = src->room;
+  shared_packet *share = NULL;
+  g_rw_lock_reader_lock(&r->lock);
+  for (guint i = 0; i < r->members->len; i++) {
+    dc_participant *rcv = g_ptr_array_index(r->members, i);
+    for (int k = 0; rcv != src && k < rcv->n_video; k++) {
+      slot *s = &rcv->video[k];
+      /* routed here, or playing it still: the slot knows whether this layer is what it plays
+       * (what it has published may lag its first packet of the source) */
+      if (!s->off && (s->source == src->id || (gintptr)g_atomic_pointer_get(&s->playing_source) == src->id))
+        forward_delivery((delivery){.rcv = rcv, .src = src, .slot = s, .layer = (int16_t)layer, .filler = true,
+                                    .src_ext = src->video_ext},
+                         buf, len, &share);
+    }
+  }
+  g_rw_lock_reader_unlock(&r->lock);
+  shared_packet_unref(share);
+  fec_rebuild(src, layer, now);
+  nack_upstream(src, layer, now);
+}
+
 /* The source's worker. */
 void video_on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap) {
   (void)cap;
@@ -603,16 +733,17 @@ void video_on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap) {
     return;
   }
   int layer;
-  if (src->rtx_pt >= 0 && pkt.payload_type == src->rtx_pt) {
-    /* a repair we asked for: back to the packet it stands for */
+  if (src->rtx_pt >= 0 && (pkt.payload_type == src->rtx_pt || pkt.payload_type == src->red_rtx_pt)) {
+    /* a repair we asked for: back to the packet it stands for (in RED when it went so) */
     layer = rtx_layer_of(src, &pkt);
     if (layer < 0 || !src->layer_ssrc[layer])
       return;
-    len = dc_rtx_unwrap(buf, len, (uint8_t)src->video_pt, src->layer_ssrc[layer]);
+    int original_pt = pkt.payload_type == src->rtx_pt ? src->video_pt : src->video_red_pt;
+    len = dc_rtx_unwrap(buf, len, (uint8_t)original_pt, src->layer_ssrc[layer]);
     if (!len || dc_rtp_parse(&pkt, buf, len) != DC_OK)
       return; /* a padding-only probe */
     dc_metrics_add(&dc_metrics.repairs_received, 1);
-  } else if (pkt.payload_type == src->video_pt) {
+  } else if (pkt.payload_type == src->video_pt || (src->video_red_pt >= 0 && pkt.payload_type == src->video_red_pt)) {
     layer = layer_of(src, &pkt);
     if (layer < 0)
       return;
@@ -621,17 +752,39 @@ void video_on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap) {
   }
   if (layer >= src->n_layers)
     return; /* video from a participant that offered none (video_pt is then -1: never) */
+  if (src->video_red_pt >= 0 && pkt.payload_type == src->video_red_pt) {
+    int inner = red_unwrap(src, buf, &len, &pkt);
+    if (inner == src->ulpfec_pt) {
+      fec_in(src, layer, buf, len, &pkt, now);
+      return;
+    }
+    if (inner != src->video_pt)
+      return;
+  }
+  media_in(src, layer, buf, len, &pkt, now, false);
+}
+
+/* The source's worker: one of its video packets, as sent (received, repaired, or rebuilt
+ * here from its FEC: then rebuilt is set, and it was missing). */
+static void media_in(dc_participant *src, int layer, uint8_t *buf, size_t len, const dc_rtp *rtp, uint64_t now,
+                     bool rebuilt) {
+  dc_rtp pkt = *rtp;
   dc_rx_stream *rx = &src->layer_rx[layer];
-  if (rx->ssrc != pkt.ssrc || !rx->started)
-    dc_rx_stream_init(rx, pkt.ssrc, 90000);
-  if (!dc_rx_stream_update(rx, pkt.seq, pkt.timestamp, len, now))
-    return; /* a duplicate: already forwarded */
+  if (!rebuilt) {
+    if (rx->ssrc != pkt.ssrc || !rx->started)
+      dc_rx_stream_init(rx, pkt.ssrc, 90000);
+    if (!dc_rx_stream_update(rx, pkt.seq, pkt.timestamp, len, now))
+      return; /* a duplicate: already forwarded */
+  }
   dc_vp8_desc vp8;
-  if (dc_vp8_parse(dc_rtp_payload(&pkt), pkt.payload_len, &vp8) == DC_OK && vp8.keyframe) {
+  bool is_vp8 = dc_vp8_parse(dc_rtp_payload(&pkt), pkt.payload_len, &vp8) == DC_OK;
+  if (is_vp8 && vp8.keyframe) {
     dc_keyframe_gate_key_seen(&src->keyframe_gate[layer], (int64_t)now);
     g_debug("meeting %" G_GINT64_FORMAT " participant %" G_GINT64_FORMAT ": a key frame of layer %d came",
             src->room->meeting, src->id, layer);
   }
+  if (is_vp8)
+    skip_between_frames(src, layer, &pkt, &vp8);
   /* what the layer costs a receiver: a sender's padding (its own bandwidth probe) is not
    * forwarded, so it is not counted either */
   src->layer_bytes[layer] += pkt.payload_len ? len - pkt.padding_len : 0;
@@ -694,6 +847,8 @@ void video_on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap) {
   }
   shared_packet_unref(share);
   video_record(src, layer, highest, buf, len, now);
+  if (!rebuilt && src->fec && rx->n_missing)
+    fec_rebuild(src, layer, now); /* what it brought may leave a held FEC packet one to rebuild */
 }
 
 /* The recording's picture: the source it should show, at its highest layer arriving, and

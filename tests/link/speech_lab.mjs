@@ -28,6 +28,9 @@ const SEED = Number(process.env.DC_LAB_SEED || 12); // the link's draws (linkem 
 // DC_LAB_VIDEO=1 (by hand): both pages send and receive video (one slot); the table then
 // says how each page's received video fared (frames per second, the longest freeze).
 const VIDEO = process.env.DC_LAB_VIDEO === '1';
+// DC_LAB_NO_VIDEO_FEC=1 (by hand, with video): the bridge asks the point's camera for no
+// ULPFEC (--no-video-fec), to set the point's uplink with and without it side by side.
+const NO_VIDEO_FEC = process.env.DC_LAB_NO_VIDEO_FEC === '1';
 // The camera both pages send with video: 'scene' (default), bars with a moving ball made
 // with GStreamer at test time (960x540, 15 fps: a still room with one thing moving), or
 // 'chromium', Chromium's own fake camera (a busy animation).
@@ -214,6 +217,8 @@ async function mixerCounters() {
   return { played: value('diemcau_mix_playout_wait_seconds_count'), waitS: value('diemcau_mix_playout_wait_seconds_sum'),
     lateWaits: value('diemcau_mix_late_waits_total'), concealed: value('diemcau_mix_frames_concealed_total'),
     fec: value('diemcau_mix_frames_fec_total'), redRecovered: value('diemcau_red_frames_recovered_total'),
+    videoFec: value('diemcau_fec_packets_total'), videoRebuilt: value('diemcau_fec_recovered_total'),
+    repairs: value('diemcau_repairs_received_total'),
     lowered: value('diemcau_uplink_audio_lowered_total'), raised: value('diemcau_uplink_audio_raised_total'),
     // packets lost on the way to the bridge (by sequence number, from its receiver reports)
     lostIn: Number((text.match(/^diemcau_packets_lost_total\{direction="in"\} (\S+)$/m) || [])[1] ?? NaN) };
@@ -239,7 +244,7 @@ function linkWindow(a, b, seconds) {
 async function run(dir, lab, speech, silence, red, withOutage) {
   const link = await startLinkem(linkemExe, lab, join(scenarioDir, `${SCENARIO}.conf`), { seed: SEED });
   const bridge = await startBridge(bridgeExe, join(dir, `data-${red ? 'red' : 'plain'}`),
-    { listen: '0.0.0.0', ice: [DISTRICT], args: red ? [] : ['--no-red'] });
+    { listen: '0.0.0.0', ice: [DISTRICT], args: [...(red ? [] : ['--no-red']), ...(NO_VIDEO_FEC ? ['--no-video-fec'] : [])] });
   const browsers = [];
   try {
     const now = Math.floor(Date.now() / 1000);
@@ -311,6 +316,8 @@ async function run(dir, lab, speech, silence, red, withOutage) {
       played: mixAfter.played - mixBefore.played, waitMs: 1000 * (mixAfter.waitS - mixBefore.waitS) / Math.max(1, mixAfter.played - mixBefore.played),
       lateWaits: mixAfter.lateWaits - mixBefore.lateWaits, concealed: mixAfter.concealed - mixBefore.concealed,
       fec: mixAfter.fec - mixBefore.fec, redRecovered: mixAfter.redRecovered - mixBefore.redRecovered,
+      videoFec: mixAfter.videoFec - mixBefore.videoFec, videoRebuilt: mixAfter.videoRebuilt - mixBefore.videoRebuilt,
+      repairs: mixAfter.repairs - mixBefore.repairs,
       lostIn: mixAfter.lostIn - mixBefore.lostIn };
     const result = {
       video, pointLink, mix,
@@ -415,10 +422,12 @@ async function main() {
         `each on average; ${d('discarded')} packets discarded (late, or copies of frames already there)`);
     }
     if (VIDEO) {
-      console.log('# | bridge | video the point receives: fps, longest freeze | the point\'s video at the district |');
+      console.log('# | bridge | video the point receives: fps, longest freeze | the point\'s video at the district | ' +
+        'its uplink\'s video repaired: rebuilt from its ULPFEC (FEC packets), resent |');
       for (const m of [plain, red])
-        console.log(`# | RED ${m.red ? 'on ' : 'off'} | ${m.video[1].fps.toFixed(1)} fps, ${m.video[1].freezeMs} ms from ${m.video[1].freezeAt.toFixed(1)} s | ` +
-          `${m.video[0].fps.toFixed(1)} fps, ${m.video[0].freezeMs} ms from ${m.video[0].freezeAt.toFixed(1)} s |`);
+        console.log(`# | RED ${m.red ? 'on ' : 'off'}${NO_VIDEO_FEC ? ', no video FEC' : ''} | ${m.video[1].fps.toFixed(1)} fps, ${m.video[1].freezeMs} ms from ${m.video[1].freezeAt.toFixed(1)} s | ` +
+          `${m.video[0].fps.toFixed(1)} fps, ${m.video[0].freezeMs} ms from ${m.video[0].freezeAt.toFixed(1)} s | ` +
+          `${m.mix.videoRebuilt} (${m.mix.videoFec}), ${m.mix.repairs} |`);
       const back = red.outage && red.outage.videoBackMs;
       if (back)
         console.log(`# video after the 6 s outage: the point decodes again ${back[1] === null ? 'not within 20 s' : `${(back[1] / 1000).toFixed(1)} s`} ` +
