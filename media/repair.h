@@ -26,7 +26,7 @@
  *   frozen until it asked again (Chrome: seconds later; a 3.8 s freeze at a highland point
  *   held one request).
  *
- * Left out: FEC (RFC 8627 flexfec, ulpfec). The retry interval is the caller's: the bridge
+ * Left out: FlexFEC (RFC 8627); a sender's ULPFEC is media/fec's. The retry interval is the caller's: the bridge
  * spaces a sender's retries by the round trip its reports give (a sender answers a NACK for
  * a packet it resent less than a round trip ago with nothing, as WebRTC's does).
  */
