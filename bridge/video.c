@@ -446,26 +446,25 @@ static void post_delivery(delivery *d, shared_packet *pkt) {
   room_unref(d->rcv);
 }
 
-static void forward_delivery(delivery d, const uint8_t *buf, size_t len, shared_packet **share) {
-  if (d.slot->section < 0 || len > DC_TRANSPORT_BUF - DC_SRTP_MAX_TRAILER)
+static void forward_delivery(delivery *d, const uint8_t *buf, size_t len, shared_packet **share) {
+  if (d->slot->section < 0 || len > DC_TRANSPORT_BUF - DC_SRTP_MAX_TRAILER)
     return;
-  dc_participant *rcv = d.rcv;
-  if (dc_worker_is_current(rcv->worker)) { /* the same worker: no hand-off, only the slot's copy */
+  if (dc_worker_is_current(d->rcv->worker)) { /* the same worker: no hand-off, only the slot's copy */
     uint8_t copy[DC_TRANSPORT_BUF];
     memcpy(copy, buf, len);
-    deliver(&d, copy, len);
+    deliver(d, copy, len);
     return;
   }
   if (!*share)
     *share = shared_packet_new(buf, len);
-  post_delivery(&d, *share);
+  post_delivery(d, *share);
 }
 
 void video_forward(dc_participant *rcv, dc_participant *src, slot *s, int layer, int want_layer,
                    bool routed, bool repair, const uint8_t *buf, size_t len, shared_packet **share) {
-  forward_delivery((delivery){.rcv = rcv, .src = src, .slot = s, .layer = (int16_t)layer, .want_layer = (int16_t)want_layer,
-                              .routed = routed, .repair = repair, .src_ext = src->video_ext},
-                   buf, len, share);
+  delivery d = {.rcv = rcv, .src = src, .slot = s, .layer = (int16_t)layer, .want_layer = (int16_t)want_layer,
+                .routed = routed, .repair = repair, .src_ext = src->video_ext};
+  forward_delivery(&d, buf, len, share);
 }
 
 /* Asks the receiver's worker to stop a slot that still plays src (it was turned off). */
@@ -603,8 +602,8 @@ static int red_unwrap(const dc_participant *src, uint8_t *buf, size_t *len, dc_r
  * starts the next) carried no picture: a sender's FEC or padding, lost on the way. WebRTC
  * resends neither, and asked for in vain they were given up, which asks the source for a key
  * frame that no decoder needs (one lost FEC packet in a hundred would cost a highland camera
- * a key frame every few seconds). The newest frame's end and start are kept, whichever came
- * first: a frame's first packet may come after its FEC, rebuilt. */
+ * a key frame every few seconds). The last few frames' ends and starts are kept, whichever
+ * came first: a frame's first packet may come after the next frame's end, rebuilt from FEC. */
 static void forget_between(dc_participant *src, int layer, uint16_t end_seq, uint16_t start_seq) {
   uint16_t gap = (uint16_t)(start_seq - end_seq - 1);
   if (gap && gap <= DC_NACK_MAX)
@@ -684,10 +683,10 @@ static void fec_in(dc_participant *src, int layer, uint8_t *buf, size_t len, con
       slot *s = &rcv->video[k];
       /* routed here, or playing it still: the slot knows whether this layer is what it plays
        * (what it has published may lag its first packet of the source) */
-      if (!s->off && (s->source == src->id || (gintptr)g_atomic_pointer_get(&s->playing_source) == src->id))
-        forward_delivery((delivery){.rcv = rcv, .src = src, .slot = s, .layer = (int16_t)layer, .filler = true,
-                                    .src_ext = src->video_ext},
-                         buf, len, &share);
+      if (!s->off && (s->source == src->id || (gintptr)g_atomic_pointer_get(&s->playing_source) == src->id)) {
+        delivery d = {.rcv = rcv, .src = src, .slot = s, .layer = (int16_t)layer, .filler = true, .src_ext = src->video_ext};
+        forward_delivery(&d, buf, len, &share);
+      }
     }
   }
   g_rw_lock_reader_unlock(&r->lock);
@@ -771,8 +770,10 @@ static void media_in(dc_participant *src, int layer, uint8_t *buf, size_t len, c
   dc_rtp pkt = *rtp;
   dc_rx_stream *rx = &src->layer_rx[layer];
   if (!rebuilt) {
-    if (rx->ssrc != pkt.ssrc || !rx->started)
+    if (rx->ssrc != pkt.ssrc || !rx->started) {
       dc_rx_stream_init(rx, pkt.ssrc, 90000);
+      memset(&src->frame_marks[layer], 0, sizeof src->frame_marks[layer]); /* another stream's numbers */
+    }
     if (!dc_rx_stream_update(rx, pkt.seq, pkt.timestamp, len, now))
       return; /* a duplicate: already forwarded */
   }
