@@ -580,6 +580,7 @@ bool dc_room_record_start(dc_room *r, const char *audio_path, const char *video_
   recording *rc = g_new(recording, 1);
   rc->room = r; /* its end comes on the main loop, maybe after everyone left */
   g_atomic_int_inc(&r->refs);
+  gint64 asked_us = g_get_monotonic_time();
   dc_recorder *rec = rc->rec = dc_recorder_start(audio_path, video_path, r->bridge->main, recording_done, rc, error);
   if (!rec) {
     g_free(rc);
@@ -603,7 +604,9 @@ bool dc_room_record_start(dc_room *r, const char *audio_path, const char *video_
   r->rec = rec;
   g_atomic_int_set(&r->rec_on, 1);
   g_mutex_unlock(&r->rec_lock);
-  g_message("meeting %" G_GINT64_FORMAT ": recording to %s and %s", r->meeting, audio_path, video_path);
+  /* the pipeline's start, with the first one's plugin loading, holds up the main loop: said */
+  g_message("meeting %" G_GINT64_FORMAT ": recording to %s and %s (ready in %.1f s)", r->meeting, audio_path, video_path,
+            (double)(g_get_monotonic_time() - asked_us) / 1e6);
   return true;
 }
 
