@@ -673,7 +673,7 @@ static void fec_in(dc_participant *src, int layer, uint8_t *buf, size_t len, con
   if (!dc_rx_stream_update(rx, pkt->seq, pkt->timestamp, len, now))
     return;
   dc_metrics_add(&dc_metrics.fec_packets, 1);
-  dc_ulpfec_store_put(src->fec, buf + pkt->payload_off + 1, pkt->payload_len - 1, now);
+  dc_ulpfec_store_put(src->fec, pkt->ssrc, buf + pkt->payload_off + 1, pkt->payload_len - 1, now);
   dc_room *r = src->room;
   shared_packet *share = NULL;
   g_rw_lock_reader_lock(&r->lock);

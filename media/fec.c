@@ -90,7 +90,7 @@ size_t dc_ulpfec_recover(const dc_ulpfec *fec, uint32_t ssrc, dc_ulpfec_lookup l
   return rebuild(fec, ssrc, lookup, user, out, cap, &len, seq) == REBUILT ? len : 0;
 }
 
-bool dc_ulpfec_store_put(dc_ulpfec_store *st, const uint8_t *payload, size_t len, uint64_t now_us) {
+bool dc_ulpfec_store_put(dc_ulpfec_store *st, uint32_t ssrc, const uint8_t *payload, size_t len, uint64_t now_us) {
   dc_ulpfec f;
   if (len > sizeof st->held[0].payload || dc_ulpfec_parse(payload, len, &f) != DC_OK)
     return false;
@@ -99,6 +99,7 @@ bool dc_ulpfec_store_put(dc_ulpfec_store *st, const uint8_t *payload, size_t len
     if (!st->held[i].at_us || st->held[i].at_us < st->held[k].at_us)
       k = i;
   st->held[k].at_us = now_us ? now_us : 1;
+  st->held[k].ssrc = ssrc;
   st->held[k].len = (uint16_t)len;
   memcpy(st->held[k].payload, payload, len);
   return true;
@@ -107,7 +108,7 @@ bool dc_ulpfec_store_put(dc_ulpfec_store *st, const uint8_t *payload, size_t len
 size_t dc_ulpfec_store_recover(dc_ulpfec_store *st, uint32_t ssrc, dc_ulpfec_lookup lookup, void *user,
                                uint64_t now_us, uint8_t *out, size_t cap, uint16_t *seq) {
   for (unsigned i = 0; i < DC_ULPFEC_HELD; i++) {
-    if (!st->held[i].at_us)
+    if (!st->held[i].at_us || st->held[i].ssrc != ssrc)
       continue;
     dc_ulpfec f;
     if (now_us - st->held[i].at_us > DC_ULPFEC_HOLD_US ||

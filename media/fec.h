@@ -54,7 +54,7 @@ typedef size_t (*dc_ulpfec_lookup)(void *user, uint16_t seq, uint8_t *out, size_
 size_t dc_ulpfec_recover(const dc_ulpfec *fec, uint32_t ssrc, dc_ulpfec_lookup lookup, void *user,
                          uint8_t *out, size_t cap, uint16_t *seq);
 
-/* ---- the FEC packets of one stream, held until they are of no more use ---- */
+/* ---- a source's FEC packets, held until they are of no more use ---- */
 
 #define DC_ULPFEC_HELD 8        /* WebRTC sends at most a few per frame */
 #define DC_ULPFEC_HOLD_US 1000000 /* older ones protect frames long played */
@@ -62,16 +62,18 @@ size_t dc_ulpfec_recover(const dc_ulpfec *fec, uint32_t ssrc, dc_ulpfec_lookup l
 typedef struct {
   struct {
     uint64_t at_us; /* 0: free */
+    uint32_t ssrc;  /* the stream it protects (one per simulcast layer) */
     uint16_t len;
     uint8_t payload[DC_ULPFEC_HEADER + 8 + DC_ULPFEC_MAX_PACKET];
   } held[DC_ULPFEC_HELD];
 } dc_ulpfec_store;
 
-/* Keeps a copy of an FEC payload (the oldest held gives way). False, and nothing kept, when
- * it does not parse or is longer than can be used. */
-bool dc_ulpfec_store_put(dc_ulpfec_store *st, const uint8_t *payload, size_t len, uint64_t now_us);
-/* Tries the held FEC packets: the first that rebuilds a packet gives it (as dc_ulpfec_recover);
- * those with nothing missing or too old are dropped. 0 when none rebuilds one. */
+/* Keeps a copy of an FEC payload that came on stream ssrc (the oldest held gives way). False,
+ * and nothing kept, when it does not parse or is longer than can be used. */
+bool dc_ulpfec_store_put(dc_ulpfec_store *st, uint32_t ssrc, const uint8_t *payload, size_t len, uint64_t now_us);
+/* Tries the FEC packets held for stream ssrc (another stream's sequence numbers name other
+ * packets): the first that rebuilds a packet gives it (as dc_ulpfec_recover); those with
+ * nothing missing or too old are dropped. 0 when none rebuilds one. */
 size_t dc_ulpfec_store_recover(dc_ulpfec_store *st, uint32_t ssrc, dc_ulpfec_lookup lookup, void *user,
                                uint64_t now_us, uint8_t *out, size_t cap, uint16_t *seq);
 /* Whether anything is held (nothing to try without it). */

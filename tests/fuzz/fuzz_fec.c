@@ -52,7 +52,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (len && (len < 12 || len > 12 + (size_t)f.prot_len || (out[0] >> 6) != 2))
       abort();
     dc_ulpfec_store *st = calloc(1, sizeof *st);
-    if (dc_ulpfec_store_put(st, fec, fec_len, 1)) {
+    if (dc_ulpfec_store_put(st, 0x01020304, fec, fec_len, 1)) {
       size_t again = dc_ulpfec_store_recover(st, 0x01020304, lookup, &p, 2, out, sizeof out, &seq);
       if (again != len)
         abort(); /* the store rebuilds what the packet alone does */

@@ -134,9 +134,9 @@ static void test_store_rebuilds_in_turn(void) {
   size_t n_first = make_fec(&s, 0, 0x3FF, false, fec[2]);
   dc_ulpfec_store st;
   memset(&st, 0, sizeof st);
-  g_assert_true(dc_ulpfec_store_put(&st, fec[0], n_all, 1000));
-  g_assert_true(dc_ulpfec_store_put(&st, fec[1], n_odd, 1000));
-  g_assert_true(dc_ulpfec_store_put(&st, fec[2], n_first, 1000));
+  g_assert_true(dc_ulpfec_store_put(&st, SSRC, fec[0], n_all, 1000));
+  g_assert_true(dc_ulpfec_store_put(&st, SSRC, fec[1], n_odd, 1000));
+  g_assert_true(dc_ulpfec_store_put(&st, SSRC, fec[2], n_first, 1000));
   s.lost[3] = s.lost[15] = true;
   int rebuilt = 0;
   uint16_t seq;
@@ -149,6 +149,13 @@ static void test_store_rebuilds_in_turn(void) {
     rebuilt++;
   }
   g_assert_cmpint(rebuilt, ==, 2);
+  /* another stream's FEC packets (a simulcast layer's) rebuild nothing here, and stay */
+  g_assert_true(dc_ulpfec_store_put(&st, SSRC + 1, fec[2], n_first, 1000));
+  s.lost[3] = true;
+  g_assert_cmpuint(dc_ulpfec_store_recover(&st, SSRC, lookup, &s, 2000, out, sizeof out, &seq), ==, 0);
+  g_assert_true(dc_ulpfec_store_any(&st));
+  g_assert_cmpuint(dc_ulpfec_store_recover(&st, SSRC + 1, lookup, &s, 2000, out, sizeof out, &seq), >, 0); /* its own */
+  s.lost[3] = false;
   /* each was used or had nothing left to rebuild: the store is empty */
   g_assert_false(dc_ulpfec_store_any(&st));
 }
@@ -163,7 +170,7 @@ static void test_store_ages(void) {
   dc_ulpfec_store st;
   memset(&st, 0, sizeof st);
   for (int i = 0; i < DC_ULPFEC_HELD + 1; i++)
-    g_assert_true(dc_ulpfec_store_put(&st, fec, n, 100 + (uint64_t)i));
+    g_assert_true(dc_ulpfec_store_put(&st, SSRC, fec, n, 100 + (uint64_t)i));
   s.lost[1] = true;
   uint16_t seq;
   g_assert_cmpuint(dc_ulpfec_store_recover(&st, SSRC, lookup, &s, 100 + DC_ULPFEC_HOLD_US + 50, out, sizeof out, &seq), ==, 0);
