@@ -1,9 +1,10 @@
 /* A highland camera's ULPFEC (RFC 5109) in the real daemon, with native clients on loopback:
  *
- *   H, a highland point, offers VP8 with RED, ULPFEC and RTX for both, and sends as Chrome
- *   does once they are answered: every packet in RED, each frame (two packets) followed by an
- *   FEC packet protecting it. Once R (a standard point) plays H's picture, H withholds the
- *   first packet of some frames (only the FEC can bring it: H answers no NACK) and some FEC
+ *   H, a highland point, offers VP8 with RED, ULPFEC and RTX for both, in two simulcast layers
+ *   (by SSRC), and sends as Chrome does once they are answered: every packet in RED, each
+ *   frame (two packets) followed by an FEC packet protecting it, on each layer's SSRC in its
+ *   own numbering. Once R (a standard point) plays H's picture, H withholds the first packet
+ *   of some frames on both layers (only the FEC can bring it: H answers no NACK) and some FEC
  *   packets themselves (lost between two whole frames).
  *
  * - every withheld packet reaches R, rebuilt by the bridge;
@@ -47,25 +48,30 @@ static struct {
   /* H: its worker */
   dc_transport *h_t;
   GSource *h_timer;
-  uint32_t ssrc, rtx_ssrc, ts;
-  uint16_t seq, pid;
+  struct {
+    uint32_t ssrc, rtx_ssrc;
+    uint16_t seq, pid;
+  } layer[2]; /* lowest first */
+  uint32_t ts;
   unsigned frame, playing_frame;
   gint withheld, fec_withheld, fec_sent, plis;
   gint64 fec_withheld_first_us;
   /* R: its worker */
-  gint playing, rebuilt_seen, fillers;
+  gint playing, rebuilt_seen, fillers, layers_seen;
   bool seen[1 << 16];
   gint distinct, first_seq, max_seq;
-  bool got_withheld[4096];
+  bool got_withheld[2][4096];
   bool withheld_frame[4096];
 } T;
 
-/* One VP8 packet of frame k, the p-th of two, as H's encoder made it (payload type VP8):
- * the payload says which (k, p) it is. */
-static size_t media_packet(uint8_t *buf, unsigned k, int p, bool key) {
-  dc_rtp_header h = {.payload_type = VP8_PT, .seq = T.seq++, .timestamp = T.ts, .ssrc = T.ssrc, .marker = p == 1};
+/* One VP8 packet of frame k on layer l, the p-th of two, as H's encoder made it (payload type
+ * VP8): the payload says which (l, k, p) it is. */
+static size_t media_packet(uint8_t *buf, int l, unsigned k, int p, bool key) {
+  dc_rtp_header h = {.payload_type = VP8_PT, .seq = T.layer[l].seq++, .timestamp = T.ts, .ssrc = T.layer[l].ssrc,
+                     .marker = p == 1};
   size_t n = dc_rtp_write_header(buf, 64, &h, NULL, 0);
-  const uint8_t desc[] = {(uint8_t)(p == 0 ? 0x90 : 0x80), 0x80, (uint8_t)(0x80 | (T.pid >> 8)), (uint8_t)T.pid};
+  uint16_t pid = T.layer[l].pid;
+  const uint8_t desc[] = {(uint8_t)(p == 0 ? 0x90 : 0x80), 0x80, (uint8_t)(0x80 | (pid >> 8)), (uint8_t)pid};
   memcpy(buf + n, desc, sizeof desc);
   n += sizeof desc;
   if (p == 0) { /* the VP8 payload header: key frame or not */
@@ -73,8 +79,9 @@ static size_t media_packet(uint8_t *buf, unsigned k, int p, bool key) {
     memcpy(buf + n, vp8, sizeof vp8);
     n += sizeof vp8;
   }
-  buf[n++] = (uint8_t)(k >> 8), buf[n++] = (uint8_t)k, buf[n++] = (uint8_t)p;
-  size_t body = 120 + (k * 37 + (unsigned)p * 11) % 200; /* lengths differ: the length recovery counts */
+  buf[n++] = (uint8_t)l, buf[n++] = (uint8_t)(k >> 8), buf[n++] = (uint8_t)k, buf[n++] = (uint8_t)p;
+  /* lengths differ: the length recovery counts */
+  size_t body = (l ? 300 : 60) + (k * 37 + (unsigned)p * 11) % 200;
   for (size_t i = 0; i < body; i++)
     buf[n + i] = (uint8_t)(k + i * 3);
   return n + body;
@@ -89,9 +96,10 @@ static size_t red_wrap(uint8_t *buf, size_t len, uint8_t block_pt) {
 }
 
 /* RFC 5109 §8 over the unwrapped packets a and b (level 0, short mask), as an RTP packet in
- * RED under sequence number seq. */
-static size_t fec_packet(uint8_t *out, const uint8_t *a, size_t alen, const uint8_t *b, size_t blen, uint16_t seq) {
-  dc_rtp_header h = {.payload_type = RED_PT, .seq = seq, .timestamp = T.ts, .ssrc = T.ssrc};
+ * RED on ssrc under sequence number seq. */
+static size_t fec_packet(uint8_t *out, const uint8_t *a, size_t alen, const uint8_t *b, size_t blen, uint32_t ssrc,
+                         uint16_t seq) {
+  dc_rtp_header h = {.payload_type = RED_PT, .seq = seq, .timestamp = T.ts, .ssrc = ssrc};
   size_t n = dc_rtp_write_header(out, 64, &h, NULL, 0);
   out[n++] = ULPFEC_PT; /* the RED header */
   uint8_t *f = out + n;
@@ -116,34 +124,39 @@ static size_t fec_packet(uint8_t *out, const uint8_t *a, size_t alen, const uint
 
 static gboolean send_frame(gpointer data) {
   (void)data;
-  uint8_t pk[2][1500], wire[1600];
-  size_t len[2];
   unsigned k = T.frame++;
   bool key = k % 60 == 0;
-  for (int p = 0; p < 2; p++)
-    len[p] = media_packet(pk[p], k, p, key);
-  T.pid = (T.pid + 1) & 0x7FFF;
-  uint16_t fec_seq = T.seq++;
   bool withholding = T.playing_frame && k >= T.playing_frame + FRAMES_WITHHELD_FROM && k < G_N_ELEMENTS(T.withheld_frame);
   bool hold_media = withholding && k % 7 == 3;
   bool hold_fec = withholding && !hold_media && k % 11 == 5;
-  for (int p = 0; p < 2; p++) {
-    if (p == 0 && hold_media) {
-      T.withheld_frame[k] = true;
-      g_atomic_int_inc(&T.withheld);
-      continue;
+  for (int l = 0; l < 2; l++) {
+    uint8_t pk[2][1500], wire[1600];
+    size_t len[2];
+    for (int p = 0; p < 2; p++)
+      len[p] = media_packet(pk[p], l, k, p, key);
+    T.layer[l].pid = (T.layer[l].pid + 1) & 0x7FFF;
+    uint16_t fec_seq = T.layer[l].seq++;
+    for (int p = 0; p < 2; p++) {
+      if (p == 0 && hold_media)
+        continue;
+      memcpy(wire, pk[p], len[p]);
+      dc_transport_send_rtp(T.h_t, wire, red_wrap(wire, len[p], VP8_PT), sizeof wire);
     }
-    memcpy(wire, pk[p], len[p]);
-    dc_transport_send_rtp(T.h_t, wire, red_wrap(wire, len[p], VP8_PT), sizeof wire);
+    if (!hold_fec) {
+      size_t n = fec_packet(wire, pk[0], len[0], pk[1], len[1], T.layer[l].ssrc, fec_seq);
+      dc_transport_send_rtp(T.h_t, wire, n, sizeof wire);
+      if (l == 1)
+        g_atomic_int_inc(&T.fec_sent);
+    }
+  }
+  if (hold_media) {
+    T.withheld_frame[k] = true;
+    g_atomic_int_inc(&T.withheld);
   }
   if (hold_fec) {
     if (!T.fec_withheld_first_us)
       T.fec_withheld_first_us = g_get_monotonic_time();
     g_atomic_int_inc(&T.fec_withheld);
-  } else {
-    size_t n = fec_packet(wire, pk[0], len[0], pk[1], len[1], fec_seq);
-    dc_transport_send_rtp(T.h_t, wire, n, sizeof wire);
-    g_atomic_int_inc(&T.fec_sent);
   }
   if (!T.playing_frame && g_atomic_int_get(&T.playing))
     T.playing_frame = k;
@@ -187,11 +200,13 @@ static void r_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap) {
   g_atomic_int_set(&T.playing, 1);
   const uint8_t *p = dc_rtp_payload(&pkt);
   size_t off = (p[0] & 0x10) ? 8 : 4; /* its descriptor, and the VP8 header on a frame's first */
-  if (pkt.payload_len < off + 3)
+  if (pkt.payload_len < off + 4)
     return;
-  unsigned k = (unsigned)(p[off] << 8 | p[off + 1]);
-  if (p[off + 2] == 0 && k < G_N_ELEMENTS(T.withheld_frame) && T.withheld_frame[k] && !T.got_withheld[k]) {
-    T.got_withheld[k] = true;
+  int l = p[off] & 1;
+  unsigned k = (unsigned)(p[off + 1] << 8 | p[off + 2]);
+  g_atomic_int_or(&T.layers_seen, 1 << l);
+  if (p[off + 3] == 0 && k < G_N_ELEMENTS(T.withheld_frame) && T.withheld_frame[k] && !T.got_withheld[l][k]) {
+    T.got_withheld[l][k] = true;
     g_atomic_int_inc(&T.rebuilt_seen);
   }
 }
@@ -221,10 +236,13 @@ static char *offer_for(dc_client *dc, gpointer user) {
       "a=rtpmap:%d VP8/90000\r\na=rtcp-fb:%d nack\r\na=rtcp-fb:%d nack pli\r\na=rtcp-fb:%d goog-remb\r\n"
       "a=rtpmap:%d rtx/90000\r\na=fmtp:%d apt=%d\r\n"
       "a=rtpmap:%d red/90000\r\na=rtpmap:%d rtx/90000\r\na=fmtp:%d apt=%d\r\na=rtpmap:%d ulpfec/90000\r\n"
-      "a=ssrc-group:FID %u %u\r\na=ssrc:%u cname:h\r\na=ssrc:%u cname:h\r\n",
-      transport, T.ssrc + 1, VP8_PT, RTX_PT, RED_PT, RED_RTX_PT, ULPFEC_PT, transport, VP8_PT, VP8_PT, VP8_PT,
-      VP8_PT, RTX_PT, RTX_PT, VP8_PT, RED_PT, RED_RTX_PT, RED_RTX_PT, RED_PT, ULPFEC_PT, T.ssrc, T.rtx_ssrc,
-      T.ssrc, T.rtx_ssrc);
+      /* simulcast by SSRC, as webrtcbin offers it: lowest first */
+      "a=ssrc-group:SIM %u %u\r\na=ssrc-group:FID %u %u\r\na=ssrc-group:FID %u %u\r\n"
+      "a=ssrc:%u cname:h\r\na=ssrc:%u cname:h\r\na=ssrc:%u cname:h\r\na=ssrc:%u cname:h\r\n",
+      transport, T.layer[0].ssrc - 1, VP8_PT, RTX_PT, RED_PT, RED_RTX_PT, ULPFEC_PT, transport, VP8_PT, VP8_PT, VP8_PT,
+      VP8_PT, RTX_PT, RTX_PT, VP8_PT, RED_PT, RED_RTX_PT, RED_RTX_PT, RED_PT, ULPFEC_PT, T.layer[0].ssrc,
+      T.layer[1].ssrc, T.layer[0].ssrc, T.layer[0].rtx_ssrc, T.layer[1].ssrc, T.layer[1].rtx_ssrc, T.layer[0].ssrc,
+      T.layer[0].rtx_ssrc, T.layer[1].ssrc, T.layer[1].rtx_ssrc);
   g_free(transport);
   return offer;
 }
@@ -244,9 +262,9 @@ static void test_fec_rebuilds(void) {
   int span = (uint16_t)(g_atomic_int_get(&T.max_seq) - g_atomic_int_get(&T.first_seq)) + 1;
   int holes = span - g_atomic_int_get(&T.distinct), fillers = g_atomic_int_get(&T.fillers);
   int plis = g_atomic_int_get(&T.plis);
-  g_test_message("H withheld %d packets and %d FEC packets (sent %d); R got %d of the withheld, rebuilt; "
-                 "%d padding fillers; %d numbers missing of %d; %d key frame requests to H since",
-                 withheld, fec_withheld, fec_sent, rebuilt, fillers, holes, span, plis);
+  g_test_message("H withheld %d packets and %d FEC packets a layer (sent %d); R got %d of the withheld, rebuilt "
+                 "(layers seen %#x); %d padding fillers; %d numbers missing of %d; %d key frame requests to H since",
+                 withheld, fec_withheld, fec_sent, rebuilt, g_atomic_int_get(&T.layers_seen), fillers, holes, span, plis);
   g_assert_cmpint(rebuilt, >=, withheld - 1); /* the newest may be on its way */
   g_assert_cmpint(fillers, >=, fec_sent / 2); /* those sent before R played went to no one */
   g_assert_cmpint(holes, <=, fec_withheld);
@@ -272,9 +290,9 @@ static void test_metrics(void) {
   g_assert_nonnull(body);
   char *text = g_strndup(g_bytes_get_data(body, NULL), g_bytes_get_size(body));
   double fec = metric(text, "\ndiemcau_fec_packets_total"), rebuilt = metric(text, "\ndiemcau_fec_recovered_total");
-  g_test_message("/metrics: %.0f FEC packets, %.0f rebuilt (H withheld %d)", fec, rebuilt, g_atomic_int_get(&T.withheld));
-  g_assert_cmpfloat(fec, >=, g_atomic_int_get(&T.fec_sent) / 2);
-  g_assert_cmpfloat(rebuilt, >=, g_atomic_int_get(&T.withheld) - 1);
+  g_test_message("/metrics: %.0f FEC packets, %.0f rebuilt (H withheld %d a layer)", fec, rebuilt, g_atomic_int_get(&T.withheld));
+  g_assert_cmpfloat(fec, >=, 2 * g_atomic_int_get(&T.fec_sent) - 2);
+  g_assert_cmpfloat(rebuilt, >=, 2 * (g_atomic_int_get(&T.withheld) - 1)); /* on both layers */
   g_free(text);
   g_bytes_unref(body);
   g_object_unref(msg);
@@ -290,9 +308,12 @@ int main(int argc, char **argv) {
     g_printerr("set DC_BRIDGE to the diemcau-bridge executable\n");
     return 2;
   }
-  T.ssrc = g_random_int_range(0x10000, G_MAXINT32);
-  T.rtx_ssrc = T.ssrc + 7;
-  T.seq = (uint16_t)g_random_int();
+  for (int l = 0; l < 2; l++) {
+    T.layer[l].ssrc = (uint32_t)g_random_int_range(0x10000, G_MAXINT32 - 16) + (uint32_t)l;
+    T.layer[l].rtx_ssrc = T.layer[l].ssrc + 7;
+    T.layer[l].seq = (uint16_t)g_random_int(); /* each layer its own numbering */
+    T.layer[l].pid = (uint16_t)(g_random_int() & 0x7FFF);
+  }
   T.dir = g_dir_make_tmp("diemcau-fec-XXXXXX", NULL);
   char **tokens;
   int64_t meeting = dc_test_make_meeting(T.dir, N_CLIENTS, &tokens);
