@@ -281,36 +281,17 @@ static void test_fec_rebuilds(void) {
   g_assert_cmpint(plis, ==, 0);
 }
 
-static void on_metrics(GObject *src, GAsyncResult *res, gpointer data) {
-  *(GBytes **)data = soup_session_send_and_read_finish(SOUP_SESSION(src), res, NULL);
-}
-
-static double metric(const char *text, const char *name) {
-  const char *at = strstr(text, name);
-  return at ? g_ascii_strtod(at + strlen(name) + 1, NULL) : -1;
-}
-
 static void test_metrics(void) {
   g_atomic_int_set(&T.paused, 1);
   dc_test_spin_for(300); /* the last frame H sent reaches the bridge */
   int fec_sent = g_atomic_int_get(&T.fec_sent);
-  char *url = g_strdup_printf("http://127.0.0.1:%d/metrics", PORT);
-  SoupMessage *msg = soup_message_new("GET", url);
-  GBytes *body = NULL;
-  soup_session_send_and_read_async(T.session, msg, G_PRIORITY_DEFAULT, NULL, on_metrics, &body);
-  for (int i = 0; i < 500 && !body; i++)
-    g_main_context_iteration(NULL, TRUE);
-  g_assert_nonnull(body);
-  char *text = g_strndup(g_bytes_get_data(body, NULL), g_bytes_get_size(body));
-  double fec = metric(text, "\ndiemcau_fec_packets_total"), rebuilt = metric(text, "\ndiemcau_fec_recovered_total");
+  char *text = dc_test_fetch_metrics(T.session, PORT);
+  double fec = dc_test_metric(text, "diemcau_fec_packets_total"), rebuilt = dc_test_metric(text, "diemcau_fec_recovered_total");
   g_test_message("/metrics: %.0f FEC packets, %.0f rebuilt (H sent %d FEC packets and withheld %d packets a layer)", fec,
                  rebuilt, fec_sent, g_atomic_int_get(&T.withheld));
   g_assert_cmpfloat(fec, >=, 2 * fec_sent - 2); /* both layers' (fec_sent counts one) */
   g_assert_cmpfloat(rebuilt, >=, 2 * (g_atomic_int_get(&T.withheld) - 1)); /* on both layers */
   g_free(text);
-  g_bytes_unref(body);
-  g_object_unref(msg);
-  g_free(url);
 }
 
 static void test_stops_cleanly(void) { dc_test_assert_stops_cleanly(T.bridge); }

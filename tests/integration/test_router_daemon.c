@@ -698,56 +698,27 @@ static void test_bad_feedback_and_storm(void) {
 
 static void test_stops_cleanly(void) { dc_test_assert_stops_cleanly(T.bridge); }
 
-/* /metrics from the daemon (it answers loopback on the main port): one sample's value, or -1. */
-static void on_metrics(GObject *src, GAsyncResult *res, gpointer data) {
-  *(GBytes **)data = soup_session_send_and_read_finish(SOUP_SESSION(src), res, NULL);
-}
-
-static char *fetch_metrics(void) {
-  char *url = g_strdup_printf("http://127.0.0.1:%d/metrics", PORT);
-  SoupMessage *msg = soup_message_new("GET", url);
-  GBytes *body = NULL;
-  soup_session_send_and_read_async(T.session, msg, G_PRIORITY_DEFAULT, NULL, on_metrics, &body);
-  gint64 end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
-  while (!body && g_get_monotonic_time() < end)
-    g_main_context_iteration(NULL, TRUE);
-  g_assert_cmpuint(soup_message_get_status(msg), ==, 200);
-  char *text = g_strndup(g_bytes_get_data(body, NULL), g_bytes_get_size(body));
-  g_bytes_unref(body);
-  g_object_unref(msg);
-  g_free(url);
-  return text;
-}
-
-static double sample(const char *text, const char *name) {
-  char *needle = g_strconcat("\n", name, " ", NULL);
-  const char *at = strstr(text, needle);
-  double v = at ? g_ascii_strtod(at + strlen(needle), NULL) : -1;
-  g_free(needle);
-  return v;
-}
-
 /* Issue 13: the counters move with the traffic the clients send and receive. */
 static void test_metrics_move(void) {
-  char *before = fetch_metrics();
+  char *before = dc_test_fetch_metrics(T.session, PORT);
   dc_test_spin_for(1500);
-  char *after = fetch_metrics();
+  char *after = dc_test_fetch_metrics(T.session, PORT);
   const char *names[] = {"diemcau_rtp_packets_total{direction=\"in\"}", "diemcau_rtp_packets_total{direction=\"out\"}",
                          "diemcau_rtp_bytes_total{direction=\"in\"}", "diemcau_rtcp_packets_total{direction=\"out\"}",
                          "diemcau_mix_tick_seconds_count"};
   for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
-    double a = sample(before, names[i]), b = sample(after, names[i]);
+    double a = dc_test_metric(before, names[i]), b = dc_test_metric(after, names[i]);
     g_test_message("%s: %.0f -> %.0f", names[i], a, b);
     g_assert_cmpfloat(a, >=, 0);
     g_assert_cmpfloat(b, >, a);
   }
   /* earlier tests here NACKed, asked for key frames and were repaired: those are counted */
-  g_assert_cmpfloat(sample(after, "diemcau_nacks_received_total"), >, 0);
-  g_assert_cmpfloat(sample(after, "diemcau_repairs_sent_total"), >, 0);
-  g_assert_cmpfloat(sample(after, "diemcau_keyframe_requests_total"), >, 0);
-  g_assert_cmpfloat(sample(after, "diemcau_packets_lost_total{direction=\"in\"}"), >=, 0);
-  g_assert_cmpfloat(sample(after, "diemcau_participants{media=\"connected\"}"), ==, N_CLIENTS);
-  g_assert_cmpfloat(sample(after, "diemcau_join_seconds_count"), >=, N_CLIENTS);
+  g_assert_cmpfloat(dc_test_metric(after, "diemcau_nacks_received_total"), >, 0);
+  g_assert_cmpfloat(dc_test_metric(after, "diemcau_repairs_sent_total"), >, 0);
+  g_assert_cmpfloat(dc_test_metric(after, "diemcau_keyframe_requests_total"), >, 0);
+  g_assert_cmpfloat(dc_test_metric(after, "diemcau_packets_lost_total{direction=\"in\"}"), >=, 0);
+  g_assert_cmpfloat(dc_test_metric(after, "diemcau_participants{media=\"connected\"}"), ==, N_CLIENTS);
+  g_assert_cmpfloat(dc_test_metric(after, "diemcau_join_seconds_count"), >=, N_CLIENTS);
   g_free(before);
   g_free(after);
 }

@@ -192,3 +192,32 @@ double dc_test_cpu_s(GPid pid) {
   g_free(text);
   return s;
 }
+
+static void on_metrics(GObject *src, GAsyncResult *res, gpointer data) {
+  *(GBytes **)data = soup_session_send_and_read_finish(SOUP_SESSION(src), res, NULL);
+}
+
+char *dc_test_fetch_metrics(SoupSession *session, int port) {
+  char *url = g_strdup_printf("http://127.0.0.1:%d/metrics", port);
+  SoupMessage *msg = soup_message_new("GET", url);
+  GBytes *body = NULL;
+  soup_session_send_and_read_async(session, msg, G_PRIORITY_DEFAULT, NULL, on_metrics, &body);
+  gint64 end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+  while (!body && g_get_monotonic_time() < end)
+    g_main_context_iteration(NULL, TRUE);
+  g_assert_cmpuint(soup_message_get_status(msg), ==, 200);
+  g_assert_nonnull(body);
+  char *text = g_strndup(g_bytes_get_data(body, NULL), g_bytes_get_size(body));
+  g_bytes_unref(body);
+  g_object_unref(msg);
+  g_free(url);
+  return text;
+}
+
+double dc_test_metric(const char *text, const char *name) {
+  char *needle = g_strconcat("\n", name, " ", NULL);
+  const char *at = strstr(text, needle);
+  double v = at ? g_ascii_strtod(at + strlen(needle), NULL) : -1;
+  g_free(needle);
+  return v;
+}

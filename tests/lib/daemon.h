@@ -51,4 +51,10 @@ long dc_test_rss_kib(GPid pid);
 long dc_test_rss_anon_kib(GPid pid);
 int dc_test_open_fds(GPid pid);
 
+/* The daemon's /metrics on loopback (it answers there on its main port), fetched through
+ * session while the main context turns; asserts a 200 within 10 s. g_free() it. */
+char *dc_test_fetch_metrics(SoupSession *session, int port);
+/* One sample's value in a /metrics text (name with its labels, as written), or -1. */
+double dc_test_metric(const char *text, const char *name);
+
 #endif
