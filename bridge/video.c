@@ -598,16 +598,35 @@ static int red_unwrap(const dc_participant *src, uint8_t *buf, size_t *len, dc_r
   return block;
 }
 
+static void forward_filler(dc_participant *src, int layer, uint8_t *buf, size_t len);
+
 /* Numbers missing between two whole frames in a row (a marker ended one; the next picture ID
  * starts the next) carried no picture: a sender's FEC or padding, lost on the way. WebRTC
  * resends neither, and asked for in vain they were given up, which asks the source for a key
  * frame that no decoder needs (one lost FEC packet in a hundred would cost a highland camera
  * a key frame every few seconds). The last few frames' ends and starts are kept, whichever
- * came first: a frame's first packet may come after the next frame's end, rebuilt from FEC. */
-static void forget_between(dc_participant *src, int layer, uint16_t end_seq, uint16_t start_seq) {
-  uint16_t gap = (uint16_t)(start_seq - end_seq - 1);
-  if (gap && gap <= DC_NACK_MAX)
-    dc_rx_stream_not_needed(&src->layer_rx[layer], (uint16_t)(end_seq + 1), gap);
+ * came first: a frame's first packet may come after the next frame's end, rebuilt from FEC.
+ * The layer's receivers get padding under those numbers instead: a jitter buffer that orders
+ * by sequence number (GStreamer's) waited 300 ms for each and then declared it lost, and the
+ * native endpoint's depayloader then dropped every frame until the next key frame. */
+static void forget_between(dc_participant *src, int layer, uint16_t end_seq, uint16_t start_seq, uint32_t ts) {
+  uint16_t gap = (uint16_t)(start_seq - end_seq - 1), first = (uint16_t)(end_seq + 1);
+  uint16_t forgot[DC_NACK_MAX];
+  if (!gap || gap > DC_NACK_MAX)
+    return;
+  unsigned n = dc_rx_stream_not_needed(&src->layer_rx[layer], first, gap, forgot);
+  for (unsigned i = 0; i < n; i++) { /* in order: the missing list keeps none */
+    for (unsigned k = i + 1; k < n; k++)
+      if ((uint16_t)(forgot[k] - first) < (uint16_t)(forgot[i] - first)) {
+        uint16_t t = forgot[i];
+        forgot[i] = forgot[k], forgot[k] = t;
+      }
+    uint8_t filler[DC_RTP_HEADER_MIN + 4] = {0x80, (uint8_t)src->video_pt};
+    dc_rtp_set_seq(filler, forgot[i]);
+    dc_rtp_set_timestamp(filler, ts);
+    dc_rtp_set_ssrc(filler, src->layer_rx[layer].ssrc);
+    forward_filler(src, layer, filler, sizeof filler);
+  }
 }
 
 static void skip_between_frames(dc_participant *src, int layer, const dc_rtp *pkt, const dc_vp8_desc *vp8) {
@@ -619,13 +638,13 @@ static void skip_between_frames(dc_participant *src, int layer, const dc_rtp *pk
     m->end[m->next_end++ % FRAME_MARKS] = (frame_mark){.seq = pkt->seq, .picture_id = pid, .known = true};
     for (int i = 0; i < FRAME_MARKS; i++) /* the next frame's start, if it came first */
       if (m->start[i].known && m->start[i].picture_id == ((pid + 1) & mask))
-        forget_between(src, layer, pkt->seq, m->start[i].seq);
+        forget_between(src, layer, pkt->seq, m->start[i].seq, pkt->timestamp);
   }
   if (vp8->start_of_partition && vp8->partition_id == 0) {
     m->start[m->next_start++ % FRAME_MARKS] = (frame_mark){.seq = pkt->seq, .picture_id = pid, .known = true};
     for (int i = 0; i < FRAME_MARKS; i++)
       if (m->end[i].known && ((m->end[i].picture_id + 1) & mask) == pid)
-        forget_between(src, layer, m->end[i].seq, pkt->seq);
+        forget_between(src, layer, m->end[i].seq, pkt->seq, pkt->timestamp);
   }
 }
 
@@ -674,6 +693,14 @@ static void fec_in(dc_participant *src, int layer, uint8_t *buf, size_t len, con
     return;
   dc_metrics_add(&dc_metrics.fec_packets, 1);
   dc_ulpfec_store_put(src->fec, pkt->ssrc, buf + pkt->payload_off + 1, pkt->payload_len - 1, now);
+  forward_filler(src, layer, buf, len);
+  fec_rebuild(src, layer, now);
+  nack_upstream(src, layer, now);
+}
+
+/* A packet of the source's layer that carries no picture, to the slots that play the source
+ * (or are routed to it), as padding under its number: they see no gap. */
+static void forward_filler(dc_participant *src, int layer, uint8_t *buf, size_t len) {
   dc_room *r = src->room;
   shared_packet *share = NULL;
   g_rw_lock_reader_lock(&r->lock);
@@ -691,8 +718,6 @@ static void fec_in(dc_participant *src, int layer, uint8_t *buf, size_t len, con
   }
   g_rw_lock_reader_unlock(&r->lock);
   shared_packet_unref(share);
-  fec_rebuild(src, layer, now);
-  nack_upstream(src, layer, now);
 }
 
 /* The source's worker. */

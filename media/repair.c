@@ -256,10 +256,12 @@ bool dc_rx_stream_rebuilt(dc_rx_stream *s, uint16_t seq) {
   return false;
 }
 
-unsigned dc_rx_stream_not_needed(dc_rx_stream *s, uint16_t first, uint16_t n) {
+unsigned dc_rx_stream_not_needed(dc_rx_stream *s, uint16_t first, uint16_t n, uint16_t *out) {
   unsigned found = 0;
   for (int i = 0; i < s->n_missing;) {
     if ((uint16_t)(s->missing[i].seq - first) < n) {
+      if (out)
+        out[found] = s->missing[i].seq;
       forget_missing(s, i);
       found++;
       continue;

@@ -112,8 +112,9 @@ bool dc_rx_stream_update(dc_rx_stream *s, uint16_t seq, uint32_t rtp_ts, size_t 
 bool dc_rx_stream_rebuilt(dc_rx_stream *s, uint16_t seq);
 /* Missing packets first .. first+n-1 that the caller found carried nothing a receiver needs
  * (between two whole frames: a sender's lost FEC or padding): no longer asked for, and never
- * given up. Returns how many were missing. */
-unsigned dc_rx_stream_not_needed(dc_rx_stream *s, uint16_t first, uint16_t n);
+ * given up. Returns how many were missing; their numbers go to out (room for n), if not NULL,
+ * for the caller to fill its receivers' numbering with. */
+unsigned dc_rx_stream_not_needed(dc_rx_stream *s, uint16_t first, uint16_t n, uint16_t *out);
 /* The sender's SR, for the report's LSR/DLSR (RFC 3550 §6.4.1). */
 void dc_rx_stream_on_sr(dc_rx_stream *s, uint64_t ntp, uint64_t now_us);
 /* Sequence numbers to NACK now: each missing one not asked for within retry_us and asked
