@@ -34,7 +34,7 @@ typedef struct {
   uint32_t ts_recovery;
   uint16_t len_recovery; /* XOR of (length - 12) */
   uint16_t prot_len;     /* level 0 protection length */
-  uint64_t mask;         /* bit i: sn_base + i is protected */
+  uint64_t mask;         /* as sent: its top bit (of mask_bits) is sn_base's, the next sn_base + 1's */
   unsigned mask_bits;    /* 16 or 48 */
   const uint8_t *payload; /* prot_len octets of level 0 parity; into the parsed buffer */
 } dc_ulpfec;
