@@ -49,6 +49,12 @@ struct dc_endpoint_media {
   int audio_red_pt; /* from our offer; -1: none */
   unsigned red_distance;
   gint64 audio_loss_us;
+  /* the camera's parity encoder inside webrtcbin (found once it exists) and what it spends */
+  GstElement *video_fec_enc;
+  int video_ulpfec_pt; /* in the camera's section of the last SDP; -1: none (not answered) */
+  unsigned video_fec_percent;
+  gint64 video_loss_us;
+  guint64 last_video_nacks, last_video_sent;
   guint32 layer_ssrc[DC_MAX_LAYERS]; /* simulcast layers' SSRCs, lowest first */
   GstElement *layer_enc[DC_MAX_LAYERS]; /* and their encoders */
   int n_layers;
@@ -81,16 +87,31 @@ static void name_layers(dc_endpoint_media *m, GstSDPMessage *sdp) {
   g_free(cname);
 }
 
+/* The payload type an rtpmap of the section gives `encoding` ("red/", "ulpfec/"), -1: none. */
+static int section_pt(const GstSDPMedia *media, const char *encoding) {
+  const char *val;
+  for (guint k = 0; (val = gst_sdp_media_get_attribute_val_n(media, "rtpmap", k)); k++) {
+    char *end = NULL;
+    guint64 pt = g_ascii_strtoull(val, &end, 10);
+    if (end && *end == ' ' && g_str_has_prefix(end + 1, encoding) && pt < 128)
+      return (int)pt;
+  }
+  return -1;
+}
+
 static void learn_ssrcs(dc_endpoint_media *m, const GstSDPMessage *sdp) {
+  bool camera_seen = false;
   for (guint i = 0; i < gst_sdp_message_medias_len(sdp); i++) {
     const GstSDPMedia *media = gst_sdp_message_get_media(sdp, i);
     GstWebRTCKind kind = !g_strcmp0(gst_sdp_media_get_media(media), "audio") ? GST_WEBRTC_KIND_AUDIO : GST_WEBRTC_KIND_VIDEO;
     const char *val;
-    for (guint k = 0; kind == GST_WEBRTC_KIND_AUDIO && (val = gst_sdp_media_get_attribute_val_n(media, "rtpmap", k)); k++) {
-      char *end = NULL;
-      guint64 pt = g_ascii_strtoull(val, &end, 10);
-      if (end && g_str_has_prefix(end, " red/") && pt < 128)
-        m->audio_red_pt = (int)pt; /* the PT webrtcbin gives our audio's RED encoder */
+    int red = kind == GST_WEBRTC_KIND_AUDIO ? section_pt(media, "red/") : -1;
+    if (red >= 0)
+      m->audio_red_pt = red; /* the PT webrtcbin gives our audio's RED encoder */
+    if (kind == GST_WEBRTC_KIND_VIDEO && !camera_seen) {
+      /* our camera's section, the first video one: its parity only if the bridge answered it */
+      m->video_ulpfec_pt = section_pt(media, "ulpfec/");
+      camera_seen = true;
     }
     for (guint k = 0; (val = gst_sdp_media_get_attribute_val_n(media, "ssrc", k)); k++) {
       guint64 ssrc = g_ascii_strtoull(val, NULL, 10);
@@ -441,8 +462,9 @@ static gboolean ask_stats(gpointer data) {
 typedef struct {
   guint64 bytes[4];
   double rtt_s, jitter_s[2];
-  int remote_loss_permille, remote_audio_loss_permille;
+  int remote_loss_permille, remote_audio_loss_permille, remote_video_loss_permille;
   gint64 lost[2]; /* audio, video packets lost on the way to us */
+  guint64 video_nacks, video_sent; /* the bridge's resend requests for our camera, its packets */
   bool have_rtt;
 } link_stats;
 
@@ -471,6 +493,11 @@ static gboolean add_stat(GQuark field, const GValue *value, gpointer data) {
   guint64 bytes = 0;
   if (type == GST_WEBRTC_STATS_OUTBOUND_RTP && gst_structure_get_uint64(s, "bytes-sent", &bytes))
     l->bytes[video ? 1 : 0] += bytes;
+  guint nacks = 0;
+  guint64 sent = 0;
+  if (type == GST_WEBRTC_STATS_OUTBOUND_RTP && video && gst_structure_get_uint(s, "nack-count", &nacks) &&
+      gst_structure_get_uint64(s, "packets-sent", &sent))
+    l->video_nacks += nacks, l->video_sent += sent;
   if (type == GST_WEBRTC_STATS_INBOUND_RTP) {
     if (gst_structure_get_uint64(s, "bytes-received", &bytes))
       l->bytes[video ? 3 : 2] += bytes;
@@ -487,8 +514,8 @@ static gboolean add_stat(GQuark field, const GValue *value, gpointer data) {
       l->rtt_s = MAX(l->rtt_s, rtt), l->have_rtt = true;
     if (gst_structure_get_double(s, "fraction-lost", &fraction)) {
       l->remote_loss_permille = MAX(l->remote_loss_permille, (int)(fraction * 1000));
-      if (!video)
-        l->remote_audio_loss_permille = MAX(l->remote_audio_loss_permille, (int)(fraction * 1000));
+      int *side = video ? &l->remote_video_loss_permille : &l->remote_audio_loss_permille;
+      *side = MAX(*side, (int)(fraction * 1000));
     }
   }
   return TRUE;
@@ -513,12 +540,27 @@ unsigned dc_media_uplink_red_distance(int audio_loss_permille, gint64 now_us, gi
   return *last_loss_us && now_us - *last_loss_us <= DC_MEDIA_RED_HOLD_US ? 1 : 0;
 }
 
-/* webrtcbin makes a RED encoder for each transceiver when its RTP session asks for an
- * auxiliary sender, after the answer: ours is the one given our offer's audio RED payload type
- * (the others pass their packets through untouched, and one set to send copies would wrap
- * the camera's packets in RED). */
-static GstElement *find_red_encoder(dc_endpoint_media *m) {
-  if (m->audio_red_pt < 0)
+unsigned dc_media_uplink_video_fec_percent(const dc_profile *p, int video_loss_permille, gint64 now_us,
+                                           gint64 *last_loss_us) {
+  if (p->video_fec_percent <= 0)
+    return 0;
+  if (video_loss_permille >= 10)
+    *last_loss_us = now_us;
+  return *last_loss_us && now_us - *last_loss_us <= DC_MEDIA_RED_HOLD_US ? (unsigned)MIN(p->video_fec_percent, 100) : 0;
+}
+
+int dc_media_video_target_bps(const dc_profile *p, unsigned fec_percent) {
+  dc_layer top = dc_profile_layer(p, p->layers - 1);
+  return (int)((gint64)top.bps * 100 / (100 + MIN(fec_percent, 100)));
+}
+
+/* webrtcbin makes a RED and an FEC encoder for each transceiver when its RTP session asks for
+ * them, after the answer; each is told the payload type it writes. Ours is the one of the
+ * given factory ("rtpredenc", "rtpulpfecenc") with the payload type our SDP gave it (the
+ * others pass their packets through untouched: a RED encoder set to send copies would wrap
+ * the camera's packets in RED, the camera's FEC encoder is not the audio's). */
+static GstElement *find_encoder(dc_endpoint_media *m, const char *factory, int want_pt) {
+  if (want_pt < 0)
     return NULL;
   GstIterator *it = gst_bin_iterate_recurse(GST_BIN(m->webrtc));
   GValue v = G_VALUE_INIT;
@@ -526,10 +568,17 @@ static GstElement *find_red_encoder(dc_endpoint_media *m) {
   while (!found && gst_iterator_next(it, &v) == GST_ITERATOR_OK) {
     GstElement *e = g_value_get_object(&v);
     GstElementFactory *f = gst_element_get_factory(e);
-    gint pt = -1;
-    if (f && !g_strcmp0(GST_OBJECT_NAME(f), "rtpredenc")) {
-      g_object_get(e, "pt", &pt, NULL);
-      if (pt == m->audio_red_pt)
+    if (f && !g_strcmp0(GST_OBJECT_NAME(f), factory)) {
+      guint pt = G_MAXUINT; /* rtpredenc's is an int, rtpulpfecenc's a uint */
+      GParamSpec *spec = g_object_class_find_property(G_OBJECT_GET_CLASS(e), "pt");
+      if (spec && spec->value_type == G_TYPE_INT) {
+        gint ipt = -1;
+        g_object_get(e, "pt", &ipt, NULL);
+        pt = (guint)ipt;
+      } else if (spec && spec->value_type == G_TYPE_UINT) {
+        g_object_get(e, "pt", &pt, NULL);
+      }
+      if (pt == (guint)want_pt)
         found = gst_object_ref(e);
     }
     g_value_reset(&v);
@@ -539,11 +588,37 @@ static GstElement *find_red_encoder(dc_endpoint_media *m) {
   return found;
 }
 
+/* The camera's parity follows the video loss the bridge reports; the encoder gives up the
+ * same share of its rate. */
+static void follow_camera_loss(dc_endpoint_media *m, int video_loss_permille, gint64 now) {
+  const dc_profile *p = m->cfg.profile;
+  unsigned percent = dc_media_uplink_video_fec_percent(p, video_loss_permille, now, &m->video_loss_us);
+  if (percent == m->video_fec_percent || m->n_layers > 1)
+    return;
+  if (!m->video_fec_enc && !(m->video_fec_enc = find_encoder(m, "rtpulpfecenc", m->video_ulpfec_pt)))
+    return; /* not answered (or not made yet) */
+  GstElement *venc = gst_bin_get_by_name(GST_BIN(m->pipe), "venc0");
+  g_object_set(m->video_fec_enc, "percentage", percent, NULL);
+  int target = dc_media_video_target_bps(p, percent);
+  if (venc) {
+    g_object_set(venc, "target-bitrate", target, NULL);
+    gst_object_unref(venc);
+  }
+  m->video_fec_percent = percent;
+  if (percent)
+    g_message("media: the bridge lost %.1f %% of our video: %u %% of the camera's packets are now parity (RFC 5109), "
+              "the picture at %d kbit/s",
+              video_loss_permille / 10.0, percent, target / 1000);
+  else
+    g_message("media: no video lost for %d s: parity off, the picture at %d kbit/s",
+              (int)(DC_MEDIA_RED_HOLD_US / G_USEC_PER_SEC), target / 1000);
+}
+
 static void follow_uplink_loss(dc_endpoint_media *m, int audio_loss_permille, gint64 now) {
   unsigned distance = dc_media_uplink_red_distance(audio_loss_permille, now, &m->audio_loss_us);
   if (distance == m->red_distance)
     return;
-  if (!m->red_enc && !(m->red_enc = find_red_encoder(m)))
+  if (!m->red_enc && !(m->red_enc = find_encoder(m, "rtpredenc", m->audio_red_pt)))
     return; /* not negotiated (yet) */
   g_object_set(m->red_enc, "distance", distance, NULL);
   m->red_distance = distance;
@@ -560,6 +635,14 @@ static void on_stats_reply(dc_endpoint_media *m, const GstStructure *stats) {
   gst_structure_foreach(stats, add_stat, &w);
   gint64 now = g_get_monotonic_time();
   follow_uplink_loss(m, l.remote_audio_loss_permille, now);
+  /* The bridge's reports count a packet its resend brought back as received, so a camera
+   * whose losses are all repaired reports none; each loss cost a round trip all the same
+   * (600 ms on a radio link), and asked for it once at least: NACKs a packet sent. */
+  guint64 nacks = l.video_nacks - MIN(l.video_nacks, m->last_video_nacks),
+          sent = l.video_sent - MIN(l.video_sent, m->last_video_sent);
+  m->last_video_nacks = l.video_nacks, m->last_video_sent = l.video_sent;
+  int asked_permille = sent ? (int)MIN(nacks * 1000 / sent, 1000) : 0;
+  follow_camera_loss(m, MAX(l.remote_video_loss_permille, asked_permille), now);
   if (!m->cfg.stats)
     return;
   double secs = m->last_stats_us ? (double)(now - m->last_stats_us) / G_USEC_PER_SEC : 1.0;
@@ -676,7 +759,7 @@ static char *layer_encoder_desc(const dc_layer *l, guint32 ssrc, int index) {
 
 char *dc_media_video_encoder_desc(const dc_profile *p) {
   dc_layer top = dc_profile_layer(p, p->layers - 1);
-  return layer_encoder_desc(&top, 0, -1);
+  return layer_encoder_desc(&top, 0, 0);
 }
 
 /* The format is fixed after the mixer too: a live aggregator that times out before any input
@@ -719,6 +802,7 @@ dc_endpoint_media *dc_media_new(const dc_media_config *cfg, const dc_media_event
   g_mutex_init(&m->ssrc_lock);
   m->ssrc_kind = g_hash_table_new(NULL, NULL);
   m->audio_red_pt = -1;
+  m->video_ulpfec_pt = -1;
   m->n_slots = cfg->audio_only ? 0 : CLAMP(cfg->slots, 1, MAX_SLOTS);
   const dc_profile *p = cfg->profile;
   m->pipe = gst_pipeline_new("endpoint");
@@ -811,6 +895,10 @@ dc_endpoint_media *dc_media_new(const dc_media_config *cfg, const dc_media_event
       g_object_get(vpad, "transceiver", &t, NULL);
     if (t) {
       g_object_set(t, "do-nack", TRUE, NULL);
+      /* the camera's parity, offered with its RED and RED's own resends (which the bridge
+       * requires before it answers them); it spends nothing until the bridge reports loss */
+      if (p->video_fec_percent > 0 && m->n_layers < 2)
+        g_object_set(t, "fec-type", GST_WEBRTC_FEC_TYPE_ULP_RED, "fec-percentage", 0, NULL);
       gst_object_unref(t);
     }
     if (vpad)
@@ -1036,6 +1124,8 @@ void dc_media_free(dc_endpoint_media *m) {
     gst_object_unref(m->mute);
   if (m->red_enc)
     gst_object_unref(m->red_enc);
+  if (m->video_fec_enc)
+    gst_object_unref(m->video_fec_enc);
   for (int i = 0; i < DC_MAX_LAYERS; i++)
     if (m->layer_enc[i])
       gst_object_unref(m->layer_enc[i]);

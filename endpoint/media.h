@@ -86,6 +86,18 @@ char *dc_media_playback_desc(const char *sink_desc, bool echo_probe);
  * when loss was last reported (0: never). */
 #define DC_MEDIA_RED_HOLD_US (10 * G_USEC_PER_SEC)
 unsigned dc_media_uplink_red_distance(int audio_loss_permille, gint64 now_us, gint64 *last_loss_us);
+/* The camera's parity toward the bridge (RFC 5109 ULPFEC inside RED, webrtcbin's
+ * rtpulpfecenc), on a profile with video_fec_percent: each parity packet protects one frame's
+ * packets and they make up that percent of the camera's packets, so at a highland camera's
+ * one-packet frames a fifth of the frames (20 %) carry a copy from which the bridge rebuilds
+ * the frame if it is lost, a round trip sooner than a resend. On while the bridge reports 1 %
+ * or more of the video lost and for DC_MEDIA_RED_HOLD_US after (as the audio's copies), none
+ * on a clean link; returns the percent to spend now. */
+unsigned dc_media_uplink_video_fec_percent(const dc_profile *p, int video_loss_permille, gint64 now_us,
+                                           gint64 *last_loss_us);
+/* The camera encoder's target while fec_percent goes on parity: the profile's rate less that
+ * share, so the camera and its parity together keep to what the profile sends. */
+int dc_media_video_target_bps(const dc_profile *p, unsigned fec_percent);
 /* Ends the recordings cleanly (EOS, at most 2 s), gives back the relays ICE took on TURN
  * servers (RFC 8656 §7: a Refresh with lifetime 0; at most 1 s) and frees everything. */
 void dc_media_free(dc_endpoint_media *m);

@@ -6,10 +6,11 @@
 
 static const dc_profile profiles[] = {
     /* the hall: a wired district link, big screen */
-    {"hall", 48000, 20, false, false, 0, 1280, 720, 30, 1500000, 4, 3},
-    {"standard", 32000, 20, true, false, 10, 640, 360, 15, 500000, 3, 1},
-    /* 64-256 kbit/s, lossy: 60 ms frames halve the packet overhead, FEC and DTX; one slot */
-    {"highland", 14000, 60, true, true, 15, 320, 180, 10, 80000, 1, 1},
+    {"hall", 48000, 20, false, false, 0, 1280, 720, 30, 1500000, 4, 3, 0},
+    {"standard", 32000, 20, true, false, 10, 640, 360, 15, 500000, 3, 1, 0},
+    /* 64-256 kbit/s, lossy: 60 ms frames halve the packet overhead, FEC and DTX; one slot;
+     * the camera's own parity while the bridge loses its packets (media.h) */
+    {"highland", 14000, 60, true, true, 15, 320, 180, 10, 80000, 1, 1, 20},
 };
 
 const dc_profile *dc_profile_find(const char *name) {

@@ -23,6 +23,7 @@ typedef struct {
   int video_bps;              /* VP8 target bitrate */
   int slots;                  /* video slots asked for: main + thumbnails */
   int layers;                 /* simulcast layers sent (SSRC simulcast), 1 for none */
+  int video_fec_percent;      /* the camera's parity (ULPFEC) while its uplink loses, 0: none */
 } dc_profile;
 
 typedef struct {

@@ -249,6 +249,26 @@ static void test_uplink_red_follows_loss(void) {
   g_assert_cmpuint(dc_media_uplink_red_distance(0, t += 2 * G_USEC_PER_SEC, &last), ==, 0);
 }
 
+/* The camera's parity: only a profile with some (highland), on from 1 % loss and held as the
+ * audio's copies are; while on, the encoder gives up the same share so that the camera and its
+ * parity keep to the profile's rate. */
+static void test_uplink_video_fec_follows_loss(void) {
+  const dc_profile *hl = dc_profile_find("highland"), *hall = dc_profile_find("hall");
+  gint64 last = 0, t = 1000 * G_USEC_PER_SEC;
+  g_assert_cmpint(hl->video_fec_percent, >, 0);
+  g_assert_cmpuint(dc_media_uplink_video_fec_percent(hl, 0, t, &last), ==, 0);
+  g_assert_cmpuint(dc_media_uplink_video_fec_percent(hl, 9, t += G_USEC_PER_SEC, &last), ==, 0);
+  g_assert_cmpuint(dc_media_uplink_video_fec_percent(hl, 80, t += G_USEC_PER_SEC, &last), ==, (unsigned)hl->video_fec_percent);
+  g_assert_cmpuint(dc_media_uplink_video_fec_percent(hl, 0, t += DC_MEDIA_RED_HOLD_US, &last), ==, (unsigned)hl->video_fec_percent);
+  g_assert_cmpuint(dc_media_uplink_video_fec_percent(hl, 0, t += 1, &last), ==, 0);
+  gint64 hall_last = 0;
+  g_assert_cmpuint(dc_media_uplink_video_fec_percent(hall, 500, t, &hall_last), ==, 0); /* none offered */
+  g_assert_cmpint(dc_media_video_target_bps(hl, 0), ==, hl->video_bps);
+  int lowered = dc_media_video_target_bps(hl, (unsigned)hl->video_fec_percent);
+  g_assert_cmpint(lowered * (100 + hl->video_fec_percent) / 100, <=, hl->video_bps);
+  g_assert_cmpint(lowered * (100 + hl->video_fec_percent) / 100, >, hl->video_bps - 100);
+}
+
 /* The playback chain's output stays 48 kHz mono however late its live base's caps come. The
  * audiomixer, live and timed out before any input had caps, fixed its output at GStreamer's
  * defaults (44.1 kHz stereo): a recording then read as 1.84 times the wall clock and its
@@ -313,6 +333,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/endpoint-media/video-profiles", test_video_profiles);
   g_test_add_func("/endpoint-media/hall-offer-simulcast", test_hall_offer_simulcast);
   g_test_add_func("/endpoint-media/uplink-red-follows-loss", test_uplink_red_follows_loss);
+  g_test_add_func("/endpoint-media/uplink-video-fec-follows-loss", test_uplink_video_fec_follows_loss);
   g_test_add_func("/endpoint-media/audio-rate-as-asked", test_audio_rate_as_asked);
   g_test_add_func("/endpoint-media/playback-format-fixed", test_playback_format_fixed);
   return g_test_run();
