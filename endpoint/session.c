@@ -10,11 +10,16 @@
 #define say dc_endpoint_say
 
 #define BACKOFF_MAX_MS 1000 /* back within 5 s of the bridge being reachable again */
-/* ICE over a highland link completes in a few seconds. Sooner than the bridge's 20 s, because
- * GStreamer 1.22's webrtcbin sometimes never gathers a candidate on a fresh start (seen on
- * the first join over a 128 kbit/s link: gathering begins, no candidate, no error); a new
- * session always got through, so waiting longer only makes the meeting wait. */
-#define MEDIA_TIMEOUT_S 20 /* ICE and DTLS through a TURN relay over TCP on a busy machine took over 10 s */
+/* ICE over a highland link completes in a few seconds; through a TURN relay over TCP on a
+ * busy machine it took over 10 s. */
+#define MEDIA_TIMEOUT_S 20
+/* libnice lists the machine's addresses as it starts gathering and makes a host candidate on
+ * each at once, so none this long after our offer means it found no address to reach the
+ * bridge from. Seen on the first join of an endpoint in a network namespace made just before
+ * (endpoint-highland-link, about one run in two): libnice listed only the loopback, and a new
+ * session a moment later found the link's address. A box that starts before its modem has an
+ * address is the same case. Looking again at once beats waiting out MEDIA_TIMEOUT_S. */
+#define NO_CANDIDATE_S 3
 
 struct dc_session {
   dc_session_config cfg;
@@ -36,7 +41,8 @@ struct dc_session {
   unsigned attempt;
   gint64 trouble_since_us; /* first failure since we were last in the meeting; 0: none */
   int trouble_code;        /* the exit code if we give up: unreachable or media */
-  guint retry_timer, media_timer;
+  guint retry_timer, media_timer, candidate_timer;
+  unsigned local_candidates; /* of this media session */
   bool joined, media_up, ended, leaving;
   dc_trust trust;
 };
@@ -92,6 +98,8 @@ static void stop_media(dc_session *s) {
   }
   if (s->media_timer)
     g_source_remove(s->media_timer), s->media_timer = 0;
+  if (s->candidate_timer)
+    g_source_remove(s->candidate_timer), s->candidate_timer = 0;
   dc_media_free(s->media);
   s->media = NULL;
   s->media_up = false;
@@ -227,8 +235,29 @@ static void show_status(dc_session *s) {
     g_free(owned[i]);
 }
 
-static void media_offer(const char *sdp, void *user) { send_text(user, dc_protocol_offer(sdp)); }
-static void media_candidate(const char *candidate, void *user) { send_text(user, dc_protocol_candidate(candidate, NULL)); }
+static gboolean no_candidate(gpointer data) {
+  dc_session *s = data;
+  s->candidate_timer = 0;
+  trouble(s, DC_EXIT_MEDIA, "no network address to reach the bridge from (is the network up?)");
+  return G_SOURCE_REMOVE;
+}
+
+static void media_offer(const char *sdp, void *user) {
+  dc_session *s = user;
+  send_text(s, dc_protocol_offer(sdp));
+  if (!s->local_candidates && !s->candidate_timer)
+    s->candidate_timer = g_timeout_add_seconds(NO_CANDIDATE_S, no_candidate, s);
+}
+
+static void media_candidate(const char *candidate, void *user) {
+  dc_session *s = user;
+  if (candidate && *candidate) { /* not the end of them */
+    s->local_candidates++;
+    if (s->candidate_timer)
+      g_source_remove(s->candidate_timer), s->candidate_timer = 0;
+  }
+  send_text(s, dc_protocol_candidate(candidate, NULL));
+}
 
 static void media_connected(bool up, void *user) {
   dc_session *s = user;
@@ -278,6 +307,7 @@ static void start_media(dc_session *s, char **ice_uris) {
     return;
   }
   dc_media_set_muted(s->media, s->muted);
+  s->local_candidates = 0;
   s->media_timer = g_timeout_add_seconds(MEDIA_TIMEOUT_S, media_timeout, s);
   show_status(s);
 }
