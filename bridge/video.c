@@ -598,7 +598,7 @@ static int red_unwrap(const dc_participant *src, uint8_t *buf, size_t *len, dc_r
   return block;
 }
 
-static void forward_filler(dc_participant *src, int layer, uint8_t *buf, size_t len);
+static void forward_filler(dc_participant *src, int layer, const uint8_t *buf, size_t len, uint64_t now);
 
 /* Numbers missing between two whole frames in a row (a marker ended one; the next picture ID
  * starts the next) carried no picture: a sender's FEC or padding, lost on the way. WebRTC
@@ -609,7 +609,8 @@ static void forward_filler(dc_participant *src, int layer, uint8_t *buf, size_t 
  * The layer's receivers get padding under those numbers instead: a jitter buffer that orders
  * by sequence number (GStreamer's) waited 300 ms for each and then declared it lost, and the
  * native endpoint's depayloader then dropped every frame until the next key frame. */
-static void forget_between(dc_participant *src, int layer, uint16_t end_seq, uint16_t start_seq, uint32_t ts) {
+static void forget_between(dc_participant *src, int layer, uint16_t end_seq, uint16_t start_seq, uint32_t ts,
+                           uint64_t now) {
   uint16_t gap = (uint16_t)(start_seq - end_seq - 1), first = (uint16_t)(end_seq + 1);
   uint16_t forgot[DC_NACK_MAX];
   if (!gap || gap > DC_NACK_MAX)
@@ -625,11 +626,12 @@ static void forget_between(dc_participant *src, int layer, uint16_t end_seq, uin
     dc_rtp_set_seq(filler, forgot[i]);
     dc_rtp_set_timestamp(filler, ts);
     dc_rtp_set_ssrc(filler, src->layer_rx[layer].ssrc);
-    forward_filler(src, layer, filler, sizeof filler);
+    forward_filler(src, layer, filler, sizeof filler, now);
   }
 }
 
-static void skip_between_frames(dc_participant *src, int layer, const dc_rtp *pkt, const dc_vp8_desc *vp8) {
+static void skip_between_frames(dc_participant *src, int layer, const dc_rtp *pkt, const dc_vp8_desc *vp8,
+                                uint64_t now) {
   if (!vp8->has_picture_id)
     return;
   uint16_t mask = vp8->long_picture_id ? 0x7FFF : 0x7F, pid = vp8->picture_id;
@@ -638,13 +640,13 @@ static void skip_between_frames(dc_participant *src, int layer, const dc_rtp *pk
     m->end[m->next_end++ % FRAME_MARKS] = (frame_mark){.seq = pkt->seq, .picture_id = pid, .known = true};
     for (int i = 0; i < FRAME_MARKS; i++) /* the next frame's start, if it came first */
       if (m->start[i].known && m->start[i].picture_id == ((pid + 1) & mask))
-        forget_between(src, layer, pkt->seq, m->start[i].seq, pkt->timestamp);
+        forget_between(src, layer, pkt->seq, m->start[i].seq, pkt->timestamp, now);
   }
   if (vp8->start_of_partition && vp8->partition_id == 0) {
     m->start[m->next_start++ % FRAME_MARKS] = (frame_mark){.seq = pkt->seq, .picture_id = pid, .known = true};
     for (int i = 0; i < FRAME_MARKS; i++)
       if (m->end[i].known && ((m->end[i].picture_id + 1) & mask) == pid)
-        forget_between(src, layer, m->end[i].seq, pkt->seq, pkt->timestamp);
+        forget_between(src, layer, m->end[i].seq, pkt->seq, pkt->timestamp, now);
   }
 }
 
@@ -693,15 +695,27 @@ static void fec_in(dc_participant *src, int layer, uint8_t *buf, size_t len, con
     return;
   dc_metrics_add(&dc_metrics.fec_packets, 1);
   dc_ulpfec_store_put(src->fec, pkt->ssrc, buf + pkt->payload_off + 1, pkt->payload_len - 1, now);
-  forward_filler(src, layer, buf, len);
+  forward_filler(src, layer, buf, len, now);
   fec_rebuild(src, layer, now);
   nack_upstream(src, layer, now);
 }
 
 /* A packet of the source's layer that carries no picture, to the slots that play the source
- * (or are routed to it), as padding under its number: they see no gap. */
-static void forward_filler(dc_participant *src, int layer, uint8_t *buf, size_t len) {
+ * (or are routed to it) and to the recording when it shows the source, as padding under its
+ * number: they see no gap. (The recording's depayloader, rtpvp8depay with wait-for-keyframe,
+ * takes a gap for a loss and drops every frame until the next key frame: a highland camera's
+ * FEC, one packet every few frames, left its recording little but key frames.) */
+static void forward_filler(dc_participant *src, int layer, const uint8_t *buf, size_t len, uint64_t now) {
   dc_room *r = src->room;
+  if (g_atomic_int_get(&r->rec_on) && (gintptr)g_atomic_pointer_get(&r->rec_playing) == src->id &&
+      len <= DC_TRANSPORT_BUF) {
+    uint8_t copy[DC_TRANSPORT_BUF]; /* made into padding in place */
+    memcpy(copy, buf, len);
+    g_mutex_lock(&r->rec_lock);
+    if (r->rec && dc_slot_forward_filler(&r->rec_video, src->id, layer, copy, len, now) == DC_SLOT_SEND)
+      dc_recorder_push_video(r->rec, copy, r->rec_video.out_len, now);
+    g_mutex_unlock(&r->rec_lock);
+  }
   shared_packet *share = NULL;
   g_rw_lock_reader_lock(&r->lock);
   for (guint i = 0; i < r->members->len; i++) {
@@ -810,7 +824,7 @@ static void media_in(dc_participant *src, int layer, uint8_t *buf, size_t len, c
             src->room->meeting, src->id, layer);
   }
   if (is_vp8)
-    skip_between_frames(src, layer, &pkt, &vp8);
+    skip_between_frames(src, layer, &pkt, &vp8, now);
   /* what the layer costs a receiver: a sender's padding (its own bandwidth probe) is not
    * forwarded, so it is not counted either */
   src->layer_bytes[layer] += pkt.payload_len ? len - pkt.padding_len : 0;

@@ -13,10 +13,15 @@
  *   (a native endpoint's jitter buffer waited for such a gap, then dropped frames till a key
  *   frame);
  * - no key frame is asked of H for an FEC packet that never came (it carried no picture);
- * - /metrics counts the FEC packets and what they rebuilt.
+ * - /metrics counts the FEC packets and what they rebuilt;
+ * - a recording of the meeting, which shows H, holds H's frames: its depayloader took each
+ *   gap an FEC packet left in its numbering for a loss and dropped every frame till the
+ *   next key frame.
  */
 #include <gio/gio.h>
 #include <glib/gstdio.h>
+#include <gst/app/gstappsink.h>
+#include <gst/gst.h>
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 #include <string.h>
@@ -24,6 +29,7 @@
 #include "bridge/transport.h"
 #include "media/rtcp.h"
 #include "media/rtp.h"
+#include "signaling/store.h"
 #include "tests/lib/daemon.h"
 #include "tests/lib/native_client.h"
 
@@ -43,7 +49,9 @@ static struct {
   dc_workers *workers;
   dc_dtls_identity *id;
   GSubprocess *bridge;
-  char *dir;
+  char *dir, *api_key;
+  int64_t meeting;
+  unsigned recording_from, recording_to; /* H's frames sent while the recording ran */
   dc_client *dc[N_CLIENTS];
   char *token[N_CLIENTS];
   gint connected[N_CLIENTS];
@@ -296,6 +304,92 @@ static void test_metrics(void) {
   g_free(text);
 }
 
+static guint api(const char *method, const char *path, const char *body) {
+  char *url = g_strdup_printf("http://127.0.0.1:%d%s", PORT, path), *auth = g_strconcat("Bearer ", T.api_key, NULL);
+  SoupMessage *msg = soup_message_new(method, url);
+  soup_message_headers_replace(soup_message_get_request_headers(msg), "Authorization", auth);
+  if (body) {
+    GBytes *b = g_bytes_new(body, strlen(body));
+    soup_message_set_request_body_from_bytes(msg, "application/json", b);
+    g_bytes_unref(b);
+  }
+  GBytes *out = soup_session_send_and_read(T.session, msg, NULL, NULL);
+  guint status = soup_message_get_status(msg);
+  if (out)
+    g_bytes_unref(out);
+  g_object_unref(msg);
+  g_free(auth);
+  g_free(url);
+  return status;
+}
+
+/* The video frames in a recording's WebM, as GStreamer's demuxer reads them; -1: unreadable. */
+static int webm_frames(const char *path) {
+  char *desc = g_strdup_printf("filesrc location=\"%s\" ! matroskademux ! appsink name=out sync=false", path);
+  GstElement *p = gst_parse_launch(desc, NULL);
+  g_free(desc);
+  if (!p)
+    return -1;
+  GstElement *sink = gst_bin_get_by_name(GST_BIN(p), "out");
+  gst_element_set_state(p, GST_STATE_PLAYING);
+  int n = 0;
+  GstSample *sample;
+  while ((sample = gst_app_sink_try_pull_sample(GST_APP_SINK(sink), 5 * GST_SECOND))) {
+    n++;
+    gst_sample_unref(sample);
+  }
+  gst_element_set_state(p, GST_STATE_NULL);
+  gst_object_unref(sink);
+  gst_object_unref(p);
+  return n;
+}
+
+static char *recorded_webm(void) {
+  char *meeting = g_strdup_printf("%" G_GINT64_FORMAT, T.meeting);
+  char *dir = g_build_filename(T.dir, "recordings", meeting, NULL), *found = NULL;
+  g_free(meeting);
+  GDir *d = g_dir_open(dir, 0, NULL);
+  const char *name;
+  while (d && !found && (name = g_dir_read_name(d)))
+    if (g_str_has_suffix(name, ".webm"))
+      found = g_build_filename(dir, name, NULL);
+  if (d)
+    g_dir_close(d);
+  g_free(dir);
+  return found;
+}
+
+static bool webm_written(void) {
+  char *path = recorded_webm();
+  GStatBuf st;
+  bool ok = path && g_stat(path, &st) == 0 && st.st_size > 0;
+  g_free(path);
+  return ok;
+}
+
+/* A few seconds of H recorded (its frames protected by FEC, some rebuilt, some FEC packets
+ * withheld): nearly every frame H sent meanwhile is in the file. Without the padding for the
+ * FEC packets' numbers it held the key frames (one each 2 s) and little else. */
+static void test_recording(void) {
+  g_atomic_int_set(&T.paused, 0);
+  char *path = g_strdup_printf("/api/meetings/%" G_GINT64_FORMAT "/recording", T.meeting);
+  g_assert_cmpuint(api("POST", path, "{\"recording\":true}"), ==, 200);
+  T.recording_from = T.frame;
+  dc_test_spin_for(4000);
+  g_assert_cmpuint(api("POST", path, "{\"recording\":false}"), ==, 200);
+  T.recording_to = T.frame;
+  g_free(path);
+  g_assert_true(dc_test_spin_until_named(webm_written, 10000, "the recording's WebM is written"));
+  dc_test_spin_for(1000); /* its end */
+  char *webm = recorded_webm();
+  int frames = webm_frames(webm);
+  int sent = (int)(T.recording_to - T.recording_from);
+  g_test_message("%s: %d frames of the %d H sent while recording", webm, frames, sent);
+  g_free(webm);
+  /* the recording starts at a key frame it asks for (one spacing, up to 2.5 s, may pass) */
+  g_assert_cmpint(frames, >=, sent / 3);
+}
+
 static void test_stops_cleanly(void) { dc_test_assert_stops_cleanly(T.bridge); }
 
 int main(int argc, char **argv) {
@@ -311,15 +405,25 @@ int main(int argc, char **argv) {
     T.layer[l].seq = (uint16_t)g_random_int(); /* each layer its own numbering */
     T.layer[l].pid = (uint16_t)(g_random_int() & 0x7FFF);
   }
+  gst_init(&argc, &argv);
+  GError *err = NULL;
   T.dir = g_dir_make_tmp("diemcau-fec-XXXXXX", NULL);
   char **tokens;
-  int64_t meeting = dc_test_make_meeting(T.dir, N_CLIENTS, &tokens);
+  int64_t meeting = T.meeting = dc_test_make_meeting(T.dir, N_CLIENTS, &tokens);
+  {
+    char *db = g_build_filename(T.dir, "diemcau.db", NULL);
+    dc_store *store = dc_store_open(db, &err);
+    g_assert_no_error(err);
+    T.api_key = dc_store_new_api_key(store, "recording", "admin", NULL, &err);
+    g_assert_no_error(err);
+    dc_store_close(store);
+    g_free(db);
+  }
   for (int i = 0; i < N_CLIENTS; i++)
     T.token[i] = g_strdup(tokens[i]);
   g_strfreev(tokens);
   T.bridge = dc_test_start_bridge(exe, T.dir, PORT, g_getenv("DC_LOG_LEVEL") ? g_getenv("DC_LOG_LEVEL") : "warning");
   g_assert_nonnull(T.bridge);
-  GError *err = NULL;
   T.session = soup_session_new();
   T.workers = dc_workers_new(1);
   T.id = dc_dtls_identity_new("fec-test", &err);
@@ -335,6 +439,7 @@ int main(int argc, char **argv) {
   }
   g_test_add_func("/fec-daemon/rebuilds", test_fec_rebuilds);
   g_test_add_func("/fec-daemon/metrics", test_metrics);
+  g_test_add_func("/fec-daemon/recording", test_recording);
   g_test_add_func("/fec-daemon/stops-cleanly", test_stops_cleanly);
   int rc = g_test_run();
   if (T.h_timer) { /* stopped before the transports close (the worker's source) */
@@ -355,5 +460,6 @@ int main(int argc, char **argv) {
   char *rm[] = {"rm", "-rf", T.dir, NULL};
   g_spawn_sync(NULL, rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL, NULL);
   g_free(T.dir);
+  g_free(T.api_key);
   return rc;
 }
