@@ -829,6 +829,8 @@ static void media_in(dc_participant *src, int layer, uint8_t *buf, size_t len, c
    * forwarded, so it is not counted either */
   src->layer_bytes[layer] += pkt.payload_len ? len - pkt.padding_len : 0;
   src->layer_padding_bytes += pkt.payload_len ? pkt.padding_len : len;
+  if (!pkt.payload_len) /* a sender's probe without RTX: no picture, but a number in the layer */
+    forward_filler(src, layer, buf, len, now);
   if (src->cache)
     dc_packet_cache_put(src->cache, pkt.ssrc, pkt.seq, buf, len, now);
   nack_upstream(src, layer, now);

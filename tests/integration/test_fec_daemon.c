@@ -9,7 +9,8 @@
  *
  * - every withheld packet reaches R, rebuilt by the bridge;
  * - R sees no gap in its numbering: each FEC packet that came goes on as padding under its
- *   number, a rebuilt packet fills its own, and so does padding for each withheld FEC packet
+ *   number (and so does H's own padding, sent now and then as a sender without RTX probes), a
+ *   rebuilt packet fills its own, and so does padding for each withheld FEC packet
  *   (a native endpoint's jitter buffer waited for such a gap, then dropped frames till a key
  *   frame);
  * - no key frame is asked of H for an FEC packet that never came (it carried no picture);
@@ -162,6 +163,14 @@ static gboolean send_frame(gpointer data) {
       dc_transport_send_rtp(T.h_t, wire, n, sizeof wire);
       if (l == 1)
         g_atomic_int_inc(&T.fec_sent);
+    }
+    if (k % 5 == 2) { /* a padding-only packet, as a sender without RTX probes with: no picture */
+      dc_rtp_header h = {.payload_type = RED_PT, .seq = T.layer[l].seq++, .timestamp = T.ts, .ssrc = T.layer[l].ssrc};
+      size_t n = dc_rtp_write_header(wire, 64, &h, NULL, 0);
+      memset(wire + n, 0, 99);
+      wire[n + 99] = 100; /* RFC 3550 §5.1: the padding's last octet counts it */
+      wire[0] |= 0x20;
+      dc_transport_send_rtp(T.h_t, wire, n + 100, sizeof wire);
     }
   }
   if (hold_media) {
