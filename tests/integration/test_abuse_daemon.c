@@ -332,25 +332,7 @@ static void test_srtp_replays_from_a_peer(void) {
 }
 
 static guint api_post(const char *path, const char *body, char **reply) {
-  char *url = g_strdup_printf("http://127.0.0.1:%d%s", PORT, path);
-  SoupMessage *msg = soup_message_new(body ? "POST" : "GET", url);
-  char *auth = g_strconcat("Bearer ", api_key, NULL);
-  soup_message_headers_replace(soup_message_get_request_headers(msg), "Authorization", auth);
-  if (body) {
-    GBytes *b = g_bytes_new(body, strlen(body));
-    soup_message_set_request_body_from_bytes(msg, "application/json", b);
-    g_bytes_unref(b);
-  }
-  GBytes *out = soup_session_send_and_read(T.session, msg, NULL, NULL);
-  guint status = soup_message_get_status(msg);
-  if (reply)
-    *reply = out ? g_strndup(g_bytes_get_data(out, NULL), g_bytes_get_size(out)) : g_strdup("");
-  if (out)
-    g_bytes_unref(out);
-  g_object_unref(msg);
-  g_free(auth);
-  g_free(url);
-  return status;
+  return dc_test_api(T.session, PORT, api_key, path, body, reply);
 }
 
 static bool r_told_disk_full(void) {

@@ -313,24 +313,6 @@ static void test_metrics(void) {
   g_free(text);
 }
 
-static guint api(const char *method, const char *path, const char *body) {
-  char *url = g_strdup_printf("http://127.0.0.1:%d%s", PORT, path), *auth = g_strconcat("Bearer ", T.api_key, NULL);
-  SoupMessage *msg = soup_message_new(method, url);
-  soup_message_headers_replace(soup_message_get_request_headers(msg), "Authorization", auth);
-  if (body) {
-    GBytes *b = g_bytes_new(body, strlen(body));
-    soup_message_set_request_body_from_bytes(msg, "application/json", b);
-    g_bytes_unref(b);
-  }
-  GBytes *out = soup_session_send_and_read(T.session, msg, NULL, NULL);
-  guint status = soup_message_get_status(msg);
-  if (out)
-    g_bytes_unref(out);
-  g_object_unref(msg);
-  g_free(auth);
-  g_free(url);
-  return status;
-}
 
 /* The video frames in a recording's WebM, as GStreamer's demuxer reads them; -1: unreadable. */
 static int webm_frames(const char *path) {
@@ -382,10 +364,10 @@ static bool webm_written(void) {
 static void test_recording(void) {
   g_atomic_int_set(&T.paused, 0);
   char *path = g_strdup_printf("/api/meetings/%" G_GINT64_FORMAT "/recording", T.meeting);
-  g_assert_cmpuint(api("POST", path, "{\"recording\":true}"), ==, 200);
+  g_assert_cmpuint(dc_test_api(T.session, PORT, T.api_key, path, "{\"recording\":true}", NULL), ==, 200);
   T.recording_from = T.frame;
   dc_test_spin_for(4000);
-  g_assert_cmpuint(api("POST", path, "{\"recording\":false}"), ==, 200);
+  g_assert_cmpuint(dc_test_api(T.session, PORT, T.api_key, path, "{\"recording\":false}", NULL), ==, 200);
   T.recording_to = T.frame;
   g_free(path);
   g_assert_true(dc_test_spin_until_named(webm_written, 10000, "the recording's WebM is written"));

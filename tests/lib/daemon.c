@@ -214,6 +214,27 @@ char *dc_test_fetch_metrics(SoupSession *session, int port) {
   return text;
 }
 
+guint dc_test_api(SoupSession *session, int port, const char *key, const char *path, const char *body, char **reply) {
+  char *url = g_strdup_printf("http://127.0.0.1:%d%s", port, path), *auth = g_strconcat("Bearer ", key, NULL);
+  SoupMessage *msg = soup_message_new(body ? "POST" : "GET", url);
+  soup_message_headers_replace(soup_message_get_request_headers(msg), "Authorization", auth);
+  if (body) {
+    GBytes *b = g_bytes_new(body, strlen(body));
+    soup_message_set_request_body_from_bytes(msg, "application/json", b);
+    g_bytes_unref(b);
+  }
+  GBytes *out = soup_session_send_and_read(session, msg, NULL, NULL);
+  guint status = soup_message_get_status(msg);
+  if (reply)
+    *reply = out ? g_strndup(g_bytes_get_data(out, NULL), g_bytes_get_size(out)) : g_strdup("");
+  if (out)
+    g_bytes_unref(out);
+  g_object_unref(msg);
+  g_free(auth);
+  g_free(url);
+  return status;
+}
+
 double dc_test_metric(const char *text, const char *name) {
   char *needle = g_strconcat("\n", name, " ", NULL);
   const char *at = strstr(text, needle);

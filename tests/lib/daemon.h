@@ -56,5 +56,9 @@ int dc_test_open_fds(GPid pid);
 char *dc_test_fetch_metrics(SoupSession *session, int port);
 /* One sample's value in a /metrics text (name with its labels, as written), or -1. */
 double dc_test_metric(const char *text, const char *name);
+/* An operator's call to the daemon's API on loopback, with key as its Bearer token: body (JSON)
+ * is POSTed, or NULL for a GET. Returns the HTTP status; the answer's body goes to *reply
+ * (g_free() it) when reply is not NULL. */
+guint dc_test_api(SoupSession *session, int port, const char *key, const char *path, const char *body, char **reply);
 
 #endif
