@@ -12,6 +12,11 @@
 #define CANDIDATE_US 100000 /* a candidate must have had voice this recently */
 #define TAKEOVER_DB 6.0f    /* a newcomer must beat the quietest talker by this much */
 #define DOMINANT_DB 3.0f
+/* A talker without a level extension whose packets stopped is not measured as silent until
+ * this long after its last one: a stall (a busy machine, a jittery link) is not falling
+ * quiet. The dominant speaker went to another equal voice at each 80 ms wait; a DTX talker
+ * who falls quiet now gives up the floor this much later. */
+#define STALL_GRACE_US 200000
 #define EXTRA_DECODERS 8    /* for participants whose packets carry no level */
 #define LIMIT_KNEE 16384.0f /* -6 dBFS */
 
@@ -812,7 +817,7 @@ void dc_mixer_tick(dc_mixer *m, uint64_t now_us) {
     play(m, p, talker_pcm[k]);
     /* Without this a talker with no level extension was never measured again: it lost its
      * place after HOLD_US, was measured, took it back, and the dominant speaker flapped. */
-    if (p->no_level_ext)
+    if (p->no_level_ext && (p->playing || since(now_us, p->last_packet_us) >= STALL_GRACE_US))
       measure(p, talker_pcm[k], now_us);
     for (int i = 0; i < DC_MIX_TICK; i++)
       m->total[i] += talker_pcm[k][i];
