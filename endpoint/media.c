@@ -542,11 +542,9 @@ unsigned dc_media_uplink_red_distance(int audio_loss_permille, gint64 now_us, gi
 
 unsigned dc_media_uplink_video_fec_percent(const dc_profile *p, int video_loss_permille, gint64 now_us,
                                            gint64 *last_loss_us) {
-  if (p->video_fec_percent <= 0)
-    return 0;
-  if (video_loss_permille >= 10)
-    *last_loss_us = now_us;
-  return *last_loss_us && now_us - *last_loss_us <= DC_MEDIA_RED_HOLD_US ? (unsigned)MIN(p->video_fec_percent, 100) : 0;
+  /* the audio copies' policy: on from 1 % loss, held DC_MEDIA_RED_HOLD_US */
+  bool lossy = dc_media_uplink_red_distance(video_loss_permille, now_us, last_loss_us) > 0;
+  return lossy && p->video_fec_percent > 0 ? (unsigned)MIN(p->video_fec_percent, 100) : 0;
 }
 
 int dc_media_video_target_bps(const dc_profile *p, unsigned fec_percent) {

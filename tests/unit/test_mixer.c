@@ -885,6 +885,7 @@ static void test_late_packets_keep_the_floor(void) {
   listener_clear(&l);
   dc_mixer_free(m);
 }
+
 static void test_steady_talkers_with_level(void) { steady_pair(false); }
 
 /* A sender whose timestamps jump back (it restarted its stream) must be heard again at
