@@ -59,6 +59,14 @@ struct dc_endpoint_media {
   GstElement *layer_enc[DC_MAX_LAYERS]; /* and their encoders */
   int n_layers;
   bool feedback_routed;
+  /* what the mix's decoder played and what it concealed for packets that never came, for the
+   * stats line; and where the recording sits on the wall clock (a WAV sink only) */
+  GMutex play_lock;
+  guint64 audio_played_ns;      /* the decoders' output, concealment included */
+  guint64 audio_concealed_ns;   /* the gaps the jitter buffer declared lost */
+  guint64 recorded_bytes;       /* into the WAV so far (48 kHz mono S16) */
+  gint64 recording_origin_us;   /* wall clock of the WAV's sample 0 as the mix now plays; 0: not yet */
+  gint64 origin_least[2];       /* the least of the last two 5 s windows, the newer first */
 };
 
 /* Simulcast by SSRC (what the bridge reads from webrtcbin, RFC 5576 ssrc-group SIM): the
@@ -332,6 +340,65 @@ static GstPadProbeReturn count_frame(GstPad *pad, GstPadProbeInfo *info, gpointe
   return GST_PAD_PROBE_OK;
 }
 
+static GstPadProbeReturn count_played(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
+  (void)pad;
+  dc_endpoint_media *m = data;
+  GstBuffer *b = GST_PAD_PROBE_INFO_BUFFER(info);
+  if (GST_BUFFER_DURATION_IS_VALID(b)) {
+    g_mutex_lock(&m->play_lock);
+    m->audio_played_ns += GST_BUFFER_DURATION(b);
+    g_mutex_unlock(&m->play_lock);
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+/* Where the recording sits on the wall clock: the live playback mix lets each buffer go when
+ * the clock reaches its time plus the pipeline's latency, when a loudspeaker would start
+ * playing it, so a buffer's arrival here less the samples before it is the time sample 0
+ * stands for. A buffer comes on time or late (a busy machine), never early, so the least of
+ * these is the one; but the latency grows when the bridge's stream joins the mix (its jitter
+ * buffer's 100 ms), and a live mix starting up lets its first buffers go at once: so the
+ * least over the last 5-10 s, from the second second on. */
+#define RECORDING_BYTES_PER_S (48000 * 2)
+#define ORIGIN_WINDOW_BYTES (5 * RECORDING_BYTES_PER_S)
+static GstPadProbeReturn time_recording(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
+  (void)pad;
+  dc_endpoint_media *m = data;
+  gint64 now = g_get_real_time();
+  g_mutex_lock(&m->play_lock);
+  guint64 before = m->recorded_bytes;
+  m->recorded_bytes += gst_buffer_get_size(GST_PAD_PROBE_INFO_BUFFER(info));
+  if (before >= RECORDING_BYTES_PER_S) {
+    gint64 origin = now - (gint64)(before * G_USEC_PER_SEC / RECORDING_BYTES_PER_S);
+    if (before / ORIGIN_WINDOW_BYTES != m->recorded_bytes / ORIGIN_WINDOW_BYTES) /* a new window */
+      m->origin_least[1] = m->origin_least[0], m->origin_least[0] = 0;
+    if (!m->origin_least[0] || origin < m->origin_least[0])
+      m->origin_least[0] = origin;
+    m->recording_origin_us = m->origin_least[1] ? MIN(m->origin_least[0], m->origin_least[1]) : m->origin_least[0];
+  }
+  g_mutex_unlock(&m->play_lock);
+  return GST_PAD_PROBE_OK;
+}
+
+/* A packet the jitter buffer gave up on reaches the decoder as a gap, which it conceals (PLC).
+ * Counted here rather than by opusdec's own PLC figure, which also counts the pauses of a
+ * talker's DTX (no packets, nothing lost) that it fills the same way. */
+static GstPadProbeReturn count_lost(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
+  (void)pad;
+  dc_endpoint_media *m = data;
+  GstEvent *ev = GST_PAD_PROBE_INFO_EVENT(info);
+  GstClockTime at, duration = GST_CLOCK_TIME_NONE;
+  if (GST_EVENT_TYPE(ev) == GST_EVENT_GAP) {
+    gst_event_parse_gap(ev, &at, &duration);
+    if (GST_CLOCK_TIME_IS_VALID(duration)) {
+      g_mutex_lock(&m->play_lock);
+      m->audio_concealed_ns += duration;
+      g_mutex_unlock(&m->play_lock);
+    }
+  }
+  return GST_PAD_PROBE_OK;
+}
+
 static GstElement *bin_from(const char *desc, GError **error) {
   return gst_parse_bin_from_description(desc, TRUE, error);
 }
@@ -352,9 +419,18 @@ static void on_pad_added(GstElement *webrtc, GstPad *pad, gpointer data) {
   GError *err = NULL;
   GstElement *bin = NULL, *to = NULL;
   if (kind == GST_WEBRTC_KIND_AUDIO) {
-    bin = bin_from("rtpopusdepay ! opusdec plc=true use-inband-fec=true ! audioconvert ! audioresample ! "
+    bin = bin_from("rtpopusdepay ! opusdec name=adec plc=true use-inband-fec=true ! audioconvert ! audioresample ! "
                    "audio/x-raw,rate=48000,channels=1 ! queue max-size-time=200000000", &err);
     to = gst_bin_get_by_name(GST_BIN(m->pipe), "playmix");
+    GstElement *dec = bin ? gst_bin_get_by_name(GST_BIN(bin), "adec") : NULL;
+    if (dec) {
+      GstPad *out = gst_element_get_static_pad(dec, "src"), *in = gst_element_get_static_pad(dec, "sink");
+      gst_pad_add_probe(out, GST_PAD_PROBE_TYPE_BUFFER, count_played, m, NULL);
+      gst_pad_add_probe(in, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, count_lost, m, NULL);
+      gst_object_unref(out);
+      gst_object_unref(in);
+      gst_object_unref(dec);
+    }
   } else {
     int slot = (int)mline - 1; /* m-line 0 is audio, 1 the main slot, then thumbnails */
     if (slot < 0 || slot >= m->n_slots)
@@ -663,6 +739,16 @@ static void on_stats_reply(dc_endpoint_media *m, const GstStructure *stats) {
   g_string_append_printf(j, ",\"loss_up_permille\":%d,\"audio_lost\":%" G_GINT64_FORMAT ",\"video_lost\":%" G_GINT64_FORMAT
                          ",\"jitter_ms\":{\"audio\":%.1f,\"video\":%.1f}",
                          l.remote_loss_permille, l.lost[0], l.lost[1], l.jitter_s[0] * 1000, l.jitter_s[1] * 1000);
+  /* the mix as played: all of it, and what the decoder made up for packets that never came
+   * (RED's copies and in-band FEC stand in before that) */
+  g_mutex_lock(&m->play_lock);
+  guint64 played_ns = m->audio_played_ns, concealed_ns = m->audio_concealed_ns;
+  gint64 recording_us = m->recording_origin_us;
+  g_mutex_unlock(&m->play_lock);
+  g_string_append_printf(j, ",\"audio_played_ms\":%" G_GUINT64_FORMAT ",\"audio_concealed_ms\":%" G_GUINT64_FORMAT,
+                         played_ns / GST_MSECOND, concealed_ns / GST_MSECOND);
+  if (recording_us)
+    g_string_append_printf(j, ",\"recording_origin_ms\":%" G_GINT64_FORMAT, recording_us / 1000);
   const char *names[4] = {"audio_up", "video_up", "audio_down", "video_down"};
   g_string_append(j, ",\"kbps\":{");
   for (int i = 0; i < 4; i++) {
@@ -770,11 +856,12 @@ char *dc_media_playback_desc(const char *sink_desc, bool echo_probe) {
 }
 
 /* The bridge's audio redundancy (RFC 2198) on a lossy link: the mix with a copy of the frame
- * before. webrtcbin 1.22 offers RED (red/48000, beside an ulpfec of no use to audio) and
- * takes it apart on receipt only through the transceiver's fec-type: codec preferences that
- * name RED are intersected away with the encoder's Opus caps. No ULPFEC of our own
- * (fec-percentage 0): the bridge does not answer it, and Opus packets this small would pay
- * for a repair packet each. */
+ * before. webrtcbin 1.22 offers RED (red/48000, beside an ulpfec) and takes it apart on
+ * receipt only through the transceiver's fec-type: codec preferences that name RED are
+ * intersected away with the encoder's Opus caps. The bridge answers the ulpfec too, though
+ * it never sends it: webrtcbin plays a frame restored from a copy only through its ULPFEC
+ * decoder (media/sdp_answer.c). None of our own (fec-percentage 0): Opus packets this small
+ * would pay for a repair packet each. */
 static void offer_audio_red(dc_endpoint_media *m) {
   GstPad *pad = gst_element_get_static_pad(m->webrtc, "sink_0");
   GstWebRTCRTPTransceiver *t = NULL;
@@ -797,6 +884,7 @@ dc_endpoint_media *dc_media_new(const dc_media_config *cfg, const dc_media_event
   m->ev = *events;
   m->ctx = g_main_context_ref_thread_default();
   g_mutex_init(&m->label_lock);
+  g_mutex_init(&m->play_lock);
   g_mutex_init(&m->ssrc_lock);
   m->ssrc_kind = g_hash_table_new(NULL, NULL);
   m->audio_red_pt = -1;
@@ -840,6 +928,13 @@ dc_endpoint_media *dc_media_new(const dc_media_config *cfg, const dc_media_event
   bool ok = add_linked(m, play, "arec", file_or_null(asink), NULL, error);
   g_free(play);
   g_free(sink_desc);
+  GstElement *wav = ok ? gst_bin_get_by_name(GST_BIN(m->pipe), "arec-enc") : NULL;
+  if (wav) {
+    GstPad *in = gst_element_get_static_pad(wav, "sink");
+    gst_pad_add_probe(in, GST_PAD_PROBE_TYPE_BUFFER, time_recording, m, NULL);
+    gst_object_unref(in);
+    gst_object_unref(wav);
+  }
   /* sending: the microphone as Opus */
   char *aenc = dc_media_audio_encoder_desc(p);
   char *send = g_strdup_printf("%s ! audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=1 ! volume name=mute ! "
@@ -1041,6 +1136,7 @@ static void clear_media(gpointer data) {
     g_free(m->label_text[i]);
   g_mutex_clear(&m->label_lock);
   g_mutex_clear(&m->ssrc_lock);
+  g_mutex_clear(&m->play_lock);
   g_hash_table_unref(m->ssrc_kind);
 }
 

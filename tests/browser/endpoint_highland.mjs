@@ -5,7 +5,8 @@
 // each hears the other's tone in every one of the last 8 seconds before they leave; the highland endpoint
 // sends within its profile (audio under 32 kbit/s, video under 128); each decodes the other's
 // video at a rate a meeting can use; the highland endpoint's link figures (RTT over the
-// queue, loss) are in its stats. Once both are connected the highland uplink drops 1 audio
+// queue, loss) are in its stats, and each endpoint's stats account for the sound it played
+// and where its recording sits in time. Once both are connected the highland uplink drops 1 audio
 // packet in 10 and 1 other in 20 (nftables where the bridge receives: this kernel has no
 // netem), and its endpoint, reading the loss from the bridge's reports, puts a copy of each
 // audio frame in the next packet (RFC 2198), from which the bridge's mixer fills the frames
@@ -156,6 +157,22 @@ async function main() {
     // The recordings are judged up to here: once told to leave, each endpoint records the
     // other's absence until it stops (over a second in the ASan build once, which failed).
     const recorded = { district: wavSamplesNow(join(dir, 'district.wav')), highland: wavSamplesNow(join(dir, 'highland.wav')) };
+    const recordedAt = Date.now();
+    // What the stats say of the sound (the link lab measures an endpoint point's mouth to ear
+    // and concealment by them): what its decoder played in the last 10 lines (a line a second,
+    // the tone never stops) and concealed of it; and the wall-clock time of the recording's
+    // sample 0, which with the WAV's length must give now (a file sink's buffer and a line's
+    // second aside).
+    for (const [name, e] of [['district', district], ['highland', high]]) {
+      const a = e.stats[e.stats.length - 11] || {}, b = last(e);
+      const played = (b.audio_played_ms ?? 0) - (a.audio_played_ms ?? 0), concealed = (b.audio_concealed_ms ?? 0) - (a.audio_concealed_ms ?? 0);
+      const bySamples = recorded[name] / 48, byClock = recordedAt - (b.recording_origin_ms ?? 0);
+      check(played >= 7000 && played <= 13000 && concealed >= 0 && concealed <= played &&
+        Math.abs(bySamples - byClock) <= 2000,
+        `the ${name} endpoint's stats account for the sound it played and where its recording sits in time`,
+        `${played} ms played in the last 10 lines, ${concealed} ms of it concealed; recording's origin ` +
+        `${b.recording_origin_ms} (Unix ms): ${(byClock / 1000).toFixed(2)} s ago, ${(bySamples / 1000).toFixed(2)} s recorded`);
+    }
     for (const e of eps) e.child.kill('SIGTERM');
     const codes = await Promise.all(eps.map((e) => Promise.race([e.done, sleep(10000).then(() => 'hung')])));
     check(codes.every((c) => c === 0), 'both endpoints leave cleanly on SIGTERM', `exit ${codes.join(', ')}`);
