@@ -9,13 +9,19 @@
 // Prints a table of what it measured (a lab run by hand prints the same for any scenario:
 // DC_LAB_SCENARIO=highland-radio, DC_LAB_SECONDS=60).
 //
+// DC_LAB_POINT=endpoint (by hand): the point is the native endpoint's compact build
+// (DC_LAB_ENDPOINT, default: beside the bridge, endpoint/diemcau-endpoint-compact) on the
+// highland profile, audio only, recording what it plays into a WAV; its frames unconcealed are
+// from its stats (what its jitter buffer gave up as lost, against all its decoder played), its
+// jitter buffer webrtcbin's (100 ms).
+//
 // Usage: node speech_lab.mjs BRIDGE LINKEM SCENARIO_DIR. Prints TAP.
 import { spawnSync } from 'node:child_process';
 import { X509Certificate, createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { BASE, PORT, api, enterNetns, launch, openPage, sleep, startBridge, stopBridge, tap } from '../browser/harness.mjs';
+import { dirname, join } from 'node:path';
+import { BASE, PORT, api, enterNetns, launch, openPage, sh, sleep, spawnEndpoint, startBridge, stopBridge, tap, wavSamples } from '../browser/harness.mjs';
 import { DISTRICT, dropLab, makeLab, startLinkem } from './lab.mjs';
 import { lagOf, lsd, makeSpeechWav, selfCheck, to16k, wavToFloat } from './speech.mjs';
 
@@ -39,6 +45,9 @@ const CAMERA = process.env.DC_LAB_CAMERA || 'scene';
 // crosses the point's uplink; what was lost there is concealed in the bridge's mix, so the
 // frames unconcealed are the bridge's count (/metrics), not the listening page's.
 const UP = process.env.DC_LAB_DIRECTION === 'up';
+const ENDPOINT = process.env.DC_LAB_POINT === 'endpoint';
+const ENDPOINT_EXE = process.env.DC_LAB_ENDPOINT || join(dirname(bridgeExe), 'endpoint', 'diemcau-endpoint-compact');
+if (ENDPOINT && (UP || VIDEO)) throw new Error('DC_LAB_POINT=endpoint: the district speaks, audio only (no DC_LAB_DIRECTION=up, no DC_LAB_VIDEO)');
 
 function makeScene(path) {
   const r = spawnSync('gst-launch-1.0', ['-q', 'compositor', 'name=c', 'background=black', 'sink_1::xpos=300',
@@ -239,6 +248,34 @@ function linkWindow(a, b, seconds) {
   };
 }
 
+// The native endpoint as the point: the same questions a point page answers, from its stats
+// lines (one a second) and its recording.
+function endpointPoint(ep, wavPath) {
+  const last = () => ep.stats[ep.stats.length - 1];
+  return {
+    endpoint: ep,
+    async audioStats() {
+      const s = last();
+      if (!s) return null;
+      return { received: 48 * (s.audio_played_ms ?? 0), concealed: 48 * (s.audio_concealed_ms ?? 0), packets: s.bytes?.down ?? 0,
+        state: s.connected ? 'connected' : 'disconnected', jbDelay: 0, jbEmitted: 0, events: 0, discarded: 0 };
+    },
+    // it records from its start: a window of its WAV, placed on the wall clock by the time
+    // its sample 0 stands for
+    startRecording() { this.from = Date.now(); },
+    stopRecording() {
+      const t0 = last()?.recording_origin_ms;
+      if (!t0) throw new Error('the endpoint gave no recording_origin_ms in its stats');
+      const x = wavSamples(wavPath), start = Math.max(0, Math.round(48 * (this.from - t0)));
+      const out = new Float32Array(Math.max(0, x.length - start));
+      for (let i = 0; i < out.length; i++) out[i] = x[start + i] / 32768;
+      out.t0 = t0 + start / 48;
+      return out;
+    },
+    joins: () => (ep.log.match(/in the meeting: media connected/g) || []).length,
+  };
+}
+
 // One run: the bridge (RED on or off), the district page speaking, the point page behind the
 // link. Returns what the point measured.
 async function run(dir, lab, speech, silence, red, withOutage) {
@@ -246,6 +283,7 @@ async function run(dir, lab, speech, silence, red, withOutage) {
   const bridge = await startBridge(bridgeExe, join(dir, `data-${red ? 'red' : 'plain'}`),
     { listen: '0.0.0.0', ice: [DISTRICT], args: [...(red ? [] : ['--no-red']), ...(NO_VIDEO_FEC ? ['--no-video-fec'] : [])] });
   const browsers = [];
+  let pointEp = null;
   try {
     const now = Math.floor(Date.now() / 1000);
     const meeting = await api(bridge.key, 'POST', '/api/meetings', { title: 'Giao ban tuần', starts_at: now, ends_at: now + 3600 });
@@ -256,8 +294,18 @@ async function run(dir, lab, speech, silence, red, withOutage) {
       const point = await api(bridge.key, 'POST', '/api/points', { name, kind: profile === 'hall' ? 'hall' : 'commune', link_profile: profile });
       const inv = await api(bridge.key, 'POST', `/api/meetings/${meeting.id}/invitations`,
         { point_id: point.id, role: profile === 'hall' ? 'host' : 'participant' });
-      const url = inv.join_link.replace(/^https:\/\/[^/]+/, `https://${DISTRICT}:${PORT}`) +
-        `&autojoin=1&rawaudio=1&profile=${profile}${VIDEO ? '&slots=1' : '&video=0'}`;
+      const joinLink = inv.join_link.replace(/^https:\/\/[^/]+/, `https://${DISTRICT}:${PORT}`);
+      if (ENDPOINT && profile === 'highland') {
+        const data = join(dir, `data-${red ? 'red' : 'plain'}`);
+        const fp = sh(['openssl', 'x509', '-in', join(data, 'tls-cert.pem'), '-noout', '-fingerprint', '-sha256']).split('=')[1].trim();
+        const wavPath = join(dir, `point-${red ? 'red' : 'plain'}.wav`);
+        opened = Date.now();
+        // silence from its microphone, as the point page sends (the file outlasts a run)
+        pointEp = endpointPoint(spawnEndpoint(['ip', 'netns', 'exec', lab.point, ENDPOINT_EXE], ['--link', joinLink, '--pin', fp,
+          '--name', name, '--audio-only', '--audio-source', wav, '--audio-sink', wavPath, '--stats'], 'point'), wavPath);
+        continue;
+      }
+      const url = `${joinLink}&autojoin=1&rawaudio=1&profile=${profile}${VIDEO ? '&slots=1' : '&video=0'}`;
       const camera = VIDEO && CAMERA === 'scene' ? [`--use-file-for-fake-video-capture=${join(dir, 'scene.y4m')}`] : [];
       // The bridge's certificate trusted as a deployment's would be: with the context's "ignore
       // HTTPS errors" alone, Chromium opened a connection it dropped after the TLS handshake
@@ -271,11 +319,21 @@ async function run(dir, lab, speech, silence, red, withOutage) {
       pages.push(await openPage(browser, url, { timeout: 120000 }));
     }
     const pointPage = pages[1];
+    // the point's audio: its page's figures, or the endpoint's
+    const pointAudio = () => (pointEp ? pointEp.audioStats() : audioStats(pointPage));
     const loadedS = (Date.now() - opened) / 1000;
     // the join's steps, as the lab sees them every 200 ms: when each was first seen
     const steps = {};
     const see = (name, yes) => { if (yes && !(name in steps)) steps[name] = (Date.now() - opened) / 1000; };
-    await waitFor('the point receives audio', 90000, async () => {
+    // (the endpoint retries a join that failed, with back-off: on a lossy link it may take two)
+    await waitFor('the point receives audio', pointEp ? 180000 : 90000, async () => {
+      if (pointEp) {
+        if (pointEp.endpoint.exit !== null) throw new Error(`the point's endpoint exited (${pointEp.endpoint.exit})`);
+        const a = await pointEp.audioStats();
+        see('connected', a?.state === 'connected');
+        see('a second of audio', a?.received > 48000);
+        return a?.received > 48000;
+      }
       const st = await pointPage.evaluate(async () => {
         const d = window.diemcau, pc = d.pc;
         let dtls = '';
@@ -291,20 +349,25 @@ async function run(dir, lab, speech, silence, red, withOutage) {
     });
     // what a clerk waits for over this link: the join page (one document, on a TLS connection
     // of its own), then the meeting's audio
-    console.log(`# the point's page loaded in ${loadedS.toFixed(1)} s; its audio came ${((Date.now() - opened) / 1000).toFixed(1)} s after the link was opened`);
+    if (pointEp) {
+      const tries = (pointEp.endpoint.log.match(/joined as /g) || []).length;
+      console.log(`# the point's endpoint: audio came ${((Date.now() - opened) / 1000).toFixed(1)} s after it started, in ${tries} join(s)`);
+    }
+    if (!pointEp) console.log(`# the point's page loaded in ${loadedS.toFixed(1)} s; its audio came ${((Date.now() - opened) / 1000).toFixed(1)} s after the link was opened`);
     console.log(`# the join's steps (s after the link was opened, seen every 0.2 s): ${Object.entries(steps).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}`);
     await sleep(3000); // the first receiver reports: RED, when on, has begun
-    const before = await audioStats(pointPage);
+    const before = await pointAudio();
     const toward = UP ? 'up' : 'down', speaker = UP ? pointPage : pages[0], hearer = UP ? pages[0] : pointPage;
     const linkBefore = link.snapshot(toward), windowStart = Date.now(), mixBefore = await mixerCounters();
     if (VIDEO) for (const p of pages) await watchVideo(p);
     await startRecording(speaker, 'local');
     await sleep(1500);
-    await startRecording(hearer);
+    if (pointEp) pointEp.startRecording();
+    else await startRecording(hearer);
     await sleep(SECONDS * 1000);
-    const rec = await stopRecording(hearer);
+    const rec = pointEp ? pointEp.stopRecording() : await stopRecording(hearer);
     const sent = await stopRecording(speaker);
-    const after = await audioStats(pointPage);
+    const after = await pointAudio();
     const linkAfter = link.snapshot(toward), windowS = (Date.now() - windowStart) / 1000, mixAfter = await mixerCounters();
     // what the operators' live view says of the point's link (issue 13), set against the lab's
     const live = await api(bridge.key, 'GET', `/api/meetings/${meeting.id}/live`);
@@ -331,7 +394,29 @@ async function run(dir, lab, speech, silence, red, withOutage) {
         : 1 - (after.concealed - before.concealed) / Math.max(1, after.received - before.received),
       jbMs: 1000 * (after.jbDelay - before.jbDelay) / Math.max(1, after.jbEmitted - before.jbEmitted),
     };
-    if (withOutage) {
+    if (withOutage && pointEp) {
+      // the endpoint: its stats lines a second apart (so "back" is known to a second), its
+      // log's joins (a rejoin would be a second "media connected")
+      const joins = pointEp.joins();
+      link.down();
+      await sleep(6000);
+      const down = await pointAudio();
+      const t0 = Date.now();
+      link.up();
+      let back = null;
+      try {
+        back = await waitFor('audio back after the outage', 20000, async () => {
+          const s = await pointAudio();
+          return s.packets > down.packets + 1000 && s;
+        });
+      } catch { /* reported below */ }
+      const backMs = back ? Date.now() - t0 : null;
+      let state = back?.state;
+      try {
+        state = await waitFor('the endpoint says connected', 15000, async () => (await pointAudio()).state === 'connected' && 'connected');
+      } catch { state = (await pointAudio()).state; }
+      result.outage = { backMs, state, same: pointEp.joins() === joins && pointEp.endpoint.exit === null, videoBackMs: null };
+    } else if (withOutage) {
       await pointPage.evaluate(() => { window.__pcBefore = window.diemcau.pc; window.__wsBefore = window.diemcau.ws; });
       link.down();
       await sleep(6000);
@@ -364,6 +449,10 @@ async function run(dir, lab, speech, silence, red, withOutage) {
     result.link = await link.stop();
     return result;
   } finally {
+    if (pointEp && pointEp.endpoint.exit === null) {
+      pointEp.endpoint.child.kill('SIGTERM');
+      await Promise.race([pointEp.endpoint.done, sleep(5000)]);
+    }
     for (const b of browsers) await b.close().catch(() => {});
     await stopBridge(bridge.child);
     if (link.child.exitCode === null) await link.stop();
@@ -376,7 +465,7 @@ async function main() {
   try {
     const speech = join(dir, 'speech.wav'), silence = join(dir, 'silence.wav');
     makeSpeechWav(speech, dir);
-    const r = spawnSync('sox', ['-n', '-r', '48000', '-c', '1', '-b', '16', silence, 'synth', '120', 'sine', '500', 'vol', '0']);
+    const r = spawnSync('sox', ['-n', '-r', '48000', '-c', '1', '-b', '16', silence, 'synth', ENDPOINT ? '300' : '120', 'sine', '500', 'vol', '0']);
     if (r.status !== 0) throw new Error(`sox failed: ${r.stderr}`);
     const ref = to16k(wavToFloat(speech));
     if (VIDEO && CAMERA === 'scene') makeScene(join(dir, 'scene.y4m'));
@@ -396,10 +485,13 @@ async function main() {
       const d = m.link[UP ? 'up' : 'down'] || {};
       const jb = UP ? m.mix.waitMs : m.jbMs; // toward the district: the bridge's jitter buffer
       rows.push(`| ${m.red ? 'RED on ' : 'RED off'} | ${SCENARIO} | ${(100 * d.lost / Math.max(1, d.packets)).toFixed(1)} % lost, ${d.queue_drops} queue drops | ` +
-        `${(100 * m.unconcealed).toFixed(1)} % | ${jb.toFixed(0)} ms | ${m.mouthToEarMs === null ? '?' : m.mouthToEarMs.toFixed(0) + ' ms'} | ${q.lsd.toFixed(2)} dB (${q.voiced} voiced frames, alignment ${q.align.toFixed(2)}) |`);
+        `${(100 * m.unconcealed).toFixed(1)} % | ${ENDPOINT ? "webrtcbin's" : `${jb.toFixed(0)} ms`} | ${m.mouthToEarMs === null ? '?' : m.mouthToEarMs.toFixed(0) + ' ms'} | ${q.lsd.toFixed(2)} dB (${q.voiced} voiced frames, alignment ${q.align.toFixed(2)}) |`);
     }
     console.log(UP ? '# the point speaks, the district listens (DC_LAB_DIRECTION=up): frames and jitter buffer are the bridge\'s mix\'s'
-      : '# the district speaks, the point listens');
+      : ENDPOINT ? `# the district speaks, the point listens: the native endpoint (${ENDPOINT_EXE}); its mouth to ear ` +
+        'starts from the district page\'s own recording of its microphone, which lags the microphone by about 100 ms ' +
+        '(hall-lan measured 73-105 ms where the path adds 190 at least): set endpoint figures beside each other, not a page\'s'
+        : '# the district speaks, the point listens');
     console.log(`# | bridge | link | frames unconcealed ${UP ? 'in the mix' : 'at the point'} | jitter buffer | mouth to ear | quality (LSD, lower is better) |`);
     for (const row of rows) console.log(`# ${row}`);
     for (const m of [plain, red])
@@ -416,7 +508,7 @@ async function main() {
     // what the concealment was made of: how many times playout concealed and for how long
     // each time on average (a burst's frames lost together, or lone ones), and packets the
     // jitter buffer threw away (too late, or with RED a copy of a frame it had)
-    for (const m of [plain, red]) {
+    for (const m of ENDPOINT ? [] : [plain, red]) {
       const d = (k) => (m.after[k] ?? 0) - (m.before[k] ?? 0);
       console.log(`# RED ${m.red ? 'on' : 'off'}: concealed ${d('events')} times, ${(1000 * d('concealed') / 48000 / Math.max(1, d('events'))).toFixed(0)} ms ` +
         `each on average; ${d('discarded')} packets discarded (late, or copies of frames already there)`);
