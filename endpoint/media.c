@@ -63,7 +63,7 @@ struct dc_endpoint_media {
    * stats line; and where the recording sits on the wall clock (a WAV sink only) */
   GMutex play_lock;
   guint64 audio_played_ns;      /* the decoders' output, concealment included */
-  guint64 audio_concealed_ns;   /* the gaps the jitter buffer declared lost */
+  guint64 audio_concealed_ns;   /* what the jitter buffer declared lost and no copy restored */
   guint64 recorded_bytes;       /* into the WAV so far (48 kHz mono S16) */
   gint64 recording_origin_us;   /* wall clock of the WAV's sample 0 as the mix now plays; 0: not yet */
   gint64 origin_least[2];       /* the least of the last two 5 s windows, the newer first */
@@ -380,16 +380,19 @@ static GstPadProbeReturn time_recording(GstPad *pad, GstPadProbeInfo *info, gpoi
   return GST_PAD_PROBE_OK;
 }
 
-/* A packet the jitter buffer gave up on reaches the decoder as a gap, which it conceals (PLC).
- * Counted here rather than by opusdec's own PLC figure, which also counts the pauses of a
- * talker's DTX (no packets, nothing lost) that it fills the same way. */
+/* A packet the jitter buffer gave up on, and no copy brought back, reaches the depayloader as
+ * a lost event, and the decoder conceals its time (PLC). Counted here: opusdec's own PLC
+ * figure also counts the pauses of a talker's DTX (no packets, nothing lost), and the gap the
+ * depayloader makes of it is left out when the ULPFEC decoder before it marks the loss as
+ * maybe an FEC packet (it does once ULPFEC is negotiated), which the decoder then conceals
+ * all the same. */
 static GstPadProbeReturn count_lost(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
   (void)pad;
   dc_endpoint_media *m = data;
   GstEvent *ev = GST_PAD_PROBE_INFO_EVENT(info);
-  GstClockTime at, duration = GST_CLOCK_TIME_NONE;
-  if (GST_EVENT_TYPE(ev) == GST_EVENT_GAP) {
-    gst_event_parse_gap(ev, &at, &duration);
+  GstClockTime duration = GST_CLOCK_TIME_NONE;
+  if (GST_EVENT_TYPE(ev) == GST_EVENT_CUSTOM_DOWNSTREAM && gst_event_has_name(ev, "GstRTPPacketLost")) {
+    gst_structure_get_clock_time(gst_event_get_structure(ev), "duration", &duration);
     if (GST_CLOCK_TIME_IS_VALID(duration)) {
       g_mutex_lock(&m->play_lock);
       m->audio_concealed_ns += duration;
@@ -419,18 +422,22 @@ static void on_pad_added(GstElement *webrtc, GstPad *pad, gpointer data) {
   GError *err = NULL;
   GstElement *bin = NULL, *to = NULL;
   if (kind == GST_WEBRTC_KIND_AUDIO) {
-    bin = bin_from("rtpopusdepay ! opusdec name=adec plc=true use-inband-fec=true ! audioconvert ! audioresample ! "
+    bin = bin_from("rtpopusdepay name=adepay ! opusdec name=adec plc=true use-inband-fec=true ! audioconvert ! audioresample ! "
                    "audio/x-raw,rate=48000,channels=1 ! queue max-size-time=200000000", &err);
     to = gst_bin_get_by_name(GST_BIN(m->pipe), "playmix");
-    GstElement *dec = bin ? gst_bin_get_by_name(GST_BIN(bin), "adec") : NULL;
-    if (dec) {
-      GstPad *out = gst_element_get_static_pad(dec, "src"), *in = gst_element_get_static_pad(dec, "sink");
+    GstElement *dec = bin ? gst_bin_get_by_name(GST_BIN(bin), "adec") : NULL,
+               *depay = bin ? gst_bin_get_by_name(GST_BIN(bin), "adepay") : NULL;
+    if (dec && depay) {
+      GstPad *out = gst_element_get_static_pad(dec, "src"), *in = gst_element_get_static_pad(depay, "sink");
       gst_pad_add_probe(out, GST_PAD_PROBE_TYPE_BUFFER, count_played, m, NULL);
       gst_pad_add_probe(in, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, count_lost, m, NULL);
       gst_object_unref(out);
       gst_object_unref(in);
-      gst_object_unref(dec);
     }
+    if (dec)
+      gst_object_unref(dec);
+    if (depay)
+      gst_object_unref(depay);
   } else {
     int slot = (int)mline - 1; /* m-line 0 is audio, 1 the main slot, then thumbnails */
     if (slot < 0 || slot >= m->n_slots)

@@ -415,7 +415,10 @@ async function run(dir, lab, speech, silence, red, withOutage) {
       try {
         state = await waitFor('the endpoint says connected', 15000, async () => (await pointAudio()).state === 'connected' && 'connected');
       } catch { state = (await pointAudio()).state; }
-      result.outage = { backMs, state, same: pointEp.joins() === joins && pointEp.endpoint.exit === null, videoBackMs: null };
+      const now = pointEp.endpoint.stats[pointEp.endpoint.stats.length - 1] || {};
+      result.outage = { backMs, state, same: pointEp.joins() === joins && pointEp.endpoint.exit === null, videoBackMs: null,
+        detail: `the endpoint had received ${down.packets} B by the link's return, ${now.bytes?.down} B now; its last stats: ` +
+          `connected ${now.connected}, ${JSON.stringify(now.kbps)} kbit/s, ${pointEp.endpoint.stats.length} lines` };
     } else if (withOutage) {
       await pointPage.evaluate(() => { window.__pcBefore = window.diemcau.pc; window.__wsBefore = window.diemcau.ws; });
       link.down();
@@ -556,7 +559,7 @@ async function main() {
       `${(100 * red.unconcealed).toFixed(1)} % with RED, ${(100 * plain.unconcealed).toFixed(1)} % without`);
     const o = red.outage;
     check(o.backMs !== null && o.state === 'connected' && o.same, 'audio comes back after a 6 s outage without a rejoin',
-      o.backMs === null ? 'no audio within 20 s of the link coming back'
+      o.backMs === null ? `no audio within 20 s of the link coming back${o.detail ? ` (${o.detail})` : ''}`
         : `back ${(o.backMs / 1000).toFixed(1)} s after the link; connection ${o.state}, ${o.same ? 'the same connection and socket' : 'a new connection or socket'}`);
   } catch (e) {
     check(false, 'the lab run', e.stack);
