@@ -152,10 +152,6 @@ typedef struct {
   dc_sdp_dir offered_dir;    /* the offerer's view: SENDRECV, SENDONLY, ... */
   int pt, rtx_pt;            /* chosen payload types; -1 when none */
   int red_pt;                /* audio: RED (RFC 2198) of Opus the offerer takes; -1 when none */
-  /* audio: an ULPFEC the offerer put beside that RED (GStreamer's webrtcbin does), answered
-   * though never sent: without it webrtcbin throws away the frames RED's copies restore
-   * (sdp_answer.c); -1 when none */
-  int audio_ulpfec_pt;
   /* video: what protecting the offerer's packets takes, each -1 when not offered: RED, ULPFEC
    * (RFC 5109) inside it, and the RTX whose apt is the RED (a retransmission of a packet sent
    * in RED goes under it) */

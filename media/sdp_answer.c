@@ -156,7 +156,7 @@ static void decide(const dc_sdp *offer, dc_sdp_negotiation *neg, guint i) {
   s->offer = m;
   s->kind = m->kind;
   s->offered_dir = m->dir;
-  s->pt = s->rtx_pt = s->red_pt = s->audio_ulpfec_pt = s->video_red_pt = s->ulpfec_pt = s->red_rtx_pt = -1;
+  s->pt = s->rtx_pt = s->red_pt = s->video_red_pt = s->ulpfec_pt = s->red_rtx_pt = -1;
   if (m->port == 0 && !m->bundle_only) {
     s->reject_reason = "rejected in the offer (port 0)";
     return;
@@ -187,15 +187,6 @@ static void decide(const dc_sdp *offer, dc_sdp_negotiation *neg, guint i) {
     neg->audio = (int)i;
     s->ext.audio_level = ext_id(m, URI_AUDIO_LEVEL);
     s->red_pt = find_red(m, c->pt);
-    /* GStreamer's webrtcbin (1.22) offers an ULPFEC beside its audio RED. On receipt it keeps
-     * a frame rebuilt from a RED copy in its packet store, where only an ULPFEC decoder after
-     * the jitter buffer fetches it, when that buffer declares the frame lost; and it leaves
-     * that decoder in passthrough unless ULPFEC was negotiated for the section. Without it in
-     * the answer, every frame the bridge's copies restore to a native endpoint is dropped
-     * (measured on a 32 kbit/s link with 10 % loss: 91.5 % of frames unconcealed with copies,
-     * 91.4 % without). The bridge never sends ULPFEC for audio. */
-    const dc_sdp_codec *ulpfec = s->red_pt >= 0 ? find_codec(m, "ulpfec", 48000, 0) : NULL;
-    s->audio_ulpfec_pt = ulpfec ? ulpfec->pt : -1;
   } else {
     c = find_codec(m, "VP8", 90000, 0);
     if (!c) {
@@ -348,9 +339,6 @@ static void write_section(GString *out, const dc_sdp_negotiation *neg, guint i,
     g_string_append_printf(out, "m=%s 9 %s %d %d", m->media, m->proto, s->pt, s->red_pt);
   else
     g_string_append_printf(out, "m=%s 9 %s %d", m->media, m->proto, s->pt);
-  bool audio_ulpfec = red && s->audio_ulpfec_pt >= 0;
-  if (audio_ulpfec)
-    g_string_append_printf(out, " %d", s->audio_ulpfec_pt);
   if (s->rtx_pt >= 0)
     g_string_append_printf(out, " %d", s->rtx_pt);
   bool fec = send && send->take_fec && dc_sdp_section_takes_fec(s);
@@ -396,8 +384,6 @@ static void write_section(GString *out, const dc_sdp_negotiation *neg, guint i,
       write_codec(out, dc_sdp_media_codec(m, (uint8_t)s->red_pt));
       g_string_append_printf(out, "a=fmtp:%d %d/%d\r\n", s->red_pt, s->pt, s->pt);
     }
-    if (audio_ulpfec)
-      write_codec(out, dc_sdp_media_codec(m, (uint8_t)s->audio_ulpfec_pt));
   }
   if (s->rtx_pt >= 0) {
     write_codec(out, dc_sdp_media_codec(m, (uint8_t)s->rtx_pt));
