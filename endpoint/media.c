@@ -383,9 +383,9 @@ static GstPadProbeReturn time_recording(GstPad *pad, GstPadProbeInfo *info, gpoi
 /* A packet the jitter buffer gave up on, and no copy brought back, reaches the depayloader as
  * a lost event, and the decoder conceals its time (PLC). Counted here: opusdec's own PLC
  * figure also counts the pauses of a talker's DTX (no packets, nothing lost), and the gap the
- * depayloader makes of it is left out when the ULPFEC decoder before it marks the loss as
- * maybe an FEC packet (it does once ULPFEC is negotiated), which the decoder then conceals
- * all the same. */
+ * depayloader makes of it is left out when an ULPFEC decoder before it (active where ULPFEC
+ * was negotiated) marks the loss as maybe an FEC packet, which the decoder conceals all the
+ * same. */
 static GstPadProbeReturn count_lost(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
   (void)pad;
   dc_endpoint_media *m = data;
@@ -863,12 +863,15 @@ char *dc_media_playback_desc(const char *sink_desc, bool echo_probe) {
 }
 
 /* The bridge's audio redundancy (RFC 2198) on a lossy link: the mix with a copy of the frame
- * before. webrtcbin 1.22 offers RED (red/48000, beside an ulpfec) and takes it apart on
- * receipt only through the transceiver's fec-type: codec preferences that name RED are
- * intersected away with the encoder's Opus caps. The bridge answers the ulpfec too, though
- * it never sends it: webrtcbin plays a frame restored from a copy only through its ULPFEC
- * decoder (media/sdp_answer.c). None of our own (fec-percentage 0): Opus packets this small
- * would pay for a repair packet each. */
+ * before. webrtcbin 1.22 offers RED (red/48000, beside an ulpfec of no use to audio) and
+ * takes it apart on receipt only through the transceiver's fec-type: codec preferences that
+ * name RED are intersected away with the encoder's Opus caps. No ULPFEC of our own
+ * (fec-percentage 0): the bridge does not answer it, and Opus packets this small would pay
+ * for a repair packet each.
+ * Known gap: webrtcbin keeps a frame rebuilt from a copy in its packet store and plays it
+ * only through an ULPFEC decoder, left in passthrough unless ULPFEC is negotiated, so the
+ * copies restore nothing here yet. Answering the ulpfec made it play them (26 of 36 lost
+ * packets in one run), but the audio came out worse (README, the link lab): left out. */
 static void offer_audio_red(dc_endpoint_media *m) {
   GstPad *pad = gst_element_get_static_pad(m->webrtc, "sink_0");
   GstWebRTCRTPTransceiver *t = NULL;
