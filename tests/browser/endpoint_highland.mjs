@@ -6,7 +6,8 @@
 // sends within its profile (audio under 32 kbit/s, video under 128); each decodes the other's
 // video at a rate a meeting can use; the highland endpoint's link figures (RTT over the
 // queue, loss) are in its stats, and each endpoint's stats account for the sound it played
-// and where its recording sits in time. Once both are connected the highland uplink drops 1 audio
+// (the highland one's downlink loses one mix packet in ten, which it conceals) and where its
+// recording sits in time. Once both are connected the highland uplink drops 1 audio
 // packet in 10 and 1 other in 20 (nftables where the bridge receives: this kernel has no
 // netem), and its endpoint, reading the loss from the bridge's reports, puts a copy of each
 // audio frame in the next packet (RFC 2198), from which the bridge's mixer fills the frames
@@ -104,6 +105,14 @@ async function main() {
       sh(['nft', 'add', 'rule', 'ip', LOSSY, 'in', 'ip', 'saddr', THERE, 'meta', 'l4proto', 'udp',
         '@th,72,8', '&', '0x7f', match, String(AUDIO_RED_PT), 'numgen', 'random', 'mod', '100', '<', String(percent),
         'counter', 'drop']);
+    // And one in ten of the mix's packets on their way to the highland endpoint, dropped as
+    // they come into its namespace (a link's loss, not a failed send), for the concealment its
+    // stats count.
+    const inPoint = (args) => sh(['ip', 'netns', 'exec', ns, 'nft', ...args]);
+    inPoint(['add', 'table', 'ip', LOSSY]);
+    inPoint(['add', 'chain', 'ip', LOSSY, 'in', '{ type filter hook input priority 0 ; }']);
+    inPoint(['add', 'rule', 'ip', LOSSY, 'in', 'ip', 'saddr', HERE, 'meta', 'l4proto', 'udp',
+      '@th,72,8', '&', '0x7f', `{ ${AUDIO_RED_PT}, 111 }`, 'numgen', 'random', 'mod', '100', '<', '10', 'counter', 'drop']);
     await sleep(15000);
     const hs = last(high);
     check(hs.status && hs.status.includes('Xã Đăk Mang') && hs.labels.length === 1,
@@ -163,14 +172,20 @@ async function main() {
     // the tone never stops) and concealed of it; and the wall-clock time of the recording's
     // sample 0, which with the WAV's length must give now (a file sink's buffer and a line's
     // second aside).
+    // The highland endpoint's downlink loses one mix packet in ten (60 ms each; the bridge's
+    // copies restore nothing for webrtcbin yet): about a second concealed in ten; the district's
+    // none.
+    const droppedDown = Number((sh(['ip', 'netns', 'exec', ns, 'nft', 'list', 'table', 'ip', LOSSY]).match(/counter packets (\d+)/) || [])[1]);
     for (const [name, e] of [['district', district], ['highland', high]]) {
       const a = e.stats[e.stats.length - 11] || {}, b = last(e);
       const played = (b.audio_played_ms ?? 0) - (a.audio_played_ms ?? 0), concealed = (b.audio_concealed_ms ?? 0) - (a.audio_concealed_ms ?? 0);
       const bySamples = recorded[name] / 48, byClock = recordedAt - (b.recording_origin_ms ?? 0);
-      check(played >= 7000 && played <= 13000 && concealed >= 0 && concealed <= played &&
+      const lossy = name === 'highland';
+      check(played >= 7000 && played <= 13000 && concealed >= (lossy ? 200 : 0) && concealed <= (lossy ? played / 3 : 200) &&
         Math.abs(bySamples - byClock) <= 2000,
         `the ${name} endpoint's stats account for the sound it played and where its recording sits in time`,
-        `${played} ms played in the last 10 lines, ${concealed} ms of it concealed; recording's origin ` +
+        `${played} ms played in the last 10 lines, ${concealed} ms of it concealed` +
+        `${lossy ? ` (${droppedDown} of its mix's packets dropped on the way in since the loss began)` : ''}; recording's origin ` +
         `${b.recording_origin_ms} (Unix ms): ${(byClock / 1000).toFixed(2)} s ago, ${(bySamples / 1000).toFixed(2)} s recorded`);
     }
     for (const e of eps) e.child.kill('SIGTERM');
