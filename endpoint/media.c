@@ -385,7 +385,13 @@ static GstPadProbeReturn time_recording(GstPad *pad, GstPadProbeInfo *info, gpoi
  * figure also counts the pauses of a talker's DTX (no packets, nothing lost), and the gap the
  * depayloader makes of it is left out when an ULPFEC decoder before it (active where ULPFEC
  * was negotiated) marks the loss as maybe an FEC packet, which the decoder conceals all the
- * same. */
+ * same.
+ * One event can stand for seconds: after an outage the jitter buffer declares the whole gap
+ * lost at once. opusdec conceals at most MAX_CONCEALED_PER_LOSS of it (libopus's multistream
+ * decoder, which it uses, makes no more than one longest Opus packet for one call; the rest
+ * is silence), so no more is counted: the count stays a part of what was played, and what was
+ * played from packets (played less concealed) grows again as soon as packets do. */
+#define MAX_CONCEALED_PER_LOSS (120 * GST_MSECOND) /* RFC 6716 3.2.5: 120 ms at most */
 static GstPadProbeReturn count_lost(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
   (void)pad;
   dc_endpoint_media *m = data;
@@ -395,7 +401,7 @@ static GstPadProbeReturn count_lost(GstPad *pad, GstPadProbeInfo *info, gpointer
     gst_structure_get_clock_time(gst_event_get_structure(ev), "duration", &duration);
     if (GST_CLOCK_TIME_IS_VALID(duration)) {
       g_mutex_lock(&m->play_lock);
-      m->audio_concealed_ns += duration;
+      m->audio_concealed_ns += MIN(duration, MAX_CONCEALED_PER_LOSS);
       g_mutex_unlock(&m->play_lock);
     }
   }
@@ -584,9 +590,16 @@ static gboolean add_stat(GQuark field, const GValue *value, gpointer data) {
   if (type == GST_WEBRTC_STATS_INBOUND_RTP) {
     if (gst_structure_get_uint64(s, "bytes-received", &bytes))
       l->bytes[video ? 3 : 2] += bytes;
-    gint64 lost = 0;
-    if (gst_structure_get_int64(s, "packets-lost", &lost))
-      l->lost[video ? 1 : 0] += lost;
+    /* lost on the way, as RFC 3550 6.4.1 counts it (expected less received): the RTP
+     * session's count. webrtcbin 1.22's own packets-lost is the jitter buffer's, and it finds
+     * that jitter buffer by SSRC among BUNDLE's streams, often another's or none (0). */
+    const GstStructure *source = NULL;
+    const GValue *nested = gst_structure_get_value(s, "gst-rtpsource-stats");
+    if (nested && GST_VALUE_HOLDS_STRUCTURE(nested))
+      source = gst_value_get_structure(nested);
+    int lost = 0;
+    if (source && gst_structure_get_int(source, "packets-lost", &lost))
+      l->lost[video ? 1 : 0] += MAX(lost, 0);
     double jitter;
     if (gst_structure_get_double(s, "jitter", &jitter))
       l->jitter_s[video ? 1 : 0] = MAX(l->jitter_s[video ? 1 : 0], jitter);

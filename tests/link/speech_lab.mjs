@@ -257,8 +257,8 @@ function endpointPoint(ep, wavPath) {
     async audioStats() {
       const s = last();
       if (!s) return null;
-      // packets: what it played from packets, in ms (its stats' bytes down stayed 0 in these
-      // runs: webrtcbin 1.22 named no bytes received for the bridge's stream)
+      // packets: what it played from packets, in ms (what a listener hears, where bytes
+      // received would count copies and packets that came too late)
       return { received: 48 * (s.audio_played_ms ?? 0), concealed: 48 * (s.audio_concealed_ms ?? 0),
         packets: (s.audio_played_ms ?? 0) - (s.audio_concealed_ms ?? 0),
         state: s.connected ? 'connected' : 'disconnected', jbDelay: 0, jbEmitted: 0, events: 0, discarded: 0 };
