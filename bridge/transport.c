@@ -76,6 +76,8 @@ static void random_ice_string(char *out, size_t n) {
   out[n] = '\0';
 }
 
+#define LIBNICE_STUN_SENDS 3 /* libnice's default "stun-max-retransmissions" */
+
 /* Transports made with a TURN server, until their relays are given back after their close
  * (nice_agent_close_async): at shutdown the bridge waits for the count to reach 0. */
 static gint relays_closing;
@@ -685,6 +687,11 @@ static gboolean start_on_worker(gpointer data) {
   /* UPnP is on by default in libnice: every agent would run an HTTP server and multicast
    * SSDP to find a home router. A bridge has a known address (and --public-address). */
   g_object_set(t->agent, "controlling-mode", t->cfg.controlling, "ice-tcp", t->cfg.ice_tcp, "upnp", FALSE, NULL);
+  /* libnice's default sends a check 3 times over 1.5 s and gives up 3.5 s after the first: on
+   * a highland link (600 ms round trip and more, one packet in ten lost each way) our check on
+   * the pair a point nominated went unanswered often enough that we declared ICE failed just
+   * as the point saw it connected. 5 sends over 7.5 s (the endpoint's DC_ICE_CHECK_SENDS). */
+  g_object_set(t->agent, "stun-max-retransmissions", (guint)DC_TRANSPORT_ICE_CHECK_SENDS, NULL);
   if (t->cfg.stun_host)
     g_object_set(t->agent, "stun-server", t->cfg.stun_host, "stun-server-port", t->cfg.stun_port, NULL);
   for (char **a = t->cfg.local_addresses; a && *a; a++) {
@@ -805,7 +812,10 @@ static gboolean close_on_worker(gpointer data) {
     if (t->cfg.turn_host) { /* counted since dc_transport_new */
       /* a TURN allocation is given back (a Refresh with lifetime 0) rather than left to run
        * out at the server (10 minutes): a point on a bad link that rejoins often would pile
-       * them up against the server's quota. The agent goes once the server answered. */
+       * them up against the server's quota. The agent goes once the server answered, or
+       * after libnice's own 3 sends (3.5 s), not the checks' DC_TRANSPORT_ICE_CHECK_SENDS:
+       * at shutdown the bridge waits for it. */
+      g_object_set(t->agent, "stun-max-retransmissions", (guint)LIBNICE_STUN_SENDS, NULL);
       nice_agent_close_async(t->agent, relays_given_back, NULL);
     } else {
       nice_agent_remove_stream(t->agent, t->stream);

@@ -408,6 +408,30 @@ static GstPadProbeReturn count_lost(GstPad *pad, GstPadProbeInfo *info, gpointer
   return GST_PAD_PROBE_OK;
 }
 
+/* libnice sends a connectivity check (RFC 8445 7.2.5) 3 times, 500 ms after the first and
+ * then doubling, and gives it up 3.5 s after the first. A highland link's round trip is
+ * 600 ms, up to 1.7 s while the join's signaling fills its queue, and it loses one packet in
+ * ten each way or more: the first join failed ICE in about half the lab runs on audio-32k
+ * (the check, the nominating check of webrtcbin's regular nomination, or the bridge's own
+ * check on the nominated pair went unanswered), and the next, 15-25 s later, got through.
+ * DC_ICE_CHECK_SENDS (the bridge's agents have the same) sends each check 5 times, over
+ * 7.5 s, and waits 15.5 s in all. webrtcbin 1.22 has no property for it; its ICE object
+ * hands out its libnice agent. */
+#define DC_ICE_CHECK_SENDS 5
+
+static void patient_ice_checks(GstElement *webrtc) {
+  GObject *ice = NULL, *agent = NULL;
+  g_object_get(webrtc, "ice-agent", &ice, NULL);
+  if (ice && g_object_class_find_property(G_OBJECT_GET_CLASS(ice), "agent"))
+    g_object_get(ice, "agent", &agent, NULL);
+  if (agent && g_object_class_find_property(G_OBJECT_GET_CLASS(agent), "stun-max-retransmissions"))
+    g_object_set(agent, "stun-max-retransmissions", (guint)DC_ICE_CHECK_SENDS, NULL);
+  else
+    GST_WARNING("webrtcbin's ICE agent is not libnice's: connectivity checks keep its own retransmissions");
+  g_clear_object(&agent);
+  g_clear_object(&ice);
+}
+
 static GstElement *bin_from(const char *desc, GError **error) {
   return gst_parse_bin_from_description(desc, TRUE, error);
 }
@@ -922,6 +946,7 @@ dc_endpoint_media *dc_media_new(const dc_media_config *cfg, const dc_media_event
     goto fail;
   }
   g_object_set(m->webrtc, "bundle-policy", GST_WEBRTC_BUNDLE_POLICY_MAX_BUNDLE, "latency", 100, NULL);
+  patient_ice_checks(m->webrtc);
   GstElement *rtpbin = gst_bin_get_by_name(GST_BIN(m->webrtc), "rtpbin");
   if (rtpbin) {
     g_signal_connect_data(rtpbin, "new-jitterbuffer", G_CALLBACK(on_new_jitterbuffer), media_ref(m),
