@@ -5,6 +5,7 @@
 #include <gst/gst.h>
 #include <gst/sdp/sdp.h>
 #include <gst/rtp/gstrtcpbuffer.h>
+#include <gst/rtp/gstrtpbuffer.h>
 #include <gst/video/video.h>
 #include <gst/webrtc/webrtc.h>
 #include <nice/agent.h>
@@ -406,6 +407,39 @@ static GstPadProbeReturn count_lost(GstPad *pad, GstPadProbeInfo *info, gpointer
     }
   }
   return GST_PAD_PROBE_OK;
+}
+
+/* webrtcbin 1.22 takes RED apart (rtpreddec) before the RTP packet store and the jitter
+ * buffer, and flags a frame it rebuilt from a copy REDUNDANT; the store keeps such a frame
+ * and drops it from the stream, for an ULPFEC decoder after the jitter buffer to fetch when
+ * that buffer declares the frame lost, which webrtcbin leaves in passthrough unless ULPFEC is
+ * negotiated. So the bridge's copies restored nothing: the frame came 60 ms after its loss,
+ * within the jitter buffer's 100 ms, and was thrown away. Unflagged as it leaves rtpreddec,
+ * it goes on like any packet, just before the next one, which carried it, and fills its gap
+ * before the jitter buffer sees one. (Answering the ulpfec instead made the copies play,
+ * through a decoder that renumbers what it sends and drops a loss event of several packets
+ * once it restores one of them, and the audio came out worse: README, the link lab.) */
+static GstPadProbeReturn unflag_red_copy(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
+  (void)pad, (void)data;
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER(info);
+  if (GST_BUFFER_FLAG_IS_SET(buf, GST_RTP_BUFFER_FLAG_REDUNDANT)) {
+    buf = gst_buffer_make_writable(buf);
+    GST_BUFFER_FLAG_UNSET(buf, GST_RTP_BUFFER_FLAG_REDUNDANT);
+    GST_PAD_PROBE_INFO_DATA(info) = buf;
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+static void play_red_copies(GstBin *bin, GstBin *sub_bin, GstElement *element, gpointer data) {
+  (void)bin, (void)sub_bin, (void)data;
+  GstElementFactory *f = gst_element_get_factory(element);
+  if (!f || g_strcmp0(GST_OBJECT_NAME(f), "rtpreddec"))
+    return;
+  GstPad *src = gst_element_get_static_pad(element, "src");
+  if (src) {
+    gst_pad_add_probe(src, GST_PAD_PROBE_TYPE_BUFFER, unflag_red_copy, NULL, NULL);
+    gst_object_unref(src);
+  }
 }
 
 /* libnice sends a connectivity check (RFC 8445 7.2.5) 3 times, 500 ms after the first and
@@ -905,10 +939,7 @@ char *dc_media_playback_desc(const char *sink_desc, bool echo_probe) {
  * name RED are intersected away with the encoder's Opus caps. No ULPFEC of our own
  * (fec-percentage 0): the bridge does not answer it, and Opus packets this small would pay
  * for a repair packet each.
- * Known gap: webrtcbin keeps a frame rebuilt from a copy in its packet store and plays it
- * only through an ULPFEC decoder, left in passthrough unless ULPFEC is negotiated, so the
- * copies restore nothing here yet. Answering the ulpfec made it play them (26 of 36 lost
- * packets in one run), but the audio came out worse (README, the link lab): left out. */
+ * A frame rebuilt from a copy reaches the jitter buffer by play_red_copies. */
 static void offer_audio_red(dc_endpoint_media *m) {
   GstPad *pad = gst_element_get_static_pad(m->webrtc, "sink_0");
   GstWebRTCRTPTransceiver *t = NULL;
@@ -947,6 +978,7 @@ dc_endpoint_media *dc_media_new(const dc_media_config *cfg, const dc_media_event
   }
   g_object_set(m->webrtc, "bundle-policy", GST_WEBRTC_BUNDLE_POLICY_MAX_BUNDLE, "latency", 100, NULL);
   patient_ice_checks(m->webrtc);
+  g_signal_connect(m->webrtc, "deep-element-added", G_CALLBACK(play_red_copies), NULL);
   GstElement *rtpbin = gst_bin_get_by_name(GST_BIN(m->webrtc), "rtpbin");
   if (rtpbin) {
     g_signal_connect_data(rtpbin, "new-jitterbuffer", G_CALLBACK(on_new_jitterbuffer), media_ref(m),

@@ -172,18 +172,19 @@ async function main() {
     // the tone never stops) and concealed of it; and the wall-clock time of the recording's
     // sample 0, which with the WAV's length must give now (a file sink's buffer and a line's
     // second aside).
-    // The highland endpoint's downlink loses one mix packet in ten (60 ms each; the bridge's
-    // copies restore nothing for webrtcbin yet): about a second concealed in ten; the district's
-    // none.
+    // The highland endpoint's downlink loses one mix packet in ten (60 ms each: about a second
+    // in ten), and the bridge's copies (RFC 2198, on since its reports say so) bring back all
+    // but the second of two lost in a row: 840-1559 ms were concealed in ten seconds when
+    // webrtcbin threw the copies away. The district's link loses nothing.
     const droppedDown = Number((sh(['ip', 'netns', 'exec', ns, 'nft', 'list', 'table', 'ip', LOSSY]).match(/counter packets (\d+)/) || [])[1]);
     for (const [name, e] of [['district', district], ['highland', high]]) {
       const a = e.stats[e.stats.length - 11] || {}, b = last(e);
       const played = (b.audio_played_ms ?? 0) - (a.audio_played_ms ?? 0), concealed = (b.audio_concealed_ms ?? 0) - (a.audio_concealed_ms ?? 0);
       const bySamples = recorded[name] / 48, byClock = recordedAt - (b.recording_origin_ms ?? 0);
       const lossy = name === 'highland';
-      check(played >= 7000 && played <= 13000 && concealed >= (lossy ? 200 : 0) && concealed <= (lossy ? played / 3 : 200) &&
+      check(played >= 7000 && played <= 13000 && concealed <= (lossy ? 500 : 200) && (!lossy || droppedDown >= 10) &&
         Math.abs(bySamples - byClock) <= 2000,
-        `the ${name} endpoint's stats account for the sound it played and where its recording sits in time`,
+        `the ${name} endpoint's stats account for the sound it played${lossy ? ", the bridge's copies filling most of its downlink's losses," : ''} and where its recording sits in time`,
         `${played} ms played in the last 10 lines, ${concealed} ms of it concealed` +
         `${lossy ? ` (${droppedDown} of its mix's packets dropped on the way in since the loss began)` : ''}; recording's origin ` +
         `${b.recording_origin_ms} (Unix ms): ${(byClock / 1000).toFixed(2)} s ago, ${(bySamples / 1000).toFixed(2)} s recorded`);
