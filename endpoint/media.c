@@ -818,7 +818,7 @@ static void on_stats_reply(dc_endpoint_media *m, const GstStructure *stats) {
                          ",\"jitter_ms\":{\"audio\":%.1f,\"video\":%.1f}",
                          l.remote_loss_permille, l.lost[0], l.lost[1], l.jitter_s[0] * 1000, l.jitter_s[1] * 1000);
   /* the mix as played: all of it, and what the decoder made up for packets that never came
-   * (in-band FEC stands in before that; RED's copies do not yet: offer_audio_red) */
+   * (RED's copies and in-band FEC stand in before that: play_red_copies) */
   g_mutex_lock(&m->play_lock);
   guint64 played_ns = m->audio_played_ns, concealed_ns = m->audio_concealed_ns;
   gint64 recording_us = m->recording_origin_us;
