@@ -658,8 +658,9 @@ static gboolean add_stat(GQuark field, const GValue *value, gpointer data) {
     int lost = 0;
     if (source && gst_structure_get_int(source, "packets-lost", &lost))
       l->lost[video ? 1 : 0] += MAX(lost, 0);
+    /* a source that never sent reads -0.0, which MAX would keep and print as "-0.0" */
     double jitter;
-    if (gst_structure_get_double(s, "jitter", &jitter))
+    if (gst_structure_get_double(s, "jitter", &jitter) && jitter > 0)
       l->jitter_s[video ? 1 : 0] = MAX(l->jitter_s[video ? 1 : 0], jitter);
   }
   if (type == GST_WEBRTC_STATS_REMOTE_INBOUND_RTP) {
