@@ -572,20 +572,54 @@ static void on_pad_added(GstElement *webrtc, GstPad *pad, gpointer data) {
 
 /* ---- the bus and the stats (the owner's thread) ---- */
 
+/* A clerk whose machine has no working microphone saw "autoaudiosrc0-actual-src-opena: Could
+ * not open device." What failed, in words, and the option that does without it: for the
+ * device element itself (exact) or anything inside it. */
+typedef struct {
+  const char *name, *what, *help;
+} device_words;
+static const device_words *failed_device(GstObject *src, bool exact) {
+  static const device_words devices[] = {
+      {"microphone", "no microphone could be opened",
+       "plug one in or check the sound settings, or send a tone or a WAV file: --audio-source test:440 or FILE"},
+      {"loudspeaker", "no loudspeaker could be opened",
+       "plug one in or check the sound settings, or record the meeting's sound: --audio-sink FILE.wav"},
+      {"camera", "no camera could be opened", "plug one in, or join with --audio-only (or --video-source test)"},
+      {"screen", "no screen to show the video on", "record it instead: --video-sink FILE"},
+  };
+  for (GstObject *o = src; o; o = exact ? NULL : GST_OBJECT_PARENT(o))
+    for (size_t i = 0; i < G_N_ELEMENTS(devices); i++)
+      if (GST_IS_ELEMENT(o) && !strcmp(GST_OBJECT_NAME(o), devices[i].name))
+        return &devices[i];
+  return NULL;
+}
+
 static gboolean on_bus(GstBus *bus, GstMessage *msg, gpointer data) {
   (void)bus;
   dc_endpoint_media *m = data;
   if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR && !m->closing) {
     GError *err = NULL;
     gst_message_parse_error(msg, &err, NULL);
-    char *why = g_strdup_printf("%s: %s", GST_OBJECT_NAME(GST_MESSAGE_SRC(msg)), err->message);
+    const device_words *device = failed_device(GST_MESSAGE_SRC(msg), false);
+    char *why = device ? g_strdup_printf("%s (%s): %s", device->what, err->message, device->help)
+                       : g_strdup_printf("%s: %s", GST_OBJECT_NAME(GST_MESSAGE_SRC(msg)), err->message);
     g_error_free(err);
     m->ev.failed(why, m->ev.user);
     g_free(why);
   } else if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_WARNING) {
     GError *err = NULL;
     gst_message_parse_warning(msg, &err, NULL);
-    g_warning("media: %s: %s", GST_OBJECT_NAME(GST_MESSAGE_SRC(msg)), err->message);
+    /* autoaudiosrc and its kin warn, and put a fake device in its place, when none works (a
+     * device inside one that warns and then fails posts an error after) */
+    const device_words *device = failed_device(GST_MESSAGE_SRC(msg), true);
+    if (device && m->ev.missing) {
+      char *words = g_strdup_printf("%s (%s); the meeting goes on without it: %s", device->what, err->message,
+                                    device->help);
+      m->ev.missing(words, m->ev.user);
+      g_free(words);
+    } else {
+      g_warning("media: %s: %s", GST_OBJECT_NAME(GST_MESSAGE_SRC(msg)), err->message);
+    }
     g_error_free(err);
   }
   return G_SOURCE_CONTINUE;
@@ -863,7 +897,7 @@ static char *audio_source_desc(const dc_media_config *c, bool *uses_dsp) {
   *uses_dsp = true;
   /* webrtcdsp: echo cancellation (against the probe in the playback path), noise
    * suppression, automatic gain control; it wants 10 ms of S16 at a rate it knows */
-  return g_strdup("autoaudiosrc ! audioconvert ! audioresample ! audio/x-raw,format=S16LE,rate=48000,channels=1 ! "
+  return g_strdup("autoaudiosrc name=microphone ! audioconvert ! audioresample ! audio/x-raw,format=S16LE,rate=48000,channels=1 ! "
                   "webrtcdsp probe=probe noise-suppression-level=high gain-control=true");
 }
 
@@ -873,7 +907,7 @@ static char *video_source_desc(const dc_media_config *c) {
     return g_strdup("videotestsrc is-live=true pattern=ball");
   if (src)
     return g_strdup("filesrc name=vfile ! decodebin ! videoconvert ! identity sync=true");
-  return g_strdup("autovideosrc");
+  return g_strdup("autovideosrc name=camera");
 }
 
 static bool add_linked(dc_endpoint_media *m, const char *desc, const char *file_elem, const char *file,
@@ -1000,7 +1034,7 @@ dc_endpoint_media *dc_media_new(const dc_media_config *cfg, const dc_media_event
 
   /* playback of the mix (dc_media_playback_desc) */
   const char *asink = cfg->audio_sink;
-  char *sink_desc = !asink ? g_strdup("autoaudiosink")
+  char *sink_desc = !asink ? g_strdup("autoaudiosink name=loudspeaker")
                     : !strcmp(asink, "fake") ? g_strdup("fakesink sync=true async=false")
                                              : g_strdup("audio/x-raw,format=S16LE ! wavenc name=arec-enc ! filesink name=arec");
   bool dsp;
@@ -1096,7 +1130,7 @@ dc_endpoint_media *dc_media_new(const dc_media_config *cfg, const dc_media_event
         m->tile_w[i] = tiles[i].width & ~1, m->tile_h[i] = tiles[i].height & ~1;
       }
       bool text = has_element("textoverlay");
-      char *out = !vsink ? g_strdup("autovideosink") : g_strdup("vp8enc name=vrec-enc deadline=1 ! matroskamux ! filesink name=vrec");
+      char *out = !vsink ? g_strdup("autovideosink name=screen") : g_strdup("vp8enc name=vrec-enc deadline=1 ! matroskamux ! filesink name=vrec");
       /* the grid's size also after the compositor: were it to time out before the base's caps
        * came, it would fix its output at defaults (as the playback's mixer did, above) */
       char *size = g_strdup_printf("video/x-raw,width=%d,height=%d,framerate=15/1", W, H);

@@ -33,6 +33,9 @@ typedef struct {
   void (*connected)(bool connected, void *user); /* ICE and DTLS up, or lost/failed */
   void (*failed)(const char *why, void *user);   /* the pipeline cannot go on */
   void (*stats)(const char *json_line, void *user);
+  /* no working device of a kind (GStreamer put a fake one in its place): the meeting goes on
+   * without it, and the words say what the user can do (NULL: ignored) */
+  void (*missing)(const char *words, void *user);
   void *user;
 } dc_media_events;
 

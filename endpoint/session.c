@@ -281,6 +281,11 @@ static void media_failed(const char *why, void *user) {
   end(s, DC_EXIT_FAILURE);
 }
 
+static void media_missing(const char *words, void *user) {
+  (void)user;
+  say("%s", words);
+}
+
 static void media_stats(const char *line, void *user) {
   (void)user;
   fprintf(stdout, "%s\n", line);
@@ -295,7 +300,7 @@ static gboolean media_timeout(gpointer data) {
 }
 
 static void start_media(dc_session *s, char **ice_uris) {
-  dc_media_events ev = {media_offer, media_candidate, media_connected, media_failed, media_stats, s};
+  dc_media_events ev = {media_offer, media_candidate, media_connected, media_failed, media_stats, media_missing, s};
   GError *err = NULL;
   dc_media_config mc = s->cfg.media;
   mc.ice_uris = ice_uris;
