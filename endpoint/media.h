@@ -53,6 +53,10 @@ typedef struct {
   /* the bridge's STUN/TURN servers as webrtcbin takes them (stun://, turn://, turns://; see
    * signaling/ice_servers.h), NULL-terminated; NULL: none */
   char **ice_uris;
+  /* TCP candidates too (RFC 6544), for a point whose UDP is blocked. Off, a lossy link's UDP
+   * checks cannot lose to TCP's, which retransmit: media over TCP on a lossy 600 ms link
+   * stalls a second at each loss and plays over a second late (measured in the link lab). */
+  bool ice_tcp;
 } dc_media_config;
 
 /* Builds the pipeline (nothing runs yet). NULL with *error when an element is missing. */

@@ -44,6 +44,9 @@ struct dc_session {
   guint retry_timer, media_timer, candidate_timer;
   unsigned local_candidates; /* of this media session */
   bool joined, media_up, ended, leaving;
+  /* whether the next media session offers TCP paths (media.h): not at first; after a try
+   * whose media never came up, every other try does, for a network that blocks UDP */
+  bool ice_tcp;
   dc_trust trust;
 };
 
@@ -138,6 +141,11 @@ static gboolean retry(gpointer data) {
 static void trouble(dc_session *s, int code, const char *what) {
   if (s->ended)
     return;
+  if (code == DC_EXIT_MEDIA && s->media && !s->media_up && s->local_candidates) { /* no path found this time */
+    s->ice_tcp = !s->ice_tcp;
+    if (s->ice_tcp)
+      say("the next try offers TCP paths too (for a network that blocks UDP)");
+  }
   drop_connection(s);
   gint64 now = g_get_monotonic_time();
   if (!s->trouble_since_us)
@@ -304,6 +312,7 @@ static void start_media(dc_session *s, char **ice_uris) {
   GError *err = NULL;
   dc_media_config mc = s->cfg.media;
   mc.ice_uris = ice_uris;
+  mc.ice_tcp = s->ice_tcp;
   s->media = dc_media_new(&mc, &ev, &err);
   if (!s->media || !dc_media_start(s->media, &err)) {
     say("cannot start the media: %s", err->message);
