@@ -91,6 +91,13 @@ static uint64_t ntp_now(void) {
   return secs << 32 | (((uint64_t)(us % 1000000) << 32) / 1000000);
 }
 
+/* What its own audio loses on the way in says how its link loses: in runs (a radio link's
+ * fades), a second copy is worth its rate, where the link carried RED_DEEP_CARRIED_BPS lately
+ * (video.c). */
+bool red_deep_allowed(const dc_participant *rcv, uint64_t now) {
+  return rcv->carried_us && now - rcv->carried_us <= RED_HOLD_US && dc_rx_stream_loses_in_runs(&rcv->audio_rx);
+}
+
 /* RFC 3550 §6.4.1: the round trip is now less the time our sender report was sent (LSR)
  * less the time the receiver held it (DLSR), in 1/65536 s. Smoothed a little: one report
  * behind a queue is not the link. */
@@ -128,13 +135,10 @@ static void on_report(dc_participant *rcv, const dc_rtcp_report *rep, uint64_t n
         rcv->lost_down_seen = blk->cumulative_lost;
       }
       g_atomic_int_set(&rcv->audio_loss_now_pub, blk->fraction_lost);
-      /* the worst loss of the last RED_HOLD_US decides the mix's redundancy (mixclock.c) */
-      if (blk->fraction_lost && (blk->fraction_lost >= rcv->audio_loss || now - rcv->audio_loss_us > RED_HOLD_US)) {
-        rcv->audio_loss = blk->fraction_lost;
-        rcv->audio_loss_us = now;
-      }
-      bool holds = rcv->audio_loss_us && now - rcv->audio_loss_us <= RED_HOLD_US;
-      g_atomic_int_set(&rcv->audio_loss_pub, holds ? (gint)rcv->audio_loss : 0);
+      g_atomic_int_set(&rcv->audio_loss_runs_pub, red_deep_allowed(rcv, now));
+      /* the worst loss of its last reports decides the mix's redundancy (mixclock.c) */
+      dc_loss_reports_add(&rcv->audio_losses, blk->fraction_lost, now);
+      g_atomic_int_set(&rcv->audio_loss_pub, (gint)dc_loss_reports_worst(&rcv->audio_losses, now, RED_HOLD_US));
     }
   }
   if (worst < 0)

@@ -139,6 +139,9 @@ void dc_metrics_write(GString *out, dc_bridge *b) {
           &dc_metrics.path_moves);
   counter(out, "diemcau_red_packets_out_total", "Mix packets that carried an earlier frame (RFC 2198 redundancy).",
           &dc_metrics.red_packets_out);
+  counter(out, "diemcau_red_two_copy_packets_total",
+          "Mix packets that carried two earlier frames: to highland points whose links lose packets in runs.",
+          &dc_metrics.red_two_copy_packets);
   counter(out, "diemcau_red_frames_recovered_total",
           "Points' audio frames lost on the way that a later packet's copy (RFC 2198) brought in time.",
           &dc_metrics.red_frames_recovered);

@@ -27,9 +27,10 @@ static unsigned red_depth(const dc_participant *rcv, uint64_t now) {
   if (rcv->audio.red_pt < 0)
     return 0;
   unsigned floor = rcv->room->bridge->red_always ? 1 : 0;
-  if (!rcv->audio_loss_us || now - rcv->audio_loss_us > RED_HOLD_US)
+  unsigned loss = dc_loss_reports_worst(&rcv->audio_losses, now, RED_HOLD_US);
+  if (!loss)
     return floor;
-  return MAX(floor, dc_mixer_red_depth_policy(rcv->tier, rcv->audio_loss));
+  return MAX(floor, dc_mixer_red_depth_policy(rcv->tier, loss, red_deep_allowed(rcv, now)));
 }
 
 /* Whether red_depth may give this receiver copies now, as the clock thread sees it: RED
@@ -71,6 +72,10 @@ static void deliver_audio_now(const mix_delivery *d) {
   dc_rtp_ext_elem ext = {s->ext.audio_level, 1, &level};
   uint64_t now = (uint64_t)g_get_monotonic_time();
   unsigned depth = red_depth(d->rcv, now);
+  if ((depth > 1) != (d->rcv->red_depth_sent > 1) && d->rcv->tier == DC_TIER_HIGHLAND)
+    g_debug("meeting %" G_GINT64_FORMAT " participant %" G_GINT64_FORMAT ": %s audio copies in each packet",
+            d->rcv->room->meeting, d->rcv->id, depth > 1 ? "two (its link loses in runs)" : depth ? "one" : "no");
+  d->rcv->red_depth_sent = depth;
   dc_rtp_header h = {.payload_type = depth ? (uint8_t)s->red_pt : s->pt, .seq = s->last_seq,
                      .timestamp = s->last_ts, .ssrc = s->ssrc};
   uint8_t buf[DC_TRANSPORT_BUF];
@@ -92,6 +97,8 @@ static void deliver_audio_now(const mix_delivery *d) {
   if (len && dc_transport_send_rtp(d->rcv->transport, buf, hl + len, sizeof buf) == DC_OK) {
     if (depth)
       dc_metrics_add(&dc_metrics.red_packets_out, 1);
+    if (depth > 1)
+      dc_metrics_add(&dc_metrics.red_two_copy_packets, 1);
     d->rcv->sent_bytes += hl + len;
     s->sent_packets++; /* for our sender reports (feedback.c) */
     s->sent_octets += (uint32_t)len;

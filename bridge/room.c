@@ -13,9 +13,10 @@ const dc_link_profile link_profiles[DC_TIER_COUNT] = {
     [DC_TIER_HIGHLAND] = {150000, 256000, 150000, 16000 + 8000, 16000, DC_MIX_COPY_BITRATE + 600},
 };
 
-uint64_t dc_audio_down_policy_bps(dc_tier tier, bool takes_red, unsigned loss_256, bool red_always) {
+uint64_t dc_audio_down_policy_bps(dc_tier tier, bool takes_red, unsigned loss_256, bool loss_in_runs,
+                                  bool red_always) {
   const dc_link_profile *profile = &link_profiles[tier];
-  unsigned copies = takes_red && loss_256 ? dc_mixer_red_depth_policy(tier, loss_256) : 0;
+  unsigned copies = takes_red && loss_256 ? dc_mixer_red_depth_policy(tier, loss_256, loss_in_runs) : 0;
   if (takes_red && red_always) /* mixclock.c sends one then */
     copies = MAX(copies, 1u);
   return profile->audio_bps + copies * profile->mix_copy_bps;
@@ -24,6 +25,7 @@ uint64_t dc_audio_down_policy_bps(dc_tier tier, bool takes_red, unsigned loss_25
 uint64_t dc_audio_down_bps(const dc_participant *rcv) {
   return dc_audio_down_policy_bps(rcv->tier, rcv->audio.red_pt >= 0,
                                   (unsigned)g_atomic_int_get(&rcv->audio_loss_pub), /* non-zero while RED goes */
+                                  g_atomic_int_get(&rcv->audio_loss_runs_pub) != 0,
                                   rcv->room->bridge->red_always);
 }
 

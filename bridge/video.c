@@ -143,7 +143,7 @@ void room_prefetch_delivery(const dc_participant *rcv, const slot *s, unsigned s
     __builtin_prefetch(&rcv->transport);
     __builtin_prefetch(&rcv->closed);
     __builtin_prefetch(&rcv->sent_bytes);
-    __builtin_prefetch(&rcv->audio_loss_us);
+    __builtin_prefetch(&rcv->audio_losses);
     __builtin_prefetch(&s->section);
     __builtin_prefetch(&s->started);
     __builtin_prefetch(&s->red_pt);
@@ -949,6 +949,8 @@ gboolean video_tick(gpointer data) {
     p->layer_bytes[i] = 0;
   }
   p->sent_bps = (p->sent_bps + p->sent_bytes * 8 * 1000000 / MAX(elapsed, 1)) / 2;
+  if (p->sent_bps >= RED_DEEP_CARRIED_BPS && dc_loss_reports_worst(&p->audio_losses, now, RED_HOLD_US) <= RED_DEEP_CARRIED_LOSS)
+    p->carried_us = now; /* room for two audio copies (red_deep_allowed) */
   uint64_t recv_bps = p->recv_bytes * 8 * 1000000 / MAX(elapsed, 1);
   p->recv_bytes = 0;
   g_atomic_int_set(&p->kbps_up_pub, (g_atomic_int_get(&p->kbps_up_pub) + (gint)(recv_bps / 1000)) / 2);

@@ -874,10 +874,29 @@ dc_mixer_stats dc_mixer_get_stats(const dc_mixer *m) { return m->stats; }
 
 #define RED_DEEP_LOSS 20 /* 8 % in 1/256 */
 
-unsigned dc_mixer_red_depth_policy(dc_tier tier, unsigned loss_256) {
+unsigned dc_mixer_red_depth_policy(dc_tier tier, unsigned loss_256, bool loss_in_runs) {
   if (!loss_256)
     return 0;
-  return loss_256 >= RED_DEEP_LOSS && tier != DC_TIER_HIGHLAND ? DC_RED_DEPTH_MAX : 1;
+  return loss_256 >= RED_DEEP_LOSS && (tier != DC_TIER_HIGHLAND || loss_in_runs) ? DC_RED_DEPTH_MAX : 1;
+}
+
+void dc_loss_reports_add(dc_loss_reports *r, uint8_t fraction_lost, uint64_t now_us) {
+  r->loss[r->next] = fraction_lost;
+  r->at_us[r->next] = now_us;
+  r->next = (r->next + 1) % DC_LOSS_REPORTS;
+  r->n = MIN(r->n + 1, (unsigned)DC_LOSS_REPORTS);
+  if (fraction_lost)
+    r->lossy_us = MAX(now_us, 1);
+}
+
+unsigned dc_loss_reports_worst(const dc_loss_reports *r, uint64_t now_us, uint64_t hold_us) {
+  if (!r->lossy_us || now_us - r->lossy_us > hold_us)
+    return 0;
+  unsigned worst = 0;
+  for (unsigned i = 0; i < r->n; i++)
+    if (now_us - r->at_us[i] <= hold_us)
+      worst = MAX(worst, r->loss[i]);
+  return worst;
 }
 
 unsigned dc_mixer_expected_loss_policy(dc_tier tier, unsigned worst_loss_256) {

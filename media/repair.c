@@ -186,6 +186,7 @@ static void restart(dc_rx_stream *s, uint16_t seq) {
 bool dc_rx_stream_update(dc_rx_stream *s, uint16_t seq, uint32_t rtp_ts, size_t len, uint64_t now_us) {
   if (!s->started) {
     s->started = true;
+    s->loss_runs_from_us = now_us + DC_LOSS_RUNS_SETTLE_US;
     restart(s, seq);
   } else {
     uint16_t delta = (uint16_t)(seq - s->max_seq);
@@ -194,6 +195,14 @@ bool dc_rx_stream_update(dc_rx_stream *s, uint16_t seq, uint32_t rtp_ts, size_t 
     if (delta < MAX_DROPOUT) {
       /* in order, maybe with a gap: the skipped ones are missing */
       s->jump_run = 0; /* the old numbering goes on: what jumped was no restart */
+      if (delta > 1 && delta - 1u <= DC_LOSS_RUN_MAX && now_us >= s->loss_runs_from_us) {
+        s->loss_gaps++;
+        s->loss_gap_packets += delta - 1u;
+        if (s->loss_gaps > DC_LOSS_RUNS_KEPT) {
+          s->loss_gaps /= 2;
+          s->loss_gap_packets /= 2;
+        }
+      }
       if (delta > DC_NACK_MAX) {
         give_up(s, -1, (uint64_t)s->n_missing + delta - 1, now_us);
         s->n_missing = 0; /* too many to ask for: let the decoder ask for a key frame */
@@ -230,6 +239,10 @@ bool dc_rx_stream_update(dc_rx_stream *s, uint16_t seq, uint32_t rtp_ts, size_t 
       if (!was_missing)
         return false; /* a duplicate of one already here, or too old */
       s->recovered++;
+      /* late, not lost: its gap was shorter (a gap it filled whole still counts, which only
+       * makes the runs look shorter) */
+      if (s->loss_gap_packets > s->loss_gaps)
+        s->loss_gap_packets--;
     }
   }
   s->received++;
@@ -244,6 +257,10 @@ bool dc_rx_stream_update(dc_rx_stream *s, uint16_t seq, uint32_t rtp_ts, size_t 
     s->transit = transit;
   }
   return true;
+}
+
+bool dc_rx_stream_loses_in_runs(const dc_rx_stream *s) {
+  return s->loss_gaps >= DC_LOSS_RUNS_MIN && (uint64_t)s->loss_gap_packets * 10 >= (uint64_t)s->loss_gaps * 16;
 }
 
 bool dc_rx_stream_rebuilt(dc_rx_stream *s, uint16_t seq) {

@@ -7,12 +7,13 @@
 // video at a rate a meeting can use; the highland endpoint's link figures (RTT over the
 // queue, loss) are in its stats, and each endpoint's stats account for the sound it played
 // (the highland one's downlink loses one mix packet in ten, which it conceals) and where its
-// recording sits in time. Once both are connected the highland uplink drops 1 audio
-// packet in 10 and 1 other in 20 (nftables where the bridge receives: this kernel has no
-// netem), and its endpoint, reading the loss from the bridge's reports, puts a copy of each
-// audio frame in the next packet (RFC 2198), from which the bridge's mixer fills the frames
-// lost; its video reaches the district repaired, and once the bridge asks again for its
-// packets its camera sends FEC (RFC 5109) that the bridge takes.
+// recording sits in time. Once both are connected the highland uplink drops 2 audio
+// packets in a row of every 10 and 1 other in 20 (nftables where the bridge receives: this
+// kernel has no netem), and its endpoint, reading the loss from the bridge's reports, puts a
+// copy of each audio frame in the next packet (RFC 2198), from which the bridge's mixer fills
+// the frames lost; its video reaches the district repaired, and once the bridge asks again
+// for its packets its camera sends FEC (RFC 5109) that the bridge takes. Its link losing in
+// runs, and carrying video, the bridge sends it two copies of the mix's frames.
 //
 // Usage: node endpoint_highland.mjs BRIDGE_EXECUTABLE COMPACT_ENDPOINT ENDPOINT. Prints TAP.
 import { spawnSync } from 'node:child_process';
@@ -96,15 +97,16 @@ async function main() {
     check(connected, 'the compact endpoint joins over the 128 kbit/s link and video flows both ways',
       eps.map((e, i) => `${i ? 'highland' : 'district'}: ${JSON.stringify(last(e)).slice(0, 240)}`).join('; '));
     // Dropped where the bridge receives, so the endpoint's sends do not fail (an output rule
-    // in its namespace makes its sendmsg fail with EPERM, which is not how a link loses): one
-    // audio packet in ten (told apart by the RTP payload type in the clear, RFC 3711), for the
-    // copies, and one in twenty of the rest (video, its repairs, RTCP, consent checks).
+    // in its namespace makes its sendmsg fail with EPERM, which is not how a link loses): two
+    // audio packets in a row of every ten (told apart by the RTP payload type in the clear,
+    // RFC 3711), loss in runs as a radio link's fades make it, for the copies both ways (the
+    // bridge reads a link as losing in runs from six such gaps: 3.6 s of them); and one in
+    // twenty of the rest (video, its repairs, RTCP, consent checks).
     sh(['nft', 'add', 'table', 'ip', LOSSY]);
     sh(['nft', 'add', 'chain', 'ip', LOSSY, 'in', '{ type filter hook input priority 0 ; }']);
-    for (const [match, percent] of [['==', 10], ['!=', 5]])
+    for (const [match, numgen] of [['==', ['inc', 'mod', '10', '<', '2']], ['!=', ['random', 'mod', '100', '<', '5']]])
       sh(['nft', 'add', 'rule', 'ip', LOSSY, 'in', 'ip', 'saddr', THERE, 'meta', 'l4proto', 'udp',
-        '@th,72,8', '&', '0x7f', match, String(AUDIO_RED_PT), 'numgen', 'random', 'mod', '100', '<', String(percent),
-        'counter', 'drop']);
+        '@th,72,8', '&', '0x7f', match, String(AUDIO_RED_PT), 'numgen', ...numgen, 'counter', 'drop']);
     // And one in ten of the mix's packets on their way to the highland endpoint, dropped as
     // they come into its namespace (a link's loss, not a failed send), for the concealment its
     // stats count.
@@ -161,9 +163,9 @@ async function main() {
     const due = eps.length * 15 * (1000 / 60);
     check(redOut >= 0.8 * due, 'the mix reaches both endpoints as RED (RFC 2198), which they offered, and they play it',
       `${redOut} RED packets sent (${due.toFixed(0)} due in 15 s; the tones heard through them are checked below)`);
-    // 10 % of ~17 audio packets a second for the ~13 s after the first lossy report: ~20 lost
-    // frames whose copy came in the next packet (both lost together: 1 in 100); fewer than 3
-    // (measured: 10-20) would mean the copies do not reach the mixer
+    // 20 % of ~17 audio packets a second for the ~13 s after the first lossy report, in runs
+    // of two: ~20 lost frames whose copy came in the next packet (the first of each run has
+    // its copy in a lost one); fewer than 3 would mean the copies do not reach the mixer
     const recovered = metric('diemcau_red_frames_recovered_total');
     const copiesOn = /each packet now carries a copy/.test(high.log);
     const lostIn = Number((metrics.match(/^diemcau_packets_lost_total\{direction="in"\} (\d+)/m) || [])[1]);
@@ -225,6 +227,17 @@ async function main() {
     check(high.stats.length > outageLine + 3 && outConcealed <= 800 && outPlayed - outConcealed >= 1500,
       "after a 2.5 s outage of its downlink the highland endpoint plays again, counting as concealed only what its decoder made up",
       `over the 6 s from the outage: ${outPlayed} ms played, ${outConcealed} ms of it concealed`);
+    // Its uplink loses in runs, so the bridge reads its link as losing so (a radio link's
+    // fades), and the link carries the district's video, so it has room: its mix's packets
+    // carry a second copy once its reports show the downlink's 10 % (from 8 %); the district's
+    // link loses nothing. Read here, 23 s after the loss began: the runs are counted 10 s
+    // after its audio began, from six, and the downlink's reports come about every 5 s.
+    const late = await (await fetch(`https://127.0.0.1:${PORT}/metrics`)).text();
+    const lateMetric = (name) => Number((late.match(new RegExp(`^${name} (\\d+)`, 'm')) || [])[1]);
+    check(lateMetric('diemcau_red_two_copy_packets_total') >= 20,
+      "the highland endpoint gets two audio copies (RFC 2198) once its link is seen to lose in runs",
+      `${lateMetric('diemcau_red_two_copy_packets_total')} mix packets with two copies of ${lateMetric('diemcau_red_packets_out_total')} ` +
+      `with any; the highland endpoint received ${mean(high, 5, (s) => s.kbps.audio_down + s.kbps.video_down).toFixed(0)} kbit/s (5 s mean)`);
     for (const e of eps) e.child.kill('SIGTERM');
     const codes = await Promise.all(eps.map((e) => Promise.race([e.done, sleep(10000).then(() => 'hung')])));
     check(codes.every((c) => c === 0), 'both endpoints leave cleanly on SIGTERM', `exit ${codes.join(', ')}`);

@@ -362,12 +362,16 @@ static void test_expected_loss_follows_reports(void) {
   g_assert_cmpuint(dc_mixer_expected_loss_policy(DC_TIER_HIGHLAND, 0), ==, 7);
   g_assert_cmpuint(dc_mixer_expected_loss_policy(DC_TIER_STANDARD, 26), ==, 13); /* 10 % + a quarter */
   g_assert_cmpuint(dc_mixer_expected_loss_policy(DC_TIER_HIGHLAND, 255), ==, 30);
-  /* RED: none on a clean link, one copy, two on deep loss, but one on the highland tier */
-  g_assert_cmpuint(dc_mixer_red_depth_policy(DC_TIER_STANDARD, 0), ==, 0);
-  g_assert_cmpuint(dc_mixer_red_depth_policy(DC_TIER_STANDARD, 10), ==, 1);
-  g_assert_cmpuint(dc_mixer_red_depth_policy(DC_TIER_STANDARD, 30), ==, 2);
-  g_assert_cmpuint(dc_mixer_red_depth_policy(DC_TIER_HIGHLAND, 30), ==, 1);
-  g_assert_cmpuint(dc_mixer_red_depth_policy(DC_TIER_HALL, 5), ==, 1);
+  /* RED: none on a clean link, one copy, two on deep loss, but on the highland tier only
+   * where the loss comes in runs */
+  g_assert_cmpuint(dc_mixer_red_depth_policy(DC_TIER_STANDARD, 0, false), ==, 0);
+  g_assert_cmpuint(dc_mixer_red_depth_policy(DC_TIER_STANDARD, 10, false), ==, 1);
+  g_assert_cmpuint(dc_mixer_red_depth_policy(DC_TIER_STANDARD, 30, false), ==, 2);
+  g_assert_cmpuint(dc_mixer_red_depth_policy(DC_TIER_HIGHLAND, 30, false), ==, 1);
+  g_assert_cmpuint(dc_mixer_red_depth_policy(DC_TIER_HIGHLAND, 30, true), ==, 2);
+  g_assert_cmpuint(dc_mixer_red_depth_policy(DC_TIER_HIGHLAND, 10, true), ==, 1);
+  g_assert_cmpuint(dc_mixer_red_depth_policy(DC_TIER_HIGHLAND, 0, true), ==, 0);
+  g_assert_cmpuint(dc_mixer_red_depth_policy(DC_TIER_HALL, 5, false), ==, 1);
 
   dc_mixer *m = make_mixer(3);
   sender s;
@@ -1164,6 +1168,29 @@ static void test_packets_stamped_after_the_tick(void) {
   }
 }
 
+/* Loss reports 5 s apart, as an audio-only receiver sends them, keep the copies going
+ * between them: the hold runs from the last report that showed loss, at the worst loss
+ * reported within it. */
+static void test_loss_reports_hold_between_reports(void) {
+  const uint64_t s = 1000000, hold = 10 * s;
+  dc_loss_reports r = {0};
+  g_assert_cmpuint(dc_loss_reports_worst(&r, 1 * s, hold), ==, 0);
+  dc_loss_reports_add(&r, 0, 1 * s);
+  g_assert_cmpuint(dc_loss_reports_worst(&r, 1 * s, hold), ==, 0); /* a clean link */
+  dc_loss_reports_add(&r, 41, 2 * s);
+  dc_loss_reports_add(&r, 20, 7 * s);
+  g_assert_cmpuint(dc_loss_reports_worst(&r, 7 * s, hold), ==, 41);
+  /* 10.2 s after the worst and before the next report: still going, at what is left */
+  g_assert_cmpuint(dc_loss_reports_worst(&r, 12 * s + 200000, hold), ==, 20);
+  dc_loss_reports_add(&r, 0, 13 * s);
+  dc_loss_reports_add(&r, 0, 16 * s);
+  g_assert_cmpuint(dc_loss_reports_worst(&r, 16 * s, hold), ==, 20);
+  g_assert_cmpuint(dc_loss_reports_worst(&r, 17 * s + 1, hold), ==, 0); /* 10 s clean: off */
+  for (int k = 0; k < 3 * DC_LOSS_REPORTS; k++) /* a page's report every second */
+    dc_loss_reports_add(&r, (uint8_t)(k % 5 ? 0 : 30), (uint64_t)(20 + k) * s);
+  g_assert_cmpuint(dc_loss_reports_worst(&r, (uint64_t)(20 + 3 * DC_LOSS_REPORTS) * s, hold), ==, 30);
+}
+
 static void test_bad_input(void) {
   dc_mixer *m = make_mixer(3);
   sender good;
@@ -1237,5 +1264,6 @@ int main(int argc, char **argv) {
   g_test_add_func("/mixer/playout-gives-back-depth", test_playout_gives_back_depth);
   g_test_add_func("/mixer/loss-leaves-no-depth", test_loss_leaves_no_depth);
   g_test_add_func("/mixer/packets-stamped-after-the-tick", test_packets_stamped_after_the_tick);
+  g_test_add_func("/mixer/loss-reports-hold-between-reports", test_loss_reports_hold_between_reports);
   return g_test_run();
 }

@@ -211,6 +211,65 @@ static void test_rx_late_retransmission_is_no_restart(void) {
   g_assert_false(dc_rx_stream_update(&s, 1299, 0, 100, now));
 }
 
+/* Loss in runs, as a radio link's fades make it, against loss one packet at a time: random
+ * loss of 10 and 20 % (1.1 and 1.25 packets a gap) is not runs; Gilbert-Elliott loss of runs
+ * of three on average is, whatever the seed; nor are a join's first seconds or an outage; a
+ * packet that came late shortens its gap. */
+static bool feed_loss(uint32_t seed, double p_lose, double p_stay_lost, int packets) {
+  GRand *rng = g_rand_new_with_seed(seed);
+  dc_rx_stream s;
+  dc_rx_stream_init(&s, 0xBB, 48000);
+  bool lost = false;
+  uint64_t now = 1000000;
+  dc_rx_stream_update(&s, 0, 0, 80, now); /* the join, then the loss */
+  now += DC_LOSS_RUNS_SETTLE_US;
+  for (int i = 1; i < packets; i++, now += 60000) {
+    lost = g_rand_double(rng) < (lost ? p_stay_lost : p_lose);
+    if (!lost)
+      dc_rx_stream_update(&s, (uint16_t)i, (uint32_t)i * 2880, 80, now);
+  }
+  g_rand_free(rng);
+  g_test_message("seed %u, p %.2f/%.2f: %u gaps, %u packets in them", seed, p_lose, p_stay_lost, s.loss_gaps,
+                 s.loss_gap_packets);
+  return dc_rx_stream_loses_in_runs(&s);
+}
+
+static void test_rx_loss_in_runs(void) {
+  for (uint32_t seed = 1; seed <= 20; seed++) {
+    g_assert_false(feed_loss(seed, 0.10, 0.10, 600)); /* random: a lost packet is no likelier next */
+    g_assert_false(feed_loss(seed, 0.20, 0.20, 600));
+    g_assert_true(feed_loss(seed, 0.036, 0.67, 600)); /* runs of 3, 10 % of packets in all */
+  }
+  dc_rx_stream s;
+  dc_rx_stream_init(&s, 0xBB, 48000);
+  uint16_t seq = 0;
+  uint64_t now = 1000000;
+  dc_rx_stream_update(&s, seq, 0, 80, now);
+  for (int k = 0; k < 8; k++) { /* the join's first seconds: not counted */
+    seq = (uint16_t)(seq + 4);
+    dc_rx_stream_update(&s, seq, 0, 80, now + DC_LOSS_RUNS_SETTLE_US - 1);
+  }
+  g_assert_cmpuint(s.loss_gaps, ==, 0);
+  now += DC_LOSS_RUNS_SETTLE_US;
+  for (int k = 0; k < 5; k++) { /* five runs of three: too few to say */
+    seq = (uint16_t)(seq + 4);
+    dc_rx_stream_update(&s, seq, 0, 80, now);
+  }
+  g_assert_false(dc_rx_stream_loses_in_runs(&s));
+  seq = (uint16_t)(seq + 41); /* an outage of 40 packets is no run */
+  dc_rx_stream_update(&s, seq, 0, 80, now);
+  g_assert_false(dc_rx_stream_loses_in_runs(&s));
+  g_assert_cmpuint(s.loss_gaps, ==, 5);
+  seq = (uint16_t)(seq + 4); /* a sixth run */
+  dc_rx_stream_update(&s, seq, 0, 80, now);
+  g_assert_true(dc_rx_stream_loses_in_runs(&s));
+  /* its three came late after all: the runs average 2.5, still runs */
+  for (int k = 1; k <= 3; k++)
+    g_assert_true(dc_rx_stream_update(&s, (uint16_t)(seq - k), 0, 80, now));
+  g_assert_cmpuint(s.loss_gap_packets, ==, 15);
+  g_assert_true(dc_rx_stream_loses_in_runs(&s));
+}
+
 static void test_rtx_round_trip(void) {
   uint8_t buf[1500], orig[1500];
   size_t n = packet(buf, 0x55, 4242, 300);
@@ -340,6 +399,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/repair/rx-rebuilt-and-not-needed", test_rx_rebuilt_and_not_needed);
   g_test_add_func("/repair/rx-nack-storm-bounded", test_rx_nack_storm_bounded);
   g_test_add_func("/repair/rx-late-retransmission-is-no-restart", test_rx_late_retransmission_is_no_restart);
+  g_test_add_func("/repair/rx-loss-in-runs", test_rx_loss_in_runs);
   g_test_add_func("/repair/rtx-round-trip", test_rtx_round_trip);
   g_test_add_func("/repair/rtx-padding", test_rtx_padding);
   g_test_add_func("/repair/budget", test_repair_budget);
