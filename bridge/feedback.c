@@ -135,7 +135,7 @@ static void on_report(dc_participant *rcv, const dc_rtcp_report *rep, uint64_t n
         rcv->lost_down_seen = blk->cumulative_lost;
       }
       g_atomic_int_set(&rcv->audio_loss_now_pub, blk->fraction_lost);
-      g_atomic_int_set(&rcv->audio_loss_runs_pub, red_deep_allowed(rcv, now));
+      g_atomic_int_set(&rcv->deep_red_pub, red_deep_allowed(rcv, now));
       /* the worst loss of its last reports decides the mix's redundancy (mixclock.c) */
       dc_loss_reports_add(&rcv->audio_losses, blk->fraction_lost, now);
       g_atomic_int_set(&rcv->audio_loss_pub, (gint)dc_loss_reports_worst(&rcv->audio_losses, now, RED_HOLD_US));

@@ -25,7 +25,7 @@ uint64_t dc_audio_down_policy_bps(dc_tier tier, bool takes_red, unsigned loss_25
 uint64_t dc_audio_down_bps(const dc_participant *rcv) {
   return dc_audio_down_policy_bps(rcv->tier, rcv->audio.red_pt >= 0,
                                   (unsigned)g_atomic_int_get(&rcv->audio_loss_pub), /* non-zero while RED goes */
-                                  g_atomic_int_get(&rcv->audio_loss_runs_pub) != 0,
+                                  g_atomic_int_get(&rcv->deep_red_pub) != 0,
                                   rcv->room->bridge->red_always);
 }
 

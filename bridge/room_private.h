@@ -236,7 +236,7 @@ struct dc_participant {
   gint audio_loss_pub;
   /* a second copy for the highland tier (red_depth): its own uplink loses in runs, and its
    * link carried RED_DEEP_CARRIED_BPS lately */
-  gint audio_loss_runs_pub;  /* red_deep_allowed at its last report: for dc_audio_down_bps */
+  gint deep_red_pub;  /* red_deep_allowed at its last report: for dc_audio_down_bps */
   uint64_t carried_us;       /* when it last did, with its mix's loss at most RED_DEEP_CARRIED_LOSS (its worker) */
   unsigned red_depth_sent;   /* copies in its last mix packet (its worker) */
   gint estimate_kbps;  /* published for the layer choice */
