@@ -186,8 +186,8 @@ static void on_feedback(GObject *session, guint type, guint fbtype, guint sender
 
 /* A video packet lost on a point's uplink is noticed by the bridge only when the next one
  * comes, up to a frame later at a highland camera's 10 fps, and its repair crosses that
- * uplink's queue; a jitter buffer of 100 ms (what the audio gets, for its delay) gave up on
- * it first, asked for a key frame, and froze the picture until it came. */
+ * uplink's queue; a jitter buffer of 100 ms (the audio's, but on the highland profile) gave
+ * up on it first, asked for a key frame, and froze the picture until it came. */
 #define VIDEO_LATENCY_MS 300
 
 /* rtpbin's streaming thread: a new stream's jitter buffer, by the kind the SDP gave its SSRC
@@ -364,8 +364,8 @@ static GstPadProbeReturn count_played(GstPad *pad, GstPadProbeInfo *info, gpoint
  * playing it, so a buffer's arrival here less the samples before it is the time sample 0
  * stands for. A buffer comes on time or late (a busy machine), never early, so the least of
  * these is the one; but the latency grows when the bridge's stream joins the mix (its jitter
- * buffer's 100 ms), and a live mix starting up lets its first buffers go at once: so the
- * least over the last 5-10 s, from the second second on. */
+ * buffer's wait, dc_profile.audio_wait_ms), and a live mix starting up lets its first
+ * buffers go at once: so the least over the last 5-10 s, from the second second on. */
 #define RECORDING_BYTES_PER_S (48000 * 2)
 #define ORIGIN_WINDOW_BYTES (5 * RECORDING_BYTES_PER_S)
 static GstPadProbeReturn time_recording(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
@@ -1023,7 +1023,7 @@ dc_endpoint_media *dc_media_new(const dc_media_config *cfg, const dc_media_event
                 "GStreamer's webrtcbin is missing (Debian: gstreamer1.0-plugins-bad, gstreamer1.0-nice)");
     goto fail;
   }
-  g_object_set(m->webrtc, "bundle-policy", GST_WEBRTC_BUNDLE_POLICY_MAX_BUNDLE, "latency", 100, NULL);
+  g_object_set(m->webrtc, "bundle-policy", GST_WEBRTC_BUNDLE_POLICY_MAX_BUNDLE, "latency", p->audio_wait_ms, NULL);
   tune_ice(m->webrtc, cfg->ice_tcp);
   g_signal_connect(m->webrtc, "deep-element-added", G_CALLBACK(play_red_copies), NULL);
   GstElement *rtpbin = gst_bin_get_by_name(GST_BIN(m->webrtc), "rtpbin");

@@ -24,6 +24,7 @@ typedef struct {
   int slots;                  /* video slots asked for: main + thumbnails */
   int layers;                 /* simulcast layers sent (SSRC simulcast), 1 for none */
   int video_fec_percent;      /* the camera's parity (ULPFEC) while its uplink loses, 0: none */
+  int audio_wait_ms;          /* how long received audio waits for a late or repaired packet */
 } dc_profile;
 
 typedef struct {

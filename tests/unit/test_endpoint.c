@@ -25,6 +25,11 @@ static void test_profiles(void) {
   g_assert_cmpint(hl->video_fps, <=, 10);
   g_assert_cmpint(hl->audio_bps + hl->video_bps, <=, 100000);
   g_assert_cmpint(hl->slots, ==, 1);
+  /* the audio waits for the bridge's copy of a frame two packets (120 ms) after it where
+   * the link loses in runs, with room for the link's jitter; elsewhere 100 ms, for the delay */
+  g_assert_cmpint(hl->audio_wait_ms, >=, 2 * hl->audio_frame_ms + 60);
+  g_assert_cmpint(std->audio_wait_ms, ==, 100);
+  g_assert_cmpint(hall->audio_wait_ms, ==, 100);
   /* the hall: up to 720p */
   g_assert_cmpint(hall->video_height, ==, 720);
   /* each step down asks for less */
