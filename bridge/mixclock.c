@@ -83,10 +83,10 @@ static void deliver_audio_now(const mix_delivery *d) {
   if (depth) {
     dc_red_block earlier[RED_DEPTH_MAX];
     const red_history *sent = &d->rcv->sent_mix;
-    unsigned n = MIN(depth, sent->n);
-    for (unsigned k = 0; k < n; k++) { /* oldest first */
-      unsigned i = sent->n - n + k;
-      earlier[k] = (dc_red_block){s->pt, s->last_ts - sent->frames[i].ts, sent->frames[i].data, sent->frames[i].len};
+    unsigned reach = dc_mixer_red_reach_policy(d->rcv->tier, depth, dc_rx_stream_loses_in_runs(&d->rcv->audio_rx)), n = 0;
+    for (unsigned back = MIN(reach, sent->n); back > reach - depth && back > 0; back--) { /* oldest first */
+      unsigned i = sent->n - back;
+      earlier[n++] = (dc_red_block){s->pt, s->last_ts - sent->frames[i].ts, sent->frames[i].data, sent->frames[i].len};
     }
     len = dc_red_write(buf + hl, sizeof buf - hl - DC_SRTP_MAX_TRAILER, earlier, n, s->pt, d->pkt->data, d->pkt->len);
   } else {

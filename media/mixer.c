@@ -880,6 +880,10 @@ unsigned dc_mixer_red_depth_policy(dc_tier tier, unsigned loss_256, bool loss_in
   return loss_256 >= RED_DEEP_LOSS && (tier != DC_TIER_HIGHLAND || loss_in_runs) ? DC_RED_DEPTH_MAX : 1;
 }
 
+unsigned dc_mixer_red_reach_policy(dc_tier tier, unsigned depth, bool loss_in_runs) {
+  return depth == 1 && tier == DC_TIER_HIGHLAND && loss_in_runs ? 2 : depth;
+}
+
 void dc_loss_reports_add(dc_loss_reports *r, uint8_t fraction_lost, uint64_t now_us) {
   r->loss[r->next] = fraction_lost;
   r->at_us[r->next] = now_us;

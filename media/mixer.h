@@ -27,7 +27,9 @@
  *             encoder's extra effort is spent once per tier, not per listener; beside
  *             it the same mix at 8 kbit/s wideband, the copy RED (RFC 2198) carries,
  *             made while a listener takes copies (dc_mixer_want_copies), for the tier's
- *             mix and a highland talker's own alike
+ *             mix and a highland talker's own alike; in-band FEC is asked for, but
+ *             libopus adds none at this rate (dc_mixer_red_reach_policy), so the copies
+ *             are the tier's only repair
  *
  * Threads: none; one mixer belongs to one room and is driven by its mix clock.
  * After a stall (a thin link's queue, then its packets in a burst) playout waits and goes on
@@ -138,6 +140,16 @@ unsigned dc_mixer_expected_loss_policy(dc_tier tier, unsigned worst_loss_256);
  * link has room for them is the caller's to know (the bridge: what it carried lately). */
 #define DC_RED_DEPTH_MAX 2
 unsigned dc_mixer_red_depth_policy(dc_tier tier, unsigned loss_256, bool loss_in_runs);
+/* How far back a listener's copies reach, in frames: its `depth` copies are the frames from
+ * that far back to depth - 1 frames nearer (RFC 2198 gives each block its own timestamp
+ * offset). Where a highland link loses in runs, its one copy is of the frame two back: a run
+ * of two is then repaired whole (two packets later each), where the frame before repairs
+ * only the last of a run, and nothing else covers a lone loss: libopus 1.3.1 puts no in-band
+ * FEC in the tier's 60 ms frames at 14 kbit/s (it starts at 18), whatever loss it is told.
+ * The listener must wait 120 ms for it (the endpoint's highland profile waits 200; Chromium's
+ * buffer grows to it). Measured: README, the link lab. Elsewhere the copies end one back.
+ * Never more than DC_RED_DEPTH_MAX back: what a sender keeps of its last frames. */
+unsigned dc_mixer_red_reach_policy(dc_tier tier, unsigned depth, bool loss_in_runs);
 /* The audio loss a listener reported lately, for the two policies above: the worst of its
  * reports that came within hold_us (the last DC_LOSS_REPORTS of them: a page that receives
  * video reports about every second), as long as the last that showed any loss did (0 after).

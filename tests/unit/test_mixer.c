@@ -372,6 +372,20 @@ static void test_expected_loss_follows_reports(void) {
   g_assert_cmpuint(dc_mixer_red_depth_policy(DC_TIER_HIGHLAND, 10, true), ==, 1);
   g_assert_cmpuint(dc_mixer_red_depth_policy(DC_TIER_HIGHLAND, 0, true), ==, 0);
   g_assert_cmpuint(dc_mixer_red_depth_policy(DC_TIER_HALL, 5, false), ==, 1);
+  /* how far back the copies reach: one copy two frames back where a highland link loses in
+   * runs (a run of two repaired whole), else the frames just before; never past the history */
+  g_assert_cmpuint(dc_mixer_red_reach_policy(DC_TIER_HIGHLAND, 1, true), ==, 2);
+  g_assert_cmpuint(dc_mixer_red_reach_policy(DC_TIER_HIGHLAND, 1, false), ==, 1);
+  g_assert_cmpuint(dc_mixer_red_reach_policy(DC_TIER_HIGHLAND, 2, true), ==, 2);
+  g_assert_cmpuint(dc_mixer_red_reach_policy(DC_TIER_STANDARD, 1, true), ==, 1);
+  g_assert_cmpuint(dc_mixer_red_reach_policy(DC_TIER_HIGHLAND, 0, true), ==, 0);
+  for (unsigned depth = 0; depth <= DC_RED_DEPTH_MAX; depth++)
+    for (int runs = 0; runs < 2; runs++)
+      for (int t = 0; t < DC_TIER_COUNT; t++) {
+        unsigned reach = dc_mixer_red_reach_policy((dc_tier)t, depth, runs);
+        g_assert_cmpuint(reach, >=, depth);
+        g_assert_cmpuint(reach, <=, DC_RED_DEPTH_MAX);
+      }
 
   dc_mixer *m = make_mixer(3);
   sender s;
