@@ -11,7 +11,9 @@
  *   DC_LOSS_RUNS_SETTLE_US of its stream, which do not count), and of the frame before until
  *   then; never one back after the first two back. A copy two back repairs a run of two whole;
  *   the frame before, only its last (media/mixer.h dc_mixer_red_reach_policy).
- * - Neither gets two copies: an audio-only point has no known room for them.
+ * - Neither gets two copies, though RUNS reports enough loss for them: nothing tells the bridge
+ *   an audio-only point's link has room for them (bridge/feedback.c red_deep_allowed; on a
+ *   32 kbit/s link they overflowed it).
  */
 #include <gio/gio.h>
 #include <glib/gstdio.h>
@@ -164,8 +166,11 @@ static char *offer_for(dc_client *dc, gpointer user) {
   return offer;
 }
 
+/* Enough of each kind came, or a packet with two copies, which fails the test at once. */
 static bool copies_came(void) {
   const client *runs = &T.c[RUNS], *singles = &T.c[SINGLES];
+  if (g_atomic_int_get(&runs->two_copies) || g_atomic_int_get(&singles->two_copies))
+    return true;
   return g_atomic_int_get(&runs->two_back) >= COPIES && g_atomic_int_get(&runs->one_back) >= COPIES &&
          g_atomic_int_get(&singles->one_back) >= 3 * COPIES;
 }
@@ -183,10 +188,10 @@ static void test_copies_reach(void) {
                    g_atomic_int_get(&c->odd_offsets));
   }
   g_assert_true(came);
-  g_assert_cmpint(g_atomic_int_get(&T.c[SINGLES].two_back), ==, 0);
-  g_assert_cmpint(g_atomic_int_get(&T.c[RUNS].one_back_after_two), ==, 0);
   for (int i = RUNS; i < N_CLIENTS; i++)
     g_assert_cmpint(g_atomic_int_get(&T.c[i].two_copies), ==, 0);
+  g_assert_cmpint(g_atomic_int_get(&T.c[SINGLES].two_back), ==, 0);
+  g_assert_cmpint(g_atomic_int_get(&T.c[RUNS].one_back_after_two), ==, 0);
 }
 
 static void test_stops_cleanly(void) { dc_test_assert_stops_cleanly(T.bridge); }
