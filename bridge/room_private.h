@@ -196,6 +196,7 @@ struct dc_participant {
   bool nack_upstream;          /* the source takes our NACKs */
   bool remb_upstream;          /* and our REMB */
   unsigned video_fb;           /* DC_FB_* it negotiated for its camera */
+  gint camera_seen_pub;        /* its camera's first packet came: the recording prefers it (atomic) */
   uint8_t fir_seq;             /* RFC 5104 §4.3.1.1: one more per new request */
   /* what it sends us, for our reports and NACKs: n_layers of them, made with its offer (3 KiB
    * each, and a participant had room for 8 inline: 25 KiB, most of it for layers never sent) */
@@ -290,6 +291,7 @@ struct dc_room {
   int rec_mix_slot;    /* under mix_lock: a muted hall-tier place in the mixer, whose packets
                         * are the full mix; -1 when not recording */
   gpointer rec_source; /* main thread → workers: whose picture is recorded (an id, atomic) */
+  gint rec_source_camera; /* and whether its camera has sent anything (atomic) */
   gpointer rec_playing; /* the source rec_video plays now (an id, atomic: a cheap filter) */
   gint rec_on;          /* rec != NULL, for the workers' filter without the lock */
 };

@@ -18,19 +18,26 @@ static int by_recent_speech(gconstpointer a, gconstpointer b) {
 static bool reroute(dc_room *r) {
   bool changed = false;
   GPtrArray *others = g_ptr_array_new();
-  /* the recording's picture: what a main slot shows to someone who is nobody in the room */
+  /* the recording's picture: what a main slot shows to someone who is nobody in the room,
+   * but one whose camera sends before one whose does not: with nobody speaking yet the first
+   * to join was recorded, a point without a camera as often as not, and the file held no
+   * picture (fec-in-the-daemon failed one run in three for it). A camera's first packet
+   * reroutes while the choice has none (video.c). */
   int64_t recorded = 0, latest = G_MININT64;
-  bool pin_found = false;
+  bool pin_found = false, camera = false;
   for (guint j = 0; j < r->members->len && !pin_found; j++) {
     dc_participant *src = g_ptr_array_index(r->members, j);
     if (!src->neg || !src->connected || g_atomic_int_get(&src->observer))
       continue;
     pin_found = r->pinned && src->id == r->pinned;
-    if (pin_found || src->last_spoke_us > latest) { /* join order among equals */
+    bool sends = g_atomic_int_get(&src->camera_seen_pub) != 0;
+    if (pin_found || (sends && !camera) || (sends == camera && src->last_spoke_us > latest)) { /* join order among equals */
       recorded = src->id;
       latest = src->last_spoke_us;
+      camera = sends;
     }
   }
+  g_atomic_int_set(&r->rec_source_camera, camera);
   g_atomic_pointer_set(&r->rec_source, (gpointer)(gintptr)recorded);
   /* One order for every receiver, each skipping itself: sorting the others anew for each
    * receiver was N sorts of N a call (a tenth of the bridge's CPU in a storm of 300). */

@@ -802,6 +802,23 @@ void video_on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap) {
   media_in(src, layer, buf, len, &pkt, now, false);
 }
 
+static gboolean reroute_on_main(gpointer data) {
+  dc_participant *src = data;
+  if (!src->left)
+    room_reroute_and_tell(src->room);
+  return G_SOURCE_REMOVE;
+}
+
+/* The source's worker, each packet of its camera: the first tells the recording's choice
+ * (slots.c reroute) it has a camera now, which matters while that choice has none. */
+static void camera_seen(dc_participant *src) {
+  if (g_atomic_int_get(&src->camera_seen_pub))
+    return;
+  g_atomic_int_set(&src->camera_seen_pub, 1);
+  if (!g_atomic_int_get(&src->room->rec_source_camera))
+    g_main_context_invoke_full(src->room->bridge->main, G_PRIORITY_DEFAULT, reroute_on_main, room_ref(src), room_unref);
+}
+
 /* The source's worker: one of its video packets, as sent (received, repaired, or rebuilt
  * here from its FEC: then rebuilt is set, and it was missing). */
 static void media_in(dc_participant *src, int layer, uint8_t *buf, size_t len, const dc_rtp *rtp, uint64_t now,
@@ -845,6 +862,7 @@ static void media_in(dc_participant *src, int layer, uint8_t *buf, size_t len, c
     room_request_keyframe(src, layer, PLI_INTERVAL_US);
   }
   src->layer_seen_us[layer] = (int64_t)now;
+  camera_seen(src);
   for (int i = 0; i < src->n_layers; i++)
     if (src->layer_seen_us[i] && (int64_t)now - src->layer_seen_us[i] < G_USEC_PER_SEC)
       highest = i;
