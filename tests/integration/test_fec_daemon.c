@@ -271,6 +271,7 @@ static char *offer_for(dc_client *dc, gpointer user) {
   return offer;
 }
 
+static bool r_connected(void) { return dc_client_is_connected(T.dc[R]); }
 static bool r_plays_h(void) { return g_atomic_int_get(&T.playing); }
 static bool enough_withheld(void) {
   return g_atomic_int_get(&T.withheld) >= 12 && g_atomic_int_get(&T.fec_withheld) >= 6 &&
@@ -420,13 +421,19 @@ int main(int argc, char **argv) {
   T.id = dc_dtls_identity_new("fec-test", &err);
   g_assert_no_error(err);
   char *url = g_strdup_printf("ws://127.0.0.1:%d/ws", PORT);
-  for (int i = 0; i < N_CLIENTS; i++) {
+  /* R, which sends no camera, joins and connects first: with nobody speaking the recording
+   * once showed the first to join, and held no picture (/fec-daemon/recording) */
+  static const int join_order[N_CLIENTS] = {R, H};
+  for (int k = 0; k < N_CLIENTS; k++) {
+    int i = join_order[k];
     const dc_client_callbacks cb = {.offer = offer_for, .connected = on_connected, .rtp = i == R ? r_rtp : NULL,
                                     .rtcp = i == H ? h_rtcp : NULL};
     dc_client_config cfg = {.session = T.session, .workers = T.workers, .identity = T.id, .ws_url = url,
                             .meeting = meeting, .token = T.token[i], .name = profile_of[i], .slots = 2,
                             .reports = true, .profile = profile_of[i]};
     T.dc[i] = dc_client_new(&cfg, &cb, GINT_TO_POINTER(i));
+    if (i == R)
+      g_assert_true(dc_test_spin_until_named(r_connected, 30000, "R connected, before H joins"));
   }
   g_test_add_func("/fec-daemon/rebuilds", test_fec_rebuilds);
   g_test_add_func("/fec-daemon/metrics", test_metrics);
