@@ -692,6 +692,16 @@ static gboolean start_on_worker(gpointer data) {
    * the pair a point nominated went unanswered often enough that we declared ICE failed just
    * as the point saw it connected. 5 sends over 7.5 s (the endpoint's DC_ICE_CHECK_SENDS). */
   g_object_set(t->agent, "stun-max-retransmissions", (guint)DC_TRANSPORT_ICE_CHECK_SENDS, NULL);
+  /* Once our own checks are over, libnice waits its "idle-timeout" (5 s) for the controlling
+   * peer to nominate a pair, then declares ICE failed, valid pairs or not. On a highland link
+   * the peer's check and its nominating check each take up to 7.5 s of sends when answers
+   * are lost: in the link lab (highland-radio, seed 14) our check succeeded, the point's went
+   * unanswered, and we failed the join 5 s later, every run; its next join, 15-20 s later and
+   * over TCP, then played the speech half a second late. We wait for a peer's whole check and
+   * a nomination after it. A peer with no path at all is failed that much later (31.5 s after
+   * our first check, not 20.5): the endpoint tries again after its own 20 s, a page after
+   * its browser's ICE gives up. */
+  g_object_set(t->agent, "idle-timeout", (guint)DC_TRANSPORT_ICE_IDLE_MS, NULL);
   if (t->cfg.stun_host)
     g_object_set(t->agent, "stun-server", t->cfg.stun_host, "stun-server-port", t->cfg.stun_port, NULL);
   for (char **a = t->cfg.local_addresses; a && *a; a++) {

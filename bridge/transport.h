@@ -73,6 +73,7 @@ typedef struct {
 
 #define DC_TRANSPORT_CONSENT_S 30 /* RFC 7675 §5.1 */
 #define DC_TRANSPORT_ICE_CHECK_SENDS 5 /* a connectivity check's sends before giving it up (transport.c) */
+#define DC_TRANSPORT_ICE_IDLE_MS 16000 /* with our checks done, how long a peer may take to nominate (transport.c) */
 
 #define DC_TRANSPORT_BUF 2048 /* a receive/send buffer: any UDP payload + SRTP trailer room */
 

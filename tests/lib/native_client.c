@@ -68,6 +68,13 @@ typedef struct {
 
 static gboolean send_candidate_on_main(gpointer data) {
   cand_call *cc = data;
+  if (cc->c->cfg.own_candidate && *cc->candidate) {
+    char *instead = cc->c->cfg.own_candidate(cc->candidate, cc->c->user);
+    if (instead)
+      ws_send(cc->c, "candidate", "candidate", instead);
+    g_free(instead);
+    return G_SOURCE_REMOVE;
+  }
   ws_send(cc->c, "candidate", "candidate", cc->candidate);
   return G_SOURCE_REMOVE;
 }
@@ -79,7 +86,8 @@ static void free_cand_call(gpointer data) {
 }
 
 static void on_candidate(gpointer user, const char *candidate) {
-  if (((dc_client *)user)->cfg.bridge_candidate && *candidate)
+  const dc_client_config *cfg = &((dc_client *)user)->cfg;
+  if (cfg->bridge_candidate && !cfg->own_candidate && *candidate)
     return; /* found by its checks, as behind a NAT */
   cand_call *cc = g_new0(cand_call, 1);
   cc->c = user;

@@ -48,6 +48,9 @@ typedef struct {
    * given), and the client's own are not sent (the bridge learns where the client is from its
    * checks, as behind a NAT); user is the callbacks' */
   char *(*bridge_candidate)(const char *candidate, gpointer user);
+  /* optional, main thread, with bridge_candidate: each of the client's own candidates is sent
+   * as this returns it (g_free()d; NULL: not sent), as a NAT's address the test stands at */
+  char *(*own_candidate)(const char *candidate, gpointer user);
 } dc_client_config;
 
 /* Connects and joins at once. The config's strings are copied. */
