@@ -39,17 +39,18 @@ void dc_impair_init(dc_impair *im, const dc_impair_config *cfg, uint64_t seed) {
 double dc_impair_uniform(dc_impair *im) { return uniform(&im->rng); }
 
 /* Random or burst loss for the flow's next packet (impair.h, step 2). */
-static bool lose(dc_impair *im, unsigned f) {
+static bool lose(dc_impair *im, unsigned f, uint64_t now_us) {
   double loss = im->cfg.loss, burst = im->cfg.burst;
   if (loss <= 0)
     return false;
   if (burst <= 1)
     return uniform(&im->flow[f].rng) < loss;
   double to_bad = loss / (burst * (1 - loss)), to_good = 1 / burst;
+  double u = uniform(&im->flow[f].rng); /* one draw a packet, whatever the clock: seeds line up */
   if (im->flow[f].bad)
-    im->flow[f].bad = uniform(&im->flow[f].rng) >= to_good;
-  else
-    im->flow[f].bad = uniform(&im->flow[f].rng) < to_bad;
+    im->flow[f].bad = u >= to_good && now_us - im->flow[f].bad_since_us < DC_IMPAIR_FADE_MAX_US;
+  else if ((im->flow[f].bad = u < to_bad))
+    im->flow[f].bad_since_us = now_us;
   return im->flow[f].bad;
 }
 
@@ -65,7 +66,7 @@ dc_impair_fate dc_impair_packet(dc_impair *im, unsigned flow, uint64_t now_us, s
     st->outage_drops++;
     return DC_IMPAIR_OUTAGE;
   }
-  bool lost = lose(im, f);
+  bool lost = lose(im, f, now_us);
   if (lost && !im->flow[f].last_lost)
     st->loss_runs++;
   im->flow[f].last_lost = lost;

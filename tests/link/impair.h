@@ -11,7 +11,11 @@
  *      caller's classes of traffic, up to DC_IMPAIR_FLOWS), each with a generator and a
  *      Gilbert state of its own seeded from the seed: a flow's n-th packet meets the same
  *      fate whatever else crosses the link, so two builds whose joins send different
- *      traffic lose the same packets of the same speech;
+ *      traffic lose the same packets of the same speech. A fade lasts at most
+ *      DC_IMPAIR_FADE_MAX_US, however few packets of the flow cross it: counted in packets
+ *      alone, a sparse flow's run (a connectivity check resent after 0.5, 1, 2 and 4 s; a
+ *      TCP handshake's 1, 2, 4 s) was a fade of seconds that the flows beside it never met,
+ *      and it failed joins no radio link would (a run of four of the point's checks, 7 s);
  *   3. the bottleneck: a FIFO of `queue_bytes` drained at `rate_bps`; a packet that does not
  *      fit is dropped at the tail (what a 3G modem's buffer does);
  *   4. propagation: `delay_us` plus a uniform jitter of ±`jitter_us`, never reordering on its
@@ -25,6 +29,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#define DC_IMPAIR_FADE_MAX_US 1000000 /* a fade's longest (step 2) */
 
 typedef struct {
   double rate_bps;    /* 0: no bottleneck */
@@ -60,6 +66,7 @@ typedef struct {
   struct {
     uint64_t rng;
     bool bad;       /* the Gilbert model's state */
+    uint64_t bad_since_us;
     bool last_lost; /* for counting loss runs */
   } flow[DC_IMPAIR_FLOWS];
   uint64_t busy_until;   /* the bottleneck is sending until then */

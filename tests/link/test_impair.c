@@ -84,6 +84,24 @@ static void test_burst_loss(void) {
   g_assert_cmpfloat(fabs(run - 3), <, 0.2);
 }
 
+/* A fade is a stretch of time: a sparse flow's packets (a check resent 600 ms apart) meet at
+ * most two of them in a row in one (DC_IMPAIR_FADE_MAX_US), while a dense flow's runs keep
+ * their length (test_burst_loss). Before, this flow lost runs of up to 34 packets (20 s). */
+static void test_fade_is_time(void) {
+  dc_impair im = make((dc_impair_config){.loss = 0.3, .burst = 5}, 8);
+  uint64_t due;
+  unsigned run = 0, longest = 0;
+  for (uint64_t i = 0; i < 20000; i++) {
+    bool lost = dc_impair_packet(&im, 0, i * 600000, 100, true, &due) == DC_IMPAIR_LOST;
+    run = lost ? run + 1 : 0;
+    longest = run > longest ? run : longest;
+  }
+  g_test_message("packets 600 ms apart, 30 %% loss in runs of 5: lost %.1f %%, longest run %u, mean run %.2f",
+                 im.stats.lost / 200.0, longest, im.stats.lost / (double)im.stats.loss_runs);
+  g_assert_cmpuint(longest, <=, 2);
+  g_assert_cmpuint(im.stats.lost, >, 1000); /* it still loses */
+}
+
 /* 5 % of packets held back 30 ms: about that many, and later ones overtake them. */
 static void test_reorder(void) {
   dc_impair im = make((dc_impair_config){.delay_us = 50000, .reorder = 0.05, .reorder_us = 30000}, 6);
@@ -160,6 +178,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/impair/delay-and-jitter", test_delay_and_jitter);
   g_test_add_func("/impair/random-loss", test_random_loss);
   g_test_add_func("/impair/burst-loss", test_burst_loss);
+  g_test_add_func("/impair/fade-is-time", test_fade_is_time);
   g_test_add_func("/impair/reorder", test_reorder);
   g_test_add_func("/impair/outage", test_outage);
   g_test_add_func("/impair/seeded", test_seeded);
