@@ -15,10 +15,12 @@
 #define MEDIA_TIMEOUT_S 20
 /* libnice lists the machine's addresses as it starts gathering and makes a host candidate on
  * each at once, so none this long after our offer means it found no address to reach the
- * bridge from. Seen on the first join of an endpoint in a network namespace made just before
- * (endpoint-highland-link, about one run in two): libnice listed only the loopback, and a new
- * session a moment later found the link's address. A box that starts before its modem has an
- * address is the same case. Looking again at once beats waiting out MEDIA_TIMEOUT_S. */
+ * bridge from. It takes addresses only from links the kernel marks running, which it does up
+ * to a second after a link is set up: an endpoint started 0.2 s after its network namespace
+ * was made listed only the loopback (endpoint-highland-link, one run in two, until the tests
+ * waited for their links), and a new session a moment later found the link's address. A box
+ * that starts before its modem is up is the same case. Looking again at once beats waiting
+ * out MEDIA_TIMEOUT_S. */
 #define NO_CANDIDATE_S 3
 
 struct dc_session {

@@ -14,7 +14,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { api, dropNamespace, endpointEnv, enterNetns, namespaceBehind, onLines, PORT, sh, sleep, startBridge, stopBridge } from '../browser/harness.mjs';
+import { api, dropNamespace, endpointEnv, enterNetns, namespaceBehind, onLines, PORT, sh, sleep, startBridge, stopBridge, vethPair } from '../browser/harness.mjs';
 
 const [bridgeExe, compactExe, endpointExe, secondsArg] = process.argv.slice(2);
 const SECONDS = Number(secondsArg || process.env.BENCH_SECONDS || 60);
@@ -25,11 +25,7 @@ const CLK_TCK = 100;
 
 function makeLinks(ns) {
   namespaceBehind(ns, 'dcB0', 'dcB1', HERE, THERE);
-  sh(['ip', 'link', 'add', 'dcBF0', 'type', 'veth', 'peer', 'name', 'dcBF1']);
-  sh(['ip', 'addr', 'add', `${FAST}/30`, 'dev', 'dcBF0']);
-  sh(['ip', 'addr', 'add', '10.83.1.2/30', 'dev', 'dcBF1']);
-  sh(['ip', 'link', 'set', 'dcBF0', 'up']);
-  sh(['ip', 'link', 'set', 'dcBF1', 'up']);
+  vethPair('dcBF0', 'dcBF1', FAST, '10.83.1.2');
 }
 
 const wire = (ns) => ({

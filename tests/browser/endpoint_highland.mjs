@@ -21,7 +21,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { api, dropNamespace, enterNetns, goertzelDb, namespaceBehind, PORT, sh, sleep, spawnEndpoint, startBridge,
-  stopBridge, tap, wavSamples, wavSamplesNow } from './harness.mjs';
+  stopBridge, tap, vethPair, wavSamples, wavSamplesNow } from './harness.mjs';
 
 const [bridgeExe, compactExe, endpointExe] = process.argv.slice(2);
 enterNetns('dchigh');
@@ -42,11 +42,7 @@ function makeLinks(ns) {
     sh(['tc', ...pre, 'qdisc', 'add', 'dev', dev[dev.length - 1], 'root', 'tbf', 'rate', `${CAP_KBIT}kbit`, 'burst', '4kb', 'latency', '400ms']);
   }
   // the district's fast link (webrtcbin gathers no loopback candidates)
-  sh(['ip', 'link', 'add', 'dcF0', 'type', 'veth', 'peer', 'name', 'dcF1']);
-  sh(['ip', 'addr', 'add', `${FAST}/30`, 'dev', 'dcF0']);
-  sh(['ip', 'addr', 'add', '10.81.1.2/30', 'dev', 'dcF1']);
-  sh(['ip', 'link', 'set', 'dcF0', 'up']);
-  sh(['ip', 'link', 'set', 'dcF1', 'up']);
+  vethPair('dcF0', 'dcF1', FAST, '10.81.1.2');
 }
 
 

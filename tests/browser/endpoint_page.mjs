@@ -16,7 +16,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { api, enterNetns, goertzelDb, launch, openPage, pageTonesDb, PORT, sh, sleep, spawnEndpoint, startBridge,
-  stopBridge, tap, wavSamples, wavSamplesNow } from './harness.mjs';
+  stopBridge, tap, vethPair, wavSamples, wavSamplesNow } from './harness.mjs';
 
 const [bridgeExe, endpointExe] = process.argv.slice(2);
 enterNetns('dcendp');
@@ -47,11 +47,7 @@ async function pageVideoFrames(page) {
 
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'diemcau-endpoint-'));
-  sh(['ip', 'link', 'add', 'dcE0', 'type', 'veth', 'peer', 'name', 'dcE1']);
-  sh(['ip', 'addr', 'add', `${HERE}/30`, 'dev', 'dcE0']);
-  sh(['ip', 'addr', 'add', '10.80.0.2/30', 'dev', 'dcE1']);
-  sh(['ip', 'link', 'set', 'dcE0', 'up']);
-  sh(['ip', 'link', 'set', 'dcE1', 'up']);
+  vethPair('dcE0', 'dcE1', HERE, '10.80.0.2');
   const wav = join(dir, 'page.wav');
   sh(['sox', '-n', '-r', '48000', '-c', '1', '-b', '16', wav, 'synth', '120', 'sine', String(PAGE_TONE), 'vol', '0.3']);
   const bridge = await startBridge(bridgeExe, join(dir, 'data'), { listen: '0.0.0.0', ice: ['127.0.0.1', HERE] });

@@ -13,7 +13,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PORT, api, endpointEnv, enterNetns, onLines, sh, sleep, startBridge, stopBridge, tap } from './harness.mjs';
+import { PORT, api, endpointEnv, enterNetns, onLines, sh, sleep, startBridge, stopBridge, tap, vethPair } from './harness.mjs';
 
 const [bridgeExe, endpointExe] = process.argv.slice(2);
 enterNetns('dcunatt');
@@ -49,11 +49,7 @@ async function logLine(ep, text, since, ms) {
 
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'diemcau-unattended-'));
-  sh(['ip', 'link', 'add', 'dcU0', 'type', 'veth', 'peer', 'name', 'dcU1']);
-  sh(['ip', 'addr', 'add', `${HERE}/30`, 'dev', 'dcU0']);
-  sh(['ip', 'addr', 'add', '10.82.0.2/30', 'dev', 'dcU1']);
-  sh(['ip', 'link', 'set', 'dcU0', 'up']);
-  sh(['ip', 'link', 'set', 'dcU1', 'up']);
+  vethPair('dcU0', 'dcU1', HERE, '10.82.0.2');
   const data = join(dir, 'data');
   const opts = { listen: '0.0.0.0', ice: ['127.0.0.1', HERE] };
   let bridge = await startBridge(bridgeExe, data, opts);

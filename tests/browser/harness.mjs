@@ -43,9 +43,35 @@ export function namespaceBehind(ns, outerDev, innerDev, here, there, { route = f
   sh(['ip', 'link', 'set', outerDev, 'up']);
   sh(['ip', '-n', ns, 'addr', 'add', `${there}/30`, 'dev', innerDev]);
   sh(['ip', '-n', ns, 'link', 'set', innerDev, 'up']);
+  waitRunning(outerDev);
+  waitRunning(innerDev, ns);
   if (route) sh(['ip', '-n', ns, 'route', 'add', 'default', 'via', here]);
   mkdirSync(`/etc/netns/${ns}`, { recursive: true });
   writeFileSync(`/etc/netns/${ns}/resolv.conf`, 'nameserver 127.0.0.1\n');
+}
+
+// A veth pair in the current namespace, `a` and `b` its ends' /30 addresses, up and running.
+export function vethPair(devA, devB, a, b) {
+  sh(['ip', 'link', 'add', devA, 'type', 'veth', 'peer', 'name', devB]);
+  sh(['ip', 'addr', 'add', `${a}/30`, 'dev', devA]);
+  sh(['ip', 'addr', 'add', `${b}/30`, 'dev', devB]);
+  for (const dev of [devA, devB]) sh(['ip', 'link', 'set', dev, 'up']);
+  for (const dev of [devA, devB]) waitRunning(dev);
+}
+
+// Returns once a link set up is running (operstate up). The kernel marks it so up to a second
+// later when links change in quick succession (its link watch runs at most once a second),
+// and libnice, as a real box's agent would, takes addresses only from running links: an
+// endpoint started 0.2 s after its namespace was made found only the loopback, in one first
+// join of two in endpoint-highland-link, and joined again 4 s later.
+export function waitRunning(dev, ns = null) {
+  const show = ['ip', ...(ns ? ['-n', ns] : []), '-o', 'link', 'show', 'dev', dev];
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let i = 0; i < 100; i++) {
+    if (/ state UP /.test(sh(show))) return;
+    Atomics.wait(pause, 0, 0, 50);
+  }
+  throw new Error(`${dev}${ns ? ` in ${ns}` : ''} is not running 5 s after it was set up: ${sh(show).trim()}`);
 }
 
 export function dropNamespace(ns) {

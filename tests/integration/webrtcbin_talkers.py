@@ -44,6 +44,15 @@ def outer():
         ip('-n', NETNS, 'addr', 'add', '10.78.0.2/30', 'dev', 'dct1')
         ip('-n', NETNS, 'link', 'set', 'dct0', 'up')
         ip('-n', NETNS, 'link', 'set', 'dct1', 'up')
+        for dev in ('dct0', 'dct1'):  # running, or libnice skips it (harness.mjs waitRunning)
+            for _ in range(100):
+                shown = subprocess.run(['ip', '-n', NETNS, '-o', 'link', 'show', 'dev', dev],
+                                       capture_output=True, text=True, check=True).stdout
+                if ' state UP ' in shown:
+                    break
+                time.sleep(0.05)
+            else:
+                raise SystemExit('%s is not running 5 s after it was set up: %s' % (dev, shown.strip()))
         os.makedirs('/etc/netns/' + NETNS, exist_ok=True)
         with open('/etc/netns/%s/resolv.conf' % NETNS, 'w') as f:
             f.write('nameserver 127.0.0.1\n')

@@ -6,7 +6,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { noIpv6, onLines, sh } from '../browser/harness.mjs';
+import { noIpv6, onLines, sh, waitRunning } from '../browser/harness.mjs';
 
 export const DISTRICT = '10.83.0.1', POINT = '10.83.0.2';
 
@@ -30,6 +30,7 @@ export function makeLab(tag) {
     sh([...(ns ? ['ip', '-n', ns] : ['ip']), 'link', 'set', dev, 'up']);
     sh([...pre, 'ethtool', '-K', dev, 'tx', 'off', 'tso', 'off', 'gso', 'off', 'gro', 'off']);
   }
+  for (const [ns, dev] of [[null, 'dcLd'], [mid, 'dcLm1'], [mid, 'dcLm2'], [point, 'dcLp']]) waitRunning(dev, ns);
   mkdirSync(`/etc/netns/${point}`, { recursive: true });
   writeFileSync(`/etc/netns/${point}/resolv.conf`, 'nameserver 127.0.0.1\n');
   return {
