@@ -884,13 +884,18 @@ unsigned dc_mixer_red_reach_policy(dc_tier tier, unsigned depth, bool loss_in_ru
   return depth == 1 && tier == DC_TIER_HIGHLAND && loss_in_runs ? 2 : depth;
 }
 
-void dc_loss_reports_add(dc_loss_reports *r, uint8_t fraction_lost, uint64_t now_us) {
+bool dc_loss_reports_add(dc_loss_reports *r, uint8_t fraction_lost, uint32_t ext_highest, uint64_t now_us) {
+  int32_t moved = (int32_t)(ext_highest - r->ext_highest);
+  if (r->n && moved <= 0 && moved > -DC_LOSS_REPORTS_RESTART)
+    return false;
+  r->ext_highest = ext_highest;
   r->loss[r->next] = fraction_lost;
   r->at_us[r->next] = now_us;
   r->next = (r->next + 1) % DC_LOSS_REPORTS;
   r->n = MIN(r->n + 1, (unsigned)DC_LOSS_REPORTS);
   if (fraction_lost)
     r->lossy_us = MAX(now_us, 1);
+  return true;
 }
 
 unsigned dc_loss_reports_worst(const dc_loss_reports *r, uint64_t now_us, uint64_t hold_us) {

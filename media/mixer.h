@@ -163,8 +163,18 @@ typedef struct {
   uint64_t at_us[DC_LOSS_REPORTS];
   unsigned n, next;
   uint64_t lossy_us; /* when the last report with loss came; 0: none yet */
+  uint32_t ext_highest; /* the extended highest sequence number the last one covered */
 } dc_loss_reports;
-void dc_loss_reports_add(dc_loss_reports *r, uint8_t fraction_lost, uint64_t now_us);
+/* Takes a report block (RFC 3550 §6.4.1) unless it covers no packet the last one did not:
+ * its extended highest sequence number has not moved, so its interval is empty and its
+ * fraction lost 0 by definition, whatever the link lost. GStreamer's rtpsession (the native
+ * endpoint) sends such: a block on our stream from each of its own streams, the first over
+ * the interval, the others over nothing after it (24, 0, 0 /256 in one report); the last
+ * then hid the loss from the live view, and each one told the bandwidth estimate of an
+ * audio-only receiver that its link was clean. One far behind (DC_LOSS_REPORTS_RESTART) is
+ * a receiver that counts afresh and is taken. Whether it was taken. */
+#define DC_LOSS_REPORTS_RESTART 3000
+bool dc_loss_reports_add(dc_loss_reports *r, uint8_t fraction_lost, uint32_t ext_highest, uint64_t now_us);
 unsigned dc_loss_reports_worst(const dc_loss_reports *r, uint64_t now_us, uint64_t hold_us);
 
 /* Whether a listener on the tier takes RED copies now: the highland tier's copies (one more

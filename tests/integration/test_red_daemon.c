@@ -55,6 +55,7 @@ typedef struct {
   double phase;
   /* its worker: the mix it receives */
   uint32_t mix_ssrc;
+  uint32_t mix_highest; /* its extended highest sequence number (RFC 3550 A.1), 0: none yet */
   gint connected, red_packets, one_back, two_back, two_copies, odd_offsets, one_back_after_two;
 } client;
 
@@ -98,7 +99,8 @@ static gboolean report(gpointer data) {
   if (!mix)
     return G_SOURCE_CONTINUE;
   dc_rtcp_report rr = {.ssrc = c->ssrc, .n_blocks = 1};
-  rr.blocks[0] = (dc_rtcp_report_block){.ssrc = mix, .fraction_lost = 26};
+  /* over what came since the last (a block over nothing is no report: dc_loss_reports_add) */
+  rr.blocks[0] = (dc_rtcp_report_block){.ssrc = mix, .fraction_lost = 26, .ext_highest_seq = c->mix_highest};
   uint8_t buf[DC_TRANSPORT_BUF];
   dc_rtcp_writer w;
   dc_rtcp_writer_init(&w, buf, sizeof buf - DC_SRTP_MAX_TRAILER);
@@ -132,6 +134,11 @@ static void on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap) {
   if (dc_rtp_parse(&pkt, buf, len) != DC_OK)
     return;
   c->mix_ssrc = pkt.ssrc;
+  uint16_t ahead = (uint16_t)(pkt.seq - (uint16_t)c->mix_highest);
+  if (!c->mix_highest)
+    c->mix_highest = (uint32_t)pkt.seq + 65536u; /* a cycle up: never 0 */
+  else if (ahead && ahead < 0x8000)
+    c->mix_highest += ahead;
   if (pkt.payload_type != RED_PT)
     return;
   dc_red_block blocks[DC_RED_MAX_BLOCKS];
