@@ -59,11 +59,11 @@ export function vethPair(devA, devB, a, b) {
   for (const dev of [devA, devB]) waitRunning(dev);
 }
 
-// Returns once a link set up is running (operstate up). The kernel marks it so up to a second
-// later when links change in quick succession (its link watch runs at most once a second),
-// and libnice, as a real box's agent would, takes addresses only from running links: an
-// endpoint started 0.2 s after its namespace was made found only the loopback, in one first
-// join of two in endpoint-highland-link, and joined again 4 s later.
+// Returns once a link set up is running (operstate up, IFF_RUNNING). The kernel marks it so
+// a while later (its link watch, which runs apart from the request: 0.38 s or more for the
+// highland link in endpoint-highland-link), and libnice, as a real box's agent would, takes
+// addresses only from running links: an endpoint started 0.2 s after its namespace was made
+// found only the loopback, in one first join of two there, and joined again 4 s later.
 export function waitRunning(dev, ns = null) {
   const show = ['ip', ...(ns ? ['-n', ns] : []), '-o', 'link', 'show', 'dev', dev];
   const pause = new Int32Array(new SharedArrayBuffer(4));
