@@ -131,13 +131,14 @@ static void on_report(dc_participant *rcv, const dc_rtcp_report *rep, uint64_t n
     /* the worst loss of its last reports decides the mix's redundancy (mixclock.c); a block
      * over no new packet says nothing (dc_loss_reports_add) */
     if (blk->ssrc == rcv->audio.ssrc && !outage &&
-        dc_loss_reports_add(&rcv->audio_losses, blk->fraction_lost, blk->ext_highest_seq, now)) {
+        dc_loss_reports_add(&rcv->audio_losses, blk->fraction_lost, blk->ext_highest_seq, blk->cumulative_lost,
+                            now)) {
       audio = blk->fraction_lost; /* the mix: every packet is ours, no gap is a source's */
       if (blk->cumulative_lost > rcv->lost_down_seen) {
         dc_metrics_add(&dc_metrics.lost_down, (uint64_t)(blk->cumulative_lost - rcv->lost_down_seen));
         rcv->lost_down_seen = blk->cumulative_lost;
       }
-      g_atomic_int_set(&rcv->audio_loss_now_pub, blk->fraction_lost);
+      g_atomic_int_set(&rcv->audio_loss_now_pub, dc_loss_reports_recent(&rcv->audio_losses));
       g_atomic_int_set(&rcv->deep_red_pub, red_deep_allowed(rcv, now));
       g_atomic_int_set(&rcv->audio_loss_pub, (gint)dc_loss_reports_worst(&rcv->audio_losses, now, RED_HOLD_US));
     }

@@ -884,10 +884,21 @@ unsigned dc_mixer_red_reach_policy(dc_tier tier, unsigned depth, bool loss_in_ru
   return depth == 1 && tier == DC_TIER_HIGHLAND && loss_in_runs ? 2 : depth;
 }
 
-bool dc_loss_reports_add(dc_loss_reports *r, uint8_t fraction_lost, uint32_t ext_highest, uint64_t now_us) {
+bool dc_loss_reports_add(dc_loss_reports *r, uint8_t fraction_lost, uint32_t ext_highest, int32_t cumulative_lost,
+                         uint64_t now_us) {
   int32_t moved = (int32_t)(ext_highest - r->ext_highest);
   if (r->n && moved <= 0 && moved > -DC_LOSS_REPORTS_RESTART)
     return false;
+  uint32_t expected = ext_highest - r->anchor_highest;
+  if (!r->have_recent || moved <= 0) { /* the first, or a receiver counting afresh: its own figure */
+    r->recent = fraction_lost;
+    r->have_recent = true;
+    r->anchor_highest = ext_highest, r->anchor_lost = cumulative_lost;
+  } else if (expected >= DC_LOSS_RECENT_PACKETS) {
+    int64_t lost = (int64_t)cumulative_lost - r->anchor_lost;
+    r->recent = (uint8_t)(lost <= 0 ? 0 : MIN(lost * 256 / expected, 255));
+    r->anchor_highest = ext_highest, r->anchor_lost = cumulative_lost;
+  }
   r->ext_highest = ext_highest;
   r->loss[r->next] = fraction_lost;
   r->at_us[r->next] = now_us;
@@ -896,6 +907,10 @@ bool dc_loss_reports_add(dc_loss_reports *r, uint8_t fraction_lost, uint32_t ext
   if (fraction_lost)
     r->lossy_us = MAX(now_us, 1);
   return true;
+}
+
+int dc_loss_reports_recent(const dc_loss_reports *r) {
+  return r->have_recent ? r->recent : -1;
 }
 
 unsigned dc_loss_reports_worst(const dc_loss_reports *r, uint64_t now_us, uint64_t hold_us) {

@@ -164,6 +164,11 @@ typedef struct {
   unsigned n, next;
   uint64_t lossy_us; /* when the last report with loss came; 0: none yet */
   uint32_t ext_highest; /* the extended highest sequence number the last one covered */
+  /* the live figure (dc_loss_reports_recent): counts when it was last made */
+  uint32_t anchor_highest;
+  int32_t anchor_lost;
+  bool have_recent;
+  uint8_t recent;
 } dc_loss_reports;
 /* Takes a report block (RFC 3550 §6.4.1) unless it covers no packet the last one did not:
  * its extended highest sequence number has not moved, so its interval is empty and its
@@ -174,7 +179,14 @@ typedef struct {
  * audio-only receiver that its link was clean. One far behind (DC_LOSS_REPORTS_RESTART) is
  * a receiver that counts afresh and is taken. Whether it was taken. */
 #define DC_LOSS_REPORTS_RESTART 3000
-bool dc_loss_reports_add(dc_loss_reports *r, uint8_t fraction_lost, uint32_t ext_highest, uint64_t now_us);
+bool dc_loss_reports_add(dc_loss_reports *r, uint8_t fraction_lost, uint32_t ext_highest, int32_t cumulative_lost,
+                         uint64_t now_us);
+/* The loss to show (the operators' live view), 1/256, -1 before the first report: from the
+ * blocks' cumulative counts over at least DC_LOSS_RECENT_PACKETS, not the last block's
+ * fraction, which may cover a few packets (the endpoint's blocks are not all a report
+ * interval apart): 0 of 13 was shown while its link lost 15 %. */
+#define DC_LOSS_RECENT_PACKETS 64
+int dc_loss_reports_recent(const dc_loss_reports *r);
 unsigned dc_loss_reports_worst(const dc_loss_reports *r, uint64_t now_us, uint64_t hold_us);
 
 /* Whether a listener on the tier takes RED copies now: the highland tier's copies (one more

@@ -223,13 +223,14 @@ async function main() {
       `${twoCopies} mix packets with two copies of ${await metricNow('diemcau_red_packets_out_total')} with any, ` +
       `${((Date.now() - lossBeganAt) / 1000).toFixed(1)} s after the loss began; the highland endpoint received ` +
       `${mean(high, 5, (s) => s.kbps.audio_down + s.kbps.video_down).toFixed(0)} kbit/s (5 s mean)`);
-    // What the operators' live view shows of that downlink: the mix's loss in the highland
-    // endpoint's last report. Its webrtcbin sends a block on the mix from each of its own
-    // streams, the first over the interval, the others over nothing after it (24, 0, 0 /256):
-    // the last one's 0 was shown, and an audio-only point's estimate heard of a clean link.
+    // What the operators' live view shows of that downlink: the mix's loss the highland
+    // endpoint reports, over 64 packets or more (at 15 %, none lost: 3e-5). Its webrtcbin
+    // sends a block on the mix from each of its own streams, the first over the interval, the
+    // others over nothing after it (24, 0, 0 /256) or over a few packets: the last one's 0
+    // was shown, and an audio-only point's estimate heard of a clean link.
     const live = await api(bridge.key, 'GET', `/api/meetings/${meeting.id}/live`);
     const highLive = live.points.find((pt) => pt.name === 'Xã Đăk Mang')?.participants.at(-1)?.link ?? {};
-    check(highLive.audio_loss_pct >= 3 && highLive.audio_loss_pct <= 40,
+    check(highLive.audio_loss_pct > 0 && highLive.audio_loss_pct <= 40,
       "the live view shows the loss the highland endpoint reports of its mix, not a report's empty blocks",
       `audio loss ${highLive.audio_loss_pct} % (its downlink drops 15 %); link ${JSON.stringify(highLive)}`);
     // A 2.5 s outage of the highland downlink (after the recordings are judged): the jitter

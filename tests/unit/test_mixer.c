@@ -1189,19 +1189,19 @@ static void test_loss_reports_hold_between_reports(void) {
   const uint64_t s = 1000000, hold = 10 * s;
   dc_loss_reports r = {0};
   g_assert_cmpuint(dc_loss_reports_worst(&r, 1 * s, hold), ==, 0);
-  dc_loss_reports_add(&r, 0, 100, 1 * s);
+  dc_loss_reports_add(&r, 0, 100, 0, 1 * s);
   g_assert_cmpuint(dc_loss_reports_worst(&r, 1 * s, hold), ==, 0); /* a clean link */
-  dc_loss_reports_add(&r, 41, 117, 2 * s);
-  dc_loss_reports_add(&r, 20, 200, 7 * s);
+  dc_loss_reports_add(&r, 41, 117, 3, 2 * s);
+  dc_loss_reports_add(&r, 20, 200, 9, 7 * s);
   g_assert_cmpuint(dc_loss_reports_worst(&r, 7 * s, hold), ==, 41);
   /* 10.2 s after the worst and before the next report: still going, at what is left */
   g_assert_cmpuint(dc_loss_reports_worst(&r, 12 * s + 200000, hold), ==, 20);
-  dc_loss_reports_add(&r, 0, 300, 13 * s);
-  dc_loss_reports_add(&r, 0, 350, 16 * s);
+  dc_loss_reports_add(&r, 0, 300, 9, 13 * s);
+  dc_loss_reports_add(&r, 0, 350, 9, 16 * s);
   g_assert_cmpuint(dc_loss_reports_worst(&r, 16 * s, hold), ==, 20);
   g_assert_cmpuint(dc_loss_reports_worst(&r, 17 * s + 1, hold), ==, 0); /* 10 s clean: off */
   for (int k = 0; k < 3 * DC_LOSS_REPORTS; k++) /* a page's report every second */
-    dc_loss_reports_add(&r, (uint8_t)(k % 5 ? 0 : 30), (uint32_t)(400 + 17 * k), (uint64_t)(20 + k) * s);
+    dc_loss_reports_add(&r, (uint8_t)(k % 5 ? 0 : 30), (uint32_t)(400 + 17 * k), 9 + k / 5, (uint64_t)(20 + k) * s);
   g_assert_cmpuint(dc_loss_reports_worst(&r, (uint64_t)(20 + 3 * DC_LOSS_REPORTS) * s, hold), ==, 30);
 }
 
@@ -1210,22 +1210,32 @@ static void test_loss_reports_hold_between_reports(void) {
 static void test_loss_reports_skip_empty_blocks(void) {
   const uint64_t s = 1000000, hold = 10 * s;
   dc_loss_reports r = {0};
-  g_assert_true(dc_loss_reports_add(&r, 0, 1000, 1 * s));
-  g_assert_true(dc_loss_reports_add(&r, 24, 1083, 6 * s));
-  g_assert_false(dc_loss_reports_add(&r, 0, 1083, 6 * s)); /* the same packets again */
-  g_assert_false(dc_loss_reports_add(&r, 0, 1083, 6 * s));
-  g_assert_false(dc_loss_reports_add(&r, 0, 1080, 6 * s)); /* an older report, late */
+  g_assert_cmpint(dc_loss_reports_recent(&r), ==, -1);
+  g_assert_true(dc_loss_reports_add(&r, 0, 1000, 0, 1 * s));
+  g_assert_cmpint(dc_loss_reports_recent(&r), ==, 0);
+  g_assert_true(dc_loss_reports_add(&r, 24, 1083, 8, 6 * s));
+  g_assert_false(dc_loss_reports_add(&r, 0, 1083, 8, 6 * s)); /* the same packets again */
+  g_assert_false(dc_loss_reports_add(&r, 0, 1083, 8, 6 * s));
+  g_assert_false(dc_loss_reports_add(&r, 0, 1080, 8, 6 * s)); /* an older report, late */
   g_assert_cmpuint(dc_loss_reports_worst(&r, 6 * s, hold), ==, 24);
   g_assert_cmpuint(r.n, ==, 2);
+  g_assert_cmpint(dc_loss_reports_recent(&r), ==, 8 * 256 / 83);
+  /* a block over 13 packets, none lost: too few to show; with the next, 83 with 13 lost */
+  g_assert_true(dc_loss_reports_add(&r, 0, 1096, 8, 7 * s));
+  g_assert_cmpint(dc_loss_reports_recent(&r), ==, 8 * 256 / 83);
+  g_assert_true(dc_loss_reports_add(&r, 60, 1166, 21, 11 * s));
+  g_assert_cmpint(dc_loss_reports_recent(&r), ==, 13 * 256 / 83);
   /* the count wraps past 2^32 (cycles, RFC 3550 A.1) and goes on */
-  r.ext_highest = UINT32_MAX - 10;
-  g_assert_true(dc_loss_reports_add(&r, 13, 72, 11 * s));
+  r.ext_highest = r.anchor_highest = UINT32_MAX - 10;
+  g_assert_true(dc_loss_reports_add(&r, 13, 72, 31, 11 * s));
+  g_assert_cmpint(dc_loss_reports_recent(&r), ==, 10 * 256 / 83);
   /* an outage: the receiver got nothing, its block covers nothing, the hold goes on */
-  g_assert_false(dc_loss_reports_add(&r, 0, 72, 16 * s));
-  g_assert_cmpuint(dc_loss_reports_worst(&r, 16 * s, hold), ==, 24);
-  /* a receiver that counts afresh, far behind: taken */
-  g_assert_true(dc_loss_reports_add(&r, 5, 72 - DC_LOSS_REPORTS_RESTART - 1, 17 * s));
-  g_assert_cmpuint(dc_loss_reports_worst(&r, 17 * s, hold), ==, 13);
+  g_assert_false(dc_loss_reports_add(&r, 0, 72, 31, 16 * s));
+  g_assert_cmpuint(dc_loss_reports_worst(&r, 16 * s, hold), ==, 60);
+  /* a receiver that counts afresh, far behind: taken, at its own figure */
+  g_assert_true(dc_loss_reports_add(&r, 5, 72 - DC_LOSS_REPORTS_RESTART - 1, 0, 17 * s));
+  g_assert_cmpuint(dc_loss_reports_worst(&r, 17 * s, hold), ==, 60);
+  g_assert_cmpint(dc_loss_reports_recent(&r), ==, 5);
 }
 
 static void test_bad_input(void) {
