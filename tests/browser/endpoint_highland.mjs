@@ -127,8 +127,12 @@ async function main() {
     check(up.audio > 5 && up.audio < 32 && up.video > 10 && up.video < 128,
       'the highland endpoint sends within its profile: audio under 32 kbit/s, video under 128',
       `audio ${up.audio.toFixed(1)} kbit/s, video ${up.video.toFixed(1)} kbit/s (10 s means)`);
-    const metrics = await (await fetch(`https://127.0.0.1:${PORT}/metrics`)).text();
-    const metric = (name) => Number((metrics.match(new RegExp(`^${name} (\\d+)`, 'm')) || [])[1]);
+    // the bridge's counters: one read (metric), or read anew (metricNow)
+    const metricsText = async () => (await fetch(`https://127.0.0.1:${PORT}/metrics`)).text();
+    const metricIn = (text, name) => Number((text.match(new RegExp(`^${name} (\\d+)`, 'm')) || [])[1]);
+    const metricNow = async (name) => metricIn(await metricsText(), name);
+    const metrics = await metricsText();
+    const metric = (name) => metricIn(metrics, name);
     const [droppedAudio, droppedRest] = [...sh(['nft', 'list', 'table', 'ip', LOSSY]).matchAll(/counter packets (\d+)/g)]
       .map((x) => Number(x[1]));
     const fps = { district: mean(district, 10, (s) => s.fps[0]), high: mean(high, 10, (s) => s.fps[0]) };
@@ -214,8 +218,6 @@ async function main() {
     // waits for them, up to 40 s from the loss's start, before the outage (which holds the
     // copies back for a report or two). Read once, 23 s after the loss began and after the
     // outage, it found 0-2 such packets in two runs of twenty here and once in CI.
-    const metricNow = async (name) => Number(((await (await fetch(`https://127.0.0.1:${PORT}/metrics`)).text())
-      .match(new RegExp(`^${name} (\\d+)`, 'm')) || [])[1]);
     let twoCopies = 0;
     while ((twoCopies = await metricNow('diemcau_red_two_copy_packets_total')) < 20 && Date.now() - lossBeganAt < 40000)
       await sleep(500);
