@@ -39,21 +39,18 @@ static bool takes_copies(const dc_participant *rcv, bool red_always) {
   return rcv->audio.red_pt >= 0 && (red_always || g_atomic_int_get(&rcv->audio_loss_pub) > 0);
 }
 
-/* Keeps the last RED_DEPTH_MAX frames sent, for the copies in the next packets: the mixer's
+/* Keeps the last DC_RED_REACH_MAX frames sent, for the copies in the next packets: the mixer's
  * smaller copy of a frame where it made one, else the frame itself. */
 static void remember(dc_participant *rcv, const mix_delivery *d) {
   if (rcv->audio.red_pt < 0)
     return;
   red_history *h = &rcv->sent_mix;
-  if (h->n == RED_DEPTH_MAX) {
-    memmove(&h->frames[0], &h->frames[1], sizeof h->frames[0] * (RED_DEPTH_MAX - 1));
-    h->n--;
-  }
   const shared_packet *pk = d->pkt;
-  h->frames[h->n].ts = rcv->audio.last_ts;
-  h->frames[h->n].len = pk->copy_len ? pk->copy_len : pk->len;
-  memcpy(h->frames[h->n].data, pk->copy_len ? pk->data + pk->len : pk->data, h->frames[h->n].len);
-  h->n++;
+  h->frames[h->next].ts = rcv->audio.last_ts;
+  h->frames[h->next].len = pk->copy_len ? pk->copy_len : pk->len;
+  memcpy(h->frames[h->next].data, pk->copy_len ? pk->data + pk->len : pk->data, h->frames[h->next].len);
+  h->next = (h->next + 1) % DC_RED_REACH_MAX;
+  h->n = MIN(h->n + 1, DC_RED_REACH_MAX);
 }
 
 /* The receiver's worker: the mix as one continuous stream of its audio section. */
@@ -83,9 +80,11 @@ static void deliver_audio_now(const mix_delivery *d) {
   if (depth) {
     dc_red_block earlier[RED_DEPTH_MAX];
     const red_history *sent = &d->rcv->sent_mix;
-    unsigned reach = dc_mixer_red_reach_policy(d->rcv->tier, depth, dc_rx_stream_loses_in_runs(&d->rcv->audio_rx)), n = 0;
+    unsigned reach = dc_mixer_red_reach_policy(d->rcv->tier, depth, dc_rx_stream_loses_in_runs(&d->rcv->audio_rx),
+                                               d->rcv->audio_wait_ms),
+             n = 0;
     for (unsigned back = MIN(reach, sent->n); back > reach - depth && back > 0; back--) { /* oldest first */
-      unsigned i = sent->n - back;
+      unsigned i = (sent->next + DC_RED_REACH_MAX - back) % DC_RED_REACH_MAX;
       earlier[n++] = (dc_red_block){s->pt, s->last_ts - sent->frames[i].ts, sent->frames[i].data, sent->frames[i].len};
     }
     len = dc_red_write(buf + hl, sizeof buf - hl - DC_SRTP_MAX_TRAILER, earlier, n, s->pt, d->pkt->data, d->pkt->len);

@@ -357,13 +357,14 @@ void room_tell_audio_rate(dc_participant *p, unsigned bps) {
 
 /* ---- membership (main thread) ---- */
 
-dc_participant *dc_room_join(dc_room *r, int64_t id, const char *name, const char *profile,
+dc_participant *dc_room_join(dc_room *r, int64_t id, const char *name, const char *profile, unsigned audio_wait_ms,
                              const dc_participant_events *ev, gpointer user) {
   dc_participant *p = g_new0(dc_participant, 1);
   p->mix_slot = -1;
   p->rtt_ms_pub = p->loss_down_pub = p->loss_up_pub = p->audio_loss_now_pub = -1;
   if (!dc_tier_from_name(profile, &p->tier))
     p->tier = DC_TIER_STANDARD;
+  p->audio_wait_ms = audio_wait_ms;
   p->refs = 1;
   p->id = id;
   p->name = g_strdup(name);

@@ -93,8 +93,10 @@ dc_room *dc_bridge_find_room(dc_bridge *b, int64_t meeting_id); /* NULL when nev
 unsigned dc_room_size(const dc_room *r);
 
 /* profile: the join's link profile ("hall", "standard", "highland"), which picks the audio
- * tier; anything else means "standard". */
-dc_participant *dc_room_join(dc_room *r, int64_t id, const char *name, const char *profile,
+ * tier; anything else means "standard". audio_wait_ms: how long the point's jitter buffer
+ * waits for a late or repaired packet, as its join said (0: not said, a browser); how far
+ * back its audio copies may reach (media/mixer dc_mixer_red_reach_policy). */
+dc_participant *dc_room_join(dc_room *r, int64_t id, const char *name, const char *profile, unsigned audio_wait_ms,
                              const dc_participant_events *ev, gpointer user);
 /* Negotiates the offer (media/sdp), starts the transport and returns the answer to send,
  * or NULL with a message fit for the participant. */

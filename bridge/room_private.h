@@ -132,12 +132,12 @@ typedef struct {
 } slot;
 
 typedef struct {
-  unsigned n;
+  unsigned n, next; /* frames kept, and where the next goes (a ring: the newest at next - 1) */
   struct {
     uint32_t ts;
     uint16_t len;
     uint8_t data[DC_MIX_MAX_PACKET];
-  } frames[RED_DEPTH_MAX];
+  } frames[DC_RED_REACH_MAX];
 } red_history;
 
 /* A frame's first or last packet (a marker bit): its sequence number and picture ID; the last
@@ -170,6 +170,7 @@ struct dc_participant {
   gint observer; /* set once after joining: nothing it sends goes anywhere */
   gint pending;  /* deliveries queued for this receiver's worker */
   dc_tier tier;
+  unsigned audio_wait_ms; /* the join's: its jitter buffer's wait (0: not said), for the copies' reach */
   int64_t told[MAX_SLOTS]; /* main thread: the slot map last sent to it */
   bool told_once;
   int mix_slot;  /* in the room's mixer; -1 until the offer is accepted */

@@ -880,8 +880,17 @@ unsigned dc_mixer_red_depth_policy(dc_tier tier, unsigned loss_256, bool loss_in
   return loss_256 >= RED_DEEP_LOSS && (tier != DC_TIER_HIGHLAND || loss_in_runs) ? DC_RED_DEPTH_MAX : 1;
 }
 
-unsigned dc_mixer_red_reach_policy(dc_tier tier, unsigned depth, bool loss_in_runs) {
-  return depth == 1 && tier == DC_TIER_HIGHLAND && loss_in_runs ? 2 : depth;
+unsigned dc_mixer_red_reach_policy(dc_tier tier, unsigned depth, bool loss_in_runs, unsigned wait_ms) {
+  if (!depth || (unsigned)tier >= DC_TIER_COUNT)
+    return depth;
+  unsigned reach = 1;
+  if (loss_in_runs && wait_ms) {
+    unsigned frame_ms = (unsigned)tier_settings[tier].frame / 48;
+    reach = wait_ms > DC_RED_COPY_MARGIN_MS ? (wait_ms - DC_RED_COPY_MARGIN_MS) / frame_ms : 0;
+  } else if (loss_in_runs && tier == DC_TIER_HIGHLAND) {
+    reach = 2;
+  }
+  return CLAMP(reach, depth, DC_RED_REACH_MAX);
 }
 
 bool dc_loss_reports_add(dc_loss_reports *r, uint8_t fraction_lost, uint32_t ext_highest, int32_t cumulative_lost,

@@ -66,6 +66,11 @@ static bool parse_join(JsonObject *o, dc_client_msg *m, failure *f) {
   if (changes && (!JSON_NODE_HOLDS_VALUE(changes) || json_node_get_value_type(changes) != G_TYPE_BOOLEAN))
     return fail(f, DC_ERR_CODE_BAD_MESSAGE, "\"roster_changes\" must be true or false");
   m->roster_changes = changes && json_node_get_boolean(changes);
+  int64_t wait = 0; /* absent from browsers and older endpoints */
+  if (json_object_has_member(o, "audio_wait_ms") &&
+      !get_int(o, "audio_wait_ms", 0, DC_PROTOCOL_MAX_AUDIO_WAIT_MS, &wait, f))
+    return false;
+  m->audio_wait_ms = (int)wait;
   if (!*g_strstrip(m->name))
     return fail(f, DC_ERR_CODE_BAD_MESSAGE, "\"name\" must not be empty");
   if (!g_utf8_validate(m->name, -1, NULL))
@@ -376,7 +381,7 @@ char *dc_protocol_slots(const int64_t *sources, int n) {
 /* ---- the client's side ---- */
 
 char *dc_protocol_join(int64_t meeting, const char *token, const char *name, const char *profile,
-                       int slots) {
+                       int slots, int audio_wait_ms) {
   JsonBuilder *b = begin("join");
   json_builder_set_member_name(b, "meeting");
   json_builder_add_int_value(b, meeting);
@@ -386,6 +391,10 @@ char *dc_protocol_join(int64_t meeting, const char *token, const char *name, con
   json_builder_set_member_name(b, "slots");
   json_builder_add_int_value(b, slots);
   add_bool(b, "roster_changes", true);
+  if (audio_wait_ms > 0) {
+    json_builder_set_member_name(b, "audio_wait_ms");
+    json_builder_add_int_value(b, audio_wait_ms);
+  }
   return finish(b);
 }
 

@@ -48,6 +48,7 @@ typedef struct {
   char *token, *name, *profile; /* profile: "hall", "standard" or "highland" */
   int slots;                    /* video slots wanted: main + thumbnails, 1..9 */
   bool roster_changes;          /* the client applies roster_changes after its first roster */
+  int audio_wait_ms;            /* its audio jitter buffer's wait for a late or repaired packet; 0: not said */
   /* offer */
   char *sdp;
   /* candidate: an a=candidate value ("candidate:..."), "" for end-of-candidates */
@@ -148,9 +149,11 @@ char *dc_protocol_roster_changes(const dc_roster_entry *changed, size_t n, const
 
 /* Client-to-bridge messages, as JSON text to send (g_free them). A candidate goes out with
  * dc_protocol_candidate above: both directions share its shape. pin 0 is unpin. A join asks
- * for roster_changes: the client applies them with dc_protocol_apply_roster_changes. */
+ * for roster_changes: the client applies them with dc_protocol_apply_roster_changes; its
+ * audio_wait_ms (0: left out) tells the bridge how far back its audio copies may reach. */
+#define DC_PROTOCOL_MAX_AUDIO_WAIT_MS 2000
 char *dc_protocol_join(int64_t meeting, const char *token, const char *name, const char *profile,
-                       int slots);
+                       int slots, int audio_wait_ms);
 char *dc_protocol_offer(const char *sdp);
 char *dc_protocol_mute(bool audio_muted);
 char *dc_protocol_leave(void);

@@ -359,7 +359,8 @@ static void handle_join(session *s, const dc_client_msg *m) {
     dc_participant_events ev = {.candidate = on_participant_candidate, .state = on_participant_state,
                                 .slots = on_participant_slots,
                                 .audio_rate = on_participant_audio_rate};
-    s->participant = dc_room_join(dc_bridge_room(srv->bridge, m->meeting), s->id, s->name, m->profile, &ev, s);
+    s->participant = dc_room_join(dc_bridge_room(srv->bridge, m->meeting), s->id, s->name, m->profile,
+                                  (unsigned)m->audio_wait_ms, &ev, s);
     g_message("meeting %" G_GINT64_FORMAT " participant %" G_GINT64_FORMAT " joined: %s at %s (%s)",
               s->meeting, s->id, s->name, s->point, s->role);
     dc_api_stay_begin(srv, s);

@@ -1,12 +1,17 @@
 /* The mix's audio copies (RFC 2198) on the wire, in the real daemon: which earlier frame each
- * copy is. Three native clients join one meeting:
+ * copy is. Four native clients join one meeting:
  *
  *   TALKER, a standard point, speaks (a tone in 20 ms Opus frames);
  *   RUNS, a highland point that offers RED, reports 10 % loss on the mix, and whose own audio
  *   reaches the bridge with gaps of two packets (a link that loses in runs);
- *   SINGLES, the same but with gaps of one packet (random loss).
+ *   SINGLES, the same but with gaps of one packet (random loss);
+ *   WAITS, as RUNS, but its join says its jitter buffer waits 260 ms (audio_wait_ms), as the
+ *   native endpoint's highland profile does.
  *
  * - SINGLES's copies are each of the frame before (60 ms back, the tier's packet time).
+ * - WAITS's are of the frame three back (180 ms: what 260 ms allows with 80 to spare for the
+ *   link's jitter) once the bridge has seen its runs, as RUNS's are of the frame two back; of
+ *   the frame before until then; never two back.
  * - RUNS's are of the frame two back once the bridge has seen its runs (after the first
  *   DC_LOSS_RUNS_SETTLE_US of its stream, which do not count), and of the frame before until
  *   then; never one back after the first two back. A copy two back repairs a run of two whole;
@@ -39,8 +44,10 @@
 #define COPIES 20           /* copies of each kind a point must get */
 #define TIMEOUT_MS 60000
 
-enum { TALKER, RUNS, SINGLES, N_CLIENTS };
-static const char *const name_of[N_CLIENTS] = {"talker", "runs", "singles"};
+#define WAIT_MS 260 /* WAITS's jitter buffer, as its join says */
+
+enum { TALKER, RUNS, SINGLES, WAITS, N_CLIENTS };
+static const char *const name_of[N_CLIENTS] = {"talker", "runs", "singles", "waits"};
 
 typedef struct {
   int index;
@@ -56,7 +63,7 @@ typedef struct {
   /* its worker: the mix it receives */
   uint32_t mix_ssrc;
   uint32_t mix_highest; /* its extended highest sequence number (RFC 3550 A.1), 0: none yet */
-  gint connected, red_packets, one_back, two_back, two_copies, odd_offsets, one_back_after_two;
+  gint connected, red_packets, one_back, two_back, three_back, two_copies, odd_offsets, one_back_after_two;
 } client;
 
 static struct {
@@ -85,7 +92,7 @@ static gboolean send_audio(gpointer data) {
   unsigned phase = c->sent++ % GAP_EVERY;
   size_t n = dc_rtp_write_header(buf, sizeof buf, &h, NULL, 0);
   opus_int32 len = opus_encode(c->enc, pcm, 960, buf + n, 400);
-  bool lost = c->index == RUNS ? phase >= GAP_EVERY - 2 : c->index == SINGLES && phase == GAP_EVERY - 1;
+  bool lost = c->index == RUNS || c->index == WAITS ? phase >= GAP_EVERY - 2 : c->index == SINGLES && phase == GAP_EVERY - 1;
   if (len > 0 && !lost)
     dc_transport_send_rtp(c->t, buf, n + (size_t)len, sizeof buf);
   return G_SOURCE_CONTINUE;
@@ -150,12 +157,15 @@ static void on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap) {
     g_atomic_int_inc(&c->two_copies);
   else if (n == 2 && blocks[0].ts_offset == HIGHLAND_FRAME) {
     g_atomic_int_inc(&c->one_back);
-    if (g_atomic_int_get(&c->two_back))
+    if (g_atomic_int_get(&c->two_back) || g_atomic_int_get(&c->three_back))
       g_atomic_int_inc(&c->one_back_after_two);
-  } else if (n == 2 && blocks[0].ts_offset == 2 * HIGHLAND_FRAME)
+  } else if (n == 2 && blocks[0].ts_offset == 2 * HIGHLAND_FRAME) {
     g_atomic_int_inc(&c->two_back);
-  else if (n == 2) /* after a pause (DTX) a copy is further back: neither */
+  } else if (n == 2 && blocks[0].ts_offset == 3 * HIGHLAND_FRAME) {
+    g_atomic_int_inc(&c->three_back);
+  } else if (n == 2) { /* after a pause (DTX) a copy is further back: none of these */
     g_atomic_int_inc(&c->odd_offsets);
+  }
 }
 
 static char *offer_for(dc_client *dc, gpointer user) {
@@ -173,32 +183,39 @@ static char *offer_for(dc_client *dc, gpointer user) {
   return offer;
 }
 
-/* Enough of each kind came, or a packet with two copies, which fails the test at once. */
+/* Enough of each kind came, or a packet with two copies, or one two back to WAITS, which fail
+ * the test at once. */
 static bool copies_came(void) {
-  const client *runs = &T.c[RUNS], *singles = &T.c[SINGLES];
-  if (g_atomic_int_get(&runs->two_copies) || g_atomic_int_get(&singles->two_copies))
+  const client *runs = &T.c[RUNS], *singles = &T.c[SINGLES], *waits = &T.c[WAITS];
+  if (g_atomic_int_get(&runs->two_copies) || g_atomic_int_get(&singles->two_copies) ||
+      g_atomic_int_get(&waits->two_copies) || g_atomic_int_get(&waits->two_back))
     return true;
   return g_atomic_int_get(&runs->two_back) >= COPIES && g_atomic_int_get(&runs->one_back) >= COPIES &&
-         g_atomic_int_get(&singles->one_back) >= 3 * COPIES;
+         g_atomic_int_get(&singles->one_back) >= 3 * COPIES && g_atomic_int_get(&waits->three_back) >= COPIES &&
+         g_atomic_int_get(&waits->one_back) >= COPIES;
 }
 
 static void test_copies_reach(void) {
   bool came = dc_test_spin_until(copies_came, TIMEOUT_MS);
   for (int i = RUNS; i < N_CLIENTS; i++) {
     client *c = &T.c[i];
-    g_test_message("%s point (own audio loses %s): %s; %d RED packets: %d with a copy one back, %d two back "
-                   "(%d one back after the first two back), %d with two copies, %d further back",
-                   name_of[i], i == RUNS ? "2 in 10 in a row" : "1 in 10",
+    g_test_message("%s point (own audio loses %s%s): %s; %d RED packets: %d with a copy one back, %d two back "
+                   "(%d one back after the first further back), %d three back, %d with two copies, %d further back",
+                   name_of[i], i == SINGLES ? "1 in 10" : "2 in 10 in a row", i == WAITS ? ", waits 260 ms" : "",
                    g_atomic_int_get(&c->connected) ? "connected" : "not connected", g_atomic_int_get(&c->red_packets),
                    g_atomic_int_get(&c->one_back), g_atomic_int_get(&c->two_back),
-                   g_atomic_int_get(&c->one_back_after_two), g_atomic_int_get(&c->two_copies),
-                   g_atomic_int_get(&c->odd_offsets));
+                   g_atomic_int_get(&c->one_back_after_two), g_atomic_int_get(&c->three_back),
+                   g_atomic_int_get(&c->two_copies), g_atomic_int_get(&c->odd_offsets));
   }
   g_assert_true(came);
   for (int i = RUNS; i < N_CLIENTS; i++)
     g_assert_cmpint(g_atomic_int_get(&T.c[i].two_copies), ==, 0);
   g_assert_cmpint(g_atomic_int_get(&T.c[SINGLES].two_back), ==, 0);
+  g_assert_cmpint(g_atomic_int_get(&T.c[SINGLES].three_back), ==, 0);
   g_assert_cmpint(g_atomic_int_get(&T.c[RUNS].one_back_after_two), ==, 0);
+  g_assert_cmpint(g_atomic_int_get(&T.c[RUNS].three_back), ==, 0);
+  g_assert_cmpint(g_atomic_int_get(&T.c[WAITS].one_back_after_two), ==, 0);
+  g_assert_cmpint(g_atomic_int_get(&T.c[WAITS].two_back), ==, 0);
 }
 
 static void test_stops_cleanly(void) { dc_test_assert_stops_cleanly(T.bridge); }
@@ -233,7 +250,8 @@ int main(int argc, char **argv) {
      * points send their own reports, with loss */
     dc_client_config cfg = {.session = T.session, .workers = T.workers, .identity = T.id, .ws_url = url,
                             .meeting = meeting, .token = c->token, .name = name_of[i], .slots = 1,
-                            .reports = i == TALKER, .profile = i == TALKER ? "standard" : "highland"};
+                            .reports = i == TALKER, .profile = i == TALKER ? "standard" : "highland",
+                            .audio_wait_ms = i == WAITS ? WAIT_MS : 0};
     c->dc = dc_client_new(&cfg, &cb, c);
   }
   g_strfreev(tokens);

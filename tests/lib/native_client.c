@@ -48,6 +48,10 @@ static void ws_send(dc_client *c, const char *type, const char *key, const char 
       json_builder_set_member_name(b, "roster_changes");
       json_builder_add_boolean_value(b, true);
     }
+    if (c->cfg.audio_wait_ms) {
+      json_builder_set_member_name(b, "audio_wait_ms");
+      json_builder_add_int_value(b, c->cfg.audio_wait_ms);
+    }
   }
   json_builder_end_object(b);
   JsonNode *n = json_builder_get_root(b);

@@ -43,6 +43,7 @@ typedef struct {
   uint64_t remb_bps; /* with reports: each carries a REMB of this rate, as Chrome's on a clear link (0: none) */
   bool roster_changes; /* join asking for roster_changes, as the page and the endpoint do */
   const char *profile; /* the join's link profile ("hall", "standard", "highland"); NULL: none given */
+  int audio_wait_ms;   /* the join's audio_wait_ms, as the native endpoint says it (0: not given) */
   /* optional, main thread: for a test that stands between the client and the bridge, each of
    * the bridge's candidates goes to the transport as this returns it (g_free()d; NULL: not
    * given), and the client's own are not sent (the bridge learns where the client is from its

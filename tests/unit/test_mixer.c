@@ -372,20 +372,39 @@ static void test_expected_loss_follows_reports(void) {
   g_assert_cmpuint(dc_mixer_red_depth_policy(DC_TIER_HIGHLAND, 10, true), ==, 1);
   g_assert_cmpuint(dc_mixer_red_depth_policy(DC_TIER_HIGHLAND, 0, true), ==, 0);
   g_assert_cmpuint(dc_mixer_red_depth_policy(DC_TIER_HALL, 5, false), ==, 1);
-  /* how far back the copies reach: one copy two frames back where a highland link loses in
-   * runs (a run of two repaired whole), else the frames just before; never past the history */
-  g_assert_cmpuint(dc_mixer_red_reach_policy(DC_TIER_HIGHLAND, 1, true), ==, 2);
-  g_assert_cmpuint(dc_mixer_red_reach_policy(DC_TIER_HIGHLAND, 1, false), ==, 1);
-  g_assert_cmpuint(dc_mixer_red_reach_policy(DC_TIER_HIGHLAND, 2, true), ==, 2);
-  g_assert_cmpuint(dc_mixer_red_reach_policy(DC_TIER_STANDARD, 1, true), ==, 1);
-  g_assert_cmpuint(dc_mixer_red_reach_policy(DC_TIER_HIGHLAND, 0, true), ==, 0);
+  /* how far back the copies reach, for a listener that does not say its wait: one copy two
+   * frames back where a highland link loses in runs (a run of two repaired whole), else the
+   * frames just before */
+  g_assert_cmpuint(dc_mixer_red_reach_policy(DC_TIER_HIGHLAND, 1, true, 0), ==, 2);
+  g_assert_cmpuint(dc_mixer_red_reach_policy(DC_TIER_HIGHLAND, 1, false, 0), ==, 1);
+  g_assert_cmpuint(dc_mixer_red_reach_policy(DC_TIER_HIGHLAND, 2, true, 0), ==, 2);
+  g_assert_cmpuint(dc_mixer_red_reach_policy(DC_TIER_STANDARD, 1, true, 0), ==, 1);
+  g_assert_cmpuint(dc_mixer_red_reach_policy(DC_TIER_HIGHLAND, 0, true, 0), ==, 0);
+  /* one that says it, where its loss comes in runs: as far as the wait allows with the margin
+   * to spare (the highland endpoint's 260 ms: three 60 ms frames; 200 ms: two), never past the
+   * history nor nearer than its copies; the standard endpoint's 100 ms at 20 ms frames: one.
+   * Random loss: one back, whatever the wait. */
+  g_assert_cmpuint(dc_mixer_red_reach_policy(DC_TIER_HIGHLAND, 1, false, 260), ==, 1);
+  g_assert_cmpuint(dc_mixer_red_reach_policy(DC_TIER_HIGHLAND, 2, false, 260), ==, 2);
+  g_assert_cmpuint(dc_mixer_red_reach_policy(DC_TIER_HIGHLAND, 1, true, 260), ==, 3);
+  g_assert_cmpuint(dc_mixer_red_reach_policy(DC_TIER_HIGHLAND, 2, true, 260), ==, 3);
+  g_assert_cmpuint(dc_mixer_red_reach_policy(DC_TIER_HIGHLAND, 1, true, 259), ==, 2);
+  g_assert_cmpuint(dc_mixer_red_reach_policy(DC_TIER_HIGHLAND, 1, true, 200), ==, 2);
+  g_assert_cmpuint(dc_mixer_red_reach_policy(DC_TIER_HIGHLAND, 1, true, 100), ==, 1); /* less than a frame to spare */
+  g_assert_cmpuint(dc_mixer_red_reach_policy(DC_TIER_HIGHLAND, 2, true, 100), ==, 2);
+  g_assert_cmpuint(dc_mixer_red_reach_policy(DC_TIER_HIGHLAND, 1, true, 2000), ==, DC_RED_REACH_MAX);
+  g_assert_cmpuint(dc_mixer_red_reach_policy(DC_TIER_STANDARD, 1, true, 100), ==, 1);
+  g_assert_cmpuint(dc_mixer_red_reach_policy(DC_TIER_STANDARD, 1, true, 140), ==, 3);
+  g_assert_cmpuint(dc_mixer_red_reach_policy(DC_TIER_STANDARD, 1, false, 140), ==, 1);
+  g_assert_cmpuint(dc_mixer_red_reach_policy(DC_TIER_HIGHLAND, 0, true, 260), ==, 0);
   for (unsigned depth = 0; depth <= DC_RED_DEPTH_MAX; depth++)
     for (int runs = 0; runs < 2; runs++)
-      for (int t = 0; t < DC_TIER_COUNT; t++) {
-        unsigned reach = dc_mixer_red_reach_policy((dc_tier)t, depth, runs);
-        g_assert_cmpuint(reach, >=, depth);
-        g_assert_cmpuint(reach, <=, DC_RED_DEPTH_MAX);
-      }
+      for (int t = 0; t < DC_TIER_COUNT; t++)
+        for (unsigned wait = 0; wait <= 2000; wait += 20) {
+          unsigned reach = dc_mixer_red_reach_policy((dc_tier)t, depth, runs, wait);
+          g_assert_cmpuint(reach, >=, depth);
+          g_assert_cmpuint(reach, <=, DC_RED_REACH_MAX);
+        }
 
   dc_mixer *m = make_mixer(3);
   sender s;

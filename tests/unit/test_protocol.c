@@ -115,6 +115,12 @@ static void test_bad_input(void) {
       DC_ERR_CODE_BAD_MESSAGE, "slots");
   bad("{\"v\":1,\"type\":\"join\",\"meeting\":1,\"token\":\"t\",\"name\":\"A\",\"profile\":\"moon\"}",
       DC_ERR_CODE_BAD_MESSAGE, "profile");
+  bad("{\"v\":1,\"type\":\"join\",\"meeting\":1,\"token\":\"t\",\"name\":\"A\",\"audio_wait_ms\":-1}",
+      DC_ERR_CODE_BAD_MESSAGE, "audio_wait_ms");
+  bad("{\"v\":1,\"type\":\"join\",\"meeting\":1,\"token\":\"t\",\"name\":\"A\",\"audio_wait_ms\":2001}",
+      DC_ERR_CODE_BAD_MESSAGE, "between 0 and 2000");
+  bad("{\"v\":1,\"type\":\"join\",\"meeting\":1,\"token\":\"t\",\"name\":\"A\",\"audio_wait_ms\":\"260\"}",
+      DC_ERR_CODE_BAD_MESSAGE, "whole number");
   bad("{\"v\":1,\"type\":\"mute\",\"audio\":\"yes\"}", DC_ERR_CODE_BAD_MESSAGE, "audio");
   bad("{\"v\":1,\"type\":\"offer\"}", DC_ERR_CODE_BAD_MESSAGE, "sdp");
   bad("{\"v\":1,\"type\":\"pin\",\"participant\":0}", DC_ERR_CODE_BAD_MESSAGE, "participant");
@@ -189,7 +195,7 @@ static void test_client_side(void) {
     g_free(texts[i]);
 
   /* and what the endpoint writes, the bridge's parser accepts */
-  char *join = dc_protocol_join(3, "tok", "Xã Tà Xùa", "highland", 1), *pin = dc_protocol_pin(5),
+  char *join = dc_protocol_join(3, "tok", "Xã Tà Xùa", "highland", 1, 260), *pin = dc_protocol_pin(5),
        *unpin = dc_protocol_pin(0), *mute = dc_protocol_mute(true), *leave = dc_protocol_leave(),
        *offer = dc_protocol_offer("v=0\r\n");
   dc_client_msg c;
@@ -197,7 +203,14 @@ static void test_client_side(void) {
   g_assert_cmpint(c.meeting, ==, 3);
   g_assert_cmpstr(c.profile, ==, "highland");
   g_assert_cmpint(c.slots, ==, 1);
+  g_assert_cmpint(c.audio_wait_ms, ==, 260);
   dc_client_msg_clear(&c);
+  char *browser_like = dc_protocol_join(3, "tok", "Xã Tà Xùa", "standard", 3, 0); /* no wait said */
+  g_assert_null(strstr(browser_like, "audio_wait_ms"));
+  ok(browser_like, &c);
+  g_assert_cmpint(c.audio_wait_ms, ==, 0);
+  dc_client_msg_clear(&c);
+  g_free(browser_like);
   ok(pin, &c);
   g_assert_cmpint(c.type, ==, DC_MSG_PIN);
   g_assert_cmpint(c.participant, ==, 5);

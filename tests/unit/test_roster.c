@@ -185,7 +185,7 @@ static void test_parse(void) {
   g_assert_false(m.roster[0].reconnecting);
   g_assert_cmpint(m.roster[0].hand, ==, 0);
   dc_server_msg_clear(&m);
-  char *join = dc_protocol_join(3, "tok", "Xã Tà Xùa", "highland", 1);
+  char *join = dc_protocol_join(3, "tok", "Xã Tà Xùa", "highland", 1, 0);
   dc_client_msg cm = {0};
   const char *code;
   char *message = NULL;
