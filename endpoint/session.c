@@ -559,7 +559,7 @@ static void on_connected(GObject *source, GAsyncResult *res, gpointer data) {
   soup_websocket_connection_set_max_incoming_payload_size(ws, DC_PROTOCOL_MAX_SERVER_MESSAGE);
   const dc_media_config *mc = &s->cfg.media;
   send_text(s, dc_protocol_join(s->cfg.link.meeting, s->cfg.link.token, s->cfg.name, s->cfg.profile->name,
-                                mc->audio_only ? 1 : mc->slots));
+                                mc->audio_only ? 1 : mc->slots, s->cfg.profile->audio_wait_ms));
 }
 
 static void connect_bridge(dc_session *s) {

@@ -13,7 +13,7 @@
 // (DC_LAB_ENDPOINT, default: beside the bridge, endpoint/diemcau-endpoint-compact) on the
 // highland profile, audio only, recording what it plays into a WAV; its frames unconcealed are
 // from its stats (what its jitter buffer gave up as lost, against all its decoder played), its
-// jitter buffer webrtcbin's (the highland profile's 200 ms).
+// jitter buffer webrtcbin's (the highland profile's 260 ms).
 //
 // Usage: node speech_lab.mjs BRIDGE LINKEM SCENARIO_DIR. Prints TAP.
 import { spawnSync } from 'node:child_process';
