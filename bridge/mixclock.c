@@ -154,16 +154,11 @@ static gboolean speaker_on_main(gpointer data) {
   return G_SOURCE_REMOVE;
 }
 
-/* From the clock thread: a source attached to the main context, never a direct call. (With
- * the main loop stopped, g_main_context_invoke would run the callback right here, on the
- * clock thread, which is how SIGTERM once deadlocked the bridge.) */
+/* From the clock thread (room_post_main: never a direct call). */
 static void post_speaker(dc_bridge *b, int64_t meeting, int64_t speaker) {
   speaker_event *e = g_new(speaker_event, 1);
   *e = (speaker_event){b, meeting, speaker};
-  GSource *src = g_idle_source_new();
-  g_source_set_callback(src, speaker_on_main, e, g_free);
-  g_source_attach(src, b->main);
-  g_source_unref(src);
+  room_post_main(b, speaker_on_main, e, g_free);
 }
 
 static void tick_room(dc_room *r, uint64_t now, GArray *out, GArray *shares) {

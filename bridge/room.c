@@ -277,6 +277,14 @@ static gboolean connect_timeout(gpointer data) {
   return G_SOURCE_REMOVE;
 }
 
+void room_post_main(dc_bridge *b, GSourceFunc fn, gpointer data, GDestroyNotify destroy) {
+  GSource *src = g_idle_source_new();
+  g_source_set_priority(src, G_PRIORITY_DEFAULT); /* as g_main_context_invoke gave them */
+  g_source_set_callback(src, fn, data, destroy);
+  g_source_attach(src, b->main);
+  g_source_unref(src);
+}
+
 static gboolean event_on_main(gpointer data) {
   event *e = data;
   dc_participant *p = e->p;
@@ -307,7 +315,7 @@ static void on_candidate(gpointer user, const char *candidate) {
   event *e = g_new0(event, 1);
   e->p = room_ref(p);
   e->candidate = g_strdup(candidate);
-  g_main_context_invoke_full(p->room->bridge->main, G_PRIORITY_DEFAULT, event_on_main, e, free_event);
+  room_post_main(p->room->bridge, event_on_main, e, free_event);
 }
 
 static void on_state(gpointer user, dc_transport_state state, const char *reason) {
@@ -318,7 +326,7 @@ static void on_state(gpointer user, dc_transport_state state, const char *reason
   e->p = room_ref(p);
   e->state = state;
   e->reason = g_strdup(reason);
-  g_main_context_invoke_full(p->room->bridge->main, G_PRIORITY_DEFAULT, event_on_main, e, free_event);
+  room_post_main(p->room->bridge, event_on_main, e, free_event);
 }
 
 typedef struct {
@@ -352,7 +360,7 @@ void room_tell_audio_rate(dc_participant *p, unsigned bps) {
   rate_event *e = g_new0(rate_event, 1);
   e->p = room_ref(p);
   e->bps = bps;
-  g_main_context_invoke_full(p->room->bridge->main, G_PRIORITY_DEFAULT, audio_rate_on_main, e, free_rate_event);
+  room_post_main(p->room->bridge, audio_rate_on_main, e, free_rate_event);
 }
 
 /* ---- membership (main thread) ---- */

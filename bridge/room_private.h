@@ -327,6 +327,12 @@ dc_participant *room_ref(dc_participant *p);
 void room_unref(gpointer p);
 /* The member with that id, or NULL; the caller holds the room's lock (either kind). */
 dc_participant *room_find(dc_room *r, int64_t id);
+/* From a worker or the clock thread: fn(data) on the main thread, as an idle source of the
+ * main context at default priority; destroy(data) after. Never g_main_context_invoke: once the
+ * main loop has stopped it runs the callback at once on the calling thread, beside the main
+ * thread's leaves (SIGTERM once deadlocked the bridge so). A source that never runs, posted
+ * after the last iteration at exit, keeps its data (and any reference in it) to the end. */
+void room_post_main(dc_bridge *b, GSourceFunc fn, gpointer data, GDestroyNotify destroy);
 
 /* A hand-off to a receiver's worker (dc_worker_post_ahead): video deliveries and mix
  * deliveries are bounded together by one reserve/release pair a delivery (MAX_PENDING).

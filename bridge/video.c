@@ -810,20 +810,14 @@ static gboolean reroute_on_main(gpointer data) {
 }
 
 /* The source's worker, each packet of its camera: the first tells the recording's choice
- * (slots.c reroute) it has a camera now, which matters while that choice has none. A source
- * attached to the main context, never g_main_context_invoke: with the main loop stopped that
- * runs the reroute here, on the worker (mixclock.c post_speaker). */
+ * (slots.c reroute) it has a camera now, which matters while that choice has none. */
 static void camera_seen(dc_participant *src) {
   if (g_atomic_int_get(&src->camera_seen_pub))
     return;
   g_atomic_int_set(&src->camera_seen_pub, 1);
   if (g_atomic_int_get(&src->room->rec_source_camera))
     return;
-  GSource *later = g_idle_source_new();
-  g_source_set_priority(later, G_PRIORITY_DEFAULT); /* as the invoke it replaces */
-  g_source_set_callback(later, reroute_on_main, room_ref(src), room_unref);
-  g_source_attach(later, src->room->bridge->main);
-  g_source_unref(later);
+  room_post_main(src->room->bridge, reroute_on_main, room_ref(src), room_unref);
 }
 
 /* The source's worker: one of its video packets, as sent (received, repaired, or rebuilt
