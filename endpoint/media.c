@@ -974,10 +974,10 @@ char *dc_media_video_encoder_desc(const dc_profile *p) {
 /* The format is fixed after the mixer too: a live aggregator that times out before any input
  * has caps (a busy machine starting the pipeline) fixes its output at GStreamer's defaults,
  * 44.1 kHz stereo, and keeps them; a recording then held the wrong rate and channels. */
-char *dc_media_playback_desc(const char *sink_desc, bool echo_probe) {
+char *dc_media_playback_desc(const char *sink_desc, bool echo_probe, int wait_ms) {
   return g_strdup_printf("audiotestsrc name=playbase is-live=true wave=silence ! " PLAYBACK_CAPS " ! "
-                         "audiomixer name=playmix ! " PLAYBACK_CAPS " ! %s audioconvert ! audioresample ! %s",
-                         echo_probe ? "webrtcechoprobe name=probe ! " : "", sink_desc);
+                         "audiomixer name=playmix latency=%" G_GUINT64_FORMAT " ! " PLAYBACK_CAPS " ! %s audioconvert ! audioresample ! %s",
+                         (guint64)MAX(wait_ms, 0) * GST_MSECOND, echo_probe ? "webrtcechoprobe name=probe ! " : "", sink_desc);
 }
 
 /* The bridge's audio redundancy (RFC 2198) on a lossy link: the mix with a copy of the frame
@@ -1051,7 +1051,7 @@ dc_endpoint_media *dc_media_new(const dc_media_config *cfg, const dc_media_event
                                              : g_strdup("audio/x-raw,format=S16LE ! wavenc name=arec-enc ! filesink name=arec");
   bool dsp;
   char *asrc = audio_source_desc(cfg, &dsp);
-  char *play = dc_media_playback_desc(sink_desc, dsp);
+  char *play = dc_media_playback_desc(sink_desc, dsp, p->audio_wait_ms);
   bool ok = add_linked(m, play, "arec", file_or_null(asink), NULL, error);
   g_free(play);
   g_free(sink_desc);

@@ -82,8 +82,11 @@ char *dc_media_audio_encoder_desc(const dc_profile *p);
 char *dc_media_video_encoder_desc(const dc_profile *p);
 /* The playback of the mix, as a pipeline description ending in sink_desc (g_free it): a live
  * silent base into the audiomixer "playmix" that the decoded mix joins, so that the echo
- * canceller's probe (when echo_probe) and a recording run on the wall clock from the start. */
-char *dc_media_playback_desc(const char *sink_desc, bool echo_probe);
+ * canceller's probe (when echo_probe) and a recording run on the wall clock from the start.
+ * The mixer waits wait_ms for its input beyond what its latency query finds: the mix's jitter
+ * buffer holds packets up to that long for a missing one, and the query, made before the mix
+ * joins, does not find it (the mixer then dropped what came held: GStreamer's log). */
+char *dc_media_playback_desc(const char *sink_desc, bool echo_probe, int wait_ms);
 /* Our own audio's redundancy (RFC 2198) toward the bridge: webrtcbin wraps it in RED with no
  * copies (its rtpredenc at distance 0), so a lossy uplink lost every word it dropped for
  * everyone in the meeting. From the audio loss the bridge reports (its receiver reports, in

@@ -283,7 +283,7 @@ static GstPadProbeReturn hold_caps(GstPad *pad, GstPadProbeInfo *info, gpointer 
 }
 
 static void check_playback_caps(bool late_caps) {
-  char *desc = dc_media_playback_desc("fakesink name=out sync=false", false);
+  char *desc = dc_media_playback_desc("fakesink name=out sync=false", false, 260);
   GError *err = NULL;
   GstElement *pipe = gst_parse_launch(desc, &err);
   g_assert_no_error(err);
