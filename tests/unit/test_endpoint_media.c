@@ -326,6 +326,48 @@ static void test_playback_format_fixed(void) {
   check_playback_caps(true);
 }
 
+/* The playback mix's latency, as its output answers a latency query once playing (ns; -1: none). */
+static gint64 playback_latency(int wait_ms) {
+  char *desc = dc_media_playback_desc("fakesink name=out sync=false", false, wait_ms);
+  GError *err = NULL;
+  GstElement *pipe = gst_parse_launch(desc, &err);
+  g_assert_no_error(err);
+  g_free(desc);
+  gst_element_set_state(pipe, GST_STATE_PLAYING);
+  GstElement *out = gst_bin_get_by_name(GST_BIN(pipe), "out");
+  GstPad *in = gst_element_get_static_pad(out, "sink");
+  GstCaps *caps = NULL;
+  for (int i = 0; i < 100 && !caps; i++) { /* at most 10 s: the mix is running */
+    g_usleep(100 * 1000);
+    caps = gst_pad_get_current_caps(in);
+  }
+  g_assert_nonnull(caps);
+  gst_caps_unref(caps);
+  GstQuery *q = gst_query_new_latency();
+  GstClockTime min = GST_CLOCK_TIME_NONE;
+  gboolean live = FALSE;
+  if (gst_pad_peer_query(in, q))
+    gst_query_parse_latency(q, &live, &min, NULL);
+  gst_query_unref(q);
+  gst_object_unref(in);
+  gst_object_unref(out);
+  gst_element_set_state(pipe, GST_STATE_NULL);
+  gst_object_unref(pipe);
+  return live && GST_CLOCK_TIME_IS_VALID(min) ? (gint64)min : -1;
+}
+
+/* The mix holds its input for the jitter buffer's wait: its own latency query runs before the
+ * bridge's stream joins and never finds that wait, and without it the mix dropped as too late
+ * what the jitter buffer had held for a missing packet (GStreamer's log: "input buffer is
+ * entirely before current output offset"). */
+static void test_playback_waits_for_held_audio(void) {
+  gint64 waits = playback_latency(260), none = playback_latency(0);
+  g_test_message("playback latency: %" G_GINT64_FORMAT " ns with a 260 ms wait, %" G_GINT64_FORMAT " ns with none",
+                 waits, none);
+  g_assert_cmpint(none, >=, 0);
+  g_assert_cmpint(waits, >=, none + 260 * (gint64)GST_MSECOND);
+}
+
 int main(int argc, char **argv) {
   gst_init(&argc, &argv);
   g_test_init(&argc, &argv, NULL);
@@ -336,5 +378,6 @@ int main(int argc, char **argv) {
   g_test_add_func("/endpoint-media/uplink-video-fec-follows-loss", test_uplink_video_fec_follows_loss);
   g_test_add_func("/endpoint-media/audio-rate-as-asked", test_audio_rate_as_asked);
   g_test_add_func("/endpoint-media/playback-format-fixed", test_playback_format_fixed);
+  g_test_add_func("/endpoint-media/playback-waits-for-held-audio", test_playback_waits_for_held_audio);
   return g_test_run();
 }
