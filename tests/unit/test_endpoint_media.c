@@ -282,31 +282,40 @@ static GstPadProbeReturn hold_caps(GstPad *pad, GstPadProbeInfo *info, gpointer 
   return GST_PAD_PROBE_OK;
 }
 
-static void check_playback_caps(bool late_caps) {
-  char *desc = dc_media_playback_desc("fakesink name=out sync=false", false, 260);
+/* The playback of the mix into a fake sink, playing once the sink has caps (the mix is
+ * running): the sink's pad, and the pipeline in *pipe. */
+static GstPad *start_playback(int wait_ms, bool late_caps, GstElement **pipe) {
+  char *desc = dc_media_playback_desc("fakesink name=out sync=false", false, wait_ms);
   GError *err = NULL;
-  GstElement *pipe = gst_parse_launch(desc, &err);
+  *pipe = gst_parse_launch(desc, &err);
   g_assert_no_error(err);
   g_free(desc);
   if (late_caps) {
-    GstElement *base = gst_bin_get_by_name(GST_BIN(pipe), "playbase");
+    GstElement *base = gst_bin_get_by_name(GST_BIN(*pipe), "playbase");
     GstPad *src = gst_element_get_static_pad(base, "src");
     gst_pad_add_probe(src, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, hold_caps, NULL, NULL);
     gst_object_unref(src);
     gst_object_unref(base);
   }
-  gst_element_set_state(pipe, GST_STATE_PLAYING);
-  GstElement *out = gst_bin_get_by_name(GST_BIN(pipe), "out");
+  gst_element_set_state(*pipe, GST_STATE_PLAYING);
+  GstElement *out = gst_bin_get_by_name(GST_BIN(*pipe), "out");
   GstPad *in = gst_element_get_static_pad(out, "sink");
+  gst_object_unref(out);
   GstCaps *caps = NULL;
   for (int i = 0; i < 100 && !caps; i++) { /* at most 10 s */
     g_usleep(100 * 1000);
     caps = gst_pad_get_current_caps(in);
   }
   g_assert_nonnull(caps);
-  g_usleep(200 * 1000); /* and still so once the base's caps are in */
   gst_caps_unref(caps);
-  caps = gst_pad_get_current_caps(in);
+  return in;
+}
+
+static void check_playback_caps(bool late_caps) {
+  GstElement *pipe;
+  GstPad *in = start_playback(260, late_caps, &pipe);
+  g_usleep(200 * 1000); /* and still so once the base's caps are in */
+  GstCaps *caps = gst_pad_get_current_caps(in);
   int rate = 0, channels = 0;
   GstStructure *st = gst_caps_get_structure(caps, 0);
   gst_structure_get_int(st, "rate", &rate);
@@ -316,7 +325,6 @@ static void check_playback_caps(bool late_caps) {
   g_assert_cmpint(channels, ==, 1);
   gst_caps_unref(caps);
   gst_object_unref(in);
-  gst_object_unref(out);
   gst_element_set_state(pipe, GST_STATE_NULL);
   gst_object_unref(pipe);
 }
@@ -328,21 +336,8 @@ static void test_playback_format_fixed(void) {
 
 /* The playback mix's latency, as its output answers a latency query once playing (ns; -1: none). */
 static gint64 playback_latency(int wait_ms) {
-  char *desc = dc_media_playback_desc("fakesink name=out sync=false", false, wait_ms);
-  GError *err = NULL;
-  GstElement *pipe = gst_parse_launch(desc, &err);
-  g_assert_no_error(err);
-  g_free(desc);
-  gst_element_set_state(pipe, GST_STATE_PLAYING);
-  GstElement *out = gst_bin_get_by_name(GST_BIN(pipe), "out");
-  GstPad *in = gst_element_get_static_pad(out, "sink");
-  GstCaps *caps = NULL;
-  for (int i = 0; i < 100 && !caps; i++) { /* at most 10 s: the mix is running */
-    g_usleep(100 * 1000);
-    caps = gst_pad_get_current_caps(in);
-  }
-  g_assert_nonnull(caps);
-  gst_caps_unref(caps);
+  GstElement *pipe;
+  GstPad *in = start_playback(wait_ms, false, &pipe);
   GstQuery *q = gst_query_new_latency();
   GstClockTime min = GST_CLOCK_TIME_NONE;
   gboolean live = FALSE;
@@ -350,7 +345,6 @@ static gint64 playback_latency(int wait_ms) {
     gst_query_parse_latency(q, &live, &min, NULL);
   gst_query_unref(q);
   gst_object_unref(in);
-  gst_object_unref(out);
   gst_element_set_state(pipe, GST_STATE_NULL);
   gst_object_unref(pipe);
   return live && GST_CLOCK_TIME_IS_VALID(min) ? (gint64)min : -1;
