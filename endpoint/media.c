@@ -3,6 +3,7 @@
 
 #define GST_USE_UNSTABLE_API /* webrtcbin's library says so of itself in 1.22 */
 #include <gst/gst.h>
+#include <gst/base/gstbasesink.h>
 #include <gst/sdp/sdp.h>
 #include <gst/rtp/gstrtcpbuffer.h>
 #include <gst/rtp/gstrtpbuffer.h>
@@ -22,6 +23,7 @@
 #define GATE(name) "valve name=" name " drop=true drop-mode=forward-sticky-events"
 #define OPUS_CAPS "application/x-rtp,media=audio,encoding-name=OPUS,payload=111,clock-rate=48000"
 #define PLAYBACK_CAPS "audio/x-raw,rate=48000,channels=1"
+#define MIX_FEC_MIN_BPS 18000
 
 struct dc_endpoint_media {
   dc_media_config cfg;
@@ -68,7 +70,8 @@ struct dc_endpoint_media {
   guint64 audio_concealed_ns;   /* what the jitter buffer declared lost and no copy restored */
   guint64 recorded_bytes;       /* into the WAV so far (48 kHz mono S16) */
   gint64 recording_origin_us;   /* wall clock of the WAV's sample 0 as the mix now plays; 0: not yet */
-  gint64 origin_least[2];       /* the least of the last two 5 s windows, the newer first */
+  GstElement *recorder;         /* the WAV's sink: synchronised, so given a loudspeaker's latency */
+  gint64 playback_latency_ns;   /* what the mix's playback last found it must wait (atomic) */
 };
 
 /* Simulcast by SSRC (what the bridge reads from webrtcbin, RFC 5576 ssrc-group SIM): the
@@ -359,30 +362,46 @@ static GstPadProbeReturn count_played(GstPad *pad, GstPadProbeInfo *info, gpoint
   return GST_PAD_PROBE_OK;
 }
 
-/* Where the recording sits on the wall clock: the live playback mix lets each buffer go when
- * the clock reaches its time plus the pipeline's latency, when a loudspeaker would start
- * playing it, so a buffer's arrival here less the samples before it is the time sample 0
- * stands for. A buffer comes on time or late (a busy machine), never early, so the least of
- * these is the one; but the latency grows when the bridge's stream joins the mix (its jitter
- * buffer's wait, dc_profile.audio_wait_ms), and a live mix starting up lets its first
- * buffers go at once: so the least over the last 5-10 s, from the second second on. */
+/* Where the recording sits on the wall clock. A loudspeaker plays each buffer when the
+ * pipeline's clock reaches the buffer's running time plus the latency its sink was given (the
+ * playback's inputs': the jitter buffer's wait, the decoder's hold, the mixer's margin); the
+ * WAV's sink, synchronised too, is given the same. So that time, on the wall clock, less the
+ * samples before the buffer is the time sample 0 stands for, whenever the buffer happens to
+ * reach the sink; it moves only when the latency is found again (the mix joining the
+ * playback), and the newest counts. (Timed by the buffer's arrival, as before 2026-12-05, the
+ * recording left the playback's latency out: the jitter buffer's wait did not show in the
+ * lab's mouth to ear.) */
 #define RECORDING_BYTES_PER_S (48000 * 2)
-#define ORIGIN_WINDOW_BYTES (5 * RECORDING_BYTES_PER_S)
+static gint64 loudspeaker_wall_time_us(GstPad *pad, GstBuffer *b, GstElement *sink) {
+  GstEvent *ev = gst_pad_get_sticky_event(pad, GST_EVENT_SEGMENT, 0);
+  GstClock *clock = gst_element_get_clock(sink);
+  gint64 at = 0;
+  if (ev && clock && GST_BUFFER_PTS_IS_VALID(b)) {
+    const GstSegment *seg;
+    gst_event_parse_segment(ev, &seg);
+    GstClockTime running = gst_segment_to_running_time(seg, GST_FORMAT_TIME, GST_BUFFER_PTS(b));
+    if (GST_CLOCK_TIME_IS_VALID(running)) {
+      GstClockTime plays = gst_element_get_base_time(sink) + running + gst_base_sink_get_latency(GST_BASE_SINK(sink));
+      GstClockTimeDiff ahead = GST_CLOCK_DIFF(gst_clock_get_time(clock), plays);
+      at = g_get_real_time() + ahead / 1000;
+    }
+  }
+  if (clock)
+    gst_object_unref(clock);
+  if (ev)
+    gst_event_unref(ev);
+  return at;
+}
+
 static GstPadProbeReturn time_recording(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
-  (void)pad;
   dc_endpoint_media *m = data;
-  gint64 now = g_get_real_time();
+  GstBuffer *b = GST_PAD_PROBE_INFO_BUFFER(info);
+  gint64 plays = loudspeaker_wall_time_us(pad, b, m->recorder);
   g_mutex_lock(&m->play_lock);
   guint64 before = m->recorded_bytes;
-  m->recorded_bytes += gst_buffer_get_size(GST_PAD_PROBE_INFO_BUFFER(info));
-  if (before >= RECORDING_BYTES_PER_S) {
-    gint64 origin = now - (gint64)(before * G_USEC_PER_SEC / RECORDING_BYTES_PER_S);
-    if (before / ORIGIN_WINDOW_BYTES != m->recorded_bytes / ORIGIN_WINDOW_BYTES) /* a new window */
-      m->origin_least[1] = m->origin_least[0], m->origin_least[0] = 0;
-    if (!m->origin_least[0] || origin < m->origin_least[0])
-      m->origin_least[0] = origin;
-    m->recording_origin_us = m->origin_least[1] ? MIN(m->origin_least[0], m->origin_least[1]) : m->origin_least[0];
-  }
+  m->recorded_bytes += gst_buffer_get_size(b);
+  if (plays)
+    m->recording_origin_us = plays - (gint64)(before * G_USEC_PER_SEC / RECORDING_BYTES_PER_S);
   g_mutex_unlock(&m->play_lock);
   return GST_PAD_PROBE_OK;
 }
@@ -497,12 +516,21 @@ static void on_pad_added(GstElement *webrtc, GstPad *pad, gpointer data) {
   GError *err = NULL;
   GstElement *bin = NULL, *to = NULL;
   if (kind == GST_WEBRTC_KIND_AUDIO) {
-    bin = bin_from("rtpopusdepay name=adepay ! opusdec name=adec plc=true use-inband-fec=true ! audioconvert ! audioresample ! "
-                   "audio/x-raw,rate=48000,channels=1 ! queue max-size-time=200000000", &err);
+    /* The mix carries in-band FEC only at 18 kbit/s and more (libopus 1.3.1, the highland
+     * tier's 60 ms frames): below that, decoding it would only hold each packet a frame. */
+    const dc_profile *p = m->cfg.profile;
+    bool fec = p->audio_bps >= MIX_FEC_MIN_BPS;
+    char *desc = g_strdup_printf("rtpopusdepay name=adepay ! opusdec name=adec plc=true use-inband-fec=%s ! audioconvert ! "
+                                 "audioresample ! audio/x-raw,rate=48000,channels=1 ! queue max-size-time=200000000",
+                                 fec ? "true" : "false");
+    bin = bin_from(desc, &err);
+    g_free(desc);
     to = gst_bin_get_by_name(GST_BIN(m->pipe), "playmix");
     GstElement *dec = bin ? gst_bin_get_by_name(GST_BIN(bin), "adec") : NULL,
                *depay = bin ? gst_bin_get_by_name(GST_BIN(bin), "adepay") : NULL;
     if (dec && depay) {
+      if (fec)
+        dc_media_declare_decoder_hold(dec, p->audio_frame_ms);
       GstPad *out = gst_element_get_static_pad(dec, "src"), *in = gst_element_get_static_pad(depay, "sink");
       gst_pad_add_probe(out, GST_PAD_PROBE_TYPE_BUFFER, count_played, m, NULL);
       gst_pad_add_probe(in, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, count_lost, m, NULL);
@@ -579,6 +607,12 @@ static void on_pad_added(GstElement *webrtc, GstPad *pad, gpointer data) {
     gst_object_unref(out);
     gst_object_unref(to);
   }
+  /* its sink's latency found again with the stream's (dc_media_playback_desc) */
+  GstPad *flowing = gst_element_get_static_pad(bin, "src");
+  if (flowing) {
+    dc_media_latency_once_flowing(flowing);
+    gst_object_unref(flowing);
+  }
 }
 
 /* ---- the bus and the stats (the owner's thread) ---- */
@@ -608,6 +642,8 @@ static const device_words *failed_device(GstObject *src, bool exact) {
 static gboolean on_bus(GstBus *bus, GstMessage *msg, gpointer data) {
   (void)bus;
   dc_endpoint_media *m = data;
+  if (dc_media_latency_changed(m->pipe, msg))
+    return G_SOURCE_CONTINUE;
   if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR && !m->closing) {
     GError *err = NULL;
     gst_message_parse_error(msg, &err, NULL);
@@ -874,6 +910,9 @@ static void on_stats_reply(dc_endpoint_media *m, const GstStructure *stats) {
                          played_ns / GST_MSECOND, concealed_ns / GST_MSECOND);
   if (recording_us)
     g_string_append_printf(j, ",\"recording_origin_ms\":%" G_GINT64_FORMAT, recording_us / 1000);
+  gint64 playback_ns = __atomic_load_n(&m->playback_latency_ns, __ATOMIC_RELAXED);
+  if (playback_ns >= 0) /* how long after its time the mix plays: its wait, hold and margin */
+    g_string_append_printf(j, ",\"playback_latency_ms\":%" G_GINT64_FORMAT, playback_ns / (gint64)GST_MSECOND);
   const char *names[4] = {"audio_up", "video_up", "audio_down", "video_down"};
   g_string_append(j, ",\"kbps\":{");
   for (int i = 0; i < 4; i++) {
@@ -974,10 +1013,121 @@ char *dc_media_video_encoder_desc(const dc_profile *p) {
 /* The format is fixed after the mixer too: a live aggregator that times out before any input
  * has caps (a busy machine starting the pipeline) fixes its output at GStreamer's defaults,
  * 44.1 kHz stereo, and keeps them; a recording then held the wrong rate and channels. */
-char *dc_media_playback_desc(const char *sink_desc, bool echo_probe, int wait_ms) {
+char *dc_media_playback_desc(const char *sink_desc, bool echo_probe) {
   return g_strdup_printf("audiotestsrc name=playbase is-live=true wave=silence ! " PLAYBACK_CAPS " ! "
                          "audiomixer name=playmix latency=%" G_GUINT64_FORMAT " ! " PLAYBACK_CAPS " ! %s audioconvert ! audioresample ! %s",
-                         (guint64)MAX(wait_ms, 0) * GST_MSECOND, echo_probe ? "webrtcechoprobe name=probe ! " : "", sink_desc);
+                         (guint64)DC_PLAYBACK_MARGIN_MS * GST_MSECOND, echo_probe ? "webrtcechoprobe name=probe ! " : "", sink_desc);
+}
+
+static gint64 playmix_latency_ns(GstBin *bin) {
+  GstElement *mix = gst_bin_get_by_name(bin, "playmix");
+  GstPad *out = mix ? gst_element_get_static_pad(mix, "src") : NULL;
+  GstQuery *q = gst_query_new_latency();
+  gboolean live = FALSE;
+  GstClockTime min = GST_CLOCK_TIME_NONE;
+  if (out && gst_pad_query(out, q))
+    gst_query_parse_latency(q, &live, &min, NULL);
+  gst_query_unref(q);
+  if (out)
+    gst_object_unref(out);
+  if (mix)
+    gst_object_unref(mix);
+  return live && GST_CLOCK_TIME_IS_VALID(min) ? (gint64)min : -1;
+}
+
+/* GStreamer's own answer gives every sink the largest latency any of them needs, for lip
+ * sync within one source's streams. Here the mix and the video slots come from different
+ * talkers with nothing to sync, and the loudspeaker would wait out the video's 300 ms jitter
+ * buffer and decoder too. A sink whose query fails, or that is not live, keeps what it had. */
+static gboolean latency_per_sink(GstBin *bin, gpointer data) {
+  gint64 *playback_ns = data;
+  GstIterator *it = gst_bin_iterate_sinks(bin);
+  GValue v = G_VALUE_INIT;
+  for (GstIteratorResult r; (r = gst_iterator_next(it, &v)) != GST_ITERATOR_DONE && r != GST_ITERATOR_ERROR;) {
+    if (r == GST_ITERATOR_RESYNC) {
+      gst_iterator_resync(it);
+      continue;
+    }
+    GstElement *sink = g_value_get_object(&v);
+    GstQuery *q = gst_query_new_latency();
+    gboolean live = FALSE;
+    GstClockTime min = GST_CLOCK_TIME_NONE;
+    if (gst_element_query(sink, q))
+      gst_query_parse_latency(q, &live, &min, NULL);
+    gst_query_unref(q);
+    if (live && GST_CLOCK_TIME_IS_VALID(min))
+      gst_element_send_event(sink, gst_event_new_latency(min));
+    g_value_reset(&v);
+  }
+  g_value_unset(&v);
+  gst_iterator_free(it);
+  if (playback_ns) /* read by the stats on the owner's thread; found here on whichever one recalculates */
+    __atomic_store_n(playback_ns, playmix_latency_ns(bin), __ATOMIC_RELAXED);
+  return TRUE;
+}
+
+void dc_media_latency_per_sink(GstElement *pipeline, gint64 *playback_ns) {
+  g_signal_connect(pipeline, "do-latency", G_CALLBACK(latency_per_sink), playback_ns);
+}
+
+bool dc_media_latency_changed(GstElement *pipeline, GstMessage *msg) {
+  if (GST_MESSAGE_TYPE(msg) != GST_MESSAGE_LATENCY)
+    return false;
+  gst_bin_recalculate_latency(GST_BIN(pipeline));
+  return true;
+}
+
+/* Only then: before the stream's elements have their caps, their latency queries fail, and
+ * nothing asks again. */
+static GstPadProbeReturn post_latency(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
+  (void)info, (void)data;
+  GstObject *from = gst_pad_get_parent(pad);
+  if (GST_IS_ELEMENT(from))
+    gst_element_post_message(GST_ELEMENT(from), gst_message_new_latency(from));
+  if (from)
+    gst_object_unref(from);
+  return GST_PAD_PROBE_REMOVE;
+}
+
+void dc_media_latency_once_flowing(GstPad *pad) {
+  gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, post_latency, NULL, NULL);
+}
+
+/* opusdec, decoding in-band FEC, holds each packet until the next one comes (whose FEC may
+ * stand in for it), but declares the longest an Opus packet can be, 120 ms: the playback
+ * then waited 120 ms beyond the jitter buffer's wait where 20 was held. Its answer is put
+ * back to its input's latency and one frame of the mix. */
+static GstPadProbeReturn declare_decoder_hold(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
+  GstQuery *q = GST_PAD_PROBE_INFO_QUERY(info);
+  if (GST_QUERY_TYPE(q) != GST_QUERY_LATENCY)
+    return GST_PAD_PROBE_OK;
+  gboolean live;
+  GstClockTime min, max;
+  gst_query_parse_latency(q, &live, &min, &max);
+  GstElement *dec = gst_pad_get_parent_element(pad);
+  GstPad *in = dec ? gst_element_get_static_pad(dec, "sink") : NULL;
+  GstQuery *up = gst_query_new_latency();
+  if (live && in && gst_pad_peer_query(in, up)) {
+    gboolean up_live;
+    GstClockTime up_min;
+    gst_query_parse_latency(up, &up_live, &up_min, NULL);
+    GstClockTime held = up_min + (GstClockTime)GPOINTER_TO_UINT(data) * GST_MSECOND;
+    if (GST_CLOCK_TIME_IS_VALID(up_min) && held < min)
+      gst_query_set_latency(q, live, held, MAX(max, held));
+  }
+  gst_query_unref(up);
+  if (in)
+    gst_object_unref(in);
+  if (dec)
+    gst_object_unref(dec);
+  return GST_PAD_PROBE_OK;
+}
+
+void dc_media_declare_decoder_hold(GstElement *decoder, int frame_ms) {
+  GstPad *out = gst_element_get_static_pad(decoder, "src");
+  gst_pad_add_probe(out, GST_PAD_PROBE_TYPE_QUERY_UPSTREAM | GST_PAD_PROBE_TYPE_PULL, declare_decoder_hold,
+                    GUINT_TO_POINTER((guint)MAX(frame_ms, 0)), NULL);
+  gst_object_unref(out);
 }
 
 /* The bridge's audio redundancy (RFC 2198) on a lossy link: the mix with a copy of the frame
@@ -1048,20 +1198,23 @@ dc_endpoint_media *dc_media_new(const dc_media_config *cfg, const dc_media_event
   const char *asink = cfg->audio_sink;
   char *sink_desc = !asink ? g_strdup("autoaudiosink name=loudspeaker")
                     : !strcmp(asink, "fake") ? g_strdup("fakesink sync=true async=false")
-                                             : g_strdup("audio/x-raw,format=S16LE ! wavenc name=arec-enc ! filesink name=arec");
+                                             : g_strdup("audio/x-raw,format=S16LE ! wavenc name=arec-enc ! filesink name=arec sync=true async=false");
   bool dsp;
   char *asrc = audio_source_desc(cfg, &dsp);
-  char *play = dc_media_playback_desc(sink_desc, dsp, p->audio_wait_ms);
+  char *play = dc_media_playback_desc(sink_desc, dsp);
   bool ok = add_linked(m, play, "arec", file_or_null(asink), NULL, error);
   g_free(play);
   g_free(sink_desc);
   GstElement *wav = ok ? gst_bin_get_by_name(GST_BIN(m->pipe), "arec-enc") : NULL;
-  if (wav) {
+  if (wav)
+    m->recorder = gst_bin_get_by_name(GST_BIN(m->pipe), "arec");
+  if (wav && m->recorder) {
     GstPad *in = gst_element_get_static_pad(wav, "sink");
     gst_pad_add_probe(in, GST_PAD_PROBE_TYPE_BUFFER, time_recording, m, NULL);
     gst_object_unref(in);
-    gst_object_unref(wav);
   }
+  if (wav)
+    gst_object_unref(wav);
   /* sending: the microphone as Opus */
   char *aenc = dc_media_audio_encoder_desc(p);
   char *send = g_strdup_printf("%s ! audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=1 ! volume name=mute ! "
@@ -1164,6 +1317,8 @@ dc_endpoint_media *dc_media_new(const dc_media_config *cfg, const dc_media_event
   g_signal_connect(m->webrtc, "on-ice-candidate", G_CALLBACK(on_ice_candidate), m);
   g_signal_connect(m->webrtc, "notify::ice-connection-state", G_CALLBACK(on_ice_state), m);
   g_signal_connect(m->webrtc, "pad-added", G_CALLBACK(on_pad_added), m);
+  m->playback_latency_ns = -1;
+  dc_media_latency_per_sink(m->pipe, &m->playback_latency_ns);
   GstBus *bus = gst_pipeline_get_bus(GST_PIPELINE(m->pipe));
   GSource *watch = gst_bus_create_watch(bus);
   g_source_set_callback(watch, (GSourceFunc)(void (*)(void))on_bus, m, NULL);
@@ -1352,6 +1507,8 @@ void dc_media_free(dc_endpoint_media *m) {
       gst_object_unref(m->layer_enc[i]);
   if (m->grid)
     gst_object_unref(m->grid);
+  if (m->recorder)
+    gst_object_unref(m->recorder);
   if (m->status_overlay)
     gst_object_unref(m->status_overlay);
   if (m->pipe)

@@ -83,10 +83,31 @@ char *dc_media_video_encoder_desc(const dc_profile *p);
 /* The playback of the mix, as a pipeline description ending in sink_desc (g_free it): a live
  * silent base into the audiomixer "playmix" that the decoded mix joins, so that the echo
  * canceller's probe (when echo_probe) and a recording run on the wall clock from the start.
- * The mixer waits wait_ms for its input beyond what its latency query finds: the mix's jitter
- * buffer holds packets up to that long for a missing one, and the query, made before the mix
- * joins, does not find it (the mixer then dropped what came held: GStreamer's log). */
-char *dc_media_playback_desc(const char *sink_desc, bool echo_probe, int wait_ms);
+ * The mixer waits for its input as long as its inputs' latency says (the mix's jitter
+ * buffer's wait for a late or repaired packet, the decoder's hold) and DC_PLAYBACK_MARGIN_MS
+ * more for the decoding between them; the sink plays that much after the mix's time. That
+ * latency has to be found again when the mix joins (dc_media_latency_changed): found before,
+ * it leaves the wait out, and the mixer dropped what the jitter buffer had held as too late
+ * (GStreamer's log: "input buffer is entirely before current output offset"). */
+#define DC_PLAYBACK_MARGIN_MS 20
+char *dc_media_playback_desc(const char *sink_desc, bool echo_probe);
+
+typedef struct _GstElement GstElement;
+typedef struct _GstMessage GstMessage;
+typedef struct _GstPad GstPad;
+/* Gives each of the pipeline's sinks the latency of its own inputs (GStreamer's default gives
+ * every sink the largest of them: the loudspeaker would wait for the video's jitter buffer),
+ * and stores the playback mix's in *playback_ns (ns, -1: none found; may be NULL). */
+void dc_media_latency_per_sink(GstElement *pipeline, gint64 *playback_ns);
+/* A bus message: an element's latency changed, or a stream joined the playback (the media
+ * posts one then); the pipeline's latency is found again. False for any other message. */
+bool dc_media_latency_changed(GstElement *pipeline, GstMessage *msg);
+/* Once the first buffer passes pad (a stream joining a sink: its elements then have their
+ * caps and can answer), its element posts a latency message for dc_media_latency_changed. */
+void dc_media_latency_once_flowing(GstPad *pad);
+/* opusdec decoding in-band FEC declares 120 ms of latency where it holds one packet: its
+ * answer is made its input's latency and frame_ms. */
+void dc_media_declare_decoder_hold(GstElement *decoder, int frame_ms);
 /* Our own audio's redundancy (RFC 2198) toward the bridge: webrtcbin wraps it in RED with no
  * copies (its rtpredenc at distance 0), so a lossy uplink lost every word it dropped for
  * everyone in the meeting. From the audio loss the bridge reports (its receiver reports, in

@@ -200,7 +200,8 @@ async function main() {
         `the ${name} endpoint's stats account for the sound it played${lossy ? ", the bridge's copies filling most of its downlink's losses," : ''} and where its recording sits in time`,
         `${played} ms played in the last 10 lines, ${concealed} ms of it concealed` +
         `${lossy ? `; since the loss began ${sinceLoss} ms concealed for ${droppedDown} of its mix's packets dropped on the way in` : ''}; recording's origin ` +
-        `${b.recording_origin_ms} (Unix ms): ${(byClock / 1000).toFixed(2)} s ago, ${(bySamples / 1000).toFixed(2)} s recorded`);
+        `${b.recording_origin_ms} (Unix ms): ${(byClock / 1000).toFixed(2)} s ago, ${(bySamples / 1000).toFixed(2)} s recorded; ` +
+        `it plays ${b.playback_latency_ms} ms after the mix's time`);
     }
     // Its stats count those drops as the mix's packets lost on the way (RFC 3550's expected less
     // received), give or take the seconds between its last line and the count, at 2.5 drops a

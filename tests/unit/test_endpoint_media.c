@@ -2,6 +2,7 @@
  * GstHarness: raw audio or video in, RTP out. What a profile promises must be what goes on
  * the wire: the highland profile's 60 ms Opus frames at about 14 kbit/s with FEC, its
  * 320x180 VP8 at 10 fps; the other profiles' sizes and rates. */
+#include <gst/base/gstbasesink.h>
 #include <gst/check/gstharness.h>
 #include <gst/gst.h>
 #include <gst/rtp/gstrtpbuffer.h>
@@ -282,14 +283,16 @@ static GstPadProbeReturn hold_caps(GstPad *pad, GstPadProbeInfo *info, gpointer 
   return GST_PAD_PROBE_OK;
 }
 
-/* The playback of the mix into a fake sink, playing once the sink has caps (the mix is
- * running): the sink's pad, and the pipeline in *pipe. */
-static GstPad *start_playback(int wait_ms, bool late_caps, GstElement **pipe) {
-  char *desc = dc_media_playback_desc("fakesink name=out sync=false", false, wait_ms);
+/* The playback of the mix into a fake sink (sink_desc: its tail; the pipeline goes on after
+ * it when it has more), playing once the sink has caps (the mix is running): the sink's pad,
+ * and the pipeline in *pipe, its latency per sink (the mix's in *playback_ns, if given). */
+static GstPad *start_playback(const char *sink_desc, bool late_caps, gint64 *playback_ns, GstElement **pipe) {
+  char *desc = dc_media_playback_desc(sink_desc, false);
   GError *err = NULL;
   *pipe = gst_parse_launch(desc, &err);
   g_assert_no_error(err);
   g_free(desc);
+  dc_media_latency_per_sink(*pipe, playback_ns);
   if (late_caps) {
     GstElement *base = gst_bin_get_by_name(GST_BIN(*pipe), "playbase");
     GstPad *src = gst_element_get_static_pad(base, "src");
@@ -313,7 +316,7 @@ static GstPad *start_playback(int wait_ms, bool late_caps, GstElement **pipe) {
 
 static void check_playback_caps(bool late_caps) {
   GstElement *pipe;
-  GstPad *in = start_playback(260, late_caps, &pipe);
+  GstPad *in = start_playback("fakesink name=out sync=false", late_caps, NULL, &pipe);
   g_usleep(200 * 1000); /* and still so once the base's caps are in */
   GstCaps *caps = gst_pad_get_current_caps(in);
   int rate = 0, channels = 0;
@@ -334,32 +337,123 @@ static void test_playback_format_fixed(void) {
   check_playback_caps(true);
 }
 
-/* The playback mix's latency, as its output answers a latency query once playing (ns; -1: none). */
-static gint64 playback_latency(int wait_ms) {
-  GstElement *pipe;
-  GstPad *in = start_playback(wait_ms, false, &pipe);
-  GstQuery *q = gst_query_new_latency();
-  GstClockTime min = GST_CLOCK_TIME_NONE;
-  gboolean live = FALSE;
-  if (gst_pad_peer_query(in, q))
-    gst_query_parse_latency(q, &live, &min, NULL);
-  gst_query_unref(q);
-  gst_object_unref(in);
-  gst_element_set_state(pipe, GST_STATE_NULL);
-  gst_object_unref(pipe);
-  return live && GST_CLOCK_TIME_IS_VALID(min) ? (gint64)min : -1;
+static gint64 sink_latency_ms(GstElement *pipe, const char *name) {
+  GstElement *sink = gst_bin_get_by_name(GST_BIN(pipe), name);
+  gint64 ms = (gint64)(gst_base_sink_get_latency(GST_BASE_SINK(sink)) / GST_MSECOND);
+  gst_object_unref(sink);
+  return ms;
 }
 
-/* The mix holds its input for the jitter buffer's wait: its own latency query runs before the
- * bridge's stream joins and never finds that wait, and without it the mix dropped as too late
- * what the jitter buffer had held for a missing packet (GStreamer's log: "input buffer is
- * entirely before current output offset"). */
-static void test_playback_waits_for_held_audio(void) {
-  gint64 waits = playback_latency(260), none = playback_latency(0);
-  g_test_message("playback latency: %" G_GINT64_FORMAT " ns with a 260 ms wait, %" G_GINT64_FORMAT " ns with none",
-                 waits, none);
-  g_assert_cmpint(none, >=, 0);
-  g_assert_cmpint(waits, >=, none + 260 * (gint64)GST_MSECOND);
+/* Hands the pipeline's latency messages to the media's handler until one is handled with
+ * the sink `name` at `at_least` ms or more, or 10 s have passed; the sink's latency. */
+static gint64 follow_latency(GstElement *pipe, const char *name, gint64 at_least) {
+  GstBus *bus = gst_element_get_bus(pipe);
+  gint64 until = g_get_monotonic_time() + 10 * G_USEC_PER_SEC, ms = sink_latency_ms(pipe, name);
+  while (ms < at_least && g_get_monotonic_time() < until) {
+    GstMessage *msg = gst_bus_timed_pop_filtered(bus, 100 * GST_MSECOND, GST_MESSAGE_LATENCY);
+    if (msg) {
+      g_assert_true(dc_media_latency_changed(pipe, msg));
+      gst_message_unref(msg);
+    }
+    ms = sink_latency_ms(pipe, name);
+  }
+  gst_object_unref(bus);
+  return ms;
+}
+
+/* The loudspeaker plays the mix as late as the mix's own inputs need, found again when the
+ * bridge's stream joins (its jitter buffer's wait: here a live source 300 ms late), and not
+ * as late as another sink of the pipeline (the video's: here 1 s). Before, the playback's
+ * latency was found once as the pipeline started, without the jitter buffer's wait: the
+ * mixer then dropped what the jitter buffer held for a missing packet as too late, and the
+ * sink played 0 or 311 ms after the mix's time depending on whether that first query came
+ * through (an endpoint's stats, 2026-12-05); with the mixer's own wait set to the jitter
+ * buffer's instead, a query that did come through counted the wait twice (670 ms). */
+static void test_playback_latency_follows_the_mix(void) {
+  GstElement *pipe;
+  gint64 playback_ns = -1;
+  GstPad *in = start_playback("fakesink name=out sync=true async=false "
+                              "audiotestsrc is-live=true samplesperbuffer=48000 wave=silence ! audio/x-raw,rate=48000,channels=1 ! "
+                              "fakesink name=video sync=true async=false",
+                              false, &playback_ns, &pipe);
+  gst_object_unref(in);
+  gint64 before = follow_latency(pipe, "out", 0), video = follow_latency(pipe, "video", 1000);
+  GstElement *stream = gst_parse_bin_from_description(
+      "audiotestsrc is-live=true samplesperbuffer=14400 wave=silence ! audio/x-raw,rate=48000,channels=1", TRUE, NULL);
+  g_assert_nonnull(stream);
+  gst_bin_add(GST_BIN(pipe), stream);
+  GstElement *mix = gst_bin_get_by_name(GST_BIN(pipe), "playmix");
+  GstPad *join = gst_element_request_pad_simple(mix, "sink_%u"), *out = gst_element_get_static_pad(stream, "src");
+  g_assert_cmpint(gst_pad_link(out, join), ==, GST_PAD_LINK_OK);
+  dc_media_latency_once_flowing(out); /* as the media does */
+  gst_element_sync_state_with_parent(stream);
+  gint64 after = follow_latency(pipe, "out", 300 + DC_PLAYBACK_MARGIN_MS);
+  gint64 mix_ms = __atomic_load_n(&playback_ns, __ATOMIC_RELAXED) / (gint64)GST_MSECOND;
+  g_test_message("the mix's sink plays %" G_GINT64_FORMAT " ms late before the stream joins, %" G_GINT64_FORMAT
+                 " ms after (the mix found %" G_GINT64_FORMAT " ms); the other sink %" G_GINT64_FORMAT " ms",
+                 before, after, mix_ms, video);
+  g_assert_cmpint(before, <, 300);
+  g_assert_cmpint(video, >=, 1000);
+  g_assert_cmpint(after, >=, 300 + DC_PLAYBACK_MARGIN_MS);
+  g_assert_cmpint(after, <, 300 + 200); /* counted once, and not the other sink's */
+  g_assert_cmpint(mix_ms, >=, 300 + DC_PLAYBACK_MARGIN_MS);
+  g_assert_cmpint(mix_ms, <=, after);
+  gst_object_unref(join);
+  gst_object_unref(out);
+  gst_object_unref(mix);
+  gst_element_set_state(pipe, GST_STATE_NULL);
+  gst_object_unref(pipe);
+}
+
+/* opusdec decoding in-band FEC holds one packet and declares 120 ms; the endpoint makes it
+ * declare the frame it holds (20 ms here), so the playback waits 100 ms less. */
+static gint64 decoder_latency_ms(bool declared_hold, gint64 *upstream_ms) {
+  GstElement *pipe = gst_parse_launch("audiotestsrc is-live=true samplesperbuffer=960 ! audio/x-raw,rate=48000,channels=1 ! "
+                                      "opusenc frame-size=20 ! opusdec name=dec use-inband-fec=true ! fakesink sync=true async=false",
+                                      NULL);
+  g_assert_nonnull(pipe);
+  GstElement *dec = gst_bin_get_by_name(GST_BIN(pipe), "dec");
+  if (declared_hold)
+    dc_media_declare_decoder_hold(dec, 20);
+  gst_element_set_state(pipe, GST_STATE_PLAYING);
+  GstPad *out = gst_element_get_static_pad(dec, "src"), *in = gst_element_get_static_pad(dec, "sink");
+  GstCaps *caps = NULL;
+  for (int i = 0; i < 100 && !caps; i++) { /* decoding: at most 10 s */
+    g_usleep(100 * 1000);
+    caps = gst_pad_get_current_caps(out);
+  }
+  g_assert_nonnull(caps);
+  gst_caps_unref(caps);
+  gint64 ms[2] = {-1, -1};
+  GstPad *at[2] = {out, in};
+  for (int i = 0; i < 2; i++) {
+    GstQuery *q = gst_query_new_latency();
+    gboolean live = FALSE;
+    GstClockTime min = GST_CLOCK_TIME_NONE;
+    if (i ? gst_pad_peer_query(at[i], q) : gst_pad_query(at[i], q))
+      gst_query_parse_latency(q, &live, &min, NULL);
+    gst_query_unref(q);
+    if (live && GST_CLOCK_TIME_IS_VALID(min))
+      ms[i] = (gint64)(min / GST_MSECOND);
+  }
+  gst_object_unref(out);
+  gst_object_unref(in);
+  gst_object_unref(dec);
+  gst_element_set_state(pipe, GST_STATE_NULL);
+  gst_object_unref(pipe);
+  *upstream_ms = ms[1];
+  return ms[0];
+}
+
+static void test_decoder_declares_its_hold(void) {
+  gint64 up_own, up_declared;
+  gint64 own = decoder_latency_ms(false, &up_own), declared = decoder_latency_ms(true, &up_declared);
+  g_test_message("opusdec with FEC: %" G_GINT64_FORMAT " ms on its own, %" G_GINT64_FORMAT
+                 " ms declared a frame's hold; its input %" G_GINT64_FORMAT " ms",
+                 own, declared, up_declared);
+  g_assert_cmpint(up_declared, >=, 0);
+  g_assert_cmpint(own, >=, up_own + 120);
+  g_assert_cmpint(declared, ==, up_declared + 20);
 }
 
 int main(int argc, char **argv) {
@@ -372,6 +466,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/endpoint-media/uplink-video-fec-follows-loss", test_uplink_video_fec_follows_loss);
   g_test_add_func("/endpoint-media/audio-rate-as-asked", test_audio_rate_as_asked);
   g_test_add_func("/endpoint-media/playback-format-fixed", test_playback_format_fixed);
-  g_test_add_func("/endpoint-media/playback-waits-for-held-audio", test_playback_waits_for_held_audio);
+  g_test_add_func("/endpoint-media/playback-latency-follows-the-mix", test_playback_latency_follows_the_mix);
+  g_test_add_func("/endpoint-media/decoder-declares-its-hold", test_decoder_declares_its_hold);
   return g_test_run();
 }
