@@ -12,8 +12,9 @@
 // DC_LAB_POINT=endpoint (by hand): the point is the native endpoint's compact build
 // (DC_LAB_ENDPOINT, default: beside the bridge, endpoint/diemcau-endpoint-compact) on the
 // highland profile, audio only, recording what it plays into a WAV; its frames unconcealed are
-// from its stats (what its jitter buffer gave up as lost, against all its decoder played), its
-// jitter buffer webrtcbin's (the highland profile's 260 ms).
+// from its stats (what its jitter buffer gave up as lost, against all its decoder played); in
+// place of a jitter buffer's delay, how long after the mix's time its playback plays it (the
+// jitter buffer's fixed wait, 260 ms on the highland profile, and the mixer's margin).
 //
 // Usage: node speech_lab.mjs BRIDGE LINKEM SCENARIO_DIR. Prints TAP.
 import { spawnSync } from 'node:child_process';
@@ -261,7 +262,8 @@ function endpointPoint(ep, wavPath) {
       // received would count copies and packets that came too late)
       return { received: 48 * (s.audio_played_ms ?? 0), concealed: 48 * (s.audio_concealed_ms ?? 0),
         packets: (s.audio_played_ms ?? 0) - (s.audio_concealed_ms ?? 0),
-        state: s.connected ? 'connected' : 'disconnected', jbDelay: 0, jbEmitted: 0, events: 0, discarded: 0 };
+        state: s.connected ? 'connected' : 'disconnected', jbDelay: 0, jbEmitted: 0, events: 0, discarded: 0,
+        playbackMs: s.playback_latency_ms };
     },
     // it records from its start: a window of its WAV, placed on the wall clock by the time
     // its sample 0 stands for
@@ -396,6 +398,7 @@ async function run(dir, lab, speech, silence, red, withOutage) {
         Math.max(1, mix.played + mix.fec + Math.max(mix.concealed, mix.lostIn - mix.redRecovered - mix.fec))
         : 1 - (after.concealed - before.concealed) / Math.max(1, after.received - before.received),
       jbMs: 1000 * (after.jbDelay - before.jbDelay) / Math.max(1, after.jbEmitted - before.jbEmitted),
+      playbackMs: after.playbackMs,
     };
     if (withOutage && pointEp) {
       // the endpoint: its stats lines a second apart (so "back" is known to a second), its
@@ -492,12 +495,11 @@ async function main() {
       const d = m.link[UP ? 'up' : 'down'] || {};
       const jb = UP ? m.mix.waitMs : m.jbMs; // toward the district: the bridge's jitter buffer
       rows.push(`| ${m.red ? 'RED on ' : 'RED off'} | ${SCENARIO} | ${(100 * d.lost / Math.max(1, d.packets)).toFixed(1)} % lost, ${d.queue_drops} queue drops | ` +
-        `${(100 * m.unconcealed).toFixed(1)} % | ${ENDPOINT ? "webrtcbin's" : `${jb.toFixed(0)} ms`} | ${m.mouthToEarMs === null ? '?' : m.mouthToEarMs.toFixed(0) + ' ms'} | ${q.lsd.toFixed(2)} dB (${q.voiced} voiced frames, alignment ${q.align.toFixed(2)}) |`);
+        `${(100 * m.unconcealed).toFixed(1)} % | ${ENDPOINT ? `plays ${m.playbackMs ?? '?'} ms after` : `${jb.toFixed(0)} ms`} | ${m.mouthToEarMs === null ? '?' : m.mouthToEarMs.toFixed(0) + ' ms'} | ${q.lsd.toFixed(2)} dB (${q.voiced} voiced frames, alignment ${q.align.toFixed(2)}) |`);
     }
     console.log(UP ? '# the point speaks, the district listens (DC_LAB_DIRECTION=up): frames and jitter buffer are the bridge\'s mix\'s'
-      : ENDPOINT ? `# the district speaks, the point listens: the native endpoint (${ENDPOINT_EXE}); its mouth to ear ` +
-        'starts from the district page\'s own recording of its microphone, which lags the microphone by about 100 ms ' +
-        '(hall-lan measured 73-105 ms where the path adds 190 at least): set endpoint figures beside each other, not a page\'s'
+      : ENDPOINT ? `# the district speaks, the point listens: the native endpoint (${ENDPOINT_EXE}); its mouth to ear is to ` +
+        'when its recording, synchronised as a loudspeaker is, plays each sample'
         : '# the district speaks, the point listens');
     console.log(`# | bridge | link | frames unconcealed ${UP ? 'in the mix' : 'at the point'} | jitter buffer | mouth to ear | quality (LSD, lower is better) |`);
     for (const row of rows) console.log(`# ${row}`);
