@@ -81,7 +81,7 @@ static void deliver_audio_now(const mix_delivery *d) {
     dc_red_block earlier[RED_DEPTH_MAX];
     const red_history *sent = &d->rcv->sent_mix;
     unsigned reach = dc_mixer_red_reach_policy(d->rcv->tier, depth, dc_rx_stream_loses_in_runs(&d->rcv->audio_rx),
-                                               d->rcv->audio_wait_ms),
+                                               (unsigned)g_atomic_int_get(&d->rcv->audio_wait_ms)),
              n = 0;
     for (unsigned back = MIN(reach, sent->n); back > reach - depth && back > 0; back--) { /* oldest first */
       unsigned i = (sent->next + DC_RED_REACH_MAX - back) % DC_RED_REACH_MAX;

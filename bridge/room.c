@@ -372,7 +372,7 @@ dc_participant *dc_room_join(dc_room *r, int64_t id, const char *name, const cha
   p->rtt_ms_pub = p->loss_down_pub = p->loss_up_pub = p->audio_loss_now_pub = -1;
   if (!dc_tier_from_name(profile, &p->tier))
     p->tier = DC_TIER_STANDARD;
-  p->audio_wait_ms = audio_wait_ms;
+  p->audio_wait_ms = (gint)MIN(audio_wait_ms, (unsigned)G_MAXINT);
   p->refs = 1;
   p->id = id;
   p->name = g_strdup(name);
@@ -638,6 +638,10 @@ bool dc_room_recording(dc_room *r) {
   bool on = r->rec != NULL;
   g_mutex_unlock(&r->rec_lock);
   return on;
+}
+
+void dc_participant_set_audio_wait(dc_participant *p, unsigned audio_wait_ms) {
+  g_atomic_int_set(&p->audio_wait_ms, (gint)MIN(audio_wait_ms, (unsigned)G_MAXINT));
 }
 
 void dc_participant_add_candidate(dc_participant *p, const char *candidate) {

@@ -102,6 +102,8 @@ dc_participant *dc_room_join(dc_room *r, int64_t id, const char *name, const cha
  * or NULL with a message fit for the participant. */
 char *dc_participant_offer(dc_participant *p, const char *sdp, GError **error);
 void dc_participant_add_candidate(dc_participant *p, const char *candidate);
+/* Its jitter buffer now waits audio_wait_ms (an audio_wait message; as its join's above). */
+void dc_participant_set_audio_wait(dc_participant *p, unsigned audio_wait_ms);
 void dc_participant_set_muted(dc_participant *p, bool muted);
 /* An observer (listen and watch only): nothing it sends is mixed or forwarded, and it fills
  * nobody's video slots. Set once, right after joining. */

@@ -170,7 +170,8 @@ struct dc_participant {
   gint observer; /* set once after joining: nothing it sends goes anywhere */
   gint pending;  /* deliveries queued for this receiver's worker */
   dc_tier tier;
-  unsigned audio_wait_ms; /* the join's: its jitter buffer's wait (0: not said), for the copies' reach */
+  gint audio_wait_ms; /* its jitter buffer's wait (0: not said), for the copies' reach: the join's,
+                       * then an audio_wait message's (main thread; atomic, read by the mix clock) */
   int64_t told[MAX_SLOTS]; /* main thread: the slot map last sent to it */
   bool told_once;
   int mix_slot;  /* in the room's mixer; -1 until the offer is accepted */

@@ -994,7 +994,7 @@ gboolean video_tick(gpointer data) {
             "last loss %u/256, congestion signals %u; repairs sent to it %d, refused %d; "
             "pacer: %zu B queued, %" G_GUINT64_FORMAT " dropped; main slot: layer %d%s, temporal layers kept %d, "
             "probe padding %" G_GUINT64_FORMAT " B; as a source: layers %d/%d/%d kbit/s, its own padding %" G_GUINT64_FORMAT " B; "
-            "its mix: worst loss lately %u/256, %u copies reaching %u frames back (its wait: %u ms, 0: not said); "
+            "its mix: worst loss lately %u/256, %u copies reaching %u frames back (its wait: %d ms, 0: not said); "
             "its audio's loss: %u gaps of %u packets%s",
             p->room->meeting, p->id, dc_bwe_estimate(&p->bwe) / 1000, p->sent_bps / 1000,
             p->bwe.remb_bps / 1000, p->last_loss, p->bwe.congestion_signals, p->repairs_sent,
@@ -1004,8 +1004,9 @@ gboolean video_tick(gpointer data) {
             p->probe_bytes, g_atomic_int_get(&p->layer_kbps[0]), g_atomic_int_get(&p->layer_kbps[1]),
             g_atomic_int_get(&p->layer_kbps[2]), p->layer_padding_bytes,
             dc_loss_reports_worst(&p->audio_losses, now, RED_HOLD_US), p->red_depth_sent,
-            dc_mixer_red_reach_policy(p->tier, p->red_depth_sent, dc_rx_stream_loses_in_runs(&p->audio_rx), p->audio_wait_ms),
-            p->audio_wait_ms, p->audio_rx.loss_gaps,
+            dc_mixer_red_reach_policy(p->tier, p->red_depth_sent, dc_rx_stream_loses_in_runs(&p->audio_rx),
+                                      (unsigned)g_atomic_int_get(&p->audio_wait_ms)),
+            g_atomic_int_get(&p->audio_wait_ms), p->audio_rx.loss_gaps,
             p->audio_rx.loss_gap_packets, red_deep_allowed(p, now) ? " (in runs, room for two copies)" : "");
   feedback_report(p, now);
   return G_SOURCE_CONTINUE;

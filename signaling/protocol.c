@@ -165,6 +165,11 @@ bool dc_protocol_parse(const char *text, size_t len, dc_client_msg *m, const cha
   } else if (!strcmp(type, "hand")) {
     m->type = DC_MSG_HAND;
     ok = get_bool(o, "raised", &m->raised, &f);
+  } else if (!strcmp(type, "audio_wait")) {
+    m->type = DC_MSG_AUDIO_WAIT;
+    int64_t wait = 0;
+    ok = get_int(o, "audio_wait_ms", 0, DC_PROTOCOL_MAX_AUDIO_WAIT_MS, &wait, &f);
+    m->audio_wait_ms = (int)wait;
   } else if (!strcmp(type, "host_mute")) {
     m->type = DC_MSG_HOST_MUTE;
     ok = get_int(o, "participant", 1, G_MAXINT64, &m->participant, &f) && get_bool(o, "muted", &m->audio_muted, &f);
@@ -412,6 +417,13 @@ char *dc_protocol_mute(bool audio_muted) {
 }
 
 char *dc_protocol_leave(void) { return finish(begin("leave")); }
+
+char *dc_protocol_audio_wait(int audio_wait_ms) {
+  JsonBuilder *b = begin("audio_wait");
+  json_builder_set_member_name(b, "audio_wait_ms");
+  json_builder_add_int_value(b, CLAMP(audio_wait_ms, 0, DC_PROTOCOL_MAX_AUDIO_WAIT_MS));
+  return finish(b);
+}
 
 char *dc_protocol_pin(int64_t participant) {
   if (participant <= 0)

@@ -39,6 +39,7 @@ typedef enum {
   DC_MSG_LOCK,       /* locked */
   DC_MSG_END_MEETING,
   DC_MSG_RECORD,     /* recording: start or stop the meeting's recording */
+  DC_MSG_AUDIO_WAIT, /* audio_wait_ms: its jitter buffer's wait changed (a native endpoint) */
 } dc_msg_type;
 
 typedef struct {
@@ -48,7 +49,7 @@ typedef struct {
   char *token, *name, *profile; /* profile: "hall", "standard" or "highland" */
   int slots;                    /* video slots wanted: main + thumbnails, 1..9 */
   bool roster_changes;          /* the client applies roster_changes after its first roster */
-  int audio_wait_ms;            /* its audio jitter buffer's wait for a late or repaired packet; 0: not said */
+  int audio_wait_ms;            /* its audio jitter buffer's wait for a late or repaired packet; 0: not said (audio_wait too) */
   /* offer */
   char *sdp;
   /* candidate: an a=candidate value ("candidate:..."), "" for end-of-candidates */
@@ -158,6 +159,8 @@ char *dc_protocol_offer(const char *sdp);
 char *dc_protocol_mute(bool audio_muted);
 char *dc_protocol_leave(void);
 char *dc_protocol_pin(int64_t participant);
+/* The client's audio jitter buffer now waits audio_wait_ms (as a join's). */
+char *dc_protocol_audio_wait(int audio_wait_ms);
 
 typedef enum {
   DC_SMSG_JOINED,

@@ -416,6 +416,11 @@ static void handle(session *s, const dc_client_msg *m) {
     g_message("meeting %" G_GINT64_FORMAT ": host %" G_GINT64_FORMAT " %s %" G_GINT64_FORMAT, s->meeting,
               s->id, m->type == DC_MSG_PIN ? "pinned" : "unpinned", m->participant);
     return;
+  case DC_MSG_AUDIO_WAIT:
+    dc_participant_set_audio_wait(s->participant, (unsigned)m->audio_wait_ms);
+    g_message("meeting %" G_GINT64_FORMAT " participant %" G_GINT64_FORMAT ": its audio now waits %d ms for a late or "
+              "repaired packet", s->meeting, s->id, m->audio_wait_ms);
+    return;
   case DC_MSG_LEAVE:
     leave(s);
     close_ws(s->conn, SOUP_WEBSOCKET_CLOSE_NORMAL, "left");

@@ -5,13 +5,14 @@
  *   RUNS, a highland point that offers RED, reports 10 % loss on the mix, and whose own audio
  *   reaches the bridge with gaps of two packets (a link that loses in runs);
  *   SINGLES, the same but with gaps of one packet (random loss);
- *   WAITS, as RUNS, but its join says its jitter buffer waits 260 ms (audio_wait_ms), as the
- *   native endpoint's highland profile does.
+ *   WAITS, as RUNS, but its join says its jitter buffer waits 140 ms (audio_wait_ms), and
+ *   once the bridge has seen the runs it says 260 (audio_wait), as the native endpoint's
+ *   highland profile does when its mix is lost in runs.
  *
  * - SINGLES's copies are each of the frame before (60 ms back, the tier's packet time).
- * - WAITS's are of the frame three back (180 ms: what 260 ms allows with 80 to spare for the
- *   link's jitter) once the bridge has seen its runs, as RUNS's are of the frame two back; of
- *   the frame before until then; never two back.
+ * - WAITS's are of the frame before while it says 140 ms, runs or not (what 140 allows with
+ *   80 to spare for the link's jitter), then of the frame three back (180 ms: what 260 ms
+ *   allows); never two back, nor one back again.
  * - RUNS's are of the frame two back once the bridge has seen its runs (after the first
  *   DC_LOSS_RUNS_SETTLE_US of its stream, which do not count), and of the frame before until
  *   then; never one back after the first two back. A copy two back repairs a run of two whole;
@@ -44,7 +45,8 @@
 #define COPIES 20           /* copies of each kind a point must get */
 #define TIMEOUT_MS 60000
 
-#define WAIT_MS 260 /* WAITS's jitter buffer, as its join says */
+#define WAIT_MS 140      /* WAITS's jitter buffer, as its join says */
+#define RUNS_WAIT_MS 260 /* and once it says its link loses in runs */
 
 enum { TALKER, RUNS, SINGLES, WAITS, N_CLIENTS };
 static const char *const name_of[N_CLIENTS] = {"talker", "runs", "singles", "waits"};
@@ -195,13 +197,29 @@ static bool copies_came(void) {
          g_atomic_int_get(&waits->one_back) >= COPIES;
 }
 
+/* The bridge has seen RUNS's runs (WAITS's are the same), and WAITS has had copies since. */
+static bool runs_seen(void) {
+  return g_atomic_int_get(&T.c[RUNS].two_back) >= COPIES && g_atomic_int_get(&T.c[WAITS].one_back) >= COPIES;
+}
+
 static void test_copies_reach(void) {
+  bool seen = dc_test_spin_until(runs_seen, TIMEOUT_MS);
+  client *waits = &T.c[WAITS];
+  int early_one_back = g_atomic_int_get(&waits->one_back), early_further = g_atomic_int_get(&waits->two_back) +
+                                                                          g_atomic_int_get(&waits->three_back);
+  g_test_message("runs %s; waits, saying %d ms: %d copies one back, %d further back", seen ? "seen" : "not seen in time",
+                 WAIT_MS, early_one_back, early_further);
+  g_assert_true(seen);
+  g_assert_cmpint(early_further, ==, 0);
+  char *more = g_strdup_printf("{\"v\":1,\"type\":\"audio_wait\",\"audio_wait_ms\":%d}", RUNS_WAIT_MS);
+  dc_client_send_text(waits->dc, more);
+  g_free(more);
   bool came = dc_test_spin_until(copies_came, TIMEOUT_MS);
   for (int i = RUNS; i < N_CLIENTS; i++) {
     client *c = &T.c[i];
     g_test_message("%s point (own audio loses %s%s): %s; %d RED packets: %d with a copy one back, %d two back "
                    "(%d one back after the first further back), %d three back, %d with two copies, %d further back",
-                   name_of[i], i == SINGLES ? "1 in 10" : "2 in 10 in a row", i == WAITS ? ", waits 260 ms" : "",
+                   name_of[i], i == SINGLES ? "1 in 10" : "2 in 10 in a row", i == WAITS ? ", waits 140 ms, then 260" : "",
                    g_atomic_int_get(&c->connected) ? "connected" : "not connected", g_atomic_int_get(&c->red_packets),
                    g_atomic_int_get(&c->one_back), g_atomic_int_get(&c->two_back),
                    g_atomic_int_get(&c->one_back_after_two), g_atomic_int_get(&c->three_back),

@@ -63,6 +63,11 @@ static void ws_send(dc_client *c, const char *type, const char *key, const char 
   g_object_unref(b);
 }
 
+void dc_client_send_text(dc_client *c, const char *text) {
+  if (c->ws && soup_websocket_connection_get_state(c->ws) == SOUP_WEBSOCKET_STATE_OPEN)
+    soup_websocket_connection_send_text(c->ws, text);
+}
+
 /* ---- transport callbacks (the client's worker) ---- */
 
 typedef struct {

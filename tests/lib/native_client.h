@@ -60,6 +60,8 @@ dc_client *dc_client_new(const dc_client_config *cfg, const dc_client_callbacks 
 /* Hangs up: the WebSocket closes and the transport is closed on its worker. Then free the
  * workers (dc_workers_free runs the close) before dc_client_free. */
 void dc_client_close(dc_client *c);
+/* Sends a signaling message as it is (main thread; dropped unless the WebSocket is open). */
+void dc_client_send_text(dc_client *c, const char *text);
 void dc_client_free(dc_client *c);
 
 dc_transport *dc_client_transport(const dc_client *c); /* NULL until joined */

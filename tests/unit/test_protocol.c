@@ -121,6 +121,9 @@ static void test_bad_input(void) {
       DC_ERR_CODE_BAD_MESSAGE, "between 0 and 2000");
   bad("{\"v\":1,\"type\":\"join\",\"meeting\":1,\"token\":\"t\",\"name\":\"A\",\"audio_wait_ms\":\"260\"}",
       DC_ERR_CODE_BAD_MESSAGE, "whole number");
+  bad("{\"v\":1,\"type\":\"audio_wait\"}", DC_ERR_CODE_BAD_MESSAGE, "audio_wait_ms");
+  bad("{\"v\":1,\"type\":\"audio_wait\",\"audio_wait_ms\":2001}", DC_ERR_CODE_BAD_MESSAGE, "between 0 and 2000");
+  bad("{\"v\":1,\"type\":\"audio_wait\",\"audio_wait_ms\":1.5}", DC_ERR_CODE_BAD_MESSAGE, "whole number");
   bad("{\"v\":1,\"type\":\"mute\",\"audio\":\"yes\"}", DC_ERR_CODE_BAD_MESSAGE, "audio");
   bad("{\"v\":1,\"type\":\"offer\"}", DC_ERR_CODE_BAD_MESSAGE, "sdp");
   bad("{\"v\":1,\"type\":\"pin\",\"participant\":0}", DC_ERR_CODE_BAD_MESSAGE, "participant");
@@ -211,6 +214,12 @@ static void test_client_side(void) {
   g_assert_cmpint(c.audio_wait_ms, ==, 0);
   dc_client_msg_clear(&c);
   g_free(browser_like);
+  char *wait = dc_protocol_audio_wait(260);
+  ok(wait, &c);
+  g_assert_cmpint(c.type, ==, DC_MSG_AUDIO_WAIT);
+  g_assert_cmpint(c.audio_wait_ms, ==, 260);
+  dc_client_msg_clear(&c);
+  g_free(wait);
   ok(pin, &c);
   g_assert_cmpint(c.type, ==, DC_MSG_PIN);
   g_assert_cmpint(c.participant, ==, 5);
