@@ -72,6 +72,12 @@ struct dc_endpoint_media {
   gint64 recording_origin_us;   /* wall clock of the WAV's sample 0 as the mix now plays; 0: not yet */
   GstElement *recorder;         /* the WAV's sink: synchronised, so given a loudspeaker's latency */
   gint64 playback_latency_ns;   /* what the mix's playback last found it must wait (atomic) */
+  /* the mix's jitter buffer (ssrc_lock), how long it waits now (atomic), and how the mix's
+   * packets are lost on their way in (play_lock): in runs, it waits the profile's longer wait */
+  GstElement *audio_jb;
+  gint audio_wait_ms;
+  gint waits_for_runs; /* atomic: asked for once */
+  dc_loss_runs mix_runs;
 };
 
 /* Simulcast by SSRC (what the bridge reads from webrtcbin, RFC 5576 ssrc-group SIM): the
@@ -150,7 +156,7 @@ static bool has_element(const char *name) {
   return f != NULL;
 }
 
-typedef enum { CALL_OFFER, CALL_CANDIDATE, CALL_ICE_STATE, CALL_STATS } call_kind;
+typedef enum { CALL_OFFER, CALL_CANDIDATE, CALL_ICE_STATE, CALL_STATS, CALL_AUDIO_WAIT } call_kind;
 
 typedef struct {
   dc_endpoint_media *m;
@@ -199,10 +205,31 @@ static void on_new_jitterbuffer(GstElement *rtpbin, GstElement *jitterbuffer, gu
   (void)rtpbin, (void)session;
   dc_endpoint_media *m = data;
   g_mutex_lock(&m->ssrc_lock);
-  bool video = GPOINTER_TO_INT(g_hash_table_lookup(m->ssrc_kind, GUINT_TO_POINTER(ssrc))) == GST_WEBRTC_KIND_VIDEO;
+  int kind = GPOINTER_TO_INT(g_hash_table_lookup(m->ssrc_kind, GUINT_TO_POINTER(ssrc)));
+  if (kind == GST_WEBRTC_KIND_AUDIO) { /* the mix: its wait as it is now (set_audio_wait) */
+    if (m->audio_jb)
+      gst_object_unref(m->audio_jb);
+    m->audio_jb = gst_object_ref(jitterbuffer);
+    g_object_set(jitterbuffer, "latency", (guint)g_atomic_int_get(&m->audio_wait_ms), NULL);
+  }
   g_mutex_unlock(&m->ssrc_lock);
-  if (video)
+  if (kind == GST_WEBRTC_KIND_VIDEO)
     g_object_set(jitterbuffer, "latency", VIDEO_LATENCY_MS, NULL);
+}
+
+/* The owner's thread: the mix's jitter buffer waits ms from now (its latency message has the
+ * playback's found again: dc_media_latency_changed), and the bridge is told. */
+static void set_audio_wait(dc_endpoint_media *m, int ms) {
+  g_atomic_int_set(&m->audio_wait_ms, ms);
+  g_mutex_lock(&m->ssrc_lock);
+  GstElement *jb = m->audio_jb ? gst_object_ref(m->audio_jb) : NULL;
+  g_mutex_unlock(&m->ssrc_lock);
+  if (jb) {
+    g_object_set(jb, "latency", (guint)ms, NULL);
+    gst_object_unref(jb);
+  }
+  if (m->ev.audio_wait)
+    m->ev.audio_wait(ms, m->ev.user);
 }
 
 /* Once the RTP session exists (the media is up): key-frame requests for the layers. */
@@ -276,6 +303,9 @@ static gboolean run_call(gpointer data) {
   }
   case CALL_STATS:
     on_stats_reply(m, c->stats);
+    break;
+  case CALL_AUDIO_WAIT:
+    set_audio_wait(m, c->state);
     break;
   }
   return G_SOURCE_REMOVE;
@@ -434,6 +464,32 @@ static GstPadProbeReturn count_lost(GstPad *pad, GstPadProbeInfo *info, gpointer
   return GST_PAD_PROBE_OK;
 }
 
+/* Every packet of the stream passes rtpreddec, the copies it rebuilt flagged: the others
+ * say how the mix's packets are lost on the way in. Where in runs, the audio waits the
+ * profile's longer wait for the copies that then reach further back (profile.c). */
+static void count_mix_loss(dc_endpoint_media *m, GstBuffer *buf) {
+  int longer = m->cfg.profile->audio_wait_runs_ms;
+  if (longer <= g_atomic_int_get(&m->audio_wait_ms) || g_atomic_int_get(&m->waits_for_runs))
+    return;
+  GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
+  if (!gst_rtp_buffer_map(buf, GST_MAP_READ, &rtp))
+    return;
+  guint32 ssrc = gst_rtp_buffer_get_ssrc(&rtp);
+  guint16 seq = gst_rtp_buffer_get_seq(&rtp);
+  gst_rtp_buffer_unmap(&rtp);
+  g_mutex_lock(&m->ssrc_lock);
+  bool mix = GPOINTER_TO_INT(g_hash_table_lookup(m->ssrc_kind, GUINT_TO_POINTER(ssrc))) == GST_WEBRTC_KIND_AUDIO;
+  g_mutex_unlock(&m->ssrc_lock);
+  if (!mix)
+    return;
+  g_mutex_lock(&m->play_lock);
+  dc_loss_runs_packet(&m->mix_runs, seq, g_get_monotonic_time());
+  bool runs = dc_loss_runs_found(&m->mix_runs);
+  g_mutex_unlock(&m->play_lock);
+  if (runs && g_atomic_int_compare_and_exchange(&m->waits_for_runs, 0, 1))
+    post(m, CALL_AUDIO_WAIT, NULL, longer, NULL);
+}
+
 /* webrtcbin 1.22 takes RED apart (rtpreddec) before the RTP packet store and the jitter
  * buffer, and flags a frame it rebuilt from a copy REDUNDANT; the store keeps such a frame
  * and drops it from the stream, for an ULPFEC decoder after the jitter buffer to fetch when
@@ -445,24 +501,28 @@ static GstPadProbeReturn count_lost(GstPad *pad, GstPadProbeInfo *info, gpointer
  * through a decoder that renumbers what it sends and drops a loss event of several packets
  * once it restores one of them, and the audio came out worse: README, the link lab.) */
 static GstPadProbeReturn unflag_red_copy(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
-  (void)pad, (void)data;
+  (void)pad;
+  dc_endpoint_media *m = data;
   GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER(info);
   if (GST_BUFFER_FLAG_IS_SET(buf, GST_RTP_BUFFER_FLAG_REDUNDANT)) {
     buf = gst_buffer_make_writable(buf);
     GST_BUFFER_FLAG_UNSET(buf, GST_RTP_BUFFER_FLAG_REDUNDANT);
     GST_PAD_PROBE_INFO_DATA(info) = buf;
+  } else {
+    count_mix_loss(m, buf);
   }
   return GST_PAD_PROBE_OK;
 }
 
 static void play_red_copies(GstBin *bin, GstBin *sub_bin, GstElement *element, gpointer data) {
-  (void)bin, (void)sub_bin, (void)data;
+  (void)bin, (void)sub_bin;
+  dc_endpoint_media *m = data;
   GstElementFactory *f = gst_element_get_factory(element);
   if (!f || g_strcmp0(GST_OBJECT_NAME(f), "rtpreddec"))
     return;
   GstPad *src = gst_element_get_static_pad(element, "src");
   if (src) {
-    gst_pad_add_probe(src, GST_PAD_PROBE_TYPE_BUFFER, unflag_red_copy, NULL, NULL);
+    gst_pad_add_probe(src, GST_PAD_PROBE_TYPE_BUFFER, unflag_red_copy, media_ref(m), (GDestroyNotify)media_unref);
     gst_object_unref(src);
   }
 }
@@ -910,6 +970,7 @@ static void on_stats_reply(dc_endpoint_media *m, const GstStructure *stats) {
                          played_ns / GST_MSECOND, concealed_ns / GST_MSECOND);
   if (recording_us)
     g_string_append_printf(j, ",\"recording_origin_ms\":%" G_GINT64_FORMAT, recording_us / 1000);
+  g_string_append_printf(j, ",\"audio_wait_ms\":%d", g_atomic_int_get(&m->audio_wait_ms));
   gint64 playback_ns = __atomic_load_n(&m->playback_latency_ns, __ATOMIC_RELAXED);
   if (playback_ns >= 0) /* how long after its time the mix plays: its wait, hold and margin */
     g_string_append_printf(j, ",\"playback_latency_ms\":%" G_GINT64_FORMAT, playback_ns / (gint64)GST_MSECOND);
@@ -1162,6 +1223,7 @@ dc_endpoint_media *dc_media_new(const dc_media_config *cfg, const dc_media_event
   g_mutex_init(&m->play_lock);
   g_mutex_init(&m->ssrc_lock);
   m->ssrc_kind = g_hash_table_new(NULL, NULL);
+  m->audio_wait_ms = cfg->profile->audio_wait_ms;
   m->audio_red_pt = -1;
   m->video_ulpfec_pt = -1;
   m->n_slots = cfg->audio_only ? 0 : CLAMP(cfg->slots, 1, MAX_SLOTS);
@@ -1175,7 +1237,7 @@ dc_endpoint_media *dc_media_new(const dc_media_config *cfg, const dc_media_event
   }
   g_object_set(m->webrtc, "bundle-policy", GST_WEBRTC_BUNDLE_POLICY_MAX_BUNDLE, "latency", p->audio_wait_ms, NULL);
   tune_ice(m->webrtc, cfg->ice_tcp);
-  g_signal_connect(m->webrtc, "deep-element-added", G_CALLBACK(play_red_copies), NULL);
+  g_signal_connect(m->webrtc, "deep-element-added", G_CALLBACK(play_red_copies), m);
   GstElement *rtpbin = gst_bin_get_by_name(GST_BIN(m->webrtc), "rtpbin");
   if (rtpbin) {
     g_signal_connect_data(rtpbin, "new-jitterbuffer", G_CALLBACK(on_new_jitterbuffer), media_ref(m),
@@ -1509,6 +1571,8 @@ void dc_media_free(dc_endpoint_media *m) {
     gst_object_unref(m->grid);
   if (m->recorder)
     gst_object_unref(m->recorder);
+  if (m->audio_jb)
+    gst_object_unref(m->audio_jb);
   if (m->status_overlay)
     gst_object_unref(m->status_overlay);
   if (m->pipe)

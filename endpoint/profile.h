@@ -25,6 +25,7 @@ typedef struct {
   int layers;                 /* simulcast layers sent (SSRC simulcast), 1 for none */
   int video_fec_percent;      /* the camera's parity (ULPFEC) while its uplink loses, 0: none */
   int audio_wait_ms;          /* how long received audio waits for a late or repaired packet */
+  int audio_wait_runs_ms;     /* and once the mix's packets are lost in runs (dc_loss_runs) */
 } dc_profile;
 
 typedef struct {
@@ -37,6 +38,29 @@ typedef struct {
  * lowest fits a highland receiver (320x180, 10 fps, 80 kbit/s), so the district hall reaches
  * every commune; each layer above doubles the size. */
 dc_layer dc_profile_layer(const dc_profile *p, int i);
+
+/* How the mix's packets are lost on their way in, to tell a radio link's fades from random
+ * loss: gaps in the numbers of the packets that came (the bridge's copies not counted), at
+ * most DC_LOSS_RUN_MAX packets each (longer is an outage), halved past DC_LOSS_RUNS_KEPT so
+ * the recent ones count, none in the stream's first DC_LOSS_RUNS_SETTLE_US (the join's own
+ * traffic overflows a thin link's queue then). The same reading as the bridge's of a point's
+ * uplink, with its thresholds (media/repair.h dc_rx_stream_loses_in_runs: random loss of
+ * 10 % averages 1.1 packets a gap, the link lab's fades about 3); the compact build, which
+ * this is for, has no media/. */
+#define DC_LOSS_RUN_MAX 16
+#define DC_LOSS_RUNS_KEPT 32
+#define DC_LOSS_RUNS_MIN 6
+#define DC_LOSS_RUNS_SETTLE_US 10000000
+typedef struct {
+  bool started;
+  uint16_t last_seq;
+  int64_t count_from_us;
+  unsigned gaps, gap_packets;
+} dc_loss_runs;
+/* A packet of the stream (not a copy) numbered seq came at now_us. */
+void dc_loss_runs_packet(dc_loss_runs *r, uint16_t seq, int64_t now_us);
+/* At least DC_LOSS_RUNS_MIN gaps, averaging 1.6 packets or more. */
+bool dc_loss_runs_found(const dc_loss_runs *r);
 
 /* NULL when name is none of the three. */
 const dc_profile *dc_profile_find(const char *name);

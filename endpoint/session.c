@@ -302,6 +302,13 @@ static void media_stats(const char *line, void *user) {
   fflush(stdout);
 }
 
+static void media_audio_wait(int ms, void *user) {
+  dc_session *s = user;
+  say("the meeting's sound comes with losses in runs (a radio link's fades?): it now waits %d ms for late or "
+      "repaired packets, and the bridge is told so", ms);
+  send_text(s, dc_protocol_audio_wait(ms));
+}
+
 static gboolean media_timeout(gpointer data) {
   dc_session *s = data;
   s->media_timer = 0;
@@ -310,7 +317,8 @@ static gboolean media_timeout(gpointer data) {
 }
 
 static void start_media(dc_session *s, char **ice_uris) {
-  dc_media_events ev = {media_offer, media_candidate, media_connected, media_failed, media_stats, media_missing, s};
+  dc_media_events ev = {media_offer, media_candidate, media_connected, media_failed, media_stats, media_missing,
+                        media_audio_wait, s};
   GError *err = NULL;
   dc_media_config mc = s->cfg.media;
   mc.ice_uris = ice_uris;

@@ -62,6 +62,8 @@ async function main() {
     // --red-always: every mix packet carries a copy of the frame before (RFC 2198), as on a
     // lossy link, so both endpoints' receive paths take RED apart (this link loses nothing)
     bridge = await startBridge(bridgeExe, join(dir, 'data'), { listen: '0.0.0.0', ice: [HERE, FAST], args: ['--red-always'] });
+    let bridgeLog = '';
+    bridge.child.stderr.on('data', (d) => { bridgeLog += d; });
     const fp = sh(['openssl', 'x509', '-in', join(dir, 'data', 'tls-cert.pem'), '-noout', '-fingerprint', '-sha256']).split('=')[1].trim();
     const now = Math.floor(Date.now() / 1000);
     const meeting = await api(bridge.key, 'POST', '/api/meetings', { title: 'Giao ban vùng cao', starts_at: now, ends_at: now + 3600 });
@@ -237,6 +239,27 @@ async function main() {
     check(highLive.audio_loss_pct > 0 && highLive.audio_loss_pct <= 40,
       "the live view shows the loss the highland endpoint reports of its mix, not a report's empty blocks",
       `audio loss ${highLive.audio_loss_pct} % (its downlink drops 15 %); link ${JSON.stringify(highLive)}`);
+    // A radio link's fades on the highland downlink besides its random loss: 3 of every 10 of
+    // the mix's packets in a row. Till then (15 % at random: 1.2 packets a gap) the highland
+    // endpoint waits 140 ms for a late or repaired packet; reading its mix as lost in runs,
+    // it waits 260 ms (the copies may then reach three packets back), plays that much later,
+    // and tells the bridge. From 10 s after its audio began, six gaps: 3.6 s of fades.
+    const waitBefore = last(high).audio_wait_ms;
+    inPoint(['add', 'table', 'ip', 'dcfades']);
+    inPoint(['add', 'chain', 'ip', 'dcfades', 'in', '{ type filter hook input priority -5 ; }']);
+    inPoint(['add', 'rule', 'ip', 'dcfades', 'in', 'ip', 'saddr', HERE, 'meta', 'l4proto', 'udp',
+      '@th,72,8', '&', '0x7f', `{ ${AUDIO_RED_PT}, 111 }`, 'numgen', 'inc', 'mod', '10', '<', '3', 'counter', 'drop']);
+    const fadesFrom = Date.now();
+    while (!(last(high).audio_wait_ms === 260 && last(high).playback_latency_ms >= 290 &&
+      bridgeLog.includes('its audio now waits 260 ms')) && Date.now() - fadesFrom < 20000) await sleep(250);
+    inPoint(['delete', 'table', 'ip', 'dcfades']);
+    const waited = last(high);
+    check(waitBefore === 140 && waited.audio_wait_ms === 260 && waited.playback_latency_ms >= 290 &&
+      bridgeLog.includes('its audio now waits 260 ms'),
+      'the highland endpoint waits longer for its audio once its mix is lost in runs, plays it later, and tells the bridge',
+      `its wait ${waitBefore} ms on random loss, ${waited.audio_wait_ms} ms ${((Date.now() - fadesFrom) / 1000).toFixed(1)} s ` +
+      `into the fades, playing ${waited.playback_latency_ms} ms after the mix's time; the bridge ` +
+      `${bridgeLog.includes('its audio now waits 260 ms') ? 'was' : 'was not'} told`);
     // A 2.5 s outage of the highland downlink (after the recordings are judged): the jitter
     // buffer declares the gap lost in one event, of which the decoder conceals 120 ms at most,
     // so the stats count that, not the 2.5 s (which once made played less concealed, the link

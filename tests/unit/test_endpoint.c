@@ -25,11 +25,15 @@ static void test_profiles(void) {
   g_assert_cmpint(hl->video_fps, <=, 10);
   g_assert_cmpint(hl->audio_bps + hl->video_bps, <=, 100000);
   g_assert_cmpint(hl->slots, ==, 1);
-  /* the audio waits for the bridge's copy of a frame two packets (120 ms) after it where
-   * the link loses in runs, with room for the link's jitter; elsewhere 100 ms, for the delay */
-  g_assert_cmpint(hl->audio_wait_ms, >=, 2 * hl->audio_frame_ms + 60);
+  /* the highland audio waits for the bridge's copy of a frame in the next packet (60 ms
+   * after it) with 80 ms for the link's jitter (the bridge's margin, media/mixer.h), and,
+   * where the link loses in runs, for a copy three packets after; elsewhere 100 ms */
+  g_assert_cmpint(hl->audio_wait_ms, ==, hl->audio_frame_ms + 80);
+  g_assert_cmpint(hl->audio_wait_runs_ms, ==, 3 * hl->audio_frame_ms + 80);
   g_assert_cmpint(std->audio_wait_ms, ==, 100);
   g_assert_cmpint(hall->audio_wait_ms, ==, 100);
+  g_assert_cmpint(std->audio_wait_runs_ms, ==, std->audio_wait_ms);
+  g_assert_cmpint(hall->audio_wait_runs_ms, ==, hall->audio_wait_ms);
   /* the hall: up to 720p */
   g_assert_cmpint(hall->video_height, ==, 720);
   /* each step down asks for less */
@@ -155,6 +159,47 @@ static void test_layers(void) {
   g_assert_cmpint(dc_profile_layer(hall, 99).width, ==, top.width); /* out of range: clamped */
 }
 
+/* Feeds a stream of 60 ms packets numbered from 65500 (through the wrap), losing those
+ * lose(i) says, from a start at 0 us; whether runs were found, and the gaps counted. */
+static bool runs_in(bool (*lose)(unsigned), unsigned packets, unsigned *gaps, bool late_copy) {
+  dc_loss_runs r = {0};
+  for (unsigned i = 0; i < packets; i++) {
+    if (lose(i))
+      continue;
+    dc_loss_runs_packet(&r, (uint16_t)(65500u + i), (int64_t)i * 60000);
+    if (late_copy && i > 0 && lose(i - 1)) /* the lost one, late: its gap was shorter */
+      dc_loss_runs_packet(&r, (uint16_t)(65500u + i - 1), (int64_t)i * 60000);
+  }
+  *gaps = r.gaps;
+  return dc_loss_runs_found(&r);
+}
+static bool every_tenth(unsigned i) { return i % 10 == 5; }
+static bool three_of_ten(unsigned i) { return i % 10 >= 5 && i % 10 < 8; }
+static bool two_of_ten(unsigned i) { return i % 10 >= 5 && i % 10 < 7; }
+static bool early_runs_only(unsigned i) { return i < 150 && i % 10 < 4; } /* the first 9 s */
+static bool outages(unsigned i) { return i % 100 >= 50 && i % 100 < 90; } /* 40 packets: 2.4 s */
+
+/* A radio link's fades from random loss (the highland endpoint waits longer for the former). */
+static void test_loss_runs(void) {
+  unsigned gaps;
+  g_assert_false(runs_in(every_tenth, 1000, &gaps, false)); /* lone losses: 1 a gap */
+  g_assert_cmpuint(gaps, >=, DC_LOSS_RUNS_MIN);
+  g_assert_true(runs_in(three_of_ten, 1000, &gaps, false));
+  g_assert_true(runs_in(two_of_ten, 1000, &gaps, false)); /* 2 a gap: over 1.6 */
+  /* the first 10 s are not counted (a thin link's queue full of the join), only then */
+  g_assert_false(runs_in(early_runs_only, 1000, &gaps, false));
+  g_assert_cmpuint(gaps, ==, 0);
+  g_assert_false(runs_in(three_of_ten, 200, &gaps, false)); /* 12 s: its last 2 s counted, 4 gaps */
+  g_assert_cmpuint(gaps, ==, 4);
+  g_assert_true(runs_in(three_of_ten, 240, &gaps, false)); /* 14.4 s: 8 gaps */
+  /* outages are not fades */
+  g_assert_false(runs_in(outages, 2000, &gaps, false));
+  g_assert_cmpuint(gaps, ==, 0);
+  /* a packet that comes late shortens the gap it was counted in: runs of two, each with its
+   * first packet late, are gaps of one */
+  g_assert_false(runs_in(two_of_ten, 1000, &gaps, true));
+}
+
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/endpoint/profiles", test_profiles);
@@ -163,5 +208,6 @@ int main(int argc, char **argv) {
   g_test_add_func("/endpoint/backoff", test_backoff);
   g_test_add_func("/endpoint/pins", test_pins);
   g_test_add_func("/endpoint/layers", test_layers);
+  g_test_add_func("/endpoint/loss-runs", test_loss_runs);
   return g_test_run();
 }

@@ -179,7 +179,7 @@ static void test_hall_offer_simulcast(void) {
   offer_wait w = {g_main_loop_new(NULL, FALSE), NULL};
   dc_media_config cfg = {.profile = dc_profile_find("hall"), .slots = 2, .audio_source = "test:440",
                          .video_source = "test", .audio_sink = "fake", .video_sink = "fake"};
-  dc_media_events ev = {got_offer, ignore_candidate, ignore_connected, media_failed, ignore_stats, NULL, &w};
+  dc_media_events ev = {got_offer, ignore_candidate, ignore_connected, media_failed, ignore_stats, NULL, NULL, &w};
   GError *err = NULL;
   dc_endpoint_media *m = dc_media_new(&cfg, &ev, &err);
   g_assert_no_error(err);
@@ -217,7 +217,7 @@ static void test_hall_offer_simulcast(void) {
 static void test_audio_rate_as_asked(void) {
   dc_media_config cfg = {.profile = dc_profile_find("highland"), .audio_only = true, .audio_source = "test:440",
                          .audio_sink = "fake"};
-  dc_media_events ev = {got_offer, ignore_candidate, ignore_connected, media_failed, ignore_stats, NULL, NULL};
+  dc_media_events ev = {got_offer, ignore_candidate, ignore_connected, media_failed, ignore_stats, NULL, NULL, NULL};
   GError *err = NULL;
   dc_endpoint_media *m = dc_media_new(&cfg, &ev, &err);
   g_assert_no_error(err);
