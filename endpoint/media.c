@@ -206,13 +206,14 @@ static void on_new_jitterbuffer(GstElement *rtpbin, GstElement *jitterbuffer, gu
   dc_endpoint_media *m = data;
   g_mutex_lock(&m->ssrc_lock);
   int kind = GPOINTER_TO_INT(g_hash_table_lookup(m->ssrc_kind, GUINT_TO_POINTER(ssrc)));
-  if (kind == GST_WEBRTC_KIND_AUDIO) { /* the mix: its wait as it is now (set_audio_wait) */
-    if (m->audio_jb)
-      gst_object_unref(m->audio_jb);
-    m->audio_jb = gst_object_ref(jitterbuffer);
-    g_object_set(jitterbuffer, "latency", (guint)g_atomic_int_get(&m->audio_wait_ms), NULL);
-  }
+  GstElement *before = NULL;
+  if (kind == GST_WEBRTC_KIND_AUDIO) /* the mix: set_audio_wait reaches it from now on */
+    before = m->audio_jb, m->audio_jb = gst_object_ref(jitterbuffer);
   g_mutex_unlock(&m->ssrc_lock);
+  if (before)
+    gst_object_unref(before);
+  if (kind == GST_WEBRTC_KIND_AUDIO) /* its wait as it is now */
+    g_object_set(jitterbuffer, "latency", (guint)g_atomic_int_get(&m->audio_wait_ms), NULL);
   if (kind == GST_WEBRTC_KIND_VIDEO)
     g_object_set(jitterbuffer, "latency", VIDEO_LATENCY_MS, NULL);
 }
