@@ -209,13 +209,16 @@ async function stopVideo(page) {
 }
 
 // From the district's microphone track to the point's playout: where the point's recording
-// lies in the district's (which began earlier), in wall-clock time.
-function mouthToEar(sent, sentT0, rec, recT0) {
-  // Sound is heard after it is spoken: the lag is at most where the point's recording began
-  // in the district's. (The speech repeats: unbounded, a run with video matched a later
-  // repetition and printed -24 s.)
-  const lag = lagOf(sent, rec.subarray(0, Math.min(rec.length, 16000 * 8)), Math.max(0, (recT0 - sentT0) * 16));
-  return lag === null ? null : recT0 - (sentT0 + 1000 * lag / 16000);
+// lies in the district's (which began earlier), in wall-clock time; by its first 8 s, or its
+// last (the native endpoint's wait may change within the run: dc_loss_runs).
+function mouthToEar(sent, sentT0, rec, recT0, atEnd = false) {
+  const n = Math.min(rec.length, 16000 * 8), from = atEnd ? rec.length - n : 0;
+  const partT0 = recT0 + 1000 * from / 16000;
+  // Sound is heard after it is spoken, and less than 3 s after: the lag lies between. (The
+  // speech repeats: unbounded, a run with video matched a later repetition and printed -24 s.)
+  const most = Math.max(0, Math.round((partT0 - sentT0) * 16)), least = Math.max(0, most - 16 * 3000);
+  const lag = lagOf(sent.subarray(least), rec.subarray(from, from + n), most - least);
+  return lag === null ? null : partT0 - (sentT0 + 1000 * (least + lag) / 16000);
 }
 
 // The bridge's mixers' own account (/metrics, served to this machine): packets played from
@@ -266,8 +269,10 @@ function endpointPoint(ep, wavPath) {
         playbackMs: s.playback_latency_ms };
     },
     // it records from its start: a window of its WAV, placed on the wall clock by the time
-    // its sample 0 stands for
-    startRecording() { this.from = Date.now(); },
+    // its sample 0 stands for as it plays now. A change of its wait moves that time (the WAV
+    // skips nothing, a loudspeaker would): t0 places the window as at its end, t0AtStart as
+    // at its start.
+    startRecording() { this.from = Date.now(); this.originAtStart = last()?.recording_origin_ms; },
     stopRecording() {
       const t0 = last()?.recording_origin_ms;
       if (!t0) throw new Error('the endpoint gave no recording_origin_ms in its stats');
@@ -275,6 +280,7 @@ function endpointPoint(ep, wavPath) {
       const out = new Float32Array(Math.max(0, x.length - start));
       for (let i = 0; i < out.length; i++) out[i] = x[start + i] / 32768;
       out.t0 = t0 + start / 48;
+      out.t0AtStart = (this.originAtStart || t0) + start / 48;
       return out;
     },
     joins: () => (ep.log.match(/in the meeting: media connected/g) || []).length,
@@ -389,7 +395,8 @@ async function run(dir, lab, speech, silence, red, withOutage) {
       lostIn: mixAfter.lostIn - mixBefore.lostIn };
     const result = {
       video, pointLink, mix,
-      red, before, after, rec, transit: linkWindow(linkBefore, linkAfter, windowS), mouthToEarMs: mouthToEar(to16k(sent), sent.t0, to16k(rec), rec.t0),
+      red, before, after, rec, transit: linkWindow(linkBefore, linkAfter, windowS), mouthToEarMs: mouthToEar(to16k(sent), sent.t0, to16k(rec), rec.t0AtStart ?? rec.t0),
+      mouthToEarEndMs: mouthToEar(to16k(sent), sent.t0, to16k(rec), rec.t0, true),
       // toward the district, the point's frames in the bridge's mix (each 60 ms packet one
       // frame): played (RED's copies among them) or from FEC, against those lost for good: lost
       // on the way in (by sequence number: the mix's own concealment count misses a frame whose
@@ -495,7 +502,7 @@ async function main() {
       const d = m.link[UP ? 'up' : 'down'] || {};
       const jb = UP ? m.mix.waitMs : m.jbMs; // toward the district: the bridge's jitter buffer
       rows.push(`| ${m.red ? 'RED on ' : 'RED off'} | ${SCENARIO} | ${(100 * d.lost / Math.max(1, d.packets)).toFixed(1)} % lost, ${d.queue_drops} queue drops | ` +
-        `${(100 * m.unconcealed).toFixed(1)} % | ${ENDPOINT ? `plays ${m.playbackMs ?? '?'} ms after` : `${jb.toFixed(0)} ms`} | ${m.mouthToEarMs === null ? '?' : m.mouthToEarMs.toFixed(0) + ' ms'} | ${q.lsd.toFixed(2)} dB (${q.voiced} voiced frames, alignment ${q.align.toFixed(2)}) |`);
+        `${(100 * m.unconcealed).toFixed(1)} % | ${ENDPOINT ? `plays ${m.before?.playbackMs !== m.playbackMs ? `${m.before?.playbackMs ?? '?'}, then ` : ''}${m.playbackMs ?? '?'} ms after` : `${jb.toFixed(0)} ms`} | ${m.mouthToEarMs === null ? '?' : m.mouthToEarMs.toFixed(0) + ' ms'}${m.mouthToEarEndMs === null ? '' : `, ${m.mouthToEarEndMs.toFixed(0)} at the end`} | ${q.lsd.toFixed(2)} dB (${q.voiced} voiced frames, alignment ${q.align.toFixed(2)}) |`);
     }
     console.log(UP ? '# the point speaks, the district listens (DC_LAB_DIRECTION=up): frames and jitter buffer are the bridge\'s mix\'s'
       : ENDPOINT ? `# the district speaks, the point listens: the native endpoint (${ENDPOINT_EXE}); its mouth to ear is to ` +
