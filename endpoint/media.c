@@ -72,13 +72,20 @@ struct dc_endpoint_media {
   gint64 recording_origin_us;   /* wall clock of the WAV's sample 0 as the mix now plays; 0: not yet */
   GstElement *recorder;         /* the WAV's sink: synchronised, so given a loudspeaker's latency */
   gint64 playback_latency_ns;   /* what the mix's playback last found it must wait (atomic) */
-  /* the mix's jitter buffer (ssrc_lock), how long it waits now (atomic), and how the mix's
-   * packets are lost on their way in (play_lock): in runs, it waits the profile's longer wait */
+  /* the mix's jitter buffer (ssrc_lock), how long it waits now (atomic, the owner's to set),
+   * what the mix's loss has shown so far (atomic, wait_state), how its packets are lost on
+   * their way in and how long the sound has been quiet (play_lock) */
   GstElement *audio_jb;
   gint audio_wait_ms;
-  gint waits_for_runs; /* atomic: asked for once */
+  gint wait_state;
   dc_loss_runs mix_runs;
+  guint64 quiet_ns;
 };
+
+/* The mix's loss, as its packets show it: the audio waits the profile's longer wait until it
+ * is known, the shorter once it is seen lone or absent, the longer for good once in runs. At
+ * most two changes, each a short gap or skip in the sound. */
+enum { WAIT_UNSURE, WAIT_LONE, WAIT_RUNS };
 
 /* Simulcast by SSRC (what the bridge reads from webrtcbin, RFC 5576 ssrc-group SIM): the
  * camera's section names each layer's SSRC, lowest first, instead of webrtcbin's one. */
@@ -218,9 +225,15 @@ static void on_new_jitterbuffer(GstElement *rtpbin, GstElement *jitterbuffer, gu
     g_object_set(jitterbuffer, "latency", VIDEO_LATENCY_MS, NULL);
 }
 
-/* The owner's thread: the mix's jitter buffer waits ms from now (its latency message has the
- * playback's found again: dc_media_latency_changed), and the bridge is told. */
-static void set_audio_wait(dc_endpoint_media *m, int ms) {
+/* The owner's thread: the mix's jitter buffer waits as the mix's loss now says (its latency
+ * message has the playback's found again: dc_media_latency_changed), and the bridge is told.
+ * The state, not the call's order, says which: the two threads that change it may post their
+ * calls in either order. */
+static void follow_wait_state(dc_endpoint_media *m) {
+  const dc_profile *p = m->cfg.profile;
+  int ms = g_atomic_int_get(&m->wait_state) == WAIT_LONE ? p->audio_wait_ms : p->audio_wait_runs_ms;
+  if (ms == g_atomic_int_get(&m->audio_wait_ms))
+    return;
   g_atomic_int_set(&m->audio_wait_ms, ms);
   g_mutex_lock(&m->ssrc_lock);
   GstElement *jb = m->audio_jb ? gst_object_ref(m->audio_jb) : NULL;
@@ -306,7 +319,7 @@ static gboolean run_call(gpointer data) {
     on_stats_reply(m, c->stats);
     break;
   case CALL_AUDIO_WAIT:
-    set_audio_wait(m, c->state);
+    follow_wait_state(m);
     break;
   }
   return G_SOURCE_REMOVE;
@@ -381,15 +394,54 @@ static GstPadProbeReturn count_frame(GstPad *pad, GstPadProbeInfo *info, gpointe
   return GST_PAD_PROBE_OK;
 }
 
+/* A change of the wait moves the playout by the difference at once: what plays then is
+ * skipped or stretched. So the shorter wait begins in a pause of the mix (its decoded sound
+ * below MIX_QUIET_DBFS for MIX_QUIET_NS), or MIX_PAUSE_AWAITED_US after the loss was known
+ * lone if the sound never paused (the mix of a noisy hall). */
+#define MIX_QUIET_DBFS (-45)
+#define MIX_QUIET_MEAN_SQUARE 33977.0 /* (32768 * 10^(MIX_QUIET_DBFS / 20))^2 */
+#define MIX_QUIET_NS (200 * GST_MSECOND)
+#define MIX_PAUSE_AWAITED_US (10 * G_USEC_PER_SEC)
+
+/* Below MIX_QUIET_DBFS (RMS, of full scale) when b is S16 as opusdec makes it. */
+static bool quiet(GstPad *pad, GstBuffer *b) {
+  GstCaps *caps = gst_pad_get_current_caps(pad);
+  const char *format = caps ? gst_structure_get_string(gst_caps_get_structure(caps, 0), "format") : NULL;
+  bool s16 = format && !strcmp(format, "S16LE");
+  if (caps)
+    gst_caps_unref(caps);
+  GstMapInfo map;
+  if (!s16 || !gst_buffer_map(b, &map, GST_MAP_READ))
+    return false;
+  const gint16 *x = (const gint16 *)map.data;
+  size_t n = map.size / sizeof *x;
+  double sum = 0;
+  for (size_t i = 0; i < n; i++)
+    sum += (double)x[i] * x[i];
+  gst_buffer_unmap(b, &map);
+  return n && sum / (double)n < MIX_QUIET_MEAN_SQUARE;
+}
+
 static GstPadProbeReturn count_played(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
-  (void)pad;
   dc_endpoint_media *m = data;
   GstBuffer *b = GST_PAD_PROBE_INFO_BUFFER(info);
-  if (GST_BUFFER_DURATION_IS_VALID(b)) {
-    g_mutex_lock(&m->play_lock);
-    m->audio_played_ns += GST_BUFFER_DURATION(b);
-    g_mutex_unlock(&m->play_lock);
+  if (!GST_BUFFER_DURATION_IS_VALID(b))
+    return GST_PAD_PROBE_OK;
+  bool unsure = g_atomic_int_get(&m->wait_state) == WAIT_UNSURE;
+  bool hushed = unsure && quiet(pad, b);
+  bool lower = false;
+  g_mutex_lock(&m->play_lock);
+  m->audio_played_ns += GST_BUFFER_DURATION(b);
+  if (unsure) {
+    m->quiet_ns = hushed ? m->quiet_ns + GST_BUFFER_DURATION(b) : 0;
+    gint64 now = g_get_monotonic_time();
+    lower = dc_loss_runs_seen_lone(&m->mix_runs, now) &&
+            (m->quiet_ns >= MIX_QUIET_NS ||
+             dc_loss_runs_seen_lone(&m->mix_runs, now - MIX_PAUSE_AWAITED_US));
   }
+  g_mutex_unlock(&m->play_lock);
+  if (lower && g_atomic_int_compare_and_exchange(&m->wait_state, WAIT_UNSURE, WAIT_LONE))
+    post(m, CALL_AUDIO_WAIT, NULL, 0, NULL);
   return GST_PAD_PROBE_OK;
 }
 
@@ -467,10 +519,10 @@ static GstPadProbeReturn count_lost(GstPad *pad, GstPadProbeInfo *info, gpointer
 
 /* Every packet of the stream passes rtpreddec, the copies it rebuilt flagged: the others
  * say how the mix's packets are lost on the way in. Where in runs, the audio waits the
- * profile's longer wait for the copies that then reach further back (profile.c). */
+ * profile's longer wait for good, for the copies that then reach further back (profile.c). */
 static void count_mix_loss(dc_endpoint_media *m, GstBuffer *buf) {
-  int longer = m->cfg.profile->audio_wait_runs_ms;
-  if (longer <= g_atomic_int_get(&m->audio_wait_ms) || g_atomic_int_get(&m->waits_for_runs))
+  const dc_profile *p = m->cfg.profile;
+  if (p->audio_wait_runs_ms == p->audio_wait_ms || g_atomic_int_get(&m->wait_state) == WAIT_RUNS)
     return;
   GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
   if (!gst_rtp_buffer_map(buf, GST_MAP_READ, &rtp))
@@ -487,8 +539,12 @@ static void count_mix_loss(dc_endpoint_media *m, GstBuffer *buf) {
   dc_loss_runs_packet(&m->mix_runs, seq, g_get_monotonic_time());
   bool runs = dc_loss_runs_found(&m->mix_runs);
   g_mutex_unlock(&m->play_lock);
-  if (runs && g_atomic_int_compare_and_exchange(&m->waits_for_runs, 0, 1))
-    post(m, CALL_AUDIO_WAIT, NULL, longer, NULL);
+  if (!runs)
+    return;
+  if (g_atomic_int_compare_and_exchange(&m->wait_state, WAIT_LONE, WAIT_RUNS))
+    post(m, CALL_AUDIO_WAIT, NULL, 0, NULL);
+  else /* still unsure: it waits the longer already */
+    g_atomic_int_compare_and_exchange(&m->wait_state, WAIT_UNSURE, WAIT_RUNS);
 }
 
 /* webrtcbin 1.22 takes RED apart (rtpreddec) before the RTP packet store and the jitter
@@ -1224,7 +1280,7 @@ dc_endpoint_media *dc_media_new(const dc_media_config *cfg, const dc_media_event
   g_mutex_init(&m->play_lock);
   g_mutex_init(&m->ssrc_lock);
   m->ssrc_kind = g_hash_table_new(NULL, NULL);
-  m->audio_wait_ms = cfg->profile->audio_wait_ms;
+  m->audio_wait_ms = cfg->profile->audio_wait_runs_ms;
   m->audio_red_pt = -1;
   m->video_ulpfec_pt = -1;
   m->n_slots = cfg->audio_only ? 0 : CLAMP(cfg->slots, 1, MAX_SLOTS);
@@ -1236,7 +1292,7 @@ dc_endpoint_media *dc_media_new(const dc_media_config *cfg, const dc_media_event
                 "GStreamer's webrtcbin is missing (Debian: gstreamer1.0-plugins-bad, gstreamer1.0-nice)");
     goto fail;
   }
-  g_object_set(m->webrtc, "bundle-policy", GST_WEBRTC_BUNDLE_POLICY_MAX_BUNDLE, "latency", p->audio_wait_ms, NULL);
+  g_object_set(m->webrtc, "bundle-policy", GST_WEBRTC_BUNDLE_POLICY_MAX_BUNDLE, "latency", p->audio_wait_runs_ms, NULL);
   tune_ice(m->webrtc, cfg->ice_tcp);
   g_signal_connect(m->webrtc, "deep-element-added", G_CALLBACK(play_red_copies), m);
   GstElement *rtpbin = gst_bin_get_by_name(GST_BIN(m->webrtc), "rtpbin");

@@ -36,9 +36,10 @@ typedef struct {
   /* no working device of a kind (GStreamer put a fake one in its place): the meeting goes on
    * without it, and the words say what the user can do (NULL: ignored) */
   void (*missing)(const char *words, void *user);
-  /* the audio's jitter buffer now waits ms for a late or repaired packet: the mix's packets
-   * are lost in runs (dc_loss_runs), and the bridge's copies may reach further back once it
-   * knows (NULL: ignored) */
+  /* the audio's jitter buffer now waits ms for a late or repaired packet: the profile's
+   * shorter wait once the mix's packets are seen lost alone or not at all, the longer again
+   * once they are lost in runs (dc_loss_runs); the bridge's copies reach as far back as the
+   * wait allows once it knows (NULL: ignored) */
   void (*audio_wait)(int ms, void *user);
   void *user;
 } dc_media_events;

@@ -10,14 +10,16 @@ static const dc_profile profiles[] = {
     {"standard", 32000, 20, true, false, 10, 640, 360, 15, 500000, 3, 1, 0, 100, 100},
     /* 64-256 kbit/s, lossy: 60 ms frames halve the packet overhead, FEC and DTX; one slot;
      * the camera's own parity while the bridge loses its packets (media.h). The audio waits
-     * 140 ms, and the join says so: the bridge's copy of a frame then comes in the next
-     * packet (media/mixer.h dc_mixer_red_reach_policy: 60 ms, and 80 for the link's jitter).
-     * Once the mix's packets are lost in runs (a radio link's fades) it waits 260 ms and says
-     * so: the copies then come three packets (180 ms) after their frames, which repairs a run
-     * of three lost whole. On the radio link (runs of three on average) 260 ms with copies
-     * three back played 93.4-97.4 % of frames where 200 ms with copies two back played
-     * 91.8-94.7 (README, the link lab). Every packet is played that long after it comes, so
-     * the longer wait is paid only where the runs are.
+     * 260 ms from the start, and the join says so: where the mix's packets are lost in runs
+     * (a radio link's fades) the copies then come three packets (180 ms) after their frames,
+     * which repairs a run of three lost whole. On the radio link (runs of three on average)
+     * 260 ms with copies three back played 93.4-97.4 % of frames where 200 ms with copies two
+     * back played 91.8-94.7 (README, the link lab). Once the loss is seen to come alone or not
+     * at all it waits 140 ms, in a pause of the sound, and says so: the bridge's copy of a
+     * frame then comes in the next packet (media/mixer.h dc_mixer_red_reach_policy: 60 ms,
+     * and 80 for the link's jitter). Starting at 140 and raising on runs cost the radio link
+     * its first ~15 s (README); this way a point pays the longer wait only until its loss is
+     * known, about 25 s.
      * (libopus 1.3.1 adds no in-band FEC to 60 ms frames at this rate, whatever the expected
      * loss: it takes 18 kbit/s. The flag costs nothing.) */
     {"highland", 14000, 60, true, true, 15, 320, 180, 10, 80000, 1, 1, 20, 140, 260},
@@ -49,6 +51,10 @@ void dc_loss_runs_packet(dc_loss_runs *r, uint16_t seq, int64_t now_us) {
 
 bool dc_loss_runs_found(const dc_loss_runs *r) {
   return r->gaps >= DC_LOSS_RUNS_MIN && (uint64_t)r->gap_packets * 10 >= (uint64_t)r->gaps * 16;
+}
+
+bool dc_loss_runs_seen_lone(const dc_loss_runs *r, int64_t now_us) {
+  return r->started && now_us >= r->count_from_us + DC_LOSS_RUNS_JUDGE_US && !dc_loss_runs_found(r);
 }
 
 const dc_profile *dc_profile_find(const char *name) {

@@ -24,8 +24,10 @@ typedef struct {
   int slots;                  /* video slots asked for: main + thumbnails */
   int layers;                 /* simulcast layers sent (SSRC simulcast), 1 for none */
   int video_fec_percent;      /* the camera's parity (ULPFEC) while its uplink loses, 0: none */
-  int audio_wait_ms;          /* how long received audio waits for a late or repaired packet */
-  int audio_wait_runs_ms;     /* and once the mix's packets are lost in runs (dc_loss_runs) */
+  /* how long received audio waits for a late or repaired packet: audio_wait_runs_ms from the
+   * start, and for good once the mix's packets are lost in runs; audio_wait_ms once they are
+   * seen lost alone or not at all (dc_loss_runs) */
+  int audio_wait_ms, audio_wait_runs_ms;
 } dc_profile;
 
 typedef struct {
@@ -51,6 +53,9 @@ dc_layer dc_profile_layer(const dc_profile *p, int i);
 #define DC_LOSS_RUNS_KEPT 32
 #define DC_LOSS_RUNS_MIN 6
 #define DC_LOSS_RUNS_SETTLE_US 10000000
+/* Counted this long without finding runs, the loss is taken for lone (or none). A radio link's
+ * fades were found 4-6 s into the count in the link lab; 15 s leaves room for a quieter start. */
+#define DC_LOSS_RUNS_JUDGE_US 15000000
 typedef struct {
   bool started;
   uint16_t last_seq;
@@ -61,6 +66,8 @@ typedef struct {
 void dc_loss_runs_packet(dc_loss_runs *r, uint16_t seq, int64_t now_us);
 /* At least DC_LOSS_RUNS_MIN gaps, averaging 1.6 packets or more. */
 bool dc_loss_runs_found(const dc_loss_runs *r);
+/* Counted DC_LOSS_RUNS_JUDGE_US by now_us without finding runs. */
+bool dc_loss_runs_seen_lone(const dc_loss_runs *r, int64_t now_us);
 
 /* NULL when name is none of the three. */
 const dc_profile *dc_profile_find(const char *name);

@@ -304,8 +304,12 @@ static void media_stats(const char *line, void *user) {
 
 static void media_audio_wait(int ms, void *user) {
   dc_session *s = user;
-  say("the meeting's sound comes with losses in runs (a radio link's fades?): it now waits %d ms for late or "
-      "repaired packets, and the bridge is told so", ms);
+  if (ms < s->cfg.profile->audio_wait_runs_ms)
+    say("the meeting's sound comes with few losses, each alone: it now waits %d ms for late or repaired packets "
+        "(less delay), and the bridge is told so", ms);
+  else
+    say("the meeting's sound comes with losses in runs (a radio link's fades?): it now waits %d ms for late or "
+        "repaired packets, and the bridge is told so", ms);
   send_text(s, dc_protocol_audio_wait(ms));
 }
 
@@ -567,7 +571,7 @@ static void on_connected(GObject *source, GAsyncResult *res, gpointer data) {
   soup_websocket_connection_set_max_incoming_payload_size(ws, DC_PROTOCOL_MAX_SERVER_MESSAGE);
   const dc_media_config *mc = &s->cfg.media;
   send_text(s, dc_protocol_join(s->cfg.link.meeting, s->cfg.link.token, s->cfg.name, s->cfg.profile->name,
-                                mc->audio_only ? 1 : mc->slots, s->cfg.profile->audio_wait_ms));
+                                mc->audio_only ? 1 : mc->slots, s->cfg.profile->audio_wait_runs_ms));
 }
 
 static void connect_bridge(dc_session *s) {

@@ -244,11 +244,25 @@ async function main() {
     check(highLive.audio_loss_pct > 0 && highLive.audio_loss_pct <= 40,
       "the live view shows the loss the highland endpoint reports of its mix, not a report's empty blocks",
       `audio loss ${highLive.audio_loss_pct} % (its downlink drops 14 %); link ${JSON.stringify(highLive)}`);
+    // The highland endpoint waits 260 ms for a late or repaired packet from the start (its
+    // join says so), until its mix's losses are known: one packet a gap here, so from 25 s
+    // after its audio began (10 s settling, 15 counted; dc_loss_runs) it waits 140 ms, in a
+    // pause of the sound or, the tone never pausing, 10 s later, and tells the bridge. Waited
+    // for up to 60 s from the loss's start, which began once both were connected.
+    const firstWait = high.stats.find((x) => typeof x.audio_wait_ms === 'number')?.audio_wait_ms;
+    const lowered = () => last(high).audio_wait_ms === 140 && last(high).playback_latency_ms < 290 &&
+      high.log.includes('it now waits 140 ms') && bridgeLog.includes('its audio now waits 140 ms');
+    while (!lowered() && Date.now() - lossBeganAt < 60000) await sleep(250);
+    check(firstWait === 260 && lowered(),
+      "the highland endpoint waits 260 ms for its audio until its mix's losses are seen alone, then 140, plays it sooner, and tells the bridge",
+      `its wait ${firstWait} ms at first, ${last(high).audio_wait_ms} ms ${((Date.now() - lossBeganAt) / 1000).toFixed(1)} s after ` +
+      `the lone losses began, playing ${last(high).playback_latency_ms} ms after the mix's time; it ` +
+      `${high.log.includes('it now waits 140 ms') ? 'said' : 'did not say'} so, and the bridge ` +
+      `${bridgeLog.includes('its audio now waits 140 ms') ? 'was' : 'was not'} told`);
     // A radio link's fades on the highland downlink besides its lone losses: 3 of every 10 of
-    // the mix's packets in a row. Till then (one packet a gap) the highland
-    // endpoint waits 140 ms for a late or repaired packet; reading its mix as lost in runs,
-    // it waits 260 ms (the copies may then reach three packets back), plays that much later,
-    // and tells the bridge. From 10 s after its audio began, six gaps: 3.6 s of fades.
+    // the mix's packets in a row. Reading its mix as lost in runs, the highland endpoint waits
+    // 260 ms again, for good (the copies may then reach three packets back), plays that much
+    // later, and tells the bridge. Six gaps: 3.6 s of fades.
     const waitBefore = last(high).audio_wait_ms;
     inPoint(['add', 'table', 'ip', 'dcfades']);
     inPoint(['add', 'chain', 'ip', 'dcfades', 'in', '{ type filter hook input priority -5 ; }']);
@@ -261,7 +275,7 @@ async function main() {
     const waited = last(high);
     check(waitBefore === 140 && waited.audio_wait_ms === 260 && waited.playback_latency_ms >= 290 &&
       bridgeLog.includes('its audio now waits 260 ms'),
-      'the highland endpoint waits longer for its audio once its mix is lost in runs, plays it later, and tells the bridge',
+      'the highland endpoint waits longer for its audio again once its mix is lost in runs, plays it later, and tells the bridge',
       `its wait ${waitBefore} ms on lone losses, ${waited.audio_wait_ms} ms ${((Date.now() - fadesFrom) / 1000).toFixed(1)} s ` +
       `into the fades, playing ${waited.playback_latency_ms} ms after the mix's time; the bridge ` +
       `${bridgeLog.includes('its audio now waits 260 ms') ? 'was' : 'was not'} told`);

@@ -25,9 +25,10 @@ static void test_profiles(void) {
   g_assert_cmpint(hl->video_fps, <=, 10);
   g_assert_cmpint(hl->audio_bps + hl->video_bps, <=, 100000);
   g_assert_cmpint(hl->slots, ==, 1);
-  /* the highland audio waits for the bridge's copy of a frame in the next packet (60 ms
-   * after it) with 80 ms for the link's jitter (the bridge's margin, media/mixer.h), and,
-   * where the link loses in runs, for a copy three packets after; elsewhere 100 ms */
+  /* the highland audio waits for a copy three packets after its frame (60 ms each) with
+   * 80 ms for the link's jitter (the bridge's margin, media/mixer.h) until its loss is known,
+   * and where the link loses in runs; once the loss is seen lone, for the copy in the next
+   * packet; elsewhere 100 ms */
   g_assert_cmpint(hl->audio_wait_ms, ==, hl->audio_frame_ms + 80);
   g_assert_cmpint(hl->audio_wait_runs_ms, ==, 3 * hl->audio_frame_ms + 80);
   g_assert_cmpint(std->audio_wait_ms, ==, 100);
@@ -161,18 +162,25 @@ static void test_layers(void) {
 
 /* Feeds a stream of 60 ms packets numbered from 65500 (through the wrap), losing those
  * lose(i) says, from a start at 0 us; whether runs were found, and the gaps counted. */
+/* When the loss was first seen lone (dc_loss_runs_seen_lone after each packet), in packets
+ * from the start; -1: never. */
+static int seen_lone_at;
 static bool runs_in(bool (*lose)(unsigned), unsigned packets, unsigned *gaps, bool late_copy) {
   dc_loss_runs r = {0};
+  seen_lone_at = -1;
   for (unsigned i = 0; i < packets; i++) {
     if (lose(i))
       continue;
     dc_loss_runs_packet(&r, (uint16_t)(65500u + i), (int64_t)i * 60000);
     if (late_copy && i > 0 && lose(i - 1)) /* the lost one, late: its gap was shorter */
       dc_loss_runs_packet(&r, (uint16_t)(65500u + i - 1), (int64_t)i * 60000);
+    if (seen_lone_at < 0 && dc_loss_runs_seen_lone(&r, (int64_t)i * 60000))
+      seen_lone_at = (int)i;
   }
   *gaps = r.gaps;
   return dc_loss_runs_found(&r);
 }
+static bool none(unsigned i) { return (void)i, false; }
 static bool every_tenth(unsigned i) { return i % 10 == 5; }
 static bool three_of_ten(unsigned i) { return i % 10 >= 5 && i % 10 < 8; }
 static bool two_of_ten(unsigned i) { return i % 10 >= 5 && i % 10 < 7; }
@@ -184,7 +192,14 @@ static void test_loss_runs(void) {
   unsigned gaps;
   g_assert_false(runs_in(every_tenth, 1000, &gaps, false)); /* lone losses: 1 a gap */
   g_assert_cmpuint(gaps, >=, DC_LOSS_RUNS_MIN);
+  /* seen lone once counted 15 s from the 10 s settle: the first packet from 25 s */
+  g_assert_cmpint(seen_lone_at, ==, (DC_LOSS_RUNS_SETTLE_US + DC_LOSS_RUNS_JUDGE_US + 59999) / 60000);
+  g_assert_false(runs_in(none, 1000, &gaps, false));
+  g_assert_cmpint(seen_lone_at, ==, (DC_LOSS_RUNS_SETTLE_US + DC_LOSS_RUNS_JUDGE_US + 59999) / 60000);
+  g_assert_false(runs_in(every_tenth, 400, &gaps, false)); /* 24 s: not yet */
+  g_assert_cmpint(seen_lone_at, ==, -1);
   g_assert_true(runs_in(three_of_ten, 1000, &gaps, false));
+  g_assert_cmpint(seen_lone_at, ==, -1); /* found before it could be */
   g_assert_true(runs_in(two_of_ten, 1000, &gaps, false)); /* 2 a gap: over 1.6 */
   /* the first 10 s are not counted (a thin link's queue full of the join), only then */
   g_assert_false(runs_in(early_runs_only, 1000, &gaps, false));
