@@ -54,7 +54,10 @@ bool dc_loss_runs_found(const dc_loss_runs *r) {
 }
 
 bool dc_loss_runs_seen_lone(const dc_loss_runs *r, int64_t now_us) {
-  return r->started && now_us >= r->count_from_us + DC_LOSS_RUNS_JUDGE_US && !dc_loss_runs_found(r);
+  if (!r->started || dc_loss_runs_found(r) || now_us < r->count_from_us + DC_LOSS_RUNS_JUDGE_US)
+    return false;
+  bool clear = r->gaps == 0 || (r->gaps >= DC_LOSS_RUNS_LONE_MIN && (uint64_t)r->gap_packets * 10 < (uint64_t)r->gaps * 13);
+  return clear || now_us >= r->count_from_us + 2 * (int64_t)DC_LOSS_RUNS_JUDGE_US;
 }
 
 const dc_profile *dc_profile_find(const char *name) {

@@ -181,6 +181,8 @@ static bool runs_in(bool (*lose)(unsigned), unsigned packets, unsigned *gaps, bo
   return dc_loss_runs_found(&r);
 }
 static bool none(unsigned i) { return (void)i, false; }
+static bool every_five_s(unsigned i) { return i % 83 == 40; }           /* 3 gaps in 15 s */
+static bool one_then_two(unsigned i) { return i % 20 == 5 || i % 20 == 15 || i % 20 == 16; } /* 1.5 a gap */
 static bool every_tenth(unsigned i) { return i % 10 == 5; }
 static bool three_of_ten(unsigned i) { return i % 10 >= 5 && i % 10 < 8; }
 static bool two_of_ten(unsigned i) { return i % 10 >= 5 && i % 10 < 7; }
@@ -198,6 +200,13 @@ static void test_loss_runs(void) {
   g_assert_cmpint(seen_lone_at, ==, (DC_LOSS_RUNS_SETTLE_US + DC_LOSS_RUNS_JUDGE_US + 59999) / 60000);
   g_assert_false(runs_in(every_tenth, 400, &gaps, false)); /* 24 s: not yet */
   g_assert_cmpint(seen_lone_at, ==, -1);
+  /* too few gaps to tell, or lone on average but not clearly: counted 30 s, from 40 s */
+  const int later = (DC_LOSS_RUNS_SETTLE_US + 2 * DC_LOSS_RUNS_JUDGE_US + 59999) / 60000;
+  g_assert_false(runs_in(every_five_s, 1000, &gaps, false));
+  g_assert_cmpint(seen_lone_at, ==, later);
+  g_assert_false(runs_in(one_then_two, 1000, &gaps, false));
+  g_assert_cmpuint(gaps, >=, DC_LOSS_RUNS_LONE_MIN);
+  g_assert_cmpint(seen_lone_at, ==, later);
   g_assert_true(runs_in(three_of_ten, 1000, &gaps, false));
   g_assert_cmpint(seen_lone_at, ==, -1); /* found before it could be */
   g_assert_true(runs_in(two_of_ten, 1000, &gaps, false)); /* 2 a gap: over 1.6 */
@@ -215,6 +224,57 @@ static void test_loss_runs(void) {
   g_assert_false(runs_in(two_of_ten, 1000, &gaps, true));
 }
 
+/* Starts of 120 s on a link losing loss_percent: at random (burst 0), or in fades of `burst`
+ * packets on average (Gilbert-Elliott: a fade starts with the chance that gives that loss, and
+ * ends with 1/burst each packet). The share of starts whose loss was taken for lone before any
+ * runs were found, and the mean time that was, in seconds from the first packet. */
+static double lone_share(GRand *rng, double loss_percent, double burst, int starts, double *mean_s) {
+  double loss = loss_percent / 100, end_fade = burst > 0 ? 1 / burst : 0,
+         begin_fade = burst > 0 ? loss * end_fade / (1 - loss) : 0;
+  int lone = 0;
+  double sum = 0;
+  for (int n = 0; n < starts; n++) {
+    dc_loss_runs r = {0};
+    bool fading = false;
+    for (unsigned i = 0; i < 2000; i++) {
+      if (burst > 0)
+        fading = g_rand_double(rng) < (fading ? 1 - end_fade : begin_fade);
+      if (burst > 0 ? fading : g_rand_double(rng) < loss)
+        continue;
+      dc_loss_runs_packet(&r, (uint16_t)i, (int64_t)i * 60000);
+      if (dc_loss_runs_found(&r))
+        break;
+      if (dc_loss_runs_seen_lone(&r, (int64_t)i * 60000)) {
+        lone++, sum += i * 0.06;
+        break;
+      }
+    }
+  }
+  *mean_s = lone ? sum / lone : 0;
+  return (double)lone / starts;
+}
+
+/* What profile.h says of the reading on a radio link and on random loss, seeded. */
+static void test_loss_runs_simulated(void) {
+  GRand *rng = g_rand_new_with_seed(12);
+  const struct { double loss, burst, least, most; } links[] = {
+      {0, 0, 1, 1}, {5, 0, 0.97, 1}, {10, 0, 0.95, 1}, {15, 0, 0.90, 1}, /* random: lowered */
+      {10, 3, 0, 0.02}, {10, 2, 0, 0.06}, {5, 3, 0, 0.25},               /* fades: kept */
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS(links); i++) {
+    double mean_s, share = lone_share(rng, links[i].loss, links[i].burst, 1000, &mean_s);
+    char *how = links[i].burst > 0 ? g_strdup_printf("in fades of %.0f on average", links[i].burst) : g_strdup("at random");
+    g_test_message("%.0f %% lost %s: taken for lone in %.1f %% of starts, %.1f s in on average", links[i].loss, how,
+                   100 * share, mean_s);
+    g_free(how);
+    g_assert_cmpfloat(share, >=, links[i].least);
+    g_assert_cmpfloat(share, <=, links[i].most);
+    if (share > 0)
+      g_assert_cmpfloat(mean_s, <=, (DC_LOSS_RUNS_SETTLE_US + 2 * DC_LOSS_RUNS_JUDGE_US) / 1e6 + 0.06);
+  }
+  g_rand_free(rng);
+}
+
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/endpoint/profiles", test_profiles);
@@ -224,5 +284,6 @@ int main(int argc, char **argv) {
   g_test_add_func("/endpoint/pins", test_pins);
   g_test_add_func("/endpoint/layers", test_layers);
   g_test_add_func("/endpoint/loss-runs", test_loss_runs);
+  g_test_add_func("/endpoint/loss-runs-simulated", test_loss_runs_simulated);
   return g_test_run();
 }
