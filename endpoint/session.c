@@ -305,7 +305,7 @@ static void media_stats(const char *line, void *user) {
 static void media_audio_wait(int ms, void *user) {
   dc_session *s = user;
   if (ms < s->cfg.profile->audio_wait_runs_ms)
-    say("the meeting's sound comes with few losses, each alone: it now waits %d ms for late or repaired packets "
+    say("the meeting's sound comes with no losses or lone ones only: it now waits %d ms for late or repaired packets "
         "(less delay), and the bridge is told so", ms);
   else
     say("the meeting's sound comes with losses in runs (a radio link's fades?): it now waits %d ms for late or "
