@@ -229,7 +229,7 @@ static void on_new_jitterbuffer(GstElement *rtpbin, GstElement *jitterbuffer, gu
  * message has the playback's found again: dc_media_latency_changed), and the bridge is told.
  * The state, not the call's order, says which: the two threads that change it may post their
  * calls in either order. */
-static void follow_wait_state(dc_endpoint_media *m) {
+static void follow_wait_state(dc_endpoint_media *m, bool in_a_pause) {
   const dc_profile *p = m->cfg.profile;
   int ms = g_atomic_int_get(&m->wait_state) == WAIT_LONE ? p->audio_wait_ms : p->audio_wait_runs_ms;
   if (ms == g_atomic_int_get(&m->audio_wait_ms))
@@ -243,7 +243,7 @@ static void follow_wait_state(dc_endpoint_media *m) {
     gst_object_unref(jb);
   }
   if (m->ev.audio_wait)
-    m->ev.audio_wait(ms, m->ev.user);
+    m->ev.audio_wait(ms, in_a_pause, m->ev.user);
 }
 
 /* Once the RTP session exists (the media is up): key-frame requests for the layers. */
@@ -319,7 +319,7 @@ static gboolean run_call(gpointer data) {
     on_stats_reply(m, c->stats);
     break;
   case CALL_AUDIO_WAIT:
-    follow_wait_state(m);
+    follow_wait_state(m, c->state);
     break;
   }
   return G_SOURCE_REMOVE;
@@ -430,18 +430,19 @@ static GstPadProbeReturn count_played(GstPad *pad, GstPadProbeInfo *info, gpoint
   bool unsure = g_atomic_int_get(&m->wait_state) == WAIT_UNSURE;
   bool hushed = unsure && quiet(pad, b);
   bool lower = false;
+  bool in_a_pause = false;
   g_mutex_lock(&m->play_lock);
   m->audio_played_ns += GST_BUFFER_DURATION(b);
   if (unsure) {
     m->quiet_ns = hushed ? m->quiet_ns + GST_BUFFER_DURATION(b) : 0;
     gint64 now = g_get_monotonic_time();
+    in_a_pause = m->quiet_ns >= MIX_QUIET_NS;
     lower = dc_loss_runs_seen_lone(&m->mix_runs, now) &&
-            (m->quiet_ns >= MIX_QUIET_NS ||
-             dc_loss_runs_seen_lone(&m->mix_runs, now - MIX_PAUSE_AWAITED_US));
+            (in_a_pause || dc_loss_runs_seen_lone(&m->mix_runs, now - MIX_PAUSE_AWAITED_US));
   }
   g_mutex_unlock(&m->play_lock);
   if (lower && g_atomic_int_compare_and_exchange(&m->wait_state, WAIT_UNSURE, WAIT_LONE))
-    post(m, CALL_AUDIO_WAIT, NULL, 0, NULL);
+    post(m, CALL_AUDIO_WAIT, NULL, in_a_pause, NULL);
   return GST_PAD_PROBE_OK;
 }
 

@@ -39,8 +39,9 @@ typedef struct {
   /* the audio's jitter buffer now waits ms for a late or repaired packet: the profile's
    * shorter wait once the mix's packets are seen lost alone or not at all, the longer again
    * once they are lost in runs (dc_loss_runs); the bridge's copies reach as far back as the
-   * wait allows once it knows (NULL: ignored) */
-  void (*audio_wait)(int ms, void *user);
+   * wait allows once it knows; in_a_pause: the change fell in a pause of the sound (NULL:
+   * ignored) */
+  void (*audio_wait)(int ms, bool in_a_pause, void *user);
   void *user;
 } dc_media_events;
 

@@ -302,11 +302,12 @@ static void media_stats(const char *line, void *user) {
   fflush(stdout);
 }
 
-static void media_audio_wait(int ms, void *user) {
+static void media_audio_wait(int ms, bool in_a_pause, void *user) {
   dc_session *s = user;
   if (ms < s->cfg.profile->audio_wait_runs_ms)
     say("the meeting's sound comes with no losses or lone ones only: it now waits %d ms for late or repaired packets "
-        "(less delay), and the bridge is told so", ms);
+        "(less delay, changed %s), and the bridge is told so", ms,
+        in_a_pause ? "in a pause of the sound" : "mid-sound: it had not paused for 10 s");
   else
     say("the meeting's sound comes with losses in runs (a radio link's fades?): it now waits %d ms for late or "
         "repaired packets, and the bridge is told so", ms);
