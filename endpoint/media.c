@@ -394,13 +394,15 @@ static GstPadProbeReturn count_frame(GstPad *pad, GstPadProbeInfo *info, gpointe
   return GST_PAD_PROBE_OK;
 }
 
-/* A change of the wait moves the playout by the difference at once: what plays then is
- * skipped or stretched. So the shorter wait begins in a pause of the mix (its decoded sound
- * below MIX_QUIET_DBFS for MIX_QUIET_NS), or MIX_PAUSE_AWAITED_US after the loss was known
- * lone if the sound never paused (the mix of a noisy hall). */
+/* A change of the wait moves the playout by the difference: a loudspeaker skips (or, raised,
+ * repeats nothing and leaves a gap in) what was then waiting to be played, sound decoded up to
+ * the longer wait before the change. So the shorter wait begins in a pause of the mix at
+ * least that long (its decoded sound below MIX_QUIET_DBFS for MIX_QUIET_NS: the pause between
+ * sentences), or MIX_PAUSE_AWAITED_US after the loss was known lone if the sound never paused
+ * so (the mix of a noisy hall). (The WAV sink skips nothing: it renders late buffers.) */
 #define MIX_QUIET_DBFS (-45)
 #define MIX_QUIET_MEAN_SQUARE 33977.0 /* (32768 * 10^(MIX_QUIET_DBFS / 20))^2 */
-#define MIX_QUIET_NS (200 * GST_MSECOND)
+#define MIX_QUIET_NS (300 * GST_MSECOND)
 #define MIX_PAUSE_AWAITED_US (10 * G_USEC_PER_SEC)
 
 /* Below MIX_QUIET_DBFS (RMS, of full scale) when b is S16 as opusdec makes it. */
@@ -1154,6 +1156,38 @@ static gint64 playmix_latency_ns(GstBin *bin) {
   return live && GST_CLOCK_TIME_IS_VALID(min) ? (gint64)min : -1;
 }
 
+/* A sink's latency that changes moves where its buffers play by the difference. An audio
+ * sink (GstAudioBaseSink) takes that for drift and writes on where it was for a second
+ * (discont-wait) before it jumps, so the gap or skip came a second after the change, wherever
+ * the sound then was; a buffer flagged DISCONT makes it jump at once, where the change was
+ * made (in a pause of the sound: MIX_QUIET_NS). Raw audio only: the flag means nothing to a
+ * file's or a video's sink. */
+static GstPadProbeReturn flag_discont(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
+  (void)pad, (void)data;
+  GstBuffer *buf = gst_buffer_make_writable(GST_PAD_PROBE_INFO_BUFFER(info));
+  GST_BUFFER_FLAG_SET(buf, GST_BUFFER_FLAG_DISCONT);
+  GST_PAD_PROBE_INFO_DATA(info) = buf;
+  return GST_PAD_PROBE_REMOVE;
+}
+
+static void set_latency(GstElement *sink, GstClockTime latency) {
+  static const char *key = "dc-latency";
+  GstClockTime *before = g_object_get_data(G_OBJECT(sink), key);
+  bool moved = before && *before != latency;
+  GstClockTime *now = g_new(GstClockTime, 1);
+  *now = latency;
+  g_object_set_data_full(G_OBJECT(sink), key, now, g_free);
+  gst_element_send_event(sink, gst_event_new_latency(latency)); /* the buffers flagged come after */
+  GstPad *in = moved ? gst_element_get_static_pad(sink, "sink") : NULL;
+  GstCaps *caps = in ? gst_pad_get_current_caps(in) : NULL;
+  if (caps && gst_structure_has_name(gst_caps_get_structure(caps, 0), "audio/x-raw"))
+    gst_pad_add_probe(in, GST_PAD_PROBE_TYPE_BUFFER, flag_discont, NULL, NULL);
+  if (caps)
+    gst_caps_unref(caps);
+  if (in)
+    gst_object_unref(in);
+}
+
 /* GStreamer's own answer gives every sink the largest latency any of them needs, for lip
  * sync within one source's streams. Here the mix and the video slots come from different
  * talkers with nothing to sync, and the loudspeaker would wait out the video's 300 ms jitter
@@ -1175,7 +1209,7 @@ static gboolean latency_per_sink(GstBin *bin, gpointer data) {
       gst_query_parse_latency(q, &live, &min, NULL);
     gst_query_unref(q);
     if (live && GST_CLOCK_TIME_IS_VALID(min))
-      gst_element_send_event(sink, gst_event_new_latency(min));
+      set_latency(sink, min);
     g_value_reset(&v);
   }
   g_value_unset(&v);

@@ -2,6 +2,7 @@
  * GstHarness: raw audio or video in, RTP out. What a profile promises must be what goes on
  * the wire: the highland profile's 60 ms Opus frames at about 14 kbit/s with FEC, its
  * 320x180 VP8 at 10 fps; the other profiles' sizes and rates. */
+#include <gst/audio/gstaudiosink.h>
 #include <gst/base/gstbasesink.h>
 #include <gst/check/gstharness.h>
 #include <gst/gst.h>
@@ -405,6 +406,148 @@ static void test_playback_latency_follows_the_mix(void) {
   gst_object_unref(pipe);
 }
 
+/* ---- a loudspeaker that plays in real time and keeps what it played ---- */
+typedef struct {
+  GstAudioSink parent;
+  gint64 start_us;  /* when its first sample played */
+  GArray *heard;    /* every sample it played, one each 1/48000 s from start_us */
+} TestSpeaker;
+typedef struct {
+  GstAudioSinkClass parent_class;
+} TestSpeakerClass;
+GType test_speaker_get_type(void);
+G_DEFINE_TYPE(TestSpeaker, test_speaker, GST_TYPE_AUDIO_SINK)
+
+static GstStaticPadTemplate speaker_pad =
+    GST_STATIC_PAD_TEMPLATE("sink", GST_PAD_SINK, GST_PAD_ALWAYS,
+                            GST_STATIC_CAPS("audio/x-raw,format=S16LE,layout=interleaved,rate=48000,channels=1"));
+static gboolean speaker_ok(GstAudioSink *s) { return (void)s, TRUE; }
+static gboolean speaker_prepare(GstAudioSink *s, GstAudioRingBufferSpec *spec) { return (void)s, (void)spec, TRUE; }
+static guint speaker_delay(GstAudioSink *s) { return (void)s, 0; }
+static void speaker_reset(GstAudioSink *s) { (void)s; }
+/* A device takes its samples at their rate: this one returns when they would have played. */
+static gint speaker_write(GstAudioSink *s, gpointer data, guint length) {
+  TestSpeaker *t = (TestSpeaker *)s;
+  if (!t->start_us)
+    t->start_us = g_get_monotonic_time();
+  g_array_append_vals(t->heard, data, length / sizeof(gint16));
+  gint64 due = t->start_us + (gint64)t->heard->len * G_USEC_PER_SEC / 48000, now = g_get_monotonic_time();
+  if (due > now)
+    g_usleep((gulong)(due - now));
+  return (gint)length;
+}
+static void speaker_finalize(GObject *o) {
+  g_array_free(((TestSpeaker *)o)->heard, TRUE);
+  G_OBJECT_CLASS(test_speaker_parent_class)->finalize(o);
+}
+static void test_speaker_init(TestSpeaker *t) { t->heard = g_array_new(FALSE, FALSE, sizeof(gint16)); }
+static void test_speaker_class_init(TestSpeakerClass *k) {
+  GstElementClass *e = GST_ELEMENT_CLASS(k);
+  GstAudioSinkClass *a = GST_AUDIO_SINK_CLASS(k);
+  gst_element_class_add_static_pad_template(e, &speaker_pad);
+  gst_element_class_set_static_metadata(e, "Test loudspeaker", "Sink/Audio", "plays in real time, keeps what it played",
+                                        "diemcau");
+  a->open = a->close = a->unprepare = speaker_ok;
+  a->prepare = speaker_prepare;
+  a->write = speaker_write;
+  a->delay = speaker_delay;
+  a->reset = speaker_reset;
+  G_OBJECT_CLASS(k)->finalize = speaker_finalize;
+}
+
+/* The latency a stream declares (as the jitter buffer does its wait), ns. */
+static GstPadProbeReturn declare_latency(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
+  (void)pad;
+  GstQuery *q = GST_PAD_PROBE_INFO_QUERY(info);
+  if (GST_QUERY_TYPE(q) == GST_QUERY_LATENCY) {
+    GstClockTime min = (GstClockTime)g_atomic_pointer_get((gpointer *)data);
+    gst_query_set_latency(q, TRUE, min, GST_CLOCK_TIME_NONE);
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+/* Hands the latency messages on until the sink "out" plays between least and most ms late
+ * (10 s at most); its latency then. */
+static gint64 latency_between(GstElement *pipe, gint64 least, gint64 most) {
+  GstBus *bus = gst_element_get_bus(pipe);
+  gint64 until = g_get_monotonic_time() + 10 * G_USEC_PER_SEC, ms = sink_latency_ms(pipe, "out");
+  while ((ms < least || ms > most) && g_get_monotonic_time() < until) {
+    GstMessage *msg = gst_bus_timed_pop_filtered(bus, 20 * GST_MSECOND, GST_MESSAGE_LATENCY);
+    if (msg) {
+      dc_media_latency_changed(pipe, msg);
+      gst_message_unref(msg);
+    }
+    ms = sink_latency_ms(pipe, "out");
+  }
+  gst_object_unref(bus);
+  return ms;
+}
+
+/* The mix's wait shortened from 290 to 170 ms (as the highland endpoint's, once its mix's
+ * losses are seen alone): the loudspeaker skips 120 ms of what was waiting to be played, and
+ * at once, where the wait was changed (in a pause of the sound, endpoint/media.c). Before, an
+ * audio sink took the new times for drift and wrote on where it was for a second
+ * (discont-wait) before it jumped, wherever the sound then was. The stream is a sawtooth of
+ * one period a second, so where each played sample came from is its value. */
+static void test_shorter_wait_skips_at_once(void) {
+  gst_element_register(NULL, "dctestspeaker", GST_RANK_NONE, test_speaker_get_type());
+  GstElement *pipe;
+  GstPad *in = start_playback("dctestspeaker name=out", false, NULL, &pipe);
+  gst_object_unref(in);
+  static gpointer declared;
+  g_atomic_pointer_set(&declared, GSIZE_TO_POINTER(290 * GST_MSECOND));
+  GstElement *stream = gst_parse_bin_from_description(
+      "audiotestsrc is-live=true wave=saw freq=1 volume=0.5 samplesperbuffer=480 ! audio/x-raw,format=S16LE,rate=48000,channels=1",
+      TRUE, NULL);
+  g_assert_nonnull(stream);
+  gst_bin_add(GST_BIN(pipe), stream);
+  GstElement *mix = gst_bin_get_by_name(GST_BIN(pipe), "playmix");
+  GstPad *join = gst_element_request_pad_simple(mix, "sink_%u"), *out = gst_element_get_static_pad(stream, "src");
+  gst_pad_add_probe(out, GST_PAD_PROBE_TYPE_QUERY_UPSTREAM | GST_PAD_PROBE_TYPE_PULL, declare_latency, &declared, NULL);
+  g_assert_cmpint(gst_pad_link(out, join), ==, GST_PAD_LINK_OK);
+  dc_media_latency_once_flowing(out);
+  gst_element_sync_state_with_parent(stream);
+  gint64 longer = latency_between(pipe, 290 + DC_PLAYBACK_MARGIN_MS, 2000); /* and the sink's own */
+  g_usleep(2 * G_USEC_PER_SEC); /* past the join's own jump */
+  g_atomic_pointer_set(&declared, GSIZE_TO_POINTER(170 * GST_MSECOND));
+  gst_element_post_message(stream, gst_message_new_latency(GST_OBJECT(stream)));
+  gint64 changed_us = g_get_monotonic_time();
+  gint64 shorter = latency_between(pipe, 170 + DC_PLAYBACK_MARGIN_MS, longer - 100);
+  g_usleep(3 * G_USEC_PER_SEC);
+  gst_element_set_state(pipe, GST_STATE_NULL);
+
+  /* each jump of 10 ms or more in where the played samples came from, after the join's */
+  GstElement *speaker = gst_bin_get_by_name(GST_BIN(pipe), "out");
+  TestSpeaker *t = (TestSpeaker *)speaker;
+  const gint16 *x = (const gint16 *)t->heard->data;
+  guint from = (guint)CLAMP((changed_us - G_USEC_PER_SEC - t->start_us) * 48 / 1000, 0, (gint64)t->heard->len);
+  GString *jumps = g_string_new("");
+  int n = 0;
+  double skip_ms = 0, skip_after_ms = 0;
+  for (guint i = from + 1; i < t->heard->len; i++) {
+    double moved = fmod((x[i] - x[i - 1]) / 32768.0 + 2.0, 1.0) * 48000 - 1; /* samples beyond the next */
+    if (moved > 480 && moved < 48000 - 480) {
+      double at_ms = (double)(t->start_us - changed_us) / 1000 + i / 48.0;
+      g_string_append_printf(jumps, " %.0f ms ahead, %.0f ms after the change;", moved / 48, at_ms);
+      if (n++ == 0)
+        skip_ms = moved / 48, skip_after_ms = at_ms;
+    }
+  }
+  g_test_message("the sink played %" G_GINT64_FORMAT " ms late, then %" G_GINT64_FORMAT " ms; %u samples played; jumps:%s",
+                 longer, shorter, t->heard->len, n ? jumps->str : " none");
+  g_assert_cmpint(longer - shorter, ==, 120);
+  g_assert_cmpint(n, ==, 1);
+  g_assert_cmpfloat(fabs(skip_ms - 120), <, 15);
+  g_assert_cmpfloat(skip_after_ms, >, 0);
+  g_assert_cmpfloat(skip_after_ms, <, 600); /* before: a second and more */
+  g_string_free(jumps, TRUE);
+  gst_object_unref(speaker);
+  gst_object_unref(join);
+  gst_object_unref(out);
+  gst_object_unref(mix);
+  gst_object_unref(pipe);
+}
+
 /* opusdec decoding in-band FEC holds one packet and declares 120 ms; the endpoint makes it
  * declare the frame it holds (20 ms here), so the playback waits 100 ms less. */
 static gint64 decoder_latency_ms(bool declared_hold, gint64 *upstream_ms) {
@@ -468,5 +611,6 @@ int main(int argc, char **argv) {
   g_test_add_func("/endpoint-media/playback-format-fixed", test_playback_format_fixed);
   g_test_add_func("/endpoint-media/playback-latency-follows-the-mix", test_playback_latency_follows_the_mix);
   g_test_add_func("/endpoint-media/decoder-declares-its-hold", test_decoder_declares_its_hold);
+  g_test_add_func("/endpoint-media/shorter-wait-skips-at-once", test_shorter_wait_skips_at_once);
   return g_test_run();
 }
