@@ -516,7 +516,9 @@ static void test_shorter_wait_skips_at_once(void) {
   g_usleep(3 * G_USEC_PER_SEC);
   gst_element_set_state(pipe, GST_STATE_NULL);
 
-  /* each jump of 10 ms or more in where the played samples came from, after the join's */
+  /* each jump of 10 ms or more in where the played samples came from, after the join's; the
+   * skip is the first of 100-140 ms (an underrun of a busy machine's sink, silence played,
+   * would add jumps of other sizes: printed, not taken for it) */
   GstElement *speaker = gst_bin_get_by_name(GST_BIN(pipe), "out");
   TestSpeaker *t = (TestSpeaker *)speaker;
   const gint16 *x = (const gint16 *)t->heard->data;
@@ -529,14 +531,14 @@ static void test_shorter_wait_skips_at_once(void) {
     if (moved > 480 && moved < 48000 - 480) {
       double at_ms = (double)(t->start_us - changed_us) / 1000 + i / 48.0;
       g_string_append_printf(jumps, " %.0f ms ahead, %.0f ms after the change;", moved / 48, at_ms);
-      if (n++ == 0)
+      if (moved / 48 >= 100 && moved / 48 <= 140 && n++ == 0)
         skip_ms = moved / 48, skip_after_ms = at_ms;
     }
   }
   g_test_message("the sink played %" G_GINT64_FORMAT " ms late, then %" G_GINT64_FORMAT " ms; %u samples played; jumps:%s",
                  longer, shorter, t->heard->len, n ? jumps->str : " none");
   g_assert_cmpint(longer - shorter, ==, 120);
-  g_assert_cmpint(n, ==, 1);
+  g_assert_cmpint(n, ==, 1); /* one skip, not one at once and another a second on */
   g_assert_cmpfloat(fabs(skip_ms - 120), <, 15);
   g_assert_cmpfloat(skip_after_ms, >, 0);
   g_assert_cmpfloat(skip_after_ms, <, 600); /* before: a second and more */
