@@ -214,7 +214,7 @@ static void on_new_jitterbuffer(GstElement *rtpbin, GstElement *jitterbuffer, gu
   g_mutex_lock(&m->ssrc_lock);
   int kind = GPOINTER_TO_INT(g_hash_table_lookup(m->ssrc_kind, GUINT_TO_POINTER(ssrc)));
   GstElement *before = NULL;
-  if (kind == GST_WEBRTC_KIND_AUDIO) /* the mix: set_audio_wait reaches it from now on */
+  if (kind == GST_WEBRTC_KIND_AUDIO) /* the mix: follow_wait_state reaches it from now on */
     before = m->audio_jb, m->audio_jb = gst_object_ref(jitterbuffer);
   g_mutex_unlock(&m->ssrc_lock);
   if (before)
@@ -429,7 +429,9 @@ static GstPadProbeReturn count_played(GstPad *pad, GstPadProbeInfo *info, gpoint
   GstBuffer *b = GST_PAD_PROBE_INFO_BUFFER(info);
   if (!GST_BUFFER_DURATION_IS_VALID(b))
     return GST_PAD_PROBE_OK;
-  bool unsure = g_atomic_int_get(&m->wait_state) == WAIT_UNSURE;
+  /* (a profile with one wait has nothing to decide: hall, standard) */
+  const dc_profile *p = m->cfg.profile;
+  bool unsure = p->audio_wait_ms != p->audio_wait_runs_ms && g_atomic_int_get(&m->wait_state) == WAIT_UNSURE;
   bool hushed = unsure && quiet(pad, b);
   bool lower = false;
   bool in_a_pause = false;
