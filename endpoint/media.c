@@ -73,12 +73,15 @@ struct dc_endpoint_media {
   GstElement *recorder;         /* the WAV's sink: synchronised, so given a loudspeaker's latency */
   gint64 playback_latency_ns;   /* what the mix's playback last found it must wait (atomic) */
   /* the mix's jitter buffer (ssrc_lock), how long it waits now (atomic, the owner's to set),
-   * what the mix's loss has shown so far (atomic, wait_state), how its packets are lost on
-   * their way in and how long the sound has been quiet (play_lock) */
+   * what the mix's loss has shown so far (atomic, wait_state) and the wait chosen for lone
+   * loss once it did (atomic, set before wait_state says so), how its packets are lost and
+   * how late they come on their way in, and how long the sound has been quiet (play_lock) */
   GstElement *audio_jb;
   gint audio_wait_ms;
   gint wait_state;
+  gint lone_wait_ms;
   dc_loss_runs mix_runs;
+  dc_delay_spread mix_spread;
   guint64 quiet_ns;
 };
 
@@ -231,7 +234,7 @@ static void on_new_jitterbuffer(GstElement *rtpbin, GstElement *jitterbuffer, gu
  * calls in either order. */
 static void follow_wait_state(dc_endpoint_media *m, bool in_a_pause) {
   const dc_profile *p = m->cfg.profile;
-  int ms = g_atomic_int_get(&m->wait_state) == WAIT_LONE ? p->audio_wait_ms : p->audio_wait_runs_ms;
+  int ms = g_atomic_int_get(&m->wait_state) == WAIT_LONE ? g_atomic_int_get(&m->lone_wait_ms) : p->audio_wait_runs_ms;
   if (ms == g_atomic_int_get(&m->audio_wait_ms))
     return;
   g_atomic_int_set(&m->audio_wait_ms, ms);
@@ -435,6 +438,7 @@ static GstPadProbeReturn count_played(GstPad *pad, GstPadProbeInfo *info, gpoint
   bool hushed = unsure && quiet(pad, b);
   bool lower = false;
   bool in_a_pause = false;
+  int spread_ms = -1;
   g_mutex_lock(&m->play_lock);
   m->audio_played_ns += GST_BUFFER_DURATION(b);
   if (unsure) {
@@ -443,8 +447,12 @@ static GstPadProbeReturn count_played(GstPad *pad, GstPadProbeInfo *info, gpoint
     in_a_pause = m->quiet_ns >= MIX_QUIET_NS;
     lower = dc_loss_runs_seen_lone(&m->mix_runs, now) &&
             (in_a_pause || dc_loss_runs_seen_lone(&m->mix_runs, now - MIX_PAUSE_AWAITED_US));
+    if (lower)
+      spread_ms = dc_delay_spread_ms(&m->mix_spread);
   }
   g_mutex_unlock(&m->play_lock);
+  if (lower)
+    g_atomic_int_set(&m->lone_wait_ms, dc_profile_lone_wait_ms(p, spread_ms));
   if (lower && g_atomic_int_compare_and_exchange(&m->wait_state, WAIT_UNSURE, WAIT_LONE))
     post(m, CALL_AUDIO_WAIT, NULL, in_a_pause, NULL);
   return GST_PAD_PROBE_OK;
@@ -523,28 +531,33 @@ static GstPadProbeReturn count_lost(GstPad *pad, GstPadProbeInfo *info, gpointer
 }
 
 /* Every packet of the stream passes rtpreddec, the copies it rebuilt flagged: the others
- * say how the mix's packets are lost on the way in. Where in runs, the audio waits the
- * profile's longer wait for good, for the copies that then reach further back (profile.c). */
+ * say how the mix's packets are lost and how late they come on the way in. Where lost in
+ * runs, the audio waits the profile's longer wait for good, for the copies that then reach
+ * further back (profile.c); how late they come sets the shorter wait. */
+#define OPUS_RTP_CLOCK 48000 /* RFC 7587 4.1, whatever the rate decoded */
 static void count_mix_loss(dc_endpoint_media *m, GstBuffer *buf) {
   const dc_profile *p = m->cfg.profile;
-  if (p->audio_wait_runs_ms == p->audio_wait_ms || g_atomic_int_get(&m->wait_state) == WAIT_RUNS)
+  if (p->audio_wait_runs_ms == p->audio_wait_ms)
     return;
   GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
   if (!gst_rtp_buffer_map(buf, GST_MAP_READ, &rtp))
     return;
   guint32 ssrc = gst_rtp_buffer_get_ssrc(&rtp);
   guint16 seq = gst_rtp_buffer_get_seq(&rtp);
+  guint32 ts = gst_rtp_buffer_get_timestamp(&rtp);
   gst_rtp_buffer_unmap(&rtp);
   g_mutex_lock(&m->ssrc_lock);
   bool mix = GPOINTER_TO_INT(g_hash_table_lookup(m->ssrc_kind, GUINT_TO_POINTER(ssrc))) == GST_WEBRTC_KIND_AUDIO;
   g_mutex_unlock(&m->ssrc_lock);
   if (!mix)
     return;
+  gint64 now = g_get_monotonic_time();
   g_mutex_lock(&m->play_lock);
-  dc_loss_runs_packet(&m->mix_runs, seq, g_get_monotonic_time());
+  dc_loss_runs_packet(&m->mix_runs, seq, now);
+  dc_delay_spread_packet(&m->mix_spread, ts, OPUS_RTP_CLOCK, now);
   bool runs = dc_loss_runs_found(&m->mix_runs);
   g_mutex_unlock(&m->play_lock);
-  if (!runs)
+  if (!runs || g_atomic_int_get(&m->wait_state) == WAIT_RUNS)
     return;
   if (g_atomic_int_compare_and_exchange(&m->wait_state, WAIT_LONE, WAIT_RUNS))
     post(m, CALL_AUDIO_WAIT, NULL, 0, NULL);
@@ -1027,12 +1040,15 @@ static void on_stats_reply(dc_endpoint_media *m, const GstStructure *stats) {
   g_mutex_lock(&m->play_lock);
   guint64 played_ns = m->audio_played_ns, concealed_ns = m->audio_concealed_ns;
   gint64 recording_us = m->recording_origin_us;
+  int spread_ms = dc_delay_spread_ms(&m->mix_spread);
   g_mutex_unlock(&m->play_lock);
   g_string_append_printf(j, ",\"audio_played_ms\":%" G_GUINT64_FORMAT ",\"audio_concealed_ms\":%" G_GUINT64_FORMAT,
                          played_ns / GST_MSECOND, concealed_ns / GST_MSECOND);
   if (recording_us)
     g_string_append_printf(j, ",\"recording_origin_ms\":%" G_GINT64_FORMAT, recording_us / 1000);
   g_string_append_printf(j, ",\"audio_wait_ms\":%d", g_atomic_int_get(&m->audio_wait_ms));
+  if (spread_ms >= 0) /* how much later than the earliest its packets come (the shorter wait's) */
+    g_string_append_printf(j, ",\"audio_delay_spread_ms\":%d", spread_ms);
   gint64 playback_ns = __atomic_load_n(&m->playback_latency_ns, __ATOMIC_RELAXED);
   if (playback_ns >= 0) /* how long after its time the mix plays: its wait, hold and margin */
     g_string_append_printf(j, ",\"playback_latency_ms\":%" G_GINT64_FORMAT, playback_ns / (gint64)GST_MSECOND);
@@ -1318,6 +1334,7 @@ dc_endpoint_media *dc_media_new(const dc_media_config *cfg, const dc_media_event
   g_mutex_init(&m->ssrc_lock);
   m->ssrc_kind = g_hash_table_new(NULL, NULL);
   m->audio_wait_ms = cfg->profile->audio_wait_runs_ms;
+  m->lone_wait_ms = cfg->profile->audio_wait_ms;
   m->audio_red_pt = -1;
   m->video_ulpfec_pt = -1;
   m->n_slots = cfg->audio_only ? 0 : CLAMP(cfg->slots, 1, MAX_SLOTS);

@@ -2,6 +2,7 @@
 #include "endpoint/profile.h"
 
 #include <gio/gio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const dc_profile profiles[] = {
@@ -15,11 +16,12 @@ static const dc_profile profiles[] = {
      * which repairs a run of three lost whole. On the radio link (runs of three on average)
      * 260 ms with copies three back played 93.4-97.4 % of frames where 200 ms with copies two
      * back played 91.8-94.7 (README, the link lab). Once the loss is seen to come alone or not
-     * at all it waits 140 ms, in a pause of the sound, and says so: the bridge's copy of a
-     * frame then comes in the next packet (media/mixer.h dc_mixer_red_reach_policy: 60 ms,
-     * and 80 for the link's jitter). Starting at 140 and raising on runs cost the radio link
-     * its first ~15 s (README); this way a point pays the longer wait only until its loss is
-     * known, about 25 s.
+     * at all it waits what the bridge's copy of a frame in the next packet needs, in a pause
+     * of the sound, and says so: 60 ms, how much later than the earliest the mix's packets
+     * come, and 20, up to 140 (dc_profile_lone_wait_ms; 140 is media/mixer.h
+     * dc_mixer_red_reach_policy's 80 for the link's jitter, the wait while that is not known). Starting low and raising on runs
+     * cost the radio link its first ~15 s (README); this way a point pays the longer wait
+     * only until its loss is known, about 25 s.
      * (libopus 1.3.1 adds no in-band FEC to 60 ms frames at this rate, whatever the expected
      * loss: it takes 18 kbit/s. The flag costs nothing.) */
     {"highland", 14000, 60, true, true, 15, 320, 180, 10, 80000, 1, 1, 20, 140, 260},
@@ -58,6 +60,48 @@ bool dc_loss_runs_seen_lone(const dc_loss_runs *r, int64_t now_us) {
     return false;
   bool clear = r->gaps == 0 || (r->gaps >= DC_LOSS_RUNS_LONE_MIN && (uint64_t)r->gap_packets * 10 < (uint64_t)r->gaps * 13);
   return clear || now_us >= r->count_from_us + 2 * (int64_t)DC_LOSS_RUNS_JUDGE_US;
+}
+
+void dc_delay_spread_packet(dc_delay_spread *s, uint32_t rtp_ts, int clock_rate, int64_t now_us) {
+  if (clock_rate <= 0)
+    return;
+  if (!s->started) {
+    s->started = true;
+    s->last_ts = rtp_ts;
+    s->ts = 0;
+    s->count_from_us = now_us + DC_LOSS_RUNS_SETTLE_US;
+    return;
+  }
+  s->ts += (int32_t)(rtp_ts - s->last_ts); /* wraps; a late packet steps back */
+  s->last_ts = rtp_ts;
+  if (now_us < s->count_from_us)
+    return;
+  s->delay_us[s->next] = now_us - s->ts * G_USEC_PER_SEC / clock_rate;
+  s->next = (s->next + 1) % DC_DELAY_SPREAD_KEPT;
+  s->n = MIN(s->n + 1, DC_DELAY_SPREAD_KEPT);
+}
+
+static int compare_delays(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return (x > y) - (x < y);
+}
+
+int dc_delay_spread_ms(const dc_delay_spread *s) {
+  if (s->n < DC_DELAY_SPREAD_MIN)
+    return -1;
+  int64_t sorted[DC_DELAY_SPREAD_KEPT];
+  memcpy(sorted, s->delay_us, s->n * sizeof *sorted);
+  qsort(sorted, s->n, sizeof *sorted, compare_delays);
+  int64_t spread_us = sorted[(s->n - 1) * DC_DELAY_SPREAD_PERCENTILE / 100] - sorted[0];
+  return (int)((spread_us + 999) / 1000);
+}
+
+int dc_profile_lone_wait_ms(const dc_profile *p, int spread_ms) {
+  if (spread_ms < 0)
+    return p->audio_wait_ms;
+  int ms = p->audio_frame_ms + spread_ms + DC_DELAY_SPREAD_MARGIN_MS;
+  ms = (ms + 9) / 10 * 10;
+  return MIN(ms, p->audio_wait_ms);
 }
 
 const dc_profile *dc_profile_find(const char *name) {

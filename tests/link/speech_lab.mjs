@@ -266,7 +266,7 @@ function endpointPoint(ep, wavPath) {
       return { received: 48 * (s.audio_played_ms ?? 0), concealed: 48 * (s.audio_concealed_ms ?? 0),
         packets: (s.audio_played_ms ?? 0) - (s.audio_concealed_ms ?? 0),
         state: s.connected ? 'connected' : 'disconnected', jbDelay: 0, jbEmitted: 0, events: 0, discarded: 0,
-        playbackMs: s.playback_latency_ms };
+        playbackMs: s.playback_latency_ms, spreadMs: s.audio_delay_spread_ms };
     },
     // it records from its start: a window of its WAV, placed on the wall clock by the time
     // its sample 0 stands for as it plays now. A change of its wait moves that time (the WAV
@@ -405,7 +405,7 @@ async function run(dir, lab, speech, silence, red, withOutage) {
         Math.max(1, mix.played + mix.fec + Math.max(mix.concealed, mix.lostIn - mix.redRecovered - mix.fec))
         : 1 - (after.concealed - before.concealed) / Math.max(1, after.received - before.received),
       jbMs: 1000 * (after.jbDelay - before.jbDelay) / Math.max(1, after.jbEmitted - before.jbEmitted),
-      playbackMs: after.playbackMs,
+      playbackMs: after.playbackMs, spreadMs: after.spreadMs,
     };
     if (withOutage && pointEp) {
       // the endpoint: its stats lines a second apart (so "back" is known to a second), its
@@ -502,7 +502,7 @@ async function main() {
       const d = m.link[UP ? 'up' : 'down'] || {};
       const jb = UP ? m.mix.waitMs : m.jbMs; // toward the district: the bridge's jitter buffer
       rows.push(`| ${m.red ? 'RED on ' : 'RED off'} | ${SCENARIO} | ${(100 * d.lost / Math.max(1, d.packets)).toFixed(1)} % lost, ${d.queue_drops} queue drops | ` +
-        `${(100 * m.unconcealed).toFixed(1)} % | ${ENDPOINT ? `plays ${m.before?.playbackMs !== m.playbackMs ? `${m.before?.playbackMs ?? '?'}, then ` : ''}${m.playbackMs ?? '?'} ms after` : `${jb.toFixed(0)} ms`} | ${m.mouthToEarMs === null ? '?' : m.mouthToEarMs.toFixed(0) + ' ms'}${m.mouthToEarEndMs === null ? '' : `, ${m.mouthToEarEndMs.toFixed(0)} at the end`} | ${q.lsd.toFixed(2)} dB (${q.voiced} voiced frames, alignment ${q.align.toFixed(2)}) |`);
+        `${(100 * m.unconcealed).toFixed(1)} % | ${ENDPOINT ? `plays ${m.before?.playbackMs !== m.playbackMs ? `${m.before?.playbackMs ?? '?'}, then ` : ''}${m.playbackMs ?? '?'} ms after${m.spreadMs === undefined ? '' : ` (packets up to ${m.spreadMs} ms late)`}` : `${jb.toFixed(0)} ms`} | ${m.mouthToEarMs === null ? '?' : m.mouthToEarMs.toFixed(0) + ' ms'}${m.mouthToEarEndMs === null ? '' : `, ${m.mouthToEarEndMs.toFixed(0)} at the end`} | ${q.lsd.toFixed(2)} dB (${q.voiced} voiced frames, alignment ${q.align.toFixed(2)}) |`);
     }
     console.log(UP ? '# the point speaks, the district listens (DC_LAB_DIRECTION=up): frames and jitter buffer are the bridge\'s mix\'s'
       : ENDPOINT ? `# the district speaks, the point listens: the native endpoint (${ENDPOINT_EXE}); its mouth to ear is to ` +

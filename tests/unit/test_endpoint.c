@@ -275,6 +275,60 @@ static void test_loss_runs_simulated(void) {
   g_rand_free(rng);
 }
 
+/* 60 ms packets of a 48 kHz clock from first_ts, n of them, each delayed base_ms plus a
+ * uniform 0..jitter_ms (FIFO or not, as the flag says), the first at 0. */
+static dc_delay_spread spread_of(GRand *rng, uint32_t first_ts, int n, double jitter_ms, bool reorder) {
+  dc_delay_spread s = {0};
+  int64_t last_arrival = 0;
+  for (int i = 0; i < n; i++) {
+    int64_t sent = (int64_t)i * 60000, arrival = sent + 300000 + (int64_t)(g_rand_double(rng) * jitter_ms * 1000);
+    if (!reorder)
+      arrival = MAX(arrival, last_arrival);
+    last_arrival = arrival;
+    dc_delay_spread_packet(&s, first_ts + (uint32_t)i * 2880u, 48000, arrival);
+  }
+  return s;
+}
+
+/* The shorter wait follows how late the mix's packets come (profile.h). */
+static void test_delay_spread(void) {
+  const dc_profile *hl = dc_profile_find("highland");
+  GRand *rng = g_rand_new_with_seed(12);
+  int settle = (int)(DC_LOSS_RUNS_SETTLE_US / 60000) + 1;
+  /* not known before the settling and DC_DELAY_SPREAD_MIN packets after it: the profile's */
+  dc_delay_spread s = spread_of(rng, 1000, settle + DC_DELAY_SPREAD_MIN - 2, 0, false);
+  g_assert_cmpint(dc_delay_spread_ms(&s), ==, -1);
+  g_assert_cmpint(dc_profile_lone_wait_ms(hl, -1), ==, hl->audio_wait_ms);
+  /* no jitter: the frame and the margin (the hall's LAN: 80 where it was 140) */
+  s = spread_of(rng, 1000, settle + DC_DELAY_SPREAD_MIN + 1, 0, false);
+  g_assert_cmpint(dc_delay_spread_ms(&s), ==, 0);
+  g_assert_cmpint(dc_profile_lone_wait_ms(hl, 0), ==, 80);
+  /* the link lab's audio-32k, ±20 ms: 40 ms of spread or a little less, waiting 120; across
+   * the RTP time's wrap, in order or not */
+  for (int reorder = 0; reorder < 2; reorder++) {
+    s = spread_of(rng, 0xFFFFFFFFu - 100000, settle + 500, 40, reorder);
+    int spread = dc_delay_spread_ms(&s);
+    g_test_message("uniform 40 ms of jitter%s: spread %d ms, waits %d ms", reorder ? " reordering" : "", spread,
+                   dc_profile_lone_wait_ms(hl, spread));
+    g_assert_cmpint(spread, >=, 36);
+    g_assert_cmpint(spread, <=, 40);
+    g_assert_cmpint(dc_profile_lone_wait_ms(hl, spread), ==, 120);
+  }
+  /* a full or jittery link waits no longer than the profile's (140: README, the link lab) */
+  g_assert_cmpint(dc_profile_lone_wait_ms(hl, 80), ==, hl->audio_wait_ms);
+  g_assert_cmpint(dc_profile_lone_wait_ms(hl, 2000), ==, hl->audio_wait_ms);
+  /* the last DC_DELAY_SPREAD_KEPT packets count: jitter that ended is forgotten */
+  s = spread_of(rng, 5, settle + 300, 200, false);
+  for (int i = 0; i < DC_DELAY_SPREAD_KEPT; i++)
+    dc_delay_spread_packet(&s, 5 + (uint32_t)(settle + 300 + i) * 2880u, 48000, (int64_t)(settle + 300 + i) * 60000 + 500000);
+  g_assert_cmpint(dc_delay_spread_ms(&s), ==, 0);
+  /* a clock rate of nothing is no packet */
+  dc_delay_spread none = {0};
+  dc_delay_spread_packet(&none, 1, 0, 1);
+  g_assert_false(none.started);
+  g_rand_free(rng);
+}
+
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/endpoint/profiles", test_profiles);
@@ -285,5 +339,6 @@ int main(int argc, char **argv) {
   g_test_add_func("/endpoint/layers", test_layers);
   g_test_add_func("/endpoint/loss-runs", test_loss_runs);
   g_test_add_func("/endpoint/loss-runs-simulated", test_loss_runs_simulated);
+  g_test_add_func("/endpoint/delay-spread", test_delay_spread);
   return g_test_run();
 }
