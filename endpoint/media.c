@@ -83,11 +83,13 @@ struct dc_endpoint_media {
   dc_loss_runs mix_runs;
   dc_delay_spread mix_spread;
   guint64 quiet_ns;
+  gint64 next_raise_check_us;
 };
 
 /* The mix's loss, as its packets show it: the audio waits the profile's longer wait until it
- * is known, the shorter once it is seen lone or absent, the longer for good once in runs. At
- * most two changes, each a short gap or skip in the sound. */
+ * is known, what the packets' lateness asks (up to the profile's shorter wait) once it is
+ * seen lone or absent, more if they come later since, the longer for good once in runs. Each
+ * change is a short gap or skip in the sound: down once, up by DC_WAIT_RAISE_MS or more. */
 enum { WAIT_UNSURE, WAIT_LONE, WAIT_RUNS };
 
 /* Simulcast by SSRC (what the bridge reads from webrtcbin, RFC 5576 ssrc-group SIM): the
@@ -234,9 +236,12 @@ static void on_new_jitterbuffer(GstElement *rtpbin, GstElement *jitterbuffer, gu
  * calls in either order. */
 static void follow_wait_state(dc_endpoint_media *m, bool in_a_pause) {
   const dc_profile *p = m->cfg.profile;
-  int ms = g_atomic_int_get(&m->wait_state) == WAIT_LONE ? g_atomic_int_get(&m->lone_wait_ms) : p->audio_wait_runs_ms;
-  if (ms == g_atomic_int_get(&m->audio_wait_ms))
+  bool lone = g_atomic_int_get(&m->wait_state) == WAIT_LONE;
+  int ms = lone ? g_atomic_int_get(&m->lone_wait_ms) : p->audio_wait_runs_ms;
+  int before = g_atomic_int_get(&m->audio_wait_ms);
+  if (ms == before)
     return;
+  dc_wait_reason why = !lone ? DC_WAIT_LOSS_RUNS : ms < before ? DC_WAIT_LONE_LOSS : DC_WAIT_LATER_PACKETS;
   g_atomic_int_set(&m->audio_wait_ms, ms);
   g_mutex_lock(&m->ssrc_lock);
   GstElement *jb = m->audio_jb ? gst_object_ref(m->audio_jb) : NULL;
@@ -246,7 +251,7 @@ static void follow_wait_state(dc_endpoint_media *m, bool in_a_pause) {
     gst_object_unref(jb);
   }
   if (m->ev.audio_wait)
-    m->ev.audio_wait(ms, in_a_pause, m->ev.user);
+    m->ev.audio_wait(ms, why, in_a_pause, m->ev.user);
 }
 
 /* Once the RTP session exists (the media is up): key-frame requests for the layers. */
@@ -432,13 +437,12 @@ static GstPadProbeReturn count_played(GstPad *pad, GstPadProbeInfo *info, gpoint
   GstBuffer *b = GST_PAD_PROBE_INFO_BUFFER(info);
   if (!GST_BUFFER_DURATION_IS_VALID(b))
     return GST_PAD_PROBE_OK;
-  /* (a profile with one wait has nothing to decide: hall, standard) */
   const dc_profile *p = m->cfg.profile;
-  bool unsure = p->audio_wait_ms != p->audio_wait_runs_ms && g_atomic_int_get(&m->wait_state) == WAIT_UNSURE;
+  bool unsure = g_atomic_int_get(&m->wait_state) == WAIT_UNSURE;
   bool hushed = unsure && quiet(pad, b);
   bool lower = false;
   bool in_a_pause = false;
-  int spread_ms = -1;
+  int spread_ms = -1, raise_to = 0;
   g_mutex_lock(&m->play_lock);
   m->audio_played_ns += GST_BUFFER_DURATION(b);
   if (unsure) {
@@ -449,8 +453,18 @@ static GstPadProbeReturn count_played(GstPad *pad, GstPadProbeInfo *info, gpoint
             (in_a_pause || dc_loss_runs_seen_lone(&m->mix_runs, now - MIX_PAUSE_AWAITED_US));
     if (lower)
       spread_ms = dc_delay_spread_ms(&m->mix_spread);
+  } else if (g_atomic_int_get(&m->wait_state) == WAIT_LONE) { /* raised at once: late packets are lost */
+    gint64 now = g_get_monotonic_time();
+    if (now >= m->next_raise_check_us) {
+      m->next_raise_check_us = now + G_USEC_PER_SEC;
+      raise_to = dc_profile_lone_wait_raised(p, g_atomic_int_get(&m->lone_wait_ms), dc_delay_spread_ms(&m->mix_spread));
+    }
   }
   g_mutex_unlock(&m->play_lock);
+  if (raise_to) {
+    g_atomic_int_set(&m->lone_wait_ms, raise_to);
+    post(m, CALL_AUDIO_WAIT, NULL, false, NULL);
+  }
   if (lower)
     g_atomic_int_set(&m->lone_wait_ms, dc_profile_lone_wait_ms(p, spread_ms));
   if (lower && g_atomic_int_compare_and_exchange(&m->wait_state, WAIT_UNSURE, WAIT_LONE))
@@ -536,9 +550,6 @@ static GstPadProbeReturn count_lost(GstPad *pad, GstPadProbeInfo *info, gpointer
  * further back (profile.c); how late they come sets the shorter wait. */
 #define OPUS_RTP_CLOCK 48000 /* RFC 7587 4.1, whatever the rate decoded */
 static void count_mix_loss(dc_endpoint_media *m, GstBuffer *buf) {
-  const dc_profile *p = m->cfg.profile;
-  if (p->audio_wait_runs_ms == p->audio_wait_ms)
-    return;
   GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
   if (!gst_rtp_buffer_map(buf, GST_MAP_READ, &rtp))
     return;

@@ -27,6 +27,8 @@
 
 typedef struct dc_endpoint_media dc_endpoint_media;
 
+typedef enum { DC_WAIT_LONE_LOSS, DC_WAIT_LATER_PACKETS, DC_WAIT_LOSS_RUNS } dc_wait_reason;
+
 typedef struct {
   void (*offer)(const char *sdp, void *user);
   void (*candidate)(const char *candidate, void *user);
@@ -36,12 +38,13 @@ typedef struct {
   /* no working device of a kind (GStreamer put a fake one in its place): the meeting goes on
    * without it, and the words say what the user can do (NULL: ignored) */
   void (*missing)(const char *words, void *user);
-  /* the audio's jitter buffer now waits ms for a late or repaired packet: the profile's
-   * shorter wait once the mix's packets are seen lost alone or not at all, the longer again
-   * once they are lost in runs (dc_loss_runs); the bridge's copies reach as far back as the
-   * wait allows once it knows; in_a_pause: the change fell in a pause of the sound (NULL:
+  /* the audio's jitter buffer now waits ms for a late or repaired packet, why: less once the
+   * mix's packets are seen lost alone or not at all (as their lateness asks:
+   * dc_profile_lone_wait_ms), more when they come later than they did, the profile's longer
+   * wait once they are lost in runs (dc_loss_runs); the bridge's copies reach as far back as
+   * the wait allows once it knows; in_a_pause: the change fell in a pause of the sound (NULL:
    * ignored) */
-  void (*audio_wait)(int ms, bool in_a_pause, void *user);
+  void (*audio_wait)(int ms, dc_wait_reason why, bool in_a_pause, void *user);
   void *user;
 } dc_media_events;
 

@@ -112,6 +112,12 @@ int dc_delay_spread_ms(const dc_delay_spread *s);
  * of frames unconcealed where 140 played 97.9-99.3: a copy come too late costs a frame that
  * was lost already, one in ten here, and waiting for the last of them costs every frame. */
 int dc_profile_lone_wait_ms(const dc_profile *p, int spread_ms);
+/* Once waiting wait_ms for lone loss, the mix's packets may come later than they did (a busier
+ * link): the wait they now ask for when that is DC_WAIT_RAISE_MS more or above, else 0. Never
+ * lowered again: each change is a skip or gap in the sound, and a wait that went down and up
+ * with the link's load would make one every few seconds. */
+#define DC_WAIT_RAISE_MS 20
+int dc_profile_lone_wait_raised(const dc_profile *p, int wait_ms, int spread_ms);
 
 /* NULL when name is none of the three. */
 const dc_profile *dc_profile_find(const char *name);

@@ -302,12 +302,15 @@ static void media_stats(const char *line, void *user) {
   fflush(stdout);
 }
 
-static void media_audio_wait(int ms, bool in_a_pause, void *user) {
+static void media_audio_wait(int ms, dc_wait_reason why, bool in_a_pause, void *user) {
   dc_session *s = user;
-  if (ms < s->cfg.profile->audio_wait_runs_ms)
+  if (why == DC_WAIT_LONE_LOSS)
     say("the meeting's sound comes with no losses or lone ones only: it now waits %d ms for late or repaired packets "
         "(less delay, changed %s), and the bridge is told so", ms,
         in_a_pause ? "in a pause of the sound" : "mid-sound: it had not paused for 10 s");
+  else if (why == DC_WAIT_LATER_PACKETS)
+    say("the meeting's sound comes later than it did (a busier link?): it now waits %d ms for late or repaired "
+        "packets, and the bridge is told so", ms);
   else
     say("the meeting's sound comes with losses in runs (a radio link's fades?): it now waits %d ms for late or "
         "repaired packets, and the bridge is told so", ms);

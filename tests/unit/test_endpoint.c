@@ -322,6 +322,18 @@ static void test_delay_spread(void) {
   for (int i = 0; i < DC_DELAY_SPREAD_KEPT; i++)
     dc_delay_spread_packet(&s, 5 + (uint32_t)(settle + 300 + i) * 2880u, 48000, (int64_t)(settle + 300 + i) * 60000 + 500000);
   g_assert_cmpint(dc_delay_spread_ms(&s), ==, 0);
+  /* raised when the packets come 20 ms later or more than the wait allowed for, never lowered;
+   * hall and standard (20 ms frames, 100 ms until the loss is known) the same way */
+  g_assert_cmpint(dc_profile_lone_wait_raised(hl, 80, 10), ==, 0);
+  g_assert_cmpint(dc_profile_lone_wait_raised(hl, 80, 19), ==, 100);
+  g_assert_cmpint(dc_profile_lone_wait_raised(hl, 100, 15), ==, 0);
+  g_assert_cmpint(dc_profile_lone_wait_raised(hl, 120, 500), ==, 140);
+  g_assert_cmpint(dc_profile_lone_wait_raised(hl, 130, 500), ==, 0);
+  g_assert_cmpint(dc_profile_lone_wait_raised(hl, 80, -1), ==, 0);
+  const dc_profile *hall = dc_profile_find("hall");
+  g_assert_cmpint(dc_profile_lone_wait_ms(hall, 8), ==, 50);
+  g_assert_cmpint(dc_profile_lone_wait_ms(hall, 300), ==, 100);
+  g_assert_cmpint(dc_profile_lone_wait_raised(hall, 50, 30), ==, 70);
   /* a clock rate of nothing is no packet */
   dc_delay_spread none = {0};
   dc_delay_spread_packet(&none, 1, 0, 1);
