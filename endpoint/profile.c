@@ -20,10 +20,10 @@ static const dc_profile profiles[] = {
      * back played 91.8-94.7 (README, the link lab). Once the loss is seen to come alone or not
      * at all it waits what the bridge's copy of a frame in the next packet needs, in a pause
      * of the sound, and says so: 60 ms, how much later than the earliest the mix's packets
-     * come, and 20, up to 140 (dc_profile_lone_wait_ms; 140 is media/mixer.h
-     * dc_mixer_red_reach_policy's 80 for the link's jitter, the wait while that is not known). Starting low and raising on runs
-     * cost the radio link its first ~15 s (README); this way a point pays the longer wait
-     * only until its loss is known, about 25 s.
+     * come, and 20, up to 140 (dc_profile_lone_wait_ms; 140 is the frame and media/mixer.h
+     * dc_mixer_red_reach_policy's 80 for the link's jitter, and the wait while the lateness
+     * is not known). Starting low and raising on runs cost the radio link its first ~15 s
+     * (README); this way a point pays the longer wait only until its loss is known, ~25 s.
      * (libopus 1.3.1 adds no in-band FEC to 60 ms frames at this rate, whatever the expected
      * loss: it takes 18 kbit/s. The flag costs nothing.) */
     {"highland", 14000, 60, true, true, 15, 320, 180, 10, 80000, 1, 1, 20, 140, 260},
