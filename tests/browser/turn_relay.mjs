@@ -174,6 +174,7 @@ async function main() {
       'Huyện', OPEN_TONE, openWav, fp, 'open');
     eps.push(open);
     check(await until(async () => last(open).connected, 30000), 'the open endpoint joins', JSON.stringify(last(open)).slice(0, 200));
+    const openSince = Date.now();
 
     const credentials = [];
     const pageWav = join(dir, 'page.wav');
@@ -248,6 +249,21 @@ async function main() {
       'no-udp: the endpoint and the open endpoint hear and see each other',
       `open hears it ${epTone.map((v) => v.toFixed(0)).join(' ')} dB; it hears open ${openTone.map((v) => v.toFixed(0)).join(' ')} dB; ` +
       `open's ${seen.detail}`);
+
+    // The open endpoint (standard profile) waited 100 ms for a late packet until its mix's
+    // losses were known, none here: from 25 s after its audio began (10 s settling, 15 counted)
+    // it waits the 20 ms frame, how late its packets come and 20 ms, in a pause of the sound or
+    // 10 s later (profile.h dc_profile_lone_wait_ms). Usually long past by now; waited for up
+    // to 50 s from its joining.
+    const cameDown = () => Number([...open.log.matchAll(/it now waits (\d+) ms for late or repaired packets \(less delay/g)].at(-1)?.[1]);
+    await until(async () => cameDown() > 0, Math.max(0, openSince + 50000 - Date.now()), 500);
+    const openNow = last(open);
+    check(cameDown() >= 40 && cameDown() < 100 && openNow.audio_wait_ms >= cameDown() && openNow.audio_wait_ms <= 100 &&
+      bridgeLog.includes(`its audio now waits ${cameDown()} ms`),
+      'the open endpoint waits less for its audio once its mix is seen not to lose, and tells the bridge',
+      `it said ${cameDown() || 'nothing'} ${((Date.now() - openSince) / 1000).toFixed(0)} s after it joined; it waits ` +
+      `${openNow.audio_wait_ms} ms now, its packets up to ${openNow.audio_delay_spread_ms} ms later than the earliest, ` +
+      `playing ${openNow.playback_latency_ms} ms after the mix's time`);
 
     for (const e of eps) e.child.kill('SIGTERM');
     const codes = await Promise.all(eps.map((e) => Promise.race([e.done, sleep(10000).then(() => 'hung')])));
