@@ -75,7 +75,10 @@ struct dc_endpoint_media {
   /* the mix's jitter buffer (ssrc_lock), how long it waits now (atomic, the owner's to set),
    * what the mix's loss has shown so far (atomic, wait_state) and the wait chosen for lone
    * loss once it did (atomic, set before wait_state says so), how its packets are lost and
-   * how late they come on their way in, and how long the sound has been quiet (play_lock) */
+   * how late they come on their way in, and how long the sound has been quiet (play_lock);
+   * since when they have come soon enough for a shorter lone wait (play_lock: 0, not so), and
+   * whether that has lasted long enough to lower it in the next pause (atomic); whether the
+   * what the owner last told of the loss (its thread's: a wait_state) */
   GstElement *audio_jb;
   gint audio_wait_ms;
   gint wait_state;
@@ -84,12 +87,17 @@ struct dc_endpoint_media {
   dc_delay_spread mix_spread;
   guint64 quiet_ns;
   gint64 next_raise_check_us;
+  gint64 sooner_since_us;
+  gint lower_due;
+  int told_state;
 };
 
 /* The mix's loss, as its packets show it: the audio waits the profile's longer wait until it
  * is known, what the packets' lateness asks (up to the profile's shorter wait) once it is
- * seen lone or absent, more if they come later since, the longer for good once in runs. Each
- * change is a short gap or skip in the sound: down once, up by DC_WAIT_RAISE_MS or more. */
+ * seen lone or absent, more if they come later since and less again once they have come
+ * sooner for a while, the longer for good once in runs. Each change is a short gap or skip in
+ * the sound: up by DC_WAIT_RAISE_MS or more at once, down in a pause of the sound only
+ * (profile.h, dc_profile_lone_wait_lowered). */
 enum { WAIT_UNSURE, WAIT_LONE, WAIT_RUNS };
 
 /* Simulcast by SSRC (what the bridge reads from webrtcbin, RFC 5576 ssrc-group SIM): the
@@ -236,12 +244,17 @@ static void on_new_jitterbuffer(GstElement *rtpbin, GstElement *jitterbuffer, gu
  * calls in either order. */
 static void follow_wait_state(dc_endpoint_media *m, bool in_a_pause) {
   const dc_profile *p = m->cfg.profile;
-  bool lone = g_atomic_int_get(&m->wait_state) == WAIT_LONE;
+  int state = g_atomic_int_get(&m->wait_state), told = m->told_state;
+  bool lone = state == WAIT_LONE;
   int ms = lone ? g_atomic_int_get(&m->lone_wait_ms) : p->audio_wait_runs_ms;
   int before = g_atomic_int_get(&m->audio_wait_ms);
-  if (ms == before)
+  if (ms == before && state == told) /* a judgement that leaves the wait as it was is told too */
     return;
-  dc_wait_reason why = !lone ? DC_WAIT_LOSS_RUNS : ms < before ? DC_WAIT_LONE_LOSS : DC_WAIT_LATER_PACKETS;
+  m->told_state = state;
+  dc_wait_reason why = !lone                ? DC_WAIT_LOSS_RUNS
+                      : told != WAIT_LONE    ? DC_WAIT_LONE_LOSS
+                      : ms > before          ? DC_WAIT_LATER_PACKETS
+                                             : DC_WAIT_EARLIER_PACKETS;
   g_atomic_int_set(&m->audio_wait_ms, ms);
   g_mutex_lock(&m->ssrc_lock);
   GstElement *jb = m->audio_jb ? gst_object_ref(m->audio_jb) : NULL;
@@ -251,7 +264,7 @@ static void follow_wait_state(dc_endpoint_media *m, bool in_a_pause) {
     gst_object_unref(jb);
   }
   if (m->ev.audio_wait)
-    m->ev.audio_wait(ms, why, in_a_pause, m->ev.user);
+    m->ev.audio_wait(ms, before, why, in_a_pause, m->ev.user);
 }
 
 /* Once the RTP session exists (the media is up): key-frame requests for the layers. */
@@ -438,32 +451,48 @@ static GstPadProbeReturn count_played(GstPad *pad, GstPadProbeInfo *info, gpoint
   if (!GST_BUFFER_DURATION_IS_VALID(b))
     return GST_PAD_PROBE_OK;
   const dc_profile *p = m->cfg.profile;
-  bool unsure = g_atomic_int_get(&m->wait_state) == WAIT_UNSURE;
-  bool hushed = unsure && quiet(pad, b);
+  int state = g_atomic_int_get(&m->wait_state);
+  bool unsure = state == WAIT_UNSURE, lone = state == WAIT_LONE;
+  bool hushed = (unsure || (lone && g_atomic_int_get(&m->lower_due))) && quiet(pad, b);
   bool lower = false;
   bool in_a_pause = false;
-  int spread_ms = -1, raise_to = 0;
+  int spread_ms = -1, raise_to = 0, lower_to = 0;
   g_mutex_lock(&m->play_lock);
   m->audio_played_ns += GST_BUFFER_DURATION(b);
+  m->quiet_ns = hushed ? m->quiet_ns + GST_BUFFER_DURATION(b) : 0;
   if (unsure) {
-    m->quiet_ns = hushed ? m->quiet_ns + GST_BUFFER_DURATION(b) : 0;
     gint64 now = g_get_monotonic_time();
     in_a_pause = m->quiet_ns >= MIX_QUIET_NS;
     lower = dc_loss_runs_seen_lone(&m->mix_runs, now) &&
             (in_a_pause || dc_loss_runs_seen_lone(&m->mix_runs, now - MIX_PAUSE_AWAITED_US));
     if (lower)
       spread_ms = dc_delay_spread_ms(&m->mix_spread);
-  } else if (g_atomic_int_get(&m->wait_state) == WAIT_LONE) { /* raised at once: late packets are lost */
+  } else if (lone) { /* raised at once (late packets are lost), lowered when calm, in a pause */
     gint64 now = g_get_monotonic_time();
+    int wait_ms = g_atomic_int_get(&m->lone_wait_ms);
     if (now >= m->next_raise_check_us) {
       m->next_raise_check_us = now + G_USEC_PER_SEC;
-      raise_to = dc_profile_lone_wait_raised(p, g_atomic_int_get(&m->lone_wait_ms), dc_delay_spread_ms(&m->mix_spread));
+      spread_ms = dc_delay_spread_ms(&m->mix_spread);
+      raise_to = dc_profile_lone_wait_raised(p, wait_ms, spread_ms);
+      bool sooner = dc_profile_lone_wait_lowered(p, wait_ms, spread_ms) != 0;
+      if (!sooner)
+        m->sooner_since_us = 0;
+      else if (!m->sooner_since_us)
+        m->sooner_since_us = now;
+      g_atomic_int_set(&m->lower_due, sooner && now >= m->sooner_since_us + DC_WAIT_LOWER_HOLD_US);
+    } else if (g_atomic_int_get(&m->lower_due)) {
+      in_a_pause = m->quiet_ns >= MIX_QUIET_NS;
+      if (in_a_pause || now >= m->sooner_since_us + DC_WAIT_LOWER_HOLD_US + MIX_PAUSE_AWAITED_US) {
+        lower_to = dc_profile_lone_wait_lowered(p, wait_ms, dc_delay_spread_ms(&m->mix_spread));
+        m->sooner_since_us = 0;
+        g_atomic_int_set(&m->lower_due, 0);
+      }
     }
   }
   g_mutex_unlock(&m->play_lock);
-  if (raise_to) {
-    g_atomic_int_set(&m->lone_wait_ms, raise_to);
-    post(m, CALL_AUDIO_WAIT, NULL, false, NULL);
+  if (raise_to || lower_to) {
+    g_atomic_int_set(&m->lone_wait_ms, raise_to ? raise_to : lower_to);
+    post(m, CALL_AUDIO_WAIT, NULL, in_a_pause, NULL);
   }
   if (lower)
     g_atomic_int_set(&m->lone_wait_ms, dc_profile_lone_wait_ms(p, spread_ms));
@@ -1052,9 +1081,15 @@ static void on_stats_reply(dc_endpoint_media *m, const GstStructure *stats) {
   guint64 played_ns = m->audio_played_ns, concealed_ns = m->audio_concealed_ns;
   gint64 recording_us = m->recording_origin_us;
   int spread_ms = dc_delay_spread_ms(&m->mix_spread);
+  unsigned gaps = m->mix_runs.gaps, gap_packets = m->mix_runs.gap_packets;
   g_mutex_unlock(&m->play_lock);
   g_string_append_printf(j, ",\"audio_played_ms\":%" G_GUINT64_FORMAT ",\"audio_concealed_ms\":%" G_GUINT64_FORMAT,
                          played_ns / GST_MSECOND, concealed_ns / GST_MSECOND);
+  /* how the mix's packets are lost, as its wait follows: the gaps counted and the packets in
+   * them (halved together now and then), and what the endpoint took that for */
+  static const char *const loss_seen[] = {[WAIT_UNSURE] = "unsure", [WAIT_LONE] = "lone", [WAIT_RUNS] = "runs"};
+  g_string_append_printf(j, ",\"audio_loss\":{\"seen\":\"%s\",\"gaps\":%u,\"packets\":%u}",
+                         loss_seen[g_atomic_int_get(&m->wait_state)], gaps, gap_packets);
   if (recording_us)
     g_string_append_printf(j, ",\"recording_origin_ms\":%" G_GINT64_FORMAT, recording_us / 1000);
   g_string_append_printf(j, ",\"audio_wait_ms\":%d", g_atomic_int_get(&m->audio_wait_ms));

@@ -27,7 +27,7 @@
 
 typedef struct dc_endpoint_media dc_endpoint_media;
 
-typedef enum { DC_WAIT_LONE_LOSS, DC_WAIT_LATER_PACKETS, DC_WAIT_LOSS_RUNS } dc_wait_reason;
+typedef enum { DC_WAIT_LONE_LOSS, DC_WAIT_LATER_PACKETS, DC_WAIT_EARLIER_PACKETS, DC_WAIT_LOSS_RUNS } dc_wait_reason;
 
 typedef struct {
   void (*offer)(const char *sdp, void *user);
@@ -40,11 +40,13 @@ typedef struct {
   void (*missing)(const char *words, void *user);
   /* the audio's jitter buffer now waits ms for a late or repaired packet, why: less once the
    * mix's packets are seen lost alone or not at all (as their lateness asks:
-   * dc_profile_lone_wait_ms), more when they come later than they did, the profile's longer
+   * dc_profile_lone_wait_ms), more when they come later than they did and less again when
+   * sooner for a while (in a pause of the sound), the profile's longer
    * wait once they are lost in runs (dc_loss_runs); the bridge's copies reach as far back as
-   * the wait allows once it knows; in_a_pause: the change fell in a pause of the sound (NULL:
-   * ignored) */
-  void (*audio_wait)(int ms, dc_wait_reason why, bool in_a_pause, void *user);
+   * the wait allows once it knows; in_a_pause: the change fell in a pause of the sound. Also
+   * called when the loss is judged and the wait stays (before_ms == ms: a link whose packets
+   * come as late as the longer wait allows). (NULL: ignored) */
+  void (*audio_wait)(int ms, int before_ms, dc_wait_reason why, bool in_a_pause, void *user);
   void *user;
 } dc_media_events;
 

@@ -78,7 +78,10 @@ void dc_delay_spread_packet(dc_delay_spread *s, uint32_t rtp_ts, int clock_rate,
   s->last_ts = rtp_ts;
   if (now_us < s->count_from_us)
     return;
-  s->delay_us[s->next] = now_us - s->ts * G_USEC_PER_SEC / clock_rate;
+  int64_t delay_us = now_us - s->ts * G_USEC_PER_SEC / clock_rate;
+  if (s->n && llabs(delay_us - s->delay_us[(s->next + DC_DELAY_SPREAD_KEPT - 1) % DC_DELAY_SPREAD_KEPT]) >= DC_DELAY_SPREAD_JUMP_US)
+    s->n = s->next = 0;
+  s->delay_us[s->next] = delay_us;
   s->next = (s->next + 1) % DC_DELAY_SPREAD_KEPT;
   s->n = MIN(s->n + 1, DC_DELAY_SPREAD_KEPT);
 }
@@ -109,6 +112,11 @@ int dc_profile_lone_wait_ms(const dc_profile *p, int spread_ms) {
 int dc_profile_lone_wait_raised(const dc_profile *p, int wait_ms, int spread_ms) {
   int ms = dc_profile_lone_wait_ms(p, spread_ms);
   return spread_ms >= 0 && ms >= wait_ms + DC_WAIT_RAISE_MS ? ms : 0;
+}
+
+int dc_profile_lone_wait_lowered(const dc_profile *p, int wait_ms, int spread_ms) {
+  int ms = dc_profile_lone_wait_ms(p, spread_ms);
+  return spread_ms >= 0 && ms <= wait_ms - DC_WAIT_LOWER_MS ? ms : 0;
 }
 
 const dc_profile *dc_profile_find(const char *name) {

@@ -92,6 +92,11 @@ bool dc_loss_runs_seen_lone(const dc_loss_runs *r, int64_t now_us);
 #define DC_DELAY_SPREAD_MIN 64
 #define DC_DELAY_SPREAD_PERCENTILE 98
 #define DC_DELAY_SPREAD_MARGIN_MS 20
+/* A packet DC_DELAY_SPREAD_JUMP_US earlier or later than the one before it is a new stream (its
+ * RTP time or SSRC began again: a link's queue grows and drains packet by packet), and the
+ * packets kept are forgotten: otherwise the old ones would read as seconds late for the next
+ * DC_DELAY_SPREAD_KEPT and raise the wait to the profile's. */
+#define DC_DELAY_SPREAD_JUMP_US (2 * G_USEC_PER_SEC)
 typedef struct {
   bool started;
   uint32_t last_ts;
@@ -113,11 +118,18 @@ int dc_delay_spread_ms(const dc_delay_spread *s);
  * was lost already, one in ten here, and waiting for the last of them costs every frame. */
 int dc_profile_lone_wait_ms(const dc_profile *p, int spread_ms);
 /* Once waiting wait_ms for lone loss, the mix's packets may come later than they did (a busier
- * link): the wait they now ask for when that is DC_WAIT_RAISE_MS more or above, else 0. Never
- * lowered again: each change is a skip or gap in the sound, and a wait that went down and up
- * with the link's load would make one every few seconds. */
+ * link): the wait they now ask for when that is DC_WAIT_RAISE_MS more or above, else 0. */
 #define DC_WAIT_RAISE_MS 20
 int dc_profile_lone_wait_raised(const dc_profile *p, int wait_ms, int spread_ms);
+/* And sooner again (the busy spell over): the wait they ask for when that is DC_WAIT_LOWER_MS
+ * less or below, else 0. The media lowers it only once they have asked so for
+ * DC_WAIT_LOWER_HOLD_US, in a pause of the sound (a skip of silence) or 10 s later without
+ * one (as the first lowering, media.c): each change is a skip
+ * or gap, and a wait that followed the link's load down as quickly as up would make one every
+ * few seconds; more than the raise's step, so one change is not undone by the next. */
+#define DC_WAIT_LOWER_MS 30
+#define DC_WAIT_LOWER_HOLD_US (30 * G_USEC_PER_SEC)
+int dc_profile_lone_wait_lowered(const dc_profile *p, int wait_ms, int spread_ms);
 
 /* NULL when name is none of the three. */
 const dc_profile *dc_profile_find(const char *name);

@@ -302,15 +302,24 @@ static void media_stats(const char *line, void *user) {
   fflush(stdout);
 }
 
-static void media_audio_wait(int ms, dc_wait_reason why, bool in_a_pause, void *user) {
+static void media_audio_wait(int ms, int before_ms, dc_wait_reason why, bool in_a_pause, void *user) {
   dc_session *s = user;
-  if (why == DC_WAIT_LONE_LOSS)
+  const char *when = in_a_pause ? "in a pause of the sound" : "mid-sound: it had not paused for 10 s";
+  if (why == DC_WAIT_LONE_LOSS && ms < before_ms)
     say("the meeting's sound comes with no losses or lone ones only: it now waits %d ms for late or repaired packets "
-        "(less delay, changed %s), and the bridge is told so", ms,
-        in_a_pause ? "in a pause of the sound" : "mid-sound: it had not paused for 10 s");
+        "(less delay, changed %s), and the bridge is told so", ms, when);
+  else if (why == DC_WAIT_LONE_LOSS)
+    say("the meeting's sound comes with no losses or lone ones only, but its packets come late: it keeps waiting %d "
+        "ms for late or repaired packets (less if they come sooner later on), and the bridge is told so", ms);
   else if (why == DC_WAIT_LATER_PACKETS)
     say("the meeting's sound comes later than it did (a busier link?): it now waits %d ms for late or repaired "
         "packets, and the bridge is told so", ms);
+  else if (why == DC_WAIT_EARLIER_PACKETS)
+    say("the meeting's sound comes sooner again (a calmer link): it now waits %d ms for late or repaired packets "
+        "(less delay, changed %s), and the bridge is told so", ms, when);
+  else if (ms == before_ms)
+    say("the meeting's sound comes with losses in runs (a radio link's fades?): it keeps waiting %d ms for late or "
+        "repaired packets, and the bridge is told so", ms);
   else
     say("the meeting's sound comes with losses in runs (a radio link's fades?): it now waits %d ms for late or "
         "repaired packets, and the bridge is told so", ms);

@@ -254,16 +254,26 @@ async function main() {
     // losses were known, none here: from 25 s after its audio began (10 s settling, 15 counted)
     // it waits the 20 ms frame, how late its packets come and 20 ms, in a pause of the sound or
     // 10 s later (profile.h dc_profile_lone_wait_ms). Usually long past by now; waited for up
-    // to 50 s from its joining.
+    // to 50 s from its joining. In the sanitizer build the endpoint's and the bridge's threads
+    // stall now and then beside two Chromiums, and packets held up by a stall are late packets
+    // to the endpoint as to any jitter buffer: in one run of three there its packets came up to
+    // 100 ms late when its loss was judged (14 ms a few seconds later), and it kept its 100 ms
+    // (the wait comes down again only after 30 s of sooner packets). There the check is that
+    // the loss was judged lone (no gaps) and the wait, said or kept, is a lone one.
+    const sanitized = process.env.DC_SANITIZED === '1';
     const cameDown = () => Number([...open.log.matchAll(/it now waits (\d+) ms for late or repaired packets \(less delay/g)].at(-1)?.[1]);
     await until(async () => cameDown() > 0, Math.max(0, openSince + 50000 - Date.now()), 500);
     const openNow = last(open);
-    check(cameDown() >= 40 && cameDown() < 100 && openNow.audio_wait_ms >= cameDown() && openNow.audio_wait_ms <= 100 &&
-      bridgeLog.includes(`its audio now waits ${cameDown()} ms`),
-      'the open endpoint waits less for its audio once its mix is seen not to lose, and tells the bridge',
+    const said = cameDown() >= 40 && cameDown() < 100 && openNow.audio_wait_ms >= cameDown() && openNow.audio_wait_ms <= 100 &&
+      bridgeLog.includes(`its audio now waits ${cameDown()} ms`);
+    const judged = openNow.audio_loss?.seen === 'lone' && openNow.audio_loss.gaps === 0 && openNow.audio_wait_ms >= 40 &&
+      openNow.audio_wait_ms <= 100 && (!cameDown() || said);
+    check(sanitized ? judged : said,
+      sanitized ? 'the open endpoint judges its mix not to lose and waits as its packets ask (sanitizer build)'
+        : 'the open endpoint waits less for its audio once its mix is seen not to lose, and tells the bridge',
       `it said ${cameDown() || 'nothing'} ${((Date.now() - openSince) / 1000).toFixed(0)} s after it joined; it waits ` +
       `${openNow.audio_wait_ms} ms now, its packets up to ${openNow.audio_delay_spread_ms} ms later than the earliest, ` +
-      `playing ${openNow.playback_latency_ms} ms after the mix's time`);
+      `playing ${openNow.playback_latency_ms} ms after the mix's time; its mix's loss ${JSON.stringify(openNow.audio_loss)}`);
 
     for (const e of eps) e.child.kill('SIGTERM');
     const codes = await Promise.all(eps.map((e) => Promise.race([e.done, sleep(10000).then(() => 'hung')])));

@@ -334,6 +334,38 @@ static void test_delay_spread(void) {
   g_assert_cmpint(dc_profile_lone_wait_ms(hall, 8), ==, 50);
   g_assert_cmpint(dc_profile_lone_wait_ms(hall, 300), ==, 100);
   g_assert_cmpint(dc_profile_lone_wait_raised(hall, 50, 30), ==, 70);
+  /* lowered again when they ask DC_WAIT_LOWER_MS less or more: a raise's step back is not */
+  g_assert_cmpint(dc_profile_lone_wait_lowered(hall, 100, 8), ==, 50);
+  g_assert_cmpint(dc_profile_lone_wait_lowered(hall, 70, 30), ==, 0);
+  g_assert_cmpint(dc_profile_lone_wait_lowered(hall, 70, 8), ==, 0);
+  g_assert_cmpint(dc_profile_lone_wait_lowered(hall, 80, 8), ==, 50);
+  g_assert_cmpint(dc_profile_lone_wait_lowered(hl, 140, 40), ==, 0);
+  g_assert_cmpint(dc_profile_lone_wait_lowered(hl, 140, 20), ==, 100);
+  g_assert_cmpint(dc_profile_lone_wait_lowered(hl, 140, -1), ==, 0);
+  for (int wait = 50; wait <= hl->audio_wait_ms; wait += 10) /* no spread both raises and lowers */
+    for (int spread = 0; spread <= 200; spread++) {
+      int up = dc_profile_lone_wait_raised(hl, wait, spread), down = dc_profile_lone_wait_lowered(hl, wait, spread);
+      g_assert_true(!up || !down);
+      g_assert_true(!up || dc_profile_lone_wait_lowered(hl, up, spread) == 0); /* nor undoes its own change */
+      g_assert_true(!down || dc_profile_lone_wait_raised(hl, down, spread) == 0);
+    }
+  /* a stream that begins again (its RTP time or SSRC new) is measured anew, not as packets
+   * hours late; a queue that grows packet by packet is kept */
+  s = spread_of(rng, 77, settle + 300, 10, false);
+  int before = dc_delay_spread_ms(&s);
+  g_assert_cmpint(before, <=, 10);
+  int64_t at = (int64_t)(settle + 300) * 60000 + 300000;
+  for (int i = 0; i < DC_DELAY_SPREAD_MIN - 1; i++)
+    dc_delay_spread_packet(&s, 0x80000000u + (uint32_t)i * 2880u, 48000, at + (int64_t)i * 60000);
+  g_assert_cmpint(dc_delay_spread_ms(&s), ==, -1);
+  dc_delay_spread_packet(&s, 0x80000000u + (uint32_t)(DC_DELAY_SPREAD_MIN - 1) * 2880u, 48000,
+                         at + (int64_t)(DC_DELAY_SPREAD_MIN - 1) * 60000);
+  g_assert_cmpint(dc_delay_spread_ms(&s), ==, 0);
+  s = spread_of(rng, 77, settle + 300, 0, false);
+  at = (int64_t)(settle + 300) * 60000 + 300000;
+  for (int i = 0; i < 200; i++) /* 10 ms later each packet: 2 s later after 200 */
+    dc_delay_spread_packet(&s, 77 + (uint32_t)(settle + 300 + i) * 2880u, 48000, at + (int64_t)i * 70000);
+  g_assert_cmpint(dc_delay_spread_ms(&s), >=, 1900);
   /* a clock rate of nothing is no packet */
   dc_delay_spread none = {0};
   dc_delay_spread_packet(&none, 1, 0, 1);
