@@ -156,11 +156,16 @@ export async function openPage(browser, url, { timeout = 30000 } = {}) {
   return page;
 }
 
+// DC_TAP_TIMES=1: each check also says on stderr when it was made (where a test's time goes).
 export function tap() {
   const results = [];
+  const started = Date.now();
   return {
     // A detail is one TAP line: what a process printed may hold newlines.
-    check: (ok, name, detail = '') => results.push({ ok, name, detail: String(detail).replace(/\s*\n\s*/g, ' | ') }),
+    check: (ok, name, detail = '') => {
+      results.push({ ok, name, detail: String(detail).replace(/\s*\n\s*/g, ' | ') });
+      if (process.env.DC_TAP_TIMES) process.stderr.write(`${((Date.now() - started) / 1000).toFixed(1)} s: ${name}\n`);
+    },
     finish: () => {
       console.log(`1..${results.length}`);
       results.forEach((r, i) => console.log(`${r.ok ? 'ok' : 'not ok'} ${i + 1} ${r.name}${r.detail ? ' # ' + r.detail : ''}`));
