@@ -76,9 +76,8 @@ struct dc_endpoint_media {
    * what the mix's loss has shown so far (atomic, wait_state) and the wait chosen for lone
    * loss once it did (atomic, set before wait_state says so), how its packets are lost and
    * how late they come on their way in, and how long the sound has been quiet (play_lock);
-   * since when they have come soon enough for a shorter lone wait (play_lock: 0, not so), and
-   * whether that has lasted long enough to lower it in the next pause (atomic); whether the
-   * what the owner last told of the loss (its thread's: a wait_state) */
+   * the lone wait following their lateness (the playback's streaming thread's); what the
+   * owner last told of the loss (its thread's: a wait_state) */
   GstElement *audio_jb;
   gint audio_wait_ms;
   gint wait_state;
@@ -86,9 +85,7 @@ struct dc_endpoint_media {
   dc_loss_runs mix_runs;
   dc_delay_spread mix_spread;
   guint64 quiet_ns;
-  gint64 next_raise_check_us;
-  gint64 sooner_since_us;
-  gint lower_due;
+  dc_lone_wait lone_wait;
   int told_state;
 };
 
@@ -419,12 +416,11 @@ static GstPadProbeReturn count_frame(GstPad *pad, GstPadProbeInfo *info, gpointe
  * repeats nothing and leaves a gap in) what was then waiting to be played, sound decoded up to
  * the longer wait before the change. So the shorter wait begins in a pause of the mix at
  * least that long (its decoded sound below MIX_QUIET_DBFS for MIX_QUIET_NS: the pause between
- * sentences), or MIX_PAUSE_AWAITED_US after the loss was known lone if the sound never paused
+ * sentences), or DC_WAIT_PAUSE_AWAITED_US after the loss was known lone if the sound never paused
  * so (the mix of a noisy hall). (The WAV sink skips nothing: it renders late buffers.) */
 #define MIX_QUIET_DBFS (-45)
 #define MIX_QUIET_MEAN_SQUARE 33977.0 /* (32768 * 10^(MIX_QUIET_DBFS / 20))^2 */
 #define MIX_QUIET_NS (300 * GST_MSECOND)
-#define MIX_PAUSE_AWAITED_US (10 * G_USEC_PER_SEC)
 
 /* Below MIX_QUIET_DBFS (RMS, of full scale) when b is S16 as opusdec makes it. */
 static bool quiet(GstPad *pad, GstBuffer *b) {
@@ -453,10 +449,10 @@ static GstPadProbeReturn count_played(GstPad *pad, GstPadProbeInfo *info, gpoint
   const dc_profile *p = m->cfg.profile;
   int state = g_atomic_int_get(&m->wait_state);
   bool unsure = state == WAIT_UNSURE, lone = state == WAIT_LONE;
-  bool hushed = (unsure || (lone && g_atomic_int_get(&m->lower_due))) && quiet(pad, b);
+  bool hushed = (unsure || (lone && dc_lone_wait_lowering(&m->lone_wait))) && quiet(pad, b);
   bool lower = false;
   bool in_a_pause = false;
-  int spread_ms = -1, raise_to = 0, lower_to = 0;
+  int spread_ms = -1, follow_to = 0;
   g_mutex_lock(&m->play_lock);
   m->audio_played_ns += GST_BUFFER_DURATION(b);
   m->quiet_ns = hushed ? m->quiet_ns + GST_BUFFER_DURATION(b) : 0;
@@ -464,34 +460,18 @@ static GstPadProbeReturn count_played(GstPad *pad, GstPadProbeInfo *info, gpoint
     gint64 now = g_get_monotonic_time();
     in_a_pause = m->quiet_ns >= MIX_QUIET_NS;
     lower = dc_loss_runs_seen_lone(&m->mix_runs, now) &&
-            (in_a_pause || dc_loss_runs_seen_lone(&m->mix_runs, now - MIX_PAUSE_AWAITED_US));
+            (in_a_pause || dc_loss_runs_seen_lone(&m->mix_runs, now - DC_WAIT_PAUSE_AWAITED_US));
     if (lower)
       spread_ms = dc_delay_spread_ms(&m->mix_spread);
   } else if (lone) { /* raised at once (late packets are lost), lowered when calm, in a pause */
-    gint64 now = g_get_monotonic_time();
-    int wait_ms = g_atomic_int_get(&m->lone_wait_ms);
-    if (now >= m->next_raise_check_us) {
-      m->next_raise_check_us = now + G_USEC_PER_SEC;
-      spread_ms = dc_delay_spread_ms(&m->mix_spread);
-      raise_to = dc_profile_lone_wait_raised(p, wait_ms, spread_ms);
-      bool sooner = dc_profile_lone_wait_lowered(p, wait_ms, spread_ms) != 0;
-      if (!sooner)
-        m->sooner_since_us = 0;
-      else if (!m->sooner_since_us)
-        m->sooner_since_us = now;
-      g_atomic_int_set(&m->lower_due, sooner && now >= m->sooner_since_us + DC_WAIT_LOWER_HOLD_US);
-    } else if (g_atomic_int_get(&m->lower_due)) {
-      in_a_pause = m->quiet_ns >= MIX_QUIET_NS;
-      if (in_a_pause || now >= m->sooner_since_us + DC_WAIT_LOWER_HOLD_US + MIX_PAUSE_AWAITED_US) {
-        lower_to = dc_profile_lone_wait_lowered(p, wait_ms, dc_delay_spread_ms(&m->mix_spread));
-        m->sooner_since_us = 0;
-        g_atomic_int_set(&m->lower_due, 0);
-      }
-    }
+    in_a_pause = m->quiet_ns >= MIX_QUIET_NS;
+    follow_to = dc_lone_wait_follow(&m->lone_wait, p, g_atomic_int_get(&m->lone_wait_ms), &m->mix_spread,
+                                    g_get_monotonic_time(), in_a_pause);
   }
   g_mutex_unlock(&m->play_lock);
-  if (raise_to || lower_to) {
-    g_atomic_int_set(&m->lone_wait_ms, raise_to ? raise_to : lower_to);
+  if (follow_to) {
+    in_a_pause = in_a_pause && follow_to < g_atomic_int_get(&m->lone_wait_ms);
+    g_atomic_int_set(&m->lone_wait_ms, follow_to);
     post(m, CALL_AUDIO_WAIT, NULL, in_a_pause, NULL);
   }
   if (lower)

@@ -119,6 +119,29 @@ int dc_profile_lone_wait_lowered(const dc_profile *p, int wait_ms, int spread_ms
   return spread_ms >= 0 && ms <= wait_ms - DC_WAIT_LOWER_MS ? ms : 0;
 }
 
+int dc_lone_wait_follow(dc_lone_wait *w, const dc_profile *p, int wait_ms, const dc_delay_spread *s, int64_t now_us,
+                        bool in_a_pause) {
+  if (now_us >= w->next_check_us) {
+    w->next_check_us = now_us + DC_WAIT_CHECK_US;
+    int spread_ms = dc_delay_spread_ms(s);
+    int raised = dc_profile_lone_wait_raised(p, wait_ms, spread_ms);
+    bool less = !raised && dc_profile_lone_wait_lowered(p, wait_ms, spread_ms);
+    if (less && !w->asks_less)
+      w->asked_less_from_us = now_us;
+    w->asks_less = less;
+    w->lower_due = less && now_us >= w->asked_less_from_us + DC_WAIT_LOWER_HOLD_US;
+    if (raised)
+      return raised;
+  }
+  if (!w->lower_due ||
+      !(in_a_pause || now_us >= w->asked_less_from_us + DC_WAIT_LOWER_HOLD_US + DC_WAIT_PAUSE_AWAITED_US))
+    return 0;
+  w->asks_less = w->lower_due = false;
+  return dc_profile_lone_wait_lowered(p, wait_ms, dc_delay_spread_ms(s));
+}
+
+bool dc_lone_wait_lowering(const dc_lone_wait *w) { return w->lower_due; }
+
 const dc_profile *dc_profile_find(const char *name) {
   for (size_t i = 0; name && i < G_N_ELEMENTS(profiles); i++)
     if (!strcmp(profiles[i].name, name))

@@ -122,14 +122,32 @@ int dc_profile_lone_wait_ms(const dc_profile *p, int spread_ms);
 #define DC_WAIT_RAISE_MS 20
 int dc_profile_lone_wait_raised(const dc_profile *p, int wait_ms, int spread_ms);
 /* And sooner again (the busy spell over): the wait they ask for when that is DC_WAIT_LOWER_MS
- * less or below, else 0. The media lowers it only once they have asked so for
- * DC_WAIT_LOWER_HOLD_US, in a pause of the sound (a skip of silence) or 10 s later without
- * one (as the first lowering, media.c): each change is a skip
- * or gap, and a wait that followed the link's load down as quickly as up would make one every
- * few seconds; more than the raise's step, so one change is not undone by the next. */
+ * less or below, else 0; more than the raise's step, so one change is not undone by the
+ * next. */
 #define DC_WAIT_LOWER_MS 30
-#define DC_WAIT_LOWER_HOLD_US (30 * G_USEC_PER_SEC)
 int dc_profile_lone_wait_lowered(const dc_profile *p, int wait_ms, int spread_ms);
+
+/* The lone wait as it follows the packets' lateness, once a played buffer: looked at every
+ * DC_WAIT_CHECK_US, raised at once (late packets are lost), lowered once they have asked less
+ * for DC_WAIT_LOWER_HOLD_US, in a pause of the sound (a skip of silence) or
+ * DC_WAIT_PAUSE_AWAITED_US later without one, as the first lowering from the longer wait.
+ * Each change is a skip or a gap: a wait that followed the link's load down as quickly as up
+ * would make one every few seconds. */
+#define DC_WAIT_CHECK_US G_USEC_PER_SEC
+#define DC_WAIT_LOWER_HOLD_US (30 * G_USEC_PER_SEC)
+#define DC_WAIT_PAUSE_AWAITED_US (10 * G_USEC_PER_SEC)
+typedef struct {
+  int64_t next_check_us;
+  bool asks_less;         /* since asked_less_from_us */
+  int64_t asked_less_from_us;
+  bool lower_due;         /* held long enough: lowered in the next pause */
+} dc_lone_wait;
+/* Waiting wait_ms, the packets' lateness in s, now_us, and whether the sound is in a pause:
+ * the wait from now on, or 0 to keep it. */
+int dc_lone_wait_follow(dc_lone_wait *w, const dc_profile *p, int wait_ms, const dc_delay_spread *s, int64_t now_us,
+                        bool in_a_pause);
+/* Whether a pause of the sound is looked for (the caller may measure the sound only then). */
+bool dc_lone_wait_lowering(const dc_lone_wait *w);
 
 /* NULL when name is none of the three. */
 const dc_profile *dc_profile_find(const char *name);

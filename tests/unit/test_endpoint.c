@@ -373,6 +373,101 @@ static void test_delay_spread(void) {
   g_rand_free(rng);
 }
 
+/* A lone wait following the packets' lateness, as the playback does it (a played buffer every
+ * 20 ms), for the highland profile's 60 ms packets that come jitter_ms late at most (uniform)
+ * from from_s to to_s and on time otherwise; pause_from_s: the sound pauses from then on (0:
+ * never). Returns the waits it changed to, with when, in *changes. */
+typedef struct {
+  double at_s;
+  int wait_ms;
+} wait_change;
+static int follow_lone_wait(GRand *rng, int wait_ms, double seconds, double from_s, double to_s, double jitter_ms,
+                            double pause_from_s, wait_change *changes, int max_changes) {
+  const dc_profile *hl = dc_profile_find("highland");
+  dc_delay_spread s = {0};
+  dc_lone_wait w = {0};
+  int n = 0;
+  int64_t next_packet_us = 0;
+  uint32_t ts = 12345;
+  for (int64_t now = 0; now < (int64_t)(seconds * G_USEC_PER_SEC); now += 20000) {
+    for (; next_packet_us <= now; next_packet_us += 60000, ts += 2880) {
+      double t = next_packet_us / 1e6;
+      int64_t late = t >= from_s && t < to_s ? (int64_t)(g_rand_double(rng) * jitter_ms * 1000) : 0;
+      dc_delay_spread_packet(&s, ts, 48000, now + late); /* arrival order is not its concern */
+    }
+    bool pause = pause_from_s > 0 && now >= (int64_t)(pause_from_s * G_USEC_PER_SEC);
+    int to = dc_lone_wait_follow(&w, hl, wait_ms, &s, now, pause);
+    if (to && n < max_changes)
+      changes[n++] = (wait_change){now / 1e6, to};
+    if (to)
+      wait_ms = to;
+  }
+  return n;
+}
+
+/* The lone wait rises at once when the packets come later and comes down again only after
+ * they have come sooner for DC_WAIT_LOWER_HOLD_US, in a pause or DC_WAIT_PAUSE_AWAITED_US later. */
+static void test_lone_wait_follows(void) {
+  GRand *rng = g_rand_new_with_seed(15);
+  wait_change c[8];
+  /* 100 ms of jitter from 20 s to 40 s: 80 ms, raised to 140 within a second or two of the
+   * spread knowing it; the window (256 packets, 15.4 s) forgets it by ~56 s, so it asks 80
+   * from then; lowered 30 s later, in the pause that begins at 95 s */
+  int n = follow_lone_wait(rng, 80, 130, 20, 40, 100, 95, c, 8);
+  for (int i = 0; i < n; i++)
+    g_test_message("busy 20-40 s, pause from 95 s: %d ms at %.2f s", c[i].wait_ms, c[i].at_s);
+  g_assert_cmpint(n, ==, 2);
+  g_assert_cmpint(c[0].wait_ms, ==, 140);
+  g_assert_cmpfloat(c[0].at_s, >, 20);
+  g_assert_cmpfloat(c[0].at_s, <, 24);
+  g_assert_cmpint(c[1].wait_ms, ==, 80);
+  g_assert_cmpfloat(c[1].at_s, >=, 95);
+  g_assert_cmpfloat(c[1].at_s, <, 95.1);
+  /* no pause: DC_WAIT_PAUSE_AWAITED_US after the hold */
+  n = follow_lone_wait(rng, 80, 130, 20, 40, 100, 0, c, 8);
+  g_assert_cmpint(n, ==, 2);
+  g_test_message("no pause: down to %d ms at %.2f s", c[1].wait_ms, c[1].at_s);
+  g_assert_cmpint(c[1].wait_ms, ==, 80);
+  g_assert_cmpfloat(c[1].at_s, >, 54 + 40);
+  g_assert_cmpfloat(c[1].at_s, <, 58 + 40);
+  /* a pause before the hold is over changes nothing: the sound pauses from 60 s */
+  n = follow_lone_wait(rng, 80, 130, 20, 40, 100, 60, c, 8);
+  g_assert_cmpint(n, ==, 2);
+  g_assert_cmpfloat(c[1].at_s, >, 54 + 30);
+  g_assert_cmpfloat(c[1].at_s, <, 58 + 30);
+  /* a second busy spell within the hold starts it again: busy 20-40 s and, seen from 60 s, at
+   * 70-75 s; the second spell raises nothing (still 140), the lowering waits for its end */
+  dc_lone_wait w = {0};
+  dc_delay_spread s = {0};
+  const dc_profile *hl = dc_profile_find("highland");
+  int wait = 80, changes = 0;
+  double lowered_at = 0;
+  uint32_t ts = 777;
+  for (int64_t now = 0, next = 0; now < 140 * G_USEC_PER_SEC; now += 20000) {
+    for (; next <= now; next += 60000, ts += 2880) {
+      double t = next / 1e6;
+      bool busy = (t >= 20 && t < 40) || (t >= 70 && t < 75);
+      dc_delay_spread_packet(&s, ts, 48000, now + (busy ? (int64_t)(g_rand_double(rng) * 100000) : 0));
+    }
+    int to = dc_lone_wait_follow(&w, hl, wait, &s, now, true);
+    if (to) {
+      changes++;
+      wait = to;
+      if (to < 140)
+        lowered_at = now / 1e6;
+    }
+  }
+  g_test_message("busy 20-40 s and 70-75 s, always in a pause: lowered at %.2f s", lowered_at);
+  g_assert_cmpint(changes, ==, 2);
+  g_assert_cmpint(wait, ==, 80);
+  g_assert_cmpfloat(lowered_at, >, 89 + 30); /* the second spell leaves the window at ~90 s */
+  g_assert_cmpfloat(lowered_at, <, 92 + 30);
+  /* a small easing (120 asked of 140) is not worth a skip */
+  n = follow_lone_wait(rng, 140, 60, 0, 60, 40, 1, c, 8);
+  g_assert_cmpint(n, ==, 0);
+  g_rand_free(rng);
+}
+
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/endpoint/profiles", test_profiles);
@@ -384,5 +479,6 @@ int main(int argc, char **argv) {
   g_test_add_func("/endpoint/loss-runs", test_loss_runs);
   g_test_add_func("/endpoint/loss-runs-simulated", test_loss_runs_simulated);
   g_test_add_func("/endpoint/delay-spread", test_delay_spread);
+  g_test_add_func("/endpoint/lone-wait-follows", test_lone_wait_follows);
   return g_test_run();
 }
