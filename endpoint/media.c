@@ -248,10 +248,10 @@ static void follow_wait_state(dc_endpoint_media *m, bool in_a_pause) {
   if (ms == before && state == told) /* a judgement that leaves the wait as it was is told too */
     return;
   m->told_state = state;
-  dc_wait_reason why = !lone                ? DC_WAIT_LOSS_RUNS
-                      : told != WAIT_LONE    ? DC_WAIT_LONE_LOSS
-                      : ms > before          ? DC_WAIT_LATER_PACKETS
-                                             : DC_WAIT_EARLIER_PACKETS;
+  dc_wait_reason why = !lone             ? DC_WAIT_LOSS_RUNS
+                       : told != WAIT_LONE ? DC_WAIT_LONE_LOSS
+                       : ms > before       ? DC_WAIT_LATER_PACKETS
+                                           : DC_WAIT_EARLIER_PACKETS;
   g_atomic_int_set(&m->audio_wait_ms, ms);
   g_mutex_lock(&m->ssrc_lock);
   GstElement *jb = m->audio_jb ? gst_object_ref(m->audio_jb) : NULL;

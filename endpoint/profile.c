@@ -79,7 +79,8 @@ void dc_delay_spread_packet(dc_delay_spread *s, uint32_t rtp_ts, int clock_rate,
   if (now_us < s->count_from_us)
     return;
   int64_t delay_us = now_us - s->ts * G_USEC_PER_SEC / clock_rate;
-  if (s->n && llabs(delay_us - s->delay_us[(s->next + DC_DELAY_SPREAD_KEPT - 1) % DC_DELAY_SPREAD_KEPT]) >= DC_DELAY_SPREAD_JUMP_US)
+  int64_t before_us = s->delay_us[(s->next + DC_DELAY_SPREAD_KEPT - 1) % DC_DELAY_SPREAD_KEPT];
+  if (s->n && llabs(delay_us - before_us) >= DC_DELAY_SPREAD_JUMP_US)
     s->n = s->next = 0;
   s->delay_us[s->next] = delay_us;
   s->next = (s->next + 1) % DC_DELAY_SPREAD_KEPT;
