@@ -256,8 +256,8 @@ async function main() {
     // 10 s later (profile.h dc_profile_lone_wait_ms). Usually long past by now; waited for up
     // to 50 s from its joining. In the sanitizer build the endpoint's and the bridge's threads
     // stall now and then beside two Chromiums, and packets held up by a stall are late packets
-    // to the endpoint as to any jitter buffer: in four runs there it came down to 60-70 ms and
-    // a stall raised it to 100 seconds later three times, and once it said nothing, its wait
+    // to the endpoint as to any jitter buffer: in five runs there it came down to 60-70 ms and
+    // a stall raised it to 90-100 seconds later four times, and once it said nothing, its wait
     // kept at 100 (a stall as its loss was judged, it seems: 12 ms of lateness at the end; the
     // wait comes down again only after 30 s of sooner packets). There the check is that the
     // loss was judged lone (no gaps) and the wait, said or kept, is a lone one.
