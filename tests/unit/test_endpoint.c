@@ -322,8 +322,8 @@ static void test_delay_spread(void) {
   for (int i = 0; i < DC_DELAY_SPREAD_KEPT; i++)
     dc_delay_spread_packet(&s, 5 + (uint32_t)(settle + 300 + i) * 2880u, 48000, (int64_t)(settle + 300 + i) * 60000 + 500000);
   g_assert_cmpint(dc_delay_spread_ms(&s), ==, 0);
-  /* raised when the packets come 20 ms later or more than the wait allowed for, never lowered;
-   * hall and standard (20 ms frames, 100 ms until the loss is known) the same way */
+  /* raised when the packets come 20 ms later or more than the wait allowed for; hall and
+   * standard (20 ms frames, 100 ms until the loss is known) the same way */
   g_assert_cmpint(dc_profile_lone_wait_raised(hl, 80, 10), ==, 0);
   g_assert_cmpint(dc_profile_lone_wait_raised(hl, 80, 19), ==, 100);
   g_assert_cmpint(dc_profile_lone_wait_raised(hl, 100, 15), ==, 0);
@@ -375,13 +375,17 @@ static void test_delay_spread(void) {
 
 /* A lone wait following the packets' lateness, as the playback does it (a played buffer every
  * 20 ms), for the highland profile's 60 ms packets that come jitter_ms late at most (uniform)
- * from from_s to to_s and on time otherwise; pause_from_s: the sound pauses from then on (0:
- * never). Returns the waits it changed to, with when, in *changes. */
+ * in the busy spells (from, to s; two at most, {0, 0} for none) and on time otherwise;
+ * pause_from_s: the sound pauses from then on (0: never). Returns the waits it changed to,
+ * with when, in *changes. */
 typedef struct {
   double at_s;
   int wait_ms;
 } wait_change;
-static int follow_lone_wait(GRand *rng, int wait_ms, double seconds, double from_s, double to_s, double jitter_ms,
+typedef struct {
+  double from_s, to_s;
+} busy_spell;
+static int follow_lone_wait(GRand *rng, int wait_ms, double seconds, const busy_spell busy[2], double jitter_ms,
                             double pause_from_s, wait_change *changes, int max_changes) {
   const dc_profile *hl = dc_profile_find("highland");
   dc_delay_spread s = {0};
@@ -392,7 +396,8 @@ static int follow_lone_wait(GRand *rng, int wait_ms, double seconds, double from
   for (int64_t now = 0; now < (int64_t)(seconds * G_USEC_PER_SEC); now += 20000) {
     for (; next_packet_us <= now; next_packet_us += 60000, ts += 2880) {
       double t = next_packet_us / 1e6;
-      int64_t late = t >= from_s && t < to_s ? (int64_t)(g_rand_double(rng) * jitter_ms * 1000) : 0;
+      bool in_spell = (t >= busy[0].from_s && t < busy[0].to_s) || (t >= busy[1].from_s && t < busy[1].to_s);
+      int64_t late = in_spell ? (int64_t)(g_rand_double(rng) * jitter_ms * 1000) : 0;
       dc_delay_spread_packet(&s, ts, 48000, now + late); /* arrival order is not its concern */
     }
     bool pause = pause_from_s > 0 && now >= (int64_t)(pause_from_s * G_USEC_PER_SEC);
@@ -413,7 +418,8 @@ static void test_lone_wait_follows(void) {
   /* 100 ms of jitter from 20 s to 40 s: 80 ms, raised to 140 within a second or two of the
    * spread knowing it; the window (256 packets, 15.4 s) forgets it by ~56 s, so it asks 80
    * from then; lowered 30 s later, in the pause that begins at 95 s */
-  int n = follow_lone_wait(rng, 80, 130, 20, 40, 100, 95, c, 8);
+  const busy_spell one[2] = {{20, 40}, {0, 0}};
+  int n = follow_lone_wait(rng, 80, 130, one, 100, 95, c, 8);
   for (int i = 0; i < n; i++)
     g_test_message("busy 20-40 s, pause from 95 s: %d ms at %.2f s", c[i].wait_ms, c[i].at_s);
   g_assert_cmpint(n, ==, 2);
@@ -424,46 +430,29 @@ static void test_lone_wait_follows(void) {
   g_assert_cmpfloat(c[1].at_s, >=, 95);
   g_assert_cmpfloat(c[1].at_s, <, 95.1);
   /* no pause: DC_WAIT_PAUSE_AWAITED_US after the hold */
-  n = follow_lone_wait(rng, 80, 130, 20, 40, 100, 0, c, 8);
+  n = follow_lone_wait(rng, 80, 130, one, 100, 0, c, 8);
   g_assert_cmpint(n, ==, 2);
   g_test_message("no pause: down to %d ms at %.2f s", c[1].wait_ms, c[1].at_s);
   g_assert_cmpint(c[1].wait_ms, ==, 80);
   g_assert_cmpfloat(c[1].at_s, >, 54 + 40);
   g_assert_cmpfloat(c[1].at_s, <, 58 + 40);
   /* a pause before the hold is over changes nothing: the sound pauses from 60 s */
-  n = follow_lone_wait(rng, 80, 130, 20, 40, 100, 60, c, 8);
+  n = follow_lone_wait(rng, 80, 130, one, 100, 60, c, 8);
   g_assert_cmpint(n, ==, 2);
   g_assert_cmpfloat(c[1].at_s, >, 54 + 30);
   g_assert_cmpfloat(c[1].at_s, <, 58 + 30);
   /* a second busy spell within the hold starts it again: busy 20-40 s and, seen from 60 s, at
    * 70-75 s; the second spell raises nothing (still 140), the lowering waits for its end */
-  dc_lone_wait w = {0};
-  dc_delay_spread s = {0};
-  const dc_profile *hl = dc_profile_find("highland");
-  int wait = 80, changes = 0;
-  double lowered_at = 0;
-  uint32_t ts = 777;
-  for (int64_t now = 0, next = 0; now < 140 * G_USEC_PER_SEC; now += 20000) {
-    for (; next <= now; next += 60000, ts += 2880) {
-      double t = next / 1e6;
-      bool busy = (t >= 20 && t < 40) || (t >= 70 && t < 75);
-      dc_delay_spread_packet(&s, ts, 48000, now + (busy ? (int64_t)(g_rand_double(rng) * 100000) : 0));
-    }
-    int to = dc_lone_wait_follow(&w, hl, wait, &s, now, true);
-    if (to) {
-      changes++;
-      wait = to;
-      if (to < 140)
-        lowered_at = now / 1e6;
-    }
-  }
-  g_test_message("busy 20-40 s and 70-75 s, always in a pause: lowered at %.2f s", lowered_at);
-  g_assert_cmpint(changes, ==, 2);
-  g_assert_cmpint(wait, ==, 80);
-  g_assert_cmpfloat(lowered_at, >, 89 + 30); /* the second spell leaves the window at ~90 s */
-  g_assert_cmpfloat(lowered_at, <, 92 + 30);
+  const busy_spell two[2] = {{20, 40}, {70, 75}};
+  n = follow_lone_wait(rng, 80, 140, two, 100, 0.001, c, 8);
+  g_test_message("busy 20-40 s and 70-75 s, always in a pause: lowered to %d ms at %.2f s", c[1].wait_ms, c[1].at_s);
+  g_assert_cmpint(n, ==, 2);
+  g_assert_cmpint(c[1].wait_ms, ==, 80);
+  g_assert_cmpfloat(c[1].at_s, >, 89 + 30); /* the second spell leaves the window at ~90 s */
+  g_assert_cmpfloat(c[1].at_s, <, 92 + 30);
   /* a small easing (120 asked of 140) is not worth a skip */
-  n = follow_lone_wait(rng, 140, 60, 0, 60, 40, 1, c, 8);
+  const busy_spell all[2] = {{0, 60}, {0, 0}};
+  n = follow_lone_wait(rng, 140, 60, all, 40, 1, c, 8);
   g_assert_cmpint(n, ==, 0);
   g_rand_free(rng);
 }
