@@ -461,8 +461,10 @@ static GstPadProbeReturn count_played(GstPad *pad, GstPadProbeInfo *info, gpoint
     in_a_pause = m->quiet_ns >= MIX_QUIET_NS;
     lower = dc_loss_runs_seen_lone(&m->mix_runs, now) &&
             (in_a_pause || dc_loss_runs_seen_lone(&m->mix_runs, now - DC_WAIT_PAUSE_AWAITED_US));
-    if (lower)
+    if (lower) {
       spread_ms = dc_delay_spread_ms(&m->mix_spread);
+      dc_lone_wait_judged(&m->lone_wait, dc_profile_lone_wait_ms(p, spread_ms), g_atomic_int_get(&m->audio_wait_ms));
+    }
   } else if (lone) { /* raised at once (late packets are lost), lowered when calm, in a pause */
     in_a_pause = m->quiet_ns >= MIX_QUIET_NS;
     follow_to = dc_lone_wait_follow(&m->lone_wait, p, g_atomic_int_get(&m->lone_wait_ms), &m->mix_spread,

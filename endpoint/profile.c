@@ -122,6 +122,7 @@ int dc_profile_lone_wait_lowered(const dc_profile *p, int wait_ms, int spread_ms
 
 int dc_lone_wait_follow(dc_lone_wait *w, const dc_profile *p, int wait_ms, const dc_delay_spread *s, int64_t now_us,
                         bool in_a_pause) {
+  int64_t hold_us = w->unheld ? 0 : DC_WAIT_LOWER_HOLD_US;
   if (now_us >= w->next_check_us) {
     w->next_check_us = now_us + DC_WAIT_CHECK_US;
     int spread_ms = dc_delay_spread_ms(s);
@@ -130,16 +131,19 @@ int dc_lone_wait_follow(dc_lone_wait *w, const dc_profile *p, int wait_ms, const
     if (less && !w->asks_less)
       w->asked_less_from_us = now_us;
     w->asks_less = less;
-    w->lower_due = less && now_us >= w->asked_less_from_us + DC_WAIT_LOWER_HOLD_US;
-    if (raised)
+    w->lower_due = less && now_us >= w->asked_less_from_us + hold_us;
+    if (raised) {
+      w->unheld = false;
       return raised;
+    }
   }
-  if (!w->lower_due ||
-      !(in_a_pause || now_us >= w->asked_less_from_us + DC_WAIT_LOWER_HOLD_US + DC_WAIT_PAUSE_AWAITED_US))
+  if (!w->lower_due || !(in_a_pause || now_us >= w->asked_less_from_us + hold_us + DC_WAIT_PAUSE_AWAITED_US))
     return 0;
-  w->asks_less = w->lower_due = false;
+  w->asks_less = w->lower_due = w->unheld = false;
   return dc_profile_lone_wait_lowered(p, wait_ms, dc_delay_spread_ms(s));
 }
+
+void dc_lone_wait_judged(dc_lone_wait *w, int wait_ms, int before_ms) { w->unheld = wait_ms == before_ms; }
 
 bool dc_lone_wait_lowering(const dc_lone_wait *w) { return w->lower_due; }
 

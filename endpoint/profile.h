@@ -141,7 +141,16 @@ typedef struct {
   bool asks_less;         /* since asked_less_from_us */
   int64_t asked_less_from_us;
   bool lower_due;         /* held long enough: lowered in the next pause */
+  bool unheld;            /* dc_lone_wait_judged kept the wait: no hold until it changes */
 } dc_lone_wait;
+/* The loss was just judged lone, and the wait is now wait_ms, before_ms before. A judgement
+ * that kept the wait (a stall in the lateness's window as it was judged: the packets asked the
+ * profile's wait) made no skip the hold would space out, and the stall says no more about the
+ * link than the window that judged it: so until the wait first changes it is lowered as the
+ * judgement would have lowered it, once the packets ask less, in a pause or
+ * DC_WAIT_PAUSE_AWAITED_US later, not after DC_WAIT_LOWER_HOLD_US. (Held, one stall at the
+ * judgement kept the hall's 100 ms for 40 s more.) */
+void dc_lone_wait_judged(dc_lone_wait *w, int wait_ms, int before_ms);
 /* Waiting wait_ms, the packets' lateness in s, now_us, and whether the sound is in a pause:
  * the wait from now on, or 0 to keep it. */
 int dc_lone_wait_follow(dc_lone_wait *w, const dc_profile *p, int wait_ms, const dc_delay_spread *s, int64_t now_us,

@@ -386,10 +386,12 @@ typedef struct {
   double from_s, to_s;
 } busy_spell;
 static int follow_lone_wait(GRand *rng, int wait_ms, double seconds, const busy_spell busy[2], double jitter_ms,
-                            double pause_from_s, wait_change *changes, int max_changes) {
+                            double pause_from_s, bool judged_keeping, wait_change *changes, int max_changes) {
   const dc_profile *hl = dc_profile_find("highland");
   dc_delay_spread s = {0};
   dc_lone_wait w = {0};
+  if (judged_keeping) /* the loss judged lone at 0 s, and the wait kept */
+    dc_lone_wait_judged(&w, wait_ms, wait_ms);
   int n = 0;
   int64_t next_packet_us = 0;
   uint32_t ts = 12345;
@@ -419,7 +421,7 @@ static void test_lone_wait_follows(void) {
    * spread knowing it; the window (256 packets, 15.4 s) forgets it by ~56 s, so it asks 80
    * from then; lowered 30 s later, in the pause that begins at 95 s */
   const busy_spell one[2] = {{20, 40}, {0, 0}};
-  int n = follow_lone_wait(rng, 80, 130, one, 100, 95, c, 8);
+  int n = follow_lone_wait(rng, 80, 130, one, 100, 95, false, c, 8);
   for (int i = 0; i < n; i++)
     g_test_message("busy 20-40 s, pause from 95 s: %d ms at %.2f s", c[i].wait_ms, c[i].at_s);
   g_assert_cmpint(n, ==, 2);
@@ -430,29 +432,52 @@ static void test_lone_wait_follows(void) {
   g_assert_cmpfloat(c[1].at_s, >=, 95);
   g_assert_cmpfloat(c[1].at_s, <, 95.1);
   /* no pause: DC_WAIT_PAUSE_AWAITED_US after the hold */
-  n = follow_lone_wait(rng, 80, 130, one, 100, 0, c, 8);
+  n = follow_lone_wait(rng, 80, 130, one, 100, 0, false, c, 8);
   g_assert_cmpint(n, ==, 2);
   g_test_message("no pause: down to %d ms at %.2f s", c[1].wait_ms, c[1].at_s);
   g_assert_cmpint(c[1].wait_ms, ==, 80);
   g_assert_cmpfloat(c[1].at_s, >, 54 + 40);
   g_assert_cmpfloat(c[1].at_s, <, 58 + 40);
   /* a pause before the hold is over changes nothing: the sound pauses from 60 s */
-  n = follow_lone_wait(rng, 80, 130, one, 100, 60, c, 8);
+  n = follow_lone_wait(rng, 80, 130, one, 100, 60, false, c, 8);
   g_assert_cmpint(n, ==, 2);
   g_assert_cmpfloat(c[1].at_s, >, 54 + 30);
   g_assert_cmpfloat(c[1].at_s, <, 58 + 30);
   /* a second busy spell within the hold starts it again: busy 20-40 s and, seen from 60 s, at
    * 70-75 s; the second spell raises nothing (still 140), the lowering waits for its end */
   const busy_spell two[2] = {{20, 40}, {70, 75}};
-  n = follow_lone_wait(rng, 80, 140, two, 100, 0.001, c, 8);
+  n = follow_lone_wait(rng, 80, 140, two, 100, 0.001, false, c, 8);
   g_test_message("busy 20-40 s and 70-75 s, always in a pause: lowered to %d ms at %.2f s", c[1].wait_ms, c[1].at_s);
   g_assert_cmpint(n, ==, 2);
   g_assert_cmpint(c[1].wait_ms, ==, 80);
   g_assert_cmpfloat(c[1].at_s, >, 89 + 30); /* the second spell leaves the window at ~90 s */
   g_assert_cmpfloat(c[1].at_s, <, 92 + 30);
+  /* a wait the judgement kept (a stall in the window as the loss was judged: busy 10-15 s,
+   * the first the spread counts) is lowered once the window forgets the stall (~31 s), in a
+   * pause or 10 s later: not 30 s after that */
+  const busy_spell judged[2] = {{10, 15}, {0, 0}};
+  const double pauses_from[] = {0.001, 0};
+  for (size_t i = 0; i < G_N_ELEMENTS(pauses_from); i++) {
+    bool paused = pauses_from[i] > 0;
+    double after_s = paused ? 29 : 39, by_s = after_s + 4;
+    n = follow_lone_wait(rng, 140, 80, judged, 100, pauses_from[i], true, c, 8);
+    g_test_message("kept by the judgement, %s: lowered to %d ms at %.2f s", paused ? "in a pause" : "no pause",
+                   n ? c[0].wait_ms : 0, n ? c[0].at_s : 0);
+    g_assert_cmpint(n, ==, 1);
+    g_assert_cmpint(c[0].wait_ms, ==, 80);
+    g_assert_cmpfloat(c[0].at_s, >, after_s);
+    g_assert_cmpfloat(c[0].at_s, <, by_s);
+  }
+  /* once the wait changed, the hold is back: 100 kept, raised to 140 by the spell, lowered
+   * 30 s after the window forgets it */
+  n = follow_lone_wait(rng, 100, 80, judged, 100, 0.001, true, c, 8);
+  g_assert_cmpint(n, ==, 2);
+  g_assert_cmpint(c[0].wait_ms, ==, 140);
+  g_assert_cmpint(c[1].wait_ms, ==, 80);
+  g_assert_cmpfloat(c[1].at_s, >, 59);
   /* a small easing (120 asked of 140) is not worth a skip */
   const busy_spell all[2] = {{0, 60}, {0, 0}};
-  n = follow_lone_wait(rng, 140, 60, all, 40, 1, c, 8);
+  n = follow_lone_wait(rng, 140, 60, all, 40, 1, false, c, 8);
   g_assert_cmpint(n, ==, 0);
   g_rand_free(rng);
 }
