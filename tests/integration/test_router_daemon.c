@@ -41,6 +41,7 @@
 enum { A, B, C, N_CLIENTS };
 #define AST_ID 3 /* abs-send-time, in every video section */
 #define LOW_MARK 0x11
+#define LOW_LAYER_PACKETS_PER_S 100 /* send_tick: one a tick */
 #define HIGH_MARK 0x33
 
 typedef struct {
@@ -59,6 +60,8 @@ typedef struct {
   gint n_slots;
   /* sending (worker) */
   GSource *timer;
+  int64_t sending_from_us;
+  int64_t ticks_sent;  /* SEND_TICK_US each, since sending_from_us */
   vstream high, low;   /* A sends two SSRC-based simulcast layers (a=ssrc-group:SIM) */
   uint32_t video_ssrc, rtx_ssrc, low_rtx_ssrc;
   gint skip_next;      /* A: do not send the next video packet (the bridge must NACK it) */
@@ -121,10 +124,30 @@ static size_t vp8_packet(vstream *v, uint8_t *buf, bool key, bool malformed, uin
   return n + sizeof desc + size;
 }
 
+/* The clients send a tick's packets every SEND_TICK_US of the clock, not of the timer: a timer
+ * that fires late (a busy machine, a sanitized bridge beside) sends the ticks it missed, up to
+ * SEND_CATCH_UP_TICKS at once (a camera's encoder skips frames after a longer stall). Sent by
+ * the timer's firings alone, a starved client sent 93 of 100 packets the checks count. */
+#define SEND_TICK_US 10000
+#define SEND_CATCH_UP_TICKS 20
+
+static void send_tick(client *c);
+
 static gboolean send_media(gpointer data) {
   client *c = data;
   if (!g_atomic_int_get(&c->connected))
     return G_SOURCE_CONTINUE;
+  int64_t now = g_get_monotonic_time();
+  if (!c->sending_from_us)
+    c->sending_from_us = now;
+  int64_t due = (now - c->sending_from_us) / SEND_TICK_US + 1;
+  c->ticks_sent = MAX(c->ticks_sent, due - SEND_CATCH_UP_TICKS);
+  for (; c->ticks_sent < due; c->ticks_sent++)
+    send_tick(c);
+  return G_SOURCE_CONTINUE;
+}
+
+static void send_tick(client *c) {
   uint8_t buf[DC_TRANSPORT_BUF];
   for (int i = 0; i < 2; i++) { /* 200 video packets a second: ~530 kbit/s */
     bool key = c->index == A && c->high.seq % 50 == 0;
@@ -151,7 +174,6 @@ static gboolean send_media(gpointer data) {
     dc_transport_send_rtp(c->t, buf, n + 100, sizeof buf);
   }
   /* No audio: nobody becomes the dominant speaker, so the slots stay in join order. */
-  return G_SOURCE_CONTINUE;
 }
 
 /* ---- media callbacks (the clients' worker) ---- */
@@ -305,7 +327,7 @@ static void on_connected(dc_client *dc, gpointer user) {
   client *c = user;
   c->t = dc_client_transport(dc);
   g_atomic_int_set(&c->connected, 1);
-  c->timer = g_timeout_source_new(10); /* on the worker: the media callbacks' thread */
+  c->timer = g_timeout_source_new(SEND_TICK_US / 1000); /* on the worker: the media callbacks' thread */
   g_source_set_callback(c->timer, send_media, c, NULL);
   g_source_attach(c->timer, dc_worker_context(dc_transport_worker(dc_client_transport(dc))));
 }
@@ -692,7 +714,9 @@ static void test_bad_feedback_and_storm(void) {
   g_test_message("storm: %d repairs in %.2f s; %d new video packets", repairs, seconds, video);
   g_assert_cmpint(repairs, >, 0);
   g_assert_cmpint(repairs, <=, (int)(REPAIRS_BOUND_PER_S * (seconds + 0.2) + 200));
-  g_assert_cmpint(video, >, 100);
+  /* A's video goes on: the main slot may be on its low layer (100 packets a second) after the
+   * case before; at least half of that, over however long the storm took */
+  g_assert_cmpint(video, >, (int)(LOW_LAYER_PACKETS_PER_S / 2 * (seconds + 0.2)));
   g_assert_cmpint(g_atomic_int_get(&c->foreign_packets), ==, 0);
 }
 
