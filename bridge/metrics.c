@@ -7,6 +7,7 @@
 dc_metrics_counters dc_metrics;
 
 const double dc_mix_tick_bounds_us[DC_MIX_TICK_BUCKETS] = {100, 250, 500, 1000, 2500, 5000, 10000, 20000};
+const double dc_wake_bounds_us[DC_WAKE_BUCKETS] = {250, 1000, 2500, 5000, 10000, 20000, 50000, 100000};
 const double dc_join_bounds_ms[DC_JOIN_BUCKETS] = {250, 500, 1000, 2000, 4000, 8000, 16000, 32000};
 const double dc_hold_bounds_us[DC_HOLD_BUCKETS] = {50, 100, 250, 500, 1000, 2500, 5000, 10000};
 
@@ -23,6 +24,11 @@ static void observe(atomic_uint_fast64_t *buckets, const double *bounds, int n, 
 void dc_metrics_observe_mix_tick(uint64_t us) {
   observe(dc_metrics.mix_tick_buckets, dc_mix_tick_bounds_us, DC_MIX_TICK_BUCKETS, &dc_metrics.mix_tick_count,
           &dc_metrics.mix_tick_sum_us, us);
+}
+
+void dc_metrics_observe_mix_wake(uint64_t us_late) {
+  observe(dc_metrics.wake_buckets, dc_wake_bounds_us, DC_WAKE_BUCKETS, &dc_metrics.wake_count, &dc_metrics.wake_sum_us,
+          us_late);
 }
 
 void dc_metrics_observe_join(uint64_t ms) {
@@ -189,6 +195,11 @@ void dc_metrics_write(GString *out, dc_bridge *b) {
   histogram(out, "diemcau_mix_tick_seconds", "Time the mix clock took for one 20 ms tick of every room.",
             dc_metrics.mix_tick_buckets, dc_mix_tick_bounds_us, DC_MIX_TICK_BUCKETS, &dc_metrics.mix_tick_count,
             &dc_metrics.mix_tick_sum_us, 1e6);
+  histogram(out, "diemcau_mix_wake_late_seconds",
+            "How late the mix clock woke for each 20 ms tick: a box too busy for the bridge sends every listener's "
+            "sound that much late (a 20 ms tick or more late, the listeners' jitter buffers may skip it).",
+            dc_metrics.wake_buckets, dc_wake_bounds_us, DC_WAKE_BUCKETS, &dc_metrics.wake_count,
+            &dc_metrics.wake_sum_us, 1e6);
   histogram(out, "diemcau_join_seconds", "Time from a participant's join to its media being up.",
             dc_metrics.join_buckets, dc_join_bounds_ms, DC_JOIN_BUCKETS, &dc_metrics.join_count,
             &dc_metrics.join_sum_ms, 1e3);

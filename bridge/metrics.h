@@ -17,12 +17,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Histogram bucket bounds: the mix tick in microseconds (its budget is 20 000), the time
- * from join to media up in milliseconds. */
+/* Histogram bucket bounds: the mix tick in microseconds (its budget is 20 000), how late the
+ * mix clock woke for a tick in microseconds, the time from join to media up in milliseconds. */
 #define DC_MIX_TICK_BUCKETS 8
+#define DC_WAKE_BUCKETS 8
 #define DC_JOIN_BUCKETS 8
 #define DC_HOLD_BUCKETS 8
 extern const double dc_mix_tick_bounds_us[DC_MIX_TICK_BUCKETS];
+extern const double dc_wake_bounds_us[DC_WAKE_BUCKETS];
 extern const double dc_join_bounds_ms[DC_JOIN_BUCKETS];
 extern const double dc_hold_bounds_us[DC_HOLD_BUCKETS];
 
@@ -54,6 +56,7 @@ typedef struct {
   atomic_uint_fast64_t mix_concealed, mix_fec;  /* talkers' frames lost on the way in: concealed, or from FEC */
   atomic_uint_fast64_t audio_rate_lowered, audio_rate_raised; /* asks to points whose uplink queued their audio */
   atomic_uint_fast64_t mix_tick_buckets[DC_MIX_TICK_BUCKETS + 1], mix_tick_count, mix_tick_sum_us;
+  atomic_uint_fast64_t wake_buckets[DC_WAKE_BUCKETS + 1], wake_count, wake_sum_us;
   atomic_uint_fast64_t join_buckets[DC_JOIN_BUCKETS + 1], join_count, join_sum_ms;
   /* how long the first packet a worker's pass held waited for the pass's end (outbox.h) */
   atomic_uint_fast64_t hold_buckets[DC_HOLD_BUCKETS + 1], hold_count, hold_sum_us;
@@ -65,6 +68,7 @@ static inline void dc_metrics_add(atomic_uint_fast64_t *c, uint64_t n) {
   atomic_fetch_add_explicit(c, n, memory_order_relaxed);
 }
 void dc_metrics_observe_mix_tick(uint64_t us);
+void dc_metrics_observe_mix_wake(uint64_t us_late);
 void dc_metrics_observe_join(uint64_t ms);
 void dc_metrics_observe_hold(uint64_t us);
 

@@ -261,6 +261,7 @@ gpointer mix_clock_run(gpointer data) {
      * arrivals against the tick's place on the 20 ms grid (start_depth in mixer.c), which a
      * late wake-up would flatter. g_get_monotonic_time is CLOCK_MONOTONIC in µs. */
     uint64_t deadline = (uint64_t)next.tv_sec * 1000000u + (uint64_t)next.tv_nsec / 1000u;
+    dc_metrics_observe_mix_wake(now > deadline ? now - deadline : 0);
     g_mutex_lock(&b->rooms_lock);
     for (guint i = 0; i < b->room_list->len; i++)
       tick_room(g_ptr_array_index(b->room_list, i), deadline, out, shares);

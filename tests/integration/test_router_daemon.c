@@ -729,7 +729,7 @@ static void test_metrics_move(void) {
   char *after = dc_test_fetch_metrics(T.session, PORT);
   const char *names[] = {"diemcau_rtp_packets_total{direction=\"in\"}", "diemcau_rtp_packets_total{direction=\"out\"}",
                          "diemcau_rtp_bytes_total{direction=\"in\"}", "diemcau_rtcp_packets_total{direction=\"out\"}",
-                         "diemcau_mix_tick_seconds_count"};
+                         "diemcau_mix_tick_seconds_count", "diemcau_mix_wake_late_seconds_count"};
   for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
     double a = dc_test_metric(before, names[i]), b = dc_test_metric(after, names[i]);
     g_test_message("%s: %.0f -> %.0f", names[i], a, b);
