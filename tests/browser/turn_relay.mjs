@@ -255,9 +255,11 @@ async function main() {
     // it waits the 20 ms frame, how late its packets come and 20 ms, in a pause of the sound or
     // 10 s later (profile.h dc_profile_lone_wait_ms). Usually long past by now; waited for up
     // to 60 s from its joining. A stall of the machine as the loss is judged keeps the 100 ms
-    // (once in CI, normal build: "it keeps waiting 100 ms"); the wait then comes down once
-    // the lateness's 5 s window forgets the stall, in a pause or 10 s later
-    // (dc_lone_wait_judged), ~41 s after the audio began at the latest. In the sanitizer build
+    // (once in CI, normal build: judged lone, still 100 ms 62 s after joining, with the 30 s
+    // hold then in force); the wait now comes down once the lateness's 5 s window forgets the
+    // stall, in a pause or 10 s later (dc_lone_wait_judged): ~41 s after the audio began at
+    // the latest, later if more stalls follow (each page's joining brings one here, 40-150
+    // ms: README, "A stall as the loss is judged"). In the sanitizer build
     // the endpoint's and the bridge's threads stall now and then beside two Chromiums, and
     // packets held up by a stall are late packets to the endpoint as to any jitter buffer: in
     // five runs there it came down to 60-70 ms and a stall raised it to 90-100 seconds later
