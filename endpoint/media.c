@@ -93,8 +93,8 @@ struct dc_endpoint_media {
  * is known, what the packets' lateness asks (up to the profile's shorter wait) once it is
  * seen lone or absent, more if they come later since and less again once they have come
  * sooner for a while, the longer for good once in runs. Each change is a short gap or skip in
- * the sound: up by DC_WAIT_RAISE_MS or more at once, down in a pause of the sound only
- * (profile.h, dc_profile_lone_wait_lowered). */
+ * the sound: up by DC_WAIT_RAISE_MS or more at once, down in a pause of the sound or, without
+ * one, DC_WAIT_PAUSE_AWAITED_US later (profile.h, dc_lone_wait_follow, dc_lone_wait_judged). */
 enum { WAIT_UNSURE, WAIT_LONE, WAIT_RUNS };
 
 /* Simulcast by SSRC (what the bridge reads from webrtcbin, RFC 5576 ssrc-group SIM): the
