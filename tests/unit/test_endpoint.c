@@ -376,8 +376,9 @@ static void test_delay_spread(void) {
 /* A lone wait following the packets' lateness, as the playback does it (a played buffer every
  * 20 ms), for the highland profile's 60 ms packets that come jitter_ms late at most (uniform)
  * in the busy spells (from, to s; two at most, {0, 0} for none) and on time otherwise;
- * pause_from_s: the sound pauses from then on (0: never). Returns the waits it changed to,
- * with when, in *changes. */
+ * pause_from_s: the sound pauses from then on (0: never); judged_keeping: the loss was judged
+ * lone at 0 s and the wait kept (dc_lone_wait_judged). Returns the waits it changed to, with
+ * when, in *changes. */
 typedef struct {
   double at_s;
   int wait_ms;
@@ -390,7 +391,7 @@ static int follow_lone_wait(GRand *rng, int wait_ms, double seconds, const busy_
   const dc_profile *hl = dc_profile_find("highland");
   dc_delay_spread s = {0};
   dc_lone_wait w = {0};
-  if (judged_keeping) /* the loss judged lone at 0 s, and the wait kept */
+  if (judged_keeping)
     dc_lone_wait_judged(&w, wait_ms, wait_ms);
   int n = 0;
   int64_t next_packet_us = 0;
