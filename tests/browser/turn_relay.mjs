@@ -45,6 +45,10 @@ const TURN_NAME = 'turn.diemcau.test';
 const hostsFor = (ns) => writeFileSync(`/etc/netns/${ns}/hosts`, `127.0.0.1 localhost\n${TURN} ${TURN_NAME}\n`);
 const SECRET = 'hai-muoi-ba-nui-' + Math.random().toString(36).slice(2);
 const OPEN_TONE = 440, PAGE_TONE = 700, EP_TONE = 1000;
+// The sanitizer build (DC_SANITIZED=1) runs the pages of two points only, one through TURN
+// and one over ICE-TCP: through any relay the bridge sees UDP from coturn, and in that build
+// the 22 s of the other two pages bought nothing of ours that the normal build does not run.
+const sanitized = process.env.DC_SANITIZED === '1';
 const tag = process.env.DC_NETNS.replace(/\D/g, '').slice(-5);
 
 // The bridge's web port stays open everywhere: signaling is HTTPS/WSS, and a firewall that
@@ -55,9 +59,9 @@ const SCENARIOS = [
     // only coturn's TURN port: not the relays on it, the bridge's own (--turn) among them
     rules: [`add rule inet f out ip daddr ${BRIDGE} meta l4proto udp drop`, toBridgeMediaDrop, `add rule inet f out ip daddr ${TURN} meta l4proto tcp drop`,
       `add rule inet f out ip daddr ${TURN} udp dport != 3478 drop`] },
-  { name: 'no-udp', relay: 'tcp', rules: ['add rule inet f out meta l4proto udp drop', toBridgeMediaDrop,
+  { name: 'no-udp', relay: 'tcp', sanitized: true, rules: ['add rule inet f out meta l4proto udp drop', toBridgeMediaDrop,
     `add rule inet f out ip daddr ${TURN} tcp dport 443 drop`] }, // else TLS on 443 may win
-  { name: 'no-udp-no-turn', relay: null, rules: ['add rule inet f out meta l4proto udp drop', `add rule inet f out ip daddr ${TURN} drop`] },
+  { name: 'no-udp-no-turn', relay: null, sanitized: true, rules: ['add rule inet f out meta l4proto udp drop', `add rule inet f out ip daddr ${TURN} drop`] },
   { name: 'tcp-443-only', relay: 'tls', policy: 'drop',
     rules: ['add rule inet f out oif lo accept', `add rule inet f out tcp dport { 443, ${PORT} } accept`] },
 ];
@@ -177,9 +181,13 @@ async function main() {
     const openSince = Date.now();
 
     const credentials = [];
+    const pages = SCENARIOS.filter((s) => !sanitized || s.sanitized).length;
+    let firstPage = true;
     const pageWav = join(dir, 'page.wav');
     sh(['sox', '-n', '-r', '48000', '-c', '1', '-b', '16', pageWav, 'synth', '300', 'sine', String(PAGE_TONE), 'vol', '0.3']);
     for (const [i, s] of SCENARIOS.entries()) {
+      if (sanitized && !s.sanitized)
+        continue;
       const pointName = `Xã ${s.name}`;
       const link = await invite(pointName, 'participant');
       const wrapper = join(dir, `chromium-${i + 1}`);
@@ -196,7 +204,8 @@ async function main() {
       const told = await page.evaluate(() => window.diemcau.me && window.diemcau.me.ice_servers).catch(() => null);
       const turnEntry = (told || []).find((e) => e.username);
       if (turnEntry) credentials.push(turnEntry.credential);
-      if (i === 0) {
+      if (firstPage) {
+        firstPage = false;
         const expiry = turnEntry ? Number(turnEntry.username.split(':')[0]) - Date.now() / 1000 : NaN;
         check(turnEntry && turnEntry.urls.length === 3 && turnEntry.credential && Math.abs(expiry - 43200) < 120,
           'joined tells the page its TURN servers, with credentials of its own valid for 12 h',
@@ -266,9 +275,9 @@ async function main() {
     // four times, and once it said nothing, its wait kept at 100 (12 ms of lateness at the
     // end). There the check is that the loss was judged lone (no gaps) and the wait, said or
     // kept, is a lone one.
-    const sanitized = process.env.DC_SANITIZED === '1';
     const cameDown = () => Number([...open.log.matchAll(/it now waits (\d+) ms for late or repaired packets \(less delay/g)].at(-1)?.[1]);
-    await until(async () => cameDown() > 0, Math.max(0, openSince + 60000 - Date.now()), 500);
+    await until(async () => cameDown() > 0 || (sanitized && last(open).audio_loss?.seen === 'lone'),
+      Math.max(0, openSince + 60000 - Date.now()), 500);
     const openNow = last(open);
     const said = cameDown() >= 40 && cameDown() < 100 && openNow.audio_wait_ms >= cameDown() && openNow.audio_wait_ms <= 100 &&
       bridgeLog.includes(`its audio now waits ${cameDown()} ms`);
@@ -307,7 +316,7 @@ async function main() {
     }
     if (process.env.DC_TURN_LOG) writeFileSync(process.env.DC_TURN_LOG, turn.log);
     const logs = [bridgeLog, open.log, ep.log];
-    check(credentials.length === SCENARIOS.length && new Set(credentials).size === credentials.length &&
+    check(credentials.length === pages && new Set(credentials).size === credentials.length &&
       logs.every((l) => !l.includes(SECRET) && credentials.every((c) => !l.includes(c))),
       'the TURN secret and the credentials minted from it are in no log',
       `${credentials.length} distinct credentials; logs of ${logs.map((l) => l.length).join(', ')} bytes`);
