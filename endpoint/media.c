@@ -59,6 +59,10 @@ struct dc_endpoint_media {
   unsigned video_fec_percent;
   gint64 video_loss_us;
   guint64 last_video_nacks, last_video_sent;
+  /* the round trip last measured: the bridge's latest report block may answer no sender
+   * report of ours (LSR 0: nothing measured), which must not make it unknown again */
+  double rtt_s;
+  bool have_rtt;
   guint32 layer_ssrc[DC_MAX_LAYERS]; /* simulcast layers' SSRCs, lowest first */
   GstElement *layer_enc[DC_MAX_LAYERS]; /* and their encoders */
   int n_layers;
@@ -903,7 +907,15 @@ static gboolean add_stat(GQuark field, const GValue *value, gpointer data) {
   }
   if (type == GST_WEBRTC_STATS_REMOTE_INBOUND_RTP) {
     double rtt, fraction;
-    if (gst_structure_get_double(s, "round-trip-time", &rtt) && rtt > 0)
+    /* A report block answering one of our sender reports (its LSR set) measures the round
+     * trip even when that reads 0: GStreamer clamps a round trip it computes at or below 0
+     * to 0, as a path of a millisecond or less may give. Without an LSR it is 0 too: no
+     * measure at all. */
+    guint lsr = 0;
+    const GValue *nested = gst_structure_get_value(s, "gst-rtpsource-stats");
+    if (nested && GST_VALUE_HOLDS_STRUCTURE(nested))
+      gst_structure_get_uint(gst_value_get_structure(nested), "rb-lsr", &lsr);
+    if (gst_structure_get_double(s, "round-trip-time", &rtt) && rtt >= 0 && (rtt > 0 || lsr))
       l->rtt_s = MAX(l->rtt_s, rtt), l->have_rtt = true;
     if (gst_structure_get_double(s, "fraction-lost", &fraction)) {
       l->remote_loss_permille = MAX(l->remote_loss_permille, (int)(fraction * 1000));
@@ -1050,7 +1062,9 @@ static void on_stats_reply(dc_endpoint_media *m, const GstStructure *stats) {
   g_mutex_unlock(&m->label_lock);
   g_string_append(j, "]");
   if (l.have_rtt)
-    g_string_append_printf(j, ",\"rtt_ms\":%.0f", l.rtt_s * 1000);
+    m->rtt_s = l.rtt_s, m->have_rtt = true;
+  if (m->have_rtt)
+    g_string_append_printf(j, ",\"rtt_ms\":%.0f", m->rtt_s * 1000);
   else
     g_string_append(j, ",\"rtt_ms\":null");
   g_string_append_printf(j, ",\"ice_tcp_candidates\":%u", m->tcp_candidates);
