@@ -121,6 +121,7 @@ typedef struct {
   bool closed;
   gushort close_code;
   GMainLoop *loop;
+  char *roster; /* the last roster roster_shows read (chairing) */
 } client;
 
 static void on_client_message(SoupWebsocketConnection *ws, gint type, GBytes *msg, gpointer data) {
@@ -745,6 +746,225 @@ static void test_roster_changes(void) {
     g_object_unref(ws[i]);
     g_queue_clear_full(&cs[i].messages, g_free);
   }
+}
+
+/* ---- chairing (issue 14) ---- */
+
+static char *token_as(int64_t invitation, int64_t meeting, int64_t point, const char *role) {
+  dc_token_claims claims = {.invitation_id = invitation, .meeting_id = meeting, .point_id = point, .expires_at = 4000000000};
+  g_strlcpy(claims.role, role, sizeof claims.role);
+  return dc_token_sign(dc_store_secret(T.store), &claims);
+}
+
+/* A point's join as `role`, returning its participant id (from joined). */
+static SoupWebsocketConnection *joined_as(client *c, int64_t meeting, int64_t invitation, int64_t point, const char *role,
+                                          const char *name, int64_t *id) {
+  char *tok = token_as(invitation, meeting, point, role);
+  SoupWebsocketConnection *ws = ws_open(c);
+  char *join = g_strdup_printf("{\"v\":1,\"type\":\"join\",\"meeting\":%" G_GINT64_FORMAT ",\"token\":\"%s\",\"name\":\"%s\"}",
+                               meeting, tok, name);
+  soup_websocket_connection_send_text(ws, join);
+  char *reply = ws_next(c);
+  dc_server_msg m;
+  char *why = NULL;
+  if (!reply || !dc_protocol_parse_server(reply, strlen(reply), &m, &why) || m.type != DC_SMSG_JOINED)
+    g_error("%s: expected joined, got %s (%s)", name, reply ? reply : "(closed)", why ? why : "");
+  *id = m.participant;
+  dc_server_msg_clear(&m);
+  g_free(reply);
+  g_free(join);
+  g_free(tok);
+  return ws;
+}
+
+typedef enum { HOST_MUTED, NOT_HOST_MUTED, FIRST_HAND, HAS_FLOOR, MUTED } chair_state;
+
+static bool entry_is(const dc_roster_entry *e, chair_state want) {
+  switch (want) {
+  case HOST_MUTED: return e->host_muted && e->muted && !e->floor;
+  case NOT_HOST_MUTED: return !e->host_muted && !e->muted;
+  case FIRST_HAND: return e->hand == 1;
+  case HAS_FLOOR: return e->floor && !e->host_muted && !e->muted && e->hand == 0;
+  case MUTED: return e->muted;
+  }
+  return false;
+}
+
+/* Whether the last roster c read, or one it gets within 10 s, shows `who` so (rosters are
+ * paced: the one a command brings may follow others, and a command that changes nothing
+ * brings none); what it last showed goes in the test's log. */
+static bool roster_shows(client *c, int64_t who, chair_state want) {
+  gint64 end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+  char *seen = g_strdup("no roster");
+  bool ok = false;
+  for (bool first = true; !ok && g_get_monotonic_time() < end; first = false) {
+    if (!first || !c->roster) {
+      g_free(c->roster);
+      c->roster = ws_wait_for(c, "\"type\":\"roster");
+    }
+    dc_server_msg m;
+    char *why = NULL;
+    if (!dc_protocol_parse_server(c->roster, strlen(c->roster), &m, &why))
+      g_error("the bridge's roster does not parse (%s): %s", why, c->roster);
+    for (size_t i = 0; i < m.n_roster; i++)
+      if (m.roster[i].participant == who) {
+        const dc_roster_entry *e = &m.roster[i];
+        ok = entry_is(e, want);
+        g_free(seen);
+        seen = g_strdup_printf("muted %d host_muted %d hand %d floor %d", e->muted, e->host_muted, e->hand, e->floor);
+      }
+    dc_server_msg_clear(&m);
+  }
+  if (!ok)
+    g_test_message("participant %" G_GINT64_FORMAT ", wanted state %d: %s", who, want, seen);
+  g_free(seen);
+  return ok;
+}
+
+/* Waits for a roster that holds `needle` (its meeting's side), as roster_shows. */
+static bool roster_says(client *c, const char *needle) {
+  gint64 end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+  for (bool first = true; g_get_monotonic_time() < end; first = false) {
+    if (!first || !c->roster) {
+      g_free(c->roster);
+      c->roster = ws_wait_for(c, "\"type\":\"roster");
+    }
+    if (strstr(c->roster, needle))
+      return true;
+  }
+  g_test_message("no roster with %s; the last: %s", needle, c->roster);
+  return false;
+}
+
+/* The chair's controls over signaling alone: host mutes, hands and the floor, mute all,
+ * observers, removing and letting back in, locking and ending, each refused to anyone but
+ * the host, and the meeting's log of them. browser-chairing checks what they do to the
+ * sound, the slots and the pages in the normal build; this runs chair.c in the sanitizer
+ * build too, in a second rather than that test's minute and a half there. */
+static void test_chair(void) {
+  GError *err = NULL;
+  int64_t meeting = dc_store_create_meeting(T.store, "Chủ trì", 1, 4000000000, T.hall, &err);
+  g_assert_no_error(err);
+  enum { HOST, A, B, OBS, N };
+  static const char *const roles[N] = {"host", "participant", "participant", "observer"};
+  static const char *const names[N] = {"Chủ trì", "Xã A", "Xã B", "Quan sát"};
+  client cs[N];
+  SoupWebsocketConnection *ws[N];
+  int64_t inv[N], id[N], point[N];
+  for (int i = HOST; i < N; i++) {
+    point[i] = i == HOST ? T.hall : T.commune;
+    inv[i] = dc_store_create_invitation(T.store, meeting, point[i], roles[i], 4000000000, NULL);
+    ws[i] = joined_as(&cs[i], meeting, inv[i], point[i], roles[i], names[i], &id[i]);
+  }
+  client *host = &cs[HOST];
+  char *msg;
+#define SEND(who, ...)                                                                                             \
+  do {                                                                                                             \
+    msg = g_strdup_printf(__VA_ARGS__);                                                                            \
+    soup_websocket_connection_send_text(ws[who], msg);                                                             \
+    g_free(msg);                                                                                                   \
+  } while (0)
+
+  /* the host mutes A, who cannot unmute itself but may raise its hand */
+  SEND(HOST, "{\"v\":1,\"type\":\"host_mute\",\"participant\":%" G_GINT64_FORMAT ",\"muted\":true}", id[A]);
+  g_assert_true(roster_shows(host, id[A], HOST_MUTED));
+  expect_error(ws[A], &cs[A], "{\"v\":1,\"type\":\"mute\",\"audio\":false}", DC_ERR_CODE_MUTED_BY_HOST, "raise your hand");
+  soup_websocket_connection_send_text(ws[A], "{\"v\":1,\"type\":\"hand\",\"raised\":true}");
+  g_assert_true(roster_shows(host, id[A], FIRST_HAND));
+  expect_error(ws[OBS], &cs[OBS], "{\"v\":1,\"type\":\"hand\",\"raised\":true}", DC_ERR_CODE_NOT_ALLOWED, "observer");
+
+  /* nobody but the host chairs: B tries each command */
+  static const char *const commands[] = {
+      "{\"v\":1,\"type\":\"host_mute\",\"participant\":1,\"muted\":true}", "{\"v\":1,\"type\":\"mute_all\",\"muted\":true}",
+      "{\"v\":1,\"type\":\"give_floor\",\"participant\":1}", "{\"v\":1,\"type\":\"take_floor\"}",
+      "{\"v\":1,\"type\":\"remove\",\"participant\":1}", "{\"v\":1,\"type\":\"readmit\",\"invitation\":1}",
+      "{\"v\":1,\"type\":\"lock\",\"locked\":true}", "{\"v\":1,\"type\":\"end_meeting\"}",
+      "{\"v\":1,\"type\":\"record\",\"recording\":true}"};
+  for (size_t i = 0; i < G_N_ELEMENTS(commands); i++)
+    expect_error(ws[B], &cs[B], commands[i], DC_ERR_CODE_NOT_ALLOWED, "only the meeting's host");
+
+  /* what the host may not do either */
+  msg = g_strdup_printf("{\"v\":1,\"type\":\"host_mute\",\"participant\":%" G_GINT64_FORMAT ",\"muted\":true}", id[HOST]);
+  expect_error(ws[HOST], host, msg, DC_ERR_CODE_UNKNOWN_PARTICIPANT, "not itself");
+  g_free(msg);
+  expect_error(ws[HOST], host, "{\"v\":1,\"type\":\"give_floor\",\"participant\":999999}", DC_ERR_CODE_UNKNOWN_PARTICIPANT,
+               "no such participant");
+  msg = g_strdup_printf("{\"v\":1,\"type\":\"give_floor\",\"participant\":%" G_GINT64_FORMAT "}", id[OBS]);
+  expect_error(ws[HOST], host, msg, DC_ERR_CODE_NOT_ALLOWED, "observer");
+  g_free(msg);
+  expect_error(ws[HOST], host, "{\"v\":1,\"type\":\"readmit\",\"invitation\":999999}", DC_ERR_CODE_UNKNOWN_PARTICIPANT,
+               "no such invitation");
+
+  /* the floor: A speaks, its hand down; mute all silences B but not the floor; taking the
+   * floor back leaves A muted, as mute all has it */
+  SEND(HOST, "{\"v\":1,\"type\":\"give_floor\",\"participant\":%" G_GINT64_FORMAT "}", id[A]);
+  g_assert_true(roster_shows(host, id[A], HAS_FLOOR));
+  SEND(HOST, "{\"v\":1,\"type\":\"mute_all\",\"muted\":true}");
+  g_assert_true(roster_shows(host, id[B], HOST_MUTED));
+  g_assert_true(roster_shows(host, id[A], HAS_FLOOR));
+  SEND(HOST, "{\"v\":1,\"type\":\"take_floor\"}");
+  g_assert_true(roster_shows(host, id[A], HOST_MUTED));
+  SEND(HOST, "{\"v\":1,\"type\":\"mute_all\",\"muted\":false}");
+  g_assert_true(roster_shows(host, id[B], NOT_HOST_MUTED));
+  g_assert_true(roster_shows(host, id[OBS], MUTED)); /* an observer listens, whatever the mode */
+
+  /* locked: an invitation never used in the meeting is refused, one that was is taken back */
+  SEND(HOST, "{\"v\":1,\"type\":\"lock\",\"locked\":true}");
+  g_assert_true(roster_says(host, "\"locked\":true"));
+  int64_t late = dc_store_create_invitation(T.store, meeting, T.commune, "participant", 4000000000, NULL);
+  char *late_tok = token_for(late, meeting, T.commune, 4000000000);
+  client other;
+  SoupWebsocketConnection *wo = ws_open(&other);
+  expect_join_refused(wo, &other, meeting, late_tok, DC_ERR_CODE_LOCKED, "locked");
+
+  /* B removed: put out, refused, listed; let back in, it rejoins the locked meeting */
+  SEND(HOST, "{\"v\":1,\"type\":\"remove\",\"participant\":%" G_GINT64_FORMAT "}", id[B]);
+  expect_put_out(ws[B], &cs[B], DC_ERR_CODE_REMOVED);
+  g_queue_clear_full(&cs[B].messages, g_free);
+  g_clear_pointer(&cs[B].roster, g_free);
+  char *b_tok = token_as(inv[B], meeting, T.commune, "participant");
+  expect_join_refused(wo, &other, meeting, b_tok, DC_ERR_CODE_REMOVED, "removed");
+  char *listed = g_strdup_printf("\"invitation\":%" G_GINT64_FORMAT, inv[B]);
+  g_assert_true(roster_says(host, listed));
+  g_free(listed);
+  SEND(HOST, "{\"v\":1,\"type\":\"readmit\",\"invitation\":%" G_GINT64_FORMAT "}", inv[B]);
+  g_assert_true(roster_says(host, "\"removed\":[]"));
+  ws[B] = joined_as(&cs[B], meeting, inv[B], T.commune, "participant", names[B], &id[B]);
+
+  /* the end: everyone is put out, and the meeting's log holds what the chair did */
+  soup_websocket_connection_send_text(ws[HOST], "{\"v\":1,\"type\":\"end_meeting\"}");
+  for (int i = HOST; i < N; i++) {
+    expect_put_out(ws[i], &cs[i], DC_ERR_CODE_MEETING_ENDED);
+    g_queue_clear_full(&cs[i].messages, g_free);
+    g_free(cs[i].roster);
+  }
+  GPtrArray *events = dc_store_list_events(T.store, meeting, &err);
+  g_assert_no_error(err);
+  GString *kinds = g_string_new(NULL);
+  for (guint i = 0; i < events->len; i++)
+    g_string_append_printf(kinds, " %s", ((dc_meeting_event *)events->pdata[i])->kind);
+  g_test_message("the meeting's log:%s", kinds->str);
+  static const char *const wanted[] = {"host-mute", "hand-raised", "floor-given", "mute-all", "floor-taken",
+                                       "unmute-all", "locked", "removed", "readmitted", "ended"};
+  const char *at = kinds->str;
+  for (size_t i = 0; i < G_N_ELEMENTS(wanted); i++) { /* in this order */
+    char *word = g_strdup_printf(" %s", wanted[i]);
+    const char *found = strstr(at, word);
+    if (!found)
+      g_error("the meeting's log lacks %s after its place: %s", wanted[i], kinds->str);
+    at = found + strlen(word);
+    g_free(word);
+  }
+  g_string_free(kinds, TRUE);
+  g_ptr_array_unref(events);
+#undef SEND
+  soup_websocket_connection_close(wo, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+  while (!other.closed)
+    g_main_context_iteration(NULL, TRUE);
+  g_object_unref(wo);
+  g_queue_clear_full(&other.messages, g_free);
+  g_free(late_tok);
+  g_free(b_tok);
 }
 
 /* Issue 15: roster messages are paced. Joins that come together reach a member in a few
@@ -1599,6 +1819,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/api/revoke-and-end", test_revoke_and_end);
   g_test_add_func("/signaling/never-connected", test_never_connected);
   g_test_add_func("/signaling/roster-changes", test_roster_changes);
+  g_test_add_func("/signaling/chair", test_chair);
   g_test_add_func("/signaling/roster-paced", test_roster_paced);
   g_test_add_func("/signaling/thin-link-window", test_thin_link_window);
   g_test_add_func("/signaling/origin-checked", test_origin_checked);
