@@ -411,6 +411,7 @@ typedef struct {
   GstAudioSink parent;
   gint64 start_us;  /* when its first sample played */
   GArray *heard;    /* every sample it played, one each 1/48000 s from start_us */
+  gint played;      /* heard->len, for the test's thread: a starved writer falls behind the clock */
 } TestSpeaker;
 typedef struct {
   GstAudioSinkClass parent_class;
@@ -431,6 +432,7 @@ static gint speaker_write(GstAudioSink *s, gpointer data, guint length) {
   if (!t->start_us)
     t->start_us = g_get_monotonic_time();
   g_array_append_vals(t->heard, data, length / sizeof(gint16));
+  g_atomic_int_set(&t->played, (gint)t->heard->len);
   gint64 due = t->start_us + (gint64)t->heard->len * G_USEC_PER_SEC / 48000, now = g_get_monotonic_time();
   if (due > now)
     g_usleep((gulong)(due - now));
@@ -511,32 +513,40 @@ static void test_shorter_wait_skips_at_once(void) {
   g_usleep(2 * G_USEC_PER_SEC); /* past the join's own jump */
   g_atomic_pointer_set(&declared, GSIZE_TO_POINTER(170 * GST_MSECOND));
   gst_element_post_message(stream, gst_message_new_latency(GST_OBJECT(stream)));
-  gint64 changed_us = g_get_monotonic_time();
-  gint64 shorter = latency_between(pipe, 170 + DC_PLAYBACK_MARGIN_MS, longer - 100);
-  g_usleep(3 * G_USEC_PER_SEC);
-  gst_element_set_state(pipe, GST_STATE_NULL);
-
-  /* each jump of 10 ms or more in where the played samples came from, after the join's; the
-   * skip is the first of 100-140 ms (an underrun of a busy machine's sink, silence played,
-   * would add jumps of other sizes: printed, not taken for it) */
   GstElement *speaker = gst_bin_get_by_name(GST_BIN(pipe), "out");
   TestSpeaker *t = (TestSpeaker *)speaker;
+  gint played_at_change = g_atomic_int_get(&t->played);
+  gint64 shorter = latency_between(pipe, 170 + DC_PLAYBACK_MARGIN_MS, longer - 100);
+  g_usleep(3 * G_USEC_PER_SEC);
+  /* the sanitizer build on a busy machine starves the speaker's thread, which then plays
+   * behind the clock (once: nothing after the change within the run): 3 s more of samples
+   * played after the change, however long that takes (10 s at most) */
+  for (int i = 0; i < 100 && g_atomic_int_get(&t->played) < played_at_change + 3 * 48000; i++)
+    g_usleep(100 * 1000);
+  gint64 behind_ms = (g_get_monotonic_time() - t->start_us) / 1000 - g_atomic_int_get(&t->played) / 48;
+  gst_element_set_state(pipe, GST_STATE_NULL);
+
+  /* each jump of 10 ms or more in where the played samples came from, from a second before
+   * the change was made (by what had played then) on; the skip is the first of 100-140 ms (an
+   * underrun of a busy machine's sink, silence played, would add jumps of other sizes:
+   * printed, not taken for it) */
   const gint16 *x = (const gint16 *)t->heard->data;
-  guint from = (guint)CLAMP((changed_us - G_USEC_PER_SEC - t->start_us) * 48 / 1000, 0, (gint64)t->heard->len);
+  guint from = (guint)CLAMP((gint64)played_at_change - 48000, 0, (gint64)t->heard->len);
   GString *jumps = g_string_new("");
   int n = 0;
   double skip_ms = 0, skip_after_ms = 0;
   for (guint i = from + 1; i < t->heard->len; i++) {
     double moved = fmod((x[i] - x[i - 1]) / 32768.0 + 2.0, 1.0) * 48000 - 1; /* samples beyond the next */
     if (moved > 480 && moved < 48000 - 480) {
-      double at_ms = (double)(t->start_us - changed_us) / 1000 + i / 48.0;
+      double at_ms = ((double)i - played_at_change) / 48.0; /* of sound played since the change */
       g_string_append_printf(jumps, " %.0f ms ahead, %.0f ms after the change;", moved / 48, at_ms);
       if (moved / 48 >= 100 && moved / 48 <= 140 && n++ == 0)
         skip_ms = moved / 48, skip_after_ms = at_ms;
     }
   }
-  g_test_message("the sink played %" G_GINT64_FORMAT " ms late, then %" G_GINT64_FORMAT " ms; %u samples played; jumps:%s",
-                 longer, shorter, t->heard->len, n ? jumps->str : " none");
+  g_test_message("the sink played %" G_GINT64_FORMAT " ms late, then %" G_GINT64_FORMAT " ms; %u samples played, %d of "
+                 "them by the change, the speaker %" G_GINT64_FORMAT " ms behind the clock at the end; jumps:%s",
+                 longer, shorter, t->heard->len, played_at_change, behind_ms, n ? jumps->str : " none");
   g_assert_cmpint(longer - shorter, ==, 120);
   g_assert_cmpint(n, ==, 1); /* one skip, not one at once and another a second on */
   g_assert_cmpfloat(fabs(skip_ms - 120), <, 15);
