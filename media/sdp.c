@@ -309,7 +309,8 @@ static bool parse_ssrc_group(parser *p, const char *value) {
   for (guint i = 1; ok && i < n; i++) {
     uint64_t s;
     ok = parse_u64(t[i], UINT32_MAX, &s);
-    g.ssrcs[g.n++] = (uint32_t)s;
+    if (ok)
+      g.ssrcs[g.n++] = (uint32_t)s;
   }
   if (ok)
     g.semantics = intern(p, t[0]);

@@ -175,7 +175,7 @@ static void test_one_source_for_long(void) {
   dc_slot_init(&slot, 0x5107, 100);
   src a = {.ssrc = 1, .seq = 1234, .ts = 1, .pid = 5};
   dc_slot_want(&slot, 1, 0);
-  out_pkt o;
+  out_pkt o = {0};
   int sent = 0, first_dropped = -1;
   for (int i = 0; i < 200000; i++) {
     bool ok = send(&slot, 1, 0, &a, i % 300 == 0, (uint64_t)i * 5000, &o);
