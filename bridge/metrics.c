@@ -114,14 +114,16 @@ void dc_metrics_write(GString *out, dc_bridge *b) {
                          get(&dc_metrics.lost_up), get(&dc_metrics.lost_down));
   dc_outbox_stats ob = dc_outbox_get_stats();
   g_string_append_printf(out,
-                         "# HELP diemcau_media_sends_total System calls that sent media datagrams, and the datagrams "
-                         "they sent (bridge/outbox.h: a run of one peer's packets goes in one).\n"
+                         "# HELP diemcau_media_sends_total System calls that sent media datagrams, the sends in them "
+                         "(an io_uring batch holds many), and the datagrams they sent (bridge/outbox.h: a run of one "
+                         "peer's packets goes in one send).\n"
                          "# TYPE diemcau_media_sends_total counter\n"
                          "diemcau_media_sends_total{what=\"calls\"} %" G_GUINT64_FORMAT "\n"
+                         "diemcau_media_sends_total{what=\"sends\"} %" G_GUINT64_FORMAT "\n"
                          "diemcau_media_sends_total{what=\"datagrams\"} %" G_GUINT64_FORMAT "\n"
                          "diemcau_media_sends_total{what=\"gso_calls\"} %" G_GUINT64_FORMAT "\n"
                          "diemcau_media_sends_total{what=\"gso_datagrams\"} %" G_GUINT64_FORMAT "\n",
-                         ob.calls, ob.packets, ob.gso_calls, ob.gso_packets);
+                         ob.calls, ob.sends, ob.packets, ob.gso_calls, ob.gso_packets);
   g_string_append_printf(out,
                          "# HELP diemcau_media_receives_total System calls that read participants' sockets, the datagrams "
                          "they read (both added 64 reads at a time on each worker), and of those the ones that came several in one "

@@ -1,10 +1,13 @@
 /* outbox: media a worker sends during a pass is held to the pass's end, then each peer's
- * packets arrive whole and in order, a run of one size in one system call (UDP GSO), or all of
- * a peer's in one sendmmsg without GSO; outside a pass a packet goes at once; a full outbox
- * and dc_outbox_flush send at once without losing the order. Real sockets on 127.0.0.1. */
+ * packets arrive whole and in order, a run of one size in one send (UDP GSO), or all of a
+ * peer's in one sendmmsg without GSO; a pass to several peers goes in one io_uring batch where
+ * the kernel has one, and a peer whose send fails there costs the others nothing; outside a
+ * pass a packet goes at once; a full outbox and dc_outbox_flush send at once without losing
+ * the order. Real sockets on 127.0.0.1. */
 #include "bridge/outbox.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <glib.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -12,6 +15,7 @@
 #include <unistd.h>
 
 #include "bridge/metrics.h"
+#include "bridge/uring.h"
 #include "bridge/worker.h"
 
 typedef struct {
@@ -120,8 +124,20 @@ static dc_outbox_stats run_sends(sends *s) {
   g_assert_true(nothing_waiting(s->a) && nothing_waiting(s->b));
   dc_workers_free(ws);
   dc_outbox_stats after = dc_outbox_get_stats();
-  return (dc_outbox_stats){after.calls - before.calls, after.packets - before.packets,
+  return (dc_outbox_stats){after.calls - before.calls, after.sends - before.sends, after.packets - before.packets,
                            after.gso_calls - before.gso_calls, after.gso_packets - before.gso_packets};
+}
+
+/* Whether this kernel gives the outbox a ring (uring.h); where it does not, a pass to several
+ * peers costs a system call a send, and the tests say so. */
+static bool ring_here(void) {
+  dc_uring *r = dc_uring_new(8);
+  if (!r) {
+    g_test_message("no io_uring here (%s): the outbox sends a system call a peer", g_strerror(errno));
+    return false;
+  }
+  dc_uring_free(r);
+  return true;
 }
 
 typedef struct {
@@ -155,11 +171,13 @@ static void test_held_to_pass_end(void) {
   dc_outbox_stats st = run_sends(&s);
   g_assert_true(s.held);
   /* a: [1013, 1000] (the shorter last), [1000, 1000, 300]; b: [500, 500, 200] */
-  g_test_message("%" G_GUINT64_FORMAT " datagrams in %" G_GUINT64_FORMAT " calls, %" G_GUINT64_FORMAT " by GSO",
-                 st.packets, st.calls, st.gso_packets);
+  g_test_message("%" G_GUINT64_FORMAT " datagrams in %" G_GUINT64_FORMAT " sends, %" G_GUINT64_FORMAT
+                 " system calls, %" G_GUINT64_FORMAT " by GSO",
+                 st.packets, st.sends, st.calls, st.gso_packets);
   g_assert_cmpuint(st.packets, ==, 8);
-  g_assert_cmpuint(st.calls, ==, 3);
+  g_assert_cmpuint(st.sends, ==, 3);
   g_assert_cmpuint(st.gso_calls, ==, 3);
+  g_assert_cmpuint(st.calls, ==, ring_here() ? 1 : 3); /* two peers: one batch */
   /* the run a's packets end in, as send_held cut it: 1013 open, closed by the shorter 1000; a
    * new one of 1000, closed by the 300 */
   const size_t open[] = {1013, 0, 1000, 1000, 0};
@@ -188,16 +206,109 @@ static void test_without_gso_by_sendmmsg(void) {
   fixture f;
   fixture_open(&f);
   dc_outbox_use_gso(false);
+  dc_outbox_use_ring(false);
+  sends s = sends_of(&f, frame_a, G_N_ELEMENTS(frame_a), frame_b, G_N_ELEMENTS(frame_b));
+  dc_outbox_stats st = run_sends(&s);
+  dc_outbox_use_ring(true);
+  dc_outbox_use_gso(true);
+  g_assert_true(s.held);
+  g_assert_cmpuint(st.packets, ==, 8);
+  g_assert_cmpuint(st.calls, ==, 2); /* a peer's all in one */
+  g_assert_cmpuint(st.sends, ==, 2);
+  g_assert_cmpuint(st.gso_calls, ==, 0);
+  for (unsigned i = 0; i < G_N_ELEMENTS(frame_a); i++) /* nothing to pad for */
+    g_assert_cmpuint(s.open_after_a[i], ==, 0);
+  fixture_close(&f);
+}
+
+/* Without GSO but with the ring: each packet one send, all of the pass in one call. */
+static void test_without_gso_by_ring(void) {
+  fixture f;
+  fixture_open(&f);
+  dc_outbox_use_gso(false);
   sends s = sends_of(&f, frame_a, G_N_ELEMENTS(frame_a), frame_b, G_N_ELEMENTS(frame_b));
   dc_outbox_stats st = run_sends(&s);
   dc_outbox_use_gso(true);
   g_assert_true(s.held);
   g_assert_cmpuint(st.packets, ==, 8);
-  g_assert_cmpuint(st.calls, ==, 2); /* a peer's all in one */
   g_assert_cmpuint(st.gso_calls, ==, 0);
-  for (unsigned i = 0; i < G_N_ELEMENTS(frame_a); i++) /* nothing to pad for */
-    g_assert_cmpuint(s.open_after_a[i], ==, 0);
+  if (ring_here()) {
+    g_assert_cmpuint(st.sends, ==, 8);
+    g_assert_cmpuint(st.calls, ==, 1);
+  } else {
+    g_assert_cmpuint(st.calls, ==, 2);
+  }
   fixture_close(&f);
+}
+
+/* A mix tick's shape: one packet to each of many peers, each on a socket of its own (as every
+ * participant's transport has), in one pass. With the ring they go in one system call; without
+ * it, one each. A peer whose socket is no socket (its send fails in the batch) loses its packet
+ * and nothing else: the peers after it in the batch get theirs. */
+enum { MANY = 40 };
+
+typedef struct {
+  dc_outbox_sender *to[MANY];
+  gint done;
+} many_sends;
+
+static void many_job(void *msg) {
+  many_sends *m = *(many_sends **)msg;
+  uint8_t buf[160];
+  for (unsigned i = 0; i < MANY; i++) {
+    numbered(buf, sizeof buf, i);
+    dc_outbox_send(m->to[i], buf, sizeof buf);
+  }
+  g_atomic_int_set(&m->done, 1);
+}
+
+static dc_outbox_stats many_peers(bool ring, unsigned broken) {
+  peer from[MANY], to[MANY];
+  dc_outbox_sender senders[MANY];
+  int not_a_socket = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  g_assert_cmpint(not_a_socket, >=, 0);
+  many_sends m = {0};
+  for (unsigned i = 0; i < MANY; i++) {
+    from[i] = open_peer(), to[i] = open_peer();
+    dc_outbox_sender_init(&senders[i], i == broken ? not_a_socket : from[i].fd, &to[i].addr, &to[i].len);
+    m.to[i] = &senders[i];
+  }
+  dc_outbox_use_ring(ring);
+  dc_workers *ws = dc_workers_new(1);
+  dc_outbox_stats before = dc_outbox_get_stats();
+  many_sends *mp = &m;
+  g_assert_true(dc_worker_post(dc_workers_pick(ws), many_job, &mp, sizeof mp));
+  for (int i = 0; i < 5000 && !g_atomic_int_get(&m.done); i++)
+    g_usleep(1000);
+  dc_workers_free(ws);
+  dc_outbox_use_ring(true);
+  dc_outbox_stats after = dc_outbox_get_stats();
+  for (unsigned i = 0; i < MANY; i++) {
+    if (i == broken)
+      g_assert_true(nothing_waiting(&to[i]));
+    else
+      expect_packet(&to[i], i, 160);
+    close(from[i].fd), close(to[i].fd);
+  }
+  close(not_a_socket);
+  return (dc_outbox_stats){after.calls - before.calls, after.sends - before.sends, after.packets - before.packets, 0, 0};
+}
+
+static void test_many_peers_one_call(void) {
+  dc_outbox_stats by_ring = many_peers(true, MANY), one_by_one = many_peers(false, MANY);
+  g_test_message("%d peers, a packet each: %" G_GUINT64_FORMAT " system calls with the ring, %" G_GUINT64_FORMAT
+                 " without",
+                 MANY, by_ring.calls, one_by_one.calls);
+  g_assert_cmpuint(one_by_one.calls, ==, MANY);
+  g_assert_cmpuint(by_ring.sends, ==, MANY);
+  g_assert_cmpuint(by_ring.packets, ==, MANY);
+  g_assert_cmpuint(by_ring.calls, ==, ring_here() ? 1 : MANY);
+}
+
+static void test_failed_send_costs_others_nothing(void) {
+  dc_outbox_stats st = many_peers(true, 3); /* the fourth peer's send fails (ENOTSOCK) */
+  g_assert_cmpuint(st.sends, ==, MANY);
+  g_assert_cmpuint(st.packets, ==, ring_here() ? MANY - 1 : MANY); /* sendto's count is of tries */
 }
 
 static void test_outside_a_pass_at_once(void) {
@@ -275,6 +386,9 @@ int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/outbox/held-to-pass-end", test_held_to_pass_end);
   g_test_add_func("/outbox/without-gso-by-sendmmsg", test_without_gso_by_sendmmsg);
+  g_test_add_func("/outbox/without-gso-by-ring", test_without_gso_by_ring);
+  g_test_add_func("/outbox/many-peers-one-call", test_many_peers_one_call);
+  g_test_add_func("/outbox/failed-send-costs-others-nothing", test_failed_send_costs_others_nothing);
   g_test_add_func("/outbox/padded-frame-one-call", test_padded_frame_one_call);
   g_test_add_func("/outbox/outside-a-pass-at-once", test_outside_a_pass_at_once);
   g_test_add_func("/outbox/full-outbox-keeps-order", test_full_outbox_keeps_order);
