@@ -7,9 +7,8 @@
  * apart as a mix tick's burst. Measured: this process's CPU a datagram (user + system, which
  * on loopback includes delivering it into the receiver's socket, as the bridge's does), for
  *   - sendto, one system call a datagram (what the bridge did);
- *   - io_uring, a round's N sendmsg submitted and reaped with one io_uring_enter (the batching
- *     a shared socket or a ring would allow), by raw system calls (no liburing in the project's
- *     package list; linux/io_uring.h from Debian's linux-libc-dev);
+ *   - io_uring, a round's N sendmsg submitted and reaped with one io_uring_enter: the bridge's
+ *     own ring (bridge/uring.h), as its outbox sends a pass to many peers;
  * each with the receiving side asleep in epoll_wait and woken by the datagrams (as the
  * generator is), and with nobody reading (the kernel queues and then drops: no wake-ups).
  * Then a video frame's run: each socket sends 4 (and 8) datagrams of 1000 bytes a round to
@@ -18,22 +17,20 @@
  */
 #include <arpa/inet.h>
 #include <glib.h>
-#include <linux/io_uring.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "bridge/uring.h"
 
 enum { N = 500, ROUNDS = 400, LEN = 120, RUN_MAX = 8, RUN_LEN = 1000 };
 
@@ -53,32 +50,9 @@ static double cpu_s(void) {
   return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-typedef struct {
-  int fd;
-  unsigned *sq_tail, *sq_mask, *sq_array, *cq_head, *cq_tail, *cq_mask;
-  struct io_uring_sqe *sqes;
-  struct io_uring_cqe *cqes;
-} ring;
-
-static bool ring_open(ring *r, unsigned entries) {
-  struct io_uring_params p;
-  memset(&p, 0, sizeof p);
-  r->fd = (int)syscall(__NR_io_uring_setup, entries, &p);
-  if (r->fd < 0)
-    return false;
-  size_t sq_size = p.sq_off.array + p.sq_entries * sizeof(unsigned);
-  size_t cq_size = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
-  char *sq = mmap(NULL, sq_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, r->fd, IORING_OFF_SQ_RING);
-  char *cq = mmap(NULL, cq_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, r->fd, IORING_OFF_CQ_RING);
-  r->sqes = mmap(NULL, p.sq_entries * sizeof(struct io_uring_sqe), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
-                 r->fd, IORING_OFF_SQES);
-  if (sq == MAP_FAILED || cq == MAP_FAILED || r->sqes == MAP_FAILED)
-    return false;
-  r->sq_tail = (unsigned *)(sq + p.sq_off.tail), r->sq_mask = (unsigned *)(sq + p.sq_off.ring_mask);
-  r->sq_array = (unsigned *)(sq + p.sq_off.array);
-  r->cq_head = (unsigned *)(cq + p.cq_off.head), r->cq_tail = (unsigned *)(cq + p.cq_off.tail);
-  r->cq_mask = (unsigned *)(cq + p.cq_off.ring_mask), r->cqes = (struct io_uring_cqe *)(cq + p.cq_off.cqes);
-  return true;
+static void count_sent(uint64_t user_data, int result, void *data) {
+  long *sent_failed = data;
+  sent_failed[result == LEN ? 0 : 1]++;
 }
 
 /* The receiving side: reads everything, asleep in epoll_wait between datagrams. */
@@ -110,8 +84,8 @@ static double run(bool uring, bool reader, long *failed) {
     iov[i] = (struct iovec){payload, LEN};
     mh[i] = (struct msghdr){.msg_name = &to[i], .msg_namelen = sizeof to[i], .msg_iov = &iov[i], .msg_iovlen = 1};
   }
-  ring r = {.fd = -1};
-  if (uring && !ring_open(&r, 1024)) {
+  dc_uring *r = NULL;
+  if (uring && !(r = dc_uring_new(1024))) {
     *failed = -1;
     return 0;
   }
@@ -125,20 +99,12 @@ static double run(bool uring, bool reader, long *failed) {
       for (int i = 0; i < N; i++)
         sendto(senders[i], payload, LEN, 0, (struct sockaddr *)&to[i], sizeof to[i]) == LEN ? sent++ : (*failed)++;
     } else {
-      unsigned tail = *r.sq_tail;
-      for (int i = 0; i < N; i++, tail++) {
-        unsigned idx = tail & *r.sq_mask;
-        struct io_uring_sqe *sqe = &r.sqes[idx];
-        memset(sqe, 0, sizeof *sqe);
-        sqe->opcode = IORING_OP_SENDMSG, sqe->fd = senders[i], sqe->addr = (uintptr_t)&mh[i], sqe->len = 1;
-        r.sq_array[idx] = idx;
-      }
-      atomic_store_explicit((_Atomic unsigned *)r.sq_tail, tail, memory_order_release);
-      syscall(__NR_io_uring_enter, r.fd, N, N, IORING_ENTER_GETEVENTS, NULL, 0);
-      unsigned head = *r.cq_head, end = atomic_load_explicit((_Atomic unsigned *)r.cq_tail, memory_order_acquire);
-      for (; head != end; head++)
-        r.cqes[head & *r.cq_mask].res == LEN ? sent++ : (*failed)++;
-      atomic_store_explicit((_Atomic unsigned *)r.cq_head, head, memory_order_release);
+      long sent_failed[2] = {0, 0};
+      for (int i = 0; i < N; i++)
+        dc_uring_queue_sendmsg(r, senders[i], &mh[i], (uint64_t)i);
+      dc_uring_run(r, count_sent, sent_failed);
+      sent += sent_failed[0];
+      *failed += sent_failed[1];
     }
     g_usleep(2000);
   }
@@ -147,8 +113,7 @@ static double run(bool uring, bool reader, long *failed) {
     kill(child, SIGKILL);
     waitpid(child, NULL, 0);
   }
-  if (uring)
-    close(r.fd);
+  dc_uring_free(r);
   return us;
 }
 
