@@ -1,6 +1,8 @@
 /* metrics.c — counters, histograms and the live link view; see metrics.h. */
 #include "bridge/metrics.h"
+
 #include "bridge/outbox.h"
+#include "bridge/worker.h"
 
 #include "bridge/room_private.h"
 
@@ -125,14 +127,14 @@ void dc_metrics_write(GString *out, dc_bridge *b) {
                          "diemcau_media_sends_total{what=\"gso_datagrams\"} %" G_GUINT64_FORMAT "\n",
                          ob.calls, ob.sends, ob.packets, ob.gso_calls, ob.gso_packets);
   g_string_append_printf(out,
-                         "# HELP diemcau_media_receives_total System calls that read participants' sockets, the datagrams "
-                         "they read (both added 64 reads at a time on each worker), and of those the ones that came several in one "
-                         "buffer (UDP GRO: one peer's run).\n"
+                         "# HELP diemcau_media_receives_total System calls that read participants' sockets (an io_uring "
+                         "batch of a worker's ready sockets is one), the datagrams they read (added 64 at a time on each "
+                         "worker), and of those the ones that came several in one buffer (UDP GRO: one peer's run).\n"
                          "# TYPE diemcau_media_receives_total counter\n"
                          "diemcau_media_receives_total{what=\"calls\"} %" G_GUINT64_FORMAT "\n"
                          "diemcau_media_receives_total{what=\"datagrams\"} %" G_GUINT64_FORMAT "\n"
                          "diemcau_media_receives_total{what=\"coalesced_datagrams\"} %" G_GUINT64_FORMAT "\n",
-                         get(&dc_metrics.direct_reads), get(&dc_metrics.direct_datagrams),
+                         get(&dc_metrics.direct_reads) + dc_workers_ring_reads().calls, get(&dc_metrics.direct_datagrams),
                          get(&dc_metrics.direct_coalesced));
   counter(out, "diemcau_rtp_padded_to_run_total",
           "RTP packets padded by a few bytes to go out in one call with the run of the same length before them.",

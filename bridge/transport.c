@@ -60,7 +60,7 @@ struct dc_transport {
   GSource *direct_start; /* the switch, due at the loop's next turn */
   bool direct_asked;
   bool agent_released; /* direct receive let the agent go: candidates have nowhere to go */
-  bool receiving;      /* in on_direct_readable: a close from a callback waits for its end */
+  bool receiving;      /* in drain_direct or got_direct: a close from a callback waits for its end */
   bool close_deferred;
 };
 
@@ -363,8 +363,10 @@ static void on_recv(NiceAgent *agent, guint stream, guint component, guint len, 
  * empty, three system calls and a loop wake-up for every packet, more than the packet's own
  * work at a few hundred participants. Once media flows on a UDP path of our single host socket,
  * the transport reads that socket itself: one recvmmsg a wake-up for whatever is queued, the
- * socket watched through its worker's epoll set (dc_worker_watch_fd: one descriptor in the
- * poll however many participants), and answers the STUN checks still arriving there
+ * socket watched through its worker's epoll set (dc_worker_watch_datagrams: one descriptor in
+ * the poll however many participants; where several sockets are ready at once the worker
+ * reads a datagram of each in one io_uring call and hands it here, got_direct, and the
+ * transport drains a socket that had more), and answers the STUN checks still arriving there
  * (bridge/ice_reply), and checks a new address of the peer's before its media goes there.
  * The agent has nothing left to do, and goes: the socket is kept as a duplicate of its
  * descriptor. An agent cost every participant heap (30 KiB of resident memory at 300, by the
@@ -471,7 +473,7 @@ static unsigned receive_read(dc_transport *t, uint8_t *buf, size_t len, size_t e
   return n;
 }
 
-/* Reads are counted on their thread and added to /metrics's counters 64 at a time: an atomic
+/* Reads are counted on their thread and added to /metrics's counters 64 datagrams at a time: an atomic
  * add on every read had to take the counter's cache line from the other worker's core (with
  * 1000 audio participants, most of the read's own cost sat on the instruction after it). */
 #define READS_COUNTED_AT_ONCE 64
@@ -480,11 +482,13 @@ static __thread struct {
   uint64_t datagrams;
 } reads_uncounted;
 
-static void count_read(unsigned datagrams, unsigned coalesced) {
+/* calls: 1 for a read of our own, 0 for one the worker made in its batch (counted there). */
+static void count_read(unsigned calls, unsigned datagrams, unsigned coalesced) {
   if (coalesced) /* rare but for runs: at once */
     dc_metrics_add(&dc_metrics.direct_coalesced, coalesced);
   reads_uncounted.datagrams += datagrams;
-  if (++reads_uncounted.reads < READS_COUNTED_AT_ONCE)
+  reads_uncounted.reads += calls;
+  if (reads_uncounted.datagrams < READS_COUNTED_AT_ONCE)
     return;
   dc_metrics_add(&dc_metrics.direct_reads, reads_uncounted.reads);
   dc_metrics_add(&dc_metrics.direct_datagrams, reads_uncounted.datagrams);
@@ -492,9 +496,11 @@ static void count_read(unsigned datagrams, unsigned coalesced) {
   reads_uncounted.datagrams = 0;
 }
 
-static void on_direct_readable(gpointer data) {
+/* Reads t's socket until it is empty (or closed meanwhile); the datagrams it read. */
+static unsigned drain_direct(gpointer data) {
   dc_transport *t = data;
   direct_reads *r = thread_reads();
+  unsigned total = 0;
   struct sockaddr_storage from[DIRECT_BATCH];
   struct iovec iov[DIRECT_BATCH];
   struct mmsghdr msgs[DIRECT_BATCH];
@@ -519,11 +525,26 @@ static void on_direct_readable(gpointer data) {
       coalesced += k > 1 ? k : 0;
     }
     t->receiving = false;
-    count_read(datagrams, coalesced);
+    count_read(1, datagrams, coalesced);
+    total += datagrams;
     if (n < DIRECT_BATCH || t->closed)
       break;
   }
   if (t->close_deferred) /* a callback closed it: the close runs now, and t is gone */
+    close_on_worker(t);
+  return total;
+}
+
+/* A datagram (or GRO run) its worker read for t, with other sockets' in one call. */
+static void got_direct(gpointer data, const dc_worker_datagram *d) {
+  dc_transport *t = data;
+  if (t->closed || (d->msg->msg_flags & MSG_TRUNC))
+    return;
+  t->receiving = true;
+  unsigned k = receive_read(t, d->buf, d->len, coalesced_length(d->msg), d->msg->msg_name, d->msg->msg_namelen);
+  t->receiving = false;
+  count_read(0, k, k > 1 ? k : 0);
+  if (t->close_deferred)
     close_on_worker(t);
 }
 
@@ -564,7 +585,7 @@ static gboolean start_direct_receive(gpointer data) {
   g_object_unref(socket);
   if (fd < 0)
     return G_SOURCE_REMOVE; /* out of descriptors: libnice goes on reading */
-  t->direct_watch = dc_worker_watch_fd_ahead(t->worker, fd, on_direct_readable, direct_ahead, t);
+  t->direct_watch = dc_worker_watch_datagrams(t->worker, fd, drain_direct, got_direct, direct_ahead, t);
   if (!t->direct_watch) {
     close(fd);
     return G_SOURCE_REMOVE;
@@ -789,7 +810,7 @@ bool dc_transport_wait_relays(unsigned timeout_ms) {
 static gboolean close_on_worker(gpointer data) {
   dc_transport *t = data;
   t->closed = true;
-  if (t->receiving) { /* from a callback of on_direct_readable's: it finishes the close */
+  if (t->receiving) { /* from a callback of drain_direct or got_direct: it finishes the close */
     t->close_deferred = true;
     return G_SOURCE_REMOVE;
   }

@@ -100,6 +100,24 @@ bool dc_uring_queue_sendmsg(dc_uring *r, int fd, const struct msghdr *m, uint64_
   return true;
 }
 
+bool dc_uring_queue_recvmsg(dc_uring *r, int fd, struct msghdr *m, uint64_t user_data) {
+  if (r->queued == r->entries)
+    return false;
+  unsigned at = r->tail & *r->sq_mask;
+  struct io_uring_sqe *sqe = &r->sqes[at];
+  memset(sqe, 0, sizeof *sqe);
+  sqe->opcode = IORING_OP_RECVMSG;
+  sqe->fd = fd;
+  sqe->addr = (uint64_t)(uintptr_t)m;
+  sqe->len = 1;
+  sqe->msg_flags = MSG_DONTWAIT;
+  sqe->user_data = user_data;
+  r->sq_array[at] = at;
+  r->tail++;
+  r->queued++;
+  return true;
+}
+
 static unsigned reap(dc_uring *r, void (*done)(uint64_t, int, void *), void *data) {
   unsigned head = *r->cq_head, n = 0;
   unsigned tail = __atomic_load_n(r->cq_tail, __ATOMIC_ACQUIRE);

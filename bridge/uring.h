@@ -1,5 +1,5 @@
-/* uring.h — a thread's io_uring for handing the kernel a batch of socket sends in one system
- * call (Linux 5.19 and later), by raw system calls: liburing is not among the project's
+/* uring.h — a thread's io_uring for handing the kernel a batch of socket sends or reads in one
+ * system call (Linux 6.0 and later), by raw system calls: liburing is not among the project's
  * packages, and a send batch needs only the submission and completion rings.
  *
  * Why: every system call here pays the kernel's entry and exit, which on the virtual machines
@@ -8,10 +8,12 @@
  * one io_uring batch). A worker's pass sends to many peers, each on its own socket, so neither
  * sendmmsg nor GSO (one socket each) can gather those sends; a ring can (bridge/outbox.h).
  *
- * What it does: sendmsg requests only, each with MSG_DONTWAIT, so that the kernel completes
- * every one while the batch is submitted (a full socket buffer completes with -EAGAIN; since
- * 5.19 the kernel never parks such a send to retry it later), and dc_uring_run returns with all
- * of them done. Left out: receives, registered files and buffers, polling threads.
+ * What it does: sendmsg and recvmsg requests, each with MSG_DONTWAIT, so that the kernel
+ * completes every one while the batch is submitted (a full socket buffer or an empty socket
+ * completes with -EAGAIN; since 5.19 the kernel never parks such a request to retry it later),
+ * and dc_uring_run returns with all of them done. The worker reads its ready sockets this way
+ * (worker.h, datagram watches). Left out: registered files and buffers, multishot receives,
+ * polling threads.
  *
  * Threads: a ring is its creating thread's own (IORING_SETUP_SINGLE_ISSUER where the kernel
  * knows it). */
@@ -35,6 +37,9 @@ unsigned dc_uring_room(const dc_uring *r);
 /* Queues sendmsg(fd, m, MSG_DONTWAIT | MSG_NOSIGNAL); m and what it points to must stay as
  * they are until dc_uring_run returns. False when the batch is full: run it first. */
 bool dc_uring_queue_sendmsg(dc_uring *r, int fd, const struct msghdr *m, uint64_t user_data);
+
+/* Queues recvmsg(fd, m, MSG_DONTWAIT): an empty socket completes with -EAGAIN. */
+bool dc_uring_queue_recvmsg(dc_uring *r, int fd, struct msghdr *m, uint64_t user_data);
 
 /* Submits what is queued and waits until all of it has completed, calling done(user_data,
  * result, data) for each: what sendmsg returned, or -errno. A request the kernel never took

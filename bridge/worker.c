@@ -13,14 +13,26 @@
  * with a socket source and two timers a participant, at 300 participants that walk was a fifth
  * of the bridge's time. So the sockets transports read themselves are watched through one
  * epoll set a worker (one descriptor in the poll), and housekeeping that every participant
- * needs every so often runs from one timer an interval (dc_worker_every). */
+ * needs every so often runs from one timer an interval (dc_worker_every).
+ *
+ * A wake-up finds many sockets ready, each with a packet or two (a talker's every 20 ms, a
+ * camera's frame back to back), and reading each by its own system call cost the kernel's
+ * entry and exit for every one. Where two or more datagram sockets are ready, the worker reads
+ * one datagram of each through its io_uring in one call (uring.h) and the socket's owner
+ * drains the ones that had more: learnt from a drain that found some, or from the socket being
+ * ready again within 2 ms of its read. */
 #include "bridge/worker.h"
 
+#include <errno.h>
+#include <limits.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <unistd.h>
+
+#include "bridge/uring.h"
 
 /* A job is a call (dc_worker_invoke: data the caller allocated) or a post (dc_worker_post:
  * the message copied in, so a packet handed to another worker costs no allocation). */
@@ -58,6 +70,9 @@ struct dc_worker {
   GSource *watches;      /* polls epoll_fd */
   GPtrArray *unwatched;  /* dc_worker_watch: unwatched while the watches ran, freed after */
   bool running_watches;
+  gint64 watch_pass_us;     /* when the pass over ready descriptors began (the loop's time) */
+  struct ring_reads *reads; /* reads for datagram watches through a ring; NULL until needed or none */
+  bool ring_tried;
   unsigned pass_depth;  /* in a pass (dc_worker_at_pass_end): its batch is running */
   GArray *pass_end;     /* pass_end_call: to run when the pass ends */
   GArray *pass_ending;  /* ... the ones running now (a call may ask for the next pass) */
@@ -88,10 +103,49 @@ typedef struct {
 struct dc_worker_watch {
   dc_worker *w;
   int fd;
-  void (*ready)(gpointer data); /* NULL once unwatched */
+  void (*ready)(gpointer data); /* NULL once unwatched, and for a datagram watch */
   void (*ahead)(gpointer data, unsigned stage);
   gpointer data;
+  /* a datagram watch's (dc_worker_watch_datagrams); drain NULL once unwatched */
+  unsigned (*drain)(gpointer data);
+  void (*got)(gpointer data, const dc_worker_datagram *d);
+  bool drain_after_got; /* it had more waiting when last read */
+  gint64 last_read_us;  /* when the ring last read it (the pass's time) */
 };
+
+static bool watched(const dc_worker_watch *watch) { return watch->ready || watch->drain; }
+
+/* A pass's reads through the worker's ring: one a ready datagram watch, into its own buffer
+ * (a GRO run can be a whole UDP datagram's 64 KiB; pages are touched only as far as reads
+ * fill them). */
+#define READ_MAX 65536
+#define NOT_READ INT_MIN
+
+typedef struct {
+  int result; /* what recvmsg returned, -errno, or NOT_READ */
+  struct msghdr msg;
+  struct iovec iov;
+  struct sockaddr_storage from;
+  union {
+    char buf[CMSG_SPACE(sizeof(int))]; /* UDP_GRO's segment size */
+    struct cmsghdr align;
+  } control;
+  uint8_t buf[READ_MAX];
+} read_slot;
+
+struct ring_reads {
+  dc_uring *ring;
+  read_slot slots[]; /* WATCH_BATCH */
+};
+
+static atomic_bool ring_reads_off;
+static atomic_uint_fast64_t ring_read_calls, ring_read_count;
+
+void dc_workers_read_by_ring(bool use) { atomic_store(&ring_reads_off, !use); }
+
+dc_worker_ring_reads dc_workers_ring_reads(void) {
+  return (dc_worker_ring_reads){atomic_load(&ring_read_calls), atomic_load(&ring_read_count)};
+}
 
 /* How many jobs before its own a job's stage k of warming ahead runs: each stage one job
  * after the one before, which at 2-5 µs a job is far more than a miss takes. */
@@ -112,6 +166,76 @@ static void pass_end(dc_worker *w) {
 
 #define WATCH_BATCH 64
 
+static struct ring_reads *reads_for(dc_worker *w) {
+  if (!w->ring_tried) {
+    w->ring_tried = true;
+    dc_uring *r = dc_uring_new(WATCH_BATCH);
+    if (r) {
+      w->reads = g_malloc(sizeof *w->reads + WATCH_BATCH * sizeof(read_slot));
+      w->reads->ring = r;
+    }
+  }
+  return w->reads;
+}
+
+static void read_done(uint64_t user_data, int result, void *data) {
+  struct ring_reads *rr = data;
+  rr->slots[user_data].result = result;
+}
+
+/* One datagram of each ready datagram watch, read in one system call, where two or more are
+ * ready and the thread has a ring; the others' slots say NOT_READ. */
+static struct ring_reads *read_ready(dc_worker *w, const struct epoll_event *ev, int n) {
+  int datagram_watches = 0;
+  for (int i = 0; i < n && datagram_watches < 2; i++)
+    datagram_watches += ((dc_worker_watch *)ev[i].data.ptr)->drain != NULL;
+  if (datagram_watches < 2 || atomic_load_explicit(&ring_reads_off, memory_order_relaxed))
+    return NULL;
+  struct ring_reads *rr = reads_for(w);
+  if (!rr)
+    return NULL;
+  unsigned queued = 0;
+  for (int i = 0; i < n; i++) {
+    read_slot *slot = &rr->slots[i];
+    slot->result = NOT_READ;
+    const dc_worker_watch *watch = ev[i].data.ptr;
+    if (!watch->drain)
+      continue;
+    slot->iov = (struct iovec){slot->buf, sizeof slot->buf};
+    slot->msg = (struct msghdr){.msg_name = &slot->from, .msg_namelen = sizeof slot->from, .msg_iov = &slot->iov,
+                                .msg_iovlen = 1, .msg_control = slot->control.buf,
+                                .msg_controllen = sizeof slot->control.buf};
+    dc_uring_queue_recvmsg(rr->ring, watch->fd, &slot->msg, (uint64_t)i);
+    queued++;
+  }
+  unsigned calls = dc_uring_run(rr->ring, read_done, rr);
+  atomic_fetch_add_explicit(&ring_read_calls, calls, memory_order_relaxed);
+  atomic_fetch_add_explicit(&ring_read_count, queued, memory_order_relaxed);
+  return rr;
+}
+
+/* Ready again this soon after the ring read a datagram of it, a socket had more waiting then:
+ * a camera's frame comes in back to back, a talker's packets 20 ms apart (the loop's time,
+ * cached for the pass, moves only between passes: a busy worker's next pass is a pass later). */
+#define READY_AGAIN_US 2000
+
+/* A ready datagram watch's turn: what the ring read for it, and then the rest if it had more
+ * waiting last time or is ready again straight after its last read; or all by drain. */
+static void run_datagram_watch(dc_worker *w, dc_worker_watch *watch, read_slot *slot) {
+  if (!slot || slot->result == NOT_READ) {
+    watch->drain_after_got = watch->drain(watch->data) > 1;
+    return;
+  }
+  if (slot->result < 0)
+    return; /* nothing there after all, or an ICMP error of an earlier send: wait again */
+  bool ready_again = w->watch_pass_us - watch->last_read_us < READY_AGAIN_US;
+  watch->last_read_us = w->watch_pass_us;
+  dc_worker_datagram d = {slot->buf, (size_t)slot->result, &slot->msg};
+  watch->got(watch->data, &d);
+  if (watch->drain && (watch->drain_after_got || ready_again)) /* still watched: got may have closed it */
+    watch->drain_after_got = watch->drain(watch->data) > 0;
+}
+
 /* Ready descriptors, whatever their number, in one poll of epoll_fd: the callbacks of those
  * ready now. The source may recurse so that GLib leaves its descriptor in the poll set while it
  * runs (taking it out and back writes the loop's eventfd). */
@@ -121,7 +245,9 @@ static gboolean watches_dispatch(GSource *s, GSourceFunc unused, gpointer data) 
   struct epoll_event ev[WATCH_BATCH];
   int n = epoll_wait(w->epoll_fd, ev, WATCH_BATCH, 0);
   w->running_watches = true;
+  w->watch_pass_us = g_source_get_time(s);
   pass_begin(w);
+  struct ring_reads *rr = read_ready(w, ev, n);
   /* The watch itself is as cold as what it leads to: it is fetched a job before its stage 0. */
   for (int i = -(int)DC_WORKER_AHEAD_STAGES - 1; i < n; i++) {
     int first = i + (int)DC_WORKER_AHEAD_STAGES + 1;
@@ -130,7 +256,7 @@ static gboolean watches_dispatch(GSource *s, GSourceFunc unused, gpointer data) 
     for (unsigned k = 0; k < DC_WORKER_AHEAD_STAGES; k++) {
       int j = i + (int)ahead_distance(k);
       dc_worker_watch *later = j >= 0 && j < n ? ev[j].data.ptr : NULL;
-      if (later && later->ready && later->ahead) /* still watched: its data is still there */
+      if (later && watched(later) && later->ahead) /* still watched: its data is still there */
         later->ahead(later->data, k);
     }
     if (i < 0)
@@ -138,6 +264,8 @@ static gboolean watches_dispatch(GSource *s, GSourceFunc unused, gpointer data) 
     dc_worker_watch *watch = ev[i].data.ptr;
     if (watch->ready)
       watch->ready(watch->data);
+    else if (watch->drain)
+      run_datagram_watch(w, watch, rr ? &rr->slots[i] : NULL);
   }
   pass_end(w);
   w->running_watches = false;
@@ -161,7 +289,23 @@ dc_worker_watch *dc_worker_watch_fd_ahead(dc_worker *w, int fd, void (*ready)(gp
   if (w->epoll_fd < 0)
     return NULL;
   dc_worker_watch *watch = g_new0(dc_worker_watch, 1);
-  *watch = (dc_worker_watch){w, fd, ready, ahead, data};
+  *watch = (dc_worker_watch){.w = w, .fd = fd, .ready = ready, .ahead = ahead, .data = data};
+  struct epoll_event ev = {.events = EPOLLIN, .data.ptr = watch};
+  if (epoll_ctl(w->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+    g_free(watch);
+    return NULL;
+  }
+  return watch;
+}
+
+dc_worker_watch *dc_worker_watch_datagrams(dc_worker *w, int fd, unsigned (*drain)(gpointer data),
+                                           void (*got)(gpointer data, const dc_worker_datagram *d),
+                                           void (*ahead)(gpointer data, unsigned stage), gpointer data) {
+  if (w->epoll_fd < 0)
+    return NULL;
+  dc_worker_watch *watch = g_new0(dc_worker_watch, 1);
+  *watch = (dc_worker_watch){.w = w, .fd = fd, .ahead = ahead, .data = data, .drain = drain, .got = got,
+                             .drain_after_got = true, .last_read_us = G_MININT64 / 2};
   struct epoll_event ev = {.events = EPOLLIN, .data.ptr = watch};
   if (epoll_ctl(w->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
     g_free(watch);
@@ -238,6 +382,7 @@ void dc_worker_unwatch(dc_worker_watch *watch) {
   dc_worker *w = watch->w;
   epoll_ctl(w->epoll_fd, EPOLL_CTL_DEL, watch->fd, NULL);
   watch->ready = NULL;
+  watch->drain = NULL;
   if (w->running_watches) /* a later event of this batch may name it */
     g_ptr_array_add(w->unwatched, watch);
   else
@@ -386,6 +531,9 @@ void dc_workers_free(dc_workers *ws) {
       close(w->epoll_fd);
     }
     g_ptr_array_unref(w->unwatched);
+    if (w->reads)
+      dc_uring_free(w->reads->ring);
+    g_free(w->reads);
     g_array_unref(w->pass_end);
     g_array_unref(w->pass_ending);
     for (guint j = 0; j < w->tick_groups->len; j++) { /* ticks never stopped: their data goes */

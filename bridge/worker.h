@@ -8,6 +8,8 @@
 #include <glib.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
 
 typedef struct dc_worker dc_worker;
 typedef struct dc_workers dc_workers;
@@ -68,6 +70,31 @@ dc_worker_watch *dc_worker_watch_fd(dc_worker *w, int fd, void (*ready)(gpointer
  * (see warming ahead above). */
 dc_worker_watch *dc_worker_watch_fd_ahead(dc_worker *w, int fd, void (*ready)(gpointer data),
                                           void (*ahead)(gpointer data, unsigned stage), gpointer data);
+/* A datagram socket whose reads the worker gathers. When two or more such sockets are ready
+ * at once and the thread has an io_uring (uring.h), the worker reads one datagram (or one UDP
+ * GRO run) of each in one system call, where each would have made its own, and hands it to
+ * got(data, d); drain(data) reads what else is waiting itself and returns how many datagrams
+ * it read. drain runs instead of got where the worker read nothing (one socket ready, no
+ * ring), and after got for a socket that had more waiting the last time it was read (learnt
+ * from drain finding some, or from its being ready again at the next wake-up): a camera's
+ * burst is read whole, a talker's lone packet costs no second read. What got is handed is the
+ * worker's until got returns. With ahead as dc_worker_watch_fd_ahead. */
+typedef struct {
+  uint8_t *buf; /* len bytes read: one datagram, or a GRO run (msg's control says so) */
+  size_t len;
+  struct msghdr *msg; /* the source address, the control messages and the flags as recvmsg gave them */
+} dc_worker_datagram;
+dc_worker_watch *dc_worker_watch_datagrams(dc_worker *w, int fd, unsigned (*drain)(gpointer data),
+                                           void (*got)(gpointer data, const dc_worker_datagram *d),
+                                           void (*ahead)(gpointer data, unsigned stage), gpointer data);
+/* Reads the worker made for datagram watches through its ring, and the system calls they took
+ * (all workers); whether workers read that way (the default, where the kernel has a ring), for
+ * the tests and the bench. */
+typedef struct {
+  uint64_t calls, reads;
+} dc_worker_ring_reads;
+dc_worker_ring_reads dc_workers_ring_reads(void);
+void dc_workers_read_by_ring(bool use);
 /* The worker only, before fd is closed; from within any ready callback too, its own as well:
  * no call follows. */
 void dc_worker_unwatch(dc_worker_watch *watch);

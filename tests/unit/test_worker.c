@@ -4,6 +4,10 @@
  * queue refuses and counts them without waiting for the worker. */
 #include "bridge/worker.h"
 
+#include <errno.h>
+
+#include "bridge/uring.h"
+
 #include <stdbool.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -384,6 +388,176 @@ static void test_unwatch_from_a_callback(void) {
   run_watched(true, false, 3, 0);
 }
 
+/* ---- datagram watches: ready sockets read together ---- */
+
+/* Six datagram sockets ready at once: the first five with a datagram each, the sixth with four.
+ * With a ring, the worker reads one of each in one system call and hands it to got; the sixth's
+ * other three come by its drain; the others' drains, tried after their first datagram, find
+ * nothing and are not tried again for their next one. The third's got unwatches it: no drain
+ * follows. Without a ring, drain reads everything. Each socket's datagrams arrive in order. */
+enum { DGRAMS = 6, BURST = 4 };
+
+typedef struct {
+  dc_worker *w;
+  int fds[DGRAMS][2];
+  dc_worker_watch *watch[DGRAMS];
+  int next[DGRAMS];                   /* the number of the datagram expected next */
+  int by_got[DGRAMS], drains[DGRAMS]; /* datagrams handed to got; drain calls */
+  int out_of_order, off_worker;
+  int unwatch_in_got; /* this socket's got unwatches it; -1: none */
+  gint received;
+} dgram_watched;
+
+typedef struct {
+  dgram_watched *st;
+  int i;
+} dgram_ref;
+static dgram_ref dgram_refs[DGRAMS];
+
+static void dgram_arrived(dgram_watched *st, int i, const uint8_t *buf, size_t len) {
+  if (len != 1 || buf[0] != st->next[i])
+    st->out_of_order++;
+  st->next[i]++;
+  g_atomic_int_inc(&st->received);
+}
+
+static unsigned dgram_drain(gpointer data) {
+  dgram_ref *r = data;
+  dgram_watched *st = r->st;
+  st->off_worker += !dc_worker_is_current(st->w);
+  st->drains[r->i]++;
+  unsigned n = 0;
+  uint8_t b[16];
+  ssize_t got;
+  while ((got = recv(st->fds[r->i][0], b, sizeof b, MSG_DONTWAIT)) > 0) {
+    dgram_arrived(st, r->i, b, (size_t)got);
+    n++;
+  }
+  return n;
+}
+
+static void dgram_got(gpointer data, const dc_worker_datagram *d) {
+  dgram_ref *r = data;
+  dgram_watched *st = r->st;
+  st->off_worker += !dc_worker_is_current(st->w);
+  st->by_got[r->i]++;
+  dgram_arrived(st, r->i, d->buf, d->len);
+  if (r->i == st->unwatch_in_got) {
+    dc_worker_unwatch(st->watch[r->i]);
+    st->watch[r->i] = NULL;
+  }
+}
+
+static gboolean dgram_watch_all(gpointer data) {
+  dgram_watched *st = data;
+  for (int i = 0; i < DGRAMS; i++)
+    st->watch[i] = dc_worker_watch_datagrams(st->w, st->fds[i][0], dgram_drain, dgram_got, NULL, &dgram_refs[i]);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean dgram_unwatch_all(gpointer data) {
+  dgram_watched *st = data;
+  for (int i = 0; i < DGRAMS; i++)
+    if (st->watch[i])
+      dc_worker_unwatch(st->watch[i]), st->watch[i] = NULL;
+  return G_SOURCE_REMOVE;
+}
+
+static void wait_received(dgram_watched *st, int n) {
+  gint64 end = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+  while (g_get_monotonic_time() < end && g_atomic_int_get(&st->received) < n)
+    g_usleep(1000);
+  g_usleep(20 * 1000); /* time for a call that should not come */
+}
+
+static void run_dgram_watched(bool ring, dgram_watched *st, dc_worker_ring_reads *ring_used) {
+  dc_workers_read_by_ring(ring);
+  dc_workers *ws = dc_workers_new(1);
+  st->w = dc_workers_pick(ws);
+  for (int i = 0; i < DGRAMS; i++) {
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0, st->fds[i]), ==, 0);
+    dgram_refs[i] = (dgram_ref){st, i};
+  }
+  /* all readable before the worker watches them: its first batch of events names all */
+  uint8_t number = 0;
+  for (int i = 0; i < DGRAMS; i++)
+    for (int k = 0; k < (i == DGRAMS - 1 ? BURST : 1); k++, number++) {
+      uint8_t b = (uint8_t)k;
+      g_assert_cmpint(write(st->fds[i][1], &b, 1), ==, 1);
+    }
+  dc_worker_ring_reads before = dc_workers_ring_reads();
+  dc_worker_invoke(st->w, dgram_watch_all, st, NULL);
+  wait_received(st, number);
+  /* then one more each (the unwatched one's stays unread) */
+  for (int i = 0; i < DGRAMS; i++) {
+    uint8_t b = (uint8_t)st->next[i];
+    g_assert_cmpint(write(st->fds[i][1], &b, 1), ==, 1);
+  }
+  wait_received(st, number + DGRAMS - (st->unwatch_in_got >= 0));
+  dc_worker_invoke(st->w, dgram_unwatch_all, st, NULL);
+  dc_workers_free(ws);
+  dc_workers_read_by_ring(true);
+  dc_worker_ring_reads after = dc_workers_ring_reads();
+  *ring_used = (dc_worker_ring_reads){after.calls - before.calls, after.reads - before.reads};
+  for (int i = 0; i < DGRAMS; i++)
+    close(st->fds[i][0]), close(st->fds[i][1]);
+  g_test_message("ring %s: %" G_GUINT64_FORMAT " reads in %" G_GUINT64_FORMAT " calls; by got %d %d %d %d %d %d, drains %d %d %d %d %d %d",
+                 ring ? "on" : "off", ring_used->reads, ring_used->calls, st->by_got[0], st->by_got[1], st->by_got[2],
+                 st->by_got[3], st->by_got[4], st->by_got[5], st->drains[0], st->drains[1], st->drains[2], st->drains[3],
+                 st->drains[4], st->drains[5]);
+  g_assert_cmpint(st->out_of_order, ==, 0);
+  g_assert_cmpint(st->off_worker, ==, 0);
+}
+
+static bool ring_here(void) {
+  dc_uring *r = dc_uring_new(8);
+  if (!r) {
+    g_test_message("no io_uring here (%s): every socket is drained by itself", g_strerror(errno));
+    return false;
+  }
+  dc_uring_free(r);
+  return true;
+}
+
+static void test_datagrams_read_together(void) {
+  dgram_watched st = {.unwatch_in_got = 2};
+  dc_worker_ring_reads used;
+  run_dgram_watched(true, &st, &used);
+  if (!ring_here()) {
+    g_assert_cmpuint(used.reads, ==, 0);
+    return;
+  }
+  /* the first wake-up: six reads in one call; the second: five (the third socket unwatched) */
+  g_assert_cmpuint(used.reads, ==, 2 * DGRAMS - 1);
+  g_assert_cmpuint(used.calls, ==, 2);
+  for (int i = 0; i < DGRAMS; i++) {
+    if (i == 2) { /* unwatched by its got: no drain, no second datagram */
+      g_assert_cmpint(st.by_got[i], ==, 1);
+      g_assert_cmpint(st.drains[i], ==, 0);
+      g_assert_cmpint(st.next[i], ==, 1);
+    } else if (i == DGRAMS - 1) { /* the burst: the rest by drain, and drained after its next */
+      g_assert_cmpint(st.by_got[i], ==, 2);
+      g_assert_cmpint(st.drains[i], ==, 2);
+      g_assert_cmpint(st.next[i], ==, BURST + 1);
+    } else { /* drained once after the first, which found nothing: not again */
+      g_assert_cmpint(st.by_got[i], ==, 2);
+      g_assert_cmpint(st.drains[i], ==, 1);
+      g_assert_cmpint(st.next[i], ==, 2);
+    }
+  }
+}
+
+static void test_datagrams_drained_without_ring(void) {
+  dgram_watched st = {.unwatch_in_got = -1};
+  dc_worker_ring_reads used;
+  run_dgram_watched(false, &st, &used);
+  g_assert_cmpuint(used.reads, ==, 0);
+  for (int i = 0; i < DGRAMS; i++) {
+    g_assert_cmpint(st.by_got[i], ==, 0);
+    g_assert_cmpint(st.next[i], ==, i == DGRAMS - 1 ? BURST + 1 : 2);
+  }
+}
+
 /* ---- warming ahead ---- */
 
 /* Six descriptors ready in one batch; the first callback unwatches all the others: none of
@@ -707,6 +881,8 @@ int main(int argc, char **argv) {
   g_test_add_func("/worker/full-queue-refuses", test_full_queue_refuses);
   g_test_add_func("/worker/watch-calls-on-worker", test_watch_calls_on_worker);
   g_test_add_func("/worker/unwatch-from-a-callback", test_unwatch_from_a_callback);
+  g_test_add_func("/worker/datagrams-read-together", test_datagrams_read_together);
+  g_test_add_func("/worker/datagrams-drained-without-ring", test_datagrams_drained_without_ring);
   g_test_add_func("/worker/posts-warmed-ahead", test_posts_warmed_ahead);
   g_test_add_func("/worker/unwatched-not-warmed", test_unwatched_not_warmed);
   g_test_add_func("/worker/ticks", test_ticks);
