@@ -290,7 +290,7 @@ static ring_batch *ring_for(outbox *ob) {
       ob->batch = g_new0(ring_batch, 1);
       ob->batch->ring = r;
     } else if (!atomic_exchange(&ring_refusal_told, true)) {
-      g_message("no io_uring here (%s): media datagrams go by a system call a peer", g_strerror(errno));
+      g_message("no io_uring here (%s): media datagrams are sent and read by a system call a peer", g_strerror(errno));
     }
   }
   return ob->batch;

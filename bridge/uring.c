@@ -82,17 +82,17 @@ void dc_uring_free(dc_uring *r) {
 
 unsigned dc_uring_room(const dc_uring *r) { return r->entries - r->queued; }
 
-bool dc_uring_queue_sendmsg(dc_uring *r, int fd, const struct msghdr *m, uint64_t user_data) {
+static bool queue(dc_uring *r, uint8_t opcode, int fd, const struct msghdr *m, uint32_t msg_flags, uint64_t user_data) {
   if (r->queued == r->entries)
     return false;
   unsigned at = r->tail & *r->sq_mask;
   struct io_uring_sqe *sqe = &r->sqes[at];
   memset(sqe, 0, sizeof *sqe);
-  sqe->opcode = IORING_OP_SENDMSG;
+  sqe->opcode = opcode;
   sqe->fd = fd;
   sqe->addr = (uint64_t)(uintptr_t)m;
   sqe->len = 1;
-  sqe->msg_flags = MSG_DONTWAIT | MSG_NOSIGNAL;
+  sqe->msg_flags = msg_flags;
   sqe->user_data = user_data;
   r->sq_array[at] = at;
   r->tail++;
@@ -100,22 +100,12 @@ bool dc_uring_queue_sendmsg(dc_uring *r, int fd, const struct msghdr *m, uint64_
   return true;
 }
 
+bool dc_uring_queue_sendmsg(dc_uring *r, int fd, const struct msghdr *m, uint64_t user_data) {
+  return queue(r, IORING_OP_SENDMSG, fd, m, MSG_DONTWAIT | MSG_NOSIGNAL, user_data);
+}
+
 bool dc_uring_queue_recvmsg(dc_uring *r, int fd, struct msghdr *m, uint64_t user_data) {
-  if (r->queued == r->entries)
-    return false;
-  unsigned at = r->tail & *r->sq_mask;
-  struct io_uring_sqe *sqe = &r->sqes[at];
-  memset(sqe, 0, sizeof *sqe);
-  sqe->opcode = IORING_OP_RECVMSG;
-  sqe->fd = fd;
-  sqe->addr = (uint64_t)(uintptr_t)m;
-  sqe->len = 1;
-  sqe->msg_flags = MSG_DONTWAIT;
-  sqe->user_data = user_data;
-  r->sq_array[at] = at;
-  r->tail++;
-  r->queued++;
-  return true;
+  return queue(r, IORING_OP_RECVMSG, fd, m, MSG_DONTWAIT, user_data);
 }
 
 static unsigned reap(dc_uring *r, void (*done)(uint64_t, int, void *), void *data) {
