@@ -126,11 +126,11 @@ typedef struct {
   struct msghdr msg;
   struct iovec iov;
   struct sockaddr_storage from;
-  union {
+  uint8_t buf[READ_MAX];
+  union { /* last: clang takes CMSG_SPACE for a variable size */
     char buf[CMSG_SPACE(sizeof(int))]; /* UDP_GRO's segment size */
     struct cmsghdr align;
   } control;
-  uint8_t buf[READ_MAX];
 } read_slot;
 
 struct ring_reads {
