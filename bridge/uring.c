@@ -132,14 +132,14 @@ unsigned dc_uring_run(dc_uring *r, void (*done)(uint64_t user_data, int result, 
     return 0;
   __atomic_store_n(r->sq_tail, r->tail, __ATOMIC_RELEASE);
   unsigned calls = 0, submitted = 0, completed = 0, want = r->queued;
-  /* Submitted without waiting: each send completes as the kernel takes it, so the
+  /* Submitted without waiting: each request (MSG_DONTWAIT) completes as the kernel takes it, so the
    * completions are there when the call returns, and a second call waits only for any
    * that did not (none seen). */
   while (submitted < want) {
     int ret = enter(r, want - submitted, 0, 0);
     calls++;
     if (ret <= 0)
-      break; /* refused outright (EBUSY, ENOMEM, ...), or took nothing: the rest is not sent */
+      break; /* refused outright (EBUSY, ENOMEM, ...), or took nothing: the rest is not done */
     submitted += (unsigned)ret;
     completed += reap(r, done, data);
   }
@@ -156,7 +156,7 @@ unsigned dc_uring_run(dc_uring *r, void (*done)(uint64_t user_data, int result, 
     if (completed < submitted) {
       calls++;
       if (enter(r, 0, submitted - completed, IORING_ENTER_GETEVENTS) < 0) {
-        g_warning("io_uring: waiting for %u sends failed: %s", submitted - completed, g_strerror(errno));
+        g_warning("io_uring: waiting for %u requests failed: %s", submitted - completed, g_strerror(errno));
         break;
       }
     }

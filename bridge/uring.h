@@ -1,6 +1,6 @@
 /* uring.h — a thread's io_uring for handing the kernel a batch of socket sends or reads in one
  * system call (Linux 6.0 and later), by raw system calls: liburing is not among the project's
- * packages, and a send batch needs only the submission and completion rings.
+ * packages, and a batch of sends or reads needs only the submission and completion rings.
  *
  * Why: every system call here pays the kernel's entry and exit, which on the virtual machines
  * this project runs on is a third or more of a small datagram's send (tests/bench/bench_sendpath:
