@@ -136,6 +136,13 @@ void dc_metrics_write(GString *out, dc_bridge *b) {
                          "diemcau_media_receives_total{what=\"coalesced_datagrams\"} %" G_GUINT64_FORMAT "\n",
                          get(&dc_metrics.direct_reads) + dc_workers_ring_reads().calls, get(&dc_metrics.direct_datagrams),
                          get(&dc_metrics.direct_coalesced));
+  g_string_append_printf(out,
+                         "# HELP diemcau_media_io_uring_requests_total Of the sends and reads above, those made through "
+                         "a worker's io_uring (bridge/uring.h); 0 where the kernel has none or --no-io-uring is set.\n"
+                         "# TYPE diemcau_media_io_uring_requests_total counter\n"
+                         "diemcau_media_io_uring_requests_total{what=\"sends\"} %" G_GUINT64_FORMAT "\n"
+                         "diemcau_media_io_uring_requests_total{what=\"reads\"} %" G_GUINT64_FORMAT "\n",
+                         ob.ring_sends, dc_workers_ring_reads().reads);
   counter(out, "diemcau_rtp_padded_to_run_total",
           "RTP packets padded by a few bytes to go out in one call with the run of the same length before them.",
           &dc_metrics.rtp_padded_to_run);

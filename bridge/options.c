@@ -52,6 +52,7 @@ static void *slot_of(dc_options *o, const char *key, key_kind *kind) {
       {"no-video-fec", KEY_BOOL, offsetof(dc_options, no_video_fec)},
       {"red-always", KEY_BOOL, offsetof(dc_options, red_always)},
       {"no-ice-tcp", KEY_BOOL, offsetof(dc_options, no_ice_tcp)},
+      {"no-io-uring", KEY_BOOL, offsetof(dc_options, no_io_uring)},
   };
   for (size_t i = 0; i < G_N_ELEMENTS(keys); i++)
     if (!strcmp(keys[i].key, key)) {

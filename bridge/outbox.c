@@ -64,7 +64,7 @@ typedef struct {
   bool ring_tried;
 } outbox;
 
-static atomic_uint_fast64_t calls, sends, packets, gso_calls, gso_packets;
+static atomic_uint_fast64_t calls, sends, packets, gso_calls, gso_packets, ring_sends;
 static atomic_bool gso_refused; /* EIO once: this host's path cannot segment */
 static atomic_bool ring_off;    /* dc_outbox_use_ring(false) */
 static atomic_bool ring_refusal_told;
@@ -203,6 +203,10 @@ static void ring_send_done(uint64_t user_data, int result, void *data) {
   ring_batch *b = data;
   ring_send *q = &b->sends[user_data];
   struct iovec *iov = &b->iovs[q->iov];
+  if (result != -ECANCELED) { /* a send the kernel made, whatever came of it; else the fallback's call counts */
+    atomic_fetch_add_explicit(&sends, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&ring_sends, 1, memory_order_relaxed);
+  }
   if (result >= 0) {
     atomic_fetch_add_explicit(&packets, q->n, memory_order_relaxed);
     if (q->n > 1) {
@@ -228,7 +232,6 @@ static void ring_send_done(uint64_t user_data, int result, void *data) {
 static void ring_run(ring_batch *b) {
   unsigned n_calls = dc_uring_run(b->ring, ring_send_done, b);
   atomic_fetch_add_explicit(&calls, n_calls, memory_order_relaxed);
-  atomic_fetch_add_explicit(&sends, b->n_sends, memory_order_relaxed);
   b->n_sends = b->n_iovs = 0;
 }
 
@@ -357,5 +360,5 @@ void dc_outbox_use_ring(bool use) { atomic_store(&ring_off, !use); }
 
 dc_outbox_stats dc_outbox_get_stats(void) {
   return (dc_outbox_stats){atomic_load(&calls), atomic_load(&sends), atomic_load(&packets), atomic_load(&gso_calls),
-                           atomic_load(&gso_packets)};
+                           atomic_load(&gso_packets), atomic_load(&ring_sends)};
 }

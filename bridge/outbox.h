@@ -70,16 +70,18 @@ void dc_outbox_flush(void);
 
 /* What went this way (all threads): the system calls, the sends in them (a sendto, a GSO
  * datagram, a sendmmsg; through the ring each run or packet is one send, and a batch of them
- * one call), the datagrams, and the GSO datagrams and what they carried. */
+ * one call), the datagrams, the GSO datagrams and what they carried, and of the sends those
+ * the ring made. */
 typedef struct {
-  uint64_t calls, sends, packets, gso_calls, gso_packets;
+  uint64_t calls, sends, packets, gso_calls, gso_packets, ring_sends;
 } dc_outbox_stats;
 dc_outbox_stats dc_outbox_get_stats(void);
 /* Whether runs go by GSO (the default) or by sendmmsg, for every thread: for the tests and
  * the bench, which compare the two. */
 void dc_outbox_use_gso(bool use);
 /* Whether a pass to two or more peers goes through the thread's io_uring (the default, where
- * the kernel has one) or a system call a peer, for every thread: for the tests and the bench. */
+ * the kernel has one) or a system call a peer, for every thread: for the tests, the bench and
+ * the daemon's --no-io-uring. */
 void dc_outbox_use_ring(bool use);
 
 #endif

@@ -3,6 +3,9 @@
  * room_private.h. */
 #include "bridge/room_private.h"
 
+#include "bridge/outbox.h"
+#include "bridge/worker.h"
+
 #include <string.h>
 
 /* The highland mix's copies are the mixer's smaller encode of it; their RED block headers
@@ -115,6 +118,11 @@ dc_bridge *dc_bridge_new(const dc_bridge_config *cfg, GError **error) {
   b->transport.turn_user = g_strdup(cfg->transport.turn_user);
   b->transport.turn_password = g_strdup(cfg->transport.turn_password);
   b->transport.public_address = g_strdup(cfg->transport.public_address);
+  if (cfg->no_io_uring) {
+    dc_outbox_use_ring(false);
+    dc_workers_read_by_ring(false);
+    g_message("io_uring off (no-io-uring): media datagrams are sent and read by a system call a peer");
+  }
   b->workers = dc_workers_new(cfg->workers);
   b->max_room = cfg->max_room ? cfg->max_room : 512;
   b->talkers = cfg->talkers ? MIN(cfg->talkers, DC_MIX_MAX_TALKERS) : 3;

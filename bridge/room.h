@@ -62,6 +62,8 @@ typedef struct {
   bool no_red;       /* no RED (RFC 2198) audio redundancy, either way: to measure what it gains */
   bool no_video_fec; /* no ULPFEC (RFC 5109) asked of highland cameras: to measure what it gains */
   bool red_always;   /* RED to every receiver that takes it from its first packet, lossy or not */
+  bool no_io_uring;  /* media sends and reads a system call each, never batched by io_uring
+                      * (bridge/uring.h); the process's, not only this bridge's */
   dc_speaker_fn on_speaker;
   gpointer speaker_user;
   dc_recording_fn on_recording;

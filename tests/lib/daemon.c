@@ -143,13 +143,25 @@ static bool port_takes_connections(int port) {
 }
 
 GSubprocess *dc_test_start_bridge(const char *exe, const char *dir, int port, const char *log_level) {
+  return dc_test_start_bridge_with(exe, dir, port, log_level, NULL);
+}
+
+GSubprocess *dc_test_start_bridge_with(const char *exe, const char *dir, int port, const char *log_level,
+                                       const char *const *extra) {
   char *port_text = g_strdup_printf("%d", port);
   GSubprocessLauncher *launcher = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
   g_subprocess_launcher_set_child_setup(launcher, dc_test_die_with_parent, NULL, NULL);
   GError *err = NULL;
-  GSubprocess *bridge = g_subprocess_launcher_spawn(launcher, &err, exe, "--data-dir", dir, "--plain-http", "--listen",
-                                                    "127.0.0.1", "--port", port_text, "--ice-address", "127.0.0.1",
-                                                    "--log-level", log_level, NULL);
+  GPtrArray *args = g_ptr_array_new();
+  const char *fixed[] = {exe, "--data-dir", dir, "--plain-http", "--listen", "127.0.0.1", "--port", port_text,
+                         "--ice-address", "127.0.0.1", "--log-level", log_level};
+  for (size_t i = 0; i < G_N_ELEMENTS(fixed); i++)
+    g_ptr_array_add(args, (gpointer)fixed[i]);
+  for (const char *const *e = extra; e && *e; e++)
+    g_ptr_array_add(args, (gpointer)*e);
+  g_ptr_array_add(args, NULL);
+  GSubprocess *bridge = g_subprocess_launcher_spawnv(launcher, (const char *const *)args->pdata, &err);
+  g_ptr_array_free(args, TRUE);
   g_object_unref(launcher);
   g_free(port_text);
   if (!bridge) {

@@ -39,6 +39,9 @@ void dc_test_make_meetings(const char *dir, int k, int n, char ***tokens, int64_
  * log level given, stdout silenced); it dies with us. NULL, having said why on stderr, when it
  * cannot start or exits in its first half second (a port in use, say). */
 GSubprocess *dc_test_start_bridge(const char *exe, const char *dir, int port, const char *log_level);
+/* The same with more of the daemon's flags after those (NULL-terminated; NULL: none). */
+GSubprocess *dc_test_start_bridge_with(const char *exe, const char *dir, int port, const char *log_level,
+                                       const char *const *extra);
 GPid dc_test_pid(GSubprocess *p);
 
 /* CPU time a process has used so far (user + system), in seconds; -1 when unreadable. */

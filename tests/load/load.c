@@ -403,6 +403,7 @@ typedef struct {
   double rtp_in, rtp_out, dropped, direct;
   double send_calls, sends, sent_datagrams, gso_datagrams, padded; /* bridge/outbox.h */
   double reads, read_datagrams, read_coalesced;            /* bridge/transport.c, direct receive */
+  double ring_sends, ring_reads;                           /* of those, made through io_uring (bridge/uring.h) */
   double hold_count, hold_sum_s, hold_1ms, hold_5ms;       /* passes' waits (outbox.h); how many within 1 and 5 ms */
   double mix_played, mix_wait_s, mix_late_waits; /* talkers' packets the mixers played, their wait */
   bool ok;
@@ -434,6 +435,8 @@ static bridge_counters read_metrics(int port) {
     b.reads = metric(text, "diemcau_media_receives_total{what=\"calls\"} ");
     b.read_datagrams = metric(text, "diemcau_media_receives_total{what=\"datagrams\"} ");
     b.read_coalesced = metric(text, "diemcau_media_receives_total{what=\"coalesced_datagrams\"} ");
+    b.ring_sends = metric(text, "diemcau_media_io_uring_requests_total{what=\"sends\"} ");
+    b.ring_reads = metric(text, "diemcau_media_io_uring_requests_total{what=\"reads\"} ");
     b.hold_count = metric(text, "diemcau_outbox_hold_seconds_count ");
     b.hold_sum_s = metric(text, "diemcau_outbox_hold_seconds_sum ");
     b.hold_1ms = metric(text, "diemcau_outbox_hold_seconds_bucket{le=\"0.001\"} ");
@@ -466,7 +469,7 @@ static double quantile(double *v, int n, double q) {
 
 int main(int argc, char **argv) {
   int participants = 40, seconds = 10, talkers = 3, video_senders = -1, port = 18650, workers = 2, meetings = 1, remb_kbps = 0;
-  char *janus_conf = NULL, *client_address = NULL;
+  char *janus_conf = NULL, *client_address = NULL, **bridge_options = NULL;
   double join_rate = 0;
   gboolean check = FALSE;
   GOptionEntry entries[] = {
@@ -485,6 +488,8 @@ int main(int argc, char **argv) {
       {"client-address", 0, 0, G_OPTION_ARG_STRING, &client_address, "with --janus, the address the points gather ICE "
        "candidates on (default 127.0.0.1; Janus gathers none on loopback interfaces)", "A"},
       {"client-workers", 0, 0, G_OPTION_ARG_INT, &workers, "the generator's media threads (default 2)", "W"},
+      {"bridge-option", 0, 0, G_OPTION_ARG_STRING_ARRAY, &bridge_options, "one more of diemcau-bridge's flags, as "
+       "--bridge-option=--no-io-uring (repeatable; not with --janus)", "FLAG"},
       {"check", 0, 0, G_OPTION_ARG_NONE, &check, "exit 1 when delivery falls short or the bridge drops (scripts/test)", NULL},
       G_OPTION_ENTRY_NULL};
   GOptionContext *octx = g_option_context_new("PATH/TO/diemcau-bridge (or janus, with --janus) - N participants and what they cost the server");
@@ -495,11 +500,11 @@ int main(int argc, char **argv) {
   if (video_senders < 0)
     video_senders = MIN(3, smallest);
   if (!parsed || argc != 2 || meetings < 1 || smallest < 2 || seconds < 2 || talkers < 0 || talkers > smallest ||
-      video_senders > smallest || workers < 1 || (janus_conf && meetings > 1)) {
+      video_senders > smallest || workers < 1 || (janus_conf && (meetings > 1 || bridge_options))) {
     fprintf(stderr, "load: %s\n", err ? err->message
                                       : "usage: load [options] PATH/TO/diemcau-bridge (--participants >= 2 a meeting, "
                                         "--seconds >= 2, talkers and video senders at most a meeting's participants, "
-                                        "one meeting with --janus)");
+                                        "one meeting and no --bridge-option with --janus)");
     return 2;
   }
   S.janus = janus_conf != NULL;
@@ -522,7 +527,7 @@ int main(int argc, char **argv) {
     clients[i] = (client){.index = i, .member = i / meetings, .token = tokens ? tokens[i] : NULL,
                           .talker = i / meetings < talkers, .video = i / meetings < video_senders, .last_aseq = -1};
   S.session = soup_session_new();
-  GSubprocess *bridge = S.janus ? start_janus(argv[1], janus_conf, port) : dc_test_start_bridge(argv[1], dir, port, "warning");
+  GSubprocess *bridge = S.janus ? start_janus(argv[1], janus_conf, port) : dc_test_start_bridge_with(argv[1], dir, port, "warning", (const char *const *)bridge_options);
   if (!bridge)
     return 1;
   GPid pid = dc_test_pid(bridge);
@@ -705,6 +710,8 @@ int main(int argc, char **argv) {
     double reads = m1.reads - m0.reads, read = m1.read_datagrams - m0.read_datagrams;
     printf("| datagrams the bridge read a system call; share that came coalesced (UDP GRO) | %.2f; %.1f %% |\n",
            reads > 0 ? read / reads : 0, read > 0 ? 100 * (m1.read_coalesced - m0.read_coalesced) / read : 0);
+    printf("| sends and reads made through io_uring | %.0f, %.0f |\n", m1.ring_sends - m0.ring_sends,
+           m1.ring_reads - m0.ring_reads);
     printf("| datagrams the points read that came coalesced (the bridge's GSO runs, whole) | %.1f %% of %.0f |\n",
            own_read > 0 ? 100 * own_coalesced / own_read : 0, own_read);
     double holds = m1.hold_count - m0.hold_count;
@@ -765,6 +772,17 @@ int main(int argc, char **argv) {
   BOUND(S.janus || video_senders == 0 || own_coalesced > 0, "the points read %.0f of %.0f datagrams coalesced\n",
         own_coalesced, own_read);
 
+  /* --no-io-uring: every send its own system call, nothing through a ring */
+  bool no_ring = false;
+  for (char **o = bridge_options; o && *o; o++)
+    no_ring |= !strcmp(*o, "--no-io-uring");
+  BOUND(!no_ring || (m1.ring_sends == m0.ring_sends && m1.ring_reads == m0.ring_reads),
+        "with --no-io-uring the bridge made %.0f sends and %.0f reads through io_uring\n", m1.ring_sends - m0.ring_sends,
+        m1.ring_reads - m0.ring_reads);
+  BOUND(!no_ring || m1.send_calls - m0.send_calls == m1.sends - m0.sends,
+        "with --no-io-uring the bridge made %.0f sends in %.0f system calls\n", m1.sends - m0.sends,
+        m1.send_calls - m0.send_calls);
+
   /* the senders stop first: a send in progress ends before its transport's close (same worker) */
   for (int i = 0; i < started; i++) {
     if (clients[i].timer)
@@ -790,6 +808,7 @@ int main(int argc, char **argv) {
   g_free(S.url);
   g_free(S.meeting);
   g_free(janus_conf);
+  g_strfreev(bridge_options);
   g_free(client_address);
   g_free(S.speech);
   g_strfreev(tokens);

@@ -125,7 +125,8 @@ static dc_outbox_stats run_sends(sends *s) {
   dc_workers_free(ws);
   dc_outbox_stats after = dc_outbox_get_stats();
   return (dc_outbox_stats){after.calls - before.calls, after.sends - before.sends, after.packets - before.packets,
-                           after.gso_calls - before.gso_calls, after.gso_packets - before.gso_packets};
+                           after.gso_calls - before.gso_calls, after.gso_packets - before.gso_packets,
+                           after.ring_sends - before.ring_sends};
 }
 
 /* Whether this kernel gives the outbox a ring (uring.h); where it does not, a pass to several
@@ -291,7 +292,8 @@ static dc_outbox_stats many_peers(bool ring, unsigned broken) {
     close(from[i].fd), close(to[i].fd);
   }
   close(not_a_socket);
-  return (dc_outbox_stats){after.calls - before.calls, after.sends - before.sends, after.packets - before.packets, 0, 0};
+  return (dc_outbox_stats){after.calls - before.calls, after.sends - before.sends, after.packets - before.packets, 0, 0,
+                           after.ring_sends - before.ring_sends};
 }
 
 static void test_many_peers_one_call(void) {
@@ -303,6 +305,9 @@ static void test_many_peers_one_call(void) {
   g_assert_cmpuint(by_ring.sends, ==, MANY);
   g_assert_cmpuint(by_ring.packets, ==, MANY);
   g_assert_cmpuint(by_ring.calls, ==, ring_here() ? 1 : MANY);
+  g_assert_cmpuint(by_ring.ring_sends, ==, ring_here() ? MANY : 0); /* /metrics tells operators which way */
+  g_assert_cmpuint(one_by_one.ring_sends, ==, 0);
+  g_assert_cmpuint(one_by_one.sends, ==, MANY);
 }
 
 static void test_failed_send_costs_others_nothing(void) {
