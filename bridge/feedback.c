@@ -3,8 +3,8 @@
  * estimate and its mix's redundancy, NACKs served from the source's cache, key-frame
  * requests passed to the slot's source, REMB) and what we tell each participant once a
  * second (a sender report for its mix, receiver reports on what it sends, and a REMB that
- * holds its uplink to what its link carries). The video path itself is video.c; see
- * room_private.h. Left out: XR (RFC 3611) and transport-wide feedback. */
+ * holds its uplink to what its link carries). The video path itself is source.c and
+ * video.c; see room_private.h. Left out: XR (RFC 3611) and transport-wide feedback. */
 #include "bridge/room_private.h"
 
 /* ---- repairs for receivers ---- */
@@ -128,7 +128,7 @@ static void on_report(dc_participant *rcv, const dc_rtcp_report *rep, uint64_t n
     }
     if (blk->ssrc == rcv->audio.ssrc && blk->lsr) /* it answers one of our sender reports */
       publish_rtt(rcv, blk);
-    /* the worst loss of its last reports decides the mix's redundancy (mixclock.c); a block
+    /* the worst loss of its last reports decides the mix's redundancy (audio.c); a block
      * over no new packet says nothing (dc_loss_reports_add) */
     if (blk->ssrc == rcv->audio.ssrc && !outage &&
         dc_loss_reports_add(&rcv->audio_losses, blk->fraction_lost, blk->ext_highest_seq, blk->cumulative_lost,

@@ -20,7 +20,7 @@ uint64_t dc_audio_down_policy_bps(dc_tier tier, bool takes_red, unsigned loss_25
                                   bool red_always) {
   const dc_link_profile *profile = &link_profiles[tier];
   unsigned copies = takes_red && loss_256 ? dc_mixer_red_depth_policy(tier, loss_256, loss_in_runs) : 0;
-  if (takes_red && red_always) /* mixclock.c sends one then */
+  if (takes_red && red_always) /* audio.c sends one then */
     copies = MAX(copies, 1u);
   return profile->audio_bps + copies * profile->mix_copy_bps;
 }
@@ -435,8 +435,8 @@ char *dc_participant_offer(dc_participant *p, const char *sdp, GError **error) {
   }
   dc_bridge *b = p->room->bridge;
   p->worker = dc_workers_pick(b->workers);
-  dc_transport_callbacks cb = {.candidate = on_candidate, .state = on_state, .rtp = video_on_rtp,
-                               .rtcp = feedback_on_rtcp, .prefetch = video_prefetch_source};
+  dc_transport_callbacks cb = {.candidate = on_candidate, .state = on_state, .rtp = source_on_rtp,
+                               .rtcp = feedback_on_rtcp, .prefetch = source_prefetch};
   p->transport = dc_transport_new(p->worker, b->identity, &b->transport, &cb, room_ref(p), room_unref);
 
   /* Slots are read by other sources' workers: publish them under the writer lock. */

@@ -1,14 +1,18 @@
-/* room_private.h — what room.c, video.c, feedback.c and mixclock.c share: the participant,
- * the room and the bridge as data, and the few calls that cross between them. Not an interface: nothing
- * outside bridge/ includes it (room.h is the interface).
+/* room_private.h — what room.c, slots.c, source.c, audio.c, video.c and feedback.c share:
+ * the participant, the room and the bridge as data, and the few calls that cross between
+ * them. Not an interface: nothing outside bridge/ includes it (room.h is the interface).
  *
  * The files follow the data path (STYLE.md asked for the split):
  *   room.c      the bridge and its rooms, membership, transport events: the main thread
  *   slots.c     who fills each receiver's video slots, at which layer: the main thread
- *   video.c     a packet from a source to its receivers, pacing, probing: the workers
+ *   source.c    a participant's RTP as it comes in: audio to audio.c, video by layer to the
+ *               slots that carry it, repairs asked and rebuilt: the workers
+ *   audio.c     the audio path: a point's audio into its room's mixer (the workers), and the
+ *               20 ms mix clock and the mix it hands to each receiver (its own thread)
+ *   video.c     a packet into a receiver's slot and out through its pacer, key-frame requests,
+ *               probing, each participant's tick: the workers
  *   feedback.c  RTCP from each participant (reports, NACKs, key-frame requests, REMB) and our
  *               reports to it: the workers
- *   mixclock.c  the 20 ms mix clock and the audio it hands to each receiver: its own thread
  */
 #ifndef DC_ROOM_PRIVATE_H
 #define DC_ROOM_PRIVATE_H
@@ -39,7 +43,7 @@
  * frames, which its link could not carry, so it lost more and asked again. A receiver that
  * switches layer or source is not held by this. */
 #define RECEIVER_PLI_INTERVAL_US 2500000
-/* Nothing comes from a participant for this long: its link was down (video.c heard_from). */
+/* Nothing comes from a participant for this long: its link was down (feedback.c heard_from, source.c). */
 #define OUTAGE_GAP_US 2000000
 /* Packets waiting for one receiver's worker. A worker that falls this far behind (about a
  * second of a receiver's main slot, thumbnail and mix) drops what comes next, as a lossy link
@@ -72,7 +76,7 @@ typedef struct {
 extern const dc_link_profile link_profiles[DC_TIER_COUNT];
 /* The audio a receiver's link carries now, RED copies included, and a source's uplink; both
  * are kept from the video's share (at 128 kbit/s the highland copy is a fifteenth of it). The
- * policy: the tier's mix and the copies mixclock.c sends a receiver that takes RED, with the
+ * policy: the tier's mix and the copies audio.c sends a receiver that takes RED, with the
  * worst audio loss it reported lately (1/256, 0 once it no longer holds) and whether it may
  * take a second copy (red_deep_allowed). */
 uint64_t dc_audio_down_policy_bps(dc_tier tier, bool takes_red, unsigned loss_256, bool loss_in_runs,
@@ -141,7 +145,7 @@ typedef struct {
 } red_history;
 
 /* A frame's first or last packet (a marker bit): its sequence number and picture ID; the last
- * few of each, as they came (video.c, skip_between_frames). */
+ * few of each, as they came (source.c, skip_between_frames). */
 typedef struct {
   uint16_t seq, picture_id;
   bool known;
@@ -369,16 +373,19 @@ void shared_packet_unref(shared_packet *p);
 void room_reroute_and_tell(dc_room *r);
 gboolean room_choose_layers_all(gpointer bridge);
 
-/* video.c: a source's worker is asked for a key frame on a layer (throttled there); the transport's
- * callbacks for a participant; its housekeeping every TICK_MS on its worker. */
+/* video.c: a source's worker is asked for a key frame on a layer (throttled there); a
+ * participant's housekeeping every TICK_MS on its worker. */
 /* layer -1: every layer; interval_us: none if that layer was asked for more recently */
 void room_request_keyframe(dc_participant *src, int layer, int64_t interval_us);
 /* Any thread: tells the participant (on the main thread) the rate its audio encoder should
  * keep to, bits per second (dc_uplink_audio), and logs why. */
 void room_tell_audio_rate(dc_participant *p, unsigned bps);
-void video_on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap);
-/* A hint before video_on_rtp (transport.h's prefetch): the source's lines it reads first. */
-void video_prefetch_source(gpointer user);
+/* source.c: the transport's rtp callback, every RTP packet from the participant (its worker). */
+void source_on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap);
+/* A hint before source_on_rtp (transport.h's prefetch): the source's lines it reads first. */
+void source_prefetch(gpointer user);
+/* audio.c: a packet of the point's audio, parsed, from source_on_rtp. */
+void audio_in(dc_participant *src, const dc_rtp *pkt, size_t len, uint64_t now);
 void feedback_on_rtcp(gpointer user, uint8_t *buf, size_t len);
 void feedback_heard_from(dc_participant *p, uint64_t now); /* each packet from it */
 void feedback_report(dc_participant *p, uint64_t now);     /* once a second, from video_tick */
@@ -386,14 +393,19 @@ void feedback_report(dc_participant *p, uint64_t now);     /* once a second, fro
  * (*share NULL at first; the caller unrefs it after the last receiver). */
 void video_forward(dc_participant *rcv, dc_participant *src, slot *s, int layer, int want_layer, bool routed,
                    bool repair, const uint8_t *buf, size_t len, shared_packet **share);
+/* A packet of src's layer that carries no picture, to a slot as padding under its number. */
+void video_forward_filler(dc_participant *rcv, dc_participant *src, slot *s, int layer, const uint8_t *buf,
+                          size_t len, shared_packet **share);
+/* Asks the receiver's worker to stop a slot that still plays src (it was turned off). */
+void video_stop_slot(dc_participant *rcv, dc_participant *src, slot *s);
 void video_probe_step(dc_participant *p, uint64_t now);
 void pace_consume(dc_participant *rcv, size_t len, uint64_t now);
 gboolean video_tick(gpointer participant);
 
-/* video.c: a source's video packet for the recording, if it is the recorded picture. */
+/* source.c: a source's video packet for the recording, if it is the recorded picture. */
 void video_record(dc_participant *src, int layer, int highest, const uint8_t *buf, size_t len, uint64_t now);
 
-/* mixclock.c: the mix clock thread's body (data: the dc_bridge). */
+/* audio.c: the mix clock thread's body (data: the dc_bridge). */
 gpointer mix_clock_run(gpointer bridge);
 
 #endif

@@ -22,7 +22,7 @@ static bool reroute(dc_room *r) {
    * but one whose camera sends before one whose does not: with nobody speaking yet the first
    * to join was recorded, a point without a camera as often as not, and the file held no
    * picture (fec-in-the-daemon failed one run in three for it). A camera's first packet
-   * reroutes while the choice has none (video.c). */
+   * reroutes while the choice has none (source.c). */
   int64_t recorded = 0, latest = G_MININT64;
   bool pin_found = false, camera = false;
   for (guint j = 0; j < r->members->len && !pin_found; j++) {

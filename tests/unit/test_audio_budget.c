@@ -1,5 +1,5 @@
 /* What the bridge keeps from a receiver's video for its audio (bridge/room.c): the tier's
- * mix, and the RED copies it sends that receiver, as mixclock.c decides them: none on a
+ * mix, and the RED copies it sends that receiver, as audio.c decides them: none on a
  * clean link, one with --red-always from the first packet, more on deep loss (on the highland
  * tier only where it comes in runs), whose copies are the mixer's smaller encode. */
 #include <glib.h>

@@ -1,6 +1,6 @@
 /* ULPFEC as GStreamer makes it, rebuilt by media/fec: the native endpoint's camera sends its
  * parity through webrtcbin's rtpulpfecenc and rtpredenc (endpoint/media.c), and the bridge
- * rebuilds a lost packet from it (bridge/video.c). Here the two elements, as webrtcbin chains
+ * rebuilds a lost packet from it (bridge/source.c). Here the two elements, as webrtcbin chains
  * them, protect a stream of one- to three-packet frames; each FEC packet's protected packets
  * are taken away in turn and each must come back byte for byte as it left the FEC encoder,
  * i.e. as the bridge's cache holds it once RED is taken off. */

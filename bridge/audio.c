@@ -1,10 +1,66 @@
-/* mixclock.c — the mix clock: every room's mixer ticked every 20 ms on absolute deadlines,
- * and each receiver's mix handed to its worker as one continuous RTP stream; speaker
- * changes posted to the main thread. See room.h and room_private.h. */
+/* audio.c — the audio path, in one place: a point's audio as it comes in (its worker: to its
+ * room's mixer, with the earlier frames a RED packet (RFC 2198) carries filling what its
+ * uplink lost, and its uplink's rate followed), and the mix clock: every room's mixer ticked
+ * every 20 ms on absolute deadlines, each receiver's mix handed to its worker as one
+ * continuous RTP stream (with RED copies where its link loses), speaker changes posted to the
+ * main thread. See room.h and room_private.h. */
 #include "bridge/room_private.h"
 
 #include <string.h>
 #include <time.h>
+
+/* ---- a point's audio in (its worker) ---- */
+
+/* The source's worker: RED (RFC 2198) from a point. The primary goes to the mixer as its own
+ * packet would; the earlier frames it carries fill the gaps its lost packets left (one frame
+ * per packet, as WebRTC senders pack it: the k-th copy back had sequence number seq − k). */
+static void push_red(dc_participant *src, const dc_rtp *pkt, int level, uint64_t now) {
+  dc_red_block blocks[DC_RED_MAX_BLOCKS];
+  size_t n;
+  if (dc_red_parse(dc_rtp_payload(pkt), pkt->payload_len, blocks, DC_RED_MAX_BLOCKS, &n) != DC_OK ||
+      blocks[n - 1].pt != src->audio_pt)
+    return;
+  dc_rtp primary = *pkt;
+  primary.payload_off = (size_t)(blocks[n - 1].data - pkt->data);
+  primary.payload_len = blocks[n - 1].len;
+  primary.payload_type = (uint8_t)src->audio_pt;
+  g_mutex_lock(&src->room->mix_lock);
+  if (primary.payload_len)
+    dc_mixer_push(src->room->mixer, src->mix_slot, &primary, level, now);
+  unsigned recovered = 0;
+  for (size_t i = 0; i + 1 < n; i++)
+    if (blocks[i].pt == src->audio_pt)
+      recovered += dc_mixer_push_recovered(src->room->mixer, src->mix_slot, (uint16_t)(pkt->seq - (n - 1 - i)),
+                                           pkt->timestamp - blocks[i].ts_offset, blocks[i].data, blocks[i].len, now);
+  g_mutex_unlock(&src->room->mix_lock);
+  if (recovered)
+    dc_metrics_add(&dc_metrics.red_frames_recovered, recovered);
+}
+
+/* Every RTP packet of the point's audio (Opus, or RED around it). */
+void audio_in(dc_participant *src, const dc_rtp *pkt, size_t len, uint64_t now) {
+  if (src->audio_rx.ssrc != pkt->ssrc)
+    dc_rx_stream_init(&src->audio_rx, pkt->ssrc, 48000);
+  dc_rx_stream_update(&src->audio_rx, pkt->seq, pkt->timestamp, len, now);
+  unsigned step = src->uplink.step;
+  if (dc_uplink_audio_packet(&src->uplink, pkt->timestamp, now)) {
+    dc_metrics_add(src->uplink.step > step ? &dc_metrics.audio_rate_lowered : &dc_metrics.audio_rate_raised, 1);
+    room_tell_audio_rate(src, src->uplink.step ? dc_uplink_audio_rate(&src->uplink) : 0);
+  }
+  if (g_atomic_int_get(&src->muted) || src->mix_slot < 0)
+    return;
+  bool voice;
+  uint8_t dbov;
+  int level = src->audio_ext.audio_level && dc_rtp_audio_level(pkt, src->audio_ext.audio_level, &voice, &dbov)
+                  ? dbov : -1;
+  if (pkt->payload_type != src->audio_pt) {
+    push_red(src, pkt, level, now);
+    return;
+  }
+  g_mutex_lock(&src->room->mix_lock);
+  dc_mixer_push(src->room->mixer, src->mix_slot, pkt, level, now);
+  g_mutex_unlock(&src->room->mix_lock);
+}
 
 /* ---- the mix clock ---- */
 
