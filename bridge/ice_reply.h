@@ -1,7 +1,7 @@
 /* ice_reply.h — answers ICE connectivity checks on a socket libnice no longer reads.
  *
  * Once a participant's media flows on a UDP path of ours, the transport reads that socket
- * itself (transport.c, "direct receive"), and the STUN that still arrives there is ours to
+ * itself (transport_receive.c, "direct receive"), and the STUN that still arrives there is ours to
  * answer: the peer's consent checks (RFC 7675 §5.1: a browser sends one every few seconds and
  * hangs up after 30 s without answers) and any further connectivity check or nomination on
  * the path (RFC 8445 §7.3). libnice's own STUN library validates the request (short-term

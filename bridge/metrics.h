@@ -42,7 +42,7 @@ typedef struct {
   atomic_uint_fast64_t repairs_sent, repairs_refused;
   atomic_uint_fast64_t keyframe_requests;  /* PLI/FIR sent to sources */
   atomic_uint_fast64_t deliveries_dropped; /* a receiver's worker queue was full */
-  atomic_uint_fast64_t direct_receive;     /* transports that read their socket themselves (transport.c) */
+  atomic_uint_fast64_t direct_receive;     /* transports reading their own socket (transport_receive.c) */
   atomic_uint_fast64_t direct_reads, direct_datagrams; /* their reads (recvmmsg calls that got any) and datagrams */
   atomic_uint_fast64_t direct_coalesced;   /* ... of those, datagrams that came several in one (UDP GRO) */
   atomic_uint_fast64_t path_checks;        /* our checks to an address a peer's packets came from anew */

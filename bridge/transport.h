@@ -23,7 +23,7 @@
  * socket itself (recvmmsg, no per-packet hand-over by libnice) and answers the STUN checks
  * still arriving there (bridge/ice_reply: consent, RFC 7675; further nominations, RFC 8445
  * §7.3); where the peer's authenticated media comes from is where we send (it may move to
- * another of its candidates). transport.c says why and when libnice keeps reading.
+ * another of its candidates). transport_receive.c says why and when libnice keeps reading.
  *
  * Left out: the bridge's own relay over TCP/TLS (--turn is UDP), ICE restarts, several
  * components.

@@ -1,5 +1,5 @@
 /* Where the bridge sends a participant's media, when the participant's packets come from a new
- * address (RFC 7675 §5.1 consent; bridge/transport.c, direct receive), in the real daemon.
+ * address (RFC 7675 §5.1 consent; bridge/transport_receive.c, direct receive), in the real daemon.
  *
  * Client X reaches the bridge through a relay of the test's own, as through a NAT: X sends to
  * the relay's front socket, the relay forwards from one of its two back sockets, and what the

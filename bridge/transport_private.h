@@ -1,0 +1,80 @@
+/* transport_private.h — what transport.c and transport_receive.c share: the transport as
+ * data, and the few calls between them. Nothing else includes it (transport.h is the
+ * interface). The files follow the data path:
+ *   transport.c          ICE (libnice), DTLS and its SRTP keys, consent, sending, the close
+ *   transport_receive.c  the peer's datagrams in: through libnice until media flows on a UDP
+ *                        path, then read from its socket by the transport itself
+ * Everything here runs on the transport's worker. */
+#ifndef DC_TRANSPORT_PRIVATE_H
+#define DC_TRANSPORT_PRIVATE_H
+
+#include "bridge/transport.h"
+
+#include <agent.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "bridge/ice_reply.h"
+#include "bridge/outbox.h"
+#include "media/srtp.h"
+
+struct dc_transport {
+  dc_worker *worker;
+  dc_dtls_identity *identity;
+  dc_transport_config cfg;
+  dc_transport_callbacks cb;
+  gpointer user;
+  GDestroyNotify destroy;
+  char ufrag[9], pwd[25];
+  /* worker-thread state */
+  NiceAgent *agent;
+  guint stream;
+  dc_dtls *dtls;
+  char *remote_fingerprint;
+  bool dtls_server;
+  bool dtls_unsent;        /* a handshake datagram found no ICE path yet: see on_component_state */
+  dc_srtp *srtp_in, *srtp_out;
+  GSource *dtls_timer;
+  dc_worker_tick *consent_tick; /* while connected: nothing heard for DC_TRANSPORT_CONSENT_S fails it */
+  uint64_t last_heard_us;  /* the last authenticated packet from the peer */
+  gint64 ice_ready_us;     /* atomic: when ICE first had a path */
+  dc_transport_state state;
+  GPtrArray *pending_candidates; /* trickled before start */
+  bool closed;
+  /* direct receive (transport_receive.c): the path's socket, read by us, and where the peer is */
+  dc_worker_watch *direct_watch;
+  int direct_fd;           /* ours (a duplicate of the agent's), -1 until direct receive */
+  struct sockaddr_storage peer;
+  socklen_t peer_len;
+  dc_outbox_sender out; /* media to the peer, sent together at a pass's end (outbox.h) */
+  uint64_t tie_breaker;
+  char *remote_ufrag, *remote_pwd; /* the peer's ICE credentials, for our consent checks */
+  /* the peer's authenticated packets come from move_to: our check there, and when it went */
+  struct sockaddr_storage move_to;
+  socklen_t move_to_len;
+  dc_ice_check move_check;
+  uint64_t move_check_us;
+  bool move_pending;
+  GSource *direct_start; /* the switch, due at the loop's next turn */
+  bool direct_asked;
+  bool agent_released; /* direct receive let the agent go: candidates have nowhere to go */
+  bool receiving;      /* in drain_direct or got_direct: a close from a callback waits for its end */
+  bool close_deferred;
+};
+
+/* transport.c: DTLS took a datagram or a timeout: its flights out, the SRTP keys once it is
+ * connected (and direct receive asked for), the state told. */
+void transport_after_dtls(dc_transport *t);
+/* transport.c: the close, on the worker (a GSourceFunc; data: the transport, which is gone). */
+gboolean transport_close_on_worker(gpointer data);
+
+/* transport_receive.c: libnice's receive callback, until direct receive takes over. */
+void transport_on_recv(NiceAgent *agent, guint stream, guint component, guint len, gchar *data, gpointer user);
+/* transport_receive.c: media has started; the switch to reading the socket ourselves, at the
+ * loop's next turn, where the path allows it. */
+void transport_ask_direct_receive(dc_transport *t);
+/* transport_receive.c: warming ahead (worker.h) the way in (inbound) or out of t. */
+void transport_prefetch_path(const dc_transport *t, bool inbound, unsigned stage);
+
+#endif
