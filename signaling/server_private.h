@@ -1,4 +1,4 @@
-/* server_private.h — what server.c (page, WebSocket, life cycle) and api.c (the operators'
+/* server_private.h — what server.c (page, WebSocket, life cycle) and api*.c (the operators'
  * REST API, console sign-in, /metrics) share. Not an interface: only signaling/ includes it.
  */
 #ifndef DC_SERVER_PRIVATE_H
@@ -75,7 +75,7 @@ typedef struct {
   bool roster_changes; /* asked for roster_changes at its join */
   bool roster_sent;    /* has had a whole roster */
   int bad;
-  /* attendance (api.c keeps it): the stay's row, when it began, and its link samples */
+  /* attendance (api_attendance.c keeps it): the stay's row, when it began, and its link samples */
   int64_t stay, joined_at, join_us;
   dc_rtt_hist *rtt; /* one sample a second while connected, for the median (rtt_hist.h) */
   double loss_down_sum, loss_up_sum;
@@ -125,7 +125,7 @@ int64_t dc_recording_started_at_ms(dc_server *srv, int64_t meeting, const char *
 void dc_api_handle(SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTable *query, gpointer srv);
 void dc_console_handle(SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTable *query, gpointer srv);
 void dc_metrics_handle(SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTable *query, gpointer srv);
-/* Attendance: a stay begins when a join is accepted and ends when its session leaves. */
+/* api_attendance.c. Attendance: a stay begins when a join is accepted and ends when its session leaves. */
 void dc_api_stay_begin(dc_server *srv, session *s);
 void dc_api_stay_end(dc_server *srv, session *s);
 /* Every second (main thread): link samples, stays saved, meetings past their end closed. */
