@@ -28,7 +28,7 @@ struct dc_server {
   GList *sessions; /* session*, newest first */
   GHashTable *speakers; /* meeting -> its current dominant speaker, for newcomers */
   GHashTable *rosters;  /* meeting -> dc_roster: what its members were last told (roster.h) */
-  GHashTable *roster_pace; /* meeting -> roster_pace (server.c): at most one roster message a ROSTER_PACE_MS */
+  GHashTable *roster_pace; /* meeting -> roster_pace (server_roster.c): at most one roster message a ROSTER_PACE_MS */
   GHashTable *console; /* SHA-256 hex of a console cookie -> console_login* */
   GHashTable *chairs;  /* meeting -> its chairing state (chair.c) */
   char *recordings_dir; /* DATA_DIR/recordings: one directory per meeting (recording.c) */
@@ -85,14 +85,21 @@ typedef struct {
 
 /* server.c */
 void dc_server_send_error(session *s, const char *code, const char *message);
+void dc_server_send_text(session *s, char *text); /* takes text; nothing once the socket closes */
+int dc_server_remove_sessions(dc_server *srv, int64_t meeting, int64_t invitation, const char *code,
+                              const char *why);
+bool dc_server_origin_allowed(SoupServerMessage *msg);
+
+/* server_roster.c */
 /* The meeting's roster changed: its members are told, at once or, after one within the last
  * ROSTER_PACE_MS, together with whatever else changes until then. */
 void dc_server_broadcast_roster(dc_server *srv, int64_t meeting);
 /* Forgets ghosts past their grace and tells their meetings (every second). */
 void dc_server_expire_ghosts(dc_server *srv);
-int dc_server_remove_sessions(dc_server *srv, int64_t meeting, int64_t invitation, const char *code,
-                              const char *why);
-bool dc_server_origin_allowed(SoupServerMessage *msg);
+/* Drops the meeting's ghosts of this invitation (it is back); whether there were any. */
+bool dc_server_ghost_back(dc_server *srv, int64_t meeting, int64_t invitation);
+void dc_server_ghost_free(gpointer ghost);
+void dc_server_roster_pace_free(gpointer roster_pace); /* srv->roster_pace's values */
 
 /* chair.c: the chair's controls and the meeting's log */
 /* false after telling s why it may not join (removed by the host, or a locked meeting) */
