@@ -11,6 +11,8 @@
  * Exit codes (also in --help): 0 done; 1 the bridge failed (5xx) or gave an answer we do not
  * understand; 2 bad usage; 3 the bridge cannot be reached; 4 the key is refused (401/403);
  * 5 no such thing (404); 6 the bridge refused the values (400, 409).
+ *
+ * The tables people read are made in ctl_show.c (ctl_private.h).
  */
 #include <gio/gio.h>
 #include <glib/gstdio.h>
@@ -21,6 +23,7 @@
 #include <string.h>
 
 #include "endpoint/profile.h"
+#include "signaling/ctl_private.h"
 
 enum { EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_REFUSED_KEY, EXIT_NOT_FOUND, EXIT_INVALID };
 
@@ -135,101 +138,6 @@ static int request_json(const char *method, const char *path, const char *body, 
   return rc;
 }
 
-/* ---- what we show ---- */
-
-static const char *str(JsonObject *o, const char *name) {
-  JsonNode *n = json_object_get_member(o, name);
-  return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING ? json_node_get_string(n) : "";
-}
-
-static gint64 num(JsonObject *o, const char *name) {
-  JsonNode *n = json_object_get_member(o, name);
-  return n && JSON_NODE_HOLDS_VALUE(n) ? json_node_get_int(n) : 0;
-}
-
-static bool is_null(JsonObject *o, const char *name) {
-  JsonNode *n = json_object_get_member(o, name);
-  return !n || JSON_NODE_HOLDS_NULL(n);
-}
-
-static char *when(gint64 t) {
-  if (!t)
-    return g_strdup("");
-  GDateTime *u = g_date_time_new_from_unix_utc(t);
-  GDateTime *l = u ? g_date_time_to_timezone(u, C.tz) : NULL;
-  char *text = l ? g_date_time_format(l, "%Y-%m-%d %H:%M") : g_strdup("?"); /* past GLib's calendar */
-  if (l)
-    g_date_time_unref(l);
-  if (u)
-    g_date_time_unref(u);
-  return text;
-}
-
-/* A table: rows of cells (strings), columns as wide as their widest cell in characters. */
-typedef struct {
-  GPtrArray *rows; /* GPtrArray* of char* */
-  int cols;
-} table;
-
-static table *table_new(int cols, ...) {
-  table *t = g_new0(table, 1);
-  t->cols = cols;
-  t->rows = g_ptr_array_new_with_free_func((GDestroyNotify)g_ptr_array_unref);
-  GPtrArray *head = g_ptr_array_new_with_free_func(g_free);
-  va_list ap;
-  va_start(ap, cols);
-  for (int i = 0; i < cols; i++)
-    g_ptr_array_add(head, g_strdup(va_arg(ap, const char *)));
-  va_end(ap);
-  g_ptr_array_add(t->rows, head);
-  return t;
-}
-
-/* Takes the cells (g_strdup'd or made by us). */
-static void table_row(table *t, ...) {
-  GPtrArray *row = g_ptr_array_new_with_free_func(g_free);
-  va_list ap;
-  va_start(ap, t);
-  for (int i = 0; i < t->cols; i++)
-    g_ptr_array_add(row, va_arg(ap, char *));
-  va_end(ap);
-  g_ptr_array_add(t->rows, row);
-}
-
-static void table_print(table *t) {
-  int *w = g_new0(int, t->cols);
-  for (guint r = 0; r < t->rows->len; r++)
-    for (int c = 0; c < t->cols; c++)
-      w[c] = MAX(w[c], (int)g_utf8_strlen(((GPtrArray *)t->rows->pdata[r])->pdata[c], -1));
-  for (guint r = 0; r < t->rows->len; r++) {
-    GString *line = g_string_new("");
-    for (int c = 0; c < t->cols; c++) {
-      const char *cell = ((GPtrArray *)t->rows->pdata[r])->pdata[c];
-      g_string_append(line, cell);
-      if (c + 1 < t->cols)
-        for (int pad = (int)g_utf8_strlen(cell, -1); pad < w[c] + 2; pad++)
-          g_string_append_c(line, ' ');
-    }
-    while (line->len && line->str[line->len - 1] == ' ')
-      g_string_truncate(line, line->len - 1);
-    printf("%s\n", line->str);
-    g_string_free(line, TRUE);
-  }
-  if (t->rows->len == 1)
-    printf("(none)\n");
-  g_free(w);
-  g_ptr_array_unref(t->rows);
-  g_free(t);
-}
-
-static char *i64(gint64 v) { return g_strdup_printf("%" G_GINT64_FORMAT, v); }
-
-static void print_json(JsonNode *n) {
-  char *text = json_to_string(n, TRUE);
-  printf("%s\n", text);
-  g_free(text);
-}
-
 /* ---- reading what the operator typed ---- */
 
 /* "YYYY-MM-DD HH:MM" (or with T, or with :SS) on the bridge's wall clock, or "@UNIX". */
@@ -301,207 +209,17 @@ static int show(const char *method, const char *path, const char *body, void (*h
   if (rc)
     return rc;
   if (C.json || !human)
-    print_json(root);
+    ctl_print_json(root);
   else
     human(root);
   json_node_unref(root);
   return EXIT_OK;
 }
 
-static void points_table(JsonNode *root) {
-  table *t = table_new(6, "ID", "NAME", "KIND", "LINK", "DEVICE", "CONTACT");
-  JsonArray *a = json_node_get_array(root);
-  for (guint i = 0; i < json_array_get_length(a); i++) {
-    JsonObject *o = json_array_get_object_element(a, i);
-    bool dev = json_object_get_boolean_member_with_default(o, "has_device_key", FALSE);
-    table_row(t, i64(num(o, "id")), g_strdup(str(o, "name")), g_strdup(str(o, "kind")), g_strdup(str(o, "link_profile")),
-              g_strdup(dev ? "yes" : "-"), g_strdup(str(o, "contact")));
-  }
-  table_print(t);
-}
-
-static void point_one(JsonNode *root) {
-  JsonObject *o = json_node_get_object(root);
-  printf("point %" G_GINT64_FORMAT ": %s (%s, link %s)%s%s\n", num(o, "id"), str(o, "name"), str(o, "kind"),
-         str(o, "link_profile"), *str(o, "contact") ? ", contact " : "", str(o, "contact"));
-}
-
-static void groups_table(JsonNode *root) {
-  table *t = table_new(3, "ID", "NAME", "POINTS");
-  JsonArray *a = json_node_get_array(root);
-  for (guint i = 0; i < json_array_get_length(a); i++) {
-    JsonObject *o = json_array_get_object_element(a, i);
-    JsonArray *pts = json_object_get_array_member(o, "point_ids");
-    GString *ids = g_string_new("");
-    for (guint k = 0; k < json_array_get_length(pts); k++)
-      g_string_append_printf(ids, "%s%" G_GINT64_FORMAT, k ? " " : "", json_array_get_int_element(pts, k));
-    table_row(t, i64(num(o, "id")), g_strdup(str(o, "name")), g_string_free(ids, FALSE));
-  }
-  table_print(t);
-}
-
-static void group_one(JsonNode *root) {
-  JsonArray *a = json_array_new();
-  json_array_add_element(a, json_node_copy(root));
-  JsonNode *n = json_node_new(JSON_NODE_ARRAY);
-  json_node_take_array(n, a);
-  groups_table(n);
-  json_node_unref(n);
-}
-
-static void meetings_table(JsonNode *root) {
-  table *t = table_new(6, "ID", "STATE", "STARTS", "ENDS", "SERIES", "TITLE");
-  JsonArray *a = json_node_get_array(root);
-  for (guint i = 0; i < json_array_get_length(a); i++) {
-    JsonObject *o = json_array_get_object_element(a, i);
-    table_row(t, i64(num(o, "id")), g_strdup(str(o, "state")), when(num(o, "starts_at")), when(num(o, "ends_at")),
-              is_null(o, "series_id") ? g_strdup("-") : i64(num(o, "series_id")), g_strdup(str(o, "title")));
-  }
-  table_print(t);
-}
-
-static void meeting_one(JsonNode *root) {
-  JsonObject *o = json_node_get_object(root);
-  char *s = when(num(o, "starts_at")), *e = when(num(o, "ends_at")), *opens = when(num(o, "opens_at"));
-  printf("meeting %" G_GINT64_FORMAT ": %s\n  %s: %s to %s (points may join from %s)\n", num(o, "id"), str(o, "title"),
-         str(o, "state"), s, e, opens);
-  if (json_object_has_member(o, "occurrences") && num(o, "occurrences") > 1)
-    printf("  a series of %" G_GINT64_FORMAT " occurrences\n", num(o, "occurrences"));
-  g_free(s), g_free(e), g_free(opens);
-  if (!json_object_has_member(o, "invitations"))
-    return;
-  table *t = table_new(5, "INVITATION", "POINT", "ROLE", "STATE", "JOIN LINK");
-  JsonArray *a = json_object_get_array_member(o, "invitations");
-  for (guint i = 0; i < json_array_get_length(a); i++) {
-    JsonObject *inv = json_array_get_object_element(a, i);
-    bool revoked = json_object_get_boolean_member_with_default(inv, "revoked", FALSE);
-    table_row(t, i64(num(inv, "id")), g_strdup(str(inv, "point")), g_strdup(str(inv, "role")),
-              g_strdup(revoked ? "withdrawn" : is_null(inv, "join_link") ? "expired" : "valid"),
-              g_strdup(is_null(inv, "join_link") ? "-" : str(inv, "join_link")));
-  }
-  printf("\n");
-  table_print(t);
-}
-
-static void invitations_table(JsonNode *root) {
-  JsonObject *o = JSON_NODE_HOLDS_OBJECT(root) ? json_node_get_object(root) : NULL;
-  JsonArray *a = o && json_object_has_member(o, "invitations") ? json_object_get_array_member(o, "invitations") : NULL;
-  table *t = table_new(4, "INVITATION", "POINT", "ROLE", "JOIN LINK");
-  for (guint i = 0; a ? i < json_array_get_length(a) : i < 1; i++) {
-    JsonObject *inv = a ? json_array_get_object_element(a, i) : o;
-    table_row(t, i64(num(inv, "id")), g_strdup(str(inv, "point")), g_strdup(str(inv, "role")), g_strdup(str(inv, "join_link")));
-  }
-  table_print(t);
-}
-
-static char *pct(JsonObject *o, const char *name) {
-  return is_null(o, name) ? g_strdup("-") : g_strdup_printf("%.1f%%", json_object_get_double_member(o, name));
-}
-
-static void live_table(JsonNode *root) {
-  JsonObject *o = json_node_get_object(root);
-  JsonObject *m = json_object_get_object_member(o, "meeting");
-  printf("meeting %" G_GINT64_FORMAT ": %s (%s)\n\n", num(m, "id"), str(m, "title"), str(m, "state"));
-  table *t = table_new(9, "POINT", "STATUS", "PARTICIPANT", "RTT", "LOSS DOWN/UP", "KBIT/S DOWN/UP", "VIDEO", "AUDIO LOSS",
-                       "");
-  JsonArray *pts = json_object_get_array_member(o, "points");
-  for (guint i = 0; i < json_array_get_length(pts); i++) {
-    JsonObject *p = json_array_get_object_element(pts, i);
-    JsonArray *ps = json_object_get_array_member(p, "participants");
-    if (!json_array_get_length(ps))
-      table_row(t, g_strdup(str(p, "name")), g_strdup(str(p, "status")), g_strdup("-"), g_strdup(""), g_strdup(""),
-                g_strdup(""), g_strdup(""), g_strdup(""), g_strdup(""));
-    for (guint k = 0; k < json_array_get_length(ps); k++) {
-      JsonObject *q = json_array_get_object_element(ps, k), *l = json_object_get_object_member(q, "link");
-      char *down = pct(l, "loss_down_pct"), *up = pct(l, "loss_up_pct");
-      bool off = json_object_get_boolean_member_with_default(l, "video_off", FALSE);
-      table_row(t, g_strdup(str(p, "name")), g_strdup(str(p, "status")), g_strdup(str(q, "name")),
-                is_null(l, "rtt_ms") ? g_strdup("-") : g_strdup_printf("%" G_GINT64_FORMAT " ms", num(l, "rtt_ms")),
-                g_strdup_printf("%s / %s", down, up), g_strdup_printf("%" G_GINT64_FORMAT " / %" G_GINT64_FORMAT,
-                                                                    num(l, "kbps_down"), num(l, "kbps_up")),
-                g_strdup(off ? "off (bandwidth)" : *str(l, "video_layer") ? str(l, "video_layer") : "-"),
-                pct(l, "audio_loss_pct"),
-                g_strdup(json_object_get_boolean_member_with_default(q, "speaking", FALSE) ? "speaking" : ""));
-      g_free(down), g_free(up);
-    }
-  }
-  table_print(t);
-}
-
-static void attendance_table(JsonNode *root) {
-  JsonObject *o = json_node_get_object(root);
-  JsonObject *m = json_object_get_object_member(o, "meeting");
-  printf("meeting %" G_GINT64_FORMAT ": %s\n\n", num(m, "id"), str(m, "title"));
-  table *t = table_new(7, "POINT", "ATTENDED", "PRESENT", "STAYS", "RTT", "LOSS DOWN/UP", "VIDEO OFF");
-  JsonArray *pts = json_object_get_array_member(o, "points");
-  for (guint i = 0; i < json_array_get_length(pts); i++) {
-    JsonObject *p = json_array_get_object_element(pts, i);
-    JsonArray *stays = json_object_get_array_member(p, "stays");
-    GString *s = g_string_new("");
-    for (guint k = 0; k < json_array_get_length(stays); k++) {
-      JsonObject *v = json_array_get_object_element(stays, k);
-      char *a = when(num(v, "joined_at")), *b = is_null(v, "left_at") ? g_strdup("now") : when(num(v, "left_at"));
-      g_string_append_printf(s, "%s%s–%s", k ? ", " : "", a + 11, b[0] == 'n' ? b : b + 11);
-      g_free(a), g_free(b);
-    }
-    char *down = pct(p, "loss_down_pct"), *up = pct(p, "loss_up_pct");
-    gint64 present = num(p, "present_s");
-    table_row(t, g_strdup(str(p, "point")), g_strdup(json_object_get_boolean_member(p, "attended") ? "yes" : "no"),
-              g_strdup_printf("%" G_GINT64_FORMAT " min", (present + 30) / 60), g_string_free(s, FALSE),
-              is_null(p, "rtt_ms") ? g_strdup("-") : g_strdup_printf("%" G_GINT64_FORMAT " ms", num(p, "rtt_ms")),
-              g_strdup_printf("%s / %s", down, up), g_strdup_printf("%" G_GINT64_FORMAT " s", num(p, "video_off_s")));
-    g_free(down), g_free(up);
-  }
-  table_print(t);
-}
-
-static void keys_table(JsonNode *root) {
-  table *t = table_new(5, "ID", "NAME", "ROLE", "CREATED", "REVOKED");
-  JsonArray *a = json_node_get_array(root);
-  for (guint i = 0; i < json_array_get_length(a); i++) {
-    JsonObject *o = json_array_get_object_element(a, i);
-    table_row(t, i64(num(o, "id")), g_strdup(str(o, "name")), g_strdup(str(o, "role")), when(num(o, "created_at")),
-              is_null(o, "revoked_at") ? g_strdup("-") : when(num(o, "revoked_at")));
-  }
-  table_print(t);
-}
-
-static void key_made(JsonNode *root) {
-  JsonObject *o = json_node_get_object(root);
-  printf("key %" G_GINT64_FORMAT " \"%s\" (%s): %s\nShown once: the bridge keeps only its hash.\n", num(o, "id"),
-         str(o, "name"), str(o, "role"), str(o, "key"));
-}
-
-static void audit_table(JsonNode *root) {
-  table *t = table_new(4, "WHEN", "WHO", "ACTION", "WHAT");
-  JsonArray *a = json_node_get_array(root);
-  for (guint i = 0; i < json_array_get_length(a); i++) {
-    JsonObject *o = json_array_get_object_element(a, i);
-    table_row(t, when(num(o, "at")), g_strdup(str(o, "who")), g_strdup(str(o, "action")), g_strdup(str(o, "detail")));
-  }
-  table_print(t);
-}
-
-static void done_line(JsonNode *root) {
-  JsonObject *o = json_node_get_object(root);
-  GList *names = json_object_get_members(o);
-  for (GList *l = names; l; l = l->next)
-    if (strcmp(l->data, "disconnected"))
-      printf("%s %" G_GINT64_FORMAT, (const char *)l->data, num(o, l->data));
-  printf("; %" G_GINT64_FORMAT " participant(s) disconnected\n", num(o, "disconnected"));
-  g_list_free(names);
-}
-
 static void whoami_line(JsonNode *root) {
   JsonObject *o = json_node_get_object(root);
-  printf("%s (%s key) at %s, bridge %s, time zone %s\n", str(o, "name"), str(o, "role"), C.url, str(o, "version"),
-         str(o, "time_zone"));
-}
-
-static void device_key_line(JsonNode *root) {
-  JsonObject *o = json_node_get_object(root);
-  printf("device key for point %" G_GINT64_FORMAT ": %s\nShown once; it replaces the point's old key.\n", num(o, "point_id"),
-         str(o, "device_key"));
+  printf("%s (%s key) at %s, bridge %s, time zone %s\n", ctl_str(o, "name"), ctl_str(o, "role"), C.url, ctl_str(o, "version"),
+         ctl_str(o, "time_zone"));
 }
 
 static int cmd_points(int argc, char **argv) {
@@ -511,7 +229,7 @@ static int cmd_points(int argc, char **argv) {
     return EXIT_USAGE;
   gint64 id;
   if (!strcmp(argv[1], "list"))
-    return show("GET", "/api/points", NULL, points_table);
+    return show("GET", "/api/points", NULL, ctl_points_table);
   if (!strcmp(argv[1], "add") && want_args(argv, argc, 3, usage)) {
     if (!C.kind || !C.profile) {
       fail("points add needs --kind (hall, commune or other) and --profile (hall, standard or highland)");
@@ -524,7 +242,7 @@ static int cmd_points(int argc, char **argv) {
     add_str(b, "link_profile", C.profile);
     add_str(b, "contact", C.contact);
     char *body = body_of(b);
-    int rc = show("POST", "/api/points", body, point_one);
+    int rc = show("POST", "/api/points", body, ctl_point_one);
     g_free(body);
     return rc;
   }
@@ -536,13 +254,13 @@ static int cmd_points(int argc, char **argv) {
     add_str(b, "link_profile", C.profile);
     add_str(b, "contact", C.contact);
     char *body = body_of(b), *path = g_strdup_printf("/api/points/%" G_GINT64_FORMAT, id);
-    int rc = show("PATCH", path, body, point_one);
+    int rc = show("PATCH", path, body, ctl_point_one);
     g_free(body), g_free(path);
     return rc;
   }
   if (!strcmp(argv[1], "device-key") && want_args(argv, argc, 3, usage) && as_id(argv[2], &id)) {
     char *path = g_strdup_printf("/api/points/%" G_GINT64_FORMAT "/device-key", id);
-    int rc = show("POST", path, "{}", device_key_line);
+    int rc = show("POST", path, "{}", ctl_device_key_line);
     g_free(path);
     return rc;
   }
@@ -556,13 +274,13 @@ static int cmd_groups(int argc, char **argv) {
   if (!want_args(argv, argc, 2, usage))
     return EXIT_USAGE;
   if (!strcmp(argv[1], "list"))
-    return show("GET", "/api/groups", NULL, groups_table);
+    return show("GET", "/api/groups", NULL, ctl_groups_table);
   if (!strcmp(argv[1], "add") && want_args(argv, argc, 3, usage)) {
     JsonBuilder *b = json_builder_new();
     json_builder_begin_object(b);
     add_str(b, "name", argv[2]);
     char *body = body_of(b);
-    int rc = show("POST", "/api/groups", body, group_one);
+    int rc = show("POST", "/api/groups", body, ctl_group_one);
     g_free(body);
     return rc;
   }
@@ -571,7 +289,7 @@ static int cmd_groups(int argc, char **argv) {
   if ((add || !strcmp(argv[1], "remove-point")) && want_args(argv, argc, 4, usage) && as_id(argv[2], &g) &&
       as_id(argv[3], &p)) {
     char *path = g_strdup_printf("/api/groups/%" G_GINT64_FORMAT "/points/%" G_GINT64_FORMAT, g, p);
-    int rc = show(add ? "PUT" : "DELETE", path, NULL, group_one);
+    int rc = show(add ? "PUT" : "DELETE", path, NULL, ctl_group_one);
     g_free(path);
     return rc;
   }
@@ -614,7 +332,7 @@ static int cmd_meetings(int argc, char **argv) {
       g_string_append_printf(path, "?from=%" G_GINT64_FORMAT, from);
     if (to)
       g_string_append_printf(path, "%sto=%" G_GINT64_FORMAT, from ? "&" : "?", to);
-    int rc = show("GET", path->str, NULL, meetings_table);
+    int rc = show("GET", path->str, NULL, ctl_meetings_table);
     g_string_free(path, TRUE);
     return rc;
   }
@@ -654,7 +372,7 @@ static int cmd_meetings(int argc, char **argv) {
       json_builder_end_object(b);
     }
     char *body = body_of(b);
-    int rc = show("POST", "/api/meetings", body, meeting_one);
+    int rc = show("POST", "/api/meetings", body, ctl_meeting_one);
     g_free(body);
     return rc;
   }
@@ -667,13 +385,13 @@ static int cmd_meetings(int argc, char **argv) {
   int rc = EXIT_USAGE;
   if (!strcmp(argv[1], "show")) {
     path = g_strdup_printf("/api/meetings/%" G_GINT64_FORMAT, id);
-    rc = show("GET", path, NULL, meeting_one);
+    rc = show("GET", path, NULL, ctl_meeting_one);
   } else if (!strcmp(argv[1], "live")) {
     path = g_strdup_printf("/api/meetings/%" G_GINT64_FORMAT "/live", id);
-    rc = show("GET", path, NULL, live_table);
+    rc = show("GET", path, NULL, ctl_live_table);
   } else if (!strcmp(argv[1], "end") || !strcmp(argv[1], "cancel")) {
     path = g_strdup_printf("/api/meetings/%" G_GINT64_FORMAT "/%s", id, argv[1]);
-    rc = show("POST", path, "{}", done_line);
+    rc = show("POST", path, "{}", ctl_done_line);
   } else if (!strcmp(argv[1], "edit")) {
     if (!time_option("--start", C.start, &start) || !time_option("--end", C.end, &end))
       return EXIT_USAGE;
@@ -688,7 +406,7 @@ static int cmd_meetings(int argc, char **argv) {
       add_int(b, "open_before_s", (gint64)C.open_before * 60);
     char *body = body_of(b);
     path = g_strdup_printf("/api/meetings/%" G_GINT64_FORMAT, id);
-    rc = show("PATCH", path, body, meeting_one);
+    rc = show("PATCH", path, body, ctl_meeting_one);
     g_free(body);
   } else {
     fail("usage: diemcau-ctl %s", usage);
@@ -711,7 +429,7 @@ static int cmd_invite(int argc, char **argv) {
   add_int(b, C.point ? "point_id" : "group_id", C.point ? C.point : C.group);
   add_str(b, "role", C.role);
   char *body = body_of(b), *path = g_strdup_printf("/api/meetings/%" G_GINT64_FORMAT "/invitations", id);
-  int rc = show("POST", path, body, invitations_table);
+  int rc = show("POST", path, body, ctl_invitations_table);
   g_free(body), g_free(path);
   return rc;
 }
@@ -721,7 +439,7 @@ static int cmd_revoke(int argc, char **argv) {
   if (!want_args(argv, argc, 2, "revoke INVITATION") || !as_id(argv[1], &id))
     return EXIT_USAGE;
   char *path = g_strdup_printf("/api/invitations/%" G_GINT64_FORMAT "/revoke", id);
-  int rc = show("POST", path, "{}", done_line);
+  int rc = show("POST", path, "{}", ctl_done_line);
   g_free(path);
   return rc;
 }
@@ -740,7 +458,7 @@ static int cmd_attendance(int argc, char **argv) {
       g_bytes_unref(reply);
     }
   } else {
-    rc = show("GET", path, NULL, attendance_table);
+    rc = show("GET", path, NULL, ctl_attendance_table);
   }
   g_free(path);
   return rc;
@@ -751,7 +469,7 @@ static int cmd_keys(int argc, char **argv) {
   if (!want_args(argv, argc, 2, usage))
     return EXIT_USAGE;
   if (!strcmp(argv[1], "list"))
-    return show("GET", "/api/keys", NULL, keys_table);
+    return show("GET", "/api/keys", NULL, ctl_keys_table);
   if (!strcmp(argv[1], "add") && want_args(argv, argc, 3, usage)) {
     if (!C.role) {
       fail("keys add needs --role admin, operator or viewer");
@@ -762,14 +480,14 @@ static int cmd_keys(int argc, char **argv) {
     add_str(b, "name", argv[2]);
     add_str(b, "role", C.role);
     char *body = body_of(b);
-    int rc = show("POST", "/api/keys", body, key_made);
+    int rc = show("POST", "/api/keys", body, ctl_key_made);
     g_free(body);
     return rc;
   }
   gint64 id;
   if (!strcmp(argv[1], "revoke") && want_args(argv, argc, 3, usage) && as_id(argv[2], &id)) {
     char *path = g_strdup_printf("/api/keys/%" G_GINT64_FORMAT "/revoke", id);
-    int rc = show("POST", path, "{}", done_line);
+    int rc = show("POST", path, "{}", ctl_done_line);
     g_free(path);
     return rc;
   }
@@ -947,13 +665,14 @@ int main(int argc, char **argv) {
   int rc = request_json("GET", "/api/whoami", NULL, &who);
   if (rc)
     return rc;
-  const char *zone = str(json_node_get_object(who), "time_zone");
+  const char *zone = ctl_str(json_node_get_object(who), "time_zone");
   C.tz = g_time_zone_new_identifier(zone);
   if (!C.tz)
     C.tz = g_time_zone_new_local();
+  ctl_zone = C.tz;
   const char *cmd = argv[1];
   if (!strcmp(cmd, "whoami"))
-    C.json ? print_json(who) : whoami_line(who);
+    C.json ? ctl_print_json(who) : whoami_line(who);
   else if (!strcmp(cmd, "points"))
     rc = cmd_points(argc - 1, argv + 1);
   else if (!strcmp(cmd, "groups"))
@@ -970,7 +689,7 @@ int main(int argc, char **argv) {
     rc = cmd_keys(argc - 1, argv + 1);
   else if (!strcmp(cmd, "audit")) {
     char *path = g_strdup_printf("/api/audit?limit=%d", C.limit);
-    rc = show("GET", path, NULL, audit_table);
+    rc = show("GET", path, NULL, ctl_audit_table);
     g_free(path);
   } else if (!strcmp(cmd, "backup"))
     rc = cmd_backup(argc - 1, argv + 1);
