@@ -289,6 +289,23 @@ unsigned dc_rx_stream_not_needed(dc_rx_stream *s, uint16_t first, uint16_t n, ui
   return found;
 }
 
+void dc_rx_stream_silence_skipped(dc_rx_stream *s, uint16_t seq, bool silent) {
+  if (!s->started)
+    return;
+  uint16_t delta = (uint16_t)(seq - s->max_seq);
+  if (delta == 0 || delta >= MAX_DROPOUT)
+    return; /* a duplicate, a late one or a jump: the packet before the gap is not known */
+  if (delta > 1 && (silent || s->last_silent)) {
+    uint16_t before = (uint16_t)(seq - 1);
+    if (before < s->max_seq)
+      s->cycles += SEQ_MOD;
+    s->received += delta - 1u;
+    s->skipped += delta - 1u;
+    s->max_seq = before;
+  }
+  s->last_silent = silent;
+}
+
 void dc_rx_stream_on_sr(dc_rx_stream *s, uint64_t ntp, uint64_t now_us) {
   s->last_sr_ntp = (ntp >> 16) & 0xFFFFFFFFu;
   s->last_sr_us = now_us;

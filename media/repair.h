@@ -100,6 +100,8 @@ typedef struct {
    * that the recent ones count; none before loss_runs_from_us */
   uint32_t loss_gaps, loss_gap_packets;
   uint64_t loss_runs_from_us;
+  bool last_silent;     /* the highest-numbered packet so far said silence (audio level 127) */
+  uint64_t skipped;     /* numbers left out beside silence (dc_rx_stream_silence_skipped) */
 } dc_rx_stream;
 
 void dc_rx_stream_init(dc_rx_stream *s, uint32_t ssrc, uint32_t clock_rate);
@@ -132,6 +134,13 @@ bool dc_rx_stream_rebuilt(dc_rx_stream *s, uint16_t seq);
  * given up. Returns how many were missing; their numbers go to out (room for n), if not NULL,
  * for the caller to fill its receivers' numbering with. */
 unsigned dc_rx_stream_not_needed(dc_rx_stream *s, uint16_t first, uint16_t n, uint16_t *out);
+/* Called for each audio packet before dc_rx_stream_update, with whether its audio level
+ * (RFC 6464) says silence (127). A filter upstream of us drops a point's silent packets but
+ * one in a few (bridge/silence_filter.h), so numbers missing in order before a packet, where
+ * it or the packet before the gap said silence, were left out there, not lost: they are taken
+ * as received (no loss in our reports, no loss run, nothing missing) and counted in skipped.
+ * A gap between two packets with sound is loss as before. */
+void dc_rx_stream_silence_skipped(dc_rx_stream *s, uint16_t seq, bool silent);
 /* The sender's SR, for the report's LSR/DLSR (RFC 3550 §6.4.1). */
 void dc_rx_stream_on_sr(dc_rx_stream *s, uint64_t ntp, uint64_t now_us);
 /* Sequence numbers to NACK now: each missing one not asked for within retry_us and asked

@@ -389,6 +389,48 @@ static void test_keyframe_held_not_dropped(void) {
   g_assert_cmpint(dc_keyframe_gate_ask(&g, t2 + 500000 + spacing, spacing, &due), ==, DC_KEYFRAME_SEND);
 }
 
+/* A muted point's silence, dropped upstream but one packet in eight (bridge/silence_filter.h):
+ * the gaps beside a silent packet are not loss (none reported, no loss run, nothing to ask
+ * for), across the wrap; a gap between two packets with sound still is. */
+static void test_rx_silence_skipped(void) {
+  dc_rx_stream s;
+  dc_rx_stream_init(&s, 0xAB, 48000);
+  uint64_t now = 1000000;
+  uint16_t seq = 65530;
+  struct {
+    uint16_t step; /* the number after the last one that came */
+    bool silent;
+  } arrivals[] = {
+      {1, false}, {1, false}, {1, false}, /* speech: 65530..65532 */
+      {4, true},  {8, true},  {8, true},  /* muted: the samples, across the wrap */
+      {5, false}, {1, false},             /* speech again after the filter's gap */
+      {3, false}, {1, false},             /* two lost between sound: loss */
+      {1, true},  {6, false},             /* one silent packet, the mute's start lost with it: not loss */
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS(arrivals); i++) {
+    seq = (uint16_t)(seq + (i ? arrivals[i].step : 0));
+    dc_rx_stream_silence_skipped(&s, seq, arrivals[i].silent);
+    g_assert_true(dc_rx_stream_update(&s, seq, seq * 960u, 40, now));
+    now += 20000u * arrivals[i].step;
+  }
+  dc_rtcp_report_block rb;
+  dc_rx_stream_report(&s, now, &rb);
+  g_assert_cmpint(rb.cumulative_lost, ==, 2);
+  g_assert_cmpuint(rb.ext_highest_seq, ==, 65536u + seq);
+  g_assert_cmpuint(s.skipped, ==, 3 + 7 + 7 + 4 + 5);
+  g_assert_cmpint(s.n_missing, ==, 2); /* the two lost with sound either side, and only they */
+  g_assert_cmpuint(s.missing[0].seq + s.missing[1].seq, ==, 2u * (seq - 10) + 1);
+  /* a duplicate or a late packet changes nothing */
+  dc_rx_stream_silence_skipped(&s, (uint16_t)(seq - 3), true);
+  dc_rx_stream_silence_skipped(&s, seq, true);
+  g_assert_cmpuint(s.skipped, ==, 26);
+  /* before the first packet: nothing to skip from */
+  dc_rx_stream fresh;
+  dc_rx_stream_init(&fresh, 0xAC, 48000);
+  dc_rx_stream_silence_skipped(&fresh, 100, true);
+  g_assert_cmpuint(fresh.skipped, ==, 0);
+}
+
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/repair/cache-hit-and-age", test_cache_hit_and_age);
@@ -400,6 +442,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/repair/rx-nack-storm-bounded", test_rx_nack_storm_bounded);
   g_test_add_func("/repair/rx-late-retransmission-is-no-restart", test_rx_late_retransmission_is_no_restart);
   g_test_add_func("/repair/rx-loss-in-runs", test_rx_loss_in_runs);
+  g_test_add_func("/repair/rx-silence-skipped", test_rx_silence_skipped);
   g_test_add_func("/repair/rtx-round-trip", test_rtx_round_trip);
   g_test_add_func("/repair/rtx-padding", test_rtx_padding);
   g_test_add_func("/repair/budget", test_repair_budget);
