@@ -39,8 +39,16 @@ static void push_red(dc_participant *src, const dc_rtp *pkt, int level, uint64_t
 
 /* Every RTP packet of the point's audio (Opus, or RED around it). */
 void audio_in(dc_participant *src, const dc_rtp *pkt, size_t len, uint64_t now) {
+  bool voice;
+  uint8_t dbov;
+  int level = src->audio_ext.audio_level && dc_rtp_audio_level(pkt, src->audio_ext.audio_level, &voice, &dbov)
+                  ? dbov : -1;
   if (src->audio_rx.ssrc != pkt->ssrc)
     dc_rx_stream_init(&src->audio_rx, pkt->ssrc, 48000);
+  uint64_t skipped = src->audio_rx.skipped;
+  dc_rx_stream_silence_skipped(&src->audio_rx, pkt->seq, level == 127); /* bridge/silence_filter.h */
+  if (src->audio_rx.skipped != skipped)
+    dc_metrics_add(&dc_metrics.silence_skipped, src->audio_rx.skipped - skipped);
   dc_rx_stream_update(&src->audio_rx, pkt->seq, pkt->timestamp, len, now);
   unsigned step = src->uplink.step;
   if (dc_uplink_audio_packet(&src->uplink, pkt->timestamp, now)) {
@@ -49,10 +57,6 @@ void audio_in(dc_participant *src, const dc_rtp *pkt, size_t len, uint64_t now) 
   }
   if (g_atomic_int_get(&src->muted) || src->mix_slot < 0)
     return;
-  bool voice;
-  uint8_t dbov;
-  int level = src->audio_ext.audio_level && dc_rtp_audio_level(pkt, src->audio_ext.audio_level, &voice, &dbov)
-                  ? dbov : -1;
   if (pkt->payload_type != src->audio_pt) {
     push_red(src, pkt, level, now);
     return;

@@ -150,6 +150,12 @@ void dc_metrics_write(GString *out, dc_bridge *b) {
           &dc_metrics.srtp_refused);
   counter(out, "diemcau_direct_receive_total", "Participants' transports that came to read their UDP socket themselves.",
           &dc_metrics.direct_receive);
+  counter(out, "diemcau_silence_filters_total",
+          "Of those, transports whose socket drops the participant's silent audio in the kernel (muted points).",
+          &dc_metrics.silence_filters);
+  counter(out, "diemcau_audio_silence_skipped_total",
+          "Participants' silent audio packets the kernel dropped before the bridge read them, as the packets after tell.",
+          &dc_metrics.silence_skipped);
   counter(out, "diemcau_path_checks_total",
           "Consent checks sent to a new address a participant's packets came from (RFC 7675).", &dc_metrics.path_checks);
   counter(out, "diemcau_path_moves_total", "Participants whose media moved to a new address after it answered there.",

@@ -45,6 +45,8 @@ typedef struct {
   atomic_uint_fast64_t direct_receive;     /* transports reading their own socket (transport_receive.c) */
   atomic_uint_fast64_t direct_reads, direct_datagrams; /* their reads (recvmmsg calls that got any) and datagrams */
   atomic_uint_fast64_t direct_coalesced;   /* ... of those, datagrams that came several in one (UDP GRO) */
+  atomic_uint_fast64_t silence_filters;    /* ... of those, whose socket drops the peer's silent audio (silence_filter.h) */
+  atomic_uint_fast64_t silence_skipped;    /* audio packets left out beside silence, as their numbers tell */
   atomic_uint_fast64_t path_checks;        /* our checks to an address a peer's packets came from anew */
   atomic_uint_fast64_t path_moves;         /* ... answered there by the peer: where we send moved */
   atomic_uint_fast64_t red_packets_out;    /* mix packets that carried an earlier frame (RFC 2198) */

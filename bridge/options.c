@@ -53,6 +53,7 @@ static void *slot_of(dc_options *o, const char *key, key_kind *kind) {
       {"red-always", KEY_BOOL, offsetof(dc_options, red_always)},
       {"no-ice-tcp", KEY_BOOL, offsetof(dc_options, no_ice_tcp)},
       {"no-io-uring", KEY_BOOL, offsetof(dc_options, no_io_uring)},
+      {"no-silence-filter", KEY_BOOL, offsetof(dc_options, no_silence_filter)},
   };
   for (size_t i = 0; i < G_N_ELEMENTS(keys); i++)
     if (!strcmp(keys[i].key, key)) {

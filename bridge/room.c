@@ -129,6 +129,9 @@ dc_bridge *dc_bridge_new(const dc_bridge_config *cfg, GError **error) {
   b->no_red = cfg->no_red;
   b->red_always = cfg->red_always && !cfg->no_red;
   b->no_video_fec = cfg->no_video_fec;
+  b->no_silence_filter = cfg->no_silence_filter;
+  if (cfg->no_silence_filter)
+    g_message("silence filter off (no-silence-filter): muted points' silent audio is read like any packet");
   b->connect_timeout_s = cfg->connect_timeout_s ? cfg->connect_timeout_s : DC_CONNECT_TIMEOUT_S;
   b->on_speaker = cfg->on_speaker;
   b->speaker_user = cfg->speaker_user;
@@ -531,6 +534,8 @@ char *dc_participant_offer(dc_participant *p, const char *sdp, GError **error) {
       .audio_red_first = !b->no_red && audio_answer[p->tier].red_uplink,
       .send = send};
   char *answer = dc_sdp_write_answer(neg, &params);
+  if (!b->no_silence_filter && p->audio_pt >= 0 && p->audio_ext.audio_level)
+    dc_transport_drop_silence(p->transport, p->audio_pt, p->audio_red_pt, p->audio_ext.audio_level);
   dc_transport_start(p->transport, neg->ice_ufrag, neg->ice_pwd, neg->fingerprint, neg->dtls_server);
   dc_worker_invoke(p->worker, start_tick_on_worker, room_ref(p), room_unref);
   /* candidates that came inside the offer (non-trickle clients) */

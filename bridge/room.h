@@ -64,6 +64,7 @@ typedef struct {
   bool red_always;   /* RED to every receiver that takes it from its first packet, lossy or not */
   bool no_io_uring;  /* media sends and reads a system call each, never batched by io_uring
                       * (bridge/uring.h); the process's, not only this bridge's */
+  bool no_silence_filter; /* every audio packet read, silent ones too (bridge/silence_filter.h) */
   dc_speaker_fn on_speaker;
   gpointer speaker_user;
   dc_recording_fn on_recording;

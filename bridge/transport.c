@@ -65,6 +65,12 @@ dc_transport *dc_transport_new(dc_worker *w, dc_dtls_identity *id, const dc_tran
   return t;
 }
 
+void dc_transport_drop_silence(dc_transport *t, int opus_pt, int red_pt, int level_id) {
+  t->silence_opus_pt = opus_pt;
+  t->silence_red_pt = red_pt;
+  t->silence_level_id = level_id;
+}
+
 const char *dc_transport_local_ufrag(const dc_transport *t) { return t->ufrag; }
 const char *dc_transport_local_pwd(const dc_transport *t) { return t->pwd; }
 dc_worker *dc_transport_worker(const dc_transport *t) { return t->worker; }

@@ -24,6 +24,7 @@
  * still arriving there (bridge/ice_reply: consent, RFC 7675; further nominations, RFC 8445
  * §7.3); where the peer's authenticated media comes from is where we send (it may move to
  * another of its candidates). transport_receive.c says why and when libnice keeps reading.
+ * That socket can drop the peer's silent audio in the kernel (dc_transport_drop_silence).
  *
  * Left out: the bridge's own relay over TCP/TLS (--turn is UDP), ICE restarts, several
  * components.
@@ -86,6 +87,11 @@ const char *dc_transport_local_ufrag(const dc_transport *t);
 const char *dc_transport_local_pwd(const dc_transport *t);
 dc_worker *dc_transport_worker(const dc_transport *t);
 
+/* Before dc_transport_start: once the transport reads its socket itself, the kernel drops
+ * the peer's silent audio there (bridge/silence_filter.h): payload types opus_pt and red_pt
+ * (-1: none), the audio level as one-byte extension element level_id. Not called, or where
+ * the kernel refuses: every packet is read. */
+void dc_transport_drop_silence(dc_transport *t, int opus_pt, int red_pt, int level_id);
 /* From any thread: hand the remote side's details to the worker and start ICE. */
 void dc_transport_start(dc_transport *t, const char *ufrag, const char *pwd,
                         const char *fingerprint, bool dtls_server);

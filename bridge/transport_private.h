@@ -61,6 +61,9 @@ struct dc_transport {
   bool agent_released; /* direct receive let the agent go: candidates have nowhere to go */
   bool receiving;      /* in drain_direct or got_direct: a close from a callback waits for its end */
   bool close_deferred;
+  /* the peer's silent audio, dropped by the socket once direct receive starts
+   * (silence_filter.h); level id 0: not asked */
+  int silence_opus_pt, silence_red_pt, silence_level_id;
 };
 
 /* transport.c: DTLS took a datagram or a timeout: its flights out, the SRTP keys once it is

@@ -6,6 +6,7 @@
  * peer's media comes from followed only once the peer answers our check there. See
  * transport.h and transport_private.h. */
 #include "bridge/transport_private.h"
+#include "bridge/silence_filter.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -392,6 +393,12 @@ static gboolean start_direct_receive(gpointer data) {
   int on = 1; /* after the agent's last read: libnice's reads would take a coalesced run for one datagram */
   if (setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof on) != 0)
     g_debug("transport: no UDP GRO on this socket (%s): one datagram a read", g_strerror(errno));
+  if (t->silence_level_id) {
+    if (dc_silence_filter_attach(fd, t->silence_opus_pt, t->silence_red_pt, t->silence_level_id))
+      dc_metrics_add(&dc_metrics.silence_filters, 1);
+    else
+      g_debug("transport: the kernel refused the silence filter (%s): every packet is read", g_strerror(errno));
+  }
   dc_metrics_add(&dc_metrics.direct_receive, 1);
   return G_SOURCE_REMOVE;
 }

@@ -401,6 +401,7 @@ static GSubprocess *start_janus(const char *exe, const char *conf, int port) {
 
 typedef struct {
   double rtp_in, rtp_out, dropped, direct;
+  double silence_filters, silence_skipped; /* bridge/silence_filter.h */
   double send_calls, sends, sent_datagrams, gso_datagrams, padded; /* bridge/outbox.h */
   double reads, read_datagrams, read_coalesced;            /* bridge/transport.c, direct receive */
   double ring_sends, ring_reads;                           /* of those, made through io_uring (bridge/uring.h) */
@@ -442,6 +443,8 @@ static bridge_counters read_metrics(int port) {
     b.hold_1ms = metric(text, "diemcau_outbox_hold_seconds_bucket{le=\"0.001\"} ");
     b.hold_5ms = metric(text, "diemcau_outbox_hold_seconds_bucket{le=\"0.005\"} ");
     b.direct = metric(text, "diemcau_direct_receive_total ");
+    b.silence_filters = metric(text, "diemcau_silence_filters_total ");
+    b.silence_skipped = metric(text, "diemcau_audio_silence_skipped_total ");
     b.mix_played = metric(text, "diemcau_mix_playout_wait_seconds_count ");
     b.mix_wait_s = metric(text, "diemcau_mix_playout_wait_seconds_sum ");
     b.mix_late_waits = metric(text, "diemcau_mix_late_waits_total ");
@@ -701,6 +704,9 @@ int main(int argc, char **argv) {
   if (!S.janus) {
     printf("| deliveries the bridge dropped (a worker behind) | %.0f |\n", dropped);
     printf("| transports reading their socket themselves | %.0f of %d |\n", m1.direct, joined);
+    printf("| RTP packets the bridge read a second; muted points' silence the kernel dropped (silence_filter.h), on "
+           "how many sockets | %.0f; %.0f a second, %.0f of %d |\n", (m1.rtp_in - m0.rtp_in) / secs,
+           (m1.silence_skipped - m0.silence_skipped) / secs, m1.silence_filters, joined);
     double calls = m1.send_calls - m0.send_calls, datagrams = m1.sent_datagrams - m0.sent_datagrams;
     double sends = m1.sends - m0.sends;
     printf("| media datagrams the bridge sent a system call, a send (io_uring: many sends a call); share sent by GSO | "
@@ -772,10 +778,20 @@ int main(int argc, char **argv) {
   BOUND(S.janus || video_senders == 0 || own_coalesced > 0, "the points read %.0f of %.0f datagrams coalesced\n",
         own_coalesced, own_read);
 
-  /* --no-io-uring: every send its own system call, nothing through a ring */
-  bool no_ring = false;
-  for (char **o = bridge_options; o && *o; o++)
+  /* the silent points' audio is dropped by their sockets (bridge/silence_filter.h), and the
+   * bridge's numbering says how much; --no-silence-filter: none is */
+  bool no_ring = false, no_filter = false;
+  for (char **o = bridge_options; o && *o; o++) {
     no_ring |= !strcmp(*o, "--no-io-uring");
+    no_filter |= !strcmp(*o, "--no-silence-filter");
+  }
+  bool silent_points = participants > talkers * meetings;
+  BOUND(S.janus || no_filter || m1.silence_filters == participants, "%.0f of %d sockets drop silent audio\n",
+        m1.silence_filters, participants);
+  BOUND(S.janus || no_filter || !silent_points || m1.silence_skipped > m0.silence_skipped,
+        "the bridge counted %.0f silent packets left out by the kernel\n", m1.silence_skipped - m0.silence_skipped);
+  BOUND(!no_filter || m1.silence_filters == 0, "with --no-silence-filter %.0f sockets dropped silence\n",
+        m1.silence_filters);
   BOUND(!no_ring || (m1.ring_sends == m0.ring_sends && m1.ring_reads == m0.ring_reads),
         "with --no-io-uring the bridge made %.0f sends and %.0f reads through io_uring\n", m1.ring_sends - m0.ring_sends,
         m1.ring_reads - m0.ring_reads);

@@ -15,7 +15,7 @@ static void test_full_config(void) {
                      "time-zone = Asia/Ho_Chi_Minh\nmetrics-listen = 10.0.0.5:9464\nworkers = 4\ntalkers = 3\n"
                      "no-red = true\nlog-level = warning\n"
                      "ice-server = stun:stun.example.org;turn:turn.example.org:3478?transport=tcp;turns:turn.example.org:443\n"
-                     "turn-secret = north-wind\nturn-ttl = 3600\nno-io-uring = true\n";
+                     "turn-secret = north-wind\nturn-ttl = 3600\nno-io-uring = true\nno-silence-filter = true\n";
   dc_options o = {.port = 8443}; /* given as a flag: it wins */
   GError *err = NULL;
   g_assert_true(read_and_check(&o, text, &err));
@@ -38,6 +38,7 @@ static void test_full_config(void) {
   g_assert_cmpstr(o.turn_secret, ==, "north-wind");
   g_assert_cmpint(o.turn_ttl, ==, 3600);
   g_assert_true(o.no_io_uring);
+  g_assert_true(o.no_silence_filter);
   g_assert_false(o.no_ice_tcp); /* not in the file: the default */
   dc_options_clear(&o);
 }
