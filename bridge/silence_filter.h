@@ -1,7 +1,8 @@
 /* silence_filter.h — a point's silent audio dropped by the kernel, before the bridge reads it.
  *
- * A muted page sends 50 packets a second of silence (its track disabled: RFC 6464 audio level
- * 127, no DTX unless asked), and in a district meeting most points are muted. Each such
+ * A sender that does not pause while silent sends 50 packets a second at RFC 6464 audio level
+ * 127: a client that ignores the answer's usedtx=1 (browsers honour it: 1-3 packets a second
+ * once muted), the pauses too short for DTX, and the load generator's muted points. Each such
  * packet cost the bridge a wake-up, a read, an SRTP check and a jitter-buffer push, for
  * nothing it mixes. A classic BPF program on the point's socket (SO_ATTACH_FILTER,
  * socket(7); no privilege needed) drops an RTP packet of the point's audio whose one-byte
