@@ -6,7 +6,8 @@
  * is what a meeting sends: Vietnamese speech made at start with espeak-ng (voice vi), encoded
  * once to Opus; the talkers take turns of TURN_S seconds, sending its 20 ms frames with their
  * audio level (RFC 6464); everyone else sends Opus silence at 50 packets/s with level 127, as
- * browsers do without DTX. The first V participants also send video as Chrome's simulcast
+ * browsers do without DTX (issue 15's model; with --muted-dtx a packet every 400 ms, as
+ * Chromium and Firefox do once muted under our answer's usedtx=1). The first V participants also send video as Chrome's simulcast
  * does: three SSRC layers (a=ssrc-group:SIM, lowest first) of ~120, ~400 and ~1600 kbit/s,
  * VP8 payload descriptors with picture ids, a key frame every 2 s, each frame starting with
  * VP8's frame header (RFC 6386 §9.1: Janus looks for a key frame's start code). (The rest is
@@ -99,6 +100,7 @@ typedef struct {
   /* sent and received, on the worker */
   gint sent, audio_in, video_in, audio_gaps;
   int last_aseq; /* -1: none yet */
+  unsigned quiet_ticks; /* --muted-dtx: ticks since its last packet of silence */
 } client;
 
 #define POINTS_PER_ADDRESS DC_TEST_POINTS_PER_ADDRESS /* tests/lib/daemon.h says why */
@@ -121,6 +123,7 @@ static struct {
   const char *client_address; /* with janus: where the points' ICE gathers */
   gint video_bad;             /* video packets whose payload did not end as ours do */
   uint64_t remb_bps;          /* --remb */
+  gboolean muted_dtx;         /* --muted-dtx */
 } S;
 
 #define JANUS_ROOM 1234 /* tests/load/janus-side-by-side's configuration makes it */
@@ -238,16 +241,24 @@ static gboolean send_media(gpointer data) {
   const frame *f = &S.silence;
   if (c->talker && c->member == turn)
     f = &S.speech[c->speech_at++ % S.n_speech];
+  /* --muted-dtx: silence as a browser with DTX sends it, a packet every 400 ms (Opus's
+   * comfort-noise update), its RTP time going on in between */
+  bool quiet_tick = f == &S.silence && S.muted_dtx && c->quiet_ticks++ % 20 != 0;
+  if (f != &S.silence)
+    c->quiet_ticks = 0;
   uint8_t buf[DC_TRANSPORT_BUF], level = (uint8_t)(0x80 | f->level); /* V: voice active */
   if (f->level == 127)
     level = 127;
   dc_rtp_ext_elem ext = {LEVEL_ID, 1, &level};
-  dc_rtp_header h = {.payload_type = 111, .seq = c->aseq++, .timestamp = c->ats, .ssrc = audio_ssrc(c)};
+  dc_rtp_header h = {.payload_type = 111, .seq = c->aseq, .timestamp = c->ats, .ssrc = audio_ssrc(c)};
   c->ats += 960;
-  size_t n = dc_rtp_write_header(buf, sizeof buf, &h, &ext, 1);
-  memcpy(buf + n, f->data, (size_t)f->len);
-  dc_transport_send_rtp(c->t, buf, n + (size_t)f->len, sizeof buf);
-  g_atomic_int_inc(&c->sent);
+  if (!quiet_tick) {
+    c->aseq++;
+    size_t n = dc_rtp_write_header(buf, sizeof buf, &h, &ext, 1);
+    memcpy(buf + n, f->data, (size_t)f->len);
+    dc_transport_send_rtp(c->t, buf, n + (size_t)f->len, sizeof buf);
+    g_atomic_int_inc(&c->sent);
+  }
   if (c->video && (!S.janus || c->vt)) /* to Janus on the camera's own PeerConnection */
     send_video(c, S.janus ? c->vt : c->t);
   return G_SOURCE_CONTINUE;
@@ -480,6 +491,7 @@ int main(int argc, char **argv) {
       {"seconds", 0, 0, G_OPTION_ARG_INT, &seconds, "how long to measure once all joined (default 10)", "S"},
       {"meetings", 0, 0, G_OPTION_ARG_INT, &meetings, "meetings the participants are spread over, participant i in meeting i mod K (default 1; not with --janus)", "K"},
       {"talkers", 0, 0, G_OPTION_ARG_INT, &talkers, "participants that take turns speaking, in each meeting (default 3)", "T"},
+      {"muted-dtx", 0, 0, G_OPTION_ARG_NONE, &S.muted_dtx, "the others send silence as a muted browser does under our answer (DTX: a packet every 400 ms), not at 50 packets a second (issue 15's model)", NULL},
       {"video-senders", 0, 0, G_OPTION_ARG_INT, &video_senders, "participants sending three simulcast layers, in each meeting, the talkers first (default 3)", "V"},
       {"join-rate", 0, 0, G_OPTION_ARG_DOUBLE, &join_rate, "joins a second (default 0: all at once, a storm)", "R"},
       {"remb", 0, 0, G_OPTION_ARG_INT, &remb_kbps, "each point's receiver reports carry a REMB of this rate, as Chrome's "
