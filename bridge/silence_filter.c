@@ -13,7 +13,8 @@ enum { ACCEPT, FOUND, KEEP, EXT, ELEMENT_LABELS };
 #define LABELS (ELEMENT_LABELS + 2 * DC_SILENCE_FILTER_ELEMENTS)
 #define NO_LABEL (-1)
 
-/* A UDP socket's filter sees the datagram from its UDP header on (udp_queue_rcv_one_skb). */
+/* A UDP socket's filter sees the datagram from its UDP header on (udp_queue_rcv_one_skb; the
+ * same for IPv6, udpv6_queue_rcv_one_skb: checked by hand on ::1, the unit test uses IPv4). */
 #define UDP 8
 
 typedef struct {
