@@ -489,7 +489,24 @@ char *dc_media_video_encoder_desc(const dc_profile *p) {
 
 static const char *file_or_null(const char *s) { return s && strcmp(s, "fake") ? s : NULL; }
 
+/* autovideosink tries DirectFB's sink after X, Wayland and KMS. On a box with none of them (an
+ * unattended endpoint started before any desktop, a VM) DirectFB fails to open and then holds
+ * the pipeline for good (and crashed as the endpoint was stopped): the endpoint said it joined
+ * and nothing more, with no media. Ranked out, autovideosink finds no sink, warns, and the
+ * endpoint says "no screen" and goes on. */
+static gpointer rank_out_directfb(gpointer unused) {
+  (void)unused;
+  GstElementFactory *f = gst_element_factory_find("dfbvideosink");
+  if (f) {
+    gst_plugin_feature_set_rank(GST_PLUGIN_FEATURE(f), GST_RANK_NONE);
+    gst_object_unref(f);
+  }
+  return NULL;
+}
+
 dc_endpoint_media *dc_media_new(const dc_media_config *cfg, const dc_media_events *events, GError **error) {
+  static GOnce directfb_once = G_ONCE_INIT;
+  g_once(&directfb_once, rank_out_directfb, NULL);
   dc_endpoint_media *m = g_atomic_rc_box_new0(dc_endpoint_media);
   m->cfg = *cfg;
   m->cfg.ice_uris = NULL; /* the caller's: used here only */

@@ -108,6 +108,19 @@ async function main() {
       muteSaid.includes('goes on without it') && mute.code === 0,
       'no microphone: the endpoint says so in words, names --audio-source, and joins all the same',
       `exit ${mute.code}, joined after ${mute.saw} s; said: ${muteSaid.slice(0, 300)}`);
+    // A box with no screen (no X, Wayland or KMS: an unattended endpoint before any desktop,
+    // this VM): autovideosink tried DirectFB's sink last, which then held the pipeline for
+    // good, and the endpoint said nothing after "joined". Every other screen sink is ranked
+    // out here so that DirectFB is what is left, whatever this machine has.
+    const noScreens = ['xvimagesink', 'ximagesink', 'kmssink', 'waylandsink', 'gtkwaylandsink', 'glimagesink', 'glimagesinkelement']
+      .map((f) => `${f}:NONE`).join(',');
+    const headless = await runUntil(['--link', good, '--pin', fp, '--give-up-after', '5'], 'no screen to show the video on', 20000,
+      ['--audio-source', 'test:440', '--video-source', 'test', '--audio-sink', 'fake'], { GST_PLUGIN_FEATURE_RANK: noScreens });
+    const screenSaid = headless.err.split('\n').find((l) => l.includes('no screen')) || headless.err.slice(-300);
+    check(headless.saw !== null && screenSaid.startsWith('diemcau-endpoint: ') && screenSaid.includes('--video-sink') &&
+      screenSaid.includes('goes on without it'),
+      'no screen: the endpoint says so in words, names --video-sink, and goes on',
+      `exit ${headless.code}, said it after ${headless.saw} s: ${screenSaid.slice(0, 300)}`);
     // issue 13: a meeting not open yet is waited for; a cancelled one ends the endpoint
     const later = await api(bridge.key, 'POST', '/api/meetings', { title: 'Chiều nay', starts_at: now + 7200, ends_at: now + 9000 });
     const laterLink = local((await api(bridge.key, 'POST', `/api/meetings/${later.id}/invitations`, { point_id: point.id })).join_link);
