@@ -20,6 +20,12 @@
  * (a file, a noise gate) ends in at most DC_SILENCE_FILTER_SAMPLE − 1 frames the mixer
  * conceals, as after a lost packet, before the sample says quiet.
  *
+ * A run a NIC's GRO coalesced for the socket (it asks for UDP_GRO: transport_receive.c) is
+ * judged whole by its first datagram. GRO joins only datagrams of one flow and one size (the
+ * last may be shorter), and a silent frame is about the smallest a sender makes, so what goes
+ * with it is more silence, or, by a coincidence of sizes, a padding or RTCP packet that is sent
+ * again anyway. Loopback and browsers send no such runs.
+ *
  * Dropping before authentication changes no state (media/srtp's rule): a forged "silent"
  * packet is only not read. The kernel counts each drop as a UDP receive error (UdpInErrors in
  * /proc/net/snmp, the socket's drops in /proc/net/udp); README says so for operators.
