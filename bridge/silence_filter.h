@@ -24,7 +24,7 @@
  * judged whole by its first datagram. GRO joins only datagrams of one flow and one size (the
  * last may be shorter), and a silent frame is about the smallest a sender makes, so what goes
  * with it is more silence, or, by a coincidence of sizes, a padding or RTCP packet that is sent
- * again anyway. Loopback and browsers send no such runs.
+ * again anyway. Loopback makes no such runs (no NIC), so the tests see none.
  *
  * Dropping before authentication changes no state (media/srtp's rule): a forged "silent"
  * packet is only not read. The kernel counts each drop as a UDP receive error (UdpInErrors in
