@@ -371,6 +371,10 @@ async function main() {
     const recordedS = (Date.now() - recordingFrom) / 1000; /* the meeting's end stops the recording */
     await host.click('#end-meeting');
     const ended = await Promise.all([host, b, again].map((p) => statusWith(p, 'meeting-ended')));
+    /* the recording stops once the bridge has ended the meeting, after the click: at most this
+     * long (a busy machine took over a second from the click to the end: 58 s recorded against
+     * 56.9 s measured before the click) */
+    const recordedAtMostS = (Date.now() - recordingFrom) / 1000;
     check(ended.every((t) => t.includes('meeting-ended')), 'the host ends the meeting: everyone gets the ended code', ended.join(' | '));
 
     // the recording: ended with the meeting, two files, the full mix and the main picture
@@ -398,11 +402,11 @@ async function main() {
     const hostMuted = [nth('muted', 'Hội trường huyện', 0), nth('unmuted', 'Hội trường huyện', 0)];
     const hostMutedS = hostMuted.every(Number.isFinite) ? (hostMuted[1] - hostMuted[0]) / 1000 : NaN;
     const hostDue = secs.length - Math.ceil(hostMutedS) - 2;
-    check(rec.audioStatus === 0 && secs.length > fromZeroS - 2.5 && secs.length < recordedS + 1 && Number.isFinite(hostMutedS) && heard('host') >= hostDue &&
+    check(rec.audioStatus === 0 && secs.length > fromZeroS - 2.5 && secs.length < recordedAtMostS + 1 && Number.isFinite(hostMutedS) && heard('host') >= hostDue &&
       heard('a', 0, 3) >= 1 && heard('b') >= 1 && heard('observerMixed') === 0,
     'the recorded mix is the whole meeting: the host throughout, A before its mute, B with the floor, never the observer',
     `decode exit ${rec.audioStatus}; ${secs.length} s recorded of ${fromZeroS.toFixed(1)} s from its start ` +
-      `(${recordedS.toFixed(1)} s from the record message); host in ${heard('host')} s (due ${hostDue}: muted itself ${hostMutedS.toFixed(1)} s), ` +
+      `(${recordedS.toFixed(1)} s from the record message to the end's click, ${recordedAtMostS.toFixed(1)} s to the end seen); host in ${heard('host')} s (due ${hostDue}: muted itself ${hostMutedS.toFixed(1)} s), ` +
       `A in ${heard('a', 0, 3)} of the first 3 s, B in ${heard('b')} s, the observer in ${heard('observer')} s ` +
       `(within 20 dB of the loudest in ${heard('observerMixed')})`);
     // the schedule, found in the mix in its order, each change within 200 ms of its message
