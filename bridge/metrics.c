@@ -154,7 +154,8 @@ void dc_metrics_write(GString *out, dc_bridge *b) {
           "Of those, transports whose socket drops the participant's silent audio in the kernel (muted points).",
           &dc_metrics.silence_filters);
   counter(out, "diemcau_audio_silence_skipped_total",
-          "Participants' silent audio packets the kernel dropped before the bridge read them, as the packets after tell.",
+          "Participants' audio packets missing beside silence, taken as dropped by the kernel's silence filter "
+          "rather than lost (a packet lost next to silence is counted here too).",
           &dc_metrics.silence_skipped);
   counter(out, "diemcau_path_checks_total",
           "Consent checks sent to a new address a participant's packets came from (RFC 7675).", &dc_metrics.path_checks);
