@@ -404,12 +404,16 @@ static gboolean start_direct_receive(gpointer data) {
 }
 
 /* Called as media starts, from within libnice's own receive: the switch waits for the loop's
- * next turn, when libnice's source is no longer running. */
+ * next turn, when libnice's source is no longer running. At the default priority, not an idle
+ * source's: a worker that libnice's reads keep busy never goes idle, and in a storm of 1000
+ * joins both workers stayed so, with every transport left on libnice for good (a read through
+ * a GSource a socket costs far more, so the busy worker never caught up). */
 void transport_ask_direct_receive(dc_transport *t) {
   if (t->direct_asked)
     return;
   t->direct_asked = true;
   t->direct_start = g_idle_source_new();
+  g_source_set_priority(t->direct_start, G_PRIORITY_DEFAULT);
   g_source_set_callback(t->direct_start, start_direct_receive, t, NULL);
   g_source_attach(t->direct_start, dc_worker_context(t->worker));
 }

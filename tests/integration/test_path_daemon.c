@@ -88,6 +88,8 @@ static struct {
   gint coalesce;         /* the bridge's RTP to X goes two at a time in one GSO datagram */
   gint rtp_to_x;         /* the bridge's RTP packets the relay passed on to X */
   gint coalesced_to_x;   /* ... of those, in GSO datagrams of two */
+  GSource *busy;         /* keeps Y's worker from ever going idle (test_busy_worker_reads_its_socket) */
+  gint busy_turns;
   gint stop;
 } T;
 
@@ -399,6 +401,26 @@ static void test_dtls_from_elsewhere_unread(void) {
   g_assert_cmpint(heard, >, 25); /* X's session untouched */
 }
 
+/* Y's worker is never idle: a source of the default priority is ready at every turn of its
+ * loop, as a worker busy with many peers' packets is. Y's transport still reads its socket
+ * itself once connected: the switch does not wait for an idle moment (1000 points joining in
+ * a storm once left every transport on libnice's reads for good, and the bridge saturated). */
+static gboolean keep_busy(gpointer unused) {
+  (void)unused;
+  g_atomic_int_inc(&T.busy_turns);
+  g_usleep(200);
+  return G_SOURCE_CONTINUE;
+}
+
+static void test_busy_worker_reads_its_socket(void) {
+  guint64 direct = atomic_load(&dc_metrics.direct_receive);
+  g_test_message("transports reading their socket themselves: %" G_GUINT64_FORMAT " (X and Y); Y's worker turned "
+                 "busy %d times",
+                 direct, g_atomic_int_get(&T.busy_turns));
+  g_assert_cmpint(g_atomic_int_get(&T.busy_turns), >, 100);
+  g_assert_cmpuint(direct, >=, 2);
+}
+
 static void test_coalesced_run_taken_apart(void) {
   g_assert_cmpuint(atomic_load(&dc_metrics.direct_receive), >=, 2); /* X and Y read their sockets themselves */
   uint64_t coalesced0 = atomic_load(&dc_metrics.direct_coalesced);
@@ -453,6 +475,12 @@ int main(int argc, char **argv) {
   const dc_client_callbacks cb = {.offer = offer_for, .message = on_message, .connected = on_connected, .rtp = on_rtp};
   for (int i = 0; i < N_CLIENTS; i++) {
     T.c[i].workers = dc_workers_new(1);
+    if (i == Y) {
+      T.busy = g_idle_source_new();
+      g_source_set_priority(T.busy, G_PRIORITY_DEFAULT);
+      g_source_set_callback(T.busy, keep_busy, NULL, NULL);
+      g_source_attach(T.busy, dc_worker_context(dc_workers_pick(T.c[i].workers)));
+    }
     dc_client_config cfg = {.session = T.session, .workers = T.c[i].workers, .identity = T.id, .ws_url = url,
                             .meeting = meeting, .token = tokens[i], .name = i == X ? "X" : "Y", .slots = 1,
                             .reports = true, .bridge_candidate = i == X ? through_relay : NULL,
@@ -464,9 +492,12 @@ int main(int argc, char **argv) {
   g_test_add_func("/path/nat-rebinding-followed", test_nat_rebinding_followed);
   g_test_add_func("/path/check-from-elsewhere-moves-nothing", test_check_from_elsewhere_moves_nothing);
   g_test_add_func("/path/dtls-from-elsewhere-unread", test_dtls_from_elsewhere_unread);
+  g_test_add_func("/path/busy-worker-reads-its-socket", test_busy_worker_reads_its_socket);
   g_test_add_func("/path/coalesced-run-taken-apart", test_coalesced_run_taken_apart);
   g_test_add_func("/path/stops-cleanly", test_stops_cleanly);
   int rc = g_test_run();
+  g_source_destroy(T.busy);
+  g_source_unref(T.busy);
   for (int i = 0; i < N_CLIENTS; i++) {
     dc_client_close(T.c[i].dc);
     dc_workers_free(T.c[i].workers);
