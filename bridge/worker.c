@@ -320,9 +320,12 @@ static void tick_free(dc_worker_tick *tick) {
   g_free(tick);
 }
 
+/* One interval's ticks are a pass: what they send (a receiver report each a second, probes)
+ * goes out together at its end, as a pass of jobs does, rather than a system call each. */
 static gboolean run_ticks(gpointer data) {
   tick_group *g = data;
   g->running = true;
+  pass_begin(g->w);
   for (guint i = 0; i < g->ticks->len; i++) { /* ticks added meanwhile run too, from the end */
     dc_worker_tick *tick = g_ptr_array_index(g->ticks, i);
     if (tick->fn && !tick->fn(tick->data)) {
@@ -330,6 +333,7 @@ static gboolean run_ticks(gpointer data) {
       g->stopped_some = true;
     }
   }
+  pass_end(g->w);
   g->running = false;
   if (g->stopped_some) {
     g->stopped_some = false;

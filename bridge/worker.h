@@ -51,8 +51,8 @@ guint64 dc_worker_refused(dc_worker *w);
 bool dc_worker_post_ahead(dc_worker *w, void (*fn)(void *msg), void (*ahead)(const void *msg, unsigned stage),
                           const void *msg, size_t len);
 
-/* A pass is a batch of the worker's jobs (posts and calls) or of its ready descriptors, run
- * together. On the worker, within a pass, fn(data) is put to run once at the pass's end, after
+/* A pass is a batch of the worker's jobs (posts and calls), of its ready descriptors, or of
+ * one interval's ticks (dc_worker_every), run together. On the worker, within a pass, fn(data) is put to run once at the pass's end, after
  * its last job (asked again with the same fn and data, still once): true. False outside a
  * pass (on another thread, in a GLib source of the worker's, in a job run where it was
  * posted from outside a pass): the caller does its work now. What sends datagrams holds them

@@ -704,6 +704,9 @@ typedef struct {
   dc_worker *w;
   dc_worker_tick *ticks[3];
   gint runs[3], destroyed[3], off_worker;
+  int not_in_pass;       /* ticks that found no pass to hold their work to */
+  int ends, since_end;   /* the passes' ends, and the ticks run since the last */
+  int least_a_pass, most_a_pass;
 } ticking;
 
 typedef struct {
@@ -711,11 +714,21 @@ typedef struct {
   int i;
 } tick_arg;
 
+static void ticks_ended(gpointer data) {
+  ticking *st = data;
+  st->ends++;
+  st->least_a_pass = MIN(st->least_a_pass, st->since_end);
+  st->most_a_pass = MAX(st->most_a_pass, st->since_end);
+  st->since_end = 0;
+}
+
 static gboolean on_tick(gpointer data) {
   tick_arg *a = data;
   ticking *st = a->st;
   if (!dc_worker_is_current(st->w))
     g_atomic_int_inc(&st->off_worker);
+  st->not_in_pass += !dc_worker_at_pass_end(ticks_ended, st);
+  st->since_end++;
   int runs = g_atomic_int_add(&st->runs[a->i], 1) + 1;
   if (a->i == 0 && runs == 2)
     return G_SOURCE_REMOVE; /* the first stops itself on its second run */
@@ -743,10 +756,11 @@ static gboolean start_ticks(gpointer data) {
 
 /* Ticks of one interval run on their worker, each every interval, until one returns
  * G_SOURCE_REMOVE or is stopped (from another's tick too); each one's data is let go once, a
- * tick never stopped when the workers stop. */
+ * tick never stopped when the workers stop. The interval's ticks are one pass: what they put
+ * to its end runs once, after the last of them. */
 static void test_ticks(void) {
   dc_workers *ws = dc_workers_new(1);
-  ticking st = {.w = dc_workers_pick(ws)};
+  ticking st = {.w = dc_workers_pick(ws), .least_a_pass = G_MAXINT};
   dc_worker_invoke(st.w, start_ticks, &st, NULL);
   gint64 end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
   while (g_get_monotonic_time() < end && g_atomic_int_get(&st.runs[1]) < 6)
@@ -761,6 +775,12 @@ static void test_ticks(void) {
   for (int i = 0; i < 3; i++)
     g_assert_cmpint(st.destroyed[i], ==, 1);
   g_assert_cmpint(st.off_worker, ==, 0);
+  g_test_message("passes ended %d, ticks a pass %d to %d, outside a pass %d", st.ends, st.least_a_pass,
+                 st.most_a_pass, st.not_in_pass);
+  g_assert_cmpint(st.not_in_pass, ==, 0);
+  g_assert_cmpint(st.ends, ==, st.runs[1]); /* the second runs in every pass, and never stops */
+  g_assert_cmpint(st.least_a_pass, >=, 1);  /* the second alone, once the others stopped */
+  g_assert_cmpint(st.most_a_pass, ==, 3);
 }
 
 /* ---- a pass's end ---- */
