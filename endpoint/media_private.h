@@ -1,7 +1,7 @@
 /* media_private.h — what the endpoint's media files share: the pipeline's state as data and
  * the calls between them. Nothing outside them includes it (media.h is the interface).
- *   media.c        building the pipeline, webrtcbin's signals, the received streams linked,
- *                  the bus, media.h's calls
+ *   media.c        building the pipeline, webrtcbin's signals, the bus, media.h's calls
+ *   media_receive.c the received streams: the mix to the playback, the video slots to tiles
  *   media_audio.c  the mix's playback: its jitter buffer's wait following the mix's loss,
  *                  what it played and concealed, the recording's place on the wall clock,
  *                  RED's copies played, each sink's latency; the microphone's RED offered
@@ -119,6 +119,11 @@ void media_unref(dc_endpoint_media *m);
 typedef enum { CALL_OFFER, CALL_CANDIDATE, CALL_ICE_STATE, CALL_STATS, CALL_AUDIO_WAIT } call_kind;
 /* media.c: from any thread, a call run on the owner's thread (text and stats are taken). */
 void media_post(dc_endpoint_media *m, call_kind kind, char *text, int state, GstStructure *stats);
+
+/* media.c: whether this GStreamer has the element (a plugin may be missing). */
+bool media_has_element(const char *name);
+/* media_receive.c, webrtcbin's pad-added: a received stream linked to where it plays. */
+void media_on_pad_added(GstElement *webrtc, GstPad *pad, gpointer data);
 
 /* media_audio.c, rtpbin's streaming thread: a new stream's jitter buffer (rtpbin's
  * new-jitterbuffer signal). */
