@@ -52,11 +52,12 @@ bool dc_worker_post_ahead(dc_worker *w, void (*fn)(void *msg), void (*ahead)(con
                           const void *msg, size_t len);
 
 /* A pass is a batch of the worker's jobs (posts and calls), of its ready descriptors, or of
- * one interval's ticks (dc_worker_every), run together. On the worker, within a pass, fn(data) is put to run once at the pass's end, after
- * its last job (asked again with the same fn and data, still once): true. False outside a
- * pass (on another thread, in a GLib source of the worker's, in a job run where it was
- * posted from outside a pass): the caller does its work now. What sends datagrams holds them
- * to the pass's end this way and sends each peer's together (bridge/outbox.h). */
+ * one interval's ticks (dc_worker_every), run together. On the worker, within a pass,
+ * fn(data) is put to run once at the pass's end, after its last job (asked again with the
+ * same fn and data, still once): true. False outside a pass (on another thread, in a GLib
+ * source of the worker's, in a job run where it was posted from outside a pass): the caller
+ * does its work now. What sends datagrams holds them to the pass's end this way and sends each
+ * peer's together (bridge/outbox.h). */
 bool dc_worker_at_pass_end(void (*fn)(gpointer data), gpointer data);
 
 /* Descriptors watched for reading through one epoll set a worker, polled as one descriptor:
