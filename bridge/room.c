@@ -437,6 +437,19 @@ char *dc_participant_offer(dc_participant *p, const char *sdp, GError **error) {
     return NULL;
   }
   dc_bridge *b = p->room->bridge;
+  /* A point past the mixer's places used to be let in without any sound, the log its only
+   * witness; it is told instead, before anything of it is set up, and asks again later. */
+  g_mutex_lock(&p->room->mix_lock);
+  bool full = neg->audio >= 0 && dc_mixer_get_stats(p->room->mixer).participants >= b->max_room;
+  g_mutex_unlock(&p->room->mix_lock);
+  if (full) {
+    g_set_error(error, DC_MEDIA_ERROR, DC_MEDIA_ERROR_FULL,
+                "the meeting is full: all %u of its places with sound are taken; try again when a point leaves",
+                b->max_room);
+    dc_sdp_negotiation_free(neg);
+    dc_sdp_free(offer);
+    return NULL;
+  }
   p->worker = dc_workers_pick(b->workers);
   dc_transport_callbacks cb = {.candidate = on_candidate, .state = on_state, .rtp = source_on_rtp,
                                .rtcp = feedback_on_rtcp, .prefetch = source_prefetch};

@@ -191,7 +191,8 @@ static void refused(dc_session *s, const char *code, const char *message) {
       end(s, normal ? DC_EXIT_OK : known[i].exit);
       return;
     }
-  if (!strcmp(code, DC_ERR_CODE_MEETING_NOT_OPEN)) { /* early: wait for it, asking now and then */
+  if (!strcmp(code, DC_ERR_CODE_MEETING_NOT_OPEN) || !strcmp(code, DC_ERR_CODE_MEETING_FULL)) {
+    /* early, or no place yet: wait for one, asking now and then */
     say("%s; asking again in %d s", message, NOT_OPEN_RETRY_MS / 1000);
     drop_connection(s);
     s->attempt = 0;

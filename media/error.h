@@ -14,6 +14,7 @@ typedef enum {
   DC_MEDIA_ERROR_FAILED,      /* a library below us failed */
   DC_MEDIA_ERROR_INVALID,     /* the input is malformed */
   DC_MEDIA_ERROR_UNSUPPORTED, /* well-formed, but asks for something we do not do */
+  DC_MEDIA_ERROR_FULL,        /* well-formed, but there is no room left for it */
 } dc_media_error_code;
 
 #endif

@@ -79,6 +79,7 @@ typedef struct {
 #define DC_ERR_CODE_MEETING_CANCELLED "meeting-cancelled"
 #define DC_ERR_CODE_MEETING_NOT_OPEN "meeting-not-open"
 #define DC_ERR_CODE_BAD_OFFER "bad-offer"
+#define DC_ERR_CODE_MEETING_FULL "meeting-full"
 #define DC_ERR_CODE_SHUTTING_DOWN "shutting-down"
 #define DC_ERR_CODE_NOT_ALLOWED "not-allowed"
 #define DC_ERR_CODE_UNKNOWN_PARTICIPANT "unknown-participant"

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "media/error.h"
 #include "signaling/page.h"
 #include "signaling/protocol.h"
 #include "signaling/token.h"
@@ -256,7 +257,9 @@ static void handle(session *s, const dc_client_msg *m) {
     if (!answer) {
       g_message("meeting %" G_GINT64_FORMAT " participant %" G_GINT64_FORMAT ": offer refused: %s",
                 s->meeting, s->id, err->message);
-      send_error(s, DC_ERR_CODE_BAD_OFFER, err->message);
+      send_error(s, g_error_matches(err, DC_MEDIA_ERROR, DC_MEDIA_ERROR_FULL) ? DC_ERR_CODE_MEETING_FULL
+                                                                               : DC_ERR_CODE_BAD_OFFER,
+                 err->message);
       g_error_free(err);
       return;
     }

@@ -227,7 +227,7 @@ async function onMessage(m) {
     case 'error':
       diemcau.lastErrorAt = Date.now(); // a close that follows keeps this, the clearer one
       diemcau.lastCode = m.code;
-      if (m.code === 'meeting-not-open' || m.code === 'too-many-attempts') diemcau.ws.close(); // ask again later
+      if (['meeting-not-open', 'meeting-full', 'too-many-attempts'].includes(m.code)) diemcau.ws.close(); // ask again later
       status(`${m.message} (${m.code})`, true);
       break;
   }
@@ -304,7 +304,7 @@ function reconnect() {
   diemcau.pc = null;
   diemcau.reconnects = (diemcau.reconnects || 0) + 1;
   // soon at first, then every 2 s; a meeting not open yet, or too many tries, waits longer
-  const wait = diemcau.lastCode === 'meeting-not-open' ? 20000 : diemcau.lastCode === 'too-many-attempts' ? 10000
+  const wait = ['meeting-not-open', 'meeting-full'].includes(diemcau.lastCode) ? 20000 : diemcau.lastCode === 'too-many-attempts' ? 10000
     : Math.min(2000, 250 * 2 ** Math.min(diemcau.attempt || 0, 3));
   diemcau.attempt = (diemcau.attempt || 0) + 1;
   status(`Đang kết nối lại… (reconnecting in ${(wait / 1000).toFixed(1)} s)`);

@@ -1158,6 +1158,97 @@ static void test_never_connected(void) {
 }
 
 
+/* The first message with either needle (10 s at most). */
+static char *ws_wait_for_either(client *c, const char *one, const char *other) {
+  gint64 end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+  while (g_get_monotonic_time() < end) {
+    while (!g_queue_is_empty(&c->messages)) {
+      char *m = g_queue_pop_head(&c->messages);
+      if (strstr(m, one) || strstr(m, other))
+        return m;
+      g_free(m);
+    }
+    g_main_context_iteration(NULL, FALSE);
+    g_usleep(1000);
+  }
+  g_error("no message with %s or %s within 10 s", one, other);
+}
+
+/* A meeting whose places with sound are all taken (this bridge's rooms hold 2, main()) tells
+ * the next point so (meeting-full, not bad-offer: its offer was fine), sets nothing of it up,
+ * and takes it once a place is free. Before, it was let in without sound and only the log
+ * said so. */
+static void test_meeting_full(void) {
+  GError *err = NULL;
+  int64_t meeting = dc_store_create_meeting(T.store, "Đủ chỗ", 1, 4000000000, T.hall, &err);
+  g_assert_no_error(err);
+  char *sdp = NULL;
+  char *path = g_test_build_filename(G_TEST_DIST, "..", "unit", "fixtures", "sdp", "webrtcbin-1.22.sdp", NULL);
+  g_assert_true(g_file_get_contents(path, &sdp, NULL, NULL));
+  g_free(path);
+  JsonNode *node = json_node_new(JSON_NODE_VALUE);
+  json_node_set_string(node, sdp);
+  char *sdp_json = json_to_string(node, FALSE);
+  json_node_unref(node);
+  char *offer = g_strdup_printf("{\"v\":1,\"type\":\"offer\",\"sdp\":%s}", sdp_json);
+  enum { N = 4 };
+  client cs[N];
+  SoupWebsocketConnection *ws[N];
+  char *toks[N];
+  for (int i = 0; i < N; i++) {
+    int64_t inv = dc_store_create_invitation(T.store, meeting, T.commune, "participant", 4000000000, NULL);
+    toks[i] = token_for(inv, meeting, T.commune, 4000000000);
+  }
+  for (int i = 0; i < 3; i++) {
+    ws[i] = joined(&cs[i], meeting, toks[i]);
+    soup_websocket_connection_send_text(ws[i], offer);
+    char *reply = ws_wait_for(&cs[i], i < 2 ? "\"type\":\"answer\"" : "\"type\":\"error\"");
+    g_test_message("point %d's offer: %.160s", i + 1, reply);
+    if (i == 2) {
+      g_assert_nonnull(strstr(reply, "\"code\":\"" DC_ERR_CODE_MEETING_FULL "\""));
+      g_assert_nonnull(strstr(reply, "full"));
+    }
+    g_free(reply);
+  }
+  /* the first leaves: its place goes to the next point that asks */
+  soup_websocket_connection_close(ws[0], SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+  while (!cs[0].closed)
+    g_main_context_iteration(NULL, TRUE);
+  g_object_unref(ws[0]);
+  g_queue_clear_full(&cs[0].messages, g_free);
+  gint64 end = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+  char *reply = NULL;
+  while (g_get_monotonic_time() < end) { /* the leave reaches the room on the main loop's next turns */
+    ws[3] = joined(&cs[3], meeting, toks[3]);
+    soup_websocket_connection_send_text(ws[3], offer);
+    reply = ws_wait_for_either(&cs[3], "\"type\":\"answer\"", "\"type\":\"error\"");
+    if (strstr(reply, "\"type\":\"answer\""))
+      break;
+    g_test_message("a place not free yet: %.120s", reply);
+    g_clear_pointer(&reply, g_free);
+    soup_websocket_connection_close(ws[3], SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+    while (!cs[3].closed)
+      g_main_context_iteration(NULL, TRUE);
+    g_object_unref(ws[3]);
+    g_queue_clear_full(&cs[3].messages, g_free);
+  }
+  g_assert_nonnull(reply);
+  g_test_message("a fourth point once the first left: %.80s", reply);
+  g_free(reply);
+  for (int i = 1; i < N; i++) {
+    soup_websocket_connection_close(ws[i], SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+    while (!cs[i].closed)
+      g_main_context_iteration(NULL, TRUE);
+    g_object_unref(ws[i]);
+    g_queue_clear_full(&cs[i].messages, g_free);
+  }
+  for (int i = 0; i < N; i++)
+    g_free(toks[i]);
+  g_free(offer);
+  g_free(sdp_json);
+  g_free(sdp);
+}
+
 /* Issue 10: a page of another site cannot use a visitor's browser to talk to the bridge;
  * its own page (Origin = the host it was served from) and clients without an Origin can. */
 static void test_origin_checked(void) {
@@ -1794,7 +1885,7 @@ int main(int argc, char **argv) {
   dc_store_end_meeting(T.store, T.ended_meeting, 3, &err);
   g_assert_no_error(err);
   char *lo[] = {"127.0.0.1", NULL};
-  dc_bridge_config bc = {.workers = 1, .connect_timeout_s = 2, .transport = {.local_addresses = lo}};
+  dc_bridge_config bc = {.workers = 1, .connect_timeout_s = 2, .max_room = 2, .transport = {.local_addresses = lo}};
   T.bridge = dc_bridge_new(&bc, &err);
   g_assert_no_error(err);
   char *recordings = g_build_filename(T.dir, "recordings", NULL);
@@ -1818,6 +1909,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/signaling/store-has-the-last-word", test_store_has_the_last_word);
   g_test_add_func("/api/revoke-and-end", test_revoke_and_end);
   g_test_add_func("/signaling/never-connected", test_never_connected);
+  g_test_add_func("/signaling/meeting-full", test_meeting_full);
   g_test_add_func("/signaling/roster-changes", test_roster_changes);
   g_test_add_func("/signaling/chair", test_chair);
   g_test_add_func("/signaling/roster-paced", test_roster_paced);
