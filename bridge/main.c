@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "bridge/options.h"
@@ -160,10 +161,9 @@ static bool private_data_dir(const char *dir) {
 static GMainLoop *loop;
 static dc_server *the_server; /* for the bridge's speaker events, which start after it exists */
 
-/* A transport reads its own socket (io_uring, the kernel's silence filter) only where its ICE
- * agent gathers on one address (bridge/transport.h); on a machine with several (IPv4 and IPv6,
- * two networks) and none chosen, every participant stays on libnice's reads. Said once at
- * start, since nothing else would tell the operator why the bridge costs more. */
+/* Where ICE gathers, said once at start when nothing was chosen: a machine's other networks
+ * (a container bridge, a VPN) give every point candidates it cannot reach, and a point that
+ * finds no path is easier to explain knowing them. */
 static void tell_ice_addresses(char **chosen) {
   if (chosen && *chosen)
     return;
@@ -173,13 +173,32 @@ static void tell_ice_addresses(char **chosen) {
     GString *list = g_string_new(NULL);
     for (GList *l = ips; l; l = l->next)
       g_string_append_printf(list, "%s%s", list->len ? ", " : "", (const char *)l->data);
-    g_message("ICE gathers on %u addresses of this machine (%s): each participant's media then stays on "
-              "libnice's reads, about twice the CPU a participant. Give the one the points reach with "
-              "--ice-address (ice-address= in the config file) to have each transport read its own socket",
+    g_message("ICE gathers on the %u addresses of this machine (%s); --ice-address (ice-address= in the "
+              "config file, repeatable) keeps it to the ones the points reach",
               n, list->str);
     g_string_free(list, TRUE);
   }
   g_list_free_full(ips, g_free);
+}
+
+/* Each participant holds a UDP socket for each address ICE gathers on, and its WebSocket: a
+ * service started with the usual soft limit of 1024 descriptors would refuse joins from some
+ * hundreds of points on. The soft limit is raised to the hard one, as far as a million. */
+static void raise_descriptor_limit(void) {
+  struct rlimit r;
+  if (getrlimit(RLIMIT_NOFILE, &r) != 0)
+    return;
+  rlim_t want = r.rlim_max == RLIM_INFINITY || r.rlim_max > 1048576 ? 1048576 : r.rlim_max;
+  if (r.rlim_cur != RLIM_INFINITY && r.rlim_cur < want) {
+    rlim_t was = r.rlim_cur;
+    r.rlim_cur = want;
+    if (setrlimit(RLIMIT_NOFILE, &r) == 0)
+      g_debug("open descriptors: the limit raised from %lu to %lu", (unsigned long)was, (unsigned long)want);
+  }
+  if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur != RLIM_INFINITY && r.rlim_cur < 4096)
+    g_warning("this process may open only %lu descriptors, and each point holds two to four: raise the limit "
+              "(ulimit -n, or LimitNOFILE= for a systemd service) for big meetings",
+              (unsigned long)r.rlim_cur);
 }
 
 static void on_speaker(gpointer user, int64_t meeting, int64_t participant) {
@@ -262,7 +281,7 @@ int main(int argc, char **argv) {
       {"port", 'p', 0, G_OPTION_ARG_INT, &o.port, "Port for HTTPS/WSS (default 8443)", "PORT"},
       {"media-ports", 0, 0, G_OPTION_ARG_STRING, &o.media_ports, "UDP port range for media, e.g. 40000-40999 (default: any)", "MIN-MAX"},
       {"public-address", 0, 0, G_OPTION_ARG_STRING, &o.public_address, "Address to advertise in ICE when behind 1:1 NAT", "IP"},
-      {"ice-address", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.ice_addresses, "Gather ICE candidates only on this local address (repeatable; e.g. 127.0.0.1 for tests). With one, each participant's transport reads its own socket: the cheaper path", "IP"},
+      {"ice-address", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.ice_addresses, "Gather ICE candidates only on this local address (repeatable; e.g. 127.0.0.1 for tests; default: every address of this machine)", "IP"},
       {"stun", 0, 0, G_OPTION_ARG_STRING, &o.stun, "STUN server for server-reflexive candidates", "HOST:PORT"},
       {"turn", 0, 0, G_OPTION_ARG_STRING, &o.turn, "TURN (UDP) relay for the bridge's own candidates, when the bridge itself is behind a NAT ICE cannot cross", "USER:PASSWORD@HOST:PORT"},
       {"ice-server", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.ice_servers, "STUN/TURN server participants are told to use, e.g. turn:turn.example.vn:3478?transport=tcp or turns:turn.example.vn:443 (repeatable; for points whose firewall blocks UDP)", "URL"},
@@ -337,6 +356,7 @@ int main(int argc, char **argv) {
   }
   bcfg.transport.local_addresses = o.ice_addresses;
   tell_ice_addresses(o.ice_addresses);
+  raise_descriptor_limit();
   bcfg.transport.public_address = o.public_address;
   bcfg.transport.ice_tcp = !o.no_ice_tcp;
 

@@ -397,11 +397,7 @@ gboolean transport_close_on_worker(gpointer data) {
     dc_dtls_close(t->dtls); /* tell the peer: close_notify */
     flush_dtls(t);
   }
-  if (t->direct_watch) {
-    dc_worker_unwatch(t->direct_watch);
-    close(t->direct_fd);
-    t->direct_fd = -1;
-  }
+  transport_close_direct(t);
   if (t->agent) {
     nice_agent_attach_recv(t->agent, t->stream, 1, dc_worker_context(t->worker), NULL, NULL);
     g_signal_handlers_disconnect_by_data(t->agent, t);

@@ -19,6 +19,17 @@
 #include "bridge/outbox.h"
 #include "media/srtp.h"
 
+/* An agent gathers a host socket on each local address (IPv4, IPv6, link-local: three on a
+ * usual dual-stack host); an agent with more than this stays on libnice's reads. */
+#define DC_DIRECT_SOCKETS_MAX 6
+
+/* One of them, read by the transport itself. */
+typedef struct {
+  dc_transport *t;
+  int fd;
+  dc_worker_watch *watch;
+} dc_direct_socket;
+
 struct dc_transport {
   dc_worker *worker;
   dc_dtls_identity *identity;
@@ -42,17 +53,21 @@ struct dc_transport {
   dc_transport_state state;
   GPtrArray *pending_candidates; /* trickled before start */
   bool closed;
-  /* direct receive (transport_receive.c): the path's socket, read by us, and where the peer is */
-  dc_worker_watch *direct_watch;
-  int direct_fd;           /* ours (a duplicate of the agent's), -1 until direct receive */
+  /* direct receive (transport_receive.c): the agent's UDP sockets, read by us (duplicates of
+   * its descriptors), the one the path is on, and where the peer is */
+  dc_direct_socket direct[DC_DIRECT_SOCKETS_MAX];
+  unsigned n_direct;
+  int direct_fd;           /* the path's socket, one of direct[]: -1 until direct receive */
   struct sockaddr_storage peer;
   socklen_t peer_len;
   dc_outbox_sender out; /* media to the peer, sent together at a pass's end (outbox.h) */
   uint64_t tie_breaker;
   char *remote_ufrag, *remote_pwd; /* the peer's ICE credentials, for our consent checks */
-  /* the peer's authenticated packets come from move_to: our check there, and when it went */
+  /* the peer's authenticated packets come from move_to, on our socket move_fd: our check
+   * there, and when it went */
   struct sockaddr_storage move_to;
   socklen_t move_to_len;
+  int move_fd;
   dc_ice_check move_check;
   uint64_t move_check_us;
   bool move_pending;
@@ -77,6 +92,8 @@ void transport_on_recv(NiceAgent *agent, guint stream, guint component, guint le
 /* transport_receive.c: media has started; the switch to reading the socket ourselves, at the
  * loop's next turn, where the path allows it. */
 void transport_ask_direct_receive(dc_transport *t);
+/* transport_receive.c: the sockets read directly, given up (their descriptors closed). */
+void transport_close_direct(dc_transport *t);
 /* transport_receive.c: warming ahead (worker.h) the way in (inbound) or out of t. */
 void transport_prefetch_path(const dc_transport *t, bool inbound, unsigned stage);
 

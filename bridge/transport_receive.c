@@ -1,6 +1,6 @@
 /* transport_receive.c — a participant's datagrams in, on its worker: through libnice until
- * media flows, then, on a UDP path of the agent's single host socket, read from that socket by
- * the transport itself (below, "direct receive"); demultiplexed by first byte (RFC 7983) to
+ * media flows, then, on a UDP path, read from the agent's UDP sockets by the transport itself
+ * (below, "direct receive"); demultiplexed by first byte (RFC 7983) to
  * DTLS, SRTP and SRTCP (media/srtp: nothing unauthenticated goes on), and STUN, answered
  * there (bridge/ice_reply: consent, RFC 7675; nominations, RFC 8445 §7.3), with where the
  * peer's media comes from followed only once the peer answers our check there. See
@@ -32,12 +32,29 @@
  * next packet after the spacing. (Under libnice, from is NULL: libnice follows the peer.) */
 #define MOVE_CHECK_SPACING_US (200 * 1000)
 
-static bool is_peer(const dc_transport *t, const struct sockaddr_storage *from, socklen_t from_len) {
-  return from_len == t->peer_len && !memcmp(from, &t->peer, from_len);
+/* "ADDRESS:PORT", for the debug log (a participant's address is not a secret). */
+static char *address_text(const struct sockaddr_storage *a, socklen_t len) {
+  GSocketAddress *g = g_socket_address_new_from_native((gpointer)a, len);
+  char *text = g ? g_socket_connectable_to_string(G_SOCKET_CONNECTABLE(g)) : g_strdup("?");
+  g_clear_object(&g);
+  return text;
 }
 
-static void check_new_address(dc_transport *t, const struct sockaddr_storage *from, socklen_t from_len) {
-  if (!from || t->direct_fd < 0 || is_peer(t, from, from_len))
+/* Which of our sockets fd is, for the debug log: its local address. */
+static char *local_text(int fd) {
+  struct sockaddr_storage a;
+  socklen_t len = sizeof a;
+  return getsockname(fd, (struct sockaddr *)&a, &len) == 0 ? address_text(&a, len) : g_strdup("?");
+}
+
+/* The path is where the peer is and our socket there: a packet on another of our sockets
+ * (another address of ours, which the peer may nominate) is on another path. */
+static bool is_peer(const dc_transport *t, int via, const struct sockaddr_storage *from, socklen_t from_len) {
+  return via == t->direct_fd && from_len == t->peer_len && !memcmp(from, &t->peer, from_len);
+}
+
+static void check_new_address(dc_transport *t, int via, const struct sockaddr_storage *from, socklen_t from_len) {
+  if (!from || t->direct_fd < 0 || is_peer(t, via, from, from_len))
     return;
   uint64_t now = (uint64_t)g_get_monotonic_time();
   if (t->move_pending && now - t->move_check_us < MOVE_CHECK_SPACING_US)
@@ -49,20 +66,31 @@ static void check_new_address(dc_transport *t, const struct sockaddr_storage *fr
     return;
   memcpy(&t->move_to, from, from_len);
   t->move_to_len = from_len;
+  t->move_fd = via;
   t->move_pending = true;
   t->move_check_us = now;
-  sendto(t->direct_fd, req, n, MSG_DONTWAIT | MSG_NOSIGNAL, (const struct sockaddr *)from, from_len);
+  sendto(via, req, n, MSG_DONTWAIT | MSG_NOSIGNAL, (const struct sockaddr *)from, from_len);
   dc_metrics_add(&dc_metrics.path_checks, 1);
-  g_debug("transport: the participant's packets come from another address; checking that it is there");
+  char *peer = address_text(from, from_len), *local = local_text(via); /* at most every MOVE_CHECK_SPACING_US */
+  g_debug("transport: the participant's packets come from another address (%s, to our %s); checking that it is there",
+          peer, local);
+  g_free(peer);
+  g_free(local);
 }
 
-/* A STUN response on the direct path: when it answers our check, from where the check went,
- * the peer is there and consents: our media follows. Returns whether it was that answer. */
-static bool on_stun_response(dc_transport *t, const uint8_t *buf, size_t len, const struct sockaddr_storage *from,
-                             socklen_t from_len) {
-  if (!t->move_pending || from_len != t->move_to_len || memcmp(from, &t->move_to, from_len) ||
+/* A STUN response on the direct path: when it answers our check, from where the check went
+ * and on the socket it went from, the peer is there and consents: our media follows, from
+ * that socket. Returns whether it was that answer. */
+static bool on_stun_response(dc_transport *t, int via, const uint8_t *buf, size_t len,
+                             const struct sockaddr_storage *from, socklen_t from_len) {
+  if (!t->move_pending || via != t->move_fd || from_len != t->move_to_len || memcmp(from, &t->move_to, from_len) ||
       !dc_ice_check_answered(&t->move_check, buf, len, t->remote_pwd))
     return false;
+  if (via != t->direct_fd) { /* what is held goes the old way first, from the socket it was sent on */
+    dc_outbox_flush();
+    t->direct_fd = via;
+    dc_outbox_sender_init(&t->out, via, &t->peer, &t->peer_len);
+  }
   memcpy(&t->peer, from, from_len);
   t->peer_len = from_len;
   t->move_pending = false;
@@ -78,9 +106,9 @@ static void receive_dtls(dc_transport *t, const uint8_t *dg, size_t len) {
   }
 }
 
-/* A datagram from the peer, in buf (cap bytes writable, for in-place SRTP); from is where it
- * came from on the direct path, NULL under libnice. */
-static void receive_datagram(dc_transport *t, uint8_t *buf, size_t len, size_t cap,
+/* A datagram from the peer, in buf (cap bytes writable, for in-place SRTP); on the direct
+ * path, via is our socket it came in on and from where it came from; under libnice -1 and NULL. */
+static void receive_datagram(dc_transport *t, int via, uint8_t *buf, size_t len, size_t cap,
                              const struct sockaddr_storage *from, socklen_t from_len) {
   dc_pkt_kind kind = dc_demux(buf, len);
   switch (kind) {
@@ -88,7 +116,7 @@ static void receive_datagram(dc_transport *t, uint8_t *buf, size_t len, size_t c
     /* on the direct path the handshake is over: what DTLS still carries (the peer's resent
      * last flight, which has us resend ours; its close_notify) comes from the peer. From
      * anywhere else, a byte 22 in front was enough to have our flight resent to the peer. */
-    if (from && !is_peer(t, from, from_len))
+    if (from && !is_peer(t, via, from, from_len))
       return;
     receive_dtls(t, buf, len);
     return;
@@ -100,7 +128,7 @@ static void receive_datagram(dc_transport *t, uint8_t *buf, size_t len, size_t c
     if (kind == DC_PKT_RTP) {
       if (dc_srtp_unprotect(t->srtp_in, buf, &n) == DC_OK) {
         t->last_heard_us = (uint64_t)g_get_monotonic_time();
-        check_new_address(t, from, from_len);
+        check_new_address(t, via, from, from_len);
         dc_metrics_add(&dc_metrics.rtp_packets_in, 1);
         dc_metrics_add(&dc_metrics.rtp_bytes_in, n);
         t->cb.rtp(t->user, buf, n, cap);
@@ -109,7 +137,7 @@ static void receive_datagram(dc_transport *t, uint8_t *buf, size_t len, size_t c
       }
     } else if (dc_srtp_unprotect_rtcp(t->srtp_in, buf, &n) == DC_OK) {
       t->last_heard_us = (uint64_t)g_get_monotonic_time();
-      check_new_address(t, from, from_len);
+      check_new_address(t, via, from, from_len);
       dc_metrics_add(&dc_metrics.rtcp_packets_in, 1);
       t->cb.rtcp(t->user, buf, n);
     } else {
@@ -118,7 +146,7 @@ static void receive_datagram(dc_transport *t, uint8_t *buf, size_t len, size_t c
     return;
   }
   case DC_PKT_STUN: { /* only on the direct path: libnice takes STUN before us */
-    if (!from || t->direct_fd < 0 || on_stun_response(t, buf, len, from, from_len))
+    if (!from || t->direct_fd < 0 || on_stun_response(t, via, buf, len, from, from_len))
       return;
     uint8_t answer[DC_ICE_REPLY_MAX_REQUEST + 128];
     size_t n = dc_ice_reply(buf, len, t->ufrag, t->pwd, t->cfg.controlling, t->tie_breaker,
@@ -126,7 +154,7 @@ static void receive_datagram(dc_transport *t, uint8_t *buf, size_t len, size_t c
     /* answered, but where we send stays: a browser pings its backup pairs too (other local
      * addresses of its own), and media follows the pair it sends media on, not every check */
     if (n)
-      sendto(t->direct_fd, answer, n, MSG_DONTWAIT | MSG_NOSIGNAL, (const struct sockaddr *)from, from_len);
+      sendto(via, answer, n, MSG_DONTWAIT | MSG_NOSIGNAL, (const struct sockaddr *)from, from_len);
     return;
   }
   default: return; /* the rest is noise */
@@ -148,7 +176,7 @@ void transport_on_recv(NiceAgent *agent, guint stream, guint component, guint le
     return; /* STUN never reaches here (libnice takes it); the rest is noise */
   uint8_t buf[DC_TRANSPORT_BUF]; /* libnice's buffer is its own: ours to decrypt in */
   memcpy(buf, in, len);
-  receive_datagram(t, buf, len, sizeof buf, NULL, 0);
+  receive_datagram(t, -1, buf, len, sizeof buf, NULL, 0);
 }
 
 /* ---- direct receive ----
@@ -157,13 +185,19 @@ void transport_on_recv(NiceAgent *agent, guint stream, guint component, guint le
  * takes such a source's descriptor out of the poll set while it runs and puts it back after,
  * waking the loop through its eventfd each time: with libnice's read until the socket is
  * empty, three system calls and a loop wake-up for every packet, more than the packet's own
- * work at a few hundred participants. Once media flows on a UDP path of our single host socket,
- * the transport reads that socket itself: one recvmmsg a wake-up for whatever is queued, the
- * socket watched through its worker's epoll set (dc_worker_watch_datagrams: one descriptor in
+ * work at a few hundred participants. Once media flows on a UDP path, the transport reads the
+ * agent's UDP sockets itself (one a local address the agent gathered on): one recvmmsg a
+ * wake-up for whatever is queued, the sockets watched through its worker's epoll set (dc_worker_watch_datagrams: one descriptor in
  * the poll however many participants; where several sockets are ready at once the worker
  * reads a datagram of each in one io_uring call and hands it here, got_direct, and the
  * transport drains a socket that had more), and answers the STUN checks still arriving there
- * (bridge/ice_reply), and checks a new address of the peer's before its media goes there.
+ * (bridge/ice_reply), and checks a new address of the peer's before its media goes there. Where
+ * the agent had several (a dual-stack host: IPv4, IPv6, link-local), all are read, and a path
+ * is our socket and the peer's address: the peer may nominate a pair on another address of
+ * ours later (a browser moves to a pair of higher priority that checked out after the first),
+ * and its media there is followed as a new address of its own would be, the check going
+ * out of the socket the media came in on and our media following from that socket. Before
+ * (to 2026-12-06) such agents stayed on libnice for good, at twice the CPU a participant.
  * The agent has nothing left to do, and goes: the socket is kept as a duplicate of its
  * descriptor. An agent cost every participant heap (30 KiB of resident memory at 300, by the
  * load generator) and its keepalive timer in the worker's loop, a source GLib walks on every
@@ -171,8 +205,9 @@ void transport_on_recv(NiceAgent *agent, guint stream, guint component, guint le
  * keep its NAT's binding, which is what those keepalives were for (RFC 8445 §11).
  *
  * Kept on libnice: relayed and ICE-TCP paths (libnice frames them), agents with a TURN server
- * of their own (its refreshes arrive on the same socket) and agents with more than one host
- * socket (a later nomination could move the path to a socket we do not read).
+ * of their own (its refreshes arrive on the same socket) and agents with more than
+ * DC_DIRECT_SOCKETS_MAX sockets. An agent's ICE-TCP sockets go with it: the path was not on
+ * one, and a later nomination of a TCP pair finds nobody there.
  *
  * The socket asks for UDP GRO (Linux 5.0): the kernel may then hand over a run of the peer's
  * datagrams of one length (the last may be shorter) in one buffer, with that length beside
@@ -237,7 +272,7 @@ void transport_prefetch_path(const dc_transport *t, bool inbound, unsigned stage
 
 /* For the next ready sockets: the way in, then the participant the packet goes to. */
 static void direct_ahead(gpointer data, unsigned stage) {
-  const dc_transport *t = data;
+  const dc_transport *t = ((const dc_direct_socket *)data)->t;
   if (stage < 3)
     transport_prefetch_path(t, true, stage);
   else if (t->cb.prefetch)
@@ -247,12 +282,12 @@ static void direct_ahead(gpointer data, unsigned stage) {
 /* A read's datagrams in turn: a coalesced run copied out one by one, since what reads a packet
  * may use its buffer up to DC_TRANSPORT_BUF, which would be the next datagram's bytes. One longer
  * than a datagram of ours can be is dropped, as the read of old truncated and dropped it. */
-static unsigned receive_read(dc_transport *t, uint8_t *buf, size_t len, size_t each,
+static unsigned receive_read(dc_transport *t, int via, uint8_t *buf, size_t len, size_t each,
                              const struct sockaddr_storage *from, socklen_t from_len) {
   const size_t longest = DC_TRANSPORT_BUF - DC_SRTP_MAX_TRAILER;
   if (each == 0 || each >= len) {
     if (len <= longest)
-      receive_datagram(t, buf, len, DC_TRANSPORT_BUF, from, from_len);
+      receive_datagram(t, via, buf, len, DC_TRANSPORT_BUF, from, from_len);
     return 1;
   }
   unsigned n = 0;
@@ -262,7 +297,7 @@ static unsigned receive_read(dc_transport *t, uint8_t *buf, size_t len, size_t e
       continue;
     uint8_t one[DC_TRANSPORT_BUF];
     memcpy(one, buf + at, seg);
-    receive_datagram(t, one, seg, sizeof one, from, from_len);
+    receive_datagram(t, via, one, seg, sizeof one, from, from_len);
   }
   return n;
 }
@@ -290,9 +325,11 @@ static void count_read(unsigned calls, unsigned datagrams, unsigned coalesced) {
   reads_uncounted.datagrams = 0;
 }
 
-/* Reads t's socket until it is empty (or closed meanwhile); the datagrams it read. */
+/* Reads one of t's sockets until it is empty (or t closed meanwhile); the datagrams it read. */
 static unsigned drain_direct(gpointer data) {
-  dc_transport *t = data;
+  const dc_direct_socket *s = data;
+  dc_transport *t = s->t;
+  const int fd = s->fd; /* s is in t, which a callback may close */
   direct_reads *r = thread_reads();
   unsigned total = 0;
   struct sockaddr_storage from[DIRECT_BATCH];
@@ -305,7 +342,7 @@ static unsigned drain_direct(gpointer data) {
                                         .msg_iovlen = 1, .msg_control = r->control[i].buf,
                                         .msg_controllen = sizeof r->control[i].buf};
     }
-    int n = recvmmsg(t->direct_fd, msgs, DIRECT_BATCH, MSG_DONTWAIT, NULL);
+    int n = recvmmsg(fd, msgs, DIRECT_BATCH, MSG_DONTWAIT, NULL);
     if (n <= 0)
       break; /* empty (or an ICMP error from an earlier send): wait again */
     t->receiving = true;
@@ -313,7 +350,7 @@ static unsigned drain_direct(gpointer data) {
     for (int i = 0; i < n && !t->closed; i++) {
       if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC)
         continue;
-      unsigned k = receive_read(t, r->bufs[i], msgs[i].msg_len, coalesced_length(&msgs[i].msg_hdr), &from[i],
+      unsigned k = receive_read(t, fd, r->bufs[i], msgs[i].msg_len, coalesced_length(&msgs[i].msg_hdr), &from[i],
                                 msgs[i].msg_hdr.msg_namelen);
       datagrams += k;
       coalesced += k > 1 ? k : 0;
@@ -331,31 +368,69 @@ static unsigned drain_direct(gpointer data) {
 
 /* A datagram (or GRO run) its worker read for t, with other sockets' in one call. */
 static void got_direct(gpointer data, const dc_worker_datagram *d) {
-  dc_transport *t = data;
+  const dc_direct_socket *s = data;
+  dc_transport *t = s->t;
   if (t->closed || (d->msg->msg_flags & MSG_TRUNC))
     return;
   t->receiving = true;
-  unsigned k = receive_read(t, d->buf, d->len, coalesced_length(d->msg), d->msg->msg_name, d->msg->msg_namelen);
+  unsigned k = receive_read(t, s->fd, d->buf, d->len, coalesced_length(d->msg), d->msg->msg_name, d->msg->msg_namelen);
   t->receiving = false;
   count_read(0, k, k > 1 ? k : 0);
   if (t->close_deferred)
     transport_close_on_worker(t);
 }
 
-/* The agent's UDP host sockets: direct receive wants exactly one. */
-static int host_sockets(dc_transport *t) {
-  GSList *cands = nice_agent_get_local_candidates(t->agent, t->stream, 1);
-  int n = 0;
-  for (GSList *c = cands; c; c = c->next) {
-    NiceCandidate *nc = c->data;
-    n += nc->type == NICE_CANDIDATE_TYPE_HOST && nc->transport == NICE_CANDIDATE_TRANSPORT_UDP;
+/* The agent's UDP sockets (one a local address; a server-reflexive candidate shares its
+ * host's), duplicated and watched on t's worker; the path's is the one `selected` is on.
+ * False, with none kept, where there are more than DC_DIRECT_SOCKETS_MAX or a descriptor
+ * could not be had: libnice goes on reading. */
+static bool watch_sockets(dc_transport *t, GPtrArray *sockets, GSocket *selected) {
+  unsigned udp = 0;
+  for (guint i = 0; i < sockets->len; i++)
+    udp += g_socket_get_socket_type(sockets->pdata[i]) == G_SOCKET_TYPE_DATAGRAM;
+  if (udp > DC_DIRECT_SOCKETS_MAX) {
+    g_debug("transport: the agent has %u UDP sockets, more than the %d read directly: libnice reads them", udp,
+            DC_DIRECT_SOCKETS_MAX);
+    return false;
   }
-  g_slist_free_full(cands, (GDestroyNotify)nice_candidate_free);
-  return n;
+  int path = -1;
+  for (guint i = 0; i < sockets->len; i++) {
+    GSocket *socket = sockets->pdata[i];
+    if (g_socket_get_socket_type(socket) != G_SOCKET_TYPE_DATAGRAM)
+      continue; /* ICE-TCP's: the path is not on it, and it goes with the agent */
+    int fd = fcntl(g_socket_get_fd(socket), F_DUPFD_CLOEXEC, 0);
+    if (fd < 0)
+      break; /* out of descriptors */
+    dc_direct_socket *d = &t->direct[t->n_direct];
+    *d = (dc_direct_socket){.t = t, .fd = fd};
+    d->watch = dc_worker_watch_datagrams(t->worker, fd, drain_direct, got_direct, direct_ahead, d);
+    if (!d->watch) {
+      close(fd);
+      break;
+    }
+    t->n_direct++;
+    if (g_socket_get_fd(socket) == g_socket_get_fd(selected))
+      path = fd;
+  }
+  if (t->n_direct < udp || path < 0) {
+    transport_close_direct(t);
+    return false;
+  }
+  t->direct_fd = path;
+  return true;
+}
+
+void transport_close_direct(dc_transport *t) {
+  for (unsigned i = 0; i < t->n_direct; i++) {
+    dc_worker_unwatch(t->direct[i].watch);
+    close(t->direct[i].fd);
+  }
+  t->n_direct = 0;
+  t->direct_fd = -1;
 }
 
 /* The agent and its sockets go (not a TURN agent's: its relay is given back with it, at the
- * close). Candidates trickled later are dropped. */
+ * close); ours are duplicates. Candidates trickled later are dropped. */
 static void release_agent(dc_transport *t) {
   nice_agent_attach_recv(t->agent, t->stream, 1, dc_worker_context(t->worker), NULL, NULL);
   g_signal_handlers_disconnect_by_data(t->agent, t);
@@ -370,35 +445,35 @@ static gboolean start_direct_receive(gpointer data) {
   if (t->closed || t->state != DC_TRANSPORT_CONNECTED || t->direct_fd >= 0 || t->cfg.turn_host || !t->agent)
     return G_SOURCE_REMOVE;
   NiceCandidate *local = NULL, *remote = NULL;
-  GSocket *socket = nice_agent_get_selected_socket(t->agent, t->stream, 1); /* NULL: relayed or TCP */
-  if (!socket || host_sockets(t) != 1 || !nice_agent_get_selected_pair(t->agent, t->stream, 1, &local, &remote)) {
-    g_clear_object(&socket);
+  GSocket *selected = nice_agent_get_selected_socket(t->agent, t->stream, 1); /* NULL: relayed or TCP */
+  if (!selected || !nice_agent_get_selected_pair(t->agent, t->stream, 1, &local, &remote)) {
+    g_clear_object(&selected);
     return G_SOURCE_REMOVE;
   }
-  int fd = fcntl(g_socket_get_fd(socket), F_DUPFD_CLOEXEC, 0);
-  g_object_unref(socket);
-  if (fd < 0)
-    return G_SOURCE_REMOVE; /* out of descriptors: libnice goes on reading */
-  t->direct_watch = dc_worker_watch_datagrams(t->worker, fd, drain_direct, got_direct, direct_ahead, t);
-  if (!t->direct_watch) {
-    close(fd);
+  GPtrArray *sockets = nice_agent_get_sockets(t->agent, t->stream, 1);
+  bool watched = sockets && watch_sockets(t, sockets, selected);
+  g_clear_pointer(&sockets, g_ptr_array_unref);
+  g_object_unref(selected);
+  if (!watched)
     return G_SOURCE_REMOVE;
-  }
   memset(&t->peer, 0, sizeof t->peer);
   nice_address_copy_to_sockaddr(&remote->addr, (struct sockaddr *)&t->peer);
   t->peer_len = t->peer.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-  t->direct_fd = fd;
-  dc_outbox_sender_init(&t->out, fd, &t->peer, &t->peer_len);
+  dc_outbox_sender_init(&t->out, t->direct_fd, &t->peer, &t->peer_len);
   release_agent(t);
-  int on = 1; /* after the agent's last read: libnice's reads would take a coalesced run for one datagram */
-  if (setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof on) != 0)
-    g_debug("transport: no UDP GRO on this socket (%s): one datagram a read", g_strerror(errno));
-  if (t->silence_level_id) {
-    if (dc_silence_filter_attach(fd, t->silence_opus_pt, t->silence_red_pt, t->silence_level_id))
-      dc_metrics_add(&dc_metrics.silence_filters, 1);
-    else
+  bool filtered = t->silence_level_id != 0;
+  for (unsigned i = 0; i < t->n_direct; i++) {
+    int fd = t->direct[i].fd, on = 1;
+    /* after the agent's last read: libnice's reads would take a coalesced run for one datagram */
+    if (setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof on) != 0)
+      g_debug("transport: no UDP GRO on this socket (%s): one datagram a read", g_strerror(errno));
+    if (t->silence_level_id && !dc_silence_filter_attach(fd, t->silence_opus_pt, t->silence_red_pt, t->silence_level_id)) {
       g_debug("transport: the kernel refused the silence filter (%s): every packet is read", g_strerror(errno));
+      filtered = false;
+    }
   }
+  if (filtered)
+    dc_metrics_add(&dc_metrics.silence_filters, 1);
   dc_metrics_add(&dc_metrics.direct_receive, 1);
   return G_SOURCE_REMOVE;
 }

@@ -8,6 +8,7 @@ Usage: test_ctl.py BRIDGE CTL
 import json
 import os
 import re
+import resource
 import signal
 import socket
 import sqlite3
@@ -37,6 +38,23 @@ def free_port():
     return port
 
 
+def low_descriptor_limit():
+    """As a service gets by default: a soft limit of 1024 open descriptors (or less), the hard
+    one high."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(soft, 1024), hard))
+
+
+def descriptor_limits(pid):
+    """(soft, hard) open descriptors of a process, as /proc says; 'unlimited' as -1."""
+    with open(f'/proc/{pid}/limits') as f:
+        for line in f:
+            if line.startswith('Max open files'):
+                soft, hard = line.split()[3:5]
+                return tuple(-1 if v == 'unlimited' else int(v) for v in (soft, hard))
+    return None
+
+
 def start_bridge(data, port):
     """The daemon on loopback; returns (process, first-start key or None)."""
     err = open(os.path.join(data, 'bridge.err'), 'a')
@@ -44,7 +62,7 @@ def start_bridge(data, port):
     out = open(out_path, 'w')
     proc = subprocess.Popen([BRIDGE, '--data-dir', data, '--plain-http', '--listen', '127.0.0.1',
                              '--port', str(port), '--ice-address', '127.0.0.1', '--log-level', 'debug'],
-                            stdout=out, stderr=err)
+                            stdout=out, stderr=err, preexec_fn=low_descriptor_limit)
     key = None
     deadline = time.time() + 20
     while time.time() < deadline:  # listening once /metrics answers
@@ -79,6 +97,15 @@ URL = f'http://127.0.0.1:{port}'
 bridge, KEY = start_bridge(data, port)
 try:
     check(KEY is not None, 'the daemon prints its first operator key once', 'key seen' if KEY else 'no key line')
+
+    # each point holds a socket an address ICE gathers on and its WebSocket: 1024 is some
+    # hundreds of points
+    limits = descriptor_limits(bridge.pid)
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    want = 1048576 if hard == resource.RLIM_INFINITY or hard > 1048576 else hard
+    check(limits is not None and limits[0] == want,
+          'started with a soft limit of 1024 descriptors, the daemon raises it to the hard one',
+          f'soft, hard in /proc: {limits}; the hard limit here: {hard}')
 
     rc, out, err = ctl('whoami')
     check(rc == 0 and 'first key (admin key)' in out and 'Asia/Ho_Chi_Minh' in out,

@@ -21,6 +21,11 @@
  * - X's first checks are lost for 6 s (a highland link's burst), while the bridge's check and
  *   X's answer to it get through: the bridge waits for X to nominate, and X joins at its fifth
  *   send. (Before: the bridge declared ICE failed 5 s after its own check succeeded.)
+ * - The bridge gathers on two addresses (127.0.0.1 and 127.0.0.2, as a dual-stack host has an
+ *   IPv4 and an IPv6 one): each transport still reads its sockets itself, and when X's packets
+ *   come to the bridge's other address (the relay sends them there, as a browser moves to a
+ *   pair on another address of ours), the bridge checks X there and its media follows from
+ *   that socket. (Before: such a bridge left every transport on libnice's reads.)
  * - A run of datagrams that comes in one buffer (UDP GRO: a NIC coalescing one flow's
  *   packets, or a GSO send on loopback) is taken apart: the relay hands X the bridge's RTP
  *   two at a time as one GSO datagram, and X's transport (the same code as the bridge's)
@@ -48,6 +53,7 @@
 #include "tests/lib/native_client.h"
 
 #define PORT 18653
+#define OTHER_ADDRESS "127.0.0.2" /* the bridge's second address: loopback's 127/8 is all this host's */
 
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103
@@ -74,6 +80,9 @@ static struct {
   GThread *thread;
   int front, out[N_OUT];
   struct sockaddr_in bridge_media, x_addr; /* the bridge's candidate; where X sends from */
+  struct sockaddr_in bridge_other;         /* the bridge's candidate on its other address (X is not told) */
+  gint to_other;         /* X's packets go to bridge_other */
+  gint media_from_other; /* the bridge's media that came from bridge_other */
   gint have_bridge, have_x;
   gint64 x_first_us;     /* when X's first packet came */
   gint checks_held;      /* X's checks (STUN requests) dropped in its first HOLD_CHECKS_MS */
@@ -187,18 +196,26 @@ static gpointer relay(gpointer unused) {
           g_atomic_int_add(&T.copies, -1);
           sendto(T.out[ATTACKER], buf, (size_t)n, 0, (struct sockaddr *)&T.bridge_media, sizeof T.bridge_media);
         }
+        const struct sockaddr_in *to = g_atomic_int_get(&T.to_other) ? &T.bridge_other : &T.bridge_media;
         if (!lost)
-          sendto(T.out[g_atomic_int_get(&T.cur)], buf, (size_t)n, 0, (struct sockaddr *)&T.bridge_media,
-                 sizeof T.bridge_media);
+          sendto(T.out[g_atomic_int_get(&T.cur)], buf, (size_t)n, 0, (const struct sockaddr *)to, sizeof *to);
       }
     }
     for (int i = 0; i < N_OUT; i++) { /* from the bridge */
       if (!(p[1 + i].revents & POLLIN))
         continue;
-      ssize_t n = recv(T.out[i], buf, sizeof buf, 0);
+      struct sockaddr_in from;
+      socklen_t from_len = sizeof from;
+      ssize_t n = recvfrom(T.out[i], buf, sizeof buf, 0, (struct sockaddr *)&from, &from_len);
       if (n <= 0)
         continue;
+      bool media = !is_stun(buf, n) && !is_dtls(buf, n);
       g_atomic_int_inc(is_stun(buf, n) ? &T.stun_to[i] : is_dtls(buf, n) ? &T.dtls_to[i] : &T.media_to[i]);
+      bool from_other = from.sin_port == T.bridge_other.sin_port && from.sin_addr.s_addr == T.bridge_other.sin_addr.s_addr;
+      if (from_other && !g_atomic_int_get(&T.to_other))
+        continue; /* X's answers would go to the first address: the relay keeps one path at a time */
+      if (media && from_other)
+        g_atomic_int_inc(&T.media_from_other);
       if (i == ATTACKER && is_stun(buf, n) && g_atomic_int_get(&T.backup)) { /* answered as X would */
         uint8_t answer[2048 + 128];
         size_t a = dc_ice_reply(buf, (size_t)n, T.x_ufrag, T.x_pwd, true, 1, (struct sockaddr *)&T.bridge_media,
@@ -217,12 +234,17 @@ static gpointer relay(gpointer unused) {
   return NULL;
 }
 
-/* X is given the bridge's UDP candidate with the relay's front port instead of its own. */
+/* X is given the bridge's UDP candidate with the relay's front port instead of its own; the
+ * one on the bridge's other address is kept for the relay, not given. */
 static char *through_relay(const char *candidate, gpointer user) {
   (void)user;
   char **f = g_strsplit(candidate, " ", -1);
   char *out = NULL;
-  if (g_strv_length(f) >= 8 && !g_ascii_strcasecmp(f[2], "udp") && !strcmp(f[4], "127.0.0.1")) {
+  if (g_strv_length(f) >= 8 && !g_ascii_strcasecmp(f[2], "udp") && !strcmp(f[4], OTHER_ADDRESS)) {
+    T.bridge_other.sin_family = AF_INET;
+    T.bridge_other.sin_port = htons((uint16_t)atoi(f[5]));
+    inet_pton(AF_INET, f[4], &T.bridge_other.sin_addr);
+  } else if (g_strv_length(f) >= 8 && !g_ascii_strcasecmp(f[2], "udp") && !strcmp(f[4], "127.0.0.1")) {
     T.bridge_media.sin_family = AF_INET;
     T.bridge_media.sin_port = htons((uint16_t)atoi(f[5]));
     inet_pton(AF_INET, f[4], &T.bridge_media.sin_addr);
@@ -312,6 +334,16 @@ static void test_connected_through_relay(void) {
   g_assert_cmpint(g_atomic_int_get(&T.media_to[BACK1]), ==, 0);
 }
 
+/* Both X's and Y's transports read their sockets themselves, though each agent has two. */
+static void test_two_addresses_read_directly(void) {
+  char *text = dc_test_fetch_metrics(T.session, PORT);
+  double direct = dc_test_metric(text, "diemcau_direct_receive_total");
+  g_test_message("the bridge gathers on 127.0.0.1 and " OTHER_ADDRESS ": transports reading their sockets themselves: "
+                 "%.0f of 2", direct);
+  g_free(text);
+  g_assert_cmpfloat(direct, ==, 2);
+}
+
 static void test_copy_from_elsewhere_moves_nothing(void) {
   g_atomic_int_set(&T.copies, 5); /* X's receiver reports: one a second */
   g_assert_true(dc_test_spin_until(attacker_reached, 15000)); /* by a check, or (wrongly) by media */
@@ -375,6 +407,44 @@ static void test_check_from_elsewhere_moves_nothing(void) {
   g_assert_cmpint(stun, >=, 20);  /* each check answered: they were valid */
   g_assert_cmpint(media, ==, 0);  /* and nothing moved */
   g_assert_cmpint(heard, >, 100); /* X's own path kept its media */
+}
+
+static bool media_from_other(void) { return g_atomic_int_get(&T.media_from_other) > 50; }
+
+/* X's packets go to the bridge's other address from where they came before: the same peer
+ * address on another socket of the bridge's is another path, and media follows only once X
+ * answers a check there. */
+static void test_other_address_of_the_bridge_followed(void) {
+  g_assert_cmpint(T.bridge_other.sin_port, !=, 0); /* the bridge offered its other address */
+  uint64_t before = 0;
+  char *text = dc_test_fetch_metrics(T.session, PORT);
+  before = (uint64_t)dc_test_metric(text, "diemcau_path_moves_total");
+  g_free(text);
+  g_atomic_int_set(&T.to_other, 1);
+  gint64 moved = g_get_monotonic_time();
+  bool followed = dc_test_spin_until(media_from_other, 15000);
+  double after = (g_get_monotonic_time() - moved) / 1e6;
+  int all = 0;
+  for (int i = 0; i < N_OUT; i++)
+    all += g_atomic_int_get(&T.media_to[i]);
+  int from_other = g_atomic_int_get(&T.media_from_other);
+  mark = g_atomic_int_get(&T.c[X].rtp_in);
+  dc_test_spin_for(2000);
+  int all_after = 0;
+  for (int i = 0; i < N_OUT; i++)
+    all_after += g_atomic_int_get(&T.media_to[i]);
+  int old = (all_after - all) - (g_atomic_int_get(&T.media_from_other) - from_other);
+  int heard = g_atomic_int_get(&T.c[X].rtp_in) - mark;
+  text = dc_test_fetch_metrics(T.session, PORT);
+  double moves = dc_test_metric(text, "diemcau_path_moves_total") - (double)before;
+  g_free(text);
+  g_test_message("X's packets to the bridge's other address: its media came from there %.1f s after (%s); in the 2 s "
+                 "after, %d media packets still came from the first address and X heard %d; path moves %.0f",
+                 after, followed ? "followed" : "not followed", old, heard, moves);
+  g_assert_true(followed);
+  g_assert_cmpint(old, <=, 2);
+  g_assert_cmpint(heard, >, 50);
+  g_assert_cmpfloat(moves, ==, 1);
 }
 
 /* A DTLS 1.2 handshake record's header (content type 22, epoch 0) and a few bytes, as a
@@ -459,7 +529,9 @@ int main(int argc, char **argv) {
   T.dir = g_dir_make_tmp("diemcau-path-XXXXXX", NULL);
   char **tokens = NULL;
   int64_t meeting = dc_test_make_meeting(T.dir, N_CLIENTS, &tokens);
-  T.bridge = dc_test_start_bridge(exe, T.dir, PORT, g_getenv("DC_LOG_LEVEL") ? g_getenv("DC_LOG_LEVEL") : "info");
+  const char *const other[] = {"--ice-address", OTHER_ADDRESS, NULL};
+  T.bridge = dc_test_start_bridge_with(exe, T.dir, PORT, g_getenv("DC_LOG_LEVEL") ? g_getenv("DC_LOG_LEVEL") : "info",
+                                       other);
   if (!T.bridge)
     return 1;
   T.front = udp_socket(NULL);
@@ -488,10 +560,12 @@ int main(int argc, char **argv) {
     T.c[i].dc = dc_client_new(&cfg, &cb, &T.c[i]);
   }
   g_test_add_func("/path/connected-through-relay", test_connected_through_relay);
+  g_test_add_func("/path/two-addresses-read-directly", test_two_addresses_read_directly);
   g_test_add_func("/path/copy-from-elsewhere-moves-nothing", test_copy_from_elsewhere_moves_nothing);
   g_test_add_func("/path/nat-rebinding-followed", test_nat_rebinding_followed);
   g_test_add_func("/path/check-from-elsewhere-moves-nothing", test_check_from_elsewhere_moves_nothing);
   g_test_add_func("/path/dtls-from-elsewhere-unread", test_dtls_from_elsewhere_unread);
+  g_test_add_func("/path/other-address-of-the-bridge-followed", test_other_address_of_the_bridge_followed);
   g_test_add_func("/path/busy-worker-reads-its-socket", test_busy_worker_reads_its_socket);
   g_test_add_func("/path/coalesced-run-taken-apart", test_coalesced_run_taken_apart);
   g_test_add_func("/path/stops-cleanly", test_stops_cleanly);
