@@ -3,8 +3,9 @@
 //
 // Usage: node two_pages.mjs BRIDGE_EXECUTABLE. Runs itself inside a network namespace it
 // makes with only `lo` up (Chromium looks up Google's hosts otherwise), starts the bridge
-// on 127.0.0.1 with loopback-only ICE, sets the meeting up through the operator REST API,
-// and checks each page's getStats(). Prints TAP.
+// on 127.0.0.1 with ICE on two loopback addresses (127.0.0.1 and 127.0.0.2, as a dual-stack
+// host has two), sets the meeting up through the operator REST API, and checks each page's
+// getStats() and that both pages' transports read their sockets themselves. Prints TAP.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,10 +18,15 @@ const { check, finish } = tap();
 // What a page receives, from its own getStats().
 async function stats(page) {
   return page.evaluate(async () => {
-    const out = { audioPackets: 0, audioEnergy: 0, videoPackets: 0, framesDecoded: 0, frameWidth: 0 };
+    const out = { audioPackets: 0, audioEnergy: 0, videoPackets: 0, framesDecoded: 0, frameWidth: 0, bridgeAddress: '' };
     if (!window.diemcau || !window.diemcau.pc) return out;
     const report = await window.diemcau.pc.getStats();
     report.forEach((s) => {
+      if (s.type === 'transport' && s.selectedCandidatePairId) {
+        const pair = report.get(s.selectedCandidatePairId);
+        const remote = pair && report.get(pair.remoteCandidateId);
+        if (remote) out.bridgeAddress = `${remote.address}:${remote.port}`;
+      }
       if (s.type !== 'inbound-rtp') return;
       if (s.kind === 'audio') {
         out.audioPackets += s.packetsReceived || 0;
@@ -48,7 +54,7 @@ async function waitFor(page, pred, ms) {
 
 async function main() {
   const dataDir = mkdtempSync(join(tmpdir(), 'diemcau-browser-'));
-  const { child, key } = await startBridge(bridgeExe, dataDir);
+  const { child, key } = await startBridge(bridgeExe, dataDir, { ice: ['127.0.0.1', '127.0.0.2'] });
   let browser;
   try {
     const hall = await api(key, 'POST', '/api/points', { name: 'Hội trường huyện', kind: 'hall', link_profile: 'hall' });
@@ -73,6 +79,14 @@ async function main() {
       check(s.videoPackets > 50, `page ${name} receives the other's video`, `${s.videoPackets} packets`);
       check(s.framesDecoded > 10, `page ${name} decodes video frames`, `${s.framesDecoded} frames, ${s.frameWidth} px wide`);
     }
+    // each agent has a socket on either address: its transport reads both itself, not through
+    // libnice (before, any agent with two stayed on libnice's reads, at several times the CPU)
+    const metrics = await (await fetch(`${BASE}/metrics`)).text();
+    const metric = (name) => Number((metrics.match(new RegExp(`^${name} (\\d+)`, 'm')) || [])[1]);
+    check(metric('diemcau_direct_receive_total') === 2,
+      "with ICE on two addresses, both pages' transports read their sockets themselves",
+      `${metric('diemcau_direct_receive_total')} of 2; the pages reach the bridge at ${sa.bridgeAddress} and ` +
+      `${sb.bridgeAddress}; paths moved ${metric('diemcau_path_moves_total')}`);
     const labelA = await a.textContent('#label0');
     check(labelA.includes('Xã Tà Xùa'), "page A's main tile carries the other point's name", labelA);
 
