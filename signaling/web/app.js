@@ -303,9 +303,13 @@ function reconnect() {
   if (diemcau.pc) diemcau.pc.close();
   diemcau.pc = null;
   diemcau.reconnects = (diemcau.reconnects || 0) + 1;
-  // soon at first, then every 2 s; a meeting not open yet, or too many tries, waits longer
-  const wait = ['meeting-not-open', 'meeting-full'].includes(diemcau.lastCode) ? 20000 : diemcau.lastCode === 'too-many-attempts' ? 10000
+  // soon at first, then every 2 s; a meeting not open yet, or too many tries, waits longer.
+  // Each wait is drawn from half to one and a half of that: pages that lost the bridge together
+  // (a restart) would otherwise ask again at the same instant, every time, a storm at each try.
+  const base = ['meeting-not-open', 'meeting-full'].includes(diemcau.lastCode) ? 20000 : diemcau.lastCode === 'too-many-attempts' ? 10000
     : Math.min(2000, 250 * 2 ** Math.min(diemcau.attempt || 0, 3));
+  const wait = Math.round(base * (0.5 + Math.random()));
+  diemcau.retryWaits = [...(diemcau.retryWaits || []).slice(-63), { base, wait }];
   diemcau.attempt = (diemcau.attempt || 0) + 1;
   status(`Đang kết nối lại… (reconnecting in ${(wait / 1000).toFixed(1)} s)`);
   diemcau.retryTimer = setTimeout(() => {

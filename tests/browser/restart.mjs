@@ -63,6 +63,7 @@ async function main() {
     await up(pages[1]);
     await sleep(11000); // past the attendance's 10 s save
 
+    const triedBefore = await Promise.all(pages.map((p) => p.evaluate(() => (window.diemcau.retryWaits || []).length)));
     const killedAt = Math.ceil(Date.now() / 1000);
     bridge.child.kill('SIGKILL');
     await new Promise((r) => bridge.child.on('exit', r));
@@ -73,6 +74,14 @@ async function main() {
       (await p.evaluate(() => window.diemcau.joins)) >= 2 && Date.now() - back, 20000)));
     check(rejoined.every((ms) => ms && ms <= 5000), 'after a kill -9 and a restart, both pages rejoin by themselves within 5 s',
       `rejoined ${rejoined.map((ms) => (ms ? `${(ms / 1000).toFixed(1)} s` : 'never')).join(', ')} after the bridge listened`);
+    // the pages lost the bridge at the same instant: their tries are spread, not in step
+    const waits = (await Promise.all(pages.map((p) => p.evaluate(() => window.diemcau.retryWaits || []))))
+      .map((w, i) => w.slice(triedBefore[i]));
+    const inRange = waits.every((w) => w.length && w.every(({ base, wait }) => wait >= base / 2 && wait <= base * 1.5));
+    const common = Math.min(waits[0].length, waits[1].length);
+    const inStep = waits[0].slice(0, common).every((w, k) => w.wait === waits[1][k].wait);
+    check(inRange && !inStep, "the two pages' tries while the bridge was down were spread, each wait within half to one and a half of its step",
+      waits.map((w) => w.map(({ base, wait }) => `${wait}/${base}`).join(' ')).join('; ') + ' ms (wait/step)');
     const before = await Promise.all(pages.map(frames));
     const flowing = await Promise.all(pages.map((p, i) => until(async () => {
       const s = await frames(p);
