@@ -21,8 +21,9 @@
  * - X's first checks are lost for 6 s (a highland link's burst), while the bridge's check and
  *   X's answer to it get through: the bridge waits for X to nominate, and X joins at its fifth
  *   send. (Before: the bridge declared ICE failed 5 s after its own check succeeded.)
- * - The bridge gathers on two addresses (127.0.0.1 and 127.0.0.2, as a dual-stack host has an
- *   IPv4 and an IPv6 one): each transport still reads its sockets itself, and when X's packets
+ * - The bridge gathers on three addresses (127.0.0.1, 127.0.0.2 and ::1, as a dual-stack host
+ *   has several), and Y joins over IPv6 (::1): each transport still reads its sockets itself
+ *   (Y's path an IPv6 one), and when X's packets
  *   come to the bridge's other address (the relay sends them there, as a browser moves to a
  *   pair on another address of ours), the bridge checks X there and its media follows from
  *   that socket. (Before: such a bridge left every transport on libnice's reads.)
@@ -334,14 +335,20 @@ static void test_connected_through_relay(void) {
   g_assert_cmpint(g_atomic_int_get(&T.media_to[BACK1]), ==, 0);
 }
 
-/* Both X's and Y's transports read their sockets themselves, though each agent has two. */
-static void test_two_addresses_read_directly(void) {
+/* Both X's and Y's transports read their sockets themselves, though each agent has three;
+ * Y's path is over IPv6, and media flows on it both ways. */
+static void test_several_addresses_read_directly(void) {
   char *text = dc_test_fetch_metrics(T.session, PORT);
   double direct = dc_test_metric(text, "diemcau_direct_receive_total");
-  g_test_message("the bridge gathers on 127.0.0.1 and " OTHER_ADDRESS ": transports reading their sockets themselves: "
-                 "%.0f of 2", direct);
   g_free(text);
+  int y_heard = g_atomic_int_get(&T.c[Y].rtp_in);
+  dc_test_spin_for(1000);
+  y_heard = g_atomic_int_get(&T.c[Y].rtp_in) - y_heard;
+  g_test_message("the bridge gathers on 127.0.0.1, " OTHER_ADDRESS " and ::1: transports reading their sockets "
+                 "themselves: %.0f of 2; Y, on ::1, heard %d packets in a second",
+                 direct, y_heard);
   g_assert_cmpfloat(direct, ==, 2);
+  g_assert_cmpint(y_heard, >, 25);
 }
 
 static void test_copy_from_elsewhere_moves_nothing(void) {
@@ -529,7 +536,7 @@ int main(int argc, char **argv) {
   T.dir = g_dir_make_tmp("diemcau-path-XXXXXX", NULL);
   char **tokens = NULL;
   int64_t meeting = dc_test_make_meeting(T.dir, N_CLIENTS, &tokens);
-  const char *const other[] = {"--ice-address", OTHER_ADDRESS, NULL};
+  const char *const other[] = {"--ice-address", OTHER_ADDRESS, "--ice-address", "::1", NULL};
   T.bridge = dc_test_start_bridge_with(exe, T.dir, PORT, g_getenv("DC_LOG_LEVEL") ? g_getenv("DC_LOG_LEVEL") : "info",
                                        other);
   if (!T.bridge)
@@ -556,11 +563,11 @@ int main(int argc, char **argv) {
     dc_client_config cfg = {.session = T.session, .workers = T.c[i].workers, .identity = T.id, .ws_url = url,
                             .meeting = meeting, .token = tokens[i], .name = i == X ? "X" : "Y", .slots = 1,
                             .reports = true, .bridge_candidate = i == X ? through_relay : NULL,
-                            .own_candidate = i == X ? at_relay : NULL};
+                            .own_candidate = i == X ? at_relay : NULL, .local_address = i == Y ? "::1" : NULL};
     T.c[i].dc = dc_client_new(&cfg, &cb, &T.c[i]);
   }
   g_test_add_func("/path/connected-through-relay", test_connected_through_relay);
-  g_test_add_func("/path/two-addresses-read-directly", test_two_addresses_read_directly);
+  g_test_add_func("/path/several-addresses-read-directly", test_several_addresses_read_directly);
   g_test_add_func("/path/copy-from-elsewhere-moves-nothing", test_copy_from_elsewhere_moves_nothing);
   g_test_add_func("/path/nat-rebinding-followed", test_nat_rebinding_followed);
   g_test_add_func("/path/check-from-elsewhere-moves-nothing", test_check_from_elsewhere_moves_nothing);

@@ -188,7 +188,7 @@ static void on_message(SoupWebsocketConnection *ws, gint type, GBytes *msg, gpoi
   if (!strcmp(kind, "joined")) {
     c->participant = json_object_get_int_member_with_default(o, "participant", 0);
     c->joined_us = g_get_monotonic_time();
-    char *lo[] = {"127.0.0.1", NULL};
+    char *lo[] = {(char *)(c->cfg.local_address ? c->cfg.local_address : "127.0.0.1"), NULL};
     dc_transport_config cfg = {.local_addresses = lo, .controlling = true};
     dc_transport_callbacks cb = {.candidate = on_candidate, .state = on_state, .rtp = on_rtp, .rtcp = on_rtcp};
     c->t = dc_transport_new(dc_workers_pick(c->cfg.workers), c->cfg.identity, &cfg, &cb, c, NULL);
@@ -248,6 +248,7 @@ dc_client *dc_client_new(const dc_client_config *cfg, const dc_client_callbacks 
   c->cfg.token = g_strdup(cfg->token);
   c->cfg.name = g_strdup(cfg->name ? cfg->name : "native client");
   c->cfg.profile = g_strdup(cfg->profile);
+  c->cfg.local_address = g_strdup(cfg->local_address);
   c->cb = *cb;
   c->user = user;
   SoupMessage *msg = soup_message_new("GET", c->cfg.ws_url);
@@ -281,6 +282,7 @@ void dc_client_free(dc_client *c) {
   g_free((char *)c->cfg.token);
   g_free((char *)c->cfg.name);
   g_free((char *)c->cfg.profile);
+  g_free((char *)c->cfg.local_address);
   g_free(c->bridge_ufrag);
   g_free(c->bridge_pwd);
   g_free(c);

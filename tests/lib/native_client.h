@@ -44,6 +44,7 @@ typedef struct {
   bool roster_changes; /* join asking for roster_changes, as the page and the endpoint do */
   const char *profile; /* the join's link profile ("hall", "standard", "highland"); NULL: none given */
   int audio_wait_ms;   /* the join's audio_wait_ms, as the native endpoint says it (0: not given) */
+  const char *local_address; /* where the client's ICE gathers (NULL: 127.0.0.1; "::1" for IPv6) */
   /* optional, main thread: for a test that stands between the client and the bridge, each of
    * the bridge's candidates goes to the transport as this returns it (g_free()d; NULL: not
    * given), and the client's own are not sent (the bridge learns where the client is from its
