@@ -429,8 +429,10 @@ int main(int argc, char **argv) {
     dc_bridge_free(bridge);
     goto out_cert;
   }
-  g_message("listening on %s://%s:%u with %u media workers", o.plain_http ? "http" : "https",
-            o.listen ? o.listen : "0.0.0.0", dc_server_port(server), bcfg.workers ? bcfg.workers : g_get_num_processors());
+  const char *listen = o.listen ? o.listen : "0.0.0.0";
+  bool v6 = strchr(listen, ':') != NULL; /* a URL writes an IPv6 address in brackets */
+  g_message("listening on %s://%s%s%s:%u with %u media workers", o.plain_http ? "http" : "https", v6 ? "[" : "", listen,
+            v6 ? "]" : "", dc_server_port(server), bcfg.workers ? bcfg.workers : g_get_num_processors());
   if (o.demo)
     print_demo(store, server, key_shown);
   loop = g_main_loop_new(NULL, FALSE);
