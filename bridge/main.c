@@ -277,7 +277,7 @@ int main(int argc, char **argv) {
   dc_options o = {0};
   GOptionEntry entries[] = {
       {"config", 'c', 0, G_OPTION_ARG_FILENAME, &o.config, "Config file ([bridge] section, keys named as these flags)", "FILE"},
-      {"listen", 'l', 0, G_OPTION_ARG_STRING, &o.listen, "Address for HTTPS/WSS (default 0.0.0.0)", "ADDR"},
+      {"listen", 'l', 0, G_OPTION_ARG_STRING, &o.listen, "Address for HTTPS/WSS (default: all, IPv6 and IPv4; 0.0.0.0: all IPv4 ones)", "ADDR"},
       {"port", 'p', 0, G_OPTION_ARG_INT, &o.port, "Port for HTTPS/WSS (default 8443)", "PORT"},
       {"media-ports", 0, 0, G_OPTION_ARG_STRING, &o.media_ports, "UDP port range for media, e.g. 40000-40999 (default: any)", "MIN-MAX"},
       {"public-address", 0, 0, G_OPTION_ARG_STRING, &o.public_address, "Address to advertise in ICE when behind 1:1 NAT", "IP"},
@@ -429,7 +429,7 @@ int main(int argc, char **argv) {
     dc_bridge_free(bridge);
     goto out_cert;
   }
-  const char *listen = o.listen ? o.listen : "0.0.0.0";
+  const char *listen = dc_server_listen_address(server);
   bool v6 = strchr(listen, ':') != NULL; /* a URL writes an IPv6 address in brackets */
   g_message("listening on %s://%s%s%s:%u with %u media workers", o.plain_http ? "http" : "https", v6 ? "[" : "", listen,
             v6 ? "]" : "", dc_server_port(server), bcfg.workers ? bcfg.workers : g_get_num_processors());

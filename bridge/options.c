@@ -157,7 +157,7 @@ bool dc_options_check(dc_options *o, GError **error) {
   if (o->talkers < 0 || o->talkers > 8)
     return fail(error, "--talkers must be 1-8");
   if (o->listen && !is_ip(o->listen))
-    return fail(error, "--listen must be an IP address of this machine (or 0.0.0.0 for all), not \"%.60s\"", o->listen);
+    return fail(error, "--listen must be an IP address of this machine (or :: for all, 0.0.0.0 for all IPv4 ones), not \"%.60s\"", o->listen);
   if (o->public_address && !is_ip(o->public_address))
     return fail(error, "--public-address must be an IP address, not \"%.60s\"", o->public_address);
   for (char **a = o->ice_addresses; a && *a; a++)

@@ -574,6 +574,19 @@ static bool listen_on(SoupServer *soup, GSocketAddress *addr, SoupServerListenOp
   return ok;
 }
 
+static bool listen_at(dc_server *srv, const char *where, const dc_server_config *cfg, GError **error) {
+  GInetAddress *ip = g_inet_address_new_from_string(where);
+  if (!ip) {
+    g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "not an IP address: %s", where);
+    return false;
+  }
+  GSocketAddress *addr = g_inet_socket_address_new(ip, cfg->port);
+  g_object_unref(ip);
+  bool ok = listen_on(srv->soup, addr, cfg->certificate ? SOUP_SERVER_LISTEN_HTTPS : 0, error);
+  g_object_unref(addr);
+  return ok;
+}
+
 /* --metrics-listen ADDR:PORT: /metrics on a plain-HTTP listener of its own, for a Prometheus
  * on another machine (a private network; there is no authentication on it). */
 static bool listen_metrics(dc_server *srv, const char *where, GError **error) {
@@ -645,21 +658,24 @@ dc_server *dc_server_new(const dc_server_config *cfg, dc_store *store, dc_bridge
     dc_server_free(srv);
     return NULL;
   }
-  GInetAddress *any = g_inet_address_new_from_string(cfg->listen_address ? cfg->listen_address : "0.0.0.0");
-  if (!any) {
-    g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "not an IP address: %s", cfg->listen_address);
-    dc_server_free(srv);
-    return NULL;
+  /* Unset, every address: "::", which takes IPv4 as well (GLib's IPv6 sockets are
+   * dual-stack, and give a v4-mapped peer as an IPv4 one), so that a point that reaches this
+   * machine over IPv6 only joins as one over IPv4 does, as ICE gathers on both; "0.0.0.0"
+   * where the kernel has no IPv6. */
+  const char *where = cfg->listen_address ? cfg->listen_address : "::";
+  bool ok = listen_at(srv, where, cfg, error);
+  if (!ok && !cfg->listen_address) {
+    g_debug("signaling: no IPv6 listener (%s): IPv4 only", (*error)->message);
+    g_clear_error(error);
+    where = "0.0.0.0";
+    ok = listen_at(srv, where, cfg, error);
   }
-  GSocketAddress *addr = g_inet_socket_address_new(any, cfg->port);
-  g_object_unref(any);
-  bool ok = listen_on(srv->soup, addr, cfg->certificate ? SOUP_SERVER_LISTEN_HTTPS : 0, error);
-  g_object_unref(addr);
   if (!ok) {
-    g_prefix_error(error, "cannot listen on %s port %u: ", cfg->listen_address ? cfg->listen_address : "0.0.0.0", cfg->port);
+    g_prefix_error(error, "cannot listen on %s port %u: ", where, cfg->port);
     dc_server_free(srv);
     return NULL;
   }
+  srv->listen_text = g_strdup(where);
   srv->base_url = cfg->public_base_url
                       ? g_strdup(cfg->public_base_url)
                       : g_strdup_printf("%s://localhost:%u", cfg->certificate ? "https" : "http",
@@ -676,6 +692,8 @@ guint dc_server_port(dc_server *srv) {
 }
 
 const char *dc_server_base_url(dc_server *srv) { return srv->base_url; }
+
+const char *dc_server_listen_address(dc_server *srv) { return srv->listen_text; }
 
 /* The token goes in the fragment: a browser never sends it to a server, so it appears in no
  * access log, proxy log or Referer (the page reads it from location.hash). */
@@ -729,5 +747,6 @@ void dc_server_free(dc_server *srv) {
   g_free(srv->tz_name);
   g_free(srv->web_dir);
   g_free(srv->base_url);
+  g_free(srv->listen_text);
   g_free(srv);
 }

@@ -27,7 +27,7 @@ typedef struct dc_server dc_server;
 #define DC_SIGNALING_WIDE_WINDOW (256 * 1024)
 
 typedef struct {
-  const char *listen_address; /* NULL or "0.0.0.0": all */
+  const char *listen_address; /* NULL: every address, IPv6 and IPv4 (see dc_server_new) */
   guint port;
   GTlsCertificate *certificate; /* NULL: plain HTTP (tests on loopback only) */
   const char *web_dir;
@@ -50,6 +50,8 @@ dc_server *dc_server_new(const dc_server_config *cfg, dc_store *store, dc_bridge
 void dc_server_shutdown(dc_server *s);
 void dc_server_free(dc_server *s);
 guint dc_server_port(dc_server *s);
+/* The address listened on, as text: the config's, or "::" (or "0.0.0.0") for all. */
+const char *dc_server_listen_address(dc_server *s);
 /* Tells everyone in the meeting who speaks now (a dc_speaker_fn for dc_bridge_config). */
 void dc_server_speaker_changed(gpointer server, int64_t meeting, int64_t participant);
 /* A meeting's recording ended (a dc_recording_fn for dc_bridge_config): everyone is told,

@@ -22,6 +22,7 @@ struct dc_server {
   dc_bridge *bridge;
   char *web_dir;
   char *base_url;
+  char *listen_text; /* the address listened on: --listen's, or "::" or "0.0.0.0" for all */
   GTimeZone *tz; /* operators' wall clock: recurrences, CSV times */
   char *tz_name;
   bool secure;   /* TLS: the console cookie is Secure */

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 
 BRIDGE, CTL = sys.argv[1], sys.argv[2]
@@ -55,12 +56,13 @@ def descriptor_limits(pid):
     return None
 
 
-def start_bridge(data, port):
-    """The daemon on loopback; returns (process, first-start key or None)."""
+def start_bridge(data, port, listen=('--listen', '127.0.0.1')):
+    """The daemon on loopback (listen=(): on every address, its default); returns (process,
+    first-start key or None)."""
     err = open(os.path.join(data, 'bridge.err'), 'a')
     out_path = os.path.join(data, 'bridge.out')
     out = open(out_path, 'w')
-    proc = subprocess.Popen([BRIDGE, '--data-dir', data, '--plain-http', '--listen', '127.0.0.1',
+    proc = subprocess.Popen([BRIDGE, '--data-dir', data, '--plain-http', *listen,
                              '--port', str(port), '--ice-address', '127.0.0.1', '--log-level', 'debug'],
                             stdout=out, stderr=err, preexec_fn=low_descriptor_limit)
     key = None
@@ -259,6 +261,29 @@ try:
         time.sleep(0.1)
     check(open_fds() <= before + 1, '30 kept-alive connections closed by their clients leave no descriptor open',
           f'{before} descriptors before, {open_fds()} after')
+
+    # Without --listen the bridge takes IPv6 and IPv4 alike (ICE gathers on both), and
+    # /metrics still answers this machine only, over either
+    data2, port2 = os.path.join(tmp, 'data-any'), free_port()
+    os.makedirs(data2)
+    other, _ = start_bridge(data2, port2, listen=())
+    try:
+        codes = {}
+        for host in ('127.0.0.1', '[::1]'):
+            try:
+                codes[host] = urllib.request.urlopen(f'http://{host}:{port2}/metrics', timeout=5).status
+            except urllib.error.HTTPError as e:
+                codes[host] = e.code
+            except OSError as e:
+                codes[host] = str(e)
+        with open(os.path.join(data2, 'bridge.err')) as f:
+            said = [l.strip() for l in f if 'listening on' in l]
+        check(codes == {'127.0.0.1': 200, '[::1]': 200} and said and f'http://[::]:{port2}' in said[0],
+              'with no --listen the bridge listens on IPv6 and IPv4, and says so',
+              f'/metrics answered {codes}; it said: {said}')
+    finally:
+        other.send_signal(signal.SIGTERM)
+        other.wait(timeout=15)
 finally:
     if bridge.poll() is None:
         bridge.send_signal(signal.SIGTERM)
