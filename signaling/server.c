@@ -663,10 +663,13 @@ dc_server *dc_server_new(const dc_server_config *cfg, dc_store *store, dc_bridge
    * machine over IPv6 only joins as one over IPv4 does, as ICE gathers on both; "0.0.0.0"
    * where the kernel has no IPv6. */
   const char *where = cfg->listen_address ? cfg->listen_address : "::";
-  bool ok = listen_at(srv, where, cfg, error);
-  if (!ok && !cfg->listen_address) {
-    g_debug("signaling: no IPv6 listener (%s): IPv4 only", (*error)->message);
-    g_clear_error(error);
+  GError *no_v6 = NULL;
+  bool ok = listen_at(srv, where, cfg, cfg->listen_address ? error : &no_v6);
+  if (!ok && !cfg->listen_address && g_error_matches(no_v6, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE)) {
+    g_propagate_error(error, no_v6); /* the port is taken: IPv4 would say the same */
+  } else if (!ok && !cfg->listen_address) {
+    g_debug("signaling: no IPv6 listener (%s): IPv4 only", no_v6->message);
+    g_clear_error(&no_v6);
     where = "0.0.0.0";
     ok = listen_at(srv, where, cfg, error);
   }
