@@ -181,28 +181,28 @@ void transport_on_recv(NiceAgent *agent, guint stream, guint component, guint le
 
 /* ---- direct receive ----
  *
- * libnice hands each datagram over through a GSource of its own per socket, and GLib (2.74)
- * takes such a source's descriptor out of the poll set while it runs and puts it back after,
- * waking the loop through its eventfd each time: with libnice's read until the socket is
- * empty, three system calls and a loop wake-up for every packet, more than the packet's own
- * work at a few hundred participants. Once media flows on a UDP path, the transport reads the
- * agent's UDP sockets itself (one a local address the agent gathered on): one recvmmsg a
- * wake-up for whatever is queued, the sockets watched through its worker's epoll set (dc_worker_watch_datagrams: one descriptor in
- * the poll however many participants; where several sockets are ready at once the worker
- * reads a datagram of each in one io_uring call and hands it here, got_direct, and the
- * transport drains a socket that had more), and answers the STUN checks still arriving there
- * (bridge/ice_reply), and checks a new address of the peer's before its media goes there. Where
- * the agent had several (a dual-stack host: IPv4, IPv6, link-local), all are read, and a path
- * is our socket and the peer's address: the peer may nominate a pair on another address of
- * ours later (a browser moves to a pair of higher priority that checked out after the first),
- * and its media there is followed as a new address of its own would be, the check going
- * out of the socket the media came in on and our media following from that socket. Before
- * (to 2026-12-06) such agents stayed on libnice for good, at twice the CPU a participant.
- * The agent has nothing left to do, and goes: the socket is kept as a duplicate of its
- * descriptor. An agent cost every participant heap (30 KiB of resident memory at 300, by the
- * load generator) and its keepalive timer in the worker's loop, a source GLib walks on every
- * pass of it (150 a worker at 300 participants); the peer's own consent checks and our media
- * keep its NAT's binding, which is what those keepalives were for (RFC 8445 §11).
+ * libnice hands each datagram over through a GSource of its own per socket, and GLib (2.74) takes
+ * such a source's descriptor out of the poll set while it runs and puts it back after, waking the
+ * loop through its eventfd each time: with libnice's read until the socket is empty, three system
+ * calls and a loop wake-up for every packet, more than the packet's own work at a few hundred
+ * participants. Once media flows on a UDP path, the transport reads the agent's UDP sockets itself
+ * (one a local address the agent gathered on): one recvmmsg a wake-up for whatever is queued, the
+ * sockets watched through its worker's epoll set (dc_worker_watch_datagrams: one descriptor in the
+ * poll however many participants; where several sockets are ready at once the worker reads a
+ * datagram of each in one io_uring call and hands it here, got_direct, and the transport drains a
+ * socket that had more), and answers the STUN checks still arriving there (bridge/ice_reply), and
+ * checks a new address of the peer's before its media goes there. Where the agent had several (a
+ * dual-stack host: IPv4, IPv6, link-local), all are read, and a path is our socket and the peer's
+ * address: the peer may nominate a pair on another address of ours later (a browser moves to a pair
+ * of higher priority that checked out after the first), and its media there is followed as a new
+ * address of its own would be, the check going out of the socket the media came in on and our media
+ * following from that socket. Before (to 2026-12-06) such agents stayed on libnice for good: at 400
+ * audio participants on two addresses, four times the CPU (tests/load/ab: 0.23 of it since). The
+ * agent has nothing left to do, and goes: its sockets are kept as duplicates of its descriptors. An
+ * agent cost every participant heap (30 KiB of resident memory at 300, by the load generator) and
+ * its keepalive timer in the worker's loop, a source GLib walks on every pass of it (150 a worker
+ * at 300 participants); the peer's own consent checks and our media keep its NAT's binding, which
+ * is what those keepalives were for (RFC 8445 §11).
  *
  * Kept on libnice: relayed and ICE-TCP paths (libnice frames them), agents with a TURN server
  * of their own (its refreshes arrive on the same socket) and agents with more than
