@@ -197,6 +197,11 @@ void dc_recorder_push_audio(dc_recorder *r, const uint8_t *opus, size_t len, uin
                             uint64_t now_us) {
   if (g_atomic_int_get(&r->failed) || !len)
     return;
+  /* Made for a tick before the recording began: a mix clock that fell behind (a busy
+   * machine) catches up with its missed ticks, and these come after the zero. Taken, they
+   * put the whole mix that much late against the picture: 240 ms once, 400 another time. */
+  if (now_us < r->start_us)
+    return;
   if (!r->audio_started) {
     r->audio_started = true;
     r->audio_first_ns = since_start(r, now_us);

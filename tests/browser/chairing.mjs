@@ -421,10 +421,11 @@ async function main() {
       return { what: `${who} ${on ? 'on' : 'off'}`, expected, found, off: found === null ? Infinity : found - expected,
         lag: made[key] - (schedule.start + schedule[key]) };
     });
-    // The file's time line starts at the first mix packet the recorder got, which on a busy
-    // machine came 200 ms after the zero once: every change then read 180-220 ms late. So the
-    // changes are judged against each other (their median shift taken out), and the shift on
-    // its own within twice the bound.
+    // The changes are judged against each other (their median shift taken out), and the shift
+    // on its own within twice the bound. Every change once read 180-220 ms late, and 240 and
+    // 400 ms in two runs of six on 2026-12-06: the mix clock, late on a machine this busy,
+    // caught up with ticks made before the zero and the recorder took them as its first
+    // (fixed then, bridge/recorder.c; since, shifts of 10-80 ms).
     const offs = changes.map((c) => c.off).filter(Number.isFinite).sort((x, y) => x - y);
     const shift = offs.length ? offs[Math.floor(offs.length / 2)] : Infinity;
     const beyondBound = changes.filter((c) => Math.abs(c.off - shift) > SCHEDULE_BOUND_S).length;
