@@ -296,6 +296,7 @@ int main(int argc, char **argv) {
       {"no-ice-tcp", 0, 0, G_OPTION_ARG_NONE, &o.no_ice_tcp, "No ICE-TCP candidates (RFC 6544): points whose UDP is blocked then need a TURN server (--ice-server)", NULL},
       {"no-io-uring", 0, 0, G_OPTION_ARG_NONE, &o.no_io_uring, "Send and read media a system call a peer, without batching them through io_uring (where a kernel's io_uring misbehaves; the bridge falls back by itself where it has none)", NULL},
       {"no-silence-filter", 0, 0, G_OPTION_ARG_NONE, &o.no_silence_filter, "Read every audio packet, muted points' silence too, instead of the kernel dropping most of it before the bridge reads it (to measure what that saves, or if a client's audio levels are wrong)", NULL},
+      {"no-realtime-clock", 0, 0, G_OPTION_ARG_NONE, &o.no_realtime_clock, "Run the mix clock at the ordinary priority, not the real-time one it takes where it may (SCHED_FIFO: as root, with CAP_SYS_NICE, or with a real-time priority limit, systemd's LimitRTPRIO=1)", NULL},
       {"no-red", 0, 0, G_OPTION_ARG_NONE, &o.no_red, "No RED audio redundancy (RFC 2198) on lossy links, either way (to measure its gain)", NULL},
       {"no-video-fec", 0, 0, G_OPTION_ARG_NONE, &o.no_video_fec, "No ULPFEC (RFC 5109) asked of highland points' cameras (to measure its gain)", NULL},
       {"red-always", 0, 0, G_OPTION_ARG_NONE, &o.red_always, "Audio redundancy (RFC 2198) to every point that takes it from its first packet, not once it reports loss (a district whose communes are all on lossy links)", NULL},
@@ -334,6 +335,7 @@ int main(int argc, char **argv) {
   log_threshold = o.log_threshold;
   dc_bridge_config bcfg = {.workers = o.workers > 0 ? (unsigned)o.workers : 0,
                            .talkers = (unsigned)o.talkers, .no_red = o.no_red, .no_video_fec = o.no_video_fec, .red_always = o.red_always, .no_io_uring = o.no_io_uring,
+                           .no_realtime_clock = o.no_realtime_clock,
                            .no_silence_filter = o.no_silence_filter, .on_speaker = on_speaker,
                            .on_recording = on_recording};
   bcfg.transport.port_min = o.media_port_min;

@@ -54,6 +54,7 @@ static void *slot_of(dc_options *o, const char *key, key_kind *kind) {
       {"no-ice-tcp", KEY_BOOL, offsetof(dc_options, no_ice_tcp)},
       {"no-io-uring", KEY_BOOL, offsetof(dc_options, no_io_uring)},
       {"no-silence-filter", KEY_BOOL, offsetof(dc_options, no_silence_filter)},
+      {"no-realtime-clock", KEY_BOOL, offsetof(dc_options, no_realtime_clock)},
   };
   for (size_t i = 0; i < G_N_ELEMENTS(keys); i++)
     if (!strcmp(keys[i].key, key)) {

@@ -18,7 +18,8 @@ typedef struct {
   char *config, *listen, *public_address, *data_dir, *tls_cert, *tls_key, *log_level, *stun,
       *media_ports, *web_dir, *turn, *time_zone, *metrics_listen, **ice_addresses, **ice_servers, *turn_secret;
   int port, workers, talkers, turn_ttl;
-  gboolean demo, plain_http, no_red, red_always, no_ice_tcp, no_video_fec, no_io_uring, no_silence_filter;
+  gboolean demo, plain_http, no_red, red_always, no_ice_tcp, no_video_fec, no_io_uring, no_silence_filter,
+      no_realtime_clock;
   /* parsed by dc_options_check */
   GLogLevelFlags log_threshold; /* the least severe level written */
   unsigned media_port_min, media_port_max; /* 0, 0: any */

@@ -130,6 +130,7 @@ dc_bridge *dc_bridge_new(const dc_bridge_config *cfg, GError **error) {
   b->red_always = cfg->red_always && !cfg->no_red;
   b->no_video_fec = cfg->no_video_fec;
   b->no_silence_filter = cfg->no_silence_filter;
+  b->no_realtime_clock = cfg->no_realtime_clock;
   if (cfg->no_silence_filter)
     g_message("silence filter off (no-silence-filter): muted points' silent audio is read like any packet");
   b->connect_timeout_s = cfg->connect_timeout_s ? cfg->connect_timeout_s : DC_CONNECT_TIMEOUT_S;

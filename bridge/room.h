@@ -65,6 +65,7 @@ typedef struct {
   bool no_io_uring;  /* media sends and reads a system call each, never batched by io_uring
                       * (bridge/uring.h); the process's, not only this bridge's */
   bool no_silence_filter; /* every audio packet read, silent ones too (bridge/silence_filter.h) */
+  bool no_realtime_clock; /* the mix clock at the ordinary priority (audio.c, mix_clock_run) */
   dc_speaker_fn on_speaker;
   gpointer speaker_user;
   dc_recording_fn on_recording;

@@ -312,6 +312,7 @@ struct dc_bridge {
   bool no_video_fec; /* --no-video-fec: highland cameras not asked for ULPFEC */
   bool red_always; /* --red-always: one copy to every receiver that takes RED, reports or not */
   bool no_silence_filter; /* --no-silence-filter: the kernel drops no silent audio */
+  bool no_realtime_clock; /* --no-realtime-clock: the mix clock at the ordinary priority */
   unsigned connect_timeout_s;
   dc_speaker_fn on_speaker;
   gpointer speaker_user;

@@ -56,13 +56,33 @@ def descriptor_limits(pid):
     return None
 
 
-def start_bridge(data, port, listen=('--listen', '127.0.0.1')):
-    """The daemon on loopback (listen=(): on every address, its default); returns (process,
-    first-start key or None)."""
+def thread_policy(pid, name):
+    """A thread's scheduling policy by its name (0 ordinary, 1 SCHED_FIFO), or None."""
+    for tid in os.listdir(f'/proc/{pid}/task'):
+        try:
+            with open(f'/proc/{pid}/task/{tid}/comm') as f:
+                if f.read().strip() != name:
+                    continue
+            with open(f'/proc/{pid}/task/{tid}/stat') as f:
+                return int(f.read().rsplit(')', 1)[1].split()[38])  # field 41, policy
+        except OSError:
+            continue
+    return None
+
+
+def said(data, words):
+    """The daemon's log lines with these words."""
+    with open(os.path.join(data, 'bridge.err')) as f:
+        return [line.strip() for line in f if words in line]
+
+
+def start_bridge(data, port, listen=('--listen', '127.0.0.1'), prefix=()):
+    """The daemon on loopback (listen=(): on every address, its default), started through
+    prefix (a command that runs it); returns (process, first-start key or None)."""
     err = open(os.path.join(data, 'bridge.err'), 'a')
     out_path = os.path.join(data, 'bridge.out')
     out = open(out_path, 'w')
-    proc = subprocess.Popen([BRIDGE, '--data-dir', data, '--plain-http', *listen,
+    proc = subprocess.Popen([*prefix, BRIDGE, '--data-dir', data, '--plain-http', *listen,
                              '--port', str(port), '--ice-address', '127.0.0.1', '--log-level', 'debug'],
                             stdout=out, stderr=err, preexec_fn=low_descriptor_limit)
     key = None
@@ -108,6 +128,15 @@ try:
     check(limits is not None and limits[0] == want,
           'started with a soft limit of 1024 descriptors, the daemon raises it to the hard one',
           f'soft, hard in /proc: {limits}; the hard limit here: {hard}')
+
+    # the mix clock at real-time priority where it may (here, as root); the workers ordinary
+    privileged = os.geteuid() == 0
+    policy, worker = thread_policy(bridge.pid, 'dc-mix-clock'), thread_policy(bridge.pid, 'dc-media-0')
+    clock_said = said(data, 'the mix clock runs')
+    check(policy == (1 if privileged else 0) and worker == 0 and clock_said and
+          ('real-time priority (SCHED_FIFO 1)' in clock_said[0]) == privileged,
+          'the mix clock runs at real-time priority where the bridge may, and says which',
+          f'root: {privileged}; policy of dc-mix-clock {policy}, of dc-media-0 {worker}; it said: {clock_said}')
 
     rc, out, err = ctl('whoami')
     check(rc == 0 and 'first key (admin key)' in out and 'Asia/Ho_Chi_Minh' in out,
@@ -266,7 +295,8 @@ try:
     # /metrics still answers this machine only, over either
     data2, port2 = os.path.join(tmp, 'data-any'), free_port()
     os.makedirs(data2)
-    other, _ = start_bridge(data2, port2, listen=())
+    # as a service without the right to real-time priority (no CAP_SYS_NICE, no LimitRTPRIO)
+    other, _ = start_bridge(data2, port2, listen=(), prefix=('setpriv', '--bounding-set=-sys_nice'))
     try:
         codes = {}
         for host in ('127.0.0.1', '[::1]'):
@@ -276,11 +306,15 @@ try:
                 codes[host] = e.code
             except OSError as e:
                 codes[host] = str(e)
-        with open(os.path.join(data2, 'bridge.err')) as f:
-            said = [l.strip() for l in f if 'listening on' in l]
-        check(codes == {'127.0.0.1': 200, '[::1]': 200} and said and f'http://[::]:{port2}' in said[0],
+        listening = said(data2, 'listening on')
+        check(codes == {'127.0.0.1': 200, '[::1]': 200} and listening and f'http://[::]:{port2}' in listening[0],
               'with no --listen the bridge listens on IPv6 and IPv4, and says so',
-              f'/metrics answered {codes}; it said: {said}')
+              f'/metrics answered {codes}; it said: {listening}')
+        clock_said = said(data2, 'the mix clock runs')
+        check(thread_policy(other.pid, 'dc-mix-clock') == 0 and clock_said and 'real-time refused' in clock_said[0]
+              and 'LimitRTPRIO=1' in clock_said[0],
+              'refused real-time priority, the mix clock runs as it can and the log says how to allow it',
+              f'policy {thread_policy(other.pid, "dc-mix-clock")}; it said: {clock_said}')
     finally:
         other.send_signal(signal.SIGTERM)
         other.wait(timeout=15)
