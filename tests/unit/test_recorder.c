@@ -214,20 +214,27 @@ static void test_one_time_line(void) {
   scratch_free(dir, apath, vpath, audio, video);
 }
 
+/* A recording of the mix alone, made from from_s (on the recording's clock; before its zero
+ * where negative) for `seconds`, read back. */
+static decoded record_mix_alone(double from_s, double seconds) {
+  char *dir = g_dir_make_tmp("diemcau-rec-XXXXXX", NULL);
+  char *apath = g_build_filename(dir, "mix.opus", NULL), *vpath = g_build_filename(dir, "main.webm", NULL);
+  GPtrArray *audio = opus_frames((int)(seconds / 0.02 + 0.5)), *video = g_ptr_array_new();
+  record_meeting(apath, vpath, from_s, seconds, 0, audio, video);
+  decoded da = decode(apath, "oggdemux ! opusdec");
+  g_test_message("audio: %u buffers, %.3f..%.3f s (the mix made from %.1f s for %.1f s)", da.buffers, da.first / 1e9,
+                 da.end / 1e9, from_s, seconds);
+  scratch_free(dir, apath, vpath, audio, video);
+  return da;
+}
+
 /* The mix starts after the recording did (nobody spoke yet, or the first tick came late):
  * the Ogg begins with silence up to it, so that its time is the recording's, as the WebM's is,
  * and a player lines the two up. */
 static void test_audio_starts_late(void) {
-  char *dir = g_dir_make_tmp("diemcau-rec-XXXXXX", NULL);
-  char *apath = g_build_filename(dir, "mix.opus", NULL), *vpath = g_build_filename(dir, "main.webm", NULL);
-  GPtrArray *audio = opus_frames(75), *video = g_ptr_array_new(); /* 1.5 s of audio */
-  record_meeting(apath, vpath, 1.5, 1.5, 0, audio, video);
-  decoded da = decode(apath, "oggdemux ! opusdec");
-  g_test_message("audio: %u buffers, %.3f..%.3f s (the mix came at 1.5 s for 1.5 s)", da.buffers, da.first / 1e9,
-                 da.end / 1e9);
+  decoded da = record_mix_alone(1.5, 1.5);
   g_assert_cmpfloat(da.first / 1e9, <, 0.05);
   g_assert_cmpfloat(fabs(da.end / 1e9 - 3.0), <, 0.1);
-  scratch_free(dir, apath, vpath, audio, video);
 }
 
 /* The mix clock fell behind as the recording began (a busy machine), and catches up with the
@@ -235,16 +242,9 @@ static void test_audio_starts_late(void) {
  * recording's: taken, they put the whole mix that much late against the picture (the chair's
  * browser test read every change 240 and 400 ms late so). */
 static void test_mix_made_before_the_start(void) {
-  char *dir = g_dir_make_tmp("diemcau-rec-XXXXXX", NULL);
-  char *apath = g_build_filename(dir, "mix.opus", NULL), *vpath = g_build_filename(dir, "main.webm", NULL);
-  GPtrArray *audio = opus_frames(115), *video = g_ptr_array_new(); /* 2.3 s, from 0.3 s before the zero */
-  record_meeting(apath, vpath, -0.3, 2.3, 0, audio, video);
-  decoded da = decode(apath, "oggdemux ! opusdec");
-  g_test_message("audio: %u buffers, %.3f..%.3f s (the mix made from -0.3 s to 2.0 s)", da.buffers, da.first / 1e9,
-                 da.end / 1e9);
+  decoded da = record_mix_alone(-0.3, 2.3); /* to 2.0 s */
   g_assert_cmpfloat(da.first / 1e9, <, 0.05);
   g_assert_cmpfloat(fabs(da.end / 1e9 - 2.0), <, 0.05);
-  scratch_free(dir, apath, vpath, audio, video);
 }
 
 static void test_full_disk(void) {
