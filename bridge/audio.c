@@ -307,10 +307,11 @@ static void tick_room(dc_room *r, uint64_t now, GArray *out, GArray *shares) {
  * the mix when the clock wakes: at the ordinary priority, on two cores shared with three
  * Chromiums (a hall whose PC also runs the bridge is the same), it woke more than 60 ms late
  * 23-67 times a minute (at worst 265 ms), each such tick reaching everyone late at once;
- * real-time, 0-1 times (at worst 76 ms). What it does a tick is bounded (every room's mix: tiers + talkers encodes, and a hand-off per listener),
- * and the kernel keeps 5 % of each second for ordinary threads in any case
- * (sched_rt_runtime_us), so a fault in it cannot take the whole machine. The workers stay
- * ordinary: their work grows with what points send, which anyone can make large. */
+ * real-time, 0-1 times (at worst 76 ms). What it does a tick is bounded (every room's mix:
+ * tiers + talkers encodes, and a hand-off a listener), and the kernel keeps 5 % of each
+ * second for ordinary threads in any case (sched_rt_runtime_us), so a fault in it cannot take
+ * the whole machine. The workers stay ordinary: their work grows with what points send, which
+ * anyone can make large (and at nice -10 they went out no sooner; README). */
 static void clock_priority(const dc_bridge *b) {
   if (b->no_realtime_clock) {
     g_message("the mix clock runs at the ordinary priority (no-realtime-clock)");
