@@ -70,10 +70,16 @@ def thread_policy(pid, name):
     return None
 
 
-def said(data, words):
-    """The daemon's log lines with these words."""
-    with open(os.path.join(data, 'bridge.err')) as f:
-        return [line.strip() for line in f if words in line]
+def said(data, words, within=0):
+    """The daemon's log lines with these words, waiting up to `within` seconds for one (a line
+    another thread writes may come after the daemon answers)."""
+    deadline = time.time() + within
+    while True:
+        with open(os.path.join(data, 'bridge.err')) as f:
+            lines = [line.strip() for line in f if words in line]
+        if lines or time.time() >= deadline:
+            return lines
+        time.sleep(0.1)
 
 
 def start_bridge(data, port, listen=('--listen', '127.0.0.1'), prefix=()):
@@ -131,8 +137,8 @@ try:
 
     # the mix clock at real-time priority where it may (here, as root); the workers ordinary
     privileged = os.geteuid() == 0
+    clock_said = said(data, 'the mix clock runs', within=10)  # the clock thread says it once it has set it
     policy, worker = thread_policy(bridge.pid, 'dc-mix-clock'), thread_policy(bridge.pid, 'dc-media-0')
-    clock_said = said(data, 'the mix clock runs')
     check(policy == (1 if privileged else 0) and worker == 0 and clock_said and
           ('real-time priority (SCHED_FIFO 1)' in clock_said[0]) == privileged,
           'the mix clock runs at real-time priority where the bridge may, and says which',
@@ -310,7 +316,7 @@ try:
         check(codes == {'127.0.0.1': 200, '[::1]': 200} and listening and f'http://[::]:{port2}' in listening[0],
               'with no --listen the bridge listens on IPv6 and IPv4, and says so',
               f'/metrics answered {codes}; it said: {listening}')
-        clock_said = said(data2, 'the mix clock runs')
+        clock_said = said(data2, 'the mix clock runs', within=10)
         check(thread_policy(other.pid, 'dc-mix-clock') == 0 and clock_said and 'real-time refused' in clock_said[0]
               and 'LimitRTPRIO=1' in clock_said[0],
               'refused real-time priority, the mix clock runs as it can and the log says how to allow it',
