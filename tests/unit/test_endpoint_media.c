@@ -546,7 +546,7 @@ static void test_shorter_wait_skips_at_once(void) {
   }
   g_test_message("the sink played %" G_GINT64_FORMAT " ms late, then %" G_GINT64_FORMAT " ms; %u samples played, %d of "
                  "them by the change, the speaker %" G_GINT64_FORMAT " ms behind the clock at the end; jumps:%s",
-                 longer, shorter, t->heard->len, played_at_change, behind_ms, n ? jumps->str : " none");
+                 longer, shorter, t->heard->len, played_at_change, behind_ms, jumps->len ? jumps->str : " none");
   g_assert_cmpint(longer - shorter, ==, 120);
   g_assert_cmpint(n, ==, 1); /* one skip, not one at once and another a second on */
   g_assert_cmpfloat(fabs(skip_ms - 120), <, 15);
