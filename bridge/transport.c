@@ -5,6 +5,7 @@
 
 #include <gio/gio.h>
 #include <netinet/in.h>
+#include <nice/interfaces.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <string.h>
@@ -184,9 +185,11 @@ static gboolean on_dtls_timer(gpointer data) {
 static void on_candidate(NiceAgent *agent, NiceCandidate *cand, gpointer user) {
   dc_transport *t = user;
   /* Of TCP, only passive candidates: the bridge answers and listens; its active and
-   * simultaneous-open ones would only be more checks for the peer to try and drop. */
+   * simultaneous-open ones would only be more checks for the peer to try and drop. (An
+   * active one needs no socket: libnice gathers it on an address it could not bind.) */
   if (cand->transport == NICE_CANDIDATE_TRANSPORT_TCP_ACTIVE || cand->transport == NICE_CANDIDATE_TRANSPORT_TCP_SO)
     return;
+  t->local_candidates++;
   if (t->cfg.public_address && cand->type == NICE_CANDIDATE_TYPE_HOST) {
     /* Behind 1:1 NAT: advertise the public address with the same port. */
     guint port = nice_address_get_port(&cand->addr);
@@ -205,8 +208,55 @@ static void on_candidate(NiceAgent *agent, NiceCandidate *cand, gpointer user) {
   g_free(sdp);
 }
 
+char *dc_transport_machine_addresses(unsigned *n) {
+  GList *ips = nice_interfaces_get_local_ips(FALSE);
+  GString *list = g_string_new(NULL);
+  for (GList *l = ips; l; l = l->next)
+    g_string_append_printf(list, "%s%s", list->len ? ", " : "", (const char *)l->data);
+  if (n)
+    *n = g_list_length(ips);
+  g_list_free_full(ips, g_free);
+  if (!list->len)
+    g_string_append(list, "none but the loopback");
+  return g_string_free(list, FALSE);
+}
+
+/* No socket could be opened to carry media: an --ice-address that is not (or no longer) this
+ * machine's, IPv6 turned off under an IPv6 one, or every port of --media-ports taken. Said at
+ * once, and as what it is: before, the peer waited out the connect timeout (20 s) and was told
+ * to suspect its UDP and try a relay, and the log said the same. The operator is warned at
+ * most once a minute, with this machine's addresses to choose from. */
+static void fail_without_sockets(dc_transport *t) {
+  GString *why = g_string_new("no socket to carry media could be opened on ");
+  if (t->cfg.local_addresses && *t->cfg.local_addresses) {
+    char *list = g_strjoinv(", ", t->cfg.local_addresses);
+    g_string_append_printf(why, "the ICE address%s %s (not this machine's now?)", t->cfg.local_addresses[1] ? "es" : "",
+                           list);
+    g_free(list);
+  } else {
+    g_string_append(why, "any address of this machine");
+  }
+  if (t->cfg.port_min || t->cfg.port_max)
+    g_string_append_printf(why, ", or every media port of %u-%u is taken", t->cfg.port_min, t->cfg.port_max);
+  static gint64 warned_us; /* atomic */
+  gint64 now = g_get_monotonic_time(), last = __atomic_load_n(&warned_us, __ATOMIC_RELAXED);
+  if ((!last || now - last >= 60 * G_USEC_PER_SEC) &&
+      __atomic_compare_exchange_n(&warned_us, &last, now, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+    char *mine = dc_transport_machine_addresses(NULL);
+    g_warning("a point cannot be given media: %s; this machine's addresses: %s (ice-address= in the config "
+              "file, or --ice-address)", why->str, mine);
+    g_free(mine);
+  }
+  set_state(t, DC_TRANSPORT_FAILED, why->str);
+  g_string_free(why, TRUE);
+}
+
 static void on_gathering_done(NiceAgent *agent, guint stream, gpointer user) {
   dc_transport *t = user;
+  if (!t->local_candidates) {
+    fail_without_sockets(t);
+    return;
+  }
   t->cb.candidate(t->user, "");
 }
 
@@ -319,7 +369,7 @@ static gboolean start_on_worker(gpointer data) {
     return G_SOURCE_REMOVE;
   }
   if (!nice_agent_gather_candidates(t->agent, t->stream)) {
-    set_state(t, DC_TRANSPORT_FAILED, "could not gather ICE candidates (no usable address or port)");
+    fail_without_sockets(t);
     return G_SOURCE_REMOVE;
   }
   for (guint i = 0; i < t->pending_candidates->len; i++)

@@ -93,6 +93,11 @@ dc_worker *dc_transport_worker(const dc_transport *t);
  * the kernel refuses: every packet is read. */
 void dc_transport_drop_silence(dc_transport *t, int opus_pt, int red_pt, int level_id);
 /* From any thread: hand the remote side's details to the worker and start ICE. */
+/* This machine's addresses that ICE would gather on (not the loopback's), as "a, b, c" or
+ * "none but the loopback", and how many in *n (when n is given): for the operator's log.
+ * g_free() it. */
+char *dc_transport_machine_addresses(unsigned *n);
+
 void dc_transport_start(dc_transport *t, const char *ufrag, const char *pwd,
                         const char *fingerprint, bool dtls_server);
 /* From any thread: a trickled remote candidate ("candidate:..." or ""). */

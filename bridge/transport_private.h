@@ -52,6 +52,7 @@ struct dc_transport {
   gint64 ice_ready_us;     /* atomic: when ICE first had a path */
   dc_transport_state state;
   GPtrArray *pending_candidates; /* trickled before start */
+  unsigned local_candidates;     /* gathered: none at the end is no socket to carry media */
   bool closed;
   /* direct receive (transport_receive.c): the agent's UDP sockets, read by us (duplicates of
    * its descriptors), the one the path is on, and where the peer is */

@@ -1165,6 +1165,72 @@ static void test_never_connected(void) {
 }
 
 
+/* A bridge whose --ice-address is not this machine's (a typo, or the address DHCP gave it
+ * before) can open no socket for a point's media: the point is told so at once and in those
+ * words (media-failed), and the log warns the operator with this machine's addresses. Before,
+ * the point waited out the connect timeout (20 s here, as the daemon's) and was told to
+ * suspect its UDP and try a relay. A bridge and server of their own, on the same store. */
+static char *no_socket_warning; /* atomic: the worker's warning, kept by keep_warnings */
+static GLogWriterOutput keep_warnings(GLogLevelFlags level, const GLogField *fields, gsize n, gpointer data) {
+  for (gsize i = 0; i < n && level & G_LOG_LEVEL_WARNING; i++)
+    if (!strcmp(fields[i].key, "MESSAGE") && fields[i].length < 0 &&
+        strstr(fields[i].value, "a point cannot be given media")) {
+      char *copy = g_strdup(fields[i].value);
+      if (!g_atomic_pointer_compare_and_exchange(&no_socket_warning, NULL, copy))
+        g_free(copy);
+    }
+  return g_log_writer_default(level, fields, n, data);
+}
+
+static void test_no_media_socket(void) {
+  GError *err = NULL;
+  char *nowhere[] = {"198.51.100.7", NULL}; /* TEST-NET-2: no machine's here; nothing is sent to it */
+  dc_bridge_config bc = {.workers = 1, .connect_timeout_s = 20, .max_room = 2,
+                         .transport = {.local_addresses = nowhere}};
+  dc_bridge *bridge = dc_bridge_new(&bc, &err);
+  g_assert_no_error(err);
+  char *recordings = g_build_filename(T.dir, "recordings", NULL);
+  dc_server_config sc = {.listen_address = "127.0.0.1", .port = 0, .web_dir = g_getenv("DC_WEB_DIR"),
+                         .recordings_dir = recordings};
+  dc_server *server = dc_server_new(&sc, T.store, bridge, &err);
+  g_assert_no_error(err);
+  char *base = T.base;
+  T.base = g_strdup_printf("http://127.0.0.1:%u", dc_server_port(server));
+  int64_t meeting = dc_store_create_meeting(T.store, "Sai địa chỉ", 1, 4000000000, T.hall, &err);
+  int64_t inv = dc_store_create_invitation(T.store, meeting, T.commune, "participant", 4000000000, NULL);
+  char *tok = token_for(inv, meeting, T.commune, 4000000000), *offer = webrtcbin_offer();
+  client c;
+  /* the operator's warning is expected here: kept, not fatal */
+  GLogLevelFlags fatal = g_log_set_always_fatal(G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+  gint64 asked = g_get_monotonic_time();
+  SoupWebsocketConnection *ws = joined(&c, meeting, tok);
+  soup_websocket_connection_send_text(ws, offer);
+  char *failed = ws_wait_for(&c, "\"type\":\"error\""); /* within 10 s: half the connect timeout */
+  g_test_message("told after %.1f s: %s", (g_get_monotonic_time() - asked) / 1e6, failed);
+  g_assert_nonnull(strstr(failed, "\"code\":\"" DC_ERR_CODE_MEDIA_FAILED "\""));
+  g_assert_nonnull(strstr(failed, "no socket to carry media could be opened on the ICE address 198.51.100.7"));
+  char *warned = g_atomic_pointer_get(&no_socket_warning);
+  g_test_message("the operator was warned: %s", warned ? warned : "(nothing)");
+  g_assert_nonnull(warned);
+  g_assert_nonnull(strstr(warned, "198.51.100.7"));
+  g_assert_nonnull(strstr(warned, "this machine's addresses:"));
+  g_log_set_always_fatal(fatal);
+  soup_websocket_connection_close(ws, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+  while (!c.closed)
+    g_main_context_iteration(NULL, TRUE);
+  g_object_unref(ws);
+  g_free(failed);
+  g_free(offer);
+  g_free(tok);
+  g_free(T.base);
+  T.base = base;
+  g_free(g_atomic_pointer_exchange(&no_socket_warning, NULL));
+  dc_server_free(server);
+  dc_bridge_free(bridge);
+  g_free(recordings);
+}
+
+
 /* The first message with either needle (10 s at most). */
 static char *ws_wait_for_either(client *c, const char *one, const char *other) {
   gint64 end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
@@ -1869,6 +1935,7 @@ static void test_shutdown_tells_participants(void) {
 
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
+  g_log_set_writer_func(keep_warnings, NULL, NULL);
   GError *err = NULL;
   T.dir = g_dir_make_tmp("diemcau-signaling-XXXXXX", NULL);
   char *db = g_build_filename(T.dir, "diemcau.db", NULL);
@@ -1906,6 +1973,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/signaling/store-has-the-last-word", test_store_has_the_last_word);
   g_test_add_func("/api/revoke-and-end", test_revoke_and_end);
   g_test_add_func("/signaling/never-connected", test_never_connected);
+  g_test_add_func("/signaling/no-media-socket", test_no_media_socket);
   g_test_add_func("/signaling/meeting-full", test_meeting_full);
   g_test_add_func("/signaling/roster-changes", test_roster_changes);
   g_test_add_func("/signaling/chair", test_chair);
