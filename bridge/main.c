@@ -6,8 +6,9 @@
 #include <glib-unix.h>
 #include <glib.h>
 #include <glib/gstdio.h>
+#include <errno.h>
 #include <malloc.h>
-#include <nice/interfaces.h>
+#include <netdb.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
@@ -21,6 +22,7 @@
 #include "bridge/options.h"
 #include "bridge/recorder.h"
 #include "bridge/room.h"
+#include "bridge/transport.h"
 #include "signaling/server.h"
 #include "signaling/store.h"
 #include "signaling/token.h"
@@ -167,18 +169,52 @@ static dc_server *the_server; /* for the bridge's speaker events, which start af
 static void tell_ice_addresses(char **chosen) {
   if (chosen && *chosen)
     return;
-  GList *ips = nice_interfaces_get_local_ips(FALSE);
-  guint n = g_list_length(ips);
-  if (n > 1) {
-    GString *list = g_string_new(NULL);
-    for (GList *l = ips; l; l = l->next)
-      g_string_append_printf(list, "%s%s", list->len ? ", " : "", (const char *)l->data);
+  unsigned n;
+  char *list = dc_transport_machine_addresses(&n);
+  if (n > 1)
     g_message("ICE gathers on the %u addresses of this machine (%s); --ice-address (ice-address= in the "
               "config file, repeatable) keeps it to the ones the points reach",
-              n, list->str);
-    g_string_free(list, TRUE);
+              n, list);
+  g_free(list);
+}
+
+/* Each --ice-address is tried at start as media would use it (a UDP socket bound to it): one
+ * that is not this machine's (a typo, or the address DHCP gave it before) or an IPv6 one
+ * where IPv6 is off would leave every point failing to connect with nothing said here. Only
+ * warned, not refused: at boot the address may come a moment after the bridge, and each
+ * join gathers anew (transport.c says at once when none can be opened then). */
+static void check_ice_addresses(char **chosen) {
+  unsigned usable = 0, n = 0;
+  char *mine = NULL;
+  for (char **a = chosen; a && *a; a++, n++) {
+    struct addrinfo hints = {.ai_socktype = SOCK_DGRAM, .ai_flags = AI_NUMERICHOST}, *ai = NULL;
+    int err = 0;
+    if (getaddrinfo(*a, "0", &hints, &ai) != 0 || !ai) {
+      err = EINVAL;
+    } else {
+      int fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+      err = fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ? errno : 0;
+      if (fd >= 0)
+        close(fd);
+    }
+    if (ai)
+      freeaddrinfo(ai);
+    if (!err) {
+      usable++;
+      continue;
+    }
+    if (!mine)
+      mine = dc_transport_machine_addresses(NULL);
+    g_warning("ice-address %s cannot carry media: %s; this machine's addresses: %s", *a,
+              err == EADDRNOTAVAIL   ? "it is not an address of this machine (a typo, or one it had before?)"
+              : err == EAFNOSUPPORT ? "IPv6 is off on this machine"
+                                     : g_strerror(err),
+              mine);
   }
-  g_list_free_full(ips, g_free);
+  if (n && !usable)
+    g_warning("none of the ICE addresses can carry media: every point will fail to connect until one of them is "
+              "this machine's (ice-address= in the config file, or --ice-address)");
+  g_free(mine);
 }
 
 /* Each participant holds a UDP socket for each address ICE gathers on, and its WebSocket: a
@@ -358,6 +394,7 @@ int main(int argc, char **argv) {
   }
   bcfg.transport.local_addresses = o.ice_addresses;
   tell_ice_addresses(o.ice_addresses);
+  check_ice_addresses(o.ice_addresses);
   raise_descriptor_limit();
   bcfg.transport.public_address = o.public_address;
   bcfg.transport.ice_tcp = !o.no_ice_tcp;
