@@ -228,7 +228,7 @@ async function onMessage(m) {
       diemcau.lastErrorAt = Date.now(); // a close that follows keeps this, the clearer one
       diemcau.lastCode = m.code;
       if (['meeting-not-open', 'meeting-full', 'too-many-attempts'].includes(m.code)) diemcau.ws.close(); // ask again later
-      status(`${m.message} (${m.code})`, true);
+      status(`${ERROR_WORDS[m.code] ? ERROR_WORDS[m.code] + ' — ' : ''}${m.message} (${m.code})`, true);
       break;
   }
 }
@@ -272,6 +272,25 @@ async function join() {
   $('self').srcObject = localStream;
   connect();
 }
+
+// What the bridge's refusals and failures mean, in Vietnamese first, as the page's own words
+// are: a commune clerk reads this line, and reads its English (the bridge's own message, with
+// the details an operator needs) to the district over the phone.
+const ERROR_WORDS = {
+  'invalid-token': 'Liên kết tham gia không hợp lệ',
+  'expired-token': 'Liên kết tham gia đã hết hạn',
+  'invitation-revoked': 'Lời mời đã bị thu hồi',
+  'unknown-meeting': 'Không tìm thấy cuộc họp',
+  'meeting-not-open': 'Cuộc họp chưa mở',
+  'meeting-ended': 'Cuộc họp đã kết thúc',
+  'meeting-cancelled': 'Cuộc họp đã bị hủy',
+  'meeting-locked': 'Cuộc họp đã khóa',
+  'meeting-full': 'Cuộc họp đã đủ chỗ',
+  'removed-by-host': 'Chủ trì đã mời điểm cầu ra khỏi cuộc họp',
+  'media-failed': 'Không kết nối được âm thanh và hình ảnh',
+  'shutting-down': 'Máy chủ cuộc họp đang khởi động lại',
+  'too-many-attempts': 'Thử quá nhiều lần, xin chờ',
+};
 
 // Refusals no retry changes: the page stops and says why. Anything else that ends the
 // connection (a lost link, a bridge restarting, media that failed) is retried, quietly and

@@ -90,12 +90,12 @@ async function main() {
     const labelA = await a.textContent('#label0');
     check(labelA.includes('Xã Tà Xùa'), "page A's main tile carries the other point's name", labelA);
 
-    for (const [what, token, code] of [['a bad token', 'dc1.bm90.YQ', 'invalid-token'],
-      ['an expired token', expired.token, 'expired-token']]) {
+    for (const [what, token, code, words] of [['a bad token', 'dc1.bm90.YQ', 'invalid-token', 'Liên kết tham gia không hợp lệ'],
+      ['an expired token', expired.token, 'expired-token', 'Liên kết tham gia đã hết hạn']]) {
       const c = await open(`${BASE}/join?meeting=${meeting.id}&token=${encodeURIComponent(token)}&autojoin=1`);
       let text = '';
       for (let i = 0; i < 20 && !text.includes(code); i++) { await sleep(250); text = await c.textContent('#status'); }
-      check(text.includes(code), `a page with ${what} is refused with a clear error`, text);
+      check(text.includes(code) && text.startsWith(words), `a page with ${what} is refused with a clear error, in Vietnamese first`, text);
       await c.context().close();
     }
     const before = [await stats(a), await stats(b)];
