@@ -1165,11 +1165,6 @@ static void test_never_connected(void) {
 }
 
 
-/* A bridge whose --ice-address is not this machine's (a typo, or the address DHCP gave it
- * before) can open no socket for a point's media: the point is told so at once and in those
- * words (media-failed), and the log warns the operator with this machine's addresses. Before,
- * the point waited out the connect timeout (20 s here, as the daemon's) and was told to
- * suspect its UDP and try a relay. A bridge and server of their own, on the same store. */
 static char *no_socket_warning; /* atomic: the worker's warning, kept by keep_warnings */
 static GLogWriterOutput keep_warnings(GLogLevelFlags level, const GLogField *fields, gsize n, gpointer data) {
   for (gsize i = 0; i < n && level & G_LOG_LEVEL_WARNING; i++)
@@ -1182,6 +1177,11 @@ static GLogWriterOutput keep_warnings(GLogLevelFlags level, const GLogField *fie
   return g_log_writer_default(level, fields, n, data);
 }
 
+/* A bridge whose --ice-address is not this machine's (a typo, or the address DHCP gave it
+ * before) can open no socket for a point's media: the point is told so at once and in those
+ * words (media-failed), and the log warns the operator with this machine's addresses. Before,
+ * the point waited out the connect timeout (20 s here, as the daemon's) and was told to
+ * suspect its UDP and try a relay. A bridge and server of their own, on the same store. */
 static void test_no_media_socket(void) {
   GError *err = NULL;
   char *nowhere[] = {"198.51.100.7", NULL}; /* TEST-NET-2: no machine's here; nothing is sent to it */
