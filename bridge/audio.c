@@ -249,6 +249,10 @@ static void tick_room(dc_room *r, uint64_t now, GArray *out, GArray *shares) {
     dc_metrics_add(&dc_metrics.mix_concealed, st.concealed);
   if (st.fec_played)
     dc_metrics_add(&dc_metrics.mix_fec, st.fec_played);
+  if (st.encodes)
+    dc_metrics_add(&dc_metrics.mix_encodes, st.encodes);
+  if (st.silence_resent)
+    dc_metrics_add(&dc_metrics.mix_silence_resent, st.silence_resent);
   int dominant = dc_mixer_dominant(r->mixer);
   int64_t speaker = 0;
   for (guint i = 0; i < r->members->len && dominant >= 0; i++) {

@@ -204,6 +204,12 @@ void dc_metrics_write(GString *out, dc_bridge *b) {
   counter(out, "diemcau_mix_frames_fec_total",
           "Talkers' frames lost on the way to the bridge and played from the next packet's in-band FEC.",
           &dc_metrics.mix_fec);
+  counter(out, "diemcau_mix_encodes_total", "Mixes the mixers encoded (each room's tiers and talkers' own mixes).",
+          &dc_metrics.mix_encodes);
+  counter(out, "diemcau_mix_silence_resent_total",
+          "Mixes of digital silence (a lone talker's own, any while nobody speaks) sent as the stream's last silent "
+          "frame again instead of encoded.",
+          &dc_metrics.mix_silence_resent);
   counter(out, "diemcau_uplink_audio_lowered_total",
           "Times a point that sends no camera was asked for a lower audio rate: its uplink queued its audio.",
           &dc_metrics.audio_rate_lowered);

@@ -98,6 +98,7 @@ dc_mixer *dc_mixer_new(const dc_mixer_config *cfg, GError **error) {
       m->expected_loss[t] = (unsigned)tier_settings[t].fec_loss;
       configure_encoder(m->tiers[t].enc, (dc_tier)t, m->expected_loss[t]);
       m->tiers[t].frame = (unsigned)tier_settings[t].frame;
+      m->tiers[t].dtx = tier_settings[t].dtx;
     }
     if (err == OPUS_OK && tier_has_copies((dc_tier)t)) {
       m->tiers[t].copy_enc = opus_encoder_create(DC_MIX_RATE, 1, OPUS_APPLICATION_VOIP, &err);
@@ -288,6 +289,9 @@ static void select_talkers(dc_mixer *m, uint64_t now) {
       configure_copy_encoder(s->copy_enc, p->tier);
     s->copy_made = false;
     s->frame = (unsigned)tier_settings[p->tier].frame;
+    s->dtx = tier_settings[p->tier].dtx;
+    s->zero_frames = 0;
+    s->silence_ready = false; /* what buf holds is another talker's */
     s->acc_n = m->tiers[p->tier].acc_n; /* in step with its tier's packets, from silence */
     memset(s->acc, 0, sizeof s->acc);
   }
@@ -317,14 +321,44 @@ static int16_t limit(int32_t x) {
   return (int16_t)(x < 0 ? -y : y);
 }
 
+static bool all_zero(const int16_t *pcm, unsigned n) {
+  int16_t any = 0;
+  for (unsigned i = 0; i < n; i++)
+    any |= pcm[i];
+  return any == 0;
+}
+
 /* copy: encode the frame's copy too (a listener of the stream takes them). A copy encoder
- * left idle starts afresh: its state is of audio long gone. */
+ * left idle starts afresh: its state is of audio long gone.
+ *
+ * Digital silence is sent as the stream's last silent frame again, not encoded: libopus
+ * 1.3.1 spends ~155 us on a 20 ms frame of zeros at complexity 7 (~190 on speech; its DTX
+ * decides only after analysing, so costs the same), and a lone talker's own mix is nothing
+ * but zeros, as is every tier's in a meeting where nobody speaks: most of an ordinary
+ * meeting's encodes. It waits SILENCE_SETTLE frames of zeros first, so the frame it repeats
+ * is of an encoder settled in silence, and on a DTX tier for the encoder's DTX frame (a
+ * TOC byte), so the wire carries no more than libopus would send. When sound comes back
+ * the encoder goes on from the state it settled in. Measured on espeak-ng's Vietnamese
+ * with its pauses of zeros (64 resumes, the 300 ms after each): the log-spectral distance
+ * to the input was 8.58 dB encoding everything and 8.58 with the repeats at 32 kbit/s,
+ * 7.79 and 7.79 at 48, 13.54 and 13.54 on the highland tier. */
+#define SILENCE_SETTLE 5
 static void feed(dc_mixer *m, stream *s, const int16_t *pcm, bool copy) {
   memcpy(s->acc + s->acc_n, pcm, DC_MIX_TICK * sizeof *pcm);
   s->acc_n += DC_MIX_TICK;
   if (s->acc_n < s->frame)
     return;
   s->acc_n = 0;
+  bool silent = all_zero(s->acc, s->frame);
+  if (silent && s->silence_ready) {
+    if (!copy)
+      s->out.copy = NULL, s->out.copy_len = 0;
+    s->has_out = true;
+    m->stats.silence_resent++;
+    return;
+  }
+  s->zero_frames = silent ? s->zero_frames + 1 : 0;
+  s->silence_ready = false;
   opus_int32 len = opus_encode(s->enc, s->acc, (int)s->frame, s->buf, sizeof s->buf);
   m->stats.encodes++;
   if (len <= 0)
@@ -345,11 +379,13 @@ static void feed(dc_mixer *m, stream *s, const int16_t *pcm, bool copy) {
       s->out.copy_len = (size_t)copy_len;
     }
   }
+  s->silence_ready = silent && s->zero_frames >= SILENCE_SETTLE && (!s->dtx || len <= 2);
 }
 
 void dc_mixer_tick(dc_mixer *m, uint64_t now_us) {
   m->tick_us = now_us;
   m->stats.decodes = m->stats.encodes = m->stats.played = m->stats.late_waits = 0;
+  m->stats.silence_resent = 0;
   m->stats.concealed = m->stats.fec_played = 0;
   m->stats.played_wait_us = 0;
   for (int t = 0; t < DC_TIER_COUNT; t++)
@@ -401,6 +437,8 @@ void dc_mixer_tick(dc_mixer *m, uint64_t now_us) {
       memset(s->acc + s->acc_n, 0, DC_MIX_TICK * sizeof *s->acc);
       s->acc_n = (s->acc_n + DC_MIX_TICK) % s->frame;
       s->copy_made = false;
+      s->zero_frames = 0;
+      s->silence_ready = false; /* its encoder missed this frame */
     }
   for (unsigned k = 0; k < m->k; k++) {
     if (m->talk_slot[k] < 0)

@@ -16,8 +16,10 @@
  *
  * Output: one mix of all talkers, encoded once per tier in use, which every listener on
  * that tier receives; and for each talker its own mix without its voice (N−1), encoded at
- * its tier. Encodes per tick = tiers in use + talkers (+ highland copies). Mixing is in
- * 32 bits with a soft limiter above −6 dBFS, so the sum of loud talkers never clips.
+ * its tier. Encodes per tick = tiers in use + talkers (+ highland copies), less the mixes
+ * that are digital silence (a lone talker's own, every mix while nobody speaks): those are
+ * sent as their stream's last silent frame again once it has settled. Mixing is in 32 bits
+ * with a soft limiter above −6 dBFS, so the sum of loud talkers never clips.
  *
  * Tiers and their Opus encoder settings (application VoIP, mono, 48 kHz):
  *   hall      48 kbit/s, 20 ms frames, complexity 7
@@ -210,6 +212,9 @@ void dc_mixer_set_expected_loss(dc_mixer *m, dc_tier tier, unsigned percent);
 
 typedef struct {
   unsigned decodes, encodes; /* in the last tick */
+  /* in the last tick: frames of digital silence sent as the stream's last silent frame again
+   * instead of an encode (a lone talker's own mix, a meeting where nobody speaks) */
+  unsigned silence_resent;
   /* in the last tick: packets played from the jitter buffers, the time they waited there
    * (from dc_mixer_push to the tick that began playing them), and ticks a talker was
    * concealed while its playout waited for a packet that had not come (a late one, each

@@ -76,6 +76,11 @@ typedef struct {
   bool copy_made;         /* of the last frame: else the copy encoder starts afresh */
   int16_t acc[DC_MIX_MAX_FRAME];
   unsigned acc_n, frame;
+  bool dtx; /* its tier's encoder setting */
+  /* Frames of digital silence fed in a row, and whether `out` (in buf and copy_buf) is a
+   * settled silent frame to send again instead of encoding the next (mixer.c, feed) */
+  unsigned zero_frames;
+  bool silence_ready;
   dc_mixer_packet out;
   bool has_out;
   uint8_t buf[DC_MIX_MAX_PACKET];

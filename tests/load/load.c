@@ -418,6 +418,7 @@ typedef struct {
   double ring_sends, ring_reads;                           /* of those, made through io_uring (bridge/uring.h) */
   double hold_count, hold_sum_s, hold_1ms, hold_5ms;       /* passes' waits (outbox.h); how many within 1 and 5 ms */
   double mix_played, mix_wait_s, mix_late_waits; /* talkers' packets the mixers played, their wait */
+  double mix_encodes, mix_silence_resent;         /* mixes encoded; of silence, sent again instead */
   bool ok;
 } bridge_counters;
 
@@ -459,6 +460,8 @@ static bridge_counters read_metrics(int port) {
     b.mix_played = metric(text, "diemcau_mix_playout_wait_seconds_count ");
     b.mix_wait_s = metric(text, "diemcau_mix_playout_wait_seconds_sum ");
     b.mix_late_waits = metric(text, "diemcau_mix_late_waits_total ");
+    b.mix_encodes = metric(text, "diemcau_mix_encodes_total ");
+    b.mix_silence_resent = metric(text, "diemcau_mix_silence_resent_total ");
     b.ok = strstr(text, "\ndiemcau_deliveries_dropped_total ") != NULL && strstr(text, "\ndiemcau_direct_receive_total ");
     g_free(text);
   }
@@ -741,6 +744,8 @@ int main(int argc, char **argv) {
            m1.padded - m0.padded, g_atomic_int_get(&S.video_bad));
     printf("| talkers' packets the mixers played, and their wait there on average | %.0f, %.1f ms (%.0f ticks concealed "
            "waiting) |\n", mix_played, mix_wait_ms, mix_late);
+    printf("| mixes the bridge encoded a second; of silence, sent again instead (mixer.c) | %.0f; %.0f |\n",
+           (m1.mix_encodes - m0.mix_encodes) / secs, (m1.mix_silence_resent - m0.mix_silence_resent) / secs);
   }
   printf("| audio received a second: least / median | %.1f / %.1f (of 50) |\n", audio_least, audio_median);
   printf("| mix packets missing (gaps) | %ld (%.2f %%) |\n", gaps_total, gaps_pct);

@@ -697,17 +697,22 @@ static void test_silence_costs_no_decode(void) {
   for (int i = 0; i < 50; i++)
     sender_init(&s[i], m, (dc_tier)(i % 3), 500, -200, false);
   uint64_t now = 1000000;
-  unsigned decodes = 0, encodes = 0;
+  unsigned decodes = 0, encodes = 0, resent = 0;
   for (int t = 0; t < 30; t++, now += 20000) {
     for (int i = 0; i < 50; i++)
       sender_send(&s[i], m, now, false);
     dc_mixer_tick(m, now);
     decodes += dc_mixer_get_stats(m).decodes;
     encodes += dc_mixer_get_stats(m).encodes;
+    resent += dc_mixer_get_stats(m).silence_resent;
   }
   g_assert_cmpuint(decodes, ==, 0);
-  /* hall and standard every tick, highland every third; no copy while nobody takes RED */
-  g_assert_cmpuint(encodes, ==, 30 * 2 + 10);
+  /* hall and standard encode their silence five frames, then send the last frame again;
+   * highland (DTX) encodes every third tick until libopus gives its DTX frame; no copy while
+   * nobody takes RED */
+  g_test_message("30 silent ticks: %u encodes, %u frames sent again", encodes, resent);
+  g_assert_cmpuint(encodes, ==, 5 + 5 + 10);
+  g_assert_cmpuint(resent, ==, 25 + 25);
   dc_mixer_want_copies(m, DC_TIER_HIGHLAND, true);
   /* three talk: encodes per tick = tiers in use + talkers, not N */
   for (int i = 0; i < 3; i++)
@@ -730,6 +735,93 @@ static void test_silence_costs_no_decode(void) {
   g_assert_cmpuint(e, ==, 3 + 3 + 2 + 3 + 3 + 2);
   for (int i = 0; i < 50; i++)
     opus_encoder_destroy(s[i].enc);
+  dc_mixer_free(m);
+}
+
+/* A lone talker's own mix is digital silence, as is every mix of a meeting where nobody
+ * speaks: sent as the stream's last silent frame again, not encoded (mixer.c, feed). The
+ * talker must hear a second voice as soon and as loud as any listener does, from the encoder
+ * that settled in silence. */
+static void test_silence_sent_again(void) {
+  dc_mixer *m = make_mixer(3);
+  sender a, b, quiet;
+  sender_init(&a, m, DC_TIER_STANDARD, 440, -12, false);
+  sender_init(&b, m, DC_TIER_STANDARD, 900, -200, false);
+  sender_init(&quiet, m, DC_TIER_STANDARD, 1500, -200, false);
+  listener la, lq;
+  listener_init(&la, a.slot);
+  listener_init(&lq, quiet.slot);
+  uint64_t now = 1000000;
+  unsigned encodes = 0, resent = 0, same_bytes = 0;
+  uint8_t last[DC_MIX_MAX_PACKET];
+  size_t last_len = 0;
+  for (int t = 0; t < 50; t++, now += 20000) { /* a talks alone */
+    sender_send(&a, m, now, false);
+    sender_send(&b, m, now, false);
+    sender_send(&quiet, m, now, false);
+    dc_mixer_tick(m, now);
+    listener_take(&la, m);
+    listener_take(&lq, m);
+    if (t >= 20) {
+      encodes += dc_mixer_get_stats(m).encodes;
+      resent += dc_mixer_get_stats(m).silence_resent;
+      const dc_mixer_packet *own = dc_mixer_packet_for(m, a.slot);
+      g_assert_nonnull(own);
+      same_bytes += own->len == last_len && !memcmp(own->payload, last, last_len);
+      memcpy(last, own->payload, own->len);
+      last_len = own->len;
+    }
+  }
+  g_test_message("a alone, 30 ticks: %u encodes, %u frames sent again, %u the same bytes as the tick before",
+                 encodes, resent, same_bytes);
+  g_assert_cmpuint(encodes, ==, 30);  /* the tier's mix of a */
+  g_assert_cmpuint(resent, ==, 30);   /* a's own mix */
+  g_assert_cmpuint(same_bytes, ==, 29);
+  double heard_silence = tone_db(la.pcm, la.pcm->len - 20 * 960, 20 * 960, 440);
+  /* b speaks too: a's own mix is b, encoded again, and a hears b as the quiet listener does */
+  b.amp = 32767.0 * pow(10.0, -12 / 20.0);
+  guint from_a = la.pcm->len, from_q = lq.pcm->len;
+  for (int t = 0; t < 30; t++, now += 20000) {
+    sender_send(&a, m, now, false);
+    sender_send(&b, m, now, false);
+    sender_send(&quiet, m, now, false);
+    dc_mixer_tick(m, now);
+    listener_take(&la, m);
+    listener_take(&lq, m);
+  }
+  /* the first 200 ms after the mixer took b (playout and selection: a few ticks), then the rest */
+  double a_first = tone_db(la.pcm, from_a + 5 * 960, 10 * 960, 900);
+  double q_first = tone_db(lq.pcm, from_q + 5 * 960, 10 * 960, 900);
+  double a_rest = tone_db(la.pcm, from_a + 15 * 960, 15 * 960, 900);
+  double q_rest = tone_db(lq.pcm, from_q + 15 * 960, 15 * 960, 900);
+  double a_own = tone_db(la.pcm, from_a + 15 * 960, 15 * 960, 440);
+  g_test_message("a's own mix: 440 Hz at %.1f dB while alone; then b's 900 Hz at %.1f dB in its first 200 ms and "
+                 "%.1f after (the quiet listener: %.1f and %.1f); a's own voice %.1f dB",
+                 heard_silence, a_first, a_rest, q_first, q_rest, a_own);
+  g_assert_cmpfloat(heard_silence, <, 20);
+  g_assert_cmpfloat(fabs(a_first - q_first), <, 2.0);
+  g_assert_cmpfloat(fabs(a_rest - q_rest), <, 1.0);
+  g_assert_cmpfloat(a_rest - a_own, >, 40);
+  /* both stop: once the talkers' places lapse (600 ms), nothing is encoded */
+  a.amp = b.amp = 0;
+  unsigned late_encodes = 0;
+  for (int t = 0; t < 60; t++, now += 20000) {
+    sender_send(&a, m, now, false);
+    sender_send(&b, m, now, false);
+    sender_send(&quiet, m, now, false);
+    dc_mixer_tick(m, now);
+    listener_take(&lq, m);
+    if (t >= 50)
+      late_encodes += dc_mixer_get_stats(m).encodes;
+  }
+  g_test_message("nobody speaking, the last 10 ticks: %u encodes", late_encodes);
+  g_assert_cmpuint(late_encodes, ==, 0);
+  g_assert_cmpfloat(tone_db(lq.pcm, lq.pcm->len - 10 * 960, 10 * 960, 900), <, 20);
+  listener_clear(&la);
+  listener_clear(&lq);
+  opus_encoder_destroy(a.enc);
+  opus_encoder_destroy(b.enc);
+  opus_encoder_destroy(quiet.enc);
   dc_mixer_free(m);
 }
 
@@ -1315,6 +1407,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/mixer/copies-only-when-wanted", test_copies_only_when_wanted);
   g_test_add_func("/mixer/burst-after-stall-keeps-speech", test_burst_after_stall_keeps_speech);
   g_test_add_func("/mixer/silence-costs-no-decode", test_silence_costs_no_decode);
+  g_test_add_func("/mixer/silence-sent-again", test_silence_sent_again);
   g_test_add_func("/mixer/mute-and-back", test_mute_and_back);
   g_test_add_func("/mixer/no-own-voice-after-talking", test_no_own_voice_after_talking);
   g_test_add_func("/mixer/frame-sizes-and-no-level", test_frame_sizes_and_no_level);
