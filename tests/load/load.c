@@ -774,6 +774,9 @@ int main(int argc, char **argv) {
   BOUND(dropped == 0, "the bridge dropped %.0f deliveries (a worker fell behind)\n", dropped);
   /* the mix clock hands the mixers' counts to /metrics: talkers were heard */
   BOUND(S.janus || talkers == 0 || mix_played > 0, "the bridge's mixers played %.0f of the talkers' packets\n", mix_played);
+  /* a talker alone in its turn hears nobody: its own mix is silence, sent again, not encoded */
+  double resent = m1.mix_silence_resent - m0.mix_silence_resent;
+  BOUND(S.janus || talkers == 0 || resent > 0, "the mixers encoded every mix of silence (%.0f sent again)\n", resent);
   /* on loopback every path is UDP on the bridge's one host socket: each transport reads it itself */
   BOUND(S.janus || m1.direct == participants, "%.0f of %d transports read their socket themselves\n", m1.direct,
         participants);
