@@ -237,6 +237,7 @@ static void tick_room(dc_room *r, uint64_t now, GArray *out, GArray *shares) {
       dc_mixer_set_expected_loss(r->mixer, (dc_tier)t, dc_mixer_expected_loss_policy((dc_tier)t, worst[t]));
     r->fec_ticks = 0;
   }
+  dc_mixer_set_reduced_effort(r->mixer, r->bridge->mix_reduced_effort);
   dc_mixer_tick(r->mixer, now);
   dc_mixer_stats st = dc_mixer_get_stats(r->mixer);
   if (st.played) {
@@ -331,6 +332,58 @@ static void clock_priority(const dc_bridge *b) {
               g_strerror(err), sp.sched_priority);
 }
 
+int dc_mix_effort_tick(dc_mix_effort *e, uint64_t now_us, uint64_t took_us) {
+  if (!e->window_start_us || now_us < e->window_start_us) {
+    e->window_start_us = now_us;
+    e->busy_us = 0;
+    return -1;
+  }
+  e->busy_us += took_us;
+  uint64_t span = now_us - e->window_start_us;
+  if (span < G_USEC_PER_SEC)
+    return -1;
+  int share = (int)MIN(e->busy_us * 100 / span, 1000);
+  e->window_start_us = now_us;
+  e->busy_us = 0;
+  if (!e->reduced && share > DC_MIX_EFFORT_BUSY) {
+    e->reduced = true;
+    e->calm_s = 0;
+  } else if (e->reduced) {
+    e->calm_s = share < DC_MIX_EFFORT_CALM ? e->calm_s + 1 : 0;
+    if (e->calm_s >= DC_MIX_EFFORT_CALM_S)
+      e->reduced = false;
+  }
+  return share;
+}
+
+/* What the clock says of its effort and of ticks it cannot keep: an operator reads it as
+ * too many meetings at once for this machine. */
+static void effort_tell(dc_bridge *b, const dc_mix_effort *e, int share, uint64_t now_us, uint64_t *late_told_us) {
+  g_mutex_lock(&b->rooms_lock);
+  unsigned rooms = b->room_list->len;
+  g_mutex_unlock(&b->rooms_lock);
+  if (e->reduced != b->mix_reduced_effort) {
+    if (e->reduced)
+      g_warning("mixing took %d %% of the mix clock's time over the last second (%u meetings): the audio encoders "
+                "now work less hard (Opus complexity 5, 7 on the highland tier: about two thirds of the CPU, a "
+                "little less quality) until it stays below %d %% for %d s",
+                share, rooms, DC_MIX_EFFORT_CALM, DC_MIX_EFFORT_CALM_S);
+    else
+      g_message("mixing took under %d %% of the mix clock's time for %d s (%u meetings): the audio encoders are "
+                "back at full effort",
+                DC_MIX_EFFORT_CALM, DC_MIX_EFFORT_CALM_S, rooms);
+    b->mix_reduced_effort = e->reduced;
+    atomic_store_explicit(&dc_metrics.mix_reduced_effort, e->reduced, memory_order_relaxed);
+  }
+  if (share >= 100 && (!*late_told_us || now_us - *late_told_us >= 60 * G_USEC_PER_SEC)) {
+    g_warning("the mix is late: mixing took %d %% of the mix clock's 20 ms ticks over the last second (%u "
+              "meetings), so every meeting is heard late and broken up; this machine hosts more meetings at "
+              "once than it can mix",
+              share, rooms);
+    *late_told_us = now_us;
+  }
+}
+
 /* Ticks every room every 20 ms on absolute deadlines, so a late tick does not delay the
  * next: the mix keeps the sender's pace however long one tick took. */
 gpointer mix_clock_run(gpointer data) {
@@ -341,6 +394,8 @@ gpointer mix_clock_run(gpointer data) {
   /* one tick's deliveries and shared packets, reused tick after tick */
   GArray *out = g_array_new(FALSE, FALSE, sizeof(mix_delivery));
   GArray *shares = g_array_new(FALSE, FALSE, sizeof(tick_share));
+  dc_mix_effort effort = {0};
+  uint64_t late_told_us = 0;
   while (!g_atomic_int_get(&b->stop)) {
     next.tv_nsec += 20 * 1000 * 1000;
     if (next.tv_nsec >= 1000000000) {
@@ -358,7 +413,11 @@ gpointer mix_clock_run(gpointer data) {
     for (guint i = 0; i < b->room_list->len; i++)
       tick_room(g_ptr_array_index(b->room_list, i), deadline, out, shares);
     g_mutex_unlock(&b->rooms_lock);
-    dc_metrics_observe_mix_tick((uint64_t)g_get_monotonic_time() - now);
+    uint64_t end = (uint64_t)g_get_monotonic_time();
+    dc_metrics_observe_mix_tick(end - now);
+    int share = dc_mix_effort_tick(&effort, end, end - now);
+    if (share >= 0)
+      effort_tell(b, &effort, share, end, &late_told_us);
   }
   g_array_unref(out);
   g_array_unref(shares);

@@ -94,6 +94,10 @@ void dc_metrics_write(GString *out, dc_bridge *b) {
   for (unsigned w = 0; w < n_workers; w++)
     g_string_append_printf(out, "diemcau_worker_queue_depth{worker=\"%u\"} %" G_GUINT64_FORMAT "\n", w, queued[w]);
   g_free(queued);
+  g_string_append_printf(out, "# HELP diemcau_mix_reduced_effort 1 while the audio encoders work less hard: mixing "
+                              "took more than %d %% of the mix clock's time.\n# TYPE diemcau_mix_reduced_effort gauge\n"
+                              "diemcau_mix_reduced_effort %" G_GUINT64_FORMAT "\n",
+                         DC_MIX_EFFORT_BUSY, get(&dc_metrics.mix_reduced_effort));
   g_string_append(out, "# HELP diemcau_rtp_packets_total RTP packets through the bridge.\n"
                        "# TYPE diemcau_rtp_packets_total counter\n");
   g_string_append_printf(out, "diemcau_rtp_packets_total{direction=\"in\"} %" G_GUINT64_FORMAT "\n"

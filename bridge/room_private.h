@@ -82,6 +82,27 @@ extern const dc_link_profile link_profiles[DC_TIER_COUNT];
 uint64_t dc_audio_down_policy_bps(dc_tier tier, bool takes_red, unsigned loss_256, bool loss_in_runs,
                                   bool red_always);
 uint64_t dc_audio_down_bps(const dc_participant *rcv);
+
+/* How hard the mixers' encoders work (audio.c, the mix clock). One clock thread mixes every
+ * meeting each 20 ms at real-time priority; past a share of its time it leaves the workers,
+ * on a two-core machine, too little of theirs, and past all of it every meeting is heard late
+ * and broken up. Over each second: above DC_MIX_EFFORT_BUSY percent of the clock's time the
+ * encoders go to reduced effort (media/mixer.h: ~2/3 of the encodes' CPU, ~0.2 dB on the
+ * quality number); they come back once DC_MIX_EFFORT_CALM_S seconds in a row stay below
+ * DC_MIX_EFFORT_CALM percent (at reduced effort: full effort would be about half again,
+ * still under the busy mark, so the choice does not flap). */
+#define DC_MIX_EFFORT_BUSY 50
+#define DC_MIX_EFFORT_CALM 25
+#define DC_MIX_EFFORT_CALM_S 10
+typedef struct {
+  uint64_t window_start_us, busy_us; /* the second being counted (0: none yet) */
+  unsigned calm_s;                   /* seconds in a row below the calm mark, while reduced */
+  bool reduced;
+} dc_mix_effort;
+/* One tick that took took_us and ended at now_us. Returns the share of the clock's time the
+ * second that just closed took (percent), or -1 while the second runs; e->reduced is the
+ * effort from now on. */
+int dc_mix_effort_tick(dc_mix_effort *e, uint64_t now_us, uint64_t took_us);
 uint64_t dc_audio_up_bps(const dc_participant *src);
 #define BWE_FLOOR_BPS 30000
 /* Video to a receiver leaves at PACE_FACTOR times its estimate or what comes for it, whichever
@@ -313,6 +334,7 @@ struct dc_bridge {
   bool red_always; /* --red-always: one copy to every receiver that takes RED, reports or not */
   bool no_silence_filter; /* --no-silence-filter: the kernel drops no silent audio */
   bool no_realtime_clock; /* --no-realtime-clock: the mix clock at the ordinary priority */
+  bool mix_reduced_effort; /* the clock thread's (dc_mix_effort), read by it in each room's tick */
   unsigned connect_timeout_s;
   dc_speaker_fn on_speaker;
   gpointer speaker_user;

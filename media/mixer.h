@@ -210,6 +210,14 @@ void dc_mixer_want_copies(dc_mixer *m, dc_tier tier, bool wanted);
 /* Sets it for the tier's mix and its talkers' own mixes; cheap when nothing changes. */
 void dc_mixer_set_expected_loss(dc_mixer *m, dc_tier tier, unsigned percent);
 
+/* Encoders at less effort (Opus complexity 5 on the hall and standard tiers, ~2/3 of their
+ * encodes' CPU, 7 on highland, ~3/4; a log-spectral distance at most ~0.2 dB larger), or back
+ * at the tiers' own: the mix clock's choice when mixing takes too much of its time (bridge/audio.c). Cheap
+ * when nothing changes. */
+void dc_mixer_set_reduced_effort(dc_mixer *m, bool reduced);
+/* The complexity the tier's encoders use now; -1 for no such tier. */
+int dc_mixer_complexity(const dc_mixer *m, dc_tier tier);
+
 typedef struct {
   unsigned decodes, encodes; /* in the last tick */
   /* in the last tick: frames of digital silence sent as the stream's last silent frame again

@@ -106,6 +106,7 @@ struct dc_mixer {
   dc_mixer_stats stats;
   uint64_t tick_us; /* the tick being made, on the mix clock's deadline */
   unsigned expected_loss[DC_TIER_COUNT]; /* percent, what each tier's encoders protect against */
+  bool reduced_effort;                   /* dc_mixer_set_reduced_effort */
 };
 
 static inline part *get(const dc_mixer *m, int slot) {

@@ -419,6 +419,7 @@ typedef struct {
   double hold_count, hold_sum_s, hold_1ms, hold_5ms;       /* passes' waits (outbox.h); how many within 1 and 5 ms */
   double mix_played, mix_wait_s, mix_late_waits; /* talkers' packets the mixers played, their wait */
   double mix_encodes, mix_silence_resent;         /* mixes encoded; of silence, sent again instead */
+  double tick_count, tick_sum_s, reduced_effort;  /* the mix clock's ticks, their work, its effort (audio.c) */
   bool ok;
 } bridge_counters;
 
@@ -462,6 +463,9 @@ static bridge_counters read_metrics(int port) {
     b.mix_late_waits = metric(text, "diemcau_mix_late_waits_total ");
     b.mix_encodes = metric(text, "diemcau_mix_encodes_total ");
     b.mix_silence_resent = metric(text, "diemcau_mix_silence_resent_total ");
+    b.tick_count = metric(text, "diemcau_mix_tick_seconds_count ");
+    b.tick_sum_s = metric(text, "diemcau_mix_tick_seconds_sum ");
+    b.reduced_effort = metric(text, "diemcau_mix_reduced_effort ");
     b.ok = strstr(text, "\ndiemcau_deliveries_dropped_total ") != NULL && strstr(text, "\ndiemcau_direct_receive_total ");
     g_free(text);
   }
@@ -746,6 +750,10 @@ int main(int argc, char **argv) {
            "waiting) |\n", mix_played, mix_wait_ms, mix_late);
     printf("| mixes the bridge encoded a second; of silence, sent again instead (mixer.c) | %.0f; %.0f |\n",
            (m1.mix_encodes - m0.mix_encodes) / secs, (m1.mix_silence_resent - m0.mix_silence_resent) / secs);
+    double ticks = m1.tick_count - m0.tick_count;
+    printf("| the mix clock: its work a tick on average (of 20 ms); its encoders at reduced effort at the end (audio.c) | "
+           "%.2f ms; %s |\n", ticks > 0 ? 1000 * (m1.tick_sum_s - m0.tick_sum_s) / ticks : 0,
+           m1.reduced_effort > 0 ? "yes" : "no");
   }
   printf("| audio received a second: least / median | %.1f / %.1f (of 50) |\n", audio_least, audio_median);
   printf("| mix packets missing (gaps) | %ld (%.2f %%) |\n", gaps_total, gaps_pct);

@@ -825,6 +825,69 @@ static void test_silence_sent_again(void) {
   dc_mixer_free(m);
 }
 
+/* Reduced effort, the mix clock's choice when mixing takes too much of its time: every tier
+ * at complexity 5, each encoder going on from its state, so listeners hear the talker as
+ * before, frame after frame, across each change. */
+static void test_reduced_effort(void) {
+  dc_mixer *m = make_mixer(3);
+  g_assert_cmpint(dc_mixer_complexity(m, DC_TIER_HALL), ==, 7);
+  g_assert_cmpint(dc_mixer_complexity(m, DC_TIER_STANDARD), ==, 7);
+  g_assert_cmpint(dc_mixer_complexity(m, DC_TIER_HIGHLAND), ==, 9);
+  g_assert_cmpint(dc_mixer_complexity(m, (dc_tier)DC_TIER_COUNT), ==, -1);
+  sender a, q, h;
+  sender_init(&a, m, DC_TIER_STANDARD, 440, -12, false);
+  sender_init(&q, m, DC_TIER_STANDARD, 1500, -200, false);
+  sender_init(&h, m, DC_TIER_HIGHLAND, 1700, -200, false);
+  listener lq, lh;
+  listener_init(&lq, q.slot);
+  listener_init(&lh, h.slot);
+  uint64_t now = 1000000;
+  for (int t = 0; t < 150; t++, now += 20000) {
+    if (t == 50)
+      dc_mixer_set_reduced_effort(m, true);
+    if (t == 100)
+      dc_mixer_set_reduced_effort(m, false);
+    if (t == 60) {
+      g_assert_cmpint(dc_mixer_complexity(m, DC_TIER_HALL), ==, 5);
+      g_assert_cmpint(dc_mixer_complexity(m, DC_TIER_STANDARD), ==, 5);
+      g_assert_cmpint(dc_mixer_complexity(m, DC_TIER_HIGHLAND), ==, 7);
+    }
+    sender_send(&a, m, now, false);
+    sender_send(&q, m, now, false);
+    sender_send(&h, m, now, false);
+    dc_mixer_tick(m, now);
+    listener_take(&lq, m);
+    listener_take(&lh, m);
+  }
+  g_assert_cmpint(dc_mixer_complexity(m, DC_TIER_STANDARD), ==, 7);
+  g_assert_cmpint(dc_mixer_complexity(m, DC_TIER_HIGHLAND), ==, 9);
+  /* each 20 ms frame of the standard listener's from tick 20 on: the tone, none of it broken */
+  double lo = 1e9, hi = -1e9;
+  for (guint f = 20; f < 145; f++) {
+    double db = tone_db(lq.pcm, f * 960, 960, 440);
+    lo = MIN(lo, db);
+    hi = MAX(hi, db);
+  }
+  double full = tone_db(lq.pcm, 20 * 960, 30 * 960, 440), reduced = tone_db(lq.pcm, 60 * 960, 30 * 960, 440);
+  double hl_full = tone_db(lh.pcm, 20 * 960, 30 * 960, 440), hl_reduced = tone_db(lh.pcm, 60 * 960, 30 * 960, 440);
+  double hl_lo = 1e9;
+  for (guint f = 7; f < 48; f++) /* the highland listener's 60 ms frames */
+    hl_lo = MIN(hl_lo, tone_db(lh.pcm, f * 2880, 2880, 440));
+  g_test_message("440 Hz at full effort %.1f dB, reduced %.1f (highland %.1f, %.1f); each frame %.1f-%.1f dB "
+                 "(highland: %.1f dB or more)", full, reduced, hl_full, hl_reduced, lo, hi, hl_lo);
+  g_assert_cmpfloat(fabs(full - reduced), <, 1.0);
+  g_assert_cmpfloat(fabs(hl_full - hl_reduced), <, 1.0);
+  g_assert_cmpfloat(hi - lo, <, 3.0);
+  double hl_frame = tone_db(lh.pcm, 10 * 2880, 2880, 440); /* one 60 ms frame at full effort */
+  g_assert_cmpfloat(hl_lo, >, hl_frame - 3);
+  listener_clear(&lq);
+  listener_clear(&lh);
+  opus_encoder_destroy(a.enc);
+  opus_encoder_destroy(q.enc);
+  opus_encoder_destroy(h.enc);
+  dc_mixer_free(m);
+}
+
 /* The highland copies cost an encode each, so they are made only while a listener of the
  * tier takes RED: the tier's mix and a highland talker's own mix alike, off and on again
  * (a copy encoder left idle starts afresh, and its copies decode to the tones). */
@@ -1408,6 +1471,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/mixer/burst-after-stall-keeps-speech", test_burst_after_stall_keeps_speech);
   g_test_add_func("/mixer/silence-costs-no-decode", test_silence_costs_no_decode);
   g_test_add_func("/mixer/silence-sent-again", test_silence_sent_again);
+  g_test_add_func("/mixer/reduced-effort", test_reduced_effort);
   g_test_add_func("/mixer/mute-and-back", test_mute_and_back);
   g_test_add_func("/mixer/no-own-voice-after-talking", test_no_own_voice_after_talking);
   g_test_add_func("/mixer/frame-sizes-and-no-level", test_frame_sizes_and_no_level);
