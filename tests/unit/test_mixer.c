@@ -738,6 +738,15 @@ static void test_silence_costs_no_decode(void) {
   dc_mixer_free(m);
 }
 
+/* One tick: each sender sends its next frame, the mixer ticks, each listener takes its packet. */
+static void step(dc_mixer *m, uint64_t now, sender *const *senders, size_t ns, listener *const *listeners, size_t nl) {
+  for (size_t i = 0; i < ns; i++)
+    sender_send(senders[i], m, now, false);
+  dc_mixer_tick(m, now);
+  for (size_t i = 0; i < nl; i++)
+    listener_take(listeners[i], m);
+}
+
 /* A lone talker's own mix is digital silence, as is every mix of a meeting where nobody
  * speaks: sent as the stream's last silent frame again, not encoded (mixer.c, feed). The
  * talker must hear a second voice as soon and as loud as any listener does, from the encoder
@@ -755,13 +764,10 @@ static void test_silence_sent_again(void) {
   unsigned encodes = 0, resent = 0, same_bytes = 0;
   uint8_t last[DC_MIX_MAX_PACKET];
   size_t last_len = 0;
+  sender *const all[] = {&a, &b, &quiet};
+  listener *const both[] = {&la, &lq};
   for (int t = 0; t < 50; t++, now += 20000) { /* a talks alone */
-    sender_send(&a, m, now, false);
-    sender_send(&b, m, now, false);
-    sender_send(&quiet, m, now, false);
-    dc_mixer_tick(m, now);
-    listener_take(&la, m);
-    listener_take(&lq, m);
+    step(m, now, all, 3, both, 2);
     if (t >= 20) {
       encodes += dc_mixer_get_stats(m).encodes;
       resent += dc_mixer_get_stats(m).silence_resent;
@@ -781,14 +787,8 @@ static void test_silence_sent_again(void) {
   /* b speaks too: a's own mix is b, encoded again, and a hears b as the quiet listener does */
   b.amp = 32767.0 * pow(10.0, -12 / 20.0);
   guint from_a = la.pcm->len, from_q = lq.pcm->len;
-  for (int t = 0; t < 30; t++, now += 20000) {
-    sender_send(&a, m, now, false);
-    sender_send(&b, m, now, false);
-    sender_send(&quiet, m, now, false);
-    dc_mixer_tick(m, now);
-    listener_take(&la, m);
-    listener_take(&lq, m);
-  }
+  for (int t = 0; t < 30; t++, now += 20000)
+    step(m, now, all, 3, both, 2);
   /* the first 200 ms after the mixer took b (playout and selection: a few ticks), then the rest */
   double a_first = tone_db(la.pcm, from_a + 5 * 960, 10 * 960, 900);
   double q_first = tone_db(lq.pcm, from_q + 5 * 960, 10 * 960, 900);
@@ -806,11 +806,7 @@ static void test_silence_sent_again(void) {
   a.amp = b.amp = 0;
   unsigned late_encodes = 0;
   for (int t = 0; t < 60; t++, now += 20000) {
-    sender_send(&a, m, now, false);
-    sender_send(&b, m, now, false);
-    sender_send(&quiet, m, now, false);
-    dc_mixer_tick(m, now);
-    listener_take(&lq, m);
+    step(m, now, all, 3, both + 1, 1);
     if (t >= 50)
       late_encodes += dc_mixer_get_stats(m).encodes;
   }
@@ -841,6 +837,8 @@ static void test_reduced_effort(void) {
   listener lq, lh;
   listener_init(&lq, q.slot);
   listener_init(&lh, h.slot);
+  sender *const all[] = {&a, &q, &h};
+  listener *const heard[] = {&lq, &lh};
   uint64_t now = 1000000;
   for (int t = 0; t < 150; t++, now += 20000) {
     if (t == 50)
@@ -852,12 +850,7 @@ static void test_reduced_effort(void) {
       g_assert_cmpint(dc_mixer_complexity(m, DC_TIER_STANDARD), ==, 5);
       g_assert_cmpint(dc_mixer_complexity(m, DC_TIER_HIGHLAND), ==, 7);
     }
-    sender_send(&a, m, now, false);
-    sender_send(&q, m, now, false);
-    sender_send(&h, m, now, false);
-    dc_mixer_tick(m, now);
-    listener_take(&lq, m);
-    listener_take(&lh, m);
+    step(m, now, all, 3, heard, 2);
   }
   g_assert_cmpint(dc_mixer_complexity(m, DC_TIER_STANDARD), ==, 7);
   g_assert_cmpint(dc_mixer_complexity(m, DC_TIER_HIGHLAND), ==, 9);
