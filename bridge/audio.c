@@ -375,10 +375,10 @@ static void effort_tell(dc_bridge *b, const dc_mix_effort *e, int share, uint64_
     b->mix_reduced_effort = e->reduced;
     atomic_store_explicit(&dc_metrics.mix_reduced_effort, e->reduced, memory_order_relaxed);
   }
-  if (share >= 100 && (!*late_told_us || now_us - *late_told_us >= 60 * G_USEC_PER_SEC)) {
-    g_warning("the mix is late: mixing took %d %% of the mix clock's 20 ms ticks over the last second (%u "
-              "meetings), so every meeting is heard late and broken up; this machine hosts more meetings at "
-              "once than it can mix",
+  if (share >= DC_MIX_EFFORT_LATE && (!*late_told_us || now_us - *late_told_us >= 60 * G_USEC_PER_SEC)) {
+    g_warning("the mix is late: mixing took %d %% of the mix clock's time over the last second (%u meetings), "
+              "leaving its 20 ms ticks no room, so every meeting is heard late and broken up; this machine hosts "
+              "more meetings at once than it can mix",
               share, rooms);
     *late_told_us = now_us;
   }

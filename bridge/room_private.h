@@ -94,6 +94,8 @@ uint64_t dc_audio_down_bps(const dc_participant *rcv);
 #define DC_MIX_EFFORT_BUSY 50
 #define DC_MIX_EFFORT_CALM 25
 #define DC_MIX_EFFORT_CALM_S 10
+/* At this share the clock has no time between ticks: each starts late (the log warns). */
+#define DC_MIX_EFFORT_LATE 95
 typedef struct {
   uint64_t window_start_us, busy_us; /* the second being counted (0: none yet) */
   unsigned calm_s;                   /* seconds in a row below the calm mark, while reduced */
