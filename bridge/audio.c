@@ -359,6 +359,7 @@ int dc_mix_effort_tick(dc_mix_effort *e, uint64_t now_us, uint64_t took_us) {
 /* What the clock says of its effort and of ticks it cannot keep: an operator reads it as
  * too many meetings at once for this machine. */
 static void effort_tell(dc_bridge *b, const dc_mix_effort *e, int share, uint64_t now_us, uint64_t *late_told_us) {
+  atomic_store_explicit(&dc_metrics.mix_clock_pct, (uint64_t)share, memory_order_relaxed);
   g_mutex_lock(&b->rooms_lock);
   unsigned rooms = b->room_list->len;
   g_mutex_unlock(&b->rooms_lock);
@@ -382,6 +383,14 @@ static void effort_tell(dc_bridge *b, const dc_mix_effort *e, int share, uint64_
               share, rooms);
     *late_told_us = now_us;
   }
+}
+
+dc_mix_state dc_bridge_mix_state(const dc_bridge *b) {
+  (void)b; /* one bridge a process: its clock's figures are the process's metrics */
+  unsigned pct = (unsigned)atomic_load_explicit(&dc_metrics.mix_clock_pct, memory_order_relaxed);
+  return (dc_mix_state){.clock_pct = pct,
+                        .reduced_effort = atomic_load_explicit(&dc_metrics.mix_reduced_effort, memory_order_relaxed),
+                        .late = pct >= DC_MIX_EFFORT_LATE};
 }
 
 /* Ticks every room every 20 ms on absolute deadlines, so a late tick does not delay the

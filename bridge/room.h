@@ -92,6 +92,14 @@ dc_bridge *dc_bridge_new(const dc_bridge_config *cfg, GError **error);
 void dc_bridge_stop(dc_bridge *b);
 void dc_bridge_free(dc_bridge *b);
 const char *dc_bridge_fingerprint(const dc_bridge *b);
+/* The mix clock over its last whole second (any thread): the share of its time mixing took
+ * (percent; at DC_MIX_EFFORT_LATE and over every tick starts late) and whether the encoders work
+ * at reduced effort (bridge/audio.c). For the operators' live view. */
+typedef struct {
+  unsigned clock_pct;
+  bool reduced_effort, late;
+} dc_mix_state;
+dc_mix_state dc_bridge_mix_state(const dc_bridge *b);
 dc_room *dc_bridge_room(dc_bridge *b, int64_t meeting_id); /* made on first use */
 dc_room *dc_bridge_find_room(dc_bridge *b, int64_t meeting_id); /* NULL when never used */
 unsigned dc_room_size(const dc_room *r);

@@ -459,6 +459,14 @@ void api_live(dc_server *srv, SoupServerMessage *msg, int64_t id) {
   json_builder_add_value(b, api_meeting_json(m));
   put_int(b, "now", now);
   put_opt_int(b, "speaker", speaker ? *speaker : 0);
+  /* the bridge short of time affects every meeting: the operator should hear of it here */
+  dc_mix_state mix = dc_bridge_mix_state(srv->bridge);
+  json_builder_set_member_name(b, "bridge");
+  json_builder_begin_object(b);
+  put_int(b, "mix_clock_pct", mix.clock_pct);
+  put_str(b, "audio_effort", mix.reduced_effort ? "reduced" : "full");
+  put_bool(b, "mix_late", mix.late);
+  json_builder_end_object(b);
   json_builder_set_member_name(b, "points");
   json_builder_begin_array(b);
   GHashTable *seen = g_hash_table_new(g_int64_hash, g_int64_equal); /* a point invited twice shows once */

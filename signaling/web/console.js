@@ -266,6 +266,12 @@ async function refreshLive() {
   const live = await api('GET', `/api/meetings/${id}/live`);
   if (!state.meeting || state.meeting.id !== id) return;
   $('live-clock').textContent = fmt(live.now, false);
+  // the bridge short of time: every meeting on it sounds worse, and fewer at once would help
+  const br = live.bridge || {};
+  $('bridge-state').hidden = !(br.mix_late || br.audio_effort === 'reduced');
+  $('bridge-state').textContent = br.mix_late
+    ? `Máy chủ quá tải: tiếng đến muộn và bị ngắt ở mọi cuộc họp (trộn tiếng chiếm ${br.mix_clock_pct} % thời gian); nên bớt số cuộc họp cùng lúc. (The bridge is overloaded: every meeting's audio is late and broken up; hold fewer meetings at once.)`
+    : `Máy chủ bận: tiếng được nén nhẹ tay hơn, chất lượng giảm đôi chút (trộn tiếng chiếm ${br.mix_clock_pct} % thời gian). (The bridge is busy: audio is encoded with less effort, a little lower quality.)`;
   const rows = [];
   for (const p of live.points) {
     const status = el('td', { class: `st-${p.status}` }, STATUS[p.status] || p.status);

@@ -1505,6 +1505,15 @@ static void test_api_life_cycle(void) {
   JsonObject *pt = json_array_get_object_element(json_object_get_array_member(json_node_get_object(j), "points"), 0);
   g_assert_cmpstr(json_object_get_string_member(pt, "status"), ==, "joining");
   g_assert_cmpuint(json_array_get_length(json_object_get_array_member(pt, "participants")), ==, 1);
+  /* and the bridge's mixing, which every meeting shares: an idle test bridge is far from short */
+  JsonObject *br = json_object_get_object_member(json_node_get_object(j), "bridge");
+  g_assert_nonnull(br);
+  g_test_message("the live view's bridge: mix clock %" G_GINT64_FORMAT " %%, audio effort %s, late %d",
+                 json_object_get_int_member(br, "mix_clock_pct"), json_object_get_string_member(br, "audio_effort"),
+                 json_object_get_boolean_member(br, "mix_late"));
+  g_assert_cmpint(json_object_get_int_member(br, "mix_clock_pct"), <, 50); /* DC_MIX_EFFORT_BUSY */
+  g_assert_cmpstr(json_object_get_string_member(br, "audio_effort"), ==, "full");
+  g_assert_false(json_object_get_boolean_member(br, "mix_late"));
   json_node_unref(j);
   g_free(live);
   /* cancelled: put out at once, and the link joins no more */
