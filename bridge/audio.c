@@ -359,7 +359,7 @@ int dc_mix_effort_tick(dc_mix_effort *e, uint64_t now_us, uint64_t took_us) {
 /* What the clock says of its effort and of ticks it cannot keep: an operator reads it as
  * too many meetings at once for this machine. */
 static void effort_tell(dc_bridge *b, const dc_mix_effort *e, int share, uint64_t now_us, uint64_t *late_told_us) {
-  atomic_store_explicit(&dc_metrics.mix_clock_pct, (uint64_t)share, memory_order_relaxed);
+  g_atomic_int_set(&b->mix_clock_pct, share);
   g_mutex_lock(&b->rooms_lock);
   unsigned rooms = b->room_list->len;
   g_mutex_unlock(&b->rooms_lock);
@@ -374,6 +374,7 @@ static void effort_tell(dc_bridge *b, const dc_mix_effort *e, int share, uint64_
                 "back at full effort",
                 DC_MIX_EFFORT_CALM, DC_MIX_EFFORT_CALM_S, rooms);
     b->mix_reduced_effort = e->reduced;
+    g_atomic_int_set(&b->mix_reduced_pub, e->reduced);
     atomic_store_explicit(&dc_metrics.mix_reduced_effort, e->reduced, memory_order_relaxed);
   }
   if (share >= DC_MIX_EFFORT_LATE && (!*late_told_us || now_us - *late_told_us >= 60 * G_USEC_PER_SEC)) {
@@ -385,11 +386,9 @@ static void effort_tell(dc_bridge *b, const dc_mix_effort *e, int share, uint64_
   }
 }
 
-dc_mix_state dc_bridge_mix_state(const dc_bridge *b) {
-  (void)b; /* one bridge a process: its clock's figures are the process's metrics */
-  unsigned pct = (unsigned)atomic_load_explicit(&dc_metrics.mix_clock_pct, memory_order_relaxed);
-  return (dc_mix_state){.clock_pct = pct,
-                        .reduced_effort = atomic_load_explicit(&dc_metrics.mix_reduced_effort, memory_order_relaxed),
+dc_mix_state dc_bridge_mix_state(dc_bridge *b) {
+  unsigned pct = (unsigned)g_atomic_int_get(&b->mix_clock_pct);
+  return (dc_mix_state){.clock_pct = pct, .reduced_effort = g_atomic_int_get(&b->mix_reduced_pub),
                         .late = pct >= DC_MIX_EFFORT_LATE};
 }
 

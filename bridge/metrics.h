@@ -58,7 +58,6 @@ typedef struct {
   atomic_uint_fast64_t mix_concealed, mix_fec;  /* talkers' frames lost on the way in: concealed, or from FEC */
   atomic_uint_fast64_t mix_encodes, mix_silence_resent; /* mixes encoded; mixes of silence sent again instead */
   atomic_uint_fast64_t mix_reduced_effort;      /* 1 while the encoders work less hard (audio.c, dc_mix_effort) */
-  atomic_uint_fast64_t mix_clock_pct;           /* the share of the mix clock's last second mixing took */
   atomic_uint_fast64_t audio_rate_lowered, audio_rate_raised; /* asks to points whose uplink queued their audio */
   atomic_uint_fast64_t mix_tick_buckets[DC_MIX_TICK_BUCKETS + 1], mix_tick_count, mix_tick_sum_us;
   atomic_uint_fast64_t wake_buckets[DC_WAKE_BUCKETS + 1], wake_count, wake_sum_us;

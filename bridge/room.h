@@ -99,7 +99,7 @@ typedef struct {
   unsigned clock_pct;
   bool reduced_effort, late;
 } dc_mix_state;
-dc_mix_state dc_bridge_mix_state(const dc_bridge *b);
+dc_mix_state dc_bridge_mix_state(dc_bridge *b);
 dc_room *dc_bridge_room(dc_bridge *b, int64_t meeting_id); /* made on first use */
 dc_room *dc_bridge_find_room(dc_bridge *b, int64_t meeting_id); /* NULL when never used */
 unsigned dc_room_size(const dc_room *r);

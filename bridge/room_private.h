@@ -82,6 +82,7 @@ extern const dc_link_profile link_profiles[DC_TIER_COUNT];
 uint64_t dc_audio_down_policy_bps(dc_tier tier, bool takes_red, unsigned loss_256, bool loss_in_runs,
                                   bool red_always);
 uint64_t dc_audio_down_bps(const dc_participant *rcv);
+uint64_t dc_audio_up_bps(const dc_participant *src);
 
 /* How hard the mixers' encoders work (audio.c, the mix clock). One clock thread mixes every
  * meeting each 20 ms at real-time priority; past a share of its time it leaves the workers,
@@ -105,7 +106,7 @@ typedef struct {
  * second that just closed took (percent), or -1 while the second runs; e->reduced is the
  * effort from now on. */
 int dc_mix_effort_tick(dc_mix_effort *e, uint64_t now_us, uint64_t took_us);
-uint64_t dc_audio_up_bps(const dc_participant *src);
+
 #define BWE_FLOOR_BPS 30000
 /* Video to a receiver leaves at PACE_FACTOR times its estimate or what comes for it, whichever
  * is more: bursts (key frames) are spread, steady video is not held back. */
@@ -337,6 +338,7 @@ struct dc_bridge {
   bool no_silence_filter; /* --no-silence-filter: the kernel drops no silent audio */
   bool no_realtime_clock; /* --no-realtime-clock: the mix clock at the ordinary priority */
   bool mix_reduced_effort; /* the clock thread's (dc_mix_effort), read by it in each room's tick */
+  gint mix_clock_pct, mix_reduced_pub; /* the same and the last second's share, for other threads (atomic) */
   unsigned connect_timeout_s;
   dc_speaker_fn on_speaker;
   gpointer speaker_user;
