@@ -125,18 +125,25 @@ static void deliver_audio_now(const mix_delivery *d) {
     s->last_seq = (uint16_t)g_random_int();
     s->last_ts = g_random_int();
   }
-  s->last_seq++;
   s->last_ts += d->samples;
+  uint64_t now = (uint64_t)g_get_monotonic_time();
+  s->ts_at_us = now;
+  bool talkspurt = false;
+  if (!dc_dtx_gate_pass(&s->dtx, d->pkt->len, now, &talkspurt)) {
+    remember(d->rcv, d); /* the copies' timestamps stay near: RFC 2198 gives them 14 bits */
+    dc_metrics_add(&dc_metrics.mix_dtx_held, 1);
+    return;
+  }
+  s->last_seq++;
   uint8_t level = (uint8_t)((d->level_dbov < 127 ? 0x80 : 0) | d->level_dbov); /* RFC 6464 */
   dc_rtp_ext_elem ext = {s->ext.audio_level, 1, &level};
-  uint64_t now = (uint64_t)g_get_monotonic_time();
   unsigned depth = red_depth(d->rcv, now);
   if ((depth > 1) != (d->rcv->red_depth_sent > 1) && d->rcv->tier == DC_TIER_HIGHLAND)
     g_debug("meeting %" G_GINT64_FORMAT " participant %" G_GINT64_FORMAT ": %s audio copies in each packet",
             d->rcv->room->meeting, d->rcv->id, depth > 1 ? "two (its link loses in runs)" : depth ? "one" : "no");
   d->rcv->red_depth_sent = depth;
-  dc_rtp_header h = {.payload_type = depth ? (uint8_t)s->red_pt : s->pt, .seq = s->last_seq,
-                     .timestamp = s->last_ts, .ssrc = s->ssrc};
+  dc_rtp_header h = {.marker = talkspurt, .payload_type = depth ? (uint8_t)s->red_pt : s->pt,
+                     .seq = s->last_seq, .timestamp = s->last_ts, .ssrc = s->ssrc};
   uint8_t buf[DC_TRANSPORT_BUF];
   size_t hl = dc_rtp_write_header(buf, sizeof buf, &h, &ext, s->ext.audio_level ? 1 : 0), len;
   if (depth) {
@@ -163,7 +170,6 @@ static void deliver_audio_now(const mix_delivery *d) {
     d->rcv->sent_bytes += hl + len;
     s->sent_packets++; /* for our sender reports (feedback.c) */
     s->sent_octets += (uint32_t)len;
-    s->ts_at_us = now;
     pace_consume(d->rcv, hl + len, now); /* video leaves room for it */
   }
 }

@@ -214,6 +214,9 @@ void dc_metrics_write(GString *out, dc_bridge *b) {
           "Mixes of digital silence (a lone talker's own, any while nobody speaks) sent as the stream's last silent "
           "frame again instead of encoded.",
           &dc_metrics.mix_silence_resent);
+  counter(out, "diemcau_mix_dtx_held_total",
+          "Mix packets not sent: a listener's DTX frames after the first of a pause (one goes every 400 ms).",
+          &dc_metrics.mix_dtx_held);
   counter(out, "diemcau_uplink_audio_lowered_total",
           "Times a point that sends no camera was asked for a lower audio rate: its uplink queued its audio.",
           &dc_metrics.audio_rate_lowered);

@@ -57,6 +57,7 @@ typedef struct {
   atomic_uint_fast64_t mix_late_waits;          /* ticks a talker was concealed waiting for a packet */
   atomic_uint_fast64_t mix_concealed, mix_fec;  /* talkers' frames lost on the way in: concealed, or from FEC */
   atomic_uint_fast64_t mix_encodes, mix_silence_resent; /* mixes encoded; mixes of silence sent again instead */
+  atomic_uint_fast64_t mix_dtx_held; /* listeners' DTX frames not sent (media/mixer.h, dc_dtx_gate) */
   atomic_uint_fast64_t mix_reduced_effort;      /* 1 while the encoders work less hard (audio.c, dc_mix_effort) */
   atomic_uint_fast64_t audio_rate_lowered, audio_rate_raised; /* asks to points whose uplink queued their audio */
   atomic_uint_fast64_t mix_tick_buckets[DC_MIX_TICK_BUCKETS + 1], mix_tick_count, mix_tick_sum_us;

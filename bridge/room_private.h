@@ -145,7 +145,8 @@ typedef struct {
   bool started;
   uint16_t last_seq;
   uint32_t last_ts;
-  uint64_t ts_at_us; /* when last_ts went out */
+  uint64_t ts_at_us; /* when the stream's time was last_ts (a frame held back moves it too) */
+  dc_dtx_gate dtx;   /* the mix's DTX frames held back (media/mixer.h) */
   uint32_t sent_packets, sent_octets; /* for our sender reports */
   /* audio redundancy (RFC 2198) toward the receiver: its RED payload type, -1 without (the
    * frames it copies are the participant's sent_mix: a video slot has none) */

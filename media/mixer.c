@@ -507,6 +507,20 @@ unsigned dc_mixer_red_reach_policy(dc_tier tier, unsigned depth, bool loss_in_ru
   return CLAMP(reach, depth, DC_RED_REACH_MAX);
 }
 
+bool dc_dtx_gate_pass(dc_dtx_gate *g, size_t len, uint64_t now_us, bool *talkspurt) {
+  bool dtx = len <= DC_DTX_FRAME_MAX;
+  if (dtx && g->quiet && now_us - g->sent_us < DC_DTX_REFRESH_US) {
+    g->held = true;
+    return false;
+  }
+  *talkspurt = !dtx && g->held;
+  if (!dtx)
+    g->held = false; /* a refresh leaves the pause going on */
+  g->quiet = dtx;
+  g->sent_us = now_us;
+  return true;
+}
+
 bool dc_loss_reports_add(dc_loss_reports *r, uint8_t fraction_lost, uint32_t ext_highest, int32_t cumulative_lost,
                          uint64_t now_us) {
   int32_t moved = (int32_t)(ext_highest - r->ext_highest);

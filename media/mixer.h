@@ -165,6 +165,26 @@ unsigned dc_mixer_red_depth_policy(dc_tier tier, unsigned loss_256, bool loss_in
 #define DC_RED_REACH_MAX 3
 #define DC_RED_COPY_MARGIN_MS 80
 unsigned dc_mixer_red_reach_policy(dc_tier tier, unsigned depth, bool loss_in_runs, unsigned wait_ms);
+/* Which of a listener's mix packets go on the wire. An Opus packet of DC_DTX_FRAME_MAX bytes
+ * or less is a DTX frame: its TOC byte and nothing coded (RFC 6716 §3.2.1 allows frames of
+ * no bytes), which the highland tier's encoder makes for silence every 60 ms: ~8 kbit/s
+ * with the headers and SRTP's tag, of a 64 kbit/s link, whenever the point's mix is quiet
+ * (always while it speaks itself). The first after sound goes, so the listener's decoder
+ * knows the mix went quiet and makes its own comfort noise (WebRTC's receivers take such a
+ * packet for DTX and its senders send only the first); the next ones do not, but for one
+ * every DC_DTX_REFRESH_US (libopus's own DTX refreshes as often), so a listener that lost the
+ * first learns it all the same and a quiet mix is never a silent link. The first packet after
+ * frames held back starts a talkspurt: the RTP marker bit (RFC 3551 §4.1). The caller's
+ * timestamps go on over the frames held back; its sequence numbers do not. */
+#define DC_DTX_FRAME_MAX 2
+#define DC_DTX_REFRESH_US 400000
+typedef struct {
+  bool quiet;       /* the last frame sent was a DTX frame */
+  bool held;        /* frames were held back since the last that was not */
+  uint64_t sent_us; /* when the last went */
+} dc_dtx_gate;
+/* Whether a frame of len bytes goes now; if so, *talkspurt says whether it starts one. */
+bool dc_dtx_gate_pass(dc_dtx_gate *g, size_t len, uint64_t now_us, bool *talkspurt);
 /* The audio loss a listener reported lately, for the two policies above: the worst of its
  * reports that came within hold_us (the last DC_LOSS_REPORTS of them: a page that receives
  * video reports about every second), as long as the last that showed any loss did (0 after).

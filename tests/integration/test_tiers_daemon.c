@@ -6,6 +6,9 @@
  * - The highland point's comes in 60 ms packets (the answer's ptime) and carries no header
  *   extension at all: nothing of ours reads the mix's level, and on a 32 kbit/s link its
  *   8 bytes a packet were 3-4 % of the mix with its RED copy (bridge/room.c, audio_answer).
+ * - Nobody speaks, so the highland tier's mix is DTX frames: the point gets the first and then
+ *   one every 400 ms, the timestamps going on over the frames held back (media/mixer.h,
+ *   dc_dtx_gate); the standard tier, without DTX, has a packet every 20 ms.
  */
 #include <gio/gio.h>
 #include <glib/gstdio.h>
@@ -13,13 +16,14 @@
 #include <libsoup/soup.h>
 #include <string.h>
 
+#include "media/mixer.h"
 #include "media/rtp.h"
 #include "tests/lib/daemon.h"
 #include "tests/lib/native_client.h"
 
 #define PORT 18648
 #define LEVEL_ID 1
-#define PACKETS 8 /* mix packets each must get: the highland tier's DTX sends few in silence */
+#define PACKETS 8 /* mix packets each must get: the highland tier's DTX sends ~2.5 a second in silence */
 
 enum { STANDARD, HIGHLAND, N_CLIENTS };
 static const char *const profile_of[N_CLIENTS] = {"standard", "highland"};
@@ -34,6 +38,10 @@ typedef struct {
   uint16_t last_seq;
   gint steps;       /* consecutive packets seen (seq + 1) */
   gint odd_steps;   /* ... whose timestamps moved by other than a multiple of the tier's frame */
+  gint held_frames; /* frames between those steps' packets, not sent (DTX) */
+  gint small;       /* packets of DC_DTX_FRAME_MAX bytes or less (DTX frames) */
+  gint quiet_steps; /* steps from such a packet */
+  bool last_small;
   uint32_t frame;   /* samples a packet at the tier's packet time (48 kHz) */
 } client;
 
@@ -74,9 +82,17 @@ static void on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap) {
     g_atomic_int_inc(&c->with_level);
   if (g_atomic_int_get(&c->packets) && pkt.seq == (uint16_t)(c->last_seq + 1)) {
     g_atomic_int_inc(&c->steps);
-    if ((uint32_t)(pkt.timestamp - c->last_ts) % c->frame != 0 || pkt.timestamp == c->last_ts)
+    uint32_t step = pkt.timestamp - c->last_ts;
+    if (step % c->frame != 0 || step == 0)
       g_atomic_int_inc(&c->odd_steps);
+    else if (step < 100 * c->frame)
+      g_atomic_int_add(&c->held_frames, (gint)(step / c->frame - 1));
+    if (c->last_small)
+      g_atomic_int_inc(&c->quiet_steps);
   }
+  c->last_small = len - pkt.payload_off <= DC_DTX_FRAME_MAX;
+  if (c->last_small)
+    g_atomic_int_inc(&c->small);
   c->last_seq = pkt.seq;
   c->last_ts = pkt.timestamp;
   g_atomic_int_inc(&c->packets);
@@ -94,15 +110,19 @@ static bool both_heard_the_mix(void) {
   return true;
 }
 
+/* frames held back across two refreshes: the mix went quiet, and stayed so */
+static bool highland_held_frames(void) { return g_atomic_int_get(&T.c[HIGHLAND].held_frames) >= 12; }
+
 static void test_mix_by_tier(void) {
-  bool heard = dc_test_spin_until(both_heard_the_mix, 30000);
+  bool heard = dc_test_spin_until(both_heard_the_mix, 30000) && dc_test_spin_until(highland_held_frames, 30000);
   for (int i = 0; i < N_CLIENTS; i++) {
     client *c = &T.c[i];
-    g_test_message("%s point: %d mix packets, %d with a header extension, %d with the level; %d of %d steps "
-                   "not a multiple of %u samples",
-                   profile_of[i], g_atomic_int_get(&c->packets), g_atomic_int_get(&c->with_extension),
-                   g_atomic_int_get(&c->with_level), g_atomic_int_get(&c->odd_steps),
-                   g_atomic_int_get(&c->steps), c->frame);
+    g_test_message("%s point: %d mix packets (%d of DTX frames), %d with a header extension, %d with the level; "
+                   "%d of %d steps not a multiple of %u samples (%d from a DTX frame); %d frames held back",
+                   profile_of[i], g_atomic_int_get(&c->packets), g_atomic_int_get(&c->small),
+                   g_atomic_int_get(&c->with_extension), g_atomic_int_get(&c->with_level),
+                   g_atomic_int_get(&c->odd_steps), g_atomic_int_get(&c->steps), c->frame,
+                   g_atomic_int_get(&c->quiet_steps), g_atomic_int_get(&c->held_frames));
   }
   g_assert_true(heard);
   client *s = &T.c[STANDARD], *h = &T.c[HIGHLAND];
@@ -114,6 +134,11 @@ static void test_mix_by_tier(void) {
   g_assert_cmpint(g_atomic_int_get(&h->steps), >, 0);
   g_assert_cmpint(g_atomic_int_get(&s->odd_steps), ==, 0);
   g_assert_cmpint(g_atomic_int_get(&h->odd_steps), ==, 0);
+  /* silence: after a DTX frame the highland point was sent one in 400 ms of its 60 ms frames
+   * (about 1 in 7; 3 on average allows for a clock running late), the standard point every one */
+  g_assert_cmpint(g_atomic_int_get(&h->quiet_steps), >=, 2);
+  g_assert_cmpint(g_atomic_int_get(&h->held_frames), >=, 3 * g_atomic_int_get(&h->quiet_steps));
+  g_assert_cmpint(g_atomic_int_get(&s->held_frames), ==, 0);
 }
 
 static void test_stops_cleanly(void) { dc_test_assert_stops_cleanly(T.bridge); }

@@ -821,6 +821,77 @@ static void test_silence_sent_again(void) {
   dc_mixer_free(m);
 }
 
+/* A highland listener's mix through the bridge's DTX gate (mixer.h, dc_dtx_gate): every frame
+ * of speech goes; once the mix is quiet the first DTX frame goes and then one every
+ * DC_DTX_REFRESH_US at most; the first frame of speech after starts a talkspurt, and a
+ * listener whose decoder makes up the frames held back (as a receiver does with no packet)
+ * hears the talker come back as loud as one that got every packet. */
+static void test_dtx_frames_held_back(void) {
+  dc_mixer *m = make_mixer(3);
+  sender a, h;
+  sender_init(&a, m, DC_TIER_STANDARD, 440, -12, false);
+  sender_init(&h, m, DC_TIER_HIGHLAND, 900, -200, false);
+  listener every, gated;
+  listener_init(&every, h.slot);
+  listener_init(&gated, h.slot);
+  dc_dtx_gate gate = {0};
+  uint64_t now = 1000000, last_sent = 0, shortest_dtx_gap = UINT64_MAX;
+  unsigned speech_held = 0, dtx_sent = 0, dtx_held = 0, talkspurts = 0, first_sent_after_pause = 0;
+  bool quiet_seen = false;
+  guint back_from = 0;
+  sender *const all[] = {&a, &h};
+  for (int t = 0; t < 250; t++, now += 20000) {
+    if (t == 50)
+      a.amp = 0; /* 3 s of nothing, then a speaks again */
+    if (t == 200) {
+      a.amp = 32767.0 * pow(10.0, -12 / 20.0);
+      back_from = every.pcm->len;
+    }
+    step(m, now, all, 2, NULL, 0);
+    const dc_mixer_packet *p = dc_mixer_packet_for(m, h.slot);
+    if (!p)
+      continue;
+    listener_take(&every, m);
+    bool dtx = p->len <= DC_DTX_FRAME_MAX, talkspurt = false;
+    if (dc_dtx_gate_pass(&gate, p->len, now, &talkspurt)) {
+      if (dtx && quiet_seen)
+        shortest_dtx_gap = MIN(shortest_dtx_gap, now - last_sent);
+      if (dtx)
+        dtx_sent++, quiet_seen = true;
+      if (talkspurt)
+        talkspurts++, first_sent_after_pause = (unsigned)t;
+      last_sent = now;
+      listener_take(&gated, m);
+    } else {
+      speech_held += !dtx;
+      dtx_held++;
+      int16_t made_up[2880];
+      int n = opus_decode(gated.dec, NULL, 0, made_up, (int)p->samples, 0);
+      g_assert_cmpint(n, ==, (int)p->samples);
+      g_array_append_vals(gated.pcm, made_up, (guint)n);
+    }
+  }
+  double every_db = tone_db(every.pcm, back_from + 5 * 960, 30 * 960, 440);
+  double gated_db = tone_db(gated.pcm, back_from + 5 * 960, 30 * 960, 440);
+  g_test_message("3 s quiet: %u DTX frames sent, %u held back, shortest gap between two sent %.0f ms; "
+                 "%u talkspurt(s), at tick %u; after it 440 Hz at %.1f dB gated, %.1f with every packet",
+                 dtx_sent, dtx_held, (double)shortest_dtx_gap / 1000, talkspurts, first_sent_after_pause, gated_db,
+                 every_db);
+  g_assert_cmpuint(speech_held, ==, 0);
+  g_assert_cmpuint(dtx_held, >, 30);              /* of ~50 frames of 60 ms in 3 s */
+  g_assert_cmpuint(dtx_sent, <=, 3000 / 400 + 2); /* the first, then one each 400 ms */
+  g_assert_cmpuint(shortest_dtx_gap, >=, DC_DTX_REFRESH_US);
+  g_assert_cmpuint(talkspurts, ==, 1);
+  g_assert_cmpuint(first_sent_after_pause, >=, 200);
+  g_assert_cmpuint(gated.pcm->len, ==, every.pcm->len);
+  g_assert_cmpfloat(fabs(gated_db - every_db), <, 1.0);
+  listener_clear(&every);
+  listener_clear(&gated);
+  opus_encoder_destroy(a.enc);
+  opus_encoder_destroy(h.enc);
+  dc_mixer_free(m);
+}
+
 /* Reduced effort, the mix clock's choice when mixing takes too much of its time: every tier
  * at complexity 5, each encoder going on from its state, so listeners hear the talker as
  * before, frame after frame, across each change. */
@@ -1464,6 +1535,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/mixer/burst-after-stall-keeps-speech", test_burst_after_stall_keeps_speech);
   g_test_add_func("/mixer/silence-costs-no-decode", test_silence_costs_no_decode);
   g_test_add_func("/mixer/silence-sent-again", test_silence_sent_again);
+  g_test_add_func("/mixer/dtx-frames-held-back", test_dtx_frames_held_back);
   g_test_add_func("/mixer/reduced-effort", test_reduced_effort);
   g_test_add_func("/mixer/mute-and-back", test_mute_and_back);
   g_test_add_func("/mixer/no-own-voice-after-talking", test_no_own_voice_after_talking);
