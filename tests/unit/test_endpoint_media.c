@@ -582,6 +582,91 @@ static void test_shorter_wait_skips_at_once(void) {
   gst_object_unref(pipe);
 }
 
+/* The mix after a pause: the bridge sends nothing while the mix is quiet but a DTX frame each
+ * 400 ms (media/mixer.h, dc_dtx_gate), so the stream's buffers jump over each pause. The
+ * playback's mixer must play the pause as silence and the sound after it at its time, not
+ * take the jump for drift and write on where the stream was (as an audio sink does for a
+ * second, its discont-wait: the sound after the pause would come too early for its place and
+ * be dropped). GStreamer 1.22's audiomixer, live, follows at once: checked here, as the
+ * bridge counts on it (flagging the buffer after a jump DISCONT, tried, changed nothing). A
+ * sawtooth of one period in 5 s loses 400 ms of its buffers 1.5 s in; where each played
+ * sample came from is its value. */
+#define PAUSE_AT_NS (1500 * GST_MSECOND)
+#define PAUSE_NS (400 * GST_MSECOND)
+typedef struct {
+  GstClockTime first;
+} pause_maker;
+static GstPadProbeReturn make_pause(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
+  (void)pad;
+  pause_maker *p = data;
+  GstClockTime pts = GST_BUFFER_PTS(GST_PAD_PROBE_INFO_BUFFER(info));
+  if (!GST_CLOCK_TIME_IS_VALID(p->first))
+    p->first = pts;
+  GstClockTime t = pts - p->first;
+  return t >= PAUSE_AT_NS && t < PAUSE_AT_NS + PAUSE_NS ? GST_PAD_PROBE_DROP : GST_PAD_PROBE_OK;
+}
+
+static void test_sound_after_a_pause_at_its_time(void) {
+  gst_element_register(NULL, "dctestspeaker", GST_RANK_NONE, test_speaker_get_type());
+  GstElement *pipe;
+  GstPad *in = start_playback("dctestspeaker name=out", false, NULL, &pipe);
+  gst_object_unref(in);
+  GstElement *stream = gst_parse_bin_from_description(
+      "audiotestsrc is-live=true wave=saw freq=0.2 volume=0.5 samplesperbuffer=480 ! audio/x-raw,format=S16LE,rate=48000,channels=1",
+      TRUE, NULL);
+  g_assert_nonnull(stream);
+  gst_bin_add(GST_BIN(pipe), stream);
+  GstElement *mix = gst_bin_get_by_name(GST_BIN(pipe), "playmix");
+  GstPad *join = gst_element_request_pad_simple(mix, "sink_%u"), *out = gst_element_get_static_pad(stream, "src");
+  static gpointer declared; /* as the mix's jitter buffer declares its wait */
+  g_atomic_pointer_set(&declared, GSIZE_TO_POINTER(100 * GST_MSECOND));
+  gst_pad_add_probe(out, GST_PAD_PROBE_TYPE_QUERY_UPSTREAM | GST_PAD_PROBE_TYPE_PULL, declare_latency, &declared, NULL);
+  pause_maker pause = {GST_CLOCK_TIME_NONE};
+  gst_pad_add_probe(out, GST_PAD_PROBE_TYPE_BUFFER, make_pause, &pause, NULL);
+  g_assert_cmpint(gst_pad_link(out, join), ==, GST_PAD_LINK_OK);
+  dc_media_latency_once_flowing(out);
+  gst_element_sync_state_with_parent(stream);
+  GstElement *speaker = gst_bin_get_by_name(GST_BIN(pipe), "out");
+  TestSpeaker *t = (TestSpeaker *)speaker;
+  /* 4 s of the stream played, however long a starved speaker takes (15 s at most) */
+  for (int i = 0; i < 150 && g_atomic_int_get(&t->played) < 5 * 48000; i++)
+    g_usleep(100 * 1000);
+  gst_element_set_state(pipe, GST_STATE_NULL);
+
+  /* Every run of silence (exact zeros for 1 ms or more: the sawtooth passes 0 in a sample or
+   * two) after the sound began: how long it played, and how far the sound moved across it. A
+   * starved speaker's own underruns are short and net nothing (what came late is dropped). */
+  const gint16 *x = (const gint16 *)t->heard->data;
+  guint len = t->heard->len, i = 0;
+  while (i < len && x[i] == 0)
+    i++;
+  GString *runs = g_string_new("");
+  double pause_ms = -1, pause_moved_ms = -1;
+  for (guint prev = i; i < len; prev = i++) {
+    guint gap = 0;
+    while (i + gap < len && x[i + gap] == 0)
+      gap++;
+    if (gap < 48 || i + gap >= len)
+      continue;
+    i += gap;
+    double moved_ms = (fmod((x[i] - x[prev]) / 32768.0 + 2.5, 1.0) - 0.5) * 5000; /* within half a period */
+    g_string_append_printf(runs, " %.0f ms silent, the sound %.0f ms on;", gap / 48.0, moved_ms);
+    if (moved_ms > pause_moved_ms)
+      pause_ms = gap / 48.0, pause_moved_ms = moved_ms;
+  }
+  g_test_message("%u samples played; silences:%s the pause's %.0f ms, the sound %.0f ms on across it", len,
+                 runs->len ? runs->str : " none", pause_ms, pause_moved_ms);
+  g_assert_cmpfloat(pause_moved_ms, >=, 400 - 20);
+  g_assert_cmpfloat(pause_moved_ms, <, 400 + 200); /* a second dropped after it: 1400 */
+  g_assert_cmpfloat(fabs(pause_ms - pause_moved_ms), <, 40); /* nothing dropped beside it */
+  g_string_free(runs, TRUE);
+  gst_object_unref(speaker);
+  gst_object_unref(join);
+  gst_object_unref(out);
+  gst_object_unref(mix);
+  gst_object_unref(pipe);
+}
+
 /* opusdec decoding in-band FEC holds one packet and declares 120 ms; the endpoint makes it
  * declare the frame it holds (20 ms here), so the playback waits 100 ms less. */
 static gint64 decoder_latency_ms(bool declared_hold, gint64 *upstream_ms) {
@@ -646,5 +731,6 @@ int main(int argc, char **argv) {
   g_test_add_func("/endpoint-media/playback-latency-follows-the-mix", test_playback_latency_follows_the_mix);
   g_test_add_func("/endpoint-media/decoder-declares-its-hold", test_decoder_declares_its_hold);
   g_test_add_func("/endpoint-media/shorter-wait-skips-at-once", test_shorter_wait_skips_at_once);
+  g_test_add_func("/endpoint-media/sound-after-a-pause-at-its-time", test_sound_after_a_pause_at_its_time);
   return g_test_run();
 }
