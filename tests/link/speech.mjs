@@ -18,12 +18,13 @@ export const SENTENCES = [
   'Ủy ban nhân dân huyện yêu cầu các điểm cầu giữ đường truyền ổn định.',
 ];
 
-// A 48 kHz mono 16-bit WAV of the sentences at path (espeak-ng, voice vi, then sox).
-export function makeSpeechWav(path, tmp) {
+// A 48 kHz mono 16-bit WAV of the sentences at path (espeak-ng, voice vi, then sox), with
+// pauseS of silence after them (the pause before each repetition).
+export function makeSpeechWav(path, tmp, pauseS = 0.5) {
   const raw = `${tmp}/speech-22k.wav`;
   let r = spawnSync('espeak-ng', ['-v', 'vi', '-s', '150', '-g', '8', '-w', raw, SENTENCES.join(' ')]);
   if (r.status !== 0) throw new Error(`espeak-ng failed: ${r.stderr}`);
-  r = spawnSync('sox', [raw, '-r', '48000', '-c', '1', '-b', '16', path, 'pad', '0', '0.5']);
+  r = spawnSync('sox', [raw, '-r', '48000', '-c', '1', '-b', '16', path, 'pad', '0', String(pauseS)]);
   if (r.status !== 0) throw new Error(`sox failed: ${r.stderr}`);
 }
 

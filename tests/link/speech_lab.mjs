@@ -47,6 +47,10 @@ const CAMERA = process.env.DC_LAB_CAMERA || 'scene';
 // frames unconcealed are the bridge's count (/metrics), not the listening page's.
 const UP = process.env.DC_LAB_DIRECTION === 'up';
 const ENDPOINT = process.env.DC_LAB_POINT === 'endpoint';
+// DC_LAB_PAUSE_S (by hand): seconds of silence after the sentences, before each repetition
+// (0.5 by default): long pauses let the mix go quiet, and the bridge then holds back the
+// highland tier's DTX frames.
+const PAUSE_S = Number(process.env.DC_LAB_PAUSE_S || 0.5);
 const ENDPOINT_EXE = process.env.DC_LAB_ENDPOINT || join(dirname(bridgeExe), 'endpoint', 'diemcau-endpoint-compact');
 if (ENDPOINT && (UP || VIDEO)) throw new Error('DC_LAB_POINT=endpoint: the district speaks, audio only (no DC_LAB_DIRECTION=up, no DC_LAB_VIDEO)');
 
@@ -231,7 +235,7 @@ async function mixerCounters() {
     lateWaits: value('diemcau_mix_late_waits_total'), concealed: value('diemcau_mix_frames_concealed_total'),
     fec: value('diemcau_mix_frames_fec_total'), redRecovered: value('diemcau_red_frames_recovered_total'),
     videoFec: value('diemcau_fec_packets_total'), videoRebuilt: value('diemcau_fec_recovered_total'),
-    repairs: value('diemcau_repairs_received_total'),
+    repairs: value('diemcau_repairs_received_total'), dtxHeld: value('diemcau_mix_dtx_held_total'),
     lowered: value('diemcau_uplink_audio_lowered_total'), raised: value('diemcau_uplink_audio_raised_total'),
     // packets lost on the way to the bridge (by sequence number, from its receiver reports)
     lostIn: Number((text.match(/^diemcau_packets_lost_total\{direction="in"\} (\S+)$/m) || [])[1] ?? NaN) };
@@ -369,7 +373,9 @@ async function run(dir, lab, speech, silence, red, withOutage) {
     await sleep(3000); // the first receiver reports: RED, when on, has begun
     const before = await pointAudio();
     const toward = UP ? 'up' : 'down', speaker = UP ? pointPage : pages[0], hearer = UP ? pages[0] : pointPage;
-    const linkBefore = link.snapshot(toward), windowStart = Date.now(), mixBefore = await mixerCounters();
+    const away = UP ? 'down' : 'up'; // the other way: the listener's voice, or the mix to the point that speaks
+    const linkBefore = link.snapshot(toward), backBefore = link.snapshot(away), windowStart = Date.now(),
+      mixBefore = await mixerCounters();
     if (VIDEO) for (const p of pages) await watchVideo(p);
     await startRecording(speaker, 'local');
     await sleep(1500);
@@ -379,7 +385,8 @@ async function run(dir, lab, speech, silence, red, withOutage) {
     const rec = pointEp ? pointEp.stopRecording() : await stopRecording(hearer);
     const sent = await stopRecording(speaker);
     const after = await pointAudio();
-    const linkAfter = link.snapshot(toward), windowS = (Date.now() - windowStart) / 1000, mixAfter = await mixerCounters();
+    const linkAfter = link.snapshot(toward), backAfter = link.snapshot(away), windowS = (Date.now() - windowStart) / 1000,
+      mixAfter = await mixerCounters();
     // what the operators' live view says of the point's link (issue 13), set against the lab's
     const live = await api(bridge.key, 'GET', `/api/meetings/${meeting.id}/live`);
     const seen = live.points.find((p) => p.name === 'Xã Tà Xùa');
@@ -391,11 +398,12 @@ async function run(dir, lab, speech, silence, red, withOutage) {
       lateWaits: mixAfter.lateWaits - mixBefore.lateWaits, concealed: mixAfter.concealed - mixBefore.concealed,
       fec: mixAfter.fec - mixBefore.fec, redRecovered: mixAfter.redRecovered - mixBefore.redRecovered,
       videoFec: mixAfter.videoFec - mixBefore.videoFec, videoRebuilt: mixAfter.videoRebuilt - mixBefore.videoRebuilt,
-      repairs: mixAfter.repairs - mixBefore.repairs,
+      repairs: mixAfter.repairs - mixBefore.repairs, dtxHeld: mixAfter.dtxHeld - mixBefore.dtxHeld,
       lostIn: mixAfter.lostIn - mixBefore.lostIn };
     const result = {
       video, pointLink, mix,
-      red, before, after, rec, transit: linkWindow(linkBefore, linkAfter, windowS), mouthToEarMs: mouthToEar(to16k(sent), sent.t0, to16k(rec), rec.t0AtStart ?? rec.t0),
+      red, before, after, rec, transit: linkWindow(linkBefore, linkAfter, windowS),
+      back: linkWindow(backBefore, backAfter, windowS), mouthToEarMs: mouthToEar(to16k(sent), sent.t0, to16k(rec), rec.t0AtStart ?? rec.t0),
       mouthToEarEndMs: mouthToEar(to16k(sent), sent.t0, to16k(rec), rec.t0, true),
       // toward the district, the point's frames in the bridge's mix (each 60 ms packet one
       // frame): played (RED's copies among them) or from FEC, against those lost for good: lost
@@ -481,7 +489,7 @@ async function main() {
   const lab = makeLab(`${process.env.DC_NETNS}`);
   try {
     const speech = join(dir, 'speech.wav'), silence = join(dir, 'silence.wav');
-    makeSpeechWav(speech, dir);
+    makeSpeechWav(speech, dir, PAUSE_S);
     const r = spawnSync('sox', ['-n', '-r', '48000', '-c', '1', '-b', '16', silence, 'synth', ENDPOINT ? '300' : '120', 'sine', '500', 'vol', '0']);
     if (r.status !== 0) throw new Error(`sox failed: ${r.stderr}`);
     const ref = to16k(wavToFloat(speech));
@@ -517,7 +525,8 @@ async function main() {
           `${m.transit.meanMs.toFixed(0)} ms a packet in it on average` +
           (m.mouthToEarMs === null ? '' : ` (mouth to ear less that: ${(m.mouthToEarMs - m.transit.meanMs).toFixed(0)} ms)`) +
           `; the bridge's jitter buffers held talkers' ${m.mix.played} packets ${m.mix.waitMs.toFixed(1)} ms each on average, ` +
-          `${m.mix.lateWaits} ticks concealed waiting` +
+          `${m.mix.lateWaits} ticks concealed waiting, ${m.mix.dtxHeld} of the mix's DTX frames held back` +
+          (m.back ? `; the other way (${UP ? 'the mix to the point, quiet' : 'the point\'s uplink'}) ${m.back.kbits.toFixed(1)} kbit/s` : '') +
           // what the point's uplink lost: news only when the point speaks
           (UP ? `; ${m.mix.lostIn} packets lost on the way in, ${m.mix.concealed} frames concealed, ` +
             `${m.mix.fec} from in-band FEC, ${m.mix.redRecovered} from RED copies` : ''));
