@@ -276,11 +276,18 @@ void media_play_red_copies(GstBin *bin, GstBin *sub_bin, GstElement *element, gp
   }
 }
 
+/* With DTX, libopus makes a frame of two bytes or less (nothing coded) for each 60 ms of a
+ * quiet microphone, and a frame of comfort noise each 420 ms; the payloader sent them all by
+ * default: 16 packets a second, ~8 kbit/s with the headers of a highland point's uplink the
+ * whole time it listens. Told DTX, it sends only the comfort noise (the bridge, and a page,
+ * take a gap for DTX: media/mixer_playout.c) and marks the first packet after a gap (RFC 3551
+ * §4.1). The bridge's own mix toward a point does the same (media/mixer.h, dc_dtx_gate). */
 char *dc_media_audio_encoder_desc(const dc_profile *p) {
+  const char *dtx = p->audio_dtx ? "true" : "false";
   return g_strdup_printf("opusenc name=aenc bitrate=%d frame-size=%d audio-type=voice inband-fec=%s dtx=%s "
-                         "packet-loss-percentage=%d ! rtpopuspay pt=111 ! capsfilter caps=\"" OPUS_CAPS "\"",
-                         p->audio_bps, p->audio_frame_ms, p->audio_fec ? "true" : "false", p->audio_dtx ? "true" : "false",
-                         p->audio_loss_percent);
+                         "packet-loss-percentage=%d ! rtpopuspay pt=111 dtx=%s ! capsfilter caps=\"" OPUS_CAPS "\"",
+                         p->audio_bps, p->audio_frame_ms, p->audio_fec ? "true" : "false", dtx, p->audio_loss_percent,
+                         dtx);
 }
 
 /* The format is fixed after the mixer too: a live aggregator that times out before any input

@@ -13,8 +13,9 @@
 
 #include "endpoint/media.h"
 
-/* Pushes `seconds` of a 440 Hz tone, 10 ms per buffer, and returns the RTP packets. */
-static GPtrArray *run_audio(const dc_profile *p, double seconds) {
+/* Pushes a 440 Hz tone, 10 ms per buffer, silent from quiet_from to quiet_to seconds, for
+ * `seconds` in all, and returns the RTP packets. */
+static GPtrArray *run_audio_quiet(const dc_profile *p, double seconds, double quiet_from, double quiet_to) {
   char *desc = dc_media_audio_encoder_desc(p);
   GstHarness *h = gst_harness_new_parse(desc);
   g_free(desc);
@@ -26,8 +27,9 @@ static GPtrArray *run_audio(const dc_profile *p, double seconds) {
     GstMapInfo map;
     gst_buffer_map(b, &map, GST_MAP_WRITE);
     int16_t *pcm = (int16_t *)map.data;
+    bool quiet = i >= quiet_from * 100 && i < quiet_to * 100;
     for (int k = 0; k < 480; k++)
-      pcm[k] = (int16_t)(8000 * sin(2 * G_PI * 440 * (i * 480 + k) / 48000.0));
+      pcm[k] = quiet ? 0 : (int16_t)(8000 * sin(2 * G_PI * 440 * (i * 480 + k) / 48000.0));
     gst_buffer_unmap(b, &map);
     GST_BUFFER_PTS(b) = (GstClockTime)i * 10 * GST_MSECOND;
     GST_BUFFER_DURATION(b) = 10 * GST_MSECOND;
@@ -39,6 +41,8 @@ static GPtrArray *run_audio(const dc_profile *p, double seconds) {
   gst_harness_teardown(h);
   return out;
 }
+
+static GPtrArray *run_audio(const dc_profile *p, double seconds) { return run_audio_quiet(p, seconds, 0, 0); }
 
 static void check_audio(const char *name, int frame_ms, int max_kbps) {
   const dc_profile *p = dc_profile_find(name);
@@ -69,6 +73,59 @@ static void test_audio_profiles(void) {
   check_audio("highland", 60, 16);
   check_audio("standard", 20, 40);
   check_audio("hall", 20, 60);
+}
+
+/* A quiet microphone (3 s of zeros between two of a tone): with DTX (highland) only the
+ * encoder's comfort noise goes, a packet each ~420 ms, never a frame of two bytes or less (its
+ * DTX frames), the timestamps going on over the gaps and the first packet after one marked;
+ * without (standard) every frame goes. */
+static void check_quiet(const char *name, bool dtx) {
+  const dc_profile *p = dc_profile_find(name);
+  g_assert_true(p->audio_dtx == dtx);
+  GPtrArray *pkts = run_audio_quiet(p, 5.0, 1.0, 4.0);
+  guint quiet = 0, small = 0, marked_after_gap = 0, gaps = 0, frames_off_grid = 0;
+  guint32 prev_ts = 0, longest_gap = 0;
+  guint32 frame = (guint32)p->audio_frame_ms * 48, first_ts = 0;
+  for (guint i = 0; i < pkts->len; i++) {
+    GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
+    g_assert_true(gst_rtp_buffer_map(g_ptr_array_index(pkts, i), GST_MAP_READ, &rtp));
+    guint32 ts = gst_rtp_buffer_get_timestamp(&rtp), step = ts - prev_ts;
+    if (i == 0)
+      first_ts = ts;
+    small += gst_rtp_buffer_get_payload_len(&rtp) <= 2;
+    if (i > 1) {
+      frames_off_grid += step % frame != 0;
+      if (step > frame) {
+        gaps++;
+        marked_after_gap += gst_rtp_buffer_get_marker(&rtp);
+        longest_gap = MAX(longest_gap, step);
+      }
+      /* the 3 s of zeros, less the encoder's lookahead and hangover either side */
+      quiet += ts - first_ts >= (guint32)(1.5 * 48000) && ts - first_ts < (guint32)(3.5 * 48000);
+    }
+    prev_ts = ts;
+    gst_rtp_buffer_unmap(&rtp);
+  }
+  g_test_message("%s, 5 s with 3 s quiet: %u packets, %u in the quiet's middle 2 s, %u of two bytes or less; %u gaps, "
+                 "%u of them marked after, the longest %u ms; %u steps off the frame grid",
+                 name, pkts->len, quiet, small, gaps, marked_after_gap, longest_gap / 48, frames_off_grid);
+  g_assert_cmpuint(frames_off_grid, ==, 0);
+  if (dtx) {
+    g_assert_cmpuint(small, ==, 0);
+    g_assert_cmpuint(quiet, <=, 2000 / 400 + 1); /* a frame of 60 ms: 33 in 2 s */
+    g_assert_cmpuint(gaps, >, 0);
+    g_assert_cmpuint(marked_after_gap, ==, gaps);
+    g_assert_cmpuint(longest_gap / 48, <, 2000); /* the bridge takes 2 s of nothing for an outage */
+  } else {
+    g_assert_cmpuint(gaps, ==, 0);
+    g_assert_cmpuint(quiet, ==, 2000 / (guint)p->audio_frame_ms);
+  }
+  g_ptr_array_unref(pkts);
+}
+
+static void test_quiet_microphone(void) {
+  check_quiet("highland", true);
+  check_quiet("hall", false);
 }
 
 /* The width and height a VP8 key frame declares (RFC 6386 9.1), after the payload
@@ -722,6 +779,7 @@ int main(int argc, char **argv) {
   gst_init(&argc, &argv);
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/endpoint-media/audio-profiles", test_audio_profiles);
+  g_test_add_func("/endpoint-media/quiet-microphone", test_quiet_microphone);
   g_test_add_func("/endpoint-media/video-profiles", test_video_profiles);
   g_test_add_func("/endpoint-media/hall-offer-simulcast", test_hall_offer_simulcast);
   g_test_add_func("/endpoint-media/uplink-red-follows-loss", test_uplink_red_follows_loss);
