@@ -542,6 +542,31 @@ static gint64 latency_between(GstElement *pipe, gint64 least, gint64 most) {
   return ms;
 }
 
+/* A live sawtooth of freq periods a second (where each played sample came from is its value)
+ * joined to the playback's mixer (*mix), returned, declaring *declared ns of latency as a jitter buffer does;
+ * probe, if given, sees each of its buffers first. Timestamped by the clock as captured: with
+ * its own timestamps, under load, the mixer dropped every buffer of it as late. */
+static GstElement *join_sawtooth(GstElement *pipe, double freq, gpointer *declared, GstPadProbeCallback probe,
+                                 gpointer probe_data, GstElement **mix, GstPad **join, GstPad **out) {
+  char *desc = g_strdup_printf("audiotestsrc is-live=true do-timestamp=true wave=saw freq=%g volume=0.5 "
+                               "samplesperbuffer=480 ! audio/x-raw,format=S16LE,rate=48000,channels=1",
+                               freq);
+  GstElement *stream = gst_parse_bin_from_description(desc, TRUE, NULL);
+  g_free(desc);
+  g_assert_nonnull(stream);
+  gst_bin_add(GST_BIN(pipe), stream);
+  *mix = gst_bin_get_by_name(GST_BIN(pipe), "playmix");
+  *join = gst_element_request_pad_simple(*mix, "sink_%u");
+  *out = gst_element_get_static_pad(stream, "src");
+  gst_pad_add_probe(*out, GST_PAD_PROBE_TYPE_QUERY_UPSTREAM | GST_PAD_PROBE_TYPE_PULL, declare_latency, declared, NULL);
+  if (probe)
+    gst_pad_add_probe(*out, GST_PAD_PROBE_TYPE_BUFFER, probe, probe_data, NULL);
+  g_assert_cmpint(gst_pad_link(*out, *join), ==, GST_PAD_LINK_OK);
+  dc_media_latency_once_flowing(*out);
+  gst_element_sync_state_with_parent(stream);
+  return stream;
+}
+
 /* The mix's wait shortened from 290 to 170 ms (as the highland endpoint's, once its mix's
  * losses are seen alone): the loudspeaker skips 120 ms of what was waiting to be played, and
  * at once, where the wait was changed (in a pause of the sound, endpoint/media.c). Before, an
@@ -555,17 +580,9 @@ static void test_shorter_wait_skips_at_once(void) {
   gst_object_unref(in);
   static gpointer declared;
   g_atomic_pointer_set(&declared, GSIZE_TO_POINTER(290 * GST_MSECOND));
-  GstElement *stream = gst_parse_bin_from_description(
-      "audiotestsrc is-live=true do-timestamp=true wave=saw freq=1 volume=0.5 samplesperbuffer=480 ! audio/x-raw,format=S16LE,rate=48000,channels=1",
-      TRUE, NULL);
-  g_assert_nonnull(stream);
-  gst_bin_add(GST_BIN(pipe), stream);
-  GstElement *mix = gst_bin_get_by_name(GST_BIN(pipe), "playmix");
-  GstPad *join = gst_element_request_pad_simple(mix, "sink_%u"), *out = gst_element_get_static_pad(stream, "src");
-  gst_pad_add_probe(out, GST_PAD_PROBE_TYPE_QUERY_UPSTREAM | GST_PAD_PROBE_TYPE_PULL, declare_latency, &declared, NULL);
-  g_assert_cmpint(gst_pad_link(out, join), ==, GST_PAD_LINK_OK);
-  dc_media_latency_once_flowing(out);
-  gst_element_sync_state_with_parent(stream);
+  GstElement *mix;
+  GstPad *join, *out;
+  GstElement *stream = join_sawtooth(pipe, 1, &declared, NULL, NULL, &mix, &join, &out);
   gint64 longer = latency_between(pipe, 290 + DC_PLAYBACK_MARGIN_MS, 2000); /* and the sink's own */
   g_usleep(2 * G_USEC_PER_SEC); /* past the join's own jump */
   g_atomic_pointer_set(&declared, GSIZE_TO_POINTER(170 * GST_MSECOND));
@@ -671,21 +688,12 @@ static void test_sound_after_a_pause_at_its_time(void) {
   GstElement *pipe;
   GstPad *in = start_playback("dctestspeaker name=out", false, NULL, &pipe);
   gst_object_unref(in);
-  GstElement *stream = gst_parse_bin_from_description(
-      "audiotestsrc is-live=true do-timestamp=true wave=saw freq=0.2 volume=0.5 samplesperbuffer=480 ! audio/x-raw,format=S16LE,rate=48000,channels=1",
-      TRUE, NULL);
-  g_assert_nonnull(stream);
-  gst_bin_add(GST_BIN(pipe), stream);
-  GstElement *mix = gst_bin_get_by_name(GST_BIN(pipe), "playmix");
-  GstPad *join = gst_element_request_pad_simple(mix, "sink_%u"), *out = gst_element_get_static_pad(stream, "src");
   static gpointer declared; /* as the mix's jitter buffer declares its wait */
   g_atomic_pointer_set(&declared, GSIZE_TO_POINTER(100 * GST_MSECOND));
-  gst_pad_add_probe(out, GST_PAD_PROBE_TYPE_QUERY_UPSTREAM | GST_PAD_PROBE_TYPE_PULL, declare_latency, &declared, NULL);
   pause_maker pause = {GST_CLOCK_TIME_NONE};
-  gst_pad_add_probe(out, GST_PAD_PROBE_TYPE_BUFFER, make_pause, &pause, NULL);
-  g_assert_cmpint(gst_pad_link(out, join), ==, GST_PAD_LINK_OK);
-  dc_media_latency_once_flowing(out);
-  gst_element_sync_state_with_parent(stream);
+  GstElement *mix;
+  GstPad *join, *out;
+  join_sawtooth(pipe, 0.2, &declared, make_pause, &pause, &mix, &join, &out);
   GstElement *speaker = gst_bin_get_by_name(GST_BIN(pipe), "out");
   TestSpeaker *t = (TestSpeaker *)speaker;
   /* 4 s of the stream played, however long a starved speaker takes (15 s at most) */
