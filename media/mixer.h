@@ -167,9 +167,10 @@ unsigned dc_mixer_red_depth_policy(dc_tier tier, unsigned loss_256, bool loss_in
 unsigned dc_mixer_red_reach_policy(dc_tier tier, unsigned depth, bool loss_in_runs, unsigned wait_ms);
 /* Which of a listener's mix packets go on the wire. An Opus packet of DC_DTX_FRAME_MAX bytes
  * or less is a DTX frame: its TOC byte and nothing coded (RFC 6716 §3.2.1 allows frames of
- * no bytes), which the highland tier's encoder makes for silence every 60 ms: ~8 kbit/s
- * with the headers and SRTP's tag, of a 64 kbit/s link, whenever the point's mix is quiet
- * (always while it speaks itself). The first after sound goes, so the listener's decoder
+ * no bytes), which the highland tier's encoder makes for silence every 60 ms: ~6 kbit/s
+ * of a 64 kbit/s link with the headers and SRTP's tag (the lab: 9.5 kbit/s to a point that
+ * speaks, 3.2 with them held back), whenever the point's mix is quiet (always while it
+ * speaks itself). The first after sound goes, so the listener's decoder
  * knows the mix went quiet and makes its own comfort noise (WebRTC's receivers take such a
  * packet for DTX and its senders send only the first); the next ones do not, but for one
  * every DC_DTX_REFRESH_US (libopus's own DTX refreshes as often), so a listener that lost the
