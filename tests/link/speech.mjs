@@ -150,16 +150,26 @@ function localLag(refLoop, rec, from, n, around, reach) {
 // The mean log-spectral distance (dB) of rec against ref over the voiced frames of ref, and
 // how many were voiced. Alignment is found once for the whole recording, then again for each
 // second within ±120 ms of the last, since a receiver's playout delay moves as its jitter
-// buffer adapts (a fixed alignment would count that drift as distortion).
+// buffer adapts (a fixed alignment would count that drift as distortion); a second heard as a
+// pause keeps the last.
 export function lsd(ref, rec) {
   const { lag: start, score, refLoop } = align(ref, rec);
   const frames = Math.floor(rec.length / FRAME) - 1;
-  let loudest = 0;
-  for (let f = 0; f < frames; f++) loudest = Math.max(loudest, energy(refLoop, start + f * FRAME, FRAME));
+  let loudest = 0, loudestHeard = 0;
+  const heard = new Float64Array(frames);
+  for (let f = 0; f < frames; f++) {
+    loudest = Math.max(loudest, energy(refLoop, start + f * FRAME, FRAME));
+    heard[f] = energy(rec, f * FRAME, FRAME);
+    loudestHeard = Math.max(loudestHeard, heard[f]);
+  }
+  // A second heard as a pause has nothing to align by: every lag fits it alike, and taking one
+  // would carry the alignment off by up to 130 ms a second of silence, past the reach of the
+  // next second's search (Chromium plays a quiet mix as digital zeros). It keeps the last lag.
+  const sounds = (f) => { let n = 0; for (let g = f; g < f + 50; g++) n += heard[g] >= loudestHeard * 1e-3; return n >= 10; };
   const lo = Math.round(100 / (16000 / 512)), hi = Math.round(7000 / (16000 / 512));
   let sum = 0, voiced = 0, lag = start;
   for (let f = 0; f < frames; f++) {
-    if (f % 50 === 0 && (f + 50) * FRAME <= rec.length)
+    if (f % 50 === 0 && (f + 50) * FRAME <= rec.length && f + 50 <= frames && sounds(f))
       lag = localLag(refLoop, rec, f * FRAME, 50 * FRAME, lag + f * FRAME, 1920) - f * FRAME;
     const at = lag + f * FRAME;
     if (at < 0 || at + FRAME > refLoop.length || energy(refLoop, at, FRAME) < loudest * 1e-3) continue;
@@ -179,7 +189,8 @@ export function lsd(ref, rec) {
 
 // The measure on known inputs: the speech itself, then with 5 % and 20 % of its 20 ms frames
 // replaced by silence (seeded); they must rise in that order. Fourth, the speech with 40 ms of
-// silence inserted after 4 s (a jitter buffer growing): it must stay well below the 5 % case.
+// silence inserted after 4 s (a jitter buffer growing): it must stay well below the 5 % case;
+// and so must the fifth (below).
 export function selfCheck(speech16k) {
   let seed = 7;
   const rnd = () => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed / 0x7fffffff; };
@@ -193,6 +204,14 @@ export function selfCheck(speech16k) {
   const stretched = new Float32Array(16000 * 8);
   stretched.set(speech16k.subarray(start, start + 16000 * 4));
   stretched.set(speech16k.subarray(start + 16000 * 4, start + 16000 * 8 - 640), 16000 * 4 + 640);
+  // Fifth, a long pause: the speech followed by 3 s of silence, heard as digital zeros (as
+  // Chromium plays a quiet mix) and 20 ms later after it (the playout moved meanwhile).
+  const paused = new Float32Array(speech16k.length + 16000 * 3);
+  paused.set(speech16k);
+  const heard = new Float32Array(16000 * 10);
+  const before = 16000 * 3; // the last 3 s of the speech, then the pause, then it again
+  heard.set(paused.subarray(paused.length - before - 16000 * 3));
+  heard.set(speech16k.subarray(0, heard.length - before - 16000 * 3 - 320), before + 16000 * 3 + 320);
   return [lsd(speech16k, cut(speech16k)).lsd, lsd(speech16k, cut(damaged(0.05))).lsd, lsd(speech16k, cut(damaged(0.2))).lsd,
-    lsd(speech16k, stretched).lsd];
+    lsd(speech16k, stretched).lsd, lsd(paused, heard).lsd];
 }

@@ -19,7 +19,7 @@
 // Usage: node speech_lab.mjs BRIDGE LINKEM SCENARIO_DIR. Prints TAP.
 import { spawnSync } from 'node:child_process';
 import { X509Certificate, createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { BASE, PORT, api, enterNetns, launch, openPage, sh, sleep, spawnEndpoint, startBridge, stopBridge, tap, wavSamples } from '../browser/harness.mjs';
@@ -51,6 +51,8 @@ const ENDPOINT = process.env.DC_LAB_POINT === 'endpoint';
 // (0.5 by default): long pauses let the mix go quiet, and the bridge then holds back the
 // highland tier's DTX frames.
 const PAUSE_S = Number(process.env.DC_LAB_PAUSE_S || 0.5);
+// DC_LAB_KEEP=DIR keeps what was sent and what the listener played, as WAV files to listen to
+const KEEP = process.env.DC_LAB_KEEP || '';
 const ENDPOINT_EXE = process.env.DC_LAB_ENDPOINT || join(dirname(bridgeExe), 'endpoint', 'diemcau-endpoint-compact');
 if (ENDPOINT && (UP || VIDEO)) throw new Error('DC_LAB_POINT=endpoint: the district speaks, audio only (no DC_LAB_DIRECTION=up, no DC_LAB_VIDEO)');
 
@@ -484,6 +486,17 @@ async function run(dir, lab, speech, silence, red, withOutage) {
   }
 }
 
+// A mono 16-bit WAV of float samples.
+function wavBytes(x, rate) {
+  const b = Buffer.alloc(44 + 2 * x.length);
+  b.write('RIFF', 0); b.writeUInt32LE(36 + 2 * x.length, 4); b.write('WAVEfmt ', 8);
+  b.writeUInt32LE(16, 16); b.writeUInt16LE(1, 20); b.writeUInt16LE(1, 22); b.writeUInt32LE(rate, 24);
+  b.writeUInt32LE(2 * rate, 28); b.writeUInt16LE(2, 32); b.writeUInt16LE(16, 34);
+  b.write('data', 36); b.writeUInt32LE(2 * x.length, 40);
+  for (let i = 0; i < x.length; i++) b.writeInt16LE(Math.round(32767 * Math.max(-1, Math.min(1, x[i]))), 44 + 2 * i);
+  return b;
+}
+
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'diemcau-lab-'));
   const lab = makeLab(`${process.env.DC_NETNS}`);
@@ -495,15 +508,23 @@ async function main() {
     const ref = to16k(wavToFloat(speech));
     if (VIDEO && CAMERA === 'scene') makeScene(join(dir, 'scene.y4m'));
 
-    const [clean, lossy, veryLossy, stretched] = selfCheck(ref);
+    const [clean, lossy, veryLossy, stretched, paused] = selfCheck(ref);
     check(clean < lossy && lossy < veryLossy, 'the quality measure orders clean < lossy < very lossy',
       `LSD ${clean.toFixed(2)} < ${lossy.toFixed(2)} < ${veryLossy.toFixed(2)} dB (5 %, 20 % of frames silenced)`);
     check(stretched < lossy / 2, 'the quality measure follows a playout delay that moves',
       `LSD ${stretched.toFixed(2)} dB with 40 ms inserted mid-way (5 % of frames silenced: ${lossy.toFixed(2)} dB)`);
+    check(paused < lossy / 2, 'the quality measure keeps its alignment over a long pause',
+      `LSD ${paused.toFixed(2)} dB across 3 s of digital silence and a 20 ms move (5 % of frames silenced: ${lossy.toFixed(2)} dB)`);
 
     const plain = await run(dir, lab, speech, silence, false, false);
     const red = await run(dir, lab, speech, silence, true, true);
     const rows = [];
+    if (KEEP) {
+      mkdirSync(KEEP, { recursive: true });
+      copyFileSync(speech, join(KEEP, 'sent.wav'));
+      for (const m of [plain, red]) writeFileSync(join(KEEP, `heard-red-${m.red ? 'on' : 'off'}.wav`), wavBytes(m.rec, 48000));
+      console.log(`# kept in ${KEEP}: sent.wav, heard-red-off.wav, heard-red-on.wav`);
+    }
     for (const m of [plain, red]) {
       const q = lsd(ref, to16k(m.rec));
       m.quality = q;
