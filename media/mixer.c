@@ -507,16 +507,17 @@ unsigned dc_mixer_red_reach_policy(dc_tier tier, unsigned depth, bool loss_in_ru
   return CLAMP(reach, depth, DC_RED_REACH_MAX);
 }
 
-bool dc_dtx_gate_pass(dc_dtx_gate *g, size_t len, uint64_t now_us, bool *talkspurt) {
+bool dc_dtx_gate_pass(dc_dtx_gate *g, size_t len, bool lossy, uint64_t now_us, bool *talkspurt) {
   bool dtx = len <= DC_DTX_FRAME_MAX;
-  if (dtx && g->quiet && now_us - g->sent_us < DC_DTX_REFRESH_US) {
+  uint64_t wait = lossy && g->quiet_sent == 1 ? DC_DTX_REPEAT_US : DC_DTX_REFRESH_US;
+  if (dtx && g->quiet_sent && now_us - g->sent_us < wait) {
     g->held = true;
     return false;
   }
   *talkspurt = !dtx && g->held;
   if (!dtx)
     g->held = false; /* a refresh leaves the pause going on */
-  g->quiet = dtx;
+  g->quiet_sent = dtx ? (uint8_t)MIN(g->quiet_sent + 1, 2) : 0;
   g->sent_us = now_us;
   return true;
 }

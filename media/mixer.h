@@ -174,18 +174,24 @@ unsigned dc_mixer_red_reach_policy(dc_tier tier, unsigned depth, bool loss_in_ru
  * knows the mix went quiet and makes its own comfort noise (WebRTC's receivers take such a
  * packet for DTX and its senders send only the first); the next ones do not, but for one
  * every DC_DTX_REFRESH_US (libopus's own DTX refreshes as often), so a listener that lost the
- * first learns it all the same and a quiet mix is never a silent link. The first packet after
+ * first learns it all the same and a quiet mix is never a silent link. To a listener that
+ * reports loss the pause's second DTX frame goes DC_DTX_REPEAT_US after the first: a lost
+ * first would leave its receiver concealing (a browser plays its PLC's fading buzz, and counts
+ * it concealed) until the next packet, up to a refresh later; two frames of the highland
+ * tier apart, a fade of two packets does not take both. The first packet after
  * frames held back starts a talkspurt: the RTP marker bit (RFC 3551 §4.1). The caller's
  * timestamps go on over the frames held back; its sequence numbers do not. */
 #define DC_DTX_FRAME_MAX 2
 #define DC_DTX_REFRESH_US 400000
+#define DC_DTX_REPEAT_US 120000
 typedef struct {
-  bool quiet;       /* the last frame sent was a DTX frame */
-  bool held;        /* frames were held back since the last that was not */
-  uint64_t sent_us; /* when the last went */
+  uint8_t quiet_sent; /* DTX frames sent since the last that was not (at most 2) */
+  bool held;          /* frames were held back since the last that was not */
+  uint64_t sent_us;   /* when the last went */
 } dc_dtx_gate;
-/* Whether a frame of len bytes goes now; if so, *talkspurt says whether it starts one. */
-bool dc_dtx_gate_pass(dc_dtx_gate *g, size_t len, uint64_t now_us, bool *talkspurt);
+/* Whether a frame of len bytes goes now to a listener that reports loss (lossy) or not; if
+ * so, *talkspurt says whether it starts one. */
+bool dc_dtx_gate_pass(dc_dtx_gate *g, size_t len, bool lossy, uint64_t now_us, bool *talkspurt);
 /* The audio loss a listener reported lately, for the two policies above: the worst of its
  * reports that came within hold_us (the last DC_LOSS_REPORTS of them: a page that receives
  * video reports about every second), as long as the last that showed any loss did (0 after).

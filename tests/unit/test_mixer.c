@@ -823,7 +823,8 @@ static void test_silence_sent_again(void) {
 
 /* A highland listener's mix through the bridge's DTX gate (mixer.h, dc_dtx_gate): every frame
  * of speech goes; once the mix is quiet the first DTX frame goes and then one every
- * DC_DTX_REFRESH_US at most; the first frame of speech after starts a talkspurt, and a
+ * DC_DTX_REFRESH_US at most (to a listener that reports loss, a second DC_DTX_REPEAT_US after
+ * the first); the first frame of speech after starts a talkspurt, and a
  * listener whose decoder makes up the frames held back (as a receiver does with no packet)
  * hears the talker come back as loud as one that got every packet. */
 static void test_dtx_frames_held_back(void) {
@@ -834,8 +835,9 @@ static void test_dtx_frames_held_back(void) {
   listener every, gated;
   listener_init(&every, h.slot);
   listener_init(&gated, h.slot);
-  dc_dtx_gate gate = {0};
-  uint64_t now = 1000000, last_sent = 0, shortest_dtx_gap = UINT64_MAX;
+  dc_dtx_gate gate = {0}, lossy_gate = {0};
+  uint64_t lossy_sent_at[16], now = 1000000, last_sent = 0, shortest_dtx_gap = UINT64_MAX;
+  unsigned lossy_dtx_sent = 0;
   unsigned speech_held = 0, dtx_sent = 0, dtx_held = 0, talkspurts = 0, first_sent_after_pause = 0;
   bool quiet_seen = false;
   guint back_from = 0;
@@ -852,8 +854,12 @@ static void test_dtx_frames_held_back(void) {
     if (!p)
       continue;
     listener_take(&every, m);
-    bool dtx = p->len <= DC_DTX_FRAME_MAX, talkspurt = false;
-    if (dc_dtx_gate_pass(&gate, p->len, now, &talkspurt)) {
+    bool dtx = p->len <= DC_DTX_FRAME_MAX, talkspurt = false, lossy_talkspurt = false;
+    if (dc_dtx_gate_pass(&lossy_gate, p->len, true, now, &lossy_talkspurt) && dtx) {
+      g_assert_cmpuint(lossy_dtx_sent, <, G_N_ELEMENTS(lossy_sent_at));
+      lossy_sent_at[lossy_dtx_sent++] = now;
+    }
+    if (dc_dtx_gate_pass(&gate, p->len, false, now, &talkspurt)) {
       if (dtx && quiet_seen)
         shortest_dtx_gap = MIN(shortest_dtx_gap, now - last_sent);
       if (dtx)
@@ -883,6 +889,18 @@ static void test_dtx_frames_held_back(void) {
   g_assert_cmpuint(shortest_dtx_gap, >=, DC_DTX_REFRESH_US);
   g_assert_cmpuint(talkspurts, ==, 1);
   g_assert_cmpuint(first_sent_after_pause, >=, 200);
+  /* to a listener that reports loss, one more: the second DTX frame DC_DTX_REPEAT_US after
+   * the first (the next 60 ms frame at or after it), then one each DC_DTX_REFRESH_US */
+  GString *gaps = g_string_new(NULL);
+  for (unsigned i = 1; i < lossy_dtx_sent; i++)
+    g_string_append_printf(gaps, " %.0f", (double)(lossy_sent_at[i] - lossy_sent_at[i - 1]) / 1000);
+  g_test_message("to a listener that reports loss: %u DTX frames sent, gaps (ms):%s", lossy_dtx_sent, gaps->str);
+  g_assert_cmpuint(lossy_dtx_sent, ==, dtx_sent + 1);
+  g_assert_cmpuint(lossy_sent_at[1] - lossy_sent_at[0], >=, DC_DTX_REPEAT_US);
+  g_assert_cmpuint(lossy_sent_at[1] - lossy_sent_at[0], <, DC_DTX_REPEAT_US + 60000);
+  for (unsigned i = 2; i < lossy_dtx_sent; i++)
+    g_assert_cmpuint(lossy_sent_at[i] - lossy_sent_at[i - 1], >=, DC_DTX_REFRESH_US);
+  g_string_free(gaps, TRUE);
   g_assert_cmpuint(gated.pcm->len, ==, every.pcm->len);
   g_assert_cmpfloat(fabs(gated_db - every_db), <, 1.0);
   listener_clear(&every);
