@@ -483,6 +483,11 @@ dc_endpoint_media *dc_media_new(const dc_media_config *cfg, const dc_media_event
   if (!ok)
     goto fail;
   m->mute = gst_bin_get_by_name(GST_BIN(m->pipe), "mute");
+  if (p->audio_dtx) {
+    GstElement *enc = gst_bin_get_by_name(GST_BIN(m->pipe), "aenc");
+    dc_media_quiet_until_sound(enc);
+    gst_object_unref(enc);
+  }
   media_offer_audio_red(m);
 
   if (!cfg->audio_only) {

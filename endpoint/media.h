@@ -104,6 +104,10 @@ char *dc_media_video_encoder_desc(const dc_profile *p);
 char *dc_media_playback_desc(const char *sink_desc, bool echo_probe);
 
 typedef struct _GstElement GstElement;
+/* With DTX (the highland profile): until the microphone first carries sound (a peak of -40
+ * dBFS), the encoder is given digital silence, which libopus 1.3.1 sends as DTX where it would
+ * send a quiet room's noise as full frames (media_audio.c). On the Opus encoder. */
+void dc_media_quiet_until_sound(GstElement *encoder);
 typedef struct _GstMessage GstMessage;
 typedef struct _GstPad GstPad;
 /* Gives each of the pipeline's sinks the latency of its own inputs (GStreamer's default gives

@@ -290,6 +290,43 @@ char *dc_media_audio_encoder_desc(const dc_profile *p) {
                          dtx);
 }
 
+/* Until the microphone first carries sound, its quiet goes to the encoder as digital silence.
+ * libopus 1.3.1 takes a frame for silence, and sends DTX, only when it is digital zeros or 25 dB
+ * below the loudest frame of voice it has heard; a point that has not spoken has heard none,
+ * so any room noise (measured here: white or pink at -80 to -40 dBFS) is sent as full frames,
+ * ~15 kbit/s of a highland uplink the whole time a clerk listens, where DTX sends 1.8. Once
+ * a buffer's peak reaches DC_SOUND_PEAK the probe goes and libopus judges the rest (after
+ * speech, noise up to -50 dBFS is DTX). Only the start of the first word, while it is quieter
+ * than that, is lost. */
+#define DC_SOUND_PEAK 328 /* -40 dBFS, of S16 */
+
+static GstPadProbeReturn quiet_until_sound(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
+  (void)pad, (void)data;
+  GstBuffer *b = GST_PAD_PROBE_INFO_BUFFER(info);
+  GstMapInfo map;
+  if (!gst_buffer_map(b, &map, GST_MAP_READ))
+    return GST_PAD_PROBE_OK;
+  const gint16 *pcm = (const gint16 *)map.data;
+  bool sound = false;
+  for (gsize i = 0; i < map.size / sizeof *pcm && !sound; i++)
+    sound = pcm[i] >= DC_SOUND_PEAK || pcm[i] <= -DC_SOUND_PEAK;
+  gst_buffer_unmap(b, &map);
+  if (sound) {
+    g_debug("the microphone carried sound: its quiet is the encoder's to judge from now on");
+    return GST_PAD_PROBE_REMOVE;
+  }
+  b = gst_buffer_make_writable(b);
+  gst_buffer_memset(b, 0, 0, gst_buffer_get_size(b));
+  GST_PAD_PROBE_INFO_DATA(info) = b;
+  return GST_PAD_PROBE_OK;
+}
+
+void dc_media_quiet_until_sound(GstElement *encoder) {
+  GstPad *in = gst_element_get_static_pad(encoder, "sink");
+  gst_pad_add_probe(in, GST_PAD_PROBE_TYPE_BUFFER, quiet_until_sound, NULL, NULL);
+  gst_object_unref(in);
+}
+
 /* The format is fixed after the mixer too: a live aggregator that times out before any input
  * has caps (a busy machine starting the pipeline) fixes its output at GStreamer's defaults,
  * 44.1 kHz stereo, and keeps them; a recording then held the wrong rate and channels. */

@@ -128,6 +128,82 @@ static void test_quiet_microphone(void) {
   check_quiet("hall", false);
 }
 
+/* The microphone for run_room: a quiet room (white noise of peak `noise`) with a 440 Hz tone
+ * of peak `voice` from voice_from to voice_to seconds. */
+typedef struct {
+  double noise, voice, voice_from, voice_to;
+} room;
+
+/* Pushes `seconds` of the room through the profile's encoder, its quiet-until-sound probe
+ * attached when `gated`, and counts the packets whose timestamps fall in [from, to) seconds
+ * (each of a 60 ms frame or its DTX gap). */
+static guint run_room(const dc_profile *p, const room *r, bool gated, double seconds, double from, double to) {
+  char *desc = dc_media_audio_encoder_desc(p);
+  GstHarness *h = gst_harness_new_parse(desc);
+  g_free(desc);
+  if (gated) {
+    GstElement *enc = gst_bin_get_by_name(GST_BIN(h->element), "aenc");
+    dc_media_quiet_until_sound(enc);
+    gst_object_unref(enc);
+  }
+  gst_harness_set_src_caps_str(h, "audio/x-raw,format=S16LE,layout=interleaved,rate=48000,channels=1");
+  guint32 seed = 7, first_ts = 0;
+  guint n = 0, in_window = 0;
+  for (int i = 0; i < (int)(seconds * 100); i++) {
+    GstBuffer *b = gst_buffer_new_allocate(NULL, 480 * 2, NULL);
+    GstMapInfo map;
+    gst_buffer_map(b, &map, GST_MAP_WRITE);
+    int16_t *pcm = (int16_t *)map.data;
+    bool voice = i >= r->voice_from * 100 && i < r->voice_to * 100;
+    for (int k = 0; k < 480; k++) {
+      seed = seed * 1103515245u + 12345u;
+      double v = r->noise * ((double)(seed >> 16 & 0x7fff) / 16384.0 - 1.0);
+      if (voice)
+        v += r->voice * sin(2 * G_PI * 440 * (i * 480 + k) / 48000.0);
+      pcm[k] = (int16_t)v;
+    }
+    gst_buffer_unmap(b, &map);
+    GST_BUFFER_PTS(b) = (GstClockTime)i * 10 * GST_MSECOND;
+    GST_BUFFER_DURATION(b) = 10 * GST_MSECOND;
+    g_assert_cmpint(gst_harness_push(h, b), ==, GST_FLOW_OK);
+    GstBuffer *o;
+    while ((o = gst_harness_try_pull(h))) {
+      GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
+      g_assert_true(gst_rtp_buffer_map(o, GST_MAP_READ, &rtp));
+      guint32 ts = gst_rtp_buffer_get_timestamp(&rtp);
+      if (n++ == 0)
+        first_ts = ts;
+      in_window += ts - first_ts >= (guint32)(from * 48000) && ts - first_ts < (guint32)(to * 48000);
+      gst_rtp_buffer_unmap(&rtp);
+      gst_buffer_unref(o);
+    }
+  }
+  gst_harness_teardown(h);
+  return in_window;
+}
+
+/* A highland point in a quiet room (noise at -60 dBFS) that has not spoken yet sends DTX, not
+ * full frames (libopus 1.3.1 sends a quiet room's noise whole until it has heard a voice to
+ * compare it with); its first word goes whole, and its quiet after is DTX as before. A quiet
+ * voice (-35 dBFS) is never taken for the room. */
+static void test_quiet_room_before_the_first_word(void) {
+  const dc_profile *p = dc_profile_find("highland");
+  g_assert_true(p->audio_dtx);
+  guint frames = 2000 / (guint)p->audio_frame_ms; /* in 2 s */
+  room r = {.noise = 33, .voice = 8000, .voice_from = 3, .voice_to = 4};
+  guint before = run_room(p, &r, true, 7, 0.5, 2.5), ungated = run_room(p, &r, false, 7, 0.5, 2.5);
+  guint word = run_room(p, &r, true, 7, 3.1, 3.9), after = run_room(p, &r, true, 7, 5, 7);
+  room whisper = {.noise = 33, .voice = 600, .voice_from = 0, .voice_to = 7};
+  guint quiet_voice = run_room(p, &whisper, true, 3, 0.5, 2.5);
+  g_test_message("packets of 60 ms frames: the room before the first word %u in 2 s (without the probe %u), the word %u "
+                 "in 0.8 s, the room after it %u in 2 s; a voice at -35 dBFS %u in 2 s",
+                 before, ungated, word, after, quiet_voice);
+  g_assert_cmpuint(before, <=, 2000 / 400 + 1);
+  g_assert_cmpuint(word, >=, 800 / (guint)p->audio_frame_ms - 1);
+  g_assert_cmpuint(after, <=, 2000 / 400 + 1);
+  g_assert_cmpuint(quiet_voice, >=, frames - 1);
+}
+
 /* The width and height a VP8 key frame declares (RFC 6386 9.1), after the payload
  * descriptor (RFC 7741 4.2); false when the packet starts no key frame. */
 static bool keyframe_size(GstBuffer *b, int *w, int *h) {
@@ -791,6 +867,7 @@ int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/endpoint-media/audio-profiles", test_audio_profiles);
   g_test_add_func("/endpoint-media/quiet-microphone", test_quiet_microphone);
+  g_test_add_func("/endpoint-media/quiet-room-before-the-first-word", test_quiet_room_before_the_first_word);
   g_test_add_func("/endpoint-media/video-profiles", test_video_profiles);
   g_test_add_func("/endpoint-media/hall-offer-simulcast", test_hall_offer_simulcast);
   g_test_add_func("/endpoint-media/uplink-red-follows-loss", test_uplink_red_follows_loss);
