@@ -498,7 +498,7 @@ unsigned dc_mixer_red_reach_policy(dc_tier tier, unsigned depth, bool loss_in_ru
   if (!depth || (unsigned)tier >= DC_TIER_COUNT)
     return depth;
   unsigned reach = 1;
-  if (loss_in_runs && wait_ms) {
+  if (wait_ms) {
     unsigned frame_ms = (unsigned)tier_settings[tier].frame / 48;
     reach = wait_ms > DC_RED_COPY_MARGIN_MS ? (wait_ms - DC_RED_COPY_MARGIN_MS) / frame_ms : 0;
   } else if (loss_in_runs && tier == DC_TIER_HIGHLAND) {

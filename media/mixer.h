@@ -152,13 +152,16 @@ unsigned dc_mixer_red_depth_policy(dc_tier tier, unsigned loss_256, bool loss_in
  * runs, 97.9-98.1 % three back over two: no gain). Where it comes in runs, the frame before
  * repairs only the last of a run, so:
  * - a listener that says how long its jitter buffer waits for a late or repaired packet
- *   (`wait_ms`: the native endpoint, in its join's audio_wait_ms) gets the furthest that
- *   wait allows with DC_RED_COPY_MARGIN_MS to spare for the link's jitter. On the radio link
- *   (runs of three on average) the endpoint waiting 260 ms played 93.4-97.4 % of frames
- *   unconcealed with copies three back where, waiting 200, it played 91.8-94.7 % with copies
- *   two back and 90.0 % with copies three back (README, the link lab);
+ *   (`wait_ms`: the native endpoint, in its join's audio_wait_ms and audio_wait) gets the
+ *   furthest that wait allows with DC_RED_COPY_MARGIN_MS to spare for the link's jitter,
+ *   whatever the bridge has seen of its loss: the endpoint judges runs in its mix itself and
+ *   says less (140 ms: one back) once its losses come alone, while the bridge sees runs only
+ *   on the point's uplink, which says nothing while its clerk is quiet (DTX: a packet each
+ *   420 ms). On the radio link (runs of three on average) the endpoint waiting 260 ms played
+ *   93.4-97.4 % of frames unconcealed with copies three back where, waiting 200, it played
+ *   91.8-94.7 % with copies two back and 90.0 % with copies three back (README, the link lab);
  * - one that does not (a browser, whose buffer grows to what the copies need) gets copies
- *   two back on the highland tier: libopus 1.3.1 puts no in-band FEC in the tier's 60 ms
+ *   two back on the highland tier where its uplink loses in runs: libopus 1.3.1 puts no in-band FEC in the tier's 60 ms
  *   frames at 14 kbit/s (it starts at 18), whatever loss it is told, so nothing else covers
  *   a run.
  * Never less than `depth`, never more than DC_RED_REACH_MAX: what a sender keeps. */
