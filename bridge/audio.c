@@ -128,7 +128,8 @@ static void deliver_audio_now(const mix_delivery *d) {
   s->last_ts += d->samples;
   uint64_t now = (uint64_t)g_get_monotonic_time();
   s->ts_at_us = now;
-  bool talkspurt = false, lossy = dc_loss_reports_worst(&d->rcv->audio_losses, now, RED_HOLD_US) > 0;
+  bool talkspurt = false, lossy = d->pkt->len <= DC_DTX_FRAME_MAX && /* the gate asks only of DTX frames */
+                                  dc_loss_reports_worst(&d->rcv->audio_losses, now, RED_HOLD_US) > 0;
   if (!dc_dtx_gate_pass(&s->dtx, d->pkt->len, lossy, now, &talkspurt)) {
     remember(d->rcv, d); /* the copies' timestamps stay near: RFC 2198 gives them 14 bits */
     dc_metrics_add(&dc_metrics.mix_dtx_held, 1);
