@@ -13,23 +13,26 @@
 
 #include "endpoint/media.h"
 
-/* Pushes a 440 Hz tone, 10 ms per buffer, silent from quiet_from to quiet_to seconds, for
- * `seconds` in all, and returns the RTP packets. */
-static GPtrArray *run_audio_quiet(const dc_profile *p, double seconds, double quiet_from, double quiet_to) {
+/* Pushes `seconds` of microphone through the profile's encoder, 10 ms per buffer, each filled
+ * by fill(pcm, n-th buffer, arg), its quiet-until-sound probe attached when `gated`, and
+ * returns the RTP packets. */
+typedef void (*mic_fill)(int16_t pcm[480], int buffer, const void *arg);
+static GPtrArray *encode_mic(const dc_profile *p, bool gated, double seconds, mic_fill fill, const void *arg) {
   char *desc = dc_media_audio_encoder_desc(p);
   GstHarness *h = gst_harness_new_parse(desc);
   g_free(desc);
+  if (gated) {
+    GstElement *enc = gst_bin_get_by_name(GST_BIN(h->element), "aenc");
+    dc_media_quiet_until_sound(enc);
+    gst_object_unref(enc);
+  }
   gst_harness_set_src_caps_str(h, "audio/x-raw,format=S16LE,layout=interleaved,rate=48000,channels=1");
   GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)gst_buffer_unref);
-  int n = (int)(seconds * 100);
-  for (int i = 0; i < n; i++) {
+  for (int i = 0; i < (int)(seconds * 100); i++) {
     GstBuffer *b = gst_buffer_new_allocate(NULL, 480 * 2, NULL);
     GstMapInfo map;
     gst_buffer_map(b, &map, GST_MAP_WRITE);
-    int16_t *pcm = (int16_t *)map.data;
-    bool quiet = i >= quiet_from * 100 && i < quiet_to * 100;
-    for (int k = 0; k < 480; k++)
-      pcm[k] = quiet ? 0 : (int16_t)(8000 * sin(2 * G_PI * 440 * (i * 480 + k) / 48000.0));
+    fill((int16_t *)map.data, i, arg);
     gst_buffer_unmap(b, &map);
     GST_BUFFER_PTS(b) = (GstClockTime)i * 10 * GST_MSECOND;
     GST_BUFFER_DURATION(b) = 10 * GST_MSECOND;
@@ -40,6 +43,19 @@ static GPtrArray *run_audio_quiet(const dc_profile *p, double seconds, double qu
   }
   gst_harness_teardown(h);
   return out;
+}
+
+/* A 440 Hz tone, silent from quiet[0] to quiet[1] seconds. */
+static void fill_tone(int16_t pcm[480], int i, const void *arg) {
+  const double *quiet = arg;
+  bool silent = i >= quiet[0] * 100 && i < quiet[1] * 100;
+  for (int k = 0; k < 480; k++)
+    pcm[k] = silent ? 0 : (int16_t)(8000 * sin(2 * G_PI * 440 * (i * 480 + k) / 48000.0));
+}
+
+static GPtrArray *run_audio_quiet(const dc_profile *p, double seconds, double quiet_from, double quiet_to) {
+  const double quiet[2] = {quiet_from, quiet_to};
+  return encode_mic(p, false, seconds, fill_tone, quiet);
 }
 
 static GPtrArray *run_audio(const dc_profile *p, double seconds) { return run_audio_quiet(p, seconds, 0, 0); }
@@ -134,51 +150,36 @@ typedef struct {
   double noise, voice, voice_from, voice_to;
 } room;
 
+static void fill_room(int16_t pcm[480], int i, const void *arg) {
+  const room *r = arg;
+  guint32 seed = 7u + (guint32)i * 2654435761u; /* each buffer's own noise, the same every run */
+  bool voice = i >= r->voice_from * 100 && i < r->voice_to * 100;
+  for (int k = 0; k < 480; k++) {
+    seed = seed * 1103515245u + 12345u;
+    double v = r->noise * ((double)(seed >> 16 & 0x7fff) / 16384.0 - 1.0);
+    if (voice)
+      v += r->voice * sin(2 * G_PI * 440 * (i * 480 + k) / 48000.0);
+    pcm[k] = (int16_t)v;
+  }
+}
+
 /* Pushes `seconds` of the room through the profile's encoder, its quiet-until-sound probe
  * attached when `gated`, and counts the packets whose timestamps fall in [from, to) seconds
  * (each of a 60 ms frame or its DTX gap). */
 static guint run_room(const dc_profile *p, const room *r, bool gated, double seconds, double from, double to) {
-  char *desc = dc_media_audio_encoder_desc(p);
-  GstHarness *h = gst_harness_new_parse(desc);
-  g_free(desc);
-  if (gated) {
-    GstElement *enc = gst_bin_get_by_name(GST_BIN(h->element), "aenc");
-    dc_media_quiet_until_sound(enc);
-    gst_object_unref(enc);
+  GPtrArray *pkts = encode_mic(p, gated, seconds, fill_room, r);
+  guint32 first_ts = 0;
+  guint in_window = 0;
+  for (guint i = 0; i < pkts->len; i++) {
+    GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
+    g_assert_true(gst_rtp_buffer_map(g_ptr_array_index(pkts, i), GST_MAP_READ, &rtp));
+    guint32 ts = gst_rtp_buffer_get_timestamp(&rtp);
+    if (i == 0)
+      first_ts = ts;
+    in_window += ts - first_ts >= (guint32)(from * 48000) && ts - first_ts < (guint32)(to * 48000);
+    gst_rtp_buffer_unmap(&rtp);
   }
-  gst_harness_set_src_caps_str(h, "audio/x-raw,format=S16LE,layout=interleaved,rate=48000,channels=1");
-  guint32 seed = 7, first_ts = 0;
-  guint n = 0, in_window = 0;
-  for (int i = 0; i < (int)(seconds * 100); i++) {
-    GstBuffer *b = gst_buffer_new_allocate(NULL, 480 * 2, NULL);
-    GstMapInfo map;
-    gst_buffer_map(b, &map, GST_MAP_WRITE);
-    int16_t *pcm = (int16_t *)map.data;
-    bool voice = i >= r->voice_from * 100 && i < r->voice_to * 100;
-    for (int k = 0; k < 480; k++) {
-      seed = seed * 1103515245u + 12345u;
-      double v = r->noise * ((double)(seed >> 16 & 0x7fff) / 16384.0 - 1.0);
-      if (voice)
-        v += r->voice * sin(2 * G_PI * 440 * (i * 480 + k) / 48000.0);
-      pcm[k] = (int16_t)v;
-    }
-    gst_buffer_unmap(b, &map);
-    GST_BUFFER_PTS(b) = (GstClockTime)i * 10 * GST_MSECOND;
-    GST_BUFFER_DURATION(b) = 10 * GST_MSECOND;
-    g_assert_cmpint(gst_harness_push(h, b), ==, GST_FLOW_OK);
-    GstBuffer *o;
-    while ((o = gst_harness_try_pull(h))) {
-      GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
-      g_assert_true(gst_rtp_buffer_map(o, GST_MAP_READ, &rtp));
-      guint32 ts = gst_rtp_buffer_get_timestamp(&rtp);
-      if (n++ == 0)
-        first_ts = ts;
-      in_window += ts - first_ts >= (guint32)(from * 48000) && ts - first_ts < (guint32)(to * 48000);
-      gst_rtp_buffer_unmap(&rtp);
-      gst_buffer_unref(o);
-    }
-  }
-  gst_harness_teardown(h);
+  g_ptr_array_unref(pkts);
   return in_window;
 }
 
