@@ -464,7 +464,8 @@ static void on_static(SoupServer *soup, SoupServerMessage *msg, const char *path
                {"/console", "console.html", "text/html; charset=utf-8"},
                {"/console.js", "console.js", "text/javascript; charset=utf-8"},
                {"/console.css", "console.css", "text/css; charset=utf-8"},
-               {"/qr.js", "qr.js", "text/javascript; charset=utf-8"}};
+               {"/qr.js", "qr.js", "text/javascript; charset=utf-8"},
+               {"/first_sound.js", "first_sound.js", "text/javascript; charset=utf-8"}};
   const char *method = soup_server_message_get_method(msg);
   if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
     soup_server_message_set_status(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, NULL);

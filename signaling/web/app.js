@@ -270,7 +270,71 @@ async function join() {
     return;
   }
   $('self').srcObject = localStream;
+  const mic = localStream.getAudioTracks()[0];
+  if (mic) quietUntilSound(mic).catch((e) => console.warn('microphone sent as it is:', e));
   connect();
+}
+
+// The microphone goes out while the clerk has not muted it and the room has been heard once.
+function applyMicrophone() {
+  const track = localStream && localStream.getAudioTracks()[0];
+  if (track) track.enabled = !diemcau.muted && !diemcau.quietRoom;
+}
+
+// A quiet room goes out as digital silence until the microphone first carries sound. The
+// browser's Opus (libopus; Chromium 156's as the endpoint's 1.3.1) sends its small DTX frames
+// only for digital silence or for sound well below the loudest voice it has heard, so a clerk who listens and has not spoken
+// yet sends the room's noise as whole frames, all meeting long for one who never speaks:
+// 13-18 kbit/s of a highland point's 64 in the link lab, and 17-50 packets a second that
+// the bridge receives, decrypts and buffers for each such page. Held disabled, the track
+// gives the encoder zeros, which it sends as DTX (browser-quiet-room, highland tier: 5
+// packets a second and 0.5 kbit/s of payload against 17 and 24; their level, 127, lets the
+// bridge's kernel filter drop most). The first sound opens it for good and the encoder
+// judges from then on, as the native endpoint does (endpoint/media_audio.c, -40 dBFS there
+// too). It costs the first 30-40 ms of the first word (browser-quiet-room: a worklet block,
+// a message, the next 10 ms of capture). Sound from the loudspeaker that the echo canceller
+// leaves may open it early: that only ends the saving sooner.
+// It holds only where the page can listen: without an AudioWorklet, or with an
+// AudioContext the browser will not start (no click before it: autoplay), the microphone
+// goes out as it is. quietstart=0 (measurement): never held.
+const FIRST_SOUND_PEAK = 0.01;
+
+async function quietUntilSound(track) {
+  if (params.get('quietstart') === '0' || typeof AudioWorkletNode === 'undefined') return;
+  const ctx = new AudioContext();
+  try {
+    await ctx.audioWorklet.addModule('/first_sound.js');
+    if (ctx.state !== 'running') await Promise.race([ctx.resume(), new Promise((r) => setTimeout(r, 1000))]);
+    if (ctx.state !== 'running') throw new Error(`its audio context stays ${ctx.state}`);
+  } catch (e) {
+    ctx.close();
+    throw e;
+  }
+  if (track.readyState !== 'live' || diemcau.left) {
+    ctx.close();
+    return;
+  }
+  const probe = track.clone(); // heard even while the track itself is held
+  const ear = new AudioWorkletNode(ctx, 'dc-first-sound',
+    { numberOfInputs: 1, numberOfOutputs: 0, processorOptions: { threshold: FIRST_SOUND_PEAK } });
+  ctx.createMediaStreamSource(new MediaStream([probe])).connect(ear);
+  diemcau.stopListening = () => {
+    diemcau.stopListening = null;
+    probe.stop();
+    ctx.close();
+  };
+  const open = () => {
+    if (!diemcau.quietRoom) return;
+    diemcau.quietRoom = false;
+    diemcau.firstSoundAt = performance.now();
+    applyMicrophone();
+    if (diemcau.stopListening) diemcau.stopListening();
+  };
+  ear.port.onmessage = open;
+  ctx.onstatechange = () => { if (ctx.state !== 'running') open(); }; // deaf now: never hold blind
+  diemcau.quietRoom = true;
+  diemcau.quietSince = performance.now();
+  applyMicrophone();
 }
 
 // What the bridge's refusals and failures mean, in Vietnamese first, as the page's own words
@@ -341,16 +405,16 @@ function reconnect() {
 
 $('join').onclick = join;
 $('mute').onclick = () => {
-  const track = localStream && localStream.getAudioTracks()[0];
-  if (!track) return;
-  if (diemcau.hostMuted && !track.enabled) { // its own unmute, while the host's mute holds
+  if (!localStream) return;
+  if (diemcau.hostMuted && diemcau.muted) { // its own unmute, while the host's mute holds
     status('Chủ trì đã tắt micro của bạn — giơ tay để xin phát biểu (muted by the host: raise your hand)', true);
     return;
   }
-  track.enabled = !track.enabled;
-  $('mute').textContent = track.enabled ? 'Tắt micro (Mute)' : 'Bật micro (Unmute)';
-  $('mute').classList.toggle('off', !track.enabled);
-  send({ type: 'mute', audio: !track.enabled });
+  diemcau.muted = !diemcau.muted;
+  applyMicrophone();
+  $('mute').textContent = diemcau.muted ? 'Bật micro (Unmute)' : 'Tắt micro (Mute)';
+  $('mute').classList.toggle('off', diemcau.muted);
+  send({ type: 'mute', audio: diemcau.muted });
 };
 $('hand').onclick = () => {
   const me = diemcau.roster.find((p) => diemcau.me && p.participant === diemcau.me.participant);
@@ -368,6 +432,7 @@ $('leave').onclick = () => {
   send({ type: 'leave' });
   if (diemcau.pc) diemcau.pc.close();
   if (localStream) localStream.getTracks().forEach((t) => t.stop());
+  if (diemcau.stopListening) diemcau.stopListening();
   status('Đã rời họp (you left the meeting).');
 };
 makeThumbs();

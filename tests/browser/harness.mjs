@@ -148,8 +148,10 @@ export function launch(extraArgs = [], executable = '/usr/bin/chromium') {
 }
 
 // timeout: for the page load (a lab link of 64 kbit/s with bursty loss takes its time).
-export async function openPage(browser, url, { timeout = 30000 } = {}) {
+// init: [fn, arg], run in the page before its own scripts (a test's stand-in for a device).
+export async function openPage(browser, url, { timeout = 30000, init = null } = {}) {
   const ctx = await browser.newContext({ ignoreHTTPSErrors: true, permissions: ['camera', 'microphone'] });
+  if (init) await ctx.addInitScript(...init);
   const page = await ctx.newPage();
   page.on('console', (m) => { if (m.type() === 'error') process.stderr.write(`  [page] ${m.text()}\n`); });
   await page.goto(url, { timeout });

@@ -518,6 +518,7 @@ static void test_page_served(void) {
   JsonNode *j = NULL;
   g_assert_cmpuint(http("GET", "/join?meeting=1&token=x", NULL, NULL, NULL), ==, 200);
   g_assert_cmpuint(http("GET", "/app.js", NULL, NULL, NULL), ==, 200);
+  g_assert_cmpuint(http("GET", "/first_sound.js", NULL, NULL, NULL), ==, 200); /* the page's worklet */
   g_assert_cmpuint(http("GET", "/../../etc/passwd", NULL, NULL, NULL), ==, 404);
   g_assert_cmpuint(http("POST", "/", "x", NULL, &j), ==, 405);
   if (j)
