@@ -329,6 +329,7 @@ int main(int argc, char **argv) {
       {"plain-http", 0, 0, G_OPTION_ARG_NONE, &o.plain_http, "Serve plain HTTP/WS (only for tests on loopback)", NULL},
       {"workers", 'w', 0, G_OPTION_ARG_INT, &o.workers, "Media worker threads (default: one per core)", "N"},
       {"talkers", 0, 0, G_OPTION_ARG_INT, &o.talkers, "Voices mixed at once, 1-8 (default 3)", "K"},
+      {"big-room", 0, 0, G_OPTION_ARG_INT, &o.big_room, "Points of one link profile in a meeting at which their mix goes in 40 ms packets, not 20: half the packets for the bridge to send and the points' links to carry, for 20 ms more delay (default 100; more than a meeting holds, 1000, for never)", "N"},
       {"no-ice-tcp", 0, 0, G_OPTION_ARG_NONE, &o.no_ice_tcp, "No ICE-TCP candidates (RFC 6544): points whose UDP is blocked then need a TURN server (--ice-server)", NULL},
       {"no-io-uring", 0, 0, G_OPTION_ARG_NONE, &o.no_io_uring, "Send and read media a system call a peer, without batching them through io_uring (where a kernel's io_uring misbehaves; the bridge falls back by itself where it has none)", NULL},
       {"no-silence-filter", 0, 0, G_OPTION_ARG_NONE, &o.no_silence_filter, "Read every audio packet, muted points' silence too, instead of the kernel dropping most of it before the bridge reads it (to measure what that saves, or if a client's audio levels are wrong)", NULL},
@@ -370,7 +371,7 @@ int main(int argc, char **argv) {
   }
   log_threshold = o.log_threshold;
   dc_bridge_config bcfg = {.workers = o.workers > 0 ? (unsigned)o.workers : 0,
-                           .talkers = (unsigned)o.talkers, .no_red = o.no_red, .no_video_fec = o.no_video_fec, .red_always = o.red_always, .no_io_uring = o.no_io_uring,
+                           .talkers = (unsigned)o.talkers, .big_room = (unsigned)o.big_room, .no_red = o.no_red, .no_video_fec = o.no_video_fec, .red_always = o.red_always, .no_io_uring = o.no_io_uring,
                            .no_realtime_clock = o.no_realtime_clock,
                            .no_silence_filter = o.no_silence_filter, .on_speaker = on_speaker,
                            .on_recording = on_recording};

@@ -48,6 +48,7 @@ static void *slot_of(dc_options *o, const char *key, key_kind *kind) {
       {"port", KEY_INT, offsetof(dc_options, port)},
       {"workers", KEY_INT, offsetof(dc_options, workers)},
       {"talkers", KEY_INT, offsetof(dc_options, talkers)},
+      {"big-room", KEY_INT, offsetof(dc_options, big_room)},
       {"no-red", KEY_BOOL, offsetof(dc_options, no_red)},
       {"no-video-fec", KEY_BOOL, offsetof(dc_options, no_video_fec)},
       {"red-always", KEY_BOOL, offsetof(dc_options, red_always)},
@@ -157,6 +158,8 @@ bool dc_options_check(dc_options *o, GError **error) {
     return fail(error, "--workers must be 1-256 (or left out: one per core)");
   if (o->talkers < 0 || o->talkers > 8)
     return fail(error, "--talkers must be 1-8");
+  if (o->big_room < 0 || o->big_room == 1 || o->big_room > 100000)
+    return fail(error, "--big-room must be 2-100000 points (more than a meeting holds: never)");
   if (o->listen && !is_ip(o->listen))
     return fail(error, "--listen must be an IP address of this machine (or :: for all, 0.0.0.0 for all IPv4 ones), not \"%.60s\"", o->listen);
   if (o->public_address && !is_ip(o->public_address))

@@ -17,7 +17,7 @@ typedef struct {
   /* as given (flags first, then the config file); NULL or 0 when not */
   char *config, *listen, *public_address, *data_dir, *tls_cert, *tls_key, *log_level, *stun,
       *media_ports, *web_dir, *turn, *time_zone, *metrics_listen, **ice_addresses, **ice_servers, *turn_secret;
-  int port, workers, talkers, turn_ttl;
+  int port, workers, talkers, turn_ttl, big_room;
   gboolean demo, plain_http, no_red, red_always, no_ice_tcp, no_video_fec, no_io_uring, no_silence_filter,
       no_realtime_clock;
   /* parsed by dc_options_check */

@@ -126,6 +126,7 @@ dc_bridge *dc_bridge_new(const dc_bridge_config *cfg, GError **error) {
   b->workers = dc_workers_new(cfg->workers);
   b->max_room = cfg->max_room ? cfg->max_room : 512;
   b->talkers = cfg->talkers ? MIN(cfg->talkers, DC_MIX_MAX_TALKERS) : 3;
+  b->big_room = cfg->big_room;
   b->no_red = cfg->no_red;
   b->red_always = cfg->red_always && !cfg->no_red;
   b->no_video_fec = cfg->no_video_fec;
@@ -224,7 +225,7 @@ dc_room *dc_bridge_room(dc_bridge *b, int64_t meeting_id) {
     g_mutex_init(&r->mix_lock);
     g_mutex_init(&r->rec_lock);
     r->rec_mix_slot = -1;
-    dc_mixer_config mc = {.max_participants = b->max_room, .talkers = b->talkers};
+    dc_mixer_config mc = {.max_participants = b->max_room, .talkers = b->talkers, .big_tier = b->big_room};
     r->mixer = dc_mixer_new(&mc, NULL);
     g_hash_table_insert(b->rooms, g_memdup2(&meeting_id, sizeof meeting_id), r);
     g_mutex_lock(&b->rooms_lock);

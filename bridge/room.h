@@ -58,6 +58,7 @@ typedef struct {
   unsigned workers;  /* 0 = one per core */
   unsigned max_room; /* participants per room, for the mixer; 0 = 512 */
   unsigned talkers;  /* mixed at once, 1..8; 0 = 3 */
+  unsigned big_room; /* a tier's members for its mix in 40 ms frames (media/mixer.h); 0 = 100 */
   unsigned connect_timeout_s; /* a participant whose media is not up by then is told; 0 = 20 */
   bool no_red;       /* no RED (RFC 2198) audio redundancy, either way: to measure what it gains */
   bool no_video_fec; /* no ULPFEC (RFC 5109) asked of highland cameras: to measure what it gains */

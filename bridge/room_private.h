@@ -332,7 +332,7 @@ struct dc_bridge {
   dc_workers *workers;
   dc_dtls_identity *identity;
   dc_transport_config transport;
-  unsigned max_room, talkers;
+  unsigned max_room, talkers, big_room;
   bool no_red; /* --no-red: no audio redundancy either way */
   bool no_video_fec; /* --no-video-fec: highland cameras not asked for ULPFEC */
   bool red_always; /* --red-always: one copy to every receiver that takes RED, reports or not */

@@ -98,6 +98,8 @@ dc_mixer *dc_mixer_new(const dc_mixer_config *cfg, GError **error) {
   m->pcm_n = g_new0(unsigned, m->pool_size);
   m->dec_owner = g_new(int, m->pool_size);
   m->dominant = -1;
+  m->big_tier = cfg->big_tier ? cfg->big_tier : DC_MIX_BIG_TIER;
+  m->big_tier_back = m->big_tier * 4 / 5;
   int err = OPUS_OK;
   for (unsigned i = 0; i < m->pool_size && err == OPUS_OK; i++) {
     m->dec[i] = opus_decoder_create(DC_MIX_RATE, 1, &err);
@@ -299,7 +301,7 @@ static void select_talkers(dc_mixer *m, uint64_t now) {
     if (s->copy_enc)
       configure_copy_encoder(m, s->copy_enc, p->tier);
     s->copy_made = false;
-    s->frame = (unsigned)tier_settings[p->tier].frame;
+    s->frame = m->tiers[p->tier].frame; /* its tier's now: 40 ms in a big room */
     s->dtx = tier_settings[p->tier].dtx;
     s->zero_frames = 0;
     s->silence_ready = false; /* what buf holds is another talker's */
@@ -393,6 +395,28 @@ static void feed(dc_mixer *m, stream *s, const int16_t *pcm, bool copy) {
   s->silence_ready = silent && s->zero_frames >= SILENCE_SETTLE && (!s->dtx || len <= 2);
 }
 
+/* A big room's shared mix goes in 40 ms frames (mixer.h): decided between frames, so that a
+ * frame is never cut short; the settled silent frame is of the old length, and goes. */
+static void pace_tier(dc_mixer *m, dc_tier t) {
+  stream *s = &m->tiers[t];
+  if (tier_settings[t].frame != DC_MIX_TICK || s->acc_n)
+    return;
+  unsigned want = s->frame;
+  if (m->tier_members[t] >= m->big_tier)
+    want = DC_MIX_BIG_FRAME;
+  else if (m->tier_members[t] < m->big_tier_back)
+    want = DC_MIX_TICK;
+  if (want == s->frame)
+    return;
+  s->frame = want;
+  s->zero_frames = 0;
+  s->silence_ready = false;
+}
+
+unsigned dc_mixer_tier_frame(const dc_mixer *m, dc_tier tier) {
+  return (unsigned)tier < DC_TIER_COUNT ? m->tiers[tier].frame : 0;
+}
+
 void dc_mixer_tick(dc_mixer *m, uint64_t now_us) {
   m->tick_us = now_us;
   m->stats.decodes = m->stats.encodes = m->stats.played = m->stats.late_waits = 0;
@@ -437,6 +461,8 @@ void dc_mixer_tick(dc_mixer *m, uint64_t now_us) {
   }
   for (int i = 0; i < DC_MIX_TICK; i++)
     m->frame[i] = limit(m->total[i]);
+  for (int t = 0; t < DC_TIER_COUNT; t++)
+    pace_tier(m, (dc_tier)t);
   for (int t = 0; t < DC_TIER_COUNT; t++)
     if (listeners[t] > 0) {
       feed(m, &m->tiers[t], m->frame, m->copies_wanted[t]);

@@ -22,8 +22,8 @@
  * with a soft limiter above −6 dBFS, so the sum of loud talkers never clips.
  *
  * Tiers and their Opus encoder settings (application VoIP, mono, 48 kHz):
- *   hall      48 kbit/s, 20 ms frames, complexity 7
- *   standard  32 kbit/s, 20 ms frames, in-band FEC (expects 10 % loss until told), complexity 7
+ *   hall      48 kbit/s, 20 ms frames (40 in a big room: dc_mixer_tier_frame), complexity 7
+ *   standard  32 kbit/s, 20 ms frames (40 in a big room), in-band FEC (expects 10 % loss until told), complexity 7
  *   highland  14 kbit/s, 60 ms frames, in-band FEC (expects 15 % loss until told), DTX, complexity 9:
  *             at this rate 60 ms frames cut the 50 B/packet overhead to a third, and the
  *             encoder's extra effort is spent once per tier, not per listener; beside
@@ -74,6 +74,7 @@ bool dc_tier_from_name(const char *name, dc_tier *tier);
 typedef struct {
   unsigned max_participants; /* slots allocated up front */
   unsigned talkers;          /* K, 1..DC_MIX_MAX_TALKERS; 0 = 3 */
+  unsigned big_tier;         /* members at which a tier's mix goes in 40 ms frames; 0 = DC_MIX_BIG_TIER */
 } dc_mixer_config;
 
 typedef struct dc_mixer dc_mixer;
@@ -101,7 +102,7 @@ bool dc_mixer_push_recovered(dc_mixer *m, int slot, uint16_t seq, uint32_t ts, c
 typedef struct {
   const uint8_t *payload;
   size_t len;
-  uint32_t samples;   /* duration at 48 kHz: 960 or 2880 */
+  uint32_t samples;   /* duration at 48 kHz: 960, 1920 (a big room) or 2880 */
   uint8_t level_dbov; /* the mix's level, for the RFC 6464 extension on the way out */
   /* The same audio at DC_MIX_COPY_BITRATE, for the redundancy (RFC 2198) of a later packet;
    * copy_len 0 where there is none (another tier's mix, or no copies wanted, or the copy came
@@ -122,6 +123,18 @@ void dc_mixer_tick(dc_mixer *m, uint64_t now_us);
 /* What to send this participant after this tick: its own mix if it is a talker, else its
  * tier's; NULL when there is nothing this tick (a 60 ms tier sends every third tick). */
 const dc_mixer_packet *dc_mixer_packet_for(const dc_mixer *m, int slot);
+
+/* Big rooms. A tier of 20 ms frames with DC_MIX_BIG_TIER members or more (the config's
+ * big_tier) sends its shared mix in 40 ms frames, and a talker picked meanwhile gets its own
+ * in them too; below four fifths of that it goes back to 20 ms (each change at a frame's end). Half the
+ * packets: the bridge's cost in a big room is mostly the kernel's send of each listener's
+ * mix (README, issue 15), and each listener's link carries half the headers (~12 kbit/s less
+ * at 32 kbit/s). The price is 20 ms more mouth to ear, in rooms where nearly everyone
+ * listens. The highland tier's frames are 60 ms already. */
+#define DC_MIX_BIG_TIER 100
+#define DC_MIX_BIG_FRAME (2 * DC_MIX_TICK)
+/* The frame the tier's shared mix is encoded in now (samples at 48 kHz); 0 for no tier. */
+unsigned dc_mixer_tier_frame(const dc_mixer *m, dc_tier tier);
 
 /* Current talkers (slots, loudest first) and the dominant speaker (-1 when nobody talks). */
 size_t dc_mixer_talkers(const dc_mixer *m, int *slots, size_t cap);

@@ -107,6 +107,7 @@ struct dc_mixer {
   uint64_t tick_us; /* the tick being made, on the mix clock's deadline */
   unsigned expected_loss[DC_TIER_COUNT]; /* percent, what each tier's encoders protect against */
   bool reduced_effort;                   /* dc_mixer_set_reduced_effort */
+  unsigned big_tier, big_tier_back;      /* a tier's members for 40 ms frames, and for 20 again */
 };
 
 static inline part *get(const dc_mixer *m, int slot) {

@@ -9,12 +9,17 @@
  * - Nobody speaks, so the highland tier's mix is DTX frames: the point gets the first and then
  *   one every 400 ms, the timestamps going on over the frames held back (media/mixer.h,
  *   dc_dtx_gate); the standard tier, without DTX, has a packet every 20 ms.
+ * - A big room (the bridge runs with --big-room 3): two more standard points join, and the
+ *   standard point's mix comes in 40 ms packets, its timestamps unbroken; they leave, and it
+ *   comes in 20 ms ones again.
  */
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 #include <string.h>
+
+#include <opus.h>
 
 #include "media/mixer.h"
 #include "media/rtp.h"
@@ -25,8 +30,9 @@
 #define LEVEL_ID 1
 #define PACKETS 8 /* mix packets each must get: the highland tier's DTX sends ~2.5 a second in silence */
 
-enum { STANDARD, HIGHLAND, N_CLIENTS };
-static const char *const profile_of[N_CLIENTS] = {"standard", "highland"};
+enum { STANDARD, HIGHLAND, N_CLIENTS, N_ALL = N_CLIENTS + 2 /* the big room's two more */ };
+static const char *const profile_of[N_ALL] = {"standard", "highland", "standard", "standard"};
+#define BIG_ROOM "3" /* standard points for 40 ms packets; 2 (four fifths) or fewer for 20 again */
 
 typedef struct {
   char *token;
@@ -43,6 +49,8 @@ typedef struct {
   gint quiet_steps; /* steps from such a packet */
   bool last_small;
   uint32_t frame;   /* samples a packet at the tier's packet time (48 kHz) */
+  gint by_samples[3]; /* packets of 20, 40 and other ms (their Opus TOC) */
+  gint back_to_20;    /* of 20 ms, after one of 40 */
 } client;
 
 static struct {
@@ -51,7 +59,9 @@ static struct {
   dc_dtls_identity *id;
   GSubprocess *bridge;
   char *dir;
-  client c[N_CLIENTS];
+  client c[N_ALL];
+  char *url;
+  int64_t meeting;
 } T;
 
 static char *offer_for(dc_client *dc, gpointer user) {
@@ -90,6 +100,11 @@ static void on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap) {
     if (c->last_small)
       g_atomic_int_inc(&c->quiet_steps);
   }
+  int samples = opus_packet_get_nb_samples(buf + pkt.payload_off, (opus_int32)pkt.payload_len, 48000);
+  if (samples == 1920 || (samples == 960 && g_atomic_int_get(&c->by_samples[1])))
+    g_atomic_int_inc(samples == 960 ? &c->back_to_20 : &c->by_samples[1]);
+  else
+    g_atomic_int_inc(&c->by_samples[samples == 960 ? 0 : 2]);
   c->last_small = len - pkt.payload_off <= DC_DTX_FRAME_MAX;
   if (c->last_small)
     g_atomic_int_inc(&c->small);
@@ -141,6 +156,35 @@ static void test_mix_by_tier(void) {
   g_assert_cmpint(g_atomic_int_get(&s->held_frames), ==, 0);
 }
 
+static void join(int i) {
+  const dc_client_callbacks cb = {.offer = offer_for, .connected = on_connected, .rtp = on_rtp};
+  dc_client_config cfg = {.session = T.session, .workers = T.workers, .identity = T.id, .ws_url = T.url,
+                          .meeting = T.meeting, .token = T.c[i].token, .name = profile_of[i], .slots = 1,
+                          .reports = true, .profile = profile_of[i]};
+  T.c[i].dc = dc_client_new(&cfg, &cb, &T.c[i]);
+}
+
+static bool in_40ms(void) { return g_atomic_int_get(&T.c[STANDARD].by_samples[1]) >= 25; }
+static bool back_in_20ms(void) { return g_atomic_int_get(&T.c[STANDARD].back_to_20) >= 25; }
+
+static void test_big_room(void) {
+  client *s = &T.c[STANDARD];
+  for (int i = N_CLIENTS; i < N_ALL; i++)
+    join(i);
+  bool big = dc_test_spin_until(in_40ms, 30000);
+  for (int i = N_CLIENTS; i < N_ALL; i++)
+    dc_client_close(T.c[i].dc);
+  bool back = big && dc_test_spin_until(back_in_20ms, 30000);
+  g_test_message("the standard point: %d packets of 20 ms, then %d of 40 with %d more standard points, then %d of 20 "
+                 "again; %d of another length; %d steps not a multiple of 960 samples",
+                 g_atomic_int_get(&s->by_samples[0]), g_atomic_int_get(&s->by_samples[1]), N_ALL - N_CLIENTS,
+                 g_atomic_int_get(&s->back_to_20), g_atomic_int_get(&s->by_samples[2]), g_atomic_int_get(&s->odd_steps));
+  g_assert_true(big);
+  g_assert_true(back);
+  g_assert_cmpint(g_atomic_int_get(&s->by_samples[2]), ==, 0);
+  g_assert_cmpint(g_atomic_int_get(&s->odd_steps), ==, 0);
+}
+
 static void test_stops_cleanly(void) { dc_test_assert_stops_cleanly(T.bridge); }
 
 int main(int argc, char **argv) {
@@ -152,40 +196,38 @@ int main(int argc, char **argv) {
   }
   T.dir = g_dir_make_tmp("diemcau-tiers-XXXXXX", NULL);
   char **tokens;
-  int64_t meeting = dc_test_make_meeting(T.dir, N_CLIENTS, &tokens);
-  for (int i = 0; i < N_CLIENTS; i++) {
+  T.meeting = dc_test_make_meeting(T.dir, N_ALL, &tokens);
+  for (int i = 0; i < N_ALL; i++) {
     T.c[i].token = g_strdup(tokens[i]);
-    T.c[i].frame = i == STANDARD ? 960 : 2880; /* the tier's packet time: 20 and 60 ms */
+    T.c[i].frame = i == HIGHLAND ? 2880 : 960; /* the tier's packet time: 60 and 20 ms */
   }
   g_strfreev(tokens);
-  T.bridge = dc_test_start_bridge(exe, T.dir, PORT, "warning");
+  const char *const big_room[] = {"--big-room", BIG_ROOM, NULL};
+  T.bridge = dc_test_start_bridge_with(exe, T.dir, PORT, "warning", big_room);
   g_assert_nonnull(T.bridge);
   GError *err = NULL;
   T.session = soup_session_new();
   T.workers = dc_workers_new(1);
   T.id = dc_dtls_identity_new("tiers-test", &err);
-  char *url = g_strdup_printf("ws://127.0.0.1:%d/ws", PORT);
-  const dc_client_callbacks cb = {.offer = offer_for, .connected = on_connected, .rtp = on_rtp};
-  for (int i = 0; i < N_CLIENTS; i++) {
-    dc_client_config cfg = {.session = T.session, .workers = T.workers, .identity = T.id, .ws_url = url,
-                            .meeting = meeting, .token = T.c[i].token, .name = profile_of[i], .slots = 1,
-                            .reports = true, .profile = profile_of[i]};
-    T.c[i].dc = dc_client_new(&cfg, &cb, &T.c[i]);
-  }
+  T.url = g_strdup_printf("ws://127.0.0.1:%d/ws", PORT);
+  for (int i = 0; i < N_CLIENTS; i++)
+    join(i);
   g_test_add_func("/tiers/mix-by-tier", test_mix_by_tier);
+  g_test_add_func("/tiers/big-room", test_big_room);
   g_test_add_func("/tiers/stops-cleanly", test_stops_cleanly);
   int rc = g_test_run();
-  for (int i = 0; i < N_CLIENTS; i++)
+  for (int i = 0; i < N_CLIENTS; i++) /* the big room's two closed as they left */
     dc_client_close(T.c[i].dc);
   dc_workers_free(T.workers);
-  for (int i = 0; i < N_CLIENTS; i++) {
-    dc_client_free(T.c[i].dc);
+  for (int i = 0; i < N_ALL; i++) {
+    if (T.c[i].dc)
+      dc_client_free(T.c[i].dc);
     g_free(T.c[i].token);
   }
   dc_dtls_identity_unref(T.id);
   g_object_unref(T.session);
   g_object_unref(T.bridge);
-  g_free(url);
+  g_free(T.url);
   char *rm[] = {"rm", "-rf", T.dir, NULL};
   g_spawn_sync(NULL, rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL, NULL);
   g_free(T.dir);

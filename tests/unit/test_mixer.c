@@ -461,6 +461,79 @@ static void test_highland_60ms(void) {
   dc_mixer_free(m);
 }
 
+/* A tier with DC_MIX_BIG_TIER members sends its shared mix in 40 ms frames, from the end of
+ * a frame, and a talker picked then gets its own in them too; one that talked before keeps
+ * its 20 ms; below four fifths of the mark the tier goes back. A listener hears the talker
+ * throughout, and every tick's sound exactly once: no frame cut short or sent twice. */
+static void test_big_room_40ms(void) {
+  dc_mixer_config cfg = {.max_participants = 128, .talkers = 3};
+  dc_mixer *m = dc_mixer_new(&cfg, NULL);
+  sender a, b = {0};
+  sender_init(&a, m, DC_TIER_STANDARD, 440, -12, false);
+  listener l;
+  listener_init(&l, dc_mixer_add(m, DC_TIER_STANDARD));
+  int quiet[DC_MIX_BIG_TIER];
+  int members = 2, n_quiet = 0;
+  while (members < DC_MIX_BIG_TIER - 1)
+    quiet[n_quiet++] = dc_mixer_add(m, DC_TIER_STANDARD), members++;
+  uint64_t now = 1000000;
+  int ticks = 0;
+  unsigned counts[2][3] = {{0}}; /* [listener, talker a][960, 1920, other] */
+  bool b_in = false;
+  unsigned b_frames[3] = {0};
+  for (int phase = 0; phase < 3; phase++) {
+    if (phase == 1) { /* the room grows past the mark */
+      quiet[n_quiet++] = dc_mixer_add(m, DC_TIER_STANDARD), members++;
+      g_assert_cmpint(members, ==, DC_MIX_BIG_TIER);
+    }
+    if (phase == 2) /* and shrinks below the way back */
+      while (members >= DC_MIX_BIG_TIER * 4 / 5)
+        dc_mixer_remove(m, quiet[--n_quiet]), members--;
+    for (int t = 0; t < 50; t++, ticks++, now += 20000) {
+      sender_send(&a, m, now, false);
+      if (phase == 1 && t == 10) { /* a second voice, once the tier is in 40 ms */
+        sender_init(&b, m, DC_TIER_STANDARD, 900, -12, false);
+        members++, b_in = true;
+      }
+      if (b_in)
+        sender_send(&b, m, now, false);
+      dc_mixer_tick(m, now);
+      const dc_mixer_packet *p = dc_mixer_packet_for(m, l.slot), *pa = dc_mixer_packet_for(m, a.slot);
+      if (p)
+        counts[0][p->samples == 960 ? 0 : p->samples == 1920 ? 1 : 2]++;
+      if (pa)
+        counts[1][pa->samples == 960 ? 0 : pa->samples == 1920 ? 1 : 2]++;
+      const dc_mixer_packet *pb = b_in ? dc_mixer_packet_for(m, b.slot) : NULL;
+      if (pb && phase == 1)
+        b_frames[pb->samples == 960 ? 0 : pb->samples == 1920 ? 1 : 2]++;
+      listener_take(&l, m);
+      if (phase == 0 && t == 49)
+        g_assert_cmpuint(dc_mixer_tier_frame(m, DC_TIER_STANDARD), ==, 960);
+      if (phase == 1 && t == 49)
+        g_assert_cmpuint(dc_mixer_tier_frame(m, DC_TIER_STANDARD), ==, 1920);
+    }
+  }
+  g_assert_cmpuint(dc_mixer_tier_frame(m, DC_TIER_STANDARD), ==, 960);
+  /* 50 ticks of 20 ms, 25 of 40 (the switch waits for no frame: the tier is between frames
+   * after every 20 ms one), then back after the 40 ms frame in progress */
+  g_assert_cmpuint(counts[0][2], ==, 0);
+  g_assert_cmpuint(counts[0][1], >=, 24);
+  g_assert_cmpuint(counts[0][0], >=, 99);
+  g_assert_cmpuint(counts[1][1], ==, 0); /* a talker from before keeps its 20 ms */
+  g_assert_cmpuint(b_frames[1], >=, 15);  /* one picked in the big room takes 40 */
+  g_assert_cmpuint(b_frames[0], ==, 0);
+  /* every tick's sound once: what the listener decoded is the ticks' length, less a frame at most */
+  g_assert_cmpuint(l.pcm->len, <=, (guint)ticks * 960);
+  g_assert_cmpuint(l.pcm->len, >=, (guint)ticks * 960 - 1920);
+  for (guint at = 48000; at + 24000 <= l.pcm->len; at += 24000)
+    g_assert_cmpfloat(tone_db(l.pcm, at, 24000, 440), >, 55);
+  g_assert_cmpfloat(tone_db(l.pcm, 60 * 960, 30 * 960, 900), >, 55);
+  opus_encoder_destroy(a.enc);
+  opus_encoder_destroy(b.enc);
+  listener_clear(&l);
+  dc_mixer_free(m);
+}
+
 /* The highland mix comes with a smaller copy of each frame, for the redundancy of the next
  * packet: a receiver that lost a primary and plays its copy in its place still hears both
  * talkers, each within 10 dB of the primary and on average within 2 (the decoder goes from
@@ -1550,6 +1623,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/mixer/hysteresis", test_hysteresis);
   g_test_add_func("/mixer/fec-recovers-a-loss", test_fec_recovers_a_loss);
   g_test_add_func("/mixer/highland-60ms", test_highland_60ms);
+  g_test_add_func("/mixer/big-room-40ms", test_big_room_40ms);
   g_test_add_func("/mixer/highland-copy-stands-in", test_highland_copy_stands_in);
   g_test_add_func("/mixer/copies-only-when-wanted", test_copies_only_when_wanted);
   g_test_add_func("/mixer/burst-after-stall-keeps-speech", test_burst_after_stall_keeps_speech);

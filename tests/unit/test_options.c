@@ -56,6 +56,7 @@ static void test_refusals(void) {
       {"[bridge]\nno-red = true\nred-always = true\n", "--no-red and --red-always contradict each other"},
       {"[bridge]\nport = 70000\n", "--port must be 1-65535"},
       {"[bridge]\ntalkers = 9\n", "--talkers must be 1-8"},
+      {"[bridge]\nbig-room = 1\n", "--big-room must be 2-100000"},
       {"[bridge]\nworkers = -2\n", "--workers"},
       {"[bridge]\nlog-level = loud\n", "--log-level must be error, warning, info or debug"},
       {"[bridge]\nmedia-ports = 40000\n", "--media-ports wants MIN-MAX"},
