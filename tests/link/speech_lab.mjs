@@ -53,6 +53,9 @@ const ENDPOINT = process.env.DC_LAB_POINT === 'endpoint';
 const PAUSE_S = Number(process.env.DC_LAB_PAUSE_S || 0.5);
 // DC_LAB_KEEP=DIR keeps what was sent and what the listener played, as WAV files to listen to
 const KEEP = process.env.DC_LAB_KEEP || '';
+// DC_LAB_PAGE_QUERY (by hand): more of the pages' link, e.g. '&quietstart=0' for a listening
+// page that sends its microphone from the start (app.js, quietUntilSound)
+const PAGE_QUERY = process.env.DC_LAB_PAGE_QUERY || '';
 const ENDPOINT_EXE = process.env.DC_LAB_ENDPOINT || join(dirname(bridgeExe), 'endpoint', 'diemcau-endpoint-compact');
 if (ENDPOINT && (UP || VIDEO)) throw new Error('DC_LAB_POINT=endpoint: the district speaks, audio only (no DC_LAB_DIRECTION=up, no DC_LAB_VIDEO)');
 
@@ -322,7 +325,7 @@ async function run(dir, lab, speech, silence, red, withOutage) {
           '--name', name, '--audio-only', '--audio-source', wav, '--audio-sink', wavPath, '--stats'], 'point'), wavPath);
         continue;
       }
-      const url = `${joinLink}&autojoin=1&rawaudio=1&profile=${profile}${VIDEO ? '&slots=1' : '&video=0'}`;
+      const url = `${joinLink}&autojoin=1&rawaudio=1&profile=${profile}${VIDEO ? '&slots=1' : '&video=0'}${PAGE_QUERY}`;
       const camera = VIDEO && CAMERA === 'scene' ? [`--use-file-for-fake-video-capture=${join(dir, 'scene.y4m')}`] : [];
       // The bridge's certificate trusted as a deployment's would be: with the context's "ignore
       // HTTPS errors" alone, Chromium opened a connection it dropped after the TLS handshake
