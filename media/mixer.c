@@ -187,19 +187,43 @@ static void release_decoder(dc_mixer *m, part *p) {
   p->playing = false;
 }
 
-static bool take_decoder(dc_mixer *m, part *p, int slot) {
+static bool has_voice(const part *p, uint64_t now, uint64_t within);
+
+/* A decoder from the pool (K + EXTRA_DECODERS). When none is free, one held to measure a
+ * point without a level goes: the quietest such point's that is neither talking nor a
+ * candidate, and, unless the decoder is for a talker, has held it MEASURE_TURN_US. Before,
+ * the first points without a level to send kept theirs for good: with more of them than the
+ * pool (a meeting of native endpoints), a later one that spoke was never measured, and no
+ * new talker, with a level or without, could be taken. */
+static bool take_decoder(dc_mixer *m, part *p, int slot, uint64_t now, bool for_talker) {
   if (p->dec >= 0)
     return true;
-  for (unsigned i = 0; i < m->pool_size; i++)
-    if (m->dec_owner[i] < 0) {
-      m->dec_owner[i] = slot;
-      opus_decoder_ctl(m->dec[i], OPUS_RESET_STATE);
-      m->pcm_n[i] = 0;
-      p->dec = (int)i;
-      p->playing = false;
-      return true;
+  int free = -1;
+  for (unsigned i = 0; i < m->pool_size && free < 0; i++)
+    if (m->dec_owner[i] < 0)
+      free = (int)i;
+  if (free < 0) {
+    part *victim = NULL;
+    for (unsigned i = 0; i < m->pool_size; i++) {
+      part *q = &m->parts[m->dec_owner[i]];
+      if (q->talker >= 0 || !q->no_level_ext || has_voice(q, now, CANDIDATE_US) ||
+          (!for_talker && since(now, q->dec_since_us) < MEASURE_TURN_US))
+        continue;
+      if (!victim || q->loud < victim->loud)
+        victim = q;
     }
-  return false;
+    if (!victim)
+      return false;
+    free = victim->dec;
+    release_decoder(m, victim);
+  }
+  m->dec_owner[free] = slot;
+  opus_decoder_ctl(m->dec[free], OPUS_RESET_STATE);
+  m->pcm_n[free] = 0;
+  p->dec = free;
+  p->dec_since_us = now;
+  p->playing = false;
+  return true;
 }
 
 static void drop_talker(dc_mixer *m, part *p) {
@@ -291,7 +315,7 @@ static void select_talkers(dc_mixer *m, uint64_t now) {
       drop_talker(m, &m->parts[m->talk_slot[k]]);
     }
     part *p = &m->parts[best];
-    if (!take_decoder(m, p, best))
+    if (!take_decoder(m, p, best, now, true))
       return;
     p->talker = k;
     m->talk_slot[k] = best;
@@ -429,11 +453,20 @@ void dc_mixer_tick(dc_mixer *m, uint64_t now_us) {
     m->talk[k].has_out = false;
 
   /* Participants without a level extension are decoded to be measured; talkers among them
-   * are measured below, from what they play into the mix. */
-  for (unsigned i = 0; i < m->cap; i++) {
+   * are measured below, from what they play into the mix. One whose newest packet is DTX is
+   * silent without decoding, and one muted or whose packets stopped is not measured: their
+   * decoders go back to the pool. The walk starts a slot further each tick, so that when
+   * decoders go round no point is always the last to ask. */
+  m->measure_from = (m->measure_from + 1) % m->cap;
+  for (unsigned n = 0; n < m->cap; n++) {
+    unsigned i = (m->measure_from + n) % m->cap;
     part *p = &m->parts[i];
-    if (p->active && p->no_level_ext && !p->muted && since(now_us, p->last_packet_us) < HOLD_US &&
-        take_decoder(m, p, (int)i) && p->talker < 0) {
+    if (!p->active || !p->no_level_ext || p->talker >= 0)
+      continue;
+    if (p->muted || p->newest_dtx || since(now_us, p->last_packet_us) >= HOLD_US) {
+      release_decoder(m, p);
+      p->loud *= 0.6f; /* as measure() fades it over silence */
+    } else if (take_decoder(m, p, (int)i, now_us, false)) {
       int16_t pcm[DC_MIX_TICK];
       mixer_play(m, p, pcm);
       measure(p, pcm, now_us);

@@ -9,7 +9,9 @@
  * §2.1.7) and concealed by Opus PLC otherwise.
  *
  * Talkers: the client-to-mixer audio level (RFC 6464) picks candidates without decoding;
- * a participant whose packets carry no level is decoded and measured instead. The K
+ * a participant whose packets carry no level is decoded and measured instead (but not while
+ * its newest packet is DTX), with K + 8 decoders: where more such participants send sound at
+ * once, the decoders held to measure quiet ones go round (200 ms each), talkers first. The K
  * loudest (default 3) are mixed, with hysteresis: a talker keeps its place through 600 ms
  * of silence, and a newcomer must be 6 dB louder than the quietest talker to take it.
  * Silent, DTX and muted participants are not decoded.

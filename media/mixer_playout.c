@@ -62,6 +62,7 @@ void dc_mixer_push(dc_mixer *m, int slot, const dc_rtp *pkt, int level_dbov, uin
   e->len = (uint16_t)pkt->payload_len;
   memcpy(e->data, payload, pkt->payload_len);
   p->last_packet_us = now_us;
+  p->newest_dtx = pkt->payload_len <= DC_DTX_FRAME_MAX;
   if (level_dbov < 0) {
     p->no_level_ext = true;
     return;

@@ -23,6 +23,7 @@
  * who falls quiet now gives up the floor this much later. */
 #define STALL_GRACE_US 200000
 #define EXTRA_DECODERS 8    /* for participants whose packets carry no level */
+#define MEASURE_TURN_US 200000 /* a decoder held to measure a quiet point goes round after this */
 #define LIMIT_KNEE 16384.0f /* -6 dBFS */
 
 typedef struct {
@@ -43,6 +44,8 @@ typedef struct {
 
 typedef struct {
   bool active, muted, no_level_ext, playing;
+  bool newest_dtx;       /* the last packet to come was a DTX frame (DC_DTX_FRAME_MAX bytes or less) */
+  uint64_t dec_since_us; /* when it took its decoder */
   dc_tier tier;
   int dec;    /* decoder pool slot, -1 when not decoding */
   int talker; /* index in the talker table, -1 when not a talker */
@@ -108,6 +111,7 @@ struct dc_mixer {
   unsigned expected_loss[DC_TIER_COUNT]; /* percent, what each tier's encoders protect against */
   bool reduced_effort;                   /* dc_mixer_set_reduced_effort */
   unsigned big_tier, big_tier_back;      /* a tier's members for 40 ms frames, and for 20 again */
+  unsigned measure_from;                 /* where this tick's walk of points to measure starts */
 };
 
 static inline part *get(const dc_mixer *m, int slot) {

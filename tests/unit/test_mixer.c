@@ -1237,6 +1237,64 @@ static void test_late_packets_keep_the_floor(void) {
 
 static void test_steady_talkers_with_level(void) { steady_pair(false); }
 
+/* A meeting of many points whose packets carry no level (native endpoints, webrtcbin): the
+ * mixer decodes such a point to measure it, with a pool of K + 8 decoders. Fourteen rooms'
+ * noise without a level (at -60 dBFS: sent as whole frames, as a room that has heard a voice
+ * sends quieter noise) held every decoder, and a fifteenth point that spoke was never
+ * measured, nor a page (with its level) that spoke after it taken as a talker: nobody new was
+ * heard. The decoders of quiet points go round now; a point whose newest packet is DTX needs
+ * none. Each speaker must be heard within a second, and so with rooms in DTX. */
+static void many_without_level(bool dtx_rooms) {
+  dc_mixer_config cfg = {.max_participants = 32, .talkers = 3};
+  dc_mixer *m = dc_mixer_new(&cfg, NULL);
+  enum { ROOMS = 14 };
+  sender room[ROOMS], point, page;
+  for (int i = 0; i < ROOMS; i++) {
+    sender_init(&room[i], m, DC_TIER_STANDARD, 300 + 10 * i, dtx_rooms ? -120 : -60, false);
+    room[i].no_level = true;
+    opus_encoder_ctl(room[i].enc, OPUS_SET_DTX(dtx_rooms));
+  }
+  sender_init(&point, m, DC_TIER_STANDARD, 700, -12, false);
+  point.no_level = true;
+  sender_init(&page, m, DC_TIER_STANDARD, 1100, -12, false);
+  listener l;
+  listener_init(&l, dc_mixer_add(m, DC_TIER_STANDARD));
+  uint64_t now = 1000000;
+  int point_from = 100, page_from = 250, ticks = 400;
+  for (int t = 0; t < ticks; t++, now += 20000) {
+    for (int i = 0; i < ROOMS; i++)
+      sender_send(&room[i], m, now, false);
+    if (t >= point_from)
+      sender_send(&point, m, now, false);
+    if (t >= page_from)
+      sender_send(&page, m, now, false);
+    dc_mixer_tick(m, now);
+    listener_take(&l, m);
+  }
+  /* heard within a second of starting, and to the end */
+  double point_db = tone_db(l.pcm, (guint)(point_from + 50) * 960, 100 * 960, 700);
+  double page_db = tone_db(l.pcm, (guint)(page_from + 50) * 960, 100 * 960, 1100);
+  int heard_after = -1; /* ms from its first packet to the first 100 ms of the mix with it */
+  for (int w = 0; w < 50 && heard_after < 0; w++)
+    if (tone_db(l.pcm, (guint)point_from * 960 + (guint)w * 4800, 4800, 700) > 55)
+      heard_after = w * 100;
+  g_test_message("rooms %s: the point without a level heard at %.1f dB (from %d ms after it began), the page "
+                 "after it at %.1f dB", dtx_rooms ? "in DTX" : "at -60 dBFS", point_db, heard_after, page_db);
+  g_assert_cmpint(heard_after, >=, 0);
+  g_assert_cmpint(heard_after, <=, 1000);
+  g_assert_cmpfloat(point_db, >, 55);
+  g_assert_cmpfloat(page_db, >, 55);
+  for (int i = 0; i < ROOMS; i++)
+    opus_encoder_destroy(room[i].enc);
+  opus_encoder_destroy(point.enc);
+  opus_encoder_destroy(page.enc);
+  listener_clear(&l);
+  dc_mixer_free(m);
+}
+
+static void test_many_without_level_quiet_rooms(void) { many_without_level(false); }
+static void test_many_without_level_dtx_rooms(void) { many_without_level(true); }
+
 /* A sender whose timestamps jump back (it restarted its stream) must be heard again at
  * once. Every packet after the jump used to be "too late" for good: a silent talker. */
 static void test_timestamps_jump_back(void) {
@@ -1637,6 +1695,8 @@ int main(int argc, char **argv) {
   g_test_add_func("/mixer/bad-input", test_bad_input);
   g_test_add_func("/mixer/steady-talkers-without-level", test_steady_talkers_without_level);
   g_test_add_func("/mixer/steady-talkers-with-level", test_steady_talkers_with_level);
+  g_test_add_func("/mixer/many-without-level/quiet-rooms", test_many_without_level_quiet_rooms);
+  g_test_add_func("/mixer/many-without-level/dtx-rooms", test_many_without_level_dtx_rooms);
   g_test_add_func("/mixer/late-packets-keep-the-floor", test_late_packets_keep_the_floor);
   g_test_add_func("/mixer/timestamps-jump-back", test_timestamps_jump_back);
   g_test_add_func("/mixer/timestamps-off-grid", test_timestamps_off_grid);
