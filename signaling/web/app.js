@@ -282,9 +282,10 @@ function applyMicrophone() {
 }
 
 // A quiet room goes out as digital silence until the microphone first carries sound. The
-// browser's Opus (libopus; Chromium 156's as the endpoint's 1.3.1) sends its small DTX frames
-// only for digital silence or for sound well below the loudest voice it has heard, so a clerk who listens and has not spoken
-// yet sends the room's noise as whole frames, all meeting long for one who never speaks:
+// browser's Opus (libopus: Chromium 156's does as the endpoint's 1.3.1, browser-quiet-room's
+// control shows) sends its small DTX frames only for digital silence or for sound well below
+// the loudest voice it has heard, so a clerk who listens and has not spoken yet sends the
+// room's noise as whole frames, all meeting long for one who never speaks:
 // 13-18 kbit/s of a highland point's 64 in the link lab, and 17-50 packets a second that
 // the bridge receives, decrypts and buffers for each such page. Held disabled, the track
 // gives the encoder zeros, which it sends as DTX (browser-quiet-room, highland tier: 5
@@ -333,7 +334,6 @@ async function quietUntilSound(track) {
   ear.port.onmessage = open;
   ctx.onstatechange = () => { if (ctx.state !== 'running') open(); }; // deaf now: never hold blind
   diemcau.quietRoom = true;
-  diemcau.quietSince = performance.now();
   applyMicrophone();
 }
 
