@@ -10,9 +10,29 @@
 #include "signaling/store.h"
 #include "signaling/token.h"
 
+const char *dc_test_bridge_address(void) {
+  const char *a = g_getenv("DC_TEST_BRIDGE_ADDRESS");
+  return a && *a ? a : "127.0.0.1";
+}
+
+/* The daemon answers /metrics on its main port to loopback only: off loopback it is asked to
+ * answer on the next port too (--metrics-listen). */
+static bool bridge_on_loopback(void) {
+  GInetAddress *a = g_inet_address_new_from_string(dc_test_bridge_address());
+  bool lo = !a || g_inet_address_get_is_loopback(a);
+  if (a)
+    g_object_unref(a);
+  return lo;
+}
+
+char *dc_test_metrics_url(int port) {
+  return g_strdup_printf("http://%s:%d/metrics", dc_test_bridge_address(), bridge_on_loopback() ? port : port + 1);
+}
+
 SoupSession *dc_test_point_session(int k) {
-  char ip[16];
-  g_snprintf(ip, sizeof ip, "127.0.%d.%d", 1 + k / 250, 1 + k % 250);
+  const char *net = g_getenv("DC_TEST_POINT_NET");
+  char ip[32];
+  g_snprintf(ip, sizeof ip, "%s.%d.%d", net && *net ? net : "127.0", 1 + k / 250, 1 + k % 250);
   GInetAddress *addr = g_inet_address_new_from_string(ip);
   GSocketAddress *local = g_inet_socket_address_new(addr, 0);
   SoupSession *s = soup_session_new_with_options("local-address", local, "max-conns", 1000, "max-conns-per-host", 1000, NULL);
@@ -134,7 +154,7 @@ GPid dc_test_pid(GSubprocess *p) {
 static bool port_takes_connections(int port) {
   GSocketClient *client = g_socket_client_new();
   g_socket_client_set_timeout(client, 1);
-  GSocketConnection *conn = g_socket_client_connect_to_host(client, "127.0.0.1", (guint16)port, NULL, NULL);
+  GSocketConnection *conn = g_socket_client_connect_to_host(client, dc_test_bridge_address(), (guint16)port, NULL, NULL);
   bool ok = conn != NULL;
   if (conn)
     g_object_unref(conn);
@@ -153,10 +173,14 @@ GSubprocess *dc_test_start_bridge_with(const char *exe, const char *dir, int por
   g_subprocess_launcher_set_child_setup(launcher, dc_test_die_with_parent, NULL, NULL);
   GError *err = NULL;
   GPtrArray *args = g_ptr_array_new();
-  const char *fixed[] = {exe, "--data-dir", dir, "--plain-http", "--listen", "127.0.0.1", "--port", port_text,
-                         "--ice-address", "127.0.0.1", "--log-level", log_level};
+  const char *here = dc_test_bridge_address();
+  const char *fixed[] = {exe, "--data-dir", dir, "--plain-http", "--listen", here, "--port", port_text,
+                         "--ice-address", here, "--log-level", log_level};
   for (size_t i = 0; i < G_N_ELEMENTS(fixed); i++)
     g_ptr_array_add(args, (gpointer)fixed[i]);
+  char *metrics_listen = bridge_on_loopback() ? NULL : g_strdup_printf("--metrics-listen=%s:%d", here, port + 1);
+  if (metrics_listen)
+    g_ptr_array_add(args, metrics_listen);
   for (const char *const *e = extra; e && *e; e++)
     g_ptr_array_add(args, (gpointer)*e);
   g_ptr_array_add(args, NULL);
@@ -164,6 +188,7 @@ GSubprocess *dc_test_start_bridge_with(const char *exe, const char *dir, int por
   g_ptr_array_free(args, TRUE);
   g_object_unref(launcher);
   g_free(port_text);
+  g_free(metrics_listen);
   if (!bridge) {
     fprintf(stderr, "the bridge %s did not start: %s\n", exe, err->message);
     g_error_free(err);
@@ -210,7 +235,7 @@ static void on_metrics(GObject *src, GAsyncResult *res, gpointer data) {
 }
 
 char *dc_test_fetch_metrics(SoupSession *session, int port) {
-  char *url = g_strdup_printf("http://127.0.0.1:%d/metrics", port);
+  char *url = dc_test_metrics_url(port);
   SoupMessage *msg = soup_message_new("GET", url);
   GBytes *body = NULL;
   soup_session_send_and_read_async(session, msg, G_PRIORITY_DEFAULT, NULL, on_metrics, &body);
@@ -227,7 +252,7 @@ char *dc_test_fetch_metrics(SoupSession *session, int port) {
 }
 
 guint dc_test_api(SoupSession *session, int port, const char *key, const char *path, const char *body, char **reply) {
-  char *url = g_strdup_printf("http://127.0.0.1:%d%s", port, path), *auth = g_strconcat("Bearer ", key, NULL);
+  char *url = g_strdup_printf("http://%s:%d%s", dc_test_bridge_address(), port, path), *auth = g_strconcat("Bearer ", key, NULL);
   SoupMessage *msg = soup_message_new(body ? "POST" : "GET", url);
   soup_message_headers_replace(soup_message_get_request_headers(msg), "Authorization", auth);
   if (body) {

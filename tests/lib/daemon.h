@@ -15,6 +15,14 @@
 #define DC_TEST_POINTS_PER_ADDRESS 16
 SoupSession *dc_test_point_session(int k);
 
+/* Where the daemon listens and gathers, and where the points' sessions come from: loopback,
+ * unless a load run over a link of its own says otherwise (tests/load/over-veth): then
+ * DC_TEST_BRIDGE_ADDRESS is the bridge's address and DC_TEST_POINT_NET the first two octets
+ * of the points' (A.B: A.B.1.1 on, as 127.0 gives 127.0.1.1 on). */
+const char *dc_test_bridge_address(void);
+/* Where the daemon answers /metrics to us (off loopback, on port + 1). g_free() it. */
+char *dc_test_metrics_url(int port);
+
 /* For g_subprocess_launcher_set_child_setup: SIGTERM to the daemon when the test goes. */
 void dc_test_die_with_parent(gpointer unused);
 
@@ -35,8 +43,8 @@ int64_t dc_test_make_meeting(const char *dir, int n, char ***tokens);
 /* The same with k meetings (their ids in meetings[k]): invitation i is to meetings[i % k]. */
 void dc_test_make_meetings(const char *dir, int k, int n, char ***tokens, int64_t *meetings);
 
-/* Starts the daemon on loopback (plain HTTP on port, ICE on 127.0.0.1, its data in dir, the
- * log level given, stdout silenced); it dies with us. NULL, having said why on stderr, when it
+/* Starts the daemon on loopback (plain HTTP on port and ICE on 127.0.0.1, or both on
+ * dc_test_bridge_address(); its data in dir, the log level given, stdout silenced); it dies with us. NULL, having said why on stderr, when it
  * cannot start or exits in its first half second (a port in use, say). */
 GSubprocess *dc_test_start_bridge(const char *exe, const char *dir, int port, const char *log_level);
 /* The same with more of the daemon's flags after those (NULL-terminated; NULL: none). */

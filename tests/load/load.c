@@ -121,7 +121,7 @@ static struct {
   gint64 start_us; /* when the talkers' turns are counted from */
   bool janus;      /* the server is Janus (AudioBridge and VideoRoom), not diemcau */
   int video_senders;
-  const char *client_address; /* with janus: where the points' ICE gathers */
+  const char *client_address; /* where the points' ICE gathers (--client-address) */
   gint video_bad;             /* video packets whose payload did not end as ours do */
   uint64_t remb_bps;          /* --remb */
   gboolean muted_dtx;         /* --muted-dtx */
@@ -349,7 +349,7 @@ static void start_client(client *c) {
   g_snprintf(name, sizeof name, "Điểm %d", c->index + 1);
   dc_client_config cfg = {.session = S.point_sessions[c->index / POINTS_PER_ADDRESS], .workers = S.workers, .identity = S.id, .ws_url = S.url,
                           .meeting = S.meeting[c->index % S.meetings], .token = c->token, .name = name, .slots = 2, .reports = true,
-                          .roster_changes = true, .remb_bps = S.remb_bps};
+                          .roster_changes = true, .remb_bps = S.remb_bps, .local_address = S.client_address};
   c->dc = dc_client_new(&cfg, &cb, c);
 }
 
@@ -437,7 +437,7 @@ static double metric(const char *text, const char *name) {
 
 static bridge_counters read_metrics(int port) {
   bridge_counters b = {0};
-  char *url = g_strdup_printf("http://127.0.0.1:%d/metrics", port);
+  char *url = dc_test_metrics_url(port);
   SoupMessage *msg = soup_message_new("GET", url);
   GBytes *body = soup_session_send_and_read(S.session, msg, NULL, NULL);
   if (body && soup_message_get_status(msg) == SOUP_STATUS_OK) {
@@ -485,6 +485,16 @@ static int cmp_double(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
+/* CPU seconds of the --add-cpu-of processes or threads, summed (an unreadable one: none). */
+static double added_cpu_s(char **pids) {
+  double sum = 0;
+  for (char **p = pids; p && *p; p++) {
+    double s = dc_test_cpu_s((GPid)g_ascii_strtoll(*p, NULL, 10));
+    sum += s > 0 ? s : 0;
+  }
+  return sum;
+}
+
 static double quantile(double *v, int n, double q) {
   if (n == 0)
     return 0;
@@ -494,7 +504,7 @@ static double quantile(double *v, int n, double q) {
 
 int main(int argc, char **argv) {
   int participants = 40, seconds = 10, talkers = 3, video_senders = -1, port = 18650, workers = 2, meetings = 1, remb_kbps = 0;
-  char *janus_conf = NULL, *client_address = NULL, **bridge_options = NULL;
+  char *janus_conf = NULL, *client_address = NULL, **bridge_options = NULL, **added_cpu = NULL;
   double join_rate = 0;
   gboolean check = FALSE;
   GOptionEntry entries[] = {
@@ -511,11 +521,14 @@ int main(int argc, char **argv) {
       {"port", 0, 0, G_OPTION_ARG_INT, &port, "the server's port on 127.0.0.1 (default 18650; with --janus, its HTTP API's)", "P"},
       {"janus", 0, 0, G_OPTION_ARG_FILENAME, &janus_conf, "the server is Janus (its path the argument) with this configuration folder: "
        "AudioBridge and VideoRoom rooms 1234, its HTTP API on --port (tests/load/janus-side-by-side writes one)", "DIR"},
-      {"client-address", 0, 0, G_OPTION_ARG_STRING, &client_address, "with --janus, the address the points gather ICE "
+      {"client-address", 0, 0, G_OPTION_ARG_STRING, &client_address, "the address the points gather ICE "
        "candidates on (default 127.0.0.1; Janus gathers none on loopback interfaces)", "A"},
       {"client-workers", 0, 0, G_OPTION_ARG_INT, &workers, "the generator's media threads (default 2)", "W"},
       {"bridge-option", 0, 0, G_OPTION_ARG_STRING_ARRAY, &bridge_options, "one more of diemcau-bridge's flags, as "
        "--bridge-option=--no-io-uring (repeatable; not with --janus)", "FLAG"},
+      {"add-cpu-of", 0, 0, G_OPTION_ARG_STRING_ARRAY, &added_cpu, "a process or kernel thread doing the server's work "
+       "whose CPU counts as the server's (tests/load/over-veth: the thread that receives the server's packets off its "
+       "link, as a NIC's interrupt would on a server of its own); repeat for more", "PID"},
       {"check", 0, 0, G_OPTION_ARG_NONE, &check, "exit 1 when delivery falls short or the bridge drops (scripts/test)", NULL},
       G_OPTION_ENTRY_NULL};
   GOptionContext *octx = g_option_context_new("PATH/TO/diemcau-bridge (or janus, with --janus) - N participants and what they cost the server");
@@ -563,7 +576,8 @@ int main(int argc, char **argv) {
   S.point_sessions = g_new0(SoupSession *, (gsize)n_sessions);
   for (int k = 0; k < n_sessions; k++)
     S.point_sessions[k] = dc_test_point_session(k);
-  S.url = S.janus ? g_strdup_printf("http://127.0.0.1:%d/janus", port) : g_strdup_printf("ws://127.0.0.1:%d/ws", port);
+  S.url = S.janus ? g_strdup_printf("http://127.0.0.1:%d/janus", port)
+                  : g_strdup_printf("ws://%s:%d/ws", dc_test_bridge_address(), port);
   S.workers = dc_workers_new(workers);
   S.id = dc_dtls_identity_new("load", &err);
   g_assert_no_error(err);
@@ -669,13 +683,15 @@ int main(int argc, char **argv) {
   /* the generator's own transports: datagrams they read, and those that came coalesced (the
    * bridge's GSO runs, whole in a socket with UDP GRO) */
   uint64_t own_read0 = atomic_load(&dc_metrics.direct_datagrams), own_coalesced0 = atomic_load(&dc_metrics.direct_coalesced);
-  double cpu0 = dc_test_cpu_s(pid), self0 = dc_test_cpu_s(getpid());
+  double cpu0 = dc_test_cpu_s(pid), self0 = dc_test_cpu_s(getpid()), added0 = added_cpu_s(added_cpu);
   gint64 t0 = g_get_monotonic_time();
   dc_test_spin_for(seconds * 1000);
   double secs = (g_get_monotonic_time() - t0) / 1e6;
   double own_read = (double)(atomic_load(&dc_metrics.direct_datagrams) - own_read0);
   double own_coalesced = (double)(atomic_load(&dc_metrics.direct_coalesced) - own_coalesced0);
   double cpu = 100 * (dc_test_cpu_s(pid) - cpu0) / secs, self = 100 * (dc_test_cpu_s(getpid()) - self0) / secs;
+  double added = 100 * (added_cpu_s(added_cpu) - added0) / secs;
+  cpu += added;
   double *audio = g_new(double, (gsize)participants), *video = g_new(double, (gsize)participants),
          *audio_ms = g_new(double, (gsize)participants);
   long audio_total = 0, gaps_total = 0;
@@ -721,7 +737,11 @@ int main(int argc, char **argv) {
     for (int k = 0; k < STEPS; k++)
       printf(" %s %.0f / %.0f ms%s", step_name[k], step_p50[k], step_p95[k], k + 1 < STEPS ? "," : " |\n");
   }
-  printf("| server CPU, %% of one core | %.1f |\n", cpu);
+  if (added_cpu)
+    printf("| server CPU, %% of one core | %.1f (the process %.1f, the threads given by --add-cpu-of %.1f) |\n", cpu,
+           cpu - added, added);
+  else
+    printf("| server CPU, %% of one core | %.1f |\n", cpu);
   printf("| server RSS | %ld KiB (%ld idle) |\n", rss, rss_idle);
   printf("| server heap and stacks (RssAnon) a participant | %.0f KiB (%ld KiB, %ld idle) |\n",
          (double)(anon - anon_idle) / participants, anon, anon_idle);
@@ -774,10 +794,10 @@ int main(int argc, char **argv) {
          "\"rss_idle_kib\":%ld,\"anon_kib\":%ld,\"anon_idle_kib\":%ld,\"rtp_in_pps\":%.0f,\"rtp_out_pps\":%.0f,\"dropped\":%.0f,\"audio_pps_least\":%.1f,"
          "\"audio_pps_median\":%.1f,\"audio_ms_least\":%.0f,\"audio_ms_median\":%.0f,\"gaps\":%ld,\"video_pps_least\":%.1f,\"video_pps_median\":%.1f,"
          "\"signaling_bytes_per_participant\":%.0f,\"generator_cpu_pct\":%.1f,\"fds_per_participant\":%.2f,"
-         "\"join_asked_p50_ms\":%.0f,\"join_asked_p95_ms\":%.0f,\"mix_played\":%.0f,\"mix_wait_ms\":%.1f}\n",
+         "\"join_asked_p50_ms\":%.0f,\"join_asked_p95_ms\":%.0f,\"mix_played\":%.0f,\"mix_wait_ms\":%.1f,\"cpu_added_pct\":%.1f}\n",
          server, participants, meetings, joined, talkers, video_senders, storm_s, join_p50, join_p95, join_max, cpu, rss, rss_idle, anon, anon_idle, in_pps,
          out_pps, dropped, audio_least, audio_median, audio_ms_least, audio_ms_median, gaps_total, video_least, video_median,
-         (double)signaling / participants, self, fds_per, asked_p50, asked_p95, mix_played, mix_wait_ms);
+         (double)signaling / participants, self, fds_per, asked_p50, asked_p95, mix_played, mix_wait_ms, added);
   fflush(stdout);
 
   int failed = 0;
@@ -865,6 +885,7 @@ int main(int argc, char **argv) {
   g_free(janus_conf);
   g_strfreev(bridge_options);
   g_free(client_address);
+  g_strfreev(added_cpu);
   g_free(S.speech);
   g_strfreev(tokens);
   g_free(clients);
