@@ -85,6 +85,7 @@ void room_unref(gpointer data) {
   g_free(p->layer_rx);
   g_free(p->fec);
   dc_pacer_free(p->pacer);
+  g_array_unref(p->audience);
   g_free(p->name);
   dc_room *r = p->room;
   g_free(p);
@@ -382,6 +383,7 @@ dc_participant *dc_room_join(dc_room *r, int64_t id, const char *name, const cha
                              const dc_participant_events *ev, gpointer user) {
   dc_participant *p = g_new0(dc_participant, 1);
   p->mix_slot = -1;
+  p->audience = g_array_new(FALSE, FALSE, sizeof(dc_seat));
   p->rtt_ms_pub = p->loss_down_pub = p->loss_up_pub = p->audio_loss_now_pub = -1;
   if (!dc_tier_from_name(profile, &p->tier))
     p->tier = DC_TIER_STANDARD;
@@ -729,6 +731,8 @@ void dc_participant_leave(dc_participant *p) {
   g_ptr_array_remove(r->members, p);
   if (r->pinned == p->id)
     r->pinned = 0;
+  room_seat_audiences(r); /* its seats in others' audiences go with it, and its own */
+  g_array_set_size(p->audience, 0);
   g_rw_lock_writer_unlock(&r->lock);
   if (!r->bridge->stopping) /* stopping: everyone leaves; nobody needs new slots */
     room_reroute_and_tell(r);

@@ -133,6 +133,8 @@ typedef struct {
   dc_rtp_ext_ids ext; /* the receiver's extension ids */
   /* routing: written on the main thread under the room's writer lock */
   int64_t source;    /* participant feeding the slot, 0 = none */
+  int64_t left_source; /* the one before, and when the slot left it: it may play it still */
+  int64_t left_at_us;
   int want_layer;    /* a layer index; HIGHEST_LAYER: the highest arriving (not chosen yet) */
   bool off;          /* the receiver's bandwidth does not fit this slot now */
   int off_votes;     /* layer choices in a row that found it does not fit */
@@ -228,6 +230,10 @@ struct dc_participant {
   bool remb_upstream;          /* and our REMB */
   unsigned video_fb;           /* DC_FB_* it negotiated for its camera */
   gint camera_seen_pub;        /* its camera's first packet came: the recording prefers it (atomic) */
+  /* dc_seat: the others' slots its camera goes to or may go to (room_seat_audiences), so
+   * that each packet visits those rather than every slot of the room; written on the main
+   * thread under the room's writer lock, read by its worker under the reader lock */
+  GArray *audience;
   uint8_t fir_seq;             /* RFC 5104 §4.3.1.1: one more per new request */
   /* what it sends us, for our reports and NACKs: n_layers of them, made with its offer (3 KiB
    * each, and a participant had room for 8 inline: 25 KiB, most of it for layers never sent) */
@@ -401,6 +407,19 @@ void shared_packet_unref(shared_packet *p);
  * bridge), telling those whose slots turned off or on. */
 void room_reroute_and_tell(dc_room *r);
 gboolean room_choose_layers_all(gpointer bridge);
+
+/* A slot a source's camera goes to: the receiver and which of its video slots. */
+typedef struct {
+  dc_participant *rcv;
+  int slot;
+} dc_seat;
+/* A slot stays in its former source's audience this long after it moved on: a delivery posted
+ * to the receiver's worker before the move may switch it there after (video.c, deliver). */
+#define AUDIENCE_GRACE_US (2 * G_USEC_PER_SEC)
+/* slots.c, main thread, the room's writer lock held: each member's audience anew, from the
+ * slots routed to it, playing it, or left within AUDIENCE_GRACE_US. After every change of a
+ * slot's source or of the members, and each layer choice (which drops the left ones). */
+void room_seat_audiences(dc_room *r);
 
 /* video.c: a source's worker is asked for a key frame on a layer (throttled there); a
  * participant's housekeeping every TICK_MS on its worker. */

@@ -17,6 +17,7 @@ static int by_recent_speech(gconstpointer a, gconstpointer b) {
 /* Main thread, writer lock held by the caller. Returns whether any slot changed. */
 static bool reroute(dc_room *r) {
   bool changed = false;
+  int64_t now = g_get_monotonic_time();
   GPtrArray *others = g_ptr_array_new();
   /* the recording's picture: what a main slot shows to someone who is nobody in the room,
    * but one whose camera sends before one whose does not: with nobody speaking yet the first
@@ -62,6 +63,8 @@ static bool reroute(dc_room *r) {
       int64_t source = next < others->len ? ((dc_participant *)g_ptr_array_index(others, next++))->id : 0;
       if (rcv->video[k].source != source) {
         changed = true;
+        rcv->video[k].left_source = rcv->video[k].source;
+        rcv->video[k].left_at_us = now;
         rcv->video[k].source = source;
         /* until the next layer choice: the main slot its best, thumbnails their lowest */
         rcv->video[k].want_layer = k == 0 ? HIGHEST_LAYER : 0;
@@ -190,6 +193,7 @@ gboolean room_choose_layers_all(gpointer data) {
     dc_room *r = room;
     g_rw_lock_writer_lock(&r->lock);
     bool changed = choose_layers(r);
+    room_seat_audiences(r);
     g_rw_lock_writer_unlock(&r->lock);
     if (changed)
       tell_slots(r);
@@ -210,8 +214,35 @@ void room_reroute_and_tell(dc_room *r) {
    * link spent seconds on that key frame before the choice moved it down (another key frame). */
   if (reroute(r))
     choose_layers(r);
+  room_seat_audiences(r);
   g_rw_lock_writer_unlock(&r->lock);
   tell_slots(r);
+}
+
+void room_seat_audiences(dc_room *r) {
+  int64_t now = g_get_monotonic_time();
+  GHashTable *by_id = g_hash_table_new(g_int64_hash, g_int64_equal);
+  for (guint i = 0; i < r->members->len; i++) {
+    dc_participant *p = g_ptr_array_index(r->members, i);
+    g_array_set_size(p->audience, 0);
+    g_hash_table_insert(by_id, &p->id, p);
+  }
+  for (guint i = 0; i < r->members->len; i++) { /* each audience in the members' order, as before */
+    dc_participant *rcv = g_ptr_array_index(r->members, i);
+    for (int k = 0; k < rcv->n_video; k++) {
+      slot *s = &rcv->video[k];
+      int64_t ids[3] = {s->source, (gintptr)g_atomic_pointer_get(&s->playing_source),
+                        now - s->left_at_us < AUDIENCE_GRACE_US ? s->left_source : 0};
+      for (int j = 0; j < 3; j++) {
+        if (ids[j] <= 0 || ids[j] == rcv->id || (j > 0 && ids[j] == ids[0]) || (j > 1 && ids[j] == ids[1]))
+          continue;
+        dc_participant *src = g_hash_table_lookup(by_id, &ids[j]);
+        if (src)
+          g_array_append_val(src->audience, ((dc_seat){.rcv = rcv, .slot = k}));
+      }
+    }
+  }
+  g_hash_table_unref(by_id);
 }
 
 /* Main thread: tells each participant who fills its slots; a slot turned off for want of

@@ -229,16 +229,14 @@ static void forward_filler(dc_participant *src, int layer, const uint8_t *buf, s
   }
   shared_packet *share = NULL;
   g_rw_lock_reader_lock(&r->lock);
-  for (guint i = 0; i < r->members->len; i++) {
-    dc_participant *rcv = g_ptr_array_index(r->members, i);
-    for (int k = 0; rcv != src && k < rcv->n_video; k++) {
-      slot *s = &rcv->video[k];
-      /* routed here, or playing it still: the slot knows whether this layer is what it plays
-       * (what it has published may lag its first packet of the source) */
-      if (!s->off && (s->source == src->id || (gintptr)g_atomic_pointer_get(&s->playing_source) == src->id)) {
-        video_forward_filler(rcv, src, s, layer, buf, len, &share);
-      }
-    }
+  for (guint i = 0; i < src->audience->len; i++) {
+    const dc_seat *seat = &g_array_index(src->audience, dc_seat, i);
+    dc_participant *rcv = seat->rcv;
+    slot *s = &rcv->video[seat->slot];
+    /* routed here, or playing it still: the slot knows whether this layer is what it plays
+     * (what it has published may lag its first packet of the source) */
+    if (!s->off && (s->source == src->id || (gintptr)g_atomic_pointer_get(&s->playing_source) == src->id))
+      video_forward_filler(rcv, src, s, layer, buf, len, &share);
   }
   g_rw_lock_reader_unlock(&r->lock);
   shared_packet_unref(share);
@@ -361,27 +359,26 @@ static void media_in(dc_participant *src, int layer, uint8_t *buf, size_t len, c
   shared_packet *share = NULL;
   bool watched = false; /* some slot carries this layer */
   g_rw_lock_reader_lock(&r->lock);
-  for (guint i = 0; i < r->members->len; i++) {
-    dc_participant *rcv = g_ptr_array_index(r->members, i);
-    if (rcv == src)
+  /* the slots that show it or may (room_seat_audiences): a packet visited every slot of the
+   * room before, each a cache miss, 7.6 % of the bridge's time in a room of 300 with 30 cameras */
+  for (guint i = 0; i < src->audience->len; i++) {
+    const dc_seat *seat = &g_array_index(src->audience, dc_seat, i);
+    dc_participant *rcv = seat->rcv;
+    slot *s = &rcv->video[seat->slot];
+    bool playing = s->source != 0 &&
+                   (gintptr)g_atomic_pointer_get(&s->playing_source) == src->id &&
+                   g_atomic_int_get(&s->playing_layer) == layer;
+    if (s->off) {
+      if (playing)
+        video_stop_slot(rcv, src, s);
       continue;
-    for (int k = 0; k < rcv->n_video; k++) {
-      slot *s = &rcv->video[k];
-      bool playing = s->source != 0 &&
-                     (gintptr)g_atomic_pointer_get(&s->playing_source) == src->id &&
-                     g_atomic_int_get(&s->playing_layer) == layer;
-      if (s->off) {
-        if (playing)
-          video_stop_slot(rcv, src, s);
-        continue;
-      }
-      int want = s->want_layer == HIGHEST_LAYER || s->want_layer > highest ? highest : s->want_layer;
-      bool routed = s->source == src->id && layer == want;
-      /* until the slot has switched, what it plays now keeps flowing */
-      if (routed || playing)
-        video_forward(rcv, src, s, layer, want, s->source == src->id, false, buf, len, &share);
-      watched |= routed || playing;
     }
+    int want = s->want_layer == HIGHEST_LAYER || s->want_layer > highest ? highest : s->want_layer;
+    bool routed = s->source == src->id && layer == want;
+    /* until the slot has switched, what it plays now keeps flowing */
+    if (routed || playing)
+      video_forward(rcv, src, s, layer, want, s->source == src->id, false, buf, len, &share);
+    watched |= routed || playing;
   }
   g_rw_lock_reader_unlock(&r->lock);
   /* A packet of the layer lost on the source's uplink for good: every decoder of the layer
