@@ -241,6 +241,8 @@ async function mixerCounters() {
     fec: value('diemcau_mix_frames_fec_total'), redRecovered: value('diemcau_red_frames_recovered_total'),
     videoFec: value('diemcau_fec_packets_total'), videoRebuilt: value('diemcau_fec_recovered_total'),
     repairs: value('diemcau_repairs_received_total'), dtxHeld: value('diemcau_mix_dtx_held_total'),
+    // mix packets that carried an earlier frame, and those that carried two (the depth chosen)
+    redOut: value('diemcau_red_packets_out_total'), redTwo: value('diemcau_red_two_copy_packets_total'),
     lowered: value('diemcau_uplink_audio_lowered_total'), raised: value('diemcau_uplink_audio_raised_total'),
     // packets lost on the way to the bridge (by sequence number, from its receiver reports)
     lostIn: Number((text.match(/^diemcau_packets_lost_total\{direction="in"\} (\S+)$/m) || [])[1] ?? NaN) };
@@ -404,7 +406,8 @@ async function run(dir, lab, speech, silence, red, withOutage) {
       fec: mixAfter.fec - mixBefore.fec, redRecovered: mixAfter.redRecovered - mixBefore.redRecovered,
       videoFec: mixAfter.videoFec - mixBefore.videoFec, videoRebuilt: mixAfter.videoRebuilt - mixBefore.videoRebuilt,
       repairs: mixAfter.repairs - mixBefore.repairs, dtxHeld: mixAfter.dtxHeld - mixBefore.dtxHeld,
-      lostIn: mixAfter.lostIn - mixBefore.lostIn };
+      lostIn: mixAfter.lostIn - mixBefore.lostIn,
+      redOut: mixAfter.redOut - mixBefore.redOut, redTwo: mixAfter.redTwo - mixBefore.redTwo };
     const result = {
       video, pointLink, mix,
       red, before, after, rec, transit: linkWindow(linkBefore, linkAfter, windowS),
@@ -549,7 +552,8 @@ async function main() {
           `${m.transit.meanMs.toFixed(0)} ms a packet in it on average` +
           (m.mouthToEarMs === null ? '' : ` (mouth to ear less that: ${(m.mouthToEarMs - m.transit.meanMs).toFixed(0)} ms)`) +
           `; the bridge's jitter buffers held talkers' ${m.mix.played} packets ${m.mix.waitMs.toFixed(1)} ms each on average, ` +
-          `${m.mix.lateWaits} ticks concealed waiting, ${m.mix.dtxHeld} of the mix's DTX frames held back` +
+          `${m.mix.lateWaits} ticks concealed waiting, ${m.mix.dtxHeld} of the mix's DTX frames held back, ` +
+          `${m.mix.redOut} mix packets with a copy (${m.mix.redTwo} with two)` +
           (m.back ? `; the other way (${UP ? 'the mix to the point, quiet' : 'the point\'s uplink'}) ${m.back.kbits.toFixed(1)} kbit/s` : '') +
           // what the point's uplink lost: news only when the point speaks
           (UP ? `; ${m.mix.lostIn} packets lost on the way in, ${m.mix.concealed} frames concealed, ` +
