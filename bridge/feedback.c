@@ -184,16 +184,30 @@ static void ask_slot_sources(dc_participant *rcv, uint32_t ssrc, int64_t interva
 }
 
 /* The participant's worker, for each packet from it: it is heard again after a silence
- * (a point always sends audio: with DTX, a packet every 400 ms at least), so its link was
- * down. Its decoder waits for a key frame: each slot's source is asked now rather than when
+ * longer than its pace allows (dc_heard_packet), so its link was down. Its decoder waits for a key frame: each slot's source is asked now rather than when
  * its own request comes, seconds later, over a thin link (after a 6 s outage the point's
  * picture came back 4.7 s after the link, now 1.9 s). And its next report tells the
  * outage's loss, which is no news of congestion: cut for it, the estimate thinned or paused
  * the picture that was just coming back. */
+uint64_t dc_heard_packet(dc_heard *h, uint64_t now) {
+  uint64_t silent = h->last_us ? now - h->last_us : 0;
+  uint64_t limit = h->pace_pps && h->pace_pps < SPARSE_PPS ? SPARSE_OUTAGE_GAP_US : OUTAGE_GAP_US;
+  if (!h->window_us) {
+    h->window_us = now;
+  } else if (now - h->window_us >= G_USEC_PER_SEC) { /* a window that held an outage says so too */
+    h->pace_pps = (unsigned)((h->window_n * G_USEC_PER_SEC + (now - h->window_us) / 2) / (now - h->window_us));
+    h->pace_pps = MAX(h->pace_pps, 1u);
+    h->window_us = now;
+    h->window_n = 0;
+  }
+  h->window_n++;
+  h->last_us = now;
+  return silent > limit ? silent : 0;
+}
+
 void feedback_heard_from(dc_participant *rcv, uint64_t now) {
-  uint64_t silent = rcv->last_heard_us ? now - rcv->last_heard_us : 0;
-  rcv->last_heard_us = now;
-  if (silent <= OUTAGE_GAP_US)
+  uint64_t silent = dc_heard_packet(&rcv->heard, now);
+  if (!silent)
     return;
   g_message("meeting %" G_GINT64_FORMAT " participant %" G_GINT64_FORMAT ": heard again after %.1f s "
             "(a link outage)%s", rcv->room->meeting, rcv->id, (double)silent / 1e6,

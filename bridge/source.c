@@ -80,7 +80,7 @@ void source_prefetch(gpointer user) {
   __builtin_prefetch(&src->audio_pt);
   __builtin_prefetch(&src->audio_rx);
   __builtin_prefetch(&src->uplink);
-  __builtin_prefetch(&src->last_heard_us);
+  __builtin_prefetch(&src->heard);
 }
 
 static void media_in(dc_participant *src, int layer, uint8_t *buf, size_t len, const dc_rtp *rtp, uint64_t now,
