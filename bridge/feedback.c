@@ -183,12 +183,6 @@ static void ask_slot_sources(dc_participant *rcv, uint32_t ssrc, int64_t interva
   }
 }
 
-/* The participant's worker, for each packet from it: it is heard again after a silence
- * longer than its pace allows (dc_heard_packet), so its link was down. Its decoder waits for a key frame: each slot's source is asked now rather than when
- * its own request comes, seconds later, over a thin link (after a 6 s outage the point's
- * picture came back 4.7 s after the link, now 1.9 s). And its next report tells the
- * outage's loss, which is no news of congestion: cut for it, the estimate thinned or paused
- * the picture that was just coming back. */
 uint64_t dc_heard_packet(dc_heard *h, uint64_t now) {
   uint64_t silent = h->last_us ? now - h->last_us : 0;
   uint64_t limit = h->pace_pps && h->pace_pps < SPARSE_PPS ? SPARSE_OUTAGE_GAP_US : OUTAGE_GAP_US;
@@ -205,6 +199,13 @@ uint64_t dc_heard_packet(dc_heard *h, uint64_t now) {
   return silent > limit ? silent : 0;
 }
 
+/* The participant's worker, for each packet from it: it is heard again after a silence
+ * longer than its pace allows (dc_heard_packet), so its link was down. Its decoder waits for
+ * a key frame: each slot's source is asked now rather than when its own request comes,
+ * seconds later, over a thin link (after a 6 s outage the point's picture came back 4.7 s
+ * after the link, now 1.9 s). And its next report tells the outage's loss, which is no news
+ * of congestion: cut for it, the estimate thinned or paused the picture that was just coming
+ * back. */
 void feedback_heard_from(dc_participant *rcv, uint64_t now) {
   uint64_t silent = dc_heard_packet(&rcv->heard, now);
   if (!silent)

@@ -49,8 +49,8 @@
  * holding its quiet room or an endpoint between words does (DTX: comfort noise each 0.4-1.2 s,
  * a report each few seconds). Then two or three of its packets lost in a row on a radio link's
  * fade read as an outage (the link lab, highland-radio: 1-2 a run), and each skipped one of its
- * loss reports, which stopped its mix's RED copies for up to RED_HOLD_US (a fifth fewer copies
- * and 0.7-0.9 dB worse speech than the same page sending its room's noise whole). */
+ * loss reports, which could stop its mix's RED copies for up to RED_HOLD_US (8-29 % fewer
+ * copies than the same page sending its room's noise whole). */
 #define SPARSE_OUTAGE_GAP_US 5000000
 #define SPARSE_PPS 10
 /* Its packets' pace, counted a second at a time, and when the last came (its worker). */
