@@ -147,12 +147,13 @@ static void deliver_audio_now(const mix_delivery *d) {
                      .seq = s->last_seq, .timestamp = s->last_ts, .ssrc = s->ssrc};
   uint8_t buf[DC_TRANSPORT_BUF];
   size_t hl = dc_rtp_write_header(buf, sizeof buf, &h, &ext, s->ext.audio_level ? 1 : 0), len;
+  unsigned reach = 0; /* how far back the oldest copy is, in frames */
   if (depth) {
     dc_red_block earlier[RED_DEPTH_MAX];
     const red_history *sent = &d->rcv->sent_mix;
-    unsigned reach = dc_mixer_red_reach_policy(d->rcv->tier, depth, dc_rx_stream_loses_in_runs(&d->rcv->audio_rx),
-                                               (unsigned)g_atomic_int_get(&d->rcv->audio_wait_ms)),
-             n = 0;
+    reach = dc_mixer_red_reach_policy(d->rcv->tier, depth, dc_rx_stream_loses_in_runs(&d->rcv->audio_rx),
+                                      (unsigned)g_atomic_int_get(&d->rcv->audio_wait_ms));
+    unsigned n = 0;
     for (unsigned back = MIN(reach, sent->n); back > reach - depth && back > 0; back--) { /* oldest first */
       unsigned i = (sent->next + DC_RED_REACH_MAX - back) % DC_RED_REACH_MAX;
       earlier[n++] = (dc_red_block){s->pt, s->last_ts - sent->frames[i].ts, sent->frames[i].data, sent->frames[i].len};
@@ -168,6 +169,8 @@ static void deliver_audio_now(const mix_delivery *d) {
       dc_metrics_add(&dc_metrics.red_packets_out, 1);
     if (depth > 1)
       dc_metrics_add(&dc_metrics.red_two_copy_packets, 1);
+    if (reach > 1)
+      dc_metrics_add(&dc_metrics.red_far_packets, 1);
     d->rcv->sent_bytes += hl + len;
     s->sent_packets++; /* for our sender reports (feedback.c) */
     s->sent_octets += (uint32_t)len;

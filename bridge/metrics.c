@@ -170,6 +170,10 @@ void dc_metrics_write(GString *out, dc_bridge *b) {
   counter(out, "diemcau_red_two_copy_packets_total",
           "Mix packets that carried two earlier frames: to highland points whose links lose packets in runs.",
           &dc_metrics.red_two_copy_packets);
+  counter(out, "diemcau_red_far_packets_total",
+          "Mix packets whose oldest copy was two frames back or more: to listeners whose loss comes in runs, or who said "
+          "their jitter buffer waits that long.",
+          &dc_metrics.red_far_packets);
   counter(out, "diemcau_red_frames_recovered_total",
           "Points' audio frames lost on the way that a later packet's copy (RFC 2198) brought in time.",
           &dc_metrics.red_frames_recovered);

@@ -51,6 +51,7 @@ typedef struct {
   atomic_uint_fast64_t path_moves;         /* ... answered there by the peer: where we send moved */
   atomic_uint_fast64_t red_packets_out;    /* mix packets that carried an earlier frame (RFC 2198) */
   atomic_uint_fast64_t red_two_copy_packets; /* ... two of them: to a highland point whose link loses in runs */
+  atomic_uint_fast64_t red_far_packets; /* ... whose oldest reached two frames back or more (dc_mixer_red_reach_policy) */
   atomic_uint_fast64_t rtp_padded_to_run;  /* packets padded to go out in one call with the run before (outbox.h) */
   atomic_uint_fast64_t red_frames_recovered; /* points' lost audio frames their later RED packets brought */
   atomic_uint_fast64_t mix_played, mix_wait_us; /* talkers' packets the mixers played, their wait in the jitter buffers */

@@ -242,7 +242,9 @@ async function mixerCounters() {
     videoFec: value('diemcau_fec_packets_total'), videoRebuilt: value('diemcau_fec_recovered_total'),
     repairs: value('diemcau_repairs_received_total'), dtxHeld: value('diemcau_mix_dtx_held_total'),
     // mix packets that carried an earlier frame, and those that carried two (the depth chosen)
+    // and those whose oldest copy reached two frames back or more (the reach chosen)
     redOut: value('diemcau_red_packets_out_total'), redTwo: value('diemcau_red_two_copy_packets_total'),
+    redFar: value('diemcau_red_far_packets_total'),
     lowered: value('diemcau_uplink_audio_lowered_total'), raised: value('diemcau_uplink_audio_raised_total'),
     // packets lost on the way to the bridge (by sequence number, from its receiver reports)
     lostIn: Number((text.match(/^diemcau_packets_lost_total\{direction="in"\} (\S+)$/m) || [])[1] ?? NaN) };
@@ -407,7 +409,8 @@ async function run(dir, lab, speech, silence, red, withOutage) {
       videoFec: mixAfter.videoFec - mixBefore.videoFec, videoRebuilt: mixAfter.videoRebuilt - mixBefore.videoRebuilt,
       repairs: mixAfter.repairs - mixBefore.repairs, dtxHeld: mixAfter.dtxHeld - mixBefore.dtxHeld,
       lostIn: mixAfter.lostIn - mixBefore.lostIn,
-      redOut: mixAfter.redOut - mixBefore.redOut, redTwo: mixAfter.redTwo - mixBefore.redTwo };
+      redOut: mixAfter.redOut - mixBefore.redOut, redTwo: mixAfter.redTwo - mixBefore.redTwo,
+      redFar: mixAfter.redFar - mixBefore.redFar };
     const result = {
       video, pointLink, mix,
       red, before, after, rec, transit: linkWindow(linkBefore, linkAfter, windowS),
@@ -553,7 +556,7 @@ async function main() {
           (m.mouthToEarMs === null ? '' : ` (mouth to ear less that: ${(m.mouthToEarMs - m.transit.meanMs).toFixed(0)} ms)`) +
           `; the bridge's jitter buffers held talkers' ${m.mix.played} packets ${m.mix.waitMs.toFixed(1)} ms each on average, ` +
           `${m.mix.lateWaits} ticks concealed waiting, ${m.mix.dtxHeld} of the mix's DTX frames held back, ` +
-          `${m.mix.redOut} mix packets with a copy (${m.mix.redTwo} with two)` +
+          `${m.mix.redOut} mix packets with a copy (${m.mix.redTwo} with two, ${m.mix.redFar} reaching two frames back or more)` +
           (m.back ? `; the other way (${UP ? 'the mix to the point, quiet' : 'the point\'s uplink'}) ${m.back.kbits.toFixed(1)} kbit/s` : '') +
           // what the point's uplink lost: news only when the point speaks
           (UP ? `; ${m.mix.lostIn} packets lost on the way in, ${m.mix.concealed} frames concealed, ` +
