@@ -151,7 +151,7 @@ static void deliver_audio_now(const mix_delivery *d) {
   if (depth) {
     dc_red_block earlier[RED_DEPTH_MAX];
     const red_history *sent = &d->rcv->sent_mix;
-    reach = dc_mixer_red_reach_policy(d->rcv->tier, depth, dc_rx_stream_loses_in_runs(&d->rcv->audio_rx),
+    reach = dc_mixer_red_reach_policy(d->rcv->tier, depth, link_loses_in_runs(d->rcv),
                                       (unsigned)g_atomic_int_get(&d->rcv->audio_wait_ms));
     unsigned n = 0;
     for (unsigned back = MIN(reach, sent->n); back > reach - depth && back > 0; back--) { /* oldest first */

@@ -91,11 +91,17 @@ static uint64_t ntp_now(void) {
   return secs << 32 | (((uint64_t)(us % 1000000) << 32) / 1000000);
 }
 
-/* What its own audio loses on the way in says how its link loses: in runs (a radio link's
- * fades), a second copy is worth its rate, where the link carried RED_DEEP_CARRIED_BPS lately
- * (video.c). */
+/* Whether its link loses in runs (a radio link's fades): as its reports of our mix spread
+ * their losses, or as its own audio loses on the way in (what a point that speaks shows
+ * first; a quiet one's shows nothing: dc_loss_reports_in_runs). */
+bool link_loses_in_runs(const dc_participant *rcv) {
+  return dc_loss_reports_in_runs(&rcv->audio_losses) || dc_rx_stream_loses_in_runs(&rcv->audio_rx);
+}
+
+/* Where its link loses in runs, a second copy is worth its rate, where the link carried
+ * RED_DEEP_CARRIED_BPS lately (video.c). */
 bool red_deep_allowed(const dc_participant *rcv, uint64_t now) {
-  return rcv->carried_us && now - rcv->carried_us <= RED_HOLD_US && dc_rx_stream_loses_in_runs(&rcv->audio_rx);
+  return rcv->carried_us && now - rcv->carried_us <= RED_HOLD_US && link_loses_in_runs(rcv);
 }
 
 /* RFC 3550 §6.4.1: the round trip is now less the time our sender report was sent (LSR)

@@ -141,6 +141,7 @@ int dc_mix_effort_tick(dc_mix_effort *e, uint64_t now_us, uint64_t took_us);
  * number 18.3 dB against 12.9 without copies). */
 #define RED_DEEP_CARRIED_BPS 48000
 #define RED_DEEP_CARRIED_LOSS 64
+bool link_loses_in_runs(const dc_participant *rcv);
 bool red_deep_allowed(const dc_participant *rcv, uint64_t now);
 
 typedef struct {

@@ -531,7 +531,7 @@ gboolean video_tick(gpointer data) {
             "pacer: %zu B queued, %" G_GUINT64_FORMAT " dropped; main slot: layer %d%s, temporal layers kept %d, "
             "probe padding %" G_GUINT64_FORMAT " B; as a source: layers %d/%d/%d kbit/s, its own padding %" G_GUINT64_FORMAT " B; "
             "its mix: worst loss lately %u/256, %u copies reaching %u frames back (its wait: %d ms, 0: not said); "
-            "its audio's loss: %u gaps of %u packets%s",
+            "its audio's loss: %u gaps of %u packets; its reports' losses %s%s",
             p->room->meeting, p->id, dc_bwe_estimate(&p->bwe) / 1000, p->sent_bps / 1000,
             p->bwe.remb_bps / 1000, p->last_loss, p->bwe.congestion_signals, p->repairs_sent,
             g_atomic_int_get(&p->repairs_refused), p->pacer ? dc_pacer_get_stats(p->pacer).queued_bytes : 0,
@@ -540,10 +540,11 @@ gboolean video_tick(gpointer data) {
             p->probe_bytes, g_atomic_int_get(&p->layer_kbps[0]), g_atomic_int_get(&p->layer_kbps[1]),
             g_atomic_int_get(&p->layer_kbps[2]), p->layer_padding_bytes,
             dc_loss_reports_worst(&p->audio_losses, now, RED_HOLD_US), p->red_depth_sent,
-            dc_mixer_red_reach_policy(p->tier, p->red_depth_sent, dc_rx_stream_loses_in_runs(&p->audio_rx),
+            dc_mixer_red_reach_policy(p->tier, p->red_depth_sent, link_loses_in_runs(p),
                                       (unsigned)g_atomic_int_get(&p->audio_wait_ms)),
             g_atomic_int_get(&p->audio_wait_ms), p->audio_rx.loss_gaps,
-            p->audio_rx.loss_gap_packets, red_deep_allowed(p, now) ? " (in runs, room for two copies)" : "");
+            p->audio_rx.loss_gap_packets, dc_loss_reports_in_runs(&p->audio_losses) ? "in runs" : "alone, or too few to say",
+            red_deep_allowed(p, now) ? " (in runs, room for two copies)" : "");
   feedback_report(p, now);
   return G_SOURCE_CONTINUE;
 }

@@ -581,6 +581,33 @@ bool dc_dtx_gate_pass(dc_dtx_gate *g, size_t len, bool lossy, uint64_t now_us, b
   return true;
 }
 
+static void spread_add(dc_loss_reports *r, bool restart, uint32_t ext_highest, int32_t cumulative_lost) {
+  if (restart || !r->spread_anchored) { /* the first report, or a receiver counting afresh */
+    r->spread_n = r->spread_e = r->spread_l = r->spread_ll = r->spread_le = r->spread_ee = 0;
+  } else {
+    double e = (double)(uint32_t)(ext_highest - r->spread_highest);
+    double l = MAX(0.0, (double)cumulative_lost - (double)r->spread_lost); /* late packets may lower it */
+    if (l * 2 <= e) {
+      if (r->spread_n >= DC_LOSS_SPREAD_KEPT) {
+        r->spread_n /= 2, r->spread_e /= 2, r->spread_l /= 2;
+        r->spread_ll /= 2, r->spread_le /= 2, r->spread_ee /= 2;
+      }
+      r->spread_n += 1, r->spread_e += e, r->spread_l += l;
+      r->spread_ll += l * l, r->spread_le += l * e, r->spread_ee += e * e;
+    }
+  }
+  r->spread_highest = ext_highest, r->spread_lost = cumulative_lost;
+  r->spread_anchored = true;
+}
+
+bool dc_loss_reports_in_runs(const dc_loss_reports *r) {
+  if (r->spread_n < DC_LOSS_SPREAD_MIN || r->spread_l < DC_LOSS_SPREAD_MIN_LOST || r->spread_l >= r->spread_e)
+    return false;
+  double p = r->spread_l / r->spread_e;
+  double deviations = r->spread_ll - 2 * p * r->spread_le + p * p * r->spread_ee; /* sum of (l - p·e)² */
+  return deviations >= DC_LOSS_SPREAD_RUNS * p * (1 - p) * r->spread_e;
+}
+
 bool dc_loss_reports_add(dc_loss_reports *r, uint8_t fraction_lost, uint32_t ext_highest, int32_t cumulative_lost,
                          uint64_t now_us) {
   int32_t moved = (int32_t)(ext_highest - r->ext_highest);
@@ -597,6 +624,7 @@ bool dc_loss_reports_add(dc_loss_reports *r, uint8_t fraction_lost, uint32_t ext
     r->anchor_highest = ext_highest, r->anchor_lost = cumulative_lost;
   }
   r->ext_highest = ext_highest;
+  spread_add(r, moved <= 0, ext_highest, cumulative_lost);
   r->loss[r->next] = fraction_lost;
   r->at_us[r->next] = now_us;
   r->next = (r->next + 1) % DC_LOSS_REPORTS;

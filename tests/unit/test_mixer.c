@@ -1627,6 +1627,86 @@ static void test_loss_reports_skip_empty_blocks(void) {
   g_assert_cmpint(dc_loss_reports_recent(&r), ==, 5);
 }
 
+/* A listener's link as its reports show it: a mix packet every 60 ms, a report every 2.5 to
+ * 7.5 s (RFC 3550 §6.3.1, audio only), each packet lost alone at 10 % or in runs of three
+ * on average at the same rate (a Gilbert model: a lost packet's next is lost with 2/3).
+ * Returns in how many of `links` links the reports said runs after `reports` of them. */
+static int links_judged_in_runs(bool in_runs, int reports, int links, guint32 seed) {
+  GRand *rng = g_rand_new_with_seed(seed);
+  int judged = 0;
+  for (int k = 0; k < links; k++) {
+    dc_loss_reports r = {0};
+    uint32_t highest = 1000;
+    int32_t lost = 0;
+    uint64_t now = 1000000;
+    bool was_lost = false;
+    dc_loss_reports_add(&r, 0, highest, lost, now);
+    for (int i = 0; i < reports; i++) {
+      int packets = (int)(g_rand_double_range(rng, 2.5, 7.5) * 1000 / 60);
+      unsigned lost_now = 0;
+      for (int n = 0; n < packets; n++) {
+        /* runs: from a kept packet, a run starts with 1/30 (10 % lost = 1/30 / (1/30 + 1/3)) */
+        double p = !in_runs ? 0.10 : was_lost ? 2.0 / 3.0 : 1.0 / 30.0;
+        was_lost = g_rand_double(rng) < p;
+        lost_now += was_lost;
+      }
+      highest += (uint32_t)packets;
+      lost += (int32_t)lost_now;
+      now += (uint64_t)packets * 60000;
+      dc_loss_reports_add(&r, (uint8_t)(lost_now * 256 / (unsigned)packets), highest, lost, now);
+    }
+    judged += dc_loss_reports_in_runs(&r);
+  }
+  g_rand_free(rng);
+  return judged;
+}
+
+/* Whether a listener's link loses in runs, from its reports alone (a listening page's uplink
+ * is its held microphone's silence, which says nothing): random loss rarely looks like runs,
+ * a radio's runs of three mostly do after six reports and almost always after twelve. */
+static void test_loss_reports_tell_runs(void) {
+  int random6 = links_judged_in_runs(false, 6, 400, 7), random12 = links_judged_in_runs(false, 12, 400, 8);
+  int runs6 = links_judged_in_runs(true, 6, 400, 9), runs12 = links_judged_in_runs(true, 12, 400, 10);
+  g_test_message("judged in runs of 400 links: random loss %d after 6 reports, %d after 12; runs of three %d, %d",
+                 random6, random12, runs6, runs12);
+  g_assert_cmpint(random6, <=, 24); /* 6 % */
+  g_assert_cmpint(random12, <=, 8);
+  g_assert_cmpint(runs6, >=, 240);
+  g_assert_cmpint(runs12, >=, 320);
+  /* too few reports, or too little lost, say nothing */
+  g_assert_cmpint(links_judged_in_runs(true, DC_LOSS_SPREAD_MIN - 1, 50, 11), ==, 0);
+  dc_loss_reports r = {0};
+  uint32_t highest = 0;
+  for (int i = 0; i <= DC_LOSS_SPREAD_MIN + 2; i++)
+    dc_loss_reports_add(&r, 0, highest += 80, i == 3 ? 5 : 0, (uint64_t)(i + 1) * 5000000);
+  g_assert_false(dc_loss_reports_in_runs(&r)); /* 5 lost, all in one interval */
+  /* runs, then an outage (an interval that lost more than half) and a clean stretch: the
+   * outage is no run, and the clean reports keep the judgement where it was */
+  memset(&r, 0, sizeof r);
+  const int32_t lost_in[] = {0, 9, 0, 0, 12, 0, 6, 0, 10, 0};
+  int32_t lost = 0;
+  highest = 0;
+  for (int i = 0; i < 10; i++)
+    dc_loss_reports_add(&r, 0, highest += 80, lost += lost_in[i], (uint64_t)(i + 1) * 5000000);
+  g_assert_true(dc_loss_reports_in_runs(&r));
+  double before = r.spread_n;
+  dc_loss_reports_add(&r, 200, highest += 80, lost += 70, 60000000);
+  g_assert_cmpfloat(r.spread_n, ==, before);
+  g_assert_true(dc_loss_reports_in_runs(&r));
+  /* late packets lower the receiver's count: no negative loss */
+  dc_loss_reports_add(&r, 0, highest += 80, lost -= 2, 65000000);
+  g_assert_true(dc_loss_reports_in_runs(&r));
+  /* a receiver that counts afresh (far behind) starts the judgement again */
+  g_assert_true(dc_loss_reports_add(&r, 0, highest - DC_LOSS_REPORTS_RESTART - 1, 0, 70000000));
+  g_assert_false(dc_loss_reports_in_runs(&r));
+  /* lone losses, each interval near its share: not runs */
+  memset(&r, 0, sizeof r);
+  lost = 0, highest = 0;
+  for (int i = 0; i < 12; i++)
+    dc_loss_reports_add(&r, 25, highest += 80, lost += 7 + i % 3, (uint64_t)(i + 1) * 5000000);
+  g_assert_false(dc_loss_reports_in_runs(&r));
+}
+
 static void test_bad_input(void) {
   dc_mixer *m = make_mixer(3);
   sender good;
@@ -1708,5 +1788,6 @@ int main(int argc, char **argv) {
   g_test_add_func("/mixer/packets-stamped-after-the-tick", test_packets_stamped_after_the_tick);
   g_test_add_func("/mixer/loss-reports-hold-between-reports", test_loss_reports_hold_between_reports);
   g_test_add_func("/mixer/loss-reports-skip-empty-blocks", test_loss_reports_skip_empty_blocks);
+  g_test_add_func("/mixer/loss-reports-tell-runs", test_loss_reports_tell_runs);
   return g_test_run();
 }
