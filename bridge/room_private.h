@@ -318,6 +318,7 @@ struct dc_participant {
   gint loss_down_pub, loss_up_pub, audio_loss_now_pub; /* 1/256; -1 unknown */
   gint kbps_down_pub, kbps_up_pub;
   int64_t lost_up_seen;   /* cumulative losses in our last reports on its streams (its worker) */
+  uint64_t audio_skipped_reported; /* its audio's numbers skipped beside silence at our last report (its worker) */
   int64_t lost_down_seen; /* in its last report on our mix (its worker) */
 };
 

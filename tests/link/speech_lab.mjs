@@ -589,7 +589,8 @@ async function main() {
     const l = red.pointLink;
     check(l && l.rtt_ms !== null && l.rtt_ms >= 0.8 * base && l.rtt_ms <= most,
       "the operators' live view gives the point's round trip as the lab makes it",
-      l ? `${l.rtt_ms} ms (lab: ${base} ms of delay, at most ${most} ms with full queues); loss down ${l.loss_down_pct} %, up ${l.loss_up_pct} %, ` +
+      l ? `${l.rtt_ms} ms (lab: ${base} ms of delay, at most ${most} ms with full queues); loss down ${l.loss_down_pct} %, ` +
+        `up ${l.loss_up_pct === null ? 'not measured (its audio silence, filtered)' : `${l.loss_up_pct} %`}, ` +
         `${l.kbps_down} / ${l.kbps_up} kbit/s` : 'the point is not in the live view');
     const upRate = field('up', 'rate-kbit');
     if (UP && upRate && upRate < 42) {
