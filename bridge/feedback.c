@@ -136,6 +136,8 @@ static void on_report(dc_participant *rcv, const dc_rtcp_report *rep, uint64_t n
       publish_rtt(rcv, blk);
     /* the worst loss of its last reports decides the mix's redundancy (audio.c); a block
      * over no new packet says nothing (dc_loss_reports_add) */
+    if (blk->ssrc == rcv->audio.ssrc && outage) /* its losses are no run: the spread skips them */
+      dc_loss_reports_follow(&rcv->audio_losses, blk->ext_highest_seq, blk->cumulative_lost);
     if (blk->ssrc == rcv->audio.ssrc && !outage &&
         dc_loss_reports_add(&rcv->audio_losses, blk->fraction_lost, blk->ext_highest_seq, blk->cumulative_lost,
                             now)) {

@@ -600,6 +600,11 @@ static void spread_add(dc_loss_reports *r, bool restart, uint32_t ext_highest, i
   r->spread_anchored = true;
 }
 
+void dc_loss_reports_follow(dc_loss_reports *r, uint32_t ext_highest, int32_t cumulative_lost) {
+  if (r->spread_anchored)
+    r->spread_highest = ext_highest, r->spread_lost = cumulative_lost;
+}
+
 bool dc_loss_reports_in_runs(const dc_loss_reports *r) {
   if (r->spread_n < DC_LOSS_SPREAD_MIN || r->spread_l < DC_LOSS_SPREAD_MIN_LOST || r->spread_l >= r->spread_e)
     return false;

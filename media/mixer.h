@@ -281,6 +281,9 @@ unsigned dc_loss_reports_worst(const dc_loss_reports *r, uint64_t now_us, uint64
 #define DC_LOSS_SPREAD_KEPT 24
 #define DC_LOSS_SPREAD_RUNS 2.2
 bool dc_loss_reports_in_runs(const dc_loss_reports *r);
+/* A report not taken (one covering an outage, which the caller knows of): the spread's next
+ * interval starts after it, so the outage's losses are not read as a run. */
+void dc_loss_reports_follow(dc_loss_reports *r, uint32_t ext_highest, int32_t cumulative_lost);
 
 /* Whether a listener on the tier takes RED copies now: the highland tier's copies (one more
  * encode a frame, and one per highland talker) are made only then. */

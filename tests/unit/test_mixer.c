@@ -1693,6 +1693,17 @@ static void test_loss_reports_tell_runs(void) {
   dc_loss_reports_add(&r, 200, highest += 80, lost += 70, 60000000);
   g_assert_cmpfloat(r.spread_n, ==, before);
   g_assert_true(dc_loss_reports_in_runs(&r));
+  /* an outage's report, not taken (the caller knew of it), then lone losses: the outage's 40
+   * of 90 fall in no interval (taken, they would have been one) */
+  dc_loss_reports follows = r, takes = r;
+  dc_loss_reports_follow(&follows, highest + 90, lost + 40);
+  dc_loss_reports_add(&takes, 0, highest + 90, lost + 40, 58000000);
+  g_assert_cmpfloat(follows.spread_n, ==, before);
+  g_assert_cmpfloat(follows.spread_l, ==, r.spread_l);
+  dc_loss_reports_add(&follows, 0, highest + 170, lost + 48, 59000000);
+  dc_loss_reports_add(&takes, 0, highest + 170, lost + 48, 59000000);
+  g_assert_cmpfloat(follows.spread_l, ==, r.spread_l + 8);
+  g_assert_cmpfloat(takes.spread_l, ==, r.spread_l + 48);
   /* late packets lower the receiver's count: no negative loss */
   dc_loss_reports_add(&r, 0, highest += 80, lost -= 2, 65000000);
   g_assert_true(dc_loss_reports_in_runs(&r));
