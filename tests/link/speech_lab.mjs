@@ -592,6 +592,11 @@ async function main() {
       l ? `${l.rtt_ms} ms (lab: ${base} ms of delay, at most ${most} ms with full queues); loss down ${l.loss_down_pct} %, ` +
         `up ${l.loss_up_pct === null ? 'not measured (its audio silence, filtered)' : `${l.loss_up_pct} %`}, ` +
         `${l.kbps_down} / ${l.kbps_up} kbit/s` : 'the point is not in the live view');
+    // a listening page holds its microphone (app.js, quietUntilSound): its audio is silence the
+    // bridge's kernel filter drops unread, so its uplink loss is not measured, not "0 %"
+    if (!UP && !ENDPOINT && !/quietstart=0/.test(PAGE_QUERY))
+      check(l && l.loss_up_pct === null, "the live view does not claim a listening page's uplink loss",
+        l ? `loss up ${l.loss_up_pct} (null: not measured)` : 'the point is not in the live view');
     const upRate = field('up', 'rate-kbit');
     if (UP && upRate && upRate < 42) {
       // an uplink thinner than the highland tier's 16 kbit/s with RED's copy (~42 kbit/s on the
