@@ -309,15 +309,29 @@ static void send_audio_sr(dc_participant *p, uint64_t now) {
     dc_transport_send_rtcp(p->transport, buf, w.len, sizeof buf);
 }
 
+/* A block for s since its last, and what the interval should have brought and lost. */
+static void report_stream(dc_rx_stream *s, uint64_t now, dc_rtcp_report_block *block, uint64_t *expected,
+                          uint64_t *lost) {
+  uint64_t expected_before = s->expected_prior, received_before = s->received_prior;
+  dc_rx_stream_report(s, now, block);
+  *expected = s->expected_prior - expected_before;
+  uint64_t received = s->received_prior - received_before;
+  *lost = *expected > received ? *expected - received : 0;
+}
+
 /* A sender report for its mix; receiver reports on what it sends (RFC 3550 §6.4.2), with a
  * REMB capping its send rate at what its uplink carries (Chrome's loss controller takes it
  * from there). */
 void feedback_report(dc_participant *p, uint64_t now) {
   send_audio_sr(p, now);
   dc_rtcp_report rr = {.ssrc = p->rtcp_ssrc};
+  uint64_t up_expected = 0, up_lost = 0; /* of what was measured, for the live view */
   for (int i = 0; i < p->n_layers && rr.n_blocks < DC_RTCP_MAX_BLOCKS; i++)
-    if (p->layer_rx[i].started)
-      dc_rx_stream_report(&p->layer_rx[i], now, &rr.blocks[rr.n_blocks++]);
+    if (p->layer_rx[i].started) {
+      uint64_t e, l;
+      report_stream(&p->layer_rx[i], now, &rr.blocks[rr.n_blocks++], &e, &l);
+      up_expected += e, up_lost += l;
+    }
   int n_video_blocks = rr.n_blocks;
   /* Its audio's loss is measured only where most of the interval's numbers came: the kernel's
    * filter drops a quiet point's silence (silence_filter.h), and a number missing beside
@@ -325,12 +339,13 @@ void feedback_report(dc_participant *p, uint64_t now) {
    * loses (the link lab's radio: 0 % shown while it lost 10 %). */
   bool audio_measured = false;
   if (p->audio_rx.started && rr.n_blocks < DC_RTCP_MAX_BLOCKS) {
-    uint64_t expected_before = p->audio_rx.expected_prior;
-    dc_rx_stream_report(&p->audio_rx, now, &rr.blocks[rr.n_blocks++]);
-    uint64_t expected = p->audio_rx.expected_prior - expected_before,
-             skipped = p->audio_rx.skipped - p->audio_skipped_reported;
+    uint64_t expected, lost;
+    report_stream(&p->audio_rx, now, &rr.blocks[rr.n_blocks++], &expected, &lost);
+    uint64_t skipped = p->audio_rx.skipped - p->audio_skipped_reported;
     p->audio_skipped_reported = p->audio_rx.skipped;
     audio_measured = expected > 0 && skipped * 2 < expected;
+    if (audio_measured)
+      up_expected += expected, up_lost += lost;
   }
   if (!rr.n_blocks)
     return;
@@ -352,14 +367,13 @@ void feedback_report(dc_participant *p, uint64_t now) {
   /* The source's uplink: the loss our reports tell it moves an estimate of what the uplink
    * carries (GCC's loss controller, as for a receiver), and the REMB caps its video to that
    * less its audio (a browser counts only its video against REMB). */
-  uint8_t worst_up = 0, worst_measured = 0;
-  for (int b = 0; b < rr.n_blocks; b++) {
+  uint8_t worst_up = 0;
+  for (int b = 0; b < rr.n_blocks; b++)
     worst_up = MAX(worst_up, rr.blocks[b].fraction_lost);
-    if (b < n_video_blocks || audio_measured)
-      worst_measured = MAX(worst_measured, rr.blocks[b].fraction_lost);
-  }
-  /* the live view and attendance: unknown (-1), not 0 %, where nothing it sent was measured */
-  g_atomic_int_set(&p->loss_up_pub, n_video_blocks || audio_measured ? worst_measured : -1);
+  /* the live view and attendance: over enough of its packets to mean something, and unknown
+   * (-1), not 0 %, where nothing it sent was measured */
+  g_atomic_int_set(&p->loss_up_pub,
+                   dc_uplink_loss_interval(&p->uplink_loss, n_video_blocks || audio_measured, up_expected, up_lost));
   dc_bwe_on_loss(&p->up_bwe, worst_up, 0, now); /* its browser sends up to our REMB: no cap here */
   uint64_t up = dc_bwe_estimate(&p->up_bwe), audio = dc_audio_up_bps(p);
   if (n && p->remb_upstream)

@@ -385,6 +385,7 @@ dc_participant *dc_room_join(dc_room *r, int64_t id, const char *name, const cha
   p->mix_slot = -1;
   p->audience = g_array_new(FALSE, FALSE, sizeof(dc_seat));
   p->rtt_ms_pub = p->loss_down_pub = p->loss_up_pub = p->audio_loss_now_pub = -1;
+  dc_uplink_loss_init(&p->uplink_loss);
   if (!dc_tier_from_name(profile, &p->tier))
     p->tier = DC_TIER_STANDARD;
   p->audio_wait_ms = (gint)MIN(audio_wait_ms, (unsigned)G_MAXINT);

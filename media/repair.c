@@ -356,6 +356,23 @@ void dc_rx_stream_report(dc_rx_stream *s, uint64_t now_us, dc_rtcp_report_block 
   }
 }
 
+void dc_uplink_loss_init(dc_uplink_loss *u) { *u = (dc_uplink_loss){.shown = -1}; }
+
+int dc_uplink_loss_interval(dc_uplink_loss *u, bool measured, uint64_t expected, uint64_t lost) {
+  if (!measured) {
+    dc_uplink_loss_init(u);
+    return u->shown;
+  }
+  const double keep = 1.0 - 1.0 / DC_UPLINK_LOSS_INTERVALS;
+  u->expected = u->expected * keep + (double)expected;
+  u->lost = u->lost * keep + (double)(lost < expected ? lost : expected);
+  if (u->expected >= DC_UPLINK_LOSS_PACKETS) {
+    double share = u->lost * 256 / u->expected;
+    u->shown = share >= 255 ? 255 : (int)(share + 0.5);
+  }
+  return u->shown;
+}
+
 /* ---- RTX ---- */
 
 size_t dc_rtx_wrap(uint8_t *buf, size_t len, size_t cap, uint8_t rtx_pt, uint32_t rtx_ssrc,

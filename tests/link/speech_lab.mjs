@@ -390,7 +390,14 @@ async function run(dir, lab, speech, silence, red, withOutage) {
     await sleep(1500);
     if (pointEp) pointEp.startRecording();
     else await startRecording(hearer);
-    await sleep(SECONDS * 1000);
+    // what the operators' live view says of the point's uplink loss meanwhile, every 2 s
+    const upSeen = [];
+    for (const until = Date.now() + SECONDS * 1000; Date.now() < until;) {
+      await sleep(Math.min(2000, Math.max(0, until - Date.now())));
+      const l = (await api(bridge.key, 'GET', `/api/meetings/${meeting.id}/live`)).points
+        .find((p) => p.name === 'Xã Tà Xùa')?.participants[0]?.link;
+      upSeen.push(l ? l.loss_up_pct : undefined);
+    }
     const rec = pointEp ? pointEp.stopRecording() : await stopRecording(hearer);
     const sent = await stopRecording(speaker);
     const after = await pointAudio();
@@ -412,7 +419,7 @@ async function run(dir, lab, speech, silence, red, withOutage) {
       redOut: mixAfter.redOut - mixBefore.redOut, redTwo: mixAfter.redTwo - mixBefore.redTwo,
       redFar: mixAfter.redFar - mixBefore.redFar };
     const result = {
-      video, pointLink, mix,
+      video, pointLink, mix, upSeen,
       red, before, after, rec, transit: linkWindow(linkBefore, linkAfter, windowS),
       back: linkWindow(backBefore, backAfter, windowS), mouthToEarMs: mouthToEar(to16k(sent), sent.t0, to16k(rec), rec.t0AtStart ?? rec.t0),
       mouthToEarEndMs: mouthToEar(to16k(sent), sent.t0, to16k(rec), rec.t0, true),
@@ -592,6 +599,8 @@ async function main() {
       l ? `${l.rtt_ms} ms (lab: ${base} ms of delay, at most ${most} ms with full queues); loss down ${l.loss_down_pct} %, ` +
         `up ${l.loss_up_pct === null ? 'not measured (its audio silence, filtered)' : `${l.loss_up_pct} %`}, ` +
         `${l.kbps_down} / ${l.kbps_up} kbit/s` : 'the point is not in the live view');
+    console.log(`# the live view's uplink loss for the point, every 2 s (RED on): ` +
+      red.upSeen.map((v) => (v === null ? '–' : v === undefined ? '?' : `${v.toFixed(1)}`)).join(' '));
     // a listening page holds its microphone (app.js, quietUntilSound): its audio is silence the
     // bridge's kernel filter drops unread, so its uplink loss is not measured, not "0 %"
     if (!UP && !ENDPOINT && !/quietstart=0/.test(PAGE_QUERY))

@@ -431,6 +431,72 @@ static void test_rx_silence_skipped(void) {
   g_assert_cmpuint(fresh.skipped, ==, 0);
 }
 
+/* The live view's uplink loss: shown over about the last eight report intervals, once 64
+ * of the point's packets count. An audio-only highland point (17 packets a report interval)
+ * on a link losing 10 % in runs of about three (the link lab's radio, a Gilbert chain drawn
+ * with a fixed seed): one interval's figure reads 0 in most intervals and 18-35 % in others;
+ * the figure shown stays near the link's loss. */
+static void test_uplink_loss_over_enough_packets(void) {
+  dc_uplink_loss u;
+  dc_uplink_loss_init(&u);
+  g_assert_cmpint(dc_uplink_loss_interval(&u, false, 0, 0), ==, -1);
+  /* unknown until 64 packets count (17, then 17 + 7/8 of that, ...: the fifth interval) */
+  for (int i = 0; i < 4; i++)
+    g_assert_cmpint(dc_uplink_loss_interval(&u, true, 17, 0), ==, -1);
+  g_assert_cmpint(dc_uplink_loss_interval(&u, true, 17, 0), ==, 0);
+  /* a whole interval lost: about a fifth of what counts, fading as clean intervals follow */
+  int after_burst = dc_uplink_loss_interval(&u, true, 17, 17);
+  g_assert_cmpint(after_burst, >=, 20 * 256 / 100);
+  g_assert_cmpint(after_burst, <=, 25 * 256 / 100);
+  int later = after_burst;
+  for (int i = 0; i < 8; i++) {
+    int now = dc_uplink_loss_interval(&u, true, 17, 0);
+    g_assert_cmpint(now, <, later);
+    later = now;
+  }
+  g_assert_cmpint(later, <, 10 * 256 / 100);
+  /* an interval of only silence (nothing measured): unknown again, and counted afresh */
+  g_assert_cmpint(dc_uplink_loss_interval(&u, false, 0, 0), ==, -1);
+  g_assert_cmpint(dc_uplink_loss_interval(&u, true, 40, 40), ==, -1);
+  /* 40 lost of 40 weigh 35 of 35 now, beside 30 received */
+  g_assert_cmpint(dc_uplink_loss_interval(&u, true, 30, 0), ==, (int)(35 * 256 / 65.0 + 0.5));
+  /* a point with a camera: an interval is enough on its own; more lost than expected is all */
+  dc_uplink_loss_init(&u);
+  g_assert_cmpint(dc_uplink_loss_interval(&u, true, 300, 30), ==, 26);
+  dc_uplink_loss_init(&u);
+  g_assert_cmpint(dc_uplink_loss_interval(&u, true, 300, 400), ==, 255);
+
+  GRand *rand = g_rand_new_with_seed(12);
+  dc_uplink_loss_init(&u);
+  bool bad = false;
+  unsigned lost_all = 0, sent_all = 0, interval_zero = 0, shown_zero = 0, shown_far = 0, intervals = 300;
+  int lowest = 255, highest = 0;
+  for (unsigned i = 0; i < intervals; i++) {
+    unsigned lost = 0;
+    for (int k = 0; k < 17; k++) { /* good → bad 1/27, bad → good 1/3: 10 % lost, runs of 3 */
+      bad = bad ? g_rand_double(rand) >= 1.0 / 3 : g_rand_double(rand) < 1.0 / 27;
+      lost += bad;
+    }
+    lost_all += lost, sent_all += 17;
+    int shown = dc_uplink_loss_interval(&u, true, 17, lost);
+    interval_zero += lost == 0;
+    if (i >= 4) { /* once 64 count */
+      shown_zero += shown == 0;
+      double pct = shown * 100.0 / 256;
+      shown_far += pct < 3 || pct > 20;
+      lowest = MIN(lowest, shown), highest = MAX(highest, shown);
+    }
+  }
+  g_rand_free(rand);
+  g_test_message("link lost %.1f %%; one interval's figure 0 in %u of %u intervals; the figure shown 0 in %u, "
+                 "outside 3-20 %% in %u, %.1f-%.1f %%", lost_all * 100.0 / sent_all, interval_zero, intervals, shown_zero,
+                 shown_far, lowest * 100.0 / 256, highest * 100.0 / 256);
+  if (interval_zero < intervals / 2 || shown_zero > 0 || shown_far > intervals / 10)
+    g_error("the figure shown does not follow the link: link lost %.1f %%, one interval's figure 0 in %u of %u, "
+            "the figure shown 0 in %u and outside 3-20 %% in %u", lost_all * 100.0 / sent_all, interval_zero,
+            intervals, shown_zero, shown_far);
+}
+
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/repair/cache-hit-and-age", test_cache_hit_and_age);
@@ -443,6 +509,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/repair/rx-late-retransmission-is-no-restart", test_rx_late_retransmission_is_no_restart);
   g_test_add_func("/repair/rx-loss-in-runs", test_rx_loss_in_runs);
   g_test_add_func("/repair/rx-silence-skipped", test_rx_silence_skipped);
+  g_test_add_func("/repair/uplink-loss-over-enough-packets", test_uplink_loss_over_enough_packets);
   g_test_add_func("/repair/rtx-round-trip", test_rtx_round_trip);
   g_test_add_func("/repair/rtx-padding", test_rtx_padding);
   g_test_add_func("/repair/budget", test_repair_budget);
