@@ -319,7 +319,7 @@ struct dc_participant {
   gint kbps_down_pub, kbps_up_pub;
   int64_t lost_up_seen;   /* cumulative losses in our last reports on its streams (its worker) */
   uint64_t audio_skipped_reported; /* its audio's numbers skipped beside silence at our last report (its worker) */
-  dc_uplink_loss uplink_loss;      /* what loss_up_pub shows, over at least 64 of its packets (its worker) */
+  dc_uplink_loss uplink_loss;      /* what loss_up_pub shows: about its last eight report intervals (its worker) */
   int64_t lost_down_seen; /* in its last report on our mix (its worker) */
 };
 

@@ -156,8 +156,9 @@ void dc_rx_stream_report(dc_rx_stream *s, uint64_t now_us, dc_rtcp_report_block 
  * counts weigh 1 - 1/DC_UPLINK_LOSS_INTERVALS less at each new one), shown once at least
  * DC_UPLINK_LOSS_PACKETS are counted, not the last interval's figure alone. An audio-only
  * point sends ~17 packets a second in the highland tier's 60 ms frames, and on a link losing
- * 10 % in runs of three one interval's figure read 0 in half the seconds and 18-35 % in others
- * (the unit test's draws); over 64 packets it was still outside 3-20 % a third of the time.
+ * 10 % in runs of three one interval's figure read 0 in half the seconds (the unit test's
+ * draws; up to 37.5 % in others in the link lab); over 64 packets in turn it was still outside
+ * 3-20 % a third of the time.
  * An interval that measured nothing of it (only silence the kernel dropped,
  * bridge/silence_filter.h) makes it unknown again. */
 #define DC_UPLINK_LOSS_INTERVALS 8

@@ -434,8 +434,8 @@ static void test_rx_silence_skipped(void) {
 /* The live view's uplink loss: shown over about the last eight report intervals, once 64
  * of the point's packets count. An audio-only highland point (17 packets a report interval)
  * on a link losing 10 % in runs of about three (the link lab's radio, a Gilbert chain drawn
- * with a fixed seed): one interval's figure reads 0 in most intervals and 18-35 % in others;
- * the figure shown stays near the link's loss. */
+ * with a fixed seed): one interval's figure reads 0 in about half the intervals; the figure
+ * shown stays near the link's loss. */
 static void test_uplink_loss_over_enough_packets(void) {
   dc_uplink_loss u;
   dc_uplink_loss_init(&u);
