@@ -449,6 +449,83 @@ static void test_page_gzipped(void) {
   g_free(file);
 }
 
+/* GET path, undecoded, with "Accept-Encoding: gzip" or none and an If-None-Match or none;
+ * returns the answer (g_object_unref it), its body in *body. */
+static SoupMessage *conditional_get(const char *path, bool gzip, const char *if_none_match, GBytes **body) {
+  char *url = g_strconcat(T.base, path, NULL);
+  SoupMessage *msg = soup_message_new("GET", url);
+  g_free(url);
+  soup_message_disable_feature(msg, SOUP_TYPE_CONTENT_DECODER);
+  SoupMessageHeaders *h = soup_message_get_request_headers(msg);
+  if (gzip)
+    soup_message_headers_replace(h, "Accept-Encoding", "gzip");
+  if (if_none_match)
+    soup_message_headers_replace(h, "If-None-Match", if_none_match);
+  wait_t w = {.loop = g_main_loop_new(NULL, FALSE)};
+  soup_session_send_and_read_async(T.session, msg, G_PRIORITY_DEFAULT, NULL, on_sent, &w);
+  g_main_loop_run(w.loop);
+  g_main_loop_unref(w.loop);
+  g_assert_no_error(w.error);
+  *body = w.body;
+  return msg;
+}
+
+/* A page fetched again (a clerk's reload over a highland link) is answered 304 Not Modified
+ * when the browser names what it holds, with the page's own policy (a browser updates its
+ * copy's headers from a 304: the plain policy would block its scripts); anything else, or the
+ * other encoding's tag, gets the page whole. */
+static void test_page_not_modified(void) {
+  const char *path = "/join?meeting=1";
+  GBytes *body = NULL;
+  SoupMessage *first = conditional_get(path, true, NULL, &body);
+  g_assert_cmpuint(soup_message_get_status(first), ==, 200);
+  SoupMessageHeaders *fh = soup_message_get_response_headers(first);
+  char *tag = g_strdup(soup_message_headers_get_one(fh, "ETag"));
+  const char *policy = soup_message_headers_get_one(fh, "Content-Security-Policy");
+  if (!tag || !g_str_has_prefix(tag, "\"") || !g_str_has_suffix(tag, "-gz\""))
+    g_error("the gzipped join page's ETag is %s: want a quoted strong tag naming its encoding", tag ? tag : "none");
+  g_assert_nonnull(policy);
+  g_assert_nonnull(strstr(policy, "'sha256-"));
+  g_bytes_unref(body);
+
+  char *weak = g_strconcat("W/", tag, NULL), *listed = g_strconcat("\"not-this\", ", tag, NULL);
+  const char *same[] = {tag, weak, listed, "*"};
+  for (size_t i = 0; i < G_N_ELEMENTS(same); i++) {
+    SoupMessage *again = conditional_get(path, true, same[i], &body);
+    SoupMessageHeaders *ah = soup_message_get_response_headers(again);
+    if (soup_message_get_status(again) != 304 || g_bytes_get_size(body) != 0)
+      g_error("If-None-Match: %s was answered %u with %zu bytes: want 304 and none", same[i],
+              soup_message_get_status(again), g_bytes_get_size(body));
+    g_assert_cmpstr(soup_message_headers_get_one(ah, "ETag"), ==, tag);
+    g_assert_cmpstr(soup_message_headers_get_one(ah, "Content-Security-Policy"), ==, policy);
+    g_assert_cmpstr(soup_message_headers_get_one(ah, "Cache-Control"), ==, "no-cache");
+    g_assert_null(soup_message_headers_get_one(ah, "Content-Length")); /* RFC 9110 §8.6: not 0 */
+    g_bytes_unref(body);
+    g_object_unref(again);
+  }
+
+  const struct {
+    bool gzip;
+    const char *inm;
+  } whole[] = {{true, "\"not-this\""}, {false, tag}, {true, "W/\"\""}};
+  for (size_t i = 0; i < G_N_ELEMENTS(whole); i++) {
+    SoupMessage *other = conditional_get(path, whole[i].gzip, whole[i].inm, &body);
+    if (soup_message_get_status(other) != 200 || g_bytes_get_size(body) < 1000)
+      g_error("If-None-Match: %s (%s) was answered %u with %zu bytes: want the page whole", whole[i].inm,
+              whole[i].gzip ? "gzip" : "plain", soup_message_get_status(other), g_bytes_get_size(body));
+    const char *got = soup_message_headers_get_one(soup_message_get_response_headers(other), "ETag");
+    g_assert_nonnull(got);
+    if (!whole[i].gzip)
+      g_assert_cmpstr(got, !=, tag);
+    g_bytes_unref(body);
+    g_object_unref(other);
+  }
+  g_free(listed);
+  g_free(weak);
+  g_free(tag);
+  g_object_unref(first);
+}
+
 /* The join page comes as one document (a highland point pays a TCP + TLS handshake a
  * connection): its style and script written in, each allowed by its hash in the page's policy,
  * the same bytes as the files. */
@@ -1980,6 +2057,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/api/page-served", test_page_served);
   g_test_add_func("/api/page-gzipped", test_page_gzipped);
   g_test_add_func("/api/page-one-document", test_page_one_document);
+  g_test_add_func("/api/page-not-modified", test_page_not_modified);
   g_test_add_func("/signaling/store-has-the-last-word", test_store_has_the_last_word);
   g_test_add_func("/api/revoke-and-end", test_revoke_and_end);
   g_test_add_func("/signaling/never-connected", test_never_connected);
