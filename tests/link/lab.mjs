@@ -66,7 +66,7 @@ export function startLinkem(exe, lab, scenario, { seed = 1, set = [] } = {}) {
         if (o.event === 'ready') resolve(link);
         if (o.event === 'stats') link.latest[o.direction] = o;
         if (o.event === 'stats' && o.final) link.final[o.direction] = o;
-        if (o.event === 'queue_drop') console.log(`# linkem: ${line}`);
+        if (o.event === 'queue_drop' || o.event === 'lost') console.log(`# linkem: ${line}`);
       } catch { /* not JSON */ }
     });
     child.stderr.on('data', (d) => process.stderr.write(`  [linkem] ${d}`));

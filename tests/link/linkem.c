@@ -17,10 +17,13 @@
  * reorder-percent, reorder-ms; group [link] with description, outage-at-s and outage-for-s.
  * SIGUSR1 takes the link down, SIGUSR2 brings it back (a test's own outage); SIGTERM and
  * SIGINT end the run. Stdout gets JSON lines: "ready" once relaying, "outage" events, and
- * each direction's statistics every --stats-every seconds and at the end. The random draws
- * are seeded (--seed, default 1), and loss is drawn per flow (TCP, other UDP, RTCP, each RTP
- * stream by its order of appearance: flow_of): with the same scenario and seed, the n-th
- * packet of the mix meets the same fate whatever else the join sent.
+ * each direction's statistics every --stats-every seconds and at the end; with --log-drops,
+ * every frame the queue dropped ("queue_drop") or the loss took ("lost"). Whoever runs it
+ * must keep reading them: writes block once a pipe is full, and linkem then relays nothing
+ * (a by-hand probe that waited on curl synchronously made a dead link ~100 s in). The
+ * random draws are seeded (--seed, default 1), and loss is drawn per flow (TCP, other UDP,
+ * RTCP, each RTP stream by its order of appearance: flow_of): with the same scenario and
+ * seed, the n-th packet of the mix meets the same fate whatever else the join sent.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -215,9 +218,9 @@ static void print_stats(const direction *d, bool final) {
 static gboolean log_drops; /* GOption writes a gboolean */
 static uint64_t started_us;
 
-/* --log-drops: a frame the full queue dropped, with what it was (a burst that overflows a thin
- * link's queue says who sent it). */
-static void log_drop(const direction *d, const uint8_t *frame, size_t len, uint64_t now) {
+/* --log-drops: a frame the full queue dropped or the loss took, with what it was (a burst that
+ * overflows a thin link's queue says who sent it; a flow whose resends are all lost, which). */
+static void log_drop(const direction *d, const char *event, const uint8_t *frame, size_t len, uint64_t now) {
   const uint8_t *ip = frame + ETH_HEADER;
   size_t ihl = (size_t)(ip[0] & 0x0f) * 4;
   unsigned proto = len > ETH_HEADER + 9 ? ip[9] : 0, sport = 0, dport = 0;
@@ -225,9 +228,9 @@ static void log_drop(const direction *d, const uint8_t *frame, size_t len, uint6
     sport = (unsigned)ip[ihl] << 8 | ip[ihl + 1];
     dport = (unsigned)ip[ihl + 2] << 8 | ip[ihl + 3];
   }
-  printf("{\"event\":\"queue_drop\",\"direction\":\"%s\",\"at_s\":%.3f,\"bytes\":%zu,\"proto\":%u,\"sport\":%u,"
+  printf("{\"event\":\"%s\",\"direction\":\"%s\",\"at_s\":%.3f,\"bytes\":%zu,\"proto\":%u,\"sport\":%u,"
          "\"dport\":%u,\"backlog_ms\":%.0f}\n",
-         d->name, (now - started_us) / 1e6, len - ETH_HEADER, proto, sport, dport,
+         event, d->name, (now - started_us) / 1e6, len - ETH_HEADER, proto, sport, dport,
          d->im.busy_until > now ? (d->im.busy_until - now) / 1e3 : 0.0);
   fflush(stdout);
 }
@@ -268,8 +271,8 @@ static void receive(direction *d, bool link_up, uint8_t *buf) {
       continue;
     dc_impair_fate r = ip ? dc_impair_packet(&d->im, flow_of(d, buf, (size_t)n), now, (size_t)n - ETH_HEADER, link_up, &due)
                           : DC_IMPAIR_PASS;
-    if (r == DC_IMPAIR_QUEUE && log_drops)
-      log_drop(d, buf, (size_t)n, now);
+    if ((r == DC_IMPAIR_QUEUE || r == DC_IMPAIR_LOST) && log_drops)
+      log_drop(d, r == DC_IMPAIR_QUEUE ? "queue_drop" : "lost", buf, (size_t)n, now);
     if (r != DC_IMPAIR_PASS)
       continue;
     heap_push(d, (pending){due, d->order++, (size_t)n, g_memdup2(buf, (gsize)n)});
@@ -298,7 +301,7 @@ int main(int argc, char **argv) {
       {"seed", 0, 0, G_OPTION_ARG_INT64, &seed, "seed of the random draws (default 1)", "N"},
       {"set", 0, 0, G_OPTION_ARG_STRING_ARRAY, &sets, "override a scenario key, e.g. down.loss-percent=5", "GROUP.KEY=VALUE"},
       {"stats-every", 0, 0, G_OPTION_ARG_INT64, &stats_every, "print statistics every S seconds", "S"},
-      {"log-drops", 0, 0, G_OPTION_ARG_NONE, &log_drops, "print every frame the full queue dropped", NULL},
+      {"log-drops", 0, 0, G_OPTION_ARG_NONE, &log_drops, "print every frame the full queue dropped or the loss took", NULL},
       {NULL}};
   g_autoptr(GOptionContext) ctx = g_option_context_new("SCENARIO — a slow, lossy link between two interfaces");
   g_option_context_add_main_entries(ctx, entries, NULL);
