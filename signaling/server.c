@@ -481,10 +481,11 @@ static bool none_match_hits(SoupMessageHeaders *req, const char *tag) {
 
 /* The page's files, each with its validator: a browser that fetches one again (a clerk who
  * reloads the join link, a page opened again in the same meeting) asks whether it changed
- * and gets 304 Not Modified, ~660 bytes of headers, instead of the join page again (~9 KB gzipped, which
- * over a highland point's 32 kbit/s with loss takes seconds: tests/link/page_probe.mjs). A 304
- * carries what the full answer would have in the headers a browser updates its copy with
- * (§15.4.5): the page's policy with its scripts' hashes above all, or its copy would lose them. */
+ * and gets 304 Not Modified, ~660 bytes of headers, instead of the join page again (~9 KB
+ * gzipped, which over a highland point's 32 kbit/s with loss takes seconds:
+ * tests/link/page_probe.mjs). A 304 carries what the full answer would have in the headers a
+ * browser updates its copy with (§15.4.5): the page's policy with its scripts' hashes above
+ * all, or its copy would lose them. */
 static void on_static(SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTable *query,
                       gpointer user) {
   dc_server *srv = user;
