@@ -144,7 +144,7 @@ int main(int argc, char **argv) {
   gboolean insecure = FALSE, audio_only = FALSE, stats = FALSE, version = FALSE;
   int slots = 0, give_up = 60;
   GOptionEntry entries[] = {
-      {"link", 'l', 0, G_OPTION_ARG_STRING, &link, "The join link from the operator (https://BRIDGE:8443/join?meeting=…&token=…)", "URL"},
+      {"link", 'l', 0, G_OPTION_ARG_STRING, &link, "The join link from the operator (https://BRIDGE:8443/join#meeting=…&token=…)", "URL"},
       {"config", 'c', 0, G_OPTION_ARG_FILENAME, &config, "Unattended: join this point's meetings by themselves, as the file's [endpoint] group says (bridge, device-key, and any option below)", "FILE"},
       {"name", 'n', 0, G_OPTION_ARG_STRING, &name, "Your name or your hall's, shown to the meeting (default: the host name)", "NAME"},
       {"profile", 'p', 0, G_OPTION_ARG_STRING, &profile, "Link profile: hall, standard or highland (default: the link's, else " DEFAULT_PROFILE ")", "PROFILE"},
@@ -195,7 +195,7 @@ int main(int argc, char **argv) {
       memset(t + 6, 'x', strcspn(t + 6, "&"));
   }
   if (!link && !config) {
-    fprintf(stderr, "diemcau-endpoint: give the join link: --link 'https://BRIDGE:8443/join?meeting=…&token=…' "
+    fprintf(stderr, "diemcau-endpoint: give the join link: --link 'https://BRIDGE:8443/join#meeting=…&token=…' "
                     "(or --config FILE for a box that joins by itself)\n");
     goto out;
   }

@@ -182,26 +182,31 @@ bool dc_join_link_parse(const char *link, dc_join_link *out, GError **error) {
     g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "a join link starts with https://, not %s://", scheme);
     goto out;
   }
-  if (!host || !*host || strcmp(g_uri_get_path(uri), "/join") || !query) {
+  const char *fragment = g_uri_get_fragment(uri);
+  if (!host || !*host || strcmp(g_uri_get_path(uri), "/join") || (!query && !fragment)) {
     g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                "not a join link: it looks like https://BRIDGE:8443/join?meeting=1&token=...");
+                "not a join link: it looks like https://BRIDGE:8443/join#meeting=1&token=...");
     goto out;
   }
-  params = g_uri_parse_params(query, -1, "&", G_URI_PARAMS_NONE, NULL);
-  /* the token travels in the fragment (never sent to a server, so never in its logs or a
-   * Referer); links made before that carry it in the query, and still work */
-  const char *fragment = g_uri_get_fragment(uri);
-  GHashTable *more = params && fragment ? g_uri_parse_params(fragment, -1, "&", G_URI_PARAMS_NONE, NULL) : NULL;
-  if (more) {
+  /* The bridge puts everything in the fragment (never sent to a server: the token is in no log
+   * or Referer, and every meeting's page is the one URL a browser keeps); links made before
+   * carry the meeting, the profile or the token in the query, and still work. The fragment's
+   * values win, as on the page (app.js). */
+  params = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+  const char *parts[] = {query, fragment};
+  for (size_t i = 0; i < G_N_ELEMENTS(parts); i++) {
+    GHashTable *part = parts[i] ? g_uri_parse_params(parts[i], -1, "&", G_URI_PARAMS_NONE, NULL) : NULL;
+    if (!part)
+      continue;
     GHashTableIter it;
     gpointer k, v;
-    g_hash_table_iter_init(&it, more);
+    g_hash_table_iter_init(&it, part);
     while (g_hash_table_iter_next(&it, &k, &v))
       g_hash_table_replace(params, g_strdup(k), g_strdup(v));
-    g_hash_table_unref(more);
+    g_hash_table_unref(part);
   }
-  const char *meeting = params ? g_hash_table_lookup(params, "meeting") : NULL;
-  const char *token = params ? g_hash_table_lookup(params, "token") : NULL;
+  const char *meeting = g_hash_table_lookup(params, "meeting");
+  const char *token = g_hash_table_lookup(params, "token");
   guint64 id = 0;
   if (!meeting || !g_ascii_string_to_unsigned(meeting, 10, 1, G_MAXINT64, &id, NULL) || !token || !*token ||
       strlen(token) > 256) {

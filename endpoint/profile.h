@@ -163,7 +163,7 @@ const dc_profile *dc_profile_find(const char *name);
 /* The profile list for messages: "hall, standard or highland". */
 const char *dc_profile_names(void);
 
-/* ---- the join link: https://BRIDGE[:PORT]/join?meeting=N&token=T[&profile=P] ---- */
+/* ---- the join link: https://BRIDGE[:PORT]/join#meeting=N[&profile=P]&token=T (or in the query) ---- */
 
 typedef struct {
   char *ws_url;   /* wss://BRIDGE:PORT/ws (ws:// for an http:// link) */

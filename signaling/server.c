@@ -751,10 +751,13 @@ const char *dc_server_base_url(dc_server *srv) { return srv->base_url; }
 
 const char *dc_server_listen_address(dc_server *srv) { return srv->listen_text; }
 
-/* The token goes in the fragment: a browser never sends it to a server, so it appears in no
- * access log, proxy log or Referer (the page reads it from location.hash). */
+/* Everything after the path goes in the fragment, which a browser never sends to a server:
+ * the token appears in no access log, proxy log or Referer, and the page is one URL, /join,
+ * for every meeting and profile, so a browser that has it asks only whether it changed (a
+ * 304: on_static) when the next meeting's link comes, instead of fetching it whole over a
+ * highland link. The page reads the fragment (app.js), the endpoint too (profile.c). */
 char *dc_server_join_link(dc_server *srv, int64_t meeting, const char *token, const char *profile) {
-  return g_strdup_printf("%s/join?meeting=%" G_GINT64_FORMAT "%s%s#token=%s", srv->base_url, meeting,
+  return g_strdup_printf("%s/join#meeting=%" G_GINT64_FORMAT "%s%s&token=%s", srv->base_url, meeting,
                          profile ? "&profile=" : "", profile ? profile : "", token);
 }
 

@@ -3,9 +3,10 @@
 // receives the main slot plus thumbnails, as signaling/PROTOCOL.md describes.
 'use strict';
 
-// The link's parameters: the query's, and the fragment's over them. The token travels in the
-// fragment (no browser sends it to a server: it is in no log and no Referer); older links
-// carry it in the query, and still work.
+// The link's parameters: the query's, and the fragment's over them. The bridge puts them all
+// in the fragment, which no browser sends to a server: the token is in no log and no Referer,
+// and the page is one URL for every meeting, so a browser that has it only asks whether it
+// changed. Older links carry the meeting, profile or token in the query, and still work.
 const params = new URLSearchParams(location.search);
 for (const [k, v] of new URLSearchParams(location.hash.replace(/^#/, ''))) params.set(k, v);
 const meeting = Number(params.get('meeting'));
@@ -435,5 +436,8 @@ $('leave').onclick = () => {
   if (diemcau.stopListening) diemcau.stopListening();
   status('Đã rời họp (you left the meeting).');
 };
+// Another meeting's link opened in this tab changes only the fragment, which loads nothing:
+// load the page again (the browser asks whether it changed) to join as that link says.
+window.addEventListener('hashchange', () => location.reload());
 makeThumbs();
 if (params.get('autojoin') === '1') join();

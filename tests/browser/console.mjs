@@ -2,7 +2,8 @@
 // key, adds two points and a group of them, schedules a meeting for the group; the two
 // meeting pages join with the links the console shows (one read back from its QR code with
 // zbarimg); the live view lists both as connected with their link numbers; one leaves; the
-// attendance view and its CSV show both, with their times; signing out ends the session.
+// attendance view and its CSV show both, with their times; a tab given another link (only its
+// fragment changes) loads again and joins; signing out ends the session.
 // A screenshot of the live view is kept (meson-logs/console-live.png).
 //
 // Usage: node console.mjs BRIDGE_EXECUTABLE. In a network namespace of its own, as the other
@@ -96,7 +97,7 @@ async function main() {
     await op.click('#schedule-form button[type=submit]');
     await op.waitForSelector('#meeting:not([hidden]) #invitations tbody tr');
     const links = await op.$$eval('#invitations tbody tr', (rows) => rows.map((r) => ({ point: r.cells[0].textContent, link: r.cells[2].textContent })));
-    check(links.length === 2 && links.every((l) => l.link.includes('/join?meeting=')),
+    check(links.length === 2 && links.every((l) => l.link.includes('/join#meeting=')),
       'the meeting is scheduled for the group: a join link per point', links.map((l) => `${l.point}: ${l.link.slice(0, 60)}…`).join(' | '));
 
     // the first point's link, read back from its QR code
@@ -181,6 +182,17 @@ async function main() {
     const timed = lines.slice(1).filter((l) => /,\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+07:00,\d{4}-\d\d-\d\dT/.test(l));
     check(lines.length === 3 && timed.length === 2 && links.every((l) => csv.includes(l.point)),
       'the attendance CSV has both points with their times', lines.join(' | ').slice(0, 400));
+
+    // one page URL for every meeting (the link's all in its fragment): a tab open on the page
+    // that is given another link, which changes only the fragment, loads again and joins
+    const c = await openPage(browser, `${BASE}/join`);
+    const fragment = links[0].link.split('#')[1] + '&autojoin=1&slots=1';
+    await c.evaluate((f) => { window.beforeTheLink = true; location.hash = f; }, fragment);
+    const again = await until(async () => c.evaluate(() => !window.beforeTheLink && !!(window.diemcau.me && window.diemcau.me.participant)).catch(() => false), 30000);
+    const back = await until(async () => (await liveRows(op)).some((r) => r.point === links[0].point && r.status === 'connected'), 30000);
+    check(again && back, 'a tab given another link (only its fragment changes) loads the page again and joins with it',
+      `page loaded again and joined: ${again}; live view: ${(await liveRows(op)).map((r) => `${r.point} ${r.status}`).join(' | ')}`);
+    await c.context().close();
 
     await op.click('#signout');
     await op.waitForSelector('#signin:not([hidden])');

@@ -109,7 +109,7 @@ def inner():
         if not line:
             break
         # the token after '#' (or, in links made before that, in the query)
-        m = re.search(r'/join\?meeting=(\d+)[^#\s]*?[#&]token=([^&\s]+)', line)
+        m = re.search(r'/join[?#]meeting=(\d+)[^\s]*?[#&]token=([^&\s]+)', line)
         if m:
             links.append((int(m.group(1)), m.group(2)))
     if len(links) < 2:

@@ -31,7 +31,7 @@ function pbm(m, path) {
 // Deterministic link-like text of n bytes.
 function text(n) {
   const chars = 'abcdefghijklmnopqrstuvwxyz0123456789/&=?.:-_ABCDEFGHIJKLMNOPQRSTUVWXYZ';
-  let out = 'https://bridge.example:8443/join?meeting=12&token=';
+  let out = 'https://bridge.example:8443/join#meeting=12&token=';
   for (let i = 0; out.length < n; i++) out += chars[(i * 7919 + n) % chars.length];
   return out.slice(0, n);
 }

@@ -73,11 +73,24 @@ static void test_join_link(void) {
   g_assert_cmpint(l.meeting, ==, 12);
   g_assert_cmpstr(l.profile->name, ==, "highland");
   dc_join_link_clear(&l);
+  /* all of it in the fragment, as the bridge makes links now: one page URL for every meeting */
+  g_assert_true(dc_join_link_parse("https://10.0.0.1:8443/join#meeting=7&profile=highland&token=dc1.abc.def", &l, &err));
+  g_assert_cmpint(l.meeting, ==, 7);
+  g_assert_cmpstr(l.token, ==, "dc1.abc.def");
+  g_assert_cmpstr(l.profile->name, ==, "highland");
+  g_assert_cmpstr(l.ws_url, ==, "wss://10.0.0.1:8443/ws");
+  dc_join_link_clear(&l);
+  /* the fragment's values win over the query's, as on the page */
+  g_assert_true(dc_join_link_parse("https://a/join?meeting=1&token=old#meeting=2&token=new", &l, &err));
+  g_assert_cmpint(l.meeting, ==, 2);
+  g_assert_cmpstr(l.token, ==, "new");
+  dc_join_link_clear(&l);
 
   const char *bad[] = {"", "join", "ftp://a/join?meeting=1&token=x", "https://a/other?meeting=1&token=x",
                        "https://a/join", "https://a/join?meeting=0&token=x", "https://a/join?meeting=x&token=x",
                        "https://a/join?meeting=1", "https://a/join?meeting=1&token=", "https:///join?meeting=1&token=x",
-                       "https://a/join?meeting=1#token=", "https://a/join#meeting=1&token=x"};
+                       "https://a/join?meeting=1#token=", "https://a/join#meeting=1", "https://a/join#token=x",
+                       "https://a/join#", "https://a/other#meeting=1&token=x", "https://a/join#meeting=-1&token=x"};
   for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
     g_assert_false(dc_join_link_parse(bad[i], &l, &err));
     g_assert_nonnull(err);
