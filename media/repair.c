@@ -360,9 +360,11 @@ void dc_uplink_loss_init(dc_uplink_loss *u) { *u = (dc_uplink_loss){.shown = -1}
 
 int dc_uplink_loss_interval(dc_uplink_loss *u, bool measured, uint64_t expected, uint64_t lost) {
   if (!measured) {
-    dc_uplink_loss_init(u);
+    if (++u->unmeasured >= DC_UPLINK_LOSS_INTERVALS)
+      dc_uplink_loss_init(u);
     return u->shown;
   }
+  u->unmeasured = 0;
   const double keep = 1.0 - 1.0 / DC_UPLINK_LOSS_INTERVALS;
   u->expected = u->expected * keep + (double)expected;
   u->lost = u->lost * keep + (double)(lost < expected ? lost : expected);

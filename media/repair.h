@@ -160,12 +160,16 @@ void dc_rx_stream_report(dc_rx_stream *s, uint64_t now_us, dc_rtcp_report_block 
  * draws; up to 37.5 % in others in the link lab); over 64 packets in turn it was still outside
  * 3-20 % a third of the time.
  * An interval that measured nothing of it (only silence the kernel dropped,
- * bridge/silence_filter.h) makes it unknown again. */
+ * bridge/silence_filter.h) changes nothing: the figure stays as it was through a speaker's
+ * pauses (reset at each, it read "unknown" for the four or five intervals after every pause
+ * longer than one, most of the time for a clerk speaking in sentences), and becomes unknown
+ * once DC_UPLINK_LOSS_INTERVALS in a row measured nothing (a point that listens). */
 #define DC_UPLINK_LOSS_INTERVALS 8
 #define DC_UPLINK_LOSS_PACKETS 64
 typedef struct {
   double expected, lost; /* weighed sums over the intervals since it was last unknown */
   int shown;             /* 1/256, -1 unknown */
+  int unmeasured;        /* intervals in a row that measured nothing */
 } dc_uplink_loss;
 void dc_uplink_loss_init(dc_uplink_loss *u);
 /* One report interval: the packets its measured streams should have brought, and of those the

@@ -455,7 +455,14 @@ static void test_uplink_loss_over_enough_packets(void) {
     later = now;
   }
   g_assert_cmpint(later, <, 10 * 256 / 100);
-  /* an interval of only silence (nothing measured): unknown again, and counted afresh */
+  /* a speaker's pause (intervals of only silence, nothing measured): the figure held, and the
+   * counts too, so speech after it moves the figure as it would have without the pause */
+  for (int i = 0; i < DC_UPLINK_LOSS_INTERVALS - 1; i++)
+    g_assert_cmpint(dc_uplink_loss_interval(&u, false, 0, 0), ==, later);
+  g_assert_cmpint(dc_uplink_loss_interval(&u, true, 17, 0), <, later);
+  /* as many in a row as the figure spans (a point that listens): unknown, counted afresh */
+  for (int i = 0; i < DC_UPLINK_LOSS_INTERVALS - 1; i++)
+    g_assert_cmpint(dc_uplink_loss_interval(&u, false, 0, 0), >=, 0);
   g_assert_cmpint(dc_uplink_loss_interval(&u, false, 0, 0), ==, -1);
   g_assert_cmpint(dc_uplink_loss_interval(&u, true, 40, 40), ==, -1);
   /* 40 lost of 40 weigh 35 of 35 now, beside 30 received */
