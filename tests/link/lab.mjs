@@ -52,10 +52,11 @@ export function dropLab(lab) {
 // Starts linkem in the middle namespace; resolves once it relays. The returned object
 // collects its JSON lines (stats by direction, outage events) and can take the link down
 // and up (SIGUSR1/SIGUSR2) and stop it (resolving with the final statistics).
-export function startLinkem(exe, lab, scenario, { seed = 1, set = [] } = {}) {
+// noSchedule: the scenario's timed outage is left out (the caller takes its own by signal).
+export function startLinkem(exe, lab, scenario, { seed = 1, set = [], noSchedule = false } = {}) {
   return new Promise((resolve, reject) => {
     const child = spawn('ip', ['netns', 'exec', lab.mid, exe, scenario, '--a', 'dcLm1', '--b', 'dcLm2',
-      '--seed', String(seed), '--stats-every', '1', ...set.flatMap((s) => ['--set', s]),
+      '--seed', String(seed), '--stats-every', '1', ...set.flatMap((s) => ['--set', s]), ...(noSchedule ? ['--no-schedule'] : []),
       ...(process.env.DC_LAB_LOG_DROPS ? ['--log-drops'] : [])],
       { stdio: ['ignore', 'pipe', 'pipe'] });
     const link = { child, lines: [], final: {}, latest: {} };

@@ -11,11 +11,14 @@
  * the link's MTU.
  *
  *   linkem SCENARIO --a IFACE --b IFACE [--seed N] [--set GROUP.KEY=VALUE]... [--stats-every S]
+ *          [--log-drops] [--no-schedule]
  *
  * SCENARIO is a key file (tests/link/scenarios/): groups [down] and [up] with rate-kbit,
  * queue-ms (or queue-bytes), delay-ms, jitter-ms, loss-percent, burst-packets,
  * reorder-percent, reorder-ms; group [link] with description, outage-at-s and outage-for-s.
- * SIGUSR1 takes the link down, SIGUSR2 brings it back (a test's own outage); SIGTERM and
+ * SIGUSR1 takes the link down, SIGUSR2 brings it back (a test's own outage: with
+ * --no-schedule the scenario's outage-at-s is left to the test, which times outage-for-s itself
+ * where it measures, the speech lab after its speech); SIGTERM and
  * SIGINT end the run. Stdout gets JSON lines: "ready" once relaying, "outage" events, and
  * each direction's statistics every --stats-every seconds and at the end; with --log-drops,
  * every frame the queue dropped ("queue_drop") or the loss took ("lost"). Whoever runs it
@@ -215,7 +218,7 @@ static void print_stats(const direction *d, bool final) {
   fflush(stdout);
 }
 
-static gboolean log_drops; /* GOption writes a gboolean */
+static gboolean log_drops, no_schedule; /* GOption writes a gboolean */
 static uint64_t started_us;
 
 /* --log-drops: a frame the full queue dropped or the loss took, with what it was (a burst that
@@ -302,6 +305,7 @@ int main(int argc, char **argv) {
       {"set", 0, 0, G_OPTION_ARG_STRING_ARRAY, &sets, "override a scenario key, e.g. down.loss-percent=5", "GROUP.KEY=VALUE"},
       {"stats-every", 0, 0, G_OPTION_ARG_INT64, &stats_every, "print statistics every S seconds", "S"},
       {"log-drops", 0, 0, G_OPTION_ARG_NONE, &log_drops, "print every frame the full queue dropped or the loss took", NULL},
+      {"no-schedule", 0, 0, G_OPTION_ARG_NONE, &no_schedule, "no scheduled outage: the caller takes it by signal", NULL},
       {NULL}};
   g_autoptr(GOptionContext) ctx = g_option_context_new("SCENARIO — a slow, lossy link between two interfaces");
   g_option_context_add_main_entries(ctx, entries, NULL);
@@ -355,6 +359,8 @@ int main(int argc, char **argv) {
   fprintf(stderr, "linkem: %s — %s (seed %" G_GINT64_FORMAT ")\n", argv[1], description ? description : "", seed);
   describe(&dirs[0]);
   describe(&dirs[1]);
+  if (no_schedule)
+    outage_for = 0;
   if (outage_for > 0)
     fprintf(stderr, "linkem: outage from %.1f s for %.1f s\n", outage_at, outage_for);
   printf("{\"event\":\"ready\"}\n");

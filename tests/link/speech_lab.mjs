@@ -4,7 +4,8 @@
 // the bridge's RED off (--no-red) and on. Checked, as far as a busy machine allows:
 //   - the point receives the speech (aligned with what was sent; the quality number is finite);
 //   - more of its 20 ms frames play unconcealed with RED on than with it off;
-//   - after a 6 s outage, audio comes back without a rejoin (same connection, same socket);
+//   - after an outage (6 s; a scenario's own length, `outage`: 10 s), audio comes back without
+//     a rejoin (same connection, same socket);
 //   - the point speaking (DC_LAB_DIRECTION=up): the operators' live view's uplink loss for it,
 //     read every 2 s, stays between a third of what the link dropped and twice it.
 // Also checked: the quality measure orders clean < lossy < very lossy on known inputs.
@@ -58,6 +59,14 @@ const KEEP = process.env.DC_LAB_KEEP || '';
 // DC_LAB_PAGE_QUERY (by hand): more of the pages' link, e.g. '&quietstart=0' for a listening
 // page that sends its microphone from the start (app.js, quietUntilSound)
 const PAGE_QUERY = process.env.DC_LAB_PAGE_QUERY || '';
+// A scenario's key (its [link], [down] or [up] group), as a number; 0 when it has none.
+const scenarioConf = readFileSync(join(scenarioDir, `${SCENARIO}.conf`), 'utf8');
+const field = (section, key) => Number((scenarioConf.split(`[${section}]`)[1] || '').split(/^\[/m)[0]
+  .match(new RegExp(`^${key}\\s*=\\s*([0-9.]+)`, 'm'))?.[1] || 0);
+// The outage the lab takes once the speech is measured: the scenario's own length (`outage`:
+// 10 s, the issue's), else 6 s; DC_LAB_OUTAGE_S sets it. A scenario's timed outage
+// (outage-at-s) would fall in the speech, so linkem leaves it to the lab (--no-schedule).
+const OUTAGE_S = Number(process.env.DC_LAB_OUTAGE_S || field('link', 'outage-for-s') || 6);
 const ENDPOINT_EXE = process.env.DC_LAB_ENDPOINT || join(dirname(bridgeExe), 'endpoint', 'diemcau-endpoint-compact');
 if (ENDPOINT && (UP || VIDEO)) throw new Error('DC_LAB_POINT=endpoint: the district speaks, audio only (no DC_LAB_DIRECTION=up, no DC_LAB_VIDEO)');
 
@@ -305,7 +314,7 @@ function endpointPoint(ep, wavPath) {
 // One run: the bridge (RED on or off), the district page speaking, the point page behind the
 // link. Returns what the point measured.
 async function run(dir, lab, speech, silence, red, withOutage) {
-  const link = await startLinkem(linkemExe, lab, join(scenarioDir, `${SCENARIO}.conf`), { seed: SEED });
+  const link = await startLinkem(linkemExe, lab, join(scenarioDir, `${SCENARIO}.conf`), { seed: SEED, noSchedule: true });
   const bridge = await startBridge(bridgeExe, join(dir, `data-${red ? 'red' : 'plain'}`),
     { listen: '0.0.0.0', ice: [DISTRICT], args: [...(red ? [] : ['--no-red']), ...(NO_VIDEO_FEC ? ['--no-video-fec'] : [])] });
   const browsers = [];
@@ -440,7 +449,7 @@ async function run(dir, lab, speech, silence, red, withOutage) {
       // log's joins (a rejoin would be a second "media connected")
       const joins = pointEp.joins();
       link.down();
-      await sleep(6000);
+      await sleep(OUTAGE_S * 1000);
       const down = await pointAudio();
       const t0 = Date.now();
       link.up();
@@ -464,7 +473,7 @@ async function run(dir, lab, speech, silence, red, withOutage) {
     } else if (withOutage) {
       await pointPage.evaluate(() => { window.__pcBefore = window.diemcau.pc; window.__wsBefore = window.diemcau.ws; });
       link.down();
-      await sleep(6000);
+      await sleep(OUTAGE_S * 1000);
       const down = await audioStats(pointPage);
       const framesDown = VIDEO ? await Promise.all(pages.map(framesDecoded)) : null;
       const t0 = Date.now();
@@ -587,12 +596,10 @@ async function main() {
           `${m.mix.videoRebuilt} (${m.mix.videoFec}), ${m.mix.repairs} |`);
       const back = red.outage && red.outage.videoBackMs;
       if (back)
-        console.log(`# video after the 6 s outage: the point decodes again ${back[1] === null ? 'not within 20 s' : `${(back[1] / 1000).toFixed(1)} s`} ` +
+        console.log(`# video after the ${OUTAGE_S} s outage: the point decodes again ${back[1] === null ? 'not within 20 s' : `${(back[1] / 1000).toFixed(1)} s`} ` +
           `after the link, the district ${back[0] === null ? 'not within 20 s' : `${(back[0] / 1000).toFixed(1)} s`} after`);
     }
     // the live view's round trip: the lab's delays both ways, plus at most its queues
-    const conf = readFileSync(join(scenarioDir, `${SCENARIO}.conf`), 'utf8');
-    const field = (section, key) => Number((conf.split(`[${section}]`)[1] || '').match(new RegExp(`${key}=(\\d+)`))?.[1] || 0);
     const base = field('down', 'delay-ms') + field('up', 'delay-ms');
     const most = base + field('down', 'queue-ms') + field('up', 'queue-ms') + 100;
     const l = red.pointLink;
@@ -604,8 +611,9 @@ async function main() {
     console.log(`# the live view's uplink loss for the point, every 2 s (RED on): ` +
       red.upSeen.map((v) => (v === null ? '–' : v === undefined ? '?' : `${v.toFixed(1)}`)).join(' '));
     // a listening page holds its microphone (app.js, quietUntilSound): its audio is silence the
-    // bridge's kernel filter drops unread, so its uplink loss is not measured, not "0 %"
-    if (!UP && !ENDPOINT && !/quietstart=0/.test(PAGE_QUERY))
+    // bridge's kernel filter drops unread, so its uplink loss is not measured, not "0 %" (with
+    // a camera it is: the video's)
+    if (!UP && !ENDPOINT && !VIDEO && !/quietstart=0/.test(PAGE_QUERY))
       check(l && l.loss_up_pct === null, "the live view does not claim a listening page's uplink loss",
         l ? `loss up ${l.loss_up_pct} (null: not measured)` : 'the point is not in the live view');
     const upRate = field('up', 'rate-kbit');
@@ -640,7 +648,7 @@ async function main() {
     check(red.unconcealed > plain.unconcealed || plain.unconcealed > 0.999, 'more frames play unconcealed with RED on than off, same seeded loss',
       `${(100 * red.unconcealed).toFixed(1)} % with RED, ${(100 * plain.unconcealed).toFixed(1)} % without`);
     const o = red.outage;
-    check(o.backMs !== null && o.state === 'connected' && o.same, 'audio comes back after a 6 s outage without a rejoin',
+    check(o.backMs !== null && o.state === 'connected' && o.same, `audio comes back after a ${OUTAGE_S} s outage without a rejoin`,
       o.backMs === null ? `no audio within 20 s of the link coming back${o.detail ? ` (${o.detail})` : ''}`
         : `back ${(o.backMs / 1000).toFixed(1)} s after the link; connection ${o.state}, ${o.same ? 'the same connection and socket' : 'a new connection or socket'}`);
   } catch (e) {
