@@ -32,12 +32,17 @@ static gboolean serve_repair(gpointer data) {
   if (!q->src->cache)
     return G_SOURCE_REMOVE;
   uint64_t now = (uint64_t)g_get_monotonic_time();
+  uint64_t max_age = dc_repair_age_us(g_atomic_int_get(&q->rcv->rtt_ms_pub));
   uint8_t buf[DC_TRANSPORT_BUF];
   for (size_t i = 0; i < q->n; i++) {
-    size_t len = dc_packet_cache_get(q->src->cache, q->in_ssrc, q->seqs[i], now, buf, sizeof buf);
+    size_t len = dc_packet_cache_get_within(q->src->cache, q->in_ssrc, q->seqs[i], now, max_age, buf, sizeof buf);
     shared_packet *share = NULL;
-    if (len)
+    if (len) {
       video_forward(q->rcv, q->src, q->slot, q->layer, q->layer, false, true, buf, len, &share);
+    } else {
+      g_atomic_int_inc(&q->rcv->repairs_missed);
+      dc_metrics_add(&dc_metrics.repairs_refused, 1);
+    }
     shared_packet_unref(share);
   }
   return G_SOURCE_REMOVE;

@@ -71,7 +71,14 @@ uint64_t dc_heard_packet(dc_heard *h, uint64_t now);
 #define HEAVY_LOSS (256 / 10) /* a report's fraction lost (of 256) that is trouble: over 10 % */
 #define TICK_MS 500               /* each participant's housekeeping: rates, reports */
 #define NACK_RETRY_US 100000      /* ask a sender again for a packet after this long */
-#define REPAIR_AGE_US 1000000     /* packets are cached, and asked for, this long */
+/* Packets are cached for receivers' NACKs, and asked of their senders again, for as long as
+ * the leg's round trip says (dc_repair_age_us: 1-3 s). A receiver asks again a round trip
+ * after a repair that did not come (a lost NACK or a lost resend: one loss in ten of them at
+ * 5 %), and over a highland link a round trip with its queue is 0.5-1.2 s: with every packet
+ * given up at 1 s the second ask found it gone, and the picture waited for it until the page
+ * gave up and asked for a key frame (3-4 s frozen at 128 kbit/s). The 1 MiB cache holds the
+ * 3 s of a source at 2.5 Mbit/s. */
+#define REPAIR_AGE_US DC_REPAIR_AGE_MAX_US
 #define CACHE_MAX_BYTES (1 << 20)
 #define REPAIRS_PER_TICK 200      /* a receiver's NACKs answered per TICK_MS, at most */
 #define MAIN_OFF_TICKS 10         /* 5 s of not fitting before a main slot turns off */
@@ -312,6 +319,7 @@ struct dc_participant {
   dc_repair_budget repair_budget; /* what its repairs may still take of its link (its worker) */
   uint64_t probe_bytes; /* padding sent to it for probes, in all (its worker) */
   gint repairs_refused;
+  gint repairs_missed; /* asked for when its source no longer held them (the source's worker) */
   /* its link for the operators' live view (metrics.h), published by its worker each second */
   uint64_t recv_bytes;   /* from it, since the last second (its worker) */
   gint rtt_ms_pub;       /* -1 until a report answers one of our sender reports */

@@ -61,7 +61,7 @@ static void nack_upstream(dc_participant *src, int layer, uint64_t now) {
   uint16_t seqs[DC_NACK_MAX];
   int rtt_ms = g_atomic_int_get(&src->rtt_ms_pub);
   uint64_t retry_us = MAX((uint64_t)NACK_RETRY_US, rtt_ms > 0 ? (uint64_t)rtt_ms * 1250 : 0);
-  size_t n = dc_rx_stream_nacks(&src->layer_rx[layer], now, retry_us, REPAIR_AGE_US, seqs, DC_NACK_MAX);
+  size_t n = dc_rx_stream_nacks(&src->layer_rx[layer], now, retry_us, dc_repair_age_us(rtt_ms), seqs, DC_NACK_MAX);
   if (!n || !src->nack_upstream)
     return;
   uint8_t buf[DC_TRANSPORT_BUF];

@@ -535,14 +535,14 @@ gboolean video_tick(gpointer data) {
   if (p->ticks % (5000 / TICK_MS) == 0)
     g_debug("meeting %" G_GINT64_FORMAT " participant %" G_GINT64_FORMAT ": estimate %" G_GUINT64_FORMAT
             " kbit/s, sending %" G_GUINT64_FORMAT " kbit/s, last REMB %" G_GUINT64_FORMAT " kbit/s, "
-            "last loss %u/256, congestion signals %u; repairs sent to it %d, refused %d; "
+            "last loss %u/256, congestion signals %u; repairs sent to it %d, refused %d, no longer cached %d; "
             "pacer: %zu B queued, %" G_GUINT64_FORMAT " dropped; main slot: layer %d%s, temporal layers kept %d, "
             "probe padding %" G_GUINT64_FORMAT " B; as a source: layers %d/%d/%d kbit/s, its own padding %" G_GUINT64_FORMAT " B; "
             "its mix: worst loss lately %u/256, %u copies reaching %u frames back (its wait: %d ms, 0: not said); "
             "its audio's loss: %u gaps of %u packets; its reports' losses %s%s",
             p->room->meeting, p->id, dc_bwe_estimate(&p->bwe) / 1000, p->sent_bps / 1000,
             p->bwe.remb_bps / 1000, p->last_loss, p->bwe.congestion_signals, p->repairs_sent,
-            g_atomic_int_get(&p->repairs_refused), p->pacer ? dc_pacer_get_stats(p->pacer).queued_bytes : 0,
+            g_atomic_int_get(&p->repairs_refused), g_atomic_int_get(&p->repairs_missed), p->pacer ? dc_pacer_get_stats(p->pacer).queued_bytes : 0,
             p->pacer ? dc_pacer_get_stats(p->pacer).dropped : 0, p->n_video ? p->video[0].core.layer : -1,
             p->n_video && p->video[0].off ? " (off)" : "", p->n_video ? g_atomic_int_get(&p->video[0].keep_tid) : -1,
             p->probe_bytes, g_atomic_int_get(&p->layer_kbps[0]), g_atomic_int_get(&p->layer_kbps[1]),

@@ -138,12 +138,26 @@ void dc_packet_cache_put(dc_packet_cache *c, uint32_t ssrc, uint16_t seq, const 
 
 size_t dc_packet_cache_get(const dc_packet_cache *c, uint32_t ssrc, uint16_t seq, uint64_t now_us,
                            uint8_t *out, size_t cap) {
+  return dc_packet_cache_get_within(c, ssrc, seq, now_us, c->max_age_us, out, cap);
+}
+
+uint64_t dc_repair_age_us(int rtt_ms) {
+  if (rtt_ms <= 0)
+    return DC_REPAIR_AGE_MIN_US;
+  uint64_t age = 3 * (uint64_t)rtt_ms * 1000 + 500000;
+  return age < DC_REPAIR_AGE_MIN_US ? DC_REPAIR_AGE_MIN_US : age > DC_REPAIR_AGE_MAX_US ? DC_REPAIR_AGE_MAX_US : age;
+}
+
+size_t dc_packet_cache_get_within(const dc_packet_cache *c, uint32_t ssrc, uint16_t seq, uint64_t now_us,
+                                  uint64_t max_age_us, uint8_t *out, size_t cap) {
+  if (max_age_us > c->max_age_us)
+    max_age_us = c->max_age_us;
   for (int s = 0; s < DC_CACHE_STREAMS; s++) {
     const cache_stream *st = &c->streams[s];
     if (!st->used || st->ssrc != ssrc)
       continue;
     const cache_entry *e = &st->index[seq % DC_CACHE_INDEX];
-    if (!held(c, e) || e->seq != seq || age_ms(now_us, e) * 1000ull > c->max_age_us || e->len > cap)
+    if (!held(c, e) || e->seq != seq || age_ms(now_us, e) * 1000ull > max_age_us || e->len > cap)
       return 0;
     memcpy(out, c->ring + e->pos % c->ring_size, e->len);
     return e->len;

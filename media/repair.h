@@ -59,6 +59,16 @@ void dc_packet_cache_put(dc_packet_cache *c, uint32_t ssrc, uint16_t seq, const 
  * overwritten, older than max_age, or longer than cap). */
 size_t dc_packet_cache_get(const dc_packet_cache *c, uint32_t ssrc, uint16_t seq, uint64_t now_us,
                            uint8_t *out, size_t cap);
+/* The same, for a packet no older than max_age_us (at most the cache's own). */
+size_t dc_packet_cache_get_within(const dc_packet_cache *c, uint32_t ssrc, uint16_t seq, uint64_t now_us,
+                                  uint64_t max_age_us, uint8_t *out, size_t cap);
+/* How long a packet is worth sending again, or asking for again, on a leg with this round
+ * trip (ms; 0 or less: not known yet): long enough for the asker's second and third asks,
+ * which come a round trip apart (a NACK or its resend lost), so 3 round trips and 0.5 s for
+ * the asker's own wait before its first ask; at least 1 s, at most DC_REPAIR_AGE_MAX_US. */
+#define DC_REPAIR_AGE_MIN_US 1000000
+#define DC_REPAIR_AGE_MAX_US 3000000
+uint64_t dc_repair_age_us(int rtt_ms);
 /* Bytes this cache holds allocated now. */
 size_t dc_packet_cache_memory(const dc_packet_cache *c);
 
