@@ -74,8 +74,8 @@ uint64_t dc_heard_packet(dc_heard *h, uint64_t now);
 /* Packets are cached for receivers' NACKs, and asked of their senders again, for as long as
  * the leg's round trip says (dc_repair_age_us: 1-3 s). A receiver asks again a round trip
  * after a repair that did not come (a lost NACK or a lost resend: one loss in ten of them at
- * 5 %), and over a highland link a round trip with its queue is 0.5-1.2 s: with every packet
- * given up at 1 s the second ask found it gone, and the picture waited for it until the page
+ * 5 %), and a highland link's round trip is 0.3-0.6 s, more with its queue full: with every
+ * packet given up at 1 s the second ask found it gone, and the picture waited for it until the page
  * gave up and asked for a key frame (3-4 s frozen at 128 kbit/s). The 1 MiB cache holds the
  * 3 s of a source at 2.5 Mbit/s. */
 #define REPAIR_AGE_US DC_REPAIR_AGE_MAX_US
