@@ -311,7 +311,8 @@ int main(int argc, char **argv) {
   g_option_context_add_main_entries(ctx, entries, NULL);
   GError *error = NULL;
   if (!g_option_context_parse(ctx, &argc, &argv, &error) || argc != 2 || !a_if || !b_if) {
-    fprintf(stderr, "linkem: %s\nusage: linkem SCENARIO --a IFACE --b IFACE [--seed N] [--set GROUP.KEY=VALUE]\n",
+    fprintf(stderr, "linkem: %s\nusage: linkem SCENARIO --a IFACE --b IFACE [--seed N] [--set GROUP.KEY=VALUE]... "
+                    "[--stats-every S] [--log-drops] [--no-schedule] (--help says what each does)\n",
             error ? error->message : "a scenario file and both interfaces are needed");
     return 2;
   }
