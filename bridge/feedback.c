@@ -380,7 +380,21 @@ void feedback_report(dc_participant *p, uint64_t now) {
   g_atomic_int_set(&p->loss_up_pub,
                    dc_uplink_loss_interval(&p->uplink_loss, n_video_blocks || audio_measured, up_expected, up_lost));
   dc_bwe_on_loss(&p->up_bwe, worst_up, 0, now); /* its browser sends up to our REMB: no cap here */
+  /* and the queue its camera's packets show (media/uplink_video.h): the lower wins */
+  uint64_t came_bps = p->reported_us && now > p->reported_us ? p->came_bytes * 8 * 1000000 / (now - p->reported_us) : 0;
+  p->came_bytes = 0;
+  p->reported_us = now;
+  unsigned cuts = p->up_queue.cuts;
+  uint64_t queue_cap = dc_uplink_video_estimate(&p->up_queue, came_bps, now);
+  if (p->up_queue.cuts != cuts) {
+    dc_metrics_add(&dc_metrics.uplink_video_cuts, 1);
+    g_debug("meeting %" G_GINT64_FORMAT " participant %" G_GINT64_FORMAT ": its uplink's queue stood at %" G_GINT64_FORMAT
+            " ms: its send rate cut to %" G_GUINT64_FORMAT " kbit/s (%" G_GUINT64_FORMAT " came)",
+            p->room->meeting, p->id, p->up_queue.queue_us / 1000, queue_cap / 1000, came_bps / 1000);
+  }
   uint64_t up = dc_bwe_estimate(&p->up_bwe), audio = dc_audio_up_bps(p);
+  if (queue_cap && queue_cap < up)
+    up = queue_cap;
   if (n && p->remb_upstream)
     dc_rtcp_write_remb(&w, p->rtcp_ssrc, MAX(up > audio ? up - audio : 0, BWE_FLOOR_BPS), ssrcs, n);
   if (w.len && !w.overflow)

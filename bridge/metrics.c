@@ -227,6 +227,9 @@ void dc_metrics_write(GString *out, dc_bridge *b) {
   counter(out, "diemcau_uplink_audio_raised_total",
           "Times such a point was asked for a higher audio rate again, its uplink's queue empty a while.",
           &dc_metrics.audio_rate_raised);
+  counter(out, "diemcau_uplink_video_cuts_total",
+          "Times a camera's send rate (our REMB) was cut to what its uplink carried: its packets showed a standing queue.",
+          &dc_metrics.uplink_video_cuts);
   histogram(out, "diemcau_mix_tick_seconds", "Time the mix clock took for one 20 ms tick of every room.",
             dc_metrics.mix_tick_buckets, dc_mix_tick_bounds_us, DC_MIX_TICK_BUCKETS, &dc_metrics.mix_tick_count,
             &dc_metrics.mix_tick_sum_us, 1e6);

@@ -61,6 +61,7 @@ typedef struct {
   atomic_uint_fast64_t mix_dtx_held; /* listeners' DTX frames not sent (media/mixer.h, dc_dtx_gate) */
   atomic_uint_fast64_t mix_reduced_effort;      /* 1 while the encoders work less hard (audio.c, dc_mix_effort) */
   atomic_uint_fast64_t audio_rate_lowered, audio_rate_raised; /* asks to points whose uplink queued their audio */
+  atomic_uint_fast64_t uplink_video_cuts; /* REMBs cut to what a camera's uplink carried, its queue standing */
   atomic_uint_fast64_t mix_tick_buckets[DC_MIX_TICK_BUCKETS + 1], mix_tick_count, mix_tick_sum_us;
   atomic_uint_fast64_t wake_buckets[DC_WAKE_BUCKETS + 1], wake_count, wake_sum_us;
   atomic_uint_fast64_t join_buckets[DC_JOIN_BUCKETS + 1], join_count, join_sum_ms;

@@ -528,6 +528,7 @@ char *dc_participant_offer(dc_participant *p, const char *sdp, GError **error) {
   p->rtcp_ssrc = (uint32_t)g_random_int_range(0x10000, G_MAXINT32);
   dc_bwe_init(&p->bwe, link_profiles[p->tier].initial_bps, BWE_FLOOR_BPS, link_profiles[p->tier].ceiling_bps);
   dc_bwe_init(&p->up_bwe, link_profiles[p->tier].send_bps, BWE_FLOOR_BPS, link_profiles[p->tier].send_bps);
+  dc_uplink_video_init(&p->up_queue);
   p->estimate_kbps = (gint)(link_profiles[p->tier].initial_bps / 1000);
   if (p->audio.section >= 0) {
     g_mutex_lock(&r->mix_lock);

@@ -32,6 +32,7 @@
 #include "media/rtp.h"
 #include "media/sdp.h"
 #include "media/uplink_audio.h"
+#include "media/uplink_video.h"
 
 #define MAX_SLOTS 9
 #define HIGHEST_LAYER G_MAXINT
@@ -285,6 +286,9 @@ struct dc_participant {
   int n_video;
   dc_bwe bwe;          /* its worker only */
   dc_bwe up_bwe;       /* as a source: what its uplink carries, from our reports' loss (its worker) */
+  dc_uplink_video up_queue; /* and from the queue its camera's packets show (its worker) */
+  uint64_t came_bytes; /* from it since our last reports (its worker) */
+  uint64_t reported_us; /* when they went */
   dc_pacer *pacer;     /* its video on the way out, made on first use (its worker) */
   bool pace_pending;   /* a wake-up for the pacer is scheduled (its worker) */
   uint64_t paced_bytes; /* pushed into the pacer since the last tick (its worker) */

@@ -278,6 +278,9 @@ void source_on_rtp(gpointer user, uint8_t *buf, size_t len, size_t cap) {
   }
   if (layer >= src->n_layers)
     return; /* video from a participant that offered none (video_pt is then -1: never) */
+  uint32_t ast;
+  if (src->video_ext.abs_send_time && dc_rtp_abs_send_time(&pkt, src->video_ext.abs_send_time, &ast))
+    dc_uplink_video_packet(&src->up_queue, ast, now); /* its uplink's queue (feedback_report) */
   if (src->video_red_pt >= 0 && pkt.payload_type == src->video_red_pt) {
     int inner = red_unwrap(src, buf, &len, &pkt);
     if (inner == src->ulpfec_pt) {

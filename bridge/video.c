@@ -515,6 +515,7 @@ gboolean video_tick(gpointer data) {
   if (p->sent_bps >= RED_DEEP_CARRIED_BPS && dc_loss_reports_worst(&p->audio_losses, now, RED_HOLD_US) <= RED_DEEP_CARRIED_LOSS)
     p->carried_us = now; /* room for two audio copies (red_deep_allowed) */
   uint64_t recv_bps = p->recv_bytes * 8 * 1000000 / MAX(elapsed, 1);
+  p->came_bytes += p->recv_bytes;
   p->recv_bytes = 0;
   g_atomic_int_set(&p->kbps_up_pub, (g_atomic_int_get(&p->kbps_up_pub) + (gint)(recv_bps / 1000)) / 2);
   g_atomic_int_set(&p->kbps_down_pub, (gint)(p->sent_bps / 1000));
@@ -537,7 +538,8 @@ gboolean video_tick(gpointer data) {
             " kbit/s, sending %" G_GUINT64_FORMAT " kbit/s, last REMB %" G_GUINT64_FORMAT " kbit/s, "
             "last loss %u/256, congestion signals %u; repairs sent to it %d, refused %d, no longer cached %d; "
             "pacer: %zu B queued, %" G_GUINT64_FORMAT " dropped; main slot: layer %d%s, temporal layers kept %d, "
-            "probe padding %" G_GUINT64_FORMAT " B; as a source: layers %d/%d/%d kbit/s, its own padding %" G_GUINT64_FORMAT " B; "
+            "probe padding %" G_GUINT64_FORMAT " B; as a source: layers %d/%d/%d kbit/s, its own padding %" G_GUINT64_FORMAT " B, "
+            "its uplink's queue %" G_GINT64_FORMAT " ms (-1: not measured), capped for it at %" G_GUINT64_FORMAT " kbit/s (0: not); "
             "its mix: worst loss lately %u/256, %u copies reaching %u frames back (its wait: %d ms, 0: not said); "
             "its audio's loss: %u gaps of %u packets; its reports' losses %s%s",
             p->room->meeting, p->id, dc_bwe_estimate(&p->bwe) / 1000, p->sent_bps / 1000,
@@ -547,6 +549,7 @@ gboolean video_tick(gpointer data) {
             p->n_video && p->video[0].off ? " (off)" : "", p->n_video ? g_atomic_int_get(&p->video[0].keep_tid) : -1,
             p->probe_bytes, g_atomic_int_get(&p->layer_kbps[0]), g_atomic_int_get(&p->layer_kbps[1]),
             g_atomic_int_get(&p->layer_kbps[2]), p->layer_padding_bytes,
+            p->up_queue.queue_us < 0 ? -1 : p->up_queue.queue_us / 1000, p->up_queue.estimate_bps / 1000,
             dc_loss_reports_worst(&p->audio_losses, now, RED_HOLD_US), p->red_depth_sent,
             dc_mixer_red_reach_policy(p->tier, p->red_depth_sent, link_loses_in_runs(p),
                                       (unsigned)g_atomic_int_get(&p->audio_wait_ms)),

@@ -3,12 +3,9 @@
 
 #include <string.h>
 
-#define BUCKET_US 10000000 /* the floor is the least transit of three such buckets */
-#define HALF_US 500000
 #define HIGH_HALVES 2          /* a second of queue before a step down */
 #define UP_FAILED_US 60000000  /* a step down this soon after a step up: the link did not carry it */
 #define RESTART_US 10000000    /* RTP time jumping further than this: a new stream */
-#define NONE INT64_MAX
 
 void dc_uplink_audio_init(dc_uplink_audio *u, const uint32_t *steps_bps, unsigned n) {
   memset(u, 0, sizeof *u);
@@ -28,25 +25,12 @@ static void start(dc_uplink_audio *u, uint32_t rtp_ts, uint64_t now_us) {
   u->started = true;
   u->last_ts = rtp_ts;
   u->ts_us = 0;
-  for (int i = 0; i < 3; i++)
-    u->floor_us[i] = NONE;
-  u->bucket_start_us = now_us;
-  u->half_min_us = NONE;
-  u->half_start_us = now_us;
+  dc_queue_meter_start(&u->meter, now_us);
   u->high_halves = u->low_halves = 0;
 }
 
-static int64_t floor_of(const dc_uplink_audio *u) {
-  int64_t f = NONE;
-  for (int i = 0; i < 3; i++)
-    if (u->floor_us[i] < f)
-      f = u->floor_us[i];
-  return f;
-}
-
-/* A half second ended: how much queue it held, and whether that moves the rate. */
-static bool judge_half(dc_uplink_audio *u, uint64_t now_us) {
-  int64_t queue = u->half_min_us - floor_of(u);
+/* A half second ended with this much queue: whether that moves the rate. */
+static bool judge_half(dc_uplink_audio *u, int64_t queue, uint64_t now_us) {
   if (queue > DC_UPLINK_QUEUE_HIGH_US) {
     u->high_halves++;
     u->low_halves = 0;
@@ -64,7 +48,7 @@ static bool judge_half(dc_uplink_audio *u, uint64_t now_us) {
       u->calm_us = u->calm_us * 2 > DC_UPLINK_CALM_MAX_US ? DC_UPLINK_CALM_MAX_US : u->calm_us * 2;
     return true;
   }
-  if (u->step > 0 && (uint64_t)u->low_halves * HALF_US >= u->calm_us) {
+  if (u->step > 0 && (uint64_t)u->low_halves * DC_QUEUE_METER_HALF_US >= u->calm_us) {
     u->step--;
     u->low_halves = 0;
     u->last_up_us = now_us;
@@ -85,26 +69,9 @@ bool dc_uplink_audio_packet(dc_uplink_audio *u, uint32_t rtp_ts, uint64_t now_us
     else
       u->ts_us += delta_us, u->last_ts = rtp_ts;
   }
-  bool changed = false;
-  if (now_us - u->half_start_us >= HALF_US) {
-    /* a half second with no packet (a pause in DTX) says nothing of the queue */
-    if (u->half_min_us != NONE)
-      changed = judge_half(u, now_us);
-    u->half_min_us = NONE;
-    u->half_start_us = now_us;
-  }
-  if (now_us - u->bucket_start_us >= BUCKET_US) {
-    u->floor_us[2] = u->floor_us[1];
-    u->floor_us[1] = u->floor_us[0];
-    u->floor_us[0] = NONE;
-    u->bucket_start_us = now_us;
-  }
-  int64_t transit = (int64_t)now_us - u->ts_us;
-  if (transit < u->floor_us[0])
-    u->floor_us[0] = transit;
-  if (transit < u->half_min_us)
-    u->half_min_us = transit;
-  return changed;
+  /* a half second with no packet (a pause in DTX) says nothing of the queue */
+  int64_t queue;
+  return dc_queue_meter_add(&u->meter, (int64_t)now_us - u->ts_us, now_us, &queue) && judge_half(u, queue, now_us);
 }
 
 uint32_t dc_uplink_audio_rate(const dc_uplink_audio *u) {

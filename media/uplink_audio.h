@@ -8,10 +8,8 @@
  * point's voice reached the district 0.9 s late and broken). The bridge cannot renegotiate the
  * codec, but a page can lower its sender's rate (RTCRtpSender.setParameters, maxBitrate).
  *
- * The queue is read from each packet's transit, its arrival less its RTP time: the least
- * transit of the last 20-30 s is the link without a queue, and the least of each half second
- * above it is the queue that half second held (a jitter spike raises one packet, a queue
- * every packet). A second of queue over DC_UPLINK_QUEUE_HIGH_US steps the rate down one step
+ * The queue is read from each packet's transit, its arrival less its RTP time (queue_meter.h:
+ * the least of each half second above the least of the last 20-30 s). A second of queue over DC_UPLINK_QUEUE_HIGH_US steps the rate down one step
  * and waits DC_UPLINK_HOLD_DOWN_US for the queue to drain; DC_UPLINK_CALM_US with the queue
  * under DC_UPLINK_QUEUE_LOW_US steps it up again, and a step up that has to be taken back
  * within a minute doubles that wait (to at most DC_UPLINK_CALM_MAX_US), so a link that
@@ -29,6 +27,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "media/queue_meter.h"
+
 #define DC_UPLINK_QUEUE_HIGH_US 150000
 #define DC_UPLINK_QUEUE_LOW_US 40000
 #define DC_UPLINK_HOLD_DOWN_US 4000000
@@ -42,10 +42,7 @@ typedef struct {
   bool started;
   uint32_t last_ts;
   int64_t ts_us;                       /* last_ts on an unwrapped microsecond scale */
-  int64_t floor_us[3];                 /* least transit in each of the last three 10 s buckets */
-  uint64_t bucket_start_us;
-  int64_t half_min_us;                 /* least transit of the half second so far */
-  uint64_t half_start_us;
+  dc_queue_meter meter;
   unsigned high_halves, low_halves;    /* consecutive half seconds over / under */
   uint64_t hold_until_us;              /* no step down before (the queue drains) */
   uint64_t calm_us;                    /* what a step up waits for now */

@@ -198,7 +198,8 @@ async function stopVideo(page) {
     (await window.diemcau.pc.getStats()).forEach((s) => {
       if (s.type === 'outbound-rtp' && s.kind === 'video')
         out.push(`${s.rid || '-'}: ${s.framesEncoded} frames (${s.keyFramesEncoded} key, ${s.pliCount} PLI, ${s.firCount} FIR), ` +
-          `${Math.round(s.bytesSent / 1024)} KiB (${Math.round((s.retransmittedBytesSent || 0) / 1024)} resent), ` +
+          `${Math.round(s.bytesSent / 1024)} KiB (${Math.round((s.retransmittedBytesSent || 0) / 1024)} resent, ` +
+          `${s.retransmittedPacketsSent || 0} packets for ${s.nackCount || 0} NACKs), ` +
           `target ${Math.round((s.targetBitrate || 0) / 1000)} kbit/s, ${s.frameWidth}x${s.frameHeight}, ` +
           `limited by ${s.qualityLimitationReason}`);
     });
@@ -252,6 +253,7 @@ async function mixerCounters() {
     fec: value('diemcau_mix_frames_fec_total'), redRecovered: value('diemcau_red_frames_recovered_total'),
     videoFec: value('diemcau_fec_packets_total'), videoRebuilt: value('diemcau_fec_recovered_total'),
     repairs: value('diemcau_repairs_received_total'), dtxHeld: value('diemcau_mix_dtx_held_total'),
+    uplinkCuts: value('diemcau_uplink_video_cuts_total'),
     // mix packets that carried an earlier frame, and those that carried two (the depth chosen)
     // and those whose oldest copy reached two frames back or more (the reach chosen)
     redOut: value('diemcau_red_packets_out_total'), redTwo: value('diemcau_red_two_copy_packets_total'),
@@ -426,6 +428,7 @@ async function run(dir, lab, speech, silence, red, withOutage) {
       fec: mixAfter.fec - mixBefore.fec, redRecovered: mixAfter.redRecovered - mixBefore.redRecovered,
       videoFec: mixAfter.videoFec - mixBefore.videoFec, videoRebuilt: mixAfter.videoRebuilt - mixBefore.videoRebuilt,
       repairs: mixAfter.repairs - mixBefore.repairs, dtxHeld: mixAfter.dtxHeld - mixBefore.dtxHeld,
+      uplinkCuts: mixAfter.uplinkCuts - mixBefore.uplinkCuts,
       lostIn: mixAfter.lostIn - mixBefore.lostIn,
       redOut: mixAfter.redOut - mixBefore.redOut, redTwo: mixAfter.redTwo - mixBefore.redTwo,
       redFar: mixAfter.redFar - mixBefore.redFar };
@@ -589,11 +592,11 @@ async function main() {
     }
     if (VIDEO) {
       console.log('# | bridge | video the point receives: fps, longest freeze | the point\'s video at the district | ' +
-        'its uplink\'s video repaired: rebuilt from its ULPFEC (FEC packets), resent |');
+        'its uplink\'s video repaired: rebuilt from its ULPFEC (FEC packets), resent | its send rate cut to its uplink\'s queue |');
       for (const m of [plain, red])
         console.log(`# | RED ${m.red ? 'on ' : 'off'}${NO_VIDEO_FEC ? ', no video FEC' : ''} | ${m.video[1].fps.toFixed(1)} fps, ${m.video[1].freezeMs} ms from ${m.video[1].freezeAt.toFixed(1)} s | ` +
           `${m.video[0].fps.toFixed(1)} fps, ${m.video[0].freezeMs} ms from ${m.video[0].freezeAt.toFixed(1)} s | ` +
-          `${m.mix.videoRebuilt} (${m.mix.videoFec}), ${m.mix.repairs} |`);
+          `${m.mix.videoRebuilt} (${m.mix.videoFec}), ${m.mix.repairs} | ${m.mix.uplinkCuts} times |`);
       const back = red.outage && red.outage.videoBackMs;
       if (back)
         console.log(`# video after the ${OUTAGE_S} s outage: the point decodes again ${back[1] === null ? 'not within 20 s' : `${(back[1] / 1000).toFixed(1)} s`} ` +
