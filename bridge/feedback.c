@@ -109,14 +109,27 @@ bool red_deep_allowed(const dc_participant *rcv, uint64_t now) {
   return rcv->carried_us && now - rcv->carried_us <= RED_HOLD_US && link_loses_in_runs(rcv);
 }
 
+/* A round trip to it, smoothed a little: one measure behind a queue is not the link. */
+static void rtt_sample(dc_participant *p, gint ms) {
+  gint was = g_atomic_int_get(&p->rtt_ms_pub);
+  g_atomic_int_set(&p->rtt_ms_pub, was < 0 ? ms : (3 * was + ms + 2) / 4);
+}
+
 /* RFC 3550 §6.4.1: the round trip is now less the time our sender report was sent (LSR)
- * less the time the receiver held it (DLSR), in 1/65536 s. Smoothed a little: one report
- * behind a queue is not the link. */
+ * less the time the receiver held it (DLSR), in 1/65536 s. */
 static void publish_rtt(dc_participant *rcv, const dc_rtcp_report_block *blk) {
-  gint ms = dc_rtcp_rtt_ms((uint32_t)(ntp_now() >> 16), blk, 10000), was = g_atomic_int_get(&rcv->rtt_ms_pub);
-  if (ms < 0)
-    return;
-  g_atomic_int_set(&rcv->rtt_ms_pub, was < 0 ? ms : (3 * was + ms + 2) / 4);
+  gint ms = dc_rtcp_rtt_ms((uint32_t)(ntp_now() >> 16), blk, 10000);
+  if (ms >= 0)
+    rtt_sample(rcv, ms);
+}
+
+/* Its worker: its transport's own check, as the path starts and every few seconds after
+ * (transport.h). The first comes a round trip after the handshake: a browser's first report
+ * on our audio came 5-8 s later, and until then the bridge asked for its camera's lost packets
+ * again 100 ms apart and gave up on them before its answer could come (a highland point's:
+ * 0.5-0.9 s), then asked for a key frame. */
+void feedback_on_rtt(gpointer user, unsigned ms) {
+  rtt_sample(user, (gint)MIN(ms, 10000u));
 }
 
 /* The receiver's worker: its reports about our streams feed its bandwidth estimate. The

@@ -165,6 +165,10 @@ void dc_metrics_write(GString *out, dc_bridge *b) {
           "Consent checks sent to a new address a participant's packets came from (RFC 7675).", &dc_metrics.path_checks);
   counter(out, "diemcau_path_moves_total", "Participants whose media moved to a new address after it answered there.",
           &dc_metrics.path_moves);
+  counter(out, "diemcau_rtt_checks_total", "Our own checks (STUN Binding requests) to participants for the round trip.",
+          &dc_metrics.rtt_checks);
+  counter(out, "diemcau_rtt_checks_answered_total", "Of those, answered by the participant on its path in time to count.",
+          &dc_metrics.rtt_checks_answered);
   counter(out, "diemcau_red_packets_out_total", "Mix packets that carried an earlier frame (RFC 2198 redundancy).",
           &dc_metrics.red_packets_out);
   counter(out, "diemcau_red_two_copy_packets_total",

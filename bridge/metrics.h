@@ -49,6 +49,7 @@ typedef struct {
   atomic_uint_fast64_t silence_skipped;    /* audio packets left out beside silence, as their numbers tell */
   atomic_uint_fast64_t path_checks;        /* our checks to an address a peer's packets came from anew */
   atomic_uint_fast64_t path_moves;         /* ... answered there by the peer: where we send moved */
+  atomic_uint_fast64_t rtt_checks, rtt_checks_answered; /* our round-trip checks to peers on their path */
   atomic_uint_fast64_t red_packets_out;    /* mix packets that carried an earlier frame (RFC 2198) */
   atomic_uint_fast64_t red_two_copy_packets; /* ... two of them: to a highland point whose link loses in runs */
   atomic_uint_fast64_t red_far_packets; /* ... whose oldest reached two frames back or more (dc_mixer_red_reach_policy) */

@@ -457,7 +457,7 @@ char *dc_participant_offer(dc_participant *p, const char *sdp, GError **error) {
   }
   p->worker = dc_workers_pick(b->workers);
   dc_transport_callbacks cb = {.candidate = on_candidate, .state = on_state, .rtp = source_on_rtp,
-                               .rtcp = feedback_on_rtcp, .prefetch = source_prefetch};
+                               .rtcp = feedback_on_rtcp, .prefetch = source_prefetch, .rtt = feedback_on_rtt};
   p->transport = dc_transport_new(p->worker, b->identity, &b->transport, &cb, room_ref(p), room_unref);
 
   /* Slots are read by other sources' workers: publish them under the writer lock. */

@@ -326,7 +326,7 @@ struct dc_participant {
   gint repairs_missed; /* asked for when its source no longer held them (the source's worker) */
   /* its link for the operators' live view (metrics.h), published by its worker each second */
   uint64_t recv_bytes;   /* from it, since the last second (its worker) */
-  gint rtt_ms_pub;       /* -1 until a report answers one of our sender reports */
+  gint rtt_ms_pub;       /* -1 until its transport's check or a report on our sender report says */
   gint loss_down_pub, loss_up_pub, audio_loss_now_pub; /* 1/256; -1 unknown */
   gint kbps_down_pub, kbps_up_pub;
   int64_t lost_up_seen;   /* cumulative losses in our last reports on its streams (its worker) */
@@ -467,6 +467,7 @@ void source_prefetch(gpointer user);
 /* audio.c: a packet of the point's audio, parsed, from source_on_rtp. */
 void audio_in(dc_participant *src, const dc_rtp *pkt, size_t len, uint64_t now);
 void feedback_on_rtcp(gpointer user, uint8_t *buf, size_t len);
+void feedback_on_rtt(gpointer user, unsigned ms);            /* its transport's own check */
 void feedback_heard_from(dc_participant *p, uint64_t now); /* each packet from it */
 void feedback_report(dc_participant *p, uint64_t now);     /* once a second, from video_tick */
 /* share: where the packet's shared copy is kept for the other receivers of the same packet

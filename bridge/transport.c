@@ -107,8 +107,9 @@ static void flush_dtls(dc_transport *t) {
 
 static gboolean on_dtls_timer(gpointer data);
 
-/* Every few seconds while connected: a peer silent for DC_TRANSPORT_CONSENT_S has lost its
- * consent; the transport fails, and sends stop (send_protected). */
+/* Every two seconds while connected: a peer silent for DC_TRANSPORT_CONSENT_S has lost its
+ * consent; the transport fails, and sends stop (send_protected). Every DC_TRANSPORT_RTT_CHECK_S,
+ * a round-trip check. */
 static gboolean consent_tick(gpointer data) {
   dc_transport *t = data;
   uint64_t now = (uint64_t)g_get_monotonic_time();
@@ -119,7 +120,10 @@ static gboolean consent_tick(gpointer data) {
                                 (double)(now - t->last_heard_us) / G_USEC_PER_SEC);
     set_state(t, DC_TRANSPORT_FAILED, why);
     g_free(why);
+    return G_SOURCE_CONTINUE;
   }
+  if (++t->consent_ticks % (DC_TRANSPORT_RTT_CHECK_S / 2) == 0)
+    transport_check_rtt(t, now);
   return G_SOURCE_CONTINUE;
 }
 

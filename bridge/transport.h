@@ -24,6 +24,9 @@
  * still arriving there (bridge/ice_reply: consent, RFC 7675; further nominations, RFC 8445
  * §7.3); where the peer's authenticated media comes from is where we send (it may move to
  * another of its candidates). transport_receive.c says why and when libnice keeps reading.
+ * There a Binding request of ours (RFC 8445 §7.2.2, as a consent check is) goes to the peer as
+ * the path starts and every DC_TRANSPORT_RTT_CHECK_S: its answer gives the round trip before
+ * any RTCP can (a browser reports on our audio every ~5 s; cb.rtt).
  * That socket can drop the peer's silent audio in the kernel (dc_transport_drop_silence).
  *
  * Left out: the bridge's own relay over TCP/TLS (--turn is UDP), ICE restarts, several
@@ -57,6 +60,9 @@ typedef struct {
   /* Optional, a hint: the socket is about to be read (worker.h, warming ahead); prefetch
    * what rtp will read of user. */
   void (*prefetch)(gpointer user);
+  /* Optional: a round trip to the peer measured by our own check (on a direct path: as it
+   * starts and every DC_TRANSPORT_RTT_CHECK_S after), in ms. */
+  void (*rtt)(gpointer user, unsigned ms);
 } dc_transport_callbacks;
 
 typedef struct {
@@ -73,6 +79,7 @@ typedef struct {
 } dc_transport_config;
 
 #define DC_TRANSPORT_CONSENT_S 30 /* RFC 7675 §5.1 */
+#define DC_TRANSPORT_RTT_CHECK_S 6 /* a check of ours for the round trip, this often (see rtt above) */
 #define DC_TRANSPORT_ICE_CHECK_SENDS 5 /* a connectivity check's sends before giving it up (transport.c) */
 #define DC_TRANSPORT_ICE_IDLE_MS 16000 /* with our checks done, how long a peer may take to nominate (transport.c) */
 

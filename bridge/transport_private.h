@@ -72,6 +72,11 @@ struct dc_transport {
   dc_ice_check move_check;
   uint64_t move_check_us;
   bool move_pending;
+  /* our round-trip check to the peer on the path (cb.rtt), and when it went */
+  dc_ice_check rtt_check;
+  uint64_t rtt_check_us;
+  bool rtt_pending;
+  unsigned consent_ticks;
   GSource *direct_start; /* the switch, due at the loop's next turn */
   bool direct_asked;
   bool agent_released; /* direct receive let the agent go: candidates have nowhere to go */
@@ -95,6 +100,8 @@ void transport_on_recv(NiceAgent *agent, guint stream, guint component, guint le
 void transport_ask_direct_receive(dc_transport *t);
 /* transport_receive.c: the sockets read directly, given up (their descriptors closed). */
 void transport_close_direct(dc_transport *t);
+/* transport_receive.c: on a direct path, a round-trip check of ours to the peer (cb.rtt). */
+void transport_check_rtt(dc_transport *t, uint64_t now_us);
 /* transport_receive.c: warming ahead (worker.h) the way in (inbound) or out of t. */
 void transport_prefetch_path(const dc_transport *t, bool inbound, unsigned stage);
 

@@ -99,6 +99,35 @@ static bool on_stun_response(dc_transport *t, int via, const uint8_t *buf, size_
   return true;
 }
 
+/* A Binding request of ours to the peer on the path, for the round trip its answer gives
+ * (transport.h, cb.rtt). One at a time: an unanswered one (lost) is replaced by the next. */
+void transport_check_rtt(dc_transport *t, uint64_t now_us) {
+  if (t->direct_fd < 0 || !t->cb.rtt || t->closed)
+    return;
+  uint8_t req[512];
+  size_t n = dc_ice_check_request(&t->rtt_check, t->ufrag, t->remote_ufrag, t->remote_pwd, t->cfg.controlling,
+                                  t->tie_breaker, req, sizeof req);
+  if (!n)
+    return;
+  t->rtt_pending = true;
+  t->rtt_check_us = now_us;
+  sendto(t->direct_fd, req, n, MSG_DONTWAIT | MSG_NOSIGNAL, (const struct sockaddr *)&t->peer, t->peer_len);
+  dc_metrics_add(&dc_metrics.rtt_checks, 1);
+}
+
+/* A STUN response on the direct path: when it answers our round-trip check, from the peer on
+ * the path, the round trip goes to cb.rtt. Returns whether it was that answer. */
+static bool on_rtt_response(dc_transport *t, int via, const uint8_t *buf, size_t len,
+                            const struct sockaddr_storage *from, socklen_t from_len) {
+  if (!t->rtt_pending || !is_peer(t, via, from, from_len) || !dc_ice_check_answered(&t->rtt_check, buf, len, t->remote_pwd))
+    return false;
+  t->rtt_pending = false;
+  dc_metrics_add(&dc_metrics.rtt_checks_answered, 1);
+  uint64_t ms = ((uint64_t)g_get_monotonic_time() - t->rtt_check_us + 500) / 1000;
+  t->cb.rtt(t->user, (unsigned)MIN(ms, 60000u));
+  return true;
+}
+
 static void receive_dtls(dc_transport *t, const uint8_t *dg, size_t len) {
   if (t->dtls) {
     dc_dtls_handle_datagram(t->dtls, dg, len, (uint64_t)g_get_monotonic_time());
@@ -146,7 +175,8 @@ static void receive_datagram(dc_transport *t, int via, uint8_t *buf, size_t len,
     return;
   }
   case DC_PKT_STUN: { /* only on the direct path: libnice takes STUN before us */
-    if (!from || t->direct_fd < 0 || on_stun_response(t, via, buf, len, from, from_len))
+    if (!from || t->direct_fd < 0 || on_stun_response(t, via, buf, len, from, from_len) ||
+        on_rtt_response(t, via, buf, len, from, from_len))
       return;
     uint8_t answer[DC_ICE_REPLY_MAX_REQUEST + 128];
     size_t n = dc_ice_reply(buf, len, t->ufrag, t->pwd, t->cfg.controlling, t->tie_breaker,
@@ -475,6 +505,7 @@ static gboolean start_direct_receive(gpointer data) {
   if (filtered)
     dc_metrics_add(&dc_metrics.silence_filters, 1);
   dc_metrics_add(&dc_metrics.direct_receive, 1);
+  transport_check_rtt(t, (uint64_t)g_get_monotonic_time()); /* the round trip, before RTCP has one */
   return G_SOURCE_REMOVE;
 }
 
