@@ -336,9 +336,8 @@ void video_probe_step(dc_participant *p, uint64_t now) {
   if (p->probe.running && !target_kbps)
     p->probe.running = false; /* the choice moved on */
   uint64_t target = (uint64_t)target_kbps * 1000;
-  /* the last report's loss must be light too: a receiver whose reports stopped covering what
-   * we send (quiet since its last trouble, but only because it said nothing new) is not probed
-   * on a link it last said was losing */
+  /* the layer choice asks for up to twice the estimate; the receiver's REMB may say less */
+  target = dc_probe_within_reach(target, dc_bwe_estimate(&p->bwe), p->bwe.remb_bps);
   if (!p->probe.running && st == DC_PROBE_IDLE && now >= p->probe_hold_until && p->n_video &&
       p->video[0].rtx_pt >= 0 && p->last_loss <= HEAVY_LOSS &&
       dc_probe_may_start(target, dc_bwe_estimate(&p->bwe), p->sent_bps, p->bwe.remb_bps, p->bwe_quiet_since, now)) {

@@ -283,6 +283,14 @@ typedef struct {
 #define DC_PROBE_QUIET_US 5000000
 bool dc_probe_may_start(uint64_t target_bps, uint64_t estimate_bps, uint64_t sent_bps, uint64_t remb_bps,
                         uint64_t quiet_since_us, uint64_t now_us);
+/* The probe for target_bps the receiver's link may be asked for at once: at most 1.5 times the
+ * higher of the estimate and its REMB (0: it sends none, and the target stands). Chrome's REMB
+ * says at most 1.5 times what it gets; where it and the estimate are both near what goes out
+ * (the link near full), a probe past that fills a thin link's queue before a REMB can come
+ * back to say so (highland-128: a probe at 244 kbit/s, estimate 122, REMB 114, froze the
+ * point's picture 3.3 s and put its audio 0.8 s late). One that passes lifts the estimate, and
+ * the next starts from there. */
+uint64_t dc_probe_within_reach(uint64_t target_bps, uint64_t estimate_bps, uint64_t remb_bps);
 /* congestion_signals: the receiver's dc_bwe counter now; sent_bytes: all bytes sent to the
  * receiver so far (media and padding). */
 void dc_probe_start(dc_probe *p, uint64_t target_bps, unsigned congestion_signals, uint64_t sent_bytes,

@@ -428,6 +428,11 @@ static void test_source_without_keyframes(void) {
 /* A move up that comes back down within the trial holds the next try back, longer each
  * time; one that holds clears the hold. Moves down are never held. */
 static void test_upgrade_guard(void) {
+  /* how far one probe reaches: 1.5 times the higher of the estimate and the REMB */
+  g_assert_cmpuint(dc_probe_within_reach(244000, 122000, 114000), ==, 183000); /* highland-128's */
+  g_assert_cmpuint(dc_probe_within_reach(244000, 122000, 180000), ==, 244000);
+  g_assert_cmpuint(dc_probe_within_reach(600000, 300000, 250000), ==, 450000);
+  g_assert_cmpuint(dc_probe_within_reach(600000, 300000, 0), ==, 600000); /* no REMB: the target */
   dc_upgrade_guard g;
   dc_upgrade_guard_init(&g);
   uint64_t t = 1000000;
