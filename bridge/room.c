@@ -541,6 +541,12 @@ char *dc_participant_offer(dc_participant *p, const char *sdp, GError **error) {
   g_rw_lock_writer_unlock(&r->lock);
   room_reroute_and_tell(r);
 
+  /* A highland point's camera hears its cap in the answer too (b=AS: what our REMB says before
+   * any loss, its profile less its audio): before our first REMB, Chrome sent its start rate
+   * and probe bursts far above it, and a 128 kbit/s link's queue dropped 30-70 of its packets
+   * in the call's first seconds. */
+  unsigned video_max_kbps =
+      p->tier == DC_TIER_HIGHLAND ? (unsigned)((link_profiles[p->tier].send_bps - dc_audio_up_bps(p)) / 1000) : 0;
   dc_sdp_answer_params params = {
       .ice_ufrag = dc_transport_local_ufrag(p->transport),
       .ice_pwd = dc_transport_local_pwd(p->transport),
@@ -551,6 +557,7 @@ char *dc_participant_offer(dc_participant *p, const char *sdp, GError **error) {
       .audio_ptime = audio_answer[p->tier].ptime,
       .audio_red = !b->no_red,
       .audio_red_first = !b->no_red && audio_answer[p->tier].red_uplink,
+      .video_max_kbps = video_max_kbps,
       .send = send};
   char *answer = dc_sdp_write_answer(neg, &params);
   if (!b->no_silence_filter && p->audio_pt >= 0 && p->audio_ext.audio_level)

@@ -207,6 +207,8 @@ typedef struct {
   unsigned audio_ptime;            /* a=ptime for the audio section (ms); 0 = none */
   bool audio_red;                  /* answer RED when offered: we may send it */
   bool audio_red_first;            /* and list it first: the offerer should send it too */
+  unsigned video_max_kbps;         /* b=AS on each video section the offerer sends in: the most
+                                    * it should send there, probes included; 0 = none */
   const dc_sdp_send *send;         /* one per offered section, or NULL: we send nothing */
 } dc_sdp_answer_params;
 

@@ -348,6 +348,9 @@ static void write_section(GString *out, const dc_sdp_negotiation *neg, guint i,
       g_string_append_printf(out, " %d", s->red_rtx_pt);
   }
   g_string_append(out, "\r\nc=IN IP4 0.0.0.0\r\n");
+  /* RFC 4566 §5.8: what we would receive here; WebRTC senders take it as their cap */
+  if (s->kind == DC_SDP_VIDEO && p->video_max_kbps && we_recv)
+    g_string_append_printf(out, "b=AS:%u\r\n", p->video_max_kbps);
   g_string_append_printf(out, "a=ice-ufrag:%s\r\na=ice-pwd:%s\r\n", p->ice_ufrag, p->ice_pwd);
   g_string_append(out, "a=ice-options:trickle\r\n");
   g_string_append_printf(out, "a=fingerprint:%s\r\n", p->fingerprint);

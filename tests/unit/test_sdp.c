@@ -165,6 +165,7 @@ static void test_audio_red_and_ptime(void) {
   g_assert_nonnull(strstr(text, "m=audio 9 UDP/TLS/RTP/SAVPF 63 111\r\n"));
   g_assert_nonnull(strstr(text, "a=rtpmap:63 red/48000/2\r\na=fmtp:63 111/111\r\n"));
   g_assert_nonnull(strstr(text, "a=ptime:60\r\n"));
+  g_assert_null(strstr(text, "b=AS:")); /* no cap asked: none written */
   dc_sdp *a = dc_sdp_parse(text, strlen(text), &err);
   g_assert_no_error(err);
   g_assert_cmpuint(section(a, 0)->codecs->len, ==, 2);
@@ -275,6 +276,38 @@ static void test_video_fec(void) {
   dc_sdp_free(o);
   g_string_free(no_rtx, TRUE);
   g_free(orig);
+}
+
+/* A cap on what the offerer sends (b=AS, RFC 4566 §5.8): on the video sections it sends in,
+ * after c= as the order of lines asks, nowhere else; our own parser reads past it. */
+static void test_video_cap(void) {
+  dc_sdp *o = parse_fixture("chromium-156-simulcast.sdp");
+  GError *err = NULL;
+  dc_sdp_negotiation *neg = dc_sdp_negotiate(o, &err);
+  g_assert_no_error(err);
+  dc_sdp_answer_params p = answer_params();
+  p.video_max_kbps = 110;
+  char *text = dc_sdp_write_answer(neg, &p);
+  gchar **sections = g_strsplit(text, "\r\nm=", -1);
+  unsigned capped = 0;
+  for (gchar **m = sections + 1; *m; m++) {
+    bool camera = g_str_has_prefix(*m, "video") && /* the offerer sends in it */
+                  (strstr(*m, "a=recvonly\r\n") || strstr(*m, "a=sendrecv\r\n"));
+    const char *cap = strstr(*m, "\r\nb=AS:110\r\n");
+    g_assert_true(camera == (cap != NULL));
+    if (cap) {
+      g_assert_nonnull(strstr(*m, "c=IN IP4 0.0.0.0\r\nb=AS:110\r\na=ice-ufrag:"));
+      capped++;
+    }
+  }
+  g_assert_cmpuint(capped, ==, 1);
+  g_strfreev(sections);
+  dc_sdp *a = dc_sdp_parse(text, strlen(text), &err);
+  g_assert_no_error(err);
+  dc_sdp_free(a);
+  g_free(text);
+  dc_sdp_negotiation_free(neg);
+  dc_sdp_free(o);
 }
 
 static void test_firefox(void) {
@@ -522,6 +555,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/sdp/audio-red-and-ptime", test_audio_red_and_ptime);
   g_test_add_func("/sdp/chromium", test_chromium);
   g_test_add_func("/sdp/video-fec", test_video_fec);
+  g_test_add_func("/sdp/video-cap", test_video_cap);
   g_test_add_func("/sdp/firefox", test_firefox);
   g_test_add_func("/sdp/webrtcbin", test_webrtcbin);
   g_test_add_func("/sdp/refusals", test_refusals);
