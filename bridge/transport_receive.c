@@ -53,23 +53,31 @@ static bool is_peer(const dc_transport *t, int via, const struct sockaddr_storag
   return via == t->direct_fd && from_len == t->peer_len && !memcmp(from, &t->peer, from_len);
 }
 
+/* A Binding request of ours (a check: RFC 8445 §7.2.2) to `to` from our socket fd; false when
+ * the peer's credentials are missing. */
+static bool send_check(dc_transport *t, dc_ice_check *check, int fd, const struct sockaddr_storage *to,
+                       socklen_t to_len) {
+  uint8_t req[512];
+  size_t n = dc_ice_check_request(check, t->ufrag, t->remote_ufrag, t->remote_pwd, t->cfg.controlling,
+                                  t->tie_breaker, req, sizeof req);
+  if (n)
+    sendto(fd, req, n, MSG_DONTWAIT | MSG_NOSIGNAL, (const struct sockaddr *)to, to_len);
+  return n != 0;
+}
+
 static void check_new_address(dc_transport *t, int via, const struct sockaddr_storage *from, socklen_t from_len) {
   if (!from || t->direct_fd < 0 || is_peer(t, via, from, from_len))
     return;
   uint64_t now = (uint64_t)g_get_monotonic_time();
   if (t->move_pending && now - t->move_check_us < MOVE_CHECK_SPACING_US)
     return;
-  uint8_t req[512];
-  size_t n = dc_ice_check_request(&t->move_check, t->ufrag, t->remote_ufrag, t->remote_pwd, t->cfg.controlling,
-                                  t->tie_breaker, req, sizeof req);
-  if (!n)
+  if (!send_check(t, &t->move_check, via, from, from_len))
     return;
   memcpy(&t->move_to, from, from_len);
   t->move_to_len = from_len;
   t->move_fd = via;
   t->move_pending = true;
   t->move_check_us = now;
-  sendto(via, req, n, MSG_DONTWAIT | MSG_NOSIGNAL, (const struct sockaddr *)from, from_len);
   dc_metrics_add(&dc_metrics.path_checks, 1);
   char *peer = address_text(from, from_len), *local = local_text(via); /* at most every MOVE_CHECK_SPACING_US */
   g_debug("transport: the participant's packets come from another address (%s, to our %s); checking that it is there",
@@ -102,16 +110,11 @@ static bool on_stun_response(dc_transport *t, int via, const uint8_t *buf, size_
 /* A Binding request of ours to the peer on the path, for the round trip its answer gives
  * (transport.h, cb.rtt). One at a time: an unanswered one (lost) is replaced by the next. */
 void transport_check_rtt(dc_transport *t, uint64_t now_us) {
-  if (t->direct_fd < 0 || !t->cb.rtt || t->closed)
-    return;
-  uint8_t req[512];
-  size_t n = dc_ice_check_request(&t->rtt_check, t->ufrag, t->remote_ufrag, t->remote_pwd, t->cfg.controlling,
-                                  t->tie_breaker, req, sizeof req);
-  if (!n)
+  if (t->direct_fd < 0 || !t->cb.rtt || t->closed ||
+      !send_check(t, &t->rtt_check, t->direct_fd, &t->peer, t->peer_len))
     return;
   t->rtt_pending = true;
   t->rtt_check_us = now_us;
-  sendto(t->direct_fd, req, n, MSG_DONTWAIT | MSG_NOSIGNAL, (const struct sockaddr *)&t->peer, t->peer_len);
   dc_metrics_add(&dc_metrics.rtt_checks, 1);
 }
 
@@ -119,7 +122,8 @@ void transport_check_rtt(dc_transport *t, uint64_t now_us) {
  * the path, the round trip goes to cb.rtt. Returns whether it was that answer. */
 static bool on_rtt_response(dc_transport *t, int via, const uint8_t *buf, size_t len,
                             const struct sockaddr_storage *from, socklen_t from_len) {
-  if (!t->rtt_pending || !is_peer(t, via, from, from_len) || !dc_ice_check_answered(&t->rtt_check, buf, len, t->remote_pwd))
+  if (!t->rtt_pending || !is_peer(t, via, from, from_len) ||
+      !dc_ice_check_answered(&t->rtt_check, buf, len, t->remote_pwd))
     return false;
   t->rtt_pending = false;
   dc_metrics_add(&dc_metrics.rtt_checks_answered, 1);

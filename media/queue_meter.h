@@ -6,6 +6,8 @@
  * least of each half second above it is the queue that half second held. A jitter spike
  * raises one packet, a standing queue every packet: the least of a half second is high only
  * when the queue never emptied in it. A clock drift of 100 ppm moves the floor 3 ms in 30 s.
+ * The meter also counts the half seconds in a row whose queue was above the caller's high
+ * mark, or below its low one (between: neither count goes on).
  *
  * Used for a talker's audio (uplink_audio.h, the RTP time as the send clock) and a camera's
  * uplink (uplink_video.h, abs-send-time). Sans-IO.
@@ -24,10 +26,13 @@ typedef struct {
   uint64_t bucket_start_us;
   int64_t half_min_us;  /* least transit of the half second so far */
   uint64_t half_start_us;
+  int64_t high_us, low_us;
+  unsigned high_halves, low_halves; /* in a row; the caller may zero them */
 } dc_queue_meter;
 
-/* Forgets every transit (a new stream, another clock). */
-void dc_queue_meter_start(dc_queue_meter *m, uint64_t now_us);
+/* Forgets every transit and count (a new stream, another clock); high_us and low_us: the
+ * marks. */
+void dc_queue_meter_start(dc_queue_meter *m, uint64_t now_us, int64_t high_us, int64_t low_us);
 
 /* One packet's transit, arriving at now_us. When a half second with packets ended before
  * this one, *queue_us is the queue it held and true is returned (the packet itself counts

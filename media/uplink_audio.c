@@ -25,32 +25,23 @@ static void start(dc_uplink_audio *u, uint32_t rtp_ts, uint64_t now_us) {
   u->started = true;
   u->last_ts = rtp_ts;
   u->ts_us = 0;
-  dc_queue_meter_start(&u->meter, now_us);
-  u->high_halves = u->low_halves = 0;
+  dc_queue_meter_start(&u->meter, now_us, DC_UPLINK_QUEUE_HIGH_US, DC_UPLINK_QUEUE_LOW_US);
 }
 
-/* A half second ended with this much queue: whether that moves the rate. */
-static bool judge_half(dc_uplink_audio *u, int64_t queue, uint64_t now_us) {
-  if (queue > DC_UPLINK_QUEUE_HIGH_US) {
-    u->high_halves++;
-    u->low_halves = 0;
-  } else if (queue < DC_UPLINK_QUEUE_LOW_US) {
-    u->low_halves++;
-    u->high_halves = 0;
-  } else {
-    u->high_halves = u->low_halves = 0;
-  }
-  if (u->high_halves >= HIGH_HALVES && now_us >= u->hold_until_us && u->step < lowest_step(u)) {
+/* A half second ended (the meter counted it): whether that moves the rate. */
+static bool judge_half(dc_uplink_audio *u, uint64_t now_us) {
+  dc_queue_meter *m = &u->meter;
+  if (m->high_halves >= HIGH_HALVES && now_us >= u->hold_until_us && u->step < lowest_step(u)) {
     u->step++;
-    u->high_halves = 0;
+    m->high_halves = 0;
     u->hold_until_us = now_us + DC_UPLINK_HOLD_DOWN_US;
     if (u->last_up_us && now_us - u->last_up_us < UP_FAILED_US)
       u->calm_us = u->calm_us * 2 > DC_UPLINK_CALM_MAX_US ? DC_UPLINK_CALM_MAX_US : u->calm_us * 2;
     return true;
   }
-  if (u->step > 0 && (uint64_t)u->low_halves * DC_QUEUE_METER_HALF_US >= u->calm_us) {
+  if (u->step > 0 && (uint64_t)m->low_halves * DC_QUEUE_METER_HALF_US >= u->calm_us) {
     u->step--;
-    u->low_halves = 0;
+    m->low_halves = 0;
     u->last_up_us = now_us;
     return true;
   }
@@ -71,7 +62,7 @@ bool dc_uplink_audio_packet(dc_uplink_audio *u, uint32_t rtp_ts, uint64_t now_us
   }
   /* a half second with no packet (a pause in DTX) says nothing of the queue */
   int64_t queue;
-  return dc_queue_meter_add(&u->meter, (int64_t)now_us - u->ts_us, now_us, &queue) && judge_half(u, queue, now_us);
+  return dc_queue_meter_add(&u->meter, (int64_t)now_us - u->ts_us, now_us, &queue) && judge_half(u, now_us);
 }
 
 uint32_t dc_uplink_audio_rate(const dc_uplink_audio *u) {

@@ -43,7 +43,6 @@ typedef struct {
   uint32_t last_ts;
   int64_t ts_us;                       /* last_ts on an unwrapped microsecond scale */
   dc_queue_meter meter;
-  unsigned high_halves, low_halves;    /* consecutive half seconds over / under */
   uint64_t hold_until_us;              /* no step down before (the queue drains) */
   uint64_t calm_us;                    /* what a step up waits for now */
   uint64_t last_up_us;                 /* when the rate last went up (0: never) */

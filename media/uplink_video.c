@@ -25,33 +25,22 @@ void dc_uplink_video_packet(dc_uplink_video *u, uint32_t abs_send_time24, uint64
   if (!u->started) {
     u->started = true;
     u->send_us = 0;
-    dc_queue_meter_start(&u->meter, now_us);
+    dc_queue_meter_start(&u->meter, now_us, DC_UPLINK_VIDEO_QUEUE_HIGH_US, DC_UPLINK_VIDEO_QUEUE_LOW_US);
   } else {
     /* the 24-bit difference, signed (a repair or a reordered packet went earlier) */
     int32_t delta = (int32_t)((abs_send_time24 - u->last_ast) << 8) >> 8;
     int64_t delta_us = (int64_t)delta * 1000000 / (1 << 18);
     if (delta_us > RESTART_US || delta_us < -RESTART_US) {
       u->send_us = 0;
-      u->high_halves = u->low_halves = 0;
-      dc_queue_meter_start(&u->meter, now_us);
+      dc_queue_meter_start(&u->meter, now_us, DC_UPLINK_VIDEO_QUEUE_HIGH_US, DC_UPLINK_VIDEO_QUEUE_LOW_US);
     } else {
       u->send_us += delta_us;
     }
   }
   u->last_ast = abs_send_time24;
   int64_t queue;
-  if (!dc_queue_meter_add(&u->meter, (int64_t)now_us - u->send_us, now_us, &queue))
-    return;
-  u->queue_us = queue;
-  if (queue > DC_UPLINK_VIDEO_QUEUE_HIGH_US) {
-    u->high_halves++;
-    u->low_halves = 0;
-  } else if (queue < DC_UPLINK_VIDEO_QUEUE_LOW_US) {
-    u->low_halves++;
-    u->high_halves = 0;
-  } else {
-    u->high_halves = u->low_halves = 0;
-  }
+  if (dc_queue_meter_add(&u->meter, (int64_t)now_us - u->send_us, now_us, &queue))
+    u->queue_us = queue;
 }
 
 uint64_t dc_uplink_video_estimate(dc_uplink_video *u, uint64_t came_bps, uint64_t now_us) {
@@ -59,16 +48,16 @@ uint64_t dc_uplink_video_estimate(dc_uplink_video *u, uint64_t came_bps, uint64_
   u->last_us = now_us;
   if (now_us < u->hold_until_us)
     return u->estimate_bps;
-  if (u->high_halves >= STANDING_HALVES && came_bps) {
+  if (u->meter.high_halves >= STANDING_HALVES && came_bps) {
     u->estimate_bps = came_bps * 85 / 100;
     u->stood_at_bps = came_bps;
     /* 0.15 of the link drains the queue in six times what it held, once the sender has
      * heard (a round trip) and its encoder followed (about a second) */
     uint64_t hold = (uint64_t)u->queue_us * 6 + 1000000;
     u->hold_until_us = now_us + (hold < HOLD_MIN_US ? HOLD_MIN_US : hold > HOLD_MAX_US ? HOLD_MAX_US : hold);
-    u->high_halves = 0;
+    u->meter.high_halves = 0;
     u->cuts++;
-  } else if (u->estimate_bps && u->low_halves >= CALM_HALVES) {
+  } else if (u->estimate_bps && u->meter.low_halves >= CALM_HALVES) {
     bool near = u->estimate_bps * 100 >= u->stood_at_bps * NEAR_LOW_PERCENT &&
                 u->estimate_bps * 100 <= u->stood_at_bps * NEAR_HIGH_PERCENT;
     unsigned percent = near ? NEAR_GROWTH_PERCENT : FAR_GROWTH_PERCENT;

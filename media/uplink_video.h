@@ -43,7 +43,6 @@ typedef struct {
   uint32_t last_ast;        /* the last packet's abs-send-time, 24 bits */
   int64_t send_us;          /* last_ast unwrapped, in µs from the first packet */
   int64_t queue_us;         /* what the last half second held; -1 before one ended */
-  unsigned high_halves, low_halves; /* consecutive half seconds over / under */
   uint64_t estimate_bps;    /* 0: the queue never stood */
   uint64_t stood_at_bps;    /* what came when the queue last stood */
   uint64_t hold_until_us;   /* no cut and no growth before: the queue drains */

@@ -73,7 +73,8 @@ static void send_packet(sim *s, int64_t t, size_t bytes) {
   s->busy_until = begin + (int64_t)bytes * 8 * 1000000 / (int64_t)s->link_bps;
   s->queue_ms_sum += (double)(begin - t) / 1000;
   s->queue_samples++;
-  int64_t arrival = s->busy_until + 150000 + (s->jitter_us ? g_rand_int_range(s->rand, -s->jitter_us, s->jitter_us + 1) : 0);
+  int64_t jitter = s->jitter_us ? g_rand_int_range(s->rand, -s->jitter_us, s->jitter_us + 1) : 0;
+  int64_t arrival = s->busy_until + 150000 + jitter;
   /* 6.18 fixed point, 24 bits: wraps every 64 s */
   uint32_t ast = ((uint32_t)(((uint64_t)t << 18) / 1000000) + s->ast_offset) & 0xFFFFFF;
   g_assert_cmpuint(s->tail - s->head, <, G_N_ELEMENTS(s->on_the_way));
@@ -191,8 +192,8 @@ static void test_without_it_the_queue_stands(void) {
   s.without = true;
   run(&s, 60);
   uint64_t drops = s.drops, sent = s.sent;
-  g_test_message("128 kbit/s without it: %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " dropped, queue %.1f ms on average",
-                 drops, sent, s.queue_ms_sum / MAX(s.queue_samples, 1));
+  g_test_message("128 kbit/s without it: %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
+                 " dropped, queue %.1f ms on average", drops, sent, s.queue_ms_sum / MAX(s.queue_samples, 1));
   g_assert_cmpuint(drops * 100, >, 5 * sent);
   g_rand_free(s.rand);
 }
