@@ -338,6 +338,9 @@ void video_probe_step(dc_participant *p, uint64_t now) {
   uint64_t target = (uint64_t)target_kbps * 1000;
   /* the layer choice asks for up to twice the estimate; the receiver's REMB may say less */
   target = dc_probe_within_reach(target, dc_bwe_estimate(&p->bwe), p->bwe.remb_bps);
+  /* the last report's loss must be light too: a receiver whose reports stopped covering what
+   * we send (quiet since its last trouble, but only because it said nothing new) is not probed
+   * on a link it last said was losing */
   if (!p->probe.running && st == DC_PROBE_IDLE && now >= p->probe_hold_until && p->n_video &&
       p->video[0].rtx_pt >= 0 && p->last_loss <= HEAVY_LOSS &&
       dc_probe_may_start(target, dc_bwe_estimate(&p->bwe), p->sent_bps, p->bwe.remb_bps, p->bwe_quiet_since, now)) {
