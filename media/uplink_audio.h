@@ -9,15 +9,16 @@
  * codec, but a page can lower its sender's rate (RTCRtpSender.setParameters, maxBitrate).
  *
  * The queue is read from each packet's transit, its arrival less its RTP time (queue_meter.h:
- * the least of each half second above the least of the last 20-30 s). A second of queue over DC_UPLINK_QUEUE_HIGH_US steps the rate down one step
- * and waits DC_UPLINK_HOLD_DOWN_US for the queue to drain; DC_UPLINK_CALM_US with the queue
- * under DC_UPLINK_QUEUE_LOW_US steps it up again, and a step up that has to be taken back
- * within a minute doubles that wait (to at most DC_UPLINK_CALM_MAX_US), so a link that
- * carries only the lower rate is not overfilled every half minute.
+ * the least of each half second above the least of the last 20-30 s). A second of queue over
+ * DC_UPLINK_QUEUE_HIGH_US steps the rate down one step and waits DC_UPLINK_HOLD_DOWN_US for
+ * the queue to drain; DC_UPLINK_CALM_US with the queue under DC_UPLINK_QUEUE_LOW_US steps it up
+ * again, and a step up that has to be taken back within a minute doubles that wait (to at most
+ * DC_UPLINK_CALM_MAX_US), so a link that carries only the lower rate is not overfilled every
+ * half minute.
  *
  * Like the overuse detector of GCC (draft-ietf-rmcat-gcc §5) in what it reads (delay that
  * grows) but far simpler: no trendline, no rate estimate; steps fit for one audio stream.
- * Left out: points that also send video (their REMB already governs what they send), and
+ * Left out: points that also send video (their REMB governs what they send: uplink_video.h), and
  * telling the sender anything when its packets' RTP times jump (a new stream starts afresh).
  * Sans-IO: packets and the caller's clock in, a new rate out.
  */
