@@ -8,7 +8,8 @@
  *   - a packet C "loses" is NACKed and comes back from the bridge's cache (as RTX); B, which
  *     negotiated NACK without RTX, gets no repair at all (a repair would reuse an SRTP index);
  *   - a packet A never sends is NACKed by the bridge, A's RTX repairs it, and C gets it;
- *   - A gets receiver reports and a REMB from the bridge;
+ *   - A gets receiver reports and a REMB from the bridge; a REMB that falls when A's uplink
+ *     loses, and when its packets show a queue standing on its uplink;
  *   - C's reports move its estimate: heavy loss turns its thumbnail off (the slot map says
  *     so) while the main slot goes on; no loss and a higher REMB bring it back;
  *   - more loss brings C's main slot down to A's low layer; clean reports alone bring it back
@@ -97,6 +98,7 @@ static struct {
   char *dir;
   int64_t meeting;
   client c[N_CLIENTS];
+  gint ast_lag_ms; /* the clients' video is stamped this much earlier than it leaves: a queue */
 } T;
 
 /* ---- packets ---- */
@@ -106,7 +108,9 @@ static size_t vp8_packet(vstream *v, uint8_t *buf, bool key, bool malformed, uin
   dc_rtp_header h = {.payload_type = VP8_PT, .seq = v->seq++, .timestamp = v->ts, .ssrc = v->ssrc, .marker = true};
   /* a send time 32 s off ours (half the 64 s the field wraps at): the bridge must restamp
    * it, and one it did not restamp can never pass for one it did */
-  uint32_t now_ast = (uint32_t)(((uint64_t)g_get_monotonic_time() << 18) / G_USEC_PER_SEC);
+  /* less ast_lag_ms: a packet that waited that long in a queue on the sender's uplink */
+  uint64_t sent_us = (uint64_t)g_get_monotonic_time() - (uint64_t)g_atomic_int_get(&T.ast_lag_ms) * 1000;
+  uint32_t now_ast = (uint32_t)((sent_us << 18) / G_USEC_PER_SEC);
   uint8_t stale[3];
   dc_wr24(stale, (now_ast + (32u << 18)) & 0xFFFFFF);
   dc_rtp_ext_elem ast = {AST_ID, 3, stale};
@@ -553,6 +557,32 @@ static void test_lossy_source_clean_receiver(void) {
   g_assert_true(T.c[C].slot_map[1] == dc_client_participant(T.c[B].dc));
 }
 
+/* Issue 12: A's packets come 300 ms later than they left (abs-send-time), second after second,
+ * as through a queue that stands full on its uplink: the bridge cuts what A may send (its
+ * REMB) to what came, less its audio, though nothing was lost (media/uplink_video.h). */
+static void test_source_queue_lowers_its_remb(void) {
+  client *a = &T.c[A];
+  char *text = dc_test_fetch_metrics(T.session, PORT);
+  double cuts_before = dc_test_metric(text, "diemcau_uplink_video_cuts_total");
+  g_free(text);
+  int remb_before = g_atomic_int_get(&a->remb_kbps);
+  g_atomic_int_set(&T.ast_lag_ms, 300);
+  double cuts = cuts_before;
+  for (int i = 0; i < 40 && cuts <= cuts_before; i++) { /* a second of queue, then a report: ~2 s */
+    dc_test_spin_for(250);
+    text = dc_test_fetch_metrics(T.session, PORT);
+    cuts = dc_test_metric(text, "diemcau_uplink_video_cuts_total");
+    g_free(text);
+  }
+  dc_test_spin_for(1200); /* the REMB after the cut */
+  int remb_after = g_atomic_int_get(&a->remb_kbps);
+  g_atomic_int_set(&T.ast_lag_ms, 0);
+  g_test_message("A's packets 300 ms late: %.0f cuts (%.0f before); REMB to A %d kbit/s before, %d after", cuts,
+                 cuts_before, remb_before, remb_after);
+  g_assert_cmpfloat(cuts, >, cuts_before);
+  g_assert_cmpint(remb_after, <, remb_before);
+}
+
 static bool thumbnail_off(void) { return T.c[C].slot_map[1] == 0; }
 static bool thumbnail_back(void) { return T.c[C].slot_map[1] == dc_client_participant(T.c[B].dc); }
 
@@ -812,6 +842,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/router-daemon/bridge-nacks-upstream", test_bridge_nacks_upstream);
   g_test_add_func("/router-daemon/reports-to-source", test_reports_to_source);
   g_test_add_func("/router-daemon/lossy-source-clean-receiver", test_lossy_source_clean_receiver);
+  g_test_add_func("/router-daemon/source-queue-lowers-its-remb", test_source_queue_lowers_its_remb);
   g_test_add_func("/router-daemon/estimate-turns-thumbnail-off", test_estimate_turns_thumbnail_off);
   g_test_add_func("/router-daemon/probe-before-upgrade", test_probe_before_upgrade);
   g_test_add_func("/router-daemon/off-main-slot-comes-back", test_off_main_slot_comes_back);
