@@ -24,22 +24,23 @@ void dc_uplink_video_packet(dc_uplink_video *u, uint32_t abs_send_time24, uint64
   abs_send_time24 &= 0xFFFFFF;
   if (!u->started) {
     u->started = true;
-    u->send_us = 0;
+    u->send_ticks = 0;
     dc_queue_meter_start(&u->meter, now_us, DC_UPLINK_VIDEO_QUEUE_HIGH_US, DC_UPLINK_VIDEO_QUEUE_LOW_US);
   } else {
     /* the 24-bit difference, signed (a repair or a reordered packet went earlier) */
     int32_t delta = (int32_t)((abs_send_time24 - u->last_ast) << 8) >> 8;
     int64_t delta_us = (int64_t)delta * 1000000 / (1 << 18);
     if (delta_us > RESTART_US || delta_us < -RESTART_US) {
-      u->send_us = 0;
+      u->send_ticks = 0;
       dc_queue_meter_start(&u->meter, now_us, DC_UPLINK_VIDEO_QUEUE_HIGH_US, DC_UPLINK_VIDEO_QUEUE_LOW_US);
     } else {
-      u->send_us += delta_us;
+      u->send_ticks += delta;
     }
   }
   u->last_ast = abs_send_time24;
   int64_t queue;
-  if (dc_queue_meter_add(&u->meter, (int64_t)now_us - u->send_us, now_us, &queue))
+  int64_t send_us = u->send_ticks * 1000000 / (1 << 18);
+  if (dc_queue_meter_add(&u->meter, (int64_t)now_us - send_us, now_us, &queue))
     u->queue_us = queue;
 }
 

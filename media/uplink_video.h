@@ -41,7 +41,8 @@ typedef struct {
   dc_queue_meter meter;
   bool started;
   uint32_t last_ast;        /* the last packet's abs-send-time, 24 bits */
-  int64_t send_us;          /* last_ast unwrapped, in µs from the first packet */
+  int64_t send_ticks;       /* last_ast unwrapped, in its 2^-18 s from the first packet (each
+                             * packet's step rounded to µs would drift the clock a little) */
   int64_t queue_us;         /* what the last half second held; -1 before one ended */
   uint64_t estimate_bps;    /* 0: the queue never stood */
   uint64_t stood_at_bps;    /* what came when the queue last stood */
