@@ -317,6 +317,10 @@ static void media_in(dc_participant *src, int layer, uint8_t *buf, size_t len, c
                      bool rebuilt) {
   dc_rtp pkt = *rtp;
   dc_rx_stream *rx = &src->layer_rx[layer];
+  /* Its video comes again after a silence (its uplink was down): its receivers' decoders
+   * wait for a key frame, asked for now rather than when their own requests come. */
+  int64_t silent_us = src->layer_seen_us[layer] ? (int64_t)now - src->layer_seen_us[layer] : 0;
+  bool back_from_outage = silent_us > OUTAGE_GAP_US;
   if (!rebuilt) {
     if (rx->ssrc != pkt.ssrc || !rx->started) {
       dc_rx_stream_init(rx, pkt.ssrc, 90000);
@@ -342,17 +346,18 @@ static void media_in(dc_participant *src, int layer, uint8_t *buf, size_t len, c
     forward_filler(src, layer, buf, len, now);
   if (src->cache)
     dc_packet_cache_put(src->cache, pkt.ssrc, pkt.seq, buf, len, now);
+  if (back_from_outage) {
+    g_message("meeting %" G_GINT64_FORMAT " participant %" G_GINT64_FORMAT ": its video is back after %.1f s: "
+              "a key frame asked for", src->room->meeting, src->id, (double)silent_us / 1e6);
+    room_request_keyframe(src, layer, PLI_INTERVAL_US);
+    /* the key frame makes what the outage took worthless: asking for ~100 numbers three
+     * times each took the returning uplink's room (the link lab's 10 s outage) */
+    dc_rx_stream_give_up_missing(rx, now);
+  }
   nack_upstream(src, layer, now);
   /* A sender drops its top layers at low resolution or under load: "highest" means of the
    * layers arriving now (seen within the last second). */
   int highest = -1;
-  /* Its video comes again after a silence (its uplink was down): its receivers' decoders
-   * wait for a key frame, asked for now rather than when their own requests come. */
-  if (src->layer_seen_us[layer] && (int64_t)now - src->layer_seen_us[layer] > OUTAGE_GAP_US) {
-    g_message("meeting %" G_GINT64_FORMAT " participant %" G_GINT64_FORMAT ": its video is back after %.1f s: "
-              "a key frame asked for", src->room->meeting, src->id, (double)((int64_t)now - src->layer_seen_us[layer]) / 1e6);
-    room_request_keyframe(src, layer, PLI_INTERVAL_US);
-  }
   src->layer_seen_us[layer] = (int64_t)now;
   camera_seen(src);
   for (int i = 0; i < src->n_layers; i++)

@@ -202,6 +202,7 @@ bool dc_rx_stream_update(dc_rx_stream *s, uint16_t seq, uint32_t rtp_ts, size_t 
     s->started = true;
     s->loss_runs_from_us = now_us + DC_LOSS_RUNS_SETTLE_US;
     restart(s, seq);
+    s->max_seq_us = now_us;
   } else {
     uint16_t delta = (uint16_t)(seq - s->max_seq);
     if (delta == 0)
@@ -221,15 +222,18 @@ bool dc_rx_stream_update(dc_rx_stream *s, uint16_t seq, uint32_t rtp_ts, size_t 
         give_up(s, -1, (uint64_t)s->n_missing + delta - 1, now_us);
         s->n_missing = 0; /* too many to ask for: let the decoder ask for a key frame */
       } else {
+        uint64_t before_us = s->max_seq_us && s->max_seq_us < now_us ? s->max_seq_us : now_us;
         for (uint16_t k = 1; k < delta; k++) {
           if (s->n_missing == DC_NACK_MAX)
             give_up(s, 0, 1, now_us);
-          s->missing[s->n_missing++] = (dc_missing){.seq = (uint16_t)(s->max_seq + k), .first_us = now_us};
+          uint64_t sent_us = before_us + (now_us - before_us) * k / delta;
+          s->missing[s->n_missing++] = (dc_missing){.seq = (uint16_t)(s->max_seq + k), .first_us = sent_us};
         }
       }
       if (seq < s->max_seq)
         s->cycles += SEQ_MOD;
       s->max_seq = seq;
+      s->max_seq_us = now_us;
     } else if (delta <= SEQ_MOD - MAX_MISORDER) {
       /* A jump. A sender that restarted its numbers goes on from there, so the next packet
        * confirms it (RFC 3550 A.1); a lone one is not taken. Taken at once, a retransmission
@@ -241,6 +245,7 @@ bool dc_rx_stream_update(dc_rx_stream *s, uint16_t seq, uint32_t rtp_ts, size_t 
       if (s->jump_run < DC_RX_JUMP_CONFIRM)
         return false;
       restart(s, seq);
+      s->max_seq_us = now_us;
     } else {
       /* late or repaired: was it missing? */
       bool was_missing = false;
@@ -343,6 +348,12 @@ size_t dc_rx_stream_nacks(dc_rx_stream *s, uint64_t now_us, uint64_t retry_us, u
     i++;
   }
   return n;
+}
+
+void dc_rx_stream_give_up_missing(dc_rx_stream *s, uint64_t now_us) {
+  if (s->n_missing)
+    give_up(s, -1, (uint64_t)s->n_missing, now_us);
+  s->n_missing = 0;
 }
 
 void dc_rx_stream_report(dc_rx_stream *s, uint64_t now_us, dc_rtcp_report_block *out) {

@@ -88,6 +88,7 @@ typedef struct {
   uint32_t clock_rate;
   bool started;
   uint16_t max_seq;
+  uint64_t max_seq_us; /* when max_seq arrived */
   uint16_t bad_seq;   /* after a jump, the number that would continue it (RFC 3550 A.1) */
   uint8_t jump_run;   /* packets in a row that continued it, 0: no jump pending */
   uint32_t cycles;    /* shifted count of sequence number wraps */
@@ -155,9 +156,16 @@ void dc_rx_stream_silence_skipped(dc_rx_stream *s, uint16_t seq, bool silent);
 /* The sender's SR, for the report's LSR/DLSR (RFC 3550 §6.4.1). */
 void dc_rx_stream_on_sr(dc_rx_stream *s, uint64_t ntp, uint64_t now_us);
 /* Sequence numbers to NACK now: each missing one not asked for within retry_us and asked
- * fewer than DC_NACK_TRIES times; ones missing longer than max_age_us are given up. */
+ * fewer than DC_NACK_TRIES times; ones missing longer than max_age_us are given up. A missing
+ * packet's age counts from when it was likely sent: the numbers of a gap are spread evenly
+ * over the time between the packets either side of it, so after a link's 10 s outage only
+ * the last max_age_us of the gap is asked for (a sender keeps about a second: WebRTC's
+ * history holds max(1 s, 3 round trips)), not ~100 numbers three times each. */
 size_t dc_rx_stream_nacks(dc_rx_stream *s, uint64_t now_us, uint64_t retry_us, uint64_t max_age_us,
                           uint16_t *out, size_t cap);
+/* Gives up every packet missing now (counted in given_up): a key frame asked for makes
+ * them worthless, as after an outage of the sender's link. */
+void dc_rx_stream_give_up_missing(dc_rx_stream *s, uint64_t now_us);
 /* A report block for this stream since the last one (fraction lost is per interval). */
 void dc_rx_stream_report(dc_rx_stream *s, uint64_t now_us, dc_rtcp_report_block *out);
 

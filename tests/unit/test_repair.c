@@ -187,6 +187,36 @@ static void test_rx_rebuilt_and_not_needed(void) {
   g_assert_cmpint(s.n_missing, ==, 0);
 }
 
+/* A gap's packets age from when they were likely sent, spread over the gap: after a 10 s
+ * outage only its last 1.4 s (the age limit here) is asked for, the rest given up at once;
+ * a short gap is asked for whole. A key frame asked for gives up what is still missing. */
+static void test_rx_outage_ages_its_gap(void) {
+  dc_rx_stream s;
+  dc_rx_stream_init(&s, 9, 90000);
+  uint16_t nacks[DC_NACK_MAX];
+  uint64_t now = 5000000;
+  g_assert_true(dc_rx_stream_update(&s, 1000, 0, 100, now));
+  g_assert_true(dc_rx_stream_update(&s, 1003, 0, 100, now + 33000)); /* 1001, 1002 */
+  g_assert_cmpuint(dc_rx_stream_nacks(&s, now + 33000, 300000, 1400000, nacks, DC_NACK_MAX), ==, 2);
+  g_assert_cmpuint(s.given_up, ==, 0);
+  /* 10 s later, 100 numbers on: 1004 .. 1103 sent while the link was down */
+  now += 33000 + 10000000;
+  g_assert_true(dc_rx_stream_update(&s, 1104, 0, 100, now));
+  size_t n = dc_rx_stream_nacks(&s, now, 300000, 1400000, nacks, DC_NACK_MAX);
+  /* number 1003 + k is taken as sent 10 s * k / 101 after 1003: k = 87 .. 100 are younger
+   * than 1.4 s; the two of the short gap, 10 s old, are given up too */
+  g_assert_cmpuint(n, ==, 14);
+  for (size_t i = 0; i < n; i++)
+    g_assert_cmpuint(nacks[i], >=, 1090);
+  g_assert_cmpuint(s.given_up, ==, 86 + 2);
+  g_assert_cmpint(s.n_missing, ==, 14);
+  dc_rx_stream_give_up_missing(&s, now + 1);
+  g_assert_cmpint(s.n_missing, ==, 0);
+  g_assert_cmpuint(s.given_up, ==, 100 + 2);
+  g_assert_cmpuint(s.given_up_us, ==, now + 1);
+  g_assert_cmpuint(dc_rx_stream_nacks(&s, now + 400000, 300000, 1400000, nacks, DC_NACK_MAX), ==, 0);
+}
+
 static void test_rx_nack_storm_bounded(void) {
   dc_rx_stream s;
   dc_rx_stream_init(&s, 1, 90000);
@@ -536,6 +566,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/repair/rx-given-up", test_rx_given_up);
   g_test_add_func("/repair/rx-rebuilt-and-not-needed", test_rx_rebuilt_and_not_needed);
   g_test_add_func("/repair/rx-nack-storm-bounded", test_rx_nack_storm_bounded);
+  g_test_add_func("/repair/rx-outage-ages-its-gap", test_rx_outage_ages_its_gap);
   g_test_add_func("/repair/rx-late-retransmission-is-no-restart", test_rx_late_retransmission_is_no_restart);
   g_test_add_func("/repair/rx-loss-in-runs", test_rx_loss_in_runs);
   g_test_add_func("/repair/rx-silence-skipped", test_rx_silence_skipped);
