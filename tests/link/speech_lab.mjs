@@ -190,6 +190,17 @@ async function framesDecoded(page) {
   });
 }
 
+// The NACKs a page's camera got and the packets it resent, all layers together.
+async function cameraRepairs(page) {
+  return page.evaluate(async () => {
+    let nacks = 0, resent = 0;
+    (await window.diemcau.pc.getStats()).forEach((s) => {
+      if (s.type === 'outbound-rtp' && s.kind === 'video') nacks += s.nackCount || 0, resent += s.retransmittedPacketsSent || 0;
+    });
+    return { nacks, resent };
+  });
+}
+
 async function stopVideo(page) {
   const samples = await page.evaluate(() => { clearInterval(window.__video.timer); return window.__video.samples; });
   // what the page sent, layer by layer: a thin receiver's trouble often starts at the sender
@@ -405,8 +416,18 @@ async function run(dir, lab, speech, silence, red, withOutage) {
     else await startRecording(hearer);
     // what the operators' live view says of the point's uplink loss meanwhile, every 2 s
     const upSeen = [];
+    // and the listening page's jitter buffer over each 2 s (a deep start, which NetEq sheds
+    // slowly, shows here and not in the run's mean)
+    const jbSeen = [];
+    let jbLast = pointEp ? null : await audioStats(hearer);
     for (const until = Date.now() + SECONDS * 1000; Date.now() < until;) {
       await sleep(Math.min(2000, Math.max(0, until - Date.now())));
+      if (jbLast) {
+        const now = await audioStats(hearer);
+        const n = now.jbEmitted - jbLast.jbEmitted;
+        jbSeen.push(n > 0 ? 1000 * (now.jbDelay - jbLast.jbDelay) / n : null);
+        jbLast = now;
+      }
       const l = (await api(bridge.key, 'GET', `/api/meetings/${meeting.id}/live`)).points
         .find((p) => p.name === 'Xã Tà Xùa')?.participants[0]?.link;
       upSeen.push(l ? l.loss_up_pct : undefined);
@@ -433,7 +454,7 @@ async function run(dir, lab, speech, silence, red, withOutage) {
       redOut: mixAfter.redOut - mixBefore.redOut, redTwo: mixAfter.redTwo - mixBefore.redTwo,
       redFar: mixAfter.redFar - mixBefore.redFar };
     const result = {
-      video, pointLink, mix, upSeen,
+      video, pointLink, mix, upSeen, jbSeen,
       red, before, after, rec, transit: linkWindow(linkBefore, linkAfter, windowS),
       back: linkWindow(backBefore, backAfter, windowS), mouthToEarMs: mouthToEar(to16k(sent), sent.t0, to16k(rec), rec.t0AtStart ?? rec.t0),
       mouthToEarEndMs: mouthToEar(to16k(sent), sent.t0, to16k(rec), rec.t0, true),
@@ -475,6 +496,7 @@ async function run(dir, lab, speech, silence, red, withOutage) {
           `connected ${now.connected}, ${JSON.stringify(now.kbps)} kbit/s, ${pointEp.endpoint.stats.length} lines` };
     } else if (withOutage) {
       await pointPage.evaluate(() => { window.__pcBefore = window.diemcau.pc; window.__wsBefore = window.diemcau.ws; });
+      const repairsBefore = VIDEO ? await cameraRepairs(pointPage) : null;
       link.down();
       await sleep(OUTAGE_S * 1000);
       const down = await audioStats(pointPage);
@@ -501,7 +523,16 @@ async function run(dir, lab, speech, silence, red, withOutage) {
       } catch { state = await pointPage.evaluate(() => window.diemcau.pc.connectionState); }
       const same = await pointPage.evaluate(() => window.diemcau.pc === window.__pcBefore && window.diemcau.ws === window.__wsBefore &&
         window.diemcau.ws.readyState === 1);
-      result.outage = { backMs, state, same, videoBackMs: videoBack ? await Promise.all(videoBack) : null };
+      const videoBackMs = videoBack ? await Promise.all(videoBack) : null;
+      // what the bridge asked of the point's camera for the outage: a sender keeps about a
+      // second of packets, and the key frame the bridge asks for makes the rest worthless
+      let outageRepairs = null;
+      if (VIDEO) {
+        await sleep(Math.max(0, t0 + 4000 - Date.now()));
+        const after = await cameraRepairs(pointPage);
+        outageRepairs = { nacks: after.nacks - repairsBefore.nacks, resent: after.resent - repairsBefore.resent };
+      }
+      result.outage = { backMs, state, same, videoBackMs, outageRepairs };
     }
     result.link = await link.stop();
     return result;
@@ -570,6 +601,10 @@ async function main() {
     console.log(`# | bridge | link | frames unconcealed ${UP ? 'in the mix' : 'at the point'} | jitter buffer | mouth to ear | quality (LSD, lower is better) |`);
     for (const row of rows) console.log(`# ${row}`);
     for (const m of [plain, red])
+      if (m.jbSeen && m.jbSeen.length)
+        console.log(`# RED ${m.red ? 'on' : 'off'}: the listener's jitter buffer over each 2 s: ` +
+          `${m.jbSeen.map((v) => (v === null ? '–' : v.toFixed(0))).join(' ')} ms`);
+    for (const m of [plain, red])
       if (m.transit)
         console.log(`# RED ${m.red ? 'on' : 'off'}: toward the ${UP ? 'district' : 'point'} while measured ${m.transit.kbits.toFixed(1)} kbit/s offered to the link, ` +
           `${(100 * m.transit.lostShare).toFixed(1)} % lost, ${m.transit.queueDrops} queue drops, ` +
@@ -600,7 +635,9 @@ async function main() {
       const back = red.outage && red.outage.videoBackMs;
       if (back)
         console.log(`# video after the ${OUTAGE_S} s outage: the point decodes again ${back[1] === null ? 'not within 20 s' : `${(back[1] / 1000).toFixed(1)} s`} ` +
-          `after the link, the district ${back[0] === null ? 'not within 20 s' : `${(back[0] / 1000).toFixed(1)} s`} after`);
+          `after the link, the district ${back[0] === null ? 'not within 20 s' : `${(back[0] / 1000).toFixed(1)} s`} after; ` +
+          `the point's camera got ${red.outage.outageRepairs.nacks} NACKs from the link's going down to 4 s after it came back, ` +
+          `and resent ${red.outage.outageRepairs.resent} packets`);
     }
     // the live view's round trip: the lab's delays both ways, plus at most its queues
     const base = field('down', 'delay-ms') + field('up', 'delay-ms');
