@@ -192,7 +192,8 @@ void dc_metrics_write(GString *out, dc_bridge *b) {
   counter(out, "diemcau_nacks_received_total", "Packets receivers asked to have sent again.",
           &dc_metrics.nacks_received);
   counter(out, "diemcau_repairs_sent_total", "Retransmissions sent to receivers.", &dc_metrics.repairs_sent);
-  counter(out, "diemcau_repairs_refused_total", "NACKed packets not sent again (budget, cache).",
+  counter(out, "diemcau_repairs_refused_total",
+          "NACKed packets not sent again (budget; not in the cache: aged out, or lost on the source's uplink).",
           &dc_metrics.repairs_refused);
   counter(out, "diemcau_keyframe_requests_total", "Key frames asked of sources (PLI or FIR).",
           &dc_metrics.keyframe_requests);

@@ -323,7 +323,8 @@ struct dc_participant {
   dc_repair_budget repair_budget; /* what its repairs may still take of its link (its worker) */
   uint64_t probe_bytes; /* padding sent to it for probes, in all (its worker) */
   gint repairs_refused;
-  gint repairs_missed; /* asked for when its source no longer held them (the source's worker) */
+  gint repairs_missed; /* asked for when its source's cache did not hold them: aged out, or lost on
+                        * the source's own uplink and never come (the source's worker) */
   /* its link for the operators' live view (metrics.h), published by its worker each second */
   uint64_t recv_bytes;   /* from it, since the last second (its worker) */
   gint rtt_ms_pub;       /* -1 until its transport's check or a report on our sender report says */

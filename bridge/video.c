@@ -538,7 +538,7 @@ gboolean video_tick(gpointer data) {
   if (p->ticks % (5000 / TICK_MS) == 0)
     g_debug("meeting %" G_GINT64_FORMAT " participant %" G_GINT64_FORMAT ": estimate %" G_GUINT64_FORMAT
             " kbit/s, sending %" G_GUINT64_FORMAT " kbit/s, last REMB %" G_GUINT64_FORMAT " kbit/s, "
-            "last loss %u/256, congestion signals %u; repairs sent to it %d, refused %d, no longer cached %d; "
+            "last loss %u/256, congestion signals %u; repairs sent to it %d, refused %d, not in the cache %d (aged out, or never came); "
             "pacer: %zu B queued, %" G_GUINT64_FORMAT " dropped; main slot: layer %d%s, temporal layers kept %d, "
             "probe padding %" G_GUINT64_FORMAT " B; as a source: layers %d/%d/%d kbit/s, its own padding %" G_GUINT64_FORMAT " B, "
             "its uplink's queue %" G_GINT64_FORMAT " ms (-1: not measured), capped for it at %" G_GUINT64_FORMAT " kbit/s (0: not); "
