@@ -337,7 +337,7 @@ void video_probe_step(dc_participant *p, uint64_t now) {
     p->probe.running = false; /* the choice moved on */
   uint64_t target = (uint64_t)target_kbps * 1000;
   /* the layer choice asks for up to twice the estimate; the receiver's REMB may say less */
-  target = dc_probe_within_reach(target, dc_bwe_estimate(&p->bwe), p->bwe.remb_bps);
+  target = dc_probe_within_reach(target, dc_bwe_estimate(&p->bwe), p->bwe.remb_bps, p->bwe.ceiling_bps);
   /* the last report's loss must be light too: a receiver whose reports stopped covering what
    * we send (quiet since its last trouble, but only because it said nothing new) is not probed
    * on a link it last said was losing */

@@ -419,9 +419,11 @@ bool dc_probe_may_start(uint64_t target_bps, uint64_t estimate_bps, uint64_t sen
   return quiet && room && target_bps > estimate_bps && target_bps > sent_bps;
 }
 
-uint64_t dc_probe_within_reach(uint64_t target_bps, uint64_t estimate_bps, uint64_t remb_bps) {
-  uint64_t reach = MAX_U64(estimate_bps, remb_bps) * 3 / 2;
-  return remb_bps && target_bps > reach ? reach : target_bps;
+uint64_t dc_probe_within_reach(uint64_t target_bps, uint64_t estimate_bps, uint64_t remb_bps, uint64_t ceiling_bps) {
+  uint64_t reach = MAX_U64(estimate_bps, remb_bps * 3 / 2);
+  if (remb_bps && target_bps > reach)
+    target_bps = reach;
+  return MIN_U64(target_bps, ceiling_bps);
 }
 
 void dc_probe_on_report(dc_probe *p, uint64_t now_us) {

@@ -428,11 +428,16 @@ static void test_source_without_keyframes(void) {
 /* A move up that comes back down within the trial holds the next try back, longer each
  * time; one that holds clears the hold. Moves down are never held. */
 static void test_upgrade_guard(void) {
-  /* how far one probe reaches: 1.5 times the higher of the estimate and the REMB */
-  g_assert_cmpuint(dc_probe_within_reach(244000, 122000, 114000), ==, 183000); /* highland-128's */
-  g_assert_cmpuint(dc_probe_within_reach(244000, 122000, 180000), ==, 244000);
-  g_assert_cmpuint(dc_probe_within_reach(600000, 300000, 250000), ==, 450000);
-  g_assert_cmpuint(dc_probe_within_reach(600000, 300000, 0), ==, 600000); /* no REMB: the target */
+  /* how far one probe reaches: 1.5 times the REMB, or the estimate where that is higher (no
+   * probe then), and never past the receiver's ceiling */
+  g_assert_cmpuint(dc_probe_within_reach(244000, 122000, 114000, 4000000), ==, 171000); /* highland-128's */
+  g_assert_cmpuint(dc_probe_within_reach(244000, 122000, 180000, 4000000), ==, 244000);
+  g_assert_cmpuint(dc_probe_within_reach(600000, 300000, 250000, 4000000), ==, 375000);
+  g_assert_cmpuint(dc_probe_within_reach(600000, 300000, 0, 4000000), ==, 600000); /* no REMB: the target */
+  /* a highland point's untested start: its estimate, so no probe (dc_probe_may_start) */
+  g_assert_cmpuint(dc_probe_within_reach(300000, 150000, 89000, 256000), ==, 150000);
+  g_assert_false(dc_probe_may_start(150000, 150000, 80000, 89000, 1, 10000000));
+  g_assert_cmpuint(dc_probe_within_reach(600000, 300000, 0, 500000), ==, 500000); /* the ceiling */
   dc_upgrade_guard g;
   dc_upgrade_guard_init(&g);
   uint64_t t = 1000000;
