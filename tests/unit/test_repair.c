@@ -125,8 +125,6 @@ static void test_rx_gap_nack_and_repair(void) {
   g_assert_cmpuint(rb.fraction_lost, ==, 0);
 }
 
-/* A storm: every other packet lost for a long while. The list stays bounded and each
- * missing packet is asked for at most three times. */
 /* Retries spaced by the caller's interval (the bridge's: a round trip): at 375 ms three asks
  * take 750 ms and all come before the age limit; a gap too wide to ask for is given up at once,
  * and so is the oldest missing packet when the list is full. */
@@ -217,6 +215,8 @@ static void test_rx_outage_ages_its_gap(void) {
   g_assert_cmpuint(dc_rx_stream_nacks(&s, now + 400000, 300000, 1400000, nacks, DC_NACK_MAX), ==, 0);
 }
 
+/* A storm: every other packet lost for a long while. The list stays bounded and each
+ * missing packet is asked for at most three times. */
 static void test_rx_nack_storm_bounded(void) {
   dc_rx_stream s;
   dc_rx_stream_init(&s, 1, 90000);
