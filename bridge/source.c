@@ -350,8 +350,8 @@ static void media_in(dc_participant *src, int layer, uint8_t *buf, size_t len, c
     g_message("meeting %" G_GINT64_FORMAT " participant %" G_GINT64_FORMAT ": its video is back after %.1f s: "
               "a key frame asked for", src->room->meeting, src->id, (double)silent_us / 1e6);
     room_request_keyframe(src, layer, PLI_INTERVAL_US);
-    /* the key frame makes what the outage took worthless: asking for ~100 numbers three
-     * times each took the returning uplink's room (the link lab's 10 s outage) */
+    /* the key frame makes what the outage took worthless: resends of it (up to ~100
+     * numbers, asked three times each) would only take the returning uplink's room */
     dc_rx_stream_give_up_missing(rx, now);
   }
   nack_upstream(src, layer, now);

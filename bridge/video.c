@@ -219,7 +219,8 @@ static gboolean pace_wake(gpointer data) {
  * where that is lower. A highland point's estimate starts at its profile's 150 kbit/s and a
  * REMB at 90 % of what we send or more never cuts it, so on a 128 kbit/s link whose page said
  * 89-116 kbit/s the pacer let a key frame out at 187 kbit/s: the link's queue held the audio
- * behind it, and the page's jitter buffer went from ~70 to ~320 ms for the rest of the call. */
+ * behind it, and the page's jitter buffer went from ~70 to ~320 ms and shed it only over tens
+ * of seconds. */
 static uint64_t pace_base_bps(const dc_participant *rcv) {
   uint64_t estimate = dc_bwe_estimate(&rcv->bwe);
   return rcv->bwe.remb_bps && rcv->bwe.remb_bps < estimate ? rcv->bwe.remb_bps : estimate;
