@@ -215,15 +215,10 @@ static gboolean pace_wake(gpointer data) {
   return G_SOURCE_REMOVE;
 }
 
-/* What a receiver's pacer spreads bursts over (PACE_FACTOR times it): its estimate, or its REMB
- * where that is lower. A highland point's estimate starts at its profile's 150 kbit/s and a
- * REMB at 90 % of what we send or more never cuts it, so on a 128 kbit/s link whose page said
- * 89-116 kbit/s the pacer let a key frame out at 187 kbit/s: the link's queue held the audio
- * behind it, and the page's jitter buffer went from ~70 to ~320 ms and shed it only over tens
- * of seconds. */
-static uint64_t pace_base_bps(const dc_participant *rcv) {
-  uint64_t estimate = dc_bwe_estimate(&rcv->bwe);
-  return rcv->bwe.remb_bps && rcv->bwe.remb_bps < estimate ? rcv->bwe.remb_bps : estimate;
+/* The receiver's pacer's rate now (media/pacer dc_pace_rate_bps, PACE_FACTOR). */
+static uint64_t pace_rate_bps(const dc_participant *rcv) {
+  return dc_pace_rate_bps(PACE_FACTOR, dc_bwe_estimate(&rcv->bwe), rcv->bwe.remb_bps,
+                          rcv->paced_bps + dc_audio_down_bps(rcv), rcv->probe.running ? rcv->probe.target_bps : 0);
 }
 
 /* A video packet leaving now, its abs-send-time (extension id ast_id on this receiver's leg,
@@ -262,7 +257,7 @@ static void pace_out(dc_participant *rcv, uint8_t *buf, size_t len, size_t cap, 
   uint64_t now = (uint64_t)g_get_monotonic_time();
   if (!rcv->pacer) {
     rcv->pacer = dc_pacer_new(pacer_bytes[rcv->tier]);
-    dc_pacer_set_rate(rcv->pacer, (uint64_t)(PACE_FACTOR * (double)pace_base_bps(rcv)), now);
+    dc_pacer_set_rate(rcv->pacer, pace_rate_bps(rcv), now);
   }
   if (dc_pacer_admit(rcv->pacer, len + 1, now)) {
     rcv->paced_bytes += len;
@@ -539,9 +534,7 @@ gboolean video_tick(gpointer data) {
   if (p->n_video)
     video_probe_step(p, now);
   if (p->pacer) /* see PACE_FACTOR; a probe's padding must get out at its rate */
-    dc_pacer_set_rate(p->pacer, (uint64_t)(PACE_FACTOR * (double)MAX(MAX(pace_base_bps(p),
-                                                                           p->paced_bps + dc_audio_down_bps(p)),
-                                                                       p->probe.running ? p->probe.target_bps : 0)), now);
+    dc_pacer_set_rate(p->pacer, pace_rate_bps(p), now);
   g_atomic_int_set(&p->estimate_kbps, (gint)(dc_bwe_estimate(&p->bwe) / 1000));
   p->repairs = 0;
   if (++p->ticks % (1000 / TICK_MS))

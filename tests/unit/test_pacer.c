@@ -230,9 +230,21 @@ static void test_admit_when_idle(void) {
   dc_pacer_free(p);
 }
 
+/* The pacer's rate: 1.25 times the lower of the estimate and the REMB, but never below what
+ * comes for the receiver or a running probe's rate. */
+static void test_rate_follows_lower_of_estimate_and_remb(void) {
+  /* a highland point on a 128 kbit/s link: estimate 150 (its profile), REMB 100 */
+  g_assert_cmpuint(dc_pace_rate_bps(1.25, 150000, 100000, 90000, 0), ==, 125000);
+  g_assert_cmpuint(dc_pace_rate_bps(1.25, 150000, 0, 90000, 0), ==, 187500);      /* no REMB */
+  g_assert_cmpuint(dc_pace_rate_bps(1.25, 150000, 400000, 90000, 0), ==, 187500); /* a higher one */
+  g_assert_cmpuint(dc_pace_rate_bps(1.25, 150000, 100000, 120000, 0), ==, 150000); /* what comes */
+  g_assert_cmpuint(dc_pace_rate_bps(1.25, 150000, 100000, 90000, 160000), ==, 200000); /* a probe */
+}
+
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/pacer/keyframe-burst-paced", test_keyframe_burst_paced);
+  g_test_add_func("/pacer/rate-follows-the-lower-of-estimate-and-remb", test_rate_follows_lower_of_estimate_and_remb);
   g_test_add_func("/pacer/audio-takes-its-share", test_audio_takes_its_share);
   g_test_add_func("/pacer/full-ring-refuses", test_full_ring_refuses);
   g_test_add_func("/pacer/bytes-in-order-across-wrap", test_bytes_in_order_across_wrap);
