@@ -288,7 +288,10 @@ void feedback_on_rtcp(gpointer user, uint8_t *buf, size_t len) {
        * Set against the whole, a highland point's REMB read its RED audio (a third of what it
        * got) as congestion, its estimate fell, its slot kept half the frames, and the REMB,
        * at most 1.5 times the video it got, stayed down with it: 3-4 fps for whole runs. */
-      uint64_t link_bps = remb.bitrate_bps + (dc_rtcp_remb_covers(&remb, rcv->audio.ssrc) ? 0 : dc_audio_down_bps(rcv));
+      uint64_t audio = dc_rtcp_remb_covers(&remb, rcv->audio.ssrc) ? 0 : dc_audio_down_bps(rcv);
+      /* saturated: a REMB of UINT64_MAX (an exponent past 45) plus the audio wrapped to a few
+       * kbit/s, which cut the sender's own estimate as congestion */
+      uint64_t link_bps = remb.bitrate_bps > UINT64_MAX - audio ? UINT64_MAX : remb.bitrate_bps + audio;
       dc_bwe_on_remb(&rcv->bwe, link_bps, rcv->sent_bps, now);
       /* a probe that made a queue stops now, not at the next tick: its padding is what fills it */
       dc_probe_on_remb(&rcv->probe, remb.bitrate_bps);

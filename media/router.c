@@ -420,7 +420,8 @@ bool dc_probe_may_start(uint64_t target_bps, uint64_t estimate_bps, uint64_t sen
 }
 
 uint64_t dc_probe_within_reach(uint64_t target_bps, uint64_t estimate_bps, uint64_t remb_bps, uint64_t ceiling_bps) {
-  uint64_t reach = MAX_U64(estimate_bps, remb_bps * 3 / 2);
+  /* a REMB says up to 2^63 bit/s and more (rtcp.c saturates its exponent): no wrap here */
+  uint64_t reach = MAX_U64(estimate_bps, remb_bps > UINT64_MAX / 3 ? UINT64_MAX : remb_bps * 3 / 2);
   if (remb_bps && target_bps > reach)
     target_bps = reach;
   return MIN_U64(target_bps, ceiling_bps);

@@ -438,6 +438,7 @@ static void test_upgrade_guard(void) {
   g_assert_cmpuint(dc_probe_within_reach(300000, 150000, 89000, 256000), ==, 150000);
   g_assert_false(dc_probe_may_start(150000, 150000, 80000, 89000, 1, 10000000));
   g_assert_cmpuint(dc_probe_within_reach(600000, 300000, 0, 500000), ==, 500000); /* the ceiling */
+  g_assert_cmpuint(dc_probe_within_reach(600000, 300000, UINT64_MAX / 3 + 1, 500000), ==, 500000); /* no wrap */
   dc_upgrade_guard g;
   dc_upgrade_guard_init(&g);
   uint64_t t = 1000000;
