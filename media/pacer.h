@@ -15,6 +15,8 @@
  * participant cost the bridge. Empty and not grown for DC_PACER_SHRINK_US, it goes back to
  * its start size. When the ring is full a packet is refused and
  * counted: the receiver's NACK and the bridge's cache repair it, or the next key frame.
+ * dc_pace_rate_bps is the rate a receiver's pacer is set to: its link's rate as the estimate
+ * and the REMB say, what comes for it, or a probe's.
  * Left out: priorities among video packets (retransmissions queue like the rest), and
  * padding or probing.
  */

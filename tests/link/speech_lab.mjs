@@ -422,11 +422,13 @@ async function run(dir, lab, speech, silence, red, withOutage) {
     let jbLast = pointEp ? null : await audioStats(hearer);
     for (const until = Date.now() + SECONDS * 1000; Date.now() < until;) {
       await sleep(Math.min(2000, Math.max(0, until - Date.now())));
-      if (jbLast) {
-        const now = await audioStats(hearer);
+      const now = jbLast && await audioStats(hearer);
+      if (now) { /* a page with no inbound audio now (renegotiating) shows a gap, not a crash */
         const n = now.jbEmitted - jbLast.jbEmitted;
         jbSeen.push(n > 0 ? 1000 * (now.jbDelay - jbLast.jbDelay) / n : null);
         jbLast = now;
+      } else if (jbLast) {
+        jbSeen.push(null);
       }
       const l = (await api(bridge.key, 'GET', `/api/meetings/${meeting.id}/live`)).points
         .find((p) => p.name === 'Xã Tà Xùa')?.participants[0]?.link;
