@@ -54,6 +54,9 @@ const ENDPOINT = process.env.DC_LAB_POINT === 'endpoint';
 // (0.5 by default): long pauses let the mix go quiet, and the bridge then holds back the
 // highland tier's DTX frames.
 const PAUSE_S = Number(process.env.DC_LAB_PAUSE_S || 0.5);
+// DC_LAB_EARLY=1 (by hand, a page listening): from the point's first audio to the end, every
+// second, its NetEq's target and delay, its losses and what the link toward it carried
+// (rate, mean time in it, queue drops): what deepened a jitter buffer before the measurement
 // DC_LAB_KEEP=DIR keeps what was sent and what the listener played, as WAV files to listen to
 const KEEP = process.env.DC_LAB_KEEP || '';
 // DC_LAB_PAGE_QUERY (by hand): more of the pages' link, e.g. '&quietstart=0' for a listening
@@ -89,6 +92,7 @@ async function audioStats(page) {
     return a && {
       received: a.totalSamplesReceived, concealed: a.concealedSamples, silentConcealed: a.silentConcealedSamples,
       packets: a.packetsReceived, lost: a.packetsLost, jbDelay: a.jitterBufferDelay, jbEmitted: a.jitterBufferEmittedCount,
+      jbTarget: a.jitterBufferTargetDelay,
       events: a.concealmentEvents, discarded: a.packetsDiscarded,
       state: window.diemcau.pc.connectionState, ws: window.diemcau.ws.readyState,
     };
@@ -403,6 +407,24 @@ async function run(dir, lab, speech, silence, red, withOutage) {
     }
     if (!pointEp) console.log(`# the point's page loaded in ${loadedS.toFixed(1)} s; its audio came ${((Date.now() - opened) / 1000).toFixed(1)} s after the link was opened`);
     console.log(`# the join's steps (s after the link was opened, seen every 0.2 s): ${Object.entries(steps).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}`);
+    // DC_LAB_EARLY=1 (see the top)
+    const early = [];
+    let earlyTimer = null;
+    if (process.env.DC_LAB_EARLY === '1' && !pointEp) {
+      const hearer0 = UP ? pages[0] : pointPage, dir0 = UP ? 'up' : 'down';
+      let last = await audioStats(hearer0).catch(() => null), lastLink = link.snapshot(dir0), t0 = Date.now();
+      earlyTimer = setInterval(async () => {
+        const now = await audioStats(hearer0).catch(() => null), l = link.snapshot(dir0);
+        if (!now || !last) { last = now; return; }
+        const n = now.jbEmitted - last.jbEmitted, passed = (l.passed ?? 0) - (lastLink.passed ?? 0);
+        early.push(`${((Date.now() - t0) / 1000).toFixed(1)} s: target ${n > 0 ? (1000 * (now.jbTarget - last.jbTarget) / n).toFixed(0) : '-'}` +
+          ` delay ${n > 0 ? (1000 * (now.jbDelay - last.jbDelay) / n).toFixed(0) : '-'} ms, lost ${now.lost - last.lost}, ` +
+          `link ${(8 * ((l.bytes ?? 0) - (lastLink.bytes ?? 0)) / 1000).toFixed(0)} kbit/s ` +
+          `${passed ? (((l.mean_delay_ms ?? 0) * l.passed - (lastLink.mean_delay_ms ?? 0) * (lastLink.passed ?? 0)) / passed).toFixed(0) : '-'} ms, ` +
+          `drops ${(l.queue_drops ?? 0) - (lastLink.queue_drops ?? 0)}`);
+        last = now, lastLink = l;
+      }, 1000);
+    }
     await sleep(3000); // the first receiver reports: RED, when on, has begun
     const before = await pointAudio();
     const toward = UP ? 'up' : 'down', speaker = UP ? pointPage : pages[0], hearer = UP ? pages[0] : pointPage;
@@ -433,6 +455,10 @@ async function run(dir, lab, speech, silence, red, withOutage) {
       const l = (await api(bridge.key, 'GET', `/api/meetings/${meeting.id}/live`)).points
         .find((p) => p.name === 'Xã Tà Xùa')?.participants[0]?.link;
       upSeen.push(l ? l.loss_up_pct : undefined);
+    }
+    if (earlyTimer) {
+      clearInterval(earlyTimer);
+      console.log(`# RED ${red ? 'on' : 'off'}: from the first audio, every second: ${early.join('; ')}`);
     }
     const rec = pointEp ? pointEp.stopRecording() : await stopRecording(hearer);
     const sent = await stopRecording(speaker);
