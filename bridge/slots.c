@@ -152,9 +152,10 @@ static bool choose_layers(dc_room *r) {
             }
           }
         }
-        /* a layer the receiver's profile can never carry is not worth a probe (a highland
-         * point probing for a 500 kbit/s layer on its 128 kbit/s link only cost it audio) */
-        if (need > link_profiles[rcv->tier].ceiling_bps)
+        /* a layer the receiver's profile can never carry with room to spare is not worth a
+         * probe (a highland point probing for a 500 kbit/s layer on its 128 kbit/s link only
+         * cost it audio; see dc_probe_worth) */
+        if (!dc_probe_worth(need, link_profiles[rcv->tier].ceiling_bps))
           target = 0;
         target = MIN(target, 2 * estimate);
         if (target > estimate + estimate / 10 &&

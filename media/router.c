@@ -427,6 +427,10 @@ uint64_t dc_probe_within_reach(uint64_t target_bps, uint64_t estimate_bps, uint6
   return MIN_U64(target_bps, ceiling_bps);
 }
 
+bool dc_probe_worth(uint64_t need_bps, uint64_t ceiling_bps) {
+  return need_bps <= ceiling_bps / 5 * 4;
+}
+
 void dc_probe_on_report(dc_probe *p, uint64_t now_us) {
   if (p->running && now_us - p->started_us >= DC_PROBE_US / 3)
     p->covered = true;

@@ -296,6 +296,14 @@ bool dc_probe_may_start(uint64_t target_bps, uint64_t estimate_bps, uint64_t sen
  * jitter buffer went from 86 to 454 ms for the rest of the run (mouth to ear 717 ms where the
  * same seed gave 342). One that passes lifts the estimate, and the next starts from there. */
 uint64_t dc_probe_within_reach(uint64_t target_bps, uint64_t estimate_bps, uint64_t remb_bps, uint64_t ceiling_bps);
+/* Whether a move up that needs need_bps (the audio and the layer moved to) is worth a probe on
+ * a receiver whose link is at most ceiling_bps (its profile's): only if the move fits with a
+ * quarter to spare, as the pacer spreads bursts over 1.25 times what comes. A layer that fills
+ * the link leaves nothing for its key frames, repairs and audio copies: a highland point on a
+ * 128 kbit/s link was probed for the district's 220 kbit/s layer (244 kbit/s with its audio,
+ * inside the profile's 256), at 179 kbit/s, 1.5 times its REMB; the probe failed, as on such a
+ * link it must, and its padding put the page's jitter buffer from 69 to 400 ms. */
+bool dc_probe_worth(uint64_t need_bps, uint64_t ceiling_bps);
 /* congestion_signals: the receiver's dc_bwe counter now; sent_bytes: all bytes sent to the
  * receiver so far (media and padding). */
 void dc_probe_start(dc_probe *p, uint64_t target_bps, unsigned congestion_signals, uint64_t sent_bytes,

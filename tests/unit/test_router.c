@@ -425,6 +425,19 @@ static void test_source_without_keyframes(void) {
   g_assert_cmpuint(main_slot.switches, ==, 0);
 }
 
+/* A move is probed for only where it fits the receiver's profile with a quarter to spare. */
+static void test_probe_worth(void) {
+  /* highland (256 kbit/s at most): the district's 220 kbit/s layer and the audio, no; its
+   * 60 kbit/s layer, yes; the edge, four fifths of the ceiling */
+  g_assert_false(dc_probe_worth(244000, 256000));
+  g_assert_true(dc_probe_worth(84000, 256000));
+  g_assert_true(dc_probe_worth(204800, 256000));
+  g_assert_false(dc_probe_worth(204801, 256000));
+  /* a standard point's 1.2 Mbit/s layer under its 4 Mbit/s ceiling */
+  g_assert_true(dc_probe_worth(1224000, 4000000));
+  g_assert_true(dc_probe_worth(0, 256000));
+}
+
 /* A move up that comes back down within the trial holds the next try back, longer each
  * time; one that holds clears the hold. Moves down are never held. */
 static void test_upgrade_guard(void) {
@@ -790,6 +803,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/router/source-without-keyframes", test_source_without_keyframes);
   g_test_add_func("/router/upgrade-guard", test_upgrade_guard);
   g_test_add_func("/router/probe", test_probe);
+  g_test_add_func("/router/probe-worth", test_probe_worth);
   g_test_add_func("/router/bwe-growth-bounded-by-what-is-sent", test_bwe_growth_bounded_by_what_is_sent);
   g_test_add_func("/router/no-sequence-number-twice", test_no_sequence_number_twice);
   g_test_add_func("/router/leg-loss-excludes-source-losses", test_leg_loss_excludes_source_losses);
