@@ -302,7 +302,7 @@ uint64_t dc_probe_within_reach(uint64_t target_bps, uint64_t estimate_bps, uint6
  * the link leaves nothing for its key frames, repairs and audio copies: a highland point on a
  * 128 kbit/s link was probed for the district's 220 kbit/s layer (244 kbit/s with its audio,
  * inside the profile's 256), at 179 kbit/s, 1.5 times its REMB; the probe failed, as on such a
- * link it must, and its padding put the page's jitter buffer from 69 to 400 ms. */
+ * link it must, and its padding put the page's NetEq target from 140 to 400 ms. */
 bool dc_probe_worth(uint64_t need_bps, uint64_t ceiling_bps);
 /* congestion_signals: the receiver's dc_bwe counter now; sent_bytes: all bytes sent to the
  * receiver so far (media and padding). */
