@@ -57,7 +57,8 @@ export function startLinkem(exe, lab, scenario, { seed = 1, set = [], noSchedule
   return new Promise((resolve, reject) => {
     const child = spawn('ip', ['netns', 'exec', lab.mid, exe, scenario, '--a', 'dcLm1', '--b', 'dcLm2',
       '--seed', String(seed), '--stats-every', '1', ...set.flatMap((s) => ['--set', s]), ...(noSchedule ? ['--no-schedule'] : []),
-      ...(process.env.DC_LAB_LOG_DROPS ? ['--log-drops'] : [])],
+      ...(process.env.DC_LAB_LOG_DROPS ? ['--log-drops'] : []),
+      ...(process.env.DC_LAB_LOG_BACKLOG ? ['--log-backlog', process.env.DC_LAB_LOG_BACKLOG] : [])],
       { stdio: ['ignore', 'pipe', 'pipe'] });
     const link = { child, lines: [], final: {}, latest: {} };
     onLines(child.stdout, (line) => {
@@ -67,7 +68,7 @@ export function startLinkem(exe, lab, scenario, { seed = 1, set = [], noSchedule
         if (o.event === 'ready') resolve(link);
         if (o.event === 'stats') link.latest[o.direction] = o;
         if (o.event === 'stats' && o.final) link.final[o.direction] = o;
-        if (o.event === 'queue_drop' || o.event === 'lost') console.log(`# linkem: ${line}`);
+        if (o.event === 'queue_drop' || o.event === 'lost' || o.event === 'backlog') console.log(`# linkem: ${line}`);
       } catch { /* not JSON */ }
     });
     child.stderr.on('data', (d) => process.stderr.write(`  [linkem] ${d}`));

@@ -11,7 +11,7 @@
  * the link's MTU.
  *
  *   linkem SCENARIO --a IFACE --b IFACE [--seed N] [--set GROUP.KEY=VALUE]... [--stats-every S]
- *          [--log-drops] [--no-schedule]
+ *          [--log-drops] [--log-backlog MS] [--no-schedule]
  *
  * SCENARIO is a key file (tests/link/scenarios/): groups [down] and [up] with rate-kbit,
  * queue-ms (or queue-bytes), delay-ms, jitter-ms, loss-percent, burst-packets,
@@ -21,7 +21,9 @@
  * where it measures, the speech lab after its speech); SIGTERM and
  * SIGINT end the run. Stdout gets JSON lines: "ready" once relaying, "outage" events, and
  * each direction's statistics every --stats-every seconds and at the end; with --log-drops,
- * every frame the queue dropped ("queue_drop") or the loss took ("lost"). Whoever runs it
+ * every frame the queue dropped ("queue_drop") or the loss took ("lost"); with --log-backlog MS,
+ * every frame that met a queue of MS or more ("backlog"), with its RTP payload type and SSRC
+ * (what filled a thin link's queue, and what waited behind it). Whoever runs it
  * must keep reading them: writes block once a pipe is full, and linkem then relays nothing
  * (a by-hand probe that waited on curl synchronously made a dead link ~100 s in). The
  * random draws are seeded (--seed, default 1), and loss is drawn per flow (TCP, other UDP,
@@ -219,11 +221,13 @@ static void print_stats(const direction *d, bool final) {
 }
 
 static gboolean log_drops, no_schedule; /* GOption writes a gboolean */
+static gint64 log_backlog_ms;
 static uint64_t started_us;
 
 /* --log-drops: a frame the full queue dropped or the loss took, with what it was (a burst that
  * overflows a thin link's queue says who sent it; a flow whose resends are all lost, which). */
-static void log_drop(const direction *d, const char *event, const uint8_t *frame, size_t len, uint64_t now) {
+static void log_frame(const direction *d, const char *event, const uint8_t *frame, size_t len, uint64_t now,
+                      uint64_t backlog_us) {
   const uint8_t *ip = frame + ETH_HEADER;
   size_t ihl = (size_t)(ip[0] & 0x0f) * 4;
   unsigned proto = len > ETH_HEADER + 9 ? ip[9] : 0, sport = 0, dport = 0;
@@ -231,10 +235,18 @@ static void log_drop(const direction *d, const char *event, const uint8_t *frame
     sport = (unsigned)ip[ihl] << 8 | ip[ihl + 1];
     dport = (unsigned)ip[ihl + 2] << 8 | ip[ihl + 3];
   }
+  /* an RTP packet's payload type and SSRC (SRTP leaves the header in the clear; -1: not RTP) */
+  int pt = -1;
+  uint32_t ssrc = 0;
+  const uint8_t *udp = ip + ihl + 8;
+  if (proto == 17 && len >= ETH_HEADER + ihl + 8 + 12 && udp[0] >= 128 && udp[0] <= 191 &&
+      !(udp[1] >= 192 && udp[1] <= 223)) {
+    pt = udp[1] & 0x7f;
+    ssrc = (uint32_t)udp[8] << 24 | (uint32_t)udp[9] << 16 | (uint32_t)udp[10] << 8 | udp[11];
+  }
   printf("{\"event\":\"%s\",\"direction\":\"%s\",\"at_s\":%.3f,\"bytes\":%zu,\"proto\":%u,\"sport\":%u,"
-         "\"dport\":%u,\"backlog_ms\":%.0f}\n",
-         event, d->name, (now - started_us) / 1e6, len - ETH_HEADER, proto, sport, dport,
-         d->im.busy_until > now ? (d->im.busy_until - now) / 1e3 : 0.0);
+         "\"dport\":%u,\"pt\":%d,\"ssrc\":%u,\"backlog_ms\":%.0f}\n",
+         event, d->name, (now - started_us) / 1e6, len - ETH_HEADER, proto, sport, dport, pt, ssrc, backlog_us / 1e3);
   fflush(stdout);
 }
 
@@ -272,10 +284,13 @@ static void receive(direction *d, bool link_up, uint8_t *buf) {
     bool ip = n > ETH_HEADER && buf[12] == 0x08 && buf[13] == 0x00;
     if (!ip && !link_up)
       continue;
+    uint64_t ahead = d->im.busy_until > now ? d->im.busy_until - now : 0; /* the queue it meets */
     dc_impair_fate r = ip ? dc_impair_packet(&d->im, flow_of(d, buf, (size_t)n), now, (size_t)n - ETH_HEADER, link_up, &due)
                           : DC_IMPAIR_PASS;
     if ((r == DC_IMPAIR_QUEUE || r == DC_IMPAIR_LOST) && log_drops)
-      log_drop(d, r == DC_IMPAIR_QUEUE ? "queue_drop" : "lost", buf, (size_t)n, now);
+      log_frame(d, r == DC_IMPAIR_QUEUE ? "queue_drop" : "lost", buf, (size_t)n, now, ahead);
+    if (ip && log_backlog_ms > 0 && ahead >= (uint64_t)log_backlog_ms * 1000)
+      log_frame(d, "backlog", buf, (size_t)n, now, ahead);
     if (r != DC_IMPAIR_PASS)
       continue;
     heap_push(d, (pending){due, d->order++, (size_t)n, g_memdup2(buf, (gsize)n)});
@@ -305,6 +320,8 @@ int main(int argc, char **argv) {
       {"set", 0, 0, G_OPTION_ARG_STRING_ARRAY, &sets, "override a scenario key, e.g. down.loss-percent=5", "GROUP.KEY=VALUE"},
       {"stats-every", 0, 0, G_OPTION_ARG_INT64, &stats_every, "print statistics every S seconds", "S"},
       {"log-drops", 0, 0, G_OPTION_ARG_NONE, &log_drops, "print every frame the full queue dropped or the loss took", NULL},
+      {"log-backlog", 0, 0, G_OPTION_ARG_INT64, &log_backlog_ms,
+       "print every frame that met a queue of MS or more (what filled it: an RTP packet's payload type and SSRC)", "MS"},
       {"no-schedule", 0, 0, G_OPTION_ARG_NONE, &no_schedule, "no scheduled outage: the caller takes it by signal", NULL},
       {NULL}};
   g_autoptr(GOptionContext) ctx = g_option_context_new("SCENARIO — a slow, lossy link between two interfaces");
@@ -312,7 +329,7 @@ int main(int argc, char **argv) {
   GError *error = NULL;
   if (!g_option_context_parse(ctx, &argc, &argv, &error) || argc != 2 || !a_if || !b_if) {
     fprintf(stderr, "linkem: %s\nusage: linkem SCENARIO --a IFACE --b IFACE [--seed N] [--set GROUP.KEY=VALUE]... "
-                    "[--stats-every S] [--log-drops] [--no-schedule] (--help says what each does)\n",
+                    "[--stats-every S] [--log-drops] [--log-backlog MS] [--no-schedule] (--help says what each does)\n",
             error ? error->message : "a scenario file and both interfaces are needed");
     return 2;
   }
