@@ -225,7 +225,8 @@ static gint64 log_backlog_ms;
 static uint64_t started_us;
 
 /* --log-drops: a frame the full queue dropped or the loss took, with what it was (a burst that
- * overflows a thin link's queue says who sent it; a flow whose resends are all lost, which). */
+ * overflows a thin link's queue says who sent it; a flow whose resends are all lost, which);
+ * --log-backlog: one that met a queue of backlog_us (what filled it, and what waited). */
 static void log_frame(const direction *d, const char *event, const uint8_t *frame, size_t len, uint64_t now,
                       uint64_t backlog_us) {
   const uint8_t *ip = frame + ETH_HEADER;
