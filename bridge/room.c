@@ -13,7 +13,7 @@
 const dc_link_profile link_profiles[DC_TIER_COUNT] = {
     [DC_TIER_HALL] = {3000000, 10000000, 2500000, 48000 + 24000, 48000, 48000},
     [DC_TIER_STANDARD] = {1500000, 4000000, 1200000, 32000 + 24000, 32000, 32000},
-    [DC_TIER_HIGHLAND] = {100000, 256000, 150000, 16000 + 8000, 16000, DC_MIX_COPY_BITRATE + 600},
+    [DC_TIER_HIGHLAND] = {150000, 256000, 150000, 16000 + 8000, 16000, DC_MIX_COPY_BITRATE + 600},
 };
 
 uint64_t dc_audio_down_policy_bps(dc_tier tier, bool takes_red, unsigned loss_256, bool loss_in_runs,

@@ -90,9 +90,8 @@ uint64_t dc_heard_packet(dc_heard *h, uint64_t now);
 /* Bandwidth by link profile (dc_tier order): what a receiver is assumed to take before any
  * feedback, the most its estimate may grow to, and what a source is allowed to send (our
  * REMB to it, less its audio, while its uplink loses little: see video_tick). Highland: the
- * lowest simulcast layer plus audio, and no more than 100 kbit/s before feedback: at 150 a
- * 128 kbit/s link took the join's key frame and its resends at 133-160 kbit/s, and the
- * page's jitter buffer started at 190-345 ms (README, "What fills a highland link"). */
+ * lowest simulcast layer plus audio, and no more than 150 kbit/s before feedback, as a
+ * 128–256 kbit/s link takes it. */
 typedef struct {
   uint64_t initial_bps, ceiling_bps, send_bps;
   uint64_t audio_bps; /* the tier's mix on the wire (media/mixer), kept from the estimate */
@@ -134,9 +133,8 @@ typedef struct {
 int dc_mix_effort_tick(dc_mix_effort *e, uint64_t now_us, uint64_t took_us);
 
 #define BWE_FLOOR_BPS 30000
-/* Video to a receiver leaves at its estimate (or its REMB, where lower) or PACE_FACTOR times
- * what steadily comes for it, whichever is more: bursts (key frames) are spread at the link's
- * rate, steady video is not held back (media/pacer dc_pace_rate_bps). */
+/* Video to a receiver leaves at PACE_FACTOR times its estimate or what comes for it, whichever
+ * is more: bursts (key frames) are spread, steady video is not held back. */
 #define PACE_FACTOR 1.25
 /* Audio redundancy toward a receiver that reported loss in the last RED_HOLD_US (depth:
  * media/mixer dc_mixer_red_depth_policy). */

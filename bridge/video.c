@@ -529,11 +529,7 @@ gboolean video_tick(gpointer data) {
   g_atomic_int_set(&p->kbps_down_pub, (gint)(p->sent_bps / 1000));
   p->sent_total += p->sent_bytes;
   p->sent_bytes = 0;
-  /* smoothed over seconds, from nothing: a key frame pushed in one tick (the join's first) is
-   * a burst, not what steadily comes, and its own bytes must not raise the rate it is spread
-   * at (a 128 kbit/s link then carried 160 for a second at a highland point's join) */
-  uint64_t paced_now = p->paced_bytes * 8 * 1000000 / MAX(elapsed, 1);
-  p->paced_bps = (7 * p->paced_bps + paced_now) / 8;
+  p->paced_bps = (p->paced_bps + p->paced_bytes * 8 * 1000000 / MAX(elapsed, 1)) / 2;
   p->paced_bytes = 0;
   if (p->n_video)
     video_probe_step(p, now);

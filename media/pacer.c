@@ -54,7 +54,7 @@ static void refill(dc_pacer *p, uint64_t now_us) {
 uint64_t dc_pace_rate_bps(double factor, uint64_t estimate_bps, uint64_t remb_bps, uint64_t coming_bps,
                           uint64_t probe_bps) {
   uint64_t link = remb_bps && remb_bps < estimate_bps ? remb_bps : estimate_bps;
-  return MAX(link, (uint64_t)(factor * (double)MAX(coming_bps, probe_bps)));
+  return (uint64_t)(factor * (double)MAX(MAX(link, coming_bps), probe_bps));
 }
 
 void dc_pacer_set_rate(dc_pacer *p, uint64_t bps, uint64_t now_us) {

@@ -41,15 +41,13 @@ void dc_pacer_free(dc_pacer *p);
 /* The rate packets leave at, bits per second (> 0). */
 void dc_pacer_set_rate(dc_pacer *p, uint64_t bps, uint64_t now_us);
 
-/* The rate for a receiver's pacer: its link's rate, or factor times what steadily comes for it
- * (coming_bps, smoothed over seconds: so steady video is not held back) or a running probe's
- * rate (probe_bps, 0: none), whichever is more. Its link's rate is its estimate, or its REMB (0:
- * none) where that is lower: a REMB at 90 % of what is sent or more never cuts the estimate,
- * so on a 128 kbit/s link whose page said 89-116 kbit/s key frames left at 187 kbit/s (1.25
- * times the estimate then), the link's queue held the audio behind them, and the page's
- * jitter buffer went from ~70 to ~320 ms and shed it only over tens of seconds. Bursts leave
- * at the link's rate, not above it: what a thin link cannot carry at once waits here, where
- * the audio does not wait behind it. */
+/* The rate for a receiver's pacer: factor times the most of its link's rate, what comes for
+ * it (coming_bps: so steady video is not held back) and a running probe's rate (probe_bps, 0:
+ * none). Its link's rate is its estimate, or its REMB (0: none) where that is lower: a
+ * highland point's estimate starts at its profile's 150 kbit/s and a REMB at 90 % of what is
+ * sent or more never cuts it, so on a 128 kbit/s link whose page said 89-116 kbit/s key frames
+ * left at 187 kbit/s: the link's queue held the audio behind them, and the page's jitter
+ * buffer went from ~70 to ~320 ms and shed it only over tens of seconds. */
 uint64_t dc_pace_rate_bps(double factor, uint64_t estimate_bps, uint64_t remb_bps, uint64_t coming_bps,
                           uint64_t probe_bps);
 
