@@ -175,6 +175,7 @@ static void deliver_audio_now(const mix_delivery *d) {
     s->sent_packets++; /* for our sender reports (feedback.c) */
     s->sent_octets += (uint32_t)len;
     pace_consume(d->rcv, hl + len, now); /* video leaves room for it */
+    pace_after_audio(d->rcv, (uint64_t)d->samples * 1000 / 48, now); /* its video keeps clear of it */
   }
 }
 

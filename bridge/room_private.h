@@ -482,6 +482,7 @@ void video_forward_filler(dc_participant *rcv, dc_participant *src, slot *s, int
 void video_stop_slot(dc_participant *rcv, dc_participant *src, slot *s);
 void video_probe_step(dc_participant *p, uint64_t now);
 void pace_consume(dc_participant *rcv, size_t len, uint64_t now);
+void pace_after_audio(dc_participant *rcv, uint64_t period_us, uint64_t now);
 gboolean video_tick(gpointer participant);
 
 /* source.c: a source's video packet for the recording, if it is the recorded picture. */

@@ -253,13 +253,13 @@ static void pace_drain(dc_participant *rcv) {
 /* The receiver's worker: a video packet (or its RTX) out through the receiver's pacer: at
  * once while the budget allows and nothing waits, else queued. buf has room for the SRTP
  * trailer (cap). */
-static void pace_out(dc_participant *rcv, uint8_t *buf, size_t len, size_t cap, uint8_t ast_id) {
+static void pace_out(dc_participant *rcv, uint8_t *buf, size_t len, size_t cap, uint8_t ast_id, bool repair) {
   uint64_t now = (uint64_t)g_get_monotonic_time();
   if (!rcv->pacer) {
     rcv->pacer = dc_pacer_new(pacer_bytes[rcv->tier]);
     dc_pacer_set_rate(rcv->pacer, pace_rate_bps(rcv), now);
   }
-  if (dc_pacer_admit(rcv->pacer, len + 1, now)) {
+  if (dc_pacer_admit(rcv->pacer, len + 1, !repair, now)) {
     rcv->paced_bytes += len;
     send_video(rcv, buf, len, cap, ast_id);
     return;
@@ -269,6 +269,17 @@ static void pace_out(dc_participant *rcv, uint8_t *buf, size_t len, size_t cap, 
   memcpy(rec + 1, buf, len);
   if (dc_pacer_push(rcv->pacer, rec, len + 1, now))
     rcv->paced_bytes += len;
+  pace_drain(rcv);
+}
+
+/* A highland receiver's audio packet left at now and the next comes period_us later: its video
+ * keeps the link clear for it (media/pacer dc_pacer_keep_clear), and what waited for this beat
+ * goes now. */
+void pace_after_audio(dc_participant *rcv, uint64_t period_us, uint64_t now) {
+  if (!rcv->pacer || rcv->tier != DC_TIER_HIGHLAND)
+    return;
+  uint64_t est = dc_bwe_estimate(&rcv->bwe), remb = rcv->bwe.remb_bps;
+  dc_pacer_keep_clear(rcv->pacer, now, period_us, remb && remb < est ? remb : est);
   pace_drain(rcv);
 }
 
@@ -309,7 +320,7 @@ static gboolean probe_tick(gpointer data) {
   while (due > 0) {
     size_t len = dc_rtx_padding(buf, sizeof buf - DC_SRTP_MAX_TRAILER, (uint8_t)s->rtx_pt, s->rtx_ssrc,
                                 s->rtx_seq, s->core.last_ts, s->ext.abs_send_time, MIN(due, 300));
-    if (!len || !dc_pacer_admit(rcv->pacer, len + 1, now))
+    if (!len || !dc_pacer_admit(rcv->pacer, len + 1, true, now))
       break;
     s->rtx_seq++;
     send_video(rcv, buf, len, sizeof buf, s->ext.abs_send_time);
@@ -408,7 +419,7 @@ static void deliver(const delivery *d, uint8_t *buf, size_t len) {
       len = 0;
     }
     if (len) { /* stamped with our send time as it leaves the pacer */
-      pace_out(d->rcv, buf, len, DC_TRANSPORT_BUF, d->src_ext.abs_send_time ? s->ext.abs_send_time : 0);
+      pace_out(d->rcv, buf, len, DC_TRANSPORT_BUF, d->src_ext.abs_send_time ? s->ext.abs_send_time : 0, d->repair);
       if (d->repair) { /* not an add of 0 for every packet: each took a shared cache line */
         d->rcv->repairs_sent++;
         dc_metrics_add(&dc_metrics.repairs_sent, 1);

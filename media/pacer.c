@@ -16,6 +16,12 @@ struct dc_pacer {
   uint64_t last_us;
   uint64_t grew_us; /* when the ring last grew */
   bool started;
+  /* the audio's beat (dc_pacer_keep_clear): its last packet, its period, the link's rate */
+  uint64_t audio_us, audio_period_us, audio_link_bps;
+  uint64_t link_free_us; /* when what we sent has crossed the link, at audio_link_bps */
+  uint64_t beat_free_us;  /* when the last beat's audio had crossed it */
+  uint64_t audio_met_us;  /* when the link would have been free for the last audio (consume) */
+  bool beat_clear;        /* the last beat's audio met the link (nearly) free */
   dc_pacer_stats stats;
 };
 
@@ -49,6 +55,50 @@ static void refill(dc_pacer *p, uint64_t now_us) {
     p->tokens = MIN(p->tokens + (double)(now_us - p->last_us) * (double)p->bps / 1e6, burst_bits(p));
     p->last_us = now_us;
   }
+}
+
+void dc_pacer_keep_clear(dc_pacer *p, uint64_t audio_us, uint64_t period_us, uint64_t link_bps) {
+  p->audio_us = audio_us;
+  p->audio_period_us = period_us;
+  p->audio_link_bps = link_bps;
+  p->beat_free_us = MAX(audio_us, p->link_free_us);
+  p->beat_clear = p->audio_met_us <= audio_us + DC_PACER_AUDIO_SLACK_US;
+}
+
+/* 0 when a packet of len bytes may start across the link at now without the next audio
+ * packet waiting behind it more than DC_PACER_AUDIO_SLACK_US; else when to ask again: the
+ * audio's next beat, after which the link is free for a period. */
+static uint64_t clear_until(const dc_pacer *p, size_t len, uint64_t now_us) {
+  uint64_t period = p->audio_period_us;
+  if (!period || !p->audio_link_bps || now_us < p->audio_us)
+    return 0;
+  uint64_t since = now_us - p->audio_us;
+  if (since >= DC_PACER_AUDIO_QUIET_BEATS * period) /* the audio is silent (DTX): no beat to keep */
+    return 0;
+  /* video backed up (a key frame, repairs, an estimate that fell): the beat would hold it to a
+   * packet or two a period, below the pacer's rate, and the picture would stall; it goes as
+   * paced, and the beat comes back once the queue is short */
+  size_t queued = p->used - 2 * p->packets;
+  if ((uint64_t)queued * 8 * 1000000 > (uint64_t)p->audio_link_bps * period * DC_PACER_AUDIO_BACKLOG_BEATS)
+    return 0;
+  uint64_t beats = since / period, into = since - beats * period;
+  /* a beat came and its audio not yet (the mix clock runs a little late): wait a moment for it */
+  if (beats && into < DC_PACER_AUDIO_LATE_US)
+    return now_us - into + DC_PACER_AUDIO_LATE_US;
+  uint64_t next = p->audio_us + (beats + 1) * period;
+  uint64_t start = MAX(now_us, p->link_free_us), crossing = (uint64_t)len * 8 * 1000000 / p->audio_link_bps;
+  if (start + crossing <= next + DC_PACER_AUDIO_SLACK_US)
+    return 0;
+  /* longer than a beat: it goes when the link is clear, just after the audio */
+  if (crossing > period - DC_PACER_AUDIO_SLACK_US && !beats && p->beat_clear && start <= p->beat_free_us + 1000)
+    return start > now_us ? start : 0;
+  return next + DC_PACER_AUDIO_LATE_US; /* the audio's send wakes it sooner */
+}
+
+/* What crosses the link (video we let go, audio beside it) keeps it busy that long. */
+static void link_busy(dc_pacer *p, size_t len, uint64_t now_us) {
+  if (p->audio_link_bps)
+    p->link_free_us = MAX(now_us, p->link_free_us) + (uint64_t)len * 8 * 1000000 / p->audio_link_bps;
 }
 
 uint64_t dc_pace_rate_bps(double factor, uint64_t estimate_bps, uint64_t remb_bps, uint64_t coming_bps,
@@ -121,12 +171,13 @@ bool dc_pacer_push(dc_pacer *p, const uint8_t *pkt, size_t len, uint64_t now_us)
   return true;
 }
 
-bool dc_pacer_admit(dc_pacer *p, size_t len, uint64_t now_us) {
+bool dc_pacer_admit(dc_pacer *p, size_t len, bool keep_beat, uint64_t now_us) {
   refill(p, now_us);
-  if (p->packets || p->tokens < MIN((double)len * 8, burst_bits(p)))
+  if (p->packets || p->tokens < MIN((double)len * 8, burst_bits(p)) || (keep_beat && clear_until(p, len, now_us)))
     return false;
   maybe_shrink(p, now_us);
   p->tokens -= (double)len * 8;
+  link_busy(p, len, now_us);
   p->stats.sent++;
   return true;
 }
@@ -134,6 +185,8 @@ bool dc_pacer_admit(dc_pacer *p, size_t len, uint64_t now_us) {
 void dc_pacer_consume(dc_pacer *p, size_t len, uint64_t now_us) {
   refill(p, now_us);
   p->tokens -= (double)len * 8;
+  p->audio_met_us = p->link_free_us;
+  link_busy(p, len, now_us);
 }
 
 size_t dc_pacer_pop(dc_pacer *p, uint64_t now_us, uint8_t *out, size_t cap, uint64_t *wake_us) {
@@ -152,6 +205,11 @@ size_t dc_pacer_pop(dc_pacer *p, uint64_t now_us, uint8_t *out, size_t cap, uint
       *wake_us = now_us + (uint64_t)((need - p->tokens) * 1e6 / (double)p->bps) + 1;
       return 0;
     }
+    uint64_t beat = len <= cap ? clear_until(p, len, now_us) : 0;
+    if (beat) {
+      *wake_us = beat;
+      return 0;
+    }
     if (len <= cap)
       ring_read(p, p->head + 2, out, len);
     p->head = (p->head + 2 + len) % p->cap;
@@ -162,6 +220,7 @@ size_t dc_pacer_pop(dc_pacer *p, uint64_t now_us, uint8_t *out, size_t cap, uint
       continue;
     }
     p->tokens -= (double)len * 8;
+    link_busy(p, len, now_us);
     p->stats.sent++;
     *wake_us = p->packets ? now_us : 0;
     maybe_shrink(p, now_us);

@@ -17,6 +17,7 @@
  * counted: the receiver's NACK and the bridge's cache repair it, or the next key frame.
  * dc_pace_rate_bps is the rate a receiver's pacer is set to: its link's rate as the estimate
  * and the REMB say, what comes for it, or a probe's.
+ * dc_pacer_keep_clear keeps a thin link's line clear for the audio's next packet.
  * Left out: priorities among video packets (retransmissions queue like the rest), and
  * padding or probing.
  */
@@ -38,6 +39,24 @@ typedef struct dc_pacer dc_pacer;
 dc_pacer *dc_pacer_new(size_t capacity);
 void dc_pacer_free(dc_pacer *p);
 
+/* The audio's beat, for a thin link (a highland receiver's): its packet left at audio_us and
+ * the next is due period_us later; the link crosses link_bps. The link's queue is one line:
+ * at 128 kbit/s a 600 B video packet ahead of an audio packet holds it 37 ms, and the
+ * listener's jitter buffer deepens to cover what video's packets add to the audio's delay. So
+ * a video packet starts only if, after what the pacer sent before it (modelled at link_bps),
+ * it has crossed the link by the next audio packet, give or take DC_PACER_AUDIO_SLACK_US; else
+ * it waits for that beat. One that takes longer than a beat goes just after an audio packet
+ * that met the link clear. The beat is not kept while more than DC_PACER_AUDIO_BACKLOG_BEATS
+ * periods of video wait (a key frame, repairs, an estimate that fell): held to a packet or two
+ * a period, the video would fall below the pacer's rate and the picture stall, so it goes as
+ * paced until the queue is short again; nor after DC_PACER_AUDIO_QUIET_BEATS periods with no
+ * audio (DTX). period_us 0: no beat (the default). */
+#define DC_PACER_AUDIO_SLACK_US 10000
+#define DC_PACER_AUDIO_LATE_US 5000
+#define DC_PACER_AUDIO_QUIET_BEATS 2
+#define DC_PACER_AUDIO_BACKLOG_BEATS 2
+void dc_pacer_keep_clear(dc_pacer *p, uint64_t audio_us, uint64_t period_us, uint64_t link_bps);
+
 /* The rate packets leave at, bits per second (> 0). */
 void dc_pacer_set_rate(dc_pacer *p, uint64_t bps, uint64_t now_us);
 
@@ -55,10 +74,11 @@ uint64_t dc_pace_rate_bps(double factor, uint64_t estimate_bps, uint64_t remb_bp
  * has no room for it. */
 bool dc_pacer_push(dc_pacer *p, const uint8_t *pkt, size_t len, uint64_t now_us);
 
-/* When nothing waits and the budget holds len bytes now: true, with the budget debited, and
+/* When nothing waits, the budget holds len bytes now and (keep_beat) the audio's beat lets it
+ * go (dc_pacer_keep_clear; a repair is let go at once, a round trip late already): true, with the budget debited, and
  * the caller sends the packet at once (the usual case, without copying it through the ring).
  * Otherwise false, and the caller pushes it. */
-bool dc_pacer_admit(dc_pacer *p, size_t len, uint64_t now_us);
+bool dc_pacer_admit(dc_pacer *p, size_t len, bool keep_beat, uint64_t now_us);
 
 /* Bytes sent outside the pacer (audio) at now: they take their share of the budget. */
 void dc_pacer_consume(dc_pacer *p, size_t len, uint64_t now_us);

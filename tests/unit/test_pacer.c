@@ -197,7 +197,7 @@ static void test_shrinks_when_idle(void) {
   g_assert_cmpuint(grown, >=, 100 * 1200);
   g_assert_cmpuint(dc_pacer_get_stats(p).ring_bytes, ==, grown); /* drained within the time: kept */
   now += DC_PACER_SHRINK_US;
-  g_assert_true(dc_pacer_admit(p, 1200, now)); /* the next packet, long after */
+  g_assert_true(dc_pacer_admit(p, 1200, true, now)); /* the next packet, long after */
   g_assert_cmpuint(dc_pacer_get_stats(p).ring_bytes, ==, DC_PACER_RING_START);
   now += 1000000;
   g_assert_cmpuint(fill_and_drain(p, &now, 100), ==, grown); /* grows again when needed */
@@ -215,16 +215,16 @@ static void test_shrinks_when_idle(void) {
 static void test_admit_when_idle(void) {
   dc_pacer *p = dc_pacer_new(64 * 1024);
   dc_pacer_set_rate(p, 150000, 0);
-  g_assert_true(dc_pacer_admit(p, 1200, 0));  /* the first burst: 24 kbit */
-  g_assert_true(dc_pacer_admit(p, 1200, 0));
-  g_assert_false(dc_pacer_admit(p, 1200, 0)); /* 4.8 kbit left */
+  g_assert_true(dc_pacer_admit(p, 1200, true, 0));  /* the first burst: 24 kbit */
+  g_assert_true(dc_pacer_admit(p, 1200, true, 0));
+  g_assert_false(dc_pacer_admit(p, 1200, true, 0)); /* 4.8 kbit left */
   uint8_t pkt[1200] = {0}, out[1500];
   g_assert_true(dc_pacer_push(p, pkt, sizeof pkt, 0));
   uint64_t wake;
   g_assert_cmpuint(dc_pacer_pop(p, 0, out, sizeof out, &wake), ==, 0);
   g_assert_cmpuint(wake, ==, 32001); /* the 4.8 kbit missing, at 150 kbit/s */
   /* the budget is back, but a packet waits: a newcomer must not overtake it */
-  g_assert_false(dc_pacer_admit(p, 100, 40000));
+  g_assert_false(dc_pacer_admit(p, 100, true, 40000));
   g_assert_cmpuint(dc_pacer_pop(p, 40000, out, sizeof out, &wake), ==, sizeof pkt);
   g_assert_cmpuint(dc_pacer_get_stats(p).sent, ==, 3);
   dc_pacer_free(p);
@@ -241,6 +241,91 @@ static void test_rate_follows_lower_of_estimate_and_remb(void) {
   g_assert_cmpuint(dc_pace_rate_bps(1.25, 150000, 100000, 90000, 160000), ==, 200000); /* a probe */
 }
 
+
+/* One line of a thin link: a packet put on it at t starts crossing when those before it
+ * have crossed. Returns how long it waited. */
+typedef struct {
+  uint64_t free_at, bps;
+} fifo_link;
+static uint64_t link_put(fifo_link *l, size_t len, uint64_t t) {
+  uint64_t start = MAX(t, l->free_at);
+  l->free_at = start + (uint64_t)len * 8 * 1000000 / l->bps;
+  return start - t;
+}
+
+typedef struct {
+  uint64_t steady_worst; /* the longest an audio packet waited behind video, steady video */
+  int audio, unhindered; /* audio packets, and those that waited not at all */
+  int video_in, video_out;
+  uint64_t silent_hold; /* the longest a video packet waited once the audio fell silent */
+} thin_link_run;
+
+/* A highland receiver's 128 kbit/s link, simulated a millisecond at a time for 4 s: 155 B of
+ * audio every 60 ms, video of 600 B at 12 frames a second, a key frame of 8 × 1100 B at 2 s,
+ * and the audio silent (DTX) from 3 s. keep_beat false: the pacer as before the beat. */
+static thin_link_run thin_link(bool keep_beat) {
+  thin_link_run r = {0};
+  dc_pacer *p = dc_pacer_new(32 * 1024);
+  fifo_link link = {0, 128000};
+  uint8_t out[1500], pkt[1100] = {0};
+  uint64_t pushed_at[64] = {0};
+  for (uint64_t t = 1000000; t < 5000000; t += 1000) {
+    dc_pacer_set_rate(p, 120000, t);
+    if (t % 60000 == 0 && t < 3000000) { /* the mix's 60 ms beat */
+      dc_pacer_consume(p, 155, t);
+      uint64_t waited = link_put(&link, 155, t);
+      if (t < 2000000)
+        r.steady_worst = MAX(r.steady_worst, waited);
+      r.audio++;
+      r.unhindered += waited == 0;
+      if (keep_beat)
+        dc_pacer_keep_clear(p, t, 60000, 128000);
+    }
+    size_t want[8];
+    int n_want = 0;
+    if (t == 2000000)
+      for (int i = 0; i < 8; i++)
+        want[n_want++] = 1100;
+    else if (t % 83000 == 0)
+      want[n_want++] = 600;
+    for (int i = 0; i < n_want; i++) {
+      pushed_at[r.video_in++ % 64] = t;
+      if (dc_pacer_admit(p, want[i], true, t))
+        link_put(&link, want[i], t), r.video_out++;
+      else
+        g_assert_true(dc_pacer_push(p, pkt, want[i], t));
+    }
+    uint64_t wake;
+    size_t len;
+    while ((len = dc_pacer_pop(p, t, out, sizeof out, &wake)) > 0) {
+      link_put(&link, len, t);
+      if (t > 3600000) /* the key frame's queue long gone */
+        r.silent_hold = MAX(r.silent_hold, t - pushed_at[r.video_out % 64]);
+      r.video_out++;
+    }
+  }
+  dc_pacer_free(p);
+  return r;
+}
+
+/* With the audio's beat kept, steady video never holds an audio packet longer than the slack,
+ * and the audio meets the link free more often; a key frame's queue still goes as paced (the
+ * beat is not kept while it waits), so all the video leaves; silent audio keeps no beat. The
+ * pacer without the beat is the check that the link's line holds the audio at all. */
+static void test_keeps_the_link_clear_for_audio(void) {
+  thin_link_run with = thin_link(true), without = thin_link(false);
+  g_test_message("audio on 128 kbit/s beside steady video: longest wait %.1f ms with the beat kept, %.1f ms "
+                 "without; audio packets that met the link free %d and %d of %d; video out %d and %d of %d; "
+                 "video's longest hold once the audio fell silent %.1f ms",
+                 with.steady_worst / 1e3, without.steady_worst / 1e3, with.unhindered, without.unhindered,
+                 with.audio, with.video_out, without.video_out, with.video_in, with.silent_hold / 1e3);
+  g_assert_cmpuint(with.steady_worst, <=, DC_PACER_AUDIO_SLACK_US);
+  g_assert_cmpuint(without.steady_worst, >, 30000); /* a 600 B packet crosses in 37.5 ms */
+  g_assert_cmpint(with.unhindered, >, without.unhindered);
+  g_assert_cmpint(with.video_out, ==, with.video_in);
+  g_assert_cmpuint(with.silent_hold, <, 100000);
+}
+
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/pacer/keyframe-burst-paced", test_keyframe_burst_paced);
@@ -249,6 +334,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/pacer/full-ring-refuses", test_full_ring_refuses);
   g_test_add_func("/pacer/bytes-in-order-across-wrap", test_bytes_in_order_across_wrap);
   g_test_add_func("/pacer/admit-when-idle", test_admit_when_idle);
+  g_test_add_func("/pacer/keeps-the-link-clear-for-audio", test_keeps_the_link_clear_for_audio);
   g_test_add_func("/pacer/grows-to-its-capacity", test_grows_to_its_capacity);
   g_test_add_func("/pacer/shrinks-when-idle", test_shrinks_when_idle);
   return g_test_run();
