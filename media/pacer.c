@@ -90,7 +90,7 @@ static uint64_t clear_until(const dc_pacer *p, size_t len, uint64_t now_us) {
   if (start + crossing <= next + DC_PACER_AUDIO_SLACK_US)
     return 0;
   /* longer than a beat: it goes when the link is clear, just after the audio */
-  if (crossing > period - DC_PACER_AUDIO_SLACK_US && !beats && p->beat_clear && start <= p->beat_free_us + 1000)
+  if (crossing + DC_PACER_AUDIO_SLACK_US > period && !beats && p->beat_clear && start <= p->beat_free_us + 1000)
     return start > now_us ? start : 0;
   return next + DC_PACER_AUDIO_LATE_US; /* the audio's send wakes it sooner */
 }

@@ -75,9 +75,9 @@ uint64_t dc_pace_rate_bps(double factor, uint64_t estimate_bps, uint64_t remb_bp
 bool dc_pacer_push(dc_pacer *p, const uint8_t *pkt, size_t len, uint64_t now_us);
 
 /* When nothing waits, the budget holds len bytes now and (keep_beat) the audio's beat lets it
- * go (dc_pacer_keep_clear; a repair is let go at once, a round trip late already): true, with the budget debited, and
- * the caller sends the packet at once (the usual case, without copying it through the ring).
- * Otherwise false, and the caller pushes it. */
+ * go (dc_pacer_keep_clear; a repair is let go at once, a round trip late already): true, with
+ * the budget debited, and the caller sends the packet at once (the usual case, without
+ * copying it through the ring). Otherwise false, and the caller pushes it. */
 bool dc_pacer_admit(dc_pacer *p, size_t len, bool keep_beat, uint64_t now_us);
 
 /* Bytes sent outside the pacer (audio) at now: they take their share of the budget. */
